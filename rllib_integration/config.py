@@ -1,0 +1,186 @@
+"""Configuration layering and validation.
+
+Three layers exist, as in the original project: the YAML file (itself the RLlib config), the
+simulator part ``env_config.carla`` merged onto :data:`BASE_CORE_CONFIG`, and the experiment part
+``env_config.experiment`` merged onto :data:`BASE_EXPERIMENT_CONFIG` (plus the experiment class's
+own defaults). Merging follows :func:`join_dicts`: mappings merge recursively, lists and scalars
+replace.
+
+Every user-supplied layer is validated against its defaults: an unknown key (with the nearest valid
+one suggested) or a value of the wrong type raises :class:`ConfigError` naming the source, the key
+path and the fix.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import os
+from collections.abc import Mapping
+from typing import Any, Iterable
+
+import yaml
+
+#: Simulator part of ``env_config`` (``env_config.carla``): the original's keys and defaults, plus
+#: ``simulator`` (which world to use) and ``port`` (RPC port of a server in ``connect`` mode).
+BASE_CORE_CONFIG: dict[str, Any] = {
+    "host": "localhost",  # host the client connects to
+    "timeout": 10.0,  # client RPC timeout, seconds
+    "timestep": 0.05,  # fixed_delta_seconds of the synchronous simulation (20 Hz)
+    "retries_on_error": 10,  # connection attempts to a freshly launched server
+    "resolution_x": 600,  # server window width (only with show_display)
+    "resolution_y": 600,  # server window height (only with show_display)
+    "quality_level": "Low",  # -quality-level= of a launched server: Low or Epic
+    "enable_map_assets": False,  # True: all map layers; False: roads only (_Opt towns)
+    "enable_rendering": True,  # False: no_rendering_mode and no spectator updates
+    "show_display": False,  # True: windowed server
+    "simulator": "auto",  # auto | embedded | launch | connect
+    "port": 2000,  # RPC port of the server in connect mode
+}
+
+#: Experiment part of ``env_config`` (``env_config.experiment``): the original's keys and defaults.
+BASE_EXPERIMENT_CONFIG: dict[str, Any] = {
+    "hero": {
+        "blueprint": "vehicle.lincoln.mkz_2017",
+        "sensors": {},  # name -> {type: <blueprint id or "sensor.birdview">, <attribute>: value}
+        "spawn_points": [],  # "x,y,z" or "x,y,z,roll,pitch,yaw"; empty -> the map's spawn points
+    },
+    "background_activity": {
+        "n_vehicles": 0,
+        "n_walkers": 0,
+        "tm_hybrid_mode": True,
+        "seed": None,
+    },
+    "town": "Town05_Opt",
+    "weather": "ClearNoon",  # attribute name of carla.WeatherParameters
+}
+
+#: Allowed types for keys whose default does not tell (``None`` defaults), by dotted path.
+EXPLICIT_TYPES: dict[str, tuple[type, ...]] = {
+    "background_activity.seed": (int, type(None)),
+    "type": (type, str),
+}
+
+#: Key paths whose children are free-form (validated by their own consumer).
+FREE_FORM_PATHS: frozenset[str] = frozenset({"hero.sensors"})
+
+
+class ConfigError(ValueError):
+    """A configuration problem, with the source, the key path and the fix in its message."""
+
+
+def join_dicts(defaults: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """Merge ``overrides`` onto ``defaults`` into a new dict.
+
+    Mappings merge recursively; lists and scalars replace the default wholesale; keys only in
+    ``overrides`` are added. Neither argument is modified, and the result shares no mutable
+    state with them.
+    """
+    result = copy.deepcopy(dict(defaults))
+    for key, value in overrides.items():
+        default = result.get(key)
+        if isinstance(value, Mapping) and isinstance(default, Mapping):
+            result[key] = join_dicts(default, value)
+        else:
+            result[key] = copy.deepcopy(value)
+    return result
+
+
+def _type_name(types: Iterable[type]) -> str:
+    names = {bool: "true/false", int: "an integer", float: "a number", str: "a string",
+             list: "a list", dict: "a mapping", type(None): "null", type: "a class"}
+    return " or ".join(names.get(t, t.__name__) for t in types)
+
+
+def _expected_types(default: Any) -> tuple[type, ...]:
+    if isinstance(default, bool):
+        return (bool,)
+    if isinstance(default, int):
+        return (int,)
+    if isinstance(default, float):
+        return (int, float)
+    if isinstance(default, (list, tuple)):
+        return (list, tuple)
+    return (type(default),)
+
+
+def _matches(value: Any, types: tuple[type, ...]) -> bool:
+    if isinstance(value, bool) and bool not in types:
+        return False  # YAML's true/false is never a number here
+    return isinstance(value, types)
+
+
+def validate(config: Any, defaults: Mapping[str, Any], source: str, prefix: str = "",
+             shallow: bool = False) -> None:
+    """Check ``config`` against the keys and value types of ``defaults``.
+
+    ``source`` names where the values came from (a file path, ``env_config.carla``) and
+    ``prefix`` is the key path of ``config`` inside it; both appear in the error message.
+    With ``shallow`` only the keys are checked, not their values. Raises :class:`ConfigError` on the first unknown key or wrong type.
+    """
+    where = prefix.rstrip(".") or "top level"
+    if not isinstance(config, Mapping):
+        raise ConfigError(f"{source}: {where}: expected a mapping of keys to values, got "
+                          f"{type(config).__name__} {config!r}. Fix: write it as 'key: value' lines.")
+    for key, value in config.items():
+        path = f"{prefix}{key}"
+        relative = path.split(".", 2)[-1] if prefix.startswith("env_config.") else path
+        if key not in defaults:
+            valid = sorted(str(k) for k in defaults)
+            close = difflib.get_close_matches(str(key), valid, n=1, cutoff=0.5)
+            hint = f"did you mean '{close[0]}'? " if close else ""
+            raise ConfigError(f"{source}: {path}: unknown key; {hint}valid keys here are: "
+                              f"{', '.join(valid)}. Fix: rename or remove '{key}'.")
+        if shallow:
+            continue
+        default = defaults[key]
+        explicit = EXPLICIT_TYPES.get(relative) or EXPLICIT_TYPES.get(str(key))
+        if isinstance(default, Mapping) and explicit is None:
+            if relative in FREE_FORM_PATHS or path in FREE_FORM_PATHS:
+                if not isinstance(value, Mapping):
+                    raise ConfigError(f"{source}: {path}: expected a mapping, got "
+                                      f"{type(value).__name__} {value!r}. Fix: write it as "
+                                      f"'name: {{...}}' entries or '{{}}'.")
+                continue
+            validate(value, default, source, f"{path}.")
+            continue
+        types = explicit or _expected_types(default)
+        if not _matches(value, types):
+            raise ConfigError(f"{source}: {path}: expected {_type_name(types)}, got "
+                              f"{type(value).__name__} {value!r}. Fix: set it to {_type_name(types)} "
+                              f"(default: {default!r}).")
+
+
+def load_yaml(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Read a YAML mapping from ``path``, with a clear :class:`ConfigError` for a missing file,
+    invalid YAML or a file that is not a mapping."""
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise ConfigError(f"{path}: configuration file not found (working directory "
+                          f"{os.getcwd()}). Fix: pass the path of an existing YAML file, e.g. "
+                          f"dqn_example/dqn_config.yaml.")
+    with open(path, encoding="utf-8") as stream:
+        try:
+            data = yaml.safe_load(stream)
+        except yaml.YAMLError as error:
+            mark = getattr(error, "problem_mark", None)
+            at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+            problem = getattr(error, "problem", None) or str(error)
+            raise ConfigError(f"{path}: invalid YAML{at}: {problem}. Fix: correct the syntax "
+                              f"there (indentation, ':' after keys, closed brackets).") from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping at the top level, got "
+                          f"{type(data).__name__}. Fix: write the file as 'key: value' lines.")
+    return data
+
+
+def validate_env_config(env_config: Any, source: str, experiment_defaults: Mapping[str, Any],
+                        prefix: str = "env_config.") -> None:
+    """Validate an ``env_config`` mapping: its ``carla`` and ``experiment`` sections."""
+    sections = {"carla": BASE_CORE_CONFIG, "experiment": experiment_defaults}
+    validate(env_config, {name: {} for name in sections}, source, prefix, shallow=True)
+    for name, defaults in sections.items():
+        if name in env_config:
+            validate(env_config[name], defaults, source, f"{prefix}{name}.")

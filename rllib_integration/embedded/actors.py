@@ -1,0 +1,252 @@
+"""Actors of the embedded world, mirroring ``carla.Actor``, ``carla.Vehicle`` and ``carla.Walker``.
+
+Vehicles keep their state in the world's :class:`~.physics.VehicleStates` table (so every vehicle
+moves in one vectorised step); other actors keep a transform of their own, and actors attached to
+a parent follow it rigidly. Units and axes are CARLA's: metres, degrees, left-handed yaw.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import math
+from typing import TYPE_CHECKING, Iterable, Iterator
+
+import carla
+import numpy as np
+
+from .physics import COLUMN
+
+if TYPE_CHECKING:
+    from .world import World
+
+
+def compose(parent: carla.Transform, child: carla.Transform) -> carla.Transform:
+    """World transform of ``child`` given relative to ``parent``."""
+    matrix = np.array(parent.get_matrix()) @ np.array(child.get_matrix())
+    pitch = math.degrees(math.asin(max(-1.0, min(1.0, matrix[2, 0]))))
+    yaw = math.degrees(math.atan2(matrix[1, 0], matrix[0, 0]))
+    roll = math.degrees(math.atan2(-matrix[2, 1], matrix[2, 2]))
+    return carla.Transform(carla.Location(*matrix[:3, 3]), carla.Rotation(pitch=pitch, yaw=yaw, roll=roll))
+
+
+class Actor:
+    """Any actor: identity, attributes, transform and motion getters, ``destroy``."""
+
+    def __init__(self, world: "World", actor_id: int, type_id: str, attributes: dict[str, str],
+                 transform: carla.Transform, extent: carla.Vector3D | None = None,
+                 parent: "Actor | None" = None) -> None:
+        self._world = world
+        self.id = actor_id
+        self.type_id = type_id
+        self.attributes = dict(attributes)
+        self.parent = parent
+        self.is_alive = True
+        self.semantic_tags: list[int] = []
+        extent = extent or carla.Vector3D(0.0, 0.0, 0.0)
+        self.bounding_box = carla.BoundingBox(carla.Location(0.0, 0.0, extent.z), extent)
+        self._transform = carla.Transform(transform.location, transform.rotation)
+        self._velocity = carla.Vector3D()
+        self._simulate_physics = True
+
+    # -- identity ---------------------------------------------------------------------------
+    @property
+    def is_active(self) -> bool:
+        return self.is_alive
+
+    @property
+    def actor_state(self) -> carla.ActorState:
+        return carla.ActorState.Active if self.is_alive else carla.ActorState.Invalid
+
+    def get_world(self) -> "World":
+        return self._world
+
+    # -- pose and motion --------------------------------------------------------------------
+    def get_transform(self) -> carla.Transform:
+        if self.parent is not None:
+            return compose(self.parent.get_transform(), self._transform)
+        return carla.Transform(self._transform.location, self._transform.rotation)
+
+    def get_location(self) -> carla.Location:
+        return self.get_transform().location
+
+    def get_velocity(self) -> carla.Vector3D:
+        if self.parent is not None:
+            return self.parent.get_velocity()
+        return carla.Vector3D(self._velocity.x, self._velocity.y, self._velocity.z)
+
+    def get_angular_velocity(self) -> carla.Vector3D:
+        return carla.Vector3D()
+
+    def get_acceleration(self) -> carla.Vector3D:
+        return carla.Vector3D()
+
+    def set_transform(self, transform: carla.Transform) -> None:
+        self._transform = carla.Transform(transform.location, transform.rotation)
+
+    def set_location(self, location: carla.Location) -> None:
+        self.set_transform(carla.Transform(location, self.get_transform().rotation))
+
+    def set_target_velocity(self, velocity: carla.Vector3D) -> None:
+        self._velocity = carla.Vector3D(velocity.x, velocity.y, velocity.z)
+
+    def set_target_angular_velocity(self, angular_velocity: carla.Vector3D) -> None:
+        """Accepted for compatibility; only vehicles rotate in the embedded world."""
+
+    def set_simulate_physics(self, enabled: bool = True) -> None:
+        self._simulate_physics = bool(enabled)
+
+    def set_enable_gravity(self, enabled: bool = True) -> None:
+        """Accepted for compatibility; gravity always applies to vehicles."""
+
+    def destroy(self) -> bool:
+        """Remove the actor (and the actors attached to it); False if it was already gone."""
+        return self._world._destroy_actor(self)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Actor) and other.id == self.id
+
+    def __hash__(self) -> int:
+        return hash(self.id)
+
+    def __repr__(self) -> str:
+        return f"Actor(id={self.id}, type={self.type_id})"
+
+
+class Vehicle(Actor):
+    """A vehicle driven by ``apply_control`` through the world's vehicle dynamics."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.slot = -1  # row in the world's VehicleStates, set by the world
+        self._control = carla.VehicleControl()
+        self._acceleration = np.zeros(3)
+        self._light_state = carla.VehicleLightState.NONE
+        self.autopilot_port: int | None = None
+
+    def _row(self) -> np.ndarray:
+        return self._world._vehicles.data[self.slot]
+
+    def get_transform(self) -> carla.Transform:
+        row = self._row()
+        return carla.Transform(
+            carla.Location(row[COLUMN["x"]], row[COLUMN["y"]], row[COLUMN["z"]]),
+            carla.Rotation(pitch=0.0, yaw=math.degrees(row[COLUMN["yaw"]]), roll=0.0))
+
+    def get_velocity(self) -> carla.Vector3D:
+        row = self._row()
+        speed, yaw = row[COLUMN["speed"]], row[COLUMN["yaw"]]
+        return carla.Vector3D(speed * math.cos(yaw), speed * math.sin(yaw), row[COLUMN["vz"]])
+
+    def get_angular_velocity(self) -> carla.Vector3D:
+        return carla.Vector3D(0.0, 0.0, math.degrees(self._row()[COLUMN["yaw_rate"]]))
+
+    def get_acceleration(self) -> carla.Vector3D:
+        return carla.Vector3D(*self._acceleration)
+
+    def set_transform(self, transform: carla.Transform) -> None:
+        row = self._row()
+        row[COLUMN["x"]], row[COLUMN["y"]], row[COLUMN["z"]] = (
+            transform.location.x, transform.location.y, transform.location.z)
+        row[COLUMN["yaw"]] = math.radians(transform.rotation.yaw)
+        row[COLUMN["vz"]] = 0.0
+
+    def set_target_velocity(self, velocity: carla.Vector3D) -> None:
+        """Set the speed along the heading (the model has no side slip) and the vertical speed."""
+        row = self._row()
+        yaw = row[COLUMN["yaw"]]
+        row[COLUMN["speed"]] = velocity.x * math.cos(yaw) + velocity.y * math.sin(yaw)
+        row[COLUMN["vz"]] = velocity.z
+
+    def set_simulate_physics(self, enabled: bool = True) -> None:
+        super().set_simulate_physics(enabled)
+        self._row()[COLUMN["frozen"]] = 0.0 if enabled else 1.0
+
+    def apply_control(self, control: carla.VehicleControl) -> None:
+        """Apply a control from the next tick on, clamped to CARLA's ranges."""
+        clamped = carla.VehicleControl(
+            throttle=min(max(float(control.throttle), 0.0), 1.0),
+            steer=min(max(float(control.steer), -1.0), 1.0),
+            brake=min(max(float(control.brake), 0.0), 1.0),
+            hand_brake=bool(control.hand_brake), reverse=bool(control.reverse),
+            manual_gear_shift=bool(control.manual_gear_shift), gear=int(control.gear))
+        self._control = clamped
+        row = self._row()
+        row[COLUMN["throttle"]], row[COLUMN["steer"]], row[COLUMN["brake"]] = (
+            clamped.throttle, clamped.steer, clamped.brake)
+        row[COLUMN["reverse"]] = 1.0 if clamped.reverse else 0.0
+        row[COLUMN["hand_brake"]] = 1.0 if clamped.hand_brake else 0.0
+
+    def get_control(self) -> carla.VehicleControl:
+        control = self._control
+        gear = -1 if control.reverse else (1 if abs(self._row()[COLUMN["speed"]]) > 0.01 else 0)
+        return carla.VehicleControl(throttle=control.throttle, steer=control.steer,
+                                    brake=control.brake, hand_brake=control.hand_brake,
+                                    reverse=control.reverse, manual_gear_shift=control.manual_gear_shift,
+                                    gear=gear)
+
+    def set_autopilot(self, enabled: bool = True, tm_port: int = 8000) -> None:
+        self._world._set_autopilot(self, enabled, tm_port)
+
+    def set_light_state(self, light_state: carla.VehicleLightState) -> None:
+        self._light_state = light_state
+
+    def get_light_state(self) -> carla.VehicleLightState:
+        return self._light_state
+
+    def get_speed_limit(self) -> float:
+        """Speed limit at the vehicle's position, km/h."""
+        return self._world._speed_limit_at(self.get_location())
+
+
+class Walker(Actor):
+    """A pedestrian moved by ``apply_control(carla.WalkerControl)`` in straight lines. As in
+    CARLA, its location is the centre of its box (vehicles': the bottom centre)."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.bounding_box = carla.BoundingBox(carla.Location(), self.bounding_box.extent)
+        self._control = carla.WalkerControl()
+
+    def apply_control(self, control: carla.WalkerControl) -> None:
+        self._control = carla.WalkerControl(control.direction, float(control.speed), bool(control.jump))
+
+    def get_control(self) -> carla.WalkerControl:
+        return carla.WalkerControl(self._control.direction, self._control.speed, self._control.jump)
+
+    def _advance(self, dt: float) -> None:
+        direction = self._control.direction
+        norm = math.hypot(direction.x, direction.y)
+        if not self._simulate_physics or norm < 1e-9 or self._control.speed <= 0.0:
+            self._velocity = carla.Vector3D()
+            return
+        vx, vy = direction.x / norm * self._control.speed, direction.y / norm * self._control.speed
+        loc = self._transform.location
+        yaw = math.degrees(math.atan2(vy, vx))
+        self._transform = carla.Transform(carla.Location(loc.x + vx * dt, loc.y + vy * dt, loc.z),
+                                          carla.Rotation(yaw=yaw))
+        self._velocity = carla.Vector3D(vx, vy, 0.0)
+
+
+class ActorList:
+    """A list of actors (``carla.ActorList``) with ``filter`` and ``find``."""
+
+    def __init__(self, actors: Iterable[Actor]) -> None:
+        self._actors = list(actors)
+
+    def filter(self, wildcard: str) -> "ActorList":
+        return ActorList(a for a in self._actors if fnmatch.fnmatchcase(a.type_id, wildcard))
+
+    def find(self, actor_id: int) -> Actor | None:
+        return next((a for a in self._actors if a.id == actor_id), None)
+
+    def __iter__(self) -> Iterator[Actor]:
+        return iter(self._actors)
+
+    def __len__(self) -> int:
+        return len(self._actors)
+
+    def __getitem__(self, index: int) -> Actor:
+        return self._actors[index]
+
+    def __repr__(self) -> str:
+        return f"ActorList({self._actors})"

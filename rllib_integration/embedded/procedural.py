@@ -1,0 +1,146 @@
+"""Procedural towns: synthetic OpenStreetMap data converted to OpenDRIVE by ``carla.Osm2Odr``.
+
+Three towns, each built in well under a second and cached per process:
+
+- ``GridTown``: a 5x5 grid of blocks, 100 m apart; every second street is a 4-lane arterial
+  (2+2), the others 2-lane streets (1+1); junctions where two arterials cross have traffic lights.
+- ``Highway``: a 3 km dual carriageway, 3 lanes each way, gently curved, with ramps.
+- ``RingTown``: a two-way 4-lane ring of 150 m radius with four spokes to the centre.
+
+Coordinates are local metres projected with an explicit transverse Mercator at (0, 0), so
+geo-references work offline (libcarla ships no proj.db).
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import os
+from xml.sax.saxutils import quoteattr
+
+import carla
+
+#: Metres per degree of latitude on the projection sphere used by the conversion.
+_METRES_PER_DEGREE = 111319.49
+
+
+class _OsmBuilder:
+    """Collects nodes and ways and writes OSM XML."""
+
+    def __init__(self) -> None:
+        self.nodes: list[tuple[int, float, float, dict[str, str]]] = []
+        self.ways: list[tuple[list[int], dict[str, str]]] = []
+
+    def node(self, x: float, y: float, **tags: str) -> int:
+        node_id = len(self.nodes) + 1
+        self.nodes.append((node_id, x, y, tags))
+        return node_id
+
+    def way(self, node_ids: list[int], **tags: str) -> None:
+        self.ways.append((node_ids, tags))
+
+    def xml(self) -> str:
+        lines = ["<?xml version='1.0' encoding='UTF-8'?>", "<osm version='0.6' generator='rllib_integration'>"]
+        for node_id, x, y, tags in self.nodes:
+            lat, lon = y / _METRES_PER_DEGREE, x / _METRES_PER_DEGREE
+            body = "".join(f"<tag k={quoteattr(k)} v={quoteattr(v)}/>" for k, v in tags.items())
+            lines.append(f"<node id='{node_id}' visible='true' lat='{lat:.9f}' lon='{lon:.9f}'>{body}</node>")
+        for index, (node_ids, tags) in enumerate(self.ways, start=1):
+            refs = "".join(f"<nd ref='{n}'/>" for n in node_ids)
+            body = "".join(f"<tag k={quoteattr(k)} v={quoteattr(v)}/>" for k, v in tags.items())
+            lines.append(f"<way id='{index}' visible='true'>{refs}{body}</way>")
+        lines.append("</osm>")
+        return "\n".join(lines)
+
+
+def grid_town(rows: int = 5, cols: int = 5, spacing: float = 100.0, arterial_every: int = 2) -> str:
+    """OSM of a grid town; arterials (4 lanes) every ``arterial_every`` streets, signals where
+    two arterials cross."""
+    osm = _OsmBuilder()
+    ids = {}
+    for r in range(rows + 1):
+        for c in range(cols + 1):
+            signal = r % arterial_every == 0 and c % arterial_every == 0 and 0 < r < rows and 0 < c < cols
+            tags = {"highway": "traffic_signals"} if signal else {}
+            ids[r, c] = osm.node(c * spacing, r * spacing, **tags)
+    for r in range(rows + 1):
+        arterial = r % arterial_every == 0
+        osm.way([ids[r, c] for c in range(cols + 1)], highway="primary" if arterial else "residential",
+                lanes="4" if arterial else "2", name=f"Row {r}")
+    for c in range(cols + 1):
+        arterial = c % arterial_every == 0
+        osm.way([ids[r, c] for r in range(rows + 1)], highway="primary" if arterial else "residential",
+                lanes="4" if arterial else "2", name=f"Column {c}")
+    return osm.xml()
+
+
+def highway(length: float = 3000.0, lanes: int = 3, amplitude: float = 60.0) -> str:
+    """OSM of a curved dual carriageway with an exit and an entry ramp."""
+    osm = _OsmBuilder()
+    steps = 60
+    median = 12.0
+
+    def centre(s: float) -> tuple[float, float]:
+        return s, amplitude * math.sin(2.0 * math.pi * s / length)
+
+    east, west = [], []
+    for i in range(steps + 1):
+        x, y = centre(length * i / steps)
+        east.append(osm.node(x, y - median / 2))
+        west.append(osm.node(x, y + median / 2))
+    osm.way(east, highway="motorway", lanes=str(lanes), oneway="yes", name="Highway east")
+    osm.way(list(reversed(west)), highway="motorway", lanes=str(lanes), oneway="yes", name="Highway west")
+    exit_from, entry_to = east[steps // 3], east[2 * steps // 3]
+    ex, ey = centre(length / 3 + 150.0)
+    ramp_mid = osm.node(ex, ey - median / 2 - 60.0)
+    nx, ny = centre(2 * length / 3 - 150.0)
+    ramp_back = osm.node(nx, ny - median / 2 - 60.0)
+    osm.way([exit_from, ramp_mid, ramp_back, entry_to], highway="motorway_link", oneway="yes",
+            name="Service loop")
+    return osm.xml()
+
+
+def ring_town(radius: float = 150.0, lanes: int = 4, spokes: int = 4, points: int = 48) -> str:
+    """OSM of a two-way ring road with spokes meeting at a signalised centre."""
+    osm = _OsmBuilder()
+    ring = []
+    spoke_every = points // spokes
+    for i in range(points):
+        angle = 2.0 * math.pi * i / points
+        tags = {"highway": "traffic_signals"} if i % spoke_every == 0 else {}
+        ring.append(osm.node(radius * math.cos(angle), radius * math.sin(angle), **tags))
+    osm.way(ring + [ring[0]], highway="primary", lanes=str(lanes), name="Ring")
+    hub = osm.node(0.0, 0.0)
+    for k in range(spokes):
+        osm.way([ring[k * spoke_every], hub], highway="residential", lanes="2", name=f"Spoke {k}")
+    return osm.xml()
+
+
+def osm_to_opendrive(osm_xml: str) -> str:
+    """Convert OSM XML to OpenDRIVE text with ``carla.Osm2Odr``, silencing its C++ chatter."""
+    settings = carla.Osm2OdrSettings()
+    settings.use_offsets = False
+    settings.center_map = False
+    settings.proj_string = "+proj=tmerc +lat_0=0 +lon_0=0 +k=1 +x_0=0 +y_0=0 +ellps=WGS84 +units=m +no_defs"
+    settings.generate_traffic_lights = True
+    saved = os.dup(1), os.dup(2)
+    with open(os.devnull, "wb") as devnull:
+        os.dup2(devnull.fileno(), 1)
+        os.dup2(devnull.fileno(), 2)
+        try:
+            return carla.Osm2Odr.convert(osm_xml, settings)
+        finally:
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            os.close(saved[0])
+            os.close(saved[1])
+
+
+#: Procedural town name -> OSM generator.
+PROCEDURAL_TOWNS = {"GridTown": grid_town, "Highway": highway, "RingTown": ring_town}
+
+
+@functools.lru_cache(maxsize=None)
+def procedural_opendrive(name: str) -> str:
+    """OpenDRIVE text of a procedural town (converted once per process)."""
+    return osm_to_opendrive(PROCEDURAL_TOWNS[name]())

@@ -1,0 +1,177 @@
+"""Towns of the embedded world: name resolution, the map object and its static derived data.
+
+A town is given as:
+
+- a procedural town name (``GridTown``, ``Highway``, ``RingTown``; see :mod:`.procedural`);
+- a CARLA town name (``Town01`` ... ``Town10HD``, with or without ``_Opt``, or a path such as
+  ``/Game/Carla/Maps/Town01``), resolved to the ``.xodr`` of the CARLA install under ``CARLA_ROOT``;
+- a path to any OpenDRIVE file.
+
+:class:`EmbeddedMap` is a real ``carla.Map`` whose ``get_spawn_points()`` returns spawn points
+derived from the waypoints (an OpenDRIVE file carries none). Maps and their derived data are
+static: they are built once per process and OpenDRIVE text.
+"""
+
+from __future__ import annotations
+
+import functools
+import glob
+import hashlib
+import math
+import os
+import re
+
+import carla
+import cv2
+import numpy as np
+
+from .procedural import PROCEDURAL_TOWNS, procedural_opendrive
+
+_OPENDRIVE_DIR = os.path.join("CarlaUE4", "Content", "Carla", "Maps", "OpenDrive")
+
+
+class UnknownTownError(ValueError):
+    """The town name resolves to no procedural town, CARLA town or OpenDRIVE file."""
+
+
+def carla_town_files(carla_root: str | None = None) -> dict[str, str]:
+    """CARLA town name -> ``.xodr`` path for the install under ``carla_root`` (``$CARLA_ROOT``)."""
+    root = carla_root if carla_root is not None else os.environ.get("CARLA_ROOT", "")
+    if not root:
+        return {}
+    pattern = os.path.join(root, _OPENDRIVE_DIR, "*.xodr")
+    return {os.path.splitext(os.path.basename(p))[0]: p for p in sorted(glob.glob(pattern))}
+
+
+def available_towns() -> list[str]:
+    """Names ``load_world`` accepts besides file paths: procedural towns and CARLA towns found."""
+    return sorted(PROCEDURAL_TOWNS) + sorted(f"Carla/Maps/{name}" for name in carla_town_files())
+
+
+def resolve_town(name: str) -> tuple[str, str]:
+    """``(map name, OpenDRIVE text)`` for a town name or file path.
+
+    Raises :class:`UnknownTownError` listing the available towns.
+    """
+    if name in PROCEDURAL_TOWNS:
+        return name, procedural_opendrive(name)
+    if name.endswith(".xodr") or os.path.sep in name and os.path.isfile(name):
+        if not os.path.isfile(name):
+            raise UnknownTownError(f"OpenDRIVE file '{name}' not found. Fix: give an existing "
+                                   f"path (relative to {os.getcwd()}) or a town name.")
+        with open(name, encoding="utf-8") as stream:
+            return os.path.splitext(os.path.basename(name))[0], stream.read()
+    base = re.sub(r"_Opt$", "", name.rstrip("/").split("/")[-1])
+    files = carla_town_files()
+    if base in files:
+        with open(files[base], encoding="utf-8") as stream:
+            return f"Carla/Maps/{base}", stream.read()
+    where = ("no CARLA_ROOT is set" if not os.environ.get("CARLA_ROOT")
+             else f"no {base}.xodr under $CARLA_ROOT/{_OPENDRIVE_DIR}")
+    raise UnknownTownError(f"unknown town '{name}' ({where}). Available towns: "
+                           f"{', '.join(available_towns())}, or the path of an .xodr file. Fix: set "
+                           f"'town' to one of those.")
+
+
+class EmbeddedMap(carla.Map):
+    """A real ``carla.Map`` built from OpenDRIVE text, with derived spawn points."""
+
+    def __init__(self, name: str, opendrive: str) -> None:
+        super().__init__(name, opendrive)
+        self.opendrive_hash = hashlib.sha1(opendrive.encode("utf-8")).hexdigest()
+        self._spawn_points: list[tuple[float, ...]] | None = None
+
+    def get_spawn_points(self) -> list[carla.Transform]:
+        """Spawn points derived from the lanes (see :func:`derive_spawn_points`)."""
+        if self._spawn_points is None:
+            self._spawn_points = derive_spawn_points(self)
+        return [carla.Transform(carla.Location(x, y, z), carla.Rotation(yaw=yaw))
+                for x, y, z, yaw in self._spawn_points]
+
+
+@functools.lru_cache(maxsize=16)
+def load_map(name: str, opendrive: str) -> EmbeddedMap:
+    """The map for an OpenDRIVE text, built once per process."""
+    return EmbeddedMap(name, opendrive)
+
+
+def derive_spawn_points(town_map: carla.Map, spacing: float = 10.0) -> list[tuple[float, ...]]:
+    """Spawn points as ``(x, y, z, yaw)``, derived from the driving lanes.
+
+    Waypoints every ``spacing`` metres on driving lanes at least 2.5 m wide, away from junctions
+    (none within 12 m ahead or 6 m behind) and from road ends (the lane goes on for 12 m), thinned to ``spacing`` metres apart, lifted 0.5 m
+    like CARLA's own spawn points, sorted by road, section, lane and s so the order is stable.
+    """
+    kept: dict[tuple[int, int], list[tuple[float, float]]] = {}
+    points = []
+    candidates = sorted(town_map.generate_waypoints(spacing),
+                        key=lambda w: (w.road_id, w.section_id, w.lane_id, w.s))
+    for wp in candidates:
+        if wp.lane_type != carla.LaneType.Driving or wp.lane_width < 2.5 or wp.is_junction:
+            continue
+        ahead = [n for d in (4.0, 8.0, 12.0) for n in wp.next(d)]
+        behind = wp.previous(6.0)
+        if len(ahead) < 3 or any(n.is_junction for n in ahead) or any(p.is_junction for p in behind):
+            continue
+        loc = wp.transform.location
+        cell = (int(loc.x // spacing), int(loc.y // spacing))
+        neighbours = (kept.get((cell[0] + i, cell[1] + j), ()) for i in (-1, 0, 1) for j in (-1, 0, 1))
+        if any(math.hypot(loc.x - x, loc.y - y) < spacing for group in neighbours for x, y in group):
+            continue
+        kept.setdefault(cell, []).append((loc.x, loc.y))
+        points.append((loc.x, loc.y, loc.z + 0.5, wp.transform.rotation.yaw))
+    return points
+
+
+class GroundModel:
+    """Ground height of a map on a 2 m grid: the road height nearest to each cell.
+
+    Beyond the map's road extent plus ``margin`` metres there is no ground (vehicles fall).
+    """
+
+    CELL = 2.0
+
+    def __init__(self, town_map: carla.Map, margin: float = 50.0) -> None:
+        samples = np.array([(w.transform.location.x, w.transform.location.y, w.transform.location.z)
+                            for w in town_map.generate_waypoints(self.CELL)])
+        if len(samples) == 0:
+            samples = np.zeros((1, 3))
+        self.min_x, self.min_y = samples[:, 0].min() - margin, samples[:, 1].min() - margin
+        self.max_x, self.max_y = samples[:, 0].max() + margin, samples[:, 1].max() + margin
+        z_min, z_max = samples[:, 2].min(), samples[:, 2].max()
+        self.flat = z_max - z_min < 1e-3
+        self.constant = float(z_min)
+        self.grid = None
+        if not self.flat:
+            self.grid = self._nearest_fill(samples)
+
+    def _nearest_fill(self, samples: np.ndarray) -> np.ndarray:
+        width = int(math.ceil((self.max_x - self.min_x) / self.CELL)) + 1
+        height = int(math.ceil((self.max_y - self.min_y) / self.CELL)) + 1
+        cols = ((samples[:, 0] - self.min_x) / self.CELL).astype(int)
+        rows = ((samples[:, 1] - self.min_y) / self.CELL).astype(int)
+        empty = np.full((height, width), 255, dtype=np.uint8)
+        empty[rows, cols] = 0
+        value = np.zeros((height, width))
+        value[rows, cols] = samples[:, 2]
+        _, labels = cv2.distanceTransformWithLabels(empty, cv2.DIST_L2, 5,
+                                                    labelType=cv2.DIST_LABEL_PIXEL)
+        zero_rows, zero_cols = np.nonzero(empty == 0)
+        order = np.zeros(labels.max() + 1, dtype=int)
+        order[labels[zero_rows, zero_cols]] = zero_rows * width + zero_cols
+        return value.ravel()[order[labels]]
+
+    def height(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """Ground z under each point; NaN outside the ground's extent."""
+        inside = (x >= self.min_x) & (x <= self.max_x) & (y >= self.min_y) & (y <= self.max_y)
+        if self.flat:
+            return np.where(inside, self.constant, np.nan)
+        rows = np.clip(((y - self.min_y) / self.CELL).astype(int), 0, self.grid.shape[0] - 1)
+        cols = np.clip(((x - self.min_x) / self.CELL).astype(int), 0, self.grid.shape[1] - 1)
+        return np.where(inside, self.grid[rows, cols], np.nan)
+
+
+@functools.lru_cache(maxsize=16)
+def ground_model(town_map: EmbeddedMap) -> GroundModel:
+    """The ground model of a map, built once per process."""
+    return GroundModel(town_map)
