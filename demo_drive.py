@@ -1,0 +1,165 @@
+#!/usr/bin/env python3
+"""Drive a hero through the embedded CARLA-compatible world and print what it perceives.
+
+A small experiment (:class:`LaneKeepingExperiment`) observes the hero's speed and its offset and
+heading error relative to the lane (from the map's waypoints); a proportional controller picks
+the steering action. Every few steps the script prints where the hero is and what is ahead.
+
+    python3 demo_drive.py --town GridTown --episodes 2 --steps 400
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import math
+import sys
+
+import carla
+import gymnasium as gym
+import numpy as np
+
+from rllib_integration import BaseExperiment, CarlaEnv, ConfigError, SimulatorUnavailableError
+
+#: Steering of each discrete action (positive steers right, as in CARLA).
+STEERS = (-0.5, -0.25, -0.1, 0.0, 0.1, 0.25, 0.5)
+
+
+class LaneKeepingExperiment(BaseExperiment):
+    """Keep to the lane centre at a target speed.
+
+    Observation ``Box(4,)`` float32: speed (m/s), lateral offset from the lane centre (m, positive
+    to the right), heading error relative to the lane (rad, positive to the right), distance to
+    the next junction ahead (m, capped at 50). Actions: ``Discrete(7)`` steering levels
+    (:data:`STEERS`); the throttle holds ``others.target_speed``. Reward: speed along the lane
+    minus the lateral offset. The episode terminates when the hero leaves its lane by more than
+    a lane width and is truncated after ``others.max_steps`` steps.
+    """
+
+    CONFIG_DEFAULTS = {"others": {"max_steps": 500, "target_speed": 8.0}}
+
+    def __init__(self, config):
+        super().__init__(config)
+        self.core = None
+        self.steps = 0
+
+    def get_action_space(self) -> gym.Space:
+        return gym.spaces.Discrete(len(STEERS))
+
+    def get_observation_space(self) -> gym.Space:
+        return gym.spaces.Box(low=-np.inf, high=np.inf, shape=(4,), dtype=np.float32)
+
+    def get_actions(self):
+        return {index: steer for index, steer in enumerate(STEERS)}
+
+    def reset(self) -> None:
+        self.steps = 0
+
+    def compute_action(self, action) -> carla.VehicleControl:
+        speed = self.core.hero.get_velocity().length() if self.core else 0.0
+        throttle = 0.6 if speed < self.config["others"]["target_speed"] else 0.0
+        return carla.VehicleControl(throttle=throttle, steer=STEERS[int(action)])
+
+    def lane_state(self, core) -> tuple[float, float, float, float, carla.Waypoint]:
+        """Speed, lateral offset, heading error, junction distance and the lane waypoint."""
+        transform = core.hero.get_transform()
+        waypoint = core.map.get_waypoint(transform.location)
+        offset = transform.location - waypoint.transform.location
+        right = waypoint.transform.get_right_vector()
+        lateral = offset.x * right.x + offset.y * right.y
+        error = math.radians((transform.rotation.yaw - waypoint.transform.rotation.yaw + 180.0) % 360.0 - 180.0)
+        junction = 50.0
+        for distance in range(5, 55, 5):
+            if any(ahead.is_junction for ahead in waypoint.next(float(distance))):
+                junction = float(distance)
+                break
+        speed = core.hero.get_velocity().length()
+        return speed, lateral, error, junction, waypoint
+
+    def get_observation(self, sensor_data):
+        speed, lateral, error, junction, waypoint = self.lane_state(self.core)
+        info = {"road_id": waypoint.road_id, "lane_id": waypoint.lane_id,
+                "lane_width": waypoint.lane_width}
+        return np.array([speed, lateral, error, junction], dtype=np.float32), info
+
+    def get_done_status(self, observation, core):
+        self.steps += 1
+        lane_width = core.map.get_waypoint(core.hero.get_location()).lane_width
+        off_lane = abs(float(observation[1])) > lane_width
+        return off_lane, self.steps >= self.config["others"]["max_steps"]
+
+    def compute_reward(self, observation, core):
+        speed, lateral, error, _ = (float(v) for v in observation)
+        return speed * math.cos(error) - abs(lateral)
+
+
+def steer_towards_lane(observation: np.ndarray) -> int:
+    """The action whose steering is closest to a proportional lane-keeping command."""
+    _, lateral, error, _ = observation
+    wanted = -(0.3 * lateral + 1.2 * error)
+    return int(np.argmin([abs(steer - wanted) for steer in STEERS]))
+
+
+class _CoreAwareEnv(CarlaEnv):
+    """Gives the experiment access to the core (for its throttle rule) before the first step."""
+
+    def __init__(self, config):
+        super().__init__(config)
+        self.experiment.core = self.core
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("--town", default="GridTown",
+                        help="procedural town (GridTown, Highway, RingTown), CARLA town name "
+                             "(needs CARLA_ROOT) or path of an .xodr file")
+    parser.add_argument("--episodes", type=int, default=2, help="episodes to drive")
+    parser.add_argument("--steps", type=int, default=400, help="maximum steps per episode")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the first reset")
+    parser.add_argument("--every", type=int, default=40, help="print a line every N steps")
+    parser.add_argument("--blueprint", default="vehicle.lincoln.mkz_2017", help="hero blueprint id")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+
+    env_config = {
+        "carla": {"simulator": "embedded", "timestep": 0.05},
+        "experiment": {"type": LaneKeepingExperiment, "town": args.town,
+                       "hero": {"blueprint": args.blueprint},
+                       "others": {"max_steps": args.steps}},
+    }
+    try:
+        env = _CoreAwareEnv(env_config)
+    except (ConfigError, SimulatorUnavailableError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    try:
+        print(f"town {env.core.map.name}: {len(env.core.map.get_spawn_points())} spawn points")
+        for episode in range(args.episodes):
+            observation, info = env.reset(seed=args.seed if episode == 0 else None)
+            start = env.core.hero.get_location()
+            total, step, done = 0.0, 0, False
+            while not done:
+                action = steer_towards_lane(observation)
+                observation, reward, terminated, truncated, info = env.step(action)
+                total += reward
+                step += 1
+                done = terminated or truncated
+                if step % args.every == 0 or done:
+                    t = env.core.hero.get_transform()
+                    speed, lateral, error, junction = observation
+                    print(f"ep {episode} step {step:4d} | x {t.location.x:8.1f} y {t.location.y:8.1f} "
+                          f"yaw {t.rotation.yaw:7.1f} | {speed * 3.6:5.1f} km/h | road {info['road_id']:3d} "
+                          f"lane {info['lane_id']:2d} offset {lateral:+5.2f} m heading {math.degrees(error):+5.1f} deg"
+                          f" | junction {'in ' + format(junction, '.0f') + ' m' if junction < 50 else 'none'} ahead")
+            end = env.core.hero.get_location()
+            why = "left the lane" if terminated else "step limit"
+            print(f"episode {episode}: {step} steps, return {total:.1f}, moved {start.distance(end):.1f} m "
+                  f"from the start, ended by {why}")
+    finally:
+        env.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,71 @@
+"""``BaseExperiment``: what a user subclasses to define actions, observations, rewards and ends.
+
+The hooks and their names are the original project's. :class:`~rllib_integration.carla_env.CarlaEnv`
+calls them in this order every step: ``compute_action``, (simulator tick), ``get_observation``,
+``get_done_status``, ``compute_reward``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+import carla
+import gymnasium as gym
+
+from .config import BASE_EXPERIMENT_CONFIG, join_dicts, validate
+
+#: What ``get_done_status`` returns: one ``done`` flag (original style, a termination) or
+#: gymnasium's ``(terminated, truncated)`` pair.
+DoneStatus = bool | tuple[bool, bool]
+
+
+class BaseExperiment:
+    """Base class of every experiment.
+
+    ``config`` is ``env_config.experiment``; it is merged onto :data:`BASE_EXPERIMENT_CONFIG` and
+    the subclass's :attr:`CONFIG_DEFAULTS` (experiment-specific keys, e.g. ``others``), after a
+    check that every key is known and of the right type.
+    """
+
+    #: Experiment-specific configuration keys and their defaults, merged onto the base ones.
+    CONFIG_DEFAULTS: dict[str, Any] = {}
+
+    def __init__(self, config: Mapping[str, Any]) -> None:
+        validate(config, self.default_config(), "env_config.experiment")
+        self.config = join_dicts(self.default_config(), config)
+
+    @classmethod
+    def default_config(cls) -> dict[str, Any]:
+        """Every valid key of this experiment's configuration with its default."""
+        return join_dicts(join_dicts(BASE_EXPERIMENT_CONFIG, cls.CONFIG_DEFAULTS), {"type": cls})
+
+    def reset(self) -> None:
+        """Called at every episode start, after the hero is respawned, before the first tick."""
+
+    def get_action_space(self) -> gym.Space:
+        """The action space."""
+        raise NotImplementedError
+
+    def get_observation_space(self) -> gym.Space:
+        """The observation space."""
+        raise NotImplementedError
+
+    def get_actions(self) -> Any:
+        """The table of actions (for discrete action spaces)."""
+        raise NotImplementedError
+
+    def compute_action(self, action: Any) -> carla.VehicleControl | None:
+        """Turn an action into the hero's control (None applies nothing this step)."""
+        raise NotImplementedError
+
+    def get_observation(self, sensor_data: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+        """``(observation, info)`` from ``sensor_data`` (``{sensor name: (frame, data)}``)."""
+        raise NotImplementedError
+
+    def get_done_status(self, observation: Any, core: Any) -> DoneStatus:
+        """Whether the episode ended: a bool (a termination), or ``(terminated, truncated)``."""
+        raise NotImplementedError
+
+    def compute_reward(self, observation: Any, core: Any) -> float:
+        """The reward of this step (called after :meth:`get_done_status`)."""
+        raise NotImplementedError

@@ -1,0 +1,209 @@
+"""``CarlaCore``: the simulator (server and client) behind one ``CarlaEnv``.
+
+It picks the simulator (``env_config.carla.simulator``), connects in synchronous mode, loads the
+experiment's town and weather, respawns the hero at every reset, ticks the world and releases
+everything it created on :meth:`CarlaCore.close`. The code talks to the world only through the carla
+API, so the embedded world and a real server take the same path.
+"""
+
+from __future__ import annotations
+
+import difflib
+import logging
+import os
+import time
+from types import ModuleType
+from typing import Any, Mapping
+
+import carla
+import numpy as np
+
+from .config import BASE_CORE_CONFIG, ConfigError, join_dicts, validate
+from .embedded import EmbeddedServer, UnknownTownError
+from .embedded import Client as EmbeddedClient
+from .embedded import command as embedded_command
+from .spawn_points import parse_spawn_points, to_transform
+
+logger = logging.getLogger(__name__)
+
+SIMULATOR_MODES = ("auto", "embedded", "launch", "connect")
+
+
+class SimulatorUnavailableError(RuntimeError):
+    """The selected simulator cannot be used (mode not available, server unreachable)."""
+
+
+def resolve_simulator(mode: str) -> str:
+    """The simulator a mode stands for: ``auto`` is ``launch`` when ``CARLA_ROOT`` is set, else
+    ``embedded``."""
+    if mode not in SIMULATOR_MODES:
+        raise ConfigError(f"env_config.carla.simulator: unknown simulator '{mode}'. Fix: use one "
+                          f"of {', '.join(SIMULATOR_MODES)}.")
+    if mode == "auto":
+        mode = "launch" if os.environ.get("CARLA_ROOT") else "embedded"
+        logger.info("simulator 'auto' selects '%s' (%s)", mode,
+                    "CARLA_ROOT is set" if mode == "launch" else "CARLA_ROOT is not set")
+    else:
+        logger.info("simulator: %s", mode)
+    return mode
+
+
+class CarlaCore:
+    """Simulator connection, world set-up, hero respawn and ticking for one environment."""
+
+    def __init__(self, config: Mapping[str, Any] | None = None) -> None:
+        config = dict(config or {})
+        validate(config, BASE_CORE_CONFIG, "env_config.carla")
+        self.config = join_dicts(BASE_CORE_CONFIG, config)
+        self.client: Any = None
+        self.world: Any = None
+        self.map: carla.Map | None = None
+        self.hero: Any = None
+        self.command: ModuleType = embedded_command
+        self.simulator = resolve_simulator(self.config["simulator"])
+        self._server: EmbeddedServer | None = None
+        self._spawn_points_config: list[Any] | None = None
+        self._spawn_points: list[tuple[float, ...]] = []
+        self.init_server()
+        self.connect_client()
+
+    # -- server and client ------------------------------------------------------------------
+    def init_server(self) -> None:
+        """Start the simulator this core talks to."""
+        if self.simulator != "embedded":
+            raise SimulatorUnavailableError(
+                f"simulator '{self.simulator}' (a real CARLA server) is not available in this "
+                f"version yet. Fix: set env_config.carla.simulator to 'embedded'"
+                + (" or unset CARLA_ROOT." if os.environ.get("CARLA_ROOT") else "."))
+        self._server = EmbeddedServer.start(self.config["host"])
+        self.port = self._server.port
+
+    def connect_client(self) -> None:
+        """Connect and put the world in synchronous mode with the configured time step."""
+        attempts = max(1, int(self.config["retries_on_error"]))
+        for attempt in range(1, attempts + 1):
+            try:
+                self.client = EmbeddedClient(self.config["host"], self.port)
+                self.client.set_timeout(self.config["timeout"])
+                self.world = self.client.get_world()
+                self._apply_sync_settings()
+                self.world.tick()
+                return
+            except RuntimeError as error:
+                logger.warning("waiting for the server to be ready: %s (attempt %d of %d)",
+                               error, attempt, attempts)
+                time.sleep(min(3.0, 0.5 * attempt))
+        raise SimulatorUnavailableError(
+            "cannot connect to the simulator. Fix: increase 'timeout' or 'retries_on_error' in "
+            "env_config.carla.")
+
+    def _apply_sync_settings(self) -> None:
+        settings = self.world.get_settings()
+        settings.no_rendering_mode = not self.config["enable_rendering"]
+        settings.synchronous_mode = True
+        settings.fixed_delta_seconds = self.config["timestep"]
+        self.world.apply_settings(settings)
+
+    # -- experiment -------------------------------------------------------------------------
+    def setup_experiment(self, experiment_config: Mapping[str, Any]) -> None:
+        """Load the town and weather of the experiment (once per environment)."""
+        layers = carla.MapLayer.All if self.config["enable_map_assets"] else carla.MapLayer.NONE
+        try:
+            self.world = self.client.load_world(map_name=experiment_config["town"],
+                                                reset_settings=False, map_layers=layers)
+        except UnknownTownError as error:
+            raise ConfigError(f"env_config.experiment.town: {error}") from None
+        self.map = self.world.get_map()
+        weather_name = experiment_config["weather"]
+        weather = getattr(carla.WeatherParameters, weather_name, None)
+        if not isinstance(weather, carla.WeatherParameters):
+            presets = sorted(n for n in dir(carla.WeatherParameters)
+                             if isinstance(getattr(carla.WeatherParameters, n), carla.WeatherParameters))
+            raise ConfigError(f"env_config.experiment.weather: unknown weather '{weather_name}'. "
+                              f"Fix: use one of {', '.join(presets)}.")
+        self.world.set_weather(weather)
+        activity = experiment_config["background_activity"]
+        if activity["n_vehicles"] or activity["n_walkers"]:
+            raise ConfigError("env_config.experiment.background_activity: background traffic is "
+                              "not available in the embedded world yet. Fix: set n_vehicles and "
+                              "n_walkers to 0.")
+
+    def reset_hero(self, hero_config: Mapping[str, Any], rng: np.random.Generator) -> Any:
+        """Respawn the hero at a spawn point drawn with ``rng``; returns the hero actor."""
+        if hero_config["sensors"]:
+            raise ConfigError("env_config.experiment.hero.sensors: sensors are not available in "
+                              "this version yet. Fix: leave hero.sensors empty.")
+        self.world.tick()
+        blueprint = self._hero_blueprint(hero_config["blueprint"])
+        if self.hero is not None:
+            self.hero.destroy()
+            self.hero = None
+        transforms = self._spawn_transforms(hero_config["spawn_points"], rng)
+        for index in rng.permutation(len(transforms)):
+            self.hero = self.world.try_spawn_actor(blueprint, transforms[index])
+            if self.hero is not None:
+                break
+        else:
+            raise RuntimeError(f"could not spawn the hero: all {len(transforms)} spawn points are "
+                               f"occupied. Fix: give more hero.spawn_points or fewer vehicles.")
+        logger.debug("hero %d spawned at %s", self.hero.id, self.hero.get_transform())
+        self.world.tick()
+        return self.hero
+
+    def _hero_blueprint(self, blueprint_id: str) -> Any:
+        library = self.world.get_blueprint_library()
+        try:
+            blueprint = library.find(blueprint_id)
+        except IndexError:
+            ids = [bp.id for bp in library.filter("vehicle.*")]
+            close = difflib.get_close_matches(blueprint_id, ids, n=3)
+            raise ConfigError(f"env_config.experiment.hero.blueprint: unknown blueprint "
+                              f"'{blueprint_id}'" + (f"; did you mean {', '.join(close)}?" if close else "")
+                              + " Fix: use a vehicle id of the blueprint library.") from None
+        if blueprint.has_attribute("role_name"):
+            blueprint.set_attribute("role_name", "hero")
+        return blueprint
+
+    def _spawn_transforms(self, configured: list[Any], rng: np.random.Generator) -> list[carla.Transform]:
+        if not configured:
+            points = self.map.get_spawn_points()
+            if not points:
+                raise RuntimeError(f"the map {self.map.name} has no spawn points. Fix: set "
+                                   f"hero.spawn_points.")
+            return points
+        if configured is not self._spawn_points_config:
+            self._spawn_points = parse_spawn_points(configured)
+            self._spawn_points_config = configured
+        return [to_transform(point, self.map, rng) for point in self._spawn_points]
+
+    # -- stepping ---------------------------------------------------------------------------
+    def apply_hero_control(self, control: carla.VehicleControl) -> None:
+        self.hero.apply_control(control)
+
+    def tick(self, control: carla.VehicleControl | None) -> dict[str, Any]:
+        """Apply ``control`` (if any), advance one step and return the sensor data."""
+        if control is not None:
+            self.apply_hero_control(control)
+        self.world.tick()
+        if self.config["enable_rendering"]:
+            self.set_spectator_camera_view()
+        return {}
+
+    def set_spectator_camera_view(self) -> None:
+        """Place the spectator 5 m behind and 3 m above the hero, looking along it."""
+        transform = self.hero.get_transform()
+        forward = transform.get_forward_vector()
+        location = carla.Location(transform.location.x - 5.0 * forward.x,
+                                  transform.location.y - 5.0 * forward.y, transform.location.z + 3.0)
+        self.world.get_spectator().set_transform(carla.Transform(location, transform.rotation))
+
+    # -- teardown ---------------------------------------------------------------------------
+    def close(self) -> None:
+        """Destroy what this core created and stop the server it started; safe to call twice."""
+        if self.hero is not None:
+            self.hero.destroy()
+            self.hero = None
+        if self._server is not None:
+            self._server.stop()
+            self._server = None
+        self.client = self.world = None
