@@ -40,7 +40,6 @@ class LaneKeepingExperiment(BaseExperiment):
 
     def __init__(self, config):
         super().__init__(config)
-        self.core = None
         self.steps = 0
 
     def get_action_space(self) -> gym.Space:
@@ -56,7 +55,7 @@ class LaneKeepingExperiment(BaseExperiment):
         self.steps = 0
 
     def compute_action(self, action) -> carla.VehicleControl:
-        speed = self.core.hero.get_velocity().length() if self.core else 0.0
+        speed = self.core.hero.get_velocity().length()
         throttle = 0.6 if speed < self.config["others"]["target_speed"] else 0.0
         return carla.VehicleControl(throttle=throttle, steer=STEERS[int(action)])
 
@@ -100,14 +99,6 @@ def steer_towards_lane(observation: np.ndarray) -> int:
     return int(np.argmin([abs(steer - wanted) for steer in STEERS]))
 
 
-class _CoreAwareEnv(CarlaEnv):
-    """Gives the experiment access to the core (for its throttle rule) before the first step."""
-
-    def __init__(self, config):
-        super().__init__(config)
-        self.experiment.core = self.core
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
@@ -129,7 +120,7 @@ def main() -> int:
                        "others": {"max_steps": args.steps}},
     }
     try:
-        env = _CoreAwareEnv(env_config)
+        env = CarlaEnv(env_config)
     except (ConfigError, SimulatorUnavailableError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -33,6 +33,9 @@ class BaseExperiment:
     def __init__(self, config: Mapping[str, Any]) -> None:
         validate(config, self.default_config(), "env_config.experiment")
         self.config = join_dicts(self.default_config(), config)
+        #: The env's ``CarlaCore`` (``core.hero``, ``core.world``, ``core.map``), set by ``CarlaEnv``
+        #: before the first reset, so every hook can read the simulator.
+        self.core: Any = None
 
     @classmethod
     def default_config(cls) -> dict[str, Any]:

@@ -60,6 +60,7 @@ class CarlaEnv(gym.Env):
         self.action_space = self.experiment.get_action_space()
         self.observation_space = self.experiment.get_observation_space()
         self.core = CarlaCore(config.get("carla") or {})
+        self.experiment.core = self.core
         try:
             self.core.setup_experiment(self.experiment.config)
         except Exception:

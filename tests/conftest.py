@@ -1,0 +1,63 @@
+"""Shared fixtures: embedded worlds in synchronous mode and the real CARLA town files."""
+
+from __future__ import annotations
+
+import pathlib
+
+import carla
+import pytest
+
+from rllib_integration.embedded import Client, EmbeddedServer
+
+MAPS_DIR = pathlib.Path(__file__).resolve().parents[1].parent / "shared" / "maps"
+
+
+def shared_map(name: str) -> pathlib.Path:
+    """Path of a real CARLA town in ../shared/maps, or skip the test with the reason."""
+    path = MAPS_DIR / f"{name}.xodr"
+    if not path.is_file():
+        pytest.skip(f"{path} is absent (the real CARLA towns live in ../shared/maps, beside the repo)")
+    return path
+
+
+@pytest.fixture
+def server():
+    """A fresh embedded server, stopped after the test."""
+    srv = EmbeddedServer.start("localhost", 40000)
+    yield srv
+    srv.stop()
+
+
+def make_world(server: EmbeddedServer, town: str = "GridTown", delta: float = 0.05):
+    client = Client("localhost", server.port)
+    world = client.load_world(town)
+    settings = world.get_settings()
+    settings.synchronous_mode = True
+    settings.fixed_delta_seconds = delta
+    world.apply_settings(settings)
+    return client, world
+
+
+@pytest.fixture
+def world(server):
+    """A synchronous GridTown world at 20 Hz."""
+    return make_world(server)[1]
+
+
+@pytest.fixture
+def no_carla_root(monkeypatch):
+    monkeypatch.delenv("CARLA_ROOT", raising=False)
+
+
+def straight_spawn(world) -> carla.Transform:
+    """A spawn point with at least 60 m of straight, junction-free lane ahead."""
+    town_map = world.get_map()
+    for transform in town_map.get_spawn_points():
+        waypoint = town_map.get_waypoint(transform.location)
+        ahead = waypoint.next(60.0)
+        if ahead and all(abs(((w.transform.rotation.yaw - transform.rotation.yaw + 180) % 360) - 180) < 1
+                         for w in ahead) and not any(w.is_junction for d in range(5, 65, 5)
+                                                     for w in waypoint.next(float(d))):
+            return transform
+    raise AssertionError("no straight spawn point")
+

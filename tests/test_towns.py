@@ -1,0 +1,94 @@
+"""Towns: procedural towns, real CARLA towns by path or CARLA_ROOT, spawn points, drivable routes."""
+
+import shutil
+import time
+
+import carla
+import pytest
+
+from conftest import shared_map
+from rllib_integration.embedded import Client, UnknownTownError
+from rllib_integration.embedded.procedural import PROCEDURAL_TOWNS, osm_to_opendrive
+from rllib_integration.embedded.towns import resolve_town
+
+
+def assert_drivable(world, routes=10, length=300.0):
+    """From several spawn points, a route of ``length`` metres follows the lanes without a dead end."""
+    town_map = world.get_map()
+    points = town_map.get_spawn_points()
+    assert len(points) >= 50
+    for transform in points[:: max(1, len(points) // routes)][:routes]:
+        assert transform.location.z == pytest.approx(town_map.get_waypoint(transform.location).transform.location.z + 0.5)
+        waypoint = town_map.get_waypoint(transform.location, project_to_road=False)
+        assert waypoint is not None and waypoint.lane_type == carla.LaneType.Driving
+        assert abs((waypoint.transform.rotation.yaw - transform.rotation.yaw + 180) % 360 - 180) < 1.0
+        travelled = 0.0
+        while travelled < length:
+            following = waypoint.next(2.0)
+            assert following, f"dead end after {travelled:.0f} m from {transform.location}"
+            waypoint = following[len(following) // 2]
+            travelled += 2.0
+
+
+@pytest.mark.parametrize("town", sorted(PROCEDURAL_TOWNS))
+def test_procedural_towns_build_fast_and_are_drivable(server, town):
+    started = time.perf_counter()
+    opendrive = osm_to_opendrive(PROCEDURAL_TOWNS[town]())
+    assert time.perf_counter() - started < 1.0
+    world = Client("localhost", server.port).load_world(town)
+    assert world.get_map().to_opendrive() == resolve_town(town)[1]
+    assert len(opendrive) > 10000
+    assert_drivable(world, length=150.0 if town == "Highway" else 300.0)
+
+
+def test_grid_town_has_two_and_four_lane_roads_and_signals(server):
+    world = Client("localhost", server.port).load_world("GridTown")
+    town_map = world.get_map()
+    lanes_per_road = {}
+    for waypoint in town_map.generate_waypoints(5.0):
+        if not waypoint.is_junction:
+            lanes_per_road.setdefault(waypoint.road_id, set()).add(waypoint.lane_id)
+    assert {len(lanes) for lanes in lanes_per_road.values()} == {1, 2}, "1+1 streets and 2+2 arterials"
+    lights = [lm for lm in town_map.get_all_landmarks() if lm.type == "1000001"]
+    assert len(lights) >= 12
+
+
+def test_highway_has_three_lanes_each_way(server):
+    world = Client("localhost", server.port).load_world("Highway")
+    counts = {}
+    for waypoint in world.get_map().generate_waypoints(20.0):
+        if not waypoint.is_junction:
+            counts.setdefault(waypoint.road_id, set()).add(waypoint.lane_id)
+    assert max(len(lanes) for lanes in counts.values()) >= 3
+
+
+def test_real_town01_loads_by_path(server):
+    path = shared_map("Town01")
+    world = Client("localhost", server.port).load_world(str(path))
+    assert world.get_map().name == "Town01"
+    assert len(world.get_map().get_spawn_points()) > 150
+    assert_drivable(world)
+
+
+def test_carla_town_names_resolve_under_carla_root(server, tmp_path, monkeypatch):
+    source = shared_map("Town01")
+    folder = tmp_path / "CarlaUE4" / "Content" / "Carla" / "Maps" / "OpenDrive"
+    folder.mkdir(parents=True)
+    shutil.copy(source, folder / "Town01.xodr")
+    monkeypatch.setenv("CARLA_ROOT", str(tmp_path))
+    client = Client("localhost", server.port)
+    assert "Carla/Maps/Town01" in client.get_available_maps()
+    for name in ("Town01", "Town01_Opt", "/Game/Carla/Maps/Town01"):
+        assert client.load_world(name).get_map().name == "Carla/Maps/Town01"
+    with pytest.raises(UnknownTownError, match="no Town05.xodr under"):
+        client.load_world("Town05_Opt")
+
+
+def test_unknown_town_lists_the_available_ones(server, no_carla_root):
+    with pytest.raises(UnknownTownError) as error:
+        Client("localhost", server.port).load_world("Town05_Opt")
+    message = str(error.value)
+    assert "unknown town 'Town05_Opt'" in message and "no CARLA_ROOT" in message
+    assert "GridTown, Highway, RingTown" in message
+    with pytest.raises(UnknownTownError, match="not found"):
+        resolve_town("missing/town.xodr")

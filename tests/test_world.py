@@ -1,0 +1,167 @@
+"""The embedded world's carla API: spawning, ticking, settings, blueprints, actors, batches."""
+
+import carla
+import pytest
+
+from conftest import make_world, straight_spawn
+from rllib_integration.embedded import Client, command
+
+
+def test_spawning_on_an_occupied_spot_raises_or_returns_none(world):
+    bp = world.get_blueprint_library().find("vehicle.tesla.model3")
+    spot = world.get_map().get_spawn_points()[0]
+    first = world.spawn_actor(bp, spot)
+    with pytest.raises(RuntimeError, match="collision at spawn position"):
+        world.spawn_actor(bp, spot)
+    nudged = carla.Transform(carla.Location(spot.location.x + 1.0, spot.location.y, spot.location.z), spot.rotation)
+    assert world.try_spawn_actor(bp, nudged) is None, "overlapping boxes block a spawn"
+    assert len(world.get_actors().filter("vehicle.*")) == 1
+    first.destroy()
+    assert world.try_spawn_actor(bp, spot) is not None, "a destroyed actor frees its spot"
+
+
+def test_frames_and_elapsed_time_advance_by_one_step_per_tick(world):
+    start = world.get_snapshot().timestamp
+    frames = [world.tick() for _ in range(10)]
+    assert frames == list(range(start.frame + 1, start.frame + 11))
+    stamp = world.get_snapshot().timestamp
+    assert stamp.frame == frames[-1]
+    assert stamp.elapsed_seconds == pytest.approx(start.elapsed_seconds + 10 * 0.05)
+    assert stamp.delta_seconds == pytest.approx(0.05)
+
+
+def test_settings_round_trip_and_load_world_keeps_them_on_request(server):
+    client, world = make_world(server, delta=0.1)
+    settings = world.get_settings()
+    assert settings.synchronous_mode and settings.fixed_delta_seconds == pytest.approx(0.1)
+    settings.no_rendering_mode = True
+    world.apply_settings(settings)
+    kept = client.load_world("RingTown", reset_settings=False, map_layers=carla.MapLayer.NONE)
+    assert kept.get_settings().synchronous_mode and kept.get_settings().no_rendering_mode
+    assert kept.get_map().name == "RingTown"
+    reset = client.load_world("GridTown")
+    assert not reset.get_settings().synchronous_mode
+    assert reset.id != kept.id, "a new world is a new episode"
+
+
+def test_frames_keep_increasing_across_world_loads(server):
+    client, world = make_world(server)
+    last = world.tick()
+    new_world = client.load_world("Highway", reset_settings=False)
+    assert new_world.tick() > last
+
+
+def test_blueprint_library_has_carla_ids_sizes_and_attributes(world):
+    library = world.get_blueprint_library()
+    hero = library.find("vehicle.lincoln.mkz_2017")
+    assert hero.get_attribute("number_of_wheels").as_int() == 4
+    assert hero.get_attribute("base_type").as_str() == "car"
+    hero.set_attribute("role_name", "hero")
+    assert hero.get_attribute("role_name").as_str() == "hero"
+    assert library.find("vehicle.lincoln.mkz_2017").get_attribute("role_name").as_str() == "autopilot", \
+        "find() hands out copies"
+    color = hero.get_attribute("color")
+    hero.set_attribute("color", color.recommended_values[-1])
+    assert isinstance(hero.get_attribute("color").as_color(), carla.Color)
+    with pytest.raises(RuntimeError):
+        hero.set_attribute("color", "not a colour")
+    with pytest.raises(IndexError):
+        library.find("vehicle.lincoln.mkz2017")
+    two_wheelers = library.filter_by_attribute("number_of_wheels", "2")
+    assert {bp.id for bp in two_wheelers} >= {"vehicle.bh.crossbike", "vehicle.yamaha.yzf"}
+    assert len(library.filter("vehicle.*")) == 41
+    assert len(library.filter("walker.pedestrian.*")) == 52
+    assert [bp.id for bp in library.filter("model3")] == ["vehicle.tesla.model3"], "tags match too"
+    vehicle = world.spawn_actor(hero, world.get_map().get_spawn_points()[0])
+    assert vehicle.attributes["role_name"] == "hero"
+    assert vehicle.bounding_box.extent.x == pytest.approx(4.902 / 2)
+    assert vehicle.bounding_box.extent.y == pytest.approx(2.128 / 2)
+    assert vehicle.bounding_box.location.z == pytest.approx(1.511 / 2)
+
+
+def test_actor_queries_snapshot_and_destroy(world):
+    bp = world.get_blueprint_library().find("vehicle.audi.tt")
+    points = world.get_map().get_spawn_points()
+    cars = [world.spawn_actor(bp, p) for p in points[:3]]
+    walker_bp = world.get_blueprint_library().find("walker.pedestrian.0001")
+    walker = world.spawn_actor(walker_bp, carla.Transform(carla.Location(points[5].location.x + 3.0,
+                                                                         points[5].location.y + 8.0, 1.0)))
+    assert [a.id for a in world.get_actors().filter("vehicle.*")] == [c.id for c in cars]
+    assert world.get_actor(cars[1].id) is cars[1]
+    assert world.get_actors([cars[0].id, walker.id]).find(walker.id) is walker
+    assert world.get_spectator().type_id == "spectator"
+    world.tick()
+    snapshot = world.get_snapshot()
+    assert snapshot.has_actor(cars[2].id)
+    assert snapshot.find(cars[2].id).get_transform().location.distance(cars[2].get_location()) < 1e-9
+    assert cars[0].destroy() is True and cars[0].is_alive is False
+    assert cars[0].destroy() is False
+    assert world.get_actor(cars[0].id) is None
+    world.tick()
+    assert not world.get_snapshot().has_actor(cars[0].id)
+    assert cars[1].get_location().distance(snapshot.find(cars[1].id).get_transform().location) < 0.6
+
+
+def test_set_transform_target_velocity_and_frozen_physics(world):
+    bp = world.get_blueprint_library().find("vehicle.audi.a2")
+    spot = straight_spawn(world)
+    car = world.spawn_actor(bp, spot)
+    target = carla.Transform(carla.Location(spot.location.x, spot.location.y, 0.0), spot.rotation)
+    car.set_transform(target)
+    assert car.get_location().distance(target.location) < 1e-9
+    forward = spot.get_forward_vector()
+    car.set_target_velocity(carla.Vector3D(10 * forward.x, 10 * forward.y, 0.0))
+    assert car.get_velocity().length() == pytest.approx(10.0)
+    car.set_simulate_physics(False)
+    world.tick()
+    assert car.get_location().distance(target.location) < 1e-9, "physics off: the actor stays put"
+
+
+def test_collisions_stop_vehicles_and_are_recorded(world):
+    library = world.get_blueprint_library()
+    spot = straight_spawn(world)
+    forward = spot.get_forward_vector()
+    ahead = carla.Transform(carla.Location(spot.location.x + 15 * forward.x, spot.location.y + 15 * forward.y,
+                                           spot.location.z), spot.rotation)
+    parked = world.spawn_actor(library.find("vehicle.audi.a2"), ahead)
+    hero = world.spawn_actor(library.find("vehicle.lincoln.mkz_2017"), spot)
+    hero.apply_control(carla.VehicleControl(throttle=1.0))
+    hits = []
+    for _ in range(100):
+        world.tick()
+        hits += [(r.actor.id, r.other_actor.id) for r in world.collisions]
+    assert (hero.id, parked.id) in hits and (parked.id, hero.id) in hits
+    gap = hero.get_location().distance(parked.get_location())
+    assert gap > (4.902 + 3.705) / 2 - 0.5, "the hero does not drive through the parked car"
+
+
+def test_apply_batch_sync_spawns_and_destroys_with_responses(server):
+    client, world = make_world(server)
+    bp = world.get_blueprint_library().find("vehicle.nissan.micra")
+    points = world.get_map().get_spawn_points()
+    responses = client.apply_batch_sync([command.SpawnActor(bp, p) for p in points[:4]] +
+                                        [command.SpawnActor(bp, points[0])], True)
+    assert [r.has_error() for r in responses] == [False, False, False, False, True]
+    assert "collision" in responses[-1].error
+    ids = [r.actor_id for r in responses[:4]]
+    assert sorted(a.id for a in world.get_actors().filter("vehicle.*")) == sorted(ids)
+    client.apply_batch([carla.command.DestroyActor(i) for i in ids[:2]])  # real carla commands too
+    assert sorted(a.id for a in world.get_actors().filter("vehicle.*")) == sorted(ids[2:])
+    control = carla.command.ApplyVehicleControl(ids[2], carla.VehicleControl(throttle=5.0))
+    assert not client.apply_batch_sync([control])[0].has_error()
+    assert world.get_actor(ids[2]).get_control().throttle == 1.0
+    assert client.apply_batch_sync([command.DestroyActor(99999)])[0].has_error()
+
+
+def test_client_surface(server):
+    client = Client("localhost", server.port)
+    client.set_timeout(2.0)
+    assert client.get_server_version() == client.get_client_version() == "0.9.16"
+    assert {"GridTown", "Highway", "RingTown"} <= set(client.get_available_maps())
+    world = client.get_world()
+    assert Client("127.0.0.1", server.port).get_world() is world, "same address, same server"
+    world.set_weather(carla.WeatherParameters.WetCloudySunset)
+    assert world.get_weather().cloudiness == carla.WeatherParameters.WetCloudySunset.cloudiness
+    opendrive = world.get_map().to_opendrive()
+    generated = client.generate_opendrive_world(opendrive)
+    assert len(generated.get_map().get_spawn_points()) == len(world.get_map().get_spawn_points())
