@@ -9,7 +9,7 @@ import gymnasium as gym
 
 from .base_experiment import BaseExperiment
 from .carla_core import CarlaCore
-from .config import ConfigError, validate_env_config
+from .config import ConfigError, load_yaml, validate_env_config
 
 
 def resolve_experiment_class(spec: Any) -> type[BaseExperiment]:
@@ -31,6 +31,31 @@ def resolve_experiment_class(spec: Any) -> type[BaseExperiment]:
         raise ConfigError(f"{where}: {spec!r} is not a BaseExperiment subclass. Fix: subclass "
                           f"rllib_integration.base_experiment.BaseExperiment.")
     return spec
+
+
+def load_env_config(path: str, default_experiment: type[BaseExperiment] | None = None) -> dict[str, Any]:
+    """Read a YAML file (an RLlib config with an ``env_config`` section) and validate its
+    ``env_config`` against the experiment's keys; errors name the file and the key path.
+
+    The experiment is ``env_config.experiment.type`` (an import path) or ``default_experiment``.
+    Returns the whole file as a dict, with ``env_config.experiment.type`` set to the class.
+    """
+    data = load_yaml(path)
+    env_config = data.setdefault("env_config", {})
+    if not isinstance(env_config, dict):
+        raise ConfigError(f"{path}: env_config: expected a mapping with 'carla' and 'experiment'. "
+                          f"Fix: write them as nested keys.")
+    experiment = env_config.setdefault("experiment", {}) or {}
+    if not isinstance(experiment, dict):
+        raise ConfigError(f"{path}: env_config.experiment: expected a mapping. Fix: write its keys "
+                          f"as 'key: value' lines.")
+    env_config["experiment"] = experiment
+    try:
+        experiment["type"] = resolve_experiment_class(experiment.get("type", default_experiment))
+    except ConfigError as error:
+        raise ConfigError(f"{path}: {error}") from None
+    validate_env_config(env_config, path, experiment["type"].default_config())
+    return data
 
 
 def split_done(done: Any) -> tuple[bool, bool]:

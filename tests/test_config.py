@@ -4,7 +4,7 @@ import logging
 
 import pytest
 
-from rllib_integration import BASE_CORE_CONFIG, CarlaCore, CarlaEnv, ConfigError, join_dicts
+from rllib_integration import BASE_CORE_CONFIG, CarlaCore, CarlaEnv, ConfigError, join_dicts, load_env_config
 from rllib_integration.carla_core import SimulatorUnavailableError, resolve_simulator
 from rllib_integration.config import load_yaml, validate_env_config
 from rllib_integration.base_experiment import BaseExperiment
@@ -143,3 +143,25 @@ def test_spawn_point_strings():
         parse_spawn_points(["1,2,3", "1,2"])
     with pytest.raises(ConfigError, match=r"spawn_points\[0\]"):
         parse_spawn_points(["a,b,c"])
+
+
+def test_load_env_config_resolves_the_experiment_and_validates(tmp_path):
+    path = write(tmp_path, "lr: 0.001\nenv_config:\n  carla: {simulator: embedded, timeout: 30}\n"
+                           "  experiment:\n    type: demo_drive:LaneKeepingExperiment\n"
+                           "    town: GridTown\n    others: {max_steps: 20}\n")
+    data = load_env_config(str(path))
+    assert data["lr"] == 0.001
+    experiment = data["env_config"]["experiment"]
+    assert experiment["type"].__name__ == "LaneKeepingExperiment"
+    env = CarlaEnv(data["env_config"])
+    try:
+        env.reset(seed=0)
+        assert env.experiment.config["others"] == {"max_steps": 20, "target_speed": 8.0}
+    finally:
+        env.close()
+    bad = write(tmp_path, "env_config:\n  experiment:\n    type: demo_drive:LaneKeepingExperiment\n"
+                          "    others: {max_step: 20}\n")
+    with pytest.raises(ConfigError, match=rf"{bad}: env_config\.experiment\.others\.max_step: unknown key; did you mean 'max_steps'"):
+        load_env_config(str(bad))
+    with pytest.raises(ConfigError, match=rf"{bad}: env_config\.experiment\.type: missing"):
+        load_env_config(str(write(tmp_path, "env_config: {}\n")))
