@@ -22,6 +22,7 @@ from .config import BASE_CORE_CONFIG, ConfigError, join_dicts, validate
 from .embedded import EmbeddedServer, UnknownTownError
 from .embedded import Client as EmbeddedClient
 from .embedded import command as embedded_command
+from .sensors import SensorFactory, SensorInterface
 from .spawn_points import parse_spawn_points, to_transform
 
 logger = logging.getLogger(__name__)
@@ -60,6 +61,7 @@ class CarlaCore:
         self.map: carla.Map | None = None
         self.hero: Any = None
         self.command: ModuleType = embedded_command
+        self.sensor_interface = SensorInterface(timeout=self.config["timeout"])
         self.simulator = resolve_simulator(self.config["simulator"])
         self._server: EmbeddedServer | None = None
         self._spawn_points_config: list[Any] | None = None
@@ -129,10 +131,9 @@ class CarlaCore:
                               "n_walkers to 0.")
 
     def reset_hero(self, hero_config: Mapping[str, Any], rng: np.random.Generator) -> Any:
-        """Respawn the hero at a spawn point drawn with ``rng``; returns the hero actor."""
-        if hero_config["sensors"]:
-            raise ConfigError("env_config.experiment.hero.sensors: sensors are not available in "
-                              "this version yet. Fix: leave hero.sensors empty.")
+        """Respawn the hero at a spawn point drawn with ``rng`` and attach its sensors (their first
+        data comes with the next tick); returns the hero actor."""
+        self.sensor_interface.destroy()
         self.world.tick()
         blueprint = self._hero_blueprint(hero_config["blueprint"])
         if self.hero is not None:
@@ -148,6 +149,8 @@ class CarlaCore:
                                f"occupied. Fix: give more hero.spawn_points or fewer vehicles.")
         logger.debug("hero %d spawned at %s", self.hero.id, self.hero.get_transform())
         self.world.tick()
+        for name, attributes in hero_config["sensors"].items():
+            SensorFactory.spawn(name, attributes, self.sensor_interface, self.hero)
         return self.hero
 
     def _hero_blueprint(self, blueprint_id: str) -> Any:
@@ -181,13 +184,14 @@ class CarlaCore:
         self.hero.apply_control(control)
 
     def tick(self, control: carla.VehicleControl | None) -> dict[str, Any]:
-        """Apply ``control`` (if any), advance one step and return the sensor data."""
+        """Apply ``control`` (if any), advance one step and return the sensor data of the new
+        frame: ``{name: (frame, data)}`` (see :class:`~.sensors.SensorInterface`)."""
         if control is not None:
             self.apply_hero_control(control)
-        self.world.tick()
+        frame = self.world.tick()
         if self.config["enable_rendering"]:
             self.set_spectator_camera_view()
-        return {}
+        return self.sensor_interface.get_data(frame)
 
     def set_spectator_camera_view(self) -> None:
         """Place the spectator 5 m behind and 3 m above the hero, looking along it."""
@@ -200,6 +204,7 @@ class CarlaCore:
     # -- teardown ---------------------------------------------------------------------------
     def close(self) -> None:
         """Destroy what this core created and stop the server it started; safe to call twice."""
+        self.sensor_interface.destroy()
         if self.hero is not None:
             self.hero.destroy()
             self.hero = None

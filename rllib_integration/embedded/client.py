@@ -16,6 +16,7 @@ import carla
 
 from . import command as embedded_command
 from .blueprints import build_library
+from .sensors import sensor_blueprints
 from .towns import available_towns, load_map, resolve_town
 from .world import World, copy_settings
 
@@ -38,7 +39,7 @@ class EmbeddedServer:
         self.world: World | None = None
         self._episode = 0
         self._frame = 0
-        self.library = build_library()
+        self.library = build_library(sensor_blueprints())
 
     @classmethod
     def at(cls, host: str, port: int) -> "EmbeddedServer":

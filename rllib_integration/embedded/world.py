@@ -72,6 +72,7 @@ class World:
         self._next_listener = 1
         self.collisions: list[CollisionRecord] = []  # collisions of the last tick
         self._pre_tick_hooks: list[Callable[["World", float], None]] = []
+        self._sensor_actors: list[Actor] = []  # sensors measure after every tick, in spawn order
         self._spectator = self._add(Actor(self, self._new_id(), "spectator", {}, carla.Transform()))
 
     # -- map, blueprints, settings, weather -------------------------------------------------
@@ -277,6 +278,8 @@ class World:
         self._elapsed += dt
         self._delta = dt
         self._snapshot = None
+        for sensor in list(self._sensor_actors):
+            sensor._on_tick(self._frame, self._elapsed)
         if self._listeners:
             snapshot = self.get_snapshot()
             for callback in list(self._listeners.values()):

@@ -1,0 +1,46 @@
+"""``SensorFactory``: builds a sensor from its configuration by ``type``."""
+
+from __future__ import annotations
+
+import difflib
+from typing import Any, Mapping
+
+from ..config import ConfigError
+from . import sensor as sensors
+from .sensor_interface import SensorInterface
+
+#: Sensor ``type`` -> class. Pseudo-sensors register here too.
+SENSOR_TYPES: dict[str, type[sensors.BaseSensor]] = {
+    "sensor.camera.rgb": sensors.CameraRGB,
+    "sensor.camera.depth": sensors.CameraDepth,
+    "sensor.camera.semantic_segmentation": sensors.CameraSemanticSegmentation,
+    "sensor.camera.dvs": sensors.CameraDVS,
+    "sensor.lidar.ray_cast": sensors.Lidar,
+    "sensor.lidar.ray_cast_semantic": sensors.SemanticLidar,
+    "sensor.other.radar": sensors.Radar,
+    "sensor.other.gnss": sensors.Gnss,
+    "sensor.other.imu": sensors.Imu,
+    "sensor.other.lane_invasion": sensors.LaneInvasion,
+    "sensor.other.collision": sensors.Collision,
+    "sensor.other.obstacle": sensors.Obstacle,
+}
+
+
+class SensorFactory:
+    """Creates sensors from ``hero.sensors`` entries."""
+
+    @staticmethod
+    def spawn(name: str, attributes: Mapping[str, Any], interface: SensorInterface,
+              parent: Any) -> sensors.BaseSensor:
+        """Create sensor ``name`` (attributes are copied, never modified) attached to ``parent``."""
+        where = f"env_config.experiment.hero.sensors.{name}"
+        if not isinstance(attributes, Mapping):
+            raise ConfigError(f"{where}: expected a mapping with a 'type'. Fix: write "
+                              f"'{name}: {{type: sensor.other.collision}}'.")
+        sensor_type = attributes.get("type")
+        if sensor_type not in SENSOR_TYPES:
+            close = difflib.get_close_matches(str(sensor_type), SENSOR_TYPES, n=1)
+            hint = f"did you mean '{close[0]}'? " if close else ""
+            raise ConfigError(f"{where}.type: sensor type {sensor_type!r} is not supported; {hint}"
+                              f"supported: {', '.join(sorted(SENSOR_TYPES))}.")
+        return SENSOR_TYPES[sensor_type](name, dict(attributes), interface, parent)

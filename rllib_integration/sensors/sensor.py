@@ -1,0 +1,164 @@
+"""The sensor classes: ``BaseSensor``, ``CarlaSensor`` (a simulator sensor actor) and
+``PseudoSensor`` (computed in Python from the world, e.g. the BirdView), one subclass per type.
+
+A sensor is configured as in the original project::
+
+    hero:
+      sensors:
+        <name>: {type: <blueprint id>, transform: "x,y,z,roll,pitch,yaw", <attribute>: <value>}
+
+Attributes go to the blueprint, except the sensor's own options (:attr:`CarlaSensor.OPTIONS`),
+which change how data is parsed (``depth_in_meters``, ``palette``).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Callable, Mapping
+
+import carla
+
+from ..config import ConfigError
+from . import parsers
+
+if TYPE_CHECKING:
+    from .sensor_interface import SensorInterface
+
+
+def parse_transform(value: Any, where: str) -> carla.Transform:
+    """A transform from ``"x,y,z,roll,pitch,yaw"`` or a list of 6 numbers."""
+    parts = value.split(",") if isinstance(value, str) else value
+    try:
+        x, y, z, roll, pitch, yaw = (float(part) for part in parts)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{where}: {value!r} is not a transform. Fix: write "
+                          f"\"x,y,z,roll,pitch,yaw\" (metres, degrees).") from None
+    return carla.Transform(carla.Location(x, y, z), carla.Rotation(pitch=pitch, yaw=yaw, roll=roll))
+
+
+class BaseSensor:
+    """A named sensor registered with a :class:`SensorInterface`."""
+
+    #: Event sensors deliver zero or more items per tick (a list); others one item per frame.
+    EVENT = False
+
+    def __init__(self, name: str, attributes: Mapping[str, Any], interface: "SensorInterface",
+                 parent: Any) -> None:
+        self.name = name
+        self.attributes = dict(attributes)
+        self.interface = interface
+        self.parent = parent
+        self.periodic = float(self.attributes.get("sensor_tick", 0) or 0) > 0
+        interface.register(name, self)
+
+    def is_event_sensor(self) -> bool:
+        return self.EVENT
+
+    def parse(self, data: Any) -> Any:
+        """Convert a measurement to the sensor's output format."""
+        raise NotImplementedError
+
+    def update_sensor(self, data: Any, frame: int) -> None:
+        self.interface.update(self.name, frame, self.parse(data))
+
+    def callback(self, data: Any) -> None:
+        self.update_sensor(data, data.frame)
+
+    def destroy(self) -> None:
+        """Release what the sensor holds."""
+
+
+class CarlaSensor(BaseSensor):
+    """A sensor actor of the simulator, attached to ``parent``."""
+
+    #: Options read by the parser (not blueprint attributes), with their defaults.
+    OPTIONS: dict[str, Any] = {}
+
+    def __init__(self, name: str, attributes: Mapping[str, Any], interface: "SensorInterface",
+                 parent: Any) -> None:
+        super().__init__(name, attributes, interface, parent)
+        where = f"env_config.experiment.hero.sensors.{name}"
+        attributes = dict(self.attributes)
+        sensor_type = attributes.pop("type")
+        transform = parse_transform(attributes.pop("transform", "0,0,0,0,0,0"), f"{where}.transform")
+        self.options = {key: attributes.pop(key, default) for key, default in self.OPTIONS.items()}
+        world = parent.get_world()
+        try:
+            blueprint = world.get_blueprint_library().find(sensor_type)
+        except IndexError:
+            raise ConfigError(f"{where}.type: no blueprint '{sensor_type}' in this simulator. Fix: "
+                              f"use a sensor.* id of the blueprint library.") from None
+        if blueprint.has_attribute("role_name"):
+            blueprint.set_attribute("role_name", name)
+        for key, value in attributes.items():
+            if not blueprint.has_attribute(key):
+                valid = ", ".join(sorted(a.id for a in blueprint)) or "none"
+                raise ConfigError(f"{where}.{key}: '{sensor_type}' has no attribute '{key}'. Fix: use "
+                                  f"one of {valid}" + (f", or options {', '.join(self.OPTIONS)}"
+                                                       if self.OPTIONS else "") + ".")
+            blueprint.set_attribute(key, str(value).lower() if isinstance(value, bool) else str(value))
+        try:
+            self.sensor = world.spawn_actor(blueprint, transform, attach_to=parent)
+        except RuntimeError as error:
+            raise RuntimeError(f"{where}: {error}") from None
+        self.sensor.listen(self.callback)
+
+    def destroy(self) -> None:
+        sensor, self.sensor = getattr(self, "sensor", None), None
+        if sensor is not None and sensor.is_alive:
+            sensor.stop()
+            sensor.destroy()
+
+
+class PseudoSensor(BaseSensor):
+    """A sensor computed in Python; :meth:`compute` runs when the interface collects a frame."""
+
+    def compute(self, frame: int) -> None:
+        """Produce this frame's data (``self.update_sensor(data, frame)``)."""
+        raise NotImplementedError
+
+
+class CameraRGB(CarlaSensor):
+    def parse(self, data):
+        return parsers.image_rgb(data)
+
+
+class CameraDepth(CarlaSensor):
+    """Raw encoded RGB, or metres with ``depth_in_meters: true``."""
+
+    OPTIONS = {"depth_in_meters": False}
+
+    def parse(self, data):
+        rgb = parsers.image_rgb(data)
+        return parsers.depth_to_meters(rgb) if self.options["depth_in_meters"] else rgb
+
+
+class CameraSemanticSegmentation(CarlaSensor):
+    """Raw RGB (tag in red), or CityScapes colours with ``palette: true``."""
+
+    OPTIONS = {"palette": False}
+
+    def parse(self, data):
+        rgb = parsers.image_rgb(data)
+        return parsers.semantic_palette(parsers.semantic_tags(rgb)) if self.options["palette"] else rgb
+
+
+class CameraDVS(CarlaSensor):
+    EVENT = True
+
+    def parse(self, data):
+        return parsers.dvs_image(data, data.width, data.height)
+
+
+def _simple(parse: Callable[[Any], Any], event: bool = False) -> type[CarlaSensor]:
+    return type(parse.__name__.title().replace("_", ""), (CarlaSensor,),
+                {"EVENT": event, "parse": lambda self, data: parse(data)})
+
+
+Lidar = _simple(parsers.lidar)
+SemanticLidar = _simple(parsers.semantic_lidar)
+Radar = _simple(parsers.radar)
+Gnss = _simple(parsers.gnss)
+Imu = _simple(parsers.imu)
+Collision = _simple(parsers.collision, event=True)
+LaneInvasion = _simple(parsers.lane_invasion, event=True)
+Obstacle = _simple(parsers.obstacle, event=True)
