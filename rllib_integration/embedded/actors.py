@@ -119,11 +119,12 @@ class Vehicle(Actor):
         super().__init__(*args, **kwargs)
         self.slot = -1  # row in the world's VehicleStates, set by the world
         self._control = carla.VehicleControl()
-        self._acceleration = np.zeros(3)
         self._light_state = carla.VehicleLightState.NONE
         self.autopilot_port: int | None = None
 
     def _row(self) -> np.ndarray:
+        if self.slot < 0:
+            raise RuntimeError(f"actor {self.id} ({self.type_id}) has been destroyed")
         return self._world._vehicles.data[self.slot]
 
     def get_transform(self) -> carla.Transform:
@@ -141,7 +142,8 @@ class Vehicle(Actor):
         return carla.Vector3D(0.0, 0.0, math.degrees(self._row()[COLUMN["yaw_rate"]]))
 
     def get_acceleration(self) -> carla.Vector3D:
-        return carla.Vector3D(*self._acceleration)
+        row = self._row()
+        return carla.Vector3D(row[COLUMN["ax"]], row[COLUMN["ay"]], row[COLUMN["az"]])
 
     def set_transform(self, transform: carla.Transform) -> None:
         row = self._row()

@@ -64,7 +64,7 @@ class VehicleParameters:
                    rolling_coefficient=0.015)
 
 
-_STATE = ["x", "y", "z", "yaw", "speed", "vz", "yaw_rate",
+_STATE = ["x", "y", "z", "yaw", "speed", "vz", "yaw_rate", "ax", "ay", "az",
           "throttle", "steer", "brake", "reverse", "hand_brake", "ground", "frozen",
           "mass", "wheelbase", "max_steer", "drive_force", "power", "brake_decel",
           "hand_brake_decel", "drag", "rolling", "half_length", "half_width", "height"]

@@ -209,7 +209,6 @@ class World:
         actor.is_alive = False
         del self._actors[actor.id]
         if isinstance(actor, Vehicle):
-            actor._acceleration = np.zeros(3)
             moved = self._vehicles.remove(actor.slot)
             if moved is not None:
                 moved.slot = actor.slot
@@ -287,14 +286,14 @@ class World:
         return self._frame
 
     def _update_accelerations(self, before: np.ndarray, dt: float) -> None:
+        """World-frame acceleration of every vehicle over the tick, into the state table."""
         c, data = COLUMN, self._vehicles.data[: self._vehicles.count]
-        new_v = np.stack([data[:, c["speed"]] * np.cos(data[:, c["yaw"]]),
-                          data[:, c["speed"]] * np.sin(data[:, c["yaw"]]), data[:, c["vz"]]], axis=1)
-        old_v = np.stack([before[:, c["speed"]] * np.cos(before[:, c["yaw"]]),
-                          before[:, c["speed"]] * np.sin(before[:, c["yaw"]]), before[:, c["vz"]]], axis=1)
-        acceleration = (new_v - old_v) / dt
-        for slot, owner in enumerate(self._vehicles.owners):
-            owner._acceleration = acceleration[slot]
+
+        def velocity(rows: np.ndarray) -> np.ndarray:
+            speed, yaw = rows[:, c["speed"]], rows[:, c["yaw"]]
+            return np.stack([speed * np.cos(yaw), speed * np.sin(yaw), rows[:, c["vz"]]], axis=1)
+
+        data[:, c["ax"]:c["az"] + 1] = (velocity(data) - velocity(before)) / dt
 
     def _resolve_collisions(self, before: np.ndarray) -> list[CollisionRecord]:
         actors, boxes = self._boxes()
