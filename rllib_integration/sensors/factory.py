@@ -7,6 +7,7 @@ from typing import Any, Mapping
 
 from ..config import ConfigError
 from . import sensor as sensors
+from .birdview import BirdviewSensor
 from .sensor_interface import SensorInterface
 
 #: Sensor ``type`` -> class. Pseudo-sensors register here too.
@@ -23,6 +24,7 @@ SENSOR_TYPES: dict[str, type[sensors.BaseSensor]] = {
     "sensor.other.lane_invasion": sensors.LaneInvasion,
     "sensor.other.collision": sensors.Collision,
     "sensor.other.obstacle": sensors.Obstacle,
+    "sensor.birdview": BirdviewSensor,
 }
 
 

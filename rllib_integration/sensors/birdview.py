@@ -1,0 +1,187 @@
+"""The BirdView pseudo-sensor (``type: sensor.birdview``): an egocentric top view of the hero.
+
+The picture is the original's: ``size`` x ``size`` pixels over ``2 * radius`` metres
+(``pixels_per_meter = size / (2 * radius)``), the hero at the horizontal centre facing up, ``radius / 2``
+metres below the image centre (it sees ``1.5 * radius`` ahead, ``0.5 * radius`` behind and ``radius``
+to each side). Each frame is the static map layer (rendered once per map, see
+:mod:`.birdview_map`) cropped and rotated by one affine warp, plus the actors near the hero: vehicles
+as arrows (hero green, two-wheelers chocolate, others sky blue), walkers as rectangles twice their
+box, traffic lights as discs in their state's colour.
+
+Attributes: ``size`` (pixels, default 84), ``radius`` (metres, default 15), ``output``: ``rgb``
+(uint8 ``(size, size, 3)``, the default) or ``masks`` (uint8 ``(size, size, 8)``, 0 or 255, one
+channel each in :data:`MASK_CHANNELS` order).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Mapping
+
+import carla
+import cv2
+import numpy as np
+
+from ..config import ConfigError
+from .birdview_map import MARKING_LABELS, PALETTE, ROAD_LABELS, map_layer
+from .sensor import PseudoSensor
+
+#: Channels of the ``masks`` output.
+MASK_CHANNELS = ("road", "lane_markings", "vehicles", "walkers", "traffic_light_red",
+                 "traffic_light_yellow", "traffic_light_green", "hero")
+
+HERO_COLOUR = (138, 226, 52)
+VEHICLE_COLOUR = (114, 159, 207)
+TWO_WHEELER_COLOUR = (193, 125, 17)
+WALKER_COLOUR = (173, 127, 168)
+LIGHT_COLOURS = {carla.TrafficLightState.Red: (239, 41, 41), carla.TrafficLightState.Yellow: (252, 233, 79),
+                 carla.TrafficLightState.Green: (138, 226, 52), carla.TrafficLightState.Off: (85, 87, 83)}
+LIGHT_CHANNELS = {carla.TrafficLightState.Red: "traffic_light_red",
+                  carla.TrafficLightState.Yellow: "traffic_light_yellow",
+                  carla.TrafficLightState.Green: "traffic_light_green"}
+LIGHT_RADIUS = 1.4  # metres
+GROUP_COLOURS = {"walkers": WALKER_COLOUR, "vehicles": VEHICLE_COLOUR, "two_wheelers": TWO_WHEELER_COLOUR,
+                 "hero": HERO_COLOUR}
+DRAW_ORDER = ("walkers", "vehicles", "two_wheelers", "hero")
+
+_ATTRIBUTES = {"type", "size", "radius", "output"}
+
+
+class BirdviewRenderer:
+    """Renders BirdView frames of one hero in one world."""
+
+    def __init__(self, world: Any, hero: Any, size: int, radius: float, output: str = "rgb") -> None:
+        self.world, self.hero = world, hero
+        self.size, self.radius, self.output = size, radius, output
+        self.ppm = size / (2.0 * radius)
+        self.layer = map_layer(world.get_map(), self.ppm)
+        self._lights = list(world.get_actors().filter("traffic.traffic_light*"))
+        self._view = 2.0 * radius  # actors farther than this from the hero are off the picture
+        self._facts: dict[int, tuple] = {}  # actor id -> static drawing facts (see _describe)
+
+    def _to_view(self, transform: carla.Transform) -> np.ndarray:
+        """2x3 affine matrix from world (x, y) to output pixels for the hero ``transform``."""
+        yaw = math.radians(transform.rotation.yaw)
+        c, s = math.cos(yaw), math.sin(yaw)
+        ex, ey = transform.location.x, transform.location.y
+        cx, cy = self.size / 2.0, self.size / 2.0 + self.radius / 2.0 * self.ppm
+        # column = cx + ppm * (rel . right), row = cy - ppm * (rel . forward); right = (-s, c)
+        return np.array([[-s * self.ppm, c * self.ppm, cx - self.ppm * (-s * ex + c * ey)],
+                         [-c * self.ppm, -s * self.ppm, cy + self.ppm * (c * ex + s * ey)]])
+
+    def render(self) -> np.ndarray:
+        """One frame in the configured output format."""
+        hero_transform = self.hero.get_transform()
+        world_to_view = self._to_view(hero_transform)
+        layer = self.layer
+        scale = 1.0 / layer.pixels_per_meter
+        layer_to_world = np.array([[scale, 0.0, layer.origin_x], [0.0, scale, layer.origin_y], [0.0, 0.0, 1.0]])
+        labels = cv2.warpAffine(layer.labels, world_to_view @ layer_to_world, (self.size, self.size),
+                                flags=cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+        lights = self._light_discs(hero_transform.location, world_to_view)
+        groups = self._actor_polygons(hero_transform.location, world_to_view)
+        if self.output == "masks":
+            planes = {name: np.zeros((self.size, self.size), dtype=np.uint8) for name in MASK_CHANNELS}
+            planes["road"] = ROAD_LABELS[labels].astype(np.uint8) * 255
+            planes["lane_markings"] = MARKING_LABELS[labels].astype(np.uint8) * 255
+            for state, centre, radius in lights:
+                if state in LIGHT_CHANNELS:
+                    cv2.circle(planes[LIGHT_CHANNELS[state]], centre, radius, 255, -1)
+            for group, polygons in groups.items():
+                channel = "vehicles" if group == "two_wheelers" else group
+                cv2.fillPoly(planes[channel], polygons, 255, cv2.LINE_8, shift=4)
+            return np.stack([planes[name] for name in MASK_CHANNELS], axis=2)
+        image = PALETTE[labels]
+        for state, centre, radius in lights:
+            cv2.circle(image, centre, radius, LIGHT_COLOURS.get(state, (0, 0, 0)), -1, cv2.LINE_AA)
+            cv2.circle(image, centre, radius, (255, 255, 255), 1, cv2.LINE_AA)
+        for group, polygons in groups.items():
+            cv2.fillPoly(image, polygons, GROUP_COLOURS[group], cv2.LINE_AA, shift=4)
+        return image
+
+    def _light_discs(self, hero_location: carla.Location, world_to_view: np.ndarray) -> list:
+        """``(state, centre pixel, radius pixels)`` of the traffic lights near the hero."""
+        discs = []
+        radius = max(1, int(round(LIGHT_RADIUS * self.ppm)))
+        for light in self._lights:
+            location = light.get_location()
+            if location.distance(hero_location) <= self._view + LIGHT_RADIUS:
+                u, v = world_to_view @ np.array([location.x, location.y, 1.0])
+                discs.append((light.get_state(), (int(round(u)), int(round(v))), radius))
+        return discs
+
+    def _describe(self, actor: Any) -> tuple[str, np.ndarray] | None:
+        """Static drawing facts of an actor: its group and its polygon in the actor's frame
+        (vehicles: the original's 5-point arrow; walkers: a rectangle twice their box), or None."""
+        type_id = actor.type_id
+        box = actor.bounding_box
+        ex, ey = box.extent.x, box.extent.y
+        if type_id.startswith("walker.pedestrian"):
+            group = "walkers"
+            local = np.array([(-2 * ex, -2 * ey), (2 * ex, -2 * ey), (2 * ex, 2 * ey), (-2 * ex, 2 * ey)])
+        elif type_id.startswith("vehicle."):
+            if actor.id == self.hero.id:
+                group = "hero"
+            else:
+                group = "two_wheelers" if actor.attributes.get("number_of_wheels") == "2" else "vehicles"
+            local = np.array([(-ex, -ey), (-ex, ey), (ex - 0.8, ey), (ex, 0.0), (ex - 0.8, -ey)])
+        else:
+            return None
+        return group, local + np.array([box.location.x, box.location.y])
+
+    def _actor_polygons(self, hero_location: carla.Location, world_to_view: np.ndarray) -> dict[str, list]:
+        """Polygons (fixed point, 4 fractional bits) of the vehicles and walkers near the hero, by
+        group, in drawing order: walkers, vehicles, two-wheelers, hero on top."""
+        members: dict[str, list] = {}
+        reach = (self._view + 10.0) ** 2
+        for actor in self.world.get_actors():
+            facts = self._facts.get(actor.id)
+            if facts is None:
+                facts = self._facts[actor.id] = self._describe(actor) or ("", None)
+            if not facts[0]:
+                continue
+            t = actor.get_transform()
+            x, y = t.location.x, t.location.y
+            if (x - hero_location.x) ** 2 + (y - hero_location.y) ** 2 < reach:
+                members.setdefault(facts[0], []).append((facts[1], x, y, t.rotation.yaw))
+        groups: dict[str, list] = {}
+        for group in DRAW_ORDER:
+            if group not in members:
+                continue
+            local = np.stack([m[0] for m in members[group]])  # (K, P, 2)
+            yaw = np.radians([m[3] for m in members[group]])[:, None]
+            c, s = np.cos(yaw), np.sin(yaw)
+            wx = np.array([m[1] for m in members[group]])[:, None] + c * local[..., 0] - s * local[..., 1]
+            wy = np.array([m[2] for m in members[group]])[:, None] + s * local[..., 0] + c * local[..., 1]
+            u = world_to_view[0, 0] * wx + world_to_view[0, 1] * wy + world_to_view[0, 2]
+            v = world_to_view[1, 0] * wx + world_to_view[1, 1] * wy + world_to_view[1, 2]
+            groups[group] = list(np.round(np.stack([u, v], axis=2) * 16).astype(np.int32))
+        return groups
+
+
+class BirdviewSensor(PseudoSensor):
+    """``sensor.birdview``: renders one frame per simulator frame, synchronously, when the
+    sensor interface collects that frame."""
+
+    def __init__(self, name: str, attributes: Mapping[str, Any], interface: Any, parent: Any) -> None:
+        super().__init__(name, attributes, interface, parent)
+        where = f"env_config.experiment.hero.sensors.{name}"
+        unknown = set(self.attributes) - _ATTRIBUTES
+        if unknown:
+            raise ConfigError(f"{where}.{sorted(unknown)[0]}: not a BirdView attribute. Fix: use "
+                              f"{', '.join(sorted(_ATTRIBUTES - {'type'}))}.")
+        size, radius = self.attributes.get("size", 84), self.attributes.get("radius", 15.0)
+        output = self.attributes.get("output", "rgb")
+        if not isinstance(size, int) or isinstance(size, bool) or size < 8:
+            raise ConfigError(f"{where}.size: expected an integer of at least 8 pixels, got {size!r}.")
+        if not isinstance(radius, (int, float)) or isinstance(radius, bool) or radius <= 0:
+            raise ConfigError(f"{where}.radius: expected a positive number of metres, got {radius!r}.")
+        if output not in ("rgb", "masks"):
+            raise ConfigError(f"{where}.output: expected 'rgb' or 'masks', got {output!r}.")
+        self.renderer = BirdviewRenderer(parent.get_world(), parent, size, float(radius), output)
+
+    def compute(self, frame: int) -> None:
+        self.update_sensor(self.renderer.render(), frame)
+
+    def parse(self, data: np.ndarray) -> np.ndarray:
+        return data

@@ -1,0 +1,159 @@
+"""BirdView: geometry of the egocentric picture, map content, masks and the map-layer cache."""
+
+import carla
+import numpy as np
+import pytest
+
+from conftest import straight_spawn
+from rllib_integration import ConfigError
+from rllib_integration.sensors import birdview_map
+from rllib_integration.sensors.birdview import MASK_CHANNELS, HERO_COLOUR, VEHICLE_COLOUR
+from test_sensors import as_point, sensor_env
+
+SIZE, RADIUS = 300, 15.0
+PPM = SIZE / (2 * RADIUS)
+HERO_ROW, HERO_COL = SIZE / 2 + RADIUS / 2 * PPM, SIZE / 2
+
+
+@pytest.fixture(autouse=True)
+def cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("RLLIB_INTEGRATION_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(birdview_map, "_LAYERS", {})
+    return tmp_path / "cache"
+
+
+def birdview_env(output="rgb", spawn=None):
+    probe = sensor_env({})
+    spot = spawn or straight_spawn(probe.core.world)
+    probe.close()
+    env = sensor_env({"bev": {"type": "sensor.birdview", "size": SIZE, "radius": RADIUS, "output": output}},
+                     spawn_points=[as_point(spot)])
+    return env, spot
+
+
+def settle(env, steps=10):
+    for _ in range(steps):
+        _, _, _, _, info = env.step(np.array([0.0, 0.0, 1.0], np.float32))
+    return info["sensors"]["bev"]
+
+
+def test_hero_arrow_is_green_at_the_expected_pixel_and_points_up():
+    env, _ = birdview_env()
+    try:
+        env.reset(seed=0)
+        frame, image = settle(env)
+        assert image.shape == (SIZE, SIZE, 3) and image.dtype == np.uint8
+        green = np.all(image == HERO_COLOUR, axis=2)
+        rows, cols = np.nonzero(green)
+        extent = env.core.hero.bounding_box.extent
+        assert tuple(image[int(HERO_ROW), int(HERO_COL)]) == HERO_COLOUR
+        assert rows.min() == pytest.approx(HERO_ROW - extent.x * PPM, abs=1.5), "the nose is up"
+        assert rows.max() == pytest.approx(HERO_ROW + extent.x * PPM, abs=1.5)
+        assert cols.mean() == pytest.approx(HERO_COL, abs=1.0)
+        top, bottom = green[rows.min() + 1].sum(), green[rows.max() - 1].sum()
+        assert top < bottom / 2, "the arrow narrows to its nose at the top"
+        assert frame == env.core.world.get_snapshot().frame
+    finally:
+        env.close()
+
+
+def test_road_pixels_lie_on_the_map_lanes():
+    env, _ = birdview_env("masks")
+    try:
+        env.reset(seed=0)
+        _, masks = settle(env)
+        town_map, hero = env.core.map, env.core.hero.get_transform()
+        yaw = np.radians(hero.rotation.yaw)
+        forward, right = np.array([np.cos(yaw), np.sin(yaw)]), np.array([-np.sin(yaw), np.cos(yaw)])
+        rng = np.random.default_rng(0)
+        agree = total = 0
+        for row, col in rng.integers(0, SIZE, size=(400, 2)):
+            ahead, side = (HERO_ROW - row - 0.5) / PPM, (col + 0.5 - HERO_COL) / PPM
+            point = np.array([hero.location.x, hero.location.y]) + ahead * forward + side * right
+            lane = town_map.get_waypoint(carla.Location(point[0], point[1], 0.0), project_to_road=False,
+                                         lane_type=carla.LaneType.Driving)
+            on_lane = lane is not None and abs(
+                (point - [lane.transform.location.x, lane.transform.location.y]) @
+                [-np.sin(np.radians(lane.transform.rotation.yaw)), np.cos(np.radians(lane.transform.rotation.yaw))]
+            ) < lane.lane_width / 2 - 0.2
+            off_lane = lane is None
+            if on_lane or off_lane:
+                total += 1
+                agree += bool(masks[row, col, 0]) == on_lane
+        assert total > 300 and agree / total > 0.97
+        assert masks[..., MASK_CHANNELS.index("lane_markings")].any()
+    finally:
+        env.close()
+
+
+def test_a_vehicle_10m_ahead_is_10_ppm_pixels_above_the_hero():
+    env, spot = birdview_env("masks")
+    try:
+        env.reset(seed=0)
+        settle(env, 5)
+        hero = env.core.hero.get_transform()
+        forward = hero.get_forward_vector()
+        world = env.core.world
+        ahead = carla.Transform(carla.Location(hero.location.x + 10 * forward.x, hero.location.y + 10 * forward.y, 0.5),
+                                hero.rotation)
+        world.spawn_actor(world.get_blueprint_library().find("vehicle.lincoln.mkz_2017"), ahead)
+        _, masks = settle(env)
+        hero_rows, hero_cols = np.nonzero(masks[..., MASK_CHANNELS.index("hero")])
+        rows, cols = np.nonzero(masks[..., MASK_CHANNELS.index("vehicles")])
+        assert rows.mean() == pytest.approx(hero_rows.mean() - 10 * PPM, abs=1.0)
+        assert cols.mean() == pytest.approx(hero_cols.mean(), abs=1.0)
+        assert not masks[..., MASK_CHANNELS.index("walkers")].any()
+    finally:
+        env.close()
+
+
+def test_other_vehicles_are_sky_blue_in_rgb():
+    env, _ = birdview_env()
+    try:
+        env.reset(seed=0)
+        hero = env.core.hero.get_transform()
+        forward = hero.get_forward_vector()
+        world = env.core.world
+        world.spawn_actor(world.get_blueprint_library().find("vehicle.audi.a2"),
+                          carla.Transform(carla.Location(hero.location.x + 12 * forward.x,
+                                                         hero.location.y + 12 * forward.y, 0.5), hero.rotation))
+        _, image = settle(env)
+        assert tuple(image[int(HERO_ROW - 12 * PPM), int(HERO_COL)]) == VEHICLE_COLOUR
+    finally:
+        env.close()
+
+
+def test_the_map_layer_is_rendered_once_and_reused_from_memory_and_disk(cache):
+    renders = birdview_map.RENDER_COUNT["renders"]
+    env, _ = birdview_env()
+    try:
+        env.reset(seed=0)
+        assert birdview_map.RENDER_COUNT["renders"] == renders + 1
+        env.reset(seed=1)
+        env.reset(seed=2)
+        assert birdview_map.RENDER_COUNT["renders"] == renders + 1, "later episodes reuse the layer"
+    finally:
+        env.close()
+    assert list(cache.glob("birdview/GridTown_*_10ppm.png")), "the layer is cached on disk"
+    birdview_map._LAYERS.clear()  # as a new process would start
+    loads = birdview_map.RENDER_COUNT["disk_loads"]
+    env, _ = birdview_env()
+    try:
+        env.reset(seed=0)
+        assert birdview_map.RENDER_COUNT["renders"] == renders + 1
+        assert birdview_map.RENDER_COUNT["disk_loads"] == loads + 1
+    finally:
+        env.close()
+
+
+def test_birdview_attribute_errors():
+    for attributes, pattern in (({"size": "big"}, r"bev\.size: expected an integer"),
+                                ({"radius": -1}, r"bev\.radius: expected a positive number"),
+                                ({"output": "rgba"}, r"bev\.output: expected 'rgb' or 'masks'"),
+                                ({"zoom": 2}, r"bev\.zoom: not a BirdView attribute")):
+        env = sensor_env({"bev": {"type": "sensor.birdview", **attributes}})
+        try:
+            with pytest.raises(ConfigError, match=pattern):
+                env.reset(seed=0)
+        finally:
+            env.close()
