@@ -157,3 +157,46 @@ def test_birdview_attribute_errors():
                 env.reset(seed=0)
         finally:
             env.close()
+
+
+class StandInLight:
+    """A traffic light as the renderer sees one (the embedded world gets real ones with traffic)."""
+
+    type_id = "traffic.traffic_light"
+
+    def __init__(self, location, state):
+        self._location, self._state = location, state
+
+    def get_location(self):
+        return self._location
+
+    def get_state(self):
+        return self._state
+
+
+def test_traffic_lights_are_discs_in_their_state_colour():
+    from rllib_integration.sensors.birdview import LIGHT_COLOURS, BirdviewRenderer
+    env, _ = birdview_env()
+    try:
+        env.reset(seed=0)
+        settle(env, 5)
+        hero = env.core.hero.get_transform()
+        forward, right = hero.get_forward_vector(), hero.get_right_vector()
+        red = carla.Location(hero.location.x + 8 * forward.x + 6 * right.x, hero.location.y + 8 * forward.y + 6 * right.y, 3.0)
+        green = carla.Location(hero.location.x - 5 * right.x, hero.location.y - 5 * right.y, 3.0)
+        for output in ("rgb", "masks"):
+            renderer = BirdviewRenderer(env.core.world, env.core.hero, SIZE, RADIUS, output)
+            renderer._lights = [StandInLight(red, carla.TrafficLightState.Red),
+                                StandInLight(green, carla.TrafficLightState.Green)]
+            picture = renderer.render()
+            red_pixel = (int(HERO_ROW - 8 * PPM), int(HERO_COL + 6 * PPM))
+            green_pixel = (int(HERO_ROW), int(HERO_COL - 5 * PPM))
+            if output == "rgb":
+                assert tuple(picture[red_pixel]) == LIGHT_COLOURS[carla.TrafficLightState.Red]
+                assert tuple(picture[green_pixel]) == LIGHT_COLOURS[carla.TrafficLightState.Green]
+            else:
+                assert picture[red_pixel][MASK_CHANNELS.index("traffic_light_red")] == 255
+                assert picture[green_pixel][MASK_CHANNELS.index("traffic_light_green")] == 255
+                assert not picture[..., MASK_CHANNELS.index("traffic_light_yellow")].any()
+    finally:
+        env.close()
