@@ -1,0 +1,137 @@
+#!/usr/bin/env python3
+"""Learning curve of the default DQN config: train for a fixed number of env steps and, every
+evaluation, print the greedy policy's mean distance per episode and collision rate next to a random
+policy's. Writes a table (Markdown + CSV) and a PNG plot.
+
+    python3 benchmarks/learning_curve.py --env-steps 100000 --eval-every 10000 --out docs/learning_curve
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import sys
+import time
+
+import cv2
+import numpy as np
+import torch
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+
+import ray  # noqa: E402
+from ray.rllib.core.columns import Columns  # noqa: E402
+
+from dqn_example.dqn_callbacks import DQNCallbacks  # noqa: E402
+from dqn_example.dqn_experiment import DQNExperiment  # noqa: E402
+from rllib_integration import CarlaEnv, load_env_config  # noqa: E402
+from rllib_integration.training import build_dqn_config  # noqa: E402
+
+
+def evaluate(env: CarlaEnv, policy, episodes: int, seed: int) -> tuple[float, float, float, float]:
+    """Mean distance per episode (m), collision rate (episodes with a collision), mean return and
+    mean distance driven on a lane in the right direction (m)."""
+    distances, collided, returns, on_lane = [], [], [], []
+    for episode in range(episodes):
+        obs, info = env.reset(seed=seed + episode)
+        done, total = False, 0.0
+        while not done:
+            obs, reward, terminated, truncated, info = env.step(policy(obs))
+            total += reward
+            done = terminated or truncated
+        distances.append(info["episode_distance"])
+        collided.append(info["episode_collisions"] > 0)
+        returns.append(total)
+        on_lane.append(info["episode_distance_on_lane"])
+    return float(np.mean(distances)), float(np.mean(collided)), float(np.mean(returns)), float(np.mean(on_lane))
+
+
+def plot(steps: list[int], greedy: list[float], random_distance: float) -> np.ndarray:
+    """A line chart (OpenCV) of the greedy policy's on-lane distance against env steps, random as a line."""
+    width, height, left, bottom, top, right = 800, 450, 80, 60, 40, 30
+    image = np.full((height, width, 3), 255, np.uint8)
+    x_max = max(max(steps), 1)
+    y_max = max(max(greedy), random_distance, 1.0) * 1.1
+
+    def point(x: float, y: float) -> tuple[int, int]:
+        return (int(left + (width - left - right) * x / x_max),
+                int(height - bottom - (height - top - bottom) * y / y_max))
+
+    cv2.rectangle(image, point(0, 0), point(x_max, y_max), (0, 0, 0), 1)
+    for k in range(6):
+        y = y_max * k / 5
+        cv2.putText(image, f"{y:.0f}", (10, point(0, y)[1] + 5), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 0, 0), 1)
+        x = x_max * k / 5
+        cv2.putText(image, f"{x / 1000:.0f}k", (point(x, 0)[0] - 12, height - bottom + 20),
+                    cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 0, 0), 1)
+    cv2.line(image, point(0, random_distance), point(x_max, random_distance), (150, 150, 150), 2)
+    points = [point(x, y) for x, y in zip(steps, greedy)]
+    cv2.polylines(image, [np.array(points, np.int32)], False, (180, 90, 30), 2, cv2.LINE_AA)
+    for p in points:
+        cv2.circle(image, p, 4, (180, 90, 30), -1, cv2.LINE_AA)
+    cv2.putText(image, "on-lane distance per episode (m) vs env steps; blue: greedy DQN, grey: random",
+                (left, 25), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 0), 1, cv2.LINE_AA)
+    return image
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--config", default="dqn_example/dqn_config.yaml", help="training YAML")
+    parser.add_argument("--env-steps", type=int, default=100_000, help="env steps to train for")
+    parser.add_argument("--eval-every", type=int, default=10_000, help="env steps between evaluations")
+    parser.add_argument("--episodes", type=int, default=5, help="evaluation episodes per point")
+    parser.add_argument("--out", default="docs/learning_curve", help="output prefix (.md, .csv, .png)")
+    args = parser.parse_args()
+
+    data = load_env_config(args.config, default_experiment=DQNExperiment)
+    config = build_dqn_config(data, args.config, callbacks=DQNCallbacks)
+    ray.init(include_dashboard=False)
+    algo = config.build_algo()
+    env = CarlaEnv(data["env_config"])
+    rng = np.random.default_rng(0)
+    random_point = evaluate(env, lambda obs: int(rng.integers(env.action_space.n)), args.episodes, 1000)
+    print(f"random policy: distance {random_point[0]:.1f} m (on lane {random_point[3]:.1f} m), collision "
+          f"rate {random_point[1]:.2f}, return {random_point[2]:.1f}", flush=True)
+
+    def greedy(obs):
+        module = algo.get_module()
+        with torch.no_grad():
+            out = module.forward_inference({Columns.OBS: torch.from_numpy(obs[None])})
+        return int(out[Columns.ACTIONS][0])
+
+    rows, next_eval, steps, started = [], 0, 0, time.time()
+    while True:
+        if steps >= next_eval:
+            point = evaluate(env, greedy, args.episodes, 1000)
+            rows.append((steps, round(time.time() - started), *point, *random_point))
+            print(f"env steps {steps:7d} | {rows[-1][1]:5d} s | greedy distance {point[0]:7.1f} m (on lane "
+                  f"{point[3]:7.1f} m), collision rate {point[1]:.2f}, return {point[2]:7.1f} | random "
+                  f"{random_point[0]:6.1f} m (on lane {random_point[3]:6.1f} m)", flush=True)
+            next_eval += args.eval_every
+        if steps >= args.env_steps:
+            break
+        steps = int(algo.train()["num_env_steps_sampled_lifetime"])
+    env.close()
+    algo.stop()
+    ray.shutdown()
+
+    os.makedirs(os.path.dirname(args.out) or ".", exist_ok=True)
+    header = ["env_steps", "wall_s", "greedy_distance_m", "greedy_collision_rate", "greedy_return",
+              "greedy_distance_on_lane_m", "random_distance_m", "random_collision_rate", "random_return",
+              "random_distance_on_lane_m"]
+    with open(args.out + ".csv", "w", newline="") as stream:
+        csv.writer(stream).writerows([header, *rows])
+    with open(args.out + ".md", "w") as stream:
+        stream.write("| env steps | wall s | greedy distance (m) | greedy on-lane distance (m) | greedy collision "
+                     "rate | greedy return | random distance (m) | random on-lane distance (m) | random return |\n"
+                     "|---|---|---|---|---|---|---|---|---|\n")
+        for r in rows:
+            stream.write(f"| {r[0]} | {r[1]} | {r[2]:.1f} | {r[5]:.1f} | {r[3]:.2f} | {r[4]:.1f} | {r[6]:.1f} | "
+                         f"{r[9]:.1f} | {r[8]:.1f} |\n")
+    cv2.imwrite(args.out + ".png", plot([r[0] for r in rows], [r[5] for r in rows], random_point[3]))
+    print(f"wrote {args.out}.md, .csv and .png")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,179 @@
+"""``DQNExperiment``: the original DQN example's experiment, on gymnasium's API.
+
+- Actions: ``Discrete(29)`` (:data:`ACTIONS`): coast, full brake and six steering levels at zero
+  throttle, then straight / right 0.75, 0.5, 0.25 / left 0.75, 0.5, 0.25 at throttle 0.3, 0.6, 1.0.
+- Observation: the ``birdview`` sensor's last ``framestack`` frames concatenated on the channel
+  axis, oldest first: ``Box(0, 255, (size, size, channels * framestack), uint8)``.
+- Reward (the original's terms and constants): the planar distance driven this step; ``+0.05 *
+  (speed - last speed)`` below 20 km/h; ``-0.5`` off a driving/parking lane or against the lane
+  direction; ``-0.05`` for a heading error (|sin| > 0.4) the steering is not correcting; ``-40``
+  falling, ``-100`` idle for too long, ``+100`` for reaching the episode length.
+- Ends: idle longer than ``max_time_idle`` steps and falling (z < -0.5) terminate; reaching
+  ``max_time_episode`` steps truncates.
+- ``info``: per-step facts (speed, distance, heading deviation, lane state, collisions, lane
+  invasions) and running episode totals, plus ``end_reason`` on the last step.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import carla
+import gymnasium as gym
+import numpy as np
+
+from rllib_integration.base_experiment import BaseExperiment
+from rllib_integration.config import ConfigError
+
+#: (throttle, steer, brake) of each action; reverse and hand brake are always off.
+ACTIONS: tuple[tuple[float, float, float], ...] = (
+    (0.0, 0.0, 0.0), (0.0, 0.0, 1.0), (0.0, 0.75, 0.0), (0.0, 0.5, 0.0), (0.0, 0.25, 0.0),
+    (0.0, -0.75, 0.0), (0.0, -0.5, 0.0), (0.0, -0.25, 0.0),
+) + tuple((throttle, steer, 0.0) for throttle in (0.3, 0.6, 1.0)
+          for steer in (0.0, 0.75, 0.5, 0.25, -0.75, -0.5, -0.25))
+
+ALLOWED_LANES = (carla.LaneType.Driving, carla.LaneType.Parking)
+BIRDVIEW = "birdview"
+
+
+class DQNExperiment(BaseExperiment):
+    """Drive along the roads as far as possible without idling, leaving the lane or falling."""
+
+    CONFIG_DEFAULTS = {"others": {"framestack": 4, "max_time_idle": 600, "max_time_episode": 6400}}
+
+    def __init__(self, config: dict[str, Any]) -> None:
+        super().__init__(config)
+        others = self.config["others"]
+        self.framestack = int(others["framestack"])
+        self.max_time_idle = int(others["max_time_idle"])
+        self.max_time_episode = int(others["max_time_episode"])
+        sensors = self.config["hero"]["sensors"]
+        if BIRDVIEW not in sensors or sensors[BIRDVIEW].get("type") != "sensor.birdview":
+            raise ConfigError("env_config.experiment.hero.sensors.birdview: DQNExperiment needs a sensor "
+                              "named 'birdview' of type sensor.birdview. Fix: add "
+                              "'birdview: {type: sensor.birdview, size: 84, radius: 15}'.")
+        self.size = int(sensors[BIRDVIEW].get("size", 84))
+        self.channels = 8 if sensors[BIRDVIEW].get("output", "rgb") == "masks" else 3
+        self.last_action = carla.VehicleControl()
+        self.reset()
+
+    # -- spaces and actions -----------------------------------------------------------------
+    def get_action_space(self) -> gym.spaces.Discrete:
+        return gym.spaces.Discrete(len(ACTIONS))
+
+    def get_observation_space(self) -> gym.spaces.Box:
+        return gym.spaces.Box(0, 255, (self.size, self.size, self.channels * self.framestack), np.uint8)
+
+    def get_actions(self) -> dict[int, list]:
+        return {index: [throttle, steer, brake, False, False]
+                for index, (throttle, steer, brake) in enumerate(ACTIONS)}
+
+    def compute_action(self, action: Any) -> carla.VehicleControl:
+        throttle, steer, brake = ACTIONS[int(action)]
+        self.last_action = carla.VehicleControl(throttle=throttle, steer=steer, brake=brake)
+        return self.last_action
+
+    # -- episode ----------------------------------------------------------------------------
+    def reset(self) -> None:
+        self.time_idle = 0
+        self.time_episode = 0
+        self.done_time_idle = self.done_falling = self.done_time_episode = False
+        self.last_location: carla.Location | None = None
+        self.last_speed = 0.0
+        self.history: list[np.ndarray] = []
+        self.last_heading_deviation = 0.0
+        self.last_action = carla.VehicleControl()
+        self.totals = {"distance": 0.0, "distance_on_lane": 0.0, "speed_sum": 0.0, "heading_sum": 0.0, "collisions": 0,
+                       "lane_invasions": 0, "steps": 0}
+        self.info: dict[str, Any] = {}
+
+    def get_observation(self, sensor_data: dict[str, Any]) -> tuple[np.ndarray, dict[str, Any]]:
+        image = np.asarray(sensor_data[BIRDVIEW][1], dtype=np.uint8)
+        if not self.history:
+            self.history = [image] * self.framestack
+        else:
+            self.history = self.history[1:] + [image]
+        collisions = len(sensor_data.get("collision", (0, []))[1])
+        invasions = len(sensor_data.get("lane_invasion", (0, []))[1])
+        self.totals["collisions"] += collisions
+        self.totals["lane_invasions"] += invasions
+        self.info = {"collisions": collisions, "lane_invasions": invasions}
+        return np.concatenate(self.history, axis=2), self.info
+
+    def get_speed(self, hero: Any) -> float:
+        """Speed in km/h (3D, as the original)."""
+        return 3.6 * hero.get_velocity().length()
+
+    def get_done_status(self, observation: np.ndarray, core: Any) -> tuple[bool, bool]:
+        hero = core.hero
+        self.done_time_idle = self.max_time_idle < self.time_idle
+        self.time_idle = 0 if self.get_speed(hero) > 1.0 else self.time_idle + 1
+        self.time_episode += 1
+        self.done_time_episode = self.max_time_episode < self.time_episode
+        self.done_falling = hero.get_location().z < -0.5
+        terminated = self.done_time_idle or self.done_falling
+        return terminated, self.done_time_episode and not terminated
+
+    def compute_reward(self, observation: np.ndarray, core: Any) -> float:
+        hero = core.hero
+        transform = hero.get_transform()
+        location = transform.location
+        speed = self.get_speed(hero)
+        if self.last_location is None:
+            self.last_location = location
+        distance = math.hypot(location.x - self.last_location.x, location.y - self.last_location.y)
+        reward = distance
+        if speed < 20.0:
+            reward += 0.05 * (speed - self.last_speed)
+        lane_state, penalty = self._lane_check(core.map, transform)
+        reward += penalty
+        if self.done_falling:
+            reward -= 40.0
+        if self.done_time_idle:
+            reward -= 100.0
+        if self.done_time_episode:
+            reward += 100.0
+        self.last_location, self.last_speed = location, speed
+        self._record(speed, distance, lane_state)
+        return reward
+
+    def _lane_check(self, town_map: carla.Map, transform: carla.Transform) -> tuple[str, float]:
+        """(lane state, penalty); sets ``last_heading_deviation`` (radians) as the original."""
+        waypoint = town_map.get_waypoint(transform.location, project_to_road=False, lane_type=carla.LaneType.Any)
+        if waypoint is None or waypoint.lane_type not in ALLOWED_LANES:
+            self.last_heading_deviation = math.pi
+            return "off_lane", -0.5
+        if waypoint.is_junction:
+            self.last_heading_deviation = 0.0
+            return "junction", 0.0
+        hero_forward, lane_forward = transform.get_forward_vector(), waypoint.transform.get_forward_vector()
+        dot = hero_forward.x * lane_forward.x + hero_forward.y * lane_forward.y
+        cross = hero_forward.x * lane_forward.y - hero_forward.y * lane_forward.x
+        angle = -math.atan2(cross, dot)
+        self.last_heading_deviation = abs(angle)
+        if dot < 0.0:
+            return "wrong_way", -0.5
+        if abs(math.sin(angle)) > 0.4 and self.last_action.steer * math.sin(angle) >= 0.0:
+            return "on_lane", -0.05
+        return "on_lane", 0.0
+
+    def _record(self, speed: float, distance: float, lane_state: str) -> None:
+        totals = self.totals
+        totals["distance"] += distance
+        if lane_state in ("on_lane", "junction"):
+            totals["distance_on_lane"] += distance
+        totals["speed_sum"] += speed
+        totals["heading_sum"] += self.last_heading_deviation
+        totals["steps"] += 1
+        self.info.update({
+            "speed": speed, "distance": distance, "heading_deviation": self.last_heading_deviation,
+            "lane_state": lane_state, "episode_distance": totals["distance"],
+            "episode_distance_on_lane": totals["distance_on_lane"],
+            "episode_mean_speed": totals["speed_sum"] / totals["steps"],
+            "episode_heading_deviation": totals["heading_sum"] / totals["steps"],
+            "episode_collisions": totals["collisions"], "episode_lane_invasions": totals["lane_invasions"],
+        })
+        if self.done_time_idle or self.done_falling or self.done_time_episode:
+            self.info["end_reason"] = ("falling" if self.done_falling else
+                                       "idle" if self.done_time_idle else "max_time")

@@ -1,0 +1,121 @@
+"""Image encoders for RLlib's new API stack (RLModule + Catalog).
+
+RLlib's default CNN encoder feeds uint8 observations straight into ``Conv2d`` (a dtype error) and
+never scales them. :class:`ImageEncoder` takes ``(H, W, C)`` uint8 images (a BirdView, stacked
+frames), scales them to [0, 1] inside the network, and runs a conv stack given as RLlib's
+``conv_filters`` (``[out_channels, kernel, stride]``) with "same" padding on every layer but the last
+("valid"), as RLlib's classic vision network did, then optionally one dense layer
+(``latent_dim``). Keeping observations uint8 keeps the replay buffer four times smaller.
+
+Use it with ``rl_module_spec=RLModuleSpec(catalog_class=ImageDQNCatalog)``; the catalog reads
+``conv_filters`` and ``latent_dim`` from the model config.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from functools import partial
+
+import gymnasium as gym
+import torch
+from ray.rllib.algorithms.dqn.dqn_catalog import DQNCatalog
+from ray.rllib.core.columns import Columns
+from ray.rllib.core.models.base import ENCODER_OUT, Encoder
+from ray.rllib.core.models.configs import ModelConfig
+from ray.rllib.core.models.torch.base import TorchModel
+from torch import nn
+
+DEFAULT_FILTERS = [[16, 8, 4], [32, 4, 2], [64, 3, 1]]
+
+
+def _kernel(kernel) -> tuple[int, int]:
+    return (kernel, kernel) if isinstance(kernel, int) else tuple(kernel)
+
+
+@dataclass
+class ImageEncoderConfig(ModelConfig):
+    """Configuration of :class:`ImageEncoder`."""
+
+    obs_space: gym.Space = None
+    conv_filters: list = field(default_factory=lambda: [list(f) for f in DEFAULT_FILTERS])
+    latent_dim: int | None = 256
+
+    @property
+    def output_dims(self) -> tuple[int]:
+        return (self.latent_dim or self._conv_output_size(),)
+
+    def _conv_output_size(self) -> int:
+        height, width, channels = self.obs_space.shape
+        for index, (out_channels, kernel, stride) in enumerate(self.conv_filters):
+            kh, kw = _kernel(kernel)
+            if index == len(self.conv_filters) - 1:
+                height, width = (height - kh) // stride + 1, (width - kw) // stride + 1
+            else:
+                height, width = math.ceil(height / stride), math.ceil(width / stride)
+            channels = out_channels
+        return height * width * channels
+
+    def build(self, framework: str = "torch") -> "ImageEncoder":
+        return ImageEncoder(self)
+
+
+class ImageEncoder(TorchModel, Encoder):
+    """uint8 NHWC images -> scaled conv stack -> (dense) features."""
+
+    def __init__(self, config: ImageEncoderConfig) -> None:
+        TorchModel.__init__(self, config)
+        Encoder.__init__(self, config)
+        height, width, channels = config.obs_space.shape
+        layers: list[nn.Module] = []
+        for index, (out_channels, kernel, stride) in enumerate(config.conv_filters):
+            kh, kw = _kernel(kernel)
+            if index < len(config.conv_filters) - 1:  # "same": output = ceil(input / stride)
+                out_h, out_w = math.ceil(height / stride), math.ceil(width / stride)
+                pad_h = max((out_h - 1) * stride + kh - height, 0)
+                pad_w = max((out_w - 1) * stride + kw - width, 0)
+                layers.append(nn.ZeroPad2d((pad_w // 2, pad_w - pad_w // 2, pad_h // 2, pad_h - pad_h // 2)))
+            else:
+                out_h, out_w = (height - kh) // stride + 1, (width - kw) // stride + 1
+            layers += [nn.Conv2d(channels, out_channels, (kh, kw), stride), nn.ReLU()]
+            height, width, channels = out_h, out_w, out_channels
+        layers.append(nn.Flatten())
+        if config.latent_dim:
+            layers += [nn.Linear(height * width * channels, config.latent_dim), nn.ReLU()]
+        self.net = nn.Sequential(*layers)
+
+    def _forward(self, inputs: dict, **kwargs) -> dict:
+        images = inputs[Columns.OBS].float().permute(0, 3, 1, 2) / 255.0
+        return {ENCODER_OUT: self.net(images)}
+
+
+class ImageDQNCatalog(DQNCatalog):
+    """DQN catalog whose encoder is :class:`ImageEncoder`."""
+
+    def _determine_components_hook(self) -> None:
+        self._action_dist_class_fn = partial(self._get_dist_cls_from_action_space,
+                                             action_space=self.action_space)
+        model_config = self._model_config_dict
+        self._encoder_config = ImageEncoderConfig(
+            obs_space=self.observation_space,
+            conv_filters=model_config.get("conv_filters") or DEFAULT_FILTERS,
+            latent_dim=model_config.get("latent_dim", 256))
+        self.latent_dims = self._encoder_config.output_dims
+
+
+class GreedyQNetwork(nn.Module):
+    """The greedy path of a trained DQN RLModule (encoder, advantage and value heads) as a plain
+    torch module: ``forward(obs uint8 NHWC) -> Q-values``. Traced to TorchScript for Ray-free
+    inference; requires ``num_atoms == 1``."""
+
+    def __init__(self, module: nn.Module) -> None:
+        super().__init__()
+        self.encoder, self.af = module.encoder, module.af
+        self.vf = module.vf if getattr(module, "uses_dueling", False) else None
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        features = self.encoder({Columns.OBS: obs})[ENCODER_OUT]
+        advantages = self.af(features)
+        if self.vf is None:
+            return advantages
+        return advantages - advantages.mean(dim=-1, keepdim=True) + self.vf(features)
