@@ -84,6 +84,9 @@ def main() -> None:
     parser.add_argument("--out", default="docs/learning_curve", help="output prefix (.md, .csv, .png)")
     args = parser.parse_args()
 
+    # The learner runs in this (driver) process; Ray's env runner runs at a lower priority (nice 15).
+    # One torch thread leaves it the other core, as under dqn_train.py where both are Ray workers.
+    torch.set_num_threads(1)
     data = load_env_config(args.config, default_experiment=DQNExperiment)
     config = build_dqn_config(data, args.config, callbacks=DQNCallbacks)
     ray.init(include_dashboard=False)

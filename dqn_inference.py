@@ -1,0 +1,78 @@
+#!/usr/bin/env python3
+"""Drive the DQN example's greedy policy without Ray: only torch and the environment.
+
+    python3 dqn_inference.py dqn_example/dqn_config.yaml CHECKPOINT_DIR/policy.pt --episodes 5 --device cpu
+
+POLICY is the TorchScript file dqn_train.py writes into every checkpoint (policy.pt), or the
+checkpoint folder holding it. Prints one line per episode; --record writes a video.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+import torch
+
+from dqn_example.dqn_episodes import VideoRecorder, run_episodes
+from dqn_example.dqn_experiment import DQNExperiment
+from rllib_integration import CarlaEnv, ConfigError, SimulatorUnavailableError, load_env_config
+
+
+def load_policy(path: str, device: torch.device) -> torch.jit.ScriptModule:
+    """The exported Q-network at ``path`` (a policy.pt file or a checkpoint folder)."""
+    if os.path.isdir(path):
+        path = os.path.join(path, "policy.pt")
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"{path}: no exported policy. Fix: pass the policy.pt of a checkpoint "
+                                f"written by dqn_train.py (or the checkpoint folder).")
+    return torch.jit.load(path, map_location=device).eval()
+
+
+def parse_device(name: str) -> torch.device:
+    """``cpu``, ``cuda`` or ``cuda:N``; a clear error when CUDA is not available."""
+    device = torch.device(name)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError(f"--device {name}: CUDA is not available on this machine. Fix: use --device cpu.")
+    return device
+
+
+def greedy_action(policy: torch.jit.ScriptModule, observation, device: torch.device) -> int:
+    with torch.no_grad():
+        q_values = policy(torch.as_tensor(observation[None], device=device))
+    return int(q_values.argmax(dim=-1)[0])
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("configuration_file", help="the training YAML (its env_config is used)")
+    parser.add_argument("policy", help="policy.pt from a dqn_train.py checkpoint, or the checkpoint folder")
+    parser.add_argument("-d", "--device", default="cpu", help="torch device: cpu, cuda or cuda:N")
+    parser.add_argument("--episodes", type=int, default=3, help="episodes to drive")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the first episode (then +1 each)")
+    parser.add_argument("--record", metavar="OUT.mp4", help="write a video of the BirdView with speed and reward")
+    args = parser.parse_args()
+    try:
+        device = parse_device(args.device)
+        policy = load_policy(args.policy, device)
+        data = load_env_config(args.configuration_file, default_experiment=DQNExperiment)
+        env = CarlaEnv(data["env_config"])
+    except (ConfigError, SimulatorUnavailableError, FileNotFoundError, RuntimeError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    recorder = VideoRecorder(args.record, fps=1.0 / env.core.config["timestep"]) if args.record else None
+    try:
+        run_episodes(env, lambda obs: greedy_action(policy, obs, device), args.episodes, args.seed, recorder)
+    except KeyboardInterrupt:
+        print("stopped by the user")
+    finally:
+        if recorder is not None:
+            recorder.close()
+        env.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

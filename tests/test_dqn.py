@@ -1,0 +1,204 @@
+"""The DQN example: the experiment's contract, training through Tune, restore, Ctrl-C checkpoint,
+and identical greedy actions with and without Ray."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import carla
+import numpy as np
+import pytest
+import torch
+import yaml
+
+from dqn_example.dqn_experiment import ACTIONS, DQNExperiment
+from rllib_integration import CarlaEnv, ConfigError, load_env_config
+from rllib_integration.training import build_dqn_config, find_latest_checkpoint, run_settings
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TINY = {
+    "env_config": {
+        "carla": {"simulator": "embedded", "enable_rendering": False},
+        "experiment": {"type": "dqn_example.dqn_experiment:DQNExperiment", "town": "GridTown",
+                       "hero": {"sensors": {"birdview": {"type": "sensor.birdview", "size": 32, "radius": 16},
+                                            "collision": {"type": "sensor.other.collision"}}},
+                       "others": {"framestack": 2, "max_time_idle": 20, "max_time_episode": 60}}},
+    "env_runners": {"num_env_runners": 1, "rollout_fragment_length": 8, "sample_timeout_s": 60},
+    "learners": {"num_learners": 0},
+    "model": {"conv_filters": [[8, 4, 2], [16, 3, 2]], "latent_dim": 32, "head_fcnet_hiddens": [32]},
+    "training": {"train_batch_size_per_learner": 16, "num_steps_sampled_before_learning_starts": 50,
+                 "replay_buffer_config": {"type": "EpisodeReplayBuffer", "capacity": 2000},
+                 "epsilon": [[0, 1.0], [500, 0.1]]},
+    "reporting": {"min_sample_timesteps_per_iteration": 100},
+    "fault_tolerance": {"restart_failed_env_runners": False},
+    "run": {"stop": {"training_iteration": 2}, "checkpoint_frequency": 1, "checkpoints_to_keep": 10},
+}
+
+
+def env_config(**others):
+    config = yaml.safe_load(yaml.safe_dump(TINY["env_config"]))
+    config["experiment"]["type"] = DQNExperiment
+    config["experiment"]["others"].update(others)
+    return config
+
+
+def test_action_table_and_observation_stack():
+    assert len(ACTIONS) == 29
+    assert ACTIONS[0] == (0.0, 0.0, 0.0) and ACTIONS[1] == (0.0, 0.0, 1.0)
+    assert ACTIONS[8] == (0.3, 0.0, 0.0) and ACTIONS[9] == (0.3, 0.75, 0.0) and ACTIONS[28] == (1.0, -0.25, 0.0)
+    env = CarlaEnv(env_config())
+    try:
+        assert env.observation_space.shape == (32, 32, 6) and env.observation_space.dtype == np.uint8
+        obs, _ = env.reset(seed=0)
+        np.testing.assert_array_equal(obs[..., :3], obs[..., 3:])  # the first frame fills the stack
+        control = env.experiment.compute_action(23)
+        assert (control.throttle, control.steer, control.brake) == (1.0, 0.75, 0.0)
+        previous_newest = obs[..., 3:]
+        for _ in range(30):
+            obs, reward, terminated, truncated, info = env.step(22)
+        obs2, *_ = env.step(22)
+        np.testing.assert_array_equal(obs2[..., :3], obs[..., 3:])  # oldest first: t-1, then t
+        assert not np.array_equal(previous_newest, obs2[..., 3:])
+        for key in ("speed", "distance", "heading_deviation", "lane_state", "collisions", "lane_invasions",
+                    "episode_distance", "episode_distance_on_lane"):
+            assert key in info
+        assert info["speed"] > 10.0 and info["episode_distance"] > 2.0
+    finally:
+        env.close()
+
+
+def test_idle_terminates_with_penalty_and_length_truncates_with_bonus():
+    env = CarlaEnv(env_config(max_time_idle=5, max_time_episode=100))
+    try:
+        env.reset(seed=0)
+        results = []
+        while not results or not (results[-1][2] or results[-1][3]):  # full brake: idle
+            results.append(env.step(1))
+            assert len(results) < 40
+        moving = [i for i, r in enumerate(results) if r[4]["speed"] > 1.0]  # still settling onto the road
+        start = moving[-1] + 1 if moving else 0
+        assert len(results) - start == 7, "idle for more than max_time_idle (5) steps ends the episode"
+        assert results[-1][2] and not results[-1][3], "idle is a termination"
+        assert results[-1][1] < -99.0 and results[-1][4]["end_reason"] == "idle"
+    finally:
+        env.close()
+    env = CarlaEnv(env_config(max_time_idle=1000, max_time_episode=10))
+    try:
+        env.reset(seed=0)
+        results = [env.step(8) for _ in range(11)]
+        assert [(r[2], r[3]) for r in results][-1] == (False, True)
+        assert results[-1][1] > 99.0 and results[-1][4]["end_reason"] == "max_time"
+    finally:
+        env.close()
+
+
+def test_off_lane_penalty():
+    env = CarlaEnv(env_config())
+    try:
+        env.reset(seed=0)
+        hero = env.core.hero
+        t = hero.get_transform()
+        hero.set_transform(carla.Transform(carla.Location(t.location.x + 30.0, t.location.y + 30.0, 0.0), t.rotation))
+        _, reward, _, _, info = env.step(0)
+        assert info["lane_state"] == "off_lane" and reward == pytest.approx(-0.5, abs=0.3)
+        assert env.experiment.last_heading_deviation == pytest.approx(np.pi)
+    finally:
+        env.close()
+
+
+def test_training_yaml_errors(tmp_path):
+    path = tmp_path / "bad.yaml"
+    for change, pattern in (({"trainig": {}}, r"trainig: unknown section; did you mean 'training'"),
+                            ({"training": {"gama": 0.9}}, r"training\.gama: unknown option .*did you mean 'gamma'"),
+                            ({"run": {"stop": {"iterations": 3}}}, r"run\.stop\.iterations: unknown stop criterion")):
+        data = dict(TINY, **change)
+        path.write_text(yaml.safe_dump(data))
+        with pytest.raises(ConfigError, match=pattern):
+            loaded = load_env_config(str(path))
+            build_dqn_config(loaded, str(path))
+            run_settings(loaded, str(path))
+
+
+def train(tmp_path, *args, config=TINY):
+    path = tmp_path / "tiny.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return subprocess.run([sys.executable, "dqn_train.py", str(path), "-d", str(tmp_path / "results"), "-n", "tiny",
+                           "--tboff", *args], cwd=ROOT, capture_output=True, text=True, timeout=600)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """Two tiny iterations, then --restore for a third."""
+    tmp_path = tmp_path_factory.mktemp("dqn")
+    first = train(tmp_path)
+    assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
+    second = train(tmp_path, "--restore", "--iterations", "3")
+    assert second.returncode == 0, second.stdout[-3000:] + second.stderr[-3000:]
+    return tmp_path, first, second
+
+
+def test_train_checkpoints_exports_and_restores(trained):
+    tmp_path, first, second = trained
+    assert "iter    2 |" in first.stdout and "checkpoint:" in first.stdout
+    assert "resuming from" in second.stdout
+    assert "iter    3 |" in second.stdout and "iter    1 |" not in second.stdout, "restore continues the count"
+    latest = find_latest_checkpoint(str(tmp_path / "results" / "tiny"))
+    assert os.path.isfile(os.path.join(latest, "policy.pt"))
+    again = train(tmp_path)
+    assert again.returncode == 2 and "is not empty" in again.stderr and "--overwrite" in again.stderr
+    both = train(tmp_path, "--restore", "--overwrite")
+    assert both.returncode == 2 and "exclude each other" in both.stderr
+
+
+def test_ray_and_ray_free_inference_agree_action_for_action(trained):
+    tmp_path, _, _ = trained
+    sys.path.insert(0, ROOT)
+    import dqn_inference
+    import dqn_inference_ray
+    checkpoint = find_latest_checkpoint(str(tmp_path / "results" / "tiny"))
+    module = dqn_inference_ray.load_module(str(tmp_path / "results" / "tiny"))
+    policy = dqn_inference.load_policy(checkpoint, torch.device("cpu"))
+    env = CarlaEnv(env_config())
+    try:
+        obs, _ = env.reset(seed=3)
+        actions = []
+        for _ in range(40):
+            with_ray = dqn_inference_ray.greedy_action(module, obs)
+            without_ray = dqn_inference.greedy_action(policy, obs, torch.device("cpu"))
+            assert with_ray == without_ray
+            actions.append(with_ray)
+            obs, *_ = env.step(with_ray)
+    finally:
+        env.close()
+    path = tmp_path / "tiny.yaml"
+    result = subprocess.run([sys.executable, "dqn_inference.py", str(path), checkpoint, "--episodes", "2",
+                             "--record", str(tmp_path / "run.mp4")], cwd=ROOT, capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert len([line for line in result.stdout.splitlines() if line.split()[:1] in (["0"], ["1"])]) == 2
+    assert os.path.getsize(tmp_path / "run.mp4") > 1000
+
+
+def test_ctrl_c_saves_a_checkpoint_before_exiting(tmp_path):
+    config = dict(TINY, run={"stop": {"training_iteration": 1000}, "checkpoint_frequency": 1000})
+    path = tmp_path / "tiny.yaml"
+    path.write_text(yaml.safe_dump(config))
+    process = subprocess.Popen([sys.executable, "dqn_train.py", str(path), "-d", str(tmp_path / "results"),
+                                "-n", "interrupted", "--tboff"], cwd=ROOT, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.time() + 300
+        for line in process.stdout:
+            if line.startswith("iter    1 |") or time.time() > deadline:
+                break
+        process.send_signal(signal.SIGINT)
+        output, _ = process.communicate(timeout=300)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 0, output[-3000:]
+    assert "interrupted: stopping after this iteration" in output
+    latest = find_latest_checkpoint(str(tmp_path / "results" / "interrupted"))
+    assert os.path.isfile(os.path.join(latest, "policy.pt"))
