@@ -28,6 +28,7 @@ from .spawn_points import parse_spawn_points, to_transform
 logger = logging.getLogger(__name__)
 
 SIMULATOR_MODES = ("auto", "embedded", "launch", "connect")
+TM_PORT = 8000  # traffic manager port of the embedded world (each in-process server has its own)
 
 
 class SimulatorUnavailableError(RuntimeError):
@@ -66,6 +67,11 @@ class CarlaCore:
         self._server: EmbeddedServer | None = None
         self._spawn_points_config: list[Any] | None = None
         self._spawn_points: list[tuple[float, ...]] = []
+        self._activity: dict[str, Any] = {}
+        self._episodes = 0
+        self.npc_ids: list[int] = []
+        self.traffic_manager: Any = None
+        self.tm_port = TM_PORT
         self.init_server()
         self.connect_client()
 
@@ -124,16 +130,99 @@ class CarlaCore:
             raise ConfigError(f"env_config.experiment.weather: unknown weather '{weather_name}'. "
                               f"Fix: use one of {', '.join(presets)}.")
         self.world.set_weather(weather)
-        activity = experiment_config["background_activity"]
-        if activity["n_vehicles"] or activity["n_walkers"]:
-            raise ConfigError("env_config.experiment.background_activity: background traffic is "
-                              "not available in the embedded world yet. Fix: set n_vehicles and "
-                              "n_walkers to 0.")
+        self._activity = dict(experiment_config["background_activity"])
+        self.tm_port = TM_PORT
+        self.traffic_manager = self.client.get_trafficmanager(self.tm_port)
+        self.traffic_manager.set_synchronous_mode(True)
+        self.traffic_manager.set_hybrid_physics_mode(self._activity["tm_hybrid_mode"])
+        seed = self._activity["seed"]
+        self._npc_rng = np.random.default_rng(seed)
+        if seed is not None:
+            self.traffic_manager.set_random_device_seed(seed)
+            self.world.set_pedestrians_seed(seed)
+        self.spawn_npcs(self._activity["n_vehicles"], self._activity["n_walkers"])
+
+    def spawn_npcs(self, n_vehicles: int, n_walkers: int) -> None:
+        """Spawn autopilot vehicles at the map's spawn points and walkers with AI controllers at
+        navigation points, in batches (warning on any shortfall)."""
+        command, rng = self.command, self._npc_rng
+        library = self.world.get_blueprint_library()
+        points = self.map.get_spawn_points()
+        if n_vehicles > len(points):
+            logger.warning("%d vehicles requested but the map has %d spawn points", n_vehicles, len(points))
+            n_vehicles = len(points)
+        order = rng.permutation(len(points))[:n_vehicles]
+        vehicle_blueprints = list(library.filter("vehicle.*"))
+        batch = []
+        for index in order:
+            blueprint = vehicle_blueprints[int(rng.integers(len(vehicle_blueprints)))]
+            if blueprint.has_attribute("color"):
+                colors = blueprint.get_attribute("color").recommended_values
+                blueprint.set_attribute("color", colors[int(rng.integers(len(colors)))])
+            blueprint.set_attribute("role_name", "autopilot")
+            t = points[index]
+            spot = carla.Transform(carla.Location(t.location.x, t.location.y, t.location.z + 1.0), t.rotation)
+            batch.append(command.SpawnActor(blueprint, spot).then(
+                command.SetAutopilot(command.FutureActor, True, self.tm_port)))
+        vehicles = [r.actor_id for r in self.client.apply_batch_sync(batch, True) if not r.has_error()]
+        if len(vehicles) < n_vehicles:
+            logger.warning("spawned %d of %d background vehicles", len(vehicles), n_vehicles)
+        walkers = self._spawn_walkers(n_walkers, library) if n_walkers else []
+        self.npc_ids = vehicles + walkers
+
+    def _spawn_walkers(self, count: int, library: Any) -> list[int]:
+        command, rng = self.command, self._npc_rng
+        walker_blueprints = list(library.filter("walker.pedestrian.*"))
+        batch, speeds = [], []
+        for _ in range(count):
+            location = self.world.get_random_location_from_navigation()
+            if location is None:
+                break
+            blueprint = walker_blueprints[int(rng.integers(len(walker_blueprints)))]
+            if blueprint.has_attribute("is_invincible"):
+                blueprint.set_attribute("is_invincible", "false")
+            speed = blueprint.get_attribute("speed").recommended_values if blueprint.has_attribute("speed") else []
+            speeds.append(float(speed[1]) if len(speed) > 1 else 1.4)
+            location.z += 1.0
+            batch.append(command.SpawnActor(blueprint, carla.Transform(location)))
+        results = self.client.apply_batch_sync(batch, True)
+        walkers = [(r.actor_id, s) for r, s in zip(results, speeds) if not r.has_error()]
+        if len(walkers) < count:
+            logger.warning("spawned %d of %d walkers", len(walkers), count)
+        controller = library.find("controller.ai.walker")
+        results = self.client.apply_batch_sync(
+            [command.SpawnActor(controller, carla.Transform(), walker_id) for walker_id, _ in walkers], True)
+        controllers = []
+        for response, (_, speed) in zip(results, walkers):
+            if response.has_error():
+                continue
+            actor = self.world.get_actor(response.actor_id)
+            actor.start()
+            actor.go_to_location(self.world.get_random_location_from_navigation())
+            actor.set_max_speed(speed)
+            controllers.append(response.actor_id)
+        if len(controllers) < len(walkers):
+            logger.warning("spawned %d of %d walker controllers", len(controllers), len(walkers))
+        self.world.tick()
+        return [walker_id for walker_id, _ in walkers] + controllers
+
+    def destroy_npcs(self) -> None:
+        """Destroy the background vehicles, walkers and controllers this core spawned."""
+        for actor_id in reversed(self.npc_ids):  # controllers first
+            actor = self.world.get_actor(actor_id)
+            if actor is not None and actor.type_id == "controller.ai.walker":
+                actor.stop()
+        self.client.apply_batch([self.command.DestroyActor(i) for i in reversed(self.npc_ids)])
+        self.npc_ids = []
 
     def reset_hero(self, hero_config: Mapping[str, Any], rng: np.random.Generator) -> Any:
         """Respawn the hero at a spawn point drawn with ``rng`` and attach its sensors (their first
         data comes with the next tick); returns the hero actor."""
         self.sensor_interface.destroy()
+        if self._activity.get("respawn_per_episode") and self._episodes > 0:
+            self.destroy_npcs()
+            self.spawn_npcs(self._activity["n_vehicles"], self._activity["n_walkers"])
+        self._episodes += 1
         self.world.tick()
         blueprint = self._hero_blueprint(hero_config["blueprint"])
         if self.hero is not None:
@@ -208,6 +297,8 @@ class CarlaCore:
         if self.hero is not None:
             self.hero.destroy()
             self.hero = None
+        if self.npc_ids and self.world is not None:
+            self.destroy_npcs()
         if self._server is not None:
             self._server.stop()
             self._server = None

@@ -50,6 +50,7 @@ BASE_EXPERIMENT_CONFIG: dict[str, Any] = {
         "n_walkers": 0,
         "tm_hybrid_mode": True,
         "seed": None,
+        "respawn_per_episode": False,  # new: destroy and respawn the NPCs at every reset
     },
     "town": "Town05_Opt",
     "weather": "ClearNoon",  # attribute name of carla.WeatherParameters

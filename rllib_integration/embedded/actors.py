@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import fnmatch
 import math
-from typing import TYPE_CHECKING, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, Iterable, Iterator
 
 import carla
 import numpy as np
@@ -179,12 +179,13 @@ class Vehicle(Actor):
         row[COLUMN["hand_brake"]] = 1.0 if clamped.hand_brake else 0.0
 
     def get_control(self) -> carla.VehicleControl:
-        control = self._control
-        gear = -1 if control.reverse else (1 if abs(self._row()[COLUMN["speed"]]) > 0.01 else 0)
-        return carla.VehicleControl(throttle=control.throttle, steer=control.steer,
-                                    brake=control.brake, hand_brake=control.hand_brake,
-                                    reverse=control.reverse, manual_gear_shift=control.manual_gear_shift,
-                                    gear=gear)
+        """The control in effect (the traffic manager's for autopilot vehicles), clamped."""
+        row, control = self._row(), self._control
+        reverse = bool(row[COLUMN["reverse"]])
+        gear = -1 if reverse else (1 if abs(row[COLUMN["speed"]]) > 0.01 else 0)
+        return carla.VehicleControl(throttle=float(row[COLUMN["throttle"]]), steer=float(row[COLUMN["steer"]]),
+                                    brake=float(row[COLUMN["brake"]]), hand_brake=bool(row[COLUMN["hand_brake"]]),
+                                    reverse=reverse, manual_gear_shift=control.manual_gear_shift, gear=gear)
 
     def set_autopilot(self, enabled: bool = True, tm_port: int = 8000) -> None:
         self._world._set_autopilot(self, enabled, tm_port)
@@ -198,6 +199,19 @@ class Vehicle(Actor):
     def get_speed_limit(self) -> float:
         """Speed limit at the vehicle's position, km/h."""
         return self._world._speed_limit_at(self.get_location())
+
+    def get_traffic_light(self) -> Any:
+        """The light whose stop line is just ahead on this vehicle's lane, or None."""
+        found = self._world._light_for(self)
+        return found[0] if found else None
+
+    def is_at_traffic_light(self) -> bool:
+        return self._world._light_for(self) is not None
+
+    def get_traffic_light_state(self) -> carla.TrafficLightState:
+        """The state of the light affecting the vehicle; green when there is none, as CARLA."""
+        light = self.get_traffic_light()
+        return light.get_state() if light is not None else carla.TrafficLightState.Green
 
 
 class Walker(Actor):

@@ -131,8 +131,8 @@ class Client:
         return self._server._load(load_map("OpenDriveMap", opendrive), reset_settings, carla.MapLayer.All)
 
     def get_trafficmanager(self, port: int = 8000) -> Any:
-        raise RuntimeError("the embedded world has no traffic manager yet; background traffic "
-                           "is not available (set background_activity.n_vehicles and n_walkers to 0)")
+        """The traffic manager on ``port`` of the current world."""
+        return self.get_world().traffic_manager(port)
 
     def apply_batch(self, commands: Iterable[Any], do_tick: bool = False) -> None:
         """Run commands in order, ignoring their errors; tick afterwards if ``do_tick``."""

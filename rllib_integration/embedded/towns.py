@@ -175,3 +175,17 @@ class GroundModel:
 def ground_model(town_map: EmbeddedMap) -> GroundModel:
     """The ground model of a map, built once per process."""
     return GroundModel(town_map)
+
+
+#: Speed limit (km/h) of the procedural towns (OSM ``maxspeed`` does not survive Osm2Odr); other
+#: maps use their speed signs and CARLA's urban 30 km/h elsewhere.
+DEFAULT_SPEED_LIMITS = {"GridTown": 40.0, "RingTown": 50.0, "Highway": 90.0}
+
+
+def road_speed_limits(town_map: carla.Map) -> tuple[dict[int, float], float]:
+    """(road id -> speed limit from the map's speed signs, default limit), km/h."""
+    limits = {}
+    for landmark in town_map.get_all_landmarks():
+        if landmark.type == "274" and landmark.value > 0:
+            limits[landmark.road_id] = float(landmark.value)
+    return limits, DEFAULT_SPEED_LIMITS.get(town_map.name, 30.0)

@@ -20,15 +20,15 @@ from .actors import Actor, ActorList, Vehicle, Walker
 from .blueprints import ActorBlueprint, BlueprintLibrary
 from .physics import COLUMN, VehicleParameters, VehicleStates
 from .snapshot import ActorSnapshot, WorldSnapshot
-from .towns import EmbeddedMap, ground_model
+from .towns import EmbeddedMap, ground_model, road_speed_limits
+from .traffic_lights import light_ahead, place_traffic_lights, stop_lines
+from .traffic_manager import TrafficManager
+from .walkers import Navigation, WalkerAIController
 
 logger = logging.getLogger(__name__)
 
 #: Step used when ``fixed_delta_seconds`` is not set (variable time step on a real server).
 DEFAULT_DELTA_SECONDS = 0.05
-#: Speed limit where the map gives none, km/h (CARLA's urban default).
-DEFAULT_SPEED_LIMIT = 30.0
-
 
 class CollisionRecord:
     """One collision of ``actor`` with ``other_actor`` during a tick."""
@@ -74,6 +74,15 @@ class World:
         self._pre_tick_hooks: list[Callable[["World", float], None]] = []
         self._sensor_actors: list[Actor] = []  # sensors measure after every tick, in spawn order
         self._spectator = self._add(Actor(self, self._new_id(), "spectator", {}, carla.Transform()))
+        self._traffic_managers: dict[int, TrafficManager] = {}
+        self._traffic_lights = place_traffic_lights(self)
+        self._light_stops = stop_lines(self._traffic_lights)
+        self._speed_limits, self._default_speed_limit = road_speed_limits(town_map)
+        groups = {id(light.group): light.group for light in self._traffic_lights}.values()
+        self.add_pre_tick_hook(lambda world, dt: [group.advance(dt) for group in groups])
+        self._walker_controllers: list = []
+        self._pedestrian_rng = np.random.default_rng()
+        self.add_pre_tick_hook(lambda world, dt: [c._step() for c in list(self._walker_controllers)])
 
     # -- map, blueprints, settings, weather -------------------------------------------------
     def get_map(self) -> EmbeddedMap:
@@ -216,14 +225,82 @@ class World:
         self._snapshot = None
         return True
 
+    # -- traffic ------------------------------------------------------------------------------
+    def traffic_manager(self, port: int) -> TrafficManager:
+        """The traffic manager on ``port`` (created on first use); not carla API."""
+        if port not in self._traffic_managers:
+            self._traffic_managers[port] = TrafficManager(self, port)
+        return self._traffic_managers[port]
+
     def _set_autopilot(self, vehicle: Vehicle, enabled: bool, tm_port: int) -> None:
+        if vehicle.autopilot_port is not None:
+            self._traffic_managers[vehicle.autopilot_port].unregister(vehicle)
+            vehicle.autopilot_port = None
         if enabled:
-            raise RuntimeError("the embedded world has no traffic manager yet: autopilot is not "
-                               "available (set background_activity.n_vehicles to 0)")
-        vehicle.autopilot_port = None
+            self.traffic_manager(tm_port).register(vehicle)
+            vehicle.autopilot_port = tm_port
+
+    def _speed_limit_for_road(self, road_id: int) -> float:
+        return self._speed_limits.get(road_id, self._default_speed_limit)
 
     def _speed_limit_at(self, location: carla.Location) -> float:
-        return DEFAULT_SPEED_LIMIT
+        return self._speed_limit_for_road(self._map.get_waypoint(location).road_id)
+
+    def _light_for(self, vehicle: Vehicle):
+        """(light, distance to its stop line) just ahead of the vehicle, or None."""
+        waypoint = self._map.get_waypoint(vehicle.get_location())
+        return light_ahead(self._light_stops, waypoint) if waypoint is not None else None
+
+    def get_traffic_lights_from_waypoint(self, waypoint: carla.Waypoint, distance: float) -> list:
+        """Lights whose stop lines lie within ``distance`` metres ahead along the lanes."""
+        found, frontier, travelled = [], [waypoint], 0.0
+        while frontier and travelled <= distance:
+            for current in frontier:
+                hit = light_ahead(self._light_stops, current, reach=2.0)
+                if hit and hit[0] not in found:
+                    found.append(hit[0])
+            frontier = [n for current in frontier for n in current.next(2.0)]
+            travelled += 2.0
+        return found
+
+    def get_traffic_light(self, landmark: carla.Landmark):
+        return self.get_traffic_light_from_opendrive_id(landmark.id)
+
+    def get_traffic_light_from_opendrive_id(self, traffic_light_id: str):
+        return next((light for light in self._traffic_lights if light.opendrive_id == str(traffic_light_id)), None)
+
+    def freeze_all_traffic_lights(self, frozen: bool) -> None:
+        for light in self._traffic_lights:
+            light.freeze(frozen)
+
+    def reset_all_traffic_lights(self) -> None:
+        for light in self._traffic_lights:
+            light.reset_group()
+
+    # -- pedestrians ---------------------------------------------------------------------------
+    def _navigation(self):
+        return navigation_for(self._map)
+
+    def set_pedestrians_seed(self, seed: int) -> None:
+        """Seed of the random navigation locations."""
+        self._pedestrian_rng = np.random.default_rng(int(seed))
+
+    def set_pedestrians_cross_factor(self, percentage: float) -> None:
+        """Accepted for compatibility; walkers cross where their shortest path crosses."""
+
+    def get_random_location_from_navigation(self) -> carla.Location | None:
+        """A random point of the sidewalk navigation graph (None on a map without sidewalks)."""
+        points = self._navigation().points
+        if len(points) == 0:
+            return None
+        x, y, z = points[int(self._pedestrian_rng.integers(len(points)))]
+        return carla.Location(float(x), float(y), float(z))
+
+    def _walker_positions(self) -> np.ndarray:
+        """(x, y, yaw radians) of every walker."""
+        rows = [(t.location.x, t.location.y, math.radians(t.rotation.yaw))
+                for t in (a.get_transform() for a in self._actors.values() if isinstance(a, Walker))]
+        return np.array(rows) if rows else np.empty((0, 3))
 
     # -- time -------------------------------------------------------------------------------
     def _timestamp(self) -> carla.Timestamp:
@@ -331,6 +408,16 @@ class World:
         self._listeners.clear()
 
 
-#: Blueprint id -> constructor of non-vehicle, non-walker actors (sensors, controllers); filled
-#: by the modules that implement them.
-SPAWN_HANDLERS: dict[str, Callable[..., Actor]] = {}
+_NAVIGATION: dict[str, Navigation] = {}
+
+
+def navigation_for(town_map: EmbeddedMap) -> Navigation:
+    """The pedestrian navigation graph of a map, built once per process."""
+    if town_map.opendrive_hash not in _NAVIGATION:
+        _NAVIGATION[town_map.opendrive_hash] = Navigation(town_map)
+    return _NAVIGATION[town_map.opendrive_hash]
+
+
+#: Blueprint id -> constructor of non-vehicle, non-walker actors (sensors, controllers); sensor
+#: modules add theirs.
+SPAWN_HANDLERS: dict[str, Callable[..., Actor]] = {"controller.ai.walker": WalkerAIController}

@@ -1,0 +1,346 @@
+"""The embedded traffic manager (``carla.TrafficManager``): autopilot for background vehicles.
+
+Every tick, before physics, each autopilot vehicle gets a ``VehicleControl``:
+
+- **Route**: waypoints every 2 m along its lane, at least 40 m ahead; at a fork the branch is drawn
+  from the manager's RNG (``set_random_device_seed``), or leads towards the next ``set_path`` point.
+- **Steering**: pure pursuit of a route point 4-15 m ahead (further at speed).
+- **Speed**: the road's speed limit (the map's speed signs, else the town's default) lowered by the
+  speed difference percentage (CARLA's default 30 %), or ``set_desired_speed``; slower in curves.
+- **Car following**: the Intelligent Driver Model towards the nearest vehicle or walker on the route
+  ahead (``set_global_distance_to_leading_vehicle`` is its standstill gap), vectorised over all pairs.
+- **Junctions**: stop at red (and at yellow when there is room) unless ignoring lights
+  (``ignore_lights_percentage``); and enter a junction only when no vehicle from another lane is
+  inside (first come, first served; followers in the same lane may enter together), which keeps
+  crossing paths apart.
+
+Lane changes are not made (``auto_lane_change`` is accepted and stored).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any
+
+import carla
+import numpy as np
+
+from .physics import COLUMN, GRAVITY
+from .traffic_lights import stop_lines
+
+if TYPE_CHECKING:
+    from .world import World
+
+ROUTE_STEP = 2.0
+ROUTE_POINTS = 22  # 42 m of route
+SAMPLES = np.arange(0, 16)  # route indices sampled for the leader search (every 2 m, 0-30 m)
+IDM_ACCEL, IDM_DECEL, IDM_HEADWAY, LATERAL_ACCEL = 2.0, 3.0, 1.2, 2.5
+STOP_MARGIN = 4.0  # metres between a vehicle's front and the junction it waits for
+
+
+class _Autopilot:
+    """Route and settings of one autopilot vehicle."""
+
+    def __init__(self, vehicle: Any) -> None:
+        self.vehicle = vehicle
+        self.route: list[tuple[float, float, float, carla.Waypoint]] = []
+        self.coords: list[float] = []  # x0, y0, x1, y1, ... of the route, kept in step with it
+        self.entry: int | None = None  # index of the route's first junction point
+        self.speed_difference: float | None = None
+        self.distance: float | None = None
+        self.ignore_lights = 0.0
+        self.desired_speed: float | None = None  # km/h
+        self.path: list[carla.Location] = []
+        self.auto_lane_change = True
+        self.reservation: tuple[int, tuple[int, int]] | None = None  # (junction, approach lane)
+        self.reserved_at = 0.0
+        self.runs_light: dict[int, bool] = {}
+
+
+class TrafficManager:
+    """Autopilot for the vehicles handed to it with ``vehicle.set_autopilot(True, port)``."""
+
+    def __init__(self, world: "World", port: int) -> None:
+        self._world, self._port = world, port
+        self._autopilots: dict[int, _Autopilot] = {}
+        self._rng = np.random.default_rng()
+        self._synchronous = False
+        self._hybrid = False
+        self._distance = 2.5
+        self._speed_difference = 30.0
+        self._reservations: dict[int, dict[int, tuple[int, int]]] = {}  # junction -> vehicle -> lane
+        self._time = 0.0
+        self._stops: dict | None = None
+        world.add_pre_tick_hook(self._tick)
+
+    # -- carla.TrafficManager API ------------------------------------------------------------
+    def get_port(self) -> int:
+        return self._port
+
+    def set_synchronous_mode(self, mode: bool = True) -> None:
+        self._synchronous = bool(mode)
+
+    def set_hybrid_physics_mode(self, enabled: bool = True) -> None:
+        self._hybrid = bool(enabled)
+
+    def set_hybrid_physics_radius(self, radius: float = 50.0) -> None:
+        """Accepted for compatibility; every vehicle is simulated in full."""
+
+    def set_random_device_seed(self, seed: int) -> None:
+        self._rng = np.random.default_rng(int(seed))
+
+    def set_global_distance_to_leading_vehicle(self, distance: float) -> None:
+        self._distance = float(distance)
+
+    def global_percentage_speed_difference(self, percentage: float) -> None:
+        self._speed_difference = float(percentage)
+
+    def vehicle_percentage_speed_difference(self, actor: Any, percentage: float) -> None:
+        self._state(actor).speed_difference = float(percentage)
+
+    def distance_to_leading_vehicle(self, actor: Any, distance: float) -> None:
+        self._state(actor).distance = float(distance)
+
+    def auto_lane_change(self, actor: Any, enable: bool) -> None:
+        self._state(actor).auto_lane_change = bool(enable)
+
+    def ignore_lights_percentage(self, actor: Any, percentage: float) -> None:
+        self._state(actor).ignore_lights = float(percentage)
+
+    def set_desired_speed(self, actor: Any, speed: float) -> None:
+        """Cruise at ``speed`` km/h, whatever the speed limit."""
+        self._state(actor).desired_speed = float(speed)
+
+    def set_path(self, actor: Any, path: list[carla.Location]) -> None:
+        """Follow the lanes through these locations, in order, choosing branches towards them."""
+        state = self._state(actor)
+        state.path = list(path)
+        state.route = []
+
+    def _state(self, actor: Any) -> _Autopilot:
+        state = self._autopilots.get(actor.id)
+        if state is None:
+            raise RuntimeError(f"vehicle {actor.id} is not registered with the traffic manager on port "
+                               f"{self._port}. Fix: call vehicle.set_autopilot(True, {self._port}) first.")
+        return state
+
+    # -- registration (through Vehicle.set_autopilot) ------------------------------------------
+    def register(self, vehicle: Any) -> None:
+        self._autopilots.setdefault(vehicle.id, _Autopilot(vehicle))
+
+    def unregister(self, vehicle: Any) -> None:
+        state = self._autopilots.pop(vehicle.id, None)
+        if state is not None:
+            self._release(state)
+
+    # -- per tick ------------------------------------------------------------------------------
+    def _tick(self, world: "World", dt: float) -> None:
+        self._time += dt
+        for actor_id in [i for i, s in self._autopilots.items() if not s.vehicle.is_alive]:
+            self._release(self._autopilots.pop(actor_id))
+        if not self._autopilots:
+            return
+        if self._stops is None:
+            self._stops = stop_lines(world._traffic_lights)
+        states = list(self._autopilots.values())
+        slots = np.array([s.vehicle.slot for s in states])
+        rows = world._vehicles.data[slots]
+        x, y, yaw, speed = (rows[:, COLUMN[k]] for k in ("x", "y", "yaw", "speed"))
+        for state, xi, yi, yawi in zip(states, x.tolist(), y.tolist(), yaw.tolist()):
+            self._follow(state, xi, yi, yawi)
+        coords = np.array([state.coords for state in states]).reshape(len(states), ROUTE_POINTS, 2)
+        lookahead = np.clip(((4.0 + 0.5 * speed) / ROUTE_STEP).astype(int), 2, ROUTE_POINTS - 1)
+        targets = coords[np.arange(len(states)), lookahead]
+        samples = coords[:, SAMPLES]
+        cruise = np.array([self._cruise_speed(state) for state in states])
+        stop_gap = np.array([self._junction_gap(state, xi, yi, vi)
+                             for state, xi, yi, vi in zip(states, x.tolist(), y.tolist(), speed.tolist())])
+        self._control(states, rows, slots, x, y, yaw, speed, targets, samples, cruise, stop_gap)
+
+    def _follow(self, state: _Autopilot, x: float, y: float, yaw: float) -> None:
+        """Drop passed route points, re-localise if off the route, extend to ROUTE_POINTS."""
+        route, coords = state.route, state.coords
+        while len(route) > 2:
+            x1, y1, x2, y2 = coords[2], coords[3], coords[4], coords[5]
+            if (x - x1) * (x2 - x1) + (y - y1) * (y2 - y1) < 0.0:
+                break
+            route.pop(0)
+            del coords[:2]
+            state.entry = None if state.entry is None else state.entry - 1
+        if not route or self._off_route(coords, x, y, route[0][3].is_junction):
+            route[:], coords[:], state.entry = [], [], None
+            self._append(state, self._lane_at(x, y, yaw))
+        if state.entry is not None and state.entry < 1:  # inside the junction: look for the next one
+            state.entry = next((k for k in range(1, len(route)) if route[k][3].is_junction
+                                and route[k][3].junction_id != route[0][3].junction_id), None)
+        while len(route) < ROUTE_POINTS:
+            options = route[-1][3].next(ROUTE_STEP) or [route[-1][3]]
+            self._append(state, self._choose(state, options))
+
+    @staticmethod
+    def _off_route(coords: list[float], x: float, y: float, in_junction: bool) -> bool:
+        """6 m from the route, or (outside junctions, whose connector lanes overlap) 2.5 m across it."""
+        x0, y0, x1, y1 = coords[0], coords[1], coords[2], coords[3]
+        if (x - x0) ** 2 + (y - y0) ** 2 > 36.0:
+            return True
+        length = math.hypot(x1 - x0, y1 - y0) or 1.0
+        return not in_junction and abs((x - x0) * (y1 - y0) - (y - y0) * (x1 - x0)) / length > 2.5
+
+    def _lane_at(self, x: float, y: float, yaw: float) -> carla.Waypoint:
+        """The nearest driving lane that runs the vehicle's way: under it, or up to 5 m to either
+        side (opposite directions can be separate roads side by side, as in Osm2Odr towns)."""
+        town_map = self._world.get_map()
+        right_x, right_y = -math.sin(yaw), math.cos(yaw)
+        first = None
+        for offset in (0.0, 2.0, -2.0, 3.5, -3.5, 5.0, -5.0):
+            waypoint = town_map.get_waypoint(carla.Location(x + offset * right_x, y + offset * right_y, 0.0))
+            first = first or waypoint
+            if waypoint is not None and math.cos(math.radians(waypoint.transform.rotation.yaw) - yaw) > 0.0:
+                return waypoint
+        return first
+
+    @staticmethod
+    def _append(state: _Autopilot, waypoint: carla.Waypoint) -> None:
+        t = waypoint.transform
+        state.route.append((t.location.x, t.location.y, math.radians(t.rotation.yaw), waypoint))
+        state.coords += (t.location.x, t.location.y)
+        if state.entry is None and waypoint.is_junction and len(state.route) > 1:
+            state.entry = len(state.route) - 1
+
+    def _choose(self, state: _Autopilot, options: list[carla.Waypoint]) -> carla.Waypoint:
+        if len(options) == 1:
+            return options[0]
+        heading = options[0].transform.rotation.yaw
+        ends = [option.next_until_lane_end(4.0) or [option] for option in options]
+        no_u_turn = [o for o, end in zip(options, ends)
+                     if abs((end[-1].transform.rotation.yaw - heading + 180.0) % 360.0 - 180.0) < 135.0]
+        options = no_u_turn or options
+        if state.path:
+            goal = state.path[0]
+            return min(options, key=lambda w: w.transform.location.distance(goal))
+        return options[int(self._rng.integers(len(options)))]
+
+    def _cruise_speed(self, state: _Autopilot) -> float:
+        """Target speed (m/s): limit or desired speed, slowed for the curve ahead."""
+        route = state.route
+        if state.path and math.hypot(route[0][0] - state.path[0].x, route[0][1] - state.path[0].y) < 4.0:
+            state.path.pop(0)
+        if state.desired_speed is not None:
+            target = state.desired_speed / 3.6
+        else:
+            difference = self._speed_difference if state.speed_difference is None else state.speed_difference
+            target = self._world._speed_limit_for_road(route[1][3].road_id) / 3.6 * (1.0 - difference / 100.0)
+        for end in (4, 7, len(route) - 1):  # the sharpest curve over the next 6, 12 and 40 m
+            turn = abs((route[end][2] - route[1][2] + math.pi) % (2 * math.pi) - math.pi)
+            if turn > 0.05:
+                target = min(target, math.sqrt(LATERAL_ACCEL * ROUTE_STEP * (end - 1) / turn))
+        return max(target, 0.0)
+
+    def _junction_gap(self, state: _Autopilot, x: float, y: float, speed: float) -> float:
+        """Distance to where the vehicle must stop for a light or a busy junction (inf: none)."""
+        route = state.route
+        if state.reservation and not route[0][3].is_junction and \
+                self._time - state.reserved_at > 1.0 and (state.entry is None or
+                                                          route[state.entry][3].junction_id != state.reservation[0]):
+            self._release(state)  # left the junction it had reserved
+        entry = state.entry
+        if entry is None:
+            return math.inf
+        front = state.vehicle.bounding_box.extent.x
+        distance = max(math.hypot(route[entry - 1][0] - x, route[entry - 1][1] - y) - front - STOP_MARGIN, 0.0)
+        if distance > 40.0:
+            return math.inf
+        approach, junction = route[entry - 1][3], route[entry][3].junction_id
+        gap = math.inf
+        for _, light in (self._stops or {}).get((approach.road_id, approach.lane_id), ()):
+            if light.state == carla.TrafficLightState.Green:
+                continue
+            if light.id not in state.runs_light:
+                state.runs_light[light.id] = self._rng.uniform(0.0, 100.0) < state.ignore_lights
+            can_stop = distance > speed * speed / (2.0 * IDM_DECEL) or light.state == carla.TrafficLightState.Red
+            if not state.runs_light[light.id] and can_stop:
+                gap = min(gap, distance)
+        if gap == math.inf and distance < max(8.0, speed * speed / (2.0 * IDM_DECEL) + 3.0):
+            if not self._reserve(state, junction, (approach.road_id, approach.lane_id)):
+                gap = distance
+        return gap
+
+    def _reserve(self, state: _Autopilot, junction: int, approach: tuple[int, int]) -> bool:
+        """Enter ``junction`` from the ``approach`` lane if only vehicles from that lane are in it."""
+        occupants = self._reservations.setdefault(junction, {})
+        if state.reservation and state.reservation[0] == junction:
+            return True
+        if any(road != approach for road in occupants.values()):
+            return False
+        occupants[state.vehicle.id] = approach
+        state.reservation, state.reserved_at = (junction, approach), self._time
+        return True
+
+    def _release(self, state: _Autopilot) -> None:
+        """Leave the reserved junction; the next light is decided afresh."""
+        state.runs_light.clear()
+        if state.reservation:
+            self._reservations.get(state.reservation[0], {}).pop(state.vehicle.id, None)
+            state.reservation = None
+        for occupants in self._reservations.values():  # holders that are gone
+            for holder in [v for v in occupants if v not in self._autopilots]:
+                occupants.pop(holder)
+
+    def _control(self, states, rows, slots, x, y, yaw, speed, targets, samples, cruise, stop_gap) -> None:
+        """Vectorised car following (IDM) and pure-pursuit steering for all autopilot vehicles."""
+        world = self._world
+        table = world._vehicles
+        ox, oy = table.column("x"), table.column("y")
+        oyaw, ospeed, olength = table.column("yaw"), table.column("speed"), table.column("half_length")
+        walkers = world._walker_positions()
+        if len(walkers):
+            ox, oy = np.concatenate([ox, walkers[:, 0]]), np.concatenate([oy, walkers[:, 1]])
+            oyaw = np.concatenate([oyaw, walkers[:, 2]])
+            ospeed = np.zeros(len(ox)) if not len(ospeed) else np.concatenate([ospeed, np.zeros(len(walkers))])
+            olength = np.concatenate([olength, np.full(len(walkers), 0.3)])
+        fx, fy = np.cos(yaw), np.sin(yaw)
+        dx, dy = ox[None, :] - x[:, None], oy[None, :] - y[:, None]
+        ahead = dx * fx[:, None] + dy * fy[:, None]
+        index = np.clip(np.round(ahead / ROUTE_STEP).astype(int), 0, len(SAMPLES) - 1)
+        px = np.take_along_axis(samples[:, :, 0], index, axis=1)
+        py = np.take_along_axis(samples[:, :, 1], index, axis=1)
+        owidth = np.concatenate([table.column("half_width"), np.full(len(walkers), 0.3)])
+        reach = rows[:, COLUMN["half_width"]][:, None] + owidth[None, :] + np.where(ahead < 10.0, 1.5, 0.5)
+        on_path = np.hypot(ox[None, :] - px, oy[None, :] - py) < reach
+        same_way = np.cos(oyaw[None, :] - yaw[:, None]) > -0.2
+        own = np.zeros_like(on_path)
+        own[np.arange(len(slots)), slots] = True
+        candidate = on_path & same_way & (ahead > 0.0) & (ahead < ROUTE_STEP * len(SAMPLES)) & ~own
+        half = rows[:, COLUMN["half_length"]]
+        gaps = np.where(candidate, ahead - half[:, None] - olength[None, :], np.inf)
+        leader = np.argmin(gaps, axis=1)
+        gap = gaps[np.arange(len(slots)), leader]
+        leader_speed = np.where(np.isfinite(gap), ospeed[leader], 0.0)
+        stopped = stop_gap < gap
+        gap = np.where(stopped, stop_gap, gap)
+        leader_speed = np.where(stopped, 0.0, leader_speed)
+        standstill = np.array([self._distance if s.distance is None else s.distance for s in states])
+        v = np.maximum(speed, 0.0)
+        desired = standstill + v * IDM_HEADWAY + v * (v - leader_speed) / (2 * math.sqrt(IDM_ACCEL * IDM_DECEL))
+        free = 1.0 - (v / np.maximum(cruise, 0.1)) ** 4
+        interaction = np.where(np.isfinite(gap), (np.maximum(desired, 0.0) / np.maximum(gap, 0.1)) ** 2, 0.0)
+        accel = np.clip(IDM_ACCEL * (free - interaction), -8.0, IDM_ACCEL)
+        c = COLUMN
+        drive = np.minimum(rows[:, c["drive_force"]], rows[:, c["power"]] / np.maximum(v, 1.0)) / rows[:, c["mass"]]
+        needed = accel + rows[:, c["rolling"]] * GRAVITY + rows[:, c["drag"]] * v * v / rows[:, c["mass"]]
+        throttle = np.where(accel > 0.0, np.clip(needed / drive, 0.0, 1.0), 0.0)
+        brake = np.where(accel < -0.3, np.clip(-accel / rows[:, c["brake_decel"]], 0.0, 1.0), 0.0)
+        hold = (v < 0.3) & (np.isfinite(gap)) & (gap < standstill + 1.0)
+        brake = np.where(hold, 1.0, brake)
+        throttle = np.where(hold, 0.0, throttle)
+        tx, ty = targets[:, 0] - x, targets[:, 1] - y
+        along, lateral = tx * fx + ty * fy, -tx * fy + ty * fx
+        alpha = np.arctan2(lateral, np.maximum(along, 0.1))
+        distance = np.maximum(np.hypot(tx, ty), 1.0)
+        angle = np.arctan(2.0 * rows[:, c["wheelbase"]] * np.sin(alpha) / distance)
+        curve = np.interp(v * 3.6, [0.0, 20.0, 60.0, 120.0], [1.0, 0.9, 0.8, 0.7])
+        steer = np.clip(angle / (rows[:, c["max_steer"]] * curve), -1.0, 1.0)
+        data = table.data
+        data[slots, c["throttle"]], data[slots, c["brake"]], data[slots, c["steer"]] = throttle, brake, steer
+        data[slots, c["reverse"]] = 0.0
+        data[slots, c["hand_brake"]] = 0.0

@@ -1,0 +1,173 @@
+"""Pedestrian navigation of the embedded world: the sidewalk graph and ``controller.ai.walker``.
+
+The navigation graph has a node every 2 m along every sidewalk lane beside the driving lanes,
+edges along each sidewalk, between sidewalk nodes within 2.5 m of each other (corners), and
+crossings: the map's crosswalks, and straight links between sidewalk nodes facing each other
+across the road (at most 20 m) within 15 m of a junction. ``world.get_random_location_from_navigation``
+draws nodes with the world's pedestrian RNG (``world.set_pedestrians_seed``); a walker AI controller
+walks its walker along the shortest path to ``go_to_location`` at its maximum speed.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+import carla
+import numpy as np
+
+from .actors import Actor, Walker
+
+NODE_STEP = 2.0
+CORNER_LINK = 4.0
+CROSSING_LINK = 20.0
+
+
+class Navigation:
+    """Sidewalk nodes (``points``, shape (N, 3)) and their neighbours with edge lengths."""
+
+    def __init__(self, town_map: carla.Map) -> None:
+        points, lanes = [], {}
+        for waypoint in town_map.generate_waypoints(NODE_STEP):
+            for step in (carla.Waypoint.get_right_lane, carla.Waypoint.get_left_lane):
+                lane, depth = step(waypoint), 0
+                while lane is not None and lane.lane_type != carla.LaneType.Driving and depth < 4:
+                    if lane.lane_type == carla.LaneType.Sidewalk:
+                        key = (lane.road_id, lane.section_id, lane.lane_id)
+                        loc = lane.transform.location
+                        lanes.setdefault(key, []).append((lane.s, len(points)))
+                        points.append((loc.x, loc.y, loc.z))
+                        break
+                    lane, depth = step(lane), depth + 1
+        self.points = np.array(points) if points else np.zeros((0, 3))
+        self.edges: list[dict[int, float]] = [dict() for _ in points]
+        for nodes in lanes.values():  # along each sidewalk
+            nodes.sort()
+            for (_, a), (_, b) in zip(nodes, nodes[1:]):
+                self._link(a, b)
+        self._link_near(CORNER_LINK, lambda a, b: True)
+        for a, b in self._crosswalk_ends(town_map):
+            self._link(a, b)
+        self._link_near(CROSSING_LINK, self._junction_test(town_map))
+
+    def _link(self, a: int, b: int) -> None:
+        if a != b:
+            length = float(np.linalg.norm(self.points[a, :2] - self.points[b, :2]))
+            self.edges[a][b] = self.edges[b][a] = length
+
+    def _link_near(self, radius: float, accept) -> None:
+        if len(self.points) < 2:
+            return
+        cells: dict[tuple[int, int], list[int]] = {}
+        for index, (x, y, _) in enumerate(self.points):
+            cells.setdefault((int(x // radius), int(y // radius)), []).append(index)
+        for (cx, cy), members in cells.items():
+            near = [j for dx in (-1, 0, 1) for dy in (-1, 0, 1) for j in cells.get((cx + dx, cy + dy), ())]
+            for a in members:
+                for b in near:
+                    if a < b and np.linalg.norm(self.points[a, :2] - self.points[b, :2]) <= radius and accept(a, b):
+                        self._link(a, b)
+
+    def _junction_test(self, town_map: carla.Map):
+        """Whether two nodes face each other across a road (the link is nearly perpendicular to the
+        driving lane under its midpoint) within 15 m of a junction."""
+        def accept(a: int, b: int) -> bool:
+            if b in self.edges[a]:
+                return False
+            mid = (self.points[a] + self.points[b]) / 2.0
+            lane = town_map.get_waypoint(carla.Location(*mid), project_to_road=False)
+            if lane is None or lane.is_junction:
+                return False
+            yaw = math.radians(lane.transform.rotation.yaw)
+            link = self.points[b, :2] - self.points[a, :2]
+            if abs(link[0] * math.cos(yaw) + link[1] * math.sin(yaw)) > 0.3 * np.linalg.norm(link):
+                return False
+            return any(w.is_junction for d in (5.0, 10.0, 15.0) for w in lane.next(d) + lane.previous(d))
+        return accept
+
+    def _crosswalk_ends(self, town_map: carla.Map) -> list[tuple[int, int]]:
+        """Pairs of sidewalk nodes joined by the map's crosswalk polygons."""
+        corners = town_map.get_crosswalks()
+        pairs = []
+        for start in range(0, len(corners) - 4, 5):  # polygons of 4 corners + the first repeated
+            quad = np.array([(c.x, c.y) for c in corners[start:start + 4]])
+            ends = [(quad[0] + quad[1]) / 2.0, (quad[2] + quad[3]) / 2.0]
+            nodes = [int(np.argmin(np.linalg.norm(self.points[:, :2] - end, axis=1))) for end in ends]
+            if all(np.linalg.norm(self.points[n, :2] - e) < 4.0 for n, e in zip(nodes, ends)):
+                pairs.append((nodes[0], nodes[1]))
+        return pairs
+
+    def nearest(self, location: carla.Location) -> int:
+        return int(np.argmin(np.hypot(self.points[:, 0] - location.x, self.points[:, 1] - location.y)))
+
+    def path(self, start: int, goal: int) -> list[int]:
+        """Shortest path of node indices (Dijkstra) to ``goal``, or, where the graph does not
+        connect them, to the reachable node nearest to it."""
+        distance, previous, queue = {start: 0.0}, {}, [(0.0, start)]
+        while queue:
+            d, node = heapq.heappop(queue)
+            if node == goal:
+                break
+            if d > distance[node]:
+                continue
+            for neighbour, length in self.edges[node].items():
+                if d + length < distance.get(neighbour, math.inf):
+                    distance[neighbour], previous[neighbour] = d + length, node
+                    heapq.heappush(queue, (d + length, neighbour))
+        if goal not in distance:
+            reachable = np.array(list(distance))
+            gaps = np.linalg.norm(self.points[reachable, :2] - self.points[goal, :2], axis=1)
+            goal = int(reachable[int(np.argmin(gaps))])
+        route = [goal]
+        while route[-1] != start:
+            route.append(previous[route[-1]])
+        return route[::-1]
+
+
+class WalkerAIController(Actor):
+    """``controller.ai.walker``: walks its parent walker along the sidewalks and crossings."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._route: list[np.ndarray] = []
+        self._speed = 1.4
+        self._active = False
+
+    def start(self) -> None:
+        self._active = True
+        self._world._walker_controllers.append(self)
+
+    def stop(self) -> None:
+        self._active = False
+        self._route = []
+        if self in self._world._walker_controllers:
+            self._world._walker_controllers.remove(self)
+        if isinstance(self.parent, Walker) and self.parent.is_alive:
+            self.parent.apply_control(carla.WalkerControl())
+
+    def set_max_speed(self, speed: float = 1.4) -> None:
+        self._speed = float(speed)
+
+    def go_to_location(self, destination: carla.Location) -> None:
+        navigation = self._world._navigation()
+        if len(navigation.points) == 0 or self.parent is None:
+            return
+        nodes = navigation.path(navigation.nearest(self.parent.get_location()), navigation.nearest(destination))
+        self._route = [navigation.points[n] for n in nodes]
+
+    def _step(self) -> None:
+        walker = self.parent
+        if not self._active or walker is None or not walker.is_alive:
+            return
+        location = walker.get_location()
+        while self._route and math.hypot(self._route[0][0] - location.x, self._route[0][1] - location.y) < 0.5:
+            self._route.pop(0)
+        if not self._route:
+            walker.apply_control(carla.WalkerControl())
+            return
+        target = self._route[0]
+        walker.apply_control(carla.WalkerControl(
+            carla.Vector3D(target[0] - location.x, target[1] - location.y, 0.0), self._speed))
+
+    def destroy(self) -> bool:
+        self.stop()
+        return super().destroy()
