@@ -174,8 +174,20 @@ class TrafficManager:
             state.entry = next((k for k in range(1, len(route)) if route[k][3].is_junction
                                 and route[k][3].junction_id != route[0][3].junction_id), None)
         while len(route) < ROUTE_POINTS:
-            options = route[-1][3].next(ROUTE_STEP) or [route[-1][3]]
-            self._append(state, self._choose(state, options))
+            options = route[-1][3].next(ROUTE_STEP) or self._bridge(route[-1]) or [route[-1][3]]
+            self._append(state, self._choose(state, options, math.degrees(route[-1][2])))
+
+    def _bridge(self, point: tuple[float, float, float, carla.Waypoint]) -> list[carla.Waypoint]:
+        """Where a lane ends without a successor link, the lane 2 m ahead running the same way
+        (maps can join roads by geometry only); [] at a real dead end."""
+        x, y, yaw, waypoint = point
+        ahead = self._world.get_map().get_waypoint(
+            carla.Location(x + ROUTE_STEP * math.cos(yaw), y + ROUTE_STEP * math.sin(yaw), 0.0),
+            project_to_road=False)
+        if ahead is None or ahead.id == waypoint.id or \
+                math.cos(math.radians(ahead.transform.rotation.yaw) - yaw) < 0.5:
+            return []
+        return [ahead]
 
     @staticmethod
     def _off_route(coords: list[float], x: float, y: float, in_junction: bool) -> bool:
@@ -207,10 +219,10 @@ class TrafficManager:
         if state.entry is None and waypoint.is_junction and len(state.route) > 1:
             state.entry = len(state.route) - 1
 
-    def _choose(self, state: _Autopilot, options: list[carla.Waypoint]) -> carla.Waypoint:
+    def _choose(self, state: _Autopilot, options: list[carla.Waypoint], heading: float) -> carla.Waypoint:
+        """The branch to take at a fork (never a U-turn when there is another way)."""
         if len(options) == 1:
             return options[0]
-        heading = options[0].transform.rotation.yaw
         ends = [option.next_until_lane_end(4.0) or [option] for option in options]
         no_u_turn = [o for o, end in zip(options, ends)
                      if abs((end[-1].transform.rotation.yaw - heading + 180.0) % 360.0 - 180.0) < 135.0]
@@ -221,8 +233,10 @@ class TrafficManager:
         return options[int(self._rng.integers(len(options)))]
 
     def _cruise_speed(self, state: _Autopilot) -> float:
-        """Target speed (m/s): limit or desired speed, slowed for the curve ahead."""
+        """Target speed (m/s): limit or desired speed, slowed for the curve ahead; 0 before a dead end."""
         route = state.route
+        if route[-1][3].id == route[-2][3].id:
+            return 0.0
         if state.path and math.hypot(route[0][0] - state.path[0].x, route[0][1] - state.path[0].y) < 4.0:
             state.path.pop(0)
         if state.desired_speed is not None:

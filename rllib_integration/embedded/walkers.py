@@ -3,7 +3,7 @@
 The navigation graph has a node every 2 m along every sidewalk lane beside the driving lanes,
 edges along each sidewalk, between sidewalk nodes within 2.5 m of each other (corners), and
 crossings: the map's crosswalks, and straight links between sidewalk nodes facing each other
-across the road (at most 20 m) within 15 m of a junction. ``world.get_random_location_from_navigation``
+across the road (at most 20 m) at or within 25 m of a junction. ``world.get_random_location_from_navigation``
 draws nodes with the world's pedestrian RNG (``world.set_pedestrians_seed``); a walker AI controller
 walks its walker along the shortest path to ``go_to_location`` at its maximum speed.
 """
@@ -69,19 +69,22 @@ class Navigation:
 
     def _junction_test(self, town_map: carla.Map):
         """Whether two nodes face each other across a road (the link is nearly perpendicular to the
-        driving lane under its midpoint) within 15 m of a junction."""
+        driving lane it crosses) within 25 m of a junction."""
         def accept(a: int, b: int) -> bool:
             if b in self.edges[a]:
                 return False
-            mid = (self.points[a] + self.points[b]) / 2.0
-            lane = town_map.get_waypoint(carla.Location(*mid), project_to_road=False)
-            if lane is None or lane.is_junction:
+            lane = None
+            for fraction in (0.4, 0.6):  # not the midpoint: it can fall on the line between two roads
+                point = self.points[a] + fraction * (self.points[b] - self.points[a])
+                lane = lane or town_map.get_waypoint(carla.Location(*point), project_to_road=False)
+            if lane is None:
                 return False
             yaw = math.radians(lane.transform.rotation.yaw)
             link = self.points[b, :2] - self.points[a, :2]
             if abs(link[0] * math.cos(yaw) + link[1] * math.sin(yaw)) > 0.3 * np.linalg.norm(link):
                 return False
-            return any(w.is_junction for d in (5.0, 10.0, 15.0) for w in lane.next(d) + lane.previous(d))
+            return lane.is_junction or any(w.is_junction for d in (5.0, 10.0, 15.0, 20.0, 25.0)
+                                           for w in lane.next(d) + lane.previous(d))
         return accept
 
     def _crosswalk_ends(self, town_map: carla.Map) -> list[tuple[int, int]]:
@@ -92,7 +95,7 @@ class Navigation:
             quad = np.array([(c.x, c.y) for c in corners[start:start + 4]])
             ends = [(quad[0] + quad[1]) / 2.0, (quad[2] + quad[3]) / 2.0]
             nodes = [int(np.argmin(np.linalg.norm(self.points[:, :2] - end, axis=1))) for end in ends]
-            if all(np.linalg.norm(self.points[n, :2] - e) < 4.0 for n, e in zip(nodes, ends)):
+            if nodes[0] != nodes[1] and all(np.linalg.norm(self.points[n, :2] - e) < 8.0 for n, e in zip(nodes, ends)):
                 pairs.append((nodes[0], nodes[1]))
         return pairs
 

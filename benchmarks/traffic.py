@@ -1,0 +1,71 @@
+#!/usr/bin/env python3
+"""World ticks per second with 0-200 autopilot vehicles (embedded traffic manager, traffic lights,
+physics, collisions), single process, next to CARLA's published server figures.
+
+    python3 benchmarks/traffic.py --towns GridTown ../shared/maps/Town10HD.xodr --vehicles 0 20 50 100 200
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+
+from rllib_integration.embedded import Client, EmbeddedServer, command  # noqa: E402
+
+#: CARLA's own table (synchronous server, no sensors, GTX 1080 Ti), ticks/s.
+CARLA_FIGURES = {0: 729, 10: 98, 50: 26, 200: 7}
+
+
+def ticks_per_second(town: str, vehicles: int, ticks: int, warmup: int) -> tuple[float, int]:
+    server = EmbeddedServer.start("localhost", 52000)
+    try:
+        client = Client("localhost", server.port)
+        world = client.load_world(town)
+        settings = world.get_settings()
+        settings.synchronous_mode, settings.fixed_delta_seconds = True, 0.05
+        world.apply_settings(settings)
+        traffic_manager = client.get_trafficmanager(8000)
+        traffic_manager.set_synchronous_mode(True)
+        traffic_manager.set_random_device_seed(0)
+        cars = [bp for bp in world.get_blueprint_library().filter("vehicle.*")
+                if bp.get_attribute("number_of_wheels").as_int() == 4]
+        points = world.get_map().get_spawn_points()[:vehicles]
+        batch = [command.SpawnActor(cars[i % len(cars)], p).then(command.SetAutopilot(command.FutureActor, True, 8000))
+                 for i, p in enumerate(points)]
+        spawned = sum(not r.has_error() for r in client.apply_batch_sync(batch, True))
+        for _ in range(warmup):
+            world.tick()
+        started = time.perf_counter()
+        for _ in range(ticks):
+            world.tick()
+        return ticks / (time.perf_counter() - started), spawned
+    finally:
+        server.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--towns", nargs="+", default=["GridTown", "../shared/maps/Town10HD.xodr"],
+                        help="town names or .xodr paths (missing files are skipped)")
+    parser.add_argument("--vehicles", nargs="+", type=int, default=[0, 20, 50, 100, 200], help="autopilot vehicles")
+    parser.add_argument("--ticks", type=int, default=1000, help="measured ticks")
+    parser.add_argument("--warmup", type=int, default=100, help="ticks before measuring (vehicles start moving)")
+    args = parser.parse_args()
+    print(f"{'town':<10} {'vehicles':>8} {'ticks/s':>8}  CARLA server (published)")
+    for town in args.towns:
+        if town.endswith(".xodr") and not os.path.isfile(town):
+            print(f"{town}: skipped (file not found)")
+            continue
+        label = os.path.splitext(os.path.basename(town))[0]
+        for vehicles in args.vehicles:
+            rate, spawned = ticks_per_second(town, vehicles, args.ticks, args.warmup)
+            reference = CARLA_FIGURES.get(vehicles)
+            print(f"{label:<10} {spawned:>8} {rate:>8.0f}  {reference if reference else ''}", flush=True)
+
+
+if __name__ == "__main__":
+    main()

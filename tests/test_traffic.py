@@ -1,0 +1,209 @@
+"""Background traffic: autopilot vehicles, traffic lights, walkers, NPC spawning and determinism."""
+
+import math
+
+import carla
+import numpy as np
+import pytest
+
+from conftest import make_world
+from rllib_integration import BaseExperiment, CarlaEnv
+from rllib_integration.embedded import Client, command
+from rllib_integration.embedded.procedural import grid_town, osm_to_opendrive
+
+
+def spawn_cars(client, world, count, seed=0, port=8000):
+    """``count`` cars (4 wheels, base type car) with autopilot, through a batch as CARLA users do."""
+    tm = client.get_trafficmanager(port)
+    tm.set_synchronous_mode(True)
+    tm.set_random_device_seed(seed)
+    cars = [bp for bp in world.get_blueprint_library().filter("vehicle.*")
+            if bp.get_attribute("base_type").as_str() == "car"]
+    points = world.get_map().get_spawn_points()
+    order = np.random.default_rng(seed).permutation(len(points))[:count]
+    batch = [command.SpawnActor(cars[i % len(cars)], points[p]).then(
+        command.SetAutopilot(command.FutureActor, True, port)) for i, p in enumerate(order)]
+    responses = client.apply_batch_sync(batch, True)
+    assert not any(r.has_error() for r in responses)
+    return [world.get_actor(r.actor_id) for r in responses]
+
+
+def test_fifty_autopilot_cars_move_without_collisions_and_stay_on_the_road(server):
+    client, world = make_world(server, "GridTown")
+    cars = spawn_cars(client, world, 50)
+    start = {car.id: car.get_location() for car in cars}
+    town_map = world.get_map()
+    collisions, off_road = [], set()
+    for tick in range(2000):
+        world.tick()
+        collisions += [(r.actor.id, r.other_actor.id) for r in world.collisions]
+        if tick % 20 == 0:  # more than 0.5 m beyond a lane edge (junction lanes do not tile junctions)
+            for car in cars:
+                lane = town_map.get_waypoint(car.get_location())
+                if car.get_location().distance(lane.transform.location) > lane.lane_width / 2 + 0.5:
+                    off_road.add(car.id)
+    assert not collisions
+    assert not off_road
+    assert all(car.get_location().distance(start[car.id]) > 20.0 for car in cars), "every car moved"
+    assert max(car.get_velocity().length() for car in cars) * 3.6 <= 40.0 * 0.7 + 1.0, "70 % of the limit"
+
+
+def light_and_approach(world):
+    """A signalised approach: (light, stop waypoint, a waypoint 40 m before it)."""
+    for light in world.get_actors().filter("traffic.traffic_light*"):
+        for stop in light.get_stop_waypoints():
+            before = stop.previous(40.0)
+            if before and not any(w.is_junction for d in range(2, 40, 4) for w in stop.previous(float(d))):
+                return light, stop, before[0]
+    raise AssertionError("no signalised approach")
+
+
+def test_a_car_stops_at_red_before_the_stop_line_and_goes_on_green(server):
+    client, world = make_world(server, "GridTown")
+    light, stop, start = light_and_approach(world)
+    for other in light.get_group_traffic_lights():
+        other.freeze(True)
+        other.set_state(carla.TrafficLightState.Red)
+    t = start.transform
+    car = world.spawn_actor(world.get_blueprint_library().find("vehicle.tesla.model3"),
+                            carla.Transform(carla.Location(t.location.x, t.location.y, 0.5), t.rotation))
+    car.set_autopilot(True, 8000)
+    client.get_trafficmanager(8000).set_desired_speed(car, 30.0)
+    for _ in range(400):
+        world.tick()
+    stop_location = stop.transform.location
+    forward = stop.transform.get_forward_vector()
+    front = car.get_location() + carla.Location(forward.x * car.bounding_box.extent.x,
+                                                forward.y * car.bounding_box.extent.x)
+    before_line = (stop_location.x - front.x) * forward.x + (stop_location.y - front.y) * forward.y
+    assert car.get_velocity().length() < 0.1, "stopped at the red light"
+    assert -0.5 < before_line < 12.0, "before the stop line"
+    assert car.is_at_traffic_light() and car.get_traffic_light() is light
+    assert car.get_traffic_light_state() == carla.TrafficLightState.Red
+    light.set_state(carla.TrafficLightState.Green)
+    for _ in range(100):
+        world.tick()
+    assert car.get_velocity().length() > 2.0, "goes on green"
+    past = (car.get_location().x - stop_location.x) * forward.x + (car.get_location().y - stop_location.y) * forward.y
+    assert past > 0.0
+
+
+def test_light_groups_cycle_one_green_at_a_time(server):
+    _, world = make_world(server, "GridTown")
+    lights = list(world.get_actors().filter("traffic.traffic_light"))
+    assert len(lights) == 16, "the town's 16 signals"
+    groups = {tuple(sorted(l.id for l in light.get_group_traffic_lights())) for light in lights}
+    assert len(groups) == 4 and all(len(g) == 4 for g in groups)
+    group = lights[0].get_group_traffic_lights()
+    seen = {light.id: set() for light in group}
+    for _ in range(int((10 + 3 + 2) * 4 / 0.05) + 10):
+        world.tick()
+        states = [light.get_state() for light in group]
+        assert sum(s != carla.TrafficLightState.Red for s in states) <= 1
+        for light, state in zip(group, states):
+            seen[light.id].add(state)
+    assert all(states == {carla.TrafficLightState.Red, carla.TrafficLightState.Green, carla.TrafficLightState.Yellow}
+               for states in seen.values()), "every light of the group had its turn"
+
+
+def test_junctions_of_a_map_without_signals_get_lights(server):
+    client = Client("localhost", server.port)
+    world = client.generate_opendrive_world(osm_to_opendrive(grid_town(rows=2, cols=2, arterial_every=99)))
+    lights = world.get_actors().filter("traffic.traffic_light*")
+    assert len(lights) > 0
+    assert all(len(light.get_group_traffic_lights()) >= 3 for light in lights), "3 or more approaches"
+
+
+def test_walker_reaches_its_destination_on_the_sidewalk(server):
+    _, world = make_world(server, "GridTown")
+    world.set_pedestrians_seed(4)
+    library = world.get_blueprint_library()
+    start, goal = world.get_random_location_from_navigation(), world.get_random_location_from_navigation()
+    walker = world.spawn_actor(library.find("walker.pedestrian.0002"),
+                               carla.Transform(carla.Location(start.x, start.y, start.z + 1.0)))
+    controller = world.spawn_actor(library.find("controller.ai.walker"), carla.Transform(), walker)
+    controller.start()
+    controller.go_to_location(goal)
+    controller.set_max_speed(2.0)
+    for _ in range(int(3 * start.distance(goal) / 2.0 / 0.05)):
+        world.tick()
+    end = walker.get_location()
+    assert math.hypot(end.x - goal.x, end.y - goal.y) < 1.0
+    assert world.get_map().get_waypoint(end, project_to_road=False, lane_type=carla.LaneType.Sidewalk) is not None
+
+
+class Idle(BaseExperiment):
+    def get_action_space(self):
+        return None
+
+    def get_observation_space(self):
+        return None
+
+    def get_observation(self, sensor_data):
+        return np.zeros(1), {}
+
+
+def traffic_env(**activity):
+    return CarlaEnv({"carla": {"simulator": "embedded"},
+                     "experiment": {"type": Idle, "town": "GridTown",
+                                    "background_activity": {"n_vehicles": 20, "n_walkers": 10, **activity}}})
+
+
+def npc_positions(env):
+    world = env.core.world
+    return sorted((a.id, round(a.get_location().x, 6), round(a.get_location().y, 6)) for a in world.get_actors()
+                  if a.type_id.startswith(("vehicle.", "walker.")) and a.attributes.get("role_name") != "hero")
+
+
+def test_background_activity_spawns_is_seeded_and_is_cleaned_up():
+    runs = []
+    for _ in range(2):
+        env = traffic_env(seed=7)
+        try:
+            env.reset(seed=0)
+            world = env.core.world
+            assert len(world.get_actors().filter("vehicle.*")) == 21
+            assert len(world.get_actors().filter("walker.pedestrian.*")) == 10
+            assert len(world.get_actors().filter("controller.ai.walker")) == 10
+            assert {a.attributes["role_name"] for a in world.get_actors().filter("vehicle.*")} == {"autopilot", "hero"}
+            for _ in range(500):
+                world.tick()
+            runs.append(npc_positions(env))
+        finally:
+            world = env.core.world
+            env.close()
+        assert not [a for a in world.get_actors() if a.type_id != "spectator" and
+                    not a.type_id.startswith("traffic.")], "close destroys every NPC"
+    assert runs[0] == runs[1], "same seed, same trajectories"
+
+
+def test_respawn_per_episode():
+    env = traffic_env(respawn_per_episode=True, n_walkers=0)
+    try:
+        env.reset(seed=0)
+        first = set(env.core.npc_ids)
+        env.reset(seed=1)
+        assert first.isdisjoint(env.core.npc_ids) and len(env.core.npc_ids) == 20
+    finally:
+        env.close()
+
+
+def test_traffic_manager_settings(server):
+    client, world = make_world(server, "GridTown")
+    tm = client.get_trafficmanager(8123)
+    assert tm.get_port() == 8123
+    car = spawn_cars(client, world, 1, port=8123)[0]
+    tm.set_desired_speed(car, 18.0)
+    tm.auto_lane_change(car, False)
+    tm.distance_to_leading_vehicle(car, 4.0)
+    tm.vehicle_percentage_speed_difference(car, 10.0)
+    tm.set_global_distance_to_leading_vehicle(3.0)
+    tm.global_percentage_speed_difference(20.0)
+    tm.ignore_lights_percentage(car, 100.0)
+    for _ in range(300):
+        world.tick()
+    assert car.get_velocity().length() * 3.6 == pytest.approx(18.0, abs=2.0), "desired speed"
+    assert car.get_control().throttle > 0.0
+    car.set_autopilot(False)
+    with pytest.raises(RuntimeError, match="not registered"):
+        tm.set_desired_speed(car, 10.0)
