@@ -55,6 +55,7 @@ class _Autopilot:
         self.reservation: tuple[int, tuple[int, int]] | None = None  # (junction, approach lane)
         self.reserved_at = 0.0
         self.runs_light: dict[int, bool] = {}
+        self.cruise: float | None = None  # cached target speed; None when the route or settings change
 
 
 class TrafficManager:
@@ -94,9 +95,12 @@ class TrafficManager:
 
     def global_percentage_speed_difference(self, percentage: float) -> None:
         self._speed_difference = float(percentage)
+        for state in self._autopilots.values():
+            state.cruise = None
 
     def vehicle_percentage_speed_difference(self, actor: Any, percentage: float) -> None:
-        self._state(actor).speed_difference = float(percentage)
+        state = self._state(actor)
+        state.speed_difference, state.cruise = float(percentage), None
 
     def distance_to_leading_vehicle(self, actor: Any, distance: float) -> None:
         self._state(actor).distance = float(distance)
@@ -109,7 +113,8 @@ class TrafficManager:
 
     def set_desired_speed(self, actor: Any, speed: float) -> None:
         """Cruise at ``speed`` km/h, whatever the speed limit."""
-        self._state(actor).desired_speed = float(speed)
+        state = self._state(actor)
+        state.desired_speed, state.cruise = float(speed), None
 
     def set_path(self, actor: Any, path: list[carla.Location]) -> None:
         """Follow the lanes through these locations, in order, choosing branches towards them."""
@@ -146,20 +151,38 @@ class TrafficManager:
         slots = np.array([s.vehicle.slot for s in states])
         rows = world._vehicles.data[slots]
         x, y, yaw, speed = (rows[:, COLUMN[k]] for k in ("x", "y", "yaw", "speed"))
-        for state, xi, yi, yawi in zip(states, x.tolist(), y.tolist(), yaw.tolist()):
-            self._follow(state, xi, yi, yawi)
-        coords = np.array([state.coords for state in states]).reshape(len(states), ROUTE_POINTS, 2)
+        count = len(states)
+        for i, state in enumerate(states):
+            if not state.route:  # newly registered
+                self._follow(state, float(x[i]), float(y[i]), float(yaw[i]))
+        coords = np.array([state.coords for state in states]).reshape(count, ROUTE_POINTS, 2)
+        # Route upkeep only where needed: a route point passed, or the vehicle off its route.
+        c0, c1, c2 = coords[:, 0], coords[:, 1], coords[:, 2]
+        passed = (x - c1[:, 0]) * (c2[:, 0] - c1[:, 0]) + (y - c1[:, 1]) * (c2[:, 1] - c1[:, 1]) >= 0.0
+        segment = np.maximum(np.hypot(c1[:, 0] - c0[:, 0], c1[:, 1] - c0[:, 1]), 1e-6)
+        across = np.abs((x - c0[:, 0]) * (c1[:, 1] - c0[:, 1]) - (y - c0[:, 1]) * (c1[:, 0] - c0[:, 0])) / segment
+        far = (x - c0[:, 0]) ** 2 + (y - c0[:, 1]) ** 2 > 36.0
+        for i in np.flatnonzero(passed | far | (across > 2.5)):
+            state = states[i]
+            self._follow(state, float(x[i]), float(y[i]), float(yaw[i]))
+            coords[i] = np.reshape(state.coords, (ROUTE_POINTS, 2))
         lookahead = np.clip(((4.0 + 0.5 * speed) / ROUTE_STEP).astype(int), 2, ROUTE_POINTS - 1)
-        targets = coords[np.arange(len(states)), lookahead]
+        targets = coords[np.arange(count), lookahead]
         samples = coords[:, SAMPLES]
-        cruise = np.array([self._cruise_speed(state) for state in states])
-        stop_gap = np.array([self._junction_gap(state, xi, yi, vi)
-                             for state, xi, yi, vi in zip(states, x.tolist(), y.tolist(), speed.tolist())])
+        cruise = np.array([state.cruise if state.cruise is not None else self._cruise_speed(state)
+                           for state in states])
+        entry = np.array([state.entry if state.entry is not None else 0 for state in states])
+        before = coords[np.arange(count), np.maximum(entry - 1, 0)]
+        near = (entry > 0) & (np.hypot(before[:, 0] - x, before[:, 1] - y) < 50.0)
+        stop_gap = np.full(count, np.inf)
+        for i in np.flatnonzero(near | np.array([s.reservation is not None for s in states])):
+            stop_gap[i] = self._junction_gap(states[i], float(x[i]), float(y[i]), float(speed[i]))
         self._control(states, rows, slots, x, y, yaw, speed, targets, samples, cruise, stop_gap)
 
     def _follow(self, state: _Autopilot, x: float, y: float, yaw: float) -> None:
         """Drop passed route points, re-localise if off the route, extend to ROUTE_POINTS."""
         route, coords = state.route, state.coords
+        state.cruise = None
         while len(route) > 2:
             x1, y1, x2, y2 = coords[2], coords[3], coords[4], coords[5]
             if (x - x1) * (x2 - x1) + (y - y1) * (y2 - y1) < 0.0:
@@ -167,7 +190,7 @@ class TrafficManager:
             route.pop(0)
             del coords[:2]
             state.entry = None if state.entry is None else state.entry - 1
-        if not route or self._off_route(coords, x, y, route[0][3].is_junction):
+        if not route or self._off_route(coords, x, y, route[0][3].is_junction):  # rechecked exactly
             route[:], coords[:], state.entry = [], [], None
             self._append(state, self._lane_at(x, y, yaw))
         if state.entry is not None and state.entry < 1:  # inside the junction: look for the next one
@@ -236,6 +259,7 @@ class TrafficManager:
         """Target speed (m/s): limit or desired speed, slowed for the curve ahead; 0 before a dead end."""
         route = state.route
         if route[-1][3].id == route[-2][3].id:
+            state.cruise = 0.0
             return 0.0
         if state.path and math.hypot(route[0][0] - state.path[0].x, route[0][1] - state.path[0].y) < 4.0:
             state.path.pop(0)
@@ -248,7 +272,8 @@ class TrafficManager:
             turn = abs((route[end][2] - route[1][2] + math.pi) % (2 * math.pi) - math.pi)
             if turn > 0.05:
                 target = min(target, math.sqrt(LATERAL_ACCEL * ROUTE_STEP * (end - 1) / turn))
-        return max(target, 0.0)
+        state.cruise = max(target, 0.0)
+        return state.cruise
 
     def _junction_gap(self, state: _Autopilot, x: float, y: float, speed: float) -> float:
         """Distance to where the vehicle must stop for a light or a busy junction (inf: none)."""
