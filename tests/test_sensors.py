@@ -179,15 +179,6 @@ def test_obstacle_sensor_reports_the_vehicle_ahead_and_its_distance():
         env.close()
 
 
-def test_cameras_are_refused_clearly_in_the_embedded_world():
-    env = sensor_env({"front": {"type": "sensor.camera.rgb", "image_size_x": 84}})
-    try:
-        with pytest.raises(RuntimeError, match=r"hero\.sensors\.front: 'sensor\.camera\.rgb' is not simulated"):
-            env.reset(seed=0)
-    finally:
-        env.close()
-
-
 def test_sensor_configuration_errors():
     env = sensor_env({"crash": {"type": "sensor.other.colision"}})
     try:

@@ -1,76 +1,27 @@
-"""World-side sensors of the embedded world: collision, lane invasion, obstacle, GNSS and IMU.
+"""Sensors of the embedded world: collision, lane invasion, obstacle, GNSS and IMU here; cameras
+(:mod:`.cameras`), LiDAR and radar (:mod:`.ranging`); and the blueprints of them all.
 
 Each is a sensor actor (``carla.Sensor``): spawned attached to a parent with CARLA's blueprint id
 and attributes, ``listen(callback)`` / ``stop()`` / ``destroy()``, and it measures right after every
 world tick (or every ``sensor_tick`` seconds), calling the callback synchronously with a measurement
 carrying ``frame``, ``timestamp`` and ``transform``.
-
-Cameras, LiDAR and radar have blueprints (so experiments can be configured) but are not simulated
-yet: spawning them raises an error that says so.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Callable, Iterable
 
 import carla
 import numpy as np
 
-from .actors import Actor
 from .blueprints import ActorAttribute, ActorBlueprint, Bool, Float, Int, String
-from .sensor_data import (CollisionEvent, GnssMeasurement, IMUMeasurement, LaneInvasionEvent,
-                          ObstacleDetectionEvent, SensorData)
+from .cameras import CAMERAS
+from .ranging import Lidar, Radar, SemanticLidar
+from .sensor_base import Sensor
+from .sensor_data import CollisionEvent, GnssMeasurement, IMUMeasurement, LaneInvasionEvent, ObstacleDetectionEvent
 from .world import SPAWN_HANDLERS
 
 GRAVITY = 9.81
-
-
-class Sensor(Actor):
-    """A sensor actor; subclasses implement :meth:`_measure`."""
-
-    def __init__(self, *args, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self._callback: Callable[[SensorData], None] | None = None
-        self._interval = float(self.attributes.get("sensor_tick", "0") or 0.0)
-        self._last_time: float | None = None
-        self._rng = np.random.default_rng(int(float(self.attributes.get("noise_seed", "0") or 0)))
-        self._world._sensor_actors.append(self)
-
-    @property
-    def is_listening(self) -> bool:
-        return self._callback is not None
-
-    def listen(self, callback: Callable[[SensorData], None]) -> None:
-        """Call ``callback(measurement)`` for every measurement from now on."""
-        self._callback = callback
-
-    def stop(self) -> None:
-        self._callback = None
-
-    def destroy(self) -> bool:
-        if self in self._world._sensor_actors:
-            self._world._sensor_actors.remove(self)
-        return super().destroy()
-
-    def _on_tick(self, frame: int, elapsed: float) -> None:
-        """Measure after a tick if due (``sensor_tick``) and hand the results to the callback."""
-        due = self._last_time is None or elapsed - self._last_time >= self._interval - 1e-9
-        if not due:
-            return
-        self._last_time = elapsed
-        measurements = list(self._measure(frame, elapsed, self.get_transform()))
-        if self._callback is not None:
-            for measurement in measurements:
-                self._callback(measurement)
-
-    def _measure(self, frame: int, elapsed: float, transform: carla.Transform) -> Iterable[SensorData]:
-        raise NotImplementedError
-
-    def _noise(self, stddev_key: str, bias_key: str | None = None) -> float:
-        stddev = float(self.attributes.get(stddev_key, "0") or 0.0)
-        bias = float(self.attributes.get(bias_key, "0") or 0.0) if bias_key else 0.0
-        return bias + (self._rng.normal(0.0, stddev) if stddev > 0.0 else 0.0)
 
 
 class CollisionSensor(Sensor):
@@ -192,14 +143,6 @@ class ImuSensor(Sensor):
         yield IMUMeasurement(frame, elapsed, transform, accelerometer, gyroscope, compass)
 
 
-def _not_simulated(blueprint_id: str) -> Callable[..., Actor]:
-    def refuse(*args, **kwargs) -> Actor:
-        raise RuntimeError(f"'{blueprint_id}' is not simulated by the embedded world yet (cameras, "
-                           f"LiDAR and radar come in a later version). Fix: use sensor.birdview or the "
-                           f"world-side sensors, or a real CARLA server (simulator: launch or connect).")
-    return refuse
-
-
 def _attrs(*specs: tuple) -> list[ActorAttribute]:
     return [ActorAttribute(*spec) for spec in specs]
 
@@ -207,7 +150,7 @@ def _attrs(*specs: tuple) -> list[ActorAttribute]:
 _COMMON = (("role_name", String, "front"), ("sensor_tick", Float, "0.0"))
 _NOISE_SEED = (("noise_seed", Int, "0"),)
 
-SENSORS: dict[str, tuple[type[Sensor] | None, list[tuple]]] = {
+SENSORS: dict[str, tuple[type[Sensor], list[tuple]]] = {
     "sensor.other.collision": (CollisionSensor, [("role_name", String, "front")]),
     "sensor.other.lane_invasion": (LaneInvasionSensor, [("role_name", String, "front")]),
     "sensor.other.obstacle": (ObstacleSensor, [*_COMMON, ("distance", Float, "5"), ("hit_radius", Float, "0.5"),
@@ -219,14 +162,20 @@ SENSORS: dict[str, tuple[type[Sensor] | None, list[tuple]]] = {
         (f"noise_gyro_{kind}_{axis}", Float, "0.0") for kind in ("bias", "stddev") for axis in "xyz"]),
 }
 _CAMERA = [*_COMMON, ("image_size_x", Int, "800"), ("image_size_y", Int, "600"), ("fov", Float, "90.0")]
-for _camera in ("rgb", "depth", "semantic_segmentation", "dvs"):
-    SENSORS[f"sensor.camera.{_camera}"] = (None, _CAMERA)
-_LIDAR = [*_COMMON, ("channels", Int, "32"), ("range", Float, "10.0"), ("points_per_second", Int, "56000"),
-          ("rotation_frequency", Float, "10.0"), ("upper_fov", Float, "10.0"), ("lower_fov", Float, "-30.0")]
-SENSORS["sensor.lidar.ray_cast"] = (None, _LIDAR)
-SENSORS["sensor.lidar.ray_cast_semantic"] = (None, _LIDAR)
-SENSORS["sensor.other.radar"] = (None, [*_COMMON, ("horizontal_fov", Float, "30.0"), ("vertical_fov", Float, "30.0"),
-                                        ("range", Float, "100.0"), ("points_per_second", Int, "1500")])
+for _name, _camera in CAMERAS.items():
+    _extra = [("positive_threshold", Float, "0.3"), ("negative_threshold", Float, "0.3")] if _name == "dvs" else []
+    SENSORS[f"sensor.camera.{_name}"] = (_camera, _CAMERA + _extra)
+_LIDAR = [*_COMMON, *_NOISE_SEED, ("channels", Int, "32"), ("range", Float, "10.0"),
+          ("points_per_second", Int, "56000"), ("rotation_frequency", Float, "10.0"), ("upper_fov", Float, "10.0"),
+          ("lower_fov", Float, "-30.0"), ("horizontal_fov", Float, "360.0")]
+SENSORS["sensor.lidar.ray_cast"] = (Lidar, _LIDAR + [
+    ("atmosphere_attenuation_rate", Float, "0.004"), ("dropoff_general_rate", Float, "0.45"),
+    ("dropoff_intensity_limit", Float, "0.8"), ("dropoff_zero_intensity", Float, "0.4"),
+    ("noise_stddev", Float, "0.0")])
+SENSORS["sensor.lidar.ray_cast_semantic"] = (SemanticLidar, _LIDAR)
+SENSORS["sensor.other.radar"] = (Radar, [*_COMMON, *_NOISE_SEED, ("horizontal_fov", Float, "30.0"),
+                                         ("vertical_fov", Float, "30.0"), ("range", Float, "100.0"),
+                                         ("points_per_second", Int, "1500")])
 
 
 def sensor_blueprints() -> list[ActorBlueprint]:
@@ -235,4 +184,4 @@ def sensor_blueprints() -> list[ActorBlueprint]:
 
 
 for _blueprint_id, (_cls, _) in SENSORS.items():
-    SPAWN_HANDLERS[_blueprint_id] = _cls if _cls is not None else _not_simulated(_blueprint_id)
+    SPAWN_HANDLERS[_blueprint_id] = _cls

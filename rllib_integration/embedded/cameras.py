@@ -1,0 +1,179 @@
+"""Cameras of the embedded world: ``sensor.camera.rgb``, ``.depth``, ``.semantic_segmentation``, ``.dvs``.
+
+A pinhole camera (``image_size_x``, ``image_size_y``, ``fov``) at the sensor's transform casts one ray per
+pixel against the ground (textured by the map: road, lane markings, sidewalks, shoulders, terrain) and the
+actors' boxes, nearest hit first (occlusion); rays that hit nothing see the sky. Data follows CARLA:
+BGRA bytes; depth as planar distance encoded in R, G, B over 1000 m; semantic tags in the red channel;
+DVS events (x, y, t, polarity) where the log intensity changed by the contrast thresholds.
+"""
+
+from __future__ import annotations
+
+import math
+
+import carla
+import numpy as np
+
+from .raycast import (LABEL_TAGS, TAG_SKY, GroundTexture, cast_boxes, cast_ground, scene_boxes)
+from .sensor_data import SensorData
+from .sensor_base import Sensor
+from ..sensors.birdview_map import PALETTE
+
+MAX_DEPTH = 1000.0
+SKY_TOP, SKY_HORIZON = np.array([70, 130, 200], float), np.array([190, 215, 235], float)
+DVS_EVENT = np.dtype([("x", np.uint16), ("y", np.uint16), ("t", np.int64), ("pol", np.bool_)])
+
+
+class Image(SensorData):
+    """``carla.Image``: ``raw_data`` is BGRA bytes, row by row."""
+
+    def __init__(self, frame, timestamp, transform, width: int, height: int, fov: float, raw_data: bytes) -> None:
+        super().__init__(frame, timestamp, transform)
+        self.width, self.height, self.fov, self.raw_data = width, height, fov, raw_data
+
+
+class DVSEventArray(SensorData):
+    """``carla.DVSEventArray``: ``raw_data`` holds (x uint16, y uint16, t int64, pol bool) records."""
+
+    def __init__(self, frame, timestamp, transform, width: int, height: int, fov: float, raw_data: bytes) -> None:
+        super().__init__(frame, timestamp, transform)
+        self.width, self.height, self.fov, self.raw_data = width, height, fov, raw_data
+
+    def __len__(self) -> int:
+        return len(self.raw_data) // DVS_EVENT.itemsize
+
+
+def rotation_matrix(rotation: carla.Rotation) -> np.ndarray:
+    """World-from-sensor rotation (CARLA's get_matrix convention)."""
+    return np.array(carla.Transform(carla.Location(), rotation).get_matrix())[:3, :3]
+
+
+class Camera(Sensor):
+    """Renders one frame per measurement; subclasses choose what the pixels carry."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.width = int(self.attributes["image_size_x"])
+        self.height = int(self.attributes["image_size_y"])
+        self.fov = float(self.attributes["fov"])
+        focal = self.width / (2.0 * math.tan(math.radians(self.fov) / 2.0))
+        u = (np.arange(self.width) + 0.5 - self.width / 2.0) / focal
+        v = (np.arange(self.height) + 0.5 - self.height / 2.0) / focal
+        uu, vv = np.meshgrid(u, v)
+        self._rays = np.stack([np.ones_like(uu), uu, -vv], axis=-1).reshape(-1, 3)  # camera frame, x = 1
+        self._focal = focal
+        self._ground = GroundTexture(self._world.get_map())
+
+    def render(self, transform: carla.Transform) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(depth (H, W) metres, semantic tags (H, W), RGB (H, W, 3) uint8) seen from ``transform``."""
+        rotation = rotation_matrix(transform.rotation)
+        directions = self._rays @ rotation.T
+        origin = np.array([transform.location.x, transform.location.y, transform.location.z])
+        ground_z = float(self._world._ground.height(origin[:1], origin[1:2])[0])
+        ground_z = 0.0 if math.isnan(ground_z) else ground_z
+        t_ground = cast_ground(origin, directions, ground_z)
+        exclude = {self.parent.id} if self.parent is not None else set()
+        boxes = scene_boxes(self._world, exclude, transform.location, MAX_DEPTH)
+        t_box, which, normal = self._cast_visible_boxes(origin, directions, rotation, boxes)
+        depth = np.minimum(np.minimum(t_ground, t_box), MAX_DEPTH)
+        sky = ~np.isfinite(np.minimum(t_ground, t_box)) | (np.minimum(t_ground, t_box) >= MAX_DEPTH)
+        on_box = (t_box < t_ground) & ~sky
+        points = origin + directions * np.where(sky, 0.0, depth)[:, None]
+        labels = self._ground.labels(points[:, 0], points[:, 1])
+        tags = np.where(sky, TAG_SKY, LABEL_TAGS[labels]).astype(np.uint8)
+        rgb = PALETTE[labels].astype(float)
+        if on_box.any():
+            tags[on_box] = boxes.tag[which[on_box]]
+            shade = 0.55 + 0.45 * np.clip(normal[on_box] @ np.array([0.3, -0.4, 0.87]), 0.0, 1.0)
+            rgb[on_box] = boxes.colour[which[on_box]] * shade[:, None]
+        elevation = np.clip(directions[:, 2] / np.linalg.norm(directions, axis=1), 0.0, 1.0)[:, None]
+        rgb = np.where(sky[:, None], SKY_HORIZON + (SKY_TOP - SKY_HORIZON) * elevation, rgb)
+        shape = (self.height, self.width)
+        return depth.reshape(shape), tags.reshape(shape), np.clip(rgb, 0, 255).astype(np.uint8).reshape(*shape, 3)
+
+    def _cast_visible_boxes(self, origin, directions, rotation, boxes):
+        """Boxes cast only over the pixels their projected corners cover."""
+        count = len(directions)
+        best, which, normal = np.full(count, np.inf), np.full(count, -1), np.zeros((count, 3))
+        signs = np.array([[sx, sy, sz] for sx in (-1, 1) for sy in (-1, 1) for sz in (-1, 1)], float)
+        for k in range(len(boxes.yaw)):
+            c, s = math.cos(boxes.yaw[k]), math.sin(boxes.yaw[k])
+            local = signs * boxes.extent[k]
+            corners = boxes.centre[k] + np.stack([c * local[:, 0] - s * local[:, 1], s * local[:, 0] + c * local[:, 1],
+                                                  local[:, 2]], axis=1)
+            camera = (corners - origin) @ rotation  # sensor frame: x forward, y right, z up
+            if (camera[:, 0] <= 0.05).all():
+                continue
+            front = np.maximum(camera[:, 0], 0.05)
+            u = self.width / 2.0 + self._focal * camera[:, 1] / front
+            v = self.height / 2.0 - self._focal * camera[:, 2] / front
+            if (camera[:, 0] <= 0.05).any():  # partly behind the camera: try every pixel
+                u0, u1, v0, v1 = 0, self.width, 0, self.height
+            else:
+                u0, u1 = max(int(u.min()) - 1, 0), min(int(math.ceil(u.max())) + 1, self.width)
+                v0, v1 = max(int(v.min()) - 1, 0), min(int(math.ceil(v.max())) + 1, self.height)
+            if u0 >= u1 or v0 >= v1:
+                continue
+            pixels = (np.arange(v0, v1)[:, None] * self.width + np.arange(u0, u1)[None, :]).ravel()
+            t, hit, n = cast_boxes(origin, directions[pixels], boxes, index=[k])
+            closer = (hit >= 0) & (t < best[pixels])
+            best[pixels[closer]] = t[closer]
+            which[pixels[closer]] = k
+            normal[pixels[closer]] = n[closer]
+        return best, which, normal
+
+    def _image(self, frame, elapsed, transform, bgra: np.ndarray) -> Image:
+        return Image(frame, elapsed, transform, self.width, self.height, self.fov, np.ascontiguousarray(bgra).tobytes())
+
+
+def _bgra(rgb: np.ndarray) -> np.ndarray:
+    alpha = np.full(rgb.shape[:2] + (1,), 255, np.uint8)
+    return np.concatenate([rgb[..., ::-1], alpha], axis=2)
+
+
+class RGBCamera(Camera):
+    def _measure(self, frame, elapsed, transform):
+        yield self._image(frame, elapsed, transform, _bgra(self.render(transform)[2]))
+
+
+class DepthCamera(Camera):
+    def _measure(self, frame, elapsed, transform):
+        depth = self.render(transform)[0]
+        encoded = np.round(depth / MAX_DEPTH * (256 ** 3 - 1)).astype(np.int64)
+        rgb = np.stack([encoded % 256, (encoded // 256) % 256, encoded // 65536], axis=-1).astype(np.uint8)
+        yield self._image(frame, elapsed, transform, _bgra(rgb))
+
+
+class SemanticCamera(Camera):
+    def _measure(self, frame, elapsed, transform):
+        tags = self.render(transform)[1]
+        rgb = np.zeros(tags.shape + (3,), np.uint8)
+        rgb[..., 0] = tags
+        yield self._image(frame, elapsed, transform, _bgra(rgb))
+
+
+class DVSCamera(Camera):
+    """Events where the log intensity changed by ``positive_threshold`` / ``negative_threshold``."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._reference: np.ndarray | None = None
+
+    def _measure(self, frame, elapsed, transform):
+        rgb = self.render(transform)[2].astype(float)
+        log_intensity = np.log(rgb @ np.array([0.299, 0.587, 0.114]) + 1.0)
+        if self._reference is None:
+            self._reference = log_intensity
+        change = log_intensity - self._reference
+        positive = change >= float(self.attributes["positive_threshold"])
+        negative = change <= -float(self.attributes["negative_threshold"])
+        ys, xs = np.nonzero(positive | negative)
+        events = np.zeros(len(xs), DVS_EVENT)
+        events["x"], events["y"] = xs, ys
+        events["t"] = int(elapsed * 1e9)
+        events["pol"] = positive[ys, xs]
+        self._reference = np.where(positive | negative, log_intensity, self._reference)
+        yield DVSEventArray(frame, elapsed, transform, self.width, self.height, self.fov, events.tobytes())
+
+
+CAMERAS = {"rgb": RGBCamera, "depth": DepthCamera, "semantic_segmentation": SemanticCamera, "dvs": DVSCamera}

@@ -1,0 +1,145 @@
+"""LiDAR and radar of the embedded world: ``sensor.lidar.ray_cast``, ``.ray_cast_semantic``, ``sensor.other.radar``.
+
+LiDAR: ``channels`` lasers between ``lower_fov`` and ``upper_fov`` sweep ``rotation_frequency`` turns per
+second, ``points_per_second`` in all; each tick casts the slice of the sweep that tick covers against the
+ground and the actors' boxes within ``range``. Points are in the sensor frame (x forward, y right, z up),
+as CARLA's: (x, y, z, intensity) with intensity ``exp(-atmosphere_attenuation_rate * distance)``, random
+drop-off (``dropoff_general_rate``, and below ``dropoff_intensity_limit``) and range noise (``noise_stddev``);
+the semantic LiDAR gives (x, y, z, cos of the incidence angle, object index, object tag) and drops nothing.
+
+Radar: ``points_per_second`` rays drawn in ``horizontal_fov`` x ``vertical_fov`` within ``range``; each hit
+is a detection (velocity, azimuth, altitude, depth): the relative velocity along the ray, negative when
+the object approaches.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .cameras import rotation_matrix
+from .raycast import LABEL_TAGS, GroundTexture, cast_boxes, cast_ground, scene_boxes
+from .sensor_base import Sensor
+from .sensor_data import SensorData
+from ..sensors.parsers import SEMANTIC_LIDAR_POINT
+
+
+class LidarMeasurement(SensorData):
+    """``carla.LidarMeasurement`` / ``SemanticLidarMeasurement``."""
+
+    def __init__(self, frame, timestamp, transform, channels: int, horizontal_angle: float, raw_data: bytes,
+                 counts: list[int]) -> None:
+        super().__init__(frame, timestamp, transform)
+        self.channels, self.horizontal_angle, self.raw_data = channels, horizontal_angle, raw_data
+        self._counts = counts
+
+    def get_point_count(self, channel: int) -> int:
+        return self._counts[channel]
+
+    def __len__(self) -> int:
+        return sum(self._counts)
+
+
+class RadarMeasurement(SensorData):
+    """``carla.RadarMeasurement``: ``raw_data`` holds float32 (velocity, azimuth, altitude, depth)."""
+
+    def __init__(self, frame, timestamp, transform, raw_data: bytes) -> None:
+        super().__init__(frame, timestamp, transform)
+        self.raw_data = raw_data
+
+    def get_detection_count(self) -> int:
+        return len(self.raw_data) // 16
+
+    def __len__(self) -> int:
+        return self.get_detection_count()
+
+
+class _Ranging(Sensor):
+    """Casts rays given in the sensor frame; returns hits in the sensor frame."""
+
+    def _cast(self, transform, local_directions: np.ndarray, reach: float):
+        rotation = rotation_matrix(transform.rotation)
+        directions = local_directions @ rotation.T
+        origin = np.array([transform.location.x, transform.location.y, transform.location.z])
+        ground_z = float(self._world._ground.height(origin[:1], origin[1:2])[0])
+        ground_z = 0.0 if math.isnan(ground_z) else ground_z
+        t_ground = cast_ground(origin, directions, ground_z)
+        exclude = {self.parent.id} if self.parent is not None else set()
+        boxes = scene_boxes(self._world, exclude, transform.location, reach)
+        t_box, which, normal = cast_boxes(origin, directions, boxes)
+        on_box = t_box < t_ground
+        t = np.minimum(t_box, t_ground)
+        normal = np.where(on_box[:, None], normal, np.array([0.0, 0.0, 1.0]))
+        return t, on_box, which, normal, boxes, origin, directions, rotation
+
+
+class Lidar(_Ranging):
+    def __init__(self, *args, semantic: bool = False, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.semantic = semantic
+        self._angle = 0.0
+        self._ground_texture = GroundTexture(self._world.get_map()) if semantic else None
+
+    def _measure(self, frame, elapsed, transform):
+        a = self.attributes
+        channels, reach = int(a["channels"]), float(a["range"])
+        dt = self._world._delta or 0.05
+        sweep = 360.0 * float(a["rotation_frequency"]) * dt
+        per_channel = max(1, int(float(a["points_per_second"]) * dt / channels))
+        azimuth = np.radians(self._angle + np.arange(per_channel) * min(sweep, 360.0) / per_channel)
+        self._angle = (self._angle + sweep) % 360.0
+        upper, lower = float(a["upper_fov"]), float(a["lower_fov"])
+        elevation = np.radians(np.linspace(upper, lower, channels) if channels > 1 else np.array([upper]))
+        el, az = np.meshgrid(elevation, azimuth, indexing="ij")
+        local = np.stack([np.cos(el) * np.cos(az), np.cos(el) * np.sin(az), np.sin(el)], axis=-1).reshape(-1, 3)
+        t, on_box, which, normal, boxes, origin, directions, rotation = self._cast(transform, local, reach)
+        noise = float(a.get("noise_stddev", 0.0))
+        if noise > 0.0 and not self.semantic:
+            t = t + self._rng.normal(0.0, noise, len(t))
+        keep = np.isfinite(t) & (t <= reach) & (t > 0.0)
+        channel_of = np.repeat(np.arange(channels), per_channel)
+        points = local * np.where(keep, t, 0.0)[:, None]
+        if self.semantic:
+            hit_world = origin + directions * np.where(keep, t, 0.0)[:, None]
+            ground_tag = LABEL_TAGS[self._ground_texture.labels(hit_world[:, 0], hit_world[:, 1])]
+            records = np.zeros(int(keep.sum()), SEMANTIC_LIDAR_POINT)
+            records["x"], records["y"], records["z"] = (points[keep, i] for i in range(3))
+            records["cos_inc_angle"] = np.abs((directions[keep] * normal[keep]).sum(axis=1))
+            records["object_idx"] = np.where(on_box[keep], boxes.actor_id[np.maximum(which[keep], 0)], 0)
+            records["object_tag"] = np.where(on_box[keep], boxes.tag[np.maximum(which[keep], 0)], ground_tag[keep])
+            raw = records.tobytes()
+        else:
+            intensity = np.exp(-float(a["atmosphere_attenuation_rate"]) * t)
+            drop = self._rng.random(len(t)) < float(a["dropoff_general_rate"])
+            limit, zero = float(a["dropoff_intensity_limit"]), float(a["dropoff_zero_intensity"])
+            weak = intensity < limit
+            drop |= weak & (self._rng.random(len(t)) < zero * (limit - intensity) / max(limit, 1e-9))
+            keep &= ~drop
+            raw = np.concatenate([points[keep], intensity[keep, None]], axis=1).astype(np.float32).tobytes()
+        counts = np.bincount(channel_of[keep], minlength=channels).tolist()
+        yield LidarMeasurement(frame, elapsed, transform, channels, math.radians(self._angle), raw, counts)
+
+
+class SemanticLidar(Lidar):
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, semantic=True, **kwargs)
+
+
+class Radar(_Ranging):
+    def _measure(self, frame, elapsed, transform):
+        a = self.attributes
+        dt = self._world._delta or 0.05
+        count = max(1, int(float(a["points_per_second"]) * dt))
+        azimuth = np.radians(self._rng.uniform(-0.5, 0.5, count) * float(a["horizontal_fov"]))
+        altitude = np.radians(self._rng.uniform(-0.5, 0.5, count) * float(a["vertical_fov"]))
+        local = np.stack([np.cos(altitude) * np.cos(azimuth), np.cos(altitude) * np.sin(azimuth), np.sin(altitude)], 1)
+        reach = float(a["range"])
+        t, on_box, which, _, boxes, _, directions, _ = self._cast(transform, local, reach)
+        keep = np.isfinite(t) & (t <= reach)
+        own = self.parent.get_velocity() if self.parent is not None else None
+        own_velocity = np.array([own.x, own.y, own.z]) if own is not None else np.zeros(3)
+        target = np.where(on_box[:, None], boxes.velocity[np.maximum(which, 0)] if len(boxes.yaw) else 0.0, 0.0)
+        velocity = ((target - own_velocity) * directions).sum(axis=1)
+        detections = np.stack([velocity, azimuth, altitude, t], axis=1)[keep].astype(np.float32)
+        yield RadarMeasurement(frame, elapsed, transform, detections.tobytes())

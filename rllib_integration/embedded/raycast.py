@@ -1,0 +1,142 @@
+"""Ray casting against the embedded world, for cameras, LiDAR and radar.
+
+The scene is the ground (flat at the ground height under the sensor, textured by the map's label
+layer: road, lane markings, sidewalks, shoulders, terrain) and every actor's oriented box
+(vehicles, walkers, traffic lights). Rays are cast in bulk with NumPy: ``t`` is the distance along
+each ray direction to the nearest hit (``inf`` for none). Semantic tags are CARLA's (0.9.14+).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import carla
+import numpy as np
+
+from ..sensors.birdview_map import Label, map_layer
+
+# CARLA semantic tags.
+TAG_NONE, TAG_ROAD, TAG_SIDEWALK, TAG_TRAFFIC_LIGHT, TAG_TERRAIN, TAG_SKY = 0, 1, 2, 7, 10, 11
+TAG_PEDESTRIAN, TAG_CAR, TAG_TRUCK, TAG_BUS, TAG_MOTORCYCLE, TAG_BICYCLE = 12, 14, 15, 16, 18, 19
+TAG_ROAD_LINE = 24
+VEHICLE_TAGS = {"car": TAG_CAR, "van": TAG_CAR, "truck": TAG_TRUCK, "bus": TAG_BUS,
+                "motorcycle": TAG_MOTORCYCLE, "bicycle": TAG_BICYCLE}
+
+#: Label of the map layer -> semantic tag.
+LABEL_TAGS = np.zeros(256, dtype=np.uint8)
+LABEL_TAGS[[Label.BACKGROUND, Label.SHOULDER, Label.SIDEWALK, Label.ROAD]] = [TAG_TERRAIN, TAG_ROAD, TAG_SIDEWALK, TAG_ROAD]
+LABEL_TAGS[[Label.MARKING_WHITE, Label.MARKING_YELLOW, Label.MARKING_BLUE, Label.MARKING_GREEN, Label.MARKING_RED,
+            Label.MARKING_OTHER, Label.ARROW, Label.STOP_LINE]] = TAG_ROAD_LINE
+GROUND_PPM = 10.0  # resolution of the ground texture, pixels per metre
+
+
+@dataclass
+class Boxes:
+    """Oriented boxes of the actors: centres (K, 3), yaw (K,), half extents (K, 3), tags, ids,
+    velocities (K, 3) and colours (K, 3)."""
+
+    centre: np.ndarray
+    yaw: np.ndarray
+    extent: np.ndarray
+    tag: np.ndarray
+    actor_id: np.ndarray
+    velocity: np.ndarray
+    colour: np.ndarray
+
+
+def scene_boxes(world, exclude: set[int], origin: carla.Location, reach: float) -> Boxes:
+    """The boxes of every vehicle, walker and traffic light within ``reach`` of ``origin``."""
+    rows = []
+    for actor in world.get_actors():
+        kind = actor.type_id.split(".")[0]
+        if kind not in ("vehicle", "walker", "traffic") or actor.id in exclude:
+            continue
+        t = actor.get_transform()
+        if t.location.distance(origin) > reach + 15.0:
+            continue
+        box = actor.bounding_box
+        c, s = math.cos(math.radians(t.rotation.yaw)), math.sin(math.radians(t.rotation.yaw))
+        centre = (t.location.x + c * box.location.x - s * box.location.y,
+                  t.location.y + s * box.location.x + c * box.location.y, t.location.z + box.location.z)
+        if kind == "vehicle":
+            tag = VEHICLE_TAGS.get(actor.attributes.get("base_type", "car"), TAG_CAR)
+            colour = tuple(int(v) for v in actor.attributes.get("color", "120,120,120").split(","))
+        elif kind == "walker":
+            tag, colour = TAG_PEDESTRIAN, (150, 90, 60)
+        else:
+            tag, colour = TAG_TRAFFIC_LIGHT, (40, 40, 40)
+        v = actor.get_velocity()
+        rows.append((centre, math.radians(t.rotation.yaw), (box.extent.x, box.extent.y, box.extent.z), tag, actor.id,
+                     (v.x, v.y, v.z), colour))
+    if not rows:
+        empty = np.zeros((0, 3))
+        return Boxes(empty, np.zeros(0), empty, np.zeros(0, np.uint8), np.zeros(0, np.uint32), empty, empty)
+    columns = list(zip(*rows))
+    return Boxes(np.array(columns[0]), np.array(columns[1]), np.array(columns[2]), np.array(columns[3], np.uint8),
+                 np.array(columns[4], np.uint32), np.array(columns[5]), np.array(columns[6], float))
+
+
+def cast_boxes(origin: np.ndarray, directions: np.ndarray, boxes: Boxes, index=None
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Nearest box hit of each ray: (t, box index or -1, hit normal in world (N, 3)).
+
+    ``origin`` (3,), ``directions`` (N, 3); ``index`` restricts the boxes tried. Slab test in each
+    box's frame (boxes are upright: only yaw); normals are computed for the rays that hit.
+    """
+    count = len(directions)
+    best = np.full(count, np.inf)
+    which = np.full(count, -1)
+    normal = np.zeros((count, 3))
+    dx, dy, dz = (directions[:, i].astype(np.float32) for i in range(3))
+    for k in (range(len(boxes.yaw)) if index is None else index):
+        c, s = math.cos(boxes.yaw[k]), math.sin(boxes.yaw[k])
+        o = origin - boxes.centre[k]
+        local_o = (c * o[0] + s * o[1], -s * o[0] + c * o[1], o[2])
+        local_d = (c * dx + s * dy, -s * dx + c * dy, dz)
+        enter = np.full(count, -np.inf, np.float32)
+        leave = np.full(count, np.inf, np.float32)
+        axis = np.zeros(count, np.int8)
+        for i in range(3):
+            d = np.where(np.abs(local_d[i]) < 1e-9, np.float32(1e-9), local_d[i])
+            t1 = (-boxes.extent[k][i] - local_o[i]) / d
+            t2 = (boxes.extent[k][i] - local_o[i]) / d
+            near = np.minimum(t1, t2)
+            axis = np.where(near > enter, i, axis)
+            enter = np.maximum(enter, near)
+            leave = np.minimum(leave, np.maximum(t1, t2))
+        hit = (leave >= enter) & (enter > 0.0) & (enter < best)
+        if not hit.any():
+            continue
+        rows = np.flatnonzero(hit)
+        best[rows] = enter[rows]
+        which[rows] = k
+        hit_axis = axis[rows]
+        sign = -np.sign(np.choose(hit_axis, [local_d[0][rows], local_d[1][rows], local_d[2][rows]]))
+        nx, ny, nz = (np.where(hit_axis == i, sign, 0.0) for i in range(3))
+        normal[rows] = np.stack([c * nx - s * ny, s * nx + c * ny, nz], axis=1)
+    return best, which, normal
+
+
+def cast_ground(origin: np.ndarray, directions: np.ndarray, ground_z: float) -> np.ndarray:
+    """Distance along each ray to the plane z = ``ground_z`` (inf where it is not below)."""
+    dz = directions[:, 2]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t = (ground_z - origin[2]) / dz
+    return np.where((dz < -1e-9) & (t > 0.0), t, np.inf)
+
+
+class GroundTexture:
+    """The map's label layer sampled at world points."""
+
+    def __init__(self, town_map: carla.Map) -> None:
+        self.layer = map_layer(town_map, GROUND_PPM)
+
+    def labels(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        layer = self.layer
+        cols = ((x - layer.origin_x) * layer.pixels_per_meter).astype(np.int64)
+        rows = ((y - layer.origin_y) * layer.pixels_per_meter).astype(np.int64)
+        inside = (rows >= 0) & (rows < layer.labels.shape[0]) & (cols >= 0) & (cols < layer.labels.shape[1])
+        out = np.full(x.shape, Label.BACKGROUND, dtype=np.uint8)
+        out[inside] = layer.labels[rows[inside], cols[inside]]
+        return out

@@ -1,0 +1,58 @@
+"""The base class of the embedded world's sensor actors."""
+
+from __future__ import annotations
+
+from typing import Callable, Iterable
+
+import carla
+import numpy as np
+
+from .actors import Actor
+from .sensor_data import SensorData
+
+
+class Sensor(Actor):
+    """A sensor actor; subclasses implement :meth:`_measure`."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._callback: Callable[[SensorData], None] | None = None
+        self._interval = float(self.attributes.get("sensor_tick", "0") or 0.0)
+        self._last_time: float | None = None
+        self._rng = np.random.default_rng(int(float(self.attributes.get("noise_seed", "0") or 0)))
+        self._world._sensor_actors.append(self)
+
+    @property
+    def is_listening(self) -> bool:
+        return self._callback is not None
+
+    def listen(self, callback: Callable[[SensorData], None]) -> None:
+        """Call ``callback(measurement)`` for every measurement from now on."""
+        self._callback = callback
+
+    def stop(self) -> None:
+        self._callback = None
+
+    def destroy(self) -> bool:
+        if self in self._world._sensor_actors:
+            self._world._sensor_actors.remove(self)
+        return super().destroy()
+
+    def _on_tick(self, frame: int, elapsed: float) -> None:
+        """Measure after a tick if due (``sensor_tick``) and hand the results to the callback."""
+        due = self._last_time is None or elapsed - self._last_time >= self._interval - 1e-9
+        if not due:
+            return
+        self._last_time = elapsed
+        measurements = list(self._measure(frame, elapsed, self.get_transform()))
+        if self._callback is not None:
+            for measurement in measurements:
+                self._callback(measurement)
+
+    def _measure(self, frame: int, elapsed: float, transform: carla.Transform) -> Iterable[SensorData]:
+        raise NotImplementedError
+
+    def _noise(self, stddev_key: str, bias_key: str | None = None) -> float:
+        stddev = float(self.attributes.get(stddev_key, "0") or 0.0)
+        bias = float(self.attributes.get(bias_key, "0") or 0.0) if bias_key else 0.0
+        return bias + (self._rng.normal(0.0, stddev) if stddev > 0.0 else 0.0)
