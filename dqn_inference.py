@@ -15,7 +15,7 @@ import sys
 
 import torch
 
-from dqn_example.dqn_episodes import VideoRecorder, run_episodes
+from dqn_example.dqn_episodes import drive
 from dqn_example.dqn_experiment import DQNExperiment
 from rllib_integration import CarlaEnv, ConfigError, SimulatorUnavailableError, load_env_config
 
@@ -62,15 +62,7 @@ def main() -> int:
     except (ConfigError, SimulatorUnavailableError, FileNotFoundError, RuntimeError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    recorder = VideoRecorder(args.record, fps=1.0 / env.core.config["timestep"]) if args.record else None
-    try:
-        run_episodes(env, lambda obs: greedy_action(policy, obs, device), args.episodes, args.seed, recorder)
-    except KeyboardInterrupt:
-        print("stopped by the user")
-    finally:
-        if recorder is not None:
-            recorder.close()
-        env.close()
+    drive(env, lambda obs: greedy_action(policy, obs, device), args.episodes, args.seed, args.record)
     return 0
 
 

@@ -18,7 +18,7 @@ import torch
 from ray.rllib.core.columns import Columns
 from ray.rllib.core.rl_module.rl_module import RLModule
 
-from dqn_example.dqn_episodes import VideoRecorder, run_episodes
+from dqn_example.dqn_episodes import drive
 from dqn_example.dqn_experiment import DQNExperiment
 from rllib_integration import CarlaEnv, ConfigError, SimulatorUnavailableError, load_env_config
 from rllib_integration.training import find_latest_checkpoint, module_path
@@ -59,15 +59,7 @@ def main() -> int:
     except (ConfigError, SimulatorUnavailableError, FileNotFoundError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    recorder = VideoRecorder(args.record, fps=1.0 / env.core.config["timestep"]) if args.record else None
-    try:
-        run_episodes(env, lambda obs: greedy_action(module, obs), args.episodes, args.seed, recorder)
-    except KeyboardInterrupt:
-        print("stopped by the user")
-    finally:
-        if recorder is not None:
-            recorder.close()
-        env.close()
+    drive(env, lambda obs: greedy_action(module, obs), args.episodes, args.seed, args.record)
     return 0
 
 

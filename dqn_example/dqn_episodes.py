@@ -66,3 +66,17 @@ def format_row(row: dict[str, Any]) -> str:
         print(" ".join(f"{name:>10}" for name in COLUMNS))
     return " ".join(f"{row[name]:>10.1f}" if isinstance(row[name], float) else f"{row[name]:>10}"
                     for name in COLUMNS)
+
+
+def drive(env: CarlaEnv, act: Callable[[np.ndarray], int], episodes: int, seed: int, record: str | None) -> None:
+    """Run the greedy episodes of an inference script (video to ``record`` if given); Ctrl-C stops
+    cleanly; the env is closed in every case."""
+    recorder = VideoRecorder(record, fps=1.0 / env.core.config["timestep"]) if record else None
+    try:
+        run_episodes(env, act, episodes, seed, recorder)
+    except KeyboardInterrupt:
+        print("stopped by the user")
+    finally:
+        if recorder is not None:
+            recorder.close()
+        env.close()

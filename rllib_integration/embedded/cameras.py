@@ -14,7 +14,7 @@ import math
 import carla
 import numpy as np
 
-from .raycast import (LABEL_TAGS, TAG_SKY, GroundTexture, cast_boxes, cast_ground, scene_boxes)
+from .raycast import LABEL_TAGS, TAG_SKY, GroundTexture, cast_boxes, cast_scene
 from .sensor_data import SensorData
 from .sensor_base import Sensor
 from ..sensors.birdview_map import PALETTE
@@ -68,12 +68,7 @@ class Camera(Sensor):
         """(depth (H, W) metres, semantic tags (H, W), RGB (H, W, 3) uint8) seen from ``transform``."""
         rotation = rotation_matrix(transform.rotation)
         directions = self._rays @ rotation.T
-        origin = np.array([transform.location.x, transform.location.y, transform.location.z])
-        ground_z = float(self._world._ground.height(origin[:1], origin[1:2])[0])
-        ground_z = 0.0 if math.isnan(ground_z) else ground_z
-        t_ground = cast_ground(origin, directions, ground_z)
-        exclude = {self.parent.id} if self.parent is not None else set()
-        boxes = scene_boxes(self._world, exclude, transform.location, MAX_DEPTH)
+        origin, t_ground, boxes = cast_scene(self, transform, directions, MAX_DEPTH)
         t_box, which, normal = self._cast_visible_boxes(origin, directions, rotation, boxes)
         depth = np.minimum(np.minimum(t_ground, t_box), MAX_DEPTH)
         sky = ~np.isfinite(np.minimum(t_ground, t_box)) | (np.minimum(t_ground, t_box) >= MAX_DEPTH)

@@ -19,7 +19,7 @@ import math
 import numpy as np
 
 from .cameras import rotation_matrix
-from .raycast import LABEL_TAGS, GroundTexture, cast_boxes, cast_ground, scene_boxes
+from .raycast import LABEL_TAGS, GroundTexture, cast_boxes, cast_scene
 from .sensor_base import Sensor
 from .sensor_data import SensorData
 from ..sensors.parsers import SEMANTIC_LIDAR_POINT
@@ -61,12 +61,7 @@ class _Ranging(Sensor):
     def _cast(self, transform, local_directions: np.ndarray, reach: float):
         rotation = rotation_matrix(transform.rotation)
         directions = local_directions @ rotation.T
-        origin = np.array([transform.location.x, transform.location.y, transform.location.z])
-        ground_z = float(self._world._ground.height(origin[:1], origin[1:2])[0])
-        ground_z = 0.0 if math.isnan(ground_z) else ground_z
-        t_ground = cast_ground(origin, directions, ground_z)
-        exclude = {self.parent.id} if self.parent is not None else set()
-        boxes = scene_boxes(self._world, exclude, transform.location, reach)
+        origin, t_ground, boxes = cast_scene(self, transform, directions, reach)
         t_box, which, normal = cast_boxes(origin, directions, boxes)
         on_box = t_box < t_ground
         t = np.minimum(t_box, t_ground)

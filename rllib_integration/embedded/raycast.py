@@ -140,3 +140,15 @@ class GroundTexture:
         out = np.full(x.shape, Label.BACKGROUND, dtype=np.uint8)
         out[inside] = layer.labels[rows[inside], cols[inside]]
         return out
+
+
+def cast_scene(sensor, transform: carla.Transform, directions: np.ndarray, reach: float):
+    """The scene of a sensor at ``transform`` (its parent excluded): (origin (3,), distance to the
+    ground along each ray, the boxes within ``reach``)."""
+    world = sensor._world
+    origin = np.array([transform.location.x, transform.location.y, transform.location.z])
+    ground_z = float(world._ground.height(origin[:1], origin[1:2])[0])
+    t_ground = cast_ground(origin, directions, 0.0 if math.isnan(ground_z) else ground_z)
+    exclude = {sensor.parent.id} if sensor.parent is not None else set()
+    boxes = scene_boxes(world, exclude, transform.location, reach)
+    return origin, t_ground, boxes
