@@ -178,12 +178,13 @@ def test_background_activity_spawns_is_seeded_and_is_cleaned_up():
 
 
 def test_respawn_per_episode():
-    env = traffic_env(respawn_per_episode=True, n_walkers=0)
+    env = traffic_env(respawn_per_episode=True, n_walkers=0, seed=3)
     try:
         env.reset(seed=0)
         first = set(env.core.npc_ids)
         env.reset(seed=1)
-        assert first.isdisjoint(env.core.npc_ids) and len(env.core.npc_ids) == 20
+        # a background car can draw the hero's spot and fail to spawn, as on a server (a warning)
+        assert first.isdisjoint(env.core.npc_ids) and 18 <= len(env.core.npc_ids) <= 20
     finally:
         env.close()
 

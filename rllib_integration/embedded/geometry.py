@@ -7,7 +7,14 @@ stacked above each other (bridges). Used for spawn checks and actor collisions.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
+
+
+@functools.lru_cache(maxsize=64)
+def _pairs(n: int) -> tuple[np.ndarray, np.ndarray]:
+    return np.triu_indices(n, k=1)
 
 
 def _separated(dx, dy, yaw_a, ex_a, ey_a, yaw_b, ex_b, ey_b) -> np.ndarray:
@@ -30,7 +37,7 @@ def overlapping_pairs(x, y, yaw, ex, ey, z0, z1) -> np.ndarray:
     if n < 2:
         return np.empty((0, 2), dtype=np.intp)
     radius = np.hypot(ex, ey)
-    i, j = np.triu_indices(n, k=1)
+    i, j = _pairs(n)
     dx, dy = x[j] - x[i], y[j] - y[i]
     near = (dx * dx + dy * dy < (radius[i] + radius[j]) ** 2) & (z0[i] < z1[j]) & (z0[j] < z1[i])
     i, j, dx, dy = i[near], j[near], dx[near], dy[near]

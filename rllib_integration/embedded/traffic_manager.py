@@ -46,6 +46,7 @@ class _Autopilot:
         self.route: list[tuple[float, float, float, carla.Waypoint]] = []
         self.coords: list[float] = []  # x0, y0, x1, y1, ... of the route, kept in step with it
         self.entry: int | None = None  # index of the route's first junction point
+        self.entry_lights: tuple = ()  # lights stopping the lane that leads into that junction
         self.speed_difference: float | None = None
         self.distance: float | None = None
         self.ignore_lights = 0.0
@@ -72,6 +73,8 @@ class TrafficManager:
         self._reservations: dict[int, dict[int, tuple[int, int]]] = {}  # junction -> vehicle -> lane
         self._time = 0.0
         self._stops: dict | None = None
+        self._members: list[_Autopilot] = []  # the autopilots in the order of the rows below
+        self._coords = np.zeros((0, ROUTE_POINTS, 2))  # their routes' points
         world.add_pre_tick_hook(self._tick)
 
     # -- carla.TrafficManager API ------------------------------------------------------------
@@ -152,10 +155,13 @@ class TrafficManager:
         rows = world._vehicles.data[slots]
         x, y, yaw, speed = (rows[:, COLUMN[k]] for k in ("x", "y", "yaw", "speed"))
         count = len(states)
-        for i, state in enumerate(states):
-            if not state.route:  # newly registered
-                self._follow(state, float(x[i]), float(y[i]), float(yaw[i]))
-        coords = np.array([state.coords for state in states]).reshape(count, ROUTE_POINTS, 2)
+        if states != self._members:  # registrations changed: rebuild the route array
+            for i, state in enumerate(states):
+                if not state.route:
+                    self._follow(state, float(x[i]), float(y[i]), float(yaw[i]))
+            self._members = states
+            self._coords = np.array([state.coords for state in states]).reshape(count, ROUTE_POINTS, 2)
+        coords = self._coords
         # Route upkeep only where needed: a route point passed, or the vehicle off its route.
         c0, c1, c2 = coords[:, 0], coords[:, 1], coords[:, 2]
         passed = (x - c1[:, 0]) * (c2[:, 0] - c1[:, 0]) + (y - c1[:, 1]) * (c2[:, 1] - c1[:, 1]) >= 0.0
@@ -165,17 +171,21 @@ class TrafficManager:
         for i in np.flatnonzero(passed | far | (across > 2.5)):
             state = states[i]
             self._follow(state, float(x[i]), float(y[i]), float(yaw[i]))
-            coords[i] = np.reshape(state.coords, (ROUTE_POINTS, 2))
+            coords[i] = np.reshape(state.coords, (ROUTE_POINTS, 2))  # kept in self._coords
         lookahead = np.clip(((4.0 + 0.5 * speed) / ROUTE_STEP).astype(int), 2, ROUTE_POINTS - 1)
         targets = coords[np.arange(count), lookahead]
         samples = coords[:, SAMPLES]
-        cruise = np.array([state.cruise if state.cruise is not None else self._cruise_speed(state)
-                           for state in states])
-        entry = np.array([state.entry if state.entry is not None else 0 for state in states])
+        cruise, entry, reserved = (np.array(column) for column in zip(*[
+            (state.cruise if state.cruise is not None else self._cruise_speed(state),
+             state.entry or 0, state.reservation is not None) for state in states]))
         before = coords[np.arange(count), np.maximum(entry - 1, 0)]
-        near = (entry > 0) & (np.hypot(before[:, 0] - x, before[:, 1] - y) < 50.0)
+        distance = np.hypot(before[:, 0] - x, before[:, 1] - y)
+        reserve_reach = np.maximum(8.0, speed * speed / (2.0 * IDM_DECEL) + 3.0) + 8.0
+        relevant = (entry > 0) & (distance < reserve_reach)
+        for i in np.flatnonzero((entry > 0) & (distance < 50.0) & ~relevant):  # a light that is not green?
+            relevant[i] = any(light.state != carla.TrafficLightState.Green for light in self._entry_lights(states[i]))
         stop_gap = np.full(count, np.inf)
-        for i in np.flatnonzero(near | np.array([s.reservation is not None for s in states])):
+        for i in np.flatnonzero(relevant | reserved):
             stop_gap[i] = self._junction_gap(states[i], float(x[i]), float(y[i]), float(speed[i]))
         self._control(states, rows, slots, x, y, yaw, speed, targets, samples, cruise, stop_gap)
 
@@ -291,7 +301,7 @@ class TrafficManager:
             return math.inf
         approach, junction = route[entry - 1][3], route[entry][3].junction_id
         gap = math.inf
-        for _, light in (self._stops or {}).get((approach.road_id, approach.lane_id), ()):
+        for light in self._entry_lights(state):
             if light.state == carla.TrafficLightState.Green:
                 continue
             if light.id not in state.runs_light:
@@ -303,6 +313,16 @@ class TrafficManager:
             if not self._reserve(state, junction, (approach.road_id, approach.lane_id)):
                 gap = distance
         return gap
+
+    def _entry_lights(self, state: _Autopilot) -> tuple:
+        """The lights of the lane leading into the route's next junction (cached per entry)."""
+        if state.entry is None:
+            return ()
+        approach = state.route[state.entry - 1][3]
+        key = (approach.road_id, approach.lane_id)
+        if not state.entry_lights or state.entry_lights[0] != key:
+            state.entry_lights = (key, tuple(light for _, light in (self._stops or {}).get(key, ())))
+        return state.entry_lights[1]
 
     def _reserve(self, state: _Autopilot, junction: int, approach: tuple[int, int]) -> bool:
         """Enter ``junction`` from the ``approach`` lane if only vehicles from that lane are in it."""
@@ -340,20 +360,29 @@ class TrafficManager:
         fx, fy = np.cos(yaw), np.sin(yaw)
         dx, dy = ox[None, :] - x[:, None], oy[None, :] - y[:, None]
         ahead = dx * fx[:, None] + dy * fy[:, None]
-        index = np.clip(np.round(ahead / ROUTE_STEP).astype(int), 0, len(SAMPLES) - 1)
-        px = np.take_along_axis(samples[:, :, 0], index, axis=1)
-        py = np.take_along_axis(samples[:, :, 1], index, axis=1)
+        lateral = dy * fx[:, None] - dx * fy[:, None]
+        reach_ahead = ROUTE_STEP * len(SAMPLES)
+        near = (ahead > 0.0) & (ahead < reach_ahead) & (np.abs(lateral) < 0.75 * ahead + 4.0)
+        near[np.arange(len(slots)), slots] = False  # not its own leader
+        i, j = np.nonzero(near)  # candidate pairs (follower i, other j), then the exact tests
+        a = ahead[i, j]
+        index = np.clip(np.round(a / ROUTE_STEP).astype(int), 0, len(SAMPLES) - 1)
+        point = samples[i, index]
         owidth = np.concatenate([table.column("half_width"), np.full(len(walkers), 0.3)])
-        reach = rows[:, COLUMN["half_width"]][:, None] + owidth[None, :] + np.where(ahead < 10.0, 1.5, 0.5)
-        on_path = np.hypot(ox[None, :] - px, oy[None, :] - py) < reach
-        same_way = np.cos(oyaw[None, :] - yaw[:, None]) > -0.2
-        own = np.zeros_like(on_path)
-        own[np.arange(len(slots)), slots] = True
-        candidate = on_path & same_way & (ahead > 0.0) & (ahead < ROUTE_STEP * len(SAMPLES)) & ~own
+        reach = rows[i, COLUMN["half_width"]] + owidth[j] + np.where(a < 10.0, 1.5, 0.5)
+        on_path = np.hypot(ox[j] - point[:, 0], oy[j] - point[:, 1]) < reach
+        same_way = fx[i] * np.cos(oyaw[j]) + fy[i] * np.sin(oyaw[j]) > -0.2
+        keep = on_path & same_way
+        i, j, a = i[keep], j[keep], a[keep]
         half = rows[:, COLUMN["half_length"]]
-        gaps = np.where(candidate, ahead - half[:, None] - olength[None, :], np.inf)
-        leader = np.argmin(gaps, axis=1)
-        gap = gaps[np.arange(len(slots)), leader]
+        pair_gap = a - half[i] - olength[j]
+        gap = np.full(len(slots), np.inf)
+        leader = np.zeros(len(slots), dtype=int)
+        if len(i):
+            order = np.lexsort((pair_gap, i))  # by follower, nearest first
+            first = order[np.r_[True, i[order][1:] != i[order][:-1]]]
+            gap[i[first]] = pair_gap[first]
+            leader[i[first]] = j[first]
         leader_speed = np.where(np.isfinite(gap), ospeed[leader], 0.0)
         stopped = stop_gap < gap
         gap = np.where(stopped, stop_gap, gap)
