@@ -47,12 +47,12 @@ def evaluate(env: CarlaEnv, policy, episodes: int, seed: int) -> tuple[float, fl
     return float(np.mean(distances)), float(np.mean(collided)), float(np.mean(returns)), float(np.mean(on_lane))
 
 
-def plot(steps: list[int], greedy: list[float], random_distance: float) -> np.ndarray:
-    """A line chart (OpenCV) of the greedy policy's on-lane distance against env steps, random as a line."""
-    width, height, left, bottom, top, right = 800, 450, 80, 60, 40, 30
+def plot(steps: list[int], series: list[tuple[str, list[float], tuple[int, int, int]]]) -> np.ndarray:
+    """A line chart (OpenCV, BGR colours) of several series against env steps, with a legend."""
+    width, height, left, bottom, top, right = 860, 480, 80, 60, 70, 30
     image = np.full((height, width, 3), 255, np.uint8)
     x_max = max(max(steps), 1)
-    y_max = max(max(greedy), random_distance, 1.0) * 1.1
+    y_max = max(max(max(values) for _, values, _ in series), 1.0) * 1.1
 
     def point(x: float, y: float) -> tuple[int, int]:
         return (int(left + (width - left - right) * x / x_max),
@@ -60,19 +60,48 @@ def plot(steps: list[int], greedy: list[float], random_distance: float) -> np.nd
 
     cv2.rectangle(image, point(0, 0), point(x_max, y_max), (0, 0, 0), 1)
     for k in range(6):
-        y = y_max * k / 5
-        cv2.putText(image, f"{y:.0f}", (10, point(0, y)[1] + 5), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 0, 0), 1)
-        x = x_max * k / 5
-        cv2.putText(image, f"{x / 1000:.0f}k", (point(x, 0)[0] - 12, height - bottom + 20),
+        cv2.putText(image, f"{y_max * k / 5:.0f}", (10, point(0, y_max * k / 5)[1] + 5), cv2.FONT_HERSHEY_SIMPLEX,
+                    0.45, (0, 0, 0), 1)
+        cv2.putText(image, f"{x_max * k / 5 / 1000:.0f}k", (point(x_max * k / 5, 0)[0] - 12, height - bottom + 20),
                     cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 0, 0), 1)
-    cv2.line(image, point(0, random_distance), point(x_max, random_distance), (150, 150, 150), 2)
-    points = [point(x, y) for x, y in zip(steps, greedy)]
-    cv2.polylines(image, [np.array(points, np.int32)], False, (180, 90, 30), 2, cv2.LINE_AA)
-    for p in points:
-        cv2.circle(image, p, 4, (180, 90, 30), -1, cv2.LINE_AA)
-    cv2.putText(image, "on-lane distance per episode (m) vs env steps; blue: greedy DQN, grey: random",
-                (left, 25), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 0), 1, cv2.LINE_AA)
+    cv2.putText(image, "env steps", (width // 2 - 30, height - 15), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 0), 1)
+    for index, (label, values, colour) in enumerate(series):
+        points = np.array([point(x, y) for x, y in zip(steps, values)], np.int32)
+        cv2.polylines(image, [points], False, colour, 2, cv2.LINE_AA)
+        for p in points:
+            cv2.circle(image, tuple(int(v) for v in p), 3, colour, -1, cv2.LINE_AA)
+        cv2.line(image, (left + 10 + 200 * (index % 4), 20 + 22 * (index // 4)),
+                 (left + 35 + 200 * (index % 4), 20 + 22 * (index // 4)), colour, 2)
+        cv2.putText(image, label, (left + 40 + 200 * (index % 4), 25 + 22 * (index // 4)), cv2.FONT_HERSHEY_SIMPLEX,
+                    0.42, (0, 0, 0), 1, cv2.LINE_AA)
+    cv2.putText(image, "metres per episode", (10, height - bottom + 45), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (0, 0, 0), 1)
     return image
+
+
+def write_outputs(out: str, rows: list[tuple]) -> None:
+    """The table (.md, .csv) and the plot (.png) of the evaluations."""
+    os.makedirs(os.path.dirname(out) or ".", exist_ok=True)
+    with open(out + ".csv", "w", newline="") as stream:
+        csv.writer(stream).writerows([HEADER, *rows])
+    with open(out + ".md", "w") as stream:
+        stream.write("| env steps | wall s | greedy distance (m) | greedy on-lane distance (m) | greedy collision "
+                     "rate | greedy return | random distance (m) | random on-lane distance (m) | random return |\n"
+                     "|---|---|---|---|---|---|---|---|---|\n")
+        for r in rows:
+            stream.write(f"| {r[0]} | {r[1]} | {r[2]:.1f} | {r[5]:.1f} | {r[3]:.2f} | {r[4]:.1f} | {r[6]:.1f} | "
+                         f"{r[9]:.1f} | {r[8]:.1f} |\n")
+    steps = [r[0] for r in rows]
+    cv2.imwrite(out + ".png", plot(steps, [
+        ("greedy distance", [r[2] for r in rows], (180, 90, 30)),
+        ("greedy on lane", [r[5] for r in rows], (40, 160, 40)),
+        ("random distance", [r[6] for r in rows], (150, 150, 150)),
+        ("random on lane", [r[9] for r in rows], (90, 200, 230))]))
+    print(f"wrote {out}.md, .csv and .png")
+
+
+HEADER = ["env_steps", "wall_s", "greedy_distance_m", "greedy_collision_rate", "greedy_return",
+          "greedy_distance_on_lane_m", "random_distance_m", "random_collision_rate", "random_return",
+          "random_distance_on_lane_m"]
 
 
 def main() -> None:
@@ -82,7 +111,13 @@ def main() -> None:
     parser.add_argument("--eval-every", type=int, default=10_000, help="env steps between evaluations")
     parser.add_argument("--episodes", type=int, default=5, help="evaluation episodes per point")
     parser.add_argument("--out", default="docs/learning_curve", help="output prefix (.md, .csv, .png)")
+    parser.add_argument("--from-csv", metavar="CSV", help="only redraw the table and plot from an earlier CSV")
     args = parser.parse_args()
+    if args.from_csv:
+        with open(args.from_csv) as stream:
+            rows = [tuple(float(v) if "." in v else int(v) for v in row) for row in list(csv.reader(stream))[1:]]
+        write_outputs(args.out, rows)
+        return
 
     # The learner runs in this (driver) process; Ray's env runner runs at a lower priority (nice 15).
     # One torch thread leaves it the other core, as under dqn_train.py where both are Ray workers.
@@ -119,21 +154,7 @@ def main() -> None:
     algo.stop()
     ray.shutdown()
 
-    os.makedirs(os.path.dirname(args.out) or ".", exist_ok=True)
-    header = ["env_steps", "wall_s", "greedy_distance_m", "greedy_collision_rate", "greedy_return",
-              "greedy_distance_on_lane_m", "random_distance_m", "random_collision_rate", "random_return",
-              "random_distance_on_lane_m"]
-    with open(args.out + ".csv", "w", newline="") as stream:
-        csv.writer(stream).writerows([header, *rows])
-    with open(args.out + ".md", "w") as stream:
-        stream.write("| env steps | wall s | greedy distance (m) | greedy on-lane distance (m) | greedy collision "
-                     "rate | greedy return | random distance (m) | random on-lane distance (m) | random return |\n"
-                     "|---|---|---|---|---|---|---|---|---|\n")
-        for r in rows:
-            stream.write(f"| {r[0]} | {r[1]} | {r[2]:.1f} | {r[5]:.1f} | {r[3]:.2f} | {r[4]:.1f} | {r[6]:.1f} | "
-                         f"{r[9]:.1f} | {r[8]:.1f} |\n")
-    cv2.imwrite(args.out + ".png", plot([r[0] for r in rows], [r[5] for r in rows], random_point[3]))
-    print(f"wrote {args.out}.md, .csv and .png")
+    write_outputs(args.out, rows)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """World ticks per second with 0-200 autopilot vehicles (embedded traffic manager, traffic lights,
-physics, collisions), single process, next to CARLA's published server figures.
+physics, collisions), single process, next to CARLA's published server figures. Printed per
+wall-clock second and per CPU second of the process (steadier on a shared machine).
 
     python3 benchmarks/traffic.py --towns GridTown ../shared/maps/Town10HD.xodr --vehicles 0 20 50 100 200
 """
@@ -20,7 +21,8 @@ from rllib_integration.embedded import Client, EmbeddedServer, command  # noqa: 
 CARLA_FIGURES = {0: 729, 10: 98, 50: 26, 200: 7}
 
 
-def ticks_per_second(town: str, vehicles: int, ticks: int, warmup: int) -> tuple[float, int]:
+def ticks_per_second(town: str, vehicles: int, ticks: int, warmup: int) -> tuple[float, float, int]:
+    """(ticks per wall-clock second, ticks per CPU second of this process, vehicles spawned)."""
     server = EmbeddedServer.start("localhost", 52000)
     try:
         client = Client("localhost", server.port)
@@ -39,10 +41,10 @@ def ticks_per_second(town: str, vehicles: int, ticks: int, warmup: int) -> tuple
         spawned = sum(not r.has_error() for r in client.apply_batch_sync(batch, True))
         for _ in range(warmup):
             world.tick()
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         for _ in range(ticks):
             world.tick()
-        return ticks / (time.perf_counter() - started), spawned
+        return ticks / (time.perf_counter() - started), ticks / (time.process_time() - cpu_started), spawned
     finally:
         server.stop()
 
@@ -55,16 +57,16 @@ def main() -> None:
     parser.add_argument("--ticks", type=int, default=1000, help="measured ticks")
     parser.add_argument("--warmup", type=int, default=100, help="ticks before measuring (vehicles start moving)")
     args = parser.parse_args()
-    print(f"{'town':<10} {'vehicles':>8} {'ticks/s':>8}  CARLA server (published)")
+    print(f"{'town':<10} {'vehicles':>8} {'ticks/s':>8} {'per CPU s':>9}  CARLA server (published)")
     for town in args.towns:
         if town.endswith(".xodr") and not os.path.isfile(town):
             print(f"{town}: skipped (file not found)")
             continue
         label = os.path.splitext(os.path.basename(town))[0]
         for vehicles in args.vehicles:
-            rate, spawned = ticks_per_second(town, vehicles, args.ticks, args.warmup)
+            rate, cpu_rate, spawned = ticks_per_second(town, vehicles, args.ticks, args.warmup)
             reference = CARLA_FIGURES.get(vehicles)
-            print(f"{label:<10} {spawned:>8} {rate:>8.0f}  {reference if reference else ''}", flush=True)
+            print(f"{label:<10} {spawned:>8} {rate:>8.0f} {cpu_rate:>9.0f}  {reference if reference else ''}", flush=True)
 
 
 if __name__ == "__main__":

@@ -11,7 +11,8 @@ Model, per vehicle, with ``v`` the signed speed along the heading (m/s):
 - brakes decelerate by ``brake * a_brake`` (``hand_brake`` by ``a_hand_brake``) and never reverse
   the motion;
 - steering angle ``steer * max_steer * curve(speed)`` with CARLA's default steering curve
-  (1.0 at 0 km/h, 0.9 at 20, 0.8 at 60, 0.7 at 120), yaw rate ``v * tan(angle) / wheelbase``
+  (1.0 at 0 km/h, 0.9 at 20, 0.8 at 60, 0.7 at 120; taken at the tick's starting speed), yaw rate
+  ``v * tan(angle) / wheelbase``
   (positive steer turns right: +yaw in CARLA's left-handed frame), capped so the lateral
   acceleration stays under ``mu * g`` (tyre grip);
 - vertical motion: gravity, resting on the ground height the world supplies (``NaN``: no ground,
@@ -135,6 +136,8 @@ class VehicleStates:
         inv_wheelbase = 1.0 / s[c["wheelbase"]]
         x, y, z, yaw, v, vz = (s[c[k]].copy() for k in ("x", "y", "z", "yaw", "speed", "vz"))
         yaw_rate = np.zeros_like(v)
+        # The steering curve at the speed of the tick's start (speed changes little within a tick).
+        steer_tan = np.tan(steer * np.interp(np.abs(v) * 3.6, _CURVE_KMH, _CURVE_FACTOR)) * inv_wheelbase
         for _ in range(substeps):
             grounded = live & (z <= floor + 0.02)
             speed = np.abs(v)
@@ -142,10 +145,8 @@ class VehicleStates:
             v1 = v + (drive - drag * v * speed) * inv_mass * h
             braked = np.copysign(np.maximum(np.abs(v1) - resist, 0.0), v1)
             v = np.where(grounded, braked, v * live)
-            curve = np.interp(np.abs(v) * 3.6, _CURVE_KMH, _CURVE_FACTOR)
-            yaw_rate = v * np.tan(steer * curve) * inv_wheelbase
             limit = GRIP * GRAVITY / np.maximum(np.abs(v), 1e-3)
-            yaw_rate = np.clip(yaw_rate, -limit, limit) * grounded
+            yaw_rate = np.maximum(np.minimum(v * steer_tan, limit), -limit) * grounded
             mid = yaw + 0.5 * yaw_rate * h
             x += v * np.cos(mid) * h
             y += v * np.sin(mid) * h
