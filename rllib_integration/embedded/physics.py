@@ -138,8 +138,10 @@ class VehicleStates:
         yaw_rate = np.zeros_like(v)
         # The steering curve at the speed of the tick's start (speed changes little within a tick).
         steer_tan = np.tan(steer * np.interp(np.abs(v) * 3.6, _CURVE_KMH, _CURVE_FACTOR)) * inv_wheelbase
+        # Usually every vehicle rests on the ground: then the vertical motion needs no integration.
+        resting = bool(np.all((np.abs(z - floor) < 1e-9) & (vz == 0.0)))
         for _ in range(substeps):
-            grounded = live & (z <= floor + 0.02)
+            grounded = live if resting else live & (z <= floor + 0.02)
             speed = np.abs(v)
             drive = throttle_force * np.minimum(drive_force, power / np.maximum(speed, 1.0))
             v1 = v + (drive - drag * v * speed) * inv_mass * h
@@ -151,6 +153,8 @@ class VehicleStates:
             x += v * np.cos(mid) * h
             y += v * np.sin(mid) * h
             yaw += yaw_rate * h
+            if resting:
+                continue
             vz = (vz - GRAVITY * h) * live
             z1 = z + vz * h
             landed = (z1 <= floor) & (z >= floor - 0.5)  # not when below the ground already

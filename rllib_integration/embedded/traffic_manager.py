@@ -1,6 +1,7 @@
 """The embedded traffic manager (``carla.TrafficManager``): autopilot for background vehicles.
 
-Every tick, before physics, each autopilot vehicle gets a ``VehicleControl``:
+Ten times per simulated second (every second tick at 20 Hz; controls are held in between), before
+physics, each autopilot vehicle gets a ``VehicleControl``:
 
 - **Route**: waypoints every 2 m along its lane, at least 40 m ahead; at a fork the branch is drawn
   from the manager's RNG (``set_random_device_seed``), or leads towards the next ``set_path`` point.
@@ -35,6 +36,7 @@ ROUTE_STEP = 2.0
 ROUTE_POINTS = 22  # 42 m of route
 SAMPLES = np.arange(0, 16)  # route indices sampled for the leader search (every 2 m, 0-30 m)
 IDM_ACCEL, IDM_DECEL, IDM_HEADWAY, LATERAL_ACCEL = 2.0, 3.0, 1.2, 2.5
+PLANNING_PERIOD = 0.1  # seconds of simulation between two plans (10 Hz); controls are held in between
 STOP_MARGIN = 4.0  # metres between a vehicle's front and the junction it waits for
 
 
@@ -72,6 +74,7 @@ class TrafficManager:
         self._speed_difference = 30.0
         self._reservations: dict[int, dict[int, tuple[int, int]]] = {}  # junction -> vehicle -> lane
         self._time = 0.0
+        self._since_plan = math.inf  # seconds since the last plan
         self._stops: dict | None = None
         self._members: list[_Autopilot] = []  # the autopilots in the order of the rows below
         self._coords = np.zeros((0, ROUTE_POINTS, 2))  # their routes' points
@@ -144,6 +147,11 @@ class TrafficManager:
     # -- per tick ------------------------------------------------------------------------------
     def _tick(self, world: "World", dt: float) -> None:
         self._time += dt
+        self._since_plan += dt
+        new = any(not state.route for state in self._autopilots.values())
+        if self._since_plan < PLANNING_PERIOD - 1e-9 and not new:
+            return
+        self._since_plan = 0.0
         for actor_id in [i for i, s in self._autopilots.items() if not s.vehicle.is_alive]:
             self._release(self._autopilots.pop(actor_id))
         if not self._autopilots:
