@@ -48,7 +48,7 @@ class _Autopilot:
         self.route: list[tuple[float, float, float, carla.Waypoint]] = []
         self.coords: list[float] = []  # x0, y0, x1, y1, ... of the route, kept in step with it
         self.entry: int | None = None  # index of the route's first junction point
-        self.entry_lights: tuple = ()  # lights stopping the lane that leads into that junction
+        self.entry_lights: tuple = ()  # (approach lane, its lights, the stop table) of that junction
         self.speed_difference: float | None = None
         self.distance: float | None = None
         self.ignore_lights = 0.0
@@ -183,14 +183,15 @@ class TrafficManager:
         lookahead = np.clip(((4.0 + 0.5 * speed) / ROUTE_STEP).astype(int), 2, ROUTE_POINTS - 1)
         targets = coords[np.arange(count), lookahead]
         samples = coords[:, SAMPLES]
-        cruise, entry, reserved = (np.array(column) for column in zip(*[
+        cruise, entry, reserved, lit = (np.array(column) for column in zip(*[
             (state.cruise if state.cruise is not None else self._cruise_speed(state),
-             state.entry or 0, state.reservation is not None) for state in states]))
+             state.entry or 0, state.reservation is not None, bool(state.entry_lights and state.entry_lights[1]))
+            for state in states]))
         before = coords[np.arange(count), np.maximum(entry - 1, 0)]
         distance = np.hypot(before[:, 0] - x, before[:, 1] - y)
         reserve_reach = np.maximum(8.0, speed * speed / (2.0 * IDM_DECEL) + 3.0) + 8.0
         relevant = (entry > 0) & (distance < reserve_reach)
-        for i in np.flatnonzero((entry > 0) & (distance < 50.0) & ~relevant):  # a light that is not green?
+        for i in np.flatnonzero(lit & (entry > 0) & (distance < 50.0) & ~relevant):  # a light not green?
             relevant[i] = any(light.state != carla.TrafficLightState.Green for light in self._entry_lights(states[i]))
         stop_gap = np.full(count, np.inf)
         for i in np.flatnonzero(relevant | reserved):
@@ -217,6 +218,8 @@ class TrafficManager:
         while len(route) < ROUTE_POINTS:
             options = route[-1][3].next(ROUTE_STEP) or self._bridge(route[-1]) or [route[-1][3]]
             self._append(state, self._choose(state, options, math.degrees(route[-1][2])))
+        if self._stops is not None:
+            self._entry_lights(state)  # keep the cache current for the vectorised pre-check
 
     def _bridge(self, point: tuple[float, float, float, carla.Waypoint]) -> list[carla.Waypoint]:
         """Where a lane ends without a successor link, the lane 2 m ahead running the same way
@@ -328,8 +331,8 @@ class TrafficManager:
             return ()
         approach = state.route[state.entry - 1][3]
         key = (approach.road_id, approach.lane_id)
-        if not state.entry_lights or state.entry_lights[0] != key:
-            state.entry_lights = (key, tuple(light for _, light in (self._stops or {}).get(key, ())))
+        if not state.entry_lights or state.entry_lights[0] != key or state.entry_lights[2] is not self._stops:
+            state.entry_lights = (key, tuple(light for _, light in (self._stops or {}).get(key, ())), self._stops)
         return state.entry_lights[1]
 
     def _reserve(self, state: _Autopilot, junction: int, approach: tuple[int, int]) -> bool:

@@ -63,6 +63,7 @@ class World:
         self._ground = ground_model(town_map)
         self._vehicles = VehicleStates()
         self._actors: dict[int, Actor] = {}
+        self._walkers: list[Walker] = []
         self._next_id = 1
         self._frame = first_frame
         self._elapsed = 0.0
@@ -121,6 +122,8 @@ class World:
 
     def _add(self, actor: Actor) -> Actor:
         self._actors[actor.id] = actor
+        if isinstance(actor, Walker):
+            self._walkers.append(actor)
         self._snapshot = None
         return actor
 
@@ -143,7 +146,7 @@ class World:
         z = s.column("z")
         columns = [s.column("x"), s.column("y"), s.column("yaw"), s.column("half_length"),
                    s.column("half_width"), z, z + s.column("height")]
-        walkers = [a for a in self._actors.values() if isinstance(a, Walker)]
+        walkers = self._walkers
         if walkers:
             rows = []
             for walker in walkers:
@@ -217,6 +220,8 @@ class World:
             stop()
         actor.is_alive = False
         del self._actors[actor.id]
+        if isinstance(actor, Walker):
+            self._walkers.remove(actor)
         if isinstance(actor, Vehicle):
             moved = self._vehicles.remove(actor.slot)
             if moved is not None:
@@ -299,7 +304,7 @@ class World:
     def _walker_positions(self) -> np.ndarray:
         """(x, y, yaw radians) of every walker."""
         rows = [(t.location.x, t.location.y, math.radians(t.rotation.yaw))
-                for t in (a.get_transform() for a in self._actors.values() if isinstance(a, Walker))]
+                for t in (walker.get_transform() for walker in self._walkers)]
         return np.array(rows) if rows else np.empty((0, 3))
 
     # -- time -------------------------------------------------------------------------------
@@ -345,9 +350,8 @@ class World:
         before = states.data[: states.count].copy()
         states.column("ground")[:] = self._ground.height(states.column("x"), states.column("y"))
         states.step(dt)
-        for actor in self._actors.values():
-            if isinstance(actor, Walker):
-                actor._advance(dt)
+        for walker in self._walkers:
+            walker._advance(dt)
         self.collisions = self._resolve_collisions(before)
         self._update_accelerations(before, dt)
         self._frame += 1
