@@ -114,7 +114,8 @@ class CarlaCore:
 
     # -- experiment -------------------------------------------------------------------------
     def setup_experiment(self, experiment_config: Mapping[str, Any]) -> None:
-        """Load the town and weather of the experiment (once per environment)."""
+        """Load the experiment's town and weather, put its traffic manager in synchronous mode and
+        spawn its background activity (once per environment)."""
         layers = carla.MapLayer.All if self.config["enable_map_assets"] else carla.MapLayer.NONE
         try:
             self.world = self.client.load_world(map_name=experiment_config["town"],
