@@ -208,3 +208,13 @@ def test_traffic_manager_settings(server):
     car.set_autopilot(False)
     with pytest.raises(RuntimeError, match="not registered"):
         tm.set_desired_speed(car, 10.0)
+
+
+@pytest.mark.parametrize("town", ["GridTown", "Town01"])
+def test_sidewalk_network_is_connected(server, town):
+    from conftest import shared_map
+    name = town if town == "GridTown" else str(shared_map(town))
+    _, world = make_world(server, name)
+    navigation = world._navigation()
+    assert len(navigation.points) > 1000
+    assert len(set(navigation._components().tolist())) == 1, "every sidewalk point reaches every other"

@@ -3,7 +3,8 @@
 The navigation graph has a node every 2 m along every sidewalk lane beside the driving lanes,
 edges along each sidewalk, between sidewalk nodes within 2.5 m of each other (corners), and
 crossings: the map's crosswalks, and straight links between sidewalk nodes facing each other
-across the road (at most 20 m) at or within 25 m of a junction. ``world.get_random_location_from_navigation``
+across the road (at most 20 m) at or within 25 m of a junction; sidewalk islands within 15 m of the main
+network are joined to it at their nearest point. ``world.get_random_location_from_navigation``
 draws nodes with the world's pedestrian RNG (``world.set_pedestrians_seed``); a walker AI controller
 walks its walker along the shortest path to ``go_to_location`` at its maximum speed.
 """
@@ -20,6 +21,7 @@ from .actors import Actor, Walker
 NODE_STEP = 2.0
 CORNER_LINK = 4.0
 CROSSING_LINK = 20.0
+JOIN_LINK = 15.0  # sidewalk islands this close to the main network get a crossing at their nearest point
 
 
 class Navigation:
@@ -48,6 +50,35 @@ class Navigation:
         for a, b in self._crosswalk_ends(town_map):
             self._link(a, b)
         self._link_near(CROSSING_LINK, self._junction_test(town_map))
+        self._join_components(JOIN_LINK)
+
+    def _components(self) -> np.ndarray:
+        label = np.full(len(self.points), -1)
+        for start in range(len(self.points)):
+            if label[start] >= 0:
+                continue
+            label[start], stack = start, [start]
+            while stack:
+                for neighbour in self.edges[stack.pop()]:
+                    if label[neighbour] < 0:
+                        label[neighbour] = start
+                        stack.append(neighbour)
+        return label
+
+    def _join_components(self, reach: float) -> None:
+        """Link every other component to the largest one by its closest pair of nodes, if within
+        ``reach`` metres (a crossing where the map offers none), until none is that close."""
+        while len(self.points):
+            label = self._components()
+            main = np.bincount(label).argmax()
+            inside, outside = np.flatnonzero(label == main), np.flatnonzero(label != main)
+            if len(outside) == 0:
+                return
+            gaps = np.linalg.norm(self.points[outside, None, :2] - self.points[None, inside, :2], axis=2)
+            a, b = np.unravel_index(np.argmin(gaps), gaps.shape)
+            if gaps[a, b] > reach:
+                return
+            self._link(int(outside[a]), int(inside[b]))
 
     def _link(self, a: int, b: int) -> None:
         if a != b:
