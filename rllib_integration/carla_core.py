@@ -23,6 +23,7 @@ from .embedded import EmbeddedServer, UnknownTownError
 from .embedded import Client as EmbeddedClient
 from .embedded import command as embedded_command
 from .sensors import SensorFactory, SensorInterface
+from .server_manager import ServerLaunchError, ServerManager, port_is_free, probe
 from .spawn_points import parse_spawn_points, to_transform
 
 logger = logging.getLogger(__name__)
@@ -65,6 +66,8 @@ class CarlaCore:
         self.sensor_interface = SensorInterface(timeout=self.config["timeout"])
         self.simulator = resolve_simulator(self.config["simulator"])
         self._server: EmbeddedServer | None = None
+        self.server: ServerManager | None = None  # the launched CARLA server (launch mode)
+        self._client_class: Any = EmbeddedClient
         self._spawn_points_config: list[Any] | None = None
         self._spawn_points: list[tuple[float, ...]] = []
         self._activity: dict[str, Any] = {}
@@ -72,26 +75,49 @@ class CarlaCore:
         self.npc_ids: list[int] = []
         self.traffic_manager: Any = None
         self.tm_port = TM_PORT
-        self.init_server()
-        self.connect_client()
+        try:
+            self.init_server()
+            self.connect_client()
+        except Exception:
+            self.close()  # a server this core launched must not outlive the failure
+            raise
 
     # -- server and client ------------------------------------------------------------------
     def init_server(self) -> None:
-        """Start the simulator this core talks to."""
-        if self.simulator != "embedded":
+        """Start the simulator this core talks to: an in-process world (embedded), a CARLA server
+        process of its own (launch), or nothing (connect: a server already runs at host:port)."""
+        if self.simulator == "embedded":
+            self._server = EmbeddedServer.start(self.config["host"])
+            self.port = self._server.port
+            return
+        self._client_class, self.command = carla.Client, carla.command
+        if self.simulator == "launch":
+            gpus = os.environ.get("CUDA_VISIBLE_DEVICES", "").split(",")
+            try:
+                self.server = ServerManager(
+                    host=self.config["host"], quality_level=self.config["quality_level"],
+                    show_display=self.config["show_display"],
+                    resolution=(self.config["resolution_x"], self.config["resolution_y"]),
+                    gpu=int(gpus[0]) if gpus[0].strip().isdigit() else None,
+                    start_timeout=self.config["timeout"] * self.config["retries_on_error"])
+                ports = self.server.start()
+            except ServerLaunchError as error:
+                raise SimulatorUnavailableError(str(error)) from None
+            self.port, self.tm_port = ports.rpc, ports.traffic_manager
+            return
+        self.port = self.config["port"]
+        if not probe(self.config["host"], self.port, timeout=min(2.0, self.config["timeout"])):
             raise SimulatorUnavailableError(
-                f"simulator '{self.simulator}' (a real CARLA server) is not available in this "
-                f"version yet. Fix: set env_config.carla.simulator to 'embedded'"
-                + (" or unset CARLA_ROOT." if os.environ.get("CARLA_ROOT") else "."))
-        self._server = EmbeddedServer.start(self.config["host"])
-        self.port = self._server.port
+                f"no CARLA server answers at {self.config['host']}:{self.port}. Fix: start one there (e.g. "
+                f"CarlaUE4.sh -RenderOffScreen -carla-rpc-port={self.port}) or set env_config.carla.host/port.")
+        self.tm_port = next(p for p in range(TM_PORT, TM_PORT + 1000) if port_is_free(p))
 
     def connect_client(self) -> None:
         """Connect and put the world in synchronous mode with the configured time step."""
         attempts = max(1, int(self.config["retries_on_error"]))
         for attempt in range(1, attempts + 1):
             try:
-                self.client = EmbeddedClient(self.config["host"], self.port)
+                self.client = self._client_class(self.config["host"], self.port)
                 self.client.set_timeout(self.config["timeout"])
                 self.world = self.client.get_world()
                 self._apply_sync_settings()
@@ -132,7 +158,6 @@ class CarlaCore:
                               f"Fix: use one of {', '.join(presets)}.")
         self.world.set_weather(weather)
         self._activity = dict(experiment_config["background_activity"])
-        self.tm_port = TM_PORT
         self.traffic_manager = self.client.get_trafficmanager(self.tm_port)
         self.traffic_manager.set_synchronous_mode(True)
         self.traffic_manager.set_hybrid_physics_mode(self._activity["tm_hybrid_mode"])
@@ -300,7 +325,16 @@ class CarlaCore:
             self.hero = None
         if self.npc_ids and self.world is not None:
             self.destroy_npcs()
+        if self.simulator == "connect" and self.world is not None:  # leave a shared server asynchronous
+            settings = self.world.get_settings()
+            settings.synchronous_mode, settings.fixed_delta_seconds = False, None
+            self.world.apply_settings(settings)
+            if self.traffic_manager is not None:
+                self.traffic_manager.set_synchronous_mode(False)
         if self._server is not None:
             self._server.stop()
             self._server = None
+        if self.server is not None:
+            self.server.stop()
+            self.server = None
         self.client = self.world = None
