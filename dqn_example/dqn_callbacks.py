@@ -1,5 +1,5 @@
 """Per-episode driving metrics for RLlib (new API stack): distance driven, mean speed, mean
-heading deviation, collisions, lane invasions and why the episode ended.
+heading deviation, collisions, lane invasions, why the episode ended, and how often the env's simulator was restarted after a failure.
 
 They are read from the last ``info`` of each episode (the experiment keeps running episode totals
 there, so episodes split into chunks are counted whole) and logged under ``env_runners/carla/*``
@@ -29,6 +29,8 @@ class DQNCallbacks(RLlibCallback):
         for key, name in METRICS.items():
             if key in info:
                 metrics_logger.log_value(f"carla/{name}", float(info[key]))
+        if "simulator_restarts" in info:  # a running count: its maximum, not a mean
+            metrics_logger.log_value("carla/simulator_restarts_max", float(info["simulator_restarts"]), reduce="max")
         reason = info.get("end_reason", "other")
         for candidate in END_REASONS + ("other",):
             metrics_logger.log_value(f"carla/end_{candidate}", float(reason == candidate))

@@ -36,6 +36,10 @@ class SimulatorUnavailableError(RuntimeError):
     """The selected simulator cannot be used (mode not available, server unreachable)."""
 
 
+class SimulatorRestartedError(RuntimeError):
+    """The simulator failed during an episode and was restarted: the episode is broken."""
+
+
 def resolve_simulator(mode: str) -> str:
     """The simulator a mode stands for: ``auto`` is ``launch`` when ``CARLA_ROOT`` is set, else
     ``embedded``."""
@@ -75,6 +79,10 @@ class CarlaCore:
         self.npc_ids: list[int] = []
         self.traffic_manager: Any = None
         self.tm_port = TM_PORT
+        self.restarts = 0  # recoveries from failures
+        self.recycles = 0  # planned restarts (episode count, memory)
+        self._episodes_since_start = 0
+        self._experiment_config: Mapping[str, Any] | None = None
         try:
             self.init_server()
             self.connect_client()
@@ -89,6 +97,8 @@ class CarlaCore:
         if self.simulator == "embedded":
             self._server = EmbeddedServer.start(self.config["host"])
             self.port = self._server.port
+            faults = self.config["fault_injection"]
+            self._server.inject_faults(faults["mode"], faults["every_ticks"], delay=self.config["timeout"])
             return
         self._client_class, self.command = carla.Client, carla.command
         if self.simulator == "launch":
@@ -141,7 +151,8 @@ class CarlaCore:
     # -- experiment -------------------------------------------------------------------------
     def setup_experiment(self, experiment_config: Mapping[str, Any]) -> None:
         """Load the experiment's town and weather, put its traffic manager in synchronous mode and
-        spawn its background activity (once per environment)."""
+        spawn its background activity (once per environment, and again after a restart)."""
+        self._experiment_config = experiment_config
         layers = carla.MapLayer.All if self.config["enable_map_assets"] else carla.MapLayer.NONE
         try:
             self.world = self.client.load_world(map_name=experiment_config["town"],
@@ -244,6 +255,11 @@ class CarlaCore:
     def reset_hero(self, hero_config: Mapping[str, Any], rng: np.random.Generator) -> Any:
         """Respawn the hero at a spawn point drawn with ``rng`` and attach its sensors (their first
         data comes with the next tick); returns the hero actor."""
+        if self._recycle_due():
+            logger.info("recycling the simulator after %d episodes", self._episodes_since_start)
+            self._restart()
+            self.recycles += 1
+        self._episodes_since_start += 1
         self.sensor_interface.destroy()
         if self._activity.get("respawn_per_episode") and self._episodes > 0:
             self.destroy_npcs()
@@ -300,13 +316,72 @@ class CarlaCore:
 
     def tick(self, control: carla.VehicleControl | None) -> dict[str, Any]:
         """Apply ``control`` (if any), advance one step and return the sensor data of the new
-        frame: ``{name: (frame, data)}`` (see :class:`~.sensors.SensorInterface`)."""
-        if control is not None:
-            self.apply_hero_control(control)
-        frame = self.world.tick()
-        if self.config["enable_rendering"]:
-            self.set_spectator_camera_view()
-        return self.sensor_interface.get_data(frame)
+        frame: ``{name: (frame, data)}`` (see :class:`~.sensors.SensorInterface`).
+
+        If the simulator fails (crash, no answer, a sensor that stalls), it is restarted in place
+        and :class:`SimulatorRestartedError` tells the caller the episode is broken."""
+        try:
+            if control is not None:
+                self.apply_hero_control(control)
+            frame = self.world.tick()
+            if self.config["enable_rendering"]:
+                self.set_spectator_camera_view()
+            return self.sensor_interface.get_data(frame)
+        except RuntimeError as error:
+            self.recover(error)
+            raise SimulatorRestartedError(f"the simulator failed ({error}); it was restarted (restart "
+                                          f"{self.restarts}) and this episode is broken") from error
+
+    # -- recovery and recycling -------------------------------------------------------------
+    def recover(self, error: Exception) -> None:
+        """Restart (embedded, launch) or reconnect to (connect) the simulator with backoff and set the
+        world up again; raises :class:`SimulatorUnavailableError` past ``max_restarts``."""
+        if self.restarts >= self.config["max_restarts"]:
+            raise SimulatorUnavailableError(
+                f"the simulator failed again ({error}) after {self.restarts} restarts. Fix: check the server "
+                f"logs, or raise env_config.carla.max_restarts.") from error
+        logger.warning("simulator failure (%s): restarting", error)
+        delay = 0.5
+        for attempt in range(1, max(1, self.config["retries_on_error"]) + 1):
+            try:
+                self._restart()
+                self.restarts += 1
+                return
+            except (RuntimeError, SimulatorUnavailableError) as again:
+                logger.warning("restart attempt %d failed: %s", attempt, again)
+                time.sleep(delay)
+                delay = min(2.0 * delay, 10.0)
+        raise SimulatorUnavailableError("the simulator could not be restarted. Fix: check the server logs.")
+
+    def _restart(self) -> None:
+        """A fresh server (or connection), synchronous settings and the experiment's world."""
+        self._forget_actors()
+        if self.simulator == "embedded":
+            self._server.stop()
+            self._server = None
+            self.init_server()
+        elif self.simulator == "launch":
+            ports = self.server.restart()
+            self.port, self.tm_port = ports.rpc, ports.traffic_manager
+        self.connect_client()
+        if self._experiment_config is not None:
+            self.setup_experiment(self._experiment_config)
+        self._episodes_since_start = 0
+
+    def _forget_actors(self) -> None:
+        """Drop the handles of actors that died with the simulator."""
+        try:
+            self.sensor_interface.destroy()
+        except RuntimeError:
+            self.sensor_interface = SensorInterface(timeout=self.config["timeout"])
+        self.hero, self.npc_ids = None, []
+
+    def _recycle_due(self) -> bool:
+        episodes = self.config["recycle_after_episodes"]
+        if episodes and self._episodes_since_start >= episodes:
+            return True
+        limit = self.config["recycle_memory_mb"]
+        return bool(limit and self.server is not None and self.server.memory_bytes() > limit * 2 ** 20)
 
     def set_spectator_camera_view(self) -> None:
         """Place the spectator 5 m behind and 3 m above the hero, looking along it."""

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import atexit
 import importlib
 from typing import Any, Mapping
 
 import gymnasium as gym
 
 from .base_experiment import BaseExperiment
-from .carla_core import CarlaCore
+from .carla_core import CarlaCore, SimulatorRestartedError
 from .config import ConfigError, load_yaml, validate_env_config
 
 
@@ -58,6 +59,28 @@ def load_env_config(path: str, default_experiment: type[BaseExperiment] | None =
     return data
 
 
+#: Cores whose simulator was restarted after a failure, kept for the env RLlib creates next in this
+#: process (RLlib recreates an env whose step failed), so the server is not launched twice.
+_PARKED: dict[str, CarlaCore] = {}
+
+
+@atexit.register
+def _close_parked() -> None:
+    for core in _PARKED.values():
+        core.close()
+    _PARKED.clear()
+
+
+def _broken_episode(error: SimulatorRestartedError) -> Exception:
+    """The exception that tells RLlib to drop the episode and recreate the env (Ray's
+    ``StepFailedRecreateEnvError``); the error itself where Ray is not installed."""
+    try:
+        from ray.rllib.env.env_errors import StepFailedRecreateEnvError
+    except ImportError:
+        return error
+    return StepFailedRecreateEnvError(str(error))
+
+
 def split_done(done: Any) -> tuple[bool, bool]:
     """``(terminated, truncated)`` from what ``get_done_status`` returned."""
     if isinstance(done, tuple):
@@ -84,34 +107,63 @@ class CarlaEnv(gym.Env):
         self.experiment = experiment_class(experiment_config)
         self.action_space = self.experiment.get_action_space()
         self.observation_space = self.experiment.get_observation_space()
-        self.core = CarlaCore(config.get("carla") or {})
+        self._key = repr((sorted((config.get("carla") or {}).items()), experiment_class.__qualname__,
+                          sorted((k, repr(v)) for k, v in experiment_config.items() if k != "type")))
+        self._broken = False
+        parked = _PARKED.pop(self._key, None)
+        if parked is not None:  # the simulator a failed env restarted: already set up
+            self.core = parked
+        else:
+            self.core = CarlaCore(config.get("carla") or {})
+            try:
+                self.core.setup_experiment(self.experiment.config)
+            except Exception:
+                self.core.close()
+                raise
         self.experiment.core = self.core
-        try:
-            self.core.setup_experiment(self.experiment.config)
-        except Exception:
-            self.core.close()
-            raise
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         """Respawn the hero (spawn point drawn from the env's seeded RNG) and start an episode."""
         super().reset(seed=seed)
-        self.core.reset_hero(self.experiment.config["hero"], self.np_random)
-        self.experiment.reset()
-        sensor_data = self.core.tick(None)
+        try:
+            self.core.reset_hero(self.experiment.config["hero"], self.np_random)
+            self.experiment.reset()
+            sensor_data = self.core.tick(None)
+        except SimulatorRestartedError as error:
+            self._broken = True
+            raise _broken_episode(error) from error
+        self._broken = False
         observation, info = self.experiment.get_observation(sensor_data)
-        return observation, dict(info or {})
+        return observation, self._info(info)
 
     def step(self, action: Any):
         """Apply the action, tick, and return ``(obs, reward, terminated, truncated, info)``."""
         control = self.experiment.compute_action(action)
-        sensor_data = self.core.tick(control)
+        try:
+            sensor_data = self.core.tick(control)
+        except SimulatorRestartedError as error:  # the simulator was restarted: drop this episode
+            self._broken = True
+            raise _broken_episode(error) from error
         observation, info = self.experiment.get_observation(sensor_data)
         terminated, truncated = split_done(self.experiment.get_done_status(observation, self.core))
         reward = self.experiment.compute_reward(observation, self.core)
-        return observation, float(reward), terminated, truncated, dict(info or {})
+        return observation, float(reward), terminated, truncated, self._info(info)
+
+    def _info(self, info: Mapping[str, Any] | None) -> dict[str, Any]:
+        result = dict(info or {})
+        result["simulator_restarts"] = self.core.restarts
+        return result
 
     def close(self) -> None:
-        """Release the hero, the sensors and the simulator this env created."""
-        core = getattr(self, "core", None)
-        if core is not None:
-            core.close()
+        """Release the hero, the sensors and the simulator this env created. After a simulator failure
+        (RLlib then recreates the env) the restarted simulator is kept for the next env instead."""
+        core, self.core = getattr(self, "core", None), None
+        if core is None:
+            return
+        if getattr(self, "_broken", False):
+            previous = _PARKED.pop(self._key, None)
+            if previous is not None:
+                previous.close()
+            _PARKED[self._key] = core
+            return
+        core.close()

@@ -36,6 +36,10 @@ BASE_CORE_CONFIG: dict[str, Any] = {
     "show_display": False,  # True: windowed server
     "simulator": "auto",  # auto | embedded | launch | connect
     "port": 2000,  # RPC port of the server in connect mode
+    "max_restarts": 20,  # recoveries from a crashed or hung server before giving up
+    "recycle_after_episodes": 0,  # restart the server every N episodes (0: never)
+    "recycle_memory_mb": 0,  # restart a launched server whose memory exceeds this (0: never)
+    "fault_injection": {"mode": "none", "every_ticks": 0},  # embedded only: none | raise | hang
 }
 
 #: Experiment part of ``env_config`` (``env_config.experiment``): the original's keys and defaults.

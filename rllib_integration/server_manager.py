@@ -261,6 +261,17 @@ class ServerManager:
         except ProcessLookupError:
             pass
 
+    def memory_bytes(self) -> int:
+        """Resident memory of the server's processes (CARLA leaks over long runs)."""
+        import psutil
+        if not self.is_alive():
+            return 0
+        try:
+            leader = psutil.Process(self.process.pid)
+            return sum(p.memory_info().rss for p in [leader, *leader.children(recursive=True)])
+        except psutil.Error:
+            return 0
+
     def restart(self) -> ServerPorts:
         """Stop and start again (new ports)."""
         self.stop()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from typing import Any, Iterable
 
 import carla
@@ -37,6 +38,9 @@ class EmbeddedServer:
     def __init__(self, host: str, port: int) -> None:
         self.host, self.port = host, port
         self.world: World | None = None
+        self.fault_mode, self.fault_every, self.fault_delay = "none", 0, 0.0
+        self.ticks = 0
+        self.crashed = False
         self._episode = 0
         self._frame = 0
         self.library = build_library(sensor_blueprints())
@@ -62,6 +66,25 @@ class EmbeddedServer:
             server = cls._registry[(key_host, port)] = cls(key_host, port)
             return server
 
+    def inject_faults(self, mode: str, every_ticks: int, delay: float = 0.0) -> None:
+        """Fail every ``every_ticks`` ticks, as a crashing (``raise``) or hanging (``hang``: answers
+        nothing for ``delay`` seconds) CARLA server would; a failed server fails every call after."""
+        if mode not in ("none", "raise", "hang"):
+            raise ValueError(f"unknown fault mode {mode!r}; use none, raise or hang")
+        self.fault_mode, self.fault_every, self.fault_delay = mode, int(every_ticks), float(delay)
+
+    def check(self) -> None:
+        """Called by the world before each tick: raise as a failed server would."""
+        if not self.crashed and self.fault_mode != "none" and self.fault_every > 0:
+            self.ticks += 1
+            if self.ticks % self.fault_every == 0:
+                self.crashed = True
+                if self.fault_mode == "hang":
+                    time.sleep(self.fault_delay)
+        if self.crashed:
+            raise RuntimeError(f"time-out of {int(self.fault_delay * 1000)}ms while waiting for the simulator, "
+                               f"make sure the simulator is ready and connected to {self.host}:{self.port}")
+
     def stop(self) -> None:
         """Destroy every actor and release the address."""
         if self.world is not None:
@@ -85,6 +108,7 @@ class EmbeddedServer:
             self.world._close()
         self._episode += 1
         self.world = World(self._episode, town_map, self.library, settings, self._frame, map_layers)
+        self.world._server_check = self.check
         logger.debug("embedded server %s:%d loaded %s", self.host, self.port, town_map.name)
         return self.world
 

@@ -73,6 +73,7 @@ class World:
         self._next_listener = 1
         self.collisions: list[CollisionRecord] = []  # collisions of the last tick
         self._pre_tick_hooks: list[Callable[["World", float], None]] = []
+        self._server_check: Callable[[], None] = lambda: None  # the server's fault injection
         self._sensor_actors: list[Actor] = []  # sensors measure after every tick, in spawn order
         self._spectator = self._add(Actor(self, self._new_id(), "spectator", {}, carla.Transform()))
         self._traffic_managers: dict[int, TrafficManager] = {}
@@ -343,6 +344,7 @@ class World:
 
     def tick(self, seconds: float = 0.0) -> int:
         """Advance the simulation by one step; returns the new frame."""
+        self._server_check()
         dt = self._settings.fixed_delta_seconds or DEFAULT_DELTA_SECONDS
         for hook in self._pre_tick_hooks:
             hook(self, dt)
