@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import Iterator, Sequence
 
 import carla
+import psutil
 
 logger = logging.getLogger(__name__)
 
@@ -263,7 +264,6 @@ class ServerManager:
 
     def memory_bytes(self) -> int:
         """Resident memory of the server's processes (CARLA leaks over long runs)."""
-        import psutil
         if not self.is_alive():
             return 0
         try:

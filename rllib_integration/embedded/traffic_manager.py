@@ -37,6 +37,8 @@ ROUTE_POINTS = 22  # 42 m of route
 SAMPLES = np.arange(0, 16)  # route indices sampled for the leader search (every 2 m, 0-30 m)
 IDM_ACCEL, IDM_DECEL, IDM_HEADWAY, LATERAL_ACCEL = 2.0, 3.0, 1.2, 2.5
 PLANNING_PERIOD = 0.1  # seconds of simulation between two plans (10 Hz); controls are held in between
+OFF_ROUTE_DISTANCE = 6.0  # metres from the route's current point: re-localise
+OFF_ROUTE_ACROSS = 2.5  # metres across the route segment (outside junctions): re-localise
 STOP_MARGIN = 4.0  # metres between a vehicle's front and the junction it waits for
 
 
@@ -175,8 +177,8 @@ class TrafficManager:
         passed = (x - c1[:, 0]) * (c2[:, 0] - c1[:, 0]) + (y - c1[:, 1]) * (c2[:, 1] - c1[:, 1]) >= 0.0
         segment = np.maximum(np.hypot(c1[:, 0] - c0[:, 0], c1[:, 1] - c0[:, 1]), 1e-6)
         across = np.abs((x - c0[:, 0]) * (c1[:, 1] - c0[:, 1]) - (y - c0[:, 1]) * (c1[:, 0] - c0[:, 0])) / segment
-        far = (x - c0[:, 0]) ** 2 + (y - c0[:, 1]) ** 2 > 36.0
-        for i in np.flatnonzero(passed | far | (across > 2.5)):
+        far = (x - c0[:, 0]) ** 2 + (y - c0[:, 1]) ** 2 > OFF_ROUTE_DISTANCE ** 2
+        for i in np.flatnonzero(passed | far | (across > OFF_ROUTE_ACROSS)):  # _follow decides exactly
             state = states[i]
             self._follow(state, float(x[i]), float(y[i]), float(yaw[i]))
             coords[i] = np.reshape(state.coords, (ROUTE_POINTS, 2))  # kept in self._coords
@@ -235,12 +237,12 @@ class TrafficManager:
 
     @staticmethod
     def _off_route(coords: list[float], x: float, y: float, in_junction: bool) -> bool:
-        """6 m from the route, or (outside junctions, whose connector lanes overlap) 2.5 m across it."""
+        """Far from the route, or (outside junctions, whose connector lanes overlap) too far across it."""
         x0, y0, x1, y1 = coords[0], coords[1], coords[2], coords[3]
-        if (x - x0) ** 2 + (y - y0) ** 2 > 36.0:
+        if (x - x0) ** 2 + (y - y0) ** 2 > OFF_ROUTE_DISTANCE ** 2:
             return True
         length = math.hypot(x1 - x0, y1 - y0) or 1.0
-        return not in_junction and abs((x - x0) * (y1 - y0) - (y - y0) * (x1 - x0)) / length > 2.5
+        return not in_junction and abs((x - x0) * (y1 - y0) - (y - y0) * (x1 - x0)) / length > OFF_ROUTE_ACROSS
 
     def _lane_at(self, x: float, y: float, yaw: float) -> carla.Waypoint:
         """The nearest driving lane that runs the vehicle's way: under it, or up to 5 m to either
