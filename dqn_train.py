@@ -8,6 +8,10 @@
 Checkpoints go to DIRECTORY/NAME/<trial>/checkpoint_NNNNNN every `run.checkpoint_frequency`
 iterations and at the end; each also holds policy.pt, the greedy policy as TorchScript for
 dqn_inference.py. Ctrl-C stops after the current iteration and saves a checkpoint first.
+
+On a cluster (--auto) the algorithm (learner, replay buffer, checkpoint writes) stays on the head
+node, next to the results folder; --runner-resource puts the env runners (and their simulators) on
+the nodes that offer that custom Ray resource, such as the autoscaler's GPU spot workers.
 """
 
 from __future__ import annotations
@@ -22,11 +26,13 @@ import time
 import ray
 from ray import tune
 
+import dqn_example
+import rllib_integration
 from dqn_example.dqn_callbacks import DQNCallbacks
 from dqn_example.dqn_experiment import DQNExperiment
 from rllib_integration import ConfigError, load_env_config
 from rllib_integration.training import (POLICY_FILE, ExportingDQN, build_dqn_config, find_latest_checkpoint,
-                                        prepare_results, resuming, run_settings)
+                                        place_on_cluster, prepare_results, resuming, run_settings)
 
 
 class StopCriteria(tune.Stopper):
@@ -52,6 +58,8 @@ class Progress(tune.Callback):
         self.started = time.time()
 
     def on_trial_result(self, iteration, trials, trial, result, **info) -> None:
+        if "placement" in result:
+            print(describe_placement(result["placement"]), flush=True)
         runners = result.get("env_runners", {})
         steps = result.get("num_env_steps_sampled_lifetime", 0)
         elapsed = result.get("time_total_s", 0.0)
@@ -66,6 +74,15 @@ class Progress(tune.Callback):
 
     def on_checkpoint(self, iteration, trials, trial, checkpoint, **info) -> None:
         print(f"checkpoint: {checkpoint.path} (policy: {os.path.join(checkpoint.path, POLICY_FILE)})", flush=True)
+
+
+def describe_placement(placement: dict) -> str:
+    """One line naming the node (id prefix and IP) and pid of the algorithm and of each env runner."""
+    def where(process: dict) -> str:
+        return f"node {process['node_id'][:12]} ({process['ip']}, pid {process['pid']})"
+    runners = "; ".join(f"env runner {index} on {where(runner)}"
+                        for index, runner in sorted(placement["env_runners"].items(), key=lambda item: int(item[0])))
+    return f"placement: algorithm on {where(placement['algorithm'])}" + (f"; {runners}" if runners else "")
 
 
 def launch_tensorboard(logdir: str, host: str, port: int) -> None:
@@ -90,7 +107,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--tboff", action="store_true", help="do not start TensorBoard")
     parser.add_argument("--tb-port", type=int, default=6006, help="TensorBoard port")
     parser.add_argument("--auto", action="store_true",
-                        help="join the running Ray cluster (ray submit) and serve TensorBoard on all interfaces")
+                        help="join the running Ray cluster (ray submit), ship rllib_integration and dqn_example "
+                             "to its nodes, and serve TensorBoard on all interfaces")
+    parser.add_argument("--runner-resource", default=os.environ.get("RLLIB_RUNNER_RESOURCE") or None,
+                        help="custom Ray resource that every env runner needs one unit of, so that env runners "
+                             "run only on the nodes offering it (dqn_autoscaler.yaml's GPU workers offer "
+                             "'carla_worker' and its head exports RLLIB_RUNNER_RESOURCE=carla_worker); "
+                             "default: $RLLIB_RUNNER_RESOURCE, else anywhere")
     parser.add_argument("--iterations", type=int, help="stop after this many iterations (overrides run.stop)")
     parser.add_argument("--env-steps", type=int, help="stop after this many env steps (overrides run.stop)")
     parser.add_argument("--time", type=float, help="stop after this many seconds (overrides run.stop)")
@@ -103,7 +126,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:
         data = load_env_config(args.configuration_file, default_experiment=DQNExperiment)
-        config = build_dqn_config(data, args.configuration_file, callbacks=DQNCallbacks)
+        config = place_on_cluster(build_dqn_config(data, args.configuration_file, callbacks=DQNCallbacks),
+                                  args.runner_resource)
         run = run_settings(data, args.configuration_file)
         overrides = {"training_iteration": args.iterations, "num_env_steps_sampled_lifetime": args.env_steps,
                      "time_total_s": args.time}
@@ -129,7 +153,14 @@ def main(argv: list[str] | None = None) -> int:
         signal.signal(signal.SIGINT, previous)
 
     signal.signal(signal.SIGINT, interrupt)
-    ray.init(address="auto" if args.auto else None, include_dashboard=args.auto)
+    if args.auto:  # the nodes import the experiment and the library from the driver's copy
+        ray.init(address="auto", runtime_env={"py_modules": [os.path.dirname(rllib_integration.__file__),
+                                                              os.path.dirname(dqn_example.__file__)]})
+    else:
+        ray.init(include_dashboard=False)
+    if args.runner_resource and not ray.cluster_resources().get(args.runner_resource):
+        print(f"env runners need the Ray resource '{args.runner_resource}', which no node offers yet: "
+              f"they start once a node with it joins (the autoscaler adds one)", flush=True)
     try:
         tuner = tune.Tuner(
             resuming(checkpoint) if checkpoint else ExportingDQN, param_space=config,

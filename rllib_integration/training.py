@@ -4,8 +4,8 @@ its greedy policy at every checkpoint, result folders and checkpoints.
 A training YAML has these top-level sections (each validated, unknown keys get suggestions):
 
 - ``env_config``: ``carla`` and ``experiment`` (see :mod:`rllib_integration.config`);
-- ``env_runners``, ``learners``, ``training``, ``reporting``, ``fault_tolerance``, ``debugging``: keyword
-  arguments of the ``AlgorithmConfig`` method of the same name;
+- ``env_runners``, ``learners``, ``training``, ``reporting``, ``fault_tolerance``, ``debugging``,
+  ``resources``: keyword arguments of the ``AlgorithmConfig`` method of the same name;
 - ``model``: the RLModule's model config (``conv_filters``, ``latent_dim``, ``head_fcnet_hiddens``...),
   used with :class:`~rllib_integration.models.ImageDQNCatalog`;
 - ``run``: ``stop`` (``training_iteration``, ``num_env_steps_sampled_lifetime``, ``time_total_s``),
@@ -21,6 +21,7 @@ import re
 import shutil
 from typing import Any
 
+import ray
 import torch
 from ray.rllib.algorithms.dqn import DQN, DQNConfig
 from ray.rllib.core import COMPONENT_LEARNER, COMPONENT_LEARNER_GROUP, COMPONENT_RL_MODULE, DEFAULT_MODULE_ID
@@ -30,11 +31,13 @@ from .carla_env import CarlaEnv
 from .config import ConfigError
 from .models import GreedyQNetwork, ImageDQNCatalog
 
-CONFIG_SECTIONS = ("env_runners", "learners", "training", "reporting", "fault_tolerance", "debugging")
+CONFIG_SECTIONS = ("env_runners", "learners", "training", "reporting", "fault_tolerance", "debugging", "resources")
 RUN_DEFAULTS: dict[str, Any] = {"stop": {"training_iteration": 100}, "checkpoint_frequency": 5,
                                 "checkpoints_to_keep": 5}
 STOP_KEYS = ("training_iteration", "num_env_steps_sampled_lifetime", "time_total_s")
 POLICY_FILE = "policy.pt"
+#: Ray's built-in resource that only the head node offers (one unit).
+HEAD_NODE_RESOURCE = "node:__internal_head__"
 
 
 def _suggest(key: str, valid: list[str]) -> str:
@@ -91,6 +94,24 @@ def run_settings(data: dict[str, Any], source: str) -> dict[str, Any]:
     return run
 
 
+def place_on_cluster(config: DQNConfig, runner_resource: str | None = None) -> DQNConfig:
+    """Pin the algorithm process (learner, replay buffer, checkpoint writes) to the head node, where the
+    results folder of Tune lives, and, with ``runner_resource``, put every env runner on a node that
+    offers that custom Ray resource (one unit each), such as the autoscaler's GPU workers."""
+    main = dict(config.custom_resources_for_main_process, **{HEAD_NODE_RESOURCE: 0.001})
+    config.resources(custom_resources_for_main_process=main)
+    if runner_resource:
+        runners = dict(config.custom_resources_per_env_runner, **{runner_resource: 1})
+        config.env_runners(custom_resources_per_env_runner=runners)
+    return config
+
+
+def _process_location() -> dict[str, str]:
+    """Node id, node IP and pid of the calling Ray process (strings, so result loggers skip them)."""
+    return {"node_id": ray.get_runtime_context().get_node_id(), "ip": ray.util.get_node_ip_address(),
+            "pid": str(os.getpid())}
+
+
 def export_policy(module: torch.nn.Module, observation_space: Any, path: str) -> str:
     """Trace the greedy Q-network of a DQN RLModule to TorchScript at ``path`` (CPU)."""
     network = GreedyQNetwork(module).to("cpu").eval()
@@ -108,8 +129,10 @@ def module_path(checkpoint: str) -> str:
 
 
 class ExportingDQN(DQN):
-    """DQN that writes ``policy.pt`` (TorchScript, for Ray-free inference) into every checkpoint
-    and, when :attr:`restore_path` is set (see :func:`resuming`), starts from that checkpoint."""
+    """DQN that writes ``policy.pt`` (TorchScript, for Ray-free inference) into every checkpoint,
+    reports where its processes run (``result["placement"]`` of the first iteration: node id, IP and
+    pid of the ``algorithm`` and of each remote env runner under ``env_runners`` by index) and, when
+    :attr:`restore_path` is set (see :func:`resuming`), starts from that checkpoint."""
 
     restore_path: str | None = None
 
@@ -117,6 +140,17 @@ class ExportingDQN(DQN):
         super().setup(config)
         if self.restore_path:
             self.restore_from_path(self.restore_path)
+        runners = self.env_runner_group
+        where = runners.foreach_env_runner(lambda runner: _process_location(), local_env_runner=False) \
+            if runners is not None and runners.num_remote_env_runners() else []
+        self._placement: dict[str, Any] | None = {
+            "algorithm": _process_location(), "env_runners": {str(i): w for i, w in enumerate(where, start=1)}}
+
+    def step(self) -> dict:
+        result = super().step()
+        if self._placement is not None:
+            result["placement"], self._placement = self._placement, None
+        return result
 
     def save_checkpoint(self, checkpoint_dir: str) -> None:
         super().save_checkpoint(checkpoint_dir)
