@@ -20,6 +20,7 @@ import json
 import logging
 import os
 import re
+import shlex
 import sys
 from typing import Any, Callable
 
@@ -33,8 +34,6 @@ from aws.remote import DEFAULT_EXCLUDES, Remote, RemoteError  # noqa: E402
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 INSTALL_SCRIPT = os.path.join(ROOT, "aws", "install", "install.sh")
 CLUSTER_FILE = os.path.join("dqn_example", "dqn_autoscaler.yaml")
-#: Where create-image puts this project on the builder (aws/install/install.sh reads its requirements there).
-REMOTE_PROJECT = "rllib-integration"
 FIELDS = ("instance_id", "name", "state", "instance_type", "image_id", "public_ip", "private_ip",
           "availability_zone", "key_name", "pem_file", "security_groups", "launch_time")
 log = logging.getLogger("aws_helper")
@@ -119,10 +118,14 @@ def cmd_create_image(args: argparse.Namespace, connect: Callable[[dict, argparse
                                subnet_id=subnet, volume_size=args.volume_size)
     try:
         instance = ec2.wait_for_state(client, builder, "running")
+        project = args.remote_project_dir.rstrip("/")
         with connect(instance, args) as remote:
-            remote.put(ROOT, "~", excludes=DEFAULT_EXCLUDES, name=REMOTE_PROJECT)
+            remote.put(ROOT, os.path.dirname(project) or "~", excludes=DEFAULT_EXCLUDES,
+                       name=os.path.basename(project))
+            folder = project if project.startswith("~") else shlex.quote(project)  # the shell expands ~
             for script in scripts:
-                status = remote.run_script(script)
+                status = remote.run_script(script, remote_dir=f"{project}/.install",
+                                           environment={"PROJECT_DIR": folder})
                 if status:
                     raise AwsError(f"installation script {os.path.basename(script)} failed with exit status "
                                    f"{status} (its output is above).")
@@ -271,13 +274,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
     build = command("create-image", cmd_create_image, [machine, ssh],
                     "build the training AMI: a builder instance from the AWS Deep Learning Base GPU AMI (Ubuntu "
-                    "22.04), this project uploaded to ~/rllib-integration, the installation scripts run, an image "
-                    "made, the builder stopped")
+                    "22.04), this project uploaded to it, the installation scripts run, an image made, the "
+                    "builder stopped")
     build.add_argument("--base-ami-id", help="AMI to start from (default: the region's newest Deep Learning Base "
                                              "OSS Nvidia Driver GPU AMI, Ubuntu 22.04)")
     build.add_argument("--installation-scripts", nargs="+", default=[INSTALL_SCRIPT], metavar="SCRIPT",
                        help="scripts run on the builder, in order")
     build.add_argument("--instance-type", default="g4dn.xlarge", help="builder instance type")
+    build.add_argument("--remote-project-dir", default="~/rllib-integration",
+                       help="where the project is uploaded on the builder; the installation scripts run from "
+                            "its .install folder with PROJECT_DIR set to it")
     build.add_argument("--builder", choices=("stop", "terminate"), default="stop",
                        help="what happens to the builder once the image is made")
     build.add_argument("--cluster-config", help="also fill this Ray cluster file (e.g. " + CLUSTER_FILE + ") "

@@ -139,12 +139,17 @@ class Remote:
         if not self.key_file.is_file():
             raise RemoteError(f"private key {self.key_file} not found. Fix: pass --identity, or copy the key of "
                               f"the instance's key pair there (chmod 600).")
+        try:
+            key = paramiko.PKey.from_path(self.key_file)
+        except (ValueError, paramiko.SSHException) as error:
+            raise RemoteError(f"cannot read the private key {self.key_file} ({error}). Fix: pass the .pem file of "
+                              f"the key pair (unencrypted, as EC2 hands it out).") from error
         started = last_report = time.monotonic()
         while True:
             client = paramiko.SSHClient()
             client.set_missing_host_key_policy(_PinnedHostKey(self.known_hosts, self.alias))
             try:
-                client.connect(self.host, port=self.port, username=self.user, key_filename=str(self.key_file),
+                client.connect(self.host, port=self.port, username=self.user, pkey=key,
                                timeout=10, banner_timeout=30, auth_timeout=30, allow_agent=False,
                                look_for_keys=False)
                 self._client = client
@@ -210,20 +215,24 @@ class Remote:
         return status
 
     def run_script(self, script: str | os.PathLike, arguments: str = "", remote_dir: str = "~",
-                   stdout: IO[str] | None = None, stderr: IO[str] | None = None) -> int:
+                   environment: dict[str, str] | None = None, stdout: IO[str] | None = None,
+                   stderr: IO[str] | None = None) -> int:
         """Upload ``script`` into ``remote_dir`` (made executable) and run it there with ``arguments`` (shell
-        words, as typed); returns its exit status."""
+        words, as typed) and ``environment`` (values are shell words too, e.g. ``"$PWD"``); returns its exit
+        status."""
         script = pathlib.Path(script)
         if not script.is_file():
             raise RemoteError(f"script {script} not found. Fix: check --script.")
-        self._makedirs(_remote(remote_dir))
-        target = posixpath.join(_remote(remote_dir), script.name)
+        folder = _remote(remote_dir)
+        self._makedirs(folder)
+        target = posixpath.join(folder, script.name)
         self.sftp.put(str(script), target)
         self.sftp.chmod(target, 0o755)
-        folder = "~" if _remote(remote_dir) == "." else remote_dir
-        command = f"cd {folder if folder.startswith('~') else shlex.quote(folder)} && ./{shlex.quote(script.name)}"
+        directory = "~" if folder == "." else shlex.quote(folder) if folder.startswith("/") else "~/" + shlex.quote(folder)
+        variables = " ".join(f"{name}={value}" for name, value in (environment or {}).items())
+        command = f"cd {directory} && {variables} ./{shlex.quote(script.name)} {arguments}"
         log.info("running %s %s on %s", script.name, arguments, self.alias)
-        return self.run(f"{command} {arguments}".strip(), stdout, stderr)
+        return self.run(command.strip(), stdout, stderr)
 
     # -- transfers -------------------------------------------------------------------------------------------
 
