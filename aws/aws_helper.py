@@ -133,7 +133,10 @@ def cmd_create_image(args: argparse.Namespace, connect: Callable[[dict, argparse
     except BaseException:
         log.error("stopping the builder %s; to look into it: `aws_helper.py start --instance-id %s`, then exec; "
                   "`aws_helper.py terminate --instance-id %s` removes it", builder, builder, builder)
-        ec2.change_state(client, builder, "stop")
+        try:
+            ec2.change_state(client, builder, "stop")
+        except Exception as error:  # the first failure is the one to report
+            log.error("could not stop the builder %s (%s): stop it in the AWS console", builder, error)
         raise
     ec2.change_state(client, builder, args.builder)
     print(f"image:          {image_id} ({args.name}, from {base_name})\nregion:         {session.region_name}\n"

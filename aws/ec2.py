@@ -277,9 +277,8 @@ def find_base_ami(session: boto3.Session, ec2: Any) -> tuple[str, str]:
     try:
         image_id = session.client("ssm").get_parameter(Name=DLAMI_PARAMETER)["Parameter"]["Value"]
         return image_id, describe_image(ec2, image_id).get("Name", DLAMI_PARAMETER)
-    except botocore.exceptions.ClientError as error:
-        log.info("SSM parameter %s unreadable (%s); searching Amazon's images instead", DLAMI_PARAMETER,
-                 error.response.get("Error", {}).get("Code"))
+    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError, AwsError) as error:
+        log.info("SSM parameter %s unreadable (%s); searching Amazon's images instead", DLAMI_PARAMETER, error)
     with aws_errors("searching for the Deep Learning AMI"):
         images = ec2.describe_images(Owners=["amazon"], Filters=[
             {"Name": "name", "Values": [DLAMI_NAME]}, {"Name": "architecture", "Values": ["x86_64"]},

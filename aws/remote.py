@@ -228,7 +228,8 @@ class Remote:
         target = posixpath.join(folder, script.name)
         self.sftp.put(str(script), target)
         self.sftp.chmod(target, 0o755)
-        directory = "~" if folder == "." else shlex.quote(folder) if folder.startswith("/") else "~/" + shlex.quote(folder)
+        directory = shlex.quote(folder) if folder.startswith("/") else "~" if folder == "." \
+            else "~/" + shlex.quote(folder)
         variables = " ".join(f"{name}={value}" for name, value in (environment or {}).items())
         command = f"cd {directory} && {variables} ./{shlex.quote(script.name)} {arguments}"
         log.info("running %s %s on %s", script.name, arguments, self.alias)
