@@ -48,6 +48,14 @@ class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
         return super()._get_help_string(action)
 
 
+def allowed_cidr(text: str) -> str:
+    """argparse type of --allowed-cidr (see :func:`aws.ec2.parse_cidr`)."""
+    try:
+        return ec2.parse_cidr(text)
+    except AwsError as error:
+        raise argparse.ArgumentTypeError(str(error)) from error
+
+
 def instance_id(text: str) -> str:
     """argparse type of --instance-id."""
     if not re.fullmatch(r"i-[0-9a-f]{8}([0-9a-f]{9})?", text):
@@ -94,7 +102,7 @@ def configure_cluster_file(path: str, session: Any, client: Any, image_id: str, 
 def cmd_create_image(args: argparse.Namespace, connect: Callable[[dict, argparse.Namespace], Remote] = instance_remote
                      ) -> int:
     """Builder instance from the Deep Learning AMI -> upload this project -> installation scripts -> AMI."""
-    scripts = [os.path.abspath(script) for script in args.installation_scripts]
+    scripts = [os.path.abspath(script) for script in args.installation_scripts or [INSTALL_SCRIPT]]
     for script in scripts:
         if not os.path.isfile(script):
             raise AwsError(f"installation script {script} not found. Fix: check --installation-scripts.")
@@ -105,8 +113,7 @@ def cmd_create_image(args: argparse.Namespace, connect: Callable[[dict, argparse
     key_name, group_name = args.key_name or args.name, args.security_group_name or args.name
     pem = ec2.ensure_key_pair(client, key_name, args.keys_dir)
     vpc = ec2.default_vpc(client)
-    group_id = ec2.ensure_security_group(client, group_name, vpc, ec2.parse_cidr(args.allowed_cidr)
-                                         if args.allowed_cidr else None)
+    group_id = ec2.ensure_security_group(client, group_name, vpc, args.allowed_cidr)
     if args.base_ami_id:
         base_id, base_name = args.base_ami_id, ec2.describe_image(client, args.base_ami_id).get("Name", "")
     else:
@@ -149,19 +156,21 @@ def cmd_create_image(args: argparse.Namespace, connect: Callable[[dict, argparse
 
 def cmd_launch(args: argparse.Namespace) -> int:
     """One instance from the AMI (default: the newest that create-image made for --name)."""
+    user_data = args.user_data
+    if user_data.startswith("@"):
+        try:
+            with open(user_data[1:], encoding="utf-8") as handle:
+                user_data = handle.read()
+        except OSError as error:
+            raise AwsError(f"--user-data {args.user_data}: cannot read the file ({error}).") from error
     session = ec2.make_session(args.region)
     client = session.client("ec2")
     key_name, group_name = args.key_name or args.name, args.security_group_name or args.name
     image_id = args.ami_id or ec2.find_own_image(client, args.name)["ImageId"]
     pem = ec2.ensure_key_pair(client, key_name, args.keys_dir)
     vpc = ec2.default_vpc(client)
-    group_id = ec2.ensure_security_group(client, group_name, vpc, ec2.parse_cidr(args.allowed_cidr)
-                                         if args.allowed_cidr else None)
+    group_id = ec2.ensure_security_group(client, group_name, vpc, args.allowed_cidr)
     subnet, _ = ec2.choose_subnet(client, vpc, args.instance_type, args.availability_zone)
-    user_data = args.user_data
-    if user_data.startswith("@"):
-        with open(user_data[1:], encoding="utf-8") as handle:
-            user_data = handle.read()
     launched = ec2.run_instance(client, name=args.name, role="instance", image_id=image_id,
                                 instance_type=args.instance_type, key_name=key_name, security_group_id=group_id,
                                 subnet_id=subnet, volume_size=args.volume_size, user_data=user_data)
@@ -229,7 +238,7 @@ def cmd_configure_cluster(args: argparse.Namespace) -> int:
     client = session.client("ec2")
     image_id = args.ami_id or ec2.find_own_image(client, args.name)["ImageId"]
     group_id = ec2.ensure_security_group(client, args.security_group_name or args.name, ec2.default_vpc(client),
-                                         ec2.parse_cidr(args.allowed_cidr) if args.allowed_cidr else None)
+                                         args.allowed_cidr)
     configure_cluster_file(args.cluster_config, session, client, image_id, group_id)
     return 0
 
@@ -258,9 +267,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     machine.add_argument("--name", default="CARLA_RLLIB", help="name of the instance, image, key pair and group")
     machine.add_argument("--key-name", help="EC2 key pair (default: --name); created with its key in --keys-dir")
     machine.add_argument("--security-group-name", help="security group (default: --name)")
-    machine.add_argument("--allowed-cidr", help="address or CIDR block allowed to reach SSH (22), TensorBoard "
-                                                "(6006) and the Ray dashboard (8265); required while the group "
-                                                "does not open SSH yet; 0.0.0.0/0 is refused")
+    machine.add_argument("--allowed-cidr", type=allowed_cidr,
+                         help="address or CIDR block allowed to reach SSH (22), TensorBoard (6006) and the Ray "
+                              "dashboard (8265); required while the group does not open SSH yet; 0.0.0.0/0 is refused")
     machine.add_argument("--volume-size", type=int, default=150, help="root volume, GiB")
     machine.add_argument("--availability-zone", help="zone (default: the first of the region that offers the "
                                                      "instance type)")
@@ -281,8 +290,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                     "builder stopped")
     build.add_argument("--base-ami-id", help="AMI to start from (default: the region's newest Deep Learning Base "
                                              "OSS Nvidia Driver GPU AMI, Ubuntu 22.04)")
-    build.add_argument("--installation-scripts", nargs="+", default=[INSTALL_SCRIPT], metavar="SCRIPT",
-                       help="scripts run on the builder, in order")
+    build.add_argument("--installation-scripts", nargs="+", metavar="SCRIPT",
+                       help="scripts run on the builder, in order (default: aws/install/install.sh)")
     build.add_argument("--instance-type", default="g4dn.xlarge", help="builder instance type")
     build.add_argument("--remote-project-dir", default="~/rllib-integration",
                        help="where the project is uploaded on the builder; the installation scripts run from "
@@ -327,8 +336,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     cluster.add_argument("--name", default="CARLA_RLLIB", help="name given to create-image")
     cluster.add_argument("--ami-id", help="AMI (default: the newest that create-image made for --name)")
     cluster.add_argument("--security-group-name", help="security group (default: --name)")
-    cluster.add_argument("--allowed-cidr", help="address or CIDR block allowed to reach SSH and the dashboards; "
-                                                "required while the group does not open SSH yet")
+    cluster.add_argument("--allowed-cidr", type=allowed_cidr,
+                         help="address or CIDR block allowed to reach SSH and the dashboards; required while the "
+                              "group does not open SSH yet")
     return parser.parse_args(argv)
 
 

@@ -140,9 +140,10 @@ def test_clear_errors_name_the_problem_and_the_fix(aws, tmp_path):
     assert result.returncode == 2 and "--instance-id" in result.stderr
     keys = ["--keys-dir", str(tmp_path / "keys"), "--ami-id", "ami-0e0b000000000000a"]
     result = helper(aws, "launch", *keys, "--allowed-cidr", "0.0.0.0/0")
-    assert result.returncode == 1 and "whole internet" in result.stderr
+    assert result.returncode == 2 and "--allowed-cidr 0.0.0.0/0 would open SSH and the dashboards to the whole " \
+        "internet" in result.stderr
     result = helper(aws, "launch", *keys, "--allowed-cidr", "my-laptop")
-    assert result.returncode == 1 and "is not an IP address or CIDR block" in result.stderr
+    assert result.returncode == 2 and "is not an IP address or CIDR block" in result.stderr
     result = helper(aws, "launch", *keys)
     assert result.returncode == 1 and "--allowed-cidr is required" in result.stderr
     result = helper(aws, "launch", *keys, "--allowed-cidr", "203.0.113.7/32", "--instance-type", "g9z.huge")
