@@ -158,10 +158,15 @@ def main(argv: list[str] | None = None) -> int:
                                                               os.path.dirname(dqn_example.__file__)]})
     else:
         ray.init(include_dashboard=False)
-    if args.runner_resource and not ray.cluster_resources().get(args.runner_resource):
-        print(f"env runners need the Ray resource '{args.runner_resource}', which no node offers yet: "
-              f"they start once a node with it joins (the autoscaler adds one)", flush=True)
     try:
+        if args.runner_resource and not ray.cluster_resources().get(args.runner_resource):
+            if not args.auto:
+                print(f"error: --runner-resource {args.runner_resource}: no node of this Ray instance offers it, so "
+                      f"no env runner could start. Fix: use it with --auto on a cluster whose workers offer it, or "
+                      f"drop it (and unset RLLIB_RUNNER_RESOURCE).", file=sys.stderr)
+                return 2
+            print(f"env runners need the Ray resource '{args.runner_resource}', which no node offers yet: they "
+                  f"start once a node with it joins (the autoscaler adds one)", flush=True)
         tuner = tune.Tuner(
             resuming(checkpoint) if checkpoint else ExportingDQN, param_space=config,
             run_config=tune.RunConfig(

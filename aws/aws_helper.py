@@ -263,13 +263,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     where.add_argument("--host", help="any SSH host instead of an instance (needs --identity)")
     target.add_argument("--port", type=int, default=22, help="SSH port (with --host)")
     target.add_argument("--identity", help="private key file (default: the instance's key pair in --keys-dir)")
-    machine = argparse.ArgumentParser(add_help=False)
-    machine.add_argument("--name", default="CARLA_RLLIB", help="name of the instance, image, key pair and group")
+    naming = argparse.ArgumentParser(add_help=False)
+    naming.add_argument("--name", default="CARLA_RLLIB", help="name of the image (and of the instance, key pair "
+                                                              "and security group)")
+    naming.add_argument("--security-group-name", help="security group (default: --name)")
+    naming.add_argument("--allowed-cidr", type=allowed_cidr,
+                        help="address or CIDR block allowed to reach SSH (22), TensorBoard (6006) and the Ray "
+                             "dashboard (8265); required while the group does not open SSH yet; 0.0.0.0/0 is refused")
+    machine = argparse.ArgumentParser(add_help=False, parents=[naming])
     machine.add_argument("--key-name", help="EC2 key pair (default: --name); created with its key in --keys-dir")
-    machine.add_argument("--security-group-name", help="security group (default: --name)")
-    machine.add_argument("--allowed-cidr", type=allowed_cidr,
-                         help="address or CIDR block allowed to reach SSH (22), TensorBoard (6006) and the Ray "
-                              "dashboard (8265); required while the group does not open SSH yet; 0.0.0.0/0 is refused")
     machine.add_argument("--volume-size", type=int, default=150, help="root volume, GiB")
     machine.add_argument("--availability-zone", help="zone (default: the first of the region that offers the "
                                                      "instance type)")
@@ -330,15 +332,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     run.add_argument("--remote-dir", default="~", help="remote folder the script is uploaded to and run in")
     run.add_argument("--command", help="a command to run instead of a script")
 
-    cluster = command("configure-cluster", cmd_configure_cluster, [],
+    cluster = command("configure-cluster", cmd_configure_cluster, [naming],
                       "fill a Ray cluster file with this region, its zones, the AMI and the security group")
     cluster.add_argument("--cluster-config", default=CLUSTER_FILE, help="the Ray cluster file to update")
-    cluster.add_argument("--name", default="CARLA_RLLIB", help="name given to create-image")
     cluster.add_argument("--ami-id", help="AMI (default: the newest that create-image made for --name)")
-    cluster.add_argument("--security-group-name", help="security group (default: --name)")
-    cluster.add_argument("--allowed-cidr", type=allowed_cidr,
-                         help="address or CIDR block allowed to reach SSH and the dashboards; required while the "
-                              "group does not open SSH yet")
     return parser.parse_args(argv)
 
 

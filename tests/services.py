@@ -11,6 +11,7 @@ import http.server
 import json
 import os
 import pathlib
+import secrets
 import shutil
 import signal
 import socket
@@ -193,6 +194,7 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
 @dataclass
 class RayCluster:
     address: str
+    environment: dict[str, str]  # what a driver needs besides RAY_ADDRESS: the token of the cluster
     temp_dir: str
     head: subprocess.Popen
     workers: list[subprocess.Popen]
@@ -201,10 +203,12 @@ class RayCluster:
 @contextlib.contextmanager
 def ray_cluster(folder: pathlib.Path, head_cpus: int, worker_resources: list[dict]) -> Iterator[RayCluster]:
     """A head (``ray start --head``) and one more node per entry of ``worker_resources`` (``{"CPU": n, name: m}``),
-    all on this machine. The cluster keeps its own temp folder, so a plain ``ray.init()`` elsewhere never joins it."""
+    all on this machine, with token authentication (the same mode and token on every node, as Ray requires). The
+    cluster keeps its own temp folder, so a plain ``ray.init()`` elsewhere never joins it."""
     ray = str(pathlib.Path(sys.executable).with_name("ray"))
     temp_dir = f"/tmp/ray-{os.getpid()}-{free_port()}"  # short: Ray's socket paths must stay under 108 bytes
-    environment = dict(os.environ, RAY_USAGE_STATS_ENABLED="0")
+    token = {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(32)}
+    environment = dict(os.environ, RAY_USAGE_STATS_ENABLED="0", **token)
     environment.pop("RAY_ADDRESS", None)
     port = free_port()
     common = ["--block", "--disable-usage-stats", "--num-gpus=0", f"--temp-dir={temp_dir}"]
@@ -220,7 +224,7 @@ def ray_cluster(folder: pathlib.Path, head_cpus: int, worker_resources: list[dic
             workers.append(start([ray, "start", f"--address={address}", f"--num-cpus={resources.get('CPU', 1)}",
                                   f"--resources={json.dumps(custom)}", *common], log, env=environment))
             wait_for_line(log, "Ray runtime started", workers[-1])
-        yield RayCluster(address, temp_dir, head, workers)
+        yield RayCluster(address, token, temp_dir, head, workers)
     finally:
         for process in [*workers, head]:
             stop(process)

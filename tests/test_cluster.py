@@ -3,6 +3,7 @@ configs, filled in by aws_helper, bootstrapped by Ray's AWS code against moto) a
 on a real two-node Ray cluster puts the env runners on the node with the custom resource."""
 
 import copy
+import dataclasses
 import json
 import os
 import re
@@ -145,11 +146,12 @@ def test_rays_aws_bootstrap_uses_our_security_group(tmp_path, monkeypatch):
         assert world == [], f"ports open to the world: {world}"
 
 
-def cluster_nodes(address):
+def cluster_nodes(cluster):
     """[(node id, resources)] of the live nodes, asked from a separate driver."""
     script = ("import json, ray; ray.init(address=%r, logging_level='ERROR'); "
-              "print(json.dumps([[n['NodeID'], n['Resources']] for n in ray.nodes() if n['Alive']]))" % address)
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True)
+              "print(json.dumps([[n['NodeID'], n['Resources']] for n in ray.nodes() if n['Alive']]))" % cluster.address)
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True,
+                            env=dict(os.environ, **cluster.environment))
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
@@ -158,11 +160,14 @@ def test_dqn_train_auto_places_env_runners_on_the_worker_node(tmp_path):
     config_file = tmp_path / "tiny.yaml"
     config_file.write_text(yaml.safe_dump(config))
     with ray_cluster(tmp_path, head_cpus=1, worker_resources=[{"CPU": 1, RUNNER_RESOURCE: 1}]) as ray:
-        nodes = cluster_nodes(ray.address)
+        nodes = cluster_nodes(ray)
         head = [node for node, resources in nodes if HEAD_NODE_RESOURCE in resources]
         worker = [node for node, resources in nodes if RUNNER_RESOURCE in resources]
         assert len(nodes) == 2 and len(head) == 1 and len(worker) == 1 and head != worker
-        environment = dict(os.environ, RAY_ADDRESS=ray.address, RLLIB_RUNNER_RESOURCE=RUNNER_RESOURCE)
+        with pytest.raises(subprocess.CalledProcessError):  # token authentication: a wrong token is refused
+            cluster_nodes(dataclasses.replace(ray, environment=dict(ray.environment, RAY_AUTH_TOKEN="0" * 64)))
+        environment = dict(os.environ, **ray.environment, RAY_ADDRESS=ray.address,
+                           RLLIB_RUNNER_RESOURCE=RUNNER_RESOURCE)
         run = subprocess.run([sys.executable, "dqn_train.py", str(config_file), "-d", str(tmp_path / "results"),
                               "-n", "cluster", "--tboff", "--auto", "--iterations", "2"], cwd=ROOT, env=environment,
                              capture_output=True, text=True, timeout=600)
@@ -175,3 +180,14 @@ def test_dqn_train_auto_places_env_runners_on_the_worker_node(tmp_path):
     assert len(steps) == 2 and steps[-1] >= 2 * TINY["reporting"]["min_sample_timesteps_per_iteration"]
     checkpoint = find_latest_checkpoint(str(tmp_path / "results" / "cluster"))
     assert os.path.isfile(os.path.join(checkpoint, "policy.pt"))
+
+
+def test_a_runner_resource_no_local_node_offers_is_an_error(tmp_path):
+    config_file = tmp_path / "tiny.yaml"
+    config_file.write_text(yaml.safe_dump(TINY))
+    environment = {key: value for key, value in os.environ.items() if key != "RAY_ADDRESS"}
+    run = subprocess.run([sys.executable, "dqn_train.py", str(config_file), "-d", str(tmp_path / "results"), "--tboff",
+                          "--runner-resource", RUNNER_RESOURCE], cwd=ROOT, env=environment, capture_output=True,
+                         text=True, timeout=300)
+    assert run.returncode == 2 and f"--runner-resource {RUNNER_RESOURCE}: no node of this Ray instance offers it" \
+        in run.stderr

@@ -7,6 +7,7 @@ import io
 import os
 import pathlib
 import shutil
+import stat
 import subprocess
 import tarfile
 
@@ -82,12 +83,17 @@ def test_installs_everything_then_a_second_run_changes_nothing(tmp_path, release
     assert shell(tmp_path, "-l") == expected, "login shells (ssh, aws_helper exec) get CARLA_ROOT and the venv"
     assert shell(tmp_path, "-i") == expected, "interactive shells (Ray's autoscaler commands) too"
     assert "done: CARLA 0.9.16" in first.stdout
+    token_file = tmp_path / "home" / ".ray" / "auth_token"
+    token = token_file.read_text().strip()
+    assert len(token) == 64 and int(token, 16) >= 0 and stat.S_IMODE(token_file.stat().st_mode) == 0o600
+    assert "export RAY_AUTH_MODE=token" in environment
 
     second = install(tmp_path, release)
     assert second.returncode == 0, second.stdout + second.stderr
     assert len(release.requests) == 2, "nothing is downloaded again"
     assert (carla / "import_runs.log").read_text() == "imported\n", "the maps are imported once"
     assert "CARLA 0.9.16: already in" in second.stdout and "additional maps: already imported" in second.stdout
+    assert token_file.read_text().strip() == token, "the token is kept"
     for rc_file in (".bashrc", ".profile"):
         assert (tmp_path / "home" / rc_file).read_text().count("rllib_integration_env") == 2, \
             f"{rc_file} sources the environment once"

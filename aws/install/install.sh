@@ -5,8 +5,10 @@
 #   2. CARLA 0.9.16 in ~/CARLA_0.9.16, and its additional maps imported (Town06, Town07, Town10HD, ...);
 #   3. a Python virtual environment with this project's requirements (CUDA torch on a GPU machine) and the Ray
 #      dashboard;
-#   4. ~/.rllib_integration_env (CARLA_ROOT, the virtual environment), sourced by ~/.bashrc and ~/.profile, so
-#      login shells, `ray` commands of the autoscaler and aws_helper.py exec all see it.
+#   4. a Ray authentication token (~/.ray/auth_token, owner-only), shared by every machine made from this image,
+#      so the nodes of a cluster accept each other and nobody else;
+#   5. ~/.rllib_integration_env (CARLA_ROOT, the virtual environment, RAY_AUTH_MODE=token), sourced by ~/.bashrc
+#      and ~/.profile, so login shells, `ray` commands of the autoscaler and aws_helper.py exec all see it.
 # Running it again skips what is done: downloads resume, finished steps leave a marker.
 #
 #   bash aws/install/install.sh          # aws_helper.py create-image runs it on the builder instance
@@ -100,11 +102,21 @@ there first (aws_helper.py create-image does) or set PROJECT_DIR"
     fi
 }
 
+ray_token() {
+    local token="$HOME/.ray/auth_token"
+    if [ -s "$token" ]; then log "Ray token: keeping $token"; return; fi
+    mkdir -p "$HOME/.ray"
+    chmod 700 "$HOME/.ray"
+    (umask 077 && "$VENV_DIR/bin/python" -c 'import secrets; print(secrets.token_hex(32))' > "$token")
+    log "Ray token: generated $token"
+}
+
 environment_file() {
     cat > "$ENV_FILE.tmp" <<EOF
 # rllib-integration: written by aws/install/install.sh; sourced by ~/.bashrc and ~/.profile.
 export CARLA_ROOT="$CARLA_DIR"
 export RLLIB_INTEGRATION_PROJECT="$PROJECT_DIR"
+export RAY_AUTH_MODE=token  # every node the same: Ray token authentication with ~/.ray/auth_token
 if [ -z "\${RLLIB_INTEGRATION_ENV:-}" ] && [ -f "$VENV_DIR/bin/activate" ]; then
     export RLLIB_INTEGRATION_ENV=1
     . "$VENV_DIR/bin/activate"
@@ -132,5 +144,6 @@ system_packages
 install_carla
 install_additional_maps
 python_environment
+ray_token
 environment_file
 check
