@@ -99,9 +99,10 @@ def configure_cluster_file(path: str, session: Any, client: Any, image_id: str, 
           f"SecurityGroupIds [{group_id}]\nnext: ray up {path}")
 
 
-def cmd_create_image(args: argparse.Namespace, connect: Callable[[dict, argparse.Namespace], Remote] = instance_remote
-                     ) -> int:
-    """Builder instance from the Deep Learning AMI -> upload this project -> installation scripts -> AMI."""
+def cmd_create_image(args: argparse.Namespace,
+                     connect: Callable[[dict, argparse.Namespace], Remote] = instance_remote) -> int:
+    """Builder instance from the Deep Learning AMI -> upload this project -> installation scripts -> AMI.
+    ``connect`` opens the SSH session to the running builder."""
     scripts = [os.path.abspath(script) for script in args.installation_scripts or [INSTALL_SCRIPT]]
     for script in scripts:
         if not os.path.isfile(script):
