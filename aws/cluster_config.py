@@ -60,12 +60,10 @@ def placeholders(data: dict[str, Any]) -> list[str]:
     return found
 
 
-_EDITS = {  # key -> pattern of its line: indentation + key, value, trailing comment
-    "region": re.compile(r"^(\s*region:\s*)([^#\s]+)(\s*(?:#.*)?)$", re.M),
-    "availability_zone": re.compile(r"^(\s*availability_zone:\s*)([^#\s]+)(\s*(?:#.*)?)$", re.M),
-    "ImageId": re.compile(r"^(\s*ImageId:\s*)([^#\s]+)(\s*(?:#.*)?)$", re.M),
-    "SecurityGroupIds": re.compile(r"^(\s*SecurityGroupIds:\s*)(\[[^\]#]*\])(\s*(?:#.*)?)$", re.M),
-}
+#: key -> pattern of its line: indentation and key, the value, a trailing comment.
+_EDITS = {key: re.compile(rf"^(\s*{key}:\s*)({value})(\s*(?:#.*)?)$", re.M)
+          for key, value in (("region", r"[^#\s]+"), ("availability_zone", r"[^#\s]+"), ("ImageId", r"[^#\s]+"),
+                             ("SecurityGroupIds", r"\[[^\]#]*\]"))}
 
 
 def configure(path: str | os.PathLike, *, region: str, zones: list[str], image_id: str,

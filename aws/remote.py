@@ -19,7 +19,7 @@ import stat
 import sys
 import time
 from dataclasses import dataclass, field
-from typing import IO
+from typing import IO, Callable
 
 import paramiko
 
@@ -94,6 +94,17 @@ class _Progress:
             self._quarter = int(fraction * 4)
             self.stream.write(f"{self.verb}: {self.done / 1e6:.1f} / {self.total / 1e6:.1f} MB "
                               f"({100 * fraction:.0f} %) of {self.files} files\n")
+
+    def file_callback(self) -> Callable[[int, int], None]:
+        """A paramiko transfer callback (bytes so far, file size) for the next file."""
+        moved = 0
+
+        def callback(done: int, total: int) -> None:
+            nonlocal moved
+            self.advance(done - moved)
+            moved = done
+
+        return callback
 
     def finish(self) -> None:
         if self.stream.isatty():
@@ -281,13 +292,7 @@ class Remote:
             if folder and folder not in made:
                 self._makedirs(folder)
                 made.add(folder)
-            sent = [0]
-
-            def advance(done: int, total: int, sent: list[int] = sent) -> None:
-                progress.advance(done - sent[0])
-                sent[0] = done
-
-            self.sftp.put(str(path), remote, callback=advance)
+            self.sftp.put(str(path), remote, callback=progress.file_callback())
             local_stat = path.stat()
             self.sftp.utime(remote, (local_stat.st_atime, local_stat.st_mtime))
             self.sftp.chmod(remote, stat.S_IMODE(local_stat.st_mode))
@@ -324,13 +329,7 @@ class Remote:
             relative = posixpath.relpath(remote, remote_root)
             local = local_root if relative == "." else local_root / relative
             local.parent.mkdir(parents=True, exist_ok=True)
-            received = [0]
-
-            def advance(done: int, total: int, received: list[int] = received) -> None:
-                progress.advance(done - received[0])
-                received[0] = done
-
-            self.sftp.get(remote, str(local), callback=advance)
+            self.sftp.get(remote, str(local), callback=progress.file_callback())
             stats.files += 1
             stats.bytes += size
         progress.finish()
