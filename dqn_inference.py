@@ -10,7 +10,6 @@ checkpoint folder holding it. Prints one line per episode; --record writes a vid
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 
 import torch
@@ -18,16 +17,7 @@ import torch
 from dqn_example.dqn_episodes import drive
 from dqn_example.dqn_experiment import DQNExperiment
 from rllib_integration import CarlaEnv, ConfigError, SimulatorUnavailableError, load_env_config
-
-
-def load_policy(path: str, device: torch.device) -> torch.jit.ScriptModule:
-    """The exported Q-network at ``path`` (a policy.pt file or a checkpoint folder)."""
-    if os.path.isdir(path):
-        path = os.path.join(path, "policy.pt")
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"{path}: no exported policy. Fix: pass the policy.pt of a checkpoint "
-                                f"written by dqn_train.py (or the checkpoint folder).")
-    return torch.jit.load(path, map_location=device).eval()
+from rllib_integration.training import load_policy, policy_action
 
 
 def parse_device(name: str) -> torch.device:
@@ -36,12 +26,6 @@ def parse_device(name: str) -> torch.device:
     if device.type == "cuda" and not torch.cuda.is_available():
         raise RuntimeError(f"--device {name}: CUDA is not available on this machine. Fix: use --device cpu.")
     return device
-
-
-def greedy_action(policy: torch.jit.ScriptModule, observation, device: torch.device) -> int:
-    with torch.no_grad():
-        q_values = policy(torch.as_tensor(observation[None], device=device))
-    return int(q_values.argmax(dim=-1)[0])
 
 
 def main() -> int:
@@ -62,7 +46,7 @@ def main() -> int:
     except (ConfigError, SimulatorUnavailableError, FileNotFoundError, RuntimeError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    drive(env, lambda obs: greedy_action(policy, obs, device), args.episodes, args.seed, args.record)
+    drive(env, lambda obs: policy_action(policy, obs, device), args.episodes, args.seed, args.record)
     return 0
 
 

@@ -14,14 +14,12 @@ import argparse
 import os
 import sys
 
-import torch
-from ray.rllib.core.columns import Columns
 from ray.rllib.core.rl_module.rl_module import RLModule
 
 from dqn_example.dqn_episodes import drive
 from dqn_example.dqn_experiment import DQNExperiment
 from rllib_integration import CarlaEnv, ConfigError, SimulatorUnavailableError, load_env_config
-from rllib_integration.training import find_latest_checkpoint, module_path
+from rllib_integration.training import find_latest_checkpoint, greedy_action, module_path
 
 
 def load_module(checkpoint: str) -> RLModule:
@@ -35,12 +33,6 @@ def load_module(checkpoint: str) -> RLModule:
     module = RLModule.from_checkpoint(module_path(checkpoint))
     module.eval()
     return module
-
-
-def greedy_action(module: RLModule, observation) -> int:
-    with torch.no_grad():
-        out = module.forward_inference({Columns.OBS: torch.from_numpy(observation[None])})
-    return int(out[Columns.ACTIONS][0])
 
 
 def main() -> int:

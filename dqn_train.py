@@ -31,8 +31,8 @@ import rllib_integration
 from dqn_example.dqn_callbacks import DQNCallbacks
 from dqn_example.dqn_experiment import DQNExperiment
 from rllib_integration import ConfigError, load_env_config
-from rllib_integration.training import (POLICY_FILE, ExportingDQN, build_dqn_config, find_latest_checkpoint,
-                                        place_on_cluster, prepare_results, resuming, run_settings)
+from rllib_integration.training import (POLICY_FILE, build_algorithm_config, find_latest_checkpoint, place_on_cluster,
+                                        prepare_results, run_settings, trainable)
 
 
 class StopCriteria(tune.Stopper):
@@ -126,8 +126,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:
         data = load_env_config(args.configuration_file, default_experiment=DQNExperiment)
-        config = place_on_cluster(build_dqn_config(data, args.configuration_file, callbacks=DQNCallbacks),
-                                  args.runner_resource)
+        config = place_on_cluster(build_algorithm_config(data, args.configuration_file, default_algorithm="DQN",
+                                                         callbacks=DQNCallbacks), args.runner_resource)
         run = run_settings(data, args.configuration_file)
         overrides = {"training_iteration": args.iterations, "num_env_steps_sampled_lifetime": args.env_steps,
                      "time_total_s": args.time}
@@ -168,7 +168,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"env runners need the Ray resource '{args.runner_resource}', which no node offers yet: they "
                   f"start once a node with it joins (the autoscaler adds one)", flush=True)
         tuner = tune.Tuner(
-            resuming(checkpoint) if checkpoint else ExportingDQN, param_space=config,
+            trainable(config.algo_class, restore=checkpoint), param_space=config,
             run_config=tune.RunConfig(
                 name=args.name, storage_path=storage, stop=stopper, verbose=0, callbacks=[Progress(criteria)],
                 checkpoint_config=tune.CheckpointConfig(

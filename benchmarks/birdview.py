@@ -19,7 +19,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 
 from rllib_integration.embedded import Client, EmbeddedServer  # noqa: E402
 from rllib_integration.sensors.birdview import BirdviewRenderer  # noqa: E402
-from rllib_integration.sensors.birdview_map import map_layer  # noqa: E402
+from rllib_integration.common.map_raster import map_layer  # noqa: E402
 
 
 def populate(world, hero, count: int) -> int:

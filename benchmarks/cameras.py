@@ -47,11 +47,11 @@ def main() -> None:
             for key, value in attributes.items():
                 blueprint.set_attribute(key, str(value))
             sensor = world.spawn_actor(blueprint, carla.Transform(carla.Location(x=1.5, z=1.7)), attach_to=hero)
-            sensor._on_tick(0, 0.0)  # warm the caches (ground texture)
+            sensor.on_tick(0, 0.0)  # warm the caches (ground texture)
             transform = sensor.get_transform()
             started = time.perf_counter()
             for frame in range(args.frames):
-                list(sensor._measure(frame, frame * 0.05, transform))
+                list(sensor.measure(frame, frame * 0.05, transform))
             rate = args.frames / (time.perf_counter() - started)
             print(f"{label:<36} {rate:8.1f} measurements/s")
             sensor.destroy()

@@ -21,12 +21,11 @@ import torch
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
 import ray  # noqa: E402
-from ray.rllib.core.columns import Columns  # noqa: E402
 
 from dqn_example.dqn_callbacks import DQNCallbacks  # noqa: E402
 from dqn_example.dqn_experiment import DQNExperiment  # noqa: E402
 from rllib_integration import CarlaEnv, load_env_config  # noqa: E402
-from rllib_integration.training import build_dqn_config  # noqa: E402
+from rllib_integration.training import build_algorithm_config, greedy_action  # noqa: E402
 
 
 def evaluate(env: CarlaEnv, policy, episodes: int, seed: int) -> tuple[float, float, float, float]:
@@ -123,7 +122,7 @@ def main() -> None:
     # One torch thread leaves it the other core, as under dqn_train.py where both are Ray workers.
     torch.set_num_threads(1)
     data = load_env_config(args.config, default_experiment=DQNExperiment)
-    config = build_dqn_config(data, args.config, callbacks=DQNCallbacks)
+    config = build_algorithm_config(data, args.config, callbacks=DQNCallbacks)
     ray.init(include_dashboard=False)
     algo = config.build_algo()
     env = CarlaEnv(data["env_config"])
@@ -133,10 +132,7 @@ def main() -> None:
           f"rate {random_point[1]:.2f}, return {random_point[2]:.1f}", flush=True)
 
     def greedy(obs):
-        module = algo.get_module()
-        with torch.no_grad():
-            out = module.forward_inference({Columns.OBS: torch.from_numpy(obs[None])})
-        return int(out[Columns.ACTIONS][0])
+        return greedy_action(algo.get_module(), obs)
 
     rows, next_eval, steps, started = [], 0, 0, time.time()
     while True:

@@ -86,7 +86,7 @@ class DQNExperiment(BaseExperiment):
         self.last_action = carla.VehicleControl()
         self.totals = {"distance": 0.0, "distance_on_lane": 0.0, "speed_sum": 0.0, "heading_sum": 0.0, "collisions": 0,
                        "lane_invasions": 0, "steps": 0}
-        self.info: dict[str, Any] = {}
+        self.step_facts: dict[str, Any] = {}
 
     def get_observation(self, sensor_data: dict[str, Any]) -> tuple[np.ndarray, dict[str, Any]]:
         image = np.asarray(sensor_data[BIRDVIEW][1], dtype=np.uint8)
@@ -98,8 +98,7 @@ class DQNExperiment(BaseExperiment):
         invasions = len(sensor_data.get("lane_invasion", (0, []))[1])
         self.totals["collisions"] += collisions
         self.totals["lane_invasions"] += invasions
-        self.info = {"collisions": collisions, "lane_invasions": invasions}
-        return np.concatenate(self.history, axis=2), self.info
+        return np.concatenate(self.history, axis=2), {"collisions": collisions, "lane_invasions": invasions}
 
     def get_speed(self, hero: Any) -> float:
         """Speed in km/h (3D, as the original)."""
@@ -166,14 +165,19 @@ class DQNExperiment(BaseExperiment):
         totals["speed_sum"] += speed
         totals["heading_sum"] += self.last_heading_deviation
         totals["steps"] += 1
-        self.info.update({
+        self.step_facts = {
             "speed": speed, "distance": distance, "heading_deviation": self.last_heading_deviation,
             "lane_state": lane_state, "episode_distance": totals["distance"],
             "episode_distance_on_lane": totals["distance_on_lane"],
             "episode_mean_speed": totals["speed_sum"] / totals["steps"],
             "episode_heading_deviation": totals["heading_sum"] / totals["steps"],
             "episode_collisions": totals["collisions"], "episode_lane_invasions": totals["lane_invasions"],
-        })
+        }
         if self.done_time_idle or self.done_falling or self.done_time_episode:
-            self.info["end_reason"] = ("falling" if self.done_falling else
+            self.step_facts["end_reason"] = ("falling" if self.done_falling else
                                        "idle" if self.done_time_idle else "max_time")
+
+    def get_info(self, observation: np.ndarray, core: Any) -> dict[str, Any]:
+        """This step's facts from the reward computation: speed, distance, lane state, heading
+        deviation, episode totals and, on the last step, ``end_reason``."""
+        return dict(self.step_facts)

@@ -2,7 +2,12 @@
 
 The hooks and their names are the original project's. :class:`~rllib_integration.carla_env.CarlaEnv`
 calls them in this order every step: ``compute_action``, (simulator tick), ``get_observation``,
-``get_done_status``, ``compute_reward``.
+``get_done_status``, ``compute_reward``, then ``get_info``.
+
+The step's ``info`` is a new dict: a copy of what ``get_observation`` returned, updated with what
+``get_info`` returns. Facts known only once the reward is computed (reward terms, running totals,
+why the episode ended) go through ``get_info``; the env never keeps a reference to a dict an
+experiment might change later.
 """
 
 from __future__ import annotations
@@ -72,3 +77,8 @@ class BaseExperiment:
     def compute_reward(self, observation: Any, core: Any) -> float:
         """The reward of this step (called after :meth:`get_done_status`)."""
         raise NotImplementedError
+
+    def get_info(self, observation: Any, core: Any) -> Mapping[str, Any]:
+        """Facts of this step computed in :meth:`get_done_status` or :meth:`compute_reward`, added to
+        the step's ``info`` over those of :meth:`get_observation` (called last; default: none)."""
+        return {}

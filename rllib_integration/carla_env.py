@@ -9,8 +9,9 @@ from typing import Any, Mapping
 import gymnasium as gym
 
 from .base_experiment import BaseExperiment
-from .carla_core import CarlaCore, SimulatorRestartedError
-from .config import ConfigError, load_yaml, validate_env_config
+from .carla_core import CarlaCore
+from .config import load_yaml, validate_env_config
+from .errors import ConfigError, SimulatorRestartedError
 
 
 def resolve_experiment_class(spec: Any) -> type[BaseExperiment]:
@@ -64,7 +65,6 @@ def load_env_config(path: str, default_experiment: type[BaseExperiment] | None =
 _PARKED: dict[str, CarlaCore] = {}
 
 
-@atexit.register
 def _close_parked() -> None:
     for core in _PARKED.values():
         core.close()
@@ -145,11 +145,14 @@ class CarlaEnv(gym.Env):
             self._broken = True
             raise _broken_episode(error) from error
         observation, info = self.experiment.get_observation(sensor_data)
+        info = self._info(info)  # a copy taken now: later changes to the experiment's dict are not this step's
         terminated, truncated = split_done(self.experiment.get_done_status(observation, self.core))
         reward = self.experiment.compute_reward(observation, self.core)
-        return observation, float(reward), terminated, truncated, self._info(info)
+        info.update(self.experiment.get_info(observation, self.core))
+        return observation, float(reward), terminated, truncated, info
 
     def _info(self, info: Mapping[str, Any] | None) -> dict[str, Any]:
+        """A new info dict: the observation's facts and the simulator restarts so far."""
         result = dict(info or {})
         result["simulator_restarts"] = self.core.restarts
         return result
@@ -165,5 +168,7 @@ class CarlaEnv(gym.Env):
             if previous is not None:
                 previous.close()
             _PARKED[self._key] = core
+            atexit.unregister(_close_parked)  # registered once, however many cores are parked
+            atexit.register(_close_parked)
             return
         core.close()

@@ -21,6 +21,8 @@ from typing import Any, Iterable
 
 import yaml
 
+from .errors import ConfigError
+
 #: Simulator part of ``env_config`` (``env_config.carla``): the original's keys and defaults, plus
 #: ``simulator`` (which world to use) and ``port`` (RPC port of a server in ``connect`` mode).
 BASE_CORE_CONFIG: dict[str, Any] = {
@@ -68,10 +70,6 @@ EXPLICIT_TYPES: dict[str, tuple[type, ...]] = {
 
 #: Key paths whose children are free-form (validated by their own consumer).
 FREE_FORM_PATHS: frozenset[str] = frozenset({"hero.sensors"})
-
-
-class ConfigError(ValueError):
-    """A configuration problem, with the source, the key path and the fix in its message."""
 
 
 def join_dicts(defaults: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from typing import Any, Sequence
 import carla
 import numpy as np
 
-from .config import ConfigError
+from .errors import ConfigError
 
 _KEY = "env_config.experiment.hero.spawn_points"
 

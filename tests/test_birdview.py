@@ -6,7 +6,7 @@ import pytest
 
 from conftest import straight_spawn
 from rllib_integration import ConfigError
-from rllib_integration.sensors import birdview_map
+from rllib_integration.common import map_raster as birdview_map
 from rllib_integration.sensors.birdview import MASK_CHANNELS, HERO_COLOUR, VEHICLE_COLOUR
 from test_sensors import as_point, sensor_env
 

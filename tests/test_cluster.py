@@ -19,8 +19,8 @@ from aws.ec2 import AwsError
 from dqn_example.dqn_callbacks import DQNCallbacks
 from dqn_example.dqn_experiment import DQNExperiment
 from rllib_integration import load_env_config
-from rllib_integration.training import (HEAD_NODE_RESOURCE, ExportingDQN, build_dqn_config, find_latest_checkpoint,
-                                        place_on_cluster)
+from rllib_integration.training import build_algorithm_config, find_latest_checkpoint, place_on_cluster, trainable
+from rllib_integration.training.algorithm_config import HEAD_NODE_RESOURCE
 from services import moto_server, ray_cluster
 from test_dqn import TINY
 
@@ -68,8 +68,8 @@ def test_the_example_configs_fit_the_nodes(cluster, config_file):
     """RLlib's own resource request for each training config, placed as dqn_train.py --auto places it."""
     path = os.path.join(ROOT, "dqn_example", config_file)
     data = load_env_config(path, default_experiment=DQNExperiment)
-    config = place_on_cluster(build_dqn_config(data, path, callbacks=DQNCallbacks), RUNNER_RESOURCE)
-    algorithm, *runners = ExportingDQN.default_resource_request(config).bundles
+    config = place_on_cluster(build_algorithm_config(data, path, callbacks=DQNCallbacks), RUNNER_RESOURCE)
+    algorithm, *runners = trainable(config.algo_class).default_resource_request(config).bundles
     head, worker = (cluster["available_node_types"][name]["resources"] for name in ("head", "carla_worker"))
     assert algorithm[HEAD_NODE_RESOURCE] > 0 and RUNNER_RESOURCE not in algorithm
     assert algorithm["CPU"] <= head["CPU"] and algorithm.get("GPU", 0) <= head["GPU"]

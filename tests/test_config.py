@@ -5,7 +5,8 @@ import logging
 import pytest
 
 from rllib_integration import BASE_CORE_CONFIG, CarlaCore, CarlaEnv, ConfigError, join_dicts, load_env_config
-from rllib_integration.carla_core import SimulatorUnavailableError, resolve_simulator
+from rllib_integration.errors import SimulatorUnavailableError
+from rllib_integration.simulators import resolve_simulator
 from rllib_integration.config import load_yaml, validate_env_config
 from rllib_integration.base_experiment import BaseExperiment
 from rllib_integration.spawn_points import parse_spawn_points

@@ -15,7 +15,7 @@ import yaml
 
 from dqn_example.dqn_experiment import ACTIONS, DQNExperiment
 from rllib_integration import CarlaEnv, ConfigError, load_env_config
-from rllib_integration.training import build_dqn_config, find_latest_checkpoint, run_settings
+from rllib_integration.training import build_algorithm_config, find_latest_checkpoint, policy_action, run_settings
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY = {
@@ -117,7 +117,7 @@ def test_training_yaml_errors(tmp_path):
         path.write_text(yaml.safe_dump(data))
         with pytest.raises(ConfigError, match=pattern):
             loaded = load_env_config(str(path))
-            build_dqn_config(loaded, str(path))
+            build_algorithm_config(loaded, str(path))
             run_settings(loaded, str(path))
 
 
@@ -166,7 +166,7 @@ def test_ray_and_ray_free_inference_agree_action_for_action(trained):
         actions = []
         for _ in range(40):
             with_ray = dqn_inference_ray.greedy_action(module, obs)
-            without_ray = dqn_inference.greedy_action(policy, obs, torch.device("cpu"))
+            without_ray = policy_action(policy, obs, torch.device("cpu"))
             assert with_ray == without_ray
             actions.append(with_ray)
             obs, *_ = env.step(with_ray)

@@ -167,3 +167,31 @@ def test_base_experiment_hooks_raise_not_implemented():
             getattr(experiment, hook)(*args)
     assert experiment.config["hero"]["blueprint"] == "vehicle.lincoln.mkz_2017"
     assert experiment.config["town"] == "Town05_Opt" and experiment.config["weather"] == "ClearNoon"
+
+
+class LateFactsExperiment(PoseExperiment):
+    """Changes the dict get_observation returned after the fact, and reports a reward term through
+    get_info."""
+
+    def get_observation(self, sensor_data):
+        observation, self.info = super().get_observation(sensor_data)
+        return observation, self.info
+
+    def compute_reward(self, observation, core):
+        self.info["late"] = True  # not this step's info: the env copied it already
+        self.term = float(observation[3]) * 2.0
+        return self.term
+
+    def get_info(self, observation, core):
+        return {"reward_term": self.term}
+
+
+def test_reward_time_facts_reach_info_through_get_info_without_aliasing():
+    env = make_env(LateFactsExperiment)
+    try:
+        env.reset(seed=0)
+        _, reward, _, _, info = env.step(1)
+        assert info["reward_term"] == reward and info["sensors"] == []
+        assert "late" not in info and "simulator_restarts" in info
+    finally:
+        env.close()

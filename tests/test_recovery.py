@@ -127,3 +127,27 @@ def test_training_with_injected_faults_finishes_and_keeps_its_checkpoints(tmp_pa
     assert last["env_runners"]["carla/simulator_restarts_max"] >= 1, "restarts show in the metrics"
     checkpoints = sorted(results.parent.glob("checkpoint_*"))
     assert len(checkpoints) == 4 and all((c / "policy.pt").is_file() for c in checkpoints)
+
+
+def test_a_bug_surfaces_at_once_and_is_not_taken_for_a_simulator_failure():
+    from rllib_integration.sensors import PseudoSensor
+    from rllib_integration.sensors.factory import SENSOR_TYPES
+
+    class Buggy(PseudoSensor):
+        def compute(self, frame):
+            raise RuntimeError("a bug in a sensor")
+
+    SENSOR_TYPES["sensor.test.buggy"] = Buggy
+    try:
+        env = CarlaEnv({"carla": {"simulator": "embedded", "timeout": 0.3},
+                        "experiment": {"type": Drive, "town": "RingTown",
+                                       "hero": {"sensors": {"buggy": {"type": "sensor.test.buggy"}}}}})
+        try:
+            with pytest.raises(RuntimeError, match="a bug in a sensor") as raised:
+                env.reset(seed=0)
+            assert not isinstance(raised.value, StepFailedRecreateEnvError)
+            assert env.core.restarts == 0, "no restart for a bug"
+        finally:
+            env.close()
+    finally:
+        del SENSOR_TYPES["sensor.test.buggy"]

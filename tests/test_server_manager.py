@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from rllib_integration.server_manager import PortAllocator, ServerLaunchError, ServerManager, ServerPorts
+from rllib_integration.simulators.server_manager import PortAllocator, ServerLaunchError, ServerManager, ServerPorts
 
 FAKE_SERVER = pathlib.Path(__file__).parent / "fake_carla" / "fake_carla_server.py"
 
@@ -129,7 +129,7 @@ def test_eight_concurrent_launches_get_distinct_ports(carla_root, tmp_path):
 
 def test_interpreter_exit_stops_the_server(carla_root, tmp_path):
     program = textwrap.dedent(f"""
-        from rllib_integration.server_manager import PortAllocator, ServerManager
+        from rllib_integration.simulators.server_manager import PortAllocator, ServerManager
         server = ServerManager(log_dir={str(tmp_path / 'logs')!r}, allocator=PortAllocator({str(tmp_path / 'p')!r}),
                                start_timeout=20.0)
         server.start()

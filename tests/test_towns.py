@@ -8,8 +8,8 @@ import pytest
 
 from conftest import shared_map
 from rllib_integration.embedded import Client, UnknownTownError
-from rllib_integration.embedded.procedural import PROCEDURAL_TOWNS, osm_to_opendrive
-from rllib_integration.embedded.towns import resolve_town
+from rllib_integration.embedded.maps.procedural import PROCEDURAL_TOWNS, osm_to_opendrive
+from rllib_integration.embedded.maps.towns import resolve_town
 
 
 def assert_drivable(world, routes=10, length=300.0):

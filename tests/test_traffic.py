@@ -9,7 +9,8 @@ import pytest
 from conftest import make_world
 from rllib_integration import BaseExperiment, CarlaEnv
 from rllib_integration.embedded import Client, command
-from rllib_integration.embedded.procedural import grid_town, osm_to_opendrive
+from rllib_integration.embedded.maps.procedural import grid_town, osm_to_opendrive
+from rllib_integration.embedded.traffic.navigation import navigation_for
 
 
 def spawn_cars(client, world, count, seed=0, port=8000):
@@ -181,10 +182,10 @@ def test_respawn_per_episode():
     env = traffic_env(respawn_per_episode=True, n_walkers=0, seed=3)
     try:
         env.reset(seed=0)
-        first = set(env.core.npc_ids)
+        first = set(env.core.background.actor_ids)
         env.reset(seed=1)
         # a background car can draw the hero's spot and fail to spawn, as on a server (a warning)
-        assert first.isdisjoint(env.core.npc_ids) and 18 <= len(env.core.npc_ids) <= 20
+        assert first.isdisjoint(env.core.background.actor_ids) and 18 <= len(env.core.background.actor_ids) <= 20
     finally:
         env.close()
 
@@ -215,6 +216,6 @@ def test_sidewalk_network_is_connected(server, town):
     from conftest import shared_map
     name = town if town == "GridTown" else str(shared_map(town))
     _, world = make_world(server, name)
-    navigation = world._navigation()
+    navigation = navigation_for(world.get_map())
     assert len(navigation.points) > 1000
-    assert len(set(navigation._components().tolist())) == 1, "every sidewalk point reaches every other"
+    assert len(set(navigation.components().tolist())) == 1, "every sidewalk point reaches every other"

@@ -7,13 +7,24 @@ Use it where ``carla`` would be used for the world side::
     world = client.load_world("GridTown")
 
 Value types (``Location``, ``Transform``, ``VehicleControl``, ``WorldSettings``...) and the map
-(``carla.Map``, waypoints) are the real ``carla`` package's; actors, blueprints, the world and its
-physics are implemented here. Batch commands come from :mod:`.command` (see its docstring).
+(``carla.Map``, waypoints) are the real ``carla`` package's; the rest is implemented here, in layers
+(each subpackage's docstring says what it owns and what it may use):
+
+- :mod:`.maps`: towns, procedural towns, the ground, speed limits and light approaches (static);
+- :mod:`.sim`: the simulation kernel (actors, vehicle dynamics, collisions, lights, the tick);
+- :mod:`.traffic`: traffic managers, their autopilot, pedestrian navigation and walker AI;
+- :mod:`.sensors`: the world-side sensors;
+- the facades with CARLA's API at this level: :mod:`.client`, :mod:`.world`, :mod:`.command`, and the
+  in-process :mod:`.server` that composes them.
+
+Batch commands come from :mod:`.command` (see its docstring).
 """
 
 from . import command
-from .client import Client, EmbeddedServer
-from .towns import UnknownTownError, available_towns
+from .client import Client
+from .maps.towns import UnknownTownError, available_towns
+from .server import EmbeddedServer, SimulatorCrash
 from .world import World
 
-__all__ = ["Client", "EmbeddedServer", "UnknownTownError", "World", "available_towns", "command"]
+__all__ = ["Client", "EmbeddedServer", "SimulatorCrash", "UnknownTownError", "World", "available_towns",
+           "command"]

@@ -4,7 +4,7 @@ The picture is the original's: ``size`` x ``size`` pixels over ``2 * radius`` me
 (``pixels_per_meter = size / (2 * radius)``), the hero at the horizontal centre facing up, ``radius / 2``
 metres below the image centre (it sees ``1.5 * radius`` ahead, ``0.5 * radius`` behind and ``radius``
 to each side). Each frame is the static map layer (rendered once per map, see
-:mod:`.birdview_map`) cropped and rotated by one affine warp, plus the actors near the hero: vehicles
+:mod:`rllib_integration.common.map_raster`) cropped and rotated by one affine warp, plus the actors near the hero: vehicles
 as arrows (hero green, two-wheelers chocolate, others sky blue), walkers as rectangles twice their
 box, traffic lights as discs in their state's colour.
 
@@ -22,8 +22,8 @@ import carla
 import cv2
 import numpy as np
 
-from ..config import ConfigError
-from .birdview_map import MARKING_LABELS, PALETTE, ROAD_LABELS, map_layer
+from ..errors import ConfigError
+from ..common.map_raster import MARKING_LABELS, PALETTE, ROAD_LABELS, map_layer
 from .sensor import PseudoSensor
 
 #: Channels of the ``masks`` output.

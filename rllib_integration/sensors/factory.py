@@ -5,7 +5,7 @@ from __future__ import annotations
 import difflib
 from typing import Any, Mapping
 
-from ..config import ConfigError
+from ..errors import ConfigError
 from . import sensor as sensors
 from .birdview import BirdviewSensor
 from .sensor_interface import SensorInterface

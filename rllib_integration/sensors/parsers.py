@@ -29,18 +29,7 @@ from typing import Any
 
 import numpy as np
 
-#: CARLA's semantic tag -> CityScapes colour (RGB), tags 0-28 of CARLA 0.9.14+.
-CITYSCAPES_PALETTE = np.array([
-    (0, 0, 0), (128, 64, 128), (244, 35, 232), (70, 70, 70), (102, 102, 156), (190, 153, 153),
-    (153, 153, 153), (250, 170, 30), (220, 220, 0), (107, 142, 35), (152, 251, 152), (70, 130, 180),
-    (220, 20, 60), (255, 0, 0), (0, 0, 142), (0, 0, 70), (0, 60, 100), (0, 80, 100), (0, 0, 230),
-    (119, 11, 32), (110, 190, 160), (170, 120, 50), (55, 90, 80), (45, 60, 150), (157, 234, 50),
-    (81, 0, 81), (150, 100, 100), (230, 150, 140), (180, 165, 180)], dtype=np.uint8)
-
-DVS_EVENT = np.dtype([("x", np.uint16), ("y", np.uint16), ("t", np.int64), ("pol", np.bool_)])
-SEMANTIC_LIDAR_POINT = np.dtype([("x", np.float32), ("y", np.float32), ("z", np.float32),
-                                 ("cos_inc_angle", np.float32), ("object_idx", np.uint32),
-                                 ("object_tag", np.uint32)])
+from ..common.formats import CITYSCAPES_PALETTE, DEPTH_SCALE, DVS_EVENT, MAX_DEPTH, SEMANTIC_LIDAR_POINT
 
 
 def image_rgb(image: Any) -> np.ndarray:
@@ -52,8 +41,8 @@ def image_rgb(image: Any) -> np.ndarray:
 def depth_to_meters(rgb: np.ndarray) -> np.ndarray:
     """Metres from CARLA's depth encoding in an RGB image (1000 m range)."""
     rgb = rgb.astype(np.float32)
-    normalised = (rgb[..., 0] + rgb[..., 1] * 256.0 + rgb[..., 2] * 65536.0) / (256.0 ** 3 - 1.0)
-    return normalised * 1000.0
+    normalised = (rgb[..., 0] + rgb[..., 1] * 256.0 + rgb[..., 2] * 65536.0) / DEPTH_SCALE
+    return normalised * MAX_DEPTH
 
 
 def semantic_tags(rgb: np.ndarray) -> np.ndarray:

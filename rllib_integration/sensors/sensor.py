@@ -13,15 +13,13 @@ which change how data is parsed (``depth_in_meters``, ``palette``).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable, Mapping
+from typing import Any, Callable, Mapping
 
 import carla
 
-from ..config import ConfigError
+from ..errors import ConfigError
 from . import parsers
-
-if TYPE_CHECKING:
-    from .sensor_interface import SensorInterface
+from .sensor_interface import SensorInterface
 
 
 def parse_transform(value: Any, where: str) -> carla.Transform:
@@ -41,7 +39,7 @@ class BaseSensor:
     #: Event sensors deliver zero or more items per tick (a list); others one item per frame.
     EVENT = False
 
-    def __init__(self, name: str, attributes: Mapping[str, Any], interface: "SensorInterface",
+    def __init__(self, name: str, attributes: Mapping[str, Any], interface: SensorInterface,
                  parent: Any) -> None:
         self.name = name
         self.attributes = dict(attributes)
@@ -56,6 +54,9 @@ class BaseSensor:
     def parse(self, data: Any) -> Any:
         """Convert a measurement to the sensor's output format."""
         raise NotImplementedError
+
+    def prepare(self, frame: int) -> None:
+        """Called when the interface collects ``frame``, before it waits for the data."""
 
     def update_sensor(self, data: Any, frame: int) -> None:
         self.interface.update(self.name, frame, self.parse(data))
@@ -73,7 +74,7 @@ class CarlaSensor(BaseSensor):
     #: Options read by the parser (not blueprint attributes), with their defaults.
     OPTIONS: dict[str, Any] = {}
 
-    def __init__(self, name: str, attributes: Mapping[str, Any], interface: "SensorInterface",
+    def __init__(self, name: str, attributes: Mapping[str, Any], interface: SensorInterface,
                  parent: Any) -> None:
         super().__init__(name, attributes, interface, parent)
         where = f"env_config.experiment.hero.sensors.{name}"
@@ -111,6 +112,9 @@ class CarlaSensor(BaseSensor):
 
 class PseudoSensor(BaseSensor):
     """A sensor computed in Python; :meth:`compute` runs when the interface collects a frame."""
+
+    def prepare(self, frame: int) -> None:
+        self.compute(frame)
 
     def compute(self, frame: int) -> None:
         """Produce this frame's data (``self.update_sensor(data, frame)``)."""

@@ -18,13 +18,26 @@ from __future__ import annotations
 import collections
 import threading
 import time
-from typing import Any
+from typing import Any, Protocol
 
-from .sensor import BaseSensor, PseudoSensor
+from ..errors import SimulatorFailure
 
 
-class SensorTimeoutError(RuntimeError):
-    """A sensor did not deliver the data of a frame in time."""
+class SensorTimeoutError(SimulatorFailure):
+    """A sensor did not deliver the data of a frame in time (the simulator failed)."""
+
+
+class CollectedSensor(Protocol):
+    """What the interface needs of a sensor (:class:`~.sensor.BaseSensor` provides it)."""
+
+    periodic: bool  # measures every ``sensor_tick`` seconds, not every frame
+
+    def is_event_sensor(self) -> bool: ...
+
+    def prepare(self, frame: int) -> None:
+        """Produce this frame's data now if the sensor computes it on demand."""
+
+    def destroy(self) -> None: ...
 
 
 class SensorInterface:
@@ -32,11 +45,11 @@ class SensorInterface:
 
     def __init__(self, timeout: float = 10.0) -> None:
         self.timeout = timeout
-        self._sensors: dict[str, BaseSensor] = {}
+        self._sensors: dict[str, CollectedSensor] = {}
         self._buffers: dict[str, collections.deque] = {}
         self._condition = threading.Condition()
 
-    def register(self, name: str, sensor: BaseSensor) -> None:
+    def register(self, name: str, sensor: CollectedSensor) -> None:
         if name in self._sensors:
             raise ValueError(f"a sensor named '{name}' is already registered")
         with self._condition:
@@ -44,7 +57,7 @@ class SensorInterface:
             self._buffers[name] = collections.deque()
 
     @property
-    def sensors(self) -> dict[str, BaseSensor]:
+    def sensors(self) -> dict[str, CollectedSensor]:
         return dict(self._sensors)
 
     def update(self, name: str, frame: int, data: Any) -> None:
@@ -58,8 +71,7 @@ class SensorInterface:
     def get_data(self, frame: int) -> dict[str, tuple[int, Any]]:
         """``{name: (frame, data)}`` for ``frame``; event sensors give ``(frame, [items])``."""
         for sensor in self._sensors.values():
-            if isinstance(sensor, PseudoSensor):
-                sensor.compute(frame)
+            sensor.prepare(frame)
         deadline = time.monotonic() + self.timeout
         result: dict[str, tuple[int, Any]] = {}
         with self._condition:
@@ -82,7 +94,7 @@ class SensorInterface:
         while buffer and buffer[0][0] < frame:
             buffer.popleft()
 
-    def _wait_for(self, name: str, sensor: BaseSensor, buffer: collections.deque, frame: int,
+    def _wait_for(self, name: str, sensor: CollectedSensor, buffer: collections.deque, frame: int,
                   deadline: float) -> tuple[int, Any] | None:
         while True:
             self._drop_before(buffer, frame)

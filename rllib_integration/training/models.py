@@ -1,4 +1,4 @@
-"""Image encoders for RLlib's new API stack (RLModule + Catalog).
+"""Image encoders for RLlib's new API stack (RLModule + Catalog), for any algorithm.
 
 RLlib's default CNN encoder feeds uint8 observations straight into ``Conv2d`` (a dtype error) and
 never scales them. :class:`ImageEncoder` takes ``(H, W, C)`` uint8 images (a BirdView, stacked
@@ -7,7 +7,8 @@ frames), scales them to [0, 1] inside the network, and runs a conv stack given a
 ("valid"), as RLlib's classic vision network did, then optionally one dense layer
 (``latent_dim``). Keeping observations uint8 keeps the replay buffer four times smaller.
 
-Use it with ``rl_module_spec=RLModuleSpec(catalog_class=ImageDQNCatalog)``; the catalog reads
+:func:`image_catalog` gives the catalog of an algorithm (DQN, PPO) that uses it
+for image observations (``rl_module_spec=RLModuleSpec(catalog_class=...)``); the catalog reads
 ``conv_filters`` and ``latent_dim`` from the model config.
 """
 
@@ -20,6 +21,7 @@ from functools import partial
 import gymnasium as gym
 import torch
 from ray.rllib.algorithms.dqn.dqn_catalog import DQNCatalog
+from ray.rllib.algorithms.ppo.ppo_catalog import PPOCatalog
 from ray.rllib.core.columns import Columns
 from ray.rllib.core.models.base import ENCODER_OUT, Encoder
 from ray.rllib.core.models.configs import ModelConfig
@@ -89,12 +91,20 @@ class ImageEncoder(TorchModel, Encoder):
         return {ENCODER_OUT: self.net(images)}
 
 
-class ImageDQNCatalog(DQNCatalog):
-    """DQN catalog whose encoder is :class:`ImageEncoder`."""
+def is_image_space(space: gym.Space) -> bool:
+    """Whether observations are images: ``Box`` of shape ``(H, W, C)``, uint8."""
+    return isinstance(space, gym.spaces.Box) and len(space.shape) == 3 and space.dtype == "uint8"
+
+
+class ImageCatalogMixin:
+    """A catalog whose encoder is :class:`ImageEncoder` for image observations; other observation
+    spaces get the algorithm's default encoder."""
 
     def _determine_components_hook(self) -> None:
-        self._action_dist_class_fn = partial(self._get_dist_cls_from_action_space,
-                                             action_space=self.action_space)
+        if not is_image_space(self.observation_space):
+            super()._determine_components_hook()
+            return
+        self._action_dist_class_fn = partial(self._get_dist_cls_from_action_space, action_space=self.action_space)
         model_config = self._model_config_dict
         self._encoder_config = ImageEncoderConfig(
             obs_space=self.observation_space,
@@ -103,19 +113,18 @@ class ImageDQNCatalog(DQNCatalog):
         self.latent_dims = self._encoder_config.output_dims
 
 
-class GreedyQNetwork(nn.Module):
-    """The greedy path of a trained DQN RLModule (encoder, advantage and value heads) as a plain
-    torch module: ``forward(obs uint8 NHWC) -> Q-values``. Traced to TorchScript for Ray-free
-    inference; requires ``num_atoms == 1``."""
+class ImageDQNCatalog(ImageCatalogMixin, DQNCatalog):
+    """DQN's catalog with :class:`ImageEncoder` for images."""
 
-    def __init__(self, module: nn.Module) -> None:
-        super().__init__()
-        self.encoder, self.af = module.encoder, module.af
-        self.vf = module.vf if getattr(module, "uses_dueling", False) else None
 
-    def forward(self, obs: torch.Tensor) -> torch.Tensor:
-        features = self.encoder({Columns.OBS: obs})[ENCODER_OUT]
-        advantages = self.af(features)
-        if self.vf is None:
-            return advantages
-        return advantages - advantages.mean(dim=-1, keepdim=True) + self.vf(features)
+class ImagePPOCatalog(ImageCatalogMixin, PPOCatalog):
+    """PPO's catalog with :class:`ImageEncoder` for images."""
+
+
+#: RLlib algorithm name -> its catalog with the image encoder.
+IMAGE_CATALOGS: dict[str, type] = {"DQN": ImageDQNCatalog, "PPO": ImagePPOCatalog}
+
+
+def image_catalog(algorithm: str) -> type | None:
+    """The image-encoding catalog of an algorithm, or None to keep the algorithm's own catalog."""
+    return IMAGE_CATALOGS.get(algorithm)

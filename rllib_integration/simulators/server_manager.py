@@ -143,7 +143,6 @@ def probe(host: str, port: int, timeout: float = 1.0) -> bool:
 _RUNNING: "weakref.WeakSet[ServerManager]" = weakref.WeakSet()
 
 
-@atexit.register
 def _stop_all() -> None:
     """Stop the servers this process started (their process groups only) when it exits."""
     for manager in list(_RUNNING):
@@ -204,6 +203,8 @@ class ServerManager:
                                             stdin=subprocess.DEVNULL, start_new_session=True)
         self.starts += 1
         _RUNNING.add(self)
+        atexit.unregister(_stop_all)  # registered once, however many servers start
+        atexit.register(_stop_all)
         try:
             self._wait_ready()
         except ServerLaunchError:

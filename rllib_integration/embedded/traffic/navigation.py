@@ -1,4 +1,4 @@
-"""Pedestrian navigation of the embedded world: the sidewalk graph and ``controller.ai.walker``.
+"""Pedestrian navigation of the embedded world: the sidewalk graph, built once per map.
 
 The navigation graph has a node every 2 m along every sidewalk lane beside the driving lanes,
 edges along each sidewalk, between sidewalk nodes within 2.5 m of each other (corners), and
@@ -6,17 +6,18 @@ crossings: the map's crosswalks, and straight links between sidewalk nodes facin
 across the road (at most 20 m) at or within 25 m of a junction; sidewalk islands within 15 m of the main
 network are joined to it at their nearest point. ``world.get_random_location_from_navigation``
 draws nodes with the world's pedestrian RNG (``world.set_pedestrians_seed``); a walker AI controller
-walks its walker along the shortest path to ``go_to_location`` at its maximum speed.
+(:mod:`.walker_ai`) walks its walker along the shortest path to ``go_to_location``.
 """
 
 from __future__ import annotations
 
 import heapq
 import math
+
 import carla
 import numpy as np
 
-from .actors import Actor, Walker
+from ..maps.towns import EmbeddedMap
 
 NODE_STEP = 2.0
 CORNER_LINK = 4.0
@@ -52,7 +53,8 @@ class Navigation:
         self._link_near(CROSSING_LINK, self._junction_test(town_map))
         self._join_components(JOIN_LINK)
 
-    def _components(self) -> np.ndarray:
+    def components(self) -> np.ndarray:
+        """The connected component of each node (the index of its first node)."""
         label = np.full(len(self.points), -1)
         for start in range(len(self.points)):
             if label[start] >= 0:
@@ -69,7 +71,7 @@ class Navigation:
         """Link every other component to the largest one by its closest pair of nodes, if within
         ``reach`` metres (a crossing where the map offers none), until none is that close."""
         while len(self.points):
-            label = self._components()
+            label = self.components()
             main = np.bincount(label).argmax()
             inside, outside = np.flatnonzero(label == main), np.flatnonzero(label != main)
             if len(outside) == 0:
@@ -157,51 +159,11 @@ class Navigation:
         return route[::-1]
 
 
-class WalkerAIController(Actor):
-    """``controller.ai.walker``: walks its parent walker along the sidewalks and crossings."""
+_NAVIGATION: dict[str, Navigation] = {}
 
-    def __init__(self, *args, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self._route: list[np.ndarray] = []
-        self._speed = 1.4
-        self._active = False
 
-    def start(self) -> None:
-        self._active = True
-        self._world._walker_controllers.append(self)
-
-    def stop(self) -> None:
-        self._active = False
-        self._route = []
-        if self in self._world._walker_controllers:
-            self._world._walker_controllers.remove(self)
-        if isinstance(self.parent, Walker) and self.parent.is_alive:
-            self.parent.apply_control(carla.WalkerControl())
-
-    def set_max_speed(self, speed: float = 1.4) -> None:
-        self._speed = float(speed)
-
-    def go_to_location(self, destination: carla.Location) -> None:
-        navigation = self._world._navigation()
-        if len(navigation.points) == 0 or self.parent is None:
-            return
-        nodes = navigation.path(navigation.nearest(self.parent.get_location()), navigation.nearest(destination))
-        self._route = [navigation.points[n] for n in nodes]
-
-    def _step(self) -> None:
-        walker = self.parent
-        if not self._active or walker is None or not walker.is_alive:
-            return
-        location = walker.get_location()
-        while self._route and math.hypot(self._route[0][0] - location.x, self._route[0][1] - location.y) < 0.5:
-            self._route.pop(0)
-        if not self._route:
-            walker.apply_control(carla.WalkerControl())
-            return
-        target = self._route[0]
-        walker.apply_control(carla.WalkerControl(
-            carla.Vector3D(target[0] - location.x, target[1] - location.y, 0.0), self._speed))
-
-    def destroy(self) -> bool:
-        self.stop()
-        return super().destroy()
+def navigation_for(town_map: EmbeddedMap) -> Navigation:
+    """The pedestrian navigation graph of a map, built once per process."""
+    if town_map.opendrive_hash not in _NAVIGATION:
+        _NAVIGATION[town_map.opendrive_hash] = Navigation(town_map)
+    return _NAVIGATION[town_map.opendrive_hash]

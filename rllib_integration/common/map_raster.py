@@ -1,8 +1,10 @@
-"""The static layer of the BirdView: a map rendered once into a label image and cached.
+"""The map raster: a map rendered once into a label image and cached (the BirdView's static layer,
+the embedded cameras' ground texture).
 
 The layer is a uint8 image whose pixels hold a :class:`Label` (road, shoulder, sidewalk, lane
-marking colours, direction arrows, stop lines). One label image serves both BirdView outputs:
-the RGB picture (through :data:`PALETTE`) and the binary masks. It is drawn with NumPy/OpenCV
+marking colours, direction arrows, stop lines). One label image serves the BirdView outputs (the
+RGB picture through :data:`PALETTE`, the binary masks) and the embedded world's sensors (the
+semantic tag of each label, :data:`LABEL_TAGS`). It is drawn with NumPy/OpenCV
 from the carla map API only (so a real server's map works the same), once per map and process,
 and cached on disk in the user cache folder keyed by the SHA-1 of the OpenDRIVE text.
 
@@ -54,6 +56,14 @@ PALETTE = np.zeros((256, 3), dtype=np.uint8)
 PALETTE[list(Label)] = [(85, 87, 83), (66, 62, 64), (136, 138, 133), (46, 52, 54), (186, 189, 182),
                         (252, 175, 62), (114, 159, 207), (138, 226, 52), (239, 41, 41), (0, 0, 0),
                         (186, 189, 182), (186, 189, 182)]
+
+#: Label -> CARLA semantic tag (``carla.CityObjectLabel``) of what a camera sees there.
+LABEL_TAGS = np.zeros(256, dtype=np.uint8)
+LABEL_TAGS[[Label.BACKGROUND, Label.SHOULDER, Label.SIDEWALK, Label.ROAD]] = [
+    int(carla.CityObjectLabel.Terrain), int(carla.CityObjectLabel.Roads), int(carla.CityObjectLabel.Sidewalks),
+    int(carla.CityObjectLabel.Roads)]
+LABEL_TAGS[[Label.MARKING_WHITE, Label.MARKING_YELLOW, Label.MARKING_BLUE, Label.MARKING_GREEN, Label.MARKING_RED,
+            Label.MARKING_OTHER, Label.ARROW, Label.STOP_LINE]] = int(carla.CityObjectLabel.RoadLines)
 
 ROAD_LABELS = np.array([label >= Label.ROAD for label in range(256)])
 MARKING_LABELS = np.array([Label.MARKING_WHITE <= label <= Label.MARKING_OTHER for label in range(256)])

@@ -1,6 +1,6 @@
-"""The embedded traffic manager (``carla.TrafficManager``): autopilot for background vehicles.
+"""The autopilot behind the embedded traffic manager: plans every autopilot vehicle's control.
 
-Ten times per simulated second (every second tick at 20 Hz; controls are held in between), before
+One :class:`AutopilotPlanner` serves one traffic manager (one port). Ten times per simulated second (every second tick at 20 Hz; controls are held in between), before
 physics, each autopilot vehicle gets a ``VehicleControl``:
 
 - **Route**: waypoints every 2 m along its lane, at least 40 m ahead; at a fork the branch is drawn
@@ -26,11 +26,11 @@ from typing import TYPE_CHECKING, Any
 import carla
 import numpy as np
 
-from .physics import COLUMN, GRAVITY
-from .traffic_lights import stop_lines
+from ...common.formats import GRAVITY
+from ..sim.dynamics import COLUMN
 
 if TYPE_CHECKING:
-    from .world import World
+    from ..sim.kernel import Simulation
 
 ROUTE_STEP = 2.0
 ROUTE_POINTS = 22  # 42 m of route
@@ -42,7 +42,7 @@ OFF_ROUTE_ACROSS = 2.5  # metres across the route segment (outside junctions): r
 STOP_MARGIN = 4.0  # metres between a vehicle's front and the junction it waits for
 
 
-class _Autopilot:
+class AutopilotState:
     """Route and settings of one autopilot vehicle."""
 
     def __init__(self, vehicle: Any) -> None:
@@ -50,7 +50,7 @@ class _Autopilot:
         self.route: list[tuple[float, float, float, carla.Waypoint]] = []
         self.coords: list[float] = []  # x0, y0, x1, y1, ... of the route, kept in step with it
         self.entry: int | None = None  # index of the route's first junction point
-        self.entry_lights: tuple = ()  # (approach lane, its lights, the stop table) of that junction
+        self.entry_lights: tuple = ()  # (approach lane, its lights) of that junction
         self.speed_difference: float | None = None
         self.distance: float | None = None
         self.ignore_lights = 0.0
@@ -63,106 +63,61 @@ class _Autopilot:
         self.cruise: float | None = None  # cached target speed; None when the route or settings change
 
 
-class TrafficManager:
-    """Autopilot for the vehicles handed to it with ``vehicle.set_autopilot(True, port)``."""
+class AutopilotPlanner:
+    """Routes, settings and per-tick control of the vehicles of one traffic manager."""
 
-    def __init__(self, world: "World", port: int) -> None:
-        self._world, self._port = world, port
-        self._autopilots: dict[int, _Autopilot] = {}
-        self._rng = np.random.default_rng()
-        self._synchronous = False
-        self._hybrid = False
-        self._distance = 2.5
-        self._speed_difference = 30.0
+    def __init__(self, sim: "Simulation", port: int) -> None:
+        self.sim, self.port = sim, port
+        self.vehicles: dict[int, AutopilotState] = {}
+        self.rng = np.random.default_rng()
+        self.synchronous = False
+        self.hybrid = False
+        self.distance = 2.5  # standstill gap, m
+        self.speed_difference = 30.0  # percent below the speed limit
         self._reservations: dict[int, dict[int, tuple[int, int]]] = {}  # junction -> vehicle -> lane
         self._time = 0.0
         self._since_plan = math.inf  # seconds since the last plan
-        self._stops: dict | None = None
-        self._members: list[_Autopilot] = []  # the autopilots in the order of the rows below
+        self._members: list[AutopilotState] = []  # the autopilots in the order of the rows below
         self._coords = np.zeros((0, ROUTE_POINTS, 2))  # their routes' points
-        world.add_pre_tick_hook(self._tick)
+        sim.add_pre_tick_hook(self.tick)
 
-    # -- carla.TrafficManager API ------------------------------------------------------------
-    def get_port(self) -> int:
-        return self._port
-
-    def set_synchronous_mode(self, mode: bool = True) -> None:
-        self._synchronous = bool(mode)
-
-    def set_hybrid_physics_mode(self, enabled: bool = True) -> None:
-        self._hybrid = bool(enabled)
-
-    def set_hybrid_physics_radius(self, radius: float = 50.0) -> None:
-        """Accepted for compatibility; every vehicle is simulated in full."""
-
-    def set_random_device_seed(self, seed: int) -> None:
-        self._rng = np.random.default_rng(int(seed))
-
-    def set_global_distance_to_leading_vehicle(self, distance: float) -> None:
-        self._distance = float(distance)
-
-    def global_percentage_speed_difference(self, percentage: float) -> None:
-        self._speed_difference = float(percentage)
-        for state in self._autopilots.values():
-            state.cruise = None
-
-    def vehicle_percentage_speed_difference(self, actor: Any, percentage: float) -> None:
-        state = self._state(actor)
-        state.speed_difference, state.cruise = float(percentage), None
-
-    def distance_to_leading_vehicle(self, actor: Any, distance: float) -> None:
-        self._state(actor).distance = float(distance)
-
-    def auto_lane_change(self, actor: Any, enable: bool) -> None:
-        self._state(actor).auto_lane_change = bool(enable)
-
-    def ignore_lights_percentage(self, actor: Any, percentage: float) -> None:
-        self._state(actor).ignore_lights = float(percentage)
-
-    def set_desired_speed(self, actor: Any, speed: float) -> None:
-        """Cruise at ``speed`` km/h, whatever the speed limit."""
-        state = self._state(actor)
-        state.desired_speed, state.cruise = float(speed), None
-
-    def set_path(self, actor: Any, path: list[carla.Location]) -> None:
-        """Follow the lanes through these locations, in order, choosing branches towards them."""
-        state = self._state(actor)
-        state.path = list(path)
-        state.route = []
-
-    def _state(self, actor: Any) -> _Autopilot:
-        state = self._autopilots.get(actor.id)
+    def state(self, actor: Any) -> AutopilotState:
+        """The state of a registered vehicle (a clear error for one that is not)."""
+        state = self.vehicles.get(actor.id)
         if state is None:
             raise RuntimeError(f"vehicle {actor.id} is not registered with the traffic manager on port "
-                               f"{self._port}. Fix: call vehicle.set_autopilot(True, {self._port}) first.")
+                               f"{self.port}. Fix: call vehicle.set_autopilot(True, {self.port}) first.")
         return state
 
-    # -- registration (through Vehicle.set_autopilot) ------------------------------------------
+    def replan_speeds(self) -> None:
+        """Forget every cached cruise speed (the global speed difference changed)."""
+        for state in self.vehicles.values():
+            state.cruise = None
+
     def register(self, vehicle: Any) -> None:
-        self._autopilots.setdefault(vehicle.id, _Autopilot(vehicle))
+        self.vehicles.setdefault(vehicle.id, AutopilotState(vehicle))
 
     def unregister(self, vehicle: Any) -> None:
-        state = self._autopilots.pop(vehicle.id, None)
+        state = self.vehicles.pop(vehicle.id, None)
         if state is not None:
             self._release(state)
 
     # -- per tick ------------------------------------------------------------------------------
-    def _tick(self, world: "World", dt: float) -> None:
+    def tick(self, dt: float) -> None:
+        """Plan (every :data:`PLANNING_PERIOD` seconds, or for new vehicles) before physics."""
         self._time += dt
         self._since_plan += dt
-        new = any(not state.route for state in self._autopilots.values())
+        new = any(not state.route for state in self.vehicles.values())
         if self._since_plan < PLANNING_PERIOD - 1e-9 and not new:
             return
         self._since_plan = 0.0
-        for actor_id in [i for i, s in self._autopilots.items() if not s.vehicle.is_alive]:
-            self._release(self._autopilots.pop(actor_id))
-        if not self._autopilots:
+        for actor_id in [i for i, s in self.vehicles.items() if not s.vehicle.is_alive]:
+            self._release(self.vehicles.pop(actor_id))
+        if not self.vehicles:
             return
-        if self._stops is None:
-            self._stops = stop_lines(world._traffic_lights)
-        states = list(self._autopilots.values())
+        states = list(self.vehicles.values())
         slots = np.array([s.vehicle.slot for s in states])
-        rows = world._vehicles.data[slots]
+        rows = self.sim.vehicles.data[slots]
         x, y, yaw, speed = (rows[:, COLUMN[k]] for k in ("x", "y", "yaw", "speed"))
         count = len(states)
         if states != self._members:  # registrations changed: rebuild the route array
@@ -200,7 +155,7 @@ class TrafficManager:
             stop_gap[i] = self._junction_gap(states[i], float(x[i]), float(y[i]), float(speed[i]))
         self._control(states, rows, slots, x, y, yaw, speed, targets, samples, cruise, stop_gap)
 
-    def _follow(self, state: _Autopilot, x: float, y: float, yaw: float) -> None:
+    def _follow(self, state: AutopilotState, x: float, y: float, yaw: float) -> None:
         """Drop passed route points, re-localise if off the route, extend to ROUTE_POINTS."""
         route, coords = state.route, state.coords
         state.cruise = None
@@ -220,14 +175,13 @@ class TrafficManager:
         while len(route) < ROUTE_POINTS:
             options = route[-1][3].next(ROUTE_STEP) or self._bridge(route[-1]) or [route[-1][3]]
             self._append(state, self._choose(state, options, math.degrees(route[-1][2])))
-        if self._stops is not None:
-            self._entry_lights(state)  # keep the cache current for the vectorised pre-check
+        self._entry_lights(state)  # keep the cache current for the vectorised pre-check
 
     def _bridge(self, point: tuple[float, float, float, carla.Waypoint]) -> list[carla.Waypoint]:
         """Where a lane ends without a successor link, the lane 2 m ahead running the same way
         (maps can join roads by geometry only); [] at a real dead end."""
         x, y, yaw, waypoint = point
-        ahead = self._world.get_map().get_waypoint(
+        ahead = self.sim.map.get_waypoint(
             carla.Location(x + ROUTE_STEP * math.cos(yaw), y + ROUTE_STEP * math.sin(yaw), 0.0),
             project_to_road=False)
         if ahead is None or ahead.id == waypoint.id or \
@@ -247,7 +201,7 @@ class TrafficManager:
     def _lane_at(self, x: float, y: float, yaw: float) -> carla.Waypoint:
         """The nearest driving lane that runs the vehicle's way: under it, or up to 5 m to either
         side (opposite directions can be separate roads side by side, as in Osm2Odr towns)."""
-        town_map = self._world.get_map()
+        town_map = self.sim.map
         right_x, right_y = -math.sin(yaw), math.cos(yaw)
         first = None
         for offset in (0.0, 2.0, -2.0, 3.5, -3.5, 5.0, -5.0):
@@ -258,14 +212,14 @@ class TrafficManager:
         return first
 
     @staticmethod
-    def _append(state: _Autopilot, waypoint: carla.Waypoint) -> None:
+    def _append(state: AutopilotState, waypoint: carla.Waypoint) -> None:
         t = waypoint.transform
         state.route.append((t.location.x, t.location.y, math.radians(t.rotation.yaw), waypoint))
         state.coords += (t.location.x, t.location.y)
         if state.entry is None and waypoint.is_junction and len(state.route) > 1:
             state.entry = len(state.route) - 1
 
-    def _choose(self, state: _Autopilot, options: list[carla.Waypoint], heading: float) -> carla.Waypoint:
+    def _choose(self, state: AutopilotState, options: list[carla.Waypoint], heading: float) -> carla.Waypoint:
         """The branch to take at a fork (never a U-turn when there is another way)."""
         if len(options) == 1:
             return options[0]
@@ -276,9 +230,9 @@ class TrafficManager:
         if state.path:
             goal = state.path[0]
             return min(options, key=lambda w: w.transform.location.distance(goal))
-        return options[int(self._rng.integers(len(options)))]
+        return options[int(self.rng.integers(len(options)))]
 
-    def _cruise_speed(self, state: _Autopilot) -> float:
+    def _cruise_speed(self, state: AutopilotState) -> float:
         """Target speed (m/s): limit or desired speed, slowed for the curve ahead; 0 before a dead end."""
         route = state.route
         if route[-1][3].id == route[-2][3].id:
@@ -289,8 +243,8 @@ class TrafficManager:
         if state.desired_speed is not None:
             target = state.desired_speed / 3.6
         else:
-            difference = self._speed_difference if state.speed_difference is None else state.speed_difference
-            target = self._world._speed_limit_for_road(route[1][3].road_id) / 3.6 * (1.0 - difference / 100.0)
+            difference = self.speed_difference if state.speed_difference is None else state.speed_difference
+            target = self.sim.speed_limits.for_road(route[1][3].road_id) / 3.6 * (1.0 - difference / 100.0)
         for end in (4, 7, len(route) - 1):  # the sharpest curve over the next 6, 12 and 40 m
             turn = abs((route[end][2] - route[1][2] + math.pi) % (2 * math.pi) - math.pi)
             if turn > 0.05:
@@ -298,7 +252,7 @@ class TrafficManager:
         state.cruise = max(target, 0.0)
         return state.cruise
 
-    def _junction_gap(self, state: _Autopilot, x: float, y: float, speed: float) -> float:
+    def _junction_gap(self, state: AutopilotState, x: float, y: float, speed: float) -> float:
         """Distance to where the vehicle must stop for a light or a busy junction (inf: none)."""
         route = state.route
         if state.reservation and not route[0][3].is_junction and \
@@ -318,7 +272,7 @@ class TrafficManager:
             if light.state == carla.TrafficLightState.Green:
                 continue
             if light.id not in state.runs_light:
-                state.runs_light[light.id] = self._rng.uniform(0.0, 100.0) < state.ignore_lights
+                state.runs_light[light.id] = self.rng.uniform(0.0, 100.0) < state.ignore_lights
             can_stop = distance > speed * speed / (2.0 * IDM_DECEL) or light.state == carla.TrafficLightState.Red
             if not state.runs_light[light.id] and can_stop:
                 gap = min(gap, distance)
@@ -327,17 +281,17 @@ class TrafficManager:
                 gap = distance
         return gap
 
-    def _entry_lights(self, state: _Autopilot) -> tuple:
+    def _entry_lights(self, state: AutopilotState) -> tuple:
         """The lights of the lane leading into the route's next junction (cached per entry)."""
         if state.entry is None:
             return ()
         approach = state.route[state.entry - 1][3]
         key = (approach.road_id, approach.lane_id)
-        if not state.entry_lights or state.entry_lights[0] != key or state.entry_lights[2] is not self._stops:
-            state.entry_lights = (key, tuple(light for _, light in (self._stops or {}).get(key, ())), self._stops)
+        if not state.entry_lights or state.entry_lights[0] != key:
+            state.entry_lights = (key, self.sim.lights.on_lane(*key))
         return state.entry_lights[1]
 
-    def _reserve(self, state: _Autopilot, junction: int, approach: tuple[int, int]) -> bool:
+    def _reserve(self, state: AutopilotState, junction: int, approach: tuple[int, int]) -> bool:
         """Enter ``junction`` from the ``approach`` lane if only vehicles from that lane are in it."""
         occupants = self._reservations.setdefault(junction, {})
         if state.reservation and state.reservation[0] == junction:
@@ -348,23 +302,22 @@ class TrafficManager:
         state.reservation, state.reserved_at = (junction, approach), self._time
         return True
 
-    def _release(self, state: _Autopilot) -> None:
+    def _release(self, state: AutopilotState) -> None:
         """Leave the reserved junction; the next light is decided afresh."""
         state.runs_light.clear()
         if state.reservation:
             self._reservations.get(state.reservation[0], {}).pop(state.vehicle.id, None)
             state.reservation = None
         for occupants in self._reservations.values():  # holders that are gone
-            for holder in [v for v in occupants if v not in self._autopilots]:
+            for holder in [v for v in occupants if v not in self.vehicles]:
                 occupants.pop(holder)
 
     def _control(self, states, rows, slots, x, y, yaw, speed, targets, samples, cruise, stop_gap) -> None:
         """Vectorised car following (IDM) and pure-pursuit steering for all autopilot vehicles."""
-        world = self._world
-        table = world._vehicles
+        table = self.sim.vehicles
         ox, oy = table.column("x"), table.column("y")
         oyaw, ospeed, olength = table.column("yaw"), table.column("speed"), table.column("half_length")
-        walkers = world._walker_positions()
+        walkers = self.sim.walker_positions()
         if len(walkers):
             ox, oy = np.concatenate([ox, walkers[:, 0]]), np.concatenate([oy, walkers[:, 1]])
             oyaw = np.concatenate([oyaw, walkers[:, 2]])
@@ -400,7 +353,7 @@ class TrafficManager:
         stopped = stop_gap < gap
         gap = np.where(stopped, stop_gap, gap)
         leader_speed = np.where(stopped, 0.0, leader_speed)
-        standstill = np.array([self._distance if s.distance is None else s.distance for s in states])
+        standstill = np.array([self.distance if s.distance is None else s.distance for s in states])
         v = np.maximum(speed, 0.0)
         desired = standstill + v * IDM_HEADWAY + v * (v - leader_speed) / (2 * math.sqrt(IDM_ACCEL * IDM_DECEL))
         free = 1.0 - (v / np.maximum(cruise, 0.1)) ** 4

@@ -18,41 +18,12 @@ import math
 
 import numpy as np
 
+from ...common.formats import SEMANTIC_LIDAR_POINT
+from ...common.map_raster import LABEL_TAGS
+from .base import Sensor
 from .cameras import rotation_matrix
-from .raycast import LABEL_TAGS, GroundTexture, cast_boxes, cast_scene
-from .sensor_base import Sensor
-from .sensor_data import SensorData
-from ..sensors.parsers import SEMANTIC_LIDAR_POINT
-
-
-class LidarMeasurement(SensorData):
-    """``carla.LidarMeasurement`` / ``SemanticLidarMeasurement``."""
-
-    def __init__(self, frame, timestamp, transform, channels: int, horizontal_angle: float, raw_data: bytes,
-                 counts: list[int]) -> None:
-        super().__init__(frame, timestamp, transform)
-        self.channels, self.horizontal_angle, self.raw_data = channels, horizontal_angle, raw_data
-        self._counts = counts
-
-    def get_point_count(self, channel: int) -> int:
-        return self._counts[channel]
-
-    def __len__(self) -> int:
-        return sum(self._counts)
-
-
-class RadarMeasurement(SensorData):
-    """``carla.RadarMeasurement``: ``raw_data`` holds float32 (velocity, azimuth, altitude, depth)."""
-
-    def __init__(self, frame, timestamp, transform, raw_data: bytes) -> None:
-        super().__init__(frame, timestamp, transform)
-        self.raw_data = raw_data
-
-    def get_detection_count(self) -> int:
-        return len(self.raw_data) // 16
-
-    def __len__(self) -> int:
-        return self.get_detection_count()
+from .measurements import LidarMeasurement, RadarMeasurement
+from .raycast import GroundTexture, cast_boxes, cast_scene
 
 
 class _Ranging(Sensor):
@@ -61,7 +32,7 @@ class _Ranging(Sensor):
     def _cast(self, transform, local_directions: np.ndarray, reach: float):
         rotation = rotation_matrix(transform.rotation)
         directions = local_directions @ rotation.T
-        origin, t_ground, boxes = cast_scene(self, transform, directions, reach)
+        origin, t_ground, boxes = cast_scene(self._sim, self.parent, transform, directions, reach)
         t_box, which, normal = cast_boxes(origin, directions, boxes)
         on_box = t_box < t_ground
         t = np.minimum(t_box, t_ground)
@@ -74,12 +45,12 @@ class Lidar(_Ranging):
         super().__init__(*args, **kwargs)
         self.semantic = semantic
         self._angle = 0.0
-        self._ground_texture = GroundTexture(self._world.get_map()) if semantic else None
+        self._ground_texture = GroundTexture(self._sim.map) if semantic else None
 
-    def _measure(self, frame, elapsed, transform):
+    def measure(self, frame, elapsed, transform):
         a = self.attributes
         channels, reach = int(a["channels"]), float(a["range"])
-        dt = self._world._delta or 0.05
+        dt = self._sim.delta or 0.05
         sweep = 360.0 * float(a["rotation_frequency"]) * dt
         per_channel = max(1, int(float(a["points_per_second"]) * dt / channels))
         azimuth = np.radians(self._angle + np.arange(per_channel) * min(sweep, 360.0) / per_channel)
@@ -122,9 +93,9 @@ class SemanticLidar(Lidar):
 
 
 class Radar(_Ranging):
-    def _measure(self, frame, elapsed, transform):
+    def measure(self, frame, elapsed, transform):
         a = self.attributes
-        dt = self._world._delta or 0.05
+        dt = self._sim.delta or 0.05
         count = max(1, int(float(a["points_per_second"]) * dt))
         azimuth = np.radians(self._rng.uniform(-0.5, 0.5, count) * float(a["horizontal_fov"]))
         altitude = np.radians(self._rng.uniform(-0.5, 0.5, count) * float(a["vertical_fov"]))

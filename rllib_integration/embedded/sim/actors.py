@@ -1,23 +1,34 @@
 """Actors of the embedded world, mirroring ``carla.Actor``, ``carla.Vehicle`` and ``carla.Walker``.
 
-Vehicles keep their state in the world's :class:`~.physics.VehicleStates` table (so every vehicle
-moves in one vectorised step); other actors keep a transform of their own, and actors attached to
-a parent follow it rigidly. Units and axes are CARLA's: metres, degrees, left-handed yaw.
+Each actor is a facade with CARLA's API over the simulation kernel (:class:`~.kernel.Simulation`)
+that created it. Vehicles keep their state in the kernel's :class:`~.dynamics.VehicleStates` table
+(so every vehicle moves in one vectorised step); other actors keep a transform of their own, and
+actors attached to a parent follow it rigidly. Units and axes are CARLA's: metres, degrees,
+left-handed yaw.
 """
 
 from __future__ import annotations
 
 import fnmatch
 import math
-from typing import TYPE_CHECKING, Any, Iterable, Iterator
+from typing import Any, Iterable, Iterator, Protocol
 
 import carla
 import numpy as np
 
-from .physics import COLUMN
+from .dynamics import COLUMN, VehicleStates
 
-if TYPE_CHECKING:
-    from .world import World
+
+class ActorHost(Protocol):
+    """What actors use of the kernel that created them (:class:`~.kernel.Simulation` provides it)."""
+
+    world: Any  # the carla.World facade, for get_world()
+    vehicles: VehicleStates  # the state table vehicles read and write their row of
+    traffic: Any  # the traffic managers by port, for set_autopilot()
+    speed_limits: Any  # ``at(location)`` in km/h, for get_speed_limit()
+    lights: Any  # ``facing(location)`` -> (light, distance) or None, for get_traffic_light()
+
+    def destroy(self, actor: "Actor") -> bool: ...
 
 
 def compose(parent: carla.Transform, child: carla.Transform) -> carla.Transform:
@@ -32,10 +43,10 @@ def compose(parent: carla.Transform, child: carla.Transform) -> carla.Transform:
 class Actor:
     """Any actor: identity, attributes, transform and motion getters, ``destroy``."""
 
-    def __init__(self, world: "World", actor_id: int, type_id: str, attributes: dict[str, str],
+    def __init__(self, sim: ActorHost, actor_id: int, type_id: str, attributes: dict[str, str],
                  transform: carla.Transform, extent: carla.Vector3D | None = None,
                  parent: "Actor | None" = None) -> None:
-        self._world = world
+        self._sim = sim
         self.id = actor_id
         self.type_id = type_id
         self.attributes = dict(attributes)
@@ -57,8 +68,9 @@ class Actor:
     def actor_state(self) -> carla.ActorState:
         return carla.ActorState.Active if self.is_alive else carla.ActorState.Invalid
 
-    def get_world(self) -> "World":
-        return self._world
+    def get_world(self) -> Any:
+        """The ``carla.World`` facade of the world this actor lives in."""
+        return self._sim.world
 
     # -- pose and motion --------------------------------------------------------------------
     def get_transform(self) -> carla.Transform:
@@ -100,7 +112,7 @@ class Actor:
 
     def destroy(self) -> bool:
         """Remove the actor (and the actors attached to it); False if it was already gone."""
-        return self._world._destroy_actor(self)
+        return self._sim.destroy(self)
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Actor) and other.id == self.id
@@ -117,7 +129,7 @@ class Vehicle(Actor):
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.slot = -1  # row in the world's VehicleStates, set by the world
+        self.slot = -1  # row in the kernel's VehicleStates, kept by the kernel
         self._control = carla.VehicleControl()
         self._light_state = carla.VehicleLightState.NONE
         self.autopilot_port: int | None = None
@@ -125,7 +137,7 @@ class Vehicle(Actor):
     def _row(self) -> np.ndarray:
         if self.slot < 0:
             raise RuntimeError(f"actor {self.id} ({self.type_id}) has been destroyed")
-        return self._world._vehicles.data[self.slot]
+        return self._sim.vehicles.data[self.slot]
 
     def get_transform(self) -> carla.Transform:
         row = self._row()
@@ -188,7 +200,7 @@ class Vehicle(Actor):
                                     reverse=reverse, manual_gear_shift=control.manual_gear_shift, gear=gear)
 
     def set_autopilot(self, enabled: bool = True, tm_port: int = 8000) -> None:
-        self._world._set_autopilot(self, enabled, tm_port)
+        self._sim.traffic.set_autopilot(self, enabled, tm_port)
 
     def set_light_state(self, light_state: carla.VehicleLightState) -> None:
         self._light_state = light_state
@@ -198,15 +210,15 @@ class Vehicle(Actor):
 
     def get_speed_limit(self) -> float:
         """Speed limit at the vehicle's position, km/h."""
-        return self._world._speed_limit_at(self.get_location())
+        return self._sim.speed_limits.at(self.get_location())
 
     def get_traffic_light(self) -> Any:
         """The light whose stop line is just ahead on this vehicle's lane, or None."""
-        found = self._world._light_for(self)
+        found = self._sim.lights.facing(self.get_location())
         return found[0] if found else None
 
     def is_at_traffic_light(self) -> bool:
-        return self._world._light_for(self) is not None
+        return self._sim.lights.facing(self.get_location()) is not None
 
     def get_traffic_light_state(self) -> carla.TrafficLightState:
         """The state of the light affecting the vehicle; green when there is none, as CARLA."""
@@ -229,7 +241,8 @@ class Walker(Actor):
     def get_control(self) -> carla.WalkerControl:
         return carla.WalkerControl(self._control.direction, self._control.speed, self._control.jump)
 
-    def _advance(self, dt: float) -> None:
+    def advance(self, dt: float) -> None:
+        """Walk for ``dt`` seconds under the current control (called by the kernel's tick)."""
         direction = self._control.direction
         norm = math.hypot(direction.x, direction.y)
         if not self._simulate_physics or norm < 1e-9 or self._control.speed <= 0.0:

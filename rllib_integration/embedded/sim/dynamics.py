@@ -26,7 +26,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-GRAVITY = 9.81
+from ...common.formats import GRAVITY
+
 PHYSICS_STEP = 0.01  # seconds; CARLA's default max_substep_delta_time
 GRIP = 1.0  # tyre friction coefficient for the lateral-acceleration cap
 _CURVE_KMH = np.array([0.0, 20.0, 60.0, 120.0])
@@ -163,3 +164,14 @@ class VehicleStates:
         s[c["x"]], s[c["y"]], s[c["z"]], s[c["speed"]], s[c["vz"]] = x, y, z, v, vz
         s[c["yaw"]] = (yaw + np.pi) % (2.0 * np.pi) - np.pi
         s[c["yaw_rate"]] = yaw_rate
+
+    def velocities(self, rows: np.ndarray) -> np.ndarray:
+        """World-frame velocity (N, 3) of state rows (a copy of ``data`` rows)."""
+        c = COLUMN
+        speed, yaw = rows[:, c["speed"]], rows[:, c["yaw"]]
+        return np.stack([speed * np.cos(yaw), speed * np.sin(yaw), rows[:, c["vz"]]], axis=1)
+
+    def update_accelerations(self, before: np.ndarray, dt: float) -> None:
+        """World-frame acceleration of every vehicle over a tick that started from ``before``."""
+        data = self.data[: self.count]
+        data[:, COLUMN["ax"]:COLUMN["az"] + 1] = (self.velocities(data) - self.velocities(before)) / dt

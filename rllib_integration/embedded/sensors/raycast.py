@@ -10,24 +10,19 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import carla
 import numpy as np
 
-from ..sensors.birdview_map import Label, map_layer
+from ...common.map_raster import Label, map_layer
 
-# CARLA semantic tags.
-TAG_NONE, TAG_ROAD, TAG_SIDEWALK, TAG_TRAFFIC_LIGHT, TAG_TERRAIN, TAG_SKY = 0, 1, 2, 7, 10, 11
-TAG_PEDESTRIAN, TAG_CAR, TAG_TRUCK, TAG_BUS, TAG_MOTORCYCLE, TAG_BICYCLE = 12, 14, 15, 16, 18, 19
-TAG_ROAD_LINE = 24
-VEHICLE_TAGS = {"car": TAG_CAR, "van": TAG_CAR, "truck": TAG_TRUCK, "bus": TAG_BUS,
-                "motorcycle": TAG_MOTORCYCLE, "bicycle": TAG_BICYCLE}
+if TYPE_CHECKING:
+    from ..sim.kernel import Simulation
 
-#: Label of the map layer -> semantic tag.
-LABEL_TAGS = np.zeros(256, dtype=np.uint8)
-LABEL_TAGS[[Label.BACKGROUND, Label.SHOULDER, Label.SIDEWALK, Label.ROAD]] = [TAG_TERRAIN, TAG_ROAD, TAG_SIDEWALK, TAG_ROAD]
-LABEL_TAGS[[Label.MARKING_WHITE, Label.MARKING_YELLOW, Label.MARKING_BLUE, Label.MARKING_GREEN, Label.MARKING_RED,
-            Label.MARKING_OTHER, Label.ARROW, Label.STOP_LINE]] = TAG_ROAD_LINE
+_TAG = carla.CityObjectLabel
+VEHICLE_TAGS = {"car": int(_TAG.Car), "van": int(_TAG.Car), "truck": int(_TAG.Truck), "bus": int(_TAG.Bus),
+                "motorcycle": int(_TAG.Motorcycle), "bicycle": int(_TAG.Bicycle)}
 GROUND_PPM = 10.0  # resolution of the ground texture, pixels per metre
 
 
@@ -45,10 +40,10 @@ class Boxes:
     colour: np.ndarray
 
 
-def scene_boxes(world, exclude: set[int], origin: carla.Location, reach: float) -> Boxes:
+def scene_boxes(sim: "Simulation", exclude: set[int], origin: carla.Location, reach: float) -> Boxes:
     """The boxes of every vehicle, walker and traffic light within ``reach`` of ``origin``."""
     rows = []
-    for actor in world.get_actors():
+    for actor in sim.actors():
         kind = actor.type_id.split(".")[0]
         if kind not in ("vehicle", "walker", "traffic") or actor.id in exclude:
             continue
@@ -60,12 +55,12 @@ def scene_boxes(world, exclude: set[int], origin: carla.Location, reach: float) 
         centre = (t.location.x + c * box.location.x - s * box.location.y,
                   t.location.y + s * box.location.x + c * box.location.y, t.location.z + box.location.z)
         if kind == "vehicle":
-            tag = VEHICLE_TAGS.get(actor.attributes.get("base_type", "car"), TAG_CAR)
+            tag = VEHICLE_TAGS.get(actor.attributes.get("base_type", "car"), int(_TAG.Car))
             colour = tuple(int(v) for v in actor.attributes.get("color", "120,120,120").split(","))
         elif kind == "walker":
-            tag, colour = TAG_PEDESTRIAN, (150, 90, 60)
+            tag, colour = int(_TAG.Pedestrians), (150, 90, 60)
         else:
-            tag, colour = TAG_TRAFFIC_LIGHT, (40, 40, 40)
+            tag, colour = int(_TAG.TrafficLight), (40, 40, 40)
         v = actor.get_velocity()
         rows.append((centre, math.radians(t.rotation.yaw), (box.extent.x, box.extent.y, box.extent.z), tag, actor.id,
                      (v.x, v.y, v.z), colour))
@@ -142,13 +137,13 @@ class GroundTexture:
         return out
 
 
-def cast_scene(sensor, transform: carla.Transform, directions: np.ndarray, reach: float):
-    """The scene of a sensor at ``transform`` (its parent excluded): (origin (3,), distance to the
+def cast_scene(sim: "Simulation", parent: Any, transform: carla.Transform, directions: np.ndarray,
+               reach: float):
+    """The scene of a sensor at ``transform`` (its ``parent`` excluded): (origin (3,), distance to the
     ground along each ray, the boxes within ``reach``)."""
-    world = sensor._world
     origin = np.array([transform.location.x, transform.location.y, transform.location.z])
-    ground_z = float(world._ground.height(origin[:1], origin[1:2])[0])
+    ground_z = float(sim.ground.height(origin[:1], origin[1:2])[0])
     t_ground = cast_ground(origin, directions, 0.0 if math.isnan(ground_z) else ground_z)
-    exclude = {sensor.parent.id} if sensor.parent is not None else set()
-    boxes = scene_boxes(world, exclude, transform.location, reach)
+    exclude = {parent.id} if parent is not None else set()
+    boxes = scene_boxes(sim, exclude, transform.location, reach)
     return origin, t_ground, boxes

@@ -1,4 +1,9 @@
-"""The base class of the embedded world's sensor actors."""
+"""The base class of the embedded world's sensor actors (``carla.Sensor``).
+
+A sensor is an actor attached to a parent; the kernel calls :meth:`Sensor.on_tick` after every tick
+(in spawn order); it measures when due (``sensor_tick``) and calls the ``listen`` callback
+synchronously with each measurement.
+"""
 
 from __future__ import annotations
 
@@ -7,12 +12,12 @@ from typing import Callable, Iterable
 import carla
 import numpy as np
 
-from .actors import Actor
-from .sensor_data import SensorData
+from ..sim.actors import Actor
+from .measurements import SensorData
 
 
 class Sensor(Actor):
-    """A sensor actor; subclasses implement :meth:`_measure`."""
+    """A sensor actor; subclasses implement :meth:`measure`."""
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -20,7 +25,7 @@ class Sensor(Actor):
         self._interval = float(self.attributes.get("sensor_tick", "0") or 0.0)
         self._last_time: float | None = None
         self._rng = np.random.default_rng(int(float(self.attributes.get("noise_seed", "0") or 0)))
-        self._world._sensor_actors.append(self)
+        self._sim.add_sensor(self)
 
     @property
     def is_listening(self) -> bool:
@@ -33,23 +38,19 @@ class Sensor(Actor):
     def stop(self) -> None:
         self._callback = None
 
-    def destroy(self) -> bool:
-        if self in self._world._sensor_actors:
-            self._world._sensor_actors.remove(self)
-        return super().destroy()
-
-    def _on_tick(self, frame: int, elapsed: float) -> None:
+    def on_tick(self, frame: int, elapsed: float) -> None:
         """Measure after a tick if due (``sensor_tick``) and hand the results to the callback."""
         due = self._last_time is None or elapsed - self._last_time >= self._interval - 1e-9
         if not due:
             return
         self._last_time = elapsed
-        measurements = list(self._measure(frame, elapsed, self.get_transform()))
+        measurements = list(self.measure(frame, elapsed, self.get_transform()))
         if self._callback is not None:
             for measurement in measurements:
                 self._callback(measurement)
 
-    def _measure(self, frame: int, elapsed: float, transform: carla.Transform) -> Iterable[SensorData]:
+    def measure(self, frame: int, elapsed: float, transform: carla.Transform) -> Iterable[SensorData]:
+        """The measurements of ``frame`` taken at ``transform`` (not delivered to the callback)."""
         raise NotImplementedError
 
     def _noise(self, stddev_key: str, bias_key: str | None = None) -> float:

@@ -14,33 +14,13 @@ import math
 import carla
 import numpy as np
 
-from .raycast import LABEL_TAGS, TAG_SKY, GroundTexture, cast_boxes, cast_scene
-from .sensor_data import SensorData
-from .sensor_base import Sensor
-from ..sensors.birdview_map import PALETTE
+from ...common.formats import DEPTH_SCALE, DVS_EVENT, MAX_DEPTH
+from ...common.map_raster import LABEL_TAGS, PALETTE
+from .base import Sensor
+from .measurements import DVSEventArray, Image
+from .raycast import GroundTexture, cast_boxes, cast_scene
 
-MAX_DEPTH = 1000.0
 SKY_TOP, SKY_HORIZON = np.array([70, 130, 200], float), np.array([190, 215, 235], float)
-DVS_EVENT = np.dtype([("x", np.uint16), ("y", np.uint16), ("t", np.int64), ("pol", np.bool_)])
-
-
-class Image(SensorData):
-    """``carla.Image``: ``raw_data`` is BGRA bytes, row by row."""
-
-    def __init__(self, frame, timestamp, transform, width: int, height: int, fov: float, raw_data: bytes) -> None:
-        super().__init__(frame, timestamp, transform)
-        self.width, self.height, self.fov, self.raw_data = width, height, fov, raw_data
-
-
-class DVSEventArray(SensorData):
-    """``carla.DVSEventArray``: ``raw_data`` holds (x uint16, y uint16, t int64, pol bool) records."""
-
-    def __init__(self, frame, timestamp, transform, width: int, height: int, fov: float, raw_data: bytes) -> None:
-        super().__init__(frame, timestamp, transform)
-        self.width, self.height, self.fov, self.raw_data = width, height, fov, raw_data
-
-    def __len__(self) -> int:
-        return len(self.raw_data) // DVS_EVENT.itemsize
 
 
 def rotation_matrix(rotation: carla.Rotation) -> np.ndarray:
@@ -62,20 +42,20 @@ class Camera(Sensor):
         uu, vv = np.meshgrid(u, v)
         self._rays = np.stack([np.ones_like(uu), uu, -vv], axis=-1).reshape(-1, 3)  # camera frame, x = 1
         self._focal = focal
-        self._ground = GroundTexture(self._world.get_map())
+        self._ground = GroundTexture(self._sim.map)
 
     def render(self, transform: carla.Transform) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(depth (H, W) metres, semantic tags (H, W), RGB (H, W, 3) uint8) seen from ``transform``."""
         rotation = rotation_matrix(transform.rotation)
         directions = self._rays @ rotation.T
-        origin, t_ground, boxes = cast_scene(self, transform, directions, MAX_DEPTH)
+        origin, t_ground, boxes = cast_scene(self._sim, self.parent, transform, directions, MAX_DEPTH)
         t_box, which, normal = self._cast_visible_boxes(origin, directions, rotation, boxes)
         depth = np.minimum(np.minimum(t_ground, t_box), MAX_DEPTH)
         sky = ~np.isfinite(np.minimum(t_ground, t_box)) | (np.minimum(t_ground, t_box) >= MAX_DEPTH)
         on_box = (t_box < t_ground) & ~sky
         points = origin + directions * np.where(sky, 0.0, depth)[:, None]
         labels = self._ground.labels(points[:, 0], points[:, 1])
-        tags = np.where(sky, TAG_SKY, LABEL_TAGS[labels]).astype(np.uint8)
+        tags = np.where(sky, int(carla.CityObjectLabel.Sky), LABEL_TAGS[labels]).astype(np.uint8)
         rgb = PALETTE[labels].astype(float)
         if on_box.any():
             tags[on_box] = boxes.tag[which[on_box]]
@@ -127,20 +107,20 @@ def _bgra(rgb: np.ndarray) -> np.ndarray:
 
 
 class RGBCamera(Camera):
-    def _measure(self, frame, elapsed, transform):
+    def measure(self, frame, elapsed, transform):
         yield self._image(frame, elapsed, transform, _bgra(self.render(transform)[2]))
 
 
 class DepthCamera(Camera):
-    def _measure(self, frame, elapsed, transform):
+    def measure(self, frame, elapsed, transform):
         depth = self.render(transform)[0]
-        encoded = np.round(depth / MAX_DEPTH * (256 ** 3 - 1)).astype(np.int64)
+        encoded = np.round(depth / MAX_DEPTH * DEPTH_SCALE).astype(np.int64)
         rgb = np.stack([encoded % 256, (encoded // 256) % 256, encoded // 65536], axis=-1).astype(np.uint8)
         yield self._image(frame, elapsed, transform, _bgra(rgb))
 
 
 class SemanticCamera(Camera):
-    def _measure(self, frame, elapsed, transform):
+    def measure(self, frame, elapsed, transform):
         tags = self.render(transform)[1]
         rgb = np.zeros(tags.shape + (3,), np.uint8)
         rgb[..., 0] = tags
@@ -154,7 +134,7 @@ class DVSCamera(Camera):
         super().__init__(*args, **kwargs)
         self._reference: np.ndarray | None = None
 
-    def _measure(self, frame, elapsed, transform):
+    def measure(self, frame, elapsed, transform):
         rgb = self.render(transform)[2].astype(float)
         log_intensity = np.log(rgb @ np.array([0.299, 0.587, 0.114]) + 1.0)
         if self._reference is None:

@@ -1,0 +1,118 @@
+"""``BackgroundTraffic``: the autopilot vehicles and walkers of ``env_config.experiment.background_activity``.
+
+Spawned as the original did, in batches through the simulator's ``command`` module: vehicles at the
+map's spawn points (random blueprints and colours, role ``autopilot``) handed to the traffic manager,
+then walkers at random navigation points with an AI controller each walking to another random
+point. ``seed`` makes the choices (and the traffic manager's and pedestrians' randomness)
+deterministic; any shortfall is logged as a warning. Works on the embedded world and a real server
+alike (carla API only).
+"""
+
+from __future__ import annotations
+
+import logging
+from types import ModuleType
+from typing import Any, Mapping
+
+import carla
+import numpy as np
+
+logger = logging.getLogger(__name__)
+
+
+class BackgroundTraffic:
+    """The non-player actors of one world: spawned, respawned and destroyed together."""
+
+    def __init__(self, client: Any, world: Any, command: ModuleType, traffic_manager: Any, tm_port: int,
+                 activity: Mapping[str, Any]) -> None:
+        self.client, self.world, self.command = client, world, command
+        self.traffic_manager, self.tm_port = traffic_manager, tm_port
+        self.activity = dict(activity)
+        self.actor_ids: list[int] = []
+        seed = self.activity["seed"]
+        self.rng = np.random.default_rng(seed)
+        traffic_manager.set_synchronous_mode(True)
+        traffic_manager.set_hybrid_physics_mode(self.activity["tm_hybrid_mode"])
+        if seed is not None:
+            traffic_manager.set_random_device_seed(seed)
+            world.set_pedestrians_seed(seed)
+
+    def spawn(self) -> None:
+        """Spawn the configured vehicles and walkers (counted in :attr:`actor_ids`)."""
+        library = self.world.get_blueprint_library()
+        vehicles = self._spawn_vehicles(self.activity["n_vehicles"], library)
+        walkers = self._spawn_walkers(self.activity["n_walkers"], library) if self.activity["n_walkers"] else []
+        self.actor_ids = vehicles + walkers
+
+    def respawn(self) -> None:
+        self.destroy()
+        self.spawn()
+
+    def _spawn_vehicles(self, count: int, library: Any) -> list[int]:
+        command, rng = self.command, self.rng
+        points = self.world.get_map().get_spawn_points()
+        if count > len(points):
+            logger.warning("%d vehicles requested but the map has %d spawn points", count, len(points))
+            count = len(points)
+        order = rng.permutation(len(points))[:count]
+        blueprints = list(library.filter("vehicle.*"))
+        batch = []
+        for index in order:
+            blueprint = blueprints[int(rng.integers(len(blueprints)))]
+            if blueprint.has_attribute("color"):
+                colors = blueprint.get_attribute("color").recommended_values
+                blueprint.set_attribute("color", colors[int(rng.integers(len(colors)))])
+            blueprint.set_attribute("role_name", "autopilot")
+            t = points[index]
+            spot = carla.Transform(carla.Location(t.location.x, t.location.y, t.location.z + 1.0), t.rotation)
+            batch.append(command.SpawnActor(blueprint, spot).then(
+                command.SetAutopilot(command.FutureActor, True, self.tm_port)))
+        vehicles = [r.actor_id for r in self.client.apply_batch_sync(batch, True) if not r.has_error()]
+        if len(vehicles) < count:
+            logger.warning("spawned %d of %d background vehicles", len(vehicles), count)
+        return vehicles
+
+    def _spawn_walkers(self, count: int, library: Any) -> list[int]:
+        command, rng = self.command, self.rng
+        walker_blueprints = list(library.filter("walker.pedestrian.*"))
+        batch, speeds = [], []
+        for _ in range(count):
+            location = self.world.get_random_location_from_navigation()
+            if location is None:
+                break
+            blueprint = walker_blueprints[int(rng.integers(len(walker_blueprints)))]
+            if blueprint.has_attribute("is_invincible"):
+                blueprint.set_attribute("is_invincible", "false")
+            speed = blueprint.get_attribute("speed").recommended_values if blueprint.has_attribute("speed") else []
+            speeds.append(float(speed[1]) if len(speed) > 1 else 1.4)
+            location.z += 1.0
+            batch.append(command.SpawnActor(blueprint, carla.Transform(location)))
+        results = self.client.apply_batch_sync(batch, True)
+        walkers = [(r.actor_id, s) for r, s in zip(results, speeds) if not r.has_error()]
+        if len(walkers) < count:
+            logger.warning("spawned %d of %d walkers", len(walkers), count)
+        controller = library.find("controller.ai.walker")
+        results = self.client.apply_batch_sync(
+            [command.SpawnActor(controller, carla.Transform(), walker_id) for walker_id, _ in walkers], True)
+        controllers = []
+        for response, (_, speed) in zip(results, walkers):
+            if response.has_error():
+                continue
+            actor = self.world.get_actor(response.actor_id)
+            actor.start()
+            actor.go_to_location(self.world.get_random_location_from_navigation())
+            actor.set_max_speed(speed)
+            controllers.append(response.actor_id)
+        if len(controllers) < len(walkers):
+            logger.warning("spawned %d of %d walker controllers", len(controllers), len(walkers))
+        self.world.tick()
+        return [walker_id for walker_id, _ in walkers] + controllers
+
+    def destroy(self) -> None:
+        """Destroy the vehicles, walkers and controllers spawned here."""
+        for actor_id in reversed(self.actor_ids):  # controllers first
+            actor = self.world.get_actor(actor_id)
+            if actor is not None and actor.type_id == "controller.ai.walker":
+                actor.stop()
+        self.client.apply_batch([self.command.DestroyActor(i) for i in reversed(self.actor_ids)])
+        self.actor_ids = []

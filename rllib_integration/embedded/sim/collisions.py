@@ -1,0 +1,59 @@
+"""Collisions between actors, resolved once per tick after physics.
+
+Every pair of overlapping boxes (vehicles and walkers) is a collision of the frame, recorded for
+both actors with the impulse of a perfectly inelastic impact (reduced mass times the relative
+velocity). The vehicles involved go back to their pose before the tick and stop.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import carla
+import numpy as np
+
+from . import geometry
+from .actors import Vehicle
+from .dynamics import COLUMN, VehicleStates
+
+#: Mass given to actors that are not vehicles (walkers), kg.
+WALKER_MASS = 70.0
+
+
+class CollisionRecord:
+    """One collision of ``actor`` with ``other_actor`` during a tick."""
+
+    def __init__(self, actor: Any, other_actor: Any, normal_impulse: carla.Vector3D) -> None:
+        self.actor, self.other_actor, self.normal_impulse = actor, other_actor, normal_impulse
+
+
+def mass_of(vehicles: VehicleStates, actor: Any) -> float:
+    if isinstance(actor, Vehicle):
+        return float(vehicles.data[actor.slot, COLUMN["mass"]])
+    return WALKER_MASS
+
+
+def resolve_collisions(actors: list[Any], boxes: tuple[np.ndarray, ...], vehicles: VehicleStates,
+                       before: np.ndarray) -> list[CollisionRecord]:
+    """The collisions of this tick between ``actors`` with ``boxes`` (as ``Simulation.boxes()`` gives
+    them); the vehicles involved are put back to their rows of ``before`` and stopped."""
+    if len(actors) < 2:
+        return []
+    pairs = geometry.overlapping_pairs(*boxes)
+    records = []
+    for i, j in pairs:
+        a, b = actors[i], actors[j]
+        va, vb = a.get_velocity(), b.get_velocity()
+        mass_a, mass_b = mass_of(vehicles, a), mass_of(vehicles, b)
+        reduced = mass_a * mass_b / (mass_a + mass_b)
+        impulse = carla.Vector3D((vb.x - va.x) * reduced, (vb.y - va.y) * reduced, 0.0)
+        records.append(CollisionRecord(a, b, impulse))
+        records.append(CollisionRecord(b, a, carla.Vector3D(-impulse.x, -impulse.y, 0.0)))
+    for actor in {actors[k] for pair in pairs for k in pair}:
+        if isinstance(actor, Vehicle):
+            row = vehicles.data[actor.slot]
+            for name in ("x", "y", "yaw"):
+                row[COLUMN[name]] = before[actor.slot, COLUMN[name]]
+            row[COLUMN["speed"]] = 0.0
+            row[COLUMN["yaw_rate"]] = 0.0
+    return records

@@ -1,0 +1,299 @@
+"""The simulation kernel of the embedded world.
+
+A :class:`Simulation` owns everything that changes while a world runs:
+
+- the actor registry: ids (from 1, never reused within a world), every actor by id, the walkers and
+  the sensors;
+- the vehicle state table (:class:`~.dynamics.VehicleStates`), advanced in one vectorised step;
+- the ground (:mod:`..maps.ground`), the traffic lights (:class:`~.lights.LightSystem`) and the
+  speed limits of the map;
+- the settings, the weather, the clock (frame, elapsed and delta seconds) and the tick phases.
+
+One :meth:`Simulation.tick`, in order:
+
+1. the fault check (a failing server raises here, before anything moves);
+2. pre-tick hooks in the order they were added: the traffic-light cycle first, then traffic
+   managers and walker AI controllers;
+3. physics: every vehicle through the vectorised dynamics (sub-stepped at
+   :data:`~.dynamics.PHYSICS_STEP`), then every walker by its control;
+4. collisions: overlapping actors are recorded for this frame (:mod:`.collisions`);
+5. the clock advances by the step; sensors measure, in spawn order; tick listeners get the snapshot.
+
+The facades (``World``, ``Client``, the actors, ``TrafficManager``), the traffic subsystem and the
+world-side sensors use the public members below; the kernel's underscore members are its own.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from typing import Any, Callable, Iterable, Mapping, Protocol
+
+import carla
+import numpy as np
+
+from ..maps.ground import ground_model
+from ..maps.rules import SpeedLimits
+from ..maps.towns import EmbeddedMap
+from . import geometry
+from .actors import Actor, Vehicle, Walker
+from .blueprints import ActorBlueprint
+from .collisions import CollisionRecord, resolve_collisions
+from .dynamics import VehicleParameters, VehicleStates
+from .lights import LightSystem
+from .snapshot import ActorSnapshot, WorldSnapshot
+
+logger = logging.getLogger(__name__)
+
+#: Step used when ``fixed_delta_seconds`` is not set (variable time step on a real server).
+DEFAULT_DELTA_SECONDS = 0.05
+
+#: ``carla.WorldSettings`` fields the embedded world keeps.
+SETTINGS_FIELDS = ("synchronous_mode", "no_rendering_mode", "fixed_delta_seconds", "substepping",
+                   "max_substep_delta_time", "max_substeps", "max_culling_distance", "deterministic_ragdolls",
+                   "tile_stream_distance", "actor_active_distance", "spectator_as_ego")
+
+#: A constructor of a spawnable actor other than a vehicle or a walker (sensors, controllers):
+#: ``(sim, actor_id, type_id, attributes, transform, parent=...) -> Actor``.
+Spawner = Callable[..., Actor]
+
+
+class TrafficService(Protocol):
+    """What the kernel's vehicles need from the traffic subsystem (``vehicle.set_autopilot``)."""
+
+    def set_autopilot(self, vehicle: Vehicle, enabled: bool, port: int) -> None: ...
+
+
+def copy_settings(settings: carla.WorldSettings) -> carla.WorldSettings:
+    """An independent copy of ``settings``."""
+    copied = carla.WorldSettings()
+    for name in SETTINGS_FIELDS:
+        if hasattr(settings, name):
+            setattr(copied, name, getattr(settings, name))
+    return copied
+
+
+class Simulation:
+    """The state and the tick of one embedded world (one map, one episode)."""
+
+    def __init__(self, episode_id: int, town_map: EmbeddedMap, settings: carla.WorldSettings,
+                 first_frame: int, spawners: Mapping[str, Spawner],
+                 fault_check: Callable[[], None] = lambda: None) -> None:
+        self.episode_id = episode_id
+        self.map = town_map
+        self.settings = copy_settings(settings)
+        self.weather = carla.WeatherParameters.ClearNoon
+        self.spawners = dict(spawners)
+        self.fault_check = fault_check
+        self.ground = ground_model(town_map)
+        self.speed_limits = SpeedLimits(town_map)
+        self.vehicles = VehicleStates()
+        self.frame, self.elapsed, self.delta = first_frame, 0.0, 0.0
+        #: Collisions of the last tick.
+        self.collisions: list[CollisionRecord] = []
+        #: The ``carla.World`` facade serving this simulation (what ``actor.get_world()`` returns).
+        self.world: Any = None
+        #: The traffic subsystem (traffic managers by port), set by whoever composes the world.
+        self.traffic: TrafficService | None = None
+        self._actors: dict[int, Actor] = {}
+        self._walkers: list[Walker] = []
+        self._sensors: list[Any] = []
+        self._next_id = 1
+        self._hooks: list[Callable[[float], None]] = []
+        self._listeners: dict[int, Callable[[WorldSnapshot], None]] = {}
+        self._next_listener = 1
+        self._snapshot: WorldSnapshot | None = None
+        self.spectator = self.register(Actor(self, self.new_id(), "spectator", {}, carla.Transform()))
+        self.lights = LightSystem(self)
+        self.add_pre_tick_hook(self.lights.advance)
+
+    # -- settings ------------------------------------------------------------------------------
+    def apply_settings(self, settings: carla.WorldSettings) -> int:
+        """Keep a copy of ``settings``; returns the frame they take effect at."""
+        delta = settings.fixed_delta_seconds
+        if settings.synchronous_mode and delta and settings.substepping \
+                and delta > settings.max_substep_delta_time * settings.max_substeps + 1e-9:
+            logger.warning("fixed_delta_seconds %.3f exceeds max_substep_delta_time x max_substeps; "
+                           "the embedded world sub-steps at its own physics step anyway", delta)
+        self.settings = copy_settings(settings)
+        return self.frame
+
+    # -- actor registry ------------------------------------------------------------------------
+    def new_id(self) -> int:
+        """A fresh actor id."""
+        actor_id, self._next_id = self._next_id, self._next_id + 1
+        return actor_id
+
+    def register(self, actor: Actor) -> Actor:
+        """Add an actor created with an id from :meth:`new_id`; returns it."""
+        self._actors[actor.id] = actor
+        if isinstance(actor, Walker):
+            self._walkers.append(actor)
+        self._snapshot = None
+        return actor
+
+    def actor(self, actor_id: int) -> Actor | None:
+        return self._actors.get(actor_id)
+
+    def actors(self, actor_ids: Iterable[int] | None = None) -> list[Actor]:
+        """Every actor (in spawn order), or those of ``actor_ids`` that exist."""
+        if actor_ids is None:
+            return list(self._actors.values())
+        return [self._actors[i] for i in actor_ids if i in self._actors]
+
+    @property
+    def walkers(self) -> list[Walker]:
+        return list(self._walkers)
+
+    def destroy(self, actor: Actor) -> bool:
+        """Remove an actor and the actors attached to it; False if it was already gone."""
+        if not actor.is_alive or self._actors.get(actor.id) is not actor:
+            return False
+        for child in [a for a in self._actors.values() if a.parent is actor]:
+            child.destroy()
+        stop = getattr(actor, "stop", None)
+        if callable(stop):
+            stop()
+        actor.is_alive = False
+        del self._actors[actor.id]
+        if actor in self._sensors:
+            self._sensors.remove(actor)
+        if isinstance(actor, Walker):
+            self._walkers.remove(actor)
+        if isinstance(actor, Vehicle):
+            moved = self.vehicles.remove(actor.slot)
+            if moved is not None:
+                moved.slot = actor.slot
+            actor.slot = -1
+        self._snapshot = None
+        return True
+
+    def add_sensor(self, sensor: Any) -> None:
+        """Make ``sensor.on_tick(frame, elapsed)`` run after every tick (in the order added)."""
+        self._sensors.append(sensor)
+
+    # -- spawning ------------------------------------------------------------------------------
+    def boxes(self) -> tuple[list[Actor], tuple[np.ndarray, ...]]:
+        """Boxes of every vehicle (vectorised from the state table) and walker:
+        (actors, (x, y, yaw, ex, ey, z0, z1))."""
+        s = self.vehicles
+        actors: list[Actor] = list(s.owners)
+        z = s.column("z")
+        columns = [s.column("x"), s.column("y"), s.column("yaw"), s.column("half_length"),
+                   s.column("half_width"), z, z + s.column("height")]
+        if self._walkers:
+            rows = []
+            for walker in self._walkers:
+                t, e = walker.get_transform(), walker.bounding_box.extent
+                rows.append((t.location.x, t.location.y, math.radians(t.rotation.yaw), e.x, e.y,
+                             t.location.z - e.z, t.location.z + e.z))
+            columns = [np.concatenate([column, extra]) for column, extra in zip(columns, zip(*rows))]
+            actors += self._walkers
+        return actors, tuple(columns)
+
+    def blocked(self, blueprint: ActorBlueprint, transform: carla.Transform) -> bool:
+        """Whether an actor of ``blueprint`` at ``transform`` would overlap a vehicle or walker."""
+        actors, boxes = self.boxes()
+        if not actors:
+            return False
+        width, length, height = blueprint.size
+        loc = transform.location
+        bottom = loc.z - height / 2 if blueprint.id.startswith("walker.") else loc.z
+        box = (loc.x, loc.y, math.radians(transform.rotation.yaw), length / 2, width / 2, bottom, bottom + height)
+        return len(geometry.overlaps_with(box, *boxes)) > 0
+
+    def spawn(self, blueprint: ActorBlueprint, transform: carla.Transform, parent: Actor | None = None) -> Actor:
+        """Spawn an actor; raises ``RuntimeError`` if the spot is occupied, as CARLA does."""
+        if not isinstance(blueprint, ActorBlueprint):
+            raise TypeError(f"spawn_actor needs a blueprint of this world's library "
+                            f"(world.get_blueprint_library()), got {type(blueprint).__name__}")
+        if parent is not None and (not parent.is_alive or self._actors.get(parent.id) is not parent):
+            raise RuntimeError(f"cannot attach to actor {parent.id}: it is not alive")
+        kind = blueprint.id.split(".")[0]
+        if kind not in ("vehicle", "walker") and blueprint.id not in self.spawners:
+            raise RuntimeError(f"the embedded world cannot spawn '{blueprint.id}' yet")
+        if kind in ("vehicle", "walker") and parent is None and self.blocked(blueprint, transform):
+            raise RuntimeError("Spawn failed because of collision at spawn position")
+        width, length, height = blueprint.size
+        extent = carla.Vector3D(length / 2, width / 2, height / 2)
+        args = (self, self.new_id(), blueprint.id, blueprint.attribute_values(), transform)
+        if kind == "vehicle":
+            vehicle = Vehicle(*args, extent=extent)
+            base_type = blueprint.get_attribute("base_type").value
+            params = VehicleParameters.for_vehicle(base_type, width, length, height)
+            loc = transform.location
+            vehicle.slot = self.vehicles.add(vehicle, params, blueprint.size, loc.x, loc.y, loc.z,
+                                             transform.rotation.yaw)
+            return self.register(vehicle)
+        if kind == "walker":
+            return self.register(Walker(*args, extent=extent))
+        return self.register(self.spawners[blueprint.id](*args, parent=parent))
+
+    # -- queries -------------------------------------------------------------------------------
+    def walker_positions(self) -> np.ndarray:
+        """(x, y, yaw radians) of every walker, shape (N, 3)."""
+        rows = [(t.location.x, t.location.y, math.radians(t.rotation.yaw))
+                for t in (walker.get_transform() for walker in self._walkers)]
+        return np.array(rows) if rows else np.empty((0, 3))
+
+    def timestamp(self) -> carla.Timestamp:
+        return carla.Timestamp(self.frame, self.elapsed, self.delta, self.elapsed)
+
+    def snapshot(self) -> WorldSnapshot:
+        """The state of every actor at the current frame (cached until something changes)."""
+        if self._snapshot is None:
+            actors = [ActorSnapshot(a.id, a.get_transform(), a.get_velocity(), a.get_angular_velocity(),
+                                    a.get_acceleration()) for a in self._actors.values()]
+            self._snapshot = WorldSnapshot(self.episode_id, self.timestamp(), actors)
+        return self._snapshot
+
+    # -- the tick ------------------------------------------------------------------------------
+    def add_pre_tick_hook(self, hook: Callable[[float], None]) -> None:
+        """Run ``hook(dt)`` at the start of every tick, after the hooks added before it."""
+        self._hooks.append(hook)
+
+    def remove_pre_tick_hook(self, hook: Callable[[float], None]) -> None:
+        if hook in self._hooks:
+            self._hooks.remove(hook)
+
+    def on_tick(self, callback: Callable[[WorldSnapshot], None]) -> int:
+        """Call ``callback(snapshot)`` after every tick; returns an id for :meth:`remove_on_tick`."""
+        listener, self._next_listener = self._next_listener, self._next_listener + 1
+        self._listeners[listener] = callback
+        return listener
+
+    def remove_on_tick(self, callback_id: int) -> None:
+        self._listeners.pop(callback_id, None)
+
+    def tick(self) -> int:
+        """Advance the simulation by one step; returns the new frame."""
+        self.fault_check()
+        dt = self.settings.fixed_delta_seconds or DEFAULT_DELTA_SECONDS
+        for hook in list(self._hooks):
+            hook(dt)
+        states = self.vehicles
+        before = states.data[: states.count].copy()
+        states.column("ground")[:] = self.ground.height(states.column("x"), states.column("y"))
+        states.step(dt)
+        for walker in self._walkers:
+            walker.advance(dt)
+        self.collisions = resolve_collisions(*self.boxes(), states, before)
+        states.update_accelerations(before, dt)
+        self.frame += 1
+        self.elapsed += dt
+        self.delta = dt
+        self._snapshot = None
+        for sensor in list(self._sensors):
+            sensor.on_tick(self.frame, self.elapsed)
+        if self._listeners:
+            snapshot = self.snapshot()
+            for callback in list(self._listeners.values()):
+                callback(snapshot)
+        return self.frame
+
+    def close(self) -> None:
+        """Destroy every actor (the server unloads this world)."""
+        for actor in list(self._actors.values()):
+            if actor.parent is None:
+                actor.destroy()
+        self._listeners.clear()

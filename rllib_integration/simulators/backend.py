@@ -1,0 +1,82 @@
+"""The interface every simulator kind offers ``CarlaCore``.
+
+A backend starts, restarts and stops one simulator (an in-process embedded world, a CARLA server
+process of its own, or a server someone else runs), gives clients connected to it, and says which
+errors mean that the simulator failed: :meth:`SimulatorBackend.failures` turns those into
+:class:`~rllib_integration.errors.SimulatorFailure`, the only error that triggers recovery.
+"""
+
+from __future__ import annotations
+
+import abc
+import contextlib
+from types import ModuleType
+from typing import Any, Iterator, Mapping
+
+from ..errors import SimulatorFailure, SimulatorRestartedError, SimulatorUnavailableError
+
+#: Traffic manager port of an embedded world, and the first one tried next to a real server.
+TM_PORT = 8000
+
+
+def is_server_error(error: BaseException) -> bool:
+    """Whether ``error`` is what carla's client raises when a real server fails: a ``RuntimeError``
+    (the library's own error types excepted)."""
+    return isinstance(error, RuntimeError) and not isinstance(error, (SimulatorRestartedError, SimulatorUnavailableError))
+
+
+class SimulatorBackend(abc.ABC):
+    """One simulator behind a ``CarlaCore``: its life cycle, its clients and its failures."""
+
+    #: ``embedded``, ``launch`` or ``connect``.
+    kind: str = ""
+
+    def __init__(self, config: Mapping[str, Any]) -> None:
+        self.config = config
+        self.host: str = config["host"]
+        self.port: int = config["port"]
+        self.tm_port: int = TM_PORT
+
+    @property
+    @abc.abstractmethod
+    def command(self) -> ModuleType:
+        """The module of batch commands for this simulator's client (``carla.command`` or the embedded one)."""
+
+    @abc.abstractmethod
+    def start(self) -> None:
+        """Make the simulator reachable at ``host:port`` (raises ``SimulatorUnavailableError``)."""
+
+    @abc.abstractmethod
+    def restart(self) -> None:
+        """A fresh simulator (or connection) after a failure or for recycling."""
+
+    @abc.abstractmethod
+    def stop(self) -> None:
+        """Release what :meth:`start` made; safe to call twice."""
+
+    @abc.abstractmethod
+    def client(self) -> Any:
+        """A new client of the simulator (``carla.Client`` API), timeout not yet set."""
+
+    @abc.abstractmethod
+    def is_failure(self, error: BaseException) -> bool:
+        """Whether ``error``, raised by a call to the simulator, means that the simulator failed."""
+
+    @contextlib.contextmanager
+    def failures(self) -> Iterator[None]:
+        """Raise :class:`SimulatorFailure` for errors that mean the simulator failed; others pass unchanged."""
+        try:
+            yield
+        except SimulatorFailure:
+            raise
+        except Exception as error:
+            if self.is_failure(error):
+                raise SimulatorFailure(str(error)) from error
+            raise
+
+    def memory_bytes(self) -> int:
+        """Memory of the simulator's processes (0 where it is not known)."""
+        return 0
+
+    def release(self, world: Any, traffic_manager: Any) -> None:
+        """Hand the world back when the core closes (a shared server is left asynchronous)."""

@@ -1,0 +1,19 @@
+"""Training support on RLlib's current API stack, for any algorithm:
+
+- :mod:`.algorithm_config`: a training YAML -> an ``AlgorithmConfig`` (``algorithm: DQN | PPO ...``);
+- :mod:`.models`: the uint8 image encoder and the catalogs that use it;
+- :mod:`.policy`: the greedy policy of an RLModule, its TorchScript export and Ray-free inference;
+- :mod:`.trainable`: the Tune trainable that exports the policy into every checkpoint;
+- :mod:`.results`: results folders and checkpoints.
+
+What only one example needs (its experiment, callbacks, configs) lives with that example.
+"""
+
+from .algorithm_config import build_algorithm_config, place_on_cluster, run_settings
+from .policy import POLICY_FILE, export_policy, greedy_action, load_policy, policy_action
+from .results import find_latest_checkpoint, module_path, prepare_results
+from .trainable import trainable
+
+__all__ = ["POLICY_FILE", "build_algorithm_config", "export_policy", "find_latest_checkpoint", "greedy_action",
+           "load_policy", "module_path", "place_on_cluster", "policy_action", "prepare_results", "run_settings",
+           "trainable"]

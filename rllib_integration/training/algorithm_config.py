@@ -1,0 +1,116 @@
+"""A training YAML -> any RLlib ``AlgorithmConfig`` (new API stack), through one path.
+
+A training YAML has these top-level sections (each validated; unknown keys get suggestions):
+
+- ``algorithm``: the RLlib algorithm by name (``DQN``, ``PPO``, ``APPO``, ``IMPALA``, ``SAC``...);
+  optional, the script's default otherwise;
+- ``env_config``: ``carla`` and ``experiment`` (see :mod:`rllib_integration.config`);
+- ``env_runners``, ``learners``, ``training``, ``reporting``, ``fault_tolerance``, ``debugging``,
+  ``resources``: keyword arguments of the ``AlgorithmConfig`` method of the same name (``training``
+  takes the chosen algorithm's options);
+- ``model``: the RLModule's model config (``conv_filters``, ``latent_dim``, ``head_fcnet_hiddens``...);
+  image observations are encoded by :mod:`.models` for every algorithm;
+- ``run``: ``stop`` (``training_iteration``, ``num_env_steps_sampled_lifetime``, ``time_total_s``),
+  ``checkpoint_frequency`` (iterations) and ``checkpoints_to_keep``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import inspect
+from typing import Any
+
+from ray.rllib.algorithms.algorithm_config import AlgorithmConfig
+from ray.rllib.algorithms.registry import ALGORITHMS
+from ray.rllib.core.rl_module.rl_module import RLModuleSpec
+
+from ..carla_env import CarlaEnv
+from ..errors import ConfigError
+from .models import image_catalog
+
+CONFIG_SECTIONS = ("env_runners", "learners", "training", "reporting", "fault_tolerance", "debugging", "resources")
+SECTIONS = ("algorithm", "env_config", "model", "run") + CONFIG_SECTIONS
+RUN_DEFAULTS: dict[str, Any] = {"stop": {"training_iteration": 100}, "checkpoint_frequency": 5,
+                                "checkpoints_to_keep": 5}
+STOP_KEYS = ("training_iteration", "num_env_steps_sampled_lifetime", "time_total_s")
+#: Ray's built-in resource that only the head node offers (one unit).
+HEAD_NODE_RESOURCE = "node:__internal_head__"
+
+
+def suggest(key: str, valid: list[str]) -> str:
+    """``did you mean 'x'? `` for the closest valid key, or nothing."""
+    close = difflib.get_close_matches(key, valid, n=1, cutoff=0.5)
+    return f"did you mean '{close[0]}'? " if close else ""
+
+
+def algorithm_name(data: dict[str, Any], source: str, default: str) -> str:
+    """The algorithm a training YAML names (``algorithm``), else ``default``; checked against RLlib's."""
+    name = data.get("algorithm", default)
+    if not isinstance(name, str) or name not in ALGORITHMS:
+        valid = sorted(ALGORITHMS)
+        raise ConfigError(f"{source}: algorithm: unknown RLlib algorithm {name!r}; {suggest(str(name), valid)}"
+                          f"Fix: use one of {', '.join(valid)}.")
+    return name
+
+
+def _as_schedule(value: Any) -> Any:
+    """YAML lists of ``[timestep, value]`` pairs as the tuples RLlib's schedules take."""
+    if isinstance(value, list) and value and all(isinstance(p, list) and len(p) == 2 for p in value):
+        return [tuple(point) for point in value]
+    return value
+
+
+def build_algorithm_config(data: dict[str, Any], source: str, default_algorithm: str = "DQN",
+                           callbacks: type | None = None) -> AlgorithmConfig:
+    """The ``AlgorithmConfig`` of a loaded training YAML (its ``env_config`` already validated)."""
+    for key in data:
+        if key not in SECTIONS:
+            raise ConfigError(f"{source}: {key}: unknown section; {suggest(key, sorted(SECTIONS))}valid sections: "
+                              f"{', '.join(sorted(SECTIONS))}. Fix: rename or remove '{key}'.")
+    name = algorithm_name(data, source, default_algorithm)
+    config = ALGORITHMS[name]()[1].environment(CarlaEnv, env_config=data["env_config"])
+    for section in CONFIG_SECTIONS:
+        values = data.get(section) or {}
+        accepted = sorted({option for cls in type(config).__mro__ if section in vars(cls)
+                           for option, parameter in inspect.signature(vars(cls)[section]).parameters.items()
+                           if option != "self" and parameter.kind != parameter.VAR_KEYWORD})
+        for key in values:
+            if key not in accepted:
+                raise ConfigError(f"{source}: {section}.{key}: unknown option of {type(config).__name__}.{section}(); "
+                                  f"{suggest(key, accepted)}Fix: use one of RLlib's {section} options.")
+        getattr(config, section)(**{key: _as_schedule(value) for key, value in values.items()})
+    config.rl_module(model_config=dict(data.get("model") or {}),
+                     rl_module_spec=RLModuleSpec(catalog_class=image_catalog(name)))
+    if callbacks is not None:
+        config.callbacks(callbacks)
+    return config
+
+
+def run_settings(data: dict[str, Any], source: str) -> dict[str, Any]:
+    """The ``run`` section merged onto :data:`RUN_DEFAULTS`, validated."""
+    run = dict(RUN_DEFAULTS, **(data.get("run") or {}))
+    for key in run:
+        if key not in RUN_DEFAULTS:
+            raise ConfigError(f"{source}: run.{key}: unknown key; {suggest(key, list(RUN_DEFAULTS))}"
+                              f"valid: {', '.join(RUN_DEFAULTS)}.")
+    for key, value in (run["stop"] or {}).items():
+        if key not in STOP_KEYS:
+            raise ConfigError(f"{source}: run.stop.{key}: unknown stop criterion; "
+                              f"{suggest(key, list(STOP_KEYS))}valid: {', '.join(STOP_KEYS)}.")
+        if not isinstance(value, (int, float)) or isinstance(value, bool) or value <= 0:
+            raise ConfigError(f"{source}: run.stop.{key}: expected a positive number, got {value!r}.")
+    if not run["stop"]:
+        raise ConfigError(f"{source}: run.stop: give at least one stop criterion ({', '.join(STOP_KEYS)}).")
+    return run
+
+
+def place_on_cluster(config: AlgorithmConfig, runner_resource: str | None = None) -> AlgorithmConfig:
+    """Pin the algorithm process (learner, replay buffer, checkpoint writes) to the head node, where the
+    results folder of Tune lives, and, with ``runner_resource``, put every env runner on a node that
+    offers that custom Ray resource (one unit each), such as the autoscaler's GPU workers."""
+    main = dict(config.custom_resources_for_main_process, **{HEAD_NODE_RESOURCE: 0.001})
+    config.resources(custom_resources_for_main_process=main)
+    if runner_resource:
+        runners = dict(config.custom_resources_per_env_runner, **{runner_resource: 1})
+        config.env_runners(custom_resources_per_env_runner=runners)
+    return config
