@@ -155,10 +155,18 @@ class CarlaCore:
             raise RuntimeError(f"could not spawn the hero: all {len(transforms)} spawn points are "
                                f"occupied. Fix: give more hero.spawn_points or fewer vehicles.")
         logger.debug("hero %d spawned at %s", self.hero.id, self.hero.get_transform())
-        self.world.tick()
+        self.settle_hero()
         for name, attributes in hero_config["sensors"].items():
             SensorFactory.spawn(name, attributes, self.sensor_interface, self.hero)
         return self.hero
+
+    def settle_hero(self) -> None:
+        """Tick with no control for ``settle_time`` seconds after the hero spawned: it drops from the
+        spawn point's height onto the road and its gearbox engages, as on a CARLA server, so the
+        episode starts with a vehicle at rest on the ground (at least one tick)."""
+        ticks = max(1, int(round(self.config["settle_time"] / self.config["timestep"])))
+        for _ in range(ticks):
+            self.world.tick()
 
     def _hero_blueprint(self, blueprint_id: str) -> Any:
         library = self.world.get_blueprint_library()

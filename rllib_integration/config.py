@@ -42,6 +42,7 @@ BASE_CORE_CONFIG: dict[str, Any] = {
     "recycle_after_episodes": 0,  # restart the server every N episodes (0: never)
     "recycle_memory_mb": 0,  # restart a launched server whose memory exceeds this (0: never)
     "fault_injection": {"mode": "none", "every_ticks": 0},  # embedded only: none | raise | hang
+    "settle_time": 1.0,  # seconds ticked after the hero spawns, before the episode starts (it drops and settles)
 }
 
 #: Experiment part of ``env_config`` (``env_config.experiment``): the original's keys and defaults.

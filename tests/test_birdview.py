@@ -124,24 +124,24 @@ def test_other_vehicles_are_sky_blue_in_rgb():
 
 
 def test_the_map_layer_is_rendered_once_and_reused_from_memory_and_disk(cache):
-    renders = birdview_map.RENDER_COUNT["renders"]
+    renders = birdview_map.RENDER_COUNT[f"renders@{PPM:g}"]
     env, _ = birdview_env()
     try:
         env.reset(seed=0)
-        assert birdview_map.RENDER_COUNT["renders"] == renders + 1
+        assert birdview_map.RENDER_COUNT[f"renders@{PPM:g}"] == renders + 1
         env.reset(seed=1)
         env.reset(seed=2)
-        assert birdview_map.RENDER_COUNT["renders"] == renders + 1, "later episodes reuse the layer"
+        assert birdview_map.RENDER_COUNT[f"renders@{PPM:g}"] == renders + 1, "later episodes reuse the layer"
     finally:
         env.close()
     assert list(cache.glob("birdview/GridTown_*_10ppm.png")), "the layer is cached on disk"
     birdview_map._LAYERS.clear()  # as a new process would start
-    loads = birdview_map.RENDER_COUNT["disk_loads"]
+    loads = birdview_map.RENDER_COUNT[f"disk_loads@{PPM:g}"]
     env, _ = birdview_env()
     try:
         env.reset(seed=0)
-        assert birdview_map.RENDER_COUNT["renders"] == renders + 1
-        assert birdview_map.RENDER_COUNT["disk_loads"] == loads + 1
+        assert birdview_map.RENDER_COUNT[f"renders@{PPM:g}"] == renders + 1
+        assert birdview_map.RENDER_COUNT[f"disk_loads@{PPM:g}"] == loads + 1
     finally:
         env.close()
 

@@ -122,10 +122,12 @@ def test_training_yaml_errors(tmp_path):
 
 
 def train(tmp_path, *args, config=TINY):
+    """dqn_train.py started from another folder than the repository's (it works from anywhere)."""
     path = tmp_path / "tiny.yaml"
     path.write_text(yaml.safe_dump(config))
-    return subprocess.run([sys.executable, "dqn_train.py", str(path), "-d", str(tmp_path / "results"), "-n", "tiny",
-                           "--tboff", *args], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    return subprocess.run([sys.executable, os.path.join(ROOT, "dqn_train.py"), str(path), "-d",
+                           str(tmp_path / "results"), "-n", "tiny", "--tboff", *args],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=600)
 
 
 @pytest.fixture(scope="module")
@@ -173,9 +175,9 @@ def test_ray_and_ray_free_inference_agree_action_for_action(trained):
     finally:
         env.close()
     path = tmp_path / "tiny.yaml"
-    result = subprocess.run([sys.executable, "dqn_inference.py", str(path), checkpoint, "--episodes", "2",
-                             "--record", str(tmp_path / "run.mp4")], cwd=ROOT, capture_output=True, text=True,
-                            timeout=300)
+    result = subprocess.run([sys.executable, os.path.join(ROOT, "dqn_inference.py"), str(path), checkpoint,
+                             "--episodes", "2", "--record", str(tmp_path / "run.mp4")], cwd=tmp_path,
+                            capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
     assert len([line for line in result.stdout.splitlines() if line.split()[:1] in (["0"], ["1"])]) == 2
     assert os.path.getsize(tmp_path / "run.mp4") > 1000

@@ -147,7 +147,8 @@ def test_imu_reports_braking_with_the_right_sign_and_gravity():
             _, _, _, _, info = env.step(np.array([1.0, 0.0, 0.0], np.float32))
         accel_x = info["sensors"]["imu"][1][0]
         assert accel_x > 0.5, "accelerating: forward acceleration is positive"
-        _, _, _, _, info = env.step(np.array([0.0, 0.0, 1.0], np.float32))
+        for _ in range(5):  # the brake input rises at 6/s (UE4's rate): full after 1/6 s
+            _, _, _, _, info = env.step(np.array([0.0, 0.0, 1.0], np.float32))
         data = info["sensors"]["imu"][1]
         assert data[0] < -6.0, "braking: the accelerometer's x is negative"
         assert data[2] == pytest.approx(9.81, abs=0.05), "proper acceleration includes gravity"

@@ -32,7 +32,8 @@ def spawn_cars(client, world, count, seed=0, port=8000):
 def test_fifty_autopilot_cars_move_without_collisions_and_stay_on_the_road(server):
     client, world = make_world(server, "GridTown")
     cars = spawn_cars(client, world, 50)
-    start = {car.id: car.get_location() for car in cars}
+    last = {car.id: car.get_location() for car in cars}
+    travelled = dict.fromkeys(last, 0.0)
     town_map = world.get_map()
     collisions, off_road = [], set()
     for tick in range(2000):
@@ -40,12 +41,14 @@ def test_fifty_autopilot_cars_move_without_collisions_and_stay_on_the_road(serve
         collisions += [(r.actor.id, r.other_actor.id) for r in world.collisions]
         if tick % 20 == 0:  # more than 0.5 m beyond a lane edge (junction lanes do not tile junctions)
             for car in cars:
+                travelled[car.id] += car.get_location().distance(last[car.id])
+                last[car.id] = car.get_location()
                 lane = town_map.get_waypoint(car.get_location())
                 if car.get_location().distance(lane.transform.location) > lane.lane_width / 2 + 0.5:
                     off_road.add(car.id)
     assert not collisions
     assert not off_road
-    assert all(car.get_location().distance(start[car.id]) > 20.0 for car in cars), "every car moved"
+    assert all(distance > 20.0 for distance in travelled.values()), "every car moved (a car may loop a block)"
     assert max(car.get_velocity().length() for car in cars) * 3.6 <= 40.0 * 0.7 + 1.0, "70 % of the limit"
 
 

@@ -15,6 +15,7 @@ direction arrows every 20 m, and stop/yield lines from the map's landmarks.
 
 from __future__ import annotations
 
+import collections
 import enum
 import hashlib
 import json
@@ -32,6 +33,7 @@ logger = logging.getLogger(__name__)
 MARGIN = 50.0  # metres around the road network
 MAX_SIDE = 16383  # largest side of the layer in pixels, as the original
 TRACE_STEP = 0.25  # metres between traced waypoints
+VERSION = 2  # of the drawing below; part of the disk cache's file names
 
 
 class Label(enum.IntEnum):
@@ -49,13 +51,14 @@ class Label(enum.IntEnum):
     MARKING_OTHER = 9
     ARROW = 10
     STOP_LINE = 11
+    BUILDING = 12  # drawn only where asked (the BirdView's ``buildings`` option)
 
 
 #: Label -> RGB colour (the original's Tango palette).
 PALETTE = np.zeros((256, 3), dtype=np.uint8)
 PALETTE[list(Label)] = [(85, 87, 83), (66, 62, 64), (136, 138, 133), (46, 52, 54), (186, 189, 182),
                         (252, 175, 62), (114, 159, 207), (138, 226, 52), (239, 41, 41), (0, 0, 0),
-                        (186, 189, 182), (186, 189, 182)]
+                        (186, 189, 182), (186, 189, 182), (143, 89, 2)]
 
 #: Label -> CARLA semantic tag (``carla.CityObjectLabel``) of what a camera sees there.
 LABEL_TAGS = np.zeros(256, dtype=np.uint8)
@@ -64,8 +67,9 @@ LABEL_TAGS[[Label.BACKGROUND, Label.SHOULDER, Label.SIDEWALK, Label.ROAD]] = [
     int(carla.CityObjectLabel.Roads)]
 LABEL_TAGS[[Label.MARKING_WHITE, Label.MARKING_YELLOW, Label.MARKING_BLUE, Label.MARKING_GREEN, Label.MARKING_RED,
             Label.MARKING_OTHER, Label.ARROW, Label.STOP_LINE]] = int(carla.CityObjectLabel.RoadLines)
+LABEL_TAGS[Label.BUILDING] = int(carla.CityObjectLabel.Buildings)
 
-ROAD_LABELS = np.array([label >= Label.ROAD for label in range(256)])
+ROAD_LABELS = np.array([Label.ROAD <= label <= Label.STOP_LINE for label in range(256)])
 MARKING_LABELS = np.array([Label.MARKING_WHITE <= label <= Label.MARKING_OTHER for label in range(256)])
 
 _MARKING_COLOUR = {carla.LaneMarkingColor.White: Label.MARKING_WHITE,
@@ -159,8 +163,19 @@ class MapRenderer:
         return MapLayer(self.labels, self.origin_x, self.origin_y, self.ppm)
 
     def _lane_traces(self) -> list[_Trace]:
+        """A trace per driving lane segment: the topology's, and those it leaves out (a map without
+        junctions has no topology at all)."""
+        starts = [start for start, _ in self.map.get_topology()]
+        covered = {(w.road_id, w.section_id, w.lane_id) for w in starts}
+        first: dict[tuple[int, int, int], carla.Waypoint] = {}
+        for waypoint in self.map.generate_waypoints(2.0):  # the lane's first along its direction
+            key = (waypoint.road_id, waypoint.section_id, waypoint.lane_id)
+            known = first.get(key)
+            if key not in covered and (known is None or (waypoint.s < known.s) == (waypoint.lane_id < 0)):
+                first[key] = waypoint
+        starts += first.values()
         traces = []
-        for start, _ in self.map.get_topology():
+        for start in starts:
             waypoints = [start] + start.next_until_lane_end(TRACE_STEP)
             if len(waypoints) >= 2:
                 traces.append(_Trace(waypoints))
@@ -226,7 +241,8 @@ class MapRenderer:
 
 
 _LAYERS: dict[tuple[str, float], MapLayer] = {}
-RENDER_COUNT = {"renders": 0, "disk_loads": 0}  # for tests and logs
+#: Renders and disk loads, in all and by resolution (``renders@10`` for 10 px/m), for tests and logs.
+RENDER_COUNT: collections.Counter = collections.Counter()
 
 
 def map_layer(town_map: carla.Map, pixels_per_meter: float) -> MapLayer:
@@ -238,11 +254,12 @@ def map_layer(town_map: carla.Map, pixels_per_meter: float) -> MapLayer:
     if key in _LAYERS:
         return _LAYERS[key]
     name = town_map.name.rstrip("/").split("/")[-1]
-    stem = os.path.join(cache_dir(), f"{name}_{digest}_{key[1]:g}ppm")
+    stem = os.path.join(cache_dir(), f"{name}_{digest}_v{VERSION}_{key[1]:g}ppm")
     layer = _load(stem)
     if layer is None:
         layer = MapRenderer(town_map, pixels_per_meter).render()
         RENDER_COUNT["renders"] += 1
+        RENDER_COUNT[f"renders@{key[1]:g}"] += 1
         _save(stem, layer)
     _LAYERS[key] = layer
     return layer
@@ -258,6 +275,7 @@ def _load(stem: str) -> MapLayer | None:
     if labels is None or labels.ndim != 2:
         return None
     RENDER_COUNT["disk_loads"] += 1
+    RENDER_COUNT[f"disk_loads@{meta['pixels_per_meter']:g}"] += 1
     return MapLayer(labels, meta["origin_x"], meta["origin_y"], meta["pixels_per_meter"])
 
 
@@ -276,3 +294,19 @@ def _save(stem: str, layer: MapLayer) -> None:
         os.replace(temporary + ".json", stem + ".json")
     except OSError as error:
         logger.warning("could not cache the BirdView map layer at %s: %s", stem, error)
+
+
+def with_buildings(layer: MapLayer, boxes: list[carla.BoundingBox]) -> MapLayer:
+    """A copy of ``layer`` with the footprints of ``boxes`` (world-space building boxes, as
+    ``world.get_level_bbs(carla.CityObjectLabel.Buildings)`` gives them) drawn as :attr:`Label.BUILDING`."""
+    labels = layer.labels.copy()
+    for box in boxes:
+        yaw = math.radians(box.rotation.yaw)
+        c, s = math.cos(yaw), math.sin(yaw)
+        corners = [(box.location.x + c * dx - s * dy, box.location.y + s * dx + c * dy)
+                   for dx, dy in ((box.extent.x, box.extent.y), (box.extent.x, -box.extent.y),
+                                  (-box.extent.x, -box.extent.y), (-box.extent.x, box.extent.y))]
+        polygon = np.array([((x - layer.origin_x) * layer.pixels_per_meter * 16, (y - layer.origin_y)
+                             * layer.pixels_per_meter * 16) for x, y in corners], dtype=np.int32)
+        cv2.fillConvexPoly(labels, polygon, int(Label.BUILDING), cv2.LINE_8, shift=4)
+    return MapLayer(labels, layer.origin_x, layer.origin_y, layer.pixels_per_meter)

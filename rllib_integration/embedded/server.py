@@ -110,7 +110,8 @@ class EmbeddedServer:
                    map_layers: carla.MapLayer = carla.MapLayer.All) -> World:
         """Unload the current world (destroying its actors) and load ``town``."""
         name, opendrive = resolve_town(town)
-        return self.load_map(load_map(name, opendrive), reset_settings, map_layers)
+        layered = town.rstrip("/").endswith("_Opt")  # as CARLA: only layered (_Opt) towns unload layers
+        return self.load_map(load_map(name, opendrive), reset_settings, map_layers if layered else carla.MapLayer.All)
 
     def load_map(self, town_map: EmbeddedMap, reset_settings: bool = True,
                  map_layers: carla.MapLayer = carla.MapLayer.All) -> World:
@@ -122,7 +123,8 @@ class EmbeddedServer:
             self._frame = self._sim.frame
             self._sim.close()
         self._episode += 1
-        self._sim = Simulation(self._episode, town_map, settings, self._frame, self._spawners, fault_check=self.check)
+        self._sim = Simulation(self._episode, town_map, settings, self._frame, self._spawners, fault_check=self.check,
+                               layers=map_layers)
         self._sim.traffic = self._traffic = TrafficManagers(self._sim)
         self.world = World(self._sim, self.library)
         logger.debug("embedded server %s:%d loaded %s", self.host, self.port, town_map.name)

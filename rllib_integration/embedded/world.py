@@ -1,8 +1,8 @@
 """``carla.World`` of the embedded world: a facade over the simulation kernel.
 
 Every method has CARLA's name, arguments and semantics and delegates to the
-:class:`~.sim.kernel.Simulation` (actors, settings, ticks, snapshots), its traffic lights, or the
-pedestrian navigation graph. The tick itself is described in :mod:`.sim.kernel`.
+:class:`~.sim.kernel.Simulation` (actors, settings, ticks, snapshots), its static world, its traffic
+lights, or the pedestrian navigation graph. The tick itself is described in :mod:`.sim.kernel`.
 """
 
 from __future__ import annotations
@@ -90,6 +90,39 @@ class World:
             return self._sim.spawn(blueprint, transform, attach_to)
         except RuntimeError:
             return None
+
+    # -- the static world (buildings, vegetation, poles, guard rails, walls) ------------------------
+    def get_level_bbs(self, actor_type: carla.CityObjectLabel = carla.CityObjectLabel.Any) -> list[carla.BoundingBox]:
+        """World-space bounding boxes of the loaded static objects of a label."""
+        return self._sim.static.level_bbs(actor_type)
+
+    def get_environment_objects(self, object_type: carla.CityObjectLabel = carla.CityObjectLabel.Any) -> list:
+        """The loaded static objects of a label (``carla.EnvironmentObject``: transform, bounding_box,
+        id, name, type)."""
+        return self._sim.static.environment_objects(object_type)
+
+    def enable_environment_objects(self, env_objects_ids: list[int], enable: bool) -> None:
+        """Show or hide static objects by id: hidden ones neither collide nor appear to sensors."""
+        self._sim.static.enable_objects(list(env_objects_ids), bool(enable))
+
+    def load_map_layer(self, map_layers: carla.MapLayer) -> None:
+        self._sim.static.load_layers(map_layers)
+
+    def unload_map_layer(self, map_layers: carla.MapLayer) -> None:
+        self._sim.static.unload_layers(map_layers)
+
+    def cast_ray(self, initial_location: carla.Location, final_location: carla.Location) -> list:
+        """Every static object and ground crossing of the segment, nearest first (``carla.LabelledPoint``)."""
+        return self._sim.static.cast_ray(initial_location, final_location)
+
+    def project_point(self, location: carla.Location, direction: carla.Vector3D,
+                      search_distance: float = 10000.0):
+        """The first static object or ground hit along ``direction`` from ``location``, or None."""
+        return self._sim.static.project_point(location, direction, search_distance)
+
+    def ground_projection(self, location: carla.Location, search_distance: float = 10000.0):
+        """What lies straight below ``location`` (a roof, the ground), or None."""
+        return self._sim.static.project_point(location, carla.Vector3D(0.0, 0.0, -1.0), search_distance)
 
     # -- traffic lights -----------------------------------------------------------------------
     def get_traffic_lights_from_waypoint(self, waypoint: carla.Waypoint, distance: float) -> list[TrafficLight]:

@@ -4,13 +4,14 @@ The picture is the original's: ``size`` x ``size`` pixels over ``2 * radius`` me
 (``pixels_per_meter = size / (2 * radius)``), the hero at the horizontal centre facing up, ``radius / 2``
 metres below the image centre (it sees ``1.5 * radius`` ahead, ``0.5 * radius`` behind and ``radius``
 to each side). Each frame is the static map layer (rendered once per map, see
-:mod:`rllib_integration.common.map_raster`) cropped and rotated by one affine warp, plus the actors near the hero: vehicles
-as arrows (hero green, two-wheelers chocolate, others sky blue), walkers as rectangles twice their
-box, traffic lights as discs in their state's colour.
+:mod:`rllib_integration.common.map_raster`) cropped and rotated by one affine warp, plus the actors
+near the hero: vehicles as arrows (hero green, two-wheelers chocolate, others sky blue), walkers as
+rectangles twice their box, traffic lights as discs in their state's colour.
 
 Attributes: ``size`` (pixels, default 84), ``radius`` (metres, default 15), ``output``: ``rgb``
 (uint8 ``(size, size, 3)``, the default) or ``masks`` (uint8 ``(size, size, 8)``, 0 or 255, one
-channel each in :data:`MASK_CHANNELS` order).
+channel each in :data:`MASK_CHANNELS` order), ``buildings`` (default false, the original's look):
+draw the footprints of ``world.get_level_bbs(Buildings)`` in brown, and add a ninth mask channel.
 """
 
 from __future__ import annotations
@@ -23,12 +24,14 @@ import cv2
 import numpy as np
 
 from ..errors import ConfigError
-from ..common.map_raster import MARKING_LABELS, PALETTE, ROAD_LABELS, map_layer
+from ..common.map_raster import MARKING_LABELS, PALETTE, ROAD_LABELS, Label, map_layer, with_buildings
 from .sensor import PseudoSensor
 
 #: Channels of the ``masks`` output.
 MASK_CHANNELS = ("road", "lane_markings", "vehicles", "walkers", "traffic_light_red",
                  "traffic_light_yellow", "traffic_light_green", "hero")
+#: The extra channel of the ``masks`` output with ``buildings: true`` (last).
+BUILDING_CHANNEL = "buildings"
 
 HERO_COLOUR = (138, 226, 52)
 VEHICLE_COLOUR = (114, 159, 207)
@@ -44,17 +47,21 @@ GROUP_COLOURS = {"walkers": WALKER_COLOUR, "vehicles": VEHICLE_COLOUR, "two_whee
                  "hero": HERO_COLOUR}
 DRAW_ORDER = ("walkers", "vehicles", "two_wheelers", "hero")
 
-_ATTRIBUTES = {"type", "size", "radius", "output"}
+_ATTRIBUTES = {"type", "size", "radius", "output", "buildings"}
 
 
 class BirdviewRenderer:
     """Renders BirdView frames of one hero in one world."""
 
-    def __init__(self, world: Any, hero: Any, size: int, radius: float, output: str = "rgb") -> None:
+    def __init__(self, world: Any, hero: Any, size: int, radius: float, output: str = "rgb",
+                 buildings: bool = False) -> None:
         self.world, self.hero = world, hero
         self.size, self.radius, self.output = size, radius, output
         self.ppm = size / (2.0 * radius)
         self.layer = map_layer(world.get_map(), self.ppm)
+        self.channels = MASK_CHANNELS + ((BUILDING_CHANNEL,) if buildings else ())
+        if buildings:
+            self.layer = with_buildings(self.layer, world.get_level_bbs(carla.CityObjectLabel.Buildings))
         self._lights = list(world.get_actors().filter("traffic.traffic_light*"))
         self._view = 2.0 * radius  # actors farther than this from the hero are off the picture
         self._facts: dict[int, tuple] = {}  # actor id -> static drawing facts (see _describe)
@@ -81,7 +88,7 @@ class BirdviewRenderer:
         lights = self._light_discs(hero_transform.location, world_to_view)
         groups = self._actor_polygons(hero_transform.location, world_to_view)
         if self.output == "masks":
-            planes = {name: np.zeros((self.size, self.size), dtype=np.uint8) for name in MASK_CHANNELS}
+            planes = {name: np.zeros((self.size, self.size), dtype=np.uint8) for name in self.channels}
             planes["road"] = ROAD_LABELS[labels].astype(np.uint8) * 255
             planes["lane_markings"] = MARKING_LABELS[labels].astype(np.uint8) * 255
             for state, centre, radius in lights:
@@ -90,7 +97,9 @@ class BirdviewRenderer:
             for group, polygons in groups.items():
                 channel = "vehicles" if group == "two_wheelers" else group
                 cv2.fillPoly(planes[channel], polygons, 255, cv2.LINE_8, shift=4)
-            return np.stack([planes[name] for name in MASK_CHANNELS], axis=2)
+            if BUILDING_CHANNEL in planes:
+                planes[BUILDING_CHANNEL] = (labels == Label.BUILDING).astype(np.uint8) * 255
+            return np.stack([planes[name] for name in self.channels], axis=2)
         image = PALETTE[labels]
         for state, centre, radius in lights:
             cv2.circle(image, centre, radius, LIGHT_COLOURS.get(state, (0, 0, 0)), -1, cv2.LINE_AA)
@@ -176,9 +185,12 @@ class BirdviewSensor(PseudoSensor):
             raise ConfigError(f"{where}.size: expected an integer of at least 8 pixels, got {size!r}.")
         if not isinstance(radius, (int, float)) or isinstance(radius, bool) or radius <= 0:
             raise ConfigError(f"{where}.radius: expected a positive number of metres, got {radius!r}.")
+        buildings = self.attributes.get("buildings", False)
+        if not isinstance(buildings, bool):
+            raise ConfigError(f"{where}.buildings: expected true or false, got {buildings!r}.")
         if output not in ("rgb", "masks"):
             raise ConfigError(f"{where}.output: expected 'rgb' or 'masks', got {output!r}.")
-        self.renderer = BirdviewRenderer(parent.get_world(), parent, size, float(radius), output)
+        self.renderer = BirdviewRenderer(parent.get_world(), parent, size, float(radius), output, buildings)
 
     def compute(self, frame: int) -> None:
         self.update_sensor(self.renderer.render(), frame)

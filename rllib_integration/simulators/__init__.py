@@ -6,7 +6,9 @@
   (:mod:`.server_manager` launches and supervises it);
 - ``connect`` (:mod:`.connect`): a CARLA server that already runs.
 
-``auto`` picks ``launch`` when ``CARLA_ROOT`` is set, else ``embedded``.
+``auto`` picks ``launch`` when ``CARLA_ROOT`` is set, else ``embedded``. Backends use the ``carla``
+package (real servers) or :mod:`rllib_integration.embedded`, and the error types; ``CarlaCore`` is
+their user, and it never asks which kind it holds.
 """
 
 from __future__ import annotations

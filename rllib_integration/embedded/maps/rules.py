@@ -100,3 +100,28 @@ def _approaches_from_junctions(town_map: carla.Map) -> dict[int, dict[str, list[
 def light_approaches(town_map: carla.Map) -> dict[int, dict[str, list[carla.Waypoint]]]:
     """junction id -> light key -> stop waypoints of the lanes it controls (once per map)."""
     return _approaches_from_signals(town_map) or _approaches_from_junctions(town_map)
+
+
+@functools.lru_cache(maxsize=16)
+def light_placements(town_map: carla.Map) -> list[tuple[int, str, list[carla.Waypoint], carla.Transform]]:
+    """(junction id, light key, stop waypoints, pole transform) of every traffic light, in the order
+    the lights are created: by junction, then by the approach's heading. The pole stands right of
+    the lanes it controls, past every lane of their side of the road, 0.5 m onto the sidewalk (or 1 m off the road
+    where there is none), facing along the lane."""
+    placements = []
+    approaches = light_approaches(town_map)
+    for junction_id in sorted(approaches):
+        for key, stops in sorted(approaches[junction_id].items(),
+                                 key=lambda item: item[1][0].transform.rotation.yaw % 360.0):
+            outer = max(stops, key=lambda w: abs(w.lane_id))
+            offset, lane = outer.lane_width / 2.0, outer.get_right_lane()
+            while lane is not None and lane.lane_type not in (carla.LaneType.Sidewalk, carla.LaneType.NONE) \
+                    and lane.lane_width > 0.0 and lane.lane_id * outer.lane_id > 0:
+                offset, lane = offset + lane.lane_width, lane.get_right_lane()
+            offset += 0.5 if lane is not None and lane.lane_type == carla.LaneType.Sidewalk else 1.0
+            transform = outer.transform
+            right = transform.get_right_vector()
+            location = carla.Location(transform.location.x + right.x * offset, transform.location.y + right.y * offset,
+                                      0.0)
+            placements.append((junction_id, key, stops, carla.Transform(location, stops[0].transform.rotation)))
+    return placements

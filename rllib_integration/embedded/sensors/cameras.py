@@ -2,7 +2,8 @@
 
 A pinhole camera (``image_size_x``, ``image_size_y``, ``fov``) at the sensor's transform casts one ray per
 pixel against the ground (textured by the map: road, lane markings, sidewalks, shoulders, terrain) and the
-actors' boxes, nearest hit first (occlusion); rays that hit nothing see the sky. Data follows CARLA:
+actors' and static objects' boxes (the latter within 150 m), nearest hit first (occlusion); rays
+that hit nothing see the sky. Data follows CARLA:
 BGRA bytes; depth as planar distance encoded in R, G, B over 1000 m; semantic tags in the red channel;
 DVS events (x, y, t, polarity) where the log intensity changed by the contrast thresholds.
 """
@@ -21,6 +22,7 @@ from .measurements import DVSEventArray, Image
 from .raycast import GroundTexture, cast_boxes, cast_scene
 
 SKY_TOP, SKY_HORIZON = np.array([70, 130, 200], float), np.array([190, 215, 235], float)
+STATIC_REACH = 150.0  # metres: static objects farther than this are not drawn
 
 
 def rotation_matrix(rotation: carla.Rotation) -> np.ndarray:
@@ -48,7 +50,7 @@ class Camera(Sensor):
         """(depth (H, W) metres, semantic tags (H, W), RGB (H, W, 3) uint8) seen from ``transform``."""
         rotation = rotation_matrix(transform.rotation)
         directions = self._rays @ rotation.T
-        origin, t_ground, boxes = cast_scene(self._sim, self.parent, transform, directions, MAX_DEPTH)
+        origin, t_ground, boxes = cast_scene(self._sim, self.parent, transform, directions, MAX_DEPTH, STATIC_REACH)
         t_box, which, normal = self._cast_visible_boxes(origin, directions, rotation, boxes)
         depth = np.minimum(np.minimum(t_ground, t_box), MAX_DEPTH)
         sky = ~np.isfinite(np.minimum(t_ground, t_box)) | (np.minimum(t_ground, t_box) >= MAX_DEPTH)

@@ -1,11 +1,12 @@
-"""Event detectors of the embedded world: ``sensor.other.collision``, ``.lane_invasion`` and
-``.obstacle``."""
+"""Event detectors of the embedded world: ``sensor.other.collision`` (actors and the static world),
+``.lane_invasion`` and ``.obstacle``."""
 
 from __future__ import annotations
 
 import carla
 import numpy as np
 
+from ..sim.static_scene import StaticActor
 from .base import Sensor
 from .measurements import CollisionEvent, LaneInvasionEvent, ObstacleDetectionEvent
 
@@ -64,16 +65,23 @@ class LaneInvasionSensor(Sensor):
 
 
 class ObstacleSensor(Sensor):
-    """``sensor.other.obstacle``: the nearest actor within ``distance`` metres ahead of the sensor
-    along a sweep of radius ``hit_radius`` (``only_dynamics``: moving actors only)."""
+    """``sensor.other.obstacle``: the nearest actor or static object (CARLA's ``static.<tag>`` actor)
+    within ``distance`` metres ahead of the sensor along a sweep of radius ``hit_radius``
+    (``only_dynamics``: moving actors only)."""
 
     def measure(self, frame, elapsed, transform):
-        actors, boxes = self._sim.boxes()
-        if not actors:
-            return
-        x, y, yaw, ex, ey, z0, z1 = boxes
         reach = float(self.attributes["distance"])
         radius = float(self.attributes["hit_radius"])
+        actors, boxes = self._sim.boxes()
+        static = self._sim.static.near(transform.location.x, transform.location.y, reach + radius)
+        world = self._sim.static.world
+        actors = list(actors) + [StaticActor(world.labels[i]) for i in static]
+        if not actors:
+            return
+        centre, extent = world.centre[static], world.extent[static]
+        x, y, yaw, ex, ey, z0, z1 = (np.concatenate([column, extra]) for column, extra in zip(boxes, (
+            centre[:, 0], centre[:, 1], world.yaw[static], extent[:, 0], extent[:, 1], centre[:, 2] - extent[:, 2],
+            centre[:, 2] + extent[:, 2])))
         forward = transform.get_forward_vector()
         origin = transform.location
         cos, sin = np.cos(yaw), np.sin(yaw)
@@ -91,8 +99,8 @@ class ObstacleSensor(Sensor):
         hit &= (origin.z >= z0 - radius) & (origin.z <= z1 + radius)
         only_dynamics = self.attributes.get("only_dynamics", "false").lower() == "true"
         candidates = [(max(float(enter[i]), 0.0), actors[i]) for i in np.flatnonzero(hit)
-                      if actors[i] is not self.parent
-                      and (not only_dynamics or actors[i].get_velocity().length() > 0.01)]
+                      if actors[i] is not self.parent and (not only_dynamics or (
+                          actors[i].id != 0 and actors[i].get_velocity().length() > 0.01))]
         if candidates:
             distance, other = min(candidates, key=lambda item: item[0])
             yield ObstacleDetectionEvent(frame, elapsed, transform, self.parent, other, distance)

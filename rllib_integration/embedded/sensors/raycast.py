@@ -1,8 +1,9 @@
 """Ray casting against the embedded world, for cameras, LiDAR and radar.
 
 The scene is the ground (flat at the ground height under the sensor, textured by the map's label
-layer: road, lane markings, sidewalks, shoulders, terrain) and every actor's oriented box
-(vehicles, walkers, traffic lights). Rays are cast in bulk with NumPy: ``t`` is the distance along
+layer: road, lane markings, sidewalks, shoulders, terrain), every actor's oriented box (vehicles,
+walkers, traffic lights) and the boxes of the loaded static objects (buildings, vegetation, poles,
+guard rails, walls). Rays are cast in bulk with NumPy: ``t`` is the distance along
 each ray direction to the nearest hit (``inf`` for none). Semantic tags are CARLA's (0.9.14+).
 """
 
@@ -40,8 +41,10 @@ class Boxes:
     colour: np.ndarray
 
 
-def scene_boxes(sim: "Simulation", exclude: set[int], origin: carla.Location, reach: float) -> Boxes:
-    """The boxes of every vehicle, walker and traffic light within ``reach`` of ``origin``."""
+def scene_boxes(sim: "Simulation", exclude: set[int], origin: carla.Location, reach: float,
+                static_reach: float) -> Boxes:
+    """The boxes of every vehicle, walker and traffic light within ``reach`` of ``origin``, and of the
+    loaded static objects within ``static_reach``."""
     rows = []
     for actor in sim.actors():
         kind = actor.type_id.split(".")[0]
@@ -64,12 +67,30 @@ def scene_boxes(sim: "Simulation", exclude: set[int], origin: carla.Location, re
         v = actor.get_velocity()
         rows.append((centre, math.radians(t.rotation.yaw), (box.extent.x, box.extent.y, box.extent.z), tag, actor.id,
                      (v.x, v.y, v.z), colour))
-    if not rows:
-        empty = np.zeros((0, 3))
-        return Boxes(empty, np.zeros(0), empty, np.zeros(0, np.uint8), np.zeros(0, np.uint32), empty, empty)
-    columns = list(zip(*rows))
-    return Boxes(np.array(columns[0]), np.array(columns[1]), np.array(columns[2]), np.array(columns[3], np.uint8),
-                 np.array(columns[4], np.uint32), np.array(columns[5]), np.array(columns[6], float))
+    static = sim.static.near(origin.x, origin.y, static_reach)
+    world = sim.static.world
+    columns = list(zip(*rows)) if rows else [np.zeros((0, 3)), np.zeros(0), np.zeros((0, 3)), [], [], np.zeros((0, 3)),
+                                               np.zeros((0, 3))]
+    return Boxes(np.concatenate([np.reshape(columns[0], (-1, 3)), world.centre[static]]),
+                 np.concatenate([np.asarray(columns[1], float), world.yaw[static]]),
+                 np.concatenate([np.reshape(columns[2], (-1, 3)), world.extent[static]]),
+                 np.concatenate([np.asarray(columns[3], np.uint8), world.labels[static].astype(np.uint8)]),
+                 np.concatenate([np.asarray(columns[4], np.uint32), np.zeros(len(static), np.uint32)]),
+                 np.concatenate([np.reshape(columns[5], (-1, 3)), np.zeros((len(static), 3))]),
+                 np.concatenate([np.reshape(np.asarray(columns[6], float), (-1, 3)), static_colours(world, static)]))
+
+
+#: Base colour (RGB) of static objects by semantic label.
+STATIC_COLOURS = {int(_TAG.Buildings): (168, 150, 128), int(_TAG.Vegetation): (62, 110, 48),
+                  int(_TAG.Poles): (90, 90, 95), int(_TAG.GuardRail): (185, 185, 190), int(_TAG.Walls): (140, 132, 120),
+                  int(_TAG.Fences): (150, 130, 100)}
+
+
+def static_colours(world, index: np.ndarray) -> np.ndarray:
+    """Colours of static objects: their label's, varied by up to 15 % per object (façades differ)."""
+    base = np.array([STATIC_COLOURS.get(int(label), (128, 128, 128)) for label in world.labels[index]], float)
+    variation = 0.85 + 0.3 * ((index * 2654435761) % 1000) / 1000.0
+    return np.reshape(base * variation[:, None], (-1, 3))
 
 
 def cast_boxes(origin: np.ndarray, directions: np.ndarray, boxes: Boxes, index=None
@@ -138,12 +159,12 @@ class GroundTexture:
 
 
 def cast_scene(sim: "Simulation", parent: Any, transform: carla.Transform, directions: np.ndarray,
-               reach: float):
+               reach: float, static_reach: float | None = None):
     """The scene of a sensor at ``transform`` (its ``parent`` excluded): (origin (3,), distance to the
-    ground along each ray, the boxes within ``reach``)."""
+    ground along each ray, the boxes within ``reach`` (static objects: ``static_reach``, default ``reach``))."""
     origin = np.array([transform.location.x, transform.location.y, transform.location.z])
     ground_z = float(sim.ground.height(origin[:1], origin[1:2])[0])
     t_ground = cast_ground(origin, directions, 0.0 if math.isnan(ground_z) else ground_z)
     exclude = {parent.id} if parent is not None else set()
-    boxes = scene_boxes(sim, exclude, transform.location, reach)
+    boxes = scene_boxes(sim, exclude, transform.location, reach, reach if static_reach is None else static_reach)
     return origin, t_ground, boxes

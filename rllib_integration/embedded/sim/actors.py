@@ -1,9 +1,8 @@
 """Actors of the embedded world, mirroring ``carla.Actor``, ``carla.Vehicle`` and ``carla.Walker``.
 
 Each actor is a facade with CARLA's API over the simulation kernel (:class:`~.kernel.Simulation`)
-that created it. Vehicles keep their state in the kernel's :class:`~.dynamics.VehicleStates` table
-(so every vehicle moves in one vectorised step); other actors keep a transform of their own, and
-actors attached to a parent follow it rigidly. Units and axes are CARLA's: metres, degrees,
+that created it. Vehicles (:mod:`.vehicle`) keep their state in the kernel's vehicle table; other
+actors keep a transform of their own, and actors attached to a parent follow it rigidly. Units and axes are CARLA's: metres, degrees,
 left-handed yaw.
 """
 
@@ -16,7 +15,7 @@ from typing import Any, Iterable, Iterator, Protocol
 import carla
 import numpy as np
 
-from .dynamics import COLUMN, VehicleStates
+from .dynamics import VehicleStates
 
 
 class ActorHost(Protocol):
@@ -122,108 +121,6 @@ class Actor:
 
     def __repr__(self) -> str:
         return f"Actor(id={self.id}, type={self.type_id})"
-
-
-class Vehicle(Actor):
-    """A vehicle driven by ``apply_control`` through the world's vehicle dynamics."""
-
-    def __init__(self, *args, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self.slot = -1  # row in the kernel's VehicleStates, kept by the kernel
-        self._control = carla.VehicleControl()
-        self._light_state = carla.VehicleLightState.NONE
-        self.autopilot_port: int | None = None
-
-    def _row(self) -> np.ndarray:
-        if self.slot < 0:
-            raise RuntimeError(f"actor {self.id} ({self.type_id}) has been destroyed")
-        return self._sim.vehicles.data[self.slot]
-
-    def get_transform(self) -> carla.Transform:
-        row = self._row()
-        return carla.Transform(
-            carla.Location(row[COLUMN["x"]], row[COLUMN["y"]], row[COLUMN["z"]]),
-            carla.Rotation(pitch=0.0, yaw=math.degrees(row[COLUMN["yaw"]]), roll=0.0))
-
-    def get_velocity(self) -> carla.Vector3D:
-        row = self._row()
-        speed, yaw = row[COLUMN["speed"]], row[COLUMN["yaw"]]
-        return carla.Vector3D(speed * math.cos(yaw), speed * math.sin(yaw), row[COLUMN["vz"]])
-
-    def get_angular_velocity(self) -> carla.Vector3D:
-        return carla.Vector3D(0.0, 0.0, math.degrees(self._row()[COLUMN["yaw_rate"]]))
-
-    def get_acceleration(self) -> carla.Vector3D:
-        row = self._row()
-        return carla.Vector3D(row[COLUMN["ax"]], row[COLUMN["ay"]], row[COLUMN["az"]])
-
-    def set_transform(self, transform: carla.Transform) -> None:
-        row = self._row()
-        row[COLUMN["x"]], row[COLUMN["y"]], row[COLUMN["z"]] = (
-            transform.location.x, transform.location.y, transform.location.z)
-        row[COLUMN["yaw"]] = math.radians(transform.rotation.yaw)
-        row[COLUMN["vz"]] = 0.0
-
-    def set_target_velocity(self, velocity: carla.Vector3D) -> None:
-        """Set the speed along the heading (the model has no side slip) and the vertical speed."""
-        row = self._row()
-        yaw = row[COLUMN["yaw"]]
-        row[COLUMN["speed"]] = velocity.x * math.cos(yaw) + velocity.y * math.sin(yaw)
-        row[COLUMN["vz"]] = velocity.z
-
-    def set_simulate_physics(self, enabled: bool = True) -> None:
-        super().set_simulate_physics(enabled)
-        self._row()[COLUMN["frozen"]] = 0.0 if enabled else 1.0
-
-    def apply_control(self, control: carla.VehicleControl) -> None:
-        """Apply a control from the next tick on, clamped to CARLA's ranges."""
-        clamped = carla.VehicleControl(
-            throttle=min(max(float(control.throttle), 0.0), 1.0),
-            steer=min(max(float(control.steer), -1.0), 1.0),
-            brake=min(max(float(control.brake), 0.0), 1.0),
-            hand_brake=bool(control.hand_brake), reverse=bool(control.reverse),
-            manual_gear_shift=bool(control.manual_gear_shift), gear=int(control.gear))
-        self._control = clamped
-        row = self._row()
-        row[COLUMN["throttle"]], row[COLUMN["steer"]], row[COLUMN["brake"]] = (
-            clamped.throttle, clamped.steer, clamped.brake)
-        row[COLUMN["reverse"]] = 1.0 if clamped.reverse else 0.0
-        row[COLUMN["hand_brake"]] = 1.0 if clamped.hand_brake else 0.0
-
-    def get_control(self) -> carla.VehicleControl:
-        """The control in effect (the traffic manager's for autopilot vehicles), clamped."""
-        row, control = self._row(), self._control
-        reverse = bool(row[COLUMN["reverse"]])
-        gear = -1 if reverse else (1 if abs(row[COLUMN["speed"]]) > 0.01 else 0)
-        return carla.VehicleControl(throttle=float(row[COLUMN["throttle"]]), steer=float(row[COLUMN["steer"]]),
-                                    brake=float(row[COLUMN["brake"]]), hand_brake=bool(row[COLUMN["hand_brake"]]),
-                                    reverse=reverse, manual_gear_shift=control.manual_gear_shift, gear=gear)
-
-    def set_autopilot(self, enabled: bool = True, tm_port: int = 8000) -> None:
-        self._sim.traffic.set_autopilot(self, enabled, tm_port)
-
-    def set_light_state(self, light_state: carla.VehicleLightState) -> None:
-        self._light_state = light_state
-
-    def get_light_state(self) -> carla.VehicleLightState:
-        return self._light_state
-
-    def get_speed_limit(self) -> float:
-        """Speed limit at the vehicle's position, km/h."""
-        return self._sim.speed_limits.at(self.get_location())
-
-    def get_traffic_light(self) -> Any:
-        """The light whose stop line is just ahead on this vehicle's lane, or None."""
-        found = self._sim.lights.facing(self.get_location())
-        return found[0] if found else None
-
-    def is_at_traffic_light(self) -> bool:
-        return self._sim.lights.facing(self.get_location()) is not None
-
-    def get_traffic_light_state(self) -> carla.TrafficLightState:
-        """The state of the light affecting the vehicle; green when there is none, as CARLA."""
-        light = self.get_traffic_light()
-        return light.get_state() if light is not None else carla.TrafficLightState.Green
 
 
 class Walker(Actor):

@@ -13,7 +13,7 @@ import carla
 import numpy as np
 
 from . import geometry
-from .actors import Vehicle
+from .vehicle import Vehicle
 from .dynamics import COLUMN, VehicleStates
 
 #: Mass given to actors that are not vehicles (walkers), kg.

@@ -5,7 +5,8 @@ A :class:`Simulation` owns everything that changes while a world runs:
 - the actor registry: ids (from 1, never reused within a world), every actor by id, the walkers and
   the sensors;
 - the vehicle state table (:class:`~.dynamics.VehicleStates`), advanced in one vectorised step;
-- the ground (:mod:`..maps.ground`), the traffic lights (:class:`~.lights.LightSystem`) and the
+- the ground (:mod:`..maps.ground`), the static world around the roads
+  (:class:`~.static_scene.StaticScene`), the traffic lights (:class:`~.lights.LightSystem`) and the
   speed limits of the map;
 - the settings, the weather, the clock (frame, elapsed and delta seconds) and the tick phases.
 
@@ -15,8 +16,9 @@ One :meth:`Simulation.tick`, in order:
 2. pre-tick hooks in the order they were added: the traffic-light cycle first, then traffic
    managers and walker AI controllers;
 3. physics: every vehicle through the vectorised dynamics (sub-stepped at
-   :data:`~.dynamics.PHYSICS_STEP`), then every walker by its control;
-4. collisions: overlapping actors are recorded for this frame (:mod:`.collisions`);
+   :data:`~.dynamics.PHYSICS_STEP`) onto the ground's surface, then every walker by its control;
+4. collisions: with the static world (:mod:`.static_scene`; the vehicle goes back and loses speed),
+   then between overlapping actors (:mod:`.collisions`), recorded for this frame;
 5. the clock advances by the step; sensors measure, in spawn order; tick listeners get the snapshot.
 
 The facades (``World``, ``Client``, the actors, ``TrafficManager``), the traffic subsystem and the
@@ -34,14 +36,18 @@ import numpy as np
 
 from ..maps.ground import ground_model
 from ..maps.rules import SpeedLimits
+from ..maps.static_world import static_world
 from ..maps.towns import EmbeddedMap
 from . import geometry
-from .actors import Actor, Vehicle, Walker
+from .actors import Actor, Walker
 from .blueprints import ActorBlueprint
 from .collisions import CollisionRecord, resolve_collisions
-from .dynamics import VehicleParameters, VehicleStates
+from .dynamics import VehicleStates, noise_key
+from .vehicle import Vehicle
+from .vehicle_physics import physics_control
 from .lights import LightSystem
 from .snapshot import ActorSnapshot, WorldSnapshot
+from .static_scene import StaticScene
 
 logger = logging.getLogger(__name__)
 
@@ -78,7 +84,8 @@ class Simulation:
 
     def __init__(self, episode_id: int, town_map: EmbeddedMap, settings: carla.WorldSettings,
                  first_frame: int, spawners: Mapping[str, Spawner],
-                 fault_check: Callable[[], None] = lambda: None) -> None:
+                 fault_check: Callable[[], None] = lambda: None,
+                 layers: carla.MapLayer = carla.MapLayer.All) -> None:
         self.episode_id = episode_id
         self.map = town_map
         self.settings = copy_settings(settings)
@@ -86,6 +93,7 @@ class Simulation:
         self.spawners = dict(spawners)
         self.fault_check = fault_check
         self.ground = ground_model(town_map)
+        self.static = StaticScene(static_world(town_map, self.ground), self.ground, town_map, layers)
         self.speed_limits = SpeedLimits(town_map)
         self.vehicles = VehicleStates()
         self.frame, self.elapsed, self.delta = first_frame, 0.0, 0.0
@@ -140,10 +148,6 @@ class Simulation:
         if actor_ids is None:
             return list(self._actors.values())
         return [self._actors[i] for i in actor_ids if i in self._actors]
-
-    @property
-    def walkers(self) -> list[Walker]:
-        return list(self._walkers)
 
     def destroy(self, actor: Actor) -> bool:
         """Remove an actor and the actors attached to it; False if it was already gone."""
@@ -218,12 +222,11 @@ class Simulation:
         extent = carla.Vector3D(length / 2, width / 2, height / 2)
         args = (self, self.new_id(), blueprint.id, blueprint.attribute_values(), transform)
         if kind == "vehicle":
-            vehicle = Vehicle(*args, extent=extent)
-            base_type = blueprint.get_attribute("base_type").value
-            params = VehicleParameters.for_vehicle(base_type, width, length, height)
-            loc = transform.location
-            vehicle.slot = self.vehicles.add(vehicle, params, blueprint.size, loc.x, loc.y, loc.z,
-                                             transform.rotation.yaw)
+            physics = physics_control(blueprint.id, blueprint.get_attribute("base_type").value, blueprint.size)
+            vehicle = Vehicle(*args, extent=extent, physics=physics)
+            loc, yaw = transform.location, transform.rotation.yaw
+            vehicle.slot = self.vehicles.add(vehicle, physics, blueprint.size, loc.x, loc.y, loc.z, yaw,
+                                             noise_key(blueprint.id, loc.x, loc.y, yaw))
             return self.register(vehicle)
         if kind == "walker":
             return self.register(Walker(*args, extent=extent))
@@ -273,11 +276,17 @@ class Simulation:
             hook(dt)
         states = self.vehicles
         before = states.data[: states.count].copy()
-        states.column("ground")[:] = self.ground.height(states.column("x"), states.column("y"))
-        states.step(dt)
+        path = states.step(dt)
+        static_hits = self.static.collide(states, before, path, dt)
+        if states.count:
+            track = np.maximum(states.column("track"), 0.6) / 2.0
+            z, pitch, roll = self.ground.surface(states.column("x"), states.column("y"), states.column("yaw"),
+                                                 states.column("wheelbase") / 2.0, track)
+            states.settle_vertical(dt, z + self.static.curb_raise(states), pitch, roll)
         for walker in self._walkers:
             walker.advance(dt)
-        self.collisions = resolve_collisions(*self.boxes(), states, before)
+        self.collisions = resolve_collisions(*self.boxes(), states, before) + [
+            CollisionRecord(vehicle, other, impulse) for vehicle, other, impulse in static_hits]
         states.update_accelerations(before, dt)
         self.frame += 1
         self.elapsed += dt

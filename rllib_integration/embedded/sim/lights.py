@@ -1,6 +1,6 @@
 """Traffic lights of the embedded world (``traffic.traffic_light`` actors, ``carla.TrafficLight``).
 
-Lights are placed where :func:`~..maps.rules.light_approaches` says: one light per signal id of the
+Lights are placed where :func:`~..maps.rules.light_placements` says: one light per signal id of the
 map (or per approach road where the map has no signals), stopping the lanes it controls, grouped by
 the junction those lanes enter. Each group cycles as CARLA's do: one light at a time is green (``green_time``), then
 yellow (``yellow_time``), then all lights stay red for ``red_time`` before the next one turns green.
@@ -12,7 +12,7 @@ from typing import Protocol
 
 import carla
 
-from ..maps.rules import light_approaches
+from ..maps.rules import light_placements
 from .actors import Actor, ActorHost
 
 
@@ -135,24 +135,14 @@ class LightSystem:
     def __init__(self, sim: LightHost) -> None:
         self.map = sim.map
         self.lights: list[TrafficLight] = []
-        self.groups: list[LightGroup] = []
-        approaches = light_approaches(sim.map)
-        for junction_id in sorted(approaches):
-            group = []
-            for key, stops in sorted(approaches[junction_id].items(),
-                                     key=lambda item: item[1][0].transform.rotation.yaw % 360.0):
-                first = stops[0].transform
-                right = first.get_right_vector()
-                offset = max(w.lane_width for w in stops) / 2.0 + 1.5
-                location = carla.Location(first.location.x + right.x * offset,
-                                          first.location.y + right.y * offset, 0.0)
-                light = TrafficLight(sim, sim.new_id(), "traffic.traffic_light", {"role_name": ""},
-                                     carla.Transform(location, first.rotation),
-                                     extent=carla.Vector3D(0.3, 0.3, 2.5), stop_waypoints=stops)
-                light.opendrive_id = str(key)
-                group.append(sim.register(light))
-            self.groups.append(LightGroup(group))
-            self.lights += group
+        groups: dict[int, list[TrafficLight]] = {}
+        for junction_id, key, stops, transform in light_placements(sim.map):
+            light = TrafficLight(sim, sim.new_id(), "traffic.traffic_light", {"role_name": ""}, transform,
+                                 extent=carla.Vector3D(0.3, 0.3, 2.5), stop_waypoints=stops)
+            light.opendrive_id = str(key)
+            groups.setdefault(junction_id, []).append(sim.register(light))
+            self.lights.append(light)
+        self.groups = [LightGroup(group) for group in groups.values()]
         #: (road id, lane id) -> [(s of the stop line, light)]
         self.stops: dict[tuple[int, int], list[tuple[float, TrafficLight]]] = {}
         for light in self.lights:

@@ -26,7 +26,6 @@ from typing import TYPE_CHECKING, Any
 import carla
 import numpy as np
 
-from ...common.formats import GRAVITY
 from ..sim.dynamics import COLUMN
 
 if TYPE_CHECKING:
@@ -40,6 +39,7 @@ PLANNING_PERIOD = 0.1  # seconds of simulation between two plans (10 Hz); contro
 OFF_ROUTE_DISTANCE = 6.0  # metres from the route's current point: re-localise
 OFF_ROUTE_ACROSS = 2.5  # metres across the route segment (outside junctions): re-localise
 STOP_MARGIN = 4.0  # metres between a vehicle's front and the junction it waits for
+COASTING = 0.5  # m/s² a vehicle loses with the throttle closed (rolling, drag, engine braking)
 
 
 class AutopilotState:
@@ -292,24 +292,26 @@ class AutopilotPlanner:
         return state.entry_lights[1]
 
     def _reserve(self, state: AutopilotState, junction: int, approach: tuple[int, int]) -> bool:
-        """Enter ``junction`` from the ``approach`` lane if only vehicles from that lane are in it."""
+        """Enter ``junction`` from the ``approach`` lane if only vehicles from that lane are in it. A
+        vehicle going straight on into a neighbouring junction keeps the one it is in until it leaves."""
         occupants = self._reservations.setdefault(junction, {})
         if state.reservation and state.reservation[0] == junction:
             return True
-        if any(road != approach for road in occupants.values()):
+        me = state.vehicle.id
+        if any(lane != approach for holder, lane in occupants.items() if holder != me):
             return False
-        occupants[state.vehicle.id] = approach
+        occupants[me] = approach
         state.reservation, state.reserved_at = (junction, approach), self._time
         return True
 
     def _release(self, state: AutopilotState) -> None:
         """Leave the reserved junction; the next light is decided afresh."""
         state.runs_light.clear()
-        if state.reservation:
-            self._reservations.get(state.reservation[0], {}).pop(state.vehicle.id, None)
-            state.reservation = None
-        for occupants in self._reservations.values():  # holders that are gone
-            for holder in [v for v in occupants if v not in self.vehicles]:
+        state.reservation = None
+        inside = state.route[0][3].junction_id if state.route and state.route[0][3].is_junction else None
+        for junction, occupants in self._reservations.items():  # its own but where it is, and holders gone
+            for holder in [v for v in occupants if v not in self.vehicles or (v == state.vehicle.id and
+                                                                              junction != inside)]:
                 occupants.pop(holder)
 
     def _control(self, states, rows, slots, x, y, yaw, speed, targets, samples, cruise, stop_gap) -> None:
@@ -360,20 +362,17 @@ class AutopilotPlanner:
         interaction = np.where(np.isfinite(gap), (np.maximum(desired, 0.0) / np.maximum(gap, 0.1)) ** 2, 0.0)
         accel = np.clip(IDM_ACCEL * (free - interaction), -8.0, IDM_ACCEL)
         c = COLUMN
-        drive = np.minimum(rows[:, c["drive_force"]], rows[:, c["power"]] / np.maximum(v, 1.0)) / rows[:, c["mass"]]
-        needed = accel + rows[:, c["rolling"]] * GRAVITY + rows[:, c["drag"]] * v * v / rows[:, c["mass"]]
-        throttle = np.where(accel > 0.0, np.clip(needed / drive, 0.0, 1.0), 0.0)
-        brake = np.where(accel < -0.3, np.clip(-accel / rows[:, c["brake_decel"]], 0.0, 1.0), 0.0)
+        throttle = np.where(accel > 0.0, table.throttle_for(slots, np.maximum(accel, 0.0)), 0.0)
+        brake = np.where(accel < -COASTING, np.clip((-accel - COASTING) / table.brake_decel(slots), 0.0, 1.0), 0.0)
         hold = (v < 0.3) & (np.isfinite(gap)) & (gap < standstill + 1.0)
         brake = np.where(hold, 1.0, brake)
         throttle = np.where(hold, 0.0, throttle)
-        tx, ty = targets[:, 0] - x, targets[:, 1] - y
+        rear = rows[:, c["rear_axle"]]  # pure pursuit steers the rear axle along the route (its usual reference)
+        tx, ty = targets[:, 0] - (x + rear * fx), targets[:, 1] - (y + rear * fy)
         along, lateral = tx * fx + ty * fy, -tx * fy + ty * fx
         alpha = np.arctan2(lateral, np.maximum(along, 0.1))
         distance = np.maximum(np.hypot(tx, ty), 1.0)
-        angle = np.arctan(2.0 * rows[:, c["wheelbase"]] * np.sin(alpha) / distance)
-        curve = np.interp(v * 3.6, [0.0, 20.0, 60.0, 120.0], [1.0, 0.9, 0.8, 0.7])
-        steer = np.clip(angle / (rows[:, c["max_steer"]] * curve), -1.0, 1.0)
+        steer = table.steer_for(slots, 2.0 * np.sin(alpha) / distance, v)
         data = table.data
         data[slots, c["throttle"]], data[slots, c["brake"]], data[slots, c["steer"]] = throttle, brake, steer
         data[slots, c["reverse"]] = 0.0

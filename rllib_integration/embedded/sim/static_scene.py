@@ -1,0 +1,300 @@
+"""The static world as a running world sees it (:mod:`..maps.static_world`): which objects are loaded
+(map layers, ``enable_environment_objects``), the queries of ``carla.World`` on it, and the collisions
+of vehicles with it.
+
+Collisions are checked after physics on the poses of every sub-step, for the vehicles whose outline
+came within reach of anything static this tick: the body (16 points of its outline: 5 across the
+front and the back, 3 more along each side) against solid objects, the wheels (the bumpers pass over
+a curb) against the curbs. A point entering a solid object is a hit; a wheel mounting a sidewalk
+faster than :data:`CLIMB_SPEED` hits the curb. On a hit the vehicle goes back to
+its pose of the sub-step before: against solid objects it stops (slower than 2 m/s) or bounces back
+at a tenth of its speed; against a curb it keeps 60 % of its speed. Each hit is a collision with
+CARLA's fake actor (``id`` 0, ``type_id`` ``static.<tag>``) and an impulse of mass times the change
+of velocity (N·s). Slower than :data:`CLIMB_SPEED` a vehicle climbs onto the sidewalk, raised by the
+curb's height.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import carla
+import numpy as np
+
+from ..maps.static_world import CURB_HEIGHT, StaticWorld
+from .dynamics import COLUMN, VehicleStates
+
+CLIMB_SPEED = 1.5  # m/s
+RESTITUTION, STOP_SPEED, CURB_KEEP = 0.1, 2.0, 0.6
+#: Outline points in units of (half length, half width).
+OUTLINE = np.array([(1.0, y) for y in (-1.0, -0.5, 0.0, 0.5, 1.0)] + [(-1.0, y) for y in (-1.0, -0.5, 0.0, 0.5, 1.0)]
+                   + [(x, side) for x in (-0.5, 0.0, 0.5) for side in (-1.0, 1.0)])
+_ALL_LAYERS = int(carla.MapLayer.All)
+
+
+def tag_name(label: int) -> str:
+    """CARLA's fake-actor tag of a semantic label: lower case, singular (``Buildings`` -> ``building``)."""
+    name = carla.CityObjectLabel.values[int(label)].name.lower()
+    return name[:-1] if name.endswith("s") else name
+
+
+class StaticActor:
+    """The actor CARLA reports for static geometry: ``id`` 0, ``type_id`` ``static.<tag>``."""
+
+    def __init__(self, label: int, transform: carla.Transform | None = None) -> None:
+        self.id = 0
+        self.type_id = f"static.{tag_name(label)}"
+        self.semantic_tags = [int(label)]
+        self.attributes: dict[str, str] = {}
+        self.parent = None
+        self.is_alive = True
+        self._transform = transform or carla.Transform()
+
+    def get_transform(self) -> carla.Transform:
+        return self._transform
+
+    def get_location(self) -> carla.Location:
+        return self._transform.location
+
+    def get_velocity(self) -> carla.Vector3D:
+        return carla.Vector3D()
+
+    def __repr__(self) -> str:
+        return f"Actor(id=0, type={self.type_id})"
+
+
+class LabelledPoint:
+    """``carla.LabelledPoint``: a location and the semantic label of what is there."""
+
+    def __init__(self, location: carla.Location, label: carla.CityObjectLabel) -> None:
+        self.location, self.label = location, label
+
+    def __repr__(self) -> str:
+        return f"LabelledPoint({self.location}, {self.label})"
+
+
+class EnvironmentObject:
+    """``carla.EnvironmentObject``: an object of the level with its world transform and bounding box."""
+
+    def __init__(self, transform: carla.Transform, bounding_box: carla.BoundingBox, object_id: int, name: str,
+                 object_type: carla.CityObjectLabel) -> None:
+        self.transform, self.bounding_box, self.id, self.name, self.type = (
+            transform, bounding_box, object_id, name, object_type)
+
+    def __repr__(self) -> str:
+        return f"EnvironmentObject(id={self.id}, name={self.name}, type={self.type})"
+
+
+class StaticScene:
+    """The static world of a running world: loaded objects, queries and collisions."""
+
+    def __init__(self, world: StaticWorld, ground: Any, town_map: carla.Map,
+                 layers: carla.MapLayer = carla.MapLayer.All) -> None:
+        self.world, self.ground, self.map = world, ground, town_map
+        self.layers = int(layers)
+        self.disabled = np.zeros(len(world.objects), bool)
+        self.enabled = np.zeros(len(world.objects), bool)
+        self._enabled_lookup = np.zeros(len(world.objects) + 1, bool)
+        self._refresh()
+
+    # -- what is loaded -------------------------------------------------------------------------
+    def _refresh(self) -> None:
+        self.enabled = ((self.world.layers & self.layers) != 0) & ~self.disabled
+        self._enabled_lookup = np.r_[False, self.enabled]
+
+    def load_layers(self, layers: carla.MapLayer) -> None:
+        self.layers |= int(layers)
+        self._refresh()
+
+    def unload_layers(self, layers: carla.MapLayer) -> None:
+        self.layers &= ~int(layers) & _ALL_LAYERS
+        self._refresh()
+
+    def enable_objects(self, object_ids: list[int], enable: bool) -> None:
+        index = np.array([int(i) - 1 for i in object_ids if 1 <= int(i) <= len(self.world.objects)], dtype=int)
+        self.disabled[index] = not enable
+        self._refresh()
+
+    def selected(self, label: carla.CityObjectLabel) -> np.ndarray:
+        """Indices of the loaded objects of ``label`` (``Any``: all)."""
+        mask = self.enabled if int(label) == int(carla.CityObjectLabel.Any) else \
+            self.enabled & (self.world.labels == int(label))
+        return np.flatnonzero(mask)
+
+    def near(self, x: float, y: float, reach: float) -> np.ndarray:
+        """Indices of the loaded objects whose box comes within ``reach`` metres of (x, y)."""
+        world = self.world
+        radius = np.hypot(world.extent[:, 0], world.extent[:, 1])
+        close = np.hypot(world.centre[:, 0] - x, world.centre[:, 1] - y) < reach + radius
+        return np.flatnonzero(close & self.enabled)
+
+    # -- carla.World queries ----------------------------------------------------------------------
+    def _box(self, index: int) -> carla.BoundingBox:
+        obj = self.world.objects[index]
+        box = carla.BoundingBox(carla.Location(obj.x, obj.y, obj.z), carla.Vector3D(obj.ex, obj.ey, obj.ez))
+        box.rotation = carla.Rotation(yaw=math.degrees(obj.yaw))
+        return box
+
+    def level_bbs(self, label: carla.CityObjectLabel) -> list[carla.BoundingBox]:
+        return [self._box(i) for i in self.selected(label)]
+
+    def environment_objects(self, label: carla.CityObjectLabel) -> list[EnvironmentObject]:
+        found = []
+        for index in self.selected(label):
+            obj = self.world.objects[index]
+            transform = carla.Transform(carla.Location(obj.x, obj.y, obj.z - obj.ez),
+                                        carla.Rotation(yaw=math.degrees(obj.yaw)))
+            found.append(EnvironmentObject(transform, self._box(index), obj.id, obj.name,
+                                           carla.CityObjectLabel.values[obj.label]))
+        return found
+
+    def ground_label(self, x: float, y: float) -> carla.CityObjectLabel:
+        """What the ground is at (x, y): a road, a sidewalk or terrain."""
+        row, col = self.world.pixels(np.array([x]), np.array([y]))
+        if self.world.sidewalk[row[0], col[0]]:
+            return carla.CityObjectLabel.Sidewalks
+        lane = self.ground_lane(x, y)
+        return carla.CityObjectLabel.Roads if lane else carla.CityObjectLabel.Terrain
+
+    def ground_lane(self, x: float, y: float) -> bool:
+        z = float(self.ground.height(np.array([x]), np.array([y]))[0])
+        lane_types = carla.LaneType.Driving | carla.LaneType.Shoulder | carla.LaneType.Parking
+        return self.map.get_waypoint(carla.Location(x, y, z), project_to_road=False,
+                                     lane_type=lane_types) is not None
+
+    def cast_ray(self, start: carla.Location, end: carla.Location) -> list[LabelledPoint]:
+        """Every crossing of the segment with a loaded object's box (entry points) and with the ground,
+        nearest first."""
+        origin = np.array([start.x, start.y, start.z])
+        delta = np.array([end.x, end.y, end.z]) - origin
+        length = float(np.linalg.norm(delta))
+        if length < 1e-9:
+            return []
+        direction = delta / length
+        hits = [(t, carla.CityObjectLabel.values[int(self.world.labels[i])])
+                for i, t in self._box_hits(origin, direction, length)]
+        ground_t = self._ground_hit(origin, direction, length)
+        if ground_t is not None:
+            point = origin + direction * ground_t
+            hits.append((ground_t, self.ground_label(point[0], point[1])))
+        hits.sort(key=lambda hit: hit[0])
+        return [LabelledPoint(carla.Location(*(origin + direction * t)), label) for t, label in hits]
+
+    def project_point(self, location: carla.Location, direction: carla.Vector3D,
+                      search_distance: float) -> LabelledPoint | None:
+        """The first thing a ray from ``location`` along ``direction`` meets within ``search_distance``."""
+        unit = np.array([direction.x, direction.y, direction.z])
+        unit = unit / max(np.linalg.norm(unit), 1e-12)
+        end = np.array([location.x, location.y, location.z]) + unit * search_distance
+        hits = self.cast_ray(location, carla.Location(*end))
+        return hits[0] if hits else None
+
+    def _box_hits(self, origin: np.ndarray, direction: np.ndarray, length: float) -> list[tuple[int, float]]:
+        world = self.world
+        candidates = self.near((origin[0] + direction[0] * length / 2), (origin[1] + direction[1] * length / 2),
+                               length / 2 + 1.0)
+        hits = []
+        for i in candidates:
+            c, s = math.cos(world.yaw[i]), math.sin(world.yaw[i])
+            o = origin - world.centre[i]
+            local_o = np.array([c * o[0] + s * o[1], -s * o[0] + c * o[1], o[2]])
+            local_d = np.array([c * direction[0] + s * direction[1], -s * direction[0] + c * direction[1], direction[2]])
+            safe = np.where(np.abs(local_d) < 1e-12, 1e-12, local_d)
+            t1, t2 = (-world.extent[i] - local_o) / safe, (world.extent[i] - local_o) / safe
+            enter, leave = np.minimum(t1, t2).max(), np.maximum(t1, t2).min()
+            if leave >= max(enter, 0.0) and 0.0 <= enter <= length:
+                hits.append((int(i), float(enter)))
+        return hits
+
+    def _ground_hit(self, origin: np.ndarray, direction: np.ndarray, length: float) -> float | None:
+        steps = np.linspace(0.0, length, max(int(length / 0.25), 2) + 1)
+        points = origin + direction[None, :] * steps[:, None]
+        above = points[:, 2] - self.ground.height(points[:, 0], points[:, 1])
+        crossing = np.flatnonzero((above[:-1] > 0.0) & (above[1:] <= 0.0))
+        if len(crossing) == 0:
+            return 0.0 if above[0] == 0.0 else None
+        k = crossing[0]
+        return float(steps[k] + (steps[k + 1] - steps[k]) * above[k] / (above[k] - above[k + 1]))
+
+    # -- vehicles -----------------------------------------------------------------------------
+    def curb_raise(self, states: VehicleStates) -> np.ndarray:
+        """How far each vehicle stands above the ground on sidewalks (the curb, by the share of its
+        wheels on them)."""
+        rows, cols = self._wheel_pixels(states, states.column("x"), states.column("y"), states.column("yaw"))
+        return CURB_HEIGHT * self.world.sidewalk[rows, cols].mean(axis=-1)
+
+    def _pixels_of(self, x: np.ndarray, y: np.ndarray, yaw: np.ndarray, lx: np.ndarray,
+                   ly: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Pixels of points given in each vehicle's frame (``lx``, ``ly``: (vehicles, points))."""
+        cos, sin = np.cos(yaw)[..., None], np.sin(yaw)[..., None]
+        return self.world.pixels(x[..., None] + cos * lx - sin * ly, y[..., None] + sin * lx + cos * ly)
+
+    def _outline_pixels(self, states: VehicleStates, x: np.ndarray, y: np.ndarray, yaw: np.ndarray,
+                        slots: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        slots = np.arange(states.count) if slots is None else slots
+        half_length = states.data[slots, COLUMN["half_length"]][:, None]
+        half_width = states.data[slots, COLUMN["half_width"]][:, None]
+        return self._pixels_of(x, y, yaw, OUTLINE[:, 0] * half_length, OUTLINE[:, 1] * half_width)
+
+    def _wheel_pixels(self, states: VehicleStates, x: np.ndarray, y: np.ndarray, yaw: np.ndarray,
+                      slots: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Pixels of the four contact points (front and rear axle, each side of the track)."""
+        slots = np.arange(states.count) if slots is None else slots
+        rear = states.data[slots, COLUMN["rear_axle"]][:, None]
+        front = rear + states.data[slots, COLUMN["wheelbase"]][:, None]
+        side = states.data[slots, COLUMN["track"]][:, None] / 2.0
+        lx = np.concatenate([front, front, rear, rear], axis=1)
+        ly = np.concatenate([-side, side, -side, side], axis=1)
+        return self._pixels_of(x, y, yaw, lx, ly)
+
+    def collide(self, states: VehicleStates, before: np.ndarray, path: np.ndarray,
+                dt: float) -> list[tuple[Any, StaticActor, carla.Vector3D]]:
+        """Hits of this tick (see the module docstring): the vehicles involved go back and lose speed;
+        returns (vehicle, static actor, impulse) per hit. ``path`` holds (x, y, yaw) after each sub-step,
+        shape (S, N, 3)."""
+        if states.count == 0:
+            return []
+        data = states.data[: states.count]
+        end = path[-1]
+        rows, cols = self._outline_pixels(states, end[:, 0], end[:, 1], end[:, 2])
+        reach = (np.abs(before[:, COLUMN["speed"]]) + np.abs(data[:, COLUMN["speed"]])) * dt + 0.5
+        candidates = np.flatnonzero((self.world.clearance[rows, cols].min(axis=1) / self.world.ppm) < reach)
+        if len(candidates) == 0:
+            return []
+        start = before[candidates][:, [COLUMN["x"], COLUMN["y"], COLUMN["yaw"]]]
+        poses = np.concatenate([start[None], path[:, candidates]], axis=0)  # (S + 1, K, 3)
+        rows, cols = self._outline_pixels(states, poses[..., 0], poses[..., 1], poses[..., 2], candidates)
+        solid = self._enabled_lookup[self.world.object_index[rows, cols]]  # (S + 1, K, points)
+        wheel_rows, wheel_cols = self._wheel_pixels(states, poses[..., 0], poses[..., 1], poses[..., 2], candidates)
+        curb = self.world.sidewalk[wheel_rows, wheel_cols] > 0
+        entering = (solid[1:] & ~solid[:-1]).any(axis=2)
+        fast = np.abs(data[candidates, COLUMN["speed"]]) > CLIMB_SPEED
+        climbing = (curb[1:] & ~curb[:-1]).any(axis=2) & fast[None, :]
+        hit = entering | climbing
+        records = []
+        for k in np.flatnonzero(hit.any(axis=0)):
+            step = int(np.argmax(hit[:, k]))
+            slot = int(candidates[k])
+            object_pixels = solid[step + 1, k] & ~solid[step, k]
+            if entering[step, k]:
+                index = int(self.world.object_index[rows[step + 1, k][object_pixels][0], cols[step + 1, k][object_pixels][0]])
+                label = self.world.objects[index - 1].label
+            else:
+                label = int(carla.CityObjectLabel.Sidewalks)
+            records.append(self._respond(states, slot, poses[step, k], label, entering[step, k]))
+        return records
+
+    def _respond(self, states: VehicleStates, slot: int, pose: np.ndarray, label: int,
+                 solid: bool) -> tuple[Any, StaticActor, carla.Vector3D]:
+        row = states.data[slot]
+        speed = row[COLUMN["speed"]]
+        if solid:
+            new_speed = 0.0 if abs(speed) < STOP_SPEED else -RESTITUTION * speed
+        else:
+            new_speed = CURB_KEEP * speed
+        row[COLUMN["x"]], row[COLUMN["y"]], row[COLUMN["yaw"]] = pose
+        row[COLUMN["speed"]], row[COLUMN["vy"]], row[COLUMN["yaw_rate"]], row[COLUMN["spin"]] = new_speed, 0.0, 0.0, 0.0
+        change = (new_speed - speed) * row[COLUMN["mass"]]
+        impulse = carla.Vector3D(change * math.cos(pose[2]), change * math.sin(pose[2]), 0.0)
+        return states.owners[slot], StaticActor(label), impulse

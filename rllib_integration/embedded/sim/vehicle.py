@@ -1,0 +1,258 @@
+"""``carla.Vehicle`` of the embedded world: a facade over one row of the kernel's vehicle table.
+
+Controls (``apply_control``, ``apply_ackermann_control``), the physics API
+(``get_physics_control`` / ``apply_physics_control``, ``get_wheel_steer_angle``, constant velocity,
+impulses, forces and torques, target velocities) and the getters all read or write that row; the
+motion itself is :mod:`.dynamics`'. Units are CARLA's (metres, degrees, N, N·s, N·m; wheel radius
+and position in centimetres).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import carla
+import numpy as np
+
+from .actors import Actor
+from .dynamics import COLUMN
+from .vehicle_physics import copy_physics
+
+#: ``carla.VehicleWheelLocation`` values of the steered wheels -> side (-1 left, +1 right): FL_Wheel 0,
+#: FR_Wheel 1 (two-wheelers: Front_Wheel 0, whose side is the centre).
+_FRONT_WHEELS = {0: -1.0, 1: 1.0}
+
+
+class Vehicle(Actor):
+    """A vehicle driven by ``apply_control`` through the world's vehicle dynamics."""
+
+    def __init__(self, *args, physics: carla.VehiclePhysicsControl, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.slot = -1  # row in the kernel's VehicleStates, kept by the kernel
+        self.physics = copy_physics(physics)  # as spawned or last applied; wheel positions local, cm
+        self._control = carla.VehicleControl()
+        self._light_state = carla.VehicleLightState.NONE
+        self._ackermann: carla.VehicleAckermannControl | None = None
+        self._ackermann_settings = carla.AckermannControllerSettings()
+        self.autopilot_port: int | None = None
+
+    def _row(self) -> np.ndarray:
+        if self.slot < 0:
+            raise RuntimeError(f"actor {self.id} ({self.type_id}) has been destroyed")
+        return self._sim.vehicles.data[self.slot]
+
+    # -- pose and motion --------------------------------------------------------------------
+    def get_transform(self) -> carla.Transform:
+        row = self._row()
+        return carla.Transform(
+            carla.Location(row[COLUMN["x"]], row[COLUMN["y"]], row[COLUMN["z"]]),
+            carla.Rotation(pitch=math.degrees(row[COLUMN["pitch"]]), yaw=math.degrees(row[COLUMN["yaw"]]),
+                           roll=math.degrees(row[COLUMN["roll"]])))
+
+    def get_velocity(self) -> carla.Vector3D:
+        return carla.Vector3D(*self._sim.vehicles.velocities(self._row()[None])[0])
+
+    def get_angular_velocity(self) -> carla.Vector3D:
+        return carla.Vector3D(0.0, 0.0, math.degrees(self._row()[COLUMN["yaw_rate"]]))
+
+    def get_acceleration(self) -> carla.Vector3D:
+        row = self._row()
+        return carla.Vector3D(row[COLUMN["ax"]], row[COLUMN["ay"]], row[COLUMN["az"]])
+
+    def set_transform(self, transform: carla.Transform) -> None:
+        row = self._row()
+        row[COLUMN["x"]], row[COLUMN["y"]], row[COLUMN["z"]] = (
+            transform.location.x, transform.location.y, transform.location.z)
+        row[COLUMN["yaw"]] = math.radians(transform.rotation.yaw)
+        row[COLUMN["vz"]] = 0.0
+
+    def set_target_velocity(self, velocity: carla.Vector3D) -> None:
+        """Set the velocity (world frame, m/s): along the heading, across it (the tyres then remove
+        the sideways part) and vertical."""
+        row = self._row()
+        yaw = row[COLUMN["yaw"]]
+        row[COLUMN["speed"]] = velocity.x * math.cos(yaw) + velocity.y * math.sin(yaw)
+        row[COLUMN["vy"]] = -velocity.x * math.sin(yaw) + velocity.y * math.cos(yaw)
+        row[COLUMN["vz"]] = velocity.z
+
+    def set_target_angular_velocity(self, angular_velocity: carla.Vector3D) -> None:
+        """Set the yaw rate (deg/s, world z); the tyres bring it back to what the steering gives."""
+        row = self._row()
+        steering_rate = row[COLUMN["yaw_rate"]] - row[COLUMN["spin"]]
+        row[COLUMN["spin"]] = math.radians(angular_velocity.z) - steering_rate
+
+    def add_impulse(self, impulse: carla.Vector3D) -> None:
+        """Add ``impulse`` (N·s, world frame) to the vehicle's momentum."""
+        row = self._row()
+        mass = row[COLUMN["mass"]]
+        velocity = self.get_velocity()
+        self.set_target_velocity(carla.Vector3D(velocity.x + impulse.x / mass, velocity.y + impulse.y / mass,
+                                                velocity.z + impulse.z / mass))
+
+    def add_force(self, force: carla.Vector3D) -> None:
+        """Apply ``force`` (N, world frame, horizontal part) during the next tick."""
+        row = self._row()
+        row[COLUMN["force_x"]] += force.x
+        row[COLUMN["force_y"]] += force.y
+
+    def add_torque(self, torque: carla.Vector3D) -> None:
+        """Apply ``torque`` (N·m, world frame, about z) during the next tick."""
+        self._row()[COLUMN["torque_z"]] += torque.z
+
+    def add_angular_impulse(self, angular_impulse: carla.Vector3D) -> None:
+        """Add ``angular_impulse`` (N·m·s, about z) to the yaw rate."""
+        row = self._row()
+        row[COLUMN["spin"]] += angular_impulse.z / row[COLUMN["inertia"]]
+
+    def enable_constant_velocity(self, velocity: carla.Vector3D) -> None:
+        """Keep ``velocity.x`` (m/s, the vehicle's frame) along the heading until disabled; the
+        steering still turns the vehicle, throttle and brake are ignored."""
+        row = self._row()
+        row[COLUMN["cv_on"]], row[COLUMN["cv_speed"]] = 1.0, float(velocity.x)
+
+    def disable_constant_velocity(self) -> None:
+        self._row()[COLUMN["cv_on"]] = 0.0
+
+    def set_simulate_physics(self, enabled: bool = True) -> None:
+        super().set_simulate_physics(enabled)
+        self._row()[COLUMN["frozen"]] = 0.0 if enabled else 1.0
+
+    # -- controls ---------------------------------------------------------------------------
+    def apply_control(self, control: carla.VehicleControl) -> None:
+        """Apply a control from the next tick on, clamped to CARLA's ranges (and stop following an
+        Ackermann control)."""
+        clamped = carla.VehicleControl(
+            throttle=min(max(float(control.throttle), 0.0), 1.0),
+            steer=min(max(float(control.steer), -1.0), 1.0),
+            brake=min(max(float(control.brake), 0.0), 1.0),
+            hand_brake=bool(control.hand_brake), reverse=bool(control.reverse),
+            manual_gear_shift=bool(control.manual_gear_shift), gear=int(control.gear))
+        self._control = clamped
+        self._stop_ackermann()
+        self._write_control(clamped)
+
+    def _write_control(self, control: carla.VehicleControl) -> None:
+        row = self._row()
+        row[COLUMN["throttle"]], row[COLUMN["steer"]], row[COLUMN["brake"]] = (
+            control.throttle, control.steer, control.brake)
+        row[COLUMN["reverse"]] = 1.0 if control.reverse else 0.0
+        row[COLUMN["hand_brake"]] = 1.0 if control.hand_brake else 0.0
+        row[COLUMN["manual"]] = 1.0 if control.manual_gear_shift else 0.0
+        row[COLUMN["gear_request"]] = control.gear
+
+    def get_control(self) -> carla.VehicleControl:
+        """The control applied (the traffic manager's for autopilot vehicles) and the gear engaged."""
+        row = self._row()
+        return carla.VehicleControl(throttle=float(row[COLUMN["throttle"]]), steer=float(row[COLUMN["steer"]]),
+                                    brake=float(row[COLUMN["brake"]]), hand_brake=bool(row[COLUMN["hand_brake"]]),
+                                    reverse=bool(row[COLUMN["reverse"]]), manual_gear_shift=bool(row[COLUMN["manual"]]),
+                                    gear=int(row[COLUMN["gear"]]))
+
+    def apply_ackermann_control(self, control: carla.VehicleAckermannControl) -> None:
+        """Follow ``control`` (wheel angle in rad, + right; speed m/s; acceleration m/s²) with the
+        Ackermann controller every tick until ``apply_control`` is called."""
+        if self._ackermann is None:
+            self._sim.add_pre_tick_hook(self._ackermann_step)
+        self._ackermann = carla.VehicleAckermannControl(
+            steer=control.steer, steer_speed=control.steer_speed, speed=control.speed,
+            acceleration=control.acceleration, jerk=control.jerk)
+
+    def apply_ackermann_controller_settings(self, settings: carla.AckermannControllerSettings) -> None:
+        self._ackermann_settings = carla.AckermannControllerSettings(
+            speed_kp=settings.speed_kp, speed_ki=settings.speed_ki, speed_kd=settings.speed_kd,
+            accel_kp=settings.accel_kp, accel_ki=settings.accel_ki, accel_kd=settings.accel_kd)
+
+    def get_ackermann_controller_settings(self) -> carla.AckermannControllerSettings:
+        return self._ackermann_settings
+
+    def _stop_ackermann(self) -> None:
+        if self._ackermann is not None:
+            self._sim.remove_pre_tick_hook(self._ackermann_step)
+            self._ackermann = None
+
+    def _ackermann_step(self, dt: float) -> None:
+        """The Ackermann controller: steer to the wheel angle, throttle or brake towards the speed
+        (proportional, limited by the requested acceleration, 3 m/s² when none)."""
+        if not self.is_alive:
+            return
+        target, row, states = self._ackermann, self._row(), self._sim.vehicles
+        slot = np.array([self.slot])
+        steer = target.steer / max(row[COLUMN["max_steer"]], 1e-3)
+        speed = row[COLUMN["speed"]]
+        limit = target.acceleration if target.acceleration > 0.0 else 3.0
+        accel = float(np.clip((1.0 + 10.0 * self._ackermann_settings.speed_kp) * (target.speed - speed), -8.0, limit))
+        throttle = float(states.throttle_for(slot, np.array([accel]))[0]) if accel > 0.0 else 0.0
+        brake = min(-accel / float(states.brake_decel(slot)[0]), 1.0) if accel < -0.2 else 0.0
+        self._write_control(carla.VehicleControl(throttle=throttle, steer=float(np.clip(steer, -1.0, 1.0)),
+                                                 brake=brake, reverse=target.speed < -0.1))
+
+    # -- physics control ----------------------------------------------------------------------
+    def get_physics_control(self) -> carla.VehiclePhysicsControl:
+        """The vehicle's physics, wheel positions in world coordinates (cm), as CARLA reports them."""
+        control = copy_physics(self.physics)
+        transform = self.get_transform()
+        wheels = list(control.wheels)
+        for wheel in wheels:
+            local = carla.Location(wheel.position.x / 100.0, wheel.position.y / 100.0, wheel.position.z / 100.0)
+            world = transform.transform(local)
+            wheel.position = carla.Vector3D(world.x * 100.0, world.y * 100.0, world.z * 100.0)
+        control.wheels = wheels
+        return control
+
+    def apply_physics_control(self, physics_control: carla.VehiclePhysicsControl) -> None:
+        """Change the vehicle's physics (mass, engine, gears, brakes, steering, tyres...); wheel
+        positions are read-only, as in CARLA."""
+        applied = copy_physics(physics_control)
+        wheels = list(applied.wheels)
+        if len(wheels) != len(self.physics.wheels):
+            raise RuntimeError(f"apply_physics_control: {len(wheels)} wheels given, the vehicle has "
+                               f"{len(self.physics.wheels)}")
+        for wheel, own in zip(wheels, self.physics.wheels):
+            wheel.position = own.position
+        applied.wheels = wheels
+        self.physics = applied
+        self._sim.vehicles.apply_physics(self.slot, applied)
+
+    def get_wheel_steer_angle(self, wheel_location: carla.VehicleWheelLocation) -> float:
+        """The steer angle of a wheel, degrees (+ right), from the steering input and Ackermann
+        geometry: the inner front wheel turns more than the outer one."""
+        row = self._row()
+        two_wheeler = len(self.physics.wheels) == 2
+        side = (0.0 if int(wheel_location) == 0 else None) if two_wheeler else _FRONT_WHEELS.get(int(wheel_location))
+        if side is None:
+            return 0.0
+        curvature = float(self._sim.vehicles.curvature(np.array([self.slot]), np.array([row[COLUMN["steer_in"]]]),
+                                                       np.array([row[COLUMN["speed"]]]))[0])
+        if curvature == 0.0:
+            return 0.0
+        radius = 1.0 / abs(curvature)  # of the rear axle's centre
+        offset = side * math.copysign(1.0, curvature) * row[COLUMN["track"]] / 2.0
+        return math.copysign(math.degrees(math.atan2(row[COLUMN["wheelbase"]], radius - offset)), curvature)
+
+    # -- traffic ------------------------------------------------------------------------------
+    def set_autopilot(self, enabled: bool = True, tm_port: int = 8000) -> None:
+        self._sim.traffic.set_autopilot(self, enabled, tm_port)
+
+    def set_light_state(self, light_state: carla.VehicleLightState) -> None:
+        self._light_state = light_state
+
+    def get_light_state(self) -> carla.VehicleLightState:
+        return self._light_state
+
+    def get_speed_limit(self) -> float:
+        """Speed limit at the vehicle's position, km/h."""
+        return self._sim.speed_limits.at(self.get_location())
+
+    def get_traffic_light(self) -> Any:
+        """The light whose stop line is just ahead on this vehicle's lane, or None."""
+        found = self._sim.lights.facing(self.get_location())
+        return found[0] if found else None
+
+    def is_at_traffic_light(self) -> bool:
+        return self._sim.lights.facing(self.get_location()) is not None
+
+    def get_traffic_light_state(self) -> carla.TrafficLightState:
+        """The state of the light affecting the vehicle; green when there is none, as CARLA."""
+        light = self.get_traffic_light()
+        return light.get_state() if light is not None else carla.TrafficLightState.Green
