@@ -16,7 +16,7 @@ at :data:`PIXELS_PER_METRE`), once per map, cached on disk beside the BirdView l
 - **walls** along the edge of the map, so nothing can leave the world.
 
 Each object is an environment object (label, name, layer, box); a raster of object indices and
-one of sidewalks serve collisions, a clearance raster their quick rejection.
+one of sidewalks serve collisions.
 """
 
 from __future__ import annotations
@@ -47,6 +47,9 @@ SETBACK, BLOCK_DEPTH, LOT = 1.0, 35.0, 20.0  # m
 TREE_SPACING, TREE_CLEARANCE = 8.0, 4.0  # m
 HIGHWAY_SIDEWALK_SHARE = 0.03  # towns whose sidewalks cover less than this share of the paved area
 WALL_INSET = 2.0  # m inside the raster's edge
+#: Width of thin things (pole, trunk; guard rail) on the collision raster, wider than drawn so that a
+#: vehicle checked every 0.9 m cannot pass through them.
+THIN_FOOTPRINT, RAIL_FOOTPRINT = 1.0, 0.8
 #: Part of the cache key: the source of the construction (this module, the rules and the map raster it
 #: uses), so a change of any of them rebuilds the cached worlds.
 VERSION = hashlib.sha1(b"".join(pathlib.Path(module.__file__).read_bytes() for module in (
@@ -75,8 +78,7 @@ class StaticWorld:
     """The objects of a map's static world and the rasters collisions use.
 
     ``object_index[row, col]`` is 1 + the index in :attr:`objects` of the solid object over a pixel
-    (0 for none); ``sidewalk`` marks raised sidewalks; ``clearance`` is the distance from a pixel to
-    the nearest of either, in pixels (capped at 255). Pixel ``(row, col)`` covers world
+    (0 for none); ``sidewalk`` marks raised sidewalks. Pixel ``(row, col)`` covers world
     ``x = origin_x + (col + 0.5) / ppm``, ``y = origin_y + (row + 0.5) / ppm``.
     """
 
@@ -84,8 +86,6 @@ class StaticWorld:
                  origin_x: float, origin_y: float, ppm: float) -> None:
         self.objects, self.object_index, self.sidewalk = objects, object_index, sidewalk
         self.origin_x, self.origin_y, self.ppm = origin_x, origin_y, ppm
-        blocked = ((object_index == 0) & (sidewalk == 0)).astype(np.uint8)
-        self.clearance = np.minimum(cv2.distanceTransform(blocked, cv2.DIST_L2, 3), 255).astype(np.uint8)
         boxes = np.array([(o.x, o.y, o.z, o.yaw, o.ex, o.ey, o.ez, o.label, o.layer) for o in objects]) \
             if objects else np.zeros((0, 9))
         self.centre, self.yaw, self.extent = boxes[:, 0:3], boxes[:, 3], boxes[:, 4:7]
@@ -93,8 +93,8 @@ class StaticWorld:
 
     def pixels(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(row, col) of world points, clipped to the raster."""
-        rows = np.clip(((y - self.origin_y) * self.ppm).astype(np.int64), 0, self.sidewalk.shape[0] - 1)
-        cols = np.clip(((x - self.origin_x) * self.ppm).astype(np.int64), 0, self.sidewalk.shape[1] - 1)
+        rows = np.minimum(np.maximum(((y - self.origin_y) * self.ppm).astype(np.int64), 0), self.sidewalk.shape[0] - 1)
+        cols = np.minimum(np.maximum(((x - self.origin_x) * self.ppm).astype(np.int64), 0), self.sidewalk.shape[1] - 1)
         return rows, cols
 
 
@@ -223,7 +223,7 @@ class _Builder:
                 key = (edge.road_id, edge.section_id, edge.lane_id, side)
                 lines.setdefault(key, []).append((edge.s, t.location.x + right.x * offset, t.location.y + right.y * offset))
         mask = np.zeros(self.index.shape, np.uint8)
-        thickness = max(1, int(round(0.3 * self.ppm)))
+        thickness = max(1, int(round(RAIL_FOOTPRINT * self.ppm)))
         for points in lines.values():
             points.sort()
             pixels = np.array([((x - self.origin_x) * self.ppm * 16, (y - self.origin_y) * self.ppm * 16)
@@ -251,7 +251,7 @@ class _Builder:
                     continue
                 tall = 5.0 + 6.0 * _stable_random(gx, gy, 3.0)
                 z0 = self._ground_at(ground, x, y)
-                radius = max(1, int(0.3 * self.ppm))
+                radius = max(1, int(THIN_FOOTPRINT / 2.0 * self.ppm))
                 trunk = np.zeros((2 * radius + 1, 2 * radius + 1), np.uint8)
                 cv2.circle(trunk, (radius, radius), radius, 1, -1)
                 self._add(_LABEL.Vegetation, carla.MapLayer.Foliage, (x, y, z0 + tall / 2.0, 0.0, 1.5, 1.5, tall / 2.0),
@@ -265,7 +265,12 @@ class _Builder:
                 spots.append((location.x, location.y, 3.0))
         for x, y, tall in spots:
             z0 = self._ground_at(ground, x, y)
-            self._add(_LABEL.Poles, carla.MapLayer.Props, (x, y, z0 + tall / 2.0, 0.0, 0.15, 0.15, tall / 2.0), None)
+            radius = max(1, int(THIN_FOOTPRINT / 2.0 * self.ppm))
+            footprint = np.zeros((2 * radius + 1, 2 * radius + 1), np.uint8)
+            cv2.circle(footprint, (radius, radius), radius, 1, -1)
+            row, col = int((y - self.origin_y) * self.ppm), int((x - self.origin_x) * self.ppm)
+            self._add(_LABEL.Poles, carla.MapLayer.Props, (x, y, z0 + tall / 2.0, 0.0, 0.15, 0.15, tall / 2.0),
+                      footprint, (row - radius, col - radius))
 
     def _walls(self, ground) -> None:
         height, width = self.index.shape

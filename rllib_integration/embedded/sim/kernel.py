@@ -277,12 +277,12 @@ class Simulation:
         states = self.vehicles
         before = states.data[: states.count].copy()
         path = states.step(dt)
-        static_hits = self.static.collide(states, before, path, dt)
+        static_hits, curb = self.static.collide(states, before, path, dt)
         if states.count:
             track = np.maximum(states.column("track"), 0.6) / 2.0
             z, pitch, roll = self.ground.surface(states.column("x"), states.column("y"), states.column("yaw"),
                                                  states.column("wheelbase") / 2.0, track)
-            states.settle_vertical(dt, z + self.static.curb_raise(states), pitch, roll)
+            states.settle_vertical(dt, z + curb, pitch, roll)
         for walker in self._walkers:
             walker.advance(dt)
         self.collisions = resolve_collisions(*self.boxes(), states, before) + [

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 import carla
 import numpy as np
 
-from ..sim.dynamics import COLUMN
+from ..sim.dynamics import COLUMN, clamp
 
 if TYPE_CHECKING:
     from ..sim.kernel import Simulation
@@ -137,7 +137,7 @@ class AutopilotPlanner:
             state = states[i]
             self._follow(state, float(x[i]), float(y[i]), float(yaw[i]))
             coords[i] = np.reshape(state.coords, (ROUTE_POINTS, 2))  # kept in self._coords
-        lookahead = np.clip(((4.0 + 0.5 * speed) / ROUTE_STEP).astype(int), 2, ROUTE_POINTS - 1)
+        lookahead = clamp(((4.0 + 0.5 * speed) / ROUTE_STEP).astype(int), 2, ROUTE_POINTS - 1)
         targets = coords[np.arange(count), lookahead]
         samples = coords[:, SAMPLES]
         cruise, entry, reserved, lit = (np.array(column) for column in zip(*[
@@ -334,7 +334,7 @@ class AutopilotPlanner:
         near[np.arange(len(slots)), slots] = False  # not its own leader
         i, j = np.nonzero(near)  # candidate pairs (follower i, other j), then the exact tests
         a = ahead[i, j]
-        index = np.clip(np.round(a / ROUTE_STEP).astype(int), 0, len(SAMPLES) - 1)
+        index = clamp(np.round(a / ROUTE_STEP).astype(int), 0, len(SAMPLES) - 1)
         point = samples[i, index]
         owidth = np.concatenate([table.column("half_width"), np.full(len(walkers), 0.3)])
         reach = rows[i, COLUMN["half_width"]] + owidth[j] + np.where(a < 10.0, 1.5, 0.5)
@@ -360,10 +360,10 @@ class AutopilotPlanner:
         desired = standstill + v * IDM_HEADWAY + v * (v - leader_speed) / (2 * math.sqrt(IDM_ACCEL * IDM_DECEL))
         free = 1.0 - (v / np.maximum(cruise, 0.1)) ** 4
         interaction = np.where(np.isfinite(gap), (np.maximum(desired, 0.0) / np.maximum(gap, 0.1)) ** 2, 0.0)
-        accel = np.clip(IDM_ACCEL * (free - interaction), -8.0, IDM_ACCEL)
+        accel = clamp(IDM_ACCEL * (free - interaction), -8.0, IDM_ACCEL)
         c = COLUMN
         throttle = np.where(accel > 0.0, table.throttle_for(slots, np.maximum(accel, 0.0)), 0.0)
-        brake = np.where(accel < -COASTING, np.clip((-accel - COASTING) / table.brake_decel(slots), 0.0, 1.0), 0.0)
+        brake = np.where(accel < -COASTING, clamp((-accel - COASTING) / table.brake_decel(slots), 0.0, 1.0), 0.0)
         hold = (v < 0.3) & (np.isfinite(gap)) & (gap < standstill + 1.0)
         brake = np.where(hold, 1.0, brake)
         throttle = np.where(hold, 0.0, throttle)
