@@ -19,7 +19,8 @@ from ...common.formats import DEPTH_SCALE, DVS_EVENT, MAX_DEPTH
 from ...common.map_raster import LABEL_TAGS, PALETTE
 from .base import Sensor
 from .measurements import DVSEventArray, Image
-from .raycast import GroundTexture, cast_boxes, cast_scene
+from . import ray_kernel
+from .raycast import GroundTexture, cast_scene
 
 SKY_TOP, SKY_HORIZON = np.array([70, 130, 200], float), np.array([190, 215, 235], float)
 STATIC_REACH = 150.0  # metres: static objects farther than this are not drawn
@@ -69,34 +70,31 @@ class Camera(Sensor):
         return depth.reshape(shape), tags.reshape(shape), np.clip(rgb, 0, 255).astype(np.uint8).reshape(*shape, 3)
 
     def _cast_visible_boxes(self, origin, directions, rotation, boxes):
-        """Boxes cast only over the pixels their projected corners cover."""
+        """Boxes cast only over the pixels their projected corners cover (the corners of every box are
+        projected at once; boxes behind the camera or off the picture are skipped)."""
         count = len(directions)
         best, which, normal = np.full(count, np.inf), np.full(count, -1), np.zeros((count, 3))
+        if len(boxes.yaw) == 0:
+            return best, which, normal
         signs = np.array([[sx, sy, sz] for sx in (-1, 1) for sy in (-1, 1) for sz in (-1, 1)], float)
-        for k in range(len(boxes.yaw)):
-            c, s = math.cos(boxes.yaw[k]), math.sin(boxes.yaw[k])
-            local = signs * boxes.extent[k]
-            corners = boxes.centre[k] + np.stack([c * local[:, 0] - s * local[:, 1], s * local[:, 0] + c * local[:, 1],
-                                                  local[:, 2]], axis=1)
-            camera = (corners - origin) @ rotation  # sensor frame: x forward, y right, z up
-            if (camera[:, 0] <= 0.05).all():
-                continue
-            front = np.maximum(camera[:, 0], 0.05)
-            u = self.width / 2.0 + self._focal * camera[:, 1] / front
-            v = self.height / 2.0 - self._focal * camera[:, 2] / front
-            if (camera[:, 0] <= 0.05).any():  # partly behind the camera: try every pixel
-                u0, u1, v0, v1 = 0, self.width, 0, self.height
-            else:
-                u0, u1 = max(int(u.min()) - 1, 0), min(int(math.ceil(u.max())) + 1, self.width)
-                v0, v1 = max(int(v.min()) - 1, 0), min(int(math.ceil(v.max())) + 1, self.height)
-            if u0 >= u1 or v0 >= v1:
-                continue
-            pixels = (np.arange(v0, v1)[:, None] * self.width + np.arange(u0, u1)[None, :]).ravel()
-            t, hit, n = cast_boxes(origin, directions[pixels], boxes, index=[k])
-            closer = (hit >= 0) & (t < best[pixels])
-            best[pixels[closer]] = t[closer]
-            which[pixels[closer]] = k
-            normal[pixels[closer]] = n[closer]
+        c, s = np.cos(boxes.yaw)[:, None], np.sin(boxes.yaw)[:, None]
+        local = signs[None, :, :] * boxes.extent[:, None, :]  # (K, 8, 3)
+        corners = boxes.centre[:, None, :] + np.stack(
+            [c * local[..., 0] - s * local[..., 1], s * local[..., 0] + c * local[..., 1], local[..., 2]], axis=2)
+        camera = (corners - origin) @ rotation  # sensor frame: x forward, y right, z up
+        front = np.maximum(camera[..., 0], 0.05)
+        u = self.width / 2.0 + self._focal * camera[..., 1] / front
+        v = self.height / 2.0 - self._focal * camera[..., 2] / front
+        behind = camera[..., 0] <= 0.05
+        partly = behind.any(axis=1)  # partly behind the camera: try every pixel
+        u0 = np.where(partly, 0, np.maximum(np.floor(u.min(axis=1)) - 1, 0)).astype(int)
+        u1 = np.where(partly, self.width, np.minimum(np.ceil(u.max(axis=1)) + 1, self.width)).astype(int)
+        v0 = np.where(partly, 0, np.maximum(np.floor(v.min(axis=1)) - 1, 0)).astype(int)
+        v1 = np.where(partly, self.height, np.minimum(np.ceil(v.max(axis=1)) + 1, self.height)).astype(int)
+        visible = np.flatnonzero(~behind.all(axis=1) & (u0 < u1) & (v0 < v1))
+        ray_kernel.cast_rectangles(origin, np.ascontiguousarray(directions), self.width, boxes.centre, boxes.yaw,
+                                   boxes.extent, visible, u0[visible], u1[visible], v0[visible], v1[visible], best,
+                                   which, normal)
         return best, which, normal
 
     def _image(self, frame, elapsed, transform, bgra: np.ndarray) -> Image:

@@ -17,6 +17,7 @@ import carla
 import numpy as np
 
 from ...common.map_raster import Label, map_layer
+from . import ray_kernel
 
 if TYPE_CHECKING:
     from ..sim.kernel import Simulation
@@ -97,40 +98,13 @@ def cast_boxes(origin: np.ndarray, directions: np.ndarray, boxes: Boxes, index=N
                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Nearest box hit of each ray: (t, box index or -1, hit normal in world (N, 3)).
 
-    ``origin`` (3,), ``directions`` (N, 3); ``index`` restricts the boxes tried. Slab test in each
-    box's frame (boxes are upright: only yaw); normals are computed for the rays that hit.
+    ``origin`` (3,), ``directions`` (N, 3); ``index`` restricts the boxes tried (see :mod:`.ray_kernel`).
     """
     count = len(directions)
-    best = np.full(count, np.inf)
-    which = np.full(count, -1)
-    normal = np.zeros((count, 3))
-    dx, dy, dz = (directions[:, i].astype(np.float32) for i in range(3))
-    for k in (range(len(boxes.yaw)) if index is None else index):
-        c, s = math.cos(boxes.yaw[k]), math.sin(boxes.yaw[k])
-        o = origin - boxes.centre[k]
-        local_o = (c * o[0] + s * o[1], -s * o[0] + c * o[1], o[2])
-        local_d = (c * dx + s * dy, -s * dx + c * dy, dz)
-        enter = np.full(count, -np.inf, np.float32)
-        leave = np.full(count, np.inf, np.float32)
-        axis = np.zeros(count, np.int8)
-        for i in range(3):
-            d = np.where(np.abs(local_d[i]) < 1e-9, np.float32(1e-9), local_d[i])
-            t1 = (-boxes.extent[k][i] - local_o[i]) / d
-            t2 = (boxes.extent[k][i] - local_o[i]) / d
-            near = np.minimum(t1, t2)
-            axis = np.where(near > enter, i, axis)
-            enter = np.maximum(enter, near)
-            leave = np.minimum(leave, np.maximum(t1, t2))
-        hit = (leave >= enter) & (enter > 0.0) & (enter < best)
-        if not hit.any():
-            continue
-        rows = np.flatnonzero(hit)
-        best[rows] = enter[rows]
-        which[rows] = k
-        hit_axis = axis[rows]
-        sign = -np.sign(np.choose(hit_axis, [local_d[0][rows], local_d[1][rows], local_d[2][rows]]))
-        nx, ny, nz = (np.where(hit_axis == i, sign, 0.0) for i in range(3))
-        normal[rows] = np.stack([c * nx - s * ny, s * nx + c * ny, nz], axis=1)
+    best, which, normal = np.full(count, np.inf), np.full(count, -1), np.zeros((count, 3))
+    index = np.arange(len(boxes.yaw)) if index is None else np.asarray(index, dtype=np.int64)
+    ray_kernel.cast_all(np.asarray(origin, float), np.ascontiguousarray(directions, dtype=float), boxes.centre,
+                        boxes.yaw, boxes.extent, index, best, which, normal)
     return best, which, normal
 
 
