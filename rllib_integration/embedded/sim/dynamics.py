@@ -182,18 +182,13 @@ class VehicleStates:
         return kernel.steer_for_rows(self.data, self.curves["steer_kmh"], self.curves["steer_factor"],
                                      np.asarray(rows), np.asarray(curvature, float), np.asarray(speed, float))
 
-    def velocities(self, rows: np.ndarray) -> np.ndarray:
-        """World-frame velocity (N, 3) of state rows (copies of ``data`` rows)."""
-        c = COLUMN
-        speed, yaw = rows[:, c["speed"]], rows[:, c["yaw"]]
-        side = rows[:, c["vy"]] - rows[:, c["rear_axle"]] * rows[:, c["yaw_rate"]]
-        return np.stack([speed * np.cos(yaw) - side * np.sin(yaw), speed * np.sin(yaw) + side * np.cos(yaw),
-                         rows[:, c["vz"]]], axis=1)
+    def velocity(self, slot: int) -> tuple[float, float, float]:
+        """World-frame velocity of one vehicle's origin."""
+        return kernel.world_velocity(self.data[slot])
 
     def update_accelerations(self, before: np.ndarray, dt: float) -> None:
         """World-frame acceleration of every vehicle over a tick that started from ``before``."""
-        data = self.data[: self.count]
-        data[:, COLUMN["ax"]:COLUMN["az"] + 1] = (self.velocities(data) - self.velocities(before)) / dt
+        kernel.accelerations(self.data, before, self.count, dt)
 
     # -- the step ---------------------------------------------------------------------------
     def step(self, dt: float) -> np.ndarray:
@@ -210,22 +205,5 @@ class VehicleStates:
     def settle_vertical(self, dt: float, ground: np.ndarray, pitch: np.ndarray, roll: np.ndarray) -> None:
         """Vertical motion after a tick: rest on ``ground`` (heights at the new positions), fall
         from above it, land on it, never stay below it; take the ground's pitch and roll."""
-        s = self.data[: self.count].T
-        c = COLUMN
-        z, vz = s[c["z"]], s[c["vz"]]
-        floor = np.where(np.isnan(ground), z - 1e3, ground)
-        live = s[c["frozen"]] == 0.0
-        airborne = live & ((z > floor + 0.02) | (vz > 0.0))
-        falling_z = z + vz * dt - 0.5 * GRAVITY * dt * dt
-        falling_vz = vz - GRAVITY * dt
-        new_z = np.where(airborne, np.maximum(falling_z, floor), np.where(live, floor, z))
-        landed = airborne & (falling_z <= floor)
-        s[c["vz"]] = np.where(airborne & ~landed, falling_vz, np.where(live & ~airborne, (new_z - z) / dt, 0.0))
-        s[c["vz"]] = np.where(landed, 0.0, s[c["vz"]])
-        s[c["z"]] = new_z
-        grounded = live & ~(airborne & ~landed)
-        s[c["pitch"]] = np.where(grounded, pitch, s[c["pitch"]])
-        s[c["roll"]] = np.where(grounded, roll, s[c["roll"]])
-        s[c["ground"]] = ground
-        s[c["ground_pitch"]] = pitch
-        s[c["ground_roll"]] = roll
+        kernel.settle_rows(self.data, self.count, dt, np.ascontiguousarray(ground, float),
+                           np.ascontiguousarray(pitch, float), np.ascontiguousarray(roll, float))

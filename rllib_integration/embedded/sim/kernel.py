@@ -275,18 +275,18 @@ class Simulation:
         for hook in list(self._hooks):
             hook(dt)
         states = self.vehicles
-        before = states.data[: states.count].copy()
-        path = states.step(dt)
-        static_hits, curb = self.static.collide(states, before, path, dt)
+        before, static_hits = states.data[: states.count].copy(), []
         if states.count:
+            path = states.step(dt)
+            static_hits, curb = self.static.collide(states, before, path, dt)
             track = np.maximum(states.column("track"), 0.6) / 2.0
             z, pitch, roll = self.ground.surface(states.column("x"), states.column("y"), states.column("yaw"),
                                                  states.column("wheelbase") / 2.0, track)
             states.settle_vertical(dt, z + curb, pitch, roll)
         for walker in self._walkers:
             walker.advance(dt)
-        self.collisions = resolve_collisions(*self.boxes(), states, before) + [
-            CollisionRecord(vehicle, other, impulse) for vehicle, other, impulse in static_hits]
+        self.collisions = resolve_collisions(*self.boxes(), states, before) if states.count or self._walkers else []
+        self.collisions += [CollisionRecord(vehicle, other, impulse) for vehicle, other, impulse in static_hits]
         states.update_accelerations(before, dt)
         self.frame += 1
         self.elapsed += dt

@@ -51,7 +51,7 @@ class Vehicle(Actor):
                            roll=math.degrees(row[COLUMN["roll"]])))
 
     def get_velocity(self) -> carla.Vector3D:
-        return carla.Vector3D(*self._sim.vehicles.velocities(self._row()[None])[0])
+        return carla.Vector3D(*self._sim.vehicles.velocity(self.slot))
 
     def get_angular_velocity(self) -> carla.Vector3D:
         return carla.Vector3D(0.0, 0.0, math.degrees(self._row()[COLUMN["yaw_rate"]]))

@@ -234,6 +234,49 @@ def step_rows(data: np.ndarray, torque_rpm: np.ndarray, torque_nm: np.ndarray, s
 
 
 @njit(cache=True)
+def world_velocity(row: np.ndarray) -> tuple[float, float, float]:
+    """World-frame velocity of a row's origin: forward speed and side slip about the rear axle."""
+    side = row[VY] - row[REAR_AXLE] * row[YAW_RATE]
+    cos_yaw, sin_yaw = math.cos(row[YAW]), math.sin(row[YAW])
+    return row[SPEED] * cos_yaw - side * sin_yaw, row[SPEED] * sin_yaw + side * cos_yaw, row[VZ]
+
+
+@njit(cache=True)
+def accelerations(data: np.ndarray, before: np.ndarray, count: int, dt: float) -> None:
+    """World-frame acceleration of the first ``count`` rows over a tick that started at ``before``."""
+    for i in range(count):
+        vx, vy, vz = world_velocity(data[i])
+        bx, by, bz = world_velocity(before[i])
+        data[i, AX], data[i, AY], data[i, AZ] = (vx - bx) / dt, (vy - by) / dt, (vz - bz) / dt
+
+
+@njit(cache=True)
+def settle_rows(data: np.ndarray, count: int, dt: float, ground: np.ndarray, pitch: np.ndarray,
+                roll: np.ndarray) -> None:
+    """Vertical motion of the first ``count`` rows after a tick: rest on ``ground`` (heights at the
+    new positions; NaN where there is none), fall from above it, land on it, never stay below it;
+    take the ground's pitch and roll while on it."""
+    for i in range(count):
+        row = data[i]
+        z, vz = row[Z], row[VZ]
+        floor = z - 1e3 if math.isnan(ground[i]) else ground[i]
+        if row[FROZEN] == 0.0:
+            if z > floor + 0.02 or vz > 0.0:  # airborne: fall, or land
+                falling_z = z + vz * dt - 0.5 * GRAVITY * dt * dt
+                if falling_z <= floor:
+                    row[Z], row[VZ] = floor, 0.0
+                    row[PITCH], row[ROLL] = pitch[i], roll[i]
+                else:
+                    row[Z], row[VZ] = falling_z, vz - GRAVITY * dt
+            else:  # on the ground: follow it
+                row[Z], row[VZ] = floor, (floor - z) / dt
+                row[PITCH], row[ROLL] = pitch[i], roll[i]
+        else:
+            row[VZ] = 0.0
+        row[GROUND], row[GROUND_PITCH], row[GROUND_ROLL] = ground[i], pitch[i], roll[i]
+
+
+@njit(cache=True)
 def throttle_for_rows(data: np.ndarray, torque_rpm: np.ndarray, torque_nm: np.ndarray, ratios: np.ndarray,
                       rows: np.ndarray, accel: np.ndarray) -> np.ndarray:
     """The throttle that gives ``accel`` (m/s², against drag and rolling) to each row at its speed."""
