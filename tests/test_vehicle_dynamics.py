@@ -10,23 +10,14 @@ import pytest
 
 from conftest import make_world, straight_spawn
 from rllib_integration.embedded import Client
-from rllib_integration.embedded.maps.procedural import osm_to_opendrive
+from rllib_integration.embedded.maps.procedural import osm_to_opendrive, straight_motorway
 
 MKZ = "vehicle.lincoln.mkz_2017"
 
 
-def straight_road_opendrive() -> str:
-    """A straight 3 km one-way motorway (two lanes), for runs up to top speed."""
-    nodes = "".join(f"<node id='{i + 1}' visible='true' lat='0.0' lon='{i * 0.009:.6f}'/>" for i in range(4))
-    refs = "".join(f"<nd ref='{i + 1}'/>" for i in range(4))
-    return osm_to_opendrive(f"<?xml version='1.0' encoding='UTF-8'?><osm version='0.6'>{nodes}<way id='1' "
-                            f"visible='true'>{refs}<tag k='highway' v='motorway'/><tag k='oneway' v='yes'/>"
-                            f"<tag k='lanes' v='2'/></way></osm>")
-
-
 @pytest.fixture(scope="module")
 def road_text():
-    return straight_road_opendrive()
+    return osm_to_opendrive(straight_motorway())
 
 
 @pytest.fixture

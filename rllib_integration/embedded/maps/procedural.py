@@ -19,6 +19,7 @@ import os
 from xml.sax.saxutils import quoteattr
 
 import carla
+import numpy as np
 
 #: Metres per degree of latitude on the projection sphere used by the conversion.
 _METRES_PER_DEGREE = 111319.49
@@ -113,6 +114,15 @@ def ring_town(radius: float = 150.0, lanes: int = 4, spokes: int = 4, points: in
     hub = osm.node(0.0, 0.0)
     for k in range(spokes):
         osm.way([ring[k * spoke_every], hub], highway="residential", lanes="2", name=f"Spoke {k}")
+    return osm.xml()
+
+
+def straight_motorway(length: float = 3000.0, lanes: int = 2) -> str:
+    """OSM of a straight one-way motorway along +x (not a town of the list: calibration runs and
+    tests of the vehicle dynamics use it, with room to reach top speed)."""
+    osm = _OsmBuilder()
+    nodes = [osm.node(x, 0.0) for x in np.linspace(0.0, length, 4)]
+    osm.way(nodes, highway="motorway", oneway="yes", lanes=str(lanes), name="Straight motorway")
     return osm.xml()
 
 
