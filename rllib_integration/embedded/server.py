@@ -16,7 +16,7 @@ import carla
 
 from .maps.towns import EmbeddedMap, load_map, resolve_town
 from .sensors.catalog import sensor_blueprints, sensor_spawners
-from .sim.blueprints import build_library
+from .sim.blueprint_catalog import build_library
 from .sim.kernel import Simulation, copy_settings
 from .traffic.traffic_manager import TrafficManager, TrafficManagers
 from .traffic.walker_ai import WalkerAIController

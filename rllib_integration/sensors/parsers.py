@@ -8,6 +8,8 @@ camera rgb / depth / semantic (raw)       uint8 ``(H, W, 3)`` RGB (CARLA deliver
 depth in metres (``depth_in_meters``)     float32 ``(H, W)``: ``(R + 256 G + 65536 B) / (2^24 - 1) * 1000``
 semantic tags / palette                   tags: uint8 ``(H, W)`` from the red channel; palette: RGB
                                           ``(H, W, 3)`` in CARLA's CityScapes colours
+instance segmentation / normals (raw)     uint8 ``(H, W, 3)`` RGB
+optical flow                              float32 ``(H, W, 2)``: motion in normalised screen coordinates
 dvs                                       uint8 ``(H, W, 3)``: 255 in channel 2 (blue) for positive
                                           and channel 0 (red) for negative events
 lidar                                     float32 ``(N, 4)``: x, y, z, intensity
@@ -53,6 +55,11 @@ def semantic_tags(rgb: np.ndarray) -> np.ndarray:
 def semantic_palette(tags: np.ndarray) -> np.ndarray:
     """CityScapes colours of semantic tags (unknown tags are black)."""
     return CITYSCAPES_PALETTE[np.where(tags < len(CITYSCAPES_PALETTE), tags, 0)]
+
+
+def optical_flow(image: Any) -> np.ndarray:
+    """float32 ``(H, W, 2)`` flow of an optical-flow image."""
+    return np.frombuffer(image.raw_data, dtype=np.float32).reshape(image.height, image.width, 2).copy()
 
 
 def dvs_image(events: Any, width: int, height: int) -> np.ndarray:

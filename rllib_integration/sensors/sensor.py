@@ -146,6 +146,21 @@ class CameraSemanticSegmentation(CarlaSensor):
         return parsers.semantic_palette(parsers.semantic_tags(rgb)) if self.options["palette"] else rgb
 
 
+class CameraInstanceSegmentation(CameraRGB):
+    """Raw RGB: the semantic tag in red, the actor id in green (low byte) and blue (high byte)."""
+
+
+class CameraNormals(CameraRGB):
+    """Raw RGB: the surface normal in the camera frame, each axis mapped to 0-255."""
+
+
+class CameraOpticalFlow(CarlaSensor):
+    """float32 ``(H, W, 2)``: each pixel's motion since the last frame, normalised screen coordinates."""
+
+    def parse(self, data):
+        return parsers.optical_flow(data)
+
+
 class CameraDVS(CarlaSensor):
     EVENT = True
 

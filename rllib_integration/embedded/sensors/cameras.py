@@ -1,4 +1,5 @@
-"""Cameras of the embedded world: ``sensor.camera.rgb``, ``.depth``, ``.semantic_segmentation``, ``.dvs``.
+"""Cameras of the embedded world: ``sensor.camera.rgb``, ``.depth``, ``.semantic_segmentation``,
+``.instance_segmentation``, ``.normals``, ``.optical_flow`` and ``.dvs``.
 
 A pinhole camera (``image_size_x``, ``image_size_y``, ``fov``) at the sensor's transform casts one ray per
 pixel against the ground (textured by the map: road, lane markings, sidewalks, shoulders, terrain) and the
@@ -11,6 +12,8 @@ DVS events (x, y, t, polarity) where the log intensity changed by the contrast t
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
+from typing import Any
 
 import carla
 import numpy as np
@@ -18,7 +21,7 @@ import numpy as np
 from ...common.formats import DEPTH_SCALE, DVS_EVENT, MAX_DEPTH
 from ...common.map_raster import LABEL_TAGS, PALETTE
 from .base import Sensor
-from .measurements import DVSEventArray, Image
+from .measurements import DVSEventArray, Image, OpticalFlowImage
 from . import ray_kernel
 from .raycast import GroundTexture, cast_scene
 
@@ -29,6 +32,23 @@ STATIC_REACH = 150.0  # metres: static objects farther than this are not drawn
 def rotation_matrix(rotation: carla.Rotation) -> np.ndarray:
     """World-from-sensor rotation (CARLA's get_matrix convention)."""
     return np.array(carla.Transform(carla.Location(), rotation).get_matrix())[:3, :3]
+
+
+@dataclass
+class Frame:
+    """One rendered frame: per pixel (H, W) the planar depth (m), the semantic tag and the RGB colour;
+    per ray (H*W) the hit point (world), the box hit (-1: ground or sky), the surface normal (world)
+    and whether it is sky; the boxes of the scene and the camera's world-from-sensor rotation."""
+
+    depth: np.ndarray
+    tags: np.ndarray
+    rgb: np.ndarray
+    points: np.ndarray
+    which: np.ndarray
+    normal: np.ndarray
+    sky: np.ndarray
+    boxes: Any
+    rotation: np.ndarray
 
 
 class Camera(Sensor):
@@ -47,8 +67,8 @@ class Camera(Sensor):
         self._focal = focal
         self._ground = GroundTexture(self._sim.map)
 
-    def render(self, transform: carla.Transform) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(depth (H, W) metres, semantic tags (H, W), RGB (H, W, 3) uint8) seen from ``transform``."""
+    def render(self, transform: carla.Transform) -> "Frame":
+        """What the camera sees from ``transform`` (see :class:`Frame`)."""
         rotation = rotation_matrix(transform.rotation)
         directions = self._rays @ rotation.T
         origin, t_ground, boxes = cast_scene(self._sim, self.parent, transform, directions, MAX_DEPTH, STATIC_REACH)
@@ -60,6 +80,7 @@ class Camera(Sensor):
         labels = self._ground.labels(points[:, 0], points[:, 1])
         tags = np.where(sky, int(carla.CityObjectLabel.Sky), LABEL_TAGS[labels]).astype(np.uint8)
         rgb = PALETTE[labels].astype(float)
+        normal = np.where(on_box[:, None], normal, np.array([0.0, 0.0, 1.0]))
         if on_box.any():
             tags[on_box] = boxes.tag[which[on_box]]
             shade = 0.55 + 0.45 * np.clip(normal[on_box] @ np.array([0.3, -0.4, 0.87]), 0.0, 1.0)
@@ -67,7 +88,8 @@ class Camera(Sensor):
         elevation = np.clip(directions[:, 2] / np.linalg.norm(directions, axis=1), 0.0, 1.0)[:, None]
         rgb = np.where(sky[:, None], SKY_HORIZON + (SKY_TOP - SKY_HORIZON) * elevation, rgb)
         shape = (self.height, self.width)
-        return depth.reshape(shape), tags.reshape(shape), np.clip(rgb, 0, 255).astype(np.uint8).reshape(*shape, 3)
+        return Frame(depth.reshape(shape), tags.reshape(shape), np.clip(rgb, 0, 255).astype(np.uint8).reshape(*shape, 3),
+                     points, np.where(on_box, which, -1), normal, sky, boxes, rotation)
 
     def _cast_visible_boxes(self, origin, directions, rotation, boxes):
         """Boxes cast only over the pixels their projected corners cover (the corners of every box are
@@ -98,7 +120,7 @@ class Camera(Sensor):
         return best, which, normal
 
     def _image(self, frame, elapsed, transform, bgra: np.ndarray) -> Image:
-        return Image(frame, elapsed, transform, self.width, self.height, self.fov, np.ascontiguousarray(bgra).tobytes())
+        return Image(frame, elapsed, transform, bgra, self.fov)
 
 
 def _bgra(rgb: np.ndarray) -> np.ndarray:
@@ -108,12 +130,12 @@ def _bgra(rgb: np.ndarray) -> np.ndarray:
 
 class RGBCamera(Camera):
     def measure(self, frame, elapsed, transform):
-        yield self._image(frame, elapsed, transform, _bgra(self.render(transform)[2]))
+        yield self._image(frame, elapsed, transform, _bgra(self.render(transform).rgb))
 
 
 class DepthCamera(Camera):
     def measure(self, frame, elapsed, transform):
-        depth = self.render(transform)[0]
+        depth = self.render(transform).depth
         encoded = np.round(depth / MAX_DEPTH * DEPTH_SCALE).astype(np.int64)
         rgb = np.stack([encoded % 256, (encoded // 256) % 256, encoded // 65536], axis=-1).astype(np.uint8)
         yield self._image(frame, elapsed, transform, _bgra(rgb))
@@ -121,10 +143,61 @@ class DepthCamera(Camera):
 
 class SemanticCamera(Camera):
     def measure(self, frame, elapsed, transform):
-        tags = self.render(transform)[1]
+        tags = self.render(transform).tags
         rgb = np.zeros(tags.shape + (3,), np.uint8)
         rgb[..., 0] = tags
         yield self._image(frame, elapsed, transform, _bgra(rgb))
+
+
+class InstanceCamera(Camera):
+    """``sensor.camera.instance_segmentation``: the semantic tag in red, the actor id in green (low
+    byte) and blue (high byte); the ground and static objects have id 0."""
+
+    def measure(self, frame, elapsed, transform):
+        seen = self.render(transform)
+        ids = np.where(seen.which >= 0, seen.boxes.actor_id[np.maximum(seen.which, 0)], 0).reshape(seen.tags.shape)
+        rgb = np.stack([seen.tags, ids % 256, (ids // 256) % 256], axis=-1).astype(np.uint8)
+        yield self._image(frame, elapsed, transform, _bgra(rgb))
+
+
+class NormalsCamera(Camera):
+    """``sensor.camera.normals``: the surface normal in the camera frame, each axis mapped from
+    [-1, 1] to [0, 255] in R, G, B."""
+
+    def measure(self, frame, elapsed, transform):
+        seen = self.render(transform)
+        local = seen.normal @ seen.rotation  # world -> sensor frame
+        rgb = np.round((np.clip(local, -1.0, 1.0) + 1.0) * 127.5).astype(np.uint8)
+        rgb[seen.sky] = 0
+        yield self._image(frame, elapsed, transform, _bgra(rgb.reshape(seen.tags.shape + (3,))))
+
+
+class OpticalFlowCamera(Camera):
+    """``sensor.camera.optical_flow``: where each pixel's point was in the previous frame's image
+    (the camera's own motion and the hit actors' velocities), in normalised screen coordinates."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._previous: tuple[np.ndarray, np.ndarray] | None = None  # (origin, world-from-sensor rotation)
+
+    def measure(self, frame, elapsed, transform):
+        seen = self.render(transform)
+        origin = np.array([transform.location.x, transform.location.y, transform.location.z])
+        flow = np.zeros((len(seen.points), 2), np.float32)
+        if self._previous is not None:
+            velocity = np.where(seen.which[:, None] >= 0, seen.boxes.velocity[np.maximum(seen.which, 0)], 0.0)
+            before = seen.points - velocity * (self._sim.delta or 0.05)
+            old_origin, old_rotation = self._previous
+            local = (before - old_origin) @ old_rotation
+            ahead = np.maximum(local[:, 0], 1e-3)
+            u_before = self.width / 2.0 + self._focal * local[:, 1] / ahead
+            v_before = self.height / 2.0 - self._focal * local[:, 2] / ahead
+            v_now, u_now = np.divmod(np.arange(len(seen.points)), self.width)
+            flow[:, 0] = 2.0 * (u_now + 0.5 - u_before) / self.width
+            flow[:, 1] = 2.0 * (v_now + 0.5 - v_before) / self.height
+            flow[seen.sky | (local[:, 0] <= 1e-3)] = 0.0
+        self._previous = (origin, seen.rotation)
+        yield OpticalFlowImage(frame, elapsed, transform, flow.reshape(self.height, self.width, 2), self.fov)
 
 
 class DVSCamera(Camera):
@@ -135,7 +208,7 @@ class DVSCamera(Camera):
         self._reference: np.ndarray | None = None
 
     def measure(self, frame, elapsed, transform):
-        rgb = self.render(transform)[2].astype(float)
+        rgb = self.render(transform).rgb.astype(float)
         log_intensity = np.log(rgb @ np.array([0.299, 0.587, 0.114]) + 1.0)
         if self._reference is None:
             self._reference = log_intensity
@@ -148,7 +221,9 @@ class DVSCamera(Camera):
         events["t"] = int(elapsed * 1e9)
         events["pol"] = positive[ys, xs]
         self._reference = np.where(positive | negative, log_intensity, self._reference)
-        yield DVSEventArray(frame, elapsed, transform, self.width, self.height, self.fov, events.tobytes())
+        yield DVSEventArray(frame, elapsed, transform, self.width, self.height, self.fov, events)
 
 
-CAMERAS = {"rgb": RGBCamera, "depth": DepthCamera, "semantic_segmentation": SemanticCamera, "dvs": DVSCamera}
+CAMERAS = {"rgb": RGBCamera, "depth": DepthCamera, "semantic_segmentation": SemanticCamera,
+           "instance_segmentation": InstanceCamera, "normals": NormalsCamera, "optical_flow": OpticalFlowCamera,
+           "dvs": DVSCamera}

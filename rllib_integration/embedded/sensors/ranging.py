@@ -22,7 +22,7 @@ from ...common.formats import SEMANTIC_LIDAR_POINT
 from ...common.map_raster import LABEL_TAGS
 from .base import Sensor
 from .cameras import rotation_matrix
-from .measurements import LidarMeasurement, RadarMeasurement
+from .measurements import LidarMeasurement, RadarMeasurement, SemanticLidarMeasurement
 from .raycast import GroundTexture, cast_boxes, cast_scene
 
 
@@ -74,7 +74,7 @@ class Lidar(_Ranging):
             records["cos_inc_angle"] = np.abs((directions[keep] * normal[keep]).sum(axis=1))
             records["object_idx"] = np.where(on_box[keep], boxes.actor_id[np.maximum(which[keep], 0)], 0)
             records["object_tag"] = np.where(on_box[keep], boxes.tag[np.maximum(which[keep], 0)], ground_tag[keep])
-            raw = records.tobytes()
+            points_out = records
         else:
             intensity = np.exp(-float(a["atmosphere_attenuation_rate"]) * t)
             drop = self._rng.random(len(t)) < float(a["dropoff_general_rate"])
@@ -82,9 +82,10 @@ class Lidar(_Ranging):
             weak = intensity < limit
             drop |= weak & (self._rng.random(len(t)) < zero * (limit - intensity) / max(limit, 1e-9))
             keep &= ~drop
-            raw = np.concatenate([points[keep], intensity[keep, None]], axis=1).astype(np.float32).tobytes()
+            points_out = np.concatenate([points[keep], intensity[keep, None]], axis=1).astype(np.float32)
         counts = np.bincount(channel_of[keep], minlength=channels).tolist()
-        yield LidarMeasurement(frame, elapsed, transform, channels, math.radians(self._angle), raw, counts)
+        cls = SemanticLidarMeasurement if self.semantic else LidarMeasurement
+        yield cls(frame, elapsed, transform, channels, math.radians(self._angle), points_out, counts)
 
 
 class SemanticLidar(Lidar):
@@ -108,4 +109,4 @@ class Radar(_Ranging):
         target = np.where(on_box[:, None], boxes.velocity[np.maximum(which, 0)] if len(boxes.yaw) else 0.0, 0.0)
         velocity = ((target - own_velocity) * directions).sum(axis=1)
         detections = np.stack([velocity, azimuth, altitude, t], axis=1)[keep].astype(np.float32)
-        yield RadarMeasurement(frame, elapsed, transform, detections.tobytes())
+        yield RadarMeasurement(frame, elapsed, transform, detections)

@@ -49,7 +49,7 @@ def scene_boxes(sim: "Simulation", exclude: set[int], origin: carla.Location, re
     rows = []
     for actor in sim.actors():
         kind = actor.type_id.split(".")[0]
-        if kind not in ("vehicle", "walker", "traffic") or actor.id in exclude:
+        if kind not in ("vehicle", "walker", "traffic", "static") or actor.id in exclude:
             continue
         t = actor.get_transform()
         if t.location.distance(origin) > reach + 15.0:
@@ -63,6 +63,8 @@ def scene_boxes(sim: "Simulation", exclude: set[int], origin: carla.Location, re
             colour = tuple(int(v) for v in actor.attributes.get("color", "120,120,120").split(","))
         elif kind == "walker":
             tag, colour = int(_TAG.Pedestrians), (150, 90, 60)
+        elif kind == "static":
+            tag, colour = int(_TAG.Static), (230, 120, 40)
         else:
             tag, colour = int(_TAG.TrafficLight), (40, 40, 40)
         v = actor.get_velocity()

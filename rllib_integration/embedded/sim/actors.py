@@ -153,6 +153,22 @@ class Walker(Actor):
         self._velocity = carla.Vector3D(vx, vy, 0.0)
 
 
+class Prop(Actor):
+    """A static prop (``static.prop.*``): an immovable box standing on the ground that vehicles and
+    walkers collide with and sensors see (semantic tag Static). Like a vehicle, its location is the
+    bottom centre of its box."""
+
+    #: Mass by the blueprint's ``size`` class, kg (for collision impulses).
+    MASSES = {"tiny": 2.0, "small": 10.0, "medium": 100.0, "big": 1000.0, "huge": 10000.0}
+
+    @property
+    def mass(self) -> float:
+        return self.MASSES.get(self.attributes.get("size", "medium"), 100.0)
+
+    def set_target_velocity(self, velocity: carla.Vector3D) -> None:
+        """Props do not move (their physics is off, as a spawned CARLA prop's by default)."""
+
+
 class ActorList:
     """A list of actors (``carla.ActorList``) with ``filter`` and ``find``."""
 

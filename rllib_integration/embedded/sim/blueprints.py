@@ -1,8 +1,17 @@
-"""Blueprints of the embedded world: CARLA 0.9.16's ids, attributes and vehicle sizes.
+"""Blueprints of the embedded world: ``carla.BlueprintLibrary``, ``carla.ActorBlueprint`` and
+``carla.ActorAttribute`` with CARLA's semantics.
 
-Mirrors ``carla.BlueprintLibrary``, ``carla.ActorBlueprint`` and ``carla.ActorAttribute``:
-``filter`` matches wildcards against ids and tags, ``find`` raises ``IndexError`` for an unknown id,
-attributes carry recommended values and refuse values of the wrong type.
+- An attribute converts as CARLA's does: ``int(a)``, ``float(a)``, ``bool(a)`` and ``as_int`` ...
+  ``as_color`` raise ``RuntimeError`` ("bad attribute cast") unless the attribute has that type;
+  ``as_str()`` gives the value of any attribute; ``a == 'car'`` compares the value text, ``a == 2``
+  and ``a == True`` compare the number or flag; ``str(a)`` is CARLA's
+  ``ActorAttribute(id=...,type=...,value=...)`` form, ``(const)`` marking a fixed attribute.
+- ``set_attribute`` checks the value against the type (and against the recommended values where
+  CARLA restricts them) and refuses fixed attributes.
+- ``BlueprintLibrary.filter`` matches wildcards against ids and tags, ``find`` raises ``IndexError``
+  for an unknown id; blueprints are copied when fetched, as a real server's are.
+
+What blueprints exist and their attributes (CARLA 0.9.16's) is :mod:`.blueprint_catalog`'s.
 """
 
 from __future__ import annotations
@@ -16,129 +25,152 @@ Bool, Int, Float, String, RGBColor = (carla.ActorAttributeType.Bool, carla.Actor
                                       carla.ActorAttributeType.Float, carla.ActorAttributeType.String,
                                       carla.ActorAttributeType.RGBColor)
 
-#: CARLA 0.9.16 vehicles: id -> (class, width, length, height) in metres.
-VEHICLES: dict[str, tuple[str, float, float, float]] = {
-    "vehicle.audi.a2": ("car", 1.789, 3.705, 1.549),
-    "vehicle.audi.etron": ("car", 2.033, 4.856, 1.649),
-    "vehicle.audi.tt": ("car", 1.994, 4.181, 1.385),
-    "vehicle.bh.crossbike": ("bicycle", 0.866, 1.509, 1.612),
-    "vehicle.bmw.grandtourer": ("car", 2.242, 4.611, 1.667),
-    "vehicle.carlamotors.carlacola": ("truck", 2.627, 5.204, 2.467),
-    "vehicle.carlamotors.european_hgv": ("truck", 2.891, 7.936, 3.462),
-    "vehicle.carlamotors.firetruck": ("truck", 2.891, 8.468, 3.827),
-    "vehicle.chevrolet.impala": ("car", 2.033, 5.357, 1.411),
-    "vehicle.citroen.c3": ("car", 1.851, 3.988, 1.617),
-    "vehicle.diamondback.century": ("bicycle", 0.582, 1.656, 1.620),
-    "vehicle.dodge.charger_2020": ("car", 1.882, 5.008, 1.535),
-    "vehicle.dodge.charger_police": ("car", 2.038, 4.974, 1.542),
-    "vehicle.dodge.charger_police_2020": ("car", 1.930, 5.237, 1.638),
-    "vehicle.ford.ambulance": ("van", 2.351, 6.366, 2.431),
-    "vehicle.ford.crown": ("car", 1.801, 5.366, 1.575),
-    "vehicle.ford.mustang": ("car", 1.895, 4.718, 1.301),
-    "vehicle.gazelle.omafiets": ("bicycle", 0.659, 1.843, 1.776),
-    "vehicle.harley-davidson.low_rider": ("motorcycle", 0.766, 2.350, 1.649),
-    "vehicle.jeep.wrangler_rubicon": ("car", 1.905, 3.866, 1.878),
-    "vehicle.kawasaki.ninja": ("motorcycle", 0.797, 2.044, 1.523),
-    "vehicle.lincoln.mkz_2017": ("car", 2.128, 4.902, 1.511),
-    "vehicle.lincoln.mkz_2020": ("car", 1.837, 4.892, 1.490),
-    "vehicle.mercedes.coupe": ("car", 2.151, 5.027, 1.651),
-    "vehicle.mercedes.coupe_2020": ("car", 1.812, 4.674, 1.442),
-    "vehicle.mercedes.sprinter": ("van", 1.988, 5.915, 2.561),
-    "vehicle.micro.microlino": ("car", 1.481, 2.207, 1.376),
-    "vehicle.mini.cooper_s": ("car", 1.970, 3.806, 1.475),
-    "vehicle.mini.cooper_s_2021": ("car", 2.097, 4.553, 1.767),
-    "vehicle.mitsubishi.fusorosa": ("bus", 3.944, 10.273, 4.253),
-    "vehicle.nissan.micra": ("car", 1.845, 3.633, 1.501),
-    "vehicle.nissan.patrol": ("car", 1.932, 4.604, 1.855),
-    "vehicle.nissan.patrol_2021": ("car", 2.150, 5.566, 2.045),
-    "vehicle.seat.leon": ("car", 1.816, 4.193, 1.474),
-    "vehicle.tesla.cybertruck": ("truck", 2.390, 6.274, 2.098),
-    "vehicle.tesla.model3": ("car", 2.163, 4.792, 1.488),
-    "vehicle.toyota.prius": ("car", 2.007, 4.513, 1.525),
-    "vehicle.vespa.zx125": ("motorcycle", 0.866, 1.817, 1.590),
-    "vehicle.volkswagen.t2": ("van", 2.069, 4.480, 2.038),
-    "vehicle.volkswagen.t2_2021": ("van", 1.775, 4.442, 1.987),
-    "vehicle.yamaha.yzf": ("motorcycle", 0.866, 2.191, 1.530),
-}
+#: How ``str(attribute)`` names each type, as CARLA prints them.
+_TYPE_NAMES = {Bool: "bool", Int: "int", Float: "float", String: "str", RGBColor: "Color"}
 
-#: Children among the pedestrians (smaller box), as in CARLA 0.9.16.
-CHILD_WALKERS = frozenset({"0009", "0010", "0011", "0012", "0013", "0014", "0048", "0049"})
 
-_TWO_WHEELERS = ("bicycle", "motorcycle")
-_COLORS = ["255,255,255", "0,0,0", "200,20,20", "20,60,200", "150,150,150", "240,200,20",
-           "30,120,60", "110,70,30"]
+def _parse_bool(value: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered not in ("true", "false", "1", "0"):
+        raise ValueError(value)
+    return lowered in ("true", "1")
+
+
+def _parse_color(value: str) -> carla.Color:
+    parts = [int(part) for part in value.split(",")]
+    if len(parts) != 3 or not all(0 <= part <= 255 for part in parts):
+        raise ValueError(value)
+    return carla.Color(*parts)
+
+
+_PARSERS = {Bool: _parse_bool, Int: int, Float: lambda value: float(value.rstrip("f")), RGBColor: _parse_color,
+            String: str}
 
 
 class ActorAttribute:
     """One attribute of a blueprint (``carla.ActorAttribute``)."""
 
     def __init__(self, attribute_id: str, attribute_type: carla.ActorAttributeType, value: str,
-                 recommended_values: Sequence[str] = (), is_modifiable: bool = True) -> None:
-        self.id = attribute_id
-        self.type = attribute_type
-        self.recommended_values = list(recommended_values)
-        self.is_modifiable = is_modifiable
+                 recommended_values: Sequence[str] = (), is_modifiable: bool = True,
+                 restrict_to_recommended: bool = False) -> None:
+        self._id = attribute_id
+        self._type = attribute_type
+        self._recommended = [str(v) for v in recommended_values]
+        self._modifiable = bool(is_modifiable)
+        self._restricted = bool(restrict_to_recommended)
         self._value = ""
-        self._set(value)
+        self.set_value(value)
+        if not self._recommended and self._modifiable:  # CARLA's variations recommend their default
+            self._recommended = [self._value]
+
+    # -- read-only properties, as CARLA's ------------------------------------------------------
+    @property
+    def id(self) -> str:
+        return self._id
 
     @property
-    def value(self) -> str:
-        return self._value
+    def type(self) -> carla.ActorAttributeType:
+        return self._type
 
-    def _set(self, value: str) -> None:
-        value = str(value)
-        converters = {Bool: self._parse_bool, Int: int, Float: float, RGBColor: self._parse_color}
-        if self.type in converters:
-            try:
-                converters[self.type](value)
-            except (ValueError, TypeError):
-                raise RuntimeError(f"invalid value '{value}' for {self.type} attribute "
-                                   f"'{self.id}'") from None
-        self._value = value
+    @property
+    def recommended_values(self) -> list[str]:
+        return list(self._recommended)
 
-    @staticmethod
-    def _parse_bool(value: str) -> bool:
-        lowered = value.strip().lower()
-        if lowered not in ("true", "false", "1", "0"):
-            raise ValueError(value)
-        return lowered in ("true", "1")
+    @property
+    def is_modifiable(self) -> bool:
+        return self._modifiable
 
-    @staticmethod
-    def _parse_color(value: str) -> carla.Color:
-        r, g, b = (int(part) for part in value.split(","))
-        return carla.Color(r, g, b)
+    def set_value(self, value: object) -> None:
+        """Check ``value`` against the type (and the recommended values if restricted) and keep it;
+        used by ``ActorBlueprint.set_attribute``."""
+        text = str(value).lower() if isinstance(value, bool) else str(value)
+        try:
+            _PARSERS[self._type](text)
+        except (ValueError, TypeError):
+            raise RuntimeError(f"{self._id}: invalid value '{text}' for an attribute of type "
+                               f"{_TYPE_NAMES[self._type]}") from None
+        if self._restricted and text not in self._recommended:
+            raise RuntimeError(f"{self._id}: '{text}' is not one of its values {self._recommended}")
+        self._value = text
+
+    def copy(self) -> "ActorAttribute":
+        return ActorAttribute(self._id, self._type, self._value, self._recommended, self._modifiable, self._restricted)
+
+    # -- conversions -------------------------------------------------------------------------
+    def _cast(self, wanted: carla.ActorAttributeType):
+        if self._type != wanted:
+            raise RuntimeError(f"{self._id}: bad attribute cast: cannot convert to {_TYPE_NAMES[wanted]} "
+                               f"(the attribute is {_TYPE_NAMES[self._type]}; use as_str())")
+        return _PARSERS[wanted](self._value)
 
     def as_bool(self) -> bool:
-        return self._parse_bool(self._value)
+        return self._cast(Bool)
 
     def as_int(self) -> int:
-        return int(self._value)
+        return self._cast(Int)
 
     def as_float(self) -> float:
-        return float(self._value)
+        return self._cast(Float)
 
     def as_str(self) -> str:
         return self._value
 
     def as_color(self) -> carla.Color:
-        return self._parse_color(self._value)
+        return self._cast(RGBColor)
+
+    def __int__(self) -> int:
+        return self.as_int()
+
+    def __float__(self) -> float:
+        return self.as_float()
+
+    def __bool__(self) -> bool:
+        return self.as_bool()
+
+    __nonzero__ = __bool__
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, ActorAttribute):
+            return (self._id, self._type, self._value) == (other._id, other._type, other._value)
+        if isinstance(other, str):
+            return self._value == other
+        if isinstance(other, bool):
+            return self.as_bool() == other
+        if isinstance(other, int):
+            return (self.as_int() if self._type == Int else self.as_float()) == other
+        if isinstance(other, float):
+            return (float(self.as_int()) if self._type == Int else self.as_float()) == other
+        if isinstance(other, carla.Color):
+            return self.as_color() == other
+        return NotImplemented
+
+    def __ne__(self, other: object) -> bool:
+        equal = self.__eq__(other)
+        return equal if equal is NotImplemented else not equal
+
+    __hash__ = None  # mutable, compared by value
 
     def __str__(self) -> str:
-        return self._value
+        value = self._value
+        if self._type == RGBColor:
+            color = self.as_color()
+            value = f"Color({color.r},{color.g},{color.b},{color.a})"
+        suffix = "" if self._modifiable else "(const)"
+        return f"ActorAttribute(id={self._id},type={_TYPE_NAMES[self._type]},value={value}{suffix})"
 
-    def __repr__(self) -> str:
-        return f"ActorAttribute(id={self.id},type={self.type},value={self._value})"
+    __repr__ = __str__
 
 
 class ActorBlueprint:
     """A blueprint (``carla.ActorBlueprint``): an id, tags and a set of attributes."""
 
     def __init__(self, blueprint_id: str, attributes: Iterable[ActorAttribute],
-                 size: tuple[float, float, float] = (0.0, 0.0, 0.0)) -> None:
+                 size: tuple[float, float, float] = (0.0, 0.0, 0.0), tags: Iterable[str] | None = None) -> None:
         self.id = blueprint_id
-        self.tags = sorted(set(blueprint_id.split(".")))
+        self.tags = sorted(set(tags if tags is not None else blueprint_id.split(".")))
         self._attributes = {attribute.id: attribute for attribute in attributes}
-        self.size = size  # (width, length, height) in metres; not part of the carla API
+        #: (width, length, height) in metres of what it spawns; not part of the carla API.
+        self.size = size
 
     def has_tag(self, tag: str) -> bool:
         return tag in self.tags
@@ -150,34 +182,38 @@ class ActorBlueprint:
         return attribute_id in self._attributes
 
     def get_attribute(self, attribute_id: str) -> ActorAttribute:
+        """A copy of the attribute (raises ``IndexError`` naming the ones it has)."""
         if attribute_id not in self._attributes:
-            raise IndexError(f"blueprint '{self.id}' has no attribute '{attribute_id}'")
-        return self._attributes[attribute_id]
+            raise IndexError(f"blueprint '{self.id}' has no attribute '{attribute_id}'; it has: "
+                             f"{', '.join(sorted(self._attributes))}")
+        return self._attributes[attribute_id].copy()
 
     def set_attribute(self, attribute_id: str, value: str) -> None:
-        attribute = self.get_attribute(attribute_id)
+        if attribute_id not in self._attributes:
+            self.get_attribute(attribute_id)  # raises the IndexError
+        attribute = self._attributes[attribute_id]
         if not attribute.is_modifiable:
             raise IndexError(f"attribute '{attribute_id}' of '{self.id}' is not modifiable")
-        attribute._set(value)
+        attribute.set_value(value)
 
     def copy(self) -> "ActorBlueprint":
         """An independent copy (a real server copies blueprints when they are fetched)."""
-        attributes = [ActorAttribute(a.id, a.type, a.value, a.recommended_values, a.is_modifiable)
-                      for a in self._attributes.values()]
-        return ActorBlueprint(self.id, attributes, self.size)
+        return ActorBlueprint(self.id, [a.copy() for a in self._attributes.values()], self.size, self.tags)
 
     def attribute_values(self) -> dict[str, str]:
         """The ``actor.attributes`` dict an actor spawned from this blueprint carries."""
-        return {key: attribute.value for key, attribute in self._attributes.items()}
+        return {key: attribute.as_str() for key, attribute in self._attributes.items()}
 
     def __iter__(self) -> Iterator[ActorAttribute]:
-        return iter(self._attributes.values())
+        return iter([a.copy() for a in self._attributes.values()])
 
     def __len__(self) -> int:
         return len(self._attributes)
 
-    def __repr__(self) -> str:
+    def __str__(self) -> str:
         return f"ActorBlueprint(id={self.id},tags={self.tags})"
+
+    __repr__ = __str__
 
 
 class BlueprintLibrary:
@@ -192,8 +228,9 @@ class BlueprintLibrary:
                                 if fnmatch.fnmatchcase(b.id, wildcard) or b.match_tags(wildcard))
 
     def filter_by_attribute(self, name: str, value: str) -> "BlueprintLibrary":
+        """Blueprints with attribute ``name`` equal to ``value`` (compared as text)."""
         return BlueprintLibrary(b for b in self._blueprints
-                                if b.has_attribute(name) and b.get_attribute(name).value == value)
+                                if b.has_attribute(name) and b.get_attribute(name).as_str() == str(value))
 
     def find(self, blueprint_id: str) -> ActorBlueprint:
         for blueprint in self._blueprints:
@@ -210,51 +247,7 @@ class BlueprintLibrary:
     def __getitem__(self, index: int) -> ActorBlueprint:
         return self._blueprints[index].copy()
 
-    def __repr__(self) -> str:
+    def __str__(self) -> str:
         return f"BlueprintLibrary({[b.id for b in self._blueprints]})"
 
-
-def _vehicle_blueprint(blueprint_id: str, base_type: str, size: tuple[float, float, float]):
-    wheels = "2" if base_type in _TWO_WHEELERS else "4"
-    attributes = [
-        ActorAttribute("role_name", String, "autopilot"),
-        ActorAttribute("color", RGBColor, _COLORS[sum(map(ord, blueprint_id)) % len(_COLORS)], _COLORS),
-        ActorAttribute("number_of_wheels", Int, wheels, is_modifiable=False),
-        ActorAttribute("base_type", String, base_type, is_modifiable=False),
-        ActorAttribute("generation", Int, "2" if "20" in blueprint_id else "1", is_modifiable=False),
-        ActorAttribute("object_type", String, "", is_modifiable=False),
-        ActorAttribute("sticky_control", Bool, "true"),
-        ActorAttribute("terramechanics", Bool, "false"),
-        ActorAttribute("has_dynamic_doors", Bool, "false", is_modifiable=False),
-        ActorAttribute("has_lights", Bool, "true", is_modifiable=False),
-        ActorAttribute("special_type", String, "", is_modifiable=False),
-    ]
-    if wheels == "2":
-        attributes.append(ActorAttribute("driver_id", Int, "0", ["0", "1", "2"]))
-    return ActorBlueprint(blueprint_id, attributes, size)
-
-
-def _walker_blueprint(number: str):
-    child = number in CHILD_WALKERS
-    attributes = [
-        ActorAttribute("role_name", String, "walker"),
-        ActorAttribute("is_invincible", Bool, "true"),
-        ActorAttribute("speed", Float, "1.4", ["0.0", "1.4", "2.8"] if not child else ["0.0", "1.1", "2.2"]),
-        ActorAttribute("age", String, "child" if child else "adult", is_modifiable=False),
-        ActorAttribute("gender", String, "female" if int(number) % 2 else "male", is_modifiable=False),
-        ActorAttribute("generation", Int, "2", is_modifiable=False),
-        ActorAttribute("can_use_wheelchair", Bool, "false", is_modifiable=False),
-    ]
-    size = (0.5, 0.5, 1.1) if child else (0.375, 0.375, 1.86)
-    return ActorBlueprint(f"walker.pedestrian.{number}", attributes, size)
-
-
-def build_library(extra: Iterable[ActorBlueprint] = ()) -> BlueprintLibrary:
-    """The blueprint library of the embedded world: vehicles, walkers, the walker AI controller
-    and any ``extra`` blueprints (sensors register theirs)."""
-    blueprints = [_vehicle_blueprint(bp_id, base, (w, l, h))
-                  for bp_id, (base, w, l, h) in VEHICLES.items()]
-    blueprints += [_walker_blueprint(f"{n:04d}") for n in range(1, 53)]
-    blueprints.append(ActorBlueprint("controller.ai.walker", [ActorAttribute("role_name", String, "")]))
-    blueprints += list(extra)
-    return BlueprintLibrary(blueprints)
+    __repr__ = __str__

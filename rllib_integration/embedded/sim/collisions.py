@@ -1,6 +1,6 @@
 """Collisions between actors, resolved once per tick after physics.
 
-Every pair of overlapping boxes (vehicles and walkers) is a collision of the frame, recorded for
+Every pair of overlapping boxes (vehicles, walkers and props) is a collision of the frame, recorded for
 both actors with the impulse of a perfectly inelastic impact (reduced mass times the relative
 velocity). The vehicles involved go back to their pose before the tick and stop.
 """
@@ -13,6 +13,7 @@ import carla
 import numpy as np
 
 from . import geometry
+from .actors import Prop
 from .vehicle import Vehicle
 from .dynamics import COLUMN, VehicleStates
 
@@ -30,7 +31,7 @@ class CollisionRecord:
 def mass_of(vehicles: VehicleStates, actor: Any) -> float:
     if isinstance(actor, Vehicle):
         return float(vehicles.data[actor.slot, COLUMN["mass"]])
-    return WALKER_MASS
+    return getattr(actor, "mass", WALKER_MASS)
 
 
 def resolve_collisions(actors: list[Any], boxes: tuple[np.ndarray, ...], vehicles: VehicleStates,
@@ -39,7 +40,8 @@ def resolve_collisions(actors: list[Any], boxes: tuple[np.ndarray, ...], vehicle
     them); the vehicles involved are put back to their rows of ``before`` and stopped."""
     if len(actors) < 2:
         return []
-    pairs = geometry.overlapping_pairs(*boxes)
+    pairs = [(i, j) for i, j in geometry.overlapping_pairs(*boxes)
+             if not (isinstance(actors[i], Prop) and isinstance(actors[j], Prop))]  # props never move
     records = []
     for i, j in pairs:
         a, b = actors[i], actors[j]

@@ -39,7 +39,7 @@ from ..maps.rules import SpeedLimits
 from ..maps.static_world import static_world
 from ..maps.towns import EmbeddedMap
 from . import geometry
-from .actors import Actor, Walker
+from .actors import Actor, Prop, Walker
 from .blueprints import ActorBlueprint
 from .collisions import CollisionRecord, resolve_collisions
 from .dynamics import VehicleStates, noise_key
@@ -105,6 +105,7 @@ class Simulation:
         self.traffic: TrafficService | None = None
         self._actors: dict[int, Actor] = {}
         self._walkers: list[Walker] = []
+        self._props: list[Prop] = []
         self._sensors: list[Any] = []
         self._next_id = 1
         self._hooks: list[Callable[[float], None]] = []
@@ -137,6 +138,8 @@ class Simulation:
         self._actors[actor.id] = actor
         if isinstance(actor, Walker):
             self._walkers.append(actor)
+        elif isinstance(actor, Prop):
+            self._props.append(actor)
         self._snapshot = None
         return actor
 
@@ -164,6 +167,8 @@ class Simulation:
             self._sensors.remove(actor)
         if isinstance(actor, Walker):
             self._walkers.remove(actor)
+        elif isinstance(actor, Prop):
+            self._props.remove(actor)
         if isinstance(actor, Vehicle):
             moved = self.vehicles.remove(actor.slot)
             if moved is not None:
@@ -178,21 +183,23 @@ class Simulation:
 
     # -- spawning ------------------------------------------------------------------------------
     def boxes(self) -> tuple[list[Actor], tuple[np.ndarray, ...]]:
-        """Boxes of every vehicle (vectorised from the state table) and walker:
+        """Boxes of every vehicle (vectorised from the state table), walker and prop:
         (actors, (x, y, yaw, ex, ey, z0, z1))."""
         s = self.vehicles
         actors: list[Actor] = list(s.owners)
         z = s.column("z")
         columns = [s.column("x"), s.column("y"), s.column("yaw"), s.column("half_length"),
                    s.column("half_width"), z, z + s.column("height")]
-        if self._walkers:
+        others = self._walkers + self._props
+        if others:
             rows = []
-            for walker in self._walkers:
-                t, e = walker.get_transform(), walker.bounding_box.extent
-                rows.append((t.location.x, t.location.y, math.radians(t.rotation.yaw), e.x, e.y,
-                             t.location.z - e.z, t.location.z + e.z))
+            for actor in others:
+                t, e = actor.get_transform(), actor.bounding_box.extent
+                bottom = t.location.z - e.z if isinstance(actor, Walker) else t.location.z
+                rows.append((t.location.x, t.location.y, math.radians(t.rotation.yaw), e.x, e.y, bottom,
+                             bottom + 2.0 * e.z))
             columns = [np.concatenate([column, extra]) for column, extra in zip(columns, zip(*rows))]
-            actors += self._walkers
+            actors += others
         return actors, tuple(columns)
 
     def blocked(self, blueprint: ActorBlueprint, transform: carla.Transform) -> bool:
@@ -214,15 +221,16 @@ class Simulation:
         if parent is not None and (not parent.is_alive or self._actors.get(parent.id) is not parent):
             raise RuntimeError(f"cannot attach to actor {parent.id}: it is not alive")
         kind = blueprint.id.split(".")[0]
-        if kind not in ("vehicle", "walker") and blueprint.id not in self.spawners:
-            raise RuntimeError(f"the embedded world cannot spawn '{blueprint.id}' yet")
-        if kind in ("vehicle", "walker") and parent is None and self.blocked(blueprint, transform):
+        bodies = ("vehicle", "walker", "static")
+        if kind not in bodies and blueprint.id not in self.spawners:
+            raise RuntimeError(f"the embedded world cannot spawn '{blueprint.id}'")
+        if kind in bodies and parent is None and self.blocked(blueprint, transform):
             raise RuntimeError("Spawn failed because of collision at spawn position")
         width, length, height = blueprint.size
         extent = carla.Vector3D(length / 2, width / 2, height / 2)
         args = (self, self.new_id(), blueprint.id, blueprint.attribute_values(), transform)
         if kind == "vehicle":
-            physics = physics_control(blueprint.id, blueprint.get_attribute("base_type").value, blueprint.size)
+            physics = physics_control(blueprint.id, blueprint.get_attribute("base_type").as_str(), blueprint.size)
             vehicle = Vehicle(*args, extent=extent, physics=physics)
             loc, yaw = transform.location, transform.rotation.yaw
             vehicle.slot = self.vehicles.add(vehicle, physics, blueprint.size, loc.x, loc.y, loc.z, yaw,
@@ -230,6 +238,10 @@ class Simulation:
             return self.register(vehicle)
         if kind == "walker":
             return self.register(Walker(*args, extent=extent))
+        if kind == "static":
+            prop = Prop(*args, extent=extent, parent=parent)
+            prop.semantic_tags = [int(carla.CityObjectLabel.Static)]
+            return self.register(prop)
         return self.register(self.spawners[blueprint.id](*args, parent=parent))
 
     # -- queries -------------------------------------------------------------------------------
@@ -285,7 +297,8 @@ class Simulation:
             states.settle_vertical(dt, z + curb, pitch, roll)
         for walker in self._walkers:
             walker.advance(dt)
-        self.collisions = resolve_collisions(*self.boxes(), states, before) if states.count or self._walkers else []
+        moving = states.count or self._walkers
+        self.collisions = resolve_collisions(*self.boxes(), states, before) if moving else []
         self.collisions += [CollisionRecord(vehicle, other, impulse) for vehicle, other, impulse in static_hits]
         states.update_accelerations(before, dt)
         self.frame += 1
