@@ -110,14 +110,16 @@ def test_radar_measures_an_approaching_vehicle_at_minus_5_m_per_s(world):
 
 def test_dvs_reports_changes_only(world):
     hero, _ = scene(world)
+    world.freeze_all_traffic_lights(True)  # a light changing colour in view is an event too
     _, data = attach(world, hero, "sensor.camera.dvs", carla.Transform(carla.Location(z=1.6)),
                      image_size_x=64, image_size_y=48)
     world.tick()
     world.tick()
-    assert len(data[-1]) == 0, "a still scene gives no events"
+    # the settled hero's sub-millimetre jitter may flip a pixel on an edge, no more
+    assert len(data[-1]) <= 3, "a still scene gives (almost) no events"
     hero.apply_control(carla.VehicleControl(throttle=1.0, steer=0.5))
     for _ in range(10):
         world.tick()
     events = np.frombuffer(data[-1].raw_data, dtype=parsers.DVS_EVENT)
-    assert len(events) > 0 and events["pol"].any() and (~events["pol"]).any()
+    assert len(events) > 30 and events["pol"].any() and (~events["pol"]).any()
     assert events["x"].max() < 64 and events["y"].max() < 48

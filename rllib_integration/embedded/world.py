@@ -16,7 +16,7 @@ from .maps.towns import EmbeddedMap
 from .sim.actors import Actor, ActorList
 from .sim.blueprints import ActorBlueprint, BlueprintLibrary
 from .sim.kernel import Simulation, copy_settings
-from .sim.lights import TrafficLight
+from .sim.lights import TrafficLight, TrafficSign
 from .sim.snapshot import WorldSnapshot
 from .traffic.navigation import navigation_for
 
@@ -124,24 +124,34 @@ class World:
         """What lies straight below ``location`` (a roof, the ground), or None."""
         return self._sim.static.project_point(location, carla.Vector3D(0.0, 0.0, -1.0), search_distance)
 
-    # -- traffic lights -----------------------------------------------------------------------
+    # -- traffic lights and signs ----------------------------------------------------------------
     def get_traffic_lights_from_waypoint(self, waypoint: carla.Waypoint, distance: float) -> list[TrafficLight]:
-        """Lights whose stop lines lie within ``distance`` metres ahead along the lanes."""
-        return self._sim.lights.along(waypoint, distance)
+        """Lights whose signals lie within ``distance`` metres ahead along the lanes."""
+        return self._sim.signals.along(waypoint, distance)
+
+    def get_traffic_lights_in_junction(self, junction_id: int) -> list[TrafficLight]:
+        """The lights of the group controlling a junction."""
+        return self._sim.signals.in_junction(junction_id)
 
     def get_traffic_light(self, landmark: carla.Landmark) -> TrafficLight | None:
-        return self._sim.lights.by_opendrive_id(landmark.id)
+        found = self._sim.signals.by_id.get(landmark.id)
+        return found if isinstance(found, TrafficLight) else None
 
     def get_traffic_light_from_opendrive_id(self, traffic_light_id: str) -> TrafficLight | None:
-        return self._sim.lights.by_opendrive_id(traffic_light_id)
+        found = self._sim.signals.by_id.get(str(traffic_light_id))
+        return found if isinstance(found, TrafficLight) else None
+
+    def get_traffic_sign(self, landmark: carla.Landmark) -> TrafficSign | None:
+        """The sign (or light) actor of a landmark."""
+        return self._sim.signals.by_id.get(landmark.id)
 
     def freeze_all_traffic_lights(self, frozen: bool) -> None:
-        for light in self._sim.lights.lights:
-            light.freeze(frozen)
+        for group in self._sim.signals.groups:
+            group.frozen = bool(frozen)
 
     def reset_all_traffic_lights(self) -> None:
-        for light in self._sim.lights.lights:
-            light.reset_group()
+        for group in self._sim.signals.groups:
+            group.reset()
 
     # -- pedestrians ---------------------------------------------------------------------------
     def set_pedestrians_seed(self, seed: int) -> None:

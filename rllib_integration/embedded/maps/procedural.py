@@ -2,8 +2,9 @@
 
 Three towns, each built in well under a second and cached per process:
 
-- ``GridTown``: a 5x5 grid of blocks, 100 m apart; every second street is a 4-lane arterial
-  (2+2), the others 2-lane streets (1+1); junctions where two arterials cross have traffic lights.
+- ``GridTown``: a 5x5 grid of blocks, 100 m apart, inside a 4-lane ring road; every second inner
+  street is a 4-lane arterial (2+2), the others 2-lane streets (1+1); junctions where two arterials
+  cross have traffic lights.
 - ``Highway``: a 3 km dual carriageway, 3 lanes each way, gently curved, with ramps.
 - ``RingTown``: a two-way 4-lane ring of 150 m radius with four spokes to the centre.
 
@@ -55,8 +56,9 @@ class _OsmBuilder:
 
 
 def grid_town(rows: int = 5, cols: int = 5, spacing: float = 100.0, arterial_every: int = 2) -> str:
-    """OSM of a grid town; arterials (4 lanes) every ``arterial_every`` streets, signals where
-    two arterials cross."""
+    """OSM of a grid town: a 4-lane ring road around ``rows`` x ``cols`` blocks (one closed way, so
+    its corners are bends, not dead ends), crossed by inner streets; arterials (4 lanes) every
+    ``arterial_every`` streets, signals where two arterials cross."""
     osm = _OsmBuilder()
     ids = {}
     for r in range(rows + 1):
@@ -64,11 +66,14 @@ def grid_town(rows: int = 5, cols: int = 5, spacing: float = 100.0, arterial_eve
             signal = r % arterial_every == 0 and c % arterial_every == 0 and 0 < r < rows and 0 < c < cols
             tags = {"highway": "traffic_signals"} if signal else {}
             ids[r, c] = osm.node(c * spacing, r * spacing, **tags)
-    for r in range(rows + 1):
+    ring = ([ids[0, c] for c in range(cols + 1)] + [ids[r, cols] for r in range(1, rows + 1)] +
+            [ids[rows, c] for c in range(cols - 1, -1, -1)] + [ids[r, 0] for r in range(rows - 1, -1, -1)])
+    osm.way(ring, highway="primary", lanes="4", name="Ring")
+    for r in range(1, rows):
         arterial = r % arterial_every == 0
         osm.way([ids[r, c] for c in range(cols + 1)], highway="primary" if arterial else "residential",
                 lanes="4" if arterial else "2", name=f"Row {r}")
-    for c in range(cols + 1):
+    for c in range(1, cols):
         arterial = c % arterial_every == 0
         osm.way([ids[r, c] for r in range(rows + 1)], highway="primary" if arterial else "residential",
                 lanes="4" if arterial else "2", name=f"Column {c}")

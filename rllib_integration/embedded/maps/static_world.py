@@ -36,8 +36,8 @@ import numpy as np
 
 from ...common import map_raster
 from ...common.map_raster import ROAD_LABELS, Label, cache_dir, map_layer
-from . import rules
-from .rules import light_placements
+from . import signals
+from .signals import signal_placements
 
 logger = logging.getLogger(__name__)
 
@@ -50,10 +50,11 @@ WALL_INSET = 2.0  # m inside the raster's edge
 #: Width of thin things (pole, trunk; guard rail) on the collision raster, wider than drawn so that a
 #: vehicle checked every 0.9 m cannot pass through them.
 THIN_FOOTPRINT, RAIL_FOOTPRINT = 1.0, 0.8
-#: Part of the cache key: the source of the construction (this module, the rules and the map raster it
+RAIL_JUNCTION_GAP = 20.0  # metres around junctions without rails (lanes of ramps run side by side there)
+#: Part of the cache key: the source of the construction (this module, the signals and the map raster it
 #: uses), so a change of any of them rebuilds the cached worlds.
 VERSION = hashlib.sha1(b"".join(pathlib.Path(module.__file__).read_bytes() for module in (
-    sys.modules[__name__], rules, map_raster))).hexdigest()[:10]
+    sys.modules[__name__], signals, map_raster))).hexdigest()[:10]
 _LABEL = carla.CityObjectLabel
 
 
@@ -199,13 +200,17 @@ class _Builder:
                       crop, corner)
 
     def _rail_mask(self) -> np.ndarray:
-        """Lines 0.5 m outside the outer edges of the carriageways (the right edge of the outermost
+        """Lines 1.5 m outside the outer edges of the carriageways (the right edge of the outermost
         paved lane; the left edge of a lane whose left has no lane of the other direction), outside
-        junctions: where guard rails stand."""
+        away from junctions (ramps merge there): where guard rails stand."""
         paved = (carla.LaneType.Driving, carla.LaneType.Shoulder, carla.LaneType.Parking)
         lines: dict[tuple, list[tuple[float, float, float]]] = {}
+        junctions = np.zeros(self.index.shape, np.uint8)
         for waypoint in self.map.generate_waypoints(1.0):
             if waypoint.is_junction:
+                at = waypoint.transform.location
+                centre = (int((at.x - self.origin_x) * self.ppm), int((at.y - self.origin_y) * self.ppm))
+                cv2.circle(junctions, centre, int(RAIL_JUNCTION_GAP * self.ppm), 1, -1)
                 continue
             edges = []
             outer, lane = waypoint, waypoint.get_right_lane()
@@ -219,7 +224,7 @@ class _Builder:
             for edge, side in edges:
                 t = edge.transform
                 right = t.get_right_vector()
-                offset = side * (edge.lane_width / 2.0 + 0.5)
+                offset = side * (edge.lane_width / 2.0 + 1.5)  # a shoulder: a bus (3.9 m) fits a 3.3 m lane
                 key = (edge.road_id, edge.section_id, edge.lane_id, side)
                 lines.setdefault(key, []).append((edge.s, t.location.x + right.x * offset, t.location.y + right.y * offset))
         mask = np.zeros(self.index.shape, np.uint8)
@@ -229,7 +234,7 @@ class _Builder:
             pixels = np.array([((x - self.origin_x) * self.ppm * 16, (y - self.origin_y) * self.ppm * 16)
                                for _, x, y in points], dtype=np.int32)
             cv2.polylines(mask, [pixels], False, 1, thickness, cv2.LINE_8, shift=4)
-        return mask > 0
+        return (mask > 0) & (junctions == 0)
 
     def _guard_rails(self, mask: np.ndarray, ground) -> None:
         for crop, corner, _ in self._pieces(mask, 4.0, 3):
@@ -258,11 +263,8 @@ class _Builder:
                           trunk, (row - radius, col - radius))
 
     def _poles(self, ground) -> None:
-        spots = [(t.location.x, t.location.y, 5.0) for _, _, _, t in light_placements(self.map)]
-        for landmark in self.map.get_all_landmarks():
-            if landmark.type in ("206", "205", "274"):  # stop, yield, speed limit
-                location = landmark.transform.location
-                spots.append((location.x, location.y, 3.0))
+        spots = [(signal.transform.location.x, signal.transform.location.y,
+                  5.0 if signal.type_id == "traffic.traffic_light" else 3.0) for signal in signal_placements(self.map)]
         for x, y, tall in spots:
             z0 = self._ground_at(ground, x, y)
             radius = max(1, int(THIN_FOOTPRINT / 2.0 * self.ppm))

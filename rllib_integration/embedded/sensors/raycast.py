@@ -2,7 +2,7 @@
 
 The scene is the ground (flat at the ground height under the sensor, textured by the map's label
 layer: road, lane markings, sidewalks, shoulders, terrain), every actor's oriented box (vehicles,
-walkers, traffic lights) and the boxes of the loaded static objects (buildings, vegetation, poles,
+walkers, props, the heads of traffic lights in their state's colour) and the boxes of the loaded static objects (buildings, vegetation, poles,
 guard rails, walls). Rays are cast in bulk with NumPy: ``t`` is the distance along
 each ray direction to the nearest hit (``inf`` for none). Semantic tags are CARLA's (0.9.14+).
 """
@@ -26,6 +26,8 @@ _TAG = carla.CityObjectLabel
 VEHICLE_TAGS = {"car": int(_TAG.Car), "van": int(_TAG.Car), "truck": int(_TAG.Truck), "bus": int(_TAG.Bus),
                 "motorcycle": int(_TAG.Motorcycle), "bicycle": int(_TAG.Bicycle)}
 GROUND_PPM = 10.0  # resolution of the ground texture, pixels per metre
+LIGHT_COLOURS = {carla.TrafficLightState.Red: (230, 30, 30), carla.TrafficLightState.Yellow: (240, 200, 20),
+                 carla.TrafficLightState.Green: (40, 210, 70)}
 
 
 @dataclass
@@ -54,6 +56,13 @@ def scene_boxes(sim: "Simulation", exclude: set[int], origin: carla.Location, re
         t = actor.get_transform()
         if t.location.distance(origin) > reach + 15.0:
             continue
+        if kind == "traffic":  # signs are their poles (static world); lights add their heads
+            heads = actor.get_light_boxes() if hasattr(actor, "get_light_boxes") else []
+            colour = LIGHT_COLOURS.get(actor.get_state(), (40, 40, 40)) if heads else None
+            rows += [((b.location.x, b.location.y, b.location.z), math.radians(b.rotation.yaw),
+                      (b.extent.x, b.extent.y, b.extent.z), int(_TAG.TrafficLight), actor.id, (0.0, 0.0, 0.0), colour)
+                     for b in heads]
+            continue
         box = actor.bounding_box
         c, s = math.cos(math.radians(t.rotation.yaw)), math.sin(math.radians(t.rotation.yaw))
         centre = (t.location.x + c * box.location.x - s * box.location.y,
@@ -63,10 +72,8 @@ def scene_boxes(sim: "Simulation", exclude: set[int], origin: carla.Location, re
             colour = tuple(int(v) for v in actor.attributes.get("color", "120,120,120").split(","))
         elif kind == "walker":
             tag, colour = int(_TAG.Pedestrians), (150, 90, 60)
-        elif kind == "static":
-            tag, colour = int(_TAG.Static), (230, 120, 40)
         else:
-            tag, colour = int(_TAG.TrafficLight), (40, 40, 40)
+            tag, colour = int(_TAG.Static), (230, 120, 40)
         v = actor.get_velocity()
         rows.append((centre, math.radians(t.rotation.yaw), (box.extent.x, box.extent.y, box.extent.z), tag, actor.id,
                      (v.x, v.y, v.z), colour))

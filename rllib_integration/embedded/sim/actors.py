@@ -25,7 +25,7 @@ class ActorHost(Protocol):
     vehicles: VehicleStates  # the state table vehicles read and write their row of
     traffic: Any  # the traffic managers by port, for set_autopilot()
     speed_limits: Any  # ``at(location)`` in km/h, for get_speed_limit()
-    lights: Any  # ``facing(location)`` -> (light, distance) or None, for get_traffic_light()
+    signals: Any  # the traffic lights and signs (``affecting(box)``, for get_traffic_light())
 
     def destroy(self, actor: "Actor") -> bool: ...
 

@@ -2,12 +2,15 @@
 
 Every pair of overlapping boxes (vehicles, walkers and props) is a collision of the frame, recorded for
 both actors with the impulse of a perfectly inelastic impact (reduced mass times the relative
-velocity). The vehicles involved go back to their pose before the tick and stop.
+velocity). The vehicles involved go back to their pose before the tick and stop; boxes that still
+overlap there are pushed apart (along the axis of least overlap), so no vehicle stays stuck.
 """
 
 from __future__ import annotations
 
 from typing import Any
+
+import math
 
 import carla
 import numpy as np
@@ -19,6 +22,8 @@ from .dynamics import COLUMN, VehicleStates
 
 #: Mass given to actors that are not vehicles (walkers), kg.
 WALKER_MASS = 70.0
+#: Gap left between two boxes pushed apart after a collision, metres.
+SEPARATION = 0.05
 
 
 class CollisionRecord:
@@ -58,4 +63,28 @@ def resolve_collisions(actors: list[Any], boxes: tuple[np.ndarray, ...], vehicle
                 row[COLUMN[name]] = before[actor.slot, COLUMN[name]]
             row[COLUMN["speed"]] = 0.0
             row[COLUMN["yaw_rate"]] = 0.0
+    for i, j in pairs:
+        _separate(actors[i], actors[j], vehicles)
     return records
+
+
+def _separate(a: Any, b: Any, vehicles: VehicleStates) -> None:
+    """Push two boxes that still overlap at their poses before the tick apart (vehicles move; a
+    walker or a prop does not), so that neither stays stuck in the other."""
+    movers = [actor for actor in (a, b) if isinstance(actor, Vehicle)]
+    if not movers:
+        return
+    boxes = []
+    for actor in (a, b):
+        t, e = actor.get_transform(), actor.bounding_box.extent
+        boxes.append((t.location.x, t.location.y, math.radians(t.rotation.yaw), e.x, e.y))
+    (xa, ya, yaw_a, ex_a, ey_a), (xb, yb, yaw_b, ex_b, ey_b) = boxes
+    depth, ux, uy = geometry.penetration(xb - xa, yb - ya, yaw_a, ex_a, ey_a, yaw_b, ex_b, ey_b)
+    if depth <= 0.0:
+        return
+    share = (depth + SEPARATION) / len(movers)
+    for actor, sign in ((a, -1.0), (b, 1.0)):
+        if isinstance(actor, Vehicle):
+            row = vehicles.data[actor.slot]
+            row[COLUMN["x"]] += sign * ux * share
+            row[COLUMN["y"]] += sign * uy * share

@@ -28,6 +28,23 @@ def _separated(dx, dy, yaw_a, ex_a, ey_a, yaw_b, ex_b, ey_b) -> np.ndarray:
     return separated
 
 
+def penetration(dx: float, dy: float, yaw_a: float, ex_a: float, ey_a: float, yaw_b: float, ex_b: float,
+                ey_b: float) -> tuple[float, float, float]:
+    """Least overlap of two boxes (``dx, dy``: centre of b minus centre of a) and the axis it is
+    along, pointing from a to b: ``(depth, ux, uy)``; depth <= 0 when they do not overlap."""
+    ca, sa, cb, sb = np.cos(yaw_a), np.sin(yaw_a), np.cos(yaw_b), np.sin(yaw_b)
+    best = (np.inf, 1.0, 0.0)
+    for ux, uy in ((ca, sa), (-sa, ca), (cb, sb), (-sb, cb)):
+        reach = ex_a * abs(ca * ux + sa * uy) + ey_a * abs(-sa * ux + ca * uy) + \
+            ex_b * abs(cb * ux + sb * uy) + ey_b * abs(-sb * ux + cb * uy)
+        along = dx * ux + dy * uy
+        depth = reach - abs(along)
+        if depth < best[0]:
+            sign = 1.0 if along >= 0.0 else -1.0
+            best = (float(depth), float(sign * ux), float(sign * uy))
+    return best
+
+
 def overlapping_pairs(x, y, yaw, ex, ey, z0, z1) -> np.ndarray:
     """Index pairs ``(i, j)``, ``i < j``, of boxes that overlap; shape ``(K, 2)``.
 

@@ -6,7 +6,7 @@ A :class:`Simulation` owns everything that changes while a world runs:
   the sensors;
 - the vehicle state table (:class:`~.dynamics.VehicleStates`), advanced in one vectorised step;
 - the ground (:mod:`..maps.ground`), the static world around the roads
-  (:class:`~.static_scene.StaticScene`), the traffic lights (:class:`~.lights.LightSystem`) and the
+  (:class:`~.static_scene.StaticScene`), the traffic lights and signs (:class:`~.lights.TrafficSignals`) and the
   speed limits of the map;
 - the settings, the weather, the clock (frame, elapsed and delta seconds) and the tick phases.
 
@@ -45,7 +45,7 @@ from .collisions import CollisionRecord, resolve_collisions
 from .dynamics import VehicleStates, noise_key
 from .vehicle import Vehicle
 from .vehicle_physics import physics_control
-from .lights import LightSystem
+from .lights import TrafficSignals
 from .snapshot import ActorSnapshot, WorldSnapshot
 from .static_scene import StaticScene
 
@@ -113,8 +113,8 @@ class Simulation:
         self._next_listener = 1
         self._snapshot: WorldSnapshot | None = None
         self.spectator = self.register(Actor(self, self.new_id(), "spectator", {}, carla.Transform()))
-        self.lights = LightSystem(self)
-        self.add_pre_tick_hook(self.lights.advance)
+        self.signals = TrafficSignals(self)
+        self.add_pre_tick_hook(self.signals.advance)
 
     # -- settings ------------------------------------------------------------------------------
     def apply_settings(self, settings: carla.WorldSettings) -> int:
@@ -203,14 +203,20 @@ class Simulation:
         return actors, tuple(columns)
 
     def blocked(self, blueprint: ActorBlueprint, transform: carla.Transform) -> bool:
-        """Whether an actor of ``blueprint`` at ``transform`` would overlap a vehicle or walker."""
+        """Whether an actor of ``blueprint`` at ``transform`` would overlap a vehicle, walker or prop."""
+        width, length, height = blueprint.size
+        walker = blueprint.id.startswith("walker.")
+        return self.occupied(transform, carla.Vector3D(length / 2, width / 2, height / 2), centred=walker)
+
+    def occupied(self, transform: carla.Transform, extent: carla.Vector3D, centred: bool = False) -> bool:
+        """Whether a box of half ``extent`` at ``transform`` (its bottom centre, or its centre if
+        ``centred``) overlaps a vehicle, walker or prop."""
         actors, boxes = self.boxes()
         if not actors:
             return False
-        width, length, height = blueprint.size
         loc = transform.location
-        bottom = loc.z - height / 2 if blueprint.id.startswith("walker.") else loc.z
-        box = (loc.x, loc.y, math.radians(transform.rotation.yaw), length / 2, width / 2, bottom, bottom + height)
+        bottom = loc.z - extent.z if centred else loc.z
+        box = (loc.x, loc.y, math.radians(transform.rotation.yaw), extent.x, extent.y, bottom, bottom + 2 * extent.z)
         return len(geometry.overlaps_with(box, *boxes)) > 0
 
     def spawn(self, blueprint: ActorBlueprint, transform: carla.Transform, parent: Actor | None = None) -> Actor:

@@ -245,12 +245,15 @@ class Vehicle(Actor):
         return self._sim.speed_limits.at(self.get_location())
 
     def get_traffic_light(self) -> Any:
-        """The light whose stop line is just ahead on this vehicle's lane, or None."""
-        found = self._sim.lights.facing(self.get_location())
-        return found[0] if found else None
+        """The light whose trigger volume the vehicle's box overlaps, or None."""
+        row = self._row()
+        z = row[COLUMN["z"]]
+        return self._sim.signals.affecting((row[COLUMN["x"]], row[COLUMN["y"]], row[COLUMN["yaw"]],
+                                            row[COLUMN["half_length"]], row[COLUMN["half_width"]], z,
+                                            z + row[COLUMN["height"]]))
 
     def is_at_traffic_light(self) -> bool:
-        return self._sim.lights.facing(self.get_location()) is not None
+        return self.get_traffic_light() is not None
 
     def get_traffic_light_state(self) -> carla.TrafficLightState:
         """The state of the light affecting the vehicle; green when there is none, as CARLA."""

@@ -1,21 +1,22 @@
 """The autopilot behind the embedded traffic manager: plans every autopilot vehicle's control.
 
-One :class:`AutopilotPlanner` serves one traffic manager (one port). Ten times per simulated second (every second tick at 20 Hz; controls are held in between), before
-physics, each autopilot vehicle gets a ``VehicleControl``:
+One :class:`AutopilotPlanner` serves one traffic manager (one port). Ten times per simulated second
+(controls are held in between), before physics, each autopilot vehicle gets a ``VehicleControl``:
 
-- **Route**: waypoints every 2 m along its lane, at least 40 m ahead; at a fork the branch is drawn
-  from the manager's RNG (``set_random_device_seed``), or leads towards the next ``set_path`` point.
-- **Steering**: pure pursuit of a route point 4-15 m ahead (further at speed).
-- **Speed**: the road's speed limit (the map's speed signs, else the town's default) lowered by the
-  speed difference percentage (CARLA's default 30 %), or ``set_desired_speed``; slower in curves.
+- **Route** (:mod:`.routes`): waypoints every 2 m along its lane, at least 40 m ahead; forks chosen
+  by ``set_route``, ``set_path`` or the manager's RNG (``set_random_device_seed``).
+- **Lane changes** (:mod:`.lane_changes`): forced, overtaking, keep right, random.
+- **Junctions** (:mod:`.junctions`): lights, stop signs, right of way, never blocking a junction.
+- **Speed**: the road's speed limit lowered by the speed difference percentage (CARLA's default
+  30 %), or ``set_desired_speed``; slower in curves.
 - **Car following**: the Intelligent Driver Model towards the nearest vehicle or walker on the route
-  ahead (``set_global_distance_to_leading_vehicle`` is its standstill gap), vectorised over all pairs.
-- **Junctions**: stop at red (and at yellow when there is room) unless ignoring lights
-  (``ignore_lights_percentage``); and enter a junction only when no vehicle from another lane is
-  inside (first come, first served; followers in the same lane may enter together), which keeps
-  crossing paths apart.
+  ahead (``distance_to_leading_vehicle`` is its standstill gap; ``ignore_vehicles_percentage``,
+  ``ignore_walkers_percentage`` and ``collision_detection`` leave some out), vectorised over all pairs.
+- **Steering**: pure pursuit (from midway between the axles) of a route point 4-15 m ahead (further
+  at speed and while changing lanes), ``vehicle_lane_offset`` / ``global_lane_offset`` metres right of the lane centre.
+- **Lights** (:mod:`.vehicle_lights`) for the vehicles with ``update_vehicle_lights``.
 
-Lane changes are not made (``auto_lane_change`` is accepted and stored).
+Hybrid physics and dormant-vehicle respawning are :mod:`.hybrid`'s.
 """
 
 from __future__ import annotations
@@ -27,40 +28,22 @@ import carla
 import numpy as np
 
 from ..sim.dynamics import COLUMN, clamp
+from . import hybrid, lane_changes
+from .autopilot_state import AutopilotState
+from .junctions import JunctionControl
+from .routes import ROUTE_POINTS, ROUTE_STEP, Route, lane_at
+from .vehicle_lights import light_state
 
 if TYPE_CHECKING:
     from ..sim.kernel import Simulation
 
-ROUTE_STEP = 2.0
-ROUTE_POINTS = 22  # 42 m of route
 SAMPLES = np.arange(0, 16)  # route indices sampled for the leader search (every 2 m, 0-30 m)
-IDM_ACCEL, IDM_DECEL, IDM_HEADWAY, LATERAL_ACCEL = 2.0, 3.0, 1.2, 2.5
+IDM_ACCEL, IDM_DECEL, IDM_HEADWAY, LATERAL_ACCEL = 2.0, 3.0, 1.2, 1.5
 PLANNING_PERIOD = 0.1  # seconds of simulation between two plans (10 Hz); controls are held in between
-OFF_ROUTE_DISTANCE = 6.0  # metres from the route's current point: re-localise
-OFF_ROUTE_ACROSS = 2.5  # metres across the route segment (outside junctions): re-localise
-STOP_MARGIN = 4.0  # metres between a vehicle's front and the junction it waits for
 COASTING = 0.5  # m/s² a vehicle loses with the throttle closed (rolling, drag, engine braking)
-
-
-class AutopilotState:
-    """Route and settings of one autopilot vehicle."""
-
-    def __init__(self, vehicle: Any) -> None:
-        self.vehicle = vehicle
-        self.route: list[tuple[float, float, float, carla.Waypoint]] = []
-        self.coords: list[float] = []  # x0, y0, x1, y1, ... of the route, kept in step with it
-        self.entry: int | None = None  # index of the route's first junction point
-        self.entry_lights: tuple = ()  # (approach lane, its lights) of that junction
-        self.speed_difference: float | None = None
-        self.distance: float | None = None
-        self.ignore_lights = 0.0
-        self.desired_speed: float | None = None  # km/h
-        self.path: list[carla.Location] = []
-        self.auto_lane_change = True
-        self.reservation: tuple[int, tuple[int, int]] | None = None  # (junction, approach lane)
-        self.reserved_at = 0.0
-        self.runs_light: dict[int, bool] = {}
-        self.cruise: float | None = None  # cached target speed; None when the route or settings change
+LONG_VEHICLE = 3.2  # half length, m: vans, trucks and buses turn differently
+TIGHT_TURN_SPEED = 1.4  # m/s: long vehicles in turns under 10 m radius (below the curb-climbing speed)
+MOVING = 0.5  # m/s: faster than this, a vehicle is moving
 
 
 class AutopilotPlanner:
@@ -71,16 +54,20 @@ class AutopilotPlanner:
         self.vehicles: dict[int, AutopilotState] = {}
         self.rng = np.random.default_rng()
         self.synchronous = False
-        self.hybrid = False
+        self.hybrid = hybrid.HybridPhysics()
         self.distance = 2.5  # standstill gap, m
         self.speed_difference = 30.0  # percent below the speed limit
-        self._reservations: dict[int, dict[int, tuple[int, int]]] = {}  # junction -> vehicle -> lane
+        self.lane_offset = 0.0
+        self.osm_mode = True  # CARLA's default: vehicles at dead ends are destroyed
+        self.junctions = JunctionControl(sim.signals, self.rng, self.vehicles)
         self._time = 0.0
         self._since_plan = math.inf  # seconds since the last plan
+        self._steps = 0  # simulation steps since the last plan
         self._members: list[AutopilotState] = []  # the autopilots in the order of the rows below
         self._coords = np.zeros((0, ROUTE_POINTS, 2))  # their routes' points
         sim.add_pre_tick_hook(self.tick)
 
+    # -- registration -----------------------------------------------------------------------------
     def state(self, actor: Any) -> AutopilotState:
         """The state of a registered vehicle (a clear error for one that is not)."""
         state = self.vehicles.get(actor.id)
@@ -89,8 +76,11 @@ class AutopilotPlanner:
                                f"{self.port}. Fix: call vehicle.set_autopilot(True, {self.port}) first.")
         return state
 
+    def seed(self, seed: int) -> None:
+        self.rng = self.junctions.rng = np.random.default_rng(int(seed))
+
     def replan_speeds(self) -> None:
-        """Forget every cached cruise speed (the global speed difference changed)."""
+        """Forget every cached cruise speed (a global setting changed)."""
         for state in self.vehicles.values():
             state.cruise = None
 
@@ -100,19 +90,34 @@ class AutopilotPlanner:
     def unregister(self, vehicle: Any) -> None:
         state = self.vehicles.pop(vehicle.id, None)
         if state is not None:
-            self._release(state)
+            self.junctions.release(state)
+            self.hybrid.wake(self.sim, state)
+
+    def shut_down(self) -> None:
+        """Release every vehicle and stop planning (``TrafficManager.shut_down``)."""
+        for state in list(self.vehicles.values()):
+            state.vehicle.autopilot_port = None
+            self.unregister(state.vehicle)
+        self.sim.remove_pre_tick_hook(self.tick)
 
     # -- per tick ------------------------------------------------------------------------------
     def tick(self, dt: float) -> None:
-        """Plan (every :data:`PLANNING_PERIOD` seconds, or for new vehicles) before physics."""
+        """Plan (every :data:`PLANNING_PERIOD` seconds, or for new vehicles) before physics; move the
+        vehicles of hybrid mode's far zone."""
         self._time += dt
         self._since_plan += dt
-        new = any(not state.route for state in self.vehicles.values())
-        if self._since_plan < PLANNING_PERIOD - 1e-9 and not new:
-            return
-        self._since_plan = 0.0
+        self._steps += 1
+        new = any(not state.route.points for state in self.vehicles.values())
+        if self._since_plan >= PLANNING_PERIOD - 1e-9 or new:
+            self._plan(self._since_plan if math.isfinite(self._since_plan) else dt)
+            self._since_plan, self._steps = 0.0, 0
+        if self.hybrid.enabled or self.hybrid.respawn:
+            self.hybrid.step(self.sim, list(self.vehicles.values()), self.rng, self.junctions.release, dt)
+
+    def _plan(self, elapsed: float) -> None:
         for actor_id in [i for i, s in self.vehicles.items() if not s.vehicle.is_alive]:
-            self._release(self.vehicles.pop(actor_id))
+            self.junctions.release(self.vehicles.pop(actor_id))
+        self.junctions.forget(set(self.vehicles))
         if not self.vehicles:
             return
         states = list(self.vehicles.values())
@@ -122,209 +127,171 @@ class AutopilotPlanner:
         count = len(states)
         if states != self._members:  # registrations changed: rebuild the route array
             for i, state in enumerate(states):
-                if not state.route:
+                if not state.route.points:
                     self._follow(state, float(x[i]), float(y[i]), float(yaw[i]))
             self._members = states
-            self._coords = np.array([state.coords for state in states]).reshape(count, ROUTE_POINTS, 2)
+            self._coords = np.array([state.route.coords for state in states]).reshape(count, ROUTE_POINTS, 2)
         coords = self._coords
         # Route upkeep only where needed: a route point passed, or the vehicle off its route.
         c0, c1, c2 = coords[:, 0], coords[:, 1], coords[:, 2]
         passed = (x - c1[:, 0]) * (c2[:, 0] - c1[:, 0]) + (y - c1[:, 1]) * (c2[:, 1] - c1[:, 1]) >= 0.0
         segment = np.maximum(np.hypot(c1[:, 0] - c0[:, 0], c1[:, 1] - c0[:, 1]), 1e-6)
         across = np.abs((x - c0[:, 0]) * (c1[:, 1] - c0[:, 1]) - (y - c0[:, 1]) * (c1[:, 0] - c0[:, 0])) / segment
-        far = (x - c0[:, 0]) ** 2 + (y - c0[:, 1]) ** 2 > OFF_ROUTE_DISTANCE ** 2
-        for i in np.flatnonzero(passed | far | (across > OFF_ROUTE_ACROSS)):  # _follow decides exactly
-            state = states[i]
-            self._follow(state, float(x[i]), float(y[i]), float(yaw[i]))
-            coords[i] = np.reshape(state.coords, (ROUTE_POINTS, 2))  # kept in self._coords
-        lookahead = clamp(((4.0 + 0.5 * speed) / ROUTE_STEP).astype(int), 2, ROUTE_POINTS - 1)
+        far = (x - c0[:, 0]) ** 2 + (y - c0[:, 1]) ** 2 > 6.0 ** 2
+        for i in np.flatnonzero(passed | far | (across > 2.5)):  # _follow decides exactly
+            self._follow(states[i], float(x[i]), float(y[i]), float(yaw[i]))
+            coords[i] = states[i].route.array()
+        self._change_lanes(states, slots, rows, x, y, yaw, speed, elapsed)
+        if self.osm_mode and self._remove_at_dead_ends(states, x, y, speed):
+            return  # registrations changed: plan again next tick
+        changing = np.array([s.changing_until > self._time for s in states])
+        reach = np.where(changing, np.maximum(speed * lane_changes.CHANGE_TIME, 8.0), 4.0 + 0.5 * speed)
+        lookahead = clamp((reach / ROUTE_STEP).astype(int), 2, ROUTE_POINTS - 1)
         targets = coords[np.arange(count), lookahead]
-        samples = coords[:, SAMPLES]
-        cruise, entry, reserved, lit = (np.array(column) for column in zip(*[
-            (state.cruise if state.cruise is not None else self._cruise_speed(state),
-             state.entry or 0, state.reservation is not None, bool(state.entry_lights and state.entry_lights[1]))
-            for state in states]))
-        before = coords[np.arange(count), np.maximum(entry - 1, 0)]
-        distance = np.hypot(before[:, 0] - x, before[:, 1] - y)
-        reserve_reach = np.maximum(8.0, speed * speed / (2.0 * IDM_DECEL) + 3.0) + 8.0
-        relevant = (entry > 0) & (distance < reserve_reach)
-        for i in np.flatnonzero(lit & (entry > 0) & (distance < 50.0) & ~relevant):  # a light not green?
-            relevant[i] = any(light.state != carla.TrafficLightState.Green for light in self._entry_lights(states[i]))
-        stop_gap = np.full(count, np.inf)
-        for i in np.flatnonzero(relevant | reserved):
-            stop_gap[i] = self._junction_gap(states[i], float(x[i]), float(y[i]), float(speed[i]))
-        self._control(states, rows, slots, x, y, yaw, speed, targets, samples, cruise, stop_gap)
+        cruise = np.array([s.cruise if s.cruise is not None else self._cruise_speed(s) for s in states])
+        gap, leader_speed, leader = self._leaders(states, slots, rows, x, y, yaw, coords[:, SAMPLES])
+        stop_gap = self._junction_gaps(states, rows, x, y, speed, coords, gap)
+        owners = self.sim.vehicles.owners
+        for i, state in enumerate(states):
+            state.leader = (float(gap[i]), float(leader_speed[i]))
+            state.leader_id = owners[leader[i]].id if np.isfinite(gap[i]) and leader[i] < len(owners) else None
+            ahead = self.vehicles.get(state.leader_id) if state.leader_id is not None else None
+            state.leader_stuck = bool(np.isfinite(gap[i]) and leader_speed[i] < MOVING and (
+                ahead is None and leader[i] < len(owners) or ahead is not None and ahead.route.entry is None
+                and ahead.leader[0] > 10.0))
+            if speed[i] > MOVING:
+                state.moved_at = self._time
+        self._drive(states, slots, rows, x, y, yaw, speed, targets, cruise, gap, leader_speed, stop_gap)
+        self._update_lights(states)
 
+    # -- routes --------------------------------------------------------------------------------
     def _follow(self, state: AutopilotState, x: float, y: float, yaw: float) -> None:
         """Drop passed route points, re-localise if off the route, extend to ROUTE_POINTS."""
-        route, coords = state.route, state.coords
+        route = state.route
         state.cruise = None
-        while len(route) > 2:
-            x1, y1, x2, y2 = coords[2], coords[3], coords[4], coords[5]
-            if (x - x1) * (x2 - x1) + (y - y1) * (y2 - y1) < 0.0:
-                break
-            route.pop(0)
-            del coords[:2]
-            state.entry = None if state.entry is None else state.entry - 1
-        if not route or self._off_route(coords, x, y, route[0][3].is_junction):  # rechecked exactly
-            route[:], coords[:], state.entry = [], [], None
-            self._append(state, self._lane_at(x, y, yaw))
-        if state.entry is not None and state.entry < 1:  # inside the junction: look for the next one
-            state.entry = next((k for k in range(1, len(route)) if route[k][3].is_junction
-                                and route[k][3].junction_id != route[0][3].junction_id), None)
-        while len(route) < ROUTE_POINTS:
-            options = route[-1][3].next(ROUTE_STEP) or self._bridge(route[-1]) or [route[-1][3]]
-            self._append(state, self._choose(state, options, math.degrees(route[-1][2])))
-        self._entry_lights(state)  # keep the cache current for the vectorised pre-check
-
-    def _bridge(self, point: tuple[float, float, float, carla.Waypoint]) -> list[carla.Waypoint]:
-        """Where a lane ends without a successor link, the lane 2 m ahead running the same way
-        (maps can join roads by geometry only); [] at a real dead end."""
-        x, y, yaw, waypoint = point
-        ahead = self.sim.map.get_waypoint(
-            carla.Location(x + ROUTE_STEP * math.cos(yaw), y + ROUTE_STEP * math.sin(yaw), 0.0),
-            project_to_road=False)
-        if ahead is None or ahead.id == waypoint.id or \
-                math.cos(math.radians(ahead.transform.rotation.yaw) - yaw) < 0.5:
-            return []
-        return [ahead]
-
-    @staticmethod
-    def _off_route(coords: list[float], x: float, y: float, in_junction: bool) -> bool:
-        """Far from the route, or (outside junctions, whose connector lanes overlap) too far across it."""
-        x0, y0, x1, y1 = coords[0], coords[1], coords[2], coords[3]
-        if (x - x0) ** 2 + (y - y0) ** 2 > OFF_ROUTE_DISTANCE ** 2:
-            return True
-        length = math.hypot(x1 - x0, y1 - y0) or 1.0
-        return not in_junction and abs((x - x0) * (y1 - y0) - (y - y0) * (x1 - x0)) / length > OFF_ROUTE_ACROSS
-
-    def _lane_at(self, x: float, y: float, yaw: float) -> carla.Waypoint:
-        """The nearest driving lane that runs the vehicle's way: under it, or up to 5 m to either
-        side (opposite directions can be separate roads side by side, as in Osm2Odr towns)."""
-        town_map = self.sim.map
-        right_x, right_y = -math.sin(yaw), math.cos(yaw)
-        first = None
-        for offset in (0.0, 2.0, -2.0, 3.5, -3.5, 5.0, -5.0):
-            waypoint = town_map.get_waypoint(carla.Location(x + offset * right_x, y + offset * right_y, 0.0))
-            first = first or waypoint
-            if waypoint is not None and math.cos(math.radians(waypoint.transform.rotation.yaw) - yaw) > 0.0:
-                return waypoint
-        return first
-
-    @staticmethod
-    def _append(state: AutopilotState, waypoint: carla.Waypoint) -> None:
-        t = waypoint.transform
-        state.route.append((t.location.x, t.location.y, math.radians(t.rotation.yaw), waypoint))
-        state.coords += (t.location.x, t.location.y)
-        if state.entry is None and waypoint.is_junction and len(state.route) > 1:
-            state.entry = len(state.route) - 1
-
-    def _choose(self, state: AutopilotState, options: list[carla.Waypoint], heading: float) -> carla.Waypoint:
-        """The branch to take at a fork (never a U-turn when there is another way)."""
-        if len(options) == 1:
-            return options[0]
-        ends = [option.next_until_lane_end(4.0) or [option] for option in options]
-        no_u_turn = [o for o, end in zip(options, ends)
-                     if abs((end[-1].transform.rotation.yaw - heading + 180.0) % 360.0 - 180.0) < 135.0]
-        options = no_u_turn or options
-        if state.path:
-            goal = state.path[0]
-            return min(options, key=lambda w: w.transform.location.distance(goal))
-        return options[int(self.rng.integers(len(options)))]
+        route.drop_passed(x, y)
+        off = route.off_route(x, y)
+        if off and state.changing_until > self._time and route.points:  # crossing to the new lane
+            x0, y0 = route.coords[0], route.coords[1]
+            off = (x - x0) ** 2 + (y - y0) ** 2 > 8.0 ** 2
+        if off:
+            options, path = route.options, route.path
+            route.start(lane_at(self.sim.map, x, y, yaw))
+            route.options, route.path = options, path
+        route.extend(self.sim.map, lambda options: int(self.rng.integers(len(options))))
 
     def _cruise_speed(self, state: AutopilotState) -> float:
-        """Target speed (m/s): limit or desired speed, slowed for the curve ahead; 0 before a dead end."""
-        route = state.route
-        if route[-1][3].id == route[-2][3].id:
-            state.cruise = 0.0
-            return 0.0
-        if state.path and math.hypot(route[0][0] - state.path[0].x, route[0][1] - state.path[0].y) < 4.0:
-            state.path.pop(0)
+        """Target speed (m/s): limit or desired speed, slowed for the curve ahead and to stop at a dead end."""
+        points = state.route.points
+        to_end = math.inf
+        if state.route.dead_end:  # slow down to stop at the end of the lane
+            last = next(k for k in range(len(points)) if points[k][3].id == points[-1][3].id)
+            to_end = max((last - 1) * ROUTE_STEP - state.vehicle.bounding_box.extent.x - 1.0, 0.0)
         if state.desired_speed is not None:
             target = state.desired_speed / 3.6
         else:
             difference = self.speed_difference if state.speed_difference is None else state.speed_difference
-            target = self.sim.speed_limits.for_road(route[1][3].road_id) / 3.6 * (1.0 - difference / 100.0)
-        for end in (4, 7, len(route) - 1):  # the sharpest curve over the next 6, 12 and 40 m
-            turn = abs((route[end][2] - route[1][2] + math.pi) % (2 * math.pi) - math.pi)
+            target = self.sim.speed_limits.for_road(points[1][3].road_id) / 3.6 * (1.0 - difference / 100.0)
+        long = state.vehicle.bounding_box.extent.x > LONG_VEHICLE
+        for end in (4, 7, len(points) - 1):  # the sharpest curve over the next 6, 12 and 40 m
+            turn = abs((points[end][2] - points[1][2] + math.pi) % (2 * math.pi) - math.pi)
             if turn > 0.05:
-                target = min(target, math.sqrt(LATERAL_ACCEL * ROUTE_STEP * (end - 1) / turn))
-        state.cruise = max(target, 0.0)
+                radius = ROUTE_STEP * (end - 1) / turn
+                target = min(target, math.sqrt(LATERAL_ACCEL * radius))
+                if long and radius < 10.0 and end < 7:
+                    target = min(target, TIGHT_TURN_SPEED)
+        state.cruise = max(min(target, math.sqrt(2.0 * COASTING * 2.0 * to_end)), 0.0)
         return state.cruise
 
-    def _junction_gap(self, state: AutopilotState, x: float, y: float, speed: float) -> float:
-        """Distance to where the vehicle must stop for a light or a busy junction (inf: none)."""
-        route = state.route
-        if state.reservation and not route[0][3].is_junction and \
-                self._time - state.reserved_at > 1.0 and (state.entry is None or
-                                                          route[state.entry][3].junction_id != state.reservation[0]):
-            self._release(state)  # left the junction it had reserved
-        entry = state.entry
-        if entry is None:
-            return math.inf
-        front = state.vehicle.bounding_box.extent.x
-        distance = max(math.hypot(route[entry - 1][0] - x, route[entry - 1][1] - y) - front - STOP_MARGIN, 0.0)
-        if distance > 40.0:
-            return math.inf
-        approach, junction = route[entry - 1][3], route[entry][3].junction_id
-        gap = math.inf
-        for light in self._entry_lights(state):
-            if light.state == carla.TrafficLightState.Green:
+    # -- lane changes --------------------------------------------------------------------------
+    def _change_lanes(self, states, slots, rows, x, y, yaw, speed, elapsed) -> None:
+        table = self.sim.vehicles
+        others = None
+        for i, state in enumerate(states):
+            route = state.route
+            if route.points[0][3].is_junction or route.points[1][3].is_junction:
                 continue
-            if light.id not in state.runs_light:
-                state.runs_light[light.id] = self.rng.uniform(0.0, 100.0) < state.ignore_lights
-            can_stop = distance > speed * speed / (2.0 * IDM_DECEL) or light.state == carla.TrafficLightState.Red
-            if not state.runs_light[light.id] and can_stop:
-                gap = min(gap, distance)
-        if gap == math.inf and distance < max(8.0, speed * speed / (2.0 * IDM_DECEL) + 3.0):
-            if not self._reserve(state, junction, (approach.road_id, approach.lane_id)):
-                gap = distance
-        return gap
+            if route.entry is not None and state.forced_change is None and route.entry * ROUTE_STEP < 20.0:
+                continue
+            cruise = state.cruise if state.cruise is not None else self._cruise_speed(state)
+            sides = lane_changes.decide(state, self._time, max(self._steps, 1), self.rng, state.leader[0],
+                                        state.leader[1], float(speed[i]), cruise)
+            for right in sides:
+                target = lane_changes.neighbour(route.points[1][3], right)
+                if target is None or route.dead_end and not lane_changes.continues(target):
+                    continue
+                if state.forced_change is None:
+                    if others is None:
+                        others = np.column_stack([table.column("x"), table.column("y"), table.column("speed"),
+                                                  table.column("half_length"), np.arange(table.count)])
+                    if not lane_changes.is_free(others, float(x[i]), float(y[i]), float(yaw[i]), float(speed[i]),
+                                                target, int(slots[i])):
+                        continue
+                options, path = route.options, route.path
+                route.start(target)
+                route.options, route.path = options, path
+                route.extend(self.sim.map, lambda choices: int(self.rng.integers(len(choices))))
+                self._coords[i] = route.array()
+                state.cruise, state.slow_since = None, None
+                state.changed_at = self._time
+                state.changing_until = self._time + lane_changes.CHANGE_TIME + 1.0
+                state.change_side = "ChangeLaneRight" if right else "ChangeLaneLeft"
+                break
+            state.forced_change = None
 
-    def _entry_lights(self, state: AutopilotState) -> tuple:
-        """The lights of the lane leading into the route's next junction (cached per entry)."""
-        if state.entry is None:
-            return ()
-        approach = state.route[state.entry - 1][3]
-        key = (approach.road_id, approach.lane_id)
-        if not state.entry_lights or state.entry_lights[0] != key:
-            state.entry_lights = (key, self.sim.lights.on_lane(*key))
-        return state.entry_lights[1]
+    def _remove_at_dead_ends(self, states, x, y, speed) -> bool:
+        """OSM mode (CARLA's default): a vehicle standing at the end of a lane that goes nowhere is
+        destroyed, as CARLA's traffic manager does."""
+        removed = False
+        for i, state in enumerate(states):
+            route = state.route
+            if not route.dead_end or speed[i] >= 2.0:
+                continue
+            ex, ey, eyaw, _ = route.points[-1]  # the end of the lane, and the way it runs
+            before_end = (ex - x[i]) * math.cos(eyaw) + (ey - y[i]) * math.sin(eyaw)
+            if before_end < state.vehicle.bounding_box.extent.x + 6.0:
+                self.unregister(state.vehicle)
+                state.vehicle.destroy()
+                removed = True
+        return removed
 
-    def _reserve(self, state: AutopilotState, junction: int, approach: tuple[int, int]) -> bool:
-        """Enter ``junction`` from the ``approach`` lane if only vehicles from that lane are in it. A
-        vehicle going straight on into a neighbouring junction keeps the one it is in until it leaves."""
-        occupants = self._reservations.setdefault(junction, {})
-        if state.reservation and state.reservation[0] == junction:
-            return True
-        me = state.vehicle.id
-        if any(lane != approach for holder, lane in occupants.items() if holder != me):
-            return False
-        occupants[me] = approach
-        state.reservation, state.reserved_at = (junction, approach), self._time
-        return True
+    # -- junctions -----------------------------------------------------------------------------
+    def _junction_gaps(self, states, rows, x, y, speed, coords, leader_gap) -> np.ndarray:
+        gaps = np.full(len(states), np.inf)
+        near = [i for i, s in enumerate(states) if s.route.entry is not None or s.holding]
+        if not near:
+            return gaps
+        table = self.sim.vehicles
+        ox, oy, ospeed = table.column("x"), table.column("y"), table.column("speed")
 
-    def _release(self, state: AutopilotState) -> None:
-        """Leave the reserved junction; the next light is decided afresh."""
-        state.runs_light.clear()
-        state.reservation = None
-        inside = state.route[0][3].junction_id if state.route and state.route[0][3].is_junction else None
-        for junction, occupants in self._reservations.items():  # its own but where it is, and holders gone
-            for holder in [v for v in occupants if v not in self.vehicles or (v == state.vehicle.id and
-                                                                              junction != inside)]:
-                occupants.pop(holder)
+        def room_after(i: int, index: int) -> float:
+            """Free length of route ``i`` from its point ``index`` (to 12 m): up to the first slow vehicle."""
+            after = coords[i, index:min(index + 6, ROUTE_POINTS)]
+            d = np.hypot(ox[:, None] - after[None, :, 0], oy[:, None] - after[None, :, 1])
+            close = (d.min(axis=1) < 2.0) & (ospeed < 3.0)
+            close[states[i].vehicle.slot] = False
+            return float(d[close].argmin(axis=1).min() * ROUTE_STEP) if close.any() else math.inf
 
-    def _control(self, states, rows, slots, x, y, yaw, speed, targets, samples, cruise, stop_gap) -> None:
-        """Vectorised car following (IDM) and pure-pursuit steering for all autopilot vehicles."""
+        for i in near:
+            gaps[i] = self.junctions.stop_gap(states[i], float(x[i]), float(y[i]), float(speed[i]), self._time,
+                                              lambda index, i=i: room_after(i, index), float(leader_gap[i]))
+        return gaps
+
+    # -- car following and steering --------------------------------------------------------------
+    def _leaders(self, states, slots, rows, x, y, yaw, samples) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Gap to, speed and index (vehicles first, then walkers) of the nearest vehicle or walker on
+        each route ahead (inf, 0, 0: none)."""
         table = self.sim.vehicles
         ox, oy = table.column("x"), table.column("y")
-        oyaw, ospeed, olength = table.column("yaw"), table.column("speed"), table.column("half_length")
+        oyaw, ospeed, olength, owidth = (table.column(k) for k in ("yaw", "speed", "half_length", "half_width"))
         walkers = self.sim.walker_positions()
+        vehicle_count = len(ox)
         if len(walkers):
             ox, oy = np.concatenate([ox, walkers[:, 0]]), np.concatenate([oy, walkers[:, 1]])
             oyaw = np.concatenate([oyaw, walkers[:, 2]])
-            ospeed = np.zeros(len(ox)) if not len(ospeed) else np.concatenate([ospeed, np.zeros(len(walkers))])
+            ospeed = np.concatenate([ospeed, np.zeros(len(walkers))])
             olength = np.concatenate([olength, np.full(len(walkers), 0.3)])
+            owidth = np.concatenate([owidth, np.full(len(walkers), 0.3)])
         fx, fy = np.cos(yaw), np.sin(yaw)
         dx, dy = ox[None, :] - x[:, None], oy[None, :] - y[:, None]
         ahead = dx * fx[:, None] + dy * fy[:, None]
@@ -332,18 +299,19 @@ class AutopilotPlanner:
         reach_ahead = ROUTE_STEP * len(SAMPLES)
         near = (ahead > 0.0) & (ahead < reach_ahead) & (np.abs(lateral) < 0.75 * ahead + 4.0)
         near[np.arange(len(slots)), slots] = False  # not its own leader
+        self._apply_ignores(states, near, vehicle_count)
         i, j = np.nonzero(near)  # candidate pairs (follower i, other j), then the exact tests
         a = ahead[i, j]
         index = clamp(np.round(a / ROUTE_STEP).astype(int), 0, len(SAMPLES) - 1)
         point = samples[i, index]
-        owidth = np.concatenate([table.column("half_width"), np.full(len(walkers), 0.3)])
         reach = rows[i, COLUMN["half_width"]] + owidth[j] + np.where(a < 10.0, 1.5, 0.5)
         on_path = np.hypot(ox[j] - point[:, 0], oy[j] - point[:, 1]) < reach
         same_way = fx[i] * np.cos(oyaw[j]) + fy[i] * np.sin(oyaw[j]) > -0.2
         keep = on_path & same_way
         i, j, a = i[keep], j[keep], a[keep]
-        half = rows[:, COLUMN["half_length"]]
-        pair_gap = a - half[i] - olength[j]
+        turned = np.abs(fx[i] * np.sin(oyaw[j]) - fy[i] * np.cos(oyaw[j]))  # |sin| of the heading difference
+        reach_back = olength[j] * np.sqrt(1.0 - turned ** 2) + owidth[j] * turned  # the other's extent towards us
+        pair_gap = a - rows[i, COLUMN["half_length"]] - reach_back
         gap = np.full(len(slots), np.inf)
         leader = np.zeros(len(slots), dtype=int)
         if len(i):
@@ -351,29 +319,79 @@ class AutopilotPlanner:
             first = order[np.r_[True, i[order][1:] != i[order][:-1]]]
             gap[i[first]] = pair_gap[first]
             leader[i[first]] = j[first]
-        leader_speed = np.where(np.isfinite(gap), ospeed[leader], 0.0)
-        stopped = stop_gap < gap
-        gap = np.where(stopped, stop_gap, gap)
-        leader_speed = np.where(stopped, 0.0, leader_speed)
+        return gap, np.where(np.isfinite(gap), ospeed[leader], 0.0), leader
+
+    def _apply_ignores(self, states, near: np.ndarray, vehicle_count: int) -> None:
+        """Leave out the vehicles and walkers each state ignores this plan (percentages drawn per
+        plan, as CARLA draws them per frame; ``collision_detection`` exceptions always)."""
+        owners = self.sim.vehicles.owners
+        for i, state in enumerate(states):
+            if state.ignore_vehicles > 0.0 and self.rng.uniform(0.0, 100.0) < state.ignore_vehicles:
+                near[i, :vehicle_count] = False
+            if state.ignore_walkers > 0.0 and self.rng.uniform(0.0, 100.0) < state.ignore_walkers:
+                near[i, vehicle_count:] = False
+            if state.ignored_actors:
+                for j in np.flatnonzero(near[i, :vehicle_count]):
+                    if owners[j].id in state.ignored_actors:
+                        near[i, j] = False
+
+    def _drive(self, states, slots, rows, x, y, yaw, speed, targets, cruise, gap, leader_speed, stop_gap) -> None:
+        """Vectorised car following (IDM) and pure-pursuit steering for all autopilot vehicles."""
+        table = self.sim.vehicles
         standstill = np.array([self.distance if s.distance is None else s.distance for s in states])
+        at_line = stop_gap + standstill  # come to rest with the front at the stop line
+        stopped = at_line < gap
+        gap = np.where(stopped, at_line, gap)
+        leader_speed = np.where(stopped, 0.0, leader_speed)
         v = np.maximum(speed, 0.0)
         desired = standstill + v * IDM_HEADWAY + v * (v - leader_speed) / (2 * math.sqrt(IDM_ACCEL * IDM_DECEL))
         free = 1.0 - (v / np.maximum(cruise, 0.1)) ** 4
         interaction = np.where(np.isfinite(gap), (np.maximum(desired, 0.0) / np.maximum(gap, 0.1)) ** 2, 0.0)
         accel = clamp(IDM_ACCEL * (free - interaction), -8.0, IDM_ACCEL)
-        c = COLUMN
+        for state, value in zip(states, accel):
+            state.accel = float(value)
         throttle = np.where(accel > 0.0, table.throttle_for(slots, np.maximum(accel, 0.0)), 0.0)
         brake = np.where(accel < -COASTING, clamp((-accel - COASTING) / table.brake_decel(slots), 0.0, 1.0), 0.0)
         hold = (v < 0.3) & (np.isfinite(gap)) & (gap < standstill + 1.0)
         brake = np.where(hold, 1.0, brake)
         throttle = np.where(hold, 0.0, throttle)
-        rear = rows[:, c["rear_axle"]]  # pure pursuit steers the rear axle along the route (its usual reference)
-        tx, ty = targets[:, 0] - (x + rear * fx), targets[:, 1] - (y + rear * fy)
+        fx, fy = np.cos(yaw), np.sin(yaw)
+        offset = np.array([self.lane_offset if s.lane_offset is None else s.lane_offset for s in states])
+        tx, ty = targets[:, 0] - offset * fy, targets[:, 1] + offset * fx  # right of the lane centre
+        # pure pursuit from a point between the axles: a rear-axle reference swings the front wide in
+        # tight turns (into the cars waiting at the next approach); long vehicles keep their front
+        # on the path and let the rear cut the corner (slowly: over the curb, as trucks do)
+        long = rows[:, COLUMN["half_length"]] > LONG_VEHICLE
+        middle = rows[:, COLUMN["rear_axle"]] + np.where(long, 0.8, 0.3) * rows[:, COLUMN["wheelbase"]]
+        tx, ty = tx - (x + middle * fx), ty - (y + middle * fy)
         along, lateral = tx * fx + ty * fy, -tx * fy + ty * fx
         alpha = np.arctan2(lateral, np.maximum(along, 0.1))
         distance = np.maximum(np.hypot(tx, ty), 1.0)
         steer = table.steer_for(slots, 2.0 * np.sin(alpha) / distance, v)
-        data = table.data
+        c, data = COLUMN, table.data
         data[slots, c["throttle"]], data[slots, c["brake"]], data[slots, c["steer"]] = throttle, brake, steer
         data[slots, c["reverse"]] = 0.0
         data[slots, c["hand_brake"]] = 0.0
+
+    def _update_lights(self, states) -> None:
+        weather = self.sim.weather
+        for state in states:
+            if state.update_lights:
+                changing = state.change_side if state.changing_until > self._time else None
+                state.vehicle.set_light_state(light_state(weather, state.vehicle.get_control(),
+                                                          changing or self.next_turn(state)))
+
+    # -- reading -------------------------------------------------------------------------------
+    def next_turn(self, state: AutopilotState, within: float = 25.0) -> str | None:
+        """The fork's road option (Left, Right) within ``within`` metres, if any."""
+        for index, option in state.route.turns:
+            if index * ROUTE_STEP <= within and option in ("Left", "Right"):
+                return option
+        return None
+
+    def actions(self, state: AutopilotState) -> list[tuple[str, carla.Waypoint]]:
+        """CARLA's road options along the vehicle's route (a lane change under way first)."""
+        actions = state.route.actions()
+        if state.changing_until > self._time and state.change_side and actions:
+            actions[0] = (state.change_side, actions[0][1])
+        return actions

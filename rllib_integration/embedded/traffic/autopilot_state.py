@@ -1,0 +1,54 @@
+"""What the autopilot keeps for one vehicle: its route, the traffic manager's settings for it, and
+its memory of junctions, lane changes and its leader."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from .routes import Route, lane_start
+
+
+class AutopilotState:
+    """Route, settings and memory of one autopilot vehicle."""
+
+    def __init__(self, vehicle: Any) -> None:
+        self.vehicle = vehicle
+        self.route = Route()
+        # settings (the traffic manager's per-vehicle setters; None: the manager's global value)
+        self.speed_difference: float | None = None
+        self.distance: float | None = None
+        self.lane_offset: float | None = None
+        self.desired_speed: float | None = None  # km/h
+        self.ignore_lights = self.ignore_signs = self.ignore_vehicles = self.ignore_walkers = 0.0
+        self.auto_lane_change = True
+        self.keep_right = self.random_left = self.random_right = 0.0
+        self.update_lights = False
+        self.ignored_actors: set[int] = set()
+        # junctions
+        self.holding: set[int] = set()  # the junctions it may drive through
+        self.held_since = -math.inf
+        self.stopped_at: tuple | None = None
+        self.ignoring: dict[int, bool] = {}
+        self.moved_at = 0.0
+        self.waiting_for = ""  # why the vehicle last stopped before a junction (diagnostics)
+        self._entry: tuple[int, tuple[float, float]] | None = None
+        # lane changes
+        self.forced_change: bool | None = None
+        self.changed_at = -math.inf
+        self.changing_until = -math.inf
+        self.change_side: str | None = None
+        self.slow_since: float | None = None
+        self.leader = (math.inf, 0.0)  # (gap, speed) at the last plan
+        self.leader_id: int | None = None  # the vehicle ahead at the last plan (None: none, or a walker)
+        self.leader_stuck = False  # the leader stands still without waiting for a junction or a leader
+        self.accel = 0.0  # the car-following acceleration of the last plan, m/s²
+        self.cruise: float | None = None  # cached target speed; None when the route or settings change
+
+    def entry_point(self, entry: int) -> tuple[float, float]:
+        """Where the route enters its next junction (the start of its connecting lane)."""
+        waypoint = self.route.points[entry][3]
+        if self._entry is None or self._entry[0] != waypoint.id:
+            at = lane_start(waypoint).transform.location
+            self._entry = (waypoint.id, (at.x, at.y))
+        return self._entry[1]

@@ -1,0 +1,236 @@
+"""How autopilot vehicles enter junctions: lights, stop and yield signs, and right of way.
+
+For the next junction on a vehicle's route (:class:`~.routes.Route`), :meth:`JunctionControl.stop_gap`
+gives the distance from the vehicle's front to where it must stop (``inf``: go on):
+
+- **lights**: stop at red, and at yellow when the vehicle can stop comfortably, 4 m before the
+  junction (inside the light's trigger volume, as CARLA's traffic manager) unless the vehicle
+  ignores lights (``ignore_lights_percentage``, drawn once per light and approach);
+- **stop signs**: come to a full stop at the line first (``ignore_signs_percentage``);
+- **right of way**: a vehicle enters only when no vehicle holding the junction drives a path that
+  crosses or merges into its own (paths from the same lane, and paths that stay apart by both
+  vehicles' half widths and a margin may be driven together: opposite through traffic, parallel
+  turns of small cars), and when there is room for it beyond
+  the junction (it never blocks the box). Holding is first come, first served; a vehicle that holds a
+  junction it has not entered and has not moved for 3 s lets it go, so two queues can never wait
+  for each other. Junctions less than 20 m apart on a route are asked for together, with room
+  needed beyond the last: no vehicle waits inside one junction for the next.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from typing import TYPE_CHECKING, Any, Callable
+
+import carla
+import numpy as np
+
+from .routes import lane_start
+
+if TYPE_CHECKING:
+    from .autopilot_state import AutopilotState
+
+LINE_OFFSET = 4.0  # metres between the front of a vehicle waiting at a junction and the junction
+DECEL = 3.0  # comfortable deceleration, m/s²
+CONFLICT_MARGIN, TURN_MARGIN = 0.8, 1.2  # metres kept between two vehicles' sides in a junction
+IDLE_RELEASE = 3.0  # seconds a vehicle outside the junction may hold it without moving
+CHAIN_GAP = 20.0  # metres: junctions closer than this on a route are entered together
+
+
+@functools.lru_cache(maxsize=4096)
+def _path_samples(connector: carla.Waypoint) -> np.ndarray:
+    """Points every metre along a junction's connecting lane."""
+    points = [connector] + connector.next_until_lane_end(1.0)
+    return np.array([(w.transform.location.x, w.transform.location.y) for w in points])
+
+
+class Paths:
+    """How close the junctions' connecting lanes come to each other (cached per pair)."""
+
+    def __init__(self) -> None:
+        self._distances: dict[tuple, float] = {}
+        self._starts: dict[tuple[int, int], carla.Waypoint] = {}
+        self._turning: dict[tuple[int, int], bool] = {}
+
+    def register(self, connector: carla.Waypoint) -> tuple[int, int]:
+        """The key of a connecting lane (its road and lane), remembered with its first waypoint."""
+        key = (connector.road_id, connector.lane_id)
+        if key not in self._starts:
+            self._starts[key] = lane_start(connector)
+            samples = _path_samples(self._starts[key])
+            heading = np.arctan2(np.diff(samples[:, 1]), np.diff(samples[:, 0])) if len(samples) > 1 else np.zeros(1)
+            self._turning[key] = bool(abs((heading[-1] - heading[0] + np.pi) % (2 * np.pi) - np.pi) > 0.5)
+        return key
+
+    def distance(self, a: tuple[int, int], b: tuple[int, int]) -> float:
+        """The least distance between two connecting lanes (lanes from one entry: after 3 m)."""
+        if a == b:
+            return math.inf
+        pair = (a, b) if a < b else (b, a)
+        if pair not in self._distances:
+            pa, pb = _path_samples(self._starts[a]), _path_samples(self._starts[b])
+            distance = np.hypot(pa[:, None, 0] - pb[None, :, 0], pa[:, None, 1] - pb[None, :, 1])
+            if np.hypot(*(pa[0] - pb[0])) < 0.5:  # followers from one lane: only a later merge counts
+                distance = distance[3:, 3:]
+            self._distances[pair] = float(distance.min()) if distance.size else math.inf
+        return self._distances[pair]
+
+    def reaches(self, key: tuple[int, int], x: float, y: float, radius: float) -> bool:
+        """Whether the connecting lane ``key`` passes within ``radius`` of (x, y)."""
+        samples = _path_samples(self._starts[key])
+        return bool(np.min(np.hypot(samples[:, 0] - x, samples[:, 1] - y)) < radius)
+
+    def conflict(self, a: tuple[int, int], width_a: float, b: tuple[int, int], width_b: float) -> bool:
+        """Whether vehicles of half widths ``width_a`` and ``width_b`` on lanes ``a`` and ``b`` could
+        touch: their paths come closer than both half widths and a margin (wider where a path turns,
+        whose vehicle's corners swing out)."""
+        margin = CONFLICT_MARGIN + (TURN_MARGIN if self._turning.get(a) or self._turning.get(b) else 0.0)
+        return self.distance(a, b) < width_a + width_b + margin
+
+
+class JunctionControl:
+    """Lights, signs and right of way at junctions, for the vehicles of one traffic manager."""
+
+    def __init__(self, signals: Any, rng: np.random.Generator, vehicles: dict[int, "AutopilotState"]) -> None:
+        self.signals = signals
+        self.rng = rng
+        self.vehicles = vehicles  # the traffic manager's vehicles, by id
+        self.paths = Paths()
+        #: junction -> {vehicle id: (connecting lane key, the vehicle's half width)}
+        self.holders: dict[int, dict[int, tuple[tuple[int, int], float]]] = {}
+
+    def stop_gap(self, state: "AutopilotState", x: float, y: float, speed: float, now: float,
+                 room_after: Callable[[int], float], leader_gap: float) -> float:
+        """Distance from the vehicle's front to where it must stop for its next junction (inf: go).
+        ``room_after(index)``: free length of the route beyond its point ``index``; ``leader_gap``:
+        the gap to the vehicle ahead (only the first of a queue asks for the junction)."""
+        route = state.route
+        self._leave_passed(state)
+        entry = route.entry
+        if entry is None or entry < 1:
+            return math.inf
+        front = state.vehicle.bounding_box.extent.x
+        ex, ey = state.entry_point(entry)
+        distance = math.hypot(ex - x, ey - y) - front
+        if distance > 45.0:
+            return math.inf
+        line = max(distance - LINE_OFFSET, 0.0)
+        approach = route.points[entry - 1][3]
+        junction = route.points[entry][3].junction_id
+        key = (approach.road_id, approach.lane_id)
+        braking = speed * speed / (2.0 * DECEL)
+        for light in self.signals.on_lane(*key) if distance > 0.0 else ():  # past the line: go on
+            if light.state == carla.TrafficLightState.Green or self._ignores(state, light.id, state.ignore_lights):
+                continue
+            if light.state == carla.TrafficLightState.Red or line > braking:
+                self._release(state, junction)
+                state.waiting_for = f"light {light.id}"
+                return line
+        for sign in self.signals.signs_on_lane(*key) if distance > 0.0 else ():
+            if sign.type_id == "traffic.stop" and state.stopped_at != (junction, key) and \
+                    not self._ignores(state, sign.id, state.ignore_signs):
+                if line < 1.5 and speed < 0.1:
+                    state.stopped_at = (junction, key)
+                else:
+                    state.waiting_for = f"stop sign {sign.id}"
+                    return line
+        if distance > max(8.0, braking + 3.0) + 8.0:
+            return math.inf
+        if leader_gap < line - 1.0 and junction not in state.holding:
+            return line  # another vehicle waits before this one: it asks first
+        if not self._may_enter(state, self._chain(route, entry), now, speed, room_after):
+            return line
+        return math.inf
+
+    def _chain(self, route, entry: int) -> list[tuple[int, tuple[int, int], int]]:
+        """The junctions the route drives through from ``entry`` with less than
+        :data:`CHAIN_GAP` between them (one is never entered without room in the next):
+        (junction id, connecting lane key, index of the first point after it)."""
+        points, chain, k = route.points, [], entry
+        while k < len(points):
+            junction = points[k][3].junction_id
+            connector = self.paths.register(points[k][3])
+            exit_index = k
+            while exit_index < len(points) and points[exit_index][3].is_junction \
+                    and points[exit_index][3].junction_id == junction:
+                exit_index += 1
+            chain.append((junction, connector, exit_index))
+            following = next((n for n in range(exit_index, len(points)) if points[n][3].is_junction), None)
+            if following is None or (following - exit_index) * 2.0 > CHAIN_GAP:
+                break
+            k = following
+        return chain
+
+    def _ignores(self, state: "AutopilotState", actor_id: int, percentage: float) -> bool:
+        if actor_id not in state.ignoring:
+            state.ignoring[actor_id] = percentage > 0.0 and self.rng.uniform(0.0, 100.0) < percentage
+        return state.ignoring[actor_id]
+
+    def _may_enter(self, state: "AutopilotState", chain: list, now: float, speed: float,
+                   room_after: Callable[[int], float]) -> bool:
+        me = state.vehicle.id
+        if all(junction in state.holding for junction, _, _ in chain):
+            idle = now - max(state.moved_at, state.held_since)
+            if speed < 0.1 and not state.route.points[0][3].is_junction and idle > IDLE_RELEASE:
+                self.release(state)  # waiting outside for too long: let the others go first
+                state.held_since = now
+                state.waiting_for = "let the others go"
+                return False
+            return True
+        last_exit = chain[-1][2]
+        if last_exit < len(state.route.points) and room_after(last_exit) < state.vehicle.bounding_box.extent.x * 2.0 + 1.0:
+            state.waiting_for = f"room after junction {chain[-1][0]}"
+            if not state.route.points[0][3].is_junction:
+                self.release(state)
+            return False  # no room beyond the junction: do not block it
+        width = state.vehicle.bounding_box.extent.y
+        for junction, connector, _ in chain:
+            holders = self.holders.setdefault(junction, {})
+            blocking = [holder for holder, (held, held_width) in holders.items()
+                        if holder != me and self.paths.conflict(connector, width, held, held_width)]
+            if blocking:
+                state.waiting_for = f"junction {junction} held by {blocking}"
+                if not state.route.points[0][3].is_junction:
+                    self.release(state)  # all of a chain or nothing: never hold one while waiting for the next
+                return False
+        for junction, connector, _ in chain:
+            self.holders[junction][me] = (connector, width)
+            state.holding.add(junction)
+        state.held_since = now
+        return True
+
+    def _parked_clear(self, holder: int, connector: tuple[int, int], width: float, now: float) -> bool:
+        """Whether a holder that has stood still for a while is out of the way of ``connector``: a
+        vehicle stuck in a junction (waiting for the next one, or for room) blocks only where it stands,
+        not the whole path it holds (this breaks the deadlocks of neighbouring junctions)."""
+        state = self.vehicles.get(holder)
+        if state is None or now - state.moved_at < IDLE_RELEASE or not state.vehicle.is_alive:
+            return False
+        at = state.vehicle.get_location()
+        extent = state.vehicle.bounding_box.extent
+        return not self.paths.reaches(connector, at.x, at.y, math.hypot(extent.x, extent.y) + width + CONFLICT_MARGIN)
+
+    def _leave_passed(self, state: "AutopilotState") -> None:
+        """Give up each junction the vehicle held once it is neither in it nor about to enter it."""
+        if not state.holding:
+            return
+        on_route = {point[3].junction_id for point in state.route.points if point[3].is_junction}
+        for junction in [j for j in state.holding if j not in on_route]:
+            self._release(state, junction)
+
+    def _release(self, state: "AutopilotState", junction: int) -> None:
+        if junction in state.holding:
+            self.holders.get(junction, {}).pop(state.vehicle.id, None)
+            state.holding.discard(junction)
+
+    def release(self, state: "AutopilotState") -> None:
+        """Leave every junction the vehicle holds."""
+        for junction in list(state.holding):
+            self._release(state, junction)
+
+    def forget(self, vehicle_ids: set[int]) -> None:
+        """Drop the holds of vehicles no longer driven by this traffic manager."""
+        for holders in self.holders.values():
+            for vehicle_id in [v for v in holders if v not in vehicle_ids]:
+                holders.pop(vehicle_id)

@@ -1,0 +1,170 @@
+"""Routes of autopilot vehicles: waypoints every 2 m along the lanes, at least 40 m ahead.
+
+A :class:`Route` is kept up to date as its vehicle moves (passed points dropped, extended at the
+end, rebuilt from the vehicle's lane when it is off the route) and knows the route's next junction:
+the index of its first point inside it and the waypoint where the vehicle enters it. At a fork the
+branch is the next entry of ``set_route`` (``Left``, ``Right``, ``Straight``), else the one leading
+towards the next ``set_path`` location, else a random one (never a U-turn when there is another
+way). CARLA's road options name what the route does next (``get_next_action``).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Callable
+
+import carla
+import numpy as np
+
+ROUTE_STEP = 2.0
+ROUTE_POINTS = 22  # 42 m of route
+OFF_ROUTE_DISTANCE = 6.0  # metres from the route's current point: re-localise
+OFF_ROUTE_ACROSS = 2.5  # metres across the route segment (outside junctions): re-localise
+
+Point = tuple[float, float, float, carla.Waypoint]  # x, y, yaw (rad), waypoint
+
+
+def turn_of(before: float, after: float) -> str:
+    """CARLA's road option for a heading change (radians): Left, Right or Straight."""
+    change = (after - before + math.pi) % (2.0 * math.pi) - math.pi
+    if change < -math.radians(35.0):
+        return "Left"
+    if change > math.radians(35.0):
+        return "Right"
+    return "Straight"
+
+
+def lane_at(town_map: carla.Map, x: float, y: float, yaw: float) -> carla.Waypoint:
+    """The nearest driving lane that runs the vehicle's way: under it, or up to 5 m to either side
+    (opposite directions can be separate roads side by side, as in Osm2Odr towns)."""
+    right_x, right_y = -math.sin(yaw), math.cos(yaw)
+    first = None
+    for offset in (0.0, 2.0, -2.0, 3.5, -3.5, 5.0, -5.0):
+        waypoint = town_map.get_waypoint(carla.Location(x + offset * right_x, y + offset * right_y, 0.0))
+        first = first or waypoint
+        if waypoint is not None and math.cos(math.radians(waypoint.transform.rotation.yaw) - yaw) > 0.0:
+            return waypoint
+    return first
+
+
+def bridge(town_map: carla.Map, point: Point) -> list[carla.Waypoint]:
+    """Where a lane ends without a successor link, the lane 2 m ahead running the same way (maps
+    can join roads by geometry only); [] at a real dead end."""
+    x, y, yaw, waypoint = point
+    ahead = town_map.get_waypoint(carla.Location(x + ROUTE_STEP * math.cos(yaw), y + ROUTE_STEP * math.sin(yaw), 0.0),
+                                  project_to_road=False)
+    if ahead is None or ahead.id == waypoint.id or math.cos(math.radians(ahead.transform.rotation.yaw) - yaw) < 0.5:
+        return []
+    return [ahead]
+
+
+class Route:
+    """The route of one vehicle (see the module docstring)."""
+
+    def __init__(self) -> None:
+        self.points: list[Point] = []
+        self.coords: list[float] = []  # x0, y0, x1, y1, ... kept in step with ``points``
+        self.entry: int | None = None  # index of the route's first point inside its next junction
+        self.options: list[str] = []  # set_route: the choices at the next forks
+        self.path: list[carla.Location] = []  # set_path: the locations still to pass
+        self.turns: list[tuple[int, str]] = []  # (index, road option) of the forks taken ahead
+
+    def clear(self) -> None:
+        self.points, self.coords, self.entry, self.turns = [], [], None, []
+
+    def start(self, waypoint: carla.Waypoint) -> None:
+        self.clear()
+        self.append(waypoint)
+
+    def append(self, waypoint: carla.Waypoint) -> None:
+        t = waypoint.transform
+        self.points.append((t.location.x, t.location.y, math.radians(t.rotation.yaw), waypoint))
+        self.coords += (t.location.x, t.location.y)
+        if self.entry is None and waypoint.is_junction and len(self.points) > 1:
+            self.entry = len(self.points) - 1
+
+    def drop_passed(self, x: float, y: float) -> None:
+        """Drop the points the vehicle at (x, y) has passed (keeping two behind the next)."""
+        points, coords = self.points, self.coords
+        while len(points) > 2:
+            x1, y1, x2, y2 = coords[2], coords[3], coords[4], coords[5]
+            if (x - x1) * (x2 - x1) + (y - y1) * (y2 - y1) < 0.0:
+                break
+            points.pop(0)
+            del coords[:2]
+            self.entry = None if self.entry is None else self.entry - 1
+            self.turns = [(i - 1, option) for i, option in self.turns if i > 1]
+        if self.entry is not None and self.entry < 1:  # inside the junction: find the next one
+            current = points[0][3].junction_id
+            self.entry = next((k for k in range(1, len(points)) if points[k][3].is_junction
+                               and points[k][3].junction_id != current), None)
+        if self.path and math.hypot(points[0][0] - self.path[0].x, points[0][1] - self.path[0].y) < 4.0:
+            self.path.pop(0)
+
+    def off_route(self, x: float, y: float) -> bool:
+        """Far from the route, or (outside junctions, whose connecting lanes overlap) across it."""
+        if not self.points:
+            return True
+        c = self.coords
+        x0, y0, x1, y1 = c[0], c[1], c[2], c[3]
+        if (x - x0) ** 2 + (y - y0) ** 2 > OFF_ROUTE_DISTANCE ** 2:
+            return True
+        length = math.hypot(x1 - x0, y1 - y0) or 1.0
+        return not self.points[0][3].is_junction and abs((x - x0) * (y1 - y0) - (y - y0) * (x1 - x0)) / length > \
+            OFF_ROUTE_ACROSS
+
+    def extend(self, town_map: carla.Map, pick: Callable[[list[carla.Waypoint]], int]) -> None:
+        """Extend to :data:`ROUTE_POINTS` points; ``pick(options)`` chooses at forks when no
+        ``set_route`` option or ``set_path`` location decides."""
+        while len(self.points) < ROUTE_POINTS:
+            last = self.points[-1]
+            options = last[3].next(ROUTE_STEP) or bridge(town_map, last) or [last[3]]
+            self.append(self._choose(options, last[2], pick))
+
+    def _choose(self, options: list[carla.Waypoint], heading: float, pick) -> carla.Waypoint:
+        if len(options) == 1:
+            return options[0]
+        ends = [option.next_until_lane_end(4.0) or [option] for option in options]
+        turns = [turn_of(heading, math.radians(end[-1].transform.rotation.yaw)) for end in ends]
+        no_u_turn = [k for k, end in enumerate(ends)
+                     if abs((end[-1].transform.rotation.yaw - math.degrees(heading) + 180.0) % 360.0 - 180.0) < 135.0]
+        candidates = no_u_turn or list(range(len(options)))
+        choice = None
+        while self.options and choice is None:
+            wanted = self.options.pop(0)
+            choice = next((k for k in candidates if turns[k] == wanted), None)
+        if choice is None and self.path:
+            goal = self.path[0]
+            choice = min(candidates, key=lambda k: options[k].transform.location.distance(goal))
+        if choice is None:
+            choice = candidates[pick([options[k] for k in candidates])]
+        self.turns.append((len(self.points), turns[choice]))
+        return options[choice]
+
+    @property
+    def dead_end(self) -> bool:
+        """Whether the route stops: its lane ends with no way on (it repeats its last point)."""
+        return len(self.points) > 1 and self.points[-1][3].id == self.points[-2][3].id
+
+    def array(self) -> np.ndarray:
+        return np.reshape(self.coords, (ROUTE_POINTS, 2))
+
+    def actions(self) -> list[tuple[str, carla.Waypoint]]:
+        """CARLA's road options along the route: ``LaneFollow`` between forks, the fork's turn at
+        the first point of each, then ``RoadEnd`` at a dead end."""
+        marks = dict(self.turns)
+        result = []
+        for index, point in enumerate(self.points):
+            option = marks.get(index, "LaneFollow")
+            if index == len(self.points) - 1 and point[3].id == self.points[index - 1][3].id:
+                option = "RoadEnd"
+            result.append((option, point[3]))
+        return result
+
+
+def lane_start(waypoint: carla.Waypoint) -> carla.Waypoint:
+    """The first waypoint of ``waypoint``'s lane (libcarla's ``previous_until_lane_start`` ends one
+    step into the lane before)."""
+    same = [w for w in waypoint.previous_until_lane_start(1.0)
+            if w.road_id == waypoint.road_id and w.lane_id == waypoint.lane_id]
+    return same[-1] if same else waypoint
