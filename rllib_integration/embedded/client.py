@@ -79,27 +79,16 @@ class Client:
                     if response.has_error():
                         return embedded_command.Response(actor.id, response.error)
                 return embedded_command.Response(actor.id)
+            effect = embedded_command.EFFECTS.get(name)
+            if effect is None:
+                return embedded_command.Response(0, f"command {name} is not a carla.command")
             actor_id = cmd.actor_id
-            if actor_id is embedded_command.FutureActor or (future_id is not None and actor_id == 0):
+            if future_id is not None and actor_id == embedded_command.FutureActor:
                 actor_id = future_id
             actor = world.get_actor(actor_id)
             if actor is None:
                 return embedded_command.Response(0, f"actor {actor_id} not found")
-            if name == "DestroyActor":
-                actor.destroy()
-            elif name == "SetAutopilot":
-                actor.set_autopilot(cmd.enabled, cmd.tm_port)
-            elif name in ("ApplyVehicleControl", "ApplyWalkerControl"):
-                actor.apply_control(cmd.control)
-            elif name == "ApplyTransform":
-                actor.set_transform(cmd.transform)
-            elif name == "ApplyTargetVelocity":
-                actor.set_target_velocity(cmd.velocity)
-            elif name == "SetSimulatePhysics":
-                actor.set_simulate_physics(cmd.enabled)
-            else:
-                return embedded_command.Response(actor_id, f"command {name} is not supported "
-                                                           f"by the embedded world")
+            effect(actor, cmd)
             return embedded_command.Response(actor_id)
-        except RuntimeError as error:
-            return embedded_command.Response(0, str(error))
+        except (RuntimeError, AttributeError) as error:
+            return embedded_command.Response(0, f"{name}: {error}")

@@ -17,6 +17,7 @@ import carla
 from .maps.towns import EmbeddedMap, load_map, resolve_town
 from .sensors.catalog import sensor_blueprints, sensor_spawners
 from .sim.blueprint_catalog import build_library
+from .sim.clock import DEFAULT_PERIOD, FreeRunningClock
 from .sim.kernel import Simulation, copy_settings
 from .traffic.traffic_manager import TrafficManager, TrafficManagers
 from .traffic.walker_ai import WalkerAIController
@@ -52,6 +53,9 @@ class EmbeddedServer:
         self._frame = 0
         self.library = build_library(sensor_blueprints())
         self._spawners = {**sensor_spawners(), "controller.ai.walker": WalkerAIController}
+        #: Whether asynchronous worlds tick on their own in real time (see :mod:`.sim.clock`).
+        self.free_running = False
+        self._clock: FreeRunningClock | None = None
 
     @classmethod
     def at(cls, host: str, port: int) -> "EmbeddedServer":
@@ -73,6 +77,27 @@ class EmbeddedServer:
                 port += 1
             server = cls._registry[(key_host, port)] = cls(key_host, port)
             return server
+
+    def set_free_running(self, enabled: bool = True) -> None:
+        """Let asynchronous worlds tick on their own in real time, as a CARLA server does (the
+        script runner turns this on); off, an asynchronous world steps once per wait_for_tick."""
+        self.free_running = bool(enabled)
+        self._start_clock()
+
+    def _stop_clock(self) -> None:
+        if self._clock is not None:
+            self._clock.stop()
+            self._clock = None
+
+    def _start_clock(self) -> None:
+        self._stop_clock()
+        if self._sim is None:
+            return
+        sim = self._sim
+        sim.free_running = self.free_running
+        if self.free_running:
+            self._clock = FreeRunningClock(sim.tick, lambda: not sim.settings.synchronous_mode,
+                                           lambda: sim.settings.fixed_delta_seconds or DEFAULT_PERIOD, sim.lock).start()
 
     @classmethod
     def is_running(cls, host: str, port: int) -> bool:
@@ -100,6 +125,7 @@ class EmbeddedServer:
 
     def stop(self) -> None:
         """Destroy every actor and release the address."""
+        self._stop_clock()
         if self._sim is not None:
             self._sim.close()
             self._sim = self._traffic = self.world = None
@@ -121,12 +147,14 @@ class EmbeddedServer:
             if not reset_settings:
                 settings = copy_settings(self._sim.settings)
             self._frame = self._sim.frame
+            self._stop_clock()
             self._sim.close()
         self._episode += 1
         self._sim = Simulation(self._episode, town_map, settings, self._frame, self._spawners, fault_check=self.check,
                                layers=map_layers)
         self._sim.traffic = self._traffic = TrafficManagers(self._sim)
         self.world = World(self._sim, self.library)
+        self._start_clock()
         logger.debug("embedded server %s:%d loaded %s", self.host, self.port, town_map.name)
         return self.world
 

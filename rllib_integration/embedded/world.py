@@ -7,7 +7,7 @@ lights, or the pedestrian navigation graph. The tick itself is described in :mod
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Any, Callable
 
 import carla
 import numpy as np
@@ -15,12 +15,14 @@ import numpy as np
 from .maps.towns import EmbeddedMap
 from .sim.actors import Actor, ActorList
 from .sim.blueprints import ActorBlueprint, BlueprintLibrary
+from .sim.clock import serialised
 from .sim.kernel import Simulation, copy_settings
 from .sim.lights import TrafficLight, TrafficSign
 from .sim.snapshot import WorldSnapshot
 from .traffic.navigation import navigation_for
 
 
+@serialised
 class World:
     """A world running one map; created by ``Client.load_world``."""
 
@@ -29,6 +31,10 @@ class World:
         self._library = library
         self._pedestrian_rng = np.random.default_rng()
         sim.world = self
+
+    @property
+    def simulation_lock(self) -> Any:
+        return self._sim.lock
 
     @property
     def id(self) -> int:
@@ -181,14 +187,23 @@ class World:
     def remove_on_tick(self, callback_id: int) -> None:
         self._sim.remove_on_tick(callback_id)
 
-    def wait_for_tick(self, seconds: float = 0.0) -> WorldSnapshot:
-        """In asynchronous mode the embedded world advances one step per call."""
-        if self._sim.settings.synchronous_mode:
+    def wait_for_tick(self, seconds: float = 10.0) -> WorldSnapshot:
+        """The snapshot of the next frame. A free-running world (see :mod:`.sim.clock`) is waited
+        for, up to ``seconds``; otherwise an asynchronous world advances one step per call."""
+        sim = self._sim
+        if sim.settings.synchronous_mode:
             raise RuntimeError("time-out while waiting for the simulator: the world is in "
                                "synchronous mode, call world.tick() instead")
-        self._sim.tick()
-        return self._sim.snapshot()
+        if not sim.free_running:
+            sim.tick()
+        elif not sim.ticked.wait_for(lambda frame=sim.frame: sim.frame != frame, timeout=seconds or None):
+            raise RuntimeError(f"time-out of {int(seconds * 1000)}ms while waiting for the simulator")
+        return sim.snapshot()
 
-    def tick(self, seconds: float = 0.0) -> int:
-        """Advance the simulation by one step; returns the new frame."""
-        return self._sim.tick()
+    def tick(self, seconds: float = 10.0) -> int:
+        """Advance the simulation by one step; returns the new frame. A free-running asynchronous
+        world ticks on its own: this waits for its next frame, as CARLA's server ignores the request."""
+        sim = self._sim
+        if sim.free_running and not sim.settings.synchronous_mode:
+            return self.wait_for_tick(seconds).frame
+        return sim.tick()

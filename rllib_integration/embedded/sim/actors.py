@@ -15,6 +15,7 @@ from typing import Any, Iterable, Iterator, Protocol
 import carla
 import numpy as np
 
+from .clock import serialised
 from .dynamics import VehicleStates
 
 
@@ -26,6 +27,7 @@ class ActorHost(Protocol):
     traffic: Any  # the traffic managers by port, for set_autopilot()
     speed_limits: Any  # ``at(location)`` in km/h, for get_speed_limit()
     signals: Any  # the traffic lights and signs (``affecting(box)``, for get_traffic_light())
+    lock: Any  # the re-entrant lock every public actor method runs under (see :mod:`.clock`)
 
     def destroy(self, actor: "Actor") -> bool: ...
 
@@ -39,8 +41,17 @@ def compose(parent: carla.Transform, child: carla.Transform) -> carla.Transform:
     return carla.Transform(carla.Location(*matrix[:3, 3]), carla.Rotation(pitch=pitch, yaw=yaw, roll=roll))
 
 
+@serialised
 class Actor:
     """Any actor: identity, attributes, transform and motion getters, ``destroy``."""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        serialised(cls)  # every actor's methods run under the simulation lock
+
+    @property
+    def simulation_lock(self) -> Any:
+        return self._sim.lock
 
     def __init__(self, sim: ActorHost, actor_id: int, type_id: str, attributes: dict[str, str],
                  transform: carla.Transform, extent: carla.Vector3D | None = None,

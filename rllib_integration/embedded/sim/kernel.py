@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import logging
 import math
+import threading
 from typing import Any, Callable, Iterable, Mapping, Protocol
 
 import carla
@@ -108,6 +109,11 @@ class Simulation:
         self._props: list[Prop] = []
         self._sensors: list[Any] = []
         self._next_id = 1
+        #: Every API call and tick runs under this lock (the free-running clock ticks in a thread).
+        self.lock = threading.RLock()
+        self.ticked = threading.Condition(self.lock)  # notified after every tick
+        #: Whether a FreeRunningClock ticks this world while it is asynchronous.
+        self.free_running = False
         self._hooks: list[Callable[[float], None]] = []
         self._listeners: dict[int, Callable[[WorldSnapshot], None]] = {}
         self._next_listener = 1
@@ -288,6 +294,12 @@ class Simulation:
 
     def tick(self) -> int:
         """Advance the simulation by one step; returns the new frame."""
+        with self.lock:
+            frame = self._step()
+            self.ticked.notify_all()
+        return frame
+
+    def _step(self) -> int:
         self.fault_check()
         dt = self.settings.fixed_delta_seconds or DEFAULT_DELTA_SECONDS
         for hook in list(self._hooks):

@@ -36,6 +36,7 @@ class Vehicle(Actor):
         self._ackermann: carla.VehicleAckermannControl | None = None
         self._ackermann_settings = carla.AckermannControllerSettings()
         self.autopilot_port: int | None = None
+        self.telemetry = False  # show_debug_telemetry's flag (nothing to draw it on)
 
     def _row(self) -> np.ndarray:
         if self.slot < 0:
@@ -233,6 +234,10 @@ class Vehicle(Actor):
     # -- traffic ------------------------------------------------------------------------------
     def set_autopilot(self, enabled: bool = True, tm_port: int = 8000) -> None:
         self._sim.traffic.set_autopilot(self, enabled, tm_port)
+
+    def show_debug_telemetry(self, enabled: bool = True) -> None:
+        """CARLA draws a vehicle's telemetry on the server's window; the embedded world has none."""
+        self.telemetry = bool(enabled)
 
     def set_light_state(self, light_state: carla.VehicleLightState) -> None:
         self._light_state = light_state

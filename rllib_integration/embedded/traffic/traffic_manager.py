@@ -12,18 +12,24 @@ from typing import TYPE_CHECKING, Any
 
 import carla
 
+from ..sim.clock import serialised
 from .autopilot import AutopilotPlanner
 
 if TYPE_CHECKING:
     from ..sim.kernel import Simulation
 
 
+@serialised
 class TrafficManager:
     """Autopilot for the vehicles handed to it with ``vehicle.set_autopilot(True, port)``."""
 
     def __init__(self, planner: AutopilotPlanner, managers: "TrafficManagers") -> None:
         self._planner = planner
         self._managers = managers
+
+    @property
+    def simulation_lock(self) -> Any:
+        return self._planner.sim.lock
 
     def _state(self, actor: Any):
         return self._planner.state(actor)

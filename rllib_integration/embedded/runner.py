@@ -1,0 +1,99 @@
+"""Run an unmodified CARLA client script against an embedded world.
+
+``python -m rllib_integration.embedded run SCRIPT.py --town TOWN -- SCRIPT_ARGS`` starts an
+embedded server on ``--port`` (CARLA's 2000 by default) with the town loaded and its
+asynchronous mode free-running in real time (as a CARLA server), then runs the script as
+``__main__`` with ``carla.Client`` and the ``carla.command`` classes pointing at the embedded world,
+so ``carla.Client(host, port)`` in the script reaches it. ``--stop-after`` interrupts the script
+(a ``KeyboardInterrupt``, as Ctrl-C would, so its clean-up runs) after that many wall-clock seconds.
+"""
+
+from __future__ import annotations
+
+import _thread
+import contextlib
+import logging
+import os
+import runpy
+import sys
+import threading
+from typing import Iterator, Sequence
+
+import carla
+
+from . import command as embedded_command
+from .client import Client
+from .server import EmbeddedServer
+
+logger = logging.getLogger(__name__)
+
+
+class RunnerError(ValueError):
+    """The script or the port cannot be used; the message says why and what to do."""
+
+#: The names of ``carla.command`` the runner replaces (every command class, FutureActor, Response).
+COMMAND_NAMES = ("SpawnActor", "DestroyActor", "ApplyVehicleControl", "ApplyVehicleAckermannControl",
+                 "ApplyWalkerControl", "ApplyVehiclePhysicsControl", "ApplyTransform", "ApplyWalkerState",
+                 "ApplyTargetVelocity", "ApplyTargetAngularVelocity", "ApplyImpulse", "ApplyForce",
+                 "ApplyAngularImpulse", "ApplyTorque", "SetSimulatePhysics", "SetEnableGravity", "SetAutopilot",
+                 "SetVehicleLightState", "ShowDebugTelemetry", "FutureActor", "Response")
+
+
+@contextlib.contextmanager
+def embedded_carla() -> Iterator[None]:
+    """Within the block, ``carla.Client`` and ``carla.command``'s classes are the embedded world's."""
+    saved = {name: getattr(carla.command, name) for name in COMMAND_NAMES}
+    saved_client = carla.Client
+    carla.Client = Client
+    for name in COMMAND_NAMES:
+        setattr(carla.command, name, getattr(embedded_command, name))
+    try:
+        yield
+    finally:
+        carla.Client = saved_client
+        for name, value in saved.items():
+            setattr(carla.command, name, value)
+
+
+def run_script(script: str, arguments: Sequence[str] = (), town: str | None = None, port: int = 2000,
+               stop_after: float | None = None) -> int:
+    """Run ``script`` with ``arguments`` against an embedded world; returns its exit status."""
+    if not os.path.isfile(script):
+        raise RunnerError(f"no script at {script!r}: give the path of a CARLA client script (.py)")
+    if EmbeddedServer.is_running("127.0.0.1", port):
+        raise RunnerError(f"an embedded server already runs on port {port} in this process; pick another --port")
+    server = EmbeddedServer.at("127.0.0.1", port)
+    server.set_free_running(True)
+    if town:
+        server.load_world(town)
+    timer = None
+    stopped = threading.Event()
+    if stop_after is not None:
+        def interrupt() -> None:
+            stopped.set()
+            _thread.interrupt_main()
+        timer = threading.Timer(stop_after, interrupt)
+        timer.daemon = True
+    saved_argv, saved_path = sys.argv[:], sys.path[:]
+    sys.argv = [script, *arguments]
+    sys.path.insert(0, os.path.dirname(os.path.abspath(script)))
+    status = 0
+    try:
+        with embedded_carla():
+            if timer is not None:
+                timer.start()
+            runpy.run_path(script, run_name="__main__")
+    except SystemExit as exit_:
+        status = exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 1)
+        if exit_.code not in (None, 0) and not isinstance(exit_.code, int):
+            logger.error("%s", exit_.code)
+    except KeyboardInterrupt:
+        if not stopped.is_set():
+            raise
+        logger.info("stopped %s after %.0f s (--stop-after)", script, stop_after)
+    finally:
+        if timer is not None:
+            timer.cancel()
+        sys.argv, sys.path[:] = saved_argv, saved_path
+        server.stop()
+    return status
