@@ -12,6 +12,7 @@ import carla
 
 from . import command as embedded_command
 from .maps.towns import available_towns, load_map
+from .not_simulated import refuse
 from .server import DEFAULT_TOWN, SERVER_VERSION, EmbeddedServer
 from .world import World
 
@@ -43,6 +44,17 @@ class Client:
     def load_world(self, map_name: str, reset_settings: bool = True,
                    map_layers: carla.MapLayer = carla.MapLayer.All) -> World:
         return self._server.load_world(map_name, reset_settings, map_layers)
+
+    def load_world_if_different(self, map_name: str, reset_settings: bool = True,
+                                map_layers: carla.MapLayer = carla.MapLayer.All) -> World | None:
+        """Load ``map_name`` unless the current world already runs it (then None)."""
+        current = self.get_world().get_map().name.split("/")[-1]
+        if current == map_name.rstrip("/").split("/")[-1].removesuffix(".xodr"):
+            return None
+        return self.load_world(map_name, reset_settings, map_layers)
+
+    def __getattr__(self, name: str) -> Any:
+        refuse(["Client"], name)
 
     def reload_world(self, reset_settings: bool = True) -> World:
         return self._server.load_map(self.get_world().get_map(), reset_settings)

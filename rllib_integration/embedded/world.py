@@ -12,7 +12,9 @@ from typing import Any, Callable
 import carla
 import numpy as np
 
+from .debug import DebugHelper
 from .maps.towns import EmbeddedMap
+from .not_simulated import refuse
 from .sim.actors import Actor, ActorList
 from .sim.blueprints import ActorBlueprint, BlueprintLibrary
 from .sim.clock import serialised
@@ -30,11 +32,23 @@ class World:
         self._sim = sim
         self._library = library
         self._pedestrian_rng = np.random.default_rng()
+        #: ``world.debug``: draw calls are recorded (see :mod:`.debug`).
+        self.debug = DebugHelper(sim)
         sim.world = self
 
     @property
     def simulation_lock(self) -> Any:
         return self._sim.lock
+
+    def __getattr__(self, name: str) -> Any:
+        refuse(["World"], name)
+
+    def get_vehicles_light_states(self) -> dict[int, carla.VehicleLightState]:
+        """Every vehicle's light state, by actor id."""
+        return {a.id: a.get_light_state() for a in self._sim.actors() if a.type_id.startswith("vehicle.")}
+
+    def set_annotations_traverse_translucency(self, enable: bool) -> None:
+        """Accepted: the embedded world has no translucent objects for annotations to traverse."""
 
     @property
     def id(self) -> int:

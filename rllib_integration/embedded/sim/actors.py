@@ -15,6 +15,7 @@ from typing import Any, Iterable, Iterator, Protocol
 import carla
 import numpy as np
 
+from ..not_simulated import NotSimulatedError, refuse
 from .clock import serialised
 from .dynamics import VehicleStates
 
@@ -52,6 +53,14 @@ class Actor:
     @property
     def simulation_lock(self) -> Any:
         return self._sim.lock
+
+    def __getattr__(self, name: str) -> Any:
+        refuse([cls.__name__ for cls in type(self).__mro__], name)
+
+    @property
+    def is_dormant(self) -> bool:
+        """Whether the actor sleeps beyond the active distance of a large map (never: towns are small)."""
+        return False
 
     def __init__(self, sim: ActorHost, actor_id: int, type_id: str, attributes: dict[str, str],
                  transform: carla.Transform, extent: carla.Vector3D | None = None,
@@ -119,6 +128,14 @@ class Actor:
 
     def set_enable_gravity(self, enabled: bool = True) -> None:
         """Accepted for compatibility; gravity always applies to vehicles."""
+
+    def add_impulse(self, impulse: carla.Vector3D) -> None:
+        raise NotSimulatedError(f"{self.type_id}: only vehicles respond to forces in the embedded world")
+
+    add_force = add_angular_impulse = add_torque = enable_constant_velocity = add_impulse
+
+    def disable_constant_velocity(self) -> None:
+        """Nothing to disable: only vehicles keep a constant velocity."""
 
     def destroy(self) -> bool:
         """Remove the actor (and the actors attached to it); False if it was already gone."""

@@ -37,6 +37,8 @@ class Vehicle(Actor):
         self._ackermann_settings = carla.AckermannControllerSettings()
         self.autopilot_port: int | None = None
         self.telemetry = False  # show_debug_telemetry's flag (nothing to draw it on)
+        self.open_doors: set[str] = set()  # doors opened with open_door
+        self.wheel_angles: dict[int, float] = {}  # set_wheel_steer_direction's visual angles
 
     def _row(self) -> np.ndarray:
         if self.slot < 0:
@@ -234,6 +236,26 @@ class Vehicle(Actor):
     # -- traffic ------------------------------------------------------------------------------
     def set_autopilot(self, enabled: bool = True, tm_port: int = 8000) -> None:
         self._sim.traffic.set_autopilot(self, enabled, tm_port)
+
+    def open_door(self, door_idx: carla.VehicleDoor) -> None:
+        """Doors are recorded (``open_doors``); they change neither the shape nor the physics."""
+        self.open_doors |= self._doors(door_idx)
+
+    def close_door(self, door_idx: carla.VehicleDoor) -> None:
+        self.open_doors -= self._doors(door_idx)
+
+    @staticmethod
+    def _doors(door: carla.VehicleDoor) -> set[str]:
+        return {"FL", "FR", "RL", "RR"} if door == carla.VehicleDoor.All else {str(door)}
+
+    def get_failure_state(self) -> carla.VehicleFailureState:
+        """Rollover when the vehicle lies on its side or roof, else NONE (no engine or tyre failures)."""
+        roll = self.get_transform().rotation.roll
+        return carla.VehicleFailureState.Rollover if abs(roll) > 60.0 else carla.VehicleFailureState.NONE
+
+    def set_wheel_steer_direction(self, wheel_location: carla.VehicleWheelLocation, angle_in_deg: float) -> None:
+        """CARLA turns the wheel's mesh only (no physics); the embedded world records the angle."""
+        self.wheel_angles[int(wheel_location)] = float(angle_in_deg)
 
     def show_debug_telemetry(self, enabled: bool = True) -> None:
         """CARLA draws a vehicle's telemetry on the server's window; the embedded world has none."""
