@@ -102,5 +102,5 @@ class Client:
                 return embedded_command.Response(0, f"actor {actor_id} not found")
             effect(actor, cmd)
             return embedded_command.Response(actor_id)
-        except (RuntimeError, AttributeError) as error:
+        except (RuntimeError, AttributeError, NotImplementedError) as error:
             return embedded_command.Response(0, f"{name}: {error}")

@@ -52,7 +52,7 @@ def _command(name: str, fields: tuple[str, ...], doc: str) -> type:
         for field, value in zip(fields, values):
             setattr(self, field, value)
 
-    return type(name, (Command,), {"__init__": __init__, "__doc__": doc, "fields": fields})
+    return type(name, (Command,), {"__init__": __init__, "__doc__": doc})
 
 
 DestroyActor = _command("DestroyActor", (), "Destroy the actor.")

@@ -55,7 +55,6 @@ class FreeRunningClock:
         self._tick, self._asynchronous, self._period, self._lock = tick, asynchronous, period, lock
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="embedded-world-clock", daemon=True)
-        self.error: BaseException | None = None
 
     def start(self) -> "FreeRunningClock":
         self._thread.start()
@@ -79,9 +78,8 @@ class FreeRunningClock:
                     continue
                 try:
                     self._tick()
-                except Exception as error:  # noqa: BLE001 - a failing tick stops the clock, loudly
+                except Exception:  # noqa: BLE001 - a failing tick stops the clock, loudly
                     logger.exception("the embedded world's clock stopped: a tick failed")
-                    self.error = error
                     return
             due = max(due + self._period(), time.monotonic())  # late ticks are not made up for
             self._stop.wait(max(due - time.monotonic(), 0.0))

@@ -59,7 +59,7 @@ class AutopilotPlanner:
         self.speed_difference = 30.0  # percent below the speed limit
         self.lane_offset = 0.0
         self.osm_mode = True  # CARLA's default: vehicles at dead ends are destroyed
-        self.junctions = JunctionControl(sim.signals, self.rng, self.vehicles)
+        self.junctions = JunctionControl(sim.signals, self.rng)
         self._time = 0.0
         self._since_plan = math.inf  # seconds since the last plan
         self._steps = 0  # simulation steps since the last plan

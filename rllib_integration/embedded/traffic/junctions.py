@@ -76,11 +76,6 @@ class Paths:
             self._distances[pair] = float(distance.min()) if distance.size else math.inf
         return self._distances[pair]
 
-    def reaches(self, key: tuple[int, int], x: float, y: float, radius: float) -> bool:
-        """Whether the connecting lane ``key`` passes within ``radius`` of (x, y)."""
-        samples = _path_samples(self._starts[key])
-        return bool(np.min(np.hypot(samples[:, 0] - x, samples[:, 1] - y)) < radius)
-
     def conflict(self, a: tuple[int, int], width_a: float, b: tuple[int, int], width_b: float) -> bool:
         """Whether vehicles of half widths ``width_a`` and ``width_b`` on lanes ``a`` and ``b`` could
         touch: their paths come closer than both half widths and a margin (wider where a path turns,
@@ -92,10 +87,9 @@ class Paths:
 class JunctionControl:
     """Lights, signs and right of way at junctions, for the vehicles of one traffic manager."""
 
-    def __init__(self, signals: Any, rng: np.random.Generator, vehicles: dict[int, "AutopilotState"]) -> None:
+    def __init__(self, signals: Any, rng: np.random.Generator) -> None:
         self.signals = signals
         self.rng = rng
-        self.vehicles = vehicles  # the traffic manager's vehicles, by id
         self.paths = Paths()
         #: junction -> {vehicle id: (connecting lane key, the vehicle's half width)}
         self.holders: dict[int, dict[int, tuple[tuple[int, int], float]]] = {}
@@ -181,8 +175,7 @@ class JunctionControl:
         last_exit = chain[-1][2]
         if last_exit < len(state.route.points) and room_after(last_exit) < state.vehicle.bounding_box.extent.x * 2.0 + 1.0:
             state.waiting_for = f"room after junction {chain[-1][0]}"
-            if not state.route.points[0][3].is_junction:
-                self.release(state)
+            self._release_outside(state)
             return False  # no room beyond the junction: do not block it
         width = state.vehicle.bounding_box.extent.y
         for junction, connector, _ in chain:
@@ -191,8 +184,7 @@ class JunctionControl:
                         if holder != me and self.paths.conflict(connector, width, held, held_width)]
             if blocking:
                 state.waiting_for = f"junction {junction} held by {blocking}"
-                if not state.route.points[0][3].is_junction:
-                    self.release(state)  # all of a chain or nothing: never hold one while waiting for the next
+                self._release_outside(state)
                 return False
         for junction, connector, _ in chain:
             self.holders[junction][me] = (connector, width)
@@ -200,16 +192,11 @@ class JunctionControl:
         state.held_since = now
         return True
 
-    def _parked_clear(self, holder: int, connector: tuple[int, int], width: float, now: float) -> bool:
-        """Whether a holder that has stood still for a while is out of the way of ``connector``: a
-        vehicle stuck in a junction (waiting for the next one, or for room) blocks only where it stands,
-        not the whole path it holds (this breaks the deadlocks of neighbouring junctions)."""
-        state = self.vehicles.get(holder)
-        if state is None or now - state.moved_at < IDLE_RELEASE or not state.vehicle.is_alive:
-            return False
-        at = state.vehicle.get_location()
-        extent = state.vehicle.bounding_box.extent
-        return not self.paths.reaches(connector, at.x, at.y, math.hypot(extent.x, extent.y) + width + CONFLICT_MARGIN)
+    def _release_outside(self, state: "AutopilotState") -> None:
+        """A vehicle refused its chain of junctions gives up what it holds unless it is already in one:
+        all of a chain or nothing, never one held while waiting for the next."""
+        if not state.route.points[0][3].is_junction:
+            self.release(state)
 
     def _leave_passed(self, state: "AutopilotState") -> None:
         """Give up each junction the vehicle held once it is neither in it nor about to enter it."""
