@@ -199,6 +199,13 @@ class LightGroup:
                 if light.state != state:
                     light.set_state(state)
 
+    def cycle(self) -> float:
+        """Seconds from one green of a controller to its next (inf while the group is frozen)."""
+        if self.frozen:
+            return math.inf
+        leads = [controller[0] for controller in self.controllers if controller]
+        return sum(lead.green_time + lead.yellow_time + lead.red_time for lead in leads) or GREEN_TIME
+
     def _duration(self) -> float:
         lead = self.controllers[self.active][0] if self.controllers[self.active] else None
         if lead is None:

@@ -15,6 +15,7 @@ One :class:`AutopilotPlanner` serves one traffic manager (one port). Ten times p
 - **Steering**: pure pursuit (from midway between the axles) of a route point 4-15 m ahead (further
   at speed and while changing lanes), ``vehicle_lane_offset`` / ``global_lane_offset`` metres right of the lane centre.
 - **Lights** (:mod:`.vehicle_lights`) for the vehicles with ``update_vehicle_lights``.
+- **Gridlock** (:mod:`.gridlock`): a vehicle stuck 30 s in a wait that goes nowhere is moved.
 
 Hybrid physics and dormant-vehicle respawning are :mod:`.hybrid`'s.
 """
@@ -30,6 +31,7 @@ import numpy as np
 from ..sim.dynamics import COLUMN, clamp
 from . import hybrid, lane_changes
 from .autopilot_state import AutopilotState
+from .gridlock import GridlockBreaker
 from .junctions import JunctionControl
 from .routes import ROUTE_POINTS, ROUTE_STEP, Route, lane_at
 from .vehicle_lights import light_state
@@ -60,6 +62,7 @@ class AutopilotPlanner:
         self.lane_offset = 0.0
         self.osm_mode = True  # CARLA's default: vehicles at dead ends are destroyed
         self.junctions = JunctionControl(sim.signals, self.rng)
+        self.gridlock = GridlockBreaker()
         self._time = 0.0
         self._since_plan = math.inf  # seconds since the last plan
         self._steps = 0  # simulation steps since the last plan
@@ -85,7 +88,9 @@ class AutopilotPlanner:
             state.cruise = None
 
     def register(self, vehicle: Any) -> None:
-        self.vehicles.setdefault(vehicle.id, AutopilotState(vehicle))
+        if vehicle.id not in self.vehicles:
+            self.vehicles[vehicle.id] = AutopilotState(vehicle)
+            self.vehicles[vehicle.id].moved_at = self._time
 
     def unregister(self, vehicle: Any) -> None:
         state = self.vehicles.pop(vehicle.id, None)
@@ -159,10 +164,11 @@ class AutopilotPlanner:
             state.leader_stuck = bool(np.isfinite(gap[i]) and leader_speed[i] < MOVING and (
                 ahead is None and leader[i] < len(owners) or ahead is not None and ahead.route.entry is None
                 and ahead.leader[0] > 10.0))
-            if speed[i] > MOVING:
-                state.moved_at = self._time
+            if (x[i] - state.anchor[0]) ** 2 + (y[i] - state.anchor[1]) ** 2 > 1.0:  # moved a metre
+                state.anchor, state.moved_at = (float(x[i]), float(y[i])), self._time
         self._drive(states, slots, rows, x, y, yaw, speed, targets, cruise, gap, leader_speed, stop_gap)
         self._update_lights(states)
+        self.gridlock.step(self.sim, self.vehicles, self._time, self.rng, self.junctions.release)
 
     # -- routes --------------------------------------------------------------------------------
     def _follow(self, state: AutopilotState, x: float, y: float, yaw: float) -> None:
@@ -258,6 +264,8 @@ class AutopilotPlanner:
     # -- junctions -----------------------------------------------------------------------------
     def _junction_gaps(self, states, rows, x, y, speed, coords, leader_gap) -> np.ndarray:
         gaps = np.full(len(states), np.inf)
+        for state in states:
+            state.wait("", "")
         near = [i for i, s in enumerate(states) if s.route.entry is not None or s.holding]
         if not near:
             return gaps

@@ -30,8 +30,12 @@ class AutopilotState:
         self.held_since = -math.inf
         self.stopped_at: tuple | None = None
         self.ignoring: dict[int, bool] = {}
-        self.moved_at = 0.0
-        self.waiting_for = ""  # why the vehicle last stopped before a junction (diagnostics)
+        self.moved_at = 0.0  # when it was last a metre away from ``anchor``
+        self.anchor = (math.inf, math.inf)
+        self.waiting_for = ""  # why the vehicle stops before its junction at this plan (diagnostics)
+        self.wait_kind = ""  # "", "light", "sign", "junction" (right of way) or "room" (none beyond it)
+        self.wait_on: int | None = None  # the vehicle it gives way to at the junction, if one
+        self.wait_cycle = math.inf  # waiting for a light: seconds of its group's cycle
         self._entry: tuple[int, tuple[float, float]] | None = None
         # lane changes
         self.forced_change: bool | None = None
@@ -44,6 +48,10 @@ class AutopilotState:
         self.leader_stuck = False  # the leader stands still without waiting for a junction or a leader
         self.accel = 0.0  # the car-following acceleration of the last plan, m/s²
         self.cruise: float | None = None  # cached target speed; None when the route or settings change
+
+    def wait(self, why: str, kind: str, on: int | None = None, cycle: float = math.inf) -> None:
+        """Record why the vehicle stops before its next junction at this plan."""
+        self.waiting_for, self.wait_kind, self.wait_on, self.wait_cycle = why, kind, on, cycle
 
     def entry_point(self, entry: int) -> tuple[float, float]:
         """Where the route enters its next junction (the start of its connecting lane)."""

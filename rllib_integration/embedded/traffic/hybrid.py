@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from .autopilot_state import AutopilotState
 
 HERO_ROLES = ("hero", "ego_vehicle")
+CLEARANCE = 15.0  # metres kept free ahead of and behind a moved vehicle
 
 
 def hero_location(sim: Any) -> tuple[float, float] | None:
@@ -63,7 +64,7 @@ class HybridPhysics:
             distance = math.hypot(row[COLUMN["x"]] - hero[0], row[COLUMN["y"]] - hero[1])
             if self.respawn:
                 lower, upper = self.bounds or (25.0, float(sim.settings.actor_active_distance or 2000.0))
-                if distance > upper and self._respawn(sim, rng, state, hero, lower, upper):
+                if distance > upper and relocate(sim, rng, state, hero, lower, upper):
                     release(state)
                     continue
             if self.enabled and distance > self.radius:
@@ -111,19 +112,23 @@ class HybridPhysics:
         if not math.isnan(height):
             row[COLUMN["z"]] = height
 
-    def _respawn(self, sim: "Simulation", rng: np.random.Generator, state: "AutopilotState",
-                 hero: tuple[float, float], lower: float, upper: float) -> bool:
-        """Move a vehicle to a free spawn point between ``lower`` and ``upper`` metres from the hero."""
-        points = sim.map.get_spawn_points()
-        order = rng.permutation(len(points))
-        blueprint_size = state.vehicle.bounding_box.extent
-        for k in order:
-            spot = points[int(k)]
-            distance = math.hypot(spot.location.x - hero[0], spot.location.y - hero[1])
-            if not lower <= distance <= upper or sim.occupied(spot, blueprint_size):
-                continue
-            state.vehicle.set_transform(spot)
-            state.vehicle.set_target_velocity(carla.Vector3D())
-            state.route.clear()
-            return True
-        return False
+
+def relocate(sim: "Simulation", rng: np.random.Generator, state: "AutopilotState",
+             hero: tuple[float, float] | None, lower: float, upper: float) -> bool:
+    """Move a vehicle to a free spawn point between ``lower`` and ``upper`` metres from the hero
+    (anywhere free without one), at rest with a new route; the spot is free 15 m ahead and behind,
+    so that no vehicle runs into it."""
+    points = sim.map.get_spawn_points()
+    extent = state.vehicle.bounding_box.extent
+    size = carla.Vector3D(extent.x + CLEARANCE, extent.y, extent.z)
+    for k in rng.permutation(len(points)):
+        spot = points[int(k)]
+        if hero is not None and not lower <= math.hypot(spot.location.x - hero[0], spot.location.y - hero[1]) <= upper:
+            continue
+        if sim.occupied(spot, size):
+            continue
+        state.vehicle.set_transform(spot)
+        state.vehicle.set_target_velocity(carla.Vector3D())
+        state.route.clear()
+        return True
+    return False

@@ -13,7 +13,8 @@ gives the distance from the vehicle's front to where it must stop (``inf``: go o
   turns of small cars), and when there is room for it beyond
   the junction (it never blocks the box). Holding is first come, first served; a vehicle that holds a
   junction it has not entered and has not moved for 3 s lets it go, so two queues can never wait
-  for each other. Junctions less than 20 m apart on a route are asked for together, with room
+  for each other; a vehicle refused by the holders 2 s before another goes before it, so a busy
+  junction starves no approach. Junctions less than 20 m apart on a route are asked for together, with room
   needed beyond the last: no vehicle waits inside one junction for the next.
 """
 
@@ -36,6 +37,8 @@ DECEL = 3.0  # comfortable deceleration, m/s²
 CONFLICT_MARGIN, TURN_MARGIN = 0.8, 1.2  # metres kept between two vehicles' sides in a junction
 IDLE_RELEASE = 3.0  # seconds a vehicle outside the junction may hold it without moving
 CHAIN_GAP = 20.0  # metres: junctions closer than this on a route are entered together
+FAIR_WAIT = 2.0  # seconds: a vehicle refused this much earlier than another enters before it
+STALE_WAIT = 0.5  # seconds: a vehicle not refused for this long no longer waits
 
 
 @functools.lru_cache(maxsize=4096)
@@ -93,6 +96,9 @@ class JunctionControl:
         self.paths = Paths()
         #: junction -> {vehicle id: (connecting lane key, the vehicle's half width)}
         self.holders: dict[int, dict[int, tuple[tuple[int, int], float]]] = {}
+        #: junction -> {vehicle id: (lane key, half width, first refused, last refused)} of the vehicles
+        #: refused by its holders: one that has waited longer goes first (no vehicle waits forever)
+        self.waiters: dict[int, dict[int, tuple[tuple[int, int], float, float, float]]] = {}
 
     def stop_gap(self, state: "AutopilotState", x: float, y: float, speed: float, now: float,
                  room_after: Callable[[int], float], leader_gap: float) -> float:
@@ -119,7 +125,7 @@ class JunctionControl:
                 continue
             if light.state == carla.TrafficLightState.Red or line > braking:
                 self._release(state, junction)
-                state.waiting_for = f"light {light.id}"
+                state.wait(f"light {light.id}", "light", cycle=light.group.cycle() if light.group else math.inf)
                 return line
         for sign in self.signals.signs_on_lane(*key) if distance > 0.0 else ():
             if sign.type_id == "traffic.stop" and state.stopped_at != (junction, key) and \
@@ -127,7 +133,7 @@ class JunctionControl:
                 if line < 1.5 and speed < 0.1:
                     state.stopped_at = (junction, key)
                 else:
-                    state.waiting_for = f"stop sign {sign.id}"
+                    state.wait(f"stop sign {sign.id}", "sign")
                     return line
         if distance > max(8.0, braking + 3.0) + 8.0:
             return math.inf
@@ -169,12 +175,12 @@ class JunctionControl:
             if speed < 0.1 and not state.route.points[0][3].is_junction and idle > IDLE_RELEASE:
                 self.release(state)  # waiting outside for too long: let the others go first
                 state.held_since = now
-                state.waiting_for = "let the others go"
+                state.wait("let the others go", "junction")
                 return False
             return True
         last_exit = chain[-1][2]
         if last_exit < len(state.route.points) and room_after(last_exit) < state.vehicle.bounding_box.extent.x * 2.0 + 1.0:
-            state.waiting_for = f"room after junction {chain[-1][0]}"
+            state.wait(f"room after junction {chain[-1][0]}", "room")
             self._release_outside(state)
             return False  # no room beyond the junction: do not block it
         width = state.vehicle.bounding_box.extent.y
@@ -182,12 +188,23 @@ class JunctionControl:
             holders = self.holders.setdefault(junction, {})
             blocking = [holder for holder, (held, held_width) in holders.items()
                         if holder != me and self.paths.conflict(connector, width, held, held_width)]
+            waiters = self.waiters.setdefault(junction, {})
+            since = waiters[me][2] if me in waiters and now - waiters[me][3] < STALE_WAIT else now
             if blocking:
-                state.waiting_for = f"junction {junction} held by {blocking}"
+                waiters[me] = (connector, width, since, now)
+                state.wait(f"junction {junction} held by {blocking}", "junction", blocking[0])
+                self._release_outside(state)
+                return False
+            first = [other for other, (lane, other_width, other_since, last) in waiters.items()
+                     if other != me and now - last < STALE_WAIT and other_since < since - FAIR_WAIT
+                     and self.paths.conflict(connector, width, lane, other_width)]
+            if first:
+                state.wait(f"junction {junction}: gives way to {first}, waiting longer", "junction", first[0])
                 self._release_outside(state)
                 return False
         for junction, connector, _ in chain:
             self.holders[junction][me] = (connector, width)
+            self.waiters[junction].pop(me, None)
             state.holding.add(junction)
         state.held_since = now
         return True
@@ -218,6 +235,6 @@ class JunctionControl:
 
     def forget(self, vehicle_ids: set[int]) -> None:
         """Drop the holds of vehicles no longer driven by this traffic manager."""
-        for holders in self.holders.values():
-            for vehicle_id in [v for v in holders if v not in vehicle_ids]:
-                holders.pop(vehicle_id)
+        for table in [*self.holders.values(), *self.waiters.values()]:
+            for vehicle_id in [v for v in table if v not in vehicle_ids]:
+                table.pop(vehicle_id)
