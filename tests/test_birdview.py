@@ -200,3 +200,31 @@ def test_traffic_lights_are_discs_in_their_state_colour():
                 assert not picture[..., MASK_CHANNELS.index("traffic_light_yellow")].any()
     finally:
         env.close()
+
+
+def test_world_debug_shapes_are_drawn_for_their_life_time():
+    env, _ = birdview_env()
+    try:
+        env.reset(seed=0)
+        hero = env.core.hero.get_transform()
+        forward, right = hero.get_forward_vector(), hero.get_right_vector()
+        world = env.core.world
+
+        def at(ahead, aside):
+            return carla.Location(hero.location.x + ahead * forward.x + aside * right.x,
+                                  hero.location.y + ahead * forward.y + aside * right.y, 1.0)
+
+        magenta = carla.Color(255, 0, 255)
+        world.debug.draw_point(at(8.0, 4.0), size=0.6, color=magenta, life_time=0.0)  # forever
+        world.debug.draw_line(at(4.0, -4.0), at(12.0, -4.0), thickness=0.3, color=carla.Color(0, 255, 255),
+                              life_time=0.5)
+        _, image = settle(env, 1)
+        assert tuple(image[int(HERO_ROW - 8 * PPM), int(HERO_COL + 4 * PPM)]) == (255, 0, 255)
+        assert tuple(image[int(HERO_ROW - 8 * PPM), int(HERO_COL - 4 * PPM)]) == (0, 255, 255)
+        _, image = settle(env, 20)  # one second later the line has expired, the point has not
+        hero_now = env.core.hero.get_transform()
+        assert hero_now.location.distance(hero.location) < 0.5
+        assert not np.all(image == (0, 255, 255), axis=2).any()
+        assert np.all(image == (255, 0, 255), axis=2).sum() > 10
+    finally:
+        env.close()

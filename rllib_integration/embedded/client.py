@@ -11,6 +11,7 @@ from typing import Any, Iterable
 import carla
 
 from . import command as embedded_command
+from . import recorder
 from .maps.towns import available_towns, load_map
 from .not_simulated import refuse
 from .server import DEFAULT_TOWN, SERVER_VERSION, EmbeddedServer
@@ -63,6 +64,43 @@ class Client:
                                  reset_settings: bool = True) -> World:
         """Load a world from OpenDRIVE text (``parameters`` are accepted and ignored)."""
         return self._server.load_map(load_map("OpenDriveMap", opendrive), reset_settings)
+
+    # -- recorder and replayer (see .recorder and .replayer) --------------------------------------
+    def start_recorder(self, filename: str, additional_data: bool = False) -> str:
+        """Record every tick to ``filename`` (a plain name goes to the recordings folder); returns
+        the file's path."""
+        return self._server.start_recorder(filename, additional_data)
+
+    def stop_recorder(self) -> None:
+        self._server.recorder.stop()
+
+    def replay_file(self, name: str, start: float, duration: float, follow_id: int,
+                    replay_sensors: bool = False) -> str:
+        """Replay a recording from ``start`` s (negative: from its end) for ``duration`` s (0: all),
+        the spectator following actor ``follow_id`` (0: none); sensors are not replayed."""
+        return self._server.replay_file(name, start, duration, follow_id)
+
+    def stop_replayer(self, keep_actors: bool) -> None:
+        self._server.replayer.stop(keep_actors)
+
+    def set_replayer_time_factor(self, time_factor: float = 1.0) -> None:
+        self._server.replayer.time_factor = float(time_factor)
+
+    def set_replayer_ignore_hero(self, ignore_hero: bool) -> None:
+        self._server.replayer.ignore_hero = bool(ignore_hero)
+
+    def set_replayer_ignore_spectator(self, ignore_spectator: bool) -> None:
+        self._server.replayer.ignore_spectator = bool(ignore_spectator)
+
+    def show_recorder_file_info(self, filename: str, show_all: bool = False) -> str:
+        return recorder.file_info(recorder.read_recording(filename), show_all)
+
+    def show_recorder_collisions(self, filename: str, category1: str, category2: str) -> str:
+        return recorder.collisions_table(recorder.read_recording(filename), category1, category2)
+
+    def show_recorder_actors_blocked(self, filename: str, min_time: float = 60.0, min_distance: float = 100.0) -> str:
+        """Actors that moved less than ``min_distance`` centimetres in ``min_time`` seconds."""
+        return recorder.blocked_table(recorder.read_recording(filename), min_time, min_distance)
 
     def get_trafficmanager(self, port: int = 8000) -> Any:
         """The traffic manager on ``port`` of the current world."""

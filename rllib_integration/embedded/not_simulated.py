@@ -11,15 +11,9 @@ from __future__ import annotations
 from typing import NoReturn
 
 _RENDERING = "the embedded world has no textures or meshes to change"
-_RECORDER = "the recorder and replayer are not implemented yet"
 _FILES = "the embedded world reads towns from disk; there is no server to fetch files from"
 
 NOT_SIMULATED: dict[str, str] = {
-    "Client.start_recorder": _RECORDER, "Client.stop_recorder": _RECORDER, "Client.replay_file": _RECORDER,
-    "Client.stop_replayer": _RECORDER, "Client.show_recorder_file_info": _RECORDER,
-    "Client.show_recorder_collisions": _RECORDER, "Client.show_recorder_actors_blocked": _RECORDER,
-    "Client.set_replayer_ignore_hero": _RECORDER, "Client.set_replayer_ignore_spectator": _RECORDER,
-    "Client.set_replayer_time_factor": _RECORDER,
     "Client.request_file": _FILES, "Client.get_required_files": _FILES, "Client.set_files_base_folder": _FILES,
     "World.apply_color_texture_to_object": _RENDERING, "World.apply_color_texture_to_objects": _RENDERING,
     "World.apply_float_color_texture_to_object": _RENDERING, "World.apply_float_color_texture_to_objects": _RENDERING,

@@ -15,6 +15,8 @@ import time
 import carla
 
 from .maps.towns import EmbeddedMap, load_map, resolve_town
+from .recorder import Recorder, read_recording
+from .replayer import Replayer
 from .sensors.catalog import sensor_blueprints, sensor_spawners
 from .sim.blueprint_catalog import build_library
 from .sim.clock import DEFAULT_PERIOD, FreeRunningClock
@@ -56,6 +58,8 @@ class EmbeddedServer:
         #: Whether asynchronous worlds tick on their own in real time (see :mod:`.sim.clock`).
         self.free_running = False
         self._clock: FreeRunningClock | None = None
+        #: The recorder and the replayer (``client.start_recorder``, ``client.replay_file``).
+        self.recorder, self.replayer = Recorder(), Replayer()
 
     @classmethod
     def at(cls, host: str, port: int) -> "EmbeddedServer":
@@ -126,6 +130,8 @@ class EmbeddedServer:
     def stop(self) -> None:
         """Destroy every actor and release the address."""
         self._stop_clock()
+        self.recorder.stop()
+        self.replayer.stop(keep_actors=True)
         if self._sim is not None:
             self._sim.close()
             self._sim = self._traffic = self.world = None
@@ -148,6 +154,8 @@ class EmbeddedServer:
                 settings = copy_settings(self._sim.settings)
             self._frame = self._sim.frame
             self._stop_clock()
+            self.recorder.stop()
+            self.replayer.stop(keep_actors=True)
             self._sim.close()
         self._episode += 1
         self._sim = Simulation(self._episode, town_map, settings, self._frame, self._spawners, fault_check=self.check,
@@ -157,6 +165,21 @@ class EmbeddedServer:
         self._start_clock()
         logger.debug("embedded server %s:%d loaded %s", self.host, self.port, town_map.name)
         return self.world
+
+    def start_recorder(self, filename: str, additional_data: bool = False) -> str:
+        """Record the current world's ticks to ``filename`` (see :mod:`.recorder`); returns the path."""
+        if self._sim is None:
+            self.load_world(DEFAULT_TOWN)
+        with self._sim.lock:
+            return self.recorder.start(self._sim, filename, additional_data)
+
+    def replay_file(self, name: str, start: float, duration: float, follow_id: int) -> str:
+        """Play a recording into the current world (see :mod:`.replayer`)."""
+        recording = read_recording(name)
+        if self._sim is None:
+            self.load_world(DEFAULT_TOWN)
+        with self._sim.lock:
+            return self.replayer.start(self._sim, self.library, recording, start, duration, follow_id)
 
     def traffic_manager(self, port: int) -> TrafficManager:
         """The traffic manager on ``port`` of the current world (created on first use)."""

@@ -11,7 +11,10 @@ rectangles twice their box, traffic lights as discs in their state's colour.
 Attributes: ``size`` (pixels, default 84), ``radius`` (metres, default 15), ``output``: ``rgb``
 (uint8 ``(size, size, 3)``, the default) or ``masks`` (uint8 ``(size, size, 8)``, 0 or 255, one
 channel each in :data:`MASK_CHANNELS` order), ``buildings`` (default false, the original's look):
-draw the footprints of ``world.get_level_bbs(Buildings)`` in brown, and add a ninth mask channel.
+draw the footprints of ``world.get_level_bbs(Buildings)`` in brown, and add a ninth mask channel;
+``debug`` (default true): in ``rgb``, draw the shapes of ``world.debug`` (points, lines, arrows, boxes,
+and strings from 128 pixels up) as CARLA's cameras show them; the embedded world keeps them, a real
+server's are only on its own window.
 """
 
 from __future__ import annotations
@@ -47,15 +50,18 @@ GROUP_COLOURS = {"walkers": WALKER_COLOUR, "vehicles": VEHICLE_COLOUR, "two_whee
                  "hero": HERO_COLOUR}
 DRAW_ORDER = ("walkers", "vehicles", "two_wheelers", "hero")
 
-_ATTRIBUTES = {"type", "size", "radius", "output", "buildings"}
+_ATTRIBUTES = {"type", "size", "radius", "output", "buildings", "debug"}
+TEXT_MIN_SIZE = 128  # pixels: smaller pictures leave debug strings out (unreadable)
 
 
 class BirdviewRenderer:
     """Renders BirdView frames of one hero in one world."""
 
     def __init__(self, world: Any, hero: Any, size: int, radius: float, output: str = "rgb",
-                 buildings: bool = False) -> None:
+                 buildings: bool = False, debug: bool = True) -> None:
         self.world, self.hero = world, hero
+        shapes = getattr(world.debug, "shapes", None) if debug else None  # the embedded world's record
+        self._debug_shapes = shapes if callable(shapes) else None
         self.size, self.radius, self.output = size, radius, output
         self.ppm = size / (2.0 * radius)
         self.layer = map_layer(world.get_map(), self.ppm)
@@ -106,7 +112,28 @@ class BirdviewRenderer:
             cv2.circle(image, centre, radius, (255, 255, 255), 1, cv2.LINE_AA)
         for group, polygons in groups.items():
             cv2.fillPoly(image, polygons, GROUP_COLOURS[group], cv2.LINE_AA, shift=4)
+        if self._debug_shapes is not None:
+            self._draw_debug(image, world_to_view)
         return image
+
+    def _draw_debug(self, image: np.ndarray, world_to_view: np.ndarray) -> None:
+        """Draw ``world.debug``'s live shapes (sizes in metres, at least a pixel)."""
+        for shape in self._debug_shapes():
+            points = np.array([(x, y, 1.0) for x, y, _ in shape.points]) @ world_to_view.T
+            pixels = [tuple(int(round(v)) for v in p) for p in points]
+            width = max(1, int(round(shape.size * self.ppm)))
+            if shape.kind == "point":
+                cv2.circle(image, pixels[0], max(1, width // 2), shape.color, -1, cv2.LINE_AA)
+            elif shape.kind == "line":
+                cv2.line(image, pixels[0], pixels[1], shape.color, width, cv2.LINE_AA)
+            elif shape.kind == "arrow":
+                cv2.arrowedLine(image, pixels[0], pixels[1], shape.color, width, cv2.LINE_AA, tipLength=0.3)
+            elif shape.kind == "box":
+                hull = cv2.convexHull(np.round(points).astype(np.int32))
+                cv2.polylines(image, [hull], True, shape.color, width, cv2.LINE_AA)
+            elif shape.kind == "string" and self.size >= TEXT_MIN_SIZE:
+                cv2.putText(image, shape.text, pixels[0], cv2.FONT_HERSHEY_SIMPLEX, self.size / 800.0, shape.color,
+                            1, cv2.LINE_AA)
 
     def _light_discs(self, hero_location: carla.Location, world_to_view: np.ndarray) -> list:
         """``(state, centre pixel, radius pixels)`` of the traffic lights near the hero."""
@@ -190,7 +217,10 @@ class BirdviewSensor(PseudoSensor):
             raise ConfigError(f"{where}.buildings: expected true or false, got {buildings!r}.")
         if output not in ("rgb", "masks"):
             raise ConfigError(f"{where}.output: expected 'rgb' or 'masks', got {output!r}.")
-        self.renderer = BirdviewRenderer(parent.get_world(), parent, size, float(radius), output, buildings)
+        debug = self.attributes.get("debug", True)
+        if not isinstance(debug, bool):
+            raise ConfigError(f"{where}.debug: expected true or false, got {debug!r}.")
+        self.renderer = BirdviewRenderer(parent.get_world(), parent, size, float(radius), output, buildings, debug)
 
     def compute(self, frame: int) -> None:
         self.update_sensor(self.renderer.render(), frame)

@@ -1,0 +1,181 @@
+"""The replayer of the embedded world: ``client.replay_file`` plays a :mod:`.recorder` recording.
+
+As CARLA's replayer: the recorded actors are re-created (an actor of the same id and type still in
+the world is taken over instead), driven without physics along their recorded poses (interpolated
+between recorded frames, so any step and ``set_replayer_time_factor`` work), created and destroyed
+when the recording did; traffic lights take their recorded states (every light group is frozen
+meanwhile); ``follow_id`` puts the spectator behind an actor, and the recorded spectator moves the
+world's unless ``set_replayer_ignore_spectator(True)`` (the default). At the end the actors stay with
+physics on; ``stop_replayer(keep_actors=False)`` removes those the replay created. Sensors are not
+replayed (``replay_sensors`` is accepted and ignored): attach new ones to the replayed actors.
+"""
+
+from __future__ import annotations
+
+import bisect
+import logging
+import math
+from typing import TYPE_CHECKING, Any
+
+import carla
+
+from .recorder import HERO_ROLES, Recording
+
+if TYPE_CHECKING:
+    from .sim.blueprints import BlueprintLibrary
+    from .sim.kernel import Simulation
+
+logger = logging.getLogger(__name__)
+
+
+class Replayer:
+    """Plays one recording into one world, a tick at a time (a pre-tick hook)."""
+
+    def __init__(self) -> None:
+        self.time_factor = 1.0
+        self.ignore_hero = False
+        self.ignore_spectator = True
+        self._sim: "Simulation | None" = None
+        self._recording: Recording | None = None
+        self._actors: dict[int, Any] = {}  # recorded id -> actor in the world
+        self._created: list[Any] = []
+        self._times: list[float] = []
+        self._clock = self._end = 0.0
+        self._follow = 0
+        self._frozen_lights = False
+        self._lights: dict[int, int] = {}  # light id -> recorded state, up to frame _lights_upto
+        self._lights_upto = -1
+
+    @property
+    def playing(self) -> bool:
+        return self._sim is not None
+
+    def start(self, sim: "Simulation", library: "BlueprintLibrary", recording: Recording, start: float,
+              duration: float, follow_id: int) -> str:
+        """Start playing ``recording`` from ``start`` seconds (negative: before its end) for
+        ``duration`` seconds (0: to the end)."""
+        self.stop(keep_actors=True)
+        if recording.header["map"] != sim.map.name:
+            logger.warning("recording %s was made on %s; replaying it on %s", recording.path,
+                           recording.header["map"], sim.map.name)
+        frames = recording.frames
+        if not frames:
+            raise RuntimeError(f"recording {recording.path} has no frames")
+        first = frames[0]["time"]
+        self._times = [frame["time"] - first for frame in frames]
+        total = self._times[-1]
+        begin = min(max(total + start if start < 0 else start, 0.0), total)
+        self._clock, self._end = begin, total if duration <= 0 else min(begin + duration, total)
+        self._sim, self._library, self._recording, self._follow = sim, library, recording, int(follow_id)
+        self._actors, self._created = {}, []
+        self._lights, self._lights_upto = {}, -1
+        for light in sim.signals.lights:
+            light.freeze(True)
+            self._frozen_lights = True
+            break
+        self._apply()
+        sim.add_pre_tick_hook(self._tick)
+        return (f"Replaying file: {recording.path}\nReplaying from {begin:g} s - {self._end:g} s ({total:g} s) "
+                f"at {self.time_factor:g}x")
+
+    def stop(self, keep_actors: bool = False) -> None:
+        """Stop playing; the actors the replay created stay (physics on) or are destroyed."""
+        if self._sim is None:
+            return
+        sim, self._sim = self._sim, None
+        sim.remove_pre_tick_hook(self._tick)
+        if self._frozen_lights:
+            for light in sim.signals.lights:
+                light.freeze(False)
+                break
+            self._frozen_lights = False
+        for actor in self._actors.values():
+            if actor.is_alive and actor.type_id.startswith(("vehicle.", "walker.")):
+                if keep_actors or actor not in self._created:
+                    actor.set_simulate_physics(True)
+                else:
+                    actor.destroy()
+        self._actors, self._created = {}, []
+
+    # -- playing -------------------------------------------------------------------------------
+    def _tick(self, dt: float) -> None:
+        self._clock += dt * self.time_factor
+        if self._clock > self._end + 1e-9:
+            self.stop(keep_actors=True)
+            return
+        self._apply()
+
+    def _apply(self) -> None:
+        """Put the world in the recording's state at the replay clock."""
+        frames = self._recording.frames
+        index = max(bisect.bisect_right(self._times, self._clock + 1e-9) - 1, 0)
+        frame = frames[index]
+        following = frames[index + 1] if index + 1 < len(frames) else frame
+        span = self._times[index + 1] - self._times[index] if following is not frame else 0.0
+        weight = (self._clock - self._times[index]) / span if span > 0 else 0.0
+        alive = set(frame["poses"])
+        for actor_id in [k for k in self._actors if k not in alive and k in self._recording.actors]:
+            recorded = self._recording.actors[actor_id]
+            if recorded["type"].startswith(("vehicle.", "walker.")):
+                actor = self._actors.pop(actor_id)
+                if actor in self._created and actor.is_alive:
+                    actor.destroy()
+        for actor_id, pose in frame["poses"].items():
+            nxt = following["poses"].get(actor_id, pose)
+            actor = self._actors.get(actor_id) or self._adopt(actor_id, pose)
+            if actor is None or not actor.is_alive:
+                continue
+            x, y, z, pitch, yaw, roll = (a + (b - a) * weight for a, b in zip(pose[:6], nxt[:6]))
+            yaw = pose[4] + ((nxt[4] - pose[4] + 180.0) % 360.0 - 180.0) * weight
+            actor.set_transform(carla.Transform(carla.Location(x, y, z), carla.Rotation(pitch, yaw, roll)))
+            actor.set_target_velocity(carla.Vector3D(*pose[6:9]))
+        self._apply_lights(index)
+        if "spectator" in frame and not self.ignore_spectator:
+            p = frame["spectator"]
+            self._sim.spectator.set_transform(carla.Transform(carla.Location(*p[:3]), carla.Rotation(*p[3:6])))
+        self._follow_actor()
+
+    def _adopt(self, actor_id: int, pose: list[float]) -> Any:
+        """The world's actor for a recorded one: the same id and type if still there, else a new one."""
+        recorded = self._recording.actors.get(actor_id)
+        if recorded is None or self.ignore_hero and recorded["role"] in HERO_ROLES:
+            return None
+        actor = self._sim.actor(actor_id)
+        if actor is None or actor.type_id != recorded["type"]:
+            blueprint = self._library.find(recorded["type"])
+            for key, value in recorded["attributes"].items():
+                if blueprint.has_attribute(key):
+                    blueprint.set_attribute(key, str(value))
+            transform = carla.Transform(carla.Location(*pose[:3]), carla.Rotation(*pose[3:6]))
+            try:
+                actor = self._sim.spawn(blueprint, transform)
+            except RuntimeError:  # something stands there: place it above, it is moved each tick anyway
+                transform.location.z += 50.0
+                actor = self._sim.spawn(blueprint, transform)
+            self._created.append(actor)
+        elif getattr(actor, "autopilot_port", None) is not None:
+            actor.set_autopilot(False)
+        actor.set_simulate_physics(False)
+        self._actors[actor_id] = actor
+        return actor
+
+    def _apply_lights(self, index: int) -> None:
+        if index < self._lights_upto:  # went back: gather the states from the start again
+            self._lights, self._lights_upto = {}, -1
+        for frame in self._recording.frames[self._lights_upto + 1:index + 1]:
+            self._lights.update(frame.get("lights", {}))
+        self._lights_upto = index
+        for actor_id, state in self._lights.items():
+            light = self._sim.actor(actor_id)
+            if light is not None and light.type_id == "traffic.traffic_light" and int(light.get_state()) != state:
+                light.set_state(carla.TrafficLightState.values[state])
+
+    def _follow_actor(self) -> None:
+        actor = self._actors.get(self._follow) if self._follow else None
+        if actor is None:
+            return
+        t = actor.get_transform()
+        yaw = math.radians(t.rotation.yaw)
+        behind = carla.Location(t.location.x - 8.0 * math.cos(yaw), t.location.y - 8.0 * math.sin(yaw),
+                                t.location.z + 4.0)
+        self._sim.spectator.set_transform(carla.Transform(behind, carla.Rotation(pitch=-15.0, yaw=t.rotation.yaw)))
