@@ -1,0 +1,206 @@
+"""A global route planner on ``carla.Map``'s topology: lane-level shortest paths with road options.
+
+It behaves as CARLA's ``GlobalRoutePlanner`` (the reference for the Leaderboard's dense routes): the
+map's topology segments (one lane between two junction borders, or one lane through a junction) are
+the edges of a directed graph whose nodes are the segments' ends; a lane change is an edge from a
+segment's start to the end of the neighbouring segment where the lane markings allow it; A* finds
+the shortest path; :meth:`RoutePlanner.trace_route` returns the waypoints every ``resolution`` metres
+with the road option of each: ``LANEFOLLOW`` on roads, ``LEFT``/``RIGHT``/``STRAIGHT`` through
+junctions (by the angle between the way in and the way out), ``CHANGELANELEFT``/``CHANGELANERIGHT``
+at a lane change. Works on the embedded world's maps and on a real server's alike.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+from dataclasses import dataclass
+
+import carla
+import networkx
+
+TURN_THRESHOLD = math.radians(35.0)  # a junction path turning less than this goes straight
+LANE_CHANGE_COST = 10.0  # metres added to a lane change, so routes keep their lane unless it pays
+LANE_CHANGE_SPAN = 8.0  # metres a lane change takes
+
+
+class RoadOption(enum.IntEnum):
+    """CARLA's road options (``agents.navigation.local_planner.RoadOption``), with its values."""
+
+    VOID = -1
+    LEFT = 1
+    RIGHT = 2
+    STRAIGHT = 3
+    LANEFOLLOW = 4
+    CHANGELANELEFT = 5
+    CHANGELANERIGHT = 6
+
+
+@dataclass
+class _Segment:
+    entry: int  # node ids
+    exit: int
+    waypoints: list[carla.Waypoint]
+    option: RoadOption
+
+
+def _xyz(waypoint: carla.Waypoint) -> tuple[float, float, float]:
+    loc = waypoint.transform.location
+    return loc.x, loc.y, loc.z
+
+
+def _heading(a: carla.Waypoint, b: carla.Waypoint) -> float:
+    (ax, ay, _), (bx, by, _) = _xyz(a), _xyz(b)
+    return math.atan2(by - ay, bx - ax)
+
+
+def turn_option(waypoints: list[carla.Waypoint]) -> RoadOption:
+    """LEFT, RIGHT or STRAIGHT for a path through a junction, by its change of heading (CARLA's
+    left-handed frame: a growing yaw turns right)."""
+    if len(waypoints) < 2:
+        return RoadOption.STRAIGHT
+    start = math.radians(waypoints[0].transform.rotation.yaw)
+    end = math.radians(waypoints[-1].transform.rotation.yaw)
+    turn = (end - start + math.pi) % (2.0 * math.pi) - math.pi
+    if abs(turn) < TURN_THRESHOLD:
+        return RoadOption.STRAIGHT
+    return RoadOption.RIGHT if turn > 0.0 else RoadOption.LEFT
+
+
+class RoutePlanner:
+    """Shortest lane-level routes on one map."""
+
+    def __init__(self, town_map: carla.Map, resolution: float = 1.0) -> None:
+        if resolution <= 0.0:
+            raise ValueError(f"route resolution must be positive metres, got {resolution}")
+        self.map, self.resolution = town_map, float(resolution)
+        self.graph = networkx.DiGraph()
+        self._nodes: dict[tuple[float, float, float], int] = {}
+        self._segments: dict[tuple[int, int, int], _Segment] = {}  # (road, section, lane) -> segment
+        self._build()
+
+    # -- the graph ----------------------------------------------------------------------------
+    def _node(self, waypoint: carla.Waypoint) -> int:
+        key = tuple(round(v, 1) for v in _xyz(waypoint))
+        if key not in self._nodes:
+            self._nodes[key] = len(self._nodes)
+            self.graph.add_node(self._nodes[key], location=key)
+        return self._nodes[key]
+
+    def _build(self) -> None:
+        for entry, exit_ in self.map.get_topology():
+            waypoints = [entry]
+            end = exit_.transform.location
+            for waypoint in entry.next_until_lane_end(self.resolution):
+                if waypoint.transform.location.distance(end) <= self.resolution / 2.0 or \
+                        waypoint.road_id != entry.road_id or waypoint.section_id != entry.section_id:
+                    break
+                waypoints.append(waypoint)
+            waypoints.append(exit_)
+            option = turn_option(waypoints) if entry.is_junction else RoadOption.LANEFOLLOW
+            segment = _Segment(self._node(entry), self._node(exit_), waypoints, option)
+            self._segments[(entry.road_id, entry.section_id, entry.lane_id)] = segment
+            length = (len(waypoints) - 1) * self.resolution
+            self.graph.add_edge(segment.entry, segment.exit, length=max(length, 0.1),
+                                path=[(w, option) for w in waypoints])
+        for segment in list(self._segments.values()):
+            if segment.option == RoadOption.LANEFOLLOW:
+                self._add_lane_changes(segment)
+
+    def _add_lane_changes(self, segment: _Segment) -> None:
+        """An edge from the segment's start to the end of each neighbouring lane it may change to
+        (the first place the markings allow, far enough from the end for the change)."""
+        done: set[bool] = set()
+        length = (len(segment.waypoints) - 1) * self.resolution
+        for index, waypoint in enumerate(segment.waypoints[:-1]):
+            if (length - index * self.resolution) < LANE_CHANGE_SPAN + 2.0:
+                break
+            for right in (True, False):
+                if right in done or waypoint.is_junction:
+                    continue
+                allowed = carla.LaneChange.Right if right else carla.LaneChange.Left
+                if not waypoint.lane_change & allowed:
+                    continue
+                other = waypoint.get_right_lane() if right else waypoint.get_left_lane()
+                if other is None or other.lane_type != carla.LaneType.Driving or other.lane_id * waypoint.lane_id <= 0:
+                    continue
+                target = self._segments.get((other.road_id, other.section_id, other.lane_id))
+                if target is None:
+                    continue
+                landing = self._closest(target.waypoints, other, ahead=LANE_CHANGE_SPAN)
+                option = RoadOption.CHANGELANERIGHT if right else RoadOption.CHANGELANELEFT
+                path = [(w, RoadOption.LANEFOLLOW) for w in segment.waypoints[:index + 1]]
+                path += [(target.waypoints[landing], option)]
+                path += [(w, RoadOption.LANEFOLLOW) for w in target.waypoints[landing + 1:]]
+                cost = (index + len(target.waypoints) - landing) * self.resolution + LANE_CHANGE_COST
+                if not self.graph.has_edge(segment.entry, target.exit):
+                    self.graph.add_edge(segment.entry, target.exit, length=cost, path=path)
+                done.add(right)
+
+    @staticmethod
+    def _closest(waypoints: list[carla.Waypoint], waypoint: carla.Waypoint, ahead: float = 0.0) -> int:
+        """Index of the waypoint of a segment closest to ``waypoint`` moved ``ahead`` metres on."""
+        x, y, _ = _xyz(waypoint)
+        yaw = math.radians(waypoint.transform.rotation.yaw)
+        x, y = x + ahead * math.cos(yaw), y + ahead * math.sin(yaw)
+        return min(range(len(waypoints)), key=lambda i: (_xyz(waypoints[i])[0] - x) ** 2 + (_xyz(waypoints[i])[1] - y) ** 2)
+
+    # -- routes -------------------------------------------------------------------------------
+    def _segment_of(self, waypoint: carla.Waypoint) -> _Segment:
+        segment = self._segments.get((waypoint.road_id, waypoint.section_id, waypoint.lane_id))
+        if segment is None:
+            raise ValueError(f"no driving lane of the topology at road {waypoint.road_id} lane {waypoint.lane_id}")
+        return segment
+
+    def trace_route(self, origin: carla.Location, destination: carla.Location) -> list[tuple[carla.Waypoint, RoadOption]]:
+        """The shortest route from ``origin`` to ``destination`` (each snapped to the nearest driving
+        lane) as (waypoint, road option) every ``resolution`` metres. Raises ``ValueError`` if the
+        destination cannot be reached from the origin."""
+        start = self.map.get_waypoint(origin, project_to_road=True, lane_type=carla.LaneType.Driving)
+        goal = self.map.get_waypoint(destination, project_to_road=True, lane_type=carla.LaneType.Driving)
+        first, last = self._segment_of(start), self._segment_of(goal)
+        begin = self._closest(first.waypoints, start)
+        finish = self._closest(last.waypoints, goal)
+        if first is last and finish >= begin:
+            return [(w, first.option) for w in first.waypoints[begin:finish + 1]]
+        locations = networkx.get_node_attributes(self.graph, "location")
+
+        def distance(a: int, b: int) -> float:
+            return math.dist(locations[a][:2], locations[b][:2])
+
+        behind = first is last  # the goal lies behind the start on its lane: drive a loop
+        source = first.exit if behind else first.entry
+        nodes = None
+        try:  # arriving at the goal's lane by a lane change counts when the change lands before the goal
+            nodes = networkx.astar_path(self.graph, source, last.exit, heuristic=distance, weight="length")
+            landing = self.graph.edges[nodes[-2], nodes[-1]]["path"] if len(nodes) > 1 else []
+            if not any(w.transform.location.distance(goal.transform.location) < self.resolution for w, _ in landing):
+                nodes = None
+        except networkx.NetworkXNoPath:
+            pass
+        if nodes is None:
+            try:
+                nodes = networkx.astar_path(self.graph, source, last.entry, heuristic=distance, weight="length")
+            except networkx.NetworkXNoPath:
+                raise ValueError(f"no route from {origin} to {destination}: the destination cannot be reached "
+                                 f"along the lanes' driving direction") from None
+            nodes.append(last.exit)
+        nodes = ([first.entry] if behind else []) + nodes
+        route: list[tuple[carla.Waypoint, RoadOption]] = []
+        for a, b in zip(nodes[:-1], nodes[1:]):
+            path = self.graph.edges[a, b]["path"]
+            route.extend(path if not route else path[1:])
+        # cut to the origin and destination: the first point near the start, the last near the goal
+        sx, sy, _ = _xyz(start)
+        head = min(range(min(len(route), len(first.waypoints) + 2)),
+                   key=lambda i: (_xyz(route[i][0])[0] - sx) ** 2 + (_xyz(route[i][0])[1] - sy) ** 2)
+        gx, gy, _ = _xyz(goal)
+        tail_from = max(len(route) - len(last.waypoints) - 2, head)
+        tail = min(range(tail_from, len(route)),
+                   key=lambda i: (_xyz(route[i][0])[0] - gx) ** 2 + (_xyz(route[i][0])[1] - gy) ** 2)
+        return route[head:tail + 1]
+
+
+def route_length(route: list[tuple[carla.Waypoint, RoadOption]]) -> float:
+    """Length of a traced route in metres (along its points)."""
+    return sum(a.transform.location.distance(b.transform.location) for (a, _), (b, _) in zip(route[:-1], route[1:]))

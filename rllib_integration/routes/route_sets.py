@@ -1,0 +1,126 @@
+"""Dense routes from route files, and seeded route sets for any town (train / validation / test splits).
+
+:func:`dense_route` joins the planner's shortest routes between a route's sparse waypoints, as the
+Leaderboard densifies its routes. :func:`generate_routes` draws routes of 1-2 km (by default) from
+the town's spawn points: each starts as far as it can from the starts drawn before (so a set spreads
+over the town), goes on to random destinations until it is long enough (small towns loop), and
+never makes a U-turn; the sparse waypoints it keeps (every :data:`SPARSE_STEP` metres) densify back
+to the same route.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+
+import carla
+
+from .planner import RoadOption, RoutePlanner, route_length
+from .route_files import RouteSpec
+
+SPARSE_STEP = 25.0  # metres between the kept waypoints of a generated route
+U_TURN = math.radians(150.0)  # a heading change this large within 15 m is a U-turn
+CANDIDATES = 8  # starts drawn per route, the farthest from earlier starts is kept
+
+Route = list[tuple[carla.Waypoint, RoadOption]]
+
+
+def dense_route(planner: RoutePlanner, spec: RouteSpec) -> Route:
+    """The route through ``spec``'s waypoints, every ``planner.resolution`` metres."""
+    route: Route = []
+    for a, b in zip(spec.waypoints[:-1], spec.waypoints[1:]):
+        piece = planner.trace_route(a, b)
+        route.extend(piece if not route else piece[1:])
+    return route
+
+
+def has_u_turn(route: Route, window: float = 15.0) -> bool:
+    """Whether the heading turns by more than 150 degrees within ``window`` metres."""
+    step = max(1, int(round(window / max(route_length(route[:2]), 0.1)))) if len(route) > 1 else 1
+    for i in range(0, len(route) - step):
+        a = route[i][0].transform.rotation.yaw
+        b = route[i + step][0].transform.rotation.yaw
+        if abs((b - a + 180.0) % 360.0 - 180.0) > math.degrees(U_TURN):
+            return True
+    return False
+
+
+def sparse_points(route: Route, step: float = SPARSE_STEP) -> tuple[list[carla.Location], list[float]]:
+    """Waypoints every ``step`` metres along a dense route (and its ends), with their yaws; never in
+    a junction or a lane change, where a point could snap to another lane."""
+    points, yaws, travelled, last = [], [], 0.0, None
+    for index, (waypoint, option) in enumerate(route):
+        loc = waypoint.transform.location
+        if last is not None:
+            travelled += loc.distance(last)
+        last = loc
+        clear = not waypoint.is_junction and option == RoadOption.LANEFOLLOW and \
+            all(o == RoadOption.LANEFOLLOW for _, o in route[index + 1:index + 4])
+        if index == 0 or index == len(route) - 1 or travelled >= step and clear:
+            points.append(carla.Location(loc.x, loc.y, loc.z))
+            yaws.append(waypoint.transform.rotation.yaw)
+            travelled = 0.0
+    return points, yaws
+
+
+def generate_routes(planner: RoutePlanner, town: str, count: int, seed: int = 0, min_length: float = 1000.0,
+                    max_length: float = 2000.0, first_id: int = 0) -> list[RouteSpec]:
+    """``count`` routes of ``min_length``-``max_length`` metres on the planner's map, from ``seed``."""
+    if not 0 < min_length <= max_length:
+        raise ValueError(f"route lengths must satisfy 0 < min_length <= max_length, got {min_length}, {max_length}")
+    rng = random.Random(seed)
+    spots = [t.location for t in planner.map.get_spawn_points()]
+    if len(spots) < 2:
+        raise ValueError(f"{town} has fewer than two spawn points to draw routes between")
+    starts: list[carla.Location] = []
+    routes: list[RouteSpec] = []
+    attempts = 0
+    while len(routes) < count:
+        attempts += 1
+        if attempts > 50 * count:
+            raise ValueError(f"could draw only {len(routes)} of {count} routes of {min_length:g}-{max_length:g} m "
+                             f"on {town}. Fix: ask for fewer or shorter routes")
+        candidates = rng.sample(spots, min(CANDIDATES, len(spots)))
+        start = max(candidates, key=lambda c: min((c.distance(s) for s in starts), default=0.0))
+        route = _wander(planner, rng, spots, start, min_length, max_length)
+        if route is None:
+            continue
+        points, yaws = sparse_points(route)
+        routes.append(RouteSpec(str(first_id + len(routes)), town, points, yaws))
+        starts.append(start)
+    return routes
+
+
+def _wander(planner: RoutePlanner, rng: random.Random, spots: list[carla.Location], start: carla.Location,
+            min_length: float, max_length: float) -> Route | None:
+    """A route from ``start`` through random destinations, between the lengths and without U-turns."""
+    route: Route = []
+    here = start
+    for _ in range(12):
+        there = rng.choice(spots)
+        if there.distance(here) < 50.0:
+            continue
+        try:
+            piece = planner.trace_route(here, there)
+        except ValueError:
+            continue
+        candidate = route + (piece if not route else piece[1:])
+        if has_u_turn(candidate[max(len(route) - 20, 0):]):
+            continue
+        length = route_length(candidate)
+        if length > max_length:
+            cut = _cut(candidate, rng.uniform(min_length, max_length))
+            return cut if not has_u_turn(cut) else None
+        route, here = candidate, there
+        if length >= min_length:
+            return route
+    return None
+
+
+def _cut(route: Route, length: float) -> Route:
+    travelled = 0.0
+    for i in range(1, len(route)):
+        travelled += route[i][0].transform.location.distance(route[i - 1][0].transform.location)
+        if travelled >= length:
+            return route[:i + 1]
+    return route

@@ -1,0 +1,136 @@
+"""The global route planner, the Leaderboard's route files and seeded route sets."""
+
+from __future__ import annotations
+
+import itertools
+import math
+import random
+
+import carla
+import pytest
+
+from rllib_integration.embedded.maps.towns import load_map, resolve_town
+from rllib_integration.routes.planner import RoadOption, RoutePlanner, route_length
+from rllib_integration.routes.route_files import RouteFileError, RouteSpec, read_routes, write_routes
+from rllib_integration.routes.route_sets import dense_route, generate_routes, has_u_turn
+
+from conftest import shared_map
+
+JUNCTION_OPTIONS = {RoadOption.LEFT, RoadOption.RIGHT, RoadOption.STRAIGHT}
+LANE_CHANGES = {RoadOption.CHANGELANELEFT, RoadOption.CHANGELANERIGHT}
+
+
+def planner_for(town: str) -> RoutePlanner:
+    return RoutePlanner(load_map(*resolve_town(town)), resolution=1.0)
+
+
+@pytest.mark.parametrize("town", ["GridTown", "RingTown", "Town01"])
+def test_routes_are_dense_connected_and_end_where_asked(town):
+    planner = planner_for(str(shared_map(town)) if town == "Town01" else town)
+    spots = planner.map.get_spawn_points()
+    rng = random.Random(0)
+    for _ in range(10):
+        a, b = rng.sample(spots, 2)
+        route = planner.trace_route(a.location, b.location)
+        assert route[0][0].transform.location.distance(a.location) < 4.0  # on its lane, or the next one
+        assert route[-1][0].transform.location.distance(b.location) < 1.0
+        for (w0, _), (w1, option) in zip(route[:-1], route[1:]):
+            gap = w0.transform.location.distance(w1.transform.location)
+            assert gap <= (10.0 if option in LANE_CHANGES else 1.6), (w0, w1, option)
+        for option, run in itertools.groupby(route, key=lambda item: item[1]):
+            run = [w for w, _ in run]
+            if option in JUNCTION_OPTIONS:  # inside a junction, but for the borders
+                assert all(w.is_junction for w in run[1:-1])
+        for (w0, o0), (w1, o1) in zip(route[:-1], route[1:]):
+            if o0 == o1 == RoadOption.LANEFOLLOW:  # a lane's border point may lie on a junction's edge
+                assert not (w0.is_junction and w1.is_junction)
+        length = route_length(route)
+        assert length >= a.location.distance(b.location) - 1.0
+
+
+def test_junction_options_match_the_turn_the_route_makes():
+    planner = planner_for("GridTown")
+    spots = planner.map.get_spawn_points()
+    rng = random.Random(1)
+    seen = set()
+    for _ in range(30):
+        a, b = rng.sample(spots, 2)
+        route = planner.trace_route(a.location, b.location)
+        for option, run in itertools.groupby(route, key=lambda item: item[1]):
+            run = [w for w, _ in run]
+            if option not in JUNCTION_OPTIONS or len(run) < 3:
+                continue
+            p = [(w.transform.location.x, w.transform.location.y) for w in run]
+            heading_in = math.atan2(p[1][1] - p[0][1], p[1][0] - p[0][0])
+            heading_out = math.atan2(p[-1][1] - p[-2][1], p[-1][0] - p[-2][0])
+            turn = math.degrees((heading_out - heading_in + math.pi) % (2 * math.pi) - math.pi)
+            # CARLA's frame is left-handed: a growing heading turns right
+            expected = RoadOption.RIGHT if turn > 35 else RoadOption.LEFT if turn < -35 else RoadOption.STRAIGHT
+            assert option == expected, (p[0], p[-1], turn)
+            seen.add(option)
+    assert seen == JUNCTION_OPTIONS
+
+
+def test_a_destination_against_the_driving_direction_is_a_clear_error():
+    planner = planner_for("Highway")  # one-way carriageways that end: nothing leads back
+    start = next(p for p in planner.map.get_spawn_points() if planner.map.get_waypoint(p.location).previous(50.0))
+    behind = planner.map.get_waypoint(start.location).previous(50.0)[0].transform.location
+    with pytest.raises(ValueError, match="cannot be reached"):
+        planner.trace_route(start.location, behind)
+
+
+def test_route_files_round_trip_in_both_formats(tmp_path):
+    routes = [RouteSpec("0", "Town01", [carla.Location(1.5, 2.25, 0.5), carla.Location(100.0, -3.0, 0.0)], [90.0, 180.0]),
+              RouteSpec("7", "GridTown", [carla.Location(0, 0, 0), carla.Location(10, 0, 0), carla.Location(20, 5, 0)])]
+    for version in (1, 2):
+        path = tmp_path / f"routes_{version}.xml"
+        if version == 2:
+            routes[0].scenarios = [("Accident_1", "Accident")]
+            routes[0].weathers = [{"route_percentage": "0", "cloudiness": "5.0"}]
+        write_routes(path, routes, version)
+        text = path.read_text()
+        assert ("<waypoint " in text) == (version == 1) and ("<position " in text) == (version == 2)
+        back = read_routes(path)
+        assert [r.route_id for r in back] == ["0", "7"] and [r.town for r in back] == ["Town01", "GridTown"]
+        for a, b in zip(back, routes):
+            assert [(p.x, p.y, p.z) for p in a.waypoints] == [(p.x, p.y, p.z) for p in b.waypoints]
+        if version == 1:
+            assert back[0].yaws == [90.0, 180.0]
+        else:
+            assert back[0].scenarios == [("Accident_1", "Accident")]
+            assert back[0].weathers == [{"route_percentage": "0", "cloudiness": "5.0"}]
+
+
+@pytest.mark.parametrize("text, message", [
+    ("<routes><route id='0'><waypoint x='0' y='0' z='0'/><waypoint x='1' y='0' z='0'/></route></routes>", "no town"),
+    ("<routes><route id='0' town='Town01'><waypoint x='0' y='0' z='0'/></route></routes>", "at least two"),
+    ("<routes><route id='0' town='Town01'><waypoint x='a' y='0'/><waypoint x='1' y='0'/></route></routes>",
+     "not a number"),
+    ("<scenarios/>", "root element"),
+    ("<routes>", "not XML"),
+])
+def test_bad_route_files_name_the_problem(tmp_path, text, message):
+    path = tmp_path / "bad.xml"
+    path.write_text(text)
+    with pytest.raises(RouteFileError, match=message):
+        read_routes(path)
+
+
+@pytest.mark.parametrize("town", ["GridTown", "RingTown", "Town01"])
+def test_generated_route_sets_are_seeded_spread_and_densify_back(tmp_path, town):
+    name = str(shared_map(town)) if town == "Town01" else town
+    planner = planner_for(name)
+    routes = generate_routes(planner, town, 5, seed=3)
+    assert [r.route_id for r in routes] == ["0", "1", "2", "3", "4"]
+    again = generate_routes(planner, town, 5, seed=3)
+    assert [[(p.x, p.y) for p in r.waypoints] for r in routes] == [[(p.x, p.y) for p in r.waypoints] for r in again]
+    other = generate_routes(planner, town, 5, seed=4)
+    assert [(r.waypoints[0].x, r.waypoints[0].y) for r in other] != [(r.waypoints[0].x, r.waypoints[0].y) for r in routes]
+    write_routes(tmp_path / "set.xml", routes)
+    for spec in read_routes(tmp_path / "set.xml"):
+        dense = dense_route(planner, spec)
+        assert 950.0 <= route_length(dense) <= 2050.0
+        assert not has_u_turn(dense)
+    starts = [r.waypoints[0] for r in routes]
+    nearest = [min(a.distance(b) for b in starts if b is not a) for a in starts]
+    assert min(nearest) > 20.0  # spread over the town, not bunched at one spot
