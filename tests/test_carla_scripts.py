@@ -23,7 +23,7 @@ SCRIPT = os.path.join(os.path.dirname(__file__), "carla_scripts", "traffic_and_c
 def test_the_runner_runs_an_unmodified_script_in_a_world_that_runs_in_real_time(tmp_path):
     out = tmp_path / "run"
     result = subprocess.run([sys.executable, "-m", "rllib_integration.embedded", "run", SCRIPT, "--town", "GridTown",
-                             "--port", "2345", "--stop-after", "8", "--", "--port", "2345", "--out", str(out)],
+                             "--port", "2345", "--stop-after", "12", "--", "--port", "2345", "--out", str(out)],
                             capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     summary = json.loads((out / "summary.json").read_text())

@@ -24,6 +24,7 @@ import carla
 from . import command as embedded_command
 from .client import Client
 from .server import EmbeddedServer
+from .sim.dynamics import warm_up
 
 logger = logging.getLogger(__name__)
 
@@ -62,6 +63,7 @@ def run_script(script: str, arguments: Sequence[str] = (), town: str | None = No
         raise RunnerError(f"no script at {script!r}: give the path of a CARLA client script (.py)")
     if EmbeddedServer.is_running("127.0.0.1", port):
         raise RunnerError(f"an embedded server already runs on port {port} in this process; pick another --port")
+    warm_up()  # compile the physics before the world runs in real time and --stop-after counts
     server = EmbeddedServer.at("127.0.0.1", port)
     server.set_free_running(True)
     if town:

@@ -42,6 +42,7 @@ import numpy as np
 
 from ...common.formats import GRAVITY
 from . import vehicle_kernel as kernel
+from .vehicle_physics import physics_control
 from .vehicle_kernel import COLUMN, STATE
 
 PHYSICS_STEP = 0.01  # seconds; CARLA's default max_substep_delta_time
@@ -207,3 +208,12 @@ class VehicleStates:
         from above it, land on it, never stay below it; take the ground's pitch and roll."""
         kernel.settle_rows(self.data, self.count, dt, np.ascontiguousarray(ground, float),
                            np.ascontiguousarray(pitch, float), np.ascontiguousarray(roll, float))
+
+
+def warm_up() -> None:
+    """Compile (or load from numba's cache) the physics kernels now, with one throwaway vehicle, so
+    that the first tick of a world running in real time does not stall."""
+    states = VehicleStates(1)
+    size = (1.8, 4.5, 1.5)
+    states.add(None, physics_control("vehicle.warm_up", "car", size), size, 0.0, 0.0, 0.0, 0.0, 0)
+    states.step(0.05)
