@@ -36,13 +36,13 @@ class Replayer:
         self.ignore_hero = False
         self.ignore_spectator = True
         self._sim: "Simulation | None" = None
+        self._library: "BlueprintLibrary | None" = None
         self._recording: Recording | None = None
         self._actors: dict[int, Any] = {}  # recorded id -> actor in the world
         self._created: list[Any] = []
         self._times: list[float] = []
         self._clock = self._end = 0.0
         self._follow = 0
-        self._frozen_lights = False
         self._lights: dict[int, int] = {}  # light id -> recorded state, up to frame _lights_upto
         self._lights_upto = -1
 
@@ -69,10 +69,7 @@ class Replayer:
         self._sim, self._library, self._recording, self._follow = sim, library, recording, int(follow_id)
         self._actors, self._created = {}, []
         self._lights, self._lights_upto = {}, -1
-        for light in sim.signals.lights:
-            light.freeze(True)
-            self._frozen_lights = True
-            break
+        sim.signals.freeze(True)
         self._apply()
         sim.add_pre_tick_hook(self._tick)
         return (f"Replaying file: {recording.path}\nReplaying from {begin:g} s - {self._end:g} s ({total:g} s) "
@@ -84,11 +81,7 @@ class Replayer:
             return
         sim, self._sim = self._sim, None
         sim.remove_pre_tick_hook(self._tick)
-        if self._frozen_lights:
-            for light in sim.signals.lights:
-                light.freeze(False)
-                break
-            self._frozen_lights = False
+        sim.signals.freeze(False)
         for actor in self._actors.values():
             if actor.is_alive and actor.type_id.startswith(("vehicle.", "walker.")):
                 if keep_actors or actor not in self._created:

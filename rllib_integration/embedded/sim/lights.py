@@ -108,8 +108,7 @@ class TrafficLight(TrafficSign):
 
     def freeze(self, freeze: bool) -> None:
         """Stop (or restart) every light's cycle, as CARLA does (``TrafficLight.freeze`` freezes all)."""
-        for group in self._sim.signals.groups:
-            group.frozen = bool(freeze)
+        self._sim.signals.freeze(freeze)
 
     def is_frozen(self) -> bool:
         return self.group.frozen if self.group else False
@@ -263,6 +262,11 @@ class TrafficSignals:
                 key = (stop.road_id, stop.lane_id)
                 table[key] = table.get(key, ()) + (actor,)
         self._triggers = np.array([light.trigger_box() for light in self.lights]).reshape(-1, 7)
+
+    def freeze(self, frozen: bool) -> None:
+        """Stop (or restart) the cycle of every light group."""
+        for group in self.groups:
+            group.frozen = bool(frozen)
 
     def advance(self, dt: float) -> None:
         """Move every group's cycle on by ``dt`` seconds."""

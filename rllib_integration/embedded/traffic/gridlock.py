@@ -42,7 +42,6 @@ class GridlockBreaker:
     """Finds vehicles of one traffic manager in a wait that goes nowhere and moves them."""
 
     def __init__(self) -> None:
-        self.relocations = 0  # how many vehicles were moved (diagnostics, benchmarks)
         self._last = self._checked = -math.inf
         self._since: dict[int, float] = {}  # vehicle id -> since when its wait goes nowhere
 
@@ -74,7 +73,6 @@ class GridlockBreaker:
             release(state)
             state.moved_at = now
             self._last = now
-            self.relocations += 1
             del self._since[key]
 
     @staticmethod
