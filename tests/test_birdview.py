@@ -218,8 +218,14 @@ def test_world_debug_shapes_are_drawn_for_their_life_time():
         world.debug.draw_point(at(8.0, 4.0), size=0.6, color=magenta, life_time=0.0)  # forever
         world.debug.draw_line(at(4.0, -4.0), at(12.0, -4.0), thickness=0.3, color=carla.Color(0, 255, 255),
                               life_time=0.5)
+        box = carla.BoundingBox(at(12.0, 4.0), carla.Vector3D(1.0, 1.0, 1.0))  # turned about its own centre
+        world.debug.draw_box(box, hero.rotation, thickness=0.2, color=carla.Color(255, 128, 0), life_time=0.0)
         _, image = settle(env, 1)
         assert tuple(image[int(HERO_ROW - 8 * PPM), int(HERO_COL + 4 * PPM)]) == (255, 0, 255)
+        orange = np.all(image == (255, 128, 0), axis=2)
+        rows, cols = np.nonzero(orange)
+        assert rows.mean() == pytest.approx(HERO_ROW - 12 * PPM, abs=2) and cols.mean() == pytest.approx(HERO_COL + 4 * PPM, abs=2)
+        assert cols.max() - cols.min() == pytest.approx(2 * PPM, abs=3)
         assert tuple(image[int(HERO_ROW - 8 * PPM), int(HERO_COL - 4 * PPM)]) == (0, 255, 255)
         _, image = settle(env, 20)  # one second later the line has expired, the point has not
         hero_now = env.core.hero.get_transform()

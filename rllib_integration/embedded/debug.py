@@ -64,7 +64,9 @@ class DebugHelper:
     def draw_box(self, box: carla.BoundingBox, rotation: carla.Rotation, thickness: float = 0.1,
                  color: carla.Color = carla.Color(255, 0, 0), life_time: float = -1.0,
                  persistent_lines: bool = True) -> None:
-        corners = box.get_world_vertices(carla.Transform(carla.Location(), rotation))
+        # the box's location is in the world already; the rotation turns it about its own centre
+        centred = carla.BoundingBox(carla.Location(), box.extent)
+        corners = centred.get_world_vertices(carla.Transform(box.location, rotation))
         self._add("box", tuple(corners), color, thickness, life_time)
 
     def draw_string(self, location: carla.Location, text: str, draw_shadow: bool = False,
