@@ -108,6 +108,16 @@ class BackgroundTraffic:
         self.world.tick()
         return [walker_id for walker_id, _ in walkers] + controllers
 
+    def clear_around(self, location: carla.Location, radius: float) -> int:
+        """Destroy the background vehicles within ``radius`` metres of ``location``; how many."""
+        near = [actor.id for actor in self.world.get_actors(self.actor_ids)
+                if actor.type_id.startswith("vehicle.") and actor.get_location().distance(location) < radius]
+        if near:
+            self.client.apply_batch_sync([self.command.DestroyActor(i) for i in near], False)
+            self.actor_ids = [i for i in self.actor_ids if i not in set(near)]
+            logger.debug("removed %d background vehicles standing at %s", len(near), location)
+        return len(near)
+
     def destroy(self) -> None:
         """Destroy the vehicles, walkers and controllers spawned here."""
         for actor_id in reversed(self.actor_ids):  # controllers first

@@ -27,10 +27,13 @@ from .config import BASE_CORE_CONFIG, join_dicts, validate
 from .embedded import UnknownTownError
 from .errors import ConfigError, SimulatorFailure, SimulatorRestartedError, SimulatorUnavailableError
 from .sensors import SensorFactory, SensorInterface
+from .routes.progress import Route, RouteProgress
 from .simulators import create_backend
 from .spawn_points import parse_spawn_points, to_transform
 
 logger = logging.getLogger(__name__)
+
+ROUTE_START_CLEARANCE = 10.0  # metres around a route's start cleared of background vehicles
 
 
 class CarlaCore:
@@ -54,6 +57,7 @@ class CarlaCore:
         self._experiment_config: Mapping[str, Any] | None = None
         self._episodes = 0
         self._episodes_since_start = 0
+        self.route_progress: RouteProgress | None = None
         self.restarts = 0  # recoveries from failures
         self.recycles = 0  # planned restarts (episode count, memory)
         try:
@@ -129,9 +133,13 @@ class CarlaCore:
                                             self.tm_port, experiment_config["background_activity"])
         self.background.spawn()
 
-    def reset_hero(self, hero_config: Mapping[str, Any], rng: np.random.Generator) -> Any:
-        """Respawn the hero at a spawn point drawn with ``rng`` and attach its sensors (their first
-        data comes with the next tick); returns the hero actor."""
+    def reset_hero(self, hero_config: Mapping[str, Any], rng: np.random.Generator,
+                   route: Route | None = None) -> Any:
+        """Respawn the hero and attach its sensors (their first data comes with the next tick);
+        returns the hero actor. Without ``route`` it spawns at a spawn point drawn with ``rng``;
+        with one (a list of ``(carla.Waypoint, RoadOption)``, see :mod:`.routes`) at the route's
+        start (background vehicles standing there are removed), and the core follows the hero along
+        it (:attr:`route_progress`, :meth:`next_waypoints`)."""
         if self._recycle_due():
             logger.info("recycling the simulator after %d episodes", self._episodes_since_start)
             self._restart()
@@ -146,19 +154,59 @@ class CarlaCore:
         if self.hero is not None:
             self.hero.destroy()
             self.hero = None
-        transforms = self._spawn_transforms(hero_config["spawn_points"], rng)
-        for index in rng.permutation(len(transforms)):
-            self.hero = self.world.try_spawn_actor(blueprint, transforms[index])
-            if self.hero is not None:
-                break
+        self.route_progress = None
+        if route is not None:
+            self.hero = self._spawn_at_route_start(blueprint, route)
         else:
-            raise RuntimeError(f"could not spawn the hero: all {len(transforms)} spawn points are "
-                               f"occupied. Fix: give more hero.spawn_points or fewer vehicles.")
+            transforms = self._spawn_transforms(hero_config["spawn_points"], rng)
+            for index in rng.permutation(len(transforms)):
+                self.hero = self.world.try_spawn_actor(blueprint, transforms[index])
+                if self.hero is not None:
+                    break
+            else:
+                raise RuntimeError(f"could not spawn the hero: all {len(transforms)} spawn points are "
+                                   f"occupied. Fix: give more hero.spawn_points or fewer vehicles.")
         logger.debug("hero %d spawned at %s", self.hero.id, self.hero.get_transform())
         self.settle_hero()
         for name, attributes in hero_config["sensors"].items():
             SensorFactory.spawn(name, attributes, self.sensor_interface, self.hero)
+        if route is not None:
+            self.route_progress = RouteProgress(route)
+            self.route_progress.update(self.hero.get_location())
+            self.sensor_interface.set_route(route)
         return self.hero
+
+    def _spawn_at_route_start(self, blueprint: Any, route: Route) -> Any:
+        start = route[0][0].transform
+        transform = carla.Transform(carla.Location(start.location.x, start.location.y, start.location.z + 0.5),
+                                    start.rotation)
+        hero = self.world.try_spawn_actor(blueprint, transform)
+        if hero is None:  # background traffic stands there: make room, as the Leaderboard's start does
+            self.background.clear_around(transform.location, ROUTE_START_CLEARANCE)
+            self.world.tick()
+            hero = self.world.try_spawn_actor(blueprint, transform)
+        if hero is None:
+            raise RuntimeError(f"could not spawn the hero at the route's start {start.location}: something "
+                               f"other than background traffic stands there. Fix: move the route's first waypoint.")
+        return hero
+
+    def release_hero(self) -> None:
+        """Destroy the hero and its sensors and forget its route (the next reset spawns a new hero)."""
+        self.sensor_interface.destroy()
+        if self.hero is not None:
+            self.hero.destroy()
+            self.hero = None
+        self.route_progress = None
+
+    @property
+    def route(self) -> Route | None:
+        """The hero's route this episode (``(carla.Waypoint, RoadOption)`` every metre), or None."""
+        return self.route_progress.route if self.route_progress is not None else None
+
+    def next_waypoints(self, count: int) -> Route:
+        """The next ``count`` route points ahead of the hero, with their road options (empty
+        without a route; fewer near its end)."""
+        return self.route_progress.ahead(count) if self.route_progress is not None else []
 
     def settle_hero(self) -> None:
         """Tick with no control for ``settle_time`` seconds after the hero spawned: it drops from the
@@ -209,6 +257,8 @@ class CarlaCore:
                 if control is not None:
                     self.apply_hero_control(control)
                 frame = self.world.tick()
+                if self.route_progress is not None:
+                    self.route_progress.update(self.hero.get_location())
                 if self.config["enable_rendering"]:
                     self.set_spectator_camera_view()
                 return self.sensor_interface.get_data(frame)
@@ -256,6 +306,7 @@ class CarlaCore:
         except SimulatorFailure:
             self.sensor_interface = SensorInterface(timeout=self.config["timeout"])
         self.hero = None
+        self.route_progress = None
         if self.background is not None:
             self.background.actor_ids = []
 

@@ -163,13 +163,23 @@ class RoutePlanner:
         finish = self._closest(last.waypoints, goal)
         if first is last and finish >= begin:
             return [(w, first.option) for w in first.waypoints[begin:finish + 1]]
+        behind = first is last  # the goal lies behind the start on its lane: drive a loop
+        route = self._assemble(first.exit if behind else first.entry, first, last, start, goal, behind)
+        lane = (start.road_id, start.section_id, start.lane_id)
+        if not behind and (route[0][0].road_id, route[0][0].section_id, route[0][0].lane_id) != lane:
+            # the path changed lanes before reaching the origin: keep the origin's lane to its end first
+            route = self._assemble(first.exit, first, last, start, goal, True)
+        return route
+
+    def _assemble(self, source: int, first: _Segment, last: _Segment, start: carla.Waypoint, goal: carla.Waypoint,
+                  from_exit: bool) -> list[tuple[carla.Waypoint, RoadOption]]:
+        """The shortest path from node ``source`` to the goal, with the whole first segment in front
+        when ``from_exit``, cut to the origin and the destination."""
         locations = networkx.get_node_attributes(self.graph, "location")
 
         def distance(a: int, b: int) -> float:
             return math.dist(locations[a][:2], locations[b][:2])
 
-        behind = first is last  # the goal lies behind the start on its lane: drive a loop
-        source = first.exit if behind else first.entry
         nodes = None
         try:  # arriving at the goal's lane by a lane change counts when the change lands before the goal
             nodes = networkx.astar_path(self.graph, source, last.exit, heuristic=distance, weight="length")
@@ -182,10 +192,10 @@ class RoutePlanner:
             try:
                 nodes = networkx.astar_path(self.graph, source, last.entry, heuristic=distance, weight="length")
             except networkx.NetworkXNoPath:
-                raise ValueError(f"no route from {origin} to {destination}: the destination cannot be reached "
-                                 f"along the lanes' driving direction") from None
+                raise ValueError(f"no route from {start.transform.location} to {goal.transform.location}: the "
+                                 f"destination cannot be reached along the lanes' driving direction") from None
             nodes.append(last.exit)
-        nodes = ([first.entry] if behind else []) + nodes
+        nodes = ([first.entry] if from_exit else []) + nodes
         route: list[tuple[carla.Waypoint, RoadOption]] = []
         for a, b in zip(nodes[:-1], nodes[1:]):
             path = self.graph.edges[a, b]["path"]

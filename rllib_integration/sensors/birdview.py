@@ -14,7 +14,9 @@ channel each in :data:`MASK_CHANNELS` order), ``buildings`` (default false, the 
 draw the footprints of ``world.get_level_bbs(Buildings)`` in brown, and add a ninth mask channel;
 ``debug`` (default true): in ``rgb``, draw the shapes of ``world.debug`` (points, lines, arrows, boxes,
 and strings from 128 pixels up) as CARLA's cameras show them; the embedded world keeps them, a real
-server's are only on its own window.
+server's are only on its own window; ``route`` (default false): draw the rest of the hero's route
+(given by the core when the episode has one, see ``CarlaCore.reset_hero``) as a 2 m band, in
+teal in ``rgb`` and as a last mask channel ``route`` in ``masks``.
 """
 
 from __future__ import annotations
@@ -33,8 +35,13 @@ from .sensor import PseudoSensor
 #: Channels of the ``masks`` output.
 MASK_CHANNELS = ("road", "lane_markings", "vehicles", "walkers", "traffic_light_red",
                  "traffic_light_yellow", "traffic_light_green", "hero")
-#: The extra channel of the ``masks`` output with ``buildings: true`` (last).
+#: The extra channel of the ``masks`` output with ``buildings: true``.
 BUILDING_CHANNEL = "buildings"
+#: The extra channel of the ``masks`` output with ``route: true`` (last).
+ROUTE_CHANNEL = "route"
+ROUTE_COLOUR = (0, 190, 190)
+ROUTE_WIDTH = 2.0  # metres
+ROUTE_SEARCH = (5, 60)  # route points looked at behind and ahead of the last nearest one
 
 HERO_COLOUR = (138, 226, 52)
 VEHICLE_COLOUR = (114, 159, 207)
@@ -50,7 +57,7 @@ GROUP_COLOURS = {"walkers": WALKER_COLOUR, "vehicles": VEHICLE_COLOUR, "two_whee
                  "hero": HERO_COLOUR}
 DRAW_ORDER = ("walkers", "vehicles", "two_wheelers", "hero")
 
-_ATTRIBUTES = {"type", "size", "radius", "output", "buildings", "debug"}
+_ATTRIBUTES = {"type", "size", "radius", "output", "buildings", "debug", "route"}
 TEXT_MIN_SIZE = 128  # pixels: smaller pictures leave debug strings out (unreadable)
 
 
@@ -58,21 +65,24 @@ class BirdviewRenderer:
     """Renders BirdView frames of one hero in one world."""
 
     def __init__(self, world: Any, hero: Any, size: int, radius: float, output: str = "rgb",
-                 buildings: bool = False, debug: bool = True) -> None:
+                 buildings: bool = False, debug: bool = True, route: bool = False) -> None:
         self.world, self.hero = world, hero
         shapes = getattr(world.debug, "shapes", None) if debug else None  # the embedded world's record
         self._debug_shapes = shapes if callable(shapes) else None
         self.size, self.radius, self.output = size, radius, output
         self.ppm = size / (2.0 * radius)
         self.layer = map_layer(world.get_map(), self.ppm)
-        self.channels = MASK_CHANNELS + ((BUILDING_CHANNEL,) if buildings else ())
+        self.channels = MASK_CHANNELS + ((BUILDING_CHANNEL,) if buildings else ()) + ((ROUTE_CHANNEL,) if route else ())
+        self.draws_route = route
+        self._route: np.ndarray | None = None  # (N, 2) route points
+        self._route_cursor = 0
         if buildings:
             self.layer = with_buildings(self.layer, world.get_level_bbs(carla.CityObjectLabel.Buildings))
         self._lights = list(world.get_actors().filter("traffic.traffic_light*"))
         self._view = 2.0 * radius  # actors farther than this from the hero are off the picture
         self._facts: dict[int, tuple] = {}  # actor id -> static drawing facts (see _describe)
 
-    def _to_view(self, transform: carla.Transform) -> np.ndarray:
+    def world_to_view(self, transform: carla.Transform) -> np.ndarray:
         """2x3 affine matrix from world (x, y) to output pixels for the hero ``transform``."""
         yaw = math.radians(transform.rotation.yaw)
         c, s = math.cos(yaw), math.sin(yaw)
@@ -82,10 +92,30 @@ class BirdviewRenderer:
         return np.array([[-s * self.ppm, c * self.ppm, cx - self.ppm * (-s * ex + c * ey)],
                          [-c * self.ppm, -s * self.ppm, cy + self.ppm * (c * ex + s * ey)]])
 
+    def set_route(self, points: np.ndarray | None) -> None:
+        """The route to draw: world (x, y) points in driving order, or None."""
+        self._route = None if points is None else np.asarray(points, dtype=float)[:, :2]
+        self._route_cursor = 0
+
+    def _route_polyline(self, hero_location: carla.Location, world_to_view: np.ndarray) -> np.ndarray | None:
+        """The route ahead of the hero in view pixels (fixed point, 4 fractional bits), or None."""
+        if self._route is None:
+            return None
+        lo = max(0, self._route_cursor - ROUTE_SEARCH[0])
+        window = self._route[lo:self._route_cursor + ROUTE_SEARCH[1]]
+        here = np.array([hero_location.x, hero_location.y])
+        self._route_cursor = lo + int(np.argmin(np.sum((window - here) ** 2, axis=1)))
+        reach = int(3.0 * self._view) + 2  # route points are about a metre apart
+        ahead = self._route[self._route_cursor:self._route_cursor + reach]
+        if len(ahead) < 2:
+            return None
+        pixels = ahead @ world_to_view[:, :2].T + world_to_view[:, 2]
+        return np.round(pixels * 16).astype(np.int32)
+
     def render(self) -> np.ndarray:
         """One frame in the configured output format."""
         hero_transform = self.hero.get_transform()
-        world_to_view = self._to_view(hero_transform)
+        world_to_view = self.world_to_view(hero_transform)
         layer = self.layer
         scale = 1.0 / layer.pixels_per_meter
         layer_to_world = np.array([[scale, 0.0, layer.origin_x], [0.0, scale, layer.origin_y], [0.0, 0.0, 1.0]])
@@ -93,6 +123,8 @@ class BirdviewRenderer:
                                 flags=cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
         lights = self._light_discs(hero_transform.location, world_to_view)
         groups = self._actor_polygons(hero_transform.location, world_to_view)
+        route = self._route_polyline(hero_transform.location, world_to_view) if self.draws_route else None
+        route_width = max(1, int(round(ROUTE_WIDTH * self.ppm)))
         if self.output == "masks":
             planes = {name: np.zeros((self.size, self.size), dtype=np.uint8) for name in self.channels}
             planes["road"] = ROAD_LABELS[labels].astype(np.uint8) * 255
@@ -105,8 +137,12 @@ class BirdviewRenderer:
                 cv2.fillPoly(planes[channel], polygons, 255, cv2.LINE_8, shift=4)
             if BUILDING_CHANNEL in planes:
                 planes[BUILDING_CHANNEL] = (labels == Label.BUILDING).astype(np.uint8) * 255
+            if route is not None:
+                cv2.polylines(planes[ROUTE_CHANNEL], [route], False, 255, route_width, cv2.LINE_8, shift=4)
             return np.stack([planes[name] for name in self.channels], axis=2)
         image = PALETTE[labels]
+        if route is not None:
+            cv2.polylines(image, [route], False, ROUTE_COLOUR, route_width, cv2.LINE_AA, shift=4)
         for state, centre, radius in lights:
             cv2.circle(image, centre, radius, LIGHT_COLOURS.get(state, (0, 0, 0)), -1, cv2.LINE_AA)
             cv2.circle(image, centre, radius, (255, 255, 255), 1, cv2.LINE_AA)
@@ -220,7 +256,15 @@ class BirdviewSensor(PseudoSensor):
         debug = self.attributes.get("debug", True)
         if not isinstance(debug, bool):
             raise ConfigError(f"{where}.debug: expected true or false, got {debug!r}.")
-        self.renderer = BirdviewRenderer(parent.get_world(), parent, size, float(radius), output, buildings, debug)
+        route = self.attributes.get("route", False)
+        if not isinstance(route, bool):
+            raise ConfigError(f"{where}.route: expected true or false, got {route!r}.")
+        self.renderer = BirdviewRenderer(parent.get_world(), parent, size, float(radius), output, buildings, debug,
+                                         route)
+
+    def set_route(self, route: list) -> None:
+        """The hero's route, ``(carla.Waypoint, RoadOption)`` pairs (drawn with ``route: true``)."""
+        self.renderer.set_route(np.array([(w.transform.location.x, w.transform.location.y) for w, _ in route]))
 
     def compute(self, frame: int) -> None:
         self.update_sensor(self.renderer.render(), frame)

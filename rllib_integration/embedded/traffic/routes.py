@@ -4,7 +4,7 @@ A :class:`Route` is kept up to date as its vehicle moves (passed points dropped,
 end, rebuilt from the vehicle's lane when it is off the route) and knows the route's next junction:
 the index of its first point inside it and the waypoint where the vehicle enters it. At a fork the
 branch is the next entry of ``set_route`` (``Left``, ``Right``, ``Straight``), else the one leading
-towards the next ``set_path`` location, else a random one (never a U-turn when there is another
+to a ``set_path`` location (of the next few still to pass), else a random one (never a U-turn when there is another
 way). CARLA's road options name what the route does next (``get_next_action``).
 """
 
@@ -20,6 +20,7 @@ ROUTE_STEP = 2.0
 ROUTE_POINTS = 22  # 42 m of route
 OFF_ROUTE_DISTANCE = 6.0  # metres from the route's current point: re-localise
 OFF_ROUTE_ACROSS = 2.5  # metres across the route segment (outside junctions): re-localise
+PATH_LOOKAHEAD = 40  # set_path locations looked at when choosing a branch at a fork
 
 Point = tuple[float, float, float, carla.Waypoint]  # x, y, yaw (rad), waypoint
 
@@ -98,8 +99,11 @@ class Route:
             current = points[0][3].junction_id
             self.entry = next((k for k in range(1, len(points)) if points[k][3].is_junction
                                and points[k][3].junction_id != current), None)
-        if self.path and math.hypot(points[0][0] - self.path[0].x, points[0][1] - self.path[0].y) < 4.0:
-            self.path.pop(0)
+        path = self.path
+        while path and points and (math.hypot(points[0][0] - path[0].x, points[0][1] - path[0].y) < 4.0 or len(path) > 1
+                                   and path[1].distance(path[0]) > math.hypot(points[0][0] - path[1].x,
+                                                                              points[0][1] - path[1].y)):
+            path.pop(0)  # passed: near it, or nearer to the next location than it is
 
     def off_route(self, x: float, y: float) -> bool:
         """Far from the route, or (outside junctions, whose connecting lanes overlap) across it."""
@@ -133,9 +137,13 @@ class Route:
         while self.options and choice is None:
             wanted = self.options.pop(0)
             choice = next((k for k in candidates if turns[k] == wanted), None)
-        if choice is None and self.path:
-            goal = self.path[0]
-            choice = min(candidates, key=lambda k: options[k].transform.location.distance(goal))
+        if choice is None and self.path:  # the branch that keeps closest to the path
+            ahead = np.array([(p.x, p.y) for p in self.path[:PATH_LOOKAHEAD]])
+
+            def gap(k: int) -> float:
+                points = np.array([(w.transform.location.x, w.transform.location.y) for w in ends[k]])
+                return float(np.mean(np.min(np.linalg.norm(points[:, None] - ahead[None], axis=2), axis=1)))
+            choice = min(candidates, key=gap)
         if choice is None:
             choice = candidates[pick([options[k] for k in candidates])]
         self.turns.append((len(self.points), turns[choice]))

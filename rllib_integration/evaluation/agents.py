@@ -1,0 +1,217 @@
+"""Agents the evaluator drives, with the Leaderboard's ``AutonomousAgent`` interface.
+
+An agent is any object with ``setup(config)``, ``sensors()``, ``run_step(input_data, timestamp)``
+(returning a ``carla.VehicleControl``, or None to leave the hero's control as it is) and
+``destroy()``; ``set_global_plan(route)`` and ``start(core)`` are called when present. ``sensors()``
+returns the Leaderboard's list (``[{"type": "sensor.camera.rgb", "id": "Center", "x": 1.3, ...}]``)
+or this library's mapping (``{name: {type: ..., transform: "x,y,z,roll,pitch,yaw", ...}}``);
+``input_data`` is ``{id: (frame, data)}``.
+
+Built in (:func:`load_agent`):
+
+- ``autopilot``: the traffic manager drives the hero along the route (lights and signs obeyed, no
+  lane changes of its own): the rule-based reference;
+- ``constant``: one fixed control every step;
+- ``random``: the experiment's random actions with ``--config``, otherwise a random control held 1 s;
+- a checkpoint folder or experiment folder (the RLModule, greedy), or an exported ``policy.pt``:
+  the policy acts on the observations of the ``--config`` experiment (:class:`ExperimentAgent`);
+- ``package.module:Class``: a user agent class.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from typing import Any, Callable, Mapping
+
+import carla
+import numpy as np
+
+from ..carla_env import resolve_experiment_class
+from ..errors import ConfigError
+from ..routes.planner import RoadOption
+from ..routes.progress import Route
+
+PATH_STEP = 2  # route points (metres) between the locations handed to the traffic manager
+LANE_CHANGE_NOTICE = 12  # route points (metres) before a lane change the autopilot is asked to make it
+RANDOM_HOLD = 1.0  # seconds a random control is held (without an experiment)
+
+
+class AutonomousAgent:
+    """Base class of agents (every method may be overridden; ``run_step`` must be)."""
+
+    def setup(self, config: Mapping[str, Any]) -> None:
+        """Called once with the evaluator's agent configuration."""
+
+    def sensors(self) -> list[dict[str, Any]] | dict[str, dict[str, Any]]:
+        """The sensors to attach to the hero (see the module docstring)."""
+        return []
+
+    def set_global_plan(self, route: Route) -> None:
+        """The route of the next run: ``(carla.Waypoint, RoadOption)`` about every metre."""
+        self.route = route
+
+    def start(self, core: Any) -> None:
+        """Called once the hero stands at the route's start (``core.hero``, ``core.world``)."""
+        self.core = core
+
+    def run_step(self, input_data: Mapping[str, Any], timestamp: float) -> carla.VehicleControl | None:
+        raise NotImplementedError
+
+    def destroy(self) -> None:
+        """Called after every route."""
+
+
+class AutopilotAgent(AutonomousAgent):
+    """The traffic manager (embedded, or the server's) drives the hero along the route: the route's
+    locations as its path, and its lane changes asked for where the route makes them."""
+
+    def start(self, core: Any) -> None:
+        super().start(core)
+        tm, hero = core.traffic_manager, core.hero
+        hero.set_autopilot(True, core.tm_port)
+        tm.ignore_lights_percentage(hero, 0.0)
+        tm.ignore_signs_percentage(hero, 0.0)
+        tm.auto_lane_change(hero, False)
+        points = [w.transform.location for w, _ in self.route[PATH_STEP::PATH_STEP]]
+        tm.set_path(hero, points + [self.route[-1][0].transform.location])
+        self.lane_changes = [(i, option == RoadOption.CHANGELANERIGHT) for i, (_, option) in enumerate(self.route)
+                             if option in (RoadOption.CHANGELANELEFT, RoadOption.CHANGELANERIGHT)]
+
+    def run_step(self, input_data: Mapping[str, Any], timestamp: float) -> None:
+        progress = self.core.route_progress
+        while self.lane_changes and self.lane_changes[0][0] - progress.index < LANE_CHANGE_NOTICE:
+            _, right = self.lane_changes.pop(0)
+            self.core.traffic_manager.force_lane_change(self.core.hero, right)
+        return None
+
+    def destroy(self) -> None:
+        core = getattr(self, "core", None)
+        if core is not None and core.hero is not None and core.hero.is_alive:
+            core.hero.set_autopilot(False, core.tm_port)
+
+
+class ConstantAgent(AutonomousAgent):
+    """The same control every step (``throttle``, ``steer``, ``brake`` of the agent config)."""
+
+    def setup(self, config: Mapping[str, Any]) -> None:
+        self.control = carla.VehicleControl(throttle=float(config.get("throttle", 1.0)),
+                                            steer=float(config.get("steer", 0.0)),
+                                            brake=float(config.get("brake", 0.0)))
+
+    def run_step(self, input_data: Mapping[str, Any], timestamp: float) -> carla.VehicleControl:
+        return self.control
+
+
+class RandomControlAgent(AutonomousAgent):
+    """A random throttle and steer, held :data:`RANDOM_HOLD` seconds (seeded)."""
+
+    def setup(self, config: Mapping[str, Any]) -> None:
+        self.rng = np.random.default_rng(config.get("seed", 0))
+        self.until, self.control = -1.0, carla.VehicleControl()
+
+    def run_step(self, input_data: Mapping[str, Any], timestamp: float) -> carla.VehicleControl:
+        if timestamp >= self.until:
+            self.until = timestamp + RANDOM_HOLD
+            self.control = carla.VehicleControl(throttle=float(self.rng.uniform(0.0, 1.0)),
+                                                steer=float(self.rng.uniform(-1.0, 1.0)))
+        return self.control
+
+
+class ExperimentAgent(AutonomousAgent):
+    """A policy acting through an experiment: the experiment's sensors and observations in, its
+    actions out, its reward and info recorded (for the state log) as in ``CarlaEnv.step``."""
+
+    def __init__(self, act: Callable[[Any], Any] | None, env_config: Mapping[str, Any]) -> None:
+        experiment_config = dict(env_config.get("experiment") or {})
+        self.experiment = resolve_experiment_class(experiment_config.get("type"))(experiment_config)
+        self.act = act or (lambda observation: self.experiment.get_action_space().sample())
+        self.terms: dict[str, float] = {}
+
+    def setup(self, config: Mapping[str, Any]) -> None:
+        self.experiment.get_action_space().seed(int(config.get("seed", 0)))
+
+    def sensors(self) -> dict[str, dict[str, Any]]:
+        return self.experiment.config["hero"]["sensors"]
+
+    def start(self, core: Any) -> None:
+        super().start(core)
+        self.experiment.core = core
+        self.experiment.reset()
+        self.started = False
+
+    def run_step(self, input_data: Mapping[str, Any], timestamp: float) -> carla.VehicleControl | None:
+        observation, info = self.experiment.get_observation(dict(input_data))
+        if self.started:  # the reward of the previous action, as CarlaEnv.step computes it
+            self.experiment.get_done_status(observation, self.core)
+            reward = float(self.experiment.compute_reward(observation, self.core))
+            info = {**info, **self.experiment.get_info(observation, self.core)}
+            self.terms = {"reward": reward, **{k: float(v) for k, v in info.items()
+                                               if isinstance(v, (int, float, np.number)) and not isinstance(v, bool)}}
+        self.started = True
+        return self.experiment.compute_action(self.act(observation))
+
+
+def sensor_config(sensors: list[dict[str, Any]] | Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """An agent's ``sensors()`` as this library's ``hero.sensors`` mapping."""
+    if isinstance(sensors, Mapping):
+        return {name: dict(attributes) for name, attributes in sensors.items()}
+    result = {}
+    for index, entry in enumerate(sensors):
+        entry = dict(entry)
+        name = str(entry.pop("id", f"sensor_{index}"))
+        pose = [float(entry.pop(key, 0.0)) for key in ("x", "y", "z", "roll", "pitch", "yaw")]
+        if "type" not in entry:
+            raise ConfigError(f"agent sensors()[{index}]: no 'type'. Fix: give each sensor a blueprint id.")
+        result[name] = {**{k: v for k, v in entry.items()}, "transform": ",".join(f"{v:g}" for v in pose)}
+    return result
+
+
+def _policy_act(spec: str) -> Callable[[Any], Any]:
+    """The greedy action function of a checkpoint folder, an experiment folder or a policy file."""
+    from ..training import find_latest_checkpoint, greedy_action, load_policy, module_path, policy_action
+    if os.path.isfile(spec) or os.path.isfile(os.path.join(spec, "policy.pt")) and \
+            not os.path.isfile(os.path.join(spec, "rllib_checkpoint.json")):
+        import torch
+        device = torch.device("cpu")
+        policy = load_policy(spec, device)
+        return lambda observation: policy_action(policy, observation, device)
+    from ray.rllib.core.rl_module.rl_module import RLModule
+    checkpoint = spec if os.path.isfile(os.path.join(spec, "rllib_checkpoint.json")) else find_latest_checkpoint(spec)
+    module = RLModule.from_checkpoint(module_path(checkpoint))
+    module.eval()
+    return lambda observation: greedy_action(module, observation)
+
+
+def load_agent(spec: str, env_config: Mapping[str, Any] | None = None,
+               config: Mapping[str, Any] | None = None) -> Any:
+    """The agent named by ``spec`` (see the module docstring), set up with ``config``."""
+    config = dict(config or {})
+    if spec == "autopilot":
+        agent: Any = AutopilotAgent()
+    elif spec == "constant":
+        agent = ConstantAgent()
+    elif spec == "random":
+        agent = ExperimentAgent(None, env_config) if env_config else RandomControlAgent()
+    elif os.path.exists(spec):
+        if not env_config:
+            raise ConfigError(f"--agent {spec}: a trained policy needs the configuration it was trained with. "
+                              f"Fix: pass --config with the training YAML.")
+        agent = ExperimentAgent(_policy_act(spec), env_config)
+    elif ":" in spec:
+        module_name, _, class_name = spec.partition(":")
+        try:
+            agent_class = getattr(importlib.import_module(module_name), class_name)
+        except (ImportError, AttributeError) as error:
+            raise ConfigError(f"--agent {spec}: cannot import it ({error}). Fix: give package.module:Class "
+                              f"importable from here.") from None
+        agent = agent_class()
+        if not callable(getattr(agent, "run_step", None)):
+            raise ConfigError(f"--agent {spec}: {class_name} has no run_step(input_data, timestamp). Fix: "
+                              f"implement the AutonomousAgent interface.")
+    else:
+        raise ConfigError(f"--agent {spec}: not a built-in agent, a path or module:Class. Fix: use autopilot, "
+                          f"constant, random, a checkpoint folder, a policy.pt file or package.module:Class.")
+    if hasattr(agent, "setup"):
+        agent.setup(config)
+    return agent

@@ -1,0 +1,243 @@
+"""The Leaderboard's criteria, each watching the hero through the carla API only (so the same code
+runs on the embedded world and on a CARLA server):
+
+- :class:`CollisionCriterion`: its own ``sensor.other.collision`` on the hero; the other actor's
+  ``type_id`` gives the kind (``walker.*`` pedestrian, ``vehicle.*`` vehicle, anything else the
+  static layout); repeated contacts count once, as the Leaderboard's collision test counts them;
+- :class:`RedLightCriterion`: every traffic light's stop lines (its stop waypoints followed to the
+  junction's edge, 80 % of the lane wide); the hero runs a red light when its rear crosses one
+  while the light is red, heading along the lane; one event per light passed;
+- :class:`StopSignCriterion`: a stop sign's trigger volume affects the hero when it or its lane's
+  next 20 m lie inside; leaving it without having stood (speed < 0.1 m/s) while affected is one event;
+- :class:`LaneCriterion`: the hero is outside the lanes when farther than half a lane plus 1.3 m from
+  the nearest driving or parking lane's centre, or (out of junctions) heading more than 120 degrees
+  against its lane; the route metres completed meanwhile give the outside percentage.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import carla
+import numpy as np
+
+from .infractions import (COLLISION_LAYOUT, COLLISION_PEDESTRIAN, COLLISION_VEHICLE, RED_LIGHT, STOP_SIGN,
+                          Infraction)
+
+SAME_COLLISION_DISTANCE = 3.0  # metres: contacts this close to a counted hit's place are that hit
+FORGET_COLLISION_DISTANCE, FORGET_COLLISION_TIME = 5.0, 5.0  # metres from a hit's place, seconds after the last
+LIGHT_PROXIMITY = 50.0  # metres: lights checked around the hero
+STOP_LINE_WIDTH = 0.4  # of the lane width, each side of the lane centre
+STOP_PROXIMITY, STOP_SPEED, STOP_LOOKAHEAD = 50.0, 0.1, 20  # metres, m/s, 1 m steps
+ALLOWED_OUT_DISTANCE = 1.3  # metres past half a lane (the kerb's shoulder)
+WRONG_WAY_ANGLE = 120.0  # degrees between the hero's heading and its lane's
+
+
+def _xyz(location: carla.Location) -> tuple[float, float, float]:
+    return (location.x, location.y, location.z)
+
+
+def collision_kind(type_id: str) -> str:
+    """The infraction kind of a collision with an actor of ``type_id``."""
+    if type_id.startswith("walker."):
+        return COLLISION_PEDESTRIAN
+    if type_id.startswith("vehicle."):
+        return COLLISION_VEHICLE
+    return COLLISION_LAYOUT
+
+
+class CollisionCriterion:
+    """Collisions of the hero, through a collision sensor of its own, counted as the Leaderboard
+    does: a contact with the actor last hit (within 5 s of that hit), or within 3 m of a place of a
+    counted hit (until the hero is 5 m away from it), is the same event."""
+
+    def __init__(self, world: Any, hero: Any) -> None:
+        blueprint = world.get_blueprint_library().find("sensor.other.collision")
+        self.sensor = world.spawn_actor(blueprint, carla.Transform(), attach_to=hero)
+        self._events: list[Any] = []
+        self.sensor.listen(self._events.append)
+        self._last_id: int | None = None
+        self._last_time = 0.0
+        self._places: list[carla.Location] = []  # where counted hits happened, while the hero is near
+
+    def update(self, now: float, location: carla.Location) -> list[Infraction]:
+        """The new collision events since the last update."""
+        events, self._events[:] = list(self._events), []
+        if self._last_id is not None and now - self._last_time > FORGET_COLLISION_TIME:
+            self._last_id = None
+        self._places = [p for p in self._places if location.distance(p) <= FORGET_COLLISION_DISTANCE]
+        found = []
+        for event in events:
+            other = event.other_actor
+            other_id, type_id = (other.id, other.type_id) if other is not None else (0, "static.unknown")
+            if other_id == self._last_id or any(location.distance(p) <= SAME_COLLISION_DISTANCE for p in self._places):
+                continue
+            self._last_id, self._last_time = other_id, now
+            self._places.append(carla.Location(location.x, location.y, location.z))
+            found.append(Infraction(collision_kind(type_id), now, _xyz(location),
+                                    f"Agent collided against object with type={type_id} and id={other_id} "
+                                    f"at (x={location.x:.3f}, y={location.y:.3f}, z={location.z:.3f})",
+                                    {"other_type": type_id, "other_id": other_id}))
+        return found
+
+    def destroy(self) -> None:
+        if self.sensor is not None:
+            self.sensor.stop()
+            self.sensor.destroy()
+            self.sensor = None
+
+
+class RedLightCriterion:
+    """Red lights run by the hero (its rear crossing a red light's stop line)."""
+
+    def __init__(self, world: Any, town_map: carla.Map) -> None:
+        self.lights = list(world.get_actors().filter("traffic.traffic_light*"))
+        starts, ends, forwards, owners = [], [], [], []
+        for index, light in enumerate(self.lights):
+            for waypoint in light.get_stop_waypoints():
+                waypoint = self._junction_edge(waypoint)
+                t = waypoint.transform
+                yaw = math.radians(t.rotation.yaw)
+                forward = (math.cos(yaw), math.sin(yaw))
+                half = STOP_LINE_WIDTH * waypoint.lane_width
+                right = (-forward[1], forward[0])
+                x, y = t.location.x, t.location.y
+                starts.append((x - half * right[0], y - half * right[1]))
+                ends.append((x + half * right[0], y + half * right[1]))
+                forwards.append(forward)
+                owners.append(index)
+        self.starts, self.ends = np.array(starts).reshape(-1, 2), np.array(ends).reshape(-1, 2)
+        self.forwards, self.owners = np.array(forwards).reshape(-1, 2), np.array(owners, dtype=int)
+        self._previous_tail: np.ndarray | None = None
+        self._last_light: int | None = None
+
+    @staticmethod
+    def _junction_edge(waypoint: carla.Waypoint) -> carla.Waypoint:
+        """The lane's last point before the junction that ``waypoint``'s lane leads into."""
+        for _ in range(200):
+            following = waypoint.next(0.5)
+            if not following or following[0].is_junction:
+                break
+            waypoint = following[0]
+        return waypoint
+
+    def update(self, now: float, transform: carla.Transform, extent_x: float) -> list[Infraction]:
+        yaw = math.radians(transform.rotation.yaw)
+        heading = np.array([math.cos(yaw), math.sin(yaw)])
+        tail = np.array([transform.location.x, transform.location.y]) - 0.8 * extent_x * heading
+        previous, self._previous_tail = self._previous_tail, tail
+        if previous is None or not len(self.owners) or np.allclose(previous, tail):
+            return []
+        centres = (self.starts + self.ends) / 2.0
+        near = np.flatnonzero((np.linalg.norm(centres - tail, axis=1) < LIGHT_PROXIMITY)
+                              & (self.forwards @ heading > 0.0))
+        found = []
+        for line in near[_crossing(previous, tail, self.starts[near], self.ends[near])]:
+            light_index = int(self.owners[line])
+            light = self.lights[light_index]
+            if light.get_state() != carla.TrafficLightState.Red or light_index == self._last_light:
+                continue
+            self._last_light = light_index
+            location = transform.location
+            found.append(Infraction(RED_LIGHT, now, _xyz(location),
+                                    f"Agent ran a red light {light.id} at (x={location.x:.3f}, y={location.y:.3f}, "
+                                    f"z={location.z:.3f})", {"light_id": light.id}))
+        return found
+
+
+def _crossing(p: np.ndarray, q: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Whether segment ``p``-``q`` crosses each segment ``a[i]``-``b[i]`` (planar)."""
+    def side(o, u, v):
+        return (u[..., 0] - o[..., 0]) * (v[..., 1] - o[..., 1]) - (u[..., 1] - o[..., 1]) * (v[..., 0] - o[..., 0])
+    d1, d2 = side(a, b, p), side(a, b, q)
+    d3, d4 = side(p, q, a), side(p, q, b)
+    return (d1 * d2 <= 0) & (d3 * d4 < 0)
+
+
+class StopSignCriterion:
+    """Stop signs passed by the hero without standing still at them."""
+
+    def __init__(self, world: Any, town_map: carla.Map) -> None:
+        self.map = town_map
+        self.boxes = []  # (sign, centre xy, cos, sin, extent x, extent y)
+        for sign in world.get_actors().filter("traffic.stop"):
+            transform = sign.get_transform()
+            volume = sign.trigger_volume
+            centre = transform.transform(volume.location)
+            yaw = math.radians(transform.rotation.yaw + volume.rotation.yaw)
+            self.boxes.append((sign, np.array([centre.x, centre.y]), math.cos(yaw), math.sin(yaw),
+                               volume.extent.x, volume.extent.y))
+        self._target: tuple | None = None
+        self._stopped = self._entered = False
+
+    @staticmethod
+    def _inside(box: tuple, points: np.ndarray) -> bool:
+        _, centre, c, s, ex, ey = box
+        d = points - centre
+        along, across = d[:, 0] * c + d[:, 1] * s, -d[:, 0] * s + d[:, 1] * c
+        return bool(np.any((np.abs(along) <= ex) & (np.abs(across) <= ey)))
+
+    def _lookahead(self, location: carla.Location) -> np.ndarray:
+        points = [(location.x, location.y)]
+        waypoint = self.map.get_waypoint(location)
+        for _ in range(STOP_LOOKAHEAD):
+            following = waypoint.next(1.0) if waypoint is not None else []
+            if not following:
+                break
+            waypoint = following[0]
+            points.append((waypoint.transform.location.x, waypoint.transform.location.y))
+        return np.array(points)
+
+    def update(self, now: float, location: carla.Location, speed: float) -> list[Infraction]:
+        near = [b for b in self.boxes if math.hypot(b[1][0] - location.x, b[1][1] - location.y) < STOP_PROXIMITY]
+        if not near:
+            return self._leave(now, location)
+        points = self._lookahead(location)
+        if self._target is None:
+            self._target = next((b for b in near if self._inside(b, points)), None)
+            self._stopped = self._entered = False
+            if self._target is None:
+                return []
+        if not self._inside(self._target, points):
+            return self._leave(now, location)
+        self._entered = self._entered or self._inside(self._target, points[:1])
+        self._stopped = self._stopped or speed < STOP_SPEED
+        return []
+
+    def _leave(self, now: float, location: carla.Location) -> list[Infraction]:
+        target, self._target = self._target, None
+        if target is None or self._stopped or not self._entered:
+            return []
+        sign = target[0]
+        return [Infraction(STOP_SIGN, now, _xyz(location),
+                           f"Agent ran a stop sign {sign.id} at (x={location.x:.3f}, y={location.y:.3f}, "
+                           f"z={location.z:.3f})", {"sign_id": sign.id})]
+
+
+class LaneCriterion:
+    """Whether the hero is outside the driving and parking lanes or against its lane's direction."""
+
+    def __init__(self, town_map: carla.Map) -> None:
+        self.map = town_map
+
+    def outside(self, transform: carla.Transform) -> bool:
+        location = transform.location
+        nearest = None
+        for lane_type in (carla.LaneType.Driving, carla.LaneType.Parking):
+            waypoint = self.map.get_waypoint(location, project_to_road=True, lane_type=lane_type)
+            if waypoint is None:
+                continue
+            at = waypoint.transform.location
+            distance = math.hypot(location.x - at.x, location.y - at.y)
+            if nearest is None or distance < nearest[0]:
+                nearest = (distance, waypoint)
+        if nearest is None:
+            return True
+        distance, waypoint = nearest
+        if distance > waypoint.lane_width / 2.0 + ALLOWED_OUT_DISTANCE:
+            return True
+        if waypoint.is_junction or waypoint.lane_type != carla.LaneType.Driving:
+            return False
+        angle = abs((transform.rotation.yaw - waypoint.transform.rotation.yaw + 180.0) % 360.0 - 180.0)
+        return angle > WRONG_WAY_ANGLE

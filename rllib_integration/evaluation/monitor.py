@@ -1,0 +1,121 @@
+"""``RouteMonitor``: scores one hero on one route as the Leaderboard does, tick by tick.
+
+After every world tick :meth:`RouteMonitor.update` advances the route completion, runs the criteria
+(:mod:`.criteria`), adds the route metres completed outside the lanes, and ends the route when it is
+completed (past 99 % and within 10 m of its end), when the hero is more than 30 m from the route,
+has stood still (< 0.1 m/s) for 180 s, or the time limit (0.8 s per metre + 5 s) has passed.
+:meth:`RouteMonitor.record` gives the route's scores: RC, infraction penalty and DS = RC x penalty.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import carla
+
+from ..routes.progress import Route, RouteProgress
+from .criteria import CollisionCriterion, LaneCriterion, RedLightCriterion, StopSignCriterion
+from .infractions import (BLOCKED, BLOCKED_SPEED, BLOCKED_TIME, COMPLETION_DISTANCE, COMPLETION_SHARE,
+                          DEVIATION_LIMIT, END_STATUS, OUTSIDE_LANES, ROUTE_DEVIATION, STATUS_COMPLETED,
+                          STATUS_FAILED, TIMEOUT, Infraction, penalty, time_limit)
+
+
+@dataclass
+class RouteScore:
+    """What a route scored: completion (0-100), penalty, driving score, events and how it ended."""
+
+    route_completion: float
+    infraction_penalty: float
+    driving_score: float
+    status: str
+    infractions: list[Infraction]
+    outside_percentage: float
+    route_length: float
+    duration_game: float
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+class RouteMonitor:
+    """The Leaderboard's criteria for ``hero`` on ``route``, from the moment it is created."""
+
+    def __init__(self, world: Any, town_map: carla.Map, hero: Any, route: Route) -> None:
+        self.hero = hero
+        self.progress = RouteProgress(route)
+        self.collisions = CollisionCriterion(world, hero)
+        self.red_lights = RedLightCriterion(world, town_map)
+        self.stop_signs = StopSignCriterion(world, town_map)
+        self.lanes = LaneCriterion(town_map)
+        self.extent_x = hero.bounding_box.extent.x
+        self.time_limit = time_limit(self.progress.length)
+        self.infractions: list[Infraction] = []
+        self.outside_metres = 0.0
+        self.outside_now = False
+        self.still_time = 0.0
+        self.elapsed = 0.0
+        self.completed = False
+        self.ended_by: str | None = None  # the ending kind, or None while running or when completed
+
+    @property
+    def done(self) -> bool:
+        return self.completed or self.ended_by is not None
+
+    @property
+    def route_completion(self) -> float:
+        return 100.0 if self.completed else 100.0 * self.progress.fraction
+
+    @property
+    def outside_percentage(self) -> float:
+        return 100.0 * self.outside_metres / self.progress.length if self.progress.length else 0.0
+
+    def update(self, dt: float) -> list[Infraction]:
+        """Check the hero after a tick of ``dt`` simulated seconds; the new infractions."""
+        self.elapsed += dt
+        now = self.elapsed
+        transform = self.hero.get_transform()
+        location = transform.location
+        velocity = self.hero.get_velocity()
+        speed = math.sqrt(velocity.x ** 2 + velocity.y ** 2 + velocity.z ** 2)
+        gained = self.progress.update(location)
+        self.outside_now = self.lanes.outside(transform)
+        if self.outside_now:
+            self.outside_metres += gained
+        found = self.collisions.update(now, location)
+        found += self.red_lights.update(now, transform, self.extent_x)
+        found += self.stop_signs.update(now, location, speed)
+        self.still_time = self.still_time + dt if speed < BLOCKED_SPEED else 0.0
+        if self.progress.fraction > COMPLETION_SHARE and \
+                self.progress.remaining_to_end(location) < COMPLETION_DISTANCE:
+            self.completed = True
+        elif self.progress.distance_to_route(location) > DEVIATION_LIMIT:
+            found.append(self._end(ROUTE_DEVIATION, now, location, "Agent deviated from the route at "))
+        elif self.still_time >= BLOCKED_TIME:
+            found.append(self._end(BLOCKED, now, location, "Agent got blocked at "))
+        elif now >= self.time_limit:
+            found.append(self._end(TIMEOUT, now, location, "Route timeout at "))
+        self.infractions += found
+        return found
+
+    def _end(self, kind: str, now: float, location: carla.Location, message: str) -> Infraction:
+        self.ended_by = kind
+        return Infraction(kind, now, (location.x, location.y, location.z),
+                          f"{message}(x={location.x:.3f}, y={location.y:.3f}, z={location.z:.3f})")
+
+    def record(self) -> RouteScore:
+        """The route's scores so far (final once :attr:`done`)."""
+        events = list(self.infractions)
+        outside = self.outside_percentage
+        if outside > 0.0:
+            events.append(Infraction(OUTSIDE_LANES, self.elapsed, (0.0, 0.0, 0.0),
+                                     f"Agent went outside its route lanes for about {self.outside_metres:.3f} "
+                                     f"meters ({outside:.2f}% of the completed route)",
+                                     {"percentage": round(outside, 3)}))
+        factor = penalty(self.infractions, outside)
+        completion = self.route_completion
+        status = STATUS_COMPLETED if self.completed else END_STATUS.get(self.ended_by, STATUS_FAILED)
+        return RouteScore(completion, factor, max(0.0, completion * factor), status, events, outside,
+                          self.progress.length, self.elapsed)
+
+    def destroy(self) -> None:
+        self.collisions.destroy()

@@ -1,0 +1,81 @@
+"""``RouteProgress``: where a vehicle is along a dense route (the core's route API and the evaluator's
+route completion share it).
+
+As the Leaderboard's route completion: a route point counts as passed once the vehicle is ahead of
+it along its direction (``(vehicle - point) . forward > 0``), looking only a few points past the last
+one passed, so progress never jumps along a route that comes back near itself. The completed
+distance is the route length up to the last passed point.
+"""
+
+from __future__ import annotations
+
+import math
+
+import carla
+import numpy as np
+
+from .planner import RoadOption
+
+Route = list[tuple[carla.Waypoint, RoadOption]]
+
+WINDOW = 6  # route points looked at past the last passed one per update (1 m apart: 6 m per tick)
+NEAR_BEHIND, NEAR_AHEAD = 20, 60  # route points searched for the distance to the route
+
+
+class RouteProgress:
+    """Progress of one vehicle along ``route`` (a list of ``(carla.Waypoint, RoadOption)``)."""
+
+    def __init__(self, route: Route) -> None:
+        if len(route) < 2:
+            raise ValueError("a route needs at least two waypoints")
+        self.route = route
+        self.points = np.array([[w.transform.location.x, w.transform.location.y, w.transform.location.z]
+                                for w, _ in route])
+        yaws = np.radians([w.transform.rotation.yaw for w, _ in route])
+        self.forward = np.stack([np.cos(yaws), np.sin(yaws)], axis=1)
+        steps = np.linalg.norm(np.diff(self.points, axis=0), axis=1)
+        self.cumulative = np.concatenate([[0.0], np.cumsum(steps)])
+        self.length = float(self.cumulative[-1])
+        self.index = 0
+
+    @property
+    def completed(self) -> float:
+        """Metres of the route completed."""
+        return float(self.cumulative[self.index])
+
+    @property
+    def fraction(self) -> float:
+        """Share of the route completed, 0 to 1."""
+        return self.completed / self.length if self.length > 0 else 1.0
+
+    def update(self, location: carla.Location) -> float:
+        """Advance past the route points the vehicle at ``location`` has passed; returns the metres
+        completed by this update."""
+        before = self.index
+        end = min(self.index + WINDOW + 1, len(self.points))
+        relative = np.array([location.x, location.y]) - self.points[self.index:end, :2]
+        ahead = np.einsum("ij,ij->i", relative, self.forward[self.index:end]) > 0.0
+        passed = np.flatnonzero(ahead)
+        if passed.size:
+            self.index = before + int(passed[-1])
+        return float(self.cumulative[self.index] - self.cumulative[before])
+
+    def distance_to_route(self, location: carla.Location) -> float:
+        """Planar distance from ``location`` to the route near the vehicle's progress."""
+        lo, hi = max(0, self.index - NEAR_BEHIND), min(len(self.points), self.index + NEAR_AHEAD)
+        p = np.array([location.x, location.y])
+        a, b = self.points[lo:hi - 1, :2], self.points[lo + 1:hi, :2]
+        if len(a) == 0:
+            return float(np.linalg.norm(self.points[lo, :2] - p))
+        ab = b - a
+        t = np.clip(np.einsum("ij,ij->i", p - a, ab) / np.maximum(np.einsum("ij,ij->i", ab, ab), 1e-9), 0.0, 1.0)
+        return float(np.min(np.linalg.norm(a + t[:, None] * ab - p, axis=1)))
+
+    def remaining_to_end(self, location: carla.Location) -> float:
+        """Planar distance from ``location`` to the route's last point."""
+        end = self.points[-1]
+        return math.hypot(location.x - end[0], location.y - end[1])
+
+    def ahead(self, count: int) -> Route:
+        """The next ``count`` route points after the last passed one (fewer near the end)."""
+        return self.route[self.index + 1:self.index + 1 + count]
