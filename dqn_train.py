@@ -68,9 +68,12 @@ class Progress(tune.Callback):
         eta = elapsed * (1.0 - done) / done if done > 0 else float("nan")
         distance = runners.get("carla/distance", float("nan"))
         rate = runners.get("num_env_steps_sampled", 0) / max(result.get("time_this_iter_s", 1e-9), 1e-9)
+        evaluation = result.get("evaluation") or {}
+        score = f" | route DS {evaluation['driving_score']:5.1f} RC {evaluation['route_completion']:5.1f}" \
+            if "driving_score" in evaluation else ""
         print(f"iter {result.get('training_iteration', 0):4d} | env steps {int(steps):8d} | return "
               f"{runners.get('episode_return_mean', float('nan')):8.1f} | distance {distance:7.1f} m | "
-              f"{rate:6.1f} steps/s | ETA {eta / 60:6.1f} min", flush=True)
+              f"{rate:6.1f} steps/s | ETA {eta / 60:6.1f} min{score}", flush=True)
 
     def on_checkpoint(self, iteration, trials, trial, checkpoint, **info) -> None:
         print(f"checkpoint: {checkpoint.path} (policy: {os.path.join(checkpoint.path, POLICY_FILE)})", flush=True)
@@ -171,6 +174,7 @@ def main(argv: list[str] | None = None) -> int:
             trainable(config.algo_class, restore=checkpoint), param_space=config,
             run_config=tune.RunConfig(
                 name=args.name, storage_path=storage, stop=stopper, verbose=0, callbacks=[Progress(criteria)],
+                sync_config=tune.SyncConfig(sync_artifacts=True),  # best_checkpoint (route evaluation) reaches the trial folder
                 checkpoint_config=tune.CheckpointConfig(
                     checkpoint_frequency=args.checkpoint_freq or run["checkpoint_frequency"],
                     checkpoint_at_end=True, num_to_keep=run["checkpoints_to_keep"]),

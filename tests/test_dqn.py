@@ -1,6 +1,7 @@
 """The DQN example: the experiment's contract, training through Tune, restore, Ctrl-C checkpoint,
 and identical greedy actions with and without Ray."""
 
+import json
 import os
 import signal
 import subprocess
@@ -34,6 +35,8 @@ TINY = {
     "reporting": {"min_sample_timesteps_per_iteration": 100},
     "fault_tolerance": {"restart_failed_env_runners": False},
     "run": {"stop": {"training_iteration": 2}, "checkpoint_frequency": 1, "checkpoints_to_keep": 10},
+    # one short route scored every second iteration (the best-by-DS checkpoint is kept)
+    "route_evaluation": {"interval": 2, "routes": "GridTown", "route_count": 1, "route_length": [100, 200]},
 }
 
 
@@ -148,6 +151,12 @@ def test_train_checkpoints_exports_and_restores(trained):
     assert "iter    3 |" in second.stdout and "iter    1 |" not in second.stdout, "restore continues the count"
     latest = find_latest_checkpoint(str(tmp_path / "results" / "tiny"))
     assert os.path.isfile(os.path.join(latest, "policy.pt"))
+    # route evaluation every second iteration: its driving score is printed, and its best checkpoint kept
+    assert "route DS" in first.stdout.split("iter    2 |")[1].splitlines()[0]
+    best = [os.path.join(root, "best.json") for root, _, files in os.walk(tmp_path / "results" / "tiny")
+            if "best.json" in files]
+    assert len(best) == 1 and json.load(open(best[0]))["training_iteration"] == 2
+    assert os.path.isfile(os.path.join(os.path.dirname(best[0]), "policy.pt"))
     again = train(tmp_path)
     assert again.returncode == 2 and "is not empty" in again.stderr and "--overwrite" in again.stderr
     both = train(tmp_path, "--restore", "--overwrite")

@@ -74,7 +74,8 @@ class RouteRunner:
         experiment = getattr(self.agent, "experiment", None)
         self.hero_blueprint = experiment.config["hero"]["blueprint"] if experiment is not None else DEFAULT_HERO
 
-    def _load(self, town: str, index: int) -> RoutePlanner:
+    def load_town(self, town: str, index: int) -> RoutePlanner:
+        """A fresh world of ``town`` with the background traffic of the ``index``-th route; its planner."""
         s = self.settings
         self.core.setup_experiment({"town": town, "weather": s.weather, "background_activity": {
             "n_vehicles": s.traffic, "n_walkers": s.walkers, "tm_hybrid_mode": True,
@@ -87,7 +88,7 @@ class RouteRunner:
     def run(self, index: int, spec: RouteSpec) -> dict[str, Any]:
         """Drive route ``spec`` (the ``index``-th of its set); its results.json record."""
         started = time.perf_counter()
-        planner = self._load(spec.town, index)
+        planner = self.load_town(spec.town, index)
         route = dense_route(planner, spec)
         hero_config = {"blueprint": self.hero_blueprint, "spawn_points": [],
                        "sensors": sensor_config(self.agent.sensors() if hasattr(self.agent, "sensors") else [])}

@@ -10,6 +10,7 @@ A training YAML has these top-level sections (each validated; unknown keys get s
   takes the chosen algorithm's options);
 - ``model``: the RLModule's model config (``conv_filters``, ``latent_dim``, ``head_fcnet_hiddens``...);
   image observations are encoded by :mod:`.models` for every algorithm;
+- ``route_evaluation``: driving-score evaluation on routes during training (:mod:`.route_evaluation`);
 - ``run``: ``stop`` (``training_iteration``, ``num_env_steps_sampled_lifetime``, ``time_total_s``),
   ``checkpoint_frequency`` (iterations) and ``checkpoints_to_keep``.
 """
@@ -27,9 +28,10 @@ from ray.rllib.core.rl_module.rl_module import RLModuleSpec
 from ..carla_env import CarlaEnv
 from ..errors import ConfigError
 from .models import image_catalog
+from .route_evaluation import configure_route_evaluation
 
 CONFIG_SECTIONS = ("env_runners", "learners", "training", "reporting", "fault_tolerance", "debugging", "resources")
-SECTIONS = ("algorithm", "env_config", "model", "run") + CONFIG_SECTIONS
+SECTIONS = ("algorithm", "env_config", "model", "run", "route_evaluation") + CONFIG_SECTIONS
 RUN_DEFAULTS: dict[str, Any] = {"stop": {"training_iteration": 100}, "checkpoint_frequency": 5,
                                 "checkpoints_to_keep": 5}
 STOP_KEYS = ("training_iteration", "num_env_steps_sampled_lifetime", "time_total_s")
@@ -83,6 +85,7 @@ def build_algorithm_config(data: dict[str, Any], source: str, default_algorithm:
                      rl_module_spec=RLModuleSpec(catalog_class=image_catalog(name)))
     if callbacks is not None:
         config.callbacks(callbacks)
+    configure_route_evaluation(config, data, source)
     return config
 
 

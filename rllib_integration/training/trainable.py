@@ -4,18 +4,25 @@ where its processes run, and can start from a checkpoint.
 :func:`trainable` builds the class Tune runs: ``Exporting<Algorithm>`` writes ``policy.pt``
 (:func:`~.policy.export_policy`) into every checkpoint, puts ``result["placement"]`` (node id, IP and pid
 of the ``algorithm`` and of each remote env runner under ``env_runners`` by index) into the first
-iteration's result and, given a checkpoint, restores it before training.
+iteration's result and, given a checkpoint, restores it before training. With route evaluation
+(:mod:`.route_evaluation`) it also keeps the checkpoint of the best driving score in
+``<trial>/best_checkpoint`` (with ``best.json``: the score and the iteration), beside Tune's latest ones.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 from typing import Any
 
 import ray
 from ray.rllib.algorithms.algorithm import Algorithm
 
 from .policy import POLICY_FILE, export_policy
+from .route_evaluation import DRIVING_SCORE, RouteEvaluation
+
+BEST_CHECKPOINT = "best_checkpoint"  # folder in the trial directory: the best route driving score so far
 
 
 def process_location() -> dict[str, str]:
@@ -36,6 +43,7 @@ class ExportingAlgorithm(Algorithm):
         runners = self.env_runner_group
         where = runners.foreach_env_runner(lambda runner: process_location(), local_env_runner=False) \
             if runners is not None and runners.num_remote_env_runners() else []
+        self._best_score = float("-inf")
         self._placement: dict[str, Any] | None = {
             "algorithm": process_location(), "env_runners": {str(i): w for i, w in enumerate(where, start=1)}}
 
@@ -43,7 +51,38 @@ class ExportingAlgorithm(Algorithm):
         result = super().step()
         if self._placement is not None:
             result["placement"], self._placement = self._placement, None
+        score = (result.get("evaluation") or {}).get(DRIVING_SCORE)
+        if score is not None and score > self._best_score:
+            self._best_score = score
+            self.save_best(score, result.get("training_iteration", self.iteration + 1))
         return result
+
+    def evaluate(self, parallel_train_future: Any = None) -> dict:
+        """Route evaluation (:mod:`.route_evaluation`) when configured, else RLlib's."""
+        function = self.config.custom_evaluation_function
+        if isinstance(function, RouteEvaluation):
+            metrics, _, _ = function(self)
+            return metrics
+        return super().evaluate(parallel_train_future=parallel_train_future)
+
+    def save_best(self, score: float, iteration: int) -> str:
+        """Write the checkpoint of the best route driving score so far to ``best_checkpoint`` in the
+        trial's working folder (Tune copies it to the trial folder with ``SyncConfig(sync_artifacts=True)``);
+        it is replaced as a whole: a crash while writing leaves the previous best intact."""
+        final = os.path.join(self.logdir, BEST_CHECKPOINT)
+        partial = final + ".partial"
+        shutil.rmtree(partial, ignore_errors=True)
+        self.save_to_path(partial)
+        export_policy(self.get_module(), self.config, os.path.join(partial, POLICY_FILE))
+        with open(os.path.join(partial, "best.json"), "w") as stream:
+            json.dump({DRIVING_SCORE: score, "training_iteration": iteration}, stream)
+        previous = final + ".previous"
+        shutil.rmtree(previous, ignore_errors=True)
+        if os.path.isdir(final):
+            os.replace(final, previous)
+        os.replace(partial, final)
+        shutil.rmtree(previous, ignore_errors=True)
+        return final
 
     def save_checkpoint(self, checkpoint_dir: str) -> None:
         super().save_checkpoint(checkpoint_dir)

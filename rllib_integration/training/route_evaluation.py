@@ -1,0 +1,119 @@
+"""Route evaluation during training, through RLlib's evaluation hook (``evaluation_interval`` with a
+custom evaluation function).
+
+The training YAML's ``route_evaluation`` section (all optional)::
+
+    route_evaluation:
+      interval: 10            # training iterations between evaluations (0: never)
+      routes: RingTown        # a route file or a town (default: the experiment's town)
+      route_count: 3          # routes drawn for a town ...
+      route_seed: 2000        # ... from this seed (keep it apart from the routes you test on)
+      route_length: [300, 600]
+      traffic: 0              # background vehicles and walkers per route
+      walkers: 0
+      seed: 0
+
+Every ``interval`` iterations (RLlib's ``evaluation_interval``; :class:`~.trainable.ExportingAlgorithm`
+runs this function in place of RLlib's evaluation, whose new API stack reads its results from its
+env runners' metrics only) the algorithm's current RLModule drives the routes greedily through
+the experiment (:class:`~..evaluation.agents.ExperimentAgent`) in the algorithm's process, with a
+simulator kept between evaluations; the result's ``evaluation`` holds ``driving_score``,
+``route_completion``, ``infraction_penalty`` and ``infractions_per_km/<kind>`` (Tune and TensorBoard
+log them). :class:`~.trainable.ExportingAlgorithm` keeps the checkpoint of the best driving score.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from ..errors import ConfigError
+from ..evaluation.agents import ExperimentAgent
+from ..evaluation.evaluator import EvaluationSettings, RouteRunner
+from ..evaluation.infractions import KINDS
+from ..evaluation.results import global_record
+from ..routes.route_files import read_routes
+from ..routes.route_sets import generate_routes
+from .policy import greedy_action
+
+logger = logging.getLogger(__name__)
+
+DEFAULTS: dict[str, Any] = {"interval": 0, "routes": None, "route_count": 3, "route_seed": 2000,
+                            "route_length": [300.0, 600.0], "traffic": 0, "walkers": 0, "seed": 0}
+DRIVING_SCORE = "driving_score"
+
+
+def route_evaluation_settings(data: dict[str, Any], source: str) -> dict[str, Any]:
+    """The ``route_evaluation`` section merged onto :data:`DEFAULTS`, validated."""
+    section = data.get("route_evaluation") or {}
+    if not isinstance(section, dict):
+        raise ConfigError(f"{source}: route_evaluation: expected a mapping. Fix: see the keys in the README.")
+    for key in section:
+        if key not in DEFAULTS:
+            raise ConfigError(f"{source}: route_evaluation.{key}: unknown key. Fix: use one of {', '.join(DEFAULTS)}.")
+    settings = dict(DEFAULTS, **section)
+    for key in ("interval", "route_count", "traffic", "walkers", "seed", "route_seed"):
+        value = settings[key]
+        if not isinstance(value, int) or isinstance(value, bool) or value < (1 if key == "route_count" else 0):
+            raise ConfigError(f"{source}: route_evaluation.{key}: expected a whole number of at least "
+                              f"{1 if key == 'route_count' else 0}, got {value!r}.")
+    low, high = settings["route_length"]
+    if not 0 < low <= high:
+        raise ConfigError(f"{source}: route_evaluation.route_length: expected [min, max] metres with 0 < min <= max.")
+    settings["routes"] = settings["routes"] or data["env_config"]["experiment"].get("town")
+    return settings
+
+
+#: The simulator and routes of each evaluation setting in this process: RLlib copies its config (and
+#: so the evaluation function) freely, while one simulator per setting is kept between evaluations.
+_RUNNERS: dict[str, tuple[RouteRunner, list]] = {}
+
+
+class RouteEvaluation:
+    """RLlib's ``custom_evaluation_function``: the current policy on the evaluation routes (plain
+    settings only, so RLlib can copy and pickle it)."""
+
+    def __init__(self, settings: dict[str, Any], env_config: dict[str, Any]) -> None:
+        self.settings, self.env_config = settings, env_config
+
+    def _runner(self) -> tuple[RouteRunner, list]:
+        key = repr((sorted(self.settings.items()), repr(self.env_config)))
+        if key not in _RUNNERS:
+            s = self.settings
+            agent = ExperimentAgent(None, self.env_config)
+            agent.setup({"seed": s["seed"]})
+            runner = RouteRunner(EvaluationSettings(env_config=self.env_config, traffic=s["traffic"],
+                                                    walkers=s["walkers"], seed=s["seed"]), agent=agent)
+            if str(s["routes"]).endswith(".xml"):
+                routes = read_routes(s["routes"])
+            else:
+                low, high = s["route_length"]
+                routes = generate_routes(runner.load_town(s["routes"], 0), s["routes"], s["route_count"],
+                                         seed=s["route_seed"], min_length=low, max_length=high)
+            _RUNNERS[key] = (runner, routes)
+        return _RUNNERS[key]
+
+    def __call__(self, algorithm: Any, eval_workers: Any = None) -> tuple[dict[str, Any], int, int]:
+        module = algorithm.get_module()
+        runner, routes = self._runner()
+        runner.agent.act = lambda observation: greedy_action(module, observation)
+        records = [runner.run(index, spec) for index, spec in enumerate(routes)]
+        overall = global_record(records)
+        steps = int(sum(r["meta"]["duration_game"] for r in records) / runner.core.config["timestep"])
+        metrics = {DRIVING_SCORE: overall["scores"]["score_composed"],
+                   "route_completion": overall["scores"]["score_route"],
+                   "infraction_penalty": overall["scores"]["score_penalty"],
+                   **{f"infractions_per_km/{kind}": overall["infractions"][kind] for kind in KINDS}}
+        logger.info("route evaluation: DS %.1f, RC %.1f over %d routes", metrics[DRIVING_SCORE],
+                    metrics["route_completion"], len(records))
+        return metrics, steps, steps
+
+
+def configure_route_evaluation(config: Any, data: dict[str, Any], source: str) -> dict[str, Any]:
+    """Add the route evaluation of ``data``'s ``route_evaluation`` section to the ``AlgorithmConfig``."""
+    settings = route_evaluation_settings(data, source)
+    if settings["interval"]:
+        config.evaluation(evaluation_interval=settings["interval"], evaluation_num_env_runners=0,
+                          custom_evaluation_function=RouteEvaluation(settings, data["env_config"]),
+                          evaluation_config={"create_local_env_runner": False})
+    return settings
