@@ -163,6 +163,24 @@ def test_train_checkpoints_exports_and_restores(trained):
     assert both.returncode == 2 and "exclude each other" in both.stderr
 
 
+def test_the_evaluator_scores_a_checkpoint_and_its_exported_policy_alike(trained):
+    tmp_path, _, _ = trained
+    checkpoint = find_latest_checkpoint(str(tmp_path / "results" / "tiny"))
+    scores = []
+    for agent in (str(tmp_path / "results" / "tiny"), os.path.join(checkpoint, "policy.pt")):
+        out = tmp_path / f"eval_{len(scores)}"
+        result = subprocess.run([sys.executable, os.path.join(ROOT, "evaluate.py"), "--routes", "GridTown",
+                                 "--route-count", "1", "--route-length", "100", "200", "--agent", agent, "--config",
+                                 str(tmp_path / "tiny.yaml"), "--state-log", "--out", str(out)],
+                                cwd=ROOT, capture_output=True, text=True, timeout=600)
+        assert result.returncode == 0, result.stderr[-3000:]
+        record = json.load(open(out / "results.json"))["_checkpoint"]["records"][0]
+        scores.append(record["scores"])
+        log = (out / "state_logs" / "route_0.csv").read_text().splitlines()
+        assert "reward" in log[0].split(","), "an experiment agent logs its reward"
+    assert scores[0] == scores[1]
+
+
 def test_ray_and_ray_free_inference_agree_action_for_action(trained):
     tmp_path, _, _ = trained
     sys.path.insert(0, ROOT)

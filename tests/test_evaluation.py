@@ -75,7 +75,7 @@ def route_through_one_light(town: str) -> RouteSpec:
     """From 40 m before a light's stop line to 30 m past its junction."""
     runner = RouteRunner(EvaluationSettings(agent="autopilot"))
     try:
-        runner.load_town(town, 0)
+        runner.load_town(town, "0")
         light = next(iter(runner.core.world.get_actors().filter("traffic.traffic_light*")))
         stop = light.get_stop_waypoints()[0]
         before = stop.previous(40.0)[0].transform.location
@@ -196,3 +196,44 @@ def test_the_core_follows_the_hero_along_its_route():
         assert not route_mask[:, :10].any(), "only the route, not the whole road"
     finally:
         core.close()
+
+
+class StopSignRunner(AutopilotAgent):
+    """The autopilot, told to ignore stop signs."""
+
+    def start(self, core):
+        super().start(core)
+        core.traffic_manager.ignore_signs_percentage(core.hero, 100.0)
+
+
+def route_through_one_stop_sign(town: str) -> RouteSpec:
+    """From 40 m before a stop sign's trigger volume to 30 m past the junction it guards."""
+    runner = RouteRunner(EvaluationSettings(agent="autopilot"))
+    try:
+        runner.load_town(town, "0")
+        world, town_map = runner.core.world, runner.core.map
+        sign = next(iter(world.get_actors().filter("traffic.stop")))
+        at = town_map.get_waypoint(sign.get_transform().transform(sign.trigger_volume.location))
+        before = at.previous(40.0)[0].transform.location
+        after = at
+        while not after.is_junction:
+            after = after.next(2.0)[0]
+        while after.is_junction:
+            after = after.next(2.0)[0]
+        after = after.next(30.0)[0].transform.location
+    finally:
+        runner.close()
+    return RouteSpec("stop", town, [before, after])
+
+
+@pytest.mark.parametrize("agent, expected", [(StopSignRunner, 1), (AutopilotAgent, 0)])
+def test_passing_a_stop_sign_without_stopping_costs_one_080_factor(agent, expected):
+    spec = route_through_one_stop_sign(str(shared_map("Town07")))
+    runner = RouteRunner(EvaluationSettings(agent="autopilot"), agent=agent())
+    try:
+        record = runner.run(0, spec)
+    finally:
+        runner.close()
+    assert record["status"] == "Completed", record["meta"]["events"]
+    assert len(record["infractions"]["stop_infraction"]) == expected, record["meta"]["events"]
+    assert record["scores"]["score_penalty"] == pytest.approx(PENALTIES["stop_infraction"] ** expected)

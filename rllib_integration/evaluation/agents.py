@@ -64,7 +64,7 @@ class AutonomousAgent:
 
 class AutopilotAgent(AutonomousAgent):
     """The traffic manager (embedded, or the server's) drives the hero along the route: the route's
-    locations as its path, and its lane changes asked for where the route makes them."""
+    locations as its path, and its lane changes asked for before the route makes them."""
 
     def start(self, core: Any) -> None:
         super().start(core)
@@ -77,12 +77,24 @@ class AutopilotAgent(AutonomousAgent):
         tm.set_path(hero, points + [self.route[-1][0].transform.location])
         self.lane_changes = [(i, option == RoadOption.CHANGELANERIGHT) for i, (_, option) in enumerate(self.route)
                              if option in (RoadOption.CHANGELANELEFT, RoadOption.CHANGELANERIGHT)]
+        self.asked = -1.0
 
     def run_step(self, input_data: Mapping[str, Any], timestamp: float) -> None:
-        progress = self.core.route_progress
-        while self.lane_changes and self.lane_changes[0][0] - progress.index < LANE_CHANGE_NOTICE:
-            _, right = self.lane_changes.pop(0)
-            self.core.traffic_manager.force_lane_change(self.core.hero, right)
+        """Ask for the route's next lane change from :data:`LANE_CHANGE_NOTICE` metres before it, again
+        every second (a queue or a vehicle alongside can hold it back) until the hero is on that lane."""
+        progress, core = self.core.route_progress, self.core
+        while self.lane_changes and progress.index > self.lane_changes[0][0] + LANE_CHANGE_NOTICE:
+            self.lane_changes.pop(0)  # passed
+        if not self.lane_changes or self.lane_changes[0][0] - progress.index > LANE_CHANGE_NOTICE:
+            return None
+        index, right = self.lane_changes[0]
+        target = self.route[index][0]
+        here = core.map.get_waypoint(core.hero.get_location())
+        if here is not None and (here.road_id, here.lane_id) == (target.road_id, target.lane_id):
+            self.lane_changes.pop(0)
+        elif timestamp - self.asked >= 1.0:
+            core.traffic_manager.force_lane_change(core.hero, right)
+            self.asked = timestamp
         return None
 
     def destroy(self) -> None:
@@ -168,10 +180,11 @@ def sensor_config(sensors: list[dict[str, Any]] | Mapping[str, Any]) -> dict[str
 
 
 def _policy_act(spec: str) -> Callable[[Any], Any]:
-    """The greedy action function of a checkpoint folder, an experiment folder or a policy file."""
-    from ..training import find_latest_checkpoint, greedy_action, load_policy, module_path, policy_action
-    if os.path.isfile(spec) or os.path.isfile(os.path.join(spec, "policy.pt")) and \
-            not os.path.isfile(os.path.join(spec, "rllib_checkpoint.json")):
+    """The greedy action function of an exported policy file, a checkpoint folder or an experiment
+    folder (its newest checkpoint)."""
+    from ..training.policy import greedy_action, load_policy, policy_action
+    from ..training.results import find_latest_checkpoint, module_path
+    if os.path.isfile(spec):
         import torch
         device = torch.device("cpu")
         policy = load_policy(spec, device)

@@ -2,7 +2,7 @@
 
 :func:`evaluate` runs every route from its start, in order, through a :class:`~..carla_core.CarlaCore`
 (so ``simulator: embedded | launch | connect`` take the same path), each with a fresh world of its
-town (the background traffic seeded from the route's index, so a route scores the same alone, in a
+town (the background traffic seeded from the route's id, so a route scores the same alone, in a
 set or on another worker), and returns the ``results.json`` document (:mod:`.results`). With
 ``workers > 1`` the routes are shared among that many processes, one simulator each.
 """
@@ -15,6 +15,7 @@ import multiprocessing
 import os
 import re
 import time
+import zlib
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
@@ -74,12 +75,12 @@ class RouteRunner:
         experiment = getattr(self.agent, "experiment", None)
         self.hero_blueprint = experiment.config["hero"]["blueprint"] if experiment is not None else DEFAULT_HERO
 
-    def load_town(self, town: str, index: int) -> RoutePlanner:
-        """A fresh world of ``town`` with the background traffic of the ``index``-th route; its planner."""
+    def load_town(self, town: str, route_id: str) -> RoutePlanner:
+        """A fresh world of ``town`` with the background traffic seeded for route ``route_id``; its planner."""
         s = self.settings
         self.core.setup_experiment({"town": town, "weather": s.weather, "background_activity": {
             "n_vehicles": s.traffic, "n_walkers": s.walkers, "tm_hybrid_mode": True,
-            "seed": s.seed * 100003 + index, "respawn_per_episode": False}})
+            "seed": (s.seed * 100003 + zlib.crc32(str(route_id).encode())) % 2 ** 31, "respawn_per_episode": False}})
         name = self.core.map.name
         if name not in self._planners:
             self._planners[name] = RoutePlanner(self.core.map)
@@ -88,12 +89,12 @@ class RouteRunner:
     def run(self, index: int, spec: RouteSpec) -> dict[str, Any]:
         """Drive route ``spec`` (the ``index``-th of its set); its results.json record."""
         started = time.perf_counter()
-        planner = self.load_town(spec.town, index)
+        planner = self.load_town(spec.town, spec.route_id)
         route = dense_route(planner, spec)
         hero_config = {"blueprint": self.hero_blueprint, "spawn_points": [],
                        "sensors": sensor_config(self.agent.sensors() if hasattr(self.agent, "sensors") else [])}
         core = self.core
-        core.reset_hero(hero_config, np.random.default_rng(index), route=route)
+        core.reset_hero(hero_config, np.random.default_rng(zlib.crc32(str(spec.route_id).encode())), route=route)
         if hasattr(self.agent, "set_global_plan"):
             self.agent.set_global_plan(route)
         if hasattr(self.agent, "start"):

@@ -50,8 +50,10 @@ class RouteVideo:
                 cv2.drawMarker(frame, centre, MARK_COLOUR, cv2.MARKER_TILTED_CROSS, 14, 3, cv2.LINE_AA)
                 cv2.putText(frame, SHORT_NAMES.get(mark.kind, mark.kind), (centre[0] + 8, centre[1] - 8),
                             cv2.FONT_HERSHEY_SIMPLEX, 0.4, MARK_COLOUR, 1, cv2.LINE_AA)
-        for row, text in enumerate(header.split("\n")):
-            cv2.putText(frame, text, (8, 22 + 22 * row), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (0, 0, 0), 3, cv2.LINE_AA)
+        lines = header.split("\n")
+        band = frame[:12 + 22 * len(lines)]
+        band[:] = (band * 0.35).astype(np.uint8)  # a dark band keeps the header readable over any map
+        for row, text in enumerate(lines):
             cv2.putText(frame, text, (8, 22 + 22 * row), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (255, 255, 255), 1,
                         cv2.LINE_AA)
         self.writer.write(frame)

@@ -88,7 +88,7 @@ class RouteEvaluation:
                 routes = read_routes(s["routes"])
             else:
                 low, high = s["route_length"]
-                routes = generate_routes(runner.load_town(s["routes"], 0), s["routes"], s["route_count"],
+                routes = generate_routes(runner.load_town(s["routes"], "0"), s["routes"], s["route_count"],
                                          seed=s["route_seed"], min_length=low, max_length=high)
             _RUNNERS[key] = (runner, routes)
         return _RUNNERS[key]

@@ -6,7 +6,7 @@ back into the junction behind it. CARLA's traffic manager ends such a standstill
 vehicle idle for 90 s (180 s before a red light), one every 10 s. The embedded one ends it sooner
 and keeps the number of vehicles: a vehicle that has stood still for :data:`STUCK_TIME` and whose
 wait has gone nowhere for the last :data:`SETTLED` seconds is moved to a free spawn point (away
-from the hero), at most one every :data:`RELOCATION_PERIOD`.
+from the hero; a hero on autopilot is never moved), at most one every :data:`RELOCATION_PERIOD`.
 
 A vehicle's wait goes nowhere when following it (to the vehicle ahead, or to the vehicle it gives
 way to at a junction) reaches no vehicle that moves, no stop sign, no red light before which a
@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
-from .hybrid import hero_location, relocate
+from .hybrid import HERO_ROLES, hero_location, relocate
 
 if TYPE_CHECKING:
     from .autopilot_state import AutopilotState
@@ -53,6 +53,8 @@ class GridlockBreaker:
         self._checked = now
         since, chains = {}, {}
         for state in vehicles.values():
+            if state.vehicle.attributes.get("role_name") in HERO_ROLES:
+                continue  # a hero on autopilot stays where it is (its episode, its route)
             if now - state.moved_at > STUCK_TIME - SETTLED:
                 chain = self._chain(state, vehicles, now)
                 if chain is not None:
