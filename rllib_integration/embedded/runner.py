@@ -10,11 +10,11 @@ so ``carla.Client(host, port)`` in the script reaches it. ``--stop-after`` inter
 
 from __future__ import annotations
 
-import _thread
 import contextlib
 import logging
 import os
 import runpy
+import signal
 import sys
 import threading
 from typing import Iterator, Sequence
@@ -71,11 +71,13 @@ def run_script(script: str, arguments: Sequence[str] = (), town: str | None = No
     timer = None
     stopped = threading.Event()
     if stop_after is not None:
-        def interrupt() -> None:
+        def interrupt() -> None:  # a real SIGINT: it also wakes a main thread blocked in a wait
             stopped.set()
-            _thread.interrupt_main()
+            signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)
         timer = threading.Timer(stop_after, interrupt)
         timer.daemon = True
+    # Python leaves SIGINT ignored when it starts so (a background job): --stop-after needs it to raise
+    saved_handler = signal.signal(signal.SIGINT, signal.default_int_handler) if stop_after is not None else None
     saved_argv, saved_path = sys.argv[:], sys.path[:]
     sys.argv = [script, *arguments]
     sys.path.insert(0, os.path.dirname(os.path.abspath(script)))
@@ -97,5 +99,7 @@ def run_script(script: str, arguments: Sequence[str] = (), town: str | None = No
         if timer is not None:
             timer.cancel()
         sys.argv, sys.path[:] = saved_argv, saved_path
+        if saved_handler is not None:
+            signal.signal(signal.SIGINT, saved_handler)
         server.stop()
     return status
