@@ -234,3 +234,31 @@ def test_world_debug_shapes_are_drawn_for_their_life_time():
         assert np.all(image == (255, 0, 255), axis=2).sum() > 10
     finally:
         env.close()
+
+
+def test_small_birdviews_stay_readable_on_the_ring():
+    """64 px over 32 m (the DQN example's): lane markings are lines, not a speckle of sampled pixels
+    and arrow blobs; measured as the picture's fine-grained contrast inside the road (mean absolute
+    Laplacian), which nearest-neighbour sampling of the map put at 49-99 on these views."""
+    import cv2
+    from rllib_integration.carla_core import CarlaCore
+    core = CarlaCore({"simulator": "embedded", "enable_rendering": False})
+    try:
+        core.setup_experiment({"town": "RingTown", "weather": "ClearNoon", "background_activity": {
+            "n_vehicles": 0, "n_walkers": 0, "tm_hybrid_mode": True, "seed": 0, "respawn_per_episode": False}})
+        sensors = {"rgb": {"type": "sensor.birdview", "size": 64, "radius": 16},
+                   "masks": {"type": "sensor.birdview", "size": 64, "radius": 16, "output": "masks"}}
+        for seed in range(6):
+            core.reset_hero({"blueprint": "vehicle.lincoln.mkz_2017", "spawn_points": [], "sensors": sensors},
+                            np.random.default_rng(seed))
+            data = core.tick(None)
+            rgb, masks = data["rgb"][1], data["masks"][1]
+            grey = rgb.astype(np.float32).mean(axis=2)
+            road = cv2.erode((masks[..., 0] > 0).astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+            inside = road & (masks[..., MASK_CHANNELS.index("hero")] == 0)
+            contrast = float(np.abs(cv2.Laplacian(grey, cv2.CV_32F))[inside].mean())
+            assert contrast < 45.0, (seed, contrast)
+            assert (grey[inside] > 90).sum() >= 40, "the lane markings are still drawn"
+            assert masks[..., MASK_CHANNELS.index("lane_markings")].astype(bool).sum() >= 150
+    finally:
+        core.close()

@@ -6,7 +6,9 @@ metres below the image centre (it sees ``1.5 * radius`` ahead, ``0.5 * radius`` 
 to each side). Each frame is the static map layer (rendered once per map, see
 :mod:`rllib_integration.common.map_raster`) cropped and rotated by one affine warp, plus the actors
 near the hero: vehicles as arrows (hero green, two-wheelers chocolate, others sky blue), walkers as
-rectangles twice their box, traffic lights as discs in their state's colour.
+rectangles twice their box, traffic lights as discs in their state's colour. Pictures coarser than
+4 pixels per metre (64 px over 32 m, the DQN example's) draw the map at 4 px/m and average it down, and
+leave the direction arrows out, so lane markings stay lines instead of a speckle.
 
 Attributes: ``size`` (pixels, default 84), ``radius`` (metres, default 15), ``output``: ``rgb``
 (uint8 ``(size, size, 3)``, the default) or ``masks`` (uint8 ``(size, size, 8)``, 0 or 255, one
@@ -29,7 +31,7 @@ import cv2
 import numpy as np
 
 from ..errors import ConfigError
-from ..common.map_raster import MARKING_LABELS, PALETTE, ROAD_LABELS, Label, map_layer, with_buildings
+from ..common.map_raster import MARKING_LABELS, PALETTE, ROAD_LABELS, Label, MapLayer, map_layer, with_buildings
 from .sensor import PseudoSensor
 
 #: Channels of the ``masks`` output.
@@ -59,6 +61,34 @@ DRAW_ORDER = ("walkers", "vehicles", "two_wheelers", "hero")
 
 _ATTRIBUTES = {"type", "size", "radius", "output", "buildings", "debug", "route"}
 TEXT_MIN_SIZE = 128  # pixels: smaller pictures leave debug strings out (unreadable)
+SMOOTH_PPM = 4.0  # pixels per metre: below it, the map is drawn this fine and averaged down to the output
+ARROW_MIN_PPM = 4.0  # pixels per metre: below it, direction arrows are left out
+MARKING_COVERAGE = 0.2  # share of a supersampled pixel a lane marking must cover in the masks output
+
+
+_AVERAGED: dict[tuple, tuple[np.ndarray, ...]] = {}  # (id of the labels, k, arrows) -> (labels, averaged...)
+
+
+def averaged_layer(layer: MapLayer, k: int, arrows: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``layer`` averaged over ``k`` x ``k`` pixel blocks (once per layer in a process): its colours
+    (RGB, without direction arrows unless ``arrows``), its road / lane-marking / building coverage
+    (0-255, three channels), and the 3x3 matrix from their pixels to world (x, y)."""
+    key = (id(layer.labels), k, arrows)
+    if key not in _AVERAGED:
+        palette = PALETTE
+        if not arrows:
+            palette = PALETTE.copy()
+            palette[Label.ARROW] = PALETTE[Label.ROAD]
+        rows, cols = (n // k * k for n in layer.labels.shape)
+        labels = layer.labels[:rows, :cols]
+        size = (cols // k, rows // k)
+        colours = cv2.resize(palette[labels], size, interpolation=cv2.INTER_AREA)
+        masks = np.stack([ROAD_LABELS[labels], MARKING_LABELS[labels], labels == Label.BUILDING], axis=2)
+        coverage = cv2.resize(masks.astype(np.uint8) * 255, size, interpolation=cv2.INTER_AREA)
+        step, centre = k / layer.pixels_per_meter, (k - 1) / 2.0 / layer.pixels_per_meter  # block u: hi pixels uk..uk+k-1
+        to_world = np.array([[step, 0.0, layer.origin_x + centre], [0.0, step, layer.origin_y + centre], [0.0, 0.0, 1.0]])
+        _AVERAGED[key] = (layer.labels, colours, coverage, to_world)  # the labels held: their id stays theirs
+    return _AVERAGED[key][1:]
 
 
 class BirdviewRenderer:
@@ -71,13 +101,18 @@ class BirdviewRenderer:
         self._debug_shapes = shapes if callable(shapes) else None
         self.size, self.radius, self.output = size, radius, output
         self.ppm = size / (2.0 * radius)
-        self.layer = map_layer(world.get_map(), self.ppm)
+        # small pictures: the map drawn at SMOOTH_PPM and averaged down (thin markings stay continuous lines,
+        # not a speckle of nearest-neighbour samples), without direction arrows (a pixel blob at this size)
+        self.supersample = max(1, math.ceil(SMOOTH_PPM / self.ppm - 1e-9))
+        self.layer = map_layer(world.get_map(), self.ppm * self.supersample)
         self.channels = MASK_CHANNELS + ((BUILDING_CHANNEL,) if buildings else ()) + ((ROUTE_CHANNEL,) if route else ())
         self.draws_route = route
         self._route: np.ndarray | None = None  # (N, 2) route points
         self._route_cursor = 0
         if buildings:
             self.layer = with_buildings(self.layer, world.get_level_bbs(carla.CityObjectLabel.Buildings))
+        self._averaged = averaged_layer(self.layer, self.supersample, arrows=self.ppm >= ARROW_MIN_PPM) \
+            if self.supersample > 1 else None
         self._lights = list(world.get_actors().filter("traffic.traffic_light*"))
         self._view = 2.0 * radius  # actors farther than this from the hero are off the picture
         self._facts: dict[int, tuple] = {}  # actor id -> static drawing facts (see _describe)
@@ -119,16 +154,29 @@ class BirdviewRenderer:
         layer = self.layer
         scale = 1.0 / layer.pixels_per_meter
         layer_to_world = np.array([[scale, 0.0, layer.origin_x], [0.0, scale, layer.origin_y], [0.0, 0.0, 1.0]])
-        labels = cv2.warpAffine(layer.labels, world_to_view @ layer_to_world, (self.size, self.size),
-                                flags=cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+        if self._averaged is None:
+            labels = cv2.warpAffine(layer.labels, world_to_view @ layer_to_world, (self.size, self.size),
+                                    flags=cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+        else:  # a coarse picture: the averaged colours / coverages, interpolated
+            colours, coverage, averaged_to_world = self._averaged
+            source = coverage if self.output == "masks" else colours
+            border = 0 if self.output == "masks" else tuple(int(v) for v in PALETTE[Label.BACKGROUND])
+            smooth = cv2.warpAffine(source, world_to_view @ averaged_to_world, (self.size, self.size),
+                                    flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=border)
         lights = self._light_discs(hero_transform.location, world_to_view)
         groups = self._actor_polygons(hero_transform.location, world_to_view)
         route = self._route_polyline(hero_transform.location, world_to_view) if self.draws_route else None
         route_width = max(1, int(round(ROUTE_WIDTH * self.ppm)))
         if self.output == "masks":
             planes = {name: np.zeros((self.size, self.size), dtype=np.uint8) for name in self.channels}
-            planes["road"] = ROAD_LABELS[labels].astype(np.uint8) * 255
-            planes["lane_markings"] = MARKING_LABELS[labels].astype(np.uint8) * 255
+            if self._averaged is None:
+                planes["road"] = ROAD_LABELS[labels].astype(np.uint8) * 255
+                planes["lane_markings"] = MARKING_LABELS[labels].astype(np.uint8) * 255
+                buildings = labels == Label.BUILDING
+            else:
+                planes["road"] = (smooth[..., 0] >= 128).astype(np.uint8) * 255
+                planes["lane_markings"] = (smooth[..., 1] >= 255 * MARKING_COVERAGE).astype(np.uint8) * 255
+                buildings = smooth[..., 2] >= 128
             for state, centre, radius in lights:
                 if state in LIGHT_CHANNELS:
                     cv2.circle(planes[LIGHT_CHANNELS[state]], centre, radius, 255, -1)
@@ -136,11 +184,11 @@ class BirdviewRenderer:
                 channel = "vehicles" if group == "two_wheelers" else group
                 cv2.fillPoly(planes[channel], polygons, 255, cv2.LINE_8, shift=4)
             if BUILDING_CHANNEL in planes:
-                planes[BUILDING_CHANNEL] = (labels == Label.BUILDING).astype(np.uint8) * 255
+                planes[BUILDING_CHANNEL] = buildings.astype(np.uint8) * 255
             if route is not None:
                 cv2.polylines(planes[ROUTE_CHANNEL], [route], False, 255, route_width, cv2.LINE_8, shift=4)
             return np.stack([planes[name] for name in self.channels], axis=2)
-        image = PALETTE[labels]
+        image = PALETTE[labels] if self._averaged is None else smooth
         if route is not None:
             cv2.polylines(image, [route], False, ROUTE_COLOUR, route_width, cv2.LINE_AA, shift=4)
         for state, centre, radius in lights:
