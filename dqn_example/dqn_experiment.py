@@ -10,6 +10,11 @@
   falling, ``-100`` idle for too long, ``+100`` for reaching the episode length.
 - Ends: idle longer than ``max_time_idle`` steps and falling (z < -0.5) terminate; reaching
   ``max_time_episode`` steps truncates.
+- ``others.reward: lane`` (the quickstart's choice; ``faithful``, the default, is the above): the
+  distance driven on a lane in its direction, counted up to ``target_speed_kmh`` (30) with a small
+  cost per km/h above it; leaving the lanes, driving against them, a collision or falling end the
+  episode with -20 (idle and episode-length terms as above). The original rewarded raw distance, so
+  its policies learnt to race at 180 km/h and left the road whenever a curve came.
 - ``info``: per-step facts (speed, distance, heading deviation, lane state, collisions, lane
   invasions) and running episode totals, plus ``end_reason`` on the last step.
 """
@@ -34,13 +39,17 @@ ACTIONS: tuple[tuple[float, float, float], ...] = (
           for steer in (0.0, 0.75, 0.5, 0.25, -0.75, -0.5, -0.25))
 
 ALLOWED_LANES = (carla.LaneType.Driving, carla.LaneType.Parking)
+#: ``others.reward``: the original's terms, or the lane-keeping variant (see :meth:`DQNExperiment.lane_reward`).
+REWARDS = ("faithful", "lane")
+LANE_END_PENALTY = 20.0  # lane variant: leaving the lanes, driving against them or a collision ends the episode
 BIRDVIEW = "birdview"
 
 
 class DQNExperiment(BaseExperiment):
     """Drive along the roads as far as possible without idling, leaving the lane or falling."""
 
-    CONFIG_DEFAULTS = {"others": {"framestack": 4, "max_time_idle": 600, "max_time_episode": 6400}}
+    CONFIG_DEFAULTS = {"others": {"framestack": 4, "max_time_idle": 600, "max_time_episode": 6400,
+                                  "reward": "faithful", "target_speed_kmh": 30.0}}
 
     def __init__(self, config: dict[str, Any]) -> None:
         super().__init__(config)
@@ -48,6 +57,11 @@ class DQNExperiment(BaseExperiment):
         self.framestack = int(others["framestack"])
         self.max_time_idle = int(others["max_time_idle"])
         self.max_time_episode = int(others["max_time_episode"])
+        self.reward_kind = others["reward"]
+        if self.reward_kind not in REWARDS:
+            raise ConfigError(f"env_config.experiment.others.reward: {self.reward_kind!r} is not a reward of "
+                              f"DQNExperiment. Fix: use {' or '.join(REWARDS)}.")
+        self.target_speed = float(others["target_speed_kmh"])
         sensors = self.config["hero"]["sensors"]
         if BIRDVIEW not in sensors or sensors[BIRDVIEW].get("type") != "sensor.birdview":
             raise ConfigError("env_config.experiment.hero.sensors.birdview: DQNExperiment needs a sensor "
@@ -78,7 +92,9 @@ class DQNExperiment(BaseExperiment):
     def reset(self) -> None:
         self.time_idle = 0
         self.time_episode = 0
-        self.done_time_idle = self.done_falling = self.done_time_episode = False
+        self.done_time_idle = self.done_falling = self.done_time_episode = self.done_lane = False
+        self.step_collisions = 0
+        self.lane: tuple[str, float] | None = None
         self.last_location: carla.Location | None = None
         self.last_speed = 0.0
         self.history: list[np.ndarray] = []
@@ -98,6 +114,7 @@ class DQNExperiment(BaseExperiment):
         invasions = len(sensor_data.get("lane_invasion", (0, []))[1])
         self.totals["collisions"] += collisions
         self.totals["lane_invasions"] += invasions
+        self.step_collisions = collisions
         return np.concatenate(self.history, axis=2), {"collisions": collisions, "lane_invasions": invasions}
 
     def get_speed(self, hero: Any) -> float:
@@ -111,7 +128,10 @@ class DQNExperiment(BaseExperiment):
         self.time_episode += 1
         self.done_time_episode = self.max_time_episode < self.time_episode
         self.done_falling = hero.get_location().z < -0.5
-        terminated = self.done_time_idle or self.done_falling
+        self.lane = self._lane_check(core.map, hero.get_transform())  # (state, penalty), for compute_reward too
+        self.done_lane = self.reward_kind == "lane" and (self.lane[0] in ("off_lane", "wrong_way")
+                                                          or self.step_collisions > 0)
+        terminated = self.done_time_idle or self.done_falling or self.done_lane
         return terminated, self.done_time_episode and not terminated
 
     def compute_reward(self, observation: np.ndarray, core: Any) -> float:
@@ -122,13 +142,16 @@ class DQNExperiment(BaseExperiment):
         if self.last_location is None:
             self.last_location = location
         distance = math.hypot(location.x - self.last_location.x, location.y - self.last_location.y)
-        reward = distance
-        if speed < 20.0:
-            reward += 0.05 * (speed - self.last_speed)
-        lane_state, penalty = self._lane_check(core.map, transform)
-        reward += penalty
-        if self.done_falling:
-            reward -= 40.0
+        lane_state, penalty = self.lane if self.lane is not None else self._lane_check(core.map, transform)
+        self.lane = None
+        if self.reward_kind == "lane":
+            reward = self.lane_reward(distance, speed, lane_state)
+        else:
+            reward = distance + penalty
+            if speed < 20.0:
+                reward += 0.05 * (speed - self.last_speed)
+            if self.done_falling:
+                reward -= 40.0
         if self.done_time_idle:
             reward -= 100.0
         if self.done_time_episode:
@@ -136,6 +159,18 @@ class DQNExperiment(BaseExperiment):
         self.last_location, self.last_speed = location, speed
         self._record(speed, distance, lane_state)
         return reward
+
+    def lane_reward(self, distance: float, speed: float, lane_state: str) -> float:
+        """The lane-keeping variant: the distance driven on a lane in its direction, counted up to the
+        target speed (``target_speed_kmh``; beyond it each km/h costs as much as a metre's worth of that
+        speed), minus :data:`LANE_END_PENALTY` when the episode ends off the lanes, against them, in a
+        collision or falling."""
+        if self.done_lane or self.done_falling:
+            return -LANE_END_PENALTY
+        reward = distance * min(1.0, self.target_speed / max(speed, 1e-3))
+        if speed > self.target_speed:
+            reward -= 0.01 * (speed - self.target_speed)
+        return reward if lane_state in ("on_lane", "junction") else 0.0
 
     def _lane_check(self, town_map: carla.Map, transform: carla.Transform) -> tuple[str, float]:
         """(lane state, penalty); sets ``last_heading_deviation`` (radians) as the original."""
@@ -173,9 +208,9 @@ class DQNExperiment(BaseExperiment):
             "episode_heading_deviation": totals["heading_sum"] / totals["steps"],
             "episode_collisions": totals["collisions"], "episode_lane_invasions": totals["lane_invasions"],
         }
-        if self.done_time_idle or self.done_falling or self.done_time_episode:
-            self.step_facts["end_reason"] = ("falling" if self.done_falling else
-                                       "idle" if self.done_time_idle else "max_time")
+        if self.done_time_idle or self.done_falling or self.done_time_episode or self.done_lane:
+            self.step_facts["end_reason"] = ("falling" if self.done_falling else "idle" if self.done_time_idle else
+                                             "left_lane" if self.done_lane else "max_time")
 
     def get_info(self, observation: np.ndarray, core: Any) -> dict[str, Any]:
         """This step's facts from the reward computation: speed, distance, lane state, heading

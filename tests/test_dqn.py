@@ -2,6 +2,7 @@
 and identical greedy actions with and without Ray."""
 
 import json
+import math
 import os
 import signal
 import subprocess
@@ -95,6 +96,50 @@ def test_idle_terminates_with_penalty_and_length_truncates_with_bonus():
         assert results[-1][1] > 99.0 and results[-1][4]["end_reason"] == "max_time"
     finally:
         env.close()
+
+
+def follow_lane(env):
+    """The action of a simple lane follower: steer towards the lane 6 m ahead, about 25 km/h."""
+    hero = env.core.hero
+    t = hero.get_transform()
+    target = env.core.map.get_waypoint(t.location).next(6.0)[0].transform.location
+    angle = math.degrees(math.atan2(target.y - t.location.y, target.x - t.location.x)) - t.rotation.yaw
+    angle = (angle + 180.0) % 360.0 - 180.0
+    steer = min((0.0, 0.25, -0.25, 0.5, -0.5, 0.75, -0.75), key=lambda level: abs(level - angle / 30.0))
+    throttle = 0.6 if 3.6 * hero.get_velocity().length() < 25.0 else 0.3
+    return ACTIONS.index((throttle, steer, 0.0))
+
+
+def episode_return(env, seed, policy, steps=400):
+    env.reset(seed=seed)
+    total, info = 0.0, {}
+    for _ in range(steps):
+        _, reward, terminated, truncated, info = env.step(policy(env))
+        total += reward
+        if terminated or truncated:
+            break
+    return total, info
+
+
+def test_the_lane_reward_pays_for_following_the_lane_on_the_ring():
+    """The sanity check of the quickstart's learning signal, on RingTown (straight spokes, a curved
+    ring): following the lane earns more than full throttle straight on, which ends off the lane."""
+    config = env_config(reward="lane", max_time_idle=400, max_time_episode=400)
+    config["experiment"]["town"] = "RingTown"
+    env = CarlaEnv(config)
+    try:
+        for seed in range(3):
+            follower, follower_info = episode_return(env, seed, follow_lane)
+            straight, straight_info = episode_return(env, seed, lambda env: ACTIONS.index((1.0, 0.0, 0.0)))
+            assert straight_info["end_reason"] == "left_lane", straight_info
+            assert follower_info["episode_distance_on_lane"] > 50.0 and follower > straight + 20.0, (follower, straight)
+    finally:
+        env.close()
+
+
+def test_reward_variant_errors():
+    with pytest.raises(ConfigError, match="others.reward: 'fast' is not a reward"):
+        DQNExperiment(dict(env_config(reward="fast")["experiment"]))
 
 
 def test_off_lane_penalty():

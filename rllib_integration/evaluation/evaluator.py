@@ -56,6 +56,7 @@ class EvaluationSettings:
         carla_config = dict((self.env_config or {}).get("carla") or {})
         carla_config.setdefault("simulator", "embedded")
         carla_config["enable_rendering"] = False  # no spectator following (the evaluator draws its own video)
+        carla_config.pop("fault_injection", None)  # a training run's injected faults are not the evaluation's
         return carla_config
 
 
@@ -131,6 +132,14 @@ class RouteRunner:
                     score.infraction_penalty, score.driving_score, score.status)
         return route_record(index, spec.route_id, spec.town, score, time.perf_counter() - started)
 
+    def run_or_fail(self, index: int, spec: RouteSpec) -> dict[str, Any]:
+        """:meth:`run`, or a failed record when the simulator fails during the route (it is restarted)."""
+        try:
+            return self.run(index, spec)
+        except SimulatorRestartedError as error:
+            logger.warning("route %s: the simulator failed (%s)", spec.route_id, error)
+            return failed_record(index, spec.route_id, spec.town, "Simulation crashed")
+
     @staticmethod
     def _header(spec: RouteSpec, monitor: RouteMonitor) -> str:
         v = monitor.hero.get_velocity()
@@ -158,11 +167,7 @@ def _run_share(settings: EvaluationSettings, share: list[tuple[int, tuple]]) -> 
     try:
         for index, (route_id, town, points, yaws) in share:
             spec = RouteSpec(route_id, town, [carla.Location(*p) for p in points], yaws)
-            try:
-                records.append(runner.run(index, spec))
-            except SimulatorRestartedError as error:
-                logger.warning("route %s: the simulator failed (%s)", spec.route_id, error)
-                records.append(failed_record(index, spec.route_id, spec.town, "Simulation crashed"))
+            records.append(runner.run_or_fail(index, spec))
     finally:
         runner.close()
     return records

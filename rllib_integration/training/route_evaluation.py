@@ -97,7 +97,7 @@ class RouteEvaluation:
         module = algorithm.get_module()
         runner, routes = self._runner()
         runner.agent.act = lambda observation: greedy_action(module, observation)
-        records = [runner.run(index, spec) for index, spec in enumerate(routes)]
+        records = [runner.run_or_fail(index, spec) for index, spec in enumerate(routes)]
         overall = global_record(records)
         steps = int(sum(r["meta"]["duration_game"] for r in records) / runner.core.config["timestep"])
         metrics = {DRIVING_SCORE: overall["scores"]["score_composed"],
