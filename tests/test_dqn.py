@@ -1,6 +1,7 @@
 """The DQN example: the experiment's contract, training through Tune, restore, Ctrl-C checkpoint,
 and identical greedy actions with and without Ray."""
 
+import csv
 import json
 import math
 import os
@@ -221,8 +222,12 @@ def test_the_evaluator_scores_a_checkpoint_and_its_exported_policy_alike(trained
         assert result.returncode == 0, result.stderr[-3000:]
         record = json.load(open(out / "results.json"))["_checkpoint"]["records"][0]
         scores.append(record["scores"])
-        log = (out / "state_logs" / "route_0.csv").read_text().splitlines()
-        assert "reward" in log[0].split(","), "an experiment agent logs its reward"
+        rows = list(csv.DictReader(open(out / "state_logs" / "route_0.csv")))
+        assert "reward" in rows[0] and "info_speed" in rows[0], "an experiment agent logs its reward and info"
+        moved = [math.hypot(float(b["x"]) - float(a["x"]), float(b["y"]) - float(a["y"])) / 0.05
+                 for a, b in zip(rows[:-1], rows[1:])]
+        errors = sorted(abs(float(b["speed"]) - m) for b, m in zip(rows[1:], moved))
+        assert errors[len(errors) // 2] < 0.5, "the speed column is the hero's, in m/s"
     assert scores[0] == scores[1]
 
 

@@ -132,7 +132,8 @@ class RandomControlAgent(AutonomousAgent):
 
 class ExperimentAgent(AutonomousAgent):
     """A policy acting through an experiment: the experiment's sensors and observations in, its
-    actions out, its reward and info recorded (for the state log) as in ``CarlaEnv.step``."""
+    actions out, its reward and numeric info (``info_<key>``) recorded for the state log, computed as
+    in ``CarlaEnv.step``."""
 
     def __init__(self, act: Callable[[Any], Any] | None, env_config: Mapping[str, Any]) -> None:
         experiment_config = dict(env_config.get("experiment") or {})
@@ -158,7 +159,7 @@ class ExperimentAgent(AutonomousAgent):
             self.experiment.get_done_status(observation, self.core)
             reward = float(self.experiment.compute_reward(observation, self.core))
             info = {**info, **self.experiment.get_info(observation, self.core)}
-            self.terms = {"reward": reward, **{k: float(v) for k, v in info.items()
+            self.terms = {"reward": reward, **{f"info_{k}": float(v) for k, v in info.items()
                                                if isinstance(v, (int, float, np.number)) and not isinstance(v, bool)}}
         self.started = True
         return self.experiment.compute_action(self.act(observation))

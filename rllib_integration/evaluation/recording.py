@@ -4,7 +4,7 @@
   infraction marked where it happened (a red cross and its kind) and a header (route, RC, penalty,
   speed, control), as an MP4 file at the simulation's rate;
 - :class:`StateLog`: a row per step (time, pose, speed, control, route completion, outside-lanes
-  state, the step's infractions, and the reward and numeric info of an experiment agent) written
+  state, the step's infractions, and an experiment agent's reward and numeric info as ``info_<key>``) written
   as CSV, or Parquet where pyarrow is installed.
 """
 
