@@ -71,15 +71,14 @@ class RedLightRunner(AutopilotAgent):
         lights[0].freeze(True)  # freezes every light, as in CARLA
 
 
-def route_through_one_light(town: str) -> RouteSpec:
-    """From 40 m before a light's stop line to 30 m past its junction."""
+def route_across_a_junction(town: str, route_id: str, entry) -> RouteSpec:
+    """From 40 m before the waypoint ``entry(world, map)`` to 30 m past the junction its lane leads into."""
     runner = RouteRunner(EvaluationSettings(agent="autopilot"))
     try:
         runner.load_town(town, "0")
-        light = next(iter(runner.core.world.get_actors().filter("traffic.traffic_light*")))
-        stop = light.get_stop_waypoints()[0]
-        before = stop.previous(40.0)[0].transform.location
-        after = stop
+        at = entry(runner.core.world, runner.core.map)
+        before = at.previous(40.0)[0].transform.location
+        after = at
         while not after.is_junction:
             after = after.next(2.0)[0]
         while after.is_junction:
@@ -87,7 +86,13 @@ def route_through_one_light(town: str) -> RouteSpec:
         after = after.next(30.0)[0].transform.location
     finally:
         runner.close()
-    return RouteSpec("red", town, [before, after])
+    return RouteSpec(route_id, town, [before, after])
+
+
+def route_through_one_light(town: str) -> RouteSpec:
+    """Across the junction of a traffic light's first stop line."""
+    return route_across_a_junction(town, "red", lambda world, town_map: next(iter(
+        world.get_actors().filter("traffic.traffic_light*"))).get_stop_waypoints()[0])
 
 
 def test_running_one_red_light_costs_exactly_one_070_factor():
@@ -207,23 +212,11 @@ class StopSignRunner(AutopilotAgent):
 
 
 def route_through_one_stop_sign(town: str) -> RouteSpec:
-    """From 40 m before a stop sign's trigger volume to 30 m past the junction it guards."""
-    runner = RouteRunner(EvaluationSettings(agent="autopilot"))
-    try:
-        runner.load_town(town, "0")
-        world, town_map = runner.core.world, runner.core.map
+    """Across the junction a stop sign guards, from its trigger volume's lane."""
+    def entry(world, town_map):
         sign = next(iter(world.get_actors().filter("traffic.stop")))
-        at = town_map.get_waypoint(sign.get_transform().transform(sign.trigger_volume.location))
-        before = at.previous(40.0)[0].transform.location
-        after = at
-        while not after.is_junction:
-            after = after.next(2.0)[0]
-        while after.is_junction:
-            after = after.next(2.0)[0]
-        after = after.next(30.0)[0].transform.location
-    finally:
-        runner.close()
-    return RouteSpec("stop", town, [before, after])
+        return town_map.get_waypoint(sign.get_transform().transform(sign.trigger_volume.location))
+    return route_across_a_junction(town, "stop", entry)
 
 
 @pytest.mark.parametrize("agent, expected", [(StopSignRunner, 1), (AutopilotAgent, 0)])
