@@ -173,7 +173,7 @@ class CarlaCore:
         if route is not None:
             self.route_progress = RouteProgress(route)
             self.route_progress.update(self.hero.get_location())
-            self.sensor_interface.set_route(route)
+            self.sensor_interface.set_route(self.route_progress)
         return self.hero
 
     def _spawn_at_route_start(self, blueprint: Any, route: Route) -> Any:

@@ -109,6 +109,7 @@ class RedLightCriterion:
                 owners.append(index)
         self.starts, self.ends = np.array(starts).reshape(-1, 2), np.array(ends).reshape(-1, 2)
         self.forwards, self.owners = np.array(forwards).reshape(-1, 2), np.array(owners, dtype=int)
+        self.centres = (self.starts + self.ends) / 2.0
         self._previous_tail: np.ndarray | None = None
         self._last_light: int | None = None
 
@@ -129,8 +130,7 @@ class RedLightCriterion:
         previous, self._previous_tail = self._previous_tail, tail
         if previous is None or not len(self.owners) or np.allclose(previous, tail):
             return []
-        centres = (self.starts + self.ends) / 2.0
-        near = np.flatnonzero((np.linalg.norm(centres - tail, axis=1) < LIGHT_PROXIMITY)
+        near = np.flatnonzero((np.linalg.norm(self.centres - tail, axis=1) < LIGHT_PROXIMITY)
                               & (self.forwards @ heading > 0.0))
         found = []
         for line in near[_crossing(previous, tail, self.starts[near], self.ends[near])]:

@@ -100,11 +100,11 @@ class RouteRunner:
             self.agent.set_global_plan(route)
         if hasattr(self.agent, "start"):
             self.agent.start(core)
-        monitor = RouteMonitor(core.world, core.map, core.hero, route)
+        monitor = RouteMonitor(core.world, core.map, core.hero, core.route_progress)
         s, name = self.settings, _file_name(spec.route_id)
         dt = core.config["timestep"]
-        video = RouteVideo(os.path.join(s.record_dir, f"route_{name}.mp4"), core.world, core.hero, route,
-                           1.0 / dt) if s.record_dir else None
+        video = RouteVideo(os.path.join(s.record_dir, f"route_{name}.mp4"), core.world, core.hero,
+                           core.route_progress, 1.0 / dt) if s.record_dir else None
         log = StateLog(os.path.join(s.state_log_dir, f"route_{name}.{s.state_log_format}")) \
             if s.state_log_dir else None
         try:

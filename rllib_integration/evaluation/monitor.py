@@ -1,6 +1,6 @@
 """``RouteMonitor``: scores one hero on one route as the Leaderboard does, tick by tick.
 
-After every world tick :meth:`RouteMonitor.update` advances the route completion, runs the criteria
+After every world tick :meth:`RouteMonitor.update` reads the route completion, runs the criteria
 (:mod:`.criteria`), adds the route metres completed outside the lanes, and ends the route when it is
 completed (past 99 % and within 10 m of its end), when the hero is more than 30 m from the route,
 has stood still (< 0.1 m/s) for 180 s, or the time limit (0.8 s per metre + 5 s) has passed.
@@ -15,7 +15,7 @@ from typing import Any
 
 import carla
 
-from ..routes.progress import Route, RouteProgress
+from ..routes.progress import RouteProgress
 from .criteria import CollisionCriterion, LaneCriterion, RedLightCriterion, StopSignCriterion
 from .infractions import (BLOCKED, BLOCKED_SPEED, BLOCKED_TIME, COMPLETION_DISTANCE, COMPLETION_SHARE,
                           DEVIATION_LIMIT, END_STATUS, OUTSIDE_LANES, ROUTE_DEVIATION, STATUS_COMPLETED,
@@ -38,11 +38,13 @@ class RouteScore:
 
 
 class RouteMonitor:
-    """The Leaderboard's criteria for ``hero`` on ``route``, from the moment it is created."""
+    """The Leaderboard's criteria for ``hero`` along ``progress`` (its route progress, kept up to date
+    by its owner: ``CarlaCore.tick``), from the moment it is created."""
 
-    def __init__(self, world: Any, town_map: carla.Map, hero: Any, route: Route) -> None:
+    def __init__(self, world: Any, town_map: carla.Map, hero: Any, progress: RouteProgress) -> None:
         self.hero = hero
-        self.progress = RouteProgress(route)
+        self.progress = progress
+        self._completed = progress.completed
         self.collisions = CollisionCriterion(world, hero)
         self.red_lights = RedLightCriterion(world, town_map)
         self.stop_signs = StopSignCriterion(world, town_map)
@@ -77,7 +79,7 @@ class RouteMonitor:
         location = transform.location
         velocity = self.hero.get_velocity()
         speed = math.sqrt(velocity.x ** 2 + velocity.y ** 2 + velocity.z ** 2)
-        gained = self.progress.update(location)
+        gained, self._completed = self.progress.completed - self._completed, self.progress.completed
         self.outside_now = self.lanes.outside(transform)
         if self.outside_now:
             self.outside_metres += gained

@@ -18,6 +18,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from ..routes.progress import RouteProgress
 from ..sensors.birdview import BirdviewRenderer
 from .infractions import SHORT_NAMES, Infraction
 
@@ -28,10 +29,10 @@ MARK_COLOUR = (0, 0, 255)  # BGR red
 class RouteVideo:
     """An MP4 of one route (see the module docstring)."""
 
-    def __init__(self, path: str, world: Any, hero: Any, route: list, fps: float) -> None:
+    def __init__(self, path: str, world: Any, hero: Any, progress: RouteProgress, fps: float) -> None:
         self.path = path
         self.renderer = BirdviewRenderer(world, hero, VIDEO_SIZE, VIDEO_RADIUS, debug=False, route=True)
-        self.renderer.set_route(np.array([(w.transform.location.x, w.transform.location.y) for w, _ in route]))
+        self.renderer.set_route(progress)
         self.hero = hero
         self.marks: list[Infraction] = []
         os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)

@@ -32,6 +32,7 @@ import numpy as np
 
 from ..errors import ConfigError
 from ..common.map_raster import MARKING_LABELS, PALETTE, ROAD_LABELS, Label, MapLayer, map_layer, with_buildings
+from ..routes.progress import RouteProgress
 from .sensor import PseudoSensor
 
 #: Channels of the ``masks`` output.
@@ -43,7 +44,6 @@ BUILDING_CHANNEL = "buildings"
 ROUTE_CHANNEL = "route"
 ROUTE_COLOUR = (0, 190, 190)
 ROUTE_WIDTH = 2.0  # metres
-ROUTE_SEARCH = (5, 60)  # route points looked at behind and ahead of the last nearest one
 
 HERO_COLOUR = (138, 226, 52)
 VEHICLE_COLOUR = (114, 159, 207)
@@ -107,8 +107,7 @@ class BirdviewRenderer:
         self.layer = map_layer(world.get_map(), self.ppm * self.supersample)
         self.channels = MASK_CHANNELS + ((BUILDING_CHANNEL,) if buildings else ()) + ((ROUTE_CHANNEL,) if route else ())
         self.draws_route = route
-        self._route: np.ndarray | None = None  # (N, 2) route points
-        self._route_cursor = 0
+        self._progress: RouteProgress | None = None  # the hero's route and how far along it is
         if buildings:
             self.layer = with_buildings(self.layer, world.get_level_bbs(carla.CityObjectLabel.Buildings))
         self._averaged = averaged_layer(self.layer, self.supersample, arrows=self.ppm >= ARROW_MIN_PPM) \
@@ -127,21 +126,16 @@ class BirdviewRenderer:
         return np.array([[-s * self.ppm, c * self.ppm, cx - self.ppm * (-s * ex + c * ey)],
                          [-c * self.ppm, -s * self.ppm, cy + self.ppm * (c * ex + s * ey)]])
 
-    def set_route(self, points: np.ndarray | None) -> None:
-        """The route to draw: world (x, y) points in driving order, or None."""
-        self._route = None if points is None else np.asarray(points, dtype=float)[:, :2]
-        self._route_cursor = 0
+    def set_route(self, progress: RouteProgress | None) -> None:
+        """The route to draw from the hero's progress along it (kept up to date by its owner), or None."""
+        self._progress = progress
 
-    def _route_polyline(self, hero_location: carla.Location, world_to_view: np.ndarray) -> np.ndarray | None:
+    def _route_polyline(self, world_to_view: np.ndarray) -> np.ndarray | None:
         """The route ahead of the hero in view pixels (fixed point, 4 fractional bits), or None."""
-        if self._route is None:
+        if self._progress is None:
             return None
-        lo = max(0, self._route_cursor - ROUTE_SEARCH[0])
-        window = self._route[lo:self._route_cursor + ROUTE_SEARCH[1]]
-        here = np.array([hero_location.x, hero_location.y])
-        self._route_cursor = lo + int(np.argmin(np.sum((window - here) ** 2, axis=1)))
         reach = int(3.0 * self._view) + 2  # route points are about a metre apart
-        ahead = self._route[self._route_cursor:self._route_cursor + reach]
+        ahead = self._progress.points[self._progress.index:self._progress.index + reach, :2]
         if len(ahead) < 2:
             return None
         pixels = ahead @ world_to_view[:, :2].T + world_to_view[:, 2]
@@ -165,7 +159,7 @@ class BirdviewRenderer:
                                     flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=border)
         lights = self._light_discs(hero_transform.location, world_to_view)
         groups = self._actor_polygons(hero_transform.location, world_to_view)
-        route = self._route_polyline(hero_transform.location, world_to_view) if self.draws_route else None
+        route = self._route_polyline(world_to_view) if self.draws_route else None
         route_width = max(1, int(round(ROUTE_WIDTH * self.ppm)))
         if self.output == "masks":
             planes = {name: np.zeros((self.size, self.size), dtype=np.uint8) for name in self.channels}
@@ -310,9 +304,9 @@ class BirdviewSensor(PseudoSensor):
         self.renderer = BirdviewRenderer(parent.get_world(), parent, size, float(radius), output, buildings, debug,
                                          route)
 
-    def set_route(self, route: list) -> None:
-        """The hero's route, ``(carla.Waypoint, RoadOption)`` pairs (drawn with ``route: true``)."""
-        self.renderer.set_route(np.array([(w.transform.location.x, w.transform.location.y) for w, _ in route]))
+    def set_route(self, progress: RouteProgress | None) -> None:
+        """The hero's progress along its route (drawn with ``route: true``)."""
+        self.renderer.set_route(progress)
 
     def compute(self, frame: int) -> None:
         self.update_sensor(self.renderer.render(), frame)

@@ -60,11 +60,12 @@ class SensorInterface:
     def sensors(self) -> dict[str, CollectedSensor]:
         return dict(self._sensors)
 
-    def set_route(self, route: list) -> None:
-        """Give the hero's route to the sensors that draw it (BirdView's ``route`` channel)."""
+    def set_route(self, progress: Any) -> None:
+        """Give the hero's route progress (a ``RouteProgress``) to the sensors that draw the route
+        (BirdView's ``route`` channel)."""
         for sensor in self._sensors.values():
             if hasattr(sensor, "set_route"):
-                sensor.set_route(route)
+                sensor.set_route(progress)
 
     def update(self, name: str, frame: int, data: Any) -> None:
         """Store one item of sensor ``name`` for ``frame`` (called from sensor callbacks)."""
