@@ -16,8 +16,10 @@ from typing import Any, Mapping
 
 import carla
 import gymnasium as gym
+import numpy as np
 
 from .config import BASE_EXPERIMENT_CONFIG, join_dicts, validate
+from .routes.progress import Route
 
 #: What ``get_done_status`` returns: one ``done`` flag (original style, a termination) or
 #: gymnasium's ``(terminated, truncated)`` pair.
@@ -46,6 +48,13 @@ class BaseExperiment:
     def default_config(cls) -> dict[str, Any]:
         """Every valid key of this experiment's configuration with its default."""
         return join_dicts(join_dicts(BASE_EXPERIMENT_CONFIG, cls.CONFIG_DEFAULTS), {"type": cls})
+
+    def plan_route(self, core: Any, rng: np.random.Generator) -> Route | None:
+        """The route of the next episode, planned on ``core.map`` (see :mod:`.routes`), or None (the
+        default: the hero spawns at a spawn point). With a route the hero spawns at its start and the core
+        follows it (``core.route_progress``, ``core.next_waypoints``). Called by ``CarlaEnv.reset`` before
+        the hero is respawned; the evaluator gives its own routes instead."""
+        return None
 
     def reset(self) -> None:
         """Called at every episode start, after the hero is respawned, before the first tick."""

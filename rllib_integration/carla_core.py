@@ -58,6 +58,7 @@ class CarlaCore:
         self._episodes = 0
         self._episodes_since_start = 0
         self.route_progress: RouteProgress | None = None
+        self.town: str | None = None  # the town loaded now (one of the experiment's towns)
         self.restarts = 0  # recoveries from failures
         self.recycles = 0  # planned restarts (episode count, memory)
         try:
@@ -110,15 +111,44 @@ class CarlaCore:
 
     # -- experiment -------------------------------------------------------------------------
     def setup_experiment(self, experiment_config: Mapping[str, Any]) -> None:
-        """Load the experiment's town and weather, put its traffic manager in synchronous mode and
-        spawn its background activity (once per environment, and again after a restart)."""
+        """Load the experiment's town (the first of a list) and weather, put its traffic manager in
+        synchronous mode and spawn its background activity (once per environment, and again after a
+        restart)."""
         self._experiment_config = experiment_config
+        self._load_town(self.towns[0] if self.town is None else self.town)
+
+    @property
+    def towns(self) -> list[str]:
+        """The experiment's towns (``experiment.town``: one name or a list of names)."""
+        town = self._experiment_config["town"]
+        towns = [town] if isinstance(town, str) else list(town)
+        if not towns or not all(isinstance(name, str) and name for name in towns):
+            raise ConfigError(f"env_config.experiment.town: {town!r} is not a town name or a list of them. "
+                              f"Fix: write 'town: Town01' or 'town: [RingTown, GridTown]'.")
+        return towns
+
+    def choose_town(self, rng: np.random.Generator) -> str:
+        """Draw the next episode's town with ``rng`` where the experiment lists several, and load it if it
+        is not the current one (the hero, its sensors and the background are respawned on it); returns the
+        town. A real server takes seconds to load a town; the embedded world milliseconds."""
+        towns = self.towns
+        if len(towns) > 1:
+            town = towns[int(rng.integers(len(towns)))]
+            if town != self.town:
+                self.release_hero()
+                if self.background is not None:
+                    self.background.destroy()
+                self._load_town(town)
+        return self.town
+
+    def _load_town(self, town: str) -> None:
+        experiment_config = self._experiment_config
         layers = carla.MapLayer.All if self.config["enable_map_assets"] else carla.MapLayer.NONE
         try:
-            self.world = self.client.load_world(map_name=experiment_config["town"],
-                                                reset_settings=False, map_layers=layers)
+            self.world = self.client.load_world(map_name=town, reset_settings=False, map_layers=layers)
         except UnknownTownError as error:
             raise ConfigError(f"env_config.experiment.town: {error}") from None
+        self.town = town
         self.map = self.world.get_map()
         weather_name = experiment_config["weather"]
         weather = getattr(carla.WeatherParameters, weather_name, None)

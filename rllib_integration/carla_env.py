@@ -123,10 +123,14 @@ class CarlaEnv(gym.Env):
         self.experiment.core = self.core
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
-        """Respawn the hero (spawn point drawn from the env's seeded RNG) and start an episode."""
+        """Start an episode: the town (where the experiment lists several), the experiment's route if it
+        plans one, and the hero respawned at the route's start or at a spawn point, all drawn from the
+        env's seeded RNG."""
         super().reset(seed=seed)
         try:
-            self.core.reset_hero(self.experiment.config["hero"], self.np_random)
+            self.core.choose_town(self.np_random)
+            route = self.experiment.plan_route(self.core, self.np_random)
+            self.core.reset_hero(self.experiment.config["hero"], self.np_random, route=route)
             self.experiment.reset()
             sensor_data = self.core.tick(None)
         except SimulatorRestartedError as error:

@@ -59,13 +59,14 @@ BASE_EXPERIMENT_CONFIG: dict[str, Any] = {
         "seed": None,
         "respawn_per_episode": False,  # new: destroy and respawn the NPCs at every reset
     },
-    "town": "Town05_Opt",
+    "town": "Town05_Opt",  # or a list of towns: one is drawn per episode (CarlaCore.choose_town)
     "weather": "ClearNoon",  # attribute name of carla.WeatherParameters
 }
 
 #: Allowed types for keys whose default does not tell (``None`` defaults), by dotted path.
 EXPLICIT_TYPES: dict[str, tuple[type, ...]] = {
     "background_activity.seed": (int, type(None)),
+    "town": (str, list),
     "type": (type, str),
 }
 

@@ -18,7 +18,9 @@ import yaml
 
 from dqn_example.dqn_experiment import ACTIONS, DQNExperiment
 from rllib_integration import CarlaEnv, ConfigError, load_env_config
-from rllib_integration.training import build_algorithm_config, find_latest_checkpoint, policy_action, run_settings
+from rllib_integration.training import (build_algorithm_config, find_latest_checkpoint, greedy_action, load_policy,
+                                        policy_action, run_settings)
+from rllib_integration.training.inference import load_module
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY = {
@@ -233,18 +235,15 @@ def test_the_evaluator_scores_a_checkpoint_and_its_exported_policy_alike(trained
 
 def test_ray_and_ray_free_inference_agree_action_for_action(trained):
     tmp_path, _, _ = trained
-    sys.path.insert(0, ROOT)
-    import dqn_inference
-    import dqn_inference_ray
     checkpoint = find_latest_checkpoint(str(tmp_path / "results" / "tiny"))
-    module = dqn_inference_ray.load_module(str(tmp_path / "results" / "tiny"))
-    policy = dqn_inference.load_policy(checkpoint, torch.device("cpu"))
+    module = load_module(str(tmp_path / "results" / "tiny"))
+    policy = load_policy(checkpoint, torch.device("cpu"))
     env = CarlaEnv(env_config())
     try:
         obs, _ = env.reset(seed=3)
         actions = []
         for _ in range(40):
-            with_ray = dqn_inference_ray.greedy_action(module, obs)
+            with_ray = greedy_action(module, obs)
             without_ray = policy_action(policy, obs, torch.device("cpu"))
             assert with_ray == without_ray
             actions.append(with_ray)

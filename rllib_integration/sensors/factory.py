@@ -9,6 +9,7 @@ from ..errors import ConfigError
 from . import sensor as sensors
 from .birdview import BirdviewSensor
 from .sensor_interface import SensorInterface
+from .virtual_lidar import VirtualLidarSensor
 
 #: Sensor ``type`` -> class. Pseudo-sensors register here too.
 SENSOR_TYPES: dict[str, type[sensors.BaseSensor]] = {
@@ -28,6 +29,7 @@ SENSOR_TYPES: dict[str, type[sensors.BaseSensor]] = {
     "sensor.other.collision": sensors.Collision,
     "sensor.other.obstacle": sensors.Obstacle,
     "sensor.birdview": BirdviewSensor,
+    "sensor.virtual_lidar": VirtualLidarSensor,
 }
 
 

@@ -9,7 +9,9 @@ frames), scales them to [0, 1] inside the network, and runs a conv stack given a
 
 :func:`image_catalog` gives the catalog of an algorithm (DQN, PPO) that uses it
 for image observations (``rl_module_spec=RLModuleSpec(catalog_class=...)``); the catalog reads
-``conv_filters`` and ``latent_dim`` from the model config.
+``conv_filters`` and ``latent_dim`` from the model config. :class:`ImageStateEncoder` does the same for
+``Dict(image=..., state=...)`` observations (a camera with speed and route command): the picture's conv
+features joined with the state vector.
 """
 
 from __future__ import annotations
@@ -91,25 +93,75 @@ class ImageEncoder(TorchModel, Encoder):
         return {ENCODER_OUT: self.net(images)}
 
 
+@dataclass
+class ImageStateEncoderConfig(ImageEncoderConfig):
+    """Configuration of :class:`ImageStateEncoder`: ``obs_space`` is the ``Dict`` space, ``image_space``
+    its picture."""
+
+    image_space: gym.Space = None
+    state_size: int = 0
+
+    @property
+    def output_dims(self) -> tuple[int]:
+        return (self.latent_dim or self._conv_output_size() + self.state_size,)
+
+    def _conv_output_size(self) -> int:
+        return ImageEncoderConfig(obs_space=self.image_space, conv_filters=self.conv_filters,
+                                  latent_dim=None)._conv_output_size()
+
+    def build(self, framework: str = "torch") -> "ImageStateEncoder":
+        return ImageStateEncoder(self)
+
+
+class ImageStateEncoder(TorchModel, Encoder):
+    """``Dict(image=uint8 HWC, state=float vector)`` -> the image's conv features joined with the state
+    vector -> (dense) features."""
+
+    def __init__(self, config: ImageStateEncoderConfig) -> None:
+        TorchModel.__init__(self, config)
+        Encoder.__init__(self, config)
+        self.image = ImageEncoder(ImageEncoderConfig(obs_space=config.image_space, conv_filters=config.conv_filters,
+                                                     latent_dim=None))
+        width = config._conv_output_size() + config.state_size
+        self.head = nn.Sequential(nn.Linear(width, config.latent_dim), nn.ReLU()) if config.latent_dim else nn.Identity()
+
+    def _forward(self, inputs: dict, **kwargs) -> dict:
+        observations = inputs[Columns.OBS]
+        features = self.image._forward({Columns.OBS: observations["image"]})[ENCODER_OUT]
+        return {ENCODER_OUT: self.head(torch.cat([features, observations["state"].float()], dim=1))}
+
+
 def is_image_space(space: gym.Space) -> bool:
     """Whether observations are images: ``Box`` of shape ``(H, W, C)``, uint8."""
     return isinstance(space, gym.spaces.Box) and len(space.shape) == 3 and space.dtype == "uint8"
 
 
+def is_image_state_space(space: gym.Space) -> bool:
+    """Whether observations are a picture with a state vector: ``Dict(image=<image space>, state=Box((n,)))``."""
+    return isinstance(space, gym.spaces.Dict) and set(space.spaces) == {"image", "state"} \
+        and is_image_space(space["image"]) and isinstance(space["state"], gym.spaces.Box) \
+        and len(space["state"].shape) == 1
+
+
 class ImageCatalogMixin:
-    """A catalog whose encoder is :class:`ImageEncoder` for image observations; other observation
-    spaces get the algorithm's default encoder."""
+    """A catalog whose encoder is :class:`ImageEncoder` for image observations and
+    :class:`ImageStateEncoder` for a picture with a state vector; other observation spaces get the
+    algorithm's default encoder."""
 
     def _determine_components_hook(self) -> None:
-        if not is_image_space(self.observation_space):
+        space = self.observation_space
+        if not (is_image_space(space) or is_image_state_space(space)):
             super()._determine_components_hook()
             return
         self._action_dist_class_fn = partial(self._get_dist_cls_from_action_space, action_space=self.action_space)
         model_config = self._model_config_dict
-        self._encoder_config = ImageEncoderConfig(
-            obs_space=self.observation_space,
-            conv_filters=model_config.get("conv_filters") or DEFAULT_FILTERS,
-            latent_dim=model_config.get("latent_dim", 256))
+        common = {"conv_filters": model_config.get("conv_filters") or DEFAULT_FILTERS,
+                  "latent_dim": model_config.get("latent_dim", 256)}
+        if is_image_space(space):
+            self._encoder_config = ImageEncoderConfig(obs_space=space, **common)
+        else:
+            self._encoder_config = ImageStateEncoderConfig(obs_space=space, image_space=space["image"],
+                                                           state_size=int(space["state"].shape[0]), **common)
         self.latent_dims = self._encoder_config.output_dims
 
 

@@ -36,7 +36,7 @@ class DeterministicPolicy(nn.Module):
             self.register_buffer("low", torch.as_tensor(action_space.low, dtype=torch.float32))
             self.register_buffer("high", torch.as_tensor(action_space.high, dtype=torch.float32))
 
-    def forward(self, observations: torch.Tensor) -> torch.Tensor:
+    def forward(self, observations: Any) -> torch.Tensor:
         output = self.module.forward_inference({Columns.OBS: observations})
         if Columns.ACTIONS in output:
             actions = output[Columns.ACTIONS]
@@ -58,18 +58,30 @@ def export_policy(module: Any, config: Any, path: str) -> str:
     """Trace the greedy policy of ``module`` (built with the algorithm ``config``) to TorchScript at
     ``path``, on the CPU."""
     policy = _policy_of(module, config).to("cpu")
-    space = module.observation_space
-    example = torch.zeros((1, *space.shape), dtype=torch.as_tensor(np.zeros(1, space.dtype)).dtype)
+    example = _batch(_zeros(module.observation_space), torch.device("cpu"))
     with torch.no_grad():
-        traced = torch.jit.trace(policy, example, check_trace=False)
+        traced = torch.jit.trace(policy, (example,), check_trace=False, strict=False)
     traced.save(path)
     return path
 
 
-def greedy_action(module: Any, observation: np.ndarray, config: Any = None) -> Any:
+def _zeros(space: gym.Space) -> Any:
+    if isinstance(space, gym.spaces.Dict):
+        return {key: _zeros(sub) for key, sub in space.spaces.items()}
+    return np.zeros(space.shape, dtype=space.dtype)
+
+
+def _batch(observation: Any, device: torch.device) -> Any:
+    """One observation (an array, or a dict of arrays) as a batch of one on ``device``."""
+    if isinstance(observation, dict):
+        return {key: _batch(value, device) for key, value in observation.items()}
+    return torch.as_tensor(np.array(observation)[None], device=device)
+
+
+def greedy_action(module: Any, observation: Any, config: Any = None) -> Any:
     """The greedy action of an RLModule for one observation (a Python int for ``Discrete``)."""
     with torch.no_grad():
-        action = _policy_of(module, config)(torch.from_numpy(np.asarray(observation)[None]))[0]
+        action = _policy_of(module, config)(_batch(observation, torch.device("cpu")))[0]
     return int(action) if action.ndim == 0 else action.numpy()
 
 
@@ -83,8 +95,8 @@ def load_policy(path: str, device: torch.device) -> torch.jit.ScriptModule:
     return torch.jit.load(path, map_location=device).eval()
 
 
-def policy_action(policy: torch.jit.ScriptModule, observation: np.ndarray, device: torch.device) -> Any:
+def policy_action(policy: torch.jit.ScriptModule, observation: Any, device: torch.device) -> Any:
     """The action of an exported policy for one observation."""
     with torch.no_grad():
-        action = policy(torch.as_tensor(np.asarray(observation)[None], device=device))[0].cpu()
+        action = policy(_batch(observation, device))[0].cpu()
     return int(action) if action.ndim == 0 else action.numpy()

@@ -1,0 +1,230 @@
+"""``RouteExperiment``: follow a planned route, rewarded in the style of CaRL (Jaeger et al., 2025).
+
+- Route: every episode a route of ``route_length`` metres drawn on the episode's town with the
+  evaluator's planner (:func:`~rllib_integration.routes.route_sets.generate_routes`); the hero spawns at
+  its start (the evaluator gives its own routes instead).
+- Actions: ``Box(-1, 1, (2,))``: acceleration (positive: throttle, negative: brake) and steer.
+- Observation (``others.observation``):
+
+  - ``vlidar``: ``Box(float32, (rays * 3 + 11 + 2 * len(ROUTE_LOOKAHEAD),))``: the ``sensor.virtual_lidar``
+    named ``vlidar`` (road edge, lane marking and obstacle distances per ray, divided by its range), then
+    :data:`STATE` (speed / 10 m/s, the last acceleration and steer, whether the hero's traffic light
+    is red, the route command one-hot: left, right, straight, follow lane, change left, change right),
+    then the route points :data:`ROUTE_LOOKAHEAD` metres ahead in the hero's frame (forward, right) / 40 m;
+  - ``camera``: ``Dict(image=Box(uint8, (H, W, 3)), state=Box(float32, (11,)))``: the ``sensor.camera.rgb``
+    named ``camera`` and :data:`STATE`.
+
+- Reward: the route metres completed this step (``core.route_progress``) times soft factors: speed
+  above ``target_speed_kmh`` (or the lane's limit if lower) scales it down to 0 at twice the limit, and a
+  lateral offset from the route scales it down to half at ``max_route_offset`` metres. Hard infractions
+  end the episode with ``-terminal_penalty``: a collision, a red light or stop sign run, leaving the
+  lanes (as the evaluator counts them: :class:`~rllib_integration.evaluation.monitor.RouteMonitor`),
+  more than ``max_route_offset`` metres from the route, or standing still for ``max_idle_s`` seconds.
+  The route completed ends the episode (terminated); the evaluator's time limit truncates it.
+- ``info``: ``route_completion`` (0-100), the step's reward factors, the infractions, episode totals
+  (``episode_*``) and ``end_reason`` on the last step.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import carla
+import gymnasium as gym
+import numpy as np
+
+from rllib_integration.base_experiment import BaseExperiment
+from rllib_integration.config import ConfigError
+from rllib_integration.evaluation.infractions import KINDS, SHORT_NAMES
+from rllib_integration.evaluation.monitor import RouteMonitor
+from rllib_integration.routes.planner import RoadOption, RoutePlanner
+from rllib_integration.routes.progress import Route
+from rllib_integration.routes.route_sets import dense_route, generate_routes
+
+OBSERVATIONS = ("vlidar", "camera")
+LIDAR, CAMERA = "vlidar", "camera"
+COMMANDS = (RoadOption.LEFT, RoadOption.RIGHT, RoadOption.STRAIGHT, RoadOption.LANEFOLLOW,
+            RoadOption.CHANGELANELEFT, RoadOption.CHANGELANERIGHT)
+STATE = ("speed", "acceleration", "steer", "red_light") + tuple(f"command_{c.name.lower()}" for c in COMMANDS)
+ROUTE_LOOKAHEAD = (2, 4, 6, 8, 10, 13, 16, 20, 25, 30, 40)  # metres (route points are 1 m apart)
+COMMAND_LOOKAHEAD = 25  # route points searched for the next junction or lane-change command
+SPEED_SCALE, ROUTE_SCALE = 10.0, 40.0  # m/s, metres
+HARD_KINDS = ("collisions_pedestrian", "collisions_vehicle", "collisions_layout", "red_light", "stop_infraction")
+END_REASONS = ("completed", "max_time", "idle", "off_route", "outside_lanes") + tuple(SHORT_NAMES[k] for k in HARD_KINDS)
+
+
+class RouteExperiment(BaseExperiment):
+    """Follow the episode's route as far as possible without infractions (see the module docstring)."""
+
+    CONFIG_DEFAULTS = {"others": {"observation": "vlidar", "route_length": [150.0, 400.0], "target_speed_kmh": 30.0,
+                                  "terminal_penalty": 10.0, "max_route_offset": 4.0, "max_idle_s": 10.0}}
+
+    def __init__(self, config: dict[str, Any]) -> None:
+        super().__init__(config)
+        others = self.config["others"]
+        where = "env_config.experiment.others"
+        self.observation_kind = others["observation"]
+        if self.observation_kind not in OBSERVATIONS:
+            raise ConfigError(f"{where}.observation: {self.observation_kind!r} is not an observation of "
+                              f"RouteExperiment. Fix: use {' or '.join(OBSERVATIONS)}.")
+        low, high = (float(v) for v in others["route_length"]) if len(others["route_length"]) == 2 else (0, -1)
+        if not 20.0 <= low <= high:
+            raise ConfigError(f"{where}.route_length: expected [shortest, longest] metres with 20 <= shortest "
+                              f"<= longest, got {others['route_length']!r}.")
+        self.route_length = (low, high)
+        for key in ("target_speed_kmh", "max_route_offset", "max_idle_s"):
+            if float(others[key]) <= 0:
+                raise ConfigError(f"{where}.{key}: expected a positive number, got {others[key]!r}.")
+        self.target_speed = float(others["target_speed_kmh"]) / 3.6
+        self.terminal_penalty = float(others["terminal_penalty"])
+        self.max_offset = float(others["max_route_offset"])
+        self.max_idle = float(others["max_idle_s"])
+        self.timestep = 0.05
+        self.sensor = self._sensor_attributes()
+        self._planners: dict[str, RoutePlanner] = {}
+        self.monitor: RouteMonitor | None = None
+        self.reset()
+
+    def _sensor_attributes(self) -> dict[str, Any]:
+        sensors = self.config["hero"]["sensors"]
+        wanted = {LIDAR: "sensor.virtual_lidar", CAMERA: "sensor.camera.rgb"}[self.observation_kind]
+        name = LIDAR if self.observation_kind == "vlidar" else CAMERA
+        if name not in sensors or sensors[name].get("type") != wanted:
+            example = "{type: sensor.virtual_lidar, rays: 32, range: 40}" if name == LIDAR else \
+                "{type: sensor.camera.rgb, image_size_x: 128, image_size_y: 64, transform: '1.5,0,2.2,0,-8,0'}"
+            raise ConfigError(f"env_config.experiment.hero.sensors.{name}: observation {self.observation_kind} needs "
+                              f"a sensor named '{name}' of type {wanted}. Fix: add '{name}: {example}'.")
+        return sensors[name]
+
+    # -- spaces and actions -----------------------------------------------------------------
+    def get_action_space(self) -> gym.spaces.Box:
+        return gym.spaces.Box(-1.0, 1.0, (2,), np.float32)
+
+    def get_observation_space(self) -> gym.Space:
+        state = gym.spaces.Box(-np.inf, np.inf, (len(STATE),), np.float32)
+        if self.observation_kind == CAMERA:
+            shape = (int(self.sensor.get("image_size_y", 600)), int(self.sensor.get("image_size_x", 800)), 3)
+            return gym.spaces.Dict({"image": gym.spaces.Box(0, 255, shape, np.uint8), "state": state})
+        size = int(self.sensor.get("rays", 32)) * 3 + len(STATE) + 2 * len(ROUTE_LOOKAHEAD)
+        return gym.spaces.Box(-np.inf, np.inf, (size,), np.float32)
+
+    def compute_action(self, action: Any) -> carla.VehicleControl:
+        acceleration, steer = (float(np.clip(v, -1.0, 1.0)) for v in np.asarray(action, dtype=np.float64)[:2])
+        self.last_action = (acceleration, steer)
+        return carla.VehicleControl(throttle=max(acceleration, 0.0), steer=steer, brake=max(-acceleration, 0.0))
+
+    # -- episode ----------------------------------------------------------------------------
+    def plan_route(self, core: Any, rng: np.random.Generator) -> Route:
+        """A route of ``route_length`` metres on the loaded town, drawn with ``rng``."""
+        name = core.map.name
+        planner = self._planners.get(name)
+        if planner is None:
+            planner = self._planners[name] = RoutePlanner(core.map)
+        spec = generate_routes(planner, name, 1, seed=int(rng.integers(2 ** 31)), min_length=self.route_length[0],
+                               max_length=self.route_length[1])[0]
+        return dense_route(planner, spec)
+
+    def reset(self) -> None:
+        if self.monitor is not None:
+            self.monitor.destroy()
+            self.monitor = None
+        self.last_action = (0.0, 0.0)
+        self.idle_time = 0.0
+        self.end_reason: str | None = None
+        self.last_completed = 0.0
+        self.totals = {"return": 0.0, "distance": 0.0, "speed_sum": 0.0, "steps": 0,
+                       **{f"infractions_{SHORT_NAMES[k]}": 0 for k in KINDS}}
+        self.step_facts: dict[str, Any] = {}
+        if self.core is not None and self.core.route_progress is not None:
+            self.timestep = float(self.core.config["timestep"])
+            self.monitor = RouteMonitor(self.core.world, self.core.map, self.core.hero, self.core.route_progress)
+            self.last_completed = self.core.route_progress.completed
+
+    def _state(self) -> np.ndarray:
+        hero = self.core.hero
+        state = np.zeros(len(STATE), dtype=np.float32)
+        state[0] = hero.get_velocity().length() / SPEED_SCALE
+        state[1:3] = self.last_action
+        state[3] = float(hero.get_traffic_light_state() == carla.TrafficLightState.Red and hero.is_at_traffic_light())
+        ahead = self.core.next_waypoints(COMMAND_LOOKAHEAD)
+        option = next((o for _, o in ahead if o != RoadOption.LANEFOLLOW), RoadOption.LANEFOLLOW)
+        state[4 + COMMANDS.index(option if option in COMMANDS else RoadOption.LANEFOLLOW)] = 1.0
+        return state
+
+    def _route_points(self) -> np.ndarray:
+        transform = self.core.hero.get_transform()
+        progress = self.core.route_progress
+        points = np.zeros((len(ROUTE_LOOKAHEAD), 2), dtype=np.float32)
+        if progress is None:
+            return points.ravel()
+        indices = np.minimum(progress.index + np.array(ROUTE_LOOKAHEAD), len(progress.points) - 1)
+        relative = progress.points[indices, :2] - np.array([transform.location.x, transform.location.y])
+        yaw = math.radians(transform.rotation.yaw)
+        forward, right = np.array([math.cos(yaw), math.sin(yaw)]), np.array([-math.sin(yaw), math.cos(yaw)])
+        points[:, 0], points[:, 1] = relative @ forward, relative @ right
+        return (points / ROUTE_SCALE).ravel()
+
+    def get_observation(self, sensor_data: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+        if self.observation_kind == CAMERA:
+            image = np.asarray(sensor_data[CAMERA][1])[..., :3]
+            return {"image": np.ascontiguousarray(image, dtype=np.uint8), "state": self._state()}, {}
+        rays = np.asarray(sensor_data[LIDAR][1], dtype=np.float32) / float(self.sensor.get("range", 40.0))
+        return np.concatenate([rays.ravel(), self._state(), self._route_points()]).astype(np.float32), {}
+
+    def get_done_status(self, observation: Any, core: Any) -> tuple[bool, bool]:
+        self.end_reason = None
+        if self.monitor is None:
+            return False, False
+        found = self.monitor.update(self.timestep)
+        for infraction in found:
+            self.totals[f"infractions_{SHORT_NAMES[infraction.kind]}"] += 1
+        hard = [i.kind for i in found if i.kind in HARD_KINDS]
+        speed = core.hero.get_velocity().length()
+        self.idle_time = self.idle_time + self.timestep if speed < 0.1 else 0.0
+        self.offset = core.route_progress.distance_to_route(core.hero.get_location())
+        if hard:
+            self.end_reason = SHORT_NAMES[hard[0]]
+        elif self.monitor.outside_now:
+            self.end_reason = "outside_lanes"
+        elif self.offset > self.max_offset:
+            self.end_reason = "off_route"
+        elif self.idle_time >= self.max_idle:
+            self.end_reason = "idle"
+        elif self.monitor.completed:
+            self.end_reason = "completed"
+        elif self.monitor.done:  # the evaluator's time limit (its other ends are caught above)
+            self.end_reason = "max_time"
+            return False, True
+        return self.end_reason is not None, False
+
+    def compute_reward(self, observation: Any, core: Any) -> float:
+        hero = core.hero
+        speed = hero.get_velocity().length()
+        progress = core.route_progress
+        gained = progress.completed - self.last_completed if progress is not None else 0.0
+        self.last_completed = progress.completed if progress is not None else 0.0
+        limit = min(self.target_speed, hero.get_speed_limit() / 3.6) if hero.get_speed_limit() > 0 else self.target_speed
+        speed_factor = float(np.clip(2.0 - speed / limit, 0.0, 1.0))
+        offset = getattr(self, "offset", 0.0)
+        offset_factor = 1.0 - 0.5 * min(offset / self.max_offset, 1.0)
+        failed = self.end_reason not in (None, "completed", "max_time")
+        reward = -self.terminal_penalty if failed else gained * speed_factor * offset_factor
+        totals = self.totals
+        totals["return"] += reward
+        totals["distance"] += gained
+        totals["speed_sum"] += speed
+        totals["steps"] += 1
+        self.step_facts = {"speed": speed, "progress": gained, "speed_factor": speed_factor,
+                           "offset_factor": offset_factor, "route_offset": offset,
+                           "route_completion": self.monitor.route_completion if self.monitor else 0.0,
+                           "episode_route_completion": self.monitor.route_completion if self.monitor else 0.0,
+                           "episode_distance": totals["distance"],
+                           "episode_mean_speed": 3.6 * totals["speed_sum"] / totals["steps"],
+                           **{f"episode_{k}": v for k, v in totals.items() if k.startswith("infractions_")}}
+        if self.end_reason is not None:
+            self.step_facts["end_reason"] = self.end_reason
+        return reward
+
+    def get_info(self, observation: Any, core: Any) -> dict[str, Any]:
+        return dict(self.step_facts)

@@ -1,0 +1,36 @@
+"""Per-episode driving metrics for RLlib (new API stack), read from the last ``info`` of each episode.
+
+An experiment keeps running episode totals in its ``info`` (so episodes split into chunks are counted
+whole); :class:`EpisodeMetricsCallbacks` logs the ones named in :attr:`~EpisodeMetricsCallbacks.METRICS`
+under ``env_runners/carla/<name>`` (Tune, TensorBoard, MLflow), each end reason in
+:attr:`~EpisodeMetricsCallbacks.END_REASONS` as a 0/1 mean ``carla/end_<reason>``, and how often the env's
+simulator was restarted after a failure. An example subclasses it with its own two tables.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ray.rllib.callbacks.callbacks import RLlibCallback
+
+
+class EpisodeMetricsCallbacks(RLlibCallback):
+    """Logs :attr:`METRICS` and the end reasons of every finished episode."""
+
+    #: ``info`` key -> metric name under ``carla/``.
+    METRICS: dict[str, str] = {}
+    #: Values of ``info["end_reason"]`` counted (anything else counts as ``other``).
+    END_REASONS: tuple[str, ...] = ()
+
+    def on_episode_end(self, *, episode: Any, metrics_logger: Any = None, **kwargs: Any) -> None:
+        if metrics_logger is None or len(episode) == 0:
+            return
+        info = episode.get_infos(-1) or {}
+        for key, name in self.METRICS.items():
+            if key in info:
+                metrics_logger.log_value(f"carla/{name}", float(info[key]))
+        if "simulator_restarts" in info:  # a running count: its maximum, not a mean
+            metrics_logger.log_value("carla/simulator_restarts_max", float(info["simulator_restarts"]), reduce="max")
+        reason = info.get("end_reason", "other")
+        for candidate in self.END_REASONS + ("other",):
+            metrics_logger.log_value(f"carla/end_{candidate}", float(reason == candidate))

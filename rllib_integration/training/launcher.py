@@ -1,0 +1,243 @@
+"""What the training scripts (``dqn_train.py``, ``ppo_train.py``) share: their flags, the progress
+line, TensorBoard, Ctrl-C handling, optional MLflow tracking and the Tune run itself.
+
+A script is a few lines: ``main(argv)`` calls :func:`train` with its :class:`TrainingScript`
+(default experiment, algorithm, callbacks, results name, the example package shipped to a cluster).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import time
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any
+
+import ray
+from ray import tune
+
+import rllib_integration
+
+from ..carla_env import load_env_config
+from ..errors import ConfigError
+from .console import console, setup_console
+from .algorithm_config import build_algorithm_config, place_on_cluster, run_settings
+from .policy import POLICY_FILE
+from .results import find_latest_checkpoint, prepare_results
+from .trainable import trainable
+
+#: Env-runner metrics the progress line shows when the experiment logs them: (key, label, unit).
+PROGRESS_METRICS = (("carla/route_completion", "RC", "%"), ("carla/distance", "distance", "m"))
+
+
+@dataclass
+class TrainingScript:
+    """What differs between the training scripts."""
+
+    description: str
+    default_config: str  # shown in --help
+    default_name: str  # experiment folder under --directory
+    default_algorithm: str  # when the YAML names none
+    default_experiment: type  # when env_config.experiment.type is missing
+    callbacks: type | None
+    example_package: ModuleType  # shipped to a cluster's nodes with --auto
+
+
+class StopCriteria(tune.Stopper):
+    """Stops at the configured criteria, or after the current iteration once interrupted (Ctrl-C),
+    so the trial ends normally and its final checkpoint is written."""
+
+    def __init__(self, criteria: dict[str, float]) -> None:
+        self.criteria = criteria
+        self.interrupted = False
+
+    def __call__(self, trial_id: str, result: dict) -> bool:
+        return self.interrupted or any(result.get(key, 0) >= value for key, value in self.criteria.items())
+
+    def stop_all(self) -> bool:
+        return False
+
+
+class Progress(tune.Callback):
+    """One line per iteration: env steps, return, the experiment's headline metric, throughput, time
+    left and, with route evaluation, the driving score."""
+
+    def __init__(self, criteria: dict[str, float]) -> None:
+        self.criteria = criteria
+        self.started = time.time()
+
+    def on_trial_result(self, iteration, trials, trial, result, **info) -> None:
+        if "placement" in result:
+            console.info(describe_placement(result["placement"]))
+        runners = result.get("env_runners", {})
+        steps = result.get("num_env_steps_sampled_lifetime", 0)
+        elapsed = result.get("time_total_s", 0.0)
+        fractions = [result.get(key, 0) / value for key, value in self.criteria.items() if value]
+        done = max(fractions) if fractions else 0.0
+        eta = elapsed * (1.0 - done) / done if done > 0 else float("nan")
+        key, label, unit = next((m for m in PROGRESS_METRICS if m[0] in runners), PROGRESS_METRICS[-1])
+        rate = runners.get("num_env_steps_sampled", 0) / max(result.get("time_this_iter_s", 1e-9), 1e-9)
+        evaluation = result.get("evaluation") or {}
+        score = f" | route DS {evaluation['driving_score']:5.1f} RC {evaluation['route_completion']:5.1f}" \
+            if "driving_score" in evaluation else ""
+        console.info(f"iter {result.get('training_iteration', 0):4d} | env steps {int(steps):8d} | return "
+              f"{runners.get('episode_return_mean', float('nan')):8.1f} | {label} {runners.get(key, float('nan')):7.1f} "
+              f"{unit} | {rate:6.1f} steps/s | ETA {eta / 60:6.1f} min{score}")
+
+    def on_checkpoint(self, iteration, trials, trial, checkpoint, **info) -> None:
+        console.info(f"checkpoint: {checkpoint.path} (policy: {os.path.join(checkpoint.path, POLICY_FILE)})")
+
+
+def describe_placement(placement: dict) -> str:
+    """One line naming the node (id prefix and IP) and pid of the algorithm and of each env runner."""
+    def where(process: dict) -> str:
+        return f"node {process['node_id'][:12]} ({process['ip']}, pid {process['pid']})"
+    runners = "; ".join(f"env runner {index} on {where(runner)}"
+                        for index, runner in sorted(placement["env_runners"].items(), key=lambda item: int(item[0])))
+    return f"placement: algorithm on {where(placement['algorithm'])}" + (f"; {runners}" if runners else "")
+
+
+def launch_tensorboard(logdir: str, host: str, port: int) -> None:
+    """Serve TensorBoard for ``logdir`` from a background thread; a failure only warns."""
+    try:
+        from tensorboard import program
+        board = program.TensorBoard()
+        board.configure(argv=[None, "--logdir", logdir, "--host", host, "--port", str(port)])
+        console.info(f"TensorBoard: {board.launch()}")
+    except Exception as error:  # TensorBoard is a convenience; training goes on without it
+        logging.warning("TensorBoard did not start (%s); use --tboff to skip it", error)
+
+
+def mlflow_callback(uri: str, experiment: str, config_file: str) -> tune.Callback:
+    """Ray Tune's MLflow logger: the trial's parameters and every iteration's metrics in the MLflow tracking
+    store at ``uri`` (``file:///path``, ``sqlite:///mlflow.db``, ``http://host:5000``...), and each checkpoint
+    as artifacts of the run (``checkpoint_NNNNNN/``, with its ``policy.pt``)."""
+    try:
+        from mlflow.tracking import MlflowClient
+        from ray.air.integrations.mlflow import MLflowLoggerCallback
+    except ImportError:
+        raise ConfigError("--mlflow-uri needs MLflow. Fix: pip install mlflow-skinny (or mlflow).") from None
+    if uri.startswith("file:") or "://" not in uri:  # MLflow 3 keeps file stores behind this switch
+        os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")
+
+    class MLflowTracking(MLflowLoggerCallback):
+        """Ray's callback, plus the checkpoints (Tune writes them straight to the results folder, which Ray's
+        end-of-trial artifact upload does not see)."""
+
+        def on_checkpoint(self, iteration, trials, trial, checkpoint, **info) -> None:
+            client = MlflowClient(tracking_uri=self.tracking_uri)
+            found = client.get_experiment_by_name(self.experiment_name)
+            runs = client.search_runs([found.experiment_id], filter_string=f"tags.trial_name = '{trial}'") \
+                if found is not None else []
+            if runs:
+                client.log_artifacts(runs[0].info.run_id, checkpoint.path, os.path.basename(checkpoint.path))
+
+    return MLflowTracking(tracking_uri=uri, experiment_name=experiment, save_artifact=True,
+                          tags={"config_file": os.path.abspath(config_file)})
+
+
+def parse_args(script: TrainingScript, argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=script.description, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("configuration_file", help=f"training YAML (e.g. {script.default_config})")
+    parser.add_argument("-d", "--directory", default="~/ray_results/carla_rllib", help="results root folder")
+    parser.add_argument("-n", "--name", default=script.default_name, help="experiment name (folder under --directory)")
+    parser.add_argument("--restore", action="store_true", help="continue from the latest checkpoint of this experiment")
+    parser.add_argument("--overwrite", action="store_true", help="delete this experiment's results first")
+    parser.add_argument("--tboff", action="store_true", help="do not start TensorBoard")
+    parser.add_argument("--tb-port", type=int, default=6006, help="TensorBoard port")
+    parser.add_argument("--mlflow-uri", help="also track the run in MLflow at this tracking URI (e.g. "
+                                             "file:///tmp/mlruns or http://localhost:5000): parameters, metrics "
+                                             "and checkpoints, under an MLflow experiment named like --name")
+    parser.add_argument("--auto", action="store_true",
+                        help=f"join the running Ray cluster (ray submit), ship rllib_integration and "
+                             f"{script.example_package.__name__} to its nodes, and serve TensorBoard on all interfaces")
+    parser.add_argument("--runner-resource", default=os.environ.get("RLLIB_RUNNER_RESOURCE") or None,
+                        help="custom Ray resource that every env runner needs one unit of, so that env runners "
+                             "run only on the nodes offering it (dqn_autoscaler.yaml's GPU workers offer "
+                             "'carla_worker' and its head exports RLLIB_RUNNER_RESOURCE=carla_worker); "
+                             "default: $RLLIB_RUNNER_RESOURCE, else anywhere")
+    parser.add_argument("--iterations", type=int, help="stop after this many iterations (overrides run.stop)")
+    parser.add_argument("--env-steps", type=int, help="stop after this many env steps (overrides run.stop)")
+    parser.add_argument("--time", type=float, help="stop after this many seconds (overrides run.stop)")
+    parser.add_argument("--checkpoint-freq", type=int, help="checkpoint every N iterations (overrides run)")
+    return parser.parse_args(argv)
+
+
+def train(script: TrainingScript, argv: list[str] | None = None) -> int:
+    """Parse the flags and train through Tune; the exit status (0 done, 1 failed, 2 bad input)."""
+    args = parse_args(script, argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    setup_console()
+    try:
+        data = load_env_config(args.configuration_file, default_experiment=script.default_experiment)
+        config = place_on_cluster(build_algorithm_config(data, args.configuration_file,
+                                                         default_algorithm=script.default_algorithm,
+                                                         callbacks=script.callbacks), args.runner_resource)
+        run = run_settings(data, args.configuration_file)
+        overrides = {"training_iteration": args.iterations, "num_env_steps_sampled_lifetime": args.env_steps,
+                     "time_total_s": args.time}
+        criteria = {k: v for k, v in overrides.items() if v is not None} or dict(run["stop"])
+        callbacks: list[tune.Callback] = [Progress(criteria)]
+        if args.mlflow_uri:
+            callbacks.append(mlflow_callback(args.mlflow_uri, args.name, args.configuration_file))
+        checkpoint = prepare_results(args.directory, args.name, args.restore, args.overwrite)
+    except (ConfigError, FileNotFoundError) as error:
+        console.error(f"{error}")
+        return 2
+    storage = os.path.abspath(os.path.expanduser(args.directory))
+    if checkpoint:
+        console.info(f"resuming from {checkpoint}")
+    if not args.tboff:
+        launch_tensorboard(os.path.join(storage, args.name), "0.0.0.0" if args.auto else "localhost", args.tb_port)
+
+    stopper = StopCriteria(criteria)
+    os.environ["TUNE_DISABLE_SIGINT_HANDLER"] = "1"
+    previous = signal.getsignal(signal.SIGINT)
+
+    def interrupt(signum, frame):
+        console.info("\ninterrupted: stopping after this iteration and saving a checkpoint "
+              "(Ctrl-C again to abort)")
+        stopper.interrupted = True
+        signal.signal(signal.SIGINT, previous)
+
+    signal.signal(signal.SIGINT, interrupt)
+    if args.auto:  # the nodes import the experiment and the library from the driver's copy
+        ray.init(address="auto", runtime_env={"py_modules": [os.path.dirname(rllib_integration.__file__),
+                                                              os.path.dirname(script.example_package.__file__)]})
+    else:
+        ray.init(include_dashboard=False)
+    try:
+        return _fit(args, config, run, stopper, callbacks, checkpoint, storage)
+    finally:
+        ray.shutdown()
+
+
+def _fit(args: argparse.Namespace, config: Any, run: dict, stopper: StopCriteria, callbacks: list,
+         checkpoint: str | None, storage: str) -> int:
+    if args.runner_resource and not ray.cluster_resources().get(args.runner_resource):
+        if not args.auto:
+            console.error(f"--runner-resource {args.runner_resource}: no node of this Ray instance offers it, so "
+                          f"no env runner could start. Fix: use it with --auto on a cluster whose workers offer it, "
+                          f"or drop it (and unset RLLIB_RUNNER_RESOURCE).")
+            return 2
+        console.info(f"env runners need the Ray resource '{args.runner_resource}', which no node offers yet: they "
+                     f"start once a node with it joins (the autoscaler adds one)")
+    tuner = tune.Tuner(
+        trainable(config.algo_class, restore=checkpoint), param_space=config,
+        run_config=tune.RunConfig(
+            name=args.name, storage_path=storage, stop=stopper, verbose=0, callbacks=callbacks,
+            sync_config=tune.SyncConfig(sync_artifacts=True),  # best_checkpoint (route evaluation) reaches the trial folder
+            checkpoint_config=tune.CheckpointConfig(
+                checkpoint_frequency=args.checkpoint_freq or run["checkpoint_frequency"],
+                checkpoint_at_end=True, num_to_keep=run["checkpoints_to_keep"]),
+            failure_config=tune.FailureConfig(max_failures=2)))
+    result = tuner.fit()[0]
+    if result.error:
+        console.error(f"training failed: {result.error}")
+        return 1
+    latest = find_latest_checkpoint(os.path.join(storage, args.name))
+    console.info(f"done: latest checkpoint {latest}\n      Ray-free policy {os.path.join(latest, POLICY_FILE)}")
+    return 0

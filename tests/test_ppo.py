@@ -1,0 +1,228 @@
+"""The PPO route-following example: the virtual LiDAR, the route reward's learning signal, the town list,
+training both configs through Tune (MLflow into a local file store), and the same greedy actions with and
+without Ray."""
+
+import math
+import os
+import subprocess
+import sys
+
+import carla
+import numpy as np
+import pytest
+import torch
+import yaml
+
+from ppo_example.ppo_experiment import ROUTE_LOOKAHEAD, STATE, RouteExperiment
+from rllib_integration import CarlaEnv, ConfigError, load_env_config
+from rllib_integration.sensors.virtual_lidar import box_distances, ray_angles
+from rllib_integration.training import find_latest_checkpoint, greedy_action, load_policy, policy_action
+from rllib_integration.training.inference import load_module
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CONFIGS = {kind: os.path.join(ROOT, "ppo_example", f"ppo_{kind}_config.yaml") for kind in ("vlidar", "camera")}
+
+
+def tiny(kind: str) -> dict:
+    """A config's file with a few hundred steps per iteration and a light world."""
+    data = yaml.safe_load(open(CONFIGS[kind]))
+    data["training"].update(train_batch_size_per_learner=200, minibatch_size=100, num_epochs=1)
+    data["env_config"]["experiment"]["background_activity"].update(n_vehicles=3, n_walkers=2)
+    data["env_config"]["experiment"]["others"].update(route_length=[60, 120], max_idle_s=2)  # short episodes
+    data["route_evaluation"] = {"interval": 2, "routes": "GridTown", "route_count": 1, "route_length": [60, 80]}
+    data["run"] = {"stop": {"training_iteration": 2}, "checkpoint_frequency": 1, "checkpoints_to_keep": 5}
+    return data
+
+
+def test_box_distances_are_exact_for_rays_through_a_box():
+    directions = np.array([[1.0, 0.0], [0.0, 1.0], [-1.0, 0.0], [math.sqrt(0.5), math.sqrt(0.5)]])
+    # a 4 m x 2 m box centred 10 m ahead (x), turned 90 degrees: 1 m deep along x, 2 m across
+    distances = box_distances(np.zeros(2), directions, np.array([[10.0, 0.0]]), np.array([math.pi / 2]),
+                              np.array([[2.0, 1.0]]), 40.0)
+    assert distances[0] == pytest.approx(9.0, abs=1e-5)
+    assert distances[1] == 40.0 and distances[2] == 40.0 and distances[3] == 40.0
+    inside = box_distances(np.array([10.0, 0.0]), directions, np.array([[10.0, 0.0]]), np.zeros(1),
+                           np.array([[2.0, 1.0]]), 40.0)
+    assert np.all(inside == 0.0), "a ray starting inside a box hits it at once"
+    assert ray_angles(4, 360.0) == pytest.approx(np.radians([0, 90, 180, 270]))
+    assert ray_angles(3, 180.0) == pytest.approx(np.radians([-90, 0, 90]))
+
+
+def lidar_env(vehicles=0):
+    config = {"carla": {"simulator": "embedded", "enable_rendering": False},
+              "experiment": {"type": RouteExperiment, "town": "GridTown",
+                             "hero": {"sensors": {"vlidar": {"type": "sensor.virtual_lidar", "rays": 4, "range": 40}}},
+                             "background_activity": {"n_vehicles": vehicles, "n_walkers": 0, "seed": 1}}}
+    return CarlaEnv(config)
+
+
+def test_virtual_lidar_measures_the_road_the_markings_and_a_car_ahead():
+    env = lidar_env()
+    try:
+        env.reset(seed=0)
+        core = env.core
+        hero = core.hero
+        lidar = core.sensor_interface.sensors["vlidar"].lidar
+        waypoint = core.map.get_waypoint(hero.get_location())
+        # on a straight lane's centre: road edge and first marking on each side agree with the lane geometry
+        for _ in range(30):
+            waypoint = waypoint.next(2.0)[0]
+            if not waypoint.is_junction and all(not w.is_junction for w in waypoint.next(25.0) + waypoint.previous(25.0)):
+                break
+        hero.set_transform(carla.Transform(waypoint.transform.location + carla.Location(z=0.3), waypoint.transform.rotation))
+        core.tick(None)
+        rays = lidar.measure()  # ahead, right, behind, left
+        half = waypoint.lane_width / 2.0
+        assert rays[1, 1] == pytest.approx(half, abs=0.5) or rays[3, 1] == pytest.approx(half, abs=0.5)
+        assert np.all(rays[[1, 3], 1] <= rays[[1, 3], 0] + 0.01), "markings lie on the road"
+        assert rays[0, 0] > 10.0 and rays[0, 2] == 40.0
+        # a car parked 15 m ahead on the lane: the forward ray hits its rear
+        ahead = waypoint.next(15.0)[0].transform
+        blueprint = core.world.get_blueprint_library().find("vehicle.tesla.model3")
+        other = core.world.spawn_actor(blueprint, carla.Transform(ahead.location + carla.Location(z=0.3), ahead.rotation))
+        core.tick(None)
+        gap = 15.0 - other.bounding_box.extent.x + other.bounding_box.location.x
+        assert lidar.measure()[0, 2] == pytest.approx(gap, abs=0.6)
+        other.destroy()
+    finally:
+        env.close()
+
+
+def route_follower(observation, rays=4):
+    """Steer at the route point 6 m ahead (from the observation), about 25 km/h, stop at red lights."""
+    state = observation[rays * 3:rays * 3 + len(STATE)]
+    points = observation[rays * 3 + len(STATE):].reshape(len(ROUTE_LOOKAHEAD), 2)
+    forward, right = points[ROUTE_LOOKAHEAD.index(6)]
+    steer = float(np.clip(1.5 * math.atan2(right, max(forward, 1e-3)), -1.0, 1.0))
+    if state[STATE.index("red_light")] > 0.5:
+        return np.array([-1.0, steer], dtype=np.float32)
+    return np.array([0.5 if state[0] * 36.0 < 25.0 else 0.0, steer], dtype=np.float32)
+
+
+def run(env, seed, policy, steps=600):
+    observation, _ = env.reset(seed=seed)
+    total, info = 0.0, {}
+    for _ in range(steps):
+        observation, reward, terminated, truncated, info = env.step(policy(observation))
+        total += reward
+        if terminated or truncated:
+            break
+    return total, info
+
+
+def test_the_route_reward_pays_for_following_the_route():
+    """The learning signal on GridTown's routes (straight roads and turns at junctions): following the
+    route earns more than full throttle straight on (off the route at the first turn) and than standing."""
+    env = lidar_env()
+    try:
+        for seed in range(3):
+            follow, follow_info = run(env, seed, route_follower)
+            straight, straight_info = run(env, seed, lambda obs: np.array([1.0, 0.0], dtype=np.float32))
+            stand, stand_info = run(env, seed, lambda obs: np.array([-1.0, 0.0], dtype=np.float32))
+            assert stand_info["end_reason"] == "idle" and stand < 0.0
+            assert follow_info["episode_distance"] > 60.0 and follow > straight + 10.0, (follow_info, straight_info)
+            assert follow_info.get("end_reason") in (None, "completed", "red"), follow_info
+    finally:
+        env.close()
+
+
+def test_route_experiment_config_errors():
+    base = {"type": RouteExperiment, "hero": {"sensors": {"vlidar": {"type": "sensor.virtual_lidar"}}}}
+    with pytest.raises(ConfigError, match="others.observation: 'lidar' is not an observation"):
+        RouteExperiment(dict(base, others={"observation": "lidar"}))
+    with pytest.raises(ConfigError, match="hero.sensors.camera: observation camera needs a sensor named 'camera'"):
+        RouteExperiment(dict(base, others={"observation": "camera"}))
+    with pytest.raises(ConfigError, match="others.route_length"):
+        RouteExperiment(dict(base, others={"route_length": [300, 100]}))
+    env = lidar_env()
+    try:
+        env.core.sensor_interface.destroy()
+        with pytest.raises(ConfigError, match="sensors.vlidar.rays: expected a whole number"):
+            env.core.reset_hero({"blueprint": "vehicle.lincoln.mkz_2017", "spawn_points": [],
+                                 "sensors": {"vlidar": {"type": "sensor.virtual_lidar", "rays": 0}}},
+                                np.random.default_rng(0))
+    finally:
+        env.close()
+
+
+def test_a_town_list_draws_a_town_per_episode():
+    config = {"carla": {"simulator": "embedded", "enable_rendering": False},
+              "experiment": {"type": RouteExperiment, "town": ["GridTown", "RingTown"],
+                             "hero": {"sensors": {"vlidar": {"type": "sensor.virtual_lidar", "rays": 4}}},
+                             "background_activity": {"n_vehicles": 2, "n_walkers": 0, "seed": 1}}}
+    env = CarlaEnv(config)
+    try:
+        towns = []
+        for seed in range(6):
+            env.reset(seed=seed)
+            towns.append(env.core.town)
+            assert env.core.map.name.endswith(env.core.town) and env.core.route is not None
+            assert len(env.core.world.get_actors().filter("vehicle.*")) == 3, "the background follows the town"
+            env.step(np.zeros(2, dtype=np.float32))
+        assert set(towns) == {"GridTown", "RingTown"}
+        env.reset(seed=2)
+        first = env.core.town
+        env.reset(seed=2)
+        assert env.core.town == first, "the draw follows the seed"
+    finally:
+        env.close()
+    with pytest.raises(ConfigError, match="experiment.town: \\[\\] is not a town name or a list"):
+        CarlaEnv(dict(config, experiment=dict(config["experiment"], town=[])))
+
+
+def train(tmp_path, kind, *args):
+    path = tmp_path / f"{kind}.yaml"
+    path.write_text(yaml.safe_dump(tiny(kind)))
+    return subprocess.run([sys.executable, os.path.join(ROOT, "ppo_train.py"), str(path), "-d", str(tmp_path / "results"),
+                           "-n", kind, "--tboff", *args], cwd=tmp_path, capture_output=True, text=True, timeout=600)
+
+
+@pytest.mark.parametrize("kind", ["vlidar", "camera"])
+def test_each_config_trains_and_its_checkpoints_drive_with_and_without_ray(tmp_path, kind):
+    extra = ["--mlflow-uri", (tmp_path / "mlruns").as_uri()] if kind == "vlidar" else []
+    result = train(tmp_path, kind, *extra)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "iter    2 |" in result.stdout and " RC " in result.stdout and "route DS" in result.stdout
+    checkpoint = find_latest_checkpoint(str(tmp_path / "results" / kind))
+    module = load_module(str(tmp_path / "results" / kind))
+    policy = load_policy(checkpoint, torch.device("cpu"))
+    data = load_env_config(str(tmp_path / f"{kind}.yaml"))
+    env = CarlaEnv(data["env_config"])
+    try:
+        observation, _ = env.reset(seed=5)
+        for _ in range(30):
+            with_ray = greedy_action(module, observation)
+            without_ray = policy_action(policy, observation, torch.device("cpu"))
+            assert with_ray.shape == (2,) and np.allclose(with_ray, without_ray, atol=1e-5)
+            observation, *_ = env.step(with_ray)
+    finally:
+        env.close()
+    for script in ("ppo_inference.py", "ppo_inference_ray.py"):
+        video = tmp_path / f"{script}.mp4"
+        run_inference = subprocess.run([sys.executable, os.path.join(ROOT, script), str(tmp_path / f"{kind}.yaml"),
+                                        str(tmp_path / "results" / kind), "--episodes", "1", "--record", str(video)],
+                                       cwd=tmp_path, capture_output=True, text=True, timeout=300)
+        assert run_inference.returncode == 0, run_inference.stderr[-2000:]
+        rows = [line.split() for line in run_inference.stdout.splitlines() if line.split()[:1] == ["0"]]
+        assert len(rows) == 1 and "route_completion" in run_inference.stdout
+        assert os.path.getsize(video) > 1000
+    if extra:
+        check_mlflow(tmp_path / "mlruns")
+
+
+def check_mlflow(store):
+    """The run is in the file store with its parameters, metrics per iteration and checkpoints."""
+    os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")
+    from mlflow.tracking import MlflowClient
+    client = MlflowClient(tracking_uri=store.as_uri())
+    experiment = client.get_experiment_by_name("vlidar")
+    assert experiment is not None
+    runs = client.search_runs([experiment.experiment_id])
+    assert len(runs) == 1
+    run = runs[0]
+    assert run.data.params["gamma"] == "0.99" and "lr" in run.data.params
+    steps = client.get_metric_history(run.info.run_id, "num_env_steps_sampled_lifetime")
+    assert [m.value for m in steps] == [200, 400], "one value per iteration"
+    assert len(client.get_metric_history(run.info.run_id, "evaluation/driving_score")) == 1, "route evaluation"
+    artifacts = [a.path for a in client.list_artifacts(run.info.run_id)]
+    assert any(a.startswith("checkpoint_") for a in artifacts), artifacts
