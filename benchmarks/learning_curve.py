@@ -1,156 +1,192 @@
 #!/usr/bin/env python3
-"""Learning curve of the default DQN config: train for a fixed number of env steps and, every
-evaluation, print the greedy policy's mean distance per episode and collision rate next to a random
-policy's. Writes a table (Markdown + CSV) and a PNG plot.
+"""Learning curve of a training run as evaluator figures: every kept checkpoint of RESULTS driven on
+held-out routes (RC, DS, infraction penalty, on-lane share, infractions per km) against the env steps and
+training time it was taken at, next to the autopilot's and the experiment's random policy's figures on
+the same routes; plus the run's own route evaluations during training (from its result.json).
 
-    python3 benchmarks/learning_curve.py --env-steps 100000 --eval-every 10000 --out docs/learning_curve
+    python3 benchmarks/learning_curve.py ~/ray_results/carla_rllib/ppo_example \\
+        --config ppo_example/ppo_vlidar_config.yaml --routes ../shared/maps/Town01.xodr ../shared/maps/Town02.xodr \\
+        --traffic 30 --walkers 10 --out docs/learning_curve_ppo_vlidar
+
+Writes OUT.md (tables), OUT.csv and OUT.png (RC and DS against env steps, baselines as flat lines).
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import json
 import os
+import re
 import sys
-import time
 
 import cv2
 import numpy as np
-import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
-import ray  # noqa: E402
+from rllib_integration.carla_env import load_env_config  # noqa: E402
+from rllib_integration.config import load_yaml  # noqa: E402
+from rllib_integration.embedded.maps.towns import load_map, resolve_town  # noqa: E402
+from rllib_integration.evaluation.evaluator import EvaluationSettings, evaluate  # noqa: E402
+from rllib_integration.evaluation.infractions import KINDS, SHORT_NAMES  # noqa: E402
+from rllib_integration.routes.planner import RoutePlanner  # noqa: E402
+from rllib_integration.routes.route_sets import generate_routes  # noqa: E402
+from rllib_integration.training.trainable import PROGRESS_FILE  # noqa: E402
 
-from dqn_example.dqn_callbacks import DQNCallbacks  # noqa: E402
-from dqn_example.dqn_experiment import DQNExperiment  # noqa: E402
-from rllib_integration import CarlaEnv, load_env_config  # noqa: E402
-from rllib_integration.training import build_algorithm_config, greedy_action  # noqa: E402
-
-
-def evaluate(env: CarlaEnv, policy, episodes: int, seed: int) -> tuple[float, float, float, float]:
-    """Mean distance per episode (m), collision rate (episodes with a collision), mean return and
-    mean distance driven on a lane in the right direction (m)."""
-    distances, collided, returns, on_lane = [], [], [], []
-    for episode in range(episodes):
-        obs, info = env.reset(seed=seed + episode)
-        done, total = False, 0.0
-        while not done:
-            obs, reward, terminated, truncated, info = env.step(policy(obs))
-            total += reward
-            done = terminated or truncated
-        distances.append(info["episode_distance"])
-        collided.append(info["episode_collisions"] > 0)
-        returns.append(total)
-        on_lane.append(info["episode_distance_on_lane"])
-    return float(np.mean(distances)), float(np.mean(collided)), float(np.mean(returns)), float(np.mean(on_lane))
+COLUMNS = ["agent", "env_steps", "time_s", "RC", "DS", "penalty", "on_lane_pct"] + [SHORT_NAMES[k] + "_per_km" for k in KINDS]
 
 
-def plot(steps: list[int], series: list[tuple[str, list[float], tuple[int, int, int]]]) -> np.ndarray:
-    """A line chart (OpenCV, BGR colours) of several series against env steps, with a legend."""
-    width, height, left, bottom, top, right = 860, 480, 80, 60, 70, 30
+def training_rows(results: str) -> list[dict]:
+    """Every iteration's result of every trial under ``results`` (result.json lines)."""
+    rows = []
+    for root, _, files in os.walk(results):
+        if "result.json" in files:
+            with open(os.path.join(root, "result.json")) as stream:
+                rows += [json.loads(line) for line in stream if line.strip()]
+    return sorted(rows, key=lambda r: r.get("num_env_steps_sampled_lifetime", 0))
+
+
+def checkpoints(results: str, rows: list[dict]) -> list[tuple[int, float, str]]:
+    """(env steps, training seconds, path) of every checkpoint, oldest first: from its training_progress.json,
+    else the iteration whose result was written last before the checkpoint."""
+    found = []
+    for root, folders, _ in os.walk(results):
+        for folder in folders:
+            path = os.path.join(root, folder)
+            if not re.fullmatch(r"checkpoint_\d+", folder) or not os.path.isfile(os.path.join(path, "policy.pt")):
+                continue
+            progress_file = os.path.join(path, PROGRESS_FILE)
+            if os.path.isfile(progress_file):
+                steps = json.load(open(progress_file)).get("num_env_steps_sampled_lifetime", 0)
+                row = min(rows, key=lambda r: abs(r.get("num_env_steps_sampled_lifetime", 0) - steps), default={})
+            else:
+                written = os.path.getmtime(os.path.join(path, "rllib_checkpoint.json"))
+                before = [r for r in rows if r.get("timestamp", 0) <= written + 1] or rows[:1]
+                row = before[-1] if before else {}
+                steps = row.get("num_env_steps_sampled_lifetime", 0)
+            found.append((int(steps), float(row.get("time_total_s", 0.0)), path))
+    return sorted(found)
+
+
+def score(document: dict, agent: str, steps: int, seconds: float) -> dict:
+    """A table row from an evaluation's results.json document."""
+    records = document["_checkpoint"]["records"]
+    scores = document["_checkpoint"]["global_record"]["scores"]
+    completed = sum(r["scores"]["score_route"] / 100.0 * r["meta"]["route_length"] for r in records)
+    outside = sum(r["meta"].get("outside_route_lanes_percentage", 0.0) / 100.0 * r["meta"]["route_length"]
+                  for r in records)
+    per_km = document["_checkpoint"]["global_record"]["infractions"]
+    return {"agent": agent, "env_steps": steps, "time_s": round(seconds), "RC": scores["score_route"],
+            "DS": scores["score_composed"], "penalty": scores["score_penalty"],
+            "on_lane_pct": 100.0 * (1.0 - outside / completed) if completed > 0 else 0.0,
+            **{SHORT_NAMES[k] + "_per_km": per_km[k] for k in KINDS}}
+
+
+def plot(rows: list[dict], baselines: list[dict]) -> np.ndarray:
+    """RC and DS of the checkpoints against env steps, baselines as dashed flat lines (OpenCV, BGR)."""
+    width, height, left, bottom, top, right = 860, 480, 60, 60, 60, 30
     image = np.full((height, width, 3), 255, np.uint8)
-    x_max = max(max(steps), 1)
-    y_max = max(max(max(values) for _, values, _ in series), 1.0) * 1.1
+    x_max = max([r["env_steps"] for r in rows] + [1])
 
     def point(x: float, y: float) -> tuple[int, int]:
-        return (int(left + (width - left - right) * x / x_max),
-                int(height - bottom - (height - top - bottom) * y / y_max))
+        return (int(left + (width - left - right) * x / x_max), int(height - bottom - (height - top - bottom) * y / 100))
 
-    cv2.rectangle(image, point(0, 0), point(x_max, y_max), (0, 0, 0), 1)
+    cv2.rectangle(image, point(0, 0), point(x_max, 100), (0, 0, 0), 1)
     for k in range(6):
-        cv2.putText(image, f"{y_max * k / 5:.0f}", (10, point(0, y_max * k / 5)[1] + 5), cv2.FONT_HERSHEY_SIMPLEX,
-                    0.45, (0, 0, 0), 1)
+        cv2.putText(image, f"{20 * k}", (15, point(0, 20 * k)[1] + 5), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 0, 0), 1)
         cv2.putText(image, f"{x_max * k / 5 / 1000:.0f}k", (point(x_max * k / 5, 0)[0] - 12, height - bottom + 20),
                     cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 0, 0), 1)
     cv2.putText(image, "env steps", (width // 2 - 30, height - 15), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 0), 1)
-    for index, (label, values, colour) in enumerate(series):
-        points = np.array([point(x, y) for x, y in zip(steps, values)], np.int32)
+    series = [("policy RC", "RC", (180, 90, 30)), ("policy DS", "DS", (40, 160, 40))]
+    legend = [(label, colour, False) for label, _, colour in series]
+    for label, key, colour in series:
+        points = np.array([point(r["env_steps"], r[key]) for r in rows], np.int32)
         cv2.polylines(image, [points], False, colour, 2, cv2.LINE_AA)
         for p in points:
-            cv2.circle(image, tuple(int(v) for v in p), 3, colour, -1, cv2.LINE_AA)
-        cv2.line(image, (left + 10 + 200 * (index % 4), 20 + 22 * (index // 4)),
-                 (left + 35 + 200 * (index % 4), 20 + 22 * (index // 4)), colour, 2)
-        cv2.putText(image, label, (left + 40 + 200 * (index % 4), 25 + 22 * (index // 4)), cv2.FONT_HERSHEY_SIMPLEX,
-                    0.42, (0, 0, 0), 1, cv2.LINE_AA)
-    cv2.putText(image, "metres per episode", (10, height - bottom + 45), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (0, 0, 0), 1)
+            cv2.circle(image, (int(p[0]), int(p[1])), 3, colour, -1, cv2.LINE_AA)
+    for base, colour in zip(baselines, ((120, 120, 120), (60, 170, 230))):
+        for key, thickness in (("RC", 1), ("DS", 2)):
+            y = point(0, base[key])[1]
+            for x in range(left, width - right, 14):
+                cv2.line(image, (x, y), (min(x + 7, width - right), y), colour, thickness)
+        legend.append((f"{base['agent']} RC/DS {base['RC']:.0f}/{base['DS']:.0f}", colour, True))
+    for index, (label, colour, _) in enumerate(legend):
+        x = left + 10 + 200 * (index % 4)
+        cv2.line(image, (x, 22 + 20 * (index // 4)), (x + 25, 22 + 20 * (index // 4)), colour, 2)
+        cv2.putText(image, label, (x + 30, 27 + 20 * (index // 4)), cv2.FONT_HERSHEY_SIMPLEX, 0.42, (0, 0, 0), 1,
+                    cv2.LINE_AA)
     return image
 
 
-def write_outputs(out: str, rows: list[tuple]) -> None:
-    """The table (.md, .csv) and the plot (.png) of the evaluations."""
+def write_outputs(out: str, rows: list[dict], baselines: list[dict], during: list[dict]) -> None:
     os.makedirs(os.path.dirname(out) or ".", exist_ok=True)
     with open(out + ".csv", "w", newline="") as stream:
-        csv.writer(stream).writerows([HEADER, *rows])
+        writer = csv.DictWriter(stream, COLUMNS)
+        writer.writeheader()
+        writer.writerows(baselines + rows)
+    shown = [c for c in COLUMNS if c in ("agent", "env_steps", "time_s", "RC", "DS", "penalty", "on_lane_pct")
+             or any(r[c] for r in baselines + rows)]
     with open(out + ".md", "w") as stream:
-        stream.write("| env steps | wall s | greedy distance (m) | greedy on-lane distance (m) | greedy collision "
-                     "rate | greedy return | random distance (m) | random on-lane distance (m) | random return |\n"
-                     "|---|---|---|---|---|---|---|---|---|\n")
-        for r in rows:
-            stream.write(f"| {r[0]} | {r[1]} | {r[2]:.1f} | {r[5]:.1f} | {r[3]:.2f} | {r[4]:.1f} | {r[6]:.1f} | "
-                         f"{r[9]:.1f} | {r[8]:.1f} |\n")
-    steps = [r[0] for r in rows]
-    cv2.imwrite(out + ".png", plot(steps, [
-        ("greedy distance", [r[2] for r in rows], (180, 90, 30)),
-        ("greedy on lane", [r[5] for r in rows], (40, 160, 40)),
-        ("random distance", [r[6] for r in rows], (150, 150, 150)),
-        ("random on lane", [r[9] for r in rows], (90, 200, 230))]))
+        stream.write("| " + " | ".join(shown) + " |\n|" + "---|" * len(shown) + "\n")
+        for row in baselines + rows:
+            stream.write("| " + " | ".join(f"{row[c]:.2f}" if isinstance(row[c], float) else str(row[c])
+                                           for c in shown) + " |\n")
+        if during:
+            stream.write("\nRoute evaluation during training (the run's `route_evaluation` routes):\n\n"
+                         "| iteration | env steps | time s | RC | DS |\n|---|---|---|---|---|\n")
+            for r in during:
+                stream.write(f"| {r['training_iteration']} | {r['num_env_steps_sampled_lifetime']} | "
+                             f"{r['time_total_s']:.0f} | {r['evaluation']['route_completion']:.1f} | "
+                             f"{r['evaluation']['driving_score']:.1f} |\n")
+    cv2.imwrite(out + ".png", plot(rows, baselines))
     print(f"wrote {out}.md, .csv and .png")
 
 
-HEADER = ["env_steps", "wall_s", "greedy_distance_m", "greedy_collision_rate", "greedy_return",
-          "greedy_distance_on_lane_m", "random_distance_m", "random_collision_rate", "random_return",
-          "random_distance_on_lane_m"]
-
-
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--config", default="dqn_example/dqn_config.yaml", help="training YAML")
-    parser.add_argument("--env-steps", type=int, default=100_000, help="env steps to train for")
-    parser.add_argument("--eval-every", type=int, default=10_000, help="env steps between evaluations")
-    parser.add_argument("--episodes", type=int, default=5, help="evaluation episodes per point")
-    parser.add_argument("--out", default="docs/learning_curve", help="output prefix (.md, .csv, .png)")
-    parser.add_argument("--from-csv", metavar="CSV", help="only redraw the table and plot from an earlier CSV")
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("results", help="the training run's experiment folder (DIRECTORY/NAME)")
+    parser.add_argument("--config", required=True, help="the training YAML (the experiment the policy acts through)")
+    parser.add_argument("--routes", nargs="+", required=True, help="held-out towns (names or .xodr paths)")
+    parser.add_argument("--route-count", type=int, default=3, help="routes drawn per town")
+    parser.add_argument("--route-seed", type=int, default=1000, help="seed of the routes (keep it apart from training's)")
+    parser.add_argument("--route-length", type=float, nargs=2, default=(300.0, 600.0), metavar=("MIN", "MAX"),
+                        help="length range of the routes in metres")
+    parser.add_argument("--traffic", type=int, default=0, help="background vehicles per route")
+    parser.add_argument("--walkers", type=int, default=0, help="walkers per route")
+    parser.add_argument("--workers", type=int, default=1, help="routes driven in parallel")
+    parser.add_argument("--max-checkpoints", type=int, default=8, help="evaluate at most this many checkpoints, "
+                                                                        "spread over the run")
+    parser.add_argument("--no-baselines", action="store_true", help="skip the autopilot and random rows")
+    parser.add_argument("--out", required=True, help="output prefix (.md, .csv, .png)")
     args = parser.parse_args()
-    if args.from_csv:
-        with open(args.from_csv) as stream:
-            rows = [tuple(float(v) if "." in v else int(v) for v in row) for row in list(csv.reader(stream))[1:]]
-        write_outputs(args.out, rows)
-        return
 
-    # The learner runs in this (driver) process; Ray's env runner runs at a lower priority (nice 15).
-    # One torch thread leaves it the other core, as under dqn_train.py where both are Ray workers.
-    torch.set_num_threads(1)
-    data = load_env_config(args.config, default_experiment=DQNExperiment)
-    config = build_algorithm_config(data, args.config, callbacks=DQNCallbacks)
-    ray.init(include_dashboard=False)
-    algo = config.build_algo()
-    env = CarlaEnv(data["env_config"])
-    rng = np.random.default_rng(0)
-    random_point = evaluate(env, lambda obs: int(rng.integers(env.action_space.n)), args.episodes, 1000)
-    print(f"random policy: distance {random_point[0]:.1f} m (on lane {random_point[3]:.1f} m), collision "
-          f"rate {random_point[1]:.2f}, return {random_point[2]:.1f}", flush=True)
+    load_env_config(args.config)  # checked as training checks it
+    env_config = load_yaml(args.config)["env_config"]
+    routes = []
+    for town in args.routes:
+        planner = RoutePlanner(load_map(*resolve_town(town)))
+        routes += generate_routes(planner, town, args.route_count, seed=args.route_seed, min_length=args.route_length[0],
+                                  max_length=args.route_length[1], first_id=len(routes))
 
-    def greedy(obs):
-        return greedy_action(algo.get_module(), obs)
+    def run(agent: str) -> dict:
+        settings = EvaluationSettings(agent=agent, env_config=env_config, traffic=args.traffic, walkers=args.walkers)
+        return evaluate(routes, settings, args.workers)
 
-    rows, next_eval, steps, started = [], 0, 0, time.time()
-    while True:
-        if steps >= next_eval:
-            point = evaluate(env, greedy, args.episodes, 1000)
-            rows.append((steps, round(time.time() - started), *point, *random_point))
-            print(f"env steps {steps:7d} | {rows[-1][1]:5d} s | greedy distance {point[0]:7.1f} m (on lane "
-                  f"{point[3]:7.1f} m), collision rate {point[1]:.2f}, return {point[2]:7.1f} | random "
-                  f"{random_point[0]:6.1f} m (on lane {random_point[3]:6.1f} m)", flush=True)
-            next_eval += args.eval_every
-        if steps >= args.env_steps:
-            break
-        steps = int(algo.train()["num_env_steps_sampled_lifetime"])
-    env.close()
-    algo.stop()
-    ray.shutdown()
-
-    write_outputs(args.out, rows)
+    baselines = [] if args.no_baselines else [score(run(agent), agent, 0, 0.0) for agent in ("autopilot", "random")]
+    for base in baselines:
+        print(f"{base['agent']:>9}: RC {base['RC']:5.1f} DS {base['DS']:5.1f} on lane {base['on_lane_pct']:5.1f} %")
+    during = [r for r in training_rows(args.results) if "driving_score" in (r.get("evaluation") or {})]
+    found = checkpoints(args.results, training_rows(args.results))
+    if len(found) > args.max_checkpoints:
+        found = [found[round(i * (len(found) - 1) / (args.max_checkpoints - 1))] for i in range(args.max_checkpoints)]
+    rows = []
+    for steps, seconds, path in found:
+        rows.append(score(run(os.path.join(path, "policy.pt")), os.path.basename(path), steps, seconds))
+        print(f"{steps:9d} steps {seconds:6.0f} s: RC {rows[-1]['RC']:5.1f} DS {rows[-1]['DS']:5.1f} "
+              f"on lane {rows[-1]['on_lane_pct']:5.1f} %", flush=True)
+    write_outputs(args.out, rows, baselines, during)
 
 
 if __name__ == "__main__":

@@ -2,7 +2,8 @@
 where its processes run, and can start from a checkpoint.
 
 :func:`trainable` builds the class Tune runs: ``Exporting<Algorithm>`` writes ``policy.pt``
-(:func:`~.policy.export_policy`) into every checkpoint, puts ``result["placement"]`` (node id, IP and pid
+(:func:`~.policy.export_policy`) and ``training_progress.json`` (the iteration and env steps it was
+taken at) into every checkpoint, puts ``result["placement"]`` (node id, IP and pid
 of the ``algorithm`` and of each remote env runner under ``env_runners`` by index) into the first
 iteration's result and, given a checkpoint, restores it before training. With route evaluation
 (:mod:`.route_evaluation`) it also keeps the checkpoint of the best driving score in
@@ -23,6 +24,8 @@ from .policy import POLICY_FILE, export_policy
 from .route_evaluation import DRIVING_SCORE, RouteEvaluation
 
 BEST_CHECKPOINT = "best_checkpoint"  # folder in the trial directory: the best route driving score so far
+PROGRESS_FILE = "training_progress.json"  # in every checkpoint: its iteration and env steps
+PROGRESS_KEYS = ("num_env_steps_sampled_lifetime",)
 
 
 def process_location() -> dict[str, str]:
@@ -51,6 +54,7 @@ class ExportingAlgorithm(Algorithm):
         result = super().step()
         if self._placement is not None:
             result["placement"], self._placement = self._placement, None
+        self._last_progress = {key: result[key] for key in PROGRESS_KEYS if key in result}
         score = (result.get("evaluation") or {}).get(DRIVING_SCORE)
         if score is not None and score > self._best_score:
             self._best_score = score
@@ -87,6 +91,9 @@ class ExportingAlgorithm(Algorithm):
     def save_checkpoint(self, checkpoint_dir: str) -> None:
         super().save_checkpoint(checkpoint_dir)
         export_policy(self.get_module(), self.config, os.path.join(checkpoint_dir, POLICY_FILE))
+        last = getattr(self, "_last_progress", {})
+        with open(os.path.join(checkpoint_dir, PROGRESS_FILE), "w") as stream:
+            json.dump({"training_iteration": self.iteration, **last}, stream)
 
 
 def trainable(algorithm_class: type[Algorithm], restore: str | None = None) -> type[Algorithm]:
