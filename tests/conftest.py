@@ -61,3 +61,15 @@ def straight_spawn(world) -> carla.Transform:
             return transform
     raise AssertionError("no straight spawn point")
 
+
+
+def drive_episode(env, seed: int, act, steps: int = 400):
+    """One episode of ``env`` from ``seed`` with ``act(observation)``, at most ``steps`` steps: (return, last info)."""
+    observation, _ = env.reset(seed=seed)
+    total, info = 0.0, {}
+    for _ in range(steps):
+        observation, reward, terminated, truncated, info = env.step(act(observation))
+        total += reward
+        if terminated or truncated:
+            break
+    return total, info

@@ -22,6 +22,8 @@ from rllib_integration.training import (build_algorithm_config, find_latest_chec
                                         policy_action, run_settings)
 from rllib_integration.training.inference import load_module
 
+from conftest import drive_episode
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY = {
     "env_config": {
@@ -113,17 +115,6 @@ def follow_lane(env):
     return ACTIONS.index((throttle, steer, 0.0))
 
 
-def episode_return(env, seed, policy, steps=400):
-    env.reset(seed=seed)
-    total, info = 0.0, {}
-    for _ in range(steps):
-        _, reward, terminated, truncated, info = env.step(policy(env))
-        total += reward
-        if terminated or truncated:
-            break
-    return total, info
-
-
 def test_the_lane_reward_pays_for_following_the_lane_on_the_ring():
     """The sanity check of the quickstart's learning signal, on RingTown (straight spokes, a curved
     ring): following the lane earns more than full throttle straight on, which ends off the lane."""
@@ -132,8 +123,8 @@ def test_the_lane_reward_pays_for_following_the_lane_on_the_ring():
     env = CarlaEnv(config)
     try:
         for seed in range(3):
-            follower, follower_info = episode_return(env, seed, follow_lane)
-            straight, straight_info = episode_return(env, seed, lambda env: ACTIONS.index((1.0, 0.0, 0.0)))
+            follower, follower_info = drive_episode(env, seed, lambda observation: follow_lane(env))
+            straight, straight_info = drive_episode(env, seed, lambda observation: ACTIONS.index((1.0, 0.0, 0.0)))
             assert straight_info["end_reason"] == "left_lane", straight_info
             assert follower_info["episode_distance_on_lane"] > 50.0 and follower > straight + 20.0, (follower, straight)
     finally:

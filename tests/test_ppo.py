@@ -19,6 +19,8 @@ from rllib_integration.sensors.virtual_lidar import box_distances, ray_angles
 from rllib_integration.training import find_latest_checkpoint, greedy_action, load_policy, policy_action
 from rllib_integration.training.inference import load_module
 
+from conftest import drive_episode
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CONFIGS = {kind: os.path.join(ROOT, "ppo_example", f"ppo_{kind}_config.yaml") for kind in ("vlidar", "camera")}
 
@@ -99,26 +101,15 @@ def route_follower(observation, rays=4):
     return np.array([0.5 if state[0] * 36.0 < 25.0 else 0.0, steer], dtype=np.float32)
 
 
-def run(env, seed, policy, steps=600):
-    observation, _ = env.reset(seed=seed)
-    total, info = 0.0, {}
-    for _ in range(steps):
-        observation, reward, terminated, truncated, info = env.step(policy(observation))
-        total += reward
-        if terminated or truncated:
-            break
-    return total, info
-
-
 def test_the_route_reward_pays_for_following_the_route():
     """The learning signal on GridTown's routes (straight roads and turns at junctions): following the
     route earns more than full throttle straight on (off the route at the first turn) and than standing."""
     env = lidar_env()
     try:
         for seed in range(3):
-            follow, follow_info = run(env, seed, route_follower)
-            straight, straight_info = run(env, seed, lambda obs: np.array([1.0, 0.0], dtype=np.float32))
-            stand, stand_info = run(env, seed, lambda obs: np.array([-1.0, 0.0], dtype=np.float32))
+            follow, follow_info = drive_episode(env, seed, route_follower)
+            straight, straight_info = drive_episode(env, seed, lambda obs: np.array([1.0, 0.0], dtype=np.float32))
+            stand, stand_info = drive_episode(env, seed, lambda obs: np.array([-1.0, 0.0], dtype=np.float32))
             assert stand_info["end_reason"] == "idle" and stand < 0.0
             assert follow_info["episode_distance"] > 60.0 and follow > straight + 10.0, (follow_info, straight_info)
             assert follow_info.get("end_reason") in (None, "completed", "red"), follow_info

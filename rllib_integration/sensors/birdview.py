@@ -59,7 +59,6 @@ GROUP_COLOURS = {"walkers": WALKER_COLOUR, "vehicles": VEHICLE_COLOUR, "two_whee
                  "hero": HERO_COLOUR}
 DRAW_ORDER = ("walkers", "vehicles", "two_wheelers", "hero")
 
-_ATTRIBUTES = {"type", "size", "radius", "output", "buildings", "debug", "route"}
 TEXT_MIN_SIZE = 128  # pixels: smaller pictures leave debug strings out (unreadable)
 SMOOTH_PPM = 4.0  # pixels per metre: below it, the map is drawn this fine and averaged down to the output
 ARROW_MIN_PPM = 4.0  # pixels per metre: below it, direction arrows are left out
@@ -277,13 +276,12 @@ class BirdviewSensor(PseudoSensor):
     """``sensor.birdview``: renders one frame per simulator frame, synchronously, when the
     sensor interface collects that frame."""
 
+    KIND = "BirdView"
+    ATTRIBUTES = frozenset({"size", "radius", "output", "buildings", "debug", "route"})
+
     def __init__(self, name: str, attributes: Mapping[str, Any], interface: Any, parent: Any) -> None:
         super().__init__(name, attributes, interface, parent)
-        where = f"env_config.experiment.hero.sensors.{name}"
-        unknown = set(self.attributes) - _ATTRIBUTES
-        if unknown:
-            raise ConfigError(f"{where}.{sorted(unknown)[0]}: not a BirdView attribute. Fix: use "
-                              f"{', '.join(sorted(_ATTRIBUTES - {'type'}))}.")
+        where = self.where
         size, radius = self.attributes.get("size", 84), self.attributes.get("radius", 15.0)
         output = self.attributes.get("output", "rgb")
         if not isinstance(size, int) or isinstance(size, bool) or size < 8:

@@ -111,7 +111,22 @@ class CarlaSensor(BaseSensor):
 
 
 class PseudoSensor(BaseSensor):
-    """A sensor computed in Python; :meth:`compute` runs when the interface collects a frame."""
+    """A sensor computed in Python; :meth:`compute` runs when the interface collects a frame. Its
+    configuration may hold ``type`` and :attr:`ATTRIBUTES` only (checked on creation; ``self.where`` is
+    its key path for error messages)."""
+
+    #: Name used in error messages, and the attributes the sensor accepts besides ``type``.
+    KIND = "pseudo-sensor"
+    ATTRIBUTES: frozenset[str] = frozenset()
+
+    def __init__(self, name: str, attributes: Mapping[str, Any], interface: SensorInterface,
+                 parent: Any) -> None:
+        super().__init__(name, attributes, interface, parent)
+        self.where = f"env_config.experiment.hero.sensors.{name}"
+        unknown = set(self.attributes) - self.ATTRIBUTES - {"type"}
+        if unknown:
+            raise ConfigError(f"{self.where}.{sorted(unknown)[0]}: not a {self.KIND} attribute. Fix: use "
+                              f"{', '.join(sorted(self.ATTRIBUTES))}.")
 
     def prepare(self, frame: int) -> None:
         self.compute(frame)

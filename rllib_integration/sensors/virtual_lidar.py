@@ -30,7 +30,6 @@ RASTER_PPM = 4.0  # pixels per metre of the marched map raster (the BirdView's c
 MARCH_STEP = 0.25  # metres between the raster samples along a ray
 COLUMNS = ("road_edge", "marking", "obstacle")
 OBSTACLE_PREFIXES = ("vehicle.", "walker.", "static.prop")
-_ATTRIBUTES = {"type", "rays", "range", "fov"}
 
 
 def ray_angles(rays: int, fov: float) -> np.ndarray:
@@ -126,13 +125,12 @@ class VirtualLidar:
 class VirtualLidarSensor(PseudoSensor):
     """``sensor.virtual_lidar``: one ``(rays, 3)`` measurement per simulator frame."""
 
+    KIND = "virtual LiDAR"
+    ATTRIBUTES = frozenset({"rays", "range", "fov"})
+
     def __init__(self, name: str, attributes: Mapping[str, Any], interface: Any, parent: Any) -> None:
         super().__init__(name, attributes, interface, parent)
-        where = f"env_config.experiment.hero.sensors.{name}"
-        unknown = set(self.attributes) - _ATTRIBUTES
-        if unknown:
-            raise ConfigError(f"{where}.{sorted(unknown)[0]}: not a virtual LiDAR attribute. Fix: use "
-                              f"{', '.join(sorted(_ATTRIBUTES - {'type'}))}.")
+        where = self.where
         rays, max_range, fov = (self.attributes.get(k, d) for k, d in (("rays", 32), ("range", 40.0), ("fov", 360.0)))
         if not isinstance(rays, int) or isinstance(rays, bool) or not 1 <= rays <= 1024:
             raise ConfigError(f"{where}.rays: expected a whole number from 1 to 1024, got {rays!r}.")
