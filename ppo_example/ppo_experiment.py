@@ -42,8 +42,8 @@ from rllib_integration.routes.planner import RoadOption, RoutePlanner
 from rllib_integration.routes.progress import Route
 from rllib_integration.routes.route_sets import dense_route, generate_routes
 
-OBSERVATIONS = ("vlidar", "camera")
-LIDAR, CAMERA = "vlidar", "camera"
+LIDAR, CAMERA = "vlidar", "camera"  # observation kinds, and the names of the sensors they read
+OBSERVATIONS = (LIDAR, CAMERA)
 COMMANDS = (RoadOption.LEFT, RoadOption.RIGHT, RoadOption.STRAIGHT, RoadOption.LANEFOLLOW,
             RoadOption.CHANGELANELEFT, RoadOption.CHANGELANERIGHT)
 STATE = ("speed", "acceleration", "steer", "red_light") + tuple(f"command_{c.name.lower()}" for c in COMMANDS)
@@ -80,7 +80,6 @@ class RouteExperiment(BaseExperiment):
         self.terminal_penalty = float(others["terminal_penalty"])
         self.max_offset = float(others["max_route_offset"])
         self.max_idle = float(others["max_idle_s"])
-        self.timestep = 0.05
         self.sensor = self._sensor_attributes()
         self._planners: dict[str, RoutePlanner] = {}
         self.monitor: RouteMonitor | None = None
@@ -89,7 +88,7 @@ class RouteExperiment(BaseExperiment):
     def _sensor_attributes(self) -> dict[str, Any]:
         sensors = self.config["hero"]["sensors"]
         wanted = {LIDAR: "sensor.virtual_lidar", CAMERA: "sensor.camera.rgb"}[self.observation_kind]
-        name = LIDAR if self.observation_kind == "vlidar" else CAMERA
+        name = self.observation_kind  # the sensor is named after the observation
         if name not in sensors or sensors[name].get("type") != wanted:
             example = "{type: sensor.virtual_lidar, rays: 32, range: 40}" if name == LIDAR else \
                 "{type: sensor.camera.rgb, image_size_x: 128, image_size_y: 64, transform: '1.5,0,2.2,0,-8,0'}"
@@ -131,13 +130,13 @@ class RouteExperiment(BaseExperiment):
             self.monitor = None
         self.last_action = (0.0, 0.0)
         self.idle_time = 0.0
+        self.offset = 0.0  # metres from the route, set by get_done_status
         self.end_reason: str | None = None
         self.last_completed = 0.0
         self.totals = {"return": 0.0, "distance": 0.0, "speed_sum": 0.0, "steps": 0,
                        **{f"infractions_{SHORT_NAMES[k]}": 0 for k in KINDS}}
         self.step_facts: dict[str, Any] = {}
         if self.core is not None and self.core.route_progress is not None:
-            self.timestep = float(self.core.config["timestep"])
             self.monitor = RouteMonitor(self.core.world, self.core.map, self.core.hero, self.core.route_progress)
             self.last_completed = self.core.route_progress.completed
 
@@ -176,12 +175,13 @@ class RouteExperiment(BaseExperiment):
         self.end_reason = None
         if self.monitor is None:
             return False, False
-        found = self.monitor.update(self.timestep)
+        timestep = float(core.config["timestep"])
+        found = self.monitor.update(timestep)
         for infraction in found:
             self.totals[f"infractions_{SHORT_NAMES[infraction.kind]}"] += 1
         hard = [i.kind for i in found if i.kind in HARD_KINDS]
         speed = core.hero.get_velocity().length()
-        self.idle_time = self.idle_time + self.timestep if speed < 0.1 else 0.0
+        self.idle_time = self.idle_time + timestep if speed < 0.1 else 0.0
         self.offset = core.route_progress.distance_to_route(core.hero.get_location())
         if hard:
             self.end_reason = SHORT_NAMES[hard[0]]
@@ -204,9 +204,10 @@ class RouteExperiment(BaseExperiment):
         progress = core.route_progress
         gained = progress.completed - self.last_completed if progress is not None else 0.0
         self.last_completed = progress.completed if progress is not None else 0.0
-        limit = min(self.target_speed, hero.get_speed_limit() / 3.6) if hero.get_speed_limit() > 0 else self.target_speed
+        lane_limit = hero.get_speed_limit() / 3.6
+        limit = min(self.target_speed, lane_limit) if lane_limit > 0 else self.target_speed
         speed_factor = float(np.clip(2.0 - speed / limit, 0.0, 1.0))
-        offset = getattr(self, "offset", 0.0)
+        offset = self.offset
         offset_factor = 1.0 - 0.5 * min(offset / self.max_offset, 1.0)
         failed = self.end_reason not in (None, "completed", "max_time")
         reward = -self.terminal_penalty if failed else gained * speed_factor * offset_factor

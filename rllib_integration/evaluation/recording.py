@@ -26,6 +26,24 @@ VIDEO_SIZE, VIDEO_RADIUS = 480, 40.0  # pixels, metres
 MARK_COLOUR = (0, 0, 255)  # BGR red
 
 
+def open_video(path: str, fps: float, size: int, fix: str) -> cv2.VideoWriter:
+    """An MP4 writer of ``size`` x ``size`` frames at ``path`` (its folder made); ``fix`` ends the error."""
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    writer = cv2.VideoWriter(path, cv2.VideoWriter_fourcc(*"mp4v"), fps, (size, size))
+    if not writer.isOpened():
+        raise OSError(f"cannot write a video to {path}. Fix: {fix}")
+    return writer
+
+
+def draw_header(frame: np.ndarray, lines: list[str], width: int | None = None) -> None:
+    """Write ``lines`` at the top left of ``frame`` over a darkened band (``width`` pixels wide, default
+    all), so they stay readable over any map."""
+    band = frame[:12 + 22 * len(lines), :width]
+    band[:] = (band * 0.35).astype(np.uint8)
+    for row, text in enumerate(lines):
+        cv2.putText(frame, text, (8, 22 + 22 * row), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (255, 255, 255), 1, cv2.LINE_AA)
+
+
 class RouteVideo:
     """An MP4 of one route (see the module docstring)."""
 
@@ -35,10 +53,7 @@ class RouteVideo:
         self.renderer.set_route(progress)
         self.hero = hero
         self.marks: list[Infraction] = []
-        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-        self.writer = cv2.VideoWriter(path, cv2.VideoWriter_fourcc(*"mp4v"), fps, (VIDEO_SIZE, VIDEO_SIZE))
-        if not self.writer.isOpened():
-            raise OSError(f"cannot write a video to {path}. Fix: give --record a writable folder.")
+        self.writer = open_video(path, fps, VIDEO_SIZE, "give --record a writable folder.")
 
     def add(self, header: str, new: list[Infraction]) -> None:
         self.marks += [i for i in new if i.location != (0.0, 0.0, 0.0)]
@@ -51,12 +66,7 @@ class RouteVideo:
                 cv2.drawMarker(frame, centre, MARK_COLOUR, cv2.MARKER_TILTED_CROSS, 14, 3, cv2.LINE_AA)
                 cv2.putText(frame, SHORT_NAMES.get(mark.kind, mark.kind), (centre[0] + 8, centre[1] - 8),
                             cv2.FONT_HERSHEY_SIMPLEX, 0.4, MARK_COLOUR, 1, cv2.LINE_AA)
-        lines = header.split("\n")
-        band = frame[:12 + 22 * len(lines)]
-        band[:] = (band * 0.35).astype(np.uint8)  # a dark band keeps the header readable over any map
-        for row, text in enumerate(lines):
-            cv2.putText(frame, text, (8, 22 + 22 * row), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (255, 255, 255), 1,
-                        cv2.LINE_AA)
+        draw_header(frame, header.split("\n"))
         self.writer.write(frame)
 
     def close(self) -> None:

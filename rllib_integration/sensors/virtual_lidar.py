@@ -145,8 +145,3 @@ class VirtualLidarSensor(PseudoSensor):
     def parse(self, data: np.ndarray) -> np.ndarray:
         return data
 
-
-def lidar_shape(attributes: Mapping[str, Any]) -> tuple[int, int]:
-    """The shape of a ``sensor.virtual_lidar`` measurement with these attributes."""
-    return int(attributes.get("rays", 32)), len(COLUMNS)
-

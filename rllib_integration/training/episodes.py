@@ -9,17 +9,17 @@ frame, or a ``Dict`` observation's ``image``) in the top-right corner, and the s
 
 from __future__ import annotations
 
-import os
 from typing import Any, Callable
 
 import cv2
 import numpy as np
 
 from ..carla_env import CarlaEnv
+from ..evaluation.recording import VIDEO_RADIUS, VIDEO_SIZE, draw_header, open_video
 from ..sensors.birdview import BirdviewRenderer
 from .console import console
 
-VIDEO_SIZE, VIDEO_RADIUS, INSET = 480, 40.0, 160  # pixels, metres, pixels (the observation's picture)
+INSET = 160  # pixels: the side of the observation's picture in the video
 
 
 def observation_image(observation: Any) -> np.ndarray | None:
@@ -36,10 +36,8 @@ class EpisodeVideo:
     """An MP4 of greedy episodes (see the module docstring)."""
 
     def __init__(self, path: str, fps: float) -> None:
-        self.path, self.fps = path, fps
-        self.writer: cv2.VideoWriter | None = None
+        self.writer = open_video(path, fps, VIDEO_SIZE, "use a writable path ending in .mp4")
         self.renderer: BirdviewRenderer | None = None
-        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
 
     def start(self, env: CarlaEnv) -> None:
         """Follow the hero of the episode that just started."""
@@ -58,19 +56,11 @@ class EpisodeVideo:
                                                                       max(1, round(height * scale))),
                                interpolation=cv2.INTER_NEAREST)
             frame[4:4 + inset.shape[0], -4 - inset.shape[1]:-4] = inset
-        band = frame[:12 + 22 * len(lines), :VIDEO_SIZE - INSET - 8]
-        band[:] = (band * 0.35).astype(np.uint8)  # a dark band keeps the text readable over any map
-        for row, text in enumerate(lines):
-            cv2.putText(frame, text, (8, 22 + 22 * row), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (255, 255, 255), 1, cv2.LINE_AA)
-        if self.writer is None:
-            self.writer = cv2.VideoWriter(self.path, cv2.VideoWriter_fourcc(*"mp4v"), self.fps, (VIDEO_SIZE, VIDEO_SIZE))
-            if not self.writer.isOpened():
-                raise OSError(f"cannot write a video to {self.path}. Fix: use a writable path ending in .mp4")
+        draw_header(frame, lines, VIDEO_SIZE - INSET - 8)
         self.writer.write(frame)
 
     def close(self) -> None:
-        if self.writer is not None:
-            self.writer.release()
+        self.writer.release()
 
 
 def episode_row(episode: int, steps: int, total: float, info: dict[str, Any]) -> dict[str, Any]:

@@ -11,7 +11,6 @@ import argparse
 import logging
 import os
 import signal
-import time
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
@@ -67,7 +66,6 @@ class Progress(tune.Callback):
 
     def __init__(self, criteria: dict[str, float]) -> None:
         self.criteria = criteria
-        self.started = time.time()
 
     def on_trial_result(self, iteration, trials, trial, result, **info) -> None:
         if "placement" in result:

@@ -102,12 +102,13 @@ class ImageStateEncoderConfig(ImageEncoderConfig):
     state_size: int = 0
 
     @property
-    def output_dims(self) -> tuple[int]:
-        return (self.latent_dim or self._conv_output_size() + self.state_size,)
+    def image_config(self) -> ImageEncoderConfig:
+        """The picture's conv stack (no dense layer: the state joins its features first)."""
+        return ImageEncoderConfig(obs_space=self.image_space, conv_filters=self.conv_filters, latent_dim=None)
 
-    def _conv_output_size(self) -> int:
-        return ImageEncoderConfig(obs_space=self.image_space, conv_filters=self.conv_filters,
-                                  latent_dim=None)._conv_output_size()
+    @property
+    def output_dims(self) -> tuple[int]:
+        return (self.latent_dim or self.image_config.output_dims[0] + self.state_size,)
 
     def build(self, framework: str = "torch") -> "ImageStateEncoder":
         return ImageStateEncoder(self)
@@ -120,14 +121,13 @@ class ImageStateEncoder(TorchModel, Encoder):
     def __init__(self, config: ImageStateEncoderConfig) -> None:
         TorchModel.__init__(self, config)
         Encoder.__init__(self, config)
-        self.image = ImageEncoder(ImageEncoderConfig(obs_space=config.image_space, conv_filters=config.conv_filters,
-                                                     latent_dim=None))
-        width = config._conv_output_size() + config.state_size
+        self.image = config.image_config.build()
+        width = config.image_config.output_dims[0] + config.state_size
         self.head = nn.Sequential(nn.Linear(width, config.latent_dim), nn.ReLU()) if config.latent_dim else nn.Identity()
 
     def _forward(self, inputs: dict, **kwargs) -> dict:
         observations = inputs[Columns.OBS]
-        features = self.image._forward({Columns.OBS: observations["image"]})[ENCODER_OUT]
+        features = self.image({Columns.OBS: observations["image"]})[ENCODER_OUT]
         return {ENCODER_OUT: self.head(torch.cat([features, observations["state"].float()], dim=1))}
 
 
