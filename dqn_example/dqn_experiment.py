@@ -10,11 +10,15 @@
   falling, ``-100`` idle for too long, ``+100`` for reaching the episode length.
 - Ends: idle longer than ``max_time_idle`` steps and falling (z < -0.5) terminate; reaching
   ``max_time_episode`` steps truncates.
-- ``others.reward: lane`` (the quickstart's choice; ``faithful``, the default, is the above): the
-  distance driven on a lane in its direction, counted up to ``target_speed_kmh`` (30) with a small
-  cost per km/h above it; leaving the lanes, driving against them, a collision or falling end the
-  episode with -20 (idle and episode-length terms as above). The original rewarded raw distance, so
-  its policies learnt to race at 180 km/h and left the road whenever a curve came.
+- ``others.reward: route`` (the quickstart's choice; ``faithful``, the default, is the above): follow a
+  route drawn per episode (:class:`~rllib_integration.tasks.RouteFollowing`, ``route_length`` metres; the
+  BirdView needs ``route: true`` so the policy sees it). The reward is the route metres completed this
+  step, scaled down by speeding (to 0 at ``zero_reward_speed`` times ``target_speed_kmh`` or the lane's
+  limit, if lower) and by the distance from the route (to half at ``max_route_offset``); a collision,
+  leaving the lanes, more than ``max_route_offset`` metres from the route, falling or idling end the
+  episode with -``terminal_penalty``; the route completed ends it too. Red lights do not end it (no
+  traffic in the quickstart): the evaluator counts them. The original rewarded raw distance, so its
+  policies learnt to race at 180 km/h and left the road whenever a curve came.
 - ``info``: per-step facts (speed, distance, heading deviation, lane state, collisions, lane
   invasions) and running episode totals, plus ``end_reason`` on the last step.
 """
@@ -30,6 +34,8 @@ import numpy as np
 
 from rllib_integration.base_experiment import BaseExperiment
 from rllib_integration.config import ConfigError
+from rllib_integration.routes.progress import Route
+from rllib_integration.tasks import RouteFollowing, RouteStep
 
 #: (throttle, steer, brake) of each action; reverse and hand brake are always off.
 ACTIONS: tuple[tuple[float, float, float], ...] = (
@@ -39,9 +45,12 @@ ACTIONS: tuple[tuple[float, float, float], ...] = (
           for steer in (0.0, 0.75, 0.5, 0.25, -0.75, -0.5, -0.25))
 
 ALLOWED_LANES = (carla.LaneType.Driving, carla.LaneType.Parking)
-#: ``others.reward``: the original's terms, or the lane-keeping variant (see :meth:`DQNExperiment.lane_reward`).
-REWARDS = ("faithful", "lane")
-LANE_END_PENALTY = 20.0  # lane variant: leaving the lanes, driving against them or a collision ends the episode
+#: ``others.reward``: the original's terms, or the route-following variant (see :meth:`DQNExperiment.route_reward`).
+REWARDS = ("faithful", "route")
+#: Infractions that end a ``reward: route`` episode.
+ROUTE_HARD_KINDS = ("collisions_pedestrian", "collisions_vehicle", "collisions_layout")
+#: Why an episode ends (``info["end_reason"]``).
+END_REASONS = ("idle", "falling", "max_time", "completed", "off_route", "outside_lanes", "ped", "veh", "static")
 BIRDVIEW = "birdview"
 
 
@@ -49,7 +58,8 @@ class DQNExperiment(BaseExperiment):
     """Drive along the roads as far as possible without idling, leaving the lane or falling."""
 
     CONFIG_DEFAULTS = {"others": {"framestack": 4, "max_time_idle": 600, "max_time_episode": 6400,
-                                  "reward": "faithful", "target_speed_kmh": 30.0}}
+                                  "reward": "faithful", "route_length": [300.0, 800.0], "target_speed_kmh": 30.0,
+                                  "zero_reward_speed": 1.5, "max_route_offset": 3.0, "terminal_penalty": 20.0}}
 
     def __init__(self, config: dict[str, Any]) -> None:
         super().__init__(config)
@@ -61,12 +71,20 @@ class DQNExperiment(BaseExperiment):
         if self.reward_kind not in REWARDS:
             raise ConfigError(f"env_config.experiment.others.reward: {self.reward_kind!r} is not a reward of "
                               f"DQNExperiment. Fix: use {' or '.join(REWARDS)}.")
-        self.target_speed = float(others["target_speed_kmh"])
         sensors = self.config["hero"]["sensors"]
         if BIRDVIEW not in sensors or sensors[BIRDVIEW].get("type") != "sensor.birdview":
             raise ConfigError("env_config.experiment.hero.sensors.birdview: DQNExperiment needs a sensor "
                               "named 'birdview' of type sensor.birdview. Fix: add "
                               "'birdview: {type: sensor.birdview, size: 84, radius: 15}'.")
+        self.task: RouteFollowing | None = None
+        if self.reward_kind == "route":
+            if sensors[BIRDVIEW].get("route") is not True:
+                raise ConfigError("env_config.experiment.hero.sensors.birdview.route: reward: route needs the route "
+                                  "in the picture. Fix: add 'route: true' to the birdview sensor.")
+            self.task = RouteFollowing("env_config.experiment.others", others["route_length"],
+                                       others["target_speed_kmh"], others["max_route_offset"], float("inf"),
+                                       others["zero_reward_speed"], ROUTE_HARD_KINDS)
+            self.terminal_penalty = float(others["terminal_penalty"])
         self.size = int(sensors[BIRDVIEW].get("size", 84))
         self.channels = 8 if sensors[BIRDVIEW].get("output", "rgb") == "masks" else 3
         self.last_action = carla.VehicleControl()
@@ -89,10 +107,18 @@ class DQNExperiment(BaseExperiment):
         return self.last_action
 
     # -- episode ----------------------------------------------------------------------------
+    def plan_route(self, core: Any, rng: np.random.Generator) -> Route | None:
+        """With ``reward: route``, a route of ``route_length`` metres on the loaded town; else None (a spawn
+        point, as the original)."""
+        return self.task.plan(core, rng) if self.task is not None else None
+
     def reset(self) -> None:
+        if self.task is not None:
+            self.task.start(self.core)
+        self.route_step: RouteStep | None = None
         self.time_idle = 0
         self.time_episode = 0
-        self.done_time_idle = self.done_falling = self.done_time_episode = self.done_lane = False
+        self.done_time_idle = self.done_falling = self.done_time_episode = False
         self.step_collisions = 0
         self.lane: tuple[str, float] | None = None
         self.last_location: carla.Location | None = None
@@ -129,9 +155,10 @@ class DQNExperiment(BaseExperiment):
         self.done_time_episode = self.max_time_episode < self.time_episode
         self.done_falling = hero.get_location().z < -0.5
         self.lane = self._lane_check(core.map, hero.get_transform())  # (state, penalty), for compute_reward too
-        self.done_lane = self.reward_kind == "lane" and (self.lane[0] in ("off_lane", "wrong_way")
-                                                          or self.step_collisions > 0)
-        terminated = self.done_time_idle or self.done_falling or self.done_lane
+        if self.task is not None:
+            self.route_step = self.task.step(core)
+        route_end = self.route_step is not None and self.route_step.end_reason not in (None, "max_time")
+        terminated = self.done_time_idle or self.done_falling or route_end
         return terminated, self.done_time_episode and not terminated
 
     def compute_reward(self, observation: np.ndarray, core: Any) -> float:
@@ -144,33 +171,29 @@ class DQNExperiment(BaseExperiment):
         distance = math.hypot(location.x - self.last_location.x, location.y - self.last_location.y)
         lane_state, penalty = self.lane if self.lane is not None else self._lane_check(core.map, transform)
         self.lane = None
-        if self.reward_kind == "lane":
-            reward = self.lane_reward(distance, speed, lane_state)
+        if self.route_step is not None:
+            reward = self.route_reward(self.route_step)
         else:
             reward = distance + penalty
             if speed < 20.0:
                 reward += 0.05 * (speed - self.last_speed)
             if self.done_falling:
                 reward -= 40.0
-        if self.done_time_idle:
-            reward -= 100.0
-        if self.done_time_episode:
-            reward += 100.0
+            if self.done_time_idle:
+                reward -= 100.0
+            if self.done_time_episode:
+                reward += 100.0
         self.last_location, self.last_speed = location, speed
         self._record(speed, distance, lane_state)
         return reward
 
-    def lane_reward(self, distance: float, speed: float, lane_state: str) -> float:
-        """The lane-keeping variant: the distance driven on a lane in its direction, counted up to the
-        target speed (``target_speed_kmh``; beyond it each km/h costs as much as a metre's worth of that
-        speed), minus :data:`LANE_END_PENALTY` when the episode ends off the lanes, against them, in a
-        collision or falling."""
-        if self.done_lane or self.done_falling:
-            return -LANE_END_PENALTY
-        reward = distance * min(1.0, self.target_speed / max(speed, 1e-3))
-        if speed > self.target_speed:
-            reward -= 0.01 * (speed - self.target_speed)
-        return reward if lane_state in ("on_lane", "junction") else 0.0
+    def route_reward(self, step: RouteStep) -> float:
+        """The route-following variant: the route metres completed this step times its speeding and
+        route-offset factors, or -``terminal_penalty`` when the episode fails (a collision, out of the lanes
+        or off the route, falling, idling)."""
+        if step.failed or self.done_falling or self.done_time_idle:
+            return -self.terminal_penalty
+        return step.gained * step.speed_factor * step.offset_factor
 
     def _lane_check(self, town_map: carla.Map, transform: carla.Transform) -> tuple[str, float]:
         """(lane state, penalty); sets ``last_heading_deviation`` (radians) as the original."""
@@ -208,9 +231,19 @@ class DQNExperiment(BaseExperiment):
             "episode_heading_deviation": totals["heading_sum"] / totals["steps"],
             "episode_collisions": totals["collisions"], "episode_lane_invasions": totals["lane_invasions"],
         }
-        if self.done_time_idle or self.done_falling or self.done_time_episode or self.done_lane:
-            self.step_facts["end_reason"] = ("falling" if self.done_falling else "idle" if self.done_time_idle else
-                                             "left_lane" if self.done_lane else "max_time")
+        step = self.route_step
+        if step is not None:
+            self.step_facts.update(route_completion=step.route_completion, route_offset=step.offset,
+                                   episode_route_completion=step.route_completion)
+        route_end = step.end_reason if step is not None and step.end_reason != "max_time" else None
+        if self.done_falling:
+            self.step_facts["end_reason"] = "falling"
+        elif self.done_time_idle:
+            self.step_facts["end_reason"] = "idle"
+        elif route_end is not None:
+            self.step_facts["end_reason"] = route_end
+        elif self.done_time_episode:
+            self.step_facts["end_reason"] = "max_time"
 
     def get_info(self, observation: np.ndarray, core: Any) -> dict[str, Any]:
         """This step's facts from the reward computation: speed, distance, lane state, heading

@@ -5,9 +5,8 @@ under ``env_runners/carla/*``."""
 from __future__ import annotations
 
 from rllib_integration.evaluation.infractions import KINDS, SHORT_NAMES
+from rllib_integration.tasks import END_REASONS
 from rllib_integration.training.callbacks import EpisodeMetricsCallbacks
-
-from .ppo_experiment import END_REASONS
 
 
 class PPOCallbacks(EpisodeMetricsCallbacks):

@@ -1,8 +1,8 @@
 """``RouteExperiment``: follow a planned route, rewarded in the style of CaRL (Jaeger et al., 2025).
 
 - Route: every episode a route of ``route_length`` metres drawn on the episode's town with the
-  evaluator's planner (:func:`~rllib_integration.routes.route_sets.generate_routes`); the hero spawns at
-  its start (the evaluator gives its own routes instead).
+  evaluator's planner; the hero spawns at its start (the evaluator gives its own routes instead). Routes,
+  progress and ends come from :class:`~rllib_integration.tasks.RouteFollowing`.
 - Actions: ``Box(-1, 1, (2,))``: acceleration (positive: throttle, negative: brake) and steer.
 - Observation (``others.observation``):
 
@@ -15,7 +15,8 @@
     named ``camera`` and :data:`STATE`.
 
 - Reward: the route metres completed this step (``core.route_progress``) times soft factors: speed
-  above ``target_speed_kmh`` (or the lane's limit if lower) scales it down to 0 at twice the limit, and a
+  above ``target_speed_kmh`` (or the lane's limit if lower) scales it down to 0 at ``zero_reward_speed`` (2)
+  times the limit, and a
   lateral offset from the route scales it down to half at ``max_route_offset`` metres. Hard infractions
   end the episode with ``-terminal_penalty``: a collision, a red light or stop sign run, leaving the
   lanes (as the evaluator counts them: :class:`~rllib_integration.evaluation.monitor.RouteMonitor`),
@@ -37,10 +38,9 @@ import numpy as np
 from rllib_integration.base_experiment import BaseExperiment
 from rllib_integration.config import ConfigError
 from rllib_integration.evaluation.infractions import KINDS, SHORT_NAMES
-from rllib_integration.evaluation.monitor import RouteMonitor
-from rllib_integration.routes.planner import RoadOption, RoutePlanner
+from rllib_integration.routes.planner import RoadOption
 from rllib_integration.routes.progress import Route
-from rllib_integration.routes.route_sets import dense_route, generate_routes
+from rllib_integration.tasks import RouteFollowing
 
 LIDAR, CAMERA = "vlidar", "camera"  # observation kinds, and the names of the sensors they read
 OBSERVATIONS = (LIDAR, CAMERA)
@@ -50,15 +50,14 @@ STATE = ("speed", "acceleration", "steer", "red_light") + tuple(f"command_{c.nam
 ROUTE_LOOKAHEAD = (2, 4, 6, 8, 10, 13, 16, 20, 25, 30, 40)  # metres (route points are 1 m apart)
 COMMAND_LOOKAHEAD = 25  # route points searched for the next junction or lane-change command
 SPEED_SCALE, ROUTE_SCALE = 10.0, 40.0  # m/s, metres
-HARD_KINDS = ("collisions_pedestrian", "collisions_vehicle", "collisions_layout", "red_light", "stop_infraction")
-END_REASONS = ("completed", "max_time", "idle", "off_route", "outside_lanes") + tuple(SHORT_NAMES[k] for k in HARD_KINDS)
 
 
 class RouteExperiment(BaseExperiment):
     """Follow the episode's route as far as possible without infractions (see the module docstring)."""
 
     CONFIG_DEFAULTS = {"others": {"observation": "vlidar", "route_length": [150.0, 400.0], "target_speed_kmh": 30.0,
-                                  "terminal_penalty": 10.0, "max_route_offset": 4.0, "max_idle_s": 10.0}}
+                                  "zero_reward_speed": 2.0, "terminal_penalty": 10.0, "max_route_offset": 4.0,
+                                  "max_idle_s": 10.0}}
 
     def __init__(self, config: dict[str, Any]) -> None:
         super().__init__(config)
@@ -68,21 +67,10 @@ class RouteExperiment(BaseExperiment):
         if self.observation_kind not in OBSERVATIONS:
             raise ConfigError(f"{where}.observation: {self.observation_kind!r} is not an observation of "
                               f"RouteExperiment. Fix: use {' or '.join(OBSERVATIONS)}.")
-        low, high = (float(v) for v in others["route_length"]) if len(others["route_length"]) == 2 else (0, -1)
-        if not 20.0 <= low <= high:
-            raise ConfigError(f"{where}.route_length: expected [shortest, longest] metres with 20 <= shortest "
-                              f"<= longest, got {others['route_length']!r}.")
-        self.route_length = (low, high)
-        for key in ("target_speed_kmh", "max_route_offset", "max_idle_s"):
-            if float(others[key]) <= 0:
-                raise ConfigError(f"{where}.{key}: expected a positive number, got {others[key]!r}.")
-        self.target_speed = float(others["target_speed_kmh"]) / 3.6
+        self.task = RouteFollowing(where, others["route_length"], others["target_speed_kmh"],
+                                   others["max_route_offset"], others["max_idle_s"], others["zero_reward_speed"])
         self.terminal_penalty = float(others["terminal_penalty"])
-        self.max_offset = float(others["max_route_offset"])
-        self.max_idle = float(others["max_idle_s"])
         self.sensor = self._sensor_attributes()
-        self._planners: dict[str, RoutePlanner] = {}
-        self.monitor: RouteMonitor | None = None
         self.reset()
 
     def _sensor_attributes(self) -> dict[str, Any]:
@@ -116,29 +104,15 @@ class RouteExperiment(BaseExperiment):
     # -- episode ----------------------------------------------------------------------------
     def plan_route(self, core: Any, rng: np.random.Generator) -> Route:
         """A route of ``route_length`` metres on the loaded town, drawn with ``rng``."""
-        name = core.map.name
-        planner = self._planners.get(name)
-        if planner is None:
-            planner = self._planners[name] = RoutePlanner(core.map)
-        spec = generate_routes(planner, name, 1, seed=int(rng.integers(2 ** 31)), min_length=self.route_length[0],
-                               max_length=self.route_length[1])[0]
-        return dense_route(planner, spec)
+        return self.task.plan(core, rng)
 
     def reset(self) -> None:
-        if self.monitor is not None:
-            self.monitor.destroy()
-            self.monitor = None
+        self.task.start(self.core)
         self.last_action = (0.0, 0.0)
-        self.idle_time = 0.0
-        self.offset = 0.0  # metres from the route, set by get_done_status
-        self.end_reason: str | None = None
-        self.last_completed = 0.0
+        self.step_result = None
         self.totals = {"return": 0.0, "distance": 0.0, "speed_sum": 0.0, "steps": 0,
                        **{f"infractions_{SHORT_NAMES[k]}": 0 for k in KINDS}}
         self.step_facts: dict[str, Any] = {}
-        if self.core is not None and self.core.route_progress is not None:
-            self.monitor = RouteMonitor(self.core.world, self.core.map, self.core.hero, self.core.route_progress)
-            self.last_completed = self.core.route_progress.completed
 
     def _state(self) -> np.ndarray:
         hero = self.core.hero
@@ -172,59 +146,28 @@ class RouteExperiment(BaseExperiment):
         return np.concatenate([rays.ravel(), self._state(), self._route_points()]).astype(np.float32), {}
 
     def get_done_status(self, observation: Any, core: Any) -> tuple[bool, bool]:
-        self.end_reason = None
-        if self.monitor is None:
-            return False, False
-        timestep = float(core.config["timestep"])
-        found = self.monitor.update(timestep)
-        for infraction in found:
+        step = self.step_result = self.task.step(core)
+        for infraction in step.infractions:
             self.totals[f"infractions_{SHORT_NAMES[infraction.kind]}"] += 1
-        hard = [i.kind for i in found if i.kind in HARD_KINDS]
-        speed = core.hero.get_velocity().length()
-        self.idle_time = self.idle_time + timestep if speed < 0.1 else 0.0
-        self.offset = core.route_progress.distance_to_route(core.hero.get_location())
-        if hard:
-            self.end_reason = SHORT_NAMES[hard[0]]
-        elif self.monitor.outside_now:
-            self.end_reason = "outside_lanes"
-        elif self.offset > self.max_offset:
-            self.end_reason = "off_route"
-        elif self.idle_time >= self.max_idle:
-            self.end_reason = "idle"
-        elif self.monitor.completed:
-            self.end_reason = "completed"
-        elif self.monitor.done:  # the evaluator's time limit (its other ends are caught above)
-            self.end_reason = "max_time"
-            return False, True
-        return self.end_reason is not None, False
+        return step.end_reason is not None and not step.truncated, step.truncated
 
     def compute_reward(self, observation: Any, core: Any) -> float:
-        hero = core.hero
-        speed = hero.get_velocity().length()
-        progress = core.route_progress
-        gained = progress.completed - self.last_completed if progress is not None else 0.0
-        self.last_completed = progress.completed if progress is not None else 0.0
-        lane_limit = hero.get_speed_limit() / 3.6
-        limit = min(self.target_speed, lane_limit) if lane_limit > 0 else self.target_speed
-        speed_factor = float(np.clip(2.0 - speed / limit, 0.0, 1.0))
-        offset = self.offset
-        offset_factor = 1.0 - 0.5 * min(offset / self.max_offset, 1.0)
-        failed = self.end_reason not in (None, "completed", "max_time")
-        reward = -self.terminal_penalty if failed else gained * speed_factor * offset_factor
+        step = self.step_result
+        reward = -self.terminal_penalty if step.failed else step.gained * step.speed_factor * step.offset_factor
         totals = self.totals
         totals["return"] += reward
-        totals["distance"] += gained
-        totals["speed_sum"] += speed
+        totals["distance"] += step.gained
+        totals["speed_sum"] += step.speed
         totals["steps"] += 1
-        self.step_facts = {"speed": speed, "progress": gained, "speed_factor": speed_factor,
-                           "offset_factor": offset_factor, "route_offset": offset,
-                           "route_completion": self.monitor.route_completion if self.monitor else 0.0,
-                           "episode_route_completion": self.monitor.route_completion if self.monitor else 0.0,
+        self.step_facts = {"speed": step.speed, "progress": step.gained, "speed_factor": step.speed_factor,
+                           "offset_factor": step.offset_factor, "route_offset": step.offset,
+                           "route_completion": step.route_completion,
+                           "episode_route_completion": step.route_completion,
                            "episode_distance": totals["distance"],
                            "episode_mean_speed": 3.6 * totals["speed_sum"] / totals["steps"],
                            **{f"episode_{k}": v for k, v in totals.items() if k.startswith("infractions_")}}
-        if self.end_reason is not None:
-            self.step_facts["end_reason"] = self.end_reason
+        if step.end_reason is not None:
+            self.step_facts["end_reason"] = step.end_reason
         return reward
 
     def get_info(self, observation: Any, core: Any) -> dict[str, Any]:

@@ -103,37 +103,70 @@ def test_idle_terminates_with_penalty_and_length_truncates_with_bonus():
         env.close()
 
 
-def follow_lane(env):
-    """The action of a simple lane follower: steer towards the lane 6 m ahead, about 25 km/h."""
+def follow_route(env):
+    """The action of a simple route follower: steer towards the route 6 m ahead, 20-27 km/h (coasting
+    above: even the lowest throttle, 0.3, keeps accelerating the car)."""
     hero = env.core.hero
     t = hero.get_transform()
-    target = env.core.map.get_waypoint(t.location).next(6.0)[0].transform.location
+    ahead = env.core.next_waypoints(8)
+    target = ahead[min(5, len(ahead) - 1)][0].transform.location if ahead else t.location
     angle = math.degrees(math.atan2(target.y - t.location.y, target.x - t.location.x)) - t.rotation.yaw
     angle = (angle + 180.0) % 360.0 - 180.0
     steer = min((0.0, 0.25, -0.25, 0.5, -0.5, 0.75, -0.75), key=lambda level: abs(level - angle / 30.0))
-    throttle = 0.6 if 3.6 * hero.get_velocity().length() < 25.0 else 0.3
+    speed = 3.6 * hero.get_velocity().length()
+    throttle = 0.6 if speed < 20.0 else 0.3 if speed < 27.0 else 0.0
     return ACTIONS.index((throttle, steer, 0.0))
 
 
-def test_the_lane_reward_pays_for_following_the_lane_on_the_ring():
-    """The sanity check of the quickstart's learning signal, on RingTown (straight spokes, a curved
-    ring): following the lane earns more than full throttle straight on, which ends off the lane."""
-    config = env_config(reward="lane", max_time_idle=400, max_time_episode=400)
-    config["experiment"]["town"] = "RingTown"
-    env = CarlaEnv(config)
+def route_config(town: str):
+    config = env_config(reward="route", route_length=[150, 300], max_time_idle=100, max_time_episode=1000)
+    config["experiment"]["town"] = town
+    config["experiment"]["hero"]["sensors"]["birdview"]["route"] = True
+    return config
+
+
+def test_the_route_reward_pays_for_following_the_route_on_the_sanity_map():
+    """The sanity check of the quickstart's learning signal on CurveRoad (a straight road, one curve, a
+    straight road): following the route earns its length, full throttle straight on leaves the lanes at
+    the curve, standing still ends idle; the reward is deterministic."""
+    env = CarlaEnv(route_config("CurveRoad"))
     try:
         for seed in range(3):
-            follower, follower_info = drive_episode(env, seed, lambda observation: follow_lane(env))
+            follower, follower_info = drive_episode(env, seed, lambda observation: follow_route(env), steps=1000)
+            again, _ = drive_episode(env, seed, lambda observation: follow_route(env), steps=1000)
             straight, straight_info = drive_episode(env, seed, lambda observation: ACTIONS.index((1.0, 0.0, 0.0)))
-            assert straight_info["end_reason"] == "left_lane", straight_info
-            assert follower_info["episode_distance_on_lane"] > 50.0 and follower > straight + 20.0, (follower, straight)
+            standing, standing_info = drive_episode(env, seed, lambda observation: 1)
+            assert follower_info["end_reason"] == "completed" and follower_info["route_completion"] == 100.0
+            assert follower == pytest.approx(again, abs=1e-6), "same seed, same return"
+            assert follower > 0.8 * follower_info["episode_distance"], "about a point per route metre"
+            assert straight_info["end_reason"] in ("outside_lanes", "off_route") and straight < 0.0
+            assert standing_info["end_reason"] == "idle" and standing == pytest.approx(-20.0)
+            assert follower > straight + 100.0 and follower > standing + 100.0, (follower, straight, standing)
     finally:
         env.close()
+
+
+def test_the_route_reward_on_towns_with_junctions():
+    """On RingTown and GridTown the route follower completes routes through junctions and earns about a
+    point per metre."""
+    for town in ("RingTown", "GridTown"):
+        env = CarlaEnv(route_config(town))
+        try:
+            total, info = drive_episode(env, 1, lambda observation: follow_route(env), steps=1000)
+            assert info["end_reason"] == "completed" and total > 0.8 * info["episode_distance"] > 100.0, info
+        finally:
+            env.close()
 
 
 def test_reward_variant_errors():
     with pytest.raises(ConfigError, match="others.reward: 'fast' is not a reward"):
         DQNExperiment(dict(env_config(reward="fast")["experiment"]))
+    with pytest.raises(ConfigError, match="birdview.route: reward: route needs the route in the picture"):
+        DQNExperiment(dict(env_config(reward="route")["experiment"]))
+    with pytest.raises(ConfigError, match="others.route_length: expected"):
+        config = route_config("CurveRoad")
+        config["experiment"]["others"]["route_length"] = [300, 100]
+        DQNExperiment(dict(config["experiment"]))
 
 
 def test_off_lane_penalty():

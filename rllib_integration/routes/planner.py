@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import enum
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import carla
 import networkx
+import numpy as np
 
 TURN_THRESHOLD = math.radians(35.0)  # a junction path turning less than this goes straight
 LANE_CHANGE_COST = 10.0  # metres added to a lane change, so routes keep their lane unless it pays
@@ -42,6 +43,10 @@ class _Segment:
     exit: int
     waypoints: list[carla.Waypoint]
     option: RoadOption
+    points: np.ndarray = field(init=False)  # (n, 2) planar locations of the waypoints
+
+    def __post_init__(self) -> None:
+        self.points = np.array([_xyz(w)[:2] for w in self.waypoints], dtype=np.float64).reshape(-1, 2)
 
 
 def _xyz(waypoint: carla.Waypoint) -> tuple[float, float, float]:
@@ -127,7 +132,7 @@ class RoutePlanner:
                 target = self._segments.get((other.road_id, other.section_id, other.lane_id))
                 if target is None:
                     continue
-                landing = self._closest(target.waypoints, other, ahead=LANE_CHANGE_SPAN)
+                landing = self._closest(target, other, ahead=LANE_CHANGE_SPAN)
                 option = RoadOption.CHANGELANERIGHT if right else RoadOption.CHANGELANELEFT
                 path = [(w, RoadOption.LANEFOLLOW) for w in segment.waypoints[:index + 1]]
                 path += [(target.waypoints[landing], option)]
@@ -138,12 +143,12 @@ class RoutePlanner:
                 done.add(right)
 
     @staticmethod
-    def _closest(waypoints: list[carla.Waypoint], waypoint: carla.Waypoint, ahead: float = 0.0) -> int:
+    def _closest(segment: _Segment, waypoint: carla.Waypoint, ahead: float = 0.0) -> int:
         """Index of the waypoint of a segment closest to ``waypoint`` moved ``ahead`` metres on."""
         x, y, _ = _xyz(waypoint)
         yaw = math.radians(waypoint.transform.rotation.yaw)
-        x, y = x + ahead * math.cos(yaw), y + ahead * math.sin(yaw)
-        return min(range(len(waypoints)), key=lambda i: (_xyz(waypoints[i])[0] - x) ** 2 + (_xyz(waypoints[i])[1] - y) ** 2)
+        target = np.array([x + ahead * math.cos(yaw), y + ahead * math.sin(yaw)])
+        return int(np.argmin(np.sum((segment.points - target) ** 2, axis=1)))
 
     # -- routes -------------------------------------------------------------------------------
     def _segment_of(self, waypoint: carla.Waypoint) -> _Segment:
@@ -159,8 +164,8 @@ class RoutePlanner:
         start = self.map.get_waypoint(origin, project_to_road=True, lane_type=carla.LaneType.Driving)
         goal = self.map.get_waypoint(destination, project_to_road=True, lane_type=carla.LaneType.Driving)
         first, last = self._segment_of(start), self._segment_of(goal)
-        begin = self._closest(first.waypoints, start)
-        finish = self._closest(last.waypoints, goal)
+        begin = self._closest(first, start)
+        finish = self._closest(last, goal)
         if first is last and finish >= begin:
             return [(w, first.option) for w in first.waypoints[begin:finish + 1]]
         behind = first is last  # the goal lies behind the start on its lane: drive a loop

@@ -12,7 +12,8 @@ A training YAML has these top-level sections (each validated; unknown keys get s
   image observations are encoded by :mod:`.models` for every algorithm;
 - ``route_evaluation``: driving-score evaluation on routes during training (:mod:`.route_evaluation`);
 - ``run``: ``stop`` (``training_iteration``, ``num_env_steps_sampled_lifetime``, ``time_total_s``),
-  ``checkpoint_frequency`` (iterations) and ``checkpoints_to_keep``.
+  ``checkpoint_frequency`` (iterations), ``checkpoints_to_keep`` and ``overlap_sampling`` (default true:
+  a replay-buffer algorithm such as DQN learns while its env runners sample, :mod:`.overlap`).
 """
 
 from __future__ import annotations
@@ -27,13 +28,14 @@ from ray.rllib.core.rl_module.rl_module import RLModuleSpec
 
 from ..carla_env import CarlaEnv
 from ..errors import ConfigError
+from .dqn_module import DQNModule
 from .models import image_catalog
 from .route_evaluation import configure_route_evaluation
 
 CONFIG_SECTIONS = ("env_runners", "learners", "training", "reporting", "fault_tolerance", "debugging", "resources")
 SECTIONS = ("algorithm", "env_config", "model", "run", "route_evaluation") + CONFIG_SECTIONS
 RUN_DEFAULTS: dict[str, Any] = {"stop": {"training_iteration": 100}, "checkpoint_frequency": 5,
-                                "checkpoints_to_keep": 5}
+                                "checkpoints_to_keep": 5, "overlap_sampling": True}
 STOP_KEYS = ("training_iteration", "num_env_steps_sampled_lifetime", "time_total_s")
 #: Ray's built-in resource that only the head node offers (one unit).
 HEAD_NODE_RESOURCE = "node:__internal_head__"
@@ -81,8 +83,9 @@ def build_algorithm_config(data: dict[str, Any], source: str, default_algorithm:
                 raise ConfigError(f"{source}: {section}.{key}: unknown option of {type(config).__name__}.{section}(); "
                                   f"{suggest(key, accepted)}Fix: use one of RLlib's {section} options.")
         getattr(config, section)(**{key: _as_schedule(value) for key, value in values.items()})
+    module = {"module_class": DQNModule} if name == "DQN" else {}
     config.rl_module(model_config=dict(data.get("model") or {}),
-                     rl_module_spec=RLModuleSpec(catalog_class=image_catalog(name)))
+                     rl_module_spec=RLModuleSpec(catalog_class=image_catalog(name), **module))
     if callbacks is not None:
         config.callbacks(callbacks)
     configure_route_evaluation(config, data, source)
@@ -102,6 +105,8 @@ def run_settings(data: dict[str, Any], source: str) -> dict[str, Any]:
                               f"{suggest(key, list(STOP_KEYS))}valid: {', '.join(STOP_KEYS)}.")
         if not isinstance(value, (int, float)) or isinstance(value, bool) or value <= 0:
             raise ConfigError(f"{source}: run.stop.{key}: expected a positive number, got {value!r}.")
+    if not isinstance(run["overlap_sampling"], bool):
+        raise ConfigError(f"{source}: run.overlap_sampling: expected true or false, got {run['overlap_sampling']!r}.")
     if not run["stop"]:
         raise ConfigError(f"{source}: run.stop: give at least one stop criterion ({', '.join(STOP_KEYS)}).")
     return run

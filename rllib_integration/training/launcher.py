@@ -224,7 +224,7 @@ def _fit(args: argparse.Namespace, config: Any, run: dict, stopper: StopCriteria
         console.info(f"env runners need the Ray resource '{args.runner_resource}', which no node offers yet: they "
                      f"start once a node with it joins (the autoscaler adds one)")
     tuner = tune.Tuner(
-        trainable(config.algo_class, restore=checkpoint), param_space=config,
+        trainable(config.algo_class, restore=checkpoint, overlap_sampling=run["overlap_sampling"]), param_space=config,
         run_config=tune.RunConfig(
             name=args.name, storage_path=storage, stop=stopper, verbose=0, callbacks=callbacks,
             sync_config=tune.SyncConfig(sync_artifacts=True),  # best_checkpoint (route evaluation) reaches the trial folder

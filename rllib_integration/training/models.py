@@ -74,22 +74,28 @@ class ImageEncoder(TorchModel, Encoder):
         layers: list[nn.Module] = []
         for index, (out_channels, kernel, stride) in enumerate(config.conv_filters):
             kh, kw = _kernel(kernel)
+            padding = (0, 0)
             if index < len(config.conv_filters) - 1:  # "same": output = ceil(input / stride)
                 out_h, out_w = math.ceil(height / stride), math.ceil(width / stride)
                 pad_h = max((out_h - 1) * stride + kh - height, 0)
                 pad_w = max((out_w - 1) * stride + kw - width, 0)
-                layers.append(nn.ZeroPad2d((pad_w // 2, pad_w - pad_w // 2, pad_h // 2, pad_h - pad_h // 2)))
+                if pad_h % 2 or pad_w % 2:  # uneven: pad separately (the convolution pads both sides alike)
+                    layers.append(nn.ZeroPad2d((pad_w // 2, pad_w - pad_w // 2, pad_h // 2, pad_h - pad_h // 2)))
+                else:
+                    padding = (pad_h // 2, pad_w // 2)
             else:
                 out_h, out_w = (height - kh) // stride + 1, (width - kw) // stride + 1
-            layers += [nn.Conv2d(channels, out_channels, (kh, kw), stride), nn.ReLU()]
+            layers += [nn.Conv2d(channels, out_channels, (kh, kw), stride, padding), nn.ReLU()]
             height, width, channels = out_h, out_w, out_channels
         layers.append(nn.Flatten())
         if config.latent_dim:
             layers += [nn.Linear(height * width * channels, config.latent_dim), nn.ReLU()]
-        self.net = nn.Sequential(*layers)
+        # The images arrive as NHWC, which is NCHW in channels-last layout: keep the weights alike, so the
+        # convolutions run without converting layouts.
+        self.net = nn.Sequential(*layers).to(memory_format=torch.channels_last)
 
     def _forward(self, inputs: dict, **kwargs) -> dict:
-        images = inputs[Columns.OBS].float().permute(0, 3, 1, 2) / 255.0
+        images = inputs[Columns.OBS].permute(0, 3, 1, 2).to(torch.float32).mul_(1.0 / 255.0)
         return {ENCODER_OUT: self.net(images)}
 
 

@@ -5,8 +5,8 @@ The training YAML's ``route_evaluation`` section (all optional)::
 
     route_evaluation:
       interval: 10            # training iterations between evaluations (0: never)
-      routes: RingTown        # a route file or a town (default: the experiment's town)
-      route_count: 3          # routes drawn for a town ...
+      routes: RingTown        # a route file, a town or a list of towns (default: the experiment's town)
+      route_count: 3          # routes drawn per town ...
       route_seed: 2000        # ... from this seed (keep it apart from the routes you test on)
       route_length: [300, 600]
       traffic: 0              # background vehicles and walkers per route
@@ -61,6 +61,11 @@ def route_evaluation_settings(data: dict[str, Any], source: str) -> dict[str, An
     if not 0 < low <= high:
         raise ConfigError(f"{source}: route_evaluation.route_length: expected [min, max] metres with 0 < min <= max.")
     settings["routes"] = settings["routes"] or data["env_config"]["experiment"].get("town")
+    routes = settings["routes"]
+    if not (isinstance(routes, str) and routes or isinstance(routes, list) and routes
+            and all(isinstance(town, str) and town for town in routes)):
+        raise ConfigError(f"{source}: route_evaluation.routes: expected a route file, a town or a list of towns, got "
+                          f"{routes!r}.")
     return settings
 
 
@@ -84,12 +89,14 @@ class RouteEvaluation:
             agent.setup({"seed": s["seed"]})
             runner = RouteRunner(EvaluationSettings(env_config=self.env_config, traffic=s["traffic"],
                                                     walkers=s["walkers"], seed=s["seed"]), agent=agent)
-            if str(s["routes"]).endswith(".xml"):
+            if isinstance(s["routes"], str) and s["routes"].endswith(".xml"):
                 routes = read_routes(s["routes"])
             else:
                 low, high = s["route_length"]
-                routes = generate_routes(runner.load_town(s["routes"], "0"), s["routes"], s["route_count"],
-                                         seed=s["route_seed"], min_length=low, max_length=high)
+                routes = []
+                for town in [s["routes"]] if isinstance(s["routes"], str) else s["routes"]:
+                    routes += generate_routes(runner.load_town(town, "0"), town, s["route_count"], seed=s["route_seed"],
+                                              min_length=low, max_length=high, first_id=len(routes))
             _RUNNERS[key] = (runner, routes)
         return _RUNNERS[key]
 

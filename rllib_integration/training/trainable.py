@@ -20,6 +20,7 @@ from typing import Any
 import ray
 from ray.rllib.algorithms.algorithm import Algorithm
 
+from .replay_training import ReplayTraining
 from .policy import POLICY_FILE, export_policy
 from .route_evaluation import DRIVING_SCORE, RouteEvaluation
 
@@ -96,8 +97,11 @@ class ExportingAlgorithm(Algorithm):
             json.dump({"training_iteration": self.iteration, **last}, stream)
 
 
-def trainable(algorithm_class: type[Algorithm], restore: str | None = None) -> type[Algorithm]:
+def trainable(algorithm_class: type[Algorithm], restore: str | None = None,
+              overlap_sampling: bool = True) -> type[Algorithm]:
     """``Exporting<Algorithm>``: ``algorithm_class`` that exports its policy at every checkpoint and,
-    with ``restore``, starts from that checkpoint."""
-    return type(f"Exporting{algorithm_class.__name__}", (ExportingAlgorithm, algorithm_class),
-                {"restore_path": os.path.abspath(restore) if restore else None})
+    with ``restore``, starts from that checkpoint. A replay-buffer algorithm trains through
+    :class:`~.replay_training.ReplayTraining` (sampling overlapped with learning unless
+    ``overlap_sampling`` is false)."""
+    return type(f"Exporting{algorithm_class.__name__}", (ExportingAlgorithm, ReplayTraining, algorithm_class),
+                {"restore_path": os.path.abspath(restore) if restore else None, "overlap_sampling": overlap_sampling})

@@ -1,12 +1,14 @@
 """Procedural towns: synthetic OpenStreetMap data converted to OpenDRIVE by ``carla.Osm2Odr``.
 
-Three towns, each built in well under a second and cached per process:
+Four towns, each built in well under a second and cached per process:
 
 - ``GridTown``: a 5x5 grid of blocks, 100 m apart, inside a 4-lane ring road; every second inner
   street is a 4-lane arterial (2+2), the others 2-lane streets (1+1); junctions where two arterials
   cross have traffic lights.
 - ``Highway``: a 3 km dual carriageway, 3 lanes each way, gently curved, with ramps.
 - ``RingTown``: a two-way 4-lane ring of 150 m radius with four spokes to the centre.
+- ``CurveRoad``: a two-way 2-lane road, 200 m straight, a 90-degree curve of 40 m radius, 200 m
+  straight: the sanity map on which tests check that an experiment's reward pays for following the lane.
 
 Coordinates are local metres projected with an explicit transverse Mercator at (0, 0), so
 geo-references work offline (libcarla ships no proj.db).
@@ -122,6 +124,19 @@ def ring_town(radius: float = 150.0, lanes: int = 4, spokes: int = 4, points: in
     return osm.xml()
 
 
+def curve_road(straight: float = 200.0, radius: float = 40.0, points: int = 12) -> str:
+    """OSM of a two-way 2-lane road: ``straight`` metres along +x, a left curve of ``radius`` metres
+    through 90 degrees, ``straight`` metres along +y."""
+    osm = _OsmBuilder()
+    nodes = [osm.node(0.0, 0.0), osm.node(straight / 2, 0.0)]
+    for i in range(points + 1):
+        angle = -math.pi / 2 + (math.pi / 2) * i / points
+        nodes.append(osm.node(straight + radius * math.cos(angle), radius + radius * math.sin(angle)))
+    nodes += [osm.node(straight + radius, radius + straight / 2), osm.node(straight + radius, radius + straight)]
+    osm.way(nodes, highway="residential", lanes="2", name="Curve road")
+    return osm.xml()
+
+
 def straight_motorway(length: float = 3000.0, lanes: int = 2) -> str:
     """OSM of a straight one-way motorway along +x (not a town of the list: calibration runs and
     tests of the vehicle dynamics use it, with room to reach top speed)."""
@@ -152,7 +167,7 @@ def osm_to_opendrive(osm_xml: str) -> str:
 
 
 #: Procedural town name -> OSM generator.
-PROCEDURAL_TOWNS = {"GridTown": grid_town, "Highway": highway, "RingTown": ring_town}
+PROCEDURAL_TOWNS = {"CurveRoad": curve_road, "GridTown": grid_town, "Highway": highway, "RingTown": ring_town}
 
 
 @functools.lru_cache(maxsize=None)
