@@ -20,6 +20,7 @@ import gymnasium as gym
 import numpy as np
 
 from rllib_integration import BaseExperiment, CarlaEnv, ConfigError, SimulatorUnavailableError
+from rllib_integration.arguments import non_negative_int, positive_int
 
 #: Steering of each discrete action (positive steers right, as in CARLA).
 STEERS = (-0.5, -0.25, -0.1, 0.0, 0.1, 0.25, 0.5)
@@ -105,10 +106,10 @@ def main() -> int:
     parser.add_argument("--town", default="GridTown",
                         help="procedural town (GridTown, Highway, RingTown), CARLA town name "
                              "(needs CARLA_ROOT) or path of an .xodr file")
-    parser.add_argument("--episodes", type=int, default=2, help="episodes to drive")
-    parser.add_argument("--steps", type=int, default=400, help="maximum steps per episode")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the first reset")
-    parser.add_argument("--every", type=int, default=40, help="print a line every N steps")
+    parser.add_argument("--episodes", type=positive_int, default=2, help="episodes to drive")
+    parser.add_argument("--steps", type=positive_int, default=400, help="maximum steps per episode")
+    parser.add_argument("--seed", type=non_negative_int, default=0, help="seed of the first reset")
+    parser.add_argument("--every", type=positive_int, default=40, help="print a line every N steps")
     parser.add_argument("--blueprint", default="vehicle.lincoln.mkz_2017", help="hero blueprint id")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")

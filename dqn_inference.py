@@ -1,11 +1,11 @@
 #!/usr/bin/env python3
-"""Drive the DQN example's greedy policy without Ray: only torch and the environment.
+"""Drive the DQN example's greedy policy without Ray: onnxruntime and the environment.
 
-    python3 dqn_inference.py dqn_example/dqn_config.yaml CHECKPOINT_DIR/policy.pt --episodes 5 --device cpu
+    python3 dqn_inference.py dqn_example/dqn_config.yaml CHECKPOINT_DIR/policy.onnx --episodes 5 --device cpu
 
-POLICY is the TorchScript file dqn_train.py writes into every checkpoint (policy.pt), the checkpoint
-folder holding it, or an experiment folder (its newest checkpoint). Prints one line per episode;
---record writes a video.
+POLICY is the ONNX file dqn_train.py writes into every checkpoint (policy.onnx; an older policy.pt still
+loads), the checkpoint folder holding it, or an experiment folder (its newest checkpoint). Prints one line
+per episode; --record writes a video.
 """
 
 from __future__ import annotations

@@ -6,8 +6,8 @@
     ray submit dqn_example/dqn_autoscaler.yaml dqn_train.py -- dqn_example/dqn_config.yaml --auto
 
 Checkpoints go to DIRECTORY/NAME/<trial>/checkpoint_NNNNNN every `run.checkpoint_frequency`
-iterations and at the end; each also holds policy.pt, the greedy policy as TorchScript for
-dqn_inference.py. Ctrl-C stops after the current iteration and saves a checkpoint first.
+iterations and at the end; each also holds policy.onnx, the greedy policy as ONNX for
+dqn_inference.py (onnxruntime, no Ray, no torch). Ctrl-C stops after the current iteration and saves a checkpoint first.
 
 On a cluster (--auto) the algorithm (learner, replay buffer, checkpoint writes) stays on the head
 node, next to the results folder; --runner-resource puts the env runners (and their simulators) on

@@ -22,10 +22,12 @@ import os
 import sys
 
 from rllib_integration import ConfigError, SimulatorUnavailableError
+from rllib_integration.arguments import non_negative_int, port, positive_float, positive_int
 from rllib_integration.config import load_yaml
 from rllib_integration.embedded import UnknownTownError
 from rllib_integration.embedded.maps.towns import load_map, resolve_town
 from rllib_integration.evaluation import EvaluationSettings, evaluate, format_table, write_results
+from rllib_integration.live import DEFAULT_PORT, start_live
 from rllib_integration.routes.planner import RoutePlanner
 from rllib_integration.routes.route_files import RouteFileError, read_routes, write_routes
 from rllib_integration.routes.route_sets import generate_routes
@@ -76,27 +78,30 @@ def main() -> int:
     parser.add_argument("--routes", required=True, help="a route file (.xml, Leaderboard 1.0 or 2.0) or a town "
                         "(name, CARLA town, .xodr path) to draw routes on")
     parser.add_argument("--route-ids", nargs="+", metavar="ID", help="drive only these route ids")
-    parser.add_argument("--route-count", type=int, default=5, help="routes drawn for a town")
-    parser.add_argument("--route-seed", type=int, default=1000, help="seed of the routes drawn for a town")
-    parser.add_argument("--route-length", type=float, nargs=2, default=(1000.0, 2000.0), metavar=("MIN", "MAX"),
+    parser.add_argument("--route-count", type=positive_int, default=5, help="routes drawn for a town")
+    parser.add_argument("--route-seed", type=non_negative_int, default=1000, help="seed of the routes drawn for a town")
+    parser.add_argument("--route-length", type=positive_float, nargs=2, default=(1000.0, 2000.0), metavar=("MIN", "MAX"),
                         help="length range in metres of the routes drawn for a town")
     parser.add_argument("--agent", default="autopilot", help="autopilot | constant | random | a checkpoint or "
-                        "experiment folder | a policy.pt file | package.module:Class")
+                        "experiment folder | a policy.onnx file | package.module:Class")
     parser.add_argument("--agent-config", nargs="*", default=[], metavar="KEY=VALUE",
                         help="the agent's settings, e.g. throttle=1 steer=0 brake=0 for constant")
     parser.add_argument("--config", help="training YAML whose env_config (simulator, experiment, sensors, "
                         "observation) a trained policy or an experiment's random agent needs")
     parser.add_argument("--simulator", choices=("embedded", "launch", "connect"),
                         help="override env_config.carla.simulator (default: the config's, else embedded)")
-    parser.add_argument("--traffic", type=int, default=0, help="background autopilot vehicles per route")
-    parser.add_argument("--walkers", type=int, default=0, help="walkers per route")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the traffic, walkers and random agents")
+    parser.add_argument("--traffic", type=non_negative_int, default=0, help="background autopilot vehicles per route")
+    parser.add_argument("--walkers", type=non_negative_int, default=0, help="walkers per route")
+    parser.add_argument("--seed", type=non_negative_int, default=0, help="seed of the traffic, walkers and random agents")
     parser.add_argument("--weather", default="ClearNoon", help="carla.WeatherParameters preset")
-    parser.add_argument("--workers", type=int, default=1, help="routes driven in parallel, one simulator each")
+    parser.add_argument("--workers", type=positive_int, default=1, help="routes driven in parallel, one simulator each")
     parser.add_argument("--record", metavar="DIR", help="write an MP4 per route (BirdView, route, infractions)")
     parser.add_argument("--state-log", nargs="?", const="csv", choices=("csv", "parquet"),
                         help="write a per-step log per route into OUT/state_logs (csv or parquet)")
     parser.add_argument("--out", required=True, metavar="DIR", help="folder for results.json and routes.xml")
+    parser.add_argument("--live", type=port, nargs="?", const=DEFAULT_PORT, metavar="PORT",
+                        help=f"serve a live view of the routes being driven and their scores on http://127.0.0.1:PORT "
+                             f"(default {DEFAULT_PORT})")
     parser.add_argument("-v", "--verbose", action="store_true", help="log every route as it ends, and debug output")
     args = parser.parse_args()
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(message)s")
@@ -117,11 +122,20 @@ def main() -> int:
             state_log_format=args.state_log or "csv")
         os.makedirs(args.out, exist_ok=True)
         write_routes(os.path.join(args.out, "routes.xml"), routes)
+        live = start_live(args.live, f"evaluation of {args.agent}") if args.live else None
+        if live is not None:
+            logger.info("live view: %s", live.url)
         logger.info("driving %d routes with %s (%d worker%s)", len(routes), args.agent, args.workers,
                     "s" if args.workers > 1 else "")
-        document = evaluate(routes, settings, args.workers, on_record=lambda r: logger.info(
-            "route %s: RC %.1f  penalty %.3f  DS %.1f  %s", r["route_id"], r["scores"]["score_route"],
-            r["scores"]["score_penalty"], r["scores"]["score_composed"], r["status"]))
+
+        def on_record(r: dict) -> None:
+            logger.info("route %s: RC %.1f  penalty %.3f  DS %.1f  %s", r["route_id"], r["scores"]["score_route"],
+                        r["scores"]["score_penalty"], r["scores"]["score_composed"], r["status"])
+            if live is not None:
+                live.add_point({"x": r["index"], "x_label": "route", "RC": r["scores"]["score_route"],
+                                "DS": r["scores"]["score_composed"]})
+
+        document = evaluate(routes, settings, args.workers, on_record=on_record)
     except (ConfigError, RouteFileError, UnknownTownError, SimulatorUnavailableError, ValueError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

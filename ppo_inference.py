@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
-"""Drive the PPO route-following example's greedy policy without Ray: only torch and the environment.
+"""Drive the PPO route-following example's greedy policy without Ray: onnxruntime and the environment.
 
-    python3 ppo_inference.py ppo_example/ppo_vlidar_config.yaml CHECKPOINT_DIR/policy.pt --episodes 5
+    python3 ppo_inference.py ppo_example/ppo_vlidar_config.yaml CHECKPOINT_DIR/policy.onnx --episodes 5
 
-POLICY is a checkpoint's policy.pt, the checkpoint folder or an experiment folder (its newest checkpoint).
+POLICY is a checkpoint's policy.onnx (or an older policy.pt), the checkpoint folder or an experiment folder (its
+newest checkpoint).
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@
     python3 ppo_train.py ppo_example/ppo_vlidar_config.yaml --restore # continue from the latest checkpoint
 
 The same flags and results layout as dqn_train.py: checkpoints under DIRECTORY/NAME/<trial>/ with the
-Ray-free policy.pt, the best route driving score's checkpoint in <trial>/best_checkpoint, TensorBoard,
+Ray-free policy.onnx, the best route driving score's checkpoint in <trial>/best_checkpoint, TensorBoard,
 --mlflow-uri for MLflow, and Ctrl-C stops after the current iteration and saves a checkpoint first.
 """
 

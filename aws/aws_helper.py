@@ -20,7 +20,6 @@ import json
 import logging
 import os
 import re
-import shlex
 import sys
 from typing import Any, Callable
 
@@ -29,7 +28,8 @@ if __package__ in (None, ""):  # run as a script: make the repository root impor
 
 from aws import cluster_config, ec2  # noqa: E402
 from aws.ec2 import AwsError  # noqa: E402
-from aws.remote import DEFAULT_EXCLUDES, Remote, RemoteError  # noqa: E402
+from aws.redact import SecretRedactor  # noqa: E402
+from aws.remote import DEFAULT_EXCLUDES, Remote, RemoteError, shell_path  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 INSTALL_SCRIPT = os.path.join(ROOT, "aws", "install", "install.sh")
@@ -49,11 +49,23 @@ class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
 
 
 def allowed_cidr(text: str) -> str:
-    """argparse type of --allowed-cidr (see :func:`aws.ec2.parse_cidr`)."""
+    """argparse type of --allowed-cidr (see :func:`aws.ec2.parse_cidr`; the width is checked with
+    --allow-wide-cidr once every flag is parsed)."""
     try:
-        return ec2.parse_cidr(text)
+        return ec2.parse_cidr(text, allow_wide=True)
     except AwsError as error:
         raise argparse.ArgumentTypeError(str(error)) from error
+
+
+def positive_seconds(text: str) -> float:
+    """argparse type of a positive number of seconds."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0 < value <= 3600:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds from 0 to 3600")
+    return value
 
 
 def instance_id(text: str) -> str:
@@ -83,7 +95,7 @@ def target_remote(args: argparse.Namespace) -> Remote:
             raise AwsError("--host needs --identity (the private key file to log in with).")
         return Remote(args.host, args.user, args.identity, port=args.port, timeout_s=args.ssh_timeout,
                       known_hosts=os.path.join(os.path.expanduser(args.keys_dir), "known_hosts"))
-    client = ec2.make_session(args.region).client("ec2")
+    client = ec2.make_session(args.region, args.aws_timeout).client("ec2")
     return instance_remote(ec2.get_instance(client, args.instance_id), args)
 
 
@@ -109,7 +121,7 @@ def cmd_create_image(args: argparse.Namespace,
             raise AwsError(f"installation script {script} not found. Fix: check --installation-scripts.")
     if args.cluster_config:  # fail before a 30-minute build, not after
         cluster_config.validate(cluster_config.load(args.cluster_config), args.cluster_config)
-    session = ec2.make_session(args.region)
+    session = ec2.make_session(args.region, args.aws_timeout)
     client = session.client("ec2")
     key_name, group_name = args.key_name or args.name, args.security_group_name or args.name
     pem = ec2.ensure_key_pair(client, key_name, args.keys_dir)
@@ -130,10 +142,9 @@ def cmd_create_image(args: argparse.Namespace,
         with connect(instance, args) as remote:
             remote.put(ROOT, os.path.dirname(project) or "~", excludes=DEFAULT_EXCLUDES,
                        name=os.path.basename(project))
-            folder = project if project.startswith("~") else shlex.quote(project)  # the shell expands ~
             for script in scripts:
                 status = remote.run_script(script, remote_dir=f"{project}/.install",
-                                           environment={"PROJECT_DIR": folder})
+                                           environment={"PROJECT_DIR": shell_path(project)})
                 if status:
                     raise AwsError(f"installation script {os.path.basename(script)} failed with exit status "
                                    f"{status} (its output is above).")
@@ -164,7 +175,7 @@ def cmd_launch(args: argparse.Namespace) -> int:
                 user_data = handle.read()
         except OSError as error:
             raise AwsError(f"--user-data {args.user_data}: cannot read the file ({error}).") from error
-    session = ec2.make_session(args.region)
+    session = ec2.make_session(args.region, args.aws_timeout)
     client = session.client("ec2")
     key_name, group_name = args.key_name or args.name, args.security_group_name or args.name
     image_id = args.ami_id or ec2.find_own_image(client, args.name)["ImageId"]
@@ -185,7 +196,7 @@ def cmd_launch(args: argparse.Namespace) -> int:
 
 def cmd_change_state(args: argparse.Namespace) -> int:
     """start, stop or terminate an instance and wait for it."""
-    client = ec2.make_session(args.region).client("ec2")
+    client = ec2.make_session(args.region, args.aws_timeout).client("ec2")
     instance = ec2.change_state(client, args.instance_id, args.command)
     address = instance.get("PublicIpAddress")
     print(f"{args.instance_id}: {instance['State']['Name']}" + (f", public ip {address}" if address else ""))
@@ -194,7 +205,7 @@ def cmd_change_state(args: argparse.Namespace) -> int:
 
 def cmd_info(args: argparse.Namespace) -> int:
     """What an instance is; --field prints one value alone (for scripts)."""
-    client = ec2.make_session(args.region).client("ec2")
+    client = ec2.make_session(args.region, args.aws_timeout).client("ec2")
     fields = ec2.instance_fields(ec2.get_instance(client, args.instance_id), args.keys_dir)
     if args.field:
         if not fields[args.field]:
@@ -235,7 +246,7 @@ def cmd_exec(args: argparse.Namespace) -> int:
 def cmd_configure_cluster(args: argparse.Namespace) -> int:
     """Point the Ray cluster file at the AMI and the security group, in this region."""
     cluster_config.validate(cluster_config.load(args.cluster_config), args.cluster_config)
-    session = ec2.make_session(args.region)
+    session = ec2.make_session(args.region, args.aws_timeout)
     client = session.client("ec2")
     image_id = args.ami_id or ec2.find_own_image(client, args.name)["ImageId"]
     group_id = ec2.ensure_security_group(client, args.security_group_name or args.name, ec2.default_vpc(client),
@@ -252,7 +263,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     common.add_argument("--region", help="AWS region (default: the configured one, e.g. AWS_DEFAULT_REGION)")
     common.add_argument("--keys-dir", default="~/rllib_keys",
                         help="folder of private keys and pinned host keys (created owner-only)")
-    common.add_argument("--debug", action="store_true", help="log every step, boto and SSH included")
+    common.add_argument("--debug", action="store_true", help="log every step, boto and SSH included (private keys, "
+                                                             "secrets and tokens are redacted)")
+    common.add_argument("--aws-timeout", type=positive_seconds, default=ec2.READ_TIMEOUT_S,
+                        help="seconds to wait for each answer of AWS (3 attempts per request)")
     one = argparse.ArgumentParser(add_help=False)
     one.add_argument("--instance-id", required=True, type=instance_id, help="the instance (i-...)")
     ssh = argparse.ArgumentParser(add_help=False)
@@ -269,8 +283,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                                                               "and security group)")
     naming.add_argument("--security-group-name", help="security group (default: --name)")
     naming.add_argument("--allowed-cidr", type=allowed_cidr,
-                        help="address or CIDR block allowed to reach SSH (22), TensorBoard (6006) and the Ray "
-                             "dashboard (8265); required while the group does not open SSH yet; 0.0.0.0/0 is refused")
+                        help="address or CIDR block allowed to reach SSH (22; TensorBoard and the Ray dashboard "
+                             "listen on localhost, reached through SSH tunnels); required while the group does not "
+                             "open SSH yet; 0.0.0.0/0 is refused, and blocks wider than /16 (IPv6 /48) need "
+                             "--allow-wide-cidr")
+    naming.add_argument("--allow-wide-cidr", action="store_true",
+                        help="accept an --allowed-cidr block wider than /16 (IPv6 /48)")
     machine = argparse.ArgumentParser(add_help=False, parents=[naming])
     machine.add_argument("--key-name", help="EC2 key pair (default: --name); created with its key in --keys-dir")
     machine.add_argument("--volume-size", type=int, default=150, help="root volume, GiB")
@@ -337,17 +355,26 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                       "fill a Ray cluster file with this region, its zones, the AMI and the security group")
     cluster.add_argument("--cluster-config", default=CLUSTER_FILE, help="the Ray cluster file to update")
     cluster.add_argument("--ami-id", help="AMI (default: the newest that create-image made for --name)")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if getattr(args, "allowed_cidr", None):
+        try:
+            ec2.parse_cidr(args.allowed_cidr, allow_wide=args.allow_wide_cidr)
+        except AwsError as error:
+            parser.error(str(error))
+    return args
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.debug else logging.INFO, format="%(levelname)s: %(message)s")
+    for handler in logging.getLogger().handlers:  # boto's debug log holds new private keys and signatures
+        handler.addFilter(SecretRedactor())
     if not args.debug:
         for noisy in ("botocore", "boto3", "urllib3", "paramiko"):
             logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
-        return args.handler(args)
+        with ec2.aws_errors(args.command):
+            return args.handler(args)
     except (AwsError, RemoteError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

@@ -19,7 +19,10 @@ import time
 from typing import Any, Callable, Iterator
 
 import boto3
+import botocore.config
 import botocore.exceptions
+import botocore.parsers
+import botocore.session
 
 log = logging.getLogger("aws_helper")
 
@@ -28,11 +31,17 @@ DLAMI_PARAMETER = "/aws/service/deeplearning/ami/x86_64/base-oss-nvidia-driver-g
 #: ``describe_images`` name filter for the same AMI family, used where the SSM parameter cannot be read.
 DLAMI_NAME = "Deep Learning Base OSS Nvidia Driver GPU AMI (Ubuntu 22.04) *"
 #: Ports opened to ``--allowed-cidr``; all traffic is open only between members of the group (the Ray cluster).
-OPEN_PORTS = {22: "SSH", 6006: "TensorBoard", 8265: "Ray dashboard"}
+#: TensorBoard (6006) and the Ray dashboard (8265) listen on localhost only: they are reached through SSH tunnels.
+OPEN_PORTS = {22: "SSH"}
 #: Tag key naming the ``--name`` an instance or image was made for; the role tag says builder or instance.
 NAME_TAG, ROLE_TAG = "rllib-integration:name", "rllib-integration:role"
 PROGRESS_EVERY_S = 15.0
 _WORLD = ("0.0.0.0/0", "::/0")
+#: Narrowest prefix accepted for ``--allowed-cidr`` without ``--allow-wide-cidr`` (IPv4, IPv6).
+WIDEST_PREFIX = {4: 16, 6: 48}
+#: Seconds to connect to an AWS endpoint and, by default, to wait for its answer; each request makes
+#: :data:`ATTEMPTS` attempts.
+CONNECT_TIMEOUT_S, READ_TIMEOUT_S, ATTEMPTS = 10.0, 60.0, 3
 
 
 class AwsError(Exception):
@@ -47,9 +56,15 @@ def known_regions(session: boto3.Session) -> list[str]:
                    for region in session.get_available_regions("ec2", partition_name=partition)})
 
 
-def make_session(region: str | None) -> boto3.Session:
-    """A boto3 session for ``region`` (else the configured one), checked for a known region and credentials."""
-    session = boto3.Session(region_name=region) if region else boto3.Session()
+def make_session(region: str | None, read_timeout: float = READ_TIMEOUT_S) -> boto3.Session:
+    """A boto3 session for ``region`` (else the configured one), checked for a known region and credentials;
+    its clients give up on an endpoint that does not connect or answer in time (see :func:`aws_errors`)."""
+    core = botocore.session.get_session()
+    core.set_default_client_config(botocore.config.Config(
+        connect_timeout=min(CONNECT_TIMEOUT_S, read_timeout), read_timeout=read_timeout,
+        retries={"max_attempts": ATTEMPTS, "mode": "standard"}))
+    session = boto3.Session(region_name=region, botocore_session=core) if region else \
+        boto3.Session(botocore_session=core)
     name = session.region_name
     if not name:
         raise AwsError("no AWS region is configured. Fix: pass --region (e.g. --region eu-west-3), set "
@@ -77,8 +92,14 @@ def aws_errors(action: str) -> Iterator[None]:
     except botocore.exceptions.NoCredentialsError as error:
         raise AwsError(f"{action}: no AWS credentials found. Fix: run `aws configure` or set AWS_ACCESS_KEY_ID "
                        f"and AWS_SECRET_ACCESS_KEY.") from error
+    except (botocore.exceptions.ConnectTimeoutError, botocore.exceptions.ReadTimeoutError) as error:
+        raise AwsError(f"{action}: AWS did not answer in time ({error}; {ATTEMPTS} attempts). Fix: check the "
+                       f"network, a proxy or AWS_ENDPOINT_URL; --aws-timeout waits longer for slow answers.") from error
     except botocore.exceptions.EndpointConnectionError as error:
         raise AwsError(f"{action}: cannot reach AWS ({error}). Fix: check the network and --region.") from error
+    except botocore.parsers.ResponseParserError as error:
+        raise AwsError(f"{action}: the endpoint's answer is not an AWS response ({str(error)[:200]}). Fix: check "
+                       f"AWS_ENDPOINT_URL and any proxy between you and AWS.") from error
     except botocore.exceptions.ClientError as error:
         code = error.response.get("Error", {}).get("Code", "")
         message = error.response.get("Error", {}).get("Message", str(error))
@@ -92,6 +113,8 @@ def aws_errors(action: str) -> Iterator[None]:
             raise AwsError(f"{action}: the region is not enabled for this account ({message}). Fix: enable it "
                            f"in the AWS console or pass another --region.") from error
         raise AwsError(f"{action}: {code}: {message}") from error
+    except botocore.exceptions.BotoCoreError as error:  # anything else of botocore's: one line, not a traceback
+        raise AwsError(f"{action}: {type(error).__name__}: {error}") from error
 
 
 def wait_until(describe: Callable[[], Any], done: Callable[[Any], bool], what: str, timeout_s: float,
@@ -158,16 +181,22 @@ def ensure_key_pair(ec2: Any, key_name: str, keys_dir: str | os.PathLike) -> pat
 
 # -- network ----------------------------------------------------------------------------------------------------
 
-def parse_cidr(text: str) -> str:
-    """A CIDR block from ``--allowed-cidr`` (an address alone means /32 or /128); the whole internet is refused."""
+def parse_cidr(text: str, allow_wide: bool = False) -> str:
+    """A CIDR block from ``--allowed-cidr`` (an address alone means /32 or /128); the whole internet is always
+    refused, and a block wider than /16 (IPv6: /48) unless ``allow_wide``."""
     try:
         network = ipaddress.ip_network(text.strip(), strict=False)
     except ValueError as error:
         raise AwsError(f"--allowed-cidr {text!r} is not an IP address or CIDR block. Fix: pass your address, "
                        f"e.g. --allowed-cidr $(curl -s https://checkip.amazonaws.com)/32.") from error
     if network.prefixlen == 0:
-        raise AwsError(f"--allowed-cidr {text} would open SSH and the dashboards to the whole internet. Fix: pass "
+        raise AwsError(f"--allowed-cidr {text} would open SSH to the whole internet. Fix: pass "
                        f"your own address or network, e.g. --allowed-cidr 203.0.113.7/32.")
+    widest = WIDEST_PREFIX[network.version]
+    if network.prefixlen < widest and not allow_wide:
+        raise AwsError(f"--allowed-cidr {text} opens SSH to {network.num_addresses:,} "
+                       f"addresses. Fix: pass your own address (/32) or network (/{widest} or narrower), or add "
+                       f"--allow-wide-cidr if you really mean it.")
     return str(network)
 
 
@@ -205,7 +234,7 @@ def ensure_security_group(ec2: Any, name: str, vpc_id: str, allowed_cidr: str | 
     if groups:
         group_id = groups[0]["GroupId"]
     else:
-        description = (f"rllib-integration: SSH and dashboards from {allowed_cidr}, all traffic within the group; "
+        description = (f"rllib-integration: SSH from {allowed_cidr}, all traffic within the group; "
                        f"created {datetime.date.today().isoformat()} by aws_helper.py")
         with aws_errors(f"creating security group {name}"):
             group_id = ec2.create_security_group(GroupName=name, Description=description, VpcId=vpc_id)["GroupId"]

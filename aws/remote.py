@@ -13,6 +13,7 @@ import logging
 import os
 import pathlib
 import posixpath
+import re
 import select
 import shlex
 import stat
@@ -45,12 +46,13 @@ class _PinnedHostKey(paramiko.MissingHostKeyPolicy):
         if self.known_hosts.is_file():
             keys.load(str(self.known_hosts))
         pinned = keys.lookup(self.alias) or {}
-        if key.get_name() in pinned:
-            if pinned[key.get_name()] != key:
+        if pinned:  # one key is pinned per host: any other key (of another type too) is refused
+            if pinned.get(key.get_name()) != key:
+                expected = ", ".join(f"{name} {value.fingerprint}" for name, value in pinned.items())
                 raise RemoteError(
-                    f"the host key of {self.alias} ({hostname}) changed: {key.fingerprint} is not the pinned key. "
-                    f"This may be an attack, or the machine was rebuilt. Fix: if you trust the change, delete the "
-                    f"'{self.alias}' line of {self.known_hosts}.")
+                    f"the host key of {self.alias} ({hostname}) changed: it presented {key.get_name()} "
+                    f"{key.fingerprint}, the pinned key is {expected}. This may be an attack, or the machine was "
+                    f"rebuilt. Fix: if you trust the change, delete the '{self.alias}' line of {self.known_hosts}.")
             return
         keys.add(self.alias, key.get_name(), key)
         self.known_hosts.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -116,6 +118,16 @@ def _remote(path: str) -> str:
     if path in ("~", "~/"):
         return "."
     return path[2:] if path.startswith("~/") else path
+
+
+def shell_path(path: str) -> str:
+    """``path`` as one shell word: ``~`` and ``~/...`` become ``"$HOME"/...`` (the home folder, expanded by the
+    shell), every other character is quoted, so no value can add a command."""
+    if path in ("~", "~/"):
+        return '"$HOME"'
+    if path.startswith("~/"):
+        return '"$HOME"/' + shlex.quote(path[2:])
+    return shlex.quote(path)
 
 
 def _excluded(name: str, patterns: tuple[str, ...]) -> bool:
@@ -239,8 +251,10 @@ class Remote:
         target = posixpath.join(folder, script.name)
         self.sftp.put(str(script), target)
         self.sftp.chmod(target, 0o755)
-        directory = shlex.quote(folder) if folder.startswith("/") else "~" if folder == "." \
-            else "~/" + shlex.quote(folder)
+        directory = shell_path(folder if folder.startswith("/") else "~" if folder == "." else "~/" + folder)
+        for name in environment or {}:
+            if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+                raise RemoteError(f"{name!r} is not an environment variable name.")
         variables = " ".join(f"{name}={value}" for name, value in (environment or {}).items())
         command = f"cd {directory} && {variables} ./{shlex.quote(script.name)} {arguments}"
         log.info("running %s %s on %s", script.name, arguments, self.alias)
@@ -305,13 +319,18 @@ class Remote:
         return stats
 
     def _remote_files(self, path: str) -> list[tuple[str, int]]:
-        """(path, size) of the file ``path`` or of every file under the folder ``path``."""
+        """(path, size) of the file ``path`` or of every file under the folder ``path``; a name that is not a
+        plain file name (``..``, a separator, a control character) is refused: the server chose it."""
         attributes = self.sftp.stat(path)
         if not stat.S_ISDIR(attributes.st_mode):
             return [(path, attributes.st_size)]
         found = []
         for entry in sorted(self.sftp.listdir_attr(path), key=lambda entry: entry.filename):
-            child = posixpath.join(path, entry.filename)
+            name = entry.filename
+            if name in ("", ".", "..") or "/" in name or "\\" in name or any(ord(c) < 32 for c in name):
+                raise RemoteError(f"{self.alias} listed {name!r} in {path}: not a plain file name, so nothing was "
+                                  f"downloaded. Fix: rename it on the remote side, or get the files one by one.")
+            child = posixpath.join(path, name)
             found += self._remote_files(child) if stat.S_ISDIR(entry.st_mode) else [(child, entry.st_size)]
         return found
 
@@ -322,12 +341,22 @@ class Remote:
             files = self._remote_files(remote_root)
         except FileNotFoundError as error:
             raise RemoteError(f"{source} does not exist on {self.alias}. Fix: check --source.") from error
-        local_root = pathlib.Path(target).expanduser() / posixpath.basename(remote_root.rstrip("/"))
+        base = posixpath.basename(remote_root.rstrip("/"))
+        if base == "..":
+            raise RemoteError(f"--source {source}: name the folder itself, not '..'. Fix: give its path.")
+        target_root = pathlib.Path(target).expanduser().resolve()
+        local_root = (target_root / base).resolve()
+        planned = []
+        for remote, size in files:
+            relative = posixpath.normpath(posixpath.relpath(remote, remote_root))
+            local = (local_root if relative == "." else local_root / relative).resolve()
+            if local != target_root and target_root not in local.parents:
+                raise RemoteError(f"{remote} would be written to {local}, outside {target_root}, so nothing was "
+                                  f"downloaded. Fix: check --source.")
+            planned.append((remote, size, local))
         started, stats = time.monotonic(), TransferStats()
         progress = _Progress("get", sum(size for _, size in files), len(files))
-        for remote, size in files:
-            relative = posixpath.relpath(remote, remote_root)
-            local = local_root if relative == "." else local_root / relative
+        for remote, size, local in planned:
             local.parent.mkdir(parents=True, exist_ok=True)
             self.sftp.get(remote, str(local), callback=progress.file_callback())
             stats.files += 1

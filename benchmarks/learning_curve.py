@@ -8,7 +8,9 @@ the same routes; plus the run's own route evaluations during training (from its 
         --config ppo_example/ppo_vlidar_config.yaml --routes ../shared/maps/Town01.xodr ../shared/maps/Town02.xodr \\
         --traffic 30 --walkers 10 --out docs/learning_curve_ppo_vlidar
 
-Writes OUT.md (tables), OUT.csv and OUT.png (RC and DS against env steps, baselines as flat lines).
+Writes OUT.md (tables), OUT.csv and OUT.png (RC and DS against env steps, baselines as flat lines). From the
+routes' state logs it adds the metres driven in each route's first 50 s, the routes where the car fell and
+the routes with a static collision.
 """
 
 from __future__ import annotations
@@ -19,12 +21,14 @@ import json
 import os
 import re
 import sys
+import tempfile
 
 import cv2
 import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
+from rllib_integration.arguments import non_negative_int, positive_float, positive_int  # noqa: E402
 from rllib_integration.carla_env import load_env_config  # noqa: E402
 from rllib_integration.config import load_yaml  # noqa: E402
 from rllib_integration.embedded.maps.towns import load_map, resolve_town  # noqa: E402
@@ -32,9 +36,28 @@ from rllib_integration.evaluation.evaluator import EvaluationSettings, evaluate 
 from rllib_integration.evaluation.infractions import KINDS, SHORT_NAMES  # noqa: E402
 from rllib_integration.routes.planner import RoutePlanner  # noqa: E402
 from rllib_integration.routes.route_sets import generate_routes  # noqa: E402
+from rllib_integration.training.policy import policy_file  # noqa: E402
 from rllib_integration.training.trainable import PROGRESS_FILE  # noqa: E402
 
-COLUMNS = ["agent", "env_steps", "time_s", "RC", "DS", "penalty", "on_lane_pct"] + [SHORT_NAMES[k] + "_per_km" for k in KINDS]
+COLUMNS = ["agent", "env_steps", "time_s", "RC", "DS", "penalty", "on_lane_pct", "m_per_50s", "falls",
+           "static_collision_routes"] + [SHORT_NAMES[k] + "_per_km" for k in KINDS]
+EPISODE_S = 50.0  # the DQN example's training episode: metres driven in the first 50 s of each route
+FALL_Z = -0.5  # metres: below this the car has fallen off the world (the DQN experiment's falling end)
+
+
+def state_log_figures(folder: str) -> dict:
+    """From an evaluation's state logs: mean metres driven in the first :data:`EPISODE_S` seconds of a route,
+    routes where the car fell, routes with a static collision."""
+    metres, falls, static = [], 0, 0
+    for name in sorted(os.listdir(folder)) if os.path.isdir(folder) else []:
+        with open(os.path.join(folder, name)) as stream:
+            rows = list(csv.DictReader(stream))
+        xy = np.array([[float(r["x"]), float(r["y"])] for r in rows if float(r["time"]) <= EPISODE_S])
+        metres.append(float(np.sum(np.linalg.norm(np.diff(xy, axis=0), axis=1))) if len(xy) > 1 else 0.0)
+        falls += any(float(r["z"]) < FALL_Z for r in rows)
+        static += any("collisions_layout" in r["infractions"] for r in rows)
+    return {"m_per_50s": float(np.mean(metres)) if metres else 0.0, "falls": falls,
+            "static_collision_routes": static}
 
 
 def training_rows(results: str) -> list[dict]:
@@ -54,7 +77,7 @@ def checkpoints(results: str, rows: list[dict]) -> list[tuple[int, float, str]]:
     for root, folders, _ in os.walk(results):
         for folder in folders:
             path = os.path.join(root, folder)
-            if not re.fullmatch(r"checkpoint_\d+", folder) or not os.path.isfile(os.path.join(path, "policy.pt")):
+            if not re.fullmatch(r"checkpoint_\d+", folder) or not os.path.isfile(os.path.join(path, "rllib_checkpoint.json")):
                 continue
             progress_file = os.path.join(path, PROGRESS_FILE)
             if os.path.isfile(progress_file):
@@ -69,8 +92,8 @@ def checkpoints(results: str, rows: list[dict]) -> list[tuple[int, float, str]]:
     return sorted(found)
 
 
-def score(document: dict, agent: str, steps: int, seconds: float) -> dict:
-    """A table row from an evaluation's results.json document."""
+def score(document: dict, agent: str, steps: int, seconds: float, logs: str) -> dict:
+    """A table row from an evaluation's results.json document and its state logs (folder ``logs``)."""
     records = document["_checkpoint"]["records"]
     scores = document["_checkpoint"]["global_record"]["scores"]
     completed = sum(r["scores"]["score_route"] / 100.0 * r["meta"]["route_length"] for r in records)
@@ -79,7 +102,7 @@ def score(document: dict, agent: str, steps: int, seconds: float) -> dict:
     per_km = document["_checkpoint"]["global_record"]["infractions"]
     return {"agent": agent, "env_steps": steps, "time_s": round(seconds), "RC": scores["score_route"],
             "DS": scores["score_composed"], "penalty": scores["score_penalty"],
-            "on_lane_pct": 100.0 * (1.0 - outside / completed) if completed > 0 else 0.0,
+            "on_lane_pct": 100.0 * (1.0 - outside / completed) if completed > 0 else 0.0, **state_log_figures(logs),
             **{SHORT_NAMES[k] + "_per_km": per_km[k] for k in KINDS}}
 
 
@@ -125,7 +148,8 @@ def write_outputs(out: str, rows: list[dict], baselines: list[dict], during: lis
         writer = csv.DictWriter(stream, COLUMNS)
         writer.writeheader()
         writer.writerows(baselines + rows)
-    shown = [c for c in COLUMNS if c in ("agent", "env_steps", "time_s", "RC", "DS", "penalty", "on_lane_pct")
+    shown = [c for c in COLUMNS if c in ("agent", "env_steps", "time_s", "RC", "DS", "penalty", "on_lane_pct",
+                                         "m_per_50s", "falls", "static_collision_routes")
              or any(r[c] for r in baselines + rows)]
     with open(out + ".md", "w") as stream:
         stream.write("| " + " | ".join(shown) + " |\n|" + "---|" * len(shown) + "\n")
@@ -149,14 +173,14 @@ def main() -> None:
     parser.add_argument("results", help="the training run's experiment folder (DIRECTORY/NAME)")
     parser.add_argument("--config", required=True, help="the training YAML (the experiment the policy acts through)")
     parser.add_argument("--routes", nargs="+", required=True, help="held-out towns (names or .xodr paths)")
-    parser.add_argument("--route-count", type=int, default=3, help="routes drawn per town")
-    parser.add_argument("--route-seed", type=int, default=1000, help="seed of the routes (keep it apart from training's)")
-    parser.add_argument("--route-length", type=float, nargs=2, default=(300.0, 600.0), metavar=("MIN", "MAX"),
+    parser.add_argument("--route-count", type=positive_int, default=3, help="routes drawn per town")
+    parser.add_argument("--route-seed", type=non_negative_int, default=1000, help="seed of the routes (keep it apart from training's)")
+    parser.add_argument("--route-length", type=positive_float, nargs=2, default=(300.0, 600.0), metavar=("MIN", "MAX"),
                         help="length range of the routes in metres")
-    parser.add_argument("--traffic", type=int, default=0, help="background vehicles per route")
-    parser.add_argument("--walkers", type=int, default=0, help="walkers per route")
-    parser.add_argument("--workers", type=int, default=1, help="routes driven in parallel")
-    parser.add_argument("--max-checkpoints", type=int, default=8, help="evaluate at most this many checkpoints, "
+    parser.add_argument("--traffic", type=non_negative_int, default=0, help="background vehicles per route")
+    parser.add_argument("--walkers", type=non_negative_int, default=0, help="walkers per route")
+    parser.add_argument("--workers", type=positive_int, default=1, help="routes driven in parallel")
+    parser.add_argument("--max-checkpoints", type=positive_int, default=8, help="evaluate at most this many checkpoints, "
                                                                         "spread over the run")
     parser.add_argument("--no-baselines", action="store_true", help="skip the autopilot and random rows")
     parser.add_argument("--out", required=True, help="output prefix (.md, .csv, .png)")
@@ -170,11 +194,15 @@ def main() -> None:
         routes += generate_routes(planner, town, args.route_count, seed=args.route_seed, min_length=args.route_length[0],
                                   max_length=args.route_length[1], first_id=len(routes))
 
-    def run(agent: str) -> dict:
-        settings = EvaluationSettings(agent=agent, env_config=env_config, traffic=args.traffic, walkers=args.walkers)
-        return evaluate(routes, settings, args.workers)
+    logs = tempfile.mkdtemp(prefix="learning_curve_logs_")
 
-    baselines = [] if args.no_baselines else [score(run(agent), agent, 0, 0.0) for agent in ("autopilot", "random")]
+    def run(agent: str, steps: int = 0, seconds: float = 0.0, label: str | None = None) -> dict:
+        folder = os.path.join(logs, label or agent)
+        settings = EvaluationSettings(agent=agent, env_config=env_config, traffic=args.traffic, walkers=args.walkers,
+                                      state_log_dir=folder)
+        return score(evaluate(routes, settings, args.workers), label or agent, steps, seconds, folder)
+
+    baselines = [] if args.no_baselines else [run(agent) for agent in ("autopilot", "random")]
     for base in baselines:
         print(f"{base['agent']:>9}: RC {base['RC']:5.1f} DS {base['DS']:5.1f} on lane {base['on_lane_pct']:5.1f} %")
     during = [r for r in training_rows(args.results) if "driving_score" in (r.get("evaluation") or {})]
@@ -183,9 +211,9 @@ def main() -> None:
         found = [found[round(i * (len(found) - 1) / (args.max_checkpoints - 1))] for i in range(args.max_checkpoints)]
     rows = []
     for steps, seconds, path in found:
-        rows.append(score(run(os.path.join(path, "policy.pt")), os.path.basename(path), steps, seconds))
+        rows.append(run(policy_file(path), steps, seconds, os.path.basename(path)))
         print(f"{steps:9d} steps {seconds:6.0f} s: RC {rows[-1]['RC']:5.1f} DS {rows[-1]['DS']:5.1f} "
-              f"on lane {rows[-1]['on_lane_pct']:5.1f} %", flush=True)
+              f"on lane {rows[-1]['on_lane_pct']:5.1f} % {rows[-1]['m_per_50s']:5.0f} m/50 s", flush=True)
     write_outputs(args.out, rows, baselines, during)
 
 

@@ -3,7 +3,10 @@
 - Actions: ``Discrete(29)`` (:data:`ACTIONS`): coast, full brake and six steering levels at zero
   throttle, then straight / right 0.75, 0.5, 0.25 / left 0.75, 0.5, 0.25 at throttle 0.3, 0.6, 1.0.
 - Observation: the ``birdview`` sensor's last ``framestack`` frames concatenated on the channel
-  axis, oldest first: ``Box(0, 255, (size, size, channels * framestack), uint8)``.
+  axis, oldest first: ``Box(0, 255, (size, size, channels * framestack), uint8)``. With
+  ``others.state_input: true`` (the quickstart's), ``Dict(image=<that>, state=Box(float32, (4,)))``: the speed
+  (m/s / 10) and the last throttle, steer and brake; at 2 px/m a BirdView moves less than a pixel per step at
+  town speeds, so two frames hardly tell 20 km/h from 50.
 - Reward (the original's terms and constants): the planar distance driven this step; ``+0.05 *
   (speed - last speed)`` below 20 km/h; ``-0.5`` off a driving/parking lane or against the lane
   direction; ``-0.05`` for a heading error (|sin| > 0.4) the steering is not correcting; ``-40``
@@ -15,9 +18,10 @@
   BirdView needs ``route: true`` so the policy sees it). The reward is the route metres completed this
   step, scaled down by speeding (to 0 at ``zero_reward_speed`` times ``target_speed_kmh`` or the lane's
   limit, if lower) and by the distance from the route (to half at ``max_route_offset``); a collision,
-  leaving the lanes, more than ``max_route_offset`` metres from the route, falling or idling end the
-  episode with -``terminal_penalty``; the route completed ends it too. Red lights do not end it (no
-  traffic in the quickstart): the evaluator counts them. The original rewarded raw distance, so its
+  leaving the lanes, more than ``max_route_offset`` metres from the route, driving faster than
+  ``overspeed_end`` times that speed, falling or idling end the episode with -``terminal_penalty``; the
+  route completed ends it too. Red lights do not end it (no traffic in the quickstart): the evaluator
+  counts them. The original rewarded raw distance, so its
   policies learnt to race at 180 km/h and left the road whenever a curve came.
 - ``info``: per-step facts (speed, distance, heading deviation, lane state, collisions, lane
   invasions) and running episode totals, plus ``end_reason`` on the last step.
@@ -50,8 +54,12 @@ REWARDS = ("faithful", "route")
 #: Infractions that end a ``reward: route`` episode.
 ROUTE_HARD_KINDS = ("collisions_pedestrian", "collisions_vehicle", "collisions_layout")
 #: Why an episode ends (``info["end_reason"]``).
-END_REASONS = ("idle", "falling", "max_time", "completed", "off_route", "outside_lanes", "ped", "veh", "static")
+END_REASONS = ("idle", "falling", "max_time", "completed", "off_route", "outside_lanes", "overspeed", "ped", "veh",
+               "static")
 BIRDVIEW = "birdview"
+#: ``others.state_input``: the vector joined to the BirdView (speed / SPEED_SCALE m/s, the last control).
+STATE = ("speed", "throttle", "steer", "brake")
+SPEED_SCALE = 10.0
 
 
 class DQNExperiment(BaseExperiment):
@@ -59,7 +67,13 @@ class DQNExperiment(BaseExperiment):
 
     CONFIG_DEFAULTS = {"others": {"framestack": 4, "max_time_idle": 600, "max_time_episode": 6400,
                                   "reward": "faithful", "route_length": [300.0, 800.0], "target_speed_kmh": 30.0,
-                                  "zero_reward_speed": 1.5, "max_route_offset": 3.0, "terminal_penalty": 20.0}}
+                                  "zero_reward_speed": 1.25, "overspeed_end": 1.5, "max_route_offset": 3.0,
+                                  "terminal_penalty": 20.0, "state_input": False}}
+    CONFIG_RANGES = {"others.framestack": (1, 16), "others.max_time_idle": (1, 10 ** 7),
+                     "others.max_time_episode": (1, 10 ** 8), "others.target_speed_kmh": (1.0, 300.0),
+                     "others.zero_reward_speed": (1.05, 10.0), "others.overspeed_end": (1.05, 10.0),
+                     "others.max_route_offset": (0.5, 30.0),
+                     "others.terminal_penalty": (0.0, 10 ** 6)}
 
     def __init__(self, config: dict[str, Any]) -> None:
         super().__init__(config)
@@ -68,6 +82,7 @@ class DQNExperiment(BaseExperiment):
         self.max_time_idle = int(others["max_time_idle"])
         self.max_time_episode = int(others["max_time_episode"])
         self.reward_kind = others["reward"]
+        self.state_input = bool(others["state_input"])
         if self.reward_kind not in REWARDS:
             raise ConfigError(f"env_config.experiment.others.reward: {self.reward_kind!r} is not a reward of "
                               f"DQNExperiment. Fix: use {' or '.join(REWARDS)}.")
@@ -83,7 +98,7 @@ class DQNExperiment(BaseExperiment):
                                   "in the picture. Fix: add 'route: true' to the birdview sensor.")
             self.task = RouteFollowing("env_config.experiment.others", others["route_length"],
                                        others["target_speed_kmh"], others["max_route_offset"], float("inf"),
-                                       others["zero_reward_speed"], ROUTE_HARD_KINDS)
+                                       others["zero_reward_speed"], ROUTE_HARD_KINDS, others["overspeed_end"])
             self.terminal_penalty = float(others["terminal_penalty"])
         self.size = int(sensors[BIRDVIEW].get("size", 84))
         self.channels = 8 if sensors[BIRDVIEW].get("output", "rgb") == "masks" else 3
@@ -94,8 +109,11 @@ class DQNExperiment(BaseExperiment):
     def get_action_space(self) -> gym.spaces.Discrete:
         return gym.spaces.Discrete(len(ACTIONS))
 
-    def get_observation_space(self) -> gym.spaces.Box:
-        return gym.spaces.Box(0, 255, (self.size, self.size, self.channels * self.framestack), np.uint8)
+    def get_observation_space(self) -> gym.Space:
+        image = gym.spaces.Box(0, 255, (self.size, self.size, self.channels * self.framestack), np.uint8)
+        if not self.state_input:
+            return image
+        return gym.spaces.Dict({"image": image, "state": gym.spaces.Box(-np.inf, np.inf, (len(STATE),), np.float32)})
 
     def get_actions(self) -> dict[int, list]:
         return {index: [throttle, steer, brake, False, False]
@@ -141,7 +159,14 @@ class DQNExperiment(BaseExperiment):
         self.totals["collisions"] += collisions
         self.totals["lane_invasions"] += invasions
         self.step_collisions = collisions
-        return np.concatenate(self.history, axis=2), {"collisions": collisions, "lane_invasions": invasions}
+        image = np.concatenate(self.history, axis=2)
+        facts = {"collisions": collisions, "lane_invasions": invasions}
+        if not self.state_input:
+            return image, facts
+        control = self.last_action
+        state = np.array([self.core.hero.get_velocity().length() / SPEED_SCALE, control.throttle, control.steer,
+                          control.brake], np.float32)
+        return {"image": image, "state": state}, facts
 
     def get_speed(self, hero: Any) -> float:
         """Speed in km/h (3D, as the original)."""

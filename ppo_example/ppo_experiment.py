@@ -16,7 +16,7 @@
 
 - Reward: the route metres completed this step (``core.route_progress``) times soft factors: speed
   above ``target_speed_kmh`` (or the lane's limit if lower) scales it down to 0 at ``zero_reward_speed`` (2)
-  times the limit, and a
+  times the limit (``overspeed_end`` times it ends the episode), and a
   lateral offset from the route scales it down to half at ``max_route_offset`` metres. Hard infractions
   end the episode with ``-terminal_penalty``: a collision, a red light or stop sign run, leaving the
   lanes (as the evaluator counts them: :class:`~rllib_integration.evaluation.monitor.RouteMonitor`),
@@ -56,8 +56,12 @@ class RouteExperiment(BaseExperiment):
     """Follow the episode's route as far as possible without infractions (see the module docstring)."""
 
     CONFIG_DEFAULTS = {"others": {"observation": "vlidar", "route_length": [150.0, 400.0], "target_speed_kmh": 30.0,
-                                  "zero_reward_speed": 2.0, "terminal_penalty": 10.0, "max_route_offset": 4.0,
-                                  "max_idle_s": 10.0}}
+                                  "zero_reward_speed": 2.0, "overspeed_end": 2.0, "terminal_penalty": 10.0,
+                                  "max_route_offset": 4.0, "max_idle_s": 10.0}}
+    CONFIG_RANGES = {"others.target_speed_kmh": (1.0, 300.0), "others.zero_reward_speed": (1.05, 10.0),
+                     "others.overspeed_end": (1.05, 10.0),
+                     "others.terminal_penalty": (0.0, 10 ** 6), "others.max_route_offset": (0.5, 30.0),
+                     "others.max_idle_s": (0.5, 3600.0)}
 
     def __init__(self, config: dict[str, Any]) -> None:
         super().__init__(config)
@@ -68,7 +72,8 @@ class RouteExperiment(BaseExperiment):
             raise ConfigError(f"{where}.observation: {self.observation_kind!r} is not an observation of "
                               f"RouteExperiment. Fix: use {' or '.join(OBSERVATIONS)}.")
         self.task = RouteFollowing(where, others["route_length"], others["target_speed_kmh"],
-                                   others["max_route_offset"], others["max_idle_s"], others["zero_reward_speed"])
+                                   others["max_route_offset"], others["max_idle_s"], others["zero_reward_speed"],
+                                   overspeed_end=others["overspeed_end"])
         self.terminal_penalty = float(others["terminal_penalty"])
         self.sensor = self._sensor_attributes()
         self.reset()

@@ -36,9 +36,12 @@ class BaseExperiment:
 
     #: Experiment-specific configuration keys and their defaults, merged onto the base ones.
     CONFIG_DEFAULTS: dict[str, Any] = {}
+    #: Ranges ``(lowest, highest)`` of experiment-specific numbers by key path (``"others.framestack"``),
+    #: checked with the configuration (the base keys' ranges are :data:`~.config.RANGES`).
+    CONFIG_RANGES: dict[str, tuple[float, float]] = {}
 
     def __init__(self, config: Mapping[str, Any]) -> None:
-        validate(config, self.default_config(), "env_config.experiment")
+        validate(config, self.default_config(), "env_config.experiment", ranges=self.CONFIG_RANGES)
         self.config = join_dicts(self.default_config(), config)
         #: The env's ``CarlaCore`` (``core.hero``, ``core.world``, ``core.map``), set by ``CarlaEnv``
         #: before the first reset, so every hook can read the simulator.

@@ -7,11 +7,15 @@ import importlib
 from typing import Any, Mapping
 
 import gymnasium as gym
+import numpy as np
 
 from .base_experiment import BaseExperiment
 from .carla_core import CarlaCore
 from .config import load_yaml, validate_env_config
-from .errors import ConfigError, SimulatorRestartedError
+from .errors import ConfigError, EnvUsageError, SimulatorRestartedError
+from .live import LivePublisher, LiveReporter
+from .sensors import check_sensors
+from .spawn_points import parse_spawn_points
 
 
 def resolve_experiment_class(spec: Any) -> type[BaseExperiment]:
@@ -56,7 +60,9 @@ def load_env_config(path: str, default_experiment: type[BaseExperiment] | None =
         experiment["type"] = resolve_experiment_class(experiment.get("type", default_experiment))
     except ConfigError as error:
         raise ConfigError(f"{path}: {error}") from None
-    validate_env_config(env_config, path, experiment["type"].default_config())
+    experiment_class = experiment["type"]
+    validate_env_config(env_config, path, experiment_class.default_config(),
+                        experiment_ranges=experiment_class.CONFIG_RANGES)
     return data
 
 
@@ -81,6 +87,28 @@ def _broken_episode(error: SimulatorRestartedError) -> Exception:
     return StepFailedRecreateEnvError(str(error))
 
 
+def checked_action(space: gym.Space, action: Any) -> Any:
+    """``action`` if it belongs to ``space`` (a ``Box`` action of another float type is cast), else
+    :class:`~.errors.EnvUsageError` naming the space."""
+    if isinstance(space, gym.spaces.Discrete):
+        valid = isinstance(action, (int, np.integer)) and not isinstance(action, (bool, np.bool_)) \
+            or isinstance(action, np.ndarray) and action.shape == () and np.issubdtype(action.dtype, np.integer)
+        if valid and space.contains(np.int64(action)):
+            return int(action)
+    elif isinstance(space, gym.spaces.Box):
+        try:
+            array = np.asarray(action, dtype=np.float64)
+        except (TypeError, ValueError):
+            array = None
+        if array is not None and array.shape == space.shape and np.all(np.isfinite(array)) \
+                and np.all(array >= space.low - 1e-6) and np.all(array <= space.high + 1e-6):
+            return array.astype(space.dtype)
+    elif space.contains(action):
+        return action
+    raise EnvUsageError(f"CarlaEnv.step: {action!r} is not an action of {space}. Fix: pass an action of the "
+                        f"env's action_space (action_space.sample() gives one).")
+
+
 def split_done(done: Any) -> tuple[bool, bool]:
     """``(terminated, truncated)`` from what ``get_done_status`` returned."""
     if isinstance(done, tuple):
@@ -100,13 +128,19 @@ class CarlaEnv(gym.Env):
     metadata = {"render_modes": []}
 
     def __init__(self, config: Mapping[str, Any] | None = None) -> None:
+        # RLlib's EnvContext says which env this is: only the first env of the first runner is shown live
+        first = getattr(config, "worker_index", 0) <= 1 and getattr(config, "vector_index", 0) == 0
         config = dict(config or {})
         experiment_config = dict(config.get("experiment") or {})
         experiment_class = resolve_experiment_class(experiment_config.get("type"))
-        validate_env_config(config, "env_config", experiment_class.default_config())
+        validate_env_config(config, "env_config", experiment_class.default_config(),
+                            experiment_ranges=experiment_class.CONFIG_RANGES)
         self.experiment = experiment_class(experiment_config)
+        check_sensors(self.experiment.config["hero"]["sensors"])  # before the spaces, which the sensors size
+        parse_spawn_points(self.experiment.config["hero"]["spawn_points"])
         self.action_space = self.experiment.get_action_space()
         self.observation_space = self.experiment.get_observation_space()
+        self._episode_started = False
         self._key = repr((sorted((config.get("carla") or {}).items()), experiment_class.__qualname__,
                           sorted((k, repr(v)) for k, v in experiment_config.items() if k != "type")))
         self._broken = False
@@ -121,12 +155,17 @@ class CarlaEnv(gym.Env):
                 self.core.close()
                 raise
         self.experiment.core = self.core
+        publisher = LivePublisher.from_environment() if first else None
+        self.live = LiveReporter(publisher) if publisher is not None else None
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         """Start an episode: the town (where the experiment lists several), the experiment's route if it
         plans one, and the hero respawned at the route's start or at a spawn point, all drawn from the
         env's seeded RNG."""
         super().reset(seed=seed)
+        if self.core is None:
+            raise EnvUsageError("CarlaEnv.reset: the env is closed. Fix: create a new CarlaEnv.")
+        self._episode_started = False
         try:
             self.core.choose_town(self.np_random)
             route = self.experiment.plan_route(self.core, self.np_random)
@@ -137,12 +176,22 @@ class CarlaEnv(gym.Env):
             self._broken = True
             raise _broken_episode(error) from error
         self._broken = False
+        self._episode_started = True
+        if self.live is not None:
+            self.live.start_episode()
         observation, info = self.experiment.get_observation(sensor_data)
         return observation, self._info(info)
 
     def step(self, action: Any):
-        """Apply the action, tick, and return ``(obs, reward, terminated, truncated, info)``."""
-        control = self.experiment.compute_action(action)
+        """Apply the action, tick, and return ``(obs, reward, terminated, truncated, info)``. An action
+        outside the action space, or a step before ``reset()`` or after ``close()``, raises
+        :class:`~.errors.EnvUsageError`."""
+        if self.core is None:
+            raise EnvUsageError("CarlaEnv.step: the env is closed. Fix: create a new CarlaEnv and reset() it.")
+        if not self._episode_started:
+            raise EnvUsageError("CarlaEnv.step: no episode started. Fix: call reset() first (and again after a "
+                                "simulator failure).")
+        control = self.experiment.compute_action(checked_action(self.action_space, action))
         try:
             sensor_data = self.core.tick(control)
         except SimulatorRestartedError as error:  # the simulator was restarted: drop this episode
@@ -153,6 +202,8 @@ class CarlaEnv(gym.Env):
         terminated, truncated = split_done(self.experiment.get_done_status(observation, self.core))
         reward = self.experiment.compute_reward(observation, self.core)
         info.update(self.experiment.get_info(observation, self.core))
+        if self.live is not None:
+            self.live.step(self.core, observation, float(reward), info)
         return observation, float(reward), terminated, truncated, info
 
     def _info(self, info: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -167,6 +218,8 @@ class CarlaEnv(gym.Env):
         core, self.core = getattr(self, "core", None), None
         if core is None:
             return
+        if getattr(self, "live", None) is not None:
+            self.live.close()
         if getattr(self, "_broken", False):
             previous = _PARKED.pop(self._key, None)
             if previous is not None:

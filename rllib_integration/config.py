@@ -7,14 +7,17 @@ own defaults). Merging follows :func:`join_dicts`: mappings merge recursively, l
 replace.
 
 Every user-supplied layer is validated against its defaults: an unknown key (with the nearest valid
-one suggested) or a value of the wrong type raises :class:`ConfigError` naming the source, the key
-path and the fix.
+one suggested), a value of the wrong type, a number outside its range (:data:`RANGES`, plus an
+experiment's own ``CONFIG_RANGES``) or a word outside its choices (:data:`CHOICES`) raises
+:class:`ConfigError` naming the source, the key path and the fix. YAML files with a key given twice
+are refused too.
 """
 
 from __future__ import annotations
 
 import copy
 import difflib
+import math
 import os
 from collections.abc import Mapping
 from typing import Any, Iterable
@@ -73,6 +76,32 @@ EXPLICIT_TYPES: dict[str, tuple[type, ...]] = {
 #: Key paths whose children are free-form (validated by their own consumer).
 FREE_FORM_PATHS: frozenset[str] = frozenset({"hero.sensors"})
 
+#: Numeric ranges ``(lowest, highest)`` (both allowed) of the base keys, by dotted path relative to
+#: ``env_config.carla`` or ``env_config.experiment``.
+RANGES: dict[str, tuple[float, float]] = {
+    "timeout": (0.1, 3600.0),
+    "timestep": (0.001, 1.0),  # CARLA's physics sub-stepping breaks down beyond 0.1; 1 s is the hard limit
+    "retries_on_error": (1, 1000),
+    "resolution_x": (16, 7680),
+    "resolution_y": (16, 4320),
+    "port": (1024, 65533),  # the server also takes port + 1 and port + 2
+    "max_restarts": (0, 100000),
+    "recycle_after_episodes": (0, 10 ** 9),
+    "recycle_memory_mb": (0, 10 ** 7),
+    "fault_injection.every_ticks": (0, 10 ** 9),
+    "settle_time": (0.0, 60.0),
+    "background_activity.n_vehicles": (0, 2000),
+    "background_activity.n_walkers": (0, 2000),
+    "background_activity.seed": (0, 2 ** 32 - 1),
+}
+
+#: Allowed words of the base keys, by dotted path (as :data:`RANGES`).
+CHOICES: dict[str, tuple[str, ...]] = {
+    "quality_level": ("Low", "Epic"),
+    "simulator": ("auto", "embedded", "launch", "connect"),
+    "fault_injection.mode": ("none", "raise", "hang"),
+}
+
 
 def join_dicts(defaults: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
     """Merge ``overrides`` onto ``defaults`` into a new dict.
@@ -116,12 +145,14 @@ def _matches(value: Any, types: tuple[type, ...]) -> bool:
 
 
 def validate(config: Any, defaults: Mapping[str, Any], source: str, prefix: str = "",
-             shallow: bool = False) -> None:
-    """Check ``config`` against the keys and value types of ``defaults``.
+             shallow: bool = False, ranges: Mapping[str, tuple[float, float]] | None = None) -> None:
+    """Check ``config`` against the keys and value types of ``defaults``, and its numbers and words
+    against :data:`RANGES`, :data:`CHOICES` and ``ranges`` (more ranges by relative key path).
 
     ``source`` names where the values came from (a file path, ``env_config.carla``) and
     ``prefix`` is the key path of ``config`` inside it; both appear in the error message.
-    With ``shallow`` only the keys are checked, not their values. Raises :class:`ConfigError` on the first unknown key or wrong type.
+    With ``shallow`` only the keys are checked, not their values. Raises :class:`ConfigError` on the
+    first unknown key, wrong type, number out of range or unknown word.
     """
     where = prefix.rstrip(".") or "top level"
     if not isinstance(config, Mapping):
@@ -147,13 +178,47 @@ def validate(config: Any, defaults: Mapping[str, Any], source: str, prefix: str 
                                       f"{type(value).__name__} {value!r}. Fix: write it as "
                                       f"'name: {{...}}' entries or '{{}}'.")
                 continue
-            validate(value, default, source, f"{path}.")
+            validate(value, default, source, f"{path}.", ranges=ranges)
             continue
         types = explicit or _expected_types(default)
         if not _matches(value, types):
             raise ConfigError(f"{source}: {path}: expected {_type_name(types)}, got "
                               f"{type(value).__name__} {value!r}. Fix: set it to {_type_name(types)} "
                               f"(default: {default!r}).")
+        check_value(value, relative, path, source, {**RANGES, **(ranges or {})}, default)
+
+
+def check_value(value: Any, relative: str, path: str, source: str, ranges: Mapping[str, tuple[float, float]],
+                default: Any = None) -> None:
+    """A number within ``ranges[relative]`` (finite), a word among :data:`CHOICES`, or :class:`ConfigError`."""
+    if relative in CHOICES and value not in CHOICES[relative]:
+        raise ConfigError(f"{source}: {path}: {value!r} is not one of {', '.join(CHOICES[relative])}. "
+                          f"Fix: use one of them (default: {default!r}).")
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if not math.isfinite(value):
+            raise ConfigError(f"{source}: {path}: {value!r} is not a finite number. Fix: give a number.")
+        if relative in ranges:
+            low, high = ranges[relative]
+            if not low <= value <= high:
+                raise ConfigError(f"{source}: {path}: {value!r} is out of range. Fix: use a value from {low:g} to "
+                                  f"{high:g} (default: {default!r}).")
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, refusing a mapping that gives a key twice (PyYAML keeps the last silently)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            try:
+                line = seen.setdefault(key, key_node.start_mark.line + 1)
+            except TypeError:  # an unhashable key: PyYAML reports it below
+                continue
+            if line != key_node.start_mark.line + 1:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"key '{key}' given twice (first at line {line})", key_node.start_mark)
+        return super().construct_mapping(node, deep=deep)
 
 
 def load_yaml(path: str | os.PathLike[str]) -> dict[str, Any]:
@@ -166,7 +231,7 @@ def load_yaml(path: str | os.PathLike[str]) -> dict[str, Any]:
                           f"dqn_example/dqn_config.yaml.")
     with open(path, encoding="utf-8") as stream:
         try:
-            data = yaml.safe_load(stream)
+            data = yaml.load(stream, Loader=_UniqueKeyLoader)  # noqa: S506 (a SafeLoader subclass)
         except yaml.YAMLError as error:
             mark = getattr(error, "problem_mark", None)
             at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -182,10 +247,12 @@ def load_yaml(path: str | os.PathLike[str]) -> dict[str, Any]:
 
 
 def validate_env_config(env_config: Any, source: str, experiment_defaults: Mapping[str, Any],
-                        prefix: str = "env_config.") -> None:
-    """Validate an ``env_config`` mapping: its ``carla`` and ``experiment`` sections."""
-    sections = {"carla": BASE_CORE_CONFIG, "experiment": experiment_defaults}
+                        prefix: str = "env_config.", experiment_ranges: Mapping[str, tuple[float, float]] | None = None
+                        ) -> None:
+    """Validate an ``env_config`` mapping: its ``carla`` and ``experiment`` sections (the experiment's own
+    keys against ``experiment_ranges``)."""
+    sections = {"carla": (BASE_CORE_CONFIG, None), "experiment": (experiment_defaults, experiment_ranges)}
     validate(env_config, {name: {} for name in sections}, source, prefix, shallow=True)
-    for name, defaults in sections.items():
+    for name, (defaults, ranges) in sections.items():
         if name in env_config:
-            validate(env_config[name], defaults, source, f"{prefix}{name}.")
+            validate(env_config[name], defaults, source, f"{prefix}{name}.", ranges=ranges)

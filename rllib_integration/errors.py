@@ -9,6 +9,8 @@
   failing again after ``max_restarts`` restarts).
 - :class:`SimulatorRestartedError`: the simulator failed during an episode and was restarted; the
   episode is broken (``CarlaEnv`` turns it into RLlib's ``StepFailedRecreateEnvError``).
+- :class:`EnvUsageError`: ``CarlaEnv`` called out of order (``step`` before ``reset`` or after
+  ``close``) or with an action outside its action space.
 """
 
 from __future__ import annotations
@@ -28,3 +30,7 @@ class SimulatorUnavailableError(RuntimeError):
 
 class SimulatorRestartedError(RuntimeError):
     """The simulator failed during an episode and was restarted: the episode is broken."""
+
+
+class EnvUsageError(RuntimeError):
+    """``CarlaEnv`` used out of order or with an action outside its action space."""

@@ -9,6 +9,7 @@ Lists of 3 or 6 numbers are accepted too.
 
 from __future__ import annotations
 
+import math
 from typing import Any, Sequence
 
 import carla
@@ -17,6 +18,7 @@ import numpy as np
 from .errors import ConfigError
 
 _KEY = "env_config.experiment.hero.spawn_points"
+MAX_COORDINATE = 1e6  # metres (and degrees): CARLA's largest towns span a few kilometres
 
 
 def parse_spawn_points(values: Sequence[Any]) -> list[tuple[float, ...]]:
@@ -32,6 +34,9 @@ def parse_spawn_points(values: Sequence[Any]) -> list[tuple[float, ...]]:
         if len(numbers) not in (3, 6):
             raise ConfigError(f"{_KEY}[{index}]: {value!r} is not a spawn point. Fix: write "
                               f"\"x,y,z\" or \"x,y,z,roll,pitch,yaw\" (metres, degrees).")
+        if not all(math.isfinite(n) and abs(n) <= MAX_COORDINATE for n in numbers):
+            raise ConfigError(f"{_KEY}[{index}]: {value!r} has a number that is not finite or beyond "
+                              f"{MAX_COORDINATE:g}. Fix: give the point's metres and degrees as plain numbers.")
         parsed.append(numbers)
     return parsed
 

@@ -81,7 +81,7 @@ def test_launch_info_stop_start_terminate_through_the_cli(aws, tmp_path):
     assert pem.read_text().startswith("-----BEGIN RSA PRIVATE KEY-----")
     client = boto3.client("ec2")
     group_id, rules = ingress(client, "trainer")
-    assert rules == [("-1", None, group_id)] + [("tcp", port, "203.0.113.7/32") for port in (22, 6006, 8265)]
+    assert rules == [("-1", None, group_id), ("tcp", 22, "203.0.113.7/32")], "SSH only: dashboards go through tunnels"
     instance = ec2.get_instance(client, instance_id)
     assert instance["State"]["Name"] == "running" and instance["InstanceType"] == "g4dn.2xlarge"
     assert {t["Key"]: t["Value"] for t in instance["Tags"]} == {
@@ -140,8 +140,10 @@ def test_clear_errors_name_the_problem_and_the_fix(aws, tmp_path):
     assert result.returncode == 2 and "--instance-id" in result.stderr
     keys = ["--keys-dir", str(tmp_path / "keys"), "--ami-id", "ami-0e0b000000000000a"]
     result = helper(aws, "launch", *keys, "--allowed-cidr", "0.0.0.0/0")
-    assert result.returncode == 2 and "--allowed-cidr 0.0.0.0/0 would open SSH and the dashboards to the whole " \
-        "internet" in result.stderr
+    assert result.returncode == 2 and "--allowed-cidr 0.0.0.0/0 would open SSH to the whole internet" in result.stderr
+    result = helper(aws, "launch", *keys, "--allowed-cidr", "0.0.0.0/1")
+    assert result.returncode == 2 and "opens SSH to 2,147,483,648 addresses" in result.stderr \
+        and "--allow-wide-cidr" in result.stderr
     result = helper(aws, "launch", *keys, "--allowed-cidr", "my-laptop")
     assert result.returncode == 2 and "is not an IP address or CIDR block" in result.stderr
     result = helper(aws, "launch", *keys)
@@ -173,7 +175,7 @@ def test_an_existing_group_gains_the_rules_it_lacks_and_world_rules_are_reported
     assert "lets the whole internet (0.0.0.0/0) reach port 22" in caplog.text
     permissions = client.describe_security_groups(GroupIds=[group])["SecurityGroups"][0]["IpPermissions"]
     v6 = sorted(p["FromPort"] for p in permissions for r in p.get("Ipv6Ranges", []) if r["CidrIpv6"] == "2001:db8::/48")
-    assert v6 == [22, 6006, 8265]
+    assert v6 == [22]
 
 
 def test_wait_until_reports_failures_and_time_outs():
@@ -259,3 +261,79 @@ def test_configure_cluster_fills_the_file_from_the_cli(aws, tmp_path):
     assert data["available_node_types"]["carla_worker"]["node_config"]["ImageId"] == made
     assert data["provider"]["availability_zone"] == "eu-west-3a,eu-west-3b,eu-west-3c"
     assert f"next: ray up {cluster_file}" in result.stdout
+
+
+def test_debug_logs_hold_no_private_key_or_secret(aws, tmp_path):
+    """--debug logs botocore's whole CreateKeyPair answer: the new private key is redacted, the rest stays."""
+    keys = tmp_path / "keys"
+    aws = dict(aws, AWS_SECRET_ACCESS_KEY="wJalrXUtnFEMIK7MDENGbPxRfiCYzEXAMPLEKEY")  # moto takes any secret
+    result = helper(aws, "launch", "--debug", "--ami-id", "ami-0e0b000000000000a", "--allowed-cidr", "203.0.113.7",
+                    "--keys-dir", str(keys), "--name", "debugged")
+    assert result.returncode == 0, result.stderr[-2000:]
+    logged = result.stdout + result.stderr
+    body = [line for line in (keys / "debugged.pem").read_text().splitlines() if "PRIVATE KEY" not in line]
+    assert len(body) > 10 and not any(line in logged for line in body), "no line of the private key is logged"
+    assert "<redacted>" in logged and "CreateKeyPair" in logged, "the call itself is still logged"
+    assert aws["AWS_SECRET_ACCESS_KEY"] not in logged
+
+
+def test_redaction_covers_keys_secrets_and_tokens():
+    from aws.redact import redact
+    pem = "-----BEGIN RSA PRIVATE KEY-----\\nMIIEpAIBAAKCAQEAx\\nabc\\n-----END RSA PRIVATE KEY-----"
+    for text, secret in ((f"b'<keyMaterial>{pem}</keyMaterial>'", "MIIEpAIBAAKCAQEAx"),
+                         ('{"KeyMaterial": "-----BEGIN OPENSSH PRIVATE KEY-----\\nb3Blbn"}', "b3Blbn"),
+                         ("aws_secret_access_key = wJalrXUtnFEMI/K7MDENG", "wJalrXUtnFEMI"),
+                         ("'X-Amz-Security-Token': b'FwoGZXIvYXdzEJr'", "FwoGZXIvYXdzEJr"),
+                         ("Signature=fe5f80f77d5fa3beca038a248ff027d0445342fe2855ddc963176630326f1024",
+                          "fe5f80f77d5fa3"),
+                         ("Authorization: Bearer eyJhbGciOi.payload.sig", "eyJhbGciOi"),
+                         ("RAY_AUTH_TOKEN=0123456789abcdef", "0123456789abcdef")):
+        assert secret not in redact(text) and "<redacted>" in redact(text), text
+
+
+class _Hostile(object):
+    """An HTTP endpoint on 127.0.0.1 that accepts and then never answers (``silent``) or answers garbage."""
+
+    def __init__(self, silent: bool) -> None:
+        import socket
+        import threading
+        self.server = socket.socket()
+        self.server.bind(("127.0.0.1", 0))
+        self.server.listen(16)
+        self.url = f"http://127.0.0.1:{self.server.getsockname()[1]}"
+        self.silent, self.open = silent, []
+        threading.Thread(target=self.serve, daemon=True).start()
+
+    def serve(self) -> None:
+        while True:
+            try:
+                connection, _ = self.server.accept()
+            except OSError:
+                return
+            self.open.append(connection)
+            if not self.silent:
+                connection.recv(65536)
+                connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/xml\r\nContent-Length: 19\r\n\r\n"
+                                   b"<<<not xml at all>>")
+
+    def close(self) -> None:
+        self.server.close()
+        for connection in self.open:
+            connection.close()
+
+
+@pytest.mark.parametrize("silent", [True, False], ids=["never-answers", "garbage"])
+def test_an_endpoint_that_never_answers_or_answers_garbage_is_a_clear_error(aws, silent):
+    import time
+    endpoint = _Hostile(silent)
+    try:
+        started = time.monotonic()
+        result = helper(dict(aws, AWS_ENDPOINT_URL=endpoint.url), "info", "--instance-id", "i-0123456789abcdef0",
+                        "--aws-timeout", "1")
+        elapsed = time.monotonic() - started
+    finally:
+        endpoint.close()
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr[-2000:]
+    message = "did not answer in time" if silent else "the endpoint's answer is not an AWS response"
+    assert message in result.stderr and "AWS_ENDPOINT_URL" in result.stderr
+    assert elapsed < 30

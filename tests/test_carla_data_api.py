@@ -1,6 +1,5 @@
 """Blueprints, attributes and sensor data behave as CARLA's, the way CARLA's example scripts use them."""
 
-import math
 
 import carla
 import numpy as np

@@ -87,6 +87,8 @@ def test_the_example_configs_fit_the_nodes(cluster, config_file):
 def test_cluster_file_never_opens_ports_to_the_world(cluster):
     text = open(CLUSTER_FILE).read()
     assert "0.0.0.0/0" not in text and "::/0" not in text
+    start = " ".join(cluster["head_start_ray_commands"])
+    assert "--dashboard-host=127.0.0.1" in start and "0.0.0.0" not in start, "the dashboard: through a tunnel only"
     for name, node in cluster["available_node_types"].items():
         # With SecurityGroupIds given, Ray uses them instead of creating a group with SSH open to 0.0.0.0/0.
         assert node["node_config"]["SecurityGroupIds"], name
@@ -179,7 +181,7 @@ def test_dqn_train_auto_places_env_runners_on_the_worker_node(tmp_path):
     steps = [int(match) for match in re.findall(r"^iter\s+\d+ \| env steps\s+(\d+)", run.stdout, re.M)]
     assert len(steps) == 2 and steps[-1] >= 2 * TINY["reporting"]["min_sample_timesteps_per_iteration"]
     checkpoint = find_latest_checkpoint(str(tmp_path / "results" / "cluster"))
-    assert os.path.isfile(os.path.join(checkpoint, "policy.pt"))
+    assert os.path.isfile(os.path.join(checkpoint, "policy.onnx"))
 
 
 def test_a_runner_resource_no_local_node_offers_is_an_error(tmp_path):

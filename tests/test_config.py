@@ -103,7 +103,7 @@ def test_simulator_modes(monkeypatch, caplog):
         CarlaCore({"simulator": "launch"})
     with pytest.raises(SimulatorUnavailableError, match=r"no CARLA server answers at localhost:2\d+\. Fix: start one"):
         CarlaCore({"simulator": "connect", "port": 2999, "timeout": 0.5})
-    with pytest.raises(ConfigError, match="unknown simulator 'carla'"):
+    with pytest.raises(ConfigError, match="simulator: 'carla' is not one of auto, embedded, launch, connect"):
         CarlaCore({"simulator": "carla"})
 
 

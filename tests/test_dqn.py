@@ -13,7 +13,6 @@ import time
 import carla
 import numpy as np
 import pytest
-import torch
 import yaml
 
 from dqn_example.dqn_experiment import ACTIONS, DQNExperiment
@@ -127,8 +126,8 @@ def route_config(town: str):
 
 def test_the_route_reward_pays_for_following_the_route_on_the_sanity_map():
     """The sanity check of the quickstart's learning signal on CurveRoad (a straight road, one curve, a
-    straight road): following the route earns its length, full throttle straight on leaves the lanes at
-    the curve, standing still ends idle; the reward is deterministic."""
+    straight road): following the route earns its length, full throttle straight on overspeeds or leaves
+    the lanes at the curve, standing still ends idle; the reward is deterministic."""
     env = CarlaEnv(route_config("CurveRoad"))
     try:
         for seed in range(3):
@@ -139,7 +138,7 @@ def test_the_route_reward_pays_for_following_the_route_on_the_sanity_map():
             assert follower_info["end_reason"] == "completed" and follower_info["route_completion"] == 100.0
             assert follower == pytest.approx(again, abs=1e-6), "same seed, same return"
             assert follower > 0.8 * follower_info["episode_distance"], "about a point per route metre"
-            assert straight_info["end_reason"] in ("outside_lanes", "off_route") and straight < 0.0
+            assert straight_info["end_reason"] in ("outside_lanes", "off_route", "overspeed") and straight < 0.0
             assert standing_info["end_reason"] == "idle" and standing == pytest.approx(-20.0)
             assert follower > straight + 100.0 and follower > standing + 100.0, (follower, straight, standing)
     finally:
@@ -222,13 +221,13 @@ def test_train_checkpoints_exports_and_restores(trained):
     assert "resuming from" in second.stdout
     assert "iter    3 |" in second.stdout and "iter    1 |" not in second.stdout, "restore continues the count"
     latest = find_latest_checkpoint(str(tmp_path / "results" / "tiny"))
-    assert os.path.isfile(os.path.join(latest, "policy.pt"))
+    assert os.path.isfile(os.path.join(latest, "policy.onnx"))
     # route evaluation every second iteration: its driving score is printed, and its best checkpoint kept
     assert "route DS" in first.stdout.split("iter    2 |")[1].splitlines()[0]
     best = [os.path.join(root, "best.json") for root, _, files in os.walk(tmp_path / "results" / "tiny")
             if "best.json" in files]
     assert len(best) == 1 and json.load(open(best[0]))["training_iteration"] == 2
-    assert os.path.isfile(os.path.join(os.path.dirname(best[0]), "policy.pt"))
+    assert os.path.isfile(os.path.join(os.path.dirname(best[0]), "policy.onnx"))
     again = train(tmp_path)
     assert again.returncode == 2 and "is not empty" in again.stderr and "--overwrite" in again.stderr
     both = train(tmp_path, "--restore", "--overwrite")
@@ -239,7 +238,7 @@ def test_the_evaluator_scores_a_checkpoint_and_its_exported_policy_alike(trained
     tmp_path, _, _ = trained
     checkpoint = find_latest_checkpoint(str(tmp_path / "results" / "tiny"))
     scores = []
-    for agent in (str(tmp_path / "results" / "tiny"), os.path.join(checkpoint, "policy.pt")):
+    for agent in (str(tmp_path / "results" / "tiny"), os.path.join(checkpoint, "policy.onnx")):
         out = tmp_path / f"eval_{len(scores)}"
         result = subprocess.run([sys.executable, os.path.join(ROOT, "evaluate.py"), "--routes", "GridTown",
                                  "--route-count", "1", "--route-length", "100", "200", "--agent", agent, "--config",
@@ -261,14 +260,14 @@ def test_ray_and_ray_free_inference_agree_action_for_action(trained):
     tmp_path, _, _ = trained
     checkpoint = find_latest_checkpoint(str(tmp_path / "results" / "tiny"))
     module = load_module(str(tmp_path / "results" / "tiny"))
-    policy = load_policy(checkpoint, torch.device("cpu"))
+    policy = load_policy(checkpoint)
     env = CarlaEnv(env_config())
     try:
         obs, _ = env.reset(seed=3)
         actions = []
         for _ in range(40):
             with_ray = greedy_action(module, obs)
-            without_ray = policy_action(policy, obs, torch.device("cpu"))
+            without_ray = policy_action(policy, obs)
             assert with_ray == without_ray
             actions.append(with_ray)
             obs, *_ = env.step(with_ray)
@@ -303,4 +302,18 @@ def test_ctrl_c_saves_a_checkpoint_before_exiting(tmp_path):
     assert process.returncode == 0, output[-3000:]
     assert "interrupted: stopping after this iteration" in output
     latest = find_latest_checkpoint(str(tmp_path / "results" / "interrupted"))
-    assert os.path.isfile(os.path.join(latest, "policy.pt"))
+    assert os.path.isfile(os.path.join(latest, "policy.onnx"))
+
+
+def test_a_policy_from_another_configuration_is_one_clear_error(trained):
+    tmp_path, _, _ = trained
+    checkpoint = find_latest_checkpoint(str(tmp_path / "results" / "tiny"))
+    other = yaml.safe_load(yaml.safe_dump(TINY))
+    other["env_config"]["experiment"]["hero"]["sensors"]["birdview"]["size"] = 48
+    (tmp_path / "other.yaml").write_text(yaml.safe_dump(other))
+    result = subprocess.run([sys.executable, os.path.join(ROOT, "dqn_inference.py"), str(tmp_path / "other.yaml"),
+                             os.path.join(checkpoint, "policy.onnx")], cwd=tmp_path, capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr[-2000:]
+    assert "takes observations (32, 32, 6) uint8; this configuration gives observations (48, 48, 6) uint8" \
+        in result.stderr

@@ -88,8 +88,12 @@ def test_installs_everything_then_a_second_run_changes_nothing(tmp_path, release
     assert len(token) == 64 and int(token, 16) >= 0 and stat.S_IMODE(token_file.stat().st_mode) == 0o600
     assert "export RAY_AUTH_MODE=token" in environment
 
+    token_file.chmod(0o644)  # an existing token someone made readable: the next run makes it owner-only again
+    (tmp_path / "home" / ".ray").chmod(0o755)
     second = install(tmp_path, release)
     assert second.returncode == 0, second.stdout + second.stderr
+    assert stat.S_IMODE(token_file.stat().st_mode) == 0o600
+    assert stat.S_IMODE((tmp_path / "home" / ".ray").stat().st_mode) == 0o700
     assert len(release.requests) == 2, "nothing is downloaded again"
     assert (carla / "import_runs.log").read_text() == "imported\n", "the maps are imported once"
     assert "CARLA 0.9.16: already in" in second.stdout and "additional maps: already imported" in second.stdout

@@ -10,7 +10,6 @@ import sys
 import carla
 import numpy as np
 import pytest
-import torch
 import yaml
 
 from ppo_example.ppo_experiment import ROUTE_LOOKAHEAD, STATE, RouteExperiment
@@ -176,14 +175,14 @@ def test_each_config_trains_and_its_checkpoints_drive_with_and_without_ray(tmp_p
     assert "iter    2 |" in result.stdout and " RC " in result.stdout and "route DS" in result.stdout
     checkpoint = find_latest_checkpoint(str(tmp_path / "results" / kind))
     module = load_module(str(tmp_path / "results" / kind))
-    policy = load_policy(checkpoint, torch.device("cpu"))
+    policy = load_policy(checkpoint)
     data = load_env_config(str(tmp_path / f"{kind}.yaml"))
     env = CarlaEnv(data["env_config"])
     try:
         observation, _ = env.reset(seed=5)
         for _ in range(30):
             with_ray = greedy_action(module, observation)
-            without_ray = policy_action(policy, observation, torch.device("cpu"))
+            without_ray = policy_action(policy, observation)
             assert with_ray.shape == (2,) and np.allclose(with_ray, without_ray, atol=1e-5)
             observation, *_ = env.step(with_ray)
     finally:

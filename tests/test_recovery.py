@@ -126,7 +126,7 @@ def test_training_with_injected_faults_finishes_and_keeps_its_checkpoints(tmp_pa
     assert last["env_runners"]["num_env_step_failures"] >= 2, "faults happened and were absorbed"
     assert last["env_runners"]["carla/simulator_restarts_max"] >= 1, "restarts show in the metrics"
     checkpoints = sorted(results.parent.glob("checkpoint_*"))
-    assert len(checkpoints) == 4 and all((c / "policy.pt").is_file() for c in checkpoints)
+    assert len(checkpoints) == 4 and all((c / "policy.onnx").is_file() for c in checkpoints)
 
 
 def test_a_bug_surfaces_at_once_and_is_not_taken_for_a_simulator_failure():

@@ -158,3 +158,71 @@ def test_carla_core_launch_mode_reports_failure_and_stops_its_server(carla_root,
         CarlaCore({"simulator": "launch", "timeout": 1.0, "retries_on_error": 2})
     time.sleep(0.3)
     assert set(stand_ins()) <= before, "the launched server was stopped"
+
+
+OWNER = """
+import sys, time
+from rllib_integration.simulators.server_manager import PortAllocator, ServerManager
+server = ServerManager(log_dir=sys.argv[1] + '/logs', allocator=PortAllocator(sys.argv[1] + '/p'), start_timeout=20.0)
+server.start()
+print(server.process.pid, server.log_path, server.watchdog.pid, flush=True)
+time.sleep(600)
+"""
+
+
+def start_owner(tmp_path):
+    """A process owning a launched stand-in server: (owner, server pid, server's child pid, watchdog pid)."""
+    owner = subprocess.Popen([sys.executable, "-c", OWNER, str(tmp_path)], stdout=subprocess.PIPE, text=True,
+                             cwd=pathlib.Path(__file__).parents[1])
+    leader, log_path, guard = owner.stdout.readline().split()
+    return owner, int(leader), child_pid(log_path), int(guard)
+
+
+def wait_dead(pids, seconds):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and any(pid_alive(p) for p in pids):
+        time.sleep(0.1)
+    return [p for p in pids if pid_alive(p)]
+
+
+@pytest.mark.parametrize("sig", ["SIGKILL", "SIGTERM", "SIGHUP"])
+def test_a_dying_owner_takes_its_server_with_it(carla_root, tmp_path, sig):
+    """However the owner dies (kill -9 included), the watchdog ends the server and its children."""
+    import signal
+    owner, leader, child, guard = start_owner(tmp_path)
+    try:
+        os.kill(owner.pid, getattr(signal, sig))
+        owner.wait(10)
+        assert wait_dead([leader, child], 5.0) == [], "the server outlived its owner"
+        assert wait_dead([guard], 2.0) == [], "the watchdog exits with its server"
+    finally:
+        owner.kill()
+
+
+def test_servers_of_dead_owners_are_reaped_at_the_next_start(carla_root, tmp_path):
+    """With the watchdog gone too, the next start of any server finds and ends the orphan."""
+    owner, leader, child, guard = start_owner(tmp_path)
+    os.kill(guard, 9)
+    owner.kill()
+    owner.wait(10)
+    time.sleep(0.5)
+    assert pid_alive(leader), "no watchdog: the orphan is still running"
+    fresh = ServerManager(log_dir=str(tmp_path / "logs"), allocator=PortAllocator(str(tmp_path / "p")),
+                          start_timeout=20.0)
+    fresh.start()
+    try:
+        assert wait_dead([leader, child], 8.0) == []
+    finally:
+        fresh.stop()
+
+
+def test_a_port_taken_on_the_servers_address_is_not_free():
+    """A port some process listens on at a specific address is taken, whichever address is checked."""
+    import socket
+    from rllib_integration.simulators.server_manager import port_is_free
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert not port_is_free(port, "127.0.0.1") and not port_is_free(port)
+    assert port_is_free(port, "127.0.0.1")

@@ -154,3 +154,56 @@ def test_cli_put_exec_get_against_any_ssh_host(sshd, tmp_path):
     no_key = helper("put", "--host", "127.0.0.1", "--port", str(sshd.port), "--source", str(project))
     assert no_key.returncode == 1 and "--host needs --identity" in no_key.stderr
     shutil.rmtree(tmp_path / "remote")
+
+
+def test_a_key_of_another_type_than_the_pinned_one_is_refused(sshd, tmp_path):
+    """An ECDSA key is pinned for the alias; the host presents its Ed25519 key: refused, and not added."""
+    known_hosts = tmp_path / "keys" / "known_hosts"
+    known_hosts.parent.mkdir(parents=True)
+    pinned = paramiko.ECDSAKey.generate()
+    known_hosts.write_text(f"i-0123456789abcdef0 {pinned.get_name()} {pinned.get_base64()}\n")
+    with pytest.raises(RemoteError, match="presented ssh-ed25519 .* the pinned key is ecdsa-sha2-nistp256"):
+        connect(sshd, tmp_path, alias="i-0123456789abcdef0").connect()
+    assert known_hosts.read_text().count("\n") == 1, "the other key was not added"
+
+
+def test_values_put_into_remote_commands_are_quoted(sshd, tmp_path):
+    """A project folder value that tries to add a command runs no command; '~/...' still means the home
+    folder; paths with spaces work."""
+    from aws.remote import shell_path
+    marker = tmp_path / "pwned"
+    script = tmp_path / "show.sh"
+    script.write_text('#!/bin/sh\nprintf "%s\\n" "$PROJECT_DIR"\n')
+    out = io.StringIO()
+    evil = f"~/p; touch {marker} #"
+    with connect(sshd, tmp_path) as remote:
+        home = io.StringIO()
+        remote.run('printf "%s" "$HOME"', stdout=home)
+        status = remote.run_script(script, remote_dir=str(tmp_path / "with space"),
+                                   environment={"PROJECT_DIR": shell_path(evil)}, stdout=out)
+        assert remote.run(f"cd {shell_path(str(tmp_path / 'with space'))} && test -x show.sh") == 0
+    assert status == 0 and not marker.exists()
+    assert out.getvalue() == f"{home.getvalue()}/p; touch {marker} #\n"
+
+
+def test_get_refuses_remote_names_that_leave_the_target(tmp_path, monkeypatch):
+    """A server listing '../../x' (a stand-in for a hostile SFTP server: OpenSSH never lists such names)
+    gets nothing written, inside or outside the target."""
+    import stat as stat_module
+    from types import SimpleNamespace
+
+    class HostileSftp:
+        def stat(self, path):
+            return SimpleNamespace(st_mode=stat_module.S_IFDIR | 0o755, st_size=0)
+
+        def listdir_attr(self, path):
+            return [SimpleNamespace(filename="../../x", st_mode=stat_module.S_IFREG | 0o644, st_size=3)]
+
+        def get(self, *args, **kwargs):
+            raise AssertionError("nothing may be downloaded")
+
+    remote = Remote("127.0.0.1", "user", tmp_path / "key")
+    monkeypatch.setattr(Remote, "sftp", property(lambda self: HostileSftp()))
+    with pytest.raises(RemoteError, match="listed '../../x' .* not a plain file name"):
+        remote.get("data", tmp_path / "down")
+    assert not (tmp_path / "down").exists() and not (tmp_path.parent / "x").exists()

@@ -8,7 +8,7 @@ import carla
 import numpy as np
 import pytest
 
-from conftest import make_world, shared_map, straight_spawn
+from conftest import make_world, shared_map
 from rllib_integration.embedded import Client
 from rllib_integration.embedded.maps import static_world as static_world_module
 from rllib_integration.embedded.maps.ground import ground_model

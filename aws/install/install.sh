@@ -104,7 +104,10 @@ there first (aws_helper.py create-image does) or set PROJECT_DIR"
 
 ray_token() {
     local token="$HOME/.ray/auth_token"
-    if [ -s "$token" ]; then log "Ray token: keeping $token"; return; fi
+    if [ -s "$token" ]; then
+        chmod 700 "$HOME/.ray" && chmod 600 "$token"  # an existing token too: readable by its owner only
+        log "Ray token: keeping $token (owner-only)"; return
+    fi
     mkdir -p "$HOME/.ray"
     chmod 700 "$HOME/.ray"
     (umask 077 && "$VENV_DIR/bin/python" -c 'import secrets; print(secrets.token_hex(32))' > "$token")

@@ -13,7 +13,7 @@ Built in (:func:`load_agent`):
   lane changes of its own): the rule-based reference;
 - ``constant``: one fixed control every step;
 - ``random``: the experiment's random actions with ``--config``, otherwise a random control held 1 s;
-- a checkpoint folder or experiment folder (the RLModule, greedy), or an exported ``policy.pt``:
+- a checkpoint folder or experiment folder (the RLModule, greedy), or an exported ``policy.onnx`` (an older ``policy.pt`` too):
   the policy acts on the observations of the ``--config`` experiment (:class:`ExperimentAgent`);
 - ``package.module:Class``: a user agent class.
 """
@@ -155,6 +155,7 @@ class ExperimentAgent(AutonomousAgent):
 
     def run_step(self, input_data: Mapping[str, Any], timestamp: float) -> carla.VehicleControl | None:
         observation, info = self.experiment.get_observation(dict(input_data))
+        self.observation = observation  # what the policy saw (the live view shows pictures)
         if self.started:  # the reward of the previous action, as CarlaEnv.step computes it
             self.experiment.get_done_status(observation, self.core)
             reward = float(self.experiment.compute_reward(observation, self.core))
@@ -180,16 +181,16 @@ def sensor_config(sensors: list[dict[str, Any]] | Mapping[str, Any]) -> dict[str
     return result
 
 
-def _policy_act(spec: str) -> Callable[[Any], Any]:
+def _policy_act(spec: str, env_config: Mapping[str, Any]) -> Callable[[Any], Any]:
     """The greedy action function of an exported policy file, a checkpoint folder or an experiment
-    folder (its newest checkpoint)."""
-    from ..training.policy import greedy_action, load_policy, policy_action
+    folder (its newest checkpoint); an exported policy is checked against the experiment's observations."""
+    from ..training.policy import greedy_action, load_policy
     from ..training.results import find_latest_checkpoint, module_path
     if os.path.isfile(spec):
-        import torch
-        device = torch.device("cpu")
-        policy = load_policy(spec, device)
-        return lambda observation: policy_action(policy, observation, device)
+        policy = load_policy(spec)
+        experiment_config = dict(env_config.get("experiment") or {})
+        policy.check(resolve_experiment_class(experiment_config.get("type"))(experiment_config).get_observation_space())
+        return policy
     from ray.rllib.core.rl_module.rl_module import RLModule
     checkpoint = spec if os.path.isfile(os.path.join(spec, "rllib_checkpoint.json")) else find_latest_checkpoint(spec)
     module = RLModule.from_checkpoint(module_path(checkpoint))
@@ -211,7 +212,7 @@ def load_agent(spec: str, env_config: Mapping[str, Any] | None = None,
         if not env_config:
             raise ConfigError(f"--agent {spec}: a trained policy needs the configuration it was trained with. "
                               f"Fix: pass --config with the training YAML.")
-        agent = ExperimentAgent(_policy_act(spec), env_config)
+        agent = ExperimentAgent(_policy_act(spec, env_config), env_config)
     elif ":" in spec:
         module_name, _, class_name = spec.partition(":")
         try:
@@ -225,7 +226,7 @@ def load_agent(spec: str, env_config: Mapping[str, Any] | None = None,
                               f"implement the AutonomousAgent interface.")
     else:
         raise ConfigError(f"--agent {spec}: not a built-in agent, a path or module:Class. Fix: use autopilot, "
-                          f"constant, random, a checkpoint folder, a policy.pt file or package.module:Class.")
+                          f"constant, random, a checkpoint folder, a policy.onnx file or package.module:Class.")
     if hasattr(agent, "setup"):
         agent.setup(config)
     return agent

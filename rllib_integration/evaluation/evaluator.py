@@ -24,6 +24,7 @@ import numpy as np
 
 from ..carla_core import CarlaCore
 from ..errors import SimulatorRestartedError
+from ..live import LivePublisher, LiveReporter
 from ..routes.planner import RoutePlanner
 from ..routes.route_files import RouteSpec
 from ..routes.route_sets import dense_route
@@ -67,8 +68,11 @@ def _file_name(route_id: str) -> str:
 class RouteRunner:
     """One simulator and one agent driving routes one after another."""
 
-    def __init__(self, settings: EvaluationSettings, agent: Any = None) -> None:
+    def __init__(self, settings: EvaluationSettings, agent: Any = None, live: bool = False) -> None:
+        """``live``: show the routes in the live view named by the environment (see :mod:`..live`)."""
         self.settings = settings
+        publisher = LivePublisher.from_environment() if live else None
+        self.live = LiveReporter(publisher) if publisher is not None else None
         self.agent = agent if agent is not None else load_agent(
             settings.agent, settings.env_config, {"seed": settings.seed, **settings.agent_config})
         self.core = CarlaCore(settings.carla_config())
@@ -107,12 +111,18 @@ class RouteRunner:
                            core.route_progress, 1.0 / dt) if s.record_dir else None
         log = StateLog(os.path.join(s.state_log_dir, f"route_{name}.{s.state_log_format}")) \
             if s.state_log_dir else None
+        if self.live is not None:
+            self.live.start_episode()
         try:
             data = core.tick(None)
             while not monitor.done:
                 control = self.agent.run_step(data, monitor.elapsed)
                 data = core.tick(control)
                 new = monitor.update(dt)
+                if self.live is not None:
+                    terms = getattr(self.agent, "terms", {})
+                    self.live.step(core, getattr(self.agent, "observation", None), terms.get("reward", 0.0), terms,
+                                   [i.kind for i in monitor.infractions], monitor.route_completion)
                 if video is not None:
                     video.add(self._header(spec, monitor), new)
                 if log is not None:
@@ -152,6 +162,8 @@ class RouteRunner:
                 f"{speed:5.1f} km/h  thr {control.throttle:.2f} str {control.steer:+.2f} brk {control.brake:.2f}")
 
     def close(self) -> None:
+        if self.live is not None:
+            self.live.close()
         self.core.close()
 
 
@@ -160,9 +172,10 @@ def _portable(spec: RouteSpec) -> tuple:
     return (spec.route_id, spec.town, [(p.x, p.y, p.z) for p in spec.waypoints], list(spec.yaws))
 
 
-def _run_share(settings: EvaluationSettings, share: list[tuple[int, tuple]]) -> list[dict[str, Any]]:
-    """Drive ``share`` of the routes (portable specs) with one simulator and one agent (a worker's part)."""
-    runner = RouteRunner(settings)
+def _run_share(settings: EvaluationSettings, share: list[tuple[int, tuple]], live: bool = False) -> list[dict[str, Any]]:
+    """Drive ``share`` of the routes (portable specs) with one simulator and one agent (a worker's part);
+    ``live``: this worker's routes are the live view's."""
+    runner = RouteRunner(settings, live=live)
     records = []
     try:
         for index, (route_id, town, points, yaws) in share:
@@ -181,7 +194,7 @@ def evaluate(routes: list[RouteSpec], settings: EvaluationSettings, workers: int
     records: list[dict[str, Any]] = []
     workers = max(1, min(workers, len(routes)))
     if workers == 1:
-        for record in _run_share(settings, indexed):
+        for record in _run_share(settings, indexed, live=True):
             records.append(record)
             if on_record:
                 on_record(record)
@@ -189,7 +202,8 @@ def evaluate(routes: list[RouteSpec], settings: EvaluationSettings, workers: int
         shares = [indexed[w::workers] for w in range(workers)]
         context = multiprocessing.get_context("spawn")
         with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context) as pool:
-            for future in concurrent.futures.as_completed([pool.submit(_run_share, settings, s) for s in shares]):
+            futures = [pool.submit(_run_share, settings, share, n == 0) for n, share in enumerate(shares)]
+            for future in concurrent.futures.as_completed(futures):
                 for record in future.result():
                     records.append(record)
                     if on_record:

@@ -2,7 +2,7 @@
 
 - :class:`RouteVideo`: a BirdView of the hero (480 px over 80 m, the route ahead in teal) with every
   infraction marked where it happened (a red cross and its kind) and a header (route, RC, penalty,
-  speed, control), as an MP4 file at the simulation's rate;
+  speed, control), as an H.264 MP4 file (browsers play it) at the simulation's rate;
 - :class:`StateLog`: a row per step (time, pose, speed, control, route completion, outside-lanes
   state, the step's infractions, and an experiment agent's reward and numeric info as ``info_<key>``) written
   as CSV, or Parquet where pyarrow is installed.
@@ -19,29 +19,11 @@ import cv2
 import numpy as np
 
 from ..routes.progress import RouteProgress
-from ..sensors.birdview import BirdviewRenderer
+from ..sensors.hero_view import VIEW_SIZE, HeroView, draw_header
 from .infractions import SHORT_NAMES, Infraction
+from .video import VideoWriter
 
-VIDEO_SIZE, VIDEO_RADIUS = 480, 40.0  # pixels, metres
 MARK_COLOUR = (0, 0, 255)  # BGR red
-
-
-def open_video(path: str, fps: float, size: int, fix: str) -> cv2.VideoWriter:
-    """An MP4 writer of ``size`` x ``size`` frames at ``path`` (its folder made); ``fix`` ends the error."""
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    writer = cv2.VideoWriter(path, cv2.VideoWriter_fourcc(*"mp4v"), fps, (size, size))
-    if not writer.isOpened():
-        raise OSError(f"cannot write a video to {path}. Fix: {fix}")
-    return writer
-
-
-def draw_header(frame: np.ndarray, lines: list[str], width: int | None = None) -> None:
-    """Write ``lines`` at the top left of ``frame`` over a darkened band (``width`` pixels wide, default
-    all), so they stay readable over any map."""
-    band = frame[:12 + 22 * len(lines), :width]
-    band[:] = (band * 0.35).astype(np.uint8)
-    for row, text in enumerate(lines):
-        cv2.putText(frame, text, (8, 22 + 22 * row), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (255, 255, 255), 1, cv2.LINE_AA)
 
 
 class RouteVideo:
@@ -49,19 +31,18 @@ class RouteVideo:
 
     def __init__(self, path: str, world: Any, hero: Any, progress: RouteProgress, fps: float) -> None:
         self.path = path
-        self.renderer = BirdviewRenderer(world, hero, VIDEO_SIZE, VIDEO_RADIUS, debug=False, route=True)
-        self.renderer.set_route(progress)
+        self.view = HeroView(world, hero, progress)
         self.hero = hero
         self.marks: list[Infraction] = []
-        self.writer = open_video(path, fps, VIDEO_SIZE, "give --record a writable folder.")
+        self.writer = VideoWriter(path, fps, "give --record a writable folder.")
 
     def add(self, header: str, new: list[Infraction]) -> None:
         self.marks += [i for i in new if i.location != (0.0, 0.0, 0.0)]
-        frame = np.ascontiguousarray(self.renderer.render()[..., ::-1])
-        view = self.renderer.world_to_view(self.hero.get_transform())
+        frame = self.view.frame()
+        view = self.view.renderer.world_to_view(self.hero.get_transform())
         for mark in self.marks:
             u, v = view @ np.array([mark.location[0], mark.location[1], 1.0])
-            if -20 <= u <= VIDEO_SIZE + 20 and -20 <= v <= VIDEO_SIZE + 20:
+            if -20 <= u <= VIEW_SIZE + 20 and -20 <= v <= VIEW_SIZE + 20:
                 centre = (int(round(u)), int(round(v)))
                 cv2.drawMarker(frame, centre, MARK_COLOUR, cv2.MARKER_TILTED_CROSS, 14, 3, cv2.LINE_AA)
                 cv2.putText(frame, SHORT_NAMES.get(mark.kind, mark.kind), (centre[0] + 8, centre[1] - 8),
@@ -70,7 +51,7 @@ class RouteVideo:
         self.writer.write(frame)
 
     def close(self) -> None:
-        self.writer.release()
+        self.writer.close()
 
 
 STATE_COLUMNS = ("time", "x", "y", "z", "yaw", "speed", "throttle", "steer", "brake", "route_completion",

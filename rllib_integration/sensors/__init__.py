@@ -6,9 +6,9 @@ and use :mod:`rllib_integration.common` (formats, the map raster), the configura
 types; the embedded world never imports this package.
 """
 
-from .factory import SENSOR_TYPES, SensorFactory
+from .factory import SENSOR_TYPES, SensorFactory, check_sensors
 from .sensor import BaseSensor, CarlaSensor, PseudoSensor
 from .sensor_interface import SensorInterface, SensorTimeoutError
 
 __all__ = ["SENSOR_TYPES", "BaseSensor", "CarlaSensor", "PseudoSensor", "SensorFactory",
-           "SensorInterface", "SensorTimeoutError"]
+           "SensorInterface", "SensorTimeoutError", "check_sensors"]

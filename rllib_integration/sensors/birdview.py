@@ -60,6 +60,8 @@ GROUP_COLOURS = {"walkers": WALKER_COLOUR, "vehicles": VEHICLE_COLOUR, "two_whee
 DRAW_ORDER = ("walkers", "vehicles", "two_wheelers", "hero")
 
 TEXT_MIN_SIZE = 128  # pixels: smaller pictures leave debug strings out (unreadable)
+MIN_SIZE, MAX_SIZE = 8, 2048  # pixels of the picture's side
+MAX_RADIUS = 1000.0  # metres
 SMOOTH_PPM = 4.0  # pixels per metre: below it, the map is drawn this fine and averaged down to the output
 ARROW_MIN_PPM = 4.0  # pixels per metre: below it, direction arrows are left out
 MARKING_COVERAGE = 0.2  # share of a supersampled pixel a lane marking must cover in the masks output
@@ -279,28 +281,26 @@ class BirdviewSensor(PseudoSensor):
     KIND = "BirdView"
     ATTRIBUTES = frozenset({"size", "radius", "output", "buildings", "debug", "route"})
 
+    @classmethod
+    def check_attributes(cls, where: str, attributes: Mapping[str, Any]) -> None:
+        size, radius = attributes.get("size", 84), attributes.get("radius", 15.0)
+        if not isinstance(size, int) or isinstance(size, bool) or not MIN_SIZE <= size <= MAX_SIZE:
+            raise ConfigError(f"{where}.size: expected a whole number of pixels from {MIN_SIZE} to {MAX_SIZE}, got "
+                              f"{size!r}.")
+        if not isinstance(radius, (int, float)) or isinstance(radius, bool) or not 0 < radius <= MAX_RADIUS:
+            raise ConfigError(f"{where}.radius: expected metres above 0 and at most {MAX_RADIUS:g}, got {radius!r}.")
+        if attributes.get("output", "rgb") not in ("rgb", "masks"):
+            raise ConfigError(f"{where}.output: expected 'rgb' or 'masks', got {attributes['output']!r}.")
+        for key, default in (("buildings", False), ("debug", True), ("route", False)):
+            if not isinstance(attributes.get(key, default), bool):
+                raise ConfigError(f"{where}.{key}: expected true or false, got {attributes[key]!r}.")
+
     def __init__(self, name: str, attributes: Mapping[str, Any], interface: Any, parent: Any) -> None:
         super().__init__(name, attributes, interface, parent)
-        where = self.where
-        size, radius = self.attributes.get("size", 84), self.attributes.get("radius", 15.0)
-        output = self.attributes.get("output", "rgb")
-        if not isinstance(size, int) or isinstance(size, bool) or size < 8:
-            raise ConfigError(f"{where}.size: expected an integer of at least 8 pixels, got {size!r}.")
-        if not isinstance(radius, (int, float)) or isinstance(radius, bool) or radius <= 0:
-            raise ConfigError(f"{where}.radius: expected a positive number of metres, got {radius!r}.")
-        buildings = self.attributes.get("buildings", False)
-        if not isinstance(buildings, bool):
-            raise ConfigError(f"{where}.buildings: expected true or false, got {buildings!r}.")
-        if output not in ("rgb", "masks"):
-            raise ConfigError(f"{where}.output: expected 'rgb' or 'masks', got {output!r}.")
-        debug = self.attributes.get("debug", True)
-        if not isinstance(debug, bool):
-            raise ConfigError(f"{where}.debug: expected true or false, got {debug!r}.")
-        route = self.attributes.get("route", False)
-        if not isinstance(route, bool):
-            raise ConfigError(f"{where}.route: expected true or false, got {route!r}.")
-        self.renderer = BirdviewRenderer(parent.get_world(), parent, size, float(radius), output, buildings, debug,
-                                         route)
+        get = self.attributes.get
+        self.renderer = BirdviewRenderer(parent.get_world(), parent, get("size", 84), float(get("radius", 15.0)),
+                                         get("output", "rgb"), get("buildings", False), get("debug", True),
+                                         get("route", False))
 
     def set_route(self, progress: RouteProgress | None) -> None:
         """The hero's progress along its route (drawn with ``route: true``)."""

@@ -33,6 +33,33 @@ SENSOR_TYPES: dict[str, type[sensors.BaseSensor]] = {
 }
 
 
+def sensor_class(name: str, attributes: Any) -> type[sensors.BaseSensor]:
+    """The class of ``hero.sensors.<name>``, after the checks that need no simulator (its type, and the
+    attributes' values as the class checks them); raises :class:`ConfigError`."""
+    where = f"env_config.experiment.hero.sensors.{name}"
+    if not isinstance(attributes, Mapping):
+        raise ConfigError(f"{where}: expected a mapping with a 'type'. Fix: write "
+                          f"'{name}: {{type: sensor.other.collision}}'.")
+    sensor_type = attributes.get("type")
+    if not isinstance(sensor_type, str) or sensor_type not in SENSOR_TYPES:
+        close = difflib.get_close_matches(str(sensor_type), SENSOR_TYPES, n=1)
+        hint = f"did you mean '{close[0]}'? " if close else ""
+        raise ConfigError(f"{where}.type: sensor type {sensor_type!r} is not supported; {hint}"
+                          f"supported: {', '.join(sorted(SENSOR_TYPES))}.")
+    cls = SENSOR_TYPES[sensor_type]
+    cls.check(where, attributes)
+    return cls
+
+
+def check_sensors(configured: Any) -> None:
+    """Every ``hero.sensors`` entry checked as far as possible before a simulator runs."""
+    if not isinstance(configured, Mapping):
+        raise ConfigError("env_config.experiment.hero.sensors: expected a mapping of sensor names to "
+                          "their settings. Fix: write 'name: {type: ...}' entries.")
+    for name, attributes in configured.items():
+        sensor_class(str(name), attributes)
+
+
 class SensorFactory:
     """Creates sensors from ``hero.sensors`` entries."""
 
@@ -40,14 +67,4 @@ class SensorFactory:
     def spawn(name: str, attributes: Mapping[str, Any], interface: SensorInterface,
               parent: Any) -> sensors.BaseSensor:
         """Create sensor ``name`` (attributes are copied, never modified) attached to ``parent``."""
-        where = f"env_config.experiment.hero.sensors.{name}"
-        if not isinstance(attributes, Mapping):
-            raise ConfigError(f"{where}: expected a mapping with a 'type'. Fix: write "
-                              f"'{name}: {{type: sensor.other.collision}}'.")
-        sensor_type = attributes.get("type")
-        if sensor_type not in SENSOR_TYPES:
-            close = difflib.get_close_matches(str(sensor_type), SENSOR_TYPES, n=1)
-            hint = f"did you mean '{close[0]}'? " if close else ""
-            raise ConfigError(f"{where}.type: sensor type {sensor_type!r} is not supported; {hint}"
-                              f"supported: {', '.join(sorted(SENSOR_TYPES))}.")
-        return SENSOR_TYPES[sensor_type](name, dict(attributes), interface, parent)
+        return sensor_class(name, attributes)(name, dict(attributes), interface, parent)

@@ -13,6 +13,7 @@ which change how data is parsed (``depth_in_meters``, ``palette``).
 
 from __future__ import annotations
 
+import math
 from typing import Any, Callable, Mapping
 
 import carla
@@ -22,15 +23,43 @@ from . import parsers
 from .sensor_interface import SensorInterface
 
 
+#: Ranges ``(lowest, highest)`` of the numeric attributes of CARLA's sensor blueprints.
+ATTRIBUTE_RANGES: dict[str, tuple[float, float]] = {
+    "image_size_x": (1, 8192), "image_size_y": (1, 8192), "fov": (1.0, 179.0), "sensor_tick": (0.0, 3600.0),
+    "range": (0.1, 10000.0), "channels": (1, 1024), "points_per_second": (1, 10 ** 8),
+    "rotation_frequency": (0.1, 1000.0), "upper_fov": (-90.0, 90.0), "lower_fov": (-90.0, 90.0),
+    "horizontal_fov": (0.1, 360.0), "vertical_fov": (0.1, 180.0), "distance": (0.0, 10000.0),
+    "hit_radius": (0.0, 100.0), "dropoff_general_rate": (0.0, 1.0), "noise_stddev": (0.0, 100.0),
+}
+MAX_TRANSFORM = 1000.0  # metres from the parent: a sensor farther away is a typo
+
+
 def parse_transform(value: Any, where: str) -> carla.Transform:
-    """A transform from ``"x,y,z,roll,pitch,yaw"`` or a list of 6 numbers."""
+    """A transform from ``"x,y,z,roll,pitch,yaw"`` or a list of 6 numbers (finite, within
+    :data:`MAX_TRANSFORM` metres)."""
     parts = value.split(",") if isinstance(value, str) else value
     try:
         x, y, z, roll, pitch, yaw = (float(part) for part in parts)
     except (TypeError, ValueError):
         raise ConfigError(f"{where}: {value!r} is not a transform. Fix: write "
                           f"\"x,y,z,roll,pitch,yaw\" (metres, degrees).") from None
+    if not all(math.isfinite(v) for v in (x, y, z, roll, pitch, yaw)) or max(abs(x), abs(y), abs(z)) > MAX_TRANSFORM:
+        raise ConfigError(f"{where}: {value!r} is not a usable transform. Fix: give finite numbers, the location "
+                          f"within {MAX_TRANSFORM:g} m of the vehicle.")
     return carla.Transform(carla.Location(x, y, z), carla.Rotation(pitch=pitch, yaw=yaw, roll=roll))
+
+
+def check_number(where: str, value: Any, low: float, high: float, whole: bool = False) -> float:
+    """``value`` (a number, or a string of one, as blueprint attributes are) within ``[low, high]``."""
+    try:
+        number = float(value) if not isinstance(value, bool) else float("nan")
+    except (TypeError, ValueError):
+        number = float("nan")
+    if not math.isfinite(number) or not low <= number <= high or whole and number != int(number):
+        kind = "a whole number" if whole else "a number"
+        raise ConfigError(f"{where}: expected {kind} from {low:g} to {high:g}, got {value!r}. Fix: use a value "
+                          f"in that range.")
+    return number
 
 
 class BaseSensor:
@@ -38,6 +67,10 @@ class BaseSensor:
 
     #: Event sensors deliver zero or more items per tick (a list); others one item per frame.
     EVENT = False
+
+    @classmethod
+    def check(cls, where: str, attributes: Mapping[str, Any]) -> None:
+        """Check the attributes before a simulator runs (``where``: their key path); raises ``ConfigError``."""
 
     def __init__(self, name: str, attributes: Mapping[str, Any], interface: SensorInterface,
                  parent: Any) -> None:
@@ -74,10 +107,21 @@ class CarlaSensor(BaseSensor):
     #: Options read by the parser (not blueprint attributes), with their defaults.
     OPTIONS: dict[str, Any] = {}
 
+    @classmethod
+    def check(cls, where: str, attributes: Mapping[str, Any]) -> None:
+        """What can be checked before a simulator runs: the transform and the numeric attributes' ranges
+        (the blueprint checks the attribute names when the sensor spawns)."""
+        parse_transform(attributes.get("transform", "0,0,0,0,0,0"), f"{where}.transform")
+        for key, value in attributes.items():
+            if key in ATTRIBUTE_RANGES:
+                check_number(f"{where}.{key}", value, *ATTRIBUTE_RANGES[key], whole=key.startswith("image_size")
+                             or key in ("channels", "points_per_second"))
+
     def __init__(self, name: str, attributes: Mapping[str, Any], interface: SensorInterface,
                  parent: Any) -> None:
         super().__init__(name, attributes, interface, parent)
         where = f"env_config.experiment.hero.sensors.{name}"
+        self.check(where, self.attributes)
         attributes = dict(self.attributes)
         sensor_type = attributes.pop("type")
         transform = parse_transform(attributes.pop("transform", "0,0,0,0,0,0"), f"{where}.transform")
@@ -123,10 +167,20 @@ class PseudoSensor(BaseSensor):
                  parent: Any) -> None:
         super().__init__(name, attributes, interface, parent)
         self.where = f"env_config.experiment.hero.sensors.{name}"
-        unknown = set(self.attributes) - self.ATTRIBUTES - {"type"}
+        self.check(self.where, self.attributes)
+
+    @classmethod
+    def check(cls, where: str, attributes: Mapping[str, Any]) -> None:
+        """The attribute names, then :meth:`check_attributes`; raises :class:`ConfigError`."""
+        unknown = set(attributes) - cls.ATTRIBUTES - {"type"}
         if unknown:
-            raise ConfigError(f"{self.where}.{sorted(unknown)[0]}: not a {self.KIND} attribute. Fix: use "
-                              f"{', '.join(sorted(self.ATTRIBUTES))}.")
+            raise ConfigError(f"{where}.{sorted(unknown)[0]}: not a {cls.KIND} attribute. Fix: use "
+                              f"{', '.join(sorted(cls.ATTRIBUTES))}.")
+        cls.check_attributes(where, attributes)
+
+    @classmethod
+    def check_attributes(cls, where: str, attributes: Mapping[str, Any]) -> None:
+        """The attribute values (a subclass's checks)."""
 
     def prepare(self, frame: int) -> None:
         self.compute(frame)

@@ -128,16 +128,20 @@ class VirtualLidarSensor(PseudoSensor):
     KIND = "virtual LiDAR"
     ATTRIBUTES = frozenset({"rays", "range", "fov"})
 
-    def __init__(self, name: str, attributes: Mapping[str, Any], interface: Any, parent: Any) -> None:
-        super().__init__(name, attributes, interface, parent)
-        where = self.where
-        rays, max_range, fov = (self.attributes.get(k, d) for k, d in (("rays", 32), ("range", 40.0), ("fov", 360.0)))
+    @classmethod
+    def check_attributes(cls, where: str, attributes: Mapping[str, Any]) -> None:
+        rays, max_range, fov = (attributes.get(k, d) for k, d in (("rays", 32), ("range", 40.0), ("fov", 360.0)))
         if not isinstance(rays, int) or isinstance(rays, bool) or not 1 <= rays <= 1024:
             raise ConfigError(f"{where}.rays: expected a whole number from 1 to 1024, got {rays!r}.")
         for key, value, high in (("range", max_range, 200.0), ("fov", fov, 360.0)):
             if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0 < value <= high:
                 raise ConfigError(f"{where}.{key}: expected a number above 0 and at most {high:g}, got {value!r}.")
-        self.lidar = VirtualLidar(parent.get_world(), parent, rays, float(max_range), float(fov))
+
+    def __init__(self, name: str, attributes: Mapping[str, Any], interface: Any, parent: Any) -> None:
+        super().__init__(name, attributes, interface, parent)
+        get = self.attributes.get
+        self.lidar = VirtualLidar(parent.get_world(), parent, get("rays", 32), float(get("range", 40.0)),
+                                  float(get("fov", 360.0)))
 
     def compute(self, frame: int) -> None:
         self.update_sensor(self.lidar.measure(), frame)

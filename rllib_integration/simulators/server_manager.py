@@ -5,6 +5,11 @@ of its own, writes the server's output to a log file per server, waits until the
 short-timeout probe, and stops only its own process group (SIGTERM, then SIGKILL), also when the
 Python process exits. Ports come from :class:`PortAllocator`: concurrent environments on one machine
 (Ray starts them at once) never get the same ports.
+
+A server never outlives its owner: a watchdog process (:mod:`.watchdog`) ends its group when the
+owner dies however it dies (SIGKILL, SIGTERM, SIGHUP, an env runner RLlib restarts), and every start
+first reaps the servers of dead owners found in the registry of launched servers
+(:class:`ServerRegistry`, in the per-user runtime folder).
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ import random
 import signal
 import socket
 import subprocess
-import tempfile
+import sys
 import time
 import weakref
 from dataclasses import dataclass
@@ -28,6 +33,9 @@ from typing import Iterator, Sequence
 
 import carla
 import psutil
+
+from ..common.runtime import runtime_dir
+from . import watchdog
 
 logger = logging.getLogger(__name__)
 
@@ -58,12 +66,14 @@ class ServerPorts:
 
 
 def port_is_free(port: int, host: str = "0.0.0.0") -> bool:
-    """Whether ``port`` can be bound now (a real bind, not a connect)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        try:
-            probe.bind((host, port))
-        except OSError:
-            return False
+    """Whether ``port`` can be bound now on ``host`` (the address a server will listen on) and on all
+    interfaces (a real bind each, not a connect)."""
+    for address in dict.fromkeys((host, "0.0.0.0")):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            try:
+                probe.bind((address, port))
+            except OSError:
+                return False
     return True
 
 
@@ -79,8 +89,9 @@ class PortAllocator:
     """Chooses free server ports under a cross-process file lock and records them (with the owner's
     pid) until released, so a server still starting up keeps its ports reserved."""
 
-    def __init__(self, folder: str | None = None) -> None:
-        self.folder = folder or os.path.join(tempfile.gettempdir(), "rllib_integration")
+    def __init__(self, folder: str | None = None, host: str = "0.0.0.0") -> None:
+        self.folder = folder or runtime_dir()
+        self.host = host
         os.makedirs(self.folder, exist_ok=True)
         self._lock_path = os.path.join(self.folder, "ports.lock")
         self._registry_path = os.path.join(self.folder, "ports.json")
@@ -110,7 +121,7 @@ class PortAllocator:
             for _ in range(500):
                 rpc = rng.randrange(PORT_RANGE[0], PORT_RANGE[1] - 4)
                 ports = ServerPorts(rpc, rpc + 3)
-                if all(str(p) not in registry and port_is_free(p) for p in ports.all()):
+                if all(str(p) not in registry and port_is_free(p, self.host) for p in ports.all()):
                     for port in ports.all():
                         registry[str(port)] = os.getpid()
                     return ports
@@ -140,6 +151,67 @@ def probe(host: str, port: int, timeout: float = 1.0) -> bool:
     return True
 
 
+def process_start(pid: int) -> float:
+    """The start time of process ``pid`` (psutil's), 0 when it is gone."""
+    try:
+        return psutil.Process(pid).create_time()
+    except psutil.Error:
+        return 0.0
+
+
+class ServerRegistry:
+    """The servers launched on this machine by this user, with their owners (JSON under a file lock in
+    ``folder``): a start reaps the servers whose owner has died."""
+
+    def __init__(self, folder: str) -> None:
+        self.path = os.path.join(folder, "servers.json")
+        self.lock_path = os.path.join(folder, "servers.lock")
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[dict[str, dict]]:
+        with open(self.lock_path, "a+") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                try:
+                    with open(self.path, encoding="utf-8") as stream:
+                        entries = json.load(stream)
+                except (OSError, ValueError):
+                    entries = {}
+                yield entries
+                temporary = f"{self.path}.{os.getpid()}"
+                with open(temporary, "w", encoding="utf-8") as stream:
+                    json.dump(entries, stream)
+                os.replace(temporary, self.path)
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
+    def add(self, server_pid: int, log_path: str) -> None:
+        with self._locked() as entries:
+            entries[str(server_pid)] = {"server_start": process_start(server_pid), "owner": os.getpid(),
+                                        "owner_start": process_start(os.getpid()), "log": log_path}
+
+    def remove(self, server_pid: int) -> None:
+        with self._locked() as entries:
+            entries.pop(str(server_pid), None)
+
+    def reap(self) -> list[int]:
+        """End the servers whose owner is gone (their whole process group); forget the servers that are
+        gone. The pids of the servers ended."""
+        reaped = []
+        with self._locked() as entries:
+            for key, entry in list(entries.items()):
+                pid = int(key)
+                if not watchdog.server_running(pid, entry["server_start"]):
+                    del entries[key]
+                elif not watchdog.alive(entry["owner"], entry["owner_start"]):
+                    logger.warning("stopping CARLA server %d: its owner (pid %d) is gone (log: %s)", pid,
+                                   entry["owner"], entry.get("log"))
+                    watchdog.stop_group(pid)
+                    reaped.append(pid)
+                    del entries[key]
+        return reaped
+
+
 _RUNNING: "weakref.WeakSet[ServerManager]" = weakref.WeakSet()
 
 
@@ -167,12 +239,14 @@ class ServerManager:
                                     f"unpacked CARLA release (the folder that holds CarlaUE4.sh).")
         self.host, self.quality_level, self.show_display = host, quality_level, show_display
         self.resolution, self.null_rhi, self.gpu = resolution, null_rhi, gpu
-        self.log_dir = log_dir or os.path.join(tempfile.gettempdir(), "rllib_integration", "servers")
+        self.log_dir = log_dir or runtime_dir("servers")
         self.start_timeout, self.probe_timeout = start_timeout, probe_timeout
         self.extra_args = list(extra_args)
-        self.allocator = allocator or PortAllocator()
+        self.allocator = allocator or PortAllocator(host=host)
+        self.registry = ServerRegistry(self.allocator.folder)
         self.ports: ServerPorts | None = None
         self.process: subprocess.Popen | None = None
+        self.watchdog: subprocess.Popen | None = None
         self.log_path: str | None = None
         self.starts = 0
 
@@ -191,8 +265,10 @@ class ServerManager:
         return command + self.extra_args
 
     def start(self) -> ServerPorts:
-        """Launch the server and wait until it answers; returns its ports."""
+        """Launch the server (after reaping the servers of dead owners) and wait until it answers;
+        returns its ports."""
         self.stop()
+        self.registry.reap()
         self.ports = self.allocator.allocate()
         os.makedirs(self.log_dir, exist_ok=True)
         self.log_path = os.path.join(self.log_dir, f"carla_{self.ports.rpc}_{os.getpid()}.log")
@@ -201,6 +277,11 @@ class ServerManager:
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
                                             stdin=subprocess.DEVNULL, start_new_session=True)
+        self.registry.add(self.process.pid, self.log_path)
+        self.watchdog = subprocess.Popen(
+            [sys.executable, watchdog.__file__, str(os.getpid()), repr(process_start(os.getpid())),
+             str(self.process.pid), repr(process_start(self.process.pid))],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
         self.starts += 1
         _RUNNING.add(self)
         atexit.unregister(_stop_all)  # registered once, however many servers start
@@ -251,6 +332,11 @@ class ServerManager:
                 self._signal_group(process, signal.SIGKILL)
                 process.wait()
             self._signal_group(process, signal.SIGKILL)  # children that outlived the leader
+            self.registry.remove(process.pid)
+        guard, self.watchdog = self.watchdog, None
+        if guard is not None:
+            guard.kill()
+            guard.wait()
         _RUNNING.discard(self)
         if self.ports is not None:
             self.allocator.release(self.ports)

@@ -12,12 +12,13 @@ evaluator's infractions as episode ends, so that training rewards what the evalu
   metres completed this step, the distance from the route, CaRL-style soft factors (speeding above the
   target speed or the lane's limit, distance from the route) and why the episode ends, if it does: a hard
   infraction (``hard_kinds``, as the evaluator counts them), leaving the lanes, more than ``max_offset``
-  metres from the route, standing still ``max_idle_s`` seconds, the route completed, or the evaluator's
-  time limit (a truncation).
+  metres from the route, driving faster than ``overspeed_end`` times the speed limit, standing still
+  ``max_idle_s`` seconds, the route completed, or the evaluator's time limit (a truncation).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,7 +36,7 @@ HARD_KINDS = ("collisions_pedestrian", "collisions_vehicle", "collisions_layout"
 #: End reasons that are not failures.
 SUCCESS_ENDS = ("completed", "max_time")
 #: Every end reason :meth:`RouteFollowing.step` gives with the default hard infractions.
-END_REASONS = SUCCESS_ENDS + ("idle", "off_route", "outside_lanes") + tuple(SHORT_NAMES[k] for k in HARD_KINDS)
+END_REASONS = SUCCESS_ENDS + ("idle", "off_route", "outside_lanes", "overspeed") + tuple(SHORT_NAMES[k] for k in HARD_KINDS)
 IDLE_SPEED = 0.1  # m/s: slower counts as standing still
 
 
@@ -68,7 +69,7 @@ class RouteFollowing:
 
     def __init__(self, where: str, route_length: Any = (150.0, 400.0), target_speed_kmh: float = 30.0,
                  max_offset: float = 4.0, max_idle_s: float = 10.0, zero_reward_speed: float = 2.0,
-                 hard_kinds: Any = HARD_KINDS) -> None:
+                 hard_kinds: Any = HARD_KINDS, overspeed_end: float = math.inf) -> None:
         """``where`` is the configuration path of these settings, for error messages."""
         try:
             low, high = (float(v) for v in route_length)
@@ -81,6 +82,9 @@ class RouteFollowing:
                            ("max_idle_s", max_idle_s)):
             if not isinstance(value, (int, float)) or isinstance(value, bool) or not value > 0:
                 raise ConfigError(f"{where}.{key}: expected a positive number, got {value!r}.")
+        if not isinstance(overspeed_end, (int, float)) or isinstance(overspeed_end, bool) or not overspeed_end > 1.0:
+            raise ConfigError(f"{where}.overspeed_end: expected a number above 1 (a multiple of the speed limit), "
+                              f"got {overspeed_end!r}.")
         if not isinstance(zero_reward_speed, (int, float)) or not zero_reward_speed > 1.0:
             raise ConfigError(f"{where}.zero_reward_speed: expected a number above 1 (a multiple of the speed "
                               f"limit), got {zero_reward_speed!r}.")
@@ -93,6 +97,7 @@ class RouteFollowing:
         self.max_offset = float(max_offset)
         self.max_idle = float(max_idle_s)
         self.zero_reward_speed = float(zero_reward_speed)
+        self.overspeed_end = float(overspeed_end)
         self.hard_kinds = tuple(hard_kinds)
         self.monitor: RouteMonitor | None = None
         self.idle_time = 0.0
@@ -147,6 +152,8 @@ class RouteFollowing:
             end = "outside_lanes"
         elif offset > self.max_offset:
             end = "off_route"
+        elif speed > self.overspeed_end * limit:
+            end = "overspeed"
         elif self.idle_time >= self.max_idle:
             end = "idle"
         elif self.monitor.completed:

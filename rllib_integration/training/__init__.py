@@ -10,10 +10,10 @@ What only one example needs (its experiment, callbacks, configs) lives with that
 """
 
 from .algorithm_config import build_algorithm_config, place_on_cluster, run_settings
-from .policy import POLICY_FILE, export_policy, greedy_action, load_policy, policy_action
+from .policy import POLICY_FILE, ExportedPolicy, export_policy, greedy_action, load_policy, policy_action
 from .results import find_latest_checkpoint, module_path, prepare_results
 from .trainable import trainable
 
-__all__ = ["POLICY_FILE", "build_algorithm_config", "export_policy", "find_latest_checkpoint", "greedy_action",
+__all__ = ["POLICY_FILE", "ExportedPolicy", "build_algorithm_config", "export_policy", "find_latest_checkpoint", "greedy_action",
            "load_policy", "module_path", "place_on_cluster", "policy_action", "prepare_results", "run_settings",
            "trainable"]

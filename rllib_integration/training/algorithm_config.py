@@ -30,6 +30,7 @@ from ..carla_env import CarlaEnv
 from ..errors import ConfigError
 from .dqn_module import DQNModule
 from .models import image_catalog
+from .preflight import check_options
 from .route_evaluation import configure_route_evaluation
 
 CONFIG_SECTIONS = ("env_runners", "learners", "training", "reporting", "fault_tolerance", "debugging", "resources")
@@ -72,6 +73,7 @@ def build_algorithm_config(data: dict[str, Any], source: str, default_algorithm:
             raise ConfigError(f"{source}: {key}: unknown section; {suggest(key, sorted(SECTIONS))}valid sections: "
                               f"{', '.join(sorted(SECTIONS))}. Fix: rename or remove '{key}'.")
     name = algorithm_name(data, source, default_algorithm)
+    check_options(data, source)
     config = ALGORITHMS[name]()[1].environment(CarlaEnv, env_config=data["env_config"])
     for section in CONFIG_SECTIONS:
         values = data.get(section) or {}
@@ -82,7 +84,10 @@ def build_algorithm_config(data: dict[str, Any], source: str, default_algorithm:
             if key not in accepted:
                 raise ConfigError(f"{source}: {section}.{key}: unknown option of {type(config).__name__}.{section}(); "
                                   f"{suggest(key, accepted)}Fix: use one of RLlib's {section} options.")
-        getattr(config, section)(**{key: _as_schedule(value) for key, value in values.items()})
+        try:
+            getattr(config, section)(**{key: _as_schedule(value) for key, value in values.items()})
+        except (TypeError, ValueError) as error:  # RLlib's own checks of the options it is given
+            raise ConfigError(f"{source}: {section}: RLlib rejects the configuration: {error}") from None
     module = {"module_class": DQNModule} if name == "DQN" else {}
     config.rl_module(model_config=dict(data.get("model") or {}),
                      rl_module_spec=RLModuleSpec(catalog_class=image_catalog(name), **module))

@@ -1,12 +1,17 @@
 """The scripts' terminal output, through ``logging``: library code logs lines meant for the user to the
 ``rllib_integration.console`` logger (:data:`console`); a script's entry point calls :func:`setup_console`
 once, which writes information to stdout as plain lines and warnings and errors to stderr, prefixed
-``warning:`` / ``error:``. Without that call the lines go wherever the application's logging sends them."""
+``warning:`` / ``error:``. Without that call the lines go wherever the application's logging sends them.
+
+:func:`chatter_to_file` keeps the terminal to those lines during a training run: everything else (Ray's and
+Tune's messages, the env runners' forwarded output, TensorBoard's server) goes to a log file."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sys
+from typing import IO, Iterator
 
 console = logging.getLogger("rllib_integration.console")
 
@@ -31,3 +36,47 @@ def setup_console() -> None:
     console.setLevel(logging.INFO)
     console.propagate = False
     console.configured = True
+
+
+LIBRARY = "rllib_integration"
+
+
+@contextlib.contextmanager
+def chatter_to(stream: IO[str]) -> Iterator[None]:
+    """Within the block, the terminal shows :data:`console`'s lines and the library's own warnings and errors;
+    every other log record and everything written to ``sys.stdout``/``sys.stderr`` (Tune's tables, the Ray
+    workers' forwarded output, the notes of Ray's own log handlers) goes to ``stream``."""
+    to_stream = logging.StreamHandler(stream)
+    to_stream.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    warnings_out = logging.StreamHandler(sys.stderr)
+    warnings_out.setLevel(logging.WARNING)
+    warnings_out.addFilter(lambda record: record.name.startswith(LIBRARY))
+    warnings_out.setFormatter(_Prefixed("%(message)s"))
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level
+    root.handlers = [to_stream, warnings_out]
+    root.setLevel(logging.INFO)
+    terminal = {id(sys.stdout), id(sys.stderr), id(sys.__stdout__), id(sys.__stderr__)}
+    retargeted = [(handler, handler.stream) for logger in logging.Logger.manager.loggerDict.values()
+                  for handler in getattr(logger, "handlers", [])
+                  if isinstance(handler, logging.StreamHandler) and id(handler.stream) in terminal
+                  and handler not in console.handlers]
+    for handler, _ in retargeted:
+        handler.setStream(stream)
+    try:
+        with contextlib.redirect_stdout(stream), contextlib.redirect_stderr(stream):
+            yield
+    finally:
+        for handler, original in retargeted:
+            handler.setStream(original)
+        root.handlers, level = saved
+        root.setLevel(level)
+
+
+@contextlib.contextmanager
+def chatter_to_file(path: str, before: str = "") -> Iterator[None]:
+    """:func:`chatter_to` the log file ``path`` (appended), which starts with ``before``."""
+    with open(path, "a", buffering=1, encoding="utf-8", errors="replace") as stream:
+        stream.write(before)
+        with chatter_to(stream):
+            yield

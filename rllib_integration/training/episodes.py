@@ -2,65 +2,37 @@
 
 The table has the episode, its steps and return, every numeric ``episode_*`` total the experiment keeps
 in its ``info`` (distance, route completion, infractions...) and why it ended. The video
-(:class:`EpisodeVideo`) shows the hero from above (a 480 px BirdView over 80 m with the route ahead, if
-the experiment follows one), what the policy sees when it sees an image (the observation's newest
-frame, or a ``Dict`` observation's ``image``) in the top-right corner, and the speed and reward.
+(:class:`EpisodeVideo`) is the :class:`~rllib_integration.sensors.hero_view.HeroView`: the hero from above
+with its route, what the policy sees when it sees an image in a corner, and the speed and reward.
 """
 
 from __future__ import annotations
 
 from typing import Any, Callable
 
-import cv2
 import numpy as np
 
 from ..carla_env import CarlaEnv
-from ..evaluation.recording import VIDEO_RADIUS, VIDEO_SIZE, draw_header, open_video
-from ..sensors.birdview import BirdviewRenderer
+from ..evaluation.video import VideoWriter
+from ..sensors.hero_view import HeroView
 from .console import console
 
-INSET = 160  # pixels: the side of the observation's picture in the video
-
-
-def observation_image(observation: Any) -> np.ndarray | None:
-    """The RGB picture in an observation (the newest of stacked frames), or None."""
-    if isinstance(observation, dict):
-        observation = observation.get("image")
-    if not isinstance(observation, np.ndarray) or observation.ndim != 3 or observation.dtype != np.uint8:
-        return None
-    channels = observation.shape[-1]
-    return observation[..., -3:] if channels % 3 == 0 else np.repeat(observation[..., -1:], 3, axis=2)
-
-
 class EpisodeVideo:
-    """An MP4 of greedy episodes (see the module docstring)."""
+    """An H.264 MP4 of greedy episodes (see the module docstring), and a GIF of it with ``gif``."""
 
-    def __init__(self, path: str, fps: float) -> None:
-        self.writer = open_video(path, fps, VIDEO_SIZE, "use a writable path ending in .mp4")
-        self.renderer: BirdviewRenderer | None = None
+    def __init__(self, path: str, fps: float, gif: str | None = None) -> None:
+        self.writer = VideoWriter(path, fps, "use a writable path ending in .mp4", gif=gif)
+        self.view: HeroView | None = None
 
     def start(self, env: CarlaEnv) -> None:
         """Follow the hero of the episode that just started."""
-        core = env.core
-        self.renderer = BirdviewRenderer(core.world, core.hero, VIDEO_SIZE, VIDEO_RADIUS, debug=False,
-                                         route=core.route_progress is not None)
-        self.renderer.set_route(core.route_progress)
+        self.view = HeroView(env.core.world, env.core.hero, env.core.route_progress)
 
     def add(self, observation: Any, lines: list[str]) -> None:
-        frame = np.ascontiguousarray(self.renderer.render()[..., ::-1])
-        image = observation_image(observation)
-        if image is not None:
-            height, width = image.shape[:2]
-            scale = INSET / max(height, width)
-            inset = cv2.resize(np.ascontiguousarray(image[..., ::-1]), (max(1, round(width * scale)),
-                                                                      max(1, round(height * scale))),
-                               interpolation=cv2.INTER_NEAREST)
-            frame[4:4 + inset.shape[0], -4 - inset.shape[1]:-4] = inset
-        draw_header(frame, lines, VIDEO_SIZE - INSET - 8)
-        self.writer.write(frame)
+        self.writer.write(self.view.frame(observation, lines))
 
     def close(self) -> None:
-        self.writer.release()
+        self.writer.close()
 
 
 def episode_row(episode: int, steps: int, total: float, info: dict[str, Any]) -> dict[str, Any]:
@@ -71,8 +43,10 @@ def episode_row(episode: int, steps: int, total: float, info: dict[str, Any]) ->
 
 
 def run_episodes(env: CarlaEnv, act: Callable[[Any], Any], episodes: int, seed: int,
-                 video: EpisodeVideo | None = None) -> list[dict[str, Any]]:
-    """Drive ``episodes`` greedy episodes (resetting at every end); one row per episode, printed as it ends."""
+                 video: EpisodeVideo | None = None,
+                 on_episode: Callable[[dict[str, Any]], None] | None = None) -> list[dict[str, Any]]:
+    """Drive ``episodes`` greedy episodes (resetting at every end); one row per episode, printed as it ends
+    (and handed to ``on_episode``)."""
     rows: list[dict[str, Any]] = []
     for episode in range(episodes):
         observation, info = env.reset(seed=seed + episode)
@@ -91,6 +65,8 @@ def run_episodes(env: CarlaEnv, act: Callable[[Any], Any], episodes: int, seed: 
                     lines.append(f"route {info['route_completion']:5.1f} %")
                 video.add(observation, lines)
         rows.append(episode_row(episode, steps, total, info))
+        if on_episode is not None:
+            on_episode(rows[-1])
         names = [name.removeprefix("infractions_") for name in rows[0]]
         widths = [max(len(name), 7) for name in names]
         if episode == 0:
@@ -100,16 +76,17 @@ def run_episodes(env: CarlaEnv, act: Callable[[Any], Any], episodes: int, seed: 
     return rows
 
 
-def drive(env: CarlaEnv, act: Callable[[Any], Any], episodes: int, seed: int, record: str | None) -> None:
-    """Run the greedy episodes of an inference script (video to ``record`` if given); Ctrl-C stops
-    cleanly; the env is closed in every case."""
-    video = EpisodeVideo(record, fps=1.0 / env.core.config["timestep"]) if record else None
+def drive(env: CarlaEnv, act: Callable[[Any], Any], episodes: int, seed: int, record: str | None,
+          gif: str | None = None, on_episode: Callable[[dict[str, Any]], None] | None = None) -> None:
+    """Run the greedy episodes of an inference script (video to ``record``, and a GIF to ``gif``, if given);
+    Ctrl-C stops cleanly; the env is closed in every case."""
+    video = EpisodeVideo(record, fps=1.0 / env.core.config["timestep"], gif=gif) if record else None
     try:
-        run_episodes(env, act, episodes, seed, video)
+        run_episodes(env, act, episodes, seed, video, on_episode)
     except KeyboardInterrupt:
         console.info("stopped by the user")
     finally:
         if video is not None:
             video.close()
-            console.info(f"video: {record}")
+            console.info(f"video: {record}" + (f", {gif}" if gif else ""))
         env.close()

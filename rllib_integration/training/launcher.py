@@ -8,8 +8,12 @@ A script is a few lines: ``main(argv)`` calls :func:`train` with its :class:`Tra
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
+import json
 import logging
 import os
+import shutil
 import signal
 from dataclasses import dataclass
 from types import ModuleType
@@ -21,13 +25,19 @@ from ray import tune
 import rllib_integration
 
 from ..carla_env import load_env_config
+from ..common.runtime import runtime_dir
+from ..arguments import port, positive_float, positive_int
 from ..errors import ConfigError
-from .console import console, setup_console
+from ..live import DEFAULT_PORT, LiveServer, start_live
+from .console import chatter_to, chatter_to_file, console, setup_console
 from .algorithm_config import build_algorithm_config, place_on_cluster, run_settings
 from .policy import POLICY_FILE
-from .results import find_latest_checkpoint, prepare_results
-from .trainable import trainable
+from .preflight import preflight
+from .results import (BEST, LATEST, checkpoint_iteration, find_latest_checkpoint, point_to, prepare_results,
+                      remove_failed_start)
+from .trainable import BEST_CHECKPOINT, trainable
 
+TRAINING_LOG = "training.log"  # in the results folder: what the terminal leaves out (see --verbose)
 #: Env-runner metrics the progress line shows when the experiment logs them: (key, label, unit).
 PROGRESS_METRICS = (("carla/route_completion", "RC", "%"), ("carla/distance", "distance", "m"))
 
@@ -62,10 +72,21 @@ class StopCriteria(tune.Stopper):
 
 class Progress(tune.Callback):
     """One line per iteration: env steps, return, the experiment's headline metric, throughput, time
-    left and, with route evaluation, the driving score."""
+    left and, with route evaluation, the driving score; the trial folder a run writes to; each checkpoint
+    with its iteration, pointed at by ``EXPERIMENT/latest`` (and ``EXPERIMENT/best``: the best route
+    driving score's checkpoint), see :func:`~.results.point_to`."""
 
-    def __init__(self, criteria: dict[str, float]) -> None:
+    def __init__(self, criteria: dict[str, float], experiment: str) -> None:
         self.criteria = criteria
+        self.experiment = experiment
+        self.live: LiveServer | None = None  # the live view's curve, with --live
+
+    def __getstate__(self) -> dict:
+        """Tune pickles its callbacks with the experiment's state; the live view's server stays here."""
+        return {**self.__dict__, "live": None}
+
+    def on_trial_start(self, iteration, trials, trial, **info) -> None:
+        console.info(f"writing to {trial.path}")
 
     def on_trial_result(self, iteration, trials, trial, result, **info) -> None:
         if "placement" in result:
@@ -84,9 +105,23 @@ class Progress(tune.Callback):
         console.info(f"iter {result.get('training_iteration', 0):4d} | env steps {int(steps):8d} | return "
               f"{runners.get('episode_return_mean', float('nan')):8.1f} | {label} {runners.get(key, float('nan')):7.1f} "
               f"{unit} | {rate:6.1f} steps/s | ETA {eta / 60:6.1f} min{score}")
+        if self.live is not None:
+            point = {"x": float(steps), "x_label": "env steps", "return": runners.get("episode_return_mean"),
+                     label: runners.get(key)}
+            if "driving_score" in evaluation:
+                point["route DS"] = evaluation["driving_score"]
+            self.live.add_point({k: v for k, v in point.items() if v is not None})
 
     def on_checkpoint(self, iteration, trials, trial, checkpoint, **info) -> None:
-        console.info(f"checkpoint: {checkpoint.path} (policy: {os.path.join(checkpoint.path, POLICY_FILE)})")
+        done = (trial.last_result or {}).get("training_iteration", "?")
+        point_to(self.experiment, LATEST, checkpoint.path, done)
+        best = os.path.join(trial.path, BEST_CHECKPOINT)
+        if os.path.isdir(best):
+            point_to(self.experiment, BEST, best, json.load(open(os.path.join(best, "best.json"))).get(
+                "training_iteration", "?"))
+        console.info(f"checkpoint of iteration {done}: {checkpoint.path} (policy: "
+                     f"{os.path.join(checkpoint.path, POLICY_FILE)}; {os.path.join(self.experiment, LATEST)} points "
+                     f"to it)")
 
 
 def describe_placement(placement: dict) -> str:
@@ -112,7 +147,7 @@ def launch_tensorboard(logdir: str, host: str, port: int) -> None:
 def mlflow_callback(uri: str, experiment: str, config_file: str) -> tune.Callback:
     """Ray Tune's MLflow logger: the trial's parameters and every iteration's metrics in the MLflow tracking
     store at ``uri`` (``file:///path``, ``sqlite:///mlflow.db``, ``http://host:5000``...), and each checkpoint
-    as artifacts of the run (``checkpoint_NNNNNN/``, with its ``policy.pt``)."""
+    as artifacts of the run (``checkpoint_NNNNNN/``, with its ``policy.onnx``)."""
     try:
         from mlflow.tracking import MlflowClient
         from ray.air.integrations.mlflow import MLflowLoggerCallback
@@ -145,22 +180,29 @@ def parse_args(script: TrainingScript, argv: list[str] | None = None) -> argpars
     parser.add_argument("--restore", action="store_true", help="continue from the latest checkpoint of this experiment")
     parser.add_argument("--overwrite", action="store_true", help="delete this experiment's results first")
     parser.add_argument("--tboff", action="store_true", help="do not start TensorBoard")
-    parser.add_argument("--tb-port", type=int, default=6006, help="TensorBoard port")
+    parser.add_argument("--tb-port", type=port, default=6006, help="TensorBoard port")
     parser.add_argument("--mlflow-uri", help="also track the run in MLflow at this tracking URI (e.g. "
                                              "file:///tmp/mlruns or http://localhost:5000): parameters, metrics "
                                              "and checkpoints, under an MLflow experiment named like --name")
     parser.add_argument("--auto", action="store_true",
                         help=f"join the running Ray cluster (ray submit), ship rllib_integration and "
-                             f"{script.example_package.__name__} to its nodes, and serve TensorBoard on all interfaces")
+                             f"{script.example_package.__name__} to its nodes (TensorBoard stays on localhost: reach it through a "
+                             f"tunnel, `ray attach CLUSTER.yaml -p 6006`)")
     parser.add_argument("--runner-resource", default=os.environ.get("RLLIB_RUNNER_RESOURCE") or None,
                         help="custom Ray resource that every env runner needs one unit of, so that env runners "
                              "run only on the nodes offering it (dqn_autoscaler.yaml's GPU workers offer "
                              "'carla_worker' and its head exports RLLIB_RUNNER_RESOURCE=carla_worker); "
                              "default: $RLLIB_RUNNER_RESOURCE, else anywhere")
-    parser.add_argument("--iterations", type=int, help="stop after this many iterations (overrides run.stop)")
-    parser.add_argument("--env-steps", type=int, help="stop after this many env steps (overrides run.stop)")
-    parser.add_argument("--time", type=float, help="stop after this many seconds (overrides run.stop)")
-    parser.add_argument("--checkpoint-freq", type=int, help="checkpoint every N iterations (overrides run)")
+    parser.add_argument("--iterations", type=positive_int, help="stop after this many iterations (overrides run.stop)")
+    parser.add_argument("--env-steps", type=positive_int, help="stop after this many env steps (overrides run.stop)")
+    parser.add_argument("--time", type=positive_float, help="stop after this many seconds (overrides run.stop)")
+    parser.add_argument("--checkpoint-freq", type=positive_int, help="checkpoint every N iterations (overrides run)")
+    parser.add_argument("--live", type=port, nargs="?", const=DEFAULT_PORT, metavar="PORT",
+                        help=f"serve a live view of one env and the training curve on http://127.0.0.1:PORT "
+                             f"(default {DEFAULT_PORT}; local runs)")
+    parser.add_argument("-v", "--verbose", action="store_true",
+                        help=f"show Ray's, Tune's and TensorBoard's messages on the terminal too (else they go to "
+                             f"{TRAINING_LOG} in the results folder)")
     return parser.parse_args(argv)
 
 
@@ -169,27 +211,63 @@ def train(script: TrainingScript, argv: list[str] | None = None) -> int:
     args = parse_args(script, argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     setup_console()
+    early = io.StringIO()  # what Ray says while the configuration is checked: the log file's start
+    with contextlib.nullcontext() if args.verbose else chatter_to(early):
+        prepared = _prepare(args, script)
+    if isinstance(prepared, int):
+        return prepared
+    data, config, run, criteria, callbacks, checkpoint, storage = prepared
+    if checkpoint:
+        console.info(f"resuming from {checkpoint} (iteration {checkpoint_iteration(checkpoint)}); the run goes on "
+                     f"in a new trial folder of {os.path.join(storage, args.name)}")
+    live = None
+    if args.live:
+        try:
+            live = start_live(args.live, f"training {args.name}")
+        except OSError as error:
+            console.error(f"--live {args.live}: {error}. Fix: pick a free port (--live 8091).")
+            return 2
+        callbacks[0].live = live
+        console.info(f"live view: {live.url}")
+    log = os.path.join(storage, args.name, TRAINING_LOG)
+    if not args.verbose:
+        console.info(f"results: {os.path.join(storage, args.name)} (Ray's and TensorBoard's messages: {log})")
+    with contextlib.nullcontext() if args.verbose else chatter_to_file(log, early.getvalue()):
+        return _run(args, script, config, run, criteria, callbacks, checkpoint, storage)
+
+
+def _prepare(args: argparse.Namespace, script: TrainingScript) -> tuple | int:
+    """The checked configuration and the results folder: (data, config, run, criteria, callbacks, checkpoint,
+    storage), or the exit status of bad input."""
     try:
         data = load_env_config(args.configuration_file, default_experiment=script.default_experiment)
         config = place_on_cluster(build_algorithm_config(data, args.configuration_file,
                                                          default_algorithm=script.default_algorithm,
                                                          callbacks=script.callbacks), args.runner_resource)
         run = run_settings(data, args.configuration_file)
+        preflight(data, args.configuration_file, config)
         overrides = {"training_iteration": args.iterations, "num_env_steps_sampled_lifetime": args.env_steps,
                      "time_total_s": args.time}
         criteria = {k: v for k, v in overrides.items() if v is not None} or dict(run["stop"])
-        callbacks: list[tune.Callback] = [Progress(criteria)]
+        storage = os.path.abspath(os.path.expanduser(args.directory))
+        callbacks: list[tune.Callback] = [Progress(criteria, os.path.join(storage, args.name))]
         if args.mlflow_uri:
             callbacks.append(mlflow_callback(args.mlflow_uri, args.name, args.configuration_file))
         checkpoint = prepare_results(args.directory, args.name, args.restore, args.overwrite)
     except (ConfigError, FileNotFoundError) as error:
         console.error(f"{error}")
         return 2
-    storage = os.path.abspath(os.path.expanduser(args.directory))
-    if checkpoint:
-        console.info(f"resuming from {checkpoint}")
+    except ValueError as error:  # RLlib's own checks of the config, raised while it is built
+        console.error(f"{args.configuration_file}: RLlib rejects the configuration: {error}")
+        return 2
+    return data, config, run, criteria, callbacks, checkpoint, storage
+
+
+def _run(args: argparse.Namespace, script: TrainingScript, config: Any, run: dict, criteria: dict,
+         callbacks: list, checkpoint: str | None, storage: str) -> int:
     if not args.tboff:
-        launch_tensorboard(os.path.join(storage, args.name), "0.0.0.0" if args.auto else "localhost", args.tb_port)
+        # localhost only, also on a cluster's head: reach it through an SSH tunnel (README, Training on AWS)
+        launch_tensorboard(os.path.join(storage, args.name), "localhost", args.tb_port)
 
     stopper = StopCriteria(criteria)
     os.environ["TUNE_DISABLE_SIGINT_HANDLER"] = "1"
@@ -204,9 +282,10 @@ def train(script: TrainingScript, argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGINT, interrupt)
     if args.auto:  # the nodes import the experiment and the library from the driver's copy
         ray.init(address="auto", runtime_env={"py_modules": [os.path.dirname(rllib_integration.__file__),
-                                                              os.path.dirname(script.example_package.__file__)]})
+                                                              os.path.dirname(script.example_package.__file__)]},
+                 log_to_driver=True)
     else:
-        ray.init(include_dashboard=False)
+        ray.init(include_dashboard=False, log_to_driver=True)  # the workers' output: the log file unless --verbose
     try:
         return _fit(args, config, run, stopper, callbacks, checkpoint, storage)
     finally:
@@ -235,6 +314,14 @@ def _fit(args: argparse.Namespace, config: Any, run: dict, stopper: StopCriteria
     result = tuner.fit()[0]
     if result.error:
         console.error(f"training failed: {result.error}")
+        folder = os.path.join(storage, args.name)
+        log = os.path.join(folder, TRAINING_LOG)
+        kept = os.path.join(runtime_dir(), f"failed_start_{args.name}.log")
+        if not checkpoint and os.path.isfile(log):
+            shutil.copyfile(log, kept)
+        if not checkpoint and remove_failed_start(folder):
+            console.error(f"no checkpoint was written, so the results folder {folder} was removed (rerun once fixed); "
+                          f"its log: {kept}")
         return 1
     latest = find_latest_checkpoint(os.path.join(storage, args.name))
     console.info(f"done: latest checkpoint {latest}\n      Ray-free policy {os.path.join(latest, POLICY_FILE)}")

@@ -1,7 +1,7 @@
 """The Tune trainable of any RLlib algorithm: exports the greedy policy into every checkpoint, reports
 where its processes run, and can start from a checkpoint.
 
-:func:`trainable` builds the class Tune runs: ``Exporting<Algorithm>`` writes ``policy.pt``
+:func:`trainable` builds the class Tune runs: ``Exporting<Algorithm>`` writes ``policy.onnx``
 (:func:`~.policy.export_policy`) and ``training_progress.json`` (the iteration and env steps it was
 taken at) into every checkpoint, puts ``result["placement"]`` (node id, IP and pid
 of the ``algorithm`` and of each remote env runner under ``env_runners`` by index) into the first
@@ -91,10 +91,15 @@ class ExportingAlgorithm(Algorithm):
 
     def save_checkpoint(self, checkpoint_dir: str) -> None:
         super().save_checkpoint(checkpoint_dir)
-        export_policy(self.get_module(), self.config, os.path.join(checkpoint_dir, POLICY_FILE))
-        last = getattr(self, "_last_progress", {})
-        with open(os.path.join(checkpoint_dir, PROGRESS_FILE), "w") as stream:
-            json.dump({"training_iteration": self.iteration, **last}, stream)
+        # Each file is written under a temporary name and renamed, the progress file last: a crash while
+        # writing never leaves a half-written file under its real name (restores check checkpoints).
+        policy = os.path.join(checkpoint_dir, POLICY_FILE)
+        export_policy(self.get_module(), self.config, policy + ".partial")
+        os.replace(policy + ".partial", policy)
+        progress = os.path.join(checkpoint_dir, PROGRESS_FILE)
+        with open(progress + ".partial", "w") as stream:
+            json.dump({"training_iteration": self.iteration, **getattr(self, "_last_progress", {})}, stream)
+        os.replace(progress + ".partial", progress)
 
 
 def trainable(algorithm_class: type[Algorithm], restore: str | None = None,

@@ -85,6 +85,19 @@ class GroundModel:
         bottom = grid[r + 1, c] * (1.0 - fu) + grid[r + 1, c + 1] * fu
         return top * (1.0 - fv) + bottom * fv
 
+    def height_at(self, x: float, y: float) -> float:
+        """:meth:`height` of one point, without arrays (the traffic manager's per-vehicle calls)."""
+        if self.flat:
+            return self.constant
+        grid = self.grid
+        u = min(max((x - self.min_x) / CELL, 0.0), grid.shape[1] - 1.001)
+        v = min(max((y - self.min_y) / CELL, 0.0), grid.shape[0] - 1.001)
+        c, r = int(u), int(v)
+        fu, fv = u - c, v - r
+        top = grid[r, c] * (1.0 - fu) + grid[r, c + 1] * fu
+        bottom = grid[r + 1, c] * (1.0 - fu) + grid[r + 1, c + 1] * fu
+        return float(top * (1.0 - fv) + bottom * fv)
+
     def surface(self, x: np.ndarray, y: np.ndarray, yaw: np.ndarray, half_base: np.ndarray,
                 half_track: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(z, pitch, roll) in radians of bodies at (x, y, yaw): the height under the point, the slope

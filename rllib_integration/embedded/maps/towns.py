@@ -20,6 +20,7 @@ import hashlib
 import math
 import os
 import re
+from xml.etree import ElementTree
 
 import carla
 
@@ -57,18 +58,38 @@ def resolve_town(name: str) -> tuple[str, str]:
         if not os.path.isfile(name):
             raise UnknownTownError(f"OpenDRIVE file '{name}' not found. Fix: give an existing "
                                    f"path (relative to {os.getcwd()}) or a town name.")
-        with open(name, encoding="utf-8") as stream:
-            return os.path.splitext(os.path.basename(name))[0], stream.read()
+        return os.path.splitext(os.path.basename(name))[0], read_opendrive(name)
     base = re.sub(r"_Opt$", "", name.rstrip("/").split("/")[-1])
     files = carla_town_files()
     if base in files:
-        with open(files[base], encoding="utf-8") as stream:
-            return f"Carla/Maps/{base}", stream.read()
+        return f"Carla/Maps/{base}", read_opendrive(files[base])
     where = ("no CARLA_ROOT is set" if not os.environ.get("CARLA_ROOT")
              else f"no {base}.xodr under $CARLA_ROOT/{_OPENDRIVE_DIR}")
     raise UnknownTownError(f"unknown town '{name}' ({where}). Available towns: "
                            f"{', '.join(available_towns())}, or the path of an .xodr file. Fix: set "
                            f"'town' to one of those.")
+
+
+def read_opendrive(path: str) -> str:
+    """The text of an OpenDRIVE file, checked to be UTF-8 XML whose root is ``OpenDRIVE``; raises
+    :class:`UnknownTownError` naming the file and what is wrong."""
+    try:
+        with open(path, "rb") as stream:
+            text = stream.read().decode("utf-8")
+        root = ElementTree.fromstring(text)
+    except UnicodeDecodeError as error:
+        raise UnknownTownError(f"{path}: not an OpenDRIVE file (not UTF-8 text: {error.reason} at byte "
+                               f"{error.start}). Fix: give the path of a .xodr file.") from None
+    except ElementTree.ParseError as error:
+        line, column = error.position
+        raise UnknownTownError(f"{path}: not valid OpenDRIVE XML (line {line}, column {column + 1}: "
+                               f"{str(error).split(':')[0]}); a truncated or damaged file? Fix: give a complete "
+                               f".xodr file.") from None
+    except OSError as error:
+        raise UnknownTownError(f"{path}: cannot be read ({error.strerror}). Fix: give a readable .xodr file.") from None
+    if root.tag != "OpenDRIVE":
+        raise UnknownTownError(f"{path}: the XML's root is <{root.tag}>, not <OpenDRIVE>. Fix: give a .xodr file.")
+    return text
 
 
 class EmbeddedMap(carla.Map):
@@ -89,8 +110,13 @@ class EmbeddedMap(carla.Map):
 
 @functools.lru_cache(maxsize=16)
 def load_map(name: str, opendrive: str) -> EmbeddedMap:
-    """The map for an OpenDRIVE text, built once per process."""
-    return EmbeddedMap(name, opendrive)
+    """The map for an OpenDRIVE text, built once per process; :class:`UnknownTownError` when libcarla
+    cannot build it."""
+    try:
+        return EmbeddedMap(name, opendrive)
+    except RuntimeError as error:
+        raise UnknownTownError(f"town {name}: libcarla could not build a map from its OpenDRIVE ({error}). Fix: "
+                               f"give a complete OpenDRIVE 1.4+ file with roads and lanes.") from None
 
 
 def derive_spawn_points(town_map: carla.Map, spacing: float = 10.0) -> list[tuple[float, ...]]:

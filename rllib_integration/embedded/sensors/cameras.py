@@ -1,29 +1,29 @@
 """Cameras of the embedded world: ``sensor.camera.rgb``, ``.depth``, ``.semantic_segmentation``,
 ``.instance_segmentation``, ``.normals``, ``.optical_flow`` and ``.dvs``.
 
-A pinhole camera (``image_size_x``, ``image_size_y``, ``fov``) at the sensor's transform casts one ray per
-pixel against the ground (textured by the map: road, lane markings, sidewalks, shoulders, terrain) and the
-actors' and static objects' boxes (the latter within 150 m), nearest hit first (occlusion); rays
-that hit nothing see the sky. Data follows CARLA:
+A pinhole camera (``image_size_x``, ``image_size_y``, ``fov``) at the sensor's transform draws the actors'
+and static objects' boxes (the latter within 150 m) by rasterization (:mod:`.raster`), nearest first
+(occlusion), then the ground (textured by the map: road, lane markings, sidewalks, shoulders, terrain) and the
+sky where nothing is nearer. Data follows CARLA:
 BGRA bytes; depth as planar distance encoded in R, G, B over 1000 m; semantic tags in the red channel;
 DVS events (x, y, t, polarity) where the log intensity changed by the contrast thresholds.
 """
 
 from __future__ import annotations
 
+import functools
 import math
-from dataclasses import dataclass
 from typing import Any
 
 import carla
 import numpy as np
 
 from ...common.formats import DEPTH_SCALE, DVS_EVENT, MAX_DEPTH
-from ...common.map_raster import LABEL_TAGS, PALETTE
+from ...common.map_raster import LABEL_TAGS, PALETTE, Label
+from . import raster
 from .base import Sensor
 from .measurements import DVSEventArray, Image, OpticalFlowImage
-from . import ray_kernel
-from .raycast import GroundTexture, cast_scene
+from .raycast import GroundTexture, scene
 
 SKY_TOP, SKY_HORIZON = np.array([70, 130, 200], float), np.array([190, 215, 235], float)
 STATIC_REACH = 150.0  # metres: static objects farther than this are not drawn
@@ -34,25 +34,31 @@ def rotation_matrix(rotation: carla.Rotation) -> np.ndarray:
     return np.array(carla.Transform(carla.Location(), rotation).get_matrix())[:3, :3]
 
 
-@dataclass
 class Frame:
-    """One rendered frame: per pixel (H, W) the planar depth (m), the semantic tag and the RGB colour;
-    per ray (H*W) the hit point (world), the box hit (-1: ground or sky), the surface normal (world)
-    and whether it is sky; the boxes of the scene and the camera's world-from-sensor rotation."""
+    """One rendered frame: per pixel (H, W) the planar depth (m), the semantic tag and the RGB colour; per ray
+    (H*W) the box seen (-1: ground or sky), and, computed when first read, the hit point (world), the surface
+    normal (world) and whether it is sky; the boxes of the scene and the camera's world-from-sensor rotation."""
 
-    depth: np.ndarray
-    tags: np.ndarray
-    rgb: np.ndarray
-    points: np.ndarray
-    which: np.ndarray
-    normal: np.ndarray
-    sky: np.ndarray
-    boxes: Any
-    rotation: np.ndarray
+    def __init__(self, depth: np.ndarray, tags: np.ndarray, rgb: np.ndarray, which: np.ndarray, face: np.ndarray,
+                 boxes: Any, rotation: np.ndarray, origin: np.ndarray, directions: np.ndarray) -> None:
+        self.depth, self.tags, self.rgb, self.which, self.face = depth, tags, rgb, which, face
+        self.boxes, self.rotation, self.origin, self.directions = boxes, rotation, origin, directions
+
+    @functools.cached_property
+    def sky(self) -> np.ndarray:
+        return self.face == raster.SKY
+
+    @functools.cached_property
+    def points(self) -> np.ndarray:
+        return self.origin + self.directions * np.where(self.sky, 0.0, self.depth.ravel())[:, None]
+
+    @functools.cached_property
+    def normal(self) -> np.ndarray:
+        return raster.face_normals(self.boxes.yaw, self.which, self.face)
 
 
 class Camera(Sensor):
-    """Renders one frame per measurement; subclasses choose what the pixels carry."""
+    """Renders one frame per measurement (:mod:`.raster`); subclasses choose what the pixels carry."""
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -67,57 +73,24 @@ class Camera(Sensor):
         self._focal = focal
         self._ground = GroundTexture(self._sim.map)
 
-    def render(self, transform: carla.Transform) -> "Frame":
+    def render(self, transform: carla.Transform) -> Frame:
         """What the camera sees from ``transform`` (see :class:`Frame`)."""
         rotation = rotation_matrix(transform.rotation)
-        directions = self._rays @ rotation.T
-        origin, t_ground, boxes = cast_scene(self._sim, self.parent, transform, directions, MAX_DEPTH, STATIC_REACH)
-        t_box, which, normal = self._cast_visible_boxes(origin, directions, rotation, boxes)
-        depth = np.minimum(np.minimum(t_ground, t_box), MAX_DEPTH)
-        sky = ~np.isfinite(np.minimum(t_ground, t_box)) | (np.minimum(t_ground, t_box) >= MAX_DEPTH)
-        on_box = (t_box < t_ground) & ~sky
-        points = origin + directions * np.where(sky, 0.0, depth)[:, None]
-        labels = self._ground.labels(points[:, 0], points[:, 1])
-        tags = np.where(sky, int(carla.CityObjectLabel.Sky), LABEL_TAGS[labels]).astype(np.uint8)
-        rgb = PALETTE[labels].astype(float)
-        normal = np.where(on_box[:, None], normal, np.array([0.0, 0.0, 1.0]))
-        if on_box.any():
-            tags[on_box] = boxes.tag[which[on_box]]
-            shade = 0.55 + 0.45 * np.clip(normal[on_box] @ np.array([0.3, -0.4, 0.87]), 0.0, 1.0)
-            rgb[on_box] = boxes.colour[which[on_box]] * shade[:, None]
-        elevation = np.clip(directions[:, 2] / np.linalg.norm(directions, axis=1), 0.0, 1.0)[:, None]
-        rgb = np.where(sky[:, None], SKY_HORIZON + (SKY_TOP - SKY_HORIZON) * elevation, rgb)
+        origin, ground_z, boxes = scene(self._sim, self.parent, transform, MAX_DEPTH, STATIC_REACH)
+        count = self.width * self.height
+        depth, which, face = np.full(count, np.inf), np.full(count, -1, np.int64), np.full(count, raster.SKY, np.int8)
+        order = np.argsort(np.einsum("ij,ij->i", boxes.centre - origin, boxes.centre - origin))
+        raster.draw_boxes(self.width, self.height, self._focal, origin, rotation, boxes.centre, boxes.yaw,
+                          boxes.extent, order, depth, which, face)
+        rgb, tags = np.empty((count, 3), np.uint8), np.empty(count, np.uint8)
+        layer = self._ground.layer
+        raster.shade(self.width, self.height, self._focal, origin, rotation, ground_z, float(MAX_DEPTH), depth, which,
+                     face, boxes.yaw, boxes.colour, boxes.tag, layer.labels, layer.origin_x, layer.origin_y,
+                     layer.pixels_per_meter, PALETTE, LABEL_TAGS, int(Label.BACKGROUND), SKY_TOP, SKY_HORIZON,
+                     int(carla.CityObjectLabel.Sky), rgb, tags)
         shape = (self.height, self.width)
-        return Frame(depth.reshape(shape), tags.reshape(shape), np.clip(rgb, 0, 255).astype(np.uint8).reshape(*shape, 3),
-                     points, np.where(on_box, which, -1), normal, sky, boxes, rotation)
-
-    def _cast_visible_boxes(self, origin, directions, rotation, boxes):
-        """Boxes cast only over the pixels their projected corners cover (the corners of every box are
-        projected at once; boxes behind the camera or off the picture are skipped)."""
-        count = len(directions)
-        best, which, normal = np.full(count, np.inf), np.full(count, -1), np.zeros((count, 3))
-        if len(boxes.yaw) == 0:
-            return best, which, normal
-        signs = np.array([[sx, sy, sz] for sx in (-1, 1) for sy in (-1, 1) for sz in (-1, 1)], float)
-        c, s = np.cos(boxes.yaw)[:, None], np.sin(boxes.yaw)[:, None]
-        local = signs[None, :, :] * boxes.extent[:, None, :]  # (K, 8, 3)
-        corners = boxes.centre[:, None, :] + np.stack(
-            [c * local[..., 0] - s * local[..., 1], s * local[..., 0] + c * local[..., 1], local[..., 2]], axis=2)
-        camera = (corners - origin) @ rotation  # sensor frame: x forward, y right, z up
-        front = np.maximum(camera[..., 0], 0.05)
-        u = self.width / 2.0 + self._focal * camera[..., 1] / front
-        v = self.height / 2.0 - self._focal * camera[..., 2] / front
-        behind = camera[..., 0] <= 0.05
-        partly = behind.any(axis=1)  # partly behind the camera: try every pixel
-        u0 = np.where(partly, 0, np.maximum(np.floor(u.min(axis=1)) - 1, 0)).astype(int)
-        u1 = np.where(partly, self.width, np.minimum(np.ceil(u.max(axis=1)) + 1, self.width)).astype(int)
-        v0 = np.where(partly, 0, np.maximum(np.floor(v.min(axis=1)) - 1, 0)).astype(int)
-        v1 = np.where(partly, self.height, np.minimum(np.ceil(v.max(axis=1)) + 1, self.height)).astype(int)
-        visible = np.flatnonzero(~behind.all(axis=1) & (u0 < u1) & (v0 < v1))
-        ray_kernel.cast_rectangles(origin, np.ascontiguousarray(directions), self.width, boxes.centre, boxes.yaw,
-                                   boxes.extent, visible, u0[visible], u1[visible], v0[visible], v1[visible], best,
-                                   which, normal)
-        return best, which, normal
+        return Frame(depth.reshape(shape), tags.reshape(shape), rgb.reshape(*shape, 3), which, face, boxes, rotation,
+                     origin, self._rays @ rotation.T)
 
     def _image(self, frame, elapsed, transform, bgra: np.ndarray) -> Image:
         return Image(frame, elapsed, transform, bgra, self.fov)

@@ -54,20 +54,3 @@ def cast_all(origin, directions, centre, yaw, extent, index, best, which, normal
                                    extent[k, 0], extent[k, 1], extent[k, 2])
             if t < best[ray]:
                 _record(k, t, axis, sign, c, s, ray, best, which, normal)
-
-
-@njit(cache=True)
-def cast_rectangles(origin, directions, width, centre, yaw, extent, index, u0, u1, v0, v1, best, which, normal):
-    """Like :func:`cast_all`, each box only over the pixels of its rectangle (``u0:u1``, ``v0:v1``) of
-    an image ``width`` pixels wide whose rays are ``directions`` row by row."""
-    for n in range(len(index)):
-        k = index[n]
-        c, s = math.cos(yaw[k]), math.sin(yaw[k])
-        for row in range(v0[n], v1[n]):
-            for col in range(u0[n], u1[n]):
-                ray = row * width + col
-                t, axis, sign = _enter(origin[0], origin[1], origin[2], directions[ray, 0], directions[ray, 1],
-                                       directions[ray, 2], centre[k, 0], centre[k, 1], centre[k, 2], c, s,
-                                       extent[k, 0], extent[k, 1], extent[k, 2])
-                if t < best[ray]:
-                    _record(k, t, axis, sign, c, s, ray, best, which, normal)

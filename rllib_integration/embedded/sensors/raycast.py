@@ -10,6 +10,7 @@ each ray direction to the nearest hit (``inf`` for none). Semantic tags are CARL
 from __future__ import annotations
 
 import math
+import weakref
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -44,50 +45,87 @@ class Boxes:
     colour: np.ndarray
 
 
+_VEHICLE_INFO: "weakref.WeakKeyDictionary[Any, tuple]" = weakref.WeakKeyDictionary()
+_LIGHT_HEADS: "weakref.WeakKeyDictionary[Any, list]" = weakref.WeakKeyDictionary()  # a light's heads never move
+_STATIC_COLOURS: "weakref.WeakKeyDictionary[Any, np.ndarray]" = weakref.WeakKeyDictionary()
+
+
+def _vehicle_info(actor: Any) -> tuple:
+    """What does not change about a vehicle: (box offset x, y, z, half extents, tag, colour), cached."""
+    info = _VEHICLE_INFO.get(actor)
+    if info is None:
+        box = actor.bounding_box
+        tag = VEHICLE_TAGS.get(actor.attributes.get("base_type", "car"), int(_TAG.Car))
+        colour = tuple(int(v) for v in actor.attributes.get("color", "120,120,120").split(","))
+        info = _VEHICLE_INFO[actor] = ((box.location.x, box.location.y, box.location.z),
+                                       (box.extent.x, box.extent.y, box.extent.z), tag, colour)
+    return info
+
+
+def _vehicle_boxes(sim: "Simulation", exclude: set[int], origin: carla.Location, reach: float) -> list[np.ndarray]:
+    """The vehicles' columns of :class:`Boxes`, from the kernel's state table at once."""
+    table = sim.vehicles
+    x, y, z, yaw = (table.column(name) for name in ("x", "y", "z", "yaw"))
+    near = np.hypot(x - origin.x, y - origin.y) <= reach + 15.0
+    rows = [slot for slot in np.flatnonzero(near) if table.owners[slot].id not in exclude]
+    if not rows:
+        return [np.zeros((0, 3)), np.zeros(0), np.zeros((0, 3)), np.zeros(0, np.uint8), np.zeros(0, np.uint32),
+                np.zeros((0, 3)), np.zeros((0, 3))]
+    rows = np.asarray(rows)
+    owners = [table.owners[slot] for slot in rows]
+    info = [_vehicle_info(actor) for actor in owners]
+    offset = np.array([i[0] for i in info])
+    c, s = np.cos(yaw[rows]), np.sin(yaw[rows])
+    centre = np.stack([x[rows] + c * offset[:, 0] - s * offset[:, 1], y[rows] + s * offset[:, 0] + c * offset[:, 1],
+                       z[rows] + offset[:, 2]], axis=1)
+    velocity = np.array([table.velocity(slot) for slot in rows])
+    return [centre, yaw[rows].copy(), np.array([i[1] for i in info]), np.array([i[2] for i in info], np.uint8),
+            np.array([a.id for a in owners], np.uint32), velocity, np.array([i[3] for i in info], float)]
+
+
 def scene_boxes(sim: "Simulation", exclude: set[int], origin: carla.Location, reach: float,
                 static_reach: float) -> Boxes:
-    """The boxes of every vehicle, walker and traffic light within ``reach`` of ``origin``, and of the
-    loaded static objects within ``static_reach``."""
+    """The boxes of every vehicle (from the kernel's state table), walker, prop and traffic light within
+    ``reach`` of ``origin``, and of the loaded static objects within ``static_reach``."""
     rows = []
     for actor in sim.actors():
         kind = actor.type_id.split(".")[0]
-        if kind not in ("vehicle", "walker", "traffic", "static") or actor.id in exclude:
+        if kind not in ("walker", "traffic", "static") or actor.id in exclude:
             continue
         t = actor.get_transform()
         if t.location.distance(origin) > reach + 15.0:
             continue
         if kind == "traffic":  # signs are their poles (static world); lights add their heads
-            heads = actor.get_light_boxes() if hasattr(actor, "get_light_boxes") else []
+            if actor not in _LIGHT_HEADS:
+                _LIGHT_HEADS[actor] = [((b.location.x, b.location.y, b.location.z), math.radians(b.rotation.yaw),
+                                        (b.extent.x, b.extent.y, b.extent.z)) for b in (
+                    actor.get_light_boxes() if hasattr(actor, "get_light_boxes") else [])]
+            heads = _LIGHT_HEADS[actor]
             colour = LIGHT_COLOURS.get(actor.get_state(), (40, 40, 40)) if heads else None
-            rows += [((b.location.x, b.location.y, b.location.z), math.radians(b.rotation.yaw),
-                      (b.extent.x, b.extent.y, b.extent.z), int(_TAG.TrafficLight), actor.id, (0.0, 0.0, 0.0), colour)
-                     for b in heads]
+            rows += [(centre, yaw, extent, int(_TAG.TrafficLight), actor.id, (0.0, 0.0, 0.0), colour)
+                     for centre, yaw, extent in heads]
             continue
         box = actor.bounding_box
         c, s = math.cos(math.radians(t.rotation.yaw)), math.sin(math.radians(t.rotation.yaw))
         centre = (t.location.x + c * box.location.x - s * box.location.y,
                   t.location.y + s * box.location.x + c * box.location.y, t.location.z + box.location.z)
-        if kind == "vehicle":
-            tag = VEHICLE_TAGS.get(actor.attributes.get("base_type", "car"), int(_TAG.Car))
-            colour = tuple(int(v) for v in actor.attributes.get("color", "120,120,120").split(","))
-        elif kind == "walker":
-            tag, colour = int(_TAG.Pedestrians), (150, 90, 60)
-        else:
-            tag, colour = int(_TAG.Static), (230, 120, 40)
+        tag, colour = (int(_TAG.Pedestrians), (150, 90, 60)) if kind == "walker" else (int(_TAG.Static), (230, 120, 40))
         v = actor.get_velocity()
         rows.append((centre, math.radians(t.rotation.yaw), (box.extent.x, box.extent.y, box.extent.z), tag, actor.id,
                      (v.x, v.y, v.z), colour))
     static = sim.static.near(origin.x, origin.y, static_reach)
     world = sim.static.world
-    columns = list(zip(*rows)) if rows else [np.zeros((0, 3)), np.zeros(0), np.zeros((0, 3)), [], [], np.zeros((0, 3)),
-                                               np.zeros((0, 3))]
-    return Boxes(np.concatenate([np.reshape(columns[0], (-1, 3)), world.centre[static]]),
-                 np.concatenate([np.asarray(columns[1], float), world.yaw[static]]),
-                 np.concatenate([np.reshape(columns[2], (-1, 3)), world.extent[static]]),
-                 np.concatenate([np.asarray(columns[3], np.uint8), world.labels[static].astype(np.uint8)]),
-                 np.concatenate([np.asarray(columns[4], np.uint32), np.zeros(len(static), np.uint32)]),
-                 np.concatenate([np.reshape(columns[5], (-1, 3)), np.zeros((len(static), 3))]),
-                 np.concatenate([np.reshape(np.asarray(columns[6], float), (-1, 3)), static_colours(world, static)]))
+    others = list(zip(*rows)) if rows else [np.zeros((0, 3)), np.zeros(0), np.zeros((0, 3)), [], [], np.zeros((0, 3)),
+                                              np.zeros((0, 3))]
+    vehicles = _vehicle_boxes(sim, exclude, origin, reach)
+    return Boxes(np.concatenate([vehicles[0], np.reshape(others[0], (-1, 3)), world.centre[static]]),
+                 np.concatenate([vehicles[1], np.asarray(others[1], float), world.yaw[static]]),
+                 np.concatenate([vehicles[2], np.reshape(others[2], (-1, 3)), world.extent[static]]),
+                 np.concatenate([vehicles[3], np.asarray(others[3], np.uint8), world.labels[static].astype(np.uint8)]),
+                 np.concatenate([vehicles[4], np.asarray(others[4], np.uint32), np.zeros(len(static), np.uint32)]),
+                 np.concatenate([vehicles[5], np.reshape(others[5], (-1, 3)), np.zeros((len(static), 3))]),
+                 np.concatenate([vehicles[6], np.reshape(np.asarray(others[6], float), (-1, 3)),
+                                 static_colours(world, static)]))
 
 
 #: Base colour (RGB) of static objects by semantic label.
@@ -97,10 +135,15 @@ STATIC_COLOURS = {int(_TAG.Buildings): (168, 150, 128), int(_TAG.Vegetation): (6
 
 
 def static_colours(world, index: np.ndarray) -> np.ndarray:
-    """Colours of static objects: their label's, varied by up to 15 % per object (façades differ)."""
-    base = np.array([STATIC_COLOURS.get(int(label), (128, 128, 128)) for label in world.labels[index]], float)
-    variation = 0.85 + 0.3 * ((index * 2654435761) % 1000) / 1000.0
-    return np.reshape(base * variation[:, None], (-1, 3))
+    """Colours of static objects: their label's, varied by up to 15 % per object (façades differ); computed
+    once per static world."""
+    colours = _STATIC_COLOURS.get(world)
+    if colours is None:
+        every = np.arange(len(world.labels))
+        base = np.array([STATIC_COLOURS.get(int(label), (128, 128, 128)) for label in world.labels], float)
+        variation = 0.85 + 0.3 * ((every * 2654435761) % 1000) / 1000.0
+        colours = _STATIC_COLOURS[world] = np.reshape(base * variation[:, None], (-1, 3))
+    return colours[index]
 
 
 def cast_boxes(origin: np.ndarray, directions: np.ndarray, boxes: Boxes, index=None
@@ -141,13 +184,19 @@ class GroundTexture:
         return out
 
 
-def cast_scene(sim: "Simulation", parent: Any, transform: carla.Transform, directions: np.ndarray,
-               reach: float, static_reach: float | None = None):
-    """The scene of a sensor at ``transform`` (its ``parent`` excluded): (origin (3,), distance to the
-    ground along each ray, the boxes within ``reach`` (static objects: ``static_reach``, default ``reach``))."""
+def scene(sim: "Simulation", parent: Any, transform: carla.Transform, reach: float,
+          static_reach: float | None = None) -> tuple[np.ndarray, float, Boxes]:
+    """The scene of a sensor at ``transform`` (its ``parent`` excluded): (origin (3,), the ground height under
+    it, the boxes within ``reach`` (static objects: ``static_reach``, default ``reach``))."""
     origin = np.array([transform.location.x, transform.location.y, transform.location.z])
     ground_z = float(sim.ground.height(origin[:1], origin[1:2])[0])
-    t_ground = cast_ground(origin, directions, 0.0 if math.isnan(ground_z) else ground_z)
     exclude = {parent.id} if parent is not None else set()
     boxes = scene_boxes(sim, exclude, transform.location, reach, reach if static_reach is None else static_reach)
-    return origin, t_ground, boxes
+    return origin, 0.0 if math.isnan(ground_z) else ground_z, boxes
+
+
+def cast_scene(sim: "Simulation", parent: Any, transform: carla.Transform, directions: np.ndarray,
+               reach: float, static_reach: float | None = None) -> tuple[np.ndarray, np.ndarray, Boxes]:
+    """:func:`scene`, with the distance to the ground along each ray instead of its height."""
+    origin, ground_z, boxes = scene(sim, parent, transform, reach, static_reach)
+    return origin, cast_ground(origin, directions, ground_z), boxes

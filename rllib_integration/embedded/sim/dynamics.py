@@ -40,7 +40,6 @@ import zlib
 import carla
 import numpy as np
 
-from ...common.formats import GRAVITY
 from . import vehicle_kernel as kernel
 from .vehicle_physics import physics_control
 from .vehicle_kernel import COLUMN, STATE

@@ -33,7 +33,7 @@ from . import hybrid, lane_changes
 from .autopilot_state import AutopilotState
 from .gridlock import GridlockBreaker
 from .junctions import JunctionControl
-from .routes import ROUTE_POINTS, ROUTE_STEP, Route, lane_at
+from .routes import ROUTE_POINTS, ROUTE_STEP, lane_at
 from .vehicle_lights import light_state
 
 if TYPE_CHECKING:

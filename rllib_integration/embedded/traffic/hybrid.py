@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from .autopilot_state import AutopilotState
 
 HERO_ROLES = ("hero", "ego_vehicle")
+X, Y, Z, YAW, SPEED, FROZEN = (COLUMN[name] for name in ("x", "y", "z", "yaw", "speed", "frozen"))
 CLEARANCE = 15.0  # metres kept free ahead of and behind a moved vehicle
 
 
@@ -83,14 +84,14 @@ class HybridPhysics:
     def _move(self, sim: "Simulation", state: "AutopilotState", row: np.ndarray, dt: float) -> None:
         """Advance a far vehicle along its route without physics."""
         self.dormant.add(state.vehicle.id)
-        row[COLUMN["frozen"]] = 1.0
+        row[FROZEN] = 1.0
         cruise = state.cruise if state.cruise is not None else 0.0
-        speed = float(np.clip(row[COLUMN["speed"]] + state.accel * dt, 0.0, max(cruise, 0.0) + 0.5))
-        row[COLUMN["speed"]] = speed
+        speed = min(max(float(row[SPEED]) + state.accel * dt, 0.0), max(cruise, 0.0) + 0.5)
+        row[SPEED] = speed
         points = state.route.points
         if len(points) < 2 or speed <= 0.0:
             return
-        x, y = row[COLUMN["x"]], row[COLUMN["y"]]
+        x, y = float(row[X]), float(row[Y])
         left = speed * dt
         for (x0, y0, _, _), (x1, y1, yaw1, _) in zip(points[:-1], points[1:]):
             along = (x - x0) * (x1 - x0) + (y - y0) * (y1 - y0)
@@ -102,15 +103,15 @@ class HybridPhysics:
             if left <= remaining:
                 t += left / length
                 x, y = x0 + t * (x1 - x0), y0 + t * (y1 - y0)
-                row[COLUMN["yaw"]] = math.atan2(y1 - y0, x1 - x0)
+                row[YAW] = math.atan2(y1 - y0, x1 - x0)
                 left = 0.0
                 break
             left -= remaining
             x, y = x1, y1
-        row[COLUMN["x"]], row[COLUMN["y"]] = x, y
-        height = sim.ground.height(np.array([x]), np.array([y]))[0]
+        row[X], row[Y] = x, y
+        height = sim.ground.height_at(x, y)
         if not math.isnan(height):
-            row[COLUMN["z"]] = height
+            row[Z] = height
 
 
 def relocate(sim: "Simulation", rng: np.random.Generator, state: "AutopilotState",

@@ -1,0 +1,186 @@
+"""The live view: the server and the publisher on loopback (nothing is drawn or sent while nobody watches),
+and the page in headless Chromium during an evaluation and a training run: pictures change, the numbers on
+the page are the run's."""
+
+import json
+import os
+import pathlib
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+
+import numpy as np
+import pytest
+import yaml
+
+from rllib_integration.live import LivePublisher, LiveServer
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
+browser = pytest.mark.skipif(not (CHROMIUM and CHROMEDRIVER),
+                             reason="needs Debian's chromium and chromium-driver (.ci/run installs them)")
+
+
+def get_json(url):
+    return json.loads(urllib.request.urlopen(url, timeout=5).read())
+
+
+def wait_for(condition, seconds, what):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def test_nothing_is_sent_while_nobody_watches():
+    server = LiveServer(0, "unit")
+    publisher = LivePublisher(server.url)
+    try:
+        frame = np.zeros((480, 480, 3), np.uint8)
+        for _ in range(20):
+            assert not publisher.wants_frame
+            publisher.publish({"step": 1}, frame)
+            time.sleep(0.05)
+        assert server.snapshot()["frames"] == 0 and server.snapshot()["state"] == {}
+        assert get_json(f"{server.url}/state.json")["title"] == "unit"  # now somebody watches
+        wait_for(lambda: publisher.watched, 3.0, "the publisher to learn it is watched")
+        frame[:, :, 1] = 200
+        publisher.publish({"step": 2}, frame if publisher.wants_frame else None)
+        wait_for(lambda: server.snapshot()["frames"] == 1, 3.0, "the first picture")
+        assert server.snapshot()["state"] == {"step": 2}
+        jpeg = urllib.request.urlopen(f"{server.url}/frame.jpg", timeout=5).read()
+        assert jpeg[:2] == b"\xff\xd8", "a JPEG"
+        request = urllib.request.Request(f"{server.url}/publish", data=b"{not json", method="POST")
+        with pytest.raises(urllib.error.HTTPError):
+            urllib.request.urlopen(request, timeout=5)
+    finally:
+        publisher.close()
+        server.close()
+
+
+def chromium():
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--disable-dev-shm-usage", "--window-size=1400,900"):
+        options.add_argument(flag)
+    return webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+
+
+def watch(url, seconds=60.0):
+    """Open the page; wait until two different pictures were shown; return the driver and texts read at
+    the moment the server's state was read too."""
+    driver = chromium()
+    driver.get(url)
+    first = wait_for(lambda: driver.execute_script(
+        "const i = document.getElementById('frame'); return i.complete && i.naturalWidth > 0 ? i.src : null"),
+        seconds, "a first picture on the page")
+    second = wait_for(lambda: (lambda src: src if src and src != first else None)(driver.execute_script(
+        "const i = document.getElementById('frame'); return i.complete && i.naturalWidth > 0 ? i.src : null")),
+        seconds, "the picture to change")
+    assert first != second
+    return driver
+
+
+def page_numbers(driver):
+    """The page's numbers, read in one script (the page cannot update between them)."""
+    return driver.execute_script(
+        "const r = {}; for (const k of ['episode', 'step', 'speed', 'route', 'title'])"
+        " r[k] = document.getElementById(k).textContent; return r;")
+
+
+@browser
+def test_the_page_shows_an_evaluation_live(tmp_path):
+    """While the evaluator drives two routes, the page's pictures change, and every (route, step, speed,
+    route completion) it shows is the one the run logged for that step (its state log)."""
+    import csv
+    port = _free_port()
+    process = subprocess.Popen([sys.executable, str(ROOT / "evaluate.py"), "--routes", "GridTown", "--route-count", "2",
+                                "--route-length", "600", "900", "--agent", "autopilot", "--traffic", "10",
+                                "--state-log", "--live", str(port), "--out", str(tmp_path / "out")], cwd=ROOT,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    url = f"http://127.0.0.1:{port}"
+    driver, seen = None, []
+    try:
+        wait_for(lambda: _answers(url), 120, "the live view to start")
+        driver = watch(url)
+        assert driver.find_element("id", "title").text == "evaluation of autopilot"
+        while process.poll() is None and len(seen) < 20:
+            shown = page_numbers(driver)
+            if shown["step"] not in ("", "-"):
+                seen.append(shown)
+            time.sleep(0.3)
+        output, _ = process.communicate(timeout=300)
+        assert process.returncode == 0, output[-3000:]
+    finally:
+        if driver is not None:
+            driver.quit()
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert len({s["step"] for s in seen}) >= 3, "the numbers moved"
+    for shown in seen:
+        rows = list(csv.DictReader(open(tmp_path / "out" / "state_logs" / f"route_{shown['episode']}.csv")))
+        row = rows[int(shown["step"]) - 1]  # the state after the page's step
+        assert abs(3.6 * float(row["speed"]) - float(shown["speed"])) <= 0.051, (shown, row)
+        assert abs(float(row["route_completion"]) - float(shown["route"])) <= 0.051, (shown, row)
+
+
+@browser
+def test_the_page_shows_a_training_run_and_its_curve(tmp_path):
+    from test_dqn import TINY
+    config = yaml.safe_load(yaml.safe_dump(TINY))
+    config["run"] = {"stop": {"training_iteration": 1000}, "checkpoint_frequency": 1000}
+    config.pop("route_evaluation")
+    path = tmp_path / "tiny.yaml"
+    path.write_text(yaml.safe_dump(config))
+    port = _free_port()
+    process = subprocess.Popen([sys.executable, str(ROOT / "dqn_train.py"), str(path), "-d", str(tmp_path / "r"), "-n",
+                                "live", "--tboff", "--live", str(port)], cwd=ROOT, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True)
+    url = f"http://127.0.0.1:{port}"
+    driver = None
+    try:
+        wait_for(lambda: _answers(url), 180, "the live view to start")
+        driver = watch(url, seconds=180)
+        wait_for(lambda: get_json(f"{url}/state.json")["curve"], 180, "a point of the training curve")
+        wait_for(lambda: "env steps" in driver.find_element("id", "curve-title").text, 10, "the curve on the page")
+        assert driver.find_element("id", "title").text == "training live"
+        state = get_json(f"{url}/state.json")["state"]
+        assert "episode_distance" in state["info"], "the experiment's own numbers reach the page"
+        shown = driver.execute_script("return document.getElementById('terms').textContent")
+        assert "episode_distance" in shown
+        process.send_signal(signal.SIGINT)  # Ctrl-C: a checkpoint, and a normal end
+        output, _ = process.communicate(timeout=300)
+        assert process.returncode == 0, output[-3000:]
+        assert "Traceback" not in output and "load cycle" not in output, "the terminal shows progress only"
+    finally:
+        if driver is not None:
+            driver.quit()
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+def _free_port():
+    import socket
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _answers(url):
+    try:
+        urllib.request.urlopen(url, timeout=1).read()
+        return True
+    except OSError:
+        return False
