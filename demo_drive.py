@@ -1,11 +1,14 @@
 #!/usr/bin/env python3
-"""Drive a hero through the embedded CARLA-compatible world and print what it perceives.
+"""Drive a hero along planned routes through curves and junctions of the embedded CARLA-compatible
+world, print what it perceives and, with --record, write a video of it.
 
-A small experiment (:class:`LaneKeepingExperiment`) observes the hero's speed and its offset and
-heading error relative to the lane (from the map's waypoints); a proportional controller picks
-the steering action. Every few steps the script prints where the hero is and what is ahead.
+A small experiment (:class:`LaneKeepingExperiment`) observes the hero's speed and its offset and heading
+error relative to its route 6 m ahead (a route drawn per episode through the town's junctions; without one,
+the nearest lane), and the distance to the next junction; a proportional controller picks the steering
+action, the throttle holds the target speed. Every few steps the script prints where the hero is.
 
-    python3 demo_drive.py --town GridTown --episodes 2 --steps 400
+    python3 demo_drive.py                                   # RingTown: a curved ring, spokes, junctions
+    python3 demo_drive.py --town ../shared/maps/Town01.xodr --record demo.mp4
 """
 
 from __future__ import annotations
@@ -20,28 +23,41 @@ import gymnasium as gym
 import numpy as np
 
 from rllib_integration import BaseExperiment, CarlaEnv, ConfigError, SimulatorUnavailableError
+from rllib_integration.evaluation.video import VideoWriter
+from rllib_integration.sensors.hero_view import HeroView
+from rllib_integration.tasks import RouteFollowing
 from rllib_integration.arguments import non_negative_int, positive_int
 
 #: Steering of each discrete action (positive steers right, as in CARLA).
 STEERS = (-0.5, -0.25, -0.1, 0.0, 0.1, 0.25, 0.5)
+LOOKAHEAD = 8  # route points (metres) ahead the route follower aims at
 
 
 class LaneKeepingExperiment(BaseExperiment):
-    """Keep to the lane centre at a target speed.
+    """Keep to the lane centre (or, with ``others.follow_route``, to a route of ``route_length`` metres drawn per
+    episode) at a target speed.
 
-    Observation ``Box(4,)`` float32: speed (m/s), lateral offset from the lane centre (m, positive
-    to the right), heading error relative to the lane (rad, positive to the right), distance to
-    the next junction ahead (m, capped at 50). Actions: ``Discrete(7)`` steering levels
-    (:data:`STEERS`); the throttle holds ``others.target_speed``. Reward: speed along the lane
-    minus the lateral offset. The episode terminates when the hero leaves its lane by more than
-    a lane width and is truncated after ``others.max_steps`` steps.
+    Observation ``Box(4,)`` float32: speed (m/s), lateral offset from the lane centre (m, positive to the
+    right; 0 on a route), heading error relative to the lane or, on a route, to the bearing of its point
+    :data:`LOOKAHEAD` metres ahead (rad, positive to the right), distance to the next junction ahead (m, capped
+    at 50). Actions: ``Discrete(7)`` steering levels (:data:`STEERS`); the throttle
+    holds ``others.target_speed``. Reward: speed along the lane minus the lateral offset. The episode terminates
+    when the hero leaves its lane by more than a lane width, or reaches the route's end, and is truncated after
+    ``others.max_steps`` steps.
     """
 
-    CONFIG_DEFAULTS = {"others": {"max_steps": 500, "target_speed": 8.0}}
+    CONFIG_DEFAULTS = {"others": {"max_steps": 500, "target_speed": 8.0, "follow_route": False,
+                                  "route_length": [300.0, 450.0]}}
 
     def __init__(self, config):
         super().__init__(config)
         self.steps = 0
+        others = self.config["others"]
+        self.task = RouteFollowing("env_config.experiment.others", others["route_length"]) \
+            if others["follow_route"] else None
+
+    def plan_route(self, core, rng):
+        return self.task.plan(core, rng) if self.task is not None else None
 
     def get_action_space(self) -> gym.Space:
         return gym.spaces.Discrete(len(STEERS))
@@ -61,13 +77,19 @@ class LaneKeepingExperiment(BaseExperiment):
         return carla.VehicleControl(throttle=throttle, steer=STEERS[int(action)])
 
     def lane_state(self, core) -> tuple[float, float, float, float, carla.Waypoint]:
-        """Speed, lateral offset, heading error, junction distance and the lane waypoint."""
+        """Speed, lateral offset, heading error, junction distance and the lane (or route) waypoint."""
         transform = core.hero.get_transform()
         waypoint = core.map.get_waypoint(transform.location)
-        offset = transform.location - waypoint.transform.location
-        right = waypoint.transform.get_right_vector()
-        lateral = offset.x * right.x + offset.y * right.y
-        error = math.radians((transform.rotation.yaw - waypoint.transform.rotation.yaw + 180.0) % 360.0 - 180.0)
+        ahead = core.next_waypoints(LOOKAHEAD) if core.route_progress is not None else []
+        if ahead:  # follow the route through junctions: the bearing of its point LOOKAHEAD metres ahead
+            target = ahead[-1][0].transform.location
+            bearing = math.degrees(math.atan2(target.y - transform.location.y, target.x - transform.location.x))
+            lateral, error = 0.0, math.radians((transform.rotation.yaw - bearing + 180.0) % 360.0 - 180.0)
+        else:
+            offset = transform.location - waypoint.transform.location
+            right = waypoint.transform.get_right_vector()
+            lateral = offset.x * right.x + offset.y * right.y
+            error = math.radians((transform.rotation.yaw - waypoint.transform.rotation.yaw + 180.0) % 360.0 - 180.0)
         junction = 50.0
         for distance in range(5, 55, 5):
             if any(ahead.is_junction for ahead in waypoint.next(float(distance))):
@@ -86,7 +108,9 @@ class LaneKeepingExperiment(BaseExperiment):
         self.steps += 1
         lane_width = core.map.get_waypoint(core.hero.get_location()).lane_width
         off_lane = abs(float(observation[1])) > lane_width
-        return off_lane, self.steps >= self.config["others"]["max_steps"]
+        progress = core.route_progress
+        finished = progress is not None and progress.fraction > 0.99
+        return off_lane or finished, self.steps >= self.config["others"]["max_steps"]
 
     def compute_reward(self, observation, core):
         speed, lateral, error, _ = (float(v) for v in observation)
@@ -103,11 +127,15 @@ def steer_towards_lane(observation: np.ndarray) -> int:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument("--town", default="GridTown",
-                        help="procedural town (GridTown, Highway, RingTown), CARLA town name "
+    parser.add_argument("--town", default="RingTown",
+                        help="procedural town (RingTown, GridTown, CurveRoad, Highway), CARLA town name "
                              "(needs CARLA_ROOT) or path of an .xodr file")
     parser.add_argument("--episodes", type=positive_int, default=2, help="episodes to drive")
-    parser.add_argument("--steps", type=positive_int, default=400, help="maximum steps per episode")
+    parser.add_argument("--steps", type=positive_int, default=2000, help="maximum steps per episode (20 per second)")
+    parser.add_argument("--route-length", type=positive_int, default=400,
+                        help="metres of the route drawn per episode (through curves and junctions)")
+    parser.add_argument("--lane-only", action="store_true", help="no route: keep to the nearest lane")
+    parser.add_argument("--record", metavar="OUT.mp4", help="write a video of the episodes (H.264)")
     parser.add_argument("--seed", type=non_negative_int, default=0, help="seed of the first reset")
     parser.add_argument("--every", type=positive_int, default=40, help="print a line every N steps")
     parser.add_argument("--blueprint", default="vehicle.lincoln.mkz_2017", help="hero blueprint id")
@@ -118,11 +146,13 @@ def main() -> int:
         "carla": {"simulator": "embedded", "timestep": 0.05},
         "experiment": {"type": LaneKeepingExperiment, "town": args.town,
                        "hero": {"blueprint": args.blueprint},
-                       "others": {"max_steps": args.steps}},
+                       "others": {"max_steps": args.steps, "follow_route": not args.lane_only,
+                                  "route_length": [float(args.route_length), float(args.route_length) * 1.5]}},
     }
     try:
         env = CarlaEnv(env_config)
-    except (ConfigError, SimulatorUnavailableError) as error:
+        video = VideoWriter(args.record, 20.0, "use a writable path ending in .mp4") if args.record else None
+    except (ConfigError, SimulatorUnavailableError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     try:
@@ -130,6 +160,7 @@ def main() -> int:
         for episode in range(args.episodes):
             observation, info = env.reset(seed=args.seed if episode == 0 else None)
             start = env.core.hero.get_location()
+            view = HeroView(env.core.world, env.core.hero, env.core.route_progress) if video else None
             total, step, done = 0.0, 0, False
             while not done:
                 action = steer_towards_lane(observation)
@@ -137,6 +168,12 @@ def main() -> int:
                 total += reward
                 step += 1
                 done = terminated or truncated
+                if view is not None:
+                    control = env.core.hero.get_control()
+                    video.write(view.frame(None, [f"episode {episode}  step {step}",
+                                                  f"{observation[0] * 3.6:5.1f} km/h  steer {control.steer:+.2f}",
+                                                  f"junction {observation[3]:.0f} m ahead" if observation[3] < 50
+                                                  else "no junction ahead"]))
                 if step % args.every == 0 or done:
                     t = env.core.hero.get_transform()
                     speed, lateral, error, junction = observation
@@ -145,10 +182,16 @@ def main() -> int:
                           f"lane {info['lane_id']:2d} offset {lateral:+5.2f} m heading {math.degrees(error):+5.1f} deg"
                           f" | junction {'in ' + format(junction, '.0f') + ' m' if junction < 50 else 'none'} ahead")
             end = env.core.hero.get_location()
-            why = "left the lane" if terminated else "step limit"
+            progress = env.core.route_progress
+            finished = progress is not None and progress.fraction > 0.99
+            why = "the route's end" if finished else "leaving the lane" if terminated else "the step limit"
+            route = f", {progress.completed:.0f} of {progress.length:.0f} m of its route" if progress else ""
             print(f"episode {episode}: {step} steps, return {total:.1f}, moved {start.distance(end):.1f} m "
-                  f"from the start, ended by {why}")
+                  f"from the start{route}, ended by {why}")
     finally:
+        if video is not None:
+            video.close()
+            print(f"video: {args.record}")
         env.close()
     return 0
 

@@ -17,7 +17,7 @@
   route drawn per episode (:class:`~rllib_integration.tasks.RouteFollowing`, ``route_length`` metres; the
   BirdView needs ``route: true`` so the policy sees it). The reward is the route metres completed this
   step, scaled down by speeding (to 0 at ``zero_reward_speed`` times ``target_speed_kmh`` or the lane's
-  limit, if lower) and by the distance from the route (to half at ``max_route_offset``); a collision,
+  limit, if lower, and on to -1: metres driven too fast cost) and by the distance from the route (to half at ``max_route_offset``); a collision,
   leaving the lanes, more than ``max_route_offset`` metres from the route, driving faster than
   ``overspeed_end`` times that speed, falling or idling end the episode with -``terminal_penalty``; the
   route completed ends it too. Red lights do not end it (no traffic in the quickstart): the evaluator

@@ -16,7 +16,8 @@
 
 - Reward: the route metres completed this step (``core.route_progress``) times soft factors: speed
   above ``target_speed_kmh`` (or the lane's limit if lower) scales it down to 0 at ``zero_reward_speed`` (2)
-  times the limit (``overspeed_end`` times it ends the episode), and a
+  times the limit and on to -1 (a metre driven too fast costs; ``overspeed_end`` times it ends the episode),
+  and a
   lateral offset from the route scales it down to half at ``max_route_offset`` metres. Hard infractions
   end the episode with ``-terminal_penalty``: a collision, a red light or stop sign run, leaving the
   lanes (as the evaluator counts them: :class:`~rllib_integration.evaluation.monitor.RouteMonitor`),

@@ -129,7 +129,7 @@ class CarlaEnv(gym.Env):
 
     def __init__(self, config: Mapping[str, Any] | None = None) -> None:
         # RLlib's EnvContext says which env this is: only the first env of the first runner is shown live
-        first = getattr(config, "worker_index", 0) <= 1 and getattr(config, "vector_index", 0) == 0
+        first = (getattr(config, "worker_index", 0) or 0) <= 1 and (getattr(config, "vector_index", 0) or 0) == 0
         config = dict(config or {})
         experiment_config = dict(config.get("experiment") or {})
         experiment_class = resolve_experiment_class(experiment_config.get("type"))

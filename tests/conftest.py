@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import pathlib
 
 import carla
@@ -9,14 +10,17 @@ import pytest
 
 from rllib_integration.embedded import Client, EmbeddedServer
 
-MAPS_DIR = pathlib.Path(__file__).resolve().parents[1].parent / "shared" / "maps"
+#: A folder of real CARLA towns' .xodr files: $RLLIB_INTEGRATION_MAPS, else ../shared/maps beside the repository.
+MAPS_DIR = pathlib.Path(os.environ.get("RLLIB_INTEGRATION_MAPS") or
+                        pathlib.Path(__file__).resolve().parents[1].parent / "shared" / "maps")
 
 
 def shared_map(name: str) -> pathlib.Path:
     """Path of a real CARLA town in ../shared/maps, or skip the test with the reason."""
     path = MAPS_DIR / f"{name}.xodr"
     if not path.is_file():
-        pytest.skip(f"{path} is absent (the real CARLA towns live in ../shared/maps, beside the repo)")
+        pytest.skip(f"{path} is absent: set RLLIB_INTEGRATION_MAPS to a folder of CARLA's .xodr files (a CARLA "
+                    f"install's CarlaUE4/Content/Carla/Maps/OpenDrive), default ../shared/maps beside the repository")
     return path
 
 

@@ -215,6 +215,9 @@ class StopSignCriterion:
                            f"z={location.z:.3f})", {"sign_id": sign.id})]
 
 
+LANE_TYPES = carla.LaneType.Driving | carla.LaneType.Parking
+
+
 class LaneCriterion:
     """Whether the hero is outside the driving and parking lanes or against its lane's direction."""
 
@@ -223,18 +226,12 @@ class LaneCriterion:
 
     def outside(self, transform: carla.Transform) -> bool:
         location = transform.location
-        nearest = None
-        for lane_type in (carla.LaneType.Driving, carla.LaneType.Parking):
-            waypoint = self.map.get_waypoint(location, project_to_road=True, lane_type=lane_type)
-            if waypoint is None:
-                continue
-            at = waypoint.transform.location
-            distance = math.hypot(location.x - at.x, location.y - at.y)
-            if nearest is None or distance < nearest[0]:
-                nearest = (distance, waypoint)
-        if nearest is None:
+        # the nearest driving or parking lane: one query with both lane types flagged
+        waypoint = self.map.get_waypoint(location, project_to_road=True, lane_type=LANE_TYPES)
+        if waypoint is None:
             return True
-        distance, waypoint = nearest
+        at = waypoint.transform.location
+        distance = math.hypot(location.x - at.x, location.y - at.y)
         if distance > waypoint.lane_width / 2.0 + ALLOWED_OUT_DISTANCE:
             return True
         if waypoint.is_junction or waypoint.lane_type != carla.LaneType.Driving:

@@ -13,6 +13,7 @@ at a lane change. Works on the embedded world's maps and on a real server's alik
 from __future__ import annotations
 
 import enum
+import functools
 import math
 from dataclasses import dataclass, field
 
@@ -85,6 +86,11 @@ class RoutePlanner:
         self._build()
 
     # -- the graph ----------------------------------------------------------------------------
+    @functools.cached_property
+    def spawn_locations(self) -> list[carla.Location]:
+        """The map's spawn points' locations (asked once: a large map makes thousands)."""
+        return [t.location for t in self.map.get_spawn_points()]
+
     def _node(self, waypoint: carla.Waypoint) -> int:
         key = tuple(round(v, 1) for v in _xyz(waypoint))
         if key not in self._nodes:

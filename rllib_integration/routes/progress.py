@@ -37,6 +37,7 @@ class RouteProgress:
         self.cumulative = np.concatenate([[0.0], np.cumsum(steps)])
         self.length = float(self.cumulative[-1])
         self.index = 0
+        self._last_distance: tuple[tuple, float] = ((None,), 0.0)
 
     @property
     def completed(self) -> float:
@@ -61,7 +62,16 @@ class RouteProgress:
         return float(self.cumulative[self.index] - self.cumulative[before])
 
     def distance_to_route(self, location: carla.Location) -> float:
-        """Planar distance from ``location`` to the route near the vehicle's progress."""
+        """Planar distance from ``location`` to the route near the vehicle's progress (the last answer is kept:
+        the route task and the evaluator's monitor ask for the same location every tick)."""
+        key = (self.index, location.x, location.y)
+        if self._last_distance[0] == key:
+            return self._last_distance[1]
+        distance = self._distance(location)
+        self._last_distance = (key, distance)
+        return distance
+
+    def _distance(self, location: carla.Location) -> float:
         lo, hi = max(0, self.index - NEAR_BEHIND), min(len(self.points), self.index + NEAR_AHEAD)
         p = np.array([location.x, location.y])
         a, b = self.points[lo:hi - 1, :2], self.points[lo + 1:hi, :2]

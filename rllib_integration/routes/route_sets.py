@@ -69,7 +69,7 @@ def generate_routes(planner: RoutePlanner, town: str, count: int, seed: int = 0,
     if not 0 < min_length <= max_length:
         raise ValueError(f"route lengths must satisfy 0 < min_length <= max_length, got {min_length}, {max_length}")
     rng = random.Random(seed)
-    spots = [t.location for t in planner.map.get_spawn_points()]
+    spots = planner.spawn_locations
     if len(spots) < 2:
         raise ValueError(f"{town} has fewer than two spawn points to draw routes between")
     starts: list[carla.Location] = []

@@ -10,7 +10,8 @@ evaluator's infractions as episode ends, so that training rewards what the evalu
   the episode's route (at ``reset``);
 - :meth:`~RouteFollowing.step` (once per env step, after the tick) gives a :class:`RouteStep`: the route
   metres completed this step, the distance from the route, CaRL-style soft factors (speeding above the
-  target speed or the lane's limit, distance from the route) and why the episode ends, if it does: a hard
+  target speed or the lane's limit: down to 0 at ``zero_reward_speed`` times it and on to -1, so that a metre
+  driven too fast costs; distance from the route) and why the episode ends, if it does: a hard
   infraction (``hard_kinds``, as the evaluator counts them), leaving the lanes, more than ``max_offset``
   metres from the route, driving faster than ``overspeed_end`` times the speed limit, standing still
   ``max_idle_s`` seconds, the route completed, or the evaluator's time limit (a truncation).
@@ -47,7 +48,7 @@ class RouteStep:
     gained: float  # route metres completed this step
     offset: float  # metres from the route
     speed: float  # m/s
-    speed_factor: float  # 1 up to the speed limit, down to 0 at ``zero_reward_speed`` times it
+    speed_factor: float  # 1 up to the speed limit, 0 at ``zero_reward_speed`` times it, down to -1 beyond
     offset_factor: float  # 1 on the route, down to 0.5 at ``max_offset``
     route_completion: float  # 0-100
     infractions: list[Infraction] = field(default_factory=list)
@@ -142,7 +143,9 @@ class RouteFollowing:
         offset = progress.distance_to_route(hero.get_location())
         lane_limit = hero.get_speed_limit() / 3.6
         limit = min(self.target_speed, lane_limit) if lane_limit > 0 else self.target_speed
-        speed_factor = float(np.clip((self.zero_reward_speed - speed / limit) / (self.zero_reward_speed - 1.0), 0.0, 1.0))
+        # metres driven too fast cost: the factor goes on down past 0, to -1 (a metre costs a metre's reward)
+        speed_factor = float(np.clip((self.zero_reward_speed - speed / limit) / (self.zero_reward_speed - 1.0),
+                                     -1.0, 1.0))
         offset_factor = 1.0 - 0.5 * min(offset / self.max_offset, 1.0)
         hard = [infraction.kind for infraction in found if infraction.kind in self.hard_kinds]
         end = None
