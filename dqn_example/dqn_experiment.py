@@ -19,8 +19,9 @@
   step, scaled down by speeding (to 0 at ``zero_reward_speed`` times ``target_speed_kmh`` or the lane's
   limit, if lower, and on to -1: metres driven too fast cost) and by the distance from the route (to half at ``max_route_offset``); a collision,
   leaving the lanes, more than ``max_route_offset`` metres from the route, driving faster than
-  ``overspeed_end`` times that speed, falling or idling end the episode with -``terminal_penalty``; the
-  route completed ends it too. Red lights do not end it (no traffic in the quickstart): the evaluator
+  ``overspeed_end`` times that speed or falling end the episode with -``terminal_penalty``, idling with
+  -``idle_penalty`` (above it, stopping never looks safer than trying a hard turn); the route completed
+  ends it too. Red lights do not end it (no traffic in the quickstart): the evaluator
   counts them. The original rewarded raw distance, so its
   policies learnt to race at 180 km/h and left the road whenever a curve came.
 - ``info``: per-step facts (speed, distance, heading deviation, lane state, collisions, lane
@@ -68,12 +69,12 @@ class DQNExperiment(BaseExperiment):
     CONFIG_DEFAULTS = {"others": {"framestack": 4, "max_time_idle": 600, "max_time_episode": 6400,
                                   "reward": "faithful", "route_length": [300.0, 800.0], "target_speed_kmh": 30.0,
                                   "zero_reward_speed": 1.25, "overspeed_end": 1.5, "max_route_offset": 3.0,
-                                  "terminal_penalty": 20.0, "state_input": False}}
+                                  "terminal_penalty": 20.0, "idle_penalty": 20.0, "state_input": False}}
     CONFIG_RANGES = {"others.framestack": (1, 16), "others.max_time_idle": (1, 10 ** 7),
                      "others.max_time_episode": (1, 10 ** 8), "others.target_speed_kmh": (1.0, 300.0),
                      "others.zero_reward_speed": (1.05, 10.0), "others.overspeed_end": (1.05, 10.0),
                      "others.max_route_offset": (0.5, 30.0),
-                     "others.terminal_penalty": (0.0, 10 ** 6)}
+                     "others.terminal_penalty": (0.0, 10 ** 6), "others.idle_penalty": (0.0, 10 ** 6)}
 
     def __init__(self, config: dict[str, Any]) -> None:
         super().__init__(config)
@@ -100,6 +101,7 @@ class DQNExperiment(BaseExperiment):
                                        others["target_speed_kmh"], others["max_route_offset"], float("inf"),
                                        others["zero_reward_speed"], ROUTE_HARD_KINDS, others["overspeed_end"])
             self.terminal_penalty = float(others["terminal_penalty"])
+            self.idle_penalty = float(others["idle_penalty"])
         self.size = int(sensors[BIRDVIEW].get("size", 84))
         self.channels = 8 if sensors[BIRDVIEW].get("output", "rgb") == "masks" else 3
         self.last_action = carla.VehicleControl()
@@ -215,8 +217,10 @@ class DQNExperiment(BaseExperiment):
     def route_reward(self, step: RouteStep) -> float:
         """The route-following variant: the route metres completed this step times its speeding and
         route-offset factors, or -``terminal_penalty`` when the episode fails (a collision, out of the lanes
-        or off the route, falling, idling)."""
-        if step.failed or self.done_falling or self.done_time_idle:
+        or off the route, falling), -``idle_penalty`` for idling too long."""
+        if self.done_time_idle:
+            return -self.idle_penalty
+        if step.failed or self.done_falling:
             return -self.terminal_penalty
         return step.gained * step.speed_factor * step.offset_factor
 

@@ -159,7 +159,8 @@ def test_load_env_config_resolves_the_experiment_and_validates(tmp_path):
     env = CarlaEnv(data["env_config"])
     try:
         env.reset(seed=0)
-        assert env.experiment.config["others"] == {"max_steps": 20, "target_speed": 8.0}
+        others = env.experiment.config["others"]
+        assert others["max_steps"] == 20 and others["target_speed"] == 8.0, "the file's value over the default"
     finally:
         env.close()
     bad = write(tmp_path, "env_config:\n  experiment:\n    type: demo_drive:LaneKeepingExperiment\n"

@@ -118,7 +118,8 @@ def follow_route(env):
 
 
 def route_config(town: str):
-    config = env_config(reward="route", route_length=[150, 300], max_time_idle=100, max_time_episode=1000)
+    config = env_config(reward="route", route_length=[150, 300], max_time_idle=100, max_time_episode=1000,
+                        idle_penalty=40.0)
     config["experiment"]["town"] = town
     config["experiment"]["hero"]["sensors"]["birdview"]["route"] = True
     return config
@@ -139,7 +140,8 @@ def test_the_route_reward_pays_for_following_the_route_on_the_sanity_map():
             assert follower == pytest.approx(again, abs=1e-6), "same seed, same return"
             assert follower > 0.8 * follower_info["episode_distance"], "about a point per route metre"
             assert straight_info["end_reason"] in ("outside_lanes", "off_route", "overspeed") and straight < 0.0
-            assert standing_info["end_reason"] == "idle" and standing == pytest.approx(-20.0)
+            assert standing_info["end_reason"] == "idle" and standing == pytest.approx(-40.0), "idle_penalty"
+            assert standing < straight, "idling costs more than failing at the curve"
             assert follower > straight + 100.0 and follower > standing + 100.0, (follower, straight, standing)
     finally:
         env.close()
@@ -217,17 +219,19 @@ def trained(tmp_path_factory):
 
 def test_train_checkpoints_exports_and_restores(trained):
     tmp_path, first, second = trained
-    assert "iter    2 |" in first.stdout and "checkpoint:" in first.stdout
+    assert "iter    2 |" in first.stdout and "checkpoint of iteration 2:" in first.stdout
     assert "resuming from" in second.stdout
     assert "iter    3 |" in second.stdout and "iter    1 |" not in second.stdout, "restore continues the count"
     latest = find_latest_checkpoint(str(tmp_path / "results" / "tiny"))
     assert os.path.isfile(os.path.join(latest, "policy.onnx"))
     # route evaluation every second iteration: its driving score is printed, and its best checkpoint kept
     assert "route DS" in first.stdout.split("iter    2 |")[1].splitlines()[0]
-    best = [os.path.join(root, "best.json") for root, _, files in os.walk(tmp_path / "results" / "tiny")
-            if "best.json" in files]
-    assert len(best) == 1 and json.load(open(best[0]))["training_iteration"] == 2
-    assert os.path.isfile(os.path.join(os.path.dirname(best[0]), "policy.onnx"))
+    pointer = json.load(open(tmp_path / "results" / "tiny" / "best.json"))
+    assert pointer["training_iteration"] == 2
+    best = tmp_path / "results" / "tiny" / "best"
+    assert os.path.realpath(best) == os.path.realpath(pointer["checkpoint"])
+    assert json.load(open(best / "best.json"))["training_iteration"] == 2
+    assert os.path.isfile(best / "policy.onnx")
     again = train(tmp_path)
     assert again.returncode == 2 and "is not empty" in again.stderr and "--overwrite" in again.stderr
     both = train(tmp_path, "--restore", "--overwrite")

@@ -3,7 +3,6 @@ and the page in headless Chromium during an evaluation and a training run: pictu
 the page are the run's."""
 
 import json
-import os
 import pathlib
 import shutil
 import signal

@@ -60,7 +60,7 @@ BUFFER_RANGES: dict[str, tuple[float, float]] = {"capacity": (2, 10 ** 9), "alph
 def check_options(data: dict[str, Any], source: str) -> None:
     """The RLlib sections' numbers within :data:`OPTION_RANGES` (schedules point by point), and the
     ``model`` section's shapes."""
-    for section in ("training", "env_runners", "learners", "reporting", "fault_tolerance", "model"):
+    for section in ("training", "env_runners", "learners", "reporting", "fault_tolerance"):
         values = data.get(section) or {}
         if not isinstance(values, dict):
             raise ConfigError(f"{source}: {section}: expected a mapping of options. Fix: write 'option: value' lines.")
@@ -73,7 +73,10 @@ def check_options(data: dict[str, Any], source: str) -> None:
         for key, value in buffer.items():
             if key in BUFFER_RANGES:
                 check_value(value, key, f"training.replay_buffer_config.{key}", source, BUFFER_RANGES)
-    _check_model(data.get("model") or {}, source)
+    model = data.get("model") or {}
+    if not isinstance(model, dict):
+        raise ConfigError(f"{source}: model: expected a mapping of options. Fix: write 'option: value' lines.")
+    _check_model(model, source)
 
 
 def _check_number_or_schedule(value: Any, path: str, source: str) -> None:
