@@ -109,13 +109,21 @@ class BackgroundTraffic:
         return [walker_id for walker_id, _ in walkers] + controllers
 
     def clear_around(self, location: carla.Location, radius: float) -> int:
-        """Destroy the background vehicles within ``radius`` metres of ``location``; how many."""
-        near = [actor.id for actor in self.world.get_actors(self.actor_ids)
-                if actor.type_id.startswith("vehicle.") and actor.get_location().distance(location) < radius]
-        if near:
-            self.client.apply_batch_sync([self.command.DestroyActor(i) for i in near], False)
-            self.actor_ids = [i for i in self.actor_ids if i not in set(near)]
-            logger.debug("removed %d background vehicles standing at %s", len(near), location)
+        """Destroy the background vehicles and walkers (their controllers stopped and destroyed first)
+        within ``radius`` metres of ``location``; how many vehicles and walkers."""
+        actors = list(self.world.get_actors(self.actor_ids))
+        near = {actor.id for actor in actors if actor.type_id.startswith(("vehicle.", "walker."))
+                and actor.get_location().distance(location) < radius}
+        if not near:
+            return 0
+        controllers = [actor for actor in actors if actor.type_id == "controller.ai.walker"
+                       and actor.parent is not None and actor.parent.id in near]
+        for controller in controllers:
+            controller.stop()
+        doomed = [controller.id for controller in controllers] + sorted(near)
+        self.client.apply_batch_sync([self.command.DestroyActor(i) for i in doomed], False)
+        self.actor_ids = [i for i in self.actor_ids if i not in set(doomed)]
+        logger.debug("removed %d background vehicles and walkers standing at %s", len(near), location)
         return len(near)
 
     def destroy(self) -> None:

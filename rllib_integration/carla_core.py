@@ -33,7 +33,7 @@ from .spawn_points import parse_spawn_points, to_transform
 
 logger = logging.getLogger(__name__)
 
-ROUTE_START_CLEARANCE = 10.0  # metres around a route's start cleared of background vehicles
+ROUTE_START_CLEARANCE = 10.0  # metres around a route's start cleared of background vehicles and walkers
 
 
 class CarlaCore:

@@ -11,6 +11,7 @@ from rllib_integration import BaseExperiment, CarlaEnv
 from rllib_integration.embedded import Client, command
 from rllib_integration.embedded.maps.procedural import grid_town, osm_to_opendrive
 from rllib_integration.embedded.traffic.navigation import navigation_for
+from rllib_integration.routes.planner import RoutePlanner
 
 
 def spawn_cars(client, world, count, seed=0, port=8000):
@@ -222,3 +223,32 @@ def test_sidewalk_network_is_connected(server, town):
     navigation = navigation_for(world.get_map())
     assert len(navigation.points) > 1000
     assert len(set(navigation.components().tolist())) == 1, "every sidewalk point reaches every other"
+
+
+def test_a_route_start_with_a_walker_or_a_car_on_it_is_cleared_for_the_hero():
+    """The Leaderboard's start: background vehicles and walkers standing on the route's first waypoint are
+    removed (a walker's controller with it) so the hero spawns there; the rest of the traffic stays."""
+    env = traffic_env(seed=5)
+    try:
+        env.reset(seed=0)
+        core, world = env.core, env.core.world
+        planner = RoutePlanner(core.map)
+        start, end = core.map.get_spawn_points()[0], core.map.get_spawn_points()[7]
+        route = planner.trace_route(start.location, end.location)
+        spot = route[0][0].transform
+        walker = world.get_actors().filter("walker.pedestrian.*")[0]
+        car = [a for a in world.get_actors().filter("vehicle.*") if a.attributes["role_name"] == "autopilot"][0]
+        controller = [a for a in world.get_actors().filter("controller.ai.walker") if a.parent.id == walker.id][0]
+        core.release_hero()
+        for actor, dx in ((walker, 0.0), (car, 8.0)):
+            actor.set_simulate_physics(False)
+            actor.set_transform(carla.Transform(spot.location + carla.Location(x=dx, z=1.0), spot.rotation))
+        world.tick()
+        others = len(core.background.actor_ids)
+        hero = core.reset_hero(env.experiment.config["hero"], np.random.default_rng(0), route=route)
+        assert hero.get_location().distance(spot.location) < 1.0
+        gone = {walker.id, car.id, controller.id}
+        assert not gone & {a.id for a in world.get_actors()} and not gone & set(core.background.actor_ids)
+        assert len(core.background.actor_ids) == others - 3
+    finally:
+        env.close()
