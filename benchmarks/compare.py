@@ -3,8 +3,9 @@
 
     python3 benchmarks/compare.py --towns GridTown ../shared/maps/Town01.xodr --steps 3000
 
-Ours: ``CarlaEnv.step`` of the DQN quickstart's experiment (64 px BirdView and speed, the route task) with no
-traffic and with ``--vehicles`` autopilot cars, and of demo_drive.py's lane keeping (4 floats), on each town.
+Ours: ``CarlaEnv.step`` of the DQN quickstart's experiment (64 px BirdView and speed, the route task, driven by
+the scripted route follower) with no traffic and with ``--vehicles`` autopilot cars, and of demo_drive.py's lane
+keeping (4 floats), on each town.
 HighwayEnv: ``highway-fast-v0`` with its kinematics observation and with 84x84 grayscale images, installed
 by this script into its own virtual environment (``--highway-venv``; pip from PyPI) and run there; where it
 cannot be installed, its rows are left out with the reason. Prints a Markdown table with the ratios to
@@ -73,16 +74,17 @@ def our_rate(town: str, kind: str, vehicles: int, steps: int) -> float:
         config = {"type": LaneKeepingExperiment, "town": town, "others": {"max_steps": 100000}}
         policy = steer_towards_lane
     else:
-        from dqn_example.dqn_experiment import ACTIONS, DQNExperiment
+        from dqn_example.dqn_experiment import DQNExperiment, route_follower_action
         config = {"type": DQNExperiment, "town": town,
                   "hero": {"sensors": {"birdview": {"type": "sensor.birdview", "size": 64, "radius": 16,
                                                     "route": True}}},
                   "others": {"framestack": 2, "reward": "route", "state_input": True, "max_time_episode": 100000,
                              "max_time_idle": 100000, "route_length": [300, 600]}}
-        cruise = ACTIONS.index((0.3, 0.0, 0.0))
-        policy = lambda observation: cruise if observation["state"][0] < 0.8 else 0  # ~30 km/h
+        policy = None  # the scripted route follower: the car drives its route through junctions at 20-27 km/h
     config["background_activity"] = {"n_vehicles": vehicles, "seed": 0}
     env = CarlaEnv({"carla": {"simulator": "embedded", "enable_rendering": False}, "experiment": config})
+    if policy is None:
+        policy = lambda observation: route_follower_action(env.core)  # noqa: E731
     try:
         observation, _ = env.reset(seed=0)
         for _ in range(100):  # compile, warm the caches

@@ -5,8 +5,10 @@ along the way. A leak shows as a resident set size (RSS) that keeps growing afte
     python3 benchmarks/soak.py --steps 1000000 --vehicles 30 --walkers 10 --out soak.csv
 
 The DQN example's experiment (BirdView 64 px, the route-following reward, a new route every episode) drives
-with random actions on RingTown and GridTown in turn; episodes end as the experiment ends them (and at
-``--episode-steps``). Prints the RSS every ``--every`` steps and a summary: the RSS after the warm-up, at the
+on RingTown and GridTown in turn, with ``--driver route`` (steering towards the route 6 m ahead at 20-27 km/h,
+a random action one step in ten: long episodes, many steps per second) or ``--driver random`` (random
+moving actions: an episode every ~60 steps, resets dominate); episodes end as the experiment ends them (and
+at ``--episode-steps``). Prints the RSS every ``--every`` steps and a summary: the RSS after the warm-up, at the
 end, the growth per million steps, and the steps per second.
 """
 
@@ -23,7 +25,7 @@ import psutil
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
-from dqn_example.dqn_experiment import DQNExperiment  # noqa: E402
+from dqn_example.dqn_experiment import DQNExperiment, route_follower_action  # noqa: E402
 from rllib_integration import CarlaEnv  # noqa: E402
 from rllib_integration.arguments import non_negative_int, positive_int  # noqa: E402
 
@@ -38,6 +40,8 @@ def main() -> None:
     parser.add_argument("--every", type=positive_int, default=50_000, help="steps between memory samples")
     parser.add_argument("--warmup", type=positive_int, default=50_000, help="steps before the baseline sample")
     parser.add_argument("--seed", type=non_negative_int, default=0, help="seed of the traffic, routes and actions")
+    parser.add_argument("--driver", choices=("route", "random"), default="route",
+                        help="route: a route follower with a random action one step in ten; random: random actions")
     parser.add_argument("--out", help="CSV of the samples (steps, seconds, rss_mb, episodes)")
     args = parser.parse_args()
 
@@ -57,7 +61,9 @@ def main() -> None:
     env.reset(seed=args.seed)
     try:
         while steps < args.steps:
-            _, _, terminated, truncated, _ = env.step(int(rng.integers(8, 29)))  # actions that move the car
+            random_step = args.driver == "random" or rng.random() < 0.1
+            action = int(rng.integers(8, 29)) if random_step else route_follower_action(env.core)  # 8-28 move
+            _, _, terminated, truncated, _ = env.step(action)
             steps += 1
             if terminated or truncated:
                 env.reset()

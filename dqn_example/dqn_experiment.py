@@ -278,3 +278,19 @@ class DQNExperiment(BaseExperiment):
         """This step's facts from the reward computation: speed, distance, lane state, heading
         deviation, episode totals and, on the last step, ``end_reason``."""
         return dict(self.step_facts)
+
+
+def route_follower_action(core: Any) -> int:
+    """A scripted driver for the action table (tests, benchmarks): the action steering towards the route
+    6 m ahead of the hero of ``core`` at 20-27 km/h, coasting above (even the lowest throttle, 0.3, keeps
+    a car accelerating)."""
+    hero = core.hero
+    t = hero.get_transform()
+    ahead = core.next_waypoints(8)
+    target = ahead[min(5, len(ahead) - 1)][0].transform.location if ahead else t.location
+    angle = math.degrees(math.atan2(target.y - t.location.y, target.x - t.location.x)) - t.rotation.yaw
+    angle = (angle + 180.0) % 360.0 - 180.0
+    steer = min((0.0, 0.25, -0.25, 0.5, -0.5, 0.75, -0.75), key=lambda level: abs(level - angle / 30.0))
+    speed = 3.6 * hero.get_velocity().length()
+    throttle = 0.6 if speed < 20.0 else 0.3 if speed < 27.0 else 0.0
+    return ACTIONS.index((throttle, steer, 0.0))

@@ -113,9 +113,10 @@ class CarlaCore:
     def setup_experiment(self, experiment_config: Mapping[str, Any]) -> None:
         """Load the experiment's town (the first of a list) and weather, put its traffic manager in
         synchronous mode and spawn its background activity (once per environment, and again after a
-        restart)."""
+        restart, which keeps the current town where the configuration lists it)."""
         self._experiment_config = experiment_config
-        self._load_town(self.towns[0] if self.town is None else self.town)
+        towns = self.towns
+        self._load_town(self.town if self.town in towns else towns[0])
 
     @property
     def towns(self) -> list[str]:

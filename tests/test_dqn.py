@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import yaml
 
-from dqn_example.dqn_experiment import ACTIONS, DQNExperiment
+from dqn_example.dqn_experiment import ACTIONS, DQNExperiment, route_follower_action
 from rllib_integration import CarlaEnv, ConfigError, load_env_config
 from rllib_integration.training import (build_algorithm_config, find_latest_checkpoint, greedy_action, load_policy,
                                         policy_action, run_settings)
@@ -103,18 +103,7 @@ def test_idle_terminates_with_penalty_and_length_truncates_with_bonus():
 
 
 def follow_route(env):
-    """The action of a simple route follower: steer towards the route 6 m ahead, 20-27 km/h (coasting
-    above: even the lowest throttle, 0.3, keeps accelerating the car)."""
-    hero = env.core.hero
-    t = hero.get_transform()
-    ahead = env.core.next_waypoints(8)
-    target = ahead[min(5, len(ahead) - 1)][0].transform.location if ahead else t.location
-    angle = math.degrees(math.atan2(target.y - t.location.y, target.x - t.location.x)) - t.rotation.yaw
-    angle = (angle + 180.0) % 360.0 - 180.0
-    steer = min((0.0, 0.25, -0.25, 0.5, -0.5, 0.75, -0.75), key=lambda level: abs(level - angle / 30.0))
-    speed = 3.6 * hero.get_velocity().length()
-    throttle = 0.6 if speed < 20.0 else 0.3 if speed < 27.0 else 0.0
-    return ACTIONS.index((throttle, steer, 0.0))
+    return route_follower_action(env.core)
 
 
 def route_config(town: str):

@@ -230,3 +230,20 @@ def test_passing_a_stop_sign_without_stopping_costs_one_080_factor(agent, expect
     assert record["status"] == "Completed", record["meta"]["events"]
     assert len(record["infractions"]["stop_infraction"]) == expected, record["meta"]["events"]
     assert record["scores"]["score_penalty"] == pytest.approx(PENALTIES["stop_infraction"] ** expected)
+
+
+def test_one_worker_drives_each_route_on_its_own_town(tmp_path):
+    """Routes of two towns in one evaluator process: each is driven on its own town's roads (the second town
+    is loaded, not the first kept), and the autopilot completes both in a route's time."""
+    specs = short_routes("GridTown") + short_routes("RingTown")
+    specs[1] = RouteSpec("1", specs[1].town, specs[1].waypoints, specs[1].yaws)
+    document = evaluate(specs, EvaluationSettings(agent="autopilot", state_log_dir=str(tmp_path)), workers=1)
+    for spec, record in zip(specs, records(document)):
+        assert record["meta"]["town"] == spec.town and record["status"] == "Completed", record
+        assert 0 < record["meta"]["duration_game"] < 0.8 * record["meta"]["route_length"] + 5.0
+        town_map = load_map(*resolve_town(spec.town))
+        rows = list(csv.DictReader(open(tmp_path / f"route_{spec.route_id}.csv")))
+        for row in rows[::50]:
+            location = carla.Location(float(row["x"]), float(row["y"]), 0.0)
+            waypoint = town_map.get_waypoint(location, project_to_road=False)
+            assert waypoint is not None, f"route {spec.route_id} left {spec.town}'s roads at {location}"
