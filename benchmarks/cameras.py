@@ -20,8 +20,10 @@ from benchmarks.birdview import populate  # noqa: E402
 from rllib_integration.embedded import Client, EmbeddedServer  # noqa: E402
 
 SENSORS = [
-    ("RGB camera 84x84", "sensor.camera.rgb", {"image_size_x": 84, "image_size_y": 84}),
-    ("RGB camera 400x300", "sensor.camera.rgb", {"image_size_x": 400, "image_size_y": 300}),
+    (f"{name} camera {w}x{h}", f"sensor.camera.{kind}", {"image_size_x": w, "image_size_y": h})
+    for name, kind in (("RGB", "rgb"), ("depth", "depth"), ("semantic", "semantic_segmentation"))
+    for w, h in ((84, 84), (400, 300))
+] + [
     ("LiDAR 32 channels, 56,000 points/s", "sensor.lidar.ray_cast",
      {"channels": 32, "points_per_second": 56000, "range": 50, "rotation_frequency": 20}),
     ("radar 1,500 points/s", "sensor.other.radar", {"points_per_second": 1500}),

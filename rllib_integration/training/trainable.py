@@ -57,7 +57,7 @@ class ExportingAlgorithm(Algorithm):
             result["placement"], self._placement = self._placement, None
         self._last_progress = {key: result[key] for key in PROGRESS_KEYS if key in result}
         score = (result.get("evaluation") or {}).get(DRIVING_SCORE)
-        if score is not None and score > self._best_score:
+        if score is not None and score >= self._best_score:  # a tie goes to the later, longer-trained policy
             self._best_score = score
             self.save_best(score, result.get("training_iteration", self.iteration + 1))
         return result
