@@ -20,7 +20,6 @@ import os
 import subprocess
 import sys
 import textwrap
-import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
@@ -68,6 +67,7 @@ def highway_rates(venv: str, steps: int) -> tuple[dict[str, float], str | None]:
 
 def our_rate(town: str, kind: str, vehicles: int, steps: int) -> float:
     """``CarlaEnv.step`` per second for one experiment on one town."""
+    from benchmarks.env_step import timed_steps
     from rllib_integration import CarlaEnv
     if kind == "lane keeping":
         from demo_drive import LaneKeepingExperiment, steer_towards_lane
@@ -86,16 +86,7 @@ def our_rate(town: str, kind: str, vehicles: int, steps: int) -> float:
     if policy is None:
         policy = lambda observation: route_follower_action(env.core)  # noqa: E731
     try:
-        observation, _ = env.reset(seed=0)
-        for _ in range(100):  # compile, warm the caches
-            observation, *_ = env.step(policy(observation))
-        started, done = time.perf_counter(), 0
-        while done < steps:
-            observation, _, terminated, truncated, _ = env.step(policy(observation))
-            done += 1
-            if terminated or truncated:
-                observation, _ = env.reset()
-        return done / (time.perf_counter() - started)
+        return timed_steps(env, policy, steps, warmup=100)  # the warm-up compiles and fills the caches
     finally:
         env.close()
 

@@ -33,16 +33,25 @@ def steps_per_second(town: str, experiment: type, extra: dict, policy, steps: in
     env = CarlaEnv({"carla": {"simulator": "embedded", "enable_rendering": False},
                     "experiment": {"type": experiment, "town": town, **extra, "others": others}})
     try:
-        observation, _ = env.reset(seed=0)
-        started, done_steps = time.perf_counter(), 0
-        while done_steps < steps:
-            observation, _, terminated, truncated, _ = env.step(policy(observation))
-            done_steps += 1
-            if terminated or truncated:
-                observation, _ = env.reset()
-        return steps / (time.perf_counter() - started)
+        return timed_steps(env, policy, steps)
     finally:
         env.close()
+
+
+def timed_steps(env: CarlaEnv, policy, steps: int, warmup: int = 0) -> float:
+    """Env steps per second of ``env`` driven by ``policy(observation)`` over ``steps`` steps (resetting at
+    every episode end), after ``warmup`` untimed steps."""
+    observation, _ = env.reset(seed=0)
+    for _ in range(warmup):
+        observation, _, terminated, truncated, _ = env.step(policy(observation))
+        if terminated or truncated:
+            observation, _ = env.reset()
+    started = time.perf_counter()
+    for _ in range(steps):
+        observation, _, terminated, truncated, _ = env.step(policy(observation))
+        if terminated or truncated:
+            observation, _ = env.reset()
+    return steps / (time.perf_counter() - started)
 
 
 def main() -> None:

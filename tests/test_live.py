@@ -121,11 +121,7 @@ def test_the_page_shows_an_evaluation_live(tmp_path):
         output, _ = process.communicate(timeout=300)
         assert process.returncode == 0, output[-3000:]
     finally:
-        if driver is not None:
-            driver.quit()
-        if process.poll() is None:
-            process.kill()
-            process.wait()
+        stop(driver, process)
     assert len({s["step"] for s in seen}) >= 3, "the numbers moved"
     for shown in seen:
         rows = list(csv.DictReader(open(tmp_path / "out" / "state_logs" / f"route_{shown['episode']}.csv")))
@@ -163,11 +159,16 @@ def test_the_page_shows_a_training_run_and_its_curve(tmp_path):
         assert process.returncode == 0, output[-3000:]
         assert "Traceback" not in output and "load cycle" not in output, "the terminal shows progress only"
     finally:
-        if driver is not None:
-            driver.quit()
-        if process.poll() is None:
-            process.kill()
-            process.wait()
+        stop(driver, process)
+
+
+def stop(driver, process):
+    """Close the browser (if one opened) and kill the run if it is still going."""
+    if driver is not None:
+        driver.quit()
+    if process.poll() is None:
+        process.kill()
+        process.wait()
 
 
 def _free_port():

@@ -85,6 +85,27 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+@contextlib.contextmanager
+def locked_json(path: str, lock_path: str) -> Iterator[dict]:
+    """A JSON object kept in ``path`` (empty when missing or unreadable), read and written back atomically
+    under an exclusive lock on ``lock_path``: other processes wait until the block ends."""
+    with open(lock_path, "a+") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            try:
+                with open(path, encoding="utf-8") as stream:
+                    data = json.load(stream)
+            except (OSError, ValueError):
+                data = {}
+            yield data
+            temporary = f"{path}.{os.getpid()}"
+            with open(temporary, "w", encoding="utf-8") as stream:
+                json.dump(data, stream)
+            os.replace(temporary, path)
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
 class PortAllocator:
     """Chooses free server ports under a cross-process file lock and records them (with the owner's
     pid) until released, so a server still starting up keeps its ports reserved."""
@@ -98,21 +119,11 @@ class PortAllocator:
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[dict[str, int]]:
-        with open(self._lock_path, "a+") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            try:
-                try:
-                    with open(self._registry_path, encoding="utf-8") as stream:
-                        registry = {k: v for k, v in json.load(stream).items() if _pid_alive(v)}
-                except (OSError, ValueError):
-                    registry = {}
-                yield registry
-                temporary = f"{self._registry_path}.{os.getpid()}"
-                with open(temporary, "w", encoding="utf-8") as stream:
-                    json.dump(registry, stream)
-                os.replace(temporary, self._registry_path)
-            finally:
-                fcntl.flock(lock, fcntl.LOCK_UN)
+        with locked_json(self._registry_path, self._lock_path) as registry:
+            for port, pid in list(registry.items()):
+                if not _pid_alive(pid):
+                    del registry[port]
+            yield registry
 
     def allocate(self, rng: random.Random | None = None) -> ServerPorts:
         """Free, unreserved ports for one server, reserved for this process."""
@@ -167,23 +178,8 @@ class ServerRegistry:
         self.path = os.path.join(folder, "servers.json")
         self.lock_path = os.path.join(folder, "servers.lock")
 
-    @contextlib.contextmanager
-    def _locked(self) -> Iterator[dict[str, dict]]:
-        with open(self.lock_path, "a+") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            try:
-                try:
-                    with open(self.path, encoding="utf-8") as stream:
-                        entries = json.load(stream)
-                except (OSError, ValueError):
-                    entries = {}
-                yield entries
-                temporary = f"{self.path}.{os.getpid()}"
-                with open(temporary, "w", encoding="utf-8") as stream:
-                    json.dump(entries, stream)
-                os.replace(temporary, self.path)
-            finally:
-                fcntl.flock(lock, fcntl.LOCK_UN)
+    def _locked(self) -> contextlib.AbstractContextManager[dict[str, dict]]:
+        return locked_json(self.path, self.lock_path)
 
     def add(self, server_pid: int, log_path: str) -> None:
         with self._locked() as entries:
