@@ -123,6 +123,48 @@ def test_other_vehicles_are_sky_blue_in_rgb():
         env.close()
 
 
+class ActorByActorWorld:
+    """The embedded world without its one-call ``actor_poses``: the BirdView reads the actors one by one,
+    as it does on a CARLA server."""
+
+    def __init__(self, world):
+        self._world = world
+
+    def __getattr__(self, name):
+        if name == "actor_poses":
+            raise AttributeError(name)
+        return getattr(self._world, name)
+
+
+@pytest.mark.parametrize("output", ["rgb", "masks"])
+def test_poses_read_in_one_call_draw_what_actor_by_actor_reads_draw(output):
+    from rllib_integration.sensors.birdview import BirdviewRenderer
+    env, _ = birdview_env(output)
+    try:
+        env.reset(seed=0)
+        hero = env.core.hero.get_transform()
+        forward, right = hero.get_forward_vector(), hero.get_right_vector()
+        world, library = env.core.world, env.core.world.get_blueprint_library()
+
+        def at(ahead, aside, z=0.5, turn=0.0):
+            return carla.Transform(carla.Location(hero.location.x + ahead * forward.x + aside * right.x,
+                                                  hero.location.y + ahead * forward.y + aside * right.y, z),
+                                   carla.Rotation(yaw=hero.rotation.yaw + turn))
+        world.spawn_actor(library.find("vehicle.audi.a2"), at(12.0, 0.0, turn=20.0))
+        world.spawn_actor(library.find("vehicle.yamaha.yzf"), at(-6.0, 3.0))
+        world.spawn_actor(library.find("walker.pedestrian.0001"), at(7.0, -5.0, 1.0, turn=90.0))
+        world.spawn_actor(library.find("vehicle.tesla.model3"), at(80.0, 0.0))  # off the picture
+        settle(env, 3)
+        one_call = BirdviewRenderer(world, env.core.hero, SIZE, RADIUS, output).render()
+        one_by_one = BirdviewRenderer(ActorByActorWorld(world), env.core.hero, SIZE, RADIUS, output).render()
+        assert np.array_equal(one_call, one_by_one)
+        channel = MASK_CHANNELS.index("walkers") if output == "masks" else None
+        if channel is not None:
+            assert one_call[..., channel].any() and one_call[..., MASK_CHANNELS.index("vehicles")].any()
+    finally:
+        env.close()
+
+
 def test_the_map_layer_is_rendered_once_and_reused_from_memory_and_disk(cache):
     renders = birdview_map.RENDER_COUNT[f"renders@{PPM:g}"]
     env, _ = birdview_env()
@@ -182,9 +224,9 @@ def test_traffic_lights_are_discs_in_their_state_colour():
         red = carla.Location(hero.location.x + 8 * forward.x + 6 * right.x, hero.location.y + 8 * forward.y + 6 * right.y, 3.0)
         green = carla.Location(hero.location.x - 5 * right.x, hero.location.y - 5 * right.y, 3.0)
         for output in ("rgb", "masks"):
-            renderer = BirdviewRenderer(env.core.world, env.core.hero, SIZE, RADIUS, output)
-            renderer._lights = [StandInLight(red, carla.TrafficLightState.Red),
-                                StandInLight(green, carla.TrafficLightState.Green)]
+            renderer = BirdviewRenderer(env.core.world, env.core.hero, SIZE, RADIUS, output,
+                                        lights=[StandInLight(red, carla.TrafficLightState.Red),
+                                                StandInLight(green, carla.TrafficLightState.Green)])
             picture = renderer.render()
             red_pixel = (int(HERO_ROW - 8 * PPM), int(HERO_COL + 6 * PPM))
             green_pixel = (int(HERO_ROW), int(HERO_COL - 5 * PPM))

@@ -89,6 +89,11 @@ class World:
     def get_spectator(self) -> Actor:
         return self._sim.spectator
 
+    def actor_poses(self) -> tuple[np.ndarray, np.ndarray]:
+        """Ids (N,) and x, y (m), yaw (radians) (N, 3) of every vehicle and walker at the current frame, in
+        one call (not carla API: the BirdView's per-frame read; on a server it loops over ``get_actors``)."""
+        return self._sim.actor_poses()
+
     @property
     def collisions(self) -> list:
         """The collisions of the last tick (``actor``, ``other_actor``, ``normal_impulse``); not carla API."""

@@ -96,7 +96,9 @@ class BirdviewRenderer:
     """Renders BirdView frames of one hero in one world."""
 
     def __init__(self, world: Any, hero: Any, size: int, radius: float, output: str = "rgb",
-                 buildings: bool = False, debug: bool = True, route: bool = False) -> None:
+                 buildings: bool = False, debug: bool = True, route: bool = False,
+                 lights: list | None = None) -> None:
+        """``lights``: the traffic lights to draw (default: the world's)."""
         self.world, self.hero = world, hero
         shapes = getattr(world.debug, "shapes", None) if debug else None  # the embedded world's record
         self._debug_shapes = shapes if callable(shapes) else None
@@ -113,9 +115,14 @@ class BirdviewRenderer:
             self.layer = with_buildings(self.layer, world.get_level_bbs(carla.CityObjectLabel.Buildings))
         self._averaged = averaged_layer(self.layer, self.supersample, arrows=self.ppm >= ARROW_MIN_PPM) \
             if self.supersample > 1 else None
-        self._lights = list(world.get_actors().filter("traffic.traffic_light*"))
+        self._lights = list(world.get_actors().filter("traffic.traffic_light*") if lights is None else lights)
+        # traffic lights stand still: their locations are read once
+        self._light_xyz = np.array([(loc.x, loc.y, loc.z) for loc in (light.get_location() for light in self._lights)])
+        self._light_xyz = self._light_xyz.reshape(-1, 3)
         self._view = 2.0 * radius  # actors farther than this from the hero are off the picture
         self._facts: dict[int, tuple] = {}  # actor id -> static drawing facts (see _describe)
+        poses = getattr(world, "actor_poses", None)  # the embedded world reads every pose in one call
+        self._read_poses = poses if callable(poses) else self._poses_one_by_one
 
     def world_to_view(self, transform: carla.Transform) -> np.ndarray:
         """2x3 affine matrix from world (x, y) to output pixels for the hero ``transform``."""
@@ -216,14 +223,14 @@ class BirdviewRenderer:
 
     def _light_discs(self, hero_location: carla.Location, world_to_view: np.ndarray) -> list:
         """``(state, centre pixel, radius pixels)`` of the traffic lights near the hero."""
-        discs = []
+        if not self._lights:
+            return []
         radius = max(1, int(round(LIGHT_RADIUS * self.ppm)))
-        for light in self._lights:
-            location = light.get_location()
-            if location.distance(hero_location) <= self._view + LIGHT_RADIUS:
-                u, v = world_to_view @ np.array([location.x, location.y, 1.0])
-                discs.append((light.get_state(), (int(round(u)), int(round(v))), radius))
-        return discs
+        offset = self._light_xyz - (hero_location.x, hero_location.y, hero_location.z)
+        near = np.flatnonzero(np.einsum("ij,ij->i", offset, offset) <= (self._view + LIGHT_RADIUS) ** 2)
+        pixels = self._light_xyz[near, :2] @ world_to_view[:, :2].T + world_to_view[:, 2]
+        return [(self._lights[k].get_state(), (int(round(u)), int(round(v))), radius)
+                for k, (u, v) in zip(near, pixels)]
 
     def _describe(self, actor: Any) -> tuple[str, np.ndarray] | None:
         """Static drawing facts of an actor: its group and its polygon in the actor's frame
@@ -244,30 +251,46 @@ class BirdviewRenderer:
             return None
         return group, local + np.array([box.location.x, box.location.y])
 
+    def _poses_one_by_one(self) -> tuple[np.ndarray, np.ndarray]:
+        """Ids and (x, y, yaw radians) of the actors drawn, read actor by actor (a CARLA server's world)."""
+        ids, poses = [], []
+        for actor in self.world.get_actors():
+            if self._drawing_facts(actor.id, actor)[0]:
+                t = actor.get_transform()
+                ids.append(actor.id)
+                poses.append((t.location.x, t.location.y, math.radians(t.rotation.yaw)))
+        return np.array(ids, dtype=np.int64), np.array(poses).reshape(-1, 3)
+
+    def _drawing_facts(self, actor_id: int, actor: Any = None) -> tuple:
+        """``(group, local polygon)`` of an actor, ``("", None)`` for one not drawn (cached by id)."""
+        facts = self._facts.get(actor_id)
+        if facts is None:
+            actor = actor if actor is not None else self.world.get_actor(actor_id)
+            facts = self._facts[actor_id] = (self._describe(actor) if actor is not None else None) or ("", None)
+        return facts
+
     def _actor_polygons(self, hero_location: carla.Location, world_to_view: np.ndarray) -> dict[str, list]:
         """Polygons (fixed point, 4 fractional bits) of the vehicles and walkers near the hero, by
         group, in drawing order: walkers, vehicles, two-wheelers, hero on top."""
-        members: dict[str, list] = {}
+        ids, poses = self._read_poses()
         reach = (self._view + 10.0) ** 2
-        for actor in self.world.get_actors():
-            facts = self._facts.get(actor.id)
-            if facts is None:
-                facts = self._facts[actor.id] = self._describe(actor) or ("", None)
-            if not facts[0]:
-                continue
-            t = actor.get_transform()
-            x, y = t.location.x, t.location.y
-            if (x - hero_location.x) ** 2 + (y - hero_location.y) ** 2 < reach:
-                members.setdefault(facts[0], []).append((facts[1], x, y, t.rotation.yaw))
+        near = np.flatnonzero((poses[:, 0] - hero_location.x) ** 2 + (poses[:, 1] - hero_location.y) ** 2 < reach)
+        members: dict[str, tuple[list, list]] = {}
+        for k in near.tolist():
+            group, local = self._drawing_facts(int(ids[k]))
+            if group:
+                polygons, rows = members.setdefault(group, ([], []))
+                polygons.append(local)
+                rows.append(k)
         groups: dict[str, list] = {}
         for group in DRAW_ORDER:
             if group not in members:
                 continue
-            local = np.stack([m[0] for m in members[group]])  # (K, P, 2)
-            yaw = np.radians([m[3] for m in members[group]])[:, None]
+            local = np.stack(members[group][0])  # (K, P, 2)
+            x, y, yaw = (column[:, None] for column in poses[members[group][1]].T)
             c, s = np.cos(yaw), np.sin(yaw)
-            wx = np.array([m[1] for m in members[group]])[:, None] + c * local[..., 0] - s * local[..., 1]
-            wy = np.array([m[2] for m in members[group]])[:, None] + s * local[..., 0] + c * local[..., 1]
+            wx = x + c * local[..., 0] - s * local[..., 1]
+            wy = y + s * local[..., 0] + c * local[..., 1]
             u = world_to_view[0, 0] * wx + world_to_view[0, 1] * wy + world_to_view[0, 2]
             v = world_to_view[1, 0] * wx + world_to_view[1, 1] * wy + world_to_view[1, 2]
             groups[group] = list(np.round(np.stack([u, v], axis=2) * 16).astype(np.int32))

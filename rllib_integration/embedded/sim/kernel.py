@@ -43,7 +43,7 @@ from . import geometry
 from .actors import Actor, Prop, Walker
 from .blueprints import ActorBlueprint
 from .collisions import CollisionRecord, resolve_collisions
-from .dynamics import VehicleStates, noise_key
+from .dynamics import COLUMN, VehicleStates, noise_key
 from .vehicle import Vehicle
 from .vehicle_physics import physics_control
 from .lights import TrafficSignals
@@ -262,6 +262,17 @@ class Simulation:
         rows = [(t.location.x, t.location.y, math.radians(t.rotation.yaw))
                 for t in (walker.get_transform() for walker in self._walkers)]
         return np.array(rows) if rows else np.empty((0, 3))
+
+    def actor_poses(self) -> tuple[np.ndarray, np.ndarray]:
+        """Ids (N,) and (x, y, yaw radians) (N, 3) of every vehicle, then every walker: read off the
+        vehicle table in one go rather than one ``get_transform`` per actor."""
+        states = self.vehicles
+        ids = np.fromiter((owner.id for owner in states.owners), dtype=np.int64, count=states.count)
+        vehicles = states.data[:states.count][:, [COLUMN["x"], COLUMN["y"], COLUMN["yaw"]]]
+        if not self._walkers:
+            return ids, vehicles
+        walker_ids = np.fromiter((walker.id for walker in self._walkers), dtype=np.int64, count=len(self._walkers))
+        return np.concatenate([ids, walker_ids]), np.concatenate([vehicles, self.walker_positions()])
 
     def timestamp(self) -> carla.Timestamp:
         return carla.Timestamp(self.frame, self.elapsed, self.delta, self.elapsed)
