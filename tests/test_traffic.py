@@ -53,6 +53,44 @@ def test_fifty_autopilot_cars_move_without_collisions_and_stay_on_the_road(serve
     assert max(car.get_velocity().length() for car in cars) * 3.6 <= 40.0 * 0.7 + 1.0, "70 % of the limit"
 
 
+def test_hybrid_mode_moves_far_cars_along_their_lanes_at_their_speed(server):
+    client, world = make_world(server, "GridTown")
+    tm = client.get_trafficmanager(8000)
+    tm.set_hybrid_physics_mode(True)
+    tm.set_hybrid_physics_radius(40.0)
+    cars = spawn_cars(client, world, 30)
+    points = world.get_map().get_spawn_points()
+    hero_bp = world.get_blueprint_library().find("vehicle.tesla.model3")
+    hero_bp.set_attribute("role_name", "hero")
+    hero = next(h for h in (world.try_spawn_actor(hero_bp, p) for p in points) if h is not None)
+    town_map = world.get_map()
+    last = {car.id: car.get_location() for car in cars}
+    travelled = dict.fromkeys(last, 0.0)
+    far_checked = 0
+    for tick in range(600):
+        world.tick()
+        if tick % 20 or tick < 40:
+            continue
+        hero_at = hero.get_location()
+        for car in cars:
+            location, transform = car.get_location(), car.get_transform()
+            travelled[car.id] += location.distance(last[car.id])
+            last[car.id] = location
+            lane = town_map.get_waypoint(location)
+            if math.hypot(location.x - hero_at.x, location.y - hero_at.y) > 45.0:  # beyond the radius: moved
+                if not lane.is_junction and car.get_velocity().length() > 1.0:  # a waiting car stays where it stopped
+                    at = lane.transform.location
+                    off_centre = math.hypot(location.x - at.x, location.y - at.y)
+                    # on the route's 2 m chords: within centimetres on straights, a few decimetres in tight curves
+                    assert off_centre < 0.5, f"a far car is {off_centre:.2f} m off its lane's centre"
+                    turn = (transform.rotation.yaw - lane.transform.rotation.yaw + 180.0) % 360.0 - 180.0
+                    assert abs(turn) < 5.0, "a far car faces along its lane"
+                assert car.get_velocity().length() * 3.6 <= 40.0 * 0.7 + 2.5, "at the traffic manager's speed"
+                far_checked += 1
+    assert far_checked > 100
+    assert sum(distance > 30.0 for distance in travelled.values()) >= 25, "far cars drive on, kinematically"
+
+
 def light_and_approach(world):
     """A signalised approach: (light, stop waypoint, a waypoint 40 m before it)."""
     for light in world.get_actors().filter("traffic.traffic_light*"):

@@ -118,8 +118,12 @@ class Vehicle(Actor):
         self._row()[COLUMN["cv_on"]] = 0.0
 
     def set_simulate_physics(self, enabled: bool = True) -> None:
+        """Without physics the vehicle stands where it is (at rest) until moved by ``set_transform``."""
         super().set_simulate_physics(enabled)
-        self._row()[COLUMN["frozen"]] = 0.0 if enabled else 1.0
+        row = self._row()
+        row[COLUMN["frozen"]] = 0.0 if enabled else 1.0
+        if not enabled:
+            row[COLUMN["speed"]] = row[COLUMN["vy"]] = row[COLUMN["yaw_rate"]] = row[COLUMN["spin"]] = 0.0
 
     # -- controls ---------------------------------------------------------------------------
     def apply_control(self, control: carla.VehicleControl) -> None:

@@ -183,7 +183,9 @@ def step_row(row: np.ndarray, torque_rpm: np.ndarray, torque_nm: np.ndarray, ste
     d_jitter_yaw = (jitter_yaw - row[JITTER_YAW]) if live else 0.0
     d_jitter_lat = (jitter_lat - row[JITTER_LAT]) if live else 0.0
     row[JITTER_YAW], row[JITTER_LAT] = jitter_yaw, jitter_lat
-    # 3, 5. Integrate in sub-steps; rows no force moves (airborne, frozen, constant) keep their speed.
+    # 3, 5. Integrate in sub-steps; rows no force moves (airborne, constant) keep their speed; frozen rows
+    # stay in place and keep the speed they were given (hybrid mode's kinematic vehicles are moved by their
+    # traffic manager at that speed).
     h = dt / substeps
     v = (row[CV_SPEED] if constant else v0) if live else 0.0
     free = losses = drag = resist_h = 0.0
@@ -214,7 +216,7 @@ def step_row(row: np.ndarray, torque_rpm: np.ndarray, torque_nm: np.ndarray, ste
     yaw += d_jitter_yaw
     x -= math.sin(yaw) * d_jitter_lat
     y += math.cos(yaw) * d_jitter_lat
-    row[X], row[Y], row[SPEED], row[VY] = x, y, v, vy
+    row[X], row[Y], row[SPEED], row[VY] = x, y, v if live else v0, vy
     row[SPIN] = spin * math.exp(-dt / SPIN_TIME)
     row[YAW] = (yaw + math.pi) % (2.0 * math.pi) - math.pi
     row[YAW_RATE] = yaw_rate

@@ -117,7 +117,10 @@ class AutopilotPlanner:
             self._plan(self._since_plan if math.isfinite(self._since_plan) else dt)
             self._since_plan, self._steps = 0.0, 0
         if self.hybrid.enabled or self.hybrid.respawn:
-            self.hybrid.step(self.sim, list(self.vehicles.values()), self.rng, self.junctions.release, dt)
+            # the routes as of the last plan, for the vehicles still registered
+            current = [i for i, state in enumerate(self._members) if self.vehicles.get(state.vehicle.id) is state]
+            self.hybrid.step(self.sim, [self._members[i] for i in current], self._coords[current], self.rng,
+                             self.junctions.release, dt)
 
     def _plan(self, elapsed: float) -> None:
         for actor_id in [i for i, s in self.vehicles.items() if not s.vehicle.is_alive]:

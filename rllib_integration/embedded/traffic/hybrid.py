@@ -47,31 +47,37 @@ class HybridPhysics:
         self.bounds: tuple[float, float] | None = None  # (lower, upper) metres; None: 25, actor_active_distance
         self.dormant: set[int] = set()
 
-    def step(self, sim: "Simulation", states: list["AutopilotState"], rng: np.random.Generator,
-             release: Callable[["AutopilotState"], None], dt: float) -> None:
+    def step(self, sim: "Simulation", states: list["AutopilotState"], routes: np.ndarray,
+             rng: np.random.Generator, release: Callable[["AutopilotState"], None], dt: float) -> None:
         """Move far vehicles kinematically and respawn those beyond the upper bound near the hero;
-        ``release`` frees a respawned vehicle's junction reservations."""
+        ``routes[i]`` holds the route points of ``states[i]`` (x, y), ``release`` frees a respawned
+        vehicle's junction reservations."""
         hero = hero_location(sim)
         if hero is None:
             for state in states:
                 self.wake(sim, state)
             return
-        data = sim.vehicles.data
-        for state in states:
-            vehicle = state.vehicle
-            if not vehicle.is_alive or vehicle.slot < 0:
+        if not states:
+            return
+        slots = np.array([state.vehicle.slot for state in states])
+        rows = sim.vehicles.data[np.maximum(slots, 0)]
+        distance = np.hypot(rows[:, X] - hero[0], rows[:, Y] - hero[1])
+        far = np.zeros(len(states), dtype=bool)
+        for i, state in enumerate(states):
+            if slots[i] < 0 or not state.vehicle.is_alive:
                 continue
-            row = data[vehicle.slot]
-            distance = math.hypot(row[COLUMN["x"]] - hero[0], row[COLUMN["y"]] - hero[1])
             if self.respawn:
                 lower, upper = self.bounds or (25.0, float(sim.settings.actor_active_distance or 2000.0))
-                if distance > upper and relocate(sim, rng, state, hero, lower, upper):
+                if distance[i] > upper and relocate(sim, rng, state, hero, lower, upper):
                     release(state)
                     continue
-            if self.enabled and distance > self.radius:
-                self._move(sim, state, row, dt)
+            if self.enabled and distance[i] > self.radius:
+                far[i] = True
+                self.dormant.add(state.vehicle.id)
             else:
                 self.wake(sim, state)
+        if far.any():
+            self._move(sim, [state for state, is_far in zip(states, far) if is_far], slots[far], routes[far], dt)
 
     def wake(self, sim: Any, state: "AutopilotState") -> None:
         """Give a vehicle its physics back."""
@@ -81,37 +87,47 @@ class HybridPhysics:
             if vehicle.is_alive and vehicle.slot >= 0:
                 sim.vehicles.data[vehicle.slot, COLUMN["frozen"]] = 0.0
 
-    def _move(self, sim: "Simulation", state: "AutopilotState", row: np.ndarray, dt: float) -> None:
-        """Advance a far vehicle along its route without physics."""
-        self.dormant.add(state.vehicle.id)
-        row[FROZEN] = 1.0
-        cruise = state.cruise if state.cruise is not None else 0.0
-        speed = min(max(float(row[SPEED]) + state.accel * dt, 0.0), max(cruise, 0.0) + 0.5)
-        row[SPEED] = speed
-        points = state.route.points
-        if len(points) < 2 or speed <= 0.0:
-            return
-        x, y = float(row[X]), float(row[Y])
-        left = speed * dt
-        for (x0, y0, _, _), (x1, y1, yaw1, _) in zip(points[:-1], points[1:]):
-            along = (x - x0) * (x1 - x0) + (y - y0) * (y1 - y0)
-            length = math.hypot(x1 - x0, y1 - y0)
-            if length < 1e-6 or along >= length * length:
-                continue
-            t = max(along / (length * length), 0.0)
-            remaining = (1.0 - t) * length
-            if left <= remaining:
-                t += left / length
-                x, y = x0 + t * (x1 - x0), y0 + t * (y1 - y0)
-                row[YAW] = math.atan2(y1 - y0, x1 - x0)
-                left = 0.0
-                break
-            left -= remaining
-            x, y = x1, y1
-        row[X], row[Y] = x, y
-        height = sim.ground.height_at(x, y)
-        if not math.isnan(height):
-            row[Z] = height
+    @staticmethod
+    def _move(sim: "Simulation", states: list["AutopilotState"], slots: np.ndarray, routes: np.ndarray,
+              dt: float) -> None:
+        """Advance far vehicles along their routes without physics, all at once: each at the speed its
+        car-following acceleration gives (capped just above its cruise speed), on the ground, facing
+        along the route segment it ends on."""
+        data = sim.vehicles.data
+        data[slots, FROZEN] = 1.0
+        accel = np.array([state.accel for state in states])
+        cruise = np.array([max(state.cruise, 0.0) if state.cruise is not None else 0.0 for state in states])
+        speed = np.minimum(np.maximum(data[slots, SPEED] + accel * dt, 0.0), cruise + 0.5)
+        data[slots, SPEED] = speed
+        left = speed * dt  # metres to travel along the route
+        start, end = routes[:, :-1], routes[:, 1:]  # (K, S, 2) segments
+        d = end - start
+        length_sq = np.einsum("ksi,ksi->ks", d, d)
+        length = np.sqrt(length_sq)
+        position = data[slots][:, [X, Y]]
+        along = np.einsum("ksi,ksi->ks", position[:, None, :] - start, d)
+        ahead = (length >= 1e-6) & (along < length_sq)  # segments not yet passed
+        first = np.argmax(ahead, axis=1)
+        k = np.arange(len(slots))
+        t0 = np.maximum(along[k, first] / np.maximum(length_sq[k, first], 1e-12), 0.0)
+        # metres from the vehicle to the end of each segment from its current one on
+        usable = np.where(np.arange(length.shape[1])[None, :] >= first[:, None], length, 0.0)
+        usable[k, first] -= t0 * length[k, first]
+        reach = np.cumsum(usable, axis=1)
+        moves = ahead.any(axis=1) & (speed > 0.0)
+        inside = (reach >= left[:, None]) & (np.arange(length.shape[1])[None, :] >= first[:, None])
+        stops = inside.any(axis=1)
+        segment = np.where(stops, np.argmax(inside, axis=1), length.shape[1] - 1)
+        into = left - (reach[k, segment] - usable[k, segment])  # metres into the segment it stops on
+        t = np.where(segment == first, t0, 0.0) + into / np.maximum(length[k, segment], 1e-12)
+        x = np.where(stops, start[k, segment, 0] + t * d[k, segment, 0], end[k, -1, 0])
+        y = np.where(stops, start[k, segment, 1] + t * d[k, segment, 1], end[k, -1, 1])
+        x, y = np.where(moves, x, position[:, 0]), np.where(moves, y, position[:, 1])
+        turned = moves & stops
+        data[slots[turned], YAW] = np.arctan2(d[k, segment, 1], d[k, segment, 0])[turned]
+        data[slots, X], data[slots, Y] = x, y
+        height = sim.ground.height(x, y)
+        data[slots, Z] = np.where(np.isnan(height), data[slots, Z], height)
 
 
 def relocate(sim: "Simulation", rng: np.random.Generator, state: "AutopilotState",
