@@ -6,7 +6,8 @@ parking, medians), each grid cell takes the height of the nearest sample, and a 
 0.66 m between two samples: the blur turns it into a ramp of under 35 %; elsewhere the surface stays
 within 5 cm of the lanes' heights for 99 % of them). Queries interpolate bilinearly, so the surface is continuous;
 beyond the grid the edge heights extend (the map's wall, :mod:`.static_world`, keeps vehicles in).
-Vehicles rest on :meth:`GroundModel.height`, pitched and rolled by :meth:`GroundModel.surface`.
+Vehicles rest on :meth:`GroundModel.height`, pitched and rolled by :meth:`GroundModel.surface` (compiled
+with numba: they run for every vehicle every tick).
 
 A height field holds one surface per place: a road passing over another (an overpass) is not
 represented; the shared CARLA towns (Town01, 02, 07, 10HD) have none.
@@ -20,6 +21,7 @@ import math
 import carla
 import cv2
 import numpy as np
+from numba import njit
 
 from .towns import EmbeddedMap
 
@@ -76,45 +78,54 @@ class GroundModel:
         x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
         if self.flat:
             return np.full(np.shape(x), self.constant)
-        grid = self.grid
-        u = np.clip((x - self.min_x) / CELL, 0.0, grid.shape[1] - 1.001)
-        v = np.clip((y - self.min_y) / CELL, 0.0, grid.shape[0] - 1.001)
-        c, r = u.astype(int), v.astype(int)
-        fu, fv = u - c, v - r
-        top = grid[r, c] * (1.0 - fu) + grid[r, c + 1] * fu
-        bottom = grid[r + 1, c] * (1.0 - fu) + grid[r + 1, c + 1] * fu
-        return top * (1.0 - fv) + bottom * fv
-
-    def height_at(self, x: float, y: float) -> float:
-        """:meth:`height` of one point, without arrays (the traffic manager's per-vehicle calls)."""
-        if self.flat:
-            return self.constant
-        grid = self.grid
-        u = min(max((x - self.min_x) / CELL, 0.0), grid.shape[1] - 1.001)
-        v = min(max((y - self.min_y) / CELL, 0.0), grid.shape[0] - 1.001)
-        c, r = int(u), int(v)
-        fu, fv = u - c, v - r
-        top = grid[r, c] * (1.0 - fu) + grid[r, c + 1] * fu
-        bottom = grid[r + 1, c] * (1.0 - fu) + grid[r + 1, c + 1] * fu
-        return float(top * (1.0 - fv) + bottom * fv)
+        return _heights(self.grid, self.min_x, self.min_y, x.ravel(), y.ravel()).reshape(np.shape(x))
 
     def surface(self, x: np.ndarray, y: np.ndarray, yaw: np.ndarray, half_base: np.ndarray,
                 half_track: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(z, pitch, roll) in radians of bodies at (x, y, yaw): the height under the point, the slope
         between points ``half_base`` ahead and behind, and between points ``half_track`` to the left
         and right (pitch + nose up, roll + right side down, as CARLA's rotations)."""
-        z = self.height(x, y)
         if self.flat:
             zero = np.zeros(np.shape(x))
-            return z, zero, zero
-        cos, sin = np.cos(yaw), np.sin(yaw)
-        front = self.height(x + cos * half_base, y + sin * half_base)
-        back = self.height(x - cos * half_base, y - sin * half_base)
-        right = self.height(x - sin * half_track, y + cos * half_track)
-        left = self.height(x + sin * half_track, y - cos * half_track)
-        pitch = np.arctan2(front - back, 2.0 * half_base)
-        roll = np.arctan2(left - right, 2.0 * half_track)
-        return z, pitch, roll
+            return np.full(np.shape(x), self.constant), zero, zero.copy()
+        arrays = (np.ascontiguousarray(a, dtype=float) for a in (x, y, yaw, half_base, half_track))
+        return _surface(self.grid, self.min_x, self.min_y, *arrays)
+
+
+@njit(cache=True)
+def _bilinear(grid: np.ndarray, min_x: float, min_y: float, x: float, y: float) -> float:
+    u = min(max((x - min_x) / CELL, 0.0), grid.shape[1] - 1.001)
+    v = min(max((y - min_y) / CELL, 0.0), grid.shape[0] - 1.001)
+    c, r = int(u), int(v)
+    fu, fv = u - c, v - r
+    top = grid[r, c] * (1.0 - fu) + grid[r, c + 1] * fu
+    bottom = grid[r + 1, c] * (1.0 - fu) + grid[r + 1, c + 1] * fu
+    return top * (1.0 - fv) + bottom * fv
+
+
+@njit(cache=True)
+def _heights(grid: np.ndarray, min_x: float, min_y: float, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    out = np.empty(len(x))
+    for i in range(len(x)):
+        out[i] = _bilinear(grid, min_x, min_y, x[i], y[i])
+    return out
+
+
+@njit(cache=True)
+def _surface(grid: np.ndarray, min_x: float, min_y: float, x: np.ndarray, y: np.ndarray, yaw: np.ndarray,
+             half_base: np.ndarray, half_track: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    z, pitch, roll = np.empty(len(x)), np.empty(len(x)), np.empty(len(x))
+    for i in range(len(x)):
+        cos, sin = math.cos(yaw[i]), math.sin(yaw[i])
+        b, t = half_base[i], half_track[i]
+        z[i] = _bilinear(grid, min_x, min_y, x[i], y[i])
+        front = _bilinear(grid, min_x, min_y, x[i] + cos * b, y[i] + sin * b)
+        back = _bilinear(grid, min_x, min_y, x[i] - cos * b, y[i] - sin * b)
+        right = _bilinear(grid, min_x, min_y, x[i] - sin * t, y[i] + cos * t)
+        left = _bilinear(grid, min_x, min_y, x[i] + sin * t, y[i] - cos * t)
+        pitch[i] = math.atan2(front - back, 2.0 * b)
+        roll[i] = math.atan2(left - right, 2.0 * t)
+    return z, pitch, roll
 
 
 @functools.lru_cache(maxsize=16)

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 import carla
 import numpy as np
+from numba import njit
 
 from ..sim.dynamics import COLUMN
 
@@ -90,44 +91,51 @@ class HybridPhysics:
     @staticmethod
     def _move(sim: "Simulation", states: list["AutopilotState"], slots: np.ndarray, routes: np.ndarray,
               dt: float) -> None:
-        """Advance far vehicles along their routes without physics, all at once: each at the speed its
-        car-following acceleration gives (capped just above its cruise speed), on the ground, facing
-        along the route segment it ends on."""
+        """Advance far vehicles along their routes without physics: each at the speed its car-following
+        acceleration gives (capped just above its cruise speed), on the ground, facing along the route
+        segment it ends on."""
         data = sim.vehicles.data
         data[slots, FROZEN] = 1.0
         accel = np.array([state.accel for state in states])
         cruise = np.array([max(state.cruise, 0.0) if state.cruise is not None else 0.0 for state in states])
         speed = np.minimum(np.maximum(data[slots, SPEED] + accel * dt, 0.0), cruise + 0.5)
         data[slots, SPEED] = speed
-        left = speed * dt  # metres to travel along the route
-        start, end = routes[:, :-1], routes[:, 1:]  # (K, S, 2) segments
-        d = end - start
-        length_sq = np.einsum("ksi,ksi->ks", d, d)
-        length = np.sqrt(length_sq)
-        position = data[slots][:, [X, Y]]
-        along = np.einsum("ksi,ksi->ks", position[:, None, :] - start, d)
-        ahead = (length >= 1e-6) & (along < length_sq)  # segments not yet passed
-        first = np.argmax(ahead, axis=1)
-        k = np.arange(len(slots))
-        t0 = np.maximum(along[k, first] / np.maximum(length_sq[k, first], 1e-12), 0.0)
-        # metres from the vehicle to the end of each segment from its current one on
-        usable = np.where(np.arange(length.shape[1])[None, :] >= first[:, None], length, 0.0)
-        usable[k, first] -= t0 * length[k, first]
-        reach = np.cumsum(usable, axis=1)
-        moves = ahead.any(axis=1) & (speed > 0.0)
-        inside = (reach >= left[:, None]) & (np.arange(length.shape[1])[None, :] >= first[:, None])
-        stops = inside.any(axis=1)
-        segment = np.where(stops, np.argmax(inside, axis=1), length.shape[1] - 1)
-        into = left - (reach[k, segment] - usable[k, segment])  # metres into the segment it stops on
-        t = np.where(segment == first, t0, 0.0) + into / np.maximum(length[k, segment], 1e-12)
-        x = np.where(stops, start[k, segment, 0] + t * d[k, segment, 0], end[k, -1, 0])
-        y = np.where(stops, start[k, segment, 1] + t * d[k, segment, 1], end[k, -1, 1])
-        x, y = np.where(moves, x, position[:, 0]), np.where(moves, y, position[:, 1])
-        turned = moves & stops
-        data[slots[turned], YAW] = np.arctan2(d[k, segment, 1], d[k, segment, 0])[turned]
-        data[slots, X], data[slots, Y] = x, y
+        along_routes(data, slots, np.ascontiguousarray(routes), speed * dt)
+        x, y = data[slots, X], data[slots, Y]
         height = sim.ground.height(x, y)
         data[slots, Z] = np.where(np.isnan(height), data[slots, Z], height)
+
+
+@njit(cache=True)
+def along_routes(data: np.ndarray, slots: np.ndarray, routes: np.ndarray, distances: np.ndarray) -> None:
+    """Move the vehicles of rows ``slots`` ``distances`` metres along their routes (``routes[k]``: points
+    (x, y)) from where they project onto them, heading along the segment each ends on; past the
+    last point they stop at it."""
+    for k in range(len(slots)):
+        row = data[slots[k]]
+        left = distances[k]
+        if left <= 0.0:
+            continue
+        x, y = row[X], row[Y]
+        points = routes[k]
+        for s in range(len(points) - 1):
+            x0, y0, x1, y1 = points[s, 0], points[s, 1], points[s + 1, 0], points[s + 1, 1]
+            length_sq = (x1 - x0) ** 2 + (y1 - y0) ** 2
+            along = (x - x0) * (x1 - x0) + (y - y0) * (y1 - y0)
+            if length_sq < 1e-12 or along >= length_sq:
+                continue  # passed (or a repeated point)
+            length = math.sqrt(length_sq)
+            t = max(along / length_sq, 0.0)
+            remaining = (1.0 - t) * length
+            if left <= remaining:
+                t += left / length
+                x, y = x0 + t * (x1 - x0), y0 + t * (y1 - y0)
+                row[YAW] = math.atan2(y1 - y0, x1 - x0)
+                left = 0.0
+                break
+            left -= remaining
+            x, y = x1, y1
+        row[X], row[Y] = x, y
 
 
 def relocate(sim: "Simulation", rng: np.random.Generator, state: "AutopilotState",
