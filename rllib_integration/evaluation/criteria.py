@@ -125,13 +125,17 @@ class RedLightCriterion:
 
     def update(self, now: float, transform: carla.Transform, extent_x: float) -> list[Infraction]:
         yaw = math.radians(transform.rotation.yaw)
-        heading = np.array([math.cos(yaw), math.sin(yaw)])
-        tail = np.array([transform.location.x, transform.location.y]) - 0.8 * extent_x * heading
-        previous, self._previous_tail = self._previous_tail, tail
-        if previous is None or not len(self.owners) or np.allclose(previous, tail):
+        hx, hy = math.cos(yaw), math.sin(yaw)
+        tx, ty = transform.location.x - 0.8 * extent_x * hx, transform.location.y - 0.8 * extent_x * hy
+        previous, self._previous_tail = self._previous_tail, (tx, ty)
+        if previous is None or not len(self.owners) or (previous[0] - tx) ** 2 + (previous[1] - ty) ** 2 < 1e-6:
+            return []  # (a tail that moved less than a millimetre crosses nothing)
+        dx, dy = self.centres[:, 0] - tx, self.centres[:, 1] - ty
+        near = np.flatnonzero((dx * dx + dy * dy < LIGHT_PROXIMITY ** 2)
+                              & (self.forwards[:, 0] * hx + self.forwards[:, 1] * hy > 0.0))
+        if not len(near):
             return []
-        near = np.flatnonzero((np.linalg.norm(self.centres - tail, axis=1) < LIGHT_PROXIMITY)
-                              & (self.forwards @ heading > 0.0))
+        previous, tail = np.array(previous), np.array((tx, ty))
         found = []
         for line in near[_crossing(previous, tail, self.starts[near], self.ends[near])]:
             light_index = int(self.owners[line])
@@ -168,6 +172,7 @@ class StopSignCriterion:
             yaw = math.radians(transform.rotation.yaw + volume.rotation.yaw)
             self.boxes.append((sign, np.array([centre.x, centre.y]), math.cos(yaw), math.sin(yaw),
                                volume.extent.x, volume.extent.y))
+        self._centres = np.array([box[1] for box in self.boxes]).reshape(-1, 2)
         self._target: tuple | None = None
         self._stopped = self._entered = False
 
@@ -190,7 +195,8 @@ class StopSignCriterion:
         return np.array(points)
 
     def update(self, now: float, location: carla.Location, speed: float) -> list[Infraction]:
-        near = [b for b in self.boxes if math.hypot(b[1][0] - location.x, b[1][1] - location.y) < STOP_PROXIMITY]
+        dx, dy = self._centres[:, 0] - location.x, self._centres[:, 1] - location.y
+        near = [self.boxes[k] for k in np.flatnonzero(dx * dx + dy * dy < STOP_PROXIMITY ** 2)]
         if not near:
             return self._leave(now, location)
         points = self._lookahead(location)

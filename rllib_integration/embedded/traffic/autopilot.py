@@ -160,15 +160,18 @@ class AutopilotPlanner:
         gap, leader_speed, leader = self._leaders(states, slots, rows, x, y, yaw, coords[:, SAMPLES])
         stop_gap = self._junction_gaps(states, rows, x, y, speed, coords, gap)
         owners = self.sim.vehicles.owners
-        for i, state in enumerate(states):
-            state.leader = (float(gap[i]), float(leader_speed[i]))
-            state.leader_id = owners[leader[i]].id if np.isfinite(gap[i]) and leader[i] < len(owners) else None
+        vehicle_count = len(owners)
+        for state, g, v, j, xi, yi in zip(states, gap.tolist(), leader_speed.tolist(), leader.tolist(), x.tolist(),
+                                          y.tolist()):
+            state.leader = (g, v)
+            has_leader = g != math.inf
+            state.leader_id = owners[j].id if has_leader and j < vehicle_count else None
             ahead = self.vehicles.get(state.leader_id) if state.leader_id is not None else None
-            state.leader_stuck = bool(np.isfinite(gap[i]) and leader_speed[i] < MOVING and (
-                ahead is None and leader[i] < len(owners) or ahead is not None and ahead.route.entry is None
-                and ahead.leader[0] > 10.0))
-            if (x[i] - state.anchor[0]) ** 2 + (y[i] - state.anchor[1]) ** 2 > 1.0:  # moved a metre
-                state.anchor, state.moved_at = (float(x[i]), float(y[i])), self._time
+            state.leader_stuck = has_leader and v < MOVING and (
+                ahead is None and j < vehicle_count or ahead is not None and ahead.route.entry is None
+                and ahead.leader[0] > 10.0)
+            if (xi - state.anchor[0]) ** 2 + (yi - state.anchor[1]) ** 2 > 1.0:  # moved a metre
+                state.anchor, state.moved_at = (xi, yi), self._time
         self._drive(states, slots, rows, x, y, yaw, speed, targets, cruise, gap, leader_speed, stop_gap)
         self._update_lights(states)
         self.gridlock.step(self.sim, self.vehicles, self._time, self.rng, self.junctions.release)
@@ -274,6 +277,7 @@ class AutopilotPlanner:
             return gaps
         table = self.sim.vehicles
         ox, oy, ospeed = table.column("x"), table.column("y"), table.column("speed")
+        xs, ys, speeds, leader_gaps = x.tolist(), y.tolist(), speed.tolist(), leader_gap.tolist()
 
         def room_after(i: int, index: int) -> float:
             """Free length of route ``i`` from its point ``index`` (to 12 m): up to the first slow vehicle."""
@@ -284,8 +288,8 @@ class AutopilotPlanner:
             return float(d[close].argmin(axis=1).min() * ROUTE_STEP) if close.any() else math.inf
 
         for i in near:
-            gaps[i] = self.junctions.stop_gap(states[i], float(x[i]), float(y[i]), float(speed[i]), self._time,
-                                              lambda index, i=i: room_after(i, index), float(leader_gap[i]))
+            gaps[i] = self.junctions.stop_gap(states[i], xs[i], ys[i], speeds[i], self._time,
+                                              lambda index, i=i: room_after(i, index), leader_gaps[i])
         return gaps
 
     # -- car following and steering --------------------------------------------------------------
