@@ -144,6 +144,9 @@ class BirdviewRenderer:
             return None
         reach = int(3.0 * self._view) + 2  # route points are about a metre apart
         ahead = self._progress.points[self._progress.index:self._progress.index + reach, :2]
+        offset = ahead - ahead[0]
+        inside = np.flatnonzero(np.einsum("ij,ij->i", offset, offset) <= (self._view + 2.0) ** 2)
+        ahead = ahead[:inside[-1] + 2] if len(inside) else ahead[:2]  # up to the first point past the last one in view
         if len(ahead) < 2:
             return None
         pixels = ahead @ world_to_view[:, :2].T + world_to_view[:, 2]
@@ -233,14 +236,14 @@ class BirdviewRenderer:
                 for k, (u, v) in zip(near, pixels)]
 
     def _describe(self, actor: Any) -> tuple[str, np.ndarray] | None:
-        """Static drawing facts of an actor: its group and its polygon in the actor's frame
-        (vehicles: the original's 5-point arrow; walkers: a rectangle twice their box), or None."""
+        """Static drawing facts of an actor: its group and its polygon of 5 points in the actor's frame
+        (vehicles: the original's arrow; walkers: a rectangle twice their box, one side split in two), or None."""
         type_id = actor.type_id
         box = actor.bounding_box
         ex, ey = box.extent.x, box.extent.y
         if type_id.startswith("walker.pedestrian"):
             group = "walkers"
-            local = np.array([(-2 * ex, -2 * ey), (2 * ex, -2 * ey), (2 * ex, 2 * ey), (-2 * ex, 2 * ey)])
+            local = np.array([(-2 * ex, -2 * ey), (2 * ex, -2 * ey), (2 * ex, 0.0), (2 * ex, 2 * ey), (-2 * ex, 2 * ey)])
         elif type_id.startswith("vehicle."):
             if actor.id == self.hero.id:
                 group = "hero"
@@ -275,26 +278,22 @@ class BirdviewRenderer:
         ids, poses = self._read_poses()
         reach = (self._view + 10.0) ** 2
         near = np.flatnonzero((poses[:, 0] - hero_location.x) ** 2 + (poses[:, 1] - hero_location.y) ** 2 < reach)
-        members: dict[str, tuple[list, list]] = {}
-        for k in near.tolist():
-            group, local = self._drawing_facts(int(ids[k]))
-            if group:
-                polygons, rows = members.setdefault(group, ([], []))
-                polygons.append(local)
-                rows.append(k)
-        groups: dict[str, list] = {}
-        for group in DRAW_ORDER:
-            if group not in members:
-                continue
-            local = np.stack(members[group][0])  # (K, P, 2)
-            x, y, yaw = (column[:, None] for column in poses[members[group][1]].T)
-            c, s = np.cos(yaw), np.sin(yaw)
-            wx = x + c * local[..., 0] - s * local[..., 1]
-            wy = y + s * local[..., 0] + c * local[..., 1]
-            u = world_to_view[0, 0] * wx + world_to_view[0, 1] * wy + world_to_view[0, 2]
-            v = world_to_view[1, 0] * wx + world_to_view[1, 1] * wy + world_to_view[1, 2]
-            groups[group] = list(np.round(np.stack([u, v], axis=2) * 16).astype(np.int32))
-        return groups
+        facts = [(k, self._drawing_facts(actor_id)) for k, actor_id in zip(near.tolist(), ids[near].tolist())]
+        facts = [(k, group, local) for k, (group, local) in facts if group]
+        if not facts:
+            return {}
+        local = np.stack([local for _, _, local in facts])  # (K, 5, 2)
+        x, y, yaw = poses[[k for k, _, _ in facts]].T[:, :, None]
+        c, s = np.cos(yaw), np.sin(yaw)
+        wx = x + c * local[..., 0] - s * local[..., 1]
+        wy = y + s * local[..., 0] + c * local[..., 1]
+        u = world_to_view[0, 0] * wx + world_to_view[0, 1] * wy + world_to_view[0, 2]
+        v = world_to_view[1, 0] * wx + world_to_view[1, 1] * wy + world_to_view[1, 2]
+        pixels = np.round(np.stack([u, v], axis=2) * 16).astype(np.int32)
+        members: dict[str, list] = {}
+        for polygon, (_, group, _) in zip(pixels, facts):
+            members.setdefault(group, []).append(polygon)
+        return {group: members[group] for group in DRAW_ORDER if group in members}
 
 
 class BirdviewSensor(PseudoSensor):
