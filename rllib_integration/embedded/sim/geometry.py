@@ -7,14 +7,8 @@ stacked above each other (bridges). Used for spawn checks and actor collisions.
 
 from __future__ import annotations
 
-import functools
-
 import numpy as np
-
-
-@functools.lru_cache(maxsize=64)
-def _pairs(n: int) -> tuple[np.ndarray, np.ndarray]:
-    return np.triu_indices(n, k=1)
+from numba import njit
 
 
 def _separated(dx, dy, yaw_a, ex_a, ey_a, yaw_b, ex_b, ey_b) -> np.ndarray:
@@ -48,20 +42,45 @@ def penetration(dx: float, dy: float, yaw_a: float, ex_a: float, ey_a: float, ya
 def overlapping_pairs(x, y, yaw, ex, ey, z0, z1) -> np.ndarray:
     """Index pairs ``(i, j)``, ``i < j``, of boxes that overlap; shape ``(K, 2)``.
 
-    A bounding-circle test over all pairs selects candidates, the separating-axis test decides.
+    A bounding-circle test over all pairs selects candidates, the separating-axis test decides
+    (compiled with numba: every tick asks it for every pair of actors).
     """
+    arrays = (np.ascontiguousarray(a, dtype=np.float64) for a in (x, y, yaw, ex, ey, z0, z1))
+    return _overlapping_pairs(*arrays)
+
+
+@njit(cache=True)
+def _overlapping_pairs(x, y, yaw, ex, ey, z0, z1) -> np.ndarray:
     n = len(x)
-    if n < 2:
-        return np.empty((0, 2), dtype=np.intp)
     radius = np.hypot(ex, ey)
-    i, j = _pairs(n)
-    dx, dy = x[j] - x[i], y[j] - y[i]
-    near = (dx * dx + dy * dy < (radius[i] + radius[j]) ** 2) & (z0[i] < z1[j]) & (z0[j] < z1[i])
-    i, j, dx, dy = i[near], j[near], dx[near], dy[near]
-    if len(i) == 0:
-        return np.empty((0, 2), dtype=np.intp)
-    hit = ~_separated(dx, dy, yaw[i], ex[i], ey[i], yaw[j], ex[j], ey[j])
-    return np.stack([i[hit], j[hit]], axis=1)
+    cos, sin = np.cos(yaw), np.sin(yaw)
+    found = []
+    for i in range(n):
+        for j in range(i + 1, n):
+            dx, dy = x[j] - x[i], y[j] - y[i]
+            if dx * dx + dy * dy >= (radius[i] + radius[j]) ** 2 or not (z0[i] < z1[j] and z0[j] < z1[i]):
+                continue
+            separated = False
+            for axis in range(4):
+                if axis == 0:
+                    ux, uy = cos[i], sin[i]
+                elif axis == 1:
+                    ux, uy = -sin[i], cos[i]
+                elif axis == 2:
+                    ux, uy = cos[j], sin[j]
+                else:
+                    ux, uy = -sin[j], cos[j]
+                reach_i = ex[i] * abs(cos[i] * ux + sin[i] * uy) + ey[i] * abs(-sin[i] * ux + cos[i] * uy)
+                reach_j = ex[j] * abs(cos[j] * ux + sin[j] * uy) + ey[j] * abs(-sin[j] * ux + cos[j] * uy)
+                if abs(dx * ux + dy * uy) > reach_i + reach_j:
+                    separated = True
+                    break
+            if not separated:
+                found.append((i, j))
+    out = np.empty((len(found), 2), dtype=np.intp)
+    for k in range(len(found)):
+        out[k, 0], out[k, 1] = found[k]
+    return out
 
 
 def overlaps_with(box: tuple[float, ...], x, y, yaw, ex, ey, z0, z1) -> np.ndarray:

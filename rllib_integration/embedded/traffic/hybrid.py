@@ -60,25 +60,23 @@ class HybridPhysics:
             return
         if not states:
             return
-        slots = np.array([state.vehicle.slot for state in states])
+        slots = np.array([state.vehicle.slot if state.vehicle.is_alive else -1 for state in states])
         rows = sim.vehicles.data[np.maximum(slots, 0)]
         distance = np.hypot(rows[:, X] - hero[0], rows[:, Y] - hero[1])
-        far = np.zeros(len(states), dtype=bool)
-        for i, state in enumerate(states):
-            if slots[i] < 0 or not state.vehicle.is_alive:
-                continue
-            if self.respawn:
-                lower, upper = self.bounds or (25.0, float(sim.settings.actor_active_distance or 2000.0))
-                if distance[i] > upper and relocate(sim, rng, state, hero, lower, upper):
-                    release(state)
-                    continue
-            if self.enabled and distance[i] > self.radius:
-                far[i] = True
-                self.dormant.add(state.vehicle.id)
-            else:
-                self.wake(sim, state)
+        live = slots >= 0
+        if self.respawn:
+            lower, upper = self.bounds or (25.0, float(sim.settings.actor_active_distance or 2000.0))
+            for i in np.flatnonzero(live & (distance > upper)):
+                if relocate(sim, rng, states[i], hero, lower, upper):
+                    release(states[i])
+                    live[i] = False  # moved near the hero: planned afresh next tick
+        far = live & (distance > self.radius) if self.enabled else np.zeros(len(states), dtype=bool)
+        for i in np.flatnonzero(live & ~far):
+            self.wake(sim, states[i])
         if far.any():
-            self._move(sim, [state for state, is_far in zip(states, far) if is_far], slots[far], routes[far], dt)
+            moved = [states[i] for i in np.flatnonzero(far)]
+            self.dormant.update(state.vehicle.id for state in moved)
+            self._move(sim, moved, slots[far], routes[far], dt)
 
     def wake(self, sim: Any, state: "AutopilotState") -> None:
         """Give a vehicle its physics back."""

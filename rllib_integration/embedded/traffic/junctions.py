@@ -99,6 +99,7 @@ class JunctionControl:
         #: junction -> {vehicle id: (lane key, half width, first refused, last refused)} of the vehicles
         #: refused by its holders: one that has waited longer goes first (no vehicle waits forever)
         self.waiters: dict[int, dict[int, tuple[tuple[int, int], float, float, float]]] = {}
+        self._chains: dict[int, tuple] = {}  # vehicle id -> (route, its version, entry, chain)
 
     def stop_gap(self, state: "AutopilotState", x: float, y: float, speed: float, now: float,
                  room_after: Callable[[int], float], leader_gap: float) -> float:
@@ -139,9 +140,17 @@ class JunctionControl:
             return math.inf
         if leader_gap < line - 1.0 and junction not in state.holding:
             return line  # another vehicle waits before this one: it asks first
-        if not self._may_enter(state, self._chain(route, entry), now, speed, room_after):
+        if not self._may_enter(state, self._chain_of(state, entry), now, speed, room_after):
             return line
         return math.inf
+
+    def _chain_of(self, state: "AutopilotState", entry: int) -> list[tuple[int, tuple[int, int], int]]:
+        """:meth:`_chain` of the vehicle's route, kept until the route changes."""
+        route = state.route
+        cached = self._chains.get(state.vehicle.id)
+        if cached is None or cached[0] is not route or cached[1] != route.version or cached[2] != entry:
+            cached = self._chains[state.vehicle.id] = (route, route.version, entry, self._chain(route, entry))
+        return cached[3]
 
     def _chain(self, route, entry: int) -> list[tuple[int, tuple[int, int], int]]:
         """The junctions the route drives through from ``entry`` with less than
@@ -219,7 +228,7 @@ class JunctionControl:
         """Give up each junction the vehicle held once it is neither in it nor about to enter it."""
         if not state.holding:
             return
-        on_route = {point[3].junction_id for point in state.route.points if point[3].is_junction}
+        on_route = state.route.junction_ids
         for junction in [j for j in state.holding if j not in on_route]:
             self._release(state, junction)
 
@@ -235,6 +244,6 @@ class JunctionControl:
 
     def forget(self, vehicle_ids: set[int]) -> None:
         """Drop the holds of vehicles no longer driven by this traffic manager."""
-        for table in [*self.holders.values(), *self.waiters.values()]:
+        for table in [*self.holders.values(), *self.waiters.values(), self._chains]:
             for vehicle_id in [v for v in table if v not in vehicle_ids]:
                 table.pop(vehicle_id)

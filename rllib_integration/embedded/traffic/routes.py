@@ -69,9 +69,19 @@ class Route:
         self.options: list[str] = []  # set_route: the choices at the next forks
         self.path: list[carla.Location] = []  # set_path: the locations still to pass
         self.turns: list[tuple[int, str]] = []  # (index, road option) of the forks taken ahead
+        self.version = 0  # changes whenever the points do (what is derived from them is cached by it)
+        self._junctions: tuple[int, set[int]] = (-1, set())
 
     def clear(self) -> None:
         self.points, self.coords, self.entry, self.turns = [], [], None, []
+        self.version += 1
+
+    @property
+    def junction_ids(self) -> set[int]:
+        """The junctions the route's points lie in."""
+        if self._junctions[0] != self.version:
+            self._junctions = (self.version, {p[3].junction_id for p in self.points if p[3].is_junction})
+        return self._junctions[1]
 
     def start(self, waypoint: carla.Waypoint) -> None:
         self.clear()
@@ -81,6 +91,7 @@ class Route:
         t = waypoint.transform
         self.points.append((t.location.x, t.location.y, math.radians(t.rotation.yaw), waypoint))
         self.coords += (t.location.x, t.location.y)
+        self.version += 1
         if self.entry is None and waypoint.is_junction and len(self.points) > 1:
             self.entry = len(self.points) - 1
 
@@ -93,6 +104,7 @@ class Route:
                 break
             points.pop(0)
             del coords[:2]
+            self.version += 1
             self.entry = None if self.entry is None else self.entry - 1
             self.turns = [(i - 1, option) for i, option in self.turns if i > 1]
         if self.entry is not None and self.entry < 1:  # inside the junction: find the next one
