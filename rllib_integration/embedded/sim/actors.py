@@ -35,6 +35,10 @@ class ActorHost(Protocol):
 
 def compose(parent: carla.Transform, child: carla.Transform) -> carla.Transform:
     """World transform of ``child`` given relative to ``parent``."""
+    rotation = child.rotation
+    if rotation.pitch == 0.0 and rotation.yaw == 0.0 and rotation.roll == 0.0:  # most sensors: no turn of their own
+        location = carla.Location(child.location.x, child.location.y, child.location.z)
+        return carla.Transform(parent.transform(location), parent.rotation)
     matrix = np.array(parent.get_matrix()) @ np.array(child.get_matrix())
     pitch = math.degrees(math.asin(max(-1.0, min(1.0, matrix[2, 0]))))
     yaw = math.degrees(math.atan2(matrix[1, 0], matrix[0, 0]))

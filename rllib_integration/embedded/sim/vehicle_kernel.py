@@ -375,6 +375,8 @@ def static_contacts(data: np.ndarray, count: int, poses: np.ndarray, outline: np
     curb_before, curb_now = np.zeros(4, np.bool_), np.zeros(4, np.bool_)
     for i in range(count):
         row = data[i]
+        if row[FROZEN] != 0.0:
+            continue  # not moved by physics (its z is not settled either): no contact to find
         fast = abs(row[SPEED]) > climb_speed
         _contacts(row, poses[0, i], outline, object_index, sidewalk, enabled, origin_x, origin_y, ppm,
                   solid_before, curb_before)

@@ -32,10 +32,10 @@ class AutopilotState:
         self.ignoring: dict[int, bool] = {}
         self.moved_at = 0.0  # when it was last a metre away from ``anchor``
         self.anchor = (math.inf, math.inf)
-        self.waiting_for = ""  # why the vehicle stops before its junction at this plan (diagnostics)
+        self._why = ""  # why the vehicle stops before its junction at this plan (see waiting_for)
         self.wait_kind = ""  # "", "light", "sign", "junction" (right of way) or "room" (none beyond it)
         self.wait_on: int | None = None  # the vehicle it gives way to at the junction, if one
-        self.wait_cycle = math.inf  # waiting for a light: seconds of its group's cycle
+        self.wait_light: Any = None  # the light it waits for, if one
         self._entry: tuple[int, tuple[float, float]] | None = None
         # lane changes
         self.forced_change: bool | None = None
@@ -46,12 +46,22 @@ class AutopilotState:
         self.leader = (math.inf, 0.0)  # (gap, speed) at the last plan
         self.leader_id: int | None = None  # the vehicle ahead at the last plan (None: none, or a walker)
         self.leader_stuck = False  # the leader stands still without waiting for a junction or a leader
-        self.accel = 0.0  # the car-following acceleration of the last plan, m/s²
         self.cruise: float | None = None  # cached target speed; None when the route or settings change
 
-    def wait(self, why: str, kind: str, on: int | None = None, cycle: float = math.inf) -> None:
+    def wait(self, why: str, kind: str, on: int | None = None, light: Any = None) -> None:
         """Record why the vehicle stops before its next junction at this plan."""
-        self.waiting_for, self.wait_kind, self.wait_on, self.wait_cycle = why, kind, on, cycle
+        self._why, self.wait_kind, self.wait_on, self.wait_light = why, kind, on, light
+
+    @property
+    def waiting_for(self) -> str:
+        """Why the vehicle stops before its next junction at this plan (diagnostics)."""
+        return f"light {self.wait_light.id}" if self.wait_light is not None else self._why
+
+    @property
+    def wait_cycle(self) -> float:
+        """Waiting for a light: seconds of its group's cycle (inf otherwise)."""
+        group = self.wait_light.group if self.wait_light is not None else None
+        return group.cycle() if group else math.inf
 
     def entry_point(self, entry: int) -> tuple[float, float]:
         """Where the route enters its next junction (the start of its connecting lane)."""

@@ -48,11 +48,11 @@ class HybridPhysics:
         self.bounds: tuple[float, float] | None = None  # (lower, upper) metres; None: 25, actor_active_distance
         self.dormant: set[int] = set()
 
-    def step(self, sim: "Simulation", states: list["AutopilotState"], routes: np.ndarray,
+    def step(self, sim: "Simulation", states: list["AutopilotState"], routes: np.ndarray, speeds: np.ndarray,
              rng: np.random.Generator, release: Callable[["AutopilotState"], None], dt: float) -> None:
         """Move far vehicles kinematically and respawn those beyond the upper bound near the hero;
-        ``routes[i]`` holds the route points of ``states[i]`` (x, y), ``release`` frees a respawned
-        vehicle's junction reservations."""
+        ``routes[i]`` holds the route points of ``states[i]`` (x, y), ``speeds[i]`` its planned acceleration
+        (m/s²) and cruise speed (m/s); ``release`` frees a respawned vehicle's junction reservations."""
         hero = hero_location(sim)
         if hero is None:
             for state in states:
@@ -74,9 +74,8 @@ class HybridPhysics:
         for i in np.flatnonzero(live & ~far):
             self.wake(sim, states[i])
         if far.any():
-            moved = [states[i] for i in np.flatnonzero(far)]
-            self.dormant.update(state.vehicle.id for state in moved)
-            self._move(sim, moved, slots[far], routes[far], dt)
+            self.dormant.update(states[i].vehicle.id for i in np.flatnonzero(far))
+            self._move(sim, slots[far], routes[far], speeds[far], dt)
 
     def wake(self, sim: Any, state: "AutopilotState") -> None:
         """Give a vehicle its physics back."""
@@ -87,16 +86,13 @@ class HybridPhysics:
                 sim.vehicles.data[vehicle.slot, COLUMN["frozen"]] = 0.0
 
     @staticmethod
-    def _move(sim: "Simulation", states: list["AutopilotState"], slots: np.ndarray, routes: np.ndarray,
-              dt: float) -> None:
+    def _move(sim: "Simulation", slots: np.ndarray, routes: np.ndarray, speeds: np.ndarray, dt: float) -> None:
         """Advance far vehicles along their routes without physics: each at the speed its car-following
         acceleration gives (capped just above its cruise speed), on the ground, facing along the route
         segment it ends on."""
         data = sim.vehicles.data
         data[slots, FROZEN] = 1.0
-        accel = np.array([state.accel for state in states])
-        cruise = np.array([max(state.cruise, 0.0) if state.cruise is not None else 0.0 for state in states])
-        speed = np.minimum(np.maximum(data[slots, SPEED] + accel * dt, 0.0), cruise + 0.5)
+        speed = np.minimum(np.maximum(data[slots, SPEED] + speeds[:, 0] * dt, 0.0), speeds[:, 1] + 0.5)
         data[slots, SPEED] = speed
         along_routes(data, slots, np.ascontiguousarray(routes), speed * dt)
         x, y = data[slots, X], data[slots, Y]

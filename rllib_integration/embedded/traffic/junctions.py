@@ -126,7 +126,7 @@ class JunctionControl:
                 continue
             if light.state == carla.TrafficLightState.Red or line > braking:
                 self._release(state, junction)
-                state.wait(f"light {light.id}", "light", cycle=light.group.cycle() if light.group else math.inf)
+                state.wait("", "light", light=light)
                 return line
         for sign in self.signals.signs_on_lane(*key) if distance > 0.0 else ():
             if sign.type_id == "traffic.stop" and state.stopped_at != (junction, key) and \
