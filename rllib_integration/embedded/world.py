@@ -30,15 +30,12 @@ class World:
 
     def __init__(self, sim: Simulation, library: BlueprintLibrary) -> None:
         self._sim = sim
+        self.simulation_lock = sim.lock  # what every public method runs under (see .sim.clock)
         self._library = library
         self._pedestrian_rng = np.random.default_rng()
         #: ``world.debug``: draw calls are recorded (see :mod:`.debug`).
         self.debug = DebugHelper(sim)
         sim.world = self
-
-    @property
-    def simulation_lock(self) -> Any:
-        return self._sim.lock
 
     def __getattr__(self, name: str) -> Any:
         refuse(["World"], name)

@@ -54,10 +54,6 @@ class Actor:
         super().__init_subclass__(**kwargs)
         serialised(cls)  # every actor's methods run under the simulation lock
 
-    @property
-    def simulation_lock(self) -> Any:
-        return self._sim.lock
-
     def __getattr__(self, name: str) -> Any:
         refuse([cls.__name__ for cls in type(self).__mro__], name)
 
@@ -70,6 +66,7 @@ class Actor:
                  transform: carla.Transform, extent: carla.Vector3D | None = None,
                  parent: "Actor | None" = None) -> None:
         self._sim = sim
+        self.simulation_lock = sim.lock  # what every public method runs under (see .clock)
         self.id = actor_id
         self.type_id = type_id
         self.attributes = dict(attributes)

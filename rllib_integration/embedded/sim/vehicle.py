@@ -22,6 +22,8 @@ from .vehicle_physics import copy_physics
 #: ``carla.VehicleWheelLocation`` values of the steered wheels -> side (-1 left, +1 right): FL_Wheel 0,
 #: FR_Wheel 1 (two-wheelers: Front_Wheel 0, whose side is the centre).
 _FRONT_WHEELS = {0: -1.0, 1: 1.0}
+_POSE = slice(0, 6)  # x, y, z, yaw, pitch, roll: the table's first columns (one slice reads the pose)
+assert [COLUMN[name] for name in ("x", "y", "z", "yaw", "pitch", "roll")] == list(range(6))
 
 
 class Vehicle(Actor):
@@ -47,11 +49,9 @@ class Vehicle(Actor):
 
     # -- pose and motion --------------------------------------------------------------------
     def get_transform(self) -> carla.Transform:
-        row = self._row()
-        return carla.Transform(
-            carla.Location(row[COLUMN["x"]], row[COLUMN["y"]], row[COLUMN["z"]]),
-            carla.Rotation(pitch=math.degrees(row[COLUMN["pitch"]]), yaw=math.degrees(row[COLUMN["yaw"]]),
-                           roll=math.degrees(row[COLUMN["roll"]])))
+        x, y, z, yaw, pitch, roll = self._row()[_POSE].tolist()
+        return carla.Transform(carla.Location(x, y, z),
+                               carla.Rotation(math.degrees(pitch), math.degrees(yaw), math.degrees(roll)))
 
     def get_velocity(self) -> carla.Vector3D:
         return carla.Vector3D(*self._sim.vehicles.velocity(self.slot))

@@ -71,6 +71,7 @@ class Route:
         self.turns: list[tuple[int, str]] = []  # (index, road option) of the forks taken ahead
         self.version = 0  # changes whenever the points do (what is derived from them is cached by it)
         self._junctions: tuple[int, set[int]] = (-1, set())
+        self._dead_end = (-1, False)
 
     def clear(self) -> None:
         self.points, self.coords, self.entry, self.turns = [], [], None, []
@@ -164,7 +165,10 @@ class Route:
     @property
     def dead_end(self) -> bool:
         """Whether the route stops: its lane ends with no way on (it repeats its last point)."""
-        return len(self.points) > 1 and self.points[-1][3].id == self.points[-2][3].id
+        if self._dead_end[0] != self.version:
+            points = self.points
+            self._dead_end = (self.version, len(points) > 1 and points[-1][3].id == points[-2][3].id)
+        return self._dead_end[1]
 
     def array(self) -> np.ndarray:
         return np.reshape(self.coords, (ROUTE_POINTS, 2))
