@@ -52,6 +52,7 @@ class LaneKeepingExperiment(BaseExperiment):
     def __init__(self, config):
         super().__init__(config)
         self.steps = 0
+        self.lane_info: dict = {}  # the lane under the hero at the last observation
         others = self.config["others"]
         self.task = RouteFollowing("env_config.experiment.others", others["route_length"]) \
             if others["follow_route"] else None
@@ -90,9 +91,10 @@ class LaneKeepingExperiment(BaseExperiment):
             right = waypoint.transform.get_right_vector()
             lateral = offset.x * right.x + offset.y * right.y
             error = math.radians((transform.rotation.yaw - waypoint.transform.rotation.yaw + 180.0) % 360.0 - 180.0)
-        junction = 50.0
-        for distance in range(5, 55, 5):
-            if any(ahead.is_junction for ahead in waypoint.next(float(distance))):
+        junction, frontier = 50.0, [waypoint]
+        for distance in range(5, 55, 5):  # 5 m at a time along every branch ahead
+            frontier = [following for point in frontier for following in point.next(5.0)]
+            if any(point.is_junction for point in frontier):
                 junction = float(distance)
                 break
         speed = core.hero.get_velocity().length()
@@ -100,14 +102,13 @@ class LaneKeepingExperiment(BaseExperiment):
 
     def get_observation(self, sensor_data):
         speed, lateral, error, junction, waypoint = self.lane_state(self.core)
-        info = {"road_id": waypoint.road_id, "lane_id": waypoint.lane_id,
-                "lane_width": waypoint.lane_width}
+        self.lane_info = info = {"road_id": waypoint.road_id, "lane_id": waypoint.lane_id,
+                            "lane_width": waypoint.lane_width}
         return np.array([speed, lateral, error, junction], dtype=np.float32), info
 
     def get_done_status(self, observation, core):
         self.steps += 1
-        lane_width = core.map.get_waypoint(core.hero.get_location()).lane_width
-        off_lane = abs(float(observation[1])) > lane_width
+        off_lane = abs(float(observation[1])) > self.lane_info["lane_width"]  # the lane this step's observation saw
         progress = core.route_progress
         finished = progress is not None and progress.fraction > 0.99
         return off_lane or finished, self.steps >= self.config["others"]["max_steps"]

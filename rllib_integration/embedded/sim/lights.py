@@ -209,8 +209,9 @@ class LightGroup:
         lead = self.controllers[self.active][0] if self.controllers[self.active] else None
         if lead is None:
             return GREEN_TIME
-        return {carla.TrafficLightState.Green: lead.green_time, carla.TrafficLightState.Yellow: lead.yellow_time,
-                carla.TrafficLightState.Red: lead.red_time}[self.phase]
+        if self.phase == carla.TrafficLightState.Green:
+            return lead.green_time
+        return lead.yellow_time if self.phase == carla.TrafficLightState.Yellow else lead.red_time
 
     def advance(self, dt: float) -> None:
         """Move the cycle on by ``dt`` seconds; lights change only at phase changes."""

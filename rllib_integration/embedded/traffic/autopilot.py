@@ -113,6 +113,8 @@ class AutopilotPlanner:
         self._time += dt
         self._since_plan += dt
         self._steps += 1
+        if not self.vehicles and not self._members:
+            return  # nobody to plan for (nor any hybrid-mode vehicle to wake)
         new = any(not state.route.points for state in self.vehicles.values())
         if self._since_plan >= PLANNING_PERIOD - 1e-9 or new:
             self._plan(self._since_plan if math.isfinite(self._since_plan) else dt)
