@@ -68,6 +68,7 @@ class AutopilotPlanner:
         self._steps = 0  # simulation steps since the last plan
         self._members: list[AutopilotState] = []  # the autopilots in the order of the rows below
         self._coords = np.zeros((0, ROUTE_POINTS, 2))  # their routes' points
+        self._forgotten_for: set[int] = set()  # the vehicles the junctions last forgot all others for
         self._speeds = np.zeros((0, 2))  # their car-following acceleration (m/s²) and cruise speed (m/s) of the last plan
         sim.add_pre_tick_hook(self.tick)
 
@@ -128,7 +129,9 @@ class AutopilotPlanner:
     def _plan(self, elapsed: float) -> None:
         for actor_id in [i for i, s in self.vehicles.items() if not s.vehicle.is_alive]:
             self.junctions.release(self.vehicles.pop(actor_id))
-        self.junctions.forget(set(self.vehicles))
+        if self.vehicles.keys() != self._forgotten_for:  # registrations changed
+            self._forgotten_for = set(self.vehicles)
+            self.junctions.forget(self._forgotten_for)
         if not self.vehicles:
             return
         states = list(self.vehicles.values())
