@@ -13,6 +13,7 @@ import math
 
 import carla
 import numpy as np
+from numba import njit
 
 from .planner import RoadOption
 
@@ -73,13 +74,7 @@ class RouteProgress:
 
     def _distance(self, location: carla.Location) -> float:
         lo, hi = max(0, self.index - NEAR_BEHIND), min(len(self.points), self.index + NEAR_AHEAD)
-        p = np.array([location.x, location.y])
-        a, b = self.points[lo:hi - 1, :2], self.points[lo + 1:hi, :2]
-        if len(a) == 0:
-            return float(np.linalg.norm(self.points[lo, :2] - p))
-        ab = b - a
-        t = np.clip(np.einsum("ij,ij->i", p - a, ab) / np.maximum(np.einsum("ij,ij->i", ab, ab), 1e-9), 0.0, 1.0)
-        return float(np.min(np.linalg.norm(a + t[:, None] * ab - p, axis=1)))
+        return polyline_distance(self.points, lo, hi, float(location.x), float(location.y))
 
     def remaining_to_end(self, location: carla.Location) -> float:
         """Planar distance from ``location`` to the route's last point."""
@@ -89,3 +84,15 @@ class RouteProgress:
     def ahead(self, count: int) -> Route:
         """The next ``count`` route points after the last passed one (fewer near the end)."""
         return self.route[self.index + 1:self.index + 1 + count]
+
+
+@njit(cache=True)
+def polyline_distance(points: np.ndarray, lo: int, hi: int, x: float, y: float) -> float:
+    """Planar distance from (x, y) to the polyline through ``points[lo:hi]`` (x, y first; one point: to it)."""
+    best = math.hypot(points[lo, 0] - x, points[lo, 1] - y)
+    for k in range(lo, hi - 1):
+        ax, ay = points[k, 0], points[k, 1]
+        abx, aby = points[k + 1, 0] - ax, points[k + 1, 1] - ay
+        t = min(max(((x - ax) * abx + (y - ay) * aby) / max(abx * abx + aby * aby, 1e-9), 0.0), 1.0)
+        best = min(best, math.hypot(ax + t * abx - x, ay + t * aby - y))
+    return best

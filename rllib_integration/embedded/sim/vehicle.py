@@ -41,6 +41,7 @@ class Vehicle(Actor):
         self.telemetry = False  # show_debug_telemetry's flag (nothing to draw it on)
         self.open_doors: set[str] = set()  # doors opened with open_door
         self.wheel_angles: dict[int, float] = {}  # set_wheel_steer_direction's visual angles
+        self._speed_limit = (math.inf, math.inf, 0.0)  # (x, y) of the last lookup and its limit, km/h
 
     def _row(self) -> np.ndarray:
         if self.slot < 0:
@@ -272,8 +273,14 @@ class Vehicle(Actor):
         return self._light_state
 
     def get_speed_limit(self) -> float:
-        """Speed limit at the vehicle's position, km/h."""
-        return self._sim.speed_limits.at(self.get_location())
+        """Speed limit at the vehicle's position, km/h: its road's, looked up again after every metre driven
+        (CARLA's client reads the limit of the last sign passed, as of the last tick)."""
+        location = self.get_location()
+        x, y, limit = self._speed_limit
+        if (location.x - x) ** 2 + (location.y - y) ** 2 > 1.0:
+            limit = self._sim.speed_limits.at(location)
+            self._speed_limit = (location.x, location.y, limit)
+        return limit
 
     def get_traffic_light(self) -> Any:
         """The light whose trigger volume the vehicle's box overlaps, or None."""
