@@ -253,6 +253,38 @@ def test_traffic_manager_settings(server):
         tm.set_desired_speed(car, 10.0)
 
 
+@pytest.mark.parametrize("ignore", [None, "collision_detection", "ignore_vehicles_percentage"])
+def test_a_follower_stops_behind_a_standing_car_unless_told_to_ignore_it(server, ignore):
+    from conftest import straight_spawn
+    client, world = make_world(server, "GridTown")
+    tm = client.get_trafficmanager(8000)
+    tm.set_synchronous_mode(True)
+    start = straight_spawn(world)
+    library = world.get_blueprint_library()
+    ahead = world.get_map().get_waypoint(start.location).next(30.0)[0].transform
+    standing = world.spawn_actor(library.find("vehicle.audi.a2"), carla.Transform(
+        carla.Location(ahead.location.x, ahead.location.y, ahead.location.z + 0.3), ahead.rotation))
+    standing.apply_control(carla.VehicleControl(hand_brake=True))
+    follower = world.spawn_actor(library.find("vehicle.lincoln.mkz_2017"), carla.Transform(
+        carla.Location(start.location.x, start.location.y, start.location.z + 0.3), start.rotation))
+    follower.set_autopilot(True, 8000)
+    tm.auto_lane_change(follower, False)  # (it would overtake)
+    if ignore == "collision_detection":
+        tm.collision_detection(follower, standing, False)
+    elif ignore == "ignore_vehicles_percentage":
+        tm.ignore_vehicles_percentage(follower, 100.0)
+    hits = 0
+    for _ in range(600):
+        world.tick()
+        hits += sum(1 for r in world.collisions if r.actor.id == follower.id and r.other_actor.id == standing.id)
+    gap = follower.get_location().distance(standing.get_location())
+    if ignore is None:
+        assert hits == 0 and follower.get_velocity().length() < 0.2, "it waits behind the standing car"
+        assert 4.5 < gap < 12.0, f"at its standstill distance ({gap:.1f} m between centres)"
+    else:
+        assert hits > 0, "it drives on as if the car were not there"
+
+
 @pytest.mark.parametrize("town", ["GridTown", "Town01"])
 def test_sidewalk_network_is_connected(server, town):
     from conftest import shared_map

@@ -33,6 +33,7 @@ from . import hybrid, lane_changes
 from .autopilot_state import AutopilotState
 from .gridlock import GridlockBreaker
 from .junctions import JunctionControl
+from .leaders import nearest_leaders
 from .routes import ROUTE_POINTS, ROUTE_STEP, lane_at
 from .vehicle_lights import light_state
 
@@ -314,48 +315,29 @@ class AutopilotPlanner:
             ospeed = np.concatenate([ospeed, np.zeros(len(walkers))])
             olength = np.concatenate([olength, np.full(len(walkers), 0.3)])
             owidth = np.concatenate([owidth, np.full(len(walkers), 0.3)])
-        fx, fy = np.cos(yaw), np.sin(yaw)
-        dx, dy = ox[None, :] - x[:, None], oy[None, :] - y[:, None]
-        ahead = dx * fx[:, None] + dy * fy[:, None]
-        lateral = dy * fx[:, None] - dx * fy[:, None]
-        reach_ahead = ROUTE_STEP * len(SAMPLES)
-        near = (ahead > 0.0) & (ahead < reach_ahead) & (np.abs(lateral) < 0.75 * ahead + 4.0)
-        near[np.arange(len(slots)), slots] = False  # not its own leader
-        self._apply_ignores(states, near, vehicle_count)
-        i, j = np.nonzero(near)  # candidate pairs (follower i, other j), then the exact tests
-        a = ahead[i, j]
-        index = clamp(np.round(a / ROUTE_STEP).astype(int), 0, len(SAMPLES) - 1)
-        point = samples[i, index]
-        reach = rows[i, COLUMN["half_width"]] + owidth[j] + np.where(a < 10.0, 1.5, 0.5)
-        on_path = np.hypot(ox[j] - point[:, 0], oy[j] - point[:, 1]) < reach
-        same_way = fx[i] * np.cos(oyaw[j]) + fy[i] * np.sin(oyaw[j]) > -0.2
-        keep = on_path & same_way
-        i, j, a = i[keep], j[keep], a[keep]
-        turned = np.abs(fx[i] * np.sin(oyaw[j]) - fy[i] * np.cos(oyaw[j]))  # |sin| of the heading difference
-        reach_back = olength[j] * np.sqrt(1.0 - turned ** 2) + owidth[j] * turned  # the other's extent towards us
-        pair_gap = a - rows[i, COLUMN["half_length"]] - reach_back
-        gap = np.full(len(slots), np.inf)
-        leader = np.zeros(len(slots), dtype=int)
-        if len(i):
-            order = np.lexsort((pair_gap, i))  # by follower, nearest first
-            first = order[np.r_[True, i[order][1:] != i[order][:-1]]]
-            gap[i[first]] = pair_gap[first]
-            leader[i[first]] = j[first]
+        left_out = self._left_out(states, vehicle_count, len(ox))
+        gap, leader = nearest_leaders(x, y, yaw, rows[:, COLUMN["half_length"]], rows[:, COLUMN["half_width"]], slots,
+                                      np.ascontiguousarray(samples), ROUTE_STEP, ox, oy, oyaw, olength, owidth,
+                                      left_out)
         return gap, np.where(np.isfinite(gap), ospeed[leader], 0.0), leader
 
-    def _apply_ignores(self, states, near: np.ndarray, vehicle_count: int) -> None:
-        """Leave out the vehicles and walkers each state ignores this plan (percentages drawn per
-        plan, as CARLA draws them per frame; ``collision_detection`` exceptions always)."""
+    def _left_out(self, states, vehicle_count: int, others: int) -> np.ndarray:
+        """The vehicles and walkers each state ignores this plan, (states, others) (percentages drawn per
+        plan, as CARLA draws them per frame; ``collision_detection`` exceptions always); (0, 0) when none does."""
+        if not any(s.ignore_vehicles > 0.0 or s.ignore_walkers > 0.0 or s.ignored_actors for s in states):
+            return np.zeros((0, 0), dtype=bool)
         owners = self.sim.vehicles.owners
+        left_out = np.zeros((len(states), others), dtype=bool)
         for i, state in enumerate(states):
             if state.ignore_vehicles > 0.0 and self.rng.uniform(0.0, 100.0) < state.ignore_vehicles:
-                near[i, :vehicle_count] = False
+                left_out[i, :vehicle_count] = True
             if state.ignore_walkers > 0.0 and self.rng.uniform(0.0, 100.0) < state.ignore_walkers:
-                near[i, vehicle_count:] = False
+                left_out[i, vehicle_count:] = True
             if state.ignored_actors:
-                for j in np.flatnonzero(near[i, :vehicle_count]):
+                for j in range(vehicle_count):
                     if owners[j].id in state.ignored_actors:
-                        near[i, j] = False
+                        left_out[i, j] = True
+        return left_out
 
     def _drive(self, states, slots, rows, x, y, yaw, speed, targets, cruise, gap, leader_speed, stop_gap) -> None:
         """Vectorised car following (IDM) and pure-pursuit steering for all autopilot vehicles."""
