@@ -117,6 +117,31 @@ def test_set_transform_target_velocity_and_frozen_physics(world):
     car.set_simulate_physics(False)
     world.tick()
     assert car.get_location().distance(target.location) < 1e-9, "physics off: the actor stays put"
+    assert car.get_velocity().length() == 0.0, "at rest"
+
+
+def test_speed_limit_is_the_road_the_vehicle_drives_on(server):
+    from conftest import shared_map
+    from rllib_integration.embedded.maps.rules import SpeedLimits
+    _, world = make_world(server, str(shared_map("Town02")))
+    town_map = world.get_map()
+    limits = SpeedLimits(town_map).by_road
+    car = world.spawn_actor(world.get_blueprint_library().find("vehicle.audi.a2"), town_map.get_spawn_points()[0])
+    seen, last = set(), carla.Location(1e9, 1e9, 0.0)
+    for waypoint in town_map.generate_waypoints(20.0):
+        inside = [w for w in waypoint.next(4.0) if w.road_id == waypoint.road_id]  # off the road's ends, where
+        if waypoint.is_junction or not inside:                                     # roads meet
+            continue
+        waypoint = inside[0]
+        transform = waypoint.transform
+        if transform.location.distance(last) < 2.0:
+            continue  # (the limit is looked up again after every metre driven, as a sign is passed)
+        last = transform.location
+        car.set_transform(carla.Transform(carla.Location(transform.location.x, transform.location.y, 0.5),
+                                          transform.rotation))
+        assert car.get_speed_limit() == limits.get(waypoint.road_id, 30.0)
+        seen.add(car.get_speed_limit())
+    assert seen == {30.0, 60.0, 90.0}, "Town02's speed signs give 30, 60 and 90 km/h roads"
 
 
 def test_collisions_stop_vehicles_and_are_recorded(world):
