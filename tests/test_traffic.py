@@ -91,6 +91,34 @@ def test_hybrid_mode_moves_far_cars_along_their_lanes_at_their_speed(server):
     assert sum(distance > 30.0 for distance in travelled.values()) >= 25, "far cars drive on, kinematically"
 
 
+def test_respawned_dormant_vehicles_drive_on_from_where_they_reappear(server):
+    """Respawning brings the vehicles beyond the upper bound into the ring around the hero (25-120 m here);
+    each is planned a fresh route from its new spot and drives on (never moved back along its old route)."""
+    client, world = make_world(server, "GridTown")
+    tm = client.get_trafficmanager(8000)
+    tm.set_hybrid_physics_mode(True)
+    tm.set_respawn_dormant_vehicles(True)
+    tm.set_boundaries_respawn_dormant_vehicles(25.0, 120.0)
+    cars = spawn_cars(client, world, 30)
+    hero_bp = world.get_blueprint_library().find("vehicle.tesla.model3")
+    hero_bp.set_attribute("role_name", "hero")
+    hero = next(h for h in (world.try_spawn_actor(hero_bp, p) for p in world.get_map().get_spawn_points())
+                if h is not None)
+    hero_at = hero.get_location()
+
+    def distances():
+        return [math.hypot(c.get_location().x - hero_at.x, c.get_location().y - hero_at.y) for c in cars]
+    assert sum(d > 120.0 for d in distances()) >= 15, "most start beyond the upper bound"
+    moved = 0.0
+    for tick in range(400):
+        before = [car.get_location() for car in cars]
+        world.tick()
+        if tick > 5:
+            moved += sum(car.get_location().distance(b) for car, b in zip(cars, before))
+            assert sum(d > 120.0 + 20.0 for d in distances()) <= 3, "vehicles beyond the upper bound are brought back"
+    assert moved / 30 > 40.0, "and drive on from there"
+
+
 def light_and_approach(world):
     """A signalised approach: (light, stop waypoint, a waypoint 40 m before it)."""
     for light in world.get_actors().filter("traffic.traffic_light*"):

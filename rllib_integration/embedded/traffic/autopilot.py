@@ -154,7 +154,8 @@ class AutopilotPlanner:
         segment = np.maximum(np.hypot(c1[:, 0] - c0[:, 0], c1[:, 1] - c0[:, 1]), 1e-6)
         across = np.abs((x - c0[:, 0]) * (c1[:, 1] - c0[:, 1]) - (y - c0[:, 1]) * (c1[:, 0] - c0[:, 0])) / segment
         far = (x - c0[:, 0]) ** 2 + (y - c0[:, 1]) ** 2 > 6.0 ** 2
-        for i in np.flatnonzero(passed | far | (across > 2.5)):  # _follow decides exactly
+        cleared = np.array([not state.route.points for state in states])  # relocated since (gridlock, respawn)
+        for i in np.flatnonzero(passed | far | (across > 2.5) | cleared):  # _follow decides exactly
             self._follow(states[i], float(x[i]), float(y[i]), float(yaw[i]))
             coords[i] = states[i].route.array()
         self._change_lanes(states, slots, rows, x, y, yaw, speed, elapsed)

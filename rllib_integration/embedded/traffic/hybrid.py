@@ -60,7 +60,9 @@ class HybridPhysics:
             return
         if not states:
             return
-        slots = np.array([state.vehicle.slot if state.vehicle.is_alive else -1 for state in states])
+        # (a vehicle relocated since the last plan has no route yet: it is planned afresh first)
+        slots = np.array([state.vehicle.slot if state.vehicle.is_alive and state.route.points else -1
+                          for state in states])
         rows = sim.vehicles.data[np.maximum(slots, 0)]
         distance = np.hypot(rows[:, X] - hero[0], rows[:, Y] - hero[1])
         live = slots >= 0
