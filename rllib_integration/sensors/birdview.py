@@ -243,7 +243,8 @@ class BirdviewRenderer:
         ex, ey = box.extent.x, box.extent.y
         if type_id.startswith("walker.pedestrian"):
             group = "walkers"
-            local = np.array([(-2 * ex, -2 * ey), (2 * ex, -2 * ey), (2 * ex, 0.0), (2 * ex, 2 * ey), (-2 * ex, 2 * ey)])
+            local = np.array([(-2 * ex, -2 * ey), (2 * ex, -2 * ey), (2 * ex, 0.0), (2 * ex, 2 * ey),
+                              (-2 * ex, 2 * ey)])
         elif type_id.startswith("vehicle."):
             if actor.id == self.hero.id:
                 group = "hero"

@@ -70,7 +70,7 @@ class AutopilotPlanner:
         self._members: list[AutopilotState] = []  # the autopilots in the order of the rows below
         self._coords = np.zeros((0, ROUTE_POINTS, 2))  # their routes' points
         self._forgotten_for: set[int] = set()  # the vehicles the junctions last forgot all others for
-        self._speeds = np.zeros((0, 2))  # their car-following acceleration (m/s²) and cruise speed (m/s) of the last plan
+        self._speeds = np.zeros((0, 2))  # their last plan's car-following acceleration (m/s²) and cruise speed (m/s)
         sim.add_pre_tick_hook(self.tick)
 
     # -- registration -----------------------------------------------------------------------------

@@ -43,7 +43,8 @@ def nearest_leaders(x: np.ndarray, y: np.ndarray, yaw: np.ndarray, half_length: 
                 continue
             index = min(max(round(ahead / step), 0), last)
             margin = 1.5 if ahead < 10.0 else 0.5
-            if math.hypot(ox[j] - samples[i, index, 0], oy[j] - samples[i, index, 1]) >= half_width[i] + owidth[j] + margin:
+            off_route = math.hypot(ox[j] - samples[i, index, 0], oy[j] - samples[i, index, 1])
+            if off_route >= half_width[i] + owidth[j] + margin:
                 continue  # beside the route
             cos_other, sin_other = math.cos(oyaw[j]), math.sin(oyaw[j])
             if fx * cos_other + fy * sin_other <= -0.2:
