@@ -227,6 +227,27 @@ def test_train_checkpoints_exports_and_restores(trained):
     assert both.returncode == 2 and "exclude each other" in both.stderr
 
 
+def test_the_exported_policy_holds_the_weights_saved_in_its_checkpoint(trained):
+    """policy.onnx is the checkpoint's own module (the learner's weights), not the env runner's copy, which
+    lags it by the updates since the last weight sync."""
+    import onnx
+    from onnx import numpy_helper
+    tmp_path, _, _ = trained
+    experiment = tmp_path / "results" / "tiny"
+    for checkpoint in (find_latest_checkpoint(str(experiment)), str(experiment / "best")):
+        module = load_module(checkpoint)
+        exported = [numpy_helper.to_array(t) for t in onnx.load(os.path.join(checkpoint, "policy.onnx")).graph.initializer]
+        compared = 0
+        for name, tensor in module.named_parameters():
+            if "target" in name:
+                continue
+            value = tensor.detach().cpu().numpy()
+            assert any(w.shape == value.shape and np.array_equal(w, value) or w.shape == value.T.shape
+                       and np.array_equal(w, value.T) for w in exported), f"{name} of {checkpoint} is not in policy.onnx"
+            compared += 1
+        assert compared >= 6, "every layer of the network was compared"
+
+
 def test_the_evaluator_scores_a_checkpoint_and_its_exported_policy_alike(trained):
     tmp_path, _, _ = trained
     checkpoint = find_latest_checkpoint(str(tmp_path / "results" / "tiny"))

@@ -185,16 +185,14 @@ def _policy_act(spec: str, env_config: Mapping[str, Any]) -> Callable[[Any], Any
     """The greedy action function of an exported policy file, a checkpoint folder or an experiment
     folder (its newest checkpoint); an exported policy is checked against the experiment's observations."""
     from ..training.policy import greedy_action, load_policy
-    from ..training.results import find_latest_checkpoint, module_path
+    from ..training.results import find_latest_checkpoint, saved_module
     if os.path.isfile(spec):
         policy = load_policy(spec)
         experiment_config = dict(env_config.get("experiment") or {})
         policy.check(resolve_experiment_class(experiment_config.get("type"))(experiment_config).get_observation_space())
         return policy
-    from ray.rllib.core.rl_module.rl_module import RLModule
     checkpoint = spec if os.path.isfile(os.path.join(spec, "rllib_checkpoint.json")) else find_latest_checkpoint(spec)
-    module = RLModule.from_checkpoint(module_path(checkpoint))
-    module.eval()
+    module = saved_module(checkpoint)
     return lambda observation: greedy_action(module, observation)
 
 

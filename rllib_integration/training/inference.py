@@ -15,7 +15,7 @@ from ..arguments import port, positive_int
 from ..live import DEFAULT_PORT, start_live
 from .console import console, setup_console
 from .episodes import drive
-from .results import find_latest_checkpoint, module_path
+from .results import find_latest_checkpoint, saved_module
 
 
 def checkpoint_folder(path: str) -> str:
@@ -28,12 +28,9 @@ def checkpoint_folder(path: str) -> str:
 
 def load_module(checkpoint: str) -> Any:
     """The policy RLModule of a checkpoint (or of an experiment folder's newest checkpoint)."""
-    from ray.rllib.core.rl_module.rl_module import RLModule
     checkpoint = checkpoint_folder(checkpoint)
     console.info(f"restoring {checkpoint}")
-    module = RLModule.from_checkpoint(module_path(checkpoint))
-    module.eval()
-    return module
+    return saved_module(checkpoint)
 
 
 def _ray_act(args: argparse.Namespace) -> Callable[[Any], Any]:

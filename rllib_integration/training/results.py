@@ -101,6 +101,14 @@ def module_path(checkpoint: str) -> str:
                         DEFAULT_MODULE_ID)
 
 
+def saved_module(checkpoint: str) -> Any:
+    """The policy RLModule saved in an algorithm checkpoint (the learner's weights), in eval mode."""
+    from ray.rllib.core.rl_module.rl_module import RLModule
+    module = RLModule.from_checkpoint(module_path(checkpoint))
+    module.eval()
+    return module
+
+
 def results_folder(directory: str, name: str) -> str:
     """``directory/name``, after checking that ``name`` is a plain folder name and the folder stays inside
     the results root ``directory``."""

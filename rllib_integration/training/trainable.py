@@ -22,6 +22,7 @@ from ray.rllib.algorithms.algorithm import Algorithm
 
 from .replay_training import ReplayTraining
 from .policy import POLICY_FILE, export_policy
+from .results import saved_module
 from .route_evaluation import DRIVING_SCORE, RouteEvaluation
 
 BEST_CHECKPOINT = "best_checkpoint"  # folder in the trial directory: the best route driving score so far
@@ -78,7 +79,7 @@ class ExportingAlgorithm(Algorithm):
         partial = final + ".partial"
         shutil.rmtree(partial, ignore_errors=True)
         self.save_to_path(partial)
-        export_policy(self.get_module(), self.config, os.path.join(partial, POLICY_FILE))
+        self._export_saved_policy(partial, os.path.join(partial, POLICY_FILE))
         with open(os.path.join(partial, "best.json"), "w") as stream:
             json.dump({DRIVING_SCORE: score, "training_iteration": iteration}, stream)
         previous = final + ".previous"
@@ -89,12 +90,18 @@ class ExportingAlgorithm(Algorithm):
         shutil.rmtree(previous, ignore_errors=True)
         return final
 
+    def _export_saved_policy(self, checkpoint_dir: str, path: str) -> None:
+        """Export the policy module saved in ``checkpoint_dir`` (the learner's weights) to ONNX at ``path``;
+        not the env runner's module (``get_module``), whose weights lag the learner's by the updates since the
+        last weight sync."""
+        export_policy(saved_module(checkpoint_dir), self.config, path)
+
     def save_checkpoint(self, checkpoint_dir: str) -> None:
         super().save_checkpoint(checkpoint_dir)
         # Each file is written under a temporary name and renamed, the progress file last: a crash while
         # writing never leaves a half-written file under its real name (restores check checkpoints).
         policy = os.path.join(checkpoint_dir, POLICY_FILE)
-        export_policy(self.get_module(), self.config, policy + ".partial")
+        self._export_saved_policy(checkpoint_dir, policy + ".partial")
         os.replace(policy + ".partial", policy)
         progress = os.path.join(checkpoint_dir, PROGRESS_FILE)
         with open(progress + ".partial", "w") as stream:
