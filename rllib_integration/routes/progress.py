@@ -54,12 +54,8 @@ class RouteProgress:
         """Advance past the route points the vehicle at ``location`` has passed; returns the metres
         completed by this update."""
         before = self.index
-        end = min(self.index + WINDOW + 1, len(self.points))
-        relative = np.array([location.x, location.y]) - self.points[self.index:end, :2]
-        ahead = np.einsum("ij,ij->i", relative, self.forward[self.index:end]) > 0.0
-        passed = np.flatnonzero(ahead)
-        if passed.size:
-            self.index = before + int(passed[-1])
+        self.index = last_passed(self.points, self.forward, before, min(before + WINDOW + 1, len(self.points)),
+                                 float(location.x), float(location.y))
         return float(self.cumulative[self.index] - self.cumulative[before])
 
     def distance_to_route(self, location: carla.Location) -> float:
@@ -96,3 +92,13 @@ def polyline_distance(points: np.ndarray, lo: int, hi: int, x: float, y: float) 
         t = min(max(((x - ax) * abx + (y - ay) * aby) / max(abx * abx + aby * aby, 1e-9), 0.0), 1.0)
         best = min(best, math.hypot(ax + t * abx - x, ay + t * aby - y))
     return best
+
+
+@njit(cache=True)
+def last_passed(points: np.ndarray, forward: np.ndarray, start: int, end: int, x: float, y: float) -> int:
+    """The last of ``points[start:end]`` that (x, y) is past along its ``forward`` direction (``start`` if none)."""
+    found = start
+    for k in range(start, end):
+        if (x - points[k, 0]) * forward[k, 0] + (y - points[k, 1]) * forward[k, 1] > 0.0:
+            found = k
+    return found

@@ -280,7 +280,8 @@ class AutopilotPlanner:
     def _junction_gaps(self, states, rows, x, y, speed, coords, leader_gap) -> np.ndarray:
         gaps = np.full(len(states), np.inf)
         for state in states:
-            state.wait("", "")
+            if state.wait_kind:
+                state.wait("", "")
         near = [i for i, s in enumerate(states) if s.route.entry is not None or s.holding]
         if not near:
             return gaps

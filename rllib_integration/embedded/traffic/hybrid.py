@@ -30,12 +30,18 @@ X, Y, Z, YAW, SPEED, FROZEN = (COLUMN[name] for name in ("x", "y", "z", "yaw", "
 CLEARANCE = 15.0  # metres kept free ahead of and behind a moved vehicle
 
 
-def hero_location(sim: Any) -> tuple[float, float] | None:
-    for actor in sim.vehicles.owners:
-        if actor.attributes.get("role_name") in HERO_ROLES:
-            row = sim.vehicles.data[actor.slot]
-            return float(row[COLUMN["x"]]), float(row[COLUMN["y"]])
-    return None
+def hero_vehicle(sim: Any) -> Any:
+    """The first vehicle whose ``role_name`` is a hero's, or None."""
+    return next((actor for actor in sim.vehicles.owners if actor.attributes.get("role_name") in HERO_ROLES), None)
+
+
+def hero_location(sim: Any, hero: Any = None) -> tuple[float, float] | None:
+    """(x, y) of ``hero`` (default: :func:`hero_vehicle`), or None without one."""
+    hero = hero if hero is not None else hero_vehicle(sim)
+    if hero is None:
+        return None
+    row = sim.vehicles.data[hero.slot]
+    return float(row[COLUMN["x"]]), float(row[COLUMN["y"]])
 
 
 class HybridPhysics:
@@ -47,13 +53,16 @@ class HybridPhysics:
         self.respawn = False
         self.bounds: tuple[float, float] | None = None  # (lower, upper) metres; None: 25, actor_active_distance
         self.dormant: set[int] = set()
+        self._hero: Any = None  # the hero found last tick (looked for again once it is gone)
 
     def step(self, sim: "Simulation", states: list["AutopilotState"], routes: np.ndarray, speeds: np.ndarray,
              rng: np.random.Generator, release: Callable[["AutopilotState"], None], dt: float) -> None:
         """Move far vehicles kinematically and respawn those beyond the upper bound near the hero;
         ``routes[i]`` holds the route points of ``states[i]`` (x, y), ``speeds[i]`` its planned acceleration
         (m/s²) and cruise speed (m/s); ``release`` frees a respawned vehicle's junction reservations."""
-        hero = hero_location(sim)
+        if self._hero is None or not self._hero.is_alive or self._hero.slot < 0:
+            self._hero = hero_vehicle(sim)
+        hero = hero_location(sim, self._hero)
         if hero is None:
             for state in states:
                 self.wake(sim, state)
