@@ -117,8 +117,8 @@ class BirdviewRenderer:
             if self.supersample > 1 else None
         self._lights = list(world.get_actors().filter("traffic.traffic_light*") if lights is None else lights)
         # traffic lights stand still: their locations are read once
-        self._light_xyz = np.array([(loc.x, loc.y, loc.z) for loc in (light.get_location() for light in self._lights)])
-        self._light_xyz = self._light_xyz.reshape(-1, 3)
+        locations = [light.get_location() for light in self._lights]
+        self._light_xyz = np.array([(loc.x, loc.y, loc.z) for loc in locations]).reshape(-1, 3)
         self._view = 2.0 * radius  # actors farther than this from the hero are off the picture
         self._facts: dict[int, tuple] = {}  # actor id -> static drawing facts (see _describe)
         poses = getattr(world, "actor_poses", None)  # the embedded world reads every pose in one call

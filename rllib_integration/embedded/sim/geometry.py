@@ -1,4 +1,4 @@
-"""Oriented bounding boxes in the ground plane, vectorised with NumPy.
+"""Oriented bounding boxes in the ground plane (the separating-axis test compiled with numba).
 
 Boxes are given by centre ``(x, y)``, yaw in radians (CARLA's left-handed convention: +yaw turns
 from +x towards +y) and half extents ``(ex, ey)``; a vertical interval ``[z0, z1]`` separates boxes
@@ -7,36 +7,45 @@ stacked above each other (bridges). Used for spawn checks and actor collisions.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from numba import njit
 
 
-def _separated(dx, dy, yaw_a, ex_a, ey_a, yaw_b, ex_b, ey_b) -> np.ndarray:
-    """Separating-axis test for pairs of boxes; True where the pair does not overlap."""
-    ca, sa, cb, sb = np.cos(yaw_a), np.sin(yaw_a), np.cos(yaw_b), np.sin(yaw_b)
-    separated = np.zeros(np.shape(dx), dtype=bool)
-    for ux, uy in ((ca, sa), (-sa, ca), (cb, sb), (-sb, cb)):
-        reach_a = ex_a * np.abs(ca * ux + sa * uy) + ey_a * np.abs(-sa * ux + ca * uy)
-        reach_b = ex_b * np.abs(cb * ux + sb * uy) + ey_b * np.abs(-sb * ux + cb * uy)
-        separated |= np.abs(dx * ux + dy * uy) > reach_a + reach_b
-    return separated
+@njit(cache=True)
+def _least_overlap(dx: float, dy: float, yaw_a: float, ex_a: float, ey_a: float, yaw_b: float, ex_b: float,
+                   ey_b: float) -> tuple[float, float, float]:
+    """The separating-axis test of two boxes (``dx, dy``: centre of b minus centre of a): the least overlap
+    along the four axes and that axis, pointing from a to b; the boxes are apart when it is below 0."""
+    ca, sa, cb, sb = math.cos(yaw_a), math.sin(yaw_a), math.cos(yaw_b), math.sin(yaw_b)
+    best, best_x, best_y = math.inf, 1.0, 0.0
+    for axis in range(4):
+        if axis == 0:
+            ux, uy = ca, sa
+        elif axis == 1:
+            ux, uy = -sa, ca
+        elif axis == 2:
+            ux, uy = cb, sb
+        else:
+            ux, uy = -sb, cb
+        reach = ex_a * abs(ca * ux + sa * uy) + ey_a * abs(-sa * ux + ca * uy) + \
+            ex_b * abs(cb * ux + sb * uy) + ey_b * abs(-sb * ux + cb * uy)
+        along = dx * ux + dy * uy
+        depth = reach - abs(along)
+        if depth < best:
+            sign = 1.0 if along >= 0.0 else -1.0
+            best, best_x, best_y = depth, sign * ux, sign * uy
+    return best, best_x, best_y
 
 
 def penetration(dx: float, dy: float, yaw_a: float, ex_a: float, ey_a: float, yaw_b: float, ex_b: float,
                 ey_b: float) -> tuple[float, float, float]:
     """Least overlap of two boxes (``dx, dy``: centre of b minus centre of a) and the axis it is
     along, pointing from a to b: ``(depth, ux, uy)``; depth <= 0 when they do not overlap."""
-    ca, sa, cb, sb = np.cos(yaw_a), np.sin(yaw_a), np.cos(yaw_b), np.sin(yaw_b)
-    best = (np.inf, 1.0, 0.0)
-    for ux, uy in ((ca, sa), (-sa, ca), (cb, sb), (-sb, cb)):
-        reach = ex_a * abs(ca * ux + sa * uy) + ey_a * abs(-sa * ux + ca * uy) + \
-            ex_b * abs(cb * ux + sb * uy) + ey_b * abs(-sb * ux + cb * uy)
-        along = dx * ux + dy * uy
-        depth = reach - abs(along)
-        if depth < best[0]:
-            sign = 1.0 if along >= 0.0 else -1.0
-            best = (float(depth), float(sign * ux), float(sign * uy))
-    return best
+    depth, ux, uy = _least_overlap(float(dx), float(dy), float(yaw_a), float(ex_a), float(ey_a), float(yaw_b),
+                                   float(ex_b), float(ey_b))
+    return float(depth), float(ux), float(uy)
 
 
 def overlapping_pairs(x, y, yaw, ex, ey, z0, z1) -> np.ndarray:
@@ -45,37 +54,29 @@ def overlapping_pairs(x, y, yaw, ex, ey, z0, z1) -> np.ndarray:
     A bounding-circle test over all pairs selects candidates, the separating-axis test decides
     (compiled with numba: every tick asks it for every pair of actors).
     """
-    arrays = (np.ascontiguousarray(a, dtype=np.float64) for a in (x, y, yaw, ex, ey, z0, z1))
-    return _overlapping_pairs(*arrays)
+    return _overlapping_pairs(*_columns(x, y, yaw, ex, ey, z0, z1))
+
+
+def overlaps_with(box: tuple[float, ...], x, y, yaw, ex, ey, z0, z1) -> np.ndarray:
+    """Indices of the boxes (arrays) that overlap one ``box = (x, y, yaw, ex, ey, z0, z1)``."""
+    return _overlaps_with(*(float(v) for v in box), *_columns(x, y, yaw, ex, ey, z0, z1))
+
+
+def _columns(*columns) -> tuple[np.ndarray, ...]:
+    return tuple(np.ascontiguousarray(np.atleast_1d(c), dtype=np.float64) for c in columns)
 
 
 @njit(cache=True)
 def _overlapping_pairs(x, y, yaw, ex, ey, z0, z1) -> np.ndarray:
     n = len(x)
     radius = np.hypot(ex, ey)
-    cos, sin = np.cos(yaw), np.sin(yaw)
     found = []
     for i in range(n):
         for j in range(i + 1, n):
             dx, dy = x[j] - x[i], y[j] - y[i]
             if dx * dx + dy * dy >= (radius[i] + radius[j]) ** 2 or not (z0[i] < z1[j] and z0[j] < z1[i]):
                 continue
-            separated = False
-            for axis in range(4):
-                if axis == 0:
-                    ux, uy = cos[i], sin[i]
-                elif axis == 1:
-                    ux, uy = -sin[i], cos[i]
-                elif axis == 2:
-                    ux, uy = cos[j], sin[j]
-                else:
-                    ux, uy = -sin[j], cos[j]
-                reach_i = ex[i] * abs(cos[i] * ux + sin[i] * uy) + ey[i] * abs(-sin[i] * ux + cos[i] * uy)
-                reach_j = ex[j] * abs(cos[j] * ux + sin[j] * uy) + ey[j] * abs(-sin[j] * ux + cos[j] * uy)
-                if abs(dx * ux + dy * uy) > reach_i + reach_j:
-                    separated = True
-                    break
-            if not separated:
+            if _least_overlap(dx, dy, yaw[i], ex[i], ey[i], yaw[j], ex[j], ey[j])[0] >= 0.0:
                 found.append((i, j))
     out = np.empty((len(found), 2), dtype=np.intp)
     for k in range(len(found)):
@@ -83,14 +84,16 @@ def _overlapping_pairs(x, y, yaw, ex, ey, z0, z1) -> np.ndarray:
     return out
 
 
-def overlaps_with(box: tuple[float, ...], x, y, yaw, ex, ey, z0, z1) -> np.ndarray:
-    """Indices of the boxes (arrays) that overlap one ``box = (x, y, yaw, ex, ey, z0, z1)``."""
-    bx, by, byaw, bex, bey, bz0, bz1 = box
-    dx, dy = np.asarray(x) - bx, np.asarray(y) - by
-    radius = np.hypot(ex, ey) + np.hypot(bex, bey)
-    near = (dx * dx + dy * dy < radius * radius) & (np.asarray(z0) < bz1) & (bz0 < np.asarray(z1))
-    index = np.flatnonzero(near)
-    if len(index) == 0:
-        return index
-    hit = ~_separated(dx[index], dy[index], byaw, bex, bey, yaw[index], ex[index], ey[index])
-    return index[hit]
+@njit(cache=True)
+def _overlaps_with(bx, by, byaw, bex, bey, bz0, bz1, x, y, yaw, ex, ey, z0, z1) -> np.ndarray:
+    out = np.empty(len(x), dtype=np.intp)
+    count = 0
+    box_radius = math.hypot(bex, bey)
+    for k in range(len(x)):
+        dx, dy = x[k] - bx, y[k] - by
+        reach = math.hypot(ex[k], ey[k]) + box_radius
+        if dx * dx + dy * dy < reach * reach and z0[k] < bz1 and bz0 < z1[k] and \
+                _least_overlap(dx, dy, byaw, bex, bey, yaw[k], ex[k], ey[k])[0] >= 0.0:
+            out[count] = k
+            count += 1
+    return out[:count]

@@ -70,7 +70,7 @@ class AutopilotPlanner:
         self._members: list[AutopilotState] = []  # the autopilots in the order of the rows below
         self._coords = np.zeros((0, ROUTE_POINTS, 2))  # their routes' points
         self._forgotten_for: set[int] = set()  # the vehicles the junctions last forgot all others for
-        self._speeds = np.zeros((0, 2))  # their last plan's car-following acceleration (m/s²) and cruise speed (m/s)
+        self._accel_cruise = np.zeros((0, 2))  # their last plan's acceleration (m/s²) and cruise speed (m/s)
         sim.add_pre_tick_hook(self.tick)
 
     # -- registration -----------------------------------------------------------------------------
@@ -125,7 +125,7 @@ class AutopilotPlanner:
             # the routes as of the last plan, for the vehicles still registered
             current = [i for i, state in enumerate(self._members) if self.vehicles.get(state.vehicle.id) is state]
             self.hybrid.step(self.sim, [self._members[i] for i in current], self._coords[current],
-                             self._speeds[current], self.rng, self.junctions.release, dt)
+                             self._accel_cruise[current], self.rng, self.junctions.release, dt)
 
     def _plan(self, elapsed: float) -> None:
         for actor_id in [i for i, s in self.vehicles.items() if not s.vehicle.is_alive]:
@@ -146,7 +146,7 @@ class AutopilotPlanner:
                     self._follow(state, float(x[i]), float(y[i]), float(yaw[i]))
             self._members = states
             self._coords = np.array([state.route.coords for state in states]).reshape(count, ROUTE_POINTS, 2)
-            self._speeds = np.zeros((count, 2))
+            self._accel_cruise = np.zeros((count, 2))
         coords = self._coords
         # Route upkeep only where needed: a route point passed, or the vehicle off its route.
         c0, c1, c2 = coords[:, 0], coords[:, 1], coords[:, 2]
@@ -354,7 +354,7 @@ class AutopilotPlanner:
         free = 1.0 - (v / np.maximum(cruise, 0.1)) ** 4
         interaction = np.where(np.isfinite(gap), (np.maximum(desired, 0.0) / np.maximum(gap, 0.1)) ** 2, 0.0)
         accel = clamp(IDM_ACCEL * (free - interaction), -8.0, IDM_ACCEL)
-        self._speeds[:, 0], self._speeds[:, 1] = accel, np.maximum(cruise, 0.0)  # (states are the members here)
+        self._accel_cruise[:, 0], self._accel_cruise[:, 1] = accel, np.maximum(cruise, 0.0)  # (states: the members)
         throttle = np.where(accel > 0.0, table.throttle_for(slots, np.maximum(accel, 0.0)), 0.0)
         brake = np.where(accel < -COASTING, clamp((-accel - COASTING) / table.brake_decel(slots), 0.0, 1.0), 0.0)
         hold = (v < 0.3) & (np.isfinite(gap)) & (gap < standstill + 1.0)

@@ -55,10 +55,10 @@ class HybridPhysics:
         self.dormant: set[int] = set()
         self._hero: Any = None  # the hero found last tick (looked for again once it is gone)
 
-    def step(self, sim: "Simulation", states: list["AutopilotState"], routes: np.ndarray, speeds: np.ndarray,
+    def step(self, sim: "Simulation", states: list["AutopilotState"], routes: np.ndarray, accel_cruise: np.ndarray,
              rng: np.random.Generator, release: Callable[["AutopilotState"], None], dt: float) -> None:
         """Move far vehicles kinematically and respawn those beyond the upper bound near the hero;
-        ``routes[i]`` holds the route points of ``states[i]`` (x, y), ``speeds[i]`` its planned acceleration
+        ``routes[i]`` holds the route points of ``states[i]`` (x, y), ``accel_cruise[i]`` its planned acceleration
         (m/s²) and cruise speed (m/s); ``release`` frees a respawned vehicle's junction reservations."""
         if self._hero is None or not self._hero.is_alive or self._hero.slot < 0:
             self._hero = hero_vehicle(sim)
@@ -86,7 +86,7 @@ class HybridPhysics:
             self.wake(sim, states[i])
         if far.any():
             self.dormant.update(states[i].vehicle.id for i in np.flatnonzero(far))
-            self._move(sim, slots[far], routes[far], speeds[far], dt)
+            self._move(sim, slots[far], routes[far], accel_cruise[far], dt)
 
     def wake(self, sim: Any, state: "AutopilotState") -> None:
         """Give a vehicle its physics back."""
@@ -97,13 +97,14 @@ class HybridPhysics:
                 sim.vehicles.data[vehicle.slot, COLUMN["frozen"]] = 0.0
 
     @staticmethod
-    def _move(sim: "Simulation", slots: np.ndarray, routes: np.ndarray, speeds: np.ndarray, dt: float) -> None:
+    def _move(sim: "Simulation", slots: np.ndarray, routes: np.ndarray, accel_cruise: np.ndarray,
+              dt: float) -> None:
         """Advance far vehicles along their routes without physics: each at the speed its car-following
         acceleration gives (capped just above its cruise speed), on the ground, facing along the route
         segment it ends on."""
         data = sim.vehicles.data
         data[slots, FROZEN] = 1.0
-        speed = np.minimum(np.maximum(data[slots, SPEED] + speeds[:, 0] * dt, 0.0), speeds[:, 1] + 0.5)
+        speed = np.minimum(np.maximum(data[slots, SPEED] + accel_cruise[:, 0] * dt, 0.0), accel_cruise[:, 1] + 0.5)
         data[slots, SPEED] = speed
         along_routes(data, slots, np.ascontiguousarray(routes), speed * dt)
         x, y = data[slots, X], data[slots, Y]
