@@ -80,6 +80,7 @@ def test_recording_queries_report_creations_collisions_and_blocked_actors(server
     spots = world.get_map().get_spawn_points()
     path = client.start_recorder(str(tmp_path / "crash.log"))
     parked = world.spawn_actor(library.find("vehicle.tesla.model3"), spots[0])
+    parked.set_simulate_physics(False)  # parked for good: the hero's hit does not shunt it
     hero_bp = library.find("vehicle.audi.tt")
     hero_bp.set_attribute("role_name", "hero")
     behind = carla.Transform(spots[0].location - spots[0].get_forward_vector() * 15.0, spots[0].rotation)

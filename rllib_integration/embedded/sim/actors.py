@@ -167,6 +167,11 @@ class Walker(Actor):
     def get_control(self) -> carla.WalkerControl:
         return carla.WalkerControl(self._control.direction, self._control.speed, self._control.jump)
 
+    def push(self, dx: float, dy: float) -> None:
+        """Step ``dx, dy`` metres aside (out of a vehicle's way: the kernel's collision response)."""
+        loc = self._transform.location
+        self._transform = carla.Transform(carla.Location(loc.x + dx, loc.y + dy, loc.z), self._transform.rotation)
+
     def advance(self, dt: float) -> None:
         """Walk for ``dt`` seconds under the current control (called by the kernel's tick)."""
         direction = self._control.direction

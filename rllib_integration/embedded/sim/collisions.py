@@ -1,24 +1,30 @@
 """Collisions between actors, resolved once per tick after physics.
 
 Every pair of overlapping boxes (vehicles, walkers and props) is a collision of the frame, recorded for
-both actors with the impulse of a perfectly inelastic impact (reduced mass times the relative
-velocity). The vehicles involved go back to their pose before the tick and stop; boxes that still
-overlap there are pushed apart (along the axis of least overlap), so no vehicle stays stuck.
+both actors with the impulse exchanged. Overlapping boxes are pushed apart along the axis of least
+overlap (the separating-axis test), as a rigid-body solver separates them:
+
+- two vehicles share the push in inverse proportion to their masses and exchange an impulse along the
+  contact normal (restitution :data:`~.contacts.RESTITUTION`) with friction across it: a rear-end
+  shunt pushes the car ahead, a side scrape slows both; neither is held in place;
+- a walker against a vehicle (CARLA's pedestrians are kinematic characters): the walker steps out of
+  the vehicle's way, and the vehicle feels the impulse of a body of :data:`WALKER_MASS`;
+- props, and vehicles whose physics is off, do not move: the other actor is pushed off them.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
 import math
+from typing import Any
 
 import carla
 import numpy as np
 
 from . import geometry
-from .actors import Prop
-from .vehicle import Vehicle
+from .actors import Prop, Walker
+from .contacts import FRICTION, RESTITUTION, apply_velocity_change
 from .dynamics import COLUMN, VehicleStates
+from .vehicle import Vehicle
 
 #: Mass given to actors that are not vehicles (walkers), kg.
 WALKER_MASS = 70.0
@@ -39,10 +45,17 @@ def mass_of(vehicles: VehicleStates, actor: Any) -> float:
     return getattr(actor, "mass", WALKER_MASS)
 
 
-def resolve_collisions(actors: list[Any], boxes: tuple[np.ndarray, ...], vehicles: VehicleStates,
-                       before: np.ndarray) -> list[CollisionRecord]:
+def _movable(vehicles: VehicleStates, actor: Any) -> bool:
+    """Whether contacts move the actor: a vehicle under physics, or a walker."""
+    if isinstance(actor, Vehicle):
+        return vehicles.data[actor.slot, COLUMN["frozen"]] == 0.0
+    return isinstance(actor, Walker)
+
+
+def resolve_collisions(actors: list[Any], boxes: tuple[np.ndarray, ...], vehicles: VehicleStates
+                       ) -> list[CollisionRecord]:
     """The collisions of this tick between ``actors`` with ``boxes`` (as ``Simulation.boxes()`` gives
-    them); the vehicles involved are put back to their rows of ``before`` and stopped."""
+    them), resolved (see the module docstring)."""
     if len(actors) < 2:
         return []
     pairs = [(i, j) for i, j in geometry.overlapping_pairs(*boxes)
@@ -50,41 +63,77 @@ def resolve_collisions(actors: list[Any], boxes: tuple[np.ndarray, ...], vehicle
     records = []
     for i, j in pairs:
         a, b = actors[i], actors[j]
-        va, vb = a.get_velocity(), b.get_velocity()
-        mass_a, mass_b = mass_of(vehicles, a), mass_of(vehicles, b)
-        reduced = mass_a * mass_b / (mass_a + mass_b)
-        impulse = carla.Vector3D((vb.x - va.x) * reduced, (vb.y - va.y) * reduced, 0.0)
-        records.append(CollisionRecord(a, b, impulse))
-        records.append(CollisionRecord(b, a, carla.Vector3D(-impulse.x, -impulse.y, 0.0)))
-    for actor in {actors[k] for pair in pairs for k in pair}:
-        if isinstance(actor, Vehicle):
-            row = vehicles.data[actor.slot]
-            for name in ("x", "y", "yaw"):
-                row[COLUMN[name]] = before[actor.slot, COLUMN[name]]
-            row[COLUMN["speed"]] = 0.0
-            row[COLUMN["yaw_rate"]] = 0.0
-    for i, j in pairs:
-        _separate(actors[i], actors[j], vehicles)
+        jx, jy = _resolve(a, b, vehicles)
+        records.append(CollisionRecord(a, b, carla.Vector3D(-jx, -jy, 0.0)))
+        records.append(CollisionRecord(b, a, carla.Vector3D(jx, jy, 0.0)))
     return records
 
 
-def _separate(a: Any, b: Any, vehicles: VehicleStates) -> None:
-    """Push two boxes that still overlap at their poses before the tick apart (vehicles move; a
-    walker or a prop does not), so that neither stays stuck in the other."""
-    movers = [actor for actor in (a, b) if isinstance(actor, Vehicle)]
-    if not movers:
-        return
-    boxes = []
-    for actor in (a, b):
-        t, e = actor.get_transform(), actor.bounding_box.extent
-        boxes.append((t.location.x, t.location.y, math.radians(t.rotation.yaw), e.x, e.y))
-    (xa, ya, yaw_a, ex_a, ey_a), (xb, yb, yaw_b, ex_b, ey_b) = boxes
+def _box(actor: Any) -> tuple[float, float, float, float, float]:
+    t, e = actor.get_transform(), actor.bounding_box.extent
+    return t.location.x, t.location.y, math.radians(t.rotation.yaw), e.x, e.y
+
+
+def _velocity(vehicles: VehicleStates, actor: Any) -> tuple[float, float]:
+    if isinstance(actor, Vehicle):
+        vx, vy, _ = vehicles.velocity(actor.slot)
+        return vx, vy
+    v = actor.get_velocity()
+    return v.x, v.y
+
+
+def _resolve(a: Any, b: Any, vehicles: VehicleStates) -> tuple[float, float]:
+    """Push ``a`` and ``b`` apart and exchange their impulse; returns the impulse on ``b`` (N·s)."""
+    (xa, ya, yaw_a, ex_a, ey_a), (xb, yb, yaw_b, ex_b, ey_b) = _box(a), _box(b)
     depth, ux, uy = geometry.penetration(xb - xa, yb - ya, yaw_a, ex_a, ey_a, yaw_b, ex_b, ey_b)
     if depth <= 0.0:
+        return 0.0, 0.0
+    move_a, move_b = _movable(vehicles, a), _movable(vehicles, b)
+    if not (move_a or move_b):
+        return 0.0, 0.0
+    mass_a, mass_b = mass_of(vehicles, a), mass_of(vehicles, b)
+    walker_a, walker_b = isinstance(a, Walker), isinstance(b, Walker)
+    # who moves: a walker steps aside for a vehicle; otherwise in inverse proportion to mass
+    if walker_a != walker_b and move_a and move_b:
+        share_a = 1.0 if walker_a else 0.0
+    elif move_a and move_b:
+        share_a = mass_b / (mass_a + mass_b)
+    else:
+        share_a = 1.0 if move_a else 0.0
+    push = depth + SEPARATION
+    _move(a, vehicles, -ux * push * share_a, -uy * push * share_a)
+    _move(b, vehicles, ux * push * (1.0 - share_a), uy * push * (1.0 - share_a))
+    # the impulse along the normal (a -> b), with friction across it
+    vax, vay = _velocity(vehicles, a)
+    vbx, vby = _velocity(vehicles, b)
+    closing = (vbx - vax) * ux + (vby - vay) * uy
+    if closing >= 0.0:
+        return 0.0, 0.0
+    # a walker is kinematic (the impulse does not move it) but its body still gives the vehicle one
+    inverse_a = 1.0 / mass_a if move_a else 0.0
+    inverse_b = 1.0 / mass_b if move_b else 0.0
+    if inverse_a + inverse_b <= 0.0:
+        return 0.0, 0.0
+    normal = -(1.0 + RESTITUTION) * closing / (inverse_a + inverse_b)
+    tx, ty = (vbx - vax) - closing * ux, (vby - vay) - closing * uy
+    slide = math.hypot(tx, ty)
+    tangent = min(FRICTION * normal, slide / (inverse_a + inverse_b)) if slide > 1e-9 else 0.0
+    jx = normal * ux - (tangent * tx / slide if slide > 1e-9 else 0.0)
+    jy = normal * uy - (tangent * ty / slide if slide > 1e-9 else 0.0)
+    contact = ((xa + xb) / 2.0, (ya + yb) / 2.0)
+    for actor, sign, inverse in ((a, -1.0, inverse_a), (b, 1.0, inverse_b)):
+        if isinstance(actor, Vehicle) and inverse > 0.0:
+            scale = sign * inverse
+            apply_velocity_change(vehicles.data[actor.slot], jx * scale, jy * scale, *contact)
+    return jx, jy
+
+
+def _move(actor: Any, vehicles: VehicleStates, dx: float, dy: float) -> None:
+    if dx == 0.0 and dy == 0.0:
         return
-    share = (depth + SEPARATION) / len(movers)
-    for actor, sign in ((a, -1.0), (b, 1.0)):
-        if isinstance(actor, Vehicle):
-            row = vehicles.data[actor.slot]
-            row[COLUMN["x"]] += sign * ux * share
-            row[COLUMN["y"]] += sign * uy * share
+    if isinstance(actor, Vehicle):
+        row = vehicles.data[actor.slot]
+        row[COLUMN["x"]] += dx
+        row[COLUMN["y"]] += dy
+    elif isinstance(actor, Walker):
+        actor.push(dx, dy)

@@ -17,8 +17,8 @@ One :meth:`Simulation.tick`, in order:
    managers and walker AI controllers;
 3. physics: every vehicle through the vectorised dynamics (sub-stepped at
    :data:`~.dynamics.PHYSICS_STEP`) onto the ground's surface, then every walker by its control;
-4. collisions: with the static world (:mod:`.static_scene`; the vehicle goes back and loses speed),
-   then between overlapping actors (:mod:`.collisions`), recorded for this frame;
+4. collisions: with the static world (:mod:`.static_scene`, resolved by :mod:`.contacts`: pushed out,
+   sliding along), then between overlapping actors (:mod:`.collisions`), recorded for this frame;
 5. the clock advances by the step; sensors measure, in spawn order; tick listeners get the snapshot.
 
 The facades (``World``, ``Client``, the actors, ``TrafficManager``), the traffic subsystem and the
@@ -258,10 +258,10 @@ class Simulation:
 
     # -- queries -------------------------------------------------------------------------------
     def walker_positions(self) -> np.ndarray:
-        """(x, y, yaw radians) of every walker, shape (N, 3)."""
-        rows = [(t.location.x, t.location.y, math.radians(t.rotation.yaw))
-                for t in (walker.get_transform() for walker in self._walkers)]
-        return np.array(rows) if rows else np.empty((0, 3))
+        """(x, y, yaw radians, speed m/s) of every walker, shape (N, 4)."""
+        rows = [(t.location.x, t.location.y, math.radians(t.rotation.yaw), walker.get_velocity().length())
+                for walker, t in ((walker, walker.get_transform()) for walker in self._walkers)]
+        return np.array(rows) if rows else np.empty((0, 4))
 
     def actor_poses(self) -> tuple[np.ndarray, np.ndarray]:
         """Ids (N,) and (x, y, yaw radians) (N, 3) of every vehicle, then every walker: read off the
@@ -272,7 +272,7 @@ class Simulation:
         if not self._walkers:
             return ids, vehicles
         walker_ids = np.fromiter((walker.id for walker in self._walkers), dtype=np.int64, count=len(self._walkers))
-        return np.concatenate([ids, walker_ids]), np.concatenate([vehicles, self.walker_positions()])
+        return np.concatenate([ids, walker_ids]), np.concatenate([vehicles, self.walker_positions()[:, :3]])
 
     def timestamp(self) -> carla.Timestamp:
         return carla.Timestamp(self.frame, self.elapsed, self.delta, self.elapsed)
@@ -327,7 +327,7 @@ class Simulation:
         for walker in self._walkers:
             walker.advance(dt)
         moving = states.count or self._walkers
-        self.collisions = resolve_collisions(*self.boxes(), states, before) if moving else []
+        self.collisions = resolve_collisions(*self.boxes(), states) if moving else []
         self.collisions += [CollisionRecord(vehicle, other, impulse) for vehicle, other, impulse in static_hits]
         states.update_accelerations(before, dt)
         self.frame += 1

@@ -2,17 +2,14 @@
 (map layers, ``enable_environment_objects``), the queries of ``carla.World`` on it, and the collisions
 of vehicles with it.
 
-Collisions are checked after physics for every vehicle at once, at its poses at the start, the middle
-and the end of the tick (at most 0.9 m apart below 108 km/h; thin objects are at least 0.8 m wide on
-the collision raster, so none is jumped): the body (16 points of its outline: 5 across the front and
-the back, 3 more along each side) against solid objects, the wheels (the bumpers pass over a curb)
-against the curbs. A point entering a solid object is a hit; a wheel mounting a sidewalk
-faster than :data:`CLIMB_SPEED` hits the curb. On a hit the vehicle goes back to
-its pose of the sub-step before: against solid objects it stops (slower than 2 m/s) or bounces back
-at a tenth of its speed; against a curb it keeps 60 % of its speed. Each hit is a collision with
-CARLA's fake actor (``id`` 0, ``type_id`` ``static.<tag>``) and an impulse of mass times the change
-of velocity (N·s). Slower than :data:`CLIMB_SPEED` a vehicle climbs onto the sidewalk, raised by the
-curb's height.
+Collisions are checked after physics for every vehicle at once, at its poses at the middle and the end
+of the tick (at most 0.9 m apart below 108 km/h; thin objects are at least 0.8 m wide on the collision
+raster, so none is jumped): the body (16 points of its outline: 5 across the front and the back, 3 more
+along each side) against solid objects, the wheels (the bumpers pass over a curb) against the curbs.
+How a contact is resolved (pushed out along the surface's normal, the velocity into it lost, sliding
+along it; curbs climbed or glanced off) is :mod:`.contacts`'. Each contact is a collision with CARLA's
+fake actor (``id`` 0, ``type_id`` ``static.<tag>``) and the impulse the contact gave (N·s). Slower than
+:data:`CLIMB_SPEED` a vehicle climbs onto the sidewalk, raised by the curb's height, with no collision.
 """
 
 from __future__ import annotations
@@ -24,11 +21,10 @@ import carla
 import numpy as np
 
 from ..maps.static_world import CURB_HEIGHT, StaticWorld
-from . import vehicle_kernel as kernel
+from . import contacts
 from .dynamics import COLUMN, VehicleStates
 
 CLIMB_SPEED = 1.5  # m/s
-RESTITUTION, STOP_SPEED, CURB_KEEP = 0.1, 2.0, 0.6
 _ALL_LAYERS = int(carla.MapLayer.All)
 
 
@@ -219,9 +215,9 @@ class StaticScene:
     # -- vehicles -----------------------------------------------------------------------------
     def collide(self, states: VehicleStates, before: np.ndarray, path: np.ndarray,
                 dt: float) -> tuple[list[tuple[Any, StaticActor, carla.Vector3D]], np.ndarray]:
-        """Hits of this tick (see the module docstring) and how far each vehicle stands raised on a curb.
-        The vehicles hit go back and lose speed; returns ((vehicle, static actor, impulse) per hit,
-        curb raise per vehicle). ``path`` holds (x, y, yaw) after each sub-step, shape (S, N, 3)."""
+        """Contacts of this tick, resolved in the state table (see the module docstring): (vehicle, static
+        actor, impulse) per contact, and how far each vehicle stands raised on a curb. ``path`` holds
+        (x, y, yaw) after each sub-step, shape (S, N, 3)."""
         n = states.count
         if n == 0:
             return [], np.zeros(0)
@@ -229,26 +225,13 @@ class StaticScene:
         middle, end = (len(path) - 1) // 2, len(path) - 1
         poses = np.concatenate([start[None], path[[middle, end]]], axis=0)  # the tick's start, middle, end
         world = self.world
-        kinds, steps, objects, raised = kernel.static_contacts(
-            states.data, n, poses, kernel.OUTLINE, world.object_index, world.sidewalk, self._enabled_lookup,
+        kinds, objects, impulses, raised = contacts.static_contacts(
+            states.data, n, poses, contacts.OUTLINE, world.object_index, self._enabled_lookup, world.sidewalk,
             world.origin_x, world.origin_y, world.ppm, CLIMB_SPEED, CURB_HEIGHT)
         records = []
         for slot in np.flatnonzero(kinds):
-            solid = kinds[slot] == kernel.SOLID_HIT
+            solid = kinds[slot] == contacts.SOLID_HIT
             label = world.objects[objects[slot] - 1].label if solid else int(carla.CityObjectLabel.Sidewalks)
-            records.append(self._respond(states, int(slot), poses[steps[slot], slot], label, bool(solid)))
+            records.append((states.owners[slot], StaticActor(label),
+                            carla.Vector3D(float(impulses[slot, 0]), float(impulses[slot, 1]), 0.0)))
         return records, raised
-
-    def _respond(self, states: VehicleStates, slot: int, pose: np.ndarray, label: int,
-                 solid: bool) -> tuple[Any, StaticActor, carla.Vector3D]:
-        row = states.data[slot]
-        speed = row[COLUMN["speed"]]
-        if solid:
-            new_speed = 0.0 if abs(speed) < STOP_SPEED else -RESTITUTION * speed
-        else:
-            new_speed = CURB_KEEP * speed
-        row[COLUMN["x"]], row[COLUMN["y"]], row[COLUMN["yaw"]] = pose
-        row[COLUMN["speed"]], row[COLUMN["vy"]], row[COLUMN["yaw_rate"]], row[COLUMN["spin"]] = new_speed, 0.0, 0.0, 0.0
-        change = (new_speed - speed) * row[COLUMN["mass"]]
-        impulse = carla.Vector3D(change * math.cos(pose[2]), change * math.sin(pose[2]), 0.0)
-        return states.owners[slot], StaticActor(label), impulse
