@@ -14,7 +14,7 @@ from rllib_integration.embedded import command
 
 from conftest import make_world, shared_map
 
-DELTA, MINUTES, LIMIT = 0.05, 10.0, 60.0
+DELTA, MINUTES, LIMIT = 0.05, 10.0, 90.0
 CHECK_EVERY = 10  # ticks between two looks (0.5 s)
 
 
@@ -31,7 +31,8 @@ def _spawn(client, world, count: int, seed: int) -> list:
 
 def _excused(world, stopped: dict) -> set:
     """Stopped vehicles before a light that is not green, and those queued behind them (or
-    merging into their queue from the next lane)."""
+    merging into their queue from the next lane, or waiting before a junction for room in a queue
+    beyond it): within 20 m ahead and 5 m across (queues bend with the road)."""
     town = world.get_map()
     excused = set()
     for vehicle_id, transform in stopped.items():
@@ -51,7 +52,7 @@ def _excused(world, stopped: dict) -> set:
                 there = stopped[other].location
                 dx, dy = there.x - here.x, there.y - here.y
                 ahead, across = dx * forward.x + dy * forward.y, abs(dy * forward.x - dx * forward.y)
-                if 0.0 < ahead < 15.0 and across < 4.5:
+                if 0.0 < ahead < 20.0 and across < 5.0:
                     excused.add(vehicle_id)
                     grew = True
                     break

@@ -11,7 +11,10 @@ One :class:`AutopilotPlanner` serves one traffic manager (one port). Ten times p
   30 %), or ``set_desired_speed``; slower in curves.
 - **Car following**: the Intelligent Driver Model towards the nearest vehicle or walker on the route
   ahead (``distance_to_leading_vehicle`` is its standstill gap; ``ignore_vehicles_percentage``,
-  ``ignore_walkers_percentage`` and ``collision_detection`` leave some out), vectorised over all pairs.
+  ``ignore_walkers_percentage`` and ``collision_detection`` leave some out), vectorised over all pairs;
+  a vehicle or walker that touched the front half of a vehicle stops it, wherever it came from, until
+  they are apart (a bus never shoves a car it swept into; two vehicles nose to nose wait for the
+  gridlock breaker).
 - **Steering**: pure pursuit (from midway between the axles) of a route point 4-15 m ahead (further
   at speed and while changing lanes), ``vehicle_lane_offset`` / ``global_lane_offset`` metres right of the lane centre.
 - **Lights** (:mod:`.vehicle_lights`) for the vehicles with ``update_vehicle_lights``.
@@ -28,7 +31,9 @@ from typing import TYPE_CHECKING, Any
 import carla
 import numpy as np
 
+from ...common.formats import GRAVITY
 from ..sim.dynamics import COLUMN, clamp
+from ..sim.geometry import penetration
 from . import hybrid, lane_changes
 from .autopilot_state import AutopilotState
 from .gridlock import GridlockBreaker
@@ -47,6 +52,7 @@ COASTING = 0.5  # m/s² a vehicle loses with the throttle closed (rolling, drag,
 LONG_VEHICLE = 3.2  # half length, m: vans, trucks and buses turn differently
 TIGHT_TURN_SPEED = 1.4  # m/s: long vehicles in turns under 10 m radius (below the curb-climbing speed)
 MOVING = 0.5  # m/s: faster than this, a vehicle is moving
+CONTACT_CLEARANCE = 0.5  # metres: a vehicle that touched another stays stopped until they are this far apart
 
 
 class AutopilotPlanner:
@@ -71,6 +77,7 @@ class AutopilotPlanner:
         self._coords = np.zeros((0, ROUTE_POINTS, 2))  # their routes' points
         self._forgotten_for: set[int] = set()  # the vehicles the junctions last forgot all others for
         self._accel_cruise = np.zeros((0, 2))  # their last plan's acceleration (m/s²) and cruise speed (m/s)
+        self._touching: dict[int, set[Any]] = {}  # vehicle id -> the actors it touched and is still near
         sim.add_pre_tick_hook(self.tick)
 
     # -- registration -----------------------------------------------------------------------------
@@ -117,6 +124,9 @@ class AutopilotPlanner:
         self._steps += 1
         if not self.vehicles and not self._members:
             return  # nobody to plan for (nor any hybrid-mode vehicle to wake)
+        for record in self.sim.collisions:  # the last tick's contacts (hooks run before physics)
+            if record.actor.id in self.vehicles and record.other_actor.id != 0:
+                self._touching.setdefault(record.actor.id, set()).add(record.other_actor)
         new = any(not state.route.points for state in self.vehicles.values())
         if self._since_plan >= PLANNING_PERIOD - 1e-9 or new:
             self._plan(self._since_plan if math.isfinite(self._since_plan) else dt)
@@ -314,14 +324,48 @@ class AutopilotPlanner:
         if len(walkers):
             ox, oy = np.concatenate([ox, walkers[:, 0]]), np.concatenate([oy, walkers[:, 1]])
             oyaw = np.concatenate([oyaw, walkers[:, 2]])
-            ospeed = np.concatenate([ospeed, np.zeros(len(walkers))])
+            ospeed = np.concatenate([ospeed, walkers[:, 3]])
             olength = np.concatenate([olength, np.full(len(walkers), 0.3)])
             owidth = np.concatenate([owidth, np.full(len(walkers), 0.3)])
         left_out = self._left_out(states, vehicle_count, len(ox))
         gap, leader = nearest_leaders(x, y, yaw, rows[:, COLUMN["half_length"]], rows[:, COLUMN["half_width"]], slots,
-                                      np.ascontiguousarray(samples), ROUTE_STEP, ox, oy, oyaw, olength, owidth,
-                                      left_out)
-        return gap, np.where(np.isfinite(gap), ospeed[leader], 0.0), leader
+                                      np.ascontiguousarray(samples), ROUTE_STEP, ox, oy, oyaw, ospeed, olength, owidth,
+                                      left_out, vehicle_count)
+        speed = np.where(leader < vehicle_count, ospeed[leader], 0.0)  # a walker ahead: come to rest before it
+        if self._touching:
+            self._stop_for_contacts(states, rows, x, y, yaw, gap, leader, speed, vehicle_count)
+        return gap, np.where(np.isfinite(gap), speed, 0.0), leader
+
+    def _stop_for_contacts(self, states, rows, x, y, yaw, gap, leader, speed, vehicle_count: int) -> None:
+        """A vehicle or walker that has touched a vehicle and is still within :data:`CONTACT_CLEARANCE` of
+        it, in its front half, stops it (however it came there), until they are apart."""
+        owners = self.sim.vehicles.owners
+        index = {owner.id: k for k, owner in enumerate(owners)}
+        planned = {state.vehicle.id: i for i, state in enumerate(states)}
+        for vehicle_id, others in list(self._touching.items()):
+            i = planned.get(vehicle_id)
+            if i is None:
+                del self._touching[vehicle_id]
+                continue
+            state = states[i]
+            for other in list(others):
+                if not other.is_alive:
+                    others.discard(other)
+                    continue
+                t, e = other.get_transform(), other.bounding_box.extent
+                depth, _, _ = penetration(t.location.x - x[i], t.location.y - y[i], yaw[i],
+                                          rows[i, COLUMN["half_length"]], rows[i, COLUMN["half_width"]],
+                                          math.radians(t.rotation.yaw), e.x, e.y)
+                if depth < -CONTACT_CLEARANCE:
+                    others.discard(other)  # apart again
+                    continue
+                walker = other.id not in index
+                if other.id in state.ignored_actors or (state.ignore_walkers if walker else state.ignore_vehicles) > 0.0:
+                    continue  # told to ignore it (collision_detection, ignore percentages)
+                if (t.location.x - x[i]) * math.cos(yaw[i]) + (t.location.y - y[i]) * math.sin(yaw[i]) > 0.0:
+                    gap[i], leader[i], speed[i] = 0.0, index.get(other.id, vehicle_count), 0.0
+            if not others:
+                del self._touching[vehicle_id]
 
     def _left_out(self, states, vehicle_count: int, others: int) -> np.ndarray:
         """The vehicles and walkers each state ignores this plan, (states, others) (percentages drawn per
@@ -355,8 +399,10 @@ class AutopilotPlanner:
         interaction = np.where(np.isfinite(gap), (np.maximum(desired, 0.0) / np.maximum(gap, 0.1)) ** 2, 0.0)
         accel = clamp(IDM_ACCEL * (free - interaction), -8.0, IDM_ACCEL)
         self._accel_cruise[:, 0], self._accel_cruise[:, 1] = accel, np.maximum(cruise, 0.0)  # (states: the members)
-        throttle = np.where(accel > 0.0, table.throttle_for(slots, np.maximum(accel, 0.0)), 0.0)
-        brake = np.where(accel < -COASTING, clamp((-accel - COASTING) / table.brake_decel(slots), 0.0, 1.0), 0.0)
+        # what the controls must add to the slope's pull (uphill: more throttle; downhill: brake to hold)
+        wanted = accel + GRAVITY * np.sin(rows[:, COLUMN["ground_pitch"]])
+        throttle = np.where(wanted > 0.0, table.throttle_for(slots, np.maximum(wanted, 0.0)), 0.0)
+        brake = np.where(wanted < -COASTING, clamp((-wanted - COASTING) / table.brake_decel(slots), 0.0, 1.0), 0.0)
         hold = (v < 0.3) & (np.isfinite(gap)) & (gap < standstill + 1.0)
         brake = np.where(hold, 1.0, brake)
         throttle = np.where(hold, 0.0, throttle)

@@ -3,14 +3,16 @@
 For the next junction on a vehicle's route (:class:`~.routes.Route`), :meth:`JunctionControl.stop_gap`
 gives the distance from the vehicle's front to where it must stop (``inf``: go on):
 
-- **lights**: stop at red, and at yellow when the vehicle can stop comfortably, 4 m before the
+- **lights**: stop at red, and at yellow unless the vehicle cannot stop comfortably before the
+  junction (a vehicle standing or creeping at the line never starts into a yellow); the stop is 4 m before the
   junction (inside the light's trigger volume, as CARLA's traffic manager) unless the vehicle
   ignores lights (``ignore_lights_percentage``, drawn once per light and approach);
 - **stop signs**: come to a full stop at the line first (``ignore_signs_percentage``);
 - **right of way**: a vehicle enters only when no vehicle holding the junction drives a path that
   crosses or merges into its own (paths from the same lane, and paths that stay apart by both
   vehicles' half widths and a margin may be driven together: opposite through traffic, parallel
-  turns of small cars), and when there is room for it beyond
+  turns of small cars; a holder whose rear has passed the last point where the two paths come near no
+  longer counts, so long junctions let crossing traffic follow behind), and when there is room for it beyond
   the junction (it never blocks the box). Holding is first come, first served; a vehicle that holds a
   junction it has not entered and has not moved for 3 s lets it go, so two queues can never wait
   for each other; a vehicle refused by the holders 2 s before another goes before it, so a busy
@@ -55,6 +57,7 @@ class Paths:
         self._distances: dict[tuple, float] = {}
         self._starts: dict[tuple[int, int], carla.Waypoint] = {}
         self._turning: dict[tuple[int, int], bool] = {}
+        self._clear: dict[tuple, float] = {}
 
     def register(self, connector: carla.Waypoint) -> tuple[int, int]:
         """The key of a connecting lane (its road and lane), remembered with its first waypoint."""
@@ -83,8 +86,26 @@ class Paths:
         """Whether vehicles of half widths ``width_a`` and ``width_b`` on lanes ``a`` and ``b`` could
         touch: their paths come closer than both half widths and a margin (wider where a path turns,
         whose vehicle's corners swing out)."""
-        margin = CONFLICT_MARGIN + (TURN_MARGIN if self._turning.get(a) or self._turning.get(b) else 0.0)
-        return self.distance(a, b) < width_a + width_b + margin
+        return self.distance(a, b) < width_a + width_b + self._margin(a, b)
+
+    def _margin(self, a: tuple[int, int], b: tuple[int, int]) -> float:
+        return CONFLICT_MARGIN + (TURN_MARGIN if self._turning.get(a) or self._turning.get(b) else 0.0)
+
+    def clear_after(self, a: tuple[int, int], width_a: float, b: tuple[int, int], width_b: float) -> float:
+        """Metres along lane ``b`` past which a vehicle on it (its rear) no longer comes near lane ``a``:
+        the last point of ``b`` within the conflict distance of ``a``, plus a metre (inf for no lane)."""
+        key = (a, b, round(width_a + width_b, 1))
+        if key not in self._clear:
+            pa, pb = _path_samples(self._starts[a]), _path_samples(self._starts[b])
+            near = np.hypot(pb[:, None, 0] - pa[None, :, 0], pb[:, None, 1] - pa[None, :, 1]).min(axis=1) \
+                < width_a + width_b + self._margin(a, b)
+            self._clear[key] = float(np.flatnonzero(near)[-1] + 1.0) if near.any() else 0.0
+        return self._clear[key]
+
+    def progress(self, b: tuple[int, int], x: float, y: float) -> float:
+        """Metres along lane ``b`` of its point nearest to (x, y)."""
+        samples = _path_samples(self._starts[b])
+        return float(np.argmin(np.hypot(samples[:, 0] - x, samples[:, 1] - y)))
 
 
 class JunctionControl:
@@ -96,9 +117,11 @@ class JunctionControl:
         self.paths = Paths()
         #: junction -> {vehicle id: (connecting lane key, the vehicle's half width)}
         self.holders: dict[int, dict[int, tuple[tuple[int, int], float]]] = {}
-        #: junction -> {vehicle id: (lane key, half width, first refused, last refused)} of the vehicles
-        #: refused by its holders: one that has waited longer goes first (no vehicle waits forever)
-        self.waiters: dict[int, dict[int, tuple[tuple[int, int], float, float, float]]] = {}
+        self._holding_states: dict[int, "AutopilotState"] = {}  # vehicle id -> state, of the vehicles holding
+        #: junction -> {vehicle id: (lane key, half width, waiting since, last refused here, last refused at any
+        #: junction of its chain)} of the vehicles refused: one that has waited longer and could go now (it was
+        #: refused here, not at another junction of its chain) goes first, so no vehicle waits forever
+        self.waiters: dict[int, dict[int, tuple[tuple[int, int], float, float, float, float]]] = {}
         self._chains: dict[int, tuple] = {}  # vehicle id -> (route, its version, entry, chain)
 
     def stop_gap(self, state: "AutopilotState", x: float, y: float, speed: float, now: float,
@@ -124,7 +147,7 @@ class JunctionControl:
         for light in self.signals.on_lane(*key) if distance > 0.0 else ():  # past the line: go on
             if light.state == carla.TrafficLightState.Green or self._ignores(state, light.id, state.ignore_lights):
                 continue
-            if light.state == carla.TrafficLightState.Red or line > braking:
+            if light.state == carla.TrafficLightState.Red or distance > braking:  # yellow: stop if it can
                 self._release(state, junction)
                 state.wait("", "light", light=light)
                 return line
@@ -193,30 +216,57 @@ class JunctionControl:
             self._release_outside(state)
             return False  # no room beyond the junction: do not block it
         width = state.vehicle.bounding_box.extent.y
-        for junction, connector, _ in chain:
+        # how long it has waited at each junction of the chain (a refusal at any of them keeps its place at all)
+        sinces = [self._since(junction, me, now) for junction, _, _ in chain]
+        for (junction, connector, _), since in zip(chain, sinces):
             holders = self.holders.setdefault(junction, {})
             blocking = [holder for holder, (held, held_width) in holders.items()
-                        if holder != me and self.paths.conflict(connector, width, held, held_width)]
-            waiters = self.waiters.setdefault(junction, {})
-            since = waiters[me][2] if me in waiters and now - waiters[me][3] < STALE_WAIT else now
+                        if holder != me and self.paths.conflict(connector, width, held, held_width)
+                        and not self._past_conflict(holder, held, held_width, connector, width)]
             if blocking:
-                waiters[me] = (connector, width, since, now)
+                self._keep_waiting(chain, sinces, me, width, now, junction)
                 state.wait(f"junction {junction} held by {blocking}", "junction", blocking[0])
                 self._release_outside(state)
                 return False
-            first = [other for other, (lane, other_width, other_since, last) in waiters.items()
-                     if other != me and now - last < STALE_WAIT and other_since < since - FAIR_WAIT
+            first = [other for other, (lane, other_width, other_since, here, _) in self.waiters.get(junction, {}).items()
+                     if other != me and now - here < STALE_WAIT and other_since < since - FAIR_WAIT
                      and self.paths.conflict(connector, width, lane, other_width)]
             if first:
+                self._keep_waiting(chain, sinces, me, width, now, junction)
                 state.wait(f"junction {junction}: gives way to {first}, waiting longer", "junction", first[0])
                 self._release_outside(state)
                 return False
+        self._holding_states[me] = state
         for junction, connector, _ in chain:
             self.holders[junction][me] = (connector, width)
-            self.waiters[junction].pop(me, None)
+            self.waiters.get(junction, {}).pop(me, None)
             state.holding.add(junction)
         state.held_since = now
         return True
+
+    def _since(self, junction: int, me: int, now: float) -> float:
+        """Since when vehicle ``me`` has waited for ``junction`` (now, if it was not refused lately)."""
+        record = self.waiters.get(junction, {}).get(me)
+        return record[2] if record is not None and now - record[4] < STALE_WAIT else now
+
+    def _keep_waiting(self, chain: list, sinces: list[float], me: int, width: float, now: float, refused: int) -> None:
+        """Record a vehicle refused at junction ``refused`` as waiting at every junction of its chain (each
+        since when it began: it keeps its place at all of them), refused at that one."""
+        for (junction, connector, _), since in zip(chain, sinces):
+            waiting = self.waiters.setdefault(junction, {})
+            here = now if junction == refused else (waiting[me][3] if me in waiting else -math.inf)
+            waiting[me] = (connector, width, since, here, now)
+
+    def _past_conflict(self, holder: int, held: tuple[int, int], held_width: float, connector: tuple[int, int],
+                       width: float) -> bool:
+        """Whether a holder's rear is past every point of its path near ``connector``'s (long junctions:
+        a vehicle crossing behind one that has gone by need not wait for it to leave the junction)."""
+        state = self._holding_states.get(holder)
+        if state is None or not state.vehicle.is_alive:
+            return False
+        at = state.vehicle.get_location()
+        rear = self.paths.progress(held, at.x, at.y) - state.vehicle.bounding_box.extent.x
+        return rear > self.paths.clear_after(connector, width, held, held_width)
 
     def _release_outside(self, state: "AutopilotState") -> None:
         """A vehicle refused its chain of junctions gives up what it holds unless it is already in one:
@@ -236,6 +286,8 @@ class JunctionControl:
         if junction in state.holding:
             self.holders.get(junction, {}).pop(state.vehicle.id, None)
             state.holding.discard(junction)
+            if not state.holding:
+                self._holding_states.pop(state.vehicle.id, None)
 
     def release(self, state: "AutopilotState") -> None:
         """Leave every junction the vehicle holds."""
@@ -244,6 +296,6 @@ class JunctionControl:
 
     def forget(self, vehicle_ids: set[int]) -> None:
         """Drop the holds of vehicles no longer driven by this traffic manager."""
-        for table in [*self.holders.values(), *self.waiters.values(), self._chains]:
+        for table in [*self.holders.values(), *self.waiters.values(), self._chains, self._holding_states]:
             for vehicle_id in [v for v in table if v not in vehicle_ids]:
                 table.pop(vehicle_id)

@@ -3,7 +3,10 @@ vehicle, the nearest vehicle or walker on its route ahead.
 
 A candidate lies ahead of the follower (within the route's sampled reach) and not far to the side of its
 heading; it counts when it stands on the route (near the route point at its distance, within both
-half widths and a margin) and does not drive against the follower. The gap is measured from the
+half widths and a margin) and does not drive against the follower, unless it stands right on the
+follower's path within :data:`HEAD_ON_REACH` (a turning truck's nose in its lane). A walker counts when it stands or
+walks on the car's path (within both half widths and :data:`WALKER_MARGIN` of it) or will step onto it
+within :data:`WALKER_NOTICE` seconds, whichever way it faces: one on the sidewalk beside the path does not. The gap is measured from the
 follower's front to the candidate's extent towards it (its length when it drives the same way, its
 width when it crosses).
 """
@@ -15,17 +18,22 @@ import math
 import numpy as np
 from numba import njit
 
+WALKER_MARGIN = 0.4  # metres between a car's side and a walker it passes
+WALKER_NOTICE = 1.5  # seconds: a walker heading for the path this soon is in the way already
+HEAD_ON_REACH = 10.0  # metres: an oncoming vehicle this close ahead, on the path itself, is a leader
+
 
 @njit(cache=True)
 def nearest_leaders(x: np.ndarray, y: np.ndarray, yaw: np.ndarray, half_length: np.ndarray, half_width: np.ndarray,
                     own: np.ndarray, samples: np.ndarray, step: float, ox: np.ndarray, oy: np.ndarray,
-                    oyaw: np.ndarray, olength: np.ndarray, owidth: np.ndarray, left_out: np.ndarray,
-                    ) -> tuple[np.ndarray, np.ndarray]:
+                    oyaw: np.ndarray, ospeed: np.ndarray, olength: np.ndarray, owidth: np.ndarray,
+                    left_out: np.ndarray, first_walker: int) -> tuple[np.ndarray, np.ndarray]:
     """Gap to and index of the leader of each follower ``i`` (inf and 0 where there is none).
 
     Followers: position, heading (radians), half length and width, their own index among the others
     (``own``, not their own leader), route points ``samples[i]`` every ``step`` metres from the route's
-    start. Others (vehicles, then walkers): position, heading, half length and width. ``left_out[i, j]``:
+    start. Others (vehicles, then walkers from index ``first_walker``): position, heading, speed, half length
+and width. ``left_out[i, j]``:
     others the follower ignores this plan (shape (0, 0): none)."""
     count, others, reach_ahead = len(x), len(ox), step * samples.shape[1]
     last = samples.shape[1] - 1
@@ -42,13 +50,28 @@ def nearest_leaders(x: np.ndarray, y: np.ndarray, yaw: np.ndarray, half_length: 
             if not 0.0 < ahead < reach_ahead or abs(dy * fx - dx * fy) >= 0.75 * ahead + 4.0:
                 continue
             index = min(max(round(ahead / step), 0), last)
+            cos_other, sin_other = math.cos(oyaw[j]), math.sin(oyaw[j])
+            if j >= first_walker:  # a walker: on the car's path, or stepping onto it within WALKER_NOTICE
+                px, py = samples[i, index, 0], samples[i, index, 1]
+                nx, ny = samples[i, min(index + 1, last), 0] - px, samples[i, min(index + 1, last), 1] - py
+                length = math.hypot(nx, ny)
+                if length < 1e-6:
+                    nx, ny, length = fx, fy, 1.0
+                side = ((ox[j] - px) * ny - (oy[j] - py) * nx) / length  # signed distance from the path
+                towards = -ospeed[j] * (cos_other * ny - sin_other * nx) / length * (1.0 if side > 0.0 else -1.0)
+                clearance = abs(side) - max(towards, 0.0) * WALKER_NOTICE
+                if clearance >= half_width[i] + owidth[j] + WALKER_MARGIN or math.hypot(ox[j] - px, oy[j] - py) > 6.0:
+                    continue
+                pair_gap = ahead - half_length[i] - owidth[j]
+                if pair_gap < gap[i]:
+                    gap[i], leader[i] = pair_gap, j
+                continue
             margin = 1.5 if ahead < 10.0 else 0.5
             off_route = math.hypot(ox[j] - samples[i, index, 0], oy[j] - samples[i, index, 1])
             if off_route >= half_width[i] + owidth[j] + margin:
                 continue  # beside the route
-            cos_other, sin_other = math.cos(oyaw[j]), math.sin(oyaw[j])
-            if fx * cos_other + fy * sin_other <= -0.2:
-                continue  # oncoming
+            if fx * cos_other + fy * sin_other <= -0.2 and (ahead >= HEAD_ON_REACH or off_route >= half_width[i] + owidth[j]):
+                continue  # oncoming (one right on the path close ahead is in the way all the same)
             turned = abs(fx * sin_other - fy * cos_other)  # |sin| of the heading difference
             reach_back = olength[j] * math.sqrt(max(1.0 - turned * turned, 0.0)) + owidth[j] * turned
             pair_gap = ahead - half_length[i] - reach_back
