@@ -92,6 +92,9 @@ def main() -> int:
                         help="override env_config.carla.simulator (default: the config's, else embedded)")
     parser.add_argument("--traffic", type=non_negative_int, default=0, help="background autopilot vehicles per route")
     parser.add_argument("--walkers", type=non_negative_int, default=0, help="walkers per route")
+    parser.add_argument("--traffic-blueprints", choices=("leaderboard", "all"), default="leaderboard",
+                        help="the background vehicles: leaderboard = what the CARLA Leaderboard 2.0 spawns (cars of no "
+                             "special type, with lights), all = every vehicle.* blueprint (buses, trucks, bikes too)")
     parser.add_argument("--seed", type=non_negative_int, default=0, help="seed of the traffic, walkers and random agents")
     parser.add_argument("--weather", default="ClearNoon", help="carla.WeatherParameters preset")
     parser.add_argument("--workers", type=positive_int, default=1, help="routes driven in parallel, one simulator each")
@@ -117,7 +120,8 @@ def main() -> int:
         routes = load_routes(args)
         settings = EvaluationSettings(
             agent=args.agent, agent_config=parse_agent_config(args.agent_config), env_config=env_config,
-            traffic=args.traffic, walkers=args.walkers, seed=args.seed, weather=args.weather, record_dir=args.record,
+            traffic=args.traffic, walkers=args.walkers, traffic_blueprints=args.traffic_blueprints, seed=args.seed,
+            weather=args.weather, record_dir=args.record,
             state_log_dir=os.path.join(args.out, "state_logs") if args.state_log else None,
             state_log_format=args.state_log or "csv")
         os.makedirs(args.out, exist_ok=True)

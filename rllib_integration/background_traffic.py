@@ -1,7 +1,8 @@
 """``BackgroundTraffic``: the autopilot vehicles and walkers of ``env_config.experiment.background_activity``.
 
 Spawned as the original did, in batches through the simulator's ``command`` module: vehicles at the
-map's spawn points (random blueprints and colours, role ``autopilot``) handed to the traffic manager,
+map's spawn points (random blueprints of ``vehicle_filter`` with the ``vehicle_attributes`` asked for, as
+ScenarioRunner's ``attribute_filter``; random colours; role ``autopilot``) handed to the traffic manager,
 then walkers at random navigation points with an AI controller each walking to another random
 point. ``seed`` makes the choices (and the traffic manager's and pedestrians' randomness)
 deterministic; any shortfall is logged as a warning. Works on the embedded world and a real server
@@ -17,7 +18,32 @@ from typing import Any, Mapping
 import carla
 import numpy as np
 
+from .errors import ConfigError
+
 logger = logging.getLogger(__name__)
+
+
+#: What the CARLA Leaderboard 2.0's background activity spawns (ScenarioRunner's BackgroundActivity):
+#: cars of no special type (no police, taxi, electric) with lights.
+LEADERBOARD_VEHICLES = {"base_type": "car", "special_type": "", "has_lights": True}
+
+
+def vehicle_blueprints(library: Any, wildcard: str, attributes: Mapping[str, Any]) -> list[Any]:
+    """The blueprints of ``library`` matching ``wildcard`` whose attributes have the values of
+    ``attributes`` (compared as CARLA's attributes print them); ``ConfigError`` when none does."""
+    def matches(blueprint: Any) -> bool:
+        for key, wanted in attributes.items():
+            if not blueprint.has_attribute(key):
+                return False
+            text = blueprint.get_attribute(key).as_str()
+            if (text.lower() != str(wanted).lower()) if isinstance(wanted, bool) else text != str(wanted):
+                return False
+        return True
+    found = [b for b in library.filter(wildcard) if matches(b)]
+    if not found:
+        raise ConfigError(f"background_activity: no vehicle blueprint matches vehicle_filter {wildcard!r} with "
+                          f"vehicle_attributes {dict(attributes)!r}. Fix: widen the filter or drop an attribute.")
+    return found
 
 
 class BackgroundTraffic:
@@ -55,7 +81,8 @@ class BackgroundTraffic:
             logger.warning("%d vehicles requested but the map has %d spawn points", count, len(points))
             count = len(points)
         order = rng.permutation(len(points))[:count]
-        blueprints = list(library.filter("vehicle.*"))
+        blueprints = vehicle_blueprints(library, self.activity.get("vehicle_filter", "vehicle.*"),
+                                        self.activity.get("vehicle_attributes") or {})
         batch = []
         for index in order:
             blueprint = blueprints[int(rng.integers(len(blueprints)))]

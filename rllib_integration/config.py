@@ -61,6 +61,8 @@ BASE_EXPERIMENT_CONFIG: dict[str, Any] = {
         "tm_hybrid_mode": True,
         "seed": None,
         "respawn_per_episode": False,  # new: destroy and respawn the NPCs at every reset
+        "vehicle_filter": "vehicle.*",  # blueprint wildcard of the vehicles
+        "vehicle_attributes": {},  # and the attributes they must have, e.g. {base_type: car}
     },
     "town": "Town05_Opt",  # or a list of towns: one is drawn per episode (CarlaCore.choose_town)
     "weather": "ClearNoon",  # attribute name of carla.WeatherParameters
@@ -74,7 +76,7 @@ EXPLICIT_TYPES: dict[str, tuple[type, ...]] = {
 }
 
 #: Key paths whose children are free-form (validated by their own consumer).
-FREE_FORM_PATHS: frozenset[str] = frozenset({"hero.sensors"})
+FREE_FORM_PATHS: frozenset[str] = frozenset({"hero.sensors", "background_activity.vehicle_attributes"})
 
 #: Numeric ranges ``(lowest, highest)`` (both allowed) of the base keys, by dotted path relative to
 #: ``env_config.carla`` or ``env_config.experiment``.

@@ -26,7 +26,8 @@ def test_original_defaults():
     assert BASE_CORE_CONFIG["enable_map_assets"] is False and BASE_CORE_CONFIG["show_display"] is False
     config = BaseExperiment({"background_activity": {"n_vehicles": 5}}).config
     assert config["background_activity"] == {"n_vehicles": 5, "n_walkers": 0, "tm_hybrid_mode": True, "seed": None,
-                                             "respawn_per_episode": False}  # the last key is new
+                                             "respawn_per_episode": False, "vehicle_filter": "vehicle.*",
+                                             "vehicle_attributes": {}}  # the last three keys are new
 
 
 def write(tmp_path, text):

@@ -2,8 +2,9 @@
 runs on the embedded world and on a CARLA server):
 
 - :class:`CollisionCriterion`: its own ``sensor.other.collision`` on the hero; the other actor's
-  ``type_id`` gives the kind (``walker.*`` pedestrian, ``vehicle.*`` vehicle, anything else the
-  static layout); repeated contacts count once, as the Leaderboard's collision test counts them;
+  ``type_id`` gives the kind (``walker.*`` pedestrian, ``vehicle.*`` vehicle, anything else but a
+  sidewalk the static layout); repeated contacts count once and a standing hero is not at fault, as
+  in the Leaderboard's ``CollisionTest``;
 - :class:`RedLightCriterion`: every traffic light's stop lines (its stop waypoints followed to the
   junction's edge, 80 % of the lane wide); the hero runs a red light when its rear crosses one
   while the light is red, heading along the lane; one event per light passed;
@@ -25,8 +26,8 @@ import numpy as np
 from .infractions import (COLLISION_LAYOUT, COLLISION_PEDESTRIAN, COLLISION_VEHICLE, RED_LIGHT, STOP_SIGN,
                           Infraction)
 
-SAME_COLLISION_DISTANCE = 3.0  # metres: contacts this close to a counted hit's place are that hit
-FORGET_COLLISION_DISTANCE, FORGET_COLLISION_TIME = 5.0, 5.0  # metres from a hit's place, seconds after the last
+COLLISION_RADIUS, COLLISION_ID_TIME = 5.0, 5.0  # metres, seconds: the Leaderboard's CollisionTest
+COLLISION_SPEED = 0.1  # m/s: a hero slower than this is not at fault (CollisionTest.EPSILON)
 LIGHT_PROXIMITY = 50.0  # metres: lights checked around the hero
 STOP_LINE_WIDTH = 0.4  # of the lane width, each side of the lane centre
 STOP_PROXIMITY, STOP_SPEED, STOP_LOOKAHEAD = 50.0, 0.1, 20  # metres, m/s, 1 m steps
@@ -48,9 +49,12 @@ def collision_kind(type_id: str) -> str:
 
 
 class CollisionCriterion:
-    """Collisions of the hero, through a collision sensor of its own, counted as the Leaderboard
-    does: a contact with the actor last hit (within 5 s of that hit), or within 3 m of a place of a
-    counted hit (until the hero is 5 m away from it), is the same event."""
+    """Collisions of the hero, through a collision sensor of its own, counted as the Leaderboard's
+    ``CollisionTest`` counts them: a contact with the actor of the last counted hit (within
+    :data:`COLLISION_ID_TIME` of it), or within :data:`COLLISION_RADIUS` of the last counted hit's
+    place (until the hero is farther), is that hit; a contact while the hero stands (below
+    :data:`COLLISION_SPEED`) is not its fault; a sidewalk (a curb climbed) is no infraction, though it
+    starts a new last hit."""
 
     def __init__(self, world: Any, hero: Any) -> None:
         blueprint = world.get_blueprint_library().find("sensor.other.collision")
@@ -59,22 +63,29 @@ class CollisionCriterion:
         self.sensor.listen(self._events.append)
         self._last_id: int | None = None
         self._last_time = 0.0
-        self._places: list[carla.Location] = []  # where counted hits happened, while the hero is near
+        self._last_place: carla.Location | None = None
 
-    def update(self, now: float, location: carla.Location) -> list[Infraction]:
-        """The new collision events since the last update."""
+    def update(self, now: float, location: carla.Location, speed: float) -> list[Infraction]:
+        """The new collision events since the last update; ``speed``: the hero's speed (m/s) when they
+        happened (the Leaderboard reads the speed its data provider cached at the tick)."""
         events, self._events[:] = list(self._events), []
-        if self._last_id is not None and now - self._last_time > FORGET_COLLISION_TIME:
+        if self._last_place is not None and location.distance(self._last_place) > COLLISION_RADIUS:
+            self._last_place = None
+        if self._last_id is not None and now - self._last_time > COLLISION_ID_TIME:
             self._last_id = None
-        self._places = [p for p in self._places if location.distance(p) <= FORGET_COLLISION_DISTANCE]
         found = []
         for event in events:
             other = event.other_actor
             other_id, type_id = (other.id, other.type_id) if other is not None else (0, "static.unknown")
-            if other_id == self._last_id or any(location.distance(p) <= SAME_COLLISION_DISTANCE for p in self._places):
+            if other_id == self._last_id or self._last_place is not None and \
+                    location.distance(self._last_place) <= COLLISION_RADIUS or speed < COLLISION_SPEED:
                 continue
-            self._last_id, self._last_time = other_id, now
-            self._places.append(carla.Location(location.x, location.y, location.z))
+            self._last_time = now
+            self._last_place = carla.Location(location.x, location.y, location.z)
+            if other_id != 0:  # static objects (id 0) are told apart by place only
+                self._last_id = other_id
+            if "sidewalk" in type_id:
+                continue
             found.append(Infraction(collision_kind(type_id), now, _xyz(location),
                                     f"Agent collided against object with type={type_id} and id={other_id} "
                                     f"at (x={location.x:.3f}, y={location.y:.3f}, z={location.z:.3f})",

@@ -22,6 +22,7 @@ from typing import Any, Callable, Mapping
 import carla
 import numpy as np
 
+from ..background_traffic import LEADERBOARD_VEHICLES
 from ..carla_core import CarlaCore
 from ..errors import SimulatorRestartedError
 from ..live import LivePublisher, LiveReporter
@@ -47,6 +48,7 @@ class EvaluationSettings:
     env_config: dict[str, Any] | None = None  # the --config YAML's env_config (policies, experiments)
     traffic: int = 0
     walkers: int = 0
+    traffic_blueprints: str = "leaderboard"  # leaderboard: the Leaderboard 2.0's background cars | all: vehicle.*
     seed: int = 0
     weather: str = "ClearNoon"
     record_dir: str | None = None  # an MP4 per route
@@ -85,6 +87,7 @@ class RouteRunner:
         s = self.settings
         self.core.setup_experiment({"town": town, "weather": s.weather, "background_activity": {
             "n_vehicles": s.traffic, "n_walkers": s.walkers, "tm_hybrid_mode": True,
+            "vehicle_attributes": LEADERBOARD_VEHICLES if s.traffic_blueprints == "leaderboard" else {},
             "seed": (s.seed * 100003 + zlib.crc32(str(route_id).encode())) % 2 ** 31, "respawn_per_episode": False}})
         name = self.core.map.name
         if name not in self._planners:
@@ -210,6 +213,7 @@ def evaluate(routes: list[RouteSpec], settings: EvaluationSettings, workers: int
                         on_record(record)
     return results_document(records, len(routes), sensors=_sensor_types(settings),
                             meta={"agent": settings.agent, "traffic": settings.traffic, "walkers": settings.walkers,
+                                  "traffic_blueprints": settings.traffic_blueprints,
                                   "seed": settings.seed, "weather": settings.weather})
 
 

@@ -55,6 +55,7 @@ class RouteMonitor:
         self.outside_metres = 0.0
         self.outside_now = False
         self.still_time = 0.0
+        self._speed: float | None = None  # at the last update: the speed a collision of this tick found
         self.elapsed = 0.0
         self.completed = False
         self.ended_by: str | None = None  # the ending kind, or None while running or when completed
@@ -83,7 +84,8 @@ class RouteMonitor:
         self.outside_now = self.lanes.outside(transform)
         if self.outside_now:
             self.outside_metres += gained
-        found = self.collisions.update(now, location)
+        found = self.collisions.update(now, location, speed if self._speed is None else self._speed)
+        self._speed = speed
         found += self.red_lights.update(now, transform, self.extent_x)
         found += self.stop_signs.update(now, location, speed)
         self.still_time = self.still_time + dt if speed < BLOCKED_SPEED else 0.0
