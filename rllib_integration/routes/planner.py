@@ -24,6 +24,7 @@ import numpy as np
 TURN_THRESHOLD = math.radians(35.0)  # a junction path turning less than this goes straight
 LANE_CHANGE_COST = 10.0  # metres added to a lane change, so routes keep their lane unless it pays
 LANE_CHANGE_SPAN = 8.0  # metres a lane change takes
+LANE_CHANGE_ROOM = 20.0  # metres of lane a change needs ahead of it: the span, and room to wait for a gap
 
 
 class RoadOption(enum.IntEnum):
@@ -120,11 +121,12 @@ class RoutePlanner:
 
     def _add_lane_changes(self, segment: _Segment) -> None:
         """An edge from the segment's start to the end of each neighbouring lane it may change to
-        (the first place the markings allow, far enough from the end for the change)."""
+        (the first place the markings allow, :data:`LANE_CHANGE_ROOM` or more from the end: a lane between
+        two junctions too short to change on in traffic gets no change, so routes change lanes earlier)."""
         done: set[bool] = set()
         length = (len(segment.waypoints) - 1) * self.resolution
         for index, waypoint in enumerate(segment.waypoints[:-1]):
-            if (length - index * self.resolution) < LANE_CHANGE_SPAN + 2.0:
+            if (length - index * self.resolution) < LANE_CHANGE_ROOM:
                 break
             for right in (True, False):
                 if right in done or waypoint.is_junction:

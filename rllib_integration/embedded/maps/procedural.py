@@ -28,7 +28,7 @@ import numpy as np
 _METRES_PER_DEGREE = 111319.49
 
 
-class _OsmBuilder:
+class OsmBuilder:
     """Collects nodes and ways and writes OSM XML."""
 
     def __init__(self) -> None:
@@ -61,7 +61,7 @@ def grid_town(rows: int = 5, cols: int = 5, spacing: float = 100.0, arterial_eve
     """OSM of a grid town: a 4-lane ring road around ``rows`` x ``cols`` blocks (one closed way, so
     its corners are bends, not dead ends), crossed by inner streets; arterials (4 lanes) every
     ``arterial_every`` streets, signals where two arterials cross."""
-    osm = _OsmBuilder()
+    osm = OsmBuilder()
     ids = {}
     for r in range(rows + 1):
         for c in range(cols + 1):
@@ -84,7 +84,7 @@ def grid_town(rows: int = 5, cols: int = 5, spacing: float = 100.0, arterial_eve
 
 def highway(length: float = 3000.0, lanes: int = 3, amplitude: float = 60.0) -> str:
     """OSM of a curved dual carriageway with an exit and an entry ramp."""
-    osm = _OsmBuilder()
+    osm = OsmBuilder()
     steps = 60
     median = 12.0
 
@@ -110,7 +110,7 @@ def highway(length: float = 3000.0, lanes: int = 3, amplitude: float = 60.0) -> 
 
 def ring_town(radius: float = 150.0, lanes: int = 4, spokes: int = 4, points: int = 48) -> str:
     """OSM of a two-way ring road with spokes meeting at a signalised centre."""
-    osm = _OsmBuilder()
+    osm = OsmBuilder()
     ring = []
     spoke_every = points // spokes
     for i in range(points):
@@ -127,7 +127,7 @@ def ring_town(radius: float = 150.0, lanes: int = 4, spokes: int = 4, points: in
 def curve_road(straight: float = 200.0, radius: float = 40.0, points: int = 12) -> str:
     """OSM of a two-way 2-lane road: ``straight`` metres along +x, a left curve of ``radius`` metres
     through 90 degrees, ``straight`` metres along +y."""
-    osm = _OsmBuilder()
+    osm = OsmBuilder()
     nodes = [osm.node(0.0, 0.0), osm.node(straight / 2, 0.0)]
     for i in range(points + 1):
         angle = -math.pi / 2 + (math.pi / 2) * i / points
@@ -140,7 +140,7 @@ def curve_road(straight: float = 200.0, radius: float = 40.0, points: int = 12) 
 def straight_motorway(length: float = 3000.0, lanes: int = 2) -> str:
     """OSM of a straight one-way motorway along +x (not a town of the list: calibration runs and
     tests of the vehicle dynamics use it, with room to reach top speed)."""
-    osm = _OsmBuilder()
+    osm = OsmBuilder()
     nodes = [osm.node(x, 0.0) for x in np.linspace(0.0, length, 4)]
     osm.way(nodes, highway="motorway", oneway="yes", lanes=str(lanes), name="Straight motorway")
     return osm.xml()

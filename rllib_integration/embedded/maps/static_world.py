@@ -12,7 +12,9 @@ at :data:`PIXELS_PER_METRE`), once per map, cached on disk beside the BirdView l
   have almost no sidewalks (highways), outside junctions;
 - **vegetation**: trees on a jittered grid every :data:`TREE_SPACING` metres in the land farther
   than 4 m from roads and not built on (rural roadsides, parks);
-- **poles** under every traffic light and stop, yield and speed sign;
+- **poles** under every traffic light and stop, yield and speed sign, set back from the lanes
+  (:data:`POLE_CLEARANCE`, more beside the lanes through junctions) where the map puts the signal at
+  the road's edge;
 - **walls** along the edge of the map, so nothing can leave the world.
 
 Each object is an environment object (label, name, layer, box); a raster of object indices and
@@ -51,6 +53,8 @@ WALL_INSET = 2.0  # m inside the raster's edge
 #: vehicle checked every 0.9 m cannot pass through them.
 THIN_FOOTPRINT, RAIL_FOOTPRINT = 1.0, 0.8
 RAIL_JUNCTION_GAP = 20.0  # metres around junctions without rails (lanes of ramps run side by side there)
+POLE_CLEARANCE = 0.8  # metres between a pole's footprint and the edge of the nearest driving lane
+TURN_CLEARANCE = 1.0  # metres more from the lanes through junctions (turning vehicles cut the corner)
 #: Part of the cache key: the source of the construction (this module, the signals and the map raster it
 #: uses), so a change of any of them rebuilds the cached worlds.
 VERSION = hashlib.sha1(b"".join(pathlib.Path(module.__file__).read_bytes() for module in (
@@ -265,7 +269,9 @@ class _Builder:
     def _poles(self, ground) -> None:
         spots = [(signal.transform.location.x, signal.transform.location.y,
                   5.0 if signal.type_id == "traffic.traffic_light" else 3.0) for signal in signal_placements(self.map)]
+        lanes = self._lane_samples()
         for x, y, tall in spots:
+            x, y = _set_back(lanes, x, y)
             z0 = self._ground_at(ground, x, y)
             radius = max(1, int(THIN_FOOTPRINT / 2.0 * self.ppm))
             footprint = np.zeros((2 * radius + 1, 2 * radius + 1), np.uint8)
@@ -273,6 +279,14 @@ class _Builder:
             row, col = int((y - self.origin_y) * self.ppm), int((x - self.origin_x) * self.ppm)
             self._add(_LABEL.Poles, carla.MapLayer.Props, (x, y, z0 + tall / 2.0, 0.0, 0.15, 0.15, tall / 2.0),
                       footprint, (row - radius, col - radius))
+
+    def _lane_samples(self) -> np.ndarray:
+        """(x, y, half width, extra clearance) every 0.5 m along every driving lane, the lanes through
+        junctions included (vehicles turning there cut the corner: :data:`TURN_CLEARANCE` more)."""
+        rows = [(w.transform.location.x, w.transform.location.y, w.lane_width / 2.0,
+                 TURN_CLEARANCE if w.is_junction else 0.0)
+                for w in self.map.generate_waypoints(0.5) if w.lane_type == carla.LaneType.Driving]
+        return np.array(rows).reshape(-1, 4)
 
     def _walls(self, ground) -> None:
         height, width = self.index.shape
@@ -282,6 +296,26 @@ class _Builder:
         for x, y, ex, ey in (((x0 + x1) / 2, y0, (x1 - x0) / 2, 0.5), ((x0 + x1) / 2, y1, (x1 - x0) / 2, 0.5),
                              (x0, (y0 + y1) / 2, 0.5, (y1 - y0) / 2), (x1, (y0 + y1) / 2, 0.5, (y1 - y0) / 2)):
             self._add(_LABEL.Walls, carla.MapLayer.Walls, (x, y, z + 2.0, 0.0, ex, ey, 2.0), None)
+
+
+def _set_back(lanes: np.ndarray, x: float, y: float) -> tuple[float, float]:
+    """A pole's spot moved away from the nearest driving lane until its footprint stands
+    :data:`POLE_CLEARANCE` beyond the lane's edge (CARLA's poles stand on the sidewalk, set back from the
+    curb; OpenDRIVE signal positions are often at the edge of the road)."""
+    if not len(lanes):
+        return x, y
+    for _ in range(4):
+        distance = np.hypot(lanes[:, 0] - x, lanes[:, 1] - y)
+        short = distance - lanes[:, 2] - lanes[:, 3] - THIN_FOOTPRINT / 2.0 - POLE_CLEARANCE
+        k = int(np.argmin(short))
+        if short[k] >= 0.0:
+            break
+        dx, dy = x - lanes[k, 0], y - lanes[k, 1]
+        norm = math.hypot(dx, dy)
+        if norm < 1e-6:
+            return x, y  # on a lane's centre line: no side to move it to
+        x, y = x - dx / norm * short[k], y - dy / norm * short[k]
+    return x, y
 
 
 def _cache_path(town_map: carla.Map) -> str:
