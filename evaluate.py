@@ -9,8 +9,10 @@ infractions per km), on the embedded world or a CARLA server.
 
 --routes is a Leaderboard route file (1.0 or 2.0), or a town (a name, a CARLA town under CARLA_ROOT,
 an .xodr path) for which --route-count routes of --route-length metres are drawn from --route-seed
-(different seeds give different routes: use one seed to train on and others to test on). Writes
-OUT/results.json (the Leaderboard's layout) and OUT/routes.xml (the routes driven), and prints a
+(different seeds give different routes: use one seed to train on and others to test on). Every route is
+checked before any is driven; OUT/results.json (the Leaderboard's layout) is written as each route ends,
+so a Ctrl-C, a kill or a failing route loses nothing (--resume continues), beside OUT/routes.xml (the
+routes driven). Prints a line per route as it ends (a progress bar with an ETA on a terminal), then a
 table per route and overall.
 """
 
@@ -19,6 +21,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import signal
 import sys
 
 from rllib_integration import ConfigError, SimulatorUnavailableError
@@ -26,10 +29,14 @@ from rllib_integration.arguments import non_negative_int, port, positive_float, 
 from rllib_integration.config import load_yaml
 from rllib_integration.embedded import UnknownTownError
 from rllib_integration.embedded.maps.towns import load_map, resolve_town
-from rllib_integration.evaluation import EvaluationSettings, evaluate, format_table, write_results
+from rllib_integration.evaluation import EvaluationSettings, evaluate, format_table, load_agent
+from rllib_integration.evaluation.evaluator import evaluation_meta, sensor_types
+from rllib_integration.evaluation.progress import RouteProgressBar
+from rllib_integration.evaluation.results_folder import ResultsFolder
+from rllib_integration.evaluation.route_checks import check_routes
 from rllib_integration.live import DEFAULT_PORT, start_live
 from rllib_integration.routes.planner import RoutePlanner
-from rllib_integration.routes.route_files import RouteFileError, read_routes, write_routes
+from rllib_integration.routes.route_files import RouteFileError, read_routes
 from rllib_integration.routes.route_sets import generate_routes
 
 logger = logging.getLogger("evaluate")
@@ -101,53 +108,89 @@ def main() -> int:
     parser.add_argument("--record", metavar="DIR", help="write an MP4 per route (BirdView, route, infractions)")
     parser.add_argument("--state-log", nargs="?", const="csv", choices=("csv", "parquet"),
                         help="write a per-step log per route into OUT/state_logs (csv or parquet)")
-    parser.add_argument("--out", required=True, metavar="DIR", help="folder for results.json and routes.xml")
+    parser.add_argument("--out", required=True, metavar="DIR", help="folder for results.json (written as each route "
+                        "ends) and routes.xml")
+    parser.add_argument("--resume", action="store_true", help="continue the evaluation in --out: drive only the routes "
+                        "it has no record of (and those that ended in 'Simulation crashed'), same routes and settings")
+    parser.add_argument("--overwrite", action="store_true", help="replace the results in --out (only a folder "
+                        "evaluate.py made)")
     parser.add_argument("--live", type=port, nargs="?", const=DEFAULT_PORT, metavar="PORT",
                         help=f"serve a live view of the routes being driven and their scores on http://127.0.0.1:PORT "
                              f"(default {DEFAULT_PORT})")
-    parser.add_argument("-v", "--verbose", action="store_true", help="log every route as it ends, and debug output")
+    parser.add_argument("-v", "--verbose", action="store_true", help="the project's debug messages, and a traceback "
+                        "for a route that fails")
     args = parser.parse_args()
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(message)s")
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    for name in ("rllib_integration", "evaluate"):  # -v: the project's loggers only (not numba's compiler)
+        logging.getLogger(name).setLevel(logging.DEBUG if args.verbose else logging.INFO)
     for noisy in ("rllib_integration.simulators", "rllib_integration.embedded"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
-        if args.workers < 1 or args.traffic < 0 or args.walkers < 0 or args.route_count < 1:
-            raise ConfigError("--workers and --route-count must be at least 1, --traffic and --walkers at least 0.")
         env_config = load_yaml(args.config).get("env_config") if args.config else None
         if args.simulator:
             env_config = dict(env_config or {})
             env_config["carla"] = {**(env_config.get("carla") or {}), "simulator": args.simulator}
         routes = load_routes(args)
+        simulator = ((env_config or {}).get("carla") or {}).get("simulator", "embedded")
+        check_routes(routes, args.routes, offline_towns=simulator in ("embedded", "auto"))
         settings = EvaluationSettings(
             agent=args.agent, agent_config=parse_agent_config(args.agent_config), env_config=env_config,
             traffic=args.traffic, walkers=args.walkers, traffic_blueprints=args.traffic_blueprints, seed=args.seed,
             weather=args.weather, record_dir=args.record,
             state_log_dir=os.path.join(args.out, "state_logs") if args.state_log else None,
             state_log_format=args.state_log or "csv")
-        os.makedirs(args.out, exist_ok=True)
-        write_routes(os.path.join(args.out, "routes.xml"), routes)
+        check_agent(settings)
+        folder = ResultsFolder(args.out, resume=args.resume, overwrite=args.overwrite)
+        todo = folder.start(routes, evaluation_meta(settings), sensor_types(settings))
         live = start_live(args.live, f"evaluation of {args.agent}") if args.live else None
-        if live is not None:
-            logger.info("live view: %s", live.url)
-        logger.info("driving %d routes with %s (%d worker%s)", len(routes), args.agent, args.workers,
-                    "s" if args.workers > 1 else "")
-
-        def on_record(r: dict) -> None:
-            logger.info("route %s: RC %.1f  penalty %.3f  DS %.1f  %s", r["route_id"], r["scores"]["score_route"],
-                        r["scores"]["score_penalty"], r["scores"]["score_composed"], r["status"])
-            if live is not None:
-                live.add_point({"x": r["index"], "x_label": "route", "RC": r["scores"]["score_route"],
-                                "DS": r["scores"]["score_composed"]})
-
-        document = evaluate(routes, settings, args.workers, on_record=on_record)
     except (ConfigError, RouteFileError, UnknownTownError, SimulatorUnavailableError, ValueError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    path = os.path.join(args.out, "results.json")
-    write_results(path, document)
+    if live is not None:
+        logger.info("live view: %s", live.url)
+    if len(todo) < len(routes):
+        logger.info("resuming: %d of %d routes recorded, %d to drive", len(routes) - len(todo), len(routes), len(todo))
+    logger.info("driving %d routes with %s (%d worker%s)", len(todo), args.agent, args.workers,
+                "s" if args.workers > 1 else "")
+    progress = RouteProgressBar(len(routes), len(routes) - len(todo))
+
+    def on_record(r: dict) -> None:
+        folder.add(r)
+        progress.route(r)
+        if live is not None:
+            live.add_point({"x": r["index"], "x_label": "route", "RC": r["scores"]["score_route"],
+                            "DS": r["scores"]["score_composed"]})
+
+    signal.signal(signal.SIGTERM, _interrupt)  # a kill -TERM ends the run as a Ctrl-C does: what is done is kept
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # Ctrl-C, even where the shell started it ignored
+    try:
+        evaluate([routes[i] for i in todo], settings, args.workers, on_record=on_record, indices=todo)
+    except KeyboardInterrupt:
+        progress.close()
+        folder.write()
+        print(f"interrupted: {len(folder.records)} of {len(routes)} routes recorded in {folder.path}; "
+              f"--resume continues", file=sys.stderr)
+        return 130
+    except (ConfigError, SimulatorUnavailableError) as error:  # the agent or the simulator cannot start at all
+        progress.close()
+        if folder.records:
+            folder.write()
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    progress.close()
+    document = folder.write()
     print(format_table(document["_checkpoint"]["records"]))
-    print(f"results: {path}")
+    print(f"results: {folder.path}")
     return 0
+
+
+def check_agent(settings: EvaluationSettings) -> None:
+    """Build the agent once here, so a wrong --agent or --agent-config is an error before anything is written."""
+    load_agent(settings.agent, settings.env_config, {"seed": settings.seed, **settings.agent_config})
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
 
 
 if __name__ == "__main__":

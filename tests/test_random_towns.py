@@ -99,6 +99,9 @@ def test_the_static_world_leaves_every_lane_free(spec):
 @example(spec=TownSpec(rows=2, cols=2, spacing=70.0, jitter=0.0, seed=0, ring=False, boulevard=True, lane_ends=False,
                        signal_share=0.0))  # found: the hero one lane off the route for the whole boulevard (fixed:
 # the evaluator's autopilot agent asks to change back to the route's lane; branches chosen by their second half)
+@example(spec=TownSpec(rows=2, cols=2, spacing=117.0, jitter=0.0, seed=2760, ring=True, boulevard=True, roundabout=True,
+                       lane_ends=False, signal_share=0.0))  # found: asked back to the route's lane every second while
+# a change was under way, the hero swung across three lanes and left the boulevard on the wrong one
 def test_the_autopilot_drives_random_towns_among_traffic(spec, tmp_path_factory):
     path = town_file(spec, tmp_path_factory.mktemp("towns"))
     planner = RoutePlanner(load_map(*_resolved(path)))

@@ -35,6 +35,7 @@ from ..routes.progress import Route
 PATH_STEP = 2  # route points (metres) between the locations handed to the traffic manager
 LANE_CHANGE_NOTICE = 12  # route points (metres) before a lane change the autopilot is asked to make it
 RANDOM_HOLD = 1.0  # seconds a random control is held (without an experiment)
+OFF_LANE_PATIENCE = 2.0  # seconds on a lane beside the route's before the autopilot is asked back
 
 
 class AutonomousAgent:
@@ -78,6 +79,7 @@ class AutopilotAgent(AutonomousAgent):
         self.lane_changes = [(i, option == RoadOption.CHANGELANERIGHT) for i, (_, option) in enumerate(self.route)
                              if option in (RoadOption.CHANGELANELEFT, RoadOption.CHANGELANERIGHT)]
         self.asked = -1.0
+        self.off_lane_since: float | None = None
 
     def run_step(self, input_data: Mapping[str, Any], timestamp: float) -> None:
         """Ask for the route's next lane change from :data:`LANE_CHANGE_NOTICE` metres before it, again
@@ -103,18 +105,23 @@ class AutopilotAgent(AutonomousAgent):
         return None
 
     def _back_to_route_lane(self, here: Any, timestamp: float) -> None:
-        """Force a change towards the route's lane when the hero is on another lane of the route's road
-        (same direction), out of junctions."""
+        """Force a change towards the route's lane when the hero has been on another lane of the route's road
+        (same direction, out of junctions) for :data:`OFF_LANE_PATIENCE` seconds and changes no lane already."""
         ahead = self.core.route_progress.ahead(LANE_CHANGE_NOTICE)
-        if here is None or here.is_junction or not ahead:
-            return
-        target = ahead[-1][0]
-        if target.is_junction or target.road_id != here.road_id or target.section_id != here.section_id \
+        target = ahead[-1][0] if ahead else None
+        if here is None or target is None or here.is_junction or target.is_junction or target.road_id != here.road_id \
                 or target.lane_id == here.lane_id or target.lane_id * here.lane_id <= 0:
+            self.off_lane_since = None
+            return
+        if self.off_lane_since is None:
+            self.off_lane_since = timestamp
+        manager = self.core.traffic_manager
+        changing = manager.get_next_action(self.core.hero)[0] in ("ChangeLaneLeft", "ChangeLaneRight")
+        if timestamp - self.off_lane_since < OFF_LANE_PATIENCE or changing:
             return
         right = abs(target.lane_id) > abs(here.lane_id)  # lanes are numbered outwards from the centre line
-        self.core.traffic_manager.force_lane_change(self.core.hero, right)
-        self.asked = timestamp
+        manager.force_lane_change(self.core.hero, right)
+        self.asked, self.off_lane_since = timestamp, None
 
     def destroy(self) -> None:
         core = getattr(self, "core", None)

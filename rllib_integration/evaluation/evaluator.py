@@ -4,16 +4,21 @@
 (so ``simulator: embedded | launch | connect`` take the same path), each with a fresh world of its
 town (the background traffic seeded from the route's id, so a route scores the same alone, in a
 set or on another worker), and returns the ``results.json`` document (:mod:`.results`). With
-``workers > 1`` the routes are shared among that many processes, one simulator each.
+``workers > 1`` each route is a task for a pool of that many processes, one simulator each, so every
+route's record comes back as it finishes. A route that raises is recorded as failed with its error and
+the others go on; workers end with the evaluating process.
 """
 
 from __future__ import annotations
 
+import atexit
 import concurrent.futures
+import ctypes
+import ctypes.util
 import logging
 import multiprocessing
 import os
-import re
+import signal
 import time
 import zlib
 from dataclasses import dataclass, field
@@ -32,6 +37,7 @@ from ..routes.route_sets import dense_route
 from .agents import load_agent, sensor_config
 from .monitor import RouteMonitor
 from .recording import RouteVideo, StateLog
+from .route_checks import output_name
 from .results import failed_record, results_document, route_record
 
 logger = logging.getLogger(__name__)
@@ -61,10 +67,6 @@ class EvaluationSettings:
         carla_config["enable_rendering"] = False  # no spectator following (the evaluator draws its own video)
         carla_config.pop("fault_injection", None)  # a training run's injected faults are not the evaluation's
         return carla_config
-
-
-def _file_name(route_id: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]", "_", str(route_id))
 
 
 class RouteRunner:
@@ -108,7 +110,7 @@ class RouteRunner:
         if hasattr(self.agent, "start"):
             self.agent.start(core)
         monitor = RouteMonitor(core.world, core.map, core.hero, core.route_progress)
-        s, name = self.settings, _file_name(spec.route_id)
+        s, name = self.settings, output_name(spec.route_id)
         dt = core.config["timestep"]
         video = RouteVideo(os.path.join(s.record_dir, f"route_{name}.mp4"), core.world, core.hero,
                            core.route_progress, 1.0 / dt) if s.record_dir else None
@@ -141,17 +143,34 @@ class RouteRunner:
                 log.close()
             core.release_hero()
         score = monitor.record()
-        logger.info("route %s: RC %.1f, penalty %.3f, DS %.1f (%s)", spec.route_id, score.route_completion,
+        logger.debug("route %s: RC %.1f, penalty %.3f, DS %.1f (%s)", spec.route_id, score.route_completion,
                     score.infraction_penalty, score.driving_score, score.status)
         return route_record(index, spec.route_id, spec.town, score, time.perf_counter() - started)
 
     def run_or_fail(self, index: int, spec: RouteSpec) -> dict[str, Any]:
-        """:meth:`run`, or a failed record when the simulator fails during the route (it is restarted)."""
+        """:meth:`run`, or a failed record naming the error when the route cannot be driven to its end: the
+        simulator failed (it is restarted), the agent raised (``Failed - Agent crashed``) or anything else
+        went wrong (``Failed - Simulation crashed``), as the Leaderboard records such routes, and goes on."""
         try:
             return self.run(index, spec)
         except SimulatorRestartedError as error:
             logger.warning("route %s: the simulator failed (%s)", spec.route_id, error)
-            return failed_record(index, spec.route_id, spec.town, "Simulation crashed")
+            return failed_record(index, spec.route_id, spec.town, "Simulation crashed", str(error))
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except Exception as error:  # noqa: BLE001 - one route's error must not lose the others
+            status = "Agent crashed" if _raised_by_agent(error) else "Simulation crashed"
+            logger.error("route %s: %s: %s", spec.route_id, type(error).__name__, error)
+            logger.debug("route %s: traceback", spec.route_id, exc_info=True)
+            self._recover()
+            return failed_record(index, spec.route_id, spec.town, status, f"{type(error).__name__}: {error}")
+
+    def _recover(self) -> None:
+        """After a route that raised: let go of its hero (and its sensors) so the next route starts clean."""
+        try:
+            self.core.release_hero()
+        except Exception:  # noqa: BLE001 - best effort: the next route loads a fresh world anyway
+            logger.debug("releasing the hero after a failed route", exc_info=True)
 
     @staticmethod
     def _header(spec: RouteSpec, monitor: RouteMonitor) -> str:
@@ -170,54 +189,125 @@ class RouteRunner:
         self.core.close()
 
 
+def _raised_by_agent(error: BaseException) -> bool:
+    """Whether an exception came out of the agent's own code (its module is not this library's)."""
+    frames = []
+    tb = error.__traceback__
+    while tb is not None:
+        frames.append(tb.tb_frame.f_code.co_filename)
+        tb = tb.tb_next
+    library = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    return bool(frames) and not os.path.abspath(frames[-1]).startswith(library) and \
+        any(os.path.abspath(f).startswith(os.path.join(library, "evaluation")) for f in frames)
+
+
 def _portable(spec: RouteSpec) -> tuple:
     """A route spec as plain values (carla types do not pickle to worker processes)."""
     return (spec.route_id, spec.town, [(p.x, p.y, p.z) for p in spec.waypoints], list(spec.yaws))
 
 
-def _run_share(settings: EvaluationSettings, share: list[tuple[int, tuple]], live: bool = False) -> list[dict[str, Any]]:
-    """Drive ``share`` of the routes (portable specs) with one simulator and one agent (a worker's part);
-    ``live``: this worker's routes are the live view's."""
-    runner = RouteRunner(settings, live=live)
-    records = []
+def _spec(portable: tuple) -> RouteSpec:
+    route_id, town, points, yaws = portable
+    return RouteSpec(route_id, town, [carla.Location(*p) for p in points], yaws)
+
+
+#: The worker process's route runner (one simulator and agent per worker, set up once).
+_WORKER: RouteRunner | None = None
+
+
+#: The loggers whose levels a worker takes from the evaluating process.
+LOGGERS = ("", "rllib_integration", "evaluate", "rllib_integration.simulators", "rllib_integration.embedded")
+
+
+def _start_worker(settings: EvaluationSettings, live_claimed: Any, levels: dict[str, int]) -> None:
+    """Set up a worker process: it dies with its parent (Linux), leaves Ctrl-C to the parent, logs as the
+    parent does, and the first worker up shows its routes in the live view."""
+    global _WORKER
+    die_with_parent()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    logging.basicConfig(format="%(message)s")
+    for name, level in levels.items():
+        logging.getLogger(name).setLevel(level)
+    with live_claimed.get_lock():
+        live = live_claimed.value == 0
+        live_claimed.value = 1
+    _WORKER = RouteRunner(settings, live=live)
+    atexit.register(_WORKER.close)
+
+
+def _drive(index: int, portable: tuple) -> dict[str, Any]:
+    """Drive one route in a worker process (its runner set up by :func:`_start_worker`)."""
+    assert _WORKER is not None, "the worker was not started"
+    return _WORKER.run_or_fail(index, _spec(portable))
+
+
+def die_with_parent() -> None:
+    """Ask the kernel to end this process when its parent dies (Linux's PR_SET_PDEATHSIG; elsewhere a
+    no-op): a killed evaluation leaves no worker driving on."""
     try:
-        for index, (route_id, town, points, yaws) in share:
-            spec = RouteSpec(route_id, town, [carla.Location(*p) for p in points], yaws)
-            records.append(runner.run_or_fail(index, spec))
-    finally:
-        runner.close()
-    return records
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    if os.getppid() == 1:  # the parent died before the call: go now
+        os.kill(os.getpid(), signal.SIGTERM)
 
 
 def evaluate(routes: list[RouteSpec], settings: EvaluationSettings, workers: int = 1,
-             on_record: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
-    """Drive ``routes`` and return the results.json document; ``on_record`` sees each route's record
-    as it finishes."""
-    indexed = [(index, _portable(spec)) for index, spec in enumerate(routes)]
+             on_record: Callable[[dict[str, Any]], None] | None = None,
+             indices: list[int] | None = None) -> dict[str, Any]:
+    """Drive ``routes`` and return the results.json document of their records; ``on_record`` sees each
+    route's record as soon as it finishes (with workers too: each route is a task of its own).
+    ``indices``: each route's place in the whole set (default 0, 1, ...). A Ctrl-C (or SIGTERM turned into
+    ``KeyboardInterrupt``) stops the workers and propagates; the records seen so far went to ``on_record``."""
+    indices = list(range(len(routes))) if indices is None else list(indices)
     records: list[dict[str, Any]] = []
+
+    def collect(record: dict[str, Any]) -> None:
+        records.append(record)
+        if on_record:
+            on_record(record)
     workers = max(1, min(workers, len(routes)))
     if workers == 1:
-        for record in _run_share(settings, indexed, live=True):
-            records.append(record)
-            if on_record:
-                on_record(record)
+        runner = RouteRunner(settings, live=True)
+        try:
+            for index, spec in zip(indices, routes):
+                collect(runner.run_or_fail(index, spec))
+        finally:
+            runner.close()
     else:
-        shares = [indexed[w::workers] for w in range(workers)]
-        context = multiprocessing.get_context("spawn")
-        with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context) as pool:
-            futures = [pool.submit(_run_share, settings, share, n == 0) for n, share in enumerate(shares)]
-            for future in concurrent.futures.as_completed(futures):
-                for record in future.result():
-                    records.append(record)
-                    if on_record:
-                        on_record(record)
-    return results_document(records, len(routes), sensors=_sensor_types(settings),
-                            meta={"agent": settings.agent, "traffic": settings.traffic, "walkers": settings.walkers,
-                                  "traffic_blueprints": settings.traffic_blueprints,
-                                  "seed": settings.seed, "weather": settings.weather})
+        _in_workers([(index, _portable(spec)) for index, spec in zip(indices, routes)], settings, workers, collect)
+    return results_document(records, len(routes), sensors=sensor_types(settings), meta=evaluation_meta(settings))
 
 
-def _sensor_types(settings: EvaluationSettings) -> list[str]:
+def _in_workers(tasks: list[tuple[int, tuple]], settings: EvaluationSettings, workers: int,
+                collect: Callable[[dict[str, Any]], None]) -> None:
+    context = multiprocessing.get_context("spawn")
+    claimed = context.Value("i", 0)
+    pool = concurrent.futures.ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker,
+                                                  initargs=(settings, claimed, {name: logging.getLogger(name).level for name in LOGGERS}))
+    try:
+        futures = [pool.submit(_drive, index, portable) for index, portable in tasks]
+        for future in concurrent.futures.as_completed(futures):
+            collect(future.result())
+    except BaseException:
+        for future in futures if "futures" in locals() else []:
+            future.cancel()
+        for child in multiprocessing.active_children():  # the workers: stop driving now
+            child.terminate()
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
+
+
+def evaluation_meta(settings: EvaluationSettings) -> dict[str, Any]:
+    """What results.json's ``evaluation`` records of the settings (``--resume`` checks them)."""
+    return {"agent": settings.agent, "traffic": settings.traffic, "walkers": settings.walkers,
+            "traffic_blueprints": settings.traffic_blueprints, "seed": settings.seed, "weather": settings.weather}
+
+
+def sensor_types(settings: EvaluationSettings) -> list[str]:
+    """The sensor blueprints of the experiment's hero (results.json's ``sensors``)."""
     sensors = ((settings.env_config or {}).get("experiment") or {}).get("hero", {}).get("sensors", {})
     return sorted({str(s.get("type")) for s in sensors.values() if isinstance(s, Mapping)})
 

@@ -50,13 +50,15 @@ def route_record(index: int, route_id: str, town: str, score: RouteScore, durati
     return record
 
 
-def failed_record(index: int, route_id: str, town: str, error: str) -> dict[str, Any]:
-    """The record of a route that could not be driven (the simulator failed, the agent raised)."""
-    return {"index": index, "route_id": route_id, "status": f"{STATUS_FAILED} - {error}",
+def failed_record(index: int, route_id: str, town: str, status: str, error: str = "") -> dict[str, Any]:
+    """The record of a route that could not be driven to its end (``status``: the Leaderboard's ``Simulation
+    crashed`` or ``Agent crashed``), with the ``error`` that stopped it."""
+    return {"index": index, "route_id": route_id, "status": f"{STATUS_FAILED} - {status}",
             "infractions": {kind: [] for kind in KINDS},
             "scores": {"score_route": 0.0, "score_penalty": 1.0, "score_composed": 0.0},
             "meta": {"town": town, "route_length": 0.0, "duration_game": 0.0, "duration_system": 0.0,
-                     "completed_km": MIN_KM, "infractions_per_km": {kind: 0.0 for kind in KINDS}, "events": []}}
+                     "completed_km": MIN_KM, "infractions_per_km": {kind: 0.0 for kind in KINDS}, "events": [],
+                     "exception": error[:2000]}}
 
 
 def global_record(records: list[dict[str, Any]]) -> dict[str, Any]:

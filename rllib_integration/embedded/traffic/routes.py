@@ -21,6 +21,7 @@ ROUTE_POINTS = 22  # 42 m of route
 OFF_ROUTE_DISTANCE = 6.0  # metres from the route's current point: re-localise
 OFF_ROUTE_ACROSS = 2.5  # metres across the route segment (outside junctions): re-localise
 PATH_LOOKAHEAD = 40  # set_path locations looked at when choosing a branch at a fork
+BRANCH_REACH = 30.0  # metres past a fork's branch looked at when matching it to a set_path
 
 Point = tuple[float, float, float, carla.Waypoint]  # x, y, yaw (rad), waypoint
 
@@ -153,9 +154,8 @@ class Route:
         if choice is None and self.path:  # the branch that keeps closest to the path
             ahead = np.array([(p.x, p.y) for p in self.path[:PATH_LOOKAHEAD]])
 
-            def gap(k: int) -> float:  # over the branch's second half: branches into lanes side by side part there
-                points = np.array([(w.transform.location.x, w.transform.location.y) for w in ends[k]])
-                points = points[len(points) // 2:]
+            def gap(k: int) -> float:  # past the fork: branches part there, into lanes side by side or roads
+                points = np.array([(w.transform.location.x, w.transform.location.y) for w in _beyond(ends[k])])
                 return float(np.mean(np.min(np.linalg.norm(points[:, None] - ahead[None], axis=2), axis=1)))
             choice = min(candidates, key=gap)
         if choice is None:
@@ -185,6 +185,21 @@ class Route:
                 option = "RoadEnd"
             result.append((option, point[3]))
         return result
+
+
+def _beyond(branch: list[carla.Waypoint], reach: float = BRANCH_REACH) -> list[carla.Waypoint]:
+    """The second half of a branch through a junction and the lane it leads to, ``reach`` metres on (two
+    branches can stay side by side through the junction and part only after it)."""
+    points = branch[len(branch) // 2:]
+    last, travelled = branch[-1], 0.0
+    while travelled < reach:
+        following = last.next(ROUTE_STEP * 2)
+        if not following:
+            break
+        last = following[0]
+        points.append(last)
+        travelled += ROUTE_STEP * 2
+    return points
 
 
 def lane_start(waypoint: carla.Waypoint) -> carla.Waypoint:
