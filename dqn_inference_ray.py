@@ -13,7 +13,7 @@ from __future__ import annotations
 import sys
 
 from dqn_example.dqn_experiment import DQNExperiment
-from rllib_integration.training.inference import inference_main
+from rllib_integration.inference.scripts import inference_main
 
 if __name__ == "__main__":
     sys.exit(inference_main(__doc__.split("\n\n")[0], DQNExperiment, with_ray=True))

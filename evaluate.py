@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import os
 import signal
 import sys
@@ -50,9 +51,15 @@ def parse_agent_config(items: list[str]) -> dict[str, object]:
         if not sep or not key:
             raise ConfigError(f"--agent-config {item!r}: expected KEY=VALUE. Fix: write for example throttle=0.5.")
         try:
-            config[key] = float(value) if "." in value or "e" in value.lower() else int(value)
+            number = float(value) if "." in value or "e" in value.lower() or value.lower().lstrip("+-") in (
+                "nan", "inf", "infinity") else int(value)
         except ValueError:
             config[key] = value
+            continue
+        if not math.isfinite(number):
+            raise ConfigError(f"--agent-config {item!r}: {value} is not a finite number. Fix: give a number, e.g. "
+                              f"{key}=0.5.")
+        config[key] = number
     return config
 
 

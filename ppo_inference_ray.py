@@ -12,7 +12,7 @@ from __future__ import annotations
 import sys
 
 from ppo_example.ppo_experiment import RouteExperiment
-from rllib_integration.training.inference import inference_main
+from rllib_integration.inference.scripts import inference_main
 
 if __name__ == "__main__":
     sys.exit(inference_main(__doc__.split("\n\n")[0], RouteExperiment, with_ray=True))

@@ -19,6 +19,7 @@ import copy
 import difflib
 import math
 import os
+import reprlib
 from collections.abc import Mapping
 from typing import Any, Iterable
 
@@ -159,7 +160,7 @@ def validate(config: Any, defaults: Mapping[str, Any], source: str, prefix: str 
     where = prefix.rstrip(".") or "top level"
     if not isinstance(config, Mapping):
         raise ConfigError(f"{source}: {where}: expected a mapping of keys to values, got "
-                          f"{type(config).__name__} {config!r}. Fix: write it as 'key: value' lines.")
+                          f"{type(config).__name__} {quoted(config)}. Fix: write it as 'key: value' lines.")
     for key, value in config.items():
         path = f"{prefix}{key}"
         relative = path.split(".", 2)[-1] if prefix.startswith("env_config.") else path
@@ -177,7 +178,7 @@ def validate(config: Any, defaults: Mapping[str, Any], source: str, prefix: str 
             if relative in FREE_FORM_PATHS or path in FREE_FORM_PATHS:
                 if not isinstance(value, Mapping):
                     raise ConfigError(f"{source}: {path}: expected a mapping, got "
-                                      f"{type(value).__name__} {value!r}. Fix: write it as "
+                                      f"{type(value).__name__} {quoted(value)}. Fix: write it as "
                                       f"'name: {{...}}' entries or '{{}}'.")
                 continue
             validate(value, default, source, f"{path}.", ranges=ranges)
@@ -185,8 +186,8 @@ def validate(config: Any, defaults: Mapping[str, Any], source: str, prefix: str 
         types = explicit or _expected_types(default)
         if not _matches(value, types):
             raise ConfigError(f"{source}: {path}: expected {_type_name(types)}, got "
-                              f"{type(value).__name__} {value!r}. Fix: set it to {_type_name(types)} "
-                              f"(default: {default!r}).")
+                              f"{type(value).__name__} {quoted(value)}. Fix: set it to {_type_name(types)} "
+                              f"(default: {quoted(default)}).")
         check_value(value, relative, path, source, {**RANGES, **(ranges or {})}, default)
 
 
@@ -194,20 +195,44 @@ def check_value(value: Any, relative: str, path: str, source: str, ranges: Mappi
                 default: Any = None) -> None:
     """A number within ``ranges[relative]`` (finite), a word among :data:`CHOICES`, or :class:`ConfigError`."""
     if relative in CHOICES and value not in CHOICES[relative]:
-        raise ConfigError(f"{source}: {path}: {value!r} is not one of {', '.join(CHOICES[relative])}. "
-                          f"Fix: use one of them (default: {default!r}).")
+        raise ConfigError(f"{source}: {path}: {quoted(value)} is not one of {', '.join(CHOICES[relative])}. "
+                          f"Fix: use one of them (default: {quoted(default)}).")
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         if not math.isfinite(value):
-            raise ConfigError(f"{source}: {path}: {value!r} is not a finite number. Fix: give a number.")
+            raise ConfigError(f"{source}: {path}: {quoted(value)} is not a finite number. Fix: give a number.")
         if relative in ranges:
             low, high = ranges[relative]
             if not low <= value <= high:
-                raise ConfigError(f"{source}: {path}: {value!r} is out of range. Fix: use a value from {low:g} to "
-                                  f"{high:g} (default: {default!r}).")
+                raise ConfigError(f"{source}: {path}: {quoted(value)} is out of range. Fix: use a value from {low:g} to "
+                                  f"{high:g} (default: {quoted(default)}).")
+
+
+#: YAML aliases (``*name``) a configuration may use: more is refused (a "billion laughs" file of 1.3 kB
+#: otherwise expands to gigabytes when anything walks it).
+MAX_ALIASES = 40
+_QUOTER = reprlib.Repr()
+_QUOTER.maxlevel, _QUOTER.maxlist, _QUOTER.maxdict, _QUOTER.maxstring, _QUOTER.maxother = 2, 4, 4, 60, 60
+QUOTED_LENGTH = 160  # characters of a value an error message shows at most
+
+
+def quoted(value: Any) -> str:
+    """``repr(value)``, cut to a few elements and :data:`QUOTED_LENGTH` characters (an error message never
+    embeds a huge value)."""
+    text = _QUOTER.repr(value)
+    return text if len(text) <= QUOTED_LENGTH else text[:QUOTED_LENGTH - 3] + "..."
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):
-    """PyYAML's safe loader, refusing a mapping that gives a key twice (PyYAML keeps the last silently)."""
+    """PyYAML's safe loader, refusing a mapping that gives a key twice (PyYAML keeps the last silently) and a
+    document of more than :data:`MAX_ALIASES` aliases."""
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            self.aliases = getattr(self, "aliases", 0) + 1
+            if self.aliases > MAX_ALIASES:
+                raise yaml.composer.ComposerError(None, None, f"more than {MAX_ALIASES} aliases (*name)",
+                                                  self.peek_event().start_mark)
+        return super().compose_node(parent, index)
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
         seen: dict[Any, int] = {}

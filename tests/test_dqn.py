@@ -19,7 +19,7 @@ from dqn_example.dqn_experiment import ACTIONS, DQNExperiment, route_follower_ac
 from rllib_integration import CarlaEnv, ConfigError, load_env_config
 from rllib_integration.training import (build_algorithm_config, find_latest_checkpoint, greedy_action, load_policy,
                                         policy_action, run_settings)
-from rllib_integration.training.inference import load_module
+from rllib_integration.inference.scripts import load_module
 
 from conftest import drive_episode
 

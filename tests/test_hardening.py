@@ -24,7 +24,8 @@ from rllib_integration.config import BASE_CORE_CONFIG, RANGES, load_yaml
 from rllib_integration.sensors import check_sensors
 from rllib_integration.training.algorithm_config import build_algorithm_config
 from rllib_integration.training.preflight import check_options, preflight
-from rllib_integration.training.results import (MARKER, check_checkpoint, find_latest_checkpoint, prepare_results,
+from rllib_integration.inference.checkpoints import check_checkpoint, find_latest_checkpoint
+from rllib_integration.training.results import (MARKER, prepare_results,
                                                 remove_failed_start)
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -182,9 +183,18 @@ def fake_checkpoint(folder: pathlib.Path, iteration: int) -> pathlib.Path:
     (path / "algorithm_state.pkl").write_bytes(b"state")
     (path / "rllib_checkpoint.json").write_text(json.dumps({"type": "Algorithm"}))
     (path / "training_progress.json").write_text(json.dumps({"training_iteration": iteration}))
-    (path / "policy.onnx").write_bytes(b"onnx")
+    (path / "policy.onnx").write_bytes(tiny_onnx())
     os.utime(path / "rllib_checkpoint.json", (1000 + iteration, 1000 + iteration))
     return path
+
+
+def tiny_onnx() -> bytes:
+    """A whole (if trivial) ONNX model: an identity."""
+    from onnx import TensorProto, helper
+    value = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])
+    out = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])
+    graph = helper.make_graph([helper.make_node("Identity", ["x"], ["y"])], "identity", [value], [out])
+    return helper.make_model(graph).SerializeToString()
 
 
 def test_a_broken_newest_checkpoint_falls_back_to_the_newest_intact_one(tmp_path, caplog):
@@ -199,7 +209,7 @@ def test_a_broken_newest_checkpoint_falls_back_to_the_newest_intact_one(tmp_path
     (newest / "algorithm_state.pkl").unlink()
     with pytest.raises(ValueError, match="algorithm_state.pkl: missing or empty"):
         check_checkpoint(str(newest))
-    (older / "policy.onnx").write_bytes(b"")
+    (older / "policy.onnx").write_bytes(tiny_onnx()[:-9])  # cut short: the check parses it
     with pytest.raises(FileNotFoundError, match="no intact checkpoint .*policy.onnx: not a complete"):
         find_latest_checkpoint(str(tmp_path / "exp"))
 
@@ -349,6 +359,9 @@ def test_fuzzed_training_options_end_in_one_config_error(path, value):
     ("demo_drive.py", ["--every", "0"], "argument --every: 0 is out of range"),
     ("dqn_train.py", ["dqn_example/dqn_config.yaml", "--iterations", "0"], "argument --iterations: 0 is out of range"),
     ("evaluate.py", ["--routes", "GridTown", "--workers", "0", "--out", "OUT"], "argument --workers: 0 is out of range"),
+    ("evaluate.py", ["--routes", "GridTown", "--agent", "constant", "--agent-config", "throttle=nan", "--out", "OUT"],
+     "--agent-config 'throttle=nan': nan is not a finite number"),
+    ("dqn_inference.py", ["dqn_example/dqn_config.yaml", "/"], "no checkpoint under /."),
 ])
 def test_scripts_refuse_bad_flags_with_one_line(tmp_path, script, args, message):
     (tmp_path / "EMPTY").mkdir()
@@ -366,3 +379,32 @@ def test_secrets_and_results_are_ignored_by_git_and_the_cluster_sync(tmp_path):
                               "results/x", "mlruns/0", "known_hosts", "run.mp4", "dqn_train.py"],
                              cwd=ROOT, capture_output=True, text=True).stdout.split()
     assert ignored == ["keys/a.pem", "x.pem", "ray_results/run", "results/x", "mlruns/0", "known_hosts", "run.mp4"]
+
+
+def test_a_yaml_alias_bomb_is_refused_and_messages_quote_little(tmp_path):
+    """1.3 kB of nested aliases in training.lr grew dqn_train.py to 3 GB (the message quoted the value)."""
+    levels = ['    a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+    levels += [f"    {chr(98 + i)}: &{chr(98 + i)} [{','.join(['*' + chr(97 + i)] * 9)}]" for i in range(8)]
+    bomb = tmp_path / "bomb.yaml"
+    bomb.write_text("training:\n  lr:\n" + "\n".join(levels) + "\n")
+    with pytest.raises(ConfigError, match="more than 40 aliases"):
+        load_yaml(bomb)
+    small = tmp_path / "small.yaml"
+    small.write_text("training:\n  lr:\n" + "\n".join(levels[:4]) + "\n")
+    result = subprocess.run([sys.executable, str(ROOT / "dqn_train.py"), str(small), "-d", str(tmp_path / "r")],
+                            cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 2 and "training.lr: expected a number or a schedule" in result.stderr
+    assert len(result.stderr) < 600, "the value is quoted in a few words"
+
+
+def test_route_evaluation_routes_are_checked_before_ray(tmp_path):
+    routes = tmp_path / "routes.xml"
+    routes.write_text('<routes><route id="0" town="Town99"><waypoint x="0" y="0" z="0"/><waypoint x="9" y="0" z="0"/>'
+                      '</route></routes>')
+    config = tmp_path / "train.yaml"
+    config.write_text(f"route_evaluation: {{interval: 1, routes: {routes}}}\n")
+    result = subprocess.run([sys.executable, str(ROOT / "dqn_train.py"), str(config), "-d", str(tmp_path / "r")],
+                            cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 2 and "route_evaluation.routes" in result.stderr
+    assert "route '0' (Town99): unknown town 'Town99'" in result.stderr and "Traceback" not in result.stderr
+    assert "ray" not in result.stdout.lower(), "nothing started"

@@ -39,7 +39,7 @@ def wait_for(condition, seconds, what):
 
 def test_nothing_is_sent_while_nobody_watches():
     server = LiveServer(0, "unit")
-    publisher = LivePublisher(server.url)
+    publisher = LivePublisher(server.url, server.token)
     try:
         frame = np.zeros((480, 480, 3), np.uint8)
         for _ in range(20):
@@ -55,12 +55,62 @@ def test_nothing_is_sent_while_nobody_watches():
         assert server.snapshot()["state"] == {"step": 2}
         jpeg = urllib.request.urlopen(f"{server.url}/frame.jpg", timeout=5).read()
         assert jpeg[:2] == b"\xff\xd8", "a JPEG"
-        request = urllib.request.Request(f"{server.url}/publish", data=b"{not json", method="POST")
-        with pytest.raises(urllib.error.HTTPError):
+        request = urllib.request.Request(f"{server.url}/publish", data=b"{not json", method="POST",
+                                         headers={"X-Live-Token": server.token, "Content-Type": "application/json"})
+        with pytest.raises(urllib.error.HTTPError) as error:
             urllib.request.urlopen(request, timeout=5)
+        assert error.value.code == 400
     finally:
         publisher.close()
         server.close()
+
+
+def _raw(port: int, request: bytes) -> bytes:
+    import socket
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as connection:
+        connection.sendall(request)
+        return connection.recv(65536)
+
+
+def test_other_pages_cannot_forge_or_read_the_live_view(capfd):
+    """A cross-origin "simple" POST (text/plain, no token: what any site the user visits can send), a request
+    whose Host is a DNS-rebound name, malformed requests and an idle half-sent connection."""
+    import rllib_integration.live.server as live_server
+    server = LiveServer(0, "guarded")
+    try:
+        server.publish({"step": 7})
+        forged = (f"POST /publish HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\nOrigin: https://evil.example\r\n"
+                  f"Content-Type: text/plain\r\nContent-Length: 23\r\n\r\n" + '{"state": {"step": 666}}'[:23])
+        assert b" 403 " in _raw(server.port, forged.encode()).split(b"\r\n")[0]
+        with_token_as_text = (f"POST /publish HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\nX-Live-Token: {server.token}"
+                              f"\r\nContent-Type: text/plain\r\nContent-Length: 24\r\n\r\n" + '{"state": {"step": 666}}')
+        assert b" 400 " in _raw(server.port, with_token_as_text.encode()).split(b"\r\n")[0]
+        assert server.snapshot()["state"] == {"step": 7}, "the page still shows the run's own state"
+        rebound = f"GET /state.json HTTP/1.1\r\nHost: attacker.example:{server.port}\r\n\r\n"
+        assert b" 403 " in _raw(server.port, rebound.encode()).split(b"\r\n")[0]
+        assert not server.watched, "a refused read does not count as watching"
+        for bad in (f"POST /publish HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\nX-Live-Token: {server.token}\r\n"
+                    f"Content-Type: application/json\r\nContent-Length: lots\r\n\r\n",
+                    f"POST /publish HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\nX-Live-Token: {server.token}\r\n"
+                    f"Content-Type: application/json\r\nContent-Length: 9\r\n\r\n[1, 2, 3]"):
+            assert b" 400 " in _raw(server.port, bad.encode()).split(b"\r\n")[0]
+        assert "Traceback" not in capfd.readouterr().err
+    finally:
+        server.close()
+    live_server.IDLE_TIMEOUT, saved = 0.5, live_server.IDLE_TIMEOUT
+    try:
+        server = LiveServer(0, "idle")
+        import socket
+        connection = socket.create_connection(("127.0.0.1", server.port), timeout=5)
+        connection.sendall(b"POST /publish HTTP/1.1\r\nHost: 127.0.0.1\r\n")  # and then nothing
+        connection.settimeout(5)
+        started = time.monotonic()
+        assert connection.recv(1024) == b"", "the server closes an idle, half-sent connection"
+        assert time.monotonic() - started < 4.0
+        connection.close()
+        server.close()
+    finally:
+        live_server.IDLE_TIMEOUT = saved
 
 
 def chromium():
@@ -184,3 +234,18 @@ def _answers(url):
         return True
     except OSError:
         return False
+
+
+def test_a_busy_port_is_one_clear_error():
+    import socket
+    holder = socket.socket()
+    holder.bind(("127.0.0.1", 0))
+    holder.listen(1)
+    port = holder.getsockname()[1]
+    try:
+        with pytest.raises(OSError) as error:
+            LiveServer(port, "busy")
+        assert str(error.value).startswith(f"--live {port}: the live view cannot listen on 127.0.0.1:{port}")
+        assert f"Fix: --live with another port, e.g. --live {port + 1}" in str(error.value)
+    finally:
+        holder.close()

@@ -16,7 +16,7 @@ from ppo_example.ppo_experiment import ROUTE_LOOKAHEAD, STATE, RouteExperiment
 from rllib_integration import CarlaEnv, ConfigError, load_env_config
 from rllib_integration.sensors.virtual_lidar import box_distances, ray_angles
 from rllib_integration.training import find_latest_checkpoint, greedy_action, load_policy, policy_action
-from rllib_integration.training.inference import load_module
+from rllib_integration.inference.scripts import load_module
 
 from conftest import drive_episode
 

@@ -115,3 +115,78 @@ def test_a_missing_or_foreign_recording_is_a_clear_error(server, tmp_path):
     (tmp_path / "text.log").write_text("hello")
     with pytest.raises(RuntimeError, match="not a recording"):
         client.show_recorder_file_info(str(tmp_path / "text.log"), False)
+
+
+def _synthetic(path, frames: int, vehicles: int = 100) -> None:
+    """A recording of ``vehicles`` cars driving straight for ``frames`` ticks, written line by line."""
+    import gzip
+    import json
+    with gzip.open(path, "wt", encoding="utf-8") as stream:
+        stream.write(json.dumps({"format": "rllib_integration-recording", "version": 1, "map": "GridTown",
+                                 "delta": 0.05, "date": "01/01/26 00:00:00", "start_frame": 0}) + "\n")
+        for k in range(frames):
+            frame = {"frame": k, "time": k * 0.05, "poses": {str(i): [i * 5.0 + k * 0.5, 0.0, 0.0, 0.0, 0.0, 0.0,
+                                                                      10.0, 0.0, 0.0] for i in range(vehicles)}}
+            if k == 0:
+                frame["created"] = [{"id": i, "type": "vehicle.audi.a2", "role": "autopilot", "attributes": {},
+                                     "pose": frame["poses"][str(i)], "extent": [1.8, 0.9, 0.8]} for i in range(vehicles)]
+            stream.write(json.dumps(frame) + "\n")
+
+
+def test_recordings_are_read_frame_by_frame_with_flat_memory(server, tmp_path):
+    import tracemalloc
+    from rllib_integration.embedded.recorder import blocked_table, file_info, read_recording
+    peaks = {}
+    for frames in (300, 1500):
+        path = tmp_path / f"long_{frames}.log"
+        _synthetic(path, frames)
+        tracemalloc.start()
+        recording = read_recording(str(path))
+        info = file_info(recording)
+        blocked_table(recording, 5.0, 100.0)
+        peaks[frames] = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        assert f"Frames: {frames}" in info and "Create 99: vehicle.audi.a2" in info
+    assert peaks[1500] < 1.5 * peaks[300] + 2 ** 20, f"memory grows with the length: {peaks}"
+    client, world = make_world(server, "GridTown")
+    settings = world.get_settings()
+    settings.fixed_delta_seconds = 0.05
+    world.apply_settings(settings)
+    assert "Replaying" in client.replay_file(str(tmp_path / "long_1500.log"), 60.0, 5.0, 0)
+    for _ in range(20):
+        world.tick()
+    cars = world.get_actors().filter("vehicle.*")
+    assert len(cars) == 100 and abs(cars[0].get_location().x - 0.5 * 61 * 20) < 12.0, "at the recorded place"
+
+
+def test_malformed_recordings_are_one_error_naming_the_file_and_the_frame(server, tmp_path):
+    import gzip
+    import json
+    from rllib_integration.embedded.recorder import RecordingError, read_recording
+    good = tmp_path / "good.log"
+    _synthetic(good, 50, vehicles=3)
+    damaged = tmp_path / "damaged.log"
+    damaged.write_bytes(good.read_bytes()[:-40])
+    with pytest.raises(RecordingError, match=r"damaged.log: damaged after line \d+ \((EOFError|BadGzipFile)"):
+        list(read_recording(str(damaged)).frames())
+    lines = gzip.open(good, "rt").read().splitlines()
+    frame = json.loads(lines[8])
+    frame["poses"]["1"] = ["x"] * 9
+    wrong = tmp_path / "wrong.log"
+    with gzip.open(wrong, "wt") as stream:
+        stream.write("\n".join(lines[:8] + [json.dumps(frame)] + lines[9:]) + "\n")
+    with pytest.raises(RecordingError, match=r"wrong.log: frame 7 \(line 9\): its 'poses' is malformed"):
+        list(read_recording(str(wrong)).frames())
+    client, _ = make_world(server, "GridTown")
+    with pytest.raises(RuntimeError, match="wrong.log: frame 7"):
+        client.show_recorder_file_info(str(wrong), False)
+
+
+def test_load_world_ends_a_recording_saying_so(server, tmp_path, caplog):
+    client, world = make_world(server, "GridTown")
+    path = client.start_recorder(str(tmp_path / "switch.log"))
+    world.tick()
+    with caplog.at_level("WARNING"):
+        client.load_world("RingTown")
+    assert any("load_world ended the recording" in r.getMessage() and path in r.getMessage() for r in caplog.records)
+    assert "Map: GridTown" in client.show_recorder_file_info(path, False)

@@ -10,6 +10,7 @@ from typing import Any, Iterable
 
 import carla
 
+from ..common.finite import finite_number
 from . import command as embedded_command
 from . import recorder
 from .maps.towns import available_towns, load_map
@@ -78,13 +79,15 @@ class Client:
                     replay_sensors: bool = False) -> str:
         """Replay a recording from ``start`` s (negative: from its end) for ``duration`` s (0: all),
         the spectator following actor ``follow_id`` (0: none); sensors are not replayed."""
+        start = finite_number(start, "replay_file: start")
+        duration = finite_number(duration, "replay_file: duration", 0.0)
         return self._server.replay_file(name, start, duration, follow_id)
 
     def stop_replayer(self, keep_actors: bool) -> None:
         self._server.replayer.stop(keep_actors)
 
     def set_replayer_time_factor(self, time_factor: float = 1.0) -> None:
-        self._server.replayer.time_factor = float(time_factor)
+        self._server.replayer.time_factor = finite_number(time_factor, "set_replayer_time_factor", 0.0, 1.0e4)
 
     def set_replayer_ignore_hero(self, ignore_hero: bool) -> None:
         self._server.replayer.ignore_hero = bool(ignore_hero)
@@ -140,5 +143,5 @@ class Client:
                 return embedded_command.Response(0, f"actor {actor_id} not found")
             effect(actor, cmd)
             return embedded_command.Response(actor_id)
-        except (RuntimeError, AttributeError, NotImplementedError) as error:
+        except (RuntimeError, AttributeError, NotImplementedError, ValueError) as error:  # ValueError: not finite
             return embedded_command.Response(0, f"{name}: {error}")

@@ -6,7 +6,9 @@ destroyed, the transform and velocity of every moving actor (vehicles, walkers),
 controls and light states, the traffic lights that changed and the collisions of the tick. The
 queries print what CARLA's print: ``show_recorder_file_info``, ``show_recorder_collisions`` (by
 category: ``h`` hero, ``v`` vehicle, ``w`` walker, ``t`` traffic light, ``o`` other, ``a`` any) and
-``show_recorder_actors_blocked``. :mod:`.replayer` plays a recording back.
+``show_recorder_actors_blocked``. :mod:`.replayer` plays a recording back. Recordings are read frame by
+frame (an hour of 100 vehicles is gigabytes of frames): every query is one pass over the file.
+``load_world`` ends a recording (with a warning): start the recorder again in the new world.
 """
 
 from __future__ import annotations
@@ -17,8 +19,8 @@ import json
 import math
 import os
 import pathlib
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+import zlib
+from typing import TYPE_CHECKING, Any, Iterator
 
 if TYPE_CHECKING:
     from .sim.kernel import Simulation
@@ -140,54 +142,138 @@ def _vector(vector: Any) -> tuple[float, float, float]:
     return vector.x, vector.y, vector.z
 
 
-@dataclass
-class Recording:
-    """A recording read back: its header, its frames and every actor it ever created (by id)."""
+class RecordingError(RuntimeError):
+    """A recording that cannot be read: the message names the file and, past the header, the frame."""
 
-    path: pathlib.Path
-    header: dict
-    frames: list[dict]
-    actors: dict[int, dict] = field(default_factory=dict)
+
+def _numbers(value: Any, count: int) -> bool:
+    return isinstance(value, list) and len(value) == count and all(
+        isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in value)
+
+
+def _ids(mapping: Any, check) -> bool:
+    return isinstance(mapping, dict) and all(key.lstrip("-").isdigit() and check(v) for key, v in mapping.items())
+
+
+#: Every field a frame may hold, and its check (``poses`` is required).
+_FIELDS = {
+    "poses": lambda v: _ids(v, lambda p: _numbers(p, 9)),
+    "spectator": lambda v: _numbers(v, 9),
+    "created": lambda v: isinstance(v, list) and all(
+        isinstance(a, dict) and isinstance(a.get("id"), int) and isinstance(a.get("type"), str)
+        and isinstance(a.get("role", ""), str) and isinstance(a.get("attributes", {}), dict)
+        and _numbers(a.get("pose"), 9) and _numbers(a.get("extent"), 3) for a in v),
+    "destroyed": lambda v: isinstance(v, list) and all(isinstance(i, int) for i in v),
+    "lights": lambda v: _ids(v, lambda state: isinstance(state, int) and 0 <= state <= 4),
+    "controls": lambda v: _ids(v, lambda c: _numbers(c, 6)),
+    "vehicle_lights": lambda v: _ids(v, lambda state: isinstance(state, int)),
+    "collisions": lambda v: isinstance(v, list) and all(
+        isinstance(c, list) and len(c) == 2 and all(isinstance(i, int) for i in c) for c in v),
+    "angular": lambda v: _ids(v, lambda w: _numbers(w, 3)),
+}
+
+
+class Recording:
+    """A recording, read frame by frame (memory stays flat however long it is): its header, and
+    :meth:`frames` streams its frames; :attr:`actors` gathers every actor created in the frames streamed so
+    far. A damaged or wrong file is a :class:`RecordingError` naming the file and the frame."""
+
+    def __init__(self, path: pathlib.Path) -> None:
+        self.path = path
+        self.actors: dict[int, dict] = {}
+        self._span: tuple[int, float, float] | None = None
+        for number, line in self._lines():
+            try:
+                header = json.loads(line)
+            except ValueError:
+                header = None
+            if not isinstance(header, dict) or header.get("format") != FORMAT:
+                raise RecordingError(f"{path} is not a recording of the embedded world (no {FORMAT} header). Fix: "
+                                     f"give a file client.start_recorder wrote on an embedded world")
+            if header.get("version") != VERSION or not isinstance(header.get("map"), str):
+                raise RecordingError(f"{path}: a recording of format version {header.get('version')!r} (this "
+                                     f"library reads version {VERSION}). Fix: record it again with this version")
+            self.header = header
+            return
+        raise RecordingError(f"{path} is empty: not a recording. Fix: give a file client.start_recorder wrote")
+
+    def _lines(self) -> Iterator[tuple[int, str]]:
+        """(line number, text) of the file's non-empty lines, read as they come."""
+        number = 0
+        try:
+            with gzip.open(self.path, "rt", encoding="utf-8") as stream:
+                for number, line in enumerate(stream, start=1):
+                    if line.strip():
+                        yield number, line
+        except (OSError, EOFError, UnicodeDecodeError, zlib.error) as error:
+            why = f"{type(error).__name__}: {str(error)[:120]}"
+            if not number:
+                raise RecordingError(f"{self.path} is not a recording of the embedded world ({why}). Fix: give a file "
+                                     f"client.start_recorder wrote") from None
+            raise RecordingError(f"{self.path}: damaged after line {number} ({why}). Fix: give a complete recording "
+                                 f"(a copy cut short or corrupted cannot be read)") from None
+
+    def frames(self) -> Iterator[dict]:
+        """The frames, one at a time and checked, with integer actor ids."""
+        frame_number = -1
+        for line_number, line in self._lines():
+            if frame_number < 0:
+                frame_number = 0
+                continue  # the header
+            where = f"{self.path}: frame {frame_number} (line {line_number})"
+            try:
+                frame = json.loads(line)
+            except ValueError as error:
+                raise RecordingError(f"{where}: not JSON ({error}). Fix: give an intact recording") from None
+            if not isinstance(frame, dict) or not isinstance(frame.get("frame"), int) or \
+                    not _numbers([frame.get("time")], 1) or "poses" not in frame:
+                raise RecordingError(f"{where}: not a frame (frame, time and poses expected). Fix: give an intact "
+                                     f"recording")
+            for key, value in frame.items():
+                check = _FIELDS.get(key)
+                if check is not None and not check(value):
+                    raise RecordingError(f"{where}: its {key!r} is malformed. Fix: give an intact recording")
+            for key in ("poses", "lights", "controls", "vehicle_lights", "angular"):
+                if key in frame:
+                    frame[key] = {int(k): v for k, v in frame[key].items()}
+            for actor in frame.get("created", []):
+                self.actors[actor["id"]] = actor
+            frame_number += 1
+            yield frame
+
+    def span(self) -> tuple[int, float, float]:
+        """(frames, first frame's time, last frame's time), from one pass (kept)."""
+        if self._span is None:
+            count, first, last = 0, 0.0, 0.0
+            for frame in self.frames():
+                first = frame["time"] if count == 0 else first
+                last, count = frame["time"], count + 1
+            self._span = (count, first, last)
+        return self._span
 
     @property
     def duration(self) -> float:
-        return self.frames[-1]["time"] - self.frames[0]["time"] if self.frames else 0.0
+        _, first, last = self.span()
+        return last - first
 
     def category(self, actor_id: int) -> str:
         """CARLA's category letter of an actor: h, v, w, t or o."""
         actor = self.actors.get(actor_id)
         if actor is None:
             return "o"
-        if actor["role"] in HERO_ROLES:
+        if actor.get("role") in HERO_ROLES:
             return "h"
         return {"vehicle": "v", "walker": "w"}.get(actor["type"].split(".")[0],
                                                    "t" if actor["type"] == "traffic.traffic_light" else "o")
 
 
 def read_recording(filename: str) -> Recording:
-    """Read a recording; a clear error for a missing file or one that is not a recording."""
+    """A recording (its header read, its frames streamed when asked); a clear error for a missing file or
+    one that is not a recording."""
     path = recording_path(filename)
     if not path.is_file():
-        raise RuntimeError(f"recording {path} not found. Fix: give the path start_recorder returned")
-    try:
-        with gzip.open(path, "rt", encoding="utf-8") as stream:
-            lines = [json.loads(line) for line in stream if line.strip()]
-    except (OSError, ValueError, EOFError) as error:
-        raise RuntimeError(f"{path} is not a recording of the embedded world ({error}). Fix: record it with "
-                           f"client.start_recorder on an embedded world") from None
-    if not lines or lines[0].get("format") != FORMAT:
-        raise RuntimeError(f"{path} is not a recording of the embedded world (no {FORMAT} header)")
-    frames = lines[1:]
-    for frame in frames:
-        frame["poses"] = {int(k): v for k, v in frame.get("poses", {}).items()}
-        for key in ("lights", "controls", "vehicle_lights", "angular"):
-            if key in frame:
-                frame[key] = {int(k): v for k, v in frame[key].items()}
-    recording = Recording(path, lines[0], frames)
-    for frame in frames:
-        for actor in frame.get("created", []):
-            recording.actors[actor["id"]] = actor
-    return recording
+        raise RecordingError(f"recording {path} not found. Fix: give the path start_recorder returned")
+    return Recording(path)
 
 
 def _heading(recording: Recording) -> list[str]:
@@ -195,15 +281,18 @@ def _heading(recording: Recording) -> list[str]:
             f"Date: {recording.header['date']}", ""]
 
 
-def _footer(recording: Recording) -> list[str]:
-    return ["", f"Frames: {len(recording.frames)}", f"Duration: {recording.duration:g} seconds"]
+def _footer(count: int, first: float, last: float) -> list[str]:
+    return ["", f"Frames: {count}", f"Duration: {last - first:g} seconds"]
 
 
 def file_info(recording: Recording, show_all: bool = False) -> str:
     """What ``show_recorder_file_info`` prints: creations and destructions per frame (every frame's
     poses too with ``show_all``)."""
     lines = _heading(recording)
-    for frame in recording.frames:
+    count, first, last = 0, 0.0, 0.0
+    for frame in recording.frames():
+        first = frame["time"] if count == 0 else first
+        count, last = count + 1, frame["time"]
         events = [f" Create {a['id']}: {a['type']} ({a['role'] or 0}) at ({a['pose'][0]:g}, {a['pose'][1]:g}, "
                   f"{a['pose'][2]:g})" for a in frame.get("created", [])]
         events += [f" Destroy {actor_id}" for actor_id in frame.get("destroyed", [])]
@@ -212,8 +301,8 @@ def file_info(recording: Recording, show_all: bool = False) -> str:
                        for actor_id, p in frame["poses"].items()]
             events += [f" Light {actor_id}: state {state}" for actor_id, state in frame.get("lights", {}).items()]
         if events:
-            lines += [f"Frame {frame['frame']} at {frame['time'] - recording.frames[0]['time']:g} seconds", *events]
-    return "\n".join(lines + _footer(recording))
+            lines += [f"Frame {frame['frame']} at {frame['time'] - first:g} seconds", *events]
+    return "\n".join(lines + _footer(count, first, last))
 
 
 def collisions_table(recording: Recording, category1: str, category2: str) -> str:
@@ -230,9 +319,11 @@ def collisions_table(recording: Recording, category1: str, category2: str) -> st
 
     lines = _heading(recording) + [f"{'Time':>8}  {'Types':<6}{'Id':>6} {'Actor 1':<36}{'Id':>6} Actor 2"]
     last_seen: dict[tuple[int, int], float] = {}  # a pair touching again within a second: one collision
-    start = recording.frames[0]["time"] if recording.frames else 0.0
-    for frame in recording.frames:
+    count, start, now = 0, 0.0, 0.0
+    for frame in recording.frames():
         now = frame["time"]
+        start = now if count == 0 else start
+        count += 1
         for a, b in frame.get("collisions", []):
             pair = (a, b) if a <= b else (b, a)
             ongoing = now - last_seen.get(pair, -math.inf) <= 1.0
@@ -246,7 +337,7 @@ def collisions_table(recording: Recording, category1: str, category2: str) -> st
             types = f"{recording.category(a)} {recording.category(b)}"
             name = {actor_id: recording.actors.get(actor_id, {}).get("type", "static world") for actor_id in (a, b)}
             lines.append(f"{now - start:8.0f}  {types:<6}{a:>6} {name[a]:<36}{b:>6} {name[b]}")
-    return "\n".join(lines + _footer(recording))
+    return "\n".join(lines + _footer(count, start, now))
 
 
 def blocked_table(recording: Recording, min_time: float = 60.0, min_distance: float = 100.0) -> str:
@@ -254,7 +345,7 @@ def blocked_table(recording: Recording, min_time: float = 60.0, min_distance: fl
     centimetres (CARLA's unit here) during at least ``min_time`` seconds, with when that started and
     how long it lasted."""
     min_distance = min_distance / 100.0
-    start_time = recording.frames[0]["time"] if recording.frames else 0.0
+    count, start_time, now = 0, 0.0, 0.0
     anchors: dict[int, tuple[float, float, float]] = {}  # id -> (x, y, since)
     found: list[tuple[float, int, float]] = []
 
@@ -263,8 +354,10 @@ def blocked_table(recording: Recording, min_time: float = 60.0, min_distance: fl
         if now - since >= min_time:
             found.append((since - start_time, actor_id, now - since))
 
-    for frame in recording.frames:
+    for frame in recording.frames():
         now = frame["time"]
+        start_time = now if count == 0 else start_time
+        count += 1
         for actor_id, pose in frame["poses"].items():
             anchor = anchors.get(actor_id)
             if anchor is None:
@@ -274,11 +367,10 @@ def blocked_table(recording: Recording, min_time: float = 60.0, min_distance: fl
                 anchors[actor_id] = (pose[0], pose[1], now)
         for actor_id in [k for k in anchors if k not in frame["poses"]]:
             close(actor_id, now)
-    end = recording.frames[-1]["time"] if recording.frames else 0.0
     for actor_id in list(anchors):
-        close(actor_id, end)
+        close(actor_id, now)
     lines = _heading(recording) + [f"{'Time':>8}{'Id':>7} {'Actor':<40}{'Duration':>9}"]
     for since, actor_id, duration in sorted(found):
         name = recording.actors.get(actor_id, {}).get("type", "")
         lines.append(f"{since:8.0f}{actor_id:>7} {name:<40}{duration:9.0f}")
-    return "\n".join(lines + _footer(recording))
+    return "\n".join(lines + _footer(count, start_time, now))

@@ -7,15 +7,16 @@ when the recording did; traffic lights take their recorded states (every light g
 meanwhile); ``follow_id`` puts the spectator behind an actor, and the recorded spectator moves the
 world's unless ``set_replayer_ignore_spectator(True)`` (the default). At the end the actors stay with
 physics on; ``stop_replayer(keep_actors=False)`` removes those the replay created. Sensors are not
-replayed (``replay_sensors`` is accepted and ignored): attach new ones to the replayed actors.
+replayed (``replay_sensors`` is accepted and ignored): attach new ones to the replayed actors. The
+recording is streamed forward frame by frame as the replay clock advances (a pass first finds its length),
+so memory stays flat however long it is.
 """
 
 from __future__ import annotations
 
-import bisect
 import logging
 import math
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Iterator
 
 import carla
 
@@ -40,11 +41,12 @@ class Replayer:
         self._recording: Recording | None = None
         self._actors: dict[int, Any] = {}  # recorded id -> actor in the world
         self._created: list[Any] = []
-        self._times: list[float] = []
-        self._clock = self._end = 0.0
+        self._clock = self._end = self._first = 0.0
         self._follow = 0
-        self._lights: dict[int, int] = {}  # light id -> recorded state, up to frame _lights_upto
-        self._lights_upto = -1
+        self._lights: dict[int, int] = {}  # light id -> recorded state, as of the current frame
+        self._stream: Iterator[dict] | None = None
+        self._frame: dict | None = None  # the recorded frames around the replay clock
+        self._next: dict | None = None
 
     @property
     def playing(self) -> bool:
@@ -58,17 +60,17 @@ class Replayer:
         if recording.header["map"] != sim.map.name:
             logger.warning("recording %s was made on %s; replaying it on %s", recording.path,
                            recording.header["map"], sim.map.name)
-        frames = recording.frames
-        if not frames:
+        count, first, last = recording.span()
+        if not count:
             raise RuntimeError(f"recording {recording.path} has no frames")
-        first = frames[0]["time"]
-        self._times = [frame["time"] - first for frame in frames]
-        total = self._times[-1]
+        total = last - first
         begin = min(max(total + start if start < 0 else start, 0.0), total)
-        self._clock, self._end = begin, total if duration <= 0 else min(begin + duration, total)
+        self._clock, self._end, self._first = begin, total if duration <= 0 else min(begin + duration, total), first
         self._sim, self._library, self._recording, self._follow = sim, library, recording, int(follow_id)
         self._actors, self._created = {}, []
-        self._lights, self._lights_upto = {}, -1
+        self._lights = {}
+        self._stream = recording.frames()
+        self._frame, self._next = None, next(self._stream, None)
         sim.signals.freeze(True)
         self._apply()
         sim.add_pre_tick_hook(self._tick)
@@ -89,6 +91,7 @@ class Replayer:
                 else:
                     actor.destroy()
         self._actors, self._created = {}, []
+        self._stream = self._frame = self._next = None
 
     # -- playing -------------------------------------------------------------------------------
     def _tick(self, dt: float) -> None:
@@ -98,14 +101,19 @@ class Replayer:
             return
         self._apply()
 
+    def _advance(self) -> None:
+        """Stream frames until the current one is the last at or before the replay clock."""
+        while self._next is not None and (self._frame is None or self._next["time"] - self._first <= self._clock + 1e-9):
+            self._frame, self._next = self._next, next(self._stream, None)
+            self._lights.update(self._frame.get("lights", {}))
+
     def _apply(self) -> None:
         """Put the world in the recording's state at the replay clock."""
-        frames = self._recording.frames
-        index = max(bisect.bisect_right(self._times, self._clock + 1e-9) - 1, 0)
-        frame = frames[index]
-        following = frames[index + 1] if index + 1 < len(frames) else frame
-        span = self._times[index + 1] - self._times[index] if following is not frame else 0.0
-        weight = (self._clock - self._times[index]) / span if span > 0 else 0.0
+        self._advance()
+        frame = self._frame
+        following = self._next if self._next is not None else frame
+        span = following["time"] - frame["time"]
+        weight = min(max((self._clock - (frame["time"] - self._first)) / span, 0.0), 1.0) if span > 0 else 0.0
         alive = set(frame["poses"])
         for actor_id in [k for k in self._actors if k not in alive and k in self._recording.actors]:
             recorded = self._recording.actors[actor_id]
@@ -122,7 +130,7 @@ class Replayer:
             yaw = pose[4] + ((nxt[4] - pose[4] + 180.0) % 360.0 - 180.0) * weight
             actor.set_transform(carla.Transform(carla.Location(x, y, z), carla.Rotation(pitch, yaw, roll)))
             actor.set_target_velocity(carla.Vector3D(*pose[6:9]))
-        self._apply_lights(index)
+        self._apply_lights()
         if "spectator" in frame and not self.ignore_spectator:
             p = frame["spectator"]
             self._sim.spectator.set_transform(carla.Transform(carla.Location(*p[:3]), carla.Rotation(*p[3:6])))
@@ -134,7 +142,8 @@ class Replayer:
         if recorded is None or self.ignore_hero and recorded["role"] in HERO_ROLES:
             return None
         actor = self._sim.actor(actor_id)
-        if actor is None or actor.type_id != recorded["type"]:
+        taken = actor is not None and (actor in self._created or actor in self._actors.values())
+        if actor is None or actor.type_id != recorded["type"] or taken:  # (an id a replayed actor got is not it)
             blueprint = self._library.find(recorded["type"])
             for key, value in recorded["attributes"].items():
                 if blueprint.has_attribute(key):
@@ -152,12 +161,7 @@ class Replayer:
         self._actors[actor_id] = actor
         return actor
 
-    def _apply_lights(self, index: int) -> None:
-        if index < self._lights_upto:  # went back: gather the states from the start again
-            self._lights, self._lights_upto = {}, -1
-        for frame in self._recording.frames[self._lights_upto + 1:index + 1]:
-            self._lights.update(frame.get("lights", {}))
-        self._lights_upto = index
+    def _apply_lights(self) -> None:
         for actor_id, state in self._lights.items():
             light = self._sim.actor(actor_id)
             if light is not None and light.type_id == "traffic.traffic_light" and int(light.get_state()) != state:

@@ -154,6 +154,9 @@ class EmbeddedServer:
                 settings = copy_settings(self._sim.settings)
             self._frame = self._sim.frame
             self._stop_clock()
+            if self.recorder.recording:
+                logger.warning("load_world ended the recording %s (it holds the ticks until now); call "
+                               "start_recorder again to record the new world", self.recorder.path)
             self.recorder.stop()
             self.replayer.stop(keep_actors=True)
             self._sim.close()

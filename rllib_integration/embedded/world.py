@@ -7,11 +7,13 @@ lights, or the pedestrian navigation graph. The tick itself is described in :mod
 
 from __future__ import annotations
 
+import logging
 from typing import Any, Callable
 
 import carla
 import numpy as np
 
+from ..common.finite import finite_number, finite_transform
 from .debug import DebugHelper
 from .maps.towns import EmbeddedMap
 from .not_simulated import refuse
@@ -22,6 +24,8 @@ from .sim.kernel import Simulation, copy_settings
 from .sim.lights import TrafficLight, TrafficSign
 from .sim.snapshot import WorldSnapshot
 from .traffic.navigation import navigation_for
+
+logger = logging.getLogger(__name__)
 
 
 @serialised
@@ -63,7 +67,14 @@ class World:
         return copy_settings(self._sim.settings)
 
     def apply_settings(self, settings: carla.WorldSettings, seconds: float = 0.0) -> int:
-        """Apply ``settings``; returns the frame they take effect at."""
+        """Apply ``settings``; returns the frame they take effect at (``ValueError`` for a step that is not a
+        positive finite number of seconds)."""
+        if settings.fixed_delta_seconds:  # None or 0: a variable step, as CARLA's
+            finite_number(settings.fixed_delta_seconds, "apply_settings: fixed_delta_seconds", 1e-6, 10.0)
+        elif settings.synchronous_mode and self._sim.settings.fixed_delta_seconds:
+            logger.warning("apply_settings: a synchronous world without fixed_delta_seconds (libcarla turns a "
+                           "negative or NaN value into none): each tick advances a variable step")
+        finite_number(settings.max_substep_delta_time, "apply_settings: max_substep_delta_time", 1e-6, 10.0)
         return self._sim.apply_settings(settings)
 
     def get_weather(self) -> carla.WeatherParameters:
@@ -100,7 +111,9 @@ class World:
                     attach_to: Actor | None = None,
                     attachment_type: carla.AttachmentType = carla.AttachmentType.Rigid,
                     bone: str = "") -> Actor:
-        """Spawn an actor; raises ``RuntimeError`` if the spot is occupied, as CARLA does."""
+        """Spawn an actor; raises ``RuntimeError`` if the spot is occupied, as CARLA does (``ValueError`` for a
+        transform that is not finite)."""
+        finite_transform(transform, "spawn_actor: transform")
         return self._sim.spawn(blueprint, transform, attach_to)
 
     def try_spawn_actor(self, blueprint: ActorBlueprint, transform: carla.Transform,
@@ -108,6 +121,7 @@ class World:
                         attachment_type: carla.AttachmentType = carla.AttachmentType.Rigid,
                         bone: str = "") -> Actor | None:
         """Like :meth:`spawn_actor`, but returns None where the spot is occupied."""
+        finite_transform(transform, "try_spawn_actor: transform")
         try:
             return self._sim.spawn(blueprint, transform, attach_to)
         except RuntimeError:

@@ -29,6 +29,8 @@ import numpy as np
 
 from ..carla_env import resolve_experiment_class
 from ..errors import ConfigError
+from ..inference.checkpoints import find_latest_checkpoint
+from ..inference.policy import load_policy
 from ..routes.planner import RoadOption
 from ..routes.progress import Route
 
@@ -208,15 +210,18 @@ def sensor_config(sensors: list[dict[str, Any]] | Mapping[str, Any]) -> dict[str
 
 
 def _policy_act(spec: str, env_config: Mapping[str, Any]) -> Callable[[Any], Any]:
-    """The greedy action function of an exported policy file, a checkpoint folder or an experiment
-    folder (its newest checkpoint); an exported policy is checked against the experiment's observations."""
-    from ..training.policy import greedy_action, load_policy
-    from ..training.results import find_latest_checkpoint, saved_module
+    """The greedy action function of an exported policy file (onnxruntime alone: no Ray, no torch), checked
+    against the experiment's observations and actions, or of a checkpoint folder or experiment folder (its
+    newest checkpoint: the RLModule, with Ray)."""
+    experiment_config = dict(env_config.get("experiment") or {})
     if os.path.isfile(spec):
         policy = load_policy(spec)
-        experiment_config = dict(env_config.get("experiment") or {})
-        policy.check(resolve_experiment_class(experiment_config.get("type"))(experiment_config).get_observation_space())
+        experiment = resolve_experiment_class(experiment_config.get("type"))(experiment_config)
+        policy.check(experiment.get_observation_space())
+        policy.check_actions(experiment.get_observation_space(), experiment.get_action_space())
         return policy
+    from ..training.policy import greedy_action
+    from ..training.results import saved_module
     checkpoint = spec if os.path.isfile(os.path.join(spec, "rllib_checkpoint.json")) else find_latest_checkpoint(spec)
     module = saved_module(checkpoint)
     return lambda observation: greedy_action(module, observation)

@@ -7,8 +7,8 @@ what the policy sees), speed, control, reward terms, route progress and infracti
 - :mod:`.page`: the page itself (HTML and JavaScript, no outside resources).
 """
 
-from .publisher import LIVE_URL_VARIABLE, LivePublisher
+from .publisher import LIVE_TOKEN_VARIABLE, LIVE_URL_VARIABLE, LivePublisher
 from .reporter import LiveReporter
 from .server import DEFAULT_PORT, LiveServer, start_live
 
-__all__ = ["DEFAULT_PORT", "LIVE_URL_VARIABLE", "LivePublisher", "LiveReporter", "LiveServer", "start_live"]
+__all__ = ["DEFAULT_PORT", "LIVE_TOKEN_VARIABLE", "LIVE_URL_VARIABLE", "LivePublisher", "LiveReporter", "LiveServer", "start_live"]

@@ -26,6 +26,8 @@ import numpy as np
 logger = logging.getLogger(__name__)
 
 LIVE_URL_VARIABLE = "RLLIB_INTEGRATION_LIVE_URL"
+LIVE_TOKEN_VARIABLE = "RLLIB_INTEGRATION_LIVE_TOKEN"  # the run's secret: only its processes may publish
+TOKEN_HEADER = "X-Live-Token"
 FRAME_EVERY_S = 0.1  # at most 10 pictures a second
 STATE_EVERY_S = 0.1
 HEARTBEAT_S = 1.0
@@ -35,8 +37,9 @@ JPEG_QUALITY = 80
 class LivePublisher:
     """Sends one env's newest state and picture to the live view at ``url``."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, token: str = "") -> None:
         self.url = url.rstrip("/")
+        self.headers = {TOKEN_HEADER: token}
         self.watched = False
         self._pending: dict[str, Any] | None = None
         self._last_frame = self._last_state = 0.0
@@ -49,7 +52,7 @@ class LivePublisher:
     def from_environment(cls) -> "LivePublisher | None":
         """A publisher to the server named by :data:`LIVE_URL_VARIABLE`, or None when it is not set."""
         url = os.environ.get(LIVE_URL_VARIABLE)
-        return cls(url) if url else None
+        return cls(url, os.environ.get(LIVE_TOKEN_VARIABLE, "")) if url else None
 
     @property
     def wants_frame(self) -> bool:
@@ -79,11 +82,11 @@ class LivePublisher:
             message, self._pending = self._pending, None
             try:
                 if message is None:
-                    answer = urllib.request.urlopen(f"{self.url}/watched", timeout=2.0).read()
+                    request = urllib.request.Request(f"{self.url}/watched", headers=self.headers)
                 else:
                     request = urllib.request.Request(f"{self.url}/publish", data=json.dumps(message).encode(),
-                                                     headers={"Content-Type": "application/json"})
-                    answer = urllib.request.urlopen(request, timeout=2.0).read()
+                                                     headers={"Content-Type": "application/json", **self.headers})
+                answer = urllib.request.urlopen(request, timeout=2.0).read()
                 self.watched = bool(json.loads(answer).get("watched"))
                 failures = 0
             except (urllib.error.URLError, OSError, ValueError) as error:

@@ -4,21 +4,30 @@ Routes: ``GET /`` the page; ``GET /state.json`` the newest state, the frame coun
 title (asking for it counts as watching); ``GET /frame.jpg`` the newest picture; ``POST /publish`` (JSON: a
 state, and a base64 JPEG picture or none) from a :class:`~.publisher.LivePublisher`, answered with
 ``{"watched": bool}``; ``GET /watched`` the same answer, for a publisher's heartbeat.
+
+Other pages the user visits cannot use it: every request must name this server as its ``Host`` (127.0.0.1 or
+localhost and the port: a DNS-rebound name is refused), and ``/publish`` and ``/watched`` need the run's
+secret token (:data:`~.publisher.LIVE_TOKEN_VARIABLE`, in the environment of the run's own processes only) in
+an ``X-Live-Token`` header, with ``Content-Type: application/json`` for a publish: a request a browser lets any
+site send (a "simple" cross-origin POST) carries neither. A malformed request is answered 400 with no trace on
+the run's terminal; a connection idle for :data:`IDLE_TIMEOUT` seconds is closed.
 """
 
 from __future__ import annotations
 
 import base64
+import hmac
 import json
 import logging
 import os
+import secrets
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from .page import PAGE
-from .publisher import LIVE_URL_VARIABLE
+from .publisher import LIVE_TOKEN_VARIABLE, LIVE_URL_VARIABLE, TOKEN_HEADER
 
 logger = logging.getLogger(__name__)
 
@@ -26,6 +35,14 @@ DEFAULT_PORT = 8090
 WATCH_WINDOW_S = 3.0  # a page that asked for the state this recently counts as watching
 MAX_CURVE = 2000  # points kept of the run's curve
 MAX_BODY = 8 * 2 ** 20  # bytes of one published message
+IDLE_TIMEOUT = 10.0  # seconds a connection may stay idle or half sent
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:  # never a traceback on the run's terminal
+        logger.debug("live view: a request from %s failed", client_address, exc_info=True)
 
 
 class LiveServer:
@@ -39,9 +56,14 @@ class LiveServer:
         self.curve: list[dict[str, Any]] = []
         self.last_viewed = 0.0
         self.lock = threading.Lock()
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", port), _handler(self))
-        self.httpd.daemon_threads = True
+        self.token = secrets.token_urlsafe(24)  # the run's own processes publish with it
+        try:
+            self.httpd = _Server(("127.0.0.1", port), _handler(self))
+        except OSError as error:
+            raise OSError(f"--live {port}: the live view cannot listen on 127.0.0.1:{port} ({error.strerror}): another "
+                          f"program uses the port. Fix: --live with another port, e.g. --live {port + 1}.") from None
         self.port = self.httpd.server_address[1]
+        self.hosts = {f"127.0.0.1:{self.port}", f"localhost:{self.port}"}
         self.url = f"http://127.0.0.1:{self.port}"
         self.thread = threading.Thread(target=self.httpd.serve_forever, name="live-view", daemon=True)
         self.thread.start()
@@ -74,6 +96,8 @@ class LiveServer:
 
 def _handler(live: LiveServer) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
+        timeout = IDLE_TIMEOUT  # an idle or half-sent connection does not hold a thread for ever
+
         def log_message(self, format: str, *args: Any) -> None:  # no line per request on the terminal
             logger.debug("live view: " + format, *args)
 
@@ -85,8 +109,21 @@ def _handler(live: LiveServer) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             self.wfile.write(body)
 
+        def _allowed(self, needs_token: bool) -> bool:
+            """This server named as the Host (no DNS rebinding), and the run's token where it is needed."""
+            if self.headers.get("Host", "") not in live.hosts:
+                self._send(b"forbidden: unknown host", "text/plain", 403)
+                return False
+            token = self.headers.get(TOKEN_HEADER, "")
+            if needs_token and not hmac.compare_digest(token.encode(), live.token.encode()):
+                self._send(b"forbidden: this run's processes only", "text/plain", 403)
+                return False
+            return True
+
         def do_GET(self) -> None:
             path = self.path.split("?")[0]
+            if not self._allowed(needs_token=path == "/watched"):
+                return
             if path == "/":
                 self._send(PAGE.encode(), "text/html; charset=utf-8")
             elif path == "/state.json":
@@ -105,17 +142,20 @@ def _handler(live: LiveServer) -> type[BaseHTTPRequestHandler]:
                 self._send(b"not found", "text/plain", 404)
 
         def do_POST(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            if self.path != "/publish" or not 0 < length <= MAX_BODY:
-                self._send(b"bad request", "text/plain", 400)
+            if not self._allowed(needs_token=True):
                 return
             try:
+                length = int(self.headers.get("Content-Length") or 0)
+                if self.path != "/publish" or not 0 < length <= MAX_BODY or \
+                        self.headers.get("Content-Type", "").split(";")[0].strip() != "application/json":
+                    raise ValueError("not a publish")
                 message = json.loads(self.rfile.read(length))
-                jpeg = base64.b64decode(message["jpeg"]) if message.get("jpeg") else None
-                live.publish(dict(message["state"]), jpeg)
-            except (ValueError, KeyError, TypeError):
-                self._send(b"bad message", "text/plain", 400)
+                jpeg = base64.b64decode(message["jpeg"], validate=True) if message.get("jpeg") else None
+                state = dict(message["state"])
+            except (ValueError, KeyError, TypeError, AttributeError):
+                self._send(b"bad request", "text/plain", 400)
                 return
+            live.publish(state, jpeg)
             self._send(json.dumps({"watched": live.watched}).encode(), "application/json")
 
     return Handler
@@ -127,4 +167,5 @@ def start_live(port: int, title: str) -> LiveServer:
     started after this, publish to it."""
     server = LiveServer(port, title)
     os.environ[LIVE_URL_VARIABLE] = server.url
+    os.environ[LIVE_TOKEN_VARIABLE] = server.token
     return server

@@ -29,9 +29,9 @@ from ..common.runtime import runtime_dir
 from ..arguments import port, positive_float, positive_int
 from ..errors import ConfigError
 from ..live import DEFAULT_PORT, LiveServer, start_live
-from .console import chatter_to, chatter_to_file, console, setup_console
+from ..console import chatter_to, chatter_to_file, console, setup_console
 from .algorithm_config import build_algorithm_config, place_on_cluster, run_settings
-from .policy import POLICY_FILE
+from ..inference.policy import POLICY_FILE
 from .preflight import preflight
 from .results import (BEST, LATEST, checkpoint_iteration, find_latest_checkpoint, point_to, prepare_results,
                       remove_failed_start)
@@ -225,7 +225,7 @@ def train(script: TrainingScript, argv: list[str] | None = None) -> int:
         try:
             live = start_live(args.live, f"training {args.name}")
         except OSError as error:
-            console.error(f"--live {args.live}: {error}. Fix: pick a free port (--live 8091).")
+            console.error(str(error))
             return 2
         callbacks[0].live = live
         console.info(f"live view: {live.url}")

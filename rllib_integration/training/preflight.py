@@ -26,13 +26,14 @@ from ray.rllib.core import DEFAULT_MODULE_ID
 from ray.rllib.core.columns import Columns
 
 from ..carla_env import CarlaEnv
-from ..config import check_value
+from ..config import check_value, quoted
 from ..embedded.maps.towns import UnknownTownError, load_map, resolve_town
 from ..errors import ConfigError
 from ..sensors import check_sensors
+from ..inference.policy import POLICY_FILE
 from ..simulators import resolve_simulator
 from ..spawn_points import parse_spawn_points
-from .policy import POLICY_FILE, export_policy, zero_batch
+from .policy import export_policy, zero_batch
 
 #: Ranges ``(lowest, highest)`` of RLlib options, by ``section.option``.
 OPTION_RANGES: dict[str, tuple[float, float]] = {
@@ -87,7 +88,7 @@ def _check_number_or_schedule(value: Any, path: str, source: str) -> None:
     for point in points:
         if not isinstance(point, (int, float)) or isinstance(point, bool) or not math.isfinite(point):
             raise ConfigError(f"{source}: {path}: expected a number{' or a schedule' if path == 'training.lr' else ''}, "
-                              f"got {value!r}. Fix: give a number from {OPTION_RANGES[path][0]:g} to "
+                              f"got {quoted(value)}. Fix: give a number from {OPTION_RANGES[path][0]:g} to "
                               f"{OPTION_RANGES[path][1]:g}.")
         check_value(point, path, path, source, OPTION_RANGES)
 
@@ -97,19 +98,19 @@ def _check_model(model: dict[str, Any], source: str) -> None:
     if filters is not None:
         fix = "Fix: list [out_channels, kernel, stride] per layer, e.g. [[16, 8, 4], [32, 4, 2], [64, 3, 1]]."
         if not isinstance(filters, list) or not filters:
-            raise ConfigError(f"{source}: model.conv_filters: expected a list of layers, got {filters!r}. {fix}")
+            raise ConfigError(f"{source}: model.conv_filters: expected a list of layers, got {quoted(filters)}. {fix}")
         for index, layer in enumerate(filters):
             kernel = layer[1] if isinstance(layer, list) and len(layer) == 3 else None
             kernels = kernel if isinstance(kernel, list) and len(kernel) == 2 else [kernel]
             numbers = [layer[0], *kernels, layer[2]] if kernel is not None else []
             if not numbers or not all(isinstance(n, int) and not isinstance(n, bool) and 1 <= n <= 4096
                                       for n in numbers):
-                raise ConfigError(f"{source}: model.conv_filters[{index}]: {layer!r} is not a layer. {fix}")
+                raise ConfigError(f"{source}: model.conv_filters[{index}]: {quoted(layer)} is not a layer. {fix}")
     hiddens = model.get("head_fcnet_hiddens")
     if hiddens is not None and not (isinstance(hiddens, list) and all(
             isinstance(n, int) and not isinstance(n, bool) and 1 <= n <= 65536 for n in hiddens)):
         raise ConfigError(f"{source}: model.head_fcnet_hiddens: expected a list of layer widths (whole numbers from "
-                          f"1 to 65536), got {hiddens!r}.")
+                          f"1 to 65536), got {quoted(hiddens)}.")
     latent = model.get("latent_dim", 1)
     if latent is not None:
         check_value(latent, "model.latent_dim", "model.latent_dim", source, OPTION_RANGES)

@@ -27,12 +27,15 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from ..config import quoted
+from ..embedded.maps.towns import UnknownTownError, resolve_town
 from ..errors import ConfigError
 from ..evaluation.agents import ExperimentAgent
 from ..evaluation.evaluator import EvaluationSettings, RouteRunner
 from ..evaluation.infractions import KINDS
 from ..evaluation.results import global_record
-from ..routes.route_files import read_routes
+from ..evaluation.route_checks import check_routes
+from ..routes.route_files import RouteFileError, read_routes
 from ..routes.route_sets import generate_routes
 from .policy import greedy_action
 
@@ -56,7 +59,7 @@ def route_evaluation_settings(data: dict[str, Any], source: str) -> dict[str, An
         value = settings[key]
         if not isinstance(value, int) or isinstance(value, bool) or value < (1 if key == "route_count" else 0):
             raise ConfigError(f"{source}: route_evaluation.{key}: expected a whole number of at least "
-                              f"{1 if key == 'route_count' else 0}, got {value!r}.")
+                              f"{1 if key == 'route_count' else 0}, got {quoted(value)}.")
     low, high = settings["route_length"]
     if not 0 < low <= high:
         raise ConfigError(f"{source}: route_evaluation.route_length: expected [min, max] metres with 0 < min <= max.")
@@ -65,8 +68,27 @@ def route_evaluation_settings(data: dict[str, Any], source: str) -> dict[str, An
     if not (isinstance(routes, str) and routes or isinstance(routes, list) and routes
             and all(isinstance(town, str) and town for town in routes)):
         raise ConfigError(f"{source}: route_evaluation.routes: expected a route file, a town or a list of towns, got "
-                          f"{routes!r}.")
+                          f"{quoted(routes)}.")
+    if settings["interval"]:
+        check_evaluation_routes(routes, f"{source}: route_evaluation.routes")
     return settings
+
+
+def check_evaluation_routes(routes: str | list[str], where: str) -> None:
+    """The evaluation routes checked before anything starts (Ray included): a route file is read and its
+    routes checked as ``evaluate.py`` checks them; towns must resolve."""
+    if isinstance(routes, str) and routes.endswith(".xml"):
+        try:
+            specs = read_routes(routes)
+        except RouteFileError as error:
+            raise ConfigError(f"{where}: {error}") from None
+        check_routes(specs, f"{where}: {routes}")
+        return
+    for town in [routes] if isinstance(routes, str) else routes:
+        try:
+            resolve_town(town)
+        except UnknownTownError as error:
+            raise ConfigError(f"{where}: {error}") from None
 
 
 #: The simulator and routes of each evaluation setting in this process: RLlib copies its config (and

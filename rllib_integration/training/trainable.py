@@ -21,7 +21,8 @@ import ray
 from ray.rllib.algorithms.algorithm import Algorithm
 
 from .replay_training import ReplayTraining
-from .policy import POLICY_FILE, export_policy
+from ..inference.policy import POLICY_FILE
+from .policy import export_policy
 from .results import saved_module
 from .route_evaluation import DRIVING_SCORE, RouteEvaluation
 

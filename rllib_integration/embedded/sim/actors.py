@@ -15,6 +15,7 @@ from typing import Any, Iterable, Iterator, Protocol
 import carla
 import numpy as np
 
+from ...common.finite import finite_number, finite_transform, finite_vector
 from ..not_simulated import NotSimulatedError, refuse
 from .clock import serialised
 from .dynamics import VehicleStates
@@ -113,16 +114,19 @@ class Actor:
         return carla.Vector3D()
 
     def set_transform(self, transform: carla.Transform) -> None:
+        finite_transform(transform, f"{self.type_id}.set_transform")
         self._transform = carla.Transform(transform.location, transform.rotation)
 
     def set_location(self, location: carla.Location) -> None:
         self.set_transform(carla.Transform(location, self.get_transform().rotation))
 
     def set_target_velocity(self, velocity: carla.Vector3D) -> None:
+        finite_vector(velocity, f"{self.type_id}.set_target_velocity")
         self._velocity = carla.Vector3D(velocity.x, velocity.y, velocity.z)
 
     def set_target_angular_velocity(self, angular_velocity: carla.Vector3D) -> None:
         """Accepted for compatibility; only vehicles rotate in the embedded world."""
+        finite_vector(angular_velocity, f"{self.type_id}.set_target_angular_velocity")
 
     def set_simulate_physics(self, enabled: bool = True) -> None:
         self._simulate_physics = bool(enabled)
@@ -162,7 +166,9 @@ class Walker(Actor):
         self._control = carla.WalkerControl()
 
     def apply_control(self, control: carla.WalkerControl) -> None:
-        self._control = carla.WalkerControl(control.direction, float(control.speed), bool(control.jump))
+        finite_vector(control.direction, f"{self.type_id}.apply_control: direction")
+        speed = finite_number(control.speed, f"{self.type_id}.apply_control: speed")
+        self._control = carla.WalkerControl(control.direction, speed, bool(control.jump))
 
     def get_control(self) -> carla.WalkerControl:
         return carla.WalkerControl(self._control.direction, self._control.speed, self._control.jump)

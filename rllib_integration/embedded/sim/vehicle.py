@@ -15,6 +15,7 @@ from typing import Any
 import carla
 import numpy as np
 
+from ...common.finite import finite_number, finite_transform, finite_vector
 from .actors import Actor
 from .dynamics import COLUMN
 from .vehicle_physics import copy_physics
@@ -65,6 +66,7 @@ class Vehicle(Actor):
         return carla.Vector3D(row[COLUMN["ax"]], row[COLUMN["ay"]], row[COLUMN["az"]])
 
     def set_transform(self, transform: carla.Transform) -> None:
+        finite_transform(transform, f"{self.type_id}.set_transform")
         row = self._row()
         row[COLUMN["x"]], row[COLUMN["y"]], row[COLUMN["z"]] = (
             transform.location.x, transform.location.y, transform.location.z)
@@ -74,6 +76,7 @@ class Vehicle(Actor):
     def set_target_velocity(self, velocity: carla.Vector3D) -> None:
         """Set the velocity (world frame, m/s): along the heading, across it (the tyres then remove
         the sideways part) and vertical."""
+        finite_vector(velocity, f"{self.type_id}.set_target_velocity")
         row = self._row()
         yaw = row[COLUMN["yaw"]]
         row[COLUMN["speed"]] = velocity.x * math.cos(yaw) + velocity.y * math.sin(yaw)
@@ -82,12 +85,14 @@ class Vehicle(Actor):
 
     def set_target_angular_velocity(self, angular_velocity: carla.Vector3D) -> None:
         """Set the yaw rate (deg/s, world z); the tyres bring it back to what the steering gives."""
+        finite_vector(angular_velocity, f"{self.type_id}.set_target_angular_velocity")
         row = self._row()
         steering_rate = row[COLUMN["yaw_rate"]] - row[COLUMN["spin"]]
         row[COLUMN["spin"]] = math.radians(angular_velocity.z) - steering_rate
 
     def add_impulse(self, impulse: carla.Vector3D) -> None:
         """Add ``impulse`` (N·s, world frame) to the vehicle's momentum."""
+        finite_vector(impulse, f"{self.type_id}.add_impulse")
         row = self._row()
         mass = row[COLUMN["mass"]]
         velocity = self.get_velocity()
@@ -96,22 +101,26 @@ class Vehicle(Actor):
 
     def add_force(self, force: carla.Vector3D) -> None:
         """Apply ``force`` (N, world frame, horizontal part) during the next tick."""
+        finite_vector(force, f"{self.type_id}.add_force")
         row = self._row()
         row[COLUMN["force_x"]] += force.x
         row[COLUMN["force_y"]] += force.y
 
     def add_torque(self, torque: carla.Vector3D) -> None:
         """Apply ``torque`` (N·m, world frame, about z) during the next tick."""
+        finite_vector(torque, f"{self.type_id}.add_torque")
         self._row()[COLUMN["torque_z"]] += torque.z
 
     def add_angular_impulse(self, angular_impulse: carla.Vector3D) -> None:
         """Add ``angular_impulse`` (N·m·s, about z) to the yaw rate."""
+        finite_vector(angular_impulse, f"{self.type_id}.add_angular_impulse")
         row = self._row()
         row[COLUMN["spin"]] += angular_impulse.z / row[COLUMN["inertia"]]
 
     def enable_constant_velocity(self, velocity: carla.Vector3D) -> None:
         """Keep ``velocity.x`` (m/s, the vehicle's frame) along the heading until disabled; the
         steering still turns the vehicle, throttle and brake are ignored."""
+        finite_vector(velocity, f"{self.type_id}.enable_constant_velocity")
         row = self._row()
         row[COLUMN["cv_on"]], row[COLUMN["cv_speed"]] = 1.0, float(velocity.x)
 
@@ -129,11 +138,12 @@ class Vehicle(Actor):
     # -- controls ---------------------------------------------------------------------------
     def apply_control(self, control: carla.VehicleControl) -> None:
         """Apply a control from the next tick on, clamped to CARLA's ranges (and stop following an
-        Ackermann control)."""
+        Ackermann control); a control that is not a number raises ``ValueError``."""
+        what = f"{self.type_id}.apply_control"
         clamped = carla.VehicleControl(
-            throttle=min(max(float(control.throttle), 0.0), 1.0),
-            steer=min(max(float(control.steer), -1.0), 1.0),
-            brake=min(max(float(control.brake), 0.0), 1.0),
+            throttle=min(max(finite_number(control.throttle, f"{what}: throttle"), 0.0), 1.0),
+            steer=min(max(finite_number(control.steer, f"{what}: steer"), -1.0), 1.0),
+            brake=min(max(finite_number(control.brake, f"{what}: brake"), 0.0), 1.0),
             hand_brake=bool(control.hand_brake), reverse=bool(control.reverse),
             manual_gear_shift=bool(control.manual_gear_shift), gear=int(control.gear))
         self._control = clamped
@@ -160,6 +170,8 @@ class Vehicle(Actor):
     def apply_ackermann_control(self, control: carla.VehicleAckermannControl) -> None:
         """Follow ``control`` (wheel angle in rad, + right; speed m/s; acceleration m/s²) with the
         Ackermann controller every tick until ``apply_control`` is called."""
+        for field in ("steer", "steer_speed", "speed", "acceleration", "jerk"):
+            finite_number(getattr(control, field), f"{self.type_id}.apply_ackermann_control: {field}")
         if self._ackermann is None:
             self._sim.add_pre_tick_hook(self._ackermann_step)
         self._ackermann = carla.VehicleAckermannControl(

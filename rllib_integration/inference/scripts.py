@@ -1,7 +1,7 @@
-"""The inference scripts of every example (``*_inference_ray.py`` with RLlib, ``*_inference.py`` with torch
-alone): the same flags and inputs (a checkpoint folder, an experiment folder for its newest checkpoint,
-or, without Ray, a ``policy.onnx`` file too), greedy episodes with a per-episode table and an optional video
-(:mod:`.episodes`)."""
+"""The inference scripts of every example (``*_inference_ray.py`` with RLlib, ``*_inference.py`` with onnxruntime
+alone, no Ray and no torch): the same flags and inputs (a checkpoint folder, an experiment folder for its newest
+checkpoint, or, without Ray, a ``policy.onnx`` file too), greedy episodes with a per-episode table and an optional
+video (:mod:`.episodes`). Ray is imported only on the RLlib path."""
 
 from __future__ import annotations
 
@@ -9,13 +9,14 @@ import argparse
 import os
 from typing import Any, Callable
 
-from ..carla_env import CarlaEnv, load_env_config
-from ..errors import ConfigError, SimulatorUnavailableError
 from ..arguments import port, positive_int
+from ..carla_env import CarlaEnv, load_env_config
+from ..console import console, setup_console
+from ..errors import ConfigError, SimulatorUnavailableError
 from ..live import DEFAULT_PORT, start_live
-from .console import console, setup_console
+from .checkpoints import find_latest_checkpoint
 from .episodes import drive
-from .results import find_latest_checkpoint, saved_module
+from .policy import LEGACY_POLICY_FILE, POLICY_FILE, load_policy
 
 
 def checkpoint_folder(path: str) -> str:
@@ -27,20 +28,20 @@ def checkpoint_folder(path: str) -> str:
 
 
 def load_module(checkpoint: str) -> Any:
-    """The policy RLModule of a checkpoint (or of an experiment folder's newest checkpoint)."""
+    """The policy RLModule of a checkpoint (or of an experiment folder's newest checkpoint), with RLlib."""
+    from ..training.results import saved_module
     checkpoint = checkpoint_folder(checkpoint)
     console.info(f"restoring {checkpoint}")
     return saved_module(checkpoint)
 
 
 def _ray_act(args: argparse.Namespace) -> Callable[[Any], Any]:
-    from .policy import greedy_action
+    from ..training.policy import greedy_action
     module = load_module(args.policy)
     return lambda observation: greedy_action(module, observation)
 
 
 def _exported_act(args: argparse.Namespace) -> Callable[[Any], Any]:
-    from .policy import LEGACY_POLICY_FILE, POLICY_FILE, load_policy
     path = args.policy
     if os.path.isdir(path) and not any(os.path.isfile(os.path.join(path, name))
                                        for name in (POLICY_FILE, LEGACY_POLICY_FILE)):
@@ -80,7 +81,9 @@ def inference_main(description: str, default_experiment: type, with_ray: bool, a
         data = load_env_config(args.configuration_file, default_experiment=default_experiment)
         if not with_ray:  # before a simulator starts
             experiment_config = dict(data["env_config"]["experiment"])
-            act.check(experiment_config["type"](experiment_config).get_observation_space())
+            experiment = experiment_config["type"](experiment_config)
+            act.check(experiment.get_observation_space())
+            act.check_actions(experiment.get_observation_space(), experiment.get_action_space())
         env = CarlaEnv(data["env_config"])
     except (ConfigError, SimulatorUnavailableError, FileNotFoundError, RuntimeError, OSError) as error:
         console.error(f"{error}")

@@ -15,7 +15,7 @@ import numpy as np
 from ..carla_env import CarlaEnv
 from ..evaluation.video import VideoWriter
 from ..sensors.hero_view import HeroView
-from .console import console
+from ..console import console
 
 class EpisodeVideo:
     """An H.264 MP4 of greedy episodes (see the module docstring), and a GIF of it with ``gif``."""

@@ -1,0 +1,110 @@
+"""Trained policies run without Ray or torch, send nothing anywhere, and refuse a policy that is not the
+experiment's: a light environment (``requirements-inference.txt``, made by .ci/run as ``.venv-inference``)
+runs ``dqn_inference.py`` and ``evaluate.py --agent policy.onnx``; onnxruntime writes no telemetry; a damaged
+``policy.onnx`` and one whose actions are not the experiment's are one line each, naming the file."""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import subprocess
+import sys
+
+import numpy as np
+import onnx
+import pytest
+from onnx import TensorProto, helper
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+LIGHT = ROOT / ".venv-inference" / "bin" / "python"
+CONFIG = str(ROOT / "dqn_example" / "dqn_config.yaml")
+
+
+@pytest.fixture(scope="module")
+def policy(tmp_path_factory) -> pathlib.Path:
+    """The DQN quickstart's network, untrained, exported as every checkpoint exports it."""
+    from ray.rllib.core import DEFAULT_MODULE_ID
+
+    from dqn_example.dqn_experiment import DQNExperiment
+    from rllib_integration.carla_env import load_env_config
+    from rllib_integration.training.algorithm_config import build_algorithm_config
+    from rllib_integration.training.policy import export_policy
+    data = load_env_config(CONFIG, default_experiment=DQNExperiment)
+    experiment_config = dict(data["env_config"]["experiment"])
+    experiment = experiment_config["type"](experiment_config)
+    spaces = (experiment.get_observation_space(), experiment.get_action_space())
+    config = build_algorithm_config(data, CONFIG)
+    module = config.get_multi_rl_module_spec(spaces={DEFAULT_MODULE_ID: spaces}).build()[DEFAULT_MODULE_ID]
+    path = tmp_path_factory.mktemp("policy") / "policy.onnx"
+    export_policy(module, config, str(path))
+    return path
+
+
+def run(python, *args, home=None, timeout=300) -> subprocess.CompletedProcess:
+    env = {**os.environ, **({"HOME": str(home)} if home else {})}
+    return subprocess.run([str(python), *map(str, args)], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=timeout)
+
+
+@pytest.mark.skipif(not LIGHT.is_file(), reason="no .venv-inference (.ci/run makes it from requirements-inference.txt)")
+def test_the_light_install_runs_policies_without_ray_or_torch(policy, tmp_path):
+    for module in ("ray", "torch"):
+        assert run(LIGHT, "-c", f"import {module}").returncode != 0, f"{module} is in the light environment"
+    result = run(LIGHT, "dqn_inference.py", CONFIG, policy, "--episodes", 1)
+    assert result.returncode == 0 and "episode" in result.stdout, result.stderr[-2000:]
+    result = run(LIGHT, "evaluate.py", "--routes", "GridTown", "--route-count", 2, "--route-length", 100, 200,
+                 "--agent", policy, "--config", CONFIG, "--workers", 2, "--out", tmp_path / "out")
+    assert result.returncode == 0 and (tmp_path / "out" / "results.json").is_file(), result.stderr[-2000:]
+
+
+def test_onnxruntime_sends_and_keeps_nothing(policy, tmp_path):
+    """onnxruntime 1.32 writes a device id and queued events for a Microsoft endpoint under ~/.cache and a
+    /tmp/.ses unless told not to; the library tells it before importing it."""
+    marker = pathlib.Path("/tmp/.ses")
+    before = marker.stat().st_mtime_ns if marker.exists() else None
+    result = run(sys.executable, "-c", "import sys; from rllib_integration.inference.policy import load_policy; "
+                 "import numpy as np; p = load_policy(sys.argv[1]); "
+                 "print(p({'image': np.zeros((64, 64, 6), np.uint8), 'state': np.zeros(4, np.float32)}))", policy,
+                 home=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert not (tmp_path / ".cache" / "Microsoft").exists(), "telemetry files under ~/.cache/Microsoft"
+    after = marker.stat().st_mtime_ns if marker.exists() else None
+    assert after == before, "onnxruntime wrote /tmp/.ses"
+
+
+def test_a_damaged_policy_is_one_line_naming_the_file(policy, tmp_path):
+    from rllib_integration.inference.checkpoints import _complete_onnx
+    damaged = tmp_path / "policy.onnx"
+    damaged.write_bytes(policy.read_bytes()[:len(policy.read_bytes()) // 3])
+    assert not _complete_onnx(str(damaged)), "the checkpoint check reads policy.onnx"
+    result = run(sys.executable, "dqn_inference.py", CONFIG, damaged, "--episodes", 1)
+    assert result.returncode == 2 and f"{damaged}: not a complete ONNX policy" in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    result = run(sys.executable, "evaluate.py", "--routes", "GridTown", "--route-count", 1, "--agent", damaged,
+                 "--config", CONFIG, "--out", tmp_path / "out")
+    assert result.returncode == 2 and "not a complete ONNX policy" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_policy_whose_actions_are_not_the_experiments_is_refused(tmp_path):
+    """An ONNX policy taking the quickstart's observations but answering -1 (not in Discrete(29))."""
+    image = helper.make_tensor_value_info("observations.image", TensorProto.UINT8, ["batch", 64, 64, 6])
+    state = helper.make_tensor_value_info("observations.state", TensorProto.FLOAT, ["batch", 4])
+    actions = helper.make_tensor_value_info("actions", TensorProto.INT64, ["batch"])
+    nodes = [helper.make_node("ReduceSum", ["observations.state", "axes"], ["sum"], keepdims=0),
+             helper.make_node("Mul", ["sum", "zero"], ["zeros"]),
+             helper.make_node("Cast", ["zeros"], ["zeros_int"], to=TensorProto.INT64),
+             helper.make_node("Sub", ["zeros_int", "one"], ["actions"])]
+    graph = helper.make_graph(nodes, "minus_one", [image, state], [actions], initializer=[
+        helper.make_tensor("axes", TensorProto.INT64, [1], [1]), helper.make_tensor("zero", TensorProto.FLOAT, [], [0.0]),
+        helper.make_tensor("one", TensorProto.INT64, [], [1])])
+    path = tmp_path / "policy.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
+    from rllib_integration.inference.policy import load_policy
+    assert load_policy(str(path))({"image": np.zeros((64, 64, 6), np.uint8), "state": np.zeros(4, np.float32)}) == -1
+    for command in (["dqn_inference.py", CONFIG, path, "--episodes", 1],
+                    ["evaluate.py", "--routes", "GridTown", "--route-count", 1, "--agent", path, "--config", CONFIG,
+                     "--out", tmp_path / "out"]):
+        result = run(sys.executable, *command)
+        assert result.returncode == 2 and "gives actions like -1, not actions of Discrete(29)" in result.stderr, \
+            result.stderr
+        assert "Traceback" not in result.stderr
