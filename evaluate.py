@@ -27,6 +27,7 @@ import sys
 
 from rllib_integration import ConfigError, SimulatorUnavailableError
 from rllib_integration.arguments import non_negative_int, port, positive_float, positive_int
+from rllib_integration.console import quiet_ray_internals
 from rllib_integration.config import load_yaml
 from rllib_integration.embedded import UnknownTownError
 from rllib_integration.embedded.maps.towns import load_map, resolve_town
@@ -132,6 +133,7 @@ def main() -> int:
         logging.getLogger(name).setLevel(logging.DEBUG if args.verbose else logging.INFO)
     for noisy in ("rllib_integration.simulators", "rllib_integration.embedded"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    quiet_ray_internals()
     try:
         env_config = load_yaml(args.config).get("env_config") if args.config else None
         if args.simulator:

@@ -22,8 +22,28 @@ class _Prefixed(logging.Formatter):
         return message if record.levelno < logging.WARNING else f"{record.levelname.lower()}: {message}"
 
 
+#: Deprecation notes RLlib logs about its own internal use, not about any call of this project: its
+#: ``RLModule.__init__`` builds the deprecated ``RLModuleConfig`` for old custom modules even when given the new
+#: arguments (which the project passes), so every process that builds a module logs it once.
+RAY_INTERNAL_DEPRECATIONS = ("RLModule(config=[RLModuleConfig object])",)
+
+
+def _not_ray_internal(record: logging.LogRecord) -> bool:
+    message = record.getMessage()
+    return not any(f"`{old}` has been deprecated" in message for old in RAY_INTERNAL_DEPRECATIONS)
+
+
+def quiet_ray_internals() -> None:
+    """Drop :data:`RAY_INTERNAL_DEPRECATIONS` from Ray's deprecation logger (idempotent; Ray's other
+    deprecation notes still show)."""
+    ray_deprecations = logging.getLogger("ray._common.deprecation")
+    if _not_ray_internal not in ray_deprecations.filters:
+        ray_deprecations.addFilter(_not_ray_internal)
+
+
 def setup_console() -> None:
     """Send :data:`console` to the terminal (idempotent)."""
+    quiet_ray_internals()
     if getattr(console, "configured", False):
         return
     out = logging.StreamHandler(sys.stdout)

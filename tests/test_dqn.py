@@ -4,6 +4,7 @@ and identical greedy actions with and without Ray."""
 import csv
 import json
 import math
+import re
 import os
 import signal
 import subprocess
@@ -331,3 +332,45 @@ def test_a_policy_from_another_configuration_is_one_clear_error(trained):
     assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr[-2000:]
     assert "takes observations (32, 32, 6) uint8; this configuration gives observations (48, 48, 6) uint8" \
         in result.stderr
+
+
+PROJECT_LINES = re.compile(r"^(results: |TensorBoard: |writing to |placement: |iter +\d+ \||checkpoint of iteration |done: |"
+                           r"      Ray-free policy |resuming from )")
+
+
+def test_the_terminal_shows_only_the_projects_lines(tmp_path):
+    """TensorBoard on (its data server wrote 'rustboard_core ... load cycle' lines to the terminal every 5 s),
+    no --verbose: every line is the project's; Ray's, RLlib's and TensorBoard's messages are in training.log."""
+    import socket
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        free = probe.getsockname()[1]
+    path = tmp_path / "tiny.yaml"
+    config = dict(TINY, run={"stop": {"training_iteration": 2}, "checkpoint_frequency": 1}, route_evaluation={})
+    path.write_text(yaml.safe_dump(config))
+    result = subprocess.run([sys.executable, os.path.join(ROOT, "dqn_train.py"), str(path), "-d", str(tmp_path / "r"),
+                             "-n", "quiet", "--tb-port", str(free)], cwd=tmp_path, capture_output=True, text=True,
+                            timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    lines = [line for line in (result.stdout + result.stderr).splitlines() if line.strip()]
+    foreign = [line for line in lines if not PROJECT_LINES.match(line)]
+    assert not foreign, f"lines not from the project: {foreign[:5]}"
+    assert any(line.startswith("TensorBoard: ") for line in lines), "TensorBoard ran"
+
+
+def test_no_deprecated_api_in_training_and_inference(trained, tmp_path):
+    """A training iteration and RLlib inference under -W error::DeprecationWarning, Ray's notes shown
+    (--verbose): no deprecation (RLlib's note about its own RLModuleConfig shim is dropped, see console.py)."""
+    path = tmp_path / "tiny.yaml"
+    path.write_text(yaml.safe_dump(dict(TINY, route_evaluation={})))
+    result = subprocess.run([sys.executable, "-W", "error::DeprecationWarning", os.path.join(ROOT, "dqn_train.py"),
+                             str(path), "-d", str(tmp_path / "r"), "-n", "strict", "--tboff", "--verbose",
+                             "--iterations", "1"], cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "DeprecationWarning" not in result.stdout + result.stderr
+    results = trained[0] / "results" / "tiny"
+    result = subprocess.run([sys.executable, "-W", "error::DeprecationWarning", os.path.join(ROOT, "dqn_inference_ray.py"),
+                             str(trained[0] / "tiny.yaml"), str(results), "--episodes", "1"],
+                            cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "DeprecationWarning" not in result.stdout + result.stderr

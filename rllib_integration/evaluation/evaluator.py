@@ -29,6 +29,7 @@ import numpy as np
 
 from ..background_traffic import LEADERBOARD_VEHICLES
 from ..carla_core import CarlaCore
+from ..console import quiet_ray_internals
 from ..errors import SimulatorRestartedError
 from ..live import LivePublisher, LiveReporter
 from ..routes.planner import RoutePlanner
@@ -228,6 +229,7 @@ def _start_worker(settings: EvaluationSettings, live_claimed: Any, levels: dict[
     logging.basicConfig(format="%(message)s")
     for name, level in levels.items():
         logging.getLogger(name).setLevel(level)
+    quiet_ray_internals()
     with live_claimed.get_lock():
         live = live_claimed.value == 0
         live_claimed.value = 1

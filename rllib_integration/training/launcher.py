@@ -15,9 +15,10 @@ import logging
 import os
 import shutil
 import signal
+import sys
 from dataclasses import dataclass
 from types import ModuleType
-from typing import Any
+from typing import Any, Iterator
 
 import ray
 from ray import tune
@@ -134,14 +135,45 @@ def describe_placement(placement: dict) -> str:
 
 
 def launch_tensorboard(logdir: str, host: str, port: int) -> None:
-    """Serve TensorBoard for ``logdir`` from a background thread; a failure only warns."""
+    """Serve TensorBoard for ``logdir`` from a background thread; a failure only warns. Its data server (a
+    process of its own, writing to the standard error it inherits, verbose when TensorBoard's logger takes
+    INFO) starts quiet, its standard error the run's log file when the terminal is kept for the project's
+    lines."""
     try:
         from tensorboard import program
         board = program.TensorBoard()
         board.configure(argv=[None, "--logdir", logdir, "--host", host, "--port", str(port)])
-        console.info(f"TensorBoard: {board.launch()}")
+        tensorboard_log = logging.getLogger("tensorboard")
+        level = tensorboard_log.level
+        tensorboard_log.setLevel(logging.WARNING)  # the data server without --verbose
+        try:
+            with children_write_to(sys.stderr):
+                url = board.launch()
+        finally:
+            tensorboard_log.setLevel(level)
+        console.info(f"TensorBoard: {url}")
     except Exception as error:  # TensorBoard is a convenience; training goes on without it
         logging.warning("TensorBoard did not start (%s); use --tboff to skip it", error)
+
+
+@contextlib.contextmanager
+def children_write_to(stream: Any) -> Iterator[None]:
+    """Within the block, processes started inherit ``stream`` as their standard error (file descriptor 2)
+    when it is a file other than the terminal's (the run's log file)."""
+    try:
+        target = stream.fileno()
+    except (AttributeError, OSError, ValueError):
+        target = 2
+    if target == 2:
+        yield
+        return
+    saved = os.dup(2)
+    os.dup2(target, 2)
+    try:
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
 
 
 def mlflow_callback(uri: str, experiment: str, config_file: str) -> tune.Callback:
@@ -280,12 +312,14 @@ def _run(args: argparse.Namespace, script: TrainingScript, config: Any, run: dic
         signal.signal(signal.SIGINT, previous)
 
     signal.signal(signal.SIGINT, interrupt)
+    # every Ray worker drops RLlib's note about its own internal use of a deprecated class (console.py)
+    quiet = {"worker_process_setup_hook": "rllib_integration.console.quiet_ray_internals"}
     if args.auto:  # the nodes import the experiment and the library from the driver's copy
-        ray.init(address="auto", runtime_env={"py_modules": [os.path.dirname(rllib_integration.__file__),
-                                                              os.path.dirname(script.example_package.__file__)]},
+        ray.init(address="auto", runtime_env={**quiet, "py_modules": [
+            os.path.dirname(rllib_integration.__file__), os.path.dirname(script.example_package.__file__)]},
                  log_to_driver=True)
-    else:
-        ray.init(include_dashboard=False, log_to_driver=True)  # the workers' output: the log file unless --verbose
+    else:  # the workers' output: the log file unless --verbose
+        ray.init(include_dashboard=False, log_to_driver=True, runtime_env=quiet)
     try:
         return _fit(args, config, run, stopper, callbacks, checkpoint, storage)
     finally:
