@@ -240,3 +240,24 @@ def test_two_cars_are_pushed_apart_and_a_walker_steps_aside(grid):
         moving.destroy()
     finally:
         grid.load_map_layer(carla.MapLayer.All)
+
+
+def test_a_walker_passes_one_standing_in_its_way(grid):
+    """Walkers do not push each other: one walking into another that stood at its destination used to shove it
+    along the sidewalk at a tenth of walking speed, and at times off it into a lane, where it stood for ever."""
+    start = grid.get_random_location_from_navigation()
+    library = grid.get_blueprint_library()
+    standing = grid.spawn_actor(library.find("walker.pedestrian.0001"),
+                                carla.Transform(carla.Location(start.x + 2.0, start.y, start.z + 1.0)))
+    walking = grid.spawn_actor(library.find("walker.pedestrian.0002"),
+                               carla.Transform(carla.Location(start.x, start.y, start.z + 1.0)))
+    try:
+        walking.apply_control(carla.WalkerControl(carla.Vector3D(1.0, 0.0, 0.0), 1.4))
+        before = standing.get_location()
+        for _ in range(int(3.0 / DELTA)):
+            grid.tick()
+        assert standing.get_location().distance(before) < 0.01
+        assert walking.get_location().x > start.x + 3.5, "it walked on at its speed"
+    finally:
+        standing.destroy()
+        walking.destroy()

@@ -9,6 +9,7 @@ import random
 import carla
 import pytest
 
+from rllib_integration.common.lane_geometry import DrivableLanes, sharpest_radius
 from rllib_integration.embedded.maps.towns import load_map, resolve_town
 from rllib_integration.routes.planner import RoadOption, RoutePlanner, route_length
 from rllib_integration.routes.route_files import RouteFileError, RouteSpec, read_routes, write_routes
@@ -134,3 +135,30 @@ def test_generated_route_sets_are_seeded_spread_and_densify_back(tmp_path, town)
     starts = [r.waypoints[0] for r in routes]
     nearest = [min(a.distance(b) for b in starts if b is not a) for a in starts]
     assert min(nearest) > 20.0  # spread over the town, not bunched at one spot
+
+
+def test_sharpest_radius_measures_curves_and_cusps():
+    angles = [k * 0.5 / 5.0 for k in range(60)]  # a circle of 5 m radius, a point every 0.5 m
+    circle = [(5.0 * math.cos(a), 5.0 * math.sin(a)) for a in angles]
+    assert sharpest_radius(circle) == pytest.approx(5.0, rel=0.02)
+    assert sharpest_radius([(0.5 * k, 0.0) for k in range(20)]) == math.inf
+    cusp = [(0.5 * k, 0.0) for k in range(10)] + [(4.5 - 0.5 * k, 0.2) for k in range(1, 10)]  # doubles back
+    assert sharpest_radius(cusp) < 1.0
+
+
+@pytest.mark.parametrize("town", ["GridTown", "Boulevards"])
+def test_routes_never_take_a_junction_connection_no_car_can_follow(town):
+    """Osm2Odr joins a street ending at a junction to its other direction with a U-turn of 1-2 m radius, and a
+    dual carriageway's two sides with a connection that doubles back on itself; the autopilot that followed such
+    a route on Boulevards circled, hit a tree and left the route. Such connections are no edges of the graph."""
+    planner = planner_for(town)
+    drivable = DrivableLanes(planner.map)
+    undrivable = {(e.road_id, e.lane_id) for e, _ in planner.map.get_topology() if not drivable(e)}
+    assert undrivable, f"{town} has such connections (the test checks they are left out)"
+    used = {(w.road_id, w.lane_id) for _, _, data in planner.graph.edges(data=True)
+            for w, _ in data["path"][:-1]}  # (a lane's last point is where the next begins)
+    assert not used & undrivable
+    for spec in generate_routes(planner, town, 6, seed=1000, min_length=2000.0, max_length=5000.0):
+        route = dense_route(planner, spec)
+        assert all(drivable(w) for w, _ in route)
+        assert sharpest_radius([(w.transform.location.x, w.transform.location.y) for w, _ in route]) >= 1.0

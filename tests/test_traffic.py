@@ -6,12 +6,14 @@ import carla
 import numpy as np
 import pytest
 
-from conftest import make_world
+from conftest import make_world, shared_map
 from rllib_integration import BaseExperiment, CarlaEnv
 from rllib_integration.embedded import Client, command
 from rllib_integration.embedded.maps.osm import osm_to_opendrive
 from rllib_integration.embedded.maps.procedural import grid_town
+from rllib_integration.embedded.maps.towns import load_map, resolve_town
 from rllib_integration.embedded.traffic.navigation import navigation_for
+from rllib_integration.evaluation.criteria import RedLightCriterion, StopSignCriterion
 from rllib_integration.routes.planner import RoutePlanner
 
 
@@ -202,6 +204,107 @@ def test_walker_reaches_its_destination_on_the_sidewalk(server):
     end = walker.get_location()
     assert math.hypot(end.x - goal.x, end.y - goal.y) < 1.0
     assert world.get_map().get_waypoint(end, project_to_road=False, lane_type=carla.LaneType.Sidewalk) is not None
+
+
+def test_no_walker_is_sent_to_a_sidewalk_drawn_over_the_lanes_of_a_junction():
+    """Osm2Odr junctions can draw a connecting road's sidewalk over another road's driving lanes: walkers sent
+    there stood in the lane, and the autopilot behind them waited until the evaluator called it blocked."""
+    town_map = load_map(*resolve_town("Boulevards"))
+    points = navigation_for(town_map).points
+    assert len(points) > 100
+    on_lanes = [p for p in points if town_map.get_waypoint(carla.Location(*map(float, p)), project_to_road=False,
+                                                           lane_type=carla.LaneType.Driving) is not None]
+    assert not on_lanes
+
+
+@pytest.mark.parametrize("side", [0.0, 0.9, -0.9])
+def test_a_walker_crossing_the_road_walks_around_a_car_standing_on_its_crossing(server, side):
+    """A car stopped on a crosswalk (the autopilot waits there for walkers on its path): the walker goes round it
+    and reaches the far sidewalk; it used to push against the car's side for ever, and the car waited for it."""
+    _, world = make_world(server, "GridTown")
+    navigation = navigation_for(world.get_map())
+    points = navigation.points
+    a, b = next((a, b) for a, edges in enumerate(navigation.edges) for b in edges
+                if 8.0 < np.linalg.norm(points[a, :2] - points[b, :2]) < 12.0)
+    start, goal = points[a], points[b]
+    across = (goal[:2] - start[:2]) / np.linalg.norm(goal[:2] - start[:2])
+    middle = (start[:2] + goal[:2]) / 2.0 + side * np.array([-across[1], across[0]])  # the car's centre
+    library = world.get_blueprint_library()
+    car = world.spawn_actor(library.find("vehicle.lincoln.mkz_2020"), carla.Transform(
+        carla.Location(float(middle[0]), float(middle[1]), 0.5),
+        carla.Rotation(yaw=math.degrees(math.atan2(across[0], -across[1])))))  # along the road, across the walk
+    car.apply_control(carla.VehicleControl(hand_brake=True, brake=1.0))
+    walker = world.spawn_actor(library.find("walker.pedestrian.0002"),
+                               carla.Transform(carla.Location(float(start[0]), float(start[1]), float(start[2]) + 1.0)))
+    controller = world.spawn_actor(library.find("controller.ai.walker"), carla.Transform(), walker)
+    controller.start()
+    controller.go_to_location(carla.Location(float(goal[0]), float(goal[1]), float(goal[2])))
+    for _ in range(int(40.0 / 0.05)):
+        world.tick()
+    end = walker.get_location()
+    assert math.hypot(end.x - goal[0], end.y - goal[1]) < 1.0, f"the walker stands at {end}, 40 s after it set off"
+    assert car.get_location().distance(carla.Location(float(middle[0]), float(middle[1]), car.get_location().z)) < 0.3
+
+
+def test_an_autopilot_stops_at_a_stop_sign_every_time_it_comes_back_to_it(server):
+    """The traffic manager remembered the last stop sign a vehicle had stopped at for ever: a route that came back
+    to that junction (after others without a stop sign) ran the sign, a Leaderboard stop infraction."""
+    client, world = make_world(server, str(shared_map("Town07")))
+    town_map = world.get_map()
+    sign = min(world.get_actors().filter("traffic.stop"),
+               key=lambda s: s.get_location().distance(carla.Location(-10.4, -74.3, 0.0)))
+    lane = town_map.get_waypoint(sign.get_transform().transform(sign.trigger_volume.location))
+    start, beyond = lane.previous(30.0)[0].transform, lane.next(40.0)[0].transform.location
+    car = world.spawn_actor(world.get_blueprint_library().find("vehicle.lincoln.mkz_2020"),
+                            carla.Transform(start.location + carla.Location(z=0.3), start.rotation))
+    tm = client.get_trafficmanager(8000)
+    tm.set_synchronous_mode(True)
+    car.set_autopilot(True, 8000)
+    criterion, infractions = StopSignCriterion(world, town_map), []
+    for _ in range(2):  # the same approach twice
+        car.set_transform(carla.Transform(start.location + carla.Location(z=0.3), start.rotation))
+        tm.set_path(car, [beyond])
+        closest = math.inf
+        for _ in range(int(30.0 / 0.05)):
+            world.tick()
+            location = car.get_location()
+            infractions += criterion.update(world.get_snapshot().timestamp.elapsed_seconds, location,
+                                            car.get_velocity().length())
+            closest = min(closest, location.distance(beyond))
+        assert closest < 3.0, "the car drove through the junction"
+    assert not infractions, [i.message for i in infractions]
+
+
+def test_an_autopilot_stops_at_a_red_light_whose_lane_another_road_overlaps(server):
+    """Town07 puts a light on a short road between two junctions, and the junctions' connecting roads run over
+    it: a route through them never touches the light's lane, so the autopilot, which looked lights up by lane,
+    drove through it at red. Lights are now also found by where their stop line lies on the route."""
+    client, world = make_world(server, str(shared_map("Town07")))
+    town_map = world.get_map()
+    light = next(l for l in world.get_actors().filter("traffic.traffic_light") if l.get_opendrive_id() == "1023")
+    start = town_map.get_waypoint(carla.Location(-60.0, 0.7, 0.0))
+    car = world.spawn_actor(world.get_blueprint_library().find("vehicle.lincoln.mkz_2020"),
+                            carla.Transform(start.transform.location + carla.Location(z=0.3), start.transform.rotation))
+    tm = client.get_trafficmanager(8000)
+    tm.set_synchronous_mode(True)
+    car.set_autopilot(True, 8000)
+    tm.set_path(car, [carla.Location(-20.0, 0.4, 0.0), carla.Location(10.0, 0.2, 0.0)])
+    light.set_state(carla.TrafficLightState.Red)
+    light.freeze(True)
+    criterion, infractions = RedLightCriterion(world, town_map), []
+
+    def drive(seconds: float) -> None:
+        for _ in range(int(seconds / 0.05)):
+            world.tick()
+            infractions.extend(criterion.update(world.get_snapshot().timestamp.elapsed_seconds, car.get_transform(),
+                                                car.bounding_box.extent.x))
+
+    drive(25.0)
+    assert car.get_velocity().length() < 0.1 and -25.0 < car.get_location().x < -15.0, car.get_location()
+    light.set_state(carla.TrafficLightState.Green)
+    drive(15.0)
+    assert car.get_location().x > 0.0, "it goes at green"
+    assert not infractions, [i.message for i in infractions]
 
 
 class Idle(BaseExperiment):

@@ -7,7 +7,9 @@ segment's start to the end of the neighbouring segment where the lane markings a
 the shortest path; :meth:`RoutePlanner.trace_route` returns the waypoints every ``resolution`` metres
 with the road option of each: ``LANEFOLLOW`` on roads, ``LEFT``/``RIGHT``/``STRAIGHT`` through
 junctions (by the angle between the way in and the way out), ``CHANGELANELEFT``/``CHANGELANERIGHT``
-at a lane change. Works on the embedded world's maps and on a real server's alike.
+at a lane change. Junction connections no car can follow (a U-turn of 1-2 m radius, a cusp: see
+:mod:`rllib_integration.common.lane_geometry`) are left out. Works on the embedded world's maps and on a real
+server's alike.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from dataclasses import dataclass, field
 import carla
 import networkx
 import numpy as np
+
+from ..common.lane_geometry import DrivableLanes
 
 TURN_THRESHOLD = math.radians(35.0)  # a junction path turning less than this goes straight
 LANE_CHANGE_COST = 10.0  # metres added to a lane change, so routes keep their lane unless it pays
@@ -100,7 +104,10 @@ class RoutePlanner:
         return self._nodes[key]
 
     def _build(self) -> None:
+        drivable = DrivableLanes(self.map)
         for entry, exit_ in self.map.get_topology():
+            if not drivable(entry):  # a junction connection no car can follow (see common.lane_geometry)
+                continue
             waypoints = [entry]
             end = exit_.transform.location
             for waypoint in entry.next_until_lane_end(self.resolution):
@@ -162,7 +169,8 @@ class RoutePlanner:
     def _segment_of(self, waypoint: carla.Waypoint) -> _Segment:
         segment = self._segments.get((waypoint.road_id, waypoint.section_id, waypoint.lane_id))
         if segment is None:
-            raise ValueError(f"no driving lane of the topology at road {waypoint.road_id} lane {waypoint.lane_id}")
+            raise ValueError(f"no driving lane of the route graph at road {waypoint.road_id} lane {waypoint.lane_id} "
+                             "(not in the map's topology, or a junction connection no car can follow)")
         return segment
 
     def trace_route(self, origin: carla.Location, destination: carla.Location) -> list[tuple[carla.Waypoint, RoadOption]]:

@@ -9,7 +9,9 @@ overlap (the separating-axis test), as a rigid-body solver separates them:
   shunt pushes the car ahead, a side scrape slows both; neither is held in place;
 - a walker against a vehicle (CARLA's pedestrians are kinematic characters): the walker steps out of
   the vehicle's way, and the vehicle feels the impulse of a body of :data:`WALKER_MASS`;
-- props, and vehicles whose physics is off, do not move: the other actor is pushed off them.
+- props, and vehicles whose physics is off, do not move: the other actor is pushed off them;
+- two walkers pass each other (CARLA's crowd steers its agents apart; pushing instead let a walker shove one
+  standing at its destination along the sidewalk, and off it into the road).
 """
 
 from __future__ import annotations
@@ -58,8 +60,9 @@ def resolve_collisions(actors: list[Any], boxes: tuple[np.ndarray, ...], vehicle
     them), resolved (see the module docstring)."""
     if len(actors) < 2:
         return []
-    pairs = [(i, j) for i, j in geometry.overlapping_pairs(*boxes)
-             if not (isinstance(actors[i], Prop) and isinstance(actors[j], Prop))]  # props never move
+    pairs = [(i, j) for i, j in geometry.overlapping_pairs(*boxes)  # props never move; walkers pass each other
+             if not (isinstance(actors[i], Prop) and isinstance(actors[j], Prop))
+             and not (isinstance(actors[i], Walker) and isinstance(actors[j], Walker))]
     records = []
     for i, j in pairs:
         a, b = actors[i], actors[j]

@@ -28,6 +28,7 @@ from . import geometry
 from .actors import Actor, ActorHost
 
 GREEN_TIME, YELLOW_TIME, RED_TIME = 10.0, 3.0, 2.0
+STOP_LINE_REACH = 0.75  # metres between a path and a light's stop point (lane centres) for the path to cross it
 HEAD_HEIGHT, HEAD_EXTENT = 4.2, carla.Vector3D(0.2, 0.25, 0.55)  # a light's head on its pole, metres
 
 
@@ -263,6 +264,10 @@ class TrafficSignals:
                 key = (stop.road_id, stop.lane_id)
                 table[key] = table.get(key, ()) + (actor,)
         self._triggers = np.array([light.trigger_box() for light in self.lights]).reshape(-1, 7)
+        #: every light's stop points: x, y, heading (rad), index in ``lights``
+        self._stop_points = np.array([(w.transform.location.x, w.transform.location.y,
+                                       math.radians(w.transform.rotation.yaw), k)
+                                      for k, light in enumerate(self.lights) for w in light.signal.stops]).reshape(-1, 4)
 
     def freeze(self, frozen: bool) -> None:
         """Stop (or restart) the cycle of every light group."""
@@ -281,6 +286,29 @@ class TrafficSignals:
     def signs_on_lane(self, road_id: int, lane_id: int) -> tuple[TrafficSign, ...]:
         """The stop and yield signs controlling an incoming lane."""
         return self.lane_signs.get((road_id, lane_id), ())
+
+    def lights_across(self, coords: np.ndarray, headings: np.ndarray) -> list[tuple[int, TrafficLight]]:
+        """The lights whose stop line a path crosses, by geometry: (index of the path point before the line, light),
+        in path order. ``coords`` (N, 2) are points about 2 m apart, ``headings`` (N,) their directions (rad).
+        Maps can overlap the lane a light controls with another road's lane (Town07 has a light on a short road
+        that two junctions' connecting roads run over), so the lane's ids alone miss it."""
+        if len(self._stop_points) == 0 or len(coords) < 2:
+            return []
+        start, step = coords[:-1], coords[1:] - coords[:-1]
+        length2 = np.maximum(np.einsum("ij,ij->i", step, step), 1e-9)
+        rel = self._stop_points[:, None, :2] - start[None]  # (stops, segments, 2)
+        t = np.einsum("sij,ij->si", rel, step) / length2
+        gap = np.linalg.norm(rel - t[..., None] * step[None], axis=2)
+        aligned = np.cos(self._stop_points[:, 2, None] - headings[None, :-1]) > 0.7
+        hits = (t >= 0.0) & (t < 1.0) & (gap < STOP_LINE_REACH) & aligned
+        found = sorted({(int(i), int(self._stop_points[s, 3])) for s, i in zip(*np.nonzero(hits))})
+        seen: set[int] = set()
+        result = []
+        for index, light in found:
+            if light not in seen:
+                seen.add(light)
+                result.append((index, self.lights[light]))
+        return result
 
     def affecting(self, box: tuple[float, ...]) -> TrafficLight | None:
         """The light whose trigger volume overlaps ``box`` (x, y, yaw rad, ex, ey, z0, z1), if any."""

@@ -32,6 +32,7 @@ import carla
 import numpy as np
 
 from ...common.formats import GRAVITY
+from ...common.lane_geometry import DrivableLanes
 from ..sim.dynamics import COLUMN, clamp
 from ..sim.geometry import penetration
 from . import hybrid, lane_changes
@@ -70,6 +71,7 @@ class AutopilotPlanner:
         self.osm_mode = True  # CARLA's default: vehicles at dead ends are destroyed
         self.junctions = JunctionControl(sim.signals, self.rng)
         self.gridlock = GridlockBreaker()
+        self.drivable = DrivableLanes(sim.map)  # the junction connections a car can follow
         self._time = 0.0
         self._since_plan = math.inf  # seconds since the last plan
         self._steps = 0  # simulation steps since the last plan
@@ -209,7 +211,7 @@ class AutopilotPlanner:
             options, path = route.options, route.path
             route.start(lane_at(self.sim.map, x, y, yaw))
             route.options, route.path = options, path
-        route.extend(self.sim.map, lambda options: int(self.rng.integers(len(options))))
+        route.extend(self.drivable, lambda options: int(self.rng.integers(len(options))))
 
     def _cruise_speed(self, state: AutopilotState) -> float:
         """Target speed (m/s): limit or desired speed, slowed for the curve ahead and to stop at a dead end."""
@@ -261,7 +263,7 @@ class AutopilotPlanner:
                 options, path = route.options, route.path
                 route.start(target)
                 route.options, route.path = options, path
-                route.extend(self.sim.map, lambda choices: int(self.rng.integers(len(choices))))
+                route.extend(self.drivable, lambda choices: int(self.rng.integers(len(choices))))
                 self._coords[i] = route.array()
                 state.cruise, state.slow_since = None, None
                 state.changed_at = self._time

@@ -131,6 +131,9 @@ class JunctionControl:
         the gap to the vehicle ahead (only the first of a queue asks for the junction)."""
         route = state.route
         self._leave_passed(state)
+        inside = self._light_inside(state, x, y, speed)
+        if inside is not None:
+            return inside
         entry = route.entry
         if entry is None or entry < 1:
             return math.inf
@@ -166,6 +169,29 @@ class JunctionControl:
         if not self._may_enter(state, self._chain_of(state, entry), now, speed, room_after):
             return line
         return math.inf
+
+    def _light_inside(self, state: "AutopilotState", x: float, y: float, speed: float) -> float | None:
+        """For a vehicle inside a junction: the distance to the stop line of a light ahead that is not green, whose
+        line its route crosses before it leaves the junctions (on a lane the map overlaps with its own: see
+        ``TrafficSignals.lights_across``), or None. It stops 1 m before the line and gives up the junctions beyond."""
+        points = state.route.points
+        if not points or not points[0][3].is_junction:
+            return None
+        for index, light in state.route.lights_across(self.signals):
+            if not all(p[3].is_junction for p in points[:index + 1]):
+                break  # past the junctions: the next approach's lights apply
+            if light.state == carla.TrafficLightState.Green or self._ignores(state, light.id, state.ignore_lights):
+                continue
+            distance = min(math.hypot(w.transform.location.x - x, w.transform.location.y - y)
+                           for w in light.signal.stops) - state.vehicle.bounding_box.extent.x
+            if distance <= 0.0 or light.state != carla.TrafficLightState.Red and distance < speed * speed / (2 * DECEL):
+                continue  # on or past the line, or too close to stop at yellow
+            here = points[0][3].junction_id
+            for junction in {p[3].junction_id for p in points[index + 1:] if p[3].is_junction} - {here}:
+                self._release(state, junction)
+            state.wait("", "light", light=light)
+            return max(distance - 1.0, 0.0)
+        return None
 
     def _chain_of(self, state: "AutopilotState", entry: int) -> list[tuple[int, tuple[int, int], int]]:
         """:meth:`_chain` of the vehicle's route, kept until the route changes."""
@@ -275,7 +301,10 @@ class JunctionControl:
             self.release(state)
 
     def _leave_passed(self, state: "AutopilotState") -> None:
-        """Give up each junction the vehicle held once it is neither in it nor about to enter it."""
+        """Give up each junction the vehicle held once it is neither in it nor about to enter it (and forget
+        its stop there: a route that comes back to the junction stops at its sign again)."""
+        if state.stopped_at is not None and state.stopped_at[0] not in state.route.junction_ids:
+            state.stopped_at = None
         if not state.holding:
             return
         on_route = state.route.junction_ids

@@ -1,6 +1,8 @@
 """Pedestrian navigation of the embedded world: the sidewalk graph, built once per map.
 
-The navigation graph has a node every 2 m along every sidewalk lane beside the driving lanes,
+The navigation graph has a node every 2 m along every sidewalk lane beside the driving lanes (but none on a
+driving lane: Osm2Odr junctions can draw a sidewalk over another road's lanes, where a walker sent there would
+stand in traffic),
 edges along each sidewalk, between sidewalk nodes within 2.5 m of each other (corners), and
 crossings: the map's crosswalks, and straight links between sidewalk nodes facing each other
 across the road (at most 20 m) at or within 25 m of a junction; sidewalk islands within 15 m of the main
@@ -37,6 +39,8 @@ class Navigation:
                     if lane.lane_type == carla.LaneType.Sidewalk:
                         key = (lane.road_id, lane.section_id, lane.lane_id)
                         loc = lane.transform.location
+                        if town_map.get_waypoint(loc, project_to_road=False, lane_type=carla.LaneType.Driving):
+                            break  # a junction's sidewalk drawn over another road's lanes: no place to walk to
                         lanes.setdefault(key, []).append((lane.s, len(points)))
                         points.append((loc.x, loc.y, loc.z))
                         break

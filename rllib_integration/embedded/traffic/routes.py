@@ -5,16 +5,19 @@ end, rebuilt from the vehicle's lane when it is off the route) and knows the rou
 the index of its first point inside it and the waypoint where the vehicle enters it. At a fork the
 branch is the next entry of ``set_route`` (``Left``, ``Right``, ``Straight``), else the one leading
 to a ``set_path`` location (of the next few still to pass), else a random one (never a U-turn when there is another
-way). CARLA's road options name what the route does next (``get_next_action``).
+way); a junction connection no car can follow (:mod:`rllib_integration.common.lane_geometry`) is taken only when it is
+the only way on. CARLA's road options name what the route does next (``get_next_action``).
 """
 
 from __future__ import annotations
 
 import math
-from typing import Callable
+from typing import Any, Callable
 
 import carla
 import numpy as np
+
+from ...common.lane_geometry import DrivableLanes
 
 ROUTE_STEP = 2.0
 ROUTE_POINTS = 22  # 42 m of route
@@ -72,6 +75,7 @@ class Route:
         self.turns: list[tuple[int, str]] = []  # (index, road option) of the forks taken ahead
         self.version = 0  # changes whenever the points do (what is derived from them is cached by it)
         self._junctions: tuple[int, set[int]] = (-1, set())
+        self._lights: tuple[int, list] = (-1, [])
         self._dead_end = (-1, False)
 
     def clear(self) -> None:
@@ -131,12 +135,14 @@ class Route:
         return not self.points[0][3].is_junction and abs((x - x0) * (y1 - y0) - (y - y0) * (x1 - x0)) / length > \
             OFF_ROUTE_ACROSS
 
-    def extend(self, town_map: carla.Map, pick: Callable[[list[carla.Waypoint]], int]) -> None:
-        """Extend to :data:`ROUTE_POINTS` points; ``pick(options)`` chooses at forks when no
+    def extend(self, drivable: DrivableLanes, pick: Callable[[list[carla.Waypoint]], int]) -> None:
+        """Extend to :data:`ROUTE_POINTS` points on ``drivable.map``; ``pick(options)`` chooses at forks when no
         ``set_route`` option or ``set_path`` location decides."""
         while len(self.points) < ROUTE_POINTS:
             last = self.points[-1]
-            options = last[3].next(ROUTE_STEP) or bridge(town_map, last) or [last[3]]
+            options = last[3].next(ROUTE_STEP) or bridge(drivable.map, last) or [last[3]]
+            if len(options) > 1:
+                options = [option for option in options if drivable(option)] or options
             self.append(self._choose(options, last[2], pick))
 
     def _choose(self, options: list[carla.Waypoint], heading: float, pick) -> carla.Waypoint:
@@ -162,6 +168,14 @@ class Route:
             choice = candidates[pick([options[k] for k in candidates])]
         self.turns.append((len(self.points), turns[choice]))
         return options[choice]
+
+    def lights_across(self, signals: Any) -> list[tuple[int, Any]]:
+        """The lights whose stop line the route crosses, by geometry (``TrafficSignals.lights_across``): (index of
+        the point before the line, light), cached until the route changes."""
+        if self._lights[0] != self.version:
+            coords = np.reshape(self.coords, (-1, 2))
+            self._lights = (self.version, signals.lights_across(coords, np.array([p[2] for p in self.points])))
+        return self._lights[1]
 
     @property
     def dead_end(self) -> bool:

@@ -1,4 +1,9 @@
-"""``controller.ai.walker``: walks its parent walker to a destination over the sidewalk graph."""
+"""``controller.ai.walker``: walks its parent walker to a destination over the sidewalk graph.
+
+A walker whose next step would take it into a standing vehicle (one stopped on a crosswalk, say) walks around it,
+along the vehicle's side to its nearer end, as CARLA's crowd agents steer around obstacles; otherwise a walker
+crossing in front of a car that waits for it would push against the car's side for ever.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +13,13 @@ import carla
 import numpy as np
 
 from ..sim.actors import Actor, Walker
+from ..sim.vehicle_kernel import COLUMN
 from .navigation import navigation_for
+
+PROBE = 1.0  # metres ahead a walker looks for a standing vehicle in its way
+CLEARANCE = 0.5  # metres kept between a walker's centre and a vehicle's side when walking around it
+DETOUR_MEMORY = 3.0  # seconds a walker keeps its way round a vehicle after the vehicle was last in its way
+STANDING = 0.5  # m/s: vehicles slower than this are obstacles to walk around (a moving one is waited for)
 
 
 class WalkerAIController(Actor):
@@ -19,6 +30,7 @@ class WalkerAIController(Actor):
         self._route: list[np.ndarray] = []
         self._speed = 1.4
         self._active = False
+        self._detour: tuple[int, float, float] | None = None  # (vehicle, way round it, last time it was in the way)
 
     def start(self) -> None:
         """Walk from the next tick on (the controller plans before physics, every tick)."""
@@ -54,8 +66,45 @@ class WalkerAIController(Actor):
             walker.apply_control(carla.WalkerControl())
             return
         target = self._route[0]
-        walker.apply_control(carla.WalkerControl(
-            carla.Vector3D(target[0] - location.x, target[1] - location.y, 0.0), self._speed))
+        dx, dy = target[0] - location.x, target[1] - location.y
+        norm = math.hypot(dx, dy)
+        dx, dy = self._around_vehicles(location.x, location.y, dx / norm, dy / norm, self._sim.elapsed)
+        walker.apply_control(carla.WalkerControl(carla.Vector3D(dx, dy, 0.0), self._speed))
+
+    def _around_vehicles(self, x: float, y: float, dx: float, dy: float, now: float) -> tuple[float, float]:
+        """The walking direction (unit): (dx, dy), or along the side of a standing vehicle in the way."""
+        table = self._sim.vehicles
+        if table.count == 0:
+            return dx, dy
+        rows = table.data[:table.count]
+        vx, vy, yaw = rows[:, COLUMN["x"]], rows[:, COLUMN["y"]], rows[:, COLUMN["yaw"]]
+        half_length, half_width = rows[:, COLUMN["half_length"]] + CLEARANCE, rows[:, COLUMN["half_width"]] + CLEARANCE
+        fx, fy = np.cos(yaw), np.sin(yaw)
+        px, py = x + PROBE * dx - vx, y + PROBE * dy - vy  # the probe ahead, relative to each vehicle
+        in_way = (np.abs(px * fx + py * fy) < half_length) & (np.abs(-px * fy + py * fx) < half_width) & \
+            (np.abs(rows[:, COLUMN["speed"]]) < STANDING)
+        if not in_way.any():
+            return dx, dy
+        k = int(np.flatnonzero(in_way)[0])
+        forward, right = np.array([fx[k], fy[k]]), np.array([-fy[k], fx[k]])
+        offset = np.array([x - vx[k], y - vy[k]])
+        along, across = float(offset @ forward), float(offset @ right)
+        # the face the walker stands before, and its outward normal
+        if abs(along) - half_length[k] > abs(across) - half_width[k]:
+            normal, outside, reach = forward * math.copysign(1.0, along), abs(along), half_length[k]
+        else:
+            normal, outside, reach = right * math.copysign(1.0, across), abs(across), half_width[k]
+        tangent = np.array([-normal[1], normal[0]])  # one way round the vehicle; -tangent the other
+        owner = id(table.owners[k])
+        if self._detour is None or self._detour[0] != owner or now - self._detour[2] > DETOUR_MEMORY:
+            heading = dx * tangent[0] + dy * tangent[1]  # choose a way round, and keep to it
+            if abs(heading) < 0.2:  # walking straight at the face: round its nearer end
+                heading = float(offset @ tangent)
+            self._detour = (owner, 1.0 if heading >= 0.0 else -1.0, now)
+        self._detour = (owner, self._detour[1], now)
+        direction = self._detour[1] * tangent + (0.5 * normal if outside < reach else 0.0)  # edging away if close
+        norm = float(np.hypot(*direction))
+        return float(direction[0]) / norm, float(direction[1]) / norm
 
     def destroy(self) -> bool:
         self.stop()
