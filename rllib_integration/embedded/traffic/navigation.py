@@ -1,8 +1,8 @@
 """Pedestrian navigation of the embedded world: the sidewalk graph, built once per map.
 
-The navigation graph has a node every 2 m along every sidewalk lane beside the driving lanes (but none on a
-driving lane: Osm2Odr junctions can draw a sidewalk over another road's lanes, where a walker sent there would
-stand in traffic),
+The navigation graph has a node every 2 m along every sidewalk lane beside the driving lanes (but none on or
+within 0.5 m of a driving lane: Osm2Odr junctions can draw a sidewalk over another road's lanes, where a walker
+sent there would stand in traffic),
 edges along each sidewalk, between sidewalk nodes within 2.5 m of each other (corners), and
 crossings: the map's crosswalks, and straight links between sidewalk nodes facing each other
 across the road (at most 20 m) at or within 25 m of a junction; sidewalk islands within 15 m of the main
@@ -25,6 +25,15 @@ NODE_STEP = 2.0
 CORNER_LINK = 4.0
 CROSSING_LINK = 20.0
 JOIN_LINK = 15.0  # sidewalk islands this close to the main network get a crossing at their nearest point
+LANE_CLEARANCE = 0.5  # metres between a node and the nearest driving lane (a walker standing there stays off it)
+
+
+def _near_driving_lane(town_map: carla.Map, location: carla.Location) -> bool:
+    """Whether a driving lane lies under ``location`` or within :data:`LANE_CLEARANCE` of it."""
+    return any(town_map.get_waypoint(carla.Location(location.x + dx, location.y + dy, location.z),
+                                     project_to_road=False, lane_type=carla.LaneType.Driving) is not None
+               for dx, dy in ((0.0, 0.0), (LANE_CLEARANCE, 0.0), (-LANE_CLEARANCE, 0.0), (0.0, LANE_CLEARANCE),
+                              (0.0, -LANE_CLEARANCE)))
 
 
 class Navigation:
@@ -39,7 +48,7 @@ class Navigation:
                     if lane.lane_type == carla.LaneType.Sidewalk:
                         key = (lane.road_id, lane.section_id, lane.lane_id)
                         loc = lane.transform.location
-                        if town_map.get_waypoint(loc, project_to_road=False, lane_type=carla.LaneType.Driving):
+                        if _near_driving_lane(town_map, loc):
                             break  # a junction's sidewalk drawn over another road's lanes: no place to walk to
                         lanes.setdefault(key, []).append((lane.s, len(points)))
                         points.append((loc.x, loc.y, loc.z))
