@@ -408,3 +408,14 @@ def test_route_evaluation_routes_are_checked_before_ray(tmp_path):
     assert result.returncode == 2 and "route_evaluation.routes" in result.stderr
     assert "route '0' (Town99): unknown town 'Town99'" in result.stderr and "Traceback" not in result.stderr
     assert "ray" not in result.stdout.lower(), "nothing started"
+
+
+def test_a_wrong_folder_is_not_walked_for_another_runs_checkpoint(tmp_path):
+    """``dqn_inference.py CONFIG /`` walked the whole filesystem and drove the newest checkpoint it met, some other
+    run's; checkpoints are looked for only where Tune puts them (NAME/<trial>/checkpoint_N)."""
+    from rllib_integration.inference.checkpoints import checkpoints
+    deep = tmp_path / "home" / "someone" / "ray_results" / "run" / "trial" / "checkpoint_000003"
+    deep.mkdir(parents=True)
+    (deep / "rllib_checkpoint.json").write_text("{}")
+    assert checkpoints(str(tmp_path)) == []
+    assert checkpoints(str(tmp_path / "home" / "someone" / "ray_results" / "run")) == [str(deep)]
