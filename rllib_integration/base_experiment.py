@@ -1,8 +1,9 @@
 """``BaseExperiment``: what a user subclasses to define actions, observations, rewards and ends.
 
-The hooks and their names are the original project's. :class:`~rllib_integration.carla_env.CarlaEnv`
-calls them in this order every step: ``compute_action``, (simulator tick), ``get_observation``,
-``get_done_status``, ``compute_reward``, then ``get_info``.
+The hooks and their names are the original project's. Every env (``CarlaEnv``, ``MultiAgentCarlaEnv``,
+``CarlaVectorEnv``) and the evaluator's agent call them in this order every step: ``compute_action``,
+(simulator tick), then :meth:`BaseExperiment.step_outcome`, the one place a step's outcome is computed:
+``get_observation``, ``get_done_status``, ``compute_reward``, then ``get_info``.
 
 The step's ``info`` is a new dict: a copy of what ``get_observation`` returned, updated with what
 ``get_info`` returns. Facts known only once the reward is computed (reward terms, running totals,
@@ -12,6 +13,7 @@ experiment might change later.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Mapping
 
 import carla
@@ -24,6 +26,28 @@ from .routes.progress import Route
 #: What ``get_done_status`` returns: one ``done`` flag (original style, a termination) or
 #: gymnasium's ``(terminated, truncated)`` pair.
 DoneStatus = bool | tuple[bool, bool]
+
+
+def split_done(done: Any) -> tuple[bool, bool]:
+    """``(terminated, truncated)`` from what ``get_done_status`` returned."""
+    if isinstance(done, tuple):
+        terminated, truncated = done
+        return bool(terminated), bool(truncated)
+    return bool(done), False
+
+
+@dataclass
+class StepOutcome:
+    """What one step gives its agent: gymnasium's ``(obs, reward, terminated, truncated, info)``."""
+
+    observation: Any
+    reward: float
+    terminated: bool
+    truncated: bool
+    info: dict[str, Any]
+
+    def as_tuple(self) -> tuple[Any, float, bool, bool, dict[str, Any]]:
+        return self.observation, self.reward, self.terminated, self.truncated, self.info
 
 
 class BaseExperiment:
@@ -89,6 +113,17 @@ class BaseExperiment:
     def compute_reward(self, observation: Any, core: Any) -> float:
         """The reward of this step (called after :meth:`get_done_status`)."""
         raise NotImplementedError
+
+    def step_outcome(self, sensor_data: dict[str, Any]) -> StepOutcome:
+        """The step's outcome from the new frame's sensor data, through the hooks in the original's order
+        (``get_observation``, ``get_done_status``, ``compute_reward``, ``get_info``). The ``info`` is a new
+        dict: the observation's facts updated with ``get_info``'s."""
+        observation, info = self.get_observation(sensor_data)
+        info = dict(info or {})  # a copy taken now: later changes to the experiment's dict are not this step's
+        terminated, truncated = split_done(self.get_done_status(observation, self.core))
+        reward = float(self.compute_reward(observation, self.core))
+        info.update(self.get_info(observation, self.core))
+        return StepOutcome(observation, reward, terminated, truncated, info)
 
     def get_info(self, observation: Any, core: Any) -> Mapping[str, Any]:
         """Facts of this step computed in :meth:`get_done_status` or :meth:`compute_reward`, added to

@@ -17,7 +17,7 @@ import difflib
 import logging
 import time
 from types import ModuleType
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import carla
 import numpy as np
@@ -26,6 +26,7 @@ from .background_traffic import BackgroundTraffic
 from .config import BASE_CORE_CONFIG, join_dicts, validate
 from .embedded import UnknownTownError
 from .errors import ConfigError, SimulatorFailure, SimulatorRestartedError, SimulatorUnavailableError
+from .hero_state import HeroState
 from .sensors import SensorFactory, SensorInterface
 from .routes.progress import Route, RouteProgress
 from .simulators import create_backend
@@ -36,8 +37,13 @@ logger = logging.getLogger(__name__)
 ROUTE_START_CLEARANCE = 10.0  # metres around a route's start cleared of background vehicles and walkers
 
 
-class CarlaCore:
-    """Simulator connection, world set-up, hero respawn and ticking for one environment."""
+class CarlaCore(HeroState):
+    """Simulator connection, world set-up, hero respawn and ticking for one environment.
+
+    Its own hero (``core.hero``, ``core.sensor_interface``, ``core.route_progress``) is a single-agent
+    env's; several heroes of one world (:class:`~.hero_state.AgentCore`) are placed, equipped and ticked
+    together with :meth:`begin_episode`, :meth:`place_hero`, :meth:`equip_hero` and :meth:`tick_heroes`.
+    """
 
     def __init__(self, config: Mapping[str, Any] | None = None) -> None:
         config = dict(config or {})
@@ -171,73 +177,81 @@ class CarlaCore:
         with one (a list of ``(carla.Waypoint, RoadOption)``, see :mod:`.routes`) at the route's
         start (background vehicles standing there are removed), and the core follows the hero along
         it (:attr:`route_progress`, :meth:`next_waypoints`)."""
+        self.begin_episode([self])
+        self.place_hero(self, hero_config, rng, route)
+        self.settle_hero()
+        self.equip_hero(self, hero_config, route)
+        return self.hero
+
+    def begin_episode(self, heroes: Sequence[HeroState]) -> None:
+        """What every episode starts with, before its heroes are placed: a planned recycle of the simulator
+        when one is due, the heroes' old sensors destroyed, the background respawned where the
+        configuration says so, and one tick."""
         if self._recycle_due():
             logger.info("recycling the simulator after %d episodes", self._episodes_since_start)
             self._restart()
+            for hero in heroes:
+                hero.forget_hero()
             self.recycles += 1
         self._episodes_since_start += 1
-        self.sensor_interface.destroy()
+        for hero in heroes:
+            hero.sensor_interface.destroy()
         if self.background.activity["respawn_per_episode"] and self._episodes > 0:
             self.background.respawn()
         self._episodes += 1
         self.world.tick()
+
+    def place_hero(self, state: HeroState, hero_config: Mapping[str, Any], rng: np.random.Generator,
+                   route: Route | None = None, required: bool = True, make_room: bool = True) -> Any:
+        """Spawn ``state``'s hero (its old one destroyed) at the route's start, or without a route at a spawn
+        point drawn with ``rng``; returns the actor. Background vehicles standing at a route's start are removed
+        (with a tick) unless ``make_room`` is false (a hero respawned amid an episode: the others' ticks are
+        theirs). Where no place is free it raises, or with ``required=False`` returns None (a caller placing
+        several heroes draws another route)."""
         blueprint = self._hero_blueprint(hero_config["blueprint"])
-        if self.hero is not None:
-            self.hero.destroy()
-            self.hero = None
-        self.route_progress = None
+        if state.hero is not None:
+            state.hero.destroy()
+            state.hero = None
+        state.route_progress = None
         if route is not None:
-            self.hero = self._spawn_at_route_start(blueprint, route)
+            state.hero = self._spawn_at_route_start(blueprint, route, required, make_room)
         else:
             transforms = self._spawn_transforms(hero_config["spawn_points"], rng)
             for index in rng.permutation(len(transforms)):
-                self.hero = self.world.try_spawn_actor(blueprint, transforms[index])
-                if self.hero is not None:
+                state.hero = self.world.try_spawn_actor(blueprint, transforms[index])
+                if state.hero is not None:
                     break
             else:
-                raise RuntimeError(f"could not spawn the hero: all {len(transforms)} spawn points are "
-                                   f"occupied. Fix: give more hero.spawn_points or fewer vehicles.")
-        logger.debug("hero %d spawned at %s", self.hero.id, self.hero.get_transform())
-        self.settle_hero()
-        for name, attributes in hero_config["sensors"].items():
-            SensorFactory.spawn(name, attributes, self.sensor_interface, self.hero)
-        if route is not None:
-            self.route_progress = RouteProgress(route)
-            self.route_progress.update(self.hero.get_location())
-            self.sensor_interface.set_route(self.route_progress)
-        return self.hero
+                if required:
+                    raise RuntimeError(f"could not spawn the hero: all {len(transforms)} spawn points are "
+                                       f"occupied. Fix: give more hero.spawn_points or fewer vehicles.")
+        if state.hero is not None:
+            logger.debug("hero %d spawned at %s", state.hero.id, state.hero.get_transform())
+        return state.hero
 
-    def _spawn_at_route_start(self, blueprint: Any, route: Route) -> Any:
+    def equip_hero(self, state: HeroState, hero_config: Mapping[str, Any], route: Route | None = None) -> None:
+        """Attach the hero's sensors (their first data comes with the next tick) and start following its
+        route."""
+        for name, attributes in hero_config["sensors"].items():
+            SensorFactory.spawn(name, attributes, state.sensor_interface, state.hero)
+        if route is not None:
+            state.route_progress = RouteProgress(route)
+            state.route_progress.update(state.hero.get_location())
+            state.sensor_interface.set_route(state.route_progress)
+
+    def _spawn_at_route_start(self, blueprint: Any, route: Route, required: bool, make_room: bool) -> Any:
         start = route[0][0].transform
         transform = carla.Transform(carla.Location(start.location.x, start.location.y, start.location.z + 0.5),
                                     start.rotation)
         hero = self.world.try_spawn_actor(blueprint, transform)
-        if hero is None:  # background traffic stands there: make room, as the Leaderboard's start does
+        if hero is None and make_room:  # background traffic stands there: make room, as the Leaderboard's start does
             self.background.clear_around(transform.location, ROUTE_START_CLEARANCE)
             self.world.tick()
             hero = self.world.try_spawn_actor(blueprint, transform)
-        if hero is None:
+        if hero is None and required:
             raise RuntimeError(f"could not spawn the hero at the route's start {start.location}: something "
                                f"other than background traffic stands there. Fix: move the route's first waypoint.")
         return hero
-
-    def release_hero(self) -> None:
-        """Destroy the hero and its sensors and forget its route (the next reset spawns a new hero)."""
-        self.sensor_interface.destroy()
-        if self.hero is not None:
-            self.hero.destroy()
-            self.hero = None
-        self.route_progress = None
-
-    @property
-    def route(self) -> Route | None:
-        """The hero's route this episode (``(carla.Waypoint, RoadOption)`` every metre), or None."""
-        return self.route_progress.route if self.route_progress is not None else None
-
-    def next_waypoints(self, count: int) -> Route:
-        """The next ``count`` route points ahead of the hero, with their road options (empty
-        without a route; fewer near its end)."""
-        return self.route_progress.ahead(count) if self.route_progress is not None else []
 
     def settle_hero(self) -> None:
         """Tick with no control for ``settle_time`` seconds after the hero spawned: it drops from the
@@ -283,18 +297,29 @@ class CarlaCore:
 
         If the simulator fails (crash, no answer, a sensor that stalls), it is restarted in place
         and :class:`SimulatorRestartedError` tells the caller the episode is broken."""
+        return self.tick_heroes([(self, control)])[0]
+
+    def tick_heroes(self, controls: Sequence[tuple[HeroState, carla.VehicleControl | None]]) -> list[dict[str, Any]]:
+        """Apply each hero's control (None: none this step), advance the world one step for all of them and
+        return each hero's sensor data of the new frame, in the order given. A simulator failure restarts
+        the simulator and raises :class:`SimulatorRestartedError` (the heroes given are forgotten: they
+        died with it)."""
         try:
             with self.backend.failures():
-                if control is not None:
-                    self.apply_hero_control(control)
+                for state, control in controls:
+                    if control is not None:
+                        state.hero.apply_control(control)
                 frame = self.world.tick()
-                if self.route_progress is not None:
-                    self.route_progress.update(self.hero.get_location())
-                if self.config["enable_rendering"]:
-                    self.set_spectator_camera_view()
-                return self.sensor_interface.get_data(frame)
+                for state, _ in controls:
+                    state.update_route()
+                if self.config["enable_rendering"] and controls:
+                    self.set_spectator_camera_view(controls[0][0].hero)
+                return [state.sensor_interface.get_data(frame) for state, _ in controls]
         except SimulatorFailure as error:
             self.recover(error)
+            for state, _ in controls:
+                if state is not self:
+                    state.forget_hero()
             raise SimulatorRestartedError(f"the simulator failed ({error}); it was restarted (restart "
                                           f"{self.restarts}) and this episode is broken") from error
 
@@ -335,9 +360,8 @@ class CarlaCore:
             with self.backend.failures():
                 self.sensor_interface.destroy()
         except SimulatorFailure:
-            self.sensor_interface = SensorInterface(timeout=self.config["timeout"])
-        self.hero = None
-        self.route_progress = None
+            pass
+        self.forget_hero()
         if self.background is not None:
             self.background.actor_ids = []
 
@@ -348,9 +372,9 @@ class CarlaCore:
         limit = self.config["recycle_memory_mb"]
         return bool(limit and self.backend.memory_bytes() > limit * 2 ** 20)
 
-    def set_spectator_camera_view(self) -> None:
-        """Place the spectator 5 m behind and 3 m above the hero, looking along it."""
-        transform = self.hero.get_transform()
+    def set_spectator_camera_view(self, hero: Any = None) -> None:
+        """Place the spectator 5 m behind and 3 m above the hero (or ``hero``), looking along it."""
+        transform = (hero or self.hero).get_transform()
         forward = transform.get_forward_vector()
         location = carla.Location(transform.location.x - 5.0 * forward.x,
                                   transform.location.y - 5.0 * forward.y, transform.location.z + 3.0)

@@ -39,6 +39,21 @@ def resolve_experiment_class(spec: Any) -> type[BaseExperiment]:
     return spec
 
 
+def make_experiment(config: Mapping[str, Any], hero: Mapping[str, Any] | None = None) -> BaseExperiment:
+    """The experiment of an ``env_config`` (validated; its sensors and spawn points checked before anything
+    starts). ``hero`` replaces ``experiment.hero`` (one hero of several in a world)."""
+    experiment_config = dict(config.get("experiment") or {})
+    experiment_class = resolve_experiment_class(experiment_config.get("type"))
+    validate_env_config(config, "env_config", experiment_class.default_config(),
+                        experiment_ranges=experiment_class.CONFIG_RANGES)
+    if hero is not None:
+        experiment_config["hero"] = hero
+    experiment = experiment_class(experiment_config)
+    check_sensors(experiment.config["hero"]["sensors"])  # before the spaces, which the sensors size
+    parse_spawn_points(experiment.config["hero"]["spawn_points"])
+    return experiment
+
+
 def load_env_config(path: str, default_experiment: type[BaseExperiment] | None = None) -> dict[str, Any]:
     """Read a YAML file (an RLlib config with an ``env_config`` section) and validate its
     ``env_config`` against the experiment's keys; errors name the file and the key path.
@@ -77,7 +92,7 @@ def _close_parked() -> None:
     _PARKED.clear()
 
 
-def _broken_episode(error: SimulatorRestartedError) -> Exception:
+def broken_episode_error(error: SimulatorRestartedError) -> Exception:
     """The exception that tells RLlib to drop the episode and recreate the env (Ray's
     ``StepFailedRecreateEnvError``); the error itself where Ray is not installed."""
     try:
@@ -109,14 +124,6 @@ def checked_action(space: gym.Space, action: Any) -> Any:
                         f"env's action_space (action_space.sample() gives one).")
 
 
-def split_done(done: Any) -> tuple[bool, bool]:
-    """``(terminated, truncated)`` from what ``get_done_status`` returned."""
-    if isinstance(done, tuple):
-        terminated, truncated = done
-        return bool(terminated), bool(truncated)
-    return bool(done), False
-
-
 class CarlaEnv(gym.Env):
     """A CARLA driving environment whose spaces, actions, observations, rewards and episode ends
     come from an experiment (``env_config.experiment.type``).
@@ -132,12 +139,11 @@ class CarlaEnv(gym.Env):
         first = (getattr(config, "worker_index", 0) or 0) <= 1 and (getattr(config, "vector_index", 0) or 0) == 0
         config = dict(config or {})
         experiment_config = dict(config.get("experiment") or {})
-        experiment_class = resolve_experiment_class(experiment_config.get("type"))
-        validate_env_config(config, "env_config", experiment_class.default_config(),
-                            experiment_ranges=experiment_class.CONFIG_RANGES)
-        self.experiment = experiment_class(experiment_config)
-        check_sensors(self.experiment.config["hero"]["sensors"])  # before the spaces, which the sensors size
-        parse_spawn_points(self.experiment.config["hero"]["spawn_points"])
+        self.experiment = make_experiment(config)
+        experiment_class = type(self.experiment)
+        if self.experiment.config["heroes"] != 1:
+            raise ConfigError(f"env_config.experiment.heroes: {self.experiment.config['heroes']!r}: CarlaEnv drives "
+                              f"one hero. Fix: use MultiAgentCarlaEnv or CarlaVectorEnv for several, or set heroes: 1.")
         self.action_space = self.experiment.get_action_space()
         self.observation_space = self.experiment.get_observation_space()
         self._episode_started = False
@@ -174,7 +180,7 @@ class CarlaEnv(gym.Env):
             sensor_data = self.core.tick(None)
         except SimulatorRestartedError as error:
             self._broken = True
-            raise _broken_episode(error) from error
+            raise broken_episode_error(error) from error
         self._broken = False
         self._episode_started = True
         if self.live is not None:
@@ -196,15 +202,12 @@ class CarlaEnv(gym.Env):
             sensor_data = self.core.tick(control)
         except SimulatorRestartedError as error:  # the simulator was restarted: drop this episode
             self._broken = True
-            raise _broken_episode(error) from error
-        observation, info = self.experiment.get_observation(sensor_data)
-        info = self._info(info)  # a copy taken now: later changes to the experiment's dict are not this step's
-        terminated, truncated = split_done(self.experiment.get_done_status(observation, self.core))
-        reward = self.experiment.compute_reward(observation, self.core)
-        info.update(self.experiment.get_info(observation, self.core))
+            raise broken_episode_error(error) from error
+        outcome = self.experiment.step_outcome(sensor_data)
+        outcome.info["simulator_restarts"] = self.core.restarts
         if self.live is not None:
-            self.live.step(self.core, observation, float(reward), info)
-        return observation, float(reward), terminated, truncated, info
+            self.live.step(self.core, outcome.observation, outcome.reward, outcome.info)
+        return outcome.as_tuple()
 
     def _info(self, info: Mapping[str, Any] | None) -> dict[str, Any]:
         """A new info dict: the observation's facts and the simulator restarts so far."""

@@ -67,6 +67,11 @@ BASE_EXPERIMENT_CONFIG: dict[str, Any] = {
     },
     "town": "Town05_Opt",  # or a list of towns: one is drawn per episode (CarlaCore.choose_town)
     "weather": "ClearNoon",  # attribute name of carla.WeatherParameters
+    # several heroes in one world (MultiAgentCarlaEnv's agents, CarlaVectorEnv's sub-environments): a number of
+    # heroes configured as `hero`, or a list of hero configurations, each merged onto `hero`; CarlaEnv drives 1
+    "heroes": 1,
+    "agents_respawn": False,  # MultiAgentCarlaEnv: an agent that ends is replaced by a new agent (a new id)
+    "episode_steps": 0,  # MultiAgentCarlaEnv: every agent is truncated after this many steps (0: no limit)
 }
 
 #: Allowed types for keys whose default does not tell (``None`` defaults), by dotted path.
@@ -74,6 +79,7 @@ EXPLICIT_TYPES: dict[str, tuple[type, ...]] = {
     "background_activity.seed": (int, type(None)),
     "town": (str, list),
     "type": (type, str),
+    "heroes": (int, list),
 }
 
 #: Key paths whose children are free-form (validated by their own consumer).
@@ -96,6 +102,8 @@ RANGES: dict[str, tuple[float, float]] = {
     "background_activity.n_vehicles": (0, 2000),
     "background_activity.n_walkers": (0, 2000),
     "background_activity.seed": (0, 2 ** 32 - 1),
+    "heroes": (1, 1024),
+    "episode_steps": (0, 10 ** 9),
 }
 
 #: Allowed words of the base keys, by dotted path (as :data:`RANGES`).

@@ -182,14 +182,15 @@ class ExperimentAgent(AutonomousAgent):
         self.started = False
 
     def run_step(self, input_data: Mapping[str, Any], timestamp: float) -> carla.VehicleControl | None:
-        observation, info = self.experiment.get_observation(dict(input_data))
+        if self.started:  # the outcome of the previous action, as every env computes it
+            outcome = self.experiment.step_outcome(dict(input_data))
+            observation = outcome.observation
+            self.terms = {"reward": outcome.reward, **{f"info_{k}": float(v) for k, v in outcome.info.items()
+                                                       if isinstance(v, (int, float, np.number))
+                                                       and not isinstance(v, bool)}}
+        else:
+            observation, _ = self.experiment.get_observation(dict(input_data))
         self.observation = observation  # what the policy saw (the live view shows pictures)
-        if self.started:  # the reward of the previous action, as CarlaEnv.step computes it
-            self.experiment.get_done_status(observation, self.core)
-            reward = float(self.experiment.compute_reward(observation, self.core))
-            info = {**info, **self.experiment.get_info(observation, self.core)}
-            self.terms = {"reward": reward, **{f"info_{k}": float(v) for k, v in info.items()
-                                               if isinstance(v, (int, float, np.number)) and not isinstance(v, bool)}}
         self.started = True
         return self.experiment.compute_action(self.act(observation))
 

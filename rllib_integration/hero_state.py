@@ -1,0 +1,81 @@
+"""One hero's part of a simulation: its actor, its sensors and its route.
+
+:class:`HeroState` is what :class:`~rllib_integration.carla_core.CarlaCore` keeps for the hero of a
+single-agent ``CarlaEnv``. :class:`AgentCore` is one hero among several in a world shared with others
+(:class:`~rllib_integration.multi_agent_env.MultiAgentCarlaEnv`, :class:`~rllib_integration.vector_env.CarlaVectorEnv`):
+what that hero's experiment sees as ``self.core``. Its hero, sensors and route are its own; the world, the
+map, the client, the background traffic and the configuration are the shared core's, so an experiment
+written for ``CarlaEnv`` reads ``self.core.hero``, ``self.core.route_progress`` and ``self.core.map`` unchanged.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .routes.progress import Route, RouteProgress
+from .sensors import SensorInterface
+
+
+class HeroState:
+    """A hero actor (or None), the sensor interface its sensors feed and the progress along its route."""
+
+    hero: Any
+    sensor_interface: SensorInterface
+    route_progress: RouteProgress | None
+
+    @property
+    def route(self) -> Route | None:
+        """The hero's route this episode (``(carla.Waypoint, RoadOption)`` every metre), or None."""
+        return self.route_progress.route if self.route_progress is not None else None
+
+    def next_waypoints(self, count: int) -> Route:
+        """The next ``count`` route points ahead of the hero, with their road options (empty
+        without a route; fewer near its end)."""
+        return self.route_progress.ahead(count) if self.route_progress is not None else []
+
+    def update_route(self) -> None:
+        """Follow the hero along its route after a tick (nothing without a route)."""
+        if self.route_progress is not None and self.hero is not None:
+            self.route_progress.update(self.hero.get_location())
+
+    def release_hero(self) -> None:
+        """Destroy the hero and its sensors and forget its route (the next reset spawns a new hero)."""
+        self.sensor_interface.destroy()
+        if self.hero is not None:
+            self.hero.destroy()
+            self.hero = None
+        self.route_progress = None
+
+    def forget_hero(self) -> None:
+        """Drop the handles of a hero and sensors that died with the simulator."""
+        self.sensor_interface = SensorInterface(timeout=self.sensor_interface.timeout)
+        self.hero = None
+        self.route_progress = None
+
+
+def _shared(name: str, doc: str) -> property:
+    return property(lambda self: getattr(self.shared, name), doc=doc)
+
+
+class AgentCore(HeroState):
+    """One agent's view of a world shared with other heroes (see the module docstring)."""
+
+    def __init__(self, shared: Any, agent_id: str) -> None:
+        self.shared = shared
+        self.agent_id = agent_id
+        self.hero = None
+        self.sensor_interface = SensorInterface(timeout=shared.config["timeout"])
+        self.route_progress = None
+
+    config = _shared("config", "The shared core's ``env_config.carla`` (with its defaults).")
+    client = _shared("client", "The carla client of the shared world.")
+    world = _shared("world", "The shared ``carla.World``.")
+    map = _shared("map", "The loaded town's ``carla.Map``.")
+    town = _shared("town", "The town loaded now.")
+    towns = _shared("towns", "The experiment's towns.")
+    traffic_manager = _shared("traffic_manager", "The shared traffic manager.")
+    background = _shared("background", "The shared background traffic.")
+    simulator = _shared("simulator", "Which simulator runs the world (embedded, launch or connect).")
+    command = _shared("command", "The batch command module of the simulator's client.")
+    restarts = _shared("restarts", "Recoveries of the shared simulator from failures.")
+    recycles = _shared("recycles", "Planned restarts of the shared simulator.")

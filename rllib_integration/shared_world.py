@@ -1,0 +1,147 @@
+"""``SharedWorld``: several heroes in one synchronous world, each driven through its own instance of the
+user's experiment.
+
+It is what :class:`~.multi_agent_env.MultiAgentCarlaEnv` and :class:`~.vector_env.CarlaVectorEnv` share:
+the world is set up once (town, weather, background traffic), every hero gets an
+:class:`~.hero_state.AgentCore` (its own actor, sensors and route; the rest is the shared core's) and an
+experiment whose ``self.core`` is that agent core, so an experiment written for ``CarlaEnv`` runs unchanged.
+One :meth:`SharedWorld.step` applies every acting hero's control, ticks the world once, and computes each
+hero's outcome with :meth:`~.base_experiment.BaseExperiment.step_outcome`; heroes to respawn are placed
+before that tick and get their first observation from it.
+
+``env_config.experiment.heroes`` is a number of heroes configured as ``hero``, or a list of hero
+configurations (blueprint, sensors, spawn points), each merged onto ``hero``.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Iterable, Mapping
+
+import gymnasium as gym
+import numpy as np
+
+from .base_experiment import BaseExperiment, StepOutcome
+from .carla_core import CarlaCore
+from .carla_env import checked_action, make_experiment
+from .config import BASE_EXPERIMENT_CONFIG, join_dicts, validate
+from .errors import ConfigError
+from .hero_state import AgentCore
+from .routes.progress import Route
+
+logger = logging.getLogger(__name__)
+
+#: Routes (or spawn points) drawn for a hero before its placement is given up as impossible.
+MAX_PLACEMENT_TRIES = 20
+
+
+def hero_configs(experiment_config: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """One hero configuration per hero of ``experiment_config['heroes']`` (a number, or a list of
+    configurations merged onto ``experiment_config['hero']``)."""
+    heroes, base = experiment_config["heroes"], experiment_config["hero"]
+    where = "env_config.experiment.heroes"
+    if isinstance(heroes, int):
+        return [join_dicts(base, {}) for _ in range(heroes)]
+    if not heroes:
+        raise ConfigError(f"{where}: an empty list. Fix: give a number of heroes or at least one hero configuration.")
+    configs = []
+    for index, item in enumerate(heroes):
+        if not isinstance(item, Mapping):
+            raise ConfigError(f"{where}[{index}]: expected a hero configuration (blueprint, sensors, spawn_points), "
+                              f"got {type(item).__name__}. Fix: write '- {{blueprint: vehicle.audi.a2}}' or '- {{}}'.")
+        validate(item, BASE_EXPERIMENT_CONFIG["hero"], "env_config", f"{where}[{index}].")
+        configs.append(join_dicts(base, item))
+    return configs
+
+
+class SharedWorld:
+    """Several heroes of one world and their experiments (see the module docstring).
+
+    ``config`` is an ``env_config`` (``{"carla": {...}, "experiment": {...}}``); ``count`` overrides
+    ``experiment.heroes`` with that many heroes configured as ``experiment.hero``.
+    """
+
+    def __init__(self, config: Mapping[str, Any], count: int | None = None) -> None:
+        config = dict(config or {})
+        first = make_experiment(config)
+        self.hero_configs = [join_dicts(first.config["hero"], {}) for _ in range(count)] if count is not None \
+            else hero_configs(first.config)
+        self.experiments: list[BaseExperiment] = [make_experiment(config, hero) for hero in self.hero_configs]
+        self.action_spaces: list[gym.Space] = [e.get_action_space() for e in self.experiments]
+        self.observation_spaces: list[gym.Space] = [e.get_observation_space() for e in self.experiments]
+        self.core = CarlaCore(config.get("carla") or {})
+        try:
+            self.core.setup_experiment(self.experiments[0].config)
+        except Exception:
+            self.core.close()
+            raise
+        self.agents = [AgentCore(self.core, f"hero_{index}") for index in range(len(self.experiments))]
+        for experiment, agent in zip(self.experiments, self.agents):
+            experiment.core = agent
+
+    def __len__(self) -> int:
+        return len(self.experiments)
+
+    def reset(self, rng: np.random.Generator) -> list[tuple[Any, dict[str, Any]]]:
+        """Start an episode for every hero: the town drawn (where the experiment lists several), each hero's
+        route planned by its experiment and the hero placed at its start (or at a spawn point), all heroes
+        settled together, one tick; returns each hero's ``(observation, info)``."""
+        self.core.choose_town(rng)
+        self.core.begin_episode(self.agents)
+        for agent in self.agents:  # the last episode's heroes must not block this one's places
+            agent.release_hero()
+        routes = [self._place(index, rng, make_room=True) for index in range(len(self))]
+        self.core.settle_hero()
+        for index, route in enumerate(routes):
+            self._equip(index, route)
+        sensor_data = self.core.tick_heroes([(agent, None) for agent in self.agents])
+        return [self._first_observation(index, data) for index, data in enumerate(sensor_data)]
+
+    def step(self, actions: Mapping[int, Any], respawn: Iterable[int] = (),
+             rng: np.random.Generator | None = None) -> tuple[dict[int, StepOutcome], dict[int, tuple[Any, dict]]]:
+        """One tick for every hero: the heroes in ``actions`` (index -> action of its action space) act; the
+        heroes in ``respawn`` are placed anew before the tick (with ``rng``) and start a new episode of their
+        experiment. Returns the acting heroes' outcomes and the respawned heroes' first
+        ``(observation, info)``."""
+        respawn = list(respawn)
+        controls = [(self.agents[index], self.experiments[index].compute_action(
+            checked_action(self.action_spaces[index], action))) for index, action in actions.items()]
+        for index in respawn:
+            self._equip(index, self._place(index, rng, make_room=False))
+        sensor_data = self.core.tick_heroes(controls + [(self.agents[index], None) for index in respawn])
+        outcomes = {index: self.experiments[index].step_outcome(data) for index, data in zip(actions, sensor_data)}
+        firsts = {index: self._first_observation(index, data)
+                  for index, data in zip(respawn, sensor_data[len(controls):])}
+        return outcomes, firsts
+
+    def retire(self, index: int) -> None:
+        """Take a hero whose episode ended out of the world (it stands in no one's way until it respawns)."""
+        self.agents[index].release_hero()
+
+    def _place(self, index: int, rng: np.random.Generator, make_room: bool) -> Route | None:
+        experiment, agent, hero_config = self.experiments[index], self.agents[index], self.hero_configs[index]
+        for _ in range(MAX_PLACEMENT_TRIES):
+            route = experiment.plan_route(agent, rng)
+            if self.core.place_hero(agent, hero_config, rng, route, required=False, make_room=make_room) is not None:
+                return route
+            if route is None:  # every spawn point was tried
+                break
+        raise RuntimeError(f"could not place hero {index} of {len(self)}: every place drawn was taken by another "
+                           f"vehicle. Fix: fewer heroes or background vehicles, or more hero.spawn_points.")
+
+    def _equip(self, index: int, route: Route | None) -> None:
+        self.core.equip_hero(self.agents[index], self.hero_configs[index], route)
+        self.experiments[index].reset()
+
+    def _first_observation(self, index: int, sensor_data: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+        observation, info = self.experiments[index].get_observation(sensor_data)
+        return observation, {**(info or {}), "simulator_restarts": self.core.restarts}
+
+    def close(self) -> None:
+        """Destroy every hero and what the core created, and stop its simulator; safe to call twice."""
+        if self.core is None:
+            return
+        for agent in self.agents:
+            agent.release_hero()
+        self.core.close()
+        self.core = None

@@ -1,0 +1,265 @@
+"""Many heroes in one world: MultiAgentCarlaEnv (RLlib's multi-agent API) and CarlaVectorEnv (gymnasium's vector
+API) on the embedded world, each hero driven through its own instance of an unchanged single-agent experiment."""
+
+import json
+import os
+import subprocess
+import sys
+
+import carla
+import gymnasium as gym
+import numpy as np
+import pytest
+from ray.rllib.env.env_errors import StepFailedRecreateEnvError
+from ray.rllib.utils.pre_checks.env import check_multiagent_environments
+
+from conftest import straight_spawn
+from rllib_integration import BaseExperiment, CarlaVectorEnv, ConfigError, EnvUsageError, MultiAgentCarlaEnv
+from rllib_integration.multi_agent_env import hero_index
+from test_dqn import ROOT
+from test_env import PoseExperiment
+from test_sensors import as_point
+
+
+class Crash(BaseExperiment):
+    """Full throttle straight on (action 1) or brake (0); observation: x, y, speed; ends at the hero's first
+    collision (terminated, info names what it hit) or after ``others.max_steps`` (truncated); an Audi A2 hero
+    ends after ``others.audi_steps``."""
+
+    CONFIG_DEFAULTS = {"others": {"max_steps": 120, "audi_steps": 0}}
+
+    def reset(self):
+        self.steps, self.hit = 0, []
+
+    def get_action_space(self):
+        return gym.spaces.Discrete(2)
+
+    def get_observation_space(self):
+        return gym.spaces.Box(-1e5, 1e5, (3,), np.float32)
+
+    def compute_action(self, action):
+        return carla.VehicleControl(throttle=float(action), brake=1.0 - float(action))
+
+    def get_observation(self, sensor_data):
+        self.hit += [other.id for other, _ in sensor_data.get("collision", (0, []))[1]]
+        location = self.core.hero.get_location()
+        return np.array([location.x, location.y, self.core.hero.get_velocity().length()], np.float32), {}
+
+    def get_done_status(self, observation, core):
+        self.steps += 1
+        audi = self.config["others"]["audi_steps"] and core.hero.type_id == "vehicle.audi.a2"
+        limit = self.config["others"]["audi_steps"] if audi else self.config["others"]["max_steps"]
+        return bool(self.hit), self.steps >= limit
+
+    def compute_reward(self, observation, core):
+        return -1.0 if self.hit else 0.1
+
+    def get_info(self, observation, core):
+        return {"hit": list(self.hit), "hero_id": core.hero.id}
+
+
+def config(experiment=Crash, **experiment_config):
+    return {"carla": {"simulator": "embedded", "timeout": 2.0},
+            "experiment": {"type": experiment, "town": "GridTown", **experiment_config}}
+
+
+def facing_pair():
+    """Two spawn points 25 m apart on one straight lane, facing each other."""
+    probe = MultiAgentCarlaEnv(config(heroes=1))
+    try:
+        spot = straight_spawn(probe.world.core.world)
+    finally:
+        probe.close()
+    forward = spot.get_forward_vector()
+    other = carla.Transform(carla.Location(spot.location.x + 25 * forward.x, spot.location.y + 25 * forward.y,
+                                           spot.location.z),
+                            carla.Rotation(spot.rotation.pitch, spot.rotation.yaw + 180.0, spot.rotation.roll))
+    return as_point(spot), as_point(other)
+
+
+def test_the_multi_agent_env_passes_rllibs_checks_and_its_spaces_are_the_experiments():
+    env = MultiAgentCarlaEnv(config(PoseExperiment, heroes=3))
+    try:
+        check_multiagent_environments(env)
+        observations, infos = env.reset(seed=0)
+        assert sorted(observations) == env.possible_agents == ["hero_0", "hero_1", "hero_2"]
+        assert all(env.get_observation_space(a).contains(o) for a, o in observations.items())
+        heroes = [agent.hero for agent in env.world.agents]
+        assert len({hero.id for hero in heroes}) == 3 and all(h.attributes["role_name"] == "hero" for h in heroes)
+        assert len({(round(h.get_location().x), round(h.get_location().y)) for h in heroes}) == 3, "three places"
+        assert hero_index("hero_2_5") == 2
+    finally:
+        env.close()
+
+
+def test_two_heroes_that_collide_each_get_the_collision():
+    first, second = facing_pair()
+    env = MultiAgentCarlaEnv(config(heroes=[{"spawn_points": [first]}, {"spawn_points": [second]}],
+                                    hero={"sensors": {"collision": {"type": "sensor.other.collision"}}}))
+    try:
+        env.reset(seed=0)
+        ids = {agent.agent_id: agent.hero.id for agent in env.world.agents}
+        for step in range(120):
+            _, rewards, terminateds, truncateds, infos = env.step({agent: 1 for agent in env.agents})
+            if any(terminateds.get(a) for a in ids):
+                break
+        assert terminateds["hero_0"] and terminateds["hero_1"], "both ended at the same tick"
+        assert infos["hero_0"]["hit"][0] == ids["hero_1"] and infos["hero_1"]["hit"][0] == ids["hero_0"]
+        assert rewards == {"hero_0": -1.0, "hero_1": -1.0}
+        assert terminateds["__all__"] and not truncateds["__all__"] and env.agents == []
+        world = env.world.core.world
+        assert not [a for a in world.get_actors().filter("vehicle.*") if a.attributes.get("role_name") == "hero"], \
+            "heroes that ended leave the world"
+        with pytest.raises(EnvUsageError, match="no episode running"):
+            env.step({})
+    finally:
+        env.close()
+
+
+def test_an_agent_that_ends_does_not_end_the_others_and_respawns_as_a_new_agent():
+    heroes = [{"blueprint": "vehicle.audi.a2"}, {}, {}]
+    env = MultiAgentCarlaEnv(config(heroes=heroes, others={"audi_steps": 5, "max_steps": 40}))
+    try:
+        env.reset(seed=1)
+        for _ in range(5):
+            observations, _, terminateds, truncateds, _ = env.step({agent: 0 for agent in env.agents})
+        assert truncateds["hero_0"] and not truncateds["__all__"] and not terminateds["__all__"]
+        assert env.agents == ["hero_1", "hero_2"] and env.world.agents[0].hero is None
+        with pytest.raises(EnvUsageError, match=r"actions for \['hero_0'\] agents that are not driving"):
+            env.step({"hero_0": 0, "hero_1": 0, "hero_2": 0})
+        observations, rewards, _, _, _ = env.step({"hero_1": 0, "hero_2": 0})
+        assert sorted(observations) == ["hero_1", "hero_2"] and sorted(rewards) == ["hero_1", "hero_2"]
+    finally:
+        env.close()
+    env = MultiAgentCarlaEnv(config(heroes=heroes, agents_respawn=True, episode_steps=12,
+                                    others={"audi_steps": 5, "max_steps": 40}))
+    try:
+        env.reset(seed=1)
+        for _ in range(5):
+            env.step({agent: 0 for agent in env.agents})
+        old_hero = env.world.agents[0].hero.id
+        observations, rewards, terminateds, truncateds, _ = env.step({"hero_1": 0, "hero_2": 0})
+        assert sorted(observations) == ["hero_0_1", "hero_1", "hero_2"] and "hero_0_1" not in rewards, \
+            "the respawned hero's first observation, with no reward"
+        assert env.world.agents[0].hero.id != old_hero and env.agents == ["hero_0_1", "hero_1", "hero_2"]
+        for step in range(5):  # hero_0_1 (an Audi again) ends at step 11
+            observations, _, terminateds, truncateds, _ = env.step({agent: 0 for agent in env.agents})
+        assert truncateds["hero_0_1"] and env.agents == ["hero_1", "hero_2"]
+        observations, _, terminateds, truncateds, _ = env.step({agent: 0 for agent in env.agents})
+        assert truncateds["__all__"] and truncateds["hero_1"] and truncateds["hero_2"] and not terminateds["__all__"]
+        assert sorted(observations) == ["hero_1", "hero_2"], "no agent is born on the episode's last step"
+        assert env.agents == [] and all(agent.hero is None for agent in env.world.agents)
+    finally:
+        env.close()
+
+
+def rollout(env, seed, steps=30):
+    observations, _ = env.reset(seed=seed)
+    trace = [np.concatenate([observations[a] for a in sorted(observations)])]
+    for step in range(steps):
+        observations, *_ = env.step({agent: (step // 3) % 2 for agent in env.agents})
+        trace.append(np.concatenate([observations[a] for a in sorted(observations)]))
+    return np.array(trace)
+
+
+def test_the_same_seed_gives_the_same_episodes():
+    runs = []
+    for _ in range(2):
+        env = MultiAgentCarlaEnv(config(heroes=4, background_activity={"n_vehicles": 10, "seed": 3}))
+        try:
+            runs.append((rollout(env, 5), rollout(env, 6)))
+        finally:
+            env.close()
+    assert np.array_equal(runs[0][0], runs[1][0]) and np.array_equal(runs[0][1], runs[1][1])
+    assert not np.array_equal(runs[0][0][0], runs[0][1][0]), "another seed, other places"
+
+
+def test_the_vector_env_ticks_all_heroes_once_and_resets_each_at_its_next_step():
+    env = CarlaVectorEnv(config(PoseExperiment, others={"max_steps": 4}), num_envs=3)
+    try:
+        assert env.observation_space.shape == (3, 4) and env.action_space.shape == (3,)
+        observations, infos = env.reset(seed=2)
+        assert env.observation_space.contains(observations) and list(infos["_sensors"]) == [True] * 3
+        world = env.world.core.world
+        frame = world.get_snapshot().frame
+        for step in range(4):
+            observations, rewards, terminated, truncated, _ = env.step(np.array([1, 1, 1]))
+            assert world.get_snapshot().frame == frame + step + 1, "one tick per step for all heroes"
+        assert truncated.all() and (rewards > 0).all()
+        ended_at = observations.copy()
+        observations, rewards, terminated, truncated, _ = env.step(np.array([1, 1, 1]))
+        assert (rewards == 0).all() and not (terminated | truncated).any(), "next-step autoreset"
+        moved = np.hypot(*(observations[:, :2] - ended_at[:, :2]).T)
+        assert (moved > 1.0).all() and (observations[:, 3] < 0.5).all(), "new heroes, at rest, elsewhere"
+    finally:
+        env.close()
+
+
+def test_a_simulator_failure_breaks_the_episode_and_the_world_comes_back():
+    env = MultiAgentCarlaEnv({"carla": {"simulator": "embedded", "timeout": 0.3,
+                                        "fault_injection": {"mode": "raise", "every_ticks": 60}},
+                              "experiment": {"type": PoseExperiment, "town": "GridTown", "heroes": 3,
+                                             "others": {"max_steps": 1000}}})
+    try:
+        env.reset(seed=0)
+        with pytest.raises(StepFailedRecreateEnvError):
+            for _ in range(100):
+                env.step({agent: 1 for agent in env.agents})
+        assert env.world.core.restarts == 1 and all(agent.hero is None for agent in env.world.agents)
+        observations, infos = env.reset(seed=1)
+        assert len(observations) == 3 and infos["hero_0"]["simulator_restarts"] == 1
+        assert len(env.step({agent: 1 for agent in env.agents})[0]) == 3
+    finally:
+        env.close()
+
+
+def test_configuration_errors_name_the_key():
+    with pytest.raises(ConfigError, match=r"heroes\[1\]\.blueprnt: unknown key; did you mean 'blueprint'"):
+        MultiAgentCarlaEnv(config(heroes=[{}, {"blueprnt": "vehicle.audi.a2"}]))
+    with pytest.raises(ConfigError, match="heroes: 0 is out of range"):
+        MultiAgentCarlaEnv(config(heroes=0))
+    with pytest.raises(ConfigError, match="CarlaEnv drives one hero. Fix: use MultiAgentCarlaEnv or CarlaVectorEnv"):
+        from rllib_integration import CarlaEnv
+        CarlaEnv(config(heroes=2))
+
+
+SCRIPT = """
+import json, sys
+sys.path.insert(0, {tests!r})
+import ray
+from ray.rllib.algorithms.ppo import PPOConfig
+from rllib_integration import CarlaVectorEnv, MultiAgentCarlaEnv
+from rllib_integration.multi_agent_env import hero_index
+from test_env import PoseExperiment
+ray.init(num_cpus=1, include_dashboard=False, logging_level="ERROR")
+experiment = {{"type": PoseExperiment, "town": "GridTown", "others": {{"max_steps": 20}}}}
+carla = {{"simulator": "embedded"}}
+multi = (PPOConfig().environment(MultiAgentCarlaEnv, env_config={{"carla": carla, "experiment": {{**experiment, "heroes": 3}}}})
+         .multi_agent(policies={{"even", "odd"}}, policy_mapping_fn=lambda a, e, **k: "odd" if hero_index(a) % 2 else "even"))
+vector = (PPOConfig().environment(CarlaVectorEnv, env_config={{"carla": carla, "experiment": experiment}})
+          .env_runners(num_envs_per_env_runner=4, gym_env_vectorize_mode="vector_entry_point"))
+out = {{}}
+for name, config in (("multi", multi), ("vector", vector)):
+    algo = config.env_runners(num_env_runners=0).training(train_batch_size=160, minibatch_size=40, num_epochs=1).build_algo()
+    for _ in range(2):
+        result = algo.train()
+    runners, learners = result["env_runners"], result["learners"]
+    out[name] = {{"env_steps": int(runners["num_env_steps_sampled_lifetime"]),
+                  "agent_steps": {{str(k): int(v) for k, v in runners["num_agent_steps_sampled_lifetime"].items()}},
+                  "episodes": int(runners["num_episodes_lifetime"]),
+                  "modules": sorted(k for k in learners if k != "__all_modules__")}}
+    algo.stop()
+print("RESULT", json.dumps(out))
+"""
+
+
+def test_rllib_trains_on_the_multi_agent_and_the_vector_env():
+    result = subprocess.run([sys.executable, "-c", SCRIPT.format(tests=os.path.join(ROOT, "tests"))], cwd=ROOT,
+                            capture_output=True, text=True, timeout=600)
+    line = next((l for l in result.stdout.splitlines() if l.startswith("RESULT ")), None)
+    assert line, result.stdout[-2000:] + result.stderr[-3000:]
+    out = json.loads(line[7:])
+    multi, vector = out["multi"], out["vector"]
+    assert multi["env_steps"] >= 320 and sum(multi["agent_steps"].values()) == 3 * multi["env_steps"]
+    assert multi["modules"] == ["even", "odd"] and multi["episodes"] >= 15, "episodes of 20 steps"
+    assert vector["env_steps"] >= 320 and vector["episodes"] >= 15
