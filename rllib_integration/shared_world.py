@@ -35,6 +35,12 @@ logger = logging.getLogger(__name__)
 MAX_PLACEMENT_TRIES = 20
 
 
+def hero_count(experiment_config: Mapping[str, Any]) -> int:
+    """How many heroes ``experiment_config['heroes']`` asks for (1 where it is left out)."""
+    heroes = experiment_config.get("heroes", 1)
+    return len(heroes) if isinstance(heroes, list) else int(heroes)
+
+
 def hero_configs(experiment_config: Mapping[str, Any]) -> list[dict[str, Any]]:
     """One hero configuration per hero of ``experiment_config['heroes']`` (a number, or a list of
     configurations merged onto ``experiment_config['hero']``)."""
@@ -57,15 +63,19 @@ def hero_configs(experiment_config: Mapping[str, Any]) -> list[dict[str, Any]]:
 class SharedWorld:
     """Several heroes of one world and their experiments (see the module docstring).
 
-    ``config`` is an ``env_config`` (``{"carla": {...}, "experiment": {...}}``); ``count`` overrides
-    ``experiment.heroes`` with that many heroes configured as ``experiment.hero``.
+    ``config`` is an ``env_config`` (``{"carla": {...}, "experiment": {...}}``); ``count`` asks for that many
+    heroes (configured as ``experiment.hero`` where ``experiment.heroes`` is a number).
     """
 
     def __init__(self, config: Mapping[str, Any], count: int | None = None) -> None:
         config = dict(config or {})
         first = make_experiment(config)
-        self.hero_configs = [join_dicts(first.config["hero"], {}) for _ in range(count)] if count is not None \
-            else hero_configs(first.config)
+        self.hero_configs = hero_configs(first.config)
+        if count is not None and count != len(self.hero_configs):
+            if isinstance(first.config["heroes"], list):
+                raise ConfigError(f"env_config.experiment.heroes: {len(self.hero_configs)} hero configurations for "
+                                  f"{count} heroes. Fix: give {count} configurations, or a number.")
+            self.hero_configs = [join_dicts(first.config["hero"], {}) for _ in range(count)]
         self.experiments: list[BaseExperiment] = [make_experiment(config, hero) for hero in self.hero_configs]
         self.action_spaces: list[gym.Space] = [e.get_action_space() for e in self.experiments]
         self.observation_spaces: list[gym.Space] = [e.get_observation_space() for e in self.experiments]
@@ -107,6 +117,7 @@ class SharedWorld:
         controls = [(self.agents[index], self.experiments[index].compute_action(
             checked_action(self.action_spaces[index], action))) for index, action in actions.items()]
         for index in respawn:
+            self.agents[index].release_hero()  # the ended hero and its sensors
             self._equip(index, self._place(index, rng, make_room=False))
         sensor_data = self.core.tick_heroes(controls + [(self.agents[index], None) for index in respawn])
         outcomes = {index: self.experiments[index].step_outcome(data) for index, data in zip(actions, sensor_data)}

@@ -21,7 +21,7 @@ from rllib_integration.routes.planner import RoutePlanner
 from rllib_integration.routes.route_files import RouteSpec
 from rllib_integration.routes.route_sets import generate_routes
 
-from conftest import shared_map
+from conftest import make_world, shared_map
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[1]
 
@@ -247,3 +247,29 @@ def test_one_worker_drives_each_route_on_its_own_town(tmp_path):
             location = carla.Location(float(row["x"]), float(row["y"]), 0.0)
             waypoint = town_map.get_waypoint(location, project_to_road=False)
             assert waypoint is not None, f"route {spec.route_id} left {spec.town}'s roads at {location}"
+
+
+def test_the_autopilot_changes_lanes_only_into_a_free_lane(server):
+    """The traffic manager's force_lane_change changes "no matter what" (as CARLA's): the evaluator's autopilot asks
+    for the route's lane changes only when the lane beside has room (on Town10HD it had cut into a car alongside)."""
+    from rllib_integration.evaluation.agents import lane_is_free
+    _, world = make_world(server, "Highway")  # lanes running the same way
+    town_map = world.get_map()
+    spot = next(w for w in town_map.generate_waypoints(10.0)
+                if not w.is_junction and w.get_right_lane() is not None and w.get_right_lane().lane_type ==
+                carla.LaneType.Driving and w.get_right_lane().lane_id * w.lane_id > 0)
+    library = world.get_blueprint_library()
+    lift = carla.Location(0, 0, 0.3)
+    hero = world.spawn_actor(library.find("vehicle.lincoln.mkz_2017"),
+                             carla.Transform(spot.transform.location + lift, spot.transform.rotation))
+    world.tick()
+    assert lane_is_free(world, town_map, hero, right=True)
+    beside = spot.get_right_lane()
+    other = world.spawn_actor(library.find("vehicle.audi.a2"),
+                              carla.Transform(beside.transform.location + lift, beside.transform.rotation))
+    world.tick()
+    assert not lane_is_free(world, town_map, hero, right=True), "a car alongside"
+    far = beside.next(40.0)[0]
+    other.set_transform(carla.Transform(far.transform.location + lift, far.transform.rotation))
+    world.tick()
+    assert lane_is_free(world, town_map, hero, right=True), "the car 40 m ahead leaves room"

@@ -15,7 +15,7 @@ from ray.rllib.utils.pre_checks.env import check_multiagent_environments
 
 from conftest import straight_spawn
 from rllib_integration import BaseExperiment, CarlaVectorEnv, ConfigError, EnvUsageError, MultiAgentCarlaEnv
-from rllib_integration.multi_agent_env import hero_index
+from rllib_integration.hero_agents import hero_index
 from test_dqn import ROOT
 from test_env import PoseExperiment
 from test_sensors import as_point
@@ -88,6 +88,23 @@ def test_the_multi_agent_env_passes_rllibs_checks_and_its_spaces_are_the_experim
         assert len({hero.id for hero in heroes}) == 3 and all(h.attributes["role_name"] == "hero" for h in heroes)
         assert len({(round(h.get_location().x), round(h.get_location().y)) for h in heroes}) == 3, "three places"
         assert hero_index("hero_2_5") == 2
+    finally:
+        env.close()
+
+
+def test_the_pettingzoo_view_passes_pettingzoos_api_test():
+    from pettingzoo.test import parallel_api_test
+    from rllib_integration import pettingzoo_env
+    env = pettingzoo_env(config(PoseExperiment, heroes=3, others={"max_steps": 15}))
+    try:
+        parallel_api_test(env, num_cycles=40)
+        observations, _ = env.reset(seed=0)
+        assert sorted(observations) == env.possible_agents
+        steps = 0
+        while env.agents:
+            env.step({agent: env.action_space(agent).sample() for agent in env.agents})
+            steps += 1
+        assert steps == 15
     finally:
         env.close()
 
@@ -229,7 +246,7 @@ sys.path.insert(0, {tests!r})
 import ray
 from ray.rllib.algorithms.ppo import PPOConfig
 from rllib_integration import CarlaVectorEnv, MultiAgentCarlaEnv
-from rllib_integration.multi_agent_env import hero_index
+from rllib_integration.hero_agents import hero_index
 from test_env import PoseExperiment
 ray.init(num_cpus=1, include_dashboard=False, logging_level="ERROR")
 experiment = {{"type": PoseExperiment, "town": "GridTown", "others": {{"max_steps": 20}}}}

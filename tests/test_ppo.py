@@ -21,7 +21,7 @@ from rllib_integration.inference.scripts import load_module
 from conftest import drive_episode
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-CONFIGS = {kind: os.path.join(ROOT, "ppo_example", f"ppo_{kind}_config.yaml") for kind in ("vlidar", "camera")}
+CONFIGS = {kind: os.path.join(ROOT, "ppo_example", f"ppo_{kind}_config.yaml") for kind in ("vlidar", "camera", "selfplay")}
 
 
 def tiny(kind: str) -> dict:
@@ -198,6 +198,22 @@ def test_each_config_trains_and_its_checkpoints_drive_with_and_without_ray(tmp_p
         assert os.path.getsize(video) > 1000
     if extra:
         check_mlflow(tmp_path / "mlruns")
+
+
+def test_the_selfplay_config_trains_heroes_of_one_world_and_its_policy_drives_alone(tmp_path):
+    result = train(tmp_path, "selfplay")
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "iter    2 |" in result.stdout and "route DS" in result.stdout
+    policy = load_policy(find_latest_checkpoint(str(tmp_path / "results" / "selfplay")))
+    config = load_env_config(str(tmp_path / "selfplay.yaml"))["env_config"]
+    config["experiment"]["heroes"] = 1  # the policy drives alone, as evaluate.py scores it
+    env = CarlaEnv(config)
+    try:
+        observation, _ = env.reset(seed=5)
+        for _ in range(20):
+            observation, *_ = env.step(policy_action(policy, observation))
+    finally:
+        env.close()
 
 
 def check_mlflow(store):

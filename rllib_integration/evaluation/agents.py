@@ -38,6 +38,32 @@ PATH_STEP = 2  # route points (metres) between the locations handed to the traff
 LANE_CHANGE_NOTICE = 12  # route points (metres) before a lane change the autopilot is asked to make it
 RANDOM_HOLD = 1.0  # seconds a random control is held (without an experiment)
 OFF_LANE_PATIENCE = 2.0  # seconds on a lane beside the route's before the autopilot is asked back
+GAP_BEHIND, GAP_AHEAD = 10.0, 12.0  # metres of the target lane, at least, a lane change needs free (1.5 s at speed)
+
+
+def lane_is_free(world: Any, town_map: Any, hero: Any, right: bool) -> bool:
+    """Whether the lane beside ``hero`` (right or left, same direction) has room for it to change into: no
+    vehicle on it from ``max(10 m, 1.5 s)`` behind to ``max(12 m, 1.5 s)`` ahead (the traffic manager's
+    ``force_lane_change`` changes "no matter what", as CARLA's does). Carla API only."""
+    transform = hero.get_transform()
+    here = town_map.get_waypoint(transform.location)
+    target = here.get_right_lane() if right else here.get_left_lane()
+    if target is None or target.lane_type != carla.LaneType.Driving or target.lane_id * here.lane_id <= 0:
+        return True  # nothing to change into: the traffic manager says no itself
+    speed = hero.get_velocity().length()
+    behind, ahead = max(GAP_BEHIND, 1.5 * speed), max(GAP_AHEAD, 1.5 * speed)
+    forward = transform.get_forward_vector()
+    for vehicle in world.get_actors().filter("vehicle.*"):
+        if vehicle.id == hero.id:
+            continue
+        location = vehicle.get_location()
+        along = (location.x - transform.location.x) * forward.x + (location.y - transform.location.y) * forward.y
+        if not -behind <= along <= ahead or location.distance(transform.location) > ahead + behind:
+            continue
+        lane = town_map.get_waypoint(location)
+        if lane is not None and (lane.road_id, lane.lane_id) == (target.road_id, target.lane_id):
+            return False
+    return True
 
 
 class AutonomousAgent:
@@ -67,7 +93,8 @@ class AutonomousAgent:
 
 class AutopilotAgent(AutonomousAgent):
     """The traffic manager (embedded, or the server's) drives the hero along the route: the route's
-    locations as its path, and its lane changes asked for before the route makes them."""
+    locations as its path, and its lane changes asked for before the route makes them, once the lane beside
+    has room (:func:`lane_is_free`)."""
 
     def start(self, core: Any) -> None:
         super().start(core)
@@ -84,8 +111,9 @@ class AutopilotAgent(AutonomousAgent):
         self.off_lane_since: float | None = None
 
     def run_step(self, input_data: Mapping[str, Any], timestamp: float) -> None:
-        """Ask for the route's next lane change from :data:`LANE_CHANGE_NOTICE` metres before it, again
-        every second (a queue or a vehicle alongside can hold it back) until the hero is on that lane; and
+        """Ask for the route's next lane change from :data:`LANE_CHANGE_NOTICE` metres before it, when the lane
+        beside has room, again every second (a queue or a vehicle alongside can hold it back) until the hero is
+        on that lane; and
         for a change back to the route's lane whenever the hero drives a neighbouring lane of the same
         road (a junction left it one lane off the route)."""
         progress, core = self.core.route_progress, self.core
@@ -101,8 +129,10 @@ class AutopilotAgent(AutonomousAgent):
         target = self.route[index][0]
         if here is not None and (here.road_id, here.lane_id) == (target.road_id, target.lane_id):
             self.lane_changes.pop(0)
-        else:
+        elif lane_is_free(core.world, core.map, core.hero, right):  # a vehicle alongside: ask again in a second
             core.traffic_manager.force_lane_change(core.hero, right)
+            self.asked = timestamp
+        else:
             self.asked = timestamp
         return None
 
@@ -122,8 +152,9 @@ class AutopilotAgent(AutonomousAgent):
         if timestamp - self.off_lane_since < OFF_LANE_PATIENCE or changing:
             return
         right = abs(target.lane_id) > abs(here.lane_id)  # lanes are numbered outwards from the centre line
-        manager.force_lane_change(self.core.hero, right)
-        self.asked, self.off_lane_since = timestamp, None
+        if lane_is_free(self.core.world, self.core.map, self.core.hero, right):
+            manager.force_lane_change(self.core.hero, right)
+            self.asked, self.off_lane_since = timestamp, None
 
     def destroy(self) -> None:
         core = getattr(self, "core", None)

@@ -23,6 +23,7 @@ import carla
 import networkx
 import numpy as np
 
+from ..common.identity_cache import IdentityCache
 from ..common.lane_geometry import DrivableLanes
 
 TURN_THRESHOLD = math.radians(35.0)  # a junction path turning less than this goes straight
@@ -230,6 +231,16 @@ class RoutePlanner:
         tail = min(range(tail_from, len(route)),
                    key=lambda i: (_xyz(route[i][0])[0] - gx) ** 2 + (_xyz(route[i][0])[1] - gy) ** 2)
         return route[head:tail + 1]
+
+
+#: The planners of the last maps asked for (:func:`shared_planner`).
+_PLANNERS: IdentityCache[RoutePlanner] = IdentityCache(4)
+
+
+def shared_planner(town_map: carla.Map) -> RoutePlanner:
+    """The planner of ``town_map`` (the very map object), built once and shared by every hero of a world and
+    every episode on it (a planner of a large town holds megabytes)."""
+    return _PLANNERS.get(town_map, RoutePlanner)
 
 
 def route_length(route: list[tuple[carla.Waypoint, RoadOption]]) -> float:

@@ -22,6 +22,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from ..common.identity_cache import IdentityCache
 from ..common.map_raster import MARKING_LABELS, ROAD_LABELS, map_layer
 from ..errors import ConfigError
 from .sensor import PseudoSensor
@@ -61,6 +62,62 @@ def box_distances(origin: np.ndarray, directions: np.ndarray, centres: np.ndarra
     return np.minimum(distance, limit).astype(np.float32)
 
 
+#: The road and marking masks of a map layer, computed once and shared by every hero's rays (a town's masks
+#: take megabytes).
+_MASKS: IdentityCache[tuple[np.ndarray, np.ndarray]] = IdentityCache(4)
+
+
+class ObstacleTable:
+    """Every obstacle's box (vehicles, walkers, ``static.prop``) in a world at one frame, gathered once per frame
+    and shared by the rays of every hero of that world (each hero leaves itself out)."""
+
+    def __init__(self) -> None:
+        self.frame: int | None = None
+        self.ids = np.zeros(0, dtype=np.int64)
+        self.centres = np.zeros((0, 2))
+        self.yaws = np.zeros(0)
+        self.extents = np.zeros((0, 2))
+        self._boxes: dict[int, tuple | None] = {}  # actor id -> (box centre offset, half extents) or None
+
+    def at(self, world: Any, frame: int | None) -> "ObstacleTable":
+        """The table of ``frame`` (gathered now unless it already is; ``None``: always gathered)."""
+        if frame is None or frame != self.frame:
+            self._gather(world)
+            self.frame = frame
+        return self
+
+    def _gather(self, world: Any) -> None:
+        ids, centres, yaws, extents = [], [], [], []
+        for actor in world.get_actors():
+            box = self._boxes.get(actor.id, False)
+            if box is False:
+                box = self._boxes[actor.id] = self._box(actor)
+            if box is None:
+                continue
+            t = actor.get_transform()
+            yaw = math.radians(t.rotation.yaw)
+            c, s = math.cos(yaw), math.sin(yaw)
+            (bx, by), extent = box
+            ids.append(actor.id)
+            centres.append((t.location.x + c * bx - s * by, t.location.y + s * bx + c * by))
+            yaws.append(yaw)
+            extents.append(extent)
+        self.ids = np.array(ids, dtype=np.int64)
+        self.centres, self.yaws = np.array(centres).reshape(-1, 2), np.array(yaws)
+        self.extents = np.array(extents).reshape(-1, 2)
+
+    @staticmethod
+    def _box(actor: Any) -> tuple | None:
+        if not actor.type_id.startswith(OBSTACLE_PREFIXES):
+            return None
+        box = actor.bounding_box
+        return (box.location.x, box.location.y), (box.extent.x, box.extent.y)
+
+
+#: Each world's obstacle table (the very world object: the heroes of one world share it).
+_TABLES: IdentityCache[ObstacleTable] = IdentityCache(8)
+
+
 class VirtualLidar:
     """The rays of one hero in one world (see the module docstring)."""
 
@@ -69,19 +126,14 @@ class VirtualLidar:
         self.range = float(max_range)
         self.angles = ray_angles(rays, fov)
         self.layer = map_layer(world.get_map(), RASTER_PPM)
-        self.road = ROAD_LABELS[self.layer.labels]
-        self.marking = MARKING_LABELS[self.layer.labels]
+        self.road, self.marking = _MASKS.get(self.layer, lambda layer: (ROAD_LABELS[layer.labels],
+                                                                         MARKING_LABELS[layer.labels]))
         self.steps = np.arange(MARCH_STEP, self.range + 1e-6, MARCH_STEP)
-        self._boxes: dict[int, tuple | None] = {}  # actor id -> (box centre offset, half extents) or None
+        self.table = _TABLES.get(world, lambda _: ObstacleTable())
 
-    def _box(self, actor: Any) -> tuple | None:
-        if actor.id == self.hero.id or not actor.type_id.startswith(OBSTACLE_PREFIXES):
-            return None
-        box = actor.bounding_box
-        return (box.location.x, box.location.y), (box.extent.x, box.extent.y)
-
-    def measure(self) -> np.ndarray:
-        """``(rays, 3)`` distances in metres: road edge, lane marking, obstacle."""
+    def measure(self, frame: int | None = None) -> np.ndarray:
+        """``(rays, 3)`` distances in metres: road edge, lane marking, obstacle (at ``frame``, whose obstacles
+        are gathered once for every hero; ``None``: gathered for this call)."""
         transform = self.hero.get_transform()
         x, y = transform.location.x, transform.location.y
         headings = math.radians(transform.rotation.yaw) + self.angles
@@ -97,29 +149,14 @@ class VirtualLidar:
             hits = np.where(inside, mask[py, px], outside_hits)
             first = np.argmax(hits, axis=1)
             result[:, column] = np.where(hits.any(axis=1), self.steps[first] - MARCH_STEP, self.range)
-        result[:, 2] = self._obstacles(np.array([x, y]), directions)
+        result[:, 2] = self._obstacles(np.array([x, y]), directions, self.table.at(self.world, frame))
         return result
 
-    def _obstacles(self, origin: np.ndarray, directions: np.ndarray) -> np.ndarray:
-        centres, yaws, extents = [], [], []
+    def _obstacles(self, origin: np.ndarray, directions: np.ndarray, table: ObstacleTable) -> np.ndarray:
         reach = (self.range + 10.0) ** 2
-        for actor in self.world.get_actors():
-            box = self._boxes.get(actor.id, False)
-            if box is False:
-                box = self._boxes[actor.id] = self._box(actor)
-            if box is None:
-                continue
-            t = actor.get_transform()
-            if (t.location.x - origin[0]) ** 2 + (t.location.y - origin[1]) ** 2 > reach:
-                continue
-            yaw = math.radians(t.rotation.yaw)
-            c, s = math.cos(yaw), math.sin(yaw)
-            (bx, by), extent = box
-            centres.append((t.location.x + c * bx - s * by, t.location.y + s * bx + c * by))
-            yaws.append(yaw)
-            extents.append(extent)
-        return box_distances(origin, directions, np.array(centres).reshape(-1, 2), np.array(yaws),
-                             np.array(extents).reshape(-1, 2), self.range)
+        near = (((table.centres - origin) ** 2).sum(axis=1) <= reach) & (table.ids != self.hero.id)
+        return box_distances(origin, directions, table.centres[near], table.yaws[near], table.extents[near],
+                             self.range)
 
 
 class VirtualLidarSensor(PseudoSensor):
@@ -144,7 +181,7 @@ class VirtualLidarSensor(PseudoSensor):
                                   float(get("fov", 360.0)))
 
     def compute(self, frame: int) -> None:
-        self.update_sensor(self.lidar.measure(), frame)
+        self.update_sensor(self.lidar.measure(frame), frame)
 
     def parse(self, data: np.ndarray) -> np.ndarray:
         return data

@@ -28,7 +28,7 @@ import numpy as np
 from ..errors import ConfigError
 from ..evaluation.infractions import SHORT_NAMES, Infraction
 from ..evaluation.monitor import RouteMonitor
-from ..routes.planner import RoutePlanner
+from ..routes.planner import shared_planner
 from ..routes.progress import Route
 from ..routes.route_sets import dense_route, generate_routes
 
@@ -103,14 +103,11 @@ class RouteFollowing:
         self.monitor: RouteMonitor | None = None
         self.idle_time = 0.0
         self.last_completed = 0.0
-        self._planners: dict[str, RoutePlanner] = {}
 
     def plan(self, core: Any, rng: np.random.Generator) -> Route:
         """A route of ``route_length`` metres on the loaded town, drawn with ``rng``."""
         name = core.map.name
-        planner = self._planners.get(name)
-        if planner is None:
-            planner = self._planners[name] = RoutePlanner(core.map)
+        planner = shared_planner(core.map)
         spec = generate_routes(planner, name, 1, seed=int(rng.integers(2 ** 31)), min_length=self.route_length[0],
                                max_length=self.route_length[1])[0]
         return dense_route(planner, spec)

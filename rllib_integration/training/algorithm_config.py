@@ -8,6 +8,9 @@ A training YAML has these top-level sections (each validated; unknown keys get s
 - ``env_runners``, ``learners``, ``training``, ``reporting``, ``fault_tolerance``, ``debugging``,
   ``resources``: keyword arguments of the ``AlgorithmConfig`` method of the same name (``training``
   takes the chosen algorithm's options);
+- ``env_config.experiment.heroes`` above 1: the env is :class:`~rllib_integration.vector_env.CarlaVectorEnv`, one
+  world per env runner whose heroes are its sub-environments (``num_envs_per_env_runner`` is that number), all
+  driven by the one policy being trained: self-play, each hero the others' traffic;
 - ``model``: the RLModule's model config (``conv_filters``, ``latent_dim``, ``head_fcnet_hiddens``...);
   image observations are encoded by :mod:`.models` for every algorithm;
 - ``route_evaluation``: driving-score evaluation on routes during training (:mod:`.route_evaluation`);
@@ -28,6 +31,8 @@ from ray.rllib.core.rl_module.rl_module import RLModuleSpec
 
 from ..carla_env import CarlaEnv
 from ..errors import ConfigError
+from ..shared_world import hero_count
+from ..vector_env import CarlaVectorEnv
 from .dqn_module import DQNModule
 from .models import image_catalog
 from .preflight import check_options
@@ -75,6 +80,15 @@ def build_algorithm_config(data: dict[str, Any], source: str, default_algorithm:
     name = algorithm_name(data, source, default_algorithm)
     check_options(data, source)
     config = ALGORITHMS[name]()[1].environment(CarlaEnv, env_config=data["env_config"])
+    heroes = hero_count(data["env_config"].get("experiment") or {})
+    if heroes > 1:  # one world of that many heroes per env runner (self-play)
+        given = (data.get("env_runners") or {}).get("num_envs_per_env_runner", heroes)
+        if given != heroes:
+            raise ConfigError(f"{source}: env_runners.num_envs_per_env_runner: {given!r}, but env_config.experiment."
+                              f"heroes makes each env runner's world of {heroes} heroes its {heroes} envs. Fix: set "
+                              f"num_envs_per_env_runner: {heroes} or leave it out.")
+        config.environment(CarlaVectorEnv, env_config=data["env_config"]).env_runners(
+            num_envs_per_env_runner=heroes, gym_env_vectorize_mode="vector_entry_point")
     for section in CONFIG_SECTIONS:
         values = data.get(section) or {}
         accepted = sorted({option for cls in type(config).__mro__ if section in vars(cls)

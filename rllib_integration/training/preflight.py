@@ -22,10 +22,13 @@ import tempfile
 from typing import Any
 
 import torch
+from gymnasium.vector.utils import iterate
 from ray.rllib.core import DEFAULT_MODULE_ID
 from ray.rllib.core.columns import Columns
 
 from ..carla_env import CarlaEnv
+from ..shared_world import hero_count
+from ..vector_env import CarlaVectorEnv
 from ..config import check_value, quoted
 from ..embedded.maps.towns import UnknownTownError, load_map, resolve_town
 from ..errors import ConfigError
@@ -168,25 +171,29 @@ def check_rllib(config: Any, spaces: tuple[Any, Any], source: str) -> None:
 def check_one_step(env_config: dict[str, Any], source: str) -> None:
     """One episode start and one random step in the embedded world: the observations must belong to the
     observation space."""
+    heroes = hero_count(env_config.get("experiment") or {})
     try:
-        env = CarlaEnv(env_config)
+        env = CarlaEnv(env_config) if heroes == 1 else CarlaVectorEnv(env_config, num_envs=heroes)
     except ConfigError as error:
         raise ConfigError(f"{source}: {error}") from None
+    space = env.observation_space if heroes == 1 else env.single_observation_space
     try:
-        observation, _ = env.reset(seed=0)
-        _check_observation(env, observation, source, "reset()")
-        observation, *_ = env.step(env.action_space.sample())
-        _check_observation(env, observation, source, "step()")
+        observations, _ = env.reset(seed=0)
+        for observation in [observations] if heroes == 1 else iterate(env.observation_space, observations):
+            _check_observation(space, observation, source, "reset()")
+        observations, *_ = env.step(env.action_space.sample())
+        for observation in [observations] if heroes == 1 else iterate(env.observation_space, observations):
+            _check_observation(space, observation, source, "step()")
     finally:
         env.close()
 
 
-def _check_observation(env: CarlaEnv, observation: Any, source: str, call: str) -> None:
-    if not env.observation_space.contains(observation):
+def _check_observation(space: Any, observation: Any, source: str, call: str) -> None:
+    if not space.contains(observation):
         shape = getattr(observation, "shape", None)
         dtype = getattr(observation, "dtype", type(observation).__name__)
         raise ConfigError(f"{source}: env_config.experiment: the observation of {call} (shape {shape}, {dtype}) is "
-                          f"not in the experiment's observation space {env.observation_space}. Fix: make "
+                          f"not in the experiment's observation space {space}. Fix: make "
                           f"get_observation and get_observation_space agree (sensor sizes, frame stack).")
 
 

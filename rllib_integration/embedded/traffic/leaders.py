@@ -6,7 +6,9 @@ heading; it counts when it stands on the route (near the route point at its dist
 half widths and a margin) and does not drive against the follower, unless it stands right on the
 follower's path within :data:`HEAD_ON_REACH` (a turning truck's nose in its lane). A walker counts when it stands or
 walks on the car's path (within both half widths and :data:`WALKER_MARGIN` of it) or will step onto it
-within :data:`WALKER_NOTICE` seconds, whichever way it faces: one on the sidewalk beside the path does not. The gap is measured from the
+within :data:`WALKER_NOTICE` seconds, whichever way it faces; a walking walker right beside the car's front half
+counts within :data:`WALKER_BESIDE` more (it turns at any step: one edging round a car that had stopped for it was
+hit when the car crept on); one on the sidewalk beside the path does not. The gap is measured from the
 follower's front to the candidate's extent towards it (its length when it drives the same way, its
 width when it crosses).
 """
@@ -20,6 +22,7 @@ from numba import njit
 
 WALKER_MARGIN = 0.4  # metres between a car's side and a walker it passes
 WALKER_NOTICE = 1.5  # seconds: a walker heading for the path this soon is in the way already
+WALKER_BESIDE = 0.6  # metres more for a walking walker beside the car's front half: its next step may be into it
 HEAD_ON_REACH = 10.0  # metres: an oncoming vehicle this close ahead, on the path itself, is a leader
 
 
@@ -60,7 +63,9 @@ and width. ``left_out[i, j]``:
                 side = ((ox[j] - px) * ny - (oy[j] - py) * nx) / length  # signed distance from the path
                 towards = -ospeed[j] * (cos_other * ny - sin_other * nx) / length * (1.0 if side > 0.0 else -1.0)
                 clearance = abs(side) - max(towards, 0.0) * WALKER_NOTICE
-                if clearance >= half_width[i] + owidth[j] + WALKER_MARGIN or math.hypot(ox[j] - px, oy[j] - py) > 6.0:
+                beside = WALKER_BESIDE if ahead < half_length[i] + 2.0 and ospeed[j] > 0.2 else 0.0
+                if clearance >= half_width[i] + owidth[j] + WALKER_MARGIN + beside \
+                        or math.hypot(ox[j] - px, oy[j] - py) > 6.0:
                     continue
                 pair_gap = ahead - half_length[i] - owidth[j]
                 if pair_gap < gap[i]:

@@ -2,7 +2,9 @@
 
 A walker whose next step would take it into a standing vehicle (one stopped on a crosswalk, say) walks around it,
 along the vehicle's side to its nearer end, as CARLA's crowd agents steer around obstacles; otherwise a walker
-crossing in front of a car that waits for it would push against the car's side for ever.
+crossing in front of a car that waits for it would push against the car's side for ever. A walker whose next step
+would take it into a moving vehicle waits where it is (one that had edged round a car that then drove on walked
+into the car's side).
 """
 
 from __future__ import annotations
@@ -68,24 +70,26 @@ class WalkerAIController(Actor):
         target = self._route[0]
         dx, dy = target[0] - location.x, target[1] - location.y
         norm = math.hypot(dx, dy)
-        dx, dy = self._around_vehicles(location.x, location.y, dx / norm, dy / norm, self._sim.elapsed)
-        walker.apply_control(carla.WalkerControl(carla.Vector3D(dx, dy, 0.0), self._speed))
+        dx, dy, wait = self._around_vehicles(location.x, location.y, dx / norm, dy / norm, self._sim.elapsed)
+        walker.apply_control(carla.WalkerControl(carla.Vector3D(dx, dy, 0.0), 0.0 if wait else self._speed))
 
-    def _around_vehicles(self, x: float, y: float, dx: float, dy: float, now: float) -> tuple[float, float]:
-        """The walking direction (unit): (dx, dy), or along the side of a standing vehicle in the way."""
+    def _around_vehicles(self, x: float, y: float, dx: float, dy: float, now: float) -> tuple[float, float, bool]:
+        """The walking direction (unit) and whether to wait: (dx, dy), along the side of a standing vehicle in
+        the way, or waiting for a moving one in the way."""
         table = self._sim.vehicles
         if table.count == 0:
-            return dx, dy
+            return dx, dy, False
         rows = table.data[:table.count]
         vx, vy, yaw = rows[:, COLUMN["x"]], rows[:, COLUMN["y"]], rows[:, COLUMN["yaw"]]
         half_length, half_width = rows[:, COLUMN["half_length"]] + CLEARANCE, rows[:, COLUMN["half_width"]] + CLEARANCE
         fx, fy = np.cos(yaw), np.sin(yaw)
         px, py = x + PROBE * dx - vx, y + PROBE * dy - vy  # the probe ahead, relative to each vehicle
-        in_way = (np.abs(px * fx + py * fy) < half_length) & (np.abs(-px * fy + py * fx) < half_width) & \
-            (np.abs(rows[:, COLUMN["speed"]]) < STANDING)
+        in_way = (np.abs(px * fx + py * fy) < half_length) & (np.abs(-px * fy + py * fx) < half_width)
         if not in_way.any():
-            return dx, dy
+            return dx, dy, False
         k = int(np.flatnonzero(in_way)[0])
+        if abs(rows[k, COLUMN["speed"]]) >= STANDING:
+            return dx, dy, True
         forward, right = np.array([fx[k], fy[k]]), np.array([-fy[k], fx[k]])
         offset = np.array([x - vx[k], y - vy[k]])
         along, across = float(offset @ forward), float(offset @ right)
@@ -104,7 +108,7 @@ class WalkerAIController(Actor):
         self._detour = (owner, self._detour[1], now)
         direction = self._detour[1] * tangent + (0.5 * normal if outside < reach else 0.0)  # edging away if close
         norm = float(np.hypot(*direction))
-        return float(direction[0]) / norm, float(direction[1]) / norm
+        return float(direction[0]) / norm, float(direction[1]) / norm, False
 
     def destroy(self) -> bool:
         self.stop()

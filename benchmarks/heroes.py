@@ -1,0 +1,92 @@
+#!/usr/bin/env python3
+"""Agent steps per second of many heroes in one world (``CarlaVectorEnv``: one tick for all of them) against
+today's single-hero ``CarlaEnv``, env only (no policy, no learning), on one core, with random actions (episodes
+end often, as early in training: resets and respawns count) and the memory each hero adds.
+
+    python3 benchmarks/heroes.py --heroes 1 8 32 --experiments vector vlidar birdview --steps 3000
+
+Experiments are ``benchmarks/sampling.py``'s: ``vector`` (4 floats from map queries), ``vlidar`` (the PPO
+example's virtual LiDAR and route task) and ``birdview`` (the DQN quickstart's 64 px BirdView and speed).
+Each row is one process's figure; run it several times on a shared machine and report the range.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+
+import numpy as np  # noqa: E402
+import psutil  # noqa: E402
+
+from benchmarks.sampling import env_config  # noqa: E402
+from rllib_integration import CarlaEnv, CarlaVectorEnv  # noqa: E402
+from rllib_integration.arguments import non_negative_int, positive_int  # noqa: E402
+
+
+def rss_mb() -> float:
+    return psutil.Process().memory_info().rss / 2 ** 20
+
+
+def single(kind: str, vehicles: int, steps: int, seed: int) -> tuple[float, float, int]:
+    """(agent steps/s, RSS after, episodes) of one CarlaEnv."""
+    env = CarlaEnv(env_config(kind, vehicles))
+    env.action_space.seed(seed)
+    try:
+        env.reset(seed=seed)
+        episodes, started = 0, time.perf_counter()
+        for _ in range(steps):
+            *_, terminated, truncated, _ = env.step(env.action_space.sample())
+            if terminated or truncated:
+                episodes += 1
+                env.reset()
+        return steps / (time.perf_counter() - started), rss_mb(), episodes
+    finally:
+        env.close()
+
+
+def shared(kind: str, vehicles: int, heroes: int, steps: int, seed: int) -> tuple[float, float, int]:
+    """(agent steps/s, RSS after, episodes) of one CarlaVectorEnv of ``heroes`` heroes."""
+    env = CarlaVectorEnv(env_config(kind, vehicles), num_envs=heroes)
+    env.action_space.seed(seed)
+    try:
+        env.reset(seed=seed)
+        ticks = max(1, steps // heroes)
+        episodes, started = 0, time.perf_counter()
+        for _ in range(ticks):
+            *_, terminated, truncated, _ = env.step(env.action_space.sample())
+            episodes += int(np.count_nonzero(terminated | truncated))
+        return ticks * heroes / (time.perf_counter() - started), rss_mb(), episodes
+    finally:
+        env.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("--heroes", type=positive_int, nargs="+", default=[1, 8, 32],
+                        help="heroes per world of the CarlaVectorEnv rows")
+    parser.add_argument("--experiments", nargs="+", choices=["vector", "vlidar", "birdview"],
+                        default=["vector", "vlidar", "birdview"], help="observations and tasks measured")
+    parser.add_argument("--vehicles", type=non_negative_int, default=0, help="background autopilot vehicles")
+    parser.add_argument("--steps", type=positive_int, default=3000, help="agent steps measured per row")
+    parser.add_argument("--seed", type=non_negative_int, default=0, help="seed of the episodes and actions")
+    args = parser.parse_args()
+    print(f"{'experiment':<10} {'env':<24} {'agent steps/s':>14} {'episodes':>9} {'RSS MB':>8} {'MB per hero':>12}",
+          flush=True)
+    for kind in args.experiments:
+        rate, rss, episodes = single(kind, args.vehicles, args.steps, args.seed)
+        print(f"{kind:<10} {'CarlaEnv (1 hero)':<24} {rate:>14,.0f} {episodes:>9} {rss:>8.0f} {'':>12}", flush=True)
+        for heroes in args.heroes:
+            before = rss_mb()
+            rate, rss, episodes = shared(kind, args.vehicles, heroes, args.steps, args.seed)
+            per_hero = (rss - before) / heroes if heroes > 1 else float("nan")
+            print(f"{kind:<10} {f'CarlaVectorEnv ({heroes} heroes)':<24} {rate:>14,.0f} {episodes:>9} {rss:>8.0f} "
+                  f"{per_hero:>12.1f}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
