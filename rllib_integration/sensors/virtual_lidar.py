@@ -18,6 +18,7 @@ Output: ``float32`` array ``(rays, 3)`` with the columns in that order. Attribut
 from __future__ import annotations
 
 import math
+import weakref
 from typing import Any, Mapping
 
 import numpy as np
@@ -114,8 +115,17 @@ class ObstacleTable:
         return (box.location.x, box.location.y), (box.extent.x, box.extent.y)
 
 
-#: Each world's obstacle table (the very world object: the heroes of one world share it).
-_TABLES: IdentityCache[ObstacleTable] = IdentityCache(8)
+#: Each world's obstacle table (the very world object: the heroes of one world share it), kept while the world is.
+_TABLES: "weakref.WeakKeyDictionary[Any, ObstacleTable]" = weakref.WeakKeyDictionary()
+
+
+def obstacle_table(world: Any) -> ObstacleTable:
+    """The obstacle table the rays of every hero of ``world`` share (a world that cannot be referenced weakly
+    gets a table of its own)."""
+    try:
+        return _TABLES.setdefault(world, ObstacleTable())
+    except TypeError:
+        return ObstacleTable()
 
 
 class VirtualLidar:
@@ -129,7 +139,7 @@ class VirtualLidar:
         self.road, self.marking = _MASKS.get(self.layer, lambda layer: (ROAD_LABELS[layer.labels],
                                                                          MARKING_LABELS[layer.labels]))
         self.steps = np.arange(MARCH_STEP, self.range + 1e-6, MARCH_STEP)
-        self.table = _TABLES.get(world, lambda _: ObstacleTable())
+        self.table = obstacle_table(world)
 
     def measure(self, frame: int | None = None) -> np.ndarray:
         """``(rays, 3)`` distances in metres: road edge, lane marking, obstacle (at ``frame``, whose obstacles
