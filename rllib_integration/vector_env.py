@@ -47,7 +47,6 @@ class CarlaVectorEnv(gym.vector.VectorEnv):
         self.single_action_space = self.world.action_spaces[0]
         self.observation_space = batch_space(self.single_observation_space, num_envs)
         self.action_space = batch_space(self.single_action_space, num_envs)
-        self._observations = create_empty_array(self.single_observation_space, num_envs)
         self._autoreset = np.zeros(num_envs, dtype=bool)
         self._rng = np.random.default_rng()
         self._started = False
@@ -66,8 +65,7 @@ class CarlaVectorEnv(gym.vector.VectorEnv):
         infos: dict[str, Any] = {}
         for index, (_, info) in enumerate(firsts):
             infos = self._add_info(infos, info, index)
-        observations = concatenate(self.single_observation_space, [obs for obs, _ in firsts], self._observations)
-        return observations, infos
+        return self._batch([obs for obs, _ in firsts]), infos
 
     def step(self, actions: Any):
         """One tick for every hero; sub-environments that ended at the last step are reset by this one."""
@@ -90,8 +88,13 @@ class CarlaVectorEnv(gym.vector.VectorEnv):
             single[index] = observation
             infos = self._add_info(infos, info, index)
         self._autoreset = terminated | truncated
-        observations = concatenate(self.single_observation_space, single, self._observations)
-        return observations, rewards, terminated, truncated, infos
+        return self._batch(single), rewards, terminated, truncated, infos
+
+    def _batch(self, observations: list[Any]) -> Any:
+        """The sub-environments' observations in a new batch (never a buffer reused by the next step: RLlib keeps
+        views of it in its episodes)."""
+        return concatenate(self.single_observation_space, observations,
+                           create_empty_array(self.single_observation_space, self.num_envs))
 
     def close_extras(self, **kwargs: Any) -> None:
         """Destroy the heroes and stop the simulator this env started."""

@@ -203,8 +203,9 @@ def test_the_vector_env_ticks_all_heroes_once_and_resets_each_at_its_next_step()
             observations, rewards, terminated, truncated, _ = env.step(np.array([1, 1, 1]))
             assert world.get_snapshot().frame == frame + step + 1, "one tick per step for all heroes"
         assert truncated.all() and (rewards > 0).all()
-        ended_at = observations.copy()
+        ended_at, kept = observations.copy(), observations
         observations, rewards, terminated, truncated, _ = env.step(np.array([1, 1, 1]))
+        assert np.array_equal(kept, ended_at), "a step never overwrites the batch an earlier step returned"
         assert (rewards == 0).all() and not (terminated | truncated).any(), "next-step autoreset"
         moved = np.hypot(*(observations[:, :2] - ended_at[:, :2]).T)
         assert (moved > 1.0).all() and (observations[:, 3] < 0.5).all(), "new heroes, at rest, elsewhere"
