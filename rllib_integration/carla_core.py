@@ -288,9 +288,6 @@ class CarlaCore(HeroState):
         return [to_transform(point, self.map, rng) for point in self._spawn_points]
 
     # -- stepping ---------------------------------------------------------------------------
-    def apply_hero_control(self, control: carla.VehicleControl) -> None:
-        self.hero.apply_control(control)
-
     def tick(self, control: carla.VehicleControl | None) -> dict[str, Any]:
         """Apply ``control`` (if any), advance one step and return the sensor data of the new
         frame: ``{name: (frame, data)}`` (see :class:`~.sensors.SensorInterface`).

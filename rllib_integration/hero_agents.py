@@ -50,6 +50,8 @@ class HeroAgents:
         self.respawn = bool(experiment_config["agents_respawn"])
         self.episode_steps = int(experiment_config["episode_steps"])
         self.possible_agents = [agent_id(index) for index in range(len(self.world))]
+        self.observation_spaces = {agent: self.observation_space(agent) for agent in self.possible_agents}
+        self.action_spaces = {agent: self.action_space(agent) for agent in self.possible_agents}
         self.agents: list[str] = []
         self._rng = np.random.default_rng()
         self._current: dict[int, str] = {}  # hero index -> its live agent's id

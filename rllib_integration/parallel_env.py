@@ -30,8 +30,7 @@ class CarlaParallelEnv(ParallelEnv):
         self.heroes = HeroAgents(config, "CarlaParallelEnv")
         self.possible_agents = list(self.heroes.possible_agents)
         self.agents: list[str] = []
-        self.observation_spaces = {agent: self.heroes.observation_space(agent) for agent in self.possible_agents}
-        self.action_spaces = {agent: self.heroes.action_space(agent) for agent in self.possible_agents}
+        self.observation_spaces, self.action_spaces = self.heroes.observation_spaces, self.heroes.action_spaces
 
     def observation_space(self, agent: str) -> gym.Space:
         return self.heroes.observation_space(agent)
