@@ -37,7 +37,7 @@ def instances(server):
             "TrafficManager": client.get_trafficmanager(8000), "DebugHelper": world.debug,
             "WorldSnapshot": world.get_snapshot(), "ActorBlueprint": blueprint,
             "ActorAttribute": blueprint.get_attribute("color"), "BlueprintLibrary": library,
-            "ActorList": world.get_actors()}
+            "ActorList": world.get_actors(), "LightManager": world.get_lightmanager()}
 
 
 def test_every_server_side_method_exists_or_is_listed_as_not_simulated(instances):

@@ -37,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv[:argv.index("--")] if "--" in argv else argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(levelname)s %(message)s")
     try:
-        return run_script(args.script, script_args, args.town, args.port, args.stop_after)
+        return run_script(args.script, script_args, args.town, args.port, args.stop_after, keep_server=True)
     except (RunnerError, UnknownTownError) as error:
         parser.error(str(error))
     return 2

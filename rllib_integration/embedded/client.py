@@ -36,6 +36,8 @@ class Client:
         return SERVER_VERSION
 
     def get_world(self) -> World:
+        if self._server.stopped:  # a script's clean-up after the runner stopped the server
+            self._server.check()
         if self._server.world is None:
             self._server.load_world(DEFAULT_TOWN)
         return self._server.world

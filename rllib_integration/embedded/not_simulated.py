@@ -19,7 +19,6 @@ NOT_SIMULATED: dict[str, str] = {
     "World.apply_float_color_texture_to_object": _RENDERING, "World.apply_float_color_texture_to_objects": _RENDERING,
     "World.apply_textures_to_object": _RENDERING, "World.apply_textures_to_objects": _RENDERING,
     "World.get_names_of_all_objects": "the static world is generated, its objects have no Unreal names",
-    "World.get_lightmanager": "street and building lights are not simulated (vehicle lights are)",
     "Sensor.listen_to_gbuffer": "cameras have no Unreal G-buffer", "Sensor.stop_gbuffer": "cameras have no Unreal G-buffer",
     "Sensor.is_listening_gbuffer": "cameras have no Unreal G-buffer",
     "Vehicle.enable_carsim": "only the embedded vehicle dynamics exist (no CarSim)",

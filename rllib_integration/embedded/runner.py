@@ -57,8 +57,13 @@ def embedded_carla() -> Iterator[None]:
 
 
 def run_script(script: str, arguments: Sequence[str] = (), town: str | None = None, port: int = 2000,
-               stop_after: float | None = None) -> int:
-    """Run ``script`` with ``arguments`` against an embedded world; returns its exit status."""
+               stop_after: float | None = None, keep_server: bool = False) -> int:
+    """Run ``script`` with ``arguments`` against an embedded world; returns its exit status.
+
+    ``keep_server``: leave the server running and ``carla`` pointing at it when the script returns,
+    for a process that ends there: as a CARLA server outlives its clients, the script's clean-up at
+    interpreter exit (``__del__`` of objects still referenced by its modules: CARLA's leaderboard
+    destroys its actors so) still reaches it."""
     if not os.path.isfile(script):
         raise RunnerError(f"no script at {script!r}: give the path of a CARLA client script (.py)")
     if EmbeddedServer.is_running("127.0.0.1", port):
@@ -82,11 +87,12 @@ def run_script(script: str, arguments: Sequence[str] = (), town: str | None = No
     sys.argv = [script, *arguments]
     sys.path.insert(0, os.path.dirname(os.path.abspath(script)))
     status = 0
+    patch = embedded_carla()
     try:
-        with embedded_carla():
-            if timer is not None:
-                timer.start()
-            runpy.run_path(script, run_name="__main__")
+        patch.__enter__()
+        if timer is not None:
+            timer.start()
+        runpy.run_path(script, run_name="__main__")
     except SystemExit as exit_:
         status = exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 1)
         if exit_.code not in (None, 0) and not isinstance(exit_.code, int):
@@ -101,5 +107,7 @@ def run_script(script: str, arguments: Sequence[str] = (), town: str | None = No
         sys.argv, sys.path[:] = saved_argv, saved_path
         if saved_handler is not None:
             signal.signal(signal.SIGINT, saved_handler)
-        server.stop()
+        if not keep_server:
+            patch.__exit__(None, None, None)
+            server.stop()
     return status

@@ -49,6 +49,7 @@ class EmbeddedServer:
         self.fault_mode, self.fault_every, self.fault_delay = "none", 0, 0.0
         self.ticks = 0
         self.crashed = False
+        self.stopped = False  # stop() was called: clients get a time-out, as from a server that quit
         self._sim: Simulation | None = None
         self._traffic: TrafficManagers | None = None
         self._episode = 0
@@ -123,12 +124,13 @@ class EmbeddedServer:
                 self.crashed = True
                 if self.fault_mode == "hang":
                     time.sleep(self.fault_delay)
-        if self.crashed:
+        if self.crashed or self.stopped:
             raise SimulatorCrash(f"time-out of {int(self.fault_delay * 1000)}ms while waiting for the simulator, "
                                  f"make sure the simulator is ready and connected to {self.host}:{self.port}")
 
     def stop(self) -> None:
         """Destroy every actor and release the address."""
+        self.stopped = True
         self._stop_clock()
         self.recorder.stop()
         self.replayer.stop(keep_actors=True)

@@ -15,6 +15,7 @@ import numpy as np
 
 from ..common.finite import finite_number, finite_transform
 from .debug import DebugHelper
+from .light_manager import LightManager
 from .maps.towns import EmbeddedMap
 from .not_simulated import refuse
 from .sim.actors import Actor, ActorList
@@ -39,10 +40,15 @@ class World:
         self._pedestrian_rng = np.random.default_rng()
         #: ``world.debug``: draw calls are recorded (see :mod:`.debug`).
         self.debug = DebugHelper(sim)
+        self._light_manager = LightManager()
         sim.world = self
 
     def __getattr__(self, name: str) -> Any:
         refuse(["World"], name)
+
+    def get_lightmanager(self) -> LightManager:
+        """The scene's street and building lights (the embedded world's scene has none)."""
+        return self._light_manager
 
     def get_vehicles_light_states(self) -> dict[int, carla.VehicleLightState]:
         """Every vehicle's light state, by actor id."""
@@ -218,12 +224,16 @@ class World:
         self._sim.remove_on_tick(callback_id)
 
     def wait_for_tick(self, seconds: float = 10.0) -> WorldSnapshot:
-        """The snapshot of the next frame. A free-running world (see :mod:`.sim.clock`) is waited
-        for, up to ``seconds``; otherwise an asynchronous world advances one step per call."""
+        """The snapshot of the next frame. In synchronous mode, the next ``tick()`` of another thread
+        (as a second client waits on a CARLA server: ScenarioRunner's actor spawning does) and a
+        free-running world's (see :mod:`.sim.clock`) next frame are waited for, up to ``seconds``;
+        otherwise an asynchronous world advances one step per call."""
         sim = self._sim
         if sim.settings.synchronous_mode:
-            raise RuntimeError("time-out while waiting for the simulator: the world is in "
-                               "synchronous mode, call world.tick() instead")
+            if not sim.ticked.wait_for(lambda frame=sim.frame: sim.frame != frame, timeout=seconds or None):
+                raise RuntimeError(f"time-out of {int(seconds * 1000)}ms while waiting for the simulator: the "
+                                   "world is in synchronous mode and no one called world.tick()")
+            return sim.snapshot()
         if not sim.free_running:
             sim.tick()
         elif not sim.ticked.wait_for(lambda frame=sim.frame: sim.frame != frame, timeout=seconds or None):

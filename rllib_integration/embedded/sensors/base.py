@@ -16,7 +16,7 @@ from ..sim.actors import Actor
 from .measurements import SensorData
 
 
-class Sensor(Actor):
+class Sensor(Actor, carla.Sensor):
     """A sensor actor; subclasses implement :meth:`measure`."""
 
     def __init__(self, *args, **kwargs) -> None:

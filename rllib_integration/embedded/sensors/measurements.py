@@ -4,6 +4,10 @@
 ``carla.DVSEventArray``, ``carla.LidarMeasurement``, ``carla.SemanticLidarMeasurement``,
 ``carla.RadarMeasurement``).
 
+Each class derives from CARLA's own (``isinstance(image, carla.Image)`` holds, as code written for a
+server checks: CARLA's leaderboard sorts sensor data by it); the C++ base is never constructed, and
+CARLA's C++ members are hidden behind the embedded ones (:mod:`..carla_types`).
+
 Images hold BGRA pixels (``raw_data``), can be converted in place (``convert``), indexed and iterated
 as ``carla.Color`` pixels and saved as PNG (``save_to_disk``, Pillow); point clouds iterate as
 CARLA's detection objects and save as ASCII PLY, as CARLA writes them.
@@ -17,16 +21,38 @@ from typing import Any, Iterator
 import carla
 import numpy as np
 
-from ...common.formats import CITYSCAPES_PALETTE, DEPTH_SCALE, DVS_EVENT, SEMANTIC_LIDAR_POINT
+from ...common.formats import (
+    CITYSCAPES_PALETTE,
+    DEPTH_SCALE,
+    DVS_EVENT,
+    SEMANTIC_LIDAR_POINT,
+)
+from ..carla_types import adopt_carla_base
 
 RAW = carla.ColorConverter.Raw
 
 
-class SensorData:
+class SensorData(carla.SensorData):
     """Common fields: the frame and simulation time of the measurement and the sensor's pose."""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        adopt_carla_base(cls)
 
     def __init__(self, frame: int, timestamp: float, transform: carla.Transform) -> None:
         self.frame, self.timestamp, self.transform = frame, timestamp, transform
+
+    @property
+    def frame_number(self) -> int:
+        return self.frame
+
+    def __str__(self) -> str:
+        return f"{type(self).__name__}(frame={self.frame}, timestamp={self.timestamp:g})"
+
+    __repr__ = __str__
+
+
+adopt_carla_base(SensorData)
 
 
 def disk_path(path: str, extension: str) -> str:
@@ -39,14 +65,14 @@ def disk_path(path: str, extension: str) -> str:
 
 
 # -- events and small measurements -------------------------------------------------------------------
-class CollisionEvent(SensorData):
+class CollisionEvent(SensorData, carla.CollisionEvent):
     def __init__(self, frame, timestamp, transform, actor: Any, other_actor: Any,
                  normal_impulse: carla.Vector3D) -> None:
         super().__init__(frame, timestamp, transform)
         self.actor, self.other_actor, self.normal_impulse = actor, other_actor, normal_impulse
 
 
-class LaneInvasionEvent(SensorData):
+class LaneInvasionEvent(SensorData, carla.LaneInvasionEvent):
     def __init__(self, frame, timestamp, transform, actor: Any,
                  crossed_lane_markings: list[carla.LaneMarking]) -> None:
         super().__init__(frame, timestamp, transform)
@@ -56,7 +82,7 @@ class LaneInvasionEvent(SensorData):
         return f"LaneInvasionEvent(frame={self.frame}, timestamp={self.timestamp:g}, actor={self.actor})"
 
 
-class ObstacleDetectionEvent(SensorData):
+class ObstacleDetectionEvent(SensorData, carla.ObstacleDetectionEvent):
     def __init__(self, frame, timestamp, transform, actor: Any, other_actor: Any, distance: float) -> None:
         super().__init__(frame, timestamp, transform)
         self.actor, self.other_actor, self.distance = actor, other_actor, distance
@@ -66,7 +92,7 @@ class ObstacleDetectionEvent(SensorData):
                 f"other_actor={self.other_actor})")
 
 
-class GnssMeasurement(SensorData):
+class GnssMeasurement(SensorData, carla.GnssMeasurement):
     def __init__(self, frame, timestamp, transform, latitude: float, longitude: float,
                  altitude: float) -> None:
         super().__init__(frame, timestamp, transform)
@@ -77,7 +103,7 @@ class GnssMeasurement(SensorData):
                 f"lon={self.longitude:f}, alt={self.altitude:f})")
 
 
-class IMUMeasurement(SensorData):
+class IMUMeasurement(SensorData, carla.IMUMeasurement):
     def __init__(self, frame, timestamp, transform, accelerometer: carla.Vector3D,
                  gyroscope: carla.Vector3D, compass: float) -> None:
         super().__init__(frame, timestamp, transform)
@@ -109,7 +135,7 @@ def _converted(bgra: np.ndarray, converter: carla.ColorConverter) -> np.ndarray:
     return out
 
 
-class Image(SensorData):
+class Image(SensorData, carla.Image):
     """``carla.Image``: ``raw_data`` is BGRA bytes row by row; ``image[i]`` is the ``carla.Color``
     of pixel ``i`` (row-major); ``convert`` changes the pixels in place."""
 
@@ -130,7 +156,9 @@ class Image(SensorData):
     def save_to_disk(self, path: str, color_converter: carla.ColorConverter = RAW) -> str:
         """Write the image (converted, the image itself unchanged) as PNG (or the extension's
         format); returns the path written."""
-        from PIL import Image as PILImage  # Pillow, a dependency; imported here, off the tick path
+        from PIL import (
+            Image as PILImage,  # Pillow, a dependency; imported here, off the tick path
+        )
         path = disk_path(path, ".png")
         bgra = _converted(self._bgra, color_converter)
         PILImage.fromarray(np.ascontiguousarray(bgra[..., [2, 1, 0, 3]]), "RGBA").save(path)
@@ -153,7 +181,7 @@ class Image(SensorData):
         return f"Image(frame={self.frame}, timestamp={self.timestamp:f}, size={self.width}x{self.height})"
 
 
-class OpticalFlowImage(SensorData):
+class OpticalFlowImage(SensorData, carla.OpticalFlowImage):
     """``carla.OpticalFlowImage``: two float32 per pixel, the motion in normalised screen
     coordinates (-2..2) since the previous frame."""
 
@@ -200,7 +228,7 @@ class OpticalFlowImage(SensorData):
         return (self[i] for i in range(len(self)))
 
 
-class DVSEvent:
+class DVSEvent(carla.DVSEvent):
     """One event of a ``carla.DVSEventArray`` (``carla.DVSEvent``): pixel, time (ns), polarity."""
 
     def __init__(self, x: int, y: int, t: int, pol: bool) -> None:
@@ -211,8 +239,14 @@ class DVSEvent:
 
     __repr__ = __str__
 
+    def __reduce__(self) -> tuple:  # picklable, unlike CARLA's C++ base
+        return DVSEvent, (self.x, self.y, self.t, self.pol)
 
-class DVSEventArray(SensorData):
+
+adopt_carla_base(DVSEvent)
+
+
+class DVSEventArray(SensorData, carla.DVSEventArray):
     """``carla.DVSEventArray``: ``raw_data`` holds (x uint16, y uint16, t int64, pol bool) records."""
 
     def __init__(self, frame, timestamp, transform, width: int, height: int, fov: float, events: np.ndarray) -> None:
@@ -296,7 +330,7 @@ class _PointCloud(SensorData):
         return path
 
 
-class LidarMeasurement(_PointCloud):
+class LidarMeasurement(_PointCloud, carla.LidarMeasurement):
     """``carla.LidarMeasurement``: float32 (x, y, z, intensity) per point, sensor frame."""
 
     def __getitem__(self, index: int) -> carla.LidarDetection:
@@ -309,7 +343,7 @@ class LidarMeasurement(_PointCloud):
         return [("x", "float32"), ("y", "float32"), ("z", "float32"), ("I", "float32")], self._points
 
 
-class SemanticLidarMeasurement(_PointCloud):
+class SemanticLidarMeasurement(_PointCloud, carla.SemanticLidarMeasurement):
     """``carla.SemanticLidarMeasurement``: (x, y, z, cos_inc_angle, object_idx, object_tag) records."""
 
     def __init__(self, *args, **kwargs) -> None:
@@ -331,7 +365,7 @@ class SemanticLidarMeasurement(_PointCloud):
                 ("ObjIdx", "uint32"), ("ObjTag", "uint32")], rows
 
 
-class RadarMeasurement(SensorData):
+class RadarMeasurement(SensorData, carla.RadarMeasurement):
     """``carla.RadarMeasurement``: float32 (velocity, azimuth, altitude, depth) per detection."""
 
     def __init__(self, frame, timestamp, transform, detections: np.ndarray) -> None:

@@ -16,6 +16,7 @@ import carla
 import numpy as np
 
 from ...common.finite import finite_number, finite_transform, finite_vector
+from ..carla_types import adopt_carla_base
 from ..not_simulated import NotSimulatedError, refuse
 from .clock import serialised
 from .dynamics import VehicleStates
@@ -48,12 +49,14 @@ def compose(parent: carla.Transform, child: carla.Transform) -> carla.Transform:
 
 
 @serialised
-class Actor:
-    """Any actor: identity, attributes, transform and motion getters, ``destroy``."""
+class Actor(carla.Actor):
+    """Any actor: identity, attributes, transform and motion getters, ``destroy``. A ``carla.Actor``
+    (and each kind its ``carla.Vehicle``, ``carla.Walker``...: see :mod:`..carla_types`)."""
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         serialised(cls)  # every actor's methods run under the simulation lock
+        adopt_carla_base(cls)
 
     def __getattr__(self, name: str) -> Any:
         refuse([cls.__name__ for cls in type(self).__mro__], name)
@@ -155,8 +158,13 @@ class Actor:
     def __repr__(self) -> str:
         return f"Actor(id={self.id}, type={self.type_id})"
 
+    __str__ = __repr__
 
-class Walker(Actor):
+
+adopt_carla_base(Actor)
+
+
+class Walker(Actor, carla.Walker):
     """A pedestrian moved by ``apply_control(carla.WalkerControl)`` in straight lines. As in
     CARLA, its location is the centre of its box (vehicles': the bottom centre)."""
 
@@ -200,6 +208,13 @@ class Prop(Actor):
 
     #: Mass by the blueprint's ``size`` class, kg (for collision impulses).
     MASSES = {"tiny": 2.0, "small": 10.0, "medium": 100.0, "big": 1000.0, "huge": 10000.0}
+    #: Props up to this tall (m) lie on the ground: wheels and feet go over them (no collision).
+    OVERRUN_HEIGHT = 0.12
+
+    @property
+    def overrun(self) -> bool:
+        """Whether vehicles and walkers pass over the prop (debris, planks) instead of hitting it."""
+        return 2.0 * self.bounding_box.extent.z <= self.OVERRUN_HEIGHT
 
     @property
     def mass(self) -> float:

@@ -10,6 +10,9 @@ overlap (the separating-axis test), as a rigid-body solver separates them:
 - a walker against a vehicle (CARLA's pedestrians are kinematic characters): the walker steps out of
   the vehicle's way, and the vehicle feels the impulse of a body of :data:`WALKER_MASS`;
 - props, and vehicles whose physics is off, do not move: the other actor is pushed off them;
+- ground clutter (a prop no taller than :data:`~.actors.Prop.OVERRUN_HEIGHT`: debris, planks) is driven
+  and walked over, no collision (ScenarioRunner's ControlLoss puts dirt debris on the ego's lane to be
+  driven through);
 - two walkers pass each other (CARLA's crowd steers its agents apart; pushing instead let a walker shove one
   standing at its destination along the sidewalk, and off it into the road).
 """
@@ -54,15 +57,21 @@ def _movable(vehicles: VehicleStates, actor: Any) -> bool:
     return isinstance(actor, Walker)
 
 
+def _collide(a: Any, b: Any) -> bool:
+    """Whether two overlapping actors collide: props never move and clutter is passed over; walkers
+    pass each other."""
+    if isinstance(a, Prop) and (a.overrun or isinstance(b, Prop)) or isinstance(b, Prop) and b.overrun:
+        return False
+    return not (isinstance(a, Walker) and isinstance(b, Walker))
+
+
 def resolve_collisions(actors: list[Any], boxes: tuple[np.ndarray, ...], vehicles: VehicleStates
                        ) -> list[CollisionRecord]:
     """The collisions of this tick between ``actors`` with ``boxes`` (as ``Simulation.boxes()`` gives
     them), resolved (see the module docstring)."""
     if len(actors) < 2:
         return []
-    pairs = [(i, j) for i, j in geometry.overlapping_pairs(*boxes)  # props never move; walkers pass each other
-             if not (isinstance(actors[i], Prop) and isinstance(actors[j], Prop))
-             and not (isinstance(actors[i], Walker) and isinstance(actors[j], Walker))]
+    pairs = [(i, j) for i, j in geometry.overlapping_pairs(*boxes) if _collide(actors[i], actors[j])]
     records = []
     for i, j in pairs:
         a, b = actors[i], actors[j]

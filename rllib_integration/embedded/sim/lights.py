@@ -42,7 +42,7 @@ class SignalHost(ActorHost, Protocol):
     def register(self, actor: Actor) -> Actor: ...
 
 
-class TrafficSign(Actor):
+class TrafficSign(Actor, carla.TrafficSign):
     """A traffic sign (stop, yield, speed limit): a trigger volume over the lanes it controls."""
 
     def __init__(self, *args, signal: Signal, **kwargs) -> None:
@@ -68,7 +68,7 @@ class TrafficSign(Actor):
         return self.signal.opendrive_id
 
 
-class TrafficLight(TrafficSign):
+class TrafficLight(TrafficSign, carla.TrafficLight):
     """A traffic light; its state follows its group's cycle (see the module docstring)."""
 
     def __init__(self, *args, **kwargs) -> None:

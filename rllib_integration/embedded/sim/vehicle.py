@@ -9,6 +9,7 @@ and position in centimetres).
 
 from __future__ import annotations
 
+import logging
 import math
 from typing import Any
 
@@ -26,8 +27,10 @@ _FRONT_WHEELS = {0: -1.0, 1: 1.0}
 _POSE = slice(0, 6)  # x, y, z, yaw, pitch, roll: the table's first columns (one slice reads the pose)
 assert [COLUMN[name] for name in ("x", "y", "z", "yaw", "pitch", "roll")] == list(range(6))
 
+logger = logging.getLogger(__name__)
 
-class Vehicle(Actor):
+
+class Vehicle(Actor, carla.Vehicle):
     """A vehicle driven by ``apply_control`` through the world's vehicle dynamics."""
 
     def __init__(self, *args, physics: carla.VehiclePhysicsControl, **kwargs) -> None:
@@ -151,6 +154,9 @@ class Vehicle(Actor):
         self._write_control(clamped)
 
     def _write_control(self, control: carla.VehicleControl) -> None:
+        if self.slot < 0:  # CARLA sends controls without waiting for an answer: a destroyed actor's are dropped
+            logger.debug("control for destroyed actor %d (%s) ignored", self.id, self.type_id)
+            return
         row = self._row()
         row[COLUMN["throttle"]], row[COLUMN["steer"]], row[COLUMN["brake"]] = (
             control.throttle, control.steer, control.brake)

@@ -24,7 +24,7 @@ DETOUR_MEMORY = 3.0  # seconds a walker keeps its way round a vehicle after the 
 STANDING = 0.5  # m/s: vehicles slower than this are obstacles to walk around (a moving one is waited for)
 
 
-class WalkerAIController(Actor):
+class WalkerAIController(Actor, carla.WalkerAIController):
     """``controller.ai.walker``: walks its parent walker along the sidewalks and crossings."""
 
     def __init__(self, *args, **kwargs) -> None:

@@ -1,0 +1,107 @@
+"""CARLA's own Leaderboard 2.x evaluator and ScenarioRunner, unchanged from ``../shared/carla-code``, on the
+embedded world (``python -m rllib_integration.embedded run leaderboard_evaluator.py``): a Town01 route
+with two scenarios (ControlLoss's debris, DynamicObjectCrossing's walker behind a vending machine) driven
+by the leaderboard's NPC agent and by a policy through ``rllib_integration/leaderboard/policy_agent.py``."""
+
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import subprocess
+import sys
+
+import pytest
+
+from conftest import shared_map
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+CODE = ROOT.parent / "shared" / "carla-code"
+ROUTES = ROOT / "tests" / "routes" / "leaderboard2_town01.xml"
+EVALUATOR = CODE / "leaderboard" / "leaderboard" / "leaderboard_evaluator.py"
+if not EVALUATOR.is_file():
+    pytest.skip(f"CARLA's leaderboard is absent ({EVALUATOR}): ../shared/carla-code holds it beside the repository",
+                allow_module_level=True)
+pytest.importorskip("py_trees", reason="ScenarioRunner's py_trees 0.8 (requirements-test.txt) is not installed")
+
+
+@pytest.fixture(scope="module")
+def carla_root(tmp_path_factory) -> pathlib.Path:
+    """A CARLA_ROOT whose OpenDRIVE folder holds Town01 (the leaderboard loads towns by name)."""
+    root = tmp_path_factory.mktemp("carla_root")
+    folder = root / "CarlaUE4" / "Content" / "Carla" / "Maps" / "OpenDrive"
+    folder.mkdir(parents=True)
+    (folder / "Town01.xodr").symlink_to(shared_map("Town01"))
+    return root
+
+
+def leaderboard(carla_root: pathlib.Path, out: pathlib.Path, agent: pathlib.Path, *args: str,
+                route: str = "0", port: int = 2000) -> tuple[dict, str]:
+    """Run CARLA's leaderboard_evaluator.py on the embedded world; its results.json and output."""
+    env = {**os.environ, "CARLA_ROOT": str(carla_root), "SCENARIO_RUNNER_ROOT": str(CODE / "scenario_runner"),
+           "PYTHONPATH": os.pathsep.join(str(p) for p in (ROOT, CODE / "leaderboard", CODE / "scenario_runner",
+                                                          CODE / "PythonAPI-carla"))}
+    checkpoint = out / "results.json"
+    result = subprocess.run(
+        [sys.executable, "-m", "rllib_integration.embedded", "run", str(EVALUATOR), "--town", "Town01",
+         "--port", str(port), "--", "--port", str(port), "--routes", str(ROUTES), "--routes-subset", route,
+         "--agent", str(agent), "--checkpoint", str(checkpoint), "--debug-checkpoint", str(out / "live.txt"), *args],
+        cwd=out, env=env, capture_output=True, text=True, timeout=600)
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-3000:]
+    assert checkpoint.is_file(), output[-3000:]
+    return json.loads(checkpoint.read_text()), output
+
+
+def test_the_npc_agent_drives_a_route_with_two_scenarios(carla_root, tmp_path):
+    results, output = leaderboard(carla_root, tmp_path, CODE / "leaderboard" / "leaderboard" / "autoagents" /
+                                  "npc_agent.py", "--track", "SENSORS")
+    assert "Skipping scenario" not in output and "Traceback" not in output, output[-3000:]
+    (record,) = results["_checkpoint"]["records"]
+    assert record["status"] == "Completed", record
+    assert record["scores"]["score_route"] == 100
+    infractions = record["infractions"]
+    assert not infractions["collisions_layout"], "ControlLoss's debris lie on the lane to be driven over"
+    assert not infractions["collisions_vehicle"] and not infractions["red_light"], infractions
+    assert 250 < record["meta"]["route_length"] < 320
+    assert results["entry_status"] == "Finished" and results["eligible"], results["entry_status"]
+
+
+def constant_policy(path: pathlib.Path, action: int) -> pathlib.Path:
+    """An ONNX policy for the DQN quickstart's observations that always answers ``action``."""
+    import onnx
+    from onnx import TensorProto, helper
+    image = helper.make_tensor_value_info("observations.image", TensorProto.UINT8, ["batch", 64, 64, 6])
+    state = helper.make_tensor_value_info("observations.state", TensorProto.FLOAT, ["batch", 4])
+    actions = helper.make_tensor_value_info("actions", TensorProto.INT64, ["batch"])
+    nodes = [helper.make_node("ReduceSum", ["observations.state", "axes"], ["sum"], keepdims=0),
+             helper.make_node("Mul", ["sum", "zero"], ["zeros"]),
+             helper.make_node("Cast", ["zeros"], ["zeros_int"], to=TensorProto.INT64),
+             helper.make_node("Add", ["zeros_int", "action"], ["actions"])]
+    graph = helper.make_graph(nodes, "constant", [image, state], [actions], initializer=[
+        helper.make_tensor("axes", TensorProto.INT64, [1], [1]), helper.make_tensor("zero", TensorProto.FLOAT, [], [0.0]),
+        helper.make_tensor("action", TensorProto.INT64, [], [action])])
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
+    return path
+
+
+def test_a_policy_runs_as_a_leaderboard_agent(carla_root, tmp_path):
+    """The quickstart's experiment (BirdView and state computed on the leaderboard's ego, the global plan
+    as its route) with a policy that always answers "throttle 0.3, straight": the ego drives down the
+    straight route, so the policy's actions reach it."""
+    constant_policy(tmp_path / "policy.onnx", action=8)
+    (tmp_path / "agent.yaml").write_text(f"config: {ROOT / 'dqn_example' / 'dqn_config.yaml'}\npolicy: policy.onnx\n")
+    results, output = leaderboard(carla_root, tmp_path, ROOT / "rllib_integration" / "leaderboard" / "policy_agent.py",
+                                  "--track", "MAP", "--agent-config", str(tmp_path / "agent.yaml"), port=2011)
+    (record,) = results["_checkpoint"]["records"]
+    assert "crashed" not in record["status"].lower(), output[-3000:]
+    assert record["scores"]["score_route"] > 20, record
+
+
+def test_the_policy_agent_names_a_missing_setting(carla_root, tmp_path):
+    (tmp_path / "agent.yaml").write_text("policy: policy.onnx\n")
+    results, output = leaderboard(carla_root, tmp_path, ROOT / "rllib_integration" / "leaderboard" / "policy_agent.py",
+                                  "--track", "MAP", "--agent-config", str(tmp_path / "agent.yaml"), port=2012)
+    (record,) = results["_checkpoint"]["records"]
+    assert record["status"] == "Failed - Agent couldn't be set up"
+    assert "no config. Fix: give 'config: TRAINING.yaml'" in output

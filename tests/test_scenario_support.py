@@ -1,0 +1,94 @@
+"""What ScenarioRunner and CARLA's leaderboard rely on, on the embedded world: its objects are CARLA's
+types, a second thread's ``wait_for_tick`` in synchronous mode waits for the ticking thread, ground
+clutter is driven over, controls for a destroyed vehicle are dropped, the scene has a light manager."""
+
+from __future__ import annotations
+
+import threading
+
+import carla
+import numpy as np
+import pytest
+
+from conftest import straight_spawn
+
+
+def test_actors_and_measurements_are_carlas_types(world):
+    library = world.get_blueprint_library()
+    spawn = straight_spawn(world)
+    vehicle = world.spawn_actor(library.find("vehicle.audi.a2"), spawn)
+    camera = world.spawn_actor(library.find("sensor.camera.rgb"), carla.Transform(), attach_to=vehicle)
+    images = []
+    camera.listen(images.append)
+    world.tick()
+    assert isinstance(vehicle, carla.Vehicle) and isinstance(vehicle, carla.Actor)
+    assert isinstance(camera, carla.Sensor)
+    assert isinstance(world.get_actors().filter("traffic.traffic_light")[0], carla.TrafficLight)
+    (image,) = images
+    assert isinstance(image, carla.Image) and isinstance(image, carla.SensorData)
+    assert image.frame == world.get_snapshot().frame and image.width == 800
+    assert len(np.frombuffer(image.raw_data, np.uint8)) == 800 * 600 * 4
+    assert str(vehicle) == f"Actor(id={vehicle.id}, type=vehicle.audi.a2)"
+    with pytest.raises(AttributeError):
+        vehicle.no_such_member  # noqa: B018  CARLA's C++ members the embedded class lacks read as absent
+
+
+def test_wait_for_tick_in_synchronous_mode_waits_for_the_ticking_thread(world):
+    frame = world.get_snapshot().frame
+    seen = []
+    waiter = threading.Thread(target=lambda: seen.append(world.wait_for_tick(5.0).frame))
+    waiter.start()
+    threading.Event().wait(0.2)
+    world.tick()
+    waiter.join(5.0)
+    assert seen == [frame + 1]
+    with pytest.raises(RuntimeError, match="synchronous mode and no one called world.tick"):
+        world.wait_for_tick(0.1)
+
+
+def drive_into(world, prop_id: str) -> tuple[list, float]:
+    """Drive a car at 30 km/h into a prop on its lane; the collisions it felt and its speed after."""
+    library = world.get_blueprint_library()
+    spawn = straight_spawn(world)
+    vehicle = world.spawn_actor(library.find("vehicle.audi.a2"), spawn)
+    ahead = world.get_map().get_waypoint(spawn.location).next(25.0)[0].transform
+    world.spawn_actor(library.find(prop_id), ahead).set_simulate_physics(False)
+    sensor = world.spawn_actor(library.find("sensor.other.collision"), carla.Transform(), attach_to=vehicle)
+    hits = []
+    sensor.listen(hits.append)
+    forward = spawn.get_forward_vector()
+    vehicle.set_target_velocity(carla.Vector3D(forward.x * 8.3, forward.y * 8.3, 0.0))
+    for _ in range(80):
+        vehicle.apply_control(carla.VehicleControl(throttle=0.5))
+        world.tick()
+    velocity = vehicle.get_velocity()
+    return hits, (velocity.x ** 2 + velocity.y ** 2) ** 0.5
+
+
+def test_debris_on_the_lane_is_driven_over_and_a_barrier_is_not(world):
+    hits, speed = drive_into(world, "static.prop.dirtdebris01")  # 0.1 m tall: ScenarioRunner's ControlLoss
+    assert not hits and speed > 7.0
+    for actor in world.get_actors().filter("*"):
+        if actor.type_id.startswith(("vehicle.", "static.prop.", "sensor.")):
+            actor.destroy()
+    hits, _ = drive_into(world, "static.prop.streetbarrier")
+    assert hits and hits[0].other_actor.type_id == "static.prop.streetbarrier"
+
+
+def test_a_destroyed_vehicles_control_is_dropped_as_carla_drops_it(world):
+    vehicle = world.spawn_actor(world.get_blueprint_library().find("vehicle.audi.a2"), straight_spawn(world))
+    vehicle.destroy()
+    vehicle.apply_control(carla.VehicleControl(throttle=1.0))  # CARLA sends it without waiting: no error
+    with pytest.raises(RuntimeError, match="has been destroyed"):
+        vehicle.get_transform()
+
+
+def test_the_light_manager_has_no_scene_lights_and_keeps_its_switch(world):
+    lights = world.get_lightmanager()
+    assert lights is world.get_lightmanager()
+    assert lights.get_all_lights() == [] and lights.get_all_lights(carla.LightGroup.Street) == []
+    lights.set_day_night_cycle(False)
+    assert lights.day_night_cycle is False
+    lights.turn_on(lights.get_all_lights())
+    with pytest.raises(ValueError, match="not lights of this world"):
+        lights.turn_off([object()])
