@@ -32,6 +32,7 @@ from ..carla_types import adopt_carla_base
 RAW = carla.ColorConverter.Raw
 
 
+@adopt_carla_base
 class SensorData(carla.SensorData):
     """Common fields: the frame and simulation time of the measurement and the sensor's pose."""
 
@@ -51,8 +52,6 @@ class SensorData(carla.SensorData):
 
     __repr__ = __str__
 
-
-adopt_carla_base(SensorData)
 
 
 def disk_path(path: str, extension: str) -> str:
@@ -228,6 +227,7 @@ class OpticalFlowImage(SensorData, carla.OpticalFlowImage):
         return (self[i] for i in range(len(self)))
 
 
+@adopt_carla_base
 class DVSEvent(carla.DVSEvent):
     """One event of a ``carla.DVSEventArray`` (``carla.DVSEvent``): pixel, time (ns), polarity."""
 
@@ -242,8 +242,6 @@ class DVSEvent(carla.DVSEvent):
     def __reduce__(self) -> tuple:  # picklable, unlike CARLA's C++ base
         return DVSEvent, (self.x, self.y, self.t, self.pol)
 
-
-adopt_carla_base(DVSEvent)
 
 
 class DVSEventArray(SensorData, carla.DVSEventArray):

@@ -48,6 +48,7 @@ def compose(parent: carla.Transform, child: carla.Transform) -> carla.Transform:
     return carla.Transform(carla.Location(*matrix[:3, 3]), carla.Rotation(pitch=pitch, yaw=yaw, roll=roll))
 
 
+@adopt_carla_base
 @serialised
 class Actor(carla.Actor):
     """Any actor: identity, attributes, transform and motion getters, ``destroy``. A ``carla.Actor``
@@ -160,8 +161,6 @@ class Actor(carla.Actor):
 
     __str__ = __repr__
 
-
-adopt_carla_base(Actor)
 
 
 class Walker(Actor, carla.Walker):
