@@ -77,3 +77,21 @@ def drive_episode(env, seed: int, act, steps: int = 400):
         if terminated or truncated:
             break
     return total, info
+
+
+def constant_policy(path: pathlib.Path, action: int) -> pathlib.Path:
+    """An ONNX policy for the DQN quickstart's observations that always answers ``action``."""
+    import onnx
+    from onnx import TensorProto, helper
+    image = helper.make_tensor_value_info("observations.image", TensorProto.UINT8, ["batch", 64, 64, 6])
+    state = helper.make_tensor_value_info("observations.state", TensorProto.FLOAT, ["batch", 4])
+    actions = helper.make_tensor_value_info("actions", TensorProto.INT64, ["batch"])
+    nodes = [helper.make_node("ReduceSum", ["observations.state", "axes"], ["sum"], keepdims=0),
+             helper.make_node("Mul", ["sum", "zero"], ["zeros"]),
+             helper.make_node("Cast", ["zeros"], ["zeros_int"], to=TensorProto.INT64),
+             helper.make_node("Add", ["zeros_int", "action"], ["actions"])]
+    graph = helper.make_graph(nodes, "constant", [image, state], [actions], initializer=[
+        helper.make_tensor("axes", TensorProto.INT64, [1], [1]), helper.make_tensor("zero", TensorProto.FLOAT, [], [0.0]),
+        helper.make_tensor("action", TensorProto.INT64, [], [action])])
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
+    return path

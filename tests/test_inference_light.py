@@ -11,9 +11,9 @@ import subprocess
 import sys
 
 import numpy as np
-import onnx
 import pytest
-from onnx import TensorProto, helper
+
+from conftest import constant_policy
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 LIGHT = ROOT / ".venv-inference" / "bin" / "python"
@@ -87,18 +87,7 @@ def test_a_damaged_policy_is_one_line_naming_the_file(policy, tmp_path):
 
 def test_a_policy_whose_actions_are_not_the_experiments_is_refused(tmp_path):
     """An ONNX policy taking the quickstart's observations but answering -1 (not in Discrete(29))."""
-    image = helper.make_tensor_value_info("observations.image", TensorProto.UINT8, ["batch", 64, 64, 6])
-    state = helper.make_tensor_value_info("observations.state", TensorProto.FLOAT, ["batch", 4])
-    actions = helper.make_tensor_value_info("actions", TensorProto.INT64, ["batch"])
-    nodes = [helper.make_node("ReduceSum", ["observations.state", "axes"], ["sum"], keepdims=0),
-             helper.make_node("Mul", ["sum", "zero"], ["zeros"]),
-             helper.make_node("Cast", ["zeros"], ["zeros_int"], to=TensorProto.INT64),
-             helper.make_node("Sub", ["zeros_int", "one"], ["actions"])]
-    graph = helper.make_graph(nodes, "minus_one", [image, state], [actions], initializer=[
-        helper.make_tensor("axes", TensorProto.INT64, [1], [1]), helper.make_tensor("zero", TensorProto.FLOAT, [], [0.0]),
-        helper.make_tensor("one", TensorProto.INT64, [], [1])])
-    path = tmp_path / "policy.onnx"
-    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
+    path = constant_policy(tmp_path / "policy.onnx", action=-1)
     from rllib_integration.inference.policy import load_policy
     assert load_policy(str(path))({"image": np.zeros((64, 64, 6), np.uint8), "state": np.zeros(4, np.float32)}) == -1
     for command in (["dqn_inference.py", CONFIG, path, "--episodes", 1],

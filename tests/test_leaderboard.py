@@ -13,7 +13,7 @@ import sys
 
 import pytest
 
-from conftest import shared_map
+from conftest import constant_policy, shared_map
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 CODE = ROOT.parent / "shared" / "carla-code"
@@ -65,24 +65,6 @@ def test_the_npc_agent_drives_a_route_with_two_scenarios(carla_root, tmp_path):
     assert not infractions["collisions_vehicle"] and not infractions["red_light"], infractions
     assert 250 < record["meta"]["route_length"] < 320
     assert results["entry_status"] == "Finished" and results["eligible"], results["entry_status"]
-
-
-def constant_policy(path: pathlib.Path, action: int) -> pathlib.Path:
-    """An ONNX policy for the DQN quickstart's observations that always answers ``action``."""
-    import onnx
-    from onnx import TensorProto, helper
-    image = helper.make_tensor_value_info("observations.image", TensorProto.UINT8, ["batch", 64, 64, 6])
-    state = helper.make_tensor_value_info("observations.state", TensorProto.FLOAT, ["batch", 4])
-    actions = helper.make_tensor_value_info("actions", TensorProto.INT64, ["batch"])
-    nodes = [helper.make_node("ReduceSum", ["observations.state", "axes"], ["sum"], keepdims=0),
-             helper.make_node("Mul", ["sum", "zero"], ["zeros"]),
-             helper.make_node("Cast", ["zeros"], ["zeros_int"], to=TensorProto.INT64),
-             helper.make_node("Add", ["zeros_int", "action"], ["actions"])]
-    graph = helper.make_graph(nodes, "constant", [image, state], [actions], initializer=[
-        helper.make_tensor("axes", TensorProto.INT64, [1], [1]), helper.make_tensor("zero", TensorProto.FLOAT, [], [0.0]),
-        helper.make_tensor("action", TensorProto.INT64, [], [action])])
-    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
-    return path
 
 
 def test_a_policy_runs_as_a_leaderboard_agent(carla_root, tmp_path):

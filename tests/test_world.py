@@ -96,8 +96,8 @@ def test_actor_queries_snapshot_and_destroy(world):
     assert snapshot.find(cars[2].id).get_transform().location.distance(cars[2].get_location()) < 1e-9
     assert cars[0].destroy() is True and cars[0].is_alive is False
     assert cars[0].destroy() is False
-    with pytest.raises(RuntimeError, match="has been destroyed"):
-        cars[0].get_transform()
+    gone = cars[0].get_transform()  # as CARLA's client: a destroyed actor reads as an all-zero snapshot
+    assert (gone.location.x, gone.location.y, gone.rotation.yaw) == (0.0, 0.0, 0.0)
     assert world.get_actor(cars[0].id) is None
     world.tick()
     assert not world.get_snapshot().has_actor(cars[0].id)

@@ -99,6 +99,8 @@ class Actor(carla.Actor):
 
     # -- pose and motion --------------------------------------------------------------------
     def get_transform(self) -> carla.Transform:
+        if not self.is_alive:  # CARLA reads a destroyed actor's state as an all-zero snapshot
+            return carla.Transform()
         if self.parent is not None:
             return compose(self.parent.get_transform(), self._transform)
         return carla.Transform(self._transform.location, self._transform.rotation)
@@ -107,6 +109,8 @@ class Actor(carla.Actor):
         return self.get_transform().location
 
     def get_velocity(self) -> carla.Vector3D:
+        if not self.is_alive:
+            return carla.Vector3D()
         if self.parent is not None:
             return self.parent.get_velocity()
         return carla.Vector3D(self._velocity.x, self._velocity.y, self._velocity.z)

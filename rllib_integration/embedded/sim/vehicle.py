@@ -9,7 +9,6 @@ and position in centimetres).
 
 from __future__ import annotations
 
-import logging
 import math
 from typing import Any
 
@@ -26,8 +25,6 @@ from .vehicle_physics import copy_physics
 _FRONT_WHEELS = {0: -1.0, 1: 1.0}
 _POSE = slice(0, 6)  # x, y, z, yaw, pitch, roll: the table's first columns (one slice reads the pose)
 assert [COLUMN[name] for name in ("x", "y", "z", "yaw", "pitch", "roll")] == list(range(6))
-
-logger = logging.getLogger(__name__)
 
 
 class Vehicle(Actor, carla.Vehicle):
@@ -48,8 +45,11 @@ class Vehicle(Actor, carla.Vehicle):
         self._speed_limit = (math.inf, math.inf, 0.0)  # (x, y) of the last lookup and its limit, km/h
 
     def _row(self) -> np.ndarray:
+        """The vehicle's row of the dynamics table. A destroyed vehicle's is a row of zeros, read and
+        written in vain: as CARLA's client, which reads a destroyed actor's state as an all-zero snapshot
+        and sends setters and controls without waiting for an answer."""
         if self.slot < 0:
-            raise RuntimeError(f"actor {self.id} ({self.type_id}) has been destroyed")
+            return np.zeros(self._sim.vehicles.data.shape[1])
         return self._sim.vehicles.data[self.slot]
 
     # -- pose and motion --------------------------------------------------------------------
@@ -154,9 +154,6 @@ class Vehicle(Actor, carla.Vehicle):
         self._write_control(clamped)
 
     def _write_control(self, control: carla.VehicleControl) -> None:
-        if self.slot < 0:  # CARLA sends controls without waiting for an answer: a destroyed actor's are dropped
-            logger.debug("control for destroyed actor %d (%s) ignored", self.id, self.type_id)
-            return
         row = self._row()
         row[COLUMN["throttle"]], row[COLUMN["steer"]], row[COLUMN["brake"]] = (
             control.throttle, control.steer, control.brake)
