@@ -94,3 +94,16 @@ def test_the_light_manager_has_no_scene_lights_and_keeps_its_switch(world):
     lights.turn_on(lights.get_all_lights())
     with pytest.raises(ValueError, match="not lights of this world"):
         lights.turn_off([object()])
+
+
+def test_actor_ids_count_on_across_worlds(server):
+    """As CARLA's actor registry: an id never names two actors of one server session, so code holding ids
+    from the last world (ScenarioRunner's data provider between routes) cannot mistake a new actor for one."""
+    from conftest import make_world
+    client, world = make_world(server)
+    spawn = world.get_map().get_spawn_points()[0]
+    first = world.spawn_actor(world.get_blueprint_library().find("vehicle.audi.a2"), spawn)
+    world = client.load_world("GridTown")
+    second = world.spawn_actor(world.get_blueprint_library().find("vehicle.audi.a2"), spawn)
+    assert second.id > first.id
+    assert world.get_actor(first.id) is None

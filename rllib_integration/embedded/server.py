@@ -150,11 +150,11 @@ class EmbeddedServer:
     def load_map(self, town_map: EmbeddedMap, reset_settings: bool = True,
                  map_layers: carla.MapLayer = carla.MapLayer.All) -> World:
         """Unload the current world and load one on ``town_map``."""
-        settings = carla.WorldSettings()
+        settings, first_actor_id = carla.WorldSettings(), 1
         if self._sim is not None:
             if not reset_settings:
                 settings = copy_settings(self._sim.settings)
-            self._frame = self._sim.frame
+            self._frame, first_actor_id = self._sim.frame, self._sim.next_actor_id
             self._stop_clock()
             if self.recorder.recording:
                 logger.warning("load_world ended the recording %s (it holds the ticks until now); call "
@@ -164,7 +164,7 @@ class EmbeddedServer:
             self._sim.close()
         self._episode += 1
         self._sim = Simulation(self._episode, town_map, settings, self._frame, self._spawners, fault_check=self.check,
-                               layers=map_layers)
+                               layers=map_layers, first_actor_id=first_actor_id)
         self._sim.traffic = self._traffic = TrafficManagers(self._sim)
         self.world = World(self._sim, self.library)
         self._start_clock()

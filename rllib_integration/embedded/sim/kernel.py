@@ -86,7 +86,7 @@ class Simulation:
     def __init__(self, episode_id: int, town_map: EmbeddedMap, settings: carla.WorldSettings,
                  first_frame: int, spawners: Mapping[str, Spawner],
                  fault_check: Callable[[], None] = lambda: None,
-                 layers: carla.MapLayer = carla.MapLayer.All) -> None:
+                 layers: carla.MapLayer = carla.MapLayer.All, first_actor_id: int = 1) -> None:
         self.episode_id = episode_id
         self.map = town_map
         self.settings = copy_settings(settings)
@@ -108,7 +108,9 @@ class Simulation:
         self._walkers: list[Walker] = []
         self._props: list[Prop] = []
         self._sensors: list[Any] = []
-        self._next_id = 1
+        #: The next actor's id. A server carries it over from world to world (as CARLA's actor registry
+        #: counts on across load_world), so no id names two actors of one session.
+        self.next_actor_id = first_actor_id
         #: Every API call and tick runs under this lock (the free-running clock ticks in a thread).
         self.lock = threading.RLock()
         self.ticked = threading.Condition(self.lock)  # notified after every tick
@@ -136,7 +138,7 @@ class Simulation:
     # -- actor registry ------------------------------------------------------------------------
     def new_id(self) -> int:
         """A fresh actor id."""
-        actor_id, self._next_id = self._next_id, self._next_id + 1
+        actor_id, self.next_actor_id = self.next_actor_id, self.next_actor_id + 1
         return actor_id
 
     def register(self, actor: Actor) -> Actor:
