@@ -1,7 +1,8 @@
 """CARLA's own Leaderboard 2.x evaluator and ScenarioRunner, unchanged from ``../shared/carla-code``, on the
 embedded world (``python -m rllib_integration.embedded run leaderboard_evaluator.py``): a Town01 route
 with two scenarios (ControlLoss's debris, DynamicObjectCrossing's walker behind a vending machine) driven
-by the leaderboard's NPC agent and by a policy through ``rllib_integration/leaderboard/policy_agent.py``."""
+by the leaderboard's NPC agent and by a policy through ``rllib_integration/leaderboard/policy_agent.py``,
+and a procedural town's route with ControlLoss."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from conftest import constant_policy, shared_map
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 CODE = ROOT.parent / "shared" / "carla-code"
 ROUTES = ROOT / "tests" / "routes" / "leaderboard2_town01.xml"
+GRID_ROUTES = ROOT / "tests" / "routes" / "leaderboard2_gridtown.xml"
 EVALUATOR = CODE / "leaderboard" / "leaderboard" / "leaderboard_evaluator.py"
 if not EVALUATOR.is_file():
     pytest.skip(f"CARLA's leaderboard is absent ({EVALUATOR}): ../shared/carla-code holds it beside the repository",
@@ -35,16 +37,20 @@ def carla_root(tmp_path_factory) -> pathlib.Path:
     return root
 
 
-def leaderboard(carla_root: pathlib.Path, out: pathlib.Path, agent: pathlib.Path, *args: str,
-                route: str = "0", port: int = 2000) -> tuple[dict, str]:
+def leaderboard(carla_root: pathlib.Path | None, out: pathlib.Path, agent: pathlib.Path, *args: str,
+                route: str = "0", port: int = 2000, routes: pathlib.Path = ROUTES, town: str = "Town01"
+                ) -> tuple[dict, str]:
     """Run CARLA's leaderboard_evaluator.py on the embedded world; its results.json and output."""
-    env = {**os.environ, "CARLA_ROOT": str(carla_root), "SCENARIO_RUNNER_ROOT": str(CODE / "scenario_runner"),
-           "PYTHONPATH": os.pathsep.join(str(p) for p in (ROOT, CODE / "leaderboard", CODE / "scenario_runner",
-                                                          CODE / "PythonAPI-carla"))}
+    env = {key: value for key, value in os.environ.items() if key != "CARLA_ROOT"}
+    env["SCENARIO_RUNNER_ROOT"] = str(CODE / "scenario_runner")
+    env["PYTHONPATH"] = os.pathsep.join(str(p) for p in (ROOT, CODE / "leaderboard", CODE / "scenario_runner",
+                                                         CODE / "PythonAPI-carla"))
+    if carla_root is not None:
+        env["CARLA_ROOT"] = str(carla_root)
     checkpoint = out / "results.json"
     result = subprocess.run(
-        [sys.executable, "-m", "rllib_integration.embedded", "run", str(EVALUATOR), "--town", "Town01",
-         "--port", str(port), "--", "--port", str(port), "--routes", str(ROUTES), "--routes-subset", route,
+        [sys.executable, "-m", "rllib_integration.embedded", "run", str(EVALUATOR), "--town", town,
+         "--port", str(port), "--", "--port", str(port), "--routes", str(routes), "--routes-subset", route,
          "--agent", str(agent), "--checkpoint", str(checkpoint), "--debug-checkpoint", str(out / "live.txt"), *args],
         cwd=out, env=env, capture_output=True, text=True, timeout=600)
     output = result.stdout + result.stderr
@@ -65,6 +71,16 @@ def test_the_npc_agent_drives_a_route_with_two_scenarios(carla_root, tmp_path):
     assert not infractions["collisions_vehicle"] and not infractions["red_light"], infractions
     assert 250 < record["meta"]["route_length"] < 320
     assert results["entry_status"] == "Finished" and results["eligible"], results["entry_status"]
+
+
+def test_scenarios_run_on_a_procedural_town_without_a_carla_install(tmp_path):
+    """GridTown (no CARLA_ROOT, no .xodr): ControlLoss's debris and noise on a 230 m route."""
+    results, output = leaderboard(None, tmp_path, CODE / "leaderboard" / "leaderboard" / "autoagents" / "npc_agent.py",
+                                  "--track", "SENSORS", routes=GRID_ROUTES, town="GridTown", port=2013)
+    assert "Skipping scenario" not in output and "Traceback" not in output, output[-3000:]
+    (record,) = results["_checkpoint"]["records"]
+    assert record["status"] == "Completed" and record["scores"]["score_route"] == 100, record
+    assert not record["infractions"]["collisions_layout"], record["infractions"]
 
 
 def test_a_policy_runs_as_a_leaderboard_agent(carla_root, tmp_path):

@@ -65,6 +65,18 @@ def drive_into(world, prop_id: str) -> tuple[list, float]:
     return hits, (velocity.x ** 2 + velocity.y ** 2) ** 0.5
 
 
+def test_debris_spawns_under_a_car_and_a_car_over_debris(world):
+    library = world.get_blueprint_library()
+    spawn = straight_spawn(world)
+    world.spawn_actor(library.find("vehicle.audi.a2"), spawn)
+    debris = world.spawn_actor(library.find("static.prop.dirtdebris02"), spawn)  # no collision geometry
+    ahead = world.get_map().get_waypoint(spawn.location).next(20.0)[0].transform
+    world.spawn_actor(library.find("static.prop.dirtdebris01"), ahead)
+    assert world.try_spawn_actor(library.find("vehicle.audi.a2"), ahead) is not None
+    assert world.try_spawn_actor(library.find("static.prop.streetbarrier"), spawn) is None, "a barrier is blocked"
+    assert debris.is_alive
+
+
 def test_debris_on_the_lane_is_driven_over_and_a_barrier_is_not(world):
     hits, speed = drive_into(world, "static.prop.dirtdebris01")  # 0.1 m tall: ScenarioRunner's ControlLoss
     assert not hits and speed > 7.0

@@ -211,8 +211,11 @@ class Simulation:
         return actors, tuple(columns)
 
     def blocked(self, blueprint: ActorBlueprint, transform: carla.Transform) -> bool:
-        """Whether an actor of ``blueprint`` at ``transform`` would overlap a vehicle, walker or prop."""
+        """Whether an actor of ``blueprint`` at ``transform`` would overlap a vehicle, walker or prop
+        (ground clutter, which nothing collides with, neither blocks nor is blocked)."""
         width, length, height = blueprint.size
+        if blueprint.id.startswith("static.") and height <= Prop.OVERRUN_HEIGHT:
+            return False
         walker = blueprint.id.startswith("walker.")
         return self.occupied(transform, carla.Vector3D(length / 2, width / 2, height / 2), centred=walker)
 
@@ -225,7 +228,7 @@ class Simulation:
         loc = transform.location
         bottom = loc.z - extent.z if centred else loc.z
         box = (loc.x, loc.y, math.radians(transform.rotation.yaw), extent.x, extent.y, bottom, bottom + 2 * extent.z)
-        return len(geometry.overlaps_with(box, *boxes)) > 0
+        return any(not (isinstance(actors[i], Prop) and actors[i].overrun) for i in geometry.overlaps_with(box, *boxes))
 
     def spawn(self, blueprint: ActorBlueprint, transform: carla.Transform, parent: Actor | None = None) -> Actor:
         """Spawn an actor; raises ``RuntimeError`` if the spot is occupied, as CARLA does."""
