@@ -44,6 +44,7 @@ class Replayer:
         self._clock = self._end = self._first = 0.0
         self._follow = 0
         self._lights: dict[int, int] = {}  # light id -> recorded state, as of the current frame
+        self._light_map: dict[int, Any] = {}  # recorded light id -> this world's light there (or None)
         self._stream: Iterator[dict] | None = None
         self._frame: dict | None = None  # the recorded frames around the replay clock
         self._next: dict | None = None
@@ -68,7 +69,7 @@ class Replayer:
         self._clock, self._end, self._first = begin, total if duration <= 0 else min(begin + duration, total), first
         self._sim, self._library, self._recording, self._follow = sim, library, recording, int(follow_id)
         self._actors, self._created = {}, []
-        self._lights = {}
+        self._lights, self._light_map = {}, {}
         self._stream = recording.frames()
         self._frame, self._next = None, next(self._stream, None)
         sim.signals.freeze(True)
@@ -161,10 +162,25 @@ class Replayer:
         self._actors[actor_id] = actor
         return actor
 
+    def _light(self, actor_id: int) -> Any:
+        """This world's traffic light for a recorded one: the one standing where it stood (ids differ
+        once the town has been loaded again, as a CARLA server's actor ids count on)."""
+        if actor_id not in self._light_map:
+            recorded, found = self._recording.actors.get(actor_id), None
+            if recorded is not None:
+                x, y = recorded["pose"][0], recorded["pose"][1]
+                for light in self._sim.actors():
+                    where = light.get_location()
+                    if light.type_id == "traffic.traffic_light" and math.hypot(where.x - x, where.y - y) < 0.5:
+                        found = light
+                        break
+            self._light_map[actor_id] = found
+        return self._light_map[actor_id]
+
     def _apply_lights(self) -> None:
         for actor_id, state in self._lights.items():
-            light = self._sim.actor(actor_id)
-            if light is not None and light.type_id == "traffic.traffic_light" and int(light.get_state()) != state:
+            light = self._light(actor_id)
+            if light is not None and int(light.get_state()) != state:
                 light.set_state(carla.TrafficLightState.values[state])
 
     def _follow_actor(self) -> None:
