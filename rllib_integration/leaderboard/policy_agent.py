@@ -20,7 +20,6 @@ inputs, as Roach's and CaRL's agents); the Leaderboard's own ``sensors()`` list 
 
 from __future__ import annotations
 
-import logging
 import os
 from typing import Any
 
@@ -38,8 +37,6 @@ from rllib_integration.inference.policy import load_policy
 from rllib_integration.routes.planner import RoadOption
 from rllib_integration.routes.progress import RouteProgress
 from rllib_integration.sensors import SensorFactory, SensorInterface
-
-logger = logging.getLogger(__name__)
 
 
 def get_entry_point() -> str:
@@ -61,7 +58,7 @@ class LeaderboardCore(HeroState):
         self.sensor_interface.set_route(self.route_progress)
 
 
-def dense_route(town_map: Any, plan: list[tuple[carla.Transform, Any]]) -> list:
+def plan_as_route(town_map: Any, plan: list[tuple[carla.Transform, Any]]) -> list:
     """The Leaderboard's interpolated global plan (a point about every metre) as the library's route:
     ``(carla.Waypoint, RoadOption)`` pairs."""
     return [(town_map.get_waypoint(transform.location), RoadOption[option.name]) for transform, option in plan]
@@ -107,7 +104,7 @@ class PolicyAgent(AutonomousAgent):
         hero = CarlaDataProvider.get_hero_actor()
         if hero is None:
             raise RuntimeError("no actor with role_name 'hero': the Leaderboard spawns the ego before the agent runs")
-        self.core = LeaderboardCore(self.carla_config, world, hero, dense_route(world.get_map(), self._full_plan))
+        self.core = LeaderboardCore(self.carla_config, world, hero, plan_as_route(world.get_map(), self._full_plan))
         for name, attributes in self.experiment.config["hero"]["sensors"].items():
             SensorFactory.spawn(name, attributes, self.core.sensor_interface, hero)
         self.experiment.core = self.core
