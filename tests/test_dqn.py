@@ -374,3 +374,20 @@ def test_no_deprecated_api_in_training_and_inference(trained, tmp_path):
                             cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "DeprecationWarning" not in result.stdout + result.stderr
+
+
+def test_ray_failing_to_start_is_one_line(tmp_path):
+    """ray.init raising (its GCS server not up in time on a loaded machine, seen once) ends the run with one
+    line saying what to do, no traceback."""
+    path = tmp_path / "tiny.yaml"
+    path.write_text(yaml.safe_dump(TINY))
+    code = ("import runpy, sys, ray\n"
+            "def init(*args, **kwargs):\n"
+            "    raise RuntimeError('Timed out waiting for file /tmp/ray/session_x/gcs_server_port')\n"
+            "ray.init = init\n"
+            f"sys.argv = ['dqn_train.py', {str(path)!r}, '-d', {str(tmp_path / 'results')!r}, '--tboff']\n"
+            f"runpy.run_path({os.path.join(ROOT, 'dqn_train.py')!r}, run_name='__main__')\n")
+    result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 1, result.stderr[-2000:]
+    assert "Ray could not start on this machine: Timed out waiting for file" in result.stderr + result.stdout
+    assert "Traceback" not in result.stderr + result.stdout

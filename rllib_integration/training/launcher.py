@@ -319,7 +319,13 @@ def _run(args: argparse.Namespace, script: TrainingScript, config: Any, run: dic
             os.path.dirname(rllib_integration.__file__), os.path.dirname(script.example_package.__file__)]},
                  log_to_driver=True)
     else:  # the workers' output: the log file unless --verbose
-        ray.init(include_dashboard=False, log_to_driver=True, runtime_env=quiet)
+        try:
+            ray.init(include_dashboard=False, log_to_driver=True, runtime_env=quiet)
+        except RuntimeError as error:  # seen once on a loaded 2-core machine: its GCS server did not come up in time
+            signal.signal(signal.SIGINT, previous)
+            console.error(f"Ray could not start on this machine: {error}. Fix: run the command again (nothing was "
+                          "trained); Ray's own logs are under /tmp/ray/session_latest/logs")
+            return 1
     try:
         return _fit(args, config, run, stopper, callbacks, checkpoint, storage)
     finally:
