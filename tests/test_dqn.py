@@ -5,6 +5,7 @@ import csv
 import json
 import math
 import re
+import logging
 import os
 import signal
 import subprocess
@@ -391,3 +392,24 @@ def test_ray_failing_to_start_is_one_line(tmp_path):
     assert result.returncode == 1, result.stderr[-2000:]
     assert "Ray could not start on this machine: Timed out waiting for file" in result.stderr + result.stdout
     assert "Traceback" not in result.stderr + result.stdout
+
+
+def test_the_progress_line_comes_at_most_every_10_s_after_the_first_five(monkeypatch, caplog):
+    """600 iterations of 3 s (a 30-minute run on a fast machine) print about 155 lines, not 600; an evaluated
+    iteration always prints, and the last one is shown when the trial ends."""
+    from rllib_integration.training import launcher
+    clock = [0.0]
+    monkeypatch.setattr(launcher.time, "monotonic", lambda: clock[0])
+    progress = launcher.Progress({"time_total_s": 1800}, "unused")
+    caplog.set_level(logging.INFO)
+    for iteration in range(1, 601):
+        clock[0] = 3.0 * iteration
+        result = {"training_iteration": iteration, "time_total_s": clock[0], "num_env_steps_sampled_lifetime": iteration,
+                  "env_runners": {}, **({"evaluation": {"driving_score": 50.0, "route_completion": 90.0}}
+                                        if iteration == 301 else {})}
+        progress.on_trial_result(iteration, [], None, result)
+    progress.on_trial_complete(600, [], None)
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("iter ")]
+    assert [int(line.split()[1]) for line in lines[:5]] == [1, 2, 3, 4, 5]
+    assert 140 < len(lines) < 200 and any("route DS" in line and line.startswith("iter  301") for line in lines)
+    assert lines[-1].startswith("iter  600")
