@@ -79,7 +79,7 @@ class Progress(tune.Callback):
     writes to; each checkpoint with its iteration, pointed at by ``EXPERIMENT/latest`` (and
     ``EXPERIMENT/best``: the best route driving score's checkpoint), see :func:`~.results.point_to`.
     The period keeps a 30-minute run's terminal short however fast iterations come (a 2-core machine
-    ran 3 s iterations: a line each made 600 lines)."""
+    ran 3 s iterations: a line each made 557 lines in 30 minutes)."""
 
     FIRST_LINES = 5
     LINE_PERIOD = 10.0  # seconds
