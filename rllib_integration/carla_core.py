@@ -27,7 +27,7 @@ from .config import BASE_CORE_CONFIG, join_dicts, validate
 from .embedded import UnknownTownError
 from .errors import ConfigError, SimulatorFailure, SimulatorRestartedError, SimulatorUnavailableError
 from .hero_state import HeroState
-from .sensors import SensorFactory, SensorInterface
+from .sensors import SensorInterface
 from .routes.progress import Route, RouteProgress
 from .simulators import create_backend
 from .spawn_points import parse_spawn_points, to_transform
@@ -42,7 +42,8 @@ class CarlaCore(HeroState):
 
     Its own hero (``core.hero``, ``core.sensor_interface``, ``core.route_progress``) is a single-agent
     env's; several heroes of one world (:class:`~.hero_state.AgentCore`) are placed, equipped and ticked
-    together with :meth:`begin_episode`, :meth:`place_hero`, :meth:`equip_hero` and :meth:`tick_heroes`.
+    together with :meth:`begin_episode`, :meth:`place_hero`, :meth:`~.hero_state.HeroState.equip` and
+    :meth:`tick_heroes`.
     """
 
     def __init__(self, config: Mapping[str, Any] | None = None) -> None:
@@ -180,7 +181,7 @@ class CarlaCore(HeroState):
         self.begin_episode([self])
         self.place_hero(self, hero_config, rng, route)
         self.settle_hero()
-        self.equip_hero(self, hero_config, route)
+        self.equip(hero_config["sensors"], route)
         return self.hero
 
     def begin_episode(self, heroes: Sequence[HeroState]) -> None:
@@ -228,16 +229,6 @@ class CarlaCore(HeroState):
         if state.hero is not None:
             logger.debug("hero %d spawned at %s", state.hero.id, state.hero.get_transform())
         return state.hero
-
-    def equip_hero(self, state: HeroState, hero_config: Mapping[str, Any], route: Route | None = None) -> None:
-        """Attach the hero's sensors (their first data comes with the next tick) and start following its
-        route."""
-        for name, attributes in hero_config["sensors"].items():
-            SensorFactory.spawn(name, attributes, state.sensor_interface, state.hero)
-        if route is not None:
-            state.route_progress = RouteProgress(route)
-            state.route_progress.update(state.hero.get_location())
-            state.sensor_interface.set_route(state.route_progress)
 
     def _spawn_at_route_start(self, blueprint: Any, route: Route, required: bool, make_room: bool) -> Any:
         start = route[0][0].transform

@@ -10,10 +10,10 @@ written for ``CarlaEnv`` reads ``self.core.hero``, ``self.core.route_progress`` 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Mapping
 
 from .routes.progress import Route, RouteProgress
-from .sensors import SensorInterface
+from .sensors import SensorFactory, SensorInterface
 
 
 class HeroState:
@@ -32,6 +32,16 @@ class HeroState:
         """The next ``count`` route points ahead of the hero, with their road options (empty
         without a route; fewer near its end)."""
         return self.route_progress.ahead(count) if self.route_progress is not None else []
+
+    def equip(self, sensors: Mapping[str, Mapping[str, Any]], route: Route | None = None) -> None:
+        """Attach ``sensors`` (name -> attributes) to the hero (their first data comes with the next tick)
+        and start following ``route``."""
+        for name, attributes in sensors.items():
+            SensorFactory.spawn(name, attributes, self.sensor_interface, self.hero)
+        if route is not None:
+            self.route_progress = RouteProgress(route)
+            self.route_progress.update(self.hero.get_location())
+            self.sensor_interface.set_route(self.route_progress)
 
     def update_route(self) -> None:
         """Follow the hero along its route after a tick (nothing without a route)."""

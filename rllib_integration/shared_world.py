@@ -141,7 +141,7 @@ class SharedWorld:
                            f"vehicle. Fix: fewer heroes or background vehicles, or more hero.spawn_points.")
 
     def _equip(self, index: int, route: Route | None) -> None:
-        self.core.equip_hero(self.agents[index], self.hero_configs[index], route)
+        self.agents[index].equip(self.hero_configs[index]["sensors"], route)
         self.experiments[index].reset()
 
     def _first_observation(self, index: int, sensor_data: dict[str, Any]) -> tuple[Any, dict[str, Any]]:

@@ -87,9 +87,9 @@ def run_script(script: str, arguments: Sequence[str] = (), town: str | None = No
     sys.argv = [script, *arguments]
     sys.path.insert(0, os.path.dirname(os.path.abspath(script)))
     status = 0
-    patch = embedded_carla()
+    patched = contextlib.ExitStack()
     try:
-        patch.__enter__()
+        patched.enter_context(embedded_carla())
         if timer is not None:
             timer.start()
         runpy.run_path(script, run_name="__main__")
@@ -108,6 +108,6 @@ def run_script(script: str, arguments: Sequence[str] = (), town: str | None = No
         if saved_handler is not None:
             signal.signal(signal.SIGINT, saved_handler)
         if not keep_server:
-            patch.__exit__(None, None, None)
+            patched.close()
             server.stop()
     return status

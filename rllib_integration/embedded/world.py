@@ -229,15 +229,12 @@ class World:
         free-running world's (see :mod:`.sim.clock`) next frame are waited for, up to ``seconds``;
         otherwise an asynchronous world advances one step per call."""
         sim = self._sim
-        if sim.settings.synchronous_mode:
-            if not sim.ticked.wait_for(lambda frame=sim.frame: sim.frame != frame, timeout=seconds or None):
-                raise RuntimeError(f"time-out of {int(seconds * 1000)}ms while waiting for the simulator: the "
-                                   "world is in synchronous mode and no one called world.tick()")
-            return sim.snapshot()
-        if not sim.free_running:
+        synchronous = sim.settings.synchronous_mode
+        if not synchronous and not sim.free_running:
             sim.tick()
         elif not sim.ticked.wait_for(lambda frame=sim.frame: sim.frame != frame, timeout=seconds or None):
-            raise RuntimeError(f"time-out of {int(seconds * 1000)}ms while waiting for the simulator")
+            raise RuntimeError(f"time-out of {int(seconds * 1000)}ms while waiting for the simulator" + (
+                ": the world is in synchronous mode and no one called world.tick()" if synchronous else ""))
         return sim.snapshot()
 
     def tick(self, seconds: float = 10.0) -> int:

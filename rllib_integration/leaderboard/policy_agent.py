@@ -35,8 +35,7 @@ from rllib_integration.errors import ConfigError
 from rllib_integration.hero_state import HeroState
 from rllib_integration.inference.policy import load_policy
 from rllib_integration.routes.planner import RoadOption
-from rllib_integration.routes.progress import RouteProgress
-from rllib_integration.sensors import SensorFactory, SensorInterface
+from rllib_integration.sensors import SensorInterface
 
 
 def get_entry_point() -> str:
@@ -48,14 +47,12 @@ class LeaderboardCore(HeroState):
     """What the experiment sees as ``self.core`` on a Leaderboard run: the Leaderboard's world and
     ego, the global plan as the route, and the training config's ``carla`` section."""
 
-    def __init__(self, carla_config: dict[str, Any], world: Any, hero: Any, route: list) -> None:
+    def __init__(self, carla_config: dict[str, Any], world: Any, hero: Any) -> None:
         self.world, self.map, self.hero = world, world.get_map(), hero
         self.client = None  # the Leaderboard owns the client
         self.config = dict(carla_config, timestep=world.get_settings().fixed_delta_seconds or carla_config["timestep"])
         self.sensor_interface = SensorInterface(timeout=self.config["timeout"])
-        self.route_progress = RouteProgress(route)
-        self.route_progress.update(hero.get_location())
-        self.sensor_interface.set_route(self.route_progress)
+        self.route_progress = None
 
 
 def plan_as_route(town_map: Any, plan: list[tuple[carla.Transform, Any]]) -> list:
@@ -104,9 +101,8 @@ class PolicyAgent(AutonomousAgent):
         hero = CarlaDataProvider.get_hero_actor()
         if hero is None:
             raise RuntimeError("no actor with role_name 'hero': the Leaderboard spawns the ego before the agent runs")
-        self.core = LeaderboardCore(self.carla_config, world, hero, plan_as_route(world.get_map(), self._full_plan))
-        for name, attributes in self.experiment.config["hero"]["sensors"].items():
-            SensorFactory.spawn(name, attributes, self.core.sensor_interface, hero)
+        self.core = LeaderboardCore(self.carla_config, world, hero)
+        self.core.equip(self.experiment.config["hero"]["sensors"], plan_as_route(world.get_map(), self._full_plan))
         self.experiment.core = self.core
         self.experiment.reset()
 

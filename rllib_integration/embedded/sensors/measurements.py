@@ -21,12 +21,7 @@ from typing import Any, Iterator
 import carla
 import numpy as np
 
-from ...common.formats import (
-    CITYSCAPES_PALETTE,
-    DEPTH_SCALE,
-    DVS_EVENT,
-    SEMANTIC_LIDAR_POINT,
-)
+from ...common.formats import CITYSCAPES_PALETTE, DEPTH_SCALE, DVS_EVENT, SEMANTIC_LIDAR_POINT
 from ..carla_types import adopt_carla_base
 
 RAW = carla.ColorConverter.Raw
@@ -51,7 +46,6 @@ class SensorData(carla.SensorData):
         return f"{type(self).__name__}(frame={self.frame}, timestamp={self.timestamp:g})"
 
     __repr__ = __str__
-
 
 
 def disk_path(path: str, extension: str) -> str:
@@ -155,9 +149,7 @@ class Image(SensorData, carla.Image):
     def save_to_disk(self, path: str, color_converter: carla.ColorConverter = RAW) -> str:
         """Write the image (converted, the image itself unchanged) as PNG (or the extension's
         format); returns the path written."""
-        from PIL import (
-            Image as PILImage,  # Pillow, a dependency; imported here, off the tick path
-        )
+        from PIL import Image as PILImage  # Pillow, a dependency; imported here, off the tick path
         path = disk_path(path, ".png")
         bgra = _converted(self._bgra, color_converter)
         PILImage.fromarray(np.ascontiguousarray(bgra[..., [2, 1, 0, 3]]), "RGBA").save(path)
@@ -241,7 +233,6 @@ class DVSEvent(carla.DVSEvent):
 
     def __reduce__(self) -> tuple:  # picklable, unlike CARLA's C++ base
         return DVSEvent, (self.x, self.y, self.t, self.pol)
-
 
 
 class DVSEventArray(SensorData, carla.DVSEventArray):

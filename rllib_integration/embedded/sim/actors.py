@@ -166,7 +166,6 @@ class Actor(carla.Actor):
     __str__ = __repr__
 
 
-
 class Walker(Actor, carla.Walker):
     """A pedestrian moved by ``apply_control(carla.WalkerControl)`` in straight lines. As in
     CARLA, its location is the centre of its box (vehicles': the bottom centre)."""
@@ -214,10 +213,15 @@ class Prop(Actor):
     #: Props up to this tall (m) lie on the ground: wheels and feet go over them (no collision).
     OVERRUN_HEIGHT = 0.12
 
+    @classmethod
+    def lies_flat(cls, height: float) -> bool:
+        """Whether a prop this tall (m) is ground clutter that vehicles and walkers pass over."""
+        return height <= cls.OVERRUN_HEIGHT
+
     @property
     def overrun(self) -> bool:
         """Whether vehicles and walkers pass over the prop (debris, planks) instead of hitting it."""
-        return 2.0 * self.bounding_box.extent.z <= self.OVERRUN_HEIGHT
+        return self.lies_flat(2.0 * self.bounding_box.extent.z)
 
     @property
     def mass(self) -> float:

@@ -214,7 +214,7 @@ class Simulation:
         """Whether an actor of ``blueprint`` at ``transform`` would overlap a vehicle, walker or prop
         (ground clutter, which nothing collides with, neither blocks nor is blocked)."""
         width, length, height = blueprint.size
-        if blueprint.id.startswith("static.") and height <= Prop.OVERRUN_HEIGHT:
+        if blueprint.id.startswith("static.") and Prop.lies_flat(height):
             return False
         walker = blueprint.id.startswith("walker.")
         return self.occupied(transform, carla.Vector3D(length / 2, width / 2, height / 2), centred=walker)
