@@ -127,12 +127,17 @@ class Progress(tune.Callback):
                 point["route DS"] = evaluation["driving_score"]
             self.live.add_point({k: v for k, v in point.items() if v is not None})
 
-    def on_trial_complete(self, iteration, trials, trial, **info) -> None:
+    def _show_pending(self) -> None:
+        """The last iteration's line, if the period held it back (before its checkpoint, at the end)."""
         if self.pending:
             console.info(self.pending)
             self.pending = ""
 
+    def on_trial_complete(self, iteration, trials, trial, **info) -> None:
+        self._show_pending()
+
     def on_checkpoint(self, iteration, trials, trial, checkpoint, **info) -> None:
+        self._show_pending()
         done = (trial.last_result or {}).get("training_iteration", "?")
         point_to(self.experiment, LATEST, checkpoint.path, done)
         best = os.path.join(trial.path, BEST_CHECKPOINT)
