@@ -22,6 +22,12 @@ class EpisodeMetricsCallbacks(RLlibCallback):
     #: Values of ``info["end_reason"]`` counted (anything else counts as ``other``).
     END_REASONS: tuple[str, ...] = ()
 
+    def on_episode_start(self, *, episode: Any, metrics_logger: Any = None, **kwargs: Any) -> None:
+        # The first episode after a restart starts in the restarted simulator; it may not end within the
+        # iteration (or before the next failure), so the count is logged here too.
+        if metrics_logger is not None:
+            self._log_restarts(episode.get_infos(-1) or {}, metrics_logger)
+
     def on_episode_end(self, *, episode: Any, metrics_logger: Any = None, **kwargs: Any) -> None:
         if metrics_logger is None or len(episode) == 0:
             return
@@ -29,8 +35,12 @@ class EpisodeMetricsCallbacks(RLlibCallback):
         for key, name in self.METRICS.items():
             if key in info:
                 metrics_logger.log_value(f"carla/{name}", float(info[key]))
-        if "simulator_restarts" in info:  # a running count: its maximum, not a mean
-            metrics_logger.log_value("carla/simulator_restarts_max", float(info["simulator_restarts"]), reduce="max")
+        self._log_restarts(info, metrics_logger)
         reason = info.get("end_reason", "other")
         for candidate in self.END_REASONS + ("other",):
             metrics_logger.log_value(f"carla/end_{candidate}", float(reason == candidate))
+
+    @staticmethod
+    def _log_restarts(info: dict, metrics_logger: Any) -> None:
+        if "simulator_restarts" in info:  # a running count: its maximum, not a mean
+            metrics_logger.log_value("carla/simulator_restarts_max", float(info["simulator_restarts"]), reduce="max")
