@@ -39,6 +39,7 @@ from rllib_integration.evaluation.route_checks import check_routes
 from rllib_integration.live import DEFAULT_PORT, start_live
 from rllib_integration.routes.planner import RoutePlanner
 from rllib_integration.routes.route_files import RouteFileError, read_routes
+from rllib_integration.scenarios import unsimulated_types
 from rllib_integration.routes.route_sets import generate_routes
 
 logger = logging.getLogger("evaluate")
@@ -81,9 +82,10 @@ def load_routes(args: argparse.Namespace) -> list:
                               f"of {', '.join(r.route_id for r in routes)}.")
         routes = [r for r in routes if r.route_id in wanted]
     for route in routes:
-        if route.scenarios:
-            logger.warning("route %s: its %d scenarios (%s) are not simulated; the route is driven without them",
-                           route.route_id, len(route.scenarios), ", ".join(sorted({t for _, t in route.scenarios})))
+        missing = unsimulated_types(route.scenarios)
+        if missing:
+            logger.warning("route %s: its scenarios of type %s are not simulated yet; the route is driven without "
+                           "them", route.route_id, ", ".join(missing))
     return routes
 
 

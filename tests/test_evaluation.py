@@ -146,7 +146,7 @@ def test_evaluate_script_writes_results_routes_videos_and_state_logs(tmp_path):
     document = json.loads((out / "results.json").read_text())
     assert [r["index"] for r in records(document)] == [0, 1]
     assert document["_checkpoint"]["progress"] == [2, 2] and document["entry_status"] == "Finished"
-    assert len(document["values"]) == len(document["labels"]) == 12
+    assert len(document["values"]) == len(document["labels"]) == 15  # the Leaderboard 2.0's labels
     assert (out / "routes.xml").is_file()
     for record in records(document):
         name = record["route_id"]

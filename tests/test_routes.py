@@ -12,7 +12,7 @@ import pytest
 from rllib_integration.common.lane_geometry import DrivableLanes, sharpest_radius
 from rllib_integration.embedded.maps.towns import load_map, resolve_town
 from rllib_integration.routes.planner import RoadOption, RoutePlanner, route_length
-from rllib_integration.routes.route_files import RouteFileError, RouteSpec, read_routes, write_routes
+from rllib_integration.routes.route_files import RouteFileError, RouteSpec, ScenarioSpec, read_routes, write_routes
 from rllib_integration.routes.route_sets import dense_route, generate_routes, has_u_turn
 
 from conftest import shared_map
@@ -86,7 +86,8 @@ def test_route_files_round_trip_in_both_formats(tmp_path):
     for version in (1, 2):
         path = tmp_path / f"routes_{version}.xml"
         if version == 2:
-            routes[0].scenarios = [("Accident_1", "Accident")]
+            routes[0].scenarios = [ScenarioSpec("Accident_1", "Accident", (1.0, 2.0, 0.0, 90.0),
+                                                {"distance": {"value": "40"}, "direction": {"value": "left"}})]
             routes[0].weathers = [{"route_percentage": "0", "cloudiness": "5.0"}]
         write_routes(path, routes, version)
         text = path.read_text()
@@ -98,7 +99,10 @@ def test_route_files_round_trip_in_both_formats(tmp_path):
         if version == 1:
             assert back[0].yaws == [90.0, 180.0]
         else:
-            assert back[0].scenarios == [("Accident_1", "Accident")]
+            assert back[0].scenarios == routes[0].scenarios
+            assert back[0].scenarios[0].value("distance", 120.0) == 40.0
+            assert back[0].scenarios[0].value("direction", "right", str) == "left"
+            assert back[0].scenarios[0].value("speed", 60.0) == 60.0
             assert back[0].weathers == [{"route_percentage": "0", "cloudiness": "5.0"}]
 
 

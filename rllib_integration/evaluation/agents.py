@@ -10,7 +10,8 @@ or this library's mapping (``{name: {type: ..., transform: "x,y,z,roll,pitch,yaw
 Built in (:func:`load_agent`):
 
 - ``autopilot``: the traffic manager drives the hero along the route (lights and signs obeyed, no
-  lane changes of its own): the rule-based reference;
+  lane changes of its own), and the agent itself round obstacles blocking the route's lane (:mod:`.bypass`):
+  the rule-based reference;
 - ``constant``: one fixed control every step;
 - ``random``: the experiment's random actions with ``--config``, otherwise a random control held 1 s;
 - a checkpoint folder or experiment folder (the RLModule, greedy), or an exported ``policy.onnx`` (an older ``policy.pt`` too):
@@ -33,11 +34,13 @@ from ..inference.checkpoints import find_latest_checkpoint
 from ..inference.policy import load_policy
 from ..routes.planner import RoadOption
 from ..routes.progress import Route
+from .bypass import HAND_OVER_GAP, Bypass, find_blockers
 
 PATH_STEP = 2  # route points (metres) between the locations handed to the traffic manager
 LANE_CHANGE_NOTICE = 12  # route points (metres) before a lane change the autopilot is asked to make it
 RANDOM_HOLD = 1.0  # seconds a random control is held (without an experiment)
 OFF_LANE_PATIENCE = 2.0  # seconds on a lane beside the route's before the autopilot is asked back
+BLOCKER_LOOK_EVERY = 0.25  # seconds between looks for an obstacle on the route's lane
 GAP_BEHIND, GAP_AHEAD = 10.0, 12.0  # metres of the target lane, at least, a lane change needs free (1.5 s at speed)
 
 
@@ -98,19 +101,44 @@ class AutopilotAgent(AutonomousAgent):
 
     def start(self, core: Any) -> None:
         super().start(core)
-        tm, hero = core.traffic_manager, core.hero
-        hero.set_autopilot(True, core.tm_port)
-        tm.ignore_lights_percentage(hero, 0.0)
-        tm.ignore_signs_percentage(hero, 0.0)
-        tm.auto_lane_change(hero, False)
-        points = [w.transform.location for w, _ in self.route[PATH_STEP::PATH_STEP]]
-        tm.set_path(hero, points + [self.route[-1][0].transform.location])
+        self._engage(0)
         self.lane_changes = [(i, option == RoadOption.CHANGELANERIGHT) for i, (_, option) in enumerate(self.route)
                              if option in (RoadOption.CHANGELANELEFT, RoadOption.CHANGELANERIGHT)]
         self.asked = -1.0
         self.off_lane_since: float | None = None
+        self.bypass: Bypass | None = None
+        self.looked = -1.0
 
-    def run_step(self, input_data: Mapping[str, Any], timestamp: float) -> None:
+    def _engage(self, index: int) -> None:
+        """Hand the hero to the traffic manager with the route from point ``index`` on as its path."""
+        tm, hero, core = self.core.traffic_manager, self.core.hero, self.core
+        hero.set_autopilot(True, core.tm_port)
+        tm.ignore_lights_percentage(hero, 0.0)
+        tm.ignore_signs_percentage(hero, 0.0)
+        tm.auto_lane_change(hero, False)
+        points = [w.transform.location for w, _ in self.route[index + PATH_STEP::PATH_STEP]]
+        tm.set_path(hero, points + [self.route[-1][0].transform.location])
+
+    def run_step(self, input_data: Mapping[str, Any], timestamp: float) -> carla.VehicleControl | None:
+        """Drive round an obstacle blocking the route's lane (:mod:`.bypass`); otherwise the traffic manager
+        drives, asked for the route's lane changes (:meth:`_lane_changes`)."""
+        core, index = self.core, self.core.route_progress.index
+        if self.bypass is None and timestamp - self.looked >= BLOCKER_LOOK_EVERY:
+            self.looked = timestamp
+            blockers = find_blockers(core.world, core.hero, self.route, index)
+            if blockers and blockers[0][0] <= HAND_OVER_GAP + core.hero.get_velocity().length():
+                bypass = Bypass(core.world, core.map, core.hero, self.route, index, blockers)
+                if bypass.possible:
+                    self.bypass = bypass
+                    core.hero.set_autopilot(False, core.tm_port)
+        if self.bypass is not None:
+            if not self.bypass.finished(index):
+                return self.bypass.control(index)
+            self.bypass = None
+            self._engage(index)
+        return self._lane_changes(timestamp)
+
+    def _lane_changes(self, timestamp: float) -> None:
         """Ask for the route's next lane change from :data:`LANE_CHANGE_NOTICE` metres before it, when the lane
         beside has room, again every second (a queue or a vehicle alongside can hold it back) until the hero is
         on that lane; and

@@ -10,6 +10,10 @@ runs on the embedded world and on a CARLA server):
   while the light is red, heading along the lane; one event per light passed;
 - :class:`StopSignCriterion`: a stop sign's trigger volume affects the hero when it or its lane's
   next 20 m lie inside; leaving it without having stood (speed < 0.1 m/s) while affected is one event;
+- :class:`MinSpeedCriterion` (Leaderboard 2.0's ``MinimumSpeedRouteTest``): the route in four stretches;
+  over each, the hero's mean speed as a share of the surrounding traffic's (every autopilot or background
+  vehicle of the world) at the same ticks; a share under 100 % is a ``min_speed_infractions`` event with
+  that percentage (no traffic, no event);
 - :class:`LaneCriterion`: the hero is outside the lanes when farther than half a lane plus 1.3 m from
   the nearest driving or parking lane's centre, or (out of junctions) heading more than 120 degrees
   against its lane; the route metres completed meanwhile give the outside percentage.
@@ -23,8 +27,8 @@ from typing import Any
 import carla
 import numpy as np
 
-from .infractions import (COLLISION_LAYOUT, COLLISION_PEDESTRIAN, COLLISION_VEHICLE, RED_LIGHT, STOP_SIGN,
-                          Infraction)
+from .infractions import (COLLISION_LAYOUT, COLLISION_PEDESTRIAN, COLLISION_VEHICLE, MIN_SPEED, RED_LIGHT,
+                          STOP_SIGN, Infraction)
 
 COLLISION_RADIUS, COLLISION_ID_TIME = 5.0, 5.0  # metres, seconds: the Leaderboard's CollisionTest
 COLLISION_SPEED = 0.1  # m/s: a hero slower than this is not at fault (CollisionTest.EPSILON)
@@ -232,6 +236,52 @@ class StopSignCriterion:
                            f"z={location.z:.3f})", {"sign_id": sign.id})]
 
 
+MIN_SPEED_CHECKPOINTS = 4  # stretches of the route (the Leaderboard's MinSpeedTest)
+TRAFFIC_ROLES = ("autopilot", "background")  # role_name of the vehicles whose speed sets the pace
+
+
+class MinSpeedCriterion:
+    """The hero's mean speed against the traffic's, per stretch of the route (see the module docstring)."""
+
+    def __init__(self, world: Any, hero: Any, route_length: float) -> None:
+        self.traffic = [v for v in world.get_actors().filter("vehicle.*")
+                        if v.id != hero.id and v.attributes.get("role_name") in TRAFFIC_ROLES]
+        self.stretch = route_length / MIN_SPEED_CHECKPOINTS
+        self.started_at = 0.0
+        self.hero_sum = self.traffic_sum = 0.0
+        self.samples = 0
+        self.values: list[float] = []
+
+    def update(self, now: float, completed: float, speed: float, location: carla.Location) -> list[Infraction]:
+        """After a tick: sample the speeds; the event of a stretch the hero just finished."""
+        found = []
+        if completed - self.started_at > self.stretch:
+            found = self._checkpoint(now, location)
+            self.started_at = completed
+        alive = [v for v in self.traffic if v.is_alive]
+        if alive:
+            self.traffic_sum += sum(v.get_velocity().length() for v in alive) / len(alive)
+            self.hero_sum += speed
+            self.samples += 1
+        return found
+
+    def finish(self, now: float, fraction: float, location: carla.Location) -> list[Infraction]:
+        """The last stretch's event (routes end near 99 %: counted when past 95 %, as the Leaderboard does)."""
+        return self._checkpoint(now, location) if fraction > 0.95 else []
+
+    def _checkpoint(self, now: float, location: carla.Location) -> list[Infraction]:
+        hero, traffic, self.hero_sum, self.traffic_sum = self.hero_sum, self.traffic_sum, 0.0, 0.0
+        self.samples = 0
+        if traffic <= 0.0:
+            return []
+        value = round(hero / traffic * 100.0, 2)
+        self.values.append(value)
+        if value >= 100.0:
+            return []
+        return [Infraction(MIN_SPEED, now, _xyz(location), f"Average speed is {value}% of the surrounding traffic's one",
+                           {"percentage": value})]
+
+
 LANE_TYPES = carla.LaneType.Driving | carla.LaneType.Parking
 
 
@@ -241,7 +291,9 @@ class LaneCriterion:
     def __init__(self, town_map: carla.Map) -> None:
         self.map = town_map
 
-    def outside(self, transform: carla.Transform) -> bool:
+    def outside(self, transform: carla.Transform, wrong_way_counts: bool = True) -> bool:
+        """Whether the hero is outside the lanes; against its lane's direction only where ``wrong_way_counts``
+        (a ``TwoWays`` scenario switches that off while it runs, as ScenarioRunner's does)."""
         location = transform.location
         # the nearest driving or parking lane: one query with both lane types flagged
         waypoint = self.map.get_waypoint(location, project_to_road=True, lane_type=LANE_TYPES)
@@ -251,7 +303,7 @@ class LaneCriterion:
         distance = math.hypot(location.x - at.x, location.y - at.y)
         if distance > waypoint.lane_width / 2.0 + ALLOWED_OUT_DISTANCE:
             return True
-        if waypoint.is_junction or waypoint.lane_type != carla.LaneType.Driving:
+        if waypoint.is_junction or waypoint.lane_type != carla.LaneType.Driving or not wrong_way_counts:
             return False
         angle = abs((transform.rotation.yaw - waypoint.transform.rotation.yaw + 180.0) % 360.0 - 180.0)
         return angle > WRONG_WAY_ANGLE

@@ -6,7 +6,8 @@ town (the background traffic seeded from the route's id, so a route scores the s
 set or on another worker), and returns the ``results.json`` document (:mod:`.results`). With
 ``workers > 1`` each route is a task for a pool of that many processes, one simulator each, so every
 route's record comes back as it finishes. A route that raises is recorded as failed with its error and
-the others go on; workers end with the evaluating process.
+the others go on; workers end with the evaluating process. A Leaderboard 2.0 route's scenarios are
+simulated (:mod:`..scenarios`) and each one's outcome is in the route's ``meta.scenarios``.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from ..live import LivePublisher, LiveReporter
 from ..routes.planner import RoutePlanner
 from ..routes.route_files import RouteSpec
 from ..routes.route_sets import dense_route
+from ..scenarios import RouteScenarios
 from .agents import load_agent, sensor_config
 from .monitor import RouteMonitor
 from .recording import RouteVideo, StateLog
@@ -110,7 +112,10 @@ class RouteRunner:
             self.agent.set_global_plan(route)
         if hasattr(self.agent, "start"):
             self.agent.start(core)
-        monitor = RouteMonitor(core.world, core.map, core.hero, core.route_progress)
+        scenarios = RouteScenarios(spec.scenarios, core.world, core.map, core.hero, core.route_progress,
+                                   seed=zlib.crc32(f"{self.settings.seed}/{spec.route_id}".encode())) \
+            if spec.scenarios else None
+        monitor = RouteMonitor(core.world, core.map, core.hero, core.route_progress, scenarios)
         s, name = self.settings, output_name(spec.route_id)
         dt = core.config["timestep"]
         video = RouteVideo(os.path.join(s.record_dir, f"route_{name}.mp4"), core.world, core.hero,
@@ -123,6 +128,8 @@ class RouteRunner:
             data = core.tick(None)
             while not monitor.done:
                 control = self.agent.run_step(data, monitor.elapsed)
+                if scenarios is not None:
+                    control = scenarios.perturb(control)
                 data = core.tick(control)
                 new = monitor.update(dt)
                 if self.live is not None:
@@ -204,12 +211,12 @@ def _raised_by_agent(error: BaseException) -> bool:
 
 def _portable(spec: RouteSpec) -> tuple:
     """A route spec as plain values (carla types do not pickle to worker processes)."""
-    return (spec.route_id, spec.town, [(p.x, p.y, p.z) for p in spec.waypoints], list(spec.yaws))
+    return (spec.route_id, spec.town, [(p.x, p.y, p.z) for p in spec.waypoints], list(spec.yaws), spec.scenarios)
 
 
 def _spec(portable: tuple) -> RouteSpec:
-    route_id, town, points, yaws = portable
-    return RouteSpec(route_id, town, [carla.Location(*p) for p in points], yaws)
+    route_id, town, points, yaws, scenarios = portable
+    return RouteSpec(route_id, town, [carla.Location(*p) for p in points], yaws, scenarios=scenarios)
 
 
 #: The worker process's route runner (one simulator and agent per worker, set up once).

@@ -2,7 +2,8 @@
 ``results.json`` (see ``leaderboard-metrics.md`` in the project's references).
 
 Per route the infraction penalty starts at 1.0 and is multiplied by :data:`PENALTIES` for every
-event, and by ``1 - percentage / 100`` for the share of the route driven outside its lanes; the
+event (Leaderboard 2.0's minimum-speed events by their percentage, see :data:`MIN_SPEED_FACTOR`), and by
+``1 - percentage / 100`` for the share of the route driven outside its lanes; the
 driving score is ``route completion x penalty``. Route deviations, blocks and timeouts end the route
 (recorded, no factor).
 """
@@ -21,19 +22,26 @@ OUTSIDE_LANES = "outside_route_lanes"
 ROUTE_DEVIATION = "route_dev"
 BLOCKED = "vehicle_blocked"
 TIMEOUT = "route_timeout"
+YIELD_EMERGENCY = "yield_emergency_vehicle_infractions"
+SCENARIO_TIMEOUT = "scenario_timeouts"
+MIN_SPEED = "min_speed_infractions"
 
 #: Every kind in results.json order.
 KINDS = (COLLISION_PEDESTRIAN, COLLISION_VEHICLE, COLLISION_LAYOUT, RED_LIGHT, STOP_SIGN, OUTSIDE_LANES,
-         ROUTE_DEVIATION, BLOCKED, TIMEOUT)
+         ROUTE_DEVIATION, BLOCKED, TIMEOUT, YIELD_EMERGENCY, SCENARIO_TIMEOUT, MIN_SPEED)
 #: Multiplicative factor of one event of each kind.
 PENALTIES = {COLLISION_PEDESTRIAN: 0.50, COLLISION_VEHICLE: 0.60, COLLISION_LAYOUT: 0.65, RED_LIGHT: 0.70,
-             STOP_SIGN: 0.80}
+             STOP_SIGN: 0.80, YIELD_EMERGENCY: 0.70, SCENARIO_TIMEOUT: 0.70}
+#: Leaderboard 2.0: a minimum-speed event of ``percentage`` (the hero's mean speed as a share of the
+#: traffic's) multiplies the penalty by ``1 - (1 - MIN_SPEED_FACTOR) * (1 - percentage / 100)``.
+MIN_SPEED_FACTOR = 0.7
 #: Kinds that end the route.
 ENDING = (ROUTE_DEVIATION, BLOCKED, TIMEOUT)
 #: Short column names for printed tables.
 SHORT_NAMES = {COLLISION_PEDESTRIAN: "ped", COLLISION_VEHICLE: "veh", COLLISION_LAYOUT: "static",
                RED_LIGHT: "red", STOP_SIGN: "stop", OUTSIDE_LANES: "off_lane", ROUTE_DEVIATION: "dev",
-               BLOCKED: "blocked", TIMEOUT: "timeout"}
+               BLOCKED: "blocked", TIMEOUT: "timeout", YIELD_EMERGENCY: "yield", SCENARIO_TIMEOUT: "scen_to",
+               MIN_SPEED: "min_spd"}
 
 STATUS_COMPLETED = "Completed"
 STATUS_FAILED = "Failed"
@@ -69,9 +77,12 @@ class Infraction:
 
 
 def penalty(infractions: list[Infraction], outside_percentage: float) -> float:
-    """The infraction penalty of a route: the product of its events' factors and the outside-lanes
-    factor ``1 - outside_percentage / 100``."""
+    """The infraction penalty of a route: the product of its events' factors (a minimum-speed event's by its
+    percentage) and the outside-lanes factor ``1 - outside_percentage / 100``."""
     factor = 1.0
     for infraction in infractions:
-        factor *= PENALTIES.get(infraction.kind, 1.0)
+        if infraction.kind == MIN_SPEED:
+            factor *= 1.0 - (1.0 - MIN_SPEED_FACTOR) * (1.0 - min(100.0, infraction.facts["percentage"]) / 100.0)
+        else:
+            factor *= PENALTIES.get(infraction.kind, 1.0)
     return factor * max(0.0, 1.0 - outside_percentage / 100.0)

@@ -3,7 +3,9 @@
 After every world tick :meth:`RouteMonitor.update` reads the route completion, runs the criteria
 (:mod:`.criteria`), adds the route metres completed outside the lanes, and ends the route when it is
 completed (past 99 % and within 10 m of its end), when the hero is more than 30 m from the route,
-has stood still (< 0.1 m/s) for 180 s, or the time limit (0.8 s per metre + 5 s) has passed.
+has stood still (< 0.1 m/s) for 180 s, or the time limit (0.8 s per metre + 5 s) has passed. With
+the route's Leaderboard 2.0 scenarios (:class:`~..scenarios.RouteScenarios`) it runs them too: their
+timeouts are ``scenario_timeouts`` events, and the Leaderboard 2.0's minimum-speed criterion is kept.
 :meth:`RouteMonitor.record` gives the route's scores: RC, infraction penalty and DS = RC x penalty.
 """
 
@@ -16,10 +18,11 @@ from typing import Any
 import carla
 
 from ..routes.progress import RouteProgress
-from .criteria import CollisionCriterion, LaneCriterion, RedLightCriterion, StopSignCriterion
+from ..scenarios import RouteScenarios
+from .criteria import CollisionCriterion, LaneCriterion, MinSpeedCriterion, RedLightCriterion, StopSignCriterion
 from .infractions import (BLOCKED, BLOCKED_SPEED, BLOCKED_TIME, COMPLETION_DISTANCE, COMPLETION_SHARE,
-                          DEVIATION_LIMIT, END_STATUS, OUTSIDE_LANES, ROUTE_DEVIATION, STATUS_COMPLETED,
-                          STATUS_FAILED, TIMEOUT, Infraction, penalty, time_limit)
+                          DEVIATION_LIMIT, END_STATUS, OUTSIDE_LANES, ROUTE_DEVIATION, SCENARIO_TIMEOUT,
+                          STATUS_COMPLETED, STATUS_FAILED, TIMEOUT, Infraction, penalty, time_limit)
 
 
 @dataclass
@@ -41,8 +44,11 @@ class RouteMonitor:
     """The Leaderboard's criteria for ``hero`` along ``progress`` (its route progress, kept up to date
     by its owner: ``CarlaCore.tick``), from the moment it is created."""
 
-    def __init__(self, world: Any, town_map: carla.Map, hero: Any, progress: RouteProgress) -> None:
+    def __init__(self, world: Any, town_map: carla.Map, hero: Any, progress: RouteProgress,
+                 scenarios: RouteScenarios | None = None) -> None:
         self.hero = hero
+        self.scenarios = scenarios
+        self.min_speed = MinSpeedCriterion(world, hero, progress.length)
         self.progress = progress
         self._completed = progress.completed
         self.collisions = CollisionCriterion(world, hero)
@@ -59,6 +65,7 @@ class RouteMonitor:
         self.elapsed = 0.0
         self.completed = False
         self.ended_by: str | None = None  # the ending kind, or None while running or when completed
+        self._finished = False
 
     @property
     def done(self) -> bool:
@@ -81,7 +88,8 @@ class RouteMonitor:
         velocity = self.hero.get_velocity()
         speed = math.sqrt(velocity.x ** 2 + velocity.y ** 2 + velocity.z ** 2)
         gained, self._completed = self.progress.completed - self._completed, self.progress.completed
-        self.outside_now = self.lanes.outside(transform)
+        self.outside_now = self.lanes.outside(
+            transform, wrong_way_counts=self.scenarios is None or not self.scenarios.wrong_way_allowed)
         if self.outside_now:
             self.outside_metres += gained
         found = self.collisions.update(now, location, speed if self._speed is None else self._speed)
@@ -98,8 +106,24 @@ class RouteMonitor:
             found.append(self._end(BLOCKED, now, location, "Agent got blocked at "))
         elif now >= self.time_limit:
             found.append(self._end(TIMEOUT, now, location, "Route timeout at "))
+        found += self.min_speed.update(now, self.progress.completed, speed, location)
+        if self.scenarios is not None:
+            for scenario in self.scenarios.update(now, [i.kind for i in found]):
+                found.append(Infraction(SCENARIO_TIMEOUT, now, (location.x, location.y, location.z),
+                                        "Agent timed out a scenario", {"scenario": scenario.spec.name}))
+        if self.done:
+            found += self._finish(now, location)
         self.infractions += found
         return found
+
+    def _finish(self, now: float, location: carla.Location) -> list[Infraction]:
+        """The route ended: the last minimum-speed stretch, and every scenario settled."""
+        if self._finished:
+            return []
+        self._finished = True
+        if self.scenarios is not None:
+            self.scenarios.finish()
+        return self.min_speed.finish(now, 1.0 if self.completed else self.progress.fraction, location)
 
     def _end(self, kind: str, now: float, location: carla.Location, message: str) -> Infraction:
         self.ended_by = kind
@@ -118,8 +142,11 @@ class RouteMonitor:
         factor = penalty(self.infractions, outside)
         completion = self.route_completion
         status = STATUS_COMPLETED if self.completed else END_STATUS.get(self.ended_by, STATUS_FAILED)
+        meta = {"scenarios": self.scenarios.results()} if self.scenarios is not None and self.scenarios.specs else {}
         return RouteScore(completion, factor, max(0.0, completion * factor), status, events, outside,
-                          self.progress.length, self.elapsed)
+                          self.progress.length, self.elapsed, meta)
 
     def destroy(self) -> None:
         self.collisions.destroy()
+        if self.scenarios is not None:
+            self.scenarios.finish()  # (again is harmless) a route that raised leaves no scenario actors

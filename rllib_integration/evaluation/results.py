@@ -19,13 +19,16 @@ import json
 import os
 from typing import Any
 
-from .infractions import KINDS, SHORT_NAMES, STATUS_COMPLETED, STATUS_FAILED
+from .infractions import (KINDS, MIN_SPEED, SCENARIO_TIMEOUT, SHORT_NAMES, STATUS_COMPLETED, STATUS_FAILED,
+                          YIELD_EMERGENCY)
 from .monitor import RouteScore
 
+LEADERBOARD_2_KINDS = (YIELD_EMERGENCY, SCENARIO_TIMEOUT, MIN_SPEED)
 MIN_KM = 0.001  # completed kilometres of a route, at least (a route that ends at its start)
 LABELS = ("Avg. driving score", "Avg. route completion", "Avg. infraction penalty", "Collisions with pedestrians",
           "Collisions with vehicles", "Collisions with layout", "Red lights infractions", "Stop sign infractions",
-          "Off-road infractions", "Route deviations", "Agent blocked", "Route timeouts")
+          "Off-road infractions", "Route deviations", "Agent blocked", "Route timeouts",
+          "Yield emergency vehicles infractions", "Scenario timeouts", "Min speed infractions")
 
 
 def completed_km(record: dict[str, Any]) -> float:
@@ -67,13 +70,16 @@ def global_record(records: list[dict[str, Any]]) -> dict[str, Any]:
     scores = {key: round(sum(r["scores"][key] for r in records) / count, 4)
               for key in ("score_route", "score_penalty", "score_composed")}
     km = sum(completed_km(r) for r in records) or MIN_KM
-    per_km = {kind: round(sum(len(r["infractions"][kind]) for r in records) / km, 4) for kind in KINDS}
-    summed = {kind: round(sum(len(r["infractions"][kind]) / completed_km(r) for r in records), 4) for kind in KINDS}
+    # (.get: records of an older results.json, resumed, lack the Leaderboard 2.0 kinds)
+    per_km = {kind: round(sum(len(r["infractions"].get(kind, [])) for r in records) / km, 4) for kind in KINDS}
+    summed = {kind: round(sum(len(r["infractions"].get(kind, [])) / completed_km(r) for r in records), 4)
+              for kind in KINDS}
     failed = [(r["route_id"], r["index"], r["status"]) for r in records if r["status"] != STATUS_COMPLETED]
     return {"index": -1, "route_id": -1, "status": STATUS_FAILED if failed else STATUS_COMPLETED,
             "infractions": per_km, "scores": scores,
             "meta": {"exceptions": failed, "completed_km": round(km, 4), "routes": len(records),
-                     "infractions_count": {kind: sum(len(r["infractions"][kind]) for r in records) for kind in KINDS},
+                     "infractions_count": {kind: sum(len(r["infractions"].get(kind, [])) for r in records)
+                                           for kind in KINDS},
                      "infractions_per_km_summed": summed,
                      "duration_game": round(sum(r["meta"]["duration_game"] for r in records), 3),
                      "duration_system": round(sum(r["meta"]["duration_system"] for r in records), 3)}}
@@ -103,14 +109,15 @@ def write_results(path: str, document: dict[str, Any]) -> None:
 
 
 def format_table(records: list[dict[str, Any]]) -> str:
-    """Per route and global: RC, penalty, DS, infractions per km by kind, time and status."""
-    kinds = KINDS
+    """Per route and global: RC, penalty, DS, infractions per km by kind (the Leaderboard 2.0 kinds only
+    where some route has one), time and status."""
+    kinds = [k for k in KINDS if k not in LEADERBOARD_2_KINDS or any(r["infractions"].get(k) for r in records)]
     header = ["route", "town", "RC", "penalty", "DS"] + [f"{SHORT_NAMES[k]}/km" for k in kinds] + ["game_s", "status"]
     rows = [header]
     for r in sorted(records, key=lambda r: r["index"]):
         rows.append([str(r["route_id"]), os.path.splitext(os.path.basename(r["meta"]["town"]))[0], f"{r['scores']['score_route']:.1f}",
                      f"{r['scores']['score_penalty']:.3f}", f"{r['scores']['score_composed']:.1f}"]
-                    + [f"{r['meta']['infractions_per_km'][k]:.2f}" for k in kinds]
+                    + [f"{r['meta']['infractions_per_km'].get(k, 0.0):.2f}" for k in kinds]
                     + [f"{r['meta']['duration_game']:.0f}", r["status"]])
     overall = global_record(records)
     rows.append(["global", "", f"{overall['scores']['score_route']:.1f}", f"{overall['scores']['score_penalty']:.3f}",

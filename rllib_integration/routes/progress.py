@@ -77,6 +77,20 @@ class RouteProgress:
         end = self.points[-1]
         return math.hypot(location.x - end[0], location.y - end[1])
 
+    def nearest_index(self, location: carla.Location) -> int:
+        """The route point nearest ``location`` (planar), over the whole route."""
+        d = (self.points[:, 0] - location.x) ** 2 + (self.points[:, 1] - location.y) ** 2
+        return int(np.argmin(d))
+
+    def distance_between(self, start: int, end: int) -> float:
+        """Route metres from point ``start`` to point ``end`` (negative when ``end`` lies behind)."""
+        return float(self.cumulative[end] - self.cumulative[start])
+
+    def index_after(self, start: int, metres: float) -> int:
+        """The first route point ``metres`` past point ``start`` (the last point where the route is shorter)."""
+        target = self.cumulative[start] + metres
+        return int(min(np.searchsorted(self.cumulative, target), len(self.points) - 1))
+
     def ahead(self, count: int) -> Route:
         """The next ``count`` route points after the last passed one (fewer near the end)."""
         return self.route[self.index + 1:self.index + 1 + count]

@@ -4,8 +4,9 @@
 - 2.0: ``<routes><route id="0" town="Town12"><weathers>…</weathers><waypoints><position x y z/>…
   </waypoints><scenarios>…</scenarios></route></routes>``
 
-Scenarios of 2.0 files are not simulated: they are kept on the :class:`RouteSpec` by name and type
-(``scenarios``) so tools can list them, never silently dropped. Weathers are kept as raw attributes.
+A 2.0 file's scenarios are kept on the :class:`RouteSpec` as :class:`ScenarioSpec` (name, type, trigger
+point and parameters, as ScenarioRunner reads them); :mod:`rllib_integration.scenarios` simulates them.
+Weathers are kept as raw attributes.
 """
 
 from __future__ import annotations
@@ -13,8 +14,31 @@ from __future__ import annotations
 import pathlib
 import xml.etree.ElementTree as ElementTree
 from dataclasses import dataclass, field
+from typing import Any
 
 import carla
+
+
+@dataclass(frozen=True)
+class ScenarioSpec:
+    """One ``<scenario>`` of a 2.0 route: its name, type, trigger point ``(x, y, z, yaw)`` and parameters,
+    each ``{attribute: value}`` as written (``<distance value="40"/>`` is ``{"distance": {"value": "40"}}``)."""
+
+    name: str
+    type: str
+    trigger: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)
+    parameters: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    def value(self, name: str, default: Any, kind: type = float) -> Any:
+        """A parameter's ``value`` as ``kind``, or ``default`` where the route does not give it."""
+        entry = self.parameters.get(name)
+        if entry is None or "value" not in entry:
+            return default
+        try:
+            return kind(entry["value"])
+        except ValueError:
+            raise RouteFileError(f"scenario {self.name}: <{name} value={entry['value']!r}> is not a "
+                                 f"{kind.__name__}") from None
 
 
 @dataclass
@@ -26,7 +50,7 @@ class RouteSpec:
     waypoints: list[carla.Location]
     yaws: list[float] = field(default_factory=list)  # 1.0 files: the heading at each waypoint
     weathers: list[dict[str, str]] = field(default_factory=list)
-    scenarios: list[tuple[str, str]] = field(default_factory=list)  # (name, type): not simulated
+    scenarios: list[ScenarioSpec] = field(default_factory=list)
 
 
 class RouteFileError(ValueError):
@@ -43,6 +67,17 @@ def _float(element: ElementTree.Element, key: str, where: str, default: float | 
         return float(value)
     except ValueError:
         raise RouteFileError(f"{where}: <{element.tag} {key}={value!r}> is not a number") from None
+
+
+def _scenario(element: ElementTree.Element, where: str) -> ScenarioSpec:
+    """A ``<scenario>``: its trigger point (the route's start where absent) and its parameters."""
+    name = element.get("name", "")
+    point = element.find("trigger_point")
+    where = f"{where} scenario {name or element.get('type', '?')}"
+    trigger = (0.0, 0.0, 0.0, 0.0) if point is None else \
+        tuple(_float(point, key, where, 0.0 if key in ("z", "yaw") else None) for key in ("x", "y", "z", "yaw"))
+    parameters = {child.tag: dict(child.attrib) for child in element if child.tag != "trigger_point"}
+    return ScenarioSpec(name, element.get("type", ""), trigger, parameters)
 
 
 def read_routes(path: str | pathlib.Path) -> list[RouteSpec]:
@@ -71,7 +106,7 @@ def read_routes(path: str | pathlib.Path) -> list[RouteSpec]:
                      for e in elements]
         yaws = [_float(e, "yaw", where, 0.0) for e in points]
         weathers = [dict(w.attrib) for w in route.findall("weathers/weather")]
-        scenarios = [(s.get("name", ""), s.get("type", "")) for s in route.findall("scenarios/scenario")]
+        scenarios = [_scenario(s, where) for s in route.findall("scenarios/scenario")]
         routes.append(RouteSpec(route.get("id", str(number)), town, waypoints, yaws, weathers, scenarios))
     if not routes:
         raise RouteFileError(f"{path}: no <route> elements")
@@ -99,7 +134,12 @@ def write_routes(path: str | pathlib.Path, routes: list[RouteSpec], version: int
             for loc in spec.waypoints:
                 ElementTree.SubElement(positions, "position", x=f"{loc.x:.3f}", y=f"{loc.y:.3f}", z=f"{loc.z:.3f}")
             scenarios = ElementTree.SubElement(route, "scenarios")
-            for name, kind in spec.scenarios:
-                ElementTree.SubElement(scenarios, "scenario", name=name, type=kind)
+            for scenario in spec.scenarios:
+                element = ElementTree.SubElement(scenarios, "scenario", name=scenario.name, type=scenario.type)
+                x, y, z, yaw = scenario.trigger
+                ElementTree.SubElement(element, "trigger_point", x=f"{x:.3f}", y=f"{y:.3f}", z=f"{z:.3f}",
+                                       yaw=f"{yaw:.3f}")
+                for tag, attributes in scenario.parameters.items():
+                    ElementTree.SubElement(element, tag, **attributes)
     ElementTree.indent(root)
     pathlib.Path(path).write_text(ElementTree.tostring(root, encoding="unicode") + "\n", encoding="utf-8")

@@ -1,0 +1,6 @@
+"""Leaderboard 2.0 scenarios simulated by the evaluator itself (no ScenarioRunner needed): see
+:mod:`.route_scenarios` for the types covered and :mod:`.base` for a scenario's life cycle."""
+
+from .route_scenarios import NOT_SIMULATED, SCENARIO_TYPES, RouteScenarios, unsimulated_types
+
+__all__ = ["NOT_SIMULATED", "SCENARIO_TYPES", "RouteScenarios", "unsimulated_types"]

@@ -1,0 +1,203 @@
+"""A Leaderboard 2.0 scenario on a route: when it is built, when it starts, what it does each tick and how
+it ends, through the carla API only (so the same code runs on the embedded world and on a CARLA server).
+
+A :class:`Scenario` is built (its actors spawned) once the hero is within :data:`BUILD_DISTANCE` route
+metres of its trigger point, starts when the hero reaches the trigger point, and ends when the hero is
+past its end (``end_index``, a route point: passed, unless an infraction happened meanwhile), when it
+times out (``timeout`` seconds after starting: a ``scenario_timeouts`` infraction, as the Leaderboard's
+``ScenarioTimeoutTest``), or when the route ends first.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from typing import Any
+
+import carla
+
+from ..routes.progress import RouteProgress
+from ..routes.route_files import ScenarioSpec
+
+logger = logging.getLogger(__name__)
+
+BUILD_DISTANCE = 60.0  # route metres before the trigger point the scenario's actors appear
+START_DISTANCE = 2.0  # metres from the trigger point (along the route) the scenario starts
+
+# a scenario's outcome
+WAITING, RUNNING, PASSED, FAILED, TIMED_OUT, NOT_REACHED, NOT_BUILT = (
+    "waiting", "running", "passed", "failed", "timed out", "not reached", "not built")
+
+
+class ScenarioBuildError(RuntimeError):
+    """A scenario's actors could not be placed (no room, no lane beside, a junction in the way)."""
+
+
+class Scenario:
+    """Base class: subclasses set :attr:`TIMEOUT`, build their actors in :meth:`build` (returning the route
+    metres past the trigger point where the scenario ends) and act in :meth:`tick`."""
+
+    #: Seconds from the start the hero may take to get past the scenario (None: no scenario timeout).
+    TIMEOUT: float | None = None
+    #: Whether driving against the lane's direction is not counted outside the route's lanes while it runs.
+    WRONG_WAY_ALLOWED = False
+
+    def __init__(self, spec: ScenarioSpec, world: Any, town_map: carla.Map, hero: Any,
+                 progress: RouteProgress, rng: Any) -> None:
+        self.spec, self.world, self.map, self.hero, self.progress, self.rng = spec, world, town_map, hero, progress, rng
+        x, y, z, yaw = spec.trigger
+        self.trigger = carla.Transform(carla.Location(x, y, z), carla.Rotation(yaw=yaw))
+        self.trigger_index = progress.nearest_index(self.trigger.location)
+        self.end_index = self.trigger_index
+        self.state = WAITING
+        self.started_at: float | None = None
+        self.actors: list[Any] = []
+        self.infractions: list[str] = []
+        self.reason = ""
+
+    # -- what subclasses write ---------------------------------------------------------------------
+    def build(self) -> float:
+        """Spawn the scenario's actors; the route metres past the trigger point where it ends."""
+        raise NotImplementedError
+
+    def tick(self, now: float) -> None:
+        """Act once per world tick while running (the actors' behaviour)."""
+
+    def perturb(self, control: carla.VehicleControl) -> carla.VehicleControl:
+        """The hero's control as the scenario changes it (ControlLoss's noise); unchanged by default."""
+        return control
+
+    # -- the life cycle ------------------------------------------------------------------------------
+    @property
+    def done(self) -> bool:
+        return self.state not in (WAITING, RUNNING)
+
+    def route_metres_to_trigger(self) -> float:
+        return self.progress.distance_between(self.progress.index, self.trigger_index)
+
+    def update(self, now: float) -> bool:
+        """Advance after a tick; True when the scenario just timed out (the caller records the infraction)."""
+        if self.state == WAITING:
+            if not self.actors and self.reason == "" and self.route_metres_to_trigger() <= BUILD_DISTANCE:
+                self._build()
+                if self.done:
+                    return False
+            if self.progress.index >= self.trigger_index or \
+                    self.hero.get_location().distance(self.trigger.location) < START_DISTANCE:
+                self.state, self.started_at = RUNNING, now
+                logger.debug("scenario %s started at %.1f s", self.spec.name, now)
+        if self.state != RUNNING:
+            return False
+        self.tick(now)
+        if self.progress.index >= self.end_index:
+            self.state = FAILED if self.infractions else PASSED
+        elif self.TIMEOUT is not None and now - self.started_at > self.TIMEOUT:
+            self.state = TIMED_OUT
+        if self.done:  # ScenarioRunner removes a finished scenario's actors: the hero may go on
+            self.destroy()
+        return self.state == TIMED_OUT
+
+    def _build(self) -> None:
+        try:
+            metres = self.build()
+        except ScenarioBuildError as error:
+            logger.warning("scenario %s (%s) not built: %s", self.spec.name, self.spec.type, error)
+            self.state, self.reason = NOT_BUILT, str(error)
+            self.destroy()
+            return
+        self.end_index = self.progress.index_after(self.trigger_index, metres)
+
+    def note(self, infraction_kind: str) -> None:
+        """An infraction of the hero while this scenario runs: it is not passed."""
+        if self.state == RUNNING:
+            self.infractions.append(infraction_kind)
+
+    def finish(self) -> None:
+        """The route ended: a scenario still waiting was not reached; a running one failed."""
+        if self.state == WAITING:
+            self.state = NOT_REACHED
+        elif self.state == RUNNING:
+            self.state, self.reason = FAILED, "the route ended before the hero got past it"
+
+    def destroy(self) -> None:
+        for actor in self.actors:
+            if actor is not None and actor.is_alive:
+                actor.destroy()
+        self.actors = []
+
+    def result(self) -> dict[str, Any]:
+        """The scenario's entry of the route's results.json record."""
+        entry = {"name": self.spec.name, "type": self.spec.type, "status": self.state}
+        if self.infractions:
+            entry["infractions"] = sorted(set(self.infractions))
+        if self.reason:
+            entry["reason"] = self.reason
+        return entry
+
+    # -- helpers for subclasses ------------------------------------------------------------------------
+    def spawn(self, blueprint_id: str, transform: carla.Transform, role: str = "scenario",
+              physics: bool = True) -> Any:
+        """An actor of ``blueprint_id`` (a pattern: a seeded pick among the matches, cars (``base_type``) for
+        ``vehicle.*``) at ``transform``, kept for clean-up; :class:`ScenarioBuildError` where it cannot be
+        placed."""
+        matches = list(self.world.get_blueprint_library().filter(blueprint_id))
+        if blueprint_id == "vehicle.*":
+            matches = [b for b in matches if b.has_attribute("base_type")
+                       and b.get_attribute("base_type").as_str().lower() == "car"]
+        if not matches:
+            raise ScenarioBuildError(f"no blueprint {blueprint_id}")
+        blueprint = matches[int(self.rng.integers(len(matches)))]
+        if blueprint.has_attribute("role_name"):
+            blueprint.set_attribute("role_name", role)
+        actor = self.world.try_spawn_actor(blueprint, transform)
+        if actor is None:
+            raise ScenarioBuildError(f"{blueprint.id} could not be spawned at "
+                                     f"({transform.location.x:.1f}, {transform.location.y:.1f}): the place is taken")
+        if not physics:
+            actor.set_simulate_physics(False)
+        self.actors.append(actor)
+        return actor
+
+    def trigger_waypoint(self) -> carla.Waypoint:
+        waypoint = self.map.get_waypoint(self.trigger.location)
+        if waypoint is None:
+            raise ScenarioBuildError("the trigger point is on no driving lane")
+        return waypoint
+
+
+def forward(waypoint: carla.Waypoint, distance: float, stop_at_junction: bool = True) -> carla.Waypoint:
+    """The lane's point ``distance`` metres on (1 m steps), stopping before a junction as ScenarioRunner does."""
+    travelled = 0.0
+    while travelled < distance:
+        following = waypoint.next(1.0)
+        if not following or (stop_at_junction and following[0].is_junction):
+            break
+        waypoint = following[0]
+        travelled += 1.0
+    return waypoint
+
+
+def beside(waypoint: carla.Waypoint, metres: float, z: float = 0.2, yaw: float = 0.0) -> carla.Transform:
+    """A transform ``metres`` to the right of the lane centre (negative: to the left), turned by ``yaw``."""
+    transform = waypoint.transform
+    right = transform.get_right_vector()
+    location = transform.location + carla.Location(x=metres * right.x, y=metres * right.y, z=z)
+    return carla.Transform(location, carla.Rotation(yaw=transform.rotation.yaw + yaw))
+
+
+def outermost(waypoint: carla.Waypoint, right: bool,
+              lane_types: tuple = (carla.LaneType.Driving, carla.LaneType.Parking)) -> carla.Waypoint:
+    """The last lane of ``lane_types`` going right (or left) from ``waypoint``'s."""
+    for _ in range(10):
+        other = waypoint.get_right_lane() if right else waypoint.get_left_lane()
+        if other is None or other.lane_type not in lane_types or other.lane_id * waypoint.lane_id <= 0:
+            break
+        waypoint = other
+    return waypoint
+
+
+def heading(a: carla.Location, b: carla.Location) -> carla.Vector3D:
+    """The unit vector from ``a`` to ``b`` (planar)."""
+    dx, dy = b.x - a.x, b.y - a.y
+    norm = math.hypot(dx, dy) or 1.0
+    return carla.Vector3D(dx / norm, dy / norm, 0.0)

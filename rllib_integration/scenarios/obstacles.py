@@ -1,0 +1,120 @@
+"""Obstacles that block the hero's lane and must be driven around (Leaderboard 2.0's route obstacles):
+``Accident``, ``ParkedObstacle`` and ``ConstructionObstacle``, and their ``TwoWays`` variants where the
+lane beside is the opposite direction's (driving against it is then not counted outside the route's lanes
+while the scenario runs, as ScenarioRunner switches its wrong-direction test off). As ScenarioRunner's ``route_obstacles.py`` and
+``construction_crash_vehicle.py`` place them: ``distance`` metres (a route parameter) past the trigger
+point along the hero's lane (stopping before a junction), displaced towards ``direction``
+(``right``/``left``), with a warning prop behind them; the scenario ends 50 m past the last one and times out
+after 180 s (240 s for an accident) as ScenarioRunner's ``ScenarioTimeout`` does. The opposite traffic
+flow ScenarioRunner sends down the other lane of ``TwoWays`` is not simulated (the route's background
+traffic drives there).
+"""
+
+from __future__ import annotations
+
+import carla
+
+from .base import Scenario, ScenarioBuildError, beside, forward, outermost
+
+END_DISTANCE = 50.0  # metres past the last obstacle the scenario ends
+OFFSET = 0.6  # share of half the lane width the obstacles stand towards ``direction``
+
+
+class LaneObstacle(Scenario):
+    """Common placement: a warning prop at ``distance``, the obstacles after it."""
+
+    TIMEOUT = 180.0
+    DEFAULT_DISTANCE = 120.0
+
+    def direction_sign(self) -> float:
+        direction = self.spec.value("direction", "right", str)
+        if direction not in ("right", "left"):
+            raise ScenarioBuildError(f"direction {direction!r}: 'right' or 'left'")
+        return 1.0 if direction == "right" else -1.0
+
+    def build(self) -> float:
+        start = self.trigger_waypoint()
+        sign = self.direction_sign()
+        first = forward(start, self.spec.value("distance", self.DEFAULT_DISTANCE))
+        last = self.place(first, sign)
+        return self.progress_metres(last) + END_DISTANCE
+
+    def place(self, waypoint: carla.Waypoint, sign: float) -> carla.Waypoint:
+        """Spawn the obstacles from ``waypoint`` on; the waypoint of the last."""
+        raise NotImplementedError
+
+    def progress_metres(self, waypoint: carla.Waypoint) -> float:
+        """Route metres from the trigger point to ``waypoint``'s place."""
+        index = self.progress.nearest_index(waypoint.transform.location)
+        return max(0.0, self.progress.distance_between(self.trigger_index, index))
+
+    def obstacle_at(self, waypoint: carla.Waypoint, sign: float, blueprint: str, role: str = "scenario") -> None:
+        """A vehicle on ``waypoint``'s lane, displaced towards the side, hand brake on."""
+        vehicle = self.spawn(blueprint, beside(waypoint, sign * OFFSET * waypoint.lane_width / 2.0, z=0.5), role)
+        vehicle.apply_control(carla.VehicleControl(hand_brake=True, brake=1.0))
+
+
+class Accident(LaneObstacle):
+    """A police car and, 10 m and 16 m on, two crashed cars; a warning sign at the road's edge before them."""
+
+    TIMEOUT = 240.0
+
+    def place(self, waypoint: carla.Waypoint, sign: float) -> carla.Waypoint:
+        edge = outermost(waypoint, right=sign > 0)
+        self.spawn("static.prop.warningaccident", beside(edge, sign * 0.3 * edge.lane_width, yaw=90.0),
+                   physics=False)
+        police = forward(waypoint, 4.0)
+        self.obstacle_at(police, sign, "vehicle.dodge.charger_police_2020")
+        first = forward(police, 10.0)
+        self.obstacle_at(first, sign, "vehicle.*", role="scenario no lights")
+        second = forward(first, 6.0)
+        self.obstacle_at(second, sign, "vehicle.*", role="scenario no lights")
+        return second
+
+
+class ParkedObstacle(LaneObstacle):
+    """A parked car with its hazard lights on, a warning sign behind it."""
+
+    def place(self, waypoint: carla.Waypoint, sign: float) -> carla.Waypoint:
+        self.spawn("static.prop.warningaccident", beside(waypoint, sign * 0.3 * waypoint.lane_width, yaw=90.0),
+                   physics=False)
+        parked = forward(waypoint, 6.0)
+        self.obstacle_at(parked, sign, "vehicle.*")
+        return parked
+
+
+class ConstructionObstacle(LaneObstacle):
+    """A traffic warning board and a wedge of construction cones closing the lane."""
+
+    DEFAULT_DISTANCE = 100.0
+
+    def place(self, waypoint: carla.Waypoint, sign: float) -> carla.Waypoint:
+        for share in (-0.6, 0.0, 0.6):  # a row of cones across the lane
+            self.spawn("static.prop.constructioncone", beside(waypoint, share * waypoint.lane_width / 2.0, z=0.1),
+                       physics=False)
+        board = forward(waypoint, 3.0)
+        self.spawn("static.prop.trafficwarning", beside(board, 0.0), physics=False)
+        last = board
+        for step in (4.0, 8.0, 12.0):  # cones along the closed side past the board
+            last = forward(board, step)
+            self.spawn("static.prop.constructioncone", beside(last, sign * 0.3 * last.lane_width, z=0.1),
+                       physics=False)
+        return last
+
+
+class AccidentTwoWays(Accident):
+    """An accident where the way round is the opposite direction's lane."""
+
+    WRONG_WAY_ALLOWED = True
+
+
+class ParkedObstacleTwoWays(ParkedObstacle):
+    """A parked car where the way round is the opposite direction's lane."""
+
+    WRONG_WAY_ALLOWED = True
+
+
+class ConstructionObstacleTwoWays(ConstructionObstacle):
+    """Construction where the way round is the opposite direction's lane."""
+
+    WRONG_WAY_ALLOWED = True

@@ -1,0 +1,92 @@
+"""All the scenarios of one route, driven alongside the evaluator's monitor.
+
+:data:`SCENARIO_TYPES` names the Leaderboard 2.0 scenario types simulated here; a route's scenario of
+another type is listed as ``not simulated`` in its results (and evaluate.py says so before driving).
+:class:`RouteScenarios` builds and runs them tick by tick, hands the hero's infractions to the running
+ones, adds a ``scenario_timeouts`` infraction for each that times out, and reports each one's outcome.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import carla
+import numpy as np
+
+from ..routes.progress import RouteProgress
+from ..routes.route_files import ScenarioSpec
+from .base import RUNNING, Scenario
+from .crossings import DynamicObjectCrossing, ParkingCrossingPedestrian
+from .lane_events import ControlLoss, HardBreakRoute
+from .obstacles import (Accident, AccidentTwoWays, ConstructionObstacle, ConstructionObstacleTwoWays, ParkedObstacle,
+                        ParkedObstacleTwoWays)
+
+#: Scenario type (as route files name them) -> its class.
+SCENARIO_TYPES: dict[str, type[Scenario]] = {
+    "Accident": Accident, "AccidentTwoWays": AccidentTwoWays,
+    "ParkedObstacle": ParkedObstacle, "ParkedObstacleTwoWays": ParkedObstacleTwoWays,
+    "ConstructionObstacle": ConstructionObstacle, "ConstructionObstacleTwoWays": ConstructionObstacleTwoWays,
+    "DynamicObjectCrossing": DynamicObjectCrossing, "ParkingCrossingPedestrian": ParkingCrossingPedestrian,
+    "HardBreakRoute": HardBreakRoute, "ControlLoss": ControlLoss,
+}
+NOT_SIMULATED = "not simulated"
+
+
+def unsimulated_types(specs: list[ScenarioSpec]) -> list[str]:
+    """The scenario types of ``specs`` that are not simulated, sorted."""
+    return sorted({spec.type for spec in specs if spec.type not in SCENARIO_TYPES})
+
+
+class RouteScenarios:
+    """The scenarios of a route for ``hero`` along ``progress``; ``seed`` draws their random choices."""
+
+    def __init__(self, specs: list[ScenarioSpec], world: Any, town_map: carla.Map, hero: Any,
+                 progress: RouteProgress, seed: int) -> None:
+        rng = np.random.default_rng(seed)
+        self.specs = list(specs)
+        self.scenarios: list[Scenario | None] = [
+            SCENARIO_TYPES[spec.type](spec, world, town_map, hero, progress, rng) if spec.type in SCENARIO_TYPES
+            else None for spec in self.specs]
+        self.timed_out: list[Scenario] = []
+
+    def update(self, now: float, new_kinds: list[str]) -> list[Scenario]:
+        """After a tick: note the hero's new infraction kinds on the running scenarios and advance all; the
+        scenarios that timed out on this tick."""
+        timed_out = []
+        for scenario in self.scenarios:
+            if scenario is None or scenario.done:
+                continue
+            for kind in new_kinds:
+                scenario.note(kind)
+            if scenario.update(now):
+                timed_out.append(scenario)
+        return timed_out
+
+    @property
+    def wrong_way_allowed(self) -> bool:
+        """Whether a running scenario lets the hero drive against the lane's direction unpenalised (the
+        ``TwoWays`` obstacles, whose way round is the opposite lane)."""
+        return any(s is not None and s.state == RUNNING and s.WRONG_WAY_ALLOWED for s in self.scenarios)
+
+    def perturb(self, control: carla.VehicleControl | None) -> carla.VehicleControl | None:
+        """The agent's control as the running scenarios change it."""
+        if control is None:
+            return None
+        for scenario in self.scenarios:
+            if scenario is not None:
+                control = scenario.perturb(control)
+        return control
+
+    def results(self) -> list[dict[str, Any]]:
+        """Each scenario's name, type and outcome (``passed``, ``failed`` with the infractions, ``timed out``,
+        ``not reached``, ``not built`` with the reason, ``not simulated``)."""
+        return [scenario.result() if scenario is not None else
+                {"name": spec.name, "type": spec.type, "status": NOT_SIMULATED}
+                for spec, scenario in zip(self.specs, self.scenarios)]
+
+    def finish(self) -> None:
+        """The route ended: settle every scenario's outcome and remove their actors."""
+        for scenario in self.scenarios:
+            if scenario is not None:
+                scenario.finish()
+                scenario.destroy()
