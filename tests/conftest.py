@@ -24,6 +24,16 @@ def shared_map(name: str) -> pathlib.Path:
     return path
 
 
+@pytest.fixture(scope="module")
+def carla_root(tmp_path_factory) -> pathlib.Path:
+    """A CARLA_ROOT whose OpenDRIVE folder holds Town01 (the leaderboard loads towns by name)."""
+    root = tmp_path_factory.mktemp("carla_root")
+    folder = root / "CarlaUE4" / "Content" / "Carla" / "Maps" / "OpenDrive"
+    folder.mkdir(parents=True)
+    (folder / "Town01.xodr").symlink_to(shared_map("Town01"))
+    return root
+
+
 @pytest.fixture
 def server():
     """A fresh embedded server, stopped after the test."""

@@ -14,7 +14,7 @@ import sys
 
 import pytest
 
-from conftest import constant_policy, shared_map
+from conftest import constant_policy
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 CODE = ROOT.parent / "shared" / "carla-code"
@@ -25,16 +25,6 @@ if not EVALUATOR.is_file():
     pytest.skip(f"CARLA's leaderboard is absent ({EVALUATOR}): ../shared/carla-code holds it beside the repository",
                 allow_module_level=True)
 pytest.importorskip("py_trees", reason="ScenarioRunner's py_trees 0.8 (requirements-test.txt) is not installed")
-
-
-@pytest.fixture(scope="module")
-def carla_root(tmp_path_factory) -> pathlib.Path:
-    """A CARLA_ROOT whose OpenDRIVE folder holds Town01 (the leaderboard loads towns by name)."""
-    root = tmp_path_factory.mktemp("carla_root")
-    folder = root / "CarlaUE4" / "Content" / "Carla" / "Maps" / "OpenDrive"
-    folder.mkdir(parents=True)
-    (folder / "Town01.xodr").symlink_to(shared_map("Town01"))
-    return root
 
 
 def leaderboard(carla_root: pathlib.Path | None, out: pathlib.Path, agent: pathlib.Path, *args: str,

@@ -12,7 +12,6 @@ import sys
 
 import pytest
 
-from conftest import shared_map
 from rllib_integration.evaluation.infractions import (MIN_SPEED, SCENARIO_TIMEOUT, YIELD_EMERGENCY, Infraction,
                                                       penalty)
 from rllib_integration.evaluation.results import format_table, global_record
@@ -21,15 +20,6 @@ from rllib_integration.scenarios import SCENARIO_TYPES, unsimulated_types
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 ROUTES = ROOT / "tests" / "routes" / "leaderboard2_scenarios.xml"
-
-
-@pytest.fixture(scope="module")
-def carla_root(tmp_path_factory) -> pathlib.Path:
-    root = tmp_path_factory.mktemp("carla_root")
-    folder = root / "CarlaUE4" / "Content" / "Carla" / "Maps" / "OpenDrive"
-    folder.mkdir(parents=True)
-    (folder / "Town01.xodr").symlink_to(shared_map("Town01"))
-    return root
 
 
 def evaluate(carla_root: pathlib.Path, out: pathlib.Path, *agent: str) -> list[dict]:
