@@ -10,8 +10,8 @@ or this library's mapping (``{name: {type: ..., transform: "x,y,z,roll,pitch,yaw
 Built in (:func:`load_agent`):
 
 - ``autopilot``: the traffic manager drives the hero along the route (lights and signs obeyed, no
-  lane changes of its own), and the agent itself round obstacles blocking the route's lane (:mod:`.bypass`):
-  the rule-based reference;
+  lane changes of its own), and the agent itself round obstacles blocking the route's lane (:mod:`.bypass`)
+  and braking for vehicles crossing its path at junctions (:mod:`.yielding`): the rule-based reference;
 - ``constant``: one fixed control every step;
 - ``random``: the experiment's random actions with ``--config``, otherwise a random control held 1 s;
 - a checkpoint folder or experiment folder (the RLModule, greedy), or an exported ``policy.onnx`` (an older ``policy.pt`` too):
@@ -35,6 +35,7 @@ from ..inference.policy import load_policy
 from ..routes.planner import RoadOption
 from ..routes.progress import Route
 from .bypass import HAND_OVER_GAP, Bypass, find_blockers
+from .yielding import crossing_conflict, near_junction
 
 PATH_STEP = 2  # route points (metres) between the locations handed to the traffic manager
 LANE_CHANGE_NOTICE = 12  # route points (metres) before a lane change the autopilot is asked to make it
@@ -108,6 +109,7 @@ class AutopilotAgent(AutonomousAgent):
         self.off_lane_since: float | None = None
         self.bypass: Bypass | None = None
         self.looked = -1.0
+        self.yielding = False
 
     def _engage(self, index: int) -> None:
         """Hand the hero to the traffic manager with the route from point ``index`` on as its path."""
@@ -120,9 +122,19 @@ class AutopilotAgent(AutonomousAgent):
         tm.set_path(hero, points + [self.route[-1][0].transform.location])
 
     def run_step(self, input_data: Mapping[str, Any], timestamp: float) -> carla.VehicleControl | None:
-        """Drive round an obstacle blocking the route's lane (:mod:`.bypass`); otherwise the traffic manager
-        drives, asked for the route's lane changes (:meth:`_lane_changes`)."""
+        """Brake for a vehicle crossing the route's path at a junction (:mod:`.yielding`), drive round an
+        obstacle blocking the route's lane (:mod:`.bypass`); otherwise the traffic manager drives, asked for
+        the route's lane changes (:meth:`_lane_changes`)."""
         core, index = self.core, self.core.route_progress.index
+        if self.bypass is None and near_junction(self.route, index):
+            if crossing_conflict(core.world, core.hero, self.route, index):
+                if not self.yielding:
+                    core.hero.set_autopilot(False, core.tm_port)
+                    self.yielding = True
+                return carla.VehicleControl(brake=1.0)
+        if self.yielding:
+            self.yielding = False
+            self._engage(index)
         if self.bypass is None and timestamp - self.looked >= BLOCKER_LOOK_EVERY:
             self.looked = timestamp
             blockers = find_blockers(core.world, core.hero, self.route, index)

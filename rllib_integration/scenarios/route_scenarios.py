@@ -17,6 +17,8 @@ from ..routes.progress import RouteProgress
 from ..routes.route_files import ScenarioSpec
 from .base import RUNNING, Scenario
 from .crossings import DynamicObjectCrossing, ParkingCrossingPedestrian
+from .junctions import (BlockedIntersection, OppositeVehicleRunningRedLight, OppositeVehicleTakingPriority,
+                        PedestrianCrossing)
 from .lane_events import ControlLoss, HardBreakRoute
 from .obstacles import (Accident, AccidentTwoWays, ConstructionObstacle, ConstructionObstacleTwoWays, ParkedObstacle,
                         ParkedObstacleTwoWays)
@@ -28,6 +30,9 @@ SCENARIO_TYPES: dict[str, type[Scenario]] = {
     "ConstructionObstacle": ConstructionObstacle, "ConstructionObstacleTwoWays": ConstructionObstacleTwoWays,
     "DynamicObjectCrossing": DynamicObjectCrossing, "ParkingCrossingPedestrian": ParkingCrossingPedestrian,
     "HardBreakRoute": HardBreakRoute, "ControlLoss": ControlLoss,
+    "OppositeVehicleRunningRedLight": OppositeVehicleRunningRedLight,
+    "OppositeVehicleTakingPriority": OppositeVehicleTakingPriority,
+    "PedestrianCrossing": PedestrianCrossing, "BlockedIntersection": BlockedIntersection,
 }
 NOT_SIMULATED = "not simulated"
 

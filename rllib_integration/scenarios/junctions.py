@@ -1,0 +1,254 @@
+"""Scenarios at the first junction of the route past the trigger point, placed as ScenarioRunner 0.9.16 places
+them (``opposite_vehicle_taking_priority.py``, ``pedestrian_crossing.py``, ``blocked_intersection.py``):
+
+- ``OppositeVehicleRunningRedLight`` / ``OppositeVehicleTakingPriority``: an emergency vehicle waits
+  30 m before the junction on the lane entering it from ``direction`` (``right`` by default) and, when the
+  hero is 2.2 s (or 12 m) from where their paths cross, drives straight through at 60 km/h ignoring
+  everything, and is removed 10 m past the junction; at a signalized junction the hero's light is held green
+  and the others red meanwhile;
+- ``PedestrianCrossing``: three walkers wait on the far side of the junction beside the hero's exit lane and
+  cross it when the hero is 15 m from the junction;
+- ``BlockedIntersection``: a car stands on the hero's exit lane just past the junction; it drives off once
+  the hero has waited behind it for 10 s (the hero must not go round it: it is not on its hand brake).
+"""
+
+from __future__ import annotations
+
+import math
+
+import carla
+
+from .base import Scenario, ScenarioBuildError, beside, forward
+from .lane_events import follow_lane
+
+SOURCE_DISTANCE, SINK_DISTANCE = 30.0, 10.0  # metres before the junction the adversary waits, past it removed
+ADVERSARY_SPEED = 60.0 / 3.6  # m/s
+SYNC_TIME, MIN_TRIGGER_DISTANCE = 2.2, 12.0  # the adversary starts when the hero is this close to the crossing
+END_PAST_JUNCTION = 20.0  # route metres past the junction's exit the scenario ends
+WALKERS, WALKER_SPEED, WALKER_TRIGGER = 3, 1.5, 15.0  # walkers, m/s, metres from the junction
+BLOCKER_WAIT = 10.0  # seconds the hero waits behind BlockedIntersection's car before it drives off
+
+
+def yaw_difference(a: float, b: float) -> float:
+    """``a - b`` in degrees, in (-180, 180]."""
+    return (a - b + 180.0) % 360.0 - 180.0
+
+
+class JunctionScenario(Scenario):
+    """Finds the route's first junction past the trigger point: its route indices and the junction."""
+
+    def find_junction(self) -> None:
+        route = self.progress.route
+        start = next((k for k in range(self.trigger_index, len(route)) if route[k][0].is_junction), None)
+        if start is None:
+            raise ScenarioBuildError("the route enters no junction after the trigger point")
+        end = next((k for k in range(start, len(route)) if not route[k][0].is_junction), len(route) - 1)
+        self.entry_index, self.exit_index = max(start - 1, 0), end
+        self.junction = route[start][0].get_junction()
+        if self.junction is None:
+            raise ScenarioBuildError("the route's junction waypoint has no junction")
+
+    def entries(self) -> list[carla.Waypoint]:
+        """The junction's entry lanes: the lane point just before it, one per lane."""
+        seen, found = set(), []
+        for entry, _ in self.junction.get_waypoints(carla.LaneType.Driving):
+            for _ in range(100):
+                previous = entry.previous(0.5)
+                if not previous or not entry.is_junction:
+                    break
+                entry = previous[0]
+            key = (entry.road_id, entry.lane_id)
+            if not entry.is_junction and key not in seen:
+                seen.add(key)
+                found.append(entry)
+        return found
+
+    def end_metres(self) -> float:
+        return self.progress.distance_between(self.trigger_index, self.exit_index) + END_PAST_JUNCTION
+
+
+class OppositeVehicleTakingPriority(JunctionScenario):
+    """A vehicle from ``direction`` crosses the junction in front of the hero (no lights)."""
+
+    SIGNALIZED = False
+
+    def build(self) -> float:
+        self.find_junction()
+        direction = self.spec.value("direction", "right", str)
+        ego_entry = self.progress.route[self.entry_index][0]
+        wanted = {"right": 90.0, "left": -90.0, "opposite": 180.0}.get(direction)
+        if wanted is None:
+            raise ScenarioBuildError(f"direction {direction!r}: right, left or opposite")
+        candidates = [e for e in self.entries()
+                      if abs(yaw_difference(e.transform.rotation.yaw - ego_entry.transform.rotation.yaw, wanted)) < 45.0]
+        if not candidates:
+            raise ScenarioBuildError(f"no lane enters the junction from the {direction}")
+        entry = min(candidates, key=lambda e: e.transform.location.distance(ego_entry.transform.location))
+        source = entry
+        for _ in range(int(SOURCE_DISTANCE)):
+            previous = source.previous(1.0)
+            if not previous or previous[0].is_junction:
+                break
+            source = previous[0]
+        self.path = straight_through(entry, SINK_DISTANCE)
+        self.crossing = crossing_point(self.progress, self.entry_index, self.exit_index, self.path)
+        transform = source.transform
+        self.adversary = self.spawn("vehicle.dodge.charger_police_2020", carla.Transform(transform.location + carla.Location(z=0.3),
+                                                                 transform.rotation), role="scenario")
+        self.adversary.apply_control(carla.VehicleControl(brake=1.0))
+        self.started_driving = False
+        self.lights: dict = {}
+        if self.SIGNALIZED:
+            self.hold_lights(ego_entry)
+        return self.end_metres()
+
+    def hold_lights(self, ego_entry: carla.Waypoint) -> None:
+        lights = list(self.world.get_traffic_lights_in_junction(self.junction.id))
+        if not lights:
+            raise ScenarioBuildError("the junction has no traffic lights (use OppositeVehicleTakingPriority)")
+        ego_light = min(lights, key=lambda light: min(
+            (w.transform.location.distance(ego_entry.transform.location) for w in light.get_stop_waypoints()),
+            default=math.inf))
+        self.lights = {light: (carla.TrafficLightState.Green if light.id == ego_light.id else
+                               carla.TrafficLightState.Red) for light in lights}
+
+    def tick(self, now: float) -> None:
+        for light, state in self.lights.items():
+            light.set_state(state)
+            light.freeze(True)
+        if not self.adversary.is_alive:
+            return
+        if not self.started_driving:
+            location = self.hero.get_location()
+            distance = location.distance(self.crossing)
+            speed = self.hero.get_velocity().length()
+            if distance < MIN_TRIGGER_DISTANCE or (speed > 0.1 and distance / speed < SYNC_TIME):
+                self.started_driving = True
+                self.adversary.apply_control(carla.VehicleControl())
+                self.adversary.enable_constant_velocity(carla.Vector3D(ADVERSARY_SPEED, 0.0, 0.0))
+            return
+        location = self.adversary.get_location()
+        if location.distance(self.path[-1].transform.location) < 3.0:
+            self.adversary.destroy()
+            return
+        self.adversary.apply_control(carla.VehicleControl(steer=path_steer(self.adversary, self.path)))
+
+    def destroy(self) -> None:
+        for light in self.lights:
+            if light.is_alive:
+                light.freeze(False)
+        self.lights = {}
+        super().destroy()
+
+
+class OppositeVehicleRunningRedLight(OppositeVehicleTakingPriority):
+    """The same at a signalized junction: the crossing vehicle runs its red light."""
+
+    SIGNALIZED = True
+
+
+class PedestrianCrossing(JunctionScenario):
+    """Walkers cross the hero's exit lane from the far side of the junction."""
+
+    def build(self) -> float:
+        self.find_junction()
+        exit_lane = self.progress.route[self.exit_index][0]
+        side = exit_lane
+        for _ in range(10):  # to the road's left edge (the far side for a hero that turns right or goes on)
+            left = side.get_left_lane()
+            if left is None or left.lane_type not in (carla.LaneType.Driving, carla.LaneType.Parking):
+                break
+            side = left
+        across = exit_lane.transform.location.distance(side.transform.location) + side.lane_width / 2.0 + 1.5
+        self.walkers = []
+        for k in range(WALKERS):
+            place = forward(exit_lane, 1.5 + 1.2 * k, stop_at_junction=False)
+            self.walkers.append(self.spawn("walker.pedestrian.*", beside(place, -across, z=1.0, yaw=90.0)))
+        yaw = math.radians(exit_lane.transform.rotation.yaw + 90.0)
+        self.direction = carla.Vector3D(math.cos(yaw), math.sin(yaw), 0.0)
+        self.walk = 2.0 * across + 3.0
+        self.walking_from: list | None = None
+        return self.end_metres()
+
+    def tick(self, now: float) -> None:
+        if self.walking_from is None:
+            if self.progress.distance_between(self.progress.index, self.entry_index) < WALKER_TRIGGER:
+                self.walking_from = [w.get_location() for w in self.walkers]
+                for walker in self.walkers:
+                    walker.apply_control(carla.WalkerControl(self.direction, WALKER_SPEED))
+            return
+        for walker, start in zip(self.walkers, self.walking_from):
+            if walker.is_alive and walker.get_location().distance(start) > self.walk:
+                walker.apply_control(carla.WalkerControl(self.direction, 0.0))
+
+
+class BlockedIntersection(JunctionScenario):
+    """A car stands just past the junction on the hero's exit lane until the hero has waited behind it."""
+
+    def build(self) -> float:
+        self.find_junction()
+        place = forward(self.progress.route[self.exit_index][0], 6.0, stop_at_junction=False)
+        transform = place.transform
+        self.blocker = self.spawn("vehicle.*", carla.Transform(transform.location + carla.Location(z=0.3),
+                                                               transform.rotation))
+        self.blocker.apply_control(carla.VehicleControl(brake=1.0))
+        self.waited = 0.0
+        self.last = None
+        return self.end_metres()
+
+    def tick(self, now: float) -> None:
+        dt = 0.0 if self.last is None else now - self.last
+        self.last = now
+        if not self.blocker.is_alive:
+            return
+        near = self.hero.get_location().distance(self.blocker.get_location()) < 15.0
+        if near and self.hero.get_velocity().length() < 0.5:
+            self.waited += dt
+        if self.waited >= BLOCKER_WAIT:
+            self.blocker.apply_control(follow_lane(self.map, self.blocker, 8.0))
+
+
+def straight_through(entry: carla.Waypoint, past: float) -> list[carla.Waypoint]:
+    """Points every metre from ``entry`` straight across its junction (the successor keeping the heading) and
+    ``past`` metres beyond."""
+    path, waypoint, beyond = [entry], entry, 0.0
+    for _ in range(300):
+        following = waypoint.next(1.0)
+        if not following:
+            break
+        heading = entry.transform.rotation.yaw
+        waypoint = min(following, key=lambda w: abs(yaw_difference(w.transform.rotation.yaw, heading)))
+        path.append(waypoint)
+        if not waypoint.is_junction and len(path) > 3:
+            beyond += 1.0
+            if beyond >= past:
+                break
+    return path
+
+
+def crossing_point(progress, start: int, end: int, path: list[carla.Waypoint]) -> carla.Location:
+    """Where the route between points ``start`` and ``end`` comes nearest ``path``."""
+    best, where = math.inf, progress.route[start][0].transform.location
+    for k in range(start, end + 1):
+        a = progress.route[k][0].transform.location
+        for waypoint in path:
+            d = a.distance(waypoint.transform.location)
+            if d < best:
+                best, where = d, a
+    return where
+
+
+def path_steer(vehicle: carla.Actor, path: list[carla.Waypoint], look_ahead: float = 8.0) -> float:
+    """Pure-pursuit steering towards the point of ``path`` ``look_ahead`` metres ahead of ``vehicle``."""
+    transform = vehicle.get_transform()
+    location = transform.location
+    forward_vector = transform.get_forward_vector()
+    target = path[-1].transform.location
+    for waypoint in path:
+        p = waypoint.transform.location
+        along = (p.x - location.x) * forward_vector.x + (p.y - location.y) * forward_vector.y
+        if along > 0 and p.distance(location) >= look_ahead:
+            target = p
+            break
+    angle = math.degrees(math.atan2(target.y - location.y, target.x - location.x))
+    return max(-1.0, min(1.0, yaw_difference(angle, transform.rotation.yaw) / 30.0))
