@@ -114,6 +114,9 @@ def main() -> int:
                              "special type, with lights), all = every vehicle.* blueprint (buses, trucks, bikes too)")
     parser.add_argument("--seed", type=non_negative_int, default=0, help="seed of the traffic, walkers and random agents")
     parser.add_argument("--weather", default="ClearNoon", help="carla.WeatherParameters preset")
+    parser.add_argument("--metrics", choices=("auto", "1.0", "2.0"), default="auto",
+                        help="the Leaderboard's criteria: 2.0 adds the minimum-speed penalty (the hero's mean speed "
+                             "against the traffic's); auto = 2.0 for a Leaderboard 2.0 route file, 1.0 otherwise")
     parser.add_argument("--workers", type=positive_int, default=1, help="routes driven in parallel, one simulator each")
     parser.add_argument("--record", metavar="DIR", help="write an MP4 per route (BirdView, route, infractions)")
     parser.add_argument("--state-log", nargs="?", const="csv", choices=("csv", "parquet"),
@@ -147,7 +150,7 @@ def main() -> int:
         settings = EvaluationSettings(
             agent=args.agent, agent_config=parse_agent_config(args.agent_config), env_config=env_config,
             traffic=args.traffic, walkers=args.walkers, traffic_blueprints=args.traffic_blueprints, seed=args.seed,
-            weather=args.weather, record_dir=args.record,
+            weather=args.weather, record_dir=args.record, metrics=args.metrics,
             state_log_dir=os.path.join(args.out, "state_logs") if args.state_log else None,
             state_log_format=args.state_log or "csv")
         check_agent(settings)

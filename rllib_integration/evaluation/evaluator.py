@@ -63,6 +63,11 @@ class EvaluationSettings:
     record_dir: str | None = None  # an MP4 per route
     state_log_dir: str | None = None
     state_log_format: str = "csv"  # csv | parquet
+    metrics: str = "auto"  # auto: a Leaderboard 2.0 route file's routes by 2.0's criteria, others by 1.0's | 1.0 | 2.0
+
+    def leaderboard_2(self, spec: RouteSpec) -> bool:
+        """Whether ``spec`` is scored with the Leaderboard 2.0's criteria (minimum speed)."""
+        return self.metrics == "2.0" or (self.metrics == "auto" and spec.leaderboard == 2)
 
     def carla_config(self) -> dict[str, Any]:
         carla_config = dict((self.env_config or {}).get("carla") or {})
@@ -115,7 +120,8 @@ class RouteRunner:
         scenarios = RouteScenarios(spec.scenarios, core.world, core.map, core.hero, core.route_progress,
                                    seed=zlib.crc32(f"{self.settings.seed}/{spec.route_id}".encode())) \
             if spec.scenarios else None
-        monitor = RouteMonitor(core.world, core.map, core.hero, core.route_progress, scenarios)
+        leaderboard_2 = self.settings.leaderboard_2(spec)
+        monitor = RouteMonitor(core.world, core.map, core.hero, core.route_progress, scenarios, min_speed=leaderboard_2)
         s, name = self.settings, output_name(spec.route_id)
         dt = core.config["timestep"]
         video = RouteVideo(os.path.join(s.record_dir, f"route_{name}.mp4"), core.world, core.hero,
@@ -153,6 +159,7 @@ class RouteRunner:
         score = monitor.record()
         logger.debug("route %s: RC %.1f, penalty %.3f, DS %.1f (%s)", spec.route_id, score.route_completion,
                     score.infraction_penalty, score.driving_score, score.status)
+        score.meta["metrics"] = "2.0" if leaderboard_2 else "1.0"
         return route_record(index, spec.route_id, spec.town, score, time.perf_counter() - started)
 
     def run_or_fail(self, index: int, spec: RouteSpec) -> dict[str, Any]:
@@ -211,12 +218,14 @@ def _raised_by_agent(error: BaseException) -> bool:
 
 def _portable(spec: RouteSpec) -> tuple:
     """A route spec as plain values (carla types do not pickle to worker processes)."""
-    return (spec.route_id, spec.town, [(p.x, p.y, p.z) for p in spec.waypoints], list(spec.yaws), spec.scenarios)
+    return (spec.route_id, spec.town, [(p.x, p.y, p.z) for p in spec.waypoints], list(spec.yaws), spec.scenarios,
+            spec.leaderboard)
 
 
 def _spec(portable: tuple) -> RouteSpec:
-    route_id, town, points, yaws, scenarios = portable
-    return RouteSpec(route_id, town, [carla.Location(*p) for p in points], yaws, scenarios=scenarios)
+    route_id, town, points, yaws, scenarios, leaderboard = portable
+    return RouteSpec(route_id, town, [carla.Location(*p) for p in points], yaws, scenarios=scenarios,
+                     leaderboard=leaderboard)
 
 
 #: The worker process's route runner (one simulator and agent per worker, set up once).
@@ -312,7 +321,8 @@ def _in_workers(tasks: list[tuple[int, tuple]], settings: EvaluationSettings, wo
 def evaluation_meta(settings: EvaluationSettings) -> dict[str, Any]:
     """What results.json's ``evaluation`` records of the settings (``--resume`` checks them)."""
     return {"agent": settings.agent, "traffic": settings.traffic, "walkers": settings.walkers,
-            "traffic_blueprints": settings.traffic_blueprints, "seed": settings.seed, "weather": settings.weather}
+            "traffic_blueprints": settings.traffic_blueprints, "seed": settings.seed, "weather": settings.weather,
+            "metrics": settings.metrics}
 
 
 def sensor_types(settings: EvaluationSettings) -> list[str]:

@@ -5,7 +5,8 @@ After every world tick :meth:`RouteMonitor.update` reads the route completion, r
 completed (past 99 % and within 10 m of its end), when the hero is more than 30 m from the route,
 has stood still (< 0.1 m/s) for 180 s, or the time limit (0.8 s per metre + 5 s) has passed. With
 the route's Leaderboard 2.0 scenarios (:class:`~..scenarios.RouteScenarios`) it runs them too: their
-timeouts are ``scenario_timeouts`` events, and the Leaderboard 2.0's minimum-speed criterion is kept.
+timeouts are ``scenario_timeouts`` events; with ``min_speed`` the Leaderboard 2.0's minimum-speed criterion
+is kept too.
 :meth:`RouteMonitor.record` gives the route's scores: RC, infraction penalty and DS = RC x penalty.
 """
 
@@ -45,10 +46,11 @@ class RouteMonitor:
     by its owner: ``CarlaCore.tick``), from the moment it is created."""
 
     def __init__(self, world: Any, town_map: carla.Map, hero: Any, progress: RouteProgress,
-                 scenarios: RouteScenarios | None = None) -> None:
+                 scenarios: RouteScenarios | None = None, min_speed: bool = False) -> None:
+        """``min_speed``: keep the Leaderboard 2.0's minimum-speed criterion."""
         self.hero = hero
         self.scenarios = scenarios
-        self.min_speed = MinSpeedCriterion(world, hero, progress.length)
+        self.min_speed = MinSpeedCriterion(world, hero, progress.length) if min_speed else None
         self.progress = progress
         self._completed = progress.completed
         self.collisions = CollisionCriterion(world, hero)
@@ -106,7 +108,8 @@ class RouteMonitor:
             found.append(self._end(BLOCKED, now, location, "Agent got blocked at "))
         elif now >= self.time_limit:
             found.append(self._end(TIMEOUT, now, location, "Route timeout at "))
-        found += self.min_speed.update(now, self.progress.completed, speed, location)
+        if self.min_speed is not None:
+            found += self.min_speed.update(now, self.progress.completed, speed, location)
         if self.scenarios is not None:
             for scenario in self.scenarios.update(now, [i.kind for i in found]):
                 found.append(Infraction(SCENARIO_TIMEOUT, now, (location.x, location.y, location.z),
@@ -123,6 +126,8 @@ class RouteMonitor:
         self._finished = True
         if self.scenarios is not None:
             self.scenarios.finish()
+        if self.min_speed is None:
+            return []
         return self.min_speed.finish(now, 1.0 if self.completed else self.progress.fraction, location)
 
     def _end(self, kind: str, now: float, location: carla.Location, message: str) -> Infraction:

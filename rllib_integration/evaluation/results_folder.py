@@ -80,11 +80,12 @@ class ResultsFolder:
         self.total, self.meta, self.sensors = len(routes), dict(meta), sensors
         os.makedirs(self.out, exist_ok=True)
         if self._document is None:
-            write_routes(os.path.join(self.out, ROUTES), routes)
+            write_routes(os.path.join(self.out, ROUTES), routes,
+                         version=2 if any(r.leaderboard == 2 or r.scenarios for r in routes) else 1)
             with open(os.path.join(self.out, MARKER), "w", encoding="utf-8") as stream:
                 json.dump({"made_by": "evaluate.py", "evaluation": self.meta}, stream)
             return list(range(len(routes)))
-        earlier = self._document.get("evaluation", {})
+        earlier = {"metrics": "auto", **self._document.get("evaluation", {})}  # (folders older than --metrics)
         different = {key: (earlier.get(key), value) for key, value in self.meta.items() if earlier.get(key) != value}
         if different:
             changes = ", ".join(f"{key}: {old!r} then, {new!r} now" for key, (old, new) in sorted(different.items()))

@@ -51,6 +51,7 @@ class RouteSpec:
     yaws: list[float] = field(default_factory=list)  # 1.0 files: the heading at each waypoint
     weathers: list[dict[str, str]] = field(default_factory=list)
     scenarios: list[ScenarioSpec] = field(default_factory=list)
+    leaderboard: int = 1  # the Leaderboard version of the file it came from (2: a 2.0 file, scored with 2.0's metrics)
 
 
 class RouteFileError(ValueError):
@@ -107,7 +108,8 @@ def read_routes(path: str | pathlib.Path) -> list[RouteSpec]:
         yaws = [_float(e, "yaw", where, 0.0) for e in points]
         weathers = [dict(w.attrib) for w in route.findall("weathers/weather")]
         scenarios = [_scenario(s, where) for s in route.findall("scenarios/scenario")]
-        routes.append(RouteSpec(route.get("id", str(number)), town, waypoints, yaws, weathers, scenarios))
+        routes.append(RouteSpec(route.get("id", str(number)), town, waypoints, yaws, weathers, scenarios,
+                                leaderboard=1 if points else 2))
     if not routes:
         raise RouteFileError(f"{path}: no <route> elements")
     return routes
