@@ -41,6 +41,8 @@ PATH_STEP = 2  # route points (metres) between the locations handed to the traff
 LANE_CHANGE_NOTICE = 12  # route points (metres) before a lane change the autopilot is asked to make it
 RANDOM_HOLD = 1.0  # seconds a random control is held (without an experiment)
 OFF_LANE_PATIENCE = 2.0  # seconds on a lane beside the route's before the autopilot is asked back
+SPEED_DIFFERENCE = 30.0  # % below the speed limit the hero cruises at (the traffic manager's default)
+STOP_DIFFERENCE = 100.0  # % below: a target speed of zero (yielding)
 BLOCKER_LOOK_EVERY = 0.25  # seconds between looks for an obstacle on the route's lane
 GAP_BEHIND, GAP_AHEAD = 10.0, 12.0  # metres of the target lane, at least, a lane change needs free (1.5 s at speed)
 
@@ -118,6 +120,7 @@ class AutopilotAgent(AutonomousAgent):
         tm.ignore_lights_percentage(hero, 0.0)
         tm.ignore_signs_percentage(hero, 0.0)
         tm.auto_lane_change(hero, False)
+        tm.vehicle_percentage_speed_difference(hero, SPEED_DIFFERENCE)
         points = [w.transform.location for w, _ in self.route[index + PATH_STEP::PATH_STEP]]
         tm.set_path(hero, points + [self.route[-1][0].transform.location])
 
@@ -126,15 +129,12 @@ class AutopilotAgent(AutonomousAgent):
         obstacle blocking the route's lane (:mod:`.bypass`); otherwise the traffic manager drives, asked for
         the route's lane changes (:meth:`_lane_changes`)."""
         core, index = self.core, self.core.route_progress.index
-        if self.bypass is None and near_junction(self.route, index):
-            if crossing_conflict(core.world, core.hero, self.route, index):
-                if not self.yielding:
-                    core.hero.set_autopilot(False, core.tm_port)
-                    self.yielding = True
-                return carla.VehicleControl(brake=1.0)
-        if self.yielding:
-            self.yielding = False
-            self._engage(index)
+        if self.bypass is None:  # yield: the traffic manager keeps its path and brakes to a stop
+            conflict = near_junction(self.route, index) and crossing_conflict(core.world, core.hero, self.route, index)
+            if conflict != self.yielding:
+                core.traffic_manager.vehicle_percentage_speed_difference(
+                    core.hero, STOP_DIFFERENCE if conflict else SPEED_DIFFERENCE)
+                self.yielding = conflict
         if self.bypass is None and timestamp - self.looked >= BLOCKER_LOOK_EVERY:
             self.looked = timestamp
             blockers = find_blockers(core.world, core.hero, self.route, index)

@@ -3,8 +3,9 @@ taking priority it does not have, as the Leaderboard 2.0's junction scenarios se
 only.
 
 :func:`crossing_conflict` predicts every moving vehicle near the junction at constant velocity for
-:data:`HORIZON` seconds and the hero along its route at its speed (at least :data:`MIN_SPEED`); a vehicle
-that would be on the hero's path within :data:`TIME_GAP` seconds of the hero is a conflict, and the
+:data:`HORIZON` seconds and the hero along its route speeding up from its speed (:func:`arrival_times`); a vehicle
+that would be on a point of the hero's path from :data:`TIME_GAP` seconds before the hero reaches it
+until :data:`TIME_GAP` seconds after the hero's length has passed it is a conflict, and the
 autopilot stands on its brakes until there is none. Vehicles driving the hero's way (its leaders and
 followers, the traffic manager's business) are left out.
 """
@@ -21,8 +22,9 @@ from ..routes.progress import Route
 LOOK_AHEAD = 30  # route points (metres) ahead in which a junction makes the autopilot look
 PATH_POINTS = 40  # route points (metres) of the hero's path predicted
 HORIZON, STEP = 4.0, 0.25  # seconds predicted, and their step
-MIN_SPEED = 4.0  # m/s: the hero's speed assumed at least (the traffic manager speeds it up)
-TIME_GAP = 1.5  # seconds between the hero and a crossing vehicle at the same place: a conflict
+ACCELERATION, CRUISE = 2.0, 8.0  # m/s², m/s: how the hero is assumed to go on from its speed
+TIME_GAP = 1.0  # seconds between the hero and a crossing vehicle at the same place: a conflict
+OCCUPANCY_MARGIN = 2.0  # metres added to the hero's length while it covers a point
 CLEARANCE = 3.0  # metres between the predicted centres that count as the same place
 SAME_WAY = 35.0  # degrees: a vehicle heading within this of the hero's path drives its way
 NEAR = 60.0  # metres: vehicles farther than this from the hero are not looked at
@@ -34,6 +36,16 @@ def near_junction(route: Route, index: int) -> bool:
     return any(w.is_junction for w, _ in route[index:index + LOOK_AHEAD])
 
 
+def arrival_times(distance: np.ndarray, speed: float) -> np.ndarray:
+    """Seconds to cover each ``distance`` from ``speed``, speeding up at :data:`ACCELERATION` to
+    :data:`CRUISE` at most (the traffic manager's pace through a junction)."""
+    speed = min(speed, CRUISE)
+    to_cruise = (CRUISE - speed) / ACCELERATION
+    cruise_from = speed * to_cruise + 0.5 * ACCELERATION * to_cruise ** 2
+    accelerating = (-speed + np.sqrt(speed ** 2 + 2.0 * ACCELERATION * np.minimum(distance, cruise_from))) / ACCELERATION
+    return accelerating + np.maximum(distance - cruise_from, 0.0) / CRUISE
+
+
 def crossing_conflict(world: Any, hero: Any, route: Route, index: int) -> bool:
     """Whether a moving vehicle crossing the hero's path will be where the hero is (see the module docstring)."""
     path = route[index:index + PATH_POINTS]
@@ -43,7 +55,11 @@ def crossing_conflict(world: Any, hero: Any, route: Route, index: int) -> bool:
     hero_location = hero.get_location()
     along = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(points, axis=0), axis=1))])
     along += math.hypot(points[0, 0] - hero_location.x, points[0, 1] - hero_location.y)
-    arrival = along / max(hero.get_velocity().length(), MIN_SPEED)
+    hero_speed = min(hero.get_velocity().length(), CRUISE)
+    arrival = arrival_times(along, hero_speed)
+    # the hero covers a point from its arrival until its length (and a margin) has passed it
+    speed_there = np.minimum(np.sqrt(hero_speed ** 2 + 2.0 * ACCELERATION * along), CRUISE)
+    leaves = arrival + (2.0 * hero.bounding_box.extent.x + OCCUPANCY_MARGIN) / np.maximum(speed_there, 1.0)
     headings = np.array([w.transform.rotation.yaw for w, _ in path])
     times = np.arange(0.0, HORIZON + 1e-9, STEP)
     for vehicle in world.get_actors().filter("vehicle.*"):
@@ -61,6 +77,6 @@ def crossing_conflict(world: Any, hero: Any, route: Route, index: int) -> bool:
         for t, k in zip(close_t, close_k):
             if abs((heading - headings[k] + 180.0) % 360.0 - 180.0) < SAME_WAY:
                 continue  # driving the hero's way at that place
-            if abs(times[t] - arrival[k]) < TIME_GAP:
+            if arrival[k] - TIME_GAP < times[t] < leaves[k] + TIME_GAP:
                 return True
     return False

@@ -63,6 +63,19 @@ class JunctionScenario(Scenario):
                 found.append(entry)
         return found
 
+    def entry_from(self, direction: str, ego_entry: carla.Waypoint) -> carla.Waypoint:
+        """The lane entering the junction from ``direction`` (``right``, ``left``, ``opposite``) of the hero
+        entering at ``ego_entry``, nearest it; as ScenarioRunner tells them by heading (left-handed yaw: a lane
+        from the hero's right heads 90 degrees anticlockwise of it)."""
+        wanted = {"right": -90.0, "left": 90.0, "opposite": 180.0}.get(direction)
+        if wanted is None:
+            raise ScenarioBuildError(f"direction {direction!r}: right, left or opposite")
+        candidates = [e for e in self.entries()
+                      if abs(yaw_difference(e.transform.rotation.yaw - ego_entry.transform.rotation.yaw, wanted)) < 45.0]
+        if not candidates:
+            raise ScenarioBuildError(f"no lane enters the junction from the {direction}")
+        return min(candidates, key=lambda e: e.transform.location.distance(ego_entry.transform.location))
+
     def end_metres(self) -> float:
         return self.progress.distance_between(self.trigger_index, self.exit_index) + END_PAST_JUNCTION
 
@@ -76,14 +89,7 @@ class OppositeVehicleTakingPriority(JunctionScenario):
         self.find_junction()
         direction = self.spec.value("direction", "right", str)
         ego_entry = self.progress.route[self.entry_index][0]
-        wanted = {"right": 90.0, "left": -90.0, "opposite": 180.0}.get(direction)
-        if wanted is None:
-            raise ScenarioBuildError(f"direction {direction!r}: right, left or opposite")
-        candidates = [e for e in self.entries()
-                      if abs(yaw_difference(e.transform.rotation.yaw - ego_entry.transform.rotation.yaw, wanted)) < 45.0]
-        if not candidates:
-            raise ScenarioBuildError(f"no lane enters the junction from the {direction}")
-        entry = min(candidates, key=lambda e: e.transform.location.distance(ego_entry.transform.location))
+        entry = self.entry_from(direction, ego_entry)
         source = entry
         for _ in range(int(SOURCE_DISTANCE)):
             previous = source.previous(1.0)

@@ -17,6 +17,8 @@ from ..routes.progress import RouteProgress
 from ..routes.route_files import ScenarioSpec
 from .base import RUNNING, Scenario
 from .crossings import DynamicObjectCrossing, ParkingCrossingPedestrian
+from .flows import (NonSignalizedJunctionLeftTurn, NonSignalizedJunctionRightTurn, SignalizedJunctionLeftTurn,
+                    SignalizedJunctionRightTurn)
 from .junctions import (BlockedIntersection, OppositeVehicleRunningRedLight, OppositeVehicleTakingPriority,
                         PedestrianCrossing)
 from .lane_events import ControlLoss, HardBreakRoute
@@ -33,6 +35,9 @@ SCENARIO_TYPES: dict[str, type[Scenario]] = {
     "OppositeVehicleRunningRedLight": OppositeVehicleRunningRedLight,
     "OppositeVehicleTakingPriority": OppositeVehicleTakingPriority,
     "PedestrianCrossing": PedestrianCrossing, "BlockedIntersection": BlockedIntersection,
+    "SignalizedJunctionLeftTurn": SignalizedJunctionLeftTurn, "NonSignalizedJunctionLeftTurn": NonSignalizedJunctionLeftTurn,
+    "SignalizedJunctionRightTurn": SignalizedJunctionRightTurn,
+    "NonSignalizedJunctionRightTurn": NonSignalizedJunctionRightTurn,
 }
 NOT_SIMULATED = "not simulated"
 

@@ -1,0 +1,192 @@
+"""Traffic flows the hero must find a gap in at a junction (Leaderboard 2.0's ``SignalizedJunctionLeftTurn``,
+``NonSignalizedJunctionLeftTurn``, ``SignalizedJunctionRightTurn``, ``NonSignalizedJunctionRightTurn``), as
+ScenarioRunner's ``signalized_junction_left_turn.py`` and ``..._right_turn.py`` set them up: vehicles enter
+``4 x flow_speed`` (left turn; right turn ``5 x``) metres before the junction on the lane coming from the
+opposite direction (left turn) or from the left (right turn), one every ``source_dist_interval`` metres (25-50 by
+default), drive straight across at ``flow_speed`` (m/s, 20 by default) and leave ``2.5 x`` (``3 x``)
+``flow_speed`` past it. At a signalized junction the flow's light is green throughout and the hero's turns green
+after 5 s (ScenarioRunner's ``green_light_delay``); the scenario ends 10 m past the junction and times out after
+240 s.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import carla
+
+from .base import ScenarioBuildError
+from .junctions import JunctionScenario, path_steer, straight_through
+
+GREEN_DELAY = 5.0  # seconds the hero's light stays red while the flow has green
+FLOW_END = 10.0  # route metres past the junction's exit the scenario ends
+FLOW_GAP = 12.0  # metres a flow vehicle keeps to whatever is ahead of it on its way
+FLOW_SIDE = 0.5  # metres past its side a corner of something counts as on its way
+
+
+class ActorFlow:
+    """Vehicles spawned at the start of ``path`` every few metres, driven along it at ``speed`` (keeping
+    :data:`FLOW_GAP` behind whatever is ahead), and removed at its end."""
+
+    def __init__(self, scenario: Any, path: list[carla.Waypoint], speed: float, gaps: tuple[float, float]) -> None:
+        self.scenario, self.path, self.speed, self.gaps = scenario, path, speed, gaps
+        self.vehicles: list[Any] = []
+        self.gap = self._draw_gap()
+
+    def _draw_gap(self) -> float:
+        low, high = self.gaps
+        return float(self.scenario.rng.uniform(low, high))
+
+    def tick(self) -> None:
+        source = self.path[0].transform
+        self.vehicles = [v for v in self.vehicles if v.is_alive]
+        last = self.vehicles[-1] if self.vehicles else None
+        if last is None or last.get_location().distance(source.location) > self.gap:
+            vehicle = self.scenario.world.try_spawn_actor(self._blueprint(), carla.Transform(
+                source.location + carla.Location(z=0.3), source.rotation))
+            if vehicle is not None:
+                self.scenario.actors.append(vehicle)
+                forward = source.get_forward_vector()
+                vehicle.set_target_velocity(carla.Vector3D(forward.x * self.speed, forward.y * self.speed, 0.0))
+                self.vehicles.append(vehicle)
+                self.gap = self._draw_gap()
+        end = self.path[-1].transform.location
+        others = [a for a in self.scenario.world.get_actors().filter("vehicle.*")]
+        for vehicle in self.vehicles:
+            if vehicle.get_location().distance(end) < 3.0:
+                vehicle.destroy()
+                continue
+            target = 0.0 if _blocked(vehicle, others) else self.speed
+            error = target - vehicle.get_velocity().length()
+            vehicle.apply_control(carla.VehicleControl(
+                throttle=max(0.0, min(1.0, 0.5 * error + 0.4)) if error > 0 else 0.0,
+                brake=max(0.0, min(1.0, -0.5 * error)) if error < -0.3 else 0.0,
+                steer=path_steer(vehicle, self.path, look_ahead=max(6.0, 0.8 * self.speed))))
+
+    def _blueprint(self) -> Any:
+        cars = [b for b in self.scenario.world.get_blueprint_library().filter("vehicle.*")
+                if b.has_attribute("base_type") and b.get_attribute("base_type").as_str().lower() == "car"]
+        blueprint = cars[int(self.scenario.rng.integers(len(cars)))]
+        if blueprint.has_attribute("role_name"):
+            blueprint.set_attribute("role_name", "scenario")
+        return blueprint
+
+
+def _blocked(vehicle: Any, others: list[Any]) -> bool:
+    """Whether a corner of something stands in ``vehicle``'s way within :data:`FLOW_GAP` metres."""
+    transform = vehicle.get_transform()
+    forward = transform.get_forward_vector()
+    reach = vehicle.bounding_box.extent.y + FLOW_SIDE
+    for other in others:
+        if other.id == vehicle.id:
+            continue
+        other_transform = other.get_transform()
+        if other_transform.location.distance(transform.location) > FLOW_GAP + 6.0:
+            continue
+        extent = other.bounding_box.extent
+        for corner in ((extent.x, extent.y), (extent.x, -extent.y), (-extent.x, extent.y), (-extent.x, -extent.y)):
+            point = other_transform.transform(carla.Location(corner[0], corner[1], 0.0))
+            d = point - transform.location
+            along = d.x * forward.x + d.y * forward.y
+            if 0.0 < along < FLOW_GAP and abs(-d.x * forward.y + d.y * forward.x) < reach:
+                return True
+    return False
+
+
+class JunctionTurn(JunctionScenario):
+    """A flow across the junction from :attr:`FROM` while the hero turns through it."""
+
+    TIMEOUT = 240.0
+    FROM = "opposite"
+    SOURCE_FACTOR, SINK_FACTOR = 4.0, 2.5  # source and sink distances, in flow_speed seconds
+    SIGNALIZED = False
+
+    def build(self) -> float:
+        self.find_junction()
+        speed = self.spec.value("flow_speed", 20.0)
+        gaps = self.interval("source_dist_interval", (25.0, 50.0))
+        ego_entry = self.progress.route[self.entry_index][0]
+        entry = self.entry_from(self.FROM, ego_entry)
+        source = entry
+        for _ in range(int(self.SOURCE_FACTOR * speed / 5.0)):
+            previous = source.previous(5.0)
+            if not previous or previous[0].is_junction:
+                break
+            source = previous[0]
+        path = [source]
+        while path[-1].transform.location.distance(entry.transform.location) > 1.0 and len(path) < 500:
+            following = path[-1].next(1.0)
+            if not following:
+                break
+            path.append(following[0])
+        self.flow = ActorFlow(self, path + straight_through(entry, self.SINK_FACTOR * speed)[1:], speed, gaps)
+        self.lights: dict = {}
+        if self.SIGNALIZED:
+            self.ego_light, self.flow_light = self.lights_of(ego_entry, entry)
+        return self.progress.distance_between(self.trigger_index, self.exit_index) + FLOW_END
+
+    def interval(self, name: str, default: tuple[float, float]) -> tuple[float, float]:
+        entry = self.spec.parameters.get(name)
+        if not entry:
+            return default
+        try:
+            return float(entry["from"]), float(entry["to"])
+        except (KeyError, ValueError):
+            raise ScenarioBuildError(f"<{name}> needs numeric from and to attributes") from None
+
+    def lights_of(self, ego_entry: carla.Waypoint, flow_entry: carla.Waypoint) -> tuple[Any, Any]:
+        lights = list(self.world.get_traffic_lights_in_junction(self.junction.id))
+        if not lights:
+            raise ScenarioBuildError("the junction has no traffic lights (use the NonSignalized version)")
+
+        def closest(entry: carla.Waypoint) -> Any:
+            return min(lights, key=lambda light: min(
+                (w.transform.location.distance(entry.transform.location) for w in light.get_stop_waypoints()),
+                default=math.inf))
+        self.all_lights = lights
+        return closest(ego_entry), closest(flow_entry)
+
+    def tick(self, now: float) -> None:
+        if self.SIGNALIZED:
+            green = carla.TrafficLightState.Green
+            for light in self.all_lights:
+                if light.id == self.flow_light.id or (light.id == self.ego_light.id and now - self.started_at >= GREEN_DELAY):
+                    state = green
+                else:
+                    state = carla.TrafficLightState.Red
+                light.set_state(state)
+                light.freeze(True)
+                self.lights[light] = state
+        self.flow.tick()
+
+    def destroy(self) -> None:
+        for light in self.lights:
+            if light.is_alive:
+                light.freeze(False)
+        self.lights = {}
+        super().destroy()
+
+
+class SignalizedJunctionLeftTurn(JunctionTurn):
+    """The hero turns left across the opposite flow, both on green."""
+
+    SIGNALIZED = True
+
+
+class NonSignalizedJunctionLeftTurn(JunctionTurn):
+    """The hero turns left across the opposite flow at a junction without lights."""
+
+
+class SignalizedJunctionRightTurn(JunctionTurn):
+    """The hero turns right into a flow from its left, both on green."""
+
+    FROM = "left"
+    SOURCE_FACTOR, SINK_FACTOR = 5.0, 3.0
+    SIGNALIZED = True
+
+
+class NonSignalizedJunctionRightTurn(SignalizedJunctionRightTurn):
+    """The hero turns right into a flow from its left at a junction without lights."""
+
+    SIGNALIZED = False
