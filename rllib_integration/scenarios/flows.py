@@ -17,7 +17,8 @@ from typing import Any
 import carla
 
 from .base import ScenarioBuildError
-from .junctions import JunctionScenario, path_steer, straight_through
+from .driving import drive_path
+from .junctions import JunctionScenario, straight_through
 
 GREEN_DELAY = 5.0  # seconds the hero's light stays red while the flow has green
 FLOW_END = 10.0  # route metres past the junction's exit the scenario ends
@@ -31,6 +32,7 @@ class ActorFlow:
 
     def __init__(self, scenario: Any, path: list[carla.Waypoint], speed: float, gaps: tuple[float, float]) -> None:
         self.scenario, self.path, self.speed, self.gaps = scenario, path, speed, gaps
+        self.points = [w.transform.location for w in path]
         self.vehicles: list[Any] = []
         self.gap = self._draw_gap()
 
@@ -57,12 +59,7 @@ class ActorFlow:
             if vehicle.get_location().distance(end) < 3.0:
                 vehicle.destroy()
                 continue
-            target = 0.0 if _blocked(vehicle, others) else self.speed
-            error = target - vehicle.get_velocity().length()
-            vehicle.apply_control(carla.VehicleControl(
-                throttle=max(0.0, min(1.0, 0.5 * error + 0.4)) if error > 0 else 0.0,
-                brake=max(0.0, min(1.0, -0.5 * error)) if error < -0.3 else 0.0,
-                steer=path_steer(vehicle, self.path, look_ahead=max(6.0, 0.8 * self.speed))))
+            vehicle.apply_control(drive_path(vehicle, self.points, 0.0 if _blocked(vehicle, others) else self.speed))
 
     def _blueprint(self) -> Any:
         cars = [b for b in self.scenario.world.get_blueprint_library().filter("vehicle.*")

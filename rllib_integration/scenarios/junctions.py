@@ -19,7 +19,7 @@ import math
 import carla
 
 from .base import Scenario, ScenarioBuildError, beside, forward
-from .lane_events import follow_lane
+from .driving import drive_path, follow_lane, yaw_difference
 
 SOURCE_DISTANCE, SINK_DISTANCE = 30.0, 10.0  # metres before the junction the adversary waits, past it removed
 ADVERSARY_SPEED = 60.0 / 3.6  # m/s
@@ -27,11 +27,6 @@ SYNC_TIME, MIN_TRIGGER_DISTANCE = 2.2, 12.0  # the adversary starts when the her
 END_PAST_JUNCTION = 20.0  # route metres past the junction's exit the scenario ends
 WALKERS, WALKER_SPEED, WALKER_TRIGGER = 3, 1.5, 15.0  # walkers, m/s, metres from the junction
 BLOCKER_WAIT = 10.0  # seconds the hero waits behind BlockedIntersection's car before it drives off
-
-
-def yaw_difference(a: float, b: float) -> float:
-    """``a - b`` in degrees, in (-180, 180]."""
-    return (a - b + 180.0) % 360.0 - 180.0
 
 
 class JunctionScenario(Scenario):
@@ -97,6 +92,7 @@ class OppositeVehicleTakingPriority(JunctionScenario):
                 break
             source = previous[0]
         self.path = straight_through(entry, SINK_DISTANCE)
+        self.path_points = [w.transform.location for w in self.path]
         self.crossing = crossing_point(self.progress, self.entry_index, self.exit_index, self.path)
         transform = source.transform
         self.adversary = self.spawn("vehicle.dodge.charger_police_2020", carla.Transform(transform.location + carla.Location(z=0.3),
@@ -137,7 +133,8 @@ class OppositeVehicleTakingPriority(JunctionScenario):
         if location.distance(self.path[-1].transform.location) < 3.0:
             self.adversary.destroy()
             return
-        self.adversary.apply_control(carla.VehicleControl(steer=path_steer(self.adversary, self.path)))
+        control = drive_path(self.adversary, self.path_points, ADVERSARY_SPEED)
+        self.adversary.apply_control(carla.VehicleControl(steer=control.steer))  # (its speed is held constant)
 
     def destroy(self) -> None:
         for light in self.lights:
@@ -242,19 +239,3 @@ def crossing_point(progress, start: int, end: int, path: list[carla.Waypoint]) -
             if d < best:
                 best, where = d, a
     return where
-
-
-def path_steer(vehicle: carla.Actor, path: list[carla.Waypoint], look_ahead: float = 8.0) -> float:
-    """Pure-pursuit steering towards the point of ``path`` ``look_ahead`` metres ahead of ``vehicle``."""
-    transform = vehicle.get_transform()
-    location = transform.location
-    forward_vector = transform.get_forward_vector()
-    target = path[-1].transform.location
-    for waypoint in path:
-        p = waypoint.transform.location
-        along = (p.x - location.x) * forward_vector.x + (p.y - location.y) * forward_vector.y
-        if along > 0 and p.distance(location) >= look_ahead:
-            target = p
-            break
-    angle = math.degrees(math.atan2(target.y - location.y, target.x - location.x))
-    return max(-1.0, min(1.0, yaw_difference(angle, transform.rotation.yaw) / 30.0))

@@ -5,11 +5,10 @@ point, and noise on the hero's throttle and steering from each piece for :data:`
 
 from __future__ import annotations
 
-import math
-
 import carla
 
 from .base import RUNNING, Scenario, forward
+from .driving import follow_lane
 
 LEAD_GAP = 25.0  # metres past the trigger point the braking car waits
 LEAD_SPEED = 8.0  # m/s it drives at
@@ -73,20 +72,3 @@ class ControlLoss(Scenario):
                     steer=float(min(1.0, max(-1.0, control.steer + self.rng.normal(steer_mean, STEER_NOISE[1])))),
                     brake=control.brake, hand_brake=control.hand_brake, reverse=control.reverse)
         return control
-
-
-def follow_lane(town_map: carla.Map, vehicle: carla.Actor, speed: float, look_ahead: float = 6.0) -> carla.VehicleControl:
-    """A control that keeps ``vehicle`` on its lane at ``speed`` m/s: steering at the lane's point
-    ``look_ahead`` metres on (pure pursuit), throttle and brake in proportion to the speed error."""
-    transform = vehicle.get_transform()
-    waypoint = town_map.get_waypoint(transform.location)
-    following = waypoint.next(look_ahead) if waypoint is not None else []
-    steer = 0.0
-    if following:
-        target = following[0].transform.location
-        angle = math.atan2(target.y - transform.location.y, target.x - transform.location.x)
-        error = (math.degrees(angle) - transform.rotation.yaw + 180.0) % 360.0 - 180.0
-        steer = max(-1.0, min(1.0, error / 45.0))
-    error = speed - vehicle.get_velocity().length()
-    return carla.VehicleControl(throttle=max(0.0, min(1.0, 0.3 * error + 0.3)) if error > 0 else 0.0,
-                                brake=max(0.0, min(1.0, -0.3 * error)) if error < -0.5 else 0.0, steer=steer)
