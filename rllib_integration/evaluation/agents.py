@@ -137,7 +137,7 @@ class AutopilotAgent(AutonomousAgent):
                 self.yielding = conflict
         if self.bypass is None and timestamp - self.looked >= BLOCKER_LOOK_EVERY:
             self.looked = timestamp
-            blockers = find_blockers(core.world, core.hero, self.route, index)
+            blockers = find_blockers(core.world, core.map, core.hero, self.route, index)
             if blockers and blockers[0][0] <= HAND_OVER_GAP + core.hero.get_velocity().length():
                 bypass = Bypass(core.world, core.map, core.hero, self.route, index, blockers)
                 if bypass.possible:

@@ -34,9 +34,11 @@ AHEAD_MIN, BRAKE_TIME, WAY_MARGIN = 4.0, 1.5, 0.8  # a walker or moving car this
 HAND_OVER_GAP = 20.0  # metres (plus a second at the hero's speed) from the first obstacle the bypass takes over
 
 
-def find_blockers(world: Any, hero: Any, route: Route, index: int) -> list[tuple[float, float, Any]]:
+def find_blockers(world: Any, town_map: carla.Map, hero: Any, route: Route,
+                  index: int) -> list[tuple[float, float, Any]]:
     """Obstacles on the route's lane within :data:`LOOK_AHEAD` route metres: ``(route metres ahead, lateral
-    offset to the right of the route, actor)``, nearest first."""
+    offset to the right of the route, actor)``, nearest first. A car standing on another driving lane (a queue
+    beside the hero) is not one."""
     ahead = route[index:index + int(LOOK_AHEAD)]
     if len(ahead) < 2:
         return []
@@ -58,8 +60,14 @@ def find_blockers(world: Any, hero: Any, route: Route, index: int) -> list[tuple
             continue
         waypoint = ahead[k][0]
         lateral = -(location.x - points[k, 0]) * math.sin(yaws[k]) + (location.y - points[k, 1]) * math.cos(yaws[k])
-        if abs(lateral) - actor.bounding_box.extent.y < waypoint.lane_width / 2.0 + NEAR_LANE:
-            found.append((float(k), float(lateral), actor))
+        if abs(lateral) - actor.bounding_box.extent.y >= waypoint.lane_width / 2.0 + NEAR_LANE:
+            continue
+        if type_id.startswith("vehicle."):
+            lane = town_map.get_waypoint(location)
+            if lane is not None and (lane.road_id, lane.lane_id) != (waypoint.road_id, waypoint.lane_id) and \
+                    not lane.is_junction and abs(lateral) > waypoint.lane_width / 2.0:
+                continue
+        found.append((float(k), float(lateral), actor))
     return sorted(found, key=lambda item: item[0])
 
 

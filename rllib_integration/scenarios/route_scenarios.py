@@ -17,6 +17,7 @@ from ..routes.progress import RouteProgress
 from ..routes.route_files import ScenarioSpec
 from .base import RUNNING, Scenario
 from .crossings import DynamicObjectCrossing, ParkingCrossingPedestrian
+from .cut_ins import ParkingCutIn, StaticCutIn
 from .flows import (NonSignalizedJunctionLeftTurn, NonSignalizedJunctionRightTurn, SignalizedJunctionLeftTurn,
                     SignalizedJunctionRightTurn)
 from .junctions import (BlockedIntersection, OppositeVehicleRunningRedLight, OppositeVehicleTakingPriority,
@@ -38,6 +39,7 @@ SCENARIO_TYPES: dict[str, type[Scenario]] = {
     "SignalizedJunctionLeftTurn": SignalizedJunctionLeftTurn, "NonSignalizedJunctionLeftTurn": NonSignalizedJunctionLeftTurn,
     "SignalizedJunctionRightTurn": SignalizedJunctionRightTurn,
     "NonSignalizedJunctionRightTurn": NonSignalizedJunctionRightTurn,
+    "ParkingCutIn": ParkingCutIn, "StaticCutIn": StaticCutIn,
 }
 NOT_SIMULATED = "not simulated"
 
