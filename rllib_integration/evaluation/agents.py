@@ -11,7 +11,8 @@ Built in (:func:`load_agent`):
 
 - ``autopilot``: the traffic manager drives the hero along the route (lights and signs obeyed, no
   lane changes of its own), and the agent itself round obstacles blocking the route's lane (:mod:`.bypass`)
-  and braking for vehicles crossing its path at junctions (:mod:`.yielding`): the rule-based reference;
+  and braking for vehicles crossing its path at junctions (:mod:`.yielding`), moving over for an emergency vehicle
+  coming up behind: the rule-based reference;
 - ``constant``: one fixed control every step;
 - ``random``: the experiment's random actions with ``--config``, otherwise a random control held 1 s;
 - a checkpoint folder or experiment folder (the RLModule, greedy), or an exported ``policy.onnx`` (an older ``policy.pt`` too):
@@ -43,6 +44,8 @@ RANDOM_HOLD = 1.0  # seconds a random control is held (without an experiment)
 OFF_LANE_PATIENCE = 2.0  # seconds on a lane beside the route's before the autopilot is asked back
 SPEED_DIFFERENCE = 30.0  # % below the speed limit the hero cruises at (the traffic manager's default)
 STOP_DIFFERENCE = 100.0  # % below: a target speed of zero (yielding)
+MAKE_WAY_FOR = 6.0  # seconds the hero stays on the lane it moved to for an emergency vehicle (unless it comes again)
+EMERGENCY_BEHIND = 50.0  # metres behind the hero an emergency vehicle on its lane makes it move over
 BLOCKER_LOOK_EVERY = 0.25  # seconds between looks for an obstacle on the route's lane
 GAP_BEHIND, GAP_AHEAD = 10.0, 12.0  # metres of the target lane, at least, a lane change needs free (1.5 s at speed)
 
@@ -70,6 +73,25 @@ def lane_is_free(world: Any, town_map: Any, hero: Any, right: bool) -> bool:
         if lane is not None and (lane.road_id, lane.lane_id) == (target.road_id, target.lane_id):
             return False
     return True
+
+
+def emergency_behind(world: Any, town_map: Any, hero: Any) -> Any:
+    """An emergency vehicle (``special_type`` emergency) behind ``hero`` on its lane within
+    :data:`EMERGENCY_BEHIND` metres, or None."""
+    transform = hero.get_transform()
+    forward = transform.get_forward_vector()
+    here = town_map.get_waypoint(transform.location)
+    for vehicle in world.get_actors().filter("vehicle.*"):
+        if vehicle.id == hero.id or vehicle.attributes.get("special_type") != "emergency":
+            continue
+        location = vehicle.get_location()
+        along = (location.x - transform.location.x) * forward.x + (location.y - transform.location.y) * forward.y
+        if not -EMERGENCY_BEHIND < along < 0.0:
+            continue
+        lane = town_map.get_waypoint(location)
+        if lane is not None and here is not None and (lane.road_id, lane.lane_id) == (here.road_id, here.lane_id):
+            return vehicle
+    return None
 
 
 class AutonomousAgent:
@@ -110,8 +132,9 @@ class AutopilotAgent(AutonomousAgent):
         self.asked = -1.0
         self.off_lane_since: float | None = None
         self.bypass: Bypass | None = None
-        self.looked = -1.0
+        self.looked = self.looked_behind = -1.0
         self.yielding = False
+        self.making_way_until = -1.0
 
     def _engage(self, index: int) -> None:
         """Hand the hero to the traffic manager with the route from point ``index`` on as its path."""
@@ -148,7 +171,32 @@ class AutopilotAgent(AutonomousAgent):
                 return self.bypass.control(index)
             self.bypass = None
             self._engage(index)
+        if timestamp - self.looked_behind >= BLOCKER_LOOK_EVERY:
+            self.looked_behind = timestamp
+            if self._make_way(timestamp):
+                return None
+        if timestamp < self.making_way_until:
+            return None  # on the lane beside until the emergency vehicle is by
         return self._lane_changes(timestamp)
+
+    def _make_way(self, timestamp: float) -> bool:
+        """Move over to a free lane beside (the right one first) when an emergency vehicle comes up behind
+        on the hero's lane; whether it asked."""
+        core = self.core
+        behind = emergency_behind(core.world, core.map, core.hero)
+        if behind is None:
+            return False
+        self.making_way_until = timestamp + MAKE_WAY_FOR
+        here = core.map.get_waypoint(core.hero.get_location())
+        if core.traffic_manager.get_next_action(core.hero)[0] in ("ChangeLaneLeft", "ChangeLaneRight"):
+            return True
+        for right in (True, False):
+            side = here.get_right_lane() if right else here.get_left_lane()
+            if side is not None and side.lane_type == carla.LaneType.Driving and side.lane_id * here.lane_id > 0 \
+                    and lane_is_free(core.world, core.map, core.hero, right):
+                core.traffic_manager.force_lane_change(core.hero, right)
+                return True
+        return True
 
     def _lane_changes(self, timestamp: float) -> None:
         """Ask for the route's next lane change from :data:`LANE_CHANGE_NOTICE` metres before it, when the lane

@@ -19,11 +19,15 @@ from typing import Any
 import carla
 
 from ..routes.progress import RouteProgress
-from ..scenarios import RouteScenarios
+from ..scenarios import TIMEOUT_EVENT, YIELD_EVENT, RouteScenarios
 from .criteria import CollisionCriterion, LaneCriterion, MinSpeedCriterion, RedLightCriterion, StopSignCriterion
 from .infractions import (BLOCKED, BLOCKED_SPEED, BLOCKED_TIME, COMPLETION_DISTANCE, COMPLETION_SHARE,
                           DEVIATION_LIMIT, END_STATUS, OUTSIDE_LANES, ROUTE_DEVIATION, SCENARIO_TIMEOUT,
-                          STATUS_COMPLETED, STATUS_FAILED, TIMEOUT, Infraction, penalty, time_limit)
+                          STATUS_COMPLETED, STATUS_FAILED, TIMEOUT, YIELD_EMERGENCY, Infraction, penalty, time_limit)
+
+#: A scenario's event -> the infraction kind and message the Leaderboard records for it.
+SCENARIO_EVENTS = {TIMEOUT_EVENT: (SCENARIO_TIMEOUT, "Agent timed out a scenario"),
+                   YIELD_EVENT: (YIELD_EMERGENCY, "Agent failed to yield to an emergency vehicle")}
 
 
 @dataclass
@@ -111,9 +115,10 @@ class RouteMonitor:
         if self.min_speed is not None:
             found += self.min_speed.update(now, self.progress.completed, speed, location)
         if self.scenarios is not None:
-            for scenario in self.scenarios.update(now, [i.kind for i in found]):
-                found.append(Infraction(SCENARIO_TIMEOUT, now, (location.x, location.y, location.z),
-                                        "Agent timed out a scenario", {"scenario": scenario.spec.name}))
+            for scenario, event in self.scenarios.update(now, [i.kind for i in found]):
+                kind, message = SCENARIO_EVENTS[event]
+                found.append(Infraction(kind, now, (location.x, location.y, location.z), message,
+                                        {"scenario": scenario.spec.name}))
         if self.done:
             found += self._finish(now, location)
         self.infractions += found
@@ -125,7 +130,7 @@ class RouteMonitor:
             return []
         self._finished = True
         if self.scenarios is not None:
-            self.scenarios.finish()
+            self.scenarios.finish(self.completed)
         if self.min_speed is None:
             return []
         return self.min_speed.finish(now, 1.0 if self.completed else self.progress.fraction, location)

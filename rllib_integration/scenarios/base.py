@@ -24,6 +24,9 @@ logger = logging.getLogger(__name__)
 BUILD_DISTANCE = 60.0  # route metres before the trigger point the scenario's actors appear
 START_DISTANCE = 2.0  # metres from the trigger point (along the route) the scenario starts
 
+# events a scenario reports (the monitor records them as the Leaderboard 2.0's infractions)
+TIMEOUT_EVENT, YIELD_EVENT = "timeout", "yield"
+
 # a scenario's outcome
 WAITING, RUNNING, PASSED, FAILED, TIMED_OUT, NOT_REACHED, NOT_BUILT = (
     "waiting", "running", "passed", "failed", "timed out", "not reached", "not built")
@@ -53,6 +56,7 @@ class Scenario:
         self.started_at: float | None = None
         self.actors: list[Any] = []
         self.infractions: list[str] = []
+        self.events: list[str] = []  # what tick() found (a failure to yield), handed out by update()
         self.reason = ""
 
     # -- what subclasses write ---------------------------------------------------------------------
@@ -75,27 +79,30 @@ class Scenario:
     def route_metres_to_trigger(self) -> float:
         return self.progress.distance_between(self.progress.index, self.trigger_index)
 
-    def update(self, now: float) -> bool:
-        """Advance after a tick; True when the scenario just timed out (the caller records the infraction)."""
+    def update(self, now: float) -> list[str]:
+        """Advance after a tick; the scenario's new events (:data:`TIMEOUT_EVENT`, :data:`YIELD_EVENT`: the
+        caller records them as infractions)."""
         if self.state == WAITING:
             if not self.actors and self.reason == "" and self.route_metres_to_trigger() <= BUILD_DISTANCE:
                 self._build()
                 if self.done:
-                    return False
+                    return []
             if self.progress.index >= self.trigger_index or \
                     self.hero.get_location().distance(self.trigger.location) < START_DISTANCE:
                 self.state, self.started_at = RUNNING, now
                 logger.debug("scenario %s started at %.1f s", self.spec.name, now)
         if self.state != RUNNING:
-            return False
+            return []
         self.tick(now)
+        events, self.events = self.events, []
         if self.progress.index >= self.end_index:
             self.state = FAILED if self.infractions else PASSED
         elif self.TIMEOUT is not None and now - self.started_at > self.TIMEOUT:
             self.state = TIMED_OUT
+            events.append(TIMEOUT_EVENT)
         if self.done:  # ScenarioRunner removes a finished scenario's actors: the hero may go on
             self.destroy()
-        return self.state == TIMED_OUT
+        return events
 
     def _build(self) -> None:
         try:
@@ -112,10 +119,13 @@ class Scenario:
         if self.state == RUNNING:
             self.infractions.append(infraction_kind)
 
-    def finish(self) -> None:
-        """The route ended: a scenario still waiting was not reached; a running one failed."""
+    def finish(self, route_completed: bool = False) -> None:
+        """The route ended: a scenario still waiting was not reached; a running one is passed (without an
+        infraction) if the hero completed the route (its end lies past the route's), failed otherwise."""
         if self.state == WAITING:
             self.state = NOT_REACHED
+        elif self.state == RUNNING and route_completed:
+            self.state = FAILED if self.infractions else PASSED
         elif self.state == RUNNING:
             self.state, self.reason = FAILED, "the route ended before the hero got past it"
 

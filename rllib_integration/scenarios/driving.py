@@ -50,3 +50,25 @@ def follow_lane(town_map: carla.Map, vehicle: carla.Actor, speed: float, look_ah
     following = waypoint.next(look_ahead) if waypoint is not None else []
     steer = steer_towards(vehicle, following[0].transform.location, 45.0) if following else 0.0
     return speed_control(vehicle, speed, steer)
+
+
+def blocked_ahead(vehicle: carla.Actor, others: list[carla.Actor], gap: float, side: float) -> bool:
+    """Whether a corner of one of ``others`` stands in ``vehicle``'s way: less than ``gap`` metres ahead and
+    ``side`` metres past its side."""
+    transform = vehicle.get_transform()
+    forward = transform.get_forward_vector()
+    reach = vehicle.bounding_box.extent.y + side
+    for other in others:
+        if other.id == vehicle.id:
+            continue
+        other_transform = other.get_transform()
+        if other_transform.location.distance(transform.location) > gap + 6.0:
+            continue
+        extent = other.bounding_box.extent
+        for corner in ((extent.x, extent.y), (extent.x, -extent.y), (-extent.x, extent.y), (-extent.x, -extent.y)):
+            point = other_transform.transform(carla.Location(corner[0], corner[1], 0.0))
+            d = point - transform.location
+            along = d.x * forward.x + d.y * forward.y
+            if 0.0 < along < gap and abs(-d.x * forward.y + d.y * forward.x) < reach:
+                return True
+    return False

@@ -17,7 +17,7 @@ from typing import Any
 import carla
 
 from .base import ScenarioBuildError
-from .driving import drive_path
+from .driving import blocked_ahead, drive_path
 from .junctions import JunctionScenario, straight_through
 
 GREEN_DELAY = 5.0  # seconds the hero's light stays red while the flow has green
@@ -59,7 +59,8 @@ class ActorFlow:
             if vehicle.get_location().distance(end) < 3.0:
                 vehicle.destroy()
                 continue
-            vehicle.apply_control(drive_path(vehicle, self.points, 0.0 if _blocked(vehicle, others) else self.speed))
+            stop = blocked_ahead(vehicle, others, FLOW_GAP, FLOW_SIDE)
+            vehicle.apply_control(drive_path(vehicle, self.points, 0.0 if stop else self.speed))
 
     def _blueprint(self) -> Any:
         cars = [b for b in self.scenario.world.get_blueprint_library().filter("vehicle.*")
@@ -68,27 +69,6 @@ class ActorFlow:
         if blueprint.has_attribute("role_name"):
             blueprint.set_attribute("role_name", "scenario")
         return blueprint
-
-
-def _blocked(vehicle: Any, others: list[Any]) -> bool:
-    """Whether a corner of something stands in ``vehicle``'s way within :data:`FLOW_GAP` metres."""
-    transform = vehicle.get_transform()
-    forward = transform.get_forward_vector()
-    reach = vehicle.bounding_box.extent.y + FLOW_SIDE
-    for other in others:
-        if other.id == vehicle.id:
-            continue
-        other_transform = other.get_transform()
-        if other_transform.location.distance(transform.location) > FLOW_GAP + 6.0:
-            continue
-        extent = other.bounding_box.extent
-        for corner in ((extent.x, extent.y), (extent.x, -extent.y), (-extent.x, extent.y), (-extent.x, -extent.y)):
-            point = other_transform.transform(carla.Location(corner[0], corner[1], 0.0))
-            d = point - transform.location
-            along = d.x * forward.x + d.y * forward.y
-            if 0.0 < along < FLOW_GAP and abs(-d.x * forward.y + d.y * forward.x) < reach:
-                return True
-    return False
 
 
 class JunctionTurn(JunctionScenario):

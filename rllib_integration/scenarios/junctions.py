@@ -9,7 +9,9 @@ them (``opposite_vehicle_taking_priority.py``, ``pedestrian_crossing.py``, ``blo
 - ``PedestrianCrossing``: three walkers wait on the far side of the junction beside the hero's exit lane and
   cross it when the hero is 15 m from the junction;
 - ``BlockedIntersection``: a car stands on the hero's exit lane just past the junction; it drives off once
-  the hero has waited behind it for 10 s (the hero must not go round it: it is not on its hand brake).
+  the hero has waited behind it for 10 s (the hero must not go round it: it is not on its hand brake);
+- ``VehicleTurningRoute`` / ``VehicleTurningRoutePedestrian``: a cyclist (a walker) crosses the hero's exit
+  lane from the right just past the junction the hero turns at.
 """
 
 from __future__ import annotations
@@ -209,6 +211,61 @@ class BlockedIntersection(JunctionScenario):
             self.waited += dt
         if self.waited >= BLOCKER_WAIT:
             self.blocker.apply_control(follow_lane(self.map, self.blocker, 8.0))
+
+
+class VehicleTurningRoutePedestrian(JunctionScenario):
+    """A walker crosses the hero's exit lane just past the junction from the right kerb (``object_crash_intersection.py``:
+    1.8 m/s, when the hero is 2.2 s or 6 m from the crossing; the scenario ends 40 m past it)."""
+
+    BLUEPRINT, SPEED, REACTION_TIME, SIDE_OFFSET = "walker.pedestrian.*", 1.8, 2.2, 1.5
+
+    def build(self) -> float:
+        self.find_junction()
+        exit_lane = forward(self.progress.route[self.exit_index][0], 0.5, stop_at_junction=False)
+        self.crossing = exit_lane.transform.location
+        edge = exit_lane
+        for _ in range(10):  # the outermost lane on the right
+            right = edge.get_right_lane()
+            if right is None or right.lane_type not in (carla.LaneType.Driving, carla.LaneType.Parking) or \
+                    right.lane_id * exit_lane.lane_id <= 0:
+                break
+            edge = right
+        across = exit_lane.transform.location.distance(edge.transform.location) + edge.lane_width / 2.0
+        start = beside(exit_lane, across + self.SIDE_OFFSET, z=1.0 if self.BLUEPRINT.startswith("walker") else 0.3,
+                       yaw=-90.0)
+        self.adversary = self.spawn(self.BLUEPRINT, start)
+        yaw = math.radians(start.rotation.yaw)
+        self.direction = carla.Vector3D(math.cos(yaw), math.sin(yaw), 0.0)
+        self.travel = 2.0 * (across + self.SIDE_OFFSET) + exit_lane.lane_width
+        self.moving_from: carla.Location | None = None
+        index = self.progress.nearest_index(self.crossing)
+        return max(0.0, self.progress.distance_between(self.trigger_index, index)) + 40.0
+
+    def tick(self, now: float) -> None:
+        if not self.adversary.is_alive:
+            return
+        if self.moving_from is None:
+            distance = self.hero.get_location().distance(self.crossing)
+            speed = self.hero.get_velocity().length()
+            if distance < 6.0 or (speed > 0.1 and distance / speed < self.REACTION_TIME):
+                self.moving_from = self.adversary.get_location()
+                self.start_moving()
+            return
+        if self.adversary.get_location().distance(self.moving_from) > self.travel:
+            self.adversary.destroy()  # across: ScenarioRunner removes it
+
+    def start_moving(self) -> None:
+        self.adversary.apply_control(carla.WalkerControl(self.direction, self.SPEED))
+
+
+class VehicleTurningRoute(VehicleTurningRoutePedestrian):
+    """A cyclist crosses the hero's exit lane just past the junction from the right (at 4 m/s, when the hero is 1.8 s
+    or 6 m from the crossing)."""
+
+    BLUEPRINT, SPEED, REACTION_TIME, SIDE_OFFSET = "vehicle.bh.crossbike", 4.0, 1.8, 0.5
+
+    def start_moving(self) -> None:
+        self.adversary.enable_constant_velocity(carla.Vector3D(self.SPEED, 0.0, 0.0))
 
 
 def straight_through(entry: carla.Waypoint, past: float) -> list[carla.Waypoint]:

@@ -18,10 +18,11 @@ from ..routes.route_files import ScenarioSpec
 from .base import RUNNING, Scenario
 from .crossings import DynamicObjectCrossing, ParkingCrossingPedestrian
 from .cut_ins import ParkingCutIn, StaticCutIn
+from .emergency import YieldToEmergencyVehicle
 from .flows import (NonSignalizedJunctionLeftTurn, NonSignalizedJunctionRightTurn, SignalizedJunctionLeftTurn,
                     SignalizedJunctionRightTurn)
 from .junctions import (BlockedIntersection, OppositeVehicleRunningRedLight, OppositeVehicleTakingPriority,
-                        PedestrianCrossing)
+                        PedestrianCrossing, VehicleTurningRoute, VehicleTurningRoutePedestrian)
 from .lane_events import ControlLoss, HardBreakRoute
 from .obstacles import (Accident, AccidentTwoWays, ConstructionObstacle, ConstructionObstacleTwoWays, ParkedObstacle,
                         ParkedObstacleTwoWays)
@@ -40,6 +41,8 @@ SCENARIO_TYPES: dict[str, type[Scenario]] = {
     "SignalizedJunctionRightTurn": SignalizedJunctionRightTurn,
     "NonSignalizedJunctionRightTurn": NonSignalizedJunctionRightTurn,
     "ParkingCutIn": ParkingCutIn, "StaticCutIn": StaticCutIn,
+    "VehicleTurningRoute": VehicleTurningRoute, "VehicleTurningRoutePedestrian": VehicleTurningRoutePedestrian,
+    "YieldToEmergencyVehicle": YieldToEmergencyVehicle,
 }
 NOT_SIMULATED = "not simulated"
 
@@ -59,20 +62,18 @@ class RouteScenarios:
         self.scenarios: list[Scenario | None] = [
             SCENARIO_TYPES[spec.type](spec, world, town_map, hero, progress, rng) if spec.type in SCENARIO_TYPES
             else None for spec in self.specs]
-        self.timed_out: list[Scenario] = []
 
-    def update(self, now: float, new_kinds: list[str]) -> list[Scenario]:
+    def update(self, now: float, new_kinds: list[str]) -> list[tuple[Scenario, str]]:
         """After a tick: note the hero's new infraction kinds on the running scenarios and advance all; the
-        scenarios that timed out on this tick."""
-        timed_out = []
+        scenarios' new events (``timeout``, ``yield``), each with its scenario."""
+        events = []
         for scenario in self.scenarios:
             if scenario is None or scenario.done:
                 continue
             for kind in new_kinds:
                 scenario.note(kind)
-            if scenario.update(now):
-                timed_out.append(scenario)
-        return timed_out
+            events += [(scenario, event) for event in scenario.update(now)]
+        return events
 
     @property
     def wrong_way_allowed(self) -> bool:
@@ -96,9 +97,10 @@ class RouteScenarios:
                 {"name": spec.name, "type": spec.type, "status": NOT_SIMULATED}
                 for spec, scenario in zip(self.specs, self.scenarios)]
 
-    def finish(self) -> None:
-        """The route ended: settle every scenario's outcome and remove their actors."""
+    def finish(self, route_completed: bool = False) -> None:
+        """The route ended (``route_completed``: the hero got to its end): settle every scenario's outcome and
+        remove their actors."""
         for scenario in self.scenarios:
             if scenario is not None:
-                scenario.finish()
+                scenario.finish(route_completed)
                 scenario.destroy()
