@@ -49,9 +49,17 @@ def leaderboard(carla_root: pathlib.Path | None, out: pathlib.Path, agent: pathl
     return json.loads(checkpoint.read_text()), output
 
 
-def test_the_npc_agent_drives_a_route_with_two_scenarios(carla_root, tmp_path):
-    results, output = leaderboard(carla_root, tmp_path, CODE / "leaderboard" / "leaderboard" / "autoagents" /
-                                  "npc_agent.py", "--track", "SENSORS")
+NPC_AGENT = CODE / "leaderboard" / "leaderboard" / "autoagents" / "npc_agent.py"
+
+
+@pytest.fixture(scope="module")
+def npc_run(carla_root, tmp_path_factory) -> tuple[dict, str]:
+    """CARLA's leaderboard with its NPC agent on the Town01 route with ControlLoss and DynamicObjectCrossing."""
+    return leaderboard(carla_root, tmp_path_factory.mktemp("npc"), NPC_AGENT, "--track", "SENSORS")
+
+
+def test_the_npc_agent_drives_a_route_with_two_scenarios(npc_run):
+    results, output = npc_run
     assert "Skipping scenario" not in output and "Traceback" not in output, output[-3000:]
     (record,) = results["_checkpoint"]["records"]
     assert record["status"] == "Completed", record
@@ -93,3 +101,23 @@ def test_the_policy_agent_names_a_missing_setting(carla_root, tmp_path):
     (record,) = results["_checkpoint"]["records"]
     assert record["status"] == "Failed - Agent couldn't be set up"
     assert "no config. Fix: give 'config: TRAINING.yaml'" in output
+
+
+def test_evaluate_py_drives_a_leaderboard_agent_and_scores_it_as_the_leaderboard_does(npc_run, carla_root, tmp_path):
+    """The same NPC agent on the same route through evaluate.py (its own scenarios, no background activity):
+    both hit DynamicObjectCrossing's walker and drive ControlLoss's debris; the driving scores agree within 5."""
+    env = {**os.environ, "CARLA_ROOT": str(carla_root), "SCENARIO_RUNNER_ROOT": str(CODE / "scenario_runner"),
+           "PYTHONPATH": os.pathsep.join(str(p) for p in (ROOT, CODE / "leaderboard", CODE / "scenario_runner",
+                                                          CODE / "PythonAPI-carla"))}
+    result = subprocess.run([sys.executable, "evaluate.py", "--routes", str(ROUTES), "--route-ids", "0", "--agent",
+                             "rllib_integration.leaderboard.leaderboard_agent:LeaderboardAgent", "--agent-config",
+                             f"agent={NPC_AGENT}", "--out", str(tmp_path / "out")],
+                            cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    (ours,) = json.loads((tmp_path / "out" / "results.json").read_text())["_checkpoint"]["records"]
+    (theirs,) = npc_run[0]["_checkpoint"]["records"]
+    assert ours["status"] == theirs["status"] == "Completed"
+    assert bool(ours["infractions"]["collisions_pedestrian"]) == bool(theirs["infractions"]["collisions_pedestrian"])
+    assert abs(ours["scores"]["score_composed"] - theirs["scores"]["score_composed"]) <= 5.0, (ours["scores"],
+                                                                                           theirs["scores"])
+    assert [s["status"] for s in ours["meta"]["scenarios"]][0] == "passed"  # ControlLoss

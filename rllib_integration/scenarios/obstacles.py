@@ -4,7 +4,7 @@ lane beside is the opposite direction's (driving against it is then not counted 
 while the scenario runs, as ScenarioRunner switches its wrong-direction test off). As ScenarioRunner's ``route_obstacles.py`` and
 ``construction_crash_vehicle.py`` place them: ``distance`` metres (a route parameter) past the trigger
 point along the hero's lane (stopping before a junction), displaced towards ``direction``
-(``right``/``left``), with a warning prop behind them; the scenario ends 50 m past the last one and times out
+(``right``/``left``), with a warning sign at the road's edge at the trigger point; the scenario ends 50 m past the last one and times out
 after 180 s (240 s for an accident) as ScenarioRunner's ``ScenarioTimeout`` does. The opposite traffic
 flow ScenarioRunner sends down the other lane of ``TwoWays`` is not simulated (the route's background
 traffic drives there).
@@ -17,14 +17,15 @@ import carla
 from .base import Scenario, ScenarioBuildError, beside, forward, outermost
 
 END_DISTANCE = 50.0  # metres past the last obstacle the scenario ends
-OFFSET = 0.6  # share of half the lane width the obstacles stand towards ``direction``
 
 
 class LaneObstacle(Scenario):
-    """Common placement: a warning prop at ``distance``, the obstacles after it."""
+    """Common placement: a warning sign at the trigger point, the obstacles ``distance`` metres on."""
 
     TIMEOUT = 180.0
     DEFAULT_DISTANCE = 120.0
+    OFFSET = 0.6  # share of half the lane width the obstacles stand towards ``direction``
+    WARNING_SIGN = True
 
     def direction_sign(self) -> float:
         direction = self.spec.value("direction", "right", str)
@@ -35,9 +36,20 @@ class LaneObstacle(Scenario):
     def build(self) -> float:
         start = self.trigger_waypoint()
         sign = self.direction_sign()
+        if self.WARNING_SIGN:
+            self.warning_sign(start, sign)
         first = forward(start, self.spec.value("distance", self.DEFAULT_DISTANCE))
         last = self.place(first, sign)
         return self.progress_metres(last) + END_DISTANCE
+
+    def warning_sign(self, start: carla.Waypoint, sign: float) -> None:
+        """ScenarioRunner's warning sign: at the trigger point, past the road's edge on the ``direction`` side
+        (the lane beyond the outermost driving or parking lane, 0.3 of that lane's width further out)."""
+        edge = outermost(start, right=sign > 0)
+        past = edge.get_right_lane() if sign > 0 else edge.get_left_lane()
+        reference = past if past is not None else edge
+        offset = 0.3 * edge.lane_width + (0.0 if past is not None else edge.lane_width / 2.0)
+        self.spawn("static.prop.warningaccident", beside(reference, sign * offset, yaw=90.0), physics=False)
 
     def place(self, waypoint: carla.Waypoint, sign: float) -> carla.Waypoint:
         """Spawn the obstacles from ``waypoint`` on; the waypoint of the last."""
@@ -50,20 +62,17 @@ class LaneObstacle(Scenario):
 
     def obstacle_at(self, waypoint: carla.Waypoint, sign: float, blueprint: str, role: str = "scenario") -> None:
         """A vehicle on ``waypoint``'s lane, displaced towards the side, hand brake on."""
-        vehicle = self.spawn(blueprint, beside(waypoint, sign * OFFSET * waypoint.lane_width / 2.0, z=0.5), role)
+        vehicle = self.spawn(blueprint, beside(waypoint, sign * self.OFFSET * waypoint.lane_width / 2.0, z=0.5), role)
         vehicle.apply_control(carla.VehicleControl(hand_brake=True, brake=1.0))
 
 
 class Accident(LaneObstacle):
-    """A police car and, 10 m and 16 m on, two crashed cars; a warning sign at the road's edge before them."""
+    """A police car and, 10 m and 16 m on, two crashed cars."""
 
     TIMEOUT = 240.0
 
     def place(self, waypoint: carla.Waypoint, sign: float) -> carla.Waypoint:
-        edge = outermost(waypoint, right=sign > 0)
-        self.spawn("static.prop.warningaccident", beside(edge, sign * 0.3 * edge.lane_width, yaw=90.0),
-                   physics=False)
-        police = forward(waypoint, 4.0)
+        police = waypoint
         self.obstacle_at(police, sign, "vehicle.dodge.charger_police_2020")
         first = forward(police, 10.0)
         self.obstacle_at(first, sign, "vehicle.*", role="scenario no lights")
@@ -73,20 +82,20 @@ class Accident(LaneObstacle):
 
 
 class ParkedObstacle(LaneObstacle):
-    """A parked car with its hazard lights on, a warning sign behind it."""
+    """A parked car, 0.7 of half a lane towards the side."""
+
+    OFFSET = 0.7
 
     def place(self, waypoint: carla.Waypoint, sign: float) -> carla.Waypoint:
-        self.spawn("static.prop.warningaccident", beside(waypoint, sign * 0.3 * waypoint.lane_width, yaw=90.0),
-                   physics=False)
-        parked = forward(waypoint, 6.0)
-        self.obstacle_at(parked, sign, "vehicle.*")
-        return parked
+        self.obstacle_at(waypoint, sign, "vehicle.*")
+        return waypoint
 
 
 class ConstructionObstacle(LaneObstacle):
     """A traffic warning board and a wedge of construction cones closing the lane."""
 
     DEFAULT_DISTANCE = 100.0
+    WARNING_SIGN = False  # (its board is in the lane)
 
     def place(self, waypoint: carla.Waypoint, sign: float) -> carla.Waypoint:
         for share in (-0.6, 0.0, 0.6):  # a row of cones across the lane
