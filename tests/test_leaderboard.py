@@ -121,3 +121,25 @@ def test_evaluate_py_drives_a_leaderboard_agent_and_scores_it_as_the_leaderboard
     assert abs(ours["scores"]["score_composed"] - theirs["scores"]["score_composed"]) <= 5.0, (ours["scores"],
                                                                                            theirs["scores"])
     assert [s["status"] for s in ours["meta"]["scenarios"]][0] == "passed"  # ControlLoss
+
+
+def test_the_gps_plan_is_the_leaderboards():
+    """evaluate.py hands a Leaderboard agent the GPS plan the leaderboard computes (its Mercator, y south)."""
+    sys.path[:0] = [str(CODE / "leaderboard"), str(CODE / "scenario_runner"), str(CODE / "PythonAPI-carla")]
+    try:
+        from leaderboard.utils import route_manipulation
+    finally:
+        del sys.path[:3]
+    import carla
+    from rllib_integration.embedded.maps.towns import load_map, resolve_town
+    from rllib_integration.leaderboard.leaderboard_agent import gps
+    town_map = load_map(*resolve_town("GridTown"))
+
+    class World:
+        def get_map(self):
+            return town_map
+    lat_ref, lon_ref = route_manipulation._get_latlon_ref(World())
+    for location in (carla.Location(396.3, 200.0, 0.3), carla.Location(-50.0, -120.0, 1.0)):
+        theirs = route_manipulation._location_to_gps(lat_ref, lon_ref, location)
+        ours = gps(town_map, location)
+        assert ours["lat"] == pytest.approx(theirs["lat"], abs=1e-12) and ours["lon"] == pytest.approx(theirs["lon"])

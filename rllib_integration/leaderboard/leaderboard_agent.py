@@ -7,13 +7,14 @@
 The leaderboard, ScenarioRunner and CARLA's ``agents`` must be importable (on ``PYTHONPATH``, as the
 leaderboard itself needs them). As the leaderboard does, the agent gets ``setup(path_to_conf_file)``, its
 ``sensors()`` attached to the hero, ``set_global_plan(gps, world)`` with the route every metre (GPS from the
-map's geo-reference) and ``run_step(input_data, timestamp)``; ScenarioRunner's ``CarlaDataProvider`` is pointed
+map's geo-reference, projected as the leaderboard projects it) and ``run_step(input_data, timestamp)``; ScenarioRunner's ``CarlaDataProvider`` is pointed
 at the evaluator's world, where such agents look for the hero (``role_name`` ``hero``) and the map.
 """
 
 from __future__ import annotations
 
 import importlib.util
+import math
 import os
 from typing import Any, Mapping
 
@@ -71,6 +72,20 @@ def blueprint_spec(spec: Mapping[str, Any]) -> dict[str, Any]:
     return result
 
 
+EARTH_RADIUS = 6378137.0  # metres, at the equator
+
+
+def gps(town_map: carla.Map, location: carla.Location) -> dict[str, float]:
+    """A route point as the leaderboard's GPS plan gives it (``lat``, ``lon``, ``z``): a Mercator projection
+    about the map's geo-reference with CARLA's y axis pointing south, as the leaderboard computes it."""
+    reference = town_map.transform_to_geolocation(carla.Location(0.0, 0.0, 0.0))
+    scale = math.cos(math.radians(reference.latitude))
+    mx = scale * math.radians(reference.longitude) * EARTH_RADIUS + location.x
+    my = scale * EARTH_RADIUS * math.log(math.tan(math.radians(90.0 + reference.latitude) / 2.0)) - location.y
+    return {"lat": math.degrees(2.0 * math.atan(math.exp(my / (EARTH_RADIUS * scale)))) - 90.0,
+            "lon": math.degrees(mx / (EARTH_RADIUS * scale)), "z": location.z}
+
+
 class LeaderboardAgent:
     """Adapts a Leaderboard ``AutonomousAgent`` to the evaluator's agent interface (see the module docstring)."""
 
@@ -97,17 +112,14 @@ class LeaderboardAgent:
 
     def start(self, core: Any) -> None:
         from agents.navigation.local_planner import RoadOption
-        from leaderboard.utils.route_manipulation import _get_latlon_ref, _location_to_gps
         from srunner.scenariomanager.carla_data_provider import CarlaDataProvider
         if self.used:
             self._new_instance()
         self.used = True
         CarlaDataProvider.set_world(core.world)
-        lat_ref, lon_ref = _get_latlon_ref(core.world)
         world_plan = [(carla.Transform(w.transform.location, w.transform.rotation), RoadOption(option.value))
                       for w, option in self.route]
-        gps_plan = [(_location_to_gps(lat_ref, lon_ref, transform.location), option)
-                    for transform, option in world_plan]
+        gps_plan = [(gps(core.map, transform.location), option) for transform, option in world_plan]
         self.agent.set_global_plan(gps_plan, world_plan)
 
     def run_step(self, input_data: Mapping[str, Any], timestamp: float) -> carla.VehicleControl:
