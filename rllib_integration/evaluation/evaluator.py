@@ -118,8 +118,8 @@ class RouteRunner:
         if hasattr(self.agent, "start"):
             self.agent.start(core)
         scenarios = RouteScenarios(spec.scenarios, core.world, core.map, core.hero, core.route_progress,
-                                   seed=zlib.crc32(f"{self.settings.seed}/{spec.route_id}".encode())) \
-            if spec.scenarios else None
+                                   seed=zlib.crc32(f"{self.settings.seed}/{spec.route_id}".encode()),
+                                   planner=planner) if spec.scenarios else None
         leaderboard_2 = self.settings.leaderboard_2(spec)
         monitor = RouteMonitor(core.world, core.map, core.hero, core.route_progress, scenarios, min_speed=leaderboard_2)
         s, name = self.settings, output_name(spec.route_id)

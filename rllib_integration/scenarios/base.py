@@ -16,6 +16,7 @@ from typing import Any
 
 import carla
 
+from ..routes.planner import RoutePlanner
 from ..routes.progress import RouteProgress
 from ..routes.route_files import ScenarioSpec
 
@@ -46,8 +47,10 @@ class Scenario:
     WRONG_WAY_ALLOWED = False
 
     def __init__(self, spec: ScenarioSpec, world: Any, town_map: carla.Map, hero: Any,
-                 progress: RouteProgress, rng: Any) -> None:
+                 progress: RouteProgress, rng: Any, planner: RoutePlanner | None = None) -> None:
+        """``planner``: the town's route planner, where the caller has one (scenarios that plan paths)."""
         self.spec, self.world, self.map, self.hero, self.progress, self.rng = spec, world, town_map, hero, progress, rng
+        self._planner = planner
         x, y, z, yaw = spec.trigger
         self.trigger = carla.Transform(carla.Location(x, y, z), carla.Rotation(yaw=yaw))
         self.trigger_index = progress.nearest_index(self.trigger.location)
@@ -167,6 +170,13 @@ class Scenario:
             actor.set_simulate_physics(False)
         self.actors.append(actor)
         return actor
+
+    @property
+    def planner(self) -> RoutePlanner:
+        """The town's route planner (built on first use where the caller gave none)."""
+        if self._planner is None:
+            self._planner = RoutePlanner(self.map)
+        return self._planner
 
     def trigger_waypoint(self) -> carla.Waypoint:
         waypoint = self.map.get_waypoint(self.trigger.location)

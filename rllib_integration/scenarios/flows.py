@@ -36,6 +36,27 @@ class ActorFlow:
         self.vehicles: list[Any] = []
         self.gap = self._draw_gap()
 
+    def prefill(self, metres: float) -> None:
+        """Vehicles already along the first ``metres`` of the path (ScenarioRunner's ``initial_actors``)."""
+        travelled, next_at = 0.0, self.gap
+        for previous, waypoint in zip(self.path, self.path[1:]):
+            travelled += previous.transform.location.distance(waypoint.transform.location)
+            if travelled > metres:
+                break
+            if travelled >= next_at:
+                self._spawn(waypoint.transform)
+                next_at = travelled + self._draw_gap()
+        self.vehicles.reverse()  # the one nearest the source last (the spawning checks its distance)
+
+    def _spawn(self, transform: carla.Transform) -> None:
+        vehicle = self.scenario.world.try_spawn_actor(self._blueprint(), carla.Transform(
+            transform.location + carla.Location(z=0.3), transform.rotation))
+        if vehicle is not None:
+            self.scenario.actors.append(vehicle)
+            forward = transform.get_forward_vector()
+            vehicle.set_target_velocity(carla.Vector3D(forward.x * self.speed, forward.y * self.speed, 0.0))
+            self.vehicles.append(vehicle)
+
     def _draw_gap(self) -> float:
         low, high = self.gaps
         return float(self.scenario.rng.uniform(low, high))
@@ -45,13 +66,9 @@ class ActorFlow:
         self.vehicles = [v for v in self.vehicles if v.is_alive]
         last = self.vehicles[-1] if self.vehicles else None
         if last is None or last.get_location().distance(source.location) > self.gap:
-            vehicle = self.scenario.world.try_spawn_actor(self._blueprint(), carla.Transform(
-                source.location + carla.Location(z=0.3), source.rotation))
-            if vehicle is not None:
-                self.scenario.actors.append(vehicle)
-                forward = source.get_forward_vector()
-                vehicle.set_target_velocity(carla.Vector3D(forward.x * self.speed, forward.y * self.speed, 0.0))
-                self.vehicles.append(vehicle)
+            count = len(self.vehicles)
+            self._spawn(source)
+            if len(self.vehicles) > count:
                 self.gap = self._draw_gap()
         end = self.path[-1].transform.location
         others = [a for a in self.scenario.world.get_actors().filter("vehicle.*")]

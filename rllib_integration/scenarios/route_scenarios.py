@@ -13,12 +13,15 @@ from typing import Any
 import carla
 import numpy as np
 
+from ..routes.planner import RoutePlanner
 from ..routes.progress import RouteProgress
 from ..routes.route_files import ScenarioSpec
 from .base import RUNNING, Scenario
 from .crossings import DynamicObjectCrossing, ParkingCrossingPedestrian
 from .cut_ins import ParkingCutIn, StaticCutIn
 from .emergency import YieldToEmergencyVehicle
+from .highway import (EnterActorFlow, EnterActorFlowV2, HighwayCutIn, InterurbanActorFlow,
+                      InterurbanAdvancedActorFlow, MergerIntoSlowTraffic, MergerIntoSlowTrafficV2)
 from .flows import (NonSignalizedJunctionLeftTurn, NonSignalizedJunctionRightTurn, SignalizedJunctionLeftTurn,
                     SignalizedJunctionRightTurn)
 from .junctions import (BlockedIntersection, OppositeVehicleRunningRedLight, OppositeVehicleTakingPriority,
@@ -43,6 +46,10 @@ SCENARIO_TYPES: dict[str, type[Scenario]] = {
     "ParkingCutIn": ParkingCutIn, "StaticCutIn": StaticCutIn,
     "VehicleTurningRoute": VehicleTurningRoute, "VehicleTurningRoutePedestrian": VehicleTurningRoutePedestrian,
     "YieldToEmergencyVehicle": YieldToEmergencyVehicle,
+    "EnterActorFlow": EnterActorFlow, "EnterActorFlowV2": EnterActorFlowV2,
+    "MergerIntoSlowTraffic": MergerIntoSlowTraffic, "MergerIntoSlowTrafficV2": MergerIntoSlowTrafficV2,
+    "HighwayCutIn": HighwayCutIn,
+    "InterurbanActorFlow": InterurbanActorFlow, "InterurbanAdvancedActorFlow": InterurbanAdvancedActorFlow,
 }
 NOT_SIMULATED = "not simulated"
 
@@ -56,11 +63,11 @@ class RouteScenarios:
     """The scenarios of a route for ``hero`` along ``progress``; ``seed`` draws their random choices."""
 
     def __init__(self, specs: list[ScenarioSpec], world: Any, town_map: carla.Map, hero: Any,
-                 progress: RouteProgress, seed: int) -> None:
+                 progress: RouteProgress, seed: int, planner: RoutePlanner | None = None) -> None:
         rng = np.random.default_rng(seed)
         self.specs = list(specs)
         self.scenarios: list[Scenario | None] = [
-            SCENARIO_TYPES[spec.type](spec, world, town_map, hero, progress, rng) if spec.type in SCENARIO_TYPES
+            SCENARIO_TYPES[spec.type](spec, world, town_map, hero, progress, rng, planner) if spec.type in SCENARIO_TYPES
             else None for spec in self.specs]
 
     def update(self, now: float, new_kinds: list[str]) -> list[tuple[Scenario, str]]:

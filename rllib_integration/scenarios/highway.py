@@ -1,0 +1,160 @@
+"""Flows at highway ramps and interurban junctions, and a cut-in from an entry ramp, as ScenarioRunner 0.9.16's
+``actor_flow.py`` and ``highway_cut_in.py`` set them up from the route file's locations:
+
+- ``EnterActorFlow(V2)``, ``MergerIntoSlowTraffic(V2)``, ``InterurbanActorFlow``, ``InterurbanAdvancedActorFlow``: a flow on every lane of the road at ``start_actor_flow`` (of the same
+  direction), each planned to its lane at ``end_actor_flow``, one car every ``source_dist_interval`` metres
+  (20-50) at ``flow_speed`` (10 m/s), the road already filled when the scenario starts; the hero merges into
+  it, crosses it or leaves it. The scenario ends 20 m after the hero's route parts from the flow's paths (or
+  where the route passes the flow's end) and times out after 240 s;
+- ``HighwayCutIn``: a car waiting at ``other_actor_location`` (on an entry ramp) is timed to reach the merge
+  as the hero passes it, and cuts into the hero's lane (10 m past the merge) in front of it at 80 % of the hero's
+  speed.
+"""
+
+from __future__ import annotations
+
+import math
+
+import carla
+import numpy as np
+
+from .base import Scenario, ScenarioBuildError
+from .driving import drive_path
+from .flows import ActorFlow
+
+PART_DISTANCE = 4.0  # metres between the hero's route and a flow's path that count as shared
+END_PAST = 20.0  # route metres past the last shared point the scenario ends
+CUT_IN_SPEED_SHARE = 0.8  # of the hero's speed the cut-in car drives at once in its lane
+CUT_IN_DRIVE = 70.0  # metres it drives past the merge before it is removed
+
+
+def location_parameter(spec, name: str) -> carla.Location:
+    """A ``<name x=".." y=".." z=".."/>`` parameter as a location."""
+    entry = spec.parameters.get(name)
+    try:
+        return carla.Location(float(entry["x"]), float(entry["y"]), float(entry.get("z", 0.0)))
+    except (TypeError, KeyError, ValueError):
+        raise ScenarioBuildError(f"<{name}> needs numeric x, y (and z) attributes") from None
+
+
+def same_direction_lanes(waypoint: carla.Waypoint) -> list[carla.Waypoint]:
+    """The driving lanes of ``waypoint``'s road going its way, left to right."""
+    lanes = [waypoint]
+    for step in ("get_left_lane", "get_right_lane"):
+        lane = waypoint
+        for _ in range(10):
+            lane = getattr(lane, step)()
+            if lane is None or lane.lane_type != carla.LaneType.Driving or lane.lane_id * waypoint.lane_id <= 0:
+                break
+            lanes.insert(0, lane) if step == "get_left_lane" else lanes.append(lane)
+    return lanes
+
+
+class LocatedFlow(Scenario):
+    """Flows between the route file's ``start_actor_flow`` and ``end_actor_flow`` (see the module docstring)."""
+
+    TIMEOUT = 240.0
+
+    def build(self) -> float:
+        start = self.map.get_waypoint(location_parameter(self.spec, "start_actor_flow"))
+        end = self.map.get_waypoint(location_parameter(self.spec, "end_actor_flow"))
+        speed = self.spec.value("flow_speed", 10.0)
+        entry = self.spec.parameters.get("source_dist_interval")
+        gaps = (float(entry["from"]), float(entry["to"])) if entry else (20.0, 50.0)
+        self.flows = []
+        for source, sink in zip(same_direction_lanes(start), same_direction_lanes(end)):
+            try:
+                path = [w for w, _ in self.planner.trace_route(source.transform.location, sink.transform.location)]
+            except ValueError:
+                continue
+            if len(path) > 2:
+                self.flows.append(ActorFlow(self, path, speed, gaps))
+        if not self.flows:
+            raise ScenarioBuildError("no lane of start_actor_flow leads to end_actor_flow")
+        return self.shared_end()
+
+    def shared_end(self) -> float:
+        """Route metres past the trigger point where the scenario ends."""
+        route = self.progress.points[self.trigger_index:, :2]
+        flow = np.array([[w.transform.location.x, w.transform.location.y] for f in self.flows for w in f.path])
+        near = [k for k in range(0, len(route), 2)
+                if np.min(np.hypot(flow[:, 0] - route[k, 0], flow[:, 1] - route[k, 1])) < PART_DISTANCE]
+        last = self.trigger_index + (near[-1] if near else 0)
+        return self.progress.distance_between(self.trigger_index, last) + END_PAST
+
+    def tick(self, now: float) -> None:
+        if now == self.started_at:
+            for flow in self.flows:
+                length = sum(a.transform.location.distance(b.transform.location) for a, b in zip(flow.path, flow.path[1:]))
+                flow.prefill(0.8 * length)
+        for flow in self.flows:
+            flow.tick()
+
+
+class HighwayCutIn(Scenario):
+    """A car from the entry ramp cuts in front of the hero (see the module docstring)."""
+
+    TIMEOUT = 120.0
+
+    def build(self) -> float:
+        start = self.map.get_waypoint(location_parameter(self.spec, "other_actor_location"))
+        ramp = [start]
+        while len(ramp) < 400 and not ramp[-1].is_junction:  # the ramp to its merge
+            following = ramp[-1].next(1.0)
+            if not following:
+                raise ScenarioBuildError("other_actor_location's lane reaches no junction")
+            ramp.append(following[0])
+        while len(ramp) < 600 and ramp[-1].is_junction:
+            ramp.append(ramp[-1].next(1.0)[0])
+        self.merge = ramp[-1].transform.location
+        # then into the hero's lane (the route's) 10 m on, and along it
+        index = self.progress.index_after(self.progress.nearest_index(self.merge), 10.0)
+        end = self.progress.index_after(index, CUT_IN_DRIVE)
+        self.path = [w.transform.location for w in ramp] + \
+            [carla.Location(*self.progress.points[k]) for k in range(index, end + 1)]
+        transform = start.transform
+        self.car = self.spawn("vehicle.*", carla.Transform(transform.location + carla.Location(z=0.3),
+                                                           transform.rotation))
+        self.car.apply_control(carla.VehicleControl(brake=1.0))
+        self.ramp_length = sum(a.distance(b) for a, b in zip(self.path, self.path[1:len(ramp)]))
+        index = self.progress.nearest_index(self.merge)
+        return max(0.0, self.progress.distance_between(self.trigger_index, index)) + CUT_IN_DRIVE
+
+    def tick(self, now: float) -> None:
+        if not self.car.is_alive:
+            return
+        if self.car.get_location().distance(self.path[-1]) < 3.0:
+            self.car.destroy()
+            return
+        hero_speed = max(self.hero.get_velocity().length(), 1.0)
+        hero_to_merge = self.hero.get_location().distance(self.merge)
+        car_to_merge = self.car.get_location().distance(self.merge)
+        if hero_to_merge > 5.0 and car_to_merge > 5.0:  # arrive at the merge with the hero, a little ahead
+            speed = min(car_to_merge / max(hero_to_merge / hero_speed - 0.5, 0.5), 2.0 * hero_speed)
+        else:
+            speed = CUT_IN_SPEED_SHARE * hero_speed
+        self.car.apply_control(drive_path(self.car, self.path, speed if math.isfinite(speed) else hero_speed))
+
+
+class EnterActorFlow(LocatedFlow):
+    """The hero enters a road with a flow on it."""
+
+
+class EnterActorFlowV2(LocatedFlow):
+    """The hero enters a highway with a flow on it (version 2 of the route files)."""
+
+
+class MergerIntoSlowTraffic(LocatedFlow):
+    """The hero merges into slow traffic."""
+
+
+class MergerIntoSlowTrafficV2(LocatedFlow):
+    """The hero merges into slow traffic (version 2 of the route files)."""
+
+
+class InterurbanActorFlow(LocatedFlow):
+    """The hero turns across an interurban road's flow."""
+
+
+class InterurbanAdvancedActorFlow(LocatedFlow):
+    """The hero turns into an interurban road across its flows."""
