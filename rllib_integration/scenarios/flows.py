@@ -6,7 +6,7 @@ opposite direction (left turn) or from the left (right turn), one every ``source
 default), drive straight across at ``flow_speed`` (m/s, 20 by default) and leave ``2.5 x`` (``3 x``)
 ``flow_speed`` past it. At a signalized junction the flow's light is green throughout and the hero's turns green
 after 5 s (ScenarioRunner's ``green_light_delay``); the scenario ends 10 m past the junction and times out after
-240 s.
+240 s. ``InvadingTurn``'s oncoming flow drives over the centre line (see the class).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any
 
 import carla
 
-from .base import ScenarioBuildError
+from .base import Scenario, ScenarioBuildError, beside, forward
 from .driving import blocked_ahead, drive_path
 from .junctions import JunctionScenario, straight_through
 
@@ -184,3 +184,45 @@ class NonSignalizedJunctionRightTurn(SignalizedJunctionRightTurn):
     """The hero turns right into a flow from its left at a junction without lights."""
 
     SIGNALIZED = False
+
+
+class InvadingTurn(Scenario):
+    """Oncoming cars over the centre line (``invading_turn.py``): from ``distance`` + 30 m past the trigger point
+    on the opposite lane to beside the trigger point, one every 40 m at 10 m/s, each ``offset`` (0.25 m) plus half
+    a lane less 0.7 m towards the hero's lane, kept there by cones along the opposite lane's far edge for the
+    first half of the stretch; the scenario ends when the hero is past the flow's source."""
+
+    TIMEOUT = 240.0
+    SPEED, GAP = 10.0, 40.0
+
+    def build(self) -> float:
+        reference = self.trigger_waypoint()
+        distance = self.spec.value("distance", 100.0)
+        far = forward(reference, distance + 30.0, stop_at_junction=False)
+        source, sink = far.get_left_lane(), reference.get_left_lane()
+        if source is None or sink is None or source.lane_type != carla.LaneType.Driving or \
+                source.lane_id * far.lane_id > 0:
+            raise ScenarioBuildError("no opposite lane beside the route for the invading flow")
+        offset = -(self.spec.value("offset", 0.25) + sink.lane_width / 2.0 - 0.7)  # (negative: to its left)
+        path = [source]
+        while len(path) < 1000 and path[-1].transform.location.distance(sink.transform.location) > 2.0:
+            following = path[-1].next(1.0)
+            if not following:
+                break
+            path.append(following[0])
+        shifted = []
+        for waypoint in path:
+            right = waypoint.transform.get_right_vector()
+            location = waypoint.transform.location
+            shifted.append(carla.Location(location.x + offset * right.x, location.y + offset * right.y, location.z))
+        self.flow = ActorFlow(self, path, self.SPEED, (self.GAP, self.GAP))
+        self.flow.points = shifted
+        for step in range(0, int(0.5 * distance), 5):  # the cones that push it over
+            cone = forward(source, 10.0 + step, stop_at_junction=False)
+            self.spawn("static.prop.constructioncone", beside(cone, 0.8 * cone.lane_width / 2.0, z=0.1),
+                       physics=False)
+        index = self.progress.nearest_index(far.transform.location)
+        return max(0.0, self.progress.distance_between(self.trigger_index, index))
+
+    def tick(self, now: float) -> None:
+        self.flow.tick()

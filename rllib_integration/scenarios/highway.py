@@ -158,3 +158,4 @@ class InterurbanActorFlow(LocatedFlow):
 
 class InterurbanAdvancedActorFlow(LocatedFlow):
     """The hero turns into an interurban road across its flows."""
+

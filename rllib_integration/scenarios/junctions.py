@@ -10,6 +10,7 @@ them (``opposite_vehicle_taking_priority.py``, ``pedestrian_crossing.py``, ``blo
   cross it when the hero is 15 m from the junction;
 - ``BlockedIntersection``: a car stands on the hero's exit lane just past the junction; it drives off once
   the hero has waited behind it for 10 s (the hero must not go round it: it is not on its hand brake);
+- ``PriorityAtJunction``: the hero's light held green and the others red until it is through;
 - ``VehicleTurningRoute`` / ``VehicleTurningRoutePedestrian``: a cyclist (a walker) crosses the hero's exit
   lane from the right just past the junction the hero turns at.
 """
@@ -266,6 +267,40 @@ class VehicleTurningRoute(VehicleTurningRoutePedestrian):
 
     def start_moving(self) -> None:
         self.adversary.enable_constant_velocity(carla.Vector3D(self.SPEED, 0.0, 0.0))
+
+
+class PriorityAtJunction(JunctionScenario):
+    """The hero's light at the next junction held green and the others red until it is through
+    (``green_traffic_light.py``)."""
+
+    def build(self) -> float:
+        route = self.progress.route
+        start = next((k for k in range(self.trigger_index, len(route)) if route[k][0].is_junction), None)
+        if start is None:
+            raise ScenarioBuildError("the route enters no junction after the trigger point")
+        end = next((k for k in range(start, len(route)) if not route[k][0].is_junction), len(route) - 1)
+        junction = route[start][0].get_junction()
+        lights = list(self.world.get_traffic_lights_in_junction(junction.id))
+        if not lights:
+            raise ScenarioBuildError("the junction has no traffic lights")
+        entry = route[max(start - 1, 0)][0].transform.location
+        ego = min(lights, key=lambda light: min((w.transform.location.distance(entry)
+                                                 for w in light.get_stop_waypoints()), default=math.inf))
+        self.lights = {light: carla.TrafficLightState.Green if light.id == ego.id else carla.TrafficLightState.Red
+                       for light in lights}
+        return self.progress.distance_between(self.trigger_index, end)
+
+    def tick(self, now: float) -> None:
+        for light, state in self.lights.items():
+            light.set_state(state)
+            light.freeze(True)
+
+    def destroy(self) -> None:
+        for light in getattr(self, "lights", {}):
+            if light.is_alive:
+                light.freeze(False)
+        self.lights = {}
+        super().destroy()
 
 
 def straight_through(entry: carla.Waypoint, past: float) -> list[carla.Waypoint]:

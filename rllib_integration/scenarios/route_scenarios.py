@@ -22,10 +22,10 @@ from .cut_ins import ParkingCutIn, StaticCutIn
 from .emergency import YieldToEmergencyVehicle
 from .highway import (EnterActorFlow, EnterActorFlowV2, HighwayCutIn, InterurbanActorFlow,
                       InterurbanAdvancedActorFlow, MergerIntoSlowTraffic, MergerIntoSlowTrafficV2)
-from .flows import (NonSignalizedJunctionLeftTurn, NonSignalizedJunctionRightTurn, SignalizedJunctionLeftTurn,
-                    SignalizedJunctionRightTurn)
+from .flows import (InvadingTurn, NonSignalizedJunctionLeftTurn, NonSignalizedJunctionRightTurn,
+                    SignalizedJunctionLeftTurn, SignalizedJunctionRightTurn)
 from .junctions import (BlockedIntersection, OppositeVehicleRunningRedLight, OppositeVehicleTakingPriority,
-                        PedestrianCrossing, VehicleTurningRoute, VehicleTurningRoutePedestrian)
+                        PedestrianCrossing, PriorityAtJunction, VehicleTurningRoute, VehicleTurningRoutePedestrian)
 from .lane_events import ControlLoss, HardBreakRoute
 from .obstacles import (Accident, AccidentTwoWays, ConstructionObstacle, ConstructionObstacleTwoWays, ParkedObstacle,
                         ParkedObstacleTwoWays)
@@ -50,6 +50,7 @@ SCENARIO_TYPES: dict[str, type[Scenario]] = {
     "MergerIntoSlowTraffic": MergerIntoSlowTraffic, "MergerIntoSlowTrafficV2": MergerIntoSlowTrafficV2,
     "HighwayCutIn": HighwayCutIn,
     "InterurbanActorFlow": InterurbanActorFlow, "InterurbanAdvancedActorFlow": InterurbanAdvancedActorFlow,
+    "InvadingTurn": InvadingTurn, "PriorityAtJunction": PriorityAtJunction,
 }
 NOT_SIMULATED = "not simulated"
 
