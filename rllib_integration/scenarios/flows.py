@@ -11,7 +11,6 @@ after 5 s (ScenarioRunner's ``green_light_delay``); the scenario ends 10 m past 
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import carla
@@ -115,9 +114,9 @@ class JunctionTurn(JunctionScenario):
                 break
             path.append(following[0])
         self.flow = ActorFlow(self, path + straight_through(entry, self.SINK_FACTOR * speed)[1:], speed, gaps)
-        self.lights: dict = {}
         if self.SIGNALIZED:
-            self.ego_light, self.flow_light = self.lights_of(ego_entry, entry)
+            self.lights = self.junction_lights("use the NonSignalized version")
+            self.ego_light, self.flow_light = self.light_of(self.lights, ego_entry), self.light_of(self.lights, entry)
         return self.progress.distance_between(self.trigger_index, self.exit_index) + FLOW_END
 
     def interval(self, name: str, default: tuple[float, float]) -> tuple[float, float]:
@@ -129,37 +128,13 @@ class JunctionTurn(JunctionScenario):
         except (KeyError, ValueError):
             raise ScenarioBuildError(f"<{name}> needs numeric from and to attributes") from None
 
-    def lights_of(self, ego_entry: carla.Waypoint, flow_entry: carla.Waypoint) -> tuple[Any, Any]:
-        lights = list(self.world.get_traffic_lights_in_junction(self.junction.id))
-        if not lights:
-            raise ScenarioBuildError("the junction has no traffic lights (use the NonSignalized version)")
-
-        def closest(entry: carla.Waypoint) -> Any:
-            return min(lights, key=lambda light: min(
-                (w.transform.location.distance(entry.transform.location) for w in light.get_stop_waypoints()),
-                default=math.inf))
-        self.all_lights = lights
-        return closest(ego_entry), closest(flow_entry)
-
     def tick(self, now: float) -> None:
-        if self.SIGNALIZED:
-            green = carla.TrafficLightState.Green
-            for light in self.all_lights:
-                if light.id == self.flow_light.id or (light.id == self.ego_light.id and now - self.started_at >= GREEN_DELAY):
-                    state = green
-                else:
-                    state = carla.TrafficLightState.Red
-                light.set_state(state)
-                light.freeze(True)
-                self.lights[light] = state
+        if self.SIGNALIZED:  # the flow's light green throughout, the hero's after GREEN_DELAY
+            ego_green = now - self.started_at >= GREEN_DELAY
+            self.hold({light: carla.TrafficLightState.Green if light.id == self.flow_light.id or
+                       (light.id == self.ego_light.id and ego_green) else carla.TrafficLightState.Red
+                       for light in self.lights})
         self.flow.tick()
-
-    def destroy(self) -> None:
-        for light in self.lights:
-            if light.is_alive:
-                light.freeze(False)
-        self.lights = {}
-        super().destroy()
 
 
 class SignalizedJunctionLeftTurn(JunctionTurn):

@@ -18,6 +18,7 @@ them (``opposite_vehicle_taking_priority.py``, ``pedestrian_crossing.py``, ``blo
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import carla
 
@@ -61,6 +62,34 @@ class JunctionScenario(Scenario):
                 found.append(entry)
         return found
 
+    def junction_lights(self, fix: str) -> list:
+        """The junction's traffic lights; ``fix`` is said where it has none."""
+        lights = list(self.world.get_traffic_lights_in_junction(self.junction.id))
+        if not lights:
+            raise ScenarioBuildError(f"the junction has no traffic lights ({fix})")
+        return lights
+
+    @staticmethod
+    def light_of(lights: list, entry: carla.Waypoint) -> Any:
+        """The light whose stop line is nearest the lane point ``entry``."""
+        return min(lights, key=lambda light: min(
+            (w.transform.location.distance(entry.transform.location) for w in light.get_stop_waypoints()),
+            default=math.inf))
+
+    def hold(self, states: dict) -> None:
+        """Set and freeze each light of ``states`` (light -> state) until the scenario's actors are removed."""
+        self.held = dict(states)
+        for light, state in states.items():
+            light.set_state(state)
+            light.freeze(True)
+
+    def destroy(self) -> None:
+        for light in getattr(self, "held", {}):
+            if light.is_alive:
+                light.freeze(False)
+        self.held = {}
+        super().destroy()
+
     def entry_from(self, direction: str, ego_entry: carla.Waypoint) -> carla.Waypoint:
         """The lane entering the junction from ``direction`` (``right``, ``left``, ``opposite``) of the hero
         entering at ``ego_entry``, nearest it; as ScenarioRunner tells them by heading (left-handed yaw: a lane
@@ -102,25 +131,17 @@ class OppositeVehicleTakingPriority(JunctionScenario):
                                                                  transform.rotation), role="scenario")
         self.adversary.apply_control(carla.VehicleControl(brake=1.0))
         self.started_driving = False
-        self.lights: dict = {}
+        self.priority = {}
         if self.SIGNALIZED:
-            self.hold_lights(ego_entry)
+            lights = self.junction_lights("use OppositeVehicleTakingPriority")
+            ego_light = self.light_of(lights, ego_entry)
+            self.priority = {light: carla.TrafficLightState.Green if light.id == ego_light.id else
+                             carla.TrafficLightState.Red for light in lights}
         return self.end_metres()
 
-    def hold_lights(self, ego_entry: carla.Waypoint) -> None:
-        lights = list(self.world.get_traffic_lights_in_junction(self.junction.id))
-        if not lights:
-            raise ScenarioBuildError("the junction has no traffic lights (use OppositeVehicleTakingPriority)")
-        ego_light = min(lights, key=lambda light: min(
-            (w.transform.location.distance(ego_entry.transform.location) for w in light.get_stop_waypoints()),
-            default=math.inf))
-        self.lights = {light: (carla.TrafficLightState.Green if light.id == ego_light.id else
-                               carla.TrafficLightState.Red) for light in lights}
-
     def tick(self, now: float) -> None:
-        for light, state in self.lights.items():
-            light.set_state(state)
-            light.freeze(True)
+        if self.priority:
+            self.hold(self.priority)
         if not self.adversary.is_alive:
             return
         if not self.started_driving:
@@ -138,13 +159,6 @@ class OppositeVehicleTakingPriority(JunctionScenario):
             return
         control = drive_path(self.adversary, self.path_points, ADVERSARY_SPEED)
         self.adversary.apply_control(carla.VehicleControl(steer=control.steer))  # (its speed is held constant)
-
-    def destroy(self) -> None:
-        for light in self.lights:
-            if light.is_alive:
-                light.freeze(False)
-        self.lights = {}
-        super().destroy()
 
 
 class OppositeVehicleRunningRedLight(OppositeVehicleTakingPriority):
@@ -274,33 +288,15 @@ class PriorityAtJunction(JunctionScenario):
     (``green_traffic_light.py``)."""
 
     def build(self) -> float:
-        route = self.progress.route
-        start = next((k for k in range(self.trigger_index, len(route)) if route[k][0].is_junction), None)
-        if start is None:
-            raise ScenarioBuildError("the route enters no junction after the trigger point")
-        end = next((k for k in range(start, len(route)) if not route[k][0].is_junction), len(route) - 1)
-        junction = route[start][0].get_junction()
-        lights = list(self.world.get_traffic_lights_in_junction(junction.id))
-        if not lights:
-            raise ScenarioBuildError("the junction has no traffic lights")
-        entry = route[max(start - 1, 0)][0].transform.location
-        ego = min(lights, key=lambda light: min((w.transform.location.distance(entry)
-                                                 for w in light.get_stop_waypoints()), default=math.inf))
-        self.lights = {light: carla.TrafficLightState.Green if light.id == ego.id else carla.TrafficLightState.Red
-                       for light in lights}
-        return self.progress.distance_between(self.trigger_index, end)
+        self.find_junction()
+        lights = self.junction_lights("PriorityAtJunction needs a signalized junction")
+        ego_light = self.light_of(lights, self.progress.route[self.entry_index][0])
+        self.priority = {light: carla.TrafficLightState.Green if light.id == ego_light.id else
+                         carla.TrafficLightState.Red for light in lights}
+        return self.progress.distance_between(self.trigger_index, self.exit_index)
 
     def tick(self, now: float) -> None:
-        for light, state in self.lights.items():
-            light.set_state(state)
-            light.freeze(True)
-
-    def destroy(self) -> None:
-        for light in getattr(self, "lights", {}):
-            if light.is_alive:
-                light.freeze(False)
-        self.lights = {}
-        super().destroy()
+        self.hold(self.priority)
 
 
 def straight_through(entry: carla.Waypoint, past: float) -> list[carla.Waypoint]:
