@@ -3,8 +3,8 @@ vehicle, the nearest vehicle or walker on its route ahead.
 
 A candidate lies ahead of the follower (within the route's sampled reach) and not far to the side of its
 heading; it counts when it stands on the route (near the route point at its distance, within both
-half widths and a margin: 1.5 m within 10 m ahead, 0.5 m farther or for a car parallel to the route there,
-as in the next lane) and does not drive against the follower, unless it stands right on the
+half widths and a margin: 1.5 m within 10 m ahead, 0.5 m farther or for a standing car parallel to the route
+there, as one parked in the next lane) and does not drive against the follower, unless it stands right on the
 follower's path within :data:`HEAD_ON_REACH` (a turning truck's nose in its lane). A walker counts when it stands or
 walks on the car's path (within both half widths and :data:`WALKER_MARGIN` of it) or will step onto it
 within :data:`WALKER_NOTICE` seconds, whichever way it faces; a walking walker right beside the car's front half
@@ -25,6 +25,7 @@ WALKER_MARGIN = 0.4  # metres between a car's side and a walker it passes
 WALKER_NOTICE = 1.5  # seconds: a walker heading for the path this soon is in the way already
 WALKER_BESIDE = 0.6  # metres more for a walking walker beside the car's front half: its next step may be into it
 PARALLEL_SIN, PARALLEL_MARGIN = 0.17, 0.5  # a car within 10 degrees of the path's heading is parallel: 0.5 m margin
+PARKED_SPEED = 0.5  # m/s: a parallel car slower than this stands (parked, or queued in the next lane)
 HEAD_ON_REACH = 10.0  # metres: an oncoming vehicle this close ahead, on the path itself, is a leader
 
 
@@ -74,7 +75,8 @@ and width. ``left_out[i, j]``:
                     gap[i], leader[i] = pair_gap, j
                 continue
             margin = 1.5 if ahead < 10.0 else 0.5
-            if margin > PARALLEL_MARGIN:  # close ahead: the wider margin only for one angled towards the path
+            if margin > PARALLEL_MARGIN and ospeed[j] < PARKED_SPEED:  # close ahead: the wider margin only for
+                # a moving car or one angled towards the path (a car parked in the next lane is not in the way)
                 px, py = samples[i, index, 0], samples[i, index, 1]
                 nx, ny = samples[i, min(index + 1, last), 0] - px, samples[i, min(index + 1, last), 1] - py
                 length = math.hypot(nx, ny)
