@@ -3,7 +3,8 @@ construction sites), through the carla API only.
 
 :func:`find_blockers` looks along the route ahead for scenario obstacles on or beside the route's lane: a vehicle
 standing on its hand brake whose ``role_name`` starts with ``scenario`` (as the Leaderboard's obstacle scenarios name theirs:
-the autopilot is privileged, as PDM-Lite reads the scenario's actors) or a prop taller than ground clutter.
+the autopilot is privileged, as PDM-Lite reads the scenario's actors), a scenario's slow two-wheeler
+(HazardAtSideLane's cyclists: the manoeuvre's end follows them) or a prop taller than ground clutter.
 :class:`Bypass` then drives the hero itself: it waits, braking, until the lane beside has room (the
 opposite direction's lane clear of oncoming vehicles for the whole manoeuvre), then follows the route
 shifted as far over as the obstacles need (at most one lane) from :data:`LEAD_IN` metres before the first
@@ -23,6 +24,7 @@ from ..routes.progress import Route
 
 LOOK_AHEAD = 60.0  # route metres searched for obstacles (an accident spans 30 m)
 NEAR_LANE = 0.6  # metres past the lane's edge an obstacle's side may be and still be passed with care
+SLOW_RIDER = 4.0  # m/s: a scenario's two-wheeler slower than this is passed like an obstacle
 CLUTTER_HEIGHT = 0.12  # metres: props this low are driven over (debris)
 RAMP, CLEARANCE = 8.0, 6.0  # metres to move over in, and past the last obstacle before moving back
 LEAD_IN = 8.0  # metres before the first obstacle the hero is all the way over
@@ -48,8 +50,11 @@ def find_blockers(world: Any, town_map: carla.Map, hero: Any, route: Route,
     for actor in world.get_actors():
         type_id = actor.type_id
         if type_id.startswith("vehicle."):
-            if actor.id == hero.id or not actor.attributes.get("role_name", "").startswith("scenario") or \
-                    actor.get_velocity().length() > 0.1 or not actor.get_control().hand_brake:
+            if actor.id == hero.id or not actor.attributes.get("role_name", "").startswith("scenario"):
+                continue
+            speed = actor.get_velocity().length()
+            slow_rider = actor.attributes.get("number_of_wheels") == "2" and speed < SLOW_RIDER
+            if not slow_rider and (speed > 0.1 or not actor.get_control().hand_brake):
                 continue
         elif not type_id.startswith("static.prop.") or actor.bounding_box.extent.z * 2.0 <= CLUTTER_HEIGHT:
             continue
@@ -79,6 +84,9 @@ class Bypass:
         self.world, self.map, self.hero, self.route = world, town_map, hero, route
         self.first = index + int(blockers[0][0])
         self.last = index + int(blockers[-1][0])
+        self.route_xy = np.array([[w.transform.location.x, w.transform.location.y] for w, _ in route])
+        self.moving = [actor for _, _, actor in blockers if actor.get_velocity().length() > 0.1 or
+                       actor.attributes.get("number_of_wheels") == "2"]
         lane = route[self.first][0]
         mean_offset = sum(lateral for _, lateral, _ in blockers) / len(blockers)
         self.left = mean_offset > -0.5  # round them on the left (overtaking's side) unless they stand left
@@ -142,7 +150,8 @@ class Bypass:
         forward = transform.get_forward_vector()
         reach = AHEAD_MIN + BRAKE_TIME * speed
         for actor in self.world.get_actors():
-            if actor.id == self.hero.id or not actor.type_id.startswith(("walker.", "vehicle.")):
+            if actor.id == self.hero.id or not actor.type_id.startswith(("walker.", "vehicle.")) or \
+                    any(actor.id == mover.id for mover in self.moving):
                 continue
             location = actor.get_location()
             dx, dy = location.x - transform.location.x, location.y - transform.location.y
@@ -160,9 +169,21 @@ class Bypass:
         forward = here.get_forward_vector()
         return (location.x - here.location.x) * forward.x + (location.y - here.location.y) * forward.y
 
+    def follow_movers(self, index: int) -> None:
+        """Move the manoeuvre's end with the obstacles that ride on (to the route point nearest each)."""
+        for actor in self.moving:
+            if not actor.is_alive:
+                continue
+            location = actor.get_location()
+            window = self.route_xy[index:index + int(LOOK_AHEAD)]
+            if len(window):
+                k = int(np.argmin((window[:, 0] - location.x) ** 2 + (window[:, 1] - location.y) ** 2))
+                self.last = max(self.last, index + k)
+
     def control(self, index: int) -> carla.VehicleControl:
         """Steer along the shifted route at :data:`BYPASS_SPEED`; wait braked before the first obstacle
         while the lane beside is busy."""
+        self.follow_movers(index)
         transform = self.hero.get_transform()
         speed = self.hero.get_velocity().length()
         if not self.started:

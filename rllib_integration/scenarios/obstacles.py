@@ -1,5 +1,6 @@
 """Obstacles that block the hero's lane and must be driven around (Leaderboard 2.0's route obstacles):
-``Accident``, ``ParkedObstacle`` and ``ConstructionObstacle``, and their ``TwoWays`` variants where the
+``Accident``, ``ParkedObstacle``, ``ConstructionObstacle`` and ``HazardAtSideLane`` (slow cyclists), and their
+``TwoWays`` variants where the
 lane beside is the opposite direction's (driving against it is then not counted outside the route's lanes
 while the scenario runs, as ScenarioRunner switches its wrong-direction test off). As ScenarioRunner's ``route_obstacles.py`` and
 ``construction_crash_vehicle.py`` place them: ``distance`` metres (a route parameter) past the trigger
@@ -15,6 +16,7 @@ from __future__ import annotations
 import carla
 
 from .base import Scenario, ScenarioBuildError, beside, forward, outermost
+from .driving import speed_control, steer_towards
 
 END_DISTANCE = 50.0  # metres past the last obstacle the scenario ends
 
@@ -125,5 +127,50 @@ class ParkedObstacleTwoWays(ParkedObstacle):
 
 class ConstructionObstacleTwoWays(ConstructionObstacle):
     """Construction where the way round is the opposite direction's lane."""
+
+    WRONG_WAY_ALLOWED = True
+
+
+class HazardAtSideLane(LaneObstacle):
+    """Two cyclists ``distance`` metres on, 9 m apart, riding 0.55 of half a lane towards ``direction`` at
+    ``bicycle_speed`` km/h (10) for ``bicycle_drive_distance`` metres (50), then stopping; the scenario ends 10 m past
+    where the second stops (``route_obstacles.py``'s HazardAtSideLane; its timeout 240 s)."""
+
+    TIMEOUT = 240.0
+    DEFAULT_DISTANCE = 100.0
+    OFFSET = 0.55
+    WARNING_SIGN = False
+    BICYCLES = ("vehicle.bh.crossbike", "vehicle.diamondback.century", "vehicle.gazelle.omafiets")
+
+    def place(self, waypoint: carla.Waypoint, sign: float) -> carla.Waypoint:
+        self.riders = []
+        second = forward(waypoint, 9.0)
+        for k, place in enumerate((waypoint, second)):
+            rider = self.spawn(self.BICYCLES[k % len(self.BICYCLES)],
+                               beside(place, sign * self.OFFSET * place.lane_width / 2.0, z=0.5))
+            self.riders.append((rider, place.transform.location))
+        self.sign = sign
+        self.ride = self.spec.value("bicycle_drive_distance", 50.0)
+        self.speed = self.spec.value("bicycle_speed", 10.0) / 3.6
+        return forward(second, self.ride)
+
+    def progress_metres(self, waypoint: carla.Waypoint) -> float:
+        return super().progress_metres(waypoint) + 10.0 - END_DISTANCE  # (10 m past where the second stops)
+
+    def tick(self, now: float) -> None:
+        for rider, start in self.riders:
+            if not rider.is_alive:
+                continue
+            if rider.get_location().distance(start) >= self.ride:
+                rider.apply_control(carla.VehicleControl(brake=1.0))
+                continue
+            lane = self.map.get_waypoint(rider.get_location())
+            ahead = forward(lane, 5.0, stop_at_junction=False)
+            target = beside(ahead, self.sign * self.OFFSET * ahead.lane_width / 2.0).location
+            rider.apply_control(speed_control(rider, self.speed, steer_towards(rider, target)))
+
+
+class HazardAtSideLaneTwoWays(HazardAtSideLane):
+    """Cyclists where the way round them is the opposite direction's lane."""
 
     WRONG_WAY_ALLOWED = True

@@ -27,7 +27,8 @@ from .flows import (InvadingTurn, NonSignalizedJunctionLeftTurn, NonSignalizedJu
 from .junctions import (BlockedIntersection, OppositeVehicleRunningRedLight, OppositeVehicleTakingPriority,
                         PedestrianCrossing, PriorityAtJunction, VehicleTurningRoute, VehicleTurningRoutePedestrian)
 from .lane_events import ControlLoss, HardBreakRoute
-from .obstacles import (Accident, AccidentTwoWays, ConstructionObstacle, ConstructionObstacleTwoWays, ParkedObstacle,
+from .obstacles import (Accident, AccidentTwoWays, ConstructionObstacle, ConstructionObstacleTwoWays,
+                        HazardAtSideLane, HazardAtSideLaneTwoWays, ParkedObstacle,
                         ParkedObstacleTwoWays)
 
 #: Scenario type (as route files name them) -> its class.
@@ -51,6 +52,7 @@ SCENARIO_TYPES: dict[str, type[Scenario]] = {
     "HighwayCutIn": HighwayCutIn,
     "InterurbanActorFlow": InterurbanActorFlow, "InterurbanAdvancedActorFlow": InterurbanAdvancedActorFlow,
     "InvadingTurn": InvadingTurn, "PriorityAtJunction": PriorityAtJunction,
+    "HazardAtSideLane": HazardAtSideLane, "HazardAtSideLaneTwoWays": HazardAtSideLaneTwoWays,
 }
 NOT_SIMULATED = "not simulated"
 
