@@ -217,7 +217,12 @@ def ray_cluster(folder: pathlib.Path, head_cpus: int, worker_resources: list[dic
     workers: list[subprocess.Popen] = []
     try:
         wait_for_line(folder / "ray-head.log", "Ray runtime started", head)
-        address = pathlib.Path(temp_dir, "ray_current_cluster").read_text().strip()
+        current = pathlib.Path(temp_dir, "ray_current_cluster")
+        for _ in range(100):  # (a busy machine can print the line before the file is written)
+            if current.is_file() and current.read_text().strip():
+                break
+            time.sleep(0.1)
+        address = current.read_text().strip()
         for index, resources in enumerate(worker_resources):
             custom = {name: amount for name, amount in resources.items() if name != "CPU"}
             log = folder / f"ray-worker-{index}.log"
