@@ -21,6 +21,7 @@ import carla
 import numpy as np
 
 from ..routes.progress import Route
+from ..scenarios.driving import steer_towards
 
 LOOK_AHEAD = 60.0  # route metres searched for obstacles (an accident spans 30 m)
 NEAR_LANE = 0.6  # metres past the lane's edge an obstacle's side may be and still be passed with care
@@ -194,10 +195,8 @@ class Bypass:
         waypoint = self.route[target_index][0].transform
         offset = self.offset_at(target_index)
         right = waypoint.get_right_vector()
-        tx, ty = waypoint.location.x - offset * right.x, waypoint.location.y - offset * right.y
-        angle = math.degrees(math.atan2(ty - transform.location.y, tx - transform.location.x))
-        error = (angle - transform.rotation.yaw + 180.0) % 360.0 - 180.0
-        steer = max(-1.0, min(1.0, error / 35.0))
+        target = carla.Location(waypoint.location.x - offset * right.x, waypoint.location.y - offset * right.y)
+        steer = steer_towards(self.hero, target, full_lock=35.0)
         error_speed = (0.0 if self._in_the_way(transform, speed) else BYPASS_SPEED) - speed
         return carla.VehicleControl(throttle=max(0.0, min(0.75, 0.4 * error_speed + 0.25)) if error_speed > 0 else 0.0,
                                     brake=max(0.0, min(1.0, -0.4 * error_speed)) if error_speed < -0.5 else 0.0,
