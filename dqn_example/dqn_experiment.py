@@ -127,6 +127,11 @@ class DQNExperiment(BaseExperiment):
         return self.last_action
 
     # -- episode ----------------------------------------------------------------------------
+    def action_from_control(self, control: carla.VehicleControl) -> int:
+        """The index of the action table's (throttle, steer, brake) nearest to ``control``."""
+        wanted = np.array([control.throttle, control.steer, control.brake])
+        return int(np.argmin(np.abs(np.array(ACTIONS) - wanted).sum(axis=1)))
+
     def plan_route(self, core: Any, rng: np.random.Generator) -> Route | None:
         """With ``reward: route``, a route of ``route_length`` metres on the loaded town; else None (a spawn
         point, as the original)."""

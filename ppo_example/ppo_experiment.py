@@ -107,6 +107,11 @@ class RouteExperiment(BaseExperiment):
         self.last_action = (acceleration, steer)
         return carla.VehicleControl(throttle=max(acceleration, 0.0), steer=steer, brake=max(-acceleration, 0.0))
 
+    def action_from_control(self, control: carla.VehicleControl) -> np.ndarray:
+        """``[throttle - brake, steer]``, clipped to the action space."""
+        action = [control.throttle - control.brake, control.steer]
+        return np.clip(np.array(action, dtype=np.float32), -1.0, 1.0)
+
     # -- episode ----------------------------------------------------------------------------
     def plan_route(self, core: Any, rng: np.random.Generator) -> Route:
         """A route of ``route_length`` metres on the loaded town, drawn with ``rng``."""

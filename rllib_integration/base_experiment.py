@@ -102,6 +102,14 @@ class BaseExperiment:
         """Turn an action into the hero's control (None applies nothing this step)."""
         raise NotImplementedError
 
+    def action_from_control(self, control: carla.VehicleControl) -> Any:
+        """The action of this experiment's action space that comes closest to ``control``: how another
+        driver's controls (the autopilot's, for demonstrations) are recorded as this experiment's actions.
+        Optional: only ``collect_demonstrations.py`` needs it."""
+        raise NotImplementedError(f"{type(self).__name__}.action_from_control is not implemented: demonstrations "
+                                  f"need the experiment's action for a carla.VehicleControl. Fix: implement "
+                                  f"action_from_control(control) in {type(self).__name__}.")
+
     def get_observation(self, sensor_data: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
         """``(observation, info)`` from ``sensor_data`` (``{sensor name: (frame, data)}``)."""
         raise NotImplementedError

@@ -6,8 +6,9 @@ A training YAML has these top-level sections (each validated; unknown keys get s
   optional, the script's default otherwise;
 - ``env_config``: ``carla`` and ``experiment`` (see :mod:`rllib_integration.config`);
 - ``env_runners``, ``learners``, ``training``, ``reporting``, ``fault_tolerance``, ``debugging``,
-  ``resources``: keyword arguments of the ``AlgorithmConfig`` method of the same name (``training``
-  takes the chosen algorithm's options);
+  ``resources``, ``offline_data``: keyword arguments of the ``AlgorithmConfig`` method of the same name
+  (``training`` takes the chosen algorithm's options; ``offline_data.input_`` names folders of
+  ``collect_demonstrations.py``, checked against the experiment's spaces, for ``MARWIL`` and ``BC``);
 - ``env_config.experiment.heroes`` above 1: the env is :class:`~rllib_integration.vector_env.CarlaVectorEnv`, one
   world per env runner whose heroes are its sub-environments (``num_envs_per_env_runner`` is that number), all
   driven by the one policy being trained: self-play, each hero the others' traffic;
@@ -15,14 +16,17 @@ A training YAML has these top-level sections (each validated; unknown keys get s
   image observations are encoded by :mod:`.models` for every algorithm;
 - ``route_evaluation``: driving-score evaluation on routes during training (:mod:`.route_evaluation`);
 - ``run``: ``stop`` (``training_iteration``, ``num_env_steps_sampled_lifetime``, ``time_total_s``),
-  ``checkpoint_frequency`` (iterations), ``checkpoints_to_keep`` and ``overlap_sampling`` (default true:
-  a replay-buffer algorithm such as DQN learns while its env runners sample, :mod:`.overlap`).
+  ``checkpoint_frequency`` (iterations), ``checkpoints_to_keep``, ``overlap_sampling`` (default true:
+  a replay-buffer algorithm such as DQN learns while its env runners sample, :mod:`.overlap`) and
+  ``init_from`` (a checkpoint, or a training run's folder for its newest checkpoint, whose network's weights
+  the run starts from: PPO fine-tuning a behaviour-cloned MARWIL policy).
 """
 
 from __future__ import annotations
 
 import difflib
 import inspect
+import os
 from typing import Any
 
 from ray.rllib.algorithms.algorithm_config import AlgorithmConfig
@@ -38,10 +42,11 @@ from .models import image_catalog
 from .preflight import check_options
 from .route_evaluation import configure_route_evaluation
 
-CONFIG_SECTIONS = ("env_runners", "learners", "training", "reporting", "fault_tolerance", "debugging", "resources")
+CONFIG_SECTIONS = ("env_runners", "learners", "training", "reporting", "fault_tolerance", "debugging", "resources",
+                   "offline_data")
 SECTIONS = ("algorithm", "env_config", "model", "run", "route_evaluation") + CONFIG_SECTIONS
 RUN_DEFAULTS: dict[str, Any] = {"stop": {"training_iteration": 100}, "checkpoint_frequency": 5,
-                                "checkpoints_to_keep": 5, "overlap_sampling": True}
+                                "checkpoints_to_keep": 5, "overlap_sampling": True, "init_from": None}
 STOP_KEYS = ("training_iteration", "num_env_steps_sampled_lifetime", "time_total_s")
 #: Ray's built-in resource that only the head node offers (one unit).
 HEAD_NODE_RESOURCE = "node:__internal_head__"
@@ -102,7 +107,11 @@ def build_algorithm_config(data: dict[str, Any], source: str, default_algorithm:
             getattr(config, section)(**{key: _as_schedule(value) for key, value in values.items()})
         except (TypeError, ValueError) as error:  # RLlib's own checks of the options it is given
             raise ConfigError(f"{source}: {section}: RLlib rejects the configuration: {error}") from None
-    module = {"module_class": DQNModule} if name == "DQN" else {}
+    offline = dict(data.get("offline_data") or {})
+    if "input_" in offline:  # Tune runs trials in their own folders: a relative path must not change meaning
+        inputs = offline["input_"] if isinstance(offline["input_"], list) else [offline["input_"]]
+        config.offline_data(input_=[os.path.abspath(os.path.expanduser(str(path))) for path in inputs])
+    module: dict[str, Any] = {"module_class": DQNModule} if name == "DQN" else {}
     config.rl_module(model_config=dict(data.get("model") or {}),
                      rl_module_spec=RLModuleSpec(catalog_class=image_catalog(name), **module))
     if callbacks is not None:
@@ -124,6 +133,9 @@ def run_settings(data: dict[str, Any], source: str) -> dict[str, Any]:
                               f"{suggest(key, list(STOP_KEYS))}valid: {', '.join(STOP_KEYS)}.")
         if not isinstance(value, (int, float)) or isinstance(value, bool) or value <= 0:
             raise ConfigError(f"{source}: run.stop.{key}: expected a positive number, got {value!r}.")
+    if run["init_from"] is not None and not isinstance(run["init_from"], str):
+        raise ConfigError(f"{source}: run.init_from: expected the path of a checkpoint or a training run's folder, "
+                          f"got {run['init_from']!r}.")
     if not isinstance(run["overlap_sampling"], bool):
         raise ConfigError(f"{source}: run.overlap_sampling: expected true or false, got {run['overlap_sampling']!r}.")
     if not run["stop"]:

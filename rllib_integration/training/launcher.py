@@ -23,6 +23,7 @@ from typing import Any, Iterator
 
 import ray
 from ray import tune
+from ray.rllib.core import DEFAULT_MODULE_ID
 
 import rllib_integration
 
@@ -35,8 +36,8 @@ from ..console import chatter_to, chatter_to_file, console, setup_console
 from .algorithm_config import build_algorithm_config, place_on_cluster, run_settings
 from ..inference.policy import POLICY_FILE
 from .preflight import preflight
-from .results import (BEST, LATEST, checkpoint_iteration, find_latest_checkpoint, point_to, prepare_results,
-                      remove_failed_start)
+from .results import (BEST, LATEST, checkpoint_iteration, find_latest_checkpoint, initial_weights, point_to,
+                      prepare_results, remove_failed_start)
 from .trainable import BEST_CHECKPOINT, trainable
 
 TRAINING_LOG = "training.log"  # in the results folder: what the terminal leaves out (see --verbose)
@@ -114,6 +115,13 @@ class Progress(tune.Callback):
         line = (f"iter {result.get('training_iteration', 0):4d} | env steps {int(steps):8d} | return "
                 f"{runners.get('episode_return_mean', float('nan')):8.1f} | {label} {runners.get(key, float('nan')):7.1f} "
                 f"{unit} | {rate:6.1f} steps/s | ETA {eta / 60:6.1f} min{score}")
+        if not runners and "learners" in result:  # offline (MARWIL, BC): no sampling, the demonstrations learnt
+            learned = result["learners"].get(DEFAULT_MODULE_ID) or {}
+            rate = learned.get("num_module_steps_trained", 0) / max(result.get("time_this_iter_s", 1e-9), 1e-9)
+            line = (f"iter {result.get('training_iteration', 0):4d} | samples trained "
+                    f"{int(learned.get('num_module_steps_trained_lifetime', 0)):9d} | policy loss "
+                    f"{learned.get('policy_loss', float('nan')):8.4f} | {rate:6.0f} samples/s | ETA {eta / 60:6.1f} "
+                    f"min{score}")
         now = time.monotonic()
         if self.lines < self.FIRST_LINES or score or now - self.last_line >= self.LINE_PERIOD:
             console.info(line)
@@ -249,6 +257,9 @@ def parse_args(script: TrainingScript, argv: list[str] | None = None) -> argpars
                              "run only on the nodes offering it (dqn_autoscaler.yaml's GPU workers offer "
                              "'carla_worker' and its head exports RLLIB_RUNNER_RESOURCE=carla_worker); "
                              "default: $RLLIB_RUNNER_RESOURCE, else anywhere")
+    parser.add_argument("--init-from", metavar="CHECKPOINT", help="start from the network weights of this checkpoint "
+                        "(or a training run's folder: its newest checkpoint), e.g. a behaviour-cloned policy to fine-tune "
+                        "(overrides run.init_from)")
     parser.add_argument("--iterations", type=positive_int, help="stop after this many iterations (overrides run.stop)")
     parser.add_argument("--env-steps", type=positive_int, help="stop after this many env steps (overrides run.stop)")
     parser.add_argument("--time", type=positive_float, help="stop after this many seconds (overrides run.stop)")
@@ -297,6 +308,8 @@ def _prepare(args: argparse.Namespace, script: TrainingScript) -> tuple | int:
     storage), or the exit status of bad input."""
     try:
         data = load_env_config(args.configuration_file, default_experiment=script.default_experiment)
+        if args.init_from:
+            data["run"] = {**(data.get("run") or {}), "init_from": args.init_from}
         config = place_on_cluster(build_algorithm_config(data, args.configuration_file,
                                                          default_algorithm=script.default_algorithm,
                                                          callbacks=script.callbacks), args.runner_resource)
@@ -367,7 +380,9 @@ def _fit(args: argparse.Namespace, config: Any, run: dict, stopper: StopCriteria
         console.info(f"env runners need the Ray resource '{args.runner_resource}', which no node offers yet: they "
                      f"start once a node with it joins (the autoscaler adds one)")
     tuner = tune.Tuner(
-        trainable(config.algo_class, restore=checkpoint, overlap_sampling=run["overlap_sampling"]), param_space=config,
+        trainable(config.algo_class, restore=checkpoint, overlap_sampling=run["overlap_sampling"],
+                  init_from=initial_weights(run["init_from"], args.configuration_file) if run["init_from"] else None),
+        param_space=config,
         run_config=tune.RunConfig(
             name=args.name, storage_path=storage, stop=stopper, verbose=0, callbacks=callbacks,
             sync_config=tune.SyncConfig(sync_artifacts=True),  # best_checkpoint (route evaluation) reaches the trial folder

@@ -7,10 +7,11 @@ started, three retries, a long log and a results folder left behind) fails here 
 1. the numbers of the RLlib sections against :data:`OPTION_RANGES` and the ``model`` section's shape;
 2. the experiment: built from its configuration, with its spaces, sensors and spawn points;
 3. the towns: each resolved and parsed (an embedded world's OpenDRIVE file must build a map);
-4. RLlib's own ``AlgorithmConfig.validate()``;
-5. the network: the RLModule built for the experiment's spaces, run on a batch of them and exported as
-   every checkpoint will export it;
-6. with the embedded world, one episode start and one step of a random action: the observation must
+4. demonstrations (``offline_data.input_``) recorded in the experiment's spaces;
+5. RLlib's own ``AlgorithmConfig.validate()``;
+6. the network: the RLModule built for the experiment's spaces, run on a batch of them and exported as
+   every checkpoint will export it; ``run.init_from``'s weights of the same shapes;
+7. with the embedded world, one episode start and one step of a random action: the observation must
    belong to the observation space.
 """
 
@@ -32,10 +33,12 @@ from ..vector_env import CarlaVectorEnv
 from ..config import check_value, quoted
 from ..embedded.maps.towns import UnknownTownError, load_map, resolve_town
 from ..errors import ConfigError
+from ..evaluation.demonstrations import check_spaces
 from ..sensors import check_sensors
 from ..inference.policy import POLICY_FILE
 from ..simulators import resolve_simulator
 from ..spawn_points import parse_spawn_points
+from .results import initial_weights
 from .policy import export_policy, zero_batch
 
 #: Ranges ``(lowest, highest)`` of RLlib options, by ``section.option``.
@@ -197,10 +200,41 @@ def _check_observation(space: Any, observation: Any, source: str, call: str) -> 
                           f"get_observation and get_observation_space agree (sensor sizes, frame stack).")
 
 
+def check_offline_inputs(data: dict[str, Any], source: str) -> None:
+    """Each ``offline_data.input_`` folder holds demonstrations recorded in the experiment's spaces."""
+    inputs = (data.get("offline_data") or {}).get("input_")
+    if inputs is None:
+        return
+    experiment_config = dict(data["env_config"].get("experiment") or {})
+    experiment = experiment_config["type"](experiment_config)
+    for folder in inputs if isinstance(inputs, list) else [inputs]:
+        check_spaces(os.path.expanduser(str(folder)), experiment, f"{source}: offline_data.input_")
+
+
+def check_initial_weights(data: dict[str, Any], config: Any, spaces: tuple[Any, Any], source: str) -> None:
+    """``run.init_from``'s weights fit the network this configuration builds for the experiment's spaces."""
+    init_from = (data.get("run") or {}).get("init_from")
+    if not init_from:
+        return
+    from ray.rllib.core.rl_module.rl_module import RLModule
+    folder = os.path.join(initial_weights(str(init_from), source), DEFAULT_MODULE_ID)
+    saved = RLModule.from_checkpoint(folder).get_state()
+    fresh = config.get_multi_rl_module_spec(spaces={DEFAULT_MODULE_ID: spaces})[DEFAULT_MODULE_ID].build().get_state()
+    wrong = [f"{key} {tuple(value.shape)} (here {tuple(fresh[key].shape)})" for key, value in saved.items()
+             if key in fresh and hasattr(value, "shape") and tuple(value.shape) != tuple(fresh[key].shape)]
+    missing = [key for key in fresh if key not in saved]
+    if wrong or missing:
+        raise ConfigError(f"{source}: run.init_from: the weights in {folder} do not fit this "
+                          f"configuration's network: {'; '.join(wrong[:3] + [f'{k} missing' for k in missing[:3]])}. "
+                          f"Fix: start from a run of the same experiment spaces and model section.")
+
+
 def preflight(data: dict[str, Any], source: str, config: Any) -> None:
     """Every check of the module docstring, for a loaded training YAML and its ``AlgorithmConfig``."""
     check_options(data, source)
     spaces = check_experiment(data["env_config"], source)
+    check_offline_inputs(data, source)
+    check_initial_weights(data, config, spaces, source)
     check_rllib(config, spaces, source)
     if resolve_simulator((data["env_config"].get("carla") or {}).get("simulator", "auto")) == "embedded":
         check_one_step(data["env_config"], source)

@@ -103,3 +103,17 @@ def remove_failed_start(folder: str) -> bool:
         return False
     shutil.rmtree(folder, ignore_errors=True)
     return True
+
+
+def initial_weights(path: str, source: str) -> str:
+    """The RLModule folder (``learner_group/learner/rl_module``) of ``run.init_from``: a checkpoint, or a run's
+    folder (its newest checkpoint)."""
+    path = os.path.abspath(os.path.expanduser(path))
+    try:
+        checkpoint = path if os.path.isfile(os.path.join(path, "rllib_checkpoint.json")) else find_latest_checkpoint(path)
+    except FileNotFoundError as error:
+        raise ConfigError(f"{source}: run.init_from: {error}") from None
+    if not os.path.isdir(module_path(checkpoint)):
+        raise ConfigError(f"{source}: run.init_from: {checkpoint} holds no policy module ({module_path(checkpoint)} is "
+                          f"missing). Fix: give a checkpoint of a training run of this library.")
+    return os.path.dirname(module_path(checkpoint))

@@ -27,6 +27,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from ray.rllib.core import DEFAULT_MODULE_ID
+
 from ..config import quoted
 from ..embedded.maps.towns import UnknownTownError, resolve_town
 from ..errors import ConfigError
@@ -123,7 +125,11 @@ class RouteEvaluation:
         return _RUNNERS[key]
 
     def __call__(self, algorithm: Any, eval_workers: Any = None) -> tuple[dict[str, Any], int, int]:
-        module = algorithm.get_module()
+        if algorithm.env_runner_group is not None:
+            module = algorithm.get_module()
+        else:  # offline algorithms (MARWIL, BC) sample nothing: the learner's module
+            results = algorithm.learner_group.foreach_learner(lambda learner: learner.module[DEFAULT_MODULE_ID])
+            module = next(iter(results)).get()
         runner, routes = self._runner()
         runner.agent.act = lambda observation: greedy_action(module, observation)
         records = [runner.run_or_fail(index, spec) for index, spec in enumerate(routes)]

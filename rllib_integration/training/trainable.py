@@ -19,6 +19,7 @@ from typing import Any
 
 import ray
 from ray.rllib.algorithms.algorithm import Algorithm
+from ray.rllib.core import COMPONENT_LEARNER, COMPONENT_LEARNER_GROUP, COMPONENT_RL_MODULE
 
 from .replay_training import ReplayTraining
 from ..inference.policy import POLICY_FILE
@@ -29,6 +30,8 @@ from .route_evaluation import DRIVING_SCORE, RouteEvaluation
 BEST_CHECKPOINT = "best_checkpoint"  # folder in the trial directory: the best route driving score so far
 PROGRESS_FILE = "training_progress.json"  # in every checkpoint: its iteration and env steps
 PROGRESS_KEYS = ("num_env_steps_sampled_lifetime",)
+#: The learner's RLModule inside an algorithm checkpoint, as ``Algorithm.restore_from_path`` names components.
+MODULE_COMPONENT = f"{COMPONENT_LEARNER_GROUP}/{COMPONENT_LEARNER}/{COMPONENT_RL_MODULE}"
 
 
 def process_location() -> dict[str, str]:
@@ -41,11 +44,14 @@ class ExportingAlgorithm(Algorithm):
     """Mixed in before an RLlib algorithm class by :func:`trainable`."""
 
     restore_path: str | None = None
+    init_from: str | None = None  # an RLModule folder whose weights a new run starts from
 
     def setup(self, config: Any) -> None:
         super().setup(config)
         if self.restore_path:
             self.restore_from_path(self.restore_path)
+        elif self.init_from:
+            self.restore_from_path(self.init_from, component=MODULE_COMPONENT)
         runners = self.env_runner_group
         where = runners.foreach_env_runner(lambda runner: process_location(), local_env_runner=False) \
             if runners is not None and runners.num_remote_env_runners() else []
@@ -111,10 +117,12 @@ class ExportingAlgorithm(Algorithm):
 
 
 def trainable(algorithm_class: type[Algorithm], restore: str | None = None,
-              overlap_sampling: bool = True) -> type[Algorithm]:
+              overlap_sampling: bool = True, init_from: str | None = None) -> type[Algorithm]:
     """``Exporting<Algorithm>``: ``algorithm_class`` that exports its policy at every checkpoint and,
-    with ``restore``, starts from that checkpoint. A replay-buffer algorithm trains through
+    with ``restore``, starts from that checkpoint (with ``init_from``, an RLModule folder of
+    :func:`~.algorithm_config.initial_weights`, from those network weights only). A replay-buffer algorithm trains through
     :class:`~.replay_training.ReplayTraining` (sampling overlapped with learning unless
     ``overlap_sampling`` is false)."""
     return type(f"Exporting{algorithm_class.__name__}", (ExportingAlgorithm, ReplayTraining, algorithm_class),
-                {"restore_path": os.path.abspath(restore) if restore else None, "overlap_sampling": overlap_sampling})
+                {"restore_path": os.path.abspath(restore) if restore else None, "overlap_sampling": overlap_sampling,
+                 "init_from": init_from})

@@ -1,0 +1,156 @@
+"""Demonstrations: the autopilot drives, an experiment watches, and every step is a transition in the
+experiment's own observation and action spaces, written in RLlib's offline format.
+
+:class:`DemonstrationAgent` is an evaluator agent (``--agent demonstrations``): the autopilot
+(:class:`~.agents.AutopilotAgent`, the evaluator's reference driver) drives the route among the traffic,
+and after every tick the experiment computes its observation, reward and episode end as ``CarlaEnv``
+would (:meth:`~..base_experiment.BaseExperiment.step_outcome`), the control the autopilot applied
+turned into the experiment's action (:meth:`~..base_experiment.BaseExperiment.action_from_control`, which
+the experiment also sees as its last action). An end the experiment declares (a collision, an idle
+hero) ends the recorded episode and the next begins at the next step; the route goes on.
+
+Each route's transitions are one Parquet file (``<route id>.parquet``) with RLlib's single-step offline
+columns (``ray.rllib.offline``: ``eps_id``, ``t``, ``obs``, ``actions``, ``rewards``, ``new_obs``,
+``terminateds``, ``truncateds``), written when the route ends (atomically: a file is whole or absent), so
+``ray.data.read_parquet`` on the folder (what ``offline_data.input_`` reads) sees every finished route.
+:func:`spaces_record` and :func:`check_spaces` keep the folder's spaces in ``demonstrations.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from typing import Any, Mapping
+
+import gymnasium as gym
+import numpy as np
+
+from ..errors import ConfigError
+from .agents import AutopilotAgent, ExperimentAgent
+
+#: RLlib's offline columns (``ray.rllib.core.columns.Columns``), in the order they are written.
+COLUMNS = ("eps_id", "t", "obs", "actions", "rewards", "new_obs", "terminateds", "truncateds")
+METADATA = "demonstrations.json"
+
+
+def spaces_record(experiment: Any) -> dict[str, Any]:
+    """What ``demonstrations.json`` keeps of an experiment: its type and spaces (checked before training)."""
+    observation, action = experiment.get_observation_space(), experiment.get_action_space()
+    if not isinstance(observation, gym.spaces.Box) or len(observation.shape) != 1:
+        raise ConfigError(f"demonstrations: the experiment's observation space is {observation}; demonstrations "
+                          f"are recorded for flat Box observations (such as the virtual LiDAR's). Fix: use an "
+                          f"experiment with a 1-D Box observation.")
+    if not isinstance(action, (gym.spaces.Box, gym.spaces.Discrete)):
+        raise ConfigError(f"demonstrations: the experiment's action space is {action}; Box and Discrete are "
+                          f"supported. Fix: use an experiment with one of them.")
+    experiment_type = experiment.config.get("type")
+    return {"experiment": experiment_type if isinstance(experiment_type, str) else
+            f"{type(experiment).__module__}:{type(experiment).__name__}",
+            "observation_space": repr(observation), "action_space": repr(action)}
+
+
+def check_spaces(folder: str, experiment: Any, where: str) -> None:
+    """Raise one :class:`ConfigError` when ``folder`` holds no demonstrations, or demonstrations of other
+    spaces than ``experiment``'s."""
+    path = os.path.join(folder, METADATA)
+    if not os.path.isfile(path):
+        raise ConfigError(f"{where}: {folder} holds no demonstrations ({METADATA} is missing). Fix: record them "
+                          f"with python3 collect_demonstrations.py CONFIG --out {folder}.")
+    with open(path) as handle:
+        recorded = json.load(handle)
+    wanted = spaces_record(experiment)
+    for key in ("observation_space", "action_space"):
+        if recorded.get(key) != wanted[key]:
+            raise ConfigError(f"{where}: the demonstrations in {folder} were recorded with {key} "
+                              f"{recorded.get(key)} (experiment {recorded.get('experiment')}), but this configuration's "
+                              f"experiment has {wanted[key]}. Fix: record demonstrations with this configuration "
+                              f"(collect_demonstrations.py), or train with the configuration they were recorded with.")
+
+
+class DemonstrationAgent(AutopilotAgent):
+    """The autopilot driving, an experiment recording (see the module docstring).
+
+    Agent configuration: ``folder`` (where each route's Parquet file goes)."""
+
+    def __init__(self, env_config: Mapping[str, Any]) -> None:
+        self.watcher = ExperimentAgent(None, env_config)
+        self.experiment = self.watcher.experiment
+        spaces_record(self.experiment)  # a space that cannot be recorded is an error before any driving
+        self.folder = ""
+
+    def setup(self, config: Mapping[str, Any]) -> None:
+        self.folder = str(config.get("folder") or "")
+        if not self.folder:
+            raise ConfigError("agent demonstrations: no folder. Fix: give --agent-config folder=DIR.")
+        os.makedirs(self.folder, exist_ok=True)
+
+    def sensors(self) -> dict[str, dict[str, Any]]:
+        return self.watcher.sensors()
+
+    def start(self, core: Any) -> None:
+        super().start(core)
+        self.watcher.start(core)
+        self.rows: list[dict[str, Any]] = []
+        self.observation: Any = None
+        self._new_episode()
+
+    def _new_episode(self) -> None:
+        self.episode, self.t = uuid.uuid4().hex, 0
+
+    def run_step(self, input_data: Mapping[str, Any], timestamp: float) -> Any:
+        experiment = self.experiment
+        if self.observation is None:  # an episode's first step: nothing done yet
+            self.observation, _ = experiment.get_observation(dict(input_data))
+        else:
+            action = experiment.action_from_control(self.core.hero.get_control())  # applied during the last tick
+            experiment.compute_action(action)  # the experiment's own record of its last action, as in CarlaEnv
+            outcome = experiment.step_outcome(dict(input_data))
+            self.rows.append({"eps_id": self.episode, "t": self.t, "obs": self.observation, "actions": action,
+                              "rewards": outcome.reward, "new_obs": outcome.observation,
+                              "terminateds": outcome.terminated, "truncateds": outcome.truncated})
+            self.t += 1
+            self.observation = outcome.observation
+            if outcome.terminated or outcome.truncated:  # the experiment's episode ended; the route goes on
+                experiment.reset()
+                self._new_episode()
+                self.observation, _ = experiment.get_observation(dict(input_data))
+        return super().run_step(input_data, timestamp)
+
+    def destroy(self) -> None:
+        super().destroy()
+        rows = getattr(self, "rows", [])
+        if rows and not (rows[-1]["terminateds"] or rows[-1]["truncateds"]):
+            rows[-1]["truncateds"] = True  # the route ended: the episode is cut off here
+        if rows:
+            write_transitions(os.path.join(self.folder, f"{route_file_name(self.core)}.parquet"), rows)
+        self.rows = []
+
+
+def route_file_name(core: Any) -> str:
+    """A file name unique to the route being driven (its start and the world's frame)."""
+    start = core.route_progress.points[0]
+    return f"route_{core.map.name.split('/')[-1]}_{start[0]:.0f}_{start[1]:.0f}_{uuid.uuid4().hex[:8]}"
+
+
+def write_transitions(path: str, rows: list[dict[str, Any]]) -> None:
+    """Write transitions as one Parquet file in RLlib's offline columns, atomically."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    columns: dict[str, Any] = {}
+    for name in COLUMNS:
+        values = [row[name] for row in rows]
+        if name in ("obs", "new_obs", "actions") and np.ndim(values[0]) > 0:
+            array = np.asarray(values, dtype=np.float32)
+            columns[name] = pa.FixedSizeListArray.from_arrays(pa.array(array.ravel()), array.shape[1])
+        else:
+            columns[name] = pa.array(values)
+    temporary = f"{path}.{os.getpid()}.tmp"
+    pq.write_table(pa.table(columns), temporary)
+    os.replace(temporary, path)
+
+
+def write_metadata(folder: str, experiment: Any, extra: Mapping[str, Any]) -> None:
+    """``demonstrations.json``: the experiment's spaces and what was recorded (``extra``)."""
+    with open(os.path.join(folder, METADATA), "w") as handle:
+        json.dump({**spaces_record(experiment), **extra}, handle, indent=2, default=str)

@@ -1,0 +1,165 @@
+"""The traffic recipe's stages at small sizes: the autopilot's demonstrations recorded in an experiment's spaces
+(RLlib's offline columns, read through ray.data), behaviour cloning with MARWIL through ppo_train.py, its
+checkpoint in both inference paths, PPO fine-tuning from its weights, and the bad inputs of each stage."""
+
+import json
+import os
+import subprocess
+import sys
+
+import carla
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+import yaml
+
+from dqn_example.dqn_experiment import ACTIONS, DQNExperiment
+from ppo_example.ppo_experiment import RouteExperiment
+from rllib_integration import ConfigError
+from rllib_integration.evaluation.demonstrations import COLUMNS, METADATA, check_spaces
+from rllib_integration.inference.checkpoints import find_latest_checkpoint
+from rllib_integration.training import load_policy
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CONFIGS = {kind: os.path.join(ROOT, "ppo_example", f"ppo_{kind}_config.yaml") for kind in ("traffic", "traffic_bc")}
+
+
+def small(kind: str, demonstrations: str = "demos") -> dict:
+    """A stage's config with a light world, short routes and a few iterations."""
+    data = yaml.safe_load(open(CONFIGS[kind]))
+    experiment = data["env_config"]["experiment"]
+    experiment.update(town="RingTown")
+    experiment["background_activity"].update(n_vehicles=4, n_walkers=2)
+    experiment["others"].update(route_length=[60, 120])
+    data["route_evaluation"] = {"interval": 2, "routes": "RingTown", "route_count": 1, "route_length": [60, 80]}
+    data["run"] = {"stop": {"training_iteration": 2}, "checkpoint_frequency": 1, "checkpoints_to_keep": 5}
+    if kind == "traffic_bc":
+        data["offline_data"].update(input_=[demonstrations], dataset_num_iters_per_learner=2)
+        data["training"].update(train_batch_size_per_learner=64)
+    else:
+        data["training"].update(train_batch_size_per_learner=200, minibatch_size=100, num_epochs=1)
+    return data
+
+
+def run(tmp_path, script, *args, timeout=600):
+    return subprocess.run([sys.executable, os.path.join(ROOT, script), *map(str, args)], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def collect(tmp_path, *extra):
+    (tmp_path / "traffic.yaml").write_text(yaml.safe_dump(small("traffic")))
+    return run(tmp_path, "collect_demonstrations.py", "traffic.yaml", "--out", "demos", "--steps", 400,
+               "--route-length", 80, 150, *extra, timeout=300)
+
+
+def test_demonstrations_are_the_autopilots_steps_in_the_experiments_spaces(tmp_path):
+    result = collect(tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    folder = tmp_path / "demos"
+    files = sorted(folder.glob("*.parquet"))
+    assert len(files) >= 2, "whole routes, until the steps asked for"
+    meta = json.loads((folder / METADATA).read_text())
+    assert meta["experiment"] == "ppo_example.ppo_experiment:RouteExperiment"
+    assert meta["observation_space"] == "Box(-inf, inf, (128,), float32)" and meta["transitions"] >= 400
+    import ray.data
+    dataset = ray.data.read_parquet(str(folder))  # what RLlib's offline_data reads
+    assert set(COLUMNS) <= set(dataset.schema().names) and dataset.count() == meta["transitions"]
+    table = pq.read_table(files[0]).to_pandas()
+    obs, new_obs = np.stack(table["obs"].values), np.stack(table["new_obs"].values)
+    actions = np.stack(table["actions"].values)
+    assert obs.shape[1] == 128 and actions.shape[1] == 2 and np.all(np.abs(actions) <= 1.0)
+    assert actions[:, 0].max() > 0.3, "the autopilot accelerates"
+    for _, episode in table.groupby("eps_id", sort=False):
+        rows = episode.index.to_numpy()
+        assert list(episode["t"]) == list(range(len(rows)))
+        assert np.allclose(new_obs[rows[:-1]], obs[rows[1:]]), "each step starts where the last one ended"
+        assert np.allclose(obs[rows[1:], 97:99], actions[rows[:-1]]), "the experiment sees the action as its last"
+        last = episode.iloc[-1]
+        assert last["terminateds"] or last["truncateds"], "every episode ends"
+    assert table["rewards"].sum() > 50, "the route reward of the metres driven"
+
+
+def test_a_used_folder_needs_append_and_the_same_spaces(tmp_path):
+    (tmp_path / "demos").mkdir()
+    (tmp_path / "demos" / "mine.txt").write_text("keep me")
+    result = collect(tmp_path)
+    assert result.returncode == 2 and "not empty" in result.stderr and "--append" in result.stderr
+    assert (tmp_path / "demos" / "mine.txt").read_text() == "keep me"
+    result = collect(tmp_path, "--append")
+    assert result.returncode == 2 and "no demonstrations" in result.stderr
+    experiment = RouteExperiment({"hero": {"sensors": {"vlidar": {"type": "sensor.virtual_lidar", "rays": 16}}}})
+    (tmp_path / "demos" / METADATA).write_text(json.dumps({
+        "observation_space": "Box(-inf, inf, (128,), float32)", "action_space": "Box(-1.0, 1.0, (2,), float32)"}))
+    with pytest.raises(ConfigError, match=r"observation_space Box\(-inf, inf, \(128,\).*has Box\(-inf, inf, \(80,\)"):
+        check_spaces(str(tmp_path / "demos"), experiment, "offline_data.input_")
+
+
+def test_action_from_control_inverts_compute_action():
+    route = RouteExperiment({"hero": {"sensors": {"vlidar": {"type": "sensor.virtual_lidar"}}}})
+    for action in ([0.5, -0.2], [-0.8, 0.3], [0.0, 1.0]):
+        control = route.compute_action(np.array(action))
+        assert route.action_from_control(control) == pytest.approx(action)
+    dqn = DQNExperiment({"hero": {"sensors": {"birdview": {"type": "sensor.birdview", "size": 84, "radius": 15}}}})
+    for index in range(len(ACTIONS)):
+        assert dqn.action_from_control(dqn.compute_action(index)) == index
+    assert ACTIONS[dqn.action_from_control(carla.VehicleControl(throttle=0.55, steer=0.3))] == (0.6, 0.25, 0.0)
+
+
+def test_behaviour_cloning_then_fine_tuning_through_the_training_script(tmp_path):
+    assert collect(tmp_path).returncode == 0
+    (tmp_path / "bc.yaml").write_text(yaml.safe_dump(small("traffic_bc")))
+    bc = run(tmp_path, "ppo_train.py", "bc.yaml", "-d", "results", "-n", "bc", "--tboff")
+    assert bc.returncode == 0, bc.stdout[-3000:] + bc.stderr[-3000:]
+    assert "samples trained" in bc.stdout and "policy loss" in bc.stdout and "route DS" in bc.stdout
+    checkpoint = find_latest_checkpoint(str(tmp_path / "results" / "bc"))
+    policy = load_policy(checkpoint)  # the Ray-free path
+    from rllib_integration.training.results import saved_module
+    from rllib_integration.training.policy import greedy_action
+    module = saved_module(checkpoint)  # the RLlib path
+    observation = np.zeros(128, dtype=np.float32)
+    assert np.allclose(greedy_action(module, observation), policy(observation), atol=1e-5)
+    evaluation = run(tmp_path, "evaluate.py", "--routes", "RingTown", "--route-count", 1, "--route-length", 60, 80,
+                     "--agent", os.path.join(checkpoint, "policy.onnx"), "--config", "bc.yaml", "--out", "eval")
+    assert evaluation.returncode == 0, evaluation.stderr[-2000:]
+
+    (tmp_path / "ppo.yaml").write_text(yaml.safe_dump(small("traffic")))
+    from rllib_integration.training.algorithm_config import build_algorithm_config
+    from rllib_integration.training.results import initial_weights
+    from rllib_integration.training.trainable import trainable
+    from rllib_integration import load_env_config
+    config = build_algorithm_config(load_env_config(str(tmp_path / "ppo.yaml")), "ppo.yaml", "PPO")
+    config.env_runners(num_env_runners=0).evaluation(evaluation_interval=None)
+    algorithm = trainable(config.algo_class, init_from=initial_weights(str(tmp_path / "results" / "bc"), "test"))(
+        config=config)
+    try:
+        start, cloned = algorithm.get_module().get_state(), module.get_state()
+        assert all(np.allclose(np.asarray(start[key]), np.asarray(cloned[key])) for key in start), \
+            "PPO starts from the cloned weights (its runners' copy too)"
+    finally:
+        algorithm.stop()
+    tuned = run(tmp_path, "ppo_train.py", "ppo.yaml", "-d", "results", "-n", "ppo", "--tboff",
+                "--init-from", tmp_path / "results" / "bc", "--iterations", 1)
+    assert tuned.returncode == 0, tuned.stdout[-3000:] + tuned.stderr[-3000:]
+    assert find_latest_checkpoint(str(tmp_path / "results" / "ppo"))
+    other = small("traffic")
+    other["env_config"]["experiment"]["hero"]["sensors"]["vlidar"]["rays"] = 16
+    (tmp_path / "ppo16.yaml").write_text(yaml.safe_dump(other))
+    mismatch = run(tmp_path, "ppo_train.py", "ppo16.yaml", "-d", "results", "-n", "ppo16", "--tboff",
+                   "--init-from", tmp_path / "results" / "bc")
+    assert mismatch.returncode == 2 and "do not fit this configuration's network" in mismatch.stderr
+
+
+def test_bad_recipe_inputs_are_one_clear_error(tmp_path):
+    data = small("traffic_bc", demonstrations="nowhere")
+    (tmp_path / "bc.yaml").write_text(yaml.safe_dump(data))
+    result = run(tmp_path, "ppo_train.py", "bc.yaml", "-d", "results", "-n", "bc", "--tboff")
+    assert result.returncode == 2 and "holds no demonstrations" in result.stderr and "collect_demonstrations" in result.stderr
+    (tmp_path / "nowhere").mkdir()
+    (tmp_path / "nowhere" / METADATA).write_text(json.dumps({
+        "observation_space": "Box(-inf, inf, (80,), float32)", "action_space": "Box(-1.0, 1.0, (2,), float32)"}))
+    result = run(tmp_path, "ppo_train.py", "bc.yaml", "-d", "results", "-n", "bc", "--tboff")
+    assert result.returncode == 2 and "recorded with observation_space" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    (tmp_path / "ppo.yaml").write_text(yaml.safe_dump(small("traffic")))
+    result = run(tmp_path, "ppo_train.py", "ppo.yaml", "-d", "results", "-n", "ppo", "--tboff", "--init-from", "nowhere")
+    assert result.returncode == 2 and "run.init_from" in result.stderr and "no checkpoint" in result.stderr
