@@ -30,7 +30,7 @@ from rllib_integration.config import load_yaml
 from rllib_integration.console import quiet_ray_internals
 from rllib_integration.embedded import UnknownTownError
 from rllib_integration.embedded.maps.towns import load_map, resolve_town
-from rllib_integration.evaluation import EvaluationSettings, evaluate
+from rllib_integration.evaluation import EvaluationSettings, evaluate, load_agent
 from rllib_integration.evaluation.demonstrations import METADATA, check_spaces, write_metadata
 from rllib_integration.routes.planner import RoutePlanner
 from rllib_integration.routes.route_sets import generate_routes
@@ -62,8 +62,8 @@ def main(argv: list[str] | None = None) -> int:
                         "background_activity) the demonstrations are recorded in")
     parser.add_argument("--out", required=True, metavar="DIR", help="folder for the Parquet files and "
                         f"{METADATA}")
-    parser.add_argument("--steps", type=positive_int, default=100_000, help="transitions to record (whole routes: "
-                        "the last route ends past it)")
+    parser.add_argument("--steps", type=positive_int, default=100_000, help="transitions to record in this run (whole "
+                        "routes: the last route ends past it)")
     parser.add_argument("--towns", nargs="+", help="towns to drive on, one after another (default: the "
                         "configuration's env_config.experiment.town)")
     parser.add_argument("--route-length", type=positive_float, nargs=2, default=(300.0, 1000.0),
@@ -77,6 +77,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=non_negative_int, default=0, help="seed of the traffic and walkers")
     parser.add_argument("--workers", type=positive_int, default=1, help="routes driven in parallel, one "
                         "simulator each")
+    parser.add_argument("--policy", metavar="POLICY", help="DAgger: a policy (policy.onnx or a checkpoint) trained on "
+                        "earlier demonstrations takes turns with the autopilot, which is recorded recovering from where "
+                        "the policy left the hero (use with --append)")
+    parser.add_argument("--policy-share", type=float, default=0.5, help="with --policy, the share of time the policy "
+                        "drives (0-0.9)")
     parser.add_argument("--append", action="store_true", help="add to the demonstrations already in --out "
                         "(recorded with the same spaces)")
     parser.add_argument("-v", "--verbose", action="store_true", help="the project's debug messages")
@@ -96,18 +101,22 @@ def main(argv: list[str] | None = None) -> int:
         towns = [towns] if isinstance(towns, str) else list(towns)
         planners = {town: RoutePlanner(load_map(*resolve_town(town))) for town in towns}
         prepare_folder(args.out, args.append, experiment)
-        settings = EvaluationSettings(agent="demonstrations", agent_config={"folder": os.path.abspath(args.out)},
+        agent_config = {"folder": os.path.abspath(args.out), "seed": args.seed, "policy_share": args.policy_share,
+                        **({"policy": os.path.abspath(args.policy)} if args.policy else {})}
+        settings = EvaluationSettings(agent="demonstrations", agent_config=agent_config,
                                       env_config=env_config, seed=args.seed,
                                       traffic=background.get("n_vehicles", 0) if args.traffic is None else args.traffic,
                                       walkers=background.get("n_walkers", 0) if args.walkers is None else args.walkers)
+        load_agent(settings.agent, settings.env_config, settings.agent_config)  # bad agent settings: an error now
     except (ConfigError, UnknownTownError, ValueError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     steps, files = recorded_steps(args.out)
+    goal = steps + args.steps  # --append: this many more
     logger.info("recording %d transitions of %s on %s (%d vehicles, %d walkers, %d worker%s) into %s",
                 args.steps, experiment_config.get("type"), ", ".join(towns), settings.traffic, settings.walkers,
                 args.workers, "s" if args.workers > 1 else "", args.out)
-    bar = tqdm(total=args.steps, initial=min(steps, args.steps), unit="step", file=sys.stderr, dynamic_ncols=True,
+    bar = tqdm(total=goal, initial=steps, unit="step", file=sys.stderr, dynamic_ncols=True,
                disable=not sys.stderr.isatty())
     started, scores, batch = time.perf_counter(), [], files  # appended runs draw new routes
     signal.signal(signal.SIGTERM, _interrupt)
@@ -115,13 +124,13 @@ def main(argv: list[str] | None = None) -> int:
     def on_record(record: dict) -> None:
         scores.append(record["scores"]["score_composed"])
         now, _ = recorded_steps(args.out)
-        bar.update(min(now, args.steps) - bar.n)
+        bar.update(min(now, goal) - bar.n)
         line = (f"route {record['route_id']}: DS {record['scores']['score_composed']:5.1f}  {record['status']}  "
                 f"{now} transitions")
         bar.write(line, file=sys.stderr) if not bar.disable else logger.info(line)
 
     try:
-        while steps < args.steps:
+        while steps < goal:
             count = 2 * args.workers
             routes = []
             for town in towns:  # a few routes of every town per round, ids unique over rounds and towns

@@ -8,9 +8,12 @@
 
   - ``vlidar``: ``Box(float32, (rays * 3 + 11 + 2 * len(ROUTE_LOOKAHEAD),))``: the ``sensor.virtual_lidar``
     named ``vlidar`` (road edge, lane marking and obstacle distances per ray, divided by its range), then
-    :data:`STATE` (speed / 10 m/s, the last acceleration and steer, whether the hero's traffic light
+    :data:`STATE` (speed / 10 m/s, the last acceleration and steer (zeros with ``state_last_action: false``:
+    a policy cloned from demonstrations copies its last action instead of reading the scene, the "copycat"
+    problem of behaviour cloning), whether the hero's traffic light
     is red, the route command one-hot: left, right, straight, follow lane, change left, change right),
-    then the route points :data:`ROUTE_LOOKAHEAD` metres ahead in the hero's frame (forward, right) / 40 m;
+    then the route points :data:`ROUTE_LOOKAHEAD` metres ahead in the hero's frame (forward, right) / 40 m,
+    and with ``light_ahead: true`` :data:`LIGHT` (the next light on the route: how far, red, yellow);
   - ``camera``: ``Dict(image=Box(uint8, (H, W, 3)), state=Box(float32, (11,)))``: the ``sensor.camera.rgb``
     named ``camera`` and :data:`STATE`.
 
@@ -42,6 +45,7 @@ from rllib_integration.evaluation.infractions import KINDS, SHORT_NAMES
 from rllib_integration.routes.planner import RoadOption
 from rllib_integration.routes.progress import Route
 from rllib_integration.tasks import RouteFollowing
+from rllib_integration.tasks.route_lights import RouteLights
 
 LIDAR, CAMERA = "vlidar", "camera"  # observation kinds, and the names of the sensors they read
 OBSERVATIONS = (LIDAR, CAMERA)
@@ -49,6 +53,10 @@ COMMANDS = (RoadOption.LEFT, RoadOption.RIGHT, RoadOption.STRAIGHT, RoadOption.L
             RoadOption.CHANGELANELEFT, RoadOption.CHANGELANERIGHT)
 STATE = ("speed", "acceleration", "steer", "red_light") + tuple(f"command_{c.name.lower()}" for c in COMMANDS)
 ROUTE_LOOKAHEAD = (2, 4, 6, 8, 10, 13, 16, 20, 25, 30, 40)  # metres (route points are 1 m apart)
+#: ``others.light_ahead``: the next traffic light's stop line on the route (distance / LIGHT_HORIZON, 1 when
+#: none is nearer) and whether it shows red or yellow.
+LIGHT = ("light_distance", "light_red", "light_yellow")
+LIGHT_HORIZON = 40.0  # metres
 COMMAND_LOOKAHEAD = 25  # route points searched for the next junction or lane-change command
 SPEED_SCALE, ROUTE_SCALE = 10.0, 40.0  # m/s, metres
 
@@ -58,7 +66,8 @@ class RouteExperiment(BaseExperiment):
 
     CONFIG_DEFAULTS = {"others": {"observation": "vlidar", "route_length": [150.0, 400.0], "target_speed_kmh": 30.0,
                                   "zero_reward_speed": 2.0, "overspeed_end": 2.0, "terminal_penalty": 10.0,
-                                  "max_route_offset": 4.0, "max_idle_s": 10.0}}
+                                  "max_route_offset": 4.0, "max_idle_s": 10.0, "state_last_action": True,
+                                  "light_ahead": False}}
     CONFIG_RANGES = {"others.target_speed_kmh": (1.0, 300.0), "others.zero_reward_speed": (1.05, 10.0),
                      "others.overspeed_end": (1.05, 10.0),
                      "others.terminal_penalty": (0.0, 10 ** 6), "others.max_route_offset": (0.5, 30.0),
@@ -76,6 +85,9 @@ class RouteExperiment(BaseExperiment):
                                    others["max_route_offset"], others["max_idle_s"], others["zero_reward_speed"],
                                    overspeed_end=others["overspeed_end"])
         self.terminal_penalty = float(others["terminal_penalty"])
+        self.state_last_action = bool(others["state_last_action"])
+        self.light_ahead = bool(others["light_ahead"])
+        self.route_lights: RouteLights | None = None
         self.sensor = self._sensor_attributes()
         self.reset()
 
@@ -99,7 +111,8 @@ class RouteExperiment(BaseExperiment):
         if self.observation_kind == CAMERA:
             shape = (int(self.sensor.get("image_size_y", 600)), int(self.sensor.get("image_size_x", 800)), 3)
             return gym.spaces.Dict({"image": gym.spaces.Box(0, 255, shape, np.uint8), "state": state})
-        size = int(self.sensor.get("rays", 32)) * 3 + len(STATE) + 2 * len(ROUTE_LOOKAHEAD)
+        size = int(self.sensor.get("rays", 32)) * 3 + len(STATE) + 2 * len(ROUTE_LOOKAHEAD) + \
+            (len(LIGHT) if self.light_ahead else 0)
         return gym.spaces.Box(-np.inf, np.inf, (size,), np.float32)
 
     def compute_action(self, action: Any) -> carla.VehicleControl:
@@ -119,6 +132,8 @@ class RouteExperiment(BaseExperiment):
 
     def reset(self) -> None:
         self.task.start(self.core)
+        progress = getattr(self.core, "route_progress", None)
+        self.route_lights = RouteLights(self.core.world, progress) if self.light_ahead and progress else None
         self.last_action = (0.0, 0.0)
         self.step_result = None
         self.totals = {"return": 0.0, "distance": 0.0, "speed_sum": 0.0, "steps": 0,
@@ -129,7 +144,8 @@ class RouteExperiment(BaseExperiment):
         hero = self.core.hero
         state = np.zeros(len(STATE), dtype=np.float32)
         state[0] = hero.get_velocity().length() / SPEED_SCALE
-        state[1:3] = self.last_action
+        if self.state_last_action:
+            state[1:3] = self.last_action
         state[3] = float(hero.get_traffic_light_state() == carla.TrafficLightState.Red and hero.is_at_traffic_light())
         ahead = self.core.next_waypoints(COMMAND_LOOKAHEAD)
         option = next((o for _, o in ahead if o != RoadOption.LANEFOLLOW), RoadOption.LANEFOLLOW)
@@ -154,7 +170,17 @@ class RouteExperiment(BaseExperiment):
             image = np.asarray(sensor_data[CAMERA][1])[..., :3]
             return {"image": np.ascontiguousarray(image, dtype=np.uint8), "state": self._state()}, {}
         rays = np.asarray(sensor_data[LIDAR][1], dtype=np.float32) / float(self.sensor.get("range", 40.0))
-        return np.concatenate([rays.ravel(), self._state(), self._route_points()]).astype(np.float32), {}
+        parts = [rays.ravel(), self._state(), self._route_points()] + ([self._light()] if self.light_ahead else [])
+        return np.concatenate(parts).astype(np.float32), {}
+
+    def _light(self) -> np.ndarray:
+        """:data:`LIGHT`: the next light's stop line on the route within :data:`LIGHT_HORIZON` metres."""
+        light = np.array([1.0, 0.0, 0.0], dtype=np.float32)
+        if self.route_lights is not None:
+            distance, state = self.route_lights.next_light(LIGHT_HORIZON)
+            light[:] = (distance / LIGHT_HORIZON, state == carla.TrafficLightState.Red,
+                        state == carla.TrafficLightState.Yellow)
+        return light
 
     def get_done_status(self, observation: Any, core: Any) -> tuple[bool, bool]:
         step = self.step_result = self.task.step(core)

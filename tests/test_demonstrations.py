@@ -47,7 +47,9 @@ def run(tmp_path, script, *args, timeout=600):
 
 
 def collect(tmp_path, *extra):
-    (tmp_path / "traffic.yaml").write_text(yaml.safe_dump(small("traffic")))
+    data = small("traffic")
+    data["env_config"]["experiment"]["others"]["state_last_action"] = True  # the recipe leaves it out; seen here
+    (tmp_path / "traffic.yaml").write_text(yaml.safe_dump(data))
     return run(tmp_path, "collect_demonstrations.py", "traffic.yaml", "--out", "demos", "--steps", 400,
                "--route-length", 80, 150, *extra, timeout=300)
 
@@ -108,6 +110,7 @@ def test_action_from_control_inverts_compute_action():
 def test_behaviour_cloning_then_fine_tuning_through_the_training_script(tmp_path):
     assert collect(tmp_path).returncode == 0
     (tmp_path / "bc.yaml").write_text(yaml.safe_dump(small("traffic_bc")))
+    files_before = list((tmp_path / "demos").glob("*.parquet"))
     bc = run(tmp_path, "ppo_train.py", "bc.yaml", "-d", "results", "-n", "bc", "--tboff")
     assert bc.returncode == 0, bc.stdout[-3000:] + bc.stderr[-3000:]
     assert "samples trained" in bc.stdout and "policy loss" in bc.stdout and "route DS" in bc.stdout
@@ -118,6 +121,14 @@ def test_behaviour_cloning_then_fine_tuning_through_the_training_script(tmp_path
     module = saved_module(checkpoint)  # the RLlib path
     observation = np.zeros(128, dtype=np.float32)
     assert np.allclose(greedy_action(module, observation), policy(observation), atol=1e-5)
+    before = len(list((tmp_path / "demos").glob("*.parquet")))
+    dagger = collect(tmp_path, "--append", "--policy", os.path.join(checkpoint, "policy.onnx"), "--policy-share", 0.5)
+    assert dagger.returncode == 0, dagger.stderr[-3000:]
+    added = sorted(set((tmp_path / "demos").glob("*.parquet")) - set(files_before))
+    assert len(added) >= 1 and len(list((tmp_path / "demos").glob("*.parquet"))) > before
+    table = pq.read_table(added[0]).to_pandas()
+    assert table["eps_id"].nunique() > 1, "the recorded episodes stop where the policy takes over"
+    assert table["truncateds"].sum() >= table["eps_id"].nunique() - table["terminateds"].sum() - 1
     evaluation = run(tmp_path, "evaluate.py", "--routes", "RingTown", "--route-count", 1, "--route-length", 60, 80,
                      "--agent", os.path.join(checkpoint, "policy.onnx"), "--config", "bc.yaml", "--out", "eval")
     assert evaluation.returncode == 0, evaluation.stderr[-2000:]
@@ -163,3 +174,47 @@ def test_bad_recipe_inputs_are_one_clear_error(tmp_path):
     (tmp_path / "ppo.yaml").write_text(yaml.safe_dump(small("traffic")))
     result = run(tmp_path, "ppo_train.py", "ppo.yaml", "-d", "results", "-n", "ppo", "--tboff", "--init-from", "nowhere")
     assert result.returncode == 2 and "run.init_from" in result.stderr and "no checkpoint" in result.stderr
+
+
+def test_the_light_ahead_is_the_next_stop_line_on_the_route_and_its_state():
+    from rllib_integration import CarlaEnv, load_env_config
+    from ppo_example.ppo_experiment import LIGHT_HORIZON
+    data = load_env_config(CONFIGS["traffic"])["env_config"]
+    data["experiment"].update(town="GridTown")
+    data["experiment"]["background_activity"].update(n_vehicles=0, n_walkers=0)
+    env = CarlaEnv(data)
+    try:
+        assert env.observation_space.shape == (131,)
+        seen = []
+        for seed in range(6):
+            observation, _ = env.reset(seed=seed)
+            experiment = env.experiment
+            lights = experiment.route_lights
+            progress = env.core.route_progress
+            assert list(lights.indices) == sorted(lights.indices)
+            for index, light in zip(lights.indices, lights.lights):
+                gaps = [w.transform.location.distance(carla.Location(*progress.points[index])) for w in
+                        light.get_stop_waypoints()]
+                assert min(gaps) < 30.0, "the stop line lies on the route"
+            for _ in range(400):
+                distance, state = lights.next_light(LIGHT_HORIZON)
+                assert observation[-3] == pytest.approx(distance / LIGHT_HORIZON, abs=1e-5)
+                if state is not None:
+                    index = lights.indices[lights.indices >= progress.index][0]
+                    light = lights.lights[list(lights.indices).index(index)]
+                    assert state == light.get_state()
+                    assert observation[-2] == float(state == carla.TrafficLightState.Red)
+                    seen.append(distance)
+                forward, right = observation[112], observation[113]  # the route 8 m ahead, hero's frame
+                steer = float(np.clip(2.0 * np.arctan2(right, forward), -1.0, 1.0))
+                speed = observation[96] * 10.0
+                stop = observation[-2] > 0 and distance < 12
+                action = -1.0 if stop else (0.5 if speed < 6.0 else 0.0)
+                observation, _, terminated, truncated, _ = env.step(np.array([action, steer], dtype=np.float32))
+                if terminated or truncated:
+                    break
+            if len(seen) > 20:
+                break
+        assert len(seen) > 20 and min(seen) < 15.0, "a light came into view and closer"
+    finally:
+        env.close()

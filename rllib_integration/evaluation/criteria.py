@@ -103,6 +103,16 @@ class CollisionCriterion:
             self.sensor = None
 
 
+def junction_edge(waypoint: carla.Waypoint) -> carla.Waypoint:
+    """The lane's last point before the junction that ``waypoint``'s lane leads into (a light's stop line)."""
+    for _ in range(200):
+        following = waypoint.next(0.5)
+        if not following or following[0].is_junction:
+            break
+        waypoint = following[0]
+    return waypoint
+
+
 class RedLightCriterion:
     """Red lights run by the hero (its rear crossing a red light's stop line)."""
 
@@ -111,7 +121,7 @@ class RedLightCriterion:
         starts, ends, forwards, owners = [], [], [], []
         for index, light in enumerate(self.lights):
             for waypoint in light.get_stop_waypoints():
-                waypoint = self._junction_edge(waypoint)
+                waypoint = junction_edge(waypoint)
                 t = waypoint.transform
                 yaw = math.radians(t.rotation.yaw)
                 forward = (math.cos(yaw), math.sin(yaw))
@@ -127,16 +137,6 @@ class RedLightCriterion:
         self.centres = (self.starts + self.ends) / 2.0
         self._previous_tail: np.ndarray | None = None
         self._last_light: int | None = None
-
-    @staticmethod
-    def _junction_edge(waypoint: carla.Waypoint) -> carla.Waypoint:
-        """The lane's last point before the junction that ``waypoint``'s lane leads into."""
-        for _ in range(200):
-            following = waypoint.next(0.5)
-            if not following or following[0].is_junction:
-                break
-            waypoint = following[0]
-        return waypoint
 
     def update(self, now: float, transform: carla.Transform, extent_x: float) -> list[Infraction]:
         yaw = math.radians(transform.rotation.yaw)

@@ -9,6 +9,11 @@ turned into the experiment's action (:meth:`~..base_experiment.BaseExperiment.ac
 the experiment also sees as its last action). An end the experiment declares (a collision, an idle
 hero) ends the recorded episode and the next begins at the next step; the route goes on.
 
+With a ``policy`` (DAgger: a policy trained on earlier demonstrations), the policy and the autopilot take
+turns: the policy drives for a while (nothing is recorded), then the autopilot takes over from wherever the
+policy brought the hero (the route's lane beside, standing too long, too close to a car) and its recovery
+is recorded, so the demonstrations cover the states the policy gets itself into.
+
 Each route's transitions are one Parquet file (``<route id>.parquet``) with RLlib's single-step offline
 columns (``ray.rllib.offline``: ``eps_id``, ``t``, ``obs``, ``actions``, ``rewards``, ``new_obs``,
 ``terminateds``, ``truncateds``), written when the route ends (atomically: a file is whole or absent), so
@@ -27,6 +32,7 @@ import gymnasium as gym
 import numpy as np
 
 from ..errors import ConfigError
+from ..inference.policy import load_policy
 from .agents import AutopilotAgent, ExperimentAgent
 
 #: RLlib's offline columns (``ray.rllib.core.columns.Columns``), in the order they are written.
@@ -68,22 +74,37 @@ def check_spaces(folder: str, experiment: Any, where: str) -> None:
                               f"(collect_demonstrations.py), or train with the configuration they were recorded with.")
 
 
+#: Seconds the policy drives per turn (uniform), with a ``policy``.
+TURN = (1.0, 4.0)
+
+
 class DemonstrationAgent(AutopilotAgent):
     """The autopilot driving, an experiment recording (see the module docstring).
 
-    Agent configuration: ``folder`` (where each route's Parquet file goes)."""
+    Agent configuration: ``folder`` (where each route's Parquet file goes), ``policy`` (a policy file or
+    checkpoint taking turns with the autopilot, optional), ``policy_share`` (the share of time it drives, 0-1,
+    default 0.5) and ``seed``."""
 
     def __init__(self, env_config: Mapping[str, Any]) -> None:
         self.watcher = ExperimentAgent(None, env_config)
         self.experiment = self.watcher.experiment
         spaces_record(self.experiment)  # a space that cannot be recorded is an error before any driving
         self.folder = ""
+        self.policy: Any = None
 
     def setup(self, config: Mapping[str, Any]) -> None:
         self.folder = str(config.get("folder") or "")
         if not self.folder:
             raise ConfigError("agent demonstrations: no folder. Fix: give --agent-config folder=DIR.")
         os.makedirs(self.folder, exist_ok=True)
+        self.rng = np.random.default_rng(int(config.get("seed", 0)))
+        self.share = float(config.get("policy_share", 0.5))
+        if not 0.0 <= self.share <= 0.9:
+            raise ConfigError(f"agent demonstrations: policy_share {self.share} is not in [0, 0.9]. Fix: give the "
+                              f"share of time the policy drives, e.g. 0.5.")
+        if config.get("policy"):
+            self.policy = load_policy(str(config["policy"]))
+            self.policy.check(self.experiment.get_observation_space())
 
     def sensors(self) -> dict[str, dict[str, Any]]:
         return self.watcher.sensors()
@@ -93,28 +114,55 @@ class DemonstrationAgent(AutopilotAgent):
         self.watcher.start(core)
         self.rows: list[dict[str, Any]] = []
         self.observation: Any = None
+        self.turn_ends, self.policy_drives, self.policy_drove = 0.0, False, False
         self._new_episode()
 
     def _new_episode(self) -> None:
         self.episode, self.t = uuid.uuid4().hex, 0
 
+    def _take_turns(self, timestamp: float) -> None:
+        """Hand the wheel to the policy or back to the autopilot when a turn is over (with a ``policy``)."""
+        if self.policy is None or self.share == 0.0 or timestamp < self.turn_ends or self.bypass is not None:
+            return
+        policy_drives = not self.policy_drives  # turns alternate; the autopilot's last (1 - share) / share as long
+        self.turn_ends = timestamp + self.rng.uniform(*TURN) * (1.0 if policy_drives else (1 - self.share) / self.share)
+        if policy_drives:
+            self.core.hero.set_autopilot(False, self.core.tm_port)
+            if self.rows and not (self.rows[-1]["terminateds"] or self.rows[-1]["truncateds"]):
+                self.rows[-1]["truncateds"] = True  # the recorded episode stops where the policy takes over
+        elif self.policy_drives:
+            self._engage(self.core.route_progress.index)
+            self._new_episode()  # the autopilot's recovery from where the policy left the hero
+        self.policy_drives = policy_drives
+
     def run_step(self, input_data: Mapping[str, Any], timestamp: float) -> Any:
-        experiment = self.experiment
-        if self.observation is None:  # an episode's first step: nothing done yet
-            self.observation, _ = experiment.get_observation(dict(input_data))
+        """Step the experiment (recording the autopilot's last step), then drive: the policy in its turns, the
+        autopilot otherwise."""
+        experiment, data = self.experiment, dict(input_data)
+        if self.observation is None:  # the route's first step: nothing done yet
+            self.observation, _ = experiment.get_observation(data)
         else:
-            action = experiment.action_from_control(self.core.hero.get_control())  # applied during the last tick
-            experiment.compute_action(action)  # the experiment's own record of its last action, as in CarlaEnv
-            outcome = experiment.step_outcome(dict(input_data))
-            self.rows.append({"eps_id": self.episode, "t": self.t, "obs": self.observation, "actions": action,
-                              "rewards": outcome.reward, "new_obs": outcome.observation,
-                              "terminateds": outcome.terminated, "truncateds": outcome.truncated})
-            self.t += 1
+            action = None
+            if not self.policy_drove:  # the control the autopilot applied during the last tick
+                action = experiment.action_from_control(self.core.hero.get_control())
+                experiment.compute_action(action)  # the experiment's own record of its last action, as in CarlaEnv
+            outcome = experiment.step_outcome(data)
+            if action is not None and not (self.t == 0 and outcome.terminated):  # not a state that ends at once
+                self.rows.append({"eps_id": self.episode, "t": self.t, "obs": self.observation, "actions": action,
+                                  "rewards": outcome.reward, "new_obs": outcome.observation,
+                                  "terminateds": outcome.terminated, "truncateds": outcome.truncated})
+                self.t += 1
             self.observation = outcome.observation
             if outcome.terminated or outcome.truncated:  # the experiment's episode ended; the route goes on
                 experiment.reset()
                 self._new_episode()
-                self.observation, _ = experiment.get_observation(dict(input_data))
+                self.observation, _ = experiment.get_observation(data)
+                if self.policy_drives:  # the policy failed: the autopilot takes over from here at once
+                    self.turn_ends = timestamp
+        self._take_turns(timestamp)
+        self.policy_drove = self.policy_drives
+        if self.policy_drives:
+            return experiment.compute_action(self.policy(self.observation))
         return super().run_step(input_data, timestamp)
 
     def destroy(self) -> None:
