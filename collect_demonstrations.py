@@ -82,6 +82,9 @@ def main(argv: list[str] | None = None) -> int:
                         "the policy left the hero (use with --append)")
     parser.add_argument("--policy-share", type=float, default=0.5, help="with --policy, the share of time the policy "
                         "drives (0-0.9)")
+    parser.add_argument("--standing-share", type=float, default=0.1, help="the share of the steps the autopilot "
+                        "stands still (at lights, in queues: a third of all among traffic) that are recorded; every "
+                        "step it drives off is, so a cloned policy learns when to go, not that standing cars stand")
     parser.add_argument("--append", action="store_true", help="add to the demonstrations already in --out "
                         "(recorded with the same spaces)")
     parser.add_argument("-v", "--verbose", action="store_true", help="the project's debug messages")
@@ -102,6 +105,7 @@ def main(argv: list[str] | None = None) -> int:
         planners = {town: RoutePlanner(load_map(*resolve_town(town))) for town in towns}
         prepare_folder(args.out, args.append, experiment)
         agent_config = {"folder": os.path.abspath(args.out), "seed": args.seed, "policy_share": args.policy_share,
+                        "standing_share": args.standing_share,
                         **({"policy": os.path.abspath(args.policy)} if args.policy else {})}
         settings = EvaluationSettings(agent="demonstrations", agent_config=agent_config,
                                       env_config=env_config, seed=args.seed,

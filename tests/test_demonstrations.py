@@ -62,14 +62,14 @@ def test_demonstrations_are_the_autopilots_steps_in_the_experiments_spaces(tmp_p
     assert len(files) >= 2, "whole routes, until the steps asked for"
     meta = json.loads((folder / METADATA).read_text())
     assert meta["experiment"] == "ppo_example.ppo_experiment:RouteExperiment"
-    assert meta["observation_space"] == "Box(-inf, inf, (128,), float32)" and meta["transitions"] >= 400
+    assert meta["observation_space"] == "Box(-inf, inf, (131,), float32)" and meta["transitions"] >= 400
     import ray.data
     dataset = ray.data.read_parquet(str(folder))  # what RLlib's offline_data reads
     assert set(COLUMNS) <= set(dataset.schema().names) and dataset.count() == meta["transitions"]
     table = pq.read_table(files[0]).to_pandas()
     obs, new_obs = np.stack(table["obs"].values), np.stack(table["new_obs"].values)
     actions = np.stack(table["actions"].values)
-    assert obs.shape[1] == 128 and actions.shape[1] == 2 and np.all(np.abs(actions) <= 1.0)
+    assert obs.shape[1] == 131 and actions.shape[1] == 2 and np.all(np.abs(actions) <= 1.0)
     assert actions[:, 0].max() > 0.3, "the autopilot accelerates"
     for _, episode in table.groupby("eps_id", sort=False):
         rows = episode.index.to_numpy()
@@ -119,7 +119,7 @@ def test_behaviour_cloning_then_fine_tuning_through_the_training_script(tmp_path
     from rllib_integration.training.results import saved_module
     from rllib_integration.training.policy import greedy_action
     module = saved_module(checkpoint)  # the RLlib path
-    observation = np.zeros(128, dtype=np.float32)
+    observation = np.zeros(131, dtype=np.float32)
     assert np.allclose(greedy_action(module, observation), policy(observation), atol=1e-5)
     before = len(list((tmp_path / "demos").glob("*.parquet")))
     dagger = collect(tmp_path, "--append", "--policy", os.path.join(checkpoint, "policy.onnx"), "--policy-share", 0.5)

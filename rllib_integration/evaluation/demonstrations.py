@@ -76,14 +76,16 @@ def check_spaces(folder: str, experiment: Any, where: str) -> None:
 
 #: Seconds the policy drives per turn (uniform), with a ``policy``.
 TURN = (1.0, 4.0)
+STANDING_SPEED = 0.1  # m/s: slower, without throttle, is standing and waiting
 
 
 class DemonstrationAgent(AutopilotAgent):
     """The autopilot driving, an experiment recording (see the module docstring).
 
     Agent configuration: ``folder`` (where each route's Parquet file goes), ``policy`` (a policy file or
-    checkpoint taking turns with the autopilot, optional), ``policy_share`` (the share of time it drives, 0-1,
-    default 0.5) and ``seed``."""
+    checkpoint taking turns with the autopilot, optional), ``policy_share`` (the share of time it drives, 0-0.9,
+    default 0.5), ``standing_share`` (the share of the steps the autopilot stands still that are recorded,
+    default 1) and ``seed``."""
 
     def __init__(self, env_config: Mapping[str, Any]) -> None:
         self.watcher = ExperimentAgent(None, env_config)
@@ -99,6 +101,10 @@ class DemonstrationAgent(AutopilotAgent):
         os.makedirs(self.folder, exist_ok=True)
         self.rng = np.random.default_rng(int(config.get("seed", 0)))
         self.share = float(config.get("policy_share", 0.5))
+        self.standing_share = float(config.get("standing_share", 1.0))
+        if not 0.0 < self.standing_share <= 1.0:
+            raise ConfigError(f"agent demonstrations: standing_share {self.standing_share} is not in (0, 1]. Fix: give "
+                              f"the share of standing steps to keep, e.g. 0.1.")
         if not 0.0 <= self.share <= 0.9:
             raise ConfigError(f"agent demonstrations: policy_share {self.share} is not in [0, 0.9]. Fix: give the "
                               f"share of time the policy drives, e.g. 0.5.")
@@ -117,6 +123,12 @@ class DemonstrationAgent(AutopilotAgent):
         self.turn_ends, self.policy_drives, self.policy_drove = 0.0, False, False
         self._new_episode()
 
+    def _cut(self) -> None:
+        """End the recorded episode at its last row (a truncation), unless it ended there already."""
+        rows = getattr(self, "rows", [])
+        if rows and not (rows[-1]["terminateds"] or rows[-1]["truncateds"]):
+            rows[-1]["truncateds"] = True
+
     def _new_episode(self) -> None:
         self.episode, self.t = uuid.uuid4().hex, 0
 
@@ -128,12 +140,19 @@ class DemonstrationAgent(AutopilotAgent):
         self.turn_ends = timestamp + self.rng.uniform(*TURN) * (1.0 if policy_drives else (1 - self.share) / self.share)
         if policy_drives:
             self.core.hero.set_autopilot(False, self.core.tm_port)
-            if self.rows and not (self.rows[-1]["terminateds"] or self.rows[-1]["truncateds"]):
-                self.rows[-1]["truncateds"] = True  # the recorded episode stops where the policy takes over
+            self._cut()  # the recorded episode stops where the policy takes over
         elif self.policy_drives:
             self._engage(self.core.route_progress.index)
             self._new_episode()  # the autopilot's recovery from where the policy left the hero
         self.policy_drives = policy_drives
+
+    def _keep(self) -> bool:
+        """Whether to record this step: a state that does not end at once, and only a share (``standing_share``)
+        of the steps the autopilot stands and waits (at lights, in queues: a third of its steps among traffic, which
+        would teach a cloned policy that a car at rest stays at rest; the steps it drives off are all kept)."""
+        standing = self.core.hero.get_velocity().length() < STANDING_SPEED and \
+            self.core.hero.get_control().throttle == 0.0
+        return not standing or self.rng.random() < self.standing_share
 
     def run_step(self, input_data: Mapping[str, Any], timestamp: float) -> Any:
         """Step the experiment (recording the autopilot's last step), then drive: the policy in its turns, the
@@ -148,10 +167,14 @@ class DemonstrationAgent(AutopilotAgent):
                 experiment.compute_action(action)  # the experiment's own record of its last action, as in CarlaEnv
             outcome = experiment.step_outcome(data)
             if action is not None and not (self.t == 0 and outcome.terminated):  # not a state that ends at once
-                self.rows.append({"eps_id": self.episode, "t": self.t, "obs": self.observation, "actions": action,
-                                  "rewards": outcome.reward, "new_obs": outcome.observation,
-                                  "terminateds": outcome.terminated, "truncateds": outcome.truncated})
-                self.t += 1
+                if self._keep():
+                    self.rows.append({"eps_id": self.episode, "t": self.t, "obs": self.observation, "actions": action,
+                                      "rewards": outcome.reward, "new_obs": outcome.observation,
+                                      "terminateds": outcome.terminated, "truncateds": outcome.truncated})
+                    self.t += 1
+                elif self.t:  # a step left out: the recorded episode stops before it, the next begins after it
+                    self._cut()
+                    self._new_episode()
             self.observation = outcome.observation
             if outcome.terminated or outcome.truncated:  # the experiment's episode ended; the route goes on
                 experiment.reset()
@@ -168,8 +191,7 @@ class DemonstrationAgent(AutopilotAgent):
     def destroy(self) -> None:
         super().destroy()
         rows = getattr(self, "rows", [])
-        if rows and not (rows[-1]["terminateds"] or rows[-1]["truncateds"]):
-            rows[-1]["truncateds"] = True  # the route ended: the episode is cut off here
+        self._cut()  # the route ended: the episode is cut off here
         if rows:
             write_transitions(os.path.join(self.folder, f"{route_file_name(self.core)}.parquet"), rows)
         self.rows = []
