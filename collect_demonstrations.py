@@ -30,8 +30,8 @@ from rllib_integration.config import load_yaml
 from rllib_integration.console import quiet_ray_internals
 from rllib_integration.embedded import UnknownTownError
 from rllib_integration.embedded.maps.towns import load_map, resolve_town
-from rllib_integration.evaluation import EvaluationSettings, evaluate, load_agent
-from rllib_integration.evaluation.demonstrations import METADATA, check_spaces, write_metadata
+from rllib_integration.evaluation import EvaluationSettings, evaluate
+from rllib_integration.evaluation.demonstrations import METADATA, DemonstrationAgent, check_spaces, write_metadata
 from rllib_integration.routes.planner import RoutePlanner
 from rllib_integration.routes.route_sets import generate_routes
 
@@ -107,11 +107,11 @@ def main(argv: list[str] | None = None) -> int:
         agent_config = {"folder": os.path.abspath(args.out), "seed": args.seed, "policy_share": args.policy_share,
                         "standing_share": args.standing_share,
                         **({"policy": os.path.abspath(args.policy)} if args.policy else {})}
-        settings = EvaluationSettings(agent="demonstrations", agent_config=agent_config,
+        settings = EvaluationSettings(agent="demonstrations", agent_class=DemonstrationAgent, agent_config=agent_config,
                                       env_config=env_config, seed=args.seed,
                                       traffic=background.get("n_vehicles", 0) if args.traffic is None else args.traffic,
                                       walkers=background.get("n_walkers", 0) if args.walkers is None else args.walkers)
-        load_agent(settings.agent, settings.env_config, settings.agent_config)  # bad agent settings: an error now
+        settings.make_agent()  # bad agent settings: an error now, before any driving
     except (ConfigError, UnknownTownError, ValueError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -13,8 +13,6 @@ Built in (:func:`load_agent`):
   lane changes of its own), and the agent itself round obstacles blocking the route's lane (:mod:`.bypass`)
   and braking for vehicles crossing its path at junctions (:mod:`.yielding`), moving over for an emergency vehicle
   coming up behind: the rule-based reference;
-- ``demonstrations``: the autopilot drives while the ``--config`` experiment records every step in its own
-  spaces, a Parquet file per route in ``folder`` (:mod:`.demonstrations`);
 - ``constant``: one fixed control every step;
 - ``random``: the experiment's random actions with ``--config``, otherwise a random control held 1 s;
 - a checkpoint folder or experiment folder (the RLModule, greedy), or an exported ``policy.onnx`` (an older ``policy.pt`` too):
@@ -357,12 +355,6 @@ def load_agent(spec: str, env_config: Mapping[str, Any] | None = None,
         agent: Any = AutopilotAgent()
     elif spec == "constant":
         agent = ConstantAgent()
-    elif spec == "demonstrations":
-        if not env_config:
-            raise ConfigError("--agent demonstrations: the experiment that records them is missing. Fix: pass "
-                              "--config with the training YAML.")
-        from .demonstrations import DemonstrationAgent
-        agent = DemonstrationAgent(env_config)
     elif spec == "random":
         agent = ExperimentAgent(None, env_config) if env_config else RandomControlAgent()
     elif os.path.exists(spec):

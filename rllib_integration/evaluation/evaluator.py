@@ -64,6 +64,17 @@ class EvaluationSettings:
     state_log_dir: str | None = None
     state_log_format: str = "csv"  # csv | parquet
     metrics: str = "auto"  # auto: a Leaderboard 2.0 route file's routes by 2.0's criteria, others by 1.0's | 1.0 | 2.0
+    #: an agent class built from the env_config (instead of ``agent``'s spec), such as the demonstrations' recorder
+    agent_class: type | None = None
+
+    def make_agent(self) -> Any:
+        """The agent these settings name, set up with ``agent_config`` and the seed."""
+        config = {"seed": self.seed, **self.agent_config}
+        if self.agent_class is None:
+            return load_agent(self.agent, self.env_config, config)
+        agent = self.agent_class(self.env_config)
+        agent.setup(config)
+        return agent
 
     def leaderboard_2(self, spec: RouteSpec) -> bool:
         """Whether ``spec`` is scored with the Leaderboard 2.0's criteria (minimum speed)."""
@@ -85,8 +96,7 @@ class RouteRunner:
         self.settings = settings
         publisher = LivePublisher.from_environment() if live else None
         self.live = LiveReporter(publisher) if publisher is not None else None
-        self.agent = agent if agent is not None else load_agent(
-            settings.agent, settings.env_config, {"seed": settings.seed, **settings.agent_config})
+        self.agent = agent if agent is not None else settings.make_agent()
         self.core = CarlaCore(settings.carla_config())
         self._planners: dict[str, RoutePlanner] = {}
         experiment = getattr(self.agent, "experiment", None)
