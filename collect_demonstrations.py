@@ -123,7 +123,8 @@ def main(argv: list[str] | None = None) -> int:
     bar = tqdm(total=goal, initial=steps, unit="step", file=sys.stderr, dynamic_ncols=True,
                disable=not sys.stderr.isatty())
     started, scores, batch = time.perf_counter(), [], files  # appended runs draw new routes
-    signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGTERM, _interrupt)  # a kill -TERM ends the run as a Ctrl-C does: what is done is kept
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # Ctrl-C, even where the shell started it ignored
 
     def on_record(record: dict) -> None:
         scores.append(record["scores"]["score_composed"])
@@ -131,7 +132,10 @@ def main(argv: list[str] | None = None) -> int:
         bar.update(min(now, goal) - bar.n)
         line = (f"route {record['route_id']}: DS {record['scores']['score_composed']:5.1f}  {record['status']}  "
                 f"{now} transitions")
-        bar.write(line, file=sys.stderr) if not bar.disable else logger.info(line)
+        if bar.disable:
+            logger.info(line)
+        else:
+            bar.write(line, file=sys.stderr)
 
     try:
         while steps < goal:

@@ -146,12 +146,11 @@ class DemonstrationAgent(AutopilotAgent):
             self._new_episode()  # the autopilot's recovery from where the policy left the hero
         self.policy_drives = policy_drives
 
-    def _keep(self) -> bool:
-        """Whether to record this step: a state that does not end at once, and only a share (``standing_share``)
-        of the steps the autopilot stands and waits (at lights, in queues: a third of its steps among traffic, which
-        would teach a cloned policy that a car at rest stays at rest; the steps it drives off are all kept)."""
-        standing = self.core.hero.get_velocity().length() < STANDING_SPEED and \
-            self.core.hero.get_control().throttle == 0.0
+    def _keep(self, control: Any) -> bool:
+        """Whether to record a step of the autopilot's ``control``: only a share (``standing_share``) of the steps it
+        stands and waits (at lights, in queues: a third of its steps among traffic, which would teach a cloned policy
+        that a car at rest stays at rest; the steps it drives off are all kept)."""
+        standing = self.core.hero.get_velocity().length() < STANDING_SPEED and control.throttle == 0.0
         return not standing or self.rng.random() < self.standing_share
 
     def run_step(self, input_data: Mapping[str, Any], timestamp: float) -> Any:
@@ -161,13 +160,14 @@ class DemonstrationAgent(AutopilotAgent):
         if self.observation is None:  # the route's first step: nothing done yet
             self.observation, _ = experiment.get_observation(data)
         else:
-            action = None
+            action = control = None
             if not self.policy_drove:  # the control the autopilot applied during the last tick
-                action = experiment.action_from_control(self.core.hero.get_control())
+                control = self.core.hero.get_control()
+                action = experiment.action_from_control(control)
                 experiment.compute_action(action)  # the experiment's own record of its last action, as in CarlaEnv
             outcome = experiment.step_outcome(data)
             if action is not None and not (self.t == 0 and outcome.terminated):  # not a state that ends at once
-                if self._keep():
+                if self._keep(control):
                     self.rows.append({"eps_id": self.episode, "t": self.t, "obs": self.observation, "actions": action,
                                       "rewards": outcome.reward, "new_obs": outcome.observation,
                                       "terminateds": outcome.terminated, "truncateds": outcome.truncated})
@@ -198,7 +198,7 @@ class DemonstrationAgent(AutopilotAgent):
 
 
 def route_file_name(core: Any) -> str:
-    """A file name unique to the route being driven (its start and the world's frame)."""
+    """A file name unique to the route being driven (its town and start, and a random suffix)."""
     start = core.route_progress.points[0]
     return f"route_{core.map.name.split('/')[-1]}_{start[0]:.0f}_{start[1]:.0f}_{uuid.uuid4().hex[:8]}"
 

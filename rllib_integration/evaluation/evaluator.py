@@ -319,11 +319,11 @@ def _in_workers(tasks: list[tuple[int, tuple]], settings: EvaluationSettings, wo
         for future in concurrent.futures.as_completed(futures):
             collect(future.result())
     except BaseException:
-        for future in futures if "futures" in locals() else []:
-            future.cancel()
-        for child in multiprocessing.active_children():  # the workers: stop driving now
+        # the workers stop driving now; the routes not started fail with the broken pool (Python 3.11's pool thread
+        # raises InvalidStateError on futures cancelled before it breaks them, so none is cancelled here)
+        pool.shutdown(wait=False)
+        for child in multiprocessing.active_children():
             child.terminate()
-        pool.shutdown(wait=False, cancel_futures=True)
         raise
     pool.shutdown(wait=True)
 

@@ -108,19 +108,19 @@ class Progress(tune.Callback):
         done = max(fractions) if fractions else 0.0
         eta = elapsed * (1.0 - done) / done if done > 0 else float("nan")
         key, label, unit = next((m for m in PROGRESS_METRICS if m[0] in runners), PROGRESS_METRICS[-1])
-        rate = runners.get("num_env_steps_sampled", 0) / max(result.get("time_this_iter_s", 1e-9), 1e-9)
         evaluation = result.get("evaluation") or {}
         score = f" | route DS {evaluation['driving_score']:5.1f} RC {evaluation['route_completion']:5.1f}" \
             if "driving_score" in evaluation else ""
-        line = (f"iter {result.get('training_iteration', 0):4d} | env steps {int(steps):8d} | return "
-                f"{runners.get('episode_return_mean', float('nan')):8.1f} | {label} {runners.get(key, float('nan')):7.1f} "
-                f"{unit} | {rate:6.1f} steps/s | ETA {eta / 60:6.1f} min{score}")
+        iteration, seconds = result.get("training_iteration", 0), max(result.get("time_this_iter_s", 1e-9), 1e-9)
         if not runners and "learners" in result:  # offline (MARWIL, BC): no sampling, the demonstrations learnt
             learned = result["learners"].get(DEFAULT_MODULE_ID) or {}
-            rate = learned.get("num_module_steps_trained", 0) / max(result.get("time_this_iter_s", 1e-9), 1e-9)
-            line = (f"iter {result.get('training_iteration', 0):4d} | samples trained "
-                    f"{int(learned.get('num_module_steps_trained_lifetime', 0)):9d} | policy loss "
-                    f"{learned.get('policy_loss', float('nan')):8.4f} | {rate:6.0f} samples/s | ETA {eta / 60:6.1f} "
+            line = (f"iter {iteration:4d} | samples trained {int(learned.get('num_module_steps_trained_lifetime', 0)):9d}"
+                    f" | policy loss {learned.get('policy_loss', float('nan')):8.4f} | "
+                    f"{learned.get('num_module_steps_trained', 0) / seconds:6.0f} samples/s | ETA {eta / 60:6.1f} min{score}")
+        else:
+            line = (f"iter {iteration:4d} | env steps {int(steps):8d} | return "
+                    f"{runners.get('episode_return_mean', float('nan')):8.1f} | {label} {runners.get(key, float('nan')):7.1f} "
+                    f"{unit} | {runners.get('num_env_steps_sampled', 0) / seconds:6.1f} steps/s | ETA {eta / 60:6.1f} "
                     f"min{score}")
         now = time.monotonic()
         if self.lines < self.FIRST_LINES or score or now - self.last_line >= self.LINE_PERIOD:
