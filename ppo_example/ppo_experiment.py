@@ -3,7 +3,10 @@
 - Route: every episode a route of ``route_length`` metres drawn on the episode's town with the
   evaluator's planner; the hero spawns at its start (the evaluator gives its own routes instead). Routes,
   progress and ends come from :class:`~rllib_integration.tasks.RouteFollowing`.
-- Actions: ``Box(-1, 1, (2,))``: acceleration (positive: throttle, negative: brake) and steer.
+- Actions: ``Box(-1, 1, (2,))``: the longitudinal command and steer. ``others.control: throttle`` (the default):
+  acceleration (positive: throttle, negative: brake); ``speed``: a target speed from 0 (-1) to ``target_speed_kmh``
+  (1) that a PI controller holds (:mod:`rllib_integration.tasks.speed_control`; the traffic recipe's choice: a
+  cloned policy's mean of waiting and driving off is a slow drive-off, not a throttle too weak to move).
 - Observation (``others.observation``):
 
   - ``vlidar``: ``Box(float32, (rays * 3 + 11 + 2 * len(ROUTE_LOOKAHEAD),))``: the ``sensor.virtual_lidar``
@@ -46,6 +49,7 @@ from rllib_integration.routes.planner import RoadOption
 from rllib_integration.routes.progress import Route
 from rllib_integration.tasks import RouteFollowing
 from rllib_integration.tasks.route_lights import RouteLights
+from rllib_integration.tasks.speed_control import SpeedController, forward_motion, target_from_motion
 
 LIDAR, CAMERA = "vlidar", "camera"  # observation kinds, and the names of the sensors they read
 OBSERVATIONS = (LIDAR, CAMERA)
@@ -59,6 +63,7 @@ LIGHT = ("light_distance", "light_red", "light_yellow")
 LIGHT_HORIZON = 40.0  # metres
 COMMAND_LOOKAHEAD = 25  # route points searched for the next junction or lane-change command
 SPEED_SCALE, ROUTE_SCALE = 10.0, 40.0  # m/s, metres
+CONTROLS = ("throttle", "speed")  # others.control: what the first action commands
 
 
 class RouteExperiment(BaseExperiment):
@@ -67,7 +72,7 @@ class RouteExperiment(BaseExperiment):
     CONFIG_DEFAULTS = {"others": {"observation": "vlidar", "route_length": [150.0, 400.0], "target_speed_kmh": 30.0,
                                   "zero_reward_speed": 2.0, "overspeed_end": 2.0, "terminal_penalty": 10.0,
                                   "max_route_offset": 4.0, "max_idle_s": 10.0, "state_last_action": True,
-                                  "light_ahead": False}}
+                                  "light_ahead": False, "control": "throttle"}}
     CONFIG_RANGES = {"others.target_speed_kmh": (1.0, 300.0), "others.zero_reward_speed": (1.05, 10.0),
                      "others.overspeed_end": (1.05, 10.0),
                      "others.terminal_penalty": (0.0, 10 ** 6), "others.max_route_offset": (0.5, 30.0),
@@ -88,6 +93,12 @@ class RouteExperiment(BaseExperiment):
         self.state_last_action = bool(others["state_last_action"])
         self.light_ahead = bool(others["light_ahead"])
         self.route_lights: RouteLights | None = None
+        self.control_kind = others["control"]
+        if self.control_kind not in CONTROLS:
+            raise ConfigError(f"{where}.control: {self.control_kind!r} is not a control of RouteExperiment. Fix: use "
+                              f"{' or '.join(CONTROLS)}.")
+        self.max_speed = float(others["target_speed_kmh"]) / 3.6
+        self.speed_controller = SpeedController()
         self.sensor = self._sensor_attributes()
         self.reset()
 
@@ -116,14 +127,22 @@ class RouteExperiment(BaseExperiment):
         return gym.spaces.Box(-np.inf, np.inf, (size,), np.float32)
 
     def compute_action(self, action: Any) -> carla.VehicleControl:
-        acceleration, steer = (float(np.clip(v, -1.0, 1.0)) for v in np.asarray(action, dtype=np.float64)[:2])
-        self.last_action = (acceleration, steer)
-        return carla.VehicleControl(throttle=max(acceleration, 0.0), steer=steer, brake=max(-acceleration, 0.0))
+        command, steer = (float(np.clip(v, -1.0, 1.0)) for v in np.asarray(action, dtype=np.float64)[:2])
+        self.last_action = (command, steer)
+        if self.control_kind == "speed":
+            speed, _ = forward_motion(self.core.hero)
+            throttle, brake = self.speed_controller.control((command + 1.0) / 2.0 * self.max_speed, speed)
+            return carla.VehicleControl(throttle=throttle, steer=steer, brake=brake)
+        return carla.VehicleControl(throttle=max(command, 0.0), steer=steer, brake=max(-command, 0.0))
 
     def action_from_control(self, control: carla.VehicleControl) -> np.ndarray:
-        """``[throttle - brake, steer]``, clipped to the action space."""
-        action = [control.throttle - control.brake, control.steer]
-        return np.clip(np.array(action, dtype=np.float32), -1.0, 1.0)
+        """``[throttle - brake, steer]``; with ``control: speed``, ``[target, steer]``, the target being the speed the
+        hero's motion under ``control`` heads for (:func:`target_from_motion`), clipped to the action space."""
+        command = control.throttle - control.brake
+        if self.control_kind == "speed":
+            target = target_from_motion(*forward_motion(self.core.hero))
+            command = 2.0 * target / self.max_speed - 1.0
+        return np.clip(np.array([command, control.steer], dtype=np.float32), -1.0, 1.0)
 
     # -- episode ----------------------------------------------------------------------------
     def plan_route(self, core: Any, rng: np.random.Generator) -> Route:
@@ -135,10 +154,16 @@ class RouteExperiment(BaseExperiment):
         progress = getattr(self.core, "route_progress", None)
         self.route_lights = RouteLights(self.core.world, progress) if self.light_ahead and progress else None
         self.last_action = (0.0, 0.0)
+        self.speed_controller = SpeedController(dt=self._timestep())
         self.step_result = None
         self.totals = {"return": 0.0, "distance": 0.0, "speed_sum": 0.0, "steps": 0,
                        **{f"infractions_{SHORT_NAMES[k]}": 0 for k in KINDS}}
         self.step_facts: dict[str, Any] = {}
+
+    def _timestep(self) -> float:
+        world = getattr(self.core, "world", None)
+        step = world.get_settings().fixed_delta_seconds if world is not None else None
+        return float(step or 0.05)
 
     def _state(self) -> np.ndarray:
         hero = self.core.hero

@@ -49,12 +49,31 @@ def test_box_distances_are_exact_for_rays_through_a_box():
     assert ray_angles(3, 180.0) == pytest.approx(np.radians([-90, 0, 90]))
 
 
-def lidar_env(vehicles=0):
+def lidar_env(vehicles=0, **others):
     config = {"carla": {"simulator": "embedded", "enable_rendering": False},
-              "experiment": {"type": RouteExperiment, "town": "GridTown",
+              "experiment": {"type": RouteExperiment, "town": "GridTown", "others": others,
                              "hero": {"sensors": {"vlidar": {"type": "sensor.virtual_lidar", "rays": 4, "range": 40}}},
                              "background_activity": {"n_vehicles": vehicles, "n_walkers": 0, "seed": 1}}}
     return CarlaEnv(config)
+
+
+def test_speed_control_holds_the_commanded_speed_and_reads_it_back_from_the_motion():
+    """``control: speed``: the first action is a target speed from 0 (-1) to target_speed_kmh (1); the controller
+    reaches and holds it, stops and holds the car at -1, and a demonstrator's motion reads back as that action."""
+    env = lidar_env(control="speed", max_idle_s=600)
+    try:
+        env.reset(seed=3)
+        experiment, hero = env.experiment, env.core.hero
+        for command in (-0.5, 0.4, -1.0):
+            target = (command + 1.0) / 2.0 * 30.0 / 3.6
+            for _ in range(80):  # 4 s
+                env.step(np.array([command, 0.0], np.float32))
+            speed = hero.get_velocity().length()
+            assert speed == pytest.approx(target, abs=0.4), f"command {command}: {speed:.2f} m/s for {target:.2f}"
+            assert experiment.action_from_control(hero.get_control())[0] == pytest.approx(command, abs=0.1)
+        assert hero.get_control().brake == 1.0, "a target of 0 holds the car with the brake"
+    finally:
+        env.close()
 
 
 def test_virtual_lidar_measures_the_road_the_markings_and_a_car_ahead():
@@ -124,6 +143,9 @@ def test_route_experiment_config_errors():
         RouteExperiment(dict(base, others={"observation": "camera"}))
     with pytest.raises(ConfigError, match="others.route_length"):
         RouteExperiment(dict(base, others={"route_length": [300, 100]}))
+    with pytest.raises(ConfigError, match="others.control: 'brake' is not a control of RouteExperiment. Fix: use "
+                                          "throttle or speed"):
+        RouteExperiment(dict(base, others={"control": "brake"}))
     env = lidar_env()
     try:
         env.core.sensor_interface.destroy()

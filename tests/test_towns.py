@@ -42,6 +42,22 @@ def test_procedural_towns_build_fast_and_are_drivable(server, town):
     assert_drivable(world, length=150.0 if town == "Highway" else 300.0)
 
 
+def test_random_towns_by_name_are_the_random_towns_of_their_seeds(server):
+    from rllib_integration.embedded.maps.random_towns import town_spec
+    client = Client("localhost", server.port)
+    world = client.load_world("RandomTown6")
+    assert world.get_map().name == "RandomTown6"
+    assert world.get_map().to_opendrive() == resolve_town("RandomTown6")[1]
+    roads = world.get_map().get_topology()
+    spec = town_spec(6)
+    assert len(roads) > 4 * spec.rows * spec.cols, "a street each way between every two nodes of the grid, at least"
+    assert_drivable(world)
+    assert len(carla.Map("other", resolve_town("RandomTown7")[1]).get_topology()) != len(roads), "another seed"
+    for name in ("RandomTown", "RandomTown-3", "RandomTownX", "randomtown6"):
+        with pytest.raises(UnknownTownError, match=r"RandomTown<N> \(a random town of seed N\)"):
+            resolve_town(name)
+
+
 def test_curve_road_is_a_straight_a_quarter_turn_and_a_straight(server):
     world = Client("localhost", server.port).load_world("CurveRoad")
     town_map = world.get_map()

@@ -11,17 +11,22 @@ Six towns, each built in well under a second and cached per process:
   straight: the sanity map on which tests check that an experiment's reward pays for following the lane;
 - ``HighwayLoop`` and ``Boulevards``: two fixed random towns (:mod:`.random_towns`), a motorway loop with
   ramps around a town, and a town of multi-lane carriageways, a roundabout and parallel roads.
+
+Besides these, ``RandomTown<N>`` (``RandomTown0`` ... ``RandomTown999999999``) is the random town of seed ``N``
+(:func:`~.random_towns.town_spec`): as many different towns as a policy needs to generalise, a few seconds each
+to build.
 """
 
 from __future__ import annotations
 
 import functools
 import math
+import re
 
 import numpy as np
 
 from .osm import OsmBuilder, osm_to_opendrive
-from .random_towns import TownSpec, random_town
+from .random_towns import TownSpec, random_town, random_town_opendrive, town_spec
 
 def grid_town(rows: int = 5, cols: int = 5, spacing: float = 100.0, arterial_every: int = 2) -> str:
     """OSM of a grid town: a 4-lane ring road around ``rows`` x ``cols`` blocks (one closed way, so
@@ -132,7 +137,18 @@ PROCEDURAL_TOWNS = {"Boulevards": boulevards, "CurveRoad": curve_road, "GridTown
                     "HighwayLoop": highway_loop, "RingTown": ring_town}
 
 
+RANDOM_TOWN = re.compile(r"RandomTown(\d{1,9})")
+
+
+def is_procedural(name: str) -> bool:
+    """Whether ``name`` is a procedural town: one of :data:`PROCEDURAL_TOWNS` or ``RandomTown<N>``."""
+    return name in PROCEDURAL_TOWNS or RANDOM_TOWN.fullmatch(name) is not None
+
+
 @functools.lru_cache(maxsize=None)
 def procedural_opendrive(name: str) -> str:
     """OpenDRIVE text of a procedural town (converted once per process)."""
+    seed = RANDOM_TOWN.fullmatch(name)
+    if seed is not None:
+        return random_town_opendrive(town_spec(int(seed.group(1))))
     return osm_to_opendrive(PROCEDURAL_TOWNS[name]())

@@ -2,7 +2,7 @@
 
 A town is given as:
 
-- a procedural town name (``GridTown``, ``Highway``, ``RingTown``; see :mod:`.procedural`);
+- a procedural town name (``GridTown``, ``Highway``, ``RingTown``, ``RandomTown<N>``; see :mod:`.procedural`);
 - a CARLA town name (``Town01`` ... ``Town10HD``, with or without ``_Opt``, or a path such as
   ``/Game/Carla/Maps/Town01``), resolved to the ``.xodr`` of the CARLA install under ``CARLA_ROOT``;
 - a path to any OpenDRIVE file.
@@ -24,7 +24,7 @@ from xml.etree import ElementTree
 
 import carla
 
-from .procedural import PROCEDURAL_TOWNS, procedural_opendrive
+from .procedural import PROCEDURAL_TOWNS, is_procedural, procedural_opendrive
 
 _OPENDRIVE_DIR = os.path.join("CarlaUE4", "Content", "Carla", "Maps", "OpenDrive")
 
@@ -52,7 +52,7 @@ def resolve_town(name: str) -> tuple[str, str]:
 
     Raises :class:`UnknownTownError` listing the available towns.
     """
-    if name in PROCEDURAL_TOWNS:
+    if is_procedural(name):
         return name, procedural_opendrive(name)
     if name.endswith(".xodr") or os.path.sep in name and os.path.isfile(name):
         if not os.path.isfile(name):
@@ -66,7 +66,8 @@ def resolve_town(name: str) -> tuple[str, str]:
     where = ("no CARLA_ROOT is set" if not os.environ.get("CARLA_ROOT")
              else f"no {base}.xodr under $CARLA_ROOT/{_OPENDRIVE_DIR}")
     raise UnknownTownError(f"unknown town '{name}' ({where}). Available towns: "
-                           f"{', '.join(available_towns())}, or the path of an .xodr file. Fix: set "
+                           f"{', '.join(available_towns())}, RandomTown<N> (a random town of seed N), or the path "
+                           f"of an .xodr file. Fix: set "
                            f"'town' to one of those.")
 
 
