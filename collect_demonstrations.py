@@ -63,9 +63,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", required=True, metavar="DIR", help="folder for the Parquet files and "
                         f"{METADATA}")
     parser.add_argument("--steps", type=positive_int, default=100_000, help="transitions to record in this run (whole "
-                        "routes: the last route ends past it)")
-    parser.add_argument("--towns", nargs="+", help="towns to drive on, one after another (default: the "
-                        "configuration's env_config.experiment.town)")
+                        "routes, two per worker at a time: the last ones end past it)")
+    parser.add_argument("--towns", nargs="+", help="towns to drive on, in turn route by route (default: "
+                        "the configuration's env_config.experiment.town)")
     parser.add_argument("--route-length", type=positive_float, nargs=2, default=(300.0, 1000.0),
                         metavar=("MIN", "MAX"), help="length range in metres of the routes drawn")
     parser.add_argument("--traffic", type=non_negative_int, help="background autopilot vehicles per route "
@@ -139,12 +139,12 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         while steps < goal:
-            count = 2 * args.workers
             routes = []
-            for town in towns:  # a few routes of every town per round, ids unique over rounds and towns
-                drawn = generate_routes(planners[town], town, count, seed=args.route_seed + 7919 * batch,
+            for i in range(2 * args.workers):  # a round: two routes a worker, the towns in turn over the rounds
+                town = towns[(batch * 2 * args.workers + i) % len(towns)]
+                drawn = generate_routes(planners[town], town, 1, seed=args.route_seed + 7919 * batch + 104729 * i,
                                         min_length=args.route_length[0], max_length=args.route_length[1])
-                routes += [type(r)(f"{os.path.basename(str(town)).split('.')[0]}_{batch}_{r.route_id}", r.town, r.waypoints,
+                routes += [type(r)(f"{os.path.basename(str(town)).split('.')[0]}_{batch}_{i}", r.town, r.waypoints,
                                    r.yaws) for r in drawn]
             batch += 1
             evaluate(routes, settings, args.workers, on_record=on_record)
