@@ -218,3 +218,15 @@ def test_the_light_ahead_is_the_next_stop_line_on_the_route_and_its_state():
         assert len(seen) > 20 and min(seen) < 15.0, "a light came into view and closer"
     finally:
         env.close()
+
+
+def test_an_offline_config_without_route_evaluation_gives_rllib_the_experiments_spaces(tmp_path):
+    """Without env runners or an evaluation RLlib has no env to read spaces from: the experiment's are given."""
+    from rllib_integration import load_env_config
+    from rllib_integration.training.algorithm_config import build_algorithm_config
+    data = small("traffic_bc")
+    data.pop("route_evaluation")
+    (tmp_path / "bc.yaml").write_text(yaml.safe_dump(data))
+    config = build_algorithm_config(load_env_config(str(tmp_path / "bc.yaml")), "bc.yaml", "MARWIL")
+    assert config.observation_space.shape == (131,) and config.action_space.shape == (2,)
+    config.validate()  # RLlib's own check: "action_space and observation_space must be provided"

@@ -111,6 +111,10 @@ def build_algorithm_config(data: dict[str, Any], source: str, default_algorithm:
     if "input_" in offline:  # Tune runs trials in their own folders: a relative path must not change meaning
         inputs = offline["input_"] if isinstance(offline["input_"], list) else [offline["input_"]]
         config.offline_data(input_=[os.path.abspath(os.path.expanduser(str(path))) for path in inputs])
+        experiment_config = dict(data["env_config"].get("experiment") or {})
+        experiment = experiment_config["type"](experiment_config)  # the spaces the demonstrations were checked for:
+        config.environment(observation_space=experiment.get_observation_space(),  # RLlib needs them without env
+                           action_space=experiment.get_action_space())  # runners or evaluation to build its network
     module: dict[str, Any] = {"module_class": DQNModule} if name == "DQN" else {}
     config.rl_module(model_config=dict(data.get("model") or {}),
                      rl_module_spec=RLModuleSpec(catalog_class=image_catalog(name), **module))
