@@ -36,8 +36,8 @@ from rllib_integration.evaluation.evaluator import EvaluationSettings, evaluate 
 from rllib_integration.evaluation.infractions import KINDS, SHORT_NAMES  # noqa: E402
 from rllib_integration.routes.planner import RoutePlanner  # noqa: E402
 from rllib_integration.routes.route_sets import generate_routes  # noqa: E402
-from rllib_integration.training.policy import policy_file  # noqa: E402
-from rllib_integration.training.trainable import PROGRESS_FILE  # noqa: E402
+from rllib_integration.inference.checkpoints import PROGRESS_FILE  # noqa: E402
+from rllib_integration.inference.policy import policy_file  # noqa: E402
 
 COLUMNS = ["agent", "env_steps", "time_s", "RC", "DS", "penalty", "on_lane_pct", "m_per_50s", "falls",
            "static_collision_routes"] + [SHORT_NAMES[k] + "_per_km" for k in KINDS]

@@ -21,6 +21,7 @@ _CHECKPOINT = re.compile(r"^checkpoint_(\d+)$")
 #: COMPONENT_RL_MODULE and DEFAULT_MODULE_ID).
 MODULE_FOLDERS = ("learner_group", "learner", "rl_module", "default_policy")
 SEARCH_DEPTH = 2  # folders below an experiment folder where its checkpoints are
+PROGRESS_FILE = "training_progress.json"  # in every checkpoint: its iteration and env steps
 
 
 class BrokenCheckpointError(ValueError):
@@ -51,9 +52,9 @@ def check_checkpoint(path: str) -> None:
     def broken(name: str, why: str) -> BrokenCheckpointError:
         return BrokenCheckpointError(f"{os.path.join(path, name)}: {why}")
 
-    for name in ("rllib_checkpoint.json", "training_progress.json"):
+    for name in ("rllib_checkpoint.json", PROGRESS_FILE):
         file = os.path.join(path, name)
-        if name == "training_progress.json" and not os.path.exists(file):
+        if name == PROGRESS_FILE and not os.path.exists(file):
             continue  # written by this library since it records progress; older checkpoints lack it
         try:
             with open(file, encoding="utf-8") as stream:

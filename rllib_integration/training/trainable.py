@@ -22,13 +22,13 @@ from ray.rllib.algorithms.algorithm import Algorithm
 from ray.rllib.core import COMPONENT_LEARNER, COMPONENT_LEARNER_GROUP, COMPONENT_RL_MODULE
 
 from .replay_training import ReplayTraining
+from ..inference.checkpoints import PROGRESS_FILE
 from ..inference.policy import POLICY_FILE
 from .policy import export_policy
 from .results import saved_module
 from .route_evaluation import DRIVING_SCORE, RouteEvaluation
 
 BEST_CHECKPOINT = "best_checkpoint"  # folder in the trial directory: the best route driving score so far
-PROGRESS_FILE = "training_progress.json"  # in every checkpoint: its iteration and env steps
 PROGRESS_KEYS = ("num_env_steps_sampled_lifetime",)
 #: The learner's RLModule inside an algorithm checkpoint, as ``Algorithm.restore_from_path`` names components.
 MODULE_COMPONENT = f"{COMPONENT_LEARNER_GROUP}/{COMPONENT_LEARNER}/{COMPONENT_RL_MODULE}"
