@@ -73,6 +73,7 @@ class RouteExperiment(BaseExperiment):
                                   "zero_reward_speed": 2.0, "overspeed_end": 2.0, "terminal_penalty": 10.0,
                                   "max_route_offset": 4.0, "max_idle_s": 10.0, "state_last_action": True,
                                   "light_ahead": False, "control": "throttle"}}
+    ACTION_OPTIONS = ("control", "target_speed_kmh")  # a command is a throttle or a target speed up to that
     CONFIG_RANGES = {"others.target_speed_kmh": (1.0, 300.0), "others.zero_reward_speed": (1.05, 10.0),
                      "others.overspeed_end": (1.05, 10.0),
                      "others.terminal_penalty": (0.0, 10 ** 6), "others.max_route_offset": (0.5, 30.0),

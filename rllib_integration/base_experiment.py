@@ -63,6 +63,9 @@ class BaseExperiment:
     #: Ranges ``(lowest, highest)`` of experiment-specific numbers by key path (``"others.framestack"``),
     #: checked with the configuration (the base keys' ranges are :data:`~.config.RANGES`).
     CONFIG_RANGES: dict[str, tuple[float, float]] = {}
+    #: ``others`` keys that change what an action means (the same action space, another control): demonstrations
+    #: recorded under one value do not train a configuration of another (``demonstrations.json`` keeps them).
+    ACTION_OPTIONS: tuple[str, ...] = ()
 
     def __init__(self, config: Mapping[str, Any]) -> None:
         validate(config, self.default_config(), "env_config.experiment", ranges=self.CONFIG_RANGES)

@@ -94,6 +94,11 @@ def test_a_used_folder_needs_append_and_the_same_spaces(tmp_path):
         "observation_space": "Box(-inf, inf, (128,), float32)", "action_space": "Box(-1.0, 1.0, (2,), float32)"}))
     with pytest.raises(ConfigError, match=r"observation_space Box\(-inf, inf, \(128,\).*has Box\(-inf, inf, \(80,\)"):
         check_spaces(str(tmp_path / "demos"), experiment, "offline_data.input_")
+    (tmp_path / "demos" / METADATA).write_text(json.dumps({
+        "observation_space": "Box(-inf, inf, (80,), float32)", "action_space": "Box(-1.0, 1.0, (2,), float32)",
+        "action_options": {"control": "speed", "target_speed_kmh": 30.0}}))
+    with pytest.raises(ConfigError, match=r"recorded with action_options \{'control': 'speed'.*has \{'control': 'throttle'"):
+        check_spaces(str(tmp_path / "demos"), experiment, "offline_data.input_")  # the same spaces, another control
 
 
 def test_action_from_control_inverts_compute_action():

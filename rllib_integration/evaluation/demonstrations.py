@@ -51,9 +51,11 @@ def spaces_record(experiment: Any) -> dict[str, Any]:
         raise ConfigError(f"demonstrations: the experiment's action space is {action}; Box and Discrete are "
                           f"supported. Fix: use an experiment with one of them.")
     experiment_type = experiment.config.get("type")
+    others = experiment.config.get("others") or {}
     return {"experiment": experiment_type if isinstance(experiment_type, str) else
             f"{type(experiment).__module__}:{type(experiment).__name__}",
-            "observation_space": repr(observation), "action_space": repr(action)}
+            "observation_space": repr(observation), "action_space": repr(action),
+            "action_options": {key: others.get(key) for key in getattr(experiment, "ACTION_OPTIONS", ())}}
 
 
 def check_spaces(folder: str, experiment: Any, where: str) -> None:
@@ -66,7 +68,9 @@ def check_spaces(folder: str, experiment: Any, where: str) -> None:
     with open(path) as handle:
         recorded = json.load(handle)
     wanted = spaces_record(experiment)
-    for key in ("observation_space", "action_space"):
+    for key in ("observation_space", "action_space", "action_options"):
+        if key == "action_options" and key not in recorded:
+            continue  # recorded before the options were kept
         if recorded.get(key) != wanted[key]:
             raise ConfigError(f"{where}: the demonstrations in {folder} were recorded with {key} "
                               f"{recorded.get(key)} (experiment {recorded.get('experiment')}), but this configuration's "
