@@ -49,7 +49,7 @@ from rllib_integration.routes.planner import RoadOption
 from rllib_integration.routes.progress import Route
 from rllib_integration.tasks import RouteFollowing
 from rllib_integration.tasks.route_lights import RouteLights
-from rllib_integration.tasks.speed_control import SpeedController, forward_motion, target_from_motion
+from rllib_integration.tasks.speed_control import SpeedController, forward_motion, forward_speed, target_from_motion
 
 LIDAR, CAMERA = "vlidar", "camera"  # observation kinds, and the names of the sensors they read
 OBSERVATIONS = (LIDAR, CAMERA)
@@ -99,7 +99,6 @@ class RouteExperiment(BaseExperiment):
             raise ConfigError(f"{where}.control: {self.control_kind!r} is not a control of RouteExperiment. Fix: use "
                               f"{' or '.join(CONTROLS)}.")
         self.max_speed = float(others["target_speed_kmh"]) / 3.6
-        self.speed_controller = SpeedController()
         self.sensor = self._sensor_attributes()
         self.reset()
 
@@ -131,8 +130,8 @@ class RouteExperiment(BaseExperiment):
         command, steer = (float(np.clip(v, -1.0, 1.0)) for v in np.asarray(action, dtype=np.float64)[:2])
         self.last_action = (command, steer)
         if self.control_kind == "speed":
-            speed, _ = forward_motion(self.core.hero)
-            throttle, brake = self.speed_controller.control((command + 1.0) / 2.0 * self.max_speed, speed)
+            throttle, brake = self.speed_controller.control((command + 1.0) / 2.0 * self.max_speed,
+                                                            forward_speed(self.core.hero))
             return carla.VehicleControl(throttle=throttle, steer=steer, brake=brake)
         return carla.VehicleControl(throttle=max(command, 0.0), steer=steer, brake=max(-command, 0.0))
 

@@ -52,13 +52,19 @@ class SpeedController:
         return min(max(self.kp * error + self.ki * self.integral, 0.0), 1.0), 0.0
 
 
+def _along_heading(actor: Any, vector: Any) -> float:
+    yaw = math.radians(actor.get_transform().rotation.yaw)
+    return vector.x * math.cos(yaw) + vector.y * math.sin(yaw)
+
+
+def forward_speed(actor: Any) -> float:
+    """The actor's speed along its heading (m/s), signed."""
+    return _along_heading(actor, actor.get_velocity())
+
+
 def forward_motion(actor: Any) -> tuple[float, float]:
     """The actor's speed and acceleration along its heading (m/s, m/s²), signed."""
-    yaw = math.radians(actor.get_transform().rotation.yaw)
-    forward = (math.cos(yaw), math.sin(yaw))
-    velocity, acceleration = actor.get_velocity(), actor.get_acceleration()
-    return (velocity.x * forward[0] + velocity.y * forward[1],
-            acceleration.x * forward[0] + acceleration.y * forward[1])
+    return forward_speed(actor), _along_heading(actor, actor.get_acceleration())
 
 
 def target_from_motion(speed: float, acceleration: float, horizon: float = HORIZON) -> float:

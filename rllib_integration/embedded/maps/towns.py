@@ -67,8 +67,7 @@ def resolve_town(name: str) -> tuple[str, str]:
              else f"no {base}.xodr under $CARLA_ROOT/{_OPENDRIVE_DIR}")
     raise UnknownTownError(f"unknown town '{name}' ({where}). Available towns: "
                            f"{', '.join(available_towns())}, RandomTown<N> (a random town of seed N), or the path "
-                           f"of an .xodr file. Fix: set "
-                           f"'town' to one of those.")
+                           f"of an .xodr file. Fix: set 'town' to one of those.")
 
 
 def read_opendrive(path: str) -> str:
