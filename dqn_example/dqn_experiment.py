@@ -24,6 +24,11 @@
   ends it too. Red lights do not end it (no traffic in the quickstart): the evaluator
   counts them. The original rewarded raw distance, so its
   policies learnt to race at 180 km/h and left the road whenever a curve came.
+- For traffic (``dqn_traffic_config.yaml``): ``others.red_light_ends: true`` makes running a red light end the
+  episode like a collision, and ``others.excused_waits: true`` stops the idle clock while the hero waits for a
+  reason: the next light on its route, within :data:`WAIT_LIGHT_M` metres, is red or yellow, or a vehicle or
+  walker stands within :data:`WAIT_AHEAD_M` metres ahead in its path. Without them, standing at a red light for
+  1.5 s ended an episode with the idle penalty (-40), worse than running the light.
 - ``info``: per-step facts (speed, distance, heading deviation, lane state, collisions, lane
   invasions) and running episode totals, plus ``end_reason`` on the last step.
 """
@@ -41,6 +46,7 @@ from rllib_integration.base_experiment import BaseExperiment
 from rllib_integration.config import ConfigError
 from rllib_integration.routes.progress import Route
 from rllib_integration.tasks import RouteFollowing, RouteStep
+from rllib_integration.tasks.route_lights import RouteLights
 
 #: (throttle, steer, brake) of each action; reverse and hand brake are always off.
 ACTIONS: tuple[tuple[float, float, float], ...] = (
@@ -56,11 +62,14 @@ REWARDS = ("faithful", "route")
 ROUTE_HARD_KINDS = ("collisions_pedestrian", "collisions_vehicle", "collisions_layout")
 #: Why an episode ends (``info["end_reason"]``).
 END_REASONS = ("idle", "falling", "max_time", "completed", "off_route", "outside_lanes", "overspeed", "ped", "veh",
-               "static")
+               "static", "red")
 BIRDVIEW = "birdview"
 #: ``others.state_input``: the vector joined to the BirdView (speed / SPEED_SCALE m/s, the last control).
 STATE = ("speed", "throttle", "steer", "brake")
 SPEED_SCALE = 10.0
+WAIT_LIGHT_M = 20.0  # ``excused_waits``: metres to a red or yellow light's stop line within which waiting is excused
+WAIT_AHEAD_M = 10.0  # and metres ahead (in a corridor of WAIT_HALF_WIDTH_M each side) to a vehicle or walker
+WAIT_HALF_WIDTH_M = 1.5
 
 
 class DQNExperiment(BaseExperiment):
@@ -69,7 +78,8 @@ class DQNExperiment(BaseExperiment):
     CONFIG_DEFAULTS = {"others": {"framestack": 4, "max_time_idle": 600, "max_time_episode": 6400,
                                   "reward": "faithful", "route_length": [300.0, 800.0], "target_speed_kmh": 30.0,
                                   "zero_reward_speed": 1.25, "overspeed_end": 1.5, "max_route_offset": 3.0,
-                                  "terminal_penalty": 20.0, "idle_penalty": 20.0, "state_input": False}}
+                                  "terminal_penalty": 20.0, "idle_penalty": 20.0, "state_input": False,
+                                  "red_light_ends": False, "excused_waits": False}}
     CONFIG_RANGES = {"others.framestack": (1, 16), "others.max_time_idle": (1, 10 ** 7),
                      "others.max_time_episode": (1, 10 ** 8), "others.target_speed_kmh": (1.0, 300.0),
                      "others.zero_reward_speed": (1.05, 10.0), "others.overspeed_end": (1.05, 10.0),
@@ -97,11 +107,16 @@ class DQNExperiment(BaseExperiment):
             if sensors[BIRDVIEW].get("route") is not True:
                 raise ConfigError("env_config.experiment.hero.sensors.birdview.route: reward: route needs the route "
                                   "in the picture. Fix: add 'route: true' to the birdview sensor.")
+            hard_kinds = ROUTE_HARD_KINDS + (("red_light",) if others["red_light_ends"] else ())
             self.task = RouteFollowing("env_config.experiment.others", others["route_length"],
                                        others["target_speed_kmh"], others["max_route_offset"], float("inf"),
-                                       others["zero_reward_speed"], ROUTE_HARD_KINDS, others["overspeed_end"])
+                                       others["zero_reward_speed"], hard_kinds, others["overspeed_end"])
             self.terminal_penalty = float(others["terminal_penalty"])
             self.idle_penalty = float(others["idle_penalty"])
+        self.excused_waits = bool(others["excused_waits"])
+        if self.excused_waits and self.task is None:
+            raise ConfigError("env_config.experiment.others.excused_waits: needs a route (the lights on it). Fix: set "
+                              "reward: route, or drop excused_waits.")
         self.size = int(sensors[BIRDVIEW].get("size", 84))
         self.channels = 8 if sensors[BIRDVIEW].get("output", "rgb") == "masks" else 3
         self.last_action = carla.VehicleControl()
@@ -140,6 +155,9 @@ class DQNExperiment(BaseExperiment):
     def reset(self) -> None:
         if self.task is not None:
             self.task.start(self.core)
+        progress = getattr(self.core, "route_progress", None)
+        self.route_lights: RouteLights | None = \
+            RouteLights(self.core.world, progress) if self.excused_waits and progress else None
         self.route_step: RouteStep | None = None
         self.time_idle = 0
         self.time_episode = 0
@@ -182,7 +200,8 @@ class DQNExperiment(BaseExperiment):
     def get_done_status(self, observation: np.ndarray, core: Any) -> tuple[bool, bool]:
         hero = core.hero
         self.done_time_idle = self.max_time_idle < self.time_idle
-        self.time_idle = 0 if self.get_speed(hero) > 1.0 else self.time_idle + 1
+        moving = self.get_speed(hero) > 1.0
+        self.time_idle = 0 if moving or (self.excused_waits and self.waiting_for_a_reason(core)) else self.time_idle + 1
         self.time_episode += 1
         self.done_time_episode = self.max_time_episode < self.time_episode
         self.done_falling = hero.get_location().z < -0.5
@@ -192,6 +211,26 @@ class DQNExperiment(BaseExperiment):
         route_end = self.route_step is not None and self.route_step.end_reason not in (None, "max_time")
         terminated = self.done_time_idle or self.done_falling or route_end
         return terminated, self.done_time_episode and not terminated
+
+    def waiting_for_a_reason(self, core: Any) -> bool:
+        """The next light on the route is red or yellow within :data:`WAIT_LIGHT_M` metres, or a vehicle or walker
+        stands in the hero's path within :data:`WAIT_AHEAD_M` metres."""
+        if self.route_lights is not None:
+            _, state = self.route_lights.next_light(WAIT_LIGHT_M)  # no state beyond WAIT_LIGHT_M
+            if state in (carla.TrafficLightState.Red, carla.TrafficLightState.Yellow):
+                return True
+        hero = core.hero
+        transform = hero.get_transform()
+        forward, origin = transform.get_forward_vector(), transform.location
+        for actor in core.world.get_actors():
+            if actor.id == hero.id or not actor.type_id.startswith(("vehicle.", "walker.")):
+                continue
+            offset = actor.get_location() - origin
+            ahead = offset.x * forward.x + offset.y * forward.y
+            aside = abs(offset.x * forward.y - offset.y * forward.x)
+            if 0.0 < ahead < WAIT_AHEAD_M + hero.bounding_box.extent.x and aside < WAIT_HALF_WIDTH_M:
+                return True
+        return False
 
     def compute_reward(self, observation: np.ndarray, core: Any) -> float:
         hero = core.hero

@@ -105,7 +105,7 @@ class BackgroundTraffic:
         batch, speeds = [], []
         for _ in range(count):
             location = self.world.get_random_location_from_navigation()
-            if location is None:
+            if location is None:  # no navigation: a town without sidewalks
                 break
             blueprint = walker_blueprints[int(rng.integers(len(walker_blueprints)))]
             if blueprint.has_attribute("is_invincible"):
@@ -114,6 +114,10 @@ class BackgroundTraffic:
             speeds.append(float(speed[1]) if len(speed) > 1 else 1.4)
             location.z += 1.0
             batch.append(command.SpawnActor(blueprint, carla.Transform(location)))
+        if not batch:
+            logger.warning("no walkers spawned: %s has no sidewalks for them (no pedestrian navigation)",
+                           self.world.get_map().name)
+            return []
         results = self.client.apply_batch_sync(batch, True)
         walkers = [(r.actor_id, s) for r, s in zip(results, speeds) if not r.has_error()]
         if len(walkers) < count:

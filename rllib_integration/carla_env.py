@@ -124,6 +124,12 @@ def checked_action(space: gym.Space, action: Any) -> Any:
                         f"env's action_space (action_space.sample() gives one).")
 
 
+def shown_live(config: Any) -> bool:
+    """Whether the env made with ``config`` is the one the live view shows: RLlib's ``EnvContext`` says which env
+    it is, and only the first env of the first env runner is shown (any env outside RLlib)."""
+    return (getattr(config, "worker_index", 0) or 0) <= 1 and (getattr(config, "vector_index", 0) or 0) == 0
+
+
 class CarlaEnv(gym.Env):
     """A CARLA driving environment whose spaces, actions, observations, rewards and episode ends
     come from an experiment (``env_config.experiment.type``).
@@ -135,8 +141,7 @@ class CarlaEnv(gym.Env):
     metadata = {"render_modes": []}
 
     def __init__(self, config: Mapping[str, Any] | None = None) -> None:
-        # RLlib's EnvContext says which env this is: only the first env of the first runner is shown live
-        first = (getattr(config, "worker_index", 0) or 0) <= 1 and (getattr(config, "vector_index", 0) or 0) == 0
+        first = shown_live(config)
         config = dict(config or {})
         experiment_config = dict(config.get("experiment") or {})
         self.experiment = make_experiment(config)
@@ -208,6 +213,11 @@ class CarlaEnv(gym.Env):
         if self.live is not None:
             self.live.step(self.core, outcome.observation, outcome.reward, outcome.info)
         return outcome.as_tuple()
+
+    @property
+    def simulator_restarts(self) -> int:
+        """How often this env's simulator was restarted after a failure (0 once closed)."""
+        return self.core.restarts if self.core is not None else 0
 
     def _info(self, info: Mapping[str, Any] | None) -> dict[str, Any]:
         """A new info dict: the observation's facts and the simulator restarts so far."""

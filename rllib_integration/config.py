@@ -70,6 +70,7 @@ BASE_EXPERIMENT_CONFIG: dict[str, Any] = {
     # several heroes in one world (MultiAgentCarlaEnv's agents, CarlaVectorEnv's sub-environments): a number of
     # heroes configured as `hero`, or a list of hero configurations, each merged onto `hero`; CarlaEnv drives 1
     "heroes": 1,
+    "worlds": 1,  # CarlaVectorEnv: its envs spread over this many worlds of ``heroes`` heroes each
     "agents_respawn": False,  # MultiAgentCarlaEnv: an agent that ends is replaced by a new agent (a new id)
     "episode_steps": 0,  # MultiAgentCarlaEnv: every agent is truncated after this many steps (0: no limit)
 }
@@ -103,6 +104,7 @@ RANGES: dict[str, tuple[float, float]] = {
     "background_activity.n_walkers": (0, 2000),
     "background_activity.seed": (0, 2 ** 32 - 1),
     "heroes": (1, 1024),
+    "worlds": (1, 64),
     "episode_steps": (0, 10 ** 9),
 }
 

@@ -58,6 +58,11 @@ class MultiAgentCarlaEnv(MultiAgentEnv):
         self.agents = list(self.heroes.agents)
         return observations, rewards, terminateds, truncateds, infos
 
+    @property
+    def simulator_restarts(self) -> int:
+        """How often this env's simulator was restarted after a failure (0 once closed)."""
+        return self.world.core.restarts if self.world.core is not None else 0
+
     def close(self) -> None:
         """Destroy the heroes and stop the simulator this env started."""
         heroes = getattr(self, "heroes", None)

@@ -7,7 +7,8 @@ the world is set up once (town, weather, background traffic), every hero gets an
 experiment whose ``self.core`` is that agent core, so an experiment written for ``CarlaEnv`` runs unchanged.
 One :meth:`SharedWorld.step` applies every acting hero's control, ticks the world once, and computes each
 hero's outcome with :meth:`~.base_experiment.BaseExperiment.step_outcome`; heroes to respawn are placed
-before that tick and get their first observation from it.
+before that tick and get their first observation from it. The live view (``--live``) follows the first hero
+(its episodes one after the other; the other heroes are the vehicles around it).
 
 ``env_config.experiment.heroes`` is a number of heroes configured as ``hero``, or a list of hero
 configurations (blueprint, sensors, spawn points), each merged onto ``hero``.
@@ -27,6 +28,7 @@ from .carla_env import checked_action, make_experiment
 from .config import BASE_EXPERIMENT_CONFIG, join_dicts, validate
 from .errors import ConfigError
 from .hero_state import AgentCore
+from .live import LivePublisher, LiveReporter
 from .routes.progress import Route
 
 logger = logging.getLogger(__name__)
@@ -64,10 +66,11 @@ class SharedWorld:
     """Several heroes of one world and their experiments (see the module docstring).
 
     ``config`` is an ``env_config`` (``{"carla": {...}, "experiment": {...}}``); ``count`` asks for that many
-    heroes (configured as ``experiment.hero`` where ``experiment.heroes`` is a number).
+    heroes (configured as ``experiment.hero`` where ``experiment.heroes`` is a number); ``live``: this world is
+    the one the live view shows (where a live view runs).
     """
 
-    def __init__(self, config: Mapping[str, Any], count: int | None = None) -> None:
+    def __init__(self, config: Mapping[str, Any], count: int | None = None, live: bool = False) -> None:
         config = dict(config or {})
         first = make_experiment(config)
         self.hero_configs = hero_configs(first.config)
@@ -88,6 +91,8 @@ class SharedWorld:
         self.agents = [AgentCore(self.core, f"hero_{index}") for index in range(len(self.experiments))]
         for experiment, agent in zip(self.experiments, self.agents):
             experiment.core = agent
+        publisher = LivePublisher.from_environment() if live else None  # once the world is up
+        self.live = LiveReporter(publisher) if publisher is not None else None
 
     def __len__(self) -> int:
         return len(self.experiments)
@@ -105,6 +110,8 @@ class SharedWorld:
         for index, route in enumerate(routes):
             self._equip(index, route)
         sensor_data = self.core.tick_heroes([(agent, None) for agent in self.agents])
+        if self.live is not None:
+            self.live.start_episode()
         return [self._first_observation(index, data) for index, data in enumerate(sensor_data)]
 
     def step(self, actions: Mapping[int, Any], respawn: Iterable[int] = (),
@@ -123,7 +130,17 @@ class SharedWorld:
         outcomes = {index: self.experiments[index].step_outcome(data) for index, data in zip(actions, sensor_data)}
         firsts = {index: self._first_observation(index, data)
                   for index, data in zip(respawn, sensor_data[len(controls):])}
+        if self.live is not None:
+            self._show(outcomes.get(0), 0 in firsts)
         return outcomes, firsts
+
+    def _show(self, outcome: StepOutcome | None, respawned: bool) -> None:
+        """The first hero's step (or its new episode) in the live view."""
+        if respawned:
+            self.live.start_episode()
+        elif outcome is not None:
+            self.live.step(self.agents[0], outcome.observation, outcome.reward,
+                           {**outcome.info, "heroes": float(len(self))}, who=f"hero 1 of {len(self)}")
 
     def retire(self, index: int) -> None:
         """Take a hero whose episode ended out of the world (it stands in no one's way until it respawns)."""
@@ -152,6 +169,8 @@ class SharedWorld:
         """Destroy every hero and what the core created, and stop its simulator; safe to call twice."""
         if self.core is None:
             return
+        if self.live is not None:
+            self.live.close()
         for agent in self.agents:
             agent.release_hero()
         self.core.close()

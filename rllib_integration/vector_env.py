@@ -7,6 +7,10 @@ the world once for all of them. A sub-environment whose episode ended is reset a
 first; its reward is 0): its hero is placed anew on a new route while the others drive on. The town and the
 background traffic change only at :meth:`CarlaVectorEnv.reset`.
 
+``env_config.experiment.worlds: K`` spreads the N sub-environments over K worlds of N / K heroes each (stepped
+one after the other in this process): more envs for one batched policy pass while each world keeps the traffic
+density of a few heroes. K = 1 (the default) is one world of N heroes.
+
 RLlib takes it as is::
 
     config.environment(CarlaVectorEnv, env_config=env_config).env_runners(
@@ -26,12 +30,14 @@ import gymnasium as gym
 import numpy as np
 from gymnasium.vector.utils import batch_space, concatenate, create_empty_array, iterate
 
-from .errors import EnvUsageError
+from .carla_env import make_experiment, shown_live
+from .errors import ConfigError, EnvUsageError
 from .shared_world import SharedWorld
 
 
 class CarlaVectorEnv(gym.vector.VectorEnv):
-    """``num_envs`` heroes of one world as sub-environments (see the module docstring)."""
+    """``num_envs`` heroes of one world (or of ``experiment.worlds`` worlds) as sub-environments (see the module
+    docstring)."""
 
     metadata = {"autoreset_mode": gym.vector.AutoresetMode.NEXT_STEP}
 
@@ -41,7 +47,20 @@ class CarlaVectorEnv(gym.vector.VectorEnv):
         num_envs = int(num_envs if num_envs is not None else given if given is not None else 1)
         if num_envs < 1:
             raise EnvUsageError(f"CarlaVectorEnv: num_envs={num_envs}. Fix: give at least 1 sub-environment.")
-        self.world = SharedWorld(config, count=num_envs)
+        worlds = make_experiment(config).config["worlds"]  # validated
+        if num_envs % worlds:
+            raise ConfigError(f"env_config.experiment.worlds: {worlds} worlds cannot share {num_envs} envs evenly. "
+                              f"Fix: make the number of envs a multiple of the worlds (heroes x worlds).")
+        live = shown_live(env_config)
+        self.worlds: list[SharedWorld] = []
+        try:
+            for index in range(worlds):
+                self.worlds.append(SharedWorld(config, count=num_envs // worlds, live=live and index == 0))
+        except Exception:
+            for world in self.worlds:
+                world.close()
+            raise
+        self.world = self.worlds[0]  # the first (the only one with worlds: 1)
         self.num_envs = num_envs
         self.single_observation_space = self.world.observation_spaces[0]
         self.single_action_space = self.world.action_spaces[0]
@@ -59,7 +78,7 @@ class CarlaVectorEnv(gym.vector.VectorEnv):
             seed = seed[0]
         if seed is not None:
             self._rng = np.random.default_rng(seed)
-        firsts = self.world.reset(self._rng)
+        firsts = [first for world in self.worlds for first in world.reset(self._rng)]
         self._autoreset[:] = False
         self._started = True
         infos: dict[str, Any] = {}
@@ -72,9 +91,15 @@ class CarlaVectorEnv(gym.vector.VectorEnv):
         if self.world.core is None or not self._started:
             raise EnvUsageError("CarlaVectorEnv.step: no episode running. Fix: call reset() first.")
         actions = list(iterate(self.action_space, actions))
-        acting = {index: actions[index] for index in range(self.num_envs) if not self._autoreset[index]}
-        respawn = [index for index in range(self.num_envs) if self._autoreset[index]]
-        outcomes, firsts = self.world.step(acting, respawn, self._rng)
+        outcomes, firsts = {}, {}
+        size = self.num_envs // len(self.worlds)
+        for number, world in enumerate(self.worlds):  # sub-environment k is hero k - offset of world k // size
+            offset = number * size
+            acting = {k - offset: actions[k] for k in range(offset, offset + size) if not self._autoreset[k]}
+            respawn = [k - offset for k in range(offset, offset + size) if self._autoreset[k]]
+            world_outcomes, world_firsts = world.step(acting, respawn, self._rng)
+            outcomes.update({offset + k: outcome for k, outcome in world_outcomes.items()})
+            firsts.update({offset + k: first for k, first in world_firsts.items()})
         rewards = np.zeros(self.num_envs, dtype=np.float64)
         terminated = np.zeros(self.num_envs, dtype=bool)
         truncated = np.zeros(self.num_envs, dtype=bool)
@@ -90,6 +115,11 @@ class CarlaVectorEnv(gym.vector.VectorEnv):
         self._autoreset = terminated | truncated
         return self._batch(single), rewards, terminated, truncated, infos
 
+    @property
+    def simulator_restarts(self) -> int:
+        """How often this env's simulators were restarted after a failure, all worlds together."""
+        return sum(world.core.restarts for world in self.worlds if world.core is not None)
+
     def _batch(self, observations: list[Any]) -> Any:
         """The sub-environments' observations in a new batch (never a buffer reused by the next step: RLlib keeps
         views of it in its episodes)."""
@@ -97,7 +127,6 @@ class CarlaVectorEnv(gym.vector.VectorEnv):
                            create_empty_array(self.single_observation_space, self.num_envs))
 
     def close_extras(self, **kwargs: Any) -> None:
-        """Destroy the heroes and stop the simulator this env started."""
-        world = getattr(self, "world", None)
-        if world is not None:
+        """Destroy the heroes and stop the simulators this env started."""
+        for world in getattr(self, "worlds", []):
             world.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import pathlib
+import sys
 
 import carla
 import pytest
@@ -105,3 +106,18 @@ def constant_policy(path: pathlib.Path, action: int) -> pathlib.Path:
         helper.make_tensor("action", TensorProto.INT64, [], [action])])
     onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
     return path
+
+
+FAKE_SERVER = pathlib.Path(__file__).parent / "fake_carla" / "fake_carla_server.py"
+
+
+@pytest.fixture
+def stand_in_carla_root(tmp_path, monkeypatch):
+    """A CARLA_ROOT whose CarlaUE4.sh runs the stand-in server (tests/fake_carla) with this interpreter."""
+    script = tmp_path / "carla" / "CarlaUE4.sh"
+    script.parent.mkdir()
+    script.write_text(f'#!/bin/sh\nexec "{sys.executable}" "{FAKE_SERVER}" "$@"\n')
+    script.chmod(0o755)
+    monkeypatch.setenv("CARLA_ROOT", str(script.parent))
+    monkeypatch.setenv("FAKE_CARLA_BEHAVIOUR", "normal")
+    return script.parent

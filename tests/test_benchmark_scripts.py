@@ -30,3 +30,13 @@ def test_each_benchmark_explains_its_flags(script):
 def test_the_learning_curve_runs_without_ray():
     result = help_of(LIGHT, "learning_curve.py")
     assert result.returncode == 0 and "--max-checkpoints" in result.stdout, result.stderr[-2000:]
+
+
+def test_the_suite_merges_its_rounds_into_ranges():
+    sys.path.insert(0, str(ROOT))
+    from benchmarks.suite import merge
+    rounds = ["GridTown  lane keeping  12,034 env steps/s\nlayer 64px: 0.50 s\n",
+              "GridTown  lane keeping  11,200 env steps/s\nlayer 64px: 0.50 s\n",
+              "GridTown  lane keeping  12,900 env steps/s\nsomething else 3\n"]
+    assert merge(rounds) == ["GridTown  lane keeping  11,200-12,900 env steps/s", "layer 64px: 0.50 s"]
+    assert merge(["a 64 px 10 frames/s"] * 2) == ["a 64 px 10 frames/s"], "numbers that agree stay one"

@@ -185,7 +185,7 @@ def test_the_light_ahead_is_the_next_stop_line_on_the_route_and_its_state():
     from rllib_integration import CarlaEnv, load_env_config
     from ppo_example.ppo_experiment import LIGHT_HORIZON
     data = load_env_config(CONFIGS["traffic"])["env_config"]
-    data["experiment"].update(town="GridTown")
+    data["experiment"].update(town="GridTown", heroes=1)
     data["experiment"]["background_activity"].update(n_vehicles=0, n_walkers=0)
     env = CarlaEnv(data)
     try:

@@ -249,3 +249,36 @@ def test_a_busy_port_is_one_clear_error():
         assert f"Fix: --live with another port, e.g. --live {port + 1}" in str(error.value)
     finally:
         holder.close()
+
+
+def test_a_world_of_several_heroes_shows_its_first_hero(monkeypatch):
+    """CarlaVectorEnv (and MultiAgentCarlaEnv) publish the first hero: its steps and episodes, its picture."""
+    from rllib_integration import CarlaVectorEnv
+    from rllib_integration.live import LIVE_TOKEN_VARIABLE, LIVE_URL_VARIABLE
+    from test_env import PoseExperiment
+
+    server = LiveServer(0, "heroes")
+    monkeypatch.setenv(LIVE_URL_VARIABLE, server.url)
+    monkeypatch.setenv(LIVE_TOKEN_VARIABLE, server.token)
+    env = CarlaVectorEnv({"carla": {"simulator": "embedded"},
+                          "experiment": {"type": PoseExperiment, "town": "GridTown", "others": {"max_steps": 30}}},
+                         num_envs=3)
+    try:
+        env.reset(seed=0)
+        assert get_json(f"{server.url}/state.json")["title"] == "heroes"  # somebody watches
+        wait_for(lambda: env.world.live.publisher.watched, 5.0, "the env to learn it is watched")
+        for _ in range(300):  # into the first hero's second episode (30 steps each), the page polling meanwhile
+            env.step(np.ones(3, np.int64))
+            get_json(f"{server.url}/state.json")
+            snapshot = server.snapshot()
+            if snapshot["state"].get("episode") == 1 and snapshot["state"].get("step", 0) >= 5 and snapshot["frames"]:
+                break
+            time.sleep(0.01)
+        else:
+            raise AssertionError(f"no picture of the first hero's second episode: {server.snapshot()['state']}")
+        state = snapshot["state"]
+        assert state["info"]["heroes"] == 3.0 and state["step"] >= 5
+        assert state["throttle"] == pytest.approx(0.8) and state["speed_kmh"] >= 0.0, "the first hero's control"
+    finally:
+        env.close()
+        server.close()

@@ -213,6 +213,28 @@ def test_the_vector_env_ticks_all_heroes_once_and_resets_each_at_its_next_step()
         env.close()
 
 
+def test_a_vector_env_spreads_its_envs_over_worlds_of_several_heroes():
+    """experiment.worlds: 2 and 6 envs: two worlds of three heroes, each ticked once a step; a sub-environment's
+    end resets only its own hero; envs that do not split evenly are one error naming the fix."""
+    env = CarlaVectorEnv(config(PoseExperiment, worlds=2, others={"max_steps": 3}), num_envs=6)
+    try:
+        assert len(env.worlds) == 2 and [len(world) for world in env.worlds] == [3, 3]
+        assert env.worlds[0].core.world is not env.worlds[1].core.world
+        observations, _ = env.reset(seed=1)
+        assert observations.shape == (6, 4)
+        frames = [world.core.world.get_snapshot().frame for world in env.worlds]
+        for step in range(3):
+            observations, rewards, terminated, truncated, _ = env.step(np.array([1] * 5 + [0]))
+        assert [world.core.world.get_snapshot().frame for world in env.worlds] == [f + 3 for f in frames]
+        assert truncated.all()
+        heroes = [hero.id for world in env.worlds for hero in (agent.hero for agent in world.agents)]
+        assert len(heroes) == 6 and observations[5, 3] < observations[0, 3], "the last env's own action (brake)"
+    finally:
+        env.close()
+    with pytest.raises(ConfigError, match="experiment.worlds: 2 worlds cannot share 5 envs"):
+        CarlaVectorEnv(config(PoseExperiment, worlds=2), num_envs=5)
+
+
 def test_a_simulator_failure_breaks_the_episode_and_the_world_comes_back():
     env = MultiAgentCarlaEnv({"carla": {"simulator": "embedded", "timeout": 0.3,
                                         "fault_injection": {"mode": "raise", "every_ticks": 60}},
@@ -281,3 +303,36 @@ def test_rllib_trains_on_the_multi_agent_and_the_vector_env():
     assert multi["env_steps"] >= 320 and sum(multi["agent_steps"].values()) == 3 * multi["env_steps"]
     assert multi["modules"] == ["even", "odd"] and multi["episodes"] >= 15, "episodes of 20 steps"
     assert vector["env_steps"] >= 320 and vector["episodes"] >= 15
+
+
+def test_heroes_on_a_launched_server_are_spawned_and_ticked_once_a_step(stand_in_carla_root, monkeypatch):
+    """The real-server path (``simulator: launch``): CARLA's launcher starts the stand-in server (it answers the
+    version probe over CARLA's RPC), and the world behind that address is an embedded one (the backend's client
+    stands in for the server's world); three heroes are spawned, one step ticks the world once for all of them,
+    closing stops the server process."""
+    import psutil
+
+    from rllib_integration import embedded
+    from rllib_integration.simulators.launch import LaunchBackend
+    from conftest import FAKE_SERVER
+    monkeypatch.setattr(LaunchBackend, "client", lambda self: embedded.Client(self.host, self.port))
+    env = MultiAgentCarlaEnv({"carla": {"simulator": "launch", "timeout": 5.0},
+                              "experiment": {"type": Crash, "town": "GridTown", "heroes": 3}})
+    try:
+        backend = env.world.core.backend
+        server_pids = [p.pid for p in psutil.process_iter(["cmdline"])
+                       if str(FAKE_SERVER) in " ".join(p.info["cmdline"] or []) and f"={backend.port}" in
+                       " ".join(p.info["cmdline"] or [])]
+        assert len(server_pids) == 1, "one stand-in server launched on the env's port"
+        observations, _ = env.reset(seed=0)
+        world = env.world.core.world
+        heroes = [a for a in world.get_actors().filter("vehicle.*") if a.attributes.get("role_name") == "hero"]
+        assert len(heroes) == 3 and len(observations) == 3
+        frame = world.get_snapshot().frame
+        for step in range(1, 4):
+            observations, *_ = env.step({agent: 1 for agent in observations})
+            assert world.get_snapshot().frame == frame + step, "one server tick per step for the three heroes"
+    finally:
+        env.close()
+    assert psutil.wait_procs([psutil.Process(pid) for pid in server_pids if psutil.pid_exists(pid)], timeout=10)[1] \
+        == [], "closing the env stops the launched server"

@@ -14,7 +14,8 @@ import yaml
 
 from ppo_example.ppo_experiment import ROUTE_LOOKAHEAD, STATE, RouteExperiment
 from rllib_integration import CarlaEnv, ConfigError, load_env_config
-from rllib_integration.sensors.virtual_lidar import box_distances, ray_angles
+from rllib_integration.sensors.ray_march import box_distance
+from rllib_integration.sensors.virtual_lidar import ray_angles
 from rllib_integration.training import find_latest_checkpoint, greedy_action, load_policy, policy_action
 from rllib_integration.inference.scripts import load_module
 
@@ -36,15 +37,13 @@ def tiny(kind: str) -> dict:
 
 
 def test_box_distances_are_exact_for_rays_through_a_box():
-    directions = np.array([[1.0, 0.0], [0.0, 1.0], [-1.0, 0.0], [math.sqrt(0.5), math.sqrt(0.5)]])
+    directions = [(1.0, 0.0), (0.0, 1.0), (-1.0, 0.0), (math.sqrt(0.5), math.sqrt(0.5))]
     # a 4 m x 2 m box centred 10 m ahead (x), turned 90 degrees: 1 m deep along x, 2 m across
-    distances = box_distances(np.zeros(2), directions, np.array([[10.0, 0.0]]), np.array([math.pi / 2]),
-                              np.array([[2.0, 1.0]]), 40.0)
+    distances = [box_distance(0.0, 0.0, dx, dy, 10.0, 0.0, math.pi / 2, 2.0, 1.0) for dx, dy in directions]
     assert distances[0] == pytest.approx(9.0, abs=1e-5)
-    assert distances[1] == 40.0 and distances[2] == 40.0 and distances[3] == 40.0
-    inside = box_distances(np.array([10.0, 0.0]), directions, np.array([[10.0, 0.0]]), np.zeros(1),
-                           np.array([[2.0, 1.0]]), 40.0)
-    assert np.all(inside == 0.0), "a ray starting inside a box hits it at once"
+    assert all(d == math.inf for d in distances[1:]), "the other rays miss it"
+    inside = [box_distance(10.0, 0.0, dx, dy, 10.0, 0.0, 0.0, 2.0, 1.0) for dx, dy in directions]
+    assert inside == [0.0] * 4, "a ray starting inside a box hits it at once"
     assert ray_angles(4, 360.0) == pytest.approx(np.radians([0, 90, 180, 270]))
     assert ray_angles(3, 180.0) == pytest.approx(np.radians([-90, 0, 90]))
 
@@ -236,6 +235,22 @@ def test_the_selfplay_config_trains_heroes_of_one_world_and_its_policy_drives_al
             observation, *_ = env.step(policy_action(policy, observation))
     finally:
         env.close()
+
+
+def test_a_training_yaml_with_worlds_gives_each_runner_heroes_times_worlds_envs(tmp_path):
+    from rllib_integration import CarlaVectorEnv
+    from rllib_integration.training.algorithm_config import build_algorithm_config
+    data = tiny("selfplay")
+    data["env_config"]["experiment"].update(heroes=2, worlds=3)
+    data["env_runners"]["num_envs_per_env_runner"] = 6
+    path = tmp_path / "worlds.yaml"
+    path.write_text(yaml.safe_dump(data))
+    config = build_algorithm_config(load_env_config(str(path)), str(path), "PPO")
+    assert config.env is CarlaVectorEnv and config.num_envs_per_env_runner == 6
+    data["env_runners"]["num_envs_per_env_runner"] = 2
+    path.write_text(yaml.safe_dump(data))
+    with pytest.raises(ConfigError, match="3 world\\(s\\) of 2 heroes its 6 envs. Fix: set num_envs_per_env_runner: 6"):
+        build_algorithm_config(load_env_config(str(path)), str(path), "PPO")
 
 
 def check_mlflow(store):

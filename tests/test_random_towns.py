@@ -117,3 +117,27 @@ def test_the_autopilot_drives_random_towns_among_traffic(spec, tmp_path_factory)
 def _resolved(path: str) -> tuple[str, str]:
     from rllib_integration.embedded.maps.towns import resolve_town
     return resolve_town(path)
+
+
+def test_a_town_without_sidewalks_says_why_it_has_no_walkers(caplog):
+    """RandomTown9 has no sidewalks (no pedestrian navigation): asked for walkers, the background says so by name,
+    once, and the env runs without them."""
+    import logging
+
+    from rllib_integration import CarlaEnv
+    from test_env import PoseExperiment
+
+    env = CarlaEnv({"carla": {"simulator": "embedded"},
+                    "experiment": {"type": PoseExperiment, "town": "RandomTown9",
+                                   "background_activity": {"n_vehicles": 2, "n_walkers": 5, "seed": 0}}})
+    try:
+        with caplog.at_level(logging.WARNING, logger="rllib_integration.background_traffic"):
+            env.reset(seed=0)
+            env.step(1)
+        walkers = env.core.world.get_actors().filter("walker.*")
+        assert len(walkers) == 0
+        messages = [r.getMessage() for r in caplog.records]
+        assert any("RandomTown9 has no sidewalks" in m for m in messages), messages
+        assert not any("spawned 0 of" in m for m in messages)
+    finally:
+        env.close()

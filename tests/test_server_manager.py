@@ -13,19 +13,13 @@ import pytest
 
 from rllib_integration.simulators.server_manager import PortAllocator, ServerLaunchError, ServerManager, ServerPorts
 
-FAKE_SERVER = pathlib.Path(__file__).parent / "fake_carla" / "fake_carla_server.py"
+from conftest import FAKE_SERVER
 
 
 @pytest.fixture
-def carla_root(tmp_path, monkeypatch):
+def carla_root(stand_in_carla_root):
     """A CARLA_ROOT whose CarlaUE4.sh runs the stand-in with this interpreter."""
-    script = tmp_path / "carla" / "CarlaUE4.sh"
-    script.parent.mkdir()
-    script.write_text(f'#!/bin/sh\nexec "{sys.executable}" "{FAKE_SERVER}" "$@"\n')
-    script.chmod(0o755)
-    monkeypatch.setenv("CARLA_ROOT", str(script.parent))
-    monkeypatch.setenv("FAKE_CARLA_BEHAVIOUR", "normal")
-    return script.parent
+    return stand_in_carla_root
 
 
 def manager(tmp_path, **options):

@@ -44,8 +44,9 @@ class LiveReporter:
         self.steps, self.total, self.view = 0, 0.0, None
 
     def step(self, core: Any, observation: Any, reward: float, info: Mapping[str, Any],
-             infractions: list[str] | None = None, route_completion: float | None = None) -> None:
-        """One step of the episode: its reward and ``info`` (``end_reason`` marks its end)."""
+             infractions: list[str] | None = None, route_completion: float | None = None, who: str = "") -> None:
+        """One step of the episode: its reward and ``info`` (``end_reason`` marks its end); ``who`` heads the
+        picture's text (which hero of several it is)."""
         self.steps += 1
         self.total += reward
         if "end_reason" in info:
@@ -71,6 +72,8 @@ class LiveReporter:
             if self.view is None:
                 self.view = HeroView(core.world, hero, core.route_progress)
             lines = [f"episode {self.episode}  step {self.steps}", f"{speed:5.1f} km/h", f"reward {reward:+.2f}"]
+            if who:
+                lines.insert(0, who)
             frame = self.view.frame(observation, lines)
         publisher.publish(state, frame)
 

@@ -31,6 +31,7 @@ import cv2
 import numpy as np
 
 from ..errors import ConfigError
+from ..common.per_frame import PerFrame, PerWorld
 from ..common.map_raster import MARKING_LABELS, PALETTE, ROAD_LABELS, Label, MapLayer, map_layer, with_buildings
 from ..routes.progress import RouteProgress
 from .sensor import PseudoSensor
@@ -120,9 +121,7 @@ class BirdviewRenderer:
         locations = [light.get_location() for light in self._lights]
         self._light_xyz = np.array([(loc.x, loc.y, loc.z) for loc in locations]).reshape(-1, 3)
         self._view = 2.0 * radius  # actors farther than this from the hero are off the picture
-        self._facts: dict[int, tuple] = {}  # actor id -> static drawing facts (see _describe)
-        poses = getattr(world, "actor_poses", None)  # the embedded world reads every pose in one call
-        self._read_poses = poses if callable(poses) else self._poses_one_by_one
+        self._scene = actor_scene(world)
 
     def world_to_view(self, transform: carla.Transform) -> np.ndarray:
         """2x3 affine matrix from world (x, y) to output pixels for the hero ``transform``."""
@@ -152,8 +151,9 @@ class BirdviewRenderer:
         pixels = ahead @ world_to_view[:, :2].T + world_to_view[:, 2]
         return np.round(pixels * 16).astype(np.int32)
 
-    def render(self) -> np.ndarray:
-        """One frame in the configured output format."""
+    def render(self, frame: int | None = None) -> np.ndarray:
+        """One frame in the configured output format (the actors as read once for every hero of the world at
+        ``frame``; ``None``: read for this call)."""
         hero_transform = self.hero.get_transform()
         world_to_view = self.world_to_view(hero_transform)
         layer = self.layer
@@ -169,7 +169,7 @@ class BirdviewRenderer:
             smooth = cv2.warpAffine(source, world_to_view @ averaged_to_world, (self.size, self.size),
                                     flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=border)
         lights = self._light_discs(hero_transform.location, world_to_view)
-        groups = self._actor_polygons(hero_transform.location, world_to_view)
+        groups = self._actor_polygons(hero_transform.location, world_to_view, frame)
         route = self._route_polyline(world_to_view) if self.draws_route else None
         route_width = max(1, int(round(ROUTE_WIDTH * self.ppm)))
         if self.output == "masks":
@@ -235,66 +235,92 @@ class BirdviewRenderer:
         return [(self._lights[k].get_state(), (int(round(u)), int(round(v))), radius)
                 for k, (u, v) in zip(near, pixels)]
 
-    def _describe(self, actor: Any) -> tuple[str, np.ndarray] | None:
-        """Static drawing facts of an actor: its group and its polygon of 5 points in the actor's frame
-        (vehicles: the original's arrow; walkers: a rectangle twice their box, one side split in two), or None."""
-        type_id = actor.type_id
-        box = actor.bounding_box
-        ex, ey = box.extent.x, box.extent.y
-        if type_id.startswith("walker.pedestrian"):
-            group = "walkers"
-            local = np.array([(-2 * ex, -2 * ey), (2 * ex, -2 * ey), (2 * ex, 0.0), (2 * ex, 2 * ey),
-                              (-2 * ex, 2 * ey)])
-        elif type_id.startswith("vehicle."):
-            if actor.id == self.hero.id:
-                group = "hero"
-            else:
-                group = "two_wheelers" if actor.attributes.get("number_of_wheels") == "2" else "vehicles"
-            local = np.array([(-ex, -ey), (-ex, ey), (ex - 0.8, ey), (ex, 0.0), (ex - 0.8, -ey)])
-        else:
-            return None
-        return group, local + np.array([box.location.x, box.location.y])
+    def _actor_polygons(self, hero_location: carla.Location, world_to_view: np.ndarray,
+                        frame: int | None) -> dict[str, list]:
+        """Polygons (fixed point, 4 fractional bits) of the vehicles and walkers near the hero, by
+        group, in drawing order: walkers, vehicles, two-wheelers, hero on top."""
+        scene = self._scene.at(self.world, frame)
+        reach = (self._view + 10.0) ** 2
+        near = np.flatnonzero((scene.positions[:, 0] - hero_location.x) ** 2
+                              + (scene.positions[:, 1] - hero_location.y) ** 2 < reach)
+        if not len(near):
+            return {}
+        corners = scene.polygons[near]  # (K, 5, 2) world x, y
+        pixels = np.round((corners @ world_to_view[:, :2].T + world_to_view[:, 2]) * 16).astype(np.int32)
+        members: dict[str, list] = {}
+        for k, polygon in zip(near.tolist(), pixels):
+            group = "hero" if scene.ids[k] == self.hero.id else scene.groups[k]
+            members.setdefault(group, []).append(polygon)
+        return {group: members[group] for group in DRAW_ORDER if group in members}
 
-    def _poses_one_by_one(self) -> tuple[np.ndarray, np.ndarray]:
+
+class ActorScene(PerFrame):
+    """The vehicles and walkers of one world at one frame as world-frame polygons, read once per frame for
+    every hero's BirdView (the heroes of a world share it)."""
+
+    def __init__(self) -> None:
+        self.ids = np.zeros(0, dtype=np.int64)
+        self.positions = np.zeros((0, 2))  # each drawn actor's location (x, y)
+        self.polygons = np.zeros((0, 5, 2))  # and its polygon's corners in world (x, y)
+        self.groups: list[str] = []  # "walkers", "vehicles" or "two_wheelers"
+        self._facts: dict[int, tuple] = {}  # actor id -> (group, local polygon), ("", None) for one not drawn
+
+    def read(self, world: Any) -> None:
+        poses = getattr(world, "actor_poses", None)  # the embedded world reads every pose in one call
+        ids, poses = poses() if callable(poses) else self._poses_one_by_one(world)
+        facts = [(k, self._drawing_facts(world, actor_id)) for k, actor_id in enumerate(ids.tolist())]
+        facts = [(k, group, local) for k, (group, local) in facts if group]
+        rows = [k for k, _, _ in facts]
+        self.ids, self.positions = ids[rows], poses[rows, :2].reshape(-1, 2)
+        self.groups = [group for _, group, _ in facts]
+        if not facts:
+            self.polygons = np.zeros((0, 5, 2))
+            return
+        local = np.stack([local for _, _, local in facts])  # (K, 5, 2)
+        x, y, yaw = poses[rows].T[:, :, None]
+        c, s = np.cos(yaw), np.sin(yaw)
+        self.polygons = np.stack([x + c * local[..., 0] - s * local[..., 1],
+                                  y + s * local[..., 0] + c * local[..., 1]], axis=2)
+
+    def _poses_one_by_one(self, world: Any) -> tuple[np.ndarray, np.ndarray]:
         """Ids and (x, y, yaw radians) of the actors drawn, read actor by actor (a CARLA server's world)."""
         ids, poses = [], []
-        for actor in self.world.get_actors():
-            if self._drawing_facts(actor.id, actor)[0]:
+        for actor in world.get_actors():
+            if self._drawing_facts(world, actor.id, actor)[0]:
                 t = actor.get_transform()
                 ids.append(actor.id)
                 poses.append((t.location.x, t.location.y, math.radians(t.rotation.yaw)))
         return np.array(ids, dtype=np.int64), np.array(poses).reshape(-1, 3)
 
-    def _drawing_facts(self, actor_id: int, actor: Any = None) -> tuple:
+    def _drawing_facts(self, world: Any, actor_id: int, actor: Any = None) -> tuple:
         """``(group, local polygon)`` of an actor, ``("", None)`` for one not drawn (cached by id)."""
         facts = self._facts.get(actor_id)
         if facts is None:
-            actor = actor if actor is not None else self.world.get_actor(actor_id)
-            facts = self._facts[actor_id] = (self._describe(actor) if actor is not None else None) or ("", None)
+            actor = actor if actor is not None else world.get_actor(actor_id)
+            facts = self._facts[actor_id] = (describe(actor) if actor is not None else None) or ("", None)
         return facts
 
-    def _actor_polygons(self, hero_location: carla.Location, world_to_view: np.ndarray) -> dict[str, list]:
-        """Polygons (fixed point, 4 fractional bits) of the vehicles and walkers near the hero, by
-        group, in drawing order: walkers, vehicles, two-wheelers, hero on top."""
-        ids, poses = self._read_poses()
-        reach = (self._view + 10.0) ** 2
-        near = np.flatnonzero((poses[:, 0] - hero_location.x) ** 2 + (poses[:, 1] - hero_location.y) ** 2 < reach)
-        facts = [(k, self._drawing_facts(actor_id)) for k, actor_id in zip(near.tolist(), ids[near].tolist())]
-        facts = [(k, group, local) for k, (group, local) in facts if group]
-        if not facts:
-            return {}
-        local = np.stack([local for _, _, local in facts])  # (K, 5, 2)
-        x, y, yaw = poses[[k for k, _, _ in facts]].T[:, :, None]
-        c, s = np.cos(yaw), np.sin(yaw)
-        wx = x + c * local[..., 0] - s * local[..., 1]
-        wy = y + s * local[..., 0] + c * local[..., 1]
-        u = world_to_view[0, 0] * wx + world_to_view[0, 1] * wy + world_to_view[0, 2]
-        v = world_to_view[1, 0] * wx + world_to_view[1, 1] * wy + world_to_view[1, 2]
-        pixels = np.round(np.stack([u, v], axis=2) * 16).astype(np.int32)
-        members: dict[str, list] = {}
-        for polygon, (_, group, _) in zip(pixels, facts):
-            members.setdefault(group, []).append(polygon)
-        return {group: members[group] for group in DRAW_ORDER if group in members}
+
+def describe(actor: Any) -> tuple[str, np.ndarray] | None:
+    """Static drawing facts of an actor: its group and its polygon of 5 points in the actor's frame
+    (vehicles: the original's arrow; walkers: a rectangle twice their box, one side split in two), or None."""
+    type_id = actor.type_id
+    box = actor.bounding_box
+    ex, ey = box.extent.x, box.extent.y
+    if type_id.startswith("walker.pedestrian"):
+        group = "walkers"
+        local = np.array([(-2 * ex, -2 * ey), (2 * ex, -2 * ey), (2 * ex, 0.0), (2 * ex, 2 * ey),
+                          (-2 * ex, 2 * ey)])
+    elif type_id.startswith("vehicle."):
+        group = "two_wheelers" if actor.attributes.get("number_of_wheels") == "2" else "vehicles"
+        local = np.array([(-ex, -ey), (-ex, ey), (ex - 0.8, ey), (ex, 0.0), (ex - 0.8, -ey)])
+    else:
+        return None
+    return group, local + np.array([box.location.x, box.location.y])
+
+
+#: Each world's actor scene (the very world object: the heroes of one world share it), kept while the world is.
+actor_scene: PerWorld[ActorScene] = PerWorld(ActorScene)
 
 
 class BirdviewSensor(PseudoSensor):
@@ -330,7 +356,7 @@ class BirdviewSensor(PseudoSensor):
         self.renderer.set_route(progress)
 
     def compute(self, frame: int) -> None:
-        self.update_sensor(self.renderer.render(), frame)
+        self.update_sensor(self.renderer.render(frame), frame)
 
     def parse(self, data: np.ndarray) -> np.ndarray:
         return data

@@ -8,7 +8,10 @@ angles to the right), and reports three distances in metres, capped at ``range``
   the map raster (:mod:`..common.map_raster`, 4 px/m) by marching along the ray every 0.25 m;
 - ``marking``: the first lane marking on the same march (the hero's own lane's lines on the side rays);
 - ``obstacle``: the nearest bounding box of another vehicle, walker or ``static.prop`` actor, by exact
-  ray-box intersection (vectorised over rays and actors).
+  ray-box intersection.
+
+The rays of every hero of a world are measured together, once per frame, in one compiled call
+(:mod:`.ray_march`): the first hero's sensor to ask for a frame measures them all (:class:`LidarBatch`).
 
 Output: ``float32`` array ``(rays, 3)`` with the columns in that order. Attributes: ``rays`` (default 32),
 ``range`` (metres, 40), ``fov`` (degrees spanned, 360: all around; below 360 the rays spread over
@@ -24,8 +27,10 @@ from typing import Any, Mapping
 import numpy as np
 
 from ..common.identity_cache import IdentityCache
+from ..common.per_frame import PerFrame, PerWorld
 from ..common.map_raster import MARKING_LABELS, ROAD_LABELS, map_layer
 from ..errors import ConfigError
+from .ray_march import march_rays
 from .sensor import PseudoSensor
 
 RASTER_PPM = 4.0  # pixels per metre of the marched map raster (the BirdView's cached layer)
@@ -41,54 +46,26 @@ def ray_angles(rays: int, fov: float) -> np.ndarray:
     return np.radians(np.linspace(-fov / 2.0, fov / 2.0, rays))
 
 
-def box_distances(origin: np.ndarray, directions: np.ndarray, centres: np.ndarray, yaws: np.ndarray,
-                  extents: np.ndarray, limit: float) -> np.ndarray:
-    """Distance along each ray (``directions``: (R, 2) unit vectors from ``origin``) to the nearest of the
-    oriented boxes (``centres`` (B, 2), ``yaws`` (B,) radians, half ``extents`` (B, 2)), ``limit`` if none."""
-    if len(centres) == 0:
-        return np.full(len(directions), limit, dtype=np.float32)
-    c, s = np.cos(yaws), np.sin(yaws)
-    rel = origin[None, :] - centres  # ray origin in each box's frame (B, 2)
-    o = np.stack([c * rel[:, 0] + s * rel[:, 1], -s * rel[:, 0] + c * rel[:, 1]], axis=1)
-    d = np.stack([directions[:, None, 0] * c + directions[:, None, 1] * s,
-                  -directions[:, None, 0] * s + directions[:, None, 1] * c], axis=2)  # (R, B, 2)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        inverse = 1.0 / np.where(np.abs(d) < 1e-12, 1e-12, d)
-        t1 = (-extents[None] - o[None]) * inverse
-        t2 = (extents[None] - o[None]) * inverse
-    near = np.minimum(t1, t2).max(axis=2)
-    far = np.maximum(t1, t2).min(axis=2)
-    hit = far >= np.maximum(near, 0.0)
-    distance = np.where(hit, np.maximum(near, 0.0), np.inf).min(axis=1)
-    return np.minimum(distance, limit).astype(np.float32)
-
-
 #: The road and marking masks of a map layer, computed once and shared by every hero's rays (a town's masks
 #: take megabytes).
 _MASKS: IdentityCache[tuple[np.ndarray, np.ndarray]] = IdentityCache(4)
 
 
-class ObstacleTable:
-    """Every obstacle's box (vehicles, walkers, ``static.prop``) in a world at one frame, gathered once per frame
-    and shared by the rays of every hero of that world (each hero leaves itself out)."""
+class ObstacleTable(PerFrame):
+    """Every obstacle's box (vehicles, walkers, ``static.prop``) in a world at one frame, and each one's pose,
+    read once per frame for the rays of every hero of that world (each hero leaves itself out)."""
 
     def __init__(self) -> None:
-        self.frame: int | None = None
         self.ids = np.zeros(0, dtype=np.int64)
-        self.centres = np.zeros((0, 2))
+        self.positions = np.zeros((0, 2))  # the actors' locations (x, y)
+        self.centres = np.zeros((0, 2))  # their boxes' centres
         self.yaws = np.zeros(0)
         self.extents = np.zeros((0, 2))
+        self.rows: dict[int, int] = {}  # actor id -> row
         self._boxes: dict[int, tuple | None] = {}  # actor id -> (box centre offset, half extents) or None
 
-    def at(self, world: Any, frame: int | None) -> "ObstacleTable":
-        """The table of ``frame`` (gathered now unless it already is; ``None``: always gathered)."""
-        if frame is None or frame != self.frame:
-            self._gather(world)
-            self.frame = frame
-        return self
-
-    def _gather(self, world: Any) -> None:
-        ids, centres, yaws, extents = [], [], [], []
+    def read(self, world: Any) -> None:
+        ids, positions, centres, yaws, extents = [], [], [], [], []
         for actor in world.get_actors():
             box = self._boxes.get(actor.id, False)
             if box is False:
@@ -100,12 +77,14 @@ class ObstacleTable:
             c, s = math.cos(yaw), math.sin(yaw)
             (bx, by), extent = box
             ids.append(actor.id)
+            positions.append((t.location.x, t.location.y))
             centres.append((t.location.x + c * bx - s * by, t.location.y + s * bx + c * by))
             yaws.append(yaw)
             extents.append(extent)
         self.ids = np.array(ids, dtype=np.int64)
-        self.centres, self.yaws = np.array(centres).reshape(-1, 2), np.array(yaws)
-        self.extents = np.array(extents).reshape(-1, 2)
+        self.positions, self.centres = np.array(positions).reshape(-1, 2), np.array(centres).reshape(-1, 2)
+        self.yaws, self.extents = np.array(yaws), np.array(extents).reshape(-1, 2)
+        self.rows = {actor_id: row for row, actor_id in enumerate(ids)}
 
     @staticmethod
     def _box(actor: Any) -> tuple | None:
@@ -113,19 +92,6 @@ class ObstacleTable:
             return None
         box = actor.bounding_box
         return (box.location.x, box.location.y), (box.extent.x, box.extent.y)
-
-
-#: Each world's obstacle table (the very world object: the heroes of one world share it), kept while the world is.
-_TABLES: "weakref.WeakKeyDictionary[Any, ObstacleTable]" = weakref.WeakKeyDictionary()
-
-
-def obstacle_table(world: Any) -> ObstacleTable:
-    """The obstacle table the rays of every hero of ``world`` share (a world that cannot be referenced weakly
-    gets a table of its own)."""
-    try:
-        return _TABLES.setdefault(world, ObstacleTable())
-    except TypeError:
-        return ObstacleTable()
 
 
 class VirtualLidar:
@@ -138,35 +104,80 @@ class VirtualLidar:
         self.layer = map_layer(world.get_map(), RASTER_PPM)
         self.road, self.marking = _MASKS.get(self.layer, lambda layer: (ROAD_LABELS[layer.labels],
                                                                          MARKING_LABELS[layer.labels]))
-        self.steps = np.arange(MARCH_STEP, self.range + 1e-6, MARCH_STEP)
-        self.table = obstacle_table(world)
+        #: what lidars measured in one call share: the map raster, the rays and the range
+        self.key = (id(self.road), self.angles.tobytes(), self.range)
+        self.batch = lidar_batch(world)
+        self.batch.add(self)
 
     def measure(self, frame: int | None = None) -> np.ndarray:
-        """``(rays, 3)`` distances in metres: road edge, lane marking, obstacle (at ``frame``, whose obstacles
-        are gathered once for every hero; ``None``: gathered for this call)."""
-        transform = self.hero.get_transform()
-        x, y = transform.location.x, transform.location.y
-        headings = math.radians(transform.rotation.yaw) + self.angles
-        directions = np.stack([np.cos(headings), np.sin(headings)], axis=1)
-        result = np.empty((len(self.angles), 3), dtype=np.float32)
-        layer = self.layer
-        px = ((x + directions[:, None, 0] * self.steps - layer.origin_x) * layer.pixels_per_meter).astype(np.int64)
-        py = ((y + directions[:, None, 1] * self.steps - layer.origin_y) * layer.pixels_per_meter).astype(np.int64)
-        rows, cols = self.road.shape
-        inside = (px >= 0) & (px < cols) & (py >= 0) & (py < rows)
-        px, py = np.clip(px, 0, cols - 1), np.clip(py, 0, rows - 1)
-        for column, (mask, outside_hits) in enumerate(((~self.road, True), (self.marking, False))):
-            hits = np.where(inside, mask[py, px], outside_hits)
-            first = np.argmax(hits, axis=1)
-            result[:, column] = np.where(hits.any(axis=1), self.steps[first] - MARCH_STEP, self.range)
-        result[:, 2] = self._obstacles(np.array([x, y]), directions, self.table.at(self.world, frame))
-        return result
+        """``(rays, 3)`` distances in metres: road edge, lane marking, obstacle, at ``frame`` (measured with
+        every other hero's of this world, once per frame); ``None``: this hero alone, now."""
+        return self.batch.measure(self, frame)
 
-    def _obstacles(self, origin: np.ndarray, directions: np.ndarray, table: ObstacleTable) -> np.ndarray:
-        reach = (self.range + 10.0) ** 2
-        near = (((table.centres - origin) ** 2).sum(axis=1) <= reach) & (table.ids != self.hero.id)
-        return box_distances(origin, directions, table.centres[near], table.yaws[near], table.extents[near],
-                             self.range)
+    def close(self) -> None:
+        """Leave the world's batch (the hero is going)."""
+        self.batch.remove(self)
+
+
+class LidarBatch:
+    """The virtual LiDARs of one world, measured together once per frame (see the module docstring). It holds
+    no reference to the world (it is kept in a weak map keyed by the world)."""
+
+    def __init__(self) -> None:
+        self.table = ObstacleTable()
+        self._members: "weakref.WeakValueDictionary[int, VirtualLidar]" = weakref.WeakValueDictionary()
+        self._frame: int | None = None
+        self._results: dict[int, np.ndarray] = {}  # id(lidar) -> its rays at self._frame, until taken
+
+    def __len__(self) -> int:
+        return len(self._members)
+
+    def add(self, lidar: VirtualLidar) -> None:
+        self._members[id(lidar)] = lidar
+
+    def remove(self, lidar: VirtualLidar) -> None:
+        self._members.pop(id(lidar), None)
+        self._results.pop(id(lidar), None)
+
+    def measure(self, lidar: VirtualLidar, frame: int | None) -> np.ndarray:
+        """``lidar``'s rays at ``frame`` (every member's measured at the first call of a frame)."""
+        if frame is None:
+            return self._compute([lidar], self.table.at(lidar.world, None))[id(lidar)]
+        if frame != self._frame or id(lidar) not in self._results:
+            self._frame = frame
+            table = self.table.at(lidar.world, frame)
+            members = [m for m in self._members.values() if m.hero.id in table.rows] \
+                if lidar.hero.id in table.rows else [lidar]
+            self._results = {}
+            groups: dict[tuple, list[VirtualLidar]] = {}
+            for member in members:
+                groups.setdefault(member.key, []).append(member)
+            for group in groups.values():
+                self._results.update(self._compute(group, table))
+        return self._results.pop(id(lidar))
+
+    @staticmethod
+    def _compute(lidars: list[VirtualLidar], table: ObstacleTable) -> dict[int, np.ndarray]:
+        """The rays of ``lidars`` (one key) in one compiled call."""
+        first = lidars[0]
+        rows = [table.rows.get(lidar.hero.id) for lidar in lidars]
+        if None in rows:  # a hero that is no obstacle (not a vehicle or walker): read its pose
+            transforms = [lidar.hero.get_transform() for lidar in lidars]
+            origins = np.array([(t.location.x, t.location.y) for t in transforms])
+            yaws = np.radians([t.rotation.yaw for t in transforms])
+        else:
+            origins, yaws = table.positions[rows], table.yaws[rows]
+        out = np.empty((len(lidars), len(first.angles), 3), dtype=np.float32)
+        layer = first.layer
+        march_rays(origins.reshape(-1, 2), np.asarray(yaws, dtype=np.float64),
+                   np.array([lidar.hero.id for lidar in lidars], dtype=np.int64), first.angles, MARCH_STEP,
+                   first.range, first.road, first.marking, layer.origin_x, layer.origin_y, layer.pixels_per_meter,
+                   table.centres, table.yaws, table.extents, table.ids, out)
+        return {id(lidar): rays for lidar, rays in zip(lidars, out)}
+
+
+#: Each world's batch (the very world object: the heroes of one world share it), kept while the world is.
+lidar_batch: PerWorld[LidarBatch] = PerWorld(LidarBatch)
 
 
 class VirtualLidarSensor(PseudoSensor):
@@ -196,3 +207,6 @@ class VirtualLidarSensor(PseudoSensor):
     def parse(self, data: np.ndarray) -> np.ndarray:
         return data
 
+    def destroy(self) -> None:
+        self.lidar.close()
+        super().destroy()

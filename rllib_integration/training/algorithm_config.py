@@ -85,15 +85,17 @@ def build_algorithm_config(data: dict[str, Any], source: str, default_algorithm:
     name = algorithm_name(data, source, default_algorithm)
     check_options(data, source)
     config = ALGORITHMS[name]()[1].environment(CarlaEnv, env_config=data["env_config"])
-    heroes = hero_count(data["env_config"].get("experiment") or {})
-    if heroes > 1:  # one world of that many heroes per env runner (self-play)
-        given = (data.get("env_runners") or {}).get("num_envs_per_env_runner", heroes)
-        if given != heroes:
+    experiment = data["env_config"].get("experiment") or {}
+    heroes, worlds = hero_count(experiment), int(experiment.get("worlds", 1))
+    if heroes > 1 or worlds > 1:  # one or more worlds of that many heroes per env runner (self-play)
+        envs = heroes * worlds
+        given = (data.get("env_runners") or {}).get("num_envs_per_env_runner", envs)
+        if given != envs:
             raise ConfigError(f"{source}: env_runners.num_envs_per_env_runner: {given!r}, but env_config.experiment."
-                              f"heroes makes each env runner's world of {heroes} heroes its {heroes} envs. Fix: set "
-                              f"num_envs_per_env_runner: {heroes} or leave it out.")
+                              f"heroes and worlds make each env runner's {worlds} world(s) of {heroes} heroes its "
+                              f"{envs} envs. Fix: set num_envs_per_env_runner: {envs} or leave it out.")
         config.environment(CarlaVectorEnv, env_config=data["env_config"]).env_runners(
-            num_envs_per_env_runner=heroes, gym_env_vectorize_mode="vector_entry_point")
+            num_envs_per_env_runner=envs, gym_env_vectorize_mode="vector_entry_point")
     for section in CONFIG_SECTIONS:
         values = data.get(section) or {}
         accepted = sorted({option for cls in type(config).__mro__ if section in vars(cls)

@@ -40,7 +40,24 @@ class EpisodeMetricsCallbacks(RLlibCallback):
         for candidate in self.END_REASONS + ("other",):
             metrics_logger.log_value(f"carla/end_{candidate}", float(reason == candidate))
 
+    def on_sample_end(self, *, env_runner: Any = None, metrics_logger: Any = None, **kwargs: Any) -> None:
+        # Every sample call logs the runner's count, so an iteration in which no episode starts or ends (long
+        # episodes, a failure at its start) still shows the restarts so far, never a bare zero.
+        count = simulator_restarts(getattr(env_runner, "env", None))
+        if metrics_logger is not None and count is not None:
+            self._log_restarts({"simulator_restarts": count}, metrics_logger)
+
     @staticmethod
     def _log_restarts(info: dict, metrics_logger: Any) -> None:
         if "simulator_restarts" in info:  # a running count: its maximum, not a mean
             metrics_logger.log_value("carla/simulator_restarts_max", float(info["simulator_restarts"]), reduce="max")
+
+
+def simulator_restarts(env: Any) -> int | None:
+    """The simulator restarts of an env runner's env (a vector of envs, one env, or ``None``): the largest
+    ``simulator_restarts`` of its sub-environments, ``None`` where none counts them."""
+    base = getattr(env, "unwrapped", env)
+    counts = [getattr(getattr(candidate, "unwrapped", candidate), "simulator_restarts", None)
+              for candidate in (base, *getattr(base, "envs", ()))]
+    counts = [int(count) for count in counts if count is not None]
+    return max(counts) if counts else None

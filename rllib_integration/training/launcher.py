@@ -356,17 +356,33 @@ def _run(args: argparse.Namespace, script: TrainingScript, config: Any, run: dic
             os.path.dirname(rllib_integration.__file__), os.path.dirname(script.example_package.__file__)]},
                  log_to_driver=True)
     else:  # the workers' output: the log file unless --verbose
-        try:
-            ray.init(include_dashboard=False, log_to_driver=True, runtime_env=quiet)
-        except RuntimeError as error:  # seen once on a loaded 2-core machine: its GCS server did not come up in time
+        error = start_local_ray(quiet)
+        if error is not None:
             signal.signal(signal.SIGINT, previous)
-            console.error(f"Ray could not start on this machine: {error}. Fix: run the command again (nothing was "
-                          "trained); Ray's own logs are under /tmp/ray/session_latest/logs")
+            console.error(f"Ray could not start on this machine: {error} (tried twice). Fix: run the command again "
+                          "(nothing was trained); Ray's own logs are under /tmp/ray/session_latest/logs")
             return 1
     try:
         return _fit(args, config, run, stopper, callbacks, checkpoint, storage)
     finally:
         ray.shutdown()
+
+
+def start_local_ray(runtime_env: dict, attempts: int = 2) -> Exception | None:
+    """Start a local Ray instance, trying again once where its start fails (seen on loaded 2-core machines: the
+    GCS server, or the raylet's registration, not up within Ray's timeout; Ray raises a plain ``Exception`` for
+    the latter); returns the last failure, or None once started."""
+    failure: Exception | None = None
+    for attempt in range(attempts):
+        try:
+            ray.init(include_dashboard=False, log_to_driver=True, runtime_env=runtime_env)
+            return None
+        except Exception as error:  # noqa: BLE001 - Ray's start failures have no class of their own
+            failure = error
+            ray.shutdown()
+            if attempt + 1 < attempts:
+                console.info(f"Ray did not start ({error}); trying again")
+    return failure
 
 
 def _fit(args: argparse.Namespace, config: Any, run: dict, stopper: StopCriteria, callbacks: list,

@@ -1,0 +1,74 @@
+"""Observations of many heroes of one world computed together: the virtual LiDAR of every hero in one compiled
+call per frame, the BirdView's actors read once per frame; each hero gets what it would measure alone."""
+
+import numpy as np
+
+from ppo_example.ppo_experiment import RouteExperiment
+from rllib_integration import CarlaVectorEnv
+from rllib_integration.sensors import birdview, virtual_lidar
+
+
+def vector_env(sensors: dict, heroes: int) -> CarlaVectorEnv:
+    config = {"carla": {"simulator": "embedded", "enable_rendering": False},
+              "experiment": {"type": RouteExperiment, "town": "GridTown", "hero": {"sensors": sensors},
+                             "background_activity": {"n_vehicles": 6, "n_walkers": 4, "seed": 2}}}
+    return CarlaVectorEnv(config, num_envs=heroes)
+
+
+def test_every_heros_rays_are_measured_in_one_call_a_frame_and_equal_its_rays_measured_alone(monkeypatch):
+    calls = []
+    march = virtual_lidar.march_rays
+    monkeypatch.setattr(virtual_lidar, "march_rays", lambda *args: (calls.append(len(args[0])), march(*args)))
+    env = vector_env({"vlidar": {"type": "sensor.virtual_lidar", "rays": 16}}, heroes=8)
+    try:
+        env.action_space.seed(0)
+        env.reset(seed=0)
+        assert calls == [8], "the first observations: one call for the 8 heroes"
+        for _ in range(30):
+            calls.clear()
+            env.step(env.action_space.sample())
+            assert calls == [8], f"one call a tick for every acting or respawned hero, got {calls}"
+        lidars = [agent.sensor_interface.sensors["vlidar"].lidar for agent in env.world.agents]
+        frame = env.world.core.world.get_snapshot().frame + 1000  # a frame no sensor measured yet
+        together = [lidar.measure(frame) for lidar in lidars]
+        alone = [lidar.measure() for lidar in lidars]
+        for rays, own in zip(together, alone):
+            assert rays.shape == (16, 3) and np.array_equal(rays, own)
+        assert any((rays[:, 2] < 40.0).any() for rays in together), "some hero sees another car"
+        world = env.world.core.world
+        assert len(virtual_lidar.lidar_batch(world)) == 8
+    finally:
+        env.close()
+    assert len(virtual_lidar.lidar_batch(world)) == 0, "destroyed sensors leave the batch"
+
+
+def test_every_heros_birdview_draws_the_actors_read_once_a_frame_as_it_would_alone(monkeypatch):
+    reads = []
+    read = birdview.ActorScene.read
+    monkeypatch.setattr(birdview.ActorScene, "read", lambda self, world: (reads.append(1), read(self, world)))
+    env = vector_env({"vlidar": {"type": "sensor.virtual_lidar", "rays": 8},  # the experiment's observation
+                      "birdview": {"type": "sensor.birdview", "size": 64, "radius": 16, "output": "masks"}}, heroes=6)
+    try:
+        env.action_space.seed(1)
+        env.reset(seed=1)
+        for _ in range(20):
+            reads.clear()
+            env.step(env.action_space.sample())
+            assert len(reads) == 1, "the actors are read once a tick for the 6 heroes"
+        world = env.world.core.world
+        first, second = env.world.agents[0].hero, env.world.agents[1].hero
+        ahead = first.get_transform()
+        ahead.location += 8.0 * ahead.get_forward_vector()
+        second.set_transform(ahead)  # hero 1 in hero 0's picture
+        frame = world.get_snapshot().frame + 1000  # a frame no sensor drew yet
+        vehicles = birdview.MASK_CHANNELS.index("vehicles")
+        seen = 0
+        for agent in env.world.agents:
+            renderer = agent.sensor_interface.sensors["birdview"].renderer
+            shared = renderer.render(frame)
+            alone = birdview.BirdviewRenderer(world, agent.hero, 64, 16.0, "masks").render()
+            assert np.array_equal(shared, alone)
+            seen += int(shared[..., vehicles].any())
+        assert seen >= 2, "hero 0 sees hero 1, and hero 1 sees hero 0"
+    finally:
+        env.close()
