@@ -261,3 +261,31 @@ def test_a_walker_passes_one_standing_in_its_way(grid):
     finally:
         standing.destroy()
         walking.destroy()
+
+
+def test_an_open_door_stands_in_the_way_of_a_car_passing_close(grid):
+    """CARLA's doors are physical: a car passing half a metre from a parked car's side hits its open front door
+    (the parked car is the other actor), and passes clear of it with the door shut; the bounding box stays the
+    body's."""
+    grid.unload_map_layer(carla.MapLayer.Buildings | carla.MapLayer.Foliage | carla.MapLayer.Props)
+    try:
+        east = max(grid.get_environment_objects(carla.CityObjectLabel.Walls), key=lambda o: o.transform.location.x)
+        base = carla.Location(east.transform.location.x - 30.0, east.transform.location.y + 100.0, 0.0)
+        hits = {}
+        for door in (None, carla.VehicleDoor.FL):
+            parked = Car(grid, carla.Location(base.x, base.y + 12.0, 0.0), 90.0)  # heading +y: its left is +x
+            extent = parked.actor.bounding_box.extent
+            if door is not None:
+                parked.actor.open_door(door)
+            passing = Car(grid, carla.Location(base.x + 2.0 * extent.y + 0.5, base.y, 0.0), 90.0)
+            passing.launch(15.0)
+            passing.drive(3.0, carla.VehicleControl(throttle=0.4))
+            hits[door] = passing.hits(MKZ)
+            assert parked.actor.bounding_box.extent == extent
+            assert passing.actor.get_location().y > base.y + 12.0, "it drove past"
+            parked.destroy()
+            passing.destroy()
+        assert not hits[None], "with the door shut it passes clear"
+        assert hits[carla.VehicleDoor.FL], "the open door is hit"
+    finally:
+        grid.load_map_layer(carla.MapLayer.All)

@@ -36,7 +36,7 @@ from ..inference.policy import load_policy
 from ..routes.planner import RoadOption
 from ..routes.progress import Route
 from .bypass import HAND_OVER_GAP, Bypass, find_blockers
-from .yielding import crossing_conflict, near_junction
+from .yielding import crossing_conflict, near_junction, pulling_out_blocked
 
 PATH_STEP = 2  # route points (metres) between the locations handed to the traffic manager
 LANE_CHANGE_NOTICE = 12  # route points (metres) before a lane change the autopilot is asked to make it
@@ -148,12 +148,14 @@ class AutopilotAgent(AutonomousAgent):
         tm.set_path(hero, points + [self.route[-1][0].transform.location])
 
     def run_step(self, input_data: Mapping[str, Any], timestamp: float) -> carla.VehicleControl | None:
-        """Brake for a vehicle crossing the route's path at a junction (:mod:`.yielding`), drive round an
+        """Brake for a vehicle crossing the route's path at a junction, and wait to pull out onto the route's lane
+        from beside it while a vehicle comes (:mod:`.yielding`), drive round an
         obstacle blocking the route's lane (:mod:`.bypass`); otherwise the traffic manager drives, asked for
         the route's lane changes (:meth:`_lane_changes`)."""
         core, index = self.core, self.core.route_progress.index
         if self.bypass is None:  # yield: the traffic manager keeps its path and brakes to a stop
-            conflict = near_junction(self.route, index) and crossing_conflict(core.world, core.hero, self.route, index)
+            conflict = near_junction(self.route, index) and crossing_conflict(core.world, core.hero, self.route, index) \
+                or pulling_out_blocked(core.world, core.map, core.hero, self.route, index)
             if conflict != self.yielding:
                 core.traffic_manager.vehicle_percentage_speed_difference(
                     core.hero, STOP_DIFFERENCE if conflict else SPEED_DIFFERENCE)

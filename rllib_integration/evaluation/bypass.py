@@ -4,7 +4,8 @@ construction sites), through the carla API only.
 :func:`find_blockers` looks along the route ahead for scenario obstacles on or beside the route's lane: a vehicle
 standing on its hand brake whose ``role_name`` starts with ``scenario`` (as the Leaderboard's obstacle scenarios name theirs:
 the autopilot is privileged, as PDM-Lite reads the scenario's actors), a scenario's slow two-wheeler
-(HazardAtSideLane's cyclists: the manoeuvre's end follows them) or a prop taller than ground clutter.
+(HazardAtSideLane's cyclists: the manoeuvre's end follows them), a car parked beside the lane that opens its door into
+it (``role_name`` ``scenario door``: VehicleOpensDoorTwoWays) or a prop taller than ground clutter.
 :class:`Bypass` then drives the hero itself: it waits, braking, until the lane beside has room (the
 opposite direction's lane clear of oncoming vehicles for the whole manoeuvre), then follows the route
 shifted as far over as the obstacles need (at most one lane) from :data:`LEAD_IN` metres before the first
@@ -34,6 +35,7 @@ ONCOMING_TIME = 12.0  # seconds of oncoming traffic at its speed the opposite la
 SIDE_CLEARANCE = 0.5  # metres between the hero's side and an obstacle it passes
 IN_LANE_SHIFT = 0.8  # metres: a smaller shift stays in the lane and needs no gap in the lane beside
 AHEAD_MIN, BRAKE_TIME, WAY_MARGIN = 4.0, 1.5, 0.8  # a walker or moving car this far ahead (m + s x speed) stops it
+DOOR_REACH = 1.0  # metres a car's open door stands out from its side
 HAND_OVER_GAP = 20.0  # metres (plus a second at the hero's speed) from the first obstacle the bypass takes over
 
 
@@ -66,15 +68,25 @@ def find_blockers(world: Any, town_map: carla.Map, hero: Any, route: Route,
             continue
         waypoint = ahead[k][0]
         lateral = -(location.x - points[k, 0]) * math.sin(yaws[k]) + (location.y - points[k, 1]) * math.cos(yaws[k])
-        if abs(lateral) - actor.bounding_box.extent.y >= waypoint.lane_width / 2.0 + NEAR_LANE:
+        if abs(lateral) - side_reach(actor) >= waypoint.lane_width / 2.0 + NEAR_LANE:
             continue
-        if type_id.startswith("vehicle."):
+        if type_id.startswith("vehicle.") and not opens_door(actor):
             lane = town_map.get_waypoint(location)
             if lane is not None and (lane.road_id, lane.lane_id) != (waypoint.road_id, waypoint.lane_id) and \
                     not lane.is_junction and abs(lateral) > waypoint.lane_width / 2.0:
                 continue
         found.append((float(k), float(lateral), actor))
     return sorted(found, key=lambda item: item[0])
+
+
+def opens_door(actor: Any) -> bool:
+    """Whether ``actor`` is a scenario's parked car that opens its door into the lane."""
+    return actor.attributes.get("role_name", "") == "scenario door"
+
+
+def side_reach(actor: Any) -> float:
+    """Metres from ``actor``'s centre line its side (or its door, opened or about to be) stands out."""
+    return actor.bounding_box.extent.y + (DOOR_REACH if opens_door(actor) else 0.0)
 
 
 class Bypass:
@@ -100,7 +112,7 @@ class Bypass:
         # as far over as the obstacles need (a car at the kerb: hardly), at most one lane
         side = 1.0 if self.left else -1.0
         half = hero.bounding_box.extent.y
-        needed = max(actor.bounding_box.extent.y + half + SIDE_CLEARANCE - side * lateral
+        needed = max(side_reach(actor) + half + SIDE_CLEARANCE - side * lateral
                      for _, lateral, actor in blockers)
         self.shift = min(lane_shift, max(0.0, needed))
         self.opposite = self.beside is not None and self.beside.lane_id * lane.lane_id < 0

@@ -96,7 +96,7 @@ class RouteMonitor:
         gained, self._completed = self.progress.completed - self._completed, self.progress.completed
         self.outside_now = self.lanes.outside(
             transform, wrong_way_counts=self.scenarios is None or not self.scenarios.wrong_way_allowed)
-        if self.outside_now:
+        if self.outside_now and not (self.scenarios is not None and self.scenarios.outside_lanes_allowed):
             self.outside_metres += gained
         found = self.collisions.update(now, location, speed if self._speed is None else self._speed)
         self._speed = speed

@@ -1,13 +1,15 @@
 """The autopilot's look at crossing traffic before and in a junction (a vehicle running its red light, or
-taking priority it does not have, as the Leaderboard 2.0's junction scenarios send), through the carla API
-only.
+taking priority it does not have, as the Leaderboard 2.0's junction scenarios send), and along the route's lane
+before it pulls out onto it (:func:`pulling_out_blocked`: ParkingExit), through the carla API only.
 
 :func:`crossing_conflict` predicts every moving vehicle near the junction at constant velocity for
 :data:`HORIZON` seconds and the hero along its route speeding up from its speed (:func:`arrival_times`); a vehicle
 that would be on a point of the hero's path from :data:`TIME_GAP` seconds before the hero reaches it
 until :data:`TIME_GAP` seconds after the hero's length has passed it is a conflict, and the
 autopilot stands on its brakes until there is none. Vehicles driving the hero's way (its leaders and
-followers, the traffic manager's business) are left out.
+followers, the traffic manager's business) are left out: at the points they share with the hero's path, and a
+follower anywhere (where the route leaves its lane at a sharp kink, as at a motorway exit, a follower's straight
+line crosses the hero's path).
 """
 
 from __future__ import annotations
@@ -29,6 +31,9 @@ CLEARANCE = 3.0  # metres between the predicted centres that count as the same p
 SAME_WAY = 35.0  # degrees: a vehicle heading within this of the hero's path drives its way
 NEAR = 60.0  # metres: vehicles farther than this from the hero are not looked at
 MOVING = 1.0  # m/s: slower vehicles are not predicted (standing ones are the traffic manager's leaders)
+PULL_OUT_SPEED = 1.0  # m/s: the hero this slow off the route's lane is pulling out (a parking place)
+PULL_OUT_BEHIND, PULL_OUT_AHEAD = 10.0, 12.0  # metres of the route's lane a pull-out needs free ...
+PULL_OUT_TIME = 3.0  # ... and seconds of a vehicle coming up behind at its speed
 
 
 def near_junction(route: Route, index: int) -> bool:
@@ -62,6 +67,8 @@ def crossing_conflict(world: Any, hero: Any, route: Route, index: int) -> bool:
     leaves = arrival + (2.0 * hero.bounding_box.extent.x + OCCUPANCY_MARGIN) / np.maximum(speed_there, 1.0)
     headings = np.array([w.transform.rotation.yaw for w, _ in path])
     times = np.arange(0.0, HORIZON + 1e-9, STEP)
+    hero_transform = hero.get_transform()
+    hero_forward, hero_yaw = hero_transform.get_forward_vector(), hero_transform.rotation.yaw
     for vehicle in world.get_actors().filter("vehicle.*"):
         if vehicle.id == hero.id:
             continue
@@ -71,6 +78,9 @@ def crossing_conflict(world: Any, hero: Any, route: Route, index: int) -> bool:
         if speed < MOVING or location.distance(hero_location) > NEAR:
             continue
         heading = math.degrees(math.atan2(velocity.y, velocity.x))
+        behind = (location.x - hero_location.x) * hero_forward.x + (location.y - hero_location.y) * hero_forward.y < 0
+        if behind and abs((heading - hero_yaw + 180.0) % 360.0 - 180.0) < SAME_WAY:
+            continue  # a follower (where the route leaves its lane at a kink, too): it keeps its distance
         xs, ys = location.x + velocity.x * times, location.y + velocity.y * times
         d2 = (xs[:, None] - points[None, :, 0]) ** 2 + (ys[:, None] - points[None, :, 1]) ** 2
         close_t, close_k = np.nonzero(d2 < CLEARANCE ** 2)
@@ -79,4 +89,29 @@ def crossing_conflict(world: Any, hero: Any, route: Route, index: int) -> bool:
                 continue  # driving the hero's way at that place
             if arrival[k] - TIME_GAP < times[t] < leaves[k] + TIME_GAP:
                 return True
+    return False
+
+
+def pulling_out_blocked(world: Any, town_map: Any, hero: Any, route: Route, index: int) -> bool:
+    """Whether the hero, standing (slower than :data:`PULL_OUT_SPEED`) beside the route's lane (its centre outside
+    the lane: a parking place), must wait: a vehicle on the route's lane from :data:`PULL_OUT_BEHIND` metres (plus
+    :data:`PULL_OUT_TIME` seconds at its speed) behind it to :data:`PULL_OUT_AHEAD` metres ahead."""
+    if hero.get_velocity().length() > PULL_OUT_SPEED or index >= len(route):
+        return False
+    waypoint = route[index][0]
+    lane, location = waypoint.transform, hero.get_location()
+    right, forward = lane.get_right_vector(), lane.get_forward_vector()
+    if abs((location.x - lane.location.x) * right.x + (location.y - lane.location.y) * right.y) <= \
+            waypoint.lane_width / 2.0:
+        return False
+    for vehicle in world.get_actors().filter("vehicle.*"):
+        if vehicle.id == hero.id:
+            continue
+        other = vehicle.get_location()
+        along = (other.x - location.x) * forward.x + (other.y - location.y) * forward.y
+        if not -(PULL_OUT_BEHIND + PULL_OUT_TIME * vehicle.get_velocity().length()) <= along <= PULL_OUT_AHEAD:
+            continue
+        on = town_map.get_waypoint(other)
+        if on is not None and (on.road_id, on.lane_id) == (waypoint.road_id, waypoint.lane_id):
+            return True
     return False

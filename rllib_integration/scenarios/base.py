@@ -45,6 +45,8 @@ class Scenario:
     TIMEOUT: float | None = None
     #: Whether driving against the lane's direction is not counted outside the route's lanes while it runs.
     WRONG_WAY_ALLOWED = False
+    #: Whether leaving the route's lanes is not counted at all while it runs (ParkingExit's start off them).
+    OUTSIDE_LANES_ALLOWED = False
 
     def __init__(self, spec: ScenarioSpec, world: Any, town_map: carla.Map, hero: Any,
                  progress: RouteProgress, rng: Any, planner: RoutePlanner | None = None) -> None:
@@ -149,16 +151,17 @@ class Scenario:
 
     # -- helpers for subclasses ------------------------------------------------------------------------
     def spawn(self, blueprint_id: str, transform: carla.Transform, role: str = "scenario",
-              physics: bool = True) -> Any:
+              physics: bool = True, flags: tuple[str, ...] = ()) -> Any:
         """An actor of ``blueprint_id`` (a pattern: a seeded pick among the matches, cars (``base_type``) for
-        ``vehicle.*``) at ``transform``, kept for clean-up; :class:`ScenarioBuildError` where it cannot be
-        placed."""
+        ``vehicle.*``, those whose boolean attributes ``flags`` are true) at ``transform``, kept for clean-up;
+        :class:`ScenarioBuildError` where it cannot be placed."""
         matches = list(self.world.get_blueprint_library().filter(blueprint_id))
         if blueprint_id == "vehicle.*":
             matches = [b for b in matches if b.has_attribute("base_type")
                        and b.get_attribute("base_type").as_str().lower() == "car"]
+        matches = [b for b in matches if all(b.has_attribute(f) and b.get_attribute(f).as_bool() for f in flags)]
         if not matches:
-            raise ScenarioBuildError(f"no blueprint {blueprint_id}")
+            raise ScenarioBuildError(f"no blueprint {blueprint_id}" + (f" with {', '.join(flags)}" if flags else ""))
         blueprint = matches[int(self.rng.integers(len(matches)))]
         if blueprint.has_attribute("role_name"):
             blueprint.set_attribute("role_name", role)

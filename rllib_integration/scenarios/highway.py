@@ -4,7 +4,8 @@
 - ``EnterActorFlow(V2)``, ``MergerIntoSlowTraffic(V2)``, ``InterurbanActorFlow``, ``InterurbanAdvancedActorFlow``: a flow on every lane of the road at ``start_actor_flow`` (of the same
   direction), each planned to its lane at ``end_actor_flow``, one car every ``source_dist_interval`` metres
   (20-50) at ``flow_speed`` (10 m/s), the road already filled when the scenario starts; the hero merges into
-  it, crosses it or leaves it. The scenario ends 20 m after the hero's route parts from the flow's paths (or
+  it, crosses it or leaves it. ``HighwayExit``: one flow, on ``start_actor_flow``'s lane, which the hero crosses to
+  take the exit. The scenario ends 20 m after the hero's route parts from the flow's paths (or
   where the route passes the flow's end) and times out after 240 s;
 - ``HighwayCutIn``: a car waiting at ``other_actor_location`` (on an entry ramp) is timed to reach the merge
   as the hero passes it, and cuts into the hero's lane (10 m past the merge) in front of it at 80 % of the hero's
@@ -54,6 +55,8 @@ class LocatedFlow(Scenario):
     """Flows between the route file's ``start_actor_flow`` and ``end_actor_flow`` (see the module docstring)."""
 
     TIMEOUT = 240.0
+    #: Whether every lane of the road at ``start_actor_flow`` has a flow (else only that lane: HighwayExit).
+    EVERY_LANE = True
 
     def build(self) -> float:
         start = self.map.get_waypoint(location_parameter(self.spec, "start_actor_flow"))
@@ -62,7 +65,8 @@ class LocatedFlow(Scenario):
         entry = self.spec.parameters.get("source_dist_interval")
         gaps = (float(entry["from"]), float(entry["to"])) if entry else (20.0, 50.0)
         self.flows = []
-        for source, sink in zip(same_direction_lanes(start), same_direction_lanes(end)):
+        lanes = zip(same_direction_lanes(start), same_direction_lanes(end)) if self.EVERY_LANE else [(start, end)]
+        for source, sink in lanes:
             try:
                 path = [w for w, _ in self.planner.trace_route(source.transform.location, sink.transform.location)]
             except ValueError:
@@ -159,3 +163,9 @@ class InterurbanActorFlow(LocatedFlow):
 class InterurbanAdvancedActorFlow(LocatedFlow):
     """The hero turns into an interurban road across its flows."""
 
+
+
+class HighwayExit(LocatedFlow):
+    """The hero crosses a highway lane's flow to take the exit (one flow, on ``start_actor_flow``'s lane)."""
+
+    EVERY_LANE = False

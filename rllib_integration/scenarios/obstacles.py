@@ -3,7 +3,8 @@
 ``TwoWays`` variants where the
 lane beside is the opposite direction's (driving against it is then not counted outside the route's lanes
 while the scenario runs, as ScenarioRunner switches its wrong-direction test off). As ScenarioRunner's ``route_obstacles.py`` and
-``construction_crash_vehicle.py`` place them: ``distance`` metres (a route parameter) past the trigger
+``construction_crash_vehicle.py`` place them (``VehicleOpensDoorTwoWays``, a parked car that opens its door
+into the hero's lane, as ``vehicle_opens_door.py``: see the class): ``distance`` metres (a route parameter) past the trigger
 point along the hero's lane (stopping before a junction), displaced towards ``direction``
 (``right``/``left``), with a warning sign at the road's edge at the trigger point; the scenario ends 50 m past the last one and times out
 after 180 s (240 s for an accident) as ScenarioRunner's ``ScenarioTimeout`` does. The opposite traffic
@@ -174,3 +175,50 @@ class HazardAtSideLaneTwoWays(HazardAtSideLane):
     """Cyclists where the way round them is the opposite direction's lane."""
 
     WRONG_WAY_ALLOWED = True
+
+
+class VehicleOpensDoorTwoWays(Scenario):
+    """A car parked on the lane beside the hero's (``direction``, right by default) ``distance`` metres (50) past
+    the trigger point, at that lane's side nearest the hero, opens the door on the hero's side when the hero is 3 s
+    (or 10 m) from it: the door stands in the hero's lane (the embedded world's doors are physical, as CARLA's), and
+    the way round is the opposite direction's lane. The scenario ends 50 m past the car and times out after 240 s.
+    ScenarioRunner's oncoming flow is not simulated (the route's background traffic drives there). The car's
+    ``role_name`` is ``scenario door``: the autopilot, privileged as PDM-Lite is, passes it as an obstacle."""
+
+    TIMEOUT = 240.0
+    WRONG_WAY_ALLOWED = True
+    REACTION_TIME, MIN_TRIGGER_DISTANCE = 3.0, 10.0
+
+    def build(self) -> float:
+        direction = self.spec.value("direction", "right", str)
+        if direction not in ("right", "left"):
+            raise ScenarioBuildError(f"direction {direction!r}: 'right' or 'left'")
+        ahead = self.trigger_waypoint().next(self.spec.value("distance", 50.0))
+        if not ahead:
+            raise ScenarioBuildError("the hero's lane ends before the parked car's place")
+        front = ahead[0]
+        parked = front.get_left_lane() if direction == "left" else front.get_right_lane()
+        if parked is None:
+            raise ScenarioBuildError(f"no lane on the {direction} of the hero's to park on")
+        self.car = self.spawn("vehicle.*", carla.Transform(parked.transform.location + carla.Location(z=0.3),
+                                                           parked.transform.rotation),
+                              role="scenario door", flags=("has_dynamic_doors",))
+        # at the parked lane's side nearest the hero's lane (ScenarioRunner's displacement)
+        toward_hero = -1.0 if direction == "right" else 1.0
+        shift = toward_hero * (parked.lane_width - self.car.bounding_box.extent.y) / 4.0
+        self.car.set_location(beside(parked, shift, z=0.3).location)
+        self.car.apply_control(carla.VehicleControl(hand_brake=True, brake=1.0))
+        self.door = carla.VehicleDoor.FR if direction == "left" else carla.VehicleDoor.FL
+        self.meeting = front.transform.location
+        self.opened = False
+        index = self.progress.nearest_index(self.meeting)
+        return max(0.0, self.progress.distance_between(self.trigger_index, index)) + 50.0
+
+    def tick(self, now: float) -> None:
+        if self.opened or not self.car.is_alive:
+            return
+        distance = self.hero.get_location().distance(self.meeting)
+        speed = self.hero.get_velocity().length()
+        if distance < self.MIN_TRIGGER_DISTANCE or (speed > 0.1 and distance / speed < self.REACTION_TIME):
+            self.car.open_door(self.door)
+            self.opened = True

@@ -20,16 +20,17 @@ from .base import RUNNING, Scenario
 from .crossings import DynamicObjectCrossing, ParkingCrossingPedestrian
 from .cut_ins import ParkingCutIn, StaticCutIn
 from .emergency import YieldToEmergencyVehicle
-from .highway import (EnterActorFlow, EnterActorFlowV2, HighwayCutIn, InterurbanActorFlow,
+from .highway import (EnterActorFlow, EnterActorFlowV2, HighwayCutIn, HighwayExit, InterurbanActorFlow,
                       InterurbanAdvancedActorFlow, MergerIntoSlowTraffic, MergerIntoSlowTrafficV2)
 from .flows import (InvadingTurn, NonSignalizedJunctionLeftTurn, NonSignalizedJunctionRightTurn,
                     SignalizedJunctionLeftTurn, SignalizedJunctionRightTurn)
 from .junctions import (BlockedIntersection, OppositeVehicleRunningRedLight, OppositeVehicleTakingPriority,
                         PedestrianCrossing, PriorityAtJunction, VehicleTurningRoute, VehicleTurningRoutePedestrian)
 from .lane_events import ControlLoss, HardBreakRoute
+from .parking_exit import ParkingExit
 from .obstacles import (Accident, AccidentTwoWays, ConstructionObstacle, ConstructionObstacleTwoWays,
                         HazardAtSideLane, HazardAtSideLaneTwoWays, ParkedObstacle,
-                        ParkedObstacleTwoWays)
+                        ParkedObstacleTwoWays, VehicleOpensDoorTwoWays)
 
 #: Scenario type (as route files name them) -> its class.
 SCENARIO_TYPES: dict[str, type[Scenario]] = {
@@ -53,6 +54,7 @@ SCENARIO_TYPES: dict[str, type[Scenario]] = {
     "InterurbanActorFlow": InterurbanActorFlow, "InterurbanAdvancedActorFlow": InterurbanAdvancedActorFlow,
     "InvadingTurn": InvadingTurn, "PriorityAtJunction": PriorityAtJunction,
     "HazardAtSideLane": HazardAtSideLane, "HazardAtSideLaneTwoWays": HazardAtSideLaneTwoWays,
+    "VehicleOpensDoorTwoWays": VehicleOpensDoorTwoWays, "ParkingExit": ParkingExit, "HighwayExit": HighwayExit,
 }
 NOT_SIMULATED = "not simulated"
 
@@ -90,6 +92,11 @@ class RouteScenarios:
         """Whether a running scenario lets the hero drive against the lane's direction unpenalised (the
         ``TwoWays`` obstacles, whose way round is the opposite lane)."""
         return any(s is not None and s.state == RUNNING and s.WRONG_WAY_ALLOWED for s in self.scenarios)
+
+    @property
+    def outside_lanes_allowed(self) -> bool:
+        """Whether a running scenario lets the hero leave the route's lanes unpenalised (ParkingExit)."""
+        return any(s is not None and s.state == RUNNING and s.OUTSIDE_LANES_ALLOWED for s in self.scenarios)
 
     def perturb(self, control: carla.VehicleControl | None) -> carla.VehicleControl | None:
         """The agent's control as the running scenarios change it."""

@@ -71,19 +71,20 @@ def resolve_collisions(actors: list[Any], boxes: tuple[np.ndarray, ...], vehicle
     them), resolved (see the module docstring)."""
     if len(actors) < 2:
         return []
-    pairs = [(i, j) for i, j in geometry.overlapping_pairs(*boxes) if _collide(actors[i], actors[j])]
+    pairs = [(i, j) for i, j in geometry.overlapping_pairs(*boxes)
+             if actors[i] is not actors[j] and _collide(actors[i], actors[j])]  # (a vehicle and its own open door)
     records = []
     for i, j in pairs:
         a, b = actors[i], actors[j]
-        jx, jy = _resolve(a, b, vehicles)
+        jx, jy = _resolve(a, b, vehicles, _row(boxes, i), _row(boxes, j))
         records.append(CollisionRecord(a, b, carla.Vector3D(-jx, -jy, 0.0)))
         records.append(CollisionRecord(b, a, carla.Vector3D(jx, jy, 0.0)))
     return records
 
 
-def _box(actor: Any) -> tuple[float, float, float, float, float]:
-    t, e = actor.get_transform(), actor.bounding_box.extent
-    return t.location.x, t.location.y, math.radians(t.rotation.yaw), e.x, e.y
+def _row(boxes: tuple[np.ndarray, ...], index: int) -> tuple[float, float, float, float, float]:
+    """Box ``index``'s ``(x, y, yaw, ex, ey)`` (the body, or an open door, of its actor)."""
+    return tuple(float(column[index]) for column in boxes[:5])
 
 
 def _velocity(vehicles: VehicleStates, actor: Any) -> tuple[float, float]:
@@ -94,9 +95,11 @@ def _velocity(vehicles: VehicleStates, actor: Any) -> tuple[float, float]:
     return v.x, v.y
 
 
-def _resolve(a: Any, b: Any, vehicles: VehicleStates) -> tuple[float, float]:
-    """Push ``a`` and ``b`` apart and exchange their impulse; returns the impulse on ``b`` (N·s)."""
-    (xa, ya, yaw_a, ex_a, ey_a), (xb, yb, yaw_b, ex_b, ey_b) = _box(a), _box(b)
+def _resolve(a: Any, b: Any, vehicles: VehicleStates, box_a: tuple[float, ...], box_b: tuple[float, ...]
+             ) -> tuple[float, float]:
+    """Push ``a`` and ``b`` (their overlapping boxes ``box_a``, ``box_b``) apart and exchange their impulse;
+    returns the impulse on ``b`` (N·s)."""
+    (xa, ya, yaw_a, ex_a, ey_a), (xb, yb, yaw_b, ex_b, ey_b) = box_a, box_b
     depth, ux, uy = geometry.penetration(xb - xa, yb - ya, yaw_a, ex_a, ey_a, yaw_b, ex_b, ey_b)
     if depth <= 0.0:
         return 0.0, 0.0

@@ -107,6 +107,7 @@ class Simulation:
         self._actors: dict[int, Actor] = {}
         self._walkers: list[Walker] = []
         self._props: list[Prop] = []
+        self._open_doors: list[Vehicle] = []  # vehicles with an open door (their doors are boxes too)
         self._sensors: list[Any] = []
         #: The next actor's id. A server carries it over from world to world (as CARLA's actor registry
         #: counts on across load_world), so no id names two actors of one session.
@@ -178,6 +179,8 @@ class Simulation:
         elif isinstance(actor, Prop):
             self._props.remove(actor)
         if isinstance(actor, Vehicle):
+            if actor in self._open_doors:
+                self._open_doors.remove(actor)
             moved = self.vehicles.remove(actor.slot)
             if moved is not None:
                 moved.slot = actor.slot
@@ -191,24 +194,35 @@ class Simulation:
 
     # -- spawning ------------------------------------------------------------------------------
     def boxes(self) -> tuple[list[Actor], tuple[np.ndarray, ...]]:
-        """Boxes of every vehicle (vectorised from the state table), walker and prop:
-        (actors, (x, y, yaw, ex, ey, z0, z1))."""
+        """Boxes of every vehicle (vectorised from the state table), walker, prop and open door (a door's actor is
+        its vehicle): (actors, (x, y, yaw, ex, ey, z0, z1))."""
         s = self.vehicles
         actors: list[Actor] = list(s.owners)
         z = s.column("z")
         columns = [s.column("x"), s.column("y"), s.column("yaw"), s.column("half_length"),
                    s.column("half_width"), z, z + s.column("height")]
         others = self._walkers + self._props
-        if others:
+        if others or self._open_doors:
             rows = []
             for actor in others:
                 t, e = actor.get_transform(), actor.bounding_box.extent
                 bottom = t.location.z - e.z if isinstance(actor, Walker) else t.location.z
                 rows.append((t.location.x, t.location.y, math.radians(t.rotation.yaw), e.x, e.y, bottom,
                              bottom + 2.0 * e.z))
-            columns = [np.concatenate([column, extra]) for column, extra in zip(columns, zip(*rows))]
             actors += others
+            for vehicle in self._open_doors:  # each open door a box of its vehicle's
+                doors = vehicle.door_boxes()
+                rows += doors
+                actors += [vehicle] * len(doors)
+            columns = [np.concatenate([column, extra]) for column, extra in zip(columns, zip(*rows))]
         return actors, tuple(columns)
+
+    def doors_changed(self, vehicle: Vehicle) -> None:
+        """``vehicle`` opened or closed a door: its open doors join (or leave) the collision boxes."""
+        if vehicle.open_doors and vehicle not in self._open_doors:
+            self._open_doors.append(vehicle)
+        elif not vehicle.open_doors and vehicle in self._open_doors:
+            self._open_doors.remove(vehicle)
 
     def blocked(self, blueprint: ActorBlueprint, transform: carla.Transform) -> bool:
         """Whether an actor of ``blueprint`` at ``transform`` would overlap a vehicle, walker or prop

@@ -27,6 +27,10 @@ _POSE = slice(0, 6)  # x, y, z, yaw, pitch, roll: the table's first columns (one
 assert [COLUMN[name] for name in ("x", "y", "z", "yaw", "pitch", "roll")] == list(range(6))
 
 
+#: An open door: metres from its hinge to its edge, and how far it swings out from the body (radians).
+DOOR_LENGTH, DOOR_ANGLE = 1.1, math.radians(60.0)
+
+
 class Vehicle(Actor, carla.Vehicle):
     """A vehicle driven by ``apply_control`` through the world's vehicle dynamics."""
 
@@ -258,11 +262,33 @@ class Vehicle(Actor, carla.Vehicle):
         self._sim.traffic.set_autopilot(self, enabled, tm_port)
 
     def open_door(self, door_idx: carla.VehicleDoor) -> None:
-        """Doors are recorded (``open_doors``); they change neither the shape nor the physics."""
+        """Open doors stand out from the body (:meth:`door_boxes`): others collide with them, as in CARLA (the
+        bounding box stays the body's)."""
         self.open_doors |= self._doors(door_idx)
+        self._sim.doors_changed(self)
 
     def close_door(self, door_idx: carla.VehicleDoor) -> None:
         self.open_doors -= self._doors(door_idx)
+        self._sim.doors_changed(self)
+
+    def door_boxes(self) -> list[tuple[float, float, float, float, float, float, float]]:
+        """The open doors' boxes ``(x, y, yaw, ex, ey, z0, z1)`` (as ``Simulation.boxes()`` gives them): each a
+        :data:`DOOR_LENGTH` panel swung :data:`DOOR_ANGLE` out from its hinge on the body's side."""
+        row = self._row()
+        x, y, z, yaw = (float(row[COLUMN[name]]) for name in ("x", "y", "z", "yaw"))
+        half_length, half_width = float(row[COLUMN["half_length"]]), float(row[COLUMN["half_width"]])
+        height = float(row[COLUMN["height"]])
+        boxes = []
+        for door in sorted(self.open_doors):
+            side = -1.0 if door[1] == "L" else 1.0  # CARLA's local +y is the right
+            hinge = (0.3 if door[0] == "F" else -0.2) * half_length
+            out_x, out_y = -math.cos(DOOR_ANGLE), side * math.sin(DOOR_ANGLE)
+            local_x = hinge + 0.5 * DOOR_LENGTH * out_x
+            local_y = side * half_width + 0.5 * DOOR_LENGTH * out_y
+            c, s = math.cos(yaw), math.sin(yaw)
+            boxes.append((x + c * local_x - s * local_y, y + s * local_x + c * local_y, yaw + math.atan2(out_y, out_x),
+                          0.5 * DOOR_LENGTH, 0.05, z + 0.2 * height, z + 0.8 * height))
+        return boxes
 
     @staticmethod
     def _doors(door: carla.VehicleDoor) -> set[str]:
