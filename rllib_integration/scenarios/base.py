@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import math
-from typing import Any
+from typing import Any, Mapping
 
 import carla
 
@@ -151,17 +151,19 @@ class Scenario:
 
     # -- helpers for subclasses ------------------------------------------------------------------------
     def spawn(self, blueprint_id: str, transform: carla.Transform, role: str = "scenario",
-              physics: bool = True, flags: tuple[str, ...] = ()) -> Any:
+              physics: bool = True, attributes: Mapping[str, Any] | None = None) -> Any:
         """An actor of ``blueprint_id`` (a pattern: a seeded pick among the matches, cars (``base_type``) for
-        ``vehicle.*``, those whose boolean attributes ``flags`` are true) at ``transform``, kept for clean-up;
-        :class:`ScenarioBuildError` where it cannot be placed."""
+        ``vehicle.*``, those whose attributes have the values ``attributes`` gives, as ScenarioRunner's
+        ``attribute_filter``) at ``transform``, kept for clean-up; :class:`ScenarioBuildError` where it cannot be
+        placed."""
         matches = list(self.world.get_blueprint_library().filter(blueprint_id))
         if blueprint_id == "vehicle.*":
             matches = [b for b in matches if b.has_attribute("base_type")
                        and b.get_attribute("base_type").as_str().lower() == "car"]
-        matches = [b for b in matches if all(b.has_attribute(f) and b.get_attribute(f).as_bool() for f in flags)]
+        matches = [b for b in matches if all(has_value(b, name, value) for name, value in (attributes or {}).items())]
         if not matches:
-            raise ScenarioBuildError(f"no blueprint {blueprint_id}" + (f" with {', '.join(flags)}" if flags else ""))
+            wanted = f" with {dict(attributes)}" if attributes else ""
+            raise ScenarioBuildError(f"no blueprint {blueprint_id}{wanted}")
         blueprint = matches[int(self.rng.integers(len(matches)))]
         if blueprint.has_attribute("role_name"):
             blueprint.set_attribute("role_name", role)
@@ -186,6 +188,26 @@ class Scenario:
         if waypoint is None:
             raise ScenarioBuildError("the trigger point is on no driving lane")
         return waypoint
+
+
+#: ScenarioRunner's attribute filters for the cars its scenarios spawn.
+GENERATION_2_CAR = {"base_type": "car", "generation": 2}
+LIT_CAR = {"base_type": "car", "has_lights": True}
+
+
+def has_value(blueprint: carla.ActorBlueprint, name: str, value: Any) -> bool:
+    """Whether ``blueprint``'s attribute ``name`` has ``value`` (compared as its type, as ScenarioRunner's
+    ``CarlaDataProvider.create_blueprint`` does)."""
+    if not blueprint.has_attribute(name):
+        return False
+    attribute = blueprint.get_attribute(name)
+    if isinstance(value, bool):
+        return attribute.as_bool() == value
+    if isinstance(value, int):
+        return attribute.as_int() == value
+    if isinstance(value, float):
+        return attribute.as_float() == value
+    return attribute.as_str() == value
 
 
 def forward(waypoint: carla.Waypoint, distance: float, stop_at_junction: bool = True) -> carla.Waypoint:

@@ -12,7 +12,7 @@ import math
 
 import carla
 
-from .base import Scenario, ScenarioBuildError, beside, forward, outermost
+from .base import GENERATION_2_CAR, Scenario, ScenarioBuildError, beside, forward, outermost
 
 WALKER_SPEED = 2.0  # m/s
 REACTION_TIME = 2.1  # seconds the hero gets from the walker's start to the meeting place
@@ -77,7 +77,7 @@ class ParkingCrossingPedestrian(CrossingWalker):
 
     def place_blocker(self, meeting: carla.Waypoint, offset: float) -> None:
         kerb = offset - math.copysign(SIDEWALK_OFFSET - PARKED_OUTSIDE, offset)  # just past the lane's edge
-        parked = self.spawn("vehicle.*", beside(_back(meeting, 4.0), kerb, z=0.5))
+        parked = self.spawn("vehicle.*", beside(_back(meeting, 4.0), kerb, z=0.5), attributes=GENERATION_2_CAR)
         parked.apply_control(carla.VehicleControl(hand_brake=True, brake=1.0))
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import carla
 
-from .base import Scenario, ScenarioBuildError, forward
+from .base import GENERATION_2_CAR, LIT_CAR, Scenario, ScenarioBuildError, forward
 from .driving import drive_path
 
 MERGE = 12.0  # metres along which the cut-in car moves over into the hero's lane
@@ -31,6 +31,8 @@ class CutIn(Scenario):
     SPEED = 13.0
     REACTION_TIME, MIN_TRIGGER_DISTANCE = 2.35, 10.0
     DRIVE_ON = 30.0
+    #: The cars' attributes (ScenarioRunner's ``attribute_filter``).
+    CARS: dict = {**GENERATION_2_CAR, "special_type": ""}
 
     def side_lane(self, waypoint: carla.Waypoint) -> carla.Waypoint:
         direction = self.spec.value("direction", "right", str)
@@ -46,7 +48,7 @@ class CutIn(Scenario):
         side = self.side_lane(waypoint)
         transform = side.transform
         vehicle = self.spawn("vehicle.*", carla.Transform(transform.location + carla.Location(z=0.3),
-                                                          transform.rotation), role=role)
+                                                          transform.rotation), role=role, attributes=self.CARS)
         vehicle.apply_control(carla.VehicleControl(hand_brake=hand_brake, brake=1.0))
         return vehicle
 
@@ -99,6 +101,7 @@ class StaticCutIn(CutIn):
     SPEED = 60.0 / 3.6
     REACTION_TIME, MIN_TRIGGER_DISTANCE = 2.7, 15.0
     DRIVE_ON = 70.0
+    CARS = LIT_CAR
     GAP, BEHIND, AHEAD = 11.0, 2, 3  # metres between the queue's cars, cars behind and ahead of the cut-in car
 
     def cut_in_distance(self) -> float:

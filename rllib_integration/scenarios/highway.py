@@ -19,7 +19,7 @@ import math
 import carla
 import numpy as np
 
-from .base import Scenario, ScenarioBuildError
+from .base import LIT_CAR, Scenario, ScenarioBuildError
 from .driving import drive_path
 from .flows import ActorFlow
 
@@ -118,7 +118,7 @@ class HighwayCutIn(Scenario):
             [carla.Location(*self.progress.points[k]) for k in range(index, end + 1)]
         transform = start.transform
         self.car = self.spawn("vehicle.*", carla.Transform(transform.location + carla.Location(z=0.3),
-                                                           transform.rotation))
+                                                           transform.rotation), attributes=LIT_CAR)
         self.car.apply_control(carla.VehicleControl(brake=1.0))
         self.ramp_length = sum(a.distance(b) for a, b in zip(self.path, self.path[1:len(ramp)]))
         index = self.progress.nearest_index(self.merge)

@@ -22,7 +22,7 @@ from typing import Any
 
 import carla
 
-from .base import Scenario, ScenarioBuildError, beside, forward
+from .base import LIT_CAR, Scenario, ScenarioBuildError, beside, forward
 from .driving import drive_path, follow_lane, yaw_difference
 
 SOURCE_DISTANCE, SINK_DISTANCE = 30.0, 10.0  # metres before the junction the adversary waits, past it removed
@@ -210,7 +210,8 @@ class BlockedIntersection(JunctionScenario):
         place = forward(self.progress.route[self.exit_index][0], 6.0, stop_at_junction=False)
         transform = place.transform
         self.blocker = self.spawn("vehicle.*", carla.Transform(transform.location + carla.Location(z=0.3),
-                                                               transform.rotation))
+                                                               transform.rotation),
+                                  attributes={**LIT_CAR, "special_type": ""})
         self.blocker.apply_control(carla.VehicleControl(brake=1.0))
         self.waited = 0.0
         self.last = None

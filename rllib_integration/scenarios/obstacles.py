@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import carla
 
-from .base import Scenario, ScenarioBuildError, beside, forward, outermost
+from .base import GENERATION_2_CAR, Scenario, ScenarioBuildError, beside, forward, outermost
 from .driving import speed_control, steer_towards
 
 END_DISTANCE = 50.0  # metres past the last obstacle the scenario ends
@@ -64,8 +64,10 @@ class LaneObstacle(Scenario):
         return max(0.0, self.progress.distance_between(self.trigger_index, index))
 
     def obstacle_at(self, waypoint: carla.Waypoint, sign: float, blueprint: str, role: str = "scenario") -> None:
-        """A vehicle on ``waypoint``'s lane, displaced towards the side, hand brake on."""
-        vehicle = self.spawn(blueprint, beside(waypoint, sign * self.OFFSET * waypoint.lane_width / 2.0, z=0.5), role)
+        """A vehicle on ``waypoint``'s lane, displaced towards the side, hand brake on (any car: a generation-2 one,
+        as ScenarioRunner picks)."""
+        vehicle = self.spawn(blueprint, beside(waypoint, sign * self.OFFSET * waypoint.lane_width / 2.0, z=0.5), role,
+                             attributes=GENERATION_2_CAR if blueprint == "vehicle.*" else None)
         vehicle.apply_control(carla.VehicleControl(hand_brake=True, brake=1.0))
 
 
@@ -202,7 +204,7 @@ class VehicleOpensDoorTwoWays(Scenario):
             raise ScenarioBuildError(f"no lane on the {direction} of the hero's to park on")
         self.car = self.spawn("vehicle.*", carla.Transform(parked.transform.location + carla.Location(z=0.3),
                                                            parked.transform.rotation),
-                              role="scenario door", flags=("has_dynamic_doors",))
+                              role="scenario door", attributes={"has_dynamic_doors": True, "base_type": "car"})
         # at the parked lane's side nearest the hero's lane (ScenarioRunner's displacement)
         toward_hero = -1.0 if direction == "right" else 1.0
         shift = toward_hero * (parked.lane_width - self.car.bounding_box.extent.y) / 4.0

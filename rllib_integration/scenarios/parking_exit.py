@@ -3,17 +3,18 @@
 
 It is a route's first scenario, its trigger point the route's start. When the route starts the hero is moved
 onto the lane beside its start (``direction``, right by default: a parking lane or a shoulder), at that lane's
-outer side (clear of the driving lane, where the lane is a narrow shoulder), between two parked cars, ``front_vehicle_distance`` metres (20) ahead and ``behind_vehicle_distance``
-metres (10) behind; a car on the hero's lane beside it drives off as the scenario starts (ScenarioRunner hands it
-to the traffic manager and removes it 50 m on). Leaving the route's lanes is not counted while the scenario
-runs; it ends when the hero has driven ``front_vehicle_distance`` + 15 metres and times out after 240 s.
+outer side (clear of the driving lane, where the lane is a narrow shoulder), between two parked cars,
+``front_vehicle_distance`` metres (20) ahead and ``behind_vehicle_distance`` metres (10) behind; a car on the hero's
+lane beside it drives off as the scenario starts (ScenarioRunner hands it to the traffic manager and removes it
+50 m on). Leaving the route's lanes is not counted while the scenario runs; it ends when the hero has driven
+``front_vehicle_distance`` + 15 metres and times out after 240 s.
 """
 
 from __future__ import annotations
 
 import carla
 
-from .base import Scenario, ScenarioBuildError, beside
+from .base import GENERATION_2_CAR, Scenario, ScenarioBuildError, beside
 from .driving import follow_lane
 
 SIDE_CAR_SPEED = 8.0  # m/s the car beside the hero drives off at
@@ -45,10 +46,12 @@ class ParkingExit(Scenario):
         self.hero.set_transform(self.parked_transform(parking, self.hero, z=0.1))
         self.hero.set_target_velocity(carla.Vector3D())
         for place in (ahead[0], behind[0]):
-            car = self.spawn("vehicle.*", self.parked_transform(place, None), role="scenario no lights")
+            car = self.spawn("vehicle.*", self.parked_transform(place, None), role="scenario no lights",
+                             attributes=GENERATION_2_CAR)
             car.apply_control(carla.VehicleControl(hand_brake=True, brake=1.0))
         self.side_car = self.spawn("vehicle.*", carla.Transform(reference.transform.location + carla.Location(z=0.3),
-                                                                reference.transform.rotation))
+                                                                reference.transform.rotation),
+                                   attributes=GENERATION_2_CAR)
         self.side_start = reference.transform.location
         return front_distance + 15.0
 
