@@ -27,7 +27,9 @@
 - For traffic (``dqn_traffic_config.yaml``): ``others.red_light_ends: true`` makes running a red light end the
   episode like a collision, and ``others.excused_waits: true`` stops the idle clock while the hero waits for a
   reason: the next light on its route, within :data:`WAIT_LIGHT_M` metres, is red or yellow, or a vehicle or
-  walker stands within :data:`WAIT_AHEAD_M` metres ahead in its path. Without them, standing at a red light for
+  walker stands within :data:`WAIT_AHEAD_M` metres ahead in its path; ``others.light_ahead: true`` (with
+  ``state_input``) adds the next light on the route to the state vector (``LIGHT_FEATURES``: its stop line's
+  distance over 40 m, red, yellow): at 2 px/m the BirdView's light discs are a few pixels at the kerb. Without them, standing at a red light for
   1.5 s ended an episode with the idle penalty (-40), worse than running the light.
 - ``info``: per-step facts (speed, distance, heading deviation, lane state, collisions, lane
   invasions) and running episode totals, plus ``end_reason`` on the last step.
@@ -46,7 +48,7 @@ from rllib_integration.base_experiment import BaseExperiment
 from rllib_integration.config import ConfigError
 from rllib_integration.routes.progress import Route
 from rllib_integration.tasks import RouteFollowing, RouteStep
-from rllib_integration.tasks.route_lights import RouteLights
+from rllib_integration.tasks.route_lights import LIGHT_FEATURES, RouteLights, no_light
 
 #: (throttle, steer, brake) of each action; reverse and hand brake are always off.
 ACTIONS: tuple[tuple[float, float, float], ...] = (
@@ -79,7 +81,7 @@ class DQNExperiment(BaseExperiment):
                                   "reward": "faithful", "route_length": [300.0, 800.0], "target_speed_kmh": 30.0,
                                   "zero_reward_speed": 1.25, "overspeed_end": 1.5, "max_route_offset": 3.0,
                                   "terminal_penalty": 20.0, "idle_penalty": 20.0, "state_input": False,
-                                  "red_light_ends": False, "excused_waits": False}}
+                                  "red_light_ends": False, "excused_waits": False, "light_ahead": False}}
     CONFIG_RANGES = {"others.framestack": (1, 16), "others.max_time_idle": (1, 10 ** 7),
                      "others.max_time_episode": (1, 10 ** 8), "others.target_speed_kmh": (1.0, 300.0),
                      "others.zero_reward_speed": (1.05, 10.0), "others.overspeed_end": (1.05, 10.0),
@@ -114,9 +116,14 @@ class DQNExperiment(BaseExperiment):
             self.terminal_penalty = float(others["terminal_penalty"])
             self.idle_penalty = float(others["idle_penalty"])
         self.excused_waits = bool(others["excused_waits"])
-        if self.excused_waits and self.task is None:
-            raise ConfigError("env_config.experiment.others.excused_waits: needs a route (the lights on it). Fix: set "
-                              "reward: route, or drop excused_waits.")
+        self.light_ahead = bool(others["light_ahead"])
+        for option in ("excused_waits", "light_ahead"):
+            if others[option] and self.task is None:
+                raise ConfigError(f"env_config.experiment.others.{option}: needs a route (the lights on it). Fix: set "
+                                  f"reward: route, or drop {option}.")
+        if self.light_ahead and not self.state_input:
+            raise ConfigError("env_config.experiment.others.light_ahead: the light joins the state vector. Fix: set "
+                              "state_input: true, or drop light_ahead.")
         self.size = int(sensors[BIRDVIEW].get("size", 84))
         self.channels = 8 if sensors[BIRDVIEW].get("output", "rgb") == "masks" else 3
         self.last_action = carla.VehicleControl()
@@ -130,7 +137,8 @@ class DQNExperiment(BaseExperiment):
         image = gym.spaces.Box(0, 255, (self.size, self.size, self.channels * self.framestack), np.uint8)
         if not self.state_input:
             return image
-        return gym.spaces.Dict({"image": image, "state": gym.spaces.Box(-np.inf, np.inf, (len(STATE),), np.float32)})
+        size = len(STATE) + (len(LIGHT_FEATURES) if self.light_ahead else 0)
+        return gym.spaces.Dict({"image": image, "state": gym.spaces.Box(-np.inf, np.inf, (size,), np.float32)})
 
     def get_actions(self) -> dict[int, list]:
         return {index: [throttle, steer, brake, False, False]
@@ -157,7 +165,7 @@ class DQNExperiment(BaseExperiment):
             self.task.start(self.core)
         progress = getattr(self.core, "route_progress", None)
         self.route_lights: RouteLights | None = \
-            RouteLights(self.core.world, progress) if self.excused_waits and progress else None
+            RouteLights(self.core.world, progress) if (self.excused_waits or self.light_ahead) and progress else None
         self.route_step: RouteStep | None = None
         self.time_idle = 0
         self.time_episode = 0
@@ -191,6 +199,9 @@ class DQNExperiment(BaseExperiment):
         control = self.last_action
         state = np.array([self.core.hero.get_velocity().length() / SPEED_SCALE, control.throttle, control.steer,
                           control.brake], np.float32)
+        if self.light_ahead:
+            light = self.route_lights.features() if self.route_lights is not None else no_light()
+            state = np.concatenate([state, light])
         return {"image": image, "state": state}, facts
 
     def get_speed(self, hero: Any) -> float:

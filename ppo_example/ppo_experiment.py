@@ -48,7 +48,7 @@ from rllib_integration.evaluation.infractions import KINDS, SHORT_NAMES
 from rllib_integration.routes.planner import RoadOption
 from rllib_integration.routes.progress import Route
 from rllib_integration.tasks import RouteFollowing
-from rllib_integration.tasks.route_lights import RouteLights
+from rllib_integration.tasks.route_lights import LIGHT_FEATURES, LIGHT_HORIZON, RouteLights, no_light
 from rllib_integration.tasks.speed_control import SpeedController, forward_motion, forward_speed, target_from_motion
 
 LIDAR, CAMERA = "vlidar", "camera"  # observation kinds, and the names of the sensors they read
@@ -59,8 +59,7 @@ STATE = ("speed", "acceleration", "steer", "red_light") + tuple(f"command_{c.nam
 ROUTE_LOOKAHEAD = (2, 4, 6, 8, 10, 13, 16, 20, 25, 30, 40)  # metres (route points are 1 m apart)
 #: ``others.light_ahead``: the next traffic light's stop line on the route (distance / LIGHT_HORIZON, 1 when
 #: none is nearer) and whether it shows red or yellow.
-LIGHT = ("light_distance", "light_red", "light_yellow")
-LIGHT_HORIZON = 40.0  # metres
+LIGHT = LIGHT_FEATURES
 COMMAND_LOOKAHEAD = 25  # route points searched for the next junction or lane-change command
 SPEED_SCALE, ROUTE_SCALE = 10.0, 40.0  # m/s, metres
 CONTROLS = ("throttle", "speed")  # others.control: what the first action commands
@@ -200,12 +199,7 @@ class RouteExperiment(BaseExperiment):
 
     def _light(self) -> np.ndarray:
         """:data:`LIGHT`: the next light's stop line on the route within :data:`LIGHT_HORIZON` metres."""
-        light = np.array([1.0, 0.0, 0.0], dtype=np.float32)
-        if self.route_lights is not None:
-            distance, state = self.route_lights.next_light(LIGHT_HORIZON)
-            light[:] = (distance / LIGHT_HORIZON, state == carla.TrafficLightState.Red,
-                        state == carla.TrafficLightState.Yellow)
-        return light
+        return self.route_lights.features(LIGHT_HORIZON) if self.route_lights is not None else no_light()
 
     def get_done_status(self, observation: Any, core: Any) -> tuple[bool, bool]:
         step = self.step_result = self.task.step(core)

@@ -469,3 +469,37 @@ def test_traffic_options_excuse_waits_behind_a_car_and_end_at_red_lights():
                 assert ends and ends[0] == "idle"
         finally:
             env.close()
+
+
+def test_light_ahead_joins_the_next_light_on_the_route_to_the_state_vector():
+    """``light_ahead``: the state vector ends with the next light on the route (distance over 40 m, red, yellow), as
+    the route's lights say; it needs the state vector and a route (one error each)."""
+    config = route_config("GridTown")
+    config["experiment"]["others"].update(state_input=True, light_ahead=True)
+    env = CarlaEnv(config)
+    try:
+        assert env.observation_space["state"].shape == (7,)
+        seen = 0
+        for seed in range(8):
+            observation, _ = env.reset(seed=seed)
+            lights = env.experiment.route_lights
+            for _ in range(300):
+                distance, state = lights.next_light(40.0)
+                assert observation["state"][4] == pytest.approx(distance / 40.0, abs=1e-5)
+                assert observation["state"][5] == float(state == carla.TrafficLightState.Red)
+                assert observation["state"][6] == float(state == carla.TrafficLightState.Yellow)
+                seen += state is not None
+                observation, _, terminated, truncated, _ = env.step(5)  # straight on at 0.3 throttle
+                if terminated or truncated:
+                    break
+            if seen > 20:
+                break
+        assert seen > 20, "lights came into view"
+    finally:
+        env.close()
+    for others, name in (({"state_input": False, "light_ahead": True}, "state_input"),
+                         ({"reward": "faithful", "state_input": True, "light_ahead": True}, "reward: route")):
+        bad = route_config("GridTown")
+        bad["experiment"]["others"].update(others)
+        with pytest.raises(ConfigError, match=name):
+            CarlaEnv(bad)

@@ -16,6 +16,10 @@ from ..routes.progress import RouteProgress
 
 MATCH_DISTANCE = 2.0  # metres between a stop line's centre and the route for the route to pass that line
 MATCH_HEADING = 0.7  # cosine between the lane's and the route's directions there, at least
+#: What :meth:`RouteLights.features` gives: the next light's stop line on the route (distance / horizon, 1 when
+#: none is that near), whether it is red, whether yellow.
+LIGHT_FEATURES = ("light_distance", "light_red", "light_yellow")
+LIGHT_HORIZON = 40.0  # metres: the experiments' default horizon
 
 
 class RouteLights:
@@ -50,3 +54,14 @@ class RouteLights:
         if distance > horizon:
             return horizon, None
         return distance, self.lights[int(ahead[0])].get_state()
+
+    def features(self, horizon: float = LIGHT_HORIZON) -> np.ndarray:
+        """:data:`LIGHT_FEATURES` of the next light on the route within ``horizon`` metres (float32)."""
+        distance, state = self.next_light(horizon)
+        return np.array([distance / horizon, state == carla.TrafficLightState.Red,
+                         state == carla.TrafficLightState.Yellow], dtype=np.float32)
+
+
+def no_light() -> np.ndarray:
+    """:data:`LIGHT_FEATURES` where there is no route (no light near)."""
+    return np.array([1.0, 0.0, 0.0], dtype=np.float32)
