@@ -27,7 +27,7 @@
 - For traffic (``dqn_traffic_config.yaml``): ``others.red_light_ends: true`` makes running a red light end the
   episode like a collision, and ``others.excused_waits: true`` stops the idle clock while the hero waits for a
   reason: the next light on its route, within :data:`WAIT_LIGHT_M` metres, is red or yellow, or a vehicle or
-  walker stands within :data:`WAIT_AHEAD_M` metres ahead in its path; ``others.light_ahead: true`` (with
+  walker stands on its route within :data:`WAIT_AHEAD_M` metres ahead; ``others.light_ahead: true`` (with
   ``state_input``) adds the next light on the route to the state vector (``LIGHT_FEATURES``: its stop line's
   distance over 40 m, red, yellow): at 2 px/m the BirdView's light discs are a few pixels at the kerb. Without them, standing at a red light for
   1.5 s ended an episode with the idle penalty (-40), worse than running the light.
@@ -225,21 +225,20 @@ class DQNExperiment(BaseExperiment):
 
     def waiting_for_a_reason(self, core: Any) -> bool:
         """The next light on the route is red or yellow within :data:`WAIT_LIGHT_M` metres, or a vehicle or walker
-        stands in the hero's path within :data:`WAIT_AHEAD_M` metres."""
+        stands on the route within :data:`WAIT_AHEAD_M` metres ahead (within :data:`WAIT_HALF_WIDTH_M` of its
+        points: along the route, not straight ahead, where an oncoming car in a bend would excuse a stop)."""
         if self.route_lights is not None:
             _, state = self.route_lights.next_light(WAIT_LIGHT_M)  # no state beyond WAIT_LIGHT_M
             if state in (carla.TrafficLightState.Red, carla.TrafficLightState.Yellow):
                 return True
-        hero = core.hero
-        transform = hero.get_transform()
-        forward, origin = transform.get_forward_vector(), transform.location
+        hero, progress = core.hero, core.route_progress
+        reach = WAIT_AHEAD_M + hero.bounding_box.extent.x
+        path = progress.points[progress.index:progress.index_after(progress.index, reach) + 1, :2]
         for actor in core.world.get_actors():
             if actor.id == hero.id or not actor.type_id.startswith(("vehicle.", "walker.")):
                 continue
-            offset = actor.get_location() - origin
-            ahead = offset.x * forward.x + offset.y * forward.y
-            aside = abs(offset.x * forward.y - offset.y * forward.x)
-            if 0.0 < ahead < WAIT_AHEAD_M + hero.bounding_box.extent.x and aside < WAIT_HALF_WIDTH_M:
+            location = actor.get_location()
+            if np.min(np.hypot(path[:, 0] - location.x, path[:, 1] - location.y)) < WAIT_HALF_WIDTH_M:
                 return True
         return False
 

@@ -444,9 +444,10 @@ def test_the_traffic_config_is_the_quickstarts_among_traffic():
 
 
 def test_traffic_options_excuse_waits_behind_a_car_and_end_at_red_lights():
-    """``excused_waits``: standing behind a car does not count as idling (without it, 1.5 s of it ends the episode
-    as idle); ``red_light_ends`` adds running a red light to the ends of a route episode."""
-    for excused, car in ((False, True), (True, False), (True, True)):
+    """``excused_waits``: standing behind a car on the route does not count as idling (without it, 1.5 s of it ends
+    the episode as idle; a car on the lane beside excuses nothing); ``red_light_ends`` adds running a red light to the
+    ends of a route episode."""
+    for excused, car in ((False, "route"), (True, None), (True, "route"), (True, "beside")):
         config = route_config("GridTown")
         config["experiment"]["others"].update(max_time_idle=30, excused_waits=excused, red_light_ends=True)
         env = CarlaEnv(config)
@@ -459,11 +460,14 @@ def test_traffic_options_excuse_waits_behind_a_car_and_end_at_red_lights():
             x, y = points[int(np.argmax(gaps > 8.0)), :2]  # the route point 8 m on
             ahead = env.core.map.get_waypoint(carla.Location(float(x), float(y), 0.0)).transform
             ahead.location.z += 0.3
+            if car == "beside":  # 3.5 m to the left of the route: the lane beside
+                right = ahead.get_right_vector()
+                ahead.location -= carla.Location(3.5 * right.x, 3.5 * right.y, 0.0)
             if car:
                 assert world.try_spawn_actor(world.get_blueprint_library().find("vehicle.audi.a2"), ahead) is not None
             results = [env.step(1) for _ in range(60)]  # 3 s on the brake, 8 m behind a standing car
             ends = [r[4].get("end_reason") for r in results if r[2] or r[3]]
-            if excused and car:
+            if excused and car == "route":
                 assert not ends, f"a wait behind a car is no idling: {ends}"
             else:
                 assert ends and ends[0] == "idle"
