@@ -7,6 +7,9 @@
   acceleration (positive: throttle, negative: brake); ``speed``: a target speed from 0 (-1) to ``target_speed_kmh``
   (1) that a PI controller holds (:mod:`rllib_integration.tasks.speed_control`; the traffic recipe's choice: a
   cloned policy's mean of waiting and driving off is a slow drive-off, not a throttle too weak to move).
+  ``others.steer: policy`` (the default): the second action is the steer; ``residual``: it is added to the steer of
+  a pure-pursuit controller along the route (:mod:`rllib_integration.tasks.route_steering`, computed for the
+  observed state), so the policy corrects the route's path (round obstacles) rather than learning to follow it.
 - Observation (``others.observation``):
 
   - ``vlidar``: ``Box(float32, (rays * 3 + 11 + 2 * len(ROUTE_LOOKAHEAD),))``: the ``sensor.virtual_lidar``
@@ -49,6 +52,7 @@ from rllib_integration.routes.planner import RoadOption
 from rllib_integration.routes.progress import Route
 from rllib_integration.tasks import RouteFollowing
 from rllib_integration.tasks.route_lights import LIGHT_FEATURES, LIGHT_HORIZON, RouteLights, no_light
+from rllib_integration.tasks.route_steering import RouteSteering
 from rllib_integration.tasks.speed_control import SpeedController, forward_motion, forward_speed, target_from_motion
 
 LIDAR, CAMERA = "vlidar", "camera"  # observation kinds, and the names of the sensors they read
@@ -63,6 +67,7 @@ LIGHT = LIGHT_FEATURES
 COMMAND_LOOKAHEAD = 25  # route points searched for the next junction or lane-change command
 SPEED_SCALE, ROUTE_SCALE = 10.0, 40.0  # m/s, metres
 CONTROLS = ("throttle", "speed")  # others.control: what the first action commands
+STEERS = ("policy", "residual")  # others.steer: the second action is the steer, or added to the route's
 
 
 class RouteExperiment(BaseExperiment):
@@ -71,8 +76,9 @@ class RouteExperiment(BaseExperiment):
     CONFIG_DEFAULTS = {"others": {"observation": "vlidar", "route_length": [150.0, 400.0], "target_speed_kmh": 30.0,
                                   "zero_reward_speed": 2.0, "overspeed_end": 2.0, "terminal_penalty": 10.0,
                                   "max_route_offset": 4.0, "max_idle_s": 10.0, "state_last_action": True,
-                                  "light_ahead": False, "control": "throttle"}}
-    ACTION_OPTIONS = ("control", "target_speed_kmh")  # a command is a throttle or a target speed up to that
+                                  "light_ahead": False, "control": "throttle", "steer": "policy"}}
+    # a command is a throttle or a target speed up to that; a steer the wheel's or added to the route's
+    ACTION_OPTIONS = ("control", "target_speed_kmh", "steer")
     CONFIG_RANGES = {"others.target_speed_kmh": (1.0, 300.0), "others.zero_reward_speed": (1.05, 10.0),
                      "others.overspeed_end": (1.05, 10.0),
                      "others.terminal_penalty": (0.0, 10 ** 6), "others.max_route_offset": (0.5, 30.0),
@@ -97,6 +103,10 @@ class RouteExperiment(BaseExperiment):
         if self.control_kind not in CONTROLS:
             raise ConfigError(f"{where}.control: {self.control_kind!r} is not a control of RouteExperiment. Fix: use "
                               f"{' or '.join(CONTROLS)}.")
+        self.steer_kind = others["steer"]
+        if self.steer_kind not in STEERS:
+            raise ConfigError(f"{where}.steer: {self.steer_kind!r} is not a steer of RouteExperiment. Fix: use "
+                              f"{' or '.join(STEERS)}.")
         self.max_speed = float(others["target_speed_kmh"]) / 3.6
         self.sensor = self._sensor_attributes()
         self.reset()
@@ -128,6 +138,8 @@ class RouteExperiment(BaseExperiment):
     def compute_action(self, action: Any) -> carla.VehicleControl:
         command, steer = (float(np.clip(v, -1.0, 1.0)) for v in np.asarray(action, dtype=np.float64)[:2])
         self.last_action = (command, steer)
+        if self.steer_kind == "residual":
+            steer = min(max(steer + self.route_steer, -1.0), 1.0)
         if self.control_kind == "speed":
             throttle, brake = self.speed_controller.control((command + 1.0) / 2.0 * self.max_speed,
                                                             forward_speed(self.core.hero))
@@ -136,12 +148,15 @@ class RouteExperiment(BaseExperiment):
 
     def action_from_control(self, control: carla.VehicleControl) -> np.ndarray:
         """``[throttle - brake, steer]``; with ``control: speed``, ``[target, steer]``, the target being the speed the
-        hero's motion under ``control`` heads for (:func:`target_from_motion`), clipped to the action space."""
-        command = control.throttle - control.brake
+        hero's motion under ``control`` heads for (:func:`target_from_motion`); with ``steer: residual`` the steer less
+        the route controller's for the last observed state; clipped to the action space."""
+        command, steer = control.throttle - control.brake, control.steer
         if self.control_kind == "speed":
             target = target_from_motion(*forward_motion(self.core.hero))
             command = 2.0 * target / self.max_speed - 1.0
-        return np.clip(np.array([command, control.steer], dtype=np.float32), -1.0, 1.0)
+        if self.steer_kind == "residual":
+            steer -= self.route_steer
+        return np.clip(np.array([command, steer], dtype=np.float32), -1.0, 1.0)
 
     # -- episode ----------------------------------------------------------------------------
     def plan_route(self, core: Any, rng: np.random.Generator) -> Route:
@@ -154,6 +169,8 @@ class RouteExperiment(BaseExperiment):
         self.route_lights = RouteLights(self.core.world, progress) if self.light_ahead and progress else None
         self.last_action = (0.0, 0.0)
         self.speed_controller = SpeedController(dt=self._timestep())
+        self.route_steering: RouteSteering | None = None  # built for the episode's hero at its first observation
+        self.route_steer = 0.0  # the route controller's steer for the last observed state
         self.step_result = None
         self.totals = {"return": 0.0, "distance": 0.0, "speed_sum": 0.0, "steps": 0,
                        **{f"infractions_{SHORT_NAMES[k]}": 0 for k in KINDS}}
@@ -190,12 +207,20 @@ class RouteExperiment(BaseExperiment):
         return (points / ROUTE_SCALE).ravel()
 
     def get_observation(self, sensor_data: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+        if self.steer_kind == "residual":
+            self._observe_route_steer()
         if self.observation_kind == CAMERA:
             image = np.asarray(sensor_data[CAMERA][1])[..., :3]
             return {"image": np.ascontiguousarray(image, dtype=np.uint8), "state": self._state()}, {}
         rays = np.asarray(sensor_data[LIDAR][1], dtype=np.float32) / float(self.sensor.get("range", 40.0))
         parts = [rays.ravel(), self._state(), self._route_points()] + ([self._light()] if self.light_ahead else [])
         return np.concatenate(parts).astype(np.float32), {}
+
+    def _observe_route_steer(self) -> None:
+        hero = self.core.hero
+        if self.route_steering is None:
+            self.route_steering = RouteSteering(hero)
+        self.route_steer = self.route_steering.steer(hero, getattr(self.core, "route_progress", None))
 
     def _light(self) -> np.ndarray:
         """:data:`LIGHT`: the next light's stop line on the route within :data:`LIGHT_HORIZON` metres."""

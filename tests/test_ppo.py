@@ -14,6 +14,7 @@ import yaml
 
 from ppo_example.ppo_experiment import ROUTE_LOOKAHEAD, STATE, RouteExperiment
 from rllib_integration import CarlaEnv, ConfigError, load_env_config
+from rllib_integration.routes.planner import RoadOption
 from rllib_integration.sensors.ray_march import box_distance
 from rllib_integration.sensors.virtual_lidar import ray_angles
 from rllib_integration.training import find_latest_checkpoint, greedy_action, load_policy, policy_action
@@ -71,6 +72,33 @@ def test_speed_control_holds_the_commanded_speed_and_reads_it_back_from_the_moti
             assert speed == pytest.approx(target, abs=0.4), f"command {command}: {speed:.2f} m/s for {target:.2f}"
             assert experiment.action_from_control(hero.get_control())[0] == pytest.approx(command, abs=0.1)
         assert hero.get_control().brake == 1.0, "a target of 0 holds the car with the brake"
+    finally:
+        env.close()
+
+
+def test_residual_steering_follows_the_routes_turns_alone_and_reads_back_the_demonstrators_correction():
+    """``steer: residual``: a zero steer action follows the route through GridTown's junction turns (at the speed a
+    driver takes them) without leaving the lanes; a demonstrator's steer reads back as its difference from the route
+    controller's, and that action gives the demonstrator's steer back."""
+    env = lidar_env(control="speed", steer="residual", route_length=[300, 500], max_idle_s=600)
+    try:
+        red, turns = 4 * 3 + STATE.index("red_light"), 0
+        for seed in range(3):  # 18 km/h, stopping at red lights
+            _, info = drive_episode(env, seed, lambda obs: np.array([-1.0 if obs[red] > 0.5 else 0.2, 0.0], np.float32),
+                                   steps=6000)
+            assert info["end_reason"] == "completed" and info["route_completion"] == 100.0, info
+            turns += sum(option in (RoadOption.LEFT, RoadOption.RIGHT) for _, option in env.core.route_progress.route)
+        assert turns > 0, "the routes turn at junctions"
+        experiment = env.experiment
+        assert experiment.route_steering.wheelbase == pytest.approx(2.9, abs=0.3)  # the Lincoln MKZ's
+        assert 0.0 < abs(experiment.route_steer) < 1.0 or experiment.route_steer == 0.0
+        experiment.route_steer = 0.3
+        for steer in (0.5, -0.2):
+            action = experiment.action_from_control(carla.VehicleControl(throttle=0.3, steer=steer))
+            assert action[1] == pytest.approx(steer - 0.3)
+            assert experiment.compute_action(action).steer == pytest.approx(steer)
+        with pytest.raises(ConfigError, match=r"others.steer: 'wheel' is not a steer of RouteExperiment"):
+            lidar_env(steer="wheel")
     finally:
         env.close()
 
