@@ -5,11 +5,17 @@
   progress and ends come from :class:`~rllib_integration.tasks.RouteFollowing`.
 - Actions: ``Box(-1, 1, (2,))``: the longitudinal command and steer. ``others.control: throttle`` (the default):
   acceleration (positive: throttle, negative: brake); ``speed``: a target speed from 0 (-1) to ``target_speed_kmh``
-  (1) that a PI controller holds (:mod:`rllib_integration.tasks.speed_control`; the traffic recipe's choice: a
-  cloned policy's mean of waiting and driving off is a slow drive-off, not a throttle too weak to move).
+  (1) that a PI controller holds (:mod:`rllib_integration.tasks.speed_control`: a cloned policy's mean of waiting
+  and driving off is a slow drive-off, not a throttle too weak to move); ``levels``: ``Discrete(speed_levels)``, a
+  choice of target speeds evenly spaced from 0 to ``target_speed_kmh``, held by the same controller (the traffic
+  recipe's choice: cloning is then a classification whose greedy action is the likeliest speed, a stop where the
+  demonstrator stops, where the mean of a regression near a red light was a creep across its stop line).
   ``others.steer: policy`` (the default): the second action is the steer; ``residual``: it is added to the steer of
   a pure-pursuit controller along the route (:mod:`rllib_integration.tasks.route_steering`, computed for the
-  observed state), so the policy corrects the route's path (round obstacles) rather than learning to follow it.
+  observed state), so the policy corrects the route's path (round obstacles) rather than learning to follow it;
+  ``route``: that controller steers alone and the policy commands the speed only (``Box(-1, 1, (1,))``, or the
+  ``Discrete`` choice with ``control: levels``, which needs it), as HighwayEnv's meta-actions leave the
+  steering to a controller.
 - Observation (``others.observation``):
 
   - ``vlidar``: ``Box(float32, (rays * 3 + 11 + 2 * len(ROUTE_LOOKAHEAD),))``: the ``sensor.virtual_lidar``
@@ -19,7 +25,9 @@
     problem of behaviour cloning), whether the hero's traffic light
     is red, the route command one-hot: left, right, straight, follow lane, change left, change right),
     then the route points :data:`ROUTE_LOOKAHEAD` metres ahead in the hero's frame (forward, right) / 40 m,
-    and with ``light_ahead: true`` :data:`LIGHT` (the next light on the route: how far, red, yellow);
+    and with ``light_ahead: true`` :data:`LIGHT` (the next light on the route: how far, red, yellow), and with
+    ``obstacles_ahead: true`` :data:`OBSTACLES` (the nearest vehicle or walker on the route ahead: gap, speed,
+    closing speed; the nearest about to cross it: gap, when);
   - ``camera``: ``Dict(image=Box(uint8, (H, W, 3)), state=Box(float32, (11,)))``: the ``sensor.camera.rgb``
     named ``camera`` and :data:`STATE`.
 
@@ -52,6 +60,7 @@ from rllib_integration.routes.planner import RoadOption
 from rllib_integration.routes.progress import Route
 from rllib_integration.tasks import RouteFollowing
 from rllib_integration.tasks.route_lights import LIGHT_FEATURES, LIGHT_HORIZON, RouteLights, no_light
+from rllib_integration.tasks.route_obstacles import OBSTACLE_FEATURES, RouteObstacles, none_ahead
 from rllib_integration.tasks.route_steering import RouteSteering
 from rllib_integration.tasks.speed_control import SpeedController, forward_motion, forward_speed, target_from_motion
 
@@ -64,10 +73,12 @@ ROUTE_LOOKAHEAD = (2, 4, 6, 8, 10, 13, 16, 20, 25, 30, 40)  # metres (route poin
 #: ``others.light_ahead``: the next traffic light's stop line on the route (distance / LIGHT_HORIZON, 1 when
 #: none is nearer) and whether it shows red or yellow.
 LIGHT = LIGHT_FEATURES
+#: ``others.obstacles_ahead``: the actors in the way along the route (:mod:`rllib_integration.tasks.route_obstacles`).
+OBSTACLES = OBSTACLE_FEATURES
 COMMAND_LOOKAHEAD = 25  # route points searched for the next junction or lane-change command
 SPEED_SCALE, ROUTE_SCALE = 10.0, 40.0  # m/s, metres
-CONTROLS = ("throttle", "speed")  # others.control: what the first action commands
-STEERS = ("policy", "residual")  # others.steer: the second action is the steer, or added to the route's
+CONTROLS = ("throttle", "speed", "levels")  # others.control: what the first action commands
+STEERS = ("policy", "residual", "route")  # others.steer: the second action is the steer, added to the route's, or none
 
 
 class RouteExperiment(BaseExperiment):
@@ -76,13 +87,15 @@ class RouteExperiment(BaseExperiment):
     CONFIG_DEFAULTS = {"others": {"observation": "vlidar", "route_length": [150.0, 400.0], "target_speed_kmh": 30.0,
                                   "zero_reward_speed": 2.0, "overspeed_end": 2.0, "terminal_penalty": 10.0,
                                   "max_route_offset": 4.0, "max_idle_s": 10.0, "state_last_action": True,
-                                  "light_ahead": False, "control": "throttle", "steer": "policy"}}
+                                  "light_ahead": False, "obstacles_ahead": False, "control": "throttle",
+                                  "steer": "policy",
+                                  "speed_levels": 7}}
     # a command is a throttle or a target speed up to that; a steer the wheel's or added to the route's
-    ACTION_OPTIONS = ("control", "target_speed_kmh", "steer")
+    ACTION_OPTIONS = ("control", "target_speed_kmh", "steer", "speed_levels")
     CONFIG_RANGES = {"others.target_speed_kmh": (1.0, 300.0), "others.zero_reward_speed": (1.05, 10.0),
                      "others.overspeed_end": (1.05, 10.0),
                      "others.terminal_penalty": (0.0, 10 ** 6), "others.max_route_offset": (0.5, 30.0),
-                     "others.max_idle_s": (0.5, 3600.0)}
+                     "others.max_idle_s": (0.5, 3600.0), "others.speed_levels": (2, 64)}
 
     def __init__(self, config: dict[str, Any]) -> None:
         super().__init__(config)
@@ -99,6 +112,7 @@ class RouteExperiment(BaseExperiment):
         self.state_last_action = bool(others["state_last_action"])
         self.light_ahead = bool(others["light_ahead"])
         self.route_lights: RouteLights | None = None
+        self.obstacles_ahead = bool(others["obstacles_ahead"])
         self.control_kind = others["control"]
         if self.control_kind not in CONTROLS:
             raise ConfigError(f"{where}.control: {self.control_kind!r} is not a control of RouteExperiment. Fix: use "
@@ -107,6 +121,10 @@ class RouteExperiment(BaseExperiment):
         if self.steer_kind not in STEERS:
             raise ConfigError(f"{where}.steer: {self.steer_kind!r} is not a steer of RouteExperiment. Fix: use "
                               f"{' or '.join(STEERS)}.")
+        if self.control_kind == "levels" and self.steer_kind != "route":
+            raise ConfigError(f"{where}.control: levels chooses a speed only, but steer is {self.steer_kind!r}. Fix: "
+                              f"set {where}.steer: route (the route's controller steers), or use control: speed.")
+        self.speed_levels = int(others["speed_levels"])
         self.max_speed = float(others["target_speed_kmh"]) / 3.6
         self.sensor = self._sensor_attributes()
         self.reset()
@@ -123,8 +141,10 @@ class RouteExperiment(BaseExperiment):
         return sensors[name]
 
     # -- spaces and actions -----------------------------------------------------------------
-    def get_action_space(self) -> gym.spaces.Box:
-        return gym.spaces.Box(-1.0, 1.0, (2,), np.float32)
+    def get_action_space(self) -> gym.Space:
+        if self.control_kind == "levels":
+            return gym.spaces.Discrete(self.speed_levels)
+        return gym.spaces.Box(-1.0, 1.0, (1 if self.steer_kind == "route" else 2,), np.float32)
 
     def get_observation_space(self) -> gym.Space:
         state = gym.spaces.Box(-np.inf, np.inf, (len(STATE),), np.float32)
@@ -132,31 +152,41 @@ class RouteExperiment(BaseExperiment):
             shape = (int(self.sensor.get("image_size_y", 600)), int(self.sensor.get("image_size_x", 800)), 3)
             return gym.spaces.Dict({"image": gym.spaces.Box(0, 255, shape, np.uint8), "state": state})
         size = int(self.sensor.get("rays", 32)) * 3 + len(STATE) + 2 * len(ROUTE_LOOKAHEAD) + \
-            (len(LIGHT) if self.light_ahead else 0)
+            (len(LIGHT) if self.light_ahead else 0) + (len(OBSTACLES) if self.obstacles_ahead else 0)
         return gym.spaces.Box(-np.inf, np.inf, (size,), np.float32)
 
     def compute_action(self, action: Any) -> carla.VehicleControl:
-        command, steer = (float(np.clip(v, -1.0, 1.0)) for v in np.asarray(action, dtype=np.float64)[:2])
+        if self.control_kind == "levels":
+            command, steer = 2.0 * int(action) / (self.speed_levels - 1) - 1.0, 0.0
+        else:
+            values = np.asarray(action, dtype=np.float64).ravel()
+            command = float(np.clip(values[0], -1.0, 1.0))
+            steer = float(np.clip(values[1], -1.0, 1.0)) if self.steer_kind != "route" else 0.0
         self.last_action = (command, steer)
-        if self.steer_kind == "residual":
+        if self.steer_kind != "policy":  # the route controller's steer, and the policy's correction added
             steer = min(max(steer + self.route_steer, -1.0), 1.0)
-        if self.control_kind == "speed":
-            throttle, brake = self.speed_controller.control((command + 1.0) / 2.0 * self.max_speed,
-                                                            forward_speed(self.core.hero))
-            return carla.VehicleControl(throttle=throttle, steer=steer, brake=brake)
-        return carla.VehicleControl(throttle=max(command, 0.0), steer=steer, brake=max(-command, 0.0))
+        if self.control_kind == "throttle":
+            return carla.VehicleControl(throttle=max(command, 0.0), steer=steer, brake=max(-command, 0.0))
+        throttle, brake = self.speed_controller.control((command + 1.0) / 2.0 * self.max_speed,
+                                                        forward_speed(self.core.hero))
+        return carla.VehicleControl(throttle=throttle, steer=steer, brake=brake)
 
-    def action_from_control(self, control: carla.VehicleControl) -> np.ndarray:
+    def action_from_control(self, control: carla.VehicleControl) -> Any:
         """``[throttle - brake, steer]``; with ``control: speed``, ``[target, steer]``, the target being the speed the
         hero's motion under ``control`` heads for (:func:`target_from_motion`); with ``steer: residual`` the steer less
-        the route controller's for the last observed state; clipped to the action space."""
+        the route controller's for the last observed state, with ``steer: route`` no steer; clipped to the action
+        space. With ``control: levels``, the level nearest that target speed."""
         command, steer = control.throttle - control.brake, control.steer
-        if self.control_kind == "speed":
+        if self.control_kind != "throttle":
             target = target_from_motion(*forward_motion(self.core.hero))
             command = 2.0 * target / self.max_speed - 1.0
+        if self.control_kind == "levels":
+            level = round((min(max(command, -1.0), 1.0) + 1.0) / 2.0 * (self.speed_levels - 1))
+            return np.int64(level)
         if self.steer_kind == "residual":
             steer -= self.route_steer
-        return np.clip(np.array([command, steer], dtype=np.float32), -1.0, 1.0)
+        action = [command] if self.steer_kind == "route" else [command, steer]
+        return np.clip(np.array(action, dtype=np.float32), -1.0, 1.0)
 
     # -- episode ----------------------------------------------------------------------------
     def plan_route(self, core: Any, rng: np.random.Generator) -> Route:
@@ -170,6 +200,7 @@ class RouteExperiment(BaseExperiment):
         self.last_action = (0.0, 0.0)
         self.speed_controller = SpeedController(dt=self._timestep())
         self.route_steering: RouteSteering | None = None  # built for the episode's hero at its first observation
+        self.route_obstacles: RouteObstacles | None = None  # the same
         self.route_steer = 0.0  # the route controller's steer for the last observed state
         self.step_result = None
         self.totals = {"return": 0.0, "distance": 0.0, "speed_sum": 0.0, "steps": 0,
@@ -207,13 +238,14 @@ class RouteExperiment(BaseExperiment):
         return (points / ROUTE_SCALE).ravel()
 
     def get_observation(self, sensor_data: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
-        if self.steer_kind == "residual":
+        if self.steer_kind != "policy":
             self._observe_route_steer()
         if self.observation_kind == CAMERA:
             image = np.asarray(sensor_data[CAMERA][1])[..., :3]
             return {"image": np.ascontiguousarray(image, dtype=np.uint8), "state": self._state()}, {}
         rays = np.asarray(sensor_data[LIDAR][1], dtype=np.float32) / float(self.sensor.get("range", 40.0))
-        parts = [rays.ravel(), self._state(), self._route_points()] + ([self._light()] if self.light_ahead else [])
+        parts = [rays.ravel(), self._state(), self._route_points()] + ([self._light()] if self.light_ahead else []) \
+            + ([self._obstacles(sensor_data[LIDAR][0])] if self.obstacles_ahead else [])
         return np.concatenate(parts).astype(np.float32), {}
 
     def _observe_route_steer(self) -> None:
@@ -225,6 +257,15 @@ class RouteExperiment(BaseExperiment):
     def _light(self) -> np.ndarray:
         """:data:`LIGHT`: the next light's stop line on the route within :data:`LIGHT_HORIZON` metres."""
         return self.route_lights.features(LIGHT_HORIZON) if self.route_lights is not None else no_light()
+
+    def _obstacles(self, frame: int) -> np.ndarray:
+        """:data:`OBSTACLES` of the hero's route at ``frame`` (read once per frame for every hero of a world)."""
+        progress = getattr(self.core, "route_progress", None)
+        if progress is None:
+            return none_ahead()
+        if self.route_obstacles is None:
+            self.route_obstacles = RouteObstacles(self.core.world, self.core.hero, progress)
+        return self.route_obstacles.features(frame)
 
     def get_done_status(self, observation: Any, core: Any) -> tuple[bool, bool]:
         step = self.step_result = self.task.step(core)

@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 import carla
+import gymnasium as gym
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
@@ -62,20 +63,22 @@ def test_demonstrations_are_the_autopilots_steps_in_the_experiments_spaces(tmp_p
     assert len(files) >= 2, "whole routes, until the steps asked for"
     meta = json.loads((folder / METADATA).read_text())
     assert meta["experiment"] == "ppo_example.ppo_experiment:RouteExperiment"
-    assert meta["observation_space"] == "Box(-inf, inf, (131,), float32)" and meta["transitions"] >= 400
+    assert meta["observation_space"] == "Box(-inf, inf, (139,), float32)" and meta["transitions"] >= 400
+    assert meta["action_space"] == "Discrete(7)"
     import ray.data
     dataset = ray.data.read_parquet(str(folder))  # what RLlib's offline_data reads
     assert set(COLUMNS) <= set(dataset.schema().names) and dataset.count() == meta["transitions"]
     table = pq.read_table(files[0]).to_pandas()
     obs, new_obs = np.stack(table["obs"].values), np.stack(table["new_obs"].values)
-    actions = np.stack(table["actions"].values)
-    assert obs.shape[1] == 131 and actions.shape[1] == 2 and np.all(np.abs(actions) <= 1.0)
-    assert actions[:, 0].max() > 0.3, "the autopilot accelerates"
+    actions = table["actions"].to_numpy()
+    assert obs.shape[1] == 139 and actions.dtype.kind == "i" and actions.min() >= 0 and actions.max() <= 6
+    assert actions.max() >= 4 and (actions == 0).any(), "the autopilot drives off and stops (20 km/h, 0)"
     for _, episode in table.groupby("eps_id", sort=False):
         rows = episode.index.to_numpy()
         assert list(episode["t"]) == list(range(len(rows)))
         assert np.allclose(new_obs[rows[:-1]], obs[rows[1:]]), "each step starts where the last one ended"
-        assert np.allclose(obs[rows[1:], 97:99], actions[rows[:-1]]), "the experiment sees the action as its last"
+        last = np.stack([actions[rows[:-1]] / 3.0 - 1.0, np.zeros(len(rows) - 1)], axis=1)  # the level's command
+        assert np.allclose(obs[rows[1:], 97:99], last), "the experiment sees the action as its last"
         last = episode.iloc[-1]
         assert last["terminateds"] or last["truncateds"], "every episode ends"
     assert table["rewards"].sum() > 50, "the route reward of the metres driven"
@@ -124,8 +127,8 @@ def test_behaviour_cloning_then_fine_tuning_through_the_training_script(tmp_path
     from rllib_integration.training.results import saved_module
     from rllib_integration.training.policy import greedy_action
     module = saved_module(checkpoint)  # the RLlib path
-    observation = np.zeros(131, dtype=np.float32)
-    assert np.allclose(greedy_action(module, observation), policy(observation), atol=1e-5)
+    observation = np.zeros(139, dtype=np.float32)
+    assert greedy_action(module, observation) == policy(observation)
     before = len(list((tmp_path / "demos").glob("*.parquet")))
     dagger = collect(tmp_path, "--append", "--policy", os.path.join(checkpoint, "policy.onnx"), "--policy-share", 0.5)
     assert dagger.returncode == 0, dagger.stderr[-3000:]
@@ -189,7 +192,8 @@ def test_the_light_ahead_is_the_next_stop_line_on_the_route_and_its_state():
     data["experiment"]["background_activity"].update(n_vehicles=0, n_walkers=0)
     env = CarlaEnv(data)
     try:
-        assert env.observation_space.shape == (131,)
+        assert env.observation_space.shape == (139,)
+        features = slice(128, 131)  # the light ahead: after the rays, the state and the route; the obstacles ahead follow
         seen = []
         for seed in range(6):
             observation, _ = env.reset(seed=seed)
@@ -203,19 +207,16 @@ def test_the_light_ahead_is_the_next_stop_line_on_the_route_and_its_state():
                 assert min(gaps) < 30.0, "the stop line lies on the route"
             for _ in range(400):
                 distance, state = lights.next_light(LIGHT_HORIZON)
-                assert observation[-3] == pytest.approx(distance / LIGHT_HORIZON, abs=1e-5)
+                assert observation[features][0] == pytest.approx(distance / LIGHT_HORIZON, abs=1e-5)
                 if state is not None:
                     index = lights.indices[lights.indices >= progress.index][0]
                     light = lights.lights[list(lights.indices).index(index)]
                     assert state == light.get_state()
-                    assert observation[-2] == float(state == carla.TrafficLightState.Red)
+                    assert observation[features][1] == float(state == carla.TrafficLightState.Red)
                     seen.append(distance)
-                forward, right = observation[112], observation[113]  # the route 8 m ahead, hero's frame
-                steer = float(np.clip(2.0 * np.arctan2(right, forward), -1.0, 1.0))
-                speed = observation[96] * 10.0
-                stop = observation[-2] > 0 and distance < 12
-                action = -1.0 if stop else (0.5 if speed < 6.0 else 0.0)
-                observation, _, terminated, truncated, _ = env.step(np.array([action, steer], dtype=np.float32))
+                stop = observation[features][1] > 0 and distance < 12
+                level = 0 if stop else 4  # stand, or 20 km/h: the route's controller steers
+                observation, _, terminated, truncated, _ = env.step(level)
                 if terminated or truncated:
                     break
             if len(seen) > 20:
@@ -233,5 +234,5 @@ def test_an_offline_config_without_route_evaluation_gives_rllib_the_experiments_
     data.pop("route_evaluation")
     (tmp_path / "bc.yaml").write_text(yaml.safe_dump(data))
     config = build_algorithm_config(load_env_config(str(tmp_path / "bc.yaml")), "bc.yaml", "MARWIL")
-    assert config.observation_space.shape == (131,) and config.action_space.shape == (2,)
+    assert config.observation_space.shape == (139,) and config.action_space == gym.spaces.Discrete(7)
     config.validate()  # RLlib's own check: "action_space and observation_space must be provided"

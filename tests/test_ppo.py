@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 import carla
+import gymnasium as gym
 import numpy as np
 import pytest
 import yaml
@@ -99,6 +100,89 @@ def test_residual_steering_follows_the_routes_turns_alone_and_reads_back_the_dem
             assert experiment.compute_action(action).steer == pytest.approx(steer)
         with pytest.raises(ConfigError, match=r"others.steer: 'wheel' is not a steer of RouteExperiment"):
             lidar_env(steer="wheel")
+    finally:
+        env.close()
+
+
+def test_speed_levels_choose_a_target_speed_while_the_route_controller_steers():
+    """``control: levels`` with ``steer: route``: the action is one of ``speed_levels`` target speeds (0 to
+    target_speed_kmh), the route's controller steers through junction turns, and a demonstrator's motion reads back
+    as the level nearest the speed it heads for; levels need the route's steer."""
+    env = lidar_env(control="levels", steer="route", speed_levels=7, route_length=[200, 300], max_idle_s=600)
+    try:
+        assert env.action_space == gym.spaces.Discrete(7)
+        red = 4 * 3 + STATE.index("red_light")
+        _, info = drive_episode(env, 1, lambda obs: 0 if obs[red] > 0.5 else 4, steps=6000)  # 20 km/h, red: 0
+        assert info["end_reason"] == "completed" and info["route_completion"] == 100.0, info
+        env.reset(seed=2)
+        experiment, hero = env.experiment, env.core.hero  # the hero of this episode
+        for level in (2, 5, 0):  # 10, 25 and 0 km/h
+            for _ in range(100):  # 5 s
+                env.step(level)
+            speed = hero.get_velocity().length() * 3.6
+            assert speed == pytest.approx(level * 5.0, abs=1.5), f"level {level}: {speed:.1f} km/h"
+            assert experiment.action_from_control(hero.get_control()) == level
+        assert experiment.last_action == (-1.0, 0.0)
+        with pytest.raises(ConfigError, match=r"others.control: levels chooses a speed only, but steer is 'residual'"):
+            lidar_env(control="levels", steer="residual")
+    finally:
+        env.close()
+    env = lidar_env(control="speed", steer="route")
+    try:
+        assert env.action_space == gym.spaces.Box(-1.0, 1.0, (1,), np.float32)
+    finally:
+        env.close()
+
+
+def test_the_obstacles_ahead_are_the_actors_in_the_way_along_the_route():
+    """``obstacles_ahead``: the nearest car or walker on the route ahead (gap from the hero's front, its speed, the
+    closing speed), not one on the lane beside or behind; a car driving towards the route is about to cross it."""
+    from rllib_integration.tasks.route_obstacles import OBSTACLE_FEATURES, RouteObstacles, none_ahead
+    env = lidar_env(control="levels", steer="route", obstacles_ahead=True, route_length=[150, 200])
+    try:
+        observation, _ = env.reset(seed=0)
+        assert env.observation_space.shape == (4 * 3 + len(STATE) + 2 * len(ROUTE_LOOKAHEAD) + len(OBSTACLE_FEATURES),)
+        assert observation[-len(OBSTACLE_FEATURES):] == pytest.approx(none_ahead())
+        world, hero, progress = env.core.world, env.core.hero, env.core.route_progress
+        front = hero.bounding_box.extent.x + hero.bounding_box.location.x
+        index = next(i for i in range(len(progress.route)) if progress.cumulative[i] > 30.0)
+        waypoint = progress.route[index][0]
+        blueprint = world.get_blueprint_library().find("vehicle.tesla.model3")
+        lifted = carla.Transform(waypoint.transform.location + carla.Location(z=0.3), waypoint.transform.rotation)
+        car = world.spawn_actor(blueprint, lifted)
+        obstacles = RouteObstacles(world, hero, progress)
+        features = dict(zip(OBSTACLE_FEATURES, obstacles.features()))
+        rear = progress.cumulative[index] - (car.bounding_box.extent.x - car.bounding_box.location.x)
+        assert features["leader_gap"] * 40.0 == pytest.approx(rear - front, abs=0.6)
+        assert features["leader_near"] == pytest.approx(math.exp(-features["leader_gap"] * 40.0 / 5.0), rel=1e-4)
+        assert features["leader_speed"] == 0.0 and features["leader_walker"] == 0.0
+        hero.set_target_velocity(waypoint.transform.get_forward_vector() * 5.0)
+        world.tick()
+        features = dict(zip(OBSTACLE_FEATURES, obstacles.features()))
+        assert features["leader_closing"] * 10.0 == pytest.approx(hero.get_velocity().length(), abs=0.3)
+        car.set_transform(carla.Transform(waypoint.transform.location + waypoint.transform.get_right_vector() * 3.5
+                                          + carla.Location(z=0.3), waypoint.transform.rotation))
+        assert obstacles.features()[:5] == pytest.approx(none_ahead()[:5]), "a car 3.5 m beside is not in the way"
+        walker = world.spawn_actor(world.get_blueprint_library().find("walker.pedestrian.0001"), lifted)
+        features = dict(zip(OBSTACLE_FEATURES, obstacles.features()))
+        assert features["leader_walker"] == 1.0 and features["leader_gap"] < 1.0
+        walker.destroy()
+        # the car 12 m to the side of the route, driving towards it at 6 m/s: on the route in about 1.5-2 s
+        side = waypoint.transform.location + waypoint.transform.get_right_vector() * 12.0 + carla.Location(z=0.3)
+        towards = carla.Rotation(yaw=waypoint.transform.rotation.yaw - 90.0)
+        car.set_transform(carla.Transform(side, towards))
+        car.set_target_velocity(towards.get_forward_vector() * 6.0)
+        features = dict(zip(OBSTACLE_FEATURES, obstacles.features()))
+        assert features["leader_gap"] == 1.0, "not on the route yet"
+        assert features["crossing_time"] * 3.0 in (1.5, 2.0) and features["crossing_gap"] < 1.0
+        car.set_target_velocity(carla.Vector3D())
+        assert obstacles.features()[5:] == pytest.approx(none_ahead()[5:]), "a standing car crosses nothing"
+        # behind the hero on its route: a follower is in nobody's way
+        car.set_transform(lifted)
+        hero.set_transform(progress.route[index + 15][0].transform)
+        while progress.index < index + 14:
+            progress.update(hero.get_location())
+        assert obstacles.features()[:5] == pytest.approx(none_ahead()[:5])
     finally:
         env.close()
 
