@@ -97,3 +97,25 @@ def test_a_policy_whose_actions_are_not_the_experiments_is_refused(tmp_path):
         assert result.returncode == 2 and "gives actions like -1, not actions of Discrete(29)" in result.stderr, \
             result.stderr
         assert "Traceback" not in result.stderr
+
+
+def test_a_network_with_a_free_log_std_exports_a_policy_of_any_batch_size(tmp_path):
+    """RLlib's free-log-std head (``model.free_log_std: true``) repeats its log-std ``len(mean)`` times, which the
+    exporter took as a constant: the whole policy.onnx took batches of 2 only and every inference of one
+    observation failed. The exported policy takes any batch and acts as the module does."""
+    import gymnasium as gym
+    import onnxruntime
+    from ray.rllib.algorithms.ppo import PPOConfig
+
+    from rllib_integration.training.policy import export_policy, greedy_action
+    spaces = (gym.spaces.Box(-1.0, 1.0, (5,), np.float32), gym.spaces.Box(-1.0, 1.0, (2,), np.float32))
+    config = PPOConfig().environment(observation_space=spaces[0], action_space=spaces[1]) \
+        .rl_module(model_config={"free_log_std": True, "fcnet_hiddens": [16]})
+    module = config.get_rl_module_spec().build()
+    path = export_policy(module, config, str(tmp_path / "policy.onnx"))
+    session = onnxruntime.InferenceSession(path)
+    observations = np.random.default_rng(0).uniform(-1.0, 1.0, (3, 5)).astype(np.float32)
+    for count in (1, 3):
+        actions = session.run(None, {"observations": observations[:count]})[0]
+        assert actions.shape == (count, 2)
+        assert actions == pytest.approx(np.stack([greedy_action(module, o) for o in observations[:count]]), abs=1e-5)

@@ -12,9 +12,11 @@ RLModule itself, so both paths choose the same action for the same observation.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import logging
 import warnings
-from typing import Any
+from typing import Any, Iterator
 
 import gymnasium as gym
 import numpy as np
@@ -61,6 +63,32 @@ def _policy_of(module: Any, config: Any) -> DeterministicPolicy:
                                getattr(config, "clip_actions", False)).eval()
 
 
+def _free_log_std_forward(head: Any, inputs: torch.Tensor, **kwargs: Any) -> torch.Tensor:
+    """RLlib's free-log-std head (the mean, then its log-std for every row), with the log-std expanded to the
+    mean's rows rather than repeated ``len(mean)`` times: the same values, and a batch size the exporter keeps
+    symbolic (``len()`` of a tensor is a Python int to it, which fixed a whole ``policy.onnx`` to the example's
+    batch of 2)."""
+    mean = head.net(inputs)
+    log_std = torch.clamp(head.log_std, -head.log_std_clip_param_const, head.log_std_clip_param_const) \
+        if head.clip_log_std else head.log_std
+    return torch.cat([mean, log_std.unsqueeze(0).expand(mean.shape[0], -1)], dim=1)
+
+
+@contextlib.contextmanager
+def _exportable_heads(module: nn.Module) -> Iterator[None]:
+    """While exporting, the free-log-std heads of ``module`` (``model.free_log_std: true``) compute as
+    :func:`_free_log_std_forward`."""
+    from ray.rllib.core.models.torch.heads import TorchFreeLogStdMLPHead
+    heads = [m for m in module.modules() if isinstance(m, TorchFreeLogStdMLPHead)]
+    for head in heads:
+        head.forward = functools.partial(_free_log_std_forward, head)
+    try:
+        yield
+    finally:
+        for head in heads:
+            del head.forward
+
+
 def export_policy(module: Any, config: Any, path: str) -> str:
     """Export the greedy policy of ``module`` (built with the algorithm ``config``) to ONNX at ``path``."""
     policy = _policy_of(module, config).to("cpu")
@@ -72,7 +100,7 @@ def export_policy(module: Any, config: Any, path: str) -> str:
     level = exporter_log.level
     exporter_log.setLevel(logging.ERROR)
     try:
-        with torch.no_grad(), warnings.catch_warnings():
+        with torch.no_grad(), warnings.catch_warnings(), _exportable_heads(policy):
             warnings.simplefilter("ignore")
             program = torch.onnx.export(policy, (), kwargs={"observations": example}, dynamo=True, verbose=False,
                                         input_names=observation_keys(space), output_names=["actions"],
