@@ -106,12 +106,13 @@ def test_a_network_with_a_free_log_std_exports_a_policy_of_any_batch_size(tmp_pa
     import gymnasium as gym
     import onnxruntime
     from ray.rllib.algorithms.ppo import PPOConfig
+    from ray.rllib.core import DEFAULT_MODULE_ID
 
     from rllib_integration.training.policy import export_policy, greedy_action
     spaces = (gym.spaces.Box(-1.0, 1.0, (5,), np.float32), gym.spaces.Box(-1.0, 1.0, (2,), np.float32))
     config = PPOConfig().environment(observation_space=spaces[0], action_space=spaces[1]) \
         .rl_module(model_config={"free_log_std": True, "fcnet_hiddens": [16]})
-    module = config.get_rl_module_spec().build()
+    module = config.get_multi_rl_module_spec(spaces={DEFAULT_MODULE_ID: spaces}).build()[DEFAULT_MODULE_ID]
     path = export_policy(module, config, str(tmp_path / "policy.onnx"))
     session = onnxruntime.InferenceSession(path)
     observations = np.random.default_rng(0).uniform(-1.0, 1.0, (3, 5)).astype(np.float32)
