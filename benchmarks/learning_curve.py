@@ -1,14 +1,15 @@
 #!/usr/bin/env python3
 """Learning curve of a training run as evaluator figures: every kept checkpoint of RESULTS driven on
-held-out routes (RC, DS, infraction penalty, on-lane share, infractions per km) against the env steps and
-training time it was taken at, next to the autopilot's and the experiment's random policy's figures on
+held-out routes (RC, DS, infraction penalty, on-lane share, infractions per km) against the samples and
+training time it was taken at (samples: env steps sampled; for an offline run such as behaviour cloning, the
+demonstration samples trained on), next to the autopilot's and the experiment's random policy's figures on
 the same routes; plus the run's own route evaluations during training (from its result.json).
 
     python3 benchmarks/learning_curve.py ~/ray_results/carla_rllib/ppo_example \\
         --config ppo_example/ppo_vlidar_config.yaml --routes ../shared/maps/Town01.xodr ../shared/maps/Town02.xodr \\
         --traffic 30 --walkers 10 --out docs/learning_curve_ppo_vlidar
 
-Writes OUT.md (tables), OUT.csv and OUT.png (RC and DS against env steps, baselines as flat lines). From the
+Writes OUT.md (tables), OUT.csv and OUT.png (RC and DS against samples, baselines as flat lines). From the
 routes' state logs it adds the metres driven in each route's first 50 s, the routes where the car fell and
 the routes with a static collision.
 """
@@ -39,7 +40,7 @@ from rllib_integration.routes.route_sets import generate_routes  # noqa: E402
 from rllib_integration.inference.checkpoints import PROGRESS_FILE  # noqa: E402
 from rllib_integration.inference.policy import policy_file  # noqa: E402
 
-COLUMNS = ["agent", "env_steps", "time_s", "RC", "DS", "penalty", "on_lane_pct", "m_per_50s", "falls",
+COLUMNS = ["agent", "samples", "time_s", "RC", "DS", "penalty", "on_lane_pct", "m_per_50s", "falls",
            "static_collision_routes"] + [SHORT_NAMES[k] + "_per_km" for k in KINDS]
 EPISODE_S = 50.0  # the DQN example's training episode: metres driven in the first 50 s of each route
 FALL_Z = -0.5  # metres: below this the car has fallen off the world (the DQN experiment's falling end)
@@ -60,6 +61,14 @@ def state_log_figures(folder: str) -> dict:
             "static_collision_routes": static}
 
 
+def samples(row: dict) -> int:
+    """The experience behind an iteration's result: env steps sampled, or for an offline run (no env runners,
+    e.g. MARWIL on demonstrations) the samples its learner trained on."""
+    if row.get("env_runners") or "learners" not in row:
+        return int(row.get("num_env_steps_sampled_lifetime", 0))
+    return int(row["learners"].get("__all_modules__", {}).get("num_module_steps_trained_lifetime", 0))
+
+
 def training_rows(results: str) -> list[dict]:
     """Every iteration's result of every trial under ``results`` (result.json lines)."""
     rows = []
@@ -67,11 +76,11 @@ def training_rows(results: str) -> list[dict]:
         if "result.json" in files:
             with open(os.path.join(root, "result.json")) as stream:
                 rows += [json.loads(line) for line in stream if line.strip()]
-    return sorted(rows, key=lambda r: r.get("num_env_steps_sampled_lifetime", 0))
+    return sorted(rows, key=lambda r: r.get("training_iteration", 0))
 
 
 def checkpoints(results: str, rows: list[dict]) -> list[tuple[int, float, str]]:
-    """(env steps, training seconds, path) of every checkpoint, oldest first: from its training_progress.json,
+    """(samples, training seconds, path) of every checkpoint, oldest first: from its training_progress.json,
     else the iteration whose result was written last before the checkpoint."""
     found = []
     for root, folders, _ in os.walk(results):
@@ -83,11 +92,12 @@ def checkpoints(results: str, rows: list[dict]) -> list[tuple[int, float, str]]:
             if os.path.isfile(progress_file):
                 steps = json.load(open(progress_file)).get("num_env_steps_sampled_lifetime", 0)
                 row = min(rows, key=lambda r: abs(r.get("num_env_steps_sampled_lifetime", 0) - steps), default={})
+                steps = samples(row) if row else steps
             else:
                 written = os.path.getmtime(os.path.join(path, "rllib_checkpoint.json"))
                 before = [r for r in rows if r.get("timestamp", 0) <= written + 1] or rows[:1]
                 row = before[-1] if before else {}
-                steps = row.get("num_env_steps_sampled_lifetime", 0)
+                steps = samples(row)
             found.append((int(steps), float(row.get("time_total_s", 0.0)), path))
     return sorted(found)
 
@@ -100,17 +110,17 @@ def score(document: dict, agent: str, steps: int, seconds: float, logs: str) -> 
     outside = sum(r["meta"].get("outside_route_lanes_percentage", 0.0) / 100.0 * r["meta"]["route_length"]
                   for r in records)
     per_km = document["_checkpoint"]["global_record"]["infractions"]
-    return {"agent": agent, "env_steps": steps, "time_s": round(seconds), "RC": scores["score_route"],
+    return {"agent": agent, "samples": steps, "time_s": round(seconds), "RC": scores["score_route"],
             "DS": scores["score_composed"], "penalty": scores["score_penalty"],
             "on_lane_pct": 100.0 * (1.0 - outside / completed) if completed > 0 else 0.0, **state_log_figures(logs),
             **{SHORT_NAMES[k] + "_per_km": per_km[k] for k in KINDS}}
 
 
 def plot(rows: list[dict], baselines: list[dict]) -> np.ndarray:
-    """RC and DS of the checkpoints against env steps, baselines as dashed flat lines (OpenCV, BGR)."""
+    """RC and DS of the checkpoints against samples, baselines as dashed flat lines (OpenCV, BGR)."""
     width, height, left, bottom, top, right = 860, 480, 60, 60, 60, 30
     image = np.full((height, width, 3), 255, np.uint8)
-    x_max = max([r["env_steps"] for r in rows] + [1])
+    x_max = max([r["samples"] for r in rows] + [1])
 
     def point(x: float, y: float) -> tuple[int, int]:
         return (int(left + (width - left - right) * x / x_max), int(height - bottom - (height - top - bottom) * y / 100))
@@ -120,11 +130,11 @@ def plot(rows: list[dict], baselines: list[dict]) -> np.ndarray:
         cv2.putText(image, f"{20 * k}", (15, point(0, 20 * k)[1] + 5), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 0, 0), 1)
         cv2.putText(image, f"{x_max * k / 5 / 1000:.0f}k", (point(x_max * k / 5, 0)[0] - 12, height - bottom + 20),
                     cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 0, 0), 1)
-    cv2.putText(image, "env steps", (width // 2 - 30, height - 15), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 0), 1)
+    cv2.putText(image, "samples", (width // 2 - 30, height - 15), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 0), 1)
     series = [("policy RC", "RC", (180, 90, 30)), ("policy DS", "DS", (40, 160, 40))]
     legend = [(label, colour, False) for label, _, colour in series]
     for label, key, colour in series:
-        points = np.array([point(r["env_steps"], r[key]) for r in rows], np.int32)
+        points = np.array([point(r["samples"], r[key]) for r in rows], np.int32)
         cv2.polylines(image, [points], False, colour, 2, cv2.LINE_AA)
         for p in points:
             cv2.circle(image, (int(p[0]), int(p[1])), 3, colour, -1, cv2.LINE_AA)
@@ -148,7 +158,7 @@ def write_outputs(out: str, rows: list[dict], baselines: list[dict], during: lis
         writer = csv.DictWriter(stream, COLUMNS)
         writer.writeheader()
         writer.writerows(baselines + rows)
-    shown = [c for c in COLUMNS if c in ("agent", "env_steps", "time_s", "RC", "DS", "penalty", "on_lane_pct",
+    shown = [c for c in COLUMNS if c in ("agent", "samples", "time_s", "RC", "DS", "penalty", "on_lane_pct",
                                          "m_per_50s", "falls", "static_collision_routes")
              or any(r[c] for r in baselines + rows)]
     with open(out + ".md", "w") as stream:
@@ -158,9 +168,9 @@ def write_outputs(out: str, rows: list[dict], baselines: list[dict], during: lis
                                            for c in shown) + " |\n")
         if during:
             stream.write("\nRoute evaluation during training (the run's `route_evaluation` routes):\n\n"
-                         "| iteration | env steps | time s | RC | DS |\n|---|---|---|---|---|\n")
+                         "| iteration | samples | time s | RC | DS |\n|---|---|---|---|---|\n")
             for r in during:
-                stream.write(f"| {r['training_iteration']} | {r['num_env_steps_sampled_lifetime']} | "
+                stream.write(f"| {r['training_iteration']} | {samples(r)} | "
                              f"{r['time_total_s']:.0f} | {r['evaluation']['route_completion']:.1f} | "
                              f"{r['evaluation']['driving_score']:.1f} |\n")
     cv2.imwrite(out + ".png", plot(rows, baselines))
@@ -212,7 +222,7 @@ def main() -> None:
     rows = []
     for steps, seconds, path in found:
         rows.append(run(policy_file(path), steps, seconds, os.path.basename(path)))
-        print(f"{steps:9d} steps {seconds:6.0f} s: RC {rows[-1]['RC']:5.1f} DS {rows[-1]['DS']:5.1f} "
+        print(f"{steps:9d} samples {seconds:6.0f} s: RC {rows[-1]['RC']:5.1f} DS {rows[-1]['DS']:5.1f} "
               f"on lane {rows[-1]['on_lane_pct']:5.1f} % {rows[-1]['m_per_50s']:5.0f} m/50 s", flush=True)
     write_outputs(args.out, rows, baselines, during)
 

@@ -40,3 +40,14 @@ def test_the_suite_merges_its_rounds_into_ranges():
               "GridTown  lane keeping  12,900 env steps/s\nsomething else 3\n"]
     assert merge(rounds) == ["GridTown  lane keeping  11,200-12,900 env steps/s", "layer 64px: 0.50 s"]
     assert merge(["a 64 px 10 frames/s"] * 2) == ["a 64 px 10 frames/s"], "numbers that agree stay one"
+
+
+def test_the_learning_curve_counts_an_offline_run_in_the_samples_it_trained_on():
+    sys.path.insert(0, str(ROOT))
+    from benchmarks.learning_curve import samples
+    online = {"num_env_steps_sampled_lifetime": 4000, "env_runners": {"num_env_steps_sampled": 4000},
+              "learners": {"__all_modules__": {"num_module_steps_trained_lifetime": 32000}}}
+    cloning = {"num_env_steps_sampled_lifetime": 512, "env_runners": {},
+               "learners": {"__all_modules__": {"num_module_steps_trained_lifetime": 10240}}}
+    assert samples(online) == 4000, "an online run's experience is the env steps it sampled"
+    assert samples(cloning) == 10240, "behaviour cloning's is the demonstration samples its learner trained on"
