@@ -159,7 +159,9 @@ def test_behaviour_cloning_then_fine_tuning_through_the_training_script(tmp_path
     tuned = run(tmp_path, "ppo_train.py", "ppo.yaml", "-d", "results", "-n", "ppo", "--tboff",
                 "--init-from", tmp_path / "results" / "bc", "--iterations", 1)
     assert tuned.returncode == 0, tuned.stdout[-3000:] + tuned.stderr[-3000:]
-    assert find_latest_checkpoint(str(tmp_path / "results" / "ppo"))
+    tuned_checkpoint = find_latest_checkpoint(str(tmp_path / "results" / "ppo"))
+    assert greedy_action(saved_module(tuned_checkpoint), observation) == load_policy(tuned_checkpoint)(observation), \
+        "the fine-tuned checkpoint loads in both inference paths, to the same action"
     other = small("traffic")
     other["env_config"]["experiment"]["hero"]["sensors"]["vlidar"]["rays"] = 16
     (tmp_path / "ppo16.yaml").write_text(yaml.safe_dump(other))
