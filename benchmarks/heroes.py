@@ -6,7 +6,8 @@ end often, as early in training: resets and respawns count) and the memory each 
     python3 benchmarks/heroes.py --heroes 1 8 32 --experiments vector vlidar birdview --steps 3000
 
 Experiments are ``benchmarks/sampling.py``'s: ``vector`` (4 floats from map queries), ``vlidar`` (the PPO
-example's virtual LiDAR and route task) and ``birdview`` (the DQN quickstart's 64 px BirdView and speed).
+example's virtual LiDAR and route task), ``traffic`` (the traffic recipe's rays, light and obstacles ahead on the
+route, target-speed levels) and ``birdview`` (the DQN quickstart's 64 px BirdView and speed).
 Each row is one process's figure; run it several times on a shared machine and report the range.
 """
 
@@ -69,7 +70,7 @@ def main() -> None:
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--heroes", type=positive_int, nargs="+", default=[1, 8, 32],
                         help="heroes per world of the CarlaVectorEnv rows")
-    parser.add_argument("--experiments", nargs="+", choices=["vector", "vlidar", "birdview"],
+    parser.add_argument("--experiments", nargs="+", choices=["vector", "vlidar", "traffic", "birdview"],
                         default=["vector", "vlidar", "birdview"], help="observations and tasks measured")
     parser.add_argument("--vehicles", type=non_negative_int, default=0, help="background autopilot vehicles")
     parser.add_argument("--steps", type=positive_int, default=3000, help="agent steps measured per row")

@@ -7,8 +7,9 @@ vector env) and the policy acts for all of them in one batched forward pass, so 
     python3 benchmarks/sampling.py --envs 1 4 16 64 --steps 20000
 
 Experiments: ``vector`` (demo_drive.py's lane keeping: 4 floats from map queries, 7 actions), ``vlidar``
-(the PPO example's virtual LiDAR, 128 floats, its route task; ``--vehicles`` of traffic) and ``birdview``
-(the DQN quickstart's 64 px BirdView and speed). A PPO config of a small MLP (or the uint8 encoder) acts.
+(the PPO example's virtual LiDAR, 128 floats, its route task; ``--vehicles`` of traffic), ``traffic`` (the traffic
+recipe's: those rays, the light and the obstacles ahead on the route, target-speed levels, the route controller
+steering) and ``birdview`` (the DQN quickstart's 64 px BirdView and speed). A PPO config of a small MLP (or the uint8 encoder) acts.
 """
 
 from __future__ import annotations
@@ -37,6 +38,14 @@ def env_config(kind: str, vehicles: int) -> dict:
                 "experiment": {"type": RouteExperiment, "town": "GridTown",
                                "hero": {"sensors": {"vlidar": {"type": "sensor.virtual_lidar", "rays": 32}}},
                                "background_activity": {"n_vehicles": vehicles, "seed": 0}}}
+    if kind == "traffic":  # the traffic recipe's experiment (ppo_traffic_config.yaml): rays, light and obstacles
+        from ppo_example.ppo_experiment import RouteExperiment
+        return {"carla": {"simulator": "embedded", "enable_rendering": False},
+                "experiment": {"type": RouteExperiment, "town": "GridTown",
+                               "hero": {"sensors": {"vlidar": {"type": "sensor.virtual_lidar", "rays": 32}}},
+                               "background_activity": {"n_vehicles": vehicles, "seed": 0},
+                               "others": {"light_ahead": True, "obstacles_ahead": True, "control": "levels",
+                                          "steer": "route", "state_last_action": False}}}
     from dqn_example.dqn_experiment import DQNExperiment
     return {"carla": {"simulator": "embedded", "enable_rendering": False},
             "experiment": {"type": DQNExperiment, "town": "GridTown",
@@ -66,10 +75,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--kinds", nargs="+", default=["vector", "vlidar", "birdview"],
-                        choices=["vector", "vlidar", "birdview"], help="experiments to measure")
+                        choices=["vector", "vlidar", "traffic", "birdview"], help="experiments to measure")
     parser.add_argument("--envs", nargs="+", type=positive_int, default=[1, 4, 16, 64], help="envs per runner")
     parser.add_argument("--steps", type=positive_int, default=20000, help="env steps per measurement")
-    parser.add_argument("--vehicles", type=non_negative_int, default=0, help="traffic of vlidar and birdview")
+    parser.add_argument("--vehicles", type=non_negative_int, default=0, help="traffic of vlidar, traffic and birdview")
     args = parser.parse_args()
     torch.set_num_threads(1)
     for kind in args.kinds:
