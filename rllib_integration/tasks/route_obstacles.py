@@ -100,7 +100,7 @@ class RouteObstacles:
         progress, table = self.progress, self.table.at(self.world, frame)
         start = progress.index
         end = progress.index_after(start, self.horizon + self.front) + 1
-        points = progress.points[start:end, :2]
+        points = np.ascontiguousarray(progress.points[start:end, :2])
         hero_location, hero_velocity = self.hero.get_location(), self.hero.get_velocity()
         others = table.ids != self.hero.id
         reach = self.horizon + self.front + 10.0
@@ -110,10 +110,10 @@ class RouteObstacles:
         if len(points) < 2 or not near.any():
             return features
         route_metres = progress.cumulative[start:end] - progress.cumulative[start]
-        forward = progress.forward[start:end]
+        forward = np.ascontiguousarray(progress.forward[start:end])
         rows = np.flatnonzero(near)
-        gaps, first = self._gaps(points, forward, route_metres, table.positions[rows], table.yaws[rows],
-                                 table.extents[rows])
+        gaps, first = route_gaps(points, forward, route_metres, table.positions[rows], table.yaws[rows],
+                                 table.extents[rows], self.front, CORRIDOR)
         on_route = ~np.isnan(gaps)
         if on_route.any():
             k = int(np.nanargmin(gaps))
@@ -129,7 +129,8 @@ class RouteObstacles:
             if not len(crossing):
                 break
             moved = table.positions[crossing] + table.velocities[crossing] * seconds
-            gaps, _ = self._gaps(points, forward, route_metres, moved, table.yaws[crossing], table.extents[crossing])
+            gaps, _ = route_gaps(points, forward, route_metres, moved, table.yaws[crossing], table.extents[crossing],
+                                 self.front, CORRIDOR)
             hit = ~np.isnan(gaps)
             if hit.any() and float(np.nanmin(gaps)) < best_gap:
                 best_gap, best_time = float(np.nanmin(gaps)), seconds
@@ -138,22 +139,15 @@ class RouteObstacles:
             features[5:] = (best_gap / self.horizon, math.exp(-best_gap / NEAR_SCALE), best_time / CROSSING_TIMES[-1])
         return features
 
-    def _gaps(self, points: np.ndarray, forward: np.ndarray, route_metres: np.ndarray, centres: np.ndarray,
-              yaws: np.ndarray, extents: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """For each box, the metres from the hero's front along the route to the box's nearest part (0 when they
-        overlap), or NaN where the box is not on the route ahead (off it, or behind the hero); and the first route
-        point it comes near (-1: none)."""
-        return route_gaps(np.ascontiguousarray(points), np.ascontiguousarray(forward), route_metres,
-                          np.ascontiguousarray(centres), yaws, np.ascontiguousarray(extents), self.front, CORRIDOR)
-
 
 @njit(cache=True)
 def route_gaps(points: np.ndarray, forward: np.ndarray, route_metres: np.ndarray, centres: np.ndarray,
                yaws: np.ndarray, extents: np.ndarray, front: float, corridor: float) -> tuple[np.ndarray, np.ndarray]:
-    """:meth:`RouteObstacles._gaps` compiled (a handful of boxes against a few hundred route points, several times a
-    step for every hero: NumPy's per-call cost was a third of a step): for each box (centre, yaw, half extents) the
-    first route point within ``corridor`` metres of it, and the gap from ``front`` metres along the route to the
-    box's nearest corner, NaN where it is off the route or behind."""
+    """For each box (centre, yaw, half extents): the metres from ``front`` metres along the route to the box's nearest
+    corner (0 when they overlap), NaN where the box is not on the route ahead (no route point within ``corridor``
+    metres of it, or behind the hero); and the first route point within ``corridor`` of it (-1: none). Compiled: a
+    handful of boxes against a few hundred route points, several times a step for every hero, where NumPy's
+    per-call cost was a third of the traffic experiment's step."""
     n = centres.shape[0]
     gaps = np.full(n, np.nan)
     first = np.full(n, -1, dtype=np.int64)
