@@ -159,8 +159,8 @@ class RouteExperiment(BaseExperiment):
             command, steer = 2.0 * int(action) / (self.speed_levels - 1) - 1.0, 0.0
         else:
             values = np.asarray(action, dtype=np.float64).ravel()
-            command = float(np.clip(values[0], -1.0, 1.0))
-            steer = float(np.clip(values[1], -1.0, 1.0)) if self.steer_kind != "route" else 0.0
+            command = max(-1.0, min(1.0, float(values[0])))
+            steer = max(-1.0, min(1.0, float(values[1]))) if self.steer_kind != "route" else 0.0
         self.last_action = (command, steer)
         if self.steer_kind != "policy":  # the route controller's steer, and the policy's correction added
             steer = min(max(steer + self.route_steer, -1.0), 1.0)

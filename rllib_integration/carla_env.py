@@ -115,8 +115,8 @@ def checked_action(space: gym.Space, action: Any) -> Any:
             array = np.asarray(action, dtype=np.float64)
         except (TypeError, ValueError):
             array = None
-        if array is not None and array.shape == space.shape and np.all(np.isfinite(array)) \
-                and np.all(array >= space.low - 1e-6) and np.all(array <= space.high + 1e-6):
+        if array is not None and array.shape == space.shape and np.isfinite(array).all() \
+                and (array >= space.low - 1e-6).all() and (array <= space.high + 1e-6).all():
             return array.astype(space.dtype)
     elif space.contains(action):
         return action

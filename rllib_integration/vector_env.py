@@ -81,10 +81,7 @@ class CarlaVectorEnv(gym.vector.VectorEnv):
         firsts = [first for world in self.worlds for first in world.reset(self._rng)]
         self._autoreset[:] = False
         self._started = True
-        infos: dict[str, Any] = {}
-        for index, (_, info) in enumerate(firsts):
-            infos = self._add_info(infos, info, index)
-        return self._batch([obs for obs, _ in firsts]), infos
+        return self._batch([obs for obs, _ in firsts]), vector_infos(self.num_envs, [info for _, info in firsts])
 
     def step(self, actions: Any):
         """One tick for every hero; sub-environments that ended at the last step are reset by this one."""
@@ -104,16 +101,16 @@ class CarlaVectorEnv(gym.vector.VectorEnv):
         terminated = np.zeros(self.num_envs, dtype=bool)
         truncated = np.zeros(self.num_envs, dtype=bool)
         single: list[Any] = [None] * self.num_envs
-        infos: dict[str, Any] = {}
+        infos: list[tuple[int, dict[str, Any]]] = []
         for index, outcome in outcomes.items():
             single[index] = outcome.observation
             rewards[index], terminated[index], truncated[index] = outcome.reward, outcome.terminated, outcome.truncated
-            infos = self._add_info(infos, outcome.info, index)
+            infos.append((index, outcome.info))
         for index, (observation, info) in firsts.items():
             single[index] = observation
-            infos = self._add_info(infos, info, index)
+            infos.append((index, info))
         self._autoreset = terminated | truncated
-        return self._batch(single), rewards, terminated, truncated, infos
+        return self._batch(single), rewards, terminated, truncated, vector_infos(self.num_envs, infos)
 
     @property
     def simulator_restarts(self) -> int:
@@ -130,3 +127,37 @@ class CarlaVectorEnv(gym.vector.VectorEnv):
         """Destroy the heroes and stop the simulators this env started."""
         for world in getattr(self, "worlds", []):
             world.close()
+
+
+def vector_infos(num_envs: int, infos: list[tuple[int, dict[str, Any]]] | list[dict[str, Any]]) -> dict[str, Any]:
+    """The sub-environments' infos (``(index, info)`` pairs, or a list of every index's info) in gymnasium's vector
+    layout, as ``VectorEnv._add_info`` builds it one info at a time: an array a key (typed as its first value:
+    ``int``, ``float``, ``bool``, a NumPy number or array; objects otherwise; nested dicts alike) and a ``_key``
+    mask of the sub-environments that gave it. Built a key at a time over all sub-environments."""
+    pairs = list(enumerate(infos)) if infos and isinstance(infos[0], dict) else list(infos)
+    grouped: dict[str, list[tuple[int, Any]]] = {}
+    for index, info in pairs:
+        for key, value in info.items():
+            grouped.setdefault(key, []).append((index, value))
+    result: dict[str, Any] = {}
+    for key, values in grouped.items():
+        indices = [index for index, _ in values]
+        first = values[0][1]
+        if key != "final_obs" and isinstance(first, dict):
+            result[key] = vector_infos(num_envs, [(i, v) for i, v in values if isinstance(v, dict)])
+        else:
+            if key == "final_obs" or not (type(first) in (int, float, bool) or isinstance(first, (np.number, np.ndarray))):
+                array = np.full(num_envs, fill_value=None, dtype=object)
+                for index, value in values:
+                    array[index] = value
+            elif isinstance(first, np.ndarray):
+                array = np.zeros((num_envs, *first.shape), dtype=first.dtype)
+                array[indices] = [value for _, value in values]
+            else:
+                array = np.zeros(num_envs, dtype=type(first))
+                array[indices] = [value for _, value in values]
+            result[key] = array
+        mask = np.zeros(num_envs, dtype=np.bool_)
+        mask[indices] = True
+        result[f"_{key}"] = mask
+    return result

@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 from dqn_example.dqn_experiment import DQNExperiment
 from rllib_integration import CarlaEnv, ConfigError, EnvUsageError, load_env_config
 from rllib_integration.config import BASE_CORE_CONFIG, RANGES, load_yaml
+from rllib_integration.embedded.sim import geometry
 from rllib_integration.sensors import check_sensors
 from rllib_integration.training.algorithm_config import build_algorithm_config
 from rllib_integration.training.preflight import check_options, preflight
@@ -419,3 +420,19 @@ def test_a_wrong_folder_is_not_walked_for_another_runs_checkpoint(tmp_path):
     (deep / "rllib_checkpoint.json").write_text("{}")
     assert checkpoints(str(tmp_path)) == []
     assert checkpoints(str(tmp_path / "home" / "someone" / "ray_results" / "run")) == [str(deep)]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.floats(-20, 20), st.floats(-20, 20), st.floats(-math.pi, math.pi), st.floats(0.1, 4),
+                          st.floats(0.1, 4), st.floats(-1, 1), st.floats(0.1, 3)), min_size=0, max_size=12),
+       st.lists(st.tuples(st.floats(-20, 20), st.floats(-20, 20), st.floats(-math.pi, math.pi), st.floats(0.1, 6),
+                          st.floats(0.1, 6), st.floats(-1, 1), st.floats(0.1, 3)), min_size=1, max_size=8))
+def test_every_vehicles_light_in_one_call_is_the_one_its_own_box_finds(vehicles, triggers):
+    """The kernel finds every vehicle's traffic light in one compiled call a frame (geometry.first_overlaps);
+    each is the first trigger volume that vehicle's box alone overlaps (geometry.overlaps_with)."""
+    boxes = np.array([(x, y, yaw, ex, ey, z, z + h) for x, y, yaw, ex, ey, z, h in vehicles]).reshape(-1, 7)
+    volumes = np.array([(x, y, yaw, ex, ey, z, z + h) for x, y, yaw, ex, ey, z, h in triggers]).reshape(-1, 7)
+    found = geometry.first_overlaps(boxes, volumes)
+    for box, index in zip(boxes, found):
+        alone = geometry.overlaps_with(tuple(box), *volumes.T)
+        assert index == (alone[0] if len(alone) else -1)

@@ -213,6 +213,34 @@ def test_the_vector_env_ticks_all_heroes_once_and_resets_each_at_its_next_step()
         env.close()
 
 
+def test_the_vector_envs_infos_are_laid_out_as_gymnasiums():
+    """vector_infos builds in one pass what gymnasium's _add_info builds an info at a time (types, masks, nesting,
+    keys some sub-environments lack, final_obs as objects)."""
+    from rllib_integration.vector_env import vector_infos
+
+    class Reference(gym.vector.VectorEnv):
+        num_envs = 4
+    infos = [(2, {"a": 1, "b": 0.5, "c": True, "d": np.float32(2.0), "e": np.arange(3), "f": "x",
+                  "g": {"h": 1.5, "i": [1]}, "final_obs": np.zeros(2)}),
+             (0, {"a": 3, "b": 1.5, "f": None, "g": {"h": 2.5}, "only_0": np.int64(7)}),
+             (3, {"c": False, "e": np.ones(3, dtype=np.int64), "g": {"i": [2]}, "final_obs": np.ones(2)})]
+    expected: dict = {}
+    for index, info in infos:
+        expected = Reference()._add_info(expected, info, index)
+    got = vector_infos(4, infos)
+
+    def same(a, b):
+        assert a.keys() == b.keys()
+        for key in a:
+            if isinstance(a[key], dict):
+                same(a[key], b[key])
+            else:
+                assert a[key].dtype == b[key].dtype and a[key].shape == b[key].shape, key
+                for x, y in zip(a[key], b[key]):
+                    assert np.array_equal(x, y) if isinstance(x, np.ndarray) else x == y, key
+    same(got, expected)
+
+
 def test_a_vector_env_spreads_its_envs_over_worlds_of_several_heroes():
     """experiment.worlds: 2 and 6 envs: two worlds of three heroes, each ticked once a step; a sub-environment's
     end resets only its own hero; envs that do not split evenly are one error naming the fix."""

@@ -27,6 +27,7 @@ from typing import Any
 import carla
 import numpy as np
 
+from ..common.per_frame import PerWorld
 from .infractions import (COLLISION_LAYOUT, COLLISION_PEDESTRIAN, COLLISION_VEHICLE, MIN_SPEED, RED_LIGHT,
                           STOP_SIGN, Infraction)
 
@@ -113,13 +114,19 @@ def junction_edge(waypoint: carla.Waypoint) -> carla.Waypoint:
     return waypoint
 
 
-class RedLightCriterion:
-    """Red lights run by the hero (its rear crossing a red light's stop line)."""
+class StopLines:
+    """The stop lines of a world's traffic lights (static: measured once a world, kept by light id)."""
 
-    def __init__(self, world: Any, town_map: carla.Map) -> None:
-        self.lights = list(world.get_actors().filter("traffic.traffic_light*"))
+    def __init__(self) -> None:
+        self.light_ids: tuple[int, ...] | None = None
+
+    def measure(self, lights: list[Any]) -> "StopLines":
+        """The lines of ``lights`` (measured again only when the world's lights are others)."""
+        ids = tuple(light.id for light in lights)
+        if ids == self.light_ids:
+            return self
         starts, ends, forwards, owners = [], [], [], []
-        for index, light in enumerate(self.lights):
+        for index, light in enumerate(lights):
             for waypoint in light.get_stop_waypoints():
                 waypoint = junction_edge(waypoint)
                 t = waypoint.transform
@@ -135,6 +142,21 @@ class RedLightCriterion:
         self.starts, self.ends = np.array(starts).reshape(-1, 2), np.array(ends).reshape(-1, 2)
         self.forwards, self.owners = np.array(forwards).reshape(-1, 2), np.array(owners, dtype=int)
         self.centres = (self.starts + self.ends) / 2.0
+        self.light_ids = ids
+        return self
+
+
+stop_lines: PerWorld[StopLines] = PerWorld(StopLines)
+
+
+class RedLightCriterion:
+    """Red lights run by the hero (its rear crossing a red light's stop line)."""
+
+    def __init__(self, world: Any, town_map: carla.Map) -> None:
+        self.lights = list(world.get_actors().filter("traffic.traffic_light*"))
+        lines = stop_lines(world).measure(self.lights)
+        self.starts, self.ends, self.forwards, self.owners = lines.starts, lines.ends, lines.forwards, lines.owners
+        self.centres = lines.centres
         self._previous_tail: np.ndarray | None = None
         self._last_light: int | None = None
 
@@ -210,6 +232,8 @@ class StopSignCriterion:
         return np.array(points)
 
     def update(self, now: float, location: carla.Location, speed: float) -> list[Infraction]:
+        if not self.boxes:  # a town without stop signs
+            return []
         dx, dy = self._centres[:, 0] - location.x, self._centres[:, 1] - location.y
         near = [self.boxes[k] for k in np.flatnonzero(dx * dx + dy * dy < STOP_PROXIMITY ** 2)]
         if not near:

@@ -141,8 +141,7 @@ class RouteFollowing:
         lane_limit = hero.get_speed_limit() / 3.6
         limit = min(self.target_speed, lane_limit) if lane_limit > 0 else self.target_speed
         # metres driven too fast cost: the factor goes on down past 0, to -1 (a metre costs a metre's reward)
-        speed_factor = float(np.clip((self.zero_reward_speed - speed / limit) / (self.zero_reward_speed - 1.0),
-                                     -1.0, 1.0))
+        speed_factor = max(-1.0, min(1.0, (self.zero_reward_speed - speed / limit) / (self.zero_reward_speed - 1.0)))
         offset_factor = 1.0 - 0.5 * min(offset / self.max_offset, 1.0)
         hard = [infraction.kind for infraction in found if infraction.kind in self.hard_kinds]
         end = None

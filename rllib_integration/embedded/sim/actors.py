@@ -29,10 +29,12 @@ class ActorHost(Protocol):
     vehicles: VehicleStates  # the state table vehicles read and write their row of
     traffic: Any  # the traffic managers by port, for set_autopilot()
     speed_limits: Any  # ``at(location)`` in km/h, for get_speed_limit()
-    signals: Any  # the traffic lights and signs (``affecting(box)``, for get_traffic_light())
+    signals: Any  # the traffic lights and signs
     lock: Any  # the re-entrant lock every public actor method runs under (see :mod:`.clock`)
 
     def destroy(self, actor: "Actor") -> bool: ...
+
+    def traffic_light_of(self, slot: int) -> Any: ...
 
 
 def compose(parent: carla.Transform, child: carla.Transform) -> carla.Transform:

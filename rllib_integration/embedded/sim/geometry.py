@@ -62,6 +62,13 @@ def overlaps_with(box: tuple[float, ...], x, y, yaw, ex, ey, z0, z1) -> np.ndarr
     return _overlaps_with(*(float(v) for v in box), *_columns(x, y, yaw, ex, ey, z0, z1))
 
 
+def first_overlaps(boxes: np.ndarray, others: np.ndarray) -> np.ndarray:
+    """For each row ``(x, y, yaw, ex, ey, z0, z1)`` of ``boxes`` (N, 7), the index of the first row of ``others``
+    (M, 7) it overlaps, or -1; shape ``(N,)`` (one compiled call for many boxes)."""
+    return _first_overlaps(np.ascontiguousarray(boxes, dtype=np.float64).reshape(-1, 7),
+                           np.ascontiguousarray(others, dtype=np.float64).reshape(-1, 7))
+
+
 def _columns(*columns) -> tuple[np.ndarray, ...]:
     return tuple(np.ascontiguousarray(np.atleast_1d(c), dtype=np.float64) for c in columns)
 
@@ -97,3 +104,21 @@ def _overlaps_with(bx, by, byaw, bex, bey, bz0, bz1, x, y, yaw, ex, ey, z0, z1) 
             out[count] = k
             count += 1
     return out[:count]
+
+
+@njit(cache=True)
+def _first_overlaps(boxes, others) -> np.ndarray:
+    out = np.full(len(boxes), -1, dtype=np.intp)
+    for i in range(len(boxes)):
+        bx, by, byaw, bex, bey, bz0, bz1 = boxes[i]
+        if bex <= 0.0 and bey <= 0.0:  # a destroyed vehicle's row (all zeros)
+            continue
+        box_radius = math.hypot(bex, bey)
+        for k in range(len(others)):
+            dx, dy = others[k, 0] - bx, others[k, 1] - by
+            reach = math.hypot(others[k, 3], others[k, 4]) + box_radius
+            if dx * dx + dy * dy < reach * reach and others[k, 5] < bz1 and bz0 < others[k, 6] and \
+                    _least_overlap(dx, dy, byaw, bex, bey, others[k, 2], others[k, 3], others[k, 4])[0] >= 0.0:
+                out[i] = k
+                break
+    return out

@@ -124,6 +124,7 @@ class Simulation:
         self.spectator = self.register(Actor(self, self.new_id(), "spectator", {}, carla.Transform()))
         self.signals = TrafficSignals(self)
         self.add_pre_tick_hook(self.signals.advance)
+        self._lights_of: tuple[tuple[int, int], np.ndarray] | None = None  # ((frame, vehicles), light per slot)
 
     # -- settings ------------------------------------------------------------------------------
     def apply_settings(self, settings: carla.WorldSettings) -> int:
@@ -276,6 +277,20 @@ class Simulation:
         return self.register(self.spawners[blueprint.id](*args, parent=parent))
 
     # -- queries -------------------------------------------------------------------------------
+    def traffic_light_of(self, slot: int) -> Any:
+        """The light whose trigger volume vehicle ``slot``'s box overlaps, or None: every vehicle's found in one
+        compiled call a frame (again when vehicles came or went), as CARLA's server finds them once a tick."""
+        states = self.vehicles
+        key = (self.frame, states.count)
+        if self._lights_of is None or self._lights_of[0] != key:
+            rows = states.data[:states.count]
+            boxes = rows[:, [COLUMN["x"], COLUMN["y"], COLUMN["yaw"], COLUMN["half_length"], COLUMN["half_width"],
+                             COLUMN["z"], COLUMN["z"]]]
+            boxes[:, 6] += rows[:, COLUMN["height"]]
+            self._lights_of = key, self.signals.affecting_boxes(boxes)
+        index = int(self._lights_of[1][slot]) if 0 <= slot < len(self._lights_of[1]) else -1
+        return self.signals.lights[index] if index >= 0 else None
+
     def walker_positions(self) -> np.ndarray:
         """(x, y, yaw radians, speed m/s) of every walker, shape (N, 4)."""
         rows = [(t.location.x, t.location.y, math.radians(t.rotation.yaw), walker.get_velocity().length())

@@ -310,12 +310,12 @@ class TrafficSignals:
                 result.append((index, self.lights[light]))
         return result
 
-    def affecting(self, box: tuple[float, ...]) -> TrafficLight | None:
-        """The light whose trigger volume overlaps ``box`` (x, y, yaw rad, ex, ey, z0, z1), if any."""
+    def affecting_boxes(self, boxes: np.ndarray) -> np.ndarray:
+        """For each box row (x, y, yaw rad, ex, ey, z0, z1), the index in :attr:`lights` of the light whose trigger
+        volume it overlaps, or -1."""
         if not len(self._triggers):
-            return None
-        hits = geometry.overlaps_with(box, *self._triggers.T)
-        return self.lights[int(hits[0])] if len(hits) else None
+            return np.full(len(boxes), -1, dtype=np.intp)
+        return geometry.first_overlaps(boxes, self._triggers)
 
     def along(self, waypoint: carla.Waypoint, distance: float) -> list[TrafficLight]:
         """Lights whose signals lie within ``distance`` metres ahead along the lanes (the map's

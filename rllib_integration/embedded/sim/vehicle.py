@@ -24,6 +24,7 @@ from .vehicle_physics import copy_physics
 #: FR_Wheel 1 (two-wheelers: Front_Wheel 0, whose side is the centre).
 _FRONT_WHEELS = {0: -1.0, 1: 1.0}
 _POSE = slice(0, 6)  # x, y, z, yaw, pitch, roll: the table's first columns (one slice reads the pose)
+_LOCATION = slice(0, 3)  # x, y, z
 assert [COLUMN[name] for name in ("x", "y", "z", "yaw", "pitch", "roll")] == list(range(6))
 
 
@@ -61,6 +62,12 @@ class Vehicle(Actor, carla.Vehicle):
         x, y, z, yaw, pitch, roll = self._row()[_POSE].tolist()
         return carla.Transform(carla.Location(x, y, z),
                                carla.Rotation(math.degrees(pitch), math.degrees(yaw), math.degrees(roll)))
+
+    def get_location(self) -> carla.Location:
+        if self.slot < 0:
+            return carla.Location()
+        x, y, z = self._sim.vehicles.data[self.slot, _LOCATION].tolist()
+        return carla.Location(x, y, z)
 
     def get_velocity(self) -> carla.Vector3D:
         return carla.Vector3D(*self._sim.vehicles.velocity(self.slot))
@@ -324,12 +331,8 @@ class Vehicle(Actor, carla.Vehicle):
         return limit
 
     def get_traffic_light(self) -> Any:
-        """The light whose trigger volume the vehicle's box overlaps, or None."""
-        row = self._row()
-        z = row[COLUMN["z"]]
-        return self._sim.signals.affecting((row[COLUMN["x"]], row[COLUMN["y"]], row[COLUMN["yaw"]],
-                                            row[COLUMN["half_length"]], row[COLUMN["half_width"]], z,
-                                            z + row[COLUMN["height"]]))
+        """The light whose trigger volume the vehicle's box overlaps, or None (as of the last tick, as CARLA)."""
+        return self._sim.traffic_light_of(self.slot)
 
     def is_at_traffic_light(self) -> bool:
         return self.get_traffic_light() is not None
