@@ -117,6 +117,10 @@ def main() -> int:
     parser.add_argument("--metrics", choices=("auto", "1.0", "2.0"), default="auto",
                         help="the Leaderboard's criteria: 2.0 adds the minimum-speed penalty (the hero's mean speed "
                              "against the traffic's); auto = 2.0 for a Leaderboard 2.0 route file, 1.0 otherwise")
+    parser.add_argument("--background", choices=("auto", "on", "off"), default="auto",
+                        help="the Leaderboard 2.0's background activity (ScenarioRunner's BackgroundBehavior: cars ahead "
+                             "of and behind the hero on its lanes, oncoming ones, junction traffic; the minimum-speed "
+                             "criterion compares the hero with them): auto = on for a Leaderboard 2.0 route file")
     parser.add_argument("--workers", type=positive_int, default=1, help="routes driven in parallel, one simulator each")
     parser.add_argument("--record", metavar="DIR", help="write an MP4 per route (BirdView, route, infractions)")
     parser.add_argument("--state-log", nargs="?", const="csv", choices=("csv", "parquet"),
@@ -150,7 +154,7 @@ def main() -> int:
         settings = EvaluationSettings(
             agent=args.agent, agent_config=parse_agent_config(args.agent_config), env_config=env_config,
             traffic=args.traffic, walkers=args.walkers, traffic_blueprints=args.traffic_blueprints, seed=args.seed,
-            weather=args.weather, record_dir=args.record, metrics=args.metrics,
+            weather=args.weather, record_dir=args.record, metrics=args.metrics, background=args.background,
             state_log_dir=os.path.join(args.out, "state_logs") if args.state_log else None,
             state_log_format=args.state_log or "csv")
         check_agent(settings)

@@ -37,6 +37,7 @@ from ..routes.planner import RoutePlanner
 from ..routes.route_files import RouteSpec
 from ..routes.route_sets import dense_route
 from ..scenarios import RouteScenarios
+from ..scenarios.background import BackgroundActivity
 from .agents import load_agent, sensor_config
 from .monitor import RouteMonitor
 from .recording import RouteVideo, StateLog
@@ -64,6 +65,8 @@ class EvaluationSettings:
     state_log_dir: str | None = None
     state_log_format: str = "csv"  # csv | parquet
     metrics: str = "auto"  # auto: a Leaderboard 2.0 route file's routes by 2.0's criteria, others by 1.0's | 1.0 | 2.0
+    #: the Leaderboard 2.0's background activity around the hero: auto (on the routes of a 2.0 route file) | on | off
+    background: str = "auto"
     #: an agent class built from the env_config (instead of ``agent``'s spec), such as the demonstrations' recorder
     agent_class: type | None = None
 
@@ -79,6 +82,10 @@ class EvaluationSettings:
     def leaderboard_2(self, spec: RouteSpec) -> bool:
         """Whether ``spec`` is scored with the Leaderboard 2.0's criteria (minimum speed)."""
         return self.metrics == "2.0" or (self.metrics == "auto" and spec.leaderboard == 2)
+
+    def background_activity(self, spec: RouteSpec) -> bool:
+        """Whether ``spec`` is driven among the Leaderboard 2.0's background activity."""
+        return self.background == "on" or (self.background == "auto" and spec.leaderboard == 2)
 
     def carla_config(self) -> dict[str, Any]:
         carla_config = dict((self.env_config or {}).get("carla") or {})
@@ -127,11 +134,16 @@ class RouteRunner:
             self.agent.set_global_plan(route)
         if hasattr(self.agent, "start"):
             self.agent.start(core)
+        background = BackgroundActivity(
+            core.world, core.map, core.hero, core.traffic_manager, core.tm_port, core.route_progress,
+            np.random.default_rng(zlib.crc32(f"background/{self.settings.seed}/{spec.route_id}".encode()))) \
+            if self.settings.background_activity(spec) else None
         scenarios = RouteScenarios(spec.scenarios, core.world, core.map, core.hero, core.route_progress,
                                    seed=zlib.crc32(f"{self.settings.seed}/{spec.route_id}".encode()),
-                                   planner=planner) if spec.scenarios else None
+                                   planner=planner, background=background) if spec.scenarios else None
         leaderboard_2 = self.settings.leaderboard_2(spec)
-        monitor = RouteMonitor(core.world, core.map, core.hero, core.route_progress, scenarios, min_speed=leaderboard_2)
+        monitor = RouteMonitor(core.world, core.map, core.hero, core.route_progress, scenarios, leaderboard_2=leaderboard_2,
+                               background=background)
         s, name = self.settings, output_name(spec.route_id)
         dt = core.config["timestep"]
         video = RouteVideo(os.path.join(s.record_dir, f"route_{name}.mp4"), core.world, core.hero,
@@ -147,6 +159,8 @@ class RouteRunner:
                 if scenarios is not None:
                     control = scenarios.perturb(control)
                 data = core.tick(control)
+                if background is not None:
+                    background.update()
                 new = monitor.update(dt)
                 if self.live is not None:
                     terms = getattr(self.agent, "terms", {})
@@ -159,6 +173,8 @@ class RouteRunner:
                             getattr(self.agent, "terms", {}))
         finally:
             monitor.destroy()
+            if background is not None:
+                background.destroy()
             if hasattr(self.agent, "destroy"):
                 self.agent.destroy()
             if video is not None:
@@ -170,6 +186,7 @@ class RouteRunner:
         logger.debug("route %s: RC %.1f, penalty %.3f, DS %.1f (%s)", spec.route_id, score.route_completion,
                     score.infraction_penalty, score.driving_score, score.status)
         score.meta["metrics"] = "2.0" if leaderboard_2 else "1.0"
+        score.meta["background_activity"] = background is not None
         return route_record(index, spec.route_id, spec.town, score, time.perf_counter() - started)
 
     def run_or_fail(self, index: int, spec: RouteSpec) -> dict[str, Any]:
@@ -332,7 +349,7 @@ def evaluation_meta(settings: EvaluationSettings) -> dict[str, Any]:
     """What results.json's ``evaluation`` records of the settings (``--resume`` checks them)."""
     return {"agent": settings.agent, "traffic": settings.traffic, "walkers": settings.walkers,
             "traffic_blueprints": settings.traffic_blueprints, "seed": settings.seed, "weather": settings.weather,
-            "metrics": settings.metrics}
+            "metrics": settings.metrics, "background": settings.background}
 
 
 def sensor_types(settings: EvaluationSettings) -> list[str]:

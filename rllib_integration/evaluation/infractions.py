@@ -53,6 +53,9 @@ END_STATUS = {ROUTE_DEVIATION: "Failed - Agent deviated from the route", BLOCKED
 DEVIATION_LIMIT = 30.0  # metres from the route
 BLOCKED_SPEED, BLOCKED_TIME = 0.1, 180.0  # m/s, seconds
 SECONDS_PER_METRE, EXTRA_SECONDS = 0.8, 5.0  # time limit: 0.8 s per metre of route + 5 s
+# Leaderboard 2.0's time limit (RouteTimeoutBehavior): 300 s, plus, for each metre completed, the time it takes at
+# 10 % of the hero's speed limit there
+ROUTE_TIMEOUT_2, TIMEOUT_SPEED_SHARE = 300.0, 0.1
 COMPLETION_SHARE, COMPLETION_DISTANCE = 0.99, 10.0  # past 99 % and within 10 m of the end: completed
 
 

@@ -3,10 +3,11 @@
 After every world tick :meth:`RouteMonitor.update` reads the route completion, runs the criteria
 (:mod:`.criteria`), adds the route metres completed outside the lanes, and ends the route when it is
 completed (past 99 % and within 10 m of its end), when the hero is more than 30 m from the route,
-has stood still (< 0.1 m/s) for 180 s, or the time limit (0.8 s per metre + 5 s) has passed. With
+has stood still (< 0.1 m/s) for 180 s, or the time limit has passed (Leaderboard 1.0: 0.8 s per metre + 5 s;
+2.0: 300 s, and as much more per metre completed as the metre takes at 10 % of the speed limit). With
 the route's Leaderboard 2.0 scenarios (:class:`~..scenarios.RouteScenarios`) it runs them too: their
-timeouts are ``scenario_timeouts`` events; with ``min_speed`` the Leaderboard 2.0's minimum-speed criterion
-is kept too.
+timeouts are ``scenario_timeouts`` events; with ``leaderboard_2`` the Leaderboard 2.0's minimum-speed criterion
+and time limit apply.
 :meth:`RouteMonitor.record` gives the route's scores: RC, infraction penalty and DS = RC x penalty.
 """
 
@@ -23,7 +24,8 @@ from ..scenarios import TIMEOUT_EVENT, YIELD_EVENT, RouteScenarios
 from .criteria import CollisionCriterion, LaneCriterion, MinSpeedCriterion, RedLightCriterion, StopSignCriterion
 from .infractions import (BLOCKED, BLOCKED_SPEED, BLOCKED_TIME, COMPLETION_DISTANCE, COMPLETION_SHARE,
                           DEVIATION_LIMIT, END_STATUS, OUTSIDE_LANES, ROUTE_DEVIATION, SCENARIO_TIMEOUT,
-                          STATUS_COMPLETED, STATUS_FAILED, TIMEOUT, YIELD_EMERGENCY, Infraction, penalty, time_limit)
+                          ROUTE_TIMEOUT_2, STATUS_COMPLETED, STATUS_FAILED, TIMEOUT, TIMEOUT_SPEED_SHARE, YIELD_EMERGENCY,
+                          Infraction, penalty, time_limit)
 
 #: A scenario's event -> the infraction kind and message the Leaderboard records for it.
 SCENARIO_EVENTS = {TIMEOUT_EVENT: (SCENARIO_TIMEOUT, "Agent timed out a scenario"),
@@ -50,11 +52,13 @@ class RouteMonitor:
     by its owner: ``CarlaCore.tick``), from the moment it is created."""
 
     def __init__(self, world: Any, town_map: carla.Map, hero: Any, progress: RouteProgress,
-                 scenarios: RouteScenarios | None = None, min_speed: bool = False) -> None:
-        """``min_speed``: keep the Leaderboard 2.0's minimum-speed criterion."""
+                 scenarios: RouteScenarios | None = None, leaderboard_2: bool = False, background: Any = None) -> None:
+        """``leaderboard_2``: the Leaderboard 2.0's minimum-speed criterion and time limit; ``background``: the
+        route's background activity (its vehicles are the traffic the minimum-speed criterion compares with)."""
         self.hero = hero
         self.scenarios = scenarios
-        self.min_speed = MinSpeedCriterion(world, hero, progress.length) if min_speed else None
+        self.min_speed = MinSpeedCriterion(world, hero, progress.length, background) if leaderboard_2 else None
+        self.leaderboard_2 = leaderboard_2
         self.progress = progress
         self._completed = progress.completed
         self.collisions = CollisionCriterion(world, hero)
@@ -62,7 +66,7 @@ class RouteMonitor:
         self.stop_signs = StopSignCriterion(world, town_map)
         self.lanes = LaneCriterion(town_map)
         self.extent_x = hero.bounding_box.extent.x
-        self.time_limit = time_limit(self.progress.length)
+        self.time_limit = ROUTE_TIMEOUT_2 if leaderboard_2 else time_limit(self.progress.length)
         self.infractions: list[Infraction] = []
         self.outside_metres = 0.0
         self.outside_now = False
@@ -94,6 +98,8 @@ class RouteMonitor:
         velocity = self.hero.get_velocity()
         speed = math.sqrt(velocity.x ** 2 + velocity.y ** 2 + velocity.z ** 2)
         gained, self._completed = self.progress.completed - self._completed, self.progress.completed
+        if self.leaderboard_2 and gained > 0.0:  # 2.0's RouteTimeoutBehavior: time for each metre gained
+            self.time_limit += gained / (self.hero.get_speed_limit() / 3.6 * TIMEOUT_SPEED_SHARE)
         self.outside_now = self.lanes.outside(
             transform, wrong_way_counts=self.scenarios is None or not self.scenarios.wrong_way_allowed)
         if self.outside_now and not (self.scenarios is not None and self.scenarios.outside_lanes_allowed):

@@ -85,7 +85,8 @@ class ResultsFolder:
             with open(os.path.join(self.out, MARKER), "w", encoding="utf-8") as stream:
                 json.dump({"made_by": "evaluate.py", "evaluation": self.meta}, stream)
             return list(range(len(routes)))
-        earlier = {"metrics": "auto", **self._document.get("evaluation", {})}  # (folders older than --metrics)
+        # folders older than --metrics and --background were evaluated with 'auto' metrics and no background
+        earlier = {"metrics": "auto", "background": "off", **self._document.get("evaluation", {})}
         different = {key: (earlier.get(key), value) for key, value in self.meta.items() if earlier.get(key) != value}
         if different:
             changes = ", ".join(f"{key}: {old!r} then, {new!r} now" for key, (old, new) in sorted(different.items()))

@@ -49,9 +49,11 @@ class Scenario:
     OUTSIDE_LANES_ALLOWED = False
 
     def __init__(self, spec: ScenarioSpec, world: Any, town_map: carla.Map, hero: Any,
-                 progress: RouteProgress, rng: Any, planner: RoutePlanner | None = None) -> None:
-        """``planner``: the town's route planner, where the caller has one (scenarios that plan paths)."""
+                 progress: RouteProgress, rng: Any, planner: RoutePlanner | None = None, background: Any = None) -> None:
+        """``planner``: the town's route planner, where the caller has one (scenarios that plan paths);
+        ``background``: the route's :class:`~.background.BackgroundActivity` (None where none runs)."""
         self.spec, self.world, self.map, self.hero, self.progress, self.rng = spec, world, town_map, hero, progress, rng
+        self.background = background
         self._planner = planner
         x, y, z, yaw = spec.trigger
         self.trigger = carla.Transform(carla.Location(x, y, z), carla.Rotation(yaw=yaw))
@@ -76,6 +78,13 @@ class Scenario:
         """The hero's control as the scenario changes it (ControlLoss's noise); unchanged by default."""
         return control
 
+    def make_room(self, background: Any) -> None:
+        """The scenario started: ask the route's background activity for room as ScenarioRunner's scenario does
+        (leave space ahead, take a lane out, clear a junction); nothing by default."""
+
+    def give_back_room(self, background: Any) -> None:
+        """The scenario ended: undo what :meth:`make_room` asked; nothing by default."""
+
     # -- the life cycle ------------------------------------------------------------------------------
     @property
     def done(self) -> bool:
@@ -96,6 +105,8 @@ class Scenario:
                     self.hero.get_location().distance(self.trigger.location) < START_DISTANCE:
                 self.state, self.started_at = RUNNING, now
                 logger.debug("scenario %s started at %.1f s", self.spec.name, now)
+                if self.background is not None:
+                    self.make_room(self.background)
         if self.state != RUNNING:
             return []
         self.tick(now)
@@ -107,6 +118,8 @@ class Scenario:
             events.append(TIMEOUT_EVENT)
         if self.done:  # ScenarioRunner removes a finished scenario's actors: the hero may go on
             self.destroy()
+            if self.background is not None and self.started_at is not None:
+                self.give_back_room(self.background)
         return events
 
     def _build(self) -> None:

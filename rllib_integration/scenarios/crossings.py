@@ -26,6 +26,11 @@ class CrossingWalker(Scenario):
     """A walker crossing the hero's lane from the ``direction`` side, hidden by :meth:`place_blocker`'s actor."""
 
     DEFAULT_DISTANCE = 12.0
+    ROOM_PAST = 10.0  # metres past the meeting place the background's vehicles ahead are moved on to
+    CLEARS_CROSSING = True  # whether the background's oncoming vehicles near the crossing go when the walker starts
+
+    def make_room(self, background) -> None:
+        background.leave_space_in_front(self.spec.value("distance", self.DEFAULT_DISTANCE) + self.ROOM_PAST)
 
     def build(self) -> float:
         direction = self.spec.value("direction", "right", str)
@@ -60,6 +65,8 @@ class CrossingWalker(Scenario):
             if distance < MIN_TRIGGER_DISTANCE or (speed > 0.1 and distance / speed < REACTION_TIME):
                 self.walked_from = self.walker.get_location()
                 self.walker.apply_control(carla.WalkerControl(self.direction, WALKER_SPEED))
+                if self.background is not None and self.CLEARS_CROSSING:
+                    self.background.leave_crossing_space(self.map.get_waypoint(self.meeting))
         elif self.walker.get_location().distance(self.walked_from) > self.walk_length:
             self.walker.apply_control(carla.WalkerControl(self.direction, 0.0))
 
@@ -74,6 +81,9 @@ class DynamicObjectCrossing(CrossingWalker):
 
 class ParkingCrossingPedestrian(CrossingWalker):
     """A walker stepping out from behind a car parked at the kerb."""
+
+    ROOM_PAST = 15.0
+    CLEARS_CROSSING = False
 
     def place_blocker(self, meeting: carla.Waypoint, offset: float) -> None:
         kerb = offset - math.copysign(SIDEWALK_OFFSET - PARKED_OUTSIDE, offset)  # just past the lane's edge

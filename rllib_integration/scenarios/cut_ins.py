@@ -33,6 +33,21 @@ class CutIn(Scenario):
     DRIVE_ON = 30.0
     #: The cars' attributes (ScenarioRunner's ``attribute_filter``).
     CARS: dict = {**GENERATION_2_CAR, "special_type": ""}
+    EXTRA_SPACE = 20.0  # metres more the background leaves ahead of the hero once the car pulls out
+
+    def room_ahead(self) -> float:
+        """Metres ahead of the hero the background's vehicles are moved beyond when the scenario starts."""
+        return self.cut_in_distance() + 10.0
+
+    def make_room(self, background) -> None:
+        background.leave_space_in_front(self.room_ahead())
+
+    def pulling_out(self, background) -> None:
+        """The car starts to pull out: what the background is asked then."""
+        background.change_road_behavior(extra_space=self.EXTRA_SPACE)
+
+    def give_back_room(self, background) -> None:
+        background.change_road_behavior(extra_space=0.0)
 
     def side_lane(self, waypoint: carla.Waypoint) -> carla.Waypoint:
         direction = self.spec.value("direction", "right", str)
@@ -85,6 +100,8 @@ class CutIn(Scenario):
             self.moving = distance < self.MIN_TRIGGER_DISTANCE or (speed > 0.1 and distance / speed < self.REACTION_TIME)
             if not self.moving:
                 return
+            if self.background is not None:
+                self.pulling_out(self.background)
         if self.adversary.get_location().distance(self.path[-1]) < 3.0:
             self.adversary.destroy()  # (ScenarioRunner removes it there)
             return
@@ -103,9 +120,21 @@ class StaticCutIn(CutIn):
     DRIVE_ON = 70.0
     CARS = LIT_CAR
     GAP, BEHIND, AHEAD = 11.0, 2, 3  # metres between the queue's cars, cars behind and ahead of the cut-in car
+    EXTRA_SPACE = 30.0
 
     def cut_in_distance(self) -> float:
         return self.spec.value("distance", 100.0) + self.BEHIND * self.GAP
+
+    def room_ahead(self) -> float:
+        return self.spec.value("distance", 100.0) + self.GAP * (self.BEHIND + self.AHEAD + 1)
+
+    def pulling_out(self, background) -> None:
+        super().pulling_out(background)
+        background.remove_road_lane(self.side_lane(self.map.get_waypoint(self.meeting)))
+
+    def give_back_room(self, background) -> None:
+        super().give_back_room(background)
+        background.readd_road_lane(1 if self.spec.value("direction", "right", str) == "right" else -1)
 
     def place_others(self, start: carla.Waypoint) -> None:
         first = self.spec.value("distance", 100.0)

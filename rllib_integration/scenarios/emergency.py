@@ -30,6 +30,12 @@ class YieldToEmergencyVehicle(Scenario):
         self.passed_at: carla.Location | None = None
         return 1000.0  # the end is the vehicle's doing (update below), not a place on the route
 
+    def make_room(self, background) -> None:
+        background.remove_road_lane(self.trigger_waypoint())
+
+    def give_back_room(self, background) -> None:
+        background.readd_road_lane(0)
+
     def spawn_vehicle(self) -> None:
         behind = min(self.distance, self.progress.completed - 5.0)
         if behind < 20.0:

@@ -17,6 +17,7 @@ import carla
 
 from .base import Scenario, ScenarioBuildError, beside, forward
 from .driving import blocked_ahead, drive_path
+from .background.lanes import same_direction_lanes
 from .junctions import JunctionScenario, straight_through
 
 GREEN_DELAY = 5.0  # seconds the hero's light stays red while the flow has green
@@ -114,10 +115,27 @@ class JunctionTurn(JunctionScenario):
                 break
             path.append(following[0])
         self.flow = ActorFlow(self, path + straight_through(entry, self.SINK_FACTOR * speed)[1:], speed, gaps)
+        self.source_lane, self.sink_lane = source, self.flow.path[-1]
+        self.sink_distance = self.SINK_FACTOR * speed
         if self.SIGNALIZED:
             self.lights = self.junction_lights("use the NonSignalized version")
             self.ego_light, self.flow_light = self.light_of(self.lights, ego_entry), self.light_of(self.lights, entry)
         return self.progress.distance_between(self.trigger_index, self.exit_index) + FLOW_END
+
+    #: Whether the background's flow through the junction's exit is cleared (the left turns: the flow leaves there).
+    CLEARS_EXIT = True
+
+    def make_room(self, background) -> None:
+        background.handle_junction_scenario(
+            clear_junction=True, clear_entry=True, remove_entries=same_direction_lanes(self.source_lane),
+            remove_exits=same_direction_lanes(self.sink_lane) if self.CLEARS_EXIT else [],
+            stop_entries=not self.SIGNALIZED, extend_exit=self.sink_distance + 20.0)
+        if self.CLEARS_EXIT:  # (ScenarioRunner's left turns stop the background's oncoming lanes meanwhile)
+            background.change_opposite_behavior(active=False)
+
+    def give_back_room(self, background) -> None:
+        if self.CLEARS_EXIT:
+            background.change_opposite_behavior(active=True)
 
     def interval(self, name: str, default: tuple[float, float]) -> tuple[float, float]:
         entry = self.spec.parameters.get(name)
@@ -153,6 +171,7 @@ class SignalizedJunctionRightTurn(JunctionTurn):
     FROM = "left"
     SOURCE_FACTOR, SINK_FACTOR = 5.0, 3.0
     SIGNALIZED = True
+    CLEARS_EXIT = False
 
 
 class NonSignalizedJunctionRightTurn(SignalizedJunctionRightTurn):
@@ -198,6 +217,14 @@ class InvadingTurn(Scenario):
                        physics=False)
         index = self.progress.nearest_index(far.transform.location)
         return max(0.0, self.progress.distance_between(self.trigger_index, index))
+
+    def make_room(self, background) -> None:
+        background.remove_road_lane(self.trigger_waypoint())
+        background.change_opposite_behavior(active=False)
+
+    def give_back_room(self, background) -> None:
+        background.readd_road_lane(0)
+        background.change_opposite_behavior(active=True)
 
     def tick(self, now: float) -> None:
         self.flow.tick()

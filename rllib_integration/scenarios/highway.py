@@ -19,6 +19,7 @@ import math
 import carla
 import numpy as np
 
+from .background.lanes import same_direction_lanes
 from .base import LIT_CAR, Scenario, ScenarioBuildError
 from .driving import drive_path
 from .flows import ActorFlow
@@ -38,29 +39,38 @@ def location_parameter(spec, name: str) -> carla.Location:
         raise ScenarioBuildError(f"<{name}> needs numeric x, y (and z) attributes") from None
 
 
-def same_direction_lanes(waypoint: carla.Waypoint) -> list[carla.Waypoint]:
-    """The driving lanes of ``waypoint``'s road going its way, left to right."""
-    lanes = [waypoint]
-    for step in ("get_left_lane", "get_right_lane"):
-        lane = waypoint
-        for _ in range(10):
-            lane = getattr(lane, step)()
-            if lane is None or lane.lane_type != carla.LaneType.Driving or lane.lane_id * waypoint.lane_id <= 0:
-                break
-            lanes.insert(0, lane) if step == "get_left_lane" else lanes.append(lane)
-    return lanes
-
-
 class LocatedFlow(Scenario):
     """Flows between the route file's ``start_actor_flow`` and ``end_actor_flow`` (see the module docstring)."""
 
     TIMEOUT = 240.0
     #: Whether every lane of the road at ``start_actor_flow`` has a flow (else only that lane: HighwayExit).
     EVERY_LANE = True
+    # What ScenarioRunner's ``actor_flow.py`` asks of the background activity at the junction the flow crosses:
+    CLEAR_JUNCTION = True  # no background vehicles in it
+    CLEAR_EXITS = False  # none on the lanes at end_actor_flow
+    EXTEND_EXIT = 20.0  # metres further on its vehicles wait on the route's exit
+    ROUTE_SOURCES_OFF = True  # no new background vehicles behind the hero meanwhile
+    OPPOSITE_OFF = False  # no oncoming background vehicles meanwhile
+
+    def make_room(self, background) -> None:
+        background.handle_junction_scenario(
+            clear_junction=self.CLEAR_JUNCTION, clear_entry=True, remove_entries=[self.start],
+            remove_exits=same_direction_lanes(self.end) if self.CLEAR_EXITS else [], extend_exit=self.EXTEND_EXIT)
+        if self.ROUTE_SOURCES_OFF:
+            background.switch_route_sources(False)
+        if self.OPPOSITE_OFF:
+            background.change_opposite_behavior(active=False)
+
+    def give_back_room(self, background) -> None:
+        if self.ROUTE_SOURCES_OFF:
+            background.switch_route_sources(True)
+        if self.OPPOSITE_OFF:
+            background.change_opposite_behavior(active=True)
 
     def build(self) -> float:
         start = self.map.get_waypoint(location_parameter(self.spec, "start_actor_flow"))
         end = self.map.get_waypoint(location_parameter(self.spec, "end_actor_flow"))
+        self.start, self.end = start, end
         speed = self.spec.value("flow_speed", 10.0)
         entry = self.spec.parameters.get("source_dist_interval")
         gaps = (float(entry["from"]), float(entry["to"])) if entry else (20.0, 50.0)
@@ -120,9 +130,13 @@ class HighwayCutIn(Scenario):
         self.car = self.spawn("vehicle.*", carla.Transform(transform.location + carla.Location(z=0.3),
                                                            transform.rotation), attributes=LIT_CAR)
         self.car.apply_control(carla.VehicleControl(brake=1.0))
+        self.ramp_start = start
         self.ramp_length = sum(a.distance(b) for a, b in zip(self.path, self.path[1:len(ramp)]))
         index = self.progress.nearest_index(self.merge)
         return max(0.0, self.progress.distance_between(self.trigger_index, index)) + CUT_IN_DRIVE
+
+    def make_room(self, background) -> None:
+        background.handle_junction_scenario(clear_junction=True, remove_entries=[self.ramp_start], extend_exit=170.0)
 
     def tick(self, now: float) -> None:
         if not self.car.is_alive:
@@ -147,21 +161,31 @@ class EnterActorFlow(LocatedFlow):
 class EnterActorFlowV2(LocatedFlow):
     """The hero enters a highway with a flow on it (version 2 of the route files)."""
 
+    CLEAR_JUNCTION, CLEAR_EXITS = False, True
+
 
 class MergerIntoSlowTraffic(LocatedFlow):
     """The hero merges into slow traffic."""
+
+    EXTEND_EXIT = 40.0
 
 
 class MergerIntoSlowTrafficV2(LocatedFlow):
     """The hero merges into slow traffic (version 2 of the route files)."""
 
+    CLEAR_JUNCTION, CLEAR_EXITS = False, True
+
 
 class InterurbanActorFlow(LocatedFlow):
     """The hero turns across an interurban road's flow."""
 
+    CLEAR_JUNCTION, EXTEND_EXIT, ROUTE_SOURCES_OFF, OPPOSITE_OFF = False, 0.0, False, True
+
 
 class InterurbanAdvancedActorFlow(LocatedFlow):
     """The hero turns into an interurban road across its flows."""
+
+    CLEAR_EXITS, OPPOSITE_OFF = True, True
 
 
 
@@ -169,3 +193,9 @@ class HighwayExit(LocatedFlow):
     """The hero crosses a highway lane's flow to take the exit (one flow, on ``start_actor_flow``'s lane)."""
 
     EVERY_LANE = False
+
+    def make_room(self, background) -> None:
+        background.remove_road_lane(self.start)
+
+    def give_back_room(self, background) -> None:
+        pass

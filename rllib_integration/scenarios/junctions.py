@@ -129,6 +129,7 @@ class OppositeVehicleTakingPriority(JunctionScenario):
         transform = source.transform
         self.adversary = self.spawn("vehicle.dodge.charger_police_2020", carla.Transform(transform.location + carla.Location(z=0.3),
                                                                  transform.rotation), role="scenario")
+        self.source, self.sink = source, self.path[-1]
         self.adversary.apply_control(carla.VehicleControl(brake=1.0))
         self.started_driving = False
         self.priority = {}
@@ -138,6 +139,10 @@ class OppositeVehicleTakingPriority(JunctionScenario):
             self.priority = {light: carla.TrafficLightState.Green if light.id == ego_light.id else
                              carla.TrafficLightState.Red for light in lights}
         return self.end_metres()
+
+    def make_room(self, background) -> None:
+        background.handle_junction_scenario(clear_junction=True, clear_entry=True, remove_entries=[self.source],
+                                            remove_exits=[self.sink], stop_entries=not self.SIGNALIZED)
 
     def tick(self, now: float) -> None:
         if self.priority:
@@ -190,6 +195,9 @@ class PedestrianCrossing(JunctionScenario):
         self.walking_from: list | None = None
         return self.end_metres()
 
+    def make_room(self, background) -> None:
+        background.handle_junction_scenario(clear_entry=True)
+
     def tick(self, now: float) -> None:
         if self.walking_from is None:
             if self.progress.distance_between(self.progress.index, self.entry_index) < WALKER_TRIGGER:
@@ -216,6 +224,9 @@ class BlockedIntersection(JunctionScenario):
         self.waited = 0.0
         self.last = None
         return self.end_metres()
+
+    def make_room(self, background) -> None:
+        background.handle_junction_scenario(clear_junction=True, clear_entry=True, stop_entries=True)
 
     def tick(self, now: float) -> None:
         dt = 0.0 if self.last is None else now - self.last
@@ -266,6 +277,8 @@ class VehicleTurningRoutePedestrian(JunctionScenario):
             if distance < 6.0 or (speed > 0.1 and distance / speed < self.REACTION_TIME):
                 self.moving_from = self.adversary.get_location()
                 self.start_moving()
+                if self.background is not None:
+                    self.background.leave_crossing_space(self.map.get_waypoint(self.crossing))
             return
         if self.adversary.get_location().distance(self.moving_from) > self.travel:
             self.adversary.destroy()  # across: ScenarioRunner removes it

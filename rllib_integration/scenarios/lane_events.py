@@ -1,5 +1,6 @@
-"""Events on the hero's own lane: a car ahead that brakes hard (Leaderboard 2.0's ``HardBreakRoute``, which
-the Leaderboard plays with its background traffic's leader) and debris that takes the hero's control for a
+"""Events on the hero's own lane: the traffic ahead braking hard (Leaderboard 2.0's ``HardBreakRoute``, which
+the Leaderboard plays with its background traffic's vehicles ahead; without a background activity a car of the
+scenario's own does it) and debris that takes the hero's control for a
 moment (``ControlLoss``, as ScenarioRunner's ``control_loss.py``: debris 14, 48 and 74 m past the trigger
 point, and noise on the hero's throttle and steering from each piece for :data:`NOISE_METRES`)."""
 
@@ -14,6 +15,7 @@ LEAD_GAP = 25.0  # metres past the trigger point the braking car waits
 LEAD_SPEED = 8.0  # m/s it drives at
 BRAKE_AFTER, BRAKE_FOR = 6.0, 4.0  # seconds of driving before the hard brake, seconds braking
 HARD_BREAK_END = 120.0  # route metres past the trigger point the scenario ends
+STOP_DURATION, DRIVE_AFTER = 10.0, 15.0  # with a background: seconds its vehicles ahead stand, metres driven after
 
 DEBRIS = ((14.0, -0.6), (48.0, 0.8), (74.0, 0.2))  # metres past the trigger point, share of half a lane aside
 NOISE_METRES = 10.0  # metres past each piece of debris the hero's control is noisy
@@ -22,10 +24,17 @@ CONTROL_LOSS_END = 110.0
 
 
 class HardBreakRoute(Scenario):
-    """A car waits :data:`LEAD_GAP` m ahead on the hero's lane, drives off when the hero reaches the trigger
-    point, brakes as hard as it can after :data:`BRAKE_AFTER` s for :data:`BRAKE_FOR` s, and drives on."""
+    """With the route's background activity, as ScenarioRunner's ``hard_break.py``: its vehicles ahead of the hero
+    stop when the hero reaches the trigger point, stand :data:`STOP_DURATION` s and drive on; the scenario ends
+    :data:`DRIVE_AFTER` m later. Without one, a car waits :data:`LEAD_GAP` m ahead on the hero's lane, drives off
+    when the hero reaches the trigger point, brakes as hard as it can after :data:`BRAKE_AFTER` s for
+    :data:`BRAKE_FOR` s, and drives on."""
 
     def build(self) -> float:
+        self.lead = None
+        self.restarted_at: float | None = None
+        if self.background is not None:
+            return HARD_BREAK_END
         self.lane = forward(self.trigger_waypoint(), LEAD_GAP, stop_at_junction=False)
         transform = self.lane.transform
         self.lead = self.spawn("vehicle.*", carla.Transform(transform.location + carla.Location(z=0.5),
@@ -33,7 +42,17 @@ class HardBreakRoute(Scenario):
         self.lead.apply_control(carla.VehicleControl(brake=1.0))
         return HARD_BREAK_END
 
+    def make_room(self, background) -> None:
+        background.stop_front_vehicles()
+
     def tick(self, now: float) -> None:
+        if self.background is not None:
+            if self.restarted_at is None and now - self.started_at >= STOP_DURATION:
+                self.background.start_front_vehicles()
+                self.restarted_at = self.progress.completed
+            elif self.restarted_at is not None and self.progress.completed - self.restarted_at >= DRIVE_AFTER:
+                self.end_index = self.progress.index
+            return
         if not self.lead.is_alive:
             return
         driving = now - self.started_at

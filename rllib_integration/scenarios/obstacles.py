@@ -20,6 +20,7 @@ from .base import GENERATION_2_CAR, Scenario, ScenarioBuildError, beside, forwar
 from .driving import speed_control, steer_towards
 
 END_DISTANCE = 50.0  # metres past the last obstacle the scenario ends
+NEAR, SETTLE = 50.0, 5.0  # the background's speed cap comes this many seconds after the hero is this near (m)
 
 
 class LaneObstacle(Scenario):
@@ -36,14 +37,43 @@ class LaneObstacle(Scenario):
             raise ScenarioBuildError(f"direction {direction!r}: 'right' or 'left'")
         return 1.0 if direction == "right" else -1.0
 
+    #: Metres past the first obstacle ScenarioRunner's scenario has the background leave free of its vehicles
+    #: (``LeaveSpaceInFront``), None where it takes the hero's lane out of the background instead.
+    ROOM_PAST_FIRST: float | None = 20.0
+    #: Whether the background's vehicles are capped at the route's ``speed`` (60 km/h) once the hero is near.
+    SPEED_CAP = True
+
     def build(self) -> float:
         start = self.trigger_waypoint()
         sign = self.direction_sign()
         if self.WARNING_SIGN:
             self.warning_sign(start, sign)
-        first = forward(start, self.spec.value("distance", self.DEFAULT_DISTANCE))
+        self.distance = self.spec.value("distance", self.DEFAULT_DISTANCE)
+        first = forward(start, self.distance)
+        self.first_location, self.near_since = first.transform.location, None
         last = self.place(first, sign)
         return self.progress_metres(last) + END_DISTANCE
+
+    def make_room(self, background) -> None:
+        if self.ROOM_PAST_FIRST is None:
+            background.remove_road_lane(self.trigger_waypoint())
+        else:
+            background.leave_space_in_front(self.distance + self.ROOM_PAST_FIRST)
+
+    def tick(self, now: float) -> None:
+        if self.background is None or not self.SPEED_CAP or self.near_since == -1.0:
+            return
+        if self.near_since is None and self.hero.get_location().distance(self.first_location) <= NEAR:
+            self.near_since = now
+        if self.near_since is not None and now - self.near_since >= SETTLE:
+            self.background.set_max_speed(self.spec.value("speed", 60.0))
+            self.near_since = -1.0
+
+    def give_back_room(self, background) -> None:
+        if self.SPEED_CAP:
+            background.set_max_speed(0.0)
+        if self.ROOM_PAST_FIRST is None:
+            background.readd_road_lane(0)
 
     def warning_sign(self, start: carla.Waypoint, sign: float) -> None:
         """ScenarioRunner's warning sign: at the trigger point, past the road's edge on the ``direction`` side
@@ -75,6 +105,7 @@ class Accident(LaneObstacle):
     """A police car and, 10 m and 16 m on, two crashed cars."""
 
     TIMEOUT = 240.0
+    ROOM_PAST_FIRST = 10.0 + 6.0 + 20.0
 
     def place(self, waypoint: carla.Waypoint, sign: float) -> carla.Waypoint:
         police = waypoint
@@ -101,6 +132,7 @@ class ConstructionObstacle(LaneObstacle):
 
     DEFAULT_DISTANCE = 100.0
     WARNING_SIGN = False  # (its board is in the lane)
+    ROOM_PAST_FIRST = None  # ScenarioRunner takes the hero's lane out of the background while it runs
 
     def place(self, waypoint: carla.Waypoint, sign: float) -> carla.Waypoint:
         for share in (-0.6, 0.0, 0.6):  # a row of cones across the lane
@@ -120,18 +152,21 @@ class AccidentTwoWays(Accident):
     """An accident where the way round is the opposite direction's lane."""
 
     WRONG_WAY_ALLOWED = True
+    SPEED_CAP = False
 
 
 class ParkedObstacleTwoWays(ParkedObstacle):
     """A parked car where the way round is the opposite direction's lane."""
 
     WRONG_WAY_ALLOWED = True
+    SPEED_CAP = False
 
 
 class ConstructionObstacleTwoWays(ConstructionObstacle):
     """Construction where the way round is the opposite direction's lane."""
 
     WRONG_WAY_ALLOWED = True
+    SPEED_CAP = False
 
 
 class HazardAtSideLane(LaneObstacle):
@@ -144,6 +179,16 @@ class HazardAtSideLane(LaneObstacle):
     OFFSET = 0.55
     WARNING_SIGN = False
     BICYCLES = ("vehicle.bh.crossbike", "vehicle.diamondback.century", "vehicle.gazelle.omafiets")
+    ROOM_PAST_FIRST = 9.0 + 20.0
+    EXTRA_SPACE = 30.0  # metres more the background leaves ahead of the hero while the cyclists ride
+
+    def make_room(self, background) -> None:
+        super().make_room(background)
+        background.change_road_behavior(extra_space=self.EXTRA_SPACE)
+
+    def give_back_room(self, background) -> None:
+        super().give_back_room(background)
+        background.change_road_behavior(extra_space=0.0)
 
     def place(self, waypoint: carla.Waypoint, sign: float) -> carla.Waypoint:
         self.riders = []
@@ -161,6 +206,7 @@ class HazardAtSideLane(LaneObstacle):
         return super().progress_metres(waypoint) + 10.0 - END_DISTANCE  # (10 m past where the second stops)
 
     def tick(self, now: float) -> None:
+        super().tick(now)
         for rider, start in self.riders:
             if not rider.is_alive:
                 continue
@@ -177,6 +223,7 @@ class HazardAtSideLaneTwoWays(HazardAtSideLane):
     """Cyclists where the way round them is the opposite direction's lane."""
 
     WRONG_WAY_ALLOWED = True
+    SPEED_CAP = False
 
 
 class VehicleOpensDoorTwoWays(Scenario):
@@ -213,6 +260,7 @@ class VehicleOpensDoorTwoWays(Scenario):
         self.door = carla.VehicleDoor.FR if direction == "left" else carla.VehicleDoor.FL
         self.meeting = front.transform.location
         self.opened = False
+        self.distance = self.spec.value("distance", 50.0)
         index = self.progress.nearest_index(self.meeting)
         return max(0.0, self.progress.distance_between(self.trigger_index, index)) + 50.0
 
@@ -224,3 +272,11 @@ class VehicleOpensDoorTwoWays(Scenario):
         if distance < self.MIN_TRIGGER_DISTANCE or (speed > 0.1 and distance / speed < self.REACTION_TIME):
             self.car.open_door(self.door)
             self.opened = True
+            if self.background is not None:  # ScenarioRunner stops the background behind the hero meanwhile
+                self.background.stop_back_vehicles()
+
+    def make_room(self, background) -> None:
+        background.leave_space_in_front(self.distance + 20.0)
+
+    def give_back_room(self, background) -> None:
+        background.start_back_vehicles()

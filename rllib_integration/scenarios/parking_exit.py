@@ -67,6 +67,12 @@ class ParkingExit(Scenario):
         clear = driving_half + half_width + KERB_CLEARANCE - (driving_half + waypoint.lane_width / 2.0)
         return beside(waypoint, self.sign * max((waypoint.lane_width - half_width) / 4.0, clear), z=z)
 
+    def make_room(self, background) -> None:
+        background.change_road_behavior(spacing=self.spec.value("flow_distance", 25.0))
+
+    def give_back_room(self, background) -> None:
+        background.change_road_behavior(spacing=15.0)
+
     def tick(self, now: float) -> None:
         if not self.side_car.is_alive:
             return

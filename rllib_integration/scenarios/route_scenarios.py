@@ -68,12 +68,14 @@ class RouteScenarios:
     """The scenarios of a route for ``hero`` along ``progress``; ``seed`` draws their random choices."""
 
     def __init__(self, specs: list[ScenarioSpec], world: Any, town_map: carla.Map, hero: Any,
-                 progress: RouteProgress, seed: int, planner: RoutePlanner | None = None) -> None:
+                 progress: RouteProgress, seed: int, planner: RoutePlanner | None = None, background: Any = None) -> None:
+        """``background``: the route's background activity, which the scenarios ask to make room as ScenarioRunner's
+        do (None: none runs)."""
         rng = np.random.default_rng(seed)
         self.specs = list(specs)
         self.scenarios: list[Scenario | None] = [
-            SCENARIO_TYPES[spec.type](spec, world, town_map, hero, progress, rng, planner) if spec.type in SCENARIO_TYPES
-            else None for spec in self.specs]
+            SCENARIO_TYPES[spec.type](spec, world, town_map, hero, progress, rng, planner, background)
+            if spec.type in SCENARIO_TYPES else None for spec in self.specs]
 
     def update(self, now: float, new_kinds: list[str]) -> list[tuple[Scenario, str]]:
         """After a tick: note the hero's new infraction kinds on the running scenarios and advance all; the
