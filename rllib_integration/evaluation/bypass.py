@@ -6,11 +6,13 @@ standing on its hand brake whose ``role_name`` starts with ``scenario`` (as the 
 the autopilot is privileged, as PDM-Lite reads the scenario's actors), a scenario's slow two-wheeler
 (HazardAtSideLane's cyclists: the manoeuvre's end follows them), a car parked beside the lane that opens its door into
 it (``role_name`` ``scenario door``: VehicleOpensDoorTwoWays) or a prop taller than ground clutter.
-:class:`Bypass` then drives the hero itself: it waits, braking, until the lane beside has room (the
-opposite direction's lane clear of oncoming vehicles for the whole manoeuvre), then follows the route
-shifted as far over as the obstacles need (at most one lane) from :data:`LEAD_IN` metres before the first
-obstacle to :data:`CLEARANCE` metres past the last, and back, with a pure-pursuit steering controller at
-:data:`BYPASS_SPEED`, stopping for a walker or a moving vehicle in its way.
+:class:`Bypass` then drives the hero itself: it creeps up to :data:`WAIT_GAP` metres from the first obstacle and
+waits there, braking, until the lane beside has room (on the opposite direction's lane: every oncoming vehicle
+far enough to stop for the hero beyond the point where it is back in its lane; on a lane of its own direction: a
+gap the next vehicle from behind can stop in), then follows the route shifted as far over as the obstacles need
+(at most one lane) from :data:`LEAD_IN` metres before the first obstacle to :data:`CLEARANCE` metres past the last,
+and back, with a pure-pursuit steering controller at :data:`BYPASS_SPEED` (:data:`OPPOSITE_SPEED` against the
+traffic), stopping for a walker or a vehicle (not the obstacles) on that way.
 """
 
 from __future__ import annotations
@@ -30,8 +32,16 @@ SLOW_RIDER = 4.0  # m/s: a scenario's two-wheeler slower than this is passed lik
 CLUTTER_HEIGHT = 0.12  # metres: props this low are driven over (debris)
 RAMP, CLEARANCE = 8.0, 6.0  # metres to move over in, and past the last obstacle before moving back
 LEAD_IN = 8.0  # metres before the first obstacle the hero is all the way over
-BYPASS_SPEED = 5.0  # m/s
-ONCOMING_TIME = 12.0  # seconds of oncoming traffic at its speed the opposite lane must be clear for
+BYPASS_SPEED = OPPOSITE_SPEED = 5.0  # m/s round obstacles (and on the opposite direction's lane)
+CREEP_SPEED, WAIT_GAP = 2.5, RAMP + LEAD_IN + 4.0  # m/s, metres: the hero waits just before the way round begins
+DOOR_WAIT_GAP = 9.0  # metres: it waits nearer a parked car whose door may open (so that it does)
+ACCELERATION_TIME = 1.5  # seconds the hero loses getting up to speed from a stop
+ONCOMING_STOP_REACH = 10.0  # metres before the hero an oncoming car stops (a traffic manager's head-on leader)
+FLOW_STOP_REACH, FLOW_STOP_PER_SPEED = 10.0, 1.6  # a scenario's oncoming flow stops earlier (BasicAgent)
+STANDING = 0.5  # m/s: an oncoming vehicle slower than this stands
+PASS_CLEARANCE = 0.4  # metres between the hero's side and an oncoming car's, shifted over, for both to pass
+BESIDE_REACH = 7.0  # metres ahead and behind the hero a vehicle on the lane beside is beside it
+FOLLOWER_DECELERATION, FOLLOWER_REACTION, FOLLOWER_MARGIN = 4.0, 1.0, 3.0  # m/s², s, m: a follower can stop behind
 SIDE_CLEARANCE = 0.5  # metres between the hero's side and an obstacle it passes
 IN_LANE_SHIFT = 0.8  # metres: a smaller shift stays in the lane and needs no gap in the lane beside
 AHEAD_MIN, BRAKE_TIME, WAY_MARGIN = 4.0, 1.5, 0.8  # a walker or moving car this far ahead (m + s x speed) stops it
@@ -79,6 +89,11 @@ def find_blockers(world: Any, town_map: carla.Map, hero: Any, route: Route,
     return sorted(found, key=lambda item: item[0])
 
 
+def stopping_distance(speed: float) -> float:
+    """Metres a follower at ``speed`` m/s needs to stop behind a car that pulls in front of it."""
+    return speed * speed / (2.0 * FOLLOWER_DECELERATION) + FOLLOWER_REACTION * speed + FOLLOWER_MARGIN
+
+
 def opens_door(actor: Any) -> bool:
     """Whether ``actor`` is a scenario's parked car that opens its door into the lane."""
     return actor.attributes.get("role_name", "") == "scenario door"
@@ -100,6 +115,9 @@ class Bypass:
         self.route_xy = np.array([[w.transform.location.x, w.transform.location.y] for w, _ in route])
         self.moving = [actor for _, _, actor in blockers if actor.get_velocity().length() > 0.1 or
                        actor.attributes.get("number_of_wheels") == "2"]
+        self.blockers = [actor for _, _, actor in blockers]
+        self.blocker_ids = {actor.id for actor in self.blockers}
+        self.wait_gap = DOOR_WAIT_GAP if opens_door(blockers[0][2]) else WAIT_GAP
         lane = route[self.first][0]
         mean_offset = sum(lateral for _, lateral, _ in blockers) / len(blockers)
         self.left = mean_offset > -0.5  # round them on the left (overtaking's side) unless they stand left
@@ -115,6 +133,7 @@ class Bypass:
         needed = max(side_reach(actor) + half + SIDE_CLEARANCE - side * lateral
                      for _, lateral, actor in blockers)
         self.shift = min(lane_shift, max(0.0, needed))
+        self.lane_shift = lane_shift
         self.opposite = self.beside is not None and self.beside.lane_id * lane.lane_id < 0
         self.half_width = half
         self.started = False
@@ -132,10 +151,17 @@ class Bypass:
         return (self.shift if self.left else -self.shift) * max(0.0, share)
 
     def finished(self, index: int) -> bool:
-        return index >= self.last + CLEARANCE + RAMP
+        """Past the obstacles and back (or they are gone: a scenario that ended removed them)."""
+        return index >= self.last + CLEARANCE + RAMP or not any(a.is_alive for a in self.blockers)
 
     def clear(self, index: int) -> bool:
-        """Whether the lane beside has room for the whole manoeuvre now (a shift within the lane needs none)."""
+        """Whether the lane beside has room for the manoeuvre now (a shift within the lane needs none): on the
+        opposite direction's lane, no vehicle standing before the point where the hero is back in its lane, and every
+        oncoming one that could not pass the shifted hero side by side far enough that it stops for the hero (as the
+        traffic manager and ScenarioRunner's flows do) beyond that point; a lane of the hero's direction
+        with nobody beside the hero, no standing vehicle on the way, and a gap ahead of the next vehicle coming from
+        behind in which it can stop behind the hero (the traffic makes room for a car that pulls in, as CARLA's traffic
+        manager does: it brakes for a car halfway into its lane)."""
         if self.shift < IN_LANE_SHIFT:
             return True
         hero_location = self.hero.get_location()
@@ -149,31 +175,49 @@ class Bypass:
             waypoint = self.map.get_waypoint(location)
             if waypoint is None or (waypoint.road_id, waypoint.lane_id) != (self.beside.road_id, self.beside.lane_id):
                 continue
-            along = self._along(location, index)
+            along, speed = self._along(location, index), vehicle.get_velocity().length()
             if self.opposite:
-                reach = length + ONCOMING_TIME * max(vehicle.get_velocity().length(), 3.0)
-                if -5.0 < along < reach:
+                side_by_side = self.lane_shift - self.shift - self.half_width - vehicle.bounding_box.extent.y
+                if along > -5.0 and side_by_side < PASS_CLEARANCE and \
+                        not self._oncoming_stops_beyond(along, speed, length, vehicle):
                     return False
-            elif -15.0 < along < length:
+            elif -BESIDE_REACH < along < BESIDE_REACH or BESIDE_REACH <= along < length and speed < 1.0:
+                return False
+            elif along <= -BESIDE_REACH and -along - BESIDE_REACH < stopping_distance(speed):
                 return False
         return True
 
-    def _in_the_way(self, transform: carla.Transform, speed: float) -> bool:
-        """Whether a walker or a moving vehicle stands in the hero's way ahead (it brakes for it)."""
+    def _oncoming_stops_beyond(self, along: float, speed: float, back: float, vehicle: Any) -> bool:
+        """Whether an oncoming vehicle ``along`` metres ahead at ``speed`` either stands beyond the point where the
+        hero is back in its lane (``back`` metres on) or, stopping for the hero when it comes within its reach,
+        stops beyond that point."""
+        if speed < STANDING:
+            return along > back + 5.0
+        scenario_flow = vehicle.attributes.get("role_name", "").startswith("scenario")
+        reach = FLOW_STOP_REACH + FLOW_STOP_PER_SPEED * speed if scenario_flow else ONCOMING_STOP_REACH
+        travel = max(0.0, back + 5.0 - reach)  # the hero's way until the vehicle may stop, beyond the point
+        time = travel / OPPOSITE_SPEED + ACCELERATION_TIME
+        return along >= reach + travel + speed * time
+
+    def _in_the_way(self, index: int, transform: carla.Transform, speed: float, shifted: bool) -> bool:
+        """Whether a walker or a vehicle other than the obstacles stands on the hero's way within its braking reach:
+        near the route ahead, shifted as the manoeuvre shifts it (``shifted``) or not."""
         forward = transform.get_forward_vector()
         reach = AHEAD_MIN + BRAKE_TIME * speed
         for actor in self.world.get_actors():
             if actor.id == self.hero.id or not actor.type_id.startswith(("walker.", "vehicle.")) or \
-                    any(actor.id == mover.id for mover in self.moving):
+                    actor.id in self.blocker_ids or any(actor.id == mover.id for mover in self.moving):
                 continue
             location = actor.get_location()
-            dx, dy = location.x - transform.location.x, location.y - transform.location.y
-            along = dx * forward.x + dy * forward.y
+            along = (location.x - transform.location.x) * forward.x + (location.y - transform.location.y) * forward.y
             if not 0.0 < along < reach:
                 continue
-            if actor.type_id.startswith("vehicle.") and actor.get_velocity().length() < 0.1:
-                continue  # the obstacles themselves: steered round
-            if abs(-dx * forward.y + dy * forward.x) < self.half_width + actor.bounding_box.extent.y + WAY_MARGIN:
+            point = min(index + int(round(along)), len(self.route) - 1)
+            way = self.route[point][0].transform
+            offset = self.offset_at(point) if shifted else 0.0
+            right = way.get_right_vector()
+            x, y = way.location.x - offset * right.x, way.location.y - offset * right.y
+            if math.hypot(location.x - x, location.y - y) < self.half_width + actor.bounding_box.extent.y + WAY_MARGIN:
                 return True
         return False
 
@@ -183,7 +227,9 @@ class Bypass:
         return (location.x - here.location.x) * forward.x + (location.y - here.location.y) * forward.y
 
     def follow_movers(self, index: int) -> None:
-        """Move the manoeuvre's end with the obstacles that ride on (to the route point nearest each)."""
+        """Move the manoeuvre's end with the obstacles that ride on (to the route point nearest each), and, until the
+        manoeuvre starts, its beginning with the nearest of them (the hero waits behind where they are now)."""
+        nearest = None
         for actor in self.moving:
             if not actor.is_alive:
                 continue
@@ -192,24 +238,34 @@ class Bypass:
             if len(window):
                 k = int(np.argmin((window[:, 0] - location.x) ** 2 + (window[:, 1] - location.y) ** 2))
                 self.last = max(self.last, index + k)
+                nearest = index + k if nearest is None else min(nearest, index + k)
+        if not self.started and nearest is not None and len(self.moving) == len(self.blocker_ids):
+            self.first = max(self.first, nearest)
 
     def control(self, index: int) -> carla.VehicleControl:
-        """Steer along the shifted route at :data:`BYPASS_SPEED`; wait braked before the first obstacle
-        while the lane beside is busy."""
+        """Steer along the shifted route (at :data:`OPPOSITE_SPEED` on the opposite direction's lane, else
+        :data:`BYPASS_SPEED`); before it starts, creep up to :data:`WAIT_GAP` metres from the first obstacle and wait
+        there, braked, while the lane beside is busy."""
         self.follow_movers(index)
-        transform = self.hero.get_transform()
-        speed = self.hero.get_velocity().length()
         if not self.started:
             self.started = self.clear(index)
             if not self.started:
-                return carla.VehicleControl(brake=1.0)
+                if index >= self.first - self.wait_gap:
+                    return carla.VehicleControl(brake=1.0)
+                return self._drive(index, CREEP_SPEED, shifted=False)
+        return self._drive(index, OPPOSITE_SPEED if self.opposite else BYPASS_SPEED, shifted=True)
+
+    def _drive(self, index: int, target_speed: float, shifted: bool) -> carla.VehicleControl:
+        """Pure pursuit along the route (shifted or not) at ``target_speed``, braking for what is on the way."""
+        transform = self.hero.get_transform()
+        speed = self.hero.get_velocity().length()
         target_index = min(index + max(4, int(1.5 * speed) + 3), len(self.route) - 1)
         waypoint = self.route[target_index][0].transform
-        offset = self.offset_at(target_index)
+        offset = self.offset_at(target_index) if shifted else 0.0
         right = waypoint.get_right_vector()
         target = carla.Location(waypoint.location.x - offset * right.x, waypoint.location.y - offset * right.y)
         steer = steer_towards(self.hero, target, full_lock=35.0)
-        error_speed = (0.0 if self._in_the_way(transform, speed) else BYPASS_SPEED) - speed
+        error_speed = (0.0 if self._in_the_way(index, transform, speed, shifted) else target_speed) - speed
         return carla.VehicleControl(throttle=max(0.0, min(0.75, 0.4 * error_speed + 0.25)) if error_speed > 0 else 0.0,
                                     brake=max(0.0, min(1.0, -0.4 * error_speed)) if error_speed < -0.5 else 0.0,
                                     steer=steer)

@@ -7,8 +7,9 @@ before it pulls out onto it (:func:`pulling_out_blocked`: ParkingExit), through 
 that would be on a point of the hero's path from :data:`TIME_GAP` seconds before the hero reaches it
 until :data:`TIME_GAP` seconds after the hero's length has passed it is a conflict, and the
 autopilot stands on its brakes until there is none. Vehicles driving the hero's way (its leaders and
-followers, the traffic manager's business) are left out: at the points they share with the hero's path, and a
-follower anywhere (where the route leaves its lane at a sharp kink, as at a motorway exit, a follower's straight
+followers, the traffic manager's business) are left out: a leader already on the hero's path at the points it
+shares with it (one driving beside the hero, off its path, that merges into it from a ramp is not:
+HighwayCutIn), and a follower anywhere (where the route leaves its lane at a sharp kink, as at a motorway exit, a follower's straight
 line crosses the hero's path).
 """
 
@@ -31,6 +32,7 @@ CLEARANCE = 3.0  # metres between the predicted centres that count as the same p
 SAME_WAY = 35.0  # degrees: a vehicle heading within this of the hero's path drives its way
 NEAR = 60.0  # metres: vehicles farther than this from the hero are not looked at
 MOVING = 1.0  # m/s: slower vehicles are not predicted (standing ones are the traffic manager's leaders)
+MERGE_SIDE = 8.0  # metres: a vehicle beside the hero driving its way, off its path, within this may merge into it
 PULL_OUT_SPEED = 1.0  # m/s: the hero this slow off the route's lane is pulling out (a parking place)
 PULL_OUT_BEHIND, PULL_OUT_AHEAD = 10.0, 12.0  # metres of the route's lane a pull-out needs free ...
 PULL_OUT_TIME = 3.0  # ... and seconds of a vehicle coming up behind at its speed
@@ -84,8 +86,11 @@ def crossing_conflict(world: Any, hero: Any, route: Route, index: int) -> bool:
         xs, ys = location.x + velocity.x * times, location.y + velocity.y * times
         d2 = (xs[:, None] - points[None, :, 0]) ** 2 + (ys[:, None] - points[None, :, 1]) ** 2
         close_t, close_k = np.nonzero(d2 < CLEARANCE ** 2)
+        merging = abs((heading - hero_yaw + 180.0) % 360.0 - 180.0) < SAME_WAY and \
+            not np.any(d2[0] < CLEARANCE ** 2) and abs(
+                (location.x - hero_location.x) * hero_forward.y - (location.y - hero_location.y) * hero_forward.x) < MERGE_SIDE
         for t, k in zip(close_t, close_k):
-            if abs((heading - headings[k] + 180.0) % 360.0 - 180.0) < SAME_WAY:
+            if not merging and abs((heading - headings[k] + 180.0) % 360.0 - 180.0) < SAME_WAY:
                 continue  # driving the hero's way at that place
             if arrival[k] - TIME_GAP < times[t] < leaves[k] + TIME_GAP:
                 return True

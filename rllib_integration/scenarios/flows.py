@@ -24,14 +24,17 @@ GREEN_DELAY = 5.0  # seconds the hero's light stays red while the flow has green
 FLOW_END = 10.0  # route metres past the junction's exit the scenario ends
 FLOW_GAP = 12.0  # metres a flow vehicle keeps to whatever is ahead of it on its way
 FLOW_SIDE = 0.5  # metres past its side a corner of something counts as on its way
+ONCOMING_KEEP, ONCOMING_KEEP_PER_SPEED = 10.0, 1.6  # metres (plus s x speed) an oncoming flow car stops before things
 
 
 class ActorFlow:
     """Vehicles spawned at the start of ``path`` every few metres, driven along it at ``speed`` (keeping
     :data:`FLOW_GAP` behind whatever is ahead), and removed at its end."""
 
-    def __init__(self, scenario: Any, path: list[carla.Waypoint], speed: float, gaps: tuple[float, float]) -> None:
-        self.scenario, self.path, self.speed, self.gaps = scenario, path, speed, gaps
+    def __init__(self, scenario: Any, path: list[carla.Waypoint], speed: float, gaps: tuple[float, float],
+                 keep: float = FLOW_GAP) -> None:
+        """``keep``: metres each keeps to whatever is ahead on its way."""
+        self.scenario, self.path, self.speed, self.gaps, self.keep = scenario, path, speed, gaps, keep
         self.points = [w.transform.location for w in path]
         self.vehicles: list[Any] = []
         self.gap = self._draw_gap()
@@ -76,7 +79,7 @@ class ActorFlow:
             if vehicle.get_location().distance(end) < 3.0:
                 vehicle.destroy()
                 continue
-            stop = blocked_ahead(vehicle, others, FLOW_GAP, FLOW_SIDE)
+            stop = blocked_ahead(vehicle, others, self.keep, FLOW_SIDE)
             vehicle.apply_control(drive_path(vehicle, self.points, 0.0 if stop else self.speed))
 
     def _blueprint(self) -> Any:
@@ -86,6 +89,56 @@ class ActorFlow:
         if blueprint.has_attribute("role_name"):
             blueprint.set_attribute("role_name", "scenario")
         return blueprint
+
+
+def interval(spec: Any, name: str, default: tuple[float, float]) -> tuple[float, float]:
+    """The route file's ``<name from=".." to=".."/>`` interval of a scenario (``default`` where it has none)."""
+    entry = spec.parameters.get(name)
+    if not entry:
+        return default
+    try:
+        return float(entry["from"]), float(entry["to"])
+    except (KeyError, ValueError):
+        raise ScenarioBuildError(f"<{name}> needs numeric from and to attributes") from None
+
+
+class OppositeFlow:
+    """ScenarioRunner's ``OppositeActorFlow`` beside a ``TwoWays`` obstacle: vehicles down the opposite lane
+    ``reference`` (the lane the hero goes round by), from ``1.5 x the speed limit (km/h) + 30`` metres ahead of the
+    obstacle to as far behind it, one every ``frequency`` metres (drawn from 20-100 for each), at the hero's speed
+    limit, each stopping for what stands on its way within ``10 m + 1.6 s x its speed`` (ScenarioRunner drives them
+    with CARLA's ``BasicAgent`` and those settings). Nothing where there is no opposite lane."""
+
+    def __init__(self, scenario: Any, reference: carla.Waypoint | None, spec: Any) -> None:
+        self.flow = None
+        if reference is None or reference.lane_type != carla.LaneType.Driving:
+            return
+        speed = scenario.hero.get_speed_limit()
+        reach = 1.5 * speed + 30.0
+        source, sink = _walk(reference, reach, backwards=True), _walk(reference, reach, backwards=False)
+        path = [source]
+        while len(path) < 2000 and path[-1].transform.location.distance(sink.transform.location) > 1.5:
+            following = path[-1].next(1.0)
+            if not following:
+                break
+            path.append(following[0])
+        if len(path) > 2:
+            self.flow = ActorFlow(scenario, path, speed / 3.6, interval(spec, "frequency", (20.0, 100.0)),
+                                  keep=ONCOMING_KEEP + ONCOMING_KEEP_PER_SPEED * speed / 3.6)
+
+    def tick(self) -> None:
+        if self.flow is not None:
+            self.flow.tick()
+
+
+def _walk(waypoint: carla.Waypoint, metres: float, backwards: bool) -> carla.Waypoint:
+    """``metres`` along the lane (1 m steps) or back along it, stopping before a junction."""
+    for _ in range(int(metres)):
+        following = waypoint.previous(1.0) if backwards else waypoint.next(1.0)
+        if not following or following[0].is_junction:
+            break
+        waypoint = following[0]
+    return waypoint
 
 
 class JunctionTurn(JunctionScenario):
@@ -138,13 +191,7 @@ class JunctionTurn(JunctionScenario):
             background.change_opposite_behavior(active=True)
 
     def interval(self, name: str, default: tuple[float, float]) -> tuple[float, float]:
-        entry = self.spec.parameters.get(name)
-        if not entry:
-            return default
-        try:
-            return float(entry["from"]), float(entry["to"])
-        except (KeyError, ValueError):
-            raise ScenarioBuildError(f"<{name}> needs numeric from and to attributes") from None
+        return interval(self.spec, name, default)
 
     def tick(self, now: float) -> None:
         if self.SIGNALIZED:  # the flow's light green throughout, the hero's after GREEN_DELAY

@@ -7,9 +7,10 @@ while the scenario runs, as ScenarioRunner switches its wrong-direction test off
 into the hero's lane, as ``vehicle_opens_door.py``: see the class): ``distance`` metres (a route parameter) past the trigger
 point along the hero's lane (stopping before a junction), displaced towards ``direction``
 (``right``/``left``), with a warning sign at the road's edge at the trigger point; the scenario ends 50 m past the last one and times out
-after 180 s (240 s for an accident) as ScenarioRunner's ``ScenarioTimeout`` does. The opposite traffic
-flow ScenarioRunner sends down the other lane of ``TwoWays`` is not simulated (the route's background
-traffic drives there).
+after 180 s (240 s for an accident) as ScenarioRunner's ``ScenarioTimeout`` does. Five seconds after the hero
+comes within 50 m of them, ScenarioRunner's oncoming flow comes down the other lane of ``TwoWays``
+(:class:`~.flows.OppositeFlow`), and the route's background activity (where it runs) is capped at the route's
+``speed`` beside the one-way obstacles.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import carla
 
 from .base import GENERATION_2_CAR, Scenario, ScenarioBuildError, beside, forward, outermost
 from .driving import speed_control, steer_towards
+from .flows import OppositeFlow
 
 END_DISTANCE = 50.0  # metres past the last obstacle the scenario ends
 NEAR, SETTLE = 50.0, 5.0  # the background's speed cap comes this many seconds after the hero is this near (m)
@@ -50,7 +52,7 @@ class LaneObstacle(Scenario):
             self.warning_sign(start, sign)
         self.distance = self.spec.value("distance", self.DEFAULT_DISTANCE)
         first = forward(start, self.distance)
-        self.first_location, self.near_since = first.transform.location, None
+        self.first_location, self.first_waypoint, self.near_since = first.transform.location, first, None
         last = self.place(first, sign)
         return self.progress_metres(last) + END_DISTANCE
 
@@ -61,13 +63,21 @@ class LaneObstacle(Scenario):
             background.leave_space_in_front(self.distance + self.ROOM_PAST_FIRST)
 
     def tick(self, now: float) -> None:
-        if self.background is None or not self.SPEED_CAP or self.near_since == -1.0:
-            return
+        """:data:`SETTLE` s after the hero came within :data:`NEAR` m of the first obstacle, ScenarioRunner caps the
+        background's speed (one-way obstacles) or sends its oncoming flow (``TwoWays``: see :class:`OppositeFlow`)."""
         if self.near_since is None and self.hero.get_location().distance(self.first_location) <= NEAR:
             self.near_since = now
-        if self.near_since is not None and now - self.near_since >= SETTLE:
-            self.background.set_max_speed(self.spec.value("speed", 60.0))
+        if self.near_since is not None and self.near_since >= 0.0 and now - self.near_since >= SETTLE:
             self.near_since = -1.0
+            self.settled()
+        if self.oncoming is not None:
+            self.oncoming.tick()
+
+    oncoming: OppositeFlow | None = None
+
+    def settled(self) -> None:
+        if self.background is not None and self.SPEED_CAP:
+            self.background.set_max_speed(self.spec.value("speed", 60.0))
 
     def give_back_room(self, background) -> None:
         if self.SPEED_CAP:
@@ -148,25 +158,33 @@ class ConstructionObstacle(LaneObstacle):
         return last
 
 
-class AccidentTwoWays(Accident):
+class TwoWays:
+    """The ``TwoWays`` obstacles: the way round is the opposite direction's lane, down which ScenarioRunner's
+    oncoming flow comes (instead of the background's) once the hero is near."""
+
+    WRONG_WAY_ALLOWED = True
+    SPEED_CAP = False
+
+    def settled(self) -> None:
+        if self.background is not None:
+            self.background.change_opposite_behavior(active=False)
+        self.oncoming = OppositeFlow(self, self.first_waypoint.get_left_lane(), self.spec)
+
+    def give_back_room(self, background) -> None:
+        super().give_back_room(background)
+        background.change_opposite_behavior(active=True)
+
+
+class AccidentTwoWays(TwoWays, Accident):
     """An accident where the way round is the opposite direction's lane."""
 
-    WRONG_WAY_ALLOWED = True
-    SPEED_CAP = False
 
-
-class ParkedObstacleTwoWays(ParkedObstacle):
+class ParkedObstacleTwoWays(TwoWays, ParkedObstacle):
     """A parked car where the way round is the opposite direction's lane."""
 
-    WRONG_WAY_ALLOWED = True
-    SPEED_CAP = False
 
-
-class ConstructionObstacleTwoWays(ConstructionObstacle):
+class ConstructionObstacleTwoWays(TwoWays, ConstructionObstacle):
     """Construction where the way round is the opposite direction's lane."""
-
-    WRONG_WAY_ALLOWED = True
-    SPEED_CAP = False
 
 
 class HazardAtSideLane(LaneObstacle):
@@ -220,19 +238,30 @@ class HazardAtSideLane(LaneObstacle):
 
 
 class HazardAtSideLaneTwoWays(HazardAtSideLane):
-    """Cyclists where the way round them is the opposite direction's lane."""
+    """Cyclists where the way round them is the opposite direction's lane (the background's oncoming vehicles come
+    every ``frequency`` metres, 100 by default, while the hero is near)."""
 
     WRONG_WAY_ALLOWED = True
     SPEED_CAP = False
+
+    def settled(self) -> None:
+        if self.background is not None:
+            self.background.change_opposite_behavior(spacing=self.spec.value("frequency", 100.0))
+
+    def give_back_room(self, background) -> None:
+        super().give_back_room(background)
+        background.change_opposite_behavior(spacing=40.0)
 
 
 class VehicleOpensDoorTwoWays(Scenario):
     """A car parked on the lane beside the hero's (``direction``, right by default) ``distance`` metres (50) past
     the trigger point, at that lane's side nearest the hero, opens the door on the hero's side when the hero is 3 s
     (or 10 m) from it: the door stands in the hero's lane (the embedded world's doors are physical, as CARLA's), and
-    the way round is the opposite direction's lane. The scenario ends 50 m past the car and times out after 240 s.
-    ScenarioRunner's oncoming flow is not simulated (the route's background traffic drives there). The car's
-    ``role_name`` is ``scenario door``: the autopilot, privileged as PDM-Lite is, passes it as an obstacle."""
+    the way round is the opposite direction's lane, down which ScenarioRunner's oncoming flow comes 5 s after the
+    door opened (on the lane left of the hero's: ScenarioRunner takes the lane left of the parked car's, which for
+    a car parked on the right is the hero's own). The scenario ends 50 m past the car and times out after 240 s.
+    The car's ``role_name`` is ``scenario door``: the autopilot, privileged as PDM-Lite is, passes it as an
+    obstacle."""
 
     TIMEOUT = 240.0
     WRONG_WAY_ALLOWED = True
@@ -258,20 +287,26 @@ class VehicleOpensDoorTwoWays(Scenario):
         self.car.set_location(beside(parked, shift, z=0.3).location)
         self.car.apply_control(carla.VehicleControl(hand_brake=True, brake=1.0))
         self.door = carla.VehicleDoor.FR if direction == "left" else carla.VehicleDoor.FL
-        self.meeting = front.transform.location
-        self.opened = False
+        self.meeting, self.front = front.transform.location, front
+        self.opened, self.oncoming = None, None
         self.distance = self.spec.value("distance", 50.0)
         index = self.progress.nearest_index(self.meeting)
         return max(0.0, self.progress.distance_between(self.trigger_index, index)) + 50.0
 
     def tick(self, now: float) -> None:
-        if self.opened or not self.car.is_alive:
+        if self.oncoming is not None:
+            self.oncoming.tick()
+        elif self.opened is not None and now - self.opened >= SETTLE:
+            if self.background is not None:
+                self.background.change_opposite_behavior(active=False)
+            self.oncoming = OppositeFlow(self, self.front.get_left_lane(), self.spec)
+        if self.opened is not None or not self.car.is_alive:
             return
         distance = self.hero.get_location().distance(self.meeting)
         speed = self.hero.get_velocity().length()
         if distance < self.MIN_TRIGGER_DISTANCE or (speed > 0.1 and distance / speed < self.REACTION_TIME):
             self.car.open_door(self.door)
-            self.opened = True
+            self.opened = now
             if self.background is not None:  # ScenarioRunner stops the background behind the hero meanwhile
                 self.background.stop_back_vehicles()
 
@@ -280,3 +315,4 @@ class VehicleOpensDoorTwoWays(Scenario):
 
     def give_back_room(self, background) -> None:
         background.start_back_vehicles()
+        background.change_opposite_behavior(active=True)

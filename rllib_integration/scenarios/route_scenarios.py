@@ -57,6 +57,7 @@ SCENARIO_TYPES: dict[str, type[Scenario]] = {
     "VehicleOpensDoorTwoWays": VehicleOpensDoorTwoWays, "ParkingExit": ParkingExit, "HighwayExit": HighwayExit,
 }
 NOT_SIMULATED = "not simulated"
+MIN_SPEED = "min_speed_infractions"  # the Leaderboard's name of the minimum-speed events (no scenario fails by them)
 
 
 def unsimulated_types(specs: list[ScenarioSpec]) -> list[str]:
@@ -78,13 +79,15 @@ class RouteScenarios:
             if spec.type in SCENARIO_TYPES else None for spec in self.specs]
 
     def update(self, now: float, new_kinds: list[str]) -> list[tuple[Scenario, str]]:
-        """After a tick: note the hero's new infraction kinds on the running scenarios and advance all; the
-        scenarios' new events (``timeout``, ``yield``), each with its scenario."""
+        """After a tick: note the hero's new infraction kinds on the running scenarios (all but the minimum-speed
+        events: a scenario is passed without infractions, as Bench2Drive counts its abilities' successes) and advance
+        all; the scenarios' new events (``timeout``, ``yield``), each with its scenario."""
         events = []
+        kinds = [kind for kind in new_kinds if kind != MIN_SPEED]  # (Bench2Drive's success ignores minimum speed)
         for scenario in self.scenarios:
             if scenario is None or scenario.done:
                 continue
-            for kind in new_kinds:
+            for kind in kinds:
                 scenario.note(kind)
             events += [(scenario, event) for event in scenario.update(now)]
         return events
