@@ -28,7 +28,7 @@ from rllib_integration.routes.planner import RoutePlanner  # noqa: E402
 from rllib_integration.routes.route_sets import generate_routes  # noqa: E402
 
 DEFAULT_MAPS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared", "maps")
-SMALL_TOWNS = {"CurveRoad"}  # the sanity map: one 460 m road, no routes of town lengths
+SMALL_TOWNS = {"CurveRoad", "BikeTown"}  # one road, one junction: no routes of town lengths
 
 
 def town_list(names: list[str] | None, maps_dir: str) -> list[str]:

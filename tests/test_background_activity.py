@@ -13,7 +13,7 @@ from rllib_integration.evaluation.infractions import MIN_SPEED
 from rllib_integration.routes.planner import RoutePlanner
 from rllib_integration.routes.route_files import RouteSpec, ScenarioSpec
 from rllib_integration.routes.route_sets import dense_route
-from rllib_integration.scenarios.background.lanes import lane_key, route_junctions, same_direction_lanes
+from rllib_integration.scenarios.background.lanes import lane_key, route_junctions
 
 
 def along(hero: carla.Actor, actor: carla.Actor) -> float:

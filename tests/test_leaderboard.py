@@ -20,6 +20,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 CODE = ROOT.parent / "shared" / "carla-code"
 ROUTES = ROOT / "tests" / "routes" / "leaderboard2_town01.xml"
 GRID_ROUTES = ROOT / "tests" / "routes" / "leaderboard2_gridtown.xml"
+SCENARIO_ROUTES = ROOT / "tests" / "routes" / "leaderboard2_scenarios.xml"
 EVALUATOR = CODE / "leaderboard" / "leaderboard" / "leaderboard_evaluator.py"
 if not EVALUATOR.is_file():
     pytest.skip(f"CARLA's leaderboard is absent ({EVALUATOR}): ../shared/carla-code holds it beside the repository",
@@ -79,6 +80,25 @@ def test_scenarios_run_on_a_procedural_town_without_a_carla_install(tmp_path):
     (record,) = results["_checkpoint"]["records"]
     assert record["status"] == "Completed" and record["scores"]["score_route"] == 100, record
     assert not record["infractions"]["collisions_layout"], record["infractions"]
+
+
+def test_crossing_bicycle_flow_rides_a_biking_lane_of_the_bike_town(tmp_path):
+    """ScenarioRunner's CrossingBicycleFlow needs a biking lane across the junction (CARLA's Town12 and Town13 have
+    them; BikeTown here): it is built and its bicycles ride (the leaderboard's recorder logs their spawns)."""
+    from rllib_integration.embedded import Client
+    from rllib_integration.embedded.server import EmbeddedServer
+    results, output = leaderboard(None, tmp_path, NPC_AGENT, "--track", "SENSORS", "--record", str(tmp_path),
+                                  routes=SCENARIO_ROUTES, route="37", town="BikeTown", port=2014)
+    assert "Skipping scenario" not in output and "Traceback" not in output, output[-3000:]
+    (record,) = results["_checkpoint"]["records"]
+    assert record["scores"]["score_route"] == 100, record
+    server = EmbeddedServer.start("localhost", 2015)
+    try:
+        info = Client("localhost", 2015).show_recorder_file_info(str(tmp_path / "RouteScenario_37_rep0.log"), True)
+    finally:
+        server.stop()
+    bicycles = sum(info.count(name) for name in ("bh.crossbike", "diamondback.century", "gazelle.omafiets"))
+    assert bicycles >= 2, "the flow's bicycles"
 
 
 def test_a_policy_runs_as_a_leaderboard_agent(carla_root, tmp_path):

@@ -9,7 +9,7 @@ import pytest
 from conftest import shared_map
 from rllib_integration.embedded import Client, UnknownTownError
 from rllib_integration.embedded.maps.osm import osm_to_opendrive
-from rllib_integration.embedded.maps.procedural import PROCEDURAL_TOWNS
+from rllib_integration.embedded.maps.procedural import OSM_TOWNS
 from rllib_integration.embedded.maps.towns import resolve_town
 
 
@@ -31,10 +31,10 @@ def assert_drivable(world, routes=10, length=300.0):
             travelled += 2.0
 
 
-@pytest.mark.parametrize("town", sorted(set(PROCEDURAL_TOWNS) - {"CurveRoad"}))  # CurveRoad ends (below)
+@pytest.mark.parametrize("town", sorted(set(OSM_TOWNS) - {"CurveRoad"}))  # CurveRoad ends (below)
 def test_procedural_towns_build_fast_and_are_drivable(server, town):
     started = time.perf_counter()
-    opendrive = osm_to_opendrive(PROCEDURAL_TOWNS[town]())
+    opendrive = osm_to_opendrive(OSM_TOWNS[town]())
     assert time.perf_counter() - started < 1.0
     world = Client("localhost", server.port).load_world(town)
     assert world.get_map().to_opendrive() == resolve_town(town)[1]
@@ -121,6 +121,38 @@ def test_unknown_town_lists_the_available_ones(server, no_carla_root):
         Client("localhost", server.port).load_world("Town05_Opt")
     message = str(error.value)
     assert "unknown town 'Town05_Opt'" in message and "no CARLA_ROOT" in message
-    assert "Boulevards, CurveRoad, GridTown, Highway, HighwayLoop, RingTown" in message
+    assert "BikeTown, Boulevards, CurveRoad, GridTown, Highway, HighwayLoop, RingTown" in message
     with pytest.raises(UnknownTownError, match="not found"):
         resolve_town("missing/town.xodr")
+
+
+def test_bike_town_has_biking_lanes_across_its_junction_and_routes_between_every_two_arms(server):
+    """BikeTown (written as OpenDRIVE: OSM's converter writes no biking lanes): a biking lane rides straight across
+    the junction, every arm leads to every other (its turning loops keep lanes from ending nowhere, so CARLA's
+    topology has them all), and each arm's light is an OpenDRIVE signal a waypoint finds as a landmark."""
+    from rllib_integration.routes.planner import RoutePlanner
+    world = Client("localhost", server.port).load_world("BikeTown")
+    town_map = world.get_map()
+    bike = town_map.get_waypoint(carla.Location(x=-60.0, y=4.25), lane_type=carla.LaneType.Biking)
+    assert bike.lane_type == carla.LaneType.Biking
+    crossed, waypoint = [], bike
+    for _ in range(60):
+        waypoint = waypoint.next(2.0)[0]
+        crossed.append(waypoint.is_junction)
+        assert waypoint.lane_type == carla.LaneType.Biking
+    assert any(crossed) and not crossed[-1], "straight across the junction and out on the far arm's biking lane"
+    planner = RoutePlanner(town_map)
+    into = {"east": (150.0, -1.75), "north": (-1.75, -150.0), "west": (-150.0, 1.75), "south": (1.75, 150.0)}
+    out_of = {"east": (150.0, 1.75), "north": (1.75, -150.0), "west": (-150.0, -1.75), "south": (-1.75, 150.0)}
+    for a, (x, y) in into.items():
+        for b, (gx, gy) in out_of.items():
+            if a != b:
+                goal = carla.Location(x=gx, y=gy)
+                route = planner.trace_route(carla.Location(x=x, y=y), goal)
+                assert route[-1][0].transform.location.distance(goal) < 2.0, (a, b)
+                assert any(w.is_junction for w, _ in route), (a, b)
+    lights = list(world.get_actors().filter("traffic.traffic_light*"))
+    assert len(lights) == 4
+    landmarks = town_map.get_waypoint(carla.Location(x=150.0, y=-1.75)).get_landmarks_of_type(200.0, "1000001")
+    assert landmarks and world.get_traffic_light(landmarks[0]) is not None
+    assert_drivable(world, length=150.0)

@@ -223,6 +223,15 @@ def has_value(blueprint: carla.ActorBlueprint, name: str, value: Any) -> bool:
     return attribute.as_str() == value
 
 
+def location_parameter(spec, name: str) -> carla.Location:
+    """A ``<name x=".." y=".." z=".."/>`` parameter as a location."""
+    entry = spec.parameters.get(name)
+    try:
+        return carla.Location(float(entry["x"]), float(entry["y"]), float(entry.get("z", 0.0)))
+    except (TypeError, KeyError, ValueError):
+        raise ScenarioBuildError(f"<{name}> needs numeric x, y (and z) attributes") from None
+
+
 def forward(waypoint: carla.Waypoint, distance: float, stop_at_junction: bool = True) -> carla.Waypoint:
     """The lane's point ``distance`` metres on (1 m steps), stopping before a junction as ScenarioRunner does."""
     travelled = 0.0

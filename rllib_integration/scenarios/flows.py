@@ -15,7 +15,7 @@ from typing import Any
 
 import carla
 
-from .base import Scenario, ScenarioBuildError, beside, forward
+from .base import Scenario, ScenarioBuildError, beside, forward, location_parameter
 from .driving import blocked_ahead, drive_path
 from .background.lanes import same_direction_lanes
 from .junctions import JunctionScenario, straight_through
@@ -32,9 +32,11 @@ class ActorFlow:
     :data:`FLOW_GAP` behind whatever is ahead), and removed at its end."""
 
     def __init__(self, scenario: Any, path: list[carla.Waypoint], speed: float, gaps: tuple[float, float],
-                 keep: float = FLOW_GAP) -> None:
-        """``keep``: metres each keeps to whatever is ahead on its way."""
+                 keep: float = FLOW_GAP, base_type: str = "car", role: str = "scenario") -> None:
+        """``keep``: metres each keeps to whatever is ahead on its way (0: nothing stops it); ``base_type``: the
+        vehicles' blueprints' (``car``, ``bicycle``); ``role``: their ``role_name``."""
         self.scenario, self.path, self.speed, self.gaps, self.keep = scenario, path, speed, gaps, keep
+        self.base_type, self.role = base_type, role
         self.points = [w.transform.location for w in path]
         self.vehicles: list[Any] = []
         self.gap = self._draw_gap()
@@ -83,11 +85,11 @@ class ActorFlow:
             vehicle.apply_control(drive_path(vehicle, self.points, 0.0 if stop else self.speed))
 
     def _blueprint(self) -> Any:
-        cars = [b for b in self.scenario.world.get_blueprint_library().filter("vehicle.*")
-                if b.has_attribute("base_type") and b.get_attribute("base_type").as_str().lower() == "car"]
-        blueprint = cars[int(self.scenario.rng.integers(len(cars)))]
+        kinds = [b for b in self.scenario.world.get_blueprint_library().filter("vehicle.*")
+                 if b.has_attribute("base_type") and b.get_attribute("base_type").as_str().lower() == self.base_type]
+        blueprint = kinds[int(self.scenario.rng.integers(len(kinds)))]
         if blueprint.has_attribute("role_name"):
-            blueprint.set_attribute("role_name", "scenario")
+            blueprint.set_attribute("role_name", self.role)
         return blueprint
 
 
@@ -274,4 +276,54 @@ class InvadingTurn(Scenario):
         background.change_opposite_behavior(active=True)
 
     def tick(self, now: float) -> None:
+        self.flow.tick()
+
+
+class CrossingBicycleFlow(JunctionScenario):
+    """Bicycles ride a biking lane straight across the junction the hero turns at (``cross_bicycle_flow.py``): from
+    the biking lane at ``start_actor_flow`` through the first junction past the trigger point to 40 m past it, one
+    every ``source_dist_interval`` metres (20-50), at ``flow_speed`` m/s (10), stopping for nothing (ScenarioRunner's
+    riders ignore vehicles), the lane already filled when the scenario starts. At a signalized junction every light is
+    red for 5 s, then the hero's green and the others red. The scenario ends 10 m past the junction and times out
+    after 240 s. Only towns with biking lanes have it (here ``BikeTown``; CARLA's Town12 and Town13)."""
+
+    TIMEOUT = 240.0
+    PAST_JUNCTION = 40.0  # metres the flow rides on past the junction
+
+    def build(self) -> float:
+        self.find_junction()
+        start = location_parameter(self.spec, "start_actor_flow")
+        source = self.map.get_waypoint(start, project_to_road=True, lane_type=carla.LaneType.Biking)
+        if source is None or source.transform.location.distance(start) > 10.0:
+            raise ScenarioBuildError("no biking lane within 10 m of start_actor_flow")
+        path, crossed, exit_at = [source], False, None
+        while len(path) < 1000:
+            following = path[-1].next(2.0)
+            if not following:
+                raise ScenarioBuildError("the biking lane from start_actor_flow ends before it is 40 m past a junction")
+            path.append(following[0])
+            crossed = crossed or following[0].is_junction
+            if crossed and exit_at is None and not following[0].is_junction:
+                exit_at = following[0].transform.location
+            if exit_at is not None and exit_at.distance(following[0].transform.location) > self.PAST_JUNCTION:
+                break
+        self.flow = ActorFlow(self, path, self.spec.value("flow_speed", 10.0),
+                              interval(self.spec, "source_dist_interval", (20.0, 50.0)), keep=0.0,
+                              base_type="bicycle", role="scenario no lights")
+        self.before_junction = next(k for k, w in enumerate(path) if w.is_junction) * 2.0
+        self.lights = list(self.world.get_traffic_lights_in_junction(self.junction.id))
+        if self.lights:
+            self.ego_light = self.light_of(self.lights, self.progress.route[self.entry_index][0])
+        return self.progress.distance_between(self.trigger_index, self.exit_index) + FLOW_END
+
+    def make_room(self, background) -> None:
+        background.handle_junction_scenario(clear_junction=True, clear_entry=True, stop_entries=True)
+
+    def tick(self, now: float) -> None:
+        if now == self.started_at:
+            self.flow.prefill(self.before_junction)
+        if self.lights:  # all red for GREEN_DELAY, then the hero's green
+            ego_green = now - self.started_at >= GREEN_DELAY
+            self.hold({light: carla.TrafficLightState.Green if ego_green and light.id == self.ego_light.id else
+                       carla.TrafficLightState.Red for light in self.lights})
         self.flow.tick()

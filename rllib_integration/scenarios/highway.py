@@ -20,7 +20,7 @@ import carla
 import numpy as np
 
 from .background.lanes import same_direction_lanes
-from .base import LIT_CAR, Scenario, ScenarioBuildError
+from .base import LIT_CAR, Scenario, ScenarioBuildError, location_parameter
 from .driving import drive_path
 from .flows import ActorFlow
 
@@ -28,15 +28,6 @@ PART_DISTANCE = 4.0  # metres between the hero's route and a flow's path that co
 END_PAST = 20.0  # route metres past the last shared point the scenario ends
 CUT_IN_SPEED_SHARE = 0.8  # of the hero's speed the cut-in car drives at once in its lane
 CUT_IN_DRIVE = 70.0  # metres it drives past the merge before it is removed
-
-
-def location_parameter(spec, name: str) -> carla.Location:
-    """A ``<name x=".." y=".." z=".."/>`` parameter as a location."""
-    entry = spec.parameters.get(name)
-    try:
-        return carla.Location(float(entry["x"]), float(entry["y"]), float(entry.get("z", 0.0)))
-    except (TypeError, KeyError, ValueError):
-        raise ScenarioBuildError(f"<{name}> needs numeric x, y (and z) attributes") from None
 
 
 class LocatedFlow(Scenario):

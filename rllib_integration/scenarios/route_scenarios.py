@@ -22,7 +22,7 @@ from .cut_ins import ParkingCutIn, StaticCutIn
 from .emergency import YieldToEmergencyVehicle
 from .highway import (EnterActorFlow, EnterActorFlowV2, HighwayCutIn, HighwayExit, InterurbanActorFlow,
                       InterurbanAdvancedActorFlow, MergerIntoSlowTraffic, MergerIntoSlowTrafficV2)
-from .flows import (InvadingTurn, NonSignalizedJunctionLeftTurn, NonSignalizedJunctionRightTurn,
+from .flows import (CrossingBicycleFlow, InvadingTurn, NonSignalizedJunctionLeftTurn, NonSignalizedJunctionRightTurn,
                     SignalizedJunctionLeftTurn, SignalizedJunctionRightTurn)
 from .junctions import (BlockedIntersection, OppositeVehicleRunningRedLight, OppositeVehicleTakingPriority,
                         PedestrianCrossing, PriorityAtJunction, VehicleTurningRoute, VehicleTurningRoutePedestrian)
@@ -55,6 +55,7 @@ SCENARIO_TYPES: dict[str, type[Scenario]] = {
     "InvadingTurn": InvadingTurn, "PriorityAtJunction": PriorityAtJunction,
     "HazardAtSideLane": HazardAtSideLane, "HazardAtSideLaneTwoWays": HazardAtSideLaneTwoWays,
     "VehicleOpensDoorTwoWays": VehicleOpensDoorTwoWays, "ParkingExit": ParkingExit, "HighwayExit": HighwayExit,
+    "CrossingBicycleFlow": CrossingBicycleFlow,
 }
 NOT_SIMULATED = "not simulated"
 MIN_SPEED = "min_speed_infractions"  # the Leaderboard's name of the minimum-speed events (no scenario fails by them)

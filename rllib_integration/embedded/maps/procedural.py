@@ -1,6 +1,7 @@
-"""Procedural towns: synthetic OpenStreetMap data converted to OpenDRIVE by ``carla.Osm2Odr`` (:mod:`.osm`).
+"""Procedural towns: synthetic OpenStreetMap data converted to OpenDRIVE by ``carla.Osm2Odr`` (:mod:`.osm`), and one
+town written as OpenDRIVE directly.
 
-Six towns, each built in well under a second and cached per process:
+Seven towns, each built in well under a second and cached per process:
 
 - ``GridTown``: a 5x5 grid of blocks, 100 m apart, inside a 4-lane ring road; every second inner
   street is a 4-lane arterial (2+2), the others 2-lane streets (1+1); junctions where two arterials
@@ -10,7 +11,9 @@ Six towns, each built in well under a second and cached per process:
 - ``CurveRoad``: a two-way 2-lane road, 200 m straight, a 90-degree curve of 40 m radius, 200 m
   straight: the sanity map on which tests check that an experiment's reward pays for following the lane;
 - ``HighwayLoop`` and ``Boulevards``: two fixed random towns (:mod:`.random_towns`), a motorway loop with
-  ramps around a town, and a town of multi-lane carriageways, a roundabout and parallel roads.
+  ramps around a town, and a town of multi-lane carriageways, a roundabout and parallel roads;
+- ``BikeTown`` (:mod:`.bike_town`): a four-way junction of two-lane roads with biking lanes, which OSM's converter
+  does not write (the Leaderboard 2.0's CrossingBicycleFlow rides one).
 
 Besides these, ``RandomTown<N>`` (``RandomTown0`` ... ``RandomTown999999999``) is the random town of seed ``N``
 (:func:`~.random_towns.town_spec`): as many different towns as a policy needs to generalise, a few seconds each
@@ -25,6 +28,7 @@ import re
 
 import numpy as np
 
+from .bike_town import bike_town_opendrive
 from .osm import OsmBuilder, osm_to_opendrive
 from .random_towns import TownSpec, random_town, random_town_opendrive, town_spec
 
@@ -133,8 +137,12 @@ def boulevards() -> str:
 
 
 #: Procedural town name -> OSM generator.
-PROCEDURAL_TOWNS = {"Boulevards": boulevards, "CurveRoad": curve_road, "GridTown": grid_town, "Highway": highway,
-                    "HighwayLoop": highway_loop, "RingTown": ring_town}
+OSM_TOWNS = {"Boulevards": boulevards, "CurveRoad": curve_road, "GridTown": grid_town, "Highway": highway,
+             "HighwayLoop": highway_loop, "RingTown": ring_town}
+#: Procedural town name -> OpenDRIVE generator (what OSM cannot say: biking lanes).
+OPENDRIVE_TOWNS = {"BikeTown": bike_town_opendrive}
+#: Every named procedural town.
+PROCEDURAL_TOWNS = {**OSM_TOWNS, **OPENDRIVE_TOWNS}
 
 
 RANDOM_TOWN = re.compile(r"RandomTown(\d{1,9})")
@@ -151,4 +159,6 @@ def procedural_opendrive(name: str) -> str:
     seed = RANDOM_TOWN.fullmatch(name)
     if seed is not None:
         return random_town_opendrive(town_spec(int(seed.group(1))))
-    return osm_to_opendrive(PROCEDURAL_TOWNS[name]())
+    if name in OPENDRIVE_TOWNS:
+        return OPENDRIVE_TOWNS[name]()
+    return osm_to_opendrive(OSM_TOWNS[name]())
