@@ -91,7 +91,7 @@ def test_vehicles_wait_for_the_hero_ahead_and_follow_it_behind():
     runner = RouteRunner(EvaluationSettings(agent="constant"), agent=probe)
     try:
         with pytest.raises(Enough):
-            runner.run(0, straight_route(runner, "GridTown", 120.0))
+            runner.run(0, straight_route(runner, "BikeTown", 120.0))  # (two-way roads: oncoming lanes)
     finally:
         runner.close()
     first, _ = probe.seen[1]
@@ -215,3 +215,33 @@ def test_background_on_leaderboard_2_routes_by_default(background_flag, expected
     assert record["meta"]["background_activity"] is expected
     assert not seen_after, "the route's background vehicles go with it"
     assert bool(record["infractions"][MIN_SPEED]) <= expected
+
+
+def test_a_route_changes_the_background_with_a_parametrizer():
+    """BackgroundActivityParametrizer (route 38 of the scenario routes, on BikeTown: opposite_active 0 at its trigger point,
+    20 m on): no oncoming vehicle is spawned once the hero has passed it, as ScenarioRunner's ChangeOppositeBehavior
+    does (the procedural towns from OSM have one road per direction: no lane of the hero's road runs against it)."""
+    from rllib_integration.routes.route_files import read_routes
+    import pathlib
+    (spec,) = [r for r in read_routes(pathlib.Path(__file__).parent / "routes" / "leaderboard2_scenarios.xml")
+               if r.route_id == "38"]
+
+    def look(core):
+        heading = core.hero.get_transform().rotation.yaw
+        oncoming = {v.id for v in background(core.world)
+                    if abs((v.get_transform().rotation.yaw - heading + 180.0) % 360.0 - 180.0) > 150.0}
+        return core.route_progress.index, oncoming
+
+    runner = RouteRunner(EvaluationSettings(agent="autopilot"), agent=Probe(AutopilotAgent(), look))
+    try:
+        record = runner.run(0, spec)
+    finally:
+        runner.close()
+    (scenario,) = record["meta"]["scenarios"]
+    assert scenario["status"] == "passed"
+    seen = runner.agent.seen
+    trigger = next(k for k, (index, _) in enumerate(seen) if index >= 20)
+    before = set().union(*(ids for _, ids in seen[:trigger]))
+    after = set().union(*(ids for index, ids in seen[trigger + 5:] if index < 110))  # (the junction's own are not)
+    assert before, "oncoming vehicles before the trigger point"
+    assert not after - before, "none spawned after it, on the way to the junction"

@@ -382,8 +382,11 @@ def test_traffic_manager_settings(server):
     assert car.get_velocity().length() * 3.6 == pytest.approx(18.0, abs=2.0), "desired speed"
     assert car.get_control().throttle > 0.0
     car.set_autopilot(False)
-    with pytest.raises(RuntimeError, match="not registered"):
-        tm.set_desired_speed(car, 10.0)
+    tm.set_desired_speed(car, 10.0)  # kept, as CARLA keeps a vehicle's parameters, until it is driven again
+    car.set_autopilot(True, 8123)
+    for _ in range(300):
+        world.tick()
+    assert car.get_velocity().length() * 3.6 == pytest.approx(10.0, abs=2.0), "the setting made while not driven"
 
 
 @pytest.mark.parametrize("ignore", [None, "collision_detection", "ignore_vehicles_percentage"])

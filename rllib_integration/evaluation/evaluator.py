@@ -132,6 +132,8 @@ class RouteRunner:
         core.reset_hero(hero_config, np.random.default_rng(zlib.crc32(str(spec.route_id).encode())), route=route)
         if hasattr(self.agent, "set_global_plan"):
             self.agent.set_global_plan(route)
+        if hasattr(self.agent, "set_route_keypoints"):  # (a Leaderboard agent plans as the leaderboard does)
+            self.agent.set_route_keypoints(list(spec.waypoints))
         if hasattr(self.agent, "start"):
             self.agent.start(core)
         background = BackgroundActivity(

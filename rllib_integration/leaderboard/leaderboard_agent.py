@@ -6,8 +6,9 @@
 
 The leaderboard, ScenarioRunner and CARLA's ``agents`` must be importable (on ``PYTHONPATH``, as the
 leaderboard itself needs them). As the leaderboard does, the agent gets ``setup(path_to_conf_file)``, its
-``sensors()`` attached to the hero, ``set_global_plan(gps, world)`` with the route every metre (GPS from the
-map's geo-reference, projected as the leaderboard projects it) and ``run_step(input_data, timestamp)``; ScenarioRunner's ``CarlaDataProvider`` is pointed
+``sensors()`` attached to the hero, ``set_global_plan(gps, world)`` with the route every metre (the leaderboard's
+own interpolation of the route file's waypoints where the evaluator gives them; else the evaluator's route, GPS from
+the map's geo-reference, projected as the leaderboard projects it) and ``run_step(input_data, timestamp)``; ScenarioRunner's ``CarlaDataProvider`` is pointed
 at the evaluator's world, where such agents look for the hero (``role_name`` ``hero``) and the map.
 """
 
@@ -108,7 +109,12 @@ class LeaderboardAgent:
         return [blueprint_spec(spec) for spec in self.agent.sensors()]
 
     def set_global_plan(self, route: list) -> None:
-        self.route = route
+        self.route, self.keypoints = route, None
+
+    def set_route_keypoints(self, keypoints: list[carla.Location]) -> None:
+        """The route file's waypoints: the plan is then the leaderboard's own (its ``interpolate_trajectory``, CARLA's
+        route planner between them), so an agent that plans again between its points drives what it would there."""
+        self.keypoints = list(keypoints)
 
     def start(self, core: Any) -> None:
         from agents.navigation.local_planner import RoadOption
@@ -117,9 +123,13 @@ class LeaderboardAgent:
             self._new_instance()
         self.used = True
         CarlaDataProvider.set_world(core.world)
-        world_plan = [(carla.Transform(w.transform.location, w.transform.rotation), RoadOption(option.value))
-                      for w, option in self.route]
-        gps_plan = [(gps(core.map, transform.location), option) for transform, option in world_plan]
+        if self.keypoints:
+            from leaderboard.utils.route_manipulation import interpolate_trajectory
+            gps_plan, world_plan = interpolate_trajectory(self.keypoints)
+        else:
+            world_plan = [(carla.Transform(w.transform.location, w.transform.rotation), RoadOption(option.value))
+                          for w, option in self.route]
+            gps_plan = [(gps(core.map, transform.location), option) for transform, option in world_plan]
         self.agent.set_global_plan(gps_plan, world_plan)
 
     def run_step(self, input_data: Mapping[str, Any], timestamp: float) -> carla.VehicleControl:

@@ -27,6 +27,7 @@ from .flows import (CrossingBicycleFlow, InvadingTurn, NonSignalizedJunctionLeft
 from .junctions import (BlockedIntersection, OppositeVehicleRunningRedLight, OppositeVehicleTakingPriority,
                         PedestrianCrossing, PriorityAtJunction, VehicleTurningRoute, VehicleTurningRoutePedestrian)
 from .lane_events import ControlLoss, HardBreakRoute
+from .parametrizer import BackgroundActivityParametrizer
 from .parking_exit import ParkingExit
 from .obstacles import (Accident, AccidentTwoWays, ConstructionObstacle, ConstructionObstacleTwoWays,
                         HazardAtSideLane, HazardAtSideLaneTwoWays, ParkedObstacle,
@@ -55,7 +56,7 @@ SCENARIO_TYPES: dict[str, type[Scenario]] = {
     "InvadingTurn": InvadingTurn, "PriorityAtJunction": PriorityAtJunction,
     "HazardAtSideLane": HazardAtSideLane, "HazardAtSideLaneTwoWays": HazardAtSideLaneTwoWays,
     "VehicleOpensDoorTwoWays": VehicleOpensDoorTwoWays, "ParkingExit": ParkingExit, "HighwayExit": HighwayExit,
-    "CrossingBicycleFlow": CrossingBicycleFlow,
+    "CrossingBicycleFlow": CrossingBicycleFlow, "BackgroundActivityParametrizer": BackgroundActivityParametrizer,
 }
 NOT_SIMULATED = "not simulated"
 MIN_SPEED = "min_speed_infractions"  # the Leaderboard's name of the minimum-speed events (no scenario fails by them)

@@ -62,6 +62,7 @@ class AutopilotPlanner:
     def __init__(self, sim: "Simulation", port: int) -> None:
         self.sim, self.port = sim, port
         self.vehicles: dict[int, AutopilotState] = {}
+        self.unregistered: dict[int, AutopilotState] = {}  # vehicle id -> the settings given it while not driven
         self.rng = np.random.default_rng()
         self.synchronous = False
         self.hybrid = hybrid.HybridPhysics()
@@ -84,11 +85,13 @@ class AutopilotPlanner:
 
     # -- registration -----------------------------------------------------------------------------
     def state(self, actor: Any) -> AutopilotState:
-        """The state of a registered vehicle (a clear error for one that is not)."""
+        """The state of a vehicle: a registered one's, else the settings kept for it until it registers (CARLA's
+        traffic manager keeps a vehicle's parameters whether or not it drives it: ScenarioRunner sets some first)."""
         state = self.vehicles.get(actor.id)
         if state is None:
-            raise RuntimeError(f"vehicle {actor.id} is not registered with the traffic manager on port "
-                               f"{self.port}. Fix: call vehicle.set_autopilot(True, {self.port}) first.")
+            state = self.unregistered.get(actor.id)
+            if state is None:
+                state = self.unregistered[actor.id] = AutopilotState(actor)
         return state
 
     def seed(self, seed: int) -> None:
@@ -101,14 +104,19 @@ class AutopilotPlanner:
 
     def register(self, vehicle: Any) -> None:
         if vehicle.id not in self.vehicles:
-            self.vehicles[vehicle.id] = AutopilotState(vehicle)
-            self.vehicles[vehicle.id].moved_at = self._time
+            kept = self.unregistered.pop(vehicle.id, None)
+            state = self.vehicles[vehicle.id] = AutopilotState(vehicle)
+            if kept is not None:
+                state.keep_settings(kept)
+            state.moved_at = self._time
 
     def unregister(self, vehicle: Any) -> None:
         state = self.vehicles.pop(vehicle.id, None)
         if state is not None:
             self.junctions.release(state)
             self.hybrid.wake(self.sim, state)
+            self.unregistered[vehicle.id] = AutopilotState(vehicle)  # its settings stay, as CARLA's do
+            self.unregistered[vehicle.id].keep_settings(state)
 
     def shut_down(self) -> None:
         """Release every vehicle and stop planning (``TrafficManager.shut_down``)."""

@@ -48,6 +48,18 @@ class AutopilotState:
         self.leader_stuck = False  # the leader stands still without waiting for a junction or a leader
         self.cruise: float | None = None  # cached target speed; None when the route or settings change
 
+    #: What the traffic manager's per-vehicle setters set (kept while the vehicle is not driven by it).
+    SETTINGS = ("speed_difference", "distance", "lane_offset", "desired_speed", "ignore_lights", "ignore_signs",
+                "ignore_vehicles", "ignore_walkers", "auto_lane_change", "keep_right", "random_left", "random_right",
+                "update_lights", "forced_change")
+
+    def keep_settings(self, other: "AutopilotState") -> None:
+        """Take ``other``'s settings (its setters' values, ignored actors, path and turns asked for)."""
+        for name in self.SETTINGS:
+            setattr(self, name, getattr(other, name))
+        self.ignored_actors = set(other.ignored_actors)
+        self.route.path, self.route.options = list(other.route.path), list(other.route.options)
+
     def wait(self, why: str, kind: str, on: int | None = None, light: Any = None) -> None:
         """Record why the vehicle stops before its next junction at this plan."""
         self._why, self.wait_kind, self.wait_on, self.wait_light = why, kind, on, light

@@ -486,6 +486,20 @@ class BackgroundActivity:
             self.junctions.extend_exit(extend_exit)
         self.removed_lane, self.removed_lane_offset = False, 0
 
+    def change_junction_behavior(self, source_distance: float | None = None, max_actors: int | None = None,
+                                 spacing: float | None = None, source_percentage: float | None = None) -> None:
+        """The junction sources' distance from their junction (no farther than the oncoming sources'), the vehicles
+        each keeps, their spacing and the share of entries with one (per cent)."""
+        junctions = self.junctions
+        if source_distance is not None and source_distance <= self.opposite_source_distance:
+            junctions.source_distance = source_distance
+        if max_actors is not None:
+            junctions.max_actors = max_actors
+        if spacing:
+            junctions.spacing = spacing
+        if source_percentage is not None:
+            junctions.source_share = source_percentage / 100.0
+
     def switch_route_sources(self, enabled: bool) -> None:
         """Switch the sources on the route's lanes (behind the hero, and its junction entries) on or off."""
         self.road_sources_active = enabled
