@@ -8,8 +8,8 @@ them (``opposite_vehicle_taking_priority.py``, ``pedestrian_crossing.py``, ``blo
   and the others red meanwhile;
 - ``PedestrianCrossing``: three walkers wait on the far side of the junction beside the hero's exit lane and
   cross it when the hero is 15 m from the junction;
-- ``BlockedIntersection``: a car stands on the hero's exit lane just past the junction; it drives off once
-  the hero has waited behind it for 10 s (the hero must not go round it: it is not on its hand brake);
+- ``BlockedIntersection``: a car stands on the hero's exit lane just past the junction; it is removed 10 s after the
+  hero came within 13 m of it (the hero must not go round it);
 - ``PriorityAtJunction``: the hero's light held green and the others red until it is through;
 - ``VehicleTurningRoute`` / ``VehicleTurningRoutePedestrian``: a cyclist (a walker) crosses the hero's exit
   lane from the right just past the junction the hero turns at.
@@ -23,14 +23,14 @@ from typing import Any
 import carla
 
 from .base import LIT_CAR, Scenario, ScenarioBuildError, beside, forward
-from .driving import drive_path, follow_lane, yaw_difference
+from .driving import drive_path, yaw_difference
 
 SOURCE_DISTANCE, SINK_DISTANCE = 30.0, 10.0  # metres before the junction the adversary waits, past it removed
 ADVERSARY_SPEED = 60.0 / 3.6  # m/s
 SYNC_TIME, MIN_TRIGGER_DISTANCE = 2.2, 12.0  # the adversary starts when the hero is this close to the crossing
 END_PAST_JUNCTION = 20.0  # route metres past the junction's exit the scenario ends
 WALKERS, WALKER_SPEED, WALKER_TRIGGER = 3, 1.5, 15.0  # walkers, m/s, metres from the junction
-BLOCKER_WAIT = 10.0  # seconds the hero waits behind BlockedIntersection's car before it drives off
+BLOCKER_WAIT, BLOCKER_NEAR = 10.0, 13.0  # BlockedIntersection's car goes this long after the hero is this near
 
 
 class JunctionScenario(Scenario):
@@ -211,7 +211,8 @@ class PedestrianCrossing(JunctionScenario):
 
 
 class BlockedIntersection(JunctionScenario):
-    """A car stands just past the junction on the hero's exit lane until the hero has waited behind it."""
+    """A car stands just past the junction on the hero's exit lane; :data:`BLOCKER_WAIT` s after the hero came within
+    :data:`BLOCKER_NEAR` m of it, it is removed (``blocked_intersection.py``; the hero must not go round it)."""
 
     def build(self) -> float:
         self.find_junction()
@@ -220,24 +221,21 @@ class BlockedIntersection(JunctionScenario):
         self.blocker = self.spawn("vehicle.*", carla.Transform(transform.location + carla.Location(z=0.3),
                                                                transform.rotation),
                                   attributes={**LIT_CAR, "special_type": ""})
-        self.blocker.apply_control(carla.VehicleControl(brake=1.0))
-        self.waited = 0.0
-        self.last = None
+        self.blocker.apply_control(carla.VehicleControl(brake=1.0))  # (no hand brake: not an obstacle to pass)
+        self.near_since: float | None = None
         return self.end_metres()
 
     def make_room(self, background) -> None:
         background.handle_junction_scenario(clear_junction=True, clear_entry=True, stop_entries=True)
 
     def tick(self, now: float) -> None:
-        dt = 0.0 if self.last is None else now - self.last
-        self.last = now
         if not self.blocker.is_alive:
             return
-        near = self.hero.get_location().distance(self.blocker.get_location()) < 15.0
-        if near and self.hero.get_velocity().length() < 0.5:
-            self.waited += dt
-        if self.waited >= BLOCKER_WAIT:
-            self.blocker.apply_control(follow_lane(self.map, self.blocker, 8.0))
+        if self.near_since is None and \
+                self.hero.get_location().distance(self.blocker.get_location()) < BLOCKER_NEAR:
+            self.near_since = now
+        if self.near_since is not None and now - self.near_since >= BLOCKER_WAIT:
+            self.blocker.destroy()  # (ScenarioRunner removes it)
 
 
 class VehicleTurningRoutePedestrian(JunctionScenario):
