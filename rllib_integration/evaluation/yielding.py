@@ -6,8 +6,9 @@ before it pulls out onto it (:func:`pulling_out_blocked`: ParkingExit), through 
 :data:`HORIZON` seconds and the hero along its route speeding up from its speed (:func:`arrival_times`); a vehicle
 that would be on a point of the hero's path from :data:`TIME_GAP` seconds before the hero reaches it
 until :data:`TIME_GAP` seconds after the hero's length has passed it is a conflict, and the
-autopilot stands on its brakes until there is none (a point its front has reached is no reason to stop: it would
-stand in the way). Vehicles driving the hero's way (its leaders and
+autopilot stands on its brakes until there is none. A two-wheeler is predicted longer (:data:`RIDER_HORIZON`: a
+flow of bicycles along a biking lane stops for nobody), and once the hero's front is on its way, the hero goes on
+rather than stand in it. Vehicles driving the hero's way (its leaders and
 followers, the traffic manager's business) are left out: a leader already on the hero's path at the points it
 shares with it (one driving beside the hero, off its path, that merges into it from a ramp is not:
 HighwayCutIn), and a follower anywhere (where the route leaves its lane at a sharp kink, as at a motorway exit, a follower's straight
@@ -25,7 +26,8 @@ from ..routes.progress import Route
 
 LOOK_AHEAD = 30  # route points (metres) ahead in which a junction makes the autopilot look
 PATH_POINTS = 40  # route points (metres) of the hero's path predicted
-HORIZON, STEP = 6.0, 0.25  # seconds predicted (a crossing from a stop takes this long), and their step
+HORIZON, STEP = 4.0, 0.25  # seconds predicted, and their step
+RIDER_HORIZON = 6.0  # seconds a two-wheeler is predicted: a flow of them along a biking lane stops for nothing
 ACCELERATION, CRUISE = 2.0, 8.0  # m/s², m/s: how the hero is assumed to go on from its speed
 TIME_GAP = 1.0  # seconds between the hero and a crossing vehicle at the same place: a conflict
 OCCUPANCY_MARGIN = 2.0  # metres added to the hero's length while it covers a point
@@ -69,8 +71,9 @@ def crossing_conflict(world: Any, hero: Any, route: Route, index: int) -> bool:
     speed_there = np.minimum(np.sqrt(hero_speed ** 2 + 2.0 * ACCELERATION * along), CRUISE)
     leaves = arrival + (2.0 * hero.bounding_box.extent.x + OCCUPANCY_MARGIN) / np.maximum(speed_there, 1.0)
     headings = np.array([w.transform.rotation.yaw for w, _ in path])
-    front = hero.bounding_box.extent.x
     times = np.arange(0.0, HORIZON + 1e-9, STEP)
+    rider_times = np.arange(0.0, RIDER_HORIZON + 1e-9, STEP)
+    front = hero.bounding_box.extent.x
     hero_transform = hero.get_transform()
     hero_forward, hero_yaw = hero_transform.get_forward_vector(), hero_transform.rotation.yaw
     for vehicle in world.get_actors().filter("vehicle.*"):
@@ -85,18 +88,20 @@ def crossing_conflict(world: Any, hero: Any, route: Route, index: int) -> bool:
         behind = (location.x - hero_location.x) * hero_forward.x + (location.y - hero_location.y) * hero_forward.y < 0
         if behind and abs((heading - hero_yaw + 180.0) % 360.0 - 180.0) < SAME_WAY:
             continue  # a follower (where the route leaves its lane at a kink, too): it keeps its distance
-        xs, ys = location.x + velocity.x * times, location.y + velocity.y * times
+        rider = vehicle.attributes.get("number_of_wheels") == "2"
+        steps = rider_times if rider else times
+        xs, ys = location.x + velocity.x * steps, location.y + velocity.y * steps
         d2 = (xs[:, None] - points[None, :, 0]) ** 2 + (ys[:, None] - points[None, :, 1]) ** 2
         close_t, close_k = np.nonzero(d2 < CLEARANCE ** 2)
         merging = abs((heading - hero_yaw + 180.0) % 360.0 - 180.0) < SAME_WAY and \
             not np.any(d2[0] < CLEARANCE ** 2) and abs(
                 (location.x - hero_location.x) * hero_forward.y - (location.y - hero_location.y) * hero_forward.x) < MERGE_SIDE
         for t, k in zip(close_t, close_k):
-            if along[k] < front:
-                continue  # under the hero's front already: braking would leave it standing in the way
+            if rider and along[k] < front:
+                continue  # the hero's front is on the rider's way already: better on than standing in it
             if not merging and abs((heading - headings[k] + 180.0) % 360.0 - 180.0) < SAME_WAY:
                 continue  # driving the hero's way at that place
-            if arrival[k] - TIME_GAP < times[t] < leaves[k] + TIME_GAP:
+            if arrival[k] - TIME_GAP < steps[t] < leaves[k] + TIME_GAP:
                 return True
     return False
 
