@@ -118,12 +118,7 @@ class OppositeFlow:
         speed = scenario.hero.get_speed_limit()
         reach = 1.5 * speed + 30.0
         source, sink = _walk(reference, reach, backwards=True), _walk(reference, reach, backwards=False)
-        path = [source]
-        while len(path) < 2000 and path[-1].transform.location.distance(sink.transform.location) > 1.5:
-            following = path[-1].next(1.0)
-            if not following:
-                break
-            path.append(following[0])
+        path = lane_path(source, sink, 1.5)
         if len(path) > 2:
             self.flow = ActorFlow(scenario, path, speed / 3.6, interval(spec, "frequency", (20.0, 100.0)),
                                   keep=ONCOMING_KEEP + ONCOMING_KEEP_PER_SPEED * speed / 3.6)
@@ -131,6 +126,17 @@ class OppositeFlow:
     def tick(self) -> None:
         if self.flow is not None:
             self.flow.tick()
+
+
+def lane_path(source: carla.Waypoint, sink: carla.Waypoint, near: float, limit: int = 2000) -> list[carla.Waypoint]:
+    """Points every metre along ``source``'s lane until one is within ``near`` metres of ``sink`` (or the lane ends)."""
+    path = [source]
+    while len(path) < limit and path[-1].transform.location.distance(sink.transform.location) > near:
+        following = path[-1].next(1.0)
+        if not following:
+            break
+        path.append(following[0])
+    return path
 
 
 def _walk(waypoint: carla.Waypoint, metres: float, backwards: bool) -> carla.Waypoint:
@@ -247,12 +253,7 @@ class InvadingTurn(Scenario):
                 source.lane_id * far.lane_id > 0:
             raise ScenarioBuildError("no opposite lane beside the route for the invading flow")
         offset = -(self.spec.value("offset", 0.25) + sink.lane_width / 2.0 - 0.7)  # (negative: to its left)
-        path = [source]
-        while len(path) < 1000 and path[-1].transform.location.distance(sink.transform.location) > 2.0:
-            following = path[-1].next(1.0)
-            if not following:
-                break
-            path.append(following[0])
+        path = lane_path(source, sink, 2.0)
         shifted = []
         for waypoint in path:
             right = waypoint.transform.get_right_vector()

@@ -160,22 +160,26 @@ class BackgroundActivity:
     def init_road(self, lanes: list[carla.Waypoint]) -> None:
         """Vehicles ahead and behind on each of ``lanes`` (none into a junction) and a source behind."""
         for lane in lanes:
-            places = []
-            ahead = lane
-            for _ in range(self.front):
-                following = ahead.next(self.spacing)
-                if len(following) != 1 or following[0].is_junction:
-                    break
-                ahead = following[0]
-                places.insert(0, ahead)
-            back = lane
-            for _ in range(self.back):
-                previous = back.previous(self.spacing)
-                if len(previous) != 1 or previous[0].is_junction:
-                    break
-                back = previous[0]
-                places.append(back)
+            places, back = self._places_around(lane, self.spacing)
             self.road[lane_key(lane)] = Source(back, self.fleet.spawn_many(places), active=self.road_sources_active)
+
+    def _places_around(self, lane: carla.Waypoint, spacing: float) -> tuple[list[carla.Waypoint], carla.Waypoint]:
+        """Places ``spacing`` metres apart on ``lane``: :attr:`front` ahead and :attr:`back` behind (the front-most
+        first; none into a junction or past a fork), and the last one behind (where the lane's source goes)."""
+        places, ahead, back = [], lane, lane
+        for _ in range(self.front):
+            following = ahead.next(spacing)
+            if len(following) != 1 or following[0].is_junction:
+                break
+            ahead = following[0]
+            places.insert(0, ahead)
+        for _ in range(self.back):
+            previous = back.previous(spacing)
+            if len(previous) != 1 or previous[0].is_junction:
+                break
+            back = previous[0]
+            places.append(back)
+        return places, back
 
     def _update_road_actors(self) -> None:
         held = {a.id for a in self.stopped_front + self.stopped_back}
@@ -415,20 +419,7 @@ class BackgroundActivity:
                 return
         if lane_key(lane) in self.road:
             return
-        spacing = self.spacing + 2.0 * self.hero_speed()
-        places, ahead, back = [], lane, lane
-        for _ in range(self.front):
-            following = ahead.next(spacing)
-            if len(following) != 1 or following[0].is_junction:
-                break
-            ahead = following[0]
-            places.insert(0, ahead)
-        for _ in range(self.back):
-            previous = back.previous(spacing)
-            if len(previous) != 1 or previous[0].is_junction:
-                break
-            back = previous[0]
-            places.append(back)
+        places, back = self._places_around(lane, self.spacing + 2.0 * self.hero_speed())
         actors = []
         for place in places:
             actor = self.fleet.spawn(place)
