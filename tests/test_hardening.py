@@ -436,3 +436,21 @@ def test_every_vehicles_light_in_one_call_is_the_one_its_own_box_finds(vehicles,
     for box, index in zip(boxes, found):
         alone = geometry.overlaps_with(tuple(box), *volumes.T)
         assert index == (alone[0] if len(alone) else -1)
+
+
+def test_a_run_asking_more_cpus_than_ray_offers_is_refused_with_the_share_that_fits():
+    """Ray's tuner would wait for ever for resources no node offers (saying so only in its log): the
+    launcher refuses such a run at once, naming what it asks, what is offered and the fix."""
+    from rllib_integration.training.launcher import resources_missing
+    data = json.loads(json.dumps(TRAINING))
+    data["env_runners"]["num_env_runners"] = 2
+    config = build_algorithm_config(data, "train.yaml")
+    error = resources_missing(config, {"CPU": 2.0})
+    assert "asks for 3 CPUs" in error and "offers 2" in error, error
+    assert "num_cpus_per_env_runner: 0.5" in error, error
+    assert resources_missing(config, {"CPU": 3.0}) is None
+    data["env_runners"]["num_cpus_per_env_runner"] = 0.5
+    assert resources_missing(build_algorithm_config(data, "train.yaml"), {"CPU": 2.0}) is None
+    data["learners"] = {"num_gpus_per_learner": 1}
+    error = resources_missing(build_algorithm_config(data, "train.yaml"), {"CPU": 2.0})
+    assert "GPUs" in error and "num_gpus_per_learner: 0" in error, error

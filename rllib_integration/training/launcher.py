@@ -12,6 +12,7 @@ import contextlib
 import io
 import json
 import logging
+import math
 import os
 import shutil
 import signal
@@ -385,6 +386,27 @@ def start_local_ray(runtime_env: dict, attempts: int = 2) -> Exception | None:
     return failure
 
 
+def resources_missing(config: Any, offered: dict[str, float]) -> str | None:
+    """Why the run could never start on this Ray instance (it asks for more CPUs or GPUs than all its nodes offer:
+    Ray's tuner would wait for ever, saying so only in its log), or None."""
+    wanted = config.algo_class.default_resource_request(config).required_resources
+    runners = config.num_env_runners
+    for kind, key in (("CPU", "CPUs"), ("GPU", "GPUs")):
+        needed, there = float(wanted.get(kind, 0.0)), float(offered.get(kind, 0.0))
+        if needed <= there:
+            continue
+        fix = "fewer env_runners.num_env_runners"
+        if kind == "GPU":
+            fix += ", or no GPU (learners.num_gpus_per_learner: 0, env_runners.num_gpus_per_env_runner: 0)"
+        elif runners:  # the runners' share of what the learner leaves, so that several share a core
+            share = math.floor((there - (needed - runners * config.num_cpus_per_env_runner)) / runners * 10.0) / 10.0
+            if share > 0.0:
+                fix += f", or a share of a core each (env_runners.num_cpus_per_env_runner: {share:g})"
+        return (f"the run asks for {needed:g} {key} (its learner's and {runners} env runners' requests), and this "
+                f"machine offers {there:g}: it would wait for them for ever. Fix: {fix}.")
+    return None
+
+
 def _fit(args: argparse.Namespace, config: Any, run: dict, stopper: StopCriteria, callbacks: list,
          checkpoint: str | None, storage: str) -> int:
     if args.runner_resource and not ray.cluster_resources().get(args.runner_resource):
@@ -395,6 +417,11 @@ def _fit(args: argparse.Namespace, config: Any, run: dict, stopper: StopCriteria
             return 2
         console.info(f"env runners need the Ray resource '{args.runner_resource}', which no node offers yet: they "
                      f"start once a node with it joins (the autoscaler adds one)")
+    if not args.auto:
+        error = resources_missing(config, ray.cluster_resources())
+        if error is not None:
+            console.error(error)
+            return 2
     tuner = tune.Tuner(
         trainable(config.algo_class, restore=checkpoint, overlap_sampling=run["overlap_sampling"],
                   init_from=initial_weights(run["init_from"], args.configuration_file) if run["init_from"] else None),
