@@ -454,3 +454,11 @@ def test_a_run_asking_more_cpus_than_ray_offers_is_refused_with_the_share_that_f
     data["learners"] = {"num_gpus_per_learner": 1}
     error = resources_missing(build_algorithm_config(data, "train.yaml"), {"CPU": 2.0})
     assert "GPUs" in error and "num_gpus_per_learner: 0" in error, error
+
+
+@pytest.mark.parametrize("path", sorted(str(p.relative_to(ROOT)) for p in ROOT.glob("*_example/*_config.yaml")))
+def test_every_example_config_fits_the_two_core_machine(path):
+    """The README's commands run on a 2-core machine: no example asks Ray for more than 2 CPUs or any GPU."""
+    from rllib_integration.training.launcher import resources_missing
+    data = load_env_config(str(ROOT / path))
+    assert resources_missing(build_algorithm_config(data, path), {"CPU": 2.0}) is None
