@@ -85,7 +85,7 @@ def _wait_for_records(folder, count: int, process: subprocess.Popen, timeout: fl
 
 @pytest.mark.parametrize("how", [signal.SIGTERM, signal.SIGINT])
 def test_a_signal_keeps_what_is_done_and_resume_drives_the_rest(tmp_path, how):
-    flags = ["--routes", "GridTown", "--route-count", 6, "--route-length", 300, 500, "--agent",
+    flags = ["--routes", "GridTown", "--route-count", 4, "--route-length", 300, 500, "--agent",
              "agents.faulty:SlowAutopilot", "--workers", 2, "--out", tmp_path]
     process = evaluate(*flags)
     _wait_for_records(tmp_path, 1, process)
@@ -95,14 +95,14 @@ def test_a_signal_keeps_what_is_done_and_resume_drives_the_rest(tmp_path, how):
     done = results(tmp_path)
     assert code == 130 and "interrupted:" in out and "--resume continues" in out, out
     assert "Traceback" not in out
-    assert done["entry_status"] == "Started" and 1 <= done["_checkpoint"]["progress"][0] < 6
+    assert done["entry_status"] == "Started" and 1 <= done["_checkpoint"]["progress"][0] < 4
     time.sleep(1.0)
     assert not [pid for pid in workers if psutil.pid_exists(pid) and psutil.Process(pid).status() != "zombie"]
     kept = {r["route_id"]: r["meta"]["duration_system"] for r in done["_checkpoint"]["records"]}
     code, out = finished(evaluate(*flags, "--resume"))
     assert code == 0, out
     final = results(tmp_path)
-    assert final["entry_status"] == "Finished" and len(final["_checkpoint"]["records"]) == 6
+    assert final["entry_status"] == "Finished" and len(final["_checkpoint"]["records"]) == 4
     again = {r["route_id"]: r["meta"]["duration_system"] for r in final["_checkpoint"]["records"]}
     assert all(again[k] == v for k, v in kept.items()), "the finished routes were not driven again"
 
