@@ -8,6 +8,7 @@ import re
 import logging
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -188,22 +189,30 @@ def test_training_yaml_errors(tmp_path):
             run_settings(loaded, str(path))
 
 
-def train(tmp_path, *args, config=TINY):
+def train(tmp_path, *args, config=TINY, python_flags=(), tensorboard=False):
     """dqn_train.py started from another folder than the repository's (it works from anywhere)."""
     path = tmp_path / "tiny.yaml"
     path.write_text(yaml.safe_dump(config))
-    return subprocess.run([sys.executable, os.path.join(ROOT, "dqn_train.py"), str(path), "-d",
-                           str(tmp_path / "results"), "-n", "tiny", "--tboff", *args],
+    return subprocess.run([sys.executable, *python_flags, os.path.join(ROOT, "dqn_train.py"), str(path), "-d",
+                           str(tmp_path / "results"), "-n", "tiny", *([] if tensorboard else ["--tboff"]), *args],
                           cwd=tmp_path, capture_output=True, text=True, timeout=600)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
-    """Two tiny iterations, then --restore for a third."""
+    """Two tiny iterations with TensorBoard on, then --restore for a third under -W error::DeprecationWarning
+    with Ray's notes shown (--verbose)."""
     tmp_path = tmp_path_factory.mktemp("dqn")
-    first = train(tmp_path)
+    first = train(tmp_path, "--tb-port", str(free_port()), tensorboard=True)
     assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
-    second = train(tmp_path, "--restore", "--iterations", "3")
+    second = train(tmp_path, "--restore", "--iterations", "3", "--verbose",
+                   python_flags=("-W", "error::DeprecationWarning"))
     assert second.returncode == 0, second.stdout[-3000:] + second.stderr[-3000:]
     return tmp_path, first, second
 
@@ -339,36 +348,22 @@ PROJECT_LINES = re.compile(r"^(results: |TensorBoard: |writing to |placement: |i
                            r"      Ray-free policy |resuming from )")
 
 
-def test_the_terminal_shows_only_the_projects_lines(tmp_path):
+def test_the_terminal_shows_only_the_projects_lines(trained):
     """TensorBoard on (its data server wrote 'rustboard_core ... load cycle' lines to the terminal every 5 s),
     no --verbose: every line is the project's; Ray's, RLlib's and TensorBoard's messages are in training.log."""
-    import socket
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        free = probe.getsockname()[1]
-    path = tmp_path / "tiny.yaml"
-    config = dict(TINY, run={"stop": {"training_iteration": 2}, "checkpoint_frequency": 1}, route_evaluation={})
-    path.write_text(yaml.safe_dump(config))
-    result = subprocess.run([sys.executable, os.path.join(ROOT, "dqn_train.py"), str(path), "-d", str(tmp_path / "r"),
-                             "-n", "quiet", "--tb-port", str(free)], cwd=tmp_path, capture_output=True, text=True,
-                            timeout=600)
-    assert result.returncode == 0, result.stderr[-3000:]
-    lines = [line for line in (result.stdout + result.stderr).splitlines() if line.strip()]
+    first = trained[1]
+    lines = [line for line in (first.stdout + first.stderr).splitlines() if line.strip()]
     foreign = [line for line in lines if not PROJECT_LINES.match(line)]
     assert not foreign, f"lines not from the project: {foreign[:5]}"
     assert any(line.startswith("TensorBoard: ") for line in lines), "TensorBoard ran"
 
 
-def test_no_deprecated_api_in_training_and_inference(trained, tmp_path):
-    """A training iteration and RLlib inference under -W error::DeprecationWarning, Ray's notes shown
+def test_no_deprecated_api_in_training_and_inference(trained):
+    """A restored training run and RLlib inference under -W error::DeprecationWarning, Ray's notes shown
     (--verbose): no deprecation (RLlib's note about its own RLModuleConfig shim is dropped, see console.py)."""
-    path = tmp_path / "tiny.yaml"
-    path.write_text(yaml.safe_dump(dict(TINY, route_evaluation={})))
-    result = subprocess.run([sys.executable, "-W", "error::DeprecationWarning", os.path.join(ROOT, "dqn_train.py"),
-                             str(path), "-d", str(tmp_path / "r"), "-n", "strict", "--tboff", "--verbose",
-                             "--iterations", "1"], cwd=tmp_path, capture_output=True, text=True, timeout=600)
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert "DeprecationWarning" not in result.stdout + result.stderr
+    second = trained[2]
+    assert "DeprecationWarning" not in second.stdout + second.stderr
+    assert "Started a local Ray instance" in second.stdout + second.stderr, "--verbose shows Ray's notes"
     results = trained[0] / "results" / "tiny"
     result = subprocess.run([sys.executable, "-W", "error::DeprecationWarning", os.path.join(ROOT, "dqn_inference_ray.py"),
                              str(trained[0] / "tiny.yaml"), str(results), "--episodes", "1"],

@@ -320,7 +320,9 @@ def test_each_config_trains_and_its_checkpoints_drive_with_and_without_ray(tmp_p
             observation, *_ = env.step(with_ray)
     finally:
         env.close()
-    for script in ("ppo_inference.py", "ppo_inference_ray.py"):
+    # (the Ray-free script with the camera's convolutional network, RLlib's with the virtual LiDAR's MLP: both
+    # networks were compared in both paths above)
+    for script in ["ppo_inference.py" if kind == "camera" else "ppo_inference_ray.py"]:
         video = tmp_path / f"{script}.mp4"
         run_inference = subprocess.run([sys.executable, os.path.join(ROOT, script), str(tmp_path / f"{kind}.yaml"),
                                         str(tmp_path / "results" / kind), "--episodes", "1", "--record", str(video)],

@@ -17,7 +17,7 @@ from __future__ import annotations
 import carla
 
 from .base import GENERATION_2_CAR, LIT_CAR, Scenario, ScenarioBuildError, forward
-from .driving import drive_path
+from .driving import Path, drive_path
 
 MERGE = 12.0  # metres along which the cut-in car moves over into the hero's lane
 SIDE_LANES = (carla.LaneType.Parking, carla.LaneType.Shoulder, carla.LaneType.Driving)
@@ -78,12 +78,13 @@ class CutIn(Scenario):
         self.adversary = self.parked(lane, hand_brake=False)
         self.meeting = lane.transform.location
         side = self.side_lane(lane).transform.location
-        self.path = []
+        points = []
         for step in range(int(MERGE + self.DRIVE_ON)):
             point = forward(lane, float(step), stop_at_junction=False).transform.location
             share = max(0.0, 1.0 - step / MERGE)  # of the way back towards the side lane
-            self.path.append(carla.Location(point.x + share * (side.x - lane.transform.location.x),
+            points.append(carla.Location(point.x + share * (side.x - lane.transform.location.x),
                                             point.y + share * (side.y - lane.transform.location.y), point.z))
+        self.path = Path(points)
         self.moving = False
         index = self.progress.nearest_index(self.meeting)
         return max(0.0, self.progress.distance_between(self.trigger_index, index)) + self.DRIVE_ON

@@ -4,8 +4,10 @@ lane ahead) and a proportional throttle and brake towards a target speed."""
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Sequence
 
 import carla
+import numpy as np
 
 
 def yaw_difference(a: float, b: float) -> float:
@@ -20,15 +22,29 @@ def steer_towards(vehicle: carla.Actor, target: carla.Location, full_lock: float
     return max(-1.0, min(1.0, yaw_difference(angle, transform.rotation.yaw) / full_lock))
 
 
-def path_target(vehicle: carla.Actor, path: list[carla.Location], look_ahead: float) -> carla.Location:
+class Path:
+    """A path of points to drive along, kept as an array too (a flow's path is hundreds of metres long,
+    and every vehicle on it looks for its target on it every tick)."""
+
+    def __init__(self, points: Sequence[carla.Location]) -> None:
+        self.points = list(points)
+        self.xyz = np.array([[p.x, p.y, p.z] for p in self.points], dtype=np.float64).reshape(-1, 3)
+
+    def __len__(self) -> int:
+        return len(self.points)
+
+    def __getitem__(self, index: int) -> carla.Location:
+        return self.points[index]
+
+
+def path_target(vehicle: carla.Actor, path: Path, look_ahead: float) -> carla.Location:
     """The first point of ``path`` ahead of ``vehicle`` at least ``look_ahead`` metres from it (else the last)."""
     transform = vehicle.get_transform()
     location, forward = transform.location, transform.get_forward_vector()
-    for point in path:
-        along = (point.x - location.x) * forward.x + (point.y - location.y) * forward.y
-        if along > 0 and point.distance(location) >= look_ahead:
-            return point
-    return path[-1]
+    d = path.xyz - (location.x, location.y, location.z)
+    ahead = (d[:, 0] * forward.x + d[:, 1] * forward.y > 0) & (np.einsum("ij,ij->i", d, d) >= look_ahead ** 2)
+    index = int(np.argmax(ahead)) if ahead.any() else len(path) - 1
+    return path[index]
 
 
 def speed_control(vehicle: carla.Actor, speed: float, steer: float = 0.0) -> carla.VehicleControl:
@@ -38,7 +54,7 @@ def speed_control(vehicle: carla.Actor, speed: float, steer: float = 0.0) -> car
                                 brake=max(0.0, min(1.0, -0.5 * error)) if error < -0.3 else 0.0, steer=steer)
 
 
-def drive_path(vehicle: carla.Actor, path: list[carla.Location], speed: float) -> carla.VehicleControl:
+def drive_path(vehicle: carla.Actor, path: Path, speed: float) -> carla.VehicleControl:
     """Follow ``path`` at ``speed`` m/s (looking further ahead the faster it goes)."""
     target = path_target(vehicle, path, max(6.0, 0.8 * vehicle.get_velocity().length()))
     return speed_control(vehicle, speed, steer_towards(vehicle, target))
@@ -52,23 +68,37 @@ def follow_lane(town_map: carla.Map, vehicle: carla.Actor, speed: float, look_ah
     return speed_control(vehicle, speed, steer)
 
 
-def blocked_ahead(vehicle: carla.Actor, others: list[carla.Actor], gap: float, side: float) -> bool:
-    """Whether a corner of one of ``others`` stands in ``vehicle``'s way: less than ``gap`` metres ahead and
-    ``side`` metres past its side."""
-    transform = vehicle.get_transform()
-    forward = transform.get_forward_vector()
-    reach = vehicle.bounding_box.extent.y + side
-    for other in others:
-        if other.id == vehicle.id:
-            continue
-        other_transform = other.get_transform()
-        if other_transform.location.distance(transform.location) > gap + 6.0:
-            continue
-        extent = other.bounding_box.extent
-        for corner in ((extent.x, extent.y), (extent.x, -extent.y), (-extent.x, extent.y), (-extent.x, -extent.y)):
-            point = other_transform.transform(carla.Location(corner[0], corner[1], 0.0))
-            d = point - transform.location
-            along = d.x * forward.x + d.y * forward.y
-            if 0.0 < along < gap and abs(-d.x * forward.y + d.y * forward.x) < reach:
-                return True
-    return False
+class Footprints:
+    """The corners of vehicles' bounding boxes on the ground, taken once a tick: what a scenario's drivers check
+    their way against."""
+
+    def __init__(self, actors: Iterable[carla.Actor]) -> None:
+        ids, centres, corners = [], [], []
+        for actor in actors:
+            transform, extent = actor.get_transform(), actor.bounding_box.extent
+            yaw = math.radians(transform.rotation.yaw)
+            c, s = math.cos(yaw), math.sin(yaw)
+            local = np.array([(extent.x, extent.y), (extent.x, -extent.y), (-extent.x, extent.y), (-extent.x, -extent.y)])
+            corners.append(local @ np.array([[c, s], [-s, c]]) + (transform.location.x, transform.location.y))
+            ids.append(actor.id)
+            centres.append((transform.location.x, transform.location.y, transform.location.z))
+        self.ids = np.array(ids, dtype=np.int64)
+        self.centres = np.array(centres, dtype=np.float64).reshape(-1, 3)
+        self.corners = np.array(corners, dtype=np.float64).reshape(-1, 4, 2)
+
+    def blocked_ahead(self, vehicle: carla.Actor, gap: float, side: float) -> bool:
+        """Whether a corner of one of them (``vehicle`` aside) stands in ``vehicle``'s way: less than ``gap``
+        metres ahead and ``side`` metres past its side."""
+        if not len(self.ids):
+            return False
+        transform = vehicle.get_transform()
+        forward = transform.get_forward_vector()
+        reach = vehicle.bounding_box.extent.y + side
+        d = self.corners - (transform.location.x, transform.location.y)
+        along = d[..., 0] * forward.x + d[..., 1] * forward.y
+        across = -d[..., 0] * forward.y + d[..., 1] * forward.x
+        hit = ((along > 0.0) & (along < gap) & (np.abs(across) < reach)).any(axis=1)
+        location = transform.location
+        centres = self.centres - (location.x, location.y, location.z)
+        near = np.einsum("ij,ij->i", centres, centres) <= (gap + 6.0) ** 2
+        return bool((hit & near & (self.ids != vehicle.id)).any())

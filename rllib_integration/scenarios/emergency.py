@@ -12,7 +12,7 @@ from __future__ import annotations
 import carla
 
 from .base import FAILED, NOT_BUILT, RUNNING, YIELD_EVENT, Scenario, ScenarioBuildError
-from .driving import blocked_ahead, follow_lane
+from .driving import Footprints, follow_lane
 
 SPEED_INCREMENT = 25.0 / 3.6  # m/s over the hero's speed
 NEAR, IDLE = 50.0, 10.0  # metres behind the hero, and seconds there, after which the scenario ends
@@ -79,8 +79,7 @@ class YieldToEmergencyVehicle(Scenario):
                 self.end_index = self.progress.index
                 return
         speed = self.hero.get_velocity().length() + SPEED_INCREMENT
-        others = list(self.world.get_actors().filter("vehicle.*"))
-        if blocked_ahead(self.ev, others, KEEP, 0.3):
+        if Footprints(self.world.get_actors().filter("vehicle.*")).blocked_ahead(self.ev, KEEP, 0.3):
             speed = 0.0
         self.ev.apply_control(follow_lane(self.map, self.ev, speed))
 

@@ -16,7 +16,7 @@ from typing import Any
 import carla
 
 from .base import Scenario, ScenarioBuildError, beside, forward, location_parameter
-from .driving import blocked_ahead, drive_path
+from .driving import Footprints, Path, drive_path
 from .background.lanes import same_direction_lanes
 from .junctions import JunctionScenario, straight_through
 
@@ -32,12 +32,14 @@ class ActorFlow:
     :data:`FLOW_GAP` behind whatever is ahead), and removed at its end."""
 
     def __init__(self, scenario: Any, path: list[carla.Waypoint], speed: float, gaps: tuple[float, float],
-                 keep: float = FLOW_GAP, base_type: str = "car", role: str = "scenario") -> None:
+                 keep: float = FLOW_GAP, base_type: str = "car", role: str = "scenario",
+                 points: list[carla.Location] | None = None) -> None:
         """``keep``: metres each keeps to whatever is ahead on its way (0: nothing stops it); ``base_type``: the
-        vehicles' blueprints' (``car``, ``bicycle``); ``role``: their ``role_name``."""
+        vehicles' blueprints' (``car``, ``bicycle``); ``role``: their ``role_name``; ``points``: what they steer
+        along (default: the path's waypoints)."""
         self.scenario, self.path, self.speed, self.gaps, self.keep = scenario, path, speed, gaps, keep
         self.base_type, self.role = base_type, role
-        self.points = [w.transform.location for w in path]
+        self.points = Path(points if points is not None else [w.transform.location for w in path])
         self.vehicles: list[Any] = []
         self.gap = self._draw_gap()
 
@@ -76,12 +78,12 @@ class ActorFlow:
             if len(self.vehicles) > count:
                 self.gap = self._draw_gap()
         end = self.path[-1].transform.location
-        others = [a for a in self.scenario.world.get_actors().filter("vehicle.*")]
+        others = Footprints(self.scenario.world.get_actors().filter("vehicle.*"))
         for vehicle in self.vehicles:
             if vehicle.get_location().distance(end) < 3.0:
                 vehicle.destroy()
                 continue
-            stop = blocked_ahead(vehicle, others, self.keep, FLOW_SIDE)
+            stop = others.blocked_ahead(vehicle, self.keep, FLOW_SIDE)
             vehicle.apply_control(drive_path(vehicle, self.points, 0.0 if stop else self.speed))
 
     def _blueprint(self) -> Any:
@@ -259,8 +261,7 @@ class InvadingTurn(Scenario):
             right = waypoint.transform.get_right_vector()
             location = waypoint.transform.location
             shifted.append(carla.Location(location.x + offset * right.x, location.y + offset * right.y, location.z))
-        self.flow = ActorFlow(self, path, self.SPEED, (self.GAP, self.GAP))
-        self.flow.points = shifted
+        self.flow = ActorFlow(self, path, self.SPEED, (self.GAP, self.GAP), points=shifted)
         for step in range(0, int(0.5 * distance), 5):  # the cones that push it over
             cone = forward(source, 10.0 + step, stop_at_junction=False)
             self.spawn("static.prop.constructioncone", beside(cone, 0.8 * cone.lane_width / 2.0, z=0.1),

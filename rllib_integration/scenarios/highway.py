@@ -21,7 +21,7 @@ import numpy as np
 
 from .background.lanes import same_direction_lanes
 from .base import LIT_CAR, Scenario, ScenarioBuildError, location_parameter
-from .driving import drive_path
+from .driving import Path, drive_path
 from .flows import ActorFlow
 
 PART_DISTANCE = 4.0  # metres between the hero's route and a flow's path that count as shared
@@ -115,14 +115,14 @@ class HighwayCutIn(Scenario):
         # then into the hero's lane (the route's) 10 m on, and along it
         index = self.progress.index_after(self.progress.nearest_index(self.merge), 10.0)
         end = self.progress.index_after(index, CUT_IN_DRIVE)
-        self.path = [w.transform.location for w in ramp] + \
-            [carla.Location(*self.progress.points[k]) for k in range(index, end + 1)]
+        self.path = Path([w.transform.location for w in ramp] +
+                         [carla.Location(*self.progress.points[k]) for k in range(index, end + 1)])
         transform = start.transform
         self.car = self.spawn("vehicle.*", carla.Transform(transform.location + carla.Location(z=0.3),
                                                            transform.rotation), attributes=LIT_CAR)
         self.car.apply_control(carla.VehicleControl(brake=1.0))
         self.ramp_start = start
-        self.ramp_length = sum(a.distance(b) for a, b in zip(self.path, self.path[1:len(ramp)]))
+        self.ramp_length = sum(a.distance(b) for a, b in zip(self.path.points, self.path.points[1:len(ramp)]))
         index = self.progress.nearest_index(self.merge)
         return max(0.0, self.progress.distance_between(self.trigger_index, index)) + CUT_IN_DRIVE
 

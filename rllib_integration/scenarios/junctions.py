@@ -23,7 +23,7 @@ from typing import Any
 import carla
 
 from .base import LIT_CAR, Scenario, ScenarioBuildError, beside, forward
-from .driving import drive_path, yaw_difference
+from .driving import Path, drive_path, yaw_difference
 
 SOURCE_DISTANCE, SINK_DISTANCE = 30.0, 10.0  # metres before the junction the adversary waits, past it removed
 ADVERSARY_SPEED = 60.0 / 3.6  # m/s
@@ -124,7 +124,7 @@ class OppositeVehicleTakingPriority(JunctionScenario):
                 break
             source = previous[0]
         self.path = straight_through(entry, SINK_DISTANCE)
-        self.path_points = [w.transform.location for w in self.path]
+        self.path_points = Path([w.transform.location for w in self.path])
         self.crossing = crossing_point(self.progress, self.entry_index, self.exit_index, self.path)
         transform = source.transform
         self.adversary = self.spawn("vehicle.dodge.charger_police_2020", carla.Transform(transform.location + carla.Location(z=0.3),
