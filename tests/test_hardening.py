@@ -332,7 +332,7 @@ TRAINING_KEYS = ["training.lr", "training.gamma", "training.train_batch_size_per
 SPACES = (gym.spaces.Box(0, 255, (32, 32, 6), np.uint8), gym.spaces.Discrete(29))
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=50, deadline=None)
 @given(path=st.sampled_from(TRAINING_KEYS), value=st.one_of(WRONG_VALUES, st.lists(WRONG_VALUES, max_size=3)))
 def test_fuzzed_training_options_end_in_one_config_error(path, value):
     """A generated value for a training option is accepted (the algorithm config and its network then

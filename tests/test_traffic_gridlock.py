@@ -15,7 +15,7 @@ from rllib_integration.embedded import command
 from conftest import make_world, shared_map
 
 DELTA, MINUTES, LIMIT = 0.05, 10.0, 90.0
-CHECK_EVERY = 10  # ticks between two looks (0.5 s)
+CHECK_EVERY = 20  # ticks between two looks (1 s)
 
 
 def _spawn(client, world, count: int, seed: int) -> list:
