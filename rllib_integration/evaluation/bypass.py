@@ -38,6 +38,7 @@ DOOR_WAIT_GAP = 9.0  # metres: it waits nearer a parked car whose door may open 
 ACCELERATION_TIME = 1.5  # seconds the hero loses getting up to speed from a stop
 ONCOMING_STOP_REACH = 10.0  # metres before the hero an oncoming car stops (a traffic manager's head-on leader)
 FLOW_STOP_REACH, FLOW_STOP_PER_SPEED = 10.0, 1.6  # a scenario's oncoming flow stops earlier (BasicAgent)
+FLOW_ACCELERATION = 4.0  # m/s²: how fast a scenario's oncoming car may get up to its lane's speed limit
 STANDING = 0.5  # m/s: an oncoming vehicle slower than this stands
 PASS_CLEARANCE = 0.4  # metres between the hero's side and an oncoming car's, shifted over, for both to pass
 BESIDE_REACH = 7.0  # metres ahead and behind the hero a vehicle on the lane beside is beside it
@@ -92,6 +93,12 @@ def find_blockers(world: Any, town_map: carla.Map, hero: Any, route: Route,
 def stopping_distance(speed: float) -> float:
     """Metres a follower at ``speed`` m/s needs to stop behind a car that pulls in front of it."""
     return speed * speed / (2.0 * FOLLOWER_DECELERATION) + FOLLOWER_REACTION * speed + FOLLOWER_MARGIN
+
+
+def covered(speed: float, top: float, acceleration: float, time: float) -> float:
+    """Metres a vehicle at ``speed`` m/s covers in ``time`` seconds, speeding up at ``acceleration`` to ``top``."""
+    rising = min(time, max(0.0, top - speed) / acceleration)
+    return speed * rising + 0.5 * acceleration * rising ** 2 + max(speed, top) * (time - rising)
 
 
 def opens_door(actor: Any) -> bool:
@@ -191,13 +198,15 @@ class Bypass:
         """Whether an oncoming vehicle ``along`` metres ahead at ``speed`` either stands beyond the point where the
         hero is back in its lane (``back`` metres on) or, stopping for the hero when it comes within its reach,
         stops beyond that point."""
-        if speed < STANDING:
-            return along > back + 5.0
         scenario_flow = vehicle.attributes.get("role_name", "").startswith("scenario")
-        reach = FLOW_STOP_REACH + FLOW_STOP_PER_SPEED * speed if scenario_flow else ONCOMING_STOP_REACH
+        if speed < STANDING and not scenario_flow:
+            return along > back + 5.0
+        # a scenario's flow car (ScenarioRunner's enter from a standstill) gets up to its lane's speed limit
+        top = max(speed, vehicle.get_speed_limit() / 3.6) if scenario_flow else speed
+        reach = FLOW_STOP_REACH + FLOW_STOP_PER_SPEED * top if scenario_flow else ONCOMING_STOP_REACH
         travel = max(0.0, back + 5.0 - reach)  # the hero's way until the vehicle may stop, beyond the point
         time = travel / OPPOSITE_SPEED + ACCELERATION_TIME
-        return along >= reach + travel + speed * time
+        return along >= reach + travel + covered(speed, top, FLOW_ACCELERATION, time)
 
     def _in_the_way(self, index: int, transform: carla.Transform, speed: float, shifted: bool) -> bool:
         """Whether a walker or a vehicle other than the obstacles stands on the hero's way within its braking reach:

@@ -33,12 +33,12 @@ class ActorFlow:
 
     def __init__(self, scenario: Any, path: list[carla.Waypoint], speed: float, gaps: tuple[float, float],
                  keep: float = FLOW_GAP, base_type: str = "car", role: str = "scenario",
-                 points: list[carla.Location] | None = None) -> None:
+                 points: list[carla.Location] | None = None, launched: bool = True) -> None:
         """``keep``: metres each keeps to whatever is ahead on its way (0: nothing stops it); ``base_type``: the
         vehicles' blueprints' (``car``, ``bicycle``); ``role``: their ``role_name``; ``points``: what they steer
-        along (default: the path's waypoints)."""
+        along (default: the path's waypoints); ``launched``: they enter at ``speed`` (else from a standstill)."""
         self.scenario, self.path, self.speed, self.gaps, self.keep = scenario, path, speed, gaps, keep
-        self.base_type, self.role = base_type, role
+        self.base_type, self.role, self.launched = base_type, role, launched
         self.points = Path(points if points is not None else [w.transform.location for w in path])
         self.vehicles: list[Any] = []
         self.gap = self._draw_gap()
@@ -60,9 +60,11 @@ class ActorFlow:
             transform.location + carla.Location(z=0.3), transform.rotation))
         if vehicle is not None:
             self.scenario.actors.append(vehicle)
+            self.vehicles.append(vehicle)
+            if not self.launched:
+                return
             forward = transform.get_forward_vector()
             vehicle.set_target_velocity(carla.Vector3D(forward.x * self.speed, forward.y * self.speed, 0.0))
-            self.vehicles.append(vehicle)
 
     def _draw_gap(self) -> float:
         low, high = self.gaps
@@ -110,8 +112,9 @@ class OppositeFlow:
     """ScenarioRunner's ``OppositeActorFlow`` beside a ``TwoWays`` obstacle: vehicles down the opposite lane
     ``reference`` (the lane the hero goes round by), from ``1.5 x the speed limit (km/h) + 30`` metres ahead of the
     obstacle to as far behind it, one every ``frequency`` metres (drawn from 20-100 for each), at the hero's speed
-    limit, each stopping for what stands on its way within ``10 m + 1.6 s x its speed`` (ScenarioRunner drives them
-    with CARLA's ``BasicAgent`` and those settings). Nothing where there is no opposite lane."""
+    limit, each entering from a standstill and stopping for what stands on its way within ``10 m + 1.6 s x its
+    speed`` (ScenarioRunner spawns them at rest and drives them with CARLA's ``BasicAgent`` and those settings).
+    Nothing where there is no opposite lane."""
 
     def __init__(self, scenario: Any, reference: carla.Waypoint | None, spec: Any) -> None:
         self.flow = None
@@ -123,7 +126,7 @@ class OppositeFlow:
         path = lane_path(source, sink, 1.5)
         if len(path) > 2:
             self.flow = ActorFlow(scenario, path, speed / 3.6, interval(spec, "frequency", (20.0, 100.0)),
-                                  keep=ONCOMING_KEEP + ONCOMING_KEEP_PER_SPEED * speed / 3.6)
+                                  keep=ONCOMING_KEEP + ONCOMING_KEEP_PER_SPEED * speed / 3.6, launched=False)
 
     def tick(self) -> None:
         if self.flow is not None:
