@@ -77,21 +77,28 @@ def session_members(session: int) -> list[int]:
     return members
 
 
-def stop(process: subprocess.Popen, grace_s: float = 10.0) -> None:
-    """SIGTERM the process group of ``process``, then SIGKILL whatever is left in its session."""
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGTERM)
-    with contextlib.suppress(subprocess.TimeoutExpired):
-        process.wait(timeout=grace_s)
-    deadline = time.monotonic() + grace_s
-    while session_members(process.pid) and time.monotonic() < deadline:
-        time.sleep(0.2)
-    for pid in session_members(process.pid):  # children that made their own process group (Ray workers)
+def stop(*processes: subprocess.Popen, grace_s: float = 10.0) -> None:
+    """SIGTERM the sessions of ``processes`` (started by :func:`start`: each leads its own) all at once, give them
+    ``grace_s`` together, then SIGKILL whatever is left in them."""
+    for process in processes:
         with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGKILL)
-    process.wait(timeout=grace_s)
+            os.killpg(process.pid, signal.SIGTERM)
+        for pid in session_members(process.pid):  # children that made their own process group (Ray's)
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace_s
+    for process in processes:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=max(0.0, deadline - time.monotonic()))
+    while any(session_members(process.pid) for process in processes) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    for process in processes:
+        for pid in session_members(process.pid):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=grace_s)
 
 
 # -- moto ----------------------------------------------------------------------------------------------------------
@@ -231,6 +238,5 @@ def ray_cluster(folder: pathlib.Path, head_cpus: int, worker_resources: list[dic
             wait_for_line(log, "Ray runtime started", workers[-1])
         yield RayCluster(address, token, temp_dir, head, workers)
     finally:
-        for process in [*workers, head]:
-            stop(process)
+        stop(*workers, head, grace_s=2.0)  # (a throwaway cluster: Ray's daemons take 10 s and more over SIGTERM)
         shutil.rmtree(temp_dir, ignore_errors=True)

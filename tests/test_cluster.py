@@ -166,8 +166,10 @@ def test_dqn_train_auto_places_env_runners_on_the_worker_node(tmp_path):
         head = [node for node, resources in nodes if HEAD_NODE_RESOURCE in resources]
         worker = [node for node, resources in nodes if RUNNER_RESOURCE in resources]
         assert len(nodes) == 2 and len(head) == 1 and len(worker) == 1 and head != worker
-        with pytest.raises(subprocess.CalledProcessError):  # token authentication: a wrong token is refused
-            cluster_nodes(dataclasses.replace(ray, environment=dict(ray.environment, RAY_AUTH_TOKEN="0" * 64)))
+        with pytest.raises(subprocess.CalledProcessError) as refused:  # token authentication: a wrong token is refused
+            cluster_nodes(dataclasses.replace(ray, environment=dict(  # (2 tries to connect, not Ray's 20)
+                ray.environment, RAY_AUTH_TOKEN="0" * 64, RAY_gcs_server_port_wait_time_s="2")))
+        assert "InvalidAuthToken" in refused.value.stderr
         environment = dict(os.environ, **ray.environment, RAY_ADDRESS=ray.address,
                            RLLIB_RUNNER_RESOURCE=RUNNER_RESOURCE)
         run = subprocess.run([sys.executable, "dqn_train.py", str(config_file), "-d", str(tmp_path / "results"),
