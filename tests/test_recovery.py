@@ -128,6 +128,7 @@ def test_training_with_injected_faults_finishes_and_keeps_its_checkpoints(tmp_pa
     config["env_config"]["carla"]["fault_injection"] = {"mode": "raise", "every_ticks": 150}
     config["fault_tolerance"] = {"restart_failed_sub_environments": True, "restart_failed_env_runners": False}
     config["run"] = {"stop": {"training_iteration": 4}, "checkpoint_frequency": 1, "checkpoints_to_keep": 10}
+    config["route_evaluation"] = {}  # (the faults are the sampling's; route evaluations are tested elsewhere)
     path = tmp_path / "faults.yaml"
     path.write_text(yaml.safe_dump(config))
     result = subprocess.run([sys.executable, "dqn_train.py", str(path), "-d", str(tmp_path / "results"), "-n", "faults",
