@@ -7,9 +7,12 @@
   it, crosses it or leaves it. ``HighwayExit``: one flow, on ``start_actor_flow``'s lane, which the hero crosses to
   take the exit. The scenario ends 20 m after the hero's route parts from the flow's paths (or
   where the route passes the flow's end) and times out after 240 s;
-- ``HighwayCutIn``: a car waiting at ``other_actor_location`` (on an entry ramp) is timed to reach the merge
-  as the hero passes it, and cuts into the hero's lane (10 m past the merge) in front of it at 80 % of the hero's
-  speed.
+- ``HighwayCutIn``: a car waiting at ``other_actor_location`` (on an entry ramp) is timed, as ScenarioRunner's
+  ``SyncArrivalWithAgent`` times it, to be 10 m past the ramp's junction when the hero leaves the junction it enters
+  from the trigger point (its speed: its distance to that point over the hero's time to its own); within 5 m of it,
+  with the hero not yet out of its junction, it changes into the lane to its left as ``CutIn``'s ``BasicAgent`` does
+  (0.3 s of its speed in its lane, the change over 2 s, 3 s in the new lane) at 80 % of the hero's speed, and is
+  removed at the end of that path.
 """
 
 from __future__ import annotations
@@ -26,8 +29,11 @@ from .flows import ActorFlow
 
 PART_DISTANCE = 4.0  # metres between the hero's route and a flow's path that count as shared
 END_PAST = 20.0  # route metres past the last shared point the scenario ends
-CUT_IN_SPEED_SHARE = 0.8  # of the hero's speed the cut-in car drives at once in its lane
-CUT_IN_DRIVE = 70.0  # metres it drives past the merge before it is removed
+CUT_IN_SPEED_SHARE = 0.8  # of the hero's speed the cut-in car changes lanes at
+CUT_IN_DRIVE = 70.0  # route metres past the merge the scenario ends
+CUT_IN_TARGET = 10.0  # metres past the ramp's junction the car is timed to reach
+SYNC_END = 5.0  # metres from that point its timed approach ends
+SAME_LANE_TIME, CHANGE_TIME, OTHER_LANE_TIME = 0.3, 2.0, 3.0  # seconds of its speed (ScenarioRunner's HighwayCutIn)
 
 
 class LocatedFlow(Scenario):
@@ -103,26 +109,27 @@ class HighwayCutIn(Scenario):
 
     def build(self) -> float:
         start = self.map.get_waypoint(location_parameter(self.spec, "other_actor_location"))
-        ramp = [start]
-        while len(ramp) < 400 and not ramp[-1].is_junction:  # the ramp to its merge
-            following = ramp[-1].next(1.0)
-            if not following:
-                raise ScenarioBuildError("other_actor_location's lane reaches no junction")
-            ramp.append(following[0])
-        while len(ramp) < 600 and ramp[-1].is_junction:
-            ramp.append(ramp[-1].next(1.0)[0])
-        self.merge = ramp[-1].transform.location
-        # then into the hero's lane (the route's) 10 m on, and along it
-        index = self.progress.index_after(self.progress.nearest_index(self.merge), 10.0)
-        end = self.progress.index_after(index, CUT_IN_DRIVE)
-        self.path = Path([w.transform.location for w in ramp] +
-                         [carla.Location(*self.progress.points[k]) for k in range(index, end + 1)])
+        ramp = through_junction(start)
+        if ramp is None:
+            raise ScenarioBuildError("other_actor_location's lane reaches no junction")
+        following = ramp[-1].next(CUT_IN_TARGET)
+        if not following:
+            raise ScenarioBuildError("other_actor_location's lane ends past its junction")
+        ramp += [following[0]]
+        self.target = following[0].transform
+        hero_way = through_junction(self.trigger_waypoint())
+        if hero_way is None:
+            raise ScenarioBuildError("the trigger point's lane reaches no junction")
+        self.reference = hero_way[-1].transform  # where the hero leaves the junction
+        self.merge = ramp[-2].transform.location
+        self.approach = Path([w.transform.location for w in ramp])
+        self.cut_in: Path | None = None
+        self.cut_in_speed = 0.0
         transform = start.transform
         self.car = self.spawn("vehicle.*", carla.Transform(transform.location + carla.Location(z=0.3),
                                                            transform.rotation), attributes=LIT_CAR)
         self.car.apply_control(carla.VehicleControl(brake=1.0))
         self.ramp_start = start
-        self.ramp_length = sum(a.distance(b) for a, b in zip(self.path.points, self.path.points[1:len(ramp)]))
         index = self.progress.nearest_index(self.merge)
         return max(0.0, self.progress.distance_between(self.trigger_index, index)) + CUT_IN_DRIVE
 
@@ -132,17 +139,69 @@ class HighwayCutIn(Scenario):
     def tick(self, now: float) -> None:
         if not self.car.is_alive:
             return
-        if self.car.get_location().distance(self.path[-1]) < 3.0:
-            self.car.destroy()
+        hero_location, car_location = self.hero.get_location(), self.car.get_location()
+        if self.cut_in is None:
+            to_target = car_location.distance(self.target.location)
+            ahead = self.reference.get_forward_vector()
+            still_before = (self.reference.location - hero_location).dot(ahead) > 0.0
+            if to_target < SYNC_END and still_before:
+                self.cut_in = self._lane_change_path()
+                self.cut_in_speed = CUT_IN_SPEED_SHARE * self.hero.get_velocity().length()
+            else:
+                hero_speed = self.hero.get_velocity().length()
+                time_left = hero_location.distance(self.reference.location) / hero_speed if hero_speed > 0 else math.inf
+                self.car.apply_control(drive_path(self.car, self.approach, to_target / time_left))
+                return
+        if car_location.distance(self.cut_in[-1]) < 3.0:
+            self.car.destroy()  # (ScenarioRunner removes it once its lane change is done)
             return
-        hero_speed = max(self.hero.get_velocity().length(), 1.0)
-        hero_to_merge = self.hero.get_location().distance(self.merge)
-        car_to_merge = self.car.get_location().distance(self.merge)
-        if hero_to_merge > 5.0 and car_to_merge > 5.0:  # arrive at the merge with the hero, a little ahead
-            speed = min(car_to_merge / max(hero_to_merge / hero_speed - 0.5, 0.5), 2.0 * hero_speed)
-        else:
-            speed = CUT_IN_SPEED_SHARE * hero_speed
-        self.car.apply_control(drive_path(self.car, self.path, speed if math.isfinite(speed) else hero_speed))
+        self.car.apply_control(drive_path(self.car, self.cut_in, self.cut_in_speed))
+
+    def _lane_change_path(self) -> Path:
+        """``BasicAgent.lane_change('left', 0.3, 3, 2)``'s path from where the car is, a point a metre (its lane
+        where there is none to its left)."""
+        speed = self.car.get_velocity().length()
+        waypoint = self.map.get_waypoint(self.car.get_location())
+        points = [waypoint.transform.location]
+        for _ in range(max(1, int(SAME_LANE_TIME * speed))):
+            waypoint = _next(waypoint, 1.0) or waypoint
+            points.append(waypoint.transform.location)
+        left = waypoint.get_left_lane()
+        if left is None or left.lane_type != carla.LaneType.Driving or left.lane_id * waypoint.lane_id < 0:
+            left = waypoint
+        change = max(1.0, CHANGE_TIME * speed)
+        landing = _next(left, change) or left
+        begin, end = points[-1], landing.transform.location
+        steps = int(change)
+        points += [begin + (end - begin) * (k / steps) for k in range(1, steps + 1)]
+        waypoint = landing
+        for _ in range(max(1, int(OTHER_LANE_TIME * speed))):
+            waypoint = _next(waypoint, 1.0) or waypoint
+            points.append(waypoint.transform.location)
+        return Path(points)
+
+
+def _next(waypoint: carla.Waypoint, distance: float) -> carla.Waypoint | None:
+    following = waypoint.next(distance)
+    return following[0] if following else None
+
+
+def through_junction(waypoint: carla.Waypoint, limit: int = 600) -> list[carla.Waypoint] | None:
+    """The lane from ``waypoint`` through the next junction (straight on where it splits), a point a metre, up to
+    the first point past it (ScenarioRunner's ``generate_target_waypoint``); None where no junction comes."""
+    way, reached = [waypoint], False
+    while len(way) < limit:
+        following = way[-1].next(1.0)
+        if not following:
+            return None
+        if not reached and (len(following) > 1 or following[0].is_junction):
+            reached = True
+            following = sorted(following, key=lambda w: abs((w.transform.rotation.yaw - way[-1].transform.rotation.yaw
+                                                             + 180.0) % 360.0 - 180.0))
+        way.append(following[0])
+        if reached and not way[-1].is_junction:
+            return way
+    return None
 
 
 class EnterActorFlow(LocatedFlow):
