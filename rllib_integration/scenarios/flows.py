@@ -70,7 +70,9 @@ class ActorFlow:
         low, high = self.gaps
         return float(self.scenario.rng.uniform(low, high))
 
-    def tick(self) -> None:
+    def tick(self, others: Footprints | None = None) -> None:
+        """Spawn, drive and remove this tick's vehicles; ``others``: the vehicles' footprints this tick (read here
+        where not given: a scenario of several flows reads them once for all)."""
         source = self.path[0].transform
         self.vehicles = [v for v in self.vehicles if v.is_alive]
         last = self.vehicles[-1] if self.vehicles else None
@@ -80,7 +82,8 @@ class ActorFlow:
             if len(self.vehicles) > count:
                 self.gap = self._draw_gap()
         end = self.path[-1].transform.location
-        others = Footprints(self.scenario.world.get_actors().filter("vehicle.*"))
+        if others is None:
+            others = Footprints(self.scenario.world.get_actors().filter("vehicle.*"))
         for vehicle in self.vehicles:
             if vehicle.get_location().distance(end) < 3.0:
                 vehicle.destroy()

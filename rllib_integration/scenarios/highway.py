@@ -23,8 +23,8 @@ import carla
 import numpy as np
 
 from .background.lanes import same_direction_lanes
-from .base import LIT_CAR, Scenario, ScenarioBuildError, location_parameter
-from .driving import Path, drive_path
+from .base import LIT_CAR, Scenario, ScenarioBuildError, forward, location_parameter
+from .driving import Footprints, Path, drive_path, yaw_difference
 from .flows import ActorFlow
 
 PART_DISTANCE = 4.0  # metres between the hero's route and a flow's path that count as shared
@@ -98,8 +98,9 @@ class LocatedFlow(Scenario):
             for flow in self.flows:
                 length = sum(a.transform.location.distance(b.transform.location) for a, b in zip(flow.path, flow.path[1:]))
                 flow.prefill(0.8 * length)
+        others = Footprints(self.world.get_actors().filter("vehicle.*"))
         for flow in self.flows:
-            flow.tick()
+            flow.tick(others)
 
 
 class HighwayCutIn(Scenario):
@@ -164,26 +165,21 @@ class HighwayCutIn(Scenario):
         waypoint = self.map.get_waypoint(self.car.get_location())
         points = [waypoint.transform.location]
         for _ in range(max(1, int(SAME_LANE_TIME * speed))):
-            waypoint = _next(waypoint, 1.0) or waypoint
+            waypoint = forward(waypoint, 1.0, stop_at_junction=False)
             points.append(waypoint.transform.location)
         left = waypoint.get_left_lane()
         if left is None or left.lane_type != carla.LaneType.Driving or left.lane_id * waypoint.lane_id < 0:
             left = waypoint
         change = max(1.0, CHANGE_TIME * speed)
-        landing = _next(left, change) or left
+        landing = next(iter(left.next(change)), left)  # (BasicAgent's change: one jump of that length)
         begin, end = points[-1], landing.transform.location
         steps = int(change)
         points += [begin + (end - begin) * (k / steps) for k in range(1, steps + 1)]
         waypoint = landing
         for _ in range(max(1, int(OTHER_LANE_TIME * speed))):
-            waypoint = _next(waypoint, 1.0) or waypoint
+            waypoint = forward(waypoint, 1.0, stop_at_junction=False)
             points.append(waypoint.transform.location)
         return Path(points)
-
-
-def _next(waypoint: carla.Waypoint, distance: float) -> carla.Waypoint | None:
-    following = waypoint.next(distance)
-    return following[0] if following else None
 
 
 def through_junction(waypoint: carla.Waypoint, limit: int = 600) -> list[carla.Waypoint] | None:
@@ -196,8 +192,8 @@ def through_junction(waypoint: carla.Waypoint, limit: int = 600) -> list[carla.W
             return None
         if not reached and (len(following) > 1 or following[0].is_junction):
             reached = True
-            following = sorted(following, key=lambda w: abs((w.transform.rotation.yaw - way[-1].transform.rotation.yaw
-                                                             + 180.0) % 360.0 - 180.0))
+            heading = way[-1].transform.rotation.yaw
+            following = sorted(following, key=lambda w: abs(yaw_difference(w.transform.rotation.yaw, heading)))
         way.append(following[0])
         if reached and not way[-1].is_junction:
             return way
