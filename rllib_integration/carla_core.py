@@ -13,11 +13,12 @@ error is a bug and surfaces unchanged.
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import logging
 import time
 from types import ModuleType
-from typing import Any, Mapping, Sequence
+from typing import Any, Iterator, Mapping, Sequence
 
 import carla
 import numpy as np
@@ -292,20 +293,28 @@ class CarlaCore(HeroState):
         return each hero's sensor data of the new frame, in the order given. A simulator failure restarts
         the simulator and raises :class:`SimulatorRestartedError` (the heroes given are forgotten: they
         died with it)."""
+        with self.recovering([state for state, _ in controls]):
+            for state, control in controls:
+                if control is not None:
+                    state.hero.apply_control(control)
+            frame = self.world.tick()
+            for state, _ in controls:
+                state.update_route()
+            if self.config["enable_rendering"] and controls:
+                self.set_spectator_camera_view(controls[0][0].hero)
+            return [state.sensor_interface.get_data(frame) for state, _ in controls]
+
+    @contextlib.contextmanager
+    def recovering(self, heroes: Sequence[HeroState] = ()) -> Iterator[None]:
+        """Run a block of simulator calls (an episode's start, a tick) so that a simulator failure in it
+        restarts the simulator in place and raises :class:`SimulatorRestartedError` (``heroes`` other than
+        the core's own are forgotten: they died with it). A block inside another is recovered once."""
         try:
             with self.backend.failures():
-                for state, control in controls:
-                    if control is not None:
-                        state.hero.apply_control(control)
-                frame = self.world.tick()
-                for state, _ in controls:
-                    state.update_route()
-                if self.config["enable_rendering"] and controls:
-                    self.set_spectator_camera_view(controls[0][0].hero)
-                return [state.sensor_interface.get_data(frame) for state, _ in controls]
+                yield
         except SimulatorFailure as error:
             self.recover(error)
-            for state, _ in controls:
+            for state in heroes:
                 if state is not self:
                     state.forget_hero()
             raise SimulatorRestartedError(f"the simulator failed ({error}); it was restarted (restart "

@@ -178,11 +178,12 @@ class CarlaEnv(gym.Env):
             raise EnvUsageError("CarlaEnv.reset: the env is closed. Fix: create a new CarlaEnv.")
         self._episode_started = False
         try:
-            self.core.choose_town(self.np_random)
-            route = self.experiment.plan_route(self.core, self.np_random)
-            self.core.reset_hero(self.experiment.config["hero"], self.np_random, route=route)
-            self.experiment.reset()
-            sensor_data = self.core.tick(None)
+            with self.core.recovering():  # a failure while the episode starts is recovered as one in a step
+                self.core.choose_town(self.np_random)
+                route = self.experiment.plan_route(self.core, self.np_random)
+                self.core.reset_hero(self.experiment.config["hero"], self.np_random, route=route)
+                self.experiment.reset()
+                sensor_data = self.core.tick(None)
         except SimulatorRestartedError as error:
             self._broken = True
             raise broken_episode_error(error) from error

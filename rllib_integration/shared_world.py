@@ -101,15 +101,16 @@ class SharedWorld:
         """Start an episode for every hero: the town drawn (where the experiment lists several), each hero's
         route planned by its experiment and the hero placed at its start (or at a spawn point), all heroes
         settled together, one tick; returns each hero's ``(observation, info)``."""
-        self.core.choose_town(rng)
-        self.core.begin_episode(self.agents)
-        for agent in self.agents:  # the last episode's heroes must not block this one's places
-            agent.release_hero()
-        routes = [self._place(index, rng, make_room=True) for index in range(len(self))]
-        self.core.settle_hero()
-        for index, route in enumerate(routes):
-            self._equip(index, route)
-        sensor_data = self.core.tick_heroes([(agent, None) for agent in self.agents])
+        with self.core.recovering(self.agents):  # a failure while the episode starts is recovered as in a step
+            self.core.choose_town(rng)
+            self.core.begin_episode(self.agents)
+            for agent in self.agents:  # the last episode's heroes must not block this one's places
+                agent.release_hero()
+            routes = [self._place(index, rng, make_room=True) for index in range(len(self))]
+            self.core.settle_hero()
+            for index, route in enumerate(routes):
+                self._equip(index, route)
+            sensor_data = self.core.tick_heroes([(agent, None) for agent in self.agents])
         if self.live is not None:
             self.live.start_episode()
         return [self._first_observation(index, data) for index, data in enumerate(sensor_data)]
@@ -123,10 +124,11 @@ class SharedWorld:
         respawn = list(respawn)
         controls = [(self.agents[index], self.experiments[index].compute_action(
             checked_action(self.action_spaces[index], action))) for index, action in actions.items()]
-        for index in respawn:
-            self.agents[index].release_hero()  # the ended hero and its sensors
-            self._equip(index, self._place(index, rng, make_room=False))
-        sensor_data = self.core.tick_heroes(controls + [(self.agents[index], None) for index in respawn])
+        with self.core.recovering(self.agents):
+            for index in respawn:
+                self.agents[index].release_hero()  # the ended hero and its sensors
+                self._equip(index, self._place(index, rng, make_room=False))
+            sensor_data = self.core.tick_heroes(controls + [(self.agents[index], None) for index in respawn])
         outcomes = {index: self.experiments[index].step_outcome(data) for index, data in zip(actions, sensor_data)}
         firsts = {index: self._first_observation(index, data)
                   for index, data in zip(respawn, sensor_data[len(controls):])}

@@ -281,6 +281,29 @@ def test_a_simulator_failure_breaks_the_episode_and_the_world_comes_back():
         env.close()
 
 
+def test_a_failure_while_the_heroes_are_placed_is_restarted_in_place():
+    def env(every_ticks):
+        return MultiAgentCarlaEnv({"carla": {"simulator": "embedded", "timeout": 0.3,
+                                             "fault_injection": {"mode": "raise", "every_ticks": every_ticks}},
+                                   "experiment": {"type": PoseExperiment, "town": "GridTown", "heroes": 3}})
+    never = env(10 ** 9)
+    try:
+        never.reset(seed=0)
+        ticks_to_first_episode = never.world.core.backend.server.ticks
+    finally:
+        never.close()
+    failing = env(ticks_to_first_episode + 1)  # the second reset's first tick fails
+    try:
+        failing.reset(seed=0)
+        with pytest.raises(StepFailedRecreateEnvError):
+            failing.reset(seed=1)
+        assert failing.world.core.restarts == 1 and all(agent.hero is None for agent in failing.world.agents)
+        observations, infos = failing.reset(seed=2)
+        assert len(observations) == 3 and infos["hero_0"]["simulator_restarts"] == 1
+    finally:
+        failing.close()
+
+
 def test_configuration_errors_name_the_key():
     with pytest.raises(ConfigError, match=r"heroes\[1\]\.blueprnt: unknown key; did you mean 'blueprint'"):
         MultiAgentCarlaEnv(config(heroes=[{}, {"blueprnt": "vehicle.audi.a2"}]))

@@ -70,6 +70,30 @@ def test_a_failed_simulator_is_restarted_in_place_and_the_episode_reported_broke
         env.close()
 
 
+def test_a_failure_while_an_episode_starts_is_restarted_in_place_too():
+    never = env_with(fault_injection={"mode": "raise", "every_ticks": 10 ** 9})
+    try:
+        never.reset(seed=0)
+        ticks_to_first_episode = never.core.backend.server.ticks  # set-up and the first reset
+    finally:
+        never.close()
+    env = env_with(fault_injection={"mode": "raise", "every_ticks": ticks_to_first_episode + 1})
+    try:
+        env.reset(seed=0)
+        core, world = env.core, env.core.world
+        with pytest.raises(StepFailedRecreateEnvError, match="restarted"):
+            env.reset(seed=1)  # its first tick fails
+        assert env.core is core and core.restarts == 1 and core.world is not world, "restarted in place"
+        env.close()  # as RLlib does before it recreates the env: the restarted simulator is kept for it
+        again = env_with(fault_injection={"mode": "raise", "every_ticks": ticks_to_first_episode + 1})
+        try:
+            assert again.core is core and again.reset(seed=2)[1]["simulator_restarts"] == 1
+        finally:
+            again.close()
+    finally:
+        env.close()
+
+
 def test_the_env_rllib_recreates_adopts_the_restarted_simulator():
     env = env_with(fault_injection={"mode": "raise", "every_ticks": 30})
     env.reset(seed=0)
