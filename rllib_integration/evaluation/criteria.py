@@ -27,6 +27,7 @@ from typing import Any
 import carla
 import numpy as np
 
+from ..common.lane_index import LANE_TYPES, lane_index
 from ..common.per_frame import PerWorld
 from .infractions import (COLLISION_LAYOUT, COLLISION_PEDESTRIAN, COLLISION_VEHICLE, MIN_SPEED, RED_LIGHT,
                           STOP_SIGN, Infraction)
@@ -318,28 +319,40 @@ class MinSpeedCriterion:
                            {"percentage": value})]
 
 
-LANE_TYPES = carla.LaneType.Driving | carla.LaneType.Parking
 
 
 class LaneCriterion:
-    """Whether the hero is outside the driving and parking lanes or against its lane's direction."""
+    """Whether the hero is outside the driving and parking lanes or against its lane's direction (the map's
+    nearest lane, found through the map's :class:`~..common.lane_index.LaneIndex` where its samples settle it)."""
 
     def __init__(self, town_map: carla.Map) -> None:
         self.map = town_map
+        self.index = lane_index(town_map, ALLOWED_OUT_DISTANCE, WRONG_WAY_ANGLE)
 
     def outside(self, transform: carla.Transform, wrong_way_counts: bool = True) -> bool:
         """Whether the hero is outside the lanes; against its lane's direction only where ``wrong_way_counts``
         (a ``TwoWays`` scenario switches that off while it runs, as ScenarioRunner's does)."""
         location = transform.location
+        return bool(self.outside_many(np.array([[location.x, location.y, location.z]]),
+                                      np.array([transform.rotation.yaw]), np.array([wrong_way_counts]))[0])
+
+    def outside_many(self, xyz: np.ndarray, yaws: np.ndarray, wrong_way_counts: np.ndarray) -> np.ndarray:
+        """:meth:`outside` of many heroes at once: locations ``xyz`` (N, 3), headings ``yaws`` (N,) degrees."""
+        return self.index.outside(xyz, yaws, wrong_way_counts,
+                                  lambda k: self.exact(xyz[k], float(yaws[k]), bool(wrong_way_counts[k])))
+
+    def exact(self, xyz: np.ndarray, yaw: float, wrong_way_counts: bool) -> bool:
+        """The check of one hero at ``xyz`` heading ``yaw`` degrees, from the map's own nearest lane."""
+        x, y, z = (float(v) for v in xyz)
         # the nearest driving or parking lane: one query with both lane types flagged
-        waypoint = self.map.get_waypoint(location, project_to_road=True, lane_type=LANE_TYPES)
+        waypoint = self.map.get_waypoint(carla.Location(x, y, z), project_to_road=True, lane_type=LANE_TYPES)
         if waypoint is None:
             return True
         at = waypoint.transform.location
-        distance = math.hypot(location.x - at.x, location.y - at.y)
+        distance = math.hypot(x - at.x, y - at.y)
         if distance > waypoint.lane_width / 2.0 + ALLOWED_OUT_DISTANCE:
             return True
         if waypoint.is_junction or waypoint.lane_type != carla.LaneType.Driving or not wrong_way_counts:
             return False
-        angle = abs((transform.rotation.yaw - waypoint.transform.rotation.yaw + 180.0) % 360.0 - 180.0)
+        angle = abs((yaw - waypoint.transform.rotation.yaw + 180.0) % 360.0 - 180.0)
         return angle > WRONG_WAY_ANGLE

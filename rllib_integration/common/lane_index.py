@@ -1,0 +1,206 @@
+"""``LaneIndex``: which side of the Leaderboard's lane check many points are on, as ``carla.Map.get_waypoint``
+would decide it, without a map query per point where the answer is clear.
+
+The check (the evaluator's :class:`~rllib_integration.evaluation.criteria.LaneCriterion`): a point is outside the
+lanes when it lies farther than half a lane plus ``allowed_out`` metres from the centre of its nearest driving or
+parking lane, or, outside junctions on a driving lane, when its heading is more than ``wrong_way_angle`` degrees
+against that lane's. ``get_waypoint`` (CARLA's C++) costs 16 µs and more a call, a hero a tick.
+
+Here the centre lines of the map's driving lanes (``generate_waypoints``) and of the parking lanes beside them are
+sampled every :data:`SPACING` metres into a grid of :data:`CELL` metre cells, once per map. One compiled call
+(numba) decides every point from the samples near it, and marks it *uncertain* where the samples cannot settle it:
+close to the distance limit or the wrong-way angle, where another lane about as near would decide otherwise, where
+roads cross at other heights (bridges), or near no sample at all. Only the uncertain points are asked of the map, so
+the answers are the map's, every one (the property test compares them on CARLA's and generated towns).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Callable
+
+import carla
+import numpy as np
+from numba import njit
+
+from .identity_cache import IdentityCache
+
+SPACING = 0.25  # metres between the centre-line samples of a lane
+CELL = 2.0  # metres: the side of a grid cell
+#: Margins within which the samples do not decide: metres of distance (a sample lies up to SPACING / 2 farther
+#: than the centre line), metres between two lanes' distances, and degrees of heading (a curve turns between
+#: samples).
+DISTANCE_MARGIN, LANE_MARGIN, ANGLE_MARGIN = 0.15, 0.3, 3.0
+LEVEL_GAP = 2.0  # metres: samples this much above or below each other near a point are another level (a bridge)
+PARKING_SEARCH = 3  # lanes looked at on each side of a driving lane for parking lanes
+PARKING_PROBE = 2.0  # metres between the places where a road is looked at for parking lanes
+LANE_TYPES = carla.LaneType.Driving | carla.LaneType.Parking
+
+
+def lane_samples(town_map: carla.Map) -> dict[str, np.ndarray]:
+    """Centre-line samples of ``town_map``'s driving lanes and of the parking lanes beside them: x, y, z, yaw
+    (degrees), lane width, whether in a junction, whether a driving lane."""
+    driving = town_map.generate_waypoints(SPACING)
+    rows = [_row(waypoint) for waypoint in driving]
+    # the roads with parking lanes, from a sample every PARKING_PROBE metres, then their parking lanes sampled
+    probe = max(1, int(round(PARKING_PROBE / SPACING)))
+    by_lane: dict[tuple, list[carla.Waypoint]] = {}
+    for waypoint in driving:
+        by_lane.setdefault((waypoint.road_id, waypoint.section_id, waypoint.lane_id), []).append(waypoint)
+    roads = {key[0] for key, lane in by_lane.items() if any(_parking_beside(w) for w in lane[::probe] + lane[-1:])}
+    seen: set[tuple] = set()
+    for waypoint in driving:
+        if waypoint.road_id in roads:
+            for beside in _parking_beside(waypoint):
+                key = (beside.road_id, beside.section_id, beside.lane_id, round(beside.s, 3))
+                if key not in seen:
+                    seen.add(key)
+                    rows.append(_row(beside))
+    table = np.array(rows, dtype=np.float64).reshape(-1, 7)
+    return {"x": table[:, 0], "y": table[:, 1], "z": table[:, 2], "yaw": table[:, 3], "width": table[:, 4],
+            "junction": table[:, 5] > 0.5, "driving": table[:, 6] > 0.5}
+
+
+def _parking_beside(waypoint: carla.Waypoint) -> list[carla.Waypoint]:
+    """The parking lanes within :data:`PARKING_SEARCH` lanes of ``waypoint``'s, on either side, at its place."""
+    found = []
+    for step in (carla.Waypoint.get_left_lane, carla.Waypoint.get_right_lane):
+        beside = waypoint
+        for _ in range(PARKING_SEARCH):
+            beside = step(beside)
+            if beside is None:
+                break
+            if beside.lane_type == carla.LaneType.Parking:
+                found.append(beside)
+    return found
+
+
+def _row(waypoint: carla.Waypoint) -> tuple:
+    t = waypoint.transform
+    return (t.location.x, t.location.y, t.location.z, t.rotation.yaw, waypoint.lane_width,
+            float(waypoint.is_junction), float(waypoint.lane_type == carla.LaneType.Driving))
+
+
+class LaneIndex:
+    """The lane samples of one map in grid cells (see the module docstring)."""
+
+    def __init__(self, town_map: carla.Map, allowed_out: float, wrong_way_angle: float) -> None:
+        self.map = town_map
+        self.allowed_out, self.wrong_way_angle = float(allowed_out), float(wrong_way_angle)
+        samples = lane_samples(town_map)
+        self.x, self.y, self.z = samples["x"], samples["y"], samples["z"]
+        self.yaw, self.width = samples["yaw"], samples["width"]
+        self.junction, self.driving = samples["junction"], samples["driving"]
+        widest = float(self.width.max()) if len(self.width) else 0.0
+        #: beyond this from every sample a point is outside whatever lane is nearest
+        self.reach = widest / 2.0 + self.allowed_out + DISTANCE_MARGIN + LANE_MARGIN
+        low_x = float(self.x.min()) if len(self.x) else 0.0
+        low_y = float(self.y.min()) if len(self.y) else 0.0
+        self.origin = (low_x - self.reach, low_y - self.reach)
+        columns = int(((float(self.x.max()) if len(self.x) else 0.0) - self.origin[0] + self.reach) // CELL) + 1
+        rows = int(((float(self.y.max()) if len(self.y) else 0.0) - self.origin[1] + self.reach) // CELL) + 1
+        self.shape = (rows, columns)
+        cells = ((self.y - self.origin[1]) // CELL).astype(np.int64) * columns \
+            + ((self.x - self.origin[0]) // CELL).astype(np.int64)
+        order = np.argsort(cells, kind="stable")
+        self.order = order.astype(np.int64)
+        self.starts = np.searchsorted(cells[order], np.arange(rows * columns + 1)).astype(np.int64)
+
+    def outside(self, xyz: np.ndarray, yaws: np.ndarray, wrong_way_counts: np.ndarray,
+                exact: Callable[[int], bool]) -> np.ndarray:
+        """Whether each point (``xyz`` (N, 3), heading ``yaws`` (N,) degrees) is outside the lanes, the wrong way
+        counting where ``wrong_way_counts`` (N,) says so; ``exact(k)`` answers point ``k`` from the map where the
+        samples do not decide it."""
+        count = len(yaws)
+        decided = np.zeros(count, dtype=np.bool_)
+        uncertain = np.zeros(count, dtype=np.bool_)
+        lane_decisions(np.ascontiguousarray(xyz, dtype=np.float64), np.ascontiguousarray(yaws, dtype=np.float64),
+                       np.ascontiguousarray(wrong_way_counts, dtype=np.bool_), self.x, self.y, self.z, self.yaw,
+                       self.width, self.junction, self.driving, self.order, self.starts, self.origin[0],
+                       self.origin[1], CELL, self.shape[0], self.shape[1], self.reach, self.allowed_out,
+                       self.wrong_way_angle, DISTANCE_MARGIN, LANE_MARGIN, ANGLE_MARGIN, LEVEL_GAP, decided,
+                       uncertain)
+        for k in np.flatnonzero(uncertain):
+            decided[k] = exact(int(k))
+        return decided
+
+
+_INDEXES: IdentityCache[LaneIndex] = IdentityCache(4)
+
+
+def lane_index(town_map: carla.Map, allowed_out: float, wrong_way_angle: float) -> LaneIndex:
+    """The lane index of ``town_map`` (built once per map object and shared by every hero of its world)."""
+    index = _INDEXES.get(town_map, lambda m: LaneIndex(m, allowed_out, wrong_way_angle))
+    if (index.allowed_out, index.wrong_way_angle) != (float(allowed_out), float(wrong_way_angle)):
+        raise ValueError("one lane index per map: the same limits for every caller")
+    return index
+
+
+@njit(cache=True)
+def _decision(distance: float, width: float, junction: bool, driving: bool, heading_difference: float,
+              counts: bool, allowed_out: float, wrong_way_angle: float) -> bool:
+    if distance > width / 2.0 + allowed_out:
+        return True
+    if junction or not driving or not counts:
+        return False
+    return heading_difference > wrong_way_angle
+
+
+@njit(cache=True)
+def _heading_difference(a: float, b: float) -> float:
+    return abs((a - b + 180.0) % 360.0 - 180.0)
+
+
+@njit(cache=True)
+def lane_decisions(xyz: np.ndarray, yaws: np.ndarray, counts: np.ndarray, sx: np.ndarray, sy: np.ndarray,
+                   sz: np.ndarray, syaw: np.ndarray, swidth: np.ndarray, sjunction: np.ndarray, sdriving: np.ndarray,
+                   order: np.ndarray, starts: np.ndarray, origin_x: float, origin_y: float, cell: float, rows: int,
+                   columns: int, reach: float, allowed_out: float, wrong_way_angle: float, distance_margin: float,
+                   lane_margin: float, angle_margin: float, level_gap: float, decided: np.ndarray,
+                   uncertain: np.ndarray) -> None:
+    """Fill ``decided`` (outside or not) and ``uncertain`` (the samples do not settle it) for every point."""
+    span = int(math.ceil(reach / cell))
+    for k in range(xyz.shape[0]):
+        x, y = xyz[k, 0], xyz[k, 1]
+        cx, cy = int((x - origin_x) // cell), int((y - origin_y) // cell)
+        nearest, nearest_d = -1, np.inf  # the nearest centre line
+        best_score = np.inf  # and how far out of the lane the point is whose lane it lies least out of (0: inside)
+        low_z, high_z = np.inf, -np.inf
+        for row in range(max(cy - span, 0), min(cy + span + 1, rows)):
+            for column in range(max(cx - span, 0), min(cx + span + 1, columns)):
+                c = row * columns + column
+                for j in range(starts[c], starts[c + 1]):
+                    s = order[j]
+                    d = math.sqrt((sx[s] - x) ** 2 + (sy[s] - y) ** 2)
+                    if d > reach:
+                        continue
+                    low_z, high_z = min(low_z, sz[s]), max(high_z, sz[s])
+                    best_score = min(best_score, max(d - swidth[s] / 2.0, 0.0))
+                    if d < nearest_d:
+                        nearest, nearest_d = s, d
+        if nearest < 0:  # no lane within reach: outside, whichever lane the map finds nearest
+            decided[k], uncertain[k] = True, False
+            continue
+        if high_z - low_z > level_gap:  # roads at two heights: which one is nearest is the map's to say
+            uncertain[k] = True
+            continue
+        difference = _heading_difference(yaws[k], syaw[nearest])
+        decision = _decision(nearest_d, swidth[nearest], sjunction[nearest], sdriving[nearest], difference, counts[k],
+                             allowed_out, wrong_way_angle)
+        unsure = abs(nearest_d - (swidth[nearest] / 2.0 + allowed_out)) < distance_margin
+        if not unsure and counts[k] and sdriving[nearest] and not sjunction[nearest]:
+            unsure = abs(difference - wrong_way_angle) < angle_margin
+        if not unsure:  # the map's lane may be another about as near, or one the point lies in: any deciding otherwise
+            for row in range(max(cy - span, 0), min(cy + span + 1, rows)):
+                for column in range(max(cx - span, 0), min(cx + span + 1, columns)):
+                    c = row * columns + column
+                    for j in range(starts[c], starts[c + 1]):
+                        s = order[j]
+                        d = math.sqrt((sx[s] - x) ** 2 + (sy[s] - y) ** 2)
+                        candidate = d <= nearest_d + lane_margin or max(d - swidth[s] / 2.0, 0.0) <= best_score + \
+                            lane_margin
+                        if candidate and _decision(d, swidth[s], sjunction[s], sdriving[s],
+                                                   _heading_difference(yaws[k], syaw[s]), counts[k], allowed_out,
+                                                   wrong_way_angle) != decision:
+                            unsure = True
+        decided[k], uncertain[k] = decision, unsure

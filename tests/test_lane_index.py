@@ -1,0 +1,66 @@
+"""The lane check's index (:mod:`rllib_integration.common.lane_index`) answers as the map does: every point, near the
+lanes or off them, any heading, on CARLA's towns (Town07's parking lanes among them) and on random ones (hills,
+ramps, roundabouts, lane ends); and it asks the map only where its samples cannot settle a point."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from conftest import shared_map
+from rllib_integration.embedded.maps.towns import load_map
+from rllib_integration.evaluation.criteria import LaneCriterion
+from test_random_towns import SETTINGS, TOWNS, town_map
+
+
+def points_around_lanes(criterion: LaneCriterion, count: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Points scattered around the lane samples (up to several metres off, any heading), and wrong-way flags."""
+    rng = np.random.default_rng(seed)
+    index = criterion.index
+    picked = rng.integers(len(index.x), size=count)
+    xyz = np.stack([index.x[picked], index.y[picked], index.z[picked] + 0.3], axis=1)
+    xyz[:, :2] += rng.normal(0.0, 2.5, (count, 2))
+    return xyz, rng.uniform(-180.0, 180.0, count), rng.random(count) < 0.8
+
+
+def assert_answers_as_the_map(town, count: int, seed: int) -> float:
+    """Every point decided as the map decides it; returns the share the map was asked about."""
+    criterion = LaneCriterion(town)
+    xyz, yaws, counts = points_around_lanes(criterion, count, seed)
+    asked = []
+    decided = criterion.index.outside(xyz, yaws, counts, lambda k: asked.append(k) or criterion.exact(
+        xyz[k], float(yaws[k]), bool(counts[k])))
+    exact = np.array([criterion.exact(xyz[k], float(yaws[k]), bool(counts[k])) for k in range(count)])
+    wrong = np.flatnonzero(decided != exact)
+    assert not len(wrong), [(xyz[k].round(2).tolist(), round(float(yaws[k])), bool(counts[k])) for k in wrong[:5]]
+    assert 0.05 < exact.mean() < 0.95, "the points fall on both sides of the check"
+    return len(asked) / count
+
+
+@pytest.mark.parametrize("name", ["Town01", "Town07", "Town10HD"])
+def test_the_index_answers_as_the_map_on_carla_towns(name):
+    town = load_map(name, shared_map(name).read_text())
+    asked = assert_answers_as_the_map(town, 4000, seed=1)
+    assert asked < 0.2, f"the map was asked about {asked:.0%} of the points"
+
+
+@SETTINGS
+@given(spec=TOWNS, seed=st.integers(0, 1000))
+def test_the_index_answers_as_the_map_on_random_towns(spec, seed):
+    assert_answers_as_the_map(town_map(spec), 1500, seed)
+
+
+def test_a_hero_driving_its_lane_is_decided_without_asking_the_map():
+    town = load_map("Town01", shared_map("Town01").read_text())
+    criterion = LaneCriterion(town)
+    index = criterion.index
+    lane = np.flatnonzero(~index.junction)[:2000:20]
+    xyz = np.stack([index.x[lane], index.y[lane], index.z[lane]], axis=1)
+    asked = []
+    decided = index.outside(xyz, index.yaw[lane], np.ones(len(lane), bool), lambda k: asked.append(k) or True)
+    assert not decided.any() and not asked, "on its lane's centre, the right way: inside, from the samples alone"
+    against = index.outside(xyz, index.yaw[lane] + 180.0, np.ones(len(lane), bool), lambda k: asked.append(k) or True)
+    assert against.all(), "the wrong way on a lane outside junctions: outside"
+    assert len(asked) < 0.2 * len(lane), "the map is asked only near a junction lane that would excuse the heading"
