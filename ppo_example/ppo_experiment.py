@@ -89,6 +89,7 @@ class RouteExperiment(BaseExperiment):
                                   "max_route_offset": 4.0, "max_idle_s": 10.0, "state_last_action": True,
                                   "light_ahead": False, "obstacles_ahead": False, "control": "throttle",
                                   "steer": "policy", "speed_levels": 7}}
+    BATCH = "ppo_example.ppo_batch:RouteExperimentBatch"  # every hero of a world at once, in CarlaVectorEnv
     # a command is a throttle or a target speed up to that; a steer the wheel's or added to the route's
     ACTION_OPTIONS = ("control", "target_speed_kmh", "steer", "speed_levels")
     CONFIG_RANGES = {"others.target_speed_kmh": (1.0, 300.0), "others.zero_reward_speed": (1.05, 10.0),

@@ -63,6 +63,9 @@ class BaseExperiment:
     #: Ranges ``(lowest, highest)`` of experiment-specific numbers by key path (``"others.framestack"``),
     #: checked with the configuration (the base keys' ranges are :data:`~.config.RANGES`).
     CONFIG_RANGES: dict[str, tuple[float, float]] = {}
+    #: The experiment's batched twin (``"module:Class"``, a :class:`~.batch_experiment.BatchExperiment` of exactly this
+    #: class), which ``CarlaVectorEnv`` steps every hero of a world through at once; None: hero by hero.
+    BATCH: str | None = None
     #: ``others`` keys that change what an action means (the same action space, another control): demonstrations
     #: recorded under one value do not train a configuration of another (``demonstrations.json`` keeps them).
     ACTION_OPTIONS: tuple[str, ...] = ()

@@ -59,6 +59,7 @@ class CarlaCore(HeroState):
         self.backend = create_backend(self.config)
         self.simulator = self.backend.kind
         self.background: BackgroundTraffic | None = None
+        self.frame: int | None = None  # the frame of the last tick_heroes
         self.traffic_manager: Any = None
         self._spawn_points_config: list[Any] | None = None
         self._spawn_points: list[tuple[float, ...]] = []
@@ -297,7 +298,7 @@ class CarlaCore(HeroState):
             for state, control in controls:
                 if control is not None:
                     state.hero.apply_control(control)
-            frame = self.world.tick()
+            frame = self.frame = self.world.tick()
             for state, _ in controls:
                 state.update_route()
             if self.config["enable_rendering"] and controls:

@@ -23,6 +23,7 @@ import gymnasium as gym
 import numpy as np
 
 from .base_experiment import BaseExperiment, StepOutcome
+from .batch_experiment import BatchExperiment, BatchOutcome, make_batch
 from .carla_core import CarlaCore
 from .carla_env import checked_action, make_experiment
 from .config import BASE_EXPERIMENT_CONFIG, join_dicts, validate
@@ -91,6 +92,8 @@ class SharedWorld:
         self.agents = [AgentCore(self.core, f"hero_{index}") for index in range(len(self.experiments))]
         for experiment, agent in zip(self.experiments, self.agents):
             experiment.core = agent
+        #: the experiment's batched twin stepping every hero at once (CarlaVectorEnv), or None: hero by hero
+        self.batch: BatchExperiment | None = make_batch(self.experiments, self.agents)
         publisher = LivePublisher.from_environment() if live else None  # once the world is up
         self.live = LiveReporter(publisher) if publisher is not None else None
 
@@ -113,6 +116,9 @@ class SharedWorld:
             sensor_data = self.core.tick_heroes([(agent, None) for agent in self.agents])
         if self.live is not None:
             self.live.start_episode()
+        if self.batch is not None:
+            observations, infos = self._first_observations(np.arange(len(self)), sensor_data)
+            return list(zip(observations, infos))
         return [self._first_observation(index, data) for index, data in enumerate(sensor_data)]
 
     def step(self, actions: Mapping[int, Any], respawn: Iterable[int] = (),
@@ -136,6 +142,32 @@ class SharedWorld:
             self._show(outcomes.get(0), 0 in firsts)
         return outcomes, firsts
 
+    def step_batch(self, acting: np.ndarray, actions: Any, respawn: Iterable[int] = (),
+                   rng: np.random.Generator | None = None) -> tuple[BatchOutcome, np.ndarray, Any, list[dict]]:
+        """:meth:`step` through :attr:`batch`: heroes ``acting`` act with ``actions`` (a batch, a row each), heroes
+        ``respawn`` start anew. Returns the acting heroes' outcome, and the respawned heroes (in order), their first
+        observations (a batch) and infos."""
+        respawn = np.asarray(list(respawn), dtype=np.int64)
+        controls = list(zip((self.agents[k] for k in acting), self.batch.controls(acting, actions)))
+        with self.core.recovering(self.agents):
+            for index in respawn:
+                self.agents[index].release_hero()  # the ended hero and its sensors
+                self._equip(index, self._place(index, rng, make_room=False))
+            sensor_data = self.core.tick_heroes(controls + [(self.agents[index], None) for index in respawn])
+        outcome = self.batch.step(acting, self.core.frame, sensor_data[:len(acting)])
+        observations, infos = self._first_observations(respawn, sensor_data[len(acting):]) if len(respawn) \
+            else (None, [])
+        if self.live is not None:
+            first = np.flatnonzero(acting == 0)
+            self._show(StepOutcome(outcome.observations[first[0]], float(outcome.rewards[first[0]]), False, False,
+                                   {key: values[first[0]] for key, values in outcome.infos.items()})
+                       if len(first) else None, 0 in respawn)
+        return outcome, respawn, observations, infos
+
+    def _first_observations(self, indices: np.ndarray, sensor_data: list[dict[str, Any]]) -> tuple[Any, list[dict]]:
+        observations, infos = self.batch.observe(indices, self.core.frame, sensor_data)
+        return observations, [{**info, "simulator_restarts": self.core.restarts} for info in infos]
+
     def _show(self, outcome: StepOutcome | None, respawned: bool) -> None:
         """The first hero's step (or its new episode) in the live view."""
         if respawned:
@@ -146,6 +178,8 @@ class SharedWorld:
 
     def retire(self, index: int) -> None:
         """Take a hero whose episode ended out of the world (it stands in no one's way until it respawns)."""
+        if self.batch is not None:
+            self.batch.stop(index)
         self.agents[index].release_hero()
 
     def _place(self, index: int, rng: np.random.Generator, make_room: bool) -> Route | None:
@@ -160,8 +194,12 @@ class SharedWorld:
                            f"vehicle. Fix: fewer heroes or background vehicles, or more hero.spawn_points.")
 
     def _equip(self, index: int, route: Route | None) -> None:
-        self.agents[index].equip(self.hero_configs[index]["sensors"], route)
-        self.experiments[index].reset()
+        if self.batch is None:
+            self.agents[index].equip(self.hero_configs[index]["sensors"], route)
+            self.experiments[index].reset()
+        else:
+            self.agents[index].equip(self.batch.sensors(self.hero_configs[index]), route)
+            self.batch.start(index)
 
     def _first_observation(self, index: int, sensor_data: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
         observation, info = self.experiments[index].get_observation(sensor_data)
@@ -173,7 +211,9 @@ class SharedWorld:
             return
         if self.live is not None:
             self.live.close()
-        for agent in self.agents:
+        for index, agent in enumerate(self.agents):
+            if self.batch is not None:
+                self.batch.stop(index)
             agent.release_hero()
         self.core.close()
         self.core = None

@@ -32,7 +32,7 @@ from gymnasium.vector.utils import batch_space, concatenate, create_empty_array,
 
 from .carla_env import make_experiment, shown_live
 from .errors import ConfigError, EnvUsageError
-from .shared_world import SharedWorld
+from .shared_world import SharedWorld, hero_count
 
 
 class CarlaVectorEnv(gym.vector.VectorEnv):
@@ -44,10 +44,12 @@ class CarlaVectorEnv(gym.vector.VectorEnv):
     def __init__(self, env_config: Mapping[str, Any] | None = None, num_envs: int | None = None) -> None:
         config = dict(env_config or {})
         given = config.pop("num_envs", None)
-        num_envs = int(num_envs if num_envs is not None else given if given is not None else 1)
+        experiment = make_experiment(config).config  # validated
+        worlds = experiment["worlds"]
+        default = hero_count(experiment) * worlds  # the heroes of every world
+        num_envs = int(num_envs if num_envs is not None else given if given is not None else default)
         if num_envs < 1:
             raise EnvUsageError(f"CarlaVectorEnv: num_envs={num_envs}. Fix: give at least 1 sub-environment.")
-        worlds = make_experiment(config).config["worlds"]  # validated
         if num_envs % worlds:
             raise ConfigError(f"env_config.experiment.worlds: {worlds} worlds cannot share {num_envs} envs evenly. "
                               f"Fix: make the number of envs a multiple of the worlds (heroes x worlds).")
@@ -87,6 +89,8 @@ class CarlaVectorEnv(gym.vector.VectorEnv):
         """One tick for every hero; sub-environments that ended at the last step are reset by this one."""
         if self.world.core is None or not self._started:
             raise EnvUsageError("CarlaVectorEnv.step: no episode running. Fix: call reset() first.")
+        if self.world.batch is not None:
+            return self._step_batches(actions)
         actions = list(iterate(self.action_space, actions))
         outcomes, firsts = {}, {}
         size = self.num_envs // len(self.worlds)
@@ -111,6 +115,45 @@ class CarlaVectorEnv(gym.vector.VectorEnv):
             infos.append((index, info))
         self._autoreset = terminated | truncated
         return self._batch(single), rewards, terminated, truncated, vector_infos(self.num_envs, infos)
+
+    def _step_batches(self, actions: Any):
+        """:meth:`step` with every world stepped through its experiment's batched twin (arrays, no hero-by-hero
+        calls): the same results."""
+        actions = np.asarray(actions)
+        if actions.shape != self.action_space.shape or not self.action_space.contains(
+                actions.astype(self.action_space.dtype)):
+            raise EnvUsageError(f"CarlaVectorEnv.step: actions of shape {actions.shape} are not a batch of "
+                                f"{self.single_action_space}. Fix: pass an action of the env's action_space.")
+        observations = create_empty_array(self.single_observation_space, self.num_envs)
+        rewards = np.zeros(self.num_envs, dtype=np.float64)
+        terminated = np.zeros(self.num_envs, dtype=bool)
+        truncated = np.zeros(self.num_envs, dtype=bool)
+        infos: dict[str, Any] = {}
+        firsts: list[tuple[int, dict[str, Any]]] = []
+        size = self.num_envs // len(self.worlds)
+        for number, world in enumerate(self.worlds):
+            offset = number * size
+            ending = self._autoreset[offset:offset + size]
+            acting = np.flatnonzero(~ending)
+            outcome, respawned, first_observations, first_infos = world.step_batch(
+                acting, actions[offset + acting], np.flatnonzero(ending), self._rng)
+            rows = offset + acting
+            observations[rows], rewards[rows] = outcome.observations, outcome.rewards
+            terminated[rows], truncated[rows] = outcome.terminated, outcome.truncated
+            merge_infos(infos, self.num_envs, rows, outcome.infos, outcome.end_reasons)
+            if len(respawned):
+                observations[offset + respawned] = first_observations
+                firsts += [(offset + int(index), info) for index, info in zip(respawned, first_infos)]
+        if firsts:
+            first_infos = vector_infos(self.num_envs, firsts)
+            for key in [key for key in first_infos if not key.startswith("_")]:
+                mask = first_infos[f"_{key}"]
+                if key in infos:  # a key the acting heroes' infos have too: the new episodes' values in their rows
+                    infos[key][mask], infos[f"_{key}"] = first_infos[key][mask], infos[f"_{key}"] | mask
+                else:
+                    infos[key], infos[f"_{key}"] = first_infos[key], mask
+        self._autoreset = terminated | truncated
+        return observations, rewards, terminated, truncated, infos
 
     @property
     def simulator_restarts(self) -> int:
@@ -161,3 +204,22 @@ def vector_infos(num_envs: int, infos: list[tuple[int, dict[str, Any]]] | list[d
         mask[indices] = True
         result[f"_{key}"] = mask
     return result
+
+
+def merge_infos(infos: dict[str, Any], num_envs: int, rows: np.ndarray, values: dict[str, np.ndarray],
+                end_reasons: np.ndarray) -> None:
+    """Add a batch's infos of sub-environments ``rows`` (one array a key, and each row's end reason or None) to
+    ``infos`` in gymnasium's vector layout (as :func:`vector_infos` lays out the same values)."""
+    for key, column in values.items():
+        if key not in infos:
+            infos[key] = np.zeros(num_envs, dtype=column.dtype)
+            infos[f"_{key}"] = np.zeros(num_envs, dtype=np.bool_)
+        infos[key][rows] = column
+        infos[f"_{key}"][rows] = True
+    ended = np.array([reason is not None for reason in end_reasons], dtype=bool)
+    if ended.any():
+        if "end_reason" not in infos:
+            infos["end_reason"] = np.full(num_envs, None, dtype=object)
+            infos["_end_reason"] = np.zeros(num_envs, dtype=np.bool_)
+        infos["end_reason"][rows[ended]] = end_reasons[ended]
+        infos["_end_reason"][rows[ended]] = True

@@ -104,9 +104,16 @@ class World:
         return self._sim.spectator
 
     def actor_poses(self) -> tuple[np.ndarray, np.ndarray]:
-        """Ids (N,) and x, y (m), yaw (radians) (N, 3) of every vehicle and walker at the current frame, in
-        one call (not carla API: the BirdView's per-frame read; on a server it loops over ``get_actors``)."""
+        """Ids (N,) and x, y (m), yaw (radians) (N, 3) of every vehicle, walker and prop at the current frame, in
+        one call (not carla API: the BirdView's and the virtual LiDAR's per-frame read; on a server they loop over
+        ``get_actors``)."""
         return self._sim.actor_poses()
+
+    def vehicle_kinematics(self, actor_ids: list[int]) -> np.ndarray:
+        """(N, 9): x, y, z, yaw (degrees), velocity x, y, z, speed limit (km/h), red light (1.0 or 0.0) of the
+        vehicles ``actor_ids``, in one call (not carla API: many heroes' state a frame; on a server,
+        :func:`rllib_integration.hero_batch.read_kinematics` asks each hero)."""
+        return self._sim.vehicle_kinematics(actor_ids)
 
     @property
     def collisions(self) -> list:

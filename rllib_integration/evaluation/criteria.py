@@ -26,6 +26,7 @@ from typing import Any
 
 import carla
 import numpy as np
+from numba import njit
 
 from ..common.lane_index import LANE_TYPES, lane_index
 from ..common.per_frame import PerWorld
@@ -70,6 +71,12 @@ class CollisionCriterion:
         self._last_id: int | None = None
         self._last_time = 0.0
         self._last_place: carla.Location | None = None
+
+    @property
+    def idle(self) -> bool:
+        """Whether an update now would find nothing and change nothing: no event came and no last hit is remembered
+        (many heroes' criteria are updated only when they are not idle)."""
+        return not self._events and self._last_id is None and self._last_place is None
 
     def update(self, now: float, location: carla.Location, speed: float) -> list[Infraction]:
         """The new collision events since the last update; ``speed``: the hero's speed (m/s) when they
@@ -151,50 +158,81 @@ stop_lines: PerWorld[StopLines] = PerWorld(StopLines)
 
 
 class RedLightCriterion:
-    """Red lights run by the hero (its rear crossing a red light's stop line)."""
+    """Red lights run by the hero (its rear crossing a red light's stop line); with ``heroes`` above 1, by each of
+    that many heroes of one world (:meth:`update_many`: their lines crossed found in one compiled call)."""
 
-    def __init__(self, world: Any, town_map: carla.Map) -> None:
+    def __init__(self, world: Any, town_map: carla.Map, heroes: int = 1) -> None:
         self.lights = list(world.get_actors().filter("traffic.traffic_light*"))
         lines = stop_lines(world).measure(self.lights)
         self.starts, self.ends, self.forwards, self.owners = lines.starts, lines.ends, lines.forwards, lines.owners
         self.centres = lines.centres
-        self._previous_tail: np.ndarray | None = None
-        self._last_light: int | None = None
+        self._previous_tails = np.full((heroes, 2), np.nan)  # each hero's rear at its last update (NaN: none yet)
+        self._last_lights = np.full(heroes, -1, dtype=np.int64)  # and the last light it ran (-1: none)
+
+    def restart(self, hero: int) -> None:
+        """Hero ``hero`` starts anew (a new episode): no rear seen yet, no light run."""
+        self._previous_tails[hero] = np.nan
+        self._last_lights[hero] = -1
 
     def update(self, now: float, transform: carla.Transform, extent_x: float) -> list[Infraction]:
-        yaw = math.radians(transform.rotation.yaw)
-        hx, hy = math.cos(yaw), math.sin(yaw)
-        tx, ty = transform.location.x - 0.8 * extent_x * hx, transform.location.y - 0.8 * extent_x * hy
-        previous, self._previous_tail = self._previous_tail, (tx, ty)
-        if previous is None or not len(self.owners) or (previous[0] - tx) ** 2 + (previous[1] - ty) ** 2 < 1e-6:
-            return []  # (a tail that moved less than a millimetre crosses nothing)
-        dx, dy = self.centres[:, 0] - tx, self.centres[:, 1] - ty
-        near = np.flatnonzero((dx * dx + dy * dy < LIGHT_PROXIMITY ** 2)
-                              & (self.forwards[:, 0] * hx + self.forwards[:, 1] * hy > 0.0))
-        if not len(near):
-            return []
-        previous, tail = np.array(previous), np.array((tx, ty))
-        found = []
-        for line in near[_crossing(previous, tail, self.starts[near], self.ends[near])]:
-            light_index = int(self.owners[line])
+        location = transform.location
+        return self.update_many(now, np.array([[location.x, location.y, location.z]]),
+                                np.array([transform.rotation.yaw]), np.array([extent_x]), np.zeros(1, np.int64))[0]
+
+    def update_many(self, now: Any, xyz: np.ndarray, yaws: np.ndarray, extents_x: np.ndarray,
+                    heroes: np.ndarray) -> list[list[Infraction]]:
+        """The red lights run by heroes ``heroes`` at ``xyz`` (N, 3) heading ``yaws`` (N,) degrees, boxes
+        ``extents_x`` (N,) long, since their last update: one list per hero; ``now``: the time of their events, one
+        for all or one a hero."""
+        times = np.broadcast_to(np.asarray(now, dtype=np.float64), (len(heroes),))
+        crossed = np.zeros((len(heroes), max(len(self.owners), 1)), dtype=np.bool_)
+        tail_crossings(np.ascontiguousarray(xyz[:, :2], dtype=np.float64), np.ascontiguousarray(yaws, dtype=np.float64),
+                       np.ascontiguousarray(extents_x, dtype=np.float64), np.asarray(heroes, dtype=np.int64),
+                       self._previous_tails, self.starts, self.ends, self.forwards, self.centres, LIGHT_PROXIMITY,
+                       crossed)
+        found: list[list[Infraction]] = [[] for _ in range(len(heroes))]
+        for row, line in zip(*np.nonzero(crossed)):
+            light_index, hero = int(self.owners[line]), int(heroes[row])
             light = self.lights[light_index]
-            if light.get_state() != carla.TrafficLightState.Red or light_index == self._last_light:
+            if light.get_state() != carla.TrafficLightState.Red or light_index == self._last_lights[hero]:
                 continue
-            self._last_light = light_index
-            location = transform.location
-            found.append(Infraction(RED_LIGHT, now, _xyz(location),
-                                    f"Agent ran a red light {light.id} at (x={location.x:.3f}, y={location.y:.3f}, "
-                                    f"z={location.z:.3f})", {"light_id": light.id}))
+            self._last_lights[hero] = light_index
+            x, y, z = (float(v) for v in xyz[row])
+            found[row].append(Infraction(RED_LIGHT, float(times[row]), (x, y, z), f"Agent ran a red light {light.id} at "
+                                         f"(x={x:.3f}, y={y:.3f}, z={z:.3f})", {"light_id": light.id}))
         return found
 
 
-def _crossing(p: np.ndarray, q: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Whether segment ``p``-``q`` crosses each segment ``a[i]``-``b[i]`` (planar)."""
-    def side(o, u, v):
-        return (u[..., 0] - o[..., 0]) * (v[..., 1] - o[..., 1]) - (u[..., 1] - o[..., 1]) * (v[..., 0] - o[..., 0])
-    d1, d2 = side(a, b, p), side(a, b, q)
-    d3, d4 = side(p, q, a), side(p, q, b)
-    return (d1 * d2 <= 0) & (d3 * d4 < 0)
+@njit(cache=True)
+def _side(ox: float, oy: float, ux: float, uy: float, vx: float, vy: float) -> float:
+    return (ux - ox) * (vy - oy) - (uy - oy) * (vx - ox)
+
+
+@njit(cache=True)
+def tail_crossings(xy: np.ndarray, yaws: np.ndarray, extents_x: np.ndarray, heroes: np.ndarray,
+                   previous_tails: np.ndarray, starts: np.ndarray, ends: np.ndarray, forwards: np.ndarray,
+                   centres: np.ndarray, proximity: float, crossed: np.ndarray) -> None:
+    """For each hero ``heroes[i]`` at ``xy[i]`` heading ``yaws[i]`` degrees: its rear (80 % of ``extents_x[i]``
+    behind its centre) replaces ``previous_tails[heroes[i]]``, and ``crossed[i, l]`` is set for every stop line
+    ``l`` within ``proximity`` that faces its heading and that the rear crossed since then (a rear that moved less
+    than a millimetre crosses nothing)."""
+    for i in range(heroes.shape[0]):
+        hero = heroes[i]
+        yaw = math.radians(yaws[i])
+        hx, hy = math.cos(yaw), math.sin(yaw)
+        tx, ty = xy[i, 0] - 0.8 * extents_x[i] * hx, xy[i, 1] - 0.8 * extents_x[i] * hy
+        px, py = previous_tails[hero, 0], previous_tails[hero, 1]
+        previous_tails[hero, 0], previous_tails[hero, 1] = tx, ty
+        if math.isnan(px) or (px - tx) ** 2 + (py - ty) ** 2 < 1e-6:
+            continue
+        for line in range(starts.shape[0]):
+            dx, dy = centres[line, 0] - tx, centres[line, 1] - ty
+            if dx * dx + dy * dy >= proximity * proximity or forwards[line, 0] * hx + forwards[line, 1] * hy <= 0.0:
+                continue
+            ax, ay, bx, by = starts[line, 0], starts[line, 1], ends[line, 0], ends[line, 1]
+            d1, d2 = _side(ax, ay, bx, by, px, py), _side(ax, ay, bx, by, tx, ty)
+            d3, d4 = _side(px, py, tx, ty, ax, ay), _side(px, py, tx, ty, bx, by)
+            crossed[i, line] = d1 * d2 <= 0 and d3 * d4 < 0
 
 
 class StopSignCriterion:

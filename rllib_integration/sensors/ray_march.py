@@ -52,8 +52,14 @@ def march_rays(origins: np.ndarray, yaws: np.ndarray, self_ids: np.ndarray, angl
     rows, cols = road.shape
     steps = int(max_range / step + 1e-6)
     reach = (max_range + 10.0) ** 2
+    near = np.empty(box_ids.shape[0], dtype=np.int64)  # the boxes within reach of the hero, found once per hero
     for h in range(origins.shape[0]):
         x, y = origins[h, 0], origins[h, 1]
+        count = 0
+        for b in range(box_ids.shape[0]):
+            if box_ids[b] != self_ids[h] and (box_centres[b, 0] - x) ** 2 + (box_centres[b, 1] - y) ** 2 <= reach:
+                near[count] = b
+                count += 1
         for r in range(angles.shape[0]):
             heading = yaws[h] + angles[r]
             dx, dy = math.cos(heading), math.sin(heading)
@@ -71,12 +77,8 @@ def march_rays(origins: np.ndarray, yaws: np.ndarray, self_ids: np.ndarray, angl
                 if found_edge and found_line:
                     break
             nearest = np.inf
-            for b in range(box_ids.shape[0]):
-                if box_ids[b] == self_ids[h]:
-                    continue
-                cx, cy = box_centres[b, 0], box_centres[b, 1]
-                if (cx - x) ** 2 + (cy - y) ** 2 > reach:
-                    continue
-                nearest = min(nearest, box_distance(x, y, dx, dy, cx, cy, box_yaws[b], box_extents[b, 0],
-                                                    box_extents[b, 1]))
+            for n in range(count):
+                b = near[n]
+                nearest = min(nearest, box_distance(x, y, dx, dy, box_centres[b, 0], box_centres[b, 1], box_yaws[b],
+                                                    box_extents[b, 0], box_extents[b, 1]))
             out[h, r, 0], out[h, r, 1], out[h, r, 2] = edge, line, min(nearest, max_range)

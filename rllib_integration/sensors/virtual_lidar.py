@@ -65,6 +65,10 @@ class ObstacleTable(PerFrame):
         self._boxes: dict[int, tuple | None] = {}  # actor id -> (box centre offset, half extents) or None
 
     def read(self, world: Any) -> None:
+        poses = getattr(world, "actor_poses", None)  # the embedded world reads every pose in one call
+        if callable(poses):
+            self._read_poses(world, *poses())
+            return
         ids, positions, centres, yaws, extents = [], [], [], [], []
         for actor in world.get_actors():
             box = self._boxes.get(actor.id, False)
@@ -85,6 +89,25 @@ class ObstacleTable(PerFrame):
         self.positions, self.centres = np.array(positions).reshape(-1, 2), np.array(centres).reshape(-1, 2)
         self.yaws, self.extents = np.array(yaws), np.array(extents).reshape(-1, 2)
         self.rows = {actor_id: row for row, actor_id in enumerate(ids)}
+
+    def _read_poses(self, world: Any, ids: np.ndarray, poses: np.ndarray) -> None:
+        """:meth:`read` from every actor's id and (x, y, yaw radians) in arrays, rounded as ``get_transform``
+        rounds them (32-bit floats, the yaw in degrees), so the rays are those of the actor-by-actor read."""
+        boxes = [self._boxes.get(actor_id, False) for actor_id in ids.tolist()]
+        for k, box in enumerate(boxes):
+            if box is False:
+                actor = world.get_actor(int(ids[k]))
+                boxes[k] = self._boxes[int(ids[k])] = self._box(actor) if actor is not None else None
+        rows = [k for k, box in enumerate(boxes) if box is not None]
+        self.ids = ids[rows].astype(np.int64)
+        self.positions = poses[rows, :2].astype(np.float32).astype(np.float64)
+        self.yaws = np.radians(np.degrees(poses[rows, 2]).astype(np.float32).astype(np.float64))
+        offsets = np.array([boxes[k][0] for k in rows]).reshape(-1, 2)
+        self.extents = np.array([boxes[k][1] for k in rows]).reshape(-1, 2)
+        c, s = np.cos(self.yaws), np.sin(self.yaws)
+        self.centres = np.stack([self.positions[:, 0] + c * offsets[:, 0] - s * offsets[:, 1],
+                                 self.positions[:, 1] + s * offsets[:, 0] + c * offsets[:, 1]], axis=1)
+        self.rows = {actor_id: row for row, actor_id in enumerate(self.ids.tolist())}
 
     @staticmethod
     def _box(actor: Any) -> tuple | None:
@@ -156,9 +179,19 @@ class LidarBatch:
                 self._results.update(self._compute(group, table))
         return self._results.pop(id(lidar))
 
+    def measure_many(self, lidars: list[VirtualLidar], frame: int) -> np.ndarray:
+        """``(len(lidars), rays, 3)``: the rays of ``lidars`` (heroes of this world, one key) at ``frame``, in one
+        compiled call (what each one's :meth:`measure` would give)."""
+        return self._rays(lidars, self.table.at(lidars[0].world, frame))
+
+    @classmethod
+    def _compute(cls, lidars: list[VirtualLidar], table: ObstacleTable) -> dict[int, np.ndarray]:
+        """The rays of ``lidars`` (one key) in one compiled call, by lidar."""
+        return {id(lidar): rays for lidar, rays in zip(lidars, cls._rays(lidars, table))}
+
     @staticmethod
-    def _compute(lidars: list[VirtualLidar], table: ObstacleTable) -> dict[int, np.ndarray]:
-        """The rays of ``lidars`` (one key) in one compiled call."""
+    def _rays(lidars: list[VirtualLidar], table: ObstacleTable) -> np.ndarray:
+        """``(len(lidars), rays, 3)``: the rays of ``lidars`` (one key) in one compiled call."""
         first = lidars[0]
         rows = [table.rows.get(lidar.hero.id) for lidar in lidars]
         if None in rows:  # a hero that is no obstacle (not a vehicle or walker): read its pose
@@ -173,7 +206,7 @@ class LidarBatch:
                    np.array([lidar.hero.id for lidar in lidars], dtype=np.int64), first.angles, MARCH_STEP,
                    first.range, first.road, first.marking, layer.origin_x, layer.origin_y, layer.pixels_per_meter,
                    table.centres, table.yaws, table.extents, table.ids, out)
-        return {id(lidar): rays for lidar, rays in zip(lidars, out)}
+        return out
 
 
 #: Each world's batch (the very world object: the heroes of one world share it), kept while the world is.

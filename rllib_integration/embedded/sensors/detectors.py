@@ -14,6 +14,12 @@ from .measurements import CollisionEvent, LaneInvasionEvent, ObstacleDetectionEv
 class CollisionSensor(Sensor):
     """``sensor.other.collision``: one event per actor the parent hit during the tick."""
 
+    def on_tick(self, frame: int, elapsed: float) -> None:
+        if any(record.actor is self.parent for record in self._sim.collisions):
+            super().on_tick(frame, elapsed)
+        else:  # nothing to measure: only the interval is kept (the sensor's pose is not worked out)
+            self.due(elapsed)
+
     def measure(self, frame, elapsed, transform):
         for record in self._sim.collisions:
             if record.actor is self.parent:

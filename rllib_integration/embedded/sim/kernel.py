@@ -298,15 +298,44 @@ class Simulation:
         return np.array(rows) if rows else np.empty((0, 4))
 
     def actor_poses(self) -> tuple[np.ndarray, np.ndarray]:
-        """Ids (N,) and (x, y, yaw radians) (N, 3) of every vehicle, then every walker: read off the
-        vehicle table in one go rather than one ``get_transform`` per actor."""
+        """Ids (N,) and (x, y, yaw radians) (N, 3) of every vehicle, then every walker, then every prop: the
+        vehicles read off the vehicle table in one go rather than one ``get_transform`` per actor."""
         states = self.vehicles
         ids = np.fromiter((owner.id for owner in states.owners), dtype=np.int64, count=states.count)
         vehicles = states.data[:states.count][:, [COLUMN["x"], COLUMN["y"], COLUMN["yaw"]]]
-        if not self._walkers:
+        if not self._walkers and not self._props:
             return ids, vehicles
-        walker_ids = np.fromiter((walker.id for walker in self._walkers), dtype=np.int64, count=len(self._walkers))
-        return np.concatenate([ids, walker_ids]), np.concatenate([vehicles, self.walker_positions()[:, :3]])
+        others = self._walkers + self._props
+        other_ids = np.fromiter((actor.id for actor in others), dtype=np.int64, count=len(others))
+        poses = [(t.location.x, t.location.y, math.radians(t.rotation.yaw))
+                 for t in (actor.get_transform() for actor in others)]
+        return np.concatenate([ids, other_ids]), np.concatenate([vehicles, np.array(poses).reshape(-1, 3)])
+
+    def vehicle_kinematics(self, actor_ids: Iterable[int]) -> np.ndarray:
+        """(N, 9) rows of the vehicles ``actor_ids`` at the current frame, read off the vehicle table in one go:
+        x, y, z (m), yaw (degrees), velocity x, y, z (m/s), the speed limit (km/h, ``get_speed_limit``) and 1.0 where
+        a red light affects the vehicle (``get_traffic_light_state`` red and ``is_at_traffic_light``). A vehicle
+        that is gone reads as zeros, as its getters do."""
+        vehicles = [self._actors.get(actor_id) for actor_id in actor_ids]
+        slots = np.array([v.slot if isinstance(v, Vehicle) else -1 for v in vehicles], dtype=np.int64)
+        out = np.zeros((len(slots), 9))
+        alive = slots >= 0
+        rows = self.vehicles.data[slots[alive]]
+        yaw = rows[:, COLUMN["yaw"]]
+        speed, side = rows[:, COLUMN["speed"]], rows[:, COLUMN["vy"]] - rows[:, COLUMN["rear_axle"]] * rows[:, COLUMN[
+            "yaw_rate"]]
+        cos_yaw, sin_yaw = np.cos(yaw), np.sin(yaw)
+        out[alive, 0:3] = rows[:, [COLUMN["x"], COLUMN["y"], COLUMN["z"]]]
+        out[alive, 3] = np.degrees(yaw)
+        out[alive, 4] = speed * cos_yaw - side * sin_yaw
+        out[alive, 5] = speed * sin_yaw + side * cos_yaw
+        out[alive, 6] = rows[:, COLUMN["vz"]]
+        for k in np.flatnonzero(alive):
+            vehicle = vehicles[k]
+            out[k, 7] = vehicle.get_speed_limit()
+            light = self.traffic_light_of(vehicle.slot)
+            out[k, 8] = float(light is not None and light.get_state() == carla.TrafficLightState.Red)
+        return out
 
     def timestamp(self) -> carla.Timestamp:
         return carla.Timestamp(self.frame, self.elapsed, self.delta, self.elapsed)

@@ -26,6 +26,10 @@ _FRONT_WHEELS = {0: -1.0, 1: 1.0}
 _POSE = slice(0, 6)  # x, y, z, yaw, pitch, roll: the table's first columns (one slice reads the pose)
 _LOCATION = slice(0, 3)  # x, y, z
 assert [COLUMN[name] for name in ("x", "y", "z", "yaw", "pitch", "roll")] == list(range(6))
+#: throttle, steer, brake, reverse, hand brake, manual gear shift, gear asked for: consecutive columns
+_CONTROL = slice(COLUMN["throttle"], COLUMN["throttle"] + 7)
+assert [COLUMN[name] for name in ("throttle", "steer", "brake", "reverse", "hand_brake", "manual", "gear_request")] \
+    == list(range(_CONTROL.start, _CONTROL.stop))
 
 
 #: An open door: metres from its hinge to its edge, and how far it swings out from the body (radians).
@@ -153,11 +157,13 @@ class Vehicle(Actor, carla.Vehicle):
     def apply_control(self, control: carla.VehicleControl) -> None:
         """Apply a control from the next tick on, clamped to CARLA's ranges (and stop following an
         Ackermann control); a control that is not a number raises ``ValueError``."""
-        what = f"{self.type_id}.apply_control"
+        throttle, steer, brake = control.throttle, control.steer, control.brake
+        if not (math.isfinite(throttle) and math.isfinite(steer) and math.isfinite(brake)):
+            what = f"{self.type_id}.apply_control"
+            for name, value in (("throttle", throttle), ("steer", steer), ("brake", brake)):
+                finite_number(value, f"{what}: {name}")  # raises, naming the first that is not a number
         clamped = carla.VehicleControl(
-            throttle=min(max(finite_number(control.throttle, f"{what}: throttle"), 0.0), 1.0),
-            steer=min(max(finite_number(control.steer, f"{what}: steer"), -1.0), 1.0),
-            brake=min(max(finite_number(control.brake, f"{what}: brake"), 0.0), 1.0),
+            throttle=min(max(throttle, 0.0), 1.0), steer=min(max(steer, -1.0), 1.0), brake=min(max(brake, 0.0), 1.0),
             hand_brake=bool(control.hand_brake), reverse=bool(control.reverse),
             manual_gear_shift=bool(control.manual_gear_shift), gear=int(control.gear))
         self._control = clamped
@@ -165,13 +171,9 @@ class Vehicle(Actor, carla.Vehicle):
         self._write_control(clamped)
 
     def _write_control(self, control: carla.VehicleControl) -> None:
-        row = self._row()
-        row[COLUMN["throttle"]], row[COLUMN["steer"]], row[COLUMN["brake"]] = (
-            control.throttle, control.steer, control.brake)
-        row[COLUMN["reverse"]] = 1.0 if control.reverse else 0.0
-        row[COLUMN["hand_brake"]] = 1.0 if control.hand_brake else 0.0
-        row[COLUMN["manual"]] = 1.0 if control.manual_gear_shift else 0.0
-        row[COLUMN["gear_request"]] = control.gear
+        self._row()[_CONTROL] = (control.throttle, control.steer, control.brake, 1.0 if control.reverse else 0.0,
+                                 1.0 if control.hand_brake else 0.0, 1.0 if control.manual_gear_shift else 0.0,
+                                 control.gear)
 
     def get_control(self) -> carla.VehicleControl:
         """The control applied (the traffic manager's for autopilot vehicles) and the gear engaged."""

@@ -1,0 +1,175 @@
+"""``RouteExperimentBatch``: :class:`~.ppo_experiment.RouteExperiment` for every hero of a world at once (a
+:class:`~rllib_integration.batch_experiment.BatchExperiment`), which ``CarlaVectorEnv`` steps a world through.
+
+It gives what the heroes' own ``RouteExperiment`` hooks would (the same observations, rewards, ends and infos; a
+test holds it to them step for step), for the virtual LiDAR observation, the throttle-and-steer action and no
+light or obstacle features (``ppo_vlidar_config.yaml``, ``ppo_selfplay_config.yaml``); other configurations run
+hero by hero (:meth:`RouteExperimentBatch.unsupported` says why). Every hero's rays are measured in one compiled
+call, their kinematics read in one (:mod:`rllib_integration.hero_batch`), the route task stepped for all of them
+(:class:`~rllib_integration.tasks.route_batch.RouteFollowingBatch`), and the route's points ahead and next command
+gathered from arrays kept per hero.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import carla
+import numpy as np
+
+from rllib_integration.batch_experiment import BatchExperiment, BatchOutcome
+from rllib_integration.evaluation.infractions import KINDS, SHORT_NAMES
+from rllib_integration.hero_batch import RED_LIGHT, X, Y, YAW, read_kinematics, speeds
+from rllib_integration.routes.planner import RoadOption
+from rllib_integration.sensors.virtual_lidar import VirtualLidar, lidar_batch
+from rllib_integration.tasks.route_batch import RouteFollowingBatch
+
+from .ppo_experiment import (COMMAND_LOOKAHEAD, COMMANDS, LIDAR, ROUTE_LOOKAHEAD, ROUTE_SCALE, SPEED_SCALE, STATE,
+                             RouteExperiment)
+
+LANE_FOLLOW = COMMANDS.index(RoadOption.LANEFOLLOW)
+INFRACTION_KEYS = tuple(f"infractions_{SHORT_NAMES[kind]}" for kind in KINDS)
+
+
+def commands_ahead(options: Sequence[RoadOption]) -> np.ndarray:
+    """For each point of a route with road ``options``, the index in :data:`COMMANDS` of the first option other
+    than lane following among the next :data:`COMMAND_LOOKAHEAD` points (lane following where there is none)."""
+    codes = np.array([COMMANDS.index(o) if o in COMMANDS else LANE_FOLLOW for o in options] + [LANE_FOLLOW])
+    length = len(options)
+    result = np.full(length, LANE_FOLLOW, dtype=np.int64)
+    for step in range(COMMAND_LOOKAHEAD, 0, -1):  # the nearest one written last
+        ahead = codes[np.minimum(np.arange(length) + step, length)]
+        result = np.where(ahead != LANE_FOLLOW, ahead, result)
+    return result
+
+
+class RouteExperimentBatch(BatchExperiment):
+    """``RouteExperiment`` for the heroes of one world (see the module docstring)."""
+
+    EXPERIMENT = RouteExperiment
+
+    @classmethod
+    def unsupported(cls, experiments: Sequence[RouteExperiment]) -> str | None:
+        first = experiments[0]
+        if first.observation_kind != LIDAR:
+            return f"observation {first.observation_kind}"
+        if first.control_kind != "throttle" or first.steer_kind != "policy":
+            return f"control {first.control_kind} with steer {first.steer_kind}"
+        if first.light_ahead or first.obstacles_ahead:
+            return "light or obstacle features"
+        if any(experiment.sensor != first.sensor for experiment in experiments):
+            return "heroes with different virtual LiDARs"
+        return None
+
+    def __init__(self, experiments: Sequence[RouteExperiment], agents: Sequence[Any]) -> None:
+        super().__init__(experiments, agents)
+        first = experiments[0]
+        count = len(experiments)
+        self.task = RouteFollowingBatch(first.task, agents)
+        self.terminal_penalty, self.state_last_action = first.terminal_penalty, first.state_last_action
+        self.lidar_range = float(first.sensor.get("range", 40.0))
+        self.lidars: list[VirtualLidar | None] = [None] * count
+        self.last_actions = np.zeros((count, 2))
+        self.totals = {key: np.zeros(count) for key in ("return", "distance", "speed_sum")}
+        self.steps = np.zeros(count, dtype=np.int64)
+        self.infractions = {key: np.zeros(count, dtype=np.int64) for key in INFRACTION_KEYS}
+        self.route_points = np.zeros((count, 1, 2))  # each hero's route (x, y) a metre apart, padded with its end
+        self.route_commands = np.zeros((count, 1), dtype=np.int64)  # and the command ahead of each of its points
+        self.route_lengths = np.zeros(count, dtype=np.int64)
+
+    def sensors(self, hero_config: dict[str, Any]) -> dict[str, Any]:
+        return {name: sensor for name, sensor in hero_config["sensors"].items() if name != LIDAR}  # measured here
+
+    def start(self, index: int) -> None:
+        agent, sensor = self.agents[index], self.experiments[index].sensor
+        self.stop(index)
+        self.task.start(index)
+        self.lidars[index] = VirtualLidar(agent.world, agent.hero, sensor.get("rays", 32), self.lidar_range,
+                                          float(sensor.get("fov", 360.0)))
+        self.last_actions[index] = 0.0
+        for values in self.totals.values():
+            values[index] = 0.0
+        self.steps[index] = 0
+        for values in self.infractions.values():
+            values[index] = 0
+        progress = agent.route_progress
+        self.route_lengths[index] = 0 if progress is None else len(progress.points)
+        if progress is not None:
+            self._keep_route(index, progress.points[:, :2], commands_ahead([option for _, option in progress.route]))
+
+    def _keep_route(self, index: int, points: np.ndarray, commands: np.ndarray) -> None:
+        length = len(points)
+        if length > self.route_points.shape[1]:  # room for the longest route yet
+            grown = max(length, 2 * self.route_points.shape[1])
+            self.route_points = np.pad(self.route_points, ((0, 0), (0, grown - self.route_points.shape[1]), (0, 0)))
+            self.route_commands = np.pad(self.route_commands, ((0, 0), (0, grown - self.route_commands.shape[1])))
+        self.route_points[index, :length] = points
+        self.route_commands[index, :length] = commands
+
+    def stop(self, index: int) -> None:
+        self.task.stop(index)
+        if self.lidars[index] is not None:
+            self.lidars[index].close()
+            self.lidars[index] = None
+
+    def controls(self, indices: np.ndarray, actions: Any) -> list[carla.VehicleControl | None]:
+        values = np.asarray(actions, dtype=np.float64).reshape(len(indices), -1)
+        command, steer = np.clip(values[:, 0], -1.0, 1.0), np.clip(values[:, 1], -1.0, 1.0)
+        self.last_actions[indices, 0], self.last_actions[indices, 1] = command, steer
+        return [carla.VehicleControl(throttle=max(c, 0.0), steer=s, brake=max(-c, 0.0))
+                for c, s in zip(command.tolist(), steer.tolist())]
+
+    def observe(self, indices: np.ndarray, frame: int, sensor_data: Sequence[dict[str, Any]]) -> tuple[Any, list]:
+        rows = read_kinematics(self.agents[0].world, [self.agents[k].hero for k in indices])
+        return self._observations(indices, rows, frame), [{} for _ in indices]
+
+    def step(self, indices: np.ndarray, frame: int, sensor_data: Sequence[dict[str, Any]]) -> BatchOutcome:
+        rows = read_kinematics(self.agents[0].world, [self.agents[k].hero for k in indices])
+        observations = self._observations(indices, rows, frame)
+        steps = self.task.step(indices, rows)
+        failed, truncated = steps.failed, steps.truncated
+        ended = np.array([reason is not None for reason in steps.end_reasons], dtype=bool)
+        for row, found in enumerate(steps.infractions):
+            for infraction in found:
+                self.infractions[f"infractions_{SHORT_NAMES[infraction.kind]}"][indices[row]] += 1
+        rewards = np.where(failed, -self.terminal_penalty, steps.gained * steps.speed_factor * steps.offset_factor)
+        totals = self.totals
+        totals["return"][indices] += rewards
+        totals["distance"][indices] += steps.gained
+        totals["speed_sum"][indices] += steps.speed
+        self.steps[indices] += 1
+        infos = {"speed": steps.speed, "progress": steps.gained, "speed_factor": steps.speed_factor,
+                 "offset_factor": steps.offset_factor, "route_offset": steps.offset,
+                 "route_completion": steps.route_completion, "episode_route_completion": steps.route_completion,
+                 "episode_distance": totals["distance"][indices].copy(),
+                 "episode_mean_speed": 3.6 * totals["speed_sum"][indices] / self.steps[indices],
+                 **{f"episode_{key}": values[indices].copy() for key, values in self.infractions.items()}}
+        return BatchOutcome(observations, rewards, ended & ~truncated, truncated, infos, steps.end_reasons)
+
+    def _observations(self, indices: np.ndarray, rows: np.ndarray, frame: int) -> np.ndarray:
+        """``RouteExperiment.get_observation`` of heroes ``indices`` (kinematics ``rows``) at ``frame``."""
+        count = len(indices)
+        lidars = [self.lidars[k] for k in indices]
+        rays = lidar_batch(lidars[0].world).measure_many(lidars, frame).reshape(count, -1) / self.lidar_range
+        state = np.zeros((count, len(STATE)), dtype=np.float32)
+        state[:, 0] = speeds(rows) / SPEED_SCALE
+        if self.state_last_action:
+            state[:, 1:3] = self.last_actions[indices]
+        state[:, 3] = rows[:, RED_LIGHT]
+        progress = [self.agents[k].route_progress for k in indices]
+        routed = np.array([p is not None for p in progress])
+        at = np.array([p.index if p is not None else 0 for p in progress], dtype=np.int64)
+        command = np.where(routed, self.route_commands[indices, at], LANE_FOLLOW)
+        state[np.arange(count), 4 + command] = 1.0
+        points = np.zeros((count, len(ROUTE_LOOKAHEAD), 2), dtype=np.float32)
+        if routed.any():
+            last = np.maximum(self.route_lengths[indices] - 1, 0)
+            ahead = np.minimum(at[:, None] + np.array(ROUTE_LOOKAHEAD), last[:, None])
+            relative = self.route_points[indices[:, None], ahead] - rows[:, None, X:Y + 1]
+            yaw = np.radians(rows[:, YAW])
+            forward = np.stack([np.cos(yaw), np.sin(yaw)], axis=1)[:, :, None]
+            right = np.stack([-np.sin(yaw), np.cos(yaw)], axis=1)[:, :, None]
+            points[:, :, 0], points[:, :, 1] = (relative @ forward)[..., 0], (relative @ right)[..., 0]
+            points[~routed] = 0.0
+        return np.concatenate([rays, state, (points / ROUTE_SCALE).reshape(count, -1)], axis=1).astype(np.float32)
+

@@ -1,0 +1,116 @@
+"""``BatchExperiment``: one experiment computed for every hero of a world at once, arrays in and arrays out.
+
+A :class:`~.base_experiment.BaseExperiment` acts hero by hero: one Python call per hook, per hero, per step.
+With 32 heroes in a world those calls are most of a step. An experiment class may name a batched twin
+(``BaseExperiment.BATCH``, ``"module:Class"``): a subclass of :class:`BatchExperiment` that computes what the
+experiment's hooks would give every hero (the same spaces, actions, observations, rewards, ends and infos), a
+step at a time for all of them, from arrays read once a frame (:mod:`.hero_batch`, the virtual LiDAR of every
+hero in one compiled call, the lane check of every hero in one). :class:`~.vector_env.CarlaVectorEnv` steps a
+world through it where ``experiment.batched`` is true (the default) and the batch takes the experiment's
+configuration (:meth:`BatchExperiment.unsupported`); otherwise, and for a subclass of the experiment (its
+hooks may differ), hero by hero as before. The hero-by-hero experiment stays the reference: ``CarlaEnv``,
+the evaluator and trained policies use it, and a test holds the twin to it step for step.
+
+The batch keeps the experiments (one per hero) for their configuration, their spaces and ``plan_route``;
+:class:`~.shared_world.SharedWorld` places and equips the heroes as before and calls, instead of the hooks:
+
+- :meth:`~BatchExperiment.start` when hero ``k`` starts an episode (instead of its experiment's ``reset``);
+- :meth:`~BatchExperiment.controls` with the acting heroes' actions (instead of ``compute_action``);
+- :meth:`~BatchExperiment.observe` for heroes whose episode just started (instead of ``get_observation``), and
+  :meth:`~BatchExperiment.step` for those that acted (instead of ``step_outcome``), after the tick.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import carla
+import numpy as np
+
+from .base_experiment import BaseExperiment
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class BatchOutcome:
+    """What one step gives the acting heroes ``indices`` (their rows, in that order): gymnasium's vector
+    ``(obs, rewards, terminated, truncated)`` and the infos as one array a key (``end_reasons`` apart: the reason
+    of each hero whose episode ended, None for the others)."""
+
+    observations: Any
+    rewards: np.ndarray
+    terminated: np.ndarray
+    truncated: np.ndarray
+    infos: dict[str, np.ndarray]
+    end_reasons: np.ndarray
+
+
+class BatchExperiment:
+    """The heroes of one world, stepped at once for one experiment class (see the module docstring)."""
+
+    #: The experiment class this batches: only an instance of exactly this class (a subclass runs hero by hero).
+    EXPERIMENT: type[BaseExperiment] = BaseExperiment
+
+    @classmethod
+    def unsupported(cls, experiments: Sequence[BaseExperiment]) -> str | None:
+        """Why this batch cannot compute what ``experiments`` (the heroes' instances of :attr:`EXPERIMENT`) would,
+        or None where it can (default: it can)."""
+        return None
+
+    def __init__(self, experiments: Sequence[BaseExperiment], agents: Sequence[Any]) -> None:
+        """``experiments[k]`` is hero ``k``'s experiment and ``agents[k]`` its :class:`~.hero_state.AgentCore`."""
+        self.experiments = list(experiments)
+        self.agents = list(agents)
+
+    def __len__(self) -> int:
+        return len(self.experiments)
+
+    def sensors(self, hero_config: dict[str, Any]) -> dict[str, Any]:
+        """The sensors of ``hero_config`` to spawn on a hero (default all; a batch measuring one itself leaves it
+        out)."""
+        return hero_config["sensors"]
+
+    def start(self, index: int) -> None:
+        """Hero ``index`` starts an episode: placed, equipped, on its route (before the tick that gives its first
+        observation)."""
+        raise NotImplementedError
+
+    def stop(self, index: int) -> None:
+        """Hero ``index`` leaves the world (its episode ended and it is not respawned)."""
+
+    def controls(self, indices: np.ndarray, actions: Any) -> list[carla.VehicleControl | None]:
+        """The controls of heroes ``indices`` for ``actions`` (a batch of the single action space, one row each)."""
+        raise NotImplementedError
+
+    def observe(self, indices: np.ndarray, frame: int, sensor_data: Sequence[dict[str, Any]]) -> tuple[Any, list]:
+        """The first observations of heroes ``indices`` at ``frame`` (a batch, one row each) and their infos."""
+        raise NotImplementedError
+
+    def step(self, indices: np.ndarray, frame: int, sensor_data: Sequence[dict[str, Any]]) -> BatchOutcome:
+        """The outcome of the step that heroes ``indices`` acted in, at the new ``frame``."""
+        raise NotImplementedError
+
+
+def make_batch(experiments: Sequence[BaseExperiment], agents: Sequence[Any]) -> BatchExperiment | None:
+    """The batched twin of ``experiments`` (the heroes of one world, instances of one class) over ``agents``, or None
+    where they run hero by hero: ``experiment.batched`` is false, their class names no ``BATCH`` of its own (a
+    subclass does not inherit its parent's: its hooks may differ), or the batch does not take their configuration
+    (logged with the reason)."""
+    first = experiments[0]
+    kind = type(first)
+    spec = vars(kind).get("BATCH")
+    if not first.config["batched"] or not spec:
+        return None
+    module_name, _, class_name = spec.partition(":")
+    batch_type = getattr(importlib.import_module(module_name), class_name)
+    if not (isinstance(batch_type, type) and issubclass(batch_type, BatchExperiment) and batch_type.EXPERIMENT is kind):
+        raise TypeError(f"{kind.__qualname__}.BATCH names {spec}, which is no BatchExperiment of {kind.__qualname__}")
+    reason = batch_type.unsupported(experiments)
+    if reason is not None:
+        logger.info("%s runs hero by hero (%s has no batch for %s)", kind.__qualname__, batch_type.__qualname__, reason)
+        return None
+    return batch_type(experiments, agents)

@@ -1,0 +1,121 @@
+"""The batched path of many heroes (:mod:`rllib_integration.batch_experiment`): ``CarlaVectorEnv`` stepping a world
+through ``RouteExperimentBatch`` gives, step for step, what the heroes' own ``RouteExperiment`` hooks give (the same
+observations, rewards, ends and infos, through collisions, red lights, leaving the lanes and respawns), with the
+embedded world's one-call reads and with the actor-by-actor reads a CARLA server gets; configurations it does not
+take, and subclasses, run hero by hero."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pytest
+
+from ppo_example.ppo_batch import RouteExperimentBatch, commands_ahead
+from ppo_example.ppo_experiment import COMMANDS, RouteExperiment
+from rllib_integration import CarlaVectorEnv, EnvUsageError
+from rllib_integration.routes.planner import RoadOption
+
+
+def route_config(heroes: int = 8, **others) -> dict:
+    return {"carla": {"simulator": "embedded", "enable_rendering": False},
+            "experiment": {"type": RouteExperiment, "town": "RingTown", "heroes": heroes,
+                           "hero": {"sensors": {"vlidar": {"type": "sensor.virtual_lidar", "rays": 16}}},
+                           "background_activity": {"n_vehicles": 30, "n_walkers": 6, "seed": 0},
+                           "others": {"route_length": [60, 150], "max_idle_s": 3, "overspeed_end": 10, **others}}}
+
+
+def assert_same_step(batched, by_hero, step):
+    for name, a, b in zip(("observations", "rewards", "terminated", "truncated"), batched[:4], by_hero[:4]):
+        assert a.dtype == b.dtype and np.array_equal(a, b), (step, name, np.argwhere(a != b)[:5])
+    infos_a, infos_b = batched[4], by_hero[4]
+    assert set(infos_a) == set(infos_b), (step, set(infos_a) ^ set(infos_b))
+    for key, value in infos_a.items():
+        assert value.dtype == infos_b[key].dtype, (step, key)
+        assert list(value) == list(infos_b[key]) if value.dtype == object else np.array_equal(value, infos_b[key]), \
+            (step, key, value, infos_b[key])
+
+
+class ActorByActorWorld:
+    """The embedded world without its one-call reads (``vehicle_kinematics``, ``actor_poses``): the batch reads each
+    hero and actor through the carla API, as on a CARLA server."""
+
+    def __init__(self, world):
+        self._world = world
+
+    def __getattr__(self, name):
+        if name in ("vehicle_kinematics", "actor_poses"):
+            raise AttributeError(name)
+        return getattr(self._world, name)
+
+
+@pytest.mark.parametrize("reads", ["one call", "actor by actor"])
+def test_the_batch_steps_as_the_heroes_own_experiments_do(reads, monkeypatch):
+    batched, by_hero = CarlaVectorEnv(route_config()), CarlaVectorEnv(dict(route_config(), experiment=dict(
+        route_config()["experiment"], batched=False)))
+    try:
+        assert isinstance(batched.world.batch, RouteExperimentBatch) and by_hero.world.batch is None
+        assert "vlidar" not in batched.world.agents[0].sensor_interface.sensors, "the batch measures the rays itself"
+        if reads == "actor by actor":
+            core = batched.world.core
+            monkeypatch.setattr(core, "world", ActorByActorWorld(core.world))
+        first_a, first_b = batched.reset(seed=5), by_hero.reset(seed=5)
+        assert np.array_equal(first_a[0], first_b[0]) and first_a[1].keys() == first_b[1].keys()
+        rng = np.random.default_rng(1)
+        reasons: dict[str, int] = {}
+        for step in range(260 if reads == "one call" else 90):
+            actions = rng.uniform(-1.0, 1.0, (8, 2)).astype(np.float32)
+            actions[:, 0] = 0.3 + 0.7 * np.abs(actions[:, 0])  # on and nearly straight: they meet cars and lights
+            actions[:, 1] *= 0.03
+            a, b = batched.step(actions), by_hero.step(actions)
+            assert_same_step(a, b, step)
+            if "end_reason" in a[4]:
+                for reason in a[4]["end_reason"][a[4]["_end_reason"]]:
+                    reasons[reason] = reasons.get(reason, 0) + 1
+        assert sum(reasons.values()) >= 5, reasons
+        if reads == "one call":
+            assert {"veh", "red", "outside_lanes"} <= set(reasons), reasons
+    finally:
+        batched.close()
+        by_hero.close()
+
+
+def test_what_the_batch_does_not_take_runs_hero_by_hero(caplog):
+    class Own(RouteExperiment):  # a subclass may change any hook: its heroes run hero by hero
+        pass
+
+    with caplog.at_level(logging.INFO):
+        for experiment, batched in ((dict(type=Own), None), (dict(batched=False), None),
+                                    (dict(others={"control": "levels", "steer": "route"}), None),
+                                    ({}, RouteExperimentBatch)):
+            config = route_config(heroes=2)
+            config["experiment"].update(experiment)
+            if "others" in experiment:
+                config["experiment"]["others"] = dict(route_config()["experiment"]["others"], **experiment["others"])
+            env = CarlaVectorEnv(config)
+            try:
+                assert type(env.world.batch) is batched if batched else env.world.batch is None, experiment
+            finally:
+                env.close()
+    assert "runs hero by hero (RouteExperimentBatch has no batch for control levels with steer route)" in caplog.text
+
+
+def test_a_batch_of_wrong_actions_is_one_clear_error():
+    env = CarlaVectorEnv(route_config(heroes=2))
+    try:
+        env.reset(seed=0)
+        with pytest.raises(EnvUsageError, match=r"actions of shape \(2,\) are not a batch of Box"):
+            env.step(np.zeros(2, np.float32))
+        with pytest.raises(EnvUsageError, match="not a batch"):
+            env.step(np.full((2, 2), 3.0, np.float32))
+    finally:
+        env.close()
+
+
+def test_the_command_ahead_is_the_next_turn_within_the_lookahead():
+    follow, left = RoadOption.LANEFOLLOW, RoadOption.LEFT
+    options = [follow] * 40 + [left] * 5 + [follow] * 10
+    commands = commands_ahead(options)
+    assert commands[15] == COMMANDS.index(left), "the 25 points after point 15 reach the turn at point 40"
+    assert commands[14] == COMMANDS.index(follow) and commands[44] == COMMANDS.index(follow)
+    assert commands[39] == COMMANDS.index(left) and commands[-1] == COMMANDS.index(follow)
