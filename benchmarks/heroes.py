@@ -8,6 +8,8 @@ end often, as early in training: resets and respawns count) and the memory each 
 Experiments are ``benchmarks/sampling.py``'s: ``vector`` (4 floats from map queries), ``vlidar`` (the PPO
 example's virtual LiDAR and route task), ``traffic`` (the traffic recipe's rays, light and obstacles ahead on the
 route, target-speed levels) and ``birdview`` (the DQN quickstart's 64 px BirdView and speed).
+Each ``CarlaVectorEnv`` row is measured hero by hero (one experiment instance per hero) and, where the experiment
+has a batched twin for the configuration (``vlidar``: ``RouteExperimentBatch``), batched (every hero at once).
 Each row is one process's figure; run it several times on a shared machine and report the range.
 """
 
@@ -49,9 +51,15 @@ def single(kind: str, vehicles: int, steps: int, seed: int) -> tuple[float, floa
         env.close()
 
 
-def shared(kind: str, vehicles: int, heroes: int, steps: int, seed: int) -> tuple[float, float, int]:
-    """(agent steps/s, RSS after, episodes) of one CarlaVectorEnv of ``heroes`` heroes."""
-    env = CarlaVectorEnv(env_config(kind, vehicles), num_envs=heroes)
+def shared(kind: str, vehicles: int, heroes: int, steps: int, seed: int, batched: bool) -> tuple[float, float, int] | None:
+    """(agent steps/s, RSS after, episodes) of one CarlaVectorEnv of ``heroes`` heroes, stepped through the
+    experiment's batched twin or hero by hero (None: the experiment has no batch for this configuration)."""
+    config = env_config(kind, vehicles)
+    config["experiment"]["batched"] = batched
+    env = CarlaVectorEnv(config, num_envs=heroes)
+    if batched and env.world.batch is None:
+        env.close()
+        return None
     env.action_space.seed(seed)
     try:
         env.reset(seed=seed)
@@ -76,17 +84,21 @@ def main() -> None:
     parser.add_argument("--steps", type=positive_int, default=3000, help="agent steps measured per row")
     parser.add_argument("--seed", type=non_negative_int, default=0, help="seed of the episodes and actions")
     args = parser.parse_args()
-    print(f"{'experiment':<10} {'env':<24} {'agent steps/s':>14} {'episodes':>9} {'RSS MB':>8} {'MB per hero':>12}",
+    print(f"{'experiment':<10} {'env':<40} {'agent steps/s':>14} {'episodes':>9} {'RSS MB':>8} {'MB per hero':>12}",
           flush=True)
     for kind in args.experiments:
         rate, rss, episodes = single(kind, args.vehicles, args.steps, args.seed)
-        print(f"{kind:<10} {'CarlaEnv (1 hero)':<24} {rate:>14,.0f} {episodes:>9} {rss:>8.0f} {'':>12}", flush=True)
+        print(f"{kind:<10} {'CarlaEnv (1 hero)':<40} {rate:>14,.0f} {episodes:>9} {rss:>8.0f} {'':>12}", flush=True)
         for heroes in args.heroes:
-            before = rss_mb()
-            rate, rss, episodes = shared(kind, args.vehicles, heroes, args.steps, args.seed)
-            per_hero = (rss - before) / heroes if heroes > 1 else float("nan")
-            print(f"{kind:<10} {f'CarlaVectorEnv ({heroes} heroes)':<24} {rate:>14,.0f} {episodes:>9} {rss:>8.0f} "
-                  f"{per_hero:>12.1f}", flush=True)
+            for batched in (False, True):
+                before = rss_mb()
+                measured = shared(kind, args.vehicles, heroes, args.steps, args.seed, batched)
+                if measured is None:
+                    continue
+                rate, rss, episodes = measured
+                per_hero = (rss - before) / heroes if heroes > 1 else float("nan")
+                name = f"CarlaVectorEnv ({heroes} heroes, {'batched' if batched else 'hero by hero'})"
+                print(f"{kind:<10} {name:<40} {rate:>14,.0f} {episodes:>9} {rss:>8.0f} {per_hero:>12.1f}", flush=True)
 
 
 if __name__ == "__main__":

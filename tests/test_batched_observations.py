@@ -2,6 +2,9 @@
 call per frame, the BirdView's actors read once per frame; each hero gets what it would measure alone."""
 
 import numpy as np
+import pytest
+
+from conftest import shared_map
 
 from ppo_example.ppo_experiment import RouteExperiment
 from rllib_integration import CarlaVectorEnv
@@ -9,10 +12,38 @@ from rllib_integration.sensors import birdview, virtual_lidar
 
 
 def vector_env(sensors: dict, heroes: int) -> CarlaVectorEnv:
+    """Heroes with their own sensors (hero by hero: the batch measures the rays without a sensor of each hero's)."""
     config = {"carla": {"simulator": "embedded", "enable_rendering": False},
               "experiment": {"type": RouteExperiment, "town": "GridTown", "hero": {"sensors": sensors},
-                             "background_activity": {"n_vehicles": 6, "n_walkers": 4, "seed": 2}}}
+                             "background_activity": {"n_vehicles": 6, "n_walkers": 4, "seed": 2}, "batched": False}}
     return CarlaVectorEnv(config, num_envs=heroes)
+
+
+@pytest.mark.parametrize("town", ["GridTown", "Town10HD"])
+def test_stepping_over_the_clear_samples_meets_what_every_sample_meets(town):
+    """The march skips the samples a pixel's clearance rules out: the same first edge and marking as sampling every
+    step, for heroes on and off the roads and near the raster's borders."""
+    from rllib_integration.common.map_raster import map_layer
+    from rllib_integration.embedded.maps.towns import load_map, resolve_town
+    town_map = load_map(*resolve_town(str(shared_map(town)) if town.startswith("Town") else town))
+    layer = map_layer(town_map, virtual_lidar.RASTER_PPM)
+    road, marking, road_clear, marking_clear = virtual_lidar._MASKS.get(layer, virtual_lidar._masks)
+    rng = np.random.default_rng(0)
+    points = np.array([(w.transform.location.x, w.transform.location.y) for w in town_map.generate_waypoints(2.0)])
+    origins = points[rng.integers(len(points), size=1500)] + rng.normal(0.0, 3.0, (1500, 2))
+    origins[:40, 0] = layer.origin_x + rng.uniform(-5.0, 5.0, 40)
+    origins[40:80, 1] = layer.origin_y + rng.uniform(-5.0, 5.0, 40)
+    yaws, angles = rng.uniform(-np.pi, np.pi, 1500), virtual_lidar.ray_angles(32, 360.0)
+    nothing, none_ids = np.zeros((0, 2)), np.zeros(0, np.int64)
+    rays = []
+    for clear in ((np.zeros_like(road_clear), np.zeros_like(marking_clear)), (road_clear, marking_clear)):
+        out = np.empty((1500, 32, 3), np.float32)
+        virtual_lidar.march_rays(origins, yaws, np.arange(1500), angles, virtual_lidar.MARCH_STEP, 40.0, road, marking,
+                                 *clear, layer.origin_x, layer.origin_y, layer.pixels_per_meter, nothing, np.zeros(0),
+                                 nothing, none_ids, out)
+        rays.append(out)
+    assert np.array_equal(*rays)
+    assert (rays[0][:, :, 0] == 40.0).any() and (rays[0][:, :, 0] < 1.0).any(), "far and near edges both met"
 
 
 def test_every_heros_rays_are_measured_in_one_call_a_frame_and_equal_its_rays_measured_alone(monkeypatch):

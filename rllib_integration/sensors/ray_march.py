@@ -38,16 +38,19 @@ def box_distance(ox: float, oy: float, dx: float, dy: float, cx: float, cy: floa
 
 @njit(cache=True)
 def march_rays(origins: np.ndarray, yaws: np.ndarray, self_ids: np.ndarray, angles: np.ndarray, step: float,
-               max_range: float, road: np.ndarray, marking: np.ndarray, origin_x: float, origin_y: float,
-               ppm: float, box_centres: np.ndarray, box_yaws: np.ndarray, box_extents: np.ndarray,
-               box_ids: np.ndarray, out: np.ndarray) -> None:
+               max_range: float, road: np.ndarray, marking: np.ndarray, road_clear: np.ndarray,
+               marking_clear: np.ndarray, origin_x: float, origin_y: float, ppm: float, box_centres: np.ndarray,
+               box_yaws: np.ndarray, box_extents: np.ndarray, box_ids: np.ndarray, out: np.ndarray) -> None:
     """Fill ``out`` (H, R, 3) with road edge, marking and obstacle distances of the R rays (``angles`` from the
     heading, radians, positive to the right) of H heroes at ``origins`` (H, 2) with ``yaws`` (H,) radians.
 
     ``road`` / ``marking``: boolean rasters (row = (y - origin_y) * ppm, column = (x - origin_x) * ppm); off the
     raster counts as off the road and as no marking. A road edge or marking met at march step k (k = 1, 2, ...)
-    reads ``(k - 1) * step``; none met reads ``max_range``. Boxes (centres (B, 2), yaws (B,), half extents
-    (B, 2)) farther than ``max_range + 10`` m from a hero, or whose id is the hero's ``self_ids``, are skipped.
+    reads ``(k - 1) * step``; none met reads ``max_range``. ``road_clear`` / ``marking_clear``
+    (:func:`clearances`): metres around each pixel where the ray can meet no edge / marking, so the march steps
+    over the samples that lie within them (the same first hit as sampling every step). Boxes (centres (B, 2), yaws
+    (B,), half extents (B, 2)) farther than ``max_range + 10`` m from a hero, or whose id is the hero's
+    ``self_ids``, are skipped.
     """
     rows, cols = road.shape
     steps = int(max_range / step + 1e-6)
@@ -65,7 +68,8 @@ def march_rays(origins: np.ndarray, yaws: np.ndarray, self_ids: np.ndarray, angl
             dx, dy = math.cos(heading), math.sin(heading)
             edge, line = max_range, max_range
             found_edge, found_line = False, False
-            for k in range(1, steps + 1):
+            k = 1
+            while k <= steps:
                 distance = k * step
                 px = int((x + dx * distance - origin_x) * ppm)
                 py = int((y + dy * distance - origin_y) * ppm)
@@ -76,9 +80,36 @@ def march_rays(origins: np.ndarray, yaws: np.ndarray, self_ids: np.ndarray, angl
                     line, found_line = distance - step, True
                 if found_edge and found_line:
                     break
+                clear = np.inf  # the samples nearer than this cannot meet what is still looked for
+                if 1 <= px < cols - 1 and 1 <= py < rows - 1:
+                    if not found_edge:
+                        clear = road_clear[py, px]
+                    if not found_line:
+                        clear = min(clear, marking_clear[py, px])
+                    k += max(1, int(math.ceil(clear / step)))
+                else:
+                    k += 1
             nearest = np.inf
             for n in range(count):
                 b = near[n]
                 nearest = min(nearest, box_distance(x, y, dx, dy, box_centres[b, 0], box_centres[b, 1], box_yaws[b],
                                                     box_extents[b, 0], box_extents[b, 1]))
             out[h, r, 0], out[h, r, 1], out[h, r, 2] = edge, line, min(nearest, max_range)
+
+
+def clearances(road: np.ndarray, marking: np.ndarray, ppm: float) -> tuple[np.ndarray, np.ndarray]:
+    """For :func:`march_rays`: metres from each pixel within which a ray sampled anywhere in it meets no road edge
+    (a pixel off the road or off the raster) and no lane marking: the distance between pixel centres to the nearest
+    such pixel (exact Euclidean), less one pixel's diagonal twice over (the sample and the pixel met may lie
+    anywhere in theirs). A sample just below the raster's first row or column reads that row or column (the march
+    truncates towards zero), so it is padded with a copy of them."""
+    import cv2
+    margin = 2.0 * math.sqrt(2.0) / ppm
+
+    def clear(free: np.ndarray, outside: int) -> np.ndarray:
+        padded = np.pad(free.astype(np.uint8), ((1, 0), (1, 0)), mode="edge")  # truncation's row and column -1
+        padded = np.pad(padded, ((1, 1), (1, 1)), constant_values=outside)  # then off the raster
+        distance = cv2.distanceTransform(padded, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)[2:-1, 2:-1]
+        return np.maximum(distance / ppm - margin, 0.0).astype(np.float64)
+
+    return clear(road, 0), clear(~marking, 1)

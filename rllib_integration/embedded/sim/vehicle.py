@@ -43,7 +43,6 @@ class Vehicle(Actor, carla.Vehicle):
         super().__init__(*args, **kwargs)
         self.slot = -1  # row in the kernel's VehicleStates, kept by the kernel
         self.physics = copy_physics(physics)  # as spawned or last applied; wheel positions local, cm
-        self._control = carla.VehicleControl()
         self._light_state = carla.VehicleLightState.NONE
         self._ackermann: carla.VehicleAckermannControl | None = None
         self._ackermann_settings = carla.AckermannControllerSettings()
@@ -162,13 +161,10 @@ class Vehicle(Actor, carla.Vehicle):
             what = f"{self.type_id}.apply_control"
             for name, value in (("throttle", throttle), ("steer", steer), ("brake", brake)):
                 finite_number(value, f"{what}: {name}")  # raises, naming the first that is not a number
-        clamped = carla.VehicleControl(
-            throttle=min(max(throttle, 0.0), 1.0), steer=min(max(steer, -1.0), 1.0), brake=min(max(brake, 0.0), 1.0),
-            hand_brake=bool(control.hand_brake), reverse=bool(control.reverse),
-            manual_gear_shift=bool(control.manual_gear_shift), gear=int(control.gear))
-        self._control = clamped
         self._stop_ackermann()
-        self._write_control(clamped)
+        self._row()[_CONTROL] = (min(max(throttle, 0.0), 1.0), min(max(steer, -1.0), 1.0), min(max(brake, 0.0), 1.0),
+                                 1.0 if control.reverse else 0.0, 1.0 if control.hand_brake else 0.0,
+                                 1.0 if control.manual_gear_shift else 0.0, int(control.gear))
 
     def _write_control(self, control: carla.VehicleControl) -> None:
         self._row()[_CONTROL] = (control.throttle, control.steer, control.brake, 1.0 if control.reverse else 0.0,
