@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 
+import cv2
 import numpy as np
 from numba import njit
 
@@ -47,8 +48,8 @@ def march_rays(origins: np.ndarray, yaws: np.ndarray, self_ids: np.ndarray, angl
     ``road`` / ``marking``: boolean rasters (row = (y - origin_y) * ppm, column = (x - origin_x) * ppm); off the
     raster counts as off the road and as no marking. A road edge or marking met at march step k (k = 1, 2, ...)
     reads ``(k - 1) * step``; none met reads ``max_range``. ``road_clear`` / ``marking_clear``
-    (:func:`clearances`): metres around each pixel where the ray can meet no edge / marking, so the march steps
-    over the samples that lie within them (the same first hit as sampling every step). Boxes (centres (B, 2), yaws
+    (:func:`clearances`): how many samples a ray sampled in each pixel can go on without meeting an edge / a
+    marking, so the march steps over them (the same first hit as sampling every step). Boxes (centres (B, 2), yaws
     (B,), half extents (B, 2)) farther than ``max_range + 10`` m from a hero, or whose id is the hero's
     ``self_ids``, are skipped.
     """
@@ -80,13 +81,13 @@ def march_rays(origins: np.ndarray, yaws: np.ndarray, self_ids: np.ndarray, angl
                     line, found_line = distance - step, True
                 if found_edge and found_line:
                     break
-                clear = np.inf  # the samples nearer than this cannot meet what is still looked for
+                skip = 255  # the samples after this one that cannot meet what is still looked for, plus one
                 if 1 <= px < cols - 1 and 1 <= py < rows - 1:
                     if not found_edge:
-                        clear = road_clear[py, px]
+                        skip = road_clear[py, px]
                     if not found_line:
-                        clear = min(clear, marking_clear[py, px])
-                    k += max(1, int(math.ceil(clear / step)))
+                        skip = min(skip, marking_clear[py, px])
+                    k += max(1, skip)
                 else:
                     k += 1
             nearest = np.inf
@@ -97,19 +98,20 @@ def march_rays(origins: np.ndarray, yaws: np.ndarray, self_ids: np.ndarray, angl
             out[h, r, 0], out[h, r, 1], out[h, r, 2] = edge, line, min(nearest, max_range)
 
 
-def clearances(road: np.ndarray, marking: np.ndarray, ppm: float) -> tuple[np.ndarray, np.ndarray]:
-    """For :func:`march_rays`: metres from each pixel within which a ray sampled anywhere in it meets no road edge
-    (a pixel off the road or off the raster) and no lane marking: the distance between pixel centres to the nearest
-    such pixel (exact Euclidean), less one pixel's diagonal twice over (the sample and the pixel met may lie
-    anywhere in theirs). A sample just below the raster's first row or column reads that row or column (the march
-    truncates towards zero), so it is padded with a copy of them."""
-    import cv2
-    margin = 2.0 * math.sqrt(2.0) / ppm
+def clearances(road: np.ndarray, marking: np.ndarray, ppm: float, step: float) -> tuple[np.ndarray, np.ndarray]:
+    """For :func:`march_rays`: how many samples ``step`` metres apart a ray sampled anywhere in each pixel can go on
+    without meeting a road edge (a pixel off the road or off the raster) / a lane marking (uint8, at most 255): the
+    distance between pixel centres to the nearest such pixel (exact Euclidean), less one pixel's diagonal (half of
+    it for the sample, anywhere in its pixel, half for the pixel met), in whole steps. The march reads these only
+    away from the raster's border. A sample just below the raster's
+    first row or column reads that row or column (the march truncates towards zero), so it is padded with a copy
+    of them."""
+    margin = math.sqrt(2.0) / ppm
 
     def clear(free: np.ndarray, outside: int) -> np.ndarray:
         padded = np.pad(free.astype(np.uint8), ((1, 0), (1, 0)), mode="edge")  # truncation's row and column -1
         padded = np.pad(padded, ((1, 1), (1, 1)), constant_values=outside)  # then off the raster
         distance = cv2.distanceTransform(padded, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)[2:-1, 2:-1]
-        return np.maximum(distance / ppm - margin, 0.0).astype(np.float64)
+        return np.clip(np.floor((distance / ppm - margin) / step), 0, 255).astype(np.uint8)
 
     return clear(road, 0), clear(~marking, 1)

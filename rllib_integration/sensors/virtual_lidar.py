@@ -53,7 +53,7 @@ _MASKS: IdentityCache[tuple[np.ndarray, ...]] = IdentityCache(4)
 
 def _masks(layer: Any) -> tuple[np.ndarray, ...]:
     road, marking = ROAD_LABELS[layer.labels], MARKING_LABELS[layer.labels]
-    return (road, marking) + clearances(road, marking, layer.pixels_per_meter)
+    return (road, marking) + clearances(road, marking, layer.pixels_per_meter, MARCH_STEP)
 
 
 class ObstacleTable(PerFrame):
