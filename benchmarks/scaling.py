@@ -7,7 +7,9 @@ GPU against the CPU (torch alone).
     python3 benchmarks/scaling.py --processes 1 2 4 8 16 --heroes-per-world 1 8 32 64 128 256 --vehicles 0 30 60
 
 Each process steps its own world for ``--steps`` agent steps after a warm-up; all start measuring together
-(a shared start time), so the sum of their rates is the machine's. Experiments are ``benchmarks/sampling.py``'s.
+(a shared start time), so the sum of their rates is the machine's. Experiments are ``benchmarks/sampling.py``'s;
+worlds step through the experiment's batched twin where it has one (``--hero-by-hero`` adds the one-process rows
+with every hero stepped through its own experiment instance).
 """
 
 from __future__ import annotations
@@ -28,11 +30,15 @@ from rllib_integration.arguments import non_negative_int, positive_int  # noqa: 
 WARMUP_TICKS = 20  # ticks before measuring: compiled code loaded, first episodes begun
 
 
-def world_rate(kind: str, vehicles: int, heroes: int, steps: int, seed: int, start_at: float) -> float:
-    """Agent steps/s of one world of ``heroes`` heroes, measured from ``start_at`` (a wall-clock time)."""
+def world_rate(kind: str, vehicles: int, heroes: int, steps: int, seed: int, start_at: float,
+               batched: bool = True) -> float:
+    """Agent steps/s of one world of ``heroes`` heroes, measured from ``start_at`` (a wall-clock time), through the
+    experiment's batched twin where it has one (``batched``) or hero by hero."""
     from benchmarks.sampling import env_config
     from rllib_integration import CarlaVectorEnv
-    env = CarlaVectorEnv(env_config(kind, vehicles), num_envs=heroes)
+    config = env_config(kind, vehicles)
+    config["experiment"]["batched"] = batched
+    env = CarlaVectorEnv(config, num_envs=heroes)
     env.action_space.seed(seed)
     try:
         env.reset(seed=seed)
@@ -49,11 +55,12 @@ def world_rate(kind: str, vehicles: int, heroes: int, steps: int, seed: int, sta
 
 
 def parallel_rates(processes: int, kind: str, vehicles: int, heroes: int, steps: int, seed: int,
-                   setup_s: float) -> list[float]:
+                   setup_s: float, batched: bool = True) -> list[float]:
     """Each process's agent steps/s, ``processes`` worlds measured at the same time."""
     start_at = time.time() + setup_s
     with ProcessPoolExecutor(processes, mp_context=get_context("spawn")) as pool:
-        futures = [pool.submit(world_rate, kind, vehicles, heroes, steps, seed + i, start_at) for i in range(processes)]
+        futures = [pool.submit(world_rate, kind, vehicles, heroes, steps, seed + i, start_at, batched)
+                   for i in range(processes)]
         return [future.result() for future in futures]
 
 
@@ -125,6 +132,8 @@ def main() -> None:
     parser.add_argument("--learner-devices", nargs="*", default=["cpu", "cuda"],
                         help="torch devices the learner update is timed on (a missing one is skipped)")
     parser.add_argument("--seed", type=non_negative_int, default=0, help="seed of the episodes and actions")
+    parser.add_argument("--hero-by-hero", action="store_true", help="also measure the one-process rows with every "
+                        "hero stepped through its own experiment instance (experiment.batched: false)")
     args = parser.parse_args()
     kind = args.experiment
     print(f"experiment {kind}; {os.cpu_count()} CPUs", flush=True)
@@ -136,11 +145,15 @@ def main() -> None:
         base = base or total / processes
         print(f"{processes:>9} {args.heroes:>12} {total:>14,.0f} {total / processes:>12,.0f} "
               f"{total / processes / base:>10.0%}", flush=True)
-    print(f"\n{'heroes/world':>12} {'vehicles':>8} {'agent steps/s':>14} {'ms per tick':>12}")
+    print(f"\n{'heroes/world':>12} {'vehicles':>8} {'path':>12} {'agent steps/s':>14} {'ms per tick':>12}")
     for vehicles in args.vehicles:
         for heroes in args.heroes_per_world:
-            rate = parallel_rates(1, kind, vehicles, heroes, max(args.steps, heroes * 20), args.seed, 0.0)[0]
-            print(f"{heroes:>12} {vehicles:>8} {rate:>14,.0f} {1000.0 * heroes / rate:>12.2f}", flush=True)
+            for batched in (True, False) if args.hero_by_hero else (True,):
+                rate = parallel_rates(1, kind, vehicles, heroes, max(args.steps, heroes * 20), args.seed, 0.0,
+                                      batched)[0]
+                path = "batched" if batched else "hero by hero"
+                print(f"{heroes:>12} {vehicles:>8} {path:>12} {rate:>14,.0f} {1000.0 * heroes / rate:>12.2f}",
+                      flush=True)
     import torch
     print(f"\n{'network':>8} {'batch':>6} {'device':>8} {'ms per update':>14}")
     for network, batch in (("dqn", 128), ("ppo", 256), ("ppo", 4096)):

@@ -34,6 +34,9 @@ from .base_experiment import BaseExperiment
 
 logger = logging.getLogger(__name__)
 
+#: Heroes a world needs before its batch pays: a batch's fixed costs a tick are a lone hero's whole step.
+MIN_HEROES = 2
+
 
 @dataclass
 class BatchOutcome:
@@ -98,12 +101,12 @@ class BatchExperiment:
 def make_batch(experiments: Sequence[BaseExperiment], agents: Sequence[Any]) -> BatchExperiment | None:
     """The batched twin of ``experiments`` (the heroes of one world, instances of one class) over ``agents``, or None
     where they run hero by hero: ``experiment.batched`` is false, their class names no ``BATCH`` of its own (a
-    subclass does not inherit its parent's: its hooks may differ), or the batch does not take their configuration
-    (logged with the reason)."""
+    subclass does not inherit its parent's: its hooks may differ), the world has one hero (:data:`MIN_HEROES`), or
+    the batch does not take their configuration (logged with the reason)."""
     first = experiments[0]
     kind = type(first)
     spec = vars(kind).get("BATCH")
-    if not first.config["batched"] or not spec:
+    if not first.config["batched"] or not spec or len(experiments) < MIN_HEROES:
         return None
     module_name, _, class_name = spec.partition(":")
     batch_type = getattr(importlib.import_module(module_name), class_name)

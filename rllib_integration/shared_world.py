@@ -143,25 +143,26 @@ class SharedWorld:
         return outcomes, firsts
 
     def step_batch(self, acting: np.ndarray, actions: Any, respawn: Iterable[int] = (),
-                   rng: np.random.Generator | None = None) -> tuple[BatchOutcome, np.ndarray, Any, list[dict]]:
+                   rng: np.random.Generator | None = None) -> tuple[BatchOutcome | None, np.ndarray, Any, list[dict]]:
         """:meth:`step` through :attr:`batch`: heroes ``acting`` act with ``actions`` (a batch, a row each), heroes
-        ``respawn`` start anew. Returns the acting heroes' outcome, and the respawned heroes (in order), their first
-        observations (a batch) and infos."""
+        ``respawn`` start anew. Returns the acting heroes' outcome (None where none acted), and the respawned heroes
+        (in order), their first observations (a batch) and infos."""
         respawn = np.asarray(list(respawn), dtype=np.int64)
-        controls = list(zip((self.agents[k] for k in acting), self.batch.controls(acting, actions)))
+        controls = list(zip((self.agents[k] for k in acting), self.batch.controls(acting, actions))) if len(acting) \
+            else []
         with self.core.recovering(self.agents):
             for index in respawn:
                 self.agents[index].release_hero()  # the ended hero and its sensors
                 self._equip(index, self._place(index, rng, make_room=False))
             sensor_data = self.core.tick_heroes(controls + [(self.agents[index], None) for index in respawn])
-        outcome = self.batch.step(acting, self.core.frame, sensor_data[:len(acting)])
+        outcome = self.batch.step(acting, self.core.frame, sensor_data[:len(acting)]) if len(acting) else None
         observations, infos = self._first_observations(respawn, sensor_data[len(acting):]) if len(respawn) \
             else (None, [])
         if self.live is not None:
             first = np.flatnonzero(acting == 0)
             self._show(StepOutcome(outcome.observations[first[0]], float(outcome.rewards[first[0]]), False, False,
                                    {key: values[first[0]] for key, values in outcome.infos.items()})
-                       if len(first) else None, 0 in respawn)
+                       if len(first) else None, 0 in respawn)  # (hero 0 acting: an outcome)
         return outcome, respawn, observations, infos
 
     def _first_observations(self, indices: np.ndarray, sensor_data: list[dict[str, Any]]) -> tuple[Any, list[dict]]:

@@ -137,10 +137,11 @@ class CarlaVectorEnv(gym.vector.VectorEnv):
             acting = np.flatnonzero(~ending)
             outcome, respawned, first_observations, first_infos = world.step_batch(
                 acting, actions[offset + acting], np.flatnonzero(ending), self._rng)
-            rows = offset + acting
-            observations[rows], rewards[rows] = outcome.observations, outcome.rewards
-            terminated[rows], truncated[rows] = outcome.terminated, outcome.truncated
-            merge_infos(infos, self.num_envs, rows, outcome.infos, outcome.end_reasons)
+            if outcome is not None:
+                rows = offset + acting
+                observations[rows], rewards[rows] = outcome.observations, outcome.rewards
+                terminated[rows], truncated[rows] = outcome.terminated, outcome.truncated
+                merge_infos(infos, self.num_envs, rows, outcome.infos, outcome.end_reasons)
             if len(respawned):
                 observations[offset + respawned] = first_observations
                 firsts += [(offset + int(index), info) for index, info in zip(respawned, first_infos)]

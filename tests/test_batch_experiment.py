@@ -80,6 +80,31 @@ def test_the_batch_steps_as_the_heroes_own_experiments_do(reads, monkeypatch):
         by_hero.close()
 
 
+def test_heroes_whose_episodes_ended_together_are_respawned_by_a_step_in_which_nobody_acts():
+    env = CarlaVectorEnv(route_config(heroes=2, max_idle_s=0.5))
+    try:
+        assert isinstance(env.world.batch, RouteExperimentBatch)
+        env.reset(seed=0)
+        ends = respawns_alone = 0
+        for _ in range(80):  # braking: both idle out together (0.5 s), and the next step only respawns them
+            observations, rewards, terminated, truncated, infos = env.step(np.array([[-1.0, 0.0]] * 2, np.float32))
+            if np.asarray(infos.get("_simulator_restarts", [False, False])).all():  # both heroes' first observations
+                assert not rewards.any() and not terminated.any() and "_speed" not in infos
+                respawns_alone += 1
+            ends += int((terminated | truncated).sum())
+        assert ends >= 6 and respawns_alone >= 3
+    finally:
+        env.close()
+
+
+def test_a_world_of_one_hero_runs_hero_by_hero():
+    env = CarlaVectorEnv(route_config(heroes=1))
+    try:
+        assert env.world.batch is None, "a batch's costs a tick are a lone hero's whole step"
+    finally:
+        env.close()
+
+
 def test_what_the_batch_does_not_take_runs_hero_by_hero(caplog):
     class Own(RouteExperiment):  # a subclass may change any hook: its heroes run hero by hero
         pass
