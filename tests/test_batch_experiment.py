@@ -68,6 +68,7 @@ def test_the_batch_steps_as_the_heroes_own_experiments_do(reads, monkeypatch):
             actions[:, 0] = 0.3 + 0.7 * np.abs(actions[:, 0])  # on and nearly straight: they meet cars and lights
             actions[:, 1] *= 0.03
             a, b = batched.step(actions), by_hero.step(actions)
+            assert batched.observation_space.contains(a[0]), "a batch of the single observation space"
             assert_same_step(a, b, step)
             if "end_reason" in a[4]:
                 for reason in a[4]["end_reason"][a[4]["_end_reason"]]:
