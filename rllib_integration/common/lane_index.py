@@ -160,9 +160,12 @@ def lane_decisions(xyz: np.ndarray, yaws: np.ndarray, counts: np.ndarray, sx: np
                    uncertain: np.ndarray) -> None:
     """Fill ``decided`` (outside or not) and ``uncertain`` (the samples do not settle it) for every point."""
     span = int(math.ceil(reach / cell))
+    near = np.empty(sx.shape[0], dtype=np.int64)  # the samples within reach of a point
+    distances = np.empty(sx.shape[0])
     for k in range(xyz.shape[0]):
         x, y = xyz[k, 0], xyz[k, 1]
         cx, cy = int((x - origin_x) // cell), int((y - origin_y) // cell)
+        count = 0
         nearest, nearest_d = -1, np.inf  # the nearest centre line
         best_score = np.inf  # and how far out of the lane the point is whose lane it lies least out of (0: inside)
         low_z, high_z = np.inf, -np.inf
@@ -174,6 +177,8 @@ def lane_decisions(xyz: np.ndarray, yaws: np.ndarray, counts: np.ndarray, sx: np
                     d = math.sqrt((sx[s] - x) ** 2 + (sy[s] - y) ** 2)
                     if d > reach:
                         continue
+                    near[count], distances[count] = s, d
+                    count += 1
                     low_z, high_z = min(low_z, sz[s]), max(high_z, sz[s])
                     best_score = min(best_score, max(d - swidth[s] / 2.0, 0.0))
                     if d < nearest_d:
@@ -190,17 +195,13 @@ def lane_decisions(xyz: np.ndarray, yaws: np.ndarray, counts: np.ndarray, sx: np
         unsure = abs(nearest_d - (swidth[nearest] / 2.0 + allowed_out)) < distance_margin
         if not unsure and counts[k] and sdriving[nearest] and not sjunction[nearest]:
             unsure = abs(difference - wrong_way_angle) < angle_margin
-        if not unsure:  # the map's lane may be another about as near, or one the point lies in: any deciding otherwise
-            for row in range(max(cy - span, 0), min(cy + span + 1, rows)):
-                for column in range(max(cx - span, 0), min(cx + span + 1, columns)):
-                    c = row * columns + column
-                    for j in range(starts[c], starts[c + 1]):
-                        s = order[j]
-                        d = math.sqrt((sx[s] - x) ** 2 + (sy[s] - y) ** 2)
-                        candidate = d <= nearest_d + lane_margin or max(d - swidth[s] / 2.0, 0.0) <= best_score + \
-                            lane_margin
-                        if candidate and _decision(d, swidth[s], sjunction[s], sdriving[s],
-                                                   _heading_difference(yaws[k], syaw[s]), counts[k], allowed_out,
-                                                   wrong_way_angle) != decision:
-                            unsure = True
+        # the map's lane may be another about as near, or one the point lies in: unsure if any decides otherwise
+        for n in range(count):
+            if unsure:
+                break
+            s, d = near[n], distances[n]
+            if (d <= nearest_d + lane_margin or max(d - swidth[s] / 2.0, 0.0) <= best_score + lane_margin) and \
+                    _decision(d, swidth[s], sjunction[s], sdriving[s], _heading_difference(yaws[k], syaw[s]),
+                              counts[k], allowed_out, wrong_way_angle) != decision:
+                unsure = True
         decided[k], uncertain[k] = decision, unsure
