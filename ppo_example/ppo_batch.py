@@ -2,12 +2,14 @@
 :class:`~rllib_integration.batch_experiment.BatchExperiment`), which ``CarlaVectorEnv`` steps a world through.
 
 It gives what the heroes' own ``RouteExperiment`` hooks would (the same observations, rewards, ends and infos; a
-test holds it to them step for step), for the virtual LiDAR observation, the throttle-and-steer action and no
-light or obstacle features (``ppo_vlidar_config.yaml``, ``ppo_selfplay_config.yaml``); other configurations run
-hero by hero (:meth:`RouteExperimentBatch.unsupported` says why). Every hero's rays are measured in one compiled
+test holds it to them step for step) for the virtual LiDAR observation, with every action and feature
+(``ppo_vlidar_config.yaml``, ``ppo_selfplay_config.yaml``, the traffic recipe's ``ppo_traffic_config.yaml``); the
+camera runs hero by hero (:meth:`RouteExperimentBatch.unsupported`). Every hero's rays are measured in one compiled
 call, their kinematics read in one (:mod:`rllib_integration.hero_batch`), the route task stepped for all of them
 (:class:`~rllib_integration.tasks.route_batch.RouteFollowingBatch`), and the route's points ahead and next command
-gathered from arrays kept per hero.
+gathered from arrays kept per hero. What keeps a state of each hero's episode (the speed controller, the route
+steering, the lights along its route, its obstacles ahead) runs hero by hero through the same classes
+``RouteExperiment`` uses.
 """
 
 from __future__ import annotations
@@ -23,6 +25,10 @@ from rllib_integration.hero_batch import RED_LIGHT, X, Y, YAW, read_kinematics, 
 from rllib_integration.routes.planner import RoadOption
 from rllib_integration.sensors.virtual_lidar import VirtualLidar, lidar_batch
 from rllib_integration.tasks.route_batch import RouteFollowingBatch
+from rllib_integration.tasks.route_lights import LIGHT_HORIZON, RouteLights, no_light
+from rllib_integration.tasks.route_obstacles import RouteObstacles, none_ahead
+from rllib_integration.tasks.route_steering import RouteSteering
+from rllib_integration.tasks.speed_control import SpeedController, forward_speed
 
 from .ppo_experiment import (COMMAND_LOOKAHEAD, COMMANDS, LIDAR, ROUTE_LOOKAHEAD, ROUTE_SCALE, SPEED_SCALE, STATE,
                              RouteExperiment)
@@ -53,10 +59,6 @@ class RouteExperimentBatch(BatchExperiment):
         first = experiments[0]
         if first.observation_kind != LIDAR:
             return f"observation {first.observation_kind}"
-        if first.control_kind != "throttle" or first.steer_kind != "policy":
-            return f"control {first.control_kind} with steer {first.steer_kind}"
-        if first.light_ahead or first.obstacles_ahead:
-            return "light or obstacle features"
         if any(experiment.sensor != first.sensor for experiment in experiments):
             return "heroes with different virtual LiDARs"
         return None
@@ -67,6 +69,14 @@ class RouteExperimentBatch(BatchExperiment):
         count = len(experiments)
         self.task = RouteFollowingBatch(first.task, agents)
         self.terminal_penalty, self.state_last_action = first.terminal_penalty, first.state_last_action
+        self.control_kind, self.steer_kind, self.speed_levels = first.control_kind, first.steer_kind, first.speed_levels
+        self.max_speed, self.light_ahead, self.obstacles_ahead = first.max_speed, first.light_ahead, first.obstacles_ahead
+        # what keeps a state of each hero's (its episode's), hero by hero as RouteExperiment keeps them
+        self.speed_controllers = [SpeedController(dt=self.task.timestep) for _ in range(count)]
+        self.route_steering: list[RouteSteering | None] = [None] * count
+        self.route_steer = np.zeros(count)  # the route controller's steer for the last observed state
+        self.route_lights: list[RouteLights | None] = [None] * count
+        self.route_obstacles: list[RouteObstacles | None] = [None] * count
         self.lidar_range = float(first.sensor.get("range", 40.0))
         self.lidars: list[VirtualLidar | None] = [None] * count
         self.last_actions = np.zeros((count, 2))
@@ -93,6 +103,10 @@ class RouteExperimentBatch(BatchExperiment):
         for values in self.infractions.values():
             values[index] = 0
         progress = agent.route_progress
+        self.speed_controllers[index] = SpeedController(dt=self.task.timestep)
+        self.route_steering[index] = self.route_obstacles[index] = None  # built at the first observation
+        self.route_steer[index] = 0.0
+        self.route_lights[index] = RouteLights(agent.world, progress) if self.light_ahead and progress else None
         self.route_lengths[index] = 0 if progress is None else len(progress.points)
         if progress is not None:
             self._keep_route(index, progress.points[:, :2], commands_ahead([option for _, option in progress.route]))
@@ -113,11 +127,26 @@ class RouteExperimentBatch(BatchExperiment):
             self.lidars[index] = None
 
     def controls(self, indices: np.ndarray, actions: Any) -> list[carla.VehicleControl | None]:
-        values = np.asarray(actions, dtype=np.float64).reshape(len(indices), -1)
-        command, steer = np.clip(values[:, 0], -1.0, 1.0), np.clip(values[:, 1], -1.0, 1.0)
+        """``RouteExperiment.compute_action`` of every acting hero."""
+        if self.control_kind == "levels":
+            command = 2.0 * np.asarray(actions, dtype=np.int64).reshape(len(indices)) / (self.speed_levels - 1) - 1.0
+            steer = np.zeros(len(indices))
+        else:
+            values = np.asarray(actions, dtype=np.float64).reshape(len(indices), -1)
+            command = np.clip(values[:, 0], -1.0, 1.0)
+            steer = np.clip(values[:, 1], -1.0, 1.0) if self.steer_kind != "route" else np.zeros(len(indices))
         self.last_actions[indices, 0], self.last_actions[indices, 1] = command, steer
-        return [carla.VehicleControl(throttle=max(c, 0.0), steer=s, brake=max(-c, 0.0))
-                for c, s in zip(command.tolist(), steer.tolist())]
+        if self.steer_kind != "policy":  # the route controller's steer, and the policy's correction added
+            steer = np.clip(steer + self.route_steer[indices], -1.0, 1.0)
+        if self.control_kind == "throttle":
+            return [carla.VehicleControl(throttle=max(c, 0.0), steer=s, brake=max(-c, 0.0))
+                    for c, s in zip(command.tolist(), steer.tolist())]
+        controls = []
+        for k, c, s in zip(indices.tolist(), command.tolist(), steer.tolist()):
+            throttle, brake = self.speed_controllers[k].control((c + 1.0) / 2.0 * self.max_speed,
+                                                                forward_speed(self.agents[k].hero))
+            controls.append(carla.VehicleControl(throttle=throttle, steer=s, brake=brake))
+        return controls
 
     def observe(self, indices: np.ndarray, frame: int, sensor_data: Sequence[dict[str, Any]]) -> tuple[Any, list]:
         rows = read_kinematics(self.agents[0].world, [self.agents[k].hero for k in indices])
@@ -149,6 +178,12 @@ class RouteExperimentBatch(BatchExperiment):
     def _observations(self, indices: np.ndarray, rows: np.ndarray, frame: int) -> np.ndarray:
         """``RouteExperiment.get_observation`` of heroes ``indices`` (kinematics ``rows``) at ``frame``."""
         count = len(indices)
+        if self.steer_kind != "policy":
+            for k in indices.tolist():
+                agent = self.agents[k]
+                if self.route_steering[k] is None:
+                    self.route_steering[k] = RouteSteering(agent.hero)
+                self.route_steer[k] = self.route_steering[k].steer(agent.hero, agent.route_progress)
         lidars = [self.lidars[k] for k in indices]
         rays = lidar_batch(lidars[0].world).measure_many(lidars, frame).reshape(count, -1) / self.lidar_range
         state = np.zeros((count, len(STATE)), dtype=np.float32)
@@ -171,5 +206,20 @@ class RouteExperimentBatch(BatchExperiment):
             right = np.stack([-np.sin(yaw), np.cos(yaw)], axis=1)[:, :, None]
             points[:, :, 0], points[:, :, 1] = (relative @ forward)[..., 0], (relative @ right)[..., 0]
             points[~routed] = 0.0
-        return np.concatenate([rays, state, (points / ROUTE_SCALE).reshape(count, -1)], axis=1).astype(np.float32)
+        parts = [rays, state, (points / ROUTE_SCALE).reshape(count, -1)]
+        if self.light_ahead:
+            parts.append(np.stack([self.route_lights[k].features(LIGHT_HORIZON) if self.route_lights[k] is not None
+                                   else no_light() for k in indices.tolist()]))
+        if self.obstacles_ahead:
+            parts.append(np.stack([self._obstacles(k, frame) for k in indices.tolist()]))
+        return np.concatenate(parts, axis=1).astype(np.float32)
+
+    def _obstacles(self, index: int, frame: int) -> np.ndarray:
+        """``RouteExperiment._obstacles`` of hero ``index`` (its route's obstacles table read once a frame)."""
+        agent = self.agents[index]
+        if agent.route_progress is None:
+            return none_ahead()
+        if self.route_obstacles[index] is None:
+            self.route_obstacles[index] = RouteObstacles(agent.world, agent.hero, agent.route_progress)
+        return self.route_obstacles[index].features(frame)
 
