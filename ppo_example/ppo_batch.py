@@ -26,7 +26,7 @@ from rllib_integration.routes.planner import RoadOption
 from rllib_integration.sensors.virtual_lidar import VirtualLidar, lidar_batch
 from rllib_integration.tasks.route_batch import RouteFollowingBatch
 from rllib_integration.tasks.route_lights import LIGHT_HORIZON, RouteLights, no_light
-from rllib_integration.tasks.route_obstacles import RouteObstacles, none_ahead
+from rllib_integration.tasks.route_obstacles import RouteObstacles, none_ahead, obstacle_features
 from rllib_integration.tasks.route_steering import RouteSteering
 from rllib_integration.tasks.speed_control import SpeedController, forward_speed
 
@@ -211,15 +211,19 @@ class RouteExperimentBatch(BatchExperiment):
             parts.append(np.stack([self.route_lights[k].features(LIGHT_HORIZON) if self.route_lights[k] is not None
                                    else no_light() for k in indices.tolist()]))
         if self.obstacles_ahead:
-            parts.append(np.stack([self._obstacles(k, frame) for k in indices.tolist()]))
+            parts.append(self._obstacles(indices, frame))
         return np.concatenate(parts, axis=1).astype(np.float32)
 
-    def _obstacles(self, index: int, frame: int) -> np.ndarray:
-        """``RouteExperiment._obstacles`` of hero ``index`` (its route's obstacles table read once a frame)."""
-        agent = self.agents[index]
-        if agent.route_progress is None:
-            return none_ahead()
-        if self.route_obstacles[index] is None:
-            self.route_obstacles[index] = RouteObstacles(agent.world, agent.hero, agent.route_progress)
-        return self.route_obstacles[index].features(frame)
+    def _obstacles(self, indices: np.ndarray, frame: int) -> np.ndarray:
+        """``RouteExperiment._obstacles`` of heroes ``indices``, in one compiled call for those on a route."""
+        features = np.tile(none_ahead(), (len(indices), 1))
+        routed = [row for row, k in enumerate(indices.tolist()) if self.agents[k].route_progress is not None]
+        for row in routed:
+            k = int(indices[row])
+            if self.route_obstacles[k] is None:
+                agent = self.agents[k]
+                self.route_obstacles[k] = RouteObstacles(agent.world, agent.hero, agent.route_progress)
+        if routed:
+            features[routed] = obstacle_features([self.route_obstacles[int(indices[row])] for row in routed], frame)
+        return features
 

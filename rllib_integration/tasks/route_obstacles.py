@@ -16,7 +16,7 @@ centre line) of a route point ahead; it is about to cross where its box, moved o
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 from numba import njit
@@ -53,6 +53,10 @@ class ActorTable(PerFrame):
         self._boxes: dict[int, tuple[float, float, float, float, bool] | None] = {}  # id -> box offset, extent, walker
 
     def read(self, world: Any) -> None:
+        poses = getattr(world, "actor_poses", None)  # the embedded world: every pose, vehicles' velocities, one call
+        if callable(poses) and callable(getattr(world, "vehicle_kinematics", None)):
+            self._read_tables(world, *poses())
+            return
         rows = []
         for actor in world.get_actors():
             box = self._boxes.get(actor.id, False)
@@ -70,6 +74,36 @@ class ActorTable(PerFrame):
         self.ids = table[:, 0].astype(np.int64)
         self.positions, self.velocities = table[:, 1:3], table[:, 3:5]
         self.yaws, self.extents, self.walkers = table[:, 5], table[:, 6:8], table[:, 8] > 0.5
+
+
+    def _read_tables(self, world: Any, ids: np.ndarray, poses: np.ndarray) -> None:
+        """:meth:`read` from every actor's pose in arrays and every vehicle's velocity read off the vehicle table,
+        rounded as the carla types round them (32-bit floats, the yaw in degrees) and in spawn order (by id), so the
+        table is the one an actor-by-actor read gives."""
+        boxes = [self._boxes.get(actor_id, False) for actor_id in ids.tolist()]
+        for k, box in enumerate(boxes):
+            if box is False:
+                actor = world.get_actor(int(ids[k]))
+                boxes[k] = self._boxes[int(ids[k])] = _box(actor) if actor is not None else None
+        rows = np.array(sorted((k for k, box in enumerate(boxes) if box is not None), key=lambda k: ids[k]),
+                        dtype=np.int64)
+        table = np.array([boxes[k] for k in rows], dtype=np.float64).reshape(-1, 5)  # bx, by, ex, ey, walker
+        walkers = table[:, 4] > 0.5
+        velocities = np.zeros((len(rows), 2))
+        vehicles = np.flatnonzero(~walkers)
+        if len(vehicles):
+            velocities[vehicles] = np.asarray(world.vehicle_kinematics(ids[rows[vehicles]].tolist()))[:, 4:6]
+        for k in np.flatnonzero(walkers):
+            velocity = world.get_actor(int(ids[rows[k]])).get_velocity()
+            velocities[k] = (velocity.x, velocity.y)
+        xy = poses[rows, :2].astype(np.float32).astype(np.float64)
+        yaws = np.radians(np.degrees(poses[rows, 2]).astype(np.float32).astype(np.float64))
+        c, s = np.cos(yaws), np.sin(yaws)
+        self.ids = ids[rows].astype(np.int64)
+        self.positions = np.stack([xy[:, 0] + c * table[:, 0] - s * table[:, 1],
+                                   xy[:, 1] + s * table[:, 0] + c * table[:, 1]], axis=1)
+        self.velocities = velocities.astype(np.float32).astype(np.float64)
+        self.yaws, self.extents, self.walkers = yaws, table[:, 2:4], walkers
 
 
 def _box(actor: Any) -> tuple[float, float, float, float, bool] | None:
@@ -97,47 +131,92 @@ class RouteObstacles:
 
     def features(self, frame: int | None = None) -> np.ndarray:
         """:data:`OBSTACLE_FEATURES` now (``frame``: the world's frame, so the heroes of a world read it once)."""
-        progress, table = self.progress, self.table.at(self.world, frame)
+        return obstacle_features([self], frame)[0]
+
+
+def obstacle_features(obstacles: Sequence[RouteObstacles], frame: int | None = None) -> np.ndarray:
+    """(N, 8) float32: :meth:`RouteObstacles.features` of ``obstacles`` (heroes of one world) at ``frame``, in one
+    compiled call: each hero's stretch of route ahead and its location and velocity are gathered here, the gaps and
+    features worked out for all in :func:`features_kernel`."""
+    first = obstacles[0]
+    table = first.table.at(first.world, frame)
+    count = len(obstacles)
+    offsets = np.zeros(count + 1, dtype=np.int64)
+    points, forwards, metres = [], [], []
+    heroes = np.empty((count, 6))  # x, y, velocity x, y, front, horizon
+    ids = np.empty(count, dtype=np.int64)
+    for k, route in enumerate(obstacles):
+        progress = route.progress
         start = progress.index
-        end = progress.index_after(start, self.horizon + self.front) + 1
-        points = np.ascontiguousarray(progress.points[start:end, :2])
-        hero_location, hero_velocity = self.hero.get_location(), self.hero.get_velocity()
-        others = table.ids != self.hero.id
-        reach = self.horizon + self.front + 10.0
-        near = others & (np.hypot(table.positions[:, 0] - hero_location.x,
-                                  table.positions[:, 1] - hero_location.y) < reach + SPEED_SCALE * CROSSING_TIMES[-1])
-        features = none_ahead()
-        if len(points) < 2 or not near.any():
-            return features
-        route_metres = progress.cumulative[start:end] - progress.cumulative[start]
-        forward = np.ascontiguousarray(progress.forward[start:end])
-        rows = np.flatnonzero(near)
-        gaps, first = route_gaps(points, forward, route_metres, table.positions[rows], table.yaws[rows],
-                                 table.extents[rows], self.front, CORRIDOR)
-        on_route = ~np.isnan(gaps)
-        if on_route.any():
-            k = int(np.nanargmin(gaps))
-            row, gap, direction = rows[k], float(gaps[k]), forward[first[k]]
-            along = float(table.velocities[row] @ direction)
-            hero_along = hero_velocity.x * direction[0] + hero_velocity.y * direction[1]
-            if gap < self.horizon:
-                features[:5] = (gap / self.horizon, math.exp(-gap / NEAR_SCALE), along / SPEED_SCALE,
-                                (hero_along - along) / SPEED_SCALE, float(table.walkers[row]))
-        crossing = rows[~on_route]
-        best_gap, best_time = self.horizon, CROSSING_TIMES[-1]
+        end = progress.index_after(start, route.horizon + route.front) + 1
+        points.append(progress.points[start:end, :2])
+        forwards.append(progress.forward[start:end])
+        metres.append(progress.cumulative[start:end] - progress.cumulative[start])
+        offsets[k + 1] = offsets[k] + end - start
+        location, velocity = route.hero.get_location(), route.hero.get_velocity()
+        heroes[k] = (location.x, location.y, velocity.x, velocity.y, route.front, route.horizon)
+        ids[k] = route.hero.id
+    out = np.empty((count, len(OBSTACLE_FEATURES)), dtype=np.float32)
+    features_kernel(offsets, np.concatenate(points), np.concatenate(forwards), np.concatenate(metres), heroes, ids,
+                    table.ids, table.positions, table.velocities, table.yaws, table.extents, table.walkers, out)
+    return out
+
+
+@njit(cache=True)
+def features_kernel(offsets: np.ndarray, points: np.ndarray, forwards: np.ndarray, metres: np.ndarray,
+                    heroes: np.ndarray, hero_ids: np.ndarray, ids: np.ndarray, positions: np.ndarray,
+                    velocities: np.ndarray, yaws: np.ndarray, extents: np.ndarray, walkers: np.ndarray,
+                    out: np.ndarray) -> None:
+    """:data:`OBSTACLE_FEATURES` of every hero ``h`` into ``out[h]``: its route ahead is ``points``, ``forwards``
+    and ``metres`` (along it from the hero's last passed point) ``[offsets[h], offsets[h + 1])``, ``heroes[h]`` its
+    x, y, velocity x, y, front and horizon; the actors are the world's table (ids, box centres, velocities, yaws,
+    half extents, walker or not)."""
+    for h in range(heroes.shape[0]):
+        x, y, vx, vy, front, horizon = heroes[h, 0], heroes[h, 1], heroes[h, 2], heroes[h, 3], heroes[h, 4], \
+            heroes[h, 5]
+        out[h, 0], out[h, 1], out[h, 2], out[h, 3], out[h, 4] = 1.0, 0.0, 0.0, 0.0, 0.0  # none_ahead()
+        out[h, 5], out[h, 6], out[h, 7] = 1.0, 0.0, 1.0
+        limit = horizon + front + 10.0 + SPEED_SCALE * CROSSING_TIMES[-1]
+        count = 0
+        rows = np.empty(ids.shape[0], dtype=np.int64)
+        for b in range(ids.shape[0]):
+            if ids[b] != hero_ids[h] and np.hypot(positions[b, 0] - x, positions[b, 1] - y) < limit:
+                rows[count] = b
+                count += 1
+        lo, hi = offsets[h], offsets[h + 1]
+        if hi - lo < 2 or count == 0:
+            continue
+        rows = rows[:count]
+        route, forward, along_route = points[lo:hi], forwards[lo:hi], metres[lo:hi]
+        gaps, first = route_gaps(route, forward, along_route, positions[rows], yaws[rows], extents[rows], front,
+                                 CORRIDOR)
+        k = -1
+        for i in range(count):  # the nearest on the route (the first of equals)
+            if not math.isnan(gaps[i]) and (k < 0 or gaps[i] < gaps[k]):
+                k = i
+        if k >= 0:
+            row, gap = rows[k], gaps[k]
+            dx, dy = forward[first[k], 0], forward[first[k], 1]
+            along = velocities[row, 0] * dx + velocities[row, 1] * dy
+            hero_along = vx * dx + vy * dy
+            if gap < horizon:
+                out[h, 0], out[h, 1], out[h, 2] = gap / horizon, math.exp(-gap / NEAR_SCALE), along / SPEED_SCALE
+                out[h, 3], out[h, 4] = (hero_along - along) / SPEED_SCALE, 1.0 if walkers[row] else 0.0
+        crossing = rows[np.isnan(gaps)]
+        best_gap, best_time = horizon, CROSSING_TIMES[-1]
         for seconds in CROSSING_TIMES:
-            if not len(crossing):
+            if crossing.shape[0] == 0:
                 break
-            moved = table.positions[crossing] + table.velocities[crossing] * seconds
-            gaps, _ = route_gaps(points, forward, route_metres, moved, table.yaws[crossing], table.extents[crossing],
-                                 self.front, CORRIDOR)
+            moved = positions[crossing] + velocities[crossing] * seconds
+            gaps, _ = route_gaps(route, forward, along_route, moved, yaws[crossing], extents[crossing], front,
+                                 CORRIDOR)
             hit = ~np.isnan(gaps)
-            if hit.any() and float(np.nanmin(gaps)) < best_gap:
-                best_gap, best_time = float(np.nanmin(gaps)), seconds
+            if hit.any() and np.nanmin(gaps) < best_gap:
+                best_gap, best_time = np.nanmin(gaps), seconds
             crossing = crossing[~hit]  # each actor counted at its first time on the route
-        if best_gap < self.horizon:
-            features[5:] = (best_gap / self.horizon, math.exp(-best_gap / NEAR_SCALE), best_time / CROSSING_TIMES[-1])
-        return features
+        if best_gap < horizon:
+            out[h, 5], out[h, 6], out[h, 7] = best_gap / horizon, math.exp(-best_gap / NEAR_SCALE), \
+                best_time / CROSSING_TIMES[-1]
 
 
 @njit(cache=True)
