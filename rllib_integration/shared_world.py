@@ -68,10 +68,13 @@ class SharedWorld:
 
     ``config`` is an ``env_config`` (``{"carla": {...}, "experiment": {...}}``); ``count`` asks for that many
     heroes (configured as ``experiment.hero`` where ``experiment.heroes`` is a number); ``live``: this world is
-    the one the live view shows (where a live view runs).
+    the one the live view shows (where a live view runs); ``batched``: step the heroes through the experiment's
+    batched twin where it has one (:meth:`step_batch`, for ``CarlaVectorEnv``; the multi-agent views step hero by
+    hero with :meth:`step`).
     """
 
-    def __init__(self, config: Mapping[str, Any], count: int | None = None, live: bool = False) -> None:
+    def __init__(self, config: Mapping[str, Any], count: int | None = None, live: bool = False,
+                 batched: bool = False) -> None:
         config = dict(config or {})
         first = make_experiment(config)
         self.hero_configs = hero_configs(first.config)
@@ -93,7 +96,7 @@ class SharedWorld:
         for experiment, agent in zip(self.experiments, self.agents):
             experiment.core = agent
         #: the experiment's batched twin stepping every hero at once (CarlaVectorEnv), or None: hero by hero
-        self.batch: BatchExperiment | None = make_batch(self.experiments, self.agents)
+        self.batch: BatchExperiment | None = make_batch(self.experiments, self.agents) if batched else None
         publisher = LivePublisher.from_environment() if live else None  # once the world is up
         self.live = LiveReporter(publisher) if publisher is not None else None
 

@@ -13,7 +13,7 @@ import pytest
 
 from ppo_example.ppo_batch import RouteExperimentBatch, commands_ahead
 from ppo_example.ppo_experiment import COMMANDS, RouteExperiment
-from rllib_integration import CarlaVectorEnv, EnvUsageError
+from rllib_integration import CarlaVectorEnv, EnvUsageError, MultiAgentCarlaEnv
 from rllib_integration.routes.planner import RoadOption
 
 
@@ -119,6 +119,22 @@ def test_a_world_of_one_hero_runs_hero_by_hero():
     env = CarlaVectorEnv(route_config(heroes=1))
     try:
         assert env.world.batch is None, "a batch's costs a tick are a lone hero's whole step"
+    finally:
+        env.close()
+
+
+def test_the_multi_agent_views_run_hero_by_hero_with_every_sensor():
+    """MultiAgentCarlaEnv steps hero by hero: its heroes keep the sensors a batch would measure itself."""
+    env = MultiAgentCarlaEnv(route_config(heroes=2))
+    try:
+        assert env.heroes.world.batch is None
+        observations, _ = env.reset(seed=0)
+        for _ in range(3):
+            observations, rewards, *_ = env.step({agent: np.array([0.5, 0.0], np.float32) for agent in observations})
+        assert len(rewards) == 2
+        for agent, observation in observations.items():
+            rays = observation[:16]
+            assert env.observation_spaces[agent].contains(observation) and (rays > 0).all() and (rays <= 1).all()
     finally:
         env.close()
 
