@@ -47,6 +47,7 @@ import numpy as np
 from rllib_integration.base_experiment import BaseExperiment
 from rllib_integration.config import ConfigError
 from rllib_integration.routes.progress import Route
+from rllib_integration.sensors.birdview import output_channels
 from rllib_integration.tasks import RouteFollowing, RouteStep
 from rllib_integration.tasks.route_lights import LIGHT_FEATURES, RouteLights, no_light
 
@@ -76,6 +77,8 @@ WAIT_HALF_WIDTH_M = 1.5
 
 class DQNExperiment(BaseExperiment):
     """Drive along the roads as far as possible without idling, leaving the lane or falling."""
+
+    BATCH = "dqn_example.dqn_batch:DQNExperimentBatch"
 
     CONFIG_DEFAULTS = {"others": {"framestack": 4, "max_time_idle": 600, "max_time_episode": 6400,
                                   "reward": "faithful", "route_length": [300.0, 800.0], "target_speed_kmh": 30.0,
@@ -125,7 +128,7 @@ class DQNExperiment(BaseExperiment):
             raise ConfigError("env_config.experiment.others.light_ahead: the light joins the state vector. Fix: set "
                               "state_input: true, or drop light_ahead.")
         self.size = int(sensors[BIRDVIEW].get("size", 84))
-        self.channels = 8 if sensors[BIRDVIEW].get("output", "rgb") == "masks" else 3
+        self.channels = output_channels(sensors[BIRDVIEW])
         self.last_action = carla.VehicleControl()
         self.reset()
 
@@ -224,23 +227,8 @@ class DQNExperiment(BaseExperiment):
         return terminated, self.done_time_episode and not terminated
 
     def waiting_for_a_reason(self, core: Any) -> bool:
-        """The next light on the route is red or yellow within :data:`WAIT_LIGHT_M` metres, or a vehicle or walker
-        stands on the route within :data:`WAIT_AHEAD_M` metres ahead (within :data:`WAIT_HALF_WIDTH_M` of its
-        points: along the route, not straight ahead, where an oncoming car in a bend would excuse a stop)."""
-        if self.route_lights is not None:
-            _, state = self.route_lights.next_light(WAIT_LIGHT_M)  # no state beyond WAIT_LIGHT_M
-            if state in (carla.TrafficLightState.Red, carla.TrafficLightState.Yellow):
-                return True
-        hero, progress = core.hero, core.route_progress
-        reach = WAIT_AHEAD_M + hero.bounding_box.extent.x
-        path = progress.points[progress.index:progress.index_after(progress.index, reach) + 1, :2]
-        for actor in core.world.get_actors():
-            if actor.id == hero.id or not actor.type_id.startswith(("vehicle.", "walker.")):
-                continue
-            location = actor.get_location()
-            if np.min(np.hypot(path[:, 0] - location.x, path[:, 1] - location.y)) < WAIT_HALF_WIDTH_M:
-                return True
-        return False
+        """See :func:`waiting_for_a_reason` (the lights along this episode's route)."""
+        return waiting_for_a_reason(self.route_lights, core)
 
     def compute_reward(self, observation: np.ndarray, core: Any) -> float:
         hero = core.hero
@@ -279,24 +267,9 @@ class DQNExperiment(BaseExperiment):
         return step.gained * step.speed_factor * step.offset_factor
 
     def _lane_check(self, town_map: carla.Map, transform: carla.Transform) -> tuple[str, float]:
-        """(lane state, penalty); sets ``last_heading_deviation`` (radians) as the original."""
-        waypoint = town_map.get_waypoint(transform.location, project_to_road=False, lane_type=carla.LaneType.Any)
-        if waypoint is None or waypoint.lane_type not in ALLOWED_LANES:
-            self.last_heading_deviation = math.pi
-            return "off_lane", -0.5
-        if waypoint.is_junction:
-            self.last_heading_deviation = 0.0
-            return "junction", 0.0
-        hero_forward, lane_forward = transform.get_forward_vector(), waypoint.transform.get_forward_vector()
-        dot = hero_forward.x * lane_forward.x + hero_forward.y * lane_forward.y
-        cross = hero_forward.x * lane_forward.y - hero_forward.y * lane_forward.x
-        angle = -math.atan2(cross, dot)
-        self.last_heading_deviation = abs(angle)
-        if dot < 0.0:
-            return "wrong_way", -0.5
-        if abs(math.sin(angle)) > 0.4 and self.last_action.steer * math.sin(angle) >= 0.0:
-            return "on_lane", -0.05
-        return "on_lane", 0.0
+        """(lane state, penalty) of :func:`lane_check`; sets ``last_heading_deviation`` (radians) as the original."""
+        state, penalty, self.last_heading_deviation = lane_check(town_map, transform, self.last_action.steer)
+        return state, penalty
 
     def _record(self, speed: float, distance: float, lane_state: str) -> None:
         totals = self.totals
@@ -332,6 +305,47 @@ class DQNExperiment(BaseExperiment):
         """This step's facts from the reward computation: speed, distance, lane state, heading
         deviation, episode totals and, on the last step, ``end_reason``."""
         return dict(self.step_facts)
+
+
+def waiting_for_a_reason(route_lights: RouteLights | None, core: Any) -> bool:
+    """The hero of ``core`` waits for a reason: the next light on its route (``route_lights``) is red or yellow within
+    :data:`WAIT_LIGHT_M` metres, or a vehicle or walker stands on the route within :data:`WAIT_AHEAD_M` metres ahead
+    (within :data:`WAIT_HALF_WIDTH_M` of its points: along the route, not straight ahead, where an oncoming car in a
+    bend would excuse a stop)."""
+    if route_lights is not None:
+        _, state = route_lights.next_light(WAIT_LIGHT_M)  # no state beyond WAIT_LIGHT_M
+        if state in (carla.TrafficLightState.Red, carla.TrafficLightState.Yellow):
+            return True
+    hero, progress = core.hero, core.route_progress
+    reach = WAIT_AHEAD_M + hero.bounding_box.extent.x
+    path = progress.points[progress.index:progress.index_after(progress.index, reach) + 1, :2]
+    for actor in core.world.get_actors():
+        if actor.id == hero.id or not actor.type_id.startswith(("vehicle.", "walker.")):
+            continue
+        location = actor.get_location()
+        if np.min(np.hypot(path[:, 0] - location.x, path[:, 1] - location.y)) < WAIT_HALF_WIDTH_M:
+            return True
+    return False
+
+
+def lane_check(town_map: carla.Map, transform: carla.Transform, steer: float) -> tuple[str, float, float]:
+    """The original's lane check of a hero at ``transform`` steering ``steer``: (lane state, penalty, heading
+    deviation in radians): off a driving or parking lane (-0.5, pi), in a junction (0, 0), against the lane's
+    direction (-0.5), a heading error (|sin| > 0.4) the steering is not correcting (-0.05), on the lane (0)."""
+    waypoint = town_map.get_waypoint(transform.location, project_to_road=False, lane_type=carla.LaneType.Any)
+    if waypoint is None or waypoint.lane_type not in ALLOWED_LANES:
+        return "off_lane", -0.5, math.pi
+    if waypoint.is_junction:
+        return "junction", 0.0, 0.0
+    hero_forward, lane_forward = transform.get_forward_vector(), waypoint.transform.get_forward_vector()
+    dot = hero_forward.x * lane_forward.x + hero_forward.y * lane_forward.y
+    cross = hero_forward.x * lane_forward.y - hero_forward.y * lane_forward.x
+    angle = -math.atan2(cross, dot)
+    if dot < 0.0:
+        return "wrong_way", -0.5, abs(angle)
+    if abs(math.sin(angle)) > 0.4 and steer * math.sin(angle) >= 0.0:
+        return "on_lane", -0.05, abs(angle)
+    return "on_lane", 0.0, abs(angle)
 
 
 def route_follower_action(core: Any) -> int:

@@ -98,6 +98,22 @@ class BatchExperiment:
         raise NotImplementedError
 
 
+def batch_row(batch: Any, row: int) -> Any:
+    """Row ``row`` of ``batch`` (a batch of a space: an array, or a dict of them for a ``Dict`` space)."""
+    if isinstance(batch, dict):
+        return {key: batch_row(part, row) for key, part in batch.items()}
+    return batch[row]
+
+
+def set_batch_rows(batch: Any, rows: np.ndarray, values: Any) -> None:
+    """Write ``values`` (a batch of the same space, a row each) into rows ``rows`` of ``batch``."""
+    if isinstance(batch, dict):
+        for key, part in batch.items():
+            set_batch_rows(part, rows, values[key])
+    else:
+        batch[rows] = values
+
+
 def make_batch(experiments: Sequence[BaseExperiment], agents: Sequence[Any]) -> BatchExperiment | None:
     """The batched twin of ``experiments`` (the heroes of one world, instances of one class) over ``agents``, or None
     where they run hero by hero: ``experiment.batched`` is false, their class names no ``BATCH`` of its own (a

@@ -23,7 +23,7 @@ import gymnasium as gym
 import numpy as np
 
 from .base_experiment import BaseExperiment, StepOutcome
-from .batch_experiment import BatchExperiment, BatchOutcome, make_batch
+from .batch_experiment import BatchExperiment, BatchOutcome, batch_row, make_batch
 from .carla_core import CarlaCore
 from .carla_env import checked_action, make_experiment
 from .config import BASE_EXPERIMENT_CONFIG, join_dicts, validate
@@ -121,7 +121,7 @@ class SharedWorld:
             self.live.start_episode()
         if self.batch is not None:
             observations, infos = self._first_observations(np.arange(len(self)), sensor_data)
-            return list(zip(observations, infos))
+            return [(batch_row(observations, index), info) for index, info in enumerate(infos)]
         return [self._first_observation(index, data) for index, data in enumerate(sensor_data)]
 
     def step(self, actions: Mapping[int, Any], respawn: Iterable[int] = (),
@@ -163,9 +163,10 @@ class SharedWorld:
             else (None, [])
         if self.live is not None:
             first = np.flatnonzero(acting == 0)
-            self._show(StepOutcome(outcome.observations[first[0]], float(outcome.rewards[first[0]]), False, False,
-                                   {key: values[first[0]] for key, values in outcome.infos.items()})
-                       if len(first) else None, 0 in respawn)  # (hero 0 acting: an outcome)
+            row = first[0] if len(first) else None
+            self._show(StepOutcome(batch_row(outcome.observations, row), float(outcome.rewards[row]), False, False,
+                                   {key: values[row] for key, values in outcome.infos.items()})
+                       if row is not None else None, 0 in respawn)  # (hero 0 acting: an outcome)
         return outcome, respawn, observations, infos
 
     def _first_observations(self, indices: np.ndarray, sensor_data: list[dict[str, Any]]) -> tuple[Any, list[dict]]:

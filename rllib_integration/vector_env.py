@@ -30,6 +30,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium.vector.utils import batch_space, concatenate, create_empty_array, iterate
 
+from .batch_experiment import set_batch_rows
 from .carla_env import make_experiment, shown_live
 from .errors import ConfigError, EnvUsageError
 from .shared_world import SharedWorld, hero_count
@@ -140,11 +141,12 @@ class CarlaVectorEnv(gym.vector.VectorEnv):
                 acting, actions[offset + acting], np.flatnonzero(ending), self._rng)
             if outcome is not None:
                 rows = offset + acting
-                observations[rows], rewards[rows] = outcome.observations, outcome.rewards
+                set_batch_rows(observations, rows, outcome.observations)
+                rewards[rows] = outcome.rewards
                 terminated[rows], truncated[rows] = outcome.terminated, outcome.truncated
                 merge_infos(infos, self.num_envs, rows, outcome.infos, outcome.end_reasons)
             if len(respawned):
-                observations[offset + respawned] = first_observations
+                set_batch_rows(observations, offset + respawned, first_observations)
                 firsts += [(offset + int(index), info) for index, info in zip(respawned, first_infos)]
         if firsts:
             first_infos = vector_infos(self.num_envs, firsts)
@@ -214,7 +216,8 @@ def merge_infos(infos: dict[str, Any], num_envs: int, rows: np.ndarray, values: 
     ``infos`` in gymnasium's vector layout (as :func:`vector_infos` lays out the same values)."""
     for key, column in values.items():
         if key not in infos:
-            infos[key] = np.zeros(num_envs, dtype=column.dtype)
+            infos[key] = np.full(num_envs, None, dtype=object) if column.dtype == object \
+                else np.zeros(num_envs, dtype=column.dtype)
             infos[f"_{key}"] = np.zeros(num_envs, dtype=np.bool_)
         infos[key][rows] = column
         infos[f"_{key}"][rows] = True

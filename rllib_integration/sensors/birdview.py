@@ -323,6 +323,24 @@ def describe(actor: Any) -> tuple[str, np.ndarray] | None:
 actor_scene: PerWorld[ActorScene] = PerWorld(ActorScene)
 
 
+def output_channels(attributes: Mapping[str, Any]) -> int:
+    """Channels of the pictures a ``sensor.birdview`` with ``attributes`` gives: 3 (``rgb``), or one per mask
+    (``masks``: :data:`MASK_CHANNELS`, and the buildings and route channels where they are asked for)."""
+    if attributes.get("output", "rgb") != "masks":
+        return 3
+    return len(MASK_CHANNELS) + bool(attributes.get("buildings", False)) + bool(attributes.get("route", False))
+
+
+def configured_renderer(attributes: Mapping[str, Any], world: Any, hero: Any,
+                        lights: list | None = None) -> BirdviewRenderer:
+    """The renderer of a ``sensor.birdview`` with ``attributes`` (checked, defaults left out) on ``hero``: what the
+    sensor renders, for code that renders it itself (a batched experiment); ``lights`` as
+    :class:`BirdviewRenderer` takes them."""
+    get = attributes.get
+    return BirdviewRenderer(world, hero, get("size", 84), float(get("radius", 15.0)), get("output", "rgb"),
+                            get("buildings", False), get("debug", True), get("route", False), lights)
+
+
 class BirdviewSensor(PseudoSensor):
     """``sensor.birdview``: renders one frame per simulator frame, synchronously, when the
     sensor interface collects that frame."""
@@ -346,10 +364,7 @@ class BirdviewSensor(PseudoSensor):
 
     def __init__(self, name: str, attributes: Mapping[str, Any], interface: Any, parent: Any) -> None:
         super().__init__(name, attributes, interface, parent)
-        get = self.attributes.get
-        self.renderer = BirdviewRenderer(parent.get_world(), parent, get("size", 84), float(get("radius", 15.0)),
-                                         get("output", "rgb"), get("buildings", False), get("debug", True),
-                                         get("route", False))
+        self.renderer = configured_renderer(self.attributes, parent.get_world(), parent)
 
     def set_route(self, progress: RouteProgress | None) -> None:
         """The hero's progress along its route (drawn with ``route: true``)."""

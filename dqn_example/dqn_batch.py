@@ -1,0 +1,189 @@
+"""``DQNExperimentBatch``: :class:`~.dqn_experiment.DQNExperiment` for every hero of a world at once (a
+:class:`~rllib_integration.batch_experiment.BatchExperiment`), which ``CarlaVectorEnv`` steps a world through.
+
+It gives what the heroes' own ``DQNExperiment`` hooks would (the same observations, rewards, ends and infos; a test
+holds it to them step for step) with the route-following reward (``reward: route``: the quickstart's
+``dqn_config.yaml`` and the traffic recipe's ``dqn_traffic_config.yaml``, with the state vector, the next light,
+excused waits and red lights ending episodes); the original's ``faithful`` reward runs hero by hero
+(:meth:`DQNExperimentBatch.unsupported`). The heroes' kinematics are read in one call
+(:mod:`rllib_integration.hero_batch`), the route task stepped for all of them
+(:class:`~rllib_integration.tasks.route_batch.RouteFollowingBatch`), the frame stacks kept in one array, and the
+rewards, ends and episode totals computed as arrays. Each hero's BirdView is rendered by the renderer its sensor
+would use (the world's actors read once a frame for all of them), straight from here rather than through a sensor;
+the original's lane check (a waypoint query) and the waits a light or a car ahead excuse run hero by hero through the
+functions ``DQNExperiment`` uses.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Sequence
+
+import carla
+import numpy as np
+
+from rllib_integration.batch_experiment import BatchExperiment, BatchOutcome
+from rllib_integration.hero_batch import X, Y, Z, read_kinematics, speeds
+from rllib_integration.sensors.birdview import BirdviewRenderer, configured_renderer
+from rllib_integration.tasks.route_batch import RouteFollowingBatch
+from rllib_integration.tasks.route_lights import RouteLights, no_light
+
+from .dqn_experiment import ACTIONS, BIRDVIEW, SPEED_SCALE, DQNExperiment, lane_check, waiting_for_a_reason
+
+#: ``ACTIONS`` as ``carla.VehicleControl`` holds them (32-bit floats): (throttle, steer, brake) a row.
+CONTROLS = np.array(ACTIONS, dtype=np.float32)
+#: Lane states of the lane check that count as driving on a lane (``episode_distance_on_lane``).
+ON_LANE = ("on_lane", "junction")
+
+
+class DQNExperimentBatch(BatchExperiment):
+    """``DQNExperiment`` for the heroes of one world (see the module docstring)."""
+
+    EXPERIMENT = DQNExperiment
+
+    @classmethod
+    def unsupported(cls, experiments: Sequence[DQNExperiment]) -> str | None:
+        first = experiments[0]
+        if first.reward_kind != "route":
+            return f"reward {first.reward_kind}"
+        birdview = first.config["hero"]["sensors"][BIRDVIEW]
+        if any(experiment.config["hero"]["sensors"][BIRDVIEW] != birdview for experiment in experiments):
+            return "heroes with different BirdViews"
+        return None
+
+    def __init__(self, experiments: Sequence[DQNExperiment], agents: Sequence[Any]) -> None:
+        super().__init__(experiments, agents)
+        first = experiments[0]
+        count = len(experiments)
+        self.task = RouteFollowingBatch(first.task, agents)
+        self.birdview = first.config["hero"]["sensors"][BIRDVIEW]
+        self.framestack, self.channels = first.framestack, first.channels
+        self.max_time_idle, self.max_time_episode = first.max_time_idle, first.max_time_episode
+        self.idle_penalty, self.terminal_penalty = first.idle_penalty, first.terminal_penalty
+        self.state_input, self.light_ahead, self.excused_waits = first.state_input, first.light_ahead, first.excused_waits
+        self.renderers: list[BirdviewRenderer | None] = [None] * count
+        self._lights: tuple[Any, list] = (None, [])  # (world, its traffic lights): the renderers draw them
+        self.route_lights: list[RouteLights | None] = [None] * count
+        self.frames = np.zeros((count, first.size, first.size, self.channels * self.framestack), dtype=np.uint8)
+        self.controls_now = np.zeros((count, 3), dtype=np.float32)  # each hero's last (throttle, steer, brake)
+        self.time_idle = np.zeros(count, dtype=np.int64)
+        self.time_episode = np.zeros(count, dtype=np.int64)
+        self.last_xy = np.full((count, 2), np.nan)  # the location at the last reward (NaN before the first)
+        self.totals = {key: np.zeros(count) for key in ("distance", "distance_on_lane", "speed_sum", "heading_sum")}
+        self.counts = {key: np.zeros(count, dtype=np.int64) for key in ("collisions", "lane_invasions", "steps")}
+
+    def sensors(self, hero_config: dict[str, Any]) -> dict[str, Any]:
+        return {name: sensor for name, sensor in hero_config["sensors"].items() if name != BIRDVIEW}  # rendered here
+
+    def start(self, index: int) -> None:
+        agent = self.agents[index]
+        self.stop(index)
+        self.task.start(index)
+        if self._lights[0] is not agent.world:  # a new town: its lights
+            self._lights = (agent.world, list(agent.world.get_actors().filter("traffic.traffic_light*")))
+        renderer = configured_renderer(self.birdview, agent.world, agent.hero, self._lights[1])
+        renderer.set_route(agent.route_progress)
+        self.renderers[index] = renderer
+        progress = agent.route_progress
+        self.route_lights[index] = RouteLights(agent.world, progress) \
+            if (self.excused_waits or self.light_ahead) and progress else None
+        self.controls_now[index] = 0.0
+        self.time_idle[index] = self.time_episode[index] = 0
+        self.last_xy[index] = np.nan
+        for values in (*self.totals.values(), *self.counts.values()):
+            values[index] = 0
+
+    def stop(self, index: int) -> None:
+        self.task.stop(index)
+        self.renderers[index] = None
+
+    def controls(self, indices: np.ndarray, actions: Any) -> list[carla.VehicleControl | None]:
+        """``DQNExperiment.compute_action`` of every acting hero."""
+        self.controls_now[indices] = CONTROLS[np.asarray(actions, dtype=np.int64).reshape(len(indices))]
+        return [carla.VehicleControl(throttle=throttle, steer=steer, brake=brake)
+                for throttle, steer, brake in self.controls_now[indices].tolist()]
+
+    def observe(self, indices: np.ndarray, frame: int, sensor_data: Sequence[dict[str, Any]]) -> tuple[Any, list]:
+        rows = read_kinematics(self.agents[0].world, [self.agents[k].hero for k in indices])
+        observations, facts = self._observations(indices, rows, frame, sensor_data, first=True)
+        return observations, [{key: int(values[row]) for key, values in facts.items()} for row in range(len(indices))]
+
+    def step(self, indices: np.ndarray, frame: int, sensor_data: Sequence[dict[str, Any]]) -> BatchOutcome:
+        count = len(indices)
+        rows = read_kinematics(self.agents[0].world, [self.agents[k].hero for k in indices])
+        observations, infos = self._observations(indices, rows, frame, sensor_data, first=False)
+        # DQNExperiment.get_done_status
+        speed = 3.6 * speeds(rows)  # km/h
+        done_idle = self.max_time_idle < self.time_idle[indices]
+        moving = speed > 1.0
+        if self.excused_waits:
+            for row in np.flatnonzero(~moving):
+                k = int(indices[row])
+                moving[row] = waiting_for_a_reason(self.route_lights[k], self.agents[k])
+        self.time_idle[indices] = np.where(moving, 0, self.time_idle[indices] + 1)
+        self.time_episode[indices] += 1
+        done_episode = self.max_time_episode < self.time_episode[indices]
+        falling = rows[:, Z] < -0.5
+        lanes = [lane_check(self.agents[k].map, self.agents[k].hero.get_transform(), float(self.controls_now[k, 1]))
+                 for k in indices.tolist()]
+        steps = self.task.step(indices, rows)
+        route_end = np.array([reason not in (None, "max_time") for reason in steps.end_reasons], dtype=bool)
+        terminated = done_idle | falling | route_end
+        truncated = done_episode & ~terminated
+        # DQNExperiment.compute_reward (the route variant) and its record of the step
+        xy = rows[:, X:Y + 1]
+        last = self.last_xy[indices]
+        last = np.where(np.isnan(last), xy, last)
+        distance = np.array([math.hypot(a - c, b - d) for (a, b), (c, d) in zip(xy.tolist(), last.tolist())])
+        self.last_xy[indices] = xy
+        rewards = np.where(done_idle, -self.idle_penalty, np.where(steps.failed | falling, -self.terminal_penalty,
+                                                                   steps.gained * steps.speed_factor * steps.offset_factor))
+        lane_states = np.array([state for state, _, _ in lanes], dtype=object)
+        deviation = np.array([deviation for _, _, deviation in lanes])
+        totals, counts = self.totals, self.counts
+        totals["distance"][indices] += distance
+        totals["distance_on_lane"][indices] += np.where(np.isin(lane_states, ON_LANE), distance, 0.0)
+        totals["speed_sum"][indices] += speed
+        totals["heading_sum"][indices] += deviation
+        counts["steps"][indices] += 1
+        steps_taken = counts["steps"][indices]
+        infos.update(speed=speed, distance=distance, heading_deviation=deviation, lane_state=lane_states,
+                     episode_distance=totals["distance"][indices].copy(),
+                     episode_distance_on_lane=totals["distance_on_lane"][indices].copy(),
+                     episode_mean_speed=totals["speed_sum"][indices] / steps_taken,
+                     episode_heading_deviation=totals["heading_sum"][indices] / steps_taken,
+                     episode_collisions=counts["collisions"][indices].copy(),
+                     episode_lane_invasions=counts["lane_invasions"][indices].copy(),
+                     route_completion=steps.route_completion, route_offset=steps.offset,
+                     episode_route_completion=steps.route_completion)
+        reasons = np.full(count, None, dtype=object)
+        route_reasons = np.where(route_end, steps.end_reasons, None)
+        for row in range(count):  # DQNExperiment._record's order
+            reasons[row] = "falling" if falling[row] else "idle" if done_idle[row] else route_reasons[row] \
+                if route_reasons[row] is not None else "max_time" if done_episode[row] else None
+        return BatchOutcome(observations, rewards, terminated, truncated, infos, reasons)
+
+    def _observations(self, indices: np.ndarray, rows: np.ndarray, frame: int, sensor_data: Sequence[dict[str, Any]],
+                      first: bool) -> tuple[Any, dict[str, np.ndarray]]:
+        """``DQNExperiment.get_observation`` of heroes ``indices`` (kinematics ``rows``) at ``frame``: the
+        observations and their facts (collisions and lane invasions this frame, a column each)."""
+        images = np.stack([self.renderers[k].render(frame) for k in indices.tolist()])
+        if first:  # the history starts as the first frame repeated
+            images = np.tile(images, (1, 1, 1, self.framestack))
+        else:  # oldest first
+            images = np.concatenate([self.frames[indices, :, :, self.channels:], images], axis=3)
+        self.frames[indices] = images
+        facts = {name: np.array([len(data.get(sensor, (0, []))[1]) for data in sensor_data], dtype=np.int64)
+                 for name, sensor in (("collisions", "collision"), ("lane_invasions", "lane_invasion"))}
+        self.counts["collisions"][indices] += facts["collisions"]
+        self.counts["lane_invasions"][indices] += facts["lane_invasions"]
+        if not self.state_input:
+            return images, facts
+        state = np.zeros((len(indices), 4), dtype=np.float32)
+        state[:, 0] = speeds(rows) / SPEED_SCALE
+        state[:, 1:] = self.controls_now[indices]
+        if self.light_ahead:
+            light = np.stack([self.route_lights[k].features() if self.route_lights[k] is not None else no_light()
+                              for k in indices.tolist()])
+            state = np.concatenate([state, light], axis=1)
+        return {"image": images, "state": state}, facts

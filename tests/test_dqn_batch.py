@@ -1,0 +1,80 @@
+"""The DQN experiment's batched twin (``dqn_example/dqn_batch.py``): ``CarlaVectorEnv`` stepping a world through
+``DQNExperimentBatch`` gives, step for step, what the heroes' own ``DQNExperiment`` hooks give (the same BirdView
+frame stacks, state vectors, rewards, ends and infos, among traffic, through collisions, idling, red lights and
+respawns); the original's reward runs hero by hero."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from dqn_example.dqn_batch import DQNExperimentBatch
+from dqn_example.dqn_experiment import ACTIONS, DQNExperiment
+from rllib_integration import CarlaVectorEnv
+
+from tests.test_batch_experiment import assert_same_step
+
+#: The traffic recipe's options (dqn_traffic_config.yaml).
+TRAFFIC = {"red_light_ends": True, "excused_waits": True, "light_ahead": True}
+#: Mostly forward, nearly straight actions (so the heroes meet cars and lights), some braking and coasting.
+FORWARD = [index for index, (throttle, steer, _) in enumerate(ACTIONS) if throttle > 0 and abs(steer) <= 0.25]
+SLOW = [0, 1]
+
+
+def dqn_config(heroes: int = 6, birdview: dict | None = None, **others) -> dict:
+    return {"carla": {"simulator": "embedded", "enable_rendering": False},
+            "experiment": {"type": DQNExperiment, "town": "RingTown", "heroes": heroes,
+                           "hero": {"sensors": {"birdview": {"type": "sensor.birdview", "size": 32, "radius": 16,
+                                                             "route": True, **(birdview or {})},
+                                                "collision": {"type": "sensor.other.collision"}}},
+                           "background_activity": {"n_vehicles": 25, "n_walkers": 6, "seed": 0},
+                           "others": {"framestack": 2, "reward": "route", "state_input": True, "max_time_idle": 20,
+                                      "route_length": [60, 150], "max_time_episode": 150, **others}}}
+
+
+def actions(rng: np.random.Generator, count: int) -> np.ndarray:
+    return np.where(rng.random(count) < 0.8, rng.choice(FORWARD, count), rng.choice(SLOW, count))
+
+
+@pytest.mark.parametrize("birdview, others", [({}, {}), ({"output": "masks"}, TRAFFIC),
+                                              ({}, {"state_input": False, "framestack": 3})],
+                         ids=["quickstart", "traffic-masks", "image-only"])
+def test_the_batch_steps_as_the_heroes_own_experiments_do(birdview, others):
+    config = dqn_config(birdview=birdview, **others)
+    batched = CarlaVectorEnv(config)
+    by_hero = CarlaVectorEnv(dict(config, experiment=dict(config["experiment"], batched=False)))
+    try:
+        assert isinstance(batched.world.batch, DQNExperimentBatch) and by_hero.world.batch is None
+        assert "birdview" not in batched.world.agents[0].sensor_interface.sensors, "the batch renders it itself"
+        first_a, first_b = batched.reset(seed=3), by_hero.reset(seed=3)
+        for a, b in ([(first_a[0], first_b[0])] if others.get("state_input", True) is False else
+                     [(first_a[0][key], first_b[0][key]) for key in ("image", "state")]):
+            assert np.array_equal(a, b)
+        assert first_a[1].keys() == first_b[1].keys()
+        rng = np.random.default_rng(2)
+        reasons: dict[str, int] = {}
+        for step in range(160):
+            chosen = actions(rng, batched.num_envs)
+            a, b = batched.step(chosen), by_hero.step(chosen)
+            assert batched.observation_space.contains(a[0]), "a batch of the single observation space"
+            if isinstance(a[0], dict):
+                for key in a[0]:
+                    assert np.array_equal(a[0][key], b[0][key]), (step, key)
+                a, b = (np.zeros(1), *a[1:]), (np.zeros(1), *b[1:])  # the observations compared above
+            assert_same_step(a, b, step)
+            if "end_reason" in a[4]:
+                for reason in a[4]["end_reason"][a[4]["_end_reason"]]:
+                    reasons[reason] = reasons.get(reason, 0) + 1
+        assert {"veh", "off_route", "outside_lanes", "overspeed", "max_time"} <= set(reasons), reasons
+    finally:
+        batched.close()
+        by_hero.close()
+
+
+def test_the_original_reward_runs_hero_by_hero():
+    env = CarlaVectorEnv(dqn_config(heroes=2, reward="faithful", birdview={"route": False}))
+    try:
+        assert env.world.batch is None
+        assert DQNExperimentBatch.unsupported(env.world.experiments) == "reward faithful"
+    finally:
+        env.close()
