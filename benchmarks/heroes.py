@@ -9,7 +9,8 @@ Experiments are ``benchmarks/sampling.py``'s: ``vector`` (4 floats from map quer
 example's virtual LiDAR and route task), ``traffic`` (the traffic recipe's rays, light and obstacles ahead on the
 route, target-speed levels) and ``birdview`` (the DQN quickstart's 64 px BirdView and speed).
 Each ``CarlaVectorEnv`` row is measured hero by hero (one experiment instance per hero) and, where the experiment
-has a batched twin for the configuration (``vlidar``: ``RouteExperimentBatch``), batched (every hero at once).
+has a batched twin for the configuration (``vlidar`` and ``traffic``: ``RouteExperimentBatch``; ``birdview``:
+``DQNExperimentBatch``), batched (every hero at once).
 Each row is one process's figure; run it several times on a shared machine and report the range.
 """
 

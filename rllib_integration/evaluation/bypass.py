@@ -11,8 +11,9 @@ waits there, braking, until the lane beside has room (on the opposite direction'
 far enough to stop for the hero beyond the point where it is back in its lane; on a lane of its own direction: a
 gap the next vehicle from behind can stop in), then follows the route shifted as far over as the obstacles need
 (at most one lane) from :data:`LEAD_IN` metres before the first obstacle to :data:`CLEARANCE` metres past the last,
-and back, with a pure-pursuit steering controller at :data:`BYPASS_SPEED` (:data:`OPPOSITE_SPEED` against the
-traffic), stopping for a walker or a vehicle (not the obstacles) on that way.
+and back, with a pure-pursuit steering controller at :data:`BYPASS_SPEED` (against the traffic at
+:data:`OPPOSITE_SPEED`, at most the speed limit, looking less far ahead: the less time there, the nearer the oncoming
+traffic may be when it starts), stopping for a walker or a vehicle (not the obstacles) on that way.
 """
 
 from __future__ import annotations
@@ -32,7 +33,9 @@ SLOW_RIDER = 4.0  # m/s: a scenario's two-wheeler slower than this is passed lik
 CLUTTER_HEIGHT = 0.12  # metres: props this low are driven over (debris)
 RAMP, CLEARANCE = 8.0, 6.0  # metres to move over in, and past the last obstacle before moving back
 LEAD_IN = 8.0  # metres before the first obstacle the hero is all the way over
-BYPASS_SPEED = OPPOSITE_SPEED = 5.0  # m/s round obstacles (and on the opposite direction's lane)
+BYPASS_SPEED = 5.0  # m/s round obstacles on a lane of the hero's direction (or within its own)
+OPPOSITE_SPEED = 8.0  # m/s (at most the lane's speed limit) on the opposite direction's lane: the less time there, the
+#   nearer the oncoming traffic may be
 CREEP_SPEED, WAIT_GAP = 2.5, RAMP + LEAD_IN + 4.0  # m/s, metres: the hero waits just before the way round begins
 DOOR_WAIT_GAP = 9.0  # metres: it waits nearer a parked car whose door may open (so that it does)
 ACCELERATION_TIME = 1.5  # seconds the hero loses getting up to speed from a stop
@@ -47,6 +50,7 @@ SIDE_CLEARANCE = 0.5  # metres between the hero's side and an obstacle it passes
 IN_LANE_SHIFT = 0.8  # metres: a smaller shift stays in the lane and needs no gap in the lane beside
 AHEAD_MIN, BRAKE_TIME, WAY_MARGIN = 4.0, 1.5, 0.8  # a walker or moving car this far ahead (m + s x speed) stops it
 DOOR_REACH = 1.0  # metres a car's open door stands out from its side
+LOOK_SHIFTED = 1.0  # seconds of look ahead (plus 3 m) on the opposite lane: nearer the shifted way at its speed
 HAND_OVER_GAP = 20.0  # metres (plus a second at the hero's speed) from the first obstacle the bypass takes over
 
 
@@ -172,7 +176,7 @@ class Bypass:
         if self.shift < IN_LANE_SHIFT:
             return True
         hero_location = self.hero.get_location()
-        length = (self.last - index) + CLEARANCE + 2 * RAMP
+        length = (self.last - index) + CLEARANCE + RAMP  # route metres until the hero is back in its lane
         for vehicle in self.world.get_actors().filter("vehicle.*"):
             if vehicle.id == self.hero.id:
                 continue
@@ -205,7 +209,7 @@ class Bypass:
         top = max(speed, vehicle.get_speed_limit() / 3.6) if scenario_flow else speed
         reach = FLOW_STOP_REACH + FLOW_STOP_PER_SPEED * top if scenario_flow else ONCOMING_STOP_REACH
         travel = max(0.0, back + 5.0 - reach)  # the hero's way until the vehicle may stop, beyond the point
-        time = travel / OPPOSITE_SPEED + ACCELERATION_TIME
+        time = travel / self.opposite_speed() + ACCELERATION_TIME
         return along >= reach + travel + covered(speed, top, FLOW_ACCELERATION, time)
 
     def _in_the_way(self, index: int, transform: carla.Transform, speed: float, shifted: bool) -> bool:
@@ -262,13 +266,19 @@ class Bypass:
                 if index >= self.first - self.wait_gap:
                     return carla.VehicleControl(brake=1.0)
                 return self._drive(index, CREEP_SPEED, shifted=False)
-        return self._drive(index, OPPOSITE_SPEED if self.opposite else BYPASS_SPEED, shifted=True)
+        return self._drive(index, self.opposite_speed() if self.opposite else BYPASS_SPEED, shifted=True)
+
+    def opposite_speed(self) -> float:
+        """m/s on the opposite direction's lane: :data:`OPPOSITE_SPEED`, at most the hero's speed limit."""
+        limit = self.hero.get_speed_limit() / 3.6
+        return min(OPPOSITE_SPEED, limit) if limit > 0 else OPPOSITE_SPEED
 
     def _drive(self, index: int, target_speed: float, shifted: bool) -> carla.VehicleControl:
         """Pure pursuit along the route (shifted or not) at ``target_speed``, braking for what is on the way."""
         transform = self.hero.get_transform()
         speed = self.hero.get_velocity().length()
-        target_index = min(index + max(4, int(1.5 * speed) + 3), len(self.route) - 1)
+        look = LOOK_SHIFTED if shifted and self.opposite else 1.5  # seconds ahead (plus 3 m)
+        target_index = min(index + max(4, int(look * speed) + 3), len(self.route) - 1)
         waypoint = self.route[target_index][0].transform
         offset = self.offset_at(target_index) if shifted else 0.0
         right = waypoint.get_right_vector()
