@@ -271,7 +271,8 @@ def test_a_world_of_several_heroes_shows_its_first_hero(monkeypatch):
             env.step(np.ones(3, np.int64))
             get_json(f"{server.url}/state.json")
             snapshot = server.snapshot()
-            if snapshot["state"].get("episode") == 1 and snapshot["state"].get("step", 0) >= 5 and snapshot["frames"]:
+            # (a later episode will do: on a loaded machine the episode may end before a picture is sent)
+            if snapshot["state"].get("episode", 0) >= 1 and snapshot["state"].get("step", 0) >= 5 and snapshot["frames"]:
                 break
             time.sleep(0.01)
         else:
