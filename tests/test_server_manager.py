@@ -155,7 +155,8 @@ def test_carla_core_launch_mode_reports_failure_and_stops_its_server(carla_root,
 
 
 OWNER = """
-import sys, time
+import signal, sys, time
+signal.signal(signal.SIGHUP, signal.SIG_DFL)  # as a terminal's process has it (a runner under nohup ignores it)
 from rllib_integration.simulators.server_manager import PortAllocator, ServerManager
 server = ServerManager(log_dir=sys.argv[1] + '/logs', allocator=PortAllocator(sys.argv[1] + '/p'), start_timeout=20.0)
 server.start()
