@@ -73,7 +73,8 @@ BASE_EXPERIMENT_CONFIG: dict[str, Any] = {
     "worlds": 1,  # CarlaVectorEnv: its envs spread over this many worlds of ``heroes`` heroes each
     "agents_respawn": False,  # MultiAgentCarlaEnv: an agent that ends is replaced by a new agent (a new id)
     "episode_steps": 0,  # MultiAgentCarlaEnv: every agent is truncated after this many steps (0: no limit)
-    # CarlaVectorEnv: step a world's heroes through the experiment's batched twin where it has one (BaseExperiment.BATCH)
+    # CarlaVectorEnv, MultiAgentCarlaEnv: step a world's heroes through the experiment's batched twin where it has one
+    # (BaseExperiment.BATCH)
     "batched": True,
 }
 

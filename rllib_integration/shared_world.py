@@ -63,14 +63,19 @@ def hero_configs(experiment_config: Mapping[str, Any]) -> list[dict[str, Any]]:
     return configs
 
 
+def plain(value: Any) -> Any:
+    """A NumPy scalar as the Python value an experiment's hook gives (arrays and other values as they are)."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
 class SharedWorld:
     """Several heroes of one world and their experiments (see the module docstring).
 
     ``config`` is an ``env_config`` (``{"carla": {...}, "experiment": {...}}``); ``count`` asks for that many
     heroes (configured as ``experiment.hero`` where ``experiment.heroes`` is a number); ``live``: this world is
     the one the live view shows (where a live view runs); ``batched``: step the heroes through the experiment's
-    batched twin where it has one (:meth:`step_batch`, for ``CarlaVectorEnv``; the multi-agent views step hero by
-    hero with :meth:`step`).
+    batched twin where it has one (:meth:`step_batch` with arrays, for ``CarlaVectorEnv``; :meth:`step` with a hero's
+    row each, for the multi-agent views).
     """
 
     def __init__(self, config: Mapping[str, Any], count: int | None = None, live: bool = False,
@@ -131,6 +136,8 @@ class SharedWorld:
         experiment. Returns the acting heroes' outcomes and the respawned heroes' first
         ``(observation, info)``."""
         respawn = list(respawn)
+        if self.batch is not None:
+            return self._step_through_batch(actions, respawn, rng)
         controls = [(self.agents[index], self.experiments[index].compute_action(
             checked_action(self.action_spaces[index], action))) for index, action in actions.items()]
         with self.core.recovering(self.agents):
@@ -168,6 +175,22 @@ class SharedWorld:
                                    {key: values[row] for key, values in outcome.infos.items()})
                        if row is not None else None, 0 in respawn)  # (hero 0 acting: an outcome)
         return outcome, respawn, observations, infos
+
+    def _step_through_batch(self, actions: Mapping[int, Any], respawn: list[int], rng: np.random.Generator | None
+                            ) -> tuple[dict[int, StepOutcome], dict[int, tuple[Any, dict]]]:
+        """:meth:`step` through :attr:`batch` (the multi-agent views): the same outcomes, each hero's row of the
+        batch's arrays (its infos as Python values, ``end_reason`` where its episode ended)."""
+        acting = np.array(list(actions), dtype=np.int64)
+        checked = np.array([checked_action(self.action_spaces[index], action) for index, action in actions.items()])
+        outcome, respawned, observations, infos = self.step_batch(acting, checked, respawn, rng)
+        outcomes = {}
+        for row, index in enumerate(acting.tolist() if outcome is not None else []):
+            info = {key: plain(values[row]) for key, values in outcome.infos.items()}
+            if outcome.end_reasons[row] is not None:
+                info["end_reason"] = outcome.end_reasons[row]
+            outcomes[index] = StepOutcome(batch_row(outcome.observations, row), float(outcome.rewards[row]),
+                                          bool(outcome.terminated[row]), bool(outcome.truncated[row]), info)
+        return outcomes, {int(index): (batch_row(observations, row), infos[row]) for row, index in enumerate(respawned)}
 
     def _first_observations(self, indices: np.ndarray, sensor_data: list[dict[str, Any]]) -> tuple[Any, list[dict]]:
         observations, infos = self.batch.observe(indices, self.core.frame, sensor_data)

@@ -123,20 +123,37 @@ def test_a_world_of_one_hero_runs_hero_by_hero():
         env.close()
 
 
-def test_the_multi_agent_views_run_hero_by_hero_with_every_sensor():
-    """MultiAgentCarlaEnv steps hero by hero: its heroes keep the sensors a batch would measure itself."""
-    env = MultiAgentCarlaEnv(route_config(heroes=2))
+def test_the_multi_agent_env_steps_through_the_batch_as_the_heroes_own_experiments_do():
+    """MultiAgentCarlaEnv takes each hero's row of the batch: the same observations, rewards, ends and infos (Python
+    values, as the hooks give them) as hero by hero, through respawns (agents_respawn)."""
+    def config(batched: bool) -> dict:
+        experiment = dict(route_config(heroes=4, route_length=[25, 50], max_idle_s=1, **TRAFFIC)["experiment"], batched=batched,
+                          agents_respawn=True)
+        return dict(route_config(), experiment=experiment)
+
+    batched, by_hero = MultiAgentCarlaEnv(config(True)), MultiAgentCarlaEnv(config(False))
     try:
-        assert env.heroes.world.batch is None
-        observations, _ = env.reset(seed=0)
-        for _ in range(3):
-            observations, rewards, *_ = env.step({agent: np.array([0.5, 0.0], np.float32) for agent in observations})
-        assert len(rewards) == 2
-        for agent, observation in observations.items():
-            rays = observation[:16]
-            assert env.observation_spaces[agent].contains(observation) and (rays > 0).all() and (rays <= 1).all()
+        assert isinstance(batched.heroes.world.batch, RouteExperimentBatch) and by_hero.heroes.world.batch is None
+        (obs_a, infos_a), (obs_b, infos_b) = batched.reset(seed=4), by_hero.reset(seed=4)
+        assert obs_a.keys() == obs_b.keys() and all(np.array_equal(obs_a[k], obs_b[k]) for k in obs_a)
+        assert infos_a == infos_b
+        rng, ended, levels = np.random.default_rng(0), 0, batched.action_spaces["hero_0"].n
+        for step in range(320):
+            actions = {agent: int(rng.integers(0, levels)) for agent in obs_a}
+            (obs_a, *rest_a), (obs_b, *rest_b) = batched.step(actions), by_hero.step(actions)
+            assert obs_a.keys() == obs_b.keys(), step
+            for agent in obs_a:
+                assert obs_a[agent].dtype == obs_b[agent].dtype and np.array_equal(obs_a[agent], obs_b[agent]), step
+            for a, b in zip(rest_a, rest_b):  # rewards, terminateds, truncateds, infos; all terminated, truncated
+                assert a == b, (step, a, b)
+            for agent, info in rest_a[3].items():
+                assert all(type(value) is type(rest_b[3][agent][key]) for key, value in info.items()), (step, info)
+            ended += sum(rest_a[1].values()) + sum(rest_a[2].values())
+            obs_a = {agent: o for agent, o in obs_a.items() if agent in batched.agents}
+        assert ended >= 2
     finally:
-        env.close()
+        batched.close()
+        by_hero.close()
 
 
 def test_what_the_batch_does_not_take_runs_hero_by_hero(caplog):
