@@ -46,7 +46,7 @@ class HeroAgents:
 
     def __init__(self, config: Mapping[str, Any] | None = None, name: str = "MultiAgentCarlaEnv") -> None:
         self.name = name
-        self.world = SharedWorld(dict(config or {}), live=shown_live(config), batched=True)
+        self.world = SharedWorld(dict(config or {}), live=shown_live(config))
         experiment_config = self.world.experiments[0].config
         self.respawn = bool(experiment_config["agents_respawn"])
         self.episode_steps = int(experiment_config["episode_steps"])

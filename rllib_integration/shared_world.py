@@ -73,13 +73,12 @@ class SharedWorld:
 
     ``config`` is an ``env_config`` (``{"carla": {...}, "experiment": {...}}``); ``count`` asks for that many
     heroes (configured as ``experiment.hero`` where ``experiment.heroes`` is a number); ``live``: this world is
-    the one the live view shows (where a live view runs); ``batched``: step the heroes through the experiment's
-    batched twin where it has one (:meth:`step_batch` with arrays, for ``CarlaVectorEnv``; :meth:`step` with a hero's
-    row each, for the multi-agent views).
+    the one the live view shows (where a live view runs). Where the experiment has a batched twin that takes the
+    configuration, the heroes step through it (:meth:`step_batch` with arrays, for ``CarlaVectorEnv``; :meth:`step`
+    with a hero's row each, for the multi-agent views).
     """
 
-    def __init__(self, config: Mapping[str, Any], count: int | None = None, live: bool = False,
-                 batched: bool = False) -> None:
+    def __init__(self, config: Mapping[str, Any], count: int | None = None, live: bool = False) -> None:
         config = dict(config or {})
         first = make_experiment(config)
         self.hero_configs = hero_configs(first.config)
@@ -101,7 +100,7 @@ class SharedWorld:
         for experiment, agent in zip(self.experiments, self.agents):
             experiment.core = agent
         #: the experiment's batched twin stepping every hero at once (CarlaVectorEnv), or None: hero by hero
-        self.batch: BatchExperiment | None = make_batch(self.experiments, self.agents) if batched else None
+        self.batch: BatchExperiment | None = make_batch(self.experiments, self.agents)
         publisher = LivePublisher.from_environment() if live else None  # once the world is up
         self.live = LiveReporter(publisher) if publisher is not None else None
 

@@ -58,8 +58,7 @@ class CarlaVectorEnv(gym.vector.VectorEnv):
         self.worlds: list[SharedWorld] = []
         try:
             for index in range(worlds):
-                self.worlds.append(SharedWorld(config, count=num_envs // worlds, live=live and index == 0,
-                                               batched=True))
+                self.worlds.append(SharedWorld(config, count=num_envs // worlds, live=live and index == 0))
         except Exception:
             for world in self.worlds:
                 world.close()
