@@ -383,3 +383,28 @@ def check_mlflow(store):
     assert len(client.get_metric_history(run.info.run_id, "evaluation/driving_score")) == 1, "route evaluation"
     artifacts = [a.path for a in client.list_artifacts(run.info.run_id)]
     assert any(a.startswith("checkpoint_") for a in artifacts), artifacts
+
+
+def test_sampled_infos_travel_to_the_learner_as_python_numbers():
+    """Every training configuration turns the NumPy scalars gymnasium's DictInfoToList hands each episode into
+    Python numbers before RLlib pickles the episodes (one by one, NumPy scalars pickle a hundred times slower)."""
+    from ray.rllib.env.multi_agent_episode import MultiAgentEpisode
+    from ray.rllib.env.single_agent_episode import SingleAgentEpisode
+
+    from rllib_integration.training.algorithm_config import build_algorithm_config
+    from rllib_integration.training.callbacks import plain_infos
+    single = SingleAgentEpisode(observations=[np.zeros(2), np.ones(2)], actions=[np.zeros(1)], rewards=[1.0],
+                                infos=[{"speed": np.float64(1.5)}, {"speed": np.float64(2.5), "n": np.int64(3),
+                                                                    "nested": {"ok": np.bool_(True)}, "why": "idle"}],
+                                len_lookback_buffer=0)
+    multi = MultiAgentEpisode(observations=[{"a": np.zeros(2)}, {"a": np.ones(2)}], actions=[{"a": np.zeros(1)}],
+                              rewards=[{"a": 1.0}], infos=[{"a": {"x": np.float32(0.5)}}, {"a": {"x": np.float32(1.0)}}],
+                              len_lookback_buffer=0)
+    plain_infos(samples=[single, multi], env_runner=None, metrics_logger=None)
+    assert single.get_infos() == [{"speed": 1.5}, {"speed": 2.5, "n": 3, "nested": {"ok": True}, "why": "idle"}]
+    assert [type(info["speed"]) for info in single.get_infos()] == [float, float]
+    assert type(single.get_infos(-1)["n"]) is int and type(single.get_infos(-1)["nested"]["ok"]) is bool
+    infos = multi.agent_episodes["a"].get_infos()
+    assert infos == [{"x": 0.5}, {"x": 1.0}] and all(type(info["x"]) is float for info in infos)
+    config = build_algorithm_config(tiny("selfplay"), "selfplay.yaml", "PPO")
+    assert config.callbacks_on_sample_end is plain_infos

@@ -37,6 +37,7 @@ from ..carla_env import CarlaEnv
 from ..errors import ConfigError
 from ..shared_world import hero_count
 from ..vector_env import CarlaVectorEnv
+from .callbacks import plain_infos
 from .dqn_module import DQNModule
 from .models import image_catalog
 from .preflight import check_options
@@ -122,6 +123,7 @@ def build_algorithm_config(data: dict[str, Any], source: str, default_algorithm:
                      rl_module_spec=RLModuleSpec(catalog_class=image_catalog(name), **module))
     if callbacks is not None:
         config.callbacks(callbacks)
+    config.callbacks(on_sample_end=plain_infos)  # the infos as Python numbers before they are pickled
     configure_route_evaluation(config, data, source)
     return config
 
