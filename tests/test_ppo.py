@@ -34,7 +34,8 @@ def tiny(kind: str) -> dict:
     data["env_config"]["experiment"]["background_activity"].update(n_vehicles=3, n_walkers=2)
     data["env_config"]["experiment"]["others"].update(route_length=[60, 120], max_idle_s=2)  # short episodes
     data["route_evaluation"] = {"interval": 2, "routes": "GridTown", "route_count": 1, "route_length": [60, 80]}
-    data["run"] = {"stop": {"training_iteration": 2}, "checkpoint_frequency": 1, "checkpoints_to_keep": 5}
+    threads = {key: value for key, value in (data.get("run") or {}).items() if key == "learner_threads"}
+    data["run"] = {"stop": {"training_iteration": 2}, "checkpoint_frequency": 1, "checkpoints_to_keep": 5, **threads}
     return data
 
 
@@ -408,3 +409,17 @@ def test_sampled_infos_travel_to_the_learner_as_python_numbers():
     assert infos == [{"x": 0.5}, {"x": 1.0}] and all(type(info["x"]) is float for info in infos)
     config = build_algorithm_config(tiny("selfplay"), "selfplay.yaml", "PPO")
     assert config.callbacks_on_sample_end is plain_infos
+
+
+def test_run_learner_threads_sets_the_algorithm_processes_torch_threads():
+    from ray.rllib.algorithms.ppo import PPO
+
+    from rllib_integration.training.algorithm_config import run_settings
+    from rllib_integration.training.trainable import trainable
+    assert run_settings({"run": {"stop": {"time_total_s": 1}}}, "a.yaml")["learner_threads"] is None  # Ray's
+    assert run_settings({"run": {"stop": {"time_total_s": 1}, "learner_threads": 2}}, "a.yaml")["learner_threads"] == 2
+    for bad in (0, "two", True):
+        with pytest.raises(ConfigError, match="run.learner_threads: expected a whole number of threads from 1"):
+            run_settings({"run": {"stop": {"time_total_s": 1}, "learner_threads": bad}}, "a.yaml")
+    assert trainable(PPO, learner_threads=2).learner_threads == 2
+    assert yaml.safe_load(open(os.path.join(ROOT, "ppo_example", "ppo_selfplay_config.yaml")))["run"]["learner_threads"] == 2

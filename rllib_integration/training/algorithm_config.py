@@ -19,7 +19,9 @@ A training YAML has these top-level sections (each validated; unknown keys get s
   ``checkpoint_frequency`` (iterations), ``checkpoints_to_keep``, ``overlap_sampling`` (default true:
   a replay-buffer algorithm such as DQN learns while its env runners sample, :mod:`.overlap`) and
   ``init_from`` (a checkpoint, or a training run's folder for its newest checkpoint, whose network's weights
-  the run starts from: PPO fine-tuning a behaviour-cloned MARWIL policy).
+  the run starts from: PPO fine-tuning a behaviour-cloned MARWIL policy) and ``learner_threads`` (torch threads of the
+  learner in the algorithm's process; default: Ray's, one per CPU that process holds. PPO's env runners wait while it
+  learns, so its learner may use the cores they sample on).
 """
 
 from __future__ import annotations
@@ -47,7 +49,8 @@ CONFIG_SECTIONS = ("env_runners", "learners", "training", "reporting", "fault_to
                    "offline_data")
 SECTIONS = ("algorithm", "env_config", "model", "run", "route_evaluation") + CONFIG_SECTIONS
 RUN_DEFAULTS: dict[str, Any] = {"stop": {"training_iteration": 100}, "checkpoint_frequency": 5,
-                                "checkpoints_to_keep": 5, "overlap_sampling": True, "init_from": None}
+                                "checkpoints_to_keep": 5, "overlap_sampling": True, "init_from": None,
+                                "learner_threads": None}
 STOP_KEYS = ("training_iteration", "num_env_steps_sampled_lifetime", "time_total_s")
 #: Ray's built-in resource that only the head node offers (one unit).
 HEAD_NODE_RESOURCE = "node:__internal_head__"
@@ -144,6 +147,10 @@ def run_settings(data: dict[str, Any], source: str) -> dict[str, Any]:
     if run["init_from"] is not None and not isinstance(run["init_from"], str):
         raise ConfigError(f"{source}: run.init_from: expected the path of a checkpoint or a training run's folder, "
                           f"got {run['init_from']!r}.")
+    threads = run["learner_threads"]
+    if threads is not None and (not isinstance(threads, int) or isinstance(threads, bool) or threads < 1):
+        raise ConfigError(f"{source}: run.learner_threads: expected a whole number of threads from 1, or null for "
+                          f"Ray's (one per CPU the algorithm's process holds), got {threads!r}.")
     if not isinstance(run["overlap_sampling"], bool):
         raise ConfigError(f"{source}: run.overlap_sampling: expected true or false, got {run['overlap_sampling']!r}.")
     if not run["stop"]:

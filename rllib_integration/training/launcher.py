@@ -424,7 +424,8 @@ def _fit(args: argparse.Namespace, config: Any, run: dict, stopper: StopCriteria
             return 2
     tuner = tune.Tuner(
         trainable(config.algo_class, restore=checkpoint, overlap_sampling=run["overlap_sampling"],
-                  init_from=initial_weights(run["init_from"], args.configuration_file) if run["init_from"] else None),
+                  init_from=initial_weights(run["init_from"], args.configuration_file) if run["init_from"] else None,
+                  learner_threads=run["learner_threads"]),
         param_space=config,
         run_config=tune.RunConfig(
             name=args.name, storage_path=storage, stop=stopper, verbose=0, callbacks=callbacks,

@@ -18,6 +18,7 @@ import shutil
 from typing import Any
 
 import ray
+import torch
 from ray.rllib.algorithms.algorithm import Algorithm
 from ray.rllib.core import COMPONENT_LEARNER, COMPONENT_LEARNER_GROUP, COMPONENT_RL_MODULE
 
@@ -45,8 +46,11 @@ class ExportingAlgorithm(Algorithm):
 
     restore_path: str | None = None
     init_from: str | None = None  # an RLModule folder whose weights a new run starts from
+    learner_threads: int | None = None  # torch threads of this process (None: Ray's choice)
 
     def setup(self, config: Any) -> None:
+        if self.learner_threads:
+            torch.set_num_threads(self.learner_threads)
         super().setup(config)
         if self.restore_path:
             self.restore_from_path(self.restore_path)
@@ -116,13 +120,13 @@ class ExportingAlgorithm(Algorithm):
         os.replace(progress + ".partial", progress)
 
 
-def trainable(algorithm_class: type[Algorithm], restore: str | None = None,
-              overlap_sampling: bool = True, init_from: str | None = None) -> type[Algorithm]:
+def trainable(algorithm_class: type[Algorithm], restore: str | None = None, overlap_sampling: bool = True,
+              init_from: str | None = None, learner_threads: int | None = None) -> type[Algorithm]:
     """``Exporting<Algorithm>``: ``algorithm_class`` that exports its policy at every checkpoint and,
     with ``restore``, starts from that checkpoint (with ``init_from``, an RLModule folder of
     :func:`~.algorithm_config.initial_weights`, from those network weights only). A replay-buffer algorithm trains through
     :class:`~.replay_training.ReplayTraining` (sampling overlapped with learning unless
-    ``overlap_sampling`` is false)."""
+    ``overlap_sampling`` is false); ``learner_threads``: torch's threads in the algorithm's process."""
     return type(f"Exporting{algorithm_class.__name__}", (ExportingAlgorithm, ReplayTraining, algorithm_class),
                 {"restore_path": os.path.abspath(restore) if restore else None, "overlap_sampling": overlap_sampling,
-                 "init_from": init_from})
+                 "init_from": init_from, "learner_threads": learner_threads})
