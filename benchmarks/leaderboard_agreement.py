@@ -30,6 +30,10 @@ import time
 import xml.etree.ElementTree as ElementTree
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from rllib_integration.arguments import positive_int  # noqa: E402
+
 CODE = ROOT.parent / "shared" / "carla-code"
 ADAPTER = "rllib_integration.leaderboard.leaderboard_agent:LeaderboardAgent"
 SHORT = {"collisions_layout": "layout", "collisions_pedestrian": "walker", "collisions_vehicle": "vehicle",
@@ -169,10 +173,10 @@ def main() -> None:
     parser.add_argument("--agent", type=pathlib.Path, default=None,
                         help="Leaderboard agent file (default: the leaderboard's autoagents/npc_agent.py)")
     parser.add_argument("--track", default="SENSORS", help="the leaderboard's --track")
-    parser.add_argument("--workers", type=int, default=2, help="routes driven at once, by each side")
+    parser.add_argument("--workers", type=positive_int, default=2, help="routes driven at once, by each side")
     parser.add_argument("--leaderboard-runs", type=int, default=1, choices=(1, 2),
                         help="leaderboard runs (2: also how far its own runs differ)")
-    parser.add_argument("--port", type=int, default=2300, help="first port of the leaderboard's embedded worlds")
+    parser.add_argument("--port", type=positive_int, default=2300, help="first port of the leaderboard's embedded worlds")
     parser.add_argument("--out", type=pathlib.Path, required=True, help="folder for both sides' results and logs")
     parser.add_argument("--run", choices=("both", "leaderboard", "evaluate", "none"), default="both",
                         help="which side to run (the other's results.json already in --out; none: compare only)")
@@ -182,8 +186,6 @@ def main() -> None:
     if not evaluator.is_file():
         parser.error(f"--carla-code: no {evaluator}. Fix: give the folder holding CARLA's leaderboard, "
                      f"scenario_runner and PythonAPI-carla.")
-    if args.workers < 1:
-        parser.error("--workers: expected at least 1")
     args.agent = (args.agent or args.carla_code / "leaderboard" / "leaderboard" / "autoagents" / "npc_agent.py").resolve()
     routes = routes_of(args.routes, args.route_ids)
     if not routes:

@@ -34,13 +34,11 @@ def test_the_static_cut_in_car_waits_for_the_car_ahead_while_on_its_lane_then_cu
     hero_lane = town_map.get_waypoint(scenario.meeting).lane_id
     assert side_lane != hero_lane
     # the hero drives up at 30 km/h and waits 12 m short of where the car pulls out
-    hero_waypoint = town_map.get_waypoint(start.location)
     on_side, top_speed, now = [], 0.0, 0.0
     for _ in range(400):
         distance = hero.get_location().distance(scenario.meeting)
         if distance > 12.0:
-            hero_waypoint = town_map.get_waypoint(hero.get_location())
-            forward = hero_waypoint.transform.get_forward_vector()
+            forward = town_map.get_waypoint(hero.get_location()).transform.get_forward_vector()
             hero.set_target_velocity(carla.Vector3D(8.3 * forward.x, 8.3 * forward.y, 0.0))
         else:
             hero.set_target_velocity(carla.Vector3D())

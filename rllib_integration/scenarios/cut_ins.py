@@ -93,7 +93,6 @@ class CutIn(Scenario):
         lane = forward(start, self.cut_in_distance())
         self.adversary = self.parked(lane, hand_brake=False)
         self.meeting = lane.transform.location
-        self.turn: list[carla.Location] = []  # StaticCutIn: the points of its lane change still ahead
         self.path = Path(self.cut_in_path(lane))
         self.moving, self.hero_speed_at_start = False, 0.0
         index = self.progress.nearest_index(self.meeting)
@@ -166,7 +165,7 @@ class StaticCutIn(CutIn):
     def cut_in_path(self, lane: carla.Waypoint) -> list[carla.Location]:
         # BasicAgent.lane_change at zero speed: 2 m on its lane, then the hero's lane 0.1 m on and 2 m further
         side = self.side_lane(lane)
-        self.turn = [forward(side, 2.0, stop_at_junction=False).transform.location,
+        self.turn = [forward(side, 2.0, stop_at_junction=False).transform.location,  # its lane change, still ahead
                      forward(lane, 2.1, stop_at_junction=False).transform.location,
                      forward(lane, 4.1, stop_at_junction=False).transform.location]
         return [forward(lane, float(step), stop_at_junction=False).transform.location

@@ -54,11 +54,10 @@ def speed_control(vehicle: carla.Actor, speed: float, steer: float = 0.0) -> car
                                 brake=max(0.0, min(1.0, -0.5 * error)) if error < -0.3 else 0.0, steer=steer)
 
 
-def drive_path(vehicle: carla.Actor, path: Path, speed: float, look_ahead: float | None = None) -> carla.VehicleControl:
-    """Follow ``path`` at ``speed`` m/s, aiming at its first point ``look_ahead`` metres away (default: further
-    the faster it goes)."""
-    look_ahead = max(6.0, 0.8 * vehicle.get_velocity().length()) if look_ahead is None else look_ahead
-    return speed_control(vehicle, speed, steer_towards(vehicle, path_target(vehicle, path, look_ahead)))
+def drive_path(vehicle: carla.Actor, path: Path, speed: float) -> carla.VehicleControl:
+    """Follow ``path`` at ``speed`` m/s (looking further ahead the faster it goes)."""
+    target = path_target(vehicle, path, max(6.0, 0.8 * vehicle.get_velocity().length()))
+    return speed_control(vehicle, speed, steer_towards(vehicle, target))
 
 
 def follow_lane(town_map: carla.Map, vehicle: carla.Actor, speed: float, look_ahead: float = 6.0) -> carla.VehicleControl:
