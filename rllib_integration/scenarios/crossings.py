@@ -88,7 +88,7 @@ class ParkingCrossingPedestrian(CrossingWalker):
     def place_blocker(self, meeting: carla.Waypoint, offset: float) -> None:
         kerb = offset - math.copysign(SIDEWALK_OFFSET - PARKED_OUTSIDE, offset)  # just past the lane's edge
         parked = self.spawn("vehicle.*", beside(_back(meeting, 4.0), kerb, z=0.5), attributes=GENERATION_2_CAR)
-        parked.apply_control(carla.VehicleControl(hand_brake=True, brake=1.0))
+        parked.apply_control(carla.VehicleControl(hand_brake=True))
 
 
 def _lateral(a: carla.Waypoint, b: carla.Waypoint) -> float:

@@ -76,11 +76,13 @@ class CutIn(Scenario):
         return side
 
     def parked(self, waypoint: carla.Waypoint, role: str = "scenario", hand_brake: bool = True) -> carla.Actor:
+        """A car on the side lane by ``waypoint``: parked with its hand brake on as ScenarioRunner's (it can be pushed
+        along), or, ``hand_brake`` False, held by its brakes (the cut-in car, ready to go)."""
         side = self.side_lane(waypoint)
         transform = side.transform
         vehicle = self.spawn("vehicle.*", carla.Transform(transform.location + carla.Location(z=0.3),
                                                           transform.rotation), role=role, attributes=self.CARS)
-        vehicle.apply_control(carla.VehicleControl(hand_brake=hand_brake, brake=1.0))
+        vehicle.apply_control(carla.VehicleControl(hand_brake=True) if hand_brake else carla.VehicleControl(brake=1.0))
         return vehicle
 
     def place_others(self, start: carla.Waypoint) -> None:

@@ -108,7 +108,7 @@ class LaneObstacle(Scenario):
         as ScenarioRunner picks)."""
         vehicle = self.spawn(blueprint, beside(waypoint, sign * self.OFFSET * waypoint.lane_width / 2.0, z=0.5), role,
                              attributes=GENERATION_2_CAR if blueprint == "vehicle.*" else None)
-        vehicle.apply_control(carla.VehicleControl(hand_brake=True, brake=1.0))
+        vehicle.apply_control(carla.VehicleControl(hand_brake=True))
 
 
 class Accident(LaneObstacle):
@@ -285,7 +285,7 @@ class VehicleOpensDoorTwoWays(Scenario):
         toward_hero = -1.0 if direction == "right" else 1.0
         shift = toward_hero * (parked.lane_width - self.car.bounding_box.extent.y) / 4.0
         self.car.set_location(beside(parked, shift, z=0.3).location)
-        self.car.apply_control(carla.VehicleControl(hand_brake=True, brake=1.0))
+        self.car.apply_control(carla.VehicleControl(hand_brake=True))
         self.door = carla.VehicleDoor.FR if direction == "left" else carla.VehicleDoor.FL
         self.meeting, self.front = front.transform.location, front
         self.opened, self.oncoming = None, None

@@ -48,7 +48,7 @@ class ParkingExit(Scenario):
         for place in (ahead[0], behind[0]):
             car = self.spawn("vehicle.*", self.parked_transform(place, None), role="scenario no lights",
                              attributes=GENERATION_2_CAR)
-            car.apply_control(carla.VehicleControl(hand_brake=True, brake=1.0))
+            car.apply_control(carla.VehicleControl(hand_brake=True))
         self.side_car = self.spawn("vehicle.*", carla.Transform(reference.transform.location + carla.Location(z=0.3),
                                                                 reference.transform.rotation),
                                    attributes=GENERATION_2_CAR)
