@@ -112,8 +112,7 @@ def main() -> int:
     parser.add_argument("--traffic-blueprints", choices=("leaderboard", "all"), default="leaderboard",
                         help="the background vehicles: leaderboard = what the CARLA Leaderboard 2.0 spawns (cars of no "
                              "special type, with lights), all = every vehicle.* blueprint (buses, trucks, bikes too)")
-    parser.add_argument("--seed", type=non_negative_int, default=0, help="seed of the traffic, walkers and random agents, and of the draws of the "
-                             "Leaderboard 2.0 scenarios and background activity (0: the leaderboard's own)")
+    parser.add_argument("--seed", type=non_negative_int, default=0, help="seed of the traffic, walkers and random agents")
     parser.add_argument("--weather", default="ClearNoon", help="carla.WeatherParameters preset")
     parser.add_argument("--metrics", choices=("auto", "1.0", "2.0"), default="auto",
                         help="the Leaderboard's criteria: 2.0 adds the minimum-speed penalty (the hero's mean speed "

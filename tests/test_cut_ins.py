@@ -7,6 +7,7 @@ from __future__ import annotations
 import pathlib
 
 import carla
+import numpy as np
 
 from conftest import make_world
 from rllib_integration.routes.planner import RoutePlanner
@@ -14,7 +15,6 @@ from rllib_integration.routes.progress import RouteProgress
 from rllib_integration.routes.route_files import read_routes
 from rllib_integration.routes.route_sets import dense_route
 from rllib_integration.scenarios.cut_ins import StaticCutIn
-from rllib_integration.scenarios.random_stream import route_stream
 
 ROUTES = pathlib.Path(__file__).parent / "routes" / "leaderboard2_scenarios.xml"
 
@@ -28,7 +28,7 @@ def test_the_static_cut_in_car_waits_for_the_car_ahead_while_on_its_lane_then_cu
     start = town_map.get_waypoint(trigger).transform
     hero = world.spawn_actor(world.get_blueprint_library().find("vehicle.lincoln.mkz_2020"),
                              carla.Transform(start.location + carla.Location(z=0.3), start.rotation))
-    scenario = StaticCutIn(spec.scenarios[0], world, town_map, hero, progress, route_stream())
+    scenario = StaticCutIn(spec.scenarios[0], world, town_map, hero, progress, np.random.default_rng(0))
     scenario.build()
     side_lane = town_map.get_waypoint(scenario.adversary.get_location()).lane_id
     hero_lane = town_map.get_waypoint(scenario.meeting).lane_id

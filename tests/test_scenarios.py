@@ -37,19 +37,11 @@ def test_the_fixture_routes_cover_every_simulated_type():
     assert sorted(types) == sorted(SCENARIO_TYPES) and not unsimulated_types([s for r in routes for s in r.scenarios])
 
 
-#: A known failure with the leaderboard's draws (seed 0): a background car turning into InterurbanActorFlow's road and
-#: a flow car wait on each other in the junction, and the autopilot waits behind them until it is blocked. The
-#: autopilot fails about 7 % of these routes over other seeds too (README, "Scenario coverage").
-GRIDLOCKED = {"InterurbanActorFlow"}
-
-
 def test_the_autopilot_passes_every_scenario_and_a_constant_throttle_fails_them(carla_root, tmp_path):
     records = evaluate(carla_root, tmp_path / "autopilot", "--agent", "autopilot")
     for record in records:
         (scenario,) = record["meta"]["scenarios"]
         assert record["meta"]["background_activity"], "a 2.0 route file's routes run among the background activity"
-        if scenario["type"] in GRIDLOCKED:
-            continue
         assert scenario["status"] == "passed", (record["route_id"], scenario, record["meta"]["events"])
         assert record["status"] == "Completed", record["meta"]["events"]
         others = {kind for kind, events in record["infractions"].items() if events} - {MIN_SPEED}

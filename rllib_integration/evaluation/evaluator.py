@@ -7,8 +7,7 @@ set or on another worker), and returns the ``results.json`` document (:mod:`.res
 ``workers > 1`` each route is a task for a pool of that many processes, one simulator each, so every
 route's record comes back as it finishes. A route that raises is recorded as failed with its error and
 the others go on; workers end with the evaluating process. A Leaderboard 2.0 route's scenarios are
-simulated (:mod:`..scenarios`) and each one's outcome is in the route's ``meta.scenarios``; its scenarios and
-background activity draw from one stream per route, the leaderboard's for seed 0 (:mod:`..scenarios.random_stream`).
+simulated (:mod:`..scenarios`) and each one's outcome is in the route's ``meta.scenarios``.
 """
 
 from __future__ import annotations
@@ -39,7 +38,6 @@ from ..routes.route_files import RouteSpec
 from ..routes.route_sets import dense_route
 from ..scenarios import RouteScenarios
 from ..scenarios.background import BackgroundActivity
-from ..scenarios.random_stream import route_stream
 from .agents import load_agent, sensor_config
 from .monitor import RouteMonitor
 from .recording import RouteVideo, StateLog
@@ -138,10 +136,12 @@ class RouteRunner:
             self.agent.set_route_keypoints(list(spec.waypoints))
         if hasattr(self.agent, "start"):
             self.agent.start(core)
-        stream = route_stream(self.settings.seed)  # (the leaderboard's draws for seed 0)
-        background = BackgroundActivity(core.world, core.map, core.hero, core.traffic_manager, core.tm_port,
-                                        core.route_progress, stream) if self.settings.background_activity(spec) else None
-        scenarios = RouteScenarios(spec.scenarios, core.world, core.map, core.hero, core.route_progress, stream,
+        background = BackgroundActivity(
+            core.world, core.map, core.hero, core.traffic_manager, core.tm_port, core.route_progress,
+            np.random.default_rng(zlib.crc32(f"background/{self.settings.seed}/{spec.route_id}".encode()))) \
+            if self.settings.background_activity(spec) else None
+        scenarios = RouteScenarios(spec.scenarios, core.world, core.map, core.hero, core.route_progress,
+                                   seed=zlib.crc32(f"{self.settings.seed}/{spec.route_id}".encode()),
                                    planner=planner, background=background) if spec.scenarios else None
         leaderboard_2 = self.settings.leaderboard_2(spec)
         monitor = RouteMonitor(core.world, core.map, core.hero, core.route_progress, scenarios, leaderboard_2=leaderboard_2,

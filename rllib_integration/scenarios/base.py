@@ -1,9 +1,8 @@
 """A Leaderboard 2.0 scenario on a route: when it is built, when it starts, what it does each tick and how
 it ends, through the carla API only (so the same code runs on the embedded world and on a CARLA server).
 
-A :class:`Scenario` is built (its actors spawned) once the hero is within :data:`BUILD_DISTANCE` metres of its
-trigger point (straight line), as the Leaderboard 2.0's ``RouteScenario`` builds them: those near the start before
-the route's first tick, the others as the hero comes near; it starts when the hero reaches the trigger point, and ends when the hero is
+A :class:`Scenario` is built (its actors spawned) once the hero is within :data:`BUILD_DISTANCE` route
+metres of its trigger point, starts when the hero reaches the trigger point, and ends when the hero is
 past its end (``end_index``, a route point: passed, unless an infraction happened meanwhile), when it
 times out (``timeout`` seconds after starting: a ``scenario_timeouts`` infraction, as the Leaderboard's
 ``ScenarioTimeoutTest``), or when the route ends first.
@@ -20,11 +19,10 @@ import carla
 from ..routes.planner import RoutePlanner
 from ..routes.progress import RouteProgress
 from ..routes.route_files import ScenarioSpec
-from .random_stream import prepared_blueprint
 
 logger = logging.getLogger(__name__)
 
-BUILD_DISTANCE = 500.0  # metres from the trigger point the scenario's actors appear (RouteScenario.INIT_THRESHOLD)
+BUILD_DISTANCE = 60.0  # route metres before the trigger point the scenario's actors appear
 START_DISTANCE = 2.0  # metres from the trigger point (along the route) the scenario starts
 
 # events a scenario reports (the monitor records them as the Leaderboard 2.0's infractions)
@@ -62,7 +60,6 @@ class Scenario:
         self.trigger_index = progress.nearest_index(self.trigger.location)
         self.end_index = self.trigger_index
         self.state = WAITING
-        self.built = False
         self.started_at: float | None = None
         self.actors: list[Any] = []
         self.infractions: list[str] = []
@@ -100,9 +97,10 @@ class Scenario:
         """Advance after a tick; the scenario's new events (:data:`TIMEOUT_EVENT`, :data:`YIELD_EVENT`: the
         caller records them as infractions)."""
         if self.state == WAITING:
-            self.build_if_near()
-            if self.done:
-                return []
+            if not self.actors and self.reason == "" and self.route_metres_to_trigger() <= BUILD_DISTANCE:
+                self._build()
+                if self.done:
+                    return []
             if self.progress.index >= self.trigger_index or \
                     self.hero.get_location().distance(self.trigger.location) < START_DISTANCE:
                 self.state, self.started_at = RUNNING, now
@@ -123,12 +121,6 @@ class Scenario:
             if self.background is not None and self.started_at is not None:
                 self.give_back_room(self.background)
         return events
-
-    def build_if_near(self) -> None:
-        """Build the scenario's actors, once, when the hero is within :data:`BUILD_DISTANCE` of its trigger point."""
-        if not self.built and self.hero.get_location().distance(self.trigger.location) < BUILD_DISTANCE:
-            self.built = True
-            self._build()
 
     def _build(self) -> None:
         try:
@@ -185,7 +177,9 @@ class Scenario:
         if not matches:
             wanted = f" with {dict(attributes)}" if attributes else ""
             raise ScenarioBuildError(f"no blueprint {blueprint_id}{wanted}")
-        blueprint = prepared_blueprint(self.rng, matches, role)
+        blueprint = matches[int(self.rng.integers(len(matches)))]
+        if blueprint.has_attribute("role_name"):
+            blueprint.set_attribute("role_name", role)
         actor = self.world.try_spawn_actor(blueprint, transform)
         if actor is None:
             raise ScenarioBuildError(f"{blueprint.id} could not be spawned at "
@@ -212,7 +206,6 @@ class Scenario:
 #: ScenarioRunner's attribute filters for the cars its scenarios spawn.
 GENERATION_2_CAR = {"base_type": "car", "generation": 2}
 LIT_CAR = {"base_type": "car", "has_lights": True}
-FLOW_CAR = {"base_type": "car", "has_lights": True, "special_type": ""}  # (its ActorFlow behaviours')
 
 
 def has_value(blueprint: carla.ActorBlueprint, name: str, value: Any) -> bool:

@@ -15,10 +15,9 @@ from typing import Any
 
 import carla
 
-from .base import FLOW_CAR, Scenario, ScenarioBuildError, beside, forward, has_value, location_parameter
+from .base import Scenario, ScenarioBuildError, beside, forward, location_parameter
 from .driving import Footprints, Path, drive_path
 from .background.lanes import same_direction_lanes
-from .random_stream import prepared_blueprint
 from .junctions import JunctionScenario, straight_through
 
 GREEN_DELAY = 5.0  # seconds the hero's light stays red while the flow has green
@@ -93,11 +92,12 @@ class ActorFlow:
             vehicle.apply_control(drive_path(vehicle, self.points, 0.0 if stop else self.speed))
 
     def _blueprint(self) -> Any:
-        """A vehicle as ScenarioRunner's flows pick one: a lit car of no special type, or a ``base_type`` one."""
-        wanted = FLOW_CAR if self.base_type == "car" else {"base_type": self.base_type}
         kinds = [b for b in self.scenario.world.get_blueprint_library().filter("vehicle.*")
-                 if all(has_value(b, name, value) for name, value in wanted.items())]
-        return prepared_blueprint(self.scenario.rng, kinds, self.role)
+                 if b.has_attribute("base_type") and b.get_attribute("base_type").as_str().lower() == self.base_type]
+        blueprint = kinds[int(self.scenario.rng.integers(len(kinds)))]
+        if blueprint.has_attribute("role_name"):
+            blueprint.set_attribute("role_name", self.role)
+        return blueprint
 
 
 def interval(spec: Any, name: str, default: tuple[float, float]) -> tuple[float, float]:

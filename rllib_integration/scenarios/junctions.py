@@ -7,8 +7,7 @@ them (``opposite_vehicle_taking_priority.py``, ``pedestrian_crossing.py``, ``blo
   everything, and is removed 10 m past the junction; at a signalized junction the hero's light is held green
   and the others red meanwhile;
 - ``PedestrianCrossing``: three walkers wait on the far side of the junction beside the hero's exit lane and
-  cross it when the hero is 15 m from the junction, each after its own idle time (0-1.5 s) at its own speed
-  (1.3-2.0 m/s), drawn as ScenarioRunner draws them;
+  cross it when the hero is 15 m from the junction;
 - ``BlockedIntersection``: a car stands on the hero's exit lane just past the junction; it is removed 10 s after the
   hero came within 13 m of it (the hero must not go round it);
 - ``PriorityAtJunction``: the hero's light held green and the others red until it is through;
@@ -30,8 +29,7 @@ SOURCE_DISTANCE, SINK_DISTANCE = 30.0, 10.0  # metres before the junction the ad
 ADVERSARY_SPEED = 60.0 / 3.6  # m/s
 SYNC_TIME, MIN_TRIGGER_DISTANCE = 2.2, 12.0  # the adversary starts when the hero is this close to the crossing
 END_PAST_JUNCTION = 20.0  # route metres past the junction's exit the scenario ends
-WALKERS, WALKER_TRIGGER = 3, 15.0  # walkers, metres from the junction
-WALKER_IDLE, WALKER_SPEED = (0.0, 1.5), (1.3, 2.0)  # ranges of each walker's wait (s) and speed (m/s)
+WALKERS, WALKER_SPEED, WALKER_TRIGGER = 3, 1.5, 15.0  # walkers, m/s, metres from the junction
 BLOCKER_WAIT, BLOCKER_NEAR = 10.0, 13.0  # BlockedIntersection's car goes this long after the hero is this near
 
 
@@ -187,35 +185,29 @@ class PedestrianCrossing(JunctionScenario):
                 break
             side = left
         across = exit_lane.transform.location.distance(side.transform.location) + side.lane_width / 2.0 + 1.5
-        # (ScenarioRunner draws every walker's wait and speed before it picks their blueprints)
-        self.timing = [(self.rng.uniform(*WALKER_IDLE), self.rng.uniform(*WALKER_SPEED)) for _ in range(WALKERS)]
         self.walkers = []
         for k in range(WALKERS):
             place = forward(exit_lane, 1.5 + 1.2 * k, stop_at_junction=False)
-            self.walkers.append(self.spawn("walker.*", beside(place, -across, z=1.0, yaw=90.0)))
+            self.walkers.append(self.spawn("walker.pedestrian.*", beside(place, -across, z=1.0, yaw=90.0)))
         yaw = math.radians(exit_lane.transform.rotation.yaw + 90.0)
         self.direction = carla.Vector3D(math.cos(yaw), math.sin(yaw), 0.0)
         self.walk = 2.0 * across + 3.0
         self.walking_from: list | None = None
-        self.triggered_at: float | None = None
         return self.end_metres()
 
     def make_room(self, background) -> None:
         background.handle_junction_scenario(clear_entry=True)
 
     def tick(self, now: float) -> None:
-        if self.triggered_at is None:
+        if self.walking_from is None:
             if self.progress.distance_between(self.progress.index, self.entry_index) < WALKER_TRIGGER:
-                self.triggered_at = now
                 self.walking_from = [w.get_location() for w in self.walkers]
-            else:
-                return
-        for walker, start, (idle, speed) in zip(self.walkers, self.walking_from, self.timing):
-            if not walker.is_alive:
-                continue
-            walked = walker.get_location().distance(start) > self.walk
-            going = now - self.triggered_at >= idle and not walked
-            walker.apply_control(carla.WalkerControl(self.direction, speed if going else 0.0))
+                for walker in self.walkers:
+                    walker.apply_control(carla.WalkerControl(self.direction, WALKER_SPEED))
+            return
+        for walker, start in zip(self.walkers, self.walking_from):
+            if walker.is_alive and walker.get_location().distance(start) > self.walk:
+                walker.apply_control(carla.WalkerControl(self.direction, 0.0))
 
 
 class BlockedIntersection(JunctionScenario):

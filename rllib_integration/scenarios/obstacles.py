@@ -20,7 +20,6 @@ import carla
 from .base import GENERATION_2_CAR, Scenario, ScenarioBuildError, beside, forward, outermost
 from .driving import speed_control, steer_towards
 from .flows import OppositeFlow
-from .random_stream import pick
 
 END_DISTANCE = 50.0  # metres past the last obstacle the scenario ends
 NEAR, SETTLE = 50.0, 5.0  # the background's speed cap comes this many seconds after the hero is this near (m)
@@ -212,8 +211,8 @@ class HazardAtSideLane(LaneObstacle):
     def place(self, waypoint: carla.Waypoint, sign: float) -> carla.Waypoint:
         self.riders = []
         second = forward(waypoint, 9.0)
-        for place in (waypoint, second):  # each a bicycle drawn as ScenarioRunner draws it
-            rider = self.spawn(pick(self.rng, self.BICYCLES),
+        for k, place in enumerate((waypoint, second)):
+            rider = self.spawn(self.BICYCLES[k % len(self.BICYCLES)],
                                beside(place, sign * self.OFFSET * place.lane_width / 2.0, z=0.5))
             self.riders.append((rider, place.transform.location))
         self.sign = sign

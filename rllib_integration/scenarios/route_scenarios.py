@@ -68,22 +68,17 @@ def unsimulated_types(specs: list[ScenarioSpec]) -> list[str]:
 
 
 class RouteScenarios:
-    """The scenarios of a route for ``hero`` along ``progress``, drawing their random choices from ``rng`` (the
-    route's :func:`~.random_stream.route_stream`, which its background activity shares); those near the hero are
-    built at once, before the route's first tick, as the leaderboard builds them."""
+    """The scenarios of a route for ``hero`` along ``progress``; ``seed`` draws their random choices."""
 
     def __init__(self, specs: list[ScenarioSpec], world: Any, town_map: carla.Map, hero: Any,
-                 progress: RouteProgress, rng: np.random.RandomState, planner: RoutePlanner | None = None,
-                 background: Any = None) -> None:
+                 progress: RouteProgress, seed: int, planner: RoutePlanner | None = None, background: Any = None) -> None:
         """``background``: the route's background activity, which the scenarios ask to make room as ScenarioRunner's
         do (None: none runs)."""
+        rng = np.random.default_rng(seed)
         self.specs = list(specs)
         self.scenarios: list[Scenario | None] = [
             SCENARIO_TYPES[spec.type](spec, world, town_map, hero, progress, rng, planner, background)
             if spec.type in SCENARIO_TYPES else None for spec in self.specs]
-        for scenario in self.scenarios:
-            if scenario is not None:
-                scenario.build_if_near()
 
     def update(self, now: float, new_kinds: list[str]) -> list[tuple[Scenario, str]]:
         """After a tick: note the hero's new infraction kinds on the running scenarios (all but the minimum-speed

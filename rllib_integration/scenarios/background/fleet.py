@@ -10,7 +10,6 @@ from typing import Any, Callable
 import carla
 
 from ...background_traffic import LEADERBOARD_VEHICLES, vehicle_blueprints
-from ..random_stream import prepared_blueprint
 
 SPAWN_LIFT = 0.2  # metres above the lane a vehicle is spawned
 LEADING_DISTANCE = 10.0  # metres each keeps to its leader
@@ -36,7 +35,12 @@ class Fleet:
         the place is taken)."""
         if self.hero.get_location().distance(waypoint.transform.location) < hero_distance:
             return None
-        blueprint = prepared_blueprint(self.rng, self.blueprints, "background")
+        blueprint = self.blueprints[int(self.rng.integers(len(self.blueprints)))]
+        if blueprint.has_attribute("role_name"):
+            blueprint.set_attribute("role_name", "background")
+        if blueprint.has_attribute("color"):
+            colours = blueprint.get_attribute("color").recommended_values
+            blueprint.set_attribute("color", colours[int(self.rng.integers(len(colours)))])
         transform = waypoint.transform
         actor = self.world.try_spawn_actor(
             blueprint, carla.Transform(transform.location + carla.Location(z=SPAWN_LIFT), transform.rotation))
