@@ -65,6 +65,14 @@ def test_the_autopilot_passes_every_scenario_and_a_constant_throttle_fails_them(
     assert timed_out and all(r["meta"]["scenarios"][0]["status"] == "timed out" for r in timed_out)
 
 
+def test_parking_exit_places_its_cars_before_the_background_takes_their_places(carla_root, tmp_path):
+    # seed 1 (and 2, 4, 5, 7): a background car stood where a parked car goes when ParkingExit was built after the
+    # route's first tick, and the scenario was "not built"
+    (record,) = evaluate(carla_root, tmp_path, "--agent", "autopilot", "--route-ids", "35", "--seed", "1")
+    (scenario,) = record["meta"]["scenarios"]
+    assert scenario["type"] == "ParkingExit" and scenario["status"] == "passed", scenario
+
+
 def test_leaderboard_2_penalties():
     def event(kind, **facts):
         return Infraction(kind, 0.0, (0.0, 0.0, 0.0), "", facts)

@@ -47,6 +47,9 @@ class Scenario:
     WRONG_WAY_ALLOWED = False
     #: Whether leaving the route's lanes is not counted at all while it runs (ParkingExit's start off them).
     OUTSIDE_LANES_ALLOWED = False
+    #: Whether it is built before the route's first tick, so that the background activity's first vehicles find its
+    #: actors in place (a scenario at the route's start; the leaderboard builds every near scenario before it ticks).
+    BUILT_BEFORE_START = False
 
     def __init__(self, spec: ScenarioSpec, world: Any, town_map: carla.Map, hero: Any,
                  progress: RouteProgress, rng: Any, planner: RoutePlanner | None = None, background: Any = None) -> None:
@@ -121,6 +124,11 @@ class Scenario:
             if self.background is not None and self.started_at is not None:
                 self.give_back_room(self.background)
         return events
+
+    def build_before_start(self) -> None:
+        """Build the scenario's actors now, before the route's first tick, where :attr:`BUILT_BEFORE_START`."""
+        if self.BUILT_BEFORE_START and not self.actors and self.reason == "":
+            self._build()
 
     def _build(self) -> None:
         try:

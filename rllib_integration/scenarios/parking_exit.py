@@ -1,7 +1,8 @@
 """The hero starts parked and must pull out into traffic: Leaderboard 2.0's ``ParkingExit``, as ScenarioRunner
 0.9.16's ``parking_exit.py`` sets it up.
 
-It is a route's first scenario, its trigger point the route's start. When the route starts the hero is moved
+It is a route's first scenario, its trigger point the route's start, and is built before the route's first tick
+(before the background activity places its first cars, as on the leaderboard). The hero is moved
 onto the lane beside its start (``direction``, right by default: a parking lane or a shoulder), at that lane's
 outer side (clear of the driving lane, where the lane is a narrow shoulder), between two parked cars,
 ``front_vehicle_distance`` metres (20) ahead and ``behind_vehicle_distance`` metres (10) behind; a car on the hero's
@@ -27,6 +28,7 @@ class ParkingExit(Scenario):
 
     TIMEOUT = 240.0
     OUTSIDE_LANES_ALLOWED = True
+    BUILT_BEFORE_START = True  # (else the background's first cars may stand where its parked cars go)
 
     def build(self) -> float:
         direction = self.spec.value("direction", "right", str)

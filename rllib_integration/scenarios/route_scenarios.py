@@ -79,6 +79,9 @@ class RouteScenarios:
         self.scenarios: list[Scenario | None] = [
             SCENARIO_TYPES[spec.type](spec, world, town_map, hero, progress, rng, planner, background)
             if spec.type in SCENARIO_TYPES else None for spec in self.specs]
+        for scenario in self.scenarios:
+            if scenario is not None:
+                scenario.build_before_start()
 
     def update(self, now: float, new_kinds: list[str]) -> list[tuple[Scenario, str]]:
         """After a tick: note the hero's new infraction kinds on the running scenarios (all but the minimum-speed
