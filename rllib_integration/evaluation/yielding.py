@@ -7,8 +7,10 @@ before it pulls out onto it (:func:`pulling_out_blocked`: ParkingExit), through 
 that would be on a point of the hero's path from :data:`TIME_GAP` seconds before the hero reaches it
 until :data:`TIME_GAP` seconds after the hero's length has passed it is a conflict, and the
 autopilot stands on its brakes until there is none. A two-wheeler is predicted longer (:data:`RIDER_HORIZON`: a
-flow of bicycles along a biking lane stops for nobody), and once the hero's front is on its way, the hero goes on
-rather than stand in it. Vehicles driving the hero's way (its leaders and
+flow of bicycles along a biking lane stops for nobody). The hero goes on rather than stand in a crossing vehicle's
+way: the points of its path it covers already do not count, nor does a vehicle whose predicted way a front corner
+of the hero stands on (:func:`front_on_its_way`; braking there left it across a flow's lane, where the flow's cars
+stopped for it and it for them). Vehicles driving the hero's way (its leaders and
 followers, the traffic manager's business) are left out: a leader already on the hero's path at the points it
 shares with it (one driving beside the hero, off its path, that merges into it from a ramp is not:
 HighwayCutIn), and a follower anywhere (where the route leaves its lane at a sharp kink, as at a motorway exit, a follower's straight
@@ -36,6 +38,7 @@ SAME_WAY = 35.0  # degrees: a vehicle heading within this of the hero's path dri
 NEAR = 60.0  # metres: vehicles farther than this from the hero are not looked at
 MOVING = 1.0  # m/s: slower vehicles are not predicted (standing ones are the traffic manager's leaders)
 MERGE_SIDE = 8.0  # metres: a vehicle beside the hero driving its way, off its path, within this may merge into it
+ON_ITS_WAY_MARGIN = 0.3  # metres past a crossing vehicle's side the hero's front corner counts as on its way
 PULL_OUT_SPEED = 1.0  # m/s: the hero this slow off the route's lane is pulling out (a parking place)
 PULL_OUT_BEHIND, PULL_OUT_AHEAD = 10.0, 12.0  # metres of the route's lane a pull-out needs free ...
 PULL_OUT_TIME = 3.0  # ... and seconds of a vehicle coming up behind at its speed
@@ -76,6 +79,7 @@ def crossing_conflict(world: Any, hero: Any, route: Route, index: int) -> bool:
     front = hero.bounding_box.extent.x
     hero_transform = hero.get_transform()
     hero_forward, hero_yaw = hero_transform.get_forward_vector(), hero_transform.rotation.yaw
+    corners = front_corners(hero_transform, hero.bounding_box.extent)
     for vehicle in world.get_actors().filter("vehicle.*"):
         if vehicle.id == hero.id:
             continue
@@ -96,13 +100,38 @@ def crossing_conflict(world: Any, hero: Any, route: Route, index: int) -> bool:
         merging = abs((heading - hero_yaw + 180.0) % 360.0 - 180.0) < SAME_WAY and \
             not np.any(d2[0] < CLEARANCE ** 2) and abs(
                 (location.x - hero_location.x) * hero_forward.y - (location.y - hero_location.y) * hero_forward.x) < MERGE_SIDE
+        if not merging and front_on_its_way(corners, xs, ys, vehicle.bounding_box.extent.y + ON_ITS_WAY_MARGIN):
+            continue  # the hero's front stands on its way already: better on across it than standing in it
         for t, k in zip(close_t, close_k):
-            if rider and along[k] < front:
-                continue  # the hero's front is on the rider's way already: better on than standing in it
+            if along[k] < front:
+                continue  # a point the hero covers already: better on off it than standing on it
             if not merging and abs((heading - headings[k] + 180.0) % 360.0 - 180.0) < SAME_WAY:
                 continue  # driving the hero's way at that place
             if arrival[k] - TIME_GAP < steps[t] < leaves[k] + TIME_GAP:
                 return True
+    return False
+
+
+def front_corners(transform: Any, extent: Any) -> np.ndarray:
+    """(2, 2): the world (x, y) of the front left and front right corners of a vehicle at ``transform``."""
+    forward, right = transform.get_forward_vector(), transform.get_right_vector()
+    x, y = transform.location.x, transform.location.y
+    return np.array([[x + forward.x * extent.x + right.x * side * extent.y,
+                      y + forward.y * extent.x + right.y * side * extent.y] for side in (-1.0, 1.0)])
+
+
+def front_on_its_way(corners: np.ndarray, xs: np.ndarray, ys: np.ndarray, half_width: float) -> bool:
+    """Whether a corner in ``corners`` lies within ``half_width`` of the way a vehicle's predicted centres
+    (``xs``, ``ys``, in time order) sweep, ahead of where it is."""
+    a = np.stack([xs[:-1], ys[:-1]], axis=1)
+    b = np.stack([xs[1:], ys[1:]], axis=1)
+    ab = b - a
+    length2 = np.maximum(np.einsum("ij,ij->i", ab, ab), 1e-9)
+    for corner in corners:
+        t = np.clip(np.einsum("ij,ij->i", corner - a, ab) / length2, 0.0, 1.0)
+        nearest = a + ab * t[:, None]
+        if np.min(np.hypot(nearest[:, 0] - corner[0], nearest[:, 1] - corner[1])) < half_width:
+            return True
     return False
 
 
