@@ -2,7 +2,8 @@
 it ends, through the carla API only (so the same code runs on the embedded world and on a CARLA server).
 
 A :class:`Scenario` is built (its actors spawned) once the hero is within :data:`BUILD_DISTANCE` route
-metres of its trigger point, starts when the hero reaches the trigger point, and ends when the hero is
+metres of its trigger point (one that sets the route's start, as ParkingExit, before the route's first tick:
+:attr:`Scenario.BUILT_BEFORE_START`), starts when the hero reaches the trigger point, and ends when the hero is
 past its end (``end_index``, a route point: passed, unless an infraction happened meanwhile), when it
 times out (``timeout`` seconds after starting: a ``scenario_timeouts`` infraction, as the Leaderboard's
 ``ScenarioTimeoutTest``), or when the route ends first.
