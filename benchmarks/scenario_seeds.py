@@ -3,8 +3,9 @@
 file (by default the fixture file, one route of each scenario type) driven once per seed, each seed drawing other
 background cars, gaps in the flows and scenario cars (``evaluate.py --seed``). A route run counts as passed when its
 scenario is passed, the route completed and no infraction but the minimum-speed events happened (the scenario test's
-rule for the autopilot). Prints each seed's failures as they finish, then per scenario type the runs passed and how
-the others failed, and the share of all runs passed.
+rule for the autopilot). Shows a progress bar over the route runs (on a terminal), prints each seed's failures as it
+finishes, then per scenario type the runs passed and how the others failed, and the share of all runs passed (of the
+seeds finished, where Ctrl-C stopped it).
 
     CARLA_ROOT=... python3 benchmarks/scenario_seeds.py --seeds 0 1 2 3 --workers 2
     CARLA_ROOT=... python3 benchmarks/scenario_seeds.py --agent constant --agent-config throttle=0.3
@@ -20,6 +21,8 @@ import collections
 import os
 import sys
 import time
+
+from tqdm import tqdm
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
@@ -56,7 +59,8 @@ def main() -> int:
     parser.add_argument("--agent-config", nargs="*", default=[], metavar="KEY=VALUE",
                         help="the agent's settings, as evaluate.py's --agent-config")
     parser.add_argument("--background", choices=("auto", "on", "off"), default="auto",
-                        help="the background activity, as evaluate.py's --background (default: auto, on for 2.0 routes)")
+                        help="the background activity, as evaluate.py's --background (default: auto: on for 2.0 "
+                             "routes)")
     parser.add_argument("--seeds", type=non_negative_int, nargs="+", default=[0, 1, 2, 3],
                         help="the seeds driven, one evaluation each (default: 0 1 2 3)")
     parser.add_argument("--workers", type=positive_int, default=2, help="routes driven in parallel (default: 2)")
@@ -65,18 +69,26 @@ def main() -> int:
     agent_config = parse_agent_config(args.agent_config)
     outcomes: dict[str, list[str | None]] = collections.defaultdict(list)
     started = time.perf_counter()
-    for seed in args.seeds:
-        settings = EvaluationSettings(agent=args.agent, agent_config=agent_config, background=args.background,
-                                      seed=seed)
-        records = evaluate(routes, settings, args.workers)["_checkpoint"]["records"]
-        failed = []
-        for record in sorted(records, key=lambda r: r["index"]):
-            why = failure(record)
-            outcomes[scenario_type(record)].append(why)
-            if why is not None:
-                failed.append(f"route {record['route_id']} {scenario_type(record)} ({why})")
-        print(f"seed {seed}: {len(records) - len(failed)} of {len(records)} passed "
-              f"({time.perf_counter() - started:.0f} s so far)" + "".join(f"\n  {line}" for line in failed), flush=True)
+    bar = tqdm(total=len(args.seeds) * len(routes), unit="route", disable=not sys.stderr.isatty(), dynamic_ncols=True)
+    finished = []
+    try:
+        for seed in args.seeds:
+            settings = EvaluationSettings(agent=args.agent, agent_config=agent_config, background=args.background,
+                                          seed=seed)
+            result = evaluate(routes, settings, args.workers, on_record=lambda _: bar.update(1))
+            records = result["_checkpoint"]["records"]
+            failed = []
+            for record in sorted(records, key=lambda r: r["index"]):
+                why = failure(record)
+                outcomes[scenario_type(record)].append(why)
+                if why is not None:
+                    failed.append(f"route {record['route_id']} {scenario_type(record)} ({why})")
+            finished.append(seed)
+            bar.write(f"seed {seed}: {len(records) - len(failed)} of {len(records)} passed "
+                      f"({time.perf_counter() - started:.0f} s so far)" + "".join(f"\n  {line}" for line in failed))
+    except KeyboardInterrupt:
+        bar.write("interrupted: the figures below are those of the seeds finished")
+    bar.close()
     print(f"\n{'scenario':<36} {'passed':>8}  failures")
     for kind in sorted(outcomes):
         whys = [why for why in outcomes[kind] if why is not None]
@@ -86,7 +98,7 @@ def main() -> int:
     runs = sum(len(v) for v in outcomes.values())
     passed = sum(why is None for v in outcomes.values() for why in v)
     print(f"\n{args.agent}: {passed} of {runs} route runs passed ({100.0 * passed / max(runs, 1):.1f} %) over seeds "
-          f"{' '.join(map(str, args.seeds))}, {time.perf_counter() - started:.0f} s")
+          f"{' '.join(map(str, finished)) or '(none finished)'}, {time.perf_counter() - started:.0f} s")
     return 0
 
 
