@@ -1,6 +1,9 @@
 """Towns: procedural towns, real CARLA towns by path or CARLA_ROOT, spawn points, drivable routes."""
 
+import hashlib
 import shutil
+import subprocess
+import sys
 import time
 
 import carla
@@ -56,6 +59,18 @@ def test_random_towns_by_name_are_the_random_towns_of_their_seeds(server):
     for name in ("RandomTown", "RandomTown-3", "RandomTownX", "randomtown6"):
         with pytest.raises(UnknownTownError, match=r"RandomTown<N> \(a random town of seed N\)"):
             resolve_town(name)
+
+
+def test_a_procedural_towns_text_is_the_same_in_every_process_and_second():
+    """The caches of a town's derived data (static world, BirdView layers) are keyed by its OpenDRIVE text: were the
+    converter's time stamps left in, every process would rebuild them and leave another copy on disk."""
+    towns = ("RingTown", "GridTown", "RandomTown3")
+    script = ("import hashlib; from rllib_integration.embedded.maps.towns import resolve_town; "
+              f"print(*(hashlib.sha1(resolve_town(t)[1].encode()).hexdigest() for t in {towns!r}))")
+    other = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout.split()
+    time.sleep(1.1)  # the time stamps had a resolution of a second
+    assert other == [hashlib.sha1(resolve_town(town)[1].encode()).hexdigest() for town in towns]
+    assert "generated on" not in resolve_town("RingTown")[1]
 
 
 def test_curve_road_is_a_straight_a_quarter_turn_and_a_straight(server):
