@@ -119,3 +119,22 @@ def test_actor_ids_count_on_across_worlds(server):
     second = world.spawn_actor(world.get_blueprint_library().find("vehicle.audi.a2"), spawn)
     assert second.id > first.id
     assert world.get_actor(first.id) is None
+
+
+def test_a_flow_vehicle_turned_round_steers_on_along_its_path_not_back_along_it(world):
+    """A flow's bicycle that a collision turned round found the path's points behind it "ahead" and rode the path
+    backwards, against the flow, into the hero; a target is now never before the path point nearest the vehicle."""
+    from rllib_integration.scenarios.driving import Path, path_target
+    start = straight_spawn(world)
+    lane = world.get_map().get_waypoint(start.location)
+    path = Path([lane.previous(20.0)[0].transform.location] + [w.transform.location for w in
+                                                               [lane] + [lane.next(d)[0] for d in (10.0, 20.0, 30.0)]])
+    car = world.spawn_actor(world.get_blueprint_library().find("vehicle.tesla.model3"), start)
+    world.tick()
+    assert path_target(car, path, 6.0).distance(path[2]) < 0.5, "the first point ahead at least 6 m away"
+    turned = carla.Transform(start.location, carla.Rotation(yaw=start.rotation.yaw + 180.0))
+    car.set_transform(turned)
+    world.tick()
+    target = path_target(car, path, 6.0)
+    assert target.distance(path[0]) > 1.0, "not the point the path came from"
+    assert target.distance(path[-1]) < 0.5, "the path's end: it turns back round"

@@ -266,3 +266,33 @@ def test_the_static_world_is_cached_on_disk(tmp_path, monkeypatch):
     loaded = static_world_module.static_world(town_map, ground_model(town_map))
     assert loaded is not built and len(loaded.objects) == len(built.objects)
     np.testing.assert_array_equal(loaded.object_index, built.object_index)
+
+
+def test_a_bicycle_rides_a_biking_lane_end_to_end_and_the_lane_is_paved_in_the_map_layer(server):
+    """Biking lanes are paved side lanes: the map layer draws them (as shoulders) and the sidewalks beyond them, so the
+    static world puts no guard rail, tree or building on them. Before, BikeTown's biking lanes were left out of the
+    layer: the town counted as a motorway town (few sidewalks drawn) and guard rails stood across its biking lanes,
+    where the bicycles of CrossingBicycleFlow crashed, turned round and rode back into the hero."""
+    from rllib_integration.common.map_raster import Label, map_layer
+    client, world = make_world(server, "BikeTown")
+    town_map = world.get_map()
+    layer = map_layer(town_map, 4.0)
+    for x in (-60.0, 30.0, 45.0):
+        row, col = int((4.25 - layer.origin_y) * 4.0), int((x - layer.origin_x) * 4.0)
+        assert layer.labels[row, col] == Label.SHOULDER, f"the biking lane at x={x}"
+        row = int((6.25 - layer.origin_y) * 4.0)
+        assert layer.labels[row, col] == Label.SIDEWALK, f"the sidewalk beyond it at x={x}"
+    library = world.get_blueprint_library()
+    bike = world.spawn_actor(library.find("vehicle.bh.crossbike"),
+                             carla.Transform(carla.Location(-60.0, 4.25, 0.3), carla.Rotation()))
+    hits = []
+    sensor = world.spawn_actor(library.find("sensor.other.collision"), carla.Transform(), attach_to=bike)
+    sensor.listen(lambda event: hits.append(event.other_actor.type_id))
+    world.tick()
+    bike.set_target_velocity(carla.Vector3D(7.0, 0.0, 0.0))
+    while bike.get_location().x < 90.0 and len(hits) == 0 and world.get_snapshot().timestamp.elapsed_seconds < 30.0:
+        bike.apply_control(carla.VehicleControl(throttle=0.6))
+        world.tick()
+    sensor.stop()
+    assert not hits, f"the bicycle hit {hits[0]} at {bike.get_location()}"
+    assert bike.get_location().x >= 90.0 and abs(bike.get_location().y - 4.25) < 0.5

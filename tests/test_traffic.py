@@ -370,10 +370,10 @@ def test_traffic_manager_settings(server):
     tm = client.get_trafficmanager(8123)
     assert tm.get_port() == 8123
     car = spawn_cars(client, world, 1, port=8123)[0]
-    tm.set_desired_speed(car, 18.0)
+    tm.vehicle_percentage_speed_difference(car, 10.0)
     tm.auto_lane_change(car, False)
     tm.distance_to_leading_vehicle(car, 4.0)
-    tm.vehicle_percentage_speed_difference(car, 10.0)
+    tm.set_desired_speed(car, 18.0)  # replaces the speed difference, as CARLA's does (and the other way round)
     tm.set_global_distance_to_leading_vehicle(3.0)
     tm.global_percentage_speed_difference(20.0)
     tm.ignore_lights_percentage(car, 100.0)
@@ -387,6 +387,33 @@ def test_traffic_manager_settings(server):
     for _ in range(300):
         world.tick()
     assert car.get_velocity().length() * 3.6 == pytest.approx(10.0, abs=2.0), "the setting made while not driven"
+    tm.vehicle_percentage_speed_difference(car, 50.0)  # drops the desired speed: half of GridTown's 40 km/h
+    for _ in range(300):
+        world.tick()
+    assert car.get_velocity().length() * 3.6 == pytest.approx(20.0, abs=2.0), "the speed difference replaces it"
+
+
+def test_a_vehicle_told_to_drive_100_percent_below_the_limit_stands_braked_and_does_not_creep(server):
+    """CARLA's traffic manager holds a vehicle whose target speed is zero; an IDM whose free-road term floors the
+    target speed crept it forward in pulses (into the lane it was yielding to)."""
+    client, world = make_world(server, "GridTown")
+    tm = client.get_trafficmanager(8124)
+    car = spawn_cars(client, world, 1, port=8124)[0]
+    tm.ignore_lights_percentage(car, 100.0)
+    for _ in range(60):
+        world.tick()
+    tm.vehicle_percentage_speed_difference(car, 100.0)
+    for _ in range(100):
+        world.tick()
+    standing = car.get_location()
+    for _ in range(200):  # 10 s
+        world.tick()
+        assert car.get_control().throttle == 0.0 and car.get_control().brake == 1.0
+    assert car.get_location().distance(standing) < 0.01
+    tm.set_desired_speed(car, 0.3)  # a crawl is not a stand: it edges forward
+    for _ in range(200):
+        world.tick()
+    assert 0.3 < car.get_location().distance(standing) < 1.5
 
 
 @pytest.mark.parametrize("ignore", [None, "collision_detection", "ignore_vehicles_percentage"])

@@ -33,7 +33,7 @@ logger = logging.getLogger(__name__)
 MARGIN = 50.0  # metres around the road network
 MAX_SIDE = 16383  # largest side of the layer in pixels, as the original
 TRACE_STEP = 0.25  # metres between traced waypoints
-VERSION = 2  # of the drawing below; part of the disk cache's file names
+VERSION = 3  # of the drawing below; part of the disk cache's file names
 
 
 class Label(enum.IntEnum):
@@ -82,7 +82,7 @@ _DOUBLE = {carla.LaneMarkingType.SolidSolid: ("solid", "solid"),
            carla.LaneMarkingType.BrokenSolid: ("broken", "solid"),
            carla.LaneMarkingType.BrokenBroken: ("broken", "broken")}
 _SIDE_LANES = {carla.LaneType.Shoulder: Label.SHOULDER, carla.LaneType.Parking: Label.SHOULDER,
-               carla.LaneType.Sidewalk: Label.SIDEWALK}
+               carla.LaneType.Biking: Label.SHOULDER, carla.LaneType.Sidewalk: Label.SIDEWALK}
 
 
 @dataclass

@@ -23,6 +23,7 @@ Built in (:func:`load_agent`):
 from __future__ import annotations
 
 import importlib
+import math
 import os
 from typing import Any, Callable, Mapping
 
@@ -36,14 +37,15 @@ from ..inference.policy import load_policy
 from ..routes.planner import RoadOption
 from ..routes.progress import Route
 from .bypass import HAND_OVER_GAP, Bypass, find_blockers
-from .yielding import crossing_conflict, near_junction, pulling_out_blocked
+from .yielding import Conflict, crossing_conflict, near_junction, pulling_out_blocked
 
 PATH_STEP = 2  # route points (metres) between the locations handed to the traffic manager
 LANE_CHANGE_NOTICE = 12  # route points (metres) before a lane change the autopilot is asked to make it
 RANDOM_HOLD = 1.0  # seconds a random control is held (without an experiment)
 OFF_LANE_PATIENCE = 2.0  # seconds on a lane beside the route's before the autopilot is asked back
 SPEED_DIFFERENCE = 30.0  # % below the speed limit the hero cruises at (the traffic manager's default)
-STOP_DIFFERENCE = 100.0  # % below: a target speed of zero (yielding)
+YIELD_DECELERATION = 2.0  # m/s² the hero plans to stop at its yield point with (yielding to a rider)
+CREEP_SPEED = 0.3  # km/h the hero edges forward at while it yields to a vehicle (which stops for what is in its way)
 MAKE_WAY_FOR = 6.0  # seconds the hero stays on the lane it moved to for an emergency vehicle (unless it comes again)
 EMERGENCY_BEHIND = 50.0  # metres behind the hero an emergency vehicle on its lane makes it move over
 BLOCKER_LOOK_EVERY = 0.25  # seconds between looks for an obstacle on the route's lane
@@ -133,7 +135,7 @@ class AutopilotAgent(AutonomousAgent):
         self.off_lane_since: float | None = None
         self.bypass: Bypass | None = None
         self.looked = self.looked_behind = -1.0
-        self.yielding = False
+        self.yield_speed: float | None = None  # km/h the traffic manager is told while the hero yields (None: not)
         self.making_way_until = -1.0
 
     def _engage(self, index: int) -> None:
@@ -154,12 +156,11 @@ class AutopilotAgent(AutonomousAgent):
         the route's lane changes (:meth:`_lane_changes`)."""
         core, index = self.core, self.core.route_progress.index
         if self.bypass is None:  # yield: the traffic manager keeps its path and brakes to a stop
-            conflict = near_junction(self.route, index) and crossing_conflict(core.world, core.hero, self.route, index) \
-                or pulling_out_blocked(core.world, core.map, core.hero, self.route, index)
-            if conflict != self.yielding:
-                core.traffic_manager.vehicle_percentage_speed_difference(
-                    core.hero, STOP_DIFFERENCE if conflict else SPEED_DIFFERENCE)
-                self.yielding = conflict
+            conflict = crossing_conflict(core.world, core.hero, self.route, index) \
+                if near_junction(self.route, index) else None
+            if conflict is None and pulling_out_blocked(core.world, core.map, core.hero, self.route, index):
+                conflict = Conflict("rider")  # it stands until the lane is free
+            self._yield(conflict)
         if self.bypass is None and timestamp - self.looked >= BLOCKER_LOOK_EVERY:
             self.looked = timestamp
             blockers = find_blockers(core.world, core.map, core.hero, self.route, index)
@@ -180,6 +181,28 @@ class AutopilotAgent(AutonomousAgent):
         if timestamp < self.making_way_until:
             return None  # on the lane beside until the emergency vehicle is by
         return self._lane_changes(timestamp)
+
+    def _yield(self, conflict: Conflict | None) -> None:
+        """The hero's speed while it yields: edging forward at :data:`CREEP_SPEED` for a vehicle, for a rider at most
+        as fast as stops it within the conflict's room (at :data:`YIELD_DECELERATION`; standing below a metre), and the
+        traffic manager's cruise again once there is no conflict."""
+        tm, hero = self.core.traffic_manager, self.core.hero
+        if conflict is None:
+            speed = None
+        elif conflict.kind == "vehicle":
+            speed = CREEP_SPEED
+        else:
+            cruise = hero.get_speed_limit() * (1.0 - SPEED_DIFFERENCE / 100.0)
+            room = conflict.room - 1.0
+            speed = 0.0 if room <= 0.0 else min(cruise, 3.6 * math.sqrt(2.0 * YIELD_DECELERATION * room))
+        told = self.yield_speed
+        if speed == told or speed and told and abs(speed - told) < 0.5:
+            return  # (a change of less than 0.5 km/h while moving is not worth telling)
+        if speed is None:
+            tm.vehicle_percentage_speed_difference(hero, SPEED_DIFFERENCE)
+        else:
+            tm.set_desired_speed(hero, speed)
+        self.yield_speed = speed
 
     def _make_way(self, timestamp: float) -> bool:
         """Move over to a free lane beside (the right one first) when an emergency vehicle comes up behind

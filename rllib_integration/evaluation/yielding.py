@@ -8,9 +8,10 @@ that would be on a point of the hero's path from :data:`TIME_GAP` seconds before
 until :data:`TIME_GAP` seconds after the hero's length has passed it is a conflict, and the
 autopilot stands on its brakes until there is none. A two-wheeler is predicted longer (:data:`RIDER_HORIZON`: a
 flow of bicycles along a biking lane stops for nobody). The hero goes on rather than stand in a crossing vehicle's
-way: the points of its path it covers already do not count, nor does a vehicle whose predicted way a front corner
-of the hero stands on (:func:`front_on_its_way`; braking there left it across a flow's lane, where the flow's cars
-stopped for it and it for them). Vehicles driving the hero's way (its leaders and
+way: the points of its path it covers already do not count, nor does a vehicle whose predicted way the hero's
+footprint comes within :data:`ON_ITS_WAY_MARGIN` of, any part of it (:func:`body_on_its_way`; braking there left it
+across a flow's lane, where the flow's cars stopped for it and it for them, or in a biking lane, where the bicycles
+ran into it). Vehicles driving the hero's way (its leaders and
 followers, the traffic manager's business) are left out: a leader already on the hero's path at the points it
 shares with it (one driving beside the hero, off its path, that merges into it from a ramp is not:
 HighwayCutIn), and a follower anywhere (where the route leaves its lane at a sharp kink, as at a motorway exit, a follower's straight
@@ -20,7 +21,7 @@ line crosses the hero's path).
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -38,7 +39,9 @@ SAME_WAY = 35.0  # degrees: a vehicle heading within this of the hero's path dri
 NEAR = 60.0  # metres: vehicles farther than this from the hero are not looked at
 MOVING = 1.0  # m/s: slower vehicles are not predicted (standing ones are the traffic manager's leaders)
 MERGE_SIDE = 8.0  # metres: a vehicle beside the hero driving its way, off its path, within this may merge into it
-ON_ITS_WAY_MARGIN = 0.3  # metres past a crossing vehicle's side the hero's front corner counts as on its way
+YIELD_SETBACK = 2.5  # metres short of where it would stand in a rider's way the hero waits
+ZONE_MARGIN = 0.5  # metres added to both footprints where a rider's way and the hero's path meet
+ON_ITS_WAY_MARGIN = 0.3  # metres past a crossing vehicle's side the hero counts as on its way
 PULL_OUT_SPEED = 1.0  # m/s: the hero this slow off the route's lane is pulling out (a parking place)
 PULL_OUT_BEHIND, PULL_OUT_AHEAD = 10.0, 12.0  # metres of the route's lane a pull-out needs free ...
 PULL_OUT_TIME = 3.0  # ... and seconds of a vehicle coming up behind at its speed
@@ -59,11 +62,21 @@ def arrival_times(distance: np.ndarray, speed: float) -> np.ndarray:
     return accelerating + np.maximum(distance - cruise_from, 0.0) / CRUISE
 
 
-def crossing_conflict(world: Any, hero: Any, route: Route, index: int) -> bool:
-    """Whether a moving vehicle crossing the hero's path will be where the hero is (see the module docstring)."""
+class Conflict(NamedTuple):
+    """A moving vehicle the hero yields to: ``kind`` ``"vehicle"`` (it stops for what stands in its way, so the hero
+    may edge forward) or ``"rider"`` (a two-wheeler of a flow that stops for nobody), and for a rider the ``room``:
+    metres of its path the hero may still drive to wait :data:`YIELD_SETBACK` short of the rider's way."""
+
+    kind: str
+    room: float = 0.0
+
+
+def crossing_conflict(world: Any, hero: Any, route: Route, index: int) -> Conflict | None:
+    """The moving vehicle crossing the hero's path that will be where the hero is, if one (a rider first; see the
+    module docstring)."""
     path = route[index:index + PATH_POINTS]
     if len(path) < 2:
-        return False
+        return None
     points = np.array([[w.transform.location.x, w.transform.location.y] for w, _ in path])
     hero_location = hero.get_location()
     along = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(points, axis=0), axis=1))])
@@ -79,7 +92,7 @@ def crossing_conflict(world: Any, hero: Any, route: Route, index: int) -> bool:
     front = hero.bounding_box.extent.x
     hero_transform = hero.get_transform()
     hero_forward, hero_yaw = hero_transform.get_forward_vector(), hero_transform.rotation.yaw
-    corners = front_corners(hero_transform, hero.bounding_box.extent)
+    conflict = None
     for vehicle in world.get_actors().filter("vehicle.*"):
         if vehicle.id == hero.id:
             continue
@@ -100,38 +113,91 @@ def crossing_conflict(world: Any, hero: Any, route: Route, index: int) -> bool:
         merging = abs((heading - hero_yaw + 180.0) % 360.0 - 180.0) < SAME_WAY and \
             not np.any(d2[0] < CLEARANCE ** 2) and abs(
                 (location.x - hero_location.x) * hero_forward.y - (location.y - hero_location.y) * hero_forward.x) < MERGE_SIDE
-        if not merging and front_on_its_way(corners, xs, ys, vehicle.bounding_box.extent.y + ON_ITS_WAY_MARGIN):
-            continue  # the hero's front stands on its way already: better on across it than standing in it
+        if not merging and body_on_its_way(hero_transform, hero.bounding_box.extent, xs, ys,
+                                           vehicle.bounding_box.extent.y + ON_ITS_WAY_MARGIN):
+            continue  # the hero stands on its way already: better on across it than standing in it
+        if rider and not merging:  # a bicycle flow stops for nobody: the hero takes a gap its crossing fits in
+            first = crosses_in_time(points, headings, arrival, hero.bounding_box.extent, location, velocity,
+                                    vehicle.bounding_box.extent, steps[-1])
+            if first is not None:
+                room = max(along[first] - YIELD_SETBACK, 0.0)
+                conflict = Conflict("rider", min(room, conflict.room) if conflict and conflict.kind == "rider" else room)
+            continue
         for t, k in zip(close_t, close_k):
             if along[k] < front:
                 continue  # a point the hero covers already: better on off it than standing on it
             if not merging and abs((heading - headings[k] + 180.0) % 360.0 - 180.0) < SAME_WAY:
                 continue  # driving the hero's way at that place
             if arrival[k] - TIME_GAP < steps[t] < leaves[k] + TIME_GAP:
-                return True
-    return False
+                if conflict is None:
+                    conflict = Conflict("rider" if rider else "vehicle")
+                elif rider and conflict.kind == "rider":
+                    conflict = Conflict("rider")
+                break
+    return conflict
 
 
-def front_corners(transform: Any, extent: Any) -> np.ndarray:
-    """(2, 2): the world (x, y) of the front left and front right corners of a vehicle at ``transform``."""
+def crosses_in_time(points: np.ndarray, headings: np.ndarray, arrival: np.ndarray, extent: Any, location: Any,
+                    velocity: Any, other_extent: Any, horizon: float) -> int | None:
+    """The first path point of the stretch where the hero would stand in the way of a vehicle crossing the hero's path (``points``, their ``headings`` in degrees, the hero's ``arrival``
+    there) at constant ``velocity`` from ``location``, if the vehicle is in the hero's way while the hero is in its way,
+    give or take :data:`TIME_GAP` (else None). The hero is in its way while its footprint (``extent``) overlaps the band the vehicle's
+    footprint sweeps (``other_extent``, plus :data:`ZONE_MARGIN`); the vehicle is in the hero's way while its centre
+    is within its half length and the hero's half size of the path points of that stretch. A vehicle driving the
+    hero's way there (within :data:`SAME_WAY`), past that stretch, or more than ``horizon`` seconds from it is not."""
+    speed = math.hypot(velocity.x, velocity.y)
+    dx, dy = velocity.x / speed, velocity.y / speed
+    rel_x, rel_y = points[:, 0] - location.x, points[:, 1] - location.y
+    lon, lat = rel_x * dx + rel_y * dy, rel_x * dy - rel_y * dx
+    theta = np.radians(headings) - math.atan2(dy, dx)
+    across = extent.x * np.abs(np.sin(theta)) + extent.y * np.abs(np.cos(theta))  # the hero's half size across its way
+    crossing = np.degrees(np.abs((theta + math.pi) % (2.0 * math.pi) - math.pi)) >= SAME_WAY  # (else its way there)
+    inside = (np.abs(lat) < other_extent.y + across + ZONE_MARGIN) & crossing
+    if not inside.any():
+        return None  # not in its way, or driving the hero's way there (a leader, the traffic manager's business)
+    first = int(np.argmax(inside))
+    last = first + (int(np.argmin(inside[first:])) - 1 if not inside[first:].all() else len(inside) - first - 1)
+    stretch = slice(first, last + 1)
+    along_its_way = extent.x * np.abs(np.cos(theta[stretch])) + extent.y * np.abs(np.sin(theta[stretch]))
+    reach = other_extent.x + float(np.max(along_its_way)) + ZONE_MARGIN
+    enters, leaves = (float(np.min(lon[stretch])) - reach) / speed, (float(np.max(lon[stretch])) + reach) / speed
+    if leaves < 0.0 or enters > horizon:
+        return None
+    return first if enters < arrival[last] + TIME_GAP and leaves > arrival[first] - TIME_GAP else None
+
+
+def body_on_its_way(transform: Any, extent: Any, xs: np.ndarray, ys: np.ndarray, half_width: float) -> bool:
+    """Whether the footprint of a vehicle at ``transform`` (half sizes ``extent``) comes within ``half_width`` of the
+    way another vehicle's predicted centres (``xs``, ``ys``, in time order) sweep, ahead of where it is: in the
+    footprint's frame, a step of that way crosses the footprint, or the nearest of a step's ends to the footprint, or
+    of the footprint's corners to a step, is within ``half_width`` (the distance of a segment and a rectangle)."""
     forward, right = transform.get_forward_vector(), transform.get_right_vector()
-    x, y = transform.location.x, transform.location.y
-    return np.array([[x + forward.x * extent.x + right.x * side * extent.y,
-                      y + forward.y * extent.x + right.y * side * extent.y] for side in (-1.0, 1.0)])
-
-
-def front_on_its_way(corners: np.ndarray, xs: np.ndarray, ys: np.ndarray, half_width: float) -> bool:
-    """Whether a corner in ``corners`` lies within ``half_width`` of the way a vehicle's predicted centres
-    (``xs``, ``ys``, in time order) sweep, ahead of where it is."""
-    a = np.stack([xs[:-1], ys[:-1]], axis=1)
-    b = np.stack([xs[1:], ys[1:]], axis=1)
-    ab = b - a
-    length2 = np.maximum(np.einsum("ij,ij->i", ab, ab), 1e-9)
-    for corner in corners:
-        t = np.clip(np.einsum("ij,ij->i", corner - a, ab) / length2, 0.0, 1.0)
+    norm_f, norm_r = math.hypot(forward.x, forward.y) or 1.0, math.hypot(right.x, right.y) or 1.0
+    dx, dy = xs - transform.location.x, ys - transform.location.y
+    u = (dx * forward.x + dy * forward.y) / norm_f  # along the footprint
+    v = (dx * right.x + dy * right.y) / norm_r  # to its right
+    ex, ey = extent.x, extent.y
+    if np.min(np.hypot(np.maximum(np.abs(u) - ex, 0.0), np.maximum(np.abs(v) - ey, 0.0))) <= half_width:
+        return True  # a predicted centre near the footprint
+    a = np.stack([u[:-1], v[:-1]], axis=1)
+    ab = np.stack([np.diff(u), np.diff(v)], axis=1)
+    length2 = np.maximum(np.einsum("ij,ij->i", ab, ab), 1e-12)
+    for corner in ((ex, ey), (ex, -ey), (-ex, ey), (-ex, -ey)):
+        t = np.clip(np.einsum("ij,ij->i", np.asarray(corner) - a, ab) / length2, 0.0, 1.0)
         nearest = a + ab * t[:, None]
-        if np.min(np.hypot(nearest[:, 0] - corner[0], nearest[:, 1] - corner[1])) < half_width:
-            return True
+        if np.min(np.hypot(nearest[:, 0] - corner[0], nearest[:, 1] - corner[1])) <= half_width:
+            return True  # a step passing near a corner
+    # a step across the footprint (its ends outside it): where it meets an edge's line, within that edge
+    u0, v0, du, dv = a[:, 0], a[:, 1], ab[:, 0], ab[:, 1]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        for edge in (-ex, ex):
+            t = (edge - u0) / du
+            if np.any((t >= 0.0) & (t <= 1.0) & (np.abs(v0 + t * dv) <= ey)):
+                return True
+        for edge in (-ey, ey):
+            t = (edge - v0) / dv
+            if np.any((t >= 0.0) & (t <= 1.0) & (np.abs(u0 + t * du) <= ex)):
+                return True
     return False
 
 

@@ -38,11 +38,15 @@ class Path:
 
 
 def path_target(vehicle: carla.Actor, path: Path, look_ahead: float) -> carla.Location:
-    """The first point of ``path`` ahead of ``vehicle`` at least ``look_ahead`` metres from it (else the last)."""
+    """The first point of ``path`` ahead of ``vehicle`` at least ``look_ahead`` metres from it, and not before the
+    point nearest to it (else the last: a vehicle a collision turned round turns back rather than ride the path
+    backwards)."""
     transform = vehicle.get_transform()
     location, forward = transform.location, transform.get_forward_vector()
     d = path.xyz - (location.x, location.y, location.z)
-    ahead = (d[:, 0] * forward.x + d[:, 1] * forward.y > 0) & (np.einsum("ij,ij->i", d, d) >= look_ahead ** 2)
+    squared = np.einsum("ij,ij->i", d, d)
+    ahead = (d[:, 0] * forward.x + d[:, 1] * forward.y > 0) & (squared >= look_ahead ** 2)
+    ahead[:int(np.argmin(squared))] = False
     index = int(np.argmax(ahead)) if ahead.any() else len(path) - 1
     return path[index]
 

@@ -207,7 +207,7 @@ class _Builder:
         """Lines 1.5 m outside the outer edges of the carriageways (the right edge of the outermost
         paved lane; the left edge of a lane whose left has no lane of the other direction), outside
         away from junctions (ramps merge there): where guard rails stand."""
-        paved = (carla.LaneType.Driving, carla.LaneType.Shoulder, carla.LaneType.Parking)
+        paved = (carla.LaneType.Driving, carla.LaneType.Shoulder, carla.LaneType.Parking, carla.LaneType.Biking)
         lines: dict[tuple, list[tuple[float, float, float]]] = {}
         junctions = np.zeros(self.index.shape, np.uint8)
         for waypoint in self.map.generate_waypoints(1.0):

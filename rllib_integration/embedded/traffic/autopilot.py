@@ -50,6 +50,7 @@ SAMPLES = np.arange(0, 16)  # route indices sampled for the leader search (every
 IDM_ACCEL, IDM_DECEL, IDM_HEADWAY, LATERAL_ACCEL = 2.0, 3.0, 1.2, 1.5
 PLANNING_PERIOD = 0.1  # seconds of simulation between two plans (10 Hz); controls are held in between
 COASTING = 0.5  # m/s² a vehicle loses with the throttle closed (rolling, drag, engine braking)
+HALTED_CRUISE = 0.05  # m/s: a vehicle whose cruise speed is below this is told to stand (it brakes and holds)
 LONG_VEHICLE = 3.2  # half length, m: vans, trucks and buses turn differently
 TIGHT_TURN_SPEED = 1.4  # m/s: long vehicles in turns under 10 m radius (below the curb-climbing speed)
 MOVING = 0.5  # m/s: faster than this, a vehicle is moving
@@ -405,7 +406,8 @@ class AutopilotPlanner:
         leader_speed = np.where(stopped, 0.0, leader_speed)
         v = np.maximum(speed, 0.0)
         desired = standstill + v * IDM_HEADWAY + v * (v - leader_speed) / (2 * math.sqrt(IDM_ACCEL * IDM_DECEL))
-        free = 1.0 - (v / np.maximum(cruise, 0.1)) ** 4
+        halted = cruise < HALTED_CRUISE  # told to stand (a speed difference of 100 %): brake and hold, no creeping
+        free = np.where(halted, -1.0, 1.0 - (v / np.maximum(cruise, HALTED_CRUISE)) ** 4)
         interaction = np.where(np.isfinite(gap), (np.maximum(desired, 0.0) / np.maximum(gap, 0.1)) ** 2, 0.0)
         accel = clamp(IDM_ACCEL * (free - interaction), -8.0, IDM_ACCEL)
         self._accel_cruise[:, 0], self._accel_cruise[:, 1] = accel, np.maximum(cruise, 0.0)  # (states: the members)
@@ -413,7 +415,7 @@ class AutopilotPlanner:
         wanted = accel + GRAVITY * np.sin(rows[:, COLUMN["ground_pitch"]])
         throttle = np.where(wanted > 0.0, table.throttle_for(slots, np.maximum(wanted, 0.0)), 0.0)
         brake = np.where(wanted < -COASTING, clamp((-wanted - COASTING) / table.brake_decel(slots), 0.0, 1.0), 0.0)
-        hold = (v < 0.3) & (np.isfinite(gap)) & (gap < standstill + 1.0)
+        hold = (v < 0.3) & (halted | np.isfinite(gap) & (gap < standstill + 1.0))
         brake = np.where(hold, 1.0, brake)
         throttle = np.where(hold, 0.0, throttle)
         fx, fy = np.cos(yaw), np.sin(yaw)

@@ -73,13 +73,15 @@ class TrafficManager:
         self._planner.replan_speeds()
 
     def vehicle_percentage_speed_difference(self, actor: Any, percentage: float) -> None:
+        """Drive ``percentage`` % below the speed limit (at most 100); replaces a desired speed, as CARLA's does."""
         state = self._state(actor)
-        state.speed_difference, state.cruise = float(percentage), None
+        state.speed_difference, state.desired_speed, state.cruise = min(float(percentage), 100.0), None, None
 
     def set_desired_speed(self, actor: Any, speed: float) -> None:
-        """Cruise at ``speed`` km/h, whatever the speed limit."""
+        """Cruise at ``speed`` km/h (at least 0), whatever the speed limit; replaces a speed difference, as CARLA's
+        does."""
         state = self._state(actor)
-        state.desired_speed, state.cruise = float(speed), None
+        state.desired_speed, state.speed_difference, state.cruise = max(float(speed), 0.0), None, None
 
     def set_global_distance_to_leading_vehicle(self, distance: float) -> None:
         self._planner.distance = float(distance)
