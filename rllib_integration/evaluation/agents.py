@@ -11,7 +11,7 @@ Built in (:func:`load_agent`):
 
 - ``autopilot``: the traffic manager drives the hero along the route (lights and signs obeyed, no
   lane changes of its own), and the agent itself round obstacles blocking the route's lane (:mod:`.bypass`)
-  and braking for vehicles crossing its path at junctions (:mod:`.yielding`), moving over for an emergency vehicle
+  and yielding to vehicles crossing its path at junctions (:mod:`.yielding`), moving over for an emergency vehicle
   coming up behind: the rule-based reference;
 - ``constant``: one fixed control every step;
 - ``random``: the experiment's random actions with ``--config``, otherwise a random control held 1 s;
@@ -150,16 +150,16 @@ class AutopilotAgent(AutonomousAgent):
         tm.set_path(hero, points + [self.route[-1][0].transform.location])
 
     def run_step(self, input_data: Mapping[str, Any], timestamp: float) -> carla.VehicleControl | None:
-        """Brake for a vehicle crossing the route's path at a junction, and wait to pull out onto the route's lane
+        """Yield to a vehicle crossing the route's path at a junction, and wait to pull out onto the route's lane
         from beside it while a vehicle comes (:mod:`.yielding`), drive round an
         obstacle blocking the route's lane (:mod:`.bypass`); otherwise the traffic manager drives, asked for
         the route's lane changes (:meth:`_lane_changes`)."""
         core, index = self.core, self.core.route_progress.index
-        if self.bypass is None:  # yield: the traffic manager keeps its path and brakes to a stop
+        if self.bypass is None:  # yield: the traffic manager keeps its path at the speed :meth:`_yield` tells it
             conflict = crossing_conflict(core.world, core.hero, self.route, index) \
                 if near_junction(self.route, index) else None
             if conflict is None and pulling_out_blocked(core.world, core.map, core.hero, self.route, index):
-                conflict = Conflict("rider")  # it stands until the lane is free
+                conflict = Conflict("pull-out")  # it stands until the lane is free
             self._yield(conflict)
         if self.bypass is None and timestamp - self.looked >= BLOCKER_LOOK_EVERY:
             self.looked = timestamp
@@ -183,8 +183,8 @@ class AutopilotAgent(AutonomousAgent):
         return self._lane_changes(timestamp)
 
     def _yield(self, conflict: Conflict | None) -> None:
-        """The hero's speed while it yields: edging forward at :data:`CREEP_SPEED` for a vehicle, for a rider at most
-        as fast as stops it within the conflict's room (at :data:`YIELD_DECELERATION`; standing below a metre), and the
+        """The hero's speed while it yields: edging forward at :data:`CREEP_SPEED` for a vehicle, otherwise at most as
+        fast as stops it within the conflict's room (at :data:`YIELD_DECELERATION`; standing below a metre), and the
         traffic manager's cruise again once there is no conflict."""
         tm, hero = self.core.traffic_manager, self.core.hero
         if conflict is None:

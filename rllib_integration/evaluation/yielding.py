@@ -3,19 +3,25 @@ taking priority it does not have, as the Leaderboard 2.0's junction scenarios se
 before it pulls out onto it (:func:`pulling_out_blocked`: ParkingExit), through the carla API only.
 
 :func:`crossing_conflict` predicts every moving vehicle near the junction at constant velocity for
-:data:`HORIZON` seconds and the hero along its route speeding up from its speed (:func:`arrival_times`); a vehicle
-that would be on a point of the hero's path from :data:`TIME_GAP` seconds before the hero reaches it
-until :data:`TIME_GAP` seconds after the hero's length has passed it is a conflict, and the
-autopilot stands on its brakes until there is none. A two-wheeler is predicted longer (:data:`RIDER_HORIZON`: a
-flow of bicycles along a biking lane stops for nobody). The hero goes on rather than stand in a crossing vehicle's
-way: the points of its path it covers already do not count, nor does a vehicle whose predicted way the hero's
-footprint comes within :data:`ON_ITS_WAY_MARGIN` of, any part of it (:func:`body_on_its_way`; braking there left it
-across a flow's lane, where the flow's cars stopped for it and it for them, or in a biking lane, where the bicycles
-ran into it). Vehicles driving the hero's way (its leaders and
-followers, the traffic manager's business) are left out: a leader already on the hero's path at the points it
-shares with it (one driving beside the hero, off its path, that merges into it from a ramp is not:
-HighwayCutIn), and a follower anywhere (where the route leaves its lane at a sharp kink, as at a motorway exit, a follower's straight
-line crosses the hero's path).
+:data:`HORIZON` seconds and the hero along its route speeding up from its speed (:func:`arrival_times`).
+
+- A vehicle that would be on a point of the hero's path from :data:`TIME_GAP` seconds before the hero reaches it
+  until :data:`TIME_GAP` seconds after the hero's length has passed it is a conflict of kind ``"vehicle"``: the
+  autopilot edges forward until there is none (the traffic manager's and the scenarios' cars stop for what stands
+  in their way, so the hero gets its turn).
+- A two-wheeler (predicted :data:`RIDER_HORIZON` seconds: a flow of bicycles along a biking lane stops for nobody)
+  is a conflict of kind ``"rider"`` when the hero's whole crossing of its way does not fit before or after it
+  (:func:`crosses_in_time`); the autopilot drives on to :data:`YIELD_SETBACK` metres short of that way and waits
+  there, braked.
+
+The hero goes on rather than stand in a crossing vehicle's way: the points of its path it covers already do not
+count, nor does a vehicle whose predicted way the hero's footprint comes within :data:`ON_ITS_WAY_MARGIN` of, any
+part of it (:func:`body_on_its_way`; braking there left it across a flow's lane, where the flow's cars stopped for it
+and it for them, or in a biking lane, where the bicycles ran into it). Vehicles driving the hero's way (its leaders
+and followers, the traffic manager's business) are left out: a leader already on the hero's path at the points it
+shares with it (one driving beside the hero, off its path, that merges into it from a ramp is not: HighwayCutIn),
+and a follower anywhere (where the route leaves its lane at a sharp kink, as at a motorway exit, a follower's
+straight line crosses the hero's path).
 """
 
 from __future__ import annotations
@@ -63,9 +69,10 @@ def arrival_times(distance: np.ndarray, speed: float) -> np.ndarray:
 
 
 class Conflict(NamedTuple):
-    """A moving vehicle the hero yields to: ``kind`` ``"vehicle"`` (it stops for what stands in its way, so the hero
-    may edge forward) or ``"rider"`` (a two-wheeler of a flow that stops for nobody), and for a rider the ``room``:
-    metres of its path the hero may still drive to wait :data:`YIELD_SETBACK` short of the rider's way."""
+    """What the hero yields to: ``kind`` ``"vehicle"`` (it stops for what stands in its way, so the hero may edge
+    forward), ``"rider"`` (a two-wheeler of a flow that stops for nobody) or ``"pull-out"`` (a vehicle coming along
+    the lane the hero waits to pull out onto), and the ``room``: metres of its path the hero may still drive (for a
+    rider, to wait :data:`YIELD_SETBACK` short of its way; none for a pull-out)."""
 
     kind: str
     room: float = 0.0
@@ -121,7 +128,9 @@ def crossing_conflict(world: Any, hero: Any, route: Route, index: int) -> Confli
                                     vehicle.bounding_box.extent, steps[-1])
             if first is not None:
                 room = max(along[first] - YIELD_SETBACK, 0.0)
-                conflict = Conflict("rider", min(room, conflict.room) if conflict and conflict.kind == "rider" else room)
+                if conflict is not None and conflict.kind == "rider":
+                    room = min(room, conflict.room)  # the nearest rider's way
+                conflict = Conflict("rider", room)
             continue
         for t, k in zip(close_t, close_k):
             if along[k] < front:
@@ -139,12 +148,13 @@ def crossing_conflict(world: Any, hero: Any, route: Route, index: int) -> Confli
 
 def crosses_in_time(points: np.ndarray, headings: np.ndarray, arrival: np.ndarray, extent: Any, location: Any,
                     velocity: Any, other_extent: Any, horizon: float) -> int | None:
-    """The first path point of the stretch where the hero would stand in the way of a vehicle crossing the hero's path (``points``, their ``headings`` in degrees, the hero's ``arrival``
-    there) at constant ``velocity`` from ``location``, if the vehicle is in the hero's way while the hero is in its way,
-    give or take :data:`TIME_GAP` (else None). The hero is in its way while its footprint (``extent``) overlaps the band the vehicle's
-    footprint sweeps (``other_extent``, plus :data:`ZONE_MARGIN`); the vehicle is in the hero's way while its centre
-    is within its half length and the hero's half size of the path points of that stretch. A vehicle driving the
-    hero's way there (within :data:`SAME_WAY`), past that stretch, or more than ``horizon`` seconds from it is not."""
+    """For a vehicle crossing the hero's path (``points``, their ``headings`` in degrees, the hero's ``arrival``
+    there) at constant ``velocity`` from ``location``: the first point of the stretch where the hero would be in its
+    way, if the vehicle is in the hero's way while the hero is in its way, give or take :data:`TIME_GAP` (else None).
+    The hero is in its way while its footprint (``extent``) overlaps the band the vehicle's footprint sweeps
+    (``other_extent``, plus :data:`ZONE_MARGIN`); the vehicle is in the hero's way while its centre is within its half
+    length and the hero's half size of the path points of that stretch. A vehicle driving the hero's way there
+    (within :data:`SAME_WAY`), past that stretch, or more than ``horizon`` seconds from it is not."""
     speed = math.hypot(velocity.x, velocity.y)
     dx, dy = velocity.x / speed, velocity.y / speed
     rel_x, rel_y = points[:, 0] - location.x, points[:, 1] - location.y
@@ -156,7 +166,8 @@ def crosses_in_time(points: np.ndarray, headings: np.ndarray, arrival: np.ndarra
     if not inside.any():
         return None  # not in its way, or driving the hero's way there (a leader, the traffic manager's business)
     first = int(np.argmax(inside))
-    last = first + (int(np.argmin(inside[first:])) - 1 if not inside[first:].all() else len(inside) - first - 1)
+    run = inside[first:]  # the stretch: from the first point inside to the last before one outside
+    last = first + (len(run) if run.all() else int(np.argmin(run))) - 1
     stretch = slice(first, last + 1)
     along_its_way = extent.x * np.abs(np.cos(theta[stretch])) + extent.y * np.abs(np.sin(theta[stretch]))
     reach = other_extent.x + float(np.max(along_its_way)) + ZONE_MARGIN
