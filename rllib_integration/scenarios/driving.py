@@ -37,31 +37,72 @@ class Path:
         return self.points[index]
 
 
+class Poses:
+    """Where some vehicles stand, which way they face and how fast they go, read once a tick through the carla API
+    (one ``get_transform`` and one ``get_velocity`` each) for the vectorised drivers below."""
+
+    def __init__(self, vehicles: Iterable[carla.Actor]) -> None:
+        self.vehicles = list(vehicles)
+        rows = []
+        for vehicle in self.vehicles:
+            transform, extent = vehicle.get_transform(), vehicle.bounding_box.extent
+            location, rotation = transform.location, transform.rotation
+            rows.append((location.x, location.y, location.z, rotation.yaw, rotation.pitch,
+                         vehicle.get_velocity().length(), extent.x, extent.y))
+        table = np.array(rows, dtype=np.float64).reshape(-1, 8)
+        self.xyz, self.speed, self.extents = table[:, :3], table[:, 5], table[:, 6:8]
+        self.yaw = table[:, 3]
+        yaw, pitch = np.radians(table[:, 3]), np.radians(table[:, 4])
+        #: (x, y) of ``Transform.get_forward_vector()``
+        self.forward = np.stack([np.cos(pitch) * np.cos(yaw), np.cos(pitch) * np.sin(yaw)], axis=1)
+        self.ids = np.array([vehicle.id for vehicle in self.vehicles], dtype=np.int64)
+
+    def __len__(self) -> int:
+        return len(self.vehicles)
+
+
+def path_targets(poses: Poses, path: Path, look_ahead: np.ndarray | float) -> np.ndarray:
+    """For each vehicle, the index of the first point of ``path`` ahead of it at least ``look_ahead`` metres from
+    it, and not before the point nearest to it (else the last: a vehicle a collision turned round turns back
+    rather than ride the path backwards)."""
+    d = path.xyz[None, :, :] - poses.xyz[:, None, :]
+    squared = np.einsum("vpk,vpk->vp", d, d)
+    reach = np.broadcast_to(np.asarray(look_ahead, dtype=np.float64), (len(poses),))
+    ahead = (d[..., 0] * poses.forward[:, :1] + d[..., 1] * poses.forward[:, 1:] > 0) & (squared >= reach[:, None] ** 2)
+    ahead &= np.arange(len(path))[None, :] >= np.argmin(squared, axis=1)[:, None]
+    return np.where(ahead.any(axis=1), np.argmax(ahead, axis=1), len(path) - 1)
+
+
 def path_target(vehicle: carla.Actor, path: Path, look_ahead: float) -> carla.Location:
-    """The first point of ``path`` ahead of ``vehicle`` at least ``look_ahead`` metres from it, and not before the
-    point nearest to it (else the last: a vehicle a collision turned round turns back rather than ride the path
-    backwards)."""
-    transform = vehicle.get_transform()
-    location, forward = transform.location, transform.get_forward_vector()
-    d = path.xyz - (location.x, location.y, location.z)
-    squared = np.einsum("ij,ij->i", d, d)
-    ahead = (d[:, 0] * forward.x + d[:, 1] * forward.y > 0) & (squared >= look_ahead ** 2)
-    ahead[:int(np.argmin(squared))] = False
-    index = int(np.argmax(ahead)) if ahead.any() else len(path) - 1
-    return path[index]
+    """:func:`path_targets` for one vehicle, as a point of ``path``."""
+    return path[int(path_targets(Poses([vehicle]), path, look_ahead)[0])]
 
 
 def speed_control(vehicle: carla.Actor, speed: float, steer: float = 0.0) -> carla.VehicleControl:
     """Throttle and brake in proportion to the error against ``speed`` (m/s), with ``steer``."""
-    error = speed - vehicle.get_velocity().length()
+    return _speed_control(vehicle.get_velocity().length(), speed, steer)
+
+
+def _speed_control(current: float, speed: float, steer: float) -> carla.VehicleControl:
+    error = speed - current
     return carla.VehicleControl(throttle=max(0.0, min(1.0, 0.5 * error + 0.4)) if error > 0 else 0.0,
                                 brake=max(0.0, min(1.0, -0.5 * error)) if error < -0.3 else 0.0, steer=steer)
 
 
+def drive_paths(poses: Poses, path: Path, speeds: np.ndarray | float) -> list[carla.VehicleControl]:
+    """Each vehicle's control to follow ``path`` at its speed of ``speeds`` (m/s), looking further ahead the
+    faster it goes: a pure pursuit with full lock 30 degrees off (as :func:`steer_towards`)."""
+    targets = path.xyz[path_targets(poses, path, np.maximum(6.0, 0.8 * poses.speed))]
+    angles = np.degrees(np.arctan2(targets[:, 1] - poses.xyz[:, 1], targets[:, 0] - poses.xyz[:, 0]))
+    steers = np.clip(yaw_difference(angles, poses.yaw) / 30.0, -1.0, 1.0)
+    wanted = np.broadcast_to(np.asarray(speeds, dtype=np.float64), (len(poses),))
+    return [_speed_control(float(current), float(speed), float(steer))
+            for current, speed, steer in zip(poses.speed, wanted, steers)]
+
+
 def drive_path(vehicle: carla.Actor, path: Path, speed: float) -> carla.VehicleControl:
-    """Follow ``path`` at ``speed`` m/s (looking further ahead the faster it goes)."""
-    target = path_target(vehicle, path, max(6.0, 0.8 * vehicle.get_velocity().length()))
-    return speed_control(vehicle, speed, steer_towards(vehicle, target))
+    """:func:`drive_paths` for one vehicle."""
+    return drive_paths(Poses([vehicle]), path, speed)[0]
 
 
 def follow_lane(town_map: carla.Map, vehicle: carla.Actor, speed: float, look_ahead: float = 6.0) -> carla.VehicleControl:
@@ -77,32 +118,30 @@ class Footprints:
     their way against."""
 
     def __init__(self, actors: Iterable[carla.Actor]) -> None:
-        ids, centres, corners = [], [], []
-        for actor in actors:
-            transform, extent = actor.get_transform(), actor.bounding_box.extent
-            yaw = math.radians(transform.rotation.yaw)
-            c, s = math.cos(yaw), math.sin(yaw)
-            local = np.array([(extent.x, extent.y), (extent.x, -extent.y), (-extent.x, extent.y), (-extent.x, -extent.y)])
-            corners.append(local @ np.array([[c, s], [-s, c]]) + (transform.location.x, transform.location.y))
-            ids.append(actor.id)
-            centres.append((transform.location.x, transform.location.y, transform.location.z))
-        self.ids = np.array(ids, dtype=np.int64)
-        self.centres = np.array(centres, dtype=np.float64).reshape(-1, 3)
-        self.corners = np.array(corners, dtype=np.float64).reshape(-1, 4, 2)
+        poses = Poses(actors)
+        self.ids, self.centres = poses.ids, poses.xyz
+        signs = np.array([(1.0, 1.0), (1.0, -1.0), (-1.0, 1.0), (-1.0, -1.0)])
+        local = signs[None, :, :] * poses.extents[:, None, :]  # the four corners in each box's frame
+        yaw = np.radians(poses.yaw)[:, None]
+        c, s = np.cos(yaw), np.sin(yaw)
+        self.corners = np.stack([local[..., 0] * c - local[..., 1] * s,
+                                 local[..., 0] * s + local[..., 1] * c], axis=-1) + poses.xyz[:, None, :2]
 
     def blocked_ahead(self, vehicle: carla.Actor, gap: float, side: float) -> bool:
         """Whether a corner of one of them (``vehicle`` aside) stands in ``vehicle``'s way: less than ``gap``
         metres ahead and ``side`` metres past its side."""
-        if not len(self.ids):
-            return False
-        transform = vehicle.get_transform()
-        forward = transform.get_forward_vector()
-        reach = vehicle.bounding_box.extent.y + side
-        d = self.corners - (transform.location.x, transform.location.y)
-        along = d[..., 0] * forward.x + d[..., 1] * forward.y
-        across = -d[..., 0] * forward.y + d[..., 1] * forward.x
-        hit = ((along > 0.0) & (along < gap) & (np.abs(across) < reach)).any(axis=1)
-        location = transform.location
-        centres = self.centres - (location.x, location.y, location.z)
-        near = np.einsum("ij,ij->i", centres, centres) <= (gap + 6.0) ** 2
-        return bool((hit & near & (self.ids != vehicle.id)).any())
+        return bool(self.blocked(Poses([vehicle]), gap, side)[0])
+
+    def blocked(self, poses: Poses, gap: float, side: float) -> np.ndarray:
+        """:meth:`blocked_ahead` for each of ``poses``' vehicles."""
+        if not len(self.ids) or not len(poses):
+            return np.zeros(len(poses), dtype=bool)
+        d = self.corners[None, :, :, :] - poses.xyz[:, None, None, :2]
+        fx, fy = poses.forward[:, 0, None, None], poses.forward[:, 1, None, None]
+        along = d[..., 0] * fx + d[..., 1] * fy
+        across = -d[..., 0] * fy + d[..., 1] * fx
+        reach = (poses.extents[:, 1] + side)[:, None, None]
+        hit = ((along > 0.0) & (along < gap) & (np.abs(across) < reach)).any(axis=2)
+        centres = self.centres[None, :, :] - poses.xyz[:, None, :]
+        near = np.einsum("vak,vak->va", centres, centres) <= (gap + 6.0) ** 2
+        return (hit & near & (self.ids[None, :] != poses.ids[:, None])).any(axis=1)

@@ -14,9 +14,10 @@ from __future__ import annotations
 from typing import Any
 
 import carla
+import numpy as np
 
 from .base import Scenario, ScenarioBuildError, beside, forward, location_parameter
-from .driving import Footprints, Path, drive_path
+from .driving import Footprints, Path, Poses, drive_paths
 from .background.lanes import same_direction_lanes
 from .junctions import JunctionScenario, straight_through
 
@@ -81,15 +82,20 @@ class ActorFlow:
             self._spawn(source)
             if len(self.vehicles) > count:
                 self.gap = self._draw_gap()
+        if not self.vehicles:
+            return
         end = self.path[-1].transform.location
         if others is None:
             others = Footprints(self.scenario.world.get_actors().filter("vehicle.*"))
-        for vehicle in self.vehicles:
-            if vehicle.get_location().distance(end) < 3.0:
+        poses = Poses(self.vehicles)
+        arrived = np.linalg.norm(poses.xyz - (end.x, end.y, end.z), axis=1) < 3.0
+        stops = others.blocked(poses, self.keep, FLOW_SIDE)
+        controls = drive_paths(poses, self.points, np.where(stops, 0.0, self.speed))
+        for vehicle, done, control in zip(self.vehicles, arrived, controls):
+            if done:
                 vehicle.destroy()
-                continue
-            stop = others.blocked_ahead(vehicle, self.keep, FLOW_SIDE)
-            vehicle.apply_control(drive_path(vehicle, self.points, 0.0 if stop else self.speed))
+            else:
+                vehicle.apply_control(control)
 
     def _blueprint(self) -> Any:
         kinds = [b for b in self.scenario.world.get_blueprint_library().filter("vehicle.*")
