@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import pathlib
 import sys
+import warnings
 
 import carla
 import pytest
@@ -121,3 +122,26 @@ def stand_in_carla_root(tmp_path, monkeypatch):
     monkeypatch.setenv("CARLA_ROOT", str(script.parent))
     monkeypatch.setenv("FAKE_CARLA_BEHAVIOUR", "normal")
     return script.parent
+
+
+#: Module fixtures that cost a training run or a leaderboard run: the tests that share one run on one pytest-xdist
+#: worker (``--dist loadgroup``, pyproject.toml), else each worker would build it again.
+COSTLY_FIXTURES = {"trained", "npc_run", "policy"}
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist's worker reads the groups
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        costly = sorted(COSTLY_FIXTURES.intersection(getattr(item, "fixturenames", ())))
+        if costly:
+            item.add_marker(pytest.mark.xdist_group(f"{item.module.__name__}.{costly[0]}"))
+
+
+@pytest.hookimpl(trylast=True)  # after xdist's worker has put each test's group into its id
+def pytest_collection_finish(session: pytest.Session) -> None:
+    if not getattr(session.config.option, "loadgroup", False):  # set on xdist's workers only
+        return
+    lost = [item.nodeid for item in session.items if item.get_closest_marker("xdist_group") and "@" not in item.nodeid]
+    if lost:
+        warnings.warn(f"pytest-xdist's --dist loadgroup is not in effect ({lost[0]} has no group): each worker "
+                      f"builds the costly fixtures again (see requirements-test.txt)", stacklevel=1)

@@ -204,15 +204,38 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+def interrupted(tmp_path, after: str, *args, python_flags=()) -> subprocess.CompletedProcess:
+    """dqn_train.py on TINY, sent Ctrl-C (SIGINT) once it prints a line starting with ``after``."""
+    (tmp_path / "tiny.yaml").write_text(yaml.safe_dump(TINY))
+    with open(tmp_path / "stderr.txt", "w+") as stderr:
+        process = subprocess.Popen([sys.executable, *python_flags, os.path.join(ROOT, "dqn_train.py"), "tiny.yaml",
+                                    "-d", str(tmp_path / "results"), "-n", "tiny", "--tboff", *args], cwd=tmp_path,
+                                   stdout=subprocess.PIPE, stderr=stderr, text=True)
+        try:
+            deadline, lines = time.time() + 400, []
+            for line in process.stdout:
+                lines.append(line)
+                if line.startswith(after) or time.time() > deadline:
+                    break
+            process.send_signal(signal.SIGINT)
+            output, _ = process.communicate(timeout=300)
+        finally:
+            if process.poll() is None:
+                process.kill()
+        stderr.seek(0)
+        return subprocess.CompletedProcess(process.args, process.returncode, "".join(lines) + output, stderr.read())
+
+
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
-    """Two tiny iterations with TensorBoard on, then --restore for a third under -W error::DeprecationWarning
-    with Ray's notes shown (--verbose)."""
+    """Two tiny iterations with TensorBoard on, then --restore under -W error::DeprecationWarning with Ray's notes
+    shown (--verbose), told to run 1000 iterations with no checkpoint before the last, and sent Ctrl-C once the
+    third is done."""
     tmp_path = tmp_path_factory.mktemp("dqn")
     first = train(tmp_path, "--tb-port", str(free_port()), tensorboard=True)
     assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
-    second = train(tmp_path, "--restore", "--iterations", "3", "--verbose",
-                   python_flags=("-W", "error::DeprecationWarning"))
+    second = interrupted(tmp_path, "iter    3 |", "--restore", "--iterations", "1000", "--checkpoint-freq", "1000",
+                         "--verbose", python_flags=("-W", "error::DeprecationWarning"))
     assert second.returncode == 0, second.stdout[-3000:] + second.stderr[-3000:]
     return tmp_path, first, second
 
@@ -227,10 +250,10 @@ def test_train_checkpoints_exports_and_restores(trained):
     # route evaluation every second iteration: its driving score is printed, and its best checkpoint kept
     assert "route DS" in first.stdout.split("iter    2 |")[1].splitlines()[0]
     pointer = json.load(open(tmp_path / "results" / "tiny" / "best.json"))
-    assert pointer["training_iteration"] == 2
+    assert pointer["training_iteration"] in (2, 4), "an evaluated iteration (the restored run's Ctrl-C came in 3 or 4)"
     best = tmp_path / "results" / "tiny" / "best"
     assert os.path.realpath(best) == os.path.realpath(pointer["checkpoint"])
-    assert json.load(open(best / "best.json"))["training_iteration"] == 2
+    assert json.load(open(best / "best.json"))["training_iteration"] == pointer["training_iteration"]
     assert os.path.isfile(best / "policy.onnx")
     again = train(tmp_path)
     assert again.returncode == 2 and "is not empty" in again.stderr and "--overwrite" in again.stderr
@@ -307,26 +330,15 @@ def test_ray_and_ray_free_inference_agree_action_for_action(trained):
     assert os.path.getsize(tmp_path / "run.mp4") > 1000
 
 
-def test_ctrl_c_saves_a_checkpoint_before_exiting(tmp_path):
-    config = dict(TINY, run={"stop": {"training_iteration": 1000}, "checkpoint_frequency": 1000})
-    path = tmp_path / "tiny.yaml"
-    path.write_text(yaml.safe_dump(config))
-    process = subprocess.Popen([sys.executable, "dqn_train.py", str(path), "-d", str(tmp_path / "results"),
-                                "-n", "interrupted", "--tboff"], cwd=ROOT, stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, text=True)
-    try:
-        deadline = time.time() + 300
-        for line in process.stdout:
-            if line.startswith("iter    1 |") or time.time() > deadline:
-                break
-        process.send_signal(signal.SIGINT)
-        output, _ = process.communicate(timeout=300)
-    finally:
-        if process.poll() is None:
-            process.kill()
-    assert process.returncode == 0, output[-3000:]
-    assert "interrupted: stopping after this iteration" in output
-    latest = find_latest_checkpoint(str(tmp_path / "results" / "interrupted"))
+def test_ctrl_c_saves_a_checkpoint_before_exiting(trained):
+    """The restored run of the fixture, sent Ctrl-C after its third iteration, ends cleanly with a checkpoint of
+    the iteration it was on (none was due before its 1000th)."""
+    tmp_path, _, second = trained
+    assert "interrupted: stopping after this iteration" in second.stdout + second.stderr
+    saved = re.findall(r"^checkpoint of iteration (\d+): (\S+) ", second.stdout, re.MULTILINE)
+    assert [int(i) for i, _ in saved] in ([3], [4]), "one checkpoint: the interrupted iteration's"
+    latest = find_latest_checkpoint(str(tmp_path / "results" / "tiny"))
+    assert os.path.realpath(latest) == os.path.realpath(saved[0][1])
     assert os.path.isfile(os.path.join(latest, "policy.onnx"))
 
 
