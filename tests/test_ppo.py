@@ -36,6 +36,9 @@ def tiny(kind: str) -> dict:
     data["route_evaluation"] = {"interval": 2, "routes": "GridTown", "route_count": 1, "route_length": [60, 80]}
     threads = {key: value for key, value in (data.get("run") or {}).items() if key == "learner_threads"}
     data["run"] = {"stop": {"training_iteration": 2}, "checkpoint_frequency": 1, "checkpoints_to_keep": 5, **threads}
+    if data["env_config"]["experiment"].get("heroes", 1) > 1:  # self-play: one runner's world of 8 heroes
+        data["env_config"]["experiment"]["heroes"] = 8
+        data["env_runners"].update(num_env_runners=1, num_envs_per_env_runner=8)
     return data
 
 
