@@ -138,3 +138,49 @@ def test_a_flow_vehicle_turned_round_steers_on_along_its_path_not_back_along_it(
     target = path_target(car, path, 6.0)
     assert target.distance(path[0]) > 1.0, "not the point the path came from"
     assert target.distance(path[-1]) < 0.5, "the path's end: it turns back round"
+
+
+def flow_on_the_heros_lane(world, hero_at: float, speed: float):
+    """A flow of cars every 6 m along 60 m of straight lane, and the hero standing ``hero_at`` metres along it."""
+    from types import SimpleNamespace
+
+    from rllib_integration.scenarios.flows import ActorFlow
+    lane = world.get_map().get_waypoint(straight_spawn(world).location)
+    path = [lane] + [lane.next(float(d))[0] for d in range(2, 62, 2)]
+    spot = lane.next(hero_at)[0].transform
+    hero = world.spawn_actor(world.get_blueprint_library().find("vehicle.lincoln.mkz_2017"),
+                             carla.Transform(spot.location + carla.Location(z=0.3), spot.rotation))
+    world.tick()
+    scenario = SimpleNamespace(world=world, hero=hero, rng=np.random.default_rng(0), actors=[])
+    return ActorFlow(scenario, path, speed, (6.0, 6.0)), hero, spot
+
+
+def test_a_flow_filled_along_the_heros_lane_leaves_it_room_behind_and_ahead(world):
+    """HighwayExit's flow of the fixture runs along the hero's lane: filled at the start, it put cars a few metres
+    behind the hero at the flow's speed, which ran into it (6 of 16 seeds)."""
+    from rllib_integration.scenarios.flows import CLEAR_AHEAD, CLEAR_BEHIND_TIME
+    flow, hero, spot = flow_on_the_heros_lane(world, 40.0, 5.0)
+    flow.prefill(60.0)
+    forward = spot.get_forward_vector()
+    along = sorted((v.get_location() - spot.location).dot(forward) for v in flow.vehicles)
+    assert along and along[0] < -CLEAR_BEHIND_TIME * 5.0, "cars further behind are placed"
+    assert all(a <= -CLEAR_BEHIND_TIME * 5.0 or a >= CLEAR_AHEAD for a in along), along
+
+
+def test_a_flow_car_stops_short_of_a_standing_hero_from_its_full_speed(world):
+    """A flow car kept 12 m to what stood in its way whatever its speed, less than it needs to stop from 15 m/s: it
+    now keeps its stopping distance (at FLOW_BRAKING) plus FLOW_STANDSTILL where that is more."""
+    collisions = []
+    flow, hero, _ = flow_on_the_heros_lane(world, 55.0, 15.0)
+    sensor = world.spawn_actor(world.get_blueprint_library().find("sensor.other.collision"), carla.Transform(),
+                               attach_to=hero)
+    sensor.listen(collisions.append)
+    flow.tick()
+    (car,) = flow.vehicles
+    for _ in range(160):  # 8 s
+        world.tick()
+        flow.vehicles = [car]  # (no more cars from the source)
+        flow.tick()
+        flow.vehicles = [car]
+    assert not collisions
+    assert car.get_velocity().length() < 0.1 and car.get_location().distance(hero.get_location()) < 15.0

@@ -132,16 +132,17 @@ class Footprints:
         metres ahead and ``side`` metres past its side."""
         return bool(self.blocked(Poses([vehicle]), gap, side)[0])
 
-    def blocked(self, poses: Poses, gap: float, side: float) -> np.ndarray:
-        """:meth:`blocked_ahead` for each of ``poses``' vehicles."""
+    def blocked(self, poses: Poses, gap: np.ndarray | float, side: float) -> np.ndarray:
+        """:meth:`blocked_ahead` for each of ``poses``' vehicles (``gap``: one for all, or one each)."""
         if not len(self.ids) or not len(poses):
             return np.zeros(len(poses), dtype=bool)
+        gaps = np.broadcast_to(np.asarray(gap, dtype=np.float64), (len(poses),))[:, None]
         d = self.corners[None, :, :, :] - poses.xyz[:, None, None, :2]
         fx, fy = poses.forward[:, 0, None, None], poses.forward[:, 1, None, None]
         along = d[..., 0] * fx + d[..., 1] * fy
         across = -d[..., 0] * fy + d[..., 1] * fx
         reach = (poses.extents[:, 1] + side)[:, None, None]
-        hit = ((along > 0.0) & (along < gap) & (np.abs(across) < reach)).any(axis=2)
+        hit = ((along > 0.0) & (along < gaps[..., None]) & (np.abs(across) < reach)).any(axis=2)
         centres = self.centres[None, :, :] - poses.xyz[:, None, :]
-        near = np.einsum("vak,vak->va", centres, centres) <= (gap + 6.0) ** 2
+        near = np.einsum("vak,vak->va", centres, centres) <= (gaps + 6.0) ** 2
         return (hit & near & (self.ids[None, :] != poses.ids[:, None])).any(axis=1)
