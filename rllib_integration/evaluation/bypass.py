@@ -48,7 +48,7 @@ BESIDE_REACH = 7.0  # metres ahead and behind the hero a vehicle on the lane bes
 FOLLOWER_DECELERATION, FOLLOWER_REACTION, FOLLOWER_MARGIN = 4.0, 1.0, 3.0  # m/s², s, m: a follower can stop behind
 SIDE_CLEARANCE = 0.5  # metres between the hero's side and an obstacle it passes
 IN_LANE_SHIFT = 0.8  # metres: a smaller shift stays in the lane and needs no gap in the lane beside
-AHEAD_MIN, BRAKE_TIME, WAY_MARGIN = 4.0, 1.5, 0.8  # a walker or moving car this far ahead (m + s x speed) stops it
+AHEAD_MIN, BRAKE_TIME, WAY_MARGIN = 4.0, 1.5, 0.8  # a walker or car this far before the hero's front (m + s x speed) stops it
 DOOR_REACH = 1.0  # metres a car's open door stands out from its side
 LOOK_SHIFTED = 1.0  # seconds of look ahead (plus 3 m) on the opposite lane: nearer the shifted way at its speed
 HAND_OVER_GAP = 20.0  # metres (plus a second at the hero's speed) from the first obstacle the bypass takes over
@@ -223,7 +223,9 @@ class Bypass:
                 continue
             location = actor.get_location()
             along = (location.x - transform.location.x) * forward.x + (location.y - transform.location.y) * forward.y
-            if not 0.0 < along < reach:
+            # (the reach is from the hero's front to the actor's back: from centre to centre, a car standing just
+            # ahead was within it only once the two touched)
+            if not 0.0 < along < reach + self.hero.bounding_box.extent.x + actor.bounding_box.extent.x:
                 continue
             point = min(index + int(round(along)), len(self.route) - 1)
             way = self.route[point][0].transform

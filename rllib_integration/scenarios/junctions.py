@@ -287,9 +287,12 @@ class VehicleTurningRoutePedestrian(JunctionScenario):
 
 class VehicleTurningRoute(VehicleTurningRoutePedestrian):
     """A cyclist crosses the hero's exit lane just past the junction from the right (at 4 m/s, when the hero is 1.8 s
-    or 6 m from the crossing)."""
+    or 6 m from the crossing). It waits 1 m past the lane's edge, its front clear of the lane: 0.5 m left its front
+    in the lane, and background cars coming into the exit lane stopped for it there, and the hero behind them, for
+    ever (3 of 16 seeds; 1 m: 1; 1.5 m, nearer ScenarioRunner's sidewalk spot, has it reach the lane as the hero
+    crosses: 12 collisions)."""
 
-    BLUEPRINT, SPEED, REACTION_TIME, SIDE_OFFSET = "vehicle.bh.crossbike", 4.0, 1.8, 0.5
+    BLUEPRINT, SPEED, REACTION_TIME, SIDE_OFFSET = "vehicle.bh.crossbike", 4.0, 1.8, 1.0
 
     def start_moving(self) -> None:
         self.adversary.enable_constant_velocity(carla.Vector3D(self.SPEED, 0.0, 0.0))
