@@ -73,7 +73,7 @@ def test_the_npc_agent_drives_a_route_with_two_scenarios(npc_run):
 
 
 def test_scenarios_run_on_a_procedural_town_without_a_carla_install(tmp_path):
-    """GridTown (no CARLA_ROOT, no .xodr): ControlLoss's debris and noise on a 230 m route."""
+    """GridTown (no CARLA_ROOT, no .xodr): ControlLoss's debris and noise on a 150 m route."""
     results, output = leaderboard(None, tmp_path, CODE / "leaderboard" / "leaderboard" / "autoagents" / "npc_agent.py",
                                   "--track", "SENSORS", routes=GRID_ROUTES, town="GridTown", port=2013)
     assert "Skipping scenario" not in output and "Traceback" not in output, output[-3000:]
