@@ -129,8 +129,20 @@ def stand_in_carla_root(tmp_path, monkeypatch):
 COSTLY_FIXTURES = {"trained", "npc_run", "policy"}
 
 
+#: The longest tests, longest first (each 1-4 minutes on the 2-core machine, most of them a training run): run first,
+#: so that no worker is left with one of them at the end while the other has finished.
+LONGEST_FIRST = ("test_demonstrations.py::test_behaviour_cloning_then_fine_tuning", "test_dqn.py::",
+                 "test_ppo.py::test_the_selfplay_config", "test_scenarios.py::test_the_autopilot_passes",
+                 "test_ppo.py::test_each_config_trains", "test_cluster.py::test_dqn_train_auto",
+                 "test_random_towns.py::test_the_autopilot_drives", "test_leaderboard.py::test_scenarios_run_on",
+                 "test_live.py::test_the_page_shows_a_training_run", "test_recovery.py::test_training_with")
+
+
 @pytest.hookimpl(tryfirst=True)  # before xdist's worker reads the groups
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    def rank(item: pytest.Item) -> int:
+        return next((k for k, name in enumerate(LONGEST_FIRST) if name in item.nodeid), len(LONGEST_FIRST))
+    items.sort(key=rank)  # (a stable sort: the others keep their order)
     for item in items:
         costly = sorted(COSTLY_FIXTURES.intersection(getattr(item, "fixturenames", ())))
         if costly:

@@ -36,9 +36,10 @@ def tiny(kind: str) -> dict:
     data["route_evaluation"] = {"interval": 2, "routes": "GridTown", "route_count": 1, "route_length": [60, 80]}
     threads = {key: value for key, value in (data.get("run") or {}).items() if key == "learner_threads"}
     data["run"] = {"stop": {"training_iteration": 2}, "checkpoint_frequency": 1, "checkpoints_to_keep": 5, **threads}
-    if data["env_config"]["experiment"].get("heroes", 1) > 1:  # self-play: one runner's world of 8 heroes
-        data["env_config"]["experiment"]["heroes"] = 8
+    if data["env_config"]["experiment"].get("heroes", 1) > 1:  # self-play: one runner's world of 8 heroes, one
+        data["env_config"]["experiment"]["heroes"] = 8  # iteration (route evaluation after it)
         data["env_runners"].update(num_env_runners=1, num_envs_per_env_runner=8)
+        data["run"]["stop"]["training_iteration"], data["route_evaluation"]["interval"] = 1, 1
     return data
 
 
@@ -342,7 +343,7 @@ def test_each_config_trains_and_its_checkpoints_drive_with_and_without_ray(tmp_p
 def test_the_selfplay_config_trains_heroes_of_one_world_and_its_policy_drives_alone(tmp_path):
     result = train(tmp_path, "selfplay")
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    assert "iter    2 |" in result.stdout and "route DS" in result.stdout
+    assert "iter    1 |" in result.stdout and "route DS" in result.stdout
     policy = load_policy(find_latest_checkpoint(str(tmp_path / "results" / "selfplay")))
     config = load_env_config(str(tmp_path / "selfplay.yaml"))["env_config"]
     config["experiment"]["heroes"] = 1  # the policy drives alone, as evaluate.py scores it
