@@ -37,7 +37,7 @@ def test_the_fixture_routes_cover_every_simulated_type():
     assert sorted(types) == sorted(SCENARIO_TYPES) and not unsimulated_types([s for r in routes for s in r.scenarios])
 
 
-#: Scenario types the autopilot fails at seed 0 (none): over seeds 0-15 it passes 602 of the 624 route runs (README,
+#: Scenario types the autopilot fails at seed 0 (none): over seeds 0-15 it passes 615 of the 624 route runs (README,
 #: "Scenario coverage"; benchmarks/scenario_seeds.py).
 KNOWN_FAILURES: set[str] = set()
 
