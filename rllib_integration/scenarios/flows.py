@@ -59,6 +59,7 @@ class ActorFlow:
             if travelled >= next_at and not self._on_the_heros_heels(waypoint.transform):
                 self._spawn(waypoint.transform)
                 next_at = travelled + self._draw_gap()
+        self.vehicles.reverse()  # the one nearest the source last (the spawning checks its distance)
 
     def _on_the_heros_heels(self, transform: carla.Transform) -> bool:
         """Whether a vehicle placed at ``transform`` would stand on the hero's lane within
@@ -71,7 +72,6 @@ class ActorFlow:
         dx, dy = location.x - here.location.x, location.y - here.location.y
         along, across = dx * ahead.x + dy * ahead.y, -dx * ahead.y + dy * ahead.x
         return abs(across) < 2.0 and -CLEAR_BEHIND_TIME * self.speed < along < CLEAR_AHEAD
-        self.vehicles.reverse()  # the one nearest the source last (the spawning checks its distance)
 
     def _spawn(self, transform: carla.Transform) -> None:
         vehicle = self.scenario.world.try_spawn_actor(self._blueprint(), carla.Transform(
