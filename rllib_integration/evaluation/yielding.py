@@ -6,9 +6,10 @@ before it pulls out onto it (:func:`pulling_out_blocked`: ParkingExit), through 
 :data:`HORIZON` seconds and the hero along its route speeding up from its speed (:func:`arrival_times`).
 
 - A vehicle that would be on a point of the hero's path from :data:`TIME_GAP` seconds before the hero reaches it
-  until :data:`TIME_GAP` seconds after the hero's length has passed it is a conflict of kind ``"vehicle"``: the
-  autopilot edges forward until there is none (the traffic manager's and the scenarios' cars stop for what stands
-  in their way, so the hero gets its turn).
+  until :data:`TIME_GAP` seconds after the hero's length has passed it (until it has passed it, once the hero is in
+  the junction: wherever it stopped there it would stand in crossing traffic's way) is a conflict of kind
+  ``"vehicle"``: the autopilot edges forward until there is none (the traffic manager's and the scenarios' cars
+  stop for what stands in their way, so the hero gets its turn).
 - A two-wheeler (predicted :data:`RIDER_HORIZON` seconds: a flow of bicycles along a biking lane stops for nobody)
   is a conflict of kind ``"rider"`` when the hero's whole crossing of its way does not fit before or after it
   (:func:`crosses_in_time`); the autopilot drives on to :data:`YIELD_SETBACK` metres short of that way and waits
@@ -99,6 +100,9 @@ def crossing_conflict(world: Any, hero: Any, route: Route, index: int) -> Confli
     front = hero.bounding_box.extent.x
     hero_transform = hero.get_transform()
     hero_forward, hero_yaw = hero_transform.get_forward_vector(), hero_transform.rotation.yaw
+    # in the junction already, the hero stands in crossing traffic's way wherever it stops: it yields only to a
+    # vehicle that would reach its path before it has left it, not one that would just follow it there
+    after = 0.0 if path[0][0].is_junction else TIME_GAP
     conflict = None
     for vehicle in world.get_actors().filter("vehicle.*"):
         if vehicle.id == hero.id:
@@ -137,7 +141,7 @@ def crossing_conflict(world: Any, hero: Any, route: Route, index: int) -> Confli
                 continue  # a point the hero covers already: better on off it than standing on it
             if not merging and abs((heading - headings[k] + 180.0) % 360.0 - 180.0) < SAME_WAY:
                 continue  # driving the hero's way at that place
-            if arrival[k] - TIME_GAP < steps[t] < leaves[k] + TIME_GAP:
+            if arrival[k] - TIME_GAP < steps[t] < leaves[k] + after:
                 if conflict is None:
                     conflict = Conflict("rider" if rider else "vehicle")
                 elif rider and conflict.kind == "rider":

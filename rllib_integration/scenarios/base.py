@@ -205,6 +205,16 @@ class Scenario:
             self._planner = RoutePlanner(self.map)
         return self._planner
 
+    def route_junction(self) -> tuple[int, int]:
+        """Route indices of the point before the route's first junction past the trigger point and of its first point
+        after it."""
+        route = self.progress.route
+        start = next((k for k in range(self.trigger_index, len(route)) if route[k][0].is_junction), None)
+        if start is None:
+            raise ScenarioBuildError("the route enters no junction after the trigger point")
+        end = next((k for k in range(start, len(route)) if not route[k][0].is_junction), len(route) - 1)
+        return max(start - 1, 0), end
+
     def trigger_waypoint(self) -> carla.Waypoint:
         waypoint = self.map.get_waypoint(self.trigger.location)
         if waypoint is None:

@@ -26,6 +26,7 @@ from .background.lanes import same_direction_lanes
 from .base import LIT_CAR, Scenario, ScenarioBuildError, forward, location_parameter
 from .driving import Footprints, Path, drive_path, yaw_difference
 from .flows import ActorFlow
+from .junctions import JunctionScenario
 
 PART_DISTANCE = 4.0  # metres between the hero's route and a flow's path that count as shared
 END_PAST = 20.0  # route metres past the last shared point the scenario ends
@@ -49,9 +50,13 @@ class LocatedFlow(Scenario):
     ROUTE_SOURCES_OFF = True  # no new background vehicles behind the hero meanwhile
     OPPOSITE_OFF = False  # no oncoming background vehicles meanwhile
 
+    def removed_entries(self) -> list[carla.Waypoint]:
+        """Lanes whose entries into the junction get no background vehicles."""
+        return [self.start]
+
     def make_room(self, background) -> None:
         background.handle_junction_scenario(
-            clear_junction=self.CLEAR_JUNCTION, clear_entry=True, remove_entries=[self.start],
+            clear_junction=self.CLEAR_JUNCTION, clear_entry=True, remove_entries=self.removed_entries(),
             remove_exits=same_direction_lanes(self.end) if self.CLEAR_EXITS else [], extend_exit=self.EXTEND_EXIT)
         if self.ROUTE_SOURCES_OFF:
             background.switch_route_sources(False)
@@ -222,10 +227,30 @@ class MergerIntoSlowTrafficV2(LocatedFlow):
     CLEAR_JUNCTION, CLEAR_EXITS = False, True
 
 
-class InterurbanActorFlow(LocatedFlow):
-    """The hero turns across an interurban road's flow."""
+class InterurbanActorFlow(LocatedFlow, JunctionScenario):
+    """The hero turns across an interurban road's flow. As ScenarioRunner's, the junction's entries from the hero's
+    lane, from beside the hero's exit (whose vehicles would turn into the flow or across the hero's way) and from the
+    flow's lane get no background vehicles. Beside the exit: ScenarioRunner takes the lane left of the exit lane;
+    on a town of one-way roads there is none, and the entry heading against the exit nearest it is the same lane
+    where there is."""
 
     CLEAR_JUNCTION, EXTEND_EXIT, ROUTE_SOURCES_OFF, OPPOSITE_OFF = False, 0.0, False, True
+
+    def build(self) -> float:
+        end = super().build()
+        self.find_junction()
+        route = self.progress.route
+        self.route_entry = next(iter(route[self.entry_index][0].previous(2.0)), route[self.entry_index][0])
+        exit_lane = route[self.exit_index][0]
+        against = [e for e in self.entries()
+                   if abs(yaw_difference(e.transform.rotation.yaw, exit_lane.transform.rotation.yaw + 180.0)) < 45.0]
+        if not against:
+            raise ScenarioBuildError("no lane enters the junction from the route's exit")
+        self.beside_exit = min(against, key=lambda e: e.transform.location.distance(exit_lane.transform.location))
+        return end
+
+    def removed_entries(self) -> list[carla.Waypoint]:
+        return [self.route_entry, self.beside_exit, self.start]
 
 
 class InterurbanAdvancedActorFlow(LocatedFlow):

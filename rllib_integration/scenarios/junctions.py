@@ -37,13 +37,10 @@ class JunctionScenario(Scenario):
     """Finds the route's first junction past the trigger point: its route indices and the junction."""
 
     def find_junction(self) -> None:
+        self.entry_index, self.exit_index = self.route_junction()
         route = self.progress.route
-        start = next((k for k in range(self.trigger_index, len(route)) if route[k][0].is_junction), None)
-        if start is None:
-            raise ScenarioBuildError("the route enters no junction after the trigger point")
-        end = next((k for k in range(start, len(route)) if not route[k][0].is_junction), len(route) - 1)
-        self.entry_index, self.exit_index = max(start - 1, 0), end
-        self.junction = route[start][0].get_junction()
+        self.junction = next(route[k][0] for k in range(self.entry_index, self.exit_index + 1)
+                             if route[k][0].is_junction).get_junction()
         if self.junction is None:
             raise ScenarioBuildError("the route's junction waypoint has no junction")
 

@@ -37,6 +37,7 @@ from ..sim.dynamics import COLUMN, clamp
 from ..sim.geometry import penetration
 from . import hybrid, lane_changes
 from .autopilot_state import AutopilotState
+from .crossing import CrossingTraffic
 from .gridlock import GridlockBreaker
 from .junctions import JunctionControl
 from .leaders import nearest_leaders
@@ -318,9 +319,18 @@ class AutopilotPlanner:
             close[states[i].vehicle.slot] = False
             return float(d[close].argmin(axis=1).min() * ROUTE_STEP) if close.any() else math.inf
 
+        crossing = CrossingTraffic(table, set(self.vehicles))
+
+        def coming(i: int, index: int) -> int | None:
+            """A vehicle this traffic manager does not drive coming across route ``i`` up to (4 m past) ``index``."""
+            path = coords[i, :min(index + 3, ROUTE_POINTS)]
+            return crossing.coming(xs[i], ys[i], float(rows[i, COLUMN["yaw"]]), speeds[i],
+                                   float(rows[i, COLUMN["half_length"]]), path)
+
         for i in near:
             gaps[i] = self.junctions.stop_gap(states[i], xs[i], ys[i], speeds[i], self._time,
-                                              lambda index, i=i: room_after(i, index), leader_gaps[i])
+                                              lambda index, i=i: room_after(i, index), leader_gaps[i],
+                                              lambda index, i=i: coming(i, index))
         return gaps
 
     # -- car following and steering --------------------------------------------------------------

@@ -17,7 +17,8 @@ gives the distance from the vehicle's front to where it must stop (``inf``: go o
   junction it has not entered and has not moved for 3 s lets it go, so two queues can never wait
   for each other; a vehicle refused by the holders 2 s before another goes before it, so a busy
   junction starves no approach. Junctions less than 20 m apart on a route are asked for together, with room
-  needed beyond the last: no vehicle waits inside one junction for the next.
+  needed beyond the last: no vehicle waits inside one junction for the next. Vehicles the traffic manager does not
+  drive hold nothing: a vehicle does not enter while one of them is coming across its way (:mod:`.crossing`).
 """
 
 from __future__ import annotations
@@ -125,10 +126,12 @@ class JunctionControl:
         self._chains: dict[int, tuple] = {}  # vehicle id -> (route, its version, entry, chain)
 
     def stop_gap(self, state: "AutopilotState", x: float, y: float, speed: float, now: float,
-                 room_after: Callable[[int], float], leader_gap: float) -> float:
+                 room_after: Callable[[int], float], leader_gap: float,
+                 coming: Callable[[int], int | None] = lambda index: None) -> float:
         """Distance from the vehicle's front to where it must stop for its next junction (inf: go).
         ``room_after(index)``: free length of the route beyond its point ``index``; ``leader_gap``:
-        the gap to the vehicle ahead (only the first of a queue asks for the junction)."""
+        the gap to the vehicle ahead (only the first of a queue asks for the junction); ``coming(index)``: a vehicle
+        this traffic manager does not drive coming across the route up to its point ``index`` (:mod:`.crossing`)."""
         route = state.route
         self._leave_passed(state)
         inside = self._light_inside(state, x, y, speed)
@@ -166,7 +169,7 @@ class JunctionControl:
             return math.inf
         if leader_gap < line - 1.0 and junction not in state.holding:
             return line  # another vehicle waits before this one: it asks first
-        if not self._may_enter(state, self._chain_of(state, entry), now, speed, room_after):
+        if not self._may_enter(state, self._chain_of(state, entry), now, speed, room_after, coming):
             return line
         return math.inf
 
@@ -226,7 +229,7 @@ class JunctionControl:
         return state.ignoring[actor_id]
 
     def _may_enter(self, state: "AutopilotState", chain: list, now: float, speed: float,
-                   room_after: Callable[[int], float]) -> bool:
+                   room_after: Callable[[int], float], coming: Callable[[int], int | None]) -> bool:
         me = state.vehicle.id
         if all(junction in state.holding for junction, _, _ in chain):
             idle = now - max(state.moved_at, state.held_since)
@@ -241,6 +244,11 @@ class JunctionControl:
             state.wait(f"room after junction {chain[-1][0]}", "room")
             self._release_outside(state)
             return False  # no room beyond the junction: do not block it
+        other = coming(last_exit)
+        if other is not None:
+            state.wait(f"junction {chain[0][0]}: vehicle {other} coming across", "junction")
+            self._release_outside(state)
+            return False
         width = state.vehicle.bounding_box.extent.y
         # how long it has waited at each junction of the chain (a refusal at any of them keeps its place at all)
         sinces = [self._since(junction, me, now) for junction, _, _ in chain]
