@@ -507,3 +507,33 @@ def test_a_map_with_crosswalks_and_no_sidewalks_has_an_empty_walker_network():
 
     navigation = Navigation(WithCrosswalks(load_map(*resolve_town("Highway"))))
     assert len(navigation.points) == 0 and navigation.components().size == 0
+
+
+def test_a_vehicle_not_driven_by_the_traffic_manager_coming_across_keeps_its_vehicles_out_of_the_junction():
+    """InterurbanActorFlow: background cars turned into a scenario's flow just ahead of its cars, which hold no
+    junction; the traffic manager's vehicles now wait while such a vehicle is coming across their way."""
+    from types import SimpleNamespace
+
+    from rllib_integration.embedded.traffic.crossing import CrossingTraffic
+
+    # (x, y, yaw degrees, speed) of: A crossing at 10 m/s, 4 s from the path; B the same 8 s away (past the horizon);
+    # C a leader on the path; D a follower; E standing across it; F like A but driven by the traffic manager
+    rows = {"A": (15.0, -40.0, 90.0, 10.0), "B": (15.0, -80.0, 90.0, 10.0), "C": (10.0, 0.0, 0.0, 5.0),
+            "D": (-10.0, 0.0, 0.0, 8.0), "E": (15.0, -3.0, 90.0, 0.0), "F": (15.0, -40.0, 90.0, 10.0)}
+    ids = {name: k for k, name in enumerate(rows, start=100)}
+
+    def table(names):
+        data = {"x": [rows[n][0] for n in names], "y": [rows[n][1] for n in names],
+                "yaw": [math.radians(rows[n][2]) for n in names], "speed": [rows[n][3] for n in names]}
+        return SimpleNamespace(owners=[SimpleNamespace(id=ids[n]) for n in names],
+                               column=lambda key: np.array(data[key], dtype=float))
+
+    path = np.stack([np.arange(0.0, 30.0, 2.0), np.zeros(15)], axis=1)  # the route along +x from (0, 0)
+
+    def coming(names, registered=()):
+        crossing = CrossingTraffic(table(names), {ids[n] for n in registered})
+        return crossing.coming(-2.0, 0.0, 0.0, 0.0, 2.4, path)
+
+    assert coming(["A"]) == ids["A"]
+    assert coming(["B", "C", "D", "E"]) is None
+    assert coming(["F"], registered=["F"]) is None, "the traffic manager's own vehicles hold the junction instead"

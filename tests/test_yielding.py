@@ -3,6 +3,8 @@ crossing vehicle's way, any part of it, it goes on across rather than stop there
 
 from __future__ import annotations
 
+import math
+
 import carla
 import numpy as np
 import pytest
@@ -58,11 +60,11 @@ def test_a_corner_near_the_way_is_measured_not_boxed():
 
 
 def test_a_rider_conflicts_only_while_the_hero_would_be_in_its_way_and_the_first_point_is_where_the_hero_enters_it():
-    from rllib_integration.evaluation.yielding import arrival_times, crosses_in_time
+    from rllib_integration.evaluation.yielding import crosses_in_time, speed_profile
     # the hero's path: straight up +y from (0, 0) across a biking lane along y = 10 (a rider going +x at 8 m/s)
     points = np.stack([np.zeros(40), np.arange(40.0)], axis=1)
     headings = np.full(40, 90.0)
-    arrival = arrival_times(np.arange(40.0), 0.0)  # the hero standing: about 2.2 s to the lane, 3 s past it
+    arrival, _ = speed_profile(np.arange(40.0), headings, 0.0)  # the hero standing: about 2.2 s to the lane, 3 s past it
     rider = carla.Vector3D(0.75, 0.43, 0.8)
     velocity = carla.Vector3D(8.0, 0.0, 0.0)
     far = crosses_in_time(points, headings, arrival, EXTENT, carla.Location(-60.0, 10.0), velocity, rider, 6.0)
@@ -74,3 +76,18 @@ def test_a_rider_conflicts_only_while_the_hero_would_be_in_its_way_and_the_first
     along = crosses_in_time(points, headings, arrival, EXTENT, carla.Location(0.0, -20.0), carla.Vector3D(0.0, 8.0, 0.0),
                             rider, 6.0)
     assert along is None, "riding the hero's way: a follower, not a crossing"
+
+
+def test_the_hero_is_predicted_through_a_turn_at_the_turns_pace():
+    """Predicted at full pace through its turn, the hero found a crossing vehicle only once inside the junction, where
+    it then stood in that vehicle's way: it is now predicted no faster than TURN_ACCELERATION allows on the radius."""
+    from rllib_integration.evaluation.yielding import CRUISE, TURN_ACCELERATION, speed_profile
+    along = np.arange(40.0)
+    straight = np.zeros(40)
+    turn = np.concatenate([np.zeros(10), np.linspace(0.0, -90.0, 16), np.full(14, -90.0)])  # 90 degrees over 15 m
+    arrival_straight, speeds_straight = speed_profile(along, straight, 6.0)
+    arrival_turn, speeds_turn = speed_profile(along, turn, 6.0)
+    radius = 15.0 / (math.pi / 2.0)
+    assert speeds_straight.max() == pytest.approx(CRUISE)
+    assert speeds_turn[12:24].max() == pytest.approx(math.sqrt(TURN_ACCELERATION * radius), rel=0.05)
+    assert arrival_turn[:6] == pytest.approx(arrival_straight[:6]) and arrival_turn[-1] > arrival_straight[-1] + 1.0

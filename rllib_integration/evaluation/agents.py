@@ -183,14 +183,15 @@ class AutopilotAgent(AutonomousAgent):
         return self._lane_changes(timestamp)
 
     def _yield(self, conflict: Conflict | None) -> None:
-        """The hero's speed while it yields: edging forward at :data:`CREEP_SPEED` for a vehicle, otherwise at most as
+        """The hero's speed while it yields: edging forward at :data:`CREEP_SPEED` for a vehicle (standing while one is
+        too near to stop for it: ``Conflict.creep``), otherwise at most as
         fast as stops it within the conflict's room (at :data:`YIELD_DECELERATION`; standing below a metre), and the
         traffic manager's cruise again once there is no conflict."""
         tm, hero = self.core.traffic_manager, self.core.hero
         if conflict is None:
             speed = None
         elif conflict.kind == "vehicle":
-            speed = CREEP_SPEED
+            speed = CREEP_SPEED if conflict.creep else 0.0
         else:
             cruise = hero.get_speed_limit() * (1.0 - SPEED_DIFFERENCE / 100.0)
             room = conflict.room - 1.0

@@ -3,13 +3,16 @@ taking priority it does not have, as the Leaderboard 2.0's junction scenarios se
 before it pulls out onto it (:func:`pulling_out_blocked`: ParkingExit), through the carla API only.
 
 :func:`crossing_conflict` predicts every moving vehicle near the junction at constant velocity for
-:data:`HORIZON` seconds and the hero along its route speeding up from its speed (:func:`arrival_times`).
+:data:`HORIZON` seconds and the hero along its route speeding up from its speed, slowing where the route turns
+(:func:`speed_profile`: predicted at full speed through a turn, the hero found a conflict only once inside the junction,
+where it then stood in the crossing traffic's way).
 
 - A vehicle that would be on a point of the hero's path from :data:`TIME_GAP` seconds before the hero reaches it
-  until :data:`TIME_GAP` seconds after the hero's length has passed it (until it has passed it, once the hero is in
-  the junction: wherever it stopped there it would stand in crossing traffic's way) is a conflict of kind
-  ``"vehicle"``: the autopilot edges forward until there is none (the traffic manager's and the scenarios' cars
-  stop for what stands in their way, so the hero gets its turn).
+  until :data:`TIME_GAP` seconds after the hero's length has passed it is a conflict of kind ``"vehicle"``: the
+  autopilot edges forward until there is none (the traffic manager's and the scenarios' cars stop for what stands
+  in their way, so the hero gets its turn), but stands still while one is too near to stop short of its path
+  comfortably (:data:`STOP_DECELERATION`, :data:`STOP_MARGIN`): edging into its way then, the hero made it stop
+  with its nose across the hero's turn, which the hero then ran into.
 - A two-wheeler (predicted :data:`RIDER_HORIZON` seconds: a flow of bicycles along a biking lane stops for nobody)
   is a conflict of kind ``"rider"`` when the hero's whole crossing of its way does not fit before or after it
   (:func:`crosses_in_time`); the autopilot drives on to :data:`YIELD_SETBACK` metres short of that way and waits
@@ -39,7 +42,10 @@ PATH_POINTS = 40  # route points (metres) of the hero's path predicted
 HORIZON, STEP = 4.0, 0.25  # seconds predicted, and their step
 RIDER_HORIZON = 6.0  # seconds a two-wheeler is predicted: a flow of them along a biking lane stops for nothing
 ACCELERATION, CRUISE = 2.0, 8.0  # m/s², m/s: how the hero is assumed to go on from its speed
+TURN_ACCELERATION = 1.5  # m/s² across its way the hero is assumed to turn at (the traffic manager's)
+TURN_WINDOW = 4  # path points (about a metre apart) a turn's radius is measured over
 TIME_GAP = 1.0  # seconds between the hero and a crossing vehicle at the same place: a conflict
+STOP_DECELERATION, STOP_MARGIN = 4.0, 8.0  # m/s², metres: a crossing vehicle nearer than it stops in is "near"
 OCCUPANCY_MARGIN = 2.0  # metres added to the hero's length while it covers a point
 CLEARANCE = 3.0  # metres between the predicted centres that count as the same place
 SAME_WAY = 35.0  # degrees: a vehicle heading within this of the hero's path drives its way
@@ -59,24 +65,35 @@ def near_junction(route: Route, index: int) -> bool:
     return any(w.is_junction for w, _ in route[index:index + LOOK_AHEAD])
 
 
-def arrival_times(distance: np.ndarray, speed: float) -> np.ndarray:
-    """Seconds to cover each ``distance`` from ``speed``, speeding up at :data:`ACCELERATION` to
-    :data:`CRUISE` at most (the traffic manager's pace through a junction)."""
+def speed_profile(along: np.ndarray, headings: np.ndarray, speed: float) -> tuple[np.ndarray, np.ndarray]:
+    """The hero's speed at each point of its path (``along``: metres to each, ``headings`` in degrees) and the
+    seconds it takes to reach each: speeding up from ``speed`` at :data:`ACCELERATION` to :data:`CRUISE` at most (the
+    traffic manager's pace through a junction), and no faster in a turn than :data:`TURN_ACCELERATION` allows on its
+    radius (measured over :data:`TURN_WINDOW` points)."""
     speed = min(speed, CRUISE)
-    to_cruise = (CRUISE - speed) / ACCELERATION
-    cruise_from = speed * to_cruise + 0.5 * ACCELERATION * to_cruise ** 2
-    accelerating = (-speed + np.sqrt(speed ** 2 + 2.0 * ACCELERATION * np.minimum(distance, cruise_from))) / ACCELERATION
-    return accelerating + np.maximum(distance - cruise_from, 0.0) / CRUISE
+    caps = np.full(len(along), CRUISE)
+    if len(along) > TURN_WINDOW:
+        turn = np.abs((headings[TURN_WINDOW:] - headings[:-TURN_WINDOW] + 180.0) % 360.0 - 180.0)
+        radius = (along[TURN_WINDOW:] - along[:-TURN_WINDOW]) / np.maximum(np.radians(turn), 1e-3)
+        window_caps = np.sqrt(TURN_ACCELERATION * radius)
+        for k, cap in enumerate(window_caps):  # each point of a window is as slow as the window's turn allows
+            caps[k:k + TURN_WINDOW + 1] = np.minimum(caps[k:k + TURN_WINDOW + 1], cap)
+    speeds = np.minimum(np.sqrt(speed ** 2 + 2.0 * ACCELERATION * along), caps)
+    first = along[0] / max(0.5 * (speed + speeds[0]), 0.5)
+    middle = np.maximum(0.5 * (speeds[:-1] + speeds[1:]), 0.5)
+    return np.concatenate([[first], first + np.cumsum(np.diff(along) / middle)]), speeds
 
 
 class Conflict(NamedTuple):
     """What the hero yields to: ``kind`` ``"vehicle"`` (it stops for what stands in its way, so the hero may edge
     forward), ``"rider"`` (a two-wheeler of a flow that stops for nobody) or ``"pull-out"`` (a vehicle coming along
     the lane the hero waits to pull out onto), and the ``room``: metres of its path the hero may still drive (for a
-    rider, to wait :data:`YIELD_SETBACK` short of its way; none for a pull-out)."""
+    rider, to wait :data:`YIELD_SETBACK` short of its way; none for a pull-out); for vehicles, ``creep``: whether
+    each is far enough from the hero's path to stop short of it should the hero edge into its way."""
 
     kind: str
     room: float = 0.0
+    creep: bool = True
 
 
 def crossing_conflict(world: Any, hero: Any, route: Route, index: int) -> Conflict | None:
@@ -89,20 +106,15 @@ def crossing_conflict(world: Any, hero: Any, route: Route, index: int) -> Confli
     hero_location = hero.get_location()
     along = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(points, axis=0), axis=1))])
     along += math.hypot(points[0, 0] - hero_location.x, points[0, 1] - hero_location.y)
-    hero_speed = min(hero.get_velocity().length(), CRUISE)
-    arrival = arrival_times(along, hero_speed)
-    # the hero covers a point from its arrival until its length (and a margin) has passed it
-    speed_there = np.minimum(np.sqrt(hero_speed ** 2 + 2.0 * ACCELERATION * along), CRUISE)
-    leaves = arrival + (2.0 * hero.bounding_box.extent.x + OCCUPANCY_MARGIN) / np.maximum(speed_there, 1.0)
     headings = np.array([w.transform.rotation.yaw for w, _ in path])
+    arrival, speed_there = speed_profile(along, headings, hero.get_velocity().length())
+    # the hero covers a point from its arrival until its length (and a margin) has passed it
+    leaves = arrival + (2.0 * hero.bounding_box.extent.x + OCCUPANCY_MARGIN) / np.maximum(speed_there, 1.0)
     times = np.arange(0.0, HORIZON + 1e-9, STEP)
     rider_times = np.arange(0.0, RIDER_HORIZON + 1e-9, STEP)
     front = hero.bounding_box.extent.x
     hero_transform = hero.get_transform()
     hero_forward, hero_yaw = hero_transform.get_forward_vector(), hero_transform.rotation.yaw
-    # in the junction already, the hero stands in crossing traffic's way wherever it stops: it yields only to a
-    # vehicle that would reach its path before it has left it, not one that would just follow it there
-    after = 0.0 if path[0][0].is_junction else TIME_GAP
     conflict = None
     for vehicle in world.get_actors().filter("vehicle.*"):
         if vehicle.id == hero.id:
@@ -141,11 +153,14 @@ def crossing_conflict(world: Any, hero: Any, route: Route, index: int) -> Confli
                 continue  # a point the hero covers already: better on off it than standing on it
             if not merging and abs((heading - headings[k] + 180.0) % 360.0 - 180.0) < SAME_WAY:
                 continue  # driving the hero's way at that place
-            if arrival[k] - TIME_GAP < steps[t] < leaves[k] + after:
+            if arrival[k] - TIME_GAP < steps[t] < leaves[k] + TIME_GAP:
+                near = speed * steps[t] < speed * speed / (2.0 * STOP_DECELERATION) + STOP_MARGIN
                 if conflict is None:
-                    conflict = Conflict("rider" if rider else "vehicle")
+                    conflict = Conflict("rider" if rider else "vehicle", creep=not near)
                 elif rider and conflict.kind == "rider":
                     conflict = Conflict("rider")
+                elif near and conflict.kind == "vehicle":
+                    conflict = conflict._replace(creep=False)
                 break
     return conflict
 

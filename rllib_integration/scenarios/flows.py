@@ -25,7 +25,8 @@ GREEN_DELAY = 5.0  # seconds the hero's light stays red while the flow has green
 FLOW_END = 10.0  # route metres past the junction's exit the scenario ends
 FLOW_GAP = 12.0  # metres a flow vehicle keeps to whatever is ahead of it on its way
 FLOW_SIDE = 0.5  # metres past its side a corner of something counts as on its way
-FLOW_BRAKING = 6.0  # m/s² a flow vehicle plans to stop with: it keeps at least its stopping distance plus...
+FLOW_BRAKING = 6.0  # m/s² a flow vehicle plans to stop with: it keeps at least its stopping distance (from the
+# flow's speed) plus...
 FLOW_STANDSTILL = 5.0  # ...this many metres to what stands in its way (FLOW_GAP where that is more)
 CLEAR_BEHIND_TIME, CLEAR_AHEAD = 3.0, 10.0  # a flow filled at the start leaves the hero's lane free from this many
 # seconds of the flow's speed behind the hero to this many metres ahead of it (ScenarioRunner would spawn a car into it)
@@ -34,8 +35,9 @@ ONCOMING_KEEP, ONCOMING_KEEP_PER_SPEED = 10.0, 1.6  # metres (plus s x speed) an
 
 class ActorFlow:
     """Vehicles spawned at the start of ``path`` every few metres, driven along it at ``speed`` (stopping for
-    whatever stands in their way within ``keep`` metres, or their stopping distance plus :data:`FLOW_STANDSTILL`
-    where that is more), and removed at its end."""
+    whatever stands in their way within ``keep`` metres, or their stopping distance from ``speed`` plus
+    :data:`FLOW_STANDSTILL` where that is more: from their own speed, a car slowed down let go of what it braked for
+    and sped up into it), and removed at its end."""
 
     def __init__(self, scenario: Any, path: list[carla.Waypoint], speed: float, gaps: tuple[float, float],
                  keep: float = FLOW_GAP, base_type: str = "car", role: str = "scenario",
@@ -106,7 +108,7 @@ class ActorFlow:
             others = Footprints(self.scenario.world.get_actors().filter("vehicle.*"))
         poses = Poses(self.vehicles)
         arrived = np.linalg.norm(poses.xyz - (end.x, end.y, end.z), axis=1) < 3.0
-        keep = np.maximum(self.keep, poses.speed ** 2 / (2.0 * FLOW_BRAKING) + FLOW_STANDSTILL) if self.keep > 0.0 else 0.0
+        keep = max(self.keep, self.speed ** 2 / (2.0 * FLOW_BRAKING) + FLOW_STANDSTILL) if self.keep > 0.0 else 0.0
         stops = others.blocked(poses, keep, FLOW_SIDE)
         controls = drive_paths(poses, self.points, np.where(stops, 0.0, self.speed))
         for vehicle, done, control in zip(self.vehicles, arrived, controls):
