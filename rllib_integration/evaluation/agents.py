@@ -191,7 +191,8 @@ class AutopilotAgent(AutonomousAgent):
         if conflict is None:
             speed = None
         elif conflict.kind == "vehicle":
-            speed = CREEP_SPEED if conflict.creep else 0.0
+            # (standing: braked as hard as for creeping while it moves, then held)
+            speed = CREEP_SPEED if conflict.creep or hero.get_velocity().length() > 1.0 else 0.0
         else:
             cruise = hero.get_speed_limit() * (1.0 - SPEED_DIFFERENCE / 100.0)
             room = conflict.room - 1.0

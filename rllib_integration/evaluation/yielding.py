@@ -115,7 +115,7 @@ def crossing_conflict(world: Any, hero: Any, route: Route, index: int) -> Confli
     front = hero.bounding_box.extent.x
     hero_transform = hero.get_transform()
     hero_forward, hero_yaw = hero_transform.get_forward_vector(), hero_transform.rotation.yaw
-    conflict = None
+    conflict, rider_arrival = None, None
     for vehicle in world.get_actors().filter("vehicle.*"):
         if vehicle.id == hero.id:
             continue
@@ -140,7 +140,10 @@ def crossing_conflict(world: Any, hero: Any, route: Route, index: int) -> Confli
                                            vehicle.bounding_box.extent.y + ON_ITS_WAY_MARGIN):
             continue  # the hero stands on its way already: better on across it than standing in it
         if rider and not merging:  # a bicycle flow stops for nobody: the hero takes a gap its crossing fits in
-            first = crosses_in_time(points, headings, arrival, hero.bounding_box.extent, location, velocity,
+            if rider_arrival is None:  # (a bicycle flow's gaps are judged at the hero's pace as if straight on: at
+                # the turn's pace no gap of one fitted the crossing, and the hero waited the whole scenario)
+                rider_arrival, _ = speed_profile(along, np.zeros(len(along)), hero.get_velocity().length())
+            first = crosses_in_time(points, headings, rider_arrival, hero.bounding_box.extent, location, velocity,
                                     vehicle.bounding_box.extent, steps[-1])
             if first is not None:
                 room = max(along[first] - YIELD_SETBACK, 0.0)

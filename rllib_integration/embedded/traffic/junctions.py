@@ -244,14 +244,15 @@ class JunctionControl:
             state.wait(f"room after junction {chain[-1][0]}", "room")
             self._release_outside(state)
             return False  # no room beyond the junction: do not block it
-        other = coming(last_exit)
-        if other is not None:
-            state.wait(f"junction {chain[0][0]}: vehicle {other} coming across", "junction")
-            self._release_outside(state)
-            return False
         width = state.vehicle.bounding_box.extent.y
         # how long it has waited at each junction of the chain (a refusal at any of them keeps its place at all)
         sinces = [self._since(junction, me, now) for junction, _, _ in chain]
+        other = coming(last_exit)
+        if other is not None:  # (it keeps its place: the vehicles it waited longer than give way to it in the gap)
+            self._keep_waiting(chain, sinces, me, width, now, chain[0][0])
+            state.wait(f"junction {chain[0][0]}: vehicle {other} coming across", "junction")
+            self._release_outside(state)
+            return False
         for (junction, connector, _), since in zip(chain, sinces):
             holders = self.holders.setdefault(junction, {})
             blocking = [holder for holder, (held, held_width) in holders.items()
