@@ -120,6 +120,7 @@ class Footprints:
     def __init__(self, actors: Iterable[carla.Actor]) -> None:
         poses = Poses(actors)
         self.ids, self.centres = poses.ids, poses.xyz
+        self.velocities = poses.forward * poses.speed[:, None]
         signs = np.array([(1.0, 1.0), (1.0, -1.0), (-1.0, 1.0), (-1.0, -1.0)])
         local = signs[None, :, :] * poses.extents[:, None, :]  # the four corners in each box's frame
         yaw = np.radians(poses.yaw)[:, None]
@@ -132,8 +133,9 @@ class Footprints:
         metres ahead and ``side`` metres past its side."""
         return bool(self.blocked(Poses([vehicle]), gap, side)[0])
 
-    def blocked(self, poses: Poses, gap: np.ndarray | float, side: float) -> np.ndarray:
-        """:meth:`blocked_ahead` for each of ``poses``' vehicles (``gap``: one for all, or one each)."""
+    def blocked(self, poses: Poses, gap: np.ndarray | float, side: float, slower_than: float = math.inf) -> np.ndarray:
+        """:meth:`blocked_ahead` for each of ``poses``' vehicles (``gap``: one for all, or one each), counting only
+        what goes its way slower than ``slower_than`` m/s (default: everything)."""
         if not len(self.ids) or not len(poses):
             return np.zeros(len(poses), dtype=bool)
         gaps = np.broadcast_to(np.asarray(gap, dtype=np.float64), (len(poses),))[:, None]
@@ -145,4 +147,5 @@ class Footprints:
         hit = ((along > 0.0) & (along < gaps[..., None]) & (np.abs(across) < reach)).any(axis=2)
         centres = self.centres[None, :, :] - poses.xyz[:, None, :]
         near = np.einsum("vak,vak->va", centres, centres) <= (gaps + 6.0) ** 2
-        return (hit & near & (self.ids[None, :] != poses.ids[:, None])).any(axis=1)
+        slow = poses.forward @ self.velocities.T < slower_than
+        return (hit & near & slow & (self.ids[None, :] != poses.ids[:, None])).any(axis=1)

@@ -27,7 +27,8 @@ FLOW_GAP = 12.0  # metres a flow vehicle keeps to whatever is ahead of it on its
 FLOW_SIDE = 0.5  # metres past its side a corner of something counts as on its way
 FLOW_BRAKING = 6.0  # m/s² a flow vehicle plans to stop with: it keeps at least its stopping distance (from the
 # flow's speed) plus...
-FLOW_STANDSTILL = 5.0  # ...this many metres to what stands in its way (FLOW_GAP where that is more)
+FLOW_STANDSTILL = 8.0  # ...this many metres to what stands in its way (FLOW_GAP where that is more)
+FLOW_SLOWER = 0.5  # of the flow's speed: what goes its way faster is not in its way (a flow car ahead)
 CLEAR_BEHIND_TIME, CLEAR_AHEAD = 3.0, 10.0  # a flow filled at the start leaves the hero's lane free from this many
 # seconds of the flow's speed behind the hero to this many metres ahead of it (ScenarioRunner would spawn a car into it)
 ONCOMING_KEEP, ONCOMING_KEEP_PER_SPEED = 10.0, 1.6  # metres (plus s x speed) an oncoming flow car stops before things
@@ -35,7 +36,7 @@ ONCOMING_KEEP, ONCOMING_KEEP_PER_SPEED = 10.0, 1.6  # metres (plus s x speed) an
 
 class ActorFlow:
     """Vehicles spawned at the start of ``path`` every few metres, driven along it at ``speed`` (stopping for
-    whatever stands in their way within ``keep`` metres, or their stopping distance from ``speed`` plus
+    whatever stands in their way within ``keep`` metres of their front, or their stopping distance from ``speed`` plus
     :data:`FLOW_STANDSTILL` where that is more: from their own speed, a car slowed down let go of what it braked for
     and sped up into it), and removed at its end."""
 
@@ -108,8 +109,10 @@ class ActorFlow:
             others = Footprints(self.scenario.world.get_actors().filter("vehicle.*"))
         poses = Poses(self.vehicles)
         arrived = np.linalg.norm(poses.xyz - (end.x, end.y, end.z), axis=1) < 3.0
-        keep = max(self.keep, self.speed ** 2 / (2.0 * FLOW_BRAKING) + FLOW_STANDSTILL) if self.keep > 0.0 else 0.0
-        stops = others.blocked(poses, keep, FLOW_SIDE)
+        # (from the front: the vehicles' half lengths added to the distances Footprints measures from their centres)
+        keep = max(self.keep, self.speed ** 2 / (2.0 * FLOW_BRAKING) + FLOW_STANDSTILL) + poses.extents[:, 0] \
+            if self.keep > 0.0 else 0.0
+        stops = others.blocked(poses, keep, FLOW_SIDE, slower_than=FLOW_SLOWER * self.speed)
         controls = drive_paths(poses, self.points, np.where(stops, 0.0, self.speed))
         for vehicle, done, control in zip(self.vehicles, arrived, controls):
             if done:
