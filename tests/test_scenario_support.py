@@ -4,6 +4,7 @@ clutter is driven over, a destroyed vehicle reads as zeros and its controls are 
 
 from __future__ import annotations
 
+import math
 import threading
 
 import carla
@@ -169,7 +170,8 @@ def test_a_flow_filled_along_the_heros_lane_leaves_it_room_behind_and_ahead(worl
 
 def test_a_flow_car_stops_short_of_a_standing_hero_from_its_full_speed(world):
     """A flow car kept 12 m to what stood in its way whatever its speed, less than it needs to stop from 15 m/s: it
-    now keeps its stopping distance (at FLOW_BRAKING) plus FLOW_STANDSTILL where that is more."""
+    now keeps its stopping distance (at FLOW_BRAKING) plus FLOW_STANDSTILL where that is more, from its front."""
+    from rllib_integration.scenarios.flows import FLOW_STANDSTILL
     collisions = []
     flow, hero, _ = flow_on_the_heros_lane(world, 55.0, 15.0)
     sensor = world.spawn_actor(world.get_blueprint_library().find("sensor.other.collision"), carla.Transform(),
@@ -177,10 +179,10 @@ def test_a_flow_car_stops_short_of_a_standing_hero_from_its_full_speed(world):
     sensor.listen(collisions.append)
     flow.tick()
     (car,) = flow.vehicles
+    flow.gap = math.inf  # (no more cars from the source)
     for _ in range(160):  # 8 s
         world.tick()
-        flow.vehicles = [car]  # (no more cars from the source)
         flow.tick()
-        flow.vehicles = [car]
-    assert not collisions
-    assert car.get_velocity().length() < 0.1 and car.get_location().distance(hero.get_location()) < 15.0
+    assert flow.vehicles == [car] and not collisions
+    gap = car.get_location().distance(hero.get_location()) - car.bounding_box.extent.x - hero.bounding_box.extent.x
+    assert car.get_velocity().length() < 0.1 and FLOW_STANDSTILL - 1.0 < gap < 15.0

@@ -133,9 +133,10 @@ class Footprints:
         metres ahead and ``side`` metres past its side."""
         return bool(self.blocked(Poses([vehicle]), gap, side)[0])
 
-    def blocked(self, poses: Poses, gap: np.ndarray | float, side: float, slower_than: float = math.inf) -> np.ndarray:
+    def blocked(self, poses: Poses, gap: np.ndarray | float, side: float,
+                slower_than: np.ndarray | float = math.inf) -> np.ndarray:
         """:meth:`blocked_ahead` for each of ``poses``' vehicles (``gap``: one for all, or one each), counting only
-        what goes its way slower than ``slower_than`` m/s (default: everything)."""
+        what goes its way slower than ``slower_than`` m/s (one for all, or one each; default: everything)."""
         if not len(self.ids) or not len(poses):
             return np.zeros(len(poses), dtype=bool)
         gaps = np.broadcast_to(np.asarray(gap, dtype=np.float64), (len(poses),))[:, None]
@@ -147,5 +148,6 @@ class Footprints:
         hit = ((along > 0.0) & (along < gaps[..., None]) & (np.abs(across) < reach)).any(axis=2)
         centres = self.centres[None, :, :] - poses.xyz[:, None, :]
         near = np.einsum("vak,vak->va", centres, centres) <= (gaps + 6.0) ** 2
-        slow = poses.forward @ self.velocities.T < slower_than
+        slow = poses.forward @ self.velocities.T < np.broadcast_to(np.asarray(slower_than, dtype=np.float64),
+                                                                   (len(poses),))[:, None]
         return (hit & near & slow & (self.ids[None, :] != poses.ids[:, None])).any(axis=1)
