@@ -163,7 +163,7 @@ def crossing_conflict(world: Any, hero: Any, route: Route, index: int) -> Confli
                 elif rider and conflict.kind == "rider":
                     conflict = Conflict("rider")
                 elif near and conflict.kind == "vehicle":
-                    conflict = conflict._replace(creep=False)
+                    conflict = Conflict("vehicle", conflict.room, creep=False)
                 break
     return conflict
 
