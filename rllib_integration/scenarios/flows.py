@@ -29,7 +29,9 @@ FLOW_BRAKING = 6.0  # m/s² a flow vehicle plans to stop with: it keeps at least
 # flow's speed) plus...
 FLOW_STANDSTILL = 8.0  # ...this many metres to what stands in its way (FLOW_GAP where that is more)
 FLOW_CLOSING = 0.5  # m/s: what goes its way no slower than it by this much (and moves) is not in its way (a flow
-# car ahead)
+# car ahead)...
+FLOW_HEADWAY = 0.5  # ...beyond FLOW_STANDSTILL plus this many seconds of its speed (a flow car that followed the
+# hero 5 m behind at its speed could not stop when the hero slowed)
 CLEAR_BEHIND_TIME, CLEAR_AHEAD = 3.0, 10.0  # a flow filled at the start leaves the hero's lane free from this many
 # seconds of the flow's speed behind the hero to this many metres ahead of it (ScenarioRunner would spawn a car into it)
 ONCOMING_KEEP, ONCOMING_KEEP_PER_SPEED = 10.0, 1.6  # metres (plus s x speed) an oncoming flow car stops before things
@@ -114,6 +116,9 @@ class ActorFlow:
         keep = max(self.keep, self.speed ** 2 / (2.0 * FLOW_BRAKING) + FLOW_STANDSTILL) + poses.extents[:, 0] \
             if self.keep > 0.0 else 0.0
         stops = others.blocked(poses, keep, FLOW_SIDE, slower_than=np.maximum(poses.speed - FLOW_CLOSING, FLOW_CLOSING))
+        if self.keep > 0.0:  # whatever is ahead, nearer than a short headway: a car the flow closes on no faster
+            headway = FLOW_STANDSTILL + FLOW_HEADWAY * poses.speed + poses.extents[:, 0]
+            stops |= others.blocked(poses, headway, FLOW_SIDE)
         controls = drive_paths(poses, self.points, np.where(stops, 0.0, self.speed))
         for vehicle, done, control in zip(self.vehicles, arrived, controls):
             if done:
