@@ -537,3 +537,22 @@ def test_a_vehicle_not_driven_by_the_traffic_manager_coming_across_keeps_its_veh
     assert coming(["A"]) == ids["A"]
     assert coming(["B", "C", "D", "E"]) is None
     assert coming(["F"], registered=["F"]) is None, "the traffic manager's own vehicles hold the junction instead"
+
+
+def test_a_car_standing_where_the_route_bends_out_of_its_lane_is_a_leader_by_its_tail_and_a_crossing_one_is_not():
+    """HighwayExit, seed 11: the hero's route bent off the highway lane towards the exit where a flow car stood,
+    its centre beside the route's point at its distance but its tail on the route; the car was no leader and the
+    hero ran into it. A vehicle going the follower's way is now judged by its ends too; one crossing is not."""
+    from rllib_integration.embedded.traffic.leaders import nearest_leaders
+    along = np.arange(16) * 2.0
+    route = np.stack([along, np.where(along > 16.0, 0.5 * (along - 16.0), 0.0)], axis=1)[None]  # bends off at 16 m
+
+    def leader_gap(yaw: float, half_length: float) -> float:
+        gap, _ = nearest_leaders(np.zeros(1), np.zeros(1), np.zeros(1), np.array([2.4]), np.array([1.0]),
+                                 np.array([-1]), route, 2.0, np.array([22.0]), np.array([0.0]), np.array([yaw]),
+                                 np.array([0.0]), np.array([half_length]), np.array([0.9]), np.zeros((0, 0), bool), 1)
+        return float(gap[0])
+
+    assert leader_gap(0.0, 2.4) == pytest.approx(22.0 - 2.4 - 2.4)  # its tail is on the route
+    assert leader_gap(0.0, 0.9) == math.inf  # a short one there: centre and ends beside the route
+    assert leader_gap(math.pi / 2, 2.4) == math.inf  # crossing, its nose towards the route: no leader
