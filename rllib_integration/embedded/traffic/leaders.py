@@ -2,17 +2,17 @@
 vehicle, the nearest vehicle or walker on its route ahead.
 
 A candidate lies ahead of the follower (within the route's sampled reach) and not far to the side of its
-heading; it counts when it stands on the route (its centre, or either end for one within 30 degrees of the
-follower's heading, near the route point at its distance, within both half widths and a margin: 1.5 m within
-10 m ahead, 0.5 m farther or for a standing car parallel to the route there, as one parked in the next lane)
-and does not drive against the follower, unless it stands right on the
-follower's path within :data:`HEAD_ON_REACH` (a turning truck's nose in its lane). A walker counts when it stands or
-walks on the car's path (within both half widths and :data:`WALKER_MARGIN` of it) or will step onto it
-within :data:`WALKER_NOTICE` seconds, whichever way it faces; a walking walker right beside the car's front half
-counts within :data:`WALKER_BESIDE` more (it turns at any step: one edging round a car that had stopped for it was
-hit when the car crept on); one on the sidewalk beside the path does not. The gap is measured from the
-follower's front to the candidate's extent towards it (its length when it drives the same way, its
-width when it crosses).
+heading; it counts when it stands on the route (its centre near the route point at its distance, within both half
+widths and a margin: 1.5 m within 10 m ahead, 0.5 m farther or for a standing car parallel to the route there, as
+one parked in the next lane; or, for one wholly ahead within 30 degrees of the follower's heading, either end
+within both half widths and 0.5 m of the route point at its distance) and does not drive against the follower,
+unless it stands right on the follower's path within :data:`HEAD_ON_REACH` (a turning truck's nose in its lane).
+A walker counts when it stands or walks on the car's path (within both half widths and :data:`WALKER_MARGIN` of
+it) or will step onto it within :data:`WALKER_NOTICE` seconds, whichever way it faces; a walking walker right beside
+the car's front half counts within :data:`WALKER_BESIDE` more (it turns at any step: one edging round a car that had
+stopped for it was hit when the car crept on); one on the sidewalk beside the path does not. The gap is measured
+from the follower's front to the candidate's extent towards it (its length when it drives the same way, its width
+when it crosses).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ WALKER_BESIDE = 0.6  # metres more for a walking walker beside the car's front h
 PARALLEL_SIN, PARALLEL_MARGIN = 0.17, 0.5  # a car within 10 degrees of the path's heading is parallel: 0.5 m margin
 PARKED_SPEED = 0.5  # m/s: a parallel car slower than this stands (parked, or queued in the next lane)
 HEAD_ON_REACH = 10.0  # metres: an oncoming vehicle this close ahead, on the path itself, is a leader
-ALONG_COS = 0.87  # a vehicle within 30 degrees of the follower's heading goes its way: its ends count too
+ALONG_COS = 0.87  # a vehicle wholly ahead within 30 degrees of the follower's heading: its ends count too
 
 
 @njit(cache=True)
@@ -86,16 +86,20 @@ and width. ``left_out[i, j]``:
                         and abs(cos_other * ny - sin_other * nx) < PARALLEL_SIN * length:
                     margin = PARALLEL_MARGIN
             off_route = math.hypot(ox[j] - samples[i, index, 0], oy[j] - samples[i, index, 1])
-            # the ends of a vehicle going the follower's way count too (one standing where the route bends away from
-            # its lane is in the way with its tail though its centre is beside the route's point at its distance);
-            # not those of one crossing (its nose towards a path it waits to cross is no leader)
-            end = max(olength[j] - owidth[j], 0.0) if fx * cos_other + fy * sin_other > ALONG_COS else 0.0
-            for sign in (-1.0, 1.0):
-                ex, ey = ox[j] + sign * end * cos_other, oy[j] + sign * end * sin_other
-                end_ahead = (ex - x[i]) * fx + (ey - y[i]) * fy
-                if 0.0 < end_ahead < reach_ahead:
-                    k = min(max(round(end_ahead / step), 0), last)
-                    off_route = min(off_route, math.hypot(ex - samples[i, k, 0], ey - samples[i, k, 1]))
+            # the ends of a vehicle wholly ahead going the follower's way count too (one standing where the route
+            # bends away from its lane is in the way with its tail though its centre is beside the route's point at
+            # its distance); not those of one crossing (its nose towards a path it waits to cross is no leader) nor
+            # of one beside (two merging side by side would each stop for the other)
+            if fx * cos_other + fy * sin_other > ALONG_COS and ahead - olength[j] > half_length[i]:
+                end = max(olength[j] - owidth[j], 0.0)
+                for sign in (-1.0, 1.0):
+                    ex, ey = ox[j] + sign * end * cos_other, oy[j] + sign * end * sin_other
+                    end_ahead = (ex - x[i]) * fx + (ey - y[i]) * fy
+                    if 0.0 < end_ahead < reach_ahead:
+                        k = min(max(round(end_ahead / step), 0), last)
+                        # (within the narrow margin only: a car in the next lane is no leader by its ends)
+                        off_end = math.hypot(ex - samples[i, k, 0], ey - samples[i, k, 1]) + margin - PARALLEL_MARGIN
+                        off_route = min(off_route, off_end)
             if off_route >= half_width[i] + owidth[j] + margin:
                 continue  # beside the route
             if fx * cos_other + fy * sin_other <= -0.2 and (ahead >= HEAD_ON_REACH or off_route >= half_width[i] + owidth[j]):
