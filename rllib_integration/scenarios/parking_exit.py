@@ -6,8 +6,9 @@ It is a route's first scenario, its trigger point the route's start, and is buil
 onto the lane beside its start (``direction``, right by default: a parking lane or a shoulder), at that lane's
 outer side (clear of the driving lane, where the lane is a narrow shoulder), between two parked cars,
 ``front_vehicle_distance`` metres (20) ahead and ``behind_vehicle_distance`` metres (10) behind; a car on the hero's
-lane beside it drives off as the scenario starts (ScenarioRunner hands it to the traffic manager and removes it
-50 m on). Leaving the route's lanes is not counted while the scenario runs; it ends when the hero has driven
+lane beside it drives off as the scenario starts: as ScenarioRunner does, it is handed to the traffic manager of the
+route's background activity (which yields to a hero pulling out in front of it) and removed 50 m on; without a
+background activity it drives along its lane at 8 m/s. Leaving the route's lanes is not counted while the scenario runs; it ends when the hero has driven
 ``front_vehicle_distance`` + 15 metres and times out after 240 s.
 """
 
@@ -55,6 +56,7 @@ class ParkingExit(Scenario):
                                                                 reference.transform.rotation),
                                    attributes=GENERATION_2_CAR)
         self.side_start = reference.transform.location
+        self.handed_over = False
         return front_distance + 15.0
 
     def parked_transform(self, waypoint: carla.Waypoint, actor: carla.Actor | None, z: float = 0.3
@@ -78,7 +80,14 @@ class ParkingExit(Scenario):
     def tick(self, now: float) -> None:
         if not self.side_car.is_alive:
             return
+        driven = self.background is not None  # by the traffic manager, as ScenarioRunner drives it
         if self.side_car.get_location().distance(self.side_start) > SIDE_CAR_DRIVE:
+            if driven:
+                self.background.autopilot(self.side_car, False)
             self.side_car.destroy()
             return
-        self.side_car.apply_control(follow_lane(self.map, self.side_car, SIDE_CAR_SPEED))
+        if not driven:  # (no traffic manager of the route's: along its lane, heedless)
+            self.side_car.apply_control(follow_lane(self.map, self.side_car, SIDE_CAR_SPEED))
+        elif not self.handed_over:
+            self.background.autopilot(self.side_car)
+            self.handed_over = True

@@ -106,6 +106,11 @@ class BackgroundActivity:
     def destroy(self) -> None:
         self.fleet.destroy_all()
 
+    def autopilot(self, actor: Any, on: bool = True) -> None:
+        """A scenario's ``actor`` driven by the route's traffic manager (``on``) or no longer (ScenarioRunner's
+        ``ChangeAutoPilot``); it stays the scenario's, not the background's."""
+        self.fleet.hand_over(actor, on)
+
     # -- geometry ------------------------------------------------------------------------------------
     @property
     def hero_waypoint(self) -> carla.Waypoint:

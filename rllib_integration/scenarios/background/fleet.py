@@ -98,6 +98,11 @@ class Fleet:
             else:
                 self.destroy(actor)
 
+    def hand_over(self, actor: Any, on: bool) -> None:
+        """Hand a scenario's ``actor`` to the traffic manager (or take it back), with its default settings, as
+        ScenarioRunner's ``ChangeAutoPilot`` does; the fleet neither counts nor removes it."""
+        actor.set_autopilot(on, self.tm_port)
+
     def destroy_all(self) -> None:
         for actor in list(self.actors.values()):
             self.destroy(actor)
