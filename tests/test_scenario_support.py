@@ -186,3 +186,18 @@ def test_a_flow_car_stops_short_of_a_standing_hero_from_its_full_speed(world):
     assert flow.vehicles == [car] and not collisions
     gap = car.get_location().distance(hero.get_location()) - car.bounding_box.extent.x - hero.bounding_box.extent.x
     assert car.get_velocity().length() < 0.1 and FLOW_STANDSTILL - 1.0 < gap < 15.0
+
+
+def test_a_car_flow_draws_lit_cars_and_no_emergency_vehicle_as_scenario_runners_actor_flow(world):
+    """A police car drawn into HighwayExit's flow came up behind the hero, whose autopilot then pulled over for it,
+    off the lane its exit needs, and stood there (seed 2; seeds 9 and 20 too). ScenarioRunner's ActorFlow draws its
+    cars with ``has_lights`` and an empty ``special_type``."""
+    flow, _, _ = flow_on_the_heros_lane(world, 55.0, 5.0)
+    flow.prefill(60.0)
+    cars = [vehicle.attributes for vehicle in flow.vehicles]
+    assert len(cars) >= 5 and all(a["base_type"] == "car" and a["has_lights"] == "true" and a["special_type"] == ""
+                                  for a in cars), cars
+    library = world.get_blueprint_library().filter("vehicle.*")
+    assert any(b.get_attribute("special_type").as_str() == "emergency" for b in library
+               if b.has_attribute("special_type") and b.get_attribute("base_type").as_str() == "car"), \
+        "the library has emergency cars to leave out"

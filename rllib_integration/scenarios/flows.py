@@ -16,7 +16,7 @@ from typing import Any
 import carla
 import numpy as np
 
-from .base import Scenario, ScenarioBuildError, beside, forward, location_parameter
+from .base import Scenario, ScenarioBuildError, beside, forward, has_value, location_parameter
 from .driving import Footprints, Path, Poses, drive_paths
 from .background.lanes import same_direction_lanes
 from .junctions import JunctionScenario, straight_through
@@ -127,8 +127,12 @@ class ActorFlow:
                 vehicle.apply_control(control)
 
     def _blueprint(self) -> Any:
+        # cars as ScenarioRunner's ActorFlow draws them: with lights, and no emergency vehicle (a police car in the
+        # flow behind made the autopilot pull over for it, off the lane the exit of HighwayExit needs: seed 2)
+        wanted = {"has_lights": True, "special_type": ""} if self.base_type == "car" else {}
         kinds = [b for b in self.scenario.world.get_blueprint_library().filter("vehicle.*")
-                 if b.has_attribute("base_type") and b.get_attribute("base_type").as_str().lower() == self.base_type]
+                 if b.has_attribute("base_type") and b.get_attribute("base_type").as_str().lower() == self.base_type
+                 and all(has_value(b, name, value) for name, value in wanted.items())]
         blueprint = kinds[int(self.scenario.rng.integers(len(kinds)))]
         if blueprint.has_attribute("role_name"):
             blueprint.set_attribute("role_name", self.role)
