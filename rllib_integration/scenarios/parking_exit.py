@@ -8,8 +8,8 @@ outer side (clear of the driving lane, where the lane is a narrow shoulder), bet
 ``front_vehicle_distance`` metres (20) ahead and ``behind_vehicle_distance`` metres (10) behind; a car on the hero's
 lane beside it drives off as the scenario starts: as ScenarioRunner does, it is handed to the traffic manager of the
 route's background activity (which yields to a hero pulling out in front of it) and removed 50 m on; without a
-background activity it drives along its lane at 8 m/s. Leaving the route's lanes is not counted while the scenario runs; it ends when the hero has driven
-``front_vehicle_distance`` + 15 metres and times out after 240 s.
+background activity it drives along its lane at 8 m/s. Leaving the route's lanes is not counted while the scenario
+runs; it ends when the hero has driven ``front_vehicle_distance`` + 15 metres and times out after 240 s.
 """
 
 from __future__ import annotations
