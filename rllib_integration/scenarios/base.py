@@ -178,11 +178,8 @@ class Scenario:
         ``vehicle.*``, those whose attributes have the values ``attributes`` gives, as ScenarioRunner's
         ``attribute_filter``) at ``transform``, kept for clean-up; :class:`ScenarioBuildError` where it cannot be
         placed."""
-        matches = list(self.world.get_blueprint_library().filter(blueprint_id))
-        if blueprint_id == "vehicle.*":
-            matches = [b for b in matches if b.has_attribute("base_type")
-                       and b.get_attribute("base_type").as_str().lower() == "car"]
-        matches = [b for b in matches if all(has_value(b, name, value) for name, value in (attributes or {}).items())]
+        matches = matching_blueprints(self.world, blueprint_id, "car" if blueprint_id == "vehicle.*" else None,
+                                      attributes)
         if not matches:
             wanted = f" with {dict(attributes)}" if attributes else ""
             raise ScenarioBuildError(f"no blueprint {blueprint_id}{wanted}")
@@ -225,6 +222,16 @@ class Scenario:
 #: ScenarioRunner's attribute filters for the cars its scenarios spawn.
 GENERATION_2_CAR = {"base_type": "car", "generation": 2}
 LIT_CAR = {"base_type": "car", "has_lights": True}
+
+
+def matching_blueprints(world: Any, blueprint_id: str, base_type: str | None = None,
+                        attributes: Mapping[str, Any] | None = None) -> list[carla.ActorBlueprint]:
+    """The blueprints matching the pattern ``blueprint_id``, of ``base_type`` (where given) and whose attributes have
+    the values ``attributes`` gives (ScenarioRunner's ``attribute_filter``)."""
+    return [b for b in world.get_blueprint_library().filter(blueprint_id)
+            if (base_type is None or b.has_attribute("base_type")
+                and b.get_attribute("base_type").as_str().lower() == base_type)
+            and all(has_value(b, name, value) for name, value in (attributes or {}).items())]
 
 
 def has_value(blueprint: carla.ActorBlueprint, name: str, value: Any) -> bool:

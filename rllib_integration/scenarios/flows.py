@@ -16,7 +16,7 @@ from typing import Any
 import carla
 import numpy as np
 
-from .base import Scenario, ScenarioBuildError, beside, forward, has_value, location_parameter
+from .base import Scenario, ScenarioBuildError, beside, forward, location_parameter, matching_blueprints
 from .driving import Footprints, Path, Poses, drive_paths
 from .background.lanes import same_direction_lanes
 from .junctions import JunctionScenario, straight_through
@@ -32,6 +32,7 @@ FLOW_CLOSING = 0.5  # m/s: what goes its way no slower than it by this much (and
 # car ahead)...
 FLOW_HEADWAY = 0.5  # ...beyond FLOW_STANDSTILL plus this many seconds of its speed (a flow car that followed the
 # hero 5 m behind at its speed could not stop when the hero slowed)
+FLOW_CAR_ATTRIBUTES = {"has_lights": True, "special_type": ""}  # ScenarioRunner's ActorFlow's attribute filter
 CLEAR_BEHIND_TIME, CLEAR_AHEAD = 3.0, 10.0  # a flow filled at the start leaves the hero's lane free from this many
 # seconds of the flow's speed behind the hero to this many metres ahead of it (ScenarioRunner would spawn a car into it)
 ONCOMING_KEEP, ONCOMING_KEEP_PER_SPEED = 10.0, 1.6  # metres (plus s x speed) an oncoming flow car stops before things
@@ -50,7 +51,11 @@ class ActorFlow:
         vehicles' blueprints' (``car``, ``bicycle``); ``role``: their ``role_name``; ``points``: what they steer
         along (default: the path's waypoints); ``launched``: they enter at ``speed`` (else from a standstill)."""
         self.scenario, self.path, self.speed, self.gaps, self.keep = scenario, path, speed, gaps, keep
-        self.base_type, self.role, self.launched = base_type, role, launched
+        self.role, self.launched = role, launched
+        # cars as ScenarioRunner's ActorFlow draws them: with lights, and no emergency vehicle (a police car in the
+        # flow behind made the autopilot pull over for it, off the lane the exit of HighwayExit needs: seed 2)
+        self.blueprints = matching_blueprints(scenario.world, "vehicle.*", base_type,
+                                              FLOW_CAR_ATTRIBUTES if base_type == "car" else None)
         self.points = Path(points if points is not None else [w.transform.location for w in path])
         self.vehicles: list[Any] = []
         self.gap = self._draw_gap()
@@ -127,13 +132,7 @@ class ActorFlow:
                 vehicle.apply_control(control)
 
     def _blueprint(self) -> Any:
-        # cars as ScenarioRunner's ActorFlow draws them: with lights, and no emergency vehicle (a police car in the
-        # flow behind made the autopilot pull over for it, off the lane the exit of HighwayExit needs: seed 2)
-        wanted = {"has_lights": True, "special_type": ""} if self.base_type == "car" else {}
-        kinds = [b for b in self.scenario.world.get_blueprint_library().filter("vehicle.*")
-                 if b.has_attribute("base_type") and b.get_attribute("base_type").as_str().lower() == self.base_type
-                 and all(has_value(b, name, value) for name, value in wanted.items())]
-        blueprint = kinds[int(self.scenario.rng.integers(len(kinds)))]
+        blueprint = self.blueprints[int(self.scenario.rng.integers(len(self.blueprints)))]
         if blueprint.has_attribute("role_name"):
             blueprint.set_attribute("role_name", self.role)
         return blueprint
