@@ -206,23 +206,29 @@ def main() -> None:
     ours = evaluate_scores(args.out)
     print(f"\n{'route':<6} {'town':<11} {'scenario':<30} {'leaderboard':>11} {'evaluate':>9} {'diff':>6}  "
           f"leaderboard's infractions | evaluate.py's")
-    pairs, own = [], []
+    pairs, own, nearest = [], [], []
     for route in routes:
         board, mine = boards[0].get(route["id"]), ours.get(route["id"])
         a, b = score(board), score(mine)
+        second = score(boards[1].get(route["id"])) if len(boards) == 2 else None
         difference = f"{abs(a - b):6.1f}" if a is not None and b is not None else f"{'':>6}"
         skipped = board is not None and board["skipped"]
         note = f"  (left out, the leaderboard's run: {'; '.join(board['skipped'])})" if skipped else ""
+        others = "" if second is None or a is None or abs(second - a) < 0.05 else f" (2nd run {second:.1f})"
         print(f"{route['id']:<6} {route['town']:<11} {','.join(route['scenarios'])[:30]:<30} "
               f"{'-' if a is None else f'{a:.1f}':>11} {'-' if b is None else f'{b:.1f}':>9} {difference}  "
-              f"{summary(board)} | {summary(mine)}{note}")
+              f"{summary(board)} | {summary(mine)}{note}{others}")
         if a is not None and b is not None and not skipped:
             pairs.append((a, b))
-        if len(boards) == 2 and a is not None and score(boards[1].get(route["id"])) is not None:
-            own.append((a, score(boards[1][route["id"]])))
+            if second is not None:  # the leaderboard's run nearer to evaluate.py's score
+                nearest.append((min((a, second), key=lambda board_score: abs(board_score - b)), b))
+        if a is not None and second is not None:
+            own.append((a, second))
     print(f"\nleaderboard against evaluate.py: {figures(pairs)}")
     if own:
         print(f"leaderboard's first run against its second: {figures(own)}")
+    if nearest:
+        print(f"evaluate.py against the nearer of the leaderboard's two runs: {figures(nearest)}")
 
 
 if __name__ == "__main__":
