@@ -33,6 +33,10 @@ def test_the_static_cut_in_car_waits_for_the_car_ahead_while_on_its_lane_then_cu
     side_lane = town_map.get_waypoint(scenario.adversary.get_location()).lane_id
     hero_lane = town_map.get_waypoint(scenario.meeting).lane_id
     assert side_lane != hero_lane
+    assert scenario.adversary.get_control().brake == 1.0  # held by its brakes until the scenario starts,
+    scenario.tick(0.0)
+    control = scenario.adversary.get_control()  # then as ScenarioRunner holds it: full throttle against full brake
+    assert (control.throttle, control.brake) == (1.0, 1.0) and not scenario.moving
     # the hero drives up at 30 km/h and waits 12 m short of where the car pulls out
     on_side, top_speed, now = [], 0.0, 0.0
     for _ in range(400):

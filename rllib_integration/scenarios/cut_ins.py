@@ -50,6 +50,8 @@ class CutIn(Scenario):
     #: The cars' attributes (ScenarioRunner's ``attribute_filter``).
     CARS: dict = {**GENERATION_2_CAR, "special_type": ""}
     EXTRA_SPACE = 20.0  # metres more the background leaves ahead of the hero once the car pulls out
+    #: The cut-in car's control from the scenario's start until it pulls out (None: held by its brakes).
+    READY_CONTROL: carla.VehicleControl | None = None
 
     def room_ahead(self) -> float:
         """Metres ahead of the hero the background's vehicles are moved beyond when the scenario starts."""
@@ -96,7 +98,7 @@ class CutIn(Scenario):
         self.adversary = self.parked(lane, hand_brake=False)
         self.meeting = lane.transform.location
         self.path = Path(self.cut_in_path(lane))
-        self.moving, self.hero_speed_at_start = False, 0.0
+        self.moving, self.hero_speed_at_start, self.readied = False, 0.0, False
         index = self.progress.nearest_index(self.meeting)
         return max(0.0, self.progress.distance_between(self.trigger_index, index)) + self.DRIVE_ON
 
@@ -122,6 +124,9 @@ class CutIn(Scenario):
         if not self.adversary.is_alive:
             return
         if not self.moving:
+            if not self.readied and self.READY_CONTROL is not None:
+                self.adversary.apply_control(self.READY_CONTROL)
+                self.readied = True
             distance = self.hero.get_location().distance(self.meeting)
             speed = self.hero.get_velocity().length()
             self.moving = distance < self.MIN_TRIGGER_DISTANCE or (speed > 0.1 and distance / speed < self.REACTION_TIME)
@@ -147,6 +152,9 @@ class StaticCutIn(CutIn):
     REACTION_TIME, MIN_TRIGGER_DISTANCE = 2.7, 15.0
     DRIVE_ON = 70.0
     CARS = LIT_CAR
+    # ScenarioRunner holds it with full throttle and full brake once the scenario starts (it sets the cars in
+    # place then): where the brakes do not quite hold that throttle, it creeps towards the car ahead meanwhile
+    READY_CONTROL = carla.VehicleControl(throttle=1.0, brake=1.0)
     GAP, BEHIND, AHEAD = 11.0, 2, 3  # metres between the queue's cars, cars behind and ahead of the cut-in car
     EXTRA_SPACE = 30.0
 
