@@ -13,7 +13,9 @@ simulation") are listed but left out of the figures: the leaderboard did not dri
 Each side's ``results.json`` is kept under ``--out``; ``--run`` runs one side only (or none) and compares with what is
 already there. The leaderboard
 does not repeat itself exactly (ScenarioRunner builds scenarios in a thread of its own): ``--leaderboard-runs 2``
-runs it twice and prints how far its own two runs differ.
+runs it twice and prints how far its own two runs differ, and how far ``evaluate.py`` is from the nearer of the two.
+Both sides draw at random (the background traffic, the scenarios' gaps): ``--evaluate-seeds 5`` runs ``evaluate.py``
+with seeds 0-4 and compares each route's median driving score.
 """
 
 from __future__ import annotations
@@ -119,21 +121,37 @@ def parse_skipped(log: str) -> dict[str, list[str]]:
     return skipped
 
 
-def run_evaluate(args: argparse.Namespace, routes: list[dict], out: pathlib.Path) -> None:
-    """``evaluate.py`` with the Leaderboard-agent adapter on ``routes``: ``out/evaluate/results.json``."""
+def evaluate_folder(out: pathlib.Path, seed: int) -> pathlib.Path:
+    """Where ``evaluate.py``'s results with ``seed`` go (seed 0: ``out/evaluate``)."""
+    return out / ("evaluate" if seed == 0 else f"evaluate_seed{seed}")
+
+
+def run_evaluate(args: argparse.Namespace, routes: list[dict], out: pathlib.Path, seed: int) -> None:
+    """``evaluate.py`` with the Leaderboard-agent adapter on ``routes`` with ``seed``: its ``results.json`` in
+    :func:`evaluate_folder`."""
     out.mkdir(parents=True, exist_ok=True)
+    folder = evaluate_folder(out, seed)
     command = [sys.executable, str(ROOT / "evaluate.py"), "--routes", str(args.routes), "--route-ids",
                *(route["id"] for route in routes), "--agent", ADAPTER, "--agent-config", f"agent={args.agent}",
-               "--workers", str(args.workers), "--out", str(out / "evaluate"), "--overwrite"]
-    with open(out / "evaluate.log", "w") as log:
+               "--workers", str(args.workers), "--seed", str(seed), "--out", str(folder), "--overwrite"]
+    with open(folder.with_suffix(".log"), "w") as log:
         subprocess.run(command, cwd=ROOT, env=environment(args.carla_code), stdout=log, stderr=subprocess.STDOUT,
                        check=True)
 
 
-def evaluate_scores(out: pathlib.Path) -> dict[str, dict]:
-    """Route id -> ``evaluate.py``'s record."""
-    results = json.loads((out / "evaluate" / "results.json").read_text())
-    return {str(record["route_id"]): record for record in results["_checkpoint"]["records"]}
+def evaluate_scores(out: pathlib.Path, seeds: int) -> dict[str, dict]:
+    """Route id -> ``evaluate.py``'s record; over several seeds, the record of the seed whose driving score is the
+    median's (the lower middle one of an even count), with ``seeds_ds``: every seed's score."""
+    runs: dict[str, list[dict]] = {}
+    for seed in range(seeds):
+        results = json.loads((evaluate_folder(out, seed) / "results.json").read_text())
+        for record in results["_checkpoint"]["records"]:
+            runs.setdefault(str(record["route_id"]), []).append(record)
+    chosen = {}
+    for route_id, records in runs.items():
+        ranked = sorted(records, key=score)
+        chosen[route_id] = dict(ranked[(len(ranked) - 1) // 2], seeds_ds=[score(record) for record in records])
+    return chosen
 
 
 def summary(record: dict | None) -> str:
@@ -176,6 +194,9 @@ def main() -> None:
     parser.add_argument("--workers", type=positive_int, default=2, help="routes driven at once, by each side")
     parser.add_argument("--leaderboard-runs", type=int, default=1, choices=(1, 2),
                         help="leaderboard runs (2: also how far its own runs differ)")
+    parser.add_argument("--evaluate-seeds", type=positive_int, default=1,
+                        help="evaluate.py runs, with seeds 0, 1, ...: each route's median driving score is compared "
+                             "(both sides are random: the background traffic, the scenarios' draws)")
     parser.add_argument("--port", type=positive_int, default=2300, help="first port of the leaderboard's embedded worlds")
     parser.add_argument("--out", type=pathlib.Path, required=True, help="folder for both sides' results and logs")
     parser.add_argument("--run", choices=("both", "leaderboard", "evaluate", "none"), default="both",
@@ -198,12 +219,14 @@ def main() -> None:
             run_leaderboard(args, routes, run)
             print(f"  {time.perf_counter() - started:.0f} s", flush=True)
     if args.run in ("both", "evaluate"):
-        started = time.perf_counter()
-        print(f"evaluate.py on {len(routes)} routes ({args.workers} workers) -> {args.out / 'evaluate'}", flush=True)
-        run_evaluate(args, routes, args.out)
-        print(f"  {time.perf_counter() - started:.0f} s", flush=True)
+        for seed in range(args.evaluate_seeds):
+            started = time.perf_counter()
+            print(f"evaluate.py on {len(routes)} routes ({args.workers} workers, seed {seed}) -> "
+                  f"{evaluate_folder(args.out, seed)}", flush=True)
+            run_evaluate(args, routes, args.out, seed)
+            print(f"  {time.perf_counter() - started:.0f} s", flush=True)
     boards = [leaderboard_scores(run) for run in runs]
-    ours = evaluate_scores(args.out)
+    ours = evaluate_scores(args.out, args.evaluate_seeds)
     print(f"\n{'route':<6} {'town':<11} {'scenario':<30} {'leaderboard':>11} {'evaluate':>9} {'diff':>6}  "
           f"leaderboard's infractions | evaluate.py's")
     pairs, own, nearest = [], [], []
@@ -215,6 +238,8 @@ def main() -> None:
         skipped = board is not None and board["skipped"]
         note = f"  (left out, the leaderboard's run: {'; '.join(board['skipped'])})" if skipped else ""
         others = "" if second is None or a is None or abs(second - a) < 0.05 else f" (2nd run {second:.1f})"
+        if mine is not None and len(mine["seeds_ds"]) > 1:
+            others += f" (evaluate.py's seeds: {', '.join(f'{value:.1f}' for value in mine['seeds_ds'])})"
         print(f"{route['id']:<6} {route['town']:<11} {','.join(route['scenarios'])[:30]:<30} "
               f"{'-' if a is None else f'{a:.1f}':>11} {'-' if b is None else f'{b:.1f}':>9} {difference}  "
               f"{summary(board)} | {summary(mine)}{note}{others}")
