@@ -122,7 +122,7 @@ class RoutePlanner:
             self._segments[(entry.road_id, entry.section_id, entry.lane_id)] = segment
             length = (len(waypoints) - 1) * self.resolution
             self.graph.add_edge(segment.entry, segment.exit, length=max(length, 0.1),
-                                path=[(w, option) for w in waypoints])
+                                path=[(w, option) for w in waypoints], xy=segment.points)
         for segment in list(self._segments.values()):
             if segment.option == RoadOption.LANEFOLLOW:
                 self._add_lane_changes(segment)
@@ -155,7 +155,8 @@ class RoutePlanner:
                 path += [(w, RoadOption.LANEFOLLOW) for w in target.waypoints[landing + 1:]]
                 cost = (index + len(target.waypoints) - landing) * self.resolution + LANE_CHANGE_COST
                 if not self.graph.has_edge(segment.entry, target.exit):
-                    self.graph.add_edge(segment.entry, target.exit, length=cost, path=path)
+                    xy = np.array([_xyz(w)[:2] for w, _ in path], dtype=np.float64).reshape(-1, 2)
+                    self.graph.add_edge(segment.entry, target.exit, length=cost, path=path, xy=xy)
                 done.add(right)
 
     @staticmethod
@@ -193,11 +194,16 @@ class RoutePlanner:
             route = self._assemble(first.exit, first, last, start, goal, True)
         return route
 
+    @functools.cached_property
+    def _locations(self) -> dict[int, tuple[float, float, float]]:
+        """Each node's location (the graph is complete once built)."""
+        return networkx.get_node_attributes(self.graph, "location")
+
     def _assemble(self, source: int, first: _Segment, last: _Segment, start: carla.Waypoint, goal: carla.Waypoint,
                   from_exit: bool) -> list[tuple[carla.Waypoint, RoadOption]]:
         """The shortest path from node ``source`` to the goal, with the whole first segment in front
         when ``from_exit``, cut to the origin and the destination."""
-        locations = networkx.get_node_attributes(self.graph, "location")
+        locations = self._locations
 
         def distance(a: int, b: int) -> float:
             return math.dist(locations[a][:2], locations[b][:2])
@@ -219,17 +225,20 @@ class RoutePlanner:
             nodes.append(last.exit)
         nodes = ([first.entry] if from_exit else []) + nodes
         route: list[tuple[carla.Waypoint, RoadOption]] = []
+        pieces: list[np.ndarray] = []  # the route's points' planar locations, edge by edge
         for a, b in zip(nodes[:-1], nodes[1:]):
-            path = self.graph.edges[a, b]["path"]
-            route.extend(path if not route else path[1:])
-        # cut to the origin and destination: the first point near the start, the last near the goal
+            edge = self.graph.edges[a, b]
+            route.extend(edge["path"] if not route else edge["path"][1:])
+            pieces.append(edge["xy"] if not pieces else edge["xy"][1:])
+        xy = np.concatenate(pieces)
+        # cut to the origin and destination: the first point nearest the start, the first nearest the goal past it
         sx, sy, _ = _xyz(start)
-        head = min(range(min(len(route), len(first.waypoints) + 2)),
-                   key=lambda i: (_xyz(route[i][0])[0] - sx) ** 2 + (_xyz(route[i][0])[1] - sy) ** 2)
+        near_start = xy[:min(len(route), len(first.waypoints) + 2)]
+        head = int(np.argmin((near_start[:, 0] - sx) ** 2 + (near_start[:, 1] - sy) ** 2))
         gx, gy, _ = _xyz(goal)
         tail_from = max(len(route) - len(last.waypoints) - 2, head)
-        tail = min(range(tail_from, len(route)),
-                   key=lambda i: (_xyz(route[i][0])[0] - gx) ** 2 + (_xyz(route[i][0])[1] - gy) ** 2)
+        near_goal = xy[tail_from:]
+        tail = tail_from + int(np.argmin((near_goal[:, 0] - gx) ** 2 + (near_goal[:, 1] - gy) ** 2))
         return route[head:tail + 1]
 
 
