@@ -9,7 +9,8 @@ excused waits and red lights ending episodes); the original's ``faithful`` rewar
 (:mod:`rllib_integration.hero_batch`), the route task stepped for all of them
 (:class:`~rllib_integration.tasks.route_batch.RouteFollowingBatch`), the frame stacks kept in one array, and the
 rewards, ends and episode totals computed as arrays. Each hero's BirdView is rendered by the renderer its sensor
-would use (the world's actors read once a frame for all of them), straight from here rather than through a sensor;
+would use, all of them at once (:func:`~rllib_integration.sensors.birdview.render_many`: the map warped for every
+hero in one call, the world's actors read once a frame), straight from here rather than through a sensor;
 the original's lane check (a waypoint query) and the waits a light or a car ahead excuse run hero by hero through the
 functions ``DQNExperiment`` uses.
 """
@@ -25,7 +26,7 @@ from numba import njit
 
 from rllib_integration.batch_experiment import BatchExperiment, BatchOutcome
 from rllib_integration.hero_batch import X, Y, Z, read_kinematics, speeds
-from rllib_integration.sensors.birdview import BirdviewRenderer, configured_renderer
+from rllib_integration.sensors.birdview import BirdviewRenderer, configured_renderer, render_many
 from rllib_integration.tasks.route_batch import RouteFollowingBatch
 from rllib_integration.tasks.route_lights import RouteLights, no_light
 
@@ -186,7 +187,7 @@ class DQNExperimentBatch(BatchExperiment):
                       first: bool) -> tuple[Any, dict[str, np.ndarray]]:
         """``DQNExperiment.get_observation`` of heroes ``indices`` (kinematics ``rows``) at ``frame``: the
         observations and their facts (collisions and lane invasions this frame, a column each)."""
-        pictures = np.stack([self.renderers[k].render(frame) for k in indices.tolist()])
+        pictures = np.stack(render_many([self.renderers[k] for k in indices.tolist()], frame))
         images = np.empty((len(indices), *self.frames.shape[1:]), dtype=np.uint8)
         push_frames(self.frames, indices, pictures, first, images)
         facts = {name: np.array([len(data.get(sensor, (0, []))[1]) for data in sensor_data], dtype=np.int64)

@@ -165,6 +165,43 @@ def test_poses_read_in_one_call_draw_what_actor_by_actor_reads_draw(output):
         env.close()
 
 
+@pytest.mark.parametrize("output", ["rgb", "masks"])
+def test_many_heroes_rendered_together_get_the_pictures_each_renders_alone(output, server):
+    """render_many (the batched experiments' BirdViews: views, lights and actors found for every hero at once)
+    draws exactly what each renderer draws alone, its own hero on top in each, its route where it has one; renderers
+    of another configuration in the same call are rendered apart."""
+    from conftest import make_world
+    from rllib_integration.routes.planner import RoutePlanner
+    from rllib_integration.routes.progress import RouteProgress
+    from rllib_integration.sensors.birdview import BirdviewRenderer, render_many
+    world = make_world(server, "Town01")[1]
+    library, spawns = world.get_blueprint_library(), world.get_map().get_spawn_points()
+    heroes = [world.spawn_actor(library.find("vehicle.lincoln.mkz_2020"), spawns[k]) for k in range(0, 60, 4)]
+    for hero in heroes:
+        hero.set_autopilot(True)
+    for _ in range(30):
+        world.tick()
+    planner, lights = RoutePlanner(world.get_map()), list(world.get_actors().filter("traffic.traffic_light*"))
+    renderers = [BirdviewRenderer(world, hero, 64, 16.0, output, route=True, lights=lights) for hero in heroes]
+    for hero, renderer in zip(heroes, renderers):
+        renderer.set_route(RouteProgress(planner.trace_route(hero.get_location(), spawns[-1].location)))
+    renderers.append(BirdviewRenderer(world, heroes[0], 96, 20.0, output, lights=lights))  # another configuration
+    frame = world.get_snapshot().frame
+    together = render_many(renderers, frame)
+    alone = [renderer.render(frame) for renderer in renderers]
+    assert [picture.shape for picture in together] == [(64, 64, 3 if output == "rgb" else 9)] * len(heroes) + \
+        [(96, 96, 3 if output == "rgb" else 8)]
+    assert all(np.array_equal(a, b) for a, b in zip(together, alone))
+    assert len({picture.tobytes() for picture in together}) > len(together) // 2  # the heroes' own views
+    hero_channel = MASK_CHANNELS.index("hero")
+    centre = (64 // 2 + int(16.0 / 2 * 2.0), 64 // 2)  # the hero's pixel (row, column): radius / 2 below the centre
+    for picture in together[:-1]:
+        if output == "masks":
+            assert picture[centre[0], centre[1], hero_channel] == 255
+        else:
+            assert tuple(picture[centre]) == HERO_COLOUR
+
+
 def test_the_map_layer_is_rendered_once_and_reused_from_memory_and_disk(cache):
     renders = birdview_map.RENDER_COUNT[f"renders@{PPM:g}"]
     env, _ = birdview_env()
