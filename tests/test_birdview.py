@@ -174,7 +174,7 @@ def test_many_heroes_rendered_together_get_the_pictures_each_renders_alone(outpu
     from rllib_integration.routes.planner import RoutePlanner
     from rllib_integration.routes.progress import RouteProgress
     from rllib_integration.sensors.birdview import BirdviewRenderer, render_many
-    world = make_world(server, "Town01")[1]
+    world = make_world(server, "GridTown")[1]
     library, spawns = world.get_blueprint_library(), world.get_map().get_spawn_points()
     heroes = [world.spawn_actor(library.find("vehicle.lincoln.mkz_2020"), spawns[k]) for k in range(0, 60, 4)]
     for hero in heroes:
