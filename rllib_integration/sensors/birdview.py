@@ -8,7 +8,9 @@ to each side). Each frame is the static map layer (rendered once per map, see
 near the hero: vehicles as arrows (hero green, two-wheelers chocolate, others sky blue), walkers as
 rectangles twice their box, traffic lights as discs in their state's colour. Pictures coarser than
 4 pixels per metre (64 px over 32 m, the DQN example's) draw the map at 4 px/m and average it down, and
-leave the direction arrows out, so lane markings stay lines instead of a speckle.
+leave the direction arrows out, so lane markings stay lines instead of a speckle. :func:`render_many` renders the
+heroes of one world together (their views at once, the lights and actors near each found in one pass): the pictures
+each renderer's :meth:`BirdviewRenderer.render` gives, which goes the same way for one hero.
 
 Attributes: ``size`` (pixels, default 84), ``radius`` (metres, default 15), ``output``: ``rgb``
 (uint8 ``(size, size, 3)``, the default) or ``masks`` (uint8 ``(size, size, 8)``, 0 or 255, one
