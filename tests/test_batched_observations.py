@@ -8,7 +8,9 @@ from conftest import shared_map
 
 from ppo_example.ppo_experiment import RouteExperiment
 from rllib_integration import CarlaVectorEnv
+from rllib_integration.common.map_raster import MARKING_LABELS, ROAD_LABELS
 from rllib_integration.sensors import birdview, virtual_lidar
+from rllib_integration.sensors.ray_march import clearances, march_cells
 
 
 def vector_env(sensors: dict, heroes: int) -> CarlaVectorEnv:
@@ -27,7 +29,8 @@ def test_stepping_over_the_clear_samples_meets_what_every_sample_meets(town):
     from rllib_integration.embedded.maps.towns import load_map, resolve_town
     town_map = load_map(*resolve_town(str(shared_map(town)) if town.startswith("Town") else town))
     layer = map_layer(town_map, virtual_lidar.RASTER_PPM)
-    road, marking, road_clear, marking_clear = virtual_lidar._MASKS.get(layer, virtual_lidar._masks)
+    road, marking = ROAD_LABELS[layer.labels], MARKING_LABELS[layer.labels]
+    road_clear, marking_clear = clearances(road, marking, layer.pixels_per_meter, virtual_lidar.MARCH_STEP)
     rng = np.random.default_rng(0)
     points = np.array([(w.transform.location.x, w.transform.location.y) for w in town_map.generate_waypoints(2.0)])
     origins = points[rng.integers(len(points), size=1500)] + rng.normal(0.0, 3.0, (1500, 2))
@@ -38,8 +41,8 @@ def test_stepping_over_the_clear_samples_meets_what_every_sample_meets(town):
     rays = []
     for clear in ((np.zeros_like(road_clear), np.zeros_like(marking_clear)), (road_clear, marking_clear)):
         out = np.empty((1500, 32, 3), np.float32)
-        virtual_lidar.march_rays(origins, yaws, np.arange(1500), angles, virtual_lidar.MARCH_STEP, 40.0, road, marking,
-                                 *clear, layer.origin_x, layer.origin_y, layer.pixels_per_meter, nothing, np.zeros(0),
+        virtual_lidar.march_rays(origins, yaws, np.arange(1500), angles, virtual_lidar.MARCH_STEP, 40.0,
+                                 march_cells(road, marking, *clear), layer.origin_x, layer.origin_y, layer.pixels_per_meter, nothing, np.zeros(0),
                                  nothing, none_ids, out)
         rays.append(out)
     assert np.array_equal(*rays)

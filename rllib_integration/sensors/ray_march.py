@@ -4,6 +4,11 @@ Each ray marches the map raster every ``step`` metres until it leaves the road (
 meets a lane marking (stopping as soon as both are found), then meets the obstacles' oriented boxes by the
 slab method. Distances are capped at the range. One call measures every hero of a world: the per-hero
 Python work is reading its row of the result.
+
+The raster a ray reads is one array of two bytes a pixel (:func:`march_cells`): whether the pixel is road and
+how many samples a ray can skip from it without meeting an edge, whether it is a marking and how many without
+meeting one. A sample reads one cache line, where four masks of a town's size (megabytes each) cost a cache miss
+each.
 """
 
 from __future__ import annotations
@@ -13,6 +18,8 @@ import math
 import cv2
 import numpy as np
 from numba import njit
+
+ON, CLEAR = 128, 127  # a march cell's bit for "road" / "marking", and the mask of its clearance (in samples)
 
 
 @njit(cache=True)
@@ -39,21 +46,20 @@ def box_distance(ox: float, oy: float, dx: float, dy: float, cx: float, cy: floa
 
 @njit(cache=True)
 def march_rays(origins: np.ndarray, yaws: np.ndarray, self_ids: np.ndarray, angles: np.ndarray, step: float,
-               max_range: float, road: np.ndarray, marking: np.ndarray, road_clear: np.ndarray,
-               marking_clear: np.ndarray, origin_x: float, origin_y: float, ppm: float, box_centres: np.ndarray,
-               box_yaws: np.ndarray, box_extents: np.ndarray, box_ids: np.ndarray, out: np.ndarray) -> None:
+               max_range: float, cells: np.ndarray, origin_x: float, origin_y: float, ppm: float,
+               box_centres: np.ndarray, box_yaws: np.ndarray, box_extents: np.ndarray, box_ids: np.ndarray,
+               out: np.ndarray) -> None:
     """Fill ``out`` (H, R, 3) with road edge, marking and obstacle distances of the R rays (``angles`` from the
     heading, radians, positive to the right) of H heroes at ``origins`` (H, 2) with ``yaws`` (H,) radians.
 
-    ``road`` / ``marking``: boolean rasters (row = (y - origin_y) * ppm, column = (x - origin_x) * ppm); off the
-    raster counts as off the road and as no marking. A road edge or marking met at march step k (k = 1, 2, ...)
-    reads ``(k - 1) * step``; none met reads ``max_range``. ``road_clear`` / ``marking_clear``
-    (:func:`clearances`): how many samples a ray sampled in each pixel can go on without meeting an edge / a
-    marking, so the march steps over them (the same first hit as sampling every step). Boxes (centres (B, 2), yaws
-    (B,), half extents (B, 2)) farther than ``max_range + 10`` m from a hero, or whose id is the hero's
-    ``self_ids``, are skipped.
+    ``cells`` (rows, columns, 2) uint8 (:func:`march_cells`; row = (y - origin_y) * ppm, column = (x - origin_x) *
+    ppm): the road and marking bits and clearances; off the raster counts as off the road and as no marking. A
+    road edge or marking met at march step k (k = 1, 2, ...) reads ``(k - 1) * step``; none met reads
+    ``max_range``. The march steps over the samples a pixel's clearance rules out (the same first hit as sampling
+    every step). Boxes (centres (B, 2), yaws (B,), half extents (B, 2)) farther than ``max_range + 10`` m from a
+    hero, or whose id is the hero's ``self_ids``, are skipped.
     """
-    rows, cols = road.shape
+    rows, cols = cells.shape[0], cells.shape[1]
     steps = int(max_range / step + 1e-6)
     reach = (max_range + 10.0) ** 2
     near = np.empty(box_ids.shape[0], dtype=np.int64)  # the boxes within reach of the hero, found once per hero
@@ -75,18 +81,20 @@ def march_rays(origins: np.ndarray, yaws: np.ndarray, self_ids: np.ndarray, angl
                 px = int((x + dx * distance - origin_x) * ppm)
                 py = int((y + dy * distance - origin_y) * ppm)
                 inside = 0 <= px < cols and 0 <= py < rows
-                if not found_edge and (not inside or not road[py, px]):
+                road_cell = cells[py, px, 0] if inside else np.uint8(0)
+                marking_cell = cells[py, px, 1] if inside else np.uint8(0)
+                if not found_edge and road_cell < ON:
                     edge, found_edge = distance - step, True
-                if not found_line and inside and marking[py, px]:
+                if not found_line and marking_cell >= ON:
                     line, found_line = distance - step, True
                 if found_edge and found_line:
                     break
-                skip = 255  # the samples after this one that cannot meet what is still looked for, plus one
+                skip = CLEAR  # the samples after this one that cannot meet what is still looked for, plus one
                 if 1 <= px < cols - 1 and 1 <= py < rows - 1:
                     if not found_edge:
-                        skip = road_clear[py, px]
+                        skip = road_cell & CLEAR
                     if not found_line:
-                        skip = min(skip, marking_clear[py, px])
+                        skip = min(skip, marking_cell & CLEAR)
                     k += max(1, skip)
                 else:
                     k += 1
@@ -96,6 +104,16 @@ def march_rays(origins: np.ndarray, yaws: np.ndarray, self_ids: np.ndarray, angl
                 nearest = min(nearest, box_distance(x, y, dx, dy, box_centres[b, 0], box_centres[b, 1], box_yaws[b],
                                                     box_extents[b, 0], box_extents[b, 1]))
             out[h, r, 0], out[h, r, 1], out[h, r, 2] = edge, line, min(nearest, max_range)
+
+
+def march_cells(road: np.ndarray, marking: np.ndarray, road_clear: np.ndarray,
+                marking_clear: np.ndarray) -> np.ndarray:
+    """The raster :func:`march_rays` reads: (rows, columns, 2) uint8, the road bit (:data:`ON`) and the road
+    clearance (at most :data:`CLEAR` samples), then the marking bit and the marking clearance."""
+    cells = np.empty(road.shape + (2,), dtype=np.uint8)
+    cells[..., 0] = np.minimum(road_clear, CLEAR) | (road.astype(np.uint8) << 7)
+    cells[..., 1] = np.minimum(marking_clear, CLEAR) | (marking.astype(np.uint8) << 7)
+    return cells
 
 
 def clearances(road: np.ndarray, marking: np.ndarray, ppm: float, step: float) -> tuple[np.ndarray, np.ndarray]:

@@ -30,7 +30,7 @@ from ..common.identity_cache import IdentityCache
 from ..common.per_frame import PerFrame, PerWorld
 from ..common.map_raster import MARKING_LABELS, ROAD_LABELS, map_layer
 from ..errors import ConfigError
-from .ray_march import clearances, march_rays
+from .ray_march import clearances, march_cells, march_rays
 from .sensor import PseudoSensor
 
 RASTER_PPM = 4.0  # pixels per metre of the marched map raster (the BirdView's cached layer)
@@ -46,14 +46,14 @@ def ray_angles(rays: int, fov: float) -> np.ndarray:
     return np.radians(np.linspace(-fov / 2.0, fov / 2.0, rays))
 
 
-#: The road and marking masks of a map layer and their clearances (:func:`~.ray_march.clearances`), computed once
-#: and shared by every hero's rays (a town's masks take megabytes).
-_MASKS: IdentityCache[tuple[np.ndarray, ...]] = IdentityCache(4)
+#: The raster the rays of a map layer march (:func:`~.ray_march.march_cells`: the road and marking masks and their
+#: clearances), computed once and shared by every hero's rays (a town's raster takes megabytes).
+_CELLS: IdentityCache[np.ndarray] = IdentityCache(4)
 
 
-def _masks(layer: Any) -> tuple[np.ndarray, ...]:
+def _cells(layer: Any) -> np.ndarray:
     road, marking = ROAD_LABELS[layer.labels], MARKING_LABELS[layer.labels]
-    return (road, marking) + clearances(road, marking, layer.pixels_per_meter, MARCH_STEP)
+    return march_cells(road, marking, *clearances(road, marking, layer.pixels_per_meter, MARCH_STEP))
 
 
 class ObstacleTable(PerFrame):
@@ -130,9 +130,9 @@ class VirtualLidar:
         self.range = float(max_range)
         self.angles = ray_angles(rays, fov)
         self.layer = map_layer(world.get_map(), RASTER_PPM)
-        self.road, self.marking, self.road_clear, self.marking_clear = _MASKS.get(self.layer, _masks)
+        self.cells = _CELLS.get(self.layer, _cells)
         #: what lidars measured in one call share: the map raster, the rays and the range
-        self.key = (id(self.road), self.angles.tobytes(), self.range)
+        self.key = (id(self.cells), self.angles.tobytes(), self.range)
         self.batch = lidar_batch(world)
         self.batch.add(self)
 
@@ -208,8 +208,7 @@ class LidarBatch:
         layer = first.layer
         march_rays(origins.reshape(-1, 2), np.asarray(yaws, dtype=np.float64),
                    np.array([lidar.hero.id for lidar in lidars], dtype=np.int64), first.angles, MARCH_STEP,
-                   first.range, first.road, first.marking, first.road_clear, first.marking_clear, layer.origin_x,
-                   layer.origin_y, layer.pixels_per_meter,
+                   first.range, first.cells, layer.origin_x, layer.origin_y, layer.pixels_per_meter,
                    table.centres, table.yaws, table.extents, table.ids, out)
         return out
 
