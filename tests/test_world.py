@@ -144,6 +144,19 @@ def test_speed_limit_is_the_road_the_vehicle_drives_on(server):
     assert seen == {30.0, 60.0, 90.0}, "Town02's speed signs give 30, 60 and 90 km/h roads"
 
 
+def test_a_town_whose_roads_share_one_limit_answers_it_without_a_map_query(server, monkeypatch):
+    from rllib_integration.embedded.maps.rules import SpeedLimits
+    _, world = make_world(server, "GridTown")
+    limits = SpeedLimits(world.get_map())
+    assert limits.uniform and limits.default == 40.0 and not limits.by_road, "GridTown has no speed signs"
+    monkeypatch.setattr(limits, "map", None)  # a query would fail
+    assert limits.at(carla.Location(1e4, -1e4, 0.0)) == 40.0
+    car = world.spawn_actor(world.get_blueprint_library().find("vehicle.audi.a2"), world.get_map().get_spawn_points()[3])
+    world.tick()
+    assert car.get_speed_limit() == 40.0
+    assert world.vehicle_kinematics([car.id])[0, 7] == 40.0
+
+
 def test_collisions_stop_vehicles_and_are_recorded(world):
     library = world.get_blueprint_library()
     spot = straight_spawn(world)

@@ -61,16 +61,17 @@ class RouteProgress:
     def distance_to_route(self, location: carla.Location) -> float:
         """Planar distance from ``location`` to the route near the vehicle's progress (the last answer is kept:
         the route task and the evaluator's monitor ask for the same location every tick)."""
-        key = (self.index, location.x, location.y)
+        return self.distance_at(location.x, location.y)
+
+    def distance_at(self, x: float, y: float) -> float:
+        """:meth:`distance_to_route` of the point (x, y) (many heroes' tasks pass their arrays' values)."""
+        key = (self.index, x, y)
         if self._last_distance[0] == key:
             return self._last_distance[1]
-        distance = self._distance(location)
+        lo, hi = max(0, self.index - NEAR_BEHIND), min(len(self.points), self.index + NEAR_AHEAD)
+        distance = polyline_distance(self.points, lo, hi, float(x), float(y))
         self._last_distance = (key, distance)
         return distance
-
-    def _distance(self, location: carla.Location) -> float:
-        lo, hi = max(0, self.index - NEAR_BEHIND), min(len(self.points), self.index + NEAR_AHEAD)
-        return polyline_distance(self.points, lo, hi, float(location.x), float(location.y))
 
     def remaining_to_end(self, location: carla.Location) -> float:
         """Planar distance from ``location`` to the route's last point."""

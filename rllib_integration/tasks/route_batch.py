@@ -151,7 +151,7 @@ class RouteFollowingBatch:
             self.still_time[heroes] = np.where(monitor_speed[live] < BLOCKED_SPEED, self.still_time[heroes] + dt, 0.0)
             fraction[live] = completed_now / self.lengths[heroes]
             remaining = np.hypot(xyz[:, 0] - self.route_ends[heroes, 0], xyz[:, 1] - self.route_ends[heroes, 1])
-            offset[live] = [p.distance_to_route(carla.Location(*map(float, point))) for p, point in zip(progress, xyz)]
+            offset[live] = [p.distance_at(x, y) for p, (x, y) in zip(progress, xyz[:, :2].tolist())]
             self._end_routes(live, heroes, now, xyz, fraction[live], remaining, offset[live], found)
             completion[live] = np.where(self.completed[heroes], 100.0, 100.0 * fraction[live])
         self.idle_time[heroes] = np.where(speed[live] < IDLE_SPEED, self.idle_time[heroes] + dt, 0.0)

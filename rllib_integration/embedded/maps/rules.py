@@ -22,10 +22,14 @@ class SpeedLimits:
         for landmark in town_map.get_all_landmarks():
             if landmark.type == "274" and landmark.value > 0:
                 self.by_road[landmark.road_id] = float(landmark.value)
+        #: every road has the same limit (the procedural towns: no signs), so no location needs a map query
+        self.uniform = all(limit == self.default for limit in self.by_road.values())
 
     def for_road(self, road_id: int) -> float:
         return self.by_road.get(road_id, self.default)
 
     def at(self, location: carla.Location) -> float:
         """The limit of the road nearest to ``location``."""
+        if self.uniform:
+            return self.default
         return self.for_road(self.map.get_waypoint(location).road_id)
