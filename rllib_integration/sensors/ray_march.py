@@ -20,6 +20,7 @@ import numpy as np
 from numba import njit
 
 ON, CLEAR = 128, 127  # a march cell's bit for "road" / "marking", and the mask of its clearance (in samples)
+INTERLEAVED = 8  # rays of a hero marched side by side
 
 
 @njit(cache=True)
@@ -63,6 +64,13 @@ def march_rays(origins: np.ndarray, yaws: np.ndarray, self_ids: np.ndarray, angl
     steps = int(max_range / step + 1e-6)
     reach = (max_range + 10.0) ** 2
     near = np.empty(box_ids.shape[0], dtype=np.int64)  # the boxes within reach of the hero, found once per hero
+    # a hero's rays march INTERLEAVED at a time, a sample of each in turn: each sample's read waits on the last
+    # (its clearance says where the next one is), so the reads of several rays overlap in the processor
+    dxs, dys = np.empty(INTERLEAVED), np.empty(INTERLEAVED)
+    ks = np.empty(INTERLEAVED, dtype=np.int64)
+    edges, lines = np.empty(INTERLEAVED), np.empty(INTERLEAVED)
+    found_edges, found_lines = np.empty(INTERLEAVED, dtype=np.bool_), np.empty(INTERLEAVED, dtype=np.bool_)
+    marching = np.empty(INTERLEAVED, dtype=np.bool_)
     for h in range(origins.shape[0]):
         x, y = origins[h, 0], origins[h, 1]
         count = 0
@@ -70,40 +78,58 @@ def march_rays(origins: np.ndarray, yaws: np.ndarray, self_ids: np.ndarray, angl
             if box_ids[b] != self_ids[h] and (box_centres[b, 0] - x) ** 2 + (box_centres[b, 1] - y) ** 2 <= reach:
                 near[count] = b
                 count += 1
-        for r in range(angles.shape[0]):
-            heading = yaws[h] + angles[r]
-            dx, dy = math.cos(heading), math.sin(heading)
-            edge, line = max_range, max_range
-            found_edge, found_line = False, False
-            k = 1
-            while k <= steps:
-                distance = k * step
-                px = int((x + dx * distance - origin_x) * ppm)
-                py = int((y + dy * distance - origin_y) * ppm)
-                inside = 0 <= px < cols and 0 <= py < rows
-                road_cell = cells[py, px, 0] if inside else np.uint8(0)
-                marking_cell = cells[py, px, 1] if inside else np.uint8(0)
-                if not found_edge and road_cell < ON:
-                    edge, found_edge = distance - step, True
-                if not found_line and marking_cell >= ON:
-                    line, found_line = distance - step, True
-                if found_edge and found_line:
-                    break
-                skip = CLEAR  # the samples after this one that cannot meet what is still looked for, plus one
-                if 1 <= px < cols - 1 and 1 <= py < rows - 1:
-                    if not found_edge:
-                        skip = road_cell & CLEAR
-                    if not found_line:
-                        skip = min(skip, marking_cell & CLEAR)
-                    k += max(1, skip)
-                else:
-                    k += 1
-            nearest = np.inf
-            for n in range(count):
-                b = near[n]
-                nearest = min(nearest, box_distance(x, y, dx, dy, box_centres[b, 0], box_centres[b, 1], box_yaws[b],
-                                                    box_extents[b, 0], box_extents[b, 1]))
-            out[h, r, 0], out[h, r, 1], out[h, r, 2] = edge, line, min(nearest, max_range)
+        for first in range(0, angles.shape[0], INTERLEAVED):
+            group = min(INTERLEAVED, angles.shape[0] - first)
+            for i in range(group):
+                heading = yaws[h] + angles[first + i]
+                dxs[i], dys[i] = math.cos(heading), math.sin(heading)
+                ks[i] = 1
+                edges[i], lines[i] = max_range, max_range
+                found_edges[i], found_lines[i] = False, False
+                marching[i] = steps >= 1
+            left = 0
+            for i in range(group):
+                left += marching[i]
+            while left > 0:
+                for i in range(group):
+                    if not marching[i]:
+                        continue
+                    k = ks[i]
+                    distance = k * step
+                    px = int((x + dxs[i] * distance - origin_x) * ppm)
+                    py = int((y + dys[i] * distance - origin_y) * ppm)
+                    inside = 0 <= px < cols and 0 <= py < rows
+                    road_cell = cells[py, px, 0] if inside else np.uint8(0)
+                    marking_cell = cells[py, px, 1] if inside else np.uint8(0)
+                    if not found_edges[i] and road_cell < ON:
+                        edges[i], found_edges[i] = distance - step, True
+                    if not found_lines[i] and marking_cell >= ON:
+                        lines[i], found_lines[i] = distance - step, True
+                    if found_edges[i] and found_lines[i]:
+                        marching[i] = False
+                        left -= 1
+                        continue
+                    skip = CLEAR  # the samples after this one that cannot meet what is still looked for, plus one
+                    if 1 <= px < cols - 1 and 1 <= py < rows - 1:
+                        if not found_edges[i]:
+                            skip = road_cell & CLEAR
+                        if not found_lines[i]:
+                            skip = min(skip, marking_cell & CLEAR)
+                        k += max(1, skip)
+                    else:
+                        k += 1
+                    ks[i] = k
+                    if k > steps:
+                        marching[i] = False
+                        left -= 1
+            for i in range(group):
+                nearest = np.inf
+                for n in range(count):
+                    b = near[n]
+                    nearest = min(nearest, box_distance(x, y, dxs[i], dys[i], box_centres[b, 0], box_centres[b, 1],
+                                                        box_yaws[b], box_extents[b, 0], box_extents[b, 1]))
+                out[h, first + i, 0], out[h, first + i, 1] = edges[i], lines[i]
+                out[h, first + i, 2] = min(nearest, max_range)
 
 
 def march_cells(road: np.ndarray, marking: np.ndarray, road_clear: np.ndarray,
