@@ -8,7 +8,8 @@ Python work is reading its row of the result.
 The raster a ray reads is one array of two bytes a pixel (:func:`march_cells`): whether the pixel is road and
 how many samples a ray can skip from it without meeting an edge, whether it is a marking and how many without
 meeting one. A sample reads one cache line, where four masks of a town's size (megabytes each) cost a cache miss
-each.
+each. Where a sample lies depends on the clearance the last one read, so a ray's reads wait on each other: a hero's
+rays march :data:`INTERLEAVED` at a time, a sample of each in turn, so that the reads of several rays overlap.
 """
 
 from __future__ import annotations
