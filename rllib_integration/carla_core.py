@@ -295,9 +295,9 @@ class CarlaCore(HeroState):
         the simulator and raises :class:`SimulatorRestartedError` (the heroes given are forgotten: they
         died with it)."""
         with self.recovering([state for state, _ in controls]):
-            for state, control in controls:
-                if control is not None:
-                    state.hero.apply_control(control)
+            applied = [(state.hero, control) for state, control in controls if control is not None]
+            if applied:
+                self.backend.apply_controls(self.client, applied)
             frame = self.frame = self.world.tick()
             for state, _ in controls:
                 state.update_route()

@@ -380,10 +380,35 @@ def test_heroes_on_a_launched_server_are_spawned_and_ticked_once_a_step(stand_in
         heroes = [a for a in world.get_actors().filter("vehicle.*") if a.attributes.get("role_name") == "hero"]
         assert len(heroes) == 3 and len(observations) == 3
         frame = world.get_snapshot().frame
+        client, batches = env.world.core.client, []
+        apply_batch_sync = client.apply_batch_sync
+        monkeypatch.setattr(client, "apply_batch_sync", lambda commands, tick=False: (
+            batches.append([(isinstance(c, carla.command.ApplyVehicleControl), c.actor_id) for c in commands]),
+            apply_batch_sync(commands, tick))[1])
         for step in range(1, 4):
             observations, *_ = env.step({agent: 1 for agent in observations})
             assert world.get_snapshot().frame == frame + step, "one server tick per step for the three heroes"
+        assert batches == [[(True, hero.id) for hero in heroes]] * 3, \
+            "the three heroes' controls in one request a step, as carla.command batches"
+        assert all(hero.get_control().throttle > 0.0 for hero in heroes), "and applied"
     finally:
         env.close()
     assert psutil.wait_procs([psutil.Process(pid) for pid in server_pids if psutil.pid_exists(pid)], timeout=10)[1] \
         == [], "closing the env stops the launched server"
+
+
+def test_an_error_a_server_answers_for_one_heros_control_is_raised_naming_the_actor():
+    from types import SimpleNamespace
+
+    from rllib_integration.embedded.command import Response
+    from rllib_integration.simulators.connect import ConnectBackend
+
+    class Client:  # a server's answers: the second hero is gone
+        def apply_batch_sync(self, commands, tick):
+            assert tick is False and all(isinstance(c, carla.command.ApplyVehicleControl) for c in commands)
+            return [Response(c.actor_id, "" if c.actor_id == 1 else "actor not found") for c in commands]
+
+    backend = ConnectBackend({"host": "127.0.0.1", "port": 2000, "timeout": 1.0})
+    heroes = [SimpleNamespace(id=1), SimpleNamespace(id=2)]
+    with pytest.raises(RuntimeError, match="actor 2: actor not found"):
+        backend.apply_controls(Client(), [(hero, carla.VehicleControl(throttle=1.0)) for hero in heroes])

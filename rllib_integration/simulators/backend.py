@@ -11,7 +11,7 @@ from __future__ import annotations
 import abc
 import contextlib
 from types import ModuleType
-from typing import Any, Iterator, Mapping
+from typing import Any, Iterator, Mapping, Sequence
 
 from ..errors import SimulatorFailure, SimulatorRestartedError, SimulatorUnavailableError
 
@@ -61,6 +61,21 @@ class SimulatorBackend(abc.ABC):
     @abc.abstractmethod
     def is_failure(self, error: BaseException) -> bool:
         """Whether ``error``, raised by a call to the simulator, means that the simulator failed."""
+
+    def apply_controls(self, client: Any, controls: Sequence[tuple[Any, Any]]) -> None:
+        """Apply each ``(vehicle, carla.VehicleControl)`` of ``controls`` for the next tick: several in one request
+        (``apply_batch_sync``: N heroes' controls cost a server one round trip, not N); an error answered for one
+        raises ``RuntimeError`` naming it."""
+        if len(controls) == 1:
+            vehicle, control = controls[0]
+            vehicle.apply_control(control)
+            return
+        responses = client.apply_batch_sync([self.command.ApplyVehicleControl(vehicle.id, control)
+                                             for vehicle, control in controls], False)
+        errors = [(vehicle.id, response.error) for (vehicle, _), response in zip(controls, responses)
+                  if response.has_error()]
+        if errors:
+            raise RuntimeError(f"applying the heroes' controls: actor {errors[0][0]}: {errors[0][1]}")
 
     @contextlib.contextmanager
     def failures(self) -> Iterator[None]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from types import ModuleType
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 from .. import embedded
 from .backend import SimulatorBackend
@@ -40,6 +40,12 @@ class EmbeddedBackend(SimulatorBackend):
 
     def client(self) -> embedded.Client:
         return embedded.Client(self.host, self.port)
+
+    def apply_controls(self, client: Any, controls: Sequence[tuple[Any, Any]]) -> None:
+        """Each vehicle's own ``apply_control`` (in process there is no round trip to save, and it checks the
+        values)."""
+        for vehicle, control in controls:
+            vehicle.apply_control(control)
 
     def is_failure(self, error: BaseException) -> bool:
         return isinstance(error, embedded.SimulatorCrash)
