@@ -88,9 +88,7 @@ def march_rays(origins: np.ndarray, yaws: np.ndarray, self_ids: np.ndarray, angl
                 edges[i], lines[i] = max_range, max_range
                 found_edges[i], found_lines[i] = False, False
                 marching[i] = steps >= 1
-            left = 0
-            for i in range(group):
-                left += marching[i]
+            left = group if steps >= 1 else 0  # rays still marching
             while left > 0:
                 for i in range(group):
                     if not marching[i]:

@@ -330,12 +330,9 @@ class Simulation:
         out[alive, 4] = speed * cos_yaw - side * sin_yaw
         out[alive, 5] = speed * sin_yaw + side * cos_yaw
         out[alive, 6] = rows[:, COLUMN["vz"]]
-        if self.speed_limits.uniform:  # no map query to make
-            out[alive, 7] = self.speed_limits.default
         for k in np.flatnonzero(alive):
             vehicle = vehicles[k]
-            if not self.speed_limits.uniform:
-                out[k, 7] = vehicle.get_speed_limit()
+            out[k, 7] = vehicle.get_speed_limit()
             light = self.traffic_light_of(vehicle.slot)
             out[k, 8] = float(light is not None and light.get_state() == carla.TrafficLightState.Red)
         return out

@@ -321,6 +321,8 @@ class Vehicle(Actor, carla.Vehicle):
     def get_speed_limit(self) -> float:
         """Speed limit at the vehicle's position, km/h: its road's, looked up again after every metre driven
         (CARLA's client reads the limit of the last sign passed, as of the last tick)."""
+        if self._sim.speed_limits.uniform:  # one limit everywhere: no position to read
+            return self._sim.speed_limits.default
         location = self.get_location()
         x, y, limit = self._speed_limit
         if (location.x - x) ** 2 + (location.y - y) ** 2 > 1.0:
