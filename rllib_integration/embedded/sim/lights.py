@@ -287,11 +287,12 @@ class TrafficSignals:
         """The stop and yield signs controlling an incoming lane."""
         return self.lane_signs.get((road_id, lane_id), ())
 
-    def lights_across(self, coords: np.ndarray, headings: np.ndarray) -> list[tuple[int, TrafficLight]]:
-        """The lights whose stop line a path crosses, by geometry: (index of the path point before the line, light),
-        in path order. ``coords`` (N, 2) are points about 2 m apart, ``headings`` (N,) their directions (rad).
-        Maps can overlap the lane a light controls with another road's lane (Town07 has a light on a short road
-        that two junctions' connecting roads run over), so the lane's ids alone miss it."""
+    def crossings(self, coords: np.ndarray, headings: np.ndarray) -> list[tuple[int, int]]:
+        """Where a path crosses the lights' stop lines, by geometry: (index of the path point before the line, index
+        of the light in :attr:`lights`), sorted. ``coords`` (N, 2) are points about 2 m apart, ``headings`` (N,)
+        their directions (rad). Each segment is judged alone, so a path's crossings are those of its pieces. Maps
+        can overlap the lane a light controls with another road's lane (Town07 has a light on a short road that two
+        junctions' connecting roads run over), so the lane's ids alone miss it."""
         if len(self._stop_points) == 0 or len(coords) < 2:
             return []
         start, step = coords[:-1], coords[1:] - coords[:-1]
@@ -301,14 +302,7 @@ class TrafficSignals:
         gap = np.linalg.norm(rel - t[..., None] * step[None], axis=2)
         aligned = np.cos(self._stop_points[:, 2, None] - headings[None, :-1]) > 0.7
         hits = (t >= 0.0) & (t < 1.0) & (gap < STOP_LINE_REACH) & aligned
-        found = sorted({(int(i), int(self._stop_points[s, 3])) for s, i in zip(*np.nonzero(hits))})
-        seen: set[int] = set()
-        result = []
-        for index, light in found:
-            if light not in seen:
-                seen.add(light)
-                result.append((index, self.lights[light]))
-        return result
+        return sorted({(int(i), int(self._stop_points[s, 3])) for s, i in zip(*np.nonzero(hits))})
 
     def affecting_boxes(self, boxes: np.ndarray) -> np.ndarray:
         """For each box row (x, y, yaw rad, ex, ey, z0, z1), the index in :attr:`lights` of the light whose trigger

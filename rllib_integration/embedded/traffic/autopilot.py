@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 import carla
 import numpy as np
+from numba import njit
 
 from ...common.formats import GRAVITY
 from ...common.lane_geometry import DrivableLanes
@@ -313,11 +314,7 @@ class AutopilotPlanner:
 
         def room_after(i: int, index: int) -> float:
             """Free length of route ``i`` from its point ``index`` (to 12 m): up to the first slow vehicle."""
-            after = coords[i, index:min(index + 6, ROUTE_POINTS)]
-            d = np.hypot(ox[:, None] - after[None, :, 0], oy[:, None] - after[None, :, 1])
-            close = (d.min(axis=1) < 2.0) & (ospeed < 3.0)
-            close[states[i].vehicle.slot] = False
-            return float(d[close].argmin(axis=1).min() * ROUTE_STEP) if close.any() else math.inf
+            return free_length(ox, oy, ospeed, coords[i, index:min(index + 6, ROUTE_POINTS)], states[i].vehicle.slot)
 
         crossing = CrossingTraffic(table, set(self.vehicles))
 
@@ -468,3 +465,22 @@ class AutopilotPlanner:
         if state.changing_until > self._time and state.change_side and actions:
             actions[0] = (state.change_side, actions[0][1])
         return actions
+
+
+@njit(cache=True)
+def free_length(x: np.ndarray, y: np.ndarray, speed: np.ndarray, points: np.ndarray, own: int) -> float:
+    """Metres of a route's ``points`` (ROUTE_STEP apart) free of slow vehicles (slower than 3 m/s, within 2 m of a
+    point; the vehicle table's columns ``x``, ``y``, ``speed``, row ``own`` left out): the index of the first point
+    that such a vehicle is nearest, times ROUTE_STEP (inf: none)."""
+    first = points.shape[0]
+    for v in range(x.shape[0]):
+        if v == own or speed[v] >= 3.0:
+            continue
+        nearest, at = np.inf, 0
+        for p in range(points.shape[0]):
+            distance = np.hypot(x[v] - points[p, 0], y[v] - points[p, 1])
+            if distance < nearest:
+                nearest, at = distance, p
+        if nearest < 2.0:
+            first = min(first, at)
+    return first * ROUTE_STEP if first < points.shape[0] else math.inf

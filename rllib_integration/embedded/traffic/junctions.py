@@ -176,7 +176,7 @@ class JunctionControl:
     def _light_inside(self, state: "AutopilotState", x: float, y: float, speed: float) -> float | None:
         """For a vehicle inside a junction: the distance to the stop line of a light ahead that is not green, whose
         line its route crosses before it leaves the junctions (on a lane the map overlaps with its own: see
-        ``TrafficSignals.lights_across``), or None. It stops 1 m before the line and gives up the junctions beyond."""
+        ``Route.lights_across``), or None. It stops 1 m before the line and gives up the junctions beyond."""
         points = state.route.points
         if not points or not points[0][3].is_junction:
             return None
