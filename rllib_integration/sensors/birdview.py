@@ -12,8 +12,8 @@ leave the direction arrows out, so lane markings stay lines instead of a speckle
 heroes of one world together (their views at once, the lights and actors near each found in one pass): the pictures
 each renderer's :meth:`BirdviewRenderer.render` gives, which goes the same way for one hero. Creating a renderer sets
 OpenCV to one thread for the process (``cv2.setNumThreads(1)``; call it again after to change it): on pictures
-this small its thread pool's wake-ups cost more than they share (measured on a 16-core machine: 86-106 µs a hero's
-picture with one thread, 425-508 µs with sixteen; on 2 cores 218-267 µs against 313-331 µs).
+this small its thread pool's wake-ups cost more than they share (measured on a 16-core machine: 86-107 µs a hero's
+picture with one thread, 426-509 µs with sixteen; on 2 cores 218-267 µs against 304-331 µs).
 
 Attributes: ``size`` (pixels, default 84), ``radius`` (metres, default 15), ``output``: ``rgb``
 (uint8 ``(size, size, 3)``, the default) or ``masks`` (uint8 ``(size, size, 8)``, 0 or 255, one
