@@ -74,9 +74,9 @@ class Route:
         self.path: list[carla.Location] = []  # set_path: the locations still to pass
         self.turns: list[tuple[int, str]] = []  # (index, road option) of the forks taken ahead
         self.version = 0  # changes whenever the points do (what is derived from them is cached by it)
-        self.passed = 0  # points dropped from the front since the route started (a point's index + passed: its number)
+        self._passed = 0  # points dropped from the front since the route started (a point's index + this: its number)
         self._crossings: list[tuple[int, int]] = []  # (point number, light index) of the stop lines crossed
-        self._examined = (None, 0)  # (signals, number of the first point whose segment was not looked at yet)
+        self._examined = 0  # the number of the first point whose segment was not looked at yet
         self._junctions: tuple[int, set[int]] = (-1, set())
         self._lights: tuple[int, list] = (-1, [])
         self._dead_end = (-1, False)
@@ -84,7 +84,7 @@ class Route:
     def clear(self) -> None:
         self.points, self.coords, self.entry, self.turns = [], [], None, []
         self.version += 1
-        self.passed, self._crossings, self._examined = 0, [], (None, 0)
+        self._passed, self._crossings, self._examined = 0, [], 0
 
     @property
     def junction_ids(self) -> set[int]:
@@ -115,7 +115,7 @@ class Route:
             points.pop(0)
             del coords[:2]
             self.version += 1
-            self.passed += 1
+            self._passed += 1
             self.entry = None if self.entry is None else self.entry - 1
             self.turns = [(i - 1, option) for i, option in self.turns if i > 1]
         if self.entry is not None and self.entry < 1:  # inside the junction: find the next one
@@ -179,17 +179,13 @@ class Route:
         point before the line, light), the first crossing of each light in route order. Only the segments added since
         the last call are looked at (a route mostly loses points behind and gains them ahead)."""
         if self._lights[0] != self.version:
-            passed, count = self.passed, len(self.points)
-            known, examined = self._examined
-            if known is not signals:
-                self._crossings, examined = [], passed
-            first = max(examined, passed) - passed  # the first point whose segment is new
+            passed, count = self._passed, len(self.points)
+            first = max(self._examined, passed) - passed  # the first point whose segment is new
             if first < count - 1:
                 coords = np.reshape(self.coords[2 * first:], (-1, 2))
                 headings = np.array([p[2] for p in self.points[first:]])
                 self._crossings += [(passed + first + i, light) for i, light in signals.crossings(coords, headings)]
-                examined = passed + count - 1
-            self._examined = (signals, examined)
+                self._examined = passed + count - 1
             self._crossings = [crossing for crossing in self._crossings if crossing[0] >= passed]
             seen: set[int] = set()
             lights = []
