@@ -11,12 +11,14 @@ sampled every :data:`SPACING` metres into a grid of :data:`CELL` metre cells, on
 (numba) decides every point from the samples near it, and marks it *uncertain* where the samples cannot settle it:
 close to the distance limit or the wrong-way angle, where another lane about as near would decide otherwise, where
 roads cross at other heights (bridges), or near no sample at all. Only the uncertain points are asked of the map, so
-the answers are the map's, every one (the property test compares them on CARLA's and generated towns).
+the answers are the map's, every one (the property test compares them on CARLA's and generated towns). The samples
+are kept in the disk cache of maps (:mod:`.map_cache`): a town's take a second and more to take, in every process.
 """
 
 from __future__ import annotations
 
 import math
+import sys
 from typing import Callable
 
 import carla
@@ -24,6 +26,7 @@ import numpy as np
 from numba import njit
 
 from .identity_cache import IdentityCache
+from .map_cache import cached_arrays, source_version
 
 SPACING = 0.25  # metres between the centre-line samples of a lane
 CELL = 2.0  # metres: the side of a grid cell
@@ -35,6 +38,7 @@ LEVEL_GAP = 2.0  # metres: samples this much above or below each other near a po
 PARKING_SEARCH = 3  # lanes looked at on each side of a driving lane for parking lanes
 PARKING_PROBE = 2.0  # metres between the places where a road is looked at for parking lanes
 LANE_TYPES = carla.LaneType.Driving | carla.LaneType.Parking
+VERSION = source_version(sys.modules[__name__])  # part of the disk cache's file names
 
 
 def lane_samples(town_map: carla.Map) -> dict[str, np.ndarray]:
@@ -87,7 +91,7 @@ class LaneIndex:
     def __init__(self, town_map: carla.Map, allowed_out: float, wrong_way_angle: float) -> None:
         self.map = town_map
         self.allowed_out, self.wrong_way_angle = float(allowed_out), float(wrong_way_angle)
-        samples = lane_samples(town_map)
+        samples = cached_arrays(town_map, "lanes", VERSION, lambda: lane_samples(town_map))
         self.x, self.y, self.z = samples["x"], samples["y"], samples["z"]
         self.yaw, self.width = samples["yaw"], samples["width"]
         self.junction, self.driving = samples["junction"], samples["driving"]

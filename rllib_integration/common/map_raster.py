@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import collections
 import enum
-import hashlib
 import json
 import logging
 import math
@@ -27,6 +26,8 @@ from dataclasses import dataclass
 import carla
 import cv2
 import numpy as np
+
+from .map_cache import map_digest, map_stem
 
 logger = logging.getLogger(__name__)
 
@@ -94,15 +95,6 @@ class MapLayer:
     origin_x: float
     origin_y: float
     pixels_per_meter: float
-
-
-def cache_dir() -> str:
-    """The user cache folder for rendered layers (``$RLLIB_INTEGRATION_CACHE``, else
-    ``$XDG_CACHE_HOME/rllib_integration``, else ``~/.cache/rllib_integration``)."""
-    root = os.environ.get("RLLIB_INTEGRATION_CACHE") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"),
-        "rllib_integration")
-    return os.path.join(root, "birdview")
 
 
 class _Trace:
@@ -248,13 +240,10 @@ RENDER_COUNT: collections.Counter = collections.Counter()
 def map_layer(town_map: carla.Map, pixels_per_meter: float) -> MapLayer:
     """The static layer of ``town_map`` at ``pixels_per_meter``: from this process's cache, else
     from the disk cache, else rendered (and saved)."""
-    opendrive = town_map.to_opendrive()
-    digest = hashlib.sha1(opendrive.encode("utf-8")).hexdigest()
-    key = (digest, round(pixels_per_meter, 4))
+    key = (map_digest(town_map), round(pixels_per_meter, 4))
     if key in _LAYERS:
         return _LAYERS[key]
-    name = town_map.name.rstrip("/").split("/")[-1]
-    stem = os.path.join(cache_dir(), f"{name}_{digest}_v{VERSION}_{key[1]:g}ppm")
+    stem = f"{map_stem(town_map, 'birdview', str(VERSION))}_{key[1]:g}ppm"
     layer = _load(stem)
     if layer is None:
         layer = MapRenderer(town_map, pixels_per_meter).render()

@@ -28,7 +28,6 @@ import json
 import logging
 import math
 import os
-import pathlib
 import sys
 from dataclasses import dataclass
 
@@ -37,7 +36,8 @@ import cv2
 import numpy as np
 
 from ...common import map_raster
-from ...common.map_raster import ROAD_LABELS, Label, cache_dir, map_layer
+from ...common.map_cache import map_stem, source_version
+from ...common.map_raster import ROAD_LABELS, Label, map_layer
 from . import signals
 from .signals import signal_placements
 
@@ -57,8 +57,7 @@ POLE_CLEARANCE = 0.8  # metres between a pole's footprint and the edge of the ne
 TURN_CLEARANCE = 1.0  # metres more from the lanes through junctions (turning vehicles cut the corner)
 #: Part of the cache key: the source of the construction (this module, the signals and the map raster it
 #: uses), so a change of any of them rebuilds the cached worlds.
-VERSION = hashlib.sha1(b"".join(pathlib.Path(module.__file__).read_bytes() for module in (
-    sys.modules[__name__], signals, map_raster))).hexdigest()[:10]
+VERSION = source_version(sys.modules[__name__], signals, map_raster)
 _LABEL = carla.CityObjectLabel
 
 
@@ -319,9 +318,7 @@ def _set_back(lanes: np.ndarray, x: float, y: float) -> tuple[float, float]:
 
 
 def _cache_path(town_map: carla.Map) -> str:
-    digest = hashlib.sha1(town_map.to_opendrive().encode("utf-8")).hexdigest()
-    name = town_map.name.rstrip("/").split("/")[-1]
-    return os.path.join(os.path.dirname(cache_dir()), "static_world", f"{name}_{digest}_v{VERSION}")
+    return map_stem(town_map, "static_world", VERSION)
 
 
 def _load(stem: str) -> StaticWorld | None:

@@ -8,17 +8,20 @@ crossings: the map's crosswalks, and straight links between sidewalk nodes facin
 across the road (at most 20 m) at or within 25 m of a junction; sidewalk islands within 15 m of the main
 network are joined to it at their nearest point. ``world.get_random_location_from_navigation``
 draws nodes with the world's pedestrian RNG (``world.set_pedestrians_seed``); a walker AI controller
-(:mod:`.walker_ai`) walks its walker along the shortest path to ``go_to_location``.
+(:mod:`.walker_ai`) walks its walker along the shortest path to ``go_to_location``. The graph is kept in the disk
+cache of maps (:mod:`~rllib_integration.common.map_cache`): a town's takes seconds to build, in every process.
 """
 
 from __future__ import annotations
 
 import heapq
 import math
+import sys
 
 import carla
 import numpy as np
 
+from ...common.map_cache import cached_arrays, source_version
 from ..maps.towns import EmbeddedMap
 
 NODE_STEP = 2.0
@@ -65,6 +68,24 @@ class Navigation:
             self._link(a, b)
         self._link_near(CROSSING_LINK, self._junction_test(town_map))
         self._join_components(JOIN_LINK)
+
+    @classmethod
+    def from_arrays(cls, arrays: dict[str, np.ndarray]) -> Navigation:
+        """The graph that :meth:`to_arrays` wrote (each node's neighbours in the same order)."""
+        navigation = cls.__new__(cls)
+        navigation.points = arrays["points"]
+        starts = arrays["starts"].tolist()
+        neighbours, lengths = arrays["neighbours"].tolist(), arrays["lengths"].tolist()
+        navigation.edges = [dict(zip(neighbours[a:b], lengths[a:b])) for a, b in zip(starts, starts[1:])]
+        return navigation
+
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        """The points and the edges as arrays: node ``k``'s neighbours are ``neighbours[starts[k]:starts[k + 1]]``
+        at ``lengths`` metres."""
+        starts = np.cumsum([0] + [len(edges) for edges in self.edges], dtype=np.int64)
+        neighbours = np.array([b for edges in self.edges for b in edges], dtype=np.int64)
+        lengths = np.array([length for edges in self.edges for length in edges.values()], dtype=np.float64)
+        return {"points": self.points, "starts": starts, "neighbours": neighbours, "lengths": lengths}
 
     def components(self) -> np.ndarray:
         """The connected component of each node (the index of its first node)."""
@@ -175,10 +196,12 @@ class Navigation:
 
 
 _NAVIGATION: dict[str, Navigation] = {}
+VERSION = source_version(sys.modules[__name__])  # part of the disk cache's file names
 
 
 def navigation_for(town_map: EmbeddedMap) -> Navigation:
-    """The pedestrian navigation graph of a map, built once per process."""
+    """The pedestrian navigation graph of a map: from this process's cache, else from the disk cache, else built."""
     if town_map.opendrive_hash not in _NAVIGATION:
-        _NAVIGATION[town_map.opendrive_hash] = Navigation(town_map)
+        arrays = cached_arrays(town_map, "navigation", VERSION, lambda: Navigation(town_map).to_arrays())
+        _NAVIGATION[town_map.opendrive_hash] = Navigation.from_arrays(arrays)
     return _NAVIGATION[town_map.opendrive_hash]
