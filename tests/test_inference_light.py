@@ -120,3 +120,28 @@ def test_a_network_with_a_free_log_std_exports_a_policy_of_any_batch_size(tmp_pa
         actions = session.run(None, {"observations": observations[:count]})[0]
         assert actions.shape == (count, 2)
         assert actions == pytest.approx(np.stack([greedy_action(module, o) for o in observations[:count]]), abs=1e-5)
+
+
+def test_networks_exported_one_after_another_each_give_their_own_actions(tmp_path):
+    """A run exports its network at every checkpoint: the process keeps the first export's program and swaps each
+    later network's weights into it. Each file acts as its own network, whether the next network differs in
+    its weights only, in its action bounds (folded into the graph: a program of other bounds would scale the
+    actions wrongly) or in its activations."""
+    import gymnasium as gym
+    import onnxruntime
+    from ray.rllib.algorithms.ppo import PPOConfig
+    from ray.rllib.core import DEFAULT_MODULE_ID
+
+    from rllib_integration.training.policy import export_policy, greedy_action
+    observations = np.random.default_rng(1).uniform(-1.0, 1.0, (4, 5)).astype(np.float32)
+    answers = []
+    for index, (high, activation) in enumerate([(1.0, "tanh"), (1.0, "tanh"), (3.0, "tanh"), (3.0, "relu")]):
+        spaces = (gym.spaces.Box(-1.0, 1.0, (5,), np.float32), gym.spaces.Box(-high, high, (2,), np.float32))
+        config = PPOConfig().environment(observation_space=spaces[0], action_space=spaces[1]) \
+            .rl_module(model_config={"fcnet_hiddens": [16], "fcnet_activation": activation})
+        module = config.get_multi_rl_module_spec(spaces={DEFAULT_MODULE_ID: spaces}).build()[DEFAULT_MODULE_ID]
+        path = export_policy(module, config, str(tmp_path / f"policy_{index}.onnx"))
+        actions = onnxruntime.InferenceSession(path).run(None, {"observations": observations})[0]
+        assert actions == pytest.approx(np.stack([greedy_action(module, o) for o in observations]), abs=1e-5), index
+        answers.append(actions)
+    assert not np.allclose(answers[0], answers[1]), "two networks, two policies"

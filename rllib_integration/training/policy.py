@@ -13,6 +13,7 @@ RLModule itself, so both paths choose the same action for the same observation.
 from __future__ import annotations
 
 import contextlib
+import copy
 import functools
 import logging
 import warnings
@@ -24,7 +25,7 @@ import torch
 from ray.rllib.core.columns import Columns
 from torch import nn
 
-from ..inference.policy import observation_keys, zero_observation
+from ..inference.policy import ExportedPolicy, observation_keys, zero_observation
 
 logger = logging.getLogger(__name__)
 
@@ -89,10 +90,48 @@ def _exportable_heads(module: nn.Module) -> Iterator[None]:
             del head.forward
 
 
+#: This process's exported programs by the structure of their policy (:func:`_structure`): exporting a network of the
+#: same structure again (every checkpoint of a run) swaps the new weights into its program instead of tracing the
+#: network again (1-5 s a trace).
+_PROGRAMS: dict[str, Any] = {}
+KEPT_PROGRAMS = 4
+
+
 def export_policy(module: Any, config: Any, path: str) -> str:
-    """Export the greedy policy of ``module`` (built with the algorithm ``config``) to ONNX at ``path``."""
+    """Export the greedy policy of ``module`` (built with the algorithm ``config``) to ONNX at ``path``.
+
+    A network of a structure exported before in this process gets that program with its own weights, kept only
+    where the file's actions for random observations are torch's (else it is traced afresh)."""
     policy = _policy_of(module, config).to("cpu")
     space = module.observation_space
+    key = _structure(policy, space)
+    program = _PROGRAMS.get(key)
+    if program is not None:
+        initializers = program.model.graph.initializers
+        program.apply_weights({name: tensor.detach().clone() for name, tensor in policy.state_dict().items()
+                               if name in initializers})
+        program.save(path)
+        if _file_agrees(policy, path, space):
+            return path
+        logger.info("the policy's program of an earlier export does not fit %s: traced again", path)
+    program = _trace(policy, space)
+    _PROGRAMS.pop(key, None)
+    _PROGRAMS[key] = program
+    while len(_PROGRAMS) > KEPT_PROGRAMS:
+        _PROGRAMS.pop(next(iter(_PROGRAMS)))
+    program.save(path)
+    return path
+
+
+def _structure(policy: DeterministicPolicy, space: gym.Space) -> str:
+    """What decides the exported graph: the layers, the spaces, the action bounds (folded into the graph)."""
+    bounds = (policy.low.tolist(), policy.high.tolist()) if policy.box else None
+    return repr((repr(policy), repr(space), repr(policy.module.action_space), policy.normalize, policy.clip, bounds,
+                 [(name, tuple(t.shape), str(t.dtype)) for name, t in policy.state_dict().items()]))
+
+
+def _trace(policy: DeterministicPolicy, space: gym.Space) -> Any:
+    """The ONNX program of ``policy`` for observations of ``space`` (torch.export, then ONNX)."""
     example = _batch(zero_observation(space), torch.device("cpu"), count=2)  # 2: a batch size of 1 would be fixed
     batch = torch.export.Dim("batch", min=1, max=MAX_BATCH)
     dynamic = {key: {0: batch} for key in example} if isinstance(example, dict) else {0: batch}
@@ -102,13 +141,25 @@ def export_policy(module: Any, config: Any, path: str) -> str:
     try:
         with torch.no_grad(), warnings.catch_warnings(), _exportable_heads(policy):
             warnings.simplefilter("ignore")
-            program = torch.onnx.export(policy, (), kwargs={"observations": example}, dynamo=True, verbose=False,
-                                        input_names=observation_keys(space), output_names=["actions"],
-                                        dynamic_shapes={"observations": dynamic})
+            return torch.onnx.export(policy, (), kwargs={"observations": example}, dynamo=True, verbose=False,
+                                     input_names=observation_keys(space), output_names=["actions"],
+                                     dynamic_shapes={"observations": dynamic})
     finally:
         exporter_log.setLevel(level)
-    program.save(path)
-    return path
+
+
+def _file_agrees(policy: DeterministicPolicy, path: str, space: gym.Space) -> bool:
+    """Whether the policy file at ``path`` gives ``policy``'s actions for three random observations of ``space``."""
+    probe = copy.deepcopy(space)
+    probe.seed(0)
+    exported = ExportedPolicy(path)
+    for _ in range(3):
+        observation = probe.sample()
+        with torch.no_grad():
+            expected = policy(_batch(observation, torch.device("cpu")))[0].numpy()
+        if not np.allclose(np.asarray(exported(observation)), expected, rtol=1e-4, atol=1e-4):
+            return False
+    return True
 
 
 def zero_batch(space: gym.Space, count: int = 1) -> Any:
