@@ -217,6 +217,28 @@ def _stop_all() -> None:
         manager.stop(timeout=5.0)
 
 
+def _group_members(group: int) -> list[int]:
+    """The processes of process group ``group`` that have not exited (zombies, exited and awaiting their
+    reaper, are left out)."""
+    members = []
+    for process in psutil.process_iter():
+        try:
+            if os.getpgid(process.pid) == group and process.status() != psutil.STATUS_ZOMBIE:
+                members.append(process.pid)
+        except (OSError, psutil.Error):
+            continue  # gone meanwhile
+    return members
+
+
+def _wait_until_group_exits(group: int, timeout: float = 10.0) -> None:
+    """Wait until every process of ``group`` has exited (after SIGKILL: at most ``timeout`` seconds)."""
+    deadline = time.monotonic() + timeout
+    while (members := _group_members(group)) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    if members:
+        logger.warning("processes %s of the server's group still run %.0f s after SIGKILL", members, timeout)
+
+
 class ServerManager:
     """One CARLA server launched from ``$CARLA_ROOT/CarlaUE4.sh``."""
 
@@ -318,7 +340,8 @@ class ServerManager:
         return self.is_alive() and probe(self.host, self.ports.rpc, self.probe_timeout)
 
     def stop(self, timeout: float = 10.0) -> None:
-        """End this server's process group: SIGTERM, then SIGKILL after ``timeout``; release the ports."""
+        """End this server's process group: SIGTERM, then SIGKILL after ``timeout``; once every process of the
+        group has exited, release the ports."""
         process, self.process = self.process, None
         if process is not None:
             self._signal_group(process, signal.SIGTERM)
@@ -328,6 +351,7 @@ class ServerManager:
                 self._signal_group(process, signal.SIGKILL)
                 process.wait()
             self._signal_group(process, signal.SIGKILL)  # children that outlived the leader
+            _wait_until_group_exits(process.pid)  # a signal is delivered later: their ports are still theirs
             self.registry.remove(process.pid)
         guard, self.watchdog = self.watchdog, None
         if guard is not None:
