@@ -122,26 +122,48 @@ def test_a_network_with_a_free_log_std_exports_a_policy_of_any_batch_size(tmp_pa
         assert actions == pytest.approx(np.stack([greedy_action(module, o) for o in observations[:count]]), abs=1e-5)
 
 
-def test_networks_exported_one_after_another_each_give_their_own_actions(tmp_path):
-    """A run exports its network at every checkpoint: the process keeps the first export's program and swaps each
-    later network's weights into it. Each file acts as its own network, whether the next network differs in
-    its weights only, in its action bounds (folded into the graph: a program of other bounds would scale the
-    actions wrongly) or in its activations."""
+def ppo_module(high: float = 1.0, activation: str = "tanh"):
+    """An untrained PPO network of 5 observations and 2 actions in [-high, high] (and its config)."""
     import gymnasium as gym
-    import onnxruntime
     from ray.rllib.algorithms.ppo import PPOConfig
     from ray.rllib.core import DEFAULT_MODULE_ID
+    spaces = (gym.spaces.Box(-1.0, 1.0, (5,), np.float32), gym.spaces.Box(-high, high, (2,), np.float32))
+    config = PPOConfig().environment(observation_space=spaces[0], action_space=spaces[1]) \
+        .rl_module(model_config={"fcnet_hiddens": [16], "fcnet_activation": activation})
+    return config.get_multi_rl_module_spec(spaces={DEFAULT_MODULE_ID: spaces}).build()[DEFAULT_MODULE_ID], config
 
-    from rllib_integration.training.policy import export_policy, greedy_action
+
+def test_networks_exported_one_after_another_each_give_their_own_actions(tmp_path, monkeypatch):
+    """A run exports its network at every checkpoint, and every run its own: the first export of a network's
+    structure is kept as a template in the cache folder, into which later networks of that structure write their
+    weights. Each file acts as its own network, whether the next network differs in its weights only, in its action
+    bounds (folded into the graph: a template of other bounds would scale the actions wrongly) or in its
+    activations; a template that does not fit, or is broken, is traced again."""
+    import onnxruntime
+
+    from rllib_integration.training.policy import EXPORT_COUNTS, export_policy, greedy_action
+    monkeypatch.setenv("RLLIB_INTEGRATION_CACHE", str(tmp_path / "cache"))
     observations = np.random.default_rng(1).uniform(-1.0, 1.0, (4, 5)).astype(np.float32)
-    answers = []
-    for index, (high, activation) in enumerate([(1.0, "tanh"), (1.0, "tanh"), (3.0, "tanh"), (3.0, "relu")]):
-        spaces = (gym.spaces.Box(-1.0, 1.0, (5,), np.float32), gym.spaces.Box(-high, high, (2,), np.float32))
-        config = PPOConfig().environment(observation_space=spaces[0], action_space=spaces[1]) \
-            .rl_module(model_config={"fcnet_hiddens": [16], "fcnet_activation": activation})
-        module = config.get_multi_rl_module_spec(spaces={DEFAULT_MODULE_ID: spaces}).build()[DEFAULT_MODULE_ID]
+
+    def export(index, module, config, how):
+        before = dict(EXPORT_COUNTS)
         path = export_policy(module, config, str(tmp_path / f"policy_{index}.onnx"))
+        assert {key: EXPORT_COUNTS[key] - before[key] for key in before} == {
+            "traced": int(how == "traced"), "from_template": int(how == "from_template")}, index
         actions = onnxruntime.InferenceSession(path).run(None, {"observations": observations})[0]
         assert actions == pytest.approx(np.stack([greedy_action(module, o) for o in observations]), abs=1e-5), index
-        answers.append(actions)
-    assert not np.allclose(answers[0], answers[1]), "two networks, two policies"
+        return actions
+
+    first = export(0, *ppo_module(), "traced")
+    templates = list((tmp_path / "cache" / "policies").glob("*.onnx"))
+    assert len(templates) == 1
+    second = export(1, *ppo_module(), "from_template")
+    assert not np.allclose(first, second), "two networks, two policies"
+    export(2, *ppo_module(high=3.0), "traced")
+    relu = export(3, *ppo_module(high=3.0, activation="relu"), "traced")
+    assert len(list((tmp_path / "cache" / "policies").glob("*.onnx"))) == 3 and relu.shape == (4, 2)
+    templates[0].write_bytes((tmp_path / "policy_3.onnx").read_bytes())  # another structure's graph
+    export(4, *ppo_module(), "traced")
+    export(5, *ppo_module(), "from_template")
+    templates[0].write_bytes(b"\x08\x07 cut short")
+    export(6, *ppo_module(), "traced")

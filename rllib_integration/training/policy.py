@@ -15,16 +15,22 @@ from __future__ import annotations
 import contextlib
 import copy
 import functools
+import hashlib
 import logging
+import os
+import shutil
 import warnings
 from typing import Any, Iterator
 
 import gymnasium as gym
 import numpy as np
+import onnx
 import torch
+from onnx import numpy_helper
 from ray.rllib.core.columns import Columns
 from torch import nn
 
+from ..common.map_cache import cache_root
 from ..inference.policy import ExportedPolicy, observation_keys, zero_observation
 
 logger = logging.getLogger(__name__)
@@ -90,44 +96,64 @@ def _exportable_heads(module: nn.Module) -> Iterator[None]:
             del head.forward
 
 
-#: This process's exported programs by the structure of their policy (:func:`_structure`): exporting a network of the
-#: same structure again (every checkpoint of a run) swaps the new weights into its program instead of tracing the
-#: network again (1-5 s a trace).
-_PROGRAMS: dict[str, Any] = {}
-KEPT_PROGRAMS = 4
+#: Exports by how their file was made: ``traced`` (torch.export, then ONNX: 1-5 s) or ``from_template`` (an earlier
+#: export of the same structure with this network's weights written in: a tenth of a second), for tests and logs.
+EXPORT_COUNTS: dict[str, int] = {"traced": 0, "from_template": 0}
 
 
 def export_policy(module: Any, config: Any, path: str) -> str:
     """Export the greedy policy of ``module`` (built with the algorithm ``config``) to ONNX at ``path``.
 
-    A network of a structure exported before in this process gets that program with its own weights, kept only
-    where the file's actions for random observations are torch's (else it is traced afresh)."""
+    The graph depends on the network's structure only, so the first export of a structure is kept as a template in
+    the user cache folder (``policies/``); a later export of that structure (every checkpoint of a run, the next
+    run, the pre-flight check's and the run's processes) writes the network's weights into a copy of it. A copy is
+    kept only where its actions for random observations are the network's, else the network is traced afresh."""
     policy = _policy_of(module, config).to("cpu")
     space = module.observation_space
-    key = _structure(policy, space)
-    program = _PROGRAMS.get(key)
-    if program is not None:
-        initializers = program.model.graph.initializers
-        program.apply_weights({name: tensor.detach().clone() for name, tensor in policy.state_dict().items()
-                               if name in initializers})
-        program.save(path)
+    template = os.path.join(cache_root(), "policies", f"{_structure_digest(policy, space)}.onnx")
+    try:
+        _write_with_weights(template, policy, path)
         if _file_agrees(policy, path, space):
+            EXPORT_COUNTS["from_template"] += 1
             return path
-        logger.info("the policy's program of an earlier export does not fit %s: traced again", path)
-    program = _trace(policy, space)
-    _PROGRAMS.pop(key, None)
-    _PROGRAMS[key] = program
-    while len(_PROGRAMS) > KEPT_PROGRAMS:
-        _PROGRAMS.pop(next(iter(_PROGRAMS)))
-    program.save(path)
+        logger.info("the policy template %s does not fit this network: traced again", template)
+    except FileNotFoundError:
+        pass  # the first export of this structure
+    except Exception as error:  # noqa: BLE001 - protobuf, onnx and onnxruntime each raise their own classes
+        logger.info("the policy template %s cannot be used (%s: %s): traced again", template, type(error).__name__,
+                    error)
+    _trace(policy, space).save(path)
+    EXPORT_COUNTS["traced"] += 1
+    partial = f"{template}.{os.getpid()}.partial"
+    try:
+        os.makedirs(os.path.dirname(template), exist_ok=True)
+        shutil.copyfile(path, partial)
+        os.replace(partial, template)
+    except OSError as error:
+        logger.warning("could not keep the policy template at %s: %s", template, error)
     return path
 
 
-def _structure(policy: DeterministicPolicy, space: gym.Space) -> str:
-    """What decides the exported graph: the layers, the spaces, the action bounds (folded into the graph)."""
+def _structure_digest(policy: DeterministicPolicy, space: gym.Space) -> str:
+    """What decides the exported graph: the layers, the spaces, the action bounds (folded into the graph), the
+    parameters' shapes and the exporter's version."""
     bounds = (policy.low.tolist(), policy.high.tolist()) if policy.box else None
-    return repr((repr(policy), repr(space), repr(policy.module.action_space), policy.normalize, policy.clip, bounds,
-                 [(name, tuple(t.shape), str(t.dtype)) for name, t in policy.state_dict().items()]))
+    structure = repr((repr(policy), repr(space), repr(policy.module.action_space), policy.normalize, policy.clip,
+                      bounds, [(name, tuple(t.shape), str(t.dtype)) for name, t in policy.state_dict().items()],
+                      torch.__version__, onnx.__version__))
+    return hashlib.sha1(structure.encode("utf-8")).hexdigest()[:20]
+
+
+def _write_with_weights(template: str, policy: DeterministicPolicy, path: str) -> None:
+    """Write the ONNX model at ``template`` to ``path`` with ``policy``'s parameters and buffers as its
+    initializers of the same names and shapes."""
+    model = onnx.load(template)
+    weights = {name: tensor.detach().cpu().numpy() for name, tensor in policy.state_dict().items()}
+    for initializer in model.graph.initializer:
+        value = weights.get(initializer.name)
+        if value is not None and tuple(initializer.dims) == value.shape:
+            initializer.CopyFrom(numpy_helper.from_array(value, initializer.name))
+    onnx.save(model, path)
 
 
 def _trace(policy: DeterministicPolicy, space: gym.Space) -> Any:
