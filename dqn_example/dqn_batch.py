@@ -20,7 +20,6 @@ from __future__ import annotations
 import math
 from typing import Any, Sequence
 
-import carla
 import numpy as np
 from numba import njit
 
@@ -117,11 +116,10 @@ class DQNExperimentBatch(BatchExperiment):
         self.task.stop(index)
         self.renderers[index] = None
 
-    def controls(self, indices: np.ndarray, actions: Any) -> list[carla.VehicleControl | None]:
-        """``DQNExperiment.compute_action`` of every acting hero."""
+    def controls(self, indices: np.ndarray, actions: Any) -> np.ndarray:
+        """``DQNExperiment.compute_action`` of every acting hero: throttle, steer, brake a row."""
         self.controls_now[indices] = CONTROLS[np.asarray(actions, dtype=np.int64).reshape(len(indices))]
-        return [carla.VehicleControl(throttle=throttle, steer=steer, brake=brake)
-                for throttle, steer, brake in self.controls_now[indices].tolist()]
+        return self.controls_now[indices]
 
     def observe(self, indices: np.ndarray, frame: int, sensor_data: Sequence[dict[str, Any]]) -> tuple[Any, list]:
         rows = read_kinematics(self.agents[0].world, [self.agents[k].hero for k in indices])

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-import carla
 import numpy as np
 
 from rllib_integration.batch_experiment import BatchExperiment, BatchOutcome
@@ -126,8 +125,8 @@ class RouteExperimentBatch(BatchExperiment):
             self.lidars[index].close()
             self.lidars[index] = None
 
-    def controls(self, indices: np.ndarray, actions: Any) -> list[carla.VehicleControl | None]:
-        """``RouteExperiment.compute_action`` of every acting hero."""
+    def controls(self, indices: np.ndarray, actions: Any) -> np.ndarray:
+        """``RouteExperiment.compute_action`` of every acting hero: throttle, steer, brake a row."""
         if self.control_kind == "levels":
             command = 2.0 * np.asarray(actions, dtype=np.int64).reshape(len(indices)) / (self.speed_levels - 1) - 1.0
             steer = np.zeros(len(indices))
@@ -139,13 +138,12 @@ class RouteExperimentBatch(BatchExperiment):
         if self.steer_kind != "policy":  # the route controller's steer, and the policy's correction added
             steer = np.clip(steer + self.route_steer[indices], -1.0, 1.0)
         if self.control_kind == "throttle":
-            return [carla.VehicleControl(throttle=max(c, 0.0), steer=s, brake=max(-c, 0.0))
-                    for c, s in zip(command.tolist(), steer.tolist())]
-        controls = []
-        for k, c, s in zip(indices.tolist(), command.tolist(), steer.tolist()):
-            throttle, brake = self.speed_controllers[k].control((c + 1.0) / 2.0 * self.max_speed,
-                                                                forward_speed(self.agents[k].hero))
-            controls.append(carla.VehicleControl(throttle=throttle, steer=s, brake=brake))
+            return np.stack([np.maximum(command, 0.0), steer, np.maximum(-command, 0.0)], axis=1)
+        controls = np.empty((len(indices), 3))
+        controls[:, 1] = steer
+        for row, (k, c) in enumerate(zip(indices.tolist(), command.tolist())):
+            controls[row, 0], controls[row, 2] = self.speed_controllers[k].control((c + 1.0) / 2.0 * self.max_speed,
+                                                                                   forward_speed(self.agents[k].hero))
         return controls
 
     def observe(self, indices: np.ndarray, frame: int, sensor_data: Sequence[dict[str, Any]]) -> tuple[Any, list]:

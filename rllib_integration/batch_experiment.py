@@ -15,7 +15,8 @@ The batch keeps the experiments (one per hero) for their configuration, their sp
 :class:`~.shared_world.SharedWorld` places and equips the heroes as before and calls, instead of the hooks:
 
 - :meth:`~BatchExperiment.start` when hero ``k`` starts an episode (instead of its experiment's ``reset``);
-- :meth:`~BatchExperiment.controls` with the acting heroes' actions (instead of ``compute_action``);
+- :meth:`~BatchExperiment.controls` with the acting heroes' actions (instead of ``compute_action``): their
+  controls, or their throttle, steer and brake as one array;
 - :meth:`~BatchExperiment.observe` for heroes whose episode just started (instead of ``get_observation``), and
   :meth:`~BatchExperiment.step` for those that acted (instead of ``step_outcome``), after the tick.
 """
@@ -85,8 +86,10 @@ class BatchExperiment:
     def stop(self, index: int) -> None:
         """Hero ``index`` leaves the world (its episode ended and it is not respawned)."""
 
-    def controls(self, indices: np.ndarray, actions: Any) -> list[carla.VehicleControl | None]:
-        """The controls of heroes ``indices`` for ``actions`` (a batch of the single action space, one row each)."""
+    def controls(self, indices: np.ndarray, actions: Any) -> list[carla.VehicleControl | None] | np.ndarray:
+        """The controls of heroes ``indices`` for ``actions`` (a batch of the single action space, one row each): a
+        ``carla.VehicleControl`` (or None) a hero, or an (N, 3) array of throttle, steer and brake (the other fields
+        at their defaults), applied in one call."""
         raise NotImplementedError
 
     def observe(self, indices: np.ndarray, frame: int, sensor_data: Sequence[dict[str, Any]]) -> tuple[Any, list]:

@@ -27,9 +27,10 @@ from .background_traffic import BackgroundTraffic
 from .config import BASE_CORE_CONFIG, join_dicts, validate
 from .embedded import UnknownTownError
 from .errors import ConfigError, SimulatorFailure, SimulatorRestartedError, SimulatorUnavailableError
-from .hero_state import HeroState
+from .hero_state import HeroState, update_routes
 from .sensors import SensorInterface
 from .routes.progress import Route, RouteProgress
+from .routes.progress_batch import ProgressBatch
 from .simulators import create_backend
 from .spawn_points import parse_spawn_points, to_transform
 
@@ -67,6 +68,7 @@ class CarlaCore(HeroState):
         self._episodes = 0
         self._episodes_since_start = 0
         self.route_progress: RouteProgress | None = None
+        self._progress_batch = ProgressBatch()  # the heroes' routes, followed at once after a tick
         self.town: str | None = None  # the town loaded now (one of the experiment's towns)
         self.restarts = 0  # recoveries from failures
         self.recycles = 0  # planned restarts (episode count, memory)
@@ -289,18 +291,22 @@ class CarlaCore(HeroState):
         and :class:`SimulatorRestartedError` tells the caller the episode is broken."""
         return self.tick_heroes([(self, control)])[0]
 
-    def tick_heroes(self, controls: Sequence[tuple[HeroState, carla.VehicleControl | None]]) -> list[dict[str, Any]]:
+    def tick_heroes(self, controls: Sequence[tuple[HeroState, carla.VehicleControl | None]],
+                    control_rows: tuple[Sequence[HeroState], np.ndarray] | None = None) -> list[dict[str, Any]]:
         """Apply each hero's control (None: none this step), advance the world one step for all of them and
-        return each hero's sensor data of the new frame, in the order given. A simulator failure restarts
-        the simulator and raises :class:`SimulatorRestartedError` (the heroes given are forgotten: they
-        died with it)."""
+        return each hero's sensor data of the new frame, in the order given. ``control_rows``: heroes and their
+        throttle, steer and brake as an (N, 3) array (a batched experiment's), applied in one call. A simulator
+        failure restarts the simulator and raises :class:`SimulatorRestartedError` (the heroes given are
+        forgotten: they died with it)."""
         with self.recovering([state for state, _ in controls]):
             applied = [(state.hero, control) for state, control in controls if control is not None]
             if applied:
                 self.backend.apply_controls(self.client, applied)
+            if control_rows is not None and len(control_rows[0]):
+                self.backend.apply_control_rows(self.client, self.world, [state.hero for state in control_rows[0]],
+                                                control_rows[1])
             frame = self.frame = self.world.tick()
-            for state, _ in controls:
-                state.update_route()
+            update_routes([state for state, _ in controls], self.world, self._progress_batch)
             if self.config["enable_rendering"] and controls:
                 self.set_spectator_camera_view(controls[0][0].hero)
             return [state.sensor_interface.get_data(frame) for state, _ in controls]

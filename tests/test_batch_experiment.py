@@ -37,14 +37,15 @@ def assert_same_step(batched, by_hero, step):
 
 
 class ActorByActorWorld:
-    """The embedded world without its one-call reads (``vehicle_kinematics``, ``actor_poses``): the batch reads each
-    hero and actor through the carla API, as on a CARLA server."""
+    """The embedded world without its one-call reads and writes (``vehicle_kinematics``, ``actor_poses``,
+    ``actor_locations``, ``apply_vehicle_controls``): the batch reads each hero and actor and applies each control
+    through the carla API, as on a CARLA server."""
 
     def __init__(self, world):
         self._world = world
 
     def __getattr__(self, name):
-        if name in ("vehicle_kinematics", "actor_poses"):
+        if name in ("vehicle_kinematics", "actor_poses", "actor_locations", "apply_vehicle_controls"):
             raise AttributeError(name)
         return getattr(self._world, name)
 

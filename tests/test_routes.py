@@ -166,3 +166,46 @@ def test_routes_never_take_a_junction_connection_no_car_can_follow(town):
         route = dense_route(planner, spec)
         assert all(drivable(w) for w, _ in route)
         assert sharpest_radius([(w.transform.location.x, w.transform.location.y) for w, _ in route]) >= 1.0
+
+
+def test_many_progresses_advanced_and_measured_at_once_are_each_ones_own():
+    """``ProgressBatch`` (every hero's route followed in one compiled call) gives each ``RouteProgress``'s own
+    ``update_at`` and ``distance_at``, bit for bit, as routes are replaced (a respawn), grow longer than the rows
+    held, and vehicles drive along them, stray and come back."""
+    import numpy as np
+
+    from rllib_integration.routes.progress import RouteProgress
+    from rllib_integration.routes.progress_batch import ProgressBatch
+
+    planner = planner_for("GridTown")
+    spawns = load_map(*resolve_town("GridTown")).get_spawn_points()
+    rng = random.Random(3)
+
+    def route() -> list:
+        start, end = rng.sample(spawns, 2)
+        return planner.trace_route(start.location, end.location)
+
+    routes = [r for r in (route() for _ in range(40)) if len(r) >= 2]
+    batch, rows = ProgressBatch(), 5
+    batched = [RouteProgress(r) for r in routes[:rows]]
+    alone = [RouteProgress(r) for r in routes[:rows]]
+    spare = iter(routes[rows:])
+    noise = np.random.default_rng(4)
+    for tick in range(400):
+        if tick % 37 == 36:  # a hero respawns on a new route (and, once, a second row is added)
+            k = tick % rows
+            new = next(spare)
+            batched[k], alone[k] = RouteProgress(new), RouteProgress(new)
+        if tick == 200:
+            new = max(routes, key=len)
+            batched.append(RouteProgress(new))
+            alone.append(RouteProgress(new))
+        xy = np.array([p.points[min(p.index + 2, len(p.points) - 1), :2] for p in alone])
+        xy = (xy + noise.normal(0.0, 1.5, xy.shape)).astype(np.float32).astype(np.float64)
+        gained = batch.update(batched, xy)
+        expected = [p.update_at(x, y) for p, (x, y) in zip(alone, xy.tolist())]
+        assert gained.tolist() == expected
+        assert [p.index for p in batched] == [p.index for p in alone]
+        assert batch.completed(batched).tolist() == [p.completed for p in alone]
+        assert batch.distances(batched, xy).tolist() == [p.distance_at(x, y) for p, (x, y) in zip(alone, xy.tolist())]
+    assert max(p.index for p in alone) > 30, "the vehicles went along their routes"

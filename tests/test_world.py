@@ -1,6 +1,7 @@
 """The embedded world's carla API: spawning, ticking, settings, blueprints, actors, batches."""
 
 import carla
+import numpy as np
 import pytest
 
 from conftest import make_world, straight_spawn
@@ -205,3 +206,45 @@ def test_client_surface(server):
     opendrive = world.get_map().to_opendrive()
     generated = client.generate_opendrive_world(opendrive)
     assert len(generated.get_map().get_spawn_points()) == len(world.get_map().get_spawn_points())
+
+
+def test_many_vehicles_controls_and_locations_in_one_call_are_their_own_calls(server):
+    """``apply_vehicle_controls`` / ``actor_locations`` (not carla API: many heroes a tick) give what each vehicle's
+    ``apply_control`` / ``get_location`` gives: the same clamped 32-bit controls, then the same motion, in two worlds
+    driven side by side."""
+    worlds = [make_world(server)[1]]
+    bp = worlds[0].get_blueprint_library().find("vehicle.audi.a2")
+    spots = worlds[0].get_map().get_spawn_points()[:7]
+    cars = [worlds[0].spawn_actor(bp, spot) for spot in spots[:6]]
+    walker = worlds[0].spawn_actor(worlds[0].get_blueprint_library().filter("walker.pedestrian.*")[0],
+                                   carla.Transform(spots[6].location + carla.Location(z=1.0)))
+    rows = np.array([[0.7, 0.1234567, 0.0], [1.5, -2.0, 0.0], [0.0, 0.3, 0.8], [0.4, 0.0, -1.0],
+                     [0.2, 0.05, 0.1], [0.9, -0.3333333333, 0.0]])
+    cars[4].apply_ackermann_control(carla.VehicleAckermannControl(steer=0.3, speed=5.0))
+    before = [car.get_transform() for car in cars]
+    worlds[0].apply_vehicle_controls([car.id for car in cars], rows)
+    batched = [car.get_control() for car in cars]
+    for car, transform in zip(cars, before):  # the same again, car by car, from the same state
+        car.set_transform(transform)
+    cars[4].apply_ackermann_control(carla.VehicleAckermannControl(steer=0.3, speed=5.0))
+    for car, (throttle, steer, brake) in zip(cars, rows.tolist()):
+        car.apply_control(carla.VehicleControl(throttle=throttle, steer=steer, brake=brake))
+    one_by_one = [car.get_control() for car in cars]
+    assert batched == one_by_one
+    assert batched[1].throttle == 1.0 and batched[1].steer == -1.0 and batched[3].brake == 0.0, "clamped"
+    assert batched[0].steer == carla.VehicleControl(steer=0.1234567).steer, "32-bit, as carla.VehicleControl"
+    worlds[0].apply_vehicle_controls([car.id for car in cars], rows)
+    for _ in range(20):
+        worlds[0].tick()
+    assert cars[4].get_control().steer == pytest.approx(0.05, abs=1e-6), "no Ackermann control after the batch's"
+    ids = [car.id for car in cars] + [walker.id]
+    locations = worlds[0].actor_locations(ids)
+    expected = [car.get_location() for car in cars] + [walker.get_location()]
+    assert locations.tolist() == [[loc.x, loc.y, loc.z] for loc in expected]
+    cars[5].destroy()
+    assert worlds[0].actor_locations([cars[5].id]).tolist() == [[0.0, 0.0, 0.0]], "a vehicle gone reads zeros"
+    worlds[0].apply_vehicle_controls([cars[5].id, cars[0].id], rows[:2])  # no vehicle behind the first: ignored
+    with pytest.raises(ValueError, match="throttle"):
+        worlds[0].apply_vehicle_controls([cars[0].id, cars[1].id], np.array([[0.5, 0.0, 0.0], [np.nan, 0.0, 0.0]]))
+    with pytest.raises(RuntimeError, match="no vehicle"):
+        worlds[0].apply_vehicle_controls([walker.id], rows[:1])

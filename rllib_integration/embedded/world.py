@@ -115,6 +115,17 @@ class World:
         :func:`rllib_integration.hero_batch.read_kinematics` asks each hero)."""
         return self._sim.vehicle_kinematics(actor_ids)
 
+    def apply_vehicle_controls(self, actor_ids: list[int], rows: np.ndarray) -> None:
+        """``apply_control`` of the vehicles ``actor_ids`` with the throttle, steer and brake of ``rows`` (N, 3), in one
+        call (not carla API: many heroes' controls a tick; on a server, ``apply_batch_sync`` of
+        ``ApplyVehicleControl`` commands)."""
+        self._sim.apply_vehicle_controls(actor_ids, rows)
+
+    def actor_locations(self, actor_ids: list[int]) -> np.ndarray:
+        """(N, 3) locations of the actors ``actor_ids`` as ``get_location`` gives them, in one call (not carla API:
+        many heroes' routes followed a tick)."""
+        return self._sim.actor_locations(actor_ids)
+
     @property
     def collisions(self) -> list:
         """The collisions of the last tick (``actor``, ``other_actor``, ``normal_impulse``); not carla API."""

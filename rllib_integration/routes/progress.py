@@ -53,9 +53,13 @@ class RouteProgress:
     def update(self, location: carla.Location) -> float:
         """Advance past the route points the vehicle at ``location`` has passed; returns the metres
         completed by this update."""
+        return self.update_at(location.x, location.y)
+
+    def update_at(self, x: float, y: float) -> float:
+        """:meth:`update` for the vehicle at (x, y) (many heroes' locations read as arrays)."""
         before = self.index
         self.index = last_passed(self.points, self.forward, before, min(before + WINDOW + 1, len(self.points)),
-                                 float(location.x), float(location.y))
+                                 float(x), float(y))
         return float(self.cumulative[self.index] - self.cumulative[before])
 
     def distance_to_route(self, location: carla.Location) -> float:

@@ -13,6 +13,9 @@ import contextlib
 from types import ModuleType
 from typing import Any, Iterator, Mapping, Sequence
 
+import carla
+import numpy as np
+
 from ..errors import SimulatorFailure, SimulatorRestartedError, SimulatorUnavailableError
 
 #: Traffic manager port of an embedded world, and the first one tried next to a real server.
@@ -76,6 +79,17 @@ class SimulatorBackend(abc.ABC):
                   if response.has_error()]
         if errors:
             raise RuntimeError(f"applying the heroes' controls: actor {errors[0][0]}: {errors[0][1]}")
+
+    def apply_control_rows(self, client: Any, world: Any, vehicles: Sequence[Any], rows: Any) -> None:
+        """:meth:`apply_controls` with ``carla.VehicleControl(throttle, steer, brake)`` from each vehicle's row of
+        ``rows`` (N, 3): many heroes' controls computed as arrays (on the embedded world one write to its vehicle
+        table, ``world.apply_vehicle_controls``, with ``apply_control``'s checks)."""
+        fast = getattr(world, "apply_vehicle_controls", None)
+        if callable(fast):
+            fast([vehicle.id for vehicle in vehicles], rows)
+            return
+        self.apply_controls(client, [(vehicle, carla.VehicleControl(throttle=throttle, steer=steer, brake=brake))
+                                     for vehicle, (throttle, steer, brake) in zip(vehicles, np.asarray(rows).tolist())])
 
     @contextlib.contextmanager
     def failures(self) -> Iterator[None]:

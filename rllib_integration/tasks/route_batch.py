@@ -23,6 +23,7 @@ from ..evaluation.criteria import CollisionCriterion, LaneCriterion, RedLightCri
 from ..evaluation.infractions import (BLOCKED, BLOCKED_SPEED, BLOCKED_TIME, COMPLETION_DISTANCE, COMPLETION_SHARE,
                                       DEVIATION_LIMIT, ROUTE_DEVIATION, SHORT_NAMES, TIMEOUT, Infraction, time_limit)
 from ..hero_batch import SPEED_LIMIT, VX, VZ, X, YAW, Z, speeds
+from ..routes.progress_batch import ProgressBatch
 from .route_following import IDLE_SPEED, RouteFollowing
 
 #: Why a route ends, in the evaluator's words (the monitor's messages).
@@ -77,6 +78,7 @@ class RouteFollowingBatch:
         self.extents_x = np.zeros(count)
         self.route_ends = np.zeros((count, 2))
         self.lengths = np.ones(count)
+        self.progress = ProgressBatch()  # the acting heroes' routes, measured at once
 
     def start(self, index: int) -> None:
         """Hero ``index`` starts on its route (its agent's ``route_progress``): its checks start from now."""
@@ -129,7 +131,7 @@ class RouteFollowingBatch:
             self.elapsed[heroes] += dt
             now = self.elapsed[heroes]
             progress = [self.agents[k].route_progress for k in heroes]
-            completed_now = np.array([p.completed for p in progress])
+            completed_now = self.progress.completed(progress)
             gained[live] = completed_now - self.completed_metres[heroes]
             self.completed_metres[heroes] = completed_now
             outside[live] = self.lanes.outside_many(xyz, rows[live, YAW], np.ones(len(live), dtype=bool))
@@ -151,7 +153,7 @@ class RouteFollowingBatch:
             self.still_time[heroes] = np.where(monitor_speed[live] < BLOCKED_SPEED, self.still_time[heroes] + dt, 0.0)
             fraction[live] = completed_now / self.lengths[heroes]
             remaining = np.hypot(xyz[:, 0] - self.route_ends[heroes, 0], xyz[:, 1] - self.route_ends[heroes, 1])
-            offset[live] = [p.distance_at(x, y) for p, (x, y) in zip(progress, xyz[:, :2].tolist())]
+            offset[live] = self.progress.distances(progress, xyz)
             self._end_routes(live, heroes, now, xyz, fraction[live], remaining, offset[live], found)
             completion[live] = np.where(self.completed[heroes], 100.0, 100.0 * fraction[live])
         self.idle_time[heroes] = np.where(speed[live] < IDLE_SPEED, self.idle_time[heroes] + dt, 0.0)

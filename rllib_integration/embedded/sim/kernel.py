@@ -44,7 +44,7 @@ from .actors import Actor, Prop, Walker
 from .blueprints import ActorBlueprint
 from .collisions import CollisionRecord, resolve_collisions
 from .dynamics import COLUMN, VehicleStates, noise_key
-from .vehicle import Vehicle
+from .vehicle import Vehicle, apply_control_rows
 from .vehicle_physics import physics_control
 from .lights import TrafficSignals
 from .snapshot import ActorSnapshot, WorldSnapshot
@@ -280,6 +280,12 @@ class Simulation:
     def traffic_light_of(self, slot: int) -> Any:
         """The light whose trigger volume vehicle ``slot``'s box overlaps, or None: every vehicle's found in one
         compiled call a frame (again when vehicles came or went), as CARLA's server finds them once a tick."""
+        lights = self._light_indices()
+        index = int(lights[slot]) if 0 <= slot < len(lights) else -1
+        return self.signals.lights[index] if index >= 0 else None
+
+    def _light_indices(self) -> np.ndarray:
+        """Each vehicle slot's light (an index of ``signals.lights``, -1 for none) at this frame."""
         states = self.vehicles
         key = (self.frame, states.count)
         if self._lights_of is None or self._lights_of[0] != key:
@@ -288,8 +294,7 @@ class Simulation:
                              COLUMN["z"], COLUMN["z"]]]
             boxes[:, 6] += rows[:, COLUMN["height"]]
             self._lights_of = key, self.signals.affecting_boxes(boxes)
-        index = int(self._lights_of[1][slot]) if 0 <= slot < len(self._lights_of[1]) else -1
-        return self.signals.lights[index] if index >= 0 else None
+        return self._lights_of[1]
 
     def walker_positions(self) -> np.ndarray:
         """(x, y, yaw radians, speed m/s) of every walker, shape (N, 4)."""
@@ -330,12 +335,45 @@ class Simulation:
         out[alive, 4] = speed * cos_yaw - side * sin_yaw
         out[alive, 5] = speed * sin_yaw + side * cos_yaw
         out[alive, 6] = rows[:, COLUMN["vz"]]
-        for k in np.flatnonzero(alive):
-            vehicle = vehicles[k]
-            out[k, 7] = vehicle.get_speed_limit()
-            light = self.traffic_light_of(vehicle.slot)
-            out[k, 8] = float(light is not None and light.get_state() == carla.TrafficLightState.Red)
+        present = np.flatnonzero(alive)
+        if self.speed_limits.uniform:  # one limit everywhere (as each vehicle's get_speed_limit answers)
+            out[present, 7] = self.speed_limits.default
+        else:
+            for k in present.tolist():
+                out[k, 7] = vehicles[k].get_speed_limit()
+        lights = self._light_indices()[slots[present]]
+        for k, light in zip(present[lights >= 0].tolist(), lights[lights >= 0].tolist()):
+            out[k, 8] = float(self.signals.lights[light].get_state() == carla.TrafficLightState.Red)
         return out
+
+    def apply_vehicle_controls(self, actor_ids: Iterable[int], rows: np.ndarray) -> None:
+        """``apply_control`` of the vehicles ``actor_ids`` with throttle, steer, brake from ``rows`` (N, 3), in one
+        write (:func:`.vehicle.apply_control_rows`). A vehicle that is gone is left out, as its own ``apply_control``
+        goes nowhere; an actor that is no vehicle raises ``RuntimeError``."""
+        actor_ids = list(actor_ids)
+        rows = np.asarray(rows, dtype=np.float64).reshape(len(actor_ids), 3)
+        actors = [self._actors.get(actor_id) for actor_id in actor_ids]
+        strays = [actor_id for actor_id, actor in zip(actor_ids, actors) if actor is not None
+                  and not isinstance(actor, Vehicle)]
+        if strays:
+            raise RuntimeError(f"apply_vehicle_controls: actor {strays[0]} is no vehicle")
+        present = [k for k, actor in enumerate(actors) if actor is not None]
+        if present:
+            apply_control_rows([actors[k] for k in present], rows[present])
+
+    def actor_locations(self, actor_ids: Iterable[int]) -> np.ndarray:
+        """(N, 3) x, y, z of the actors ``actor_ids`` as ``get_location`` gives them (32-bit floats; zeros for one that
+        is gone): the vehicles read off the vehicle table in one go."""
+        actors = [self._actors.get(actor_id) for actor_id in actor_ids]
+        slots = np.array([a.slot if isinstance(a, Vehicle) else -1 for a in actors], dtype=np.int64)
+        out = np.zeros((len(actors), 3))
+        table = slots >= 0
+        out[table] = self.vehicles.data[slots[table], COLUMN["x"]:COLUMN["x"] + 3]
+        for k in np.flatnonzero(~table):
+            if actors[k] is not None and not isinstance(actors[k], Vehicle):
+                location = actors[k].get_location()
+                out[k] = (location.x, location.y, location.z)
+        return out.astype(np.float32).astype(np.float64)
 
     def timestamp(self) -> carla.Timestamp:
         return carla.Timestamp(self.frame, self.elapsed, self.delta, self.elapsed)

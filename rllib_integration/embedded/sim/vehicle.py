@@ -30,6 +30,7 @@ assert [COLUMN[name] for name in ("x", "y", "z", "yaw", "pitch", "roll")] == lis
 _CONTROL = slice(COLUMN["throttle"], COLUMN["throttle"] + 7)
 assert [COLUMN[name] for name in ("throttle", "steer", "brake", "reverse", "hand_brake", "manual", "gear_request")] \
     == list(range(_CONTROL.start, _CONTROL.stop))
+_CONTROL_LOW, _CONTROL_HIGH = np.array([0.0, -1.0, 0.0]), np.array([1.0, 1.0, 1.0])  # throttle, steer, brake ranges
 
 
 #: An open door: metres from its hinge to its edge, and how far it swings out from the body (radians).
@@ -341,3 +342,25 @@ class Vehicle(Actor, carla.Vehicle):
         """The state of the light affecting the vehicle; green when there is none, as CARLA."""
         light = self.get_traffic_light()
         return light.get_state() if light is not None else carla.TrafficLightState.Green
+
+
+def apply_control_rows(vehicles: list[Vehicle], rows: np.ndarray) -> None:
+    """``Vehicle.apply_control`` of each of ``vehicles`` with ``carla.VehicleControl(throttle, steer, brake)`` from
+    its row of ``rows`` (N, 3), the other fields at their defaults, written into the dynamics table at once (many
+    heroes' controls a tick). The same values (``carla.VehicleControl`` holds 32-bit floats), the same clamping, the
+    same ``ValueError`` for a value that is not a number, and each vehicle stops following an Ackermann control; a
+    destroyed vehicle's control goes nowhere, as its own call's."""
+    rows = np.asarray(rows, dtype=np.float64).reshape(len(vehicles), 3).astype(np.float32).astype(np.float64)
+    if not np.isfinite(rows).all():
+        bad = int(np.flatnonzero(~np.isfinite(rows).all(axis=1))[0])
+        throttle, steer, brake = rows[bad].tolist()
+        vehicles[bad].apply_control(carla.VehicleControl(throttle=throttle, steer=steer, brake=brake))  # raises
+    for vehicle in vehicles:
+        vehicle._stop_ackermann()
+    slots = np.array([vehicle.slot for vehicle in vehicles], dtype=np.int64)
+    alive = slots >= 0
+    if not alive.any():
+        return
+    values = np.zeros((int(alive.sum()), _CONTROL.stop - _CONTROL.start))
+    values[:, :3] = np.minimum(np.maximum(rows[alive], _CONTROL_LOW), _CONTROL_HIGH)
+    vehicles[0]._sim.vehicles.data[slots[alive], _CONTROL] = values
