@@ -327,19 +327,22 @@ class ActorScene(PerFrame):
         self.polygons = np.zeros((0, 5, 2))  # and its polygon's corners in world (x, y)
         self.groups: list[str] = []  # "walkers", "vehicles" or "two_wheelers"
         self._facts: dict[int, tuple] = {}  # actor id -> (group, local polygon), ("", None) for one not drawn
+        self._layout: tuple | None = None  # the ids last read, the rows of those drawn, their groups and polygons
 
     def read(self, world: Any) -> None:
         poses = getattr(world, "actor_poses", None)  # the embedded world reads every pose in one call
         ids, poses = poses() if callable(poses) else self._poses_one_by_one(world)
-        facts = [(k, self._drawing_facts(world, actor_id)) for k, actor_id in enumerate(ids.tolist())]
-        facts = [(k, group, local) for k, (group, local) in facts if group]
-        rows = [k for k, _, _ in facts]
+        if self._layout is None or not np.array_equal(self._layout[0], ids):  # actors came or went: what to draw
+            facts = [(k, self._drawing_facts(world, actor_id)) for k, actor_id in enumerate(ids.tolist())]
+            facts = [(k, group, local) for k, (group, local) in facts if group]
+            self._layout = (ids.copy(), np.array([k for k, _, _ in facts], dtype=np.int64),
+                            [group for _, group, _ in facts],
+                            np.stack([local for _, _, local in facts]) if facts else np.zeros((0, 5, 2)))
+        _, rows, self.groups, local = self._layout  # local: (K, 5, 2)
         self.ids, self.positions = ids[rows], poses[rows, :2].reshape(-1, 2)
-        self.groups = [group for _, group, _ in facts]
-        if not facts:
+        if not len(rows):
             self.polygons = np.zeros((0, 5, 2))
             return
-        local = np.stack([local for _, _, local in facts])  # (K, 5, 2)
         x, y, yaw = poses[rows].T[:, :, None]
         c, s = np.cos(yaw), np.sin(yaw)
         self.polygons = np.stack([x + c * local[..., 0] - s * local[..., 1],

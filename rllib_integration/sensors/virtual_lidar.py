@@ -68,6 +68,7 @@ class ObstacleTable(PerFrame):
         self.extents = np.zeros((0, 2))
         self.rows: dict[int, int] = {}  # actor id -> row
         self._boxes: dict[int, tuple | None] = {}  # actor id -> (box centre offset, half extents) or None
+        self._layout: tuple | None = None  # the ids last read, the rows of those that are obstacles, their boxes
 
     def read(self, world: Any) -> None:
         poses = getattr(world, "actor_poses", None)  # the embedded world reads every pose in one call
@@ -90,7 +91,7 @@ class ObstacleTable(PerFrame):
             centres.append((t.location.x + c * bx - s * by, t.location.y + s * bx + c * by))
             yaws.append(yaw)
             extents.append(extent)
-        self.ids = np.array(ids, dtype=np.int64)
+        self.ids, self._layout = np.array(ids, dtype=np.int64), None
         self.positions, self.centres = np.array(positions).reshape(-1, 2), np.array(centres).reshape(-1, 2)
         self.yaws, self.extents = np.array(yaws), np.array(extents).reshape(-1, 2)
         self.rows = {actor_id: row for row, actor_id in enumerate(ids)}
@@ -98,21 +99,23 @@ class ObstacleTable(PerFrame):
     def _read_poses(self, world: Any, ids: np.ndarray, poses: np.ndarray) -> None:
         """:meth:`read` from every actor's id and (x, y, yaw radians) in arrays, rounded as ``get_transform``
         rounds them (32-bit floats, the yaw in degrees), so the rays are those of the actor-by-actor read."""
-        boxes = [self._boxes.get(actor_id, False) for actor_id in ids.tolist()]
-        for k, box in enumerate(boxes):
-            if box is False:
-                actor = world.get_actor(int(ids[k]))
-                boxes[k] = self._boxes[int(ids[k])] = self._box(actor) if actor is not None else None
-        rows = [k for k, box in enumerate(boxes) if box is not None]
-        self.ids = ids[rows].astype(np.int64)
+        if self._layout is None or not np.array_equal(self._layout[0], ids):  # actors came or went: their boxes
+            boxes = [self._boxes.get(actor_id, False) for actor_id in ids.tolist()]
+            for k, box in enumerate(boxes):
+                if box is False:
+                    actor = world.get_actor(int(ids[k]))
+                    boxes[k] = self._boxes[int(ids[k])] = self._box(actor) if actor is not None else None
+            rows = np.array([k for k, box in enumerate(boxes) if box is not None], dtype=np.int64)
+            self._layout = (ids.copy(), rows, np.array([boxes[k][0] for k in rows]).reshape(-1, 2),
+                            np.array([boxes[k][1] for k in rows]).reshape(-1, 2))
+            self.ids = ids[rows].astype(np.int64)
+            self.rows = {actor_id: row for row, actor_id in enumerate(self.ids.tolist())}
+        _, rows, offsets, self.extents = self._layout
         self.positions = poses[rows, :2].astype(np.float32).astype(np.float64)
         self.yaws = np.radians(np.degrees(poses[rows, 2]).astype(np.float32).astype(np.float64))
-        offsets = np.array([boxes[k][0] for k in rows]).reshape(-1, 2)
-        self.extents = np.array([boxes[k][1] for k in rows]).reshape(-1, 2)
         c, s = np.cos(self.yaws), np.sin(self.yaws)
         self.centres = np.stack([self.positions[:, 0] + c * offsets[:, 0] - s * offsets[:, 1],
                                  self.positions[:, 1] + s * offsets[:, 0] + c * offsets[:, 1]], axis=1)
-        self.rows = {actor_id: row for row, actor_id in enumerate(self.ids.tolist())}
 
     @staticmethod
     def _box(actor: Any) -> tuple | None:

@@ -359,7 +359,7 @@ class Simulation:
             raise RuntimeError(f"apply_vehicle_controls: actor {strays[0]} is no vehicle")
         present = [k for k, actor in enumerate(actors) if actor is not None]
         if present:
-            apply_control_rows([actors[k] for k in present], rows[present])
+            apply_control_rows([actors[k] for k in present], rows[present], self.vehicles.data)
 
     def actor_locations(self, actor_ids: Iterable[int]) -> np.ndarray:
         """(N, 3) x, y, z of the actors ``actor_ids`` as ``get_location`` gives them (32-bit floats; zeros for one that

@@ -344,9 +344,9 @@ class Vehicle(Actor, carla.Vehicle):
         return light.get_state() if light is not None else carla.TrafficLightState.Green
 
 
-def apply_control_rows(vehicles: list[Vehicle], rows: np.ndarray) -> None:
+def apply_control_rows(vehicles: list[Vehicle], rows: np.ndarray, table: np.ndarray) -> None:
     """``Vehicle.apply_control`` of each of ``vehicles`` with ``carla.VehicleControl(throttle, steer, brake)`` from
-    its row of ``rows`` (N, 3), the other fields at their defaults, written into the dynamics table at once (many
+    its row of ``rows`` (N, 3), the other fields at their defaults, written into the dynamics ``table`` at once (many
     heroes' controls a tick). The same values (``carla.VehicleControl`` holds 32-bit floats), the same clamping, the
     same ``ValueError`` for a value that is not a number, and each vehicle stops following an Ackermann control; a
     destroyed vehicle's control goes nowhere, as its own call's."""
@@ -363,4 +363,4 @@ def apply_control_rows(vehicles: list[Vehicle], rows: np.ndarray) -> None:
         return
     values = np.zeros((int(alive.sum()), _CONTROL.stop - _CONTROL.start))
     values[:, :3] = np.minimum(np.maximum(rows[alive], _CONTROL_LOW), _CONTROL_HIGH)
-    vehicles[0]._sim.vehicles.data[slots[alive], _CONTROL] = values
+    table[slots[alive], _CONTROL] = values
