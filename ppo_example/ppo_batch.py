@@ -20,14 +20,14 @@ import numpy as np
 
 from rllib_integration.batch_experiment import BatchExperiment, BatchOutcome
 from rllib_integration.evaluation.infractions import KINDS, SHORT_NAMES
-from rllib_integration.hero_batch import RED_LIGHT, X, Y, YAW, read_kinematics, speeds
+from rllib_integration.hero_batch import RED_LIGHT, VX, VY, X, Y, YAW, read_kinematics, speeds
 from rllib_integration.routes.planner import RoadOption
 from rllib_integration.sensors.virtual_lidar import VirtualLidar, lidar_batch
 from rllib_integration.tasks.route_batch import RouteFollowingBatch
 from rllib_integration.tasks.route_lights import LIGHT_HORIZON, RouteLights, no_light
 from rllib_integration.tasks.route_obstacles import RouteObstacles, none_ahead, obstacle_features
 from rllib_integration.tasks.route_steering import RouteSteering
-from rllib_integration.tasks.speed_control import SpeedController, forward_speed
+from rllib_integration.tasks.speed_control import SpeedController, speed_along
 
 from .ppo_experiment import (COMMAND_LOOKAHEAD, COMMANDS, LIDAR, ROUTE_LOOKAHEAD, ROUTE_SCALE, SPEED_SCALE, STATE,
                              RouteExperiment)
@@ -74,6 +74,7 @@ class RouteExperimentBatch(BatchExperiment):
         self.speed_controllers = [SpeedController(dt=self.task.timestep) for _ in range(count)]
         self.route_steering: list[RouteSteering | None] = [None] * count
         self.route_steer = np.zeros(count)  # the route controller's steer for the last observed state
+        self.forward_speeds = np.zeros(count)  # m/s along the heading, in the last observed state (the next control's)
         self.route_lights: list[RouteLights | None] = [None] * count
         self.route_obstacles: list[RouteObstacles | None] = [None] * count
         self.lidar_range = float(first.sensor.get("range", 40.0))
@@ -143,7 +144,7 @@ class RouteExperimentBatch(BatchExperiment):
         controls[:, 1] = steer
         for row, (k, c) in enumerate(zip(indices.tolist(), command.tolist())):
             controls[row, 0], controls[row, 2] = self.speed_controllers[k].control((c + 1.0) / 2.0 * self.max_speed,
-                                                                                   forward_speed(self.agents[k].hero))
+                                                                                   float(self.forward_speeds[k]))
         return controls
 
     def observe(self, indices: np.ndarray, frame: int, sensor_data: Sequence[dict[str, Any]]) -> tuple[Any, list]:
@@ -176,16 +177,22 @@ class RouteExperimentBatch(BatchExperiment):
     def _observations(self, indices: np.ndarray, rows: np.ndarray, frame: int) -> np.ndarray:
         """``RouteExperiment.get_observation`` of heroes ``indices`` (kinematics ``rows``) at ``frame``."""
         count = len(indices)
+        speed = speeds(rows)
+        # the hero's state this frame, as the next control and the route controller read it through the carla API
+        values = rows[:, [X, Y, YAW, VX, VY]].tolist()
+        if self.control_kind != "throttle":
+            self.forward_speeds[indices] = [speed_along(vx, vy, yaw) for _, _, yaw, vx, vy in values]
         if self.steer_kind != "policy":
-            for k in indices.tolist():
+            for k, (x, y, yaw, _, _), v in zip(indices.tolist(), values, speed.tolist()):
                 agent = self.agents[k]
                 if self.route_steering[k] is None:
                     self.route_steering[k] = RouteSteering(agent.hero)
-                self.route_steer[k] = self.route_steering[k].steer(agent.hero, agent.route_progress)
+                self.route_steer[k] = self.route_steering[k].steer_at(x, y, yaw, v, agent.route_progress) \
+                    if agent.route_progress is not None else 0.0
         lidars = [self.lidars[k] for k in indices]
         rays = lidar_batch(lidars[0].world).measure_many(lidars, frame).reshape(count, -1) / self.lidar_range
         state = np.zeros((count, len(STATE)), dtype=np.float32)
-        state[:, 0] = speeds(rows) / SPEED_SCALE
+        state[:, 0] = speed / SPEED_SCALE
         if self.state_last_action:
             state[:, 1:3] = self.last_actions[indices]
         state[:, 3] = rows[:, RED_LIGHT]

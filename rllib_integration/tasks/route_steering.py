@@ -49,11 +49,16 @@ class RouteSteering:
         if progress is None:
             return 0.0
         transform, speed = hero.get_transform(), hero.get_velocity().length()
-        yaw = math.radians(transform.rotation.yaw)
+        return self.steer_at(transform.location.x, transform.location.y, transform.rotation.yaw, speed, progress)
+
+    def steer_at(self, x: float, y: float, yaw_degrees: float, speed: float, progress: Any) -> float:
+        """:meth:`steer` of the hero at (x, y) heading ``yaw_degrees`` at ``speed`` m/s (many heroes' kinematics read
+        as arrays, :mod:`..hero_batch`: the same values as its getters give)."""
+        yaw = math.radians(yaw_degrees)
         fx, fy = math.cos(yaw), math.sin(yaw)
         target = progress.points[progress.index_after(progress.index, REACH_BASE + REACH_PER_SPEED * speed)]
-        tx = float(target[0]) - (transform.location.x + self.reference * fx)
-        ty = float(target[1]) - (transform.location.y + self.reference * fy)
+        tx = float(target[0]) - (x + self.reference * fx)
+        ty = float(target[1]) - (y + self.reference * fy)
         along, lateral = tx * fx + ty * fy, -tx * fy + ty * fx
         alpha = math.atan2(lateral, max(along, 0.1))
         kappa = 2.0 * math.sin(alpha) / max(math.hypot(tx, ty), 1.0)

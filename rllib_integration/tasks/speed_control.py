@@ -53,13 +53,19 @@ class SpeedController:
 
 
 def _along_heading(actor: Any, vector: Any) -> float:
-    yaw = math.radians(actor.get_transform().rotation.yaw)
-    return vector.x * math.cos(yaw) + vector.y * math.sin(yaw)
+    return speed_along(vector.x, vector.y, actor.get_transform().rotation.yaw)
 
 
 def forward_speed(actor: Any) -> float:
     """The actor's speed along its heading (m/s), signed."""
     return _along_heading(actor, actor.get_velocity())
+
+
+def speed_along(vx: float, vy: float, yaw_degrees: float) -> float:
+    """The speed along a heading of ``yaw_degrees`` of a motion (vx, vy) m/s, signed (:func:`forward_speed` from
+    many heroes' kinematics read as arrays)."""
+    yaw = math.radians(yaw_degrees)
+    return vx * math.cos(yaw) + vy * math.sin(yaw)
 
 
 def forward_motion(actor: Any) -> tuple[float, float]:
