@@ -178,12 +178,10 @@ class RouteExperimentBatch(BatchExperiment):
         """``RouteExperiment.get_observation`` of heroes ``indices`` (kinematics ``rows``) at ``frame``."""
         count = len(indices)
         speed = speeds(rows)
-        # the hero's state this frame, as the next control and the route controller read it through the carla API
-        values = rows[:, [X, Y, YAW, VX, VY]].tolist()
-        if self.control_kind != "throttle":
-            self.forward_speeds[indices] = [speed_along(vx, vy, yaw) for _, _, yaw, vx, vy in values]
+        if self.control_kind != "throttle":  # the speed the next control's controller reads through the carla API
+            self.forward_speeds[indices] = [speed_along(vx, vy, yaw) for yaw, vx, vy in rows[:, [YAW, VX, VY]].tolist()]
         if self.steer_kind != "policy":
-            for k, (x, y, yaw, _, _), v in zip(indices.tolist(), values, speed.tolist()):
+            for k, (x, y, yaw), v in zip(indices.tolist(), rows[:, [X, Y, YAW]].tolist(), speed.tolist()):
                 agent = self.agents[k]
                 if self.route_steering[k] is None:
                     self.route_steering[k] = RouteSteering(agent.hero)

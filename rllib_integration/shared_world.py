@@ -159,14 +159,15 @@ class SharedWorld:
         respawn = np.asarray(list(respawn), dtype=np.int64)
         acting_agents = [self.agents[k] for k in acting]
         controls = self.batch.controls(acting, actions) if len(acting) else []
-        rows = (acting_agents, controls) if isinstance(controls, np.ndarray) else None  # throttle, steer, brake
+        rows = None
+        if isinstance(controls, np.ndarray):  # throttle, steer and brake a row, applied in one call
+            rows, controls = (acting_agents, controls), [None] * len(acting)
         with self.core.recovering(self.agents):
             for index in respawn:
                 self.agents[index].release_hero()  # the ended hero and its sensors
                 self._equip(index, self._place(index, rng, make_room=False))
-            sensor_data = self.core.tick_heroes(
-                list(zip(acting_agents, [None] * len(acting) if rows is not None else controls))
-                + [(self.agents[index], None) for index in respawn], control_rows=rows)
+            sensor_data = self.core.tick_heroes(list(zip(acting_agents, controls))
+                                                + [(self.agents[index], None) for index in respawn], control_rows=rows)
         outcome = self.batch.step(acting, self.core.frame, sensor_data[:len(acting)]) if len(acting) else None
         observations, infos = self._first_observations(respawn, sensor_data[len(acting):]) if len(respawn) \
             else (None, [])
