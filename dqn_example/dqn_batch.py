@@ -20,8 +20,8 @@ from __future__ import annotations
 import math
 from typing import Any, Sequence
 
+import cv2
 import numpy as np
-from numba import njit
 
 from rllib_integration.batch_experiment import BatchExperiment, BatchOutcome
 from rllib_integration.hero_batch import X, Y, Z, read_kinematics, speeds
@@ -37,22 +37,19 @@ CONTROLS = np.array(ACTIONS, dtype=np.float32)
 ON_LANE = ("on_lane", "junction")
 
 
-@njit(cache=True)
-def push_frames(stacks: np.ndarray, rows: np.ndarray, pictures: np.ndarray, first: bool, out: np.ndarray) -> None:
-    """Push ``pictures[r]`` onto the frame stack ``stacks[rows[r]]`` (pictures joined on the channel axis, oldest
-    first; a ``first`` picture fills the whole stack) and copy the stacks into ``out[r]``: what
-    ``np.concatenate(history, axis=2)`` gives hero by hero, without NumPy's slow copies of a few bytes a pixel."""
-    width, depth = pictures.shape[3], stacks.shape[3]
-    for r in range(rows.shape[0]):
-        stack = stacks[rows[r]]
-        for i in range(stack.shape[0]):
-            for j in range(stack.shape[1]):
-                for c in range(depth - width):
-                    stack[i, j, c] = pictures[r, i, j, c % width] if first else stack[i, j, c + width]
-                for c in range(width):
-                    stack[i, j, depth - width + c] = pictures[r, i, j, c]
-                for c in range(depth):
-                    out[r, i, j, c] = stack[i, j, c]
+def push_frames(history: np.ndarray, rows: np.ndarray, pictures: np.ndarray, first: bool, out: np.ndarray) -> None:
+    """Push ``pictures[r]`` onto the frame history ``history[rows[r]]`` (framestack, size, size, channels), oldest
+    first (a ``first`` picture fills the whole history), and write the history joined on the channel axis into
+    ``out[r]``: what ``np.concatenate(history, axis=2)`` gives hero by hero. (``cv2.merge`` interleaves the channels
+    three times as fast as NumPy's or numba's copies of a few bytes a pixel, measured.)"""
+    for row, k in enumerate(rows.tolist()):
+        frames = history[k]
+        if first:
+            frames[:] = pictures[row]
+        else:
+            frames[:-1] = frames[1:]
+            frames[-1] = pictures[row]
+        cv2.merge(list(frames), out[row])
 
 
 class DQNExperimentBatch(BatchExperiment):
@@ -83,7 +80,7 @@ class DQNExperimentBatch(BatchExperiment):
         self.renderers: list[BirdviewRenderer | None] = [None] * count
         self._lights: tuple[Any, list] = (None, [])  # (world, its traffic lights): the renderers draw them
         self.route_lights: list[RouteLights | None] = [None] * count
-        self.frames = np.zeros((count, first.size, first.size, self.channels * self.framestack), dtype=np.uint8)
+        self.frames = np.zeros((count, self.framestack, first.size, first.size, self.channels), dtype=np.uint8)
         self.controls_now = np.zeros((count, 3), dtype=np.float32)  # each hero's last (throttle, steer, brake)
         self.time_idle = np.zeros(count, dtype=np.int64)
         self.time_episode = np.zeros(count, dtype=np.int64)
@@ -186,7 +183,8 @@ class DQNExperimentBatch(BatchExperiment):
         """``DQNExperiment.get_observation`` of heroes ``indices`` (kinematics ``rows``) at ``frame``: the
         observations and their facts (collisions and lane invasions this frame, a column each)."""
         pictures = np.stack(render_many([self.renderers[k] for k in indices.tolist()], frame))
-        images = np.empty((len(indices), *self.frames.shape[1:]), dtype=np.uint8)
+        images = np.empty((len(indices), self.frames.shape[2], self.frames.shape[3], self.framestack * self.channels),
+                          dtype=np.uint8)
         push_frames(self.frames, indices, pictures, first, images)
         facts = {name: np.array([len(data.get(sensor, (0, []))[1]) for data in sensor_data], dtype=np.int64)
                  for name, sensor in (("collisions", "collision"), ("lane_invasions", "lane_invasion"))}

@@ -17,7 +17,8 @@ from __future__ import annotations
 import enum
 import functools
 import math
-from dataclasses import dataclass, field
+import weakref
+from dataclasses import dataclass
 
 import carla
 import networkx
@@ -50,15 +51,18 @@ class _Segment:
     exit: int
     waypoints: list[carla.Waypoint]
     option: RoadOption
-    points: np.ndarray = field(init=False)  # (n, 2) planar locations of the waypoints
-
-    def __post_init__(self) -> None:
-        self.points = np.array([_xyz(w)[:2] for w in self.waypoints], dtype=np.float64).reshape(-1, 2)
+    points: np.ndarray  # (n, 2) planar locations of the waypoints
 
 
 def _xyz(waypoint: carla.Waypoint) -> tuple[float, float, float]:
     loc = waypoint.transform.location
     return loc.x, loc.y, loc.z
+
+
+def _pose(waypoint: carla.Waypoint) -> tuple[float, float, float, float]:
+    transform = waypoint.transform
+    loc = transform.location
+    return loc.x, loc.y, loc.z, transform.rotation.yaw
 
 
 def _heading(a: carla.Waypoint, b: carla.Waypoint) -> float:
@@ -89,7 +93,10 @@ class RoutePlanner:
         self.graph = networkx.DiGraph()
         self._nodes: dict[tuple[float, float, float], int] = {}
         self._segments: dict[tuple[int, int, int], _Segment] = {}  # (road, section, lane) -> segment
+        #: x, y, z and yaw of each waypoint the planner holds, by the waypoint's id (held: the id stays its own)
+        self._poses: dict[int, tuple[float, float, float, float]] = {}
         self._build()
+        _PLANNERS_ALIVE.add(self)
 
     # -- the graph ----------------------------------------------------------------------------
     @functools.cached_property
@@ -118,7 +125,10 @@ class RoutePlanner:
                 waypoints.append(waypoint)
             waypoints.append(exit_)
             option = turn_option(waypoints) if entry.is_junction else RoadOption.LANEFOLLOW
-            segment = _Segment(self._node(entry), self._node(exit_), waypoints, option)
+            poses = [_pose(w) for w in waypoints]
+            self._poses.update(zip(map(id, waypoints), poses))
+            xy = np.array([pose[:2] for pose in poses], dtype=np.float64).reshape(-1, 2)
+            segment = _Segment(self._node(entry), self._node(exit_), waypoints, option, xy)
             self._segments[(entry.road_id, entry.section_id, entry.lane_id)] = segment
             length = (len(waypoints) - 1) * self.resolution
             self.graph.add_edge(segment.entry, segment.exit, length=max(length, 0.1),
@@ -155,7 +165,7 @@ class RoutePlanner:
                 path += [(w, RoadOption.LANEFOLLOW) for w in target.waypoints[landing + 1:]]
                 cost = (index + len(target.waypoints) - landing) * self.resolution + LANE_CHANGE_COST
                 if not self.graph.has_edge(segment.entry, target.exit):
-                    xy = np.array([_xyz(w)[:2] for w, _ in path], dtype=np.float64).reshape(-1, 2)
+                    xy = route_poses(path)[:, :2]
                     self.graph.add_edge(segment.entry, target.exit, length=cost, path=path, xy=xy)
                 done.add(right)
 
@@ -209,10 +219,11 @@ class RoutePlanner:
             return math.dist(locations[a][:2], locations[b][:2])
 
         nodes = None
+        goal_xyz = _xyz(goal)
         try:  # arriving at the goal's lane by a lane change counts when the change lands before the goal
             nodes = networkx.astar_path(self.graph, source, last.exit, heuristic=distance, weight="length")
             landing = self.graph.edges[nodes[-2], nodes[-1]]["path"] if len(nodes) > 1 else []
-            if not any(w.transform.location.distance(goal.transform.location) < self.resolution for w, _ in landing):
+            if not np.any(location_distances(route_poses(landing)[:, :3], np.array(goal_xyz)) < self.resolution):
                 nodes = None
         except networkx.NetworkXNoPath:
             pass
@@ -235,13 +246,15 @@ class RoutePlanner:
         sx, sy, _ = _xyz(start)
         near_start = xy[:min(len(route), len(first.waypoints) + 2)]
         head = int(np.argmin((near_start[:, 0] - sx) ** 2 + (near_start[:, 1] - sy) ** 2))
-        gx, gy, _ = _xyz(goal)
+        gx, gy, _ = goal_xyz
         tail_from = max(len(route) - len(last.waypoints) - 2, head)
         near_goal = xy[tail_from:]
         tail = tail_from + int(np.argmin((near_goal[:, 0] - gx) ** 2 + (near_goal[:, 1] - gy) ** 2))
         return route[head:tail + 1]
 
 
+#: Every planner alive, whose waypoints' poses :func:`route_poses` reads from its table.
+_PLANNERS_ALIVE: "weakref.WeakSet[RoutePlanner]" = weakref.WeakSet()
 #: The planners of the last maps asked for (:func:`shared_planner`).
 _PLANNERS: IdentityCache[RoutePlanner] = IdentityCache(4)
 
@@ -252,6 +265,32 @@ def shared_planner(town_map: carla.Map) -> RoutePlanner:
     return _PLANNERS.get(town_map, RoutePlanner)
 
 
+def route_poses(route: list[tuple[carla.Waypoint, RoadOption]]) -> np.ndarray:
+    """(N, 4): x, y, z and yaw (degrees) of a route's waypoints, the values their transforms give. A planner's
+    routes are its own waypoints, whose poses it read once (a lookup instead of a transform built by libcarla
+    each time: a route is read several times while it is drawn, and a transform costs about 1 µs); any other
+    waypoint is read."""
+    if not route:
+        return np.zeros((0, 4))
+    first = id(route[0][0])
+    table = next((planner._poses for planner in _PLANNERS_ALIVE if first in planner._poses), {})
+    return np.array([table.get(id(w)) or _pose(w) for w, _ in route], dtype=np.float64)
+
+
+def location_distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``carla.Location.distance`` between the points ``a`` and ``b`` ((..., 3), broadcast), computed as libcarla
+    computes it (32-bit floats), so that lengths summed from it are the same to the last bit."""
+    d = b.astype(np.float32) - a.astype(np.float32)
+    return np.sqrt((d[..., 0] * d[..., 0] + d[..., 1] * d[..., 1]) + d[..., 2] * d[..., 2]).astype(np.float64)
+
+
+def step_lengths(route: list[tuple[carla.Waypoint, RoadOption]]) -> np.ndarray:
+    """(N - 1,): the distance from each route point to the next (:func:`location_distances`)."""
+    points = route_poses(route)[:, :3]
+    return location_distances(points[:-1], points[1:])
+
+
 def route_length(route: list[tuple[carla.Waypoint, RoadOption]]) -> float:
-    """Length of a traced route in metres (along its points)."""
-    return sum(a.transform.location.distance(b.transform.location) for (a, _), (b, _) in zip(route[:-1], route[1:]))
+    """Length of a traced route in metres (along its points, summed one after the other)."""
+    steps = step_lengths(route)
+    return float(np.cumsum(steps)[-1]) if len(steps) else 0.0

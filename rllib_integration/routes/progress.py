@@ -15,7 +15,7 @@ import carla
 import numpy as np
 from numba import njit
 
-from .planner import RoadOption
+from .planner import RoadOption, route_poses
 
 Route = list[tuple[carla.Waypoint, RoadOption]]
 
@@ -30,9 +30,9 @@ class RouteProgress:
         if len(route) < 2:
             raise ValueError("a route needs at least two waypoints")
         self.route = route
-        self.points = np.array([[w.transform.location.x, w.transform.location.y, w.transform.location.z]
-                                for w, _ in route])
-        yaws = np.radians([w.transform.rotation.yaw for w, _ in route])
+        poses = route_poses(route)
+        self.points = np.ascontiguousarray(poses[:, :3])
+        yaws = np.radians(poses[:, 3])
         self.forward = np.stack([np.cos(yaws), np.sin(yaws)], axis=1)
         steps = np.linalg.norm(np.diff(self.points, axis=0), axis=1)
         self.cumulative = np.concatenate([[0.0], np.cumsum(steps)])

@@ -14,8 +14,9 @@ import math
 import random
 
 import carla
+import numpy as np
 
-from .planner import RoadOption, RoutePlanner, route_length
+from .planner import RoadOption, RoutePlanner, route_length, route_poses, step_lengths
 from .route_files import RouteSpec
 
 SPARSE_STEP = 25.0  # metres between the kept waypoints of a generated route
@@ -43,29 +44,27 @@ def dense_route(planner: RoutePlanner, spec: RouteSpec) -> Route:
 
 def has_u_turn(route: Route, window: float = 15.0) -> bool:
     """Whether the heading turns by more than 150 degrees within ``window`` metres."""
-    step = max(1, int(round(window / max(route_length(route[:2]), 0.1)))) if len(route) > 1 else 1
-    for i in range(0, len(route) - step):
-        a = route[i][0].transform.rotation.yaw
-        b = route[i + step][0].transform.rotation.yaw
-        if abs((b - a + 180.0) % 360.0 - 180.0) > math.degrees(U_TURN):
-            return True
-    return False
+    if len(route) < 2:
+        return False
+    step = max(1, int(round(window / max(route_length(route[:2]), 0.1))))
+    yaws = route_poses(route)[:, 3]
+    turns = np.abs((yaws[step:] - yaws[:-step] + 180.0) % 360.0 - 180.0)
+    return bool(np.any(turns > math.degrees(U_TURN)))
 
 
 def sparse_points(route: Route, step: float = SPARSE_STEP) -> tuple[list[carla.Location], list[float]]:
     """Waypoints every ``step`` metres along a dense route (and its ends), with their yaws; never in
     a junction or a lane change, where a point could snap to another lane."""
-    points, yaws, travelled, last = [], [], 0.0, None
-    for index, (waypoint, option) in enumerate(route):
-        loc = waypoint.transform.location
-        if last is not None:
-            travelled += loc.distance(last)
-        last = loc
-        clear = not waypoint.is_junction and option == RoadOption.LANEFOLLOW and \
-            all(o == RoadOption.LANEFOLLOW for _, o in route[index + 1:index + 4])
-        if index == 0 or index == len(route) - 1 or travelled >= step and clear:
-            points.append(carla.Location(loc.x, loc.y, loc.z))
-            yaws.append(waypoint.transform.rotation.yaw)
+    poses, steps = route_poses(route).tolist(), [0.0] + step_lengths(route).tolist()
+    following = [option == RoadOption.LANEFOLLOW for _, option in route]
+    points, yaws, travelled = [], [], 0.0
+    for index, (waypoint, _) in enumerate(route):
+        travelled += steps[index]
+        if index == 0 or index == len(route) - 1 or travelled >= step and following[index] and \
+                all(following[index + 1:index + 4]) and not waypoint.is_junction:
+            x, y, z, yaw = poses[index]
+            points.append(carla.Location(x, y, z))
+            yaws.append(yaw)
             travelled = 0.0
     return points, yaws
 
@@ -126,8 +125,8 @@ def _wander(planner: RoutePlanner, rng: random.Random, spots: list[carla.Locatio
 
 def _cut(route: Route, length: float) -> Route:
     travelled = 0.0
-    for i in range(1, len(route)):
-        travelled += route[i][0].transform.location.distance(route[i - 1][0].transform.location)
+    for i, metres in enumerate(step_lengths(route).tolist(), start=1):
+        travelled += metres
         if travelled >= length:
             return route[:i + 1]
     return route
