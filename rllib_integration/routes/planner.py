@@ -127,12 +127,12 @@ class RoutePlanner:
             option = turn_option(waypoints) if entry.is_junction else RoadOption.LANEFOLLOW
             poses = [_pose(w) for w in waypoints]
             self._poses.update(zip(map(id, waypoints), poses))
-            xy = np.array([pose[:2] for pose in poses], dtype=np.float64).reshape(-1, 2)
-            segment = _Segment(self._node(entry), self._node(exit_), waypoints, option, xy)
+            xyz = np.array([pose[:3] for pose in poses], dtype=np.float64).reshape(-1, 3)
+            segment = _Segment(self._node(entry), self._node(exit_), waypoints, option, xyz[:, :2])
             self._segments[(entry.road_id, entry.section_id, entry.lane_id)] = segment
             length = (len(waypoints) - 1) * self.resolution
             self.graph.add_edge(segment.entry, segment.exit, length=max(length, 0.1),
-                                path=[(w, option) for w in waypoints], xy=segment.points)
+                                path=[(w, option) for w in waypoints], xyz=xyz)
         for segment in list(self._segments.values()):
             if segment.option == RoadOption.LANEFOLLOW:
                 self._add_lane_changes(segment)
@@ -165,8 +165,8 @@ class RoutePlanner:
                 path += [(w, RoadOption.LANEFOLLOW) for w in target.waypoints[landing + 1:]]
                 cost = (index + len(target.waypoints) - landing) * self.resolution + LANE_CHANGE_COST
                 if not self.graph.has_edge(segment.entry, target.exit):
-                    xy = route_poses(path)[:, :2]
-                    self.graph.add_edge(segment.entry, target.exit, length=cost, path=path, xy=xy)
+                    xyz = route_poses(path)[:, :3]
+                    self.graph.add_edge(segment.entry, target.exit, length=cost, path=path, xyz=xyz)
                 done.add(right)
 
     @staticmethod
@@ -222,8 +222,8 @@ class RoutePlanner:
         goal_xyz = _xyz(goal)
         try:  # arriving at the goal's lane by a lane change counts when the change lands before the goal
             nodes = networkx.astar_path(self.graph, source, last.exit, heuristic=distance, weight="length")
-            landing = self.graph.edges[nodes[-2], nodes[-1]]["path"] if len(nodes) > 1 else []
-            if not np.any(location_distances(route_poses(landing)[:, :3], np.array(goal_xyz)) < self.resolution):
+            landing = self.graph.edges[nodes[-2], nodes[-1]]["xyz"] if len(nodes) > 1 else np.zeros((0, 3))
+            if not np.any(location_distances(landing, np.array(goal_xyz)) < self.resolution):
                 nodes = None
         except networkx.NetworkXNoPath:
             pass
@@ -240,7 +240,7 @@ class RoutePlanner:
         for a, b in zip(nodes[:-1], nodes[1:]):
             edge = self.graph.edges[a, b]
             route.extend(edge["path"] if not route else edge["path"][1:])
-            pieces.append(edge["xy"] if not pieces else edge["xy"][1:])
+            pieces.append(edge["xyz"][:, :2] if not pieces else edge["xyz"][1:, :2])
         xy = np.concatenate(pieces)
         # cut to the origin and destination: the first point nearest the start, the first nearest the goal past it
         sx, sy, _ = _xyz(start)
@@ -284,13 +284,12 @@ def location_distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.sqrt((d[..., 0] * d[..., 0] + d[..., 1] * d[..., 1]) + d[..., 2] * d[..., 2]).astype(np.float64)
 
 
-def step_lengths(route: list[tuple[carla.Waypoint, RoadOption]]) -> np.ndarray:
-    """(N - 1,): the distance from each route point to the next (:func:`location_distances`)."""
-    points = route_poses(route)[:, :3]
+def step_lengths(points: np.ndarray) -> np.ndarray:
+    """(N - 1,): the distance from each of ``points`` (N, 3) to the next (:func:`location_distances`)."""
     return location_distances(points[:-1], points[1:])
 
 
 def route_length(route: list[tuple[carla.Waypoint, RoadOption]]) -> float:
     """Length of a traced route in metres (along its points, summed one after the other)."""
-    steps = step_lengths(route)
+    steps = step_lengths(route_poses(route)[:, :3])
     return float(np.cumsum(steps)[-1]) if len(steps) else 0.0

@@ -55,7 +55,9 @@ def has_u_turn(route: Route, window: float = 15.0) -> bool:
 def sparse_points(route: Route, step: float = SPARSE_STEP) -> tuple[list[carla.Location], list[float]]:
     """Waypoints every ``step`` metres along a dense route (and its ends), with their yaws; never in
     a junction or a lane change, where a point could snap to another lane."""
-    poses, steps = route_poses(route).tolist(), [0.0] + step_lengths(route).tolist()
+    poses = route_poses(route)
+    steps = [0.0] + step_lengths(poses[:, :3]).tolist()
+    poses = poses.tolist()
     following = [option == RoadOption.LANEFOLLOW for _, option in route]
     points, yaws, travelled = [], [], 0.0
     for index, (waypoint, _) in enumerate(route):
@@ -125,7 +127,7 @@ def _wander(planner: RoutePlanner, rng: random.Random, spots: list[carla.Locatio
 
 def _cut(route: Route, length: float) -> Route:
     travelled = 0.0
-    for i, metres in enumerate(step_lengths(route).tolist(), start=1):
+    for i, metres in enumerate(step_lengths(route_poses(route)[:, :3]).tolist(), start=1):
         travelled += metres
         if travelled >= length:
             return route[:i + 1]
