@@ -95,6 +95,7 @@ class RoutePlanner:
         self._segments: dict[tuple[int, int, int], _Segment] = {}  # (road, section, lane) -> segment
         #: x, y, z and yaw of each waypoint the planner holds, by the waypoint's id (held: the id stays its own)
         self._poses: dict[int, tuple[float, float, float, float]] = {}
+        self._snapped: tuple[tuple[float, float, float] | None, carla.Waypoint | None] = (None, None)
         self._build()
         _PLANNERS_ALIVE.add(self)
 
@@ -189,8 +190,7 @@ class RoutePlanner:
         """The shortest route from ``origin`` to ``destination`` (each snapped to the nearest driving
         lane) as (waypoint, road option) every ``resolution`` metres. Raises ``ValueError`` if the
         destination cannot be reached from the origin."""
-        start = self.map.get_waypoint(origin, project_to_road=True, lane_type=carla.LaneType.Driving)
-        goal = self.map.get_waypoint(destination, project_to_road=True, lane_type=carla.LaneType.Driving)
+        start, goal = self._snap(origin), self._snap(destination)
         first, last = self._segment_of(start), self._segment_of(goal)
         begin = self._closest(first, start)
         finish = self._closest(last, goal)
@@ -203,6 +203,15 @@ class RoutePlanner:
             # the path changed lanes before reaching the origin: keep the origin's lane to its end first
             route = self._assemble(first.exit, first, last, start, goal, True)
         return route
+
+    def _snap(self, location: carla.Location) -> carla.Waypoint:
+        """The driving lane's waypoint nearest ``location`` (the last one kept: a route through many points traces
+        from each point to the next, so each point is snapped once)."""
+        key = (location.x, location.y, location.z)
+        if self._snapped[0] != key:
+            waypoint = self.map.get_waypoint(location, project_to_road=True, lane_type=carla.LaneType.Driving)
+            self._snapped = (key, waypoint)
+        return self._snapped[1]
 
     @functools.cached_property
     def _locations(self) -> dict[int, tuple[float, float, float]]:

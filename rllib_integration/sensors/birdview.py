@@ -191,8 +191,9 @@ class BirdviewRenderer:
 
     def warp(self, views: np.ndarray) -> list[np.ndarray]:
         """The map layer seen through each of ``views`` (H, 2, 3): the labels (nearest), or, for a coarse picture,
-        the averaged colours or coverages (bilinear, four channels). (One ``cv2.warpAffine`` a hero: a single ``cv2.remap`` for
-        all of them measured as fast for 64 px pictures and a third slower for 192 px, its maps built in NumPy.)"""
+        the averaged colours or coverages (bilinear, four channels). (One ``cv2.warpAffine`` a hero: a single
+        ``cv2.remap`` for all of them measured as fast for 64 px pictures and a third slower for 192 px, its maps
+        built in NumPy.)"""
         layer, size = self.layer, self.size
         if self._averaged is None:
             scale = 1.0 / layer.pixels_per_meter
