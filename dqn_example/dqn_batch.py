@@ -24,7 +24,7 @@ import cv2
 import numpy as np
 
 from rllib_integration.batch_experiment import BatchExperiment, BatchOutcome
-from rllib_integration.hero_batch import X, Y, Z, read_kinematics, speeds
+from rllib_integration.hero_batch import X, Y, YAW, Z, read_kinematics, speeds
 from rllib_integration.sensors.birdview import BirdviewRenderer, configured_renderer, render_many
 from rllib_integration.tasks.route_batch import RouteFollowingBatch
 from rllib_integration.tasks.route_lights import RouteLights, no_light
@@ -182,7 +182,7 @@ class DQNExperimentBatch(BatchExperiment):
                       first: bool) -> tuple[Any, dict[str, np.ndarray]]:
         """``DQNExperiment.get_observation`` of heroes ``indices`` (kinematics ``rows``) at ``frame``: the
         observations and their facts (collisions and lane invasions this frame, a column each)."""
-        pictures = np.stack(render_many([self.renderers[k] for k in indices.tolist()], frame))
+        pictures = np.stack(render_many([self.renderers[k] for k in indices.tolist()], frame, rows[:, X:YAW + 1]))
         images = np.empty((len(indices), self.frames.shape[2], self.frames.shape[3], self.framestack * self.channels),
                           dtype=np.uint8)
         push_frames(self.frames, indices, pictures, first, images)

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import carla
 import networkx
 import numpy as np
+from numba import njit
 
 from ..common.identity_cache import IdentityCache
 from ..common.lane_geometry import DrivableLanes
@@ -68,6 +69,18 @@ def _pose(waypoint: carla.Waypoint) -> tuple[float, float, float, float]:
 def _heading(a: carla.Waypoint, b: carla.Waypoint) -> float:
     (ax, ay, _), (bx, by, _) = _xyz(a), _xyz(b)
     return math.atan2(by - ay, bx - ax)
+
+
+@njit(cache=True)
+def nearest_point(points: np.ndarray, x: float, y: float) -> int:
+    """Index of the first of ``points`` (N >= 1, 2) nearest (x, y) (``np.argmin`` of the squared distances)."""
+    best, index = np.inf, 0
+    for k in range(points.shape[0]):
+        dx, dy = points[k, 0] - x, points[k, 1] - y
+        distance = dx * dx + dy * dy
+        if distance < best:
+            best, index = distance, k
+    return index
 
 
 def turn_option(waypoints: list[carla.Waypoint]) -> RoadOption:
@@ -173,10 +186,9 @@ class RoutePlanner:
     @staticmethod
     def _closest(segment: _Segment, waypoint: carla.Waypoint, ahead: float = 0.0) -> int:
         """Index of the waypoint of a segment closest to ``waypoint`` moved ``ahead`` metres on."""
-        x, y, _ = _xyz(waypoint)
-        yaw = math.radians(waypoint.transform.rotation.yaw)
-        target = np.array([x + ahead * math.cos(yaw), y + ahead * math.sin(yaw)])
-        return int(np.argmin(np.sum((segment.points - target) ** 2, axis=1)))
+        x, y, _, yaw = _pose(waypoint)
+        yaw = math.radians(yaw)
+        return nearest_point(segment.points, x + ahead * math.cos(yaw), y + ahead * math.sin(yaw))
 
     # -- routes -------------------------------------------------------------------------------
     def _segment_of(self, waypoint: carla.Waypoint) -> _Segment:
@@ -254,11 +266,11 @@ class RoutePlanner:
         # cut to the origin and destination: the first point nearest the start, the first nearest the goal past it
         sx, sy, _ = _xyz(start)
         near_start = xy[:min(len(route), len(first.waypoints) + 2)]
-        head = int(np.argmin((near_start[:, 0] - sx) ** 2 + (near_start[:, 1] - sy) ** 2))
+        head = nearest_point(near_start, sx, sy)
         gx, gy, _ = goal_xyz
         tail_from = max(len(route) - len(last.waypoints) - 2, head)
         near_goal = xy[tail_from:]
-        tail = tail_from + int(np.argmin((near_goal[:, 0] - gx) ** 2 + (near_goal[:, 1] - gy) ** 2))
+        tail = tail_from + nearest_point(near_goal, gx, gy)
         return route[head:tail + 1]
 
 

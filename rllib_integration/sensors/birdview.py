@@ -301,11 +301,14 @@ class BirdviewRenderer:
                             1, cv2.LINE_AA)
 
 
-def render_many(renderers: Sequence[BirdviewRenderer], frame: int | None = None) -> list[np.ndarray]:
+def render_many(renderers: Sequence[BirdviewRenderer], frame: int | None = None,
+                poses: np.ndarray | None = None) -> list[np.ndarray]:
     """What each renderer's :meth:`BirdviewRenderer.render` gives, for many heroes' renderers at once: those of
     one world and one configuration (equal :attr:`BirdviewRenderer.batch_key`) have their views computed together
     and the traffic lights and actors near each found in one pass (each light's state read once); the others are
-    rendered group by group the same way."""
+    rendered group by group the same way. ``poses`` (len(renderers), 4): each hero's x, y, z and yaw as its
+    ``get_transform`` gives them, where the caller has read them already (a batched experiment's kinematics);
+    otherwise each hero's transform is read."""
     frames: list[np.ndarray | None] = [None] * len(renderers)
     batches: dict[tuple, list[int]] = {}
     for index, renderer in enumerate(renderers):
@@ -313,12 +316,15 @@ def render_many(renderers: Sequence[BirdviewRenderer], frame: int | None = None)
     for indices in batches.values():
         members = [renderers[k] for k in indices]
         first = members[0]
-        transforms = [renderer.hero.get_transform() for renderer in members]
-        poses = np.array([(t.location.x, t.location.y, t.location.z, t.rotation.yaw) for t in transforms])
-        views = first.views(poses)
+        if poses is None:
+            transforms = [renderer.hero.get_transform() for renderer in members]
+            at = np.array([(t.location.x, t.location.y, t.location.z, t.rotation.yaw) for t in transforms])
+        else:
+            at = np.asarray(poses, dtype=np.float64)[indices]
+        views = first.views(at)
         backdrops = first.warp(views)
-        lights = first.light_discs(poses, views)
-        groups = first.actor_polygons([renderer.hero for renderer in members], poses, views, frame)
+        lights = first.light_discs(at, views)
+        groups = first.actor_polygons([renderer.hero for renderer in members], at, views, frame)
         routes = first.route_polylines(members, views)
         for k, renderer, view, backdrop, light, group, route in zip(indices, members, views, backdrops, lights, groups,
                                                                     routes):
