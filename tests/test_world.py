@@ -61,6 +61,11 @@ def test_blueprint_library_has_carla_ids_sizes_and_attributes(world):
     assert hero.get_attribute("role_name").as_str() == "hero"
     assert library.find("vehicle.lincoln.mkz_2017").get_attribute("role_name").as_str() == "autopilot", \
         "find() hands out copies"
+    first, second = (next(iter(library.filter("vehicle.tesla.model3"))) for _ in range(2))
+    first.set_attribute("role_name", "mine")
+    second.set_attribute("role_name", "theirs")
+    assert [b.get_attribute("role_name").as_str() for b in (first, second, library.find("vehicle.tesla.model3"))] \
+        == ["mine", "theirs", "autopilot"], "the blueprints a filter hands out are independent copies"
     color = hero.get_attribute("color")
     hero.set_attribute("color", color.recommended_values[-1])
     assert isinstance(hero.get_attribute("color").as_color(), carla.Color)

@@ -194,11 +194,14 @@ class ActorBlueprint:
         attribute = self._attributes[attribute_id]
         if not attribute.is_modifiable:
             raise IndexError(f"attribute '{attribute_id}' of '{self.id}' is not modifiable")
+        attribute = self._attributes[attribute_id] = attribute.copy()  # the copies it shares it with keep theirs
         attribute.set_value(value)
 
     def copy(self) -> "ActorBlueprint":
-        """An independent copy (a real server copies blueprints when they are fetched)."""
-        return ActorBlueprint(self.id, [a.copy() for a in self._attributes.values()], self.size, self.tags)
+        """An independent copy (a real server copies blueprints when they are fetched). It shares the attributes
+        until one is set (:meth:`set_attribute` sets a copy of it): copying a library of blueprints for a filter
+        copies no attribute."""
+        return ActorBlueprint(self.id, self._attributes.values(), self.size, self.tags)
 
     def attribute_values(self) -> dict[str, str]:
         """The ``actor.attributes`` dict an actor spawned from this blueprint carries."""
