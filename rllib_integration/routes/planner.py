@@ -109,8 +109,8 @@ class RoutePlanner:
         #: x, y, z and yaw of each waypoint the planner holds, by the waypoint's id (held: the id stays its own)
         self._poses: dict[int, tuple[float, float, float, float]] = {}
         self._snapped: tuple[tuple[float, float, float] | None, carla.Waypoint | None] = (None, None)
+        _PLANNERS_ALIVE.add(self)  # (its lane changes' paths are read from the table as the graph is built)
         self._build()
-        _PLANNERS_ALIVE.add(self)
 
     # -- the graph ----------------------------------------------------------------------------
     @functools.cached_property
