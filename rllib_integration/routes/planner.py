@@ -55,15 +55,14 @@ class _Segment:
     points: np.ndarray  # (n, 2) planar locations of the waypoints
 
 
-def _xyz(waypoint: carla.Waypoint) -> tuple[float, float, float]:
-    loc = waypoint.transform.location
-    return loc.x, loc.y, loc.z
-
-
 def _pose(waypoint: carla.Waypoint) -> tuple[float, float, float, float]:
     transform = waypoint.transform
     loc = transform.location
     return loc.x, loc.y, loc.z, transform.rotation.yaw
+
+
+def _xyz(waypoint: carla.Waypoint) -> tuple[float, float, float]:
+    return _pose(waypoint)[:3]
 
 
 def _heading(a: carla.Waypoint, b: carla.Waypoint) -> float:

@@ -16,7 +16,7 @@ import random
 import carla
 import numpy as np
 
-from .planner import RoadOption, RoutePlanner, route_length, route_poses, step_lengths
+from .planner import RoadOption, RoutePlanner, location_distances, route_length, route_poses, step_lengths
 from .route_files import RouteSpec
 
 SPARSE_STEP = 25.0  # metres between the kept waypoints of a generated route
@@ -46,8 +46,10 @@ def has_u_turn(route: Route, window: float = 15.0) -> bool:
     """Whether the heading turns by more than 150 degrees within ``window`` metres."""
     if len(route) < 2:
         return False
-    step = max(1, int(round(window / max(route_length(route[:2]), 0.1))))
-    yaws = route_poses(route)[:, 3]
+    poses = route_poses(route)
+    first_step = float(location_distances(poses[0, :3], poses[1, :3]))
+    step = max(1, int(round(window / max(first_step, 0.1))))
+    yaws = poses[:, 3]
     turns = np.abs((yaws[step:] - yaws[:-step] + 180.0) % 360.0 - 180.0)
     return bool(np.any(turns > math.degrees(U_TURN)))
 
