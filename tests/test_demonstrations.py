@@ -32,7 +32,7 @@ def small(kind: str, demonstrations: str = "demos") -> dict:
     experiment.update(town="RingTown")
     experiment["background_activity"].update(n_vehicles=4, n_walkers=2)
     experiment["others"].update(route_length=[60, 120])
-    data["route_evaluation"] = {"interval": 2, "routes": "RingTown", "route_count": 1, "route_length": [60, 80]}
+    data["route_evaluation"] = {"interval": 2, "routes": "RingTown", "route_count": 1, "route_length": [30, 40]}
     data["run"] = {"stop": {"training_iteration": 2}, "checkpoint_frequency": 1, "checkpoints_to_keep": 5}
     if kind == "traffic_bc":
         data["offline_data"].update(input_=[demonstrations], dataset_num_iters_per_learner=2)

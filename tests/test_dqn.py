@@ -44,7 +44,7 @@ TINY = {
     "fault_tolerance": {"restart_failed_env_runners": False},
     "run": {"stop": {"training_iteration": 2}, "checkpoint_frequency": 1, "checkpoints_to_keep": 10},
     # one short route scored every second iteration (the best-by-DS checkpoint is kept)
-    "route_evaluation": {"interval": 2, "routes": "GridTown", "route_count": 1, "route_length": [100, 200]},
+    "route_evaluation": {"interval": 2, "routes": "GridTown", "route_count": 1, "route_length": [40, 60]},
 }
 
 

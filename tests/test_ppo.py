@@ -33,7 +33,7 @@ def tiny(kind: str) -> dict:
     data["training"].update(train_batch_size_per_learner=200, minibatch_size=100, num_epochs=1)
     data["env_config"]["experiment"]["background_activity"].update(n_vehicles=3, n_walkers=2)
     data["env_config"]["experiment"]["others"].update(route_length=[60, 120], max_idle_s=2)  # short episodes
-    data["route_evaluation"] = {"interval": 2, "routes": "GridTown", "route_count": 1, "route_length": [60, 80]}
+    data["route_evaluation"] = {"interval": 2, "routes": "GridTown", "route_count": 1, "route_length": [30, 40]}
     threads = {key: value for key, value in (data.get("run") or {}).items() if key == "learner_threads"}
     data["run"] = {"stop": {"training_iteration": 2}, "checkpoint_frequency": 1, "checkpoints_to_keep": 5, **threads}
     if data["env_config"]["experiment"].get("heroes", 1) > 1:  # self-play: one runner's world of 8 heroes, one
