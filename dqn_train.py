@@ -18,18 +18,18 @@ from __future__ import annotations
 
 import sys
 
-import dqn_example
-from dqn_example.dqn_callbacks import DQNCallbacks
-from dqn_example.dqn_experiment import DQNExperiment
-from rllib_integration.training.launcher import TrainingScript, train
+from rllib_integration.training_cli import TrainingScript, parse_args
 
 SCRIPT = TrainingScript(description=__doc__.split("\n\n")[0], default_config="dqn_example/dqn_config.yaml",
-                        default_name="dqn_example", default_algorithm="DQN", default_experiment=DQNExperiment,
-                        callbacks=DQNCallbacks, example_package=dqn_example)
+                        default_name="dqn_example", default_algorithm="DQN",
+                        default_experiment="dqn_example.dqn_experiment:DQNExperiment",
+                        callbacks="dqn_example.dqn_callbacks:DQNCallbacks", example_package="dqn_example")
 
 
 def main(argv: list[str] | None = None) -> int:
-    return train(SCRIPT, argv)
+    args = parse_args(SCRIPT, argv)
+    from rllib_integration.training.launcher import train  # Ray and RLlib (seconds to import): once the flags are good
+    return train(SCRIPT, args)
 
 
 if __name__ == "__main__":

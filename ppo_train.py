@@ -14,18 +14,18 @@ from __future__ import annotations
 
 import sys
 
-import ppo_example
-from ppo_example.ppo_callbacks import PPOCallbacks
-from ppo_example.ppo_experiment import RouteExperiment
-from rllib_integration.training.launcher import TrainingScript, train
+from rllib_integration.training_cli import TrainingScript, parse_args
 
 SCRIPT = TrainingScript(description=__doc__.split("\n\n")[0], default_config="ppo_example/ppo_vlidar_config.yaml",
-                        default_name="ppo_example", default_algorithm="PPO", default_experiment=RouteExperiment,
-                        callbacks=PPOCallbacks, example_package=ppo_example)
+                        default_name="ppo_example", default_algorithm="PPO",
+                        default_experiment="ppo_example.ppo_experiment:RouteExperiment",
+                        callbacks="ppo_example.ppo_callbacks:PPOCallbacks", example_package="ppo_example")
 
 
 def main(argv: list[str] | None = None) -> int:
-    return train(SCRIPT, argv)
+    args = parse_args(SCRIPT, argv)
+    from rllib_integration.training.launcher import train  # Ray and RLlib (seconds to import): once the flags are good
+    return train(SCRIPT, args)
 
 
 if __name__ == "__main__":

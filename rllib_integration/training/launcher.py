@@ -1,14 +1,12 @@
-"""What the training scripts (``dqn_train.py``, ``ppo_train.py``) share: their flags, the progress
-line, TensorBoard, Ctrl-C handling, optional MLflow tracking and the Tune run itself.
-
-A script is a few lines: ``main(argv)`` calls :func:`train` with its :class:`TrainingScript`
-(default experiment, algorithm, callbacks, results name, the example package shipped to a cluster).
+"""What the training scripts (``dqn_train.py``, ``ppo_train.py``) share once their flags are parsed
+(:mod:`rllib_integration.training_cli`): the progress line, TensorBoard, Ctrl-C handling, optional MLflow tracking and the Tune run itself.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib
 import io
 import json
 import logging
@@ -18,8 +16,6 @@ import shutil
 import signal
 import sys
 import time
-from dataclasses import dataclass
-from types import ModuleType
 from typing import Any, Iterator
 
 import ray
@@ -28,12 +24,12 @@ from ray.rllib.core import DEFAULT_MODULE_ID
 
 import rllib_integration
 
-from ..carla_env import load_env_config
+from ..carla_env import load_env_config, resolve_experiment_class
 from ..common.runtime import runtime_dir
-from ..arguments import port, positive_float, positive_int
 from ..errors import ConfigError
-from ..live import DEFAULT_PORT, LiveServer, start_live
+from ..live import LiveServer, start_live
 from ..console import chatter_to, chatter_to_file, console, setup_console
+from ..training_cli import TRAINING_LOG, TrainingScript, import_object
 from .algorithm_config import build_algorithm_config, place_on_cluster, run_settings
 from ..inference.policy import POLICY_FILE
 from .preflight import preflight
@@ -41,22 +37,8 @@ from .results import (BEST, LATEST, checkpoint_iteration, find_latest_checkpoint
                       prepare_results, remove_failed_start)
 from .trainable import BEST_CHECKPOINT, trainable
 
-TRAINING_LOG = "training.log"  # in the results folder: what the terminal leaves out (see --verbose)
 #: Env-runner metrics the progress line shows when the experiment logs them: (key, label, unit).
 PROGRESS_METRICS = (("carla/route_completion", "RC", "%"), ("carla/distance", "distance", "m"))
-
-
-@dataclass
-class TrainingScript:
-    """What differs between the training scripts."""
-
-    description: str
-    default_config: str  # shown in --help
-    default_name: str  # experiment folder under --directory
-    default_algorithm: str  # when the YAML names none
-    default_experiment: type  # when env_config.experiment.type is missing
-    callbacks: type | None
-    example_package: ModuleType  # shipped to a cluster's nodes with --auto
 
 
 class StopCriteria(tune.Stopper):
@@ -237,46 +219,8 @@ def mlflow_callback(uri: str, experiment: str, config_file: str) -> tune.Callbac
                           tags={"config_file": os.path.abspath(config_file)})
 
 
-def parse_args(script: TrainingScript, argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=script.description, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument("configuration_file", help=f"training YAML (e.g. {script.default_config})")
-    parser.add_argument("-d", "--directory", default="~/ray_results/carla_rllib", help="results root folder")
-    parser.add_argument("-n", "--name", default=script.default_name, help="experiment name (folder under --directory)")
-    parser.add_argument("--restore", action="store_true", help="continue from the latest checkpoint of this experiment")
-    parser.add_argument("--overwrite", action="store_true", help="delete this experiment's results first")
-    parser.add_argument("--tboff", action="store_true", help="do not start TensorBoard")
-    parser.add_argument("--tb-port", type=port, default=6006, help="TensorBoard port")
-    parser.add_argument("--mlflow-uri", help="also track the run in MLflow at this tracking URI (e.g. "
-                                             "file:///tmp/mlruns or http://localhost:5000): parameters, metrics "
-                                             "and checkpoints, under an MLflow experiment named like --name")
-    parser.add_argument("--auto", action="store_true",
-                        help=f"join the running Ray cluster (ray submit), ship rllib_integration and "
-                             f"{script.example_package.__name__} to its nodes (TensorBoard stays on localhost: reach it through a "
-                             f"tunnel, `ray attach CLUSTER.yaml -p 6006`)")
-    parser.add_argument("--runner-resource", default=os.environ.get("RLLIB_RUNNER_RESOURCE") or None,
-                        help="custom Ray resource that every env runner needs one unit of, so that env runners "
-                             "run only on the nodes offering it (dqn_autoscaler.yaml's GPU workers offer "
-                             "'carla_worker' and its head exports RLLIB_RUNNER_RESOURCE=carla_worker); "
-                             "default: $RLLIB_RUNNER_RESOURCE, else anywhere")
-    parser.add_argument("--init-from", metavar="CHECKPOINT", help="start from the network weights of this checkpoint "
-                        "(or a training run's folder: its newest checkpoint), e.g. a behaviour-cloned policy to fine-tune "
-                        "(overrides run.init_from)")
-    parser.add_argument("--iterations", type=positive_int, help="stop after this many iterations (overrides run.stop)")
-    parser.add_argument("--env-steps", type=positive_int, help="stop after this many env steps (overrides run.stop)")
-    parser.add_argument("--time", type=positive_float, help="stop after this many seconds (overrides run.stop)")
-    parser.add_argument("--checkpoint-freq", type=positive_int, help="checkpoint every N iterations (overrides run)")
-    parser.add_argument("--live", type=port, nargs="?", const=DEFAULT_PORT, metavar="PORT",
-                        help=f"serve a live view of one env and the training curve on http://127.0.0.1:PORT "
-                             f"(default {DEFAULT_PORT}; local runs)")
-    parser.add_argument("-v", "--verbose", action="store_true",
-                        help=f"show Ray's, Tune's and TensorBoard's messages on the terminal too (else they go to "
-                             f"{TRAINING_LOG} in the results folder)")
-    return parser.parse_args(argv)
-
-
-def train(script: TrainingScript, argv: list[str] | None = None) -> int:
-    """Parse the flags and train through Tune; the exit status (0 done, 1 failed, 2 bad input)."""
-    args = parse_args(script, argv)
+def train(script: TrainingScript, args: argparse.Namespace) -> int:
+    """Train through Tune as the parsed flags ``args`` say; the exit status (0 done, 1 failed, 2 bad input)."""
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     setup_console()
     early = io.StringIO()  # what Ray says while the configuration is checked: the log file's start
@@ -308,12 +252,13 @@ def _prepare(args: argparse.Namespace, script: TrainingScript) -> tuple | int:
     """The checked configuration and the results folder: (data, config, run, criteria, callbacks, checkpoint,
     storage), or the exit status of bad input."""
     try:
-        data = load_env_config(args.configuration_file, default_experiment=script.default_experiment)
+        data = load_env_config(args.configuration_file,
+                               default_experiment=resolve_experiment_class(script.default_experiment))
         if args.init_from:
             data["run"] = {**(data.get("run") or {}), "init_from": args.init_from}
         config = place_on_cluster(build_algorithm_config(data, args.configuration_file,
                                                          default_algorithm=script.default_algorithm,
-                                                         callbacks=script.callbacks), args.runner_resource)
+                                                         callbacks=import_object(script.callbacks)), args.runner_resource)
         run = run_settings(data, args.configuration_file)
         preflight(data, args.configuration_file, config)
         overrides = {"training_iteration": args.iterations, "num_env_steps_sampled_lifetime": args.env_steps,
@@ -354,7 +299,7 @@ def _run(args: argparse.Namespace, script: TrainingScript, config: Any, run: dic
     quiet = {"worker_process_setup_hook": "rllib_integration.console.quiet_ray_internals"}
     if args.auto:  # the nodes import the experiment and the library from the driver's copy
         ray.init(address="auto", runtime_env={**quiet, "py_modules": [
-            os.path.dirname(rllib_integration.__file__), os.path.dirname(script.example_package.__file__)]},
+            os.path.dirname(rllib_integration.__file__), os.path.dirname(importlib.import_module(script.example_package).__file__)]},
                  log_to_driver=True)
     else:  # the workers' output: the log file unless --verbose
         error = start_local_ray(quiet)
