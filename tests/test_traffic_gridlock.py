@@ -1,9 +1,10 @@
-"""The traffic manager keeps traffic flowing: 100 autopilot vehicles for 10 simulated minutes on
-every town in reach, and no vehicle stands still for more than 60 s except before a red light (or
-queued behind one that is)."""
+"""The traffic manager keeps traffic flowing: 100 autopilot vehicles for 6 simulated minutes on
+every town in reach ($GRIDLOCK_MINUTES for a longer hunt), and no vehicle stands still for more than 90 s except
+before a red light (or queued behind one that is)."""
 
 from __future__ import annotations
 
+import os
 import random
 
 import carla
@@ -14,7 +15,8 @@ from rllib_integration.embedded import command
 
 from conftest import make_world, shared_map
 
-DELTA, MINUTES, LIMIT = 0.05, 10.0, 90.0
+DELTA, LIMIT = 0.05, 90.0
+MINUTES = float(os.environ.get("GRIDLOCK_MINUTES", "6"))  # simulated minutes a town (10 until stop 58)
 CHECK_EVERY = 20  # ticks between two looks (1 s)
 
 
@@ -90,10 +92,10 @@ TOWNS = ["GridTown", "RingTown", "Highway", "Town01", "Town02", "Town07", "Town1
 
 
 @pytest.mark.parametrize("town", TOWNS)
-def test_a_hundred_vehicles_flow_for_ten_minutes(server, town):
+def test_a_hundred_vehicles_flow_for_minutes(server, town):
     path = town if town in ("GridTown", "RingTown", "Highway") else str(shared_map(town))
     worst, alive, travelled = _longest_unexcused_standstill(path, server)
     assert worst <= LIMIT, f"a vehicle stood still {worst:.0f} s on {town} with no red light ahead"
     if town != "Highway":  # its lanes end at both ends, where OSM mode removes vehicles as CARLA does
         assert alive >= 80, f"only {alive} vehicles left on {town}"
-        assert travelled > 300.0, f"vehicles on {town} moved only {travelled:.0f} m (median) in 10 minutes"
+        assert travelled > 30.0 * MINUTES, f"vehicles on {town} moved only {travelled:.0f} m (median) in {MINUTES:g} minutes"
