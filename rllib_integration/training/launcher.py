@@ -1,5 +1,6 @@
 """What the training scripts (``dqn_train.py``, ``ppo_train.py``) share once their flags are parsed
-(:mod:`rllib_integration.training_cli`): the progress line, TensorBoard, Ctrl-C handling, optional MLflow tracking and the Tune run itself.
+(:mod:`rllib_integration.training_cli`): the progress line, TensorBoard, Ctrl-C handling, optional MLflow
+tracking and the Tune run itself.
 """
 
 from __future__ import annotations
