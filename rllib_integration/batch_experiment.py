@@ -23,7 +23,6 @@ The batch keeps the experiments (one per hero) for their configuration, their sp
 
 from __future__ import annotations
 
-import importlib
 import logging
 from dataclasses import dataclass
 from typing import Any, Sequence
@@ -32,6 +31,7 @@ import carla
 import numpy as np
 
 from .base_experiment import BaseExperiment
+from .common.import_path import import_object
 
 logger = logging.getLogger(__name__)
 
@@ -127,8 +127,7 @@ def make_batch(experiments: Sequence[BaseExperiment], agents: Sequence[Any]) -> 
     spec = vars(kind).get("BATCH")
     if not first.config["batched"] or not spec or len(experiments) < MIN_HEROES:
         return None
-    module_name, _, class_name = spec.partition(":")
-    batch_type = getattr(importlib.import_module(module_name), class_name)
+    batch_type = import_object(spec)
     if not (isinstance(batch_type, type) and issubclass(batch_type, BatchExperiment) and batch_type.EXPERIMENT is kind):
         raise TypeError(f"{kind.__qualname__}.BATCH names {spec}, which is no BatchExperiment of {kind.__qualname__}")
     reason = batch_type.unsupported(experiments)

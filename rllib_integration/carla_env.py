@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import atexit
-import importlib
 from typing import Any, Mapping
 
 import gymnasium as gym
@@ -11,6 +10,7 @@ import numpy as np
 
 from .base_experiment import BaseExperiment
 from .carla_core import CarlaCore
+from .common.import_path import import_object
 from .config import load_yaml, validate_env_config
 from .errors import ConfigError, EnvUsageError, SimulatorRestartedError
 from .live import LivePublisher, LiveReporter
@@ -26,9 +26,8 @@ def resolve_experiment_class(spec: Any) -> type[BaseExperiment]:
         raise ConfigError(f"{where}: missing. Fix: set it to a BaseExperiment subclass or its "
                           f"import path, e.g. 'dqn_example.dqn_experiment:DQNExperiment'.")
     if isinstance(spec, str):
-        module_name, _, class_name = spec.partition(":") if ":" in spec else spec.rpartition(".")
         try:
-            spec = getattr(importlib.import_module(module_name), class_name)
+            spec = import_object(spec, dotted=True)
         except (ImportError, AttributeError, ValueError) as error:
             raise ConfigError(f"{where}: cannot import '{spec}' ({error}). Fix: give "
                               f"'package.module:ClassName' importable from the working "

@@ -10,12 +10,12 @@ the same reason.
 from __future__ import annotations
 
 import argparse
-import importlib
 import os
 from dataclasses import dataclass
 from typing import Any
 
 from .arguments import port, positive_float, positive_int
+from .common.import_path import import_object
 from .live import DEFAULT_PORT
 
 TRAINING_LOG = "training.log"  # in the results folder: what the terminal leaves out (see --verbose)
@@ -34,12 +34,9 @@ class TrainingScript:
     example_package: str  # the example's package, shipped to a cluster's nodes with --auto
 
 
-def import_object(path: str | None) -> Any:
+def import_optional(path: str | None) -> Any:
     """The object an import path ``"package.module:name"`` names (None for None)."""
-    if path is None:
-        return None
-    module_name, _, name = path.partition(":")
-    return getattr(importlib.import_module(module_name), name)
+    return None if path is None else import_object(path)
 
 
 def parse_args(script: TrainingScript, argv: list[str] | None = None) -> argparse.Namespace:

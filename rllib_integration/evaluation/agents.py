@@ -22,7 +22,6 @@ Built in (:func:`load_agent`):
 
 from __future__ import annotations
 
-import importlib
 import math
 import os
 from typing import Any, Callable, Mapping
@@ -31,6 +30,7 @@ import carla
 import numpy as np
 
 from ..carla_env import resolve_experiment_class
+from ..common.import_path import import_object
 from ..errors import ConfigError
 from ..inference.checkpoints import find_latest_checkpoint
 from ..inference.policy import load_policy
@@ -390,10 +390,10 @@ def load_agent(spec: str, env_config: Mapping[str, Any] | None = None,
                               f"Fix: pass --config with the training YAML.")
         agent = ExperimentAgent(_policy_act(spec, env_config), env_config)
     elif ":" in spec:
-        module_name, _, class_name = spec.partition(":")
+        class_name = spec.partition(":")[2]
         try:
-            agent_class = getattr(importlib.import_module(module_name), class_name)
-        except (ImportError, AttributeError) as error:
+            agent_class = import_object(spec)
+        except (ImportError, AttributeError, ValueError) as error:
             raise ConfigError(f"--agent {spec}: cannot import it ({error}). Fix: give package.module:Class "
                               f"importable from here.") from None
         agent = agent_class()
