@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import pathlib
+import subprocess
 import sys
 import warnings
 
@@ -122,6 +123,36 @@ def stand_in_carla_root(tmp_path, monkeypatch):
     monkeypatch.setenv("CARLA_ROOT", str(script.parent))
     monkeypatch.setenv("FAKE_CARLA_BEHAVIOUR", "normal")
     return script.parent
+
+
+WARM_KERNELS = pathlib.Path(__file__).parent / "warm_kernels.py"
+
+
+def kernels_cold() -> list[pathlib.Path]:
+    """The library's modules with disk-cached numba kernels whose cache is missing or older than the module."""
+    import rllib_integration
+    cold = []
+    for source in pathlib.Path(rllib_integration.__file__).parent.rglob("*.py"):
+        if "cache=True" not in source.read_text(encoding="utf-8"):
+            continue
+        indexes = list((source.parent / "__pycache__").glob(f"{source.stem}.*.nbi"))
+        if not indexes or max(index.stat().st_mtime for index in indexes) < source.stat().st_mtime:
+            cold.append(source)
+    return cold
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Before pytest-xdist's workers start, compile the numba kernels once where their cache is cold (a fresh
+    checkout: see tests/warm_kernels.py), rather than in every process of the first tests at once."""
+    workers = config.getoption("numprocesses", default=None)
+    if hasattr(config, "workerinput") or not workers or workers == 1 or not kernels_cold():
+        return
+    parts = [subprocess.Popen([sys.executable, str(WARM_KERNELS), part], stdout=subprocess.DEVNULL,
+                              stderr=subprocess.PIPE, text=True) for part in ("world", "experiments")]
+    for part in parts:
+        _, errors = part.communicate()
+        if part.returncode:  # the tests compile what is left, and show any real fault themselves
+            warnings.warn(f"warming the numba kernels failed: {errors.strip().splitlines()[-1:]}", stacklevel=1)
 
 
 #: Module fixtures that cost a training run or a leaderboard run: the tests that share one run on one pytest-xdist
