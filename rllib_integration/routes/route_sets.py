@@ -16,7 +16,7 @@ import random
 import carla
 import numpy as np
 
-from .planner import RoadOption, RoutePlanner, location_distances, route_length, route_poses, step_lengths
+from .planner import RoadOption, RoutePlanner, location_distances, route_poses, step_lengths
 from .route_files import RouteSpec
 
 SPARSE_STEP = 25.0  # metres between the kept waypoints of a generated route
@@ -44,9 +44,13 @@ def dense_route(planner: RoutePlanner, spec: RouteSpec) -> Route:
 
 def has_u_turn(route: Route, window: float = 15.0) -> bool:
     """Whether the heading turns by more than 150 degrees within ``window`` metres."""
-    if len(route) < 2:
+    return u_turn_in(route_poses(route), window)
+
+
+def u_turn_in(poses: np.ndarray, window: float = 15.0) -> bool:
+    """:func:`has_u_turn` of a route whose :func:`~.planner.route_poses` are ``poses``."""
+    if len(poses) < 2:
         return False
-    poses = route_poses(route)
     first_step = float(location_distances(poses[0, :3], poses[1, :3]))
     step = max(1, int(round(window / max(first_step, 0.1))))
     yaws = poses[:, 3]
@@ -54,10 +58,12 @@ def has_u_turn(route: Route, window: float = 15.0) -> bool:
     return bool(np.any(turns > math.degrees(U_TURN)))
 
 
-def sparse_points(route: Route, step: float = SPARSE_STEP) -> tuple[list[carla.Location], list[float]]:
+def sparse_points(route: Route, step: float = SPARSE_STEP,
+                  poses: np.ndarray | None = None) -> tuple[list[carla.Location], list[float]]:
     """Waypoints every ``step`` metres along a dense route (and its ends), with their yaws; never in
-    a junction or a lane change, where a point could snap to another lane."""
-    poses = route_poses(route)
+    a junction or a lane change, where a point could snap to another lane. ``poses``: the route's
+    :func:`~.planner.route_poses`, where the caller has them."""
+    poses = route_poses(route) if poses is None else poses
     steps = [0.0] + step_lengths(poses[:, :3]).tolist()
     poses = poses.tolist()
     following = [option == RoadOption.LANEFOLLOW for _, option in route]
@@ -92,19 +98,22 @@ def generate_routes(planner: RoutePlanner, town: str, count: int, seed: int = 0,
                              f"on {town}. Fix: ask for fewer or shorter routes")
         candidates = rng.sample(spots, min(CANDIDATES, len(spots)))
         start = max(candidates, key=lambda c: min((c.distance(s) for s in starts), default=0.0))
-        route = _wander(planner, rng, spots, start, min_length, max_length)
-        if route is None:
+        wandered = _wander(planner, rng, spots, start, min_length, max_length)
+        if wandered is None:
             continue
-        points, yaws = sparse_points(route)
+        route, poses = wandered
+        points, yaws = sparse_points(route, poses=poses)
         routes.append(RouteSpec(str(first_id + len(routes)), town, points, yaws))
         starts.append(start)
     return routes
 
 
 def _wander(planner: RoutePlanner, rng: random.Random, spots: list[carla.Location], start: carla.Location,
-            min_length: float, max_length: float) -> Route | None:
-    """A route from ``start`` through random destinations, between the lengths and without U-turns."""
+            min_length: float, max_length: float) -> tuple[Route, np.ndarray] | None:
+    """A route from ``start`` through random destinations, between the lengths and without U-turns, and its
+    poses (each piece's read once as the route grows)."""
     route: Route = []
+    poses = np.zeros((0, 4))
     here = start
     for _ in range(12):
         there = rng.choice(spots)
@@ -115,22 +124,25 @@ def _wander(planner: RoutePlanner, rng: random.Random, spots: list[carla.Locatio
         except ValueError:
             continue
         candidate = route + (piece if not route else piece[1:])
-        if has_u_turn(candidate[max(len(route) - 20, 0):]):
+        candidate_poses = np.concatenate([poses, route_poses(piece)[1 if route else 0:]])
+        if u_turn_in(candidate_poses[max(len(route) - 20, 0):]):
             continue
-        length = route_length(candidate)
+        steps = step_lengths(candidate_poses[:, :3])
+        length = float(np.cumsum(steps)[-1]) if len(steps) else 0.0  # route_length's sum
         if length > max_length:
-            cut = _cut(candidate, rng.uniform(min_length, max_length))
-            return cut if not has_u_turn(cut) else None
-        route, here = candidate, there
+            end = _cut_end(steps, rng.uniform(min_length, max_length))
+            return None if u_turn_in(candidate_poses[:end]) else (candidate[:end], candidate_poses[:end])
+        route, poses, here = candidate, candidate_poses, there
         if length >= min_length:
-            return route
+            return route, poses
     return None
 
 
-def _cut(route: Route, length: float) -> Route:
+def _cut_end(steps: np.ndarray, length: float) -> int:
+    """How many points of a route with ``steps`` between them reach ``length`` metres (all where it is shorter)."""
     travelled = 0.0
-    for i, metres in enumerate(step_lengths(route_poses(route)[:, :3]).tolist(), start=1):
+    for i, metres in enumerate(steps.tolist(), start=1):
         travelled += metres
         if travelled >= length:
-            return route[:i + 1]
-    return route
+            return i + 1
+    return len(steps) + 1
