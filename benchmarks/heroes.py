@@ -11,7 +11,9 @@ route, target-speed levels) and ``birdview`` (the DQN quickstart's 64 px BirdVie
 Each ``CarlaVectorEnv`` row is measured hero by hero (one experiment instance per hero) and, where the experiment
 has a batched twin for the configuration (``vlidar`` and ``traffic``: ``RouteExperimentBatch``; ``birdview``:
 ``DQNExperimentBatch``), batched (every hero at once).
-Each row is one process's figure; run it several times on a shared machine and report the range.
+``ms/respawn``: what an episode's start costs beyond a step (the single hero's ``reset``; a vector env's heroes
+respawned within its steps, placed and equipped: ``SharedWorld.respawn_seconds``), ``respawn %`` its share of the
+row's time. Each row is one process's figure; run it several times on a shared machine and report the range.
 """
 
 from __future__ import annotations
@@ -35,26 +37,31 @@ def rss_mb() -> float:
     return psutil.Process().memory_info().rss / 2 ** 20
 
 
-def single(kind: str, vehicles: int, steps: int, seed: int) -> tuple[float, float, int]:
-    """(agent steps/s, RSS after, episodes) of one CarlaEnv."""
+def single(kind: str, vehicles: int, steps: int, seed: int) -> tuple[float, float, int, float, int, float]:
+    """(agent steps/s, RSS after, episodes, seconds in resets, resets, seconds in all) of one CarlaEnv."""
     env = CarlaEnv(env_config(kind, vehicles))
     env.action_space.seed(seed)
     try:
         env.reset(seed=seed)
-        episodes, started = 0, time.perf_counter()
+        episodes, resetting, started = 0, 0.0, time.perf_counter()
         for _ in range(steps):
             *_, terminated, truncated, _ = env.step(env.action_space.sample())
             if terminated or truncated:
                 episodes += 1
+                reset_started = time.perf_counter()
                 env.reset()
-        return steps / (time.perf_counter() - started), rss_mb(), episodes
+                resetting += time.perf_counter() - reset_started
+        elapsed = time.perf_counter() - started
+        return steps / elapsed, rss_mb(), episodes, resetting, episodes, elapsed
     finally:
         env.close()
 
 
-def shared(kind: str, vehicles: int, heroes: int, steps: int, seed: int, batched: bool) -> tuple[float, float, int] | None:
-    """(agent steps/s, RSS after, episodes) of one CarlaVectorEnv of ``heroes`` heroes, stepped through the
-    experiment's batched twin or hero by hero (None: the experiment has no batch for this configuration)."""
+def shared(kind: str, vehicles: int, heroes: int, steps: int, seed: int, batched: bool
+           ) -> tuple[float, float, int, float, int, float] | None:
+    """(agent steps/s, RSS after, episodes, seconds in respawns, respawns, seconds in all) of one CarlaVectorEnv of
+    ``heroes`` heroes, stepped through the experiment's batched twin or hero by hero (None: the experiment has no
+    batch for this configuration)."""
     config = env_config(kind, vehicles)
     config["experiment"]["batched"] = batched
     env = CarlaVectorEnv(config, num_envs=heroes)
@@ -65,11 +72,14 @@ def shared(kind: str, vehicles: int, heroes: int, steps: int, seed: int, batched
     try:
         env.reset(seed=seed)
         ticks = max(1, steps // heroes)
-        episodes, started = 0, time.perf_counter()
+        world = env.world
+        episodes, respawning, respawns, started = 0, world.respawn_seconds, world.respawns, time.perf_counter()
         for _ in range(ticks):
             *_, terminated, truncated, _ = env.step(env.action_space.sample())
             episodes += int(np.count_nonzero(terminated | truncated))
-        return ticks * heroes / (time.perf_counter() - started), rss_mb(), episodes
+        elapsed = time.perf_counter() - started
+        return (ticks * heroes / elapsed, rss_mb(), episodes, world.respawn_seconds - respawning,
+                world.respawns - respawns, elapsed)
     finally:
         env.close()
 
@@ -85,21 +95,24 @@ def main() -> None:
     parser.add_argument("--steps", type=positive_int, default=3000, help="agent steps measured per row")
     parser.add_argument("--seed", type=non_negative_int, default=0, help="seed of the episodes and actions")
     args = parser.parse_args()
-    print(f"{'experiment':<10} {'env':<40} {'agent steps/s':>14} {'episodes':>9} {'RSS MB':>8} {'MB per hero':>12}",
-          flush=True)
+    print(f"{'experiment':<10} {'env':<40} {'agent steps/s':>14} {'episodes':>9} {'ms/respawn':>11} "
+          f"{'respawn %':>10} {'RSS MB':>8} {'MB per hero':>12}", flush=True)
     for kind in args.experiments:
-        rate, rss, episodes = single(kind, args.vehicles, args.steps, args.seed)
-        print(f"{kind:<10} {'CarlaEnv (1 hero)':<40} {rate:>14,.0f} {episodes:>9} {rss:>8.0f} {'':>12}", flush=True)
+        rows = [("CarlaEnv (1 hero)", single(kind, args.vehicles, args.steps, args.seed), float("nan"))]
         for heroes in args.heroes:
             for batched in (False, True):
                 before = rss_mb()
                 measured = shared(kind, args.vehicles, heroes, args.steps, args.seed, batched)
-                if measured is None:
-                    continue
-                rate, rss, episodes = measured
-                per_hero = (rss - before) / heroes if heroes > 1 else float("nan")
-                name = f"CarlaVectorEnv ({heroes} heroes, {'batched' if batched else 'hero by hero'})"
-                print(f"{kind:<10} {name:<40} {rate:>14,.0f} {episodes:>9} {rss:>8.0f} {per_hero:>12.1f}", flush=True)
+                if measured is not None:
+                    per_hero = (measured[1] - before) / heroes if heroes > 1 else float("nan")
+                    rows.append((f"CarlaVectorEnv ({heroes} heroes, {'batched' if batched else 'hero by hero'})",
+                                 measured, per_hero))
+            for name, (rate, rss, episodes, respawning, respawns, elapsed), per_hero in rows:
+                per_respawn = f"{1000.0 * respawning / respawns:.1f}" if respawns else "-"
+                memory = f"{per_hero:.1f}" if per_hero == per_hero else ""
+                print(f"{kind:<10} {name:<40} {rate:>14,.0f} {episodes:>9} {per_respawn:>11} "
+                      f"{100.0 * respawning / elapsed:>10.1f} {rss:>8.0f} {memory:>12}", flush=True)
+            rows = []
 
 
 if __name__ == "__main__":

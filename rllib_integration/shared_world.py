@@ -17,6 +17,7 @@ configurations (blueprint, sensors, spawn points), each merged onto ``hero``.
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any, Iterable, Mapping
 
 import gymnasium as gym
@@ -103,6 +104,9 @@ class SharedWorld:
         self.batch: BatchExperiment | None = make_batch(self.experiments, self.agents)
         publisher = LivePublisher.from_environment() if live else None  # once the world is up
         self.live = LiveReporter(publisher) if publisher is not None else None
+        #: heroes respawned within steps so far, and the seconds their placing and equipping took (route planned,
+        #: hero placed, sensors and experiment started: what a respawn costs beyond a step)
+        self.respawns, self.respawn_seconds = 0, 0.0
 
     def __len__(self) -> int:
         return len(self.experiments)
@@ -140,9 +144,7 @@ class SharedWorld:
         controls = [(self.agents[index], self.experiments[index].compute_action(
             checked_action(self.action_spaces[index], action))) for index, action in actions.items()]
         with self.core.recovering(self.agents):
-            for index in respawn:
-                self.agents[index].release_hero()  # the ended hero and its sensors
-                self._equip(index, self._place(index, rng, make_room=False))
+            self._respawn(respawn, rng)
             sensor_data = self.core.tick_heroes(controls + [(self.agents[index], None) for index in respawn])
         outcomes = {index: self.experiments[index].step_outcome(data) for index, data in zip(actions, sensor_data)}
         firsts = {index: self._first_observation(index, data)
@@ -163,9 +165,7 @@ class SharedWorld:
         if isinstance(controls, np.ndarray):  # throttle, steer and brake a row, applied in one call
             rows, controls = (acting_agents, controls), [None] * len(acting)
         with self.core.recovering(self.agents):
-            for index in respawn:
-                self.agents[index].release_hero()  # the ended hero and its sensors
-                self._equip(index, self._place(index, rng, make_room=False))
+            self._respawn(respawn, rng)
             sensor_data = self.core.tick_heroes(list(zip(acting_agents, controls))
                                                 + [(self.agents[index], None) for index in respawn], control_rows=rows)
         outcome = self.batch.step(acting, self.core.frame, sensor_data[:len(acting)]) if len(acting) else None
@@ -212,6 +212,17 @@ class SharedWorld:
         if self.batch is not None:
             self.batch.stop(index)
         self.agents[index].release_hero()
+
+    def _respawn(self, indices: list[int] | np.ndarray, rng: np.random.Generator | None) -> None:
+        """Place heroes ``indices`` anew (their ended heroes and sensors released first) and equip them."""
+        if len(indices) == 0:
+            return
+        started = time.perf_counter()
+        for index in indices:
+            self.agents[index].release_hero()  # the ended hero and its sensors
+            self._equip(index, self._place(index, rng, make_room=False))
+            self.respawns += 1
+        self.respawn_seconds += time.perf_counter() - started
 
     def _place(self, index: int, rng: np.random.Generator, make_room: bool) -> Route | None:
         experiment, agent, hero_config = self.experiments[index], self.agents[index], self.hero_configs[index]

@@ -159,6 +159,7 @@ def test_an_agent_that_ends_does_not_end_the_others_and_respawns_as_a_new_agent(
         assert sorted(observations) == ["hero_0_1", "hero_1", "hero_2"] and "hero_0_1" not in rewards, \
             "the respawned hero's first observation, with no reward"
         assert env.world.agents[0].hero.id != old_hero and env.agents == ["hero_0_1", "hero_1", "hero_2"]
+        assert env.world.respawns == 1 and env.world.respawn_seconds > 0.0, "a respawn is counted and timed"
         for step in range(5):  # hero_0_1 (an Audi again) ends at step 11
             observations, _, terminateds, truncateds, _ = env.step({agent: 0 for agent in env.agents})
         assert truncateds["hero_0_1"] and env.agents == ["hero_1", "hero_2"]
