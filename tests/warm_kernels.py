@@ -27,7 +27,8 @@ def world() -> None:
     """The vehicle kernels, contacts, ground, traffic manager (hybrid mode too), walkers, camera and LiDAR."""
     import carla
 
-    from rllib_integration.embedded import Client, EmbeddedServer
+    from conftest import make_world
+    from rllib_integration.embedded import EmbeddedServer
     from rllib_integration.embedded.maps.random_towns import TownSpec, random_town_opendrive
 
     folder = tempfile.mkdtemp(prefix="warm_kernels_")
@@ -36,11 +37,7 @@ def world() -> None:
         stream.write(random_town_opendrive(TownSpec(rows=2, cols=2, seed=1, hills=2.5)))
     server = EmbeddedServer.start("localhost", 0)
     try:
-        client = Client("localhost", server.port)
-        world = client.load_world(path)
-        settings = world.get_settings()
-        settings.synchronous_mode, settings.fixed_delta_seconds = True, 0.05
-        world.apply_settings(settings)
+        client, world = make_world(server, path)
         manager = client.get_trafficmanager(8000)
         manager.set_synchronous_mode(True)
         library = world.get_blueprint_library()
@@ -92,24 +89,22 @@ def experiments() -> None:
         for batched in (True, False):
             config = env_config(kind, 6)
             config["experiment"]["batched"] = batched
-            env = CarlaVectorEnv(config, num_envs=3)
-            env.action_space.seed(0)
-            try:
-                env.reset(seed=0)
-                for _ in range(15):
-                    env.step(env.action_space.sample())
-            finally:
-                env.close()
-    env = CarlaEnv(env_config("traffic", 3))
-    try:
-        env.reset(seed=0)
-        for _ in range(15):
-            env.step(env.action_space.sample())
-    finally:
-        env.close()
+            drive(CarlaVectorEnv(config, num_envs=3))
+    drive(CarlaEnv(env_config("traffic", 3)))
     planner = shared_planner(load_map(*resolve_town("GridTown")))
     routes = generate_routes(planner, "GridTown", 1, seed=0, min_length=60.0, max_length=90.0)
     evaluate(routes, EvaluationSettings(traffic=6, walkers=3, seed=0))
+
+
+def drive(env, steps: int = 15) -> None:
+    """A few random steps of ``env``, then it is closed."""
+    env.action_space.seed(0)
+    try:
+        env.reset(seed=0)
+        for _ in range(steps):
+            env.step(env.action_space.sample())
+    finally:
+        env.close()
 
 
 def main() -> None:
