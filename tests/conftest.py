@@ -11,6 +11,7 @@ import warnings
 import carla
 import pytest
 
+from rllib_integration.common.kernel_cache import cold_kernel_modules
 from rllib_integration.embedded import Client, EmbeddedServer
 
 #: A folder of real CARLA towns' .xodr files: $RLLIB_INTEGRATION_MAPS, else ../shared/maps beside the repository.
@@ -128,24 +129,11 @@ def stand_in_carla_root(tmp_path, monkeypatch):
 WARM_KERNELS = pathlib.Path(__file__).parent / "warm_kernels.py"
 
 
-def kernels_cold() -> list[pathlib.Path]:
-    """The library's modules with disk-cached numba kernels whose cache is missing or older than the module."""
-    import rllib_integration
-    cold = []
-    for source in pathlib.Path(rllib_integration.__file__).parent.rglob("*.py"):
-        if "cache=True" not in source.read_text(encoding="utf-8"):
-            continue
-        indexes = list((source.parent / "__pycache__").glob(f"{source.stem}.*.nbi"))
-        if not indexes or max(index.stat().st_mtime for index in indexes) < source.stat().st_mtime:
-            cold.append(source)
-    return cold
-
-
 def pytest_configure(config: pytest.Config) -> None:
     """Before pytest-xdist's workers start, compile the numba kernels once where their cache is cold (a fresh
     checkout: see tests/warm_kernels.py), rather than in every process of the first tests at once."""
     workers = config.getoption("numprocesses", default=None)
-    if hasattr(config, "workerinput") or not workers or workers == 1 or not kernels_cold():
+    if hasattr(config, "workerinput") or not workers or workers == 1 or not cold_kernel_modules():
         return
     parts = [subprocess.Popen([sys.executable, str(WARM_KERNELS), part], stdout=subprocess.DEVNULL,
                               stderr=subprocess.PIPE, text=True) for part in ("world", "experiments")]

@@ -28,18 +28,20 @@ from ray.rllib.core import DEFAULT_MODULE_ID
 from ray.rllib.core.columns import Columns
 
 from ..carla_env import CarlaEnv
-from ..shared_world import hero_count
-from ..vector_env import CarlaVectorEnv
+from ..common.kernel_cache import cold_kernel_modules
 from ..config import check_value, quoted
+from ..console import console
 from ..embedded.maps.towns import UnknownTownError, load_map, resolve_town
 from ..errors import ConfigError
 from ..evaluation.demonstrations import check_spaces
-from ..sensors import check_sensors
 from ..inference.policy import POLICY_FILE
+from ..sensors import check_sensors
+from ..shared_world import hero_count
 from ..simulators import resolve_simulator
 from ..spawn_points import parse_spawn_points
-from .results import initial_weights
+from ..vector_env import CarlaVectorEnv
 from .policy import export_policy, zero_batch
+from .results import initial_weights
 
 #: Ranges ``(lowest, highest)`` of RLlib options, by ``section.option``.
 OPTION_RANGES: dict[str, tuple[float, float]] = {
@@ -237,4 +239,7 @@ def preflight(data: dict[str, Any], source: str, config: Any) -> None:
     check_initial_weights(data, config, spaces, source)
     check_rllib(config, spaces, source)
     if resolve_simulator((data["env_config"].get("carla") or {}).get("simulator", "auto")) == "embedded":
+        if cold_kernel_modules():  # else the terminal stays silent while they compile
+            console.info("compiling the embedded world's kernels (the first run after an install or an update: "
+                         "about half a minute on 2 cores, kept for later runs)")
         check_one_step(data["env_config"], source)
