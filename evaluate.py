@@ -26,12 +26,23 @@ import signal
 import sys
 
 from rllib_integration import ConfigError, SimulatorUnavailableError
-from rllib_integration.arguments import non_negative_int, port, positive_float, positive_int
-from rllib_integration.console import quiet_ray_internals
+from rllib_integration.arguments import (
+    non_negative_int,
+    port,
+    positive_float,
+    positive_int,
+)
+from rllib_integration.common.kernel_cache import cold_kernel_modules
 from rllib_integration.config import load_yaml
+from rllib_integration.console import quiet_ray_internals
 from rllib_integration.embedded import UnknownTownError
 from rllib_integration.embedded.maps.towns import load_map, resolve_town
-from rllib_integration.evaluation import EvaluationSettings, evaluate, format_table, load_agent
+from rllib_integration.evaluation import (
+    EvaluationSettings,
+    evaluate,
+    format_table,
+    load_agent,
+)
 from rllib_integration.evaluation.evaluator import evaluation_meta, sensor_types
 from rllib_integration.evaluation.progress import RouteProgressBar
 from rllib_integration.evaluation.results_folder import ResultsFolder
@@ -39,8 +50,8 @@ from rllib_integration.evaluation.route_checks import check_routes
 from rllib_integration.live import DEFAULT_PORT, start_live
 from rllib_integration.routes.planner import RoutePlanner
 from rllib_integration.routes.route_files import RouteFileError, read_routes
-from rllib_integration.scenarios import unsimulated_types
 from rllib_integration.routes.route_sets import generate_routes
+from rllib_integration.scenarios import unsimulated_types
 
 logger = logging.getLogger("evaluate")
 
@@ -170,6 +181,9 @@ def main() -> int:
         logger.info("resuming: %d of %d routes recorded, %d to drive", len(routes) - len(todo), len(routes), len(todo))
     logger.info("driving %d routes with %s (%d worker%s)", len(todo), args.agent, args.workers,
                 "s" if args.workers > 1 else "")
+    if simulator in ("embedded", "auto") and cold_kernel_modules():
+        logger.info("the first route compiles the embedded world's kernels first (the first run after an install "
+                    "or an update: about half a minute on 2 cores, kept for later runs)")
     progress = RouteProgressBar(len(routes), len(routes) - len(todo))
 
     def on_record(r: dict) -> None:
