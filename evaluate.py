@@ -26,12 +26,7 @@ import signal
 import sys
 
 from rllib_integration import ConfigError, SimulatorUnavailableError
-from rllib_integration.arguments import (
-    non_negative_int,
-    port,
-    positive_float,
-    positive_int,
-)
+from rllib_integration.arguments import non_negative_int, port, positive_float, positive_int
 from rllib_integration.common.kernel_cache import cold_kernel_modules
 from rllib_integration.config import load_yaml
 from rllib_integration.console import quiet_ray_internals
