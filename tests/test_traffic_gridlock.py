@@ -1,4 +1,4 @@
-"""The traffic manager keeps traffic flowing: 100 autopilot vehicles for 6 simulated minutes on
+"""The traffic manager keeps traffic flowing: 100 autopilot vehicles for 4 simulated minutes on
 every town in reach ($GRIDLOCK_MINUTES for a longer hunt), and no vehicle stands still for more than 90 s except
 before a red light (or queued behind one that is)."""
 
@@ -16,7 +16,7 @@ from rllib_integration.embedded import command
 from conftest import make_world, shared_map
 
 DELTA, LIMIT = 0.05, 90.0
-MINUTES = float(os.environ.get("GRIDLOCK_MINUTES", "6"))  # simulated minutes a town (10 until stop 58)
+MINUTES = float(os.environ.get("GRIDLOCK_MINUTES", "4"))  # simulated minutes a town (10 until stop 58, 6 until 59)
 CHECK_EVERY = 20  # ticks between two looks (1 s)
 
 
