@@ -12,10 +12,8 @@ from __future__ import annotations
 import argparse
 import os
 from dataclasses import dataclass
-from typing import Any
 
 from .arguments import port, positive_float, positive_int
-from .common.import_path import import_object
 from .live import DEFAULT_PORT
 
 TRAINING_LOG = "training.log"  # in the results folder: what the terminal leaves out (see --verbose)
@@ -32,11 +30,6 @@ class TrainingScript:
     default_experiment: str  # import path ("package.module:Class"), when env_config.experiment.type is missing
     callbacks: str | None  # import path of the RLlib callbacks class
     example_package: str  # the example's package, shipped to a cluster's nodes with --auto
-
-
-def import_optional(path: str | None) -> Any:
-    """The object an import path ``"package.module:name"`` names (None for None)."""
-    return None if path is None else import_object(path)
 
 
 def parse_args(script: TrainingScript, argv: list[str] | None = None) -> argparse.Namespace:

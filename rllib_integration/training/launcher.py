@@ -26,11 +26,12 @@ from ray.rllib.core import DEFAULT_MODULE_ID
 import rllib_integration
 
 from ..carla_env import load_env_config, resolve_experiment_class
+from ..common.import_path import import_object
 from ..common.runtime import runtime_dir
 from ..errors import ConfigError
 from ..live import LiveServer, start_live
 from ..console import chatter_to, chatter_to_file, console, setup_console
-from ..training_cli import TRAINING_LOG, TrainingScript, import_optional
+from ..training_cli import TRAINING_LOG, TrainingScript
 from .algorithm_config import build_algorithm_config, place_on_cluster, run_settings
 from ..inference.policy import POLICY_FILE
 from .preflight import preflight
@@ -259,7 +260,7 @@ def _prepare(args: argparse.Namespace, script: TrainingScript) -> tuple | int:
             data["run"] = {**(data.get("run") or {}), "init_from": args.init_from}
         config = place_on_cluster(build_algorithm_config(data, args.configuration_file,
                                                          default_algorithm=script.default_algorithm,
-                                                         callbacks=import_optional(script.callbacks)), args.runner_resource)
+                                                         callbacks=script.callbacks and import_object(script.callbacks)), args.runner_resource)
         run = run_settings(data, args.configuration_file)
         preflight(data, args.configuration_file, config)
         overrides = {"training_iteration": args.iterations, "num_env_steps_sampled_lifetime": args.env_steps,
