@@ -27,7 +27,6 @@ import sys
 
 from rllib_integration import ConfigError, SimulatorUnavailableError
 from rllib_integration.arguments import non_negative_int, port, positive_float, positive_int
-from rllib_integration.common.kernel_cache import cold_kernel_modules
 from rllib_integration.config import load_yaml
 from rllib_integration.console import quiet_ray_internals
 from rllib_integration.embedded import UnknownTownError
@@ -176,9 +175,6 @@ def main() -> int:
         logger.info("resuming: %d of %d routes recorded, %d to drive", len(routes) - len(todo), len(routes), len(todo))
     logger.info("driving %d routes with %s (%d worker%s)", len(todo), args.agent, args.workers,
                 "s" if args.workers > 1 else "")
-    if simulator in ("embedded", "auto") and cold_kernel_modules():
-        logger.info("the first route compiles the embedded world's kernels first (the first run after an install "
-                    "or an update: about half a minute on 2 cores, kept for later runs)")
     progress = RouteProgressBar(len(routes), len(routes) - len(todo))
 
     def on_record(r: dict) -> None:

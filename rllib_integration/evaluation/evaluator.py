@@ -30,6 +30,7 @@ import numpy as np
 
 from ..background_traffic import LEADERBOARD_VEHICLES
 from ..carla_core import CarlaCore
+from ..common.kernel_cache import COMPILING, compile_notice
 from ..console import quiet_ray_internals
 from ..errors import SimulatorRestartedError
 from ..live import LivePublisher, LiveReporter
@@ -259,16 +260,19 @@ def _spec(portable: tuple) -> RouteSpec:
 
 #: The worker process's route runner (one simulator and agent per worker, set up once).
 _WORKER: RouteRunner | None = None
+_COMPILING_SAID: Any = None  # the workers' shared flag: "the kernels compile" was logged
 
 
 #: The loggers whose levels a worker takes from the evaluating process.
 LOGGERS = ("", "rllib_integration", "evaluate", "rllib_integration.simulators", "rllib_integration.embedded")
 
 
-def _start_worker(settings: EvaluationSettings, live_claimed: Any, levels: dict[str, int]) -> None:
+def _start_worker(settings: EvaluationSettings, live_claimed: Any, compiling_said: Any, levels: dict[str, int]
+                  ) -> None:
     """Set up a worker process: it dies with its parent (Linux), leaves Ctrl-C to the parent, logs as the
-    parent does, and the first worker up shows its routes in the live view."""
-    global _WORKER
+    parent does (and says once over all the workers that the kernels compile, where they do), and the first worker
+    up shows its routes in the live view."""
+    global _WORKER, _COMPILING_SAID
     die_with_parent()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     logging.basicConfig(format="%(message)s")
@@ -278,14 +282,25 @@ def _start_worker(settings: EvaluationSettings, live_claimed: Any, levels: dict[
     with live_claimed.get_lock():
         live = live_claimed.value == 0
         live_claimed.value = 1
-    _WORKER = RouteRunner(settings, live=live)
+    _COMPILING_SAID = compiling_said
+    with compile_notice(_say_compiling):
+        _WORKER = RouteRunner(settings, live=live)
     atexit.register(_WORKER.close)
+
+
+def _say_compiling() -> None:
+    """Log that the kernels compile, once over all the workers (they start together, and compile together)."""
+    with _COMPILING_SAID.get_lock():
+        said, _COMPILING_SAID.value = _COMPILING_SAID.value, 1
+    if not said:
+        logger.info(COMPILING)
 
 
 def _drive(index: int, portable: tuple) -> dict[str, Any]:
     """Drive one route in a worker process (its runner set up by :func:`_start_worker`)."""
     assert _WORKER is not None, "the worker was not started"
-    return _WORKER.run_or_fail(index, _spec(portable))
+    with compile_notice(_say_compiling):
+        return _WORKER.run_or_fail(index, _spec(portable))
 
 
 def die_with_parent() -> None:
@@ -316,12 +331,13 @@ def evaluate(routes: list[RouteSpec], settings: EvaluationSettings, workers: int
             on_record(record)
     workers = max(1, min(workers, len(routes)))
     if workers == 1:
-        runner = RouteRunner(settings, live=True)
-        try:
-            for index, spec in zip(indices, routes):
-                collect(runner.run_or_fail(index, spec))
-        finally:
-            runner.close()
+        with compile_notice(lambda: logger.info(COMPILING)):
+            runner = RouteRunner(settings, live=True)
+            try:
+                for index, spec in zip(indices, routes):
+                    collect(runner.run_or_fail(index, spec))
+            finally:
+                runner.close()
     else:
         _in_workers([(index, _portable(spec)) for index, spec in zip(indices, routes)], settings, workers, collect)
     return results_document(records, len(routes), sensors=sensor_types(settings), meta=evaluation_meta(settings))
@@ -330,9 +346,9 @@ def evaluate(routes: list[RouteSpec], settings: EvaluationSettings, workers: int
 def _in_workers(tasks: list[tuple[int, tuple]], settings: EvaluationSettings, workers: int,
                 collect: Callable[[dict[str, Any]], None]) -> None:
     context = multiprocessing.get_context("spawn")
-    claimed = context.Value("i", 0)
-    pool = concurrent.futures.ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker,
-                                                  initargs=(settings, claimed, {name: logging.getLogger(name).level for name in LOGGERS}))
+    levels = {name: logging.getLogger(name).level for name in LOGGERS}
+    pool = concurrent.futures.ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker, initargs=(
+        settings, context.Value("i", 0), context.Value("i", 0), levels))
     try:
         futures = [pool.submit(_drive, index, portable) for index, portable in tasks]
         for future in concurrent.futures.as_completed(futures):

@@ -28,7 +28,7 @@ from ray.rllib.core import DEFAULT_MODULE_ID
 from ray.rllib.core.columns import Columns
 
 from ..carla_env import CarlaEnv
-from ..common.kernel_cache import cold_kernel_modules
+from ..common.kernel_cache import COMPILING, compile_notice
 from ..config import check_value, quoted
 from ..console import console
 from ..embedded.maps.towns import UnknownTownError, load_map, resolve_town
@@ -239,7 +239,5 @@ def preflight(data: dict[str, Any], source: str, config: Any) -> None:
     check_initial_weights(data, config, spaces, source)
     check_rllib(config, spaces, source)
     if resolve_simulator((data["env_config"].get("carla") or {}).get("simulator", "auto")) == "embedded":
-        if cold_kernel_modules():  # else the terminal stays silent while they compile
-            console.info("compiling the embedded world's kernels (the first run after an install or an update: "
-                         "about half a minute on 2 cores, kept for later runs)")
-        check_one_step(data["env_config"], source)
+        with compile_notice(lambda: console.info(COMPILING)):  # else the terminal stays silent while they compile
+            check_one_step(data["env_config"], source)
