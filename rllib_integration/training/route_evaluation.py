@@ -1,5 +1,4 @@
-"""Route evaluation during training, through RLlib's evaluation hook (``evaluation_interval`` with a
-custom evaluation function).
+"""Route evaluation during training: the algorithm's current policy drives routes every few iterations.
 
 The training YAML's ``route_evaluation`` section (all optional)::
 
@@ -13,9 +12,10 @@ The training YAML's ``route_evaluation`` section (all optional)::
       walkers: 0
       seed: 0
 
-Every ``interval`` iterations (RLlib's ``evaluation_interval``; :class:`~.trainable.ExportingAlgorithm`
-runs this function in place of RLlib's evaluation, whose new API stack reads its results from its
-env runners' metrics only) the algorithm's current RLModule drives the routes greedily through
+Every ``interval`` iterations (:class:`~.trainable.ExportingAlgorithm` runs it after the iteration's training step,
+in place of RLlib's evaluation: that one reads its results from its env runners' metrics only, and with its
+``evaluation_interval`` set RLlib would build an evaluation env runner, and its simulator, that nothing uses) the
+algorithm's current RLModule drives the routes greedily through
 the experiment (:class:`~..evaluation.agents.ExperimentAgent`) in the algorithm's process, with a
 simulator kept between evaluations; the result's ``evaluation`` holds ``driving_score``,
 ``route_completion``, ``infraction_penalty`` and ``infractions_per_km/<kind>`` (Tune and TensorBoard
@@ -99,11 +99,16 @@ _RUNNERS: dict[str, tuple[RouteRunner, list]] = {}
 
 
 class RouteEvaluation:
-    """RLlib's ``custom_evaluation_function``: the current policy on the evaluation routes (plain
-    settings only, so RLlib can copy and pickle it)."""
+    """The current policy on the evaluation routes, kept in the config as RLlib's ``custom_evaluation_function``
+    (plain settings only, so RLlib can copy and pickle it)."""
 
     def __init__(self, settings: dict[str, Any], env_config: dict[str, Any]) -> None:
         self.settings, self.env_config = settings, env_config
+
+    def due(self, iteration: int) -> bool:
+        """Whether the training iteration ``iteration`` (1 for the first) ends with an evaluation."""
+        interval = self.settings["interval"]
+        return bool(interval) and iteration % interval == 0
 
     def _runner(self) -> tuple[RouteRunner, list]:
         key = repr((sorted(self.settings.items()), repr(self.env_config)))
@@ -148,7 +153,5 @@ def configure_route_evaluation(config: Any, data: dict[str, Any], source: str) -
     """Add the route evaluation of ``data``'s ``route_evaluation`` section to the ``AlgorithmConfig``."""
     settings = route_evaluation_settings(data, source)
     if settings["interval"]:
-        config.evaluation(evaluation_interval=settings["interval"], evaluation_num_env_runners=0,
-                          custom_evaluation_function=RouteEvaluation(settings, data["env_config"]),
-                          evaluation_config={"create_local_env_runner": False})
+        config.evaluation(custom_evaluation_function=RouteEvaluation(settings, data["env_config"]))
     return settings

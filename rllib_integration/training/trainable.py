@@ -65,6 +65,9 @@ class ExportingAlgorithm(Algorithm):
 
     def step(self) -> dict:
         result = super().step()
+        route_evaluation = self.config.custom_evaluation_function
+        if isinstance(route_evaluation, RouteEvaluation) and route_evaluation.due(self.iteration + 1):
+            result["evaluation"] = self.evaluate()
         if self._placement is not None:
             result["placement"], self._placement = self._placement, None
         self._last_progress = {key: result[key] for key in PROGRESS_KEYS if key in result}
