@@ -39,7 +39,7 @@ from ..carla_env import CarlaEnv
 from ..errors import ConfigError
 from ..shared_world import hero_count
 from ..vector_env import CarlaVectorEnv
-from .callbacks import plain_infos
+from .callbacks import plain_infos, quiet_env_runner
 from .dqn_module import DQNModule
 from .models import image_catalog
 from .preflight import check_options
@@ -126,7 +126,8 @@ def build_algorithm_config(data: dict[str, Any], source: str, default_algorithm:
                      rl_module_spec=RLModuleSpec(catalog_class=image_catalog(name), **module))
     if callbacks is not None:
         config.callbacks(callbacks)
-    config.callbacks(on_sample_end=plain_infos)  # the infos as Python numbers before they are pickled
+    config.callbacks(on_sample_end=plain_infos,  # the infos as Python numbers before they are pickled
+                     on_environment_created=quiet_env_runner)
     configure_route_evaluation(config, data, source)
     return config
 

@@ -10,6 +10,8 @@ simulator was restarted after a failure. An example subclasses it with its own t
 scalars in the sampled episodes' ``info`` dicts into the Python numbers they hold before the episodes travel to the
 learner: a vector env's infos are arrays, gymnasium's ``DictInfoToList`` hands each episode its rows as NumPy
 scalars, and pickling those one by one took about a sixth of a self-play env runner's time.
+:func:`quiet_env_runner`, run as each env runner's env is made (before the runner builds its network), drops RLlib's
+note about its own internal use of a deprecated class (``console.quiet_ray_internals``) in that process.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from typing import Any
 
 import numpy as np
 from ray.rllib.callbacks.callbacks import RLlibCallback
+
+from ..console import quiet_ray_internals
 
 
 class EpisodeMetricsCallbacks(RLlibCallback):
@@ -67,6 +71,12 @@ def simulator_restarts(env: Any) -> int | None:
               for candidate in (base, *getattr(base, "envs", ()))]
     counts = [int(count) for count in counts if count is not None]
     return max(counts) if counts else None
+
+
+def quiet_env_runner(**kwargs: Any) -> None:
+    """RLlib's ``on_environment_created``: RLlib's note about its own ``RLModuleConfig`` shim dropped in this env
+    runner's process before it builds its module (see :func:`~rllib_integration.console.quiet_ray_internals`)."""
+    quiet_ray_internals()
 
 
 def plain_infos(*, samples: list | None = None, **kwargs: Any) -> None:

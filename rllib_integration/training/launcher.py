@@ -297,14 +297,19 @@ def _run(args: argparse.Namespace, script: TrainingScript, config: Any, run: dic
         signal.signal(signal.SIGINT, previous)
 
     signal.signal(signal.SIGINT, interrupt)
-    # every Ray worker drops RLlib's note about its own internal use of a deprecated class (console.py)
+    # Every Ray worker drops RLlib's note about its own internal use of a deprecated class (console.py): the
+    # algorithm's process and the env runners drop it themselves (trainable.py, callbacks.py); remote learners, which
+    # run none of this library's code before they build their network, through Ray's setup hook. That hook is a
+    # runtime environment, which Ray's prestarted workers lack: with it, every worker of the run is started anew
+    # (2.4-2.8 s later and 4-5 s more CPU until an algorithm and one env runner answer, 2-core machine:
+    # benchmarks/ray_start.py).
     quiet = {"worker_process_setup_hook": "rllib_integration.console.quiet_ray_internals"}
     if args.auto:  # the nodes import the experiment and the library from the driver's copy
         ray.init(address="auto", runtime_env={**quiet, "py_modules": [
             os.path.dirname(rllib_integration.__file__), os.path.dirname(importlib.import_module(script.example_package).__file__)]},
                  log_to_driver=True)
     else:  # the workers' output: the log file unless --verbose
-        error = start_local_ray(quiet)
+        error = start_local_ray(quiet if config.num_learners else None)
         if error is not None:
             signal.signal(signal.SIGINT, previous)
             console.error(f"Ray could not start on this machine: {error} (tried twice). Fix: run the command again "
@@ -316,7 +321,7 @@ def _run(args: argparse.Namespace, script: TrainingScript, config: Any, run: dic
         ray.shutdown()
 
 
-def start_local_ray(runtime_env: dict, attempts: int = 2) -> Exception | None:
+def start_local_ray(runtime_env: dict | None, attempts: int = 2) -> Exception | None:
     """Start a local Ray instance, trying again once where its start fails (seen on loaded 2-core machines: the
     GCS server, or the raylet's registration, not up within Ray's timeout; Ray raises a plain ``Exception`` for
     the latter); returns the last failure, or None once started."""

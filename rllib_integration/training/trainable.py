@@ -22,6 +22,7 @@ import torch
 from ray.rllib.algorithms.algorithm import Algorithm
 from ray.rllib.core import COMPONENT_LEARNER, COMPONENT_LEARNER_GROUP, COMPONENT_RL_MODULE
 
+from ..console import quiet_ray_internals
 from .replay_training import ReplayTraining
 from ..inference.checkpoints import PROGRESS_FILE
 from ..inference.policy import POLICY_FILE
@@ -49,6 +50,7 @@ class ExportingAlgorithm(Algorithm):
     learner_threads: int | None = None  # torch threads of this process (None: Ray's choice)
 
     def setup(self, config: Any) -> None:
+        quiet_ray_internals()  # before this process builds its learner's (and its local env runner's) network
         if self.learner_threads:
             torch.set_num_threads(self.learner_threads)
         super().setup(config)
