@@ -31,12 +31,7 @@ from rllib_integration.config import load_yaml
 from rllib_integration.console import quiet_ray_internals
 from rllib_integration.embedded import UnknownTownError
 from rllib_integration.embedded.maps.towns import load_map, resolve_town
-from rllib_integration.evaluation import (
-    EvaluationSettings,
-    evaluate,
-    format_table,
-    load_agent,
-)
+from rllib_integration.evaluation import EvaluationSettings, evaluate, format_table, load_agent
 from rllib_integration.evaluation.evaluator import evaluation_meta, sensor_types
 from rllib_integration.evaluation.progress import RouteProgressBar
 from rllib_integration.evaluation.results_folder import ResultsFolder

@@ -11,8 +11,8 @@ import warnings
 import carla
 import pytest
 
-from rllib_integration.common.kernel_cache import cold_kernel_modules
 from rllib_integration.embedded import Client, EmbeddedServer
+from warm_kernels import cold_kernel_modules
 
 #: A folder of real CARLA towns' .xodr files: $RLLIB_INTEGRATION_MAPS, else ../shared/maps beside the repository.
 MAPS_DIR = pathlib.Path(os.environ.get("RLLIB_INTEGRATION_MAPS") or

@@ -7,7 +7,7 @@ import subprocess
 import sys
 import textwrap
 
-from rllib_integration.common.kernel_cache import cold_kernel_modules
+from warm_kernels import cold_kernel_modules
 
 
 def test_a_module_is_cold_until_its_kernels_are_cached_and_again_once_it_changes(tmp_path):
@@ -27,7 +27,7 @@ def test_a_module_is_cold_until_its_kernels_are_cached_and_again_once_it_changes
 
 def test_the_librarys_kernels_are_found():
     import rllib_integration
-    from rllib_integration.common.kernel_cache import CACHED_KERNEL, PACKAGE
+    from warm_kernels import CACHED_KERNEL, PACKAGE
     assert PACKAGE == pathlib.Path(rllib_integration.__file__).resolve().parent
     with_kernels = {p.name for p in PACKAGE.rglob("*.py") if CACHED_KERNEL.search(p.read_text(encoding="utf-8"))}
     assert {"vehicle_kernel.py", "ray_march.py", "lane_index.py", "autopilot.py"} <= with_kernels

@@ -14,6 +14,8 @@ criteria); with a warm cache each part only loads them (a few seconds).
 from __future__ import annotations
 
 import os
+import pathlib
+import re
 import sys
 import tempfile
 
@@ -21,6 +23,23 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 PARTS = ("world", "experiments")
+
+#: A decorator that compiles a kernel into the disk cache.
+CACHED_KERNEL = re.compile(r"^@(numba\.)?njit\(.*cache=True", re.MULTILINE)
+PACKAGE = pathlib.Path(ROOT).resolve() / "rllib_integration"
+
+
+def cold_kernel_modules(package: pathlib.Path = PACKAGE) -> list[pathlib.Path]:
+    """The modules of ``package`` (default: the library) with disk-cached kernels whose cache is missing or older
+    than the module."""
+    cold = []
+    for source in pathlib.Path(package).rglob("*.py"):
+        if not CACHED_KERNEL.search(source.read_text(encoding="utf-8")):
+            continue
+        indexes = list((source.parent / "__pycache__").glob(f"{source.stem}.*.nbi"))
+        if not indexes or max(index.stat().st_mtime for index in indexes) < source.stat().st_mtime:
+            cold.append(source)
+    return cold
 
 
 def world() -> None:

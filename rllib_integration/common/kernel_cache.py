@@ -1,37 +1,14 @@
-"""Whether the library's numba kernels are compiled yet: they are compiled on first use and kept in a disk cache
-beside their modules (``cache=True``), so the first run after an install or an update compiles them (about half a
-minute on a 2-core machine) and later runs load them.
-
-:func:`cold_kernel_modules` tells from the files whether any may still have to be compiled (the test session
-compiles them first where so); :func:`compile_notice` tells, as it happens, that one is being compiled (the scripts
-say so, rather than stay silent for that half minute)."""
+"""The library's numba kernels are compiled on first use and kept in a disk cache beside their modules
+(``cache=True``), so the first run after an install or an update compiles them (about half a minute on a 2-core
+machine) and later runs load them. :func:`compile_notice` tells, as it happens, that one is being compiled (the
+scripts say so, rather than stay silent for that half minute)."""
 
 from __future__ import annotations
 
 import contextlib
-import pathlib
-import re
 from typing import Callable, Iterator
 
 from numba.core import event
-
-#: A decorator that compiles a kernel into the disk cache.
-CACHED_KERNEL = re.compile(r"^@(numba\.)?njit\(.*cache=True", re.MULTILINE)
-PACKAGE = pathlib.Path(__file__).resolve().parents[1]
-
-
-def cold_kernel_modules(package: pathlib.Path = PACKAGE) -> list[pathlib.Path]:
-    """The modules of ``package`` (default: the library) with disk-cached kernels whose cache is missing or older
-    than the module."""
-    cold = []
-    for source in pathlib.Path(package).rglob("*.py"):
-        if not CACHED_KERNEL.search(source.read_text(encoding="utf-8")):
-            continue
-        indexes = list((source.parent / "__pycache__").glob(f"{source.stem}.*.nbi"))
-        if not indexes or max(index.stat().st_mtime for index in indexes) < source.stat().st_mtime:
-            cold.append(source)
-    return cold
-
 
 #: The message the scripts show while the first of the library's kernels compiles.
 COMPILING = ("compiling the embedded world's kernels (the first run after an install or an update: about half a "
