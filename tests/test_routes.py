@@ -13,7 +13,7 @@ from rllib_integration.common.lane_geometry import DrivableLanes, sharpest_radiu
 from rllib_integration.embedded.maps.towns import load_map, resolve_town
 from rllib_integration.routes.planner import RoadOption, RoutePlanner, route_length
 from rllib_integration.routes.route_files import RouteFileError, RouteSpec, ScenarioSpec, read_routes, write_routes
-from rllib_integration.routes.route_sets import dense_route, generate_routes, has_u_turn
+from rllib_integration.routes.route_sets import dense_route, draw_route, generate_routes, has_u_turn
 
 from conftest import shared_map
 
@@ -139,6 +139,28 @@ def test_generated_route_sets_are_seeded_spread_and_densify_back(tmp_path, town)
     starts = [r.waypoints[0] for r in routes]
     nearest = [min(a.distance(b) for b in starts if b is not a) for a in starts]
     assert min(nearest) > 20.0  # spread over the town, not bunched at one spot
+
+
+@pytest.mark.parametrize("town", ["GridTown", "RingTown", "Town10HD"])
+def test_an_episode_drives_its_route_as_drawn_which_densifies_back_to_itself(town):
+    """``draw_route`` (an episode's route, not traced again from its sparse waypoints) is the route that
+    ``dense_route`` gives for ``generate_routes``'s route of the same seed, ended the same way (the sparse points
+    densify back to the route drawn, but for one now and then that snaps to another lane); each is seeded,
+    connected, as long as asked and free of U-turns."""
+    name = str(shared_map(town)) if town.startswith("Town") else town
+    planner = planner_for(name)
+    same = 0
+    for seed in range(40):
+        drawn = draw_route(planner, town, seed, 300.0, 800.0)
+        assert [id(w) for w, _ in drawn] == [id(w) for w, _ in draw_route(planner, town, seed, 300.0, 800.0)]
+        spec = generate_routes(planner, town, 1, seed=seed, min_length=300.0, max_length=800.0)[0]
+        same += [id(w) for w, _ in drawn] == [id(w) for w, _ in dense_route(planner, spec)]
+        assert 290.0 <= route_length(drawn) <= 800.0 and not has_u_turn(drawn)
+        assert drawn[0][0].transform.location.distance(spec.waypoints[0]) < 0.1
+        assert drawn[-1][0].transform.location.distance(spec.waypoints[-1]) <= 2.0 * planner.resolution
+        for (w0, _), (w1, option) in zip(drawn[:-1], drawn[1:]):
+            assert w0.transform.location.distance(w1.transform.location) <= (10.0 if option in LANE_CHANGES else 1.6)
+    assert same >= 36, f"{same} of 40 routes as densified"
 
 
 def test_sharpest_radius_measures_curves_and_cusps():

@@ -105,8 +105,11 @@ class RoutePlanner:
         self.graph = networkx.DiGraph()
         self._nodes: dict[tuple[float, float, float], int] = {}
         self._segments: dict[tuple[int, int, int], _Segment] = {}  # (road, section, lane) -> segment
-        #: x, y, z and yaw of each waypoint the planner holds, by the waypoint's id (held: the id stays its own)
-        self._poses: dict[int, tuple[float, float, float, float]] = {}
+        #: x, y, z and yaw of each waypoint the planner holds (a row each), and each one's row by the waypoint's id
+        #: (held: the id stays its own)
+        self._poses: list[tuple[float, float, float, float]] = []
+        self._rows: dict[int, int] = {}
+        self._table = np.zeros((0, 4))  # the poses as an array, once asked for after the last ones came
         self._snapped: tuple[tuple[float, float, float] | None, carla.Waypoint | None] = (None, None)
         _PLANNERS_ALIVE.add(self)  # (its lane changes' paths are read from the table as the graph is built)
         self._build()
@@ -139,7 +142,8 @@ class RoutePlanner:
             waypoints.append(exit_)
             option = turn_option(waypoints) if entry.is_junction else RoadOption.LANEFOLLOW
             poses = [_pose(w) for w in waypoints]
-            self._poses.update(zip(map(id, waypoints), poses))
+            self._rows.update(zip(map(id, waypoints), range(len(self._poses), len(self._poses) + len(poses))))
+            self._poses += poses
             xyz = np.array([pose[:3] for pose in poses], dtype=np.float64).reshape(-1, 3)
             segment = _Segment(self._node(entry), self._node(exit_), waypoints, option, xyz[:, :2])
             self._segments[(entry.road_id, entry.section_id, entry.lane_id)] = segment
@@ -293,8 +297,17 @@ def route_poses(route: list[tuple[carla.Waypoint, RoadOption]]) -> np.ndarray:
     if not route:
         return np.zeros((0, 4))
     first = id(route[0][0])
-    table = next((planner._poses for planner in _PLANNERS_ALIVE if first in planner._poses), {})
-    return np.array([table.get(id(w)) or _pose(w) for w, _ in route], dtype=np.float64)
+    planner = next((planner for planner in _PLANNERS_ALIVE if first in planner._rows), None)
+    if planner is None:
+        return np.array([_pose(w) for w, _ in route], dtype=np.float64)
+    if len(planner._table) != len(planner._poses):
+        planner._table = np.array(planner._poses, dtype=np.float64).reshape(-1, 4)
+    rows = planner._rows
+    indices = [rows.get(id(w), -1) for w, _ in route]
+    if min(indices) >= 0:
+        return planner._table[indices]
+    return np.array([planner._poses[k] if k >= 0 else _pose(w) for k, (w, _) in zip(indices, route)],
+                    dtype=np.float64)
 
 
 def location_distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:

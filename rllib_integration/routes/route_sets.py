@@ -35,7 +35,11 @@ def dense_route(planner: RoutePlanner, spec: RouteSpec) -> Route:
     for a, b in zip(spec.waypoints[:-1], spec.waypoints[1:]):
         piece = planner.trace_route(a, b)
         route.extend(piece if not route else piece[1:])
-    end, reach = spec.waypoints[-1], 2.0 * planner.resolution
+    return ended_as_planned(route, spec.waypoints[-1], 2.0 * planner.resolution)
+
+
+def ended_as_planned(route: Route, end: carla.Location, reach: float) -> Route:
+    """``route`` cut at the first of its last points within ``reach`` metres of ``end`` (:func:`dense_route`)."""
     last = len(route) - 1
     while last > 1 and route[last - 1][0].transform.location.distance(end) < reach:
         last -= 1
@@ -82,6 +86,20 @@ def sparse_points(route: Route, step: float = SPARSE_STEP,
 def generate_routes(planner: RoutePlanner, town: str, count: int, seed: int = 0, min_length: float = 1000.0,
                     max_length: float = 2000.0, first_id: int = 0) -> list[RouteSpec]:
     """``count`` routes of ``min_length``-``max_length`` metres on the planner's map, from ``seed``."""
+    return [spec for spec, _ in _draw(planner, town, count, seed, min_length, max_length, first_id)]
+
+
+def draw_route(planner: RoutePlanner, town: str, seed: int, min_length: float, max_length: float) -> Route:
+    """The dense route of ``generate_routes(planner, town, 1, seed, min_length, max_length)``'s route as drawn,
+    ended as :func:`dense_route` ends it, without tracing its sparse waypoints again: what an episode drives (its
+    sparse waypoints densify back to it, but for a lane a sparse point snaps to otherwise now and then)."""
+    [(spec, route)] = _draw(planner, town, 1, seed, min_length, max_length, 0)
+    return ended_as_planned(route, spec.waypoints[-1], 2.0 * planner.resolution)
+
+
+def _draw(planner: RoutePlanner, town: str, count: int, seed: int, min_length: float, max_length: float,
+          first_id: int) -> list[tuple[RouteSpec, Route]]:
+    """:func:`generate_routes`'s routes, each with the dense route it was drawn as."""
     if not 0 < min_length <= max_length:
         raise ValueError(f"route lengths must satisfy 0 < min_length <= max_length, got {min_length}, {max_length}")
     rng = random.Random(seed)
@@ -89,7 +107,7 @@ def generate_routes(planner: RoutePlanner, town: str, count: int, seed: int = 0,
     if len(spots) < 2:
         raise ValueError(f"{town} has fewer than two spawn points to draw routes between")
     starts: list[carla.Location] = []
-    routes: list[RouteSpec] = []
+    routes: list[tuple[RouteSpec, Route]] = []
     attempts = 0
     while len(routes) < count:
         attempts += 1
@@ -103,7 +121,7 @@ def generate_routes(planner: RoutePlanner, town: str, count: int, seed: int = 0,
             continue
         route, poses = wandered
         points, yaws = sparse_points(route, poses=poses)
-        routes.append(RouteSpec(str(first_id + len(routes)), town, points, yaws))
+        routes.append((RouteSpec(str(first_id + len(routes)), town, points, yaws), route))
         starts.append(start)
     return routes
 

@@ -30,7 +30,7 @@ from ..evaluation.infractions import SHORT_NAMES, Infraction
 from ..evaluation.monitor import RouteMonitor
 from ..routes.planner import shared_planner
 from ..routes.progress import Route
-from ..routes.route_sets import dense_route, generate_routes
+from ..routes.route_sets import draw_route
 
 #: Infractions that end an episode by default (as the evaluator names them).
 HARD_KINDS = ("collisions_pedestrian", "collisions_vehicle", "collisions_layout", "red_light", "stop_infraction")
@@ -106,11 +106,7 @@ class RouteFollowing:
 
     def plan(self, core: Any, rng: np.random.Generator) -> Route:
         """A route of ``route_length`` metres on the loaded town, drawn with ``rng``."""
-        name = core.map.name
-        planner = shared_planner(core.map)
-        spec = generate_routes(planner, name, 1, seed=int(rng.integers(2 ** 31)), min_length=self.route_length[0],
-                               max_length=self.route_length[1])[0]
-        return dense_route(planner, spec)
+        return draw_route(shared_planner(core.map), core.map.name, int(rng.integers(2 ** 31)), *self.route_length)
 
     def start(self, core: Any) -> None:
         """Follow the episode's route from now (no monitor when the episode has no route)."""
