@@ -86,20 +86,25 @@ def sparse_points(route: Route, step: float = SPARSE_STEP,
 def generate_routes(planner: RoutePlanner, town: str, count: int, seed: int = 0, min_length: float = 1000.0,
                     max_length: float = 2000.0, first_id: int = 0) -> list[RouteSpec]:
     """``count`` routes of ``min_length``-``max_length`` metres on the planner's map, from ``seed``."""
-    return [spec for spec, _ in _draw(planner, town, count, seed, min_length, max_length, first_id)]
+    specs = []
+    for route, poses in _draw(planner, town, count, seed, min_length, max_length):
+        points, yaws = sparse_points(route, poses=poses)
+        specs.append(RouteSpec(str(first_id + len(specs)), town, points, yaws))
+    return specs
 
 
 def draw_route(planner: RoutePlanner, town: str, seed: int, min_length: float, max_length: float) -> Route:
     """The dense route of ``generate_routes(planner, town, 1, seed, min_length, max_length)``'s route as drawn,
     ended as :func:`dense_route` ends it, without tracing its sparse waypoints again: what an episode drives (its
     sparse waypoints densify back to it, but for a lane a sparse point snaps to otherwise now and then)."""
-    [(spec, route)] = _draw(planner, town, 1, seed, min_length, max_length, 0)
-    return ended_as_planned(route, spec.waypoints[-1], 2.0 * planner.resolution)
+    [(route, poses)] = _draw(planner, town, 1, seed, min_length, max_length)
+    x, y, z, _ = poses[-1].tolist()  # the last of the sparse waypoints
+    return ended_as_planned(route, carla.Location(x, y, z), 2.0 * planner.resolution)
 
 
-def _draw(planner: RoutePlanner, town: str, count: int, seed: int, min_length: float, max_length: float,
-          first_id: int) -> list[tuple[RouteSpec, Route]]:
-    """:func:`generate_routes`'s routes, each with the dense route it was drawn as."""
+def _draw(planner: RoutePlanner, town: str, count: int, seed: int, min_length: float,
+          max_length: float) -> list[tuple[Route, np.ndarray]]:
+    """:func:`generate_routes`'s routes as drawn (dense), each with its poses (:func:`~.planner.route_poses`)."""
     if not 0 < min_length <= max_length:
         raise ValueError(f"route lengths must satisfy 0 < min_length <= max_length, got {min_length}, {max_length}")
     rng = random.Random(seed)
@@ -107,7 +112,7 @@ def _draw(planner: RoutePlanner, town: str, count: int, seed: int, min_length: f
     if len(spots) < 2:
         raise ValueError(f"{town} has fewer than two spawn points to draw routes between")
     starts: list[carla.Location] = []
-    routes: list[tuple[RouteSpec, Route]] = []
+    routes: list[tuple[Route, np.ndarray]] = []
     attempts = 0
     while len(routes) < count:
         attempts += 1
@@ -119,9 +124,7 @@ def _draw(planner: RoutePlanner, town: str, count: int, seed: int, min_length: f
         wandered = _wander(planner, rng, spots, start, min_length, max_length)
         if wandered is None:
             continue
-        route, poses = wandered
-        points, yaws = sparse_points(route, poses=poses)
-        routes.append((RouteSpec(str(first_id + len(routes)), town, points, yaws), route))
+        routes.append(wandered)
         starts.append(start)
     return routes
 

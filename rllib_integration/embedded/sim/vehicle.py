@@ -41,9 +41,11 @@ class Vehicle(Actor, carla.Vehicle):
     """A vehicle driven by ``apply_control`` through the world's vehicle dynamics."""
 
     def __init__(self, *args, physics: carla.VehiclePhysicsControl, **kwargs) -> None:
+        """``physics``: the vehicle's own physics control as spawned (kept, not copied: the caller hands over a
+        fresh one)."""
         super().__init__(*args, **kwargs)
         self.slot = -1  # row in the kernel's VehicleStates, kept by the kernel
-        self.physics = copy_physics(physics)  # as spawned or last applied; wheel positions local, cm
+        self.physics = physics  # as spawned or last applied (a copy of what was applied); wheel positions local, cm
         self._light_state = carla.VehicleLightState.NONE
         self._ackermann: carla.VehicleAckermannControl | None = None
         self._ackermann_settings = carla.AckermannControllerSettings()
