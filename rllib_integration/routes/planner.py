@@ -114,6 +114,21 @@ class RoutePlanner:
         _PLANNERS_ALIVE.add(self)  # (its lane changes' paths are read from the table as the graph is built)
         self._build()
 
+    def holds(self, waypoint: carla.Waypoint) -> bool:
+        """Whether ``waypoint`` is one of this planner's own (whose pose it read once)."""
+        return id(waypoint) in self._rows
+
+    def poses_of(self, route: list[tuple[carla.Waypoint, RoadOption]]) -> np.ndarray:
+        """:func:`route_poses` of a route of this planner's waypoints (any other waypoint among them read): rows of
+        the planner's table of poses, one array read once its last waypoints came."""
+        if len(self._table) != len(self._poses):
+            self._table = np.array(self._poses, dtype=np.float64).reshape(-1, 4)
+        indices = [self._rows.get(id(w), -1) for w, _ in route]
+        if min(indices) >= 0:
+            return self._table[indices]
+        return np.array([self._poses[k] if k >= 0 else _pose(w) for k, (w, _) in zip(indices, route)],
+                        dtype=np.float64)
+
     # -- the graph ----------------------------------------------------------------------------
     @functools.cached_property
     def spawn_locations(self) -> list[carla.Location]:
@@ -296,18 +311,9 @@ def route_poses(route: list[tuple[carla.Waypoint, RoadOption]]) -> np.ndarray:
     waypoint is read."""
     if not route:
         return np.zeros((0, 4))
-    first = id(route[0][0])
-    planner = next((planner for planner in _PLANNERS_ALIVE if first in planner._rows), None)
-    if planner is None:
-        return np.array([_pose(w) for w, _ in route], dtype=np.float64)
-    if len(planner._table) != len(planner._poses):
-        planner._table = np.array(planner._poses, dtype=np.float64).reshape(-1, 4)
-    rows = planner._rows
-    indices = [rows.get(id(w), -1) for w, _ in route]
-    if min(indices) >= 0:
-        return planner._table[indices]
-    return np.array([planner._poses[k] if k >= 0 else _pose(w) for k, (w, _) in zip(indices, route)],
-                    dtype=np.float64)
+    first = route[0][0]
+    planner = next((planner for planner in _PLANNERS_ALIVE if planner.holds(first)), None)
+    return planner.poses_of(route) if planner is not None else np.array([_pose(w) for w, _ in route], dtype=np.float64)
 
 
 def location_distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
