@@ -124,10 +124,10 @@ class RoutePlanner:
         if len(self._table) != len(self._poses):
             self._table = np.array(self._poses, dtype=np.float64).reshape(-1, 4)
         indices = [self._rows.get(id(w), -1) for w, _ in route]
-        if min(indices) >= 0:
+        if indices and min(indices) >= 0:
             return self._table[indices]
         return np.array([self._poses[k] if k >= 0 else _pose(w) for k, (w, _) in zip(indices, route)],
-                        dtype=np.float64)
+                        dtype=np.float64).reshape(-1, 4)
 
     # -- the graph ----------------------------------------------------------------------------
     @functools.cached_property
