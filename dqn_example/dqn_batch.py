@@ -29,7 +29,8 @@ from rllib_integration.sensors.birdview import BirdviewRenderer, configured_rend
 from rllib_integration.tasks.route_batch import RouteFollowingBatch
 from rllib_integration.tasks.route_lights import RouteLights, no_light
 
-from .dqn_experiment import ACTIONS, BIRDVIEW, SPEED_SCALE, DQNExperiment, lane_check, waiting_for_a_reason
+from .dqn_experiment import (ACTIONS, BIRDVIEW, SPEED_SCALE, DQNExperiment, lane_outcome, lane_waypoints,
+                             waiting_for_a_reason)
 
 #: ``ACTIONS`` as ``carla.VehicleControl`` holds them (32-bit floats): (throttle, steer, brake) a row.
 CONTROLS = np.array(ACTIONS, dtype=np.float32)
@@ -139,8 +140,9 @@ class DQNExperimentBatch(BatchExperiment):
         self.time_episode[indices] += 1
         done_episode = self.max_time_episode < self.time_episode[indices]
         falling = rows[:, Z] < -0.5
-        lanes = [lane_check(self.agents[k].map, self.agents[k].hero.get_transform(), float(self.controls_now[k, 1]))
-                 for k in indices.tolist()]
+        transforms = [self.agents[k].hero.get_transform() for k in indices.tolist()]
+        lanes = [lane_outcome(waypoint, transform, float(steer)) for waypoint, transform, steer in
+                 zip(lane_waypoints(self.agents[0].map, transforms), transforms, self.controls_now[indices, 1].tolist())]
         steps = self.task.step(indices, rows)
         route_end = np.array([reason not in (None, "max_time") for reason in steps.end_reasons], dtype=bool)
         terminated = done_idle | falling | route_end

@@ -45,6 +45,7 @@ import gymnasium as gym
 import numpy as np
 
 from rllib_integration.base_experiment import BaseExperiment
+from rllib_integration.common.waypoint_index import get_waypoints
 from rllib_integration.config import ConfigError
 from rllib_integration.routes.progress import Route
 from rllib_integration.sensors.birdview import output_channels
@@ -333,6 +334,18 @@ def lane_check(town_map: carla.Map, transform: carla.Transform, steer: float) ->
     deviation in radians): off a driving or parking lane (-0.5, pi), in a junction (0, 0), against the lane's
     direction (-0.5), a heading error (|sin| > 0.4) the steering is not correcting (-0.05), on the lane (0)."""
     waypoint = town_map.get_waypoint(transform.location, project_to_road=False, lane_type=carla.LaneType.Any)
+    return lane_outcome(waypoint, transform, steer)
+
+
+def lane_waypoints(town_map: carla.Map, transforms: list[carla.Transform]) -> list[carla.Waypoint | None]:
+    """The waypoints :func:`lane_check` reads for many heroes at ``transforms``: the map's own answers, all
+    in one call of the map's waypoint index (for one hero, a map query costs less)."""
+    return get_waypoints(town_map, [t.location for t in transforms], project_to_road=False,
+                         lane_type=carla.LaneType.Any)
+
+
+def lane_outcome(waypoint: carla.Waypoint | None, transform: carla.Transform, steer: float) -> tuple[str, float, float]:
+    """:func:`lane_check` of a hero at ``transform`` whose lane waypoint (:func:`lane_waypoints`) is ``waypoint``."""
     if waypoint is None or waypoint.lane_type not in ALLOWED_LANES:
         return "off_lane", -0.5, math.pi
     if waypoint.is_junction:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import carla
 import numpy as np
 
+from ...common.waypoint_index import get_waypoints
 from ..sim.static_scene import StaticActor
 from .base import Sensor
 from .measurements import CollisionEvent, LaneInvasionEvent, ObstacleDetectionEvent
@@ -41,14 +42,10 @@ class LaneInvasionSensor(Sensor):
         extent = self.parent.bounding_box.extent
         forward, right = t.get_forward_vector(), t.get_right_vector()
         lane_types = carla.LaneType.Driving | carla.LaneType.Parking | carla.LaneType.Shoulder
-        corners = []
-        for sx, sy in ((1, 1), (1, -1), (-1, 1), (-1, -1)):
-            location = carla.Location(t.location.x + sx * extent.x * forward.x + sy * extent.y * right.x,
-                                      t.location.y + sx * extent.x * forward.y + sy * extent.y * right.y,
-                                      t.location.z)
-            corners.append((location, town_map.get_waypoint(location, project_to_road=False,
-                                                            lane_type=lane_types)))
-        return corners
+        locations = [carla.Location(t.location.x + sx * extent.x * forward.x + sy * extent.y * right.x,
+                                    t.location.y + sx * extent.x * forward.y + sy * extent.y * right.y,
+                                    t.location.z) for sx, sy in ((1, 1), (1, -1), (-1, 1), (-1, -1))]
+        return list(zip(locations, get_waypoints(town_map, locations, project_to_road=False, lane_type=lane_types)))
 
     def measure(self, frame, elapsed, transform):
         current = self._corner_waypoints()
