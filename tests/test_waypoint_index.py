@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 
 from conftest import shared_map
 from rllib_integration.common.waypoint_index import WaypointIndex, get_waypoints, lane_sections, waypoint_index
-from rllib_integration.embedded.maps.towns import load_map
+from rllib_integration.embedded.maps.procedural import PROCEDURAL_TOWNS
+from rllib_integration.embedded.maps.towns import load_map, resolve_town
 from test_random_towns import SETTINGS, TOWNS, town_map
 
 LANE_TYPES = (carla.LaneType.Any, carla.LaneType.Driving, carla.LaneType.Driving | carla.LaneType.Parking,
@@ -59,6 +60,12 @@ def test_the_index_answers_as_the_map_on_carla_towns(name):
     town = load_map(name, shared_map(name).read_text())
     asked = assert_answers_as_the_map(town, 400, seed=1)
     assert asked < 0.1, f"the map was asked about {asked:.0%} of the points"
+
+
+@pytest.mark.parametrize("name", sorted(PROCEDURAL_TOWNS))
+def test_the_index_answers_as_the_map_on_the_built_in_towns(name):
+    asked = assert_answers_as_the_map(load_map(*resolve_town(name)), 200, seed=2)
+    assert asked < 0.05, f"the map was asked about {asked:.0%} of the points"
 
 
 @SETTINGS
