@@ -101,3 +101,19 @@ def test_points_far_from_every_lane_and_lists_of_locations_go_to_the_map():
     assert [key(w) for w in get_waypoints(town, far, project_to_road=True)] == \
         [key(town.get_waypoint(p, project_to_road=True)) for p in far]
     assert get_waypoints(town, far[:1], project_to_road=False) == [None]
+
+
+def test_a_map_whose_lanes_cannot_be_rebuilt_answers_every_query_itself(caplog):
+    class OpaqueMap:  # a map object without its OpenDRIVE (as a stand-in server's may be)
+        name = "Opaque"
+
+        def get_waypoint(self, location, project_to_road=True, lane_type=carla.LaneType.Driving):
+            return (round(location.x, 3), round(location.y, 3), project_to_road, int(lane_type))
+
+    town = OpaqueMap()
+    with caplog.at_level("WARNING"):
+        answers = get_waypoints(town, [carla.Location(1.0, 2.0, 0.0), carla.Location(3.0, 4.0, 0.0)], False,
+                                carla.LaneType.Any)
+    assert answers == [(1.0, 2.0, False, int(carla.LaneType.Any)), (3.0, 4.0, False, int(carla.LaneType.Any))]
+    assert waypoint_index(town) is None
+    assert "waypoint queries go to the map one by one" in caplog.text

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import math
+import time
 import xml.etree.ElementTree as ElementTree
 from typing import Sequence
 
@@ -246,11 +247,16 @@ _INDEXES: IdentityCache[WaypointIndex | None] = IdentityCache(4)
 
 
 def _build(town_map: carla.Map) -> WaypointIndex | None:
+    started = time.perf_counter()
     try:
-        return WaypointIndex(town_map)
+        index = WaypointIndex(town_map)
     except (ValueError, AttributeError, TypeError, KeyError, RuntimeError, ElementTree.ParseError) as error:
         logger.warning("waypoint queries go to the map one by one: %s", error)
         return None
+    seconds = time.perf_counter() - started
+    logger.log(logging.INFO if seconds > 2.0 else logging.DEBUG, "waypoint index of %s: %d chords in %.1f s",
+               town_map.name, len(index.a), seconds)
+    return index
 
 
 def waypoint_index(town_map: carla.Map) -> WaypointIndex | None:
