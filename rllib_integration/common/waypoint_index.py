@@ -80,10 +80,16 @@ def lane_sections(opendrive: str) -> list[LaneSection]:
     return sections
 
 
+def _start_s(section: LaneSection, lane: int) -> float:
+    """The ``s`` LibCarla starts lane ``lane`` of ``section`` at (``GetDistanceAtStartOfLane``: lanes of negative
+    id run the way ``s`` grows)."""
+    return section.start + 10.0 * EPSILON if lane < 0 else section.start + section.length - 10.0 * EPSILON
+
+
 def _start_waypoint(town_map: carla.Map, section: LaneSection, lane: int) -> tuple[carla.Waypoint | None, bool]:
     """The waypoint LibCarla starts lane ``lane`` of ``section`` at (``GetDistanceAtStartOfLane``), and whether it
     is exactly that one (``get_waypoint_xodr`` takes ``s`` in single precision: the rest is walked)."""
-    s0 = section.start + 10.0 * EPSILON if lane < 0 else section.start + section.length - 10.0 * EPSILON
+    s0 = _start_s(section, lane)
     guess = np.float32(s0)
     if lane < 0 and float(guess) < s0:
         guess = np.nextafter(guess, np.float32(np.inf))
@@ -106,6 +112,20 @@ def _start_waypoint(town_map: carla.Map, section: LaneSection, lane: int) -> tup
     return base, False
 
 
+def _topology_starts(town_map: carla.Map) -> dict[tuple[int, int, int], carla.Waypoint]:
+    """The lanes' start waypoints ``get_topology`` gives exactly: each driving lane's (LibCarla's
+    ``GetDistanceAtStartOfLane``, in double precision) and its neighbours' on the same side of the road (the same
+    ``s``), by (road, section, lane)."""
+    found: dict[tuple[int, int, int], carla.Waypoint] = {}
+    for start, _ in town_map.get_topology():
+        for step in (carla.Waypoint.get_left_lane, carla.Waypoint.get_right_lane):
+            waypoint = start
+            while waypoint is not None and (waypoint.lane_id > 0) == (start.lane_id > 0):
+                found.setdefault((waypoint.road_id, waypoint.section_id, waypoint.lane_id), waypoint)
+                waypoint = step(waypoint)
+    return found
+
+
 def _heading_turn(a: carla.Transform, b: carla.Transform) -> float:
     u, v = a.get_forward_vector(), b.get_forward_vector()
     dot = u.x * v.x + u.y * v.y + u.z * v.z
@@ -121,9 +141,10 @@ class WaypointIndex:
         self.starts: list[carla.Waypoint] = []
         self.ends: list[carla.Waypoint] = []
         rows: list[tuple] = []
+        known = _topology_starts(town_map)
         for section in lane_sections(town_map.to_opendrive()):
             for lane in section.lanes:
-                self._chords(section, lane, rows)
+                self._chords(section, lane, rows, known.get((section.road, section.index, lane)))
         table = np.array(rows, dtype=np.float64).reshape(-1, 8)
         self.a = np.ascontiguousarray(table[:, 0:3], dtype=np.float32)
         self.b = np.ascontiguousarray(table[:, 3:6], dtype=np.float32)
@@ -138,9 +159,12 @@ class WaypointIndex:
         self.shape = (int((high[1] - low[1]) // CELL) + 1, int((high[0] - low[0]) // CELL) + 1)
         self.order, self.offsets = _grid(self.a, self.b, self.origin, self.shape)
 
-    def _chords(self, section: LaneSection, lane: int, rows: list[tuple]) -> None:
-        """Append lane ``lane`` of ``section``'s chords, walked as ``Map::CreateRtree`` walks them."""
+    def _chords(self, section: LaneSection, lane: int, rows: list[tuple], known: carla.Waypoint | None) -> None:
+        """Append lane ``lane`` of ``section``'s chords, walked as ``Map::CreateRtree`` walks them (from ``known``,
+        the lane's start as ``get_topology`` gives it, where the lane has one)."""
         current, exact = _start_waypoint(self.map, section, lane)
+        if not exact and known is not None and current is not None and known.s == _start_s(section, lane):
+            current, exact = known, True
         if current is None:
             raise ValueError(f"road {section.road} lane {lane}: no waypoint at the start of section {section.index}")
         kind = int(current.lane_type)
