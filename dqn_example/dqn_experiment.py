@@ -339,7 +339,8 @@ def lane_check(town_map: carla.Map, transform: carla.Transform, steer: float) ->
 
 def lane_waypoints(town_map: carla.Map, transforms: list[carla.Transform]) -> list[carla.Waypoint | None]:
     """The waypoints :func:`lane_check` reads for many heroes at ``transforms``: the map's own answers, all
-    in one call of the map's waypoint index (for one hero, a map query costs less)."""
+    in one call of the map's waypoint index (:func:`lane_check`, one hero's, keeps the map's own query: the
+    reference path)."""
     return get_waypoints(town_map, [t.location for t in transforms], project_to_road=False,
                          lane_type=carla.LaneType.Any)
 

@@ -127,6 +127,7 @@ def _topology_starts(town_map: carla.Map) -> dict[tuple[int, int, int], carla.Wa
 
 
 def _heading_turn(a: carla.Transform, b: carla.Transform) -> float:
+    """The angle (radians) between two transforms' forward vectors (``geom::Math::GetVectorAngle``)."""
     u, v = a.get_forward_vector(), b.get_forward_vector()
     dot = u.x * v.x + u.y * v.y + u.z * v.z
     norm = math.sqrt(u.x * u.x + u.y * u.y + u.z * u.z) * math.sqrt(v.x * v.x + v.y * v.y + v.z * v.z)
@@ -376,8 +377,8 @@ def _nearest_chords(points: np.ndarray, lane_type: int, a: np.ndarray, b: np.nda
         forward = forwards[best_j]  # a right-hand lane (negative id): s grows along it
         final = start_s[best_j] + delta if forward else start_s[best_j] - delta
         if (final >= end_s[best_j]) if forward else (final <= end_s[best_j]):
-            place[k] = 0  # AT_END
+            place[k] = AT_END
         elif delta <= 0.0:
-            place[k] = 1  # AT_START
+            place[k] = AT_START
         else:
-            place[k] = 2  # ALONG
+            place[k] = ALONG
