@@ -7,10 +7,11 @@ end often, as early in training: resets and respawns count) and the memory each 
 
 Experiments are ``benchmarks/sampling.py``'s: ``vector`` (4 floats from map queries), ``vlidar`` (the PPO
 example's virtual LiDAR and route task), ``traffic`` (the traffic recipe's rays, light and obstacles ahead on the
-route, target-speed levels) and ``birdview`` (the DQN quickstart's 64 px BirdView and speed).
+route, target-speed levels), ``birdview`` (the DQN quickstart's 64 px BirdView and speed) and ``masks`` (the same
+with the BirdView's ``masks`` output, 9 channels a frame).
 Each ``CarlaVectorEnv`` row is measured hero by hero (one experiment instance per hero) and, where the experiment
-has a batched twin for the configuration (``vlidar`` and ``traffic``: ``RouteExperimentBatch``; ``birdview``:
-``DQNExperimentBatch``), batched (every hero at once).
+has a batched twin for the configuration (``vlidar`` and ``traffic``: ``RouteExperimentBatch``; ``birdview`` and
+``masks``: ``DQNExperimentBatch``), batched (every hero at once).
 ``ms/respawn``: what an episode's start costs beyond a step (the single hero's ``reset``; a vector env's heroes
 respawned within its steps, placed and equipped: ``SharedWorld.respawn_seconds``), ``respawn %`` its share of the
 row's time. Each row is one process's figure; run it several times on a shared machine and report the range.
@@ -89,7 +90,7 @@ def main() -> None:
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--heroes", type=positive_int, nargs="+", default=[1, 8, 32],
                         help="heroes per world of the CarlaVectorEnv rows")
-    parser.add_argument("--experiments", nargs="+", choices=["vector", "vlidar", "traffic", "birdview"],
+    parser.add_argument("--experiments", nargs="+", choices=["vector", "vlidar", "traffic", "birdview", "masks"],
                         default=["vector", "vlidar", "birdview"], help="observations and tasks measured")
     parser.add_argument("--vehicles", type=non_negative_int, default=0, help="background autopilot vehicles")
     parser.add_argument("--steps", type=positive_int, default=3000, help="agent steps measured per row")

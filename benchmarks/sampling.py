@@ -9,7 +9,8 @@ vector env) and the policy acts for all of them in one batched forward pass, so 
 Experiments: ``vector`` (demo_drive.py's lane keeping: 4 floats from map queries, 7 actions), ``vlidar``
 (the PPO example's virtual LiDAR, 128 floats, its route task; ``--vehicles`` of traffic), ``traffic`` (the traffic
 recipe's: those rays, the light and the obstacles ahead on the route, target-speed levels, the route controller
-steering) and ``birdview`` (the DQN quickstart's 64 px BirdView and speed). A PPO config of a small MLP (or the uint8 encoder) acts.
+steering), ``birdview`` (the DQN quickstart's 64 px BirdView and speed) and ``masks`` (the same with the BirdView's
+``masks`` output: 9 channels a frame). A PPO config of a small MLP (or the uint8 encoder) acts.
 """
 
 from __future__ import annotations
@@ -47,10 +48,11 @@ def env_config(kind: str, vehicles: int) -> dict:
                                "others": {"light_ahead": True, "obstacles_ahead": True, "control": "levels",
                                           "steer": "route", "state_last_action": False}}}
     from dqn_example.dqn_experiment import DQNExperiment
+    output = "masks" if kind == "masks" else "rgb"  # masks: the issue's 64 px BirdView masks, else the quickstart's
     return {"carla": {"simulator": "embedded", "enable_rendering": False},
             "experiment": {"type": DQNExperiment, "town": "GridTown",
                            "hero": {"sensors": {"birdview": {"type": "sensor.birdview", "size": 64, "radius": 16,
-                                                             "route": True}}},
+                                                             "route": True, "output": output}}},
                            "background_activity": {"n_vehicles": vehicles, "seed": 0},
                            "others": {"framestack": 2, "reward": "route", "state_input": True}}}
 
@@ -75,7 +77,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--kinds", nargs="+", default=["vector", "vlidar", "birdview"],
-                        choices=["vector", "vlidar", "traffic", "birdview"], help="experiments to measure")
+                        choices=["vector", "vlidar", "traffic", "birdview", "masks"], help="experiments to measure")
     parser.add_argument("--envs", nargs="+", type=positive_int, default=[1, 4, 16, 64], help="envs per runner")
     parser.add_argument("--steps", type=positive_int, default=20000, help="env steps per measurement")
     parser.add_argument("--vehicles", type=non_negative_int, default=0, help="traffic of vlidar, traffic and birdview")

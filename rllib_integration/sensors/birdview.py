@@ -39,6 +39,7 @@ from ..errors import ConfigError
 from ..common.per_frame import PerFrame, PerWorld
 from ..common.map_raster import MARKING_LABELS, PALETTE, ROAD_LABELS, Label, MapLayer, map_layer, with_buildings
 from ..routes.progress import RouteProgress
+from . import birdview_raster as raster
 from .sensor import PseudoSensor
 
 #: Channels of the ``masks`` output.
@@ -51,7 +52,7 @@ ROUTE_CHANNEL = "route"
 ROUTE_COLOUR = (0, 190, 190)
 ROUTE_WIDTH = 2.0  # metres
 #: Pixels the route's drawn centre line may stray from its points: the route points (about a metre apart) are
-#: thinned to those that bend it by more (cv2.approxPolyDP), a few a picture where all of them cost 4 times as long.
+#: thinned to those that bend it by more, a few a picture (drawing all of them costs several times as long).
 ROUTE_TOLERANCE = 0.25
 
 HERO_COLOUR = (138, 226, 52)
@@ -67,6 +68,7 @@ LIGHT_RADIUS = 1.4  # metres
 GROUP_COLOURS = {"walkers": WALKER_COLOUR, "vehicles": VEHICLE_COLOUR, "two_wheelers": TWO_WHEELER_COLOUR,
                  "hero": HERO_COLOUR}
 DRAW_ORDER = ("walkers", "vehicles", "two_wheelers", "hero")
+MASK_GROUPS = {"walkers": "walkers", "vehicles": "vehicles", "two_wheelers": "vehicles", "hero": "hero"}
 
 TEXT_MIN_SIZE = 128  # pixels: smaller pictures leave debug strings out (unreadable)
 MIN_SIZE, MAX_SIZE = 8, 2048  # pixels of the picture's side
@@ -136,9 +138,26 @@ class BirdviewRenderer:
         self._light_xyz = np.array([(loc.x, loc.y, loc.z) for loc in locations]).reshape(-1, 3)
         self._view = 2.0 * radius  # actors farther than this from the hero are off the picture
         self._scene = actor_scene(world)
+        # what each shape paints (see birdview_raster): colours in rgb, 255 in its channel in masks
+        self._route_paint = self._paint(ROUTE_COLOUR, ROUTE_CHANNEL if route else None)
+        self._ring = self._paint((255, 255, 255), None)  # the lights' rims (rgb only)
+        self._group_paints = np.stack([self._paint(GROUP_COLOURS[group], MASK_GROUPS[group]) for group in DRAW_ORDER])
         #: Renderers with equal keys are rendered together by :func:`render_many` (one world, one configuration).
         self.batch_key = (id(world), size, radius, output, id(self.layer), debug, route,
                           tuple(id(light) for light in self._lights))
+
+    def _paint(self, colour: tuple[int, int, int], channel: str | None) -> np.ndarray:
+        """A shape's paint: ``colour`` in ``rgb``; in ``masks``, 255 in ``channel`` (None: nothing)."""
+        if self.output != "masks":
+            return np.array(colour, dtype=np.float64)
+        paint = np.zeros(len(self.channels))
+        if channel is not None:
+            paint[self.channels.index(channel)] = 255.0
+        return paint
+
+    def _light_paint(self, state: carla.TrafficLightState) -> np.ndarray:
+        """The paint of a traffic light in ``state`` (an unknown state black; off has no mask)."""
+        return self._paint(LIGHT_COLOURS.get(state, (0, 0, 0)), LIGHT_CHANNELS.get(state))
 
     def world_to_view(self, transform: carla.Transform) -> np.ndarray:
         """2x3 affine matrix from world (x, y) to output pixels for the hero ``transform``."""
@@ -161,14 +180,14 @@ class BirdviewRenderer:
         """The route to draw from the hero's progress along it (kept up to date by its owner), or None."""
         self._progress = progress
 
-    def route_polylines(self, renderers: Sequence["BirdviewRenderer"], views: np.ndarray) -> list[np.ndarray | None]:
+    def route_points(self, renderers: Sequence["BirdviewRenderer"], views: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """For each of ``renderers`` (this one's configuration) seen through ``views`` (H, 2, 3): the route ahead of
-        its hero in view pixels (fixed point, 4 fractional bits), thinned to the points that bend it by more than
-        :data:`ROUTE_TOLERANCE`, or None (every hero's points placed in one pass)."""
-        if not self.draws_route:
-            return [None] * len(renderers)
-        reach = int(3.0 * self._view) + 2  # route points are about a metre apart
+        its hero in view pixels (H, K, 2), and how many of its points to draw (up to the first past the view; below
+        2: none), every hero's points placed in one pass."""
+        reach = int(3.0 * self._view) + 2 if self.draws_route else 0  # route points are about a metre apart
         ahead, counts = np.zeros((len(renderers), reach, 2)), np.zeros(len(renderers), dtype=np.int64)
+        if not reach:
+            return ahead, counts
         for row, renderer in enumerate(renderers):
             progress = renderer._progress
             if progress is not None:
@@ -178,23 +197,20 @@ class BirdviewRenderer:
         inside = (offset[..., 0] * offset[..., 0] + offset[..., 1] * offset[..., 1] <= (self._view + 2.0) ** 2) \
             & (np.arange(reach) < counts[:, None])
         last = reach - 1 - np.argmax(inside[:, ::-1], axis=1)
-        # up to the first point past the last one in view
         ends = np.minimum(np.where(inside.any(axis=1), last + 2, 2), counts)
-        pixels = np.rint(view_pixels(ahead, views) * 16).astype(np.int32)
-        return [cv2.approxPolyDP(pixels[row, :end].reshape(-1, 1, 2), ROUTE_TOLERANCE * 16, False).reshape(-1, 2)
-                if end >= 2 else None for row, end in enumerate(ends.tolist())]
+        return fixed_point(view_pixels(ahead, views)), ends
 
     def render(self, frame: int | None = None) -> np.ndarray:
         """One frame in the configured output format (the actors as read once for every hero of the world at
         ``frame``; ``None``: read for this call)."""
         return render_many([self], frame)[0]
 
-    def warp(self, views: np.ndarray) -> list[np.ndarray]:
-        """The map layer seen through each of ``views`` (H, 2, 3): the labels (nearest), or, for a coarse picture,
-        the averaged colours or coverages (bilinear, four channels). (One ``cv2.warpAffine`` a hero: a single
-        ``cv2.remap`` for all of them measured as fast for 64 px pictures and a third slower for 192 px, its maps
-        built in NumPy.)"""
-        layer, size = self.layer, self.size
+    def backdrops(self, views: np.ndarray) -> np.ndarray:
+        """The pictures of the map alone seen through each of ``views`` (H, 2, 3), in the output format: (H, S, S,
+        3) colours or (H, S, S, channels) masks with the map's (road, lane markings, buildings). The map layer is
+        warped into each by ``cv2.warpAffine`` (its labels, nearest, or for a coarse picture its averaged colours or
+        coverages, bilinear, four channels), then coloured or thresholded for all heroes at once."""
+        layer, size, count = self.layer, self.size, len(views)
         if self._averaged is None:
             scale = 1.0 / layer.pixels_per_meter
             source, interpolation, border = layer.labels, cv2.INTER_NEAREST, 0
@@ -203,87 +219,83 @@ class BirdviewRenderer:
             colours, coverage, to_world = self._averaged
             source, interpolation = coverage if self.output == "masks" else colours, cv2.INTER_LINEAR
             border = 0 if self.output == "masks" else tuple(int(v) for v in PALETTE[Label.BACKGROUND]) + (0,)
-        return [cv2.warpAffine(source, forward, (size, size), flags=interpolation, borderMode=cv2.BORDER_CONSTANT,
-                               borderValue=border) for forward in views @ to_world]
+        warped = np.empty((count, size, size) + source.shape[2:], dtype=np.uint8)
+        for k, forward in enumerate(views @ to_world):
+            cv2.warpAffine(source, forward, (size, size), dst=warped[k], flags=interpolation,
+                           borderMode=cv2.BORDER_CONSTANT, borderValue=border)
+        if self.output != "masks":
+            if self._averaged is None:
+                return PALETTE[warped]
+            return cv2.cvtColor(warped.reshape(count * size, size, 4), cv2.COLOR_RGBA2RGB).reshape(count, size, size, 3)
+        pictures = np.zeros((count, size, size, len(self.channels)), dtype=np.uint8)
+        if self._averaged is None:
+            road, markings, buildings = ROAD_LABELS[warped], MARKING_LABELS[warped], warped == Label.BUILDING
+        else:
+            road, markings = warped[..., 0] >= 128, warped[..., 1] >= 255 * MARKING_COVERAGE
+            buildings = warped[..., 2] >= 128
+        pictures[..., self.channels.index("road")] = road * np.uint8(255)
+        pictures[..., self.channels.index("lane_markings")] = markings * np.uint8(255)
+        if BUILDING_CHANNEL in self.channels:
+            pictures[..., self.channels.index(BUILDING_CHANNEL)] = buildings * np.uint8(255)
+        return pictures
 
-    def light_discs(self, poses: np.ndarray, views: np.ndarray) -> list[list]:
-        """For each hero at ``poses`` (H, 4) seen through ``views``: ``(state, centre pixel, radius pixels)`` of
-        the traffic lights near it (each light's state read once)."""
+    def light_shapes(self, poses: np.ndarray, views: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The traffic lights near the heroes at ``poses`` (H, 4) seen through ``views``: for each light near a
+        hero, hero by hero, the hero's row, the light's centre in its view pixels and the paint of its state (each
+        light's state read once)."""
         if not self._lights:
-            return [[] for _ in range(len(poses))]
-        radius = max(1, int(round(LIGHT_RADIUS * self.ppm)))
+            return np.zeros(0, dtype=np.int64), np.zeros((0, 2)), np.zeros((0, len(self._ring)))
         offset = self._light_xyz[None, :, :] - poses[:, None, :3]
         near = np.einsum("hlk,hlk->hl", offset, offset) <= (self._view + LIGHT_RADIUS) ** 2
         heroes, lights = np.nonzero(near)  # hero by hero, each one's lights in order
-        states = {k: self._lights[k].get_state() for k in np.unique(lights).tolist()}
-        centres = np.rint(view_pixels(self._light_xyz[lights, None, :2], views[heroes])[:, 0]).astype(np.int64)
-        discs: list[list] = [[] for _ in range(len(poses))]
-        for hero, light, (u, v) in zip(heroes.tolist(), lights.tolist(), centres.tolist()):
-            discs[hero].append((states[light], (u, v), radius))
-        return discs
+        unique, where = np.unique(lights, return_inverse=True)
+        paints = np.array([self._light_paint(self._lights[k].get_state()) for k in unique.tolist()])
+        centres = fixed_point(view_pixels(self._light_xyz[lights, None, :2], views[heroes])[:, 0])
+        return heroes, centres, paints.reshape(-1, len(self._ring))[where]
 
-    def actor_polygons(self, heroes: Sequence[Any], poses: np.ndarray, views: np.ndarray,
-                       frame: int | None) -> list[dict[str, list]]:
-        """For each of ``heroes`` at ``poses`` (H, 4) seen through ``views``: the polygons (fixed point, 4
-        fractional bits) of the vehicles and walkers near it, by group, in drawing order: walkers, vehicles,
-        two-wheelers, the hero on top (the actors read once a frame for every hero of the world, every polygon
-        placed in one pass)."""
+    def actor_shapes(self, heroes: Sequence[Any], poses: np.ndarray, views: np.ndarray,
+                     frame: int | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The vehicles and walkers near each of ``heroes`` at ``poses`` (H, 4) seen through ``views``: the hero's
+        row, the polygon in its view pixels and its group's paint of each, hero by hero in drawing order (walkers,
+        vehicles, two-wheelers, the hero on top; the actors read once a frame for every hero of the world)."""
         scene = self._scene.at(self.world, frame)
         reach = (self._view + 10.0) ** 2
         dx = scene.positions[None, :, 0] - poses[:, None, 0]
         dy = scene.positions[None, :, 1] - poses[:, None, 1]
         rows, actors = np.nonzero(dx * dx + dy * dy < reach)  # hero by hero, each one's actors in order
-        pixels = np.rint(view_pixels(scene.polygons[actors], views[rows]) * 16).astype(np.int32)
-        members: list[dict[str, list]] = [{} for _ in heroes]
-        hero_ids = [hero.id for hero in heroes]
-        ids, scene_groups = scene.ids.tolist(), scene.groups
-        for row, actor, polygon in zip(rows.tolist(), actors.tolist(), pixels):
-            group = "hero" if ids[actor] == hero_ids[row] else scene_groups[actor]
-            members[row].setdefault(group, []).append(polygon)
-        return [{group: found[group] for group in DRAW_ORDER if group in found} for found in members]
+        hero_ids = np.array([hero.id for hero in heroes], dtype=np.int64)
+        ranks = np.where(scene.ids[actors] == hero_ids[rows], DRAW_ORDER.index("hero"), scene.ranks[actors])
+        order = np.lexsort((actors, ranks, rows))
+        rows, actors, ranks = rows[order], actors[order], ranks[order]
+        return rows, fixed_point(view_pixels(scene.polygons[actors], views[rows])), self._group_paints[ranks]
 
-    def compose(self, view: np.ndarray, backdrop: np.ndarray, lights: list, groups: dict[str, list],
-                route: np.ndarray | None) -> np.ndarray:
-        """The frame of this renderer's hero from its ``view`` matrix, the map warped into it (``backdrop``: labels,
-        or the averaged colours or coverages, :meth:`warp`), the traffic lights' discs, the actors' polygons and its
-        route in view (:meth:`light_discs`, :meth:`actor_polygons`, :meth:`route_polylines`)."""
-        route_width = max(1, int(round(ROUTE_WIDTH * self.ppm)))
-        if self.output == "masks":
-            planes = {name: np.zeros((self.size, self.size), dtype=np.uint8) for name in self.channels}
-            if self._averaged is None:
-                planes["road"] = ROAD_LABELS[backdrop].astype(np.uint8) * 255
-                planes["lane_markings"] = MARKING_LABELS[backdrop].astype(np.uint8) * 255
-                buildings = backdrop == Label.BUILDING
-            else:
-                planes["road"] = (backdrop[..., 0] >= 128).astype(np.uint8) * 255
-                planes["lane_markings"] = (backdrop[..., 1] >= 255 * MARKING_COVERAGE).astype(np.uint8) * 255
-                buildings = backdrop[..., 2] >= 128
-            for state, centre, radius in lights:
-                if state in LIGHT_CHANNELS:
-                    cv2.circle(planes[LIGHT_CHANNELS[state]], centre, radius, 255, -1)
-            for group, polygons in groups.items():
-                channel = "vehicles" if group == "two_wheelers" else group
-                cv2.fillPoly(planes[channel], polygons, 255, cv2.LINE_8, shift=4)
-            if BUILDING_CHANNEL in planes:
-                planes[BUILDING_CHANNEL] = buildings.astype(np.uint8) * 255
-            if route is not None:
-                cv2.polylines(planes[ROUTE_CHANNEL], [route], False, 255, route_width, cv2.LINE_8, shift=4)
-            return np.stack([planes[name] for name in self.channels], axis=2)
-        image = PALETTE[backdrop] if self._averaged is None else cv2.cvtColor(backdrop, cv2.COLOR_RGBA2RGB)
-        if route is not None:
-            cv2.polylines(image, [route], False, ROUTE_COLOUR, route_width, cv2.LINE_AA, shift=4)
-        for state, centre, radius in lights:
-            cv2.circle(image, centre, radius, LIGHT_COLOURS.get(state, (0, 0, 0)), -1, cv2.LINE_AA)
-            cv2.circle(image, centre, radius, (255, 255, 255), 1, cv2.LINE_AA)
-        for group, polygons in groups.items():
-            cv2.fillPoly(image, polygons, GROUP_COLOURS[group], cv2.LINE_AA, shift=4)
-        if self._debug_shapes is not None:
-            self._draw_debug(image, view)
-        return image
+    def draw(self, renderers: Sequence["BirdviewRenderer"], poses: np.ndarray, frame: int | None) -> np.ndarray:
+        """The pictures (H, S, S, channels) of ``renderers`` (this one's configuration) of heroes at ``poses`` (H,
+        4): the map, then each one's route, the traffic lights and the actors drawn for all of them in compiled
+        calls (:mod:`.birdview_raster`), then, in ``rgb``, ``world.debug``'s shapes."""
+        views = self.views(poses)
+        pictures = self.backdrops(views)
+        binary = self.output == "masks"
+        points, counts = self.route_points(renderers, views)
+        if counts.max(initial=0) >= 2:
+            raster.draw_routes(pictures, points, counts, max(1, int(round(ROUTE_WIDTH * self.ppm))) / 2.0,
+                               ROUTE_TOLERANCE, self._route_paint, binary)
+        heroes, centres, paints = self.light_shapes(poses, views)
+        if len(heroes):
+            raster.draw_discs(pictures, heroes, centres, paints, float(max(1, int(round(LIGHT_RADIUS * self.ppm)))),
+                              self._ring, binary)
+        heroes, polygons, paints = self.actor_shapes([renderer.hero for renderer in renderers], poses, views, frame)
+        if len(heroes):
+            raster.draw_polygons(pictures, heroes, polygons, paints, binary)
+        shapes = self._debug_shapes() if self._debug_shapes is not None and not binary else ()
+        if shapes:
+            for picture, view in zip(pictures, views):
+                self._draw_debug(picture, view, shapes)
+        return pictures
 
-    def _draw_debug(self, image: np.ndarray, world_to_view: np.ndarray) -> None:
-        """Draw ``world.debug``'s live shapes (sizes in metres, at least a pixel)."""
-        for shape in self._debug_shapes():
+    def _draw_debug(self, image: np.ndarray, world_to_view: np.ndarray, shapes: Sequence[Any]) -> None:
+        """Draw ``world.debug``'s live ``shapes`` (sizes in metres, at least a pixel)."""
+        for shape in shapes:
             points = np.array([(x, y, 1.0) for x, y, _ in shape.points]) @ world_to_view.T
             pixels = [tuple(int(round(v)) for v in p) for p in points]
             width = max(1, int(round(shape.size * self.ppm)))
@@ -304,9 +316,9 @@ class BirdviewRenderer:
 def render_many(renderers: Sequence[BirdviewRenderer], frame: int | None = None,
                 poses: np.ndarray | None = None) -> list[np.ndarray]:
     """What each renderer's :meth:`BirdviewRenderer.render` gives, for many heroes' renderers at once: those of
-    one world and one configuration (equal :attr:`BirdviewRenderer.batch_key`) have their views computed together
-    and the traffic lights and actors near each found in one pass (each light's state read once); the others are
-    rendered group by group the same way. ``poses`` (len(renderers), 4): each hero's x, y, z and yaw as its
+    one world and one configuration (equal :attr:`BirdviewRenderer.batch_key`) are drawn together
+    (:meth:`BirdviewRenderer.draw`: the traffic lights and actors near each found in one pass, each light's state
+    read once, every picture's shapes drawn in one compiled call a kind); the others group by group the same way. ``poses`` (len(renderers), 4): each hero's x, y, z and yaw as its
     ``get_transform`` gives them, where the caller has read them already (a batched experiment's kinematics);
     otherwise each hero's transform is read."""
     frames: list[np.ndarray | None] = [None] * len(renderers)
@@ -321,14 +333,8 @@ def render_many(renderers: Sequence[BirdviewRenderer], frame: int | None = None,
             at = np.array([(t.location.x, t.location.y, t.location.z, t.rotation.yaw) for t in transforms])
         else:
             at = np.asarray(poses, dtype=np.float64)[indices]
-        views = first.views(at)
-        backdrops = first.warp(views)
-        lights = first.light_discs(at, views)
-        groups = first.actor_polygons([renderer.hero for renderer in members], at, views, frame)
-        routes = first.route_polylines(members, views)
-        for k, renderer, view, backdrop, light, group, route in zip(indices, members, views, backdrops, lights, groups,
-                                                                    routes):
-            frames[k] = renderer.compose(view, backdrop, light, group, route)
+        for k, picture in zip(indices, first.draw(members, at, frame)):
+            frames[k] = picture
     return frames
 
 
@@ -340,6 +346,12 @@ def view_pixels(points: np.ndarray, views: np.ndarray) -> np.ndarray:
                      x * views[:, None, 1, 0] + y * views[:, None, 1, 1] + views[:, None, 1, 2]], axis=-1)
 
 
+def fixed_point(pixels: np.ndarray) -> np.ndarray:
+    """``pixels`` rounded to sixteenths of a pixel (OpenCV's drawing precision with ``shift=4``): a shape's
+    picture does not change with rounding errors far below a pixel (poses read one way or another)."""
+    return np.rint(pixels * 16.0) / 16.0
+
+
 class ActorScene(PerFrame):
     """The vehicles and walkers of one world at one frame as world-frame polygons, read once per frame for
     every hero's BirdView (the heroes of a world share it)."""
@@ -349,6 +361,7 @@ class ActorScene(PerFrame):
         self.positions = np.zeros((0, 2))  # each drawn actor's location (x, y)
         self.polygons = np.zeros((0, 5, 2))  # and its polygon's corners in world (x, y)
         self.groups: list[str] = []  # "walkers", "vehicles" or "two_wheelers"
+        self.ranks = np.zeros(0, dtype=np.int64)  # each one's group's place in DRAW_ORDER
         self._facts: dict[int, tuple] = {}  # actor id -> (group, local polygon), ("", None) for one not drawn
         self._layout: tuple | None = None  # the ids last read, the rows of those drawn, their groups and polygons
 
@@ -360,8 +373,9 @@ class ActorScene(PerFrame):
             facts = [(k, group, local) for k, (group, local) in facts if group]
             self._layout = (ids.copy(), np.array([k for k, _, _ in facts], dtype=np.int64),
                             [group for _, group, _ in facts],
+                            np.array([DRAW_ORDER.index(group) for _, group, _ in facts], dtype=np.int64),
                             np.stack([local for _, _, local in facts]) if facts else np.zeros((0, 5, 2)))
-        _, rows, self.groups, local = self._layout  # local: (K, 5, 2)
+        _, rows, self.groups, self.ranks, local = self._layout  # local: (K, 5, 2)
         self.ids, self.positions = ids[rows], poses[rows, :2].reshape(-1, 2)
         if not len(rows):
             self.polygons = np.zeros((0, 5, 2))

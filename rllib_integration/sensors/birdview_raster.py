@@ -1,0 +1,196 @@
+"""The shapes of the BirdView's pictures of many heroes, drawn in compiled calls (numba): each hero's route,
+traffic lights and actors over the map already warped into its picture.
+
+One call draws a kind of shape into every hero's picture of a world, so a picture costs no Python work of its own.
+A pixel (its centre at integer coordinates, as OpenCV's) is covered by ``clamp(0.5 - d, 0, 1)`` of a shape whose edge
+is ``d`` pixels away (negative inside). A shape's *paint* is a value a channel: in an ``rgb`` picture (3 channels)
+its colour, blended as ``p + (paint - p) * coverage`` (anti-aliased edges); in a ``masks`` picture (``binary``) the
+channels where the paint is above 0 are set to 255 on the pixels whose centre the shape covers (coverage 0.5 and up).
+
+Drawing order (each layer over the last, the callers' order): the route (a band of ``half`` pixels each side of its
+polyline, the union of its segments' bands, the points thinned to those that bend it by more than a tolerance), each traffic light (a disc in its state's paint, then a one-pixel ring
+on its edge), the actors (convex polygons, in the order given: walkers, vehicles, two-wheelers, the hero on top).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+
+@njit(cache=True)
+def _clamp01(value: float) -> float:
+    return 0.0 if value < 0.0 else 1.0 if value > 1.0 else value
+
+
+@njit(cache=True)
+def _paint(picture: np.ndarray, row: int, column: int, paint: np.ndarray, coverage: float, binary: bool) -> None:
+    """Paint ``coverage`` of pixel ``picture[row, column]`` (see the module docstring)."""
+    if binary:
+        if coverage >= 0.5:
+            for channel in range(paint.shape[0]):
+                if paint[channel] > 0.0:
+                    picture[row, column, channel] = 255
+    elif coverage > 0.0:
+        for channel in range(paint.shape[0]):
+            value = float(picture[row, column, channel])
+            picture[row, column, channel] = np.uint8(math.floor(value + (paint[channel] - value) * coverage + 0.5))
+
+
+@njit(cache=True)
+def _segment_distance(px: float, py: float, ax: float, ay: float, bx: float, by: float) -> float:
+    dx, dy = bx - ax, by - ay
+    length2 = dx * dx + dy * dy
+    t = 0.0 if length2 == 0.0 else max(0.0, min(1.0, ((px - ax) * dx + (py - ay) * dy) / length2))
+    ex, ey = px - ax - t * dx, py - ay - t * dy
+    return math.sqrt(ex * ex + ey * ey)
+
+
+@njit(cache=True)
+def _band_coverage(coverage: np.ndarray, ax: float, ay: float, bx: float, by: float, half: float,
+                   bounds: np.ndarray) -> None:
+    """``coverage`` (S, S) raised to the band of ``half`` pixels around segment a-b where it covers more (row by row
+    over the columns the band can reach), ``bounds`` (top, bottom, left, right) widened to the pixels reached."""
+    size = coverage.shape[0]
+    reach = half + 1.0
+    inner, outer = max(0.0, half - 0.5) ** 2, (half + 0.5) ** 2  # squared distances covered fully, not at all
+    dx, dy = bx - ax, by - ay
+    length2 = dx * dx + dy * dy
+    scale = 0.0 if length2 == 0.0 else 1.0 / length2
+    top, bottom = max(0, int(math.floor(min(ay, by) - reach))), min(size - 1, int(math.ceil(max(ay, by) + reach)))
+    for v in range(top, bottom + 1):
+        # the segment's points within `reach` rows of v, then `reach` columns either side of them
+        if dy == 0.0:
+            t0, t1 = 0.0, 1.0
+        else:
+            ta, tb = (v - reach - ay) / dy, (v + reach - ay) / dy
+            t0, t1 = max(0.0, min(ta, tb)), min(1.0, max(ta, tb))
+            if t0 > t1:
+                continue
+        xa, xb = ax + t0 * dx, ax + t1 * dx
+        left, right = max(0, int(math.floor(min(xa, xb) - reach))), min(size - 1, int(math.ceil(max(xa, xb) + reach)))
+        if left > right:
+            continue
+        bounds[0], bounds[1] = min(bounds[0], v), max(bounds[1], v)
+        bounds[2], bounds[3] = min(bounds[2], left), max(bounds[3], right)
+        py = v - ay
+        for u in range(left, right + 1):
+            px = u - ax
+            t = min(1.0, max(0.0, (px * dx + py * dy) * scale))
+            ex, ey = px - t * dx, py - t * dy
+            d2 = ex * ex + ey * ey
+            if d2 >= outer:
+                continue
+            cover = 1.0 if d2 <= inner else _clamp01(half + 0.5 - math.sqrt(d2))
+            if cover > coverage[v, u]:
+                coverage[v, u] = cover
+
+
+@njit(cache=True)
+def _thinned(points: np.ndarray, count: int, tolerance: float, keep: np.ndarray) -> None:
+    """Mark in ``keep`` the first ``count`` ``points`` that bend their polyline by more than ``tolerance`` pixels,
+    and its ends (Douglas-Peucker: a segment is split at its farthest point until every point lies within
+    ``tolerance`` of its segment)."""
+    keep[:count] = False
+    keep[0] = keep[count - 1] = True
+    stack = [(0, count - 1)]
+    while stack:
+        first, last = stack.pop()
+        farthest, distance = -1, tolerance
+        for k in range(first + 1, last):
+            d = _segment_distance(points[k, 0], points[k, 1], points[first, 0], points[first, 1], points[last, 0],
+                                  points[last, 1])
+            if d > distance:
+                farthest, distance = k, d
+        if farthest >= 0:
+            keep[farthest] = True
+            stack.append((first, farthest))
+            stack.append((farthest, last))
+
+
+@njit(cache=True)
+def draw_routes(pictures: np.ndarray, points: np.ndarray, counts: np.ndarray, half: float, tolerance: float,
+                paint: np.ndarray, binary: bool) -> None:
+    """Paint into each of ``pictures`` (H, S, S, C) the band of ``half`` pixels around the polyline of its first
+    ``counts[h]`` ``points[h]`` (pixels), thinned to the points that bend it by more than ``tolerance`` pixels."""
+    size = pictures.shape[1]
+    coverage = np.zeros((size, size))
+    keep = np.zeros(points.shape[1], dtype=np.bool_)
+    bounds = np.empty(4, dtype=np.int64)  # the rows and columns the bands reached
+    for h in range(pictures.shape[0]):
+        count = counts[h]
+        if count < 2:
+            continue
+        _thinned(points[h], count, tolerance, keep)
+        bounds[0], bounds[1], bounds[2], bounds[3] = size, -1, size, -1
+        start = 0
+        for k in range(1, count):
+            if keep[k]:
+                _band_coverage(coverage, points[h, start, 0], points[h, start, 1], points[h, k, 0], points[h, k, 1],
+                               half, bounds)
+                start = k
+        for v in range(bounds[0], bounds[1] + 1):
+            for u in range(bounds[2], bounds[3] + 1):
+                if coverage[v, u] > 0.0:
+                    _paint(pictures[h], v, u, paint, coverage[v, u], binary)
+                    coverage[v, u] = 0.0
+
+
+@njit(cache=True)
+def draw_discs(pictures: np.ndarray, heroes: np.ndarray, centres: np.ndarray, paints: np.ndarray, radius: float,
+               ring: np.ndarray, binary: bool) -> None:
+    """Paint into ``pictures[heroes[k]]`` a disc of ``radius`` pixels at ``centres[k]`` in ``paints[k]``, then a
+    ring one pixel wide on its edge in ``ring``, in order."""
+    size = pictures.shape[1]
+    for k in range(len(heroes)):
+        cx, cy = centres[k, 0], centres[k, 1]
+        reach = radius + 1.0
+        top, bottom = max(0, int(math.floor(cy - reach))), min(size - 1, int(math.ceil(cy + reach)))
+        left, right = max(0, int(math.floor(cx - reach))), min(size - 1, int(math.ceil(cx + reach)))
+        picture = pictures[heroes[k]]
+        for v in range(top, bottom + 1):
+            for u in range(left, right + 1):
+                d = math.sqrt((u - cx) ** 2 + (v - cy) ** 2)
+                _paint(picture, v, u, paints[k], _clamp01(radius + 0.5 - d), binary)
+                _paint(picture, v, u, ring, _clamp01(1.0 - abs(d - radius)), binary)
+
+
+@njit(cache=True)
+def draw_polygons(pictures: np.ndarray, heroes: np.ndarray, polygons: np.ndarray, paints: np.ndarray,
+                  binary: bool) -> None:
+    """Paint into ``pictures[heroes[k]]`` the convex polygon ``polygons[k]`` (corners in pixels, either turn) in
+    ``paints[k]``, in order (a pixel's distance to the polygon is its largest distance beyond an edge's line)."""
+    size, corners = pictures.shape[1], polygons.shape[1]
+    normals = np.empty((corners, 3))
+    for k in range(len(heroes)):
+        polygon = polygons[k]
+        area = 0.0
+        for i in range(corners):
+            j = (i + 1) % corners
+            area += polygon[i, 0] * polygon[j, 1] - polygon[j, 0] * polygon[i, 1]
+        turn = 1.0 if area > 0.0 else -1.0
+        edges = 0
+        for i in range(corners):  # outward unit normals and offsets of the edges of non-zero length
+            j = (i + 1) % corners
+            ex, ey = polygon[j, 0] - polygon[i, 0], polygon[j, 1] - polygon[i, 1]
+            length = math.sqrt(ex * ex + ey * ey)
+            if length > 1e-9:
+                nx, ny = turn * ey / length, -turn * ex / length
+                normals[edges, 0], normals[edges, 1] = nx, ny
+                normals[edges, 2] = nx * polygon[i, 0] + ny * polygon[i, 1]
+                edges += 1
+        if edges < 3:
+            continue
+        top = max(0, int(math.floor(polygon[:, 1].min() - 1.0)))
+        bottom = min(size - 1, int(math.ceil(polygon[:, 1].max() + 1.0)))
+        left = max(0, int(math.floor(polygon[:, 0].min() - 1.0)))
+        right = min(size - 1, int(math.ceil(polygon[:, 0].max() + 1.0)))
+        picture = pictures[heroes[k]]
+        for v in range(top, bottom + 1):
+            for u in range(left, right + 1):
+                beyond = -np.inf
+                for e in range(edges):
+                    beyond = max(beyond, normals[e, 0] * u + normals[e, 1] * v - normals[e, 2])
+                _paint(picture, v, u, paints[k], _clamp01(0.5 - beyond), binary)
