@@ -76,6 +76,8 @@ MAX_RADIUS = 1000.0  # metres
 SMOOTH_PPM = 4.0  # pixels per metre: below it, the map is drawn this fine and averaged down to the output
 ARROW_MIN_PPM = 4.0  # pixels per metre: below it, direction arrows are left out
 MARKING_COVERAGE = 0.2  # share of a supersampled pixel a lane marking must cover in the masks output
+#: Each map label's road, lane-marking and building coverage (0 or 255), as the averaged layer's coverage gives it.
+LABEL_COVERAGE = np.stack([ROAD_LABELS, MARKING_LABELS, np.arange(256) == Label.BUILDING], axis=1).astype(np.uint8) * 255
 
 
 _AVERAGED: dict[tuple, tuple[np.ndarray, ...]] = {}  # (id of the labels, k, arrows) -> (labels, averaged...)
@@ -142,6 +144,11 @@ class BirdviewRenderer:
         self._route_paint = self._paint(ROUTE_COLOUR, ROUTE_CHANNEL if route else None)
         self._ring = self._paint((255, 255, 255), None)  # the lights' rims (rgb only)
         self._group_paints = np.stack([self._paint(GROUP_COLOURS[group], MASK_GROUPS[group]) for group in DRAW_ORDER])
+        # the masks of the map: its road, lane markings and buildings coverage (channels 0-2 of the averaged
+        # coverage or of LABEL_COVERAGE), each from a threshold, into its channel (-1: none)
+        self._mask_thresholds = np.array([128, math.ceil(255 * MARKING_COVERAGE), 128], dtype=np.int64)
+        self._mask_targets = np.array([self.channels.index(name) if name in self.channels else -1
+                                       for name in ("road", "lane_markings", BUILDING_CHANNEL)], dtype=np.int64)
         #: Renderers with equal keys are rendered together by :func:`render_many` (one world, one configuration).
         self.batch_key = (id(world), size, radius, output, id(self.layer), debug, route,
                           tuple(id(light) for light in self._lights))
@@ -173,8 +180,10 @@ class BirdviewRenderer:
         cx, cy = self.size / 2.0, self.size / 2.0 + self.radius / 2.0 * self.ppm
         # column = cx + ppm * (rel . right), row = cy - ppm * (rel . forward); right = (-s, c)
         ppm = self.ppm
-        return np.stack([np.stack([-s * ppm, c * ppm, cx - ppm * (-s * ex + c * ey)], axis=1),
-                         np.stack([-c * ppm, -s * ppm, cy + ppm * (c * ex + s * ey)], axis=1)], axis=1)
+        views = np.empty((len(poses), 2, 3))
+        views[:, 0, 0], views[:, 0, 1], views[:, 0, 2] = -s * ppm, c * ppm, cx - ppm * (-s * ex + c * ey)
+        views[:, 1, 0], views[:, 1, 1], views[:, 1, 2] = -c * ppm, -s * ppm, cy + ppm * (c * ex + s * ey)
+        return views
 
     def set_route(self, progress: RouteProgress | None) -> None:
         """The route to draw from the hero's progress along it (kept up to date by its owner), or None."""
@@ -229,14 +238,8 @@ class BirdviewRenderer:
             return cv2.cvtColor(warped.reshape(count * size, size, 4), cv2.COLOR_RGBA2RGB).reshape(count, size, size, 3)
         pictures = np.zeros((count, size, size, len(self.channels)), dtype=np.uint8)
         if self._averaged is None:
-            road, markings, buildings = ROAD_LABELS[warped], MARKING_LABELS[warped], warped == Label.BUILDING
-        else:
-            road, markings = warped[..., 0] >= 128, warped[..., 1] >= 255 * MARKING_COVERAGE
-            buildings = warped[..., 2] >= 128
-        pictures[..., self.channels.index("road")] = road * np.uint8(255)
-        pictures[..., self.channels.index("lane_markings")] = markings * np.uint8(255)
-        if BUILDING_CHANNEL in self.channels:
-            pictures[..., self.channels.index(BUILDING_CHANNEL)] = buildings * np.uint8(255)
+            warped = LABEL_COVERAGE[warped]
+        raster.threshold_masks(pictures, warped, self._mask_thresholds, self._mask_targets)
         return pictures
 
     def light_shapes(self, poses: np.ndarray, views: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -248,10 +251,13 @@ class BirdviewRenderer:
         offset = self._light_xyz[None, :, :] - poses[:, None, :3]
         near = np.einsum("hlk,hlk->hl", offset, offset) <= (self._view + LIGHT_RADIUS) ** 2
         heroes, lights = np.nonzero(near)  # hero by hero, each one's lights in order
-        unique, where = np.unique(lights, return_inverse=True)
-        paints = np.array([self._light_paint(self._lights[k].get_state()) for k in unique.tolist()])
+        paints, by_light = np.empty((len(lights), len(self._ring))), {}
+        for row, k in enumerate(lights.tolist()):
+            if k not in by_light:
+                by_light[k] = self._light_paint(self._lights[k].get_state())
+            paints[row] = by_light[k]
         centres = fixed_point(view_pixels(self._light_xyz[lights, None, :2], views[heroes])[:, 0])
-        return heroes, centres, paints.reshape(-1, len(self._ring))[where]
+        return heroes, centres, paints
 
     def actor_shapes(self, heroes: Sequence[Any], poses: np.ndarray, views: np.ndarray,
                      frame: int | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -342,8 +348,10 @@ def view_pixels(points: np.ndarray, views: np.ndarray) -> np.ndarray:
     """(H, K, 2) view pixels of the world (x, y) ``points`` (H, K, 2), each row seen through its ``views`` (H, 2,
     3) matrix (element by element: the same values whichever rows are computed together)."""
     x, y = points[..., 0], points[..., 1]
-    return np.stack([x * views[:, None, 0, 0] + y * views[:, None, 0, 1] + views[:, None, 0, 2],
-                     x * views[:, None, 1, 0] + y * views[:, None, 1, 1] + views[:, None, 1, 2]], axis=-1)
+    pixels = np.empty(points.shape)
+    pixels[..., 0] = x * views[:, None, 0, 0] + y * views[:, None, 0, 1] + views[:, None, 0, 2]
+    pixels[..., 1] = x * views[:, None, 1, 0] + y * views[:, None, 1, 1] + views[:, None, 1, 2]
+    return pixels
 
 
 def fixed_point(pixels: np.ndarray) -> np.ndarray:

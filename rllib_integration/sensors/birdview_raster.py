@@ -1,5 +1,5 @@
-"""The shapes of the BirdView's pictures of many heroes, drawn in compiled calls (numba): each hero's route,
-traffic lights and actors over the map already warped into its picture.
+"""The BirdView's pictures of many heroes, finished in compiled calls (numba): the masks of the map already warped
+into each picture, then each hero's route, traffic lights and actors drawn over it.
 
 One call draws a kind of shape into every hero's picture of a world, so a picture costs no Python work of its own.
 A pixel (its centre at integer coordinates, as OpenCV's) is covered by ``clamp(0.5 - d, 0, 1)`` of a shape whose edge
@@ -18,6 +18,19 @@ import math
 
 import numpy as np
 from numba import njit
+
+
+@njit(cache=True)
+def threshold_masks(pictures: np.ndarray, coverage: np.ndarray, thresholds: np.ndarray, targets: np.ndarray) -> None:
+    """Set ``pictures[..., targets[k]]`` (H, S, S, C) to 255 where ``coverage[..., k]`` (H, S, S, >= K) is at least
+    ``thresholds[k]``, for each of the K thresholds whose target is not -1."""
+    heroes, size = pictures.shape[0], pictures.shape[1]
+    for h in range(heroes):
+        for v in range(size):
+            for u in range(size):
+                for k in range(len(targets)):
+                    if targets[k] >= 0 and coverage[h, v, u, k] >= thresholds[k]:
+                        pictures[h, v, u, targets[k]] = 255
 
 
 @njit(cache=True)
