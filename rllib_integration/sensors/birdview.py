@@ -8,9 +8,12 @@ to each side). Each frame is the static map layer (rendered once per map, see
 near the hero: vehicles as arrows (hero green, two-wheelers chocolate, others sky blue), walkers as
 rectangles twice their box, traffic lights as discs in their state's colour. Pictures coarser than
 4 pixels per metre (64 px over 32 m, the DQN example's) draw the map at 4 px/m and average it down, and
-leave the direction arrows out, so lane markings stay lines instead of a speckle. :func:`render_many` renders the
-heroes of one world together (their views at once, the lights and actors near each found in one pass): the pictures
-each renderer's :meth:`BirdviewRenderer.render` gives, which goes the same way for one hero. Creating a renderer sets
+leave the direction arrows out, so lane markings stay lines instead of a speckle. The route, lights and actors are
+drawn over the map by compiled kernels (:mod:`.birdview_raster`): anti-aliased edges in ``rgb`` (a pixel takes the
+share of a shape that covers it), and in ``masks`` the pixels whose centre a shape covers, at their geometric size
+(a 2 m band is 2 m wide, a 4.9 m car 4.9 m long). :func:`render_many` renders the heroes of one world together (their
+views at once, the lights and actors near each found in one pass, every picture's shapes drawn in one call a kind):
+the pictures each renderer's :meth:`BirdviewRenderer.render` gives, which goes the same way for one hero. Creating a renderer sets
 OpenCV to one thread for the process (``cv2.setNumThreads(1)``; call it again after to change it): on pictures
 this small its thread pool's wake-ups cost more than they share (measured on a 16-core machine: 86-107 µs a hero's
 picture with one thread, 426-509 µs with sixteen; on 2 cores 218-267 µs against 304-331 µs).
@@ -76,8 +79,6 @@ MAX_RADIUS = 1000.0  # metres
 SMOOTH_PPM = 4.0  # pixels per metre: below it, the map is drawn this fine and averaged down to the output
 ARROW_MIN_PPM = 4.0  # pixels per metre: below it, direction arrows are left out
 MARKING_COVERAGE = 0.2  # share of a supersampled pixel a lane marking must cover in the masks output
-#: Each map label's road, lane-marking and building coverage (0 or 255), as the averaged layer's coverage gives it.
-LABEL_COVERAGE = np.stack([ROAD_LABELS, MARKING_LABELS, np.arange(256) == Label.BUILDING], axis=1).astype(np.uint8) * 255
 
 
 _AVERAGED: dict[tuple, tuple[np.ndarray, ...]] = {}  # (id of the labels, k, arrows) -> (labels, averaged...)
@@ -144,11 +145,7 @@ class BirdviewRenderer:
         self._route_paint = self._paint(ROUTE_COLOUR, ROUTE_CHANNEL if route else None)
         self._ring = self._paint((255, 255, 255), None)  # the lights' rims (rgb only)
         self._group_paints = np.stack([self._paint(GROUP_COLOURS[group], MASK_GROUPS[group]) for group in DRAW_ORDER])
-        # the masks of the map: its road, lane markings and buildings coverage (channels 0-2 of the averaged
-        # coverage or of LABEL_COVERAGE), each from a threshold, into its channel (-1: none)
-        self._mask_thresholds = np.array([128, math.ceil(255 * MARKING_COVERAGE), 128], dtype=np.int64)
-        self._mask_targets = np.array([self.channels.index(name) if name in self.channels else -1
-                                       for name in ("road", "lane_markings", BUILDING_CHANNEL)], dtype=np.int64)
+        self._map_masks = self._map_mask_tables()
         #: Renderers with equal keys are rendered together by :func:`render_many` (one world, one configuration).
         self.batch_key = (id(world), size, radius, output, id(self.layer), debug, route,
                           tuple(id(light) for light in self._lights))
@@ -161,6 +158,22 @@ class BirdviewRenderer:
         if channel is not None:
             paint[self.channels.index(channel)] = 255.0
         return paint
+
+    def _map_mask_tables(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The road, lane-marking and building masks (those this output has) from the warped map: each one's
+        channel of it (the labels', or its coverage's in the averaged layer), which of the 256 values it takes
+        (labels of its kind, or coverage from a threshold) and its output channel."""
+        names = [name for name in ("road", "lane_markings", BUILDING_CHANNEL) if name in self.channels]
+        values = np.arange(256)
+        if self._averaged is None:
+            kinds = {"road": ROAD_LABELS, "lane_markings": MARKING_LABELS, BUILDING_CHANNEL: values == Label.BUILDING}
+            channels, tables = [0] * len(names), [kinds[name] for name in names]
+        else:
+            thresholds = {"road": 128, "lane_markings": 255 * MARKING_COVERAGE, BUILDING_CHANNEL: 128}
+            channels = [("road", "lane_markings", BUILDING_CHANNEL).index(name) for name in names]
+            tables = [values >= thresholds[name] for name in names]
+        return (np.array(channels, dtype=np.int64), np.array(tables, dtype=np.bool_).reshape(len(names), 256),
+                np.array([self.channels.index(name) for name in names], dtype=np.int64))
 
     def _light_paint(self, state: carla.TrafficLightState) -> np.ndarray:
         """The paint of a traffic light in ``state`` (an unknown state black; off has no mask)."""
@@ -237,9 +250,7 @@ class BirdviewRenderer:
                 return PALETTE[warped]
             return cv2.cvtColor(warped.reshape(count * size, size, 4), cv2.COLOR_RGBA2RGB).reshape(count, size, size, 3)
         pictures = np.zeros((count, size, size, len(self.channels)), dtype=np.uint8)
-        if self._averaged is None:
-            warped = LABEL_COVERAGE[warped]
-        raster.threshold_masks(pictures, warped, self._mask_thresholds, self._mask_targets)
+        raster.map_masks(pictures, warped.reshape(count, size, size, -1), *self._map_masks)
         return pictures
 
     def light_shapes(self, poses: np.ndarray, views: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -21,38 +21,48 @@ from numba import njit
 
 
 @njit(cache=True)
-def threshold_masks(pictures: np.ndarray, coverage: np.ndarray, thresholds: np.ndarray, targets: np.ndarray) -> None:
-    """Set ``pictures[..., targets[k]]`` (H, S, S, C) to 255 where ``coverage[..., k]`` (H, S, S, >= K) is at least
-    ``thresholds[k]``, for each of the K thresholds whose target is not -1."""
+def map_masks(pictures: np.ndarray, source: np.ndarray, channels: np.ndarray, tables: np.ndarray,
+              targets: np.ndarray) -> None:
+    """Set mask ``k``'s channel ``targets[k]`` of ``pictures`` (H, S, S, C) to 255 where ``tables[k]`` (256 a mask)
+    holds for the value of ``source`` (H, S, S, channels) in channel ``channels[k]``: a map label or a coverage."""
     heroes, size = pictures.shape[0], pictures.shape[1]
     for h in range(heroes):
         for v in range(size):
             for u in range(size):
                 for k in range(len(targets)):
-                    if targets[k] >= 0 and coverage[h, v, u, k] >= thresholds[k]:
+                    if tables[k, source[h, v, u, channels[k]]]:
                         pictures[h, v, u, targets[k]] = 255
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _clamp01(value: float) -> float:
     return 0.0 if value < 0.0 else 1.0 if value > 1.0 else value
 
 
 @njit(cache=True)
-def _paint(picture: np.ndarray, row: int, column: int, paint: np.ndarray, coverage: float, binary: bool) -> None:
-    """Paint ``coverage`` of pixel ``picture[row, column]`` (see the module docstring)."""
-    if binary:
-        if coverage >= 0.5:
-            for channel in range(paint.shape[0]):
-                if paint[channel] > 0.0:
-                    picture[row, column, channel] = 255
-    elif coverage > 0.0:
+def _brush(paint: np.ndarray, binary: bool, value: np.ndarray, on: np.ndarray) -> None:
+    """Into ``value`` and ``on`` (a value a channel): what a pixel a shape covers whole takes, and in which channels."""
+    for channel in range(paint.shape[0]):
+        on[channel] = paint[channel] > 0.0 or not binary
+        value[channel] = 255 if binary else np.uint8(math.floor(paint[channel] + 0.5))
+
+
+@njit(cache=True, inline="always")
+def _paint(picture: np.ndarray, row: int, column: int, paint: np.ndarray, value: np.ndarray, on: np.ndarray,
+           coverage: float, binary: bool) -> None:
+    """Paint ``coverage`` of pixel ``picture[row, column]`` with ``paint`` (its :func:`_brush` ``value`` and ``on``;
+    see the module docstring)."""
+    if coverage >= 1.0 or (binary and coverage >= 0.5):
+        for channel in range(value.shape[0]):
+            if on[channel]:
+                picture[row, column, channel] = value[channel]
+    elif coverage > 0.0 and not binary:
         for channel in range(paint.shape[0]):
-            value = float(picture[row, column, channel])
-            picture[row, column, channel] = np.uint8(math.floor(value + (paint[channel] - value) * coverage + 0.5))
+            level = float(picture[row, column, channel])
+            picture[row, column, channel] = np.uint8(math.floor(level + (paint[channel] - level) * coverage + 0.5))
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _segment_distance(px: float, py: float, ax: float, ay: float, bx: float, by: float) -> float:
     dx, dy = bx - ax, by - ay
     length2 = dx * dx + dy * dy
@@ -132,6 +142,8 @@ def draw_routes(pictures: np.ndarray, points: np.ndarray, counts: np.ndarray, ha
     coverage = np.zeros((size, size))
     keep = np.zeros(points.shape[1], dtype=np.bool_)
     bounds = np.empty(4, dtype=np.int64)  # the rows and columns the bands reached
+    value, on = np.empty(paint.shape[0], dtype=np.uint8), np.empty(paint.shape[0], dtype=np.bool_)
+    _brush(paint, binary, value, on)
     for h in range(pictures.shape[0]):
         count = counts[h]
         if count < 2:
@@ -147,7 +159,7 @@ def draw_routes(pictures: np.ndarray, points: np.ndarray, counts: np.ndarray, ha
         for v in range(bounds[0], bounds[1] + 1):
             for u in range(bounds[2], bounds[3] + 1):
                 if coverage[v, u] > 0.0:
-                    _paint(pictures[h], v, u, paint, coverage[v, u], binary)
+                    _paint(pictures[h], v, u, paint, value, on, coverage[v, u], binary)
                     coverage[v, u] = 0.0
 
 
@@ -156,8 +168,12 @@ def draw_discs(pictures: np.ndarray, heroes: np.ndarray, centres: np.ndarray, pa
                ring: np.ndarray, binary: bool) -> None:
     """Paint into ``pictures[heroes[k]]`` a disc of ``radius`` pixels at ``centres[k]`` in ``paints[k]``, then a
     ring one pixel wide on its edge in ``ring``, in order."""
-    size = pictures.shape[1]
+    size, channels = pictures.shape[1], paints.shape[1]
+    value, on = np.empty(channels, dtype=np.uint8), np.empty(channels, dtype=np.bool_)
+    ring_value, ring_on = np.empty(channels, dtype=np.uint8), np.empty(channels, dtype=np.bool_)
+    _brush(ring, binary, ring_value, ring_on)
     for k in range(len(heroes)):
+        _brush(paints[k], binary, value, on)
         cx, cy = centres[k, 0], centres[k, 1]
         reach = radius + 1.0
         top, bottom = max(0, int(math.floor(cy - reach))), min(size - 1, int(math.ceil(cy + reach)))
@@ -166,19 +182,53 @@ def draw_discs(pictures: np.ndarray, heroes: np.ndarray, centres: np.ndarray, pa
         for v in range(top, bottom + 1):
             for u in range(left, right + 1):
                 d = math.sqrt((u - cx) ** 2 + (v - cy) ** 2)
-                _paint(picture, v, u, paints[k], _clamp01(radius + 0.5 - d), binary)
-                _paint(picture, v, u, ring, _clamp01(1.0 - abs(d - radius)), binary)
+                _paint(picture, v, u, paints[k], value, on, _clamp01(radius + 0.5 - d), binary)
+                _paint(picture, v, u, ring, ring_value, ring_on, _clamp01(1.0 - abs(d - radius)), binary)
+
+
+@njit(cache=True)
+def _row_spans(normals: np.ndarray, edges: int, v: float) -> tuple[float, float, float, float]:
+    """Along row ``v``, the columns where a convex polygon's largest distance beyond its edges' lines (``normals``:
+    unit normal and offset an edge) is below 0.5 (touched) and at most -0.5 (covered): ``(low, high, inner_low,
+    inner_high)`` (a line's distance grows linearly along the row, so each is one interval, maybe empty)."""
+    low, high, inner_low, inner_high = -np.inf, np.inf, -np.inf, np.inf
+    for e in range(edges):
+        slope, offset = normals[e, 0], normals[e, 1] * v - normals[e, 2]  # distance = slope * u + offset
+        if slope > 1e-12:
+            high, inner_high = min(high, (0.5 - offset) / slope), min(inner_high, (-0.5 - offset) / slope)
+        elif slope < -1e-12:
+            low, inner_low = max(low, (0.5 - offset) / slope), max(inner_low, (-0.5 - offset) / slope)
+        else:
+            if offset >= 0.5:
+                low = np.inf
+            if offset > -0.5:
+                inner_low = np.inf
+    return low, high, inner_low, inner_high
+
+
+@njit(cache=True, inline="always")
+def _edge_pixel(picture: np.ndarray, normals: np.ndarray, edges: int, u: int, v: int, paint: np.ndarray,
+                value: np.ndarray, on: np.ndarray, binary: bool) -> None:
+    """Paint pixel ``(u, v)`` near a convex polygon's edge (``normals``, see :func:`draw_polygons`)."""
+    beyond = -np.inf
+    for e in range(edges):
+        beyond = max(beyond, normals[e, 0] * u + normals[e, 1] * v - normals[e, 2])
+    if beyond < 0.5:
+        _paint(picture, v, u, paint, value, on, min(1.0, 0.5 - beyond), binary)
 
 
 @njit(cache=True)
 def draw_polygons(pictures: np.ndarray, heroes: np.ndarray, polygons: np.ndarray, paints: np.ndarray,
                   binary: bool) -> None:
     """Paint into ``pictures[heroes[k]]`` the convex polygon ``polygons[k]`` (corners in pixels, either turn) in
-    ``paints[k]``, in order (a pixel's distance to the polygon is its largest distance beyond an edge's line)."""
+    ``paints[k]``, in order (a pixel's distance to the polygon is its largest distance beyond an edge's line; a row's
+    pixels covered whole are painted without it)."""
     size, corners = pictures.shape[1], polygons.shape[1]
     normals = np.empty((corners, 3))
+    value, on = np.empty(paints.shape[1], dtype=np.uint8), np.empty(paints.shape[1], dtype=np.bool_)
     for k in range(len(heroes)):
-        polygon = polygons[k]
+        polygon, paint, picture = polygons[k], paints[k], pictures[heroes[k]]
+        _brush(paint, binary, value, on)
         area = 0.0
         for i in range(corners):
             j = (i + 1) % corners
@@ -198,12 +248,23 @@ def draw_polygons(pictures: np.ndarray, heroes: np.ndarray, polygons: np.ndarray
             continue
         top = max(0, int(math.floor(polygon[:, 1].min() - 1.0)))
         bottom = min(size - 1, int(math.ceil(polygon[:, 1].max() + 1.0)))
-        left = max(0, int(math.floor(polygon[:, 0].min() - 1.0)))
-        right = min(size - 1, int(math.ceil(polygon[:, 0].max() + 1.0)))
-        picture = pictures[heroes[k]]
         for v in range(top, bottom + 1):
-            for u in range(left, right + 1):
-                beyond = -np.inf
-                for e in range(edges):
-                    beyond = max(beyond, normals[e, 0] * u + normals[e, 1] * v - normals[e, 2])
-                _paint(picture, v, u, paints[k], _clamp01(0.5 - beyond), binary)
+            low, high, inner_low, inner_high = _row_spans(normals, edges, v)
+            if low >= high:
+                continue
+            left, right = max(0, int(math.floor(low))), min(size - 1, int(math.ceil(high)))
+            # whole pixels strictly inside the covered interval (a hair's margin for rounding), filled as a run
+            inner_left, inner_right = right + 1, right
+            if inner_low < inner_high:
+                inner_left = max(left, int(math.ceil(inner_low + 1e-9)))
+                inner_right = min(right, int(math.floor(inner_high - 1e-9)))
+            if inner_left <= inner_right:
+                for channel in range(value.shape[0]):
+                    if on[channel]:
+                        picture[v, inner_left:inner_right + 1, channel] = value[channel]
+            else:
+                inner_left = inner_right = right + 1
+            for u in range(left, inner_left):
+                _edge_pixel(picture, normals, edges, u, v, paint, value, on, binary)
+            for u in range(inner_right + 1, right + 1):
+                _edge_pixel(picture, normals, edges, u, v, paint, value, on, binary)
