@@ -91,7 +91,9 @@ def main() -> None:
     parser.add_argument("--heroes", type=positive_int, nargs="+", default=[1, 8, 32],
                         help="heroes per world of the CarlaVectorEnv rows")
     parser.add_argument("--experiments", nargs="+", choices=["vector", "vlidar", "traffic", "birdview", "masks"],
-                        default=["vector", "vlidar", "birdview"], help="observations and tasks measured")
+                        default=["vector", "vlidar", "birdview"], help="observations and tasks measured: vector (4 floats), vlidar (the PPO example's virtual LiDAR), traffic "
+                             "(the traffic recipe's), birdview (the DQN quickstart's 64 px BirdView), masks (the same, "
+                             "output: masks)")
     parser.add_argument("--vehicles", type=non_negative_int, default=0, help="background autopilot vehicles")
     parser.add_argument("--steps", type=positive_int, default=3000, help="agent steps measured per row")
     parser.add_argument("--seed", type=non_negative_int, default=0, help="seed of the episodes and actions")

@@ -77,7 +77,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--kinds", nargs="+", default=["vector", "vlidar", "birdview"],
-                        choices=["vector", "vlidar", "traffic", "birdview", "masks"], help="experiments to measure")
+                        choices=["vector", "vlidar", "traffic", "birdview", "masks"], help="observations and tasks measured: vector (4 floats), vlidar (the PPO example's virtual LiDAR), traffic "
+                             "(the traffic recipe's), birdview (the DQN quickstart's 64 px BirdView), masks (the same, "
+                             "output: masks)")
     parser.add_argument("--envs", nargs="+", type=positive_int, default=[1, 4, 16, 64], help="envs per runner")
     parser.add_argument("--steps", type=positive_int, default=20000, help="env steps per measurement")
     parser.add_argument("--vehicles", type=non_negative_int, default=0, help="traffic of vlidar, traffic and birdview")

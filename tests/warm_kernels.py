@@ -96,7 +96,7 @@ def world() -> None:
 
 def experiments() -> None:
     """The examples' experiments hero by hero and batched (virtual LiDAR, the obstacles ahead, route progress,
-    BirdView) and the evaluator's criteria on a route among traffic."""
+    BirdView in rgb and masks) and the evaluator's criteria on a route among traffic."""
     from benchmarks.sampling import env_config
     from rllib_integration import CarlaEnv, CarlaVectorEnv
     from rllib_integration.evaluation import EvaluationSettings, evaluate
@@ -104,11 +104,11 @@ def experiments() -> None:
     from rllib_integration.routes.route_sets import generate_routes
     from rllib_integration.embedded.maps.towns import load_map, resolve_town
 
-    for kind in ("traffic", "vlidar", "birdview"):
-        for batched in (True, False):
-            config = env_config(kind, 6)
-            config["experiment"]["batched"] = batched
-            drive(CarlaVectorEnv(config, num_envs=3))
+    runs = [(kind, batched) for kind in ("traffic", "vlidar", "birdview") for batched in (True, False)]
+    for kind, batched in runs + [("masks", True)]:  # (the BirdView's masks: its map masks' kernel)
+        config = env_config(kind, 6)
+        config["experiment"]["batched"] = batched
+        drive(CarlaVectorEnv(config, num_envs=3))
     drive(CarlaEnv(env_config("traffic", 3)))
     planner = shared_planner(load_map(*resolve_town("GridTown")))
     routes = generate_routes(planner, "GridTown", 1, seed=0, min_length=60.0, max_length=90.0)

@@ -13,10 +13,10 @@ drawn over the map by compiled kernels (:mod:`.birdview_raster`): anti-aliased e
 share of a shape that covers it), and in ``masks`` the pixels whose centre a shape covers, at their geometric size
 (a 2 m band is 2 m wide, a 4.9 m car 4.9 m long). :func:`render_many` renders the heroes of one world together (their
 views at once, the lights and actors near each found in one pass, every picture's shapes drawn in one call a kind):
-the pictures each renderer's :meth:`BirdviewRenderer.render` gives, which goes the same way for one hero. Creating a renderer sets
-OpenCV to one thread for the process (``cv2.setNumThreads(1)``; call it again after to change it): on pictures
-this small its thread pool's wake-ups cost more than they share (measured on a 16-core machine: 86-107 µs a hero's
-picture with one thread, 426-509 µs with sixteen; on 2 cores 218-267 µs against 304-331 µs).
+the pictures each renderer's :meth:`BirdviewRenderer.render` gives, which goes the same way for one hero. Creating a
+renderer sets OpenCV to one thread for the process (``cv2.setNumThreads(1)``; call it again after to change it): on
+pictures this small its thread pool's wake-ups cost more than they share (measured on a 16-core machine: 86-107 µs a
+hero's picture with one thread, 426-509 µs with sixteen; on 2 cores 218-267 µs against 304-331 µs).
 
 Attributes: ``size`` (pixels, default 84), ``radius`` (metres, default 15), ``output``: ``rgb``
 (uint8 ``(size, size, 3)``, the default) or ``masks`` (uint8 ``(size, size, 8)``, 0 or 255, one
@@ -142,15 +142,16 @@ class BirdviewRenderer:
         self._view = 2.0 * radius  # actors farther than this from the hero are off the picture
         self._scene = actor_scene(world)
         # what each shape paints (see birdview_raster): colours in rgb, 255 in its channel in masks
-        self._route_paint = self._paint(ROUTE_COLOUR, ROUTE_CHANNEL if route else None)
-        self._ring = self._paint((255, 255, 255), None)  # the lights' rims (rgb only)
-        self._group_paints = np.stack([self._paint(GROUP_COLOURS[group], MASK_GROUPS[group]) for group in DRAW_ORDER])
+        self._route_paint = self._shape_paint(ROUTE_COLOUR, ROUTE_CHANNEL if route else None)
+        self._ring = self._shape_paint((255, 255, 255), None)  # the lights' rims (rgb only)
+        self._group_paints = np.stack([self._shape_paint(GROUP_COLOURS[group], MASK_GROUPS[group])
+                                       for group in DRAW_ORDER])
         self._map_masks = self._map_mask_tables()
         #: Renderers with equal keys are rendered together by :func:`render_many` (one world, one configuration).
         self.batch_key = (id(world), size, radius, output, id(self.layer), debug, route,
                           tuple(id(light) for light in self._lights))
 
-    def _paint(self, colour: tuple[int, int, int], channel: str | None) -> np.ndarray:
+    def _shape_paint(self, colour: tuple[int, int, int], channel: str | None) -> np.ndarray:
         """A shape's paint: ``colour`` in ``rgb``; in ``masks``, 255 in ``channel`` (None: nothing)."""
         if self.output != "masks":
             return np.array(colour, dtype=np.float64)
@@ -177,7 +178,7 @@ class BirdviewRenderer:
 
     def _light_paint(self, state: carla.TrafficLightState) -> np.ndarray:
         """The paint of a traffic light in ``state`` (an unknown state black; off has no mask)."""
-        return self._paint(LIGHT_COLOURS.get(state, (0, 0, 0)), LIGHT_CHANNELS.get(state))
+        return self._shape_paint(LIGHT_COLOURS.get(state, (0, 0, 0)), LIGHT_CHANNELS.get(state))
 
     def world_to_view(self, transform: carla.Transform) -> np.ndarray:
         """2x3 affine matrix from world (x, y) to output pixels for the hero ``transform``."""
@@ -335,9 +336,9 @@ def render_many(renderers: Sequence[BirdviewRenderer], frame: int | None = None,
     """What each renderer's :meth:`BirdviewRenderer.render` gives, for many heroes' renderers at once: those of
     one world and one configuration (equal :attr:`BirdviewRenderer.batch_key`) are drawn together
     (:meth:`BirdviewRenderer.draw`: the traffic lights and actors near each found in one pass, each light's state
-    read once, every picture's shapes drawn in one compiled call a kind); the others group by group the same way. ``poses`` (len(renderers), 4): each hero's x, y, z and yaw as its
-    ``get_transform`` gives them, where the caller has read them already (a batched experiment's kinematics);
-    otherwise each hero's transform is read."""
+    read once, every picture's shapes drawn in one compiled call a kind); the others group by group the same way.
+    ``poses`` (len(renderers), 4): each hero's x, y, z and yaw as its ``get_transform`` gives them, where the caller
+    has read them already (a batched experiment's kinematics); otherwise each hero's transform is read."""
     frames: list[np.ndarray | None] = [None] * len(renderers)
     batches: dict[tuple, list[int]] = {}
     for index, renderer in enumerate(renderers):
@@ -379,10 +380,9 @@ class ActorScene(PerFrame):
         self.ids = np.zeros(0, dtype=np.int64)
         self.positions = np.zeros((0, 2))  # each drawn actor's location (x, y)
         self.polygons = np.zeros((0, 5, 2))  # and its polygon's corners in world (x, y)
-        self.groups: list[str] = []  # "walkers", "vehicles" or "two_wheelers"
-        self.ranks = np.zeros(0, dtype=np.int64)  # each one's group's place in DRAW_ORDER
+        self.ranks = np.zeros(0, dtype=np.int64)  # each one's group's place in DRAW_ORDER (walkers, vehicles, ...)
         self._facts: dict[int, tuple] = {}  # actor id -> (group, local polygon), ("", None) for one not drawn
-        self._layout: tuple | None = None  # the ids last read, the rows of those drawn, their groups and polygons
+        self._layout: tuple | None = None  # the ids last read, the rows of those drawn, their ranks and polygons
 
     def read(self, world: Any) -> None:
         poses = getattr(world, "actor_poses", None)  # the embedded world reads every pose in one call
@@ -391,10 +391,9 @@ class ActorScene(PerFrame):
             facts = [(k, self._drawing_facts(world, actor_id)) for k, actor_id in enumerate(ids.tolist())]
             facts = [(k, group, local) for k, (group, local) in facts if group]
             self._layout = (ids.copy(), np.array([k for k, _, _ in facts], dtype=np.int64),
-                            [group for _, group, _ in facts],
                             np.array([DRAW_ORDER.index(group) for _, group, _ in facts], dtype=np.int64),
                             np.stack([local for _, _, local in facts]) if facts else np.zeros((0, 5, 2)))
-        _, rows, self.groups, self.ranks, local = self._layout  # local: (K, 5, 2)
+        _, rows, self.ranks, local = self._layout  # local: (K, 5, 2)
         self.ids, self.positions = ids[rows], poses[rows, :2].reshape(-1, 2)
         if not len(rows):
             self.polygons = np.zeros((0, 5, 2))
