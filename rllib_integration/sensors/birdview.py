@@ -206,7 +206,7 @@ class BirdviewRenderer:
     def route_points(self, renderers: Sequence["BirdviewRenderer"], views: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """For each of ``renderers`` (this one's configuration) seen through ``views`` (H, 2, 3): the route ahead of
         its hero in view pixels (H, K, 2), and how many of its points to draw (up to the first past the view; below
-        2: none), every hero's points placed in one pass."""
+        2: none), every hero's points placed in one compiled call."""
         reach = int(3.0 * self._view) + 2 if self.draws_route else 0  # route points are about a metre apart
         ahead, counts = np.zeros((len(renderers), reach, 2)), np.zeros(len(renderers), dtype=np.int64)
         if not reach:
@@ -216,12 +216,9 @@ class BirdviewRenderer:
             if progress is not None:
                 points = progress.points[progress.index:progress.index + reach, :2]
                 ahead[row, :len(points)], counts[row] = points, len(points)
-        offset = ahead - ahead[:, :1]
-        inside = (offset[..., 0] * offset[..., 0] + offset[..., 1] * offset[..., 1] <= (self._view + 2.0) ** 2) \
-            & (np.arange(reach) < counts[:, None])
-        last = reach - 1 - np.argmax(inside[:, ::-1], axis=1)
-        ends = np.minimum(np.where(inside.any(axis=1), last + 2, 2), counts)
-        return fixed_point(view_pixels(ahead, views)), ends
+        pixels, ends = np.zeros_like(ahead), np.zeros_like(counts)
+        raster.place_route(ahead, counts, views, self._view + 2.0, pixels, ends)
+        return pixels, ends
 
     def render(self, frame: int | None = None) -> np.ndarray:
         """One frame in the configured output format (the actors as read once for every hero of the world at
@@ -256,36 +253,29 @@ class BirdviewRenderer:
 
     def light_shapes(self, poses: np.ndarray, views: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The traffic lights near the heroes at ``poses`` (H, 4) seen through ``views``: for each light near a
-        hero, hero by hero, the hero's row, the light's centre in its view pixels and the paint of its state (each
-        light's state read once)."""
+        hero, hero by hero, the hero's row, the light's centre in its view pixels and the paint of its state (placed in
+        one compiled call, each light's state read once)."""
         if not self._lights:
             return np.zeros(0, dtype=np.int64), np.zeros((0, 2)), np.zeros((0, len(self._ring)))
-        offset = self._light_xyz[None, :, :] - poses[:, None, :3]
-        near = np.einsum("hlk,hlk->hl", offset, offset) <= (self._view + LIGHT_RADIUS) ** 2
-        heroes, lights = np.nonzero(near)  # hero by hero, each one's lights in order
+        heroes, lights, centres = raster.place_points(self._light_xyz, poses, views, self._view + LIGHT_RADIUS)
         paints, by_light = np.empty((len(lights), len(self._ring))), {}
         for row, k in enumerate(lights.tolist()):
             if k not in by_light:
                 by_light[k] = self._light_paint(self._lights[k].get_state())
             paints[row] = by_light[k]
-        centres = fixed_point(view_pixels(self._light_xyz[lights, None, :2], views[heroes])[:, 0])
         return heroes, centres, paints
 
     def actor_shapes(self, heroes: Sequence[Any], poses: np.ndarray, views: np.ndarray,
                      frame: int | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The vehicles and walkers near each of ``heroes`` at ``poses`` (H, 4) seen through ``views``: the hero's
         row, the polygon in its view pixels and its group's paint of each, hero by hero in drawing order (walkers,
-        vehicles, two-wheelers, the hero on top; the actors read once a frame for every hero of the world)."""
+        vehicles, two-wheelers, the hero on top; the actors read once a frame for every hero of the world, placed in
+        one compiled call)."""
         scene = self._scene.at(self.world, frame)
-        reach = (self._view + 10.0) ** 2
-        dx = scene.positions[None, :, 0] - poses[:, None, 0]
-        dy = scene.positions[None, :, 1] - poses[:, None, 1]
-        rows, actors = np.nonzero(dx * dx + dy * dy < reach)  # hero by hero, each one's actors in order
         hero_ids = np.array([hero.id for hero in heroes], dtype=np.int64)
-        ranks = np.where(scene.ids[actors] == hero_ids[rows], DRAW_ORDER.index("hero"), scene.ranks[actors])
-        order = np.lexsort((actors, ranks, rows))
-        rows, actors, ranks = rows[order], actors[order], ranks[order]
-        return rows, fixed_point(view_pixels(scene.polygons[actors], views[rows])), self._group_paints[ranks]
+        rows, polygons, ranks = raster.place_polygons(scene.positions, scene.polygons, scene.ranks, scene.ids, poses,
+                                                      hero_ids, views, self._view + 10.0, DRAW_ORDER.index("hero"))
+        return rows, polygons, self._group_paints[ranks]
 
     def draw(self, renderers: Sequence["BirdviewRenderer"], poses: np.ndarray, frame: int | None) -> np.ndarray:
         """The pictures (H, S, S, channels) of ``renderers`` (this one's configuration) of heroes at ``poses`` (H,
@@ -354,22 +344,6 @@ def render_many(renderers: Sequence[BirdviewRenderer], frame: int | None = None,
         for k, picture in zip(indices, first.draw(members, at, frame)):
             frames[k] = picture
     return frames
-
-
-def view_pixels(points: np.ndarray, views: np.ndarray) -> np.ndarray:
-    """(H, K, 2) view pixels of the world (x, y) ``points`` (H, K, 2), each row seen through its ``views`` (H, 2,
-    3) matrix (element by element: the same values whichever rows are computed together)."""
-    x, y = points[..., 0], points[..., 1]
-    pixels = np.empty(points.shape)
-    pixels[..., 0] = x * views[:, None, 0, 0] + y * views[:, None, 0, 1] + views[:, None, 0, 2]
-    pixels[..., 1] = x * views[:, None, 1, 0] + y * views[:, None, 1, 1] + views[:, None, 1, 2]
-    return pixels
-
-
-def fixed_point(pixels: np.ndarray) -> np.ndarray:
-    """``pixels`` rounded to sixteenths of a pixel (OpenCV's drawing precision with ``shift=4``): a shape's
-    picture does not change with rounding errors far below a pixel (poses read one way or another)."""
-    return np.rint(pixels * 16.0) / 16.0
 
 
 class ActorScene(PerFrame):

@@ -1,5 +1,6 @@
-"""The BirdView's pictures of many heroes, finished in compiled calls (numba): the masks of the map already warped
-into each picture, then each hero's route, traffic lights and actors drawn over it.
+"""The BirdView's pictures of many heroes, finished in compiled calls (numba): where each hero's route, traffic
+lights and actors lie in its picture, the masks of the map already warped into each picture, then those shapes drawn
+over it.
 
 One call draws a kind of shape into every hero's picture of a world, so a picture costs no Python work of its own.
 A pixel (its centre at integer coordinates, as OpenCV's) is covered by ``clamp(0.5 - d, 0, 1)`` of a shape whose edge
@@ -23,6 +24,81 @@ import math
 
 import numpy as np
 from numba import njit
+
+
+@njit(cache=True, inline="always")
+def _view_pixel(view: np.ndarray, x: float, y: float) -> tuple[float, float]:
+    """World ``(x, y)`` in the view's pixels (``view``: 2x3), rounded to sixteenths of a pixel (OpenCV's drawing
+    precision with ``shift=4``: a picture does not change with rounding errors far below a pixel)."""
+    u = x * view[0, 0] + y * view[0, 1] + view[0, 2]
+    v = x * view[1, 0] + y * view[1, 1] + view[1, 2]
+    return np.rint(u * 16.0) / 16.0, np.rint(v * 16.0) / 16.0
+
+
+@njit(cache=True)
+def place_route(ahead: np.ndarray, counts: np.ndarray, views: np.ndarray, reach: float, pixels: np.ndarray,
+                ends: np.ndarray) -> None:
+    """For each hero ``h``, the route points to draw: those of its first ``counts[h]`` ``ahead[h]`` (world x, y)
+    up to the first past the last one within ``reach`` metres of the first (at least 2, at most ``counts[h]``:
+    ``ends[h]``), placed in its ``views[h]`` pixels (``pixels[h]``)."""
+    for h in range(len(counts)):
+        last = -1
+        for k in range(counts[h]):
+            dx, dy = ahead[h, k, 0] - ahead[h, 0, 0], ahead[h, k, 1] - ahead[h, 0, 1]
+            if dx * dx + dy * dy <= reach * reach:
+                last = k
+        ends[h] = min(last + 2 if last >= 0 else 2, counts[h])
+        for k in range(ends[h]):
+            pixels[h, k, 0], pixels[h, k, 1] = _view_pixel(views[h], ahead[h, k, 0], ahead[h, k, 1])
+
+
+@njit(cache=True)
+def place_points(xyz: np.ndarray, poses: np.ndarray, views: np.ndarray,
+                 reach: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The points ``xyz`` (N, 3) within ``reach`` metres (3-D) of each hero at ``poses`` (H, >= 3), hero by hero, each
+    hero's in order: the hero's row, the point's index and its place in the hero's ``views`` pixels."""
+    near = np.zeros((len(poses), len(xyz)), dtype=np.bool_)
+    for h in range(len(poses)):
+        for n in range(len(xyz)):
+            dx, dy, dz = xyz[n, 0] - poses[h, 0], xyz[n, 1] - poses[h, 1], xyz[n, 2] - poses[h, 2]
+            near[h, n] = dx * dx + dy * dy + dz * dz <= reach * reach
+    total = near.sum()
+    heroes, which, pixels = np.empty(total, dtype=np.int64), np.empty(total, dtype=np.int64), np.empty((total, 2))
+    row = 0
+    for h in range(len(poses)):
+        for n in range(len(xyz)):
+            if near[h, n]:
+                heroes[row], which[row] = h, n
+                pixels[row, 0], pixels[row, 1] = _view_pixel(views[h], xyz[n, 0], xyz[n, 1])
+                row += 1
+    return heroes, which, pixels
+
+
+@njit(cache=True)
+def place_polygons(positions: np.ndarray, polygons: np.ndarray, ranks: np.ndarray, ids: np.ndarray,
+                   poses: np.ndarray, hero_ids: np.ndarray, views: np.ndarray, reach: float,
+                   hero_rank: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The actors at ``positions`` (A, 2) within ``reach`` metres (2-D) of each hero at ``poses`` (H, >= 2), hero by
+    hero in drawing order (their ``ranks``; the hero itself, ``ids[a] == hero_ids[h]``, at ``hero_rank``; actors of
+    one rank in order): the hero's row, the actor's ``polygons[a]`` (world x, y) in its ``views`` pixels, its rank."""
+    near = np.zeros((len(poses), len(positions)), dtype=np.bool_)
+    for h in range(len(poses)):
+        for a in range(len(positions)):
+            dx, dy = positions[a, 0] - poses[h, 0], positions[a, 1] - poses[h, 1]
+            near[h, a] = dx * dx + dy * dy < reach * reach
+    total, corners = near.sum(), polygons.shape[1]
+    heroes, pixels, drawn = np.empty(total, dtype=np.int64), np.empty((total, corners, 2)), np.empty(total, np.int64)
+    row = 0
+    for h in range(len(poses)):
+        for rank in range(hero_rank + 1):
+            for a in range(len(positions)):
+                if near[h, a] and (hero_rank if ids[a] == hero_ids[h] else ranks[a]) == rank:
+                    heroes[row], drawn[row] = h, rank
+                    for c in range(corners):
+                        pixels[row, c, 0], pixels[row, c, 1] = _view_pixel(views[h], polygons[a, c, 0],
+                                                                           polygons[a, c, 1])
+                    row += 1
+    return heroes, pixels, drawn
 
 
 @njit(cache=True)
@@ -78,9 +154,10 @@ def _segment_distance(px: float, py: float, ax: float, ay: float, bx: float, by:
 
 @njit(cache=True)
 def _band_coverage(coverage: np.ndarray, ax: float, ay: float, bx: float, by: float, half: float,
-                   bounds: np.ndarray) -> None:
+                   spans: np.ndarray) -> None:
     """``coverage`` (S, S) raised to the band of ``half`` pixels around segment a-b where it covers more (row by row
-    over the columns the band can reach), ``bounds`` (top, bottom, left, right) widened to the pixels reached."""
+    over the columns the band can reach), each row's span of ``spans`` (S, 2: first and last column) widened to the
+    pixels reached."""
     size = coverage.shape[0]
     reach = half + 1.0
     inner, outer = max(0.0, half - 0.5) ** 2, (half + 0.5) ** 2  # squared distances covered fully, not at all
@@ -101,8 +178,7 @@ def _band_coverage(coverage: np.ndarray, ax: float, ay: float, bx: float, by: fl
         left, right = max(0, int(math.floor(min(xa, xb) - reach))), min(size - 1, int(math.ceil(max(xa, xb) + reach)))
         if left > right:
             continue
-        bounds[0], bounds[1] = min(bounds[0], v), max(bounds[1], v)
-        bounds[2], bounds[3] = min(bounds[2], left), max(bounds[3], right)
+        spans[v, 0], spans[v, 1] = min(spans[v, 0], left), max(spans[v, 1], right)
         py = v - ay
         for u in range(left, right + 1):
             px = u - ax
@@ -146,7 +222,7 @@ def draw_routes(pictures: np.ndarray, points: np.ndarray, counts: np.ndarray, ha
     size = pictures.shape[1]
     coverage = np.zeros((size, size))
     keep = np.zeros(points.shape[1], dtype=np.bool_)
-    bounds = np.empty(4, dtype=np.int64)  # the rows and columns the bands reached
+    spans = np.empty((size, 2), dtype=np.int64)  # each row's first and last column the bands reached
     value, on = np.empty(paint.shape[0], dtype=np.uint8), np.empty(paint.shape[0], dtype=np.bool_)
     _brush(paint, binary, value, on)
     for h in range(pictures.shape[0]):
@@ -154,17 +230,18 @@ def draw_routes(pictures: np.ndarray, points: np.ndarray, counts: np.ndarray, ha
         if count < 2:
             continue
         _thinned(points[h], count, tolerance, keep)
-        bounds[0], bounds[1], bounds[2], bounds[3] = size, -1, size, -1
+        spans[:, 0], spans[:, 1] = size, -1
         start = 0
         for k in range(1, count):
             if keep[k]:
                 _band_coverage(coverage, points[h, start, 0], points[h, start, 1], points[h, k, 0], points[h, k, 1],
-                               half, bounds)
+                               half, spans)
                 start = k
-        for v in range(bounds[0], bounds[1] + 1):
-            for u in range(bounds[2], bounds[3] + 1):
+        picture = pictures[h]
+        for v in range(size):
+            for u in range(spans[v, 0], spans[v, 1] + 1):
                 if coverage[v, u] > 0.0:
-                    _paint(pictures[h], v, u, paint, value, on, coverage[v, u], binary)
+                    _paint(picture, v, u, paint, value, on, coverage[v, u], binary)
                     coverage[v, u] = 0.0
 
 
