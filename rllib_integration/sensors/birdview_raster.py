@@ -128,19 +128,22 @@ def _brush(paint: np.ndarray, binary: bool, value: np.ndarray, on: np.ndarray) -
         value[channel] = 255 if binary else np.uint8(math.floor(paint[channel] + 0.5))
 
 
-@njit(cache=True, inline="always")
-def _paint(picture: np.ndarray, row: int, column: int, paint: np.ndarray, value: np.ndarray, on: np.ndarray,
-           coverage: float, binary: bool) -> None:
-    """Paint ``coverage`` of pixel ``picture[row, column]`` with ``paint`` (its :func:`_brush` ``value`` and ``on``;
-    see the module docstring)."""
+@njit(cache=True)
+def _touches(coverage: float, binary: bool) -> bool:
+    """Whether a shape covering ``coverage`` of a pixel changes it (see the module docstring)."""
+    return coverage >= 0.5 if binary else coverage > 0.0
+
+
+@njit(cache=True)
+def _mixed(level: np.uint8, paint: float, value: np.uint8, on: bool, coverage: float, binary: bool) -> np.uint8:
+    """A channel's new value where a shape covers ``coverage`` of a pixel whose value is ``level``, with ``paint``
+    (its :func:`_brush` ``value`` and ``on``; see the module docstring). Scalars only: an array passed to a compiled
+    call costs reference counting each call, which per pixel cost three times the painting."""
     if coverage >= 1.0 or (binary and coverage >= 0.5):
-        for channel in range(value.shape[0]):
-            if on[channel]:
-                picture[row, column, channel] = value[channel]
-    elif coverage > 0.0 and not binary:
-        for channel in range(paint.shape[0]):
-            level = float(picture[row, column, channel])
-            picture[row, column, channel] = np.uint8(math.floor(level + (paint[channel] - level) * coverage + 0.5))
+        return value if on else level
+    if coverage > 0.0 and not binary:
+        return np.uint8(math.floor(level + (paint - level) * coverage + 0.5))
+    return level
 
 
 @njit(cache=True, inline="always")
@@ -240,9 +243,12 @@ def draw_routes(pictures: np.ndarray, points: np.ndarray, counts: np.ndarray, ha
         picture = pictures[h]
         for v in range(size):
             for u in range(spans[v, 0], spans[v, 1] + 1):
-                if coverage[v, u] > 0.0:
-                    _paint(picture, v, u, paint, value, on, coverage[v, u], binary)
-                    coverage[v, u] = 0.0
+                cover = coverage[v, u]
+                if _touches(cover, binary):
+                    for channel in range(value.shape[0]):
+                        picture[v, u, channel] = _mixed(picture[v, u, channel], paint[channel], value[channel],
+                                                        on[channel], cover, binary)
+                coverage[v, u] = 0.0
 
 
 @njit(cache=True)
@@ -260,12 +266,17 @@ def draw_discs(pictures: np.ndarray, heroes: np.ndarray, centres: np.ndarray, pa
         reach = radius + 1.0
         top, bottom = max(0, int(math.floor(cy - reach))), min(size - 1, int(math.ceil(cy + reach)))
         left, right = max(0, int(math.floor(cx - reach))), min(size - 1, int(math.ceil(cx + reach)))
-        picture = pictures[heroes[k]]
+        picture, paint = pictures[heroes[k]], paints[k]
         for v in range(top, bottom + 1):
             for u in range(left, right + 1):
                 d = math.sqrt((u - cx) ** 2 + (v - cy) ** 2)
-                _paint(picture, v, u, paints[k], value, on, _clamp01(radius + 0.5 - d), binary)
-                _paint(picture, v, u, ring, ring_value, ring_on, _clamp01(1.0 - abs(d - radius)), binary)
+                disc, rim = _clamp01(radius + 0.5 - d), _clamp01(1.0 - abs(d - radius))
+                if not (_touches(disc, binary) or _touches(rim, binary)):
+                    continue
+                for channel in range(channels):
+                    level = _mixed(picture[v, u, channel], paint[channel], value[channel], on[channel], disc, binary)
+                    picture[v, u, channel] = _mixed(level, ring[channel], ring_value[channel], ring_on[channel], rim,
+                                                    binary)
 
 
 @njit(cache=True)
@@ -286,17 +297,6 @@ def _row_spans(normals: np.ndarray, edges: int, v: float) -> tuple[float, float,
             if offset > -0.5:
                 inner_low = np.inf
     return low, high, inner_low, inner_high
-
-
-@njit(cache=True, inline="always")
-def _edge_pixel(picture: np.ndarray, normals: np.ndarray, edges: int, u: int, v: int, paint: np.ndarray,
-                value: np.ndarray, on: np.ndarray, binary: bool) -> None:
-    """Paint pixel ``(u, v)`` near a convex polygon's edge (``normals``, see :func:`draw_polygons`)."""
-    beyond = -np.inf
-    for e in range(edges):
-        beyond = max(beyond, normals[e, 0] * u + normals[e, 1] * v - normals[e, 2])
-    if beyond < 0.5:
-        _paint(picture, v, u, paint, value, on, min(1.0, 0.5 - beyond), binary)
 
 
 @njit(cache=True)
@@ -346,7 +346,13 @@ def draw_polygons(pictures: np.ndarray, heroes: np.ndarray, polygons: np.ndarray
                         picture[v, inner_left:inner_right + 1, channel] = value[channel]
             else:
                 inner_left = inner_right = right + 1
-            for u in range(left, inner_left):
-                _edge_pixel(picture, normals, edges, u, v, paint, value, on, binary)
-            for u in range(inner_right + 1, right + 1):
-                _edge_pixel(picture, normals, edges, u, v, paint, value, on, binary)
+            for side in range(2):  # the pixels either side of the run: each one's distance beyond the edges
+                for u in range(left, inner_left) if side == 0 else range(inner_right + 1, right + 1):
+                    beyond = -np.inf
+                    for e in range(edges):
+                        beyond = max(beyond, normals[e, 0] * u + normals[e, 1] * v - normals[e, 2])
+                    cover = min(1.0, 0.5 - beyond)
+                    if _touches(cover, binary):
+                        for channel in range(value.shape[0]):
+                            picture[v, u, channel] = _mixed(picture[v, u, channel], paint[channel], value[channel],
+                                                            on[channel], cover, binary)
