@@ -14,7 +14,8 @@ has a batched twin for the configuration (``vlidar`` and ``traffic``: ``RouteExp
 ``masks``: ``DQNExperimentBatch``), batched (every hero at once).
 ``ms/respawn``: what an episode's start costs beyond a step (the single hero's ``reset``; a vector env's heroes
 respawned within its steps, placed and equipped: ``SharedWorld.respawn_seconds``), ``respawn %`` its share of the
-row's time. Each row is one process's figure; run it several times on a shared machine and report the range.
+row's time. Each row is timed after ``--warmup`` untimed agent steps (the first steps compile the kernels or load
+numba's cache). Each row is one process's figure; run it several times on a shared machine and report the range.
 """
 
 from __future__ import annotations
@@ -38,12 +39,18 @@ def rss_mb() -> float:
     return psutil.Process().memory_info().rss / 2 ** 20
 
 
-def single(kind: str, vehicles: int, steps: int, seed: int) -> tuple[float, float, int, float, int, float]:
-    """(agent steps/s, RSS after, episodes, seconds in resets, resets, seconds in all) of one CarlaEnv."""
+def single(kind: str, vehicles: int, steps: int, seed: int, warmup: int
+           ) -> tuple[float, float, int, float, int, float]:
+    """(agent steps/s, RSS after, episodes, seconds in resets, resets, seconds in all) of one CarlaEnv, after
+    ``warmup`` untimed steps."""
     env = CarlaEnv(env_config(kind, vehicles))
     env.action_space.seed(seed)
     try:
         env.reset(seed=seed)
+        for _ in range(warmup):
+            *_, terminated, truncated, _ = env.step(env.action_space.sample())
+            if terminated or truncated:
+                env.reset()
         episodes, resetting, started = 0, 0.0, time.perf_counter()
         for _ in range(steps):
             *_, terminated, truncated, _ = env.step(env.action_space.sample())
@@ -58,11 +65,11 @@ def single(kind: str, vehicles: int, steps: int, seed: int) -> tuple[float, floa
         env.close()
 
 
-def shared(kind: str, vehicles: int, heroes: int, steps: int, seed: int, batched: bool
+def shared(kind: str, vehicles: int, heroes: int, steps: int, seed: int, batched: bool, warmup: int
            ) -> tuple[float, float, int, float, int, float] | None:
     """(agent steps/s, RSS after, episodes, seconds in respawns, respawns, seconds in all) of one CarlaVectorEnv of
     ``heroes`` heroes, stepped through the experiment's batched twin or hero by hero (None: the experiment has no
-    batch for this configuration)."""
+    batch for this configuration), after about ``warmup`` untimed agent steps."""
     config = env_config(kind, vehicles)
     config["experiment"]["batched"] = batched
     env = CarlaVectorEnv(config, num_envs=heroes)
@@ -72,6 +79,8 @@ def shared(kind: str, vehicles: int, heroes: int, steps: int, seed: int, batched
     env.action_space.seed(seed)
     try:
         env.reset(seed=seed)
+        for _ in range(-(-warmup // heroes)):
+            env.step(env.action_space.sample())
         ticks = max(1, steps // heroes)
         world = env.world
         episodes, respawning, respawns, started = 0, world.respawn_seconds, world.respawns, time.perf_counter()
@@ -96,16 +105,18 @@ def main() -> None:
                              "output: masks)")
     parser.add_argument("--vehicles", type=non_negative_int, default=0, help="background autopilot vehicles")
     parser.add_argument("--steps", type=positive_int, default=3000, help="agent steps measured per row")
+    parser.add_argument("--warmup", type=non_negative_int, default=200,
+                        help="untimed agent steps before each row is timed (compiling the kernels or loading them)")
     parser.add_argument("--seed", type=non_negative_int, default=0, help="seed of the episodes and actions")
     args = parser.parse_args()
     print(f"{'experiment':<10} {'env':<40} {'agent steps/s':>14} {'episodes':>9} {'ms/respawn':>11} "
           f"{'respawn %':>10} {'RSS MB':>8} {'MB per hero':>12}", flush=True)
     for kind in args.experiments:
-        rows = [("CarlaEnv (1 hero)", single(kind, args.vehicles, args.steps, args.seed), float("nan"))]
+        rows = [("CarlaEnv (1 hero)", single(kind, args.vehicles, args.steps, args.seed, args.warmup), float("nan"))]
         for heroes in args.heroes:
             for batched in (False, True):
                 before = rss_mb()
-                measured = shared(kind, args.vehicles, heroes, args.steps, args.seed, batched)
+                measured = shared(kind, args.vehicles, heroes, args.steps, args.seed, batched, args.warmup)
                 if measured is not None:
                     per_hero = (measured[1] - before) / heroes if heroes > 1 else float("nan")
                     rows.append((f"CarlaVectorEnv ({heroes} heroes, {'batched' if batched else 'hero by hero'})",
