@@ -156,7 +156,7 @@ class RouteExperimentBatch(BatchExperiment):
         observations = self._observations(indices, rows, frame)
         steps = self.task.step(indices, rows)
         failed, truncated = steps.failed, steps.truncated
-        ended = np.array([reason is not None for reason in steps.end_reasons], dtype=bool)
+        ended = steps.ended
         for row, found in enumerate(steps.infractions):
             for infraction in found:
                 self.infractions[f"infractions_{SHORT_NAMES[infraction.kind]}"][indices[row]] += 1
@@ -194,9 +194,10 @@ class RouteExperimentBatch(BatchExperiment):
         if self.state_last_action:
             state[:, 1:3] = self.last_actions[indices]
         state[:, 3] = rows[:, RED_LIGHT]
-        progress = [self.agents[k].route_progress for k in indices]
-        routed = np.array([p is not None for p in progress])
-        at = np.array([p.index if p is not None else 0 for p in progress], dtype=np.int64)
+        at = np.array([-1 if progress is None else progress.index
+                       for progress in (self.agents[k].route_progress for k in indices.tolist())], dtype=np.int64)
+        routed = at >= 0  # (-1: no route)
+        at = np.maximum(at, 0)
         command = np.where(routed, self.route_commands[indices, at], LANE_FOLLOW)
         state[np.arange(count), 4 + command] = 1.0
         points = np.zeros((count, len(ROUTE_LOOKAHEAD), 2), dtype=np.float32)

@@ -211,9 +211,13 @@ def vector_infos(num_envs: int, infos: list[tuple[int, dict[str, Any]]] | list[d
 
 def merge_infos(infos: dict[str, Any], num_envs: int, rows: np.ndarray, values: dict[str, np.ndarray],
                 end_reasons: np.ndarray) -> None:
-    """Add a batch's infos of sub-environments ``rows`` (one array a key, and each row's end reason or None) to
-    ``infos`` in gymnasium's vector layout (as :func:`vector_infos` lays out the same values)."""
+    """Add a batch's infos of sub-environments ``rows`` (ascending; one array a key, and each row's end reason or None)
+    to ``infos`` in gymnasium's vector layout (as :func:`vector_infos` lays out the same values)."""
+    every = len(rows) == num_envs  # rows are ascending and distinct: every sub-environment, in order
     for key, column in values.items():
+        if every and key not in infos:  # (a copy: the batch may give one array under two keys, or keep it)
+            infos[key], infos[f"_{key}"] = column.copy(), np.ones(num_envs, dtype=np.bool_)
+            continue
         if key not in infos:
             infos[key] = np.full(num_envs, None, dtype=object) if column.dtype == object \
                 else np.zeros(num_envs, dtype=column.dtype)

@@ -77,6 +77,8 @@ class SensorInterface:
 
     def get_data(self, frame: int) -> dict[str, tuple[int, Any]]:
         """``{name: (frame, data)}`` for ``frame``; event sensors give ``(frame, [items])``."""
+        if not self._sensors:  # (a batched experiment's heroes measure their sensors themselves)
+            return {}
         for sensor in self._sensors.values():
             sensor.prepare(frame)
         deadline = time.monotonic() + self.timeout

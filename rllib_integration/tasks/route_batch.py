@@ -29,6 +29,10 @@ from .route_following import IDLE_SPEED, RouteFollowing
 #: Why a route ends, in the evaluator's words (the monitor's messages).
 END_MESSAGES = {ROUTE_DEVIATION: "Agent deviated from the route at ", BLOCKED: "Agent got blocked at ",
                 TIMEOUT: "Route timeout at "}
+#: The end reasons :meth:`RouteFollowingBatch._end_reasons` gives, in the order ``RouteFollowing.step`` checks them,
+#: then None (the episode goes on).
+REASONS_IN_ORDER = np.array(["outside_lanes", "off_route", "overspeed", "idle", "completed", "max_time", None],
+                            dtype=object)
 
 
 @dataclass
@@ -45,9 +49,12 @@ class RouteSteps:
     end_reasons: np.ndarray  # object: None while the episode goes on
 
     @property
+    def ended(self) -> np.ndarray:
+        return self.end_reasons != None  # noqa: E711 (elementwise over the object array)
+
+    @property
     def failed(self) -> np.ndarray:
-        return np.array([reason is not None and reason not in ("completed", "max_time") for reason in self.end_reasons],
-                        dtype=bool)
+        return self.ended & (self.end_reasons != "completed") & (self.end_reasons != "max_time")
 
     @property
     def truncated(self) -> np.ndarray:
@@ -144,8 +151,8 @@ class RouteFollowingBatch:
                     found[live[j]] += criterion.update(float(now[j]), carla.Location(*map(float, xyz[j])),
                                                        float(collision_speed[j]))
             lights = self.red_lights.update_many(now, xyz, rows[live, YAW], self.extents_x[heroes], heroes)
-            for j, events in enumerate(lights):
-                found[live[j]] += events
+            for j in [j for j, events in enumerate(lights) if events]:
+                found[live[j]] += lights[j]
             if self.with_stop_signs:
                 for j, k in enumerate(heroes):
                     found[live[j]] += self.stop_signs[k].update(float(now[j]), carla.Location(*map(float, xyz[j])),
@@ -163,8 +170,12 @@ class RouteFollowingBatch:
         offset_factor = 1.0 - 0.5 * np.minimum(offset / task.max_offset, 1.0)
         speed_factor[~active], offset_factor[~active] = 1.0, 1.0
         reasons = np.full(count, None, dtype=object)
-        for j in live:
-            reasons[j] = self._end_reason(found[j], outside[j], offset[j], speed[j], limit[j], indices[j])
+        if len(live):
+            reasons[live] = self._end_reasons(heroes, outside[live], offset[live], speed[live], limit[live])
+            for j in live[[bool(found[j]) for j in live]]:  # rare: infractions, of which the first hard one ends it
+                hard = [infraction.kind for infraction in found[j] if infraction.kind in task.hard_kinds]
+                if hard:
+                    reasons[j] = SHORT_NAMES[hard[0]]
         return RouteSteps(gained, offset, speed, speed_factor, offset_factor, completion, found, reasons)
 
     def _end_routes(self, live: np.ndarray, heroes: np.ndarray, now: np.ndarray, xyz: np.ndarray, fraction: np.ndarray,
@@ -182,26 +193,16 @@ class RouteFollowingBatch:
                 found[live[j]].append(Infraction(kind, float(now[j]), (x, y, z), f"{END_MESSAGES[kind]}(x={x:.3f}, "
                                                  f"y={y:.3f}, z={z:.3f})"))
 
-    def _end_reason(self, found: list[Infraction], outside: bool, offset: float, speed: float, limit: float,
-                    index: int) -> str | None:
-        """Why hero ``index``'s episode ends this step, if it does (``RouteFollowing.step``'s order)."""
+    def _end_reasons(self, heroes: np.ndarray, outside: np.ndarray, offset: np.ndarray, speed: np.ndarray,
+                     limit: np.ndarray) -> np.ndarray:
+        """Why each of ``heroes``' episodes ends this step, short of a hard infraction (object array, None where it
+        goes on), in ``RouteFollowing.step``'s order: leaving the lanes, the route, the speed limit, idling, then the
+        route's end (completed, or out of time)."""
         task = self.task
-        hard = [infraction.kind for infraction in found if infraction.kind in task.hard_kinds]
-        if hard:
-            return SHORT_NAMES[hard[0]]
-        if outside:
-            return "outside_lanes"
-        if offset > task.max_offset:
-            return "off_route"
-        if speed > task.overspeed_end * limit:
-            return "overspeed"
-        if self.idle_time[index] >= task.max_idle:
-            return "idle"
-        if self.completed[index]:
-            return "completed"
-        if self.ended[index]:
-            return "max_time"
-        return None
+        conditions = np.stack([outside, offset > task.max_offset, speed > task.overspeed_end * limit,
+                               self.idle_time[heroes] >= task.max_idle, self.completed[heroes], self.ended[heroes],
+                               np.ones(len(heroes), dtype=bool)])
+        return REASONS_IN_ORDER[np.argmax(conditions, axis=0)]  # each hero's first condition that holds
 
     def close(self) -> None:
         for index in range(len(self.agents)):
