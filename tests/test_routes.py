@@ -193,7 +193,8 @@ def test_routes_never_take_a_junction_connection_no_car_can_follow(town):
 def test_many_progresses_advanced_and_measured_at_once_are_each_ones_own():
     """``ProgressBatch`` (every hero's route followed in one compiled call) gives each ``RouteProgress``'s own
     ``update_at`` and ``distance_at``, bit for bit, as routes are replaced (a respawn), grow longer than the rows
-    held, and vehicles drive along them, stray and come back."""
+    held, vehicles drive along them, stray and come back, and calls give some of the progresses in any order (the
+    heroes acting this step)."""
     import numpy as np
 
     from rllib_integration.routes.progress import RouteProgress
@@ -222,12 +223,15 @@ def test_many_progresses_advanced_and_measured_at_once_are_each_ones_own():
             new = max(routes, key=len)
             batched.append(RouteProgress(new))
             alone.append(RouteProgress(new))
-        xy = np.array([p.points[min(p.index + 2, len(p.points) - 1), :2] for p in alone])
+        acting = noise.permutation(len(alone))[:len(alone) - tick % 3]  # some of them, in any order
+        given, own = [batched[k] for k in acting], [alone[k] for k in acting]
+        xy = np.array([p.points[min(p.index + 2, len(p.points) - 1), :2] for p in own])
         xy = (xy + noise.normal(0.0, 1.5, xy.shape)).astype(np.float32).astype(np.float64)
-        gained = batch.update(batched, xy)
-        expected = [p.update_at(x, y) for p, (x, y) in zip(alone, xy.tolist())]
+        gained = batch.update(given, xy)
+        expected = [p.update_at(x, y) for p, (x, y) in zip(own, xy.tolist())]
         assert gained.tolist() == expected
         assert [p.index for p in batched] == [p.index for p in alone]
-        assert batch.completed(batched).tolist() == [p.completed for p in alone]
-        assert batch.distances(batched, xy).tolist() == [p.distance_at(x, y) for p, (x, y) in zip(alone, xy.tolist())]
+        assert batch.completed(given).tolist() == [p.completed for p in own]
+        assert batch.distances(given, xy).tolist() == [p.distance_at(x, y) for p, (x, y) in zip(own, xy.tolist())]
+    assert len(batch.counts) <= len(alone) + 2, "rows are reused, not added for every new route"
     assert max(p.index for p in alone) > 30, "the vehicles went along their routes"

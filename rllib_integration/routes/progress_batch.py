@@ -1,6 +1,7 @@
 """``ProgressBatch``: many vehicles' :class:`~.progress.RouteProgress` advanced and measured in one compiled call.
 
-Each progress's route is copied once (when it first appears at a row) into padded arrays, a row a vehicle; a tick
+Each progress's route is copied once, when it first comes, into a row of padded arrays, where it stays while no
+other progress needs the row (a call may give any of the progresses, in any order: the heroes acting this step); a tick
 then advances every vehicle past the points it has passed, or measures every vehicle's distance to its route,
 with one numba call instead of one per vehicle (whose argument checks cost more than the work). The answers are
 the progresses' own (:meth:`~.progress.RouteProgress.update_at`, :meth:`~.progress.RouteProgress.distance_at`):
@@ -18,29 +19,54 @@ from .progress import NEAR_AHEAD, NEAR_BEHIND, WINDOW, RouteProgress, last_passe
 
 
 class ProgressBatch:
-    """Padded copies of the routes of the progresses last given, a row each (see the module docstring)."""
+    """Padded copies of the routes of the progresses given, a row each, kept while their rows are not needed for
+    others (see the module docstring)."""
 
     def __init__(self) -> None:
         self._members: list[RouteProgress | None] = []
+        self._rows: dict[int, int] = {}  # id of a progress held -> its row
         self.points = np.zeros((0, 1, 3))
         self.forward = np.zeros((0, 1, 2))
         self.cumulative = np.zeros((0, 1))
         self.counts = np.zeros(0, dtype=np.int64)
 
-    def sync(self, progresses: Sequence[RouteProgress]) -> None:
-        """Make row ``k`` hold ``progresses[k]``'s route (copied where the row held another)."""
-        rows = len(progresses)
-        longest = max(len(p.points) for p in progresses) if progresses else 1
-        if rows > len(self._members) or longest > self.points.shape[1]:
-            self._grow(max(rows, len(self._members)), max(longest, self.points.shape[1]))
+    def sync(self, progresses: Sequence[RouteProgress]) -> np.ndarray:
+        """The row holding each of ``progresses``' route: the row it had where it is still held, else one no other
+        of ``progresses`` holds (its route copied there; the rows grown where there are too few or too short)."""
+        rows = np.empty(len(progresses), dtype=np.int64)
+        new = []
         for k, progress in enumerate(progresses):
-            if self._members[k] is not progress:
-                count = len(progress.points)
-                self.points[k, :count] = progress.points
-                self.forward[k, :count] = progress.forward
-                self.cumulative[k, :count] = progress.cumulative
-                self.counts[k] = count
-                self._members[k] = progress
+            row = self._rows.get(id(progress), -1)
+            if row >= 0 and self._members[row] is progress:
+                rows[k] = row
+            else:
+                new.append(k)
+        if new:
+            self._place([progresses[k] for k in new], rows, new)
+        return rows
+
+    def _place(self, progresses: list[RouteProgress], rows: np.ndarray, at: list[int]) -> None:
+        """Copy ``progresses``' routes into rows that none of ``rows`` (but those ``at``) holds, writing theirs at
+        ``at``."""
+        held = np.zeros(len(self._members), dtype=bool)
+        held[np.delete(rows, at)] = True
+        free = np.flatnonzero(~held)
+        longest = max(len(progress.points) for progress in progresses)
+        if len(free) < len(progresses) or longest > self.points.shape[1]:
+            old = len(self._members)
+            self._grow(max(old, old + len(progresses) - len(free)), max(longest, self.points.shape[1]))
+            free = np.concatenate([free, np.arange(old, len(self._members))])
+        for progress, k, row in zip(progresses, at, free.tolist()):
+            replaced = self._members[row]
+            if replaced is not None and self._rows.get(id(replaced)) == row:
+                del self._rows[id(replaced)]
+            count = len(progress.points)
+            self.points[row, :count] = progress.points
+            self.forward[row, :count] = progress.forward
+            self.cumulative[row, :count] = progress.cumulative
+            self.counts[row] = count
+            self._members[row], self._rows[id(progress)] = progress, row
+            rows[k] = row
 
     def _grow(self, rows: int, length: int) -> None:
         length = max(length, 2 * self.points.shape[1]) if length > self.points.shape[1] else length
@@ -57,42 +83,44 @@ class ProgressBatch:
     def update(self, progresses: Sequence[RouteProgress], xy: np.ndarray) -> np.ndarray:
         """Each progress's :meth:`~.progress.RouteProgress.update_at` at its row of ``xy`` (N, 2): the route metres
         each completed."""
-        self.sync(progresses)
+        rows = self.sync(progresses)
         before = np.array([p.index for p in progresses], dtype=np.int64)
         after = np.empty_like(before)
-        advance_many(self.points, self.forward, self.counts, before, np.ascontiguousarray(xy[:, :2], dtype=np.float64),
-                     after)
+        advance_many(self.points, self.forward, self.counts, rows, before,
+                     np.ascontiguousarray(xy[:, :2], dtype=np.float64), after)
         for progress, index in zip(progresses, after.tolist()):
             progress.index = index
-        rows = np.arange(len(progresses))
         return self.cumulative[rows, after] - self.cumulative[rows, before]
 
     def completed(self, progresses: Sequence[RouteProgress]) -> np.ndarray:
         """Each progress's :attr:`~.progress.RouteProgress.completed` metres."""
-        self.sync(progresses)
-        return self.cumulative[np.arange(len(progresses)), [p.index for p in progresses]]
+        rows = self.sync(progresses)
+        return self.cumulative[rows, [p.index for p in progresses]]
 
     def distances(self, progresses: Sequence[RouteProgress], xy: np.ndarray) -> np.ndarray:
         """Each progress's :meth:`~.progress.RouteProgress.distance_at` its row of ``xy`` (N, 2)."""
-        self.sync(progresses)
+        rows = self.sync(progresses)
         out = np.empty(len(progresses))
-        distances_many(self.points, self.counts, np.array([p.index for p in progresses], dtype=np.int64),
+        distances_many(self.points, self.counts, rows, np.array([p.index for p in progresses], dtype=np.int64),
                        np.ascontiguousarray(xy[:, :2], dtype=np.float64), out)
         return out
 
 
 @njit(cache=True)
-def advance_many(points: np.ndarray, forward: np.ndarray, counts: np.ndarray, before: np.ndarray, xy: np.ndarray,
-                 out: np.ndarray) -> None:
-    """``out[h]``: :func:`~.progress.last_passed` of row ``h`` from ``before[h]`` over the update's window."""
+def advance_many(points: np.ndarray, forward: np.ndarray, counts: np.ndarray, rows: np.ndarray, before: np.ndarray,
+                 xy: np.ndarray, out: np.ndarray) -> None:
+    """``out[h]``: :func:`~.progress.last_passed` of row ``rows[h]`` from ``before[h]`` over the update's window."""
     for h in range(before.shape[0]):
-        start = before[h]
-        out[h] = last_passed(points[h], forward[h], start, min(start + WINDOW + 1, counts[h]), xy[h, 0], xy[h, 1])
+        start, row = before[h], rows[h]
+        out[h] = last_passed(points[row], forward[row], start, min(start + WINDOW + 1, counts[row]), xy[h, 0],
+                             xy[h, 1])
 
 
 @njit(cache=True)
-def distances_many(points: np.ndarray, counts: np.ndarray, index: np.ndarray, xy: np.ndarray, out: np.ndarray) -> None:
-    """``out[h]``: :func:`~.progress.polyline_distance` of row ``h`` near ``index[h]``, as ``distance_at``."""
+def distances_many(points: np.ndarray, counts: np.ndarray, rows: np.ndarray, index: np.ndarray, xy: np.ndarray,
+                   out: np.ndarray) -> None:
+    """``out[h]``: :func:`~.progress.polyline_distance` of row ``rows[h]`` near ``index[h]``, as ``distance_at``."""
     for h in range(index.shape[0]):
-        lo, hi = max(0, index[h] - NEAR_BEHIND), min(counts[h], index[h] + NEAR_AHEAD)
-        out[h] = polyline_distance(points[h], lo, hi, xy[h, 0], xy[h, 1])
+        row = rows[h]
+        lo, hi = max(0, index[h] - NEAR_BEHIND), min(counts[row], index[h] + NEAR_AHEAD)
+        out[h] = polyline_distance(points[row], lo, hi, xy[h, 0], xy[h, 1])
