@@ -135,9 +135,9 @@ class CarlaVectorEnv(gym.vector.VectorEnv):
         for number, world in enumerate(self.worlds):
             offset = number * size
             ending = self._autoreset[offset:offset + size]
-            acting = np.flatnonzero(~ending)
+            acting = (~ending).nonzero()[0]
             outcome, respawned, first_observations, first_infos = world.step_batch(
-                acting, actions[offset + acting], np.flatnonzero(ending), self._rng)
+                acting, actions[offset + acting], ending.nonzero()[0], self._rng)
             if outcome is not None:
                 rows = offset + acting
                 set_batch_rows(observations, rows, outcome.observations)
@@ -213,10 +213,10 @@ def merge_infos(infos: dict[str, Any], num_envs: int, rows: np.ndarray, values: 
                 end_reasons: np.ndarray) -> None:
     """Add a batch's infos of sub-environments ``rows`` (ascending; one array a key, and each row's end reason or None)
     to ``infos`` in gymnasium's vector layout (as :func:`vector_infos` lays out the same values)."""
-    every = len(rows) == num_envs  # rows are ascending and distinct: every sub-environment, in order
-    for key, column in values.items():
-        if every and key not in infos:  # (a copy: the batch may give one array under two keys, or keep it)
-            infos[key], infos[f"_{key}"] = column.copy(), np.ones(num_envs, dtype=np.bool_)
+    every = np.ones(num_envs, dtype=np.bool_) if len(rows) == num_envs else None  # rows are ascending and distinct:
+    for key, column in values.items():  # every sub-environment, in order
+        if every is not None and key not in infos:  # (a copy: the batch may give one array under two keys, or keep it)
+            infos[key], infos[f"_{key}"] = column.copy(), every.copy()
             continue
         if key not in infos:
             infos[key] = np.full(num_envs, None, dtype=object) if column.dtype == object \

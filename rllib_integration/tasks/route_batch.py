@@ -29,10 +29,8 @@ from .route_following import IDLE_SPEED, RouteFollowing
 #: Why a route ends, in the evaluator's words (the monitor's messages).
 END_MESSAGES = {ROUTE_DEVIATION: "Agent deviated from the route at ", BLOCKED: "Agent got blocked at ",
                 TIMEOUT: "Route timeout at "}
-#: The end reasons :meth:`RouteFollowingBatch._end_reasons` gives, in the order ``RouteFollowing.step`` checks them,
-#: then None (the episode goes on).
-REASONS_IN_ORDER = np.array(["outside_lanes", "off_route", "overspeed", "idle", "completed", "max_time", None],
-                            dtype=object)
+#: The end reasons :meth:`RouteFollowingBatch._end_reasons` gives, in the order ``RouteFollowing.step`` checks them.
+REASONS_IN_ORDER = np.array(["outside_lanes", "off_route", "overspeed", "idle", "completed", "max_time"], dtype=object)
 
 
 @dataclass
@@ -131,7 +129,7 @@ class RouteFollowingBatch:
         gained, offset = np.zeros(count), np.zeros(count)
         completion, fraction = np.zeros(count), np.zeros(count)
         outside = np.zeros(count, dtype=bool)
-        live = np.flatnonzero(active)
+        live = active.nonzero()[0]
         heroes = indices[live]
         if len(live):
             xyz = rows[live, X:Z + 1]
@@ -187,7 +185,7 @@ class RouteFollowingBatch:
         late = ~completed & ~deviated & ~blocked & (now >= self.time_limits[heroes])
         self.completed[heroes] |= completed
         for kind, mask in ((ROUTE_DEVIATION, deviated), (BLOCKED, blocked), (TIMEOUT, late)):
-            for j in np.flatnonzero(mask):
+            for j in mask.nonzero()[0]:
                 self.ended[heroes[j]] = True
                 x, y, z = (float(v) for v in xyz[j])
                 found[live[j]].append(Infraction(kind, float(now[j]), (x, y, z), f"{END_MESSAGES[kind]}(x={x:.3f}, "
@@ -199,10 +197,11 @@ class RouteFollowingBatch:
         goes on), in ``RouteFollowing.step``'s order: leaving the lanes, the route, the speed limit, idling, then the
         route's end (completed, or out of time)."""
         task = self.task
-        conditions = np.stack([outside, offset > task.max_offset, speed > task.overspeed_end * limit,
-                               self.idle_time[heroes] >= task.max_idle, self.completed[heroes], self.ended[heroes],
-                               np.ones(len(heroes), dtype=bool)])
-        return REASONS_IN_ORDER[np.argmax(conditions, axis=0)]  # each hero's first condition that holds
+        holds = np.array([outside, offset > task.max_offset, speed > task.overspeed_end * limit,
+                          self.idle_time[heroes] >= task.max_idle, self.completed[heroes], self.ended[heroes]])
+        reasons = REASONS_IN_ORDER[holds.argmax(axis=0)]  # each hero's first condition that holds
+        reasons[~holds.any(axis=0)] = None
+        return reasons
 
     def close(self) -> None:
         for index in range(len(self.agents)):

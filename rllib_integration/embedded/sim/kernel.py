@@ -335,7 +335,7 @@ class Simulation:
         out[alive, 4] = speed * cos_yaw - side * sin_yaw
         out[alive, 5] = speed * sin_yaw + side * cos_yaw
         out[alive, 6] = rows[:, COLUMN["vz"]]
-        present = np.flatnonzero(alive)
+        present = alive.nonzero()[0]
         if self.speed_limits.uniform:  # one limit everywhere (as each vehicle's get_speed_limit answers)
             out[present, 7] = self.speed_limits.default
         else:
