@@ -140,9 +140,9 @@ class DQNExperimentBatch(BatchExperiment):
         self.time_episode[indices] += 1
         done_episode = self.max_time_episode < self.time_episode[indices]
         falling = rows[:, Z] < -0.5
-        transforms = [self.agents[k].hero.get_transform() for k in indices.tolist()]
-        lanes = [lane_outcome(waypoint, transform, float(steer)) for waypoint, transform, steer in
-                 zip(lane_waypoints(self.agents[0].map, transforms), transforms, self.controls_now[indices, 1].tolist())]
+        lanes = [lane_outcome(waypoint, yaw, steer) for waypoint, yaw, steer in
+                 zip(lane_waypoints(self.agents[0].map, rows[:, X:Z + 1]), rows[:, YAW].tolist(),
+                     self.controls_now[indices, 1].tolist())]
         steps = self.task.step(indices, rows)
         route_end = np.array([reason not in (None, "max_time") for reason in steps.end_reasons], dtype=bool)
         terminated = done_idle | falling | route_end

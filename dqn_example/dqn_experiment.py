@@ -334,28 +334,26 @@ def lane_check(town_map: carla.Map, transform: carla.Transform, steer: float) ->
     deviation in radians): off a driving or parking lane (-0.5, pi), in a junction (0, 0), against the lane's
     direction (-0.5), a heading error (|sin| > 0.4) the steering is not correcting (-0.05), on the lane (0)."""
     waypoint = town_map.get_waypoint(transform.location, project_to_road=False, lane_type=carla.LaneType.Any)
-    return lane_outcome(waypoint, transform, steer)
+    return lane_outcome(waypoint, transform.rotation.yaw, steer)
 
 
-def lane_waypoints(town_map: carla.Map, transforms: list[carla.Transform]) -> list[carla.Waypoint | None]:
-    """The waypoints :func:`lane_check` reads for many heroes at ``transforms``: the map's own answers, all
-    in one call of the map's waypoint index (:func:`lane_check`, one hero's, keeps the map's own query: the
-    reference path)."""
-    return get_waypoints(town_map, [t.location for t in transforms], project_to_road=False,
-                         lane_type=carla.LaneType.Any)
+def lane_waypoints(town_map: carla.Map, locations: np.ndarray) -> list[carla.Waypoint | None]:
+    """The waypoints :func:`lane_check` reads for many heroes at ``locations`` (N, 3) x, y, z: the map's own
+    answers, all in one call of the map's waypoint index (:func:`lane_check`, one hero's, keeps the map's own
+    query: the reference path)."""
+    return get_waypoints(town_map, locations, project_to_road=False, lane_type=carla.LaneType.Any)
 
 
-def lane_outcome(waypoint: carla.Waypoint | None, transform: carla.Transform, steer: float) -> tuple[str, float, float]:
-    """:func:`lane_check` of a hero at ``transform`` whose lane waypoint (:func:`lane_waypoints`) is ``waypoint``."""
+def lane_outcome(waypoint: carla.Waypoint | None, yaw: float, steer: float) -> tuple[str, float, float]:
+    """:func:`lane_check` of a hero heading ``yaw`` degrees whose lane waypoint (:func:`lane_waypoints`) is
+    ``waypoint``. The heading error is the angle between the hero's and the lane's forward vectors in the ground
+    plane (as the original measures it from their dot and cross products): the difference of their yaws."""
     if waypoint is None or waypoint.lane_type not in ALLOWED_LANES:
         return "off_lane", -0.5, math.pi
     if waypoint.is_junction:
         return "junction", 0.0, 0.0
-    hero_forward, lane_forward = transform.get_forward_vector(), waypoint.transform.get_forward_vector()
-    dot = hero_forward.x * lane_forward.x + hero_forward.y * lane_forward.y
-    cross = hero_forward.x * lane_forward.y - hero_forward.y * lane_forward.x
-    angle = -math.atan2(cross, dot)
-    if dot < 0.0:
+    angle = math.radians((yaw - waypoint.transform.rotation.yaw + 180.0) % 360.0 - 180.0)
+    if abs(angle) > math.pi / 2.0:  # the lane's forward vector is behind the hero's
         return "wrong_way", -0.5, abs(angle)
     if abs(math.sin(angle)) > 0.4 and steer * math.sin(angle) >= 0.0:
         return "on_lane", -0.05, abs(angle)
