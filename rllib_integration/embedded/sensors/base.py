@@ -40,14 +40,14 @@ class Sensor(Actor, carla.Sensor):
 
     def on_tick(self, frame: int, elapsed: float) -> None:
         """Measure after a tick if due (``sensor_tick``) and hand the results to the callback."""
-        if not self.due(elapsed):
+        if not self._due(elapsed):
             return
         measurements = list(self.measure(frame, elapsed, self.get_transform()))
         if self._callback is not None:
             for measurement in measurements:
                 self._callback(measurement)
 
-    def due(self, elapsed: float) -> bool:
+    def _due(self, elapsed: float) -> bool:
         """Whether a measurement is due after the tick that ended at ``elapsed`` (every tick, or every
         ``sensor_tick`` seconds); a due measurement is taken."""
         if self._last_time is not None and elapsed - self._last_time < self._interval - 1e-9:

@@ -16,10 +16,11 @@ class CollisionSensor(Sensor):
     """``sensor.other.collision``: one event per actor the parent hit during the tick."""
 
     def on_tick(self, frame: int, elapsed: float) -> None:
-        if any(record.actor is self.parent for record in self._sim.collisions):
+        collisions = self._sim.collisions
+        if collisions and any(record.actor is self.parent for record in collisions):
             super().on_tick(frame, elapsed)
         else:  # nothing to measure: only the interval is kept (the sensor's pose is not worked out)
-            self.due(elapsed)
+            self._due(elapsed)
 
     def measure(self, frame, elapsed, transform):
         for record in self._sim.collisions:
