@@ -11,8 +11,8 @@ excused waits and red lights ending episodes); the original's ``faithful`` rewar
 rewards, ends and episode totals computed as arrays. Each hero's BirdView is rendered by the renderer its sensor
 would use, all of them at once (:func:`~rllib_integration.sensors.birdview.render_many`: the map warped for every
 hero in one call, the world's actors read once a frame), straight from here rather than through a sensor;
-the original's lane check (a waypoint query) and the waits a light or a car ahead excuse run hero by hero through the
-functions ``DQNExperiment`` uses.
+the original's lane check (every hero's waypoint in one query of the map's waypoint index, then hero by hero) and the
+waits a light or a car ahead excuse run through the functions ``DQNExperiment`` uses.
 """
 
 from __future__ import annotations
