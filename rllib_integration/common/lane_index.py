@@ -124,7 +124,7 @@ class LaneIndex:
                        self.origin[1], CELL, self.shape[0], self.shape[1], self.reach, self.allowed_out,
                        self.wrong_way_angle, DISTANCE_MARGIN, LANE_MARGIN, ANGLE_MARGIN, LEVEL_GAP, decided,
                        uncertain)
-        for k in np.flatnonzero(uncertain):
+        for k in uncertain.nonzero()[0]:
             decided[k] = exact(int(k))
         return decided
 

@@ -184,7 +184,7 @@ class RedLightCriterion:
         """The red lights run by heroes ``heroes`` at ``xyz`` (N, 3) heading ``yaws`` (N,) degrees, boxes
         ``extents_x`` (N,) long, since their last update: one list per hero; ``now``: the time of their events, one
         for all or one a hero."""
-        times = np.broadcast_to(np.asarray(now, dtype=np.float64), (len(heroes),))
+        times = np.asarray(now, dtype=np.float64)  # one for all (0-d) or one a hero
         crossed = np.zeros((len(heroes), max(len(self.owners), 1)), dtype=np.bool_)
         tail_crossings(np.ascontiguousarray(xyz[:, :2], dtype=np.float64), np.ascontiguousarray(yaws, dtype=np.float64),
                        np.ascontiguousarray(extents_x, dtype=np.float64), np.asarray(heroes, dtype=np.int64),
@@ -198,7 +198,8 @@ class RedLightCriterion:
                 continue
             self._last_lights[hero] = light_index
             x, y, z = (float(v) for v in xyz[row])
-            found[row].append(Infraction(RED_LIGHT, float(times[row]), (x, y, z), f"Agent ran a red light {light.id} at "
+            when = float(times if times.ndim == 0 else times[row])
+            found[row].append(Infraction(RED_LIGHT, when, (x, y, z), f"Agent ran a red light {light.id} at "
                                          f"(x={x:.3f}, y={y:.3f}, z={z:.3f})", {"light_id": light.id}))
         return found
 
