@@ -354,6 +354,18 @@ def test_fuzzed_training_options_end_in_one_config_error(path, value):
         assert f"train.yaml: {named}" in str(error) or "RLlib rejects" in str(error) or "model:" in str(error), error
 
 
+def test_a_network_too_large_for_the_memory_is_a_config_error_before_it_is_built():
+    """Layer widths whose weights would exhaust the memory (a mistyped width) end in one ConfigError naming the model
+    section, counted without allocating them (hypothesis once drew such widths, and the process took 22 GB)."""
+    from rllib_integration.training.preflight import check_rllib
+    data = json.loads(json.dumps(TRAINING))
+    data["env_config"]["experiment"]["type"] = DQNExperiment
+    data.setdefault("model", {})["head_fcnet_hiddens"] = [60000, 60000]
+    check_options(data, "train.yaml")
+    with pytest.raises(ConfigError, match=r"train.yaml: model: the network would have 7,205,907,094 parameters.*Fix"):
+        check_rllib(build_algorithm_config(data, "train.yaml"), SPACES, "train.yaml")
+
+
 @pytest.mark.parametrize("script, args, message", [
     ("dqn_inference_ray.py", ["dqn_example/dqn_config.yaml", "EMPTY"], "no checkpoint under"),
     ("dqn_inference.py", ["dqn_example/dqn_config.yaml", "EMPTY", "--episodes", "-2"], "argument --episodes: -2 is out of range"),

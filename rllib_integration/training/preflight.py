@@ -43,6 +43,10 @@ from ..vector_env import CarlaVectorEnv
 from .policy import export_policy, zero_batch
 from .results import initial_weights
 
+#: The most parameters a network may have: more is a mistyped layer width, whose weights (4 bytes each, and the
+#: optimiser's state beside them) would exhaust the memory before any error came.
+MAX_PARAMETERS = 200_000_000
+
 #: Ranges ``(lowest, highest)`` of RLlib options, by ``section.option``.
 OPTION_RANGES: dict[str, tuple[float, float]] = {
     "training.gamma": (0.0, 1.0), "training.lr": (1e-12, 1.0), "training.train_batch_size_per_learner": (1, 10 ** 7),
@@ -156,6 +160,11 @@ def check_rllib(config: Any, spaces: tuple[Any, Any], source: str) -> None:
         config.validate()
     except ValueError as error:
         raise ConfigError(f"{source}: RLlib rejects the configuration: {error}") from None
+    parameters = _parameter_count(config, spaces)
+    if parameters is not None and parameters > MAX_PARAMETERS:
+        raise ConfigError(f"{source}: model: the network would have {parameters:,} parameters, more than "
+                          f"{MAX_PARAMETERS:,} ({4 * parameters / 1e9:,.1f} GB of weights). Fix: smaller layer widths "
+                          f"in the model section (conv_filters, latent_dim, head_fcnet_hiddens).")
     try:
         module = config.get_multi_rl_module_spec(spaces={DEFAULT_MODULE_ID: spaces}).build()[DEFAULT_MODULE_ID]
         with torch.no_grad():
@@ -171,6 +180,17 @@ def check_rllib(config: Any, spaces: tuple[Any, Any], source: str) -> None:
             raise ConfigError(f"{source}: the policy of observations {spaces[0]} cannot be exported to ONNX: "
                               f"{type(error).__name__}: {str(error).splitlines()[0]}. Fix: observations of "
                               f"arrays (Box) or a Dict of them.") from None
+
+
+def _parameter_count(config: Any, spaces: tuple[Any, Any]) -> int | None:
+    """The parameters of the network ``config`` builds for ``spaces``, counted on torch's meta device (shapes, no
+    memory); None where it cannot be built there (the real build then says why)."""
+    try:
+        with torch.device("meta"):
+            module = config.get_multi_rl_module_spec(spaces={DEFAULT_MODULE_ID: spaces}).build()[DEFAULT_MODULE_ID]
+        return sum(parameter.numel() for parameter in module.parameters())
+    except Exception:  # noqa: BLE001 (any failure is the real build's to report)
+        return None
 
 
 def check_one_step(env_config: dict[str, Any], source: str) -> None:
