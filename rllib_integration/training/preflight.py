@@ -189,7 +189,7 @@ def _parameter_count(config: Any, spaces: tuple[Any, Any]) -> int | None:
         with torch.device("meta"):
             module = config.get_multi_rl_module_spec(spaces={DEFAULT_MODULE_ID: spaces}).build()[DEFAULT_MODULE_ID]
         return sum(parameter.numel() for parameter in module.parameters())
-    except Exception:  # noqa: BLE001 (any failure is the real build's to report)
+    except Exception:  # any failure is the real build's to report
         return None
 
 
