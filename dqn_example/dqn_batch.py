@@ -7,9 +7,9 @@ holds it to them step for step) with the route-following reward (``reward: route
 excused waits and red lights ending episodes); the original's ``faithful`` reward runs hero by hero
 (:meth:`DQNExperimentBatch.unsupported`). The heroes' kinematics are read in one call
 (:mod:`rllib_integration.hero_batch`), the route task stepped for all of them
-(:class:`~rllib_integration.tasks.route_batch.RouteFollowingBatch`), the frame stacks kept in one array, and the
+(:class:`~rllib_integration.tasks.route_batch.RouteFollowingBatch`), the frame stacks kept in one array (each hero's last observation), and the
 rewards, ends and episode totals computed as arrays. Each hero's BirdView is rendered by the renderer its sensor
-would use, all of them at once (:func:`~rllib_integration.sensors.birdview.render_many`: the map warped for every
+would use, all of them at once (:func:`~rllib_integration.sensors.birdview.render_stacked`: the map warped for every
 hero in one call, the world's actors read once a frame), straight from here rather than through a sensor;
 the original's lane check (every hero's waypoint in one query of the map's waypoint index, then hero by hero) and the
 waits a light or a car ahead excuse run through the functions ``DQNExperiment`` uses.
@@ -25,7 +25,7 @@ import numpy as np
 
 from rllib_integration.batch_experiment import BatchExperiment, BatchOutcome
 from rllib_integration.hero_batch import X, Y, YAW, Z, read_kinematics, speeds
-from rllib_integration.sensors.birdview import BirdviewRenderer, configured_renderer, render_many
+from rllib_integration.sensors.birdview import BirdviewRenderer, configured_renderer, render_stacked
 from rllib_integration.tasks.route_batch import RouteFollowingBatch
 from rllib_integration.tasks.route_lights import RouteLights, no_light
 
@@ -38,19 +38,24 @@ CONTROLS = np.array(ACTIONS, dtype=np.float32)
 ON_LANE = ("on_lane", "junction")
 
 
-def push_frames(history: np.ndarray, rows: np.ndarray, pictures: np.ndarray, first: bool, out: np.ndarray) -> None:
-    """Push ``pictures[r]`` onto the frame history ``history[rows[r]]`` (framestack, size, size, channels), oldest
-    first (a ``first`` picture fills the whole history), and write the history joined on the channel axis into
-    ``out[r]``: what ``np.concatenate(history, axis=2)`` gives hero by hero. (``cv2.merge`` interleaves the channels
-    three times as fast as NumPy's or numba's copies of a few bytes a pixel, measured.)"""
+def push_frames(stacks: np.ndarray, rows: np.ndarray, pictures: np.ndarray, first: bool, out: np.ndarray) -> None:
+    """Write into ``out[r]`` the frame stack of hero ``rows[r]`` with ``pictures[r]`` (S, S, C) pushed on it, and
+    keep it as the hero's in ``stacks`` (heroes, S, S, framestack * C: each hero's last observation): what
+    ``np.concatenate(history, axis=2)`` gives hero by hero, oldest frame first (a ``first`` picture fills every
+    frame). A stack's frames interleave pixel by pixel, so the older frames of the new stack are the old stack's
+    bytes one frame (C bytes) on: one contiguous copy a hero moves them. The new picture's channels go into their
+    places by ``cv2.mixChannels`` (measured against NumPy's strided copy: 0.3 against 1.3 ms for 32 heroes'
+    3-channel pictures, 0.9 against 1.2 for 9 channels)."""
+    depth, channels = out.shape[3], pictures.shape[3]
+    newest = range(depth - channels, depth)
+    slots = [range(0, depth)] if first else [newest]
+    pairs = [value for places in slots for place in places for value in (place % channels, place)]
+    old, new = stacks.reshape(len(stacks), -1), out.reshape(len(out), -1)
     for row, k in enumerate(rows.tolist()):
-        frames = history[k]
-        if first:
-            frames[:] = pictures[row]
-        else:
-            frames[:-1] = frames[1:]
-            frames[-1] = pictures[row]
-        cv2.merge(list(frames), out[row])
+        if not first and depth > channels:
+            new[row, :-channels] = old[k, channels:]  # (the last pixel's newest frame is written next)
+        cv2.mixChannels([pictures[row]], [out[row]], pairs)
+    stacks[rows] = out
 
 
 class DQNExperimentBatch(BatchExperiment):
@@ -81,7 +86,7 @@ class DQNExperimentBatch(BatchExperiment):
         self.renderers: list[BirdviewRenderer | None] = [None] * count
         self._lights: tuple[Any, list] = (None, [])  # (world, its traffic lights): the renderers draw them
         self.route_lights: list[RouteLights | None] = [None] * count
-        self.frames = np.zeros((count, self.framestack, first.size, first.size, self.channels), dtype=np.uint8)
+        self.stacks = np.zeros((count, first.size, first.size, self.framestack * self.channels), dtype=np.uint8)
         self.controls_now = np.zeros((count, 3), dtype=np.float32)  # each hero's last (throttle, steer, brake)
         self.time_idle = np.zeros(count, dtype=np.int64)
         self.time_episode = np.zeros(count, dtype=np.int64)
@@ -184,10 +189,9 @@ class DQNExperimentBatch(BatchExperiment):
                       first: bool) -> tuple[Any, dict[str, np.ndarray]]:
         """``DQNExperiment.get_observation`` of heroes ``indices`` (kinematics ``rows``) at ``frame``: the
         observations and their facts (collisions and lane invasions this frame, a column each)."""
-        pictures = np.stack(render_many([self.renderers[k] for k in indices.tolist()], frame, rows[:, X:YAW + 1]))
-        images = np.empty((len(indices), self.frames.shape[2], self.frames.shape[3], self.framestack * self.channels),
-                          dtype=np.uint8)
-        push_frames(self.frames, indices, pictures, first, images)
+        pictures = render_stacked([self.renderers[k] for k in indices.tolist()], frame, rows[:, X:YAW + 1])
+        images = np.empty((len(indices),) + self.stacks.shape[1:], dtype=np.uint8)
+        push_frames(self.stacks, indices, pictures, first, images)
         facts = {name: np.array([len(data.get(sensor, (0, []))[1]) for data in sensor_data], dtype=np.int64)
                  for name, sensor in (("collisions", "collision"), ("lane_invasions", "lane_invasion"))}
         self.counts["collisions"][indices] += facts["collisions"]

@@ -43,7 +43,8 @@ MIN_HEROES = 2
 class BatchOutcome:
     """What one step gives the acting heroes ``indices`` (their rows, in that order): gymnasium's vector
     ``(obs, rewards, terminated, truncated)`` and the infos as one array a key (``end_reasons`` apart: the reason
-    of each hero whose episode ended, None for the others)."""
+    of each hero whose episode ended, None for the others). The observations are arrays the batch makes anew each
+    step and does not keep (``CarlaVectorEnv`` hands a whole batch of them out as they are)."""
 
     observations: Any
     rewards: np.ndarray

@@ -125,7 +125,7 @@ class CarlaVectorEnv(gym.vector.VectorEnv):
                 actions.astype(self.action_space.dtype)):
             raise EnvUsageError(f"CarlaVectorEnv.step: actions of shape {actions.shape} are not a batch of "
                                 f"{self.single_action_space}. Fix: pass an action of the env's action_space.")
-        observations = create_empty_array(self.single_observation_space, self.num_envs)
+        observations = None
         rewards = np.zeros(self.num_envs, dtype=np.float64)
         terminated = np.zeros(self.num_envs, dtype=bool)
         truncated = np.zeros(self.num_envs, dtype=bool)
@@ -138,9 +138,15 @@ class CarlaVectorEnv(gym.vector.VectorEnv):
             acting = (~ending).nonzero()[0]
             outcome, respawned, first_observations, first_infos = world.step_batch(
                 acting, actions[offset + acting], ending.nonzero()[0], self._rng)
+            adopted = self._adopted(outcome.observations) if outcome is not None and len(acting) == self.num_envs \
+                else None  # one world, every hero acted
+            if observations is None:
+                observations = adopted if adopted is not None else \
+                    create_empty_array(self.single_observation_space, self.num_envs)
             if outcome is not None:
                 rows = offset + acting
-                set_batch_rows(observations, rows, outcome.observations)
+                if adopted is None:
+                    set_batch_rows(observations, rows, outcome.observations)
                 rewards[rows] = outcome.rewards
                 terminated[rows], truncated[rows] = outcome.terminated, outcome.truncated
                 merge_infos(infos, self.num_envs, rows, outcome.infos, outcome.end_reasons)
@@ -162,6 +168,21 @@ class CarlaVectorEnv(gym.vector.VectorEnv):
     def simulator_restarts(self) -> int:
         """How often this env's simulators were restarted after a failure, all worlds together."""
         return sum(world.core.restarts for world in self.worlds if world.core is not None)
+
+    def _adopted(self, observations: Any) -> Any:
+        """A batch's ``observations`` as this step's batch where they are a whole batch of the observation space
+        (arrays of its dtypes and shapes, in its key order), or None: a batch's arrays are its own and new each step
+        (``BatchOutcome``), so they are handed out without a copy into a new batch."""
+        def whole(space: gym.Space, value: Any) -> Any:
+            if isinstance(space, gym.spaces.Dict):
+                if not isinstance(value, dict) or value.keys() != space.spaces.keys():
+                    return None
+                parts = {key: whole(part, value[key]) for key, part in space.spaces.items()}
+                return None if any(part is None for part in parts.values()) else parts
+            matches = isinstance(space, gym.spaces.Box) and isinstance(value, np.ndarray) and \
+                value.dtype == space.dtype and value.shape == (self.num_envs, *space.shape)
+            return value if matches else None
+        return whole(self.single_observation_space, observations)
 
     def _batch(self, observations: list[Any]) -> Any:
         """The sub-environments' observations in a new batch (never a buffer reused by the next step: RLlib keeps

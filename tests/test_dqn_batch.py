@@ -5,10 +5,12 @@ respawns); the original's reward runs hero by hero."""
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pytest
 
-from dqn_example.dqn_batch import DQNExperimentBatch
+from dqn_example.dqn_batch import DQNExperimentBatch, push_frames
 from dqn_example.dqn_experiment import ACTIONS, DQNExperiment
 from rllib_integration import CarlaVectorEnv
 
@@ -53,10 +55,12 @@ def test_the_batch_steps_as_the_heroes_own_experiments_do(birdview, others):
         assert first_a[1].keys() == first_b[1].keys()
         rng = np.random.default_rng(2)
         reasons: dict[str, int] = {}
+        handed_out = []  # each step's observations and a copy: a batch handed out is never written again
         for step in range(160):
             chosen = actions(rng, batched.num_envs)
             a, b = batched.step(chosen), by_hero.step(chosen)
             assert batched.observation_space.contains(a[0]), "a batch of the single observation space"
+            handed_out.append((a[0], copy.deepcopy(a[0])))
             if isinstance(a[0], dict):
                 for key in a[0]:
                     assert np.array_equal(a[0][key], b[0][key]), (step, key)
@@ -66,6 +70,9 @@ def test_the_batch_steps_as_the_heroes_own_experiments_do(birdview, others):
                 for reason in a[4]["end_reason"][a[4]["_end_reason"]]:
                     reasons[reason] = reasons.get(reason, 0) + 1
         assert {"veh", "off_route", "outside_lanes", "overspeed", "max_time"} <= set(reasons), reasons
+        for step, (given, kept) in enumerate(handed_out):
+            for key in (given if isinstance(given, dict) else [None]):
+                assert np.array_equal(given[key] if key else given, kept[key] if key else kept), (step, key)
     finally:
         batched.close()
         by_hero.close()
@@ -78,3 +85,28 @@ def test_the_original_reward_runs_hero_by_hero():
         assert DQNExperimentBatch.unsupported(env.world.experiments) == "reward faithful"
     finally:
         env.close()
+
+
+@pytest.mark.parametrize("framestack, channels", [(1, 3), (2, 3), (2, 9), (4, 9)])
+def test_pushed_frames_are_the_hero_by_hero_stacks(framestack, channels):
+    """push_frames (the batch's stacks, kept as each hero's last observation and shifted a frame on) gives what
+    DQNExperiment's history of pictures joined on the channel axis gives, for heroes acting in any order and subset,
+    their first pictures filling every frame, and leaves the other heroes' stacks alone."""
+    rng = np.random.default_rng(framestack * channels)
+    heroes, size = 5, 6
+    stacks = np.zeros((heroes, size, size, framestack * channels), dtype=np.uint8)
+    histories: list[list[np.ndarray]] = [[] for _ in range(heroes)]
+    for turn in range(12):
+        rows = rng.permutation(heroes)[:heroes if turn == 0 else rng.integers(1, heroes + 1)]  # every hero starts
+        first = turn == 0 or bool(rng.integers(0, 4) == 0)
+        pictures = rng.integers(0, 256, (len(rows), size, size, channels), dtype=np.uint8)
+        untouched = stacks.copy()
+        out = np.empty((len(rows),) + stacks.shape[1:], dtype=np.uint8)
+        push_frames(stacks, rows, pictures, first, out)
+        for row, k in enumerate(rows.tolist()):
+            history = histories[k]
+            histories[k] = [pictures[row]] * framestack if first else history[1:] + [pictures[row]]
+            assert np.array_equal(out[row], np.concatenate(histories[k], axis=2)), (turn, k)
+            assert np.array_equal(stacks[k], out[row])
+        others = np.setdiff1d(np.arange(heroes), rows)
+        assert np.array_equal(stacks[others], untouched[others])

@@ -346,6 +346,14 @@ def render_many(renderers: Sequence[BirdviewRenderer], frame: int | None = None,
     return frames
 
 
+def render_stacked(renderers: Sequence[BirdviewRenderer], frame: int | None, poses: np.ndarray) -> np.ndarray:
+    """:func:`render_many`'s pictures as one array (H, S, S, channels), drawn straight into it where the renderers
+    share one configuration (one :attr:`BirdviewRenderer.batch_key`, as a batched experiment's do)."""
+    if len({renderer.batch_key for renderer in renderers}) == 1:
+        return renderers[0].draw(renderers, np.asarray(poses, dtype=np.float64), frame)
+    return np.stack(render_many(renderers, frame, poses))
+
+
 class ActorScene(PerFrame):
     """The vehicles and walkers of one world at one frame as world-frame polygons, read once per frame for
     every hero's BirdView (the heroes of a world share it)."""
