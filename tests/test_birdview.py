@@ -175,7 +175,7 @@ def test_many_heroes_rendered_together_get_the_pictures_each_renders_alone(outpu
     from conftest import make_world
     from rllib_integration.routes.planner import RoutePlanner
     from rllib_integration.routes.progress import RouteProgress
-    from rllib_integration.sensors.birdview import BirdviewRenderer, render_many
+    from rllib_integration.sensors.birdview import BirdviewRenderer, render_many, render_stacked
     world = make_world(server, "GridTown")[1]
     library, spawns = world.get_blueprint_library(), world.get_map().get_spawn_points()
     heroes = [world.spawn_actor(library.find("vehicle.lincoln.mkz_2020"), spawns[k]) for k in range(0, 60, 4)]
@@ -188,9 +188,22 @@ def test_many_heroes_rendered_together_get_the_pictures_each_renders_alone(outpu
     for hero, renderer in zip(heroes, renderers):
         renderer.set_route(RouteProgress(planner.trace_route(hero.get_location(), spawns[-1].location)))
     renderers.append(BirdviewRenderer(world, heroes[0], 96, 20.0, output, lights=lights))  # another configuration
+    if output == "rgb":  # a world.debug shape, which OpenCV draws into each picture
+        world.debug.draw_point(heroes[0].get_location() + carla.Location(x=6.0, y=6.0), size=0.5, color=carla.Color(255, 0, 255), life_time=60.0)
     frame = world.get_snapshot().frame
     together = render_many(renderers, frame)
     alone = [renderer.render(frame) for renderer in renderers]
+    # render_stacked: one configuration drawn straight into an array of any strides (a frame stack's newest frame)
+    channels = together[0].shape[2]
+    poses = np.array([(t.location.x, t.location.y, t.location.z, t.rotation.yaw)
+                      for t in (hero.get_transform() for hero in heroes)])
+    stacks = np.full((len(heroes), 64, 64, 2 * channels), 7, dtype=np.uint8)
+    drawn = render_stacked(renderers[:-1], frame, poses, stacks[..., channels:])
+    assert drawn.base is stacks or drawn.base is stacks.base
+    assert np.array_equal(stacks[..., channels:], np.stack(alone[:-1])) and (stacks[..., :channels] == 7).all()
+    assert np.array_equal(render_stacked(renderers[:-1], frame, poses), np.stack(alone[:-1]))
+    if output == "rgb":
+        assert (stacks[0, ..., channels:] == (255, 0, 255)).all(axis=2).any(), "the debug point, drawn in place"
     assert [picture.shape for picture in together] == [(64, 64, 3 if output == "rgb" else 9)] * len(heroes) + \
         [(96, 96, 3 if output == "rgb" else 8)]
     assert all(np.array_equal(a, b) for a, b in zip(together, alone))

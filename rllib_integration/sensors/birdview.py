@@ -225,11 +225,12 @@ class BirdviewRenderer:
         ``frame``; ``None``: read for this call)."""
         return render_many([self], frame)[0]
 
-    def backdrops(self, views: np.ndarray) -> np.ndarray:
+    def backdrops(self, views: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         """The pictures of the map alone seen through each of ``views`` (H, 2, 3), in the output format: (H, S, S,
-        3) colours or (H, S, S, channels) masks with the map's (road, lane markings, buildings). The map layer is
-        warped into each by ``cv2.warpAffine`` (its labels, nearest, or for a coarse picture its averaged colours or
-        coverages, bilinear, four channels), then coloured or thresholded for all heroes at once."""
+        3) colours or (H, S, S, channels) masks with the map's (road, lane markings, buildings), in ``out`` (any
+        strides) where given. The map layer is warped into each by ``cv2.warpAffine`` (its labels, nearest, or for a
+        coarse picture its averaged colours or coverages, bilinear, four channels), then coloured or thresholded for
+        all heroes at once."""
         layer, size, count = self.layer, self.size, len(views)
         if self._averaged is None:
             scale = 1.0 / layer.pixels_per_meter
@@ -245,10 +246,15 @@ class BirdviewRenderer:
                            borderMode=cv2.BORDER_CONSTANT, borderValue=border)
         if self.output != "masks":
             if self._averaged is None:
-                return PALETTE[warped]
-            return cv2.cvtColor(warped.reshape(count * size, size, 4), cv2.COLOR_RGBA2RGB).reshape(count, size, size, 3)
-        pictures = np.zeros((count, size, size, len(self.channels)), dtype=np.uint8)
-        raster.map_masks(pictures, warped.reshape(count, size, size, -1), *self._map_masks)
+                pictures = PALETTE[warped]
+            else:
+                pictures = cv2.cvtColor(warped.reshape(count * size, size, 4), cv2.COLOR_RGBA2RGB)
+            if out is None:
+                return pictures.reshape(count, size, size, 3)
+            out[...] = pictures.reshape(count, size, size, 3)
+            return out
+        pictures = np.zeros((count, size, size, len(self.channels)), dtype=np.uint8) if out is None else out
+        raster.map_masks(pictures, warped.reshape(count, size, size, -1), *self._map_masks, out is not None)
         return pictures
 
     def light_shapes(self, poses: np.ndarray, views: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -277,12 +283,14 @@ class BirdviewRenderer:
                                                       hero_ids, views, self._view + 10.0, DRAW_ORDER.index("hero"))
         return rows, polygons, self._group_paints[ranks]
 
-    def draw(self, renderers: Sequence["BirdviewRenderer"], poses: np.ndarray, frame: int | None) -> np.ndarray:
+    def draw(self, renderers: Sequence["BirdviewRenderer"], poses: np.ndarray, frame: int | None,
+             out: np.ndarray | None = None) -> np.ndarray:
         """The pictures (H, S, S, channels) of ``renderers`` (this one's configuration) of heroes at ``poses`` (H,
         4): the map, then each one's route, the traffic lights and the actors drawn for all of them in compiled
-        calls (:mod:`.birdview_raster`), then, in ``rgb``, ``world.debug``'s shapes."""
+        calls (:mod:`.birdview_raster`), then, in ``rgb``, ``world.debug``'s shapes; drawn into ``out`` (any
+        strides, such as the newest frame's channels of frame stacks) where given."""
         views = self.views(poses)
-        pictures = self.backdrops(views)
+        pictures = self.backdrops(views, out)
         binary = self.output == "masks"
         points, counts = self.route_points(renderers, views)
         if counts.max(initial=0) >= 2:
@@ -298,7 +306,10 @@ class BirdviewRenderer:
         shapes = self._debug_shapes() if self._debug_shapes is not None and not binary else ()
         if shapes:
             for picture, view in zip(pictures, views):
-                self._draw_debug(picture, view, shapes)
+                drawn = picture if picture.flags.c_contiguous else picture.copy()  # (OpenCV draws into contiguous ones)
+                self._draw_debug(drawn, view, shapes)
+                if drawn is not picture:
+                    picture[...] = drawn
         return pictures
 
     def _draw_debug(self, image: np.ndarray, world_to_view: np.ndarray, shapes: Sequence[Any]) -> None:
@@ -346,12 +357,18 @@ def render_many(renderers: Sequence[BirdviewRenderer], frame: int | None = None,
     return frames
 
 
-def render_stacked(renderers: Sequence[BirdviewRenderer], frame: int | None, poses: np.ndarray) -> np.ndarray:
-    """:func:`render_many`'s pictures as one array (H, S, S, channels), drawn straight into it where the renderers
-    share one configuration (one :attr:`BirdviewRenderer.batch_key`, as a batched experiment's do)."""
+def render_stacked(renderers: Sequence[BirdviewRenderer], frame: int | None, poses: np.ndarray,
+                   out: np.ndarray | None = None) -> np.ndarray:
+    """:func:`render_many`'s pictures as one array (H, S, S, channels), or in ``out`` (any strides) where given:
+    drawn straight into it where the renderers share one configuration (one :attr:`BirdviewRenderer.batch_key`, as a
+    batched experiment's do)."""
     if len({renderer.batch_key for renderer in renderers}) == 1:
-        return renderers[0].draw(renderers, np.asarray(poses, dtype=np.float64), frame)
-    return np.stack(render_many(renderers, frame, poses))
+        return renderers[0].draw(renderers, np.asarray(poses, dtype=np.float64), frame, out)
+    pictures = np.stack(render_many(renderers, frame, poses))
+    if out is None:
+        return pictures
+    out[...] = pictures
+    return out
 
 
 class ActorScene(PerFrame):
