@@ -7,8 +7,9 @@ holds it to them step for step) with the route-following reward (``reward: route
 excused waits and red lights ending episodes); the original's ``faithful`` reward runs hero by hero
 (:meth:`DQNExperimentBatch.unsupported`). The heroes' kinematics are read in one call
 (:mod:`rllib_integration.hero_batch`), the route task stepped for all of them
-(:class:`~rllib_integration.tasks.route_batch.RouteFollowingBatch`), the frame stacks kept in one array (each hero's last observation), and the
-rewards, ends and episode totals computed as arrays. Each hero's BirdView is rendered by the renderer its sensor
+(:class:`~rllib_integration.tasks.route_batch.RouteFollowingBatch`), the frame stacks kept in one array (each
+hero's last observation, shifted a frame on each step), and the rewards, ends and episode totals computed as
+arrays. Each hero's BirdView is rendered by the renderer its sensor
 would use, all of them at once (:func:`~rllib_integration.sensors.birdview.render_stacked`: the map warped for every
 hero in one call, the world's actors read once a frame), straight from here rather than through a sensor;
 the original's lane check (every hero's waypoint in one query of the map's waypoint index, then hero by hero) and the

@@ -189,7 +189,8 @@ def test_many_heroes_rendered_together_get_the_pictures_each_renders_alone(outpu
         renderer.set_route(RouteProgress(planner.trace_route(hero.get_location(), spawns[-1].location)))
     renderers.append(BirdviewRenderer(world, heroes[0], 96, 20.0, output, lights=lights))  # another configuration
     if output == "rgb":  # a world.debug shape, which OpenCV draws into each picture
-        world.debug.draw_point(heroes[0].get_location() + carla.Location(x=6.0, y=6.0), size=0.5, color=carla.Color(255, 0, 255), life_time=60.0)
+        world.debug.draw_point(heroes[0].get_location() + carla.Location(x=6.0, y=6.0), size=0.5,
+                               color=carla.Color(255, 0, 255), life_time=60.0)
     frame = world.get_snapshot().frame
     together = render_many(renderers, frame)
     alone = [renderer.render(frame) for renderer in renderers]
