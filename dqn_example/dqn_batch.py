@@ -18,11 +18,14 @@ waits a light or a car ahead excuse run through the functions ``DQNExperiment`` 
 
 from __future__ import annotations
 
+import functools
 import math
+import sys
 from typing import Any, Sequence
 
 import cv2
 import numpy as np
+from numba import njit
 
 from rllib_integration.batch_experiment import BatchExperiment, BatchOutcome
 from rllib_integration.hero_batch import X, Y, YAW, Z, read_kinematics, speeds
@@ -40,15 +43,56 @@ ON_LANE = ("on_lane", "junction")
 
 
 def shift_frames(stacks: np.ndarray, rows: np.ndarray, channels: int, out: np.ndarray) -> None:
-    """Write into ``out[r]`` the older frames of hero ``rows[r]``'s next frame stack: its stack in ``stacks``
-    (heroes, S, S, framestack * channels: each hero's last observation, oldest frame first, as
-    ``np.concatenate(history, axis=2)`` joins them) without its oldest frame. A stack's frames interleave pixel by
-    pixel, so they are the old stack's bytes one frame (``channels`` bytes) on: one contiguous copy a hero. The
-    newest frame's channels of ``out`` are left to be written (the last pixel's are not written here at all)."""
-    if out.shape[3] > channels:
-        old, new = stacks.reshape(len(stacks), -1), out.reshape(len(out), -1)
-        for row, k in enumerate(rows.tolist()):
-            new[row, :-channels] = old[k, channels:]
+    """Write into ``out[r]`` the older frames of hero ``rows[r]``'s next frame stack, and zeros into its newest
+    frame's channels (to be drawn or written next): its stack in ``stacks`` (heroes, S, S, framestack * channels:
+    each hero's last observation, oldest frame first, as ``np.concatenate(history, axis=2)`` joins them) without its
+    oldest frame. A stack's frames interleave pixel by pixel, so they are the old stack's bytes one frame
+    (``channels`` bytes) on: one pass a hero, eight bytes at a time where its stack's bytes allow it (as fast as a
+    plain copy, where zeroing the newest channels byte by byte after a copy cost more than the copy: 0.37 against
+    0.21 ms for 32 heroes' 9-channel masks, frame stacks of two)."""
+    if not out.flags.c_contiguous:
+        raise ValueError("shift_frames writes into a C-contiguous array of frame stacks; fix: np.empty(...) one")
+    count, depth = len(stacks), stacks.shape[3]
+    units = stacks[0].size
+    word = 8 if units % 8 == 0 and sys.byteorder == "little" else 1
+    old = np.ascontiguousarray(stacks).reshape(count, -1).view(np.uint64 if word == 8 else np.uint8)
+    new = out.reshape(len(out), -1).view(old.dtype)
+    _shift_units(old, np.asarray(rows, dtype=np.int64), channels // word, channels % word,
+                 _older_frames(units, depth, channels, word), new)
+
+
+@functools.lru_cache(maxsize=8)
+def _older_frames(units: int, depth: int, channels: int, word: int) -> np.ndarray:
+    """The mask of a stack's older frames' bytes (all ones) and its newest frame's (zeros), as ``word``-byte units
+    (a stack of ``units`` bytes, ``depth`` a pixel, the newest frame's ``channels`` last)."""
+    keep = np.where(np.arange(units) % depth < depth - channels, 255, 0).astype(np.uint8)
+    keep.flags.writeable = False
+    return keep.view(np.uint64) if word == 8 else keep
+
+
+@njit(cache=True)
+def _shift_units(old: np.ndarray, rows: np.ndarray, whole: int, part: int, keep: np.ndarray,
+                 out: np.ndarray) -> None:
+    """``out[r]``: ``old[rows[r]]`` (a stack's bytes, as 8-byte little-endian words or bytes) moved ``whole`` units
+    and ``part`` bytes towards its start, masked by ``keep`` (the end filled with zeros)."""
+    units = old.shape[1]
+    if part == 0:
+        for r in range(rows.shape[0]):
+            source, target = old[rows[r]], out[r]
+            for i in range(units - whole):
+                target[i] = source[i + whole] & keep[i]
+            for i in range(units - whole, units):
+                target[i] = 0
+        return
+    right, left, n = np.uint64(8 * part), np.uint64(64 - 8 * part), units - whole - 1
+    for r in range(rows.shape[0]):
+        source, target = old[rows[r]], out[r]
+        low, high = source[whole:whole + n], source[whole + 1:whole + 1 + n]
+        for i in range(n):
+            target[i] = ((low[i] >> right) | (high[i] << left)) & keep[i]
+        target[n] = (source[units - 1] >> right) & keep[n]
+        for i in range(n + 1, units):
+            target[i] = 0
 
 
 def place_frames(pictures: np.ndarray, first: bool, out: np.ndarray) -> None:
@@ -195,11 +239,13 @@ class DQNExperimentBatch(BatchExperiment):
         """``DQNExperiment.get_observation`` of heroes ``indices`` (kinematics ``rows``) at ``frame``: the
         observations and their facts (collisions and lane invasions this frame, a column each)."""
         renderers, poses = [self.renderers[k] for k in indices.tolist()], rows[:, X:YAW + 1]
-        images = np.empty((len(indices),) + self.stacks.shape[1:], dtype=np.uint8)
-        if not first:
+        masks = renderers[0].output == "masks"
+        shape = (len(indices),) + self.stacks.shape[1:]
+        images = np.zeros(shape, dtype=np.uint8) if masks and first else np.empty(shape, dtype=np.uint8)
+        if not first:  # (the newest frame's channels zeroed)
             shift_frames(self.stacks, indices, self.channels, images)
-        if renderers[0].output == "masks":  # the masks are drawn straight into the newest frame's channels
-            newest = render_stacked(renderers, frame, poses, images[..., images.shape[3] - self.channels:])
+        if masks:  # the masks are drawn straight into the newest frame's channels, which hold zeros
+            newest = render_stacked(renderers, frame, poses, images[..., images.shape[3] - self.channels:], True)
             if first:
                 place_frames(np.ascontiguousarray(newest), True, images)
         else:  # (OpenCV's colours, then their channels placed by one OpenCV call a hero: faster than drawn in place)

@@ -203,6 +203,9 @@ def test_many_heroes_rendered_together_get_the_pictures_each_renders_alone(outpu
     assert drawn.base is stacks or drawn.base is stacks.base
     assert np.array_equal(stacks[..., channels:], np.stack(alone[:-1])) and (stacks[..., :channels] == 7).all()
     assert np.array_equal(render_stacked(renderers[:-1], frame, poses), np.stack(alone[:-1]))
+    zeroed = np.zeros_like(stacks)  # cleared: into zeros, which the masks need not write again
+    render_stacked(renderers[:-1], frame, poses, zeroed[..., channels:], cleared=True)
+    assert np.array_equal(zeroed[..., channels:], np.stack(alone[:-1])) and (zeroed[..., :channels] == 0).all()
     if output == "rgb":
         assert (stacks[0, ..., channels:] == (255, 0, 255)).all(axis=2).any(), "the debug point, drawn in place"
     assert [picture.shape for picture in together] == [(64, 64, 3 if output == "rgb" else 9)] * len(heroes) + \

@@ -87,11 +87,14 @@ def test_the_original_reward_runs_hero_by_hero():
         env.close()
 
 
-@pytest.mark.parametrize("framestack, channels", [(1, 3), (2, 3), (2, 9), (4, 9)])
+@pytest.mark.parametrize("framestack, channels", [(1, 3), (2, 3), (3, 3), (2, 8), (2, 9), (4, 9)])
 def test_frame_stacks_are_the_hero_by_hero_stacks(framestack, channels):
     """shift_frames and place_frames (the batch's stacks, kept as each hero's last observation, shifted a frame on,
     the new pictures placed in the newest frame) give what DQNExperiment's history of pictures joined on the channel
-    axis gives, for heroes acting in any order and subset, their first pictures filling every frame."""
+    axis gives, for heroes acting in any order and subset, their first pictures filling every frame. A shifted stack's
+    newest frame holds zeros (the masks are drawn into it). Stacks of 108 and 324 bytes (1 or 3 frames of 3
+    channels) shift byte by byte, the others 8 bytes at a time, a part of a word (3 or 9 channels) or whole words
+    (8)."""
     rng = np.random.default_rng(framestack * channels)
     heroes, size = 5, 6
     stacks = np.zeros((heroes, size, size, framestack * channels), dtype=np.uint8)
@@ -100,12 +103,16 @@ def test_frame_stacks_are_the_hero_by_hero_stacks(framestack, channels):
         rows = rng.permutation(heroes)[:heroes if turn == 0 else rng.integers(1, heroes + 1)]  # every hero starts
         first = turn == 0 or bool(rng.integers(0, 4) == 0)
         pictures = rng.integers(0, 256, (len(rows), size, size, channels), dtype=np.uint8)
-        out = np.empty((len(rows),) + stacks.shape[1:], dtype=np.uint8)
+        out = np.full((len(rows),) + stacks.shape[1:], 77, dtype=np.uint8)
         if not first:
             shift_frames(stacks, rows, channels, out)
+            assert (out[..., -channels:] == 0).all()
+            assert np.array_equal(out[..., :-channels], stacks[rows][..., channels:])
         place_frames(pictures, first, out)
         stacks[rows] = out
         for row, k in enumerate(rows.tolist()):
             history = histories[k]
             histories[k] = [pictures[row]] * framestack if first else history[1:] + [pictures[row]]
             assert np.array_equal(out[row], np.concatenate(histories[k], axis=2)), (turn, k)
+    with pytest.raises(ValueError, match="C-contiguous"):
+        shift_frames(stacks, np.arange(heroes), channels, np.empty_like(stacks)[:, ::-1])

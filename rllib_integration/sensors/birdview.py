@@ -225,12 +225,12 @@ class BirdviewRenderer:
         ``frame``; ``None``: read for this call)."""
         return render_many([self], frame)[0]
 
-    def backdrops(self, views: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    def backdrops(self, views: np.ndarray, out: np.ndarray | None = None, cleared: bool = False) -> np.ndarray:
         """The pictures of the map alone seen through each of ``views`` (H, 2, 3), in the output format: (H, S, S,
         3) colours or (H, S, S, channels) masks with the map's (road, lane markings, buildings), in ``out`` (any
-        strides) where given. The map layer is warped into each by ``cv2.warpAffine`` (its labels, nearest, or for a
-        coarse picture its averaged colours or coverages, bilinear, four channels), then coloured or thresholded for
-        all heroes at once."""
+        strides; ``cleared``: it holds zeros already, which masks then need not write) where given. The map layer is
+        warped into each by ``cv2.warpAffine`` (its labels, nearest, or for a coarse picture its averaged colours or
+        coverages, bilinear, four channels), then coloured or thresholded for all heroes at once."""
         layer, size, count = self.layer, self.size, len(views)
         if self._averaged is None:
             scale = 1.0 / layer.pixels_per_meter
@@ -254,7 +254,8 @@ class BirdviewRenderer:
             out[...] = pictures.reshape(count, size, size, 3)
             return out
         pictures = np.zeros((count, size, size, len(self.channels)), dtype=np.uint8) if out is None else out
-        raster.map_masks(pictures, warped.reshape(count, size, size, -1), *self._map_masks, out is not None)
+        raster.map_masks(pictures, warped.reshape(count, size, size, -1), *self._map_masks,
+                         out is not None and not cleared)
         return pictures
 
     def light_shapes(self, poses: np.ndarray, views: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -284,13 +285,13 @@ class BirdviewRenderer:
         return rows, polygons, self._group_paints[ranks]
 
     def draw(self, renderers: Sequence["BirdviewRenderer"], poses: np.ndarray, frame: int | None,
-             out: np.ndarray | None = None) -> np.ndarray:
+             out: np.ndarray | None = None, cleared: bool = False) -> np.ndarray:
         """The pictures (H, S, S, channels) of ``renderers`` (this one's configuration) of heroes at ``poses`` (H,
         4): the map, then each one's route, the traffic lights and the actors drawn for all of them in compiled
         calls (:mod:`.birdview_raster`), then, in ``rgb``, ``world.debug``'s shapes; drawn into ``out`` (any
-        strides, such as the newest frame's channels of frame stacks) where given."""
+        strides, such as the newest frame's channels of frame stacks; ``cleared``: holding zeros) where given."""
         views = self.views(poses)
-        pictures = self.backdrops(views, out)
+        pictures = self.backdrops(views, out, cleared)
         binary = self.output == "masks"
         points, counts = self.route_points(renderers, views)
         if counts.max(initial=0) >= 2:
@@ -358,12 +359,12 @@ def render_many(renderers: Sequence[BirdviewRenderer], frame: int | None = None,
 
 
 def render_stacked(renderers: Sequence[BirdviewRenderer], frame: int | None, poses: np.ndarray,
-                   out: np.ndarray | None = None) -> np.ndarray:
-    """:func:`render_many`'s pictures as one array (H, S, S, channels), or in ``out`` (any strides) where given:
-    drawn straight into it where the renderers share one configuration (one :attr:`BirdviewRenderer.batch_key`, as a
-    batched experiment's do)."""
+                   out: np.ndarray | None = None, cleared: bool = False) -> np.ndarray:
+    """:func:`render_many`'s pictures as one array (H, S, S, channels), or in ``out`` (any strides; ``cleared``: it
+    holds zeros already) where given: drawn straight into it where the renderers share one configuration (one
+    :attr:`BirdviewRenderer.batch_key`, as a batched experiment's do)."""
     if len({renderer.batch_key for renderer in renderers}) == 1:
-        return renderers[0].draw(renderers, np.asarray(poses, dtype=np.float64), frame, out)
+        return renderers[0].draw(renderers, np.asarray(poses, dtype=np.float64), frame, out, cleared)
     pictures = np.stack(render_many(renderers, frame, poses))
     if out is None:
         return pictures
