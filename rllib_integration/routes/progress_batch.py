@@ -29,10 +29,16 @@ class ProgressBatch:
         self.forward = np.zeros((0, 1, 2))
         self.cumulative = np.zeros((0, 1))
         self.counts = np.zeros(0, dtype=np.int64)
+        self._last: tuple[tuple[int, ...], np.ndarray] = ((), np.zeros(0, dtype=np.int64))  # (ids, their rows)
 
     def sync(self, progresses: Sequence[RouteProgress]) -> np.ndarray:
-        """The row holding each of ``progresses``' route: the row it had where it is still held, else one no other
-        of ``progresses`` holds (its route copied there; the rows grown where there are too few or too short)."""
+        """The row holding each of ``progresses``' route (read-only): the row it had where it is still held, else one
+        no other of ``progresses`` holds (its route copied there; the rows grown where there are too few or too
+        short). A tick asks several times for the same progresses: the last answer is kept until a route moves
+        (while it is kept, its progresses are held in their rows, so their ids are theirs alone)."""
+        key = tuple(map(id, progresses))
+        if key == self._last[0]:
+            return self._last[1]
         rows = np.empty(len(progresses), dtype=np.int64)
         new = []
         for k, progress in enumerate(progresses):
@@ -43,11 +49,14 @@ class ProgressBatch:
                 new.append(k)
         if new:
             self._place([progresses[k] for k in new], rows, new)
+        rows.flags.writeable = False
+        self._last = (key, rows)
         return rows
 
     def _place(self, progresses: list[RouteProgress], rows: np.ndarray, at: list[int]) -> None:
         """Copy ``progresses``' routes into rows that none of ``rows`` (but those ``at``) holds, writing theirs at
         ``at``."""
+        self._last = ((), np.zeros(0, dtype=np.int64))
         held = np.zeros(len(self._members), dtype=bool)
         held[np.delete(rows, at)] = True
         free = np.flatnonzero(~held)
