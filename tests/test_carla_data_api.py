@@ -175,3 +175,35 @@ def test_instance_normals_optical_flow_and_dvs_cameras(world):
     events = dvs[-1]
     assert len(events) > 0 and len(events.to_array()) == len(events)
     assert str(events[0]).startswith("Event(x=") and events.to_image().height == 32
+
+
+def test_collision_sensors_hear_their_own_parents_collisions_every_tick(world):
+    """A collision sensor runs only after ticks in which its parent collided (a world of many heroes has one on
+    each), yet gives every collision of its parent, every tick, as does a second one on it; a sensor on the other
+    vehicle hears its own; a destroyed one hears nothing more."""
+    hero, target = scene(world, ahead=9.0)
+    blueprint = world.get_blueprint_library().find("sensor.other.collision")
+
+    def sensor(parent: carla.Actor) -> tuple[carla.Actor, list]:
+        actor, events = world.spawn_actor(blueprint, carla.Transform(), attach_to=parent), []
+        actor.listen(events.append)
+        return actor, events
+
+    (_, heard), (_, heard_second) = sensor(hero), sensor(hero)
+    (_, heard_target), (gone, heard_gone) = sensor(target), sensor(hero)
+    hero.apply_control(carla.VehicleControl(throttle=1.0))
+    frames_hit: list[int] = []
+    for tick in range(120):
+        frame = world.tick()
+        if tick == 5:
+            gone.destroy()
+        hits = [event for event in heard if event.frame == frame]
+        if hits:
+            frames_hit.append(frame)
+            assert hero.id not in {event.other_actor.id for event in hits}
+            assert all(event.actor.id == hero.id for event in hits)  # (CARLA's: the sensor's parent)
+    assert len(frames_hit) > 1, "the hero drove into the car ahead and pushed on"
+    assert any(event.other_actor.id == target.id for event in heard)
+    assert [(e.frame, e.other_actor.id) for e in heard_second] == [(e.frame, e.other_actor.id) for e in heard]
+    assert heard_target and all(event.other_actor.id == hero.id for event in heard_target)
+    assert not heard_gone, "destroyed before the hero reached the car"

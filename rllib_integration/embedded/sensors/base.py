@@ -25,7 +25,12 @@ class Sensor(Actor, carla.Sensor):
         self._interval = float(self.attributes.get("sensor_tick", "0") or 0.0)
         self._last_time: float | None = None
         self._rng = np.random.default_rng(int(float(self.attributes.get("noise_seed", "0") or 0)))
-        self._sim.add_sensor(self)
+        self._sim.add_sensor(self, self.measures_collisions_only())
+
+    def measures_collisions_only(self) -> bool:
+        """Whether this sensor measures only at ticks in which its parent collided (the simulation then runs it
+        only after those)."""
+        return False
 
     @property
     def is_listening(self) -> bool:

@@ -15,6 +15,9 @@ from .measurements import CollisionEvent, LaneInvasionEvent, ObstacleDetectionEv
 class CollisionSensor(Sensor):
     """``sensor.other.collision``: one event per actor the parent hit during the tick."""
 
+    def measures_collisions_only(self) -> bool:
+        return True  # (CARLA's collision sensor has no sensor_tick to keep)
+
     def on_tick(self, frame: int, elapsed: float) -> None:
         collisions = self._sim.collisions
         if collisions and any(record.actor is self.parent for record in collisions):

@@ -109,6 +109,7 @@ class Simulation:
         self._props: list[Prop] = []
         self._open_doors: list[Vehicle] = []  # vehicles with an open door (their doors are boxes too)
         self._sensors: list[Any] = []
+        self._collision_sensors: dict[int, list[Any]] = {}  # parent id -> sensors measuring only its collisions
         #: The next actor's id. A server carries it over from world to world (as CARLA's actor registry
         #: counts on across load_world), so no id names two actors of one session.
         self.next_actor_id = first_actor_id
@@ -175,6 +176,9 @@ class Simulation:
         del self._actors[actor.id]
         if actor in self._sensors:
             self._sensors.remove(actor)
+        watching = self._collision_sensors.get(actor.parent.id if actor.parent is not None else -1, [])
+        if actor in watching:
+            watching.remove(actor)
         if isinstance(actor, Walker):
             self._walkers.remove(actor)
         elif isinstance(actor, Prop):
@@ -189,9 +193,14 @@ class Simulation:
         self._snapshot = None
         return True
 
-    def add_sensor(self, sensor: Any) -> None:
-        """Make ``sensor.on_tick(frame, elapsed)`` run after every tick (in the order added)."""
-        self._sensors.append(sensor)
+    def add_sensor(self, sensor: Any, on_collisions_only: bool = False) -> None:
+        """Make ``sensor.on_tick(frame, elapsed)`` run after every tick (in the order added), or with
+        ``on_collisions_only`` (an attached sensor that measures nothing else) only after the ticks in which its
+        parent collided, after the others (a world of many heroes has a collision sensor on each, and few collide)."""
+        if on_collisions_only and sensor.parent is not None:
+            self._collision_sensors.setdefault(sensor.parent.id, []).append(sensor)
+        else:
+            self._sensors.append(sensor)
 
     # -- spawning ------------------------------------------------------------------------------
     def boxes(self) -> tuple[list[Actor], tuple[np.ndarray, ...]]:
@@ -437,6 +446,10 @@ class Simulation:
         self._snapshot = None
         for sensor in list(self._sensors):
             sensor.on_tick(self.frame, self.elapsed)
+        if self.collisions and self._collision_sensors:
+            for parent in dict.fromkeys(record.actor.id for record in self.collisions):  # each once, in order
+                for sensor in list(self._collision_sensors.get(parent, ())):
+                    sensor.on_tick(self.frame, self.elapsed)
         if self._listeners:
             snapshot = self.snapshot()
             for callback in list(self._listeners.values()):
