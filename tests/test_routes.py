@@ -7,6 +7,7 @@ import math
 import random
 
 import carla
+import numpy as np
 import pytest
 
 from rllib_integration.common.lane_geometry import DrivableLanes, sharpest_radius
@@ -170,6 +171,33 @@ def test_sharpest_radius_measures_curves_and_cusps():
     assert sharpest_radius([(0.5 * k, 0.0) for k in range(20)]) == math.inf
     cusp = [(0.5 * k, 0.0) for k in range(10)] + [(4.5 - 0.5 * k, 0.2) for k in range(1, 10)]  # doubles back
     assert sharpest_radius(cusp) < 1.0
+
+
+@pytest.mark.parametrize("town", ["GridTown", "RingTown", "RandomTown7"])
+def test_a_traced_routes_poses_are_its_waypoints_own(town):
+    """``route_poses`` of the route just traced reads the rows the planner assembled it from (its edges' and
+    lanes' rows, cut as the route is), of any other route a row a waypoint: both are the waypoints' own transforms,
+    over routes that change lanes, stay on one lane and loop back to a point behind their start."""
+    from rllib_integration.routes.planner import route_poses
+    planner = planner_for(town)
+    spots = planner.map.get_spawn_points()
+    rng = random.Random(5)
+    options: set[RoadOption] = set()
+    pairs = [tuple(rng.sample(spots, 2)) for _ in range(60)]
+    pairs += [(a, a) for a in spots[:3]]  # (the same point: a route of one lane, or none)
+    for a, b in pairs:
+        start, forward = a.location, a.get_forward_vector()
+        end = b.location if b is not a else start - 6.0 * forward  # a point behind the start: a loop
+        try:
+            route = planner.trace_route(start, end)
+        except ValueError:
+            continue
+        own = np.array([(w.transform.location.x, w.transform.location.y, w.transform.location.z,
+                         w.transform.rotation.yaw) for w, _ in route])
+        assert np.array_equal(route_poses(route), own)
+        assert np.array_equal(route_poses(list(route)), own)  # (a copy: looked up a waypoint at a time)
+        options |= {option for _, option in route}
+    assert options & LANE_CHANGES or town != "GridTown", "some routes changed lanes"
 
 
 @pytest.mark.parametrize("town", ["GridTown", "Boulevards"])

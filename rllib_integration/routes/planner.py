@@ -53,6 +53,7 @@ class _Segment:
     waypoints: list[carla.Waypoint]
     option: RoadOption
     points: np.ndarray  # (n, 2) planar locations of the waypoints
+    first_row: int  # the row of its first waypoint's pose in the planner's table (the others follow it)
 
 
 def _pose(waypoint: carla.Waypoint) -> tuple[float, float, float, float]:
@@ -111,6 +112,8 @@ class RoutePlanner:
         self._rows: dict[int, int] = {}
         self._table = np.zeros((0, 4))  # the poses as an array, once asked for after the last ones came
         self._snapped: tuple[tuple[float, float, float] | None, carla.Waypoint | None] = (None, None)
+        #: The last route traced and its waypoints' rows of the table (a route is read right after it is traced)
+        self._traced: tuple[list | None, np.ndarray] = (None, np.zeros(0, dtype=np.int64))
         _PLANNERS_ALIVE.add(self)  # (its lane changes' paths are read from the table as the graph is built)
         self._build()
 
@@ -123,6 +126,8 @@ class RoutePlanner:
         the planner's table of poses, one array read once its last waypoints came."""
         if len(self._table) != len(self._poses):
             self._table = np.array(self._poses, dtype=np.float64).reshape(-1, 4)
+        if route is self._traced[0]:  # the route just traced, whose rows it assembled
+            return self._table[self._traced[1]]
         indices = [self._rows.get(id(w), -1) for w, _ in route]
         if indices and min(indices) >= 0:
             return self._table[indices]
@@ -156,15 +161,16 @@ class RoutePlanner:
                 waypoints.append(waypoint)
             waypoints.append(exit_)
             option = turn_option(waypoints) if entry.is_junction else RoadOption.LANEFOLLOW
-            poses = [_pose(w) for w in waypoints]
-            self._rows.update(zip(map(id, waypoints), range(len(self._poses), len(self._poses) + len(poses))))
+            poses, first_row = [_pose(w) for w in waypoints], len(self._poses)
+            self._rows.update(zip(map(id, waypoints), range(first_row, first_row + len(poses))))
             self._poses += poses
             xyz = np.array([pose[:3] for pose in poses], dtype=np.float64).reshape(-1, 3)
-            segment = _Segment(self._node(entry), self._node(exit_), waypoints, option, xyz[:, :2])
+            segment = _Segment(self._node(entry), self._node(exit_), waypoints, option, xyz[:, :2], first_row)
             self._segments[(entry.road_id, entry.section_id, entry.lane_id)] = segment
             length = (len(waypoints) - 1) * self.resolution
             self.graph.add_edge(segment.entry, segment.exit, length=max(length, 0.1),
-                                path=[(w, option) for w in waypoints], xyz=xyz)
+                                path=[(w, option) for w in waypoints], xyz=xyz,
+                                rows=np.arange(first_row, first_row + len(poses)))
         for segment in list(self._segments.values()):
             if segment.option == RoadOption.LANEFOLLOW:
                 self._add_lane_changes(segment)
@@ -198,7 +204,9 @@ class RoutePlanner:
                 cost = (index + len(target.waypoints) - landing) * self.resolution + LANE_CHANGE_COST
                 if not self.graph.has_edge(segment.entry, target.exit):
                     xyz = route_poses(path)[:, :3]
-                    self.graph.add_edge(segment.entry, target.exit, length=cost, path=path, xyz=xyz)
+                    rows = np.concatenate([segment.first_row + np.arange(index + 1),
+                                           target.first_row + np.arange(landing, len(target.waypoints))])
+                    self.graph.add_edge(segment.entry, target.exit, length=cost, path=path, xyz=xyz, rows=rows)
                 done.add(right)
 
     @staticmethod
@@ -225,7 +233,9 @@ class RoutePlanner:
         begin = self._closest(first, start)
         finish = self._closest(last, goal)
         if first is last and finish >= begin:
-            return [(w, first.option) for w in first.waypoints[begin:finish + 1]]
+            route = [(w, first.option) for w in first.waypoints[begin:finish + 1]]
+            self._traced = (route, first.first_row + np.arange(begin, finish + 1))
+            return route
         behind = first is last  # the goal lies behind the start on its lane: drive a loop
         route = self._assemble(first.exit if behind else first.entry, first, last, start, goal, behind)
         lane = (start.road_id, start.section_id, start.lane_id)
@@ -276,10 +286,12 @@ class RoutePlanner:
         nodes = ([first.entry] if from_exit else []) + nodes
         route: list[tuple[carla.Waypoint, RoadOption]] = []
         pieces: list[np.ndarray] = []  # the route's points' planar locations, edge by edge
+        rows: list[np.ndarray] = []  # and their rows of the table
         for a, b in zip(nodes[:-1], nodes[1:]):
             edge = self.graph.edges[a, b]
             route.extend(edge["path"] if not route else edge["path"][1:])
             pieces.append(edge["xyz"][:, :2] if not pieces else edge["xyz"][1:, :2])
+            rows.append(edge["rows"] if len(rows) == 0 else edge["rows"][1:])
         xy = np.concatenate(pieces)
         # cut to the origin and destination: the first point nearest the start, the first nearest the goal past it
         sx, sy, _ = _xyz(start)
@@ -289,7 +301,9 @@ class RoutePlanner:
         tail_from = max(len(route) - len(last.waypoints) - 2, head)
         near_goal = xy[tail_from:]
         tail = tail_from + nearest_point(near_goal, gx, gy)
-        return route[head:tail + 1]
+        route = route[head:tail + 1]
+        self._traced = (route, np.concatenate(rows)[head:tail + 1])
+        return route
 
 
 #: Every planner alive, whose waypoints' poses :func:`route_poses` reads from its table.
