@@ -325,3 +325,32 @@ def test_ticks_of_other_lengths_give_the_same_motion(server):
             world.tick()
         finals.append(hero.get_location())
     assert finals[0].distance(finals[1]) < 0.5
+
+
+def test_vehicles_spawned_alike_share_the_parameters_read_from_the_first_ones_physics():
+    """The state table copies a fresh row's parameters, curves and gears from the first vehicle spawned with the
+    same physics (blueprint, class and size) rather than reading its ``carla.VehiclePhysicsControl`` again: every
+    row is what reading its own control gives, across blueprints, sizes and rows freed and reused."""
+    from rllib_integration.embedded.sim.dynamics import VehicleStates
+    from rllib_integration.embedded.sim.vehicle_physics import physics_control
+    profiles = [("vehicle.lincoln.mkz_2020", "car", (2.1, 4.9, 1.5)), ("vehicle.carlamotors.carlacola", "truck",
+                                                                     (2.6, 5.2, 2.6)),
+                ("vehicle.yamaha.yzf", "motorcycle", (0.9, 2.2, 1.5)), ("vehicle.lincoln.mkz_2020", "car",
+                                                                         (2.1, 4.9, 1.5))]
+    shared, alone = VehicleStates(capacity=2), VehicleStates(capacity=2)
+    rng = np.random.default_rng(0)
+    for turn in range(40):
+        profile = profiles[int(rng.integers(len(profiles)))]
+        pose = tuple(float(v) for v in rng.normal(0.0, 50.0, 4))
+        shared.add(turn, physics_control(*profile), profile[2], *pose, turn, physics_key=profile)
+        alone.add(turn, physics_control(*profile), profile[2], *pose, turn)
+        if turn % 3 == 2:  # a vehicle leaves: the last row moves into its slot
+            slot = int(rng.integers(shared.count))
+            shared.remove(slot)
+            alone.remove(slot)
+        assert np.array_equal(shared.data[:shared.count], alone.data[:alone.count], equal_nan=True)  # (ground: NaN)
+        for name in shared.curves:
+            assert np.array_equal(shared.curves[name][:shared.count], alone.curves[name][:alone.count])
+        for name in shared.gears:
+            assert np.array_equal(shared.gears[name][:shared.count], alone.gears[name][:alone.count])
+    assert len({row.tobytes() for row in shared.data[:shared.count, -5:]}) >= 2, "different vehicles, rows"

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import math
 import zlib
+from collections.abc import Hashable
 
 import carla
 import numpy as np
@@ -53,6 +54,7 @@ AIR_DENSITY, FRONTAL_AREA_RATIO = 1.225, 0.85
 FRICTION_PER_TIRE_FRICTION = 1.0 / 3.5
 _CURVES = ("torque_rpm", "torque_nm", "steer_kmh", "steer_factor")
 _GEARS = ("gear_ratio", "gear_up", "gear_down")
+_PHYSICS = slice(COLUMN["mass"], COLUMN["inertia"] + 1)  # the columns a physics control and the size set
 
 
 def clamp(values: np.ndarray, low, high) -> np.ndarray:
@@ -80,11 +82,16 @@ class VehicleStates:
         self.gears = {name: np.ones((capacity, MAX_GEARS)) for name in _GEARS}
         self.count = 0
         self.owners: list[object] = []
+        #: A fresh row's parameters, curves and gears by the key of the physics control it was spawned with
+        #: (reading a ``carla.VehiclePhysicsControl`` costs a respawn more than the rest of its row)
+        self._spawned: dict[Hashable, tuple[np.ndarray, dict[str, np.ndarray], dict[str, np.ndarray]]] = {}
 
     # -- rows -------------------------------------------------------------------------------
     def add(self, owner: object, control: carla.VehiclePhysicsControl, size: tuple[float, float, float],
-            x: float, y: float, z: float, yaw_deg: float, key: int) -> int:
-        """Add a vehicle of ``size`` (width, length, height) at rest, in neutral; returns its slot."""
+            x: float, y: float, z: float, yaw_deg: float, key: int, physics_key: Hashable | None = None) -> int:
+        """Add a vehicle of ``size`` (width, length, height) at rest, in neutral; returns its slot. Vehicles
+        spawned with the same ``physics_key`` (not None) have the same ``control`` and size: the parameters read
+        from the first one's are copied."""
         if self.count == len(self.data):
             self.data = np.concatenate([self.data, np.zeros_like(self.data)])
             for table in (self.curves, self.gears):
@@ -100,7 +107,18 @@ class VehicleStates:
         row[c["ground"]] = np.nan
         row[c["noise_key"]] = key
         row[[c["half_length"], c["half_width"], c["height"]]] = (size[1] / 2, size[0] / 2, size[2])
-        self.apply_physics(slot, control)
+        spawned = self._spawned.get(physics_key) if physics_key is not None else None
+        if spawned is None:
+            self.apply_physics(slot, control)
+            if physics_key is not None:
+                self._spawned[physics_key] = (row[_PHYSICS].copy(), {name: array[slot].copy() for name, array in
+                                                                     self.curves.items()},
+                                              {name: array[slot].copy() for name, array in self.gears.items()})
+            return slot
+        row[_PHYSICS] = spawned[0]
+        for table, values in ((self.curves, spawned[1]), (self.gears, spawned[2])):
+            for name, array in table.items():
+                array[slot] = values[name]
         return slot
 
     def apply_physics(self, slot: int, control: carla.VehiclePhysicsControl) -> None:

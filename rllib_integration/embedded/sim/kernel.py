@@ -271,11 +271,12 @@ class Simulation:
         extent = carla.Vector3D(length / 2, width / 2, height / 2)
         args = (self, self.new_id(), blueprint.id, blueprint.attribute_values(), transform)
         if kind == "vehicle":
-            physics = physics_control(blueprint.id, blueprint.get_attribute("base_type").as_str(), blueprint.size)
+            profile = (blueprint.id, blueprint.get_attribute("base_type").as_str(), blueprint.size)
+            physics = physics_control(*profile)
             vehicle = Vehicle(*args, extent=extent, physics=physics)
             loc, yaw = transform.location, transform.rotation.yaw
             vehicle.slot = self.vehicles.add(vehicle, physics, blueprint.size, loc.x, loc.y, loc.z, yaw,
-                                             noise_key(blueprint.id, loc.x, loc.y, yaw))
+                                             noise_key(blueprint.id, loc.x, loc.y, yaw), physics_key=profile)
             return self.register(vehicle)
         if kind == "walker":
             return self.register(Walker(*args, extent=extent))
