@@ -198,6 +198,13 @@ def test_a_traced_routes_poses_are_its_waypoints_own(town):
         assert np.array_equal(route_poses(list(route)), own)  # (a copy: looked up a waypoint at a time)
         options |= {option for _, option in route}
     assert options & LANE_CHANGES or town != "GridTown", "some routes changed lanes"
+    for seed in range(4):  # an episode's route, drawn through several traced pieces and cut, then read again
+        route = draw_route(planner, town, seed, 300.0, 800.0)
+        own = np.array([(w.transform.location.x, w.transform.location.y, w.transform.location.z,
+                         w.transform.rotation.yaw) for w, _ in route])
+        assert np.array_equal(route_poses(route), own)
+        route.append(route[0])  # a route changed after it was drawn is read anew
+        assert np.array_equal(route_poses(route), np.concatenate([own, own[:1]]))
 
 
 @pytest.mark.parametrize("town", ["GridTown", "Boulevards"])

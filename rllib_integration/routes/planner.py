@@ -31,6 +31,7 @@ from ..common.lane_geometry import DrivableLanes
 TURN_THRESHOLD = math.radians(35.0)  # a junction path turning less than this goes straight
 LANE_CHANGE_COST = 10.0  # metres added to a lane change, so routes keep their lane unless it pays
 LANE_CHANGE_SPAN = 8.0  # metres a lane change takes
+KNOWN_ROUTES = 4  # routes just traced or drawn whose poses a planner keeps (see RoutePlanner.remember)
 LANE_CHANGE_ROOM = 20.0  # metres of lane a change needs ahead of it: the span, and room to wait for a gap
 
 
@@ -112,8 +113,8 @@ class RoutePlanner:
         self._rows: dict[int, int] = {}
         self._table = np.zeros((0, 4))  # the poses as an array, once asked for after the last ones came
         self._snapped: tuple[tuple[float, float, float] | None, carla.Waypoint | None] = (None, None)
-        #: The last route traced and its waypoints' rows of the table (a route is read right after it is traced)
-        self._traced: tuple[list | None, np.ndarray] = (None, np.zeros(0, dtype=np.int64))
+        #: The last routes traced or drawn, by id, and their poses (a route is read right after it is made)
+        self._known: dict[int, tuple[list, np.ndarray]] = {}
         _PLANNERS_ALIVE.add(self)  # (its lane changes' paths are read from the table as the graph is built)
         self._build()
 
@@ -121,13 +122,27 @@ class RoutePlanner:
         """Whether ``waypoint`` is one of this planner's own (whose pose it read once)."""
         return id(waypoint) in self._rows
 
+    def remember(self, route: list[tuple[carla.Waypoint, RoadOption]], poses: np.ndarray) -> None:
+        """Keep ``poses`` (its :func:`route_poses`) of a route just made of this planner's waypoints, for
+        :meth:`poses_of` to give while it is among the last few (held, so that its id stays its own)."""
+        self._known[id(route)] = (route, poses)
+        while len(self._known) > KNOWN_ROUTES:
+            del self._known[next(iter(self._known))]
+
+    def _rows_poses(self, rows: np.ndarray) -> np.ndarray:
+        """The poses at ``rows`` of the table (the table brought up to date first)."""
+        if len(self._table) != len(self._poses):
+            self._table = np.array(self._poses, dtype=np.float64).reshape(-1, 4)
+        return self._table[rows]
+
     def poses_of(self, route: list[tuple[carla.Waypoint, RoadOption]]) -> np.ndarray:
         """:func:`route_poses` of a route of this planner's waypoints (any other waypoint among them read): rows of
         the planner's table of poses, one array read once its last waypoints came."""
         if len(self._table) != len(self._poses):
             self._table = np.array(self._poses, dtype=np.float64).reshape(-1, 4)
-        if route is self._traced[0]:  # the route just traced, whose rows it assembled
-            return self._table[self._traced[1]]
+        known = self._known.get(id(route))
+        if known is not None and known[0] is route and len(route) == len(known[1]):  # a route just traced or drawn
+            return known[1].copy()
         indices = [self._rows.get(id(w), -1) for w, _ in route]
         if indices and min(indices) >= 0:
             return self._table[indices]
@@ -234,7 +249,7 @@ class RoutePlanner:
         finish = self._closest(last, goal)
         if first is last and finish >= begin:
             route = [(w, first.option) for w in first.waypoints[begin:finish + 1]]
-            self._traced = (route, first.first_row + np.arange(begin, finish + 1))
+            self.remember(route, self._rows_poses(first.first_row + np.arange(begin, finish + 1)))
             return route
         behind = first is last  # the goal lies behind the start on its lane: drive a loop
         route = self._assemble(first.exit if behind else first.entry, first, last, start, goal, behind)
@@ -302,7 +317,7 @@ class RoutePlanner:
         near_goal = xy[tail_from:]
         tail = tail_from + nearest_point(near_goal, gx, gy)
         route = route[head:tail + 1]
-        self._traced = (route, np.concatenate(rows)[head:tail + 1])
+        self.remember(route, self._rows_poses(np.concatenate(rows)[head:tail + 1]))
         return route
 
 

@@ -99,7 +99,9 @@ def draw_route(planner: RoutePlanner, town: str, seed: int, min_length: float, m
     sparse waypoints densify back to it, but for a lane a sparse point snaps to otherwise now and then)."""
     [(route, poses)] = _draw(planner, town, 1, seed, min_length, max_length)
     x, y, z, _ = poses[-1].tolist()  # the last of the sparse waypoints
-    return ended_as_planned(route, carla.Location(x, y, z), 2.0 * planner.resolution)
+    ended = ended_as_planned(route, carla.Location(x, y, z), 2.0 * planner.resolution)
+    planner.remember(ended, poses[:len(ended)])  # (what the episode's progress reads next)
+    return ended
 
 
 def _draw(planner: RoutePlanner, town: str, count: int, seed: int, min_length: float,
