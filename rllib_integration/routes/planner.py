@@ -31,8 +31,8 @@ from ..common.lane_geometry import DrivableLanes
 TURN_THRESHOLD = math.radians(35.0)  # a junction path turning less than this goes straight
 LANE_CHANGE_COST = 10.0  # metres added to a lane change, so routes keep their lane unless it pays
 LANE_CHANGE_SPAN = 8.0  # metres a lane change takes
-KNOWN_ROUTES = 4  # routes just traced or drawn whose poses a planner keeps (see RoutePlanner.remember)
 LANE_CHANGE_ROOM = 20.0  # metres of lane a change needs ahead of it: the span, and room to wait for a gap
+KNOWN_ROUTES = 4  # routes just traced or drawn whose poses a planner keeps (see RoutePlanner.remember)
 
 
 class RoadOption(enum.IntEnum):
@@ -129,23 +129,21 @@ class RoutePlanner:
         while len(self._known) > KNOWN_ROUTES:
             del self._known[next(iter(self._known))]
 
-    def _rows_poses(self, rows: np.ndarray) -> np.ndarray:
-        """The poses at ``rows`` of the table (the table brought up to date first)."""
+    def _current_table(self) -> np.ndarray:
+        """The table of poses, as an array holding every pose read so far."""
         if len(self._table) != len(self._poses):
             self._table = np.array(self._poses, dtype=np.float64).reshape(-1, 4)
-        return self._table[rows]
+        return self._table
 
     def poses_of(self, route: list[tuple[carla.Waypoint, RoadOption]]) -> np.ndarray:
         """:func:`route_poses` of a route of this planner's waypoints (any other waypoint among them read): rows of
         the planner's table of poses, one array read once its last waypoints came."""
-        if len(self._table) != len(self._poses):
-            self._table = np.array(self._poses, dtype=np.float64).reshape(-1, 4)
         known = self._known.get(id(route))
         if known is not None and known[0] is route and len(route) == len(known[1]):  # a route just traced or drawn
             return known[1].copy()
         indices = [self._rows.get(id(w), -1) for w, _ in route]
         if indices and min(indices) >= 0:
-            return self._table[indices]
+            return self._current_table()[indices]
         return np.array([self._poses[k] if k >= 0 else _pose(w) for k, (w, _) in zip(indices, route)],
                         dtype=np.float64).reshape(-1, 4)
 
@@ -249,7 +247,7 @@ class RoutePlanner:
         finish = self._closest(last, goal)
         if first is last and finish >= begin:
             route = [(w, first.option) for w in first.waypoints[begin:finish + 1]]
-            self.remember(route, self._rows_poses(first.first_row + np.arange(begin, finish + 1)))
+            self.remember(route, self._current_table()[first.first_row + np.arange(begin, finish + 1)])
             return route
         behind = first is last  # the goal lies behind the start on its lane: drive a loop
         route = self._assemble(first.exit if behind else first.entry, first, last, start, goal, behind)
@@ -317,7 +315,7 @@ class RoutePlanner:
         near_goal = xy[tail_from:]
         tail = tail_from + nearest_point(near_goal, gx, gy)
         route = route[head:tail + 1]
-        self.remember(route, self._rows_poses(np.concatenate(rows)[head:tail + 1]))
+        self.remember(route, self._current_table()[np.concatenate(rows)[head:tail + 1]])
         return route
 
 
