@@ -176,9 +176,12 @@ class Simulation:
         del self._actors[actor.id]
         if actor in self._sensors:
             self._sensors.remove(actor)
-        watching = self._collision_sensors.get(actor.parent.id if actor.parent is not None else -1, [])
+        parent_id = actor.parent.id if actor.parent is not None else -1
+        watching = self._collision_sensors.get(parent_id, [])
         if actor in watching:
             watching.remove(actor)
+            if not watching:  # (heroes come and go: no empty list kept for each one gone)
+                del self._collision_sensors[parent_id]
         if isinstance(actor, Walker):
             self._walkers.remove(actor)
         elif isinstance(actor, Prop):
