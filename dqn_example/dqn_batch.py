@@ -136,6 +136,7 @@ class DQNExperimentBatch(BatchExperiment):
         self._lights: tuple[Any, list] = (None, [])  # (world, its traffic lights): the renderers draw them
         self.route_lights: list[RouteLights | None] = [None] * count
         self.stacks = np.zeros((count, first.size, first.size, self.framestack * self.channels), dtype=np.uint8)
+        self._stacks_handed_out = False  # whether self.stacks is an observation handed out (never to be written)
         self.controls_now = np.zeros((count, 3), dtype=np.float32)  # each hero's last (throttle, steer, brake)
         self.time_idle = np.zeros(count, dtype=np.int64)
         self.time_episode = np.zeros(count, dtype=np.int64)
@@ -234,6 +235,17 @@ class DQNExperimentBatch(BatchExperiment):
                 if route_reasons[row] is not None else "max_time" if done_episode[row] else None
         return BatchOutcome(observations, rewards, terminated, truncated, infos, reasons)
 
+    def _keep_stacks(self, indices: np.ndarray, images: np.ndarray) -> None:
+        """Keep ``images`` (the new frame stacks of heroes ``indices``) as those heroes' stacks. Where every hero
+        stepped, in order, they are the stacks, no copy made: an observation handed out is never written again (the
+        next step's frames are new arrays), so the stacks are copied before rows of them are written."""
+        if len(indices) == len(self.stacks) and bool((indices == np.arange(len(indices))).all()):
+            self.stacks, self._stacks_handed_out = images, True
+            return
+        if self._stacks_handed_out:
+            self.stacks, self._stacks_handed_out = self.stacks.copy(), False
+        self.stacks[indices] = images
+
     def _observations(self, indices: np.ndarray, rows: np.ndarray, frame: int, sensor_data: Sequence[dict[str, Any]],
                       first: bool) -> tuple[Any, dict[str, np.ndarray]]:
         """``DQNExperiment.get_observation`` of heroes ``indices`` (kinematics ``rows``) at ``frame``: the
@@ -250,7 +262,7 @@ class DQNExperimentBatch(BatchExperiment):
                 place_frames(np.ascontiguousarray(newest), True, images)
         else:  # (OpenCV's colours, then their channels placed by one OpenCV call a hero: faster than drawn in place)
             place_frames(render_stacked(renderers, frame, poses), first, images)
-        self.stacks[indices] = images
+        self._keep_stacks(indices, images)
         facts = {name: np.array([len(data.get(sensor, (0, []))[1]) for data in sensor_data], dtype=np.int64)
                  for name, sensor in (("collisions", "collision"), ("lane_invasions", "lane_invasion"))}
         self.counts["collisions"][indices] += facts["collisions"]
