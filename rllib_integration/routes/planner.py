@@ -3,13 +3,13 @@
 It behaves as CARLA's ``GlobalRoutePlanner`` (the reference for the Leaderboard's dense routes): the
 map's topology segments (one lane between two junction borders, or one lane through a junction) are
 the edges of a directed graph whose nodes are the segments' ends; a lane change is an edge from a
-segment's start to the end of the neighbouring segment where the lane markings allow it; A* finds
-the shortest path; :meth:`RoutePlanner.trace_route` returns the waypoints every ``resolution`` metres
-with the road option of each: ``LANEFOLLOW`` on roads, ``LEFT``/``RIGHT``/``STRAIGHT`` through
-junctions (by the angle between the way in and the way out), ``CHANGELANELEFT``/``CHANGELANERIGHT``
-at a lane change. Junction connections no car can follow (a U-turn of 1-2 m radius, a cusp: see
-:mod:`rllib_integration.common.lane_geometry`) are left out. Works on the embedded world's maps and on a real
-server's alike.
+segment's start to the end of the neighbouring segment where the lane markings allow it; A* finds the
+shortest path (networkx's search, compiled: :mod:`.astar`); :meth:`RoutePlanner.trace_route` returns the
+waypoints every ``resolution`` metres with the road option of each: ``LANEFOLLOW`` on roads,
+``LEFT``/``RIGHT``/``STRAIGHT`` through junctions (by the angle between the way in and the way out),
+``CHANGELANELEFT``/``CHANGELANERIGHT`` at a lane change. Junction connections no car can follow (a U-turn of
+1-2 m radius, a cusp: see :mod:`rllib_integration.common.lane_geometry`) are left out. Works on the embedded
+world's maps and on a real server's alike.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from numba import njit
 
 from ..common.identity_cache import IdentityCache
 from ..common.lane_geometry import DrivableLanes
+from .astar import GraphArrays
 
 TURN_THRESHOLD = math.radians(35.0)  # a junction path turning less than this goes straight
 LANE_CHANGE_COST = 10.0  # metres added to a lane change, so routes keep their lane unless it pays
@@ -267,23 +268,19 @@ class RoutePlanner:
         return self._snapped[1]
 
     @functools.cached_property
-    def _locations(self) -> dict[int, tuple[float, float, float]]:
-        """Each node's location (the graph is complete once built)."""
-        return networkx.get_node_attributes(self.graph, "location")
+    def _search(self) -> GraphArrays:
+        """The graph as arrays for the compiled A* (the graph is complete once built)."""
+        return GraphArrays.of(self.graph)
 
     def _assemble(self, source: int, first: _Segment, last: _Segment, start: carla.Waypoint, goal: carla.Waypoint,
                   from_exit: bool) -> list[tuple[carla.Waypoint, RoadOption]]:
         """The shortest path from node ``source`` to the goal, with the whole first segment in front
         when ``from_exit``, cut to the origin and the destination."""
-        locations = self._locations
-
-        def distance(a: int, b: int) -> float:
-            return math.dist(locations[a][:2], locations[b][:2])
-
+        search = self._search  # networkx.astar_path with the planar distance as the heuristic, compiled
         nodes = None
         goal_xyz = _xyz(goal)
         try:  # arriving at the goal's lane by a lane change counts when the change lands before the goal
-            nodes = networkx.astar_path(self.graph, source, last.exit, heuristic=distance, weight="length")
+            nodes = search.astar_path(source, last.exit)
             landing = self.graph.edges[nodes[-2], nodes[-1]]["xyz"] if len(nodes) > 1 else np.zeros((0, 3))
             if not np.any(location_distances(landing, np.array(goal_xyz)) < self.resolution):
                 nodes = None
@@ -291,7 +288,7 @@ class RoutePlanner:
             pass
         if nodes is None:
             try:
-                nodes = networkx.astar_path(self.graph, source, last.entry, heuristic=distance, weight="length")
+                nodes = search.astar_path(source, last.entry)
             except networkx.NetworkXNoPath:
                 raise ValueError(f"no route from {start.transform.location} to {goal.transform.location}: the "
                                  f"destination cannot be reached along the lanes' driving direction") from None
