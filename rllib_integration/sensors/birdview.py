@@ -39,6 +39,7 @@ import cv2
 import numpy as np
 
 from ..errors import ConfigError
+from ..common.identity_cache import IdentityCache
 from ..common.per_frame import PerFrame, PerWorld
 from ..common.map_raster import MARKING_LABELS, PALETTE, ROAD_LABELS, Label, MapLayer, map_layer, with_buildings
 from ..routes.progress import RouteProgress
@@ -110,13 +111,24 @@ def averaged_layer(layer: MapLayer, k: int, arrows: bool) -> tuple[np.ndarray, n
     return _AVERAGED[key][1:]
 
 
+def light_locations(lights: Sequence[Any]) -> np.ndarray:
+    """(N, 3): the x, y, z of each of the traffic ``lights``."""
+    locations = [light.get_location() for light in lights]
+    return np.array([(loc.x, loc.y, loc.z) for loc in locations]).reshape(-1, 3)
+
+
+#: The locations of the traffic lights of the last lists of them given to renderers (by the very list).
+_LIGHT_XYZ: IdentityCache[np.ndarray] = IdentityCache(4)
+
+
 class BirdviewRenderer:
     """Renders BirdView frames of one hero in one world."""
 
     def __init__(self, world: Any, hero: Any, size: int, radius: float, output: str = "rgb",
                  buildings: bool = False, debug: bool = True, route: bool = False,
                  lights: list | None = None) -> None:
-        """``lights``: the traffic lights to draw (default: the world's)."""
+        """``lights``: the traffic lights to draw (default: the world's); a list given is taken to stay as it is
+        (its lights' locations are read once for every renderer given that very list)."""
         self.world, self.hero = world, hero
         if cv2.getNumThreads() != 1:  # (see the module docstring)
             cv2.setNumThreads(1)
@@ -136,9 +148,9 @@ class BirdviewRenderer:
         self._averaged = averaged_layer(self.layer, self.supersample, arrows=self.ppm >= ARROW_MIN_PPM) \
             if self.supersample > 1 else None
         self._lights = list(world.get_actors().filter("traffic.traffic_light*") if lights is None else lights)
-        # traffic lights stand still: their locations are read once
-        locations = [light.get_location() for light in self._lights]
-        self._light_xyz = np.array([(loc.x, loc.y, loc.z) for loc in locations]).reshape(-1, 3)
+        # traffic lights stand still: their locations are read once (for a list of them given, once for every
+        # renderer given that very list: a batched experiment's heroes, episode after episode)
+        self._light_xyz = light_locations(self._lights) if lights is None else _LIGHT_XYZ.get(lights, light_locations)
         self._view = 2.0 * radius  # actors farther than this from the hero are off the picture
         self._scene = actor_scene(world)
         # what each shape paints (see birdview_raster): colours in rgb, 255 in its channel in masks
