@@ -14,7 +14,7 @@ from rllib_integration.common.lane_geometry import DrivableLanes, sharpest_radiu
 from rllib_integration.embedded.maps.towns import load_map, resolve_town
 from rllib_integration.routes.planner import RoadOption, RoutePlanner, route_length
 from rllib_integration.routes.route_files import RouteFileError, RouteSpec, ScenarioSpec, read_routes, write_routes
-from rllib_integration.routes.route_sets import dense_route, draw_route, generate_routes, has_u_turn
+from rllib_integration.routes.route_sets import dense_route, draw_route, generate_routes, has_u_turn, points_reaching
 
 from conftest import shared_map
 
@@ -270,3 +270,17 @@ def test_many_progresses_advanced_and_measured_at_once_are_each_ones_own():
         assert batch.distances(given, xy).tolist() == [p.distance_at(x, y) for p, (x, y) in zip(own, xy.tolist())]
     assert len(batch.counts) <= len(alone) + 2, "rows are reused, not added for every new route"
     assert max(p.index for p in alone) > 30, "the vehicles went along their routes"
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_a_drawn_route_is_cut_where_its_length_is_reached(seed):
+    rng = np.random.default_rng(seed)
+    steps = np.round(rng.uniform(0.0, 2.0, rng.integers(0, 300)), int(rng.integers(1, 4)))  # equal sums now and then
+    for length in [*rng.uniform(0.0, float(steps.sum()) + 5.0, 50), *np.cumsum(steps)[:20]]:
+        travelled, expected = 0.0, len(steps) + 1  # a step at a time, as route_length sums them
+        for i, metres in enumerate(steps.tolist(), start=1):
+            travelled += metres
+            if travelled >= length:
+                expected = i + 1
+                break
+        assert points_reaching(np.cumsum(steps), float(length)) == expected

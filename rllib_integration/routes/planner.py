@@ -14,6 +14,7 @@ world's maps and on a real server's alike.
 
 from __future__ import annotations
 
+import collections
 import enum
 import functools
 import math
@@ -33,6 +34,7 @@ TURN_THRESHOLD = math.radians(35.0)  # a junction path turning less than this go
 LANE_CHANGE_COST = 10.0  # metres added to a lane change, so routes keep their lane unless it pays
 LANE_CHANGE_SPAN = 8.0  # metres a lane change takes
 LANE_CHANGE_ROOM = 20.0  # metres of lane a change needs ahead of it: the span, and room to wait for a gap
+SNAPPED_LOCATIONS = 4096  # locations whose nearest driving lane a planner keeps (see RoutePlanner._snap)
 KNOWN_ROUTES = 4  # routes just traced or drawn whose poses a planner keeps (see RoutePlanner.remember)
 
 
@@ -113,7 +115,8 @@ class RoutePlanner:
         self._poses: list[tuple[float, float, float, float]] = []
         self._rows: dict[int, int] = {}
         self._table = np.zeros((0, 4))  # the poses as an array, once asked for after the last ones came
-        self._snapped: tuple[tuple[float, float, float] | None, carla.Waypoint | None] = (None, None)
+        #: The driving lanes' waypoints nearest the last locations snapped (routes run between a town's spawn points)
+        self._snapped: collections.OrderedDict[tuple[float, float, float], carla.Waypoint] = collections.OrderedDict()
         #: The last routes traced or drawn, by id, and their poses (a route is read right after it is made)
         self._known: dict[int, tuple[list, np.ndarray]] = {}
         _PLANNERS_ALIVE.add(self)  # (its lane changes' paths are read from the table as the graph is built)
@@ -259,13 +262,19 @@ class RoutePlanner:
         return route
 
     def _snap(self, location: carla.Location) -> carla.Waypoint:
-        """The driving lane's waypoint nearest ``location`` (the last one kept: a route through many points traces
-        from each point to the next, so each point is snapped once)."""
+        """The driving lane's waypoint nearest ``location``, the map's answer kept for the last
+        :data:`SNAPPED_LOCATIONS` locations (routes run between a town's spawn points, and a route through many
+        points traces from each point to the next)."""
         key = (location.x, location.y, location.z)
-        if self._snapped[0] != key:
+        waypoint = self._snapped.get(key)
+        if waypoint is None:
             waypoint = self.map.get_waypoint(location, project_to_road=True, lane_type=carla.LaneType.Driving)
-            self._snapped = (key, waypoint)
-        return self._snapped[1]
+            self._snapped[key] = waypoint
+            if len(self._snapped) > SNAPPED_LOCATIONS:
+                self._snapped.popitem(last=False)
+        else:
+            self._snapped.move_to_end(key)
+        return waypoint
 
     @functools.cached_property
     def _search(self) -> GraphArrays:

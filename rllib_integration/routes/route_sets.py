@@ -150,10 +150,10 @@ def _wander(planner: RoutePlanner, rng: random.Random, spots: list[carla.Locatio
         candidate_poses = np.concatenate([poses, route_poses(piece)[1 if route else 0:]])
         if u_turn_in(candidate_poses[max(len(route) - 20, 0):]):
             continue
-        steps = step_lengths(candidate_poses[:, :3])
-        length = float(np.cumsum(steps)[-1]) if len(steps) else 0.0  # route_length's sum
+        travelled = np.cumsum(step_lengths(candidate_poses[:, :3]))  # (a step at a time, as route_length sums)
+        length = float(travelled[-1]) if len(travelled) else 0.0
         if length > max_length:
-            end = _cut_end(steps, rng.uniform(min_length, max_length))
+            end = points_reaching(travelled, rng.uniform(min_length, max_length))
             return None if u_turn_in(candidate_poses[:end]) else (candidate[:end], candidate_poses[:end])
         route, poses, here = candidate, candidate_poses, there
         if length >= min_length:
@@ -161,11 +161,8 @@ def _wander(planner: RoutePlanner, rng: random.Random, spots: list[carla.Locatio
     return None
 
 
-def _cut_end(steps: np.ndarray, length: float) -> int:
-    """How many points of a route with ``steps`` between them reach ``length`` metres (all where it is shorter)."""
-    travelled = 0.0
-    for i, metres in enumerate(steps.tolist(), start=1):
-        travelled += metres
-        if travelled >= length:
-            return i + 1
-    return len(steps) + 1
+def points_reaching(travelled: np.ndarray, length: float) -> int:
+    """How many points of a route reach ``length`` metres, ``travelled`` the distance from its first point to each
+    next one (the cumulative sum of its steps; all the points where it is shorter)."""
+    return int(np.searchsorted(travelled, length, side="left")) + 2 if len(travelled) and travelled[-1] >= length \
+        else len(travelled) + 1
