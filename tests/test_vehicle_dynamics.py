@@ -252,6 +252,9 @@ def test_physics_control_changes_the_model(road):
     physics.mass *= 2.0
     heavy.apply_physics_control(physics)
     assert heavy.get_physics_control().mass == pytest.approx(2 * 1696.0)
+    later = spawn(road, transform=road.get_map().get_spawn_points()[30], settle=1)  # spawned alike after the change
+    assert light.get_physics_control().mass == later.get_physics_control().mass == pytest.approx(1696.0)
+    later.destroy()
     gains = []
     for vehicle in (light, heavy):
         trace = speed_trace(road, vehicle, carla.VehicleControl(throttle=1.0), 2.0)

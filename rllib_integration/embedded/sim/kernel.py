@@ -45,7 +45,7 @@ from .blueprints import ActorBlueprint
 from .collisions import CollisionRecord, resolve_collisions
 from .dynamics import COLUMN, VehicleStates, noise_key
 from .vehicle import Vehicle, apply_control_rows
-from .vehicle_physics import physics_control
+from .vehicle_physics import spawned_physics
 from .lights import TrafficSignals
 from .snapshot import ActorSnapshot, WorldSnapshot
 from .static_scene import StaticScene
@@ -275,7 +275,7 @@ class Simulation:
         args = (self, self.new_id(), blueprint.id, blueprint.attribute_values(), transform)
         if kind == "vehicle":
             profile = (blueprint.id, blueprint.get_attribute("base_type").as_str(), blueprint.size)
-            physics = physics_control(*profile)
+            physics = spawned_physics(*profile)
             vehicle = Vehicle(*args, extent=extent, physics=physics)
             loc, yaw = transform.location, transform.rotation.yaw
             vehicle.slot = self.vehicles.add(vehicle, physics, blueprint.size, loc.x, loc.y, loc.z, yaw,

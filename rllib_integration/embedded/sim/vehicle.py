@@ -41,8 +41,8 @@ class Vehicle(Actor, carla.Vehicle):
     """A vehicle driven by ``apply_control`` through the world's vehicle dynamics."""
 
     def __init__(self, *args, physics: carla.VehiclePhysicsControl, **kwargs) -> None:
-        """``physics``: the vehicle's own physics control as spawned (kept, not copied: the caller hands over a
-        fresh one)."""
+        """``physics``: the vehicle's physics control as spawned (kept, not copied: shared by the vehicles spawned
+        alike, and never changed in place: ``apply_physics_control`` keeps a copy of what it is given)."""
         super().__init__(*args, **kwargs)
         self.slot = -1  # row in the kernel's VehicleStates, kept by the kernel
         self.physics = physics  # as spawned or last applied (a copy of what was applied); wheel positions local, cm
