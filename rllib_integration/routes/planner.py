@@ -119,7 +119,7 @@ class RoutePlanner:
         self._snapped: collections.OrderedDict[tuple[float, float, float], carla.Waypoint] = collections.OrderedDict()
         #: The last routes traced or drawn, by id, and their poses (a route is read right after it is made)
         self._known: dict[int, tuple[list, np.ndarray]] = {}
-        _PLANNERS_ALIVE.add(self)  # (its lane changes' paths are read from the table as the graph is built)
+        _PLANNERS_ALIVE.add(self)  # (route_poses reads its waypoints' poses from its table)
         self._build()
 
     def holds(self, waypoint: carla.Waypoint) -> bool:
@@ -186,8 +186,7 @@ class RoutePlanner:
             self._segments[(entry.road_id, entry.section_id, entry.lane_id)] = segment
             length = (len(waypoints) - 1) * self.resolution
             self.graph.add_edge(segment.entry, segment.exit, length=max(length, 0.1),
-                                path=[(w, option) for w in waypoints], xyz=xyz,
-                                rows=np.arange(first_row, first_row + len(poses)))
+                                path=[(w, option) for w in waypoints], rows=np.arange(first_row, first_row + len(poses)))
         for segment in list(self._segments.values()):
             if segment.option == RoadOption.LANEFOLLOW:
                 self._add_lane_changes(segment)
@@ -220,10 +219,9 @@ class RoutePlanner:
                 path += [(w, RoadOption.LANEFOLLOW) for w in target.waypoints[landing + 1:]]
                 cost = (index + len(target.waypoints) - landing) * self.resolution + LANE_CHANGE_COST
                 if not self.graph.has_edge(segment.entry, target.exit):
-                    xyz = route_poses(path)[:, :3]
                     rows = np.concatenate([segment.first_row + np.arange(index + 1),
                                            target.first_row + np.arange(landing, len(target.waypoints))])
-                    self.graph.add_edge(segment.entry, target.exit, length=cost, path=path, xyz=xyz, rows=rows)
+                    self.graph.add_edge(segment.entry, target.exit, length=cost, path=path, rows=rows)
                 done.add(right)
 
     @staticmethod
@@ -277,6 +275,12 @@ class RoutePlanner:
         return waypoint
 
     @functools.cached_property
+    def _edge_parts(self) -> dict[tuple[int, int], tuple[list[tuple[carla.Waypoint, RoadOption]], np.ndarray]]:
+        """Each edge's path and the rows of its points' poses in the table, by its nodes (the graph is complete
+        once built)."""
+        return {(a, b): (data["path"], data["rows"]) for a, b, data in self.graph.edges(data=True)}
+
+    @functools.cached_property
     def _search(self) -> GraphArrays:
         """The graph as arrays for the compiled A* (the graph is complete once built)."""
         return GraphArrays.of(self.graph)
@@ -288,9 +292,10 @@ class RoutePlanner:
         search = self._search  # networkx.astar_path with the planar distance as the heuristic, compiled
         nodes = None
         goal_xyz = _xyz(goal)
+        edges, table = self._edge_parts, self._current_table()
         try:  # arriving at the goal's lane by a lane change counts when the change lands before the goal
             nodes = search.astar_path(source, last.exit)
-            landing = self.graph.edges[nodes[-2], nodes[-1]]["xyz"] if len(nodes) > 1 else np.zeros((0, 3))
+            landing = table[edges[nodes[-2], nodes[-1]][1], :3] if len(nodes) > 1 else np.zeros((0, 3))
             if not np.any(location_distances(landing, np.array(goal_xyz)) < self.resolution):
                 nodes = None
         except networkx.NetworkXNoPath:
@@ -304,14 +309,13 @@ class RoutePlanner:
             nodes.append(last.exit)
         nodes = ([first.entry] if from_exit else []) + nodes
         route: list[tuple[carla.Waypoint, RoadOption]] = []
-        pieces: list[np.ndarray] = []  # the route's points' planar locations, edge by edge
-        rows: list[np.ndarray] = []  # and their rows of the table
+        pieces: list[np.ndarray] = []  # the rows of the route's points in the table of poses, edge by edge
         for a, b in zip(nodes[:-1], nodes[1:]):
-            edge = self.graph.edges[a, b]
-            route.extend(edge["path"] if not route else edge["path"][1:])
-            pieces.append(edge["xyz"][:, :2] if not pieces else edge["xyz"][1:, :2])
-            rows.append(edge["rows"] if len(rows) == 0 else edge["rows"][1:])
-        xy = np.concatenate(pieces)
+            path, rows = edges[a, b]
+            route.extend(path if not route else path[1:])
+            pieces.append(rows if not pieces else rows[1:])
+        rows = np.concatenate(pieces)
+        xy = table[rows, :2]
         # cut to the origin and destination: the first point nearest the start, the first nearest the goal past it
         sx, sy, _ = _xyz(start)
         near_start = xy[:min(len(route), len(first.waypoints) + 2)]
@@ -321,7 +325,7 @@ class RoutePlanner:
         near_goal = xy[tail_from:]
         tail = tail_from + nearest_point(near_goal, gx, gy)
         route = route[head:tail + 1]
-        self.remember(route, self._current_table()[np.concatenate(rows)[head:tail + 1]])
+        self.remember(route, table[rows[head:tail + 1]])
         return route
 
 
