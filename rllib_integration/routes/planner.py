@@ -186,7 +186,8 @@ class RoutePlanner:
             self._segments[(entry.road_id, entry.section_id, entry.lane_id)] = segment
             length = (len(waypoints) - 1) * self.resolution
             self.graph.add_edge(segment.entry, segment.exit, length=max(length, 0.1),
-                                path=[(w, option) for w in waypoints], rows=np.arange(first_row, first_row + len(poses)))
+                                path=[(w, option) for w in waypoints],
+                                rows=np.arange(first_row, first_row + len(poses)))
         for segment in list(self._segments.values()):
             if segment.option == RoadOption.LANEFOLLOW:
                 self._add_lane_changes(segment)
