@@ -7,8 +7,8 @@ included: a queue ordered by estimated cost then by push order, a node's estimat
 a queued node re-queued only for a strictly cheaper path, a node popped again skipped unless its cost is the one
 last queued. The estimate is the straight-line distance as ``math.dist`` gives it (:func:`planar_distance`:
 CPython's correctly rounded norm, where the C library's ``hypot`` differs in the last bit now and then, and a bit can
-break a tie). networkx's generic search costs about a millisecond a route on CARLA's towns, most of a respawn's
-route planning; this one costs microseconds (``benchmarks/routes.py``).
+break a tie). A search took 19-183 µs in networkx and 6-31 µs here on the towns tried (3,000 random pairs each,
+one run on a 2-core machine); ``tests/test_astar.py`` holds the two to the same paths.
 """
 
 from __future__ import annotations
