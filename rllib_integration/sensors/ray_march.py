@@ -9,7 +9,8 @@ The raster a ray reads is one array of two bytes a pixel (:func:`march_cells`): 
 how many samples a ray can skip from it without meeting an edge, whether it is a marking and how many without
 meeting one. A sample reads one cache line, where four masks of a town's size (megabytes each) cost a cache miss
 each. Where a sample lies depends on the clearance the last one read, so a ray's reads wait on each other: a hero's
-rays march :data:`INTERLEAVED` at a time, a sample of each in turn, so that the reads of several rays overlap.
+rays march :data:`SIDE_BY_SIDE` at a time, a sample of each in turn, each ray's state in registers, so that the
+reads and the arithmetic of several rays overlap.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import numpy as np
 from numba import njit
 
 ON, CLEAR = 128, 127  # a march cell's bit for "road" / "marking", and the mask of its clearance (in samples)
-INTERLEAVED = 4  # rays of a hero marched side by side (4 or 8 beat 16 on the 2-core AMD and the 16-core Xeon)
+SIDE_BY_SIDE = 4  # rays of a hero marched together, a sample of each in turn (:func:`_march_four`)
 
 
 @njit(cache=True)
@@ -46,6 +47,67 @@ def box_distance(ox: float, oy: float, dx: float, dy: float, cx: float, cy: floa
     return np.inf
 
 
+@njit(cache=True, inline="always")
+def _sample(k: int, edge: float, line: float, x: float, y: float, dx: float, dy: float, step: float, steps: int,
+            max_range: float, cells: np.ndarray, origin_x: float, origin_y: float, ppm: float
+            ) -> tuple[int, float, float]:
+    """Sample ``k`` of the ray from ``(x, y)`` in direction ``(dx, dy)``: the ray's ``(k, edge, line)`` after it
+    (``k`` the next sample to read, ``steps + 1`` once the ray is done; ``edge`` / ``line`` below ``max_range``:
+    met at that distance). The border's samples have a branch of their own: the two branches compile to shorter
+    code than one with the border's tests in it."""
+    if k > steps:
+        return k, edge, line
+    rows, cols = cells.shape[0], cells.shape[1]
+    distance = k * step
+    px = int((x + dx * distance - origin_x) * ppm)
+    py = int((y + dy * distance - origin_y) * ppm)
+    found_edge, found_line = edge < max_range, line < max_range
+    if 1 <= px < cols - 1 and 1 <= py < rows - 1:  # where the clearances hold (see clearances())
+        road_cell, marking_cell = cells[py, px, 0], cells[py, px, 1]
+        skip = CLEAR  # the samples after this one that cannot meet what is still looked for, plus one
+        if not found_edge:
+            if road_cell < ON:
+                edge, found_edge = distance - step, True
+            else:
+                skip = road_cell & CLEAR
+        if not found_line:
+            if marking_cell >= ON:
+                line, found_line = distance - step, True
+            else:
+                skip = min(skip, marking_cell & CLEAR)
+        if found_edge and found_line:
+            return steps + 1, edge, line
+        return k + max(1, skip), edge, line
+    inside = 0 <= px < cols and 0 <= py < rows  # off the raster: off the road, no marking
+    road_cell = cells[py, px, 0] if inside else np.uint8(0)
+    marking_cell = cells[py, px, 1] if inside else np.uint8(0)
+    if not found_edge and road_cell < ON:
+        edge, found_edge = distance - step, True
+    if not found_line and marking_cell >= ON:
+        line, found_line = distance - step, True
+    if found_edge and found_line:
+        return steps + 1, edge, line
+    return k + 1, edge, line
+
+
+@njit(cache=True, inline="always")
+def _march_four(x: float, y: float, directions: tuple, step: float, max_range: float, cells: np.ndarray,
+                origin_x: float, origin_y: float, ppm: float) -> tuple:
+    """The road edge and marking distances of the four rays from ``(x, y)`` in unit ``directions`` (four ``(dx,
+    dy)``), marched side by side: ``((edge, line), ...)`` in their order. A sample's read waits on the last one's
+    (its clearance says where the next sample is), so the reads of four rays overlap where one ray's would not."""
+    steps = int(max_range / step + 1e-6)
+    (a, b), (c, d), (e, f), (g, h) = directions
+    k0 = k1 = k2 = k3 = 1
+    e0 = e1 = e2 = e3 = l0 = l1 = l2 = l3 = max_range
+    while k0 <= steps or k1 <= steps or k2 <= steps or k3 <= steps:
+        k0, e0, l0 = _sample(k0, e0, l0, x, y, a, b, step, steps, max_range, cells, origin_x, origin_y, ppm)
+        k1, e1, l1 = _sample(k1, e1, l1, x, y, c, d, step, steps, max_range, cells, origin_x, origin_y, ppm)
+        k2, e2, l2 = _sample(k2, e2, l2, x, y, e, f, step, steps, max_range, cells, origin_x, origin_y, ppm)
+        k3, e3, l3 = _sample(k3, e3, l3, x, y, g, h, step, steps, max_range, cells, origin_x, origin_y, ppm)
+    return (e0, l0), (e1, l1), (e2, l2), (e3, l3)
+
+
 @njit(cache=True)
 def march_rays(origins: np.ndarray, yaws: np.ndarray, self_ids: np.ndarray, angles: np.ndarray, step: float,
                max_range: float, cells: np.ndarray, origin_x: float, origin_y: float, ppm: float,
@@ -61,17 +123,9 @@ def march_rays(origins: np.ndarray, yaws: np.ndarray, self_ids: np.ndarray, angl
     every step). Boxes (centres (B, 2), yaws (B,), half extents (B, 2)) farther than ``max_range + 10`` m from a
     hero, or whose id is the hero's ``self_ids``, are skipped.
     """
-    rows, cols = cells.shape[0], cells.shape[1]
-    steps = int(max_range / step + 1e-6)
+    rays = angles.shape[0]
     reach = (max_range + 10.0) ** 2
     near = np.empty(box_ids.shape[0], dtype=np.int64)  # the boxes within reach of the hero, found once per hero
-    # a hero's rays march INTERLEAVED at a time, a sample of each in turn: each sample's read waits on the last
-    # (its clearance says where the next one is), so the reads of several rays overlap in the processor
-    dxs, dys = np.empty(INTERLEAVED), np.empty(INTERLEAVED)
-    ks = np.empty(INTERLEAVED, dtype=np.int64)
-    edges, lines = np.empty(INTERLEAVED), np.empty(INTERLEAVED)
-    found_edges, found_lines = np.empty(INTERLEAVED, dtype=np.bool_), np.empty(INTERLEAVED, dtype=np.bool_)
-    marching = np.empty(INTERLEAVED, dtype=np.bool_)
     for h in range(origins.shape[0]):
         x, y = origins[h, 0], origins[h, 1]
         count = 0
@@ -79,56 +133,23 @@ def march_rays(origins: np.ndarray, yaws: np.ndarray, self_ids: np.ndarray, angl
             if box_ids[b] != self_ids[h] and (box_centres[b, 0] - x) ** 2 + (box_centres[b, 1] - y) ** 2 <= reach:
                 near[count] = b
                 count += 1
-        for first in range(0, angles.shape[0], INTERLEAVED):
-            group = min(INTERLEAVED, angles.shape[0] - first)
-            for i in range(group):
-                heading = yaws[h] + angles[first + i]
-                dxs[i], dys[i] = math.cos(heading), math.sin(heading)
-                ks[i] = 1
-                edges[i], lines[i] = max_range, max_range
-                found_edges[i], found_lines[i] = False, False
-                marching[i] = steps >= 1
-            left = group if steps >= 1 else 0  # rays still marching
-            while left > 0:
-                for i in range(group):
-                    if not marching[i]:
-                        continue
-                    k = ks[i]
-                    distance = k * step
-                    px = int((x + dxs[i] * distance - origin_x) * ppm)
-                    py = int((y + dys[i] * distance - origin_y) * ppm)
-                    inside = 0 <= px < cols and 0 <= py < rows
-                    road_cell = cells[py, px, 0] if inside else np.uint8(0)
-                    marking_cell = cells[py, px, 1] if inside else np.uint8(0)
-                    if not found_edges[i] and road_cell < ON:
-                        edges[i], found_edges[i] = distance - step, True
-                    if not found_lines[i] and marking_cell >= ON:
-                        lines[i], found_lines[i] = distance - step, True
-                    if found_edges[i] and found_lines[i]:
-                        marching[i] = False
-                        left -= 1
-                        continue
-                    skip = CLEAR  # the samples after this one that cannot meet what is still looked for, plus one
-                    if 1 <= px < cols - 1 and 1 <= py < rows - 1:
-                        if not found_edges[i]:
-                            skip = road_cell & CLEAR
-                        if not found_lines[i]:
-                            skip = min(skip, marking_cell & CLEAR)
-                        k += max(1, skip)
-                    else:
-                        k += 1
-                    ks[i] = k
-                    if k > steps:
-                        marching[i] = False
-                        left -= 1
-            for i in range(group):
+        for first in range(0, rays, SIDE_BY_SIDE):  # a last group short of four repeats its last ray
+            i0, i1, i2, i3 = first, min(first + 1, rays - 1), min(first + 2, rays - 1), min(first + 3, rays - 1)
+            directions = ((math.cos(yaws[h] + angles[i0]), math.sin(yaws[h] + angles[i0])),
+                          (math.cos(yaws[h] + angles[i1]), math.sin(yaws[h] + angles[i1])),
+                          (math.cos(yaws[h] + angles[i2]), math.sin(yaws[h] + angles[i2])),
+                          (math.cos(yaws[h] + angles[i3]), math.sin(yaws[h] + angles[i3])))
+            marched = _march_four(x, y, directions, step, max_range, cells, origin_x, origin_y, ppm)
+            indices = (i0, i1, i2, i3)
+            for j in range(SIDE_BY_SIDE):
+                i, (dx, dy) = indices[j], directions[j]
                 nearest = np.inf
                 for n in range(count):
                     b = near[n]
-                    nearest = min(nearest, box_distance(x, y, dxs[i], dys[i], box_centres[b, 0], box_centres[b, 1],
+                    nearest = min(nearest, box_distance(x, y, dx, dy, box_centres[b, 0], box_centres[b, 1],
                                                         box_yaws[b], box_extents[b, 0], box_extents[b, 1]))
-                out[h, first + i, 0], out[h, first + i, 1] = edges[i], lines[i]
-                out[h, first + i, 2] = min(nearest, max_range)
+                out[h, i, 0], out[h, i, 1] = marched[j]
+                out[h, i, 2] = min(nearest, max_range)
 
 
 def march_cells(road: np.ndarray, marking: np.ndarray, road_clear: np.ndarray,
