@@ -1,0 +1,84 @@
+"""The virtual LiDAR's compiled ray march (``sensors/ray_march.py``) against a plain reference that reads every sample
+of every ray, on generated towns: any number of rays (the march takes them four at a time), ranges shorter than a
+sample, heroes off the raster and on its border, obstacles around them."""
+
+import math
+
+import numpy as np
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from rllib_integration.common.map_raster import MARKING_LABELS, ROAD_LABELS, map_layer
+from rllib_integration.embedded.maps.towns import load_map, resolve_town
+from rllib_integration.sensors import virtual_lidar
+from rllib_integration.sensors.ray_march import box_distance, clearances, march_cells, march_rays
+
+STEP = virtual_lidar.MARCH_STEP
+_TOWNS: dict[int, tuple] = {}
+
+
+def town_raster(seed: int) -> tuple:
+    """(cells, layer, lane points) of RandomTown<seed>, built once per test session."""
+    if seed not in _TOWNS:
+        town_map = load_map(*resolve_town(f"RandomTown{seed}"))
+        layer = map_layer(town_map, virtual_lidar.RASTER_PPM)
+        road, marking = ROAD_LABELS[layer.labels], MARKING_LABELS[layer.labels]
+        cells = march_cells(road, marking, *clearances(road, marking, layer.pixels_per_meter, STEP))
+        points = np.array([(w.transform.location.x, w.transform.location.y) for w in town_map.generate_waypoints(3.0)])
+        _TOWNS[seed] = cells, layer, points
+    return _TOWNS[seed]
+
+
+def reference(x: float, y: float, heading: float, max_range: float, cells: np.ndarray, layer) -> tuple[float, float]:
+    """The first road edge and marking of one ray, every sample read (off the raster: off the road, no marking)."""
+    dx, dy = math.cos(heading), math.sin(heading)
+    steps = int(max_range / STEP + 1e-6)
+    edge = line = max_range
+    for k in range(1, steps + 1):
+        distance = k * STEP
+        px = int((x + dx * distance - layer.origin_x) * layer.pixels_per_meter)
+        py = int((y + dy * distance - layer.origin_y) * layer.pixels_per_meter)
+        inside = 0 <= px < cells.shape[1] and 0 <= py < cells.shape[0]
+        road = inside and cells[py, px, 0] >= 128
+        marking = inside and cells[py, px, 1] >= 128
+        if edge == max_range and not road:
+            edge = distance - STEP
+        if line == max_range and marking:
+            line = distance - STEP
+        if edge < max_range and line < max_range:
+            break
+    return edge, line
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 3), rays=st.integers(1, 37), max_range=st.sampled_from([0.2, 0.25, 7.0, 40.0, 75.0]),
+       data=st.data())
+def test_the_march_meets_the_first_edge_marking_and_box_that_every_sample_meets(seed, rays, max_range, data):
+    cells, layer, points = town_raster(seed)
+    rng = np.random.default_rng(data.draw(st.integers(0, 2 ** 31), label="placement"))
+    heroes = 6
+    origins = points[rng.integers(len(points), size=heroes)] + rng.normal(0.0, 2.0, (heroes, 2))
+    origins[0] = (layer.origin_x + rng.uniform(-3.0, 1.0), layer.origin_y + rng.uniform(0.0, 20.0))  # the border
+    origins[1] = (layer.origin_x - 30.0, layer.origin_y - 30.0)  # off the raster
+    yaws = rng.uniform(-4.0, 4.0, heroes)
+    angles = virtual_lidar.ray_angles(rays, data.draw(st.sampled_from([360.0, 120.0]), label="fov"))
+    boxes = 5
+    centres = origins[rng.integers(heroes, size=boxes)] + rng.normal(0.0, 6.0, (boxes, 2))
+    box_yaws, extents = rng.uniform(-3.0, 3.0, boxes), rng.uniform(0.3, 2.5, (boxes, 2))
+    box_ids, self_ids = np.arange(100, 100 + boxes), np.arange(100, 100 + heroes)  # hero k is box 100 + k, if any
+    out = np.empty((heroes, rays, 3), dtype=np.float32)
+    march_rays(origins, yaws, self_ids, angles, STEP, max_range, cells, layer.origin_x, layer.origin_y,
+               layer.pixels_per_meter, centres, box_yaws, extents, box_ids, out)
+    for h in range(heroes):
+        for r in range(rays):
+            heading = yaws[h] + angles[r]
+            edge, line = reference(origins[h, 0], origins[h, 1], heading, max_range, cells, layer)
+            near = [b for b in range(boxes) if box_ids[b] != self_ids[h]
+                    and np.sum((centres[b] - origins[h]) ** 2) <= (max_range + 10.0) ** 2]
+            obstacle = min([box_distance(origins[h, 0], origins[h, 1], math.cos(heading), math.sin(heading),
+                                         centres[b, 0], centres[b, 1], box_yaws[b], extents[b, 0], extents[b, 1])
+                            for b in near] + [max_range])
+            expected = np.array([edge, line, obstacle], dtype=np.float32)
+            assert np.array_equal(out[h, r], expected), (h, r, out[h, r], expected)
+    first_sample = 0.0 if max_range >= STEP else max_range  # a range short of one sample meets nothing
+    assert (out[1, :, 0] == first_sample).all() and (out[1, :, 1] == max_range).all(), "off the raster: off the road"
