@@ -18,7 +18,7 @@ import numpy as np
 from ...common.finite import finite_number, finite_transform, finite_vector
 from ..carla_types import adopt_carla_base
 from ..not_simulated import NotSimulatedError, refuse
-from .clock import serialised
+from .clock import serialised, unlocked
 from .dynamics import VehicleStates
 
 
@@ -110,6 +110,16 @@ class Actor(carla.Actor):
     def get_location(self) -> carla.Location:
         return self.get_transform().location
 
+    @unlocked
+    def pose(self) -> tuple[float, float, float, float]:
+        """``(x, y, z, yaw degrees)`` of :meth:`get_transform`, read without making a ``carla.Transform`` (the
+        simulation reads every walker's and prop's each tick, under its lock)."""
+        if not self.is_alive or self.parent is not None:
+            t = self.get_transform()
+            return t.location.x, t.location.y, t.location.z, t.rotation.yaw
+        location = self._transform.location
+        return location.x, location.y, location.z, self._transform.rotation.yaw
+
     def get_velocity(self) -> carla.Vector3D:
         if not self.is_alive:
             return carla.Vector3D()
@@ -185,23 +195,33 @@ class Walker(Actor, carla.Walker):
     def get_control(self) -> carla.WalkerControl:
         return carla.WalkerControl(self._control.direction, self._control.speed, self._control.jump)
 
+    @unlocked
+    def steer(self, dx: float, dy: float, speed: float) -> None:
+        """``apply_control(carla.WalkerControl(carla.Vector3D(dx, dy, 0.0), speed))`` for the simulation's own
+        walker AI, within its tick: the same control, checked only for being finite (the check and the copy of
+        :meth:`apply_control` cost a walker a few microseconds a tick)."""
+        if not (math.isfinite(dx) and math.isfinite(dy) and math.isfinite(speed)):
+            self.apply_control(carla.WalkerControl(carla.Vector3D(dx, dy, 0.0), speed))  # raises, naming the value
+        self._control = carla.WalkerControl(carla.Vector3D(dx, dy, 0.0), speed)
+
     def push(self, dx: float, dy: float) -> None:
         """Step ``dx, dy`` metres aside (out of a vehicle's way: the kernel's collision response)."""
         loc = self._transform.location
         self._transform = carla.Transform(carla.Location(loc.x + dx, loc.y + dy, loc.z), self._transform.rotation)
 
+    @unlocked
     def advance(self, dt: float) -> None:
-        """Walk for ``dt`` seconds under the current control (called by the kernel's tick)."""
+        """Walk for ``dt`` seconds under the current control (called by the kernel's tick). The pose is written in
+        place (no one else holds it: ``get_transform`` gives copies), as 32-bit floats, as a new one would hold it."""
         direction = self._control.direction
         norm = math.hypot(direction.x, direction.y)
         if not self._simulate_physics or norm < 1e-9 or self._control.speed <= 0.0:
             self._velocity = carla.Vector3D()
             return
         vx, vy = direction.x / norm * self._control.speed, direction.y / norm * self._control.speed
-        loc = self._transform.location
-        yaw = math.degrees(math.atan2(vy, vx))
-        self._transform = carla.Transform(carla.Location(loc.x + vx * dt, loc.y + vy * dt, loc.z),
-                                          carla.Rotation(yaw=yaw))
+        location, rotation = self._transform.location, self._transform.rotation
+        location.x, location.y = location.x + vx * dt, location.y + vy * dt
+        rotation.pitch, rotation.yaw, rotation.roll = 0.0, math.degrees(math.atan2(vy, vx)), 0.0
         self._velocity = carla.Vector3D(vx, vy, 0.0)
 
 

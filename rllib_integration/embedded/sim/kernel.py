@@ -218,10 +218,9 @@ class Simulation:
         if others or self._open_doors:
             rows = []
             for actor in others:
-                t, e = actor.get_transform(), actor.bounding_box.extent
-                bottom = t.location.z - e.z if isinstance(actor, Walker) else t.location.z
-                rows.append((t.location.x, t.location.y, math.radians(t.rotation.yaw), e.x, e.y, bottom,
-                             bottom + 2.0 * e.z))
+                (x, y, z, yaw), e = actor.pose(), actor.bounding_box.extent
+                bottom = z - e.z if isinstance(actor, Walker) else z
+                rows.append((x, y, math.radians(yaw), e.x, e.y, bottom, bottom + 2.0 * e.z))
             actors += others
             for vehicle in self._open_doors:  # each open door a box of its vehicle's
                 doors = vehicle.door_boxes()
@@ -311,8 +310,8 @@ class Simulation:
 
     def walker_positions(self) -> np.ndarray:
         """(x, y, yaw radians, speed m/s) of every walker, shape (N, 4)."""
-        rows = [(t.location.x, t.location.y, math.radians(t.rotation.yaw), walker.get_velocity().length())
-                for walker, t in ((walker, walker.get_transform()) for walker in self._walkers)]
+        rows = [(x, y, math.radians(yaw), walker.get_velocity().length())
+                for walker, (x, y, _, yaw) in ((walker, walker.pose()) for walker in self._walkers)]
         return np.array(rows) if rows else np.empty((0, 4))
 
     def actor_poses(self) -> tuple[np.ndarray, np.ndarray]:
@@ -325,8 +324,7 @@ class Simulation:
             return ids, vehicles
         others = self._walkers + self._props
         other_ids = np.fromiter((actor.id for actor in others), dtype=np.int64, count=len(others))
-        poses = [(t.location.x, t.location.y, math.radians(t.rotation.yaw))
-                 for t in (actor.get_transform() for actor in others)]
+        poses = [(x, y, math.radians(yaw)) for x, y, _, yaw in (actor.pose() for actor in others)]
         return np.concatenate([ids, other_ids]), np.concatenate([vehicles, np.array(poses).reshape(-1, 3)])
 
     def vehicle_kinematics(self, actor_ids: Iterable[int]) -> np.ndarray:
