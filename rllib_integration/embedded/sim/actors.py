@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import fnmatch
 import math
+import struct
 from typing import Any, Iterable, Iterator, Protocol
 
 import carla
@@ -178,6 +179,10 @@ class Actor(carla.Actor):
     __str__ = __repr__
 
 
+#: A walker control's direction (x, y, z) and speed as ``carla.WalkerControl`` holds them: 32-bit floats.
+_SINGLES = struct.Struct("4f")
+
+
 class Walker(Actor, carla.Walker):
     """A pedestrian moved by ``apply_control(carla.WalkerControl)`` in straight lines. As in
     CARLA, its location is the centre of its box (vehicles': the bottom centre)."""
@@ -185,24 +190,28 @@ class Walker(Actor, carla.Walker):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.bounding_box = carla.BoundingBox(carla.Location(), self.bounding_box.extent)
-        self._control = carla.WalkerControl()
+        # the control's values, as the carla.WalkerControl it was given holds them (32-bit floats)
+        self._direction, self._speed, self._jump = (1.0, 0.0, 0.0), 0.0, False
 
     def apply_control(self, control: carla.WalkerControl) -> None:
-        finite_vector(control.direction, f"{self.type_id}.apply_control: direction")
+        direction = control.direction
+        finite_vector(direction, f"{self.type_id}.apply_control: direction")
         speed = finite_number(control.speed, f"{self.type_id}.apply_control: speed")
-        self._control = carla.WalkerControl(control.direction, speed, bool(control.jump))
+        x, y, z, speed = _SINGLES.unpack(_SINGLES.pack(direction.x, direction.y, direction.z, speed))
+        self._direction, self._speed, self._jump = (x, y, z), speed, bool(control.jump)
 
     def get_control(self) -> carla.WalkerControl:
-        return carla.WalkerControl(self._control.direction, self._control.speed, self._control.jump)
+        return carla.WalkerControl(carla.Vector3D(*self._direction), self._speed, self._jump)
 
     @unlocked
     def steer(self, dx: float, dy: float, speed: float) -> None:
         """``apply_control(carla.WalkerControl(carla.Vector3D(dx, dy, 0.0), speed))`` for the simulation's own
-        walker AI, within its tick: the same control, checked only for being finite (the check and the copy of
-        :meth:`apply_control` cost a walker a few microseconds a tick)."""
+        walker AI, within its tick: the same control (rounded to 32-bit floats as that control holds them), checked
+        only for being finite (the checks and the control objects cost a walker a few microseconds a tick)."""
         if not (math.isfinite(dx) and math.isfinite(dy) and math.isfinite(speed)):
             self.apply_control(carla.WalkerControl(carla.Vector3D(dx, dy, 0.0), speed))  # raises, naming the value
-        self._control = carla.WalkerControl(carla.Vector3D(dx, dy, 0.0), speed)
+        dx, dy, _, speed = _SINGLES.unpack(_SINGLES.pack(dx, dy, 0.0, speed))
+        self._direction, self._speed, self._jump = (dx, dy, 0.0), speed, False
 
     def push(self, dx: float, dy: float) -> None:
         """Step ``dx, dy`` metres aside (out of a vehicle's way: the kernel's collision response)."""
@@ -213,12 +222,12 @@ class Walker(Actor, carla.Walker):
     def advance(self, dt: float) -> None:
         """Walk for ``dt`` seconds under the current control (called by the kernel's tick). The pose is written in
         place (no one else holds it: ``get_transform`` gives copies), as 32-bit floats, as a new one would hold it."""
-        direction = self._control.direction
-        norm = math.hypot(direction.x, direction.y)
-        if not self._simulate_physics or norm < 1e-9 or self._control.speed <= 0.0:
+        (dx, dy, _), speed = self._direction, self._speed
+        norm = math.hypot(dx, dy)
+        if not self._simulate_physics or norm < 1e-9 or speed <= 0.0:
             self._velocity = carla.Vector3D()
             return
-        vx, vy = direction.x / norm * self._control.speed, direction.y / norm * self._control.speed
+        vx, vy = dx / norm * speed, dy / norm * speed
         location, rotation = self._transform.location, self._transform.rotation
         location.x, location.y = location.x + vx * dt, location.y + vy * dt
         rotation.pitch, rotation.yaw, rotation.roll = 0.0, math.degrees(math.atan2(vy, vx)), 0.0

@@ -22,6 +22,7 @@ import carla
 import numpy as np
 
 from ..sim.actors import Actor, Walker
+from ..sim.clock import unlocked
 from ..sim.vehicle_kernel import COLUMN
 from .navigation import navigation_for
 
@@ -94,7 +95,8 @@ def crowd_of(sim: Any) -> WalkerCrowd:
 
 
 class WalkerAIController(Actor, carla.WalkerAIController):
-    """``controller.ai.walker``: walks its parent walker along the sidewalks and crossings."""
+    """``controller.ai.walker``: walks its parent walker along the sidewalks and crossings (:meth:`heading`,
+    :meth:`walk` and :meth:`way_round` are its crowd's, called within the simulation's tick)."""
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -126,6 +128,7 @@ class WalkerAIController(Actor, carla.WalkerAIController):
         nodes = navigation.path(navigation.nearest(self.parent.get_location()), navigation.nearest(destination))
         self._route = [navigation.points[n] for n in nodes]
 
+    @unlocked
     def heading(self) -> tuple[float, float, float, float] | None:
         """Where the walker is and the unit direction to its next route point (the points reached dropped):
         ``(x, y, dx, dy)``; None where it has nowhere to walk (standing still from now on)."""
@@ -143,10 +146,12 @@ class WalkerAIController(Actor, carla.WalkerAIController):
         norm = math.hypot(dx, dy)
         return x, y, dx / norm, dy / norm
 
+    @unlocked
     def walk(self, dx: float, dy: float, wait: bool) -> None:
         """The walker's control: along the unit ``(dx, dy)`` at its speed, or standing (``wait``)."""
         self.parent.steer(dx, dy, 0.0 if wait else self._speed)
 
+    @unlocked
     def way_round(self, table: Any, rows: np.ndarray, k: int, facing: tuple[float, float], x: float, y: float,
                   dx: float, dy: float, now: float) -> tuple[float, float, bool]:
         """The walking direction (unit) and whether to wait, the vehicle of ``rows[k]`` (the vehicle table's, its
