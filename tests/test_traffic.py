@@ -247,6 +247,49 @@ def test_a_walker_crossing_the_road_walks_around_a_car_standing_on_its_crossing(
     assert car.get_location().distance(carla.Location(float(middle[0]), float(middle[1]), car.get_location().z)) < 0.3
 
 
+def test_walkers_at_several_crossings_each_walk_around_the_car_on_their_own_crossing(server):
+    """The walkers of a world step together (one test of every walker against every vehicle): four walkers, each
+    with a car standing on its crossing (and the others' cars elsewhere), all reach their far sidewalks without
+    touching a car, and a fifth with nothing in its way walks straight on meanwhile."""
+    _, world = make_world(server, "GridTown")
+    navigation = navigation_for(world.get_map())
+    points = navigation.points
+    crossings = [(a, b) for a, edges in enumerate(navigation.edges) for b in edges
+                 if a < b and 8.0 < np.linalg.norm(points[a, :2] - points[b, :2]) < 12.0]
+    chosen: list[tuple[int, int]] = []
+    for a, b in crossings:  # crossings at least 30 m from each other
+        if all(np.linalg.norm(points[a, :2] - points[c, :2]) > 30.0 for c, _ in chosen):
+            chosen.append((a, b))
+    chosen = chosen[:5]
+    assert len(chosen) == 5
+    library = world.get_blueprint_library()
+    walkers, goals, touched = [], [], []
+    for number, (a, b) in enumerate(chosen):
+        start, goal = points[a], points[b]
+        if number < 4:  # a car standing across this crossing, a little off its middle
+            across = (goal[:2] - start[:2]) / np.linalg.norm(goal[:2] - start[:2])
+            middle = (start[:2] + goal[:2]) / 2.0 + (0.9 * (number - 1.5) / 1.5) * np.array([-across[1], across[0]])
+            car = world.spawn_actor(library.find("vehicle.lincoln.mkz_2020"), carla.Transform(
+                carla.Location(float(middle[0]), float(middle[1]), 0.5),
+                carla.Rotation(yaw=math.degrees(math.atan2(across[0], -across[1])))))
+            car.apply_control(carla.VehicleControl(hand_brake=True, brake=1.0))
+        walker = world.spawn_actor(library.find("walker.pedestrian.0002"), carla.Transform(
+            carla.Location(float(start[0]), float(start[1]), float(start[2]) + 1.0)))
+        controller = world.spawn_actor(library.find("controller.ai.walker"), carla.Transform(), walker)
+        controller.start()
+        controller.go_to_location(carla.Location(float(goal[0]), float(goal[1]), float(goal[2])))
+        sensor = world.spawn_actor(library.find("sensor.other.collision"), carla.Transform(), walker)
+        sensor.listen(lambda event, number=number: touched.append((number, event.other_actor.type_id)))
+        walkers.append(walker)
+        goals.append(goal)
+    for _ in range(int(40.0 / 0.05)):
+        world.tick()
+    for number, (walker, goal) in enumerate(zip(walkers, goals)):
+        end = walker.get_location()
+        assert math.hypot(end.x - goal[0], end.y - goal[1]) < 1.0, f"walker {number} stands at {end} after 40 s"
+    assert not touched, f"walkers touched cars: {sorted(set(touched))}"
+
+
 def test_an_autopilot_stops_at_a_stop_sign_every_time_it_comes_back_to_it(server):
     """The traffic manager remembered the last stop sign a vehicle had stopped at for ever: a route that came back
     to that junction (after others without a stop sign) ran the sign, a Leaderboard stop infraction."""
