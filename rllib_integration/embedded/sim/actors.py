@@ -121,6 +121,14 @@ class Actor(carla.Actor):
         location = self._transform.location
         return location.x, location.y, location.z, self._transform.rotation.yaw
 
+    @unlocked
+    def speed(self) -> float:
+        """``get_velocity().length()`` (m/s), read without copying the velocity (the simulation reads every walker's
+        each time the traffic manager plans, under its lock)."""
+        if not self.is_alive or self.parent is not None:
+            return self.get_velocity().length()
+        return self._velocity.length()
+
     def get_velocity(self) -> carla.Vector3D:
         if not self.is_alive:
             return carla.Vector3D()

@@ -310,7 +310,7 @@ class Simulation:
 
     def walker_positions(self) -> np.ndarray:
         """(x, y, yaw radians, speed m/s) of every walker, shape (N, 4)."""
-        rows = [(x, y, math.radians(yaw), walker.get_velocity().length())
+        rows = [(x, y, math.radians(yaw), walker.speed())
                 for walker, (x, y, _, yaw) in ((walker, walker.pose()) for walker in self._walkers)]
         return np.array(rows) if rows else np.empty((0, 4))
 
