@@ -27,6 +27,7 @@ import paramiko
 log = logging.getLogger("aws_helper")
 
 #: Names never uploaded by ``put`` (matched against every path component); ``--exclude`` adds more.
+OUTPUT_AFTER_EXIT_S = 5.0  # seconds a command's output is still read after its exit status came
 DEFAULT_EXCLUDES = (".git", "keys", "__pycache__", "map_cache", ".venv", ".venv-*", "*.pyc", ".pytest_cache",
                     "*.egg-info", "ray_results")
 
@@ -223,6 +224,7 @@ class Remote:
         channel = self._client.get_transport().open_session()
         channel.exec_command(command)
         decoders = [codecs.getincrementaldecoder("utf-8")("replace") for _ in range(2)]
+        exited = 0.0  # when the exit status came (monotonic seconds; 0: not yet)
         while True:
             select.select([channel], [], [], 1.0)
             while channel.recv_ready():
@@ -232,7 +234,11 @@ class Remote:
             stdout.flush()
             stderr.flush()
             if channel.exit_status_ready() and not channel.recv_ready() and not channel.recv_stderr_ready():
-                break
+                # the exit status may come before the last of the output: read on to the streams' end (the
+                # server's EOF), for at most OUTPUT_AFTER_EXIT_S (a background child may hold them open)
+                exited = exited or time.monotonic()
+                if channel.eof_received or channel.closed or time.monotonic() - exited > OUTPUT_AFTER_EXIT_S:
+                    break
         status = channel.recv_exit_status()
         channel.close()
         return status
