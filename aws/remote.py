@@ -26,8 +26,8 @@ import paramiko
 
 log = logging.getLogger("aws_helper")
 
-#: Names never uploaded by ``put`` (matched against every path component); ``--exclude`` adds more.
 OUTPUT_AFTER_EXIT_S = 5.0  # seconds a command's output is still read after its exit status came
+#: Names never uploaded by ``put`` (matched against every path component); ``--exclude`` adds more.
 DEFAULT_EXCLUDES = (".git", "keys", "__pycache__", "map_cache", ".venv", ".venv-*", "*.pyc", ".pytest_cache",
                     "*.egg-info", "ray_results")
 

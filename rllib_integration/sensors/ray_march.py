@@ -141,7 +141,7 @@ def march_rays(origins: np.ndarray, yaws: np.ndarray, self_ids: np.ndarray, angl
                           (math.cos(yaws[h] + angles[i3]), math.sin(yaws[h] + angles[i3])))
             marched = _march_four(x, y, directions, step, max_range, cells, origin_x, origin_y, ppm)
             indices = (i0, i1, i2, i3)
-            for j in range(SIDE_BY_SIDE):
+            for j in range(min(SIDE_BY_SIDE, rays - first)):  # (a repeated ray's result is its own, once)
                 i, (dx, dy) = indices[j], directions[j]
                 nearest = np.inf
                 for n in range(count):

@@ -57,9 +57,11 @@ class WalkerCrowd:
         sim = self._sim()
         if sim is None:
             return
-        walking = [(controller, heading) for controller, heading in
-                   ((controller, controller.heading()) for controller in list(self.members.values()))
-                   if heading is not None]
+        walking = []  # (controller, (x, y, dx, dy)) of the walkers with somewhere to walk
+        for controller in list(self.members.values()):
+            heading = controller.heading()
+            if heading is not None:
+                walking.append((controller, heading))
         if not walking:
             return
         table = sim.vehicles
