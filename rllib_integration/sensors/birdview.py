@@ -8,7 +8,9 @@ to each side). Each frame is the static map layer (rendered once per map, see
 near the hero: vehicles as arrows (hero green, two-wheelers chocolate, others sky blue), walkers as
 rectangles twice their box, traffic lights as discs in their state's colour. Pictures coarser than
 4 pixels per metre (64 px over 32 m, the DQN example's) draw the map at 4 px/m and average it down, and
-leave the direction arrows out, so lane markings stay lines instead of a speckle. The route, lights and actors are
+leave the direction arrows out, so lane markings stay lines instead of a speckle; their ``masks`` mark a pixel where
+the averaged road, marking or building coverage interpolated at its centre reaches a threshold, read off a layer of
+those decisions made once per map at the finer scale (:func:`mask_bits_layer`). The route, lights and actors are
 drawn over the map by compiled kernels (:mod:`.birdview_raster`): anti-aliased edges in ``rgb`` (a pixel takes the
 share of a shape that covers it), and in ``masks`` the pixels whose centre a shape covers, at their geometric size
 (a 2 m band is 2 m wide, a 4.9 m car 4.9 m long). :func:`render_many` renders the heroes of one world together (their
@@ -80,6 +82,8 @@ MAX_RADIUS = 1000.0  # metres
 SMOOTH_PPM = 4.0  # pixels per metre: below it, the map is drawn this fine and averaged down to the output
 ARROW_MIN_PPM = 4.0  # pixels per metre: below it, direction arrows are left out
 MARKING_COVERAGE = 0.2  # share of a supersampled pixel a lane marking must cover in the masks output
+#: Coverage (0-255) from which the averaged layer's road, lane-marking and building channels mark a mask pixel.
+MASK_THRESHOLDS = (128, 255 * MARKING_COVERAGE, 128)
 
 
 _AVERAGED: dict[tuple, tuple[np.ndarray, ...]] = {}  # (id of the labels, k, arrows) -> (labels, averaged...)
@@ -109,6 +113,31 @@ def averaged_layer(layer: MapLayer, k: int, arrows: bool) -> tuple[np.ndarray, n
         to_world = np.array([[step, 0.0, layer.origin_x + centre], [0.0, step, layer.origin_y + centre], [0.0, 0.0, 1.0]])
         _AVERAGED[key] = (layer.labels, colours, coverage, to_world)  # the labels held: their id stays theirs
     return _AVERAGED[key][1:]
+
+
+_MASK_BITS: dict[tuple, tuple[np.ndarray, ...]] = {}  # (id of the labels, k) -> (labels, bits, to_world)
+
+
+def mask_bits_layer(layer: MapLayer, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The masks of ``layer`` averaged over ``k`` x ``k`` blocks (:func:`averaged_layer`), decided at each pixel of
+    ``layer`` (once per layer in a process): bit ``c`` of a pixel is set where coverage ``c`` (road, lane markings,
+    buildings), bilinearly interpolated between the blocks' centres at the pixel's, reaches its
+    :data:`MASK_THRESHOLDS`; and the 3x3 matrix from its pixels to world (x, y). A masks picture reads it by nearest
+    sample: the thresholds of the averaged coverage at each output pixel's centre, placed to the nearest ``1 / k`` of
+    an output pixel (at a third of the cost of warping the coverage bilinearly and thresholding it, measured)."""
+    key = (id(layer.labels), k)
+    if key not in _MASK_BITS:
+        _, coverage, _ = averaged_layer(layer, k, arrows=False)
+        rows, cols = coverage.shape[0] * k, coverage.shape[1] * k
+        # (OpenCV's bilinear resize places fine pixel i at block (i - (k - 1) / 2) / k: the blocks' centres)
+        fine = cv2.resize(coverage, (cols, rows), interpolation=cv2.INTER_LINEAR)
+        bits = np.zeros((rows, cols), dtype=np.uint8)
+        for bit, threshold in enumerate(MASK_THRESHOLDS):
+            bits |= (fine[..., bit] >= threshold).astype(np.uint8) << bit
+        scale = 1.0 / layer.pixels_per_meter
+        to_world = np.array([[scale, 0.0, layer.origin_x], [0.0, scale, layer.origin_y], [0.0, 0.0, 1.0]])
+        _MASK_BITS[key] = (layer.labels, bits, to_world)  # the labels held: their id stays theirs
+    return _MASK_BITS[key][1:]
 
 
 def light_locations(lights: Sequence[Any]) -> np.ndarray:
@@ -146,7 +175,9 @@ class BirdviewRenderer:
         if buildings:
             self.layer = with_buildings(self.layer, world.get_level_bbs(carla.CityObjectLabel.Buildings))
         self._averaged = averaged_layer(self.layer, self.supersample, arrows=self.ppm >= ARROW_MIN_PPM) \
-            if self.supersample > 1 else None
+            if self.supersample > 1 and output != "masks" else None
+        self._mask_bits = mask_bits_layer(self.layer, self.supersample) \
+            if self.supersample > 1 and output == "masks" else None
         self._lights = list(world.get_actors().filter("traffic.traffic_light*") if lights is None else lights)
         # traffic lights stand still: their locations are read once (for a list of them given, once for every
         # renderer given that very list: a batched experiment's heroes, episode after episode)
@@ -173,19 +204,18 @@ class BirdviewRenderer:
         return paint
 
     def _map_mask_tables(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """The road, lane-marking and building masks (those this output has) from the warped map: each one's
-        channel of it (the labels', or its coverage's in the averaged layer), which of the 256 values it takes
-        (labels of its kind, or coverage from a threshold) and its output channel."""
-        names = [name for name in ("road", "lane_markings", BUILDING_CHANNEL) if name in self.channels]
+        """The road, lane-marking and building masks (those this output has) from the warped map (one channel:
+        labels, or for a coarse picture :func:`mask_bits_layer`'s bits): each one's channel of it (0), which of its
+        256 values it takes (labels of its kind, or its bit set) and its output channel."""
+        kinds = ("road", "lane_markings", BUILDING_CHANNEL)
+        names = [name for name in kinds if name in self.channels]
         values = np.arange(256)
-        if self._averaged is None:
-            kinds = {"road": ROAD_LABELS, "lane_markings": MARKING_LABELS, BUILDING_CHANNEL: values == Label.BUILDING}
-            channels, tables = [0] * len(names), [kinds[name] for name in names]
+        if self._mask_bits is None:
+            labels = {"road": ROAD_LABELS, "lane_markings": MARKING_LABELS, BUILDING_CHANNEL: values == Label.BUILDING}
+            tables = [labels[name] for name in names]
         else:
-            thresholds = {"road": 128, "lane_markings": 255 * MARKING_COVERAGE, BUILDING_CHANNEL: 128}
-            channels = [("road", "lane_markings", BUILDING_CHANNEL).index(name) for name in names]
-            tables = [values >= thresholds[name] for name in names]
-        return (np.array(channels, dtype=np.int64), np.array(tables, dtype=np.bool_).reshape(len(names), 256),
+            tables = [(values >> kinds.index(name)) & 1 > 0 for name in names]
+        return (np.zeros(len(names), dtype=np.int64), np.array(tables, dtype=np.bool_).reshape(len(names), 256),
                 np.array([self.channels.index(name) for name in names], dtype=np.int64))
 
     def _light_paint(self, state: carla.TrafficLightState) -> np.ndarray:
@@ -241,34 +271,35 @@ class BirdviewRenderer:
         """The pictures of the map alone seen through each of ``views`` (H, 2, 3), in the output format: (H, S, S,
         3) colours or (H, S, S, channels) masks with the map's (road, lane markings, buildings), in ``out`` (any
         strides; ``cleared``: it holds zeros already, which masks then need not write) where given. The map layer is
-        warped into each by ``cv2.warpAffine`` (its labels, nearest, or for a coarse picture its averaged colours or
-        coverages, bilinear, four channels), then coloured or thresholded for all heroes at once."""
+        warped into each by ``cv2.warpAffine``: its labels, nearest, or for a coarse picture its averaged colours,
+        bilinear, four channels, or its mask bits (:func:`mask_bits_layer`), nearest. Then they are coloured or
+        turned into masks for all heroes at once."""
         layer, size, count = self.layer, self.size, len(views)
-        if self._averaged is None:
-            scale = 1.0 / layer.pixels_per_meter
-            source, interpolation, border = layer.labels, cv2.INTER_NEAREST, 0
-            to_world = np.array([[scale, 0.0, layer.origin_x], [0.0, scale, layer.origin_y], [0.0, 0.0, 1.0]])
-        else:
-            colours, coverage, to_world = self._averaged
-            source, interpolation = coverage if self.output == "masks" else colours, cv2.INTER_LINEAR
-            border = 0 if self.output == "masks" else tuple(int(v) for v in PALETTE[Label.BACKGROUND]) + (0,)
+        scale = 1.0 / layer.pixels_per_meter
+        source, interpolation, border = layer.labels, cv2.INTER_NEAREST, 0
+        to_world = np.array([[scale, 0.0, layer.origin_x], [0.0, scale, layer.origin_y], [0.0, 0.0, 1.0]])
+        if self._mask_bits is not None:
+            source, to_world = self._mask_bits
+        elif self._averaged is not None:
+            source, _, to_world = self._averaged
+            interpolation, border = cv2.INTER_LINEAR, tuple(int(v) for v in PALETTE[Label.BACKGROUND]) + (0,)
         warped = np.empty((count, size, size) + source.shape[2:], dtype=np.uint8)
         for k, forward in enumerate(views @ to_world):
             cv2.warpAffine(source, forward, (size, size), dst=warped[k], flags=interpolation,
                            borderMode=cv2.BORDER_CONSTANT, borderValue=border)
-        if self.output != "masks":
-            if self._averaged is None:
-                pictures = PALETTE[warped]
-            else:
-                pictures = cv2.cvtColor(warped.reshape(count * size, size, 4), cv2.COLOR_RGBA2RGB)
-            if out is None:
-                return pictures.reshape(count, size, size, 3)
-            out[...] = pictures.reshape(count, size, size, 3)
-            return out
-        pictures = np.zeros((count, size, size, len(self.channels)), dtype=np.uint8) if out is None else out
-        raster.map_masks(pictures, warped.reshape(count, size, size, -1), *self._map_masks,
-                         out is not None and not cleared)
-        return pictures
+        if self.output == "masks":
+            pictures = np.zeros((count, size, size, len(self.channels)), dtype=np.uint8) if out is None else out
+            raster.map_masks(pictures, warped.reshape(count, size, size, 1), *self._map_masks,
+                             out is not None and not cleared)
+            return pictures
+        if self._averaged is None:
+            pictures = PALETTE[warped]
+        else:
+            pictures = cv2.cvtColor(warped.reshape(count * size, size, 4), cv2.COLOR_RGBA2RGB)
+        if out is None:
+            return pictures.reshape(count, size, size, 3)
+        out[...] = pictures.reshape(count, size, size, 3)
+        return out
 
     def light_shapes(self, poses: np.ndarray, views: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The traffic lights near the heroes at ``poses`` (H, 4) seen through ``views``: for each light near a
