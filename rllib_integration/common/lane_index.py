@@ -106,9 +106,14 @@ class LaneIndex:
         self.shape = (rows, columns)
         cells = ((self.y - self.origin[1]) // CELL).astype(np.int64) * columns \
             + ((self.x - self.origin[0]) // CELL).astype(np.int64)
+        # the samples kept cell by cell (each cell's a run of them, in their order: a point's reads stay near each
+        # other in memory), and where each cell's begin
         order = np.argsort(cells, kind="stable")
-        self.order = order.astype(np.int64)
+        self.x, self.y, self.z, self.yaw, self.width, self.junction, self.driving = (
+            values[order] for values in (self.x, self.y, self.z, self.yaw, self.width, self.junction, self.driving))
         self.starts = np.searchsorted(cells[order], np.arange(rows * columns + 1)).astype(np.int64)
+        # the samples within reach of a point, and their distances (kept: a town's size allocated a call costs)
+        self._near, self._distances = np.empty(len(self.x), dtype=np.int64), np.empty(len(self.x))
 
     def outside(self, xyz: np.ndarray, yaws: np.ndarray, wrong_way_counts: np.ndarray,
                 exact: Callable[[int], bool]) -> np.ndarray:
@@ -120,10 +125,10 @@ class LaneIndex:
         uncertain = np.zeros(count, dtype=np.bool_)
         lane_decisions(np.ascontiguousarray(xyz, dtype=np.float64), np.ascontiguousarray(yaws, dtype=np.float64),
                        np.ascontiguousarray(wrong_way_counts, dtype=np.bool_), self.x, self.y, self.z, self.yaw,
-                       self.width, self.junction, self.driving, self.order, self.starts, self.origin[0],
+                       self.width, self.junction, self.driving, self.starts, self.origin[0],
                        self.origin[1], CELL, self.shape[0], self.shape[1], self.reach, self.allowed_out,
                        self.wrong_way_angle, DISTANCE_MARGIN, LANE_MARGIN, ANGLE_MARGIN, LEVEL_GAP, decided,
-                       uncertain)
+                       uncertain, self._near, self._distances)
         for k in uncertain.nonzero()[0]:
             decided[k] = exact(int(k))
         return decided
@@ -158,14 +163,13 @@ def _heading_difference(a: float, b: float) -> float:
 @njit(cache=True)
 def lane_decisions(xyz: np.ndarray, yaws: np.ndarray, counts: np.ndarray, sx: np.ndarray, sy: np.ndarray,
                    sz: np.ndarray, syaw: np.ndarray, swidth: np.ndarray, sjunction: np.ndarray, sdriving: np.ndarray,
-                   order: np.ndarray, starts: np.ndarray, origin_x: float, origin_y: float, cell: float, rows: int,
+                   starts: np.ndarray, origin_x: float, origin_y: float, cell: float, rows: int,
                    columns: int, reach: float, allowed_out: float, wrong_way_angle: float, distance_margin: float,
                    lane_margin: float, angle_margin: float, level_gap: float, decided: np.ndarray,
-                   uncertain: np.ndarray) -> None:
-    """Fill ``decided`` (outside or not) and ``uncertain`` (the samples do not settle it) for every point."""
+                   uncertain: np.ndarray, near: np.ndarray, distances: np.ndarray) -> None:
+    """Fill ``decided`` (outside or not) and ``uncertain`` (the samples do not settle it) for every point (``near``,
+    ``distances``: room for every sample's index and distance)."""
     span = int(math.ceil(reach / cell))
-    near = np.empty(sx.shape[0], dtype=np.int64)  # the samples within reach of a point
-    distances = np.empty(sx.shape[0])
     for k in range(xyz.shape[0]):
         x, y = xyz[k, 0], xyz[k, 1]
         cx, cy = int((x - origin_x) // cell), int((y - origin_y) // cell)
@@ -176,8 +180,7 @@ def lane_decisions(xyz: np.ndarray, yaws: np.ndarray, counts: np.ndarray, sx: np
         for row in range(max(cy - span, 0), min(cy + span + 1, rows)):
             for column in range(max(cx - span, 0), min(cx + span + 1, columns)):
                 c = row * columns + column
-                for j in range(starts[c], starts[c + 1]):
-                    s = order[j]
+                for s in range(starts[c], starts[c + 1]):
                     d = math.sqrt((sx[s] - x) ** 2 + (sy[s] - y) ** 2)
                     if d > reach:
                         continue
