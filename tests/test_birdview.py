@@ -7,7 +7,10 @@ import pytest
 from conftest import straight_spawn
 from rllib_integration import ConfigError
 from rllib_integration.common import map_raster as birdview_map
-from rllib_integration.sensors.birdview import MASK_CHANNELS, HERO_COLOUR, VEHICLE_COLOUR
+from rllib_integration.embedded.maps.random_towns import TownSpec, random_town_opendrive
+from rllib_integration.embedded.maps.towns import load_map, resolve_town
+from rllib_integration.sensors.birdview import (MASK_CHANNELS, MASK_THRESHOLDS, HERO_COLOUR, VEHICLE_COLOUR,
+                                                averaged_layer, mask_bits_layer)
 from test_sensors import as_point, sensor_env
 
 SIZE, RADIUS = 300, 15.0
@@ -357,3 +360,35 @@ def test_small_birdviews_stay_readable_on_the_ring():
             assert masks[..., MASK_CHANNELS.index("lane_markings")].astype(bool).sum() >= 150
     finally:
         core.close()
+
+
+@pytest.mark.parametrize("town, k", [("GridTown", 2), ("a random town", 3)])
+def test_coarse_masks_threshold_the_averaged_coverage_at_each_fine_pixel(town, k):
+    """A coarse masks picture reads :func:`mask_bits_layer`: each fine pixel's bits are the averaged road / marking
+    coverage, bilinearly interpolated between the blocks' centres at the pixel's centre, at their thresholds."""
+    if town == "GridTown":
+        town_map = load_map(*resolve_town("GridTown"))
+    else:
+        spec = TownSpec(rows=2, cols=3, spacing=80.0, jitter=0.2, seed=5, ring=True, boulevard=True, roundabout=True,
+                        highway=False, lane_ends=True, signal_share=0.5, hills=0.0)
+        town_map = load_map("Random_5", random_town_opendrive(spec))
+    layer = birdview_map.map_layer(town_map, 2.0 * k)
+    _, coverage, _ = averaged_layer(layer, k, arrows=False)
+    bits, to_world = mask_bits_layer(layer, k)
+    assert bits.shape == (coverage.shape[0] * k, coverage.shape[1] * k)
+    assert to_world[0, 0] == pytest.approx(1.0 / layer.pixels_per_meter)
+    rng = np.random.default_rng(0)
+    rows = rng.integers(k, bits.shape[0] - k, 20000)
+    cols = rng.integers(k, bits.shape[1] - k, 20000)
+    # pixel i of the fine layer lies at block (i - (k - 1) / 2) / k of the averaged one
+    u, v = (cols - (k - 1) / 2.0) / k, (rows - (k - 1) / 2.0) / k
+    u0, v0 = np.floor(u).astype(int), np.floor(v).astype(int)
+    fu, fv = u - u0, v - v0
+    for bit, threshold in enumerate(MASK_THRESHOLDS[:2]):
+        c = coverage[..., bit].astype(float)
+        value = (c[v0, u0] * (1 - fu) * (1 - fv) + c[v0, u0 + 1] * fu * (1 - fv) + c[v0 + 1, u0] * (1 - fu) * fv
+                 + c[v0 + 1, u0 + 1] * fu * fv)
+        marked = (bits[rows, cols] >> bit) & 1 == 1
+        clear = np.abs(value - threshold) > 1.0  # (OpenCV's fixed-point interpolation rounds within a level)
+        assert (marked[clear] == (value[clear] >= threshold)).all(), f"bit {bit}"
+        assert marked.any() and not marked.all(), f"bit {bit}: the town has both"
