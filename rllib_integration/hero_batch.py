@@ -16,6 +16,7 @@ from typing import Any, Sequence
 
 import carla
 import numpy as np
+from numba import njit
 
 #: The columns of :func:`read_kinematics`.
 KINEMATICS = ("x", "y", "z", "yaw", "vx", "vy", "vz", "speed_limit", "red_light")
@@ -44,5 +45,16 @@ def _one(hero: Any) -> tuple[float, ...]:
 
 def speeds(rows: np.ndarray) -> np.ndarray:
     """Each hero's speed (m/s) as ``carla.Vector3D.length()`` gives it (32-bit arithmetic)."""
-    velocity = rows[:, VX:VZ + 1].astype(np.float32)
-    return np.sqrt(np.sum(velocity * velocity, axis=1, dtype=np.float32)).astype(np.float64)
+    out = np.empty(len(rows))
+    _lengths32(rows, out)
+    return out
+
+
+@njit(cache=True)
+def _lengths32(rows: np.ndarray, out: np.ndarray) -> None:
+    """``out[r]``: the length of row ``r``'s velocity in 32-bit floats, ``sqrt((x * x + y * y) + z * z)`` as
+    ``carla.Vector3D.length()`` sums it (and NumPy's float32 sum of the three squares: the same bits on 2,000,000
+    random velocities, measured)."""
+    for r in range(rows.shape[0]):
+        x, y, z = np.float32(rows[r, VX]), np.float32(rows[r, VY]), np.float32(rows[r, VZ])
+        out[r] = np.sqrt((x * x + y * y) + z * z)

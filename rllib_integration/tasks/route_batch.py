@@ -18,6 +18,7 @@ from typing import Any, Sequence
 
 import carla
 import numpy as np
+from numba import njit
 
 from ..evaluation.criteria import CollisionCriterion, LaneCriterion, RedLightCriterion, StopSignCriterion
 from ..evaluation.infractions import (BLOCKED, BLOCKED_SPEED, BLOCKED_TIME, COMPLETION_DISTANCE, COMPLETION_SHARE,
@@ -29,8 +30,10 @@ from .route_following import IDLE_SPEED, RouteFollowing
 #: Why a route ends, in the evaluator's words (the monitor's messages).
 END_MESSAGES = {ROUTE_DEVIATION: "Agent deviated from the route at ", BLOCKED: "Agent got blocked at ",
                 TIMEOUT: "Route timeout at "}
-#: The end reasons :meth:`RouteFollowingBatch._end_reasons` gives, in the order ``RouteFollowing.step`` checks them.
+#: The end reasons a step gives, short of a hard infraction, in the order ``RouteFollowing.step`` checks them.
 REASONS_IN_ORDER = np.array(["outside_lanes", "off_route", "overspeed", "idle", "completed", "max_time"], dtype=object)
+#: The monitor's route ends with an event, as :func:`_finish` numbers them (from 1).
+END_KINDS = (ROUTE_DEVIATION, BLOCKED, TIMEOUT)
 
 
 @dataclass
@@ -122,27 +125,18 @@ class RouteFollowingBatch:
         """This env step of heroes ``indices`` (after the tick) from their kinematics ``rows`` (same order)."""
         count, dt, task = len(indices), self.timestep, self.task
         speed = speeds(rows)  # as carla.Vector3D.length(): the task's speed
-        velocity = rows[:, VX:VZ + 1]
-        monitor_speed = np.sqrt(velocity[:, 0] ** 2 + velocity[:, 1] ** 2 + velocity[:, 2] ** 2)  # the monitor's
-        active = self.active[indices]
+        gained, offset, outside = np.zeros(count), np.zeros(count), np.zeros(count, dtype=bool)
         found: list[list[Infraction]] = [[] for _ in range(count)]
-        gained, offset = np.zeros(count), np.zeros(count)
-        completion, fraction = np.zeros(count), np.zeros(count)
-        outside = np.zeros(count, dtype=bool)
-        live = active.nonzero()[0]
+        live = self.active[indices].nonzero()[0]
         heroes = indices[live]
+        xyz = rows[live, X:Z + 1]
+        monitor_speed, now, collision_speed = np.empty(count), np.empty(len(live)), np.empty(len(live))
+        progress = [self.agents[k].route_progress for k in heroes]
+        completed_now = self.progress.completed(progress) if len(live) else np.zeros(0)
+        _advance(rows, live, heroes, dt, completed_now, self.elapsed, self.completed_metres, self.last_speed,
+                 monitor_speed, now, gained, collision_speed)
         if len(live):
-            xyz = rows[live, X:Z + 1]
-            self.elapsed[heroes] += dt
-            now = self.elapsed[heroes]
-            progress = [self.agents[k].route_progress for k in heroes]
-            completed_now = self.progress.completed(progress)
-            gained[live] = completed_now - self.completed_metres[heroes]
-            self.completed_metres[heroes] = completed_now
             outside[live] = self.lanes.outside_many(xyz, rows[live, YAW], np.ones(len(live), dtype=bool))
-            self.outside_metres[heroes] += np.where(outside[live], gained[live], 0.0)
-            collision_speed = np.where(np.isnan(self.last_speed[heroes]), monitor_speed[live], self.last_speed[heroes])
-            self.last_speed[heroes] = monitor_speed[live]
             for j, k in enumerate(heroes):
                 criterion = self.collisions[k]
                 if not criterion.idle:
@@ -155,55 +149,104 @@ class RouteFollowingBatch:
                 for j, k in enumerate(heroes):
                     found[live[j]] += self.stop_signs[k].update(float(now[j]), carla.Location(*map(float, xyz[j])),
                                                                 float(monitor_speed[live[j]]))
-            self.still_time[heroes] = np.where(monitor_speed[live] < BLOCKED_SPEED, self.still_time[heroes] + dt, 0.0)
-            fraction[live] = completed_now / self.lengths[heroes]
-            remaining = np.hypot(xyz[:, 0] - self.route_ends[heroes, 0], xyz[:, 1] - self.route_ends[heroes, 1])
             offset[live] = self.progress.distances(progress, xyz)
-            self._end_routes(live, heroes, now, xyz, fraction[live], remaining, offset[live], found)
-            completion[live] = np.where(self.completed[heroes], 100.0, 100.0 * fraction[live])
-        self.idle_time[heroes] = np.where(speed[live] < IDLE_SPEED, self.idle_time[heroes] + dt, 0.0)
-        lane_limit = rows[:, SPEED_LIMIT] / 3.6
-        limit = np.where(lane_limit > 0, np.minimum(task.target_speed, lane_limit), task.target_speed)
-        speed_factor = np.clip((task.zero_reward_speed - speed / limit) / (task.zero_reward_speed - 1.0), -1.0, 1.0)
-        offset_factor = 1.0 - 0.5 * np.minimum(offset / task.max_offset, 1.0)
-        speed_factor[~active], offset_factor[~active] = 1.0, 1.0
+        speed_factor, offset_factor, completion = np.ones(count), np.ones(count), np.zeros(count)
+        ends, reason_codes = np.zeros(len(live), dtype=np.int64), np.full(count, -1, dtype=np.int64)
+        _finish(rows, live, heroes, dt, completed_now, speed, monitor_speed, outside, offset, gained, now,
+                self.outside_metres, self.still_time, self.lengths, self.route_ends, self.completed, self.ended,
+                self.time_limits, self.idle_time, task.target_speed, task.zero_reward_speed, task.max_offset,
+                task.overspeed_end, task.max_idle, speed_factor, offset_factor, completion, ends, reason_codes)
+        for j in ends.nonzero()[0]:  # rare: the monitor's events of a route's end (deviated, blocked, timed out)
+            kind = END_KINDS[ends[j] - 1]
+            x, y, z = (float(v) for v in xyz[j])
+            found[live[j]].append(Infraction(kind, float(now[j]), (x, y, z), f"{END_MESSAGES[kind]}(x={x:.3f}, "
+                                             f"y={y:.3f}, z={z:.3f})"))
         reasons = np.full(count, None, dtype=object)
-        if len(live):
-            reasons[live] = self._end_reasons(heroes, outside[live], offset[live], speed[live], limit[live])
-            for j in live[[bool(found[j]) for j in live]]:  # rare: infractions, of which the first hard one ends it
-                hard = [infraction.kind for infraction in found[j] if infraction.kind in task.hard_kinds]
-                if hard:
-                    reasons[j] = SHORT_NAMES[hard[0]]
+        ending = reason_codes >= 0
+        reasons[ending] = REASONS_IN_ORDER[reason_codes[ending]]
+        for j in live[[bool(found[j]) for j in live]]:  # rare: infractions, of which the first hard one ends it
+            hard = [infraction.kind for infraction in found[j] if infraction.kind in task.hard_kinds]
+            if hard:
+                reasons[j] = SHORT_NAMES[hard[0]]
         return RouteSteps(gained, offset, speed, speed_factor, offset_factor, completion, found, reasons)
-
-    def _end_routes(self, live: np.ndarray, heroes: np.ndarray, now: np.ndarray, xyz: np.ndarray, fraction: np.ndarray,
-                    remaining: np.ndarray, distance: np.ndarray, found: list[list[Infraction]]) -> None:
-        """The monitor's route ends: completed, or (with its event) deviated, blocked or out of time."""
-        completed = (fraction > COMPLETION_SHARE) & (remaining < COMPLETION_DISTANCE)
-        deviated = ~completed & (distance > DEVIATION_LIMIT)
-        blocked = ~completed & ~deviated & (self.still_time[heroes] >= BLOCKED_TIME)
-        late = ~completed & ~deviated & ~blocked & (now >= self.time_limits[heroes])
-        self.completed[heroes] |= completed
-        for kind, mask in ((ROUTE_DEVIATION, deviated), (BLOCKED, blocked), (TIMEOUT, late)):
-            for j in mask.nonzero()[0]:
-                self.ended[heroes[j]] = True
-                x, y, z = (float(v) for v in xyz[j])
-                found[live[j]].append(Infraction(kind, float(now[j]), (x, y, z), f"{END_MESSAGES[kind]}(x={x:.3f}, "
-                                                 f"y={y:.3f}, z={z:.3f})"))
-
-    def _end_reasons(self, heroes: np.ndarray, outside: np.ndarray, offset: np.ndarray, speed: np.ndarray,
-                     limit: np.ndarray) -> np.ndarray:
-        """Why each of ``heroes``' episodes ends this step, short of a hard infraction (object array, None where it
-        goes on), in ``RouteFollowing.step``'s order: leaving the lanes, the route, the speed limit, idling, then the
-        route's end (completed, or out of time)."""
-        task = self.task
-        holds = np.array([outside, offset > task.max_offset, speed > task.overspeed_end * limit,
-                          self.idle_time[heroes] >= task.max_idle, self.completed[heroes], self.ended[heroes]])
-        reasons = REASONS_IN_ORDER[holds.argmax(axis=0)]  # each hero's first condition that holds
-        reasons[~holds.any(axis=0)] = None
-        return reasons
 
     def close(self) -> None:
         for index in range(len(self.agents)):
             self.stop(index)
 
+
+
+@njit(cache=True)
+def _advance(rows: np.ndarray, live: np.ndarray, heroes: np.ndarray, dt: float, completed_now: np.ndarray,
+             elapsed: np.ndarray, completed_metres: np.ndarray, last_speed: np.ndarray, monitor_speed: np.ndarray,
+             now: np.ndarray, gained: np.ndarray, collision_speed: np.ndarray) -> None:
+    """The step's start, before the checks: every row's speed as the monitor reads it (``monitor_speed``); for each
+    watched hero ``heroes[j]`` (row ``live[j]``): its time on the route (``now[j]``), the route metres ``gained``
+    since the last step (``completed_now[j]`` completed now) and the speed a collision of this tick found
+    (``collision_speed[j]``: the last step's)."""
+    for r in range(rows.shape[0]):
+        vx, vy, vz = rows[r, VX], rows[r, VX + 1], rows[r, VZ]
+        monitor_speed[r] = np.sqrt(vx * vx + vy * vy + vz * vz)
+    for j in range(live.shape[0]):
+        k, r = heroes[j], live[j]
+        elapsed[k] += dt
+        now[j] = elapsed[k]
+        gained[r] = completed_now[j] - completed_metres[k]
+        completed_metres[k] = completed_now[j]
+        collision_speed[j] = monitor_speed[r] if np.isnan(last_speed[k]) else last_speed[k]
+        last_speed[k] = monitor_speed[r]
+
+
+@njit(cache=True)
+def _finish(rows: np.ndarray, live: np.ndarray, heroes: np.ndarray, dt: float, completed_now: np.ndarray,
+            speed: np.ndarray, monitor_speed: np.ndarray, outside: np.ndarray, offset: np.ndarray, gained: np.ndarray,
+            now: np.ndarray, outside_metres: np.ndarray, still_time: np.ndarray, lengths: np.ndarray,
+            route_ends: np.ndarray, completed: np.ndarray, ended: np.ndarray, time_limits: np.ndarray,
+            idle_time: np.ndarray, target_speed: float, zero_reward_speed: float, max_offset: float,
+            overspeed_end: float, max_idle: float, speed_factor: np.ndarray, offset_factor: np.ndarray,
+            completion: np.ndarray, ends: np.ndarray, reason_codes: np.ndarray) -> None:
+    """The step's end, after the checks: for each watched hero, the metres driven outside the lanes, the time
+    standing, the monitor's route ends (completed, or ``ends[j]``: 1 deviated, 2 blocked, 3 timed out), the
+    completion, the idle time; for every row, the soft factors (1 where not watched); for each watched hero, the
+    first of ``REASONS_IN_ORDER`` that holds (``reason_codes``, -1: none)."""
+    for j in range(live.shape[0]):
+        k, r = heroes[j], live[j]
+        if outside[r]:
+            outside_metres[k] += gained[r]
+        still_time[k] = still_time[k] + dt if monitor_speed[r] < BLOCKED_SPEED else 0.0
+        fraction = completed_now[j] / lengths[k]
+        remaining = np.hypot(rows[r, X] - route_ends[k, 0], rows[r, X + 1] - route_ends[k, 1])
+        done = fraction > COMPLETION_SHARE and remaining < COMPLETION_DISTANCE
+        if done:
+            completed[k] = True
+        elif offset[r] > DEVIATION_LIMIT:
+            ends[j] = 1
+        elif still_time[k] >= BLOCKED_TIME:
+            ends[j] = 2
+        elif now[j] >= time_limits[k]:
+            ends[j] = 3
+        if ends[j]:
+            ended[k] = True
+        completion[r] = 100.0 if completed[k] else 100.0 * fraction
+        idle_time[k] = idle_time[k] + dt if speed[r] < IDLE_SPEED else 0.0
+    limit = np.empty(rows.shape[0])
+    for r in range(rows.shape[0]):
+        lane_limit = rows[r, SPEED_LIMIT] / 3.6
+        limit[r] = min(target_speed, lane_limit) if lane_limit > 0 else target_speed
+    for j in range(live.shape[0]):
+        k, r = heroes[j], live[j]
+        value = (zero_reward_speed - speed[r] / limit[r]) / (zero_reward_speed - 1.0)
+        speed_factor[r] = min(max(value, -1.0), 1.0)
+        offset_factor[r] = 1.0 - 0.5 * min(offset[r] / max_offset, 1.0)
+        if outside[r]:
+            reason_codes[r] = 0
+        elif offset[r] > max_offset:
+            reason_codes[r] = 1
+        elif speed[r] > overspeed_end * limit[r]:
+            reason_codes[r] = 2
+        elif idle_time[k] >= max_idle:
+            reason_codes[r] = 3
+        elif completed[k]:
+            reason_codes[r] = 4
+        elif ended[k]:
+            reason_codes[r] = 5
