@@ -45,6 +45,7 @@ from ..common.identity_cache import IdentityCache
 from ..common.per_frame import PerFrame, PerWorld
 from ..common.map_raster import MARKING_LABELS, PALETTE, ROAD_LABELS, Label, MapLayer, map_layer, with_buildings
 from ..routes.progress import RouteProgress
+from ..routes.progress_batch import ProgressBatch
 from . import birdview_raster as raster
 from .sensor import PseudoSensor
 
@@ -253,11 +254,19 @@ class BirdviewRenderer:
         ahead, counts = np.zeros((len(renderers), reach, 2)), np.zeros(len(renderers), dtype=np.int64)
         if not reach:
             return ahead, counts
-        for row, renderer in enumerate(renderers):
-            progress = renderer._progress
-            if progress is not None:
-                points = progress.points[progress.index:progress.index + reach, :2]
-                ahead[row, :len(points)], counts[row] = points, len(points)
+        progresses = [renderer._progress for renderer in renderers]
+        routed = [row for row, progress in enumerate(progresses) if progress is not None]
+        if len(routed) == 1:  # one hero's picture: a slice of its route (rows are for routes drawn together)
+            progress = progresses[routed[0]]
+            points = progress.points[progress.index:progress.index + reach, :2]
+            ahead[routed[0], :len(points)], counts[routed[0]] = points, len(points)
+        elif routed:  # the next ``reach`` points of each, gathered off the world's rows of routes in one call
+            chosen = [progresses[row] for row in routed]
+            routes = route_rows(self.world)
+            rows = routes.sync(chosen)  # (first: it may grow the arrays)
+            raster.gather_routes(routes.points, routes.counts, rows,
+                                 np.array([progress.index for progress in chosen], dtype=np.int64),
+                                 np.array(routed, dtype=np.int64), ahead, counts)
         pixels, ends = np.zeros_like(ahead), np.zeros_like(counts)
         raster.place_route(ahead, counts, views, self._view + 2.0, pixels, ends)
         return pixels, ends
@@ -485,6 +494,8 @@ def describe(actor: Any) -> tuple[str, np.ndarray] | None:
 
 #: Each world's actor scene (the very world object: the heroes of one world share it), kept while the world is.
 actor_scene: PerWorld[ActorScene] = PerWorld(ActorScene)
+#: The routes of each world's heroes drawn in its pictures, in rows of padded arrays.
+route_rows: PerWorld[ProgressBatch] = PerWorld(ProgressBatch)
 
 
 def output_channels(attributes: Mapping[str, Any]) -> int:

@@ -36,6 +36,20 @@ def _view_pixel(view: np.ndarray, x: float, y: float) -> tuple[float, float]:
 
 
 @njit(cache=True)
+def gather_routes(points: np.ndarray, lengths: np.ndarray, rows: np.ndarray, starts: np.ndarray, heroes: np.ndarray,
+                  ahead: np.ndarray, counts: np.ndarray) -> None:
+    """For each route ``j`` (row ``rows[j]`` of ``points`` (R, L, >= 2), of ``lengths[rows[j]]`` points): its points
+    from ``starts[j]`` on, as many as ``ahead`` (H, K, 2) holds, written (x, y) into ``ahead[heroes[j]]``, and how
+    many into ``counts[heroes[j]]``."""
+    for j in range(rows.shape[0]):
+        row, start, h = rows[j], starts[j], heroes[j]
+        count = max(0, min(ahead.shape[1], lengths[row] - start))
+        for k in range(count):
+            ahead[h, k, 0], ahead[h, k, 1] = points[row, start + k, 0], points[row, start + k, 1]
+        counts[h] = count
+
+
+@njit(cache=True)
 def place_route(ahead: np.ndarray, counts: np.ndarray, views: np.ndarray, reach: float, pixels: np.ndarray,
                 ends: np.ndarray) -> None:
     """For each hero ``h``, the route points to draw: those of its first ``counts[h]`` ``ahead[h]`` (world x, y)
