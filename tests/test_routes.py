@@ -9,10 +9,14 @@ import random
 import carla
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from numba import njit
 
 from rllib_integration.common.lane_geometry import DrivableLanes, sharpest_radius
 from rllib_integration.embedded.maps.towns import load_map, resolve_town
 from rllib_integration.routes.planner import RoadOption, RoutePlanner, route_length
+from rllib_integration.routes.progress import polyline_distance
 from rllib_integration.routes.route_files import RouteFileError, RouteSpec, ScenarioSpec, read_routes, write_routes
 from rllib_integration.routes.route_sets import dense_route, draw_route, generate_routes, has_u_turn, points_reaching
 
@@ -284,3 +288,39 @@ def test_a_drawn_route_is_cut_where_its_length_is_reached(seed):
                 expected = i + 1
                 break
         assert points_reaching(np.cumsum(steps), float(length)) == expected
+
+
+@njit
+def _every_hypot(points, lo, hi, x, y):
+    """The distance to a polyline as the least ``math.hypot`` of every offset (the plain way, compiled as the
+    library's: numba's ``math.hypot`` is the C library's, which CPython's is not)."""
+    best = math.hypot(points[lo, 0] - x, points[lo, 1] - y)
+    for k in range(lo, hi - 1):
+        ax, ay = points[k, 0], points[k, 1]
+        abx, aby = points[k + 1, 0] - ax, points[k + 1, 1] - ay
+        t = min(max(((x - ax) * abx + (y - ay) * aby) / max(abx * abx + aby * aby, 1e-9), 0.0), 1.0)
+        best = min(best, math.hypot(ax + t * abx - x, ay + t * aby - y))
+    return best
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(1, 90), st.integers(0, 2 ** 32 - 1), st.sampled_from(["walk", "float32", "same", "circle"]))
+def test_the_distance_to_a_route_is_the_least_hypot_of_every_offset(count, seed, shape):
+    """``polyline_distance`` compares offsets by their squares and takes the hypot of the nearest few only: the same
+    distance, to the last bit, as the least hypot of every offset, ties and repeated points included."""
+    rng = np.random.default_rng(seed)
+    if shape == "circle":  # every point as near the centre
+        angles = np.linspace(0.0, 2.0 * np.pi, count)
+        points = np.stack([10.0 * np.cos(angles), 10.0 * np.sin(angles), np.zeros(count)], axis=1)
+    elif shape == "same":
+        points = np.repeat(rng.normal(0.0, 50.0, (1, 3)), count, axis=0)
+    else:
+        points = np.cumsum(rng.normal(0.0, 1.0, (count, 3)), axis=0) + 250.0
+        if shape == "float32":
+            points = points.astype(np.float32).astype(np.float64)
+    for _ in range(10):
+        lo = int(rng.integers(0, count))
+        hi = int(rng.integers(lo + 1, count + 1))
+        x, y = (0.0, 0.0) if shape == "circle" else tuple(points[rng.integers(count), :2] + rng.normal(0.0, 2.0, 2))
+        assert polyline_distance(points, lo, hi, x, y) == _every_hypot(points, lo, hi, x, y)
+        assert polyline_distance(points, lo, hi, *points[lo, :2]) == 0.0
