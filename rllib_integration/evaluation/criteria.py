@@ -64,14 +64,22 @@ class CollisionCriterion:
     :data:`COLLISION_SPEED`) is not its fault; a sidewalk (a curb climbed) is no infraction, though it
     starts a new last hit."""
 
-    def __init__(self, world: Any, hero: Any) -> None:
+    def __init__(self, world: Any, hero: Any, busy: set | None = None) -> None:
+        """``busy``: a set this criterion adds itself to when an event comes (many heroes' criteria: those to
+        update)."""
         blueprint = world.get_blueprint_library().find("sensor.other.collision")
         self.sensor = world.spawn_actor(blueprint, carla.Transform(), attach_to=hero)
         self._events: list[Any] = []
-        self.sensor.listen(self._events.append)
+        self._busy = busy
+        self.sensor.listen(self._record)
         self._last_id: int | None = None
         self._last_time = 0.0
         self._last_place: carla.Location | None = None
+
+    def _record(self, event: Any) -> None:
+        self._events.append(event)
+        if self._busy is not None:
+            self._busy.add(self)
 
     @property
     def idle(self) -> bool:

@@ -72,6 +72,8 @@ class RouteFollowingBatch:
         self.timestep = float(self.agents[0].config["timestep"])
         self.world: Any = None  # the world the checks below are of (a new town is a new world)
         self.collisions: list[CollisionCriterion | None] = [None] * count
+        #: the collision criteria that are not idle (an event came, or they remember a hit): those a step updates
+        self.busy: set[CollisionCriterion] = set()
         self.stop_signs: list[StopSignCriterion | None] = [None] * count
         self.active = np.zeros(count, dtype=bool)  # on a route, watched
         self.elapsed = np.zeros(count)
@@ -100,7 +102,7 @@ class RouteFollowingBatch:
         progress = agent.route_progress
         if progress is None:
             return
-        self.collisions[index] = CollisionCriterion(self.world, agent.hero)
+        self.collisions[index] = CollisionCriterion(self.world, agent.hero, self.busy)
         if self.with_stop_signs:
             self.stop_signs[index] = StopSignCriterion(self.world, self.map)
         self.red_lights.restart(index)
@@ -117,6 +119,7 @@ class RouteFollowingBatch:
     def stop(self, index: int) -> None:
         """Hero ``index`` leaves its route (its collision sensor is destroyed)."""
         if self.collisions[index] is not None:
+            self.busy.discard(self.collisions[index])
             self.collisions[index].destroy()
         self.collisions[index] = self.stop_signs[index] = None
         self.active[index] = False
@@ -137,11 +140,15 @@ class RouteFollowingBatch:
                  monitor_speed, now, gained, collision_speed)
         if len(live):
             outside[live] = self.lanes.outside_many(xyz, rows[live, YAW], np.ones(len(live), dtype=bool))
-            for j, k in enumerate(heroes):
-                criterion = self.collisions[k]
-                if not criterion.idle:
-                    found[live[j]] += criterion.update(float(now[j]), carla.Location(*map(float, xyz[j])),
-                                                       float(collision_speed[j]))
+            if self.busy:  # rare: collisions, or a hit still remembered
+                at = {k: j for j, k in enumerate(heroes.tolist())}
+                for k, criterion in enumerate(self.collisions):
+                    j = at.get(k)
+                    if criterion in self.busy and j is not None:
+                        found[live[j]] += criterion.update(float(now[j]), carla.Location(*map(float, xyz[j])),
+                                                           float(collision_speed[j]))
+                        if criterion.idle:
+                            self.busy.discard(criterion)
             lights = self.red_lights.update_many(now, xyz, rows[live, YAW], self.extents_x[heroes], heroes)
             for j in [j for j, events in enumerate(lights) if events]:
                 found[live[j]] += lights[j]
