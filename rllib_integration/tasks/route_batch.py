@@ -23,7 +23,7 @@ from numba import njit
 from ..evaluation.criteria import CollisionCriterion, LaneCriterion, RedLightCriterion, StopSignCriterion
 from ..evaluation.infractions import (BLOCKED, BLOCKED_SPEED, BLOCKED_TIME, COMPLETION_DISTANCE, COMPLETION_SHARE,
                                       DEVIATION_LIMIT, ROUTE_DEVIATION, SHORT_NAMES, TIMEOUT, Infraction, time_limit)
-from ..hero_batch import SPEED_LIMIT, VX, VZ, X, YAW, Z, speeds
+from ..hero_batch import SPEED_LIMIT, VX, VY, VZ, X, Y, YAW, Z, speeds
 from ..routes.progress_batch import ProgressBatch
 from .route_following import IDLE_SPEED, RouteFollowing
 
@@ -140,15 +140,13 @@ class RouteFollowingBatch:
                  monitor_speed, now, gained, collision_speed)
         if len(live):
             outside[live] = self.lanes.outside_many(xyz, rows[live, YAW], np.ones(len(live), dtype=bool))
-            if self.busy:  # rare: collisions, or a hit still remembered
-                at = {k: j for j, k in enumerate(heroes.tolist())}
-                for k, criterion in enumerate(self.collisions):
-                    j = at.get(k)
-                    if criterion in self.busy and j is not None:
-                        found[live[j]] += criterion.update(float(now[j]), carla.Location(*map(float, xyz[j])),
-                                                           float(collision_speed[j]))
-                        if criterion.idle:
-                            self.busy.discard(criterion)
+            for j, k in enumerate(heroes.tolist()) if self.busy else ():  # rare: collisions, or a hit remembered
+                criterion = self.collisions[k]
+                if criterion in self.busy:
+                    found[live[j]] += criterion.update(float(now[j]), carla.Location(*map(float, xyz[j])),
+                                                       float(collision_speed[j]))
+                    if criterion.idle:
+                        self.busy.discard(criterion)
             lights = self.red_lights.update_many(now, xyz, rows[live, YAW], self.extents_x[heroes], heroes)
             for j in [j for j, events in enumerate(lights) if events]:
                 found[live[j]] += lights[j]
@@ -182,7 +180,6 @@ class RouteFollowingBatch:
             self.stop(index)
 
 
-
 @njit(cache=True)
 def _advance(rows: np.ndarray, live: np.ndarray, heroes: np.ndarray, dt: float, completed_now: np.ndarray,
              elapsed: np.ndarray, completed_metres: np.ndarray, last_speed: np.ndarray, monitor_speed: np.ndarray,
@@ -192,7 +189,7 @@ def _advance(rows: np.ndarray, live: np.ndarray, heroes: np.ndarray, dt: float, 
     since the last step (``completed_now[j]`` completed now) and the speed a collision of this tick found
     (``collision_speed[j]``: the last step's)."""
     for r in range(rows.shape[0]):
-        vx, vy, vz = rows[r, VX], rows[r, VX + 1], rows[r, VZ]
+        vx, vy, vz = rows[r, VX], rows[r, VY], rows[r, VZ]
         monitor_speed[r] = np.sqrt(vx * vx + vy * vy + vz * vz)
     for j in range(live.shape[0]):
         k, r = heroes[j], live[j]
@@ -222,7 +219,7 @@ def _finish(rows: np.ndarray, live: np.ndarray, heroes: np.ndarray, dt: float, c
             outside_metres[k] += gained[r]
         still_time[k] = still_time[k] + dt if monitor_speed[r] < BLOCKED_SPEED else 0.0
         fraction = completed_now[j] / lengths[k]
-        remaining = np.hypot(rows[r, X] - route_ends[k, 0], rows[r, X + 1] - route_ends[k, 1])
+        remaining = np.hypot(rows[r, X] - route_ends[k, 0], rows[r, Y] - route_ends[k, 1])
         done = fraction > COMPLETION_SHARE and remaining < COMPLETION_DISTANCE
         if done:
             completed[k] = True
@@ -236,20 +233,15 @@ def _finish(rows: np.ndarray, live: np.ndarray, heroes: np.ndarray, dt: float, c
             ended[k] = True
         completion[r] = 100.0 if completed[k] else 100.0 * fraction
         idle_time[k] = idle_time[k] + dt if speed[r] < IDLE_SPEED else 0.0
-    limit = np.empty(rows.shape[0])
-    for r in range(rows.shape[0]):
         lane_limit = rows[r, SPEED_LIMIT] / 3.6
-        limit[r] = min(target_speed, lane_limit) if lane_limit > 0 else target_speed
-    for j in range(live.shape[0]):
-        k, r = heroes[j], live[j]
-        value = (zero_reward_speed - speed[r] / limit[r]) / (zero_reward_speed - 1.0)
-        speed_factor[r] = min(max(value, -1.0), 1.0)
+        limit = min(target_speed, lane_limit) if lane_limit > 0 else target_speed
+        speed_factor[r] = min(max((zero_reward_speed - speed[r] / limit) / (zero_reward_speed - 1.0), -1.0), 1.0)
         offset_factor[r] = 1.0 - 0.5 * min(offset[r] / max_offset, 1.0)
         if outside[r]:
             reason_codes[r] = 0
         elif offset[r] > max_offset:
             reason_codes[r] = 1
-        elif speed[r] > overspeed_end * limit[r]:
+        elif speed[r] > overspeed_end * limit:
             reason_codes[r] = 2
         elif idle_time[k] >= max_idle:
             reason_codes[r] = 3
