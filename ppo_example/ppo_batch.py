@@ -14,9 +14,11 @@ steering, the lights along its route, its obstacles ahead) runs hero by hero thr
 
 from __future__ import annotations
 
+import math
 from typing import Any, Sequence
 
 import numpy as np
+from numba import njit
 
 from rllib_integration.batch_experiment import BatchExperiment, BatchOutcome
 from rllib_integration.evaluation.infractions import KINDS, SHORT_NAMES
@@ -33,6 +35,7 @@ from .ppo_experiment import (COMMAND_LOOKAHEAD, COMMANDS, LIDAR, ROUTE_LOOKAHEAD
                              RouteExperiment)
 
 LANE_FOLLOW = COMMANDS.index(RoadOption.LANEFOLLOW)
+LOOKAHEAD = np.array(ROUTE_LOOKAHEAD, dtype=np.int64)
 INFRACTION_KEYS = tuple(f"infractions_{SHORT_NAMES[kind]}" for kind in KINDS)
 
 
@@ -46,6 +49,41 @@ def commands_ahead(options: Sequence[RoadOption]) -> np.ndarray:
         ahead = codes[np.minimum(np.arange(length) + step, length)]
         result = np.where(ahead != LANE_FOLLOW, ahead, result)
     return result
+
+
+@njit(cache=True)
+def _assemble(rays: np.ndarray, lidar_range: np.float32, speed: np.ndarray, last_actions: np.ndarray,
+              with_last_action: bool, rows: np.ndarray, indices: np.ndarray, at: np.ndarray, commands: np.ndarray,
+              points: np.ndarray, lengths: np.ndarray, lookahead: np.ndarray, out: np.ndarray) -> None:
+    """``RouteExperiment.get_observation``'s rays, state and route points of heroes ``indices`` (kinematics
+    ``rows``; ``at``: each one's place on its route, -1 for none) into the first columns of ``out``, in one pass,
+    with the hero's own arithmetic: the rays over the range in 32-bit floats, the route points turned into the
+    hero's frame by ``math.cos`` / ``math.sin`` of its yaw, in double precision, then rounded."""
+    count, width = rays.shape
+    state = width
+    route = state + len(STATE)
+    for r in range(count):
+        k = indices[r]
+        for c in range(width):
+            out[r, c] = rays[r, c] / lidar_range
+        out[r, state:route] = 0.0
+        out[r, state] = speed[r] / SPEED_SCALE
+        if with_last_action:
+            out[r, state + 1], out[r, state + 2] = last_actions[k, 0], last_actions[k, 1]
+        out[r, state + 3] = rows[r, RED_LIGHT]
+        command = LANE_FOLLOW if at[r] < 0 else commands[k, at[r]]
+        out[r, state + 4 + command] = 1.0
+        if at[r] < 0:
+            out[r, route:route + 2 * len(lookahead)] = 0.0
+            continue
+        yaw = math.radians(rows[r, YAW])
+        cos, sin = math.cos(yaw), math.sin(yaw)
+        last = max(lengths[k] - 1, 0)
+        for j in range(len(lookahead)):
+            p = min(at[r] + lookahead[j], last)
+            dx, dy = points[k, p, 0] - rows[r, X], points[k, p, 1] - rows[r, Y]
+            out[r, route + 2 * j] = np.float32(dx * cos + dy * sin) / np.float32(ROUTE_SCALE)
+            out[r, route + 2 * j + 1] = np.float32(dx * -sin + dy * cos) / np.float32(ROUTE_SCALE)
 
 
 class RouteExperimentBatch(BatchExperiment):
@@ -188,35 +226,21 @@ class RouteExperimentBatch(BatchExperiment):
                 self.route_steer[k] = self.route_steering[k].steer_at(x, y, yaw, v, agent.route_progress) \
                     if agent.route_progress is not None else 0.0
         lidars = [self.lidars[k] for k in indices]
-        rays = lidar_batch(lidars[0].world).measure_many(lidars, frame).reshape(count, -1) / self.lidar_range
-        state = np.zeros((count, len(STATE)), dtype=np.float32)
-        state[:, 0] = speed / SPEED_SCALE
-        if self.state_last_action:
-            state[:, 1:3] = self.last_actions[indices]
-        state[:, 3] = rows[:, RED_LIGHT]
+        rays = lidar_batch(lidars[0].world).measure_many(lidars, frame).reshape(count, -1)
+        extra = [np.stack([self.route_lights[k].features(LIGHT_HORIZON) if self.route_lights[k] is not None
+                           else no_light() for k in indices.tolist()])] if self.light_ahead else []
+        if self.obstacles_ahead:
+            extra.append(self._obstacles(indices, frame))
+        width = rays.shape[1] + len(STATE) + 2 * len(ROUTE_LOOKAHEAD)
+        out = np.empty((count, width + sum(part.shape[1] for part in extra)), dtype=np.float32)
         at = np.array([-1 if progress is None else progress.index
                        for progress in (self.agents[k].route_progress for k in indices.tolist())], dtype=np.int64)
-        routed = at >= 0  # (-1: no route)
-        at = np.maximum(at, 0)
-        command = np.where(routed, self.route_commands[indices, at], LANE_FOLLOW)
-        state[np.arange(count), 4 + command] = 1.0
-        points = np.zeros((count, len(ROUTE_LOOKAHEAD), 2), dtype=np.float32)
-        if routed.any():
-            last = np.maximum(self.route_lengths[indices] - 1, 0)
-            ahead = np.minimum(at[:, None] + np.array(ROUTE_LOOKAHEAD), last[:, None])
-            relative = self.route_points[indices[:, None], ahead] - rows[:, None, X:Y + 1]
-            yaw = np.radians(rows[:, YAW])
-            forward = np.stack([np.cos(yaw), np.sin(yaw)], axis=1)[:, :, None]
-            right = np.stack([-np.sin(yaw), np.cos(yaw)], axis=1)[:, :, None]
-            points[:, :, 0], points[:, :, 1] = (relative @ forward)[..., 0], (relative @ right)[..., 0]
-            points[~routed] = 0.0
-        parts = [rays, state, (points / ROUTE_SCALE).reshape(count, -1)]
-        if self.light_ahead:
-            parts.append(np.stack([self.route_lights[k].features(LIGHT_HORIZON) if self.route_lights[k] is not None
-                                   else no_light() for k in indices.tolist()]))
-        if self.obstacles_ahead:
-            parts.append(self._obstacles(indices, frame))
-        return np.concatenate(parts, axis=1).astype(np.float32)
+        _assemble(rays, np.float32(self.lidar_range), speed, self.last_actions, self.state_last_action, rows, indices,
+                  at, self.route_commands, self.route_points, self.route_lengths, LOOKAHEAD, out)
+        for part in extra:
+            out[:, width:width + part.shape[1]] = part
+            width += part.shape[1]
+        return out
 
     def _obstacles(self, indices: np.ndarray, frame: int) -> np.ndarray:
         """``RouteExperiment._obstacles`` of heroes ``indices``, in one compiled call for those on a route."""

@@ -30,7 +30,7 @@ from numba import njit
 
 from ..common.lane_index import LANE_TYPES, lane_index
 from ..common.per_frame import PerWorld
-from ..common.waypoint_index import get_waypoints
+from ..common.waypoint_index import get_waypoints, waypoint_index
 from .infractions import (COLLISION_LAYOUT, COLLISION_PEDESTRIAN, COLLISION_VEHICLE, MIN_SPEED, RED_LIGHT,
                           STOP_SIGN, Infraction)
 
@@ -376,6 +376,7 @@ class LaneCriterion:
     def __init__(self, town_map: carla.Map) -> None:
         self.map = town_map
         self.index = lane_index(town_map, ALLOWED_OUT_DISTANCE, WRONG_WAY_ANGLE)
+        waypoint_index(town_map)  # built now, with the world (the points the samples leave open ask it)
 
     def outside(self, transform: carla.Transform, wrong_way_counts: bool = True) -> bool:
         """Whether the hero is outside the lanes; against its lane's direction only where ``wrong_way_counts``
