@@ -214,9 +214,9 @@ def test_client_surface(server):
 
 
 def test_many_vehicles_controls_and_locations_in_one_call_are_their_own_calls(server):
-    """``apply_vehicle_controls`` / ``actor_locations`` (not carla API: many heroes a tick) give what each vehicle's
-    ``apply_control`` / ``get_location`` gives: the same clamped 32-bit controls, then the same motion, in two worlds
-    driven side by side."""
+    """``apply_vehicle_controls`` / ``actor_locations`` / ``vehicle_kinematics`` (not carla API: many heroes a tick)
+    give what each vehicle's ``apply_control`` / ``get_location`` / ``get_transform`` and ``get_velocity`` give: the
+    same clamped 32-bit controls, then the same motion, the same 32-bit poses and velocities."""
     worlds = [make_world(server)[1]]
     bp = worlds[0].get_blueprint_library().find("vehicle.audi.a2")
     spots = worlds[0].get_map().get_spawn_points()[:7]
@@ -246,8 +246,16 @@ def test_many_vehicles_controls_and_locations_in_one_call_are_their_own_calls(se
     locations = worlds[0].actor_locations(ids)
     expected = [car.get_location() for car in cars] + [walker.get_location()]
     assert locations.tolist() == [[loc.x, loc.y, loc.z] for loc in expected]
+    for _ in range(60):
+        worlds[0].tick()
+    kinematics = worlds[0].vehicle_kinematics([car.id for car in cars]).astype(np.float32)  # as carla's types hold them
+    for row, car in zip(kinematics.tolist(), cars):
+        t, v = car.get_transform(), car.get_velocity()
+        assert row[:7] == [t.location.x, t.location.y, t.location.z, t.rotation.yaw, v.x, v.y, v.z]
+    assert abs(cars[0].get_angular_velocity().z) > 1.0 and cars[0].get_velocity().length() > 2.0, "a car turning"
     cars[5].destroy()
     assert worlds[0].actor_locations([cars[5].id]).tolist() == [[0.0, 0.0, 0.0]], "a vehicle gone reads zeros"
+    assert worlds[0].vehicle_kinematics([cars[5].id]).tolist() == [[0.0] * 9], "and no kinematics"
     worlds[0].apply_vehicle_controls([cars[5].id, cars[0].id], rows[:2])  # no vehicle behind the first: ignored
     with pytest.raises(ValueError, match="throttle"):
         worlds[0].apply_vehicle_controls([cars[0].id, cars[1].id], np.array([[0.5, 0.0, 0.0], [np.nan, 0.0, 0.0]]))

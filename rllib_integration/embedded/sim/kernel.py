@@ -45,6 +45,7 @@ from .blueprints import ActorBlueprint
 from .collisions import CollisionRecord, resolve_collisions
 from .dynamics import COLUMN, VehicleStates, noise_key
 from .vehicle import Vehicle, apply_control_rows
+from .vehicle_kernel import kinematics_rows
 from .vehicle_physics import spawned_physics
 from .lights import TrafficSignals
 from .snapshot import ActorSnapshot, WorldSnapshot
@@ -335,18 +336,8 @@ class Simulation:
         vehicles = [self._actors.get(actor_id) for actor_id in actor_ids]
         slots = np.array([v.slot if isinstance(v, Vehicle) else -1 for v in vehicles], dtype=np.int64)
         out = np.zeros((len(slots), 9))
-        alive = slots >= 0
-        rows = self.vehicles.data[slots[alive]]
-        yaw = rows[:, COLUMN["yaw"]]
-        speed, side = rows[:, COLUMN["speed"]], rows[:, COLUMN["vy"]] - rows[:, COLUMN["rear_axle"]] * rows[:, COLUMN[
-            "yaw_rate"]]
-        cos_yaw, sin_yaw = np.cos(yaw), np.sin(yaw)
-        out[alive, 0:3] = rows[:, [COLUMN["x"], COLUMN["y"], COLUMN["z"]]]
-        out[alive, 3] = np.degrees(yaw)
-        out[alive, 4] = speed * cos_yaw - side * sin_yaw
-        out[alive, 5] = speed * sin_yaw + side * cos_yaw
-        out[alive, 6] = rows[:, COLUMN["vz"]]
-        present = alive.nonzero()[0]
+        kinematics_rows(self.vehicles.data, slots, out)
+        present = (slots >= 0).nonzero()[0]
         if self.speed_limits.uniform:  # one limit everywhere (as each vehicle's get_speed_limit answers)
             out[present, 7] = self.speed_limits.default
         else:

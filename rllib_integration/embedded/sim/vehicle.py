@@ -16,6 +16,7 @@ import carla
 import numpy as np
 
 from ...common.finite import finite_number, finite_transform, finite_vector
+from . import vehicle_kernel as kernel
 from .actors import Actor
 from .dynamics import COLUMN
 from .vehicle_physics import copy_physics
@@ -30,7 +31,6 @@ assert [COLUMN[name] for name in ("x", "y", "z", "yaw", "pitch", "roll")] == lis
 _CONTROL = slice(COLUMN["throttle"], COLUMN["throttle"] + 7)
 assert [COLUMN[name] for name in ("throttle", "steer", "brake", "reverse", "hand_brake", "manual", "gear_request")] \
     == list(range(_CONTROL.start, _CONTROL.stop))
-_CONTROL_LOW, _CONTROL_HIGH = np.array([0.0, -1.0, 0.0]), np.array([1.0, 1.0, 1.0])  # throttle, steer, brake ranges
 
 
 #: An open door: metres from its hinge to its edge, and how far it swings out from the body (radians).
@@ -359,10 +359,4 @@ def apply_control_rows(vehicles: list[Vehicle], rows: np.ndarray, table: np.ndar
         vehicles[bad].apply_control(carla.VehicleControl(throttle=throttle, steer=steer, brake=brake))  # raises
     for vehicle in vehicles:
         vehicle._stop_ackermann()
-    slots = np.array([vehicle.slot for vehicle in vehicles], dtype=np.int64)
-    alive = slots >= 0
-    if not alive.any():
-        return
-    values = np.zeros((int(alive.sum()), _CONTROL.stop - _CONTROL.start))
-    values[:, :3] = np.minimum(np.maximum(rows[alive], _CONTROL_LOW), _CONTROL_HIGH)
-    table[slots[alive], _CONTROL] = values
+    kernel.write_controls(table, np.array([vehicle.slot for vehicle in vehicles], dtype=np.int64), rows)

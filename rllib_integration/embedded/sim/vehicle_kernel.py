@@ -244,6 +244,31 @@ def world_velocity(row: np.ndarray) -> tuple[float, float, float]:
 
 
 @njit(cache=True)
+def kinematics_rows(data: np.ndarray, slots: np.ndarray, out: np.ndarray) -> None:
+    """For each vehicle slot ``slots[r]`` (-1: none, its row left as it is): its location, yaw (degrees) and world
+    velocity in ``out[r, :7]``, as ``get_transform`` and ``get_velocity`` compute them."""
+    for r in range(slots.shape[0]):
+        if slots[r] >= 0:
+            row = data[slots[r]]
+            out[r, 0], out[r, 1], out[r, 2], out[r, 3] = row[X], row[Y], row[Z], math.degrees(row[YAW])
+            out[r, 4], out[r, 5], out[r, 6] = world_velocity(row)
+
+
+@njit(cache=True)
+def write_controls(data: np.ndarray, slots: np.ndarray, rows: np.ndarray) -> None:
+    """``apply_control`` of throttle, steer and brake ``rows[r]`` (finite) on vehicle slot ``slots[r]`` (-1: none):
+    clamped to their ranges, the other control fields at their defaults."""
+    low, high = (0.0, -1.0, 0.0), (1.0, 1.0, 1.0)
+    for r in range(slots.shape[0]):
+        if slots[r] >= 0:
+            row = data[slots[r]]
+            for c in range(3):  # as np.minimum(np.maximum(value, low), high)
+                value = rows[r, c] if rows[r, c] >= low[c] else low[c]
+                row[THROTTLE + c] = value if value <= high[c] else high[c]
+            row[REVERSE] = row[HAND_BRAKE] = row[MANUAL] = row[GEAR_REQUEST] = 0.0
+
+
+@njit(cache=True)
 def accelerations(data: np.ndarray, before: np.ndarray, count: int, dt: float) -> None:
     """World-frame acceleration of the first ``count`` rows over a tick that started at ``before``."""
     for i in range(count):
