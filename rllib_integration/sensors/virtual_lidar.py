@@ -25,6 +25,7 @@ import weakref
 from typing import Any, Mapping
 
 import numpy as np
+from numba import njit
 
 from ..common.identity_cache import IdentityCache
 from ..common.per_frame import PerFrame, PerWorld
@@ -111,11 +112,8 @@ class ObstacleTable(PerFrame):
             self.ids = ids[rows].astype(np.int64)
             self.rows = {actor_id: row for row, actor_id in enumerate(self.ids.tolist())}
         _, rows, offsets, self.extents = self._layout
-        self.positions = poses[rows, :2].astype(np.float32).astype(np.float64)
-        self.yaws = np.radians(np.degrees(poses[rows, 2]).astype(np.float32).astype(np.float64))
-        c, s = np.cos(self.yaws), np.sin(self.yaws)
-        self.centres = np.stack([self.positions[:, 0] + c * offsets[:, 0] - s * offsets[:, 1],
-                                 self.positions[:, 1] + s * offsets[:, 0] + c * offsets[:, 1]], axis=1)
+        self.positions, self.yaws, self.centres = np.empty((len(rows), 2)), np.empty(len(rows)), np.empty((len(rows), 2))
+        place_boxes(poses, rows, offsets, self.positions, self.yaws, self.centres)
 
     @staticmethod
     def _box(actor: Any) -> tuple | None:
@@ -123,6 +121,21 @@ class ObstacleTable(PerFrame):
             return None
         box = actor.bounding_box
         return (box.location.x, box.location.y), (box.extent.x, box.extent.y)
+
+
+@njit(cache=True)
+def place_boxes(poses: np.ndarray, rows: np.ndarray, offsets: np.ndarray, positions: np.ndarray, yaws: np.ndarray,
+                centres: np.ndarray) -> None:
+    """The boxes of the actors ``rows`` of ``poses`` (x, y, yaw radians), as the actor-by-actor read places them
+    from ``get_transform`` (32-bit floats, the yaw in degrees): their ``positions``, ``yaws`` (radians) and the
+    ``centres`` of their boxes (``offsets`` from the actors' locations, in their frames)."""
+    for b in range(rows.shape[0]):
+        x, y = np.float64(np.float32(poses[rows[b], 0])), np.float64(np.float32(poses[rows[b], 1]))
+        yaw = math.radians(np.float64(np.float32(math.degrees(poses[rows[b], 2]))))
+        c, s = math.cos(yaw), math.sin(yaw)
+        positions[b, 0], positions[b, 1], yaws[b] = x, y, yaw
+        centres[b, 0] = x + c * offsets[b, 0] - s * offsets[b, 1]
+        centres[b, 1] = y + s * offsets[b, 0] + c * offsets[b, 1]
 
 
 class VirtualLidar:
