@@ -7,13 +7,10 @@ Python work is reading its row of the result.
 
 The raster a ray reads is one array of two bytes a pixel (:func:`march_cells`): whether the pixel is road and
 how many samples a ray can skip from it without meeting an edge, whether it is a marking and how many without
-meeting one. Where a sample lies depends on the clearance the last one read, so a ray's reads wait on each other,
-and a town's raster (megabytes) is mostly out of the core's caches: a read waits on memory. So every ray of every
-hero marches at once, in rounds: a round first asks memory for the next sample of every marching ray (a prefetch),
-then reads them, by which time most have come. On real ticks of 32 and 128 heroes this is 1.4-1.7 times as fast as
-marching a hero's rays four at a time (a 2-core Xeon, the same rays; 4 heroes, whose cells stay in the caches, lose
-10-15 µs a tick). The prefetches' places are computed in the loop itself: in a helper that numba inlined they cost
-that gain.
+meeting one. A sample reads one cache line, where four masks of a town's size (megabytes each) cost a cache miss
+each. Where a sample lies depends on the clearance the last one read, so a ray's reads wait on each other: a hero's
+rays march :data:`SIDE_BY_SIDE` at a time, a sample of each in turn, each ray's state in registers, so that the
+reads and the arithmetic of several rays overlap.
 """
 
 from __future__ import annotations
@@ -22,30 +19,10 @@ import math
 
 import cv2
 import numpy as np
-from llvmlite import ir
-from numba import njit, types
-from numba.extending import intrinsic
+from numba import njit
 
 ON, CLEAR = 128, 127  # a march cell's bit for "road" / "marking", and the mask of its clearance (in samples)
-OFF = -1  # a sample's cell off the raster
-
-
-@intrinsic
-def prefetch(typingctx, array, index):  # noqa: ARG001 (numba's signature)
-    """Ask memory for element ``index`` of the contiguous 1-D ``array`` ahead of its read (LLVM's ``llvm.prefetch``:
-    a read, kept in every cache level); nothing else changes."""
-    signature = types.void(array, index)
-
-    def codegen(context, builder, sig, args):
-        data = context.make_array(sig.args[0])(context, builder, args[0]).data
-        address = builder.bitcast(builder.gep(data, [args[1]]), ir.IntType(8).as_pointer())
-        int32 = ir.IntType(32)
-        function = builder.module.declare_intrinsic("llvm.prefetch", [address.type],
-                                                    ir.FunctionType(ir.VoidType(), [address.type, int32, int32, int32]))
-        builder.call(function, [address, ir.Constant(int32, 0), ir.Constant(int32, 3), ir.Constant(int32, 1)])
-        return context.get_dummy_value()
-
-    return signature, codegen
+SIDE_BY_SIDE = 4  # rays of a hero marched together, a sample of each in turn (:func:`_march_four`)
 
 
 @njit(cache=True)
@@ -70,6 +47,67 @@ def box_distance(ox: float, oy: float, dx: float, dy: float, cx: float, cy: floa
     return np.inf
 
 
+@njit(cache=True, inline="always")
+def _sample(k: int, edge: float, line: float, x: float, y: float, dx: float, dy: float, step: float, steps: int,
+            max_range: float, cells: np.ndarray, origin_x: float, origin_y: float, ppm: float
+            ) -> tuple[int, float, float]:
+    """Sample ``k`` of the ray from ``(x, y)`` in direction ``(dx, dy)``: the ray's ``(k, edge, line)`` after it
+    (``k`` the next sample to read, ``steps + 1`` once the ray is done; ``edge`` / ``line`` below ``max_range``:
+    met at that distance). The border's samples have a branch of their own: the two branches compile to shorter
+    code than one with the border's tests in it."""
+    if k > steps:
+        return k, edge, line
+    rows, cols = cells.shape[0], cells.shape[1]
+    distance = k * step
+    px = int((x + dx * distance - origin_x) * ppm)
+    py = int((y + dy * distance - origin_y) * ppm)
+    found_edge, found_line = edge < max_range, line < max_range
+    if 1 <= px < cols - 1 and 1 <= py < rows - 1:  # where the clearances hold (see clearances())
+        road_cell, marking_cell = cells[py, px, 0], cells[py, px, 1]
+        skip = CLEAR  # the samples after this one that cannot meet what is still looked for, plus one
+        if not found_edge:
+            if road_cell < ON:
+                edge, found_edge = distance - step, True
+            else:
+                skip = road_cell & CLEAR
+        if not found_line:
+            if marking_cell >= ON:
+                line, found_line = distance - step, True
+            else:
+                skip = min(skip, marking_cell & CLEAR)
+        if found_edge and found_line:
+            return steps + 1, edge, line
+        return k + max(1, skip), edge, line
+    inside = 0 <= px < cols and 0 <= py < rows  # off the raster: off the road, no marking
+    road_cell = cells[py, px, 0] if inside else np.uint8(0)
+    marking_cell = cells[py, px, 1] if inside else np.uint8(0)
+    if not found_edge and road_cell < ON:
+        edge, found_edge = distance - step, True
+    if not found_line and marking_cell >= ON:
+        line, found_line = distance - step, True
+    if found_edge and found_line:
+        return steps + 1, edge, line
+    return k + 1, edge, line
+
+
+@njit(cache=True, inline="always")
+def _march_four(x: float, y: float, directions: tuple, step: float, max_range: float, cells: np.ndarray,
+                origin_x: float, origin_y: float, ppm: float) -> tuple:
+    """The road edge and marking distances of the four rays from ``(x, y)`` in unit ``directions`` (four ``(dx,
+    dy)``), marched side by side: ``((edge, line), ...)`` in their order. A sample's read waits on the last one's
+    (its clearance says where the next sample is), so the reads of four rays overlap where one ray's would not."""
+    steps = int(max_range / step + 1e-6)
+    (a, b), (c, d), (e, f), (g, h) = directions
+    k0 = k1 = k2 = k3 = 1
+    e0 = e1 = e2 = e3 = l0 = l1 = l2 = l3 = max_range
+    while k0 <= steps or k1 <= steps or k2 <= steps or k3 <= steps:
+        k0, e0, l0 = _sample(k0, e0, l0, x, y, a, b, step, steps, max_range, cells, origin_x, origin_y, ppm)
+        k1, e1, l1 = _sample(k1, e1, l1, x, y, c, d, step, steps, max_range, cells, origin_x, origin_y, ppm)
+        k2, e2, l2 = _sample(k2, e2, l2, x, y, e, f, step, steps, max_range, cells, origin_x, origin_y, ppm)
+        k3, e3, l3 = _sample(k3, e3, l3, x, y, g, h, step, steps, max_range, cells, origin_x, origin_y, ppm)
+    return (e0, l0), (e1, l1), (e2, l2), (e3, l3)
+
+
 @njit(cache=True)
 def march_rays(origins: np.ndarray, yaws: np.ndarray, self_ids: np.ndarray, angles: np.ndarray, step: float,
                max_range: float, cells: np.ndarray, origin_x: float, origin_y: float, ppm: float,
@@ -78,85 +116,40 @@ def march_rays(origins: np.ndarray, yaws: np.ndarray, self_ids: np.ndarray, angl
     """Fill ``out`` (H, R, 3) with road edge, marking and obstacle distances of the R rays (``angles`` from the
     heading, radians, positive to the right) of H heroes at ``origins`` (H, 2) with ``yaws`` (H,) radians.
 
-    ``cells`` (rows, columns, 2) uint8, C-contiguous (:func:`march_cells`; row = (y - origin_y) * ppm, column = (x -
-    origin_x) * ppm): the road and marking bits and clearances; off the raster counts as off the road and as no
-    marking. A road edge or marking met at march step k (k = 1, 2, ...) reads ``(k - 1) * step``; none met reads
+    ``cells`` (rows, columns, 2) uint8 (:func:`march_cells`; row = (y - origin_y) * ppm, column = (x - origin_x) *
+    ppm): the road and marking bits and clearances; off the raster counts as off the road and as no marking. A
+    road edge or marking met at march step k (k = 1, 2, ...) reads ``(k - 1) * step``; none met reads
     ``max_range``. The march steps over the samples a pixel's clearance rules out (the same first hit as sampling
     every step). Boxes (centres (B, 2), yaws (B,), half extents (B, 2)) farther than ``max_range + 10`` m from a
     hero, or whose id is the hero's ``self_ids``, are skipped.
     """
-    rays, heroes = angles.shape[0], origins.shape[0]
-    total = heroes * rays
-    steps = int(max_range / step + 1e-6)
-    rows, columns = cells.shape[0], cells.shape[1]
-    flat = cells.reshape(-1)
-    # each ray's state (ray r: hero r // rays, angle r % rays): its direction, next sample, its cell, what it met
-    xs, ys, dxs, dys = np.empty(total), np.empty(total), np.empty(total), np.empty(total)
-    ks, edges, lines = np.ones(total, dtype=np.int64), np.full(total, max_range), np.full(total, max_range)
-    where, interior = np.empty(total, dtype=np.int64), np.empty(total, dtype=np.bool_)
-    active = np.empty(total, dtype=np.int64)  # the rays still marching
-    live = 0
-    for r in range(total):
-        h, i = r // rays, r % rays
-        xs[r], ys[r] = origins[h, 0], origins[h, 1]
-        dxs[r], dys[r] = math.cos(yaws[h] + angles[i]), math.sin(yaws[h] + angles[i])
-        if steps >= 1:
-            active[live] = r
-            live += 1
-    while live > 0:  # a round: the next sample of every marching ray asked of memory, then each one read
-        for a in range(live):
-            r = active[a]
-            distance = ks[r] * step
-            px = int((xs[r] + dxs[r] * distance - origin_x) * ppm)
-            py = int((ys[r] + dys[r] * distance - origin_y) * ppm)
-            if 0 <= px < columns and 0 <= py < rows:
-                cell = (py * columns + px) * 2
-                prefetch(flat, cell)
-                where[r], interior[r] = cell, 1 <= px < columns - 1 and 1 <= py < rows - 1
-            else:
-                where[r], interior[r] = OFF, False
-        still = 0
-        for a in range(live):
-            r = active[a]
-            k, cell = ks[r], where[r]
-            distance = k * step
-            found_edge, found_line = edges[r] < max_range, lines[r] < max_range
-            road_cell = flat[cell] if cell != OFF else np.uint8(0)
-            marking_cell = flat[cell + 1] if cell != OFF else np.uint8(0)
-            skip = CLEAR  # the samples after this one that cannot meet what is still looked for, plus one
-            if not found_edge:
-                if road_cell < ON:
-                    edges[r], found_edge = distance - step, True
-                else:
-                    skip = road_cell & CLEAR
-            if not found_line:
-                if marking_cell >= ON:
-                    lines[r], found_line = distance - step, True
-                else:
-                    skip = min(skip, marking_cell & CLEAR)
-            ks[r] = k + (max(1, skip) if interior[r] else 1)
-            if not (found_edge and found_line) and ks[r] <= steps:
-                active[still] = r
-                still += 1
-        live = still
+    rays = angles.shape[0]
     reach = (max_range + 10.0) ** 2
     near = np.empty(box_ids.shape[0], dtype=np.int64)  # the boxes within reach of the hero, found once per hero
-    for h in range(heroes):
+    for h in range(origins.shape[0]):
         x, y = origins[h, 0], origins[h, 1]
         count = 0
         for b in range(box_ids.shape[0]):
             if box_ids[b] != self_ids[h] and (box_centres[b, 0] - x) ** 2 + (box_centres[b, 1] - y) ** 2 <= reach:
                 near[count] = b
                 count += 1
-        for i in range(rays):
-            r = h * rays + i
-            nearest = np.inf
-            for n in range(count):
-                b = near[n]
-                nearest = min(nearest, box_distance(x, y, dxs[r], dys[r], box_centres[b, 0], box_centres[b, 1],
-                                                    box_yaws[b], box_extents[b, 0], box_extents[b, 1]))
-            out[h, i, 0], out[h, i, 1] = edges[r], lines[r]
-            out[h, i, 2] = min(nearest, max_range)
+        for first in range(0, rays, SIDE_BY_SIDE):  # a last group short of four repeats its last ray
+            i0, i1, i2, i3 = first, min(first + 1, rays - 1), min(first + 2, rays - 1), min(first + 3, rays - 1)
+            directions = ((math.cos(yaws[h] + angles[i0]), math.sin(yaws[h] + angles[i0])),
+                          (math.cos(yaws[h] + angles[i1]), math.sin(yaws[h] + angles[i1])),
+                          (math.cos(yaws[h] + angles[i2]), math.sin(yaws[h] + angles[i2])),
+                          (math.cos(yaws[h] + angles[i3]), math.sin(yaws[h] + angles[i3])))
+            marched = _march_four(x, y, directions, step, max_range, cells, origin_x, origin_y, ppm)
+            indices = (i0, i1, i2, i3)
+            for j in range(min(SIDE_BY_SIDE, rays - first)):  # (a repeated ray's result is its own, once)
+                i, (dx, dy) = indices[j], directions[j]
+                nearest = np.inf
+                for n in range(count):
+                    b = near[n]
+                    nearest = min(nearest, box_distance(x, y, dx, dy, box_centres[b, 0], box_centres[b, 1],
+                                                        box_yaws[b], box_extents[b, 0], box_extents[b, 1]))
+                out[h, i, 0], out[h, i, 1] = marched[j]
+                out[h, i, 2] = min(nearest, max_range)
 
 
 def march_cells(road: np.ndarray, marking: np.ndarray, road_clear: np.ndarray,
