@@ -18,19 +18,21 @@ _TOWNS: dict[int, tuple] = {}
 
 
 def town_raster(seed: int) -> tuple:
-    """(cells, layer, lane points) of RandomTown<seed>, built once per test session."""
+    """(cells, road and marking masks, layer, lane points) of RandomTown<seed>, built once per test session."""
     if seed not in _TOWNS:
         town_map = load_map(*resolve_town(f"RandomTown{seed}"))
         layer = map_layer(town_map, virtual_lidar.RASTER_PPM)
         road, marking = ROAD_LABELS[layer.labels], MARKING_LABELS[layer.labels]
         cells = march_cells(road, marking, *clearances(road, marking, layer.pixels_per_meter, STEP))
         points = np.array([(w.transform.location.x, w.transform.location.y) for w in town_map.generate_waypoints(3.0)])
-        _TOWNS[seed] = cells, layer, points
+        _TOWNS[seed] = cells, (road, marking), layer, points
     return _TOWNS[seed]
 
 
-def reference(x: float, y: float, heading: float, max_range: float, cells: np.ndarray, layer) -> tuple[float, float]:
-    """The first road edge and marking of one ray, every sample read (off the raster: off the road, no marking)."""
+def reference(x: float, y: float, heading: float, max_range: float, masks: tuple, layer) -> tuple[float, float]:
+    """The first road edge and marking of one ray, every sample of the ``masks`` (road, marking) read (off the raster:
+    off the road, no marking)."""
+    road_mask, marking_mask = masks
     dx, dy = math.cos(heading), math.sin(heading)
     steps = int(max_range / STEP + 1e-6)
     edge = line = max_range
@@ -38,9 +40,9 @@ def reference(x: float, y: float, heading: float, max_range: float, cells: np.nd
         distance = k * STEP
         px = int((x + dx * distance - layer.origin_x) * layer.pixels_per_meter)
         py = int((y + dy * distance - layer.origin_y) * layer.pixels_per_meter)
-        inside = 0 <= px < cells.shape[1] and 0 <= py < cells.shape[0]
-        road = inside and cells[py, px, 0] >= 128
-        marking = inside and cells[py, px, 1] >= 128
+        inside = 0 <= px < road_mask.shape[1] and 0 <= py < road_mask.shape[0]
+        road = inside and bool(road_mask[py, px])
+        marking = inside and bool(marking_mask[py, px])
         if edge == max_range and not road:
             edge = distance - STEP
         if line == max_range and marking:
@@ -54,7 +56,7 @@ def reference(x: float, y: float, heading: float, max_range: float, cells: np.nd
 @given(seed=st.integers(0, 3), rays=st.integers(1, 37), max_range=st.sampled_from([0.2, 0.25, 7.0, 40.0, 75.0]),
        data=st.data())
 def test_the_march_meets_the_first_edge_marking_and_box_that_every_sample_meets(seed, rays, max_range, data):
-    cells, layer, points = town_raster(seed)
+    cells, masks, layer, points = town_raster(seed)
     rng = np.random.default_rng(data.draw(st.integers(0, 2 ** 31), label="placement"))
     heroes = 6
     origins = points[rng.integers(len(points), size=heroes)] + rng.normal(0.0, 2.0, (heroes, 2))
@@ -72,7 +74,7 @@ def test_the_march_meets_the_first_edge_marking_and_box_that_every_sample_meets(
     for h in range(heroes):
         for r in range(rays):
             heading = yaws[h] + angles[r]
-            edge, line = reference(origins[h, 0], origins[h, 1], heading, max_range, cells, layer)
+            edge, line = reference(origins[h, 0], origins[h, 1], heading, max_range, masks, layer)
             near = [b for b in range(boxes) if box_ids[b] != self_ids[h]
                     and np.sum((centres[b] - origins[h]) ** 2) <= (max_range + 10.0) ** 2]
             obstacle = min([box_distance(origins[h, 0], origins[h, 1], math.cos(heading), math.sin(heading),

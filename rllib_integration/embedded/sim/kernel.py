@@ -123,6 +123,9 @@ class Simulation:
         self._listeners: dict[int, Callable[[WorldSnapshot], None]] = {}
         self._next_listener = 1
         self._snapshot: WorldSnapshot | None = None
+        #: the actors and vehicle slots of the id lists asked of the one-call reads and writes, until actors come
+        #: or go (a batch asks for the same heroes tick after tick)
+        self._lookups: dict[tuple[int, ...], tuple[list[Actor | None], np.ndarray]] = {}
         self.spectator = self.register(Actor(self, self.new_id(), "spectator", {}, carla.Transform()))
         self.signals = TrafficSignals(self)
         self.add_pre_tick_hook(self.signals.advance)
@@ -148,6 +151,7 @@ class Simulation:
     def register(self, actor: Actor) -> Actor:
         """Add an actor created with an id from :meth:`new_id`; returns it."""
         self._actors[actor.id] = actor
+        self._lookups.clear()
         if isinstance(actor, Walker):
             self._walkers.append(actor)
         elif isinstance(actor, Prop):
@@ -175,6 +179,7 @@ class Simulation:
             stop()
         actor.is_alive = False
         del self._actors[actor.id]
+        self._lookups.clear()  # (and a vehicle's slot goes to another below)
         if actor in self._sensors:
             self._sensors.remove(actor)
         parent_id = actor.parent.id if actor.parent is not None else -1
@@ -333,8 +338,7 @@ class Simulation:
         x, y, z (m), yaw (degrees), velocity x, y, z (m/s), the speed limit (km/h, ``get_speed_limit``) and 1.0 where
         a red light affects the vehicle (``get_traffic_light_state`` red and ``is_at_traffic_light``). A vehicle
         that is gone reads as zeros, as its getters do."""
-        vehicles = [self._actors.get(actor_id) for actor_id in actor_ids]
-        slots = np.array([v.slot if isinstance(v, Vehicle) else -1 for v in vehicles], dtype=np.int64)
+        vehicles, slots = self._lookup(actor_ids)
         out = np.zeros((len(slots), 9))
         kinematics_rows(self.vehicles.data, slots, out)
         present = (slots >= 0).nonzero()[0]
@@ -352,22 +356,32 @@ class Simulation:
         """``apply_control`` of the vehicles ``actor_ids`` with throttle, steer, brake from ``rows`` (N, 3), in one
         write (:func:`.vehicle.apply_control_rows`). A vehicle that is gone is left out, as its own ``apply_control``
         goes nowhere; an actor that is no vehicle raises ``RuntimeError``."""
-        actor_ids = list(actor_ids)
-        rows = np.asarray(rows, dtype=np.float64).reshape(len(actor_ids), 3)
-        actors = [self._actors.get(actor_id) for actor_id in actor_ids]
-        strays = [actor_id for actor_id, actor in zip(actor_ids, actors) if actor is not None
-                  and not isinstance(actor, Vehicle)]
-        if strays:
-            raise RuntimeError(f"apply_vehicle_controls: actor {strays[0]} is no vehicle")
-        present = [k for k, actor in enumerate(actors) if actor is not None]
-        if present:
-            apply_control_rows([actors[k] for k in present], rows[present], self.vehicles.data)
+        actors, slots = self._lookup(actor_ids)
+        rows = np.asarray(rows, dtype=np.float64).reshape(len(actors), 3)
+        if (slots < 0).any():
+            strays = [actor.id for actor in actors if actor is not None and not isinstance(actor, Vehicle)]
+            if strays:
+                raise RuntimeError(f"apply_vehicle_controls: actor {strays[0]} is no vehicle")
+            present = np.flatnonzero(slots >= 0)
+            actors, rows = [actors[k] for k in present.tolist()], rows[present]
+        if actors:
+            apply_control_rows(actors, rows, self.vehicles.data)
+
+    def _lookup(self, actor_ids: Iterable[int]) -> tuple[list[Actor | None], np.ndarray]:
+        """The actors ``actor_ids`` (None for one that is gone) and their vehicle slots (-1: gone, or no vehicle),
+        looked up once while no actor comes or goes."""
+        key = tuple(actor_ids)
+        found = self._lookups.get(key)
+        if found is None:
+            actors = [self._actors.get(actor_id) for actor_id in key]
+            slots = np.array([a.slot if isinstance(a, Vehicle) else -1 for a in actors], dtype=np.int64)
+            found = self._lookups[key] = (actors, slots)
+        return found
 
     def actor_locations(self, actor_ids: Iterable[int]) -> np.ndarray:
         """(N, 3) x, y, z of the actors ``actor_ids`` as ``get_location`` gives them (32-bit floats; zeros for one that
         is gone): the vehicles read off the vehicle table in one go."""
-        actors = [self._actors.get(actor_id) for actor_id in actor_ids]
-        slots = np.array([a.slot if isinstance(a, Vehicle) else -1 for a in actors], dtype=np.int64)
+        actors, slots = self._lookup(actor_ids)
         out = np.zeros((len(actors), 3))
         table = slots >= 0
         out[table] = self.vehicles.data[slots[table], COLUMN["x"]:COLUMN["x"] + 3]
