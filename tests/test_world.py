@@ -261,3 +261,11 @@ def test_many_vehicles_controls_and_locations_in_one_call_are_their_own_calls(se
         worlds[0].apply_vehicle_controls([cars[0].id, cars[1].id], np.array([[0.5, 0.0, 0.0], [np.nan, 0.0, 0.0]]))
     with pytest.raises(RuntimeError, match="no vehicle"):
         worlds[0].apply_vehicle_controls([walker.id], rows[:1])
+    asked = [cars[0].id, cars[1].id, cars[4].id]  # asked again after a vehicle goes and the last takes its slot
+    worlds[0].vehicle_kinematics(asked)
+    cars[1].destroy()
+    kinematics = worlds[0].vehicle_kinematics(asked).astype(np.float32)
+    assert kinematics[1].tolist() == [0.0] * 9, "the vehicle gone"
+    for row, car in zip(kinematics[[0, 2]].tolist(), (cars[0], cars[4])):
+        t, v = car.get_transform(), car.get_velocity()
+        assert row[:7] == [t.location.x, t.location.y, t.location.z, t.rotation.yaw, v.x, v.y, v.z], "its new slot"
