@@ -9,7 +9,7 @@ The raster a ray reads holds two bytes a pixel (:func:`march_cells`): whether th
 a ray can skip from it without meeting an edge, whether it is a marking and how many without meeting one. A sample
 reads one cache line, where four masks of a town's size (megabytes each) cost a cache miss each. The pixels are kept
 in tiles of :data:`TILE` x :data:`TILE` (half a kilobyte each, :class:`MarchRaster`), not row after row: a ray's
-samples, a few pixels apart in any direction, then fall in fewer cache lines and pages (13-15 % faster inside the
+samples, a few pixels apart in any direction, then fall in fewer cache lines and pages (11-15 % faster inside the
 env, where the rest of a tick evicts the raster from the core's cache between two marches; the same rays). Where a
 sample lies depends on the clearance the last one read, so a ray's reads wait on each other: a hero's rays march
 :data:`SIDE_BY_SIDE` at a time, a sample of each in turn, each ray's state in registers, so that the reads and the
