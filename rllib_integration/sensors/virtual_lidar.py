@@ -31,7 +31,7 @@ from ..common.identity_cache import IdentityCache
 from ..common.per_frame import PerFrame, PerWorld
 from ..common.map_raster import MARKING_LABELS, ROAD_LABELS, map_layer
 from ..errors import ConfigError
-from .ray_march import clearances, march_cells, march_rays
+from .ray_march import MarchRaster, clearances, march_cells, march_rays
 from .sensor import PseudoSensor
 
 RASTER_PPM = 4.0  # pixels per metre of the marched map raster (the BirdView's cached layer)
@@ -49,10 +49,10 @@ def ray_angles(rays: int, fov: float) -> np.ndarray:
 
 #: The raster the rays of a map layer march (:func:`~.ray_march.march_cells`: the road and marking masks and their
 #: clearances), computed once and shared by every hero's rays (a town's raster takes megabytes).
-_CELLS: IdentityCache[np.ndarray] = IdentityCache(4)
+_CELLS: IdentityCache[MarchRaster] = IdentityCache(4)
 
 
-def _cells(layer: Any) -> np.ndarray:
+def _cells(layer: Any) -> MarchRaster:
     road, marking = ROAD_LABELS[layer.labels], MARKING_LABELS[layer.labels]
     return march_cells(road, marking, *clearances(road, marking, layer.pixels_per_meter, MARCH_STEP))
 
