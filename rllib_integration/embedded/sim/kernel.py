@@ -55,6 +55,7 @@ logger = logging.getLogger(__name__)
 
 #: Step used when ``fixed_delta_seconds`` is not set (variable time step on a real server).
 DEFAULT_DELTA_SECONDS = 0.05
+MAX_LOOKUPS = 64  # id lists whose actors and vehicle slots a simulation keeps (Simulation._lookup)
 
 #: ``carla.WorldSettings`` fields the embedded world keeps.
 SETTINGS_FIELDS = ("synchronous_mode", "no_rendering_mode", "fixed_delta_seconds", "substepping",
@@ -373,6 +374,8 @@ class Simulation:
         key = tuple(actor_ids)
         found = self._lookups.get(key)
         if found is None:
+            if len(self._lookups) >= MAX_LOOKUPS:  # (many id lists asked while no actor comes or goes)
+                self._lookups.clear()
             actors = [self._actors.get(actor_id) for actor_id in key]
             slots = np.array([a.slot if isinstance(a, Vehicle) else -1 for a in actors], dtype=np.int64)
             found = self._lookups[key] = (actors, slots)
