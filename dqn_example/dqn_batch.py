@@ -27,7 +27,7 @@ import cv2
 import numpy as np
 from numba import njit
 
-from rllib_integration.batch_experiment import BatchExperiment, BatchOutcome
+from rllib_integration.batch_experiment import BatchExperiment, BatchOutcome, WorldStep
 from rllib_integration.hero_batch import X, Y, YAW, Z, read_kinematics, speeds
 from rllib_integration.sensors.birdview import BirdviewRenderer, configured_renderer, render_stacked
 from rllib_integration.tasks.route_batch import RouteFollowingBatch
@@ -42,8 +42,10 @@ CONTROLS = np.array(ACTIONS, dtype=np.float32)
 ON_LANE = ("on_lane", "junction")
 
 
-def shift_frames(stacks: np.ndarray, rows: np.ndarray, channels: int, out: np.ndarray) -> None:
-    """Write into ``out[r]`` the older frames of hero ``rows[r]``'s next frame stack, and zeros into its newest
+def shift_frames(stacks: np.ndarray, rows: np.ndarray, channels: int, out: np.ndarray,
+                 into: np.ndarray | None = None) -> None:
+    """Write into ``out[into[r]]`` (``into``: default ``r``) the older frames of hero ``rows[r]``'s next frame
+    stack, and zeros into its newest
     frame's channels (to be drawn or written next): its stack in ``stacks`` (heroes, S, S, framestack * channels:
     each hero's last observation, oldest frame first, as ``np.concatenate(history, axis=2)`` joins them) without its
     oldest frame. A stack's frames interleave pixel by pixel, so they are the old stack's bytes one frame
@@ -57,8 +59,9 @@ def shift_frames(stacks: np.ndarray, rows: np.ndarray, channels: int, out: np.nd
     word = 8 if units % 8 == 0 and sys.byteorder == "little" else 1
     old = np.ascontiguousarray(stacks).reshape(count, -1).view(np.uint64 if word == 8 else np.uint8)
     new = out.reshape(len(out), -1).view(old.dtype)
-    _shift_units(old, np.asarray(rows, dtype=np.int64), channels // word, channels % word,
-                 _older_frames(units, depth, channels, word), new)
+    rows = np.asarray(rows, dtype=np.int64)
+    into = np.arange(len(rows), dtype=np.int64) if into is None else np.asarray(into, dtype=np.int64)
+    _shift_units(old, rows, into, channels // word, channels % word, _older_frames(units, depth, channels, word), new)
 
 
 @functools.lru_cache(maxsize=8)
@@ -71,14 +74,14 @@ def _older_frames(units: int, depth: int, channels: int, word: int) -> np.ndarra
 
 
 @njit(cache=True)
-def _shift_units(old: np.ndarray, rows: np.ndarray, whole: int, part: int, keep: np.ndarray,
+def _shift_units(old: np.ndarray, rows: np.ndarray, into: np.ndarray, whole: int, part: int, keep: np.ndarray,
                  out: np.ndarray) -> None:
-    """``out[r]``: ``old[rows[r]]`` (a stack's bytes, as 8-byte little-endian words or bytes) moved ``whole`` units
+    """``out[into[r]]``: ``old[rows[r]]`` (a stack's bytes, as 8-byte little-endian words or bytes) moved ``whole`` units
     and ``part`` bytes towards its start, masked by ``keep`` (the end filled with zeros)."""
     units = old.shape[1]
     if part == 0:
         for r in range(rows.shape[0]):
-            source, target = old[rows[r]], out[r]
+            source, target = old[rows[r]], out[into[r]]
             for i in range(units - whole):
                 target[i] = source[i + whole] & keep[i]
             for i in range(units - whole, units):
@@ -86,7 +89,7 @@ def _shift_units(old: np.ndarray, rows: np.ndarray, whole: int, part: int, keep:
         return
     right, left, n = np.uint64(8 * part), np.uint64(64 - 8 * part), units - whole - 1
     for r in range(rows.shape[0]):
-        source, target = old[rows[r]], out[r]
+        source, target = old[rows[r]], out[into[r]]
         low, high = source[whole:whole + n], source[whole + 1:whole + 1 + n]
         for i in range(n):
             target[i] = ((low[i] >> right) | (high[i] << left)) & keep[i]
@@ -95,16 +98,22 @@ def _shift_units(old: np.ndarray, rows: np.ndarray, whole: int, part: int, keep:
             target[i] = 0
 
 
-def place_frames(pictures: np.ndarray, first: bool, out: np.ndarray) -> None:
+def place_frames(pictures: np.ndarray, first: bool | np.ndarray, out: np.ndarray) -> None:
     """Write ``pictures`` (H, S, S, C) into the newest frame's channels of frame stacks ``out`` (H, S, S,
-    framestack * C), or into every frame's where they are their episodes' ``first``, by ``cv2.mixChannels``
-    (measured against NumPy's strided copy: 0.3 against 1.3 ms for 32 heroes' 3-channel pictures, 0.9 against 1.2
-    for 9 channels)."""
+    framestack * C), or into every frame's where they are their episodes' ``first`` (one for all, or one a row), by
+    ``cv2.mixChannels`` (measured against NumPy's strided copy: 0.3 against 1.3 ms for 32 heroes' 3-channel
+    pictures, 0.9 against 1.2 for 9 channels)."""
     depth, channels = out.shape[3], pictures.shape[3]
-    places = range(0, depth) if first else range(depth - channels, depth)
-    pairs = [value for place in places for value in (place % channels, place)]
+    pairs = [[value for place in places for value in (place % channels, place)]
+             for places in (range(depth - channels, depth), range(0, depth))]  # a later frame's, a first one's
+    firsts = np.broadcast_to(np.asarray(first, dtype=bool), len(pictures))
     for row in range(len(pictures)):
-        cv2.mixChannels([pictures[row]], [out[row]], pairs)
+        cv2.mixChannels([pictures[row]], [out[row]], pairs[int(firsts[row])])
+
+
+def _first_infos(facts: dict[str, np.ndarray], rows: np.ndarray) -> list[dict[str, int]]:
+    """The infos of first observations: each of ``rows``' facts (collisions and lane invasions this frame)."""
+    return [{key: int(values[row]) for key, values in facts.items()} for row in rows.tolist()]
 
 
 class DQNExperimentBatch(BatchExperiment):
@@ -176,13 +185,39 @@ class DQNExperimentBatch(BatchExperiment):
 
     def observe(self, indices: np.ndarray, frame: int, sensor_data: Sequence[dict[str, Any]]) -> tuple[Any, list]:
         rows = read_kinematics(self.agents[0].world, [self.agents[k].hero for k in indices])
-        observations, facts = self._observations(indices, rows, frame, sensor_data, first=True)
-        return observations, [{key: int(values[row]) for key, values in facts.items()} for row in range(len(indices))]
+        observations, facts = self._observations(indices, rows, frame, sensor_data, np.ones(len(indices), dtype=bool))
+        return observations, _first_infos(facts, np.arange(len(indices)))
 
     def step(self, indices: np.ndarray, frame: int, sensor_data: Sequence[dict[str, Any]]) -> BatchOutcome:
-        count = len(indices)
         rows = read_kinematics(self.agents[0].world, [self.agents[k].hero for k in indices])
-        observations, infos = self._observations(indices, rows, frame, sensor_data, first=False)
+        observations, facts = self._observations(indices, rows, frame, sensor_data, np.zeros(len(indices), dtype=bool))
+        return self._outcome(indices, rows, facts, observations)
+
+    def step_and_observe(self, acting: np.ndarray, starting: np.ndarray, frame: int,
+                         acting_data: Sequence[dict[str, Any]], starting_data: Sequence[dict[str, Any]]) -> WorldStep:
+        """:meth:`step` and :meth:`observe` in one pass: the acting and the starting heroes' BirdViews drawn in one
+        call into one batch of frame stacks (a row a hero, ascending), which is also what their stacks are kept as
+        (no stack copied where every hero of the world is in it, as in ``CarlaVectorEnv``)."""
+        if not len(acting) or not len(starting):
+            return super().step_and_observe(acting, starting, frame, acting_data, starting_data)
+        heroes = np.concatenate([acting, starting])
+        order = np.argsort(heroes, kind="stable")
+        rank = np.empty(len(heroes), dtype=np.int64)
+        rank[order] = np.arange(len(heroes))  # each hero's row of the batch, acting then starting
+        data = [*acting_data, *starting_data]
+        heroes = heroes[order]
+        rows = read_kinematics(self.agents[0].world, [self.agents[k].hero for k in heroes])
+        observations, facts = self._observations(heroes, rows, frame, [data[k] for k in order.tolist()],
+                                                 order >= len(acting))
+        acted = rank[:len(acting)]
+        outcome = self._outcome(acting, rows[acted], {key: values[acted] for key, values in facts.items()}, None)
+        return WorldStep(outcome, _first_infos(facts, rank[len(acting):]), observations, heroes)
+
+    def _outcome(self, indices: np.ndarray, rows: np.ndarray, infos: dict[str, np.ndarray],
+                 observations: Any) -> BatchOutcome:
+        """The outcome of the step heroes ``indices`` (kinematics ``rows``, this frame's ``infos``: collisions and
+        lane invasions) acted in, with their ``observations``."""
+        count = len(indices)
         # DQNExperiment.get_done_status
         speed = 3.6 * speeds(rows)  # km/h
         done_idle = self.max_time_idle < self.time_idle[indices]
@@ -199,7 +234,7 @@ class DQNExperimentBatch(BatchExperiment):
                  zip(lane_waypoints(self.agents[0].map, rows[:, X:Z + 1]), rows[:, YAW].tolist(),
                      self.controls_now[indices, 1].tolist())]
         steps = self.task.step(indices, rows)
-        route_end = np.array([reason not in (None, "max_time") for reason in steps.end_reasons], dtype=bool)
+        route_end = steps.ended & ~steps.truncated
         terminated = done_idle | falling | route_end
         truncated = done_episode & ~terminated
         # DQNExperiment.compute_reward (the route variant) and its record of the step
@@ -247,19 +282,22 @@ class DQNExperimentBatch(BatchExperiment):
         self.stacks[indices] = images
 
     def _observations(self, indices: np.ndarray, rows: np.ndarray, frame: int, sensor_data: Sequence[dict[str, Any]],
-                      first: bool) -> tuple[Any, dict[str, np.ndarray]]:
-        """``DQNExperiment.get_observation`` of heroes ``indices`` (kinematics ``rows``) at ``frame``: the
-        observations and their facts (collisions and lane invasions this frame, a column each)."""
+                      first: np.ndarray) -> tuple[Any, dict[str, np.ndarray]]:
+        """``DQNExperiment.get_observation`` of heroes ``indices`` (kinematics ``rows``) at ``frame``, each an
+        episode's ``first`` (its picture in every frame) or the next of its stack: the observations and their facts
+        (collisions and lane invasions this frame, a column each)."""
         renderers, poses = [self.renderers[k] for k in indices.tolist()], rows[:, X:YAW + 1]
         masks = renderers[0].output == "masks"
-        shape = (len(indices),) + self.stacks.shape[1:]
-        images = np.zeros(shape, dtype=np.uint8) if masks and first else np.empty(shape, dtype=np.uint8)
-        if not first:  # (the newest frame's channels zeroed)
-            shift_frames(self.stacks, indices, self.channels, images)
+        images = np.empty((len(indices),) + self.stacks.shape[1:], dtype=np.uint8)
+        stepped, started = np.flatnonzero(~first), np.flatnonzero(first)
+        newest = images[..., images.shape[3] - self.channels:]
+        if len(stepped):  # (the newest frame's channels zeroed)
+            shift_frames(self.stacks, indices[stepped], self.channels, images, stepped)
         if masks:  # the masks are drawn straight into the newest frame's channels, which hold zeros
-            newest = render_stacked(renderers, frame, poses, images[..., images.shape[3] - self.channels:], True)
-            if first:
-                place_frames(np.ascontiguousarray(newest), True, images)
+            newest[started] = 0
+            render_stacked(renderers, frame, poses, newest, True)
+            for row in started.tolist():  # a first picture in every frame
+                place_frames(np.ascontiguousarray(newest[row:row + 1]), True, images[row:row + 1])
         else:  # (OpenCV's colours, then their channels placed by one OpenCV call a hero: faster than drawn in place)
             place_frames(render_stacked(renderers, frame, poses), first, images)
         self._keep_stacks(indices, images)

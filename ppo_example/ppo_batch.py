@@ -37,6 +37,9 @@ from .ppo_experiment import (COMMAND_LOOKAHEAD, COMMANDS, LIDAR, ROUTE_LOOKAHEAD
 LANE_FOLLOW = COMMANDS.index(RoadOption.LANEFOLLOW)
 LOOKAHEAD = np.array(ROUTE_LOOKAHEAD, dtype=np.int64)
 INFRACTION_KEYS = tuple(f"infractions_{SHORT_NAMES[kind]}" for kind in KINDS)
+#: Each infraction kind's row of ``RouteExperimentBatch.infractions``, and the info key of its episode's count.
+INFRACTION_ROWS = {kind: row for row, kind in enumerate(KINDS)}
+EPISODE_INFRACTION_KEYS = tuple(f"episode_{key}" for key in INFRACTION_KEYS)
 
 
 def commands_ahead(options: Sequence[RoadOption]) -> np.ndarray:
@@ -120,7 +123,7 @@ class RouteExperimentBatch(BatchExperiment):
         self.last_actions = np.zeros((count, 2))
         self.totals = {key: np.zeros(count) for key in ("return", "distance", "speed_sum")}
         self.steps = np.zeros(count, dtype=np.int64)
-        self.infractions = {key: np.zeros(count, dtype=np.int64) for key in INFRACTION_KEYS}
+        self.infractions = np.zeros((len(INFRACTION_KEYS), count), dtype=np.int64)  # a kind a row, a hero a column
         self.route_points = np.zeros((count, 1, 2))  # each hero's route (x, y) a metre apart, padded with its end
         self.route_commands = np.zeros((count, 1), dtype=np.int64)  # and the command ahead of each of its points
         self.route_lengths = np.zeros(count, dtype=np.int64)
@@ -138,8 +141,7 @@ class RouteExperimentBatch(BatchExperiment):
         for values in self.totals.values():
             values[index] = 0.0
         self.steps[index] = 0
-        for values in self.infractions.values():
-            values[index] = 0
+        self.infractions[:, index] = 0
         progress = agent.route_progress
         self.speed_controllers[index] = SpeedController(dt=self.task.timestep)
         self.route_steering[index] = self.route_obstacles[index] = None  # built at the first observation
@@ -195,9 +197,9 @@ class RouteExperimentBatch(BatchExperiment):
         steps = self.task.step(indices, rows)
         failed, truncated = steps.failed, steps.truncated
         ended = steps.ended
-        for row, found in enumerate(steps.infractions):
-            for infraction in found:
-                self.infractions[f"infractions_{SHORT_NAMES[infraction.kind]}"][indices[row]] += 1
+        for row in steps.infracted.tolist():
+            for infraction in steps.infractions[row]:
+                self.infractions[INFRACTION_ROWS[infraction.kind], indices[row]] += 1
         rewards = np.where(failed, -self.terminal_penalty, steps.gained * steps.speed_factor * steps.offset_factor)
         totals = self.totals
         totals["return"][indices] += rewards
@@ -209,7 +211,7 @@ class RouteExperimentBatch(BatchExperiment):
                  "route_completion": steps.route_completion, "episode_route_completion": steps.route_completion,
                  "episode_distance": totals["distance"][indices].copy(),
                  "episode_mean_speed": 3.6 * totals["speed_sum"][indices] / self.steps[indices],
-                 **{f"episode_{key}": values[indices].copy() for key, values in self.infractions.items()}}
+                 **dict(zip(EPISODE_INFRACTION_KEYS, self.infractions[:, indices]))}
         return BatchOutcome(observations, rewards, ended & ~truncated, truncated, infos, steps.end_reasons)
 
     def _observations(self, indices: np.ndarray, rows: np.ndarray, frame: int) -> np.ndarray:

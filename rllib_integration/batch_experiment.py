@@ -17,8 +17,11 @@ The batch keeps the experiments (one per hero) for their configuration, their sp
 - :meth:`~BatchExperiment.start` when hero ``k`` starts an episode (instead of its experiment's ``reset``);
 - :meth:`~BatchExperiment.controls` with the acting heroes' actions (instead of ``compute_action``): their
   controls, or their throttle, steer and brake as one array;
-- :meth:`~BatchExperiment.observe` for heroes whose episode just started (instead of ``get_observation``), and
-  :meth:`~BatchExperiment.step` for those that acted (instead of ``step_outcome``), after the tick.
+- :meth:`~BatchExperiment.step_and_observe` after the tick, for those that acted (instead of ``step_outcome``) and
+  those whose episode just started (instead of ``get_observation``): by default :meth:`~BatchExperiment.step`, then
+  :meth:`~BatchExperiment.observe`, their observations joined in one batch (:class:`WorldStep`); a batch may make
+  that batch in one pass (``DQNExperimentBatch`` draws every hero's BirdView in one call, no frame stack copied);
+- :meth:`~BatchExperiment.observe` alone when every hero starts (a world's reset).
 """
 
 from __future__ import annotations
@@ -44,7 +47,8 @@ class BatchOutcome:
     """What one step gives the acting heroes ``indices`` (their rows, in that order): gymnasium's vector
     ``(obs, rewards, terminated, truncated)`` and the infos as one array a key (``end_reasons`` apart: the reason
     of each hero whose episode ended, None for the others). The observations are arrays the batch makes anew each
-    step and does not keep (``CarlaVectorEnv`` hands a whole batch of them out as they are)."""
+    step and never writes again (``CarlaVectorEnv`` hands a whole batch of them out as they are), or None where the
+    step's :class:`WorldStep` holds them."""
 
     observations: Any
     rewards: np.ndarray
@@ -101,6 +105,43 @@ class BatchExperiment:
         """The outcome of the step that heroes ``indices`` acted in, at the new ``frame``."""
         raise NotImplementedError
 
+    def step_and_observe(self, acting: np.ndarray, starting: np.ndarray, frame: int,
+                         acting_data: Sequence[dict[str, Any]], starting_data: Sequence[dict[str, Any]]) -> WorldStep:
+        """The step at the new ``frame`` of heroes ``acting`` (:meth:`step`) and the first observations of heroes
+        ``starting`` (:meth:`observe`), their sensor data in the same orders, with every observation in one batch
+        (default: the two joined, a copy where heroes started)."""
+        outcome = self.step(acting, frame, acting_data) if len(acting) else None
+        if not len(starting):
+            return WorldStep(outcome, [], outcome.observations if outcome is not None else None, acting)
+        firsts, infos = self.observe(starting, frame, starting_data)
+        if outcome is None:
+            return WorldStep(None, infos, firsts, starting)
+        heroes = np.concatenate([acting, starting])
+        order = np.argsort(heroes, kind="stable")
+        rows = np.empty(len(heroes), dtype=np.int64)
+        rows[order] = np.arange(len(heroes))  # each hero's row of the joined batch
+        observations = empty_batch(outcome.observations, len(heroes))
+        set_batch_rows(observations, rows[:len(acting)], outcome.observations)
+        set_batch_rows(observations, rows[len(acting):], firsts)
+        return WorldStep(outcome, infos, observations, heroes[order])
+
+
+@dataclass
+class WorldStep:
+    """One step of a world's batch (:meth:`BatchExperiment.step_and_observe`): the outcome of the acting heroes (None
+    where none acted) and the infos of those starting (in the order given), and every one of their observations as
+    one batch: row ``r`` is hero ``heroes[r]``'s (the acting heroes in order where none started, otherwise all of them
+    ascending). ``outcome.observations`` is not read: a batch may leave it None."""
+
+    outcome: BatchOutcome | None
+    first_infos: list[dict[str, Any]]
+    observations: Any
+    heroes: np.ndarray
+
+    def row_of(self) -> dict[int, int]:
+        """Each hero's row of :attr:`observations`."""
+        return {int(hero): row for row, hero in enumerate(self.heroes.tolist())}
+
 
 def batch_row(batch: Any, row: int) -> Any:
     """Row ``row`` of ``batch`` (a batch of a space: an array, or a dict of them for a ``Dict`` space)."""
@@ -116,6 +157,13 @@ def set_batch_rows(batch: Any, rows: np.ndarray, values: Any) -> None:
             set_batch_rows(part, rows, values[key])
     else:
         batch[rows] = values
+
+
+def empty_batch(like: Any, rows: int) -> Any:
+    """A new batch of ``rows`` rows of the arrays of ``like`` (a batch: an array, or a dict of them), not filled."""
+    if isinstance(like, dict):
+        return {key: empty_batch(part, rows) for key, part in like.items()}
+    return np.empty((rows, *like.shape[1:]), dtype=like.dtype)
 
 
 def make_batch(experiments: Sequence[BaseExperiment], agents: Sequence[Any]) -> BatchExperiment | None:

@@ -24,7 +24,7 @@ import gymnasium as gym
 import numpy as np
 
 from .base_experiment import BaseExperiment, StepOutcome
-from .batch_experiment import BatchExperiment, BatchOutcome, batch_row, make_batch
+from .batch_experiment import BatchExperiment, WorldStep, batch_row, make_batch
 from .carla_core import CarlaCore
 from .carla_env import checked_action, make_experiment
 from .config import BASE_EXPERIMENT_CONFIG, join_dicts, validate
@@ -154,10 +154,10 @@ class SharedWorld:
         return outcomes, firsts
 
     def step_batch(self, acting: np.ndarray, actions: Any, respawn: Iterable[int] = (),
-                   rng: np.random.Generator | None = None) -> tuple[BatchOutcome | None, np.ndarray, Any, list[dict]]:
+                   rng: np.random.Generator | None = None) -> WorldStep:
         """:meth:`step` through :attr:`batch`: heroes ``acting`` act with ``actions`` (a batch, a row each), heroes
-        ``respawn`` start anew. Returns the acting heroes' outcome (None where none acted), and the respawned heroes
-        (in order), their first observations (a batch) and infos."""
+        ``respawn`` start anew. Returns the world's step: the acting heroes' outcome (None where none acted), the
+        respawned heroes' infos (in the order given) and every one's observation in one batch."""
         respawn = np.asarray(list(respawn), dtype=np.int64)
         acting_agents = [self.agents[k] for k in acting]
         controls = self.batch.controls(acting, actions) if len(acting) else []
@@ -168,16 +168,17 @@ class SharedWorld:
             self._respawn(respawn, rng)
             sensor_data = self.core.tick_heroes(list(zip(acting_agents, controls))
                                                 + [(self.agents[index], None) for index in respawn], control_rows=rows)
-        outcome = self.batch.step(acting, self.core.frame, sensor_data[:len(acting)]) if len(acting) else None
-        observations, infos = self._first_observations(respawn, sensor_data[len(acting):]) if len(respawn) \
-            else (None, [])
+        world_step = self.batch.step_and_observe(np.asarray(acting, dtype=np.int64), respawn, self.core.frame,
+                                                 sensor_data[:len(acting)], sensor_data[len(acting):])
+        world_step.first_infos = [{**info, "simulator_restarts": self.core.restarts} for info in world_step.first_infos]
         if self.live is not None:
+            outcome, row_of = world_step.outcome, world_step.row_of()
             first = np.flatnonzero(acting == 0)
             row = first[0] if len(first) else None
-            self._show(StepOutcome(batch_row(outcome.observations, row), float(outcome.rewards[row]), False, False,
-                                   {key: values[row] for key, values in outcome.infos.items()})
+            self._show(StepOutcome(batch_row(world_step.observations, row_of[0]), float(outcome.rewards[row]), False,
+                                   False, {key: values[row] for key, values in outcome.infos.items()})
                        if row is not None else None, 0 in respawn)  # (hero 0 acting: an outcome)
-        return outcome, respawn, observations, infos
+        return world_step
 
     def _step_through_batch(self, actions: Mapping[int, Any], respawn: list[int], rng: np.random.Generator | None
                             ) -> tuple[dict[int, StepOutcome], dict[int, tuple[Any, dict]]]:
@@ -185,15 +186,17 @@ class SharedWorld:
         batch's arrays (its infos as Python values, ``end_reason`` where its episode ended)."""
         acting = np.array(list(actions), dtype=np.int64)
         checked = np.array([checked_action(self.action_spaces[index], action) for index, action in actions.items()])
-        outcome, respawned, observations, infos = self.step_batch(acting, checked, respawn, rng)
+        world_step = self.step_batch(acting, checked, respawn, rng)
+        outcome, row_of, observations = world_step.outcome, world_step.row_of(), world_step.observations
         outcomes = {}
         for row, index in enumerate(acting.tolist() if outcome is not None else []):
             info = {key: plain(values[row]) for key, values in outcome.infos.items()}
             if outcome.end_reasons[row] is not None:
                 info["end_reason"] = outcome.end_reasons[row]
-            outcomes[index] = StepOutcome(batch_row(outcome.observations, row), float(outcome.rewards[row]),
+            outcomes[index] = StepOutcome(batch_row(observations, row_of[index]), float(outcome.rewards[row]),
                                           bool(outcome.terminated[row]), bool(outcome.truncated[row]), info)
-        return outcomes, {int(index): (batch_row(observations, row), infos[row]) for row, index in enumerate(respawned)}
+        return outcomes, {int(index): (batch_row(observations, row_of[int(index)]), info)
+                          for index, info in zip(respawn, world_step.first_infos)}
 
     def _first_observations(self, indices: np.ndarray, sensor_data: list[dict[str, Any]]) -> tuple[Any, list[dict]]:
         observations, infos = self.batch.observe(indices, self.core.frame, sensor_data)

@@ -132,27 +132,26 @@ class CarlaVectorEnv(gym.vector.VectorEnv):
         infos: dict[str, Any] = {}
         firsts: list[tuple[int, dict[str, Any]]] = []
         size = self.num_envs // len(self.worlds)
+        everyone = np.arange(self.num_envs)
         for number, world in enumerate(self.worlds):
             offset = number * size
             ending = self._autoreset[offset:offset + size]
-            acting = (~ending).nonzero()[0]
-            outcome, respawned, first_observations, first_infos = world.step_batch(
-                acting, actions[offset + acting], ending.nonzero()[0], self._rng)
-            adopted = self._adopted(outcome.observations) if outcome is not None and len(acting) == self.num_envs \
-                else None  # one world, every hero acted
+            acting, respawned = (~ending).nonzero()[0], ending.nonzero()[0]
+            world_step = world.step_batch(acting, actions[offset + acting], respawned, self._rng)
+            adopted = self._adopted(world_step.observations) if size == self.num_envs and \
+                np.array_equal(world_step.heroes, everyone) else None  # one world: every hero's row, in order
             if observations is None:
                 observations = adopted if adopted is not None else \
                     create_empty_array(self.single_observation_space, self.num_envs)
+            if adopted is None:
+                set_batch_rows(observations, offset + world_step.heroes, world_step.observations)
+            outcome = world_step.outcome
             if outcome is not None:
                 rows = offset + acting
-                if adopted is None:
-                    set_batch_rows(observations, rows, outcome.observations)
                 rewards[rows] = outcome.rewards
                 terminated[rows], truncated[rows] = outcome.terminated, outcome.truncated
                 merge_infos(infos, self.num_envs, rows, outcome.infos, outcome.end_reasons)
-            if len(respawned):
-                set_batch_rows(observations, offset + respawned, first_observations)
-                firsts += [(offset + int(index), info) for index, info in zip(respawned, first_infos)]
+            firsts += [(offset + int(index), info) for index, info in zip(respawned, world_step.first_infos)]
         if firsts:
             first_infos = vector_infos(self.num_envs, firsts)
             for key in [key for key in first_infos if not key.startswith("_")]:

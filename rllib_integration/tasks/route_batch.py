@@ -32,6 +32,7 @@ END_MESSAGES = {ROUTE_DEVIATION: "Agent deviated from the route at ", BLOCKED: "
                 TIMEOUT: "Route timeout at "}
 #: The end reasons a step gives, short of a hard infraction, in the order ``RouteFollowing.step`` checks them.
 REASONS_IN_ORDER = np.array(["outside_lanes", "off_route", "overspeed", "idle", "completed", "max_time"], dtype=object)
+COMPLETED, MAX_TIME, HARD = 4, 5, 6  # reason codes (:func:`_finish`'s, and a hard infraction's)
 #: The monitor's route ends with an event, as :func:`_finish` numbers them (from 1).
 END_KINDS = (ROUTE_DEVIATION, BLOCKED, TIMEOUT)
 
@@ -47,19 +48,11 @@ class RouteSteps:
     offset_factor: np.ndarray
     route_completion: np.ndarray  # 0-100
     infractions: list[list[Infraction]]
+    infracted: np.ndarray  # the rows with infractions (ascending)
     end_reasons: np.ndarray  # object: None while the episode goes on
-
-    @property
-    def ended(self) -> np.ndarray:
-        return self.end_reasons != None  # noqa: E711 (elementwise over the object array)
-
-    @property
-    def failed(self) -> np.ndarray:
-        return self.ended & (self.end_reasons != "completed") & (self.end_reasons != "max_time")
-
-    @property
-    def truncated(self) -> np.ndarray:
-        return self.end_reasons == "max_time"
+    ended: np.ndarray  # whether the episode ended (an end reason)
+    failed: np.ndarray  # ended, neither completed nor out of time
+    truncated: np.ndarray  # ended out of time (``max_time``)
 
 
 class RouteFollowingBatch:
@@ -169,11 +162,14 @@ class RouteFollowingBatch:
         reasons = np.full(count, None, dtype=object)
         ending = reason_codes >= 0
         reasons[ending] = REASONS_IN_ORDER[reason_codes[ending]]
-        for j in live[[bool(found[j]) for j in live]]:  # rare: infractions, of which the first hard one ends it
+        infracted = live[[bool(found[j]) for j in live]]
+        for j in infracted:  # rare: infractions, of which the first hard one ends it
             hard = [infraction.kind for infraction in found[j] if infraction.kind in task.hard_kinds]
             if hard:
-                reasons[j] = SHORT_NAMES[hard[0]]
-        return RouteSteps(gained, offset, speed, speed_factor, offset_factor, completion, found, reasons)
+                reasons[j], reason_codes[j] = SHORT_NAMES[hard[0]], HARD
+        ended, truncated = reason_codes >= 0, reason_codes == MAX_TIME
+        return RouteSteps(gained, offset, speed, speed_factor, offset_factor, completion, found, infracted, reasons,
+                          ended, ended & (reason_codes != COMPLETED) & ~truncated, truncated)
 
     def close(self) -> None:
         for index in range(len(self.agents)):
