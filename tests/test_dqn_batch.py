@@ -78,6 +78,30 @@ def test_the_batch_steps_as_the_heroes_own_experiments_do(birdview, others):
         by_hero.close()
 
 
+def test_two_worlds_step_through_their_batches_as_the_heroes_own_experiments_do():
+    """experiment.worlds: 2: each world's batch gives its rows of the step (its heroes that acted and those that
+    started anew in one batch, set at the world's offset), as the heroes' own experiments do, through respawns."""
+    config = dqn_config(heroes=3, birdview={"output": "masks"})
+    config["experiment"]["worlds"] = 2
+    batched = CarlaVectorEnv(config, num_envs=6)
+    by_hero = CarlaVectorEnv(dict(config, experiment=dict(config["experiment"], batched=False)), num_envs=6)
+    try:
+        assert isinstance(batched.world.batch, DQNExperimentBatch) and len(batched.worlds) == 2
+        batched.reset(seed=4), by_hero.reset(seed=4)
+        rng, ended = np.random.default_rng(0), 0
+        for step in range(150):
+            chosen = actions(rng, batched.num_envs)
+            a, b = batched.step(chosen), by_hero.step(chosen)
+            for key in a[0]:
+                assert np.array_equal(a[0][key], b[0][key]), (step, key)
+            assert_same_step((np.zeros(1), *a[1:]), (np.zeros(1), *b[1:]), step)
+            ended += int(np.count_nonzero(a[2] | a[3]))
+        assert ended >= 3, ended
+    finally:
+        batched.close()
+        by_hero.close()
+
+
 def test_the_original_reward_runs_hero_by_hero():
     env = CarlaVectorEnv(dqn_config(heroes=2, reward="faithful", birdview={"route": False}))
     try:
