@@ -33,7 +33,7 @@ from rllib_integration.sensors.birdview import BirdviewRenderer, configured_rend
 from rllib_integration.tasks.route_batch import RouteFollowingBatch
 from rllib_integration.tasks.route_lights import RouteLights, no_light
 
-from .dqn_experiment import (ACTIONS, BIRDVIEW, SPEED_SCALE, DQNExperiment, lane_outcome, lane_waypoints,
+from .dqn_experiment import (ACTIONS, BIRDVIEW, SPEED_SCALE, DQNExperiment, lane_checks,
                              waiting_for_a_reason)
 
 #: ``ACTIONS`` as ``carla.VehicleControl`` holds them (32-bit floats): (throttle, steer, brake) a row.
@@ -230,9 +230,8 @@ class DQNExperimentBatch(BatchExperiment):
         self.time_episode[indices] += 1
         done_episode = self.max_time_episode < self.time_episode[indices]
         falling = rows[:, Z] < -0.5
-        lanes = [lane_outcome(waypoint, yaw, steer) for waypoint, yaw, steer in
-                 zip(lane_waypoints(self.agents[0].map, rows[:, X:Z + 1]), rows[:, YAW].tolist(),
-                     self.controls_now[indices, 1].tolist())]
+        lane_states, _, deviation = lane_checks(self.agents[0].map, rows[:, X:Z + 1], rows[:, YAW],
+                                                self.controls_now[indices, 1])
         steps = self.task.step(indices, rows)
         route_end = steps.ended & ~steps.truncated
         terminated = done_idle | falling | route_end
@@ -245,11 +244,10 @@ class DQNExperimentBatch(BatchExperiment):
         self.last_xy[indices] = xy
         rewards = np.where(done_idle, -self.idle_penalty, np.where(steps.failed | falling, -self.terminal_penalty,
                                                                    steps.gained * steps.speed_factor * steps.offset_factor))
-        lane_states = np.array([state for state, _, _ in lanes], dtype=object)
-        deviation = np.array([deviation for _, _, deviation in lanes])
         totals, counts = self.totals, self.counts
         totals["distance"][indices] += distance
-        totals["distance_on_lane"][indices] += np.where(np.isin(lane_states, ON_LANE), distance, 0.0)
+        on_lane = np.logical_or.reduce([lane_states == state for state in ON_LANE])
+        totals["distance_on_lane"][indices] += np.where(on_lane, distance, 0.0)
         totals["speed_sum"][indices] += speed
         totals["heading_sum"][indices] += deviation
         counts["steps"][indices] += 1

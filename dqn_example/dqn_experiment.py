@@ -38,15 +38,16 @@
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Sequence
 
 import carla
 import cv2
 import gymnasium as gym
 import numpy as np
+from numba import njit
 
 from rllib_integration.base_experiment import BaseExperiment
-from rllib_integration.common.waypoint_index import get_waypoints
+from rllib_integration.common.lane_facts import lane_facts
 from rllib_integration.config import ConfigError
 from rllib_integration.routes.progress import Route
 from rllib_integration.sensors.birdview import output_channels
@@ -61,6 +62,9 @@ ACTIONS: tuple[tuple[float, float, float], ...] = (
           for steer in (0.0, 0.75, 0.5, 0.25, -0.75, -0.5, -0.25))
 
 ALLOWED_LANES = (carla.LaneType.Driving, carla.LaneType.Parking)
+ALLOWED_LANE_VALUES = np.array([int(lane_type) for lane_type in ALLOWED_LANES], dtype=np.int64)
+#: The lane check's states, by the code :func:`_lane_outcomes` gives.
+LANE_STATES = np.array(["off_lane", "junction", "wrong_way", "on_lane"], dtype=object)
 #: ``others.reward``: the original's terms, or the route-following variant (see :meth:`DQNExperiment.route_reward`).
 REWARDS = ("faithful", "route")
 #: Infractions that end a ``reward: route`` episode.
@@ -336,31 +340,48 @@ def lane_check(town_map: carla.Map, transform: carla.Transform, steer: float) ->
     deviation in radians): off a driving or parking lane (-0.5, pi), in a junction (0, 0), against the lane's
     direction (-0.5), a heading error (|sin| > 0.4) the steering is not correcting (-0.05), on the lane (0)."""
     location = transform.location
-    [waypoint] = lane_waypoints(town_map, np.array([[location.x, location.y, location.z]], dtype=np.float32))
-    return lane_outcome(waypoint, transform.rotation.yaw, steer)
+    states, penalties, deviations = lane_checks(town_map, np.array([[location.x, location.y, location.z]]),
+                                                [transform.rotation.yaw], [steer])
+    return str(states[0]), float(penalties[0]), float(deviations[0])
 
 
-def lane_waypoints(town_map: carla.Map, locations: np.ndarray) -> list[carla.Waypoint | None]:
-    """The waypoints :func:`lane_check` reads for heroes at ``locations`` (N, 3) x, y, z: the map's own answers
-    (``get_waypoint(location, project_to_road=False, lane_type=Any)``), through the map's waypoint index (twice as
-    fast as the map for one hero, more for many; ``tests/test_waypoint_index.py`` holds it to the map's answers)."""
-    return get_waypoints(town_map, locations, project_to_road=False, lane_type=carla.LaneType.Any)
+def lane_checks(town_map: carla.Map, locations: np.ndarray, yaws: Sequence[float],
+                steers: Sequence[float]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`lane_check` of heroes at ``locations`` (N, 3) x, y, z heading ``yaws`` (degrees) steering ``steers``:
+    their lane states (an object array), penalties and heading deviations, from the waypoints the original reads
+    (``get_waypoint(location, project_to_road=False, lane_type=Any)``), the map's own answers for every hero at once
+    (:func:`~rllib_integration.common.lane_facts.lane_facts`: on straight lanes without a waypoint made;
+    ``tests/test_lane_facts.py`` holds them to the map's), and the original's arithmetic in one compiled call."""
+    facts = lane_facts(town_map, locations)
+    count = len(facts.found)
+    codes, penalties, deviations = np.empty(count, dtype=np.int64), np.empty(count), np.empty(count)
+    _lane_outcomes(facts.found, facts.lane_type, facts.junction, facts.yaw, np.asarray(yaws, dtype=np.float64),
+                   np.asarray(steers, dtype=np.float64), ALLOWED_LANE_VALUES, codes, penalties, deviations)
+    return LANE_STATES[codes], penalties, deviations
 
 
-def lane_outcome(waypoint: carla.Waypoint | None, yaw: float, steer: float) -> tuple[str, float, float]:
-    """:func:`lane_check` of a hero heading ``yaw`` degrees whose lane waypoint (:func:`lane_waypoints`) is
-    ``waypoint``. The heading error is the angle between the hero's and the lane's forward vectors in the ground
-    plane (as the original measures it from their dot and cross products): the difference of their yaws."""
-    if waypoint is None or waypoint.lane_type not in ALLOWED_LANES:
-        return "off_lane", -0.5, math.pi
-    if waypoint.is_junction:
-        return "junction", 0.0, 0.0
-    angle = math.radians((yaw - waypoint.transform.rotation.yaw + 180.0) % 360.0 - 180.0)
-    if abs(angle) > math.pi / 2.0:  # the lane's forward vector is behind the hero's
-        return "wrong_way", -0.5, abs(angle)
-    if abs(math.sin(angle)) > 0.4 and steer * math.sin(angle) >= 0.0:
-        return "on_lane", -0.05, abs(angle)
-    return "on_lane", 0.0, abs(angle)
+@njit(cache=True)
+def _lane_outcomes(found: np.ndarray, lane_type: np.ndarray, junction: np.ndarray, lane_yaw: np.ndarray,
+                   yaws: np.ndarray, steers: np.ndarray, allowed: np.ndarray, codes: np.ndarray,
+                   penalties: np.ndarray, deviations: np.ndarray) -> None:
+    """Each hero's :func:`lane_check` outcome (a :data:`LANE_STATES` code) from its waypoint's facts. The heading
+    error is the angle between the hero's and the lane's forward vectors in the ground plane (as the original measures
+    it from their dot and cross products): the difference of their yaws (Python's float arithmetic, libm's sine)."""
+    for k in range(found.shape[0]):
+        if not found[k] or not (lane_type[k] == allowed[0] or lane_type[k] == allowed[1]):
+            codes[k], penalties[k], deviations[k] = 0, -0.5, math.pi
+            continue
+        if junction[k]:
+            codes[k], penalties[k], deviations[k] = 1, 0.0, 0.0
+            continue
+        angle = math.radians((yaws[k] - lane_yaw[k] + 180.0) % 360.0 - 180.0)
+        deviations[k] = abs(angle)
+        if abs(angle) > math.pi / 2.0:  # the lane's forward vector is behind the hero's
+            codes[k], penalties[k] = 2, -0.5
+        elif abs(math.sin(angle)) > 0.4 and steers[k] * math.sin(angle) >= 0.0:
+            codes[k], penalties[k] = 3, -0.05
+        else:
+            codes[k], penalties[k] = 3, 0.0
 
 
 def route_follower_action(core: Any) -> int:

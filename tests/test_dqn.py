@@ -514,3 +514,41 @@ def test_light_ahead_joins_the_next_light_on_the_route_to_the_state_vector():
         bad["experiment"]["others"].update(others)
         with pytest.raises(ConfigError, match=name):
             CarlaEnv(bad)
+
+
+def original_lane_check(town: carla.Map, x: float, y: float, z: float, yaw: float, steer: float) -> tuple:
+    """The original's lane check, waypoint by waypoint from the map: (state, penalty, heading deviation)."""
+    waypoint = town.get_waypoint(carla.Location(x, y, z), project_to_road=False, lane_type=carla.LaneType.Any)
+    if waypoint is None or waypoint.lane_type not in (carla.LaneType.Driving, carla.LaneType.Parking):
+        return "off_lane", -0.5, math.pi
+    if waypoint.is_junction:
+        return "junction", 0.0, 0.0
+    angle = math.radians((yaw - waypoint.transform.rotation.yaw + 180.0) % 360.0 - 180.0)
+    if abs(angle) > math.pi / 2.0:
+        return "wrong_way", -0.5, abs(angle)
+    if abs(math.sin(angle)) > 0.4 and steer * math.sin(angle) >= 0.0:
+        return "on_lane", -0.05, abs(angle)
+    return "on_lane", 0.0, abs(angle)
+
+
+@pytest.mark.parametrize("town_name", ["GridTown", "RingTown", "Town01"])
+def test_the_lane_check_of_many_heroes_is_the_originals_from_the_maps_waypoints(town_name):
+    """lane_checks (every hero at once, most facts from the map's lane chords) gives, to the bit, the original's
+    check from the map's own waypoints, hero by hero: points on and off the lanes, in junctions, any heading."""
+    from conftest import shared_map
+    from dqn_example.dqn_experiment import lane_check, lane_checks
+    from rllib_integration.embedded.maps.towns import load_map, resolve_town
+    from test_waypoint_index import points_around_lanes
+    town = load_map(town_name, shared_map(town_name).read_text()) if town_name.startswith("Town") else \
+        load_map(*resolve_town(town_name))
+    rng = np.random.default_rng(5)
+    xyz = points_around_lanes(town, 500, seed=5)
+    yaws, steers = rng.uniform(-180.0, 180.0, len(xyz)).tolist(), rng.choice([-0.5, 0.0, 0.25], len(xyz)).tolist()
+    expected = [original_lane_check(town, *point, yaw, steer) for point, yaw, steer in zip(xyz.tolist(), yaws, steers)]
+    states, penalties, deviations = lane_checks(town, xyz, yaws, steers)
+    assert list(zip(states.tolist(), penalties.tolist(), deviations.tolist())) == expected
+    assert {state for state, _, _ in expected} == {"off_lane", "junction", "wrong_way", "on_lane"}
+    x, y, z = xyz[0].tolist()
+    transform = carla.Transform(carla.Location(x, y, z), carla.Rotation(yaw=yaws[0]))
+    assert lane_check(town, transform, steers[0]) == original_lane_check(town, x, y, z, transform.rotation.yaw,
+                                                                         steers[0])

@@ -45,13 +45,27 @@ AT_END, AT_START, ALONG = 0, 1, 2  # where on its chord a point's waypoint is
 
 
 class LaneSection:
-    """One lane section of a road as LibCarla sees it: its start ``s``, its length and whether its lanes lie on
-    one straight line (``Lane::IsStraight``)."""
+    """One lane section of a road as LibCarla sees it: its start ``s``, its length, whether its lanes lie on
+    one straight line (``Lane::IsStraight``), and the lanes that keep one width at one distance from the road's
+    reference line over the whole section (``steady``: constant widths of theirs and of every lane between them and
+    the centre, a constant lane offset)."""
 
-    def __init__(self, road: int, index: int, start: float, length: float, straight: bool, lanes: list[int]):
+    def __init__(self, road: int, index: int, start: float, length: float, straight: bool, lanes: list[int],
+                 steady: frozenset[int] = frozenset()):
         self.road, self.index, self.start, self.length = road, index, start, length
-        self.straight, self.lanes = straight, lanes
+        self.straight, self.lanes, self.steady = straight, lanes, steady
 
+
+def _constant(records: list, start: float, end: float, at: str = "s") -> bool:
+    """Whether polynomial ``records`` (OpenDRIVE ``a b c d`` elements from position attribute ``at``) give one
+    constant over [start, end): the one in force at ``start`` and those starting inside have no slope or curve and
+    the same ``a``."""
+    placed = sorted((float(r.get(at, 0.0)), r) for r in records)
+    inside = [r for s, r in placed if start < s < end]
+    before = [r for s, r in placed if s <= start]
+    used = ([before[-1]] if before else []) + inside
+    values = {float(r.get("a", 0.0)) for r in used}
+    return len(values) <= 1 and all(float(r.get(k, 0.0)) == 0.0 for r in used for k in ("b", "c", "d"))
 
 def lane_sections(opendrive: str) -> list[LaneSection]:
     """Every lane section of an OpenDRIVE text, with the ids of its lanes other than the centre lane."""
@@ -74,9 +88,16 @@ def lane_sections(opendrive: str) -> list[LaneSection]:
             geometry = before[-1] if before else geometries[0]
             straight = geometry[2] == "line" and not curved and not (
                 start < geometry[0] or start + length_of > geometry[0] + geometry[1])
-            lanes = [int(lane.get("id")) for side in ("left", "right") for part in element.findall(side)
-                     for lane in part.findall("lane") if int(lane.get("id")) != 0]
-            sections.append(LaneSection(road_id, index, start, length_of, straight, lanes))
+            found = {int(lane.get("id")): lane for side in ("left", "right") for part in element.findall(side)
+                     for lane in part.findall("lane") if int(lane.get("id")) != 0}
+            offset_steady = _constant(road.find("lanes").findall("laneOffset"), start, start + length_of)
+            widths = {lane_id: bool(lane.findall("width")) and not lane.findall("border")
+                      and _constant(lane.findall("width"), 0.0, length_of, at="sOffset")
+                      for lane_id, lane in found.items()}
+            steady = frozenset(lane_id for lane_id in found if offset_steady and all(
+                widths.get(inner, False) for inner in range(1 if lane_id > 0 else -1, lane_id + (1 if lane_id > 0 else -1),
+                                                             1 if lane_id > 0 else -1)))
+            sections.append(LaneSection(road_id, index, start, length_of, straight, list(found), steady))
     return sections
 
 
@@ -146,11 +167,18 @@ class WaypointIndex:
         for section in lane_sections(town_map.to_opendrive()):
             for lane in section.lanes:
                 self._chords(section, lane, rows, known.get((section.road, section.index, lane)))
-        table = np.array(rows, dtype=np.float64).reshape(-1, 8)
+        table = np.array(rows, dtype=np.float64).reshape(-1, 15)
         self.a = np.ascontiguousarray(table[:, 0:3], dtype=np.float32)
         self.b = np.ascontiguousarray(table[:, 3:6], dtype=np.float32)
         self.types = table[:, 6].astype(np.int64)
         self.exact = table[:, 7] > 0.5
+        #: each chord's ends' yaws (degrees) and lane widths, as their waypoints give them
+        self.start_yaw, self.end_yaw = table[:, 8].copy(), table[:, 9].copy()
+        self.start_width, self.end_width = table[:, 10].copy(), table[:, 11].copy()
+        self.junction = table[:, 12] > 0.5  # the chord's road is a junction's
+        #: the chord's lane keeps its width and its distance from the road's reference line (``LaneSection.steady``),
+        #: and that line is straight: every waypoint along the chord lies on it with the start's yaw and width
+        self.uniform = (table[:, 13] > 0.5) & (table[:, 14] > 0.5)
         self.start_s = np.array([w.s for w in self.starts], dtype=np.float64)
         self.end_s = np.array([w.s for w in self.ends], dtype=np.float64)
         self.forward = np.array([w.lane_id < 0 for w in self.starts], dtype=np.bool_)
@@ -179,7 +207,9 @@ class WaypointIndex:
         def add(first: carla.Waypoint, first_transform: carla.Transform, last: carla.Waypoint,
                 last_transform: carla.Transform) -> None:
             p, q = first_transform.location, last_transform.location
-            rows.append((p.x, p.y, p.z, q.x, q.y, q.z, kind, float(exact)))
+            rows.append((p.x, p.y, p.z, q.x, q.y, q.z, kind, float(exact), first_transform.rotation.yaw,
+                         last_transform.rotation.yaw, first.lane_width, last.lane_width, float(first.is_junction),
+                         float(lane in section.steady), float(section.straight)))
             self.starts.append(first)
             self.ends.append(last)
 
@@ -225,7 +255,12 @@ class WaypointIndex:
         """``town_map.get_waypoint(location, project_to_road, lane_type)`` for each row (x, y, z) of
         ``locations``, as the map answers it."""
         points = np.ascontiguousarray(np.asarray(locations, dtype=np.float32).reshape(-1, 3))
-        chord, along, place = self.nearest_chords(points, lane_type)
+        return self.answers(points, *self.nearest_chords(points, lane_type), project_to_road, lane_type)
+
+    def answers(self, points: np.ndarray, chord: np.ndarray, along: np.ndarray, place: np.ndarray,
+                project_to_road: bool, lane_type: carla.LaneType) -> list[carla.Waypoint | None]:
+        """:meth:`waypoints` of ``points`` (rows x, y, z, ``float32``) whose :meth:`nearest_chords` for ``lane_type``
+        are ``chord``, ``along`` and ``place``."""
         starts, ends = self.starts, self.ends
         answers: list[carla.Waypoint | None] = []
         for (x, y, z), j, delta, at in zip(points.tolist(), chord.tolist(), along.tolist(), place.tolist()):
