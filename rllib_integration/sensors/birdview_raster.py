@@ -220,15 +220,17 @@ def _band_coverage(coverage: np.ndarray, ax: float, ay: float, bx: float, by: fl
 
 
 @njit(cache=True)
-def _thinned(points: np.ndarray, count: int, tolerance: float, keep: np.ndarray) -> None:
+def _thinned(points: np.ndarray, count: int, tolerance: float, keep: np.ndarray, stack: np.ndarray) -> None:
     """Mark in ``keep`` the first ``count`` ``points`` that bend their polyline by more than ``tolerance`` pixels,
     and its ends (Douglas-Peucker: a segment is split at its farthest point until every point lies within
-    ``tolerance`` of its segment)."""
+    ``tolerance`` of its segment; ``stack``: room for ``count`` pairs of the segments still to split)."""
     keep[:count] = False
     keep[0] = keep[count - 1] = True
-    stack = [(0, count - 1)]
-    while stack:
-        first, last = stack.pop()
+    stack[0, 0], stack[0, 1] = 0, count - 1
+    top = 1
+    while top:
+        top -= 1
+        first, last = stack[top, 0], stack[top, 1]
         farthest, distance = -1, tolerance
         for k in range(first + 1, last):
             d = _segment_distance(points[k, 0], points[k, 1], points[first, 0], points[first, 1], points[last, 0],
@@ -237,8 +239,9 @@ def _thinned(points: np.ndarray, count: int, tolerance: float, keep: np.ndarray)
                 farthest, distance = k, d
         if farthest >= 0:
             keep[farthest] = True
-            stack.append((first, farthest))
-            stack.append((farthest, last))
+            stack[top, 0], stack[top, 1] = first, farthest
+            stack[top + 1, 0], stack[top + 1, 1] = farthest, last
+            top += 2
 
 
 @njit(cache=True)
@@ -249,14 +252,17 @@ def draw_routes(pictures: np.ndarray, points: np.ndarray, counts: np.ndarray, ha
     size = pictures.shape[1]
     coverage = np.zeros((size, size))
     keep = np.zeros(points.shape[1], dtype=np.bool_)
+    stack = np.empty((points.shape[1] + 1, 2), dtype=np.int64)
     spans = np.empty((size, 2), dtype=np.int64)  # each row's first and last column the bands reached
     value, on = np.empty(paint.shape[0], dtype=np.uint8), np.empty(paint.shape[0], dtype=np.bool_)
     _brush(paint, binary, value, on)
+    painted = np.flatnonzero(on)
+    single = painted[0] if binary and painted.shape[0] == 1 else -1  # masks: the one channel a band sets to 255
     for h in range(pictures.shape[0]):
         count = counts[h]
         if count < 2:
             continue
-        _thinned(points[h], count, tolerance, keep)
+        _thinned(points[h], count, tolerance, keep, stack)
         spans[:, 0], spans[:, 1] = size, -1
         start = 0
         for k in range(1, count):
@@ -268,7 +274,10 @@ def draw_routes(pictures: np.ndarray, points: np.ndarray, counts: np.ndarray, ha
         for v in range(size):
             for u in range(spans[v, 0], spans[v, 1] + 1):
                 cover = coverage[v, u]
-                if _touches(cover, binary):
+                if single >= 0:  # (a quarter faster than every channel mixed, inside the env)
+                    if cover >= 0.5:
+                        picture[v, u, single] = 255
+                elif _touches(cover, binary):
                     for channel in range(value.shape[0]):
                         picture[v, u, channel] = _mixed(picture[v, u, channel], paint[channel], value[channel],
                                                         on[channel], cover, binary)
