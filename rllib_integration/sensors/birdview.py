@@ -251,7 +251,8 @@ class BirdviewRenderer:
         its hero in view pixels (H, K, 2), and how many of its points to draw (up to the first past the view; below
         2: none), every hero's points placed in one compiled call."""
         reach = int(3.0 * self._view) + 2 if self.draws_route else 0  # route points are about a metre apart
-        ahead, counts = np.zeros((len(renderers), reach, 2)), np.zeros(len(renderers), dtype=np.int64)
+        ahead, counts = np.empty((len(renderers), reach, 2)), np.zeros(len(renderers), dtype=np.int64)  # (read:
+        # each hero's first ``counts`` points)
         if not reach:
             return ahead, counts
         progresses = [renderer._progress for renderer in renderers]
@@ -267,7 +268,7 @@ class BirdviewRenderer:
             raster.gather_routes(routes.points, routes.counts, rows,
                                  np.array([progress.index for progress in chosen], dtype=np.int64),
                                  np.array(routed, dtype=np.int64), ahead, counts)
-        pixels, ends = np.zeros_like(ahead), np.zeros_like(counts)
+        pixels, ends = np.empty_like(ahead), np.empty_like(counts)  # (every hero's end, its first ``ends`` pixels)
         raster.place_route(ahead, counts, views, self._view + 2.0, pixels, ends)
         return pixels, ends
 
