@@ -230,7 +230,7 @@ class CarlaCore(HeroState):
                 if required:
                     raise RuntimeError(f"could not spawn the hero: all {len(transforms)} spawn points are "
                                        f"occupied. Fix: give more hero.spawn_points or fewer vehicles.")
-        if state.hero is not None:
+        if state.hero is not None and logger.isEnabledFor(logging.DEBUG):  # (a transform read costs a respawn)
             logger.debug("hero %d spawned at %s", state.hero.id, state.hero.get_transform())
         return state.hero
 
