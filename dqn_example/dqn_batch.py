@@ -45,13 +45,12 @@ ON_LANE = ("on_lane", "junction")
 def shift_frames(stacks: np.ndarray, rows: np.ndarray, channels: int, out: np.ndarray,
                  into: np.ndarray | None = None) -> None:
     """Write into ``out[into[r]]`` (``into``: default ``r``) the older frames of hero ``rows[r]``'s next frame
-    stack, and zeros into its newest
-    frame's channels (to be drawn or written next): its stack in ``stacks`` (heroes, S, S, framestack * channels:
-    each hero's last observation, oldest frame first, as ``np.concatenate(history, axis=2)`` joins them) without its
-    oldest frame. A stack's frames interleave pixel by pixel, so they are the old stack's bytes one frame
-    (``channels`` bytes) on: one pass a hero, eight bytes at a time where its stack's bytes allow it (as fast as a
-    plain copy, where zeroing the newest channels byte by byte after a copy cost more than the copy: 0.37 against
-    0.21 ms for 32 heroes' 9-channel masks, frame stacks of two)."""
+    stack, and zeros into its newest frame's channels (to be drawn or written next): its stack in ``stacks`` (heroes,
+    S, S, framestack * channels: each hero's last observation, oldest frame first, as ``np.concatenate(history,
+    axis=2)`` joins them) without its oldest frame. A stack's frames interleave pixel by pixel, so they are the old
+    stack's bytes one frame (``channels`` bytes) on: one pass a hero, eight bytes at a time where its stack's bytes
+    allow it (as fast as a plain copy, where zeroing the newest channels byte by byte after a copy cost more than the
+    copy: 0.37 against 0.21 ms for 32 heroes' 9-channel masks, frame stacks of two)."""
     if not out.flags.c_contiguous:
         raise ValueError("shift_frames writes into a C-contiguous array of frame stacks; fix: np.empty(...) one")
     count, depth = len(stacks), stacks.shape[3]
@@ -76,8 +75,8 @@ def _older_frames(units: int, depth: int, channels: int, word: int) -> np.ndarra
 @njit(cache=True)
 def _shift_units(old: np.ndarray, rows: np.ndarray, into: np.ndarray, whole: int, part: int, keep: np.ndarray,
                  out: np.ndarray) -> None:
-    """``out[into[r]]``: ``old[rows[r]]`` (a stack's bytes, as 8-byte little-endian words or bytes) moved ``whole`` units
-    and ``part`` bytes towards its start, masked by ``keep`` (the end filled with zeros)."""
+    """``out[into[r]]``: ``old[rows[r]]`` (a stack's bytes, as 8-byte little-endian words or bytes) moved ``whole``
+    units and ``part`` bytes towards its start, masked by ``keep`` (the end filled with zeros)."""
     units = old.shape[1]
     if part == 0:
         for r in range(rows.shape[0]):

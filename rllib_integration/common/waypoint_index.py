@@ -56,6 +56,11 @@ class LaneSection:
         self.straight, self.lanes, self.steady = straight, lanes, steady
 
 
+def _out_to(lane: int) -> range:
+    """The ids of the lanes from the centre out to ``lane`` on its side of the road, ``lane`` included."""
+    return range(1, lane + 1) if lane > 0 else range(-1, lane - 1, -1)
+
+
 def _constant(records: list, start: float, end: float, at: str = "s") -> bool:
     """Whether polynomial ``records`` (OpenDRIVE ``a b c d`` elements from position attribute ``at``) give one
     constant over [start, end): the one in force at ``start`` and those starting inside have no slope or curve and
@@ -94,9 +99,8 @@ def lane_sections(opendrive: str) -> list[LaneSection]:
             widths = {lane_id: bool(lane.findall("width")) and not lane.findall("border")
                       and _constant(lane.findall("width"), 0.0, length_of, at="sOffset")
                       for lane_id, lane in found.items()}
-            steady = frozenset(lane_id for lane_id in found if offset_steady and all(
-                widths.get(inner, False) for inner in range(1 if lane_id > 0 else -1, lane_id + (1 if lane_id > 0 else -1),
-                                                             1 if lane_id > 0 else -1)))
+            steady = frozenset(lane_id for lane_id in found
+                               if offset_steady and all(widths.get(inner, False) for inner in _out_to(lane_id)))
             sections.append(LaneSection(road_id, index, start, length_of, straight, list(found), steady))
     return sections
 
