@@ -128,8 +128,8 @@ class SharedWorld:
         if self.live is not None:
             self.live.start_episode()
         if self.batch is not None:
-            observations, infos = self._first_observations(np.arange(len(self)), sensor_data)
-            return [(batch_row(observations, index), info) for index, info in enumerate(infos)]
+            observations, infos = self.batch.observe(np.arange(len(self)), self.core.frame, sensor_data)
+            return [(batch_row(observations, index), info) for index, info in enumerate(self._first_infos(infos))]
         return [self._first_observation(index, data) for index, data in enumerate(sensor_data)]
 
     def step(self, actions: Mapping[int, Any], respawn: Iterable[int] = (),
@@ -170,7 +170,7 @@ class SharedWorld:
                                                 + [(self.agents[index], None) for index in respawn], control_rows=rows)
         world_step = self.batch.step_and_observe(np.asarray(acting, dtype=np.int64), respawn, self.core.frame,
                                                  sensor_data[:len(acting)], sensor_data[len(acting):])
-        world_step.first_infos = [{**info, "simulator_restarts": self.core.restarts} for info in world_step.first_infos]
+        world_step.first_infos = self._first_infos(world_step.first_infos)
         if self.live is not None:
             outcome, row_of = world_step.outcome, world_step.row_of()
             first = np.flatnonzero(acting == 0)
@@ -198,9 +198,9 @@ class SharedWorld:
         return outcomes, {int(index): (batch_row(observations, row_of[int(index)]), info)
                           for index, info in zip(respawn, world_step.first_infos)}
 
-    def _first_observations(self, indices: np.ndarray, sensor_data: list[dict[str, Any]]) -> tuple[Any, list[dict]]:
-        observations, infos = self.batch.observe(indices, self.core.frame, sensor_data)
-        return observations, [{**info, "simulator_restarts": self.core.restarts} for info in infos]
+    def _first_infos(self, infos: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The batch's infos of first observations, with the simulator's restarts (as a hero's first info has them)."""
+        return [{**info, "simulator_restarts": self.core.restarts} for info in infos]
 
     def _show(self, outcome: StepOutcome | None, respawned: bool) -> None:
         """The first hero's step (or its new episode) in the live view."""
