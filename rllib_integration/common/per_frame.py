@@ -1,13 +1,14 @@
 """What is read from a world once per simulator frame and shared by every hero of that world.
 
 :class:`PerFrame` reads again only when asked for another frame; :class:`PerWorld` keeps one value per world
-object (the heroes of one world share it) while that world exists.
+object (the heroes of one world share it) while that world exists. :func:`forget_gone` keeps what such a value keeps
+about each actor of its world from piling up as actors come and go.
 """
 
 from __future__ import annotations
 
 import weakref
-from typing import Any, Callable, Generic, TypeVar
+from typing import Any, Callable, Collection, Generic, TypeVar
 
 T = TypeVar("T")
 
@@ -27,6 +28,15 @@ class PerFrame:
     def read(self, world: Any) -> None:
         """Read the facts of ``world`` as they are now."""
         raise NotImplementedError
+
+
+def forget_gone(by_actor: dict[int, Any], present: Collection[int]) -> None:
+    """Drop from ``by_actor`` (what is kept about each actor, by id) the actors not ``present``, once it holds more
+    than twice as many as are present: every respawn is a new actor id, so what is kept about the actors gone would
+    otherwise grow all through a run (a hero's respawns, hundreds a minute in a world of many heroes)."""
+    if len(by_actor) > 2 * len(present) + 64:
+        for actor_id in [actor_id for actor_id in by_actor if actor_id not in present]:
+            del by_actor[actor_id]
 
 
 class PerWorld(Generic[T]):

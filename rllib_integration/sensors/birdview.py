@@ -42,7 +42,7 @@ import numpy as np
 
 from ..errors import ConfigError
 from ..common.identity_cache import IdentityCache
-from ..common.per_frame import PerFrame, PerWorld
+from ..common.per_frame import PerFrame, PerWorld, forget_gone
 from ..common.map_raster import MARKING_LABELS, PALETTE, ROAD_LABELS, Label, MapLayer, map_layer, with_buildings
 from ..routes.progress import RouteProgress
 from ..routes.progress_batch import ProgressBatch
@@ -441,6 +441,7 @@ class ActorScene(PerFrame):
         poses = getattr(world, "actor_poses", None)  # the embedded world reads every pose in one call
         ids, poses = poses() if callable(poses) else self._poses_one_by_one(world)
         if self._layout is None or not np.array_equal(self._layout[0], ids):  # actors came or went: what to draw
+            forget_gone(self._facts, set(ids.tolist()))
             facts = [(k, self._drawing_facts(world, actor_id)) for k, actor_id in enumerate(ids.tolist())]
             facts = [(k, group, local) for k, (group, local) in facts if group]
             self._layout = (ids.copy(), np.array([k for k, _, _ in facts], dtype=np.int64),
@@ -459,7 +460,9 @@ class ActorScene(PerFrame):
     def _poses_one_by_one(self, world: Any) -> tuple[np.ndarray, np.ndarray]:
         """Ids and (x, y, yaw radians) of the actors drawn, read actor by actor (a CARLA server's world)."""
         ids, poses = [], []
-        for actor in world.get_actors():
+        actors = list(world.get_actors())
+        forget_gone(self._facts, {actor.id for actor in actors})
+        for actor in actors:
             if self._drawing_facts(world, actor.id, actor)[0]:
                 t = actor.get_transform()
                 ids.append(actor.id)

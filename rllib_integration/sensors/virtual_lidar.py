@@ -28,7 +28,7 @@ import numpy as np
 from numba import njit
 
 from ..common.identity_cache import IdentityCache
-from ..common.per_frame import PerFrame, PerWorld
+from ..common.per_frame import PerFrame, PerWorld, forget_gone
 from ..common.map_raster import MARKING_LABELS, ROAD_LABELS, map_layer
 from ..errors import ConfigError
 from .ray_march import MarchRaster, clearances, march_cells, march_rays
@@ -77,7 +77,9 @@ class ObstacleTable(PerFrame):
             self._read_poses(world, *poses())
             return
         ids, positions, centres, yaws, extents = [], [], [], [], []
-        for actor in world.get_actors():
+        actors = list(world.get_actors())
+        forget_gone(self._boxes, {actor.id for actor in actors})
+        for actor in actors:
             box = self._boxes.get(actor.id, False)
             if box is False:
                 box = self._boxes[actor.id] = self._box(actor)
@@ -101,6 +103,7 @@ class ObstacleTable(PerFrame):
         """:meth:`read` from every actor's id and (x, y, yaw radians) in arrays, rounded as ``get_transform``
         rounds them (32-bit floats, the yaw in degrees), so the rays are those of the actor-by-actor read."""
         if self._layout is None or not np.array_equal(self._layout[0], ids):  # actors came or went: their boxes
+            forget_gone(self._boxes, set(ids.tolist()))
             boxes = [self._boxes.get(actor_id, False) for actor_id in ids.tolist()]
             for k, box in enumerate(boxes):
                 if box is False:
