@@ -56,11 +56,13 @@ def test_the_batch_steps_as_the_heroes_own_experiments_do(birdview, others):
         rng = np.random.default_rng(2)
         reasons: dict[str, int] = {}
         handed_out = []  # each step's observations and a copy: a batch handed out is never written again
+        infos_out = []  # and its infos (the batch's own arrays, handed out as they are)
         for step in range(160):
             chosen = actions(rng, batched.num_envs)
             a, b = batched.step(chosen), by_hero.step(chosen)
             assert batched.observation_space.contains(a[0]), "a batch of the single observation space"
             handed_out.append((a[0], copy.deepcopy(a[0])))
+            infos_out.append((a[4], copy.deepcopy(a[4])))
             if isinstance(a[0], dict):
                 for key in a[0]:
                     assert np.array_equal(a[0][key], b[0][key]), (step, key)
@@ -73,6 +75,11 @@ def test_the_batch_steps_as_the_heroes_own_experiments_do(birdview, others):
         for step, (given, kept) in enumerate(handed_out):
             for key in (given if isinstance(given, dict) else [None]):
                 assert np.array_equal(given[key] if key else given, kept[key] if key else kept), (step, key)
+        for step, (given, kept) in enumerate(infos_out):
+            assert given.keys() == kept.keys(), step
+            for key, values in given.items():
+                assert list(values) == list(kept[key]) if values.dtype == object else \
+                    np.array_equal(values, kept[key], equal_nan=values.dtype.kind == "f"), (step, key)
     finally:
         batched.close()
         by_hero.close()
