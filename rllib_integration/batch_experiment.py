@@ -130,8 +130,8 @@ class BatchExperiment:
 class WorldStep:
     """One step of a world's batch (:meth:`BatchExperiment.step_and_observe`): the outcome of the acting heroes (None
     where none acted) and the infos of those starting (in the order given), and every one of their observations as
-    one batch: row ``r`` is hero ``heroes[r]``'s (the acting heroes in order where none started, otherwise all of them
-    ascending). ``outcome.observations`` is not read: a batch may leave it None."""
+    one batch: row ``r`` is hero ``heroes[r]``'s (in the order given where only acting or only starting heroes are,
+    otherwise ascending). ``outcome.observations`` is not read: a batch may leave it None."""
 
     outcome: BatchOutcome | None
     first_infos: list[dict[str, Any]]
