@@ -403,7 +403,8 @@ def test_ray_failing_to_start_is_one_line(tmp_path):
 
 def test_the_progress_line_comes_at_most_every_10_s_after_the_first_five(monkeypatch, caplog):
     """600 iterations of 3 s (a 30-minute run on a fast machine) print about 155 lines, not 600; an evaluated
-    iteration always prints, and the last one is shown when the trial ends."""
+    iteration always prints, and the last one is shown when the trial ends (an iteration past the time budget shows
+    no time left)."""
     from rllib_integration.training import launcher
     clock = [0.0]
     monkeypatch.setattr(launcher.time, "monotonic", lambda: clock[0])
@@ -420,6 +421,11 @@ def test_the_progress_line_comes_at_most_every_10_s_after_the_first_five(monkeyp
     assert [int(line.split()[1]) for line in lines[:5]] == [1, 2, 3, 4, 5]
     assert 140 < len(lines) < 200 and any("route DS" in line and line.startswith("iter  301") for line in lines)
     assert lines[-1].startswith("iter  600")
+    progress.on_trial_result(601, [], None, {"training_iteration": 601, "time_total_s": 1803.0,
+                                             "num_env_steps_sampled_lifetime": 601, "env_runners": {}})
+    progress.on_trial_complete(601, [], None)
+    last = [r.getMessage() for r in caplog.records if r.getMessage().startswith("iter  601")][-1]
+    assert "ETA    0.0 min" in last, "the time budget overrun by the last iteration: no time left, not less"
 
 
 def test_a_local_ray_start_that_fails_once_is_tried_again(monkeypatch):

@@ -91,7 +91,7 @@ class Progress(tune.Callback):
         elapsed = result.get("time_total_s", 0.0)
         fractions = [result.get(key, 0) / value for key, value in self.criteria.items() if value]
         done = max(fractions) if fractions else 0.0
-        eta = elapsed * (1.0 - done) / done if done > 0 else float("nan")
+        eta = max(elapsed * (1.0 - done) / done, 0.0) if done > 0 else float("nan")  # (the last iteration overruns)
         key, label, unit = next((m for m in PROGRESS_METRICS if m[0] in runners), PROGRESS_METRICS[-1])
         evaluation = result.get("evaluation") or {}
         score = f" | route DS {evaluation['driving_score']:5.1f} RC {evaluation['route_completion']:5.1f}" \
