@@ -32,7 +32,9 @@ END_MESSAGES = {ROUTE_DEVIATION: "Agent deviated from the route at ", BLOCKED: "
                 TIMEOUT: "Route timeout at "}
 #: The end reasons a step gives, short of a hard infraction, in the order ``RouteFollowing.step`` checks them.
 REASONS_IN_ORDER = np.array(["outside_lanes", "off_route", "overspeed", "idle", "completed", "max_time"], dtype=object)
-COMPLETED, MAX_TIME, HARD = 4, 5, 6  # reason codes (:func:`_finish`'s, and a hard infraction's)
+#: Reason codes: :func:`_finish`'s places in ``REASONS_IN_ORDER``, and a hard infraction's past them.
+COMPLETED, MAX_TIME = (int(np.flatnonzero(REASONS_IN_ORDER == name)[0]) for name in ("completed", "max_time"))
+HARD = len(REASONS_IN_ORDER)
 #: The monitor's route ends with an event, as :func:`_finish` numbers them (from 1).
 END_KINDS = (ROUTE_DEVIATION, BLOCKED, TIMEOUT)
 
