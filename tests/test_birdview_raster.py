@@ -85,3 +85,66 @@ def test_a_light_is_a_disc_with_a_rim_and_shapes_beyond_the_edge_are_clipped():
     raster.draw_polygons(edge, np.array([0]), np.array([[[60.0, -5.0], [80.0, -5.0], [80.0, 5.0], [70.0, 5.0],
                                                           [60.0, 5.0]]]), WHITE[None], False)
     assert edge[0, 60:, :3].any() and edge[0, :5, 60:].any()
+
+
+def views_of(rng, count, rows, cols):
+    """``count`` random picture views of a source of ``rows`` x ``cols`` pixels at 8 px a metre (a 64 px picture
+    at 2 px a metre, as the masks quickstart's): a quarter of them at right angles or 45 degrees, some at whole
+    or half source pixels (rounding ties), some off the source's edges; and the source's pixels-to-world matrix."""
+    to_world = np.array([[0.125, 0.0, -20.0], [0.0, 0.125, -15.0], [0.0, 0.0, 1.0]])
+    yaw = rng.uniform(-180.0, 180.0, count)
+    yaw[:count // 4] = rng.choice([0.0, 90.0, -90.0, 180.0, 45.0], count // 4)
+    x = rng.uniform(-40.0, cols / 8.0, count)
+    y = rng.uniform(-35.0, rows / 8.0, count)
+    x[:count // 8] = np.round(x[:count // 8] * 16.0) / 16.0
+    c, s, ppm = np.cos(np.radians(yaw)), np.sin(np.radians(yaw)), 2.0
+    views = np.empty((count, 2, 3))
+    views[:, 0, 0], views[:, 0, 1], views[:, 0, 2] = -s * ppm, c * ppm, SIZE / 2 - ppm * (-s * x + c * y)
+    views[:, 1, 0], views[:, 1, 1], views[:, 1, 2] = -c * ppm, -s * ppm, SIZE / 2 + 16.0 + ppm * (c * x + s * y)
+    return views, to_world
+
+
+def test_map_masks_sample_the_source_as_opencvs_nearest_warp_and_write_every_mask_pixel():
+    cv2 = pytest.importorskip("cv2")
+    rng = np.random.default_rng(4)
+    rows, cols = 600, 700
+    source = rng.integers(1, 8, (rows, cols), dtype=np.uint8)  # (0: off the source)
+    views, to_world = views_of(rng, 300, rows, cols)
+    tables = np.array([(np.arange(256) >> bit) & 1 > 0 for bit in range(3)])
+    for masks, targets in ((2, np.array([0, 1])), (3, np.array([0, 1, 7]))):
+        pictures = np.full((len(views), SIZE, SIZE, 9), 77, dtype=np.uint8)  # cleared by the call
+        raster.warp_masks(pictures, raster.padded_source(source), cols, raster.inverse_maps(views @ to_world),
+                          tables[:masks], targets, True)
+        warped = np.stack([cv2.warpAffine(source, forward, (SIZE, SIZE), flags=cv2.INTER_NEAREST,
+                                          borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+                           for forward in views @ to_world])
+        expected = np.zeros_like(pictures)
+        for bit, target in enumerate(targets):
+            expected[..., target] = np.where((warped >> bit) & 1 > 0, 255, 0)
+        differing = (pictures != expected).any(axis=3)
+        # the same pixels as OpenCV 5 on a core with FMA; elsewhere OpenCV rounds a few ties otherwise
+        assert differing.mean() < 1e-4, f"{differing.sum()} of {differing.size} pixels differ from OpenCV's"
+        assert (warped == 0).any() and (warped > 0).all(axis=(1, 2)).any()  # views off the edge and on the source
+
+
+def test_map_masks_follow_their_arithmetic_exactly_and_leave_other_channels_of_a_strided_view():
+    rng = np.random.default_rng(5)
+    rows, cols = 300, 400
+    source = rng.integers(0, 4, (rows, cols), dtype=np.uint8)
+    views, to_world = views_of(rng, 40, rows, cols)
+    inverses = raster.inverse_maps(views @ to_world)
+    stacks = np.full((len(views), SIZE, SIZE, 18), 9, dtype=np.uint8)
+    newest = stacks[..., 9:]
+    newest[...] = 0  # cleared: the call writes the masks' channels only
+    tables = np.array([(np.arange(256) >> bit) & 1 > 0 for bit in range(2)])
+    raster.warp_masks(newest, raster.padded_source(source), cols, inverses, tables, np.array([3, 5]), False)
+    u, v = np.meshgrid(np.arange(SIZE, dtype=np.float32), np.arange(SIZE, dtype=np.float32))
+    for h, (m0, m1, m2, m3, m4, m5) in enumerate(inverses):
+        def fused(m, base):  # m * u + base rounded once to float32 (exact in double first), then half to even
+            return np.rint((np.float64(m) * u + base.astype(np.float64)).astype(np.float32)).astype(np.int64)
+        across, down = fused(m0, m1 * v + m2), fused(m3, m4 * v + m5)
+        inside = (across >= 0) & (across < cols) & (down >= 0) & (down < rows)
+        value = np.where(inside, source[np.clip(down, 0, rows - 1), np.clip(across, 0, cols - 1)], 0)
+        assert np.array_equal(newest[h, ..., 3], np.where(value & 1, 255, 0))
+        assert np.array_equal(newest[h, ..., 5], np.where(value & 2, 255, 0))
+    assert not newest[..., [0, 1, 2, 4, 6, 7, 8]].any() and (stacks[..., :9] == 9).all()

@@ -135,10 +135,14 @@ def mask_bits_layer(layer: MapLayer, k: int) -> tuple[np.ndarray, np.ndarray]:
         bits = np.zeros((rows, cols), dtype=np.uint8)
         for bit, threshold in enumerate(MASK_THRESHOLDS):
             bits |= (fine[..., bit] >= threshold).astype(np.uint8) << bit
-        scale = 1.0 / layer.pixels_per_meter
-        to_world = np.array([[scale, 0.0, layer.origin_x], [0.0, scale, layer.origin_y], [0.0, 0.0, 1.0]])
-        _MASK_BITS[key] = (layer.labels, bits, to_world)  # the labels held: their id stays theirs
+        _MASK_BITS[key] = (layer.labels, bits, pixels_to_world(layer))  # the labels held: their id stays theirs
     return _MASK_BITS[key][1:]
+
+
+def pixels_to_world(layer: MapLayer) -> np.ndarray:
+    """The 3x3 matrix from ``layer``'s pixels (column, row) to world (x, y)."""
+    scale = 1.0 / layer.pixels_per_meter
+    return np.array([[scale, 0.0, layer.origin_x], [0.0, scale, layer.origin_y], [0.0, 0.0, 1.0]])
 
 
 def light_locations(lights: Sequence[Any]) -> np.ndarray:
@@ -149,6 +153,8 @@ def light_locations(lights: Sequence[Any]) -> np.ndarray:
 
 #: The locations of the traffic lights of the last lists of them given to renderers (by the very list).
 _LIGHT_XYZ: IdentityCache[np.ndarray] = IdentityCache(4)
+#: The labels or mask bits that masks pictures read, as :func:`~.birdview_raster.warp_masks` reads them (by layer).
+_PADDED: IdentityCache[np.ndarray] = IdentityCache(4)
 
 
 class BirdviewRenderer:
@@ -177,8 +183,13 @@ class BirdviewRenderer:
             self.layer = with_buildings(self.layer, world.get_level_bbs(carla.CityObjectLabel.Buildings))
         self._averaged = averaged_layer(self.layer, self.supersample, arrows=self.ppm >= ARROW_MIN_PPM) \
             if self.supersample > 1 and output != "masks" else None
+        # masks read the mask bits of a coarse picture, else the labels (flattened for warp_masks, once per layer)
         self._mask_bits = mask_bits_layer(self.layer, self.supersample) \
             if self.supersample > 1 and output == "masks" else None
+        if output == "masks":
+            labels = self._mask_bits[0] if self._mask_bits is not None else self.layer.labels
+            self._mask_source = (_PADDED.get(labels, raster.padded_source), pixels_to_world(self.layer))
+            self._mask_columns = labels.shape[1]
         self._lights = list(world.get_actors().filter("traffic.traffic_light*") if lights is None else lights)
         # traffic lights stand still: their locations are read once (for a list of them given, once for every
         # renderer given that very list: a batched experiment's heroes, episode after episode)
@@ -204,10 +215,10 @@ class BirdviewRenderer:
             paint[self.channels.index(channel)] = 255.0
         return paint
 
-    def _map_mask_tables(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """The road, lane-marking and building masks (those this output has) from the warped map (one channel:
-        labels, or for a coarse picture :func:`mask_bits_layer`'s bits): each one's channel of it (0), which of its
-        256 values it takes (labels of its kind, or its bit set) and its output channel."""
+    def _map_mask_tables(self) -> tuple[np.ndarray, np.ndarray]:
+        """The road, lane-marking and building masks (those this output has) from the map's labels, or for a coarse
+        picture :func:`mask_bits_layer`'s bits: which of the 256 values each takes (labels of its kind, or its bit
+        set) and its output channel."""
         kinds = ("road", "lane_markings", BUILDING_CHANNEL)
         names = [name for name in kinds if name in self.channels]
         values = np.arange(256)
@@ -216,7 +227,7 @@ class BirdviewRenderer:
             tables = [labels[name] for name in names]
         else:
             tables = [(values >> kinds.index(name)) & 1 > 0 for name in names]
-        return (np.zeros(len(names), dtype=np.int64), np.array(tables, dtype=np.bool_).reshape(len(names), 256),
+        return (np.array(tables, dtype=np.bool_).reshape(len(names), 256),
                 np.array([self.channels.index(name) for name in names], dtype=np.int64))
 
     def _light_paint(self, state: carla.TrafficLightState) -> np.ndarray:
@@ -280,28 +291,26 @@ class BirdviewRenderer:
     def backdrops(self, views: np.ndarray, out: np.ndarray | None = None, cleared: bool = False) -> np.ndarray:
         """The pictures of the map alone seen through each of ``views`` (H, 2, 3), in the output format: (H, S, S,
         3) colours or (H, S, S, channels) masks with the map's (road, lane markings, buildings), in ``out`` (any
-        strides; ``cleared``: it holds zeros already, which masks then need not write) where given. The map layer is
-        warped into each by ``cv2.warpAffine``: its labels, nearest, or for a coarse picture its averaged colours,
-        bilinear, four channels, or its mask bits (:func:`mask_bits_layer`), nearest. Then they are coloured or
-        turned into masks for all heroes at once."""
+        strides; ``cleared``: it holds zeros already, which masks then need not write) where given. Masks read the
+        map's labels, or for a coarse picture its mask bits (:func:`mask_bits_layer`), at each picture's pixels in
+        one compiled call for all heroes (:func:`~.birdview_raster.warp_masks`, nearest); colours warp the labels
+        (nearest) or for a coarse picture the averaged colours (bilinear, four channels) into each picture by
+        ``cv2.warpAffine``, then colour them for all heroes at once."""
         layer, size, count = self.layer, self.size, len(views)
-        scale = 1.0 / layer.pixels_per_meter
-        source, interpolation, border = layer.labels, cv2.INTER_NEAREST, 0
-        to_world = np.array([[scale, 0.0, layer.origin_x], [0.0, scale, layer.origin_y], [0.0, 0.0, 1.0]])
-        if self._mask_bits is not None:
-            source, to_world = self._mask_bits
-        elif self._averaged is not None:
+        if self.output == "masks":
+            source, to_world = self._mask_source
+            pictures = np.zeros((count, size, size, len(self.channels)), dtype=np.uint8) if out is None else out
+            raster.warp_masks(pictures, source, self._mask_columns, raster.inverse_maps(views @ to_world),
+                              *self._map_masks, out is not None and not cleared)
+            return pictures
+        source, interpolation, border, to_world = layer.labels, cv2.INTER_NEAREST, 0, pixels_to_world(layer)
+        if self._averaged is not None:
             source, _, to_world = self._averaged
             interpolation, border = cv2.INTER_LINEAR, tuple(int(v) for v in PALETTE[Label.BACKGROUND]) + (0,)
         warped = np.empty((count, size, size) + source.shape[2:], dtype=np.uint8)
         for k, forward in enumerate(views @ to_world):
             cv2.warpAffine(source, forward, (size, size), dst=warped[k], flags=interpolation,
                            borderMode=cv2.BORDER_CONSTANT, borderValue=border)
-        if self.output == "masks":
-            pictures = np.zeros((count, size, size, len(self.channels)), dtype=np.uint8) if out is None else out
-            raster.map_masks(pictures, warped.reshape(count, size, size, 1), *self._map_masks,
-                             out is not None and not cleared)
-            return pictures
         if self._averaged is None:
             pictures = PALETTE[warped]
         else:
