@@ -449,22 +449,19 @@ class ActorScene(PerFrame):
     def read(self, world: Any) -> None:
         poses = getattr(world, "actor_poses", None)  # the embedded world reads every pose in one call
         ids, poses = poses() if callable(poses) else self._poses_one_by_one(world)
-        if self._layout is None or not np.array_equal(self._layout[0], ids):  # actors came or went: what to draw
+        if self._layout is None or not _same_ids(self._layout[0], ids):  # actors came or went: what to draw
             forget_gone(self._facts, set(ids.tolist()))
             facts = [(k, self._drawing_facts(world, actor_id)) for k, actor_id in enumerate(ids.tolist())]
             facts = [(k, group, local) for k, (group, local) in facts if group]
-            self._layout = (ids.copy(), np.array([k for k, _, _ in facts], dtype=np.int64),
+            self._layout = (ids if not ids.flags.writeable else ids.copy(),
+                            np.array([k for k, _, _ in facts], dtype=np.int64),
                             np.array([DRAW_ORDER.index(group) for _, group, _ in facts], dtype=np.int64),
                             np.stack([local for _, _, local in facts]) if facts else np.zeros((0, 5, 2)))
         _, rows, self.ranks, local = self._layout  # local: (K, 5, 2)
-        self.ids, self.positions = ids[rows], poses[rows, :2].reshape(-1, 2)
-        if not len(rows):
-            self.polygons = np.zeros((0, 5, 2))
-            return
-        x, y, yaw = poses[rows].T[:, :, None]
-        c, s = np.cos(yaw), np.sin(yaw)
-        self.polygons = np.stack([x + c * local[..., 0] - s * local[..., 1],
-                                  y + s * local[..., 0] + c * local[..., 1]], axis=2)
+        self.ids = ids[rows]
+        self.positions, self.polygons = np.empty((len(rows), 2)), np.empty((len(rows), 5, 2))
+        yaws = poses[rows, 2]
+        raster.world_polygons(poses, rows, np.cos(yaws), np.sin(yaws), local, self.positions, self.polygons)
 
     def _poses_one_by_one(self, world: Any) -> tuple[np.ndarray, np.ndarray]:
         """Ids and (x, y, yaw radians) of the actors drawn, read actor by actor (a CARLA server's world)."""
@@ -485,6 +482,11 @@ class ActorScene(PerFrame):
             actor = actor if actor is not None else world.get_actor(actor_id)
             facts = self._facts[actor_id] = (describe(actor) if actor is not None else None) or ("", None)
         return facts
+
+
+def _same_ids(known: np.ndarray, ids: np.ndarray) -> bool:
+    """Whether ``ids`` are the ``known`` ones (the very array, read-only, while no actor came or went)."""
+    return ids is known or (len(ids) == len(known) and bool((ids == known).all()))
 
 
 def describe(actor: Any) -> tuple[str, np.ndarray] | None:

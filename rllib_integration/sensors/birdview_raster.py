@@ -115,6 +115,21 @@ def place_polygons(positions: np.ndarray, polygons: np.ndarray, ranks: np.ndarra
     return heroes, pixels, drawn
 
 
+@njit(cache=True)
+def world_polygons(poses: np.ndarray, rows: np.ndarray, cos: np.ndarray, sin: np.ndarray, local: np.ndarray,
+                   positions: np.ndarray, polygons: np.ndarray) -> None:
+    """For each actor ``k`` drawn, at ``poses[rows[k]]`` (x, y, yaw radians; ``cos`` and ``sin`` of its yaw): its
+    place (``positions[k]``: x, y) and its polygon ``local[k]`` (corners in its frame) in world x, y
+    (``polygons[k]``)."""
+    for k in range(rows.shape[0]):
+        x, y, c, s = poses[rows[k], 0], poses[rows[k], 1], cos[k], sin[k]
+        positions[k, 0], positions[k, 1] = x, y
+        for corner in range(local.shape[1]):
+            u, v = local[k, corner, 0], local[k, corner, 1]
+            polygons[k, corner, 0] = x + c * u - s * v
+            polygons[k, corner, 1] = y + s * u + c * v
+
+
 def inverse_maps(forwards: np.ndarray) -> np.ndarray:
     """(H, 6) float32: for each of ``forwards`` (H, 2, 3), affine maps from a source's pixels to a picture's, the map
     from the picture's pixels back to the source's (m0 m1 m2 / m3 m4 m5), inverted in double as OpenCV's

@@ -82,6 +82,7 @@ class VehicleStates:
         self.gears = {name: np.ones((capacity, MAX_GEARS)) for name in _GEARS}
         self.count = 0
         self.owners: list[object] = []
+        self._owner_ids: np.ndarray | None = None  # the owners' ids, built when asked after rows came or went
         #: A fresh row's parameters, curves and gears by the key of the physics control it was spawned with
         #: (reading a ``carla.VehiclePhysicsControl`` costs a respawn more than the rest of its row)
         self._spawned: dict[Hashable, tuple[np.ndarray, dict[str, np.ndarray], dict[str, np.ndarray]]] = {}
@@ -100,6 +101,7 @@ class VehicleStates:
         slot = self.count
         self.data[slot] = 0.0
         self.owners.append(owner)
+        self._owner_ids = None
         self.count += 1
         row = self.data[slot]
         c = COLUMN
@@ -172,8 +174,17 @@ class VehicleStates:
             moved = self.owners[last]
             self.owners[slot] = moved
         self.owners.pop()
+        self._owner_ids = None
         self.count -= 1
         return moved
+
+    def owner_ids(self) -> np.ndarray:
+        """The ids of the rows' owners, row by row (read-only: the same array until a row is added or removed)."""
+        if self._owner_ids is None:
+            ids = np.fromiter((owner.id for owner in self.owners), dtype=np.int64, count=self.count)
+            ids.flags.writeable = False
+            self._owner_ids = ids
+        return self._owner_ids
 
     def column(self, name: str) -> np.ndarray:
         """A view of one column over the live rows."""

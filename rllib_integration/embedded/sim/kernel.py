@@ -325,7 +325,7 @@ class Simulation:
         """Ids (N,) and (x, y, yaw radians) (N, 3) of every vehicle, then every walker, then every prop: the
         vehicles read off the vehicle table in one go rather than one ``get_transform`` per actor."""
         states = self.vehicles
-        ids = np.fromiter((owner.id for owner in states.owners), dtype=np.int64, count=states.count)
+        ids = states.owner_ids()  # (read-only: the same array while no vehicle comes or goes)
         vehicles = states.data[:states.count][:, [COLUMN["x"], COLUMN["y"], COLUMN["yaw"]]]
         if not self._walkers and not self._props:
             return ids, vehicles
