@@ -30,7 +30,6 @@ from .errors import ConfigError, SimulatorFailure, SimulatorRestartedError, Simu
 from .hero_state import HeroState, update_routes
 from .sensors import SensorInterface
 from .routes.progress import Route, RouteProgress
-from .routes.progress_batch import ProgressBatch
 from .simulators import create_backend
 from .spawn_points import parse_spawn_points, to_transform
 
@@ -68,7 +67,6 @@ class CarlaCore(HeroState):
         self._episodes = 0
         self._episodes_since_start = 0
         self.route_progress: RouteProgress | None = None
-        self._progress_batch = ProgressBatch()  # the heroes' routes, followed at once after a tick
         self.town: str | None = None  # the town loaded now (one of the experiment's towns)
         self.restarts = 0  # recoveries from failures
         self.recycles = 0  # planned restarts (episode count, memory)
@@ -306,7 +304,7 @@ class CarlaCore(HeroState):
                 self.backend.apply_control_rows(self.client, self.world, [state.hero for state in control_rows[0]],
                                                 control_rows[1])
             frame = self.frame = self.world.tick()
-            update_routes([state for state, _ in controls], self.world, self._progress_batch)
+            update_routes([state for state, _ in controls], self.world)
             if self.config["enable_rendering"] and controls:
                 self.set_spectator_camera_view(controls[0][0].hero)
             return [state.sensor_interface.get_data(frame) for state, _ in controls]

@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any, Mapping, Sequence
 
 from .routes.progress import Route, RouteProgress
-from .routes.progress_batch import ProgressBatch
+from .routes.progress_batch import route_rows
 from .sensors import SensorFactory, SensorInterface
 
 
@@ -64,17 +64,18 @@ class HeroState:
         self.route_progress = None
 
 
-def update_routes(states: Sequence[HeroState], world: Any, batch: ProgressBatch) -> None:
+def update_routes(states: Sequence[HeroState], world: Any) -> None:
     """:meth:`HeroState.update_route` of each of ``states`` after a tick; where there are several and the world reads
     their locations in one call (the embedded world's ``actor_locations``: the same 32-bit values as
-    ``get_location``), advanced in one compiled call through ``batch``."""
+    ``get_location``), advanced in one compiled call through the world's routes (``route_rows``)."""
     following = [state for state in states if state.route_progress is not None and state.hero is not None]
     locations = getattr(world, "actor_locations", None)
     if len(following) < 2 or not callable(locations):
         for state in following:
             state.update_route()
         return
-    batch.update([state.route_progress for state in following], locations([state.hero.id for state in following]))
+    route_rows(world).update([state.route_progress for state in following],
+                             locations([state.hero.id for state in following]))
 
 
 def _shared(name: str, doc: str) -> property:

@@ -276,6 +276,41 @@ def test_many_progresses_advanced_and_measured_at_once_are_each_ones_own():
     assert max(p.index for p in alone) > 30, "the vehicles went along their routes"
 
 
+def test_a_new_route_takes_the_row_asked_for_longest_ago_not_one_another_caller_reads():
+    """A world's routes are shared (``route_rows``): the core advances every hero's after a tick, the route task and
+    the BirdView read the same rows, each asking for its own set of heroes in its own order. A route that comes
+    takes the row of the route asked for longest ago (an ended episode's), never a row the last calls read (the
+    other callers' heroes, whose routes would be copied back at their next call): a row is added instead."""
+    import numpy as np
+
+    from rllib_integration.routes.progress import RouteProgress
+    from rllib_integration.routes.progress_batch import ProgressBatch
+
+    planner = planner_for("GridTown")
+    spawns = load_map(*resolve_town("GridTown")).get_spawn_points()[:16]
+    routes = [planner.trace_route(a.location, b.location) for a, b in zip(spawns[::2], spawns[1::2])]
+    batch = ProgressBatch()
+    heroes = [RouteProgress(route) for route in routes[:4]]
+
+    def tick() -> list[int]:  # the core's call (every hero), the task's (the acting ones), the BirdView's (sorted)
+        rows = batch.sync(heroes).tolist()
+        assert batch.sync(heroes[1:][::-1]).tolist() == rows[1:][::-1]
+        assert batch.sync(heroes[::-1]).tolist() == rows[::-1]
+        return rows
+
+    rows = tick()
+    heroes[2] = RouteProgress(routes[4])  # hero 2 respawns: its ended route was read by the last calls
+    after = tick()
+    assert after[:2] + after[3:] == rows[:2] + rows[3:] and after[2] == 4 and len(batch.counts) == 5
+    for _ in range(3):
+        assert tick() == after, "no route copied again"
+    heroes[0] = RouteProgress(routes[5])  # a later respawn: the ended route's row, read longest ago
+    assert tick() == [rows[2]] + after[1:] and len(batch.counts) == 5
+    for k, hero in enumerate(heroes):
+        row = batch.sync(heroes)[k]
+        assert np.array_equal(batch.points[row, :len(hero.points)], hero.points)
+
+
 @pytest.mark.parametrize("seed", range(5))
 def test_a_drawn_route_is_cut_where_its_length_is_reached(seed):
     rng = np.random.default_rng(seed)

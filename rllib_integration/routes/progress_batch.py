@@ -1,7 +1,9 @@
 """``ProgressBatch``: many vehicles' :class:`~.progress.RouteProgress` advanced and measured in one compiled call.
 
 Each progress's route is copied once, when it first comes, into a row of padded arrays, where it stays while no
-other progress needs the row (a call may give any of the progresses, in any order: the heroes acting this step); a tick
+other progress needs the row (a call may give any of the progresses, in any order: the heroes acting this step; a new
+route takes the row used longest ago, one not asked for by the last :data:`RECENT` calls). A world's heroes share one batch (:data:`route_rows`: the core's update
+after a tick, the route task's checks and the BirdView's route read the same rows, a route copied once); a tick
 then advances every vehicle past the points it has passed, or measures every vehicle's distance to its route,
 with one numba call instead of one per vehicle (whose argument checks cost more than the work). The answers are
 the progresses' own (:meth:`~.progress.RouteProgress.update_at`, :meth:`~.progress.RouteProgress.distance_at`):
@@ -15,7 +17,12 @@ from typing import Sequence
 import numpy as np
 from numba import njit
 
+from ..common.per_frame import PerWorld
 from .progress import NEAR_AHEAD, NEAR_BEHIND, WINDOW, RouteProgress, last_passed, polyline_distance
+
+#: A row asked for by one of the last this many calls that needed a new answer (a tick's callers: the core's update,
+#: the route task's, the BirdView's) is not given to a new route: a row is added instead.
+RECENT = 4
 
 
 class ProgressBatch:
@@ -30,6 +37,8 @@ class ProgressBatch:
         self.cumulative = np.zeros((0, 1))
         self.counts = np.zeros(0, dtype=np.int64)
         self._last: tuple[tuple[int, ...], np.ndarray] = ((), np.zeros(0, dtype=np.int64))  # (ids, their rows)
+        self._used = np.zeros(0, dtype=np.int64)  # when each row was last asked for (a count of the answers made)
+        self._answers = 0
 
     def sync(self, progresses: Sequence[RouteProgress]) -> np.ndarray:
         """The row holding each of ``progresses``' route (read-only): the row it had where it is still held, else one
@@ -51,6 +60,8 @@ class ProgressBatch:
             self._place([progresses[k] for k in new], rows, new)
         rows.flags.writeable = False
         self._last = (key, rows)
+        self._answers += 1
+        self._used[rows] = self._answers
         return rows
 
     def _place(self, progresses: list[RouteProgress], rows: np.ndarray, at: list[int]) -> None:
@@ -59,7 +70,9 @@ class ProgressBatch:
         self._last = ((), np.zeros(0, dtype=np.int64))
         held = np.zeros(len(self._members), dtype=bool)
         held[np.delete(rows, at)] = True
+        held |= self._used > self._answers - RECENT  # rows other callers read this tick: kept (else copied back)
         free = np.flatnonzero(~held)
+        free = free[np.argsort(self._used[free], kind="stable")]  # the rows used longest ago first
         longest = max(len(progress.points) for progress in progresses)
         if len(free) < len(progresses) or longest > self.points.shape[1]:
             old = len(self._members)
@@ -87,6 +100,7 @@ class ProgressBatch:
         points[:old, :width], forward[:old, :width] = self.points, self.forward
         cumulative[:old, :width], counts[:old] = self.cumulative, self.counts
         self.points, self.forward, self.cumulative, self.counts = points, forward, cumulative, counts
+        self._used = np.concatenate([self._used, np.zeros(rows - old, dtype=np.int64)])
         self._members += [None] * (rows - old)
 
     def update(self, progresses: Sequence[RouteProgress], xy: np.ndarray) -> np.ndarray:
@@ -133,3 +147,8 @@ def distances_many(points: np.ndarray, counts: np.ndarray, rows: np.ndarray, ind
         row = rows[h]
         lo, hi = max(0, index[h] - NEAR_BEHIND), min(counts[row], index[h] + NEAR_AHEAD)
         out[h] = polyline_distance(points[row], lo, hi, xy[h, 0], xy[h, 1])
+
+
+#: The routes of each world's heroes in rows of padded arrays, one batch per world (the very world object), shared
+#: by whoever advances or measures them, kept while the world is.
+route_rows: PerWorld[ProgressBatch] = PerWorld(ProgressBatch)

@@ -45,7 +45,7 @@ from ..common.identity_cache import IdentityCache
 from ..common.per_frame import PerFrame, PerWorld, forget_gone
 from ..common.map_raster import MARKING_LABELS, PALETTE, ROAD_LABELS, Label, MapLayer, map_layer, with_buildings
 from ..routes.progress import RouteProgress
-from ..routes.progress_batch import ProgressBatch
+from ..routes.progress_batch import route_rows
 from . import birdview_raster as raster
 from .sensor import PseudoSensor
 
@@ -509,8 +509,6 @@ def describe(actor: Any) -> tuple[str, np.ndarray] | None:
 
 #: Each world's actor scene (the very world object: the heroes of one world share it), kept while the world is.
 actor_scene: PerWorld[ActorScene] = PerWorld(ActorScene)
-#: The routes of each world's heroes drawn in its pictures, in rows of padded arrays.
-route_rows: PerWorld[ProgressBatch] = PerWorld(ProgressBatch)
 
 
 def output_channels(attributes: Mapping[str, Any]) -> int:

@@ -24,7 +24,7 @@ from ..evaluation.criteria import CollisionCriterion, LaneCriterion, RedLightCri
 from ..evaluation.infractions import (BLOCKED, BLOCKED_SPEED, BLOCKED_TIME, COMPLETION_DISTANCE, COMPLETION_SHARE,
                                       DEVIATION_LIMIT, ROUTE_DEVIATION, SHORT_NAMES, TIMEOUT, Infraction, time_limit)
 from ..hero_batch import SPEED_LIMIT, VX, VY, VZ, X, Y, YAW, Z, speeds
-from ..routes.progress_batch import ProgressBatch
+from ..routes.progress_batch import ProgressBatch, route_rows
 from .route_following import IDLE_SPEED, RouteFollowing
 
 #: Why a route ends, in the evaluator's words (the monitor's messages).
@@ -83,7 +83,7 @@ class RouteFollowingBatch:
         self.extents_x = np.zeros(count)
         self.route_ends = np.zeros((count, 2))
         self.lengths = np.ones(count)
-        self.progress = ProgressBatch()  # the acting heroes' routes, measured at once
+        self.progress: ProgressBatch | None = None  # the world's routes (route_rows), measured at once
 
     def start(self, index: int) -> None:
         """Hero ``index`` starts on its route (its agent's ``route_progress``): its checks start from now."""
@@ -94,6 +94,7 @@ class RouteFollowingBatch:
             self.lanes = LaneCriterion(self.map)
             self.red_lights = RedLightCriterion(self.world, self.map, heroes=len(self.agents))
             self.with_stop_signs = len(self.world.get_actors().filter("traffic.stop")) > 0
+            self.progress = route_rows(self.world)
         progress = agent.route_progress
         if progress is None:
             return
