@@ -7,6 +7,7 @@ synchronously with each measurement.
 
 from __future__ import annotations
 
+import functools
 from typing import Callable, Iterable
 
 import carla
@@ -24,8 +25,13 @@ class Sensor(Actor, carla.Sensor):
         self._callback: Callable[[SensorData], None] | None = None
         self._interval = float(self.attributes.get("sensor_tick", "0") or 0.0)
         self._last_time: float | None = None
-        self._rng = np.random.default_rng(int(float(self.attributes.get("noise_seed", "0") or 0)))
         self._sim.add_sensor(self, self.measures_collisions_only())
+
+    @functools.cached_property
+    def _rng(self) -> np.random.Generator:
+        """The noise's generator (``noise_seed``), made when first drawn from: most sensors draw no noise, and a
+        generator costs a respawn of a hero's sensors 15 µs and more."""
+        return np.random.default_rng(int(float(self.attributes.get("noise_seed", "0") or 0)))
 
     def measures_collisions_only(self) -> bool:
         """Whether this sensor measures only at ticks in which its parent collided (the simulation then runs it

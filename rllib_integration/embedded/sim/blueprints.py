@@ -224,6 +224,7 @@ class BlueprintLibrary:
 
     def __init__(self, blueprints: Iterable[ActorBlueprint]) -> None:
         self._blueprints = list(blueprints)
+        self._by_id: dict[str, ActorBlueprint] | None = None  # the first blueprint of each id, made when first found
 
     def filter(self, wildcard: str) -> "BlueprintLibrary":
         """Blueprints whose id or any tag matches ``wildcard`` (fnmatch rules, as CARLA)."""
@@ -236,10 +237,14 @@ class BlueprintLibrary:
                                 if b.has_attribute(name) and b.get_attribute(name).as_str() == str(value))
 
     def find(self, blueprint_id: str) -> ActorBlueprint:
-        for blueprint in self._blueprints:
-            if blueprint.id == blueprint_id:
-                return blueprint.copy()
-        raise IndexError(f"blueprint '{blueprint_id}' not found")
+        if self._by_id is None:  # (a hero's and its sensors' blueprints are found at every respawn)
+            self._by_id = {}
+            for blueprint in self._blueprints:
+                self._by_id.setdefault(blueprint.id, blueprint)
+        blueprint = self._by_id.get(blueprint_id)
+        if blueprint is None:
+            raise IndexError(f"blueprint '{blueprint_id}' not found")
+        return blueprint.copy()
 
     def __iter__(self) -> Iterator[ActorBlueprint]:
         return (b.copy() for b in self._blueprints)
