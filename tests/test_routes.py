@@ -302,8 +302,10 @@ def test_a_new_route_takes_the_row_asked_for_longest_ago_not_one_another_caller_
     heroes[2] = RouteProgress(routes[4])  # hero 2 respawns: its ended route was read by the last calls
     after = tick()
     assert after[:2] + after[3:] == rows[:2] + rows[3:] and after[2] == 4 and len(batch.counts) == 5
-    for _ in range(3):
+    for turn in range(1, 4):
         assert tick() == after, "no route copied again"
+        rotated = heroes[turn:] + heroes[:turn]  # other calls (other heroes acting): the ended route's row ages
+        assert batch.sync(rotated).tolist() == after[turn:] + after[:turn]
     heroes[0] = RouteProgress(routes[5])  # a later respawn: the ended route's row, read longest ago
     assert tick() == [rows[2]] + after[1:] and len(batch.counts) == 5
     for k, hero in enumerate(heroes):

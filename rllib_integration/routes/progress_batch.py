@@ -36,18 +36,21 @@ class ProgressBatch:
         self.forward = np.zeros((0, 1, 2))
         self.cumulative = np.zeros((0, 1))
         self.counts = np.zeros(0, dtype=np.int64)
-        self._last: tuple[tuple[int, ...], np.ndarray] = ((), np.zeros(0, dtype=np.int64))  # (ids, their rows)
+        #: the last RECENT answers (rows) by the ids of the progresses asked for, oldest first
+        self._recent: dict[tuple[int, ...], np.ndarray] = {}
         self._used = np.zeros(0, dtype=np.int64)  # when each row was last asked for (a count of the answers made)
         self._answers = 0
 
     def sync(self, progresses: Sequence[RouteProgress]) -> np.ndarray:
         """The row holding each of ``progresses``' route (read-only): the row it had where it is still held, else one
         no other of ``progresses`` holds (its route copied there; the rows grown where there are too few or too
-        short). A tick asks several times for the same progresses: the last answer is kept until a route moves
-        (while it is kept, its progresses are held in their rows, so their ids are theirs alone)."""
+        short). A tick's callers each ask for their set of progresses, some twice: the last :data:`RECENT` answers
+        are kept until a route moves (while they are kept, their progresses are held in their rows, so their ids are
+        theirs alone)."""
         key = tuple(map(id, progresses))
-        if key == self._last[0]:
-            return self._last[1]
+        rows = self._recent.get(key)
+        if rows is not None:
+            return rows
         rows = np.empty(len(progresses), dtype=np.int64)
         new = []
         for k, progress in enumerate(progresses):
@@ -59,7 +62,9 @@ class ProgressBatch:
         if new:
             self._place([progresses[k] for k in new], rows, new)
         rows.flags.writeable = False
-        self._last = (key, rows)
+        self._recent[key] = rows
+        if len(self._recent) > RECENT:
+            del self._recent[next(iter(self._recent))]
         self._answers += 1
         self._used[rows] = self._answers
         return rows
@@ -67,7 +72,7 @@ class ProgressBatch:
     def _place(self, progresses: list[RouteProgress], rows: np.ndarray, at: list[int]) -> None:
         """Copy ``progresses``' routes into rows that none of ``rows`` (but those ``at``) holds, writing theirs at
         ``at``."""
-        self._last = ((), np.zeros(0, dtype=np.int64))
+        self._recent.clear()
         held = np.zeros(len(self._members), dtype=bool)
         held[np.delete(rows, at)] = True
         held |= self._used > self._answers - RECENT  # rows other callers read this tick: kept (else copied back)
