@@ -100,8 +100,8 @@ def _shift_units(old: np.ndarray, rows: np.ndarray, into: np.ndarray, whole: int
 @njit(cache=True)
 def _repeat_newest(stacks: np.ndarray, rows: np.ndarray, channels: int) -> None:
     """Copy the newest frame's ``channels`` of frame stacks ``stacks[rows]`` (H, S, S, framestack * channels) into
-    every older frame's (an episode's first picture in every frame; 40 times as fast as OpenCV's or NumPy's strided
-    copy of a 9-channel frame, which copy a byte at a time)."""
+    every older frame's (an episode's first picture in every frame; twice as fast as a strided OpenCV copy a hero: 48
+    against 101 µs for two heroes' 9-channel masks, measured)."""
     depth = stacks.shape[3]
     newest = depth - channels
     for r in range(rows.shape[0]):
