@@ -117,8 +117,9 @@ def update_ms(network: str, device: str, batch: int, repeats: int = 30) -> float
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument("--experiment", choices=["vector", "vlidar", "birdview"], default="vlidar",
-                        help="observations and task of the heroes")
+    parser.add_argument("--experiment", choices=["vector", "vlidar", "birdview", "masks"], default="vlidar",
+                        help="observations and task of the heroes (benchmarks/sampling.py's: masks is the "
+                        "BirdView's 64 px masks)")
     parser.add_argument("--processes", type=positive_int, nargs="*", default=[1, 2, 4, 8, 16],
                         help="worlds measured at once, one process each (none: no such rows)")
     parser.add_argument("--heroes", type=positive_int, default=32, help="heroes per world in the processes rows")
@@ -130,7 +131,8 @@ def main() -> None:
     parser.add_argument("--setup-s", type=float, default=30.0, help="seconds the processes get to build their "
                         "worlds before all start measuring")
     parser.add_argument("--learner-devices", nargs="*", default=["cpu", "cuda"],
-                        help="torch devices the learner update is timed on (a missing one is skipped)")
+                        help="torch devices the learner update is timed on (a missing one is skipped; none: no "
+                        "such rows)")
     parser.add_argument("--seed", type=non_negative_int, default=0, help="seed of the episodes and actions")
     parser.add_argument("--hero-by-hero", action="store_true", help="also measure the one-process rows with every "
                         "hero stepped through its own experiment instance (experiment.batched: false)")
@@ -154,6 +156,8 @@ def main() -> None:
                 path = "batched" if batched else "hero by hero"
                 print(f"{heroes:>12} {vehicles:>8} {path:>12} {rate:>14,.0f} {1000.0 * heroes / rate:>12.2f}",
                       flush=True)
+    if not args.learner_devices:
+        return
     import torch
     print(f"\n{'network':>8} {'batch':>6} {'device':>8} {'ms per update':>14}")
     for network, batch in (("dqn", 128), ("ppo", 256), ("ppo", 4096)):
