@@ -4,10 +4,11 @@ Each progress's route is copied once, when it first comes, into a row of padded 
 other progress needs the row (a call may give any of the progresses, in any order: the heroes acting this step; a new
 route takes the row used longest ago, one not asked for by the last :data:`RECENT` calls). A world's heroes share one
 batch (:data:`route_rows`: the core's update after a tick, the route task's checks and the BirdView's route read the
-same rows, a route copied once); a tick then advances every vehicle past the points it has passed, or measures every vehicle's distance to its route,
-with one numba call instead of one per vehicle (whose argument checks cost more than the work). The answers are
-the progresses' own (:meth:`~.progress.RouteProgress.update_at`, :meth:`~.progress.RouteProgress.distance_at`):
-the same compiled loops on the same numbers, and the new indices are written back to the progresses.
+same rows, a route copied once); a tick then advances every vehicle past the points it has passed, or measures
+every vehicle's distance to its route, with one numba call instead of one per vehicle (whose argument checks cost
+more than the work). The answers are the progresses' own (:meth:`~.progress.RouteProgress.update_at`,
+:meth:`~.progress.RouteProgress.distance_at`): the same compiled loops on the same numbers, and the new indices are
+written back to the progresses.
 """
 
 from __future__ import annotations
