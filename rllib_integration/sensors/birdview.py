@@ -199,6 +199,7 @@ class BirdviewRenderer:
         # what each shape paints (see birdview_raster): colours in rgb, 255 in its channel in masks
         self._route_paint = self._shape_paint(ROUTE_COLOUR, ROUTE_CHANNEL if route else None)
         self._ring = self._shape_paint((255, 255, 255), None)  # the lights' rims (rgb only)
+        self._light_paints: dict[carla.TrafficLightState, np.ndarray] = {}  # by state, as first drawn
         self._group_paints = np.stack([self._shape_paint(GROUP_COLOURS[group], MASK_GROUPS[group])
                                        for group in DRAW_ORDER])
         self._map_masks = self._map_mask_tables()
@@ -231,8 +232,12 @@ class BirdviewRenderer:
                 np.array([self.channels.index(name) for name in names], dtype=np.int64))
 
     def _light_paint(self, state: carla.TrafficLightState) -> np.ndarray:
-        """The paint of a traffic light in ``state`` (an unknown state black; off has no mask)."""
-        return self._shape_paint(LIGHT_COLOURS.get(state, (0, 0, 0)), LIGHT_CHANNELS.get(state))
+        """The paint of a traffic light in ``state`` (an unknown state black; off has no mask), made once a state."""
+        paint = self._light_paints.get(state)
+        if paint is None:
+            paint = self._light_paints[state] = self._shape_paint(LIGHT_COLOURS.get(state, (0, 0, 0)),
+                                                                  LIGHT_CHANNELS.get(state))
+        return paint
 
     def world_to_view(self, transform: carla.Transform) -> np.ndarray:
         """2x3 affine matrix from world (x, y) to output pixels for the hero ``transform``."""
@@ -242,16 +247,9 @@ class BirdviewRenderer:
     def views(self, poses: np.ndarray) -> np.ndarray:
         """(H, 2, 3) affine matrices from world (x, y) to output pixels for heroes at ``poses`` (H, 4): x, y, z,
         yaw (degrees)."""
-        yaw = np.radians(poses[:, 3])
-        c, s = np.cos(yaw), np.sin(yaw)
-        ex, ey = poses[:, 0], poses[:, 1]
-        cx, cy = self.size / 2.0, self.size / 2.0 + self.radius / 2.0 * self.ppm
-        # column = cx + ppm * (rel . right), row = cy - ppm * (rel . forward); right = (-s, c)
-        ppm = self.ppm
-        views = np.empty((len(poses), 2, 3))
-        views[:, 0, 0], views[:, 0, 1], views[:, 0, 2] = -s * ppm, c * ppm, cx - ppm * (-s * ex + c * ey)
-        views[:, 1, 0], views[:, 1, 1], views[:, 1, 2] = -c * ppm, -s * ppm, cy + ppm * (c * ex + s * ey)
-        return views
+        yaw = np.radians(poses[:, 3])  # (NumPy's sines and cosines, the pictures' since they were first drawn)
+        return raster.hero_views(poses, np.cos(yaw), np.sin(yaw), float(self.ppm), self.size / 2.0,
+                                 self.size / 2.0 + self.radius / 2.0 * self.ppm)
 
     def set_route(self, progress: RouteProgress | None) -> None:
         """The route to draw from the hero's progress along it (kept up to date by its owner), or None."""
@@ -456,7 +454,7 @@ class ActorScene(PerFrame):
             self._layout = (ids if not ids.flags.writeable else ids.copy(),
                             np.array([k for k, _, _ in facts], dtype=np.int64),
                             np.array([DRAW_ORDER.index(group) for _, group, _ in facts], dtype=np.int64),
-                            np.stack([local for _, _, local in facts]) if facts else np.zeros((0, 5, 2)))
+                            np.array([local for _, _, local in facts]) if facts else np.zeros((0, 5, 2)))
         _, rows, self.ranks, local = self._layout  # local: (K, 5, 2)
         self.ids = ids[rows]
         self.positions, self.polygons = np.empty((len(rows), 2)), np.empty((len(rows), 5, 2))

@@ -130,16 +130,34 @@ def world_polygons(poses: np.ndarray, rows: np.ndarray, cos: np.ndarray, sin: np
             polygons[k, corner, 1] = y + s * u + c * v
 
 
+@njit(cache=True)
 def inverse_maps(forwards: np.ndarray) -> np.ndarray:
     """(H, 6) float32: for each of ``forwards`` (H, 2, 3), affine maps from a source's pixels to a picture's, the map
     from the picture's pixels back to the source's (m0 m1 m2 / m3 m4 m5), inverted in double as OpenCV's
     ``warpAffine`` inverts its matrix, then rounded to float32 as OpenCV 5 reads it (:func:`warp_masks`)."""
-    a, b, c = forwards[:, 0, 0], forwards[:, 0, 1], forwards[:, 0, 2]
-    d, e, f = forwards[:, 1, 0], forwards[:, 1, 1], forwards[:, 1, 2]
-    determinant = a * e - b * d
-    scale = np.divide(1.0, determinant, out=np.zeros_like(determinant), where=determinant != 0)
-    m0, m1, m3, m4 = e * scale, b * -scale, d * -scale, a * scale
-    return np.stack([m0, m1, -m0 * c - m1 * f, m3, m4, -m3 * c - m4 * f], axis=1).astype(np.float32)
+    inverses = np.empty((forwards.shape[0], 6), dtype=np.float32)
+    for h in range(forwards.shape[0]):
+        a, b, c = forwards[h, 0, 0], forwards[h, 0, 1], forwards[h, 0, 2]
+        d, e, f = forwards[h, 1, 0], forwards[h, 1, 1], forwards[h, 1, 2]
+        determinant = a * e - b * d
+        scale = 1.0 / determinant if determinant != 0.0 else 0.0
+        m0, m1, m3, m4 = e * scale, b * -scale, d * -scale, a * scale
+        for k, value in enumerate((m0, m1, -m0 * c - m1 * f, m3, m4, -m3 * c - m4 * f)):
+            inverses[h, k] = np.float32(value)
+    return inverses
+
+
+@njit(cache=True)
+def hero_views(poses: np.ndarray, cos: np.ndarray, sin: np.ndarray, ppm: float, cx: float, cy: float) -> np.ndarray:
+    """(H, 2, 3) affine matrices from world (x, y) to the pixels of pictures ``ppm`` pixels a metre, each hero of
+    ``poses`` (H, >= 2: x, y, ...; heading cosines ``cos`` and sines ``sin``) at pixel (``cx``, ``cy``) facing up:
+    column = cx + ppm * (rel . right), row = cy - ppm * (rel . forward), right = (-sin, cos)."""
+    views = np.empty((poses.shape[0], 2, 3))
+    for h in range(poses.shape[0]):
+        ex, ey, c, s = poses[h, 0], poses[h, 1], cos[h], sin[h]
+        views[h, 0, 0], views[h, 0, 1], views[h, 0, 2] = -s * ppm, c * ppm, cx - ppm * (-s * ex + c * ey)
+        views[h, 1, 0], views[h, 1, 1], views[h, 1, 2] = -c * ppm, -s * ppm, cy + ppm * (c * ex + s * ey)
+    return views
 
 
 @njit(cache=True, inline="always")
@@ -257,10 +275,12 @@ def _segment_distance(px: float, py: float, ax: float, ay: float, bx: float, by:
 
 @njit(cache=True)
 def _band_coverage(coverage: np.ndarray, ax: float, ay: float, bx: float, by: float, half: float,
-                   spans: np.ndarray) -> None:
+                   spans: np.ndarray, picture: np.ndarray, single: int) -> None:
     """``coverage`` (S, S) raised to the band of ``half`` pixels around segment a-b where it covers more (row by row
     over the columns the band can reach), each row's span of ``spans`` (S, 2: first and last column) widened to the
-    pixels reached."""
+    pixels reached; or, where ``single`` is a channel (masks that a band sets to 255 in one channel), that channel of
+    ``picture`` (S, S, C) set to 255 where the band covers half a pixel or more, with no coverage kept (a pixel is
+    set where any band covers half of it, as where the most covering one does)."""
     size = coverage.shape[0]
     reach = half + 1.0
     inner, outer = max(0.0, half - 0.5) ** 2, (half + 0.5) ** 2  # squared distances covered fully, not at all
@@ -281,7 +301,8 @@ def _band_coverage(coverage: np.ndarray, ax: float, ay: float, bx: float, by: fl
         left, right = max(0, int(math.floor(min(xa, xb) - reach))), min(size - 1, int(math.ceil(max(xa, xb) + reach)))
         if left > right:
             continue
-        spans[v, 0], spans[v, 1] = min(spans[v, 0], left), max(spans[v, 1], right)
+        if single < 0:
+            spans[v, 0], spans[v, 1] = min(spans[v, 0], left), max(spans[v, 1], right)
         py = v - ay
         for u in range(left, right + 1):
             px = u - ax
@@ -291,7 +312,10 @@ def _band_coverage(coverage: np.ndarray, ax: float, ay: float, bx: float, by: fl
             if d2 >= outer:
                 continue
             cover = 1.0 if d2 <= inner else _clamp01(half + 0.5 - math.sqrt(d2))
-            if cover > coverage[v, u]:
+            if single >= 0:
+                if cover >= 0.5:
+                    picture[v, u, single] = 255
+            elif cover > coverage[v, u]:
                 coverage[v, u] = cover
 
 
@@ -341,19 +365,18 @@ def draw_routes(pictures: np.ndarray, points: np.ndarray, counts: np.ndarray, ha
         _thinned(points[h], count, tolerance, keep, stack)
         spans[:, 0], spans[:, 1] = size, -1
         start = 0
+        picture = pictures[h]
         for k in range(1, count):
             if keep[k]:
                 _band_coverage(coverage, points[h, start, 0], points[h, start, 1], points[h, k, 0], points[h, k, 1],
-                               half, spans)
+                               half, spans, picture, single)
                 start = k
-        picture = pictures[h]
+        if single >= 0:  # (set as the bands were walked)
+            continue
         for v in range(size):
             for u in range(spans[v, 0], spans[v, 1] + 1):
                 cover = coverage[v, u]
-                if single >= 0:  # (a quarter faster than every channel mixed, inside the env)
-                    if cover >= 0.5:
-                        picture[v, u, single] = 255
-                elif _touches(cover, binary):
+                if _touches(cover, binary):
                     for channel in range(value.shape[0]):
                         picture[v, u, channel] = _mixed(picture[v, u, channel], paint[channel], value[channel],
                                                         on[channel], cover, binary)
