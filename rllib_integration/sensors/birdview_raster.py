@@ -187,17 +187,18 @@ def warp_masks(pictures: np.ndarray, source: np.ndarray, columns: int, inverses:
     an x86 core with FMA (the same pixels, compared on 16 million): a row's base ``m1 * y + m2`` in float32, then
     each pixel's ``m0 * x + base`` fused, rounded half to even; off the source reads 0. One call for every hero's
     picture, each pixel's masks written as its source pixel is read (1.5 times as fast as 32 OpenCV warps and a
-    pass a mask over their labels, measured)."""
+    pass a mask over their labels, measured; a value's masks read as one word, not a table a mask: 186-191 against
+    225-232 µs for 32 heroes' two masks replayed)."""
     heroes, size, depth = pictures.shape[0], pictures.shape[1], pictures.shape[3]
     outside = source.shape[0] - 1  # the 0 past the last pixel
     rows = outside // columns
     count = targets.shape[0]
-    paint = np.zeros((count, 256), dtype=np.uint8)
+    packed = np.zeros(256, dtype=np.uint32)  # a value's masks, a byte each (one read a pixel, not one a mask)
     for k in range(count):
         for value in range(256):
-            paint[k, value] = 255 if tables[k, value] else 0
+            if tables[k, value]:
+                packed[value] |= np.uint32(255) << np.uint32(8 * k)
     first, second, third = targets[0], targets[1], targets[count - 1]
-    paint0, paint1, paint2 = paint[0], paint[1], paint[count - 1]
     across, down = np.empty(size, dtype=np.int32), np.empty(size, dtype=np.int32)
     offsets = np.empty(size, dtype=np.uint64)  # (unsigned: no negative index wrapped at every read)
     for h in range(heroes):
@@ -222,15 +223,16 @@ def warp_masks(pictures: np.ndarray, source: np.ndarray, columns: int, inverses:
                 for u in range(size):
                     inside = 0 <= across[u] < columns and 0 <= down[u] < rows
                     offsets[u] = np.uint64(down[u] * columns + across[u] if inside else outside)
+            row = picture[v]
             if count == 2:  # (kept apart from three: a third write of the second mask cost 20 %)
                 for u in range(size):
-                    value = source[offsets[u]]
-                    picture[v, u, first], picture[v, u, second] = paint0[value], paint1[value]
+                    masks = packed[source[offsets[u]]]
+                    row[u, first], row[u, second] = np.uint8(masks & 255), np.uint8(masks >> 8)
             else:
                 for u in range(size):
-                    value = source[offsets[u]]
-                    picture[v, u, first], picture[v, u, second] = paint0[value], paint1[value]
-                    picture[v, u, third] = paint2[value]
+                    masks = packed[source[offsets[u]]]
+                    row[u, first], row[u, second] = np.uint8(masks & 255), np.uint8((masks >> 8) & 255)
+                    row[u, third] = np.uint8(masks >> 16)
 
 
 @njit(cache=True, inline="always")
