@@ -69,6 +69,7 @@ class RouteFollowingBatch:
         self.collisions: list[CollisionCriterion | None] = [None] * count
         #: the collision criteria that are not idle (an event came, or they remember a hit): those a step updates
         self.busy: set[CollisionCriterion] = set()
+        self.hero_of: dict[CollisionCriterion, int] = {}  # each collision criterion's hero
         self.stop_signs: list[StopSignCriterion | None] = [None] * count
         self.active = np.zeros(count, dtype=bool)  # on a route, watched
         self.elapsed = np.zeros(count)
@@ -99,6 +100,7 @@ class RouteFollowingBatch:
         if progress is None:
             return
         self.collisions[index] = CollisionCriterion(self.world, agent.hero, self.busy)
+        self.hero_of[self.collisions[index]] = index
         if self.with_stop_signs:
             self.stop_signs[index] = StopSignCriterion(self.world, self.map)
         self.red_lights.restart(index)
@@ -116,6 +118,7 @@ class RouteFollowingBatch:
         """Hero ``index`` leaves its route (its collision sensor is destroyed)."""
         if self.collisions[index] is not None:
             self.busy.discard(self.collisions[index])
+            del self.hero_of[self.collisions[index]]
             self.collisions[index].destroy()
         self.collisions[index] = self.stop_signs[index] = None
         self.active[index] = False
@@ -136,9 +139,13 @@ class RouteFollowingBatch:
                  monitor_speed, now, gained, collision_speed)
         if len(live):
             outside[live] = self.lanes.outside_many(xyz, rows[live, YAW], np.ones(len(live), dtype=bool))
-            for j, k in enumerate(heroes.tolist()) if self.busy else ():  # rare: collisions, or a hit remembered
-                criterion = self.collisions[k]
-                if criterion in self.busy:
+            if self.busy:  # rare: collisions, or a hit remembered (those heroes' criteria, in the heroes' order)
+                row_of = np.full(len(self.agents), -1, dtype=np.int64)
+                row_of[heroes] = np.arange(len(heroes))
+                for k, j in sorted((k, row_of[k]) for k in map(self.hero_of.get, self.busy)):
+                    if j < 0:  # (not acting this step)
+                        continue
+                    criterion = self.collisions[k]
                     found[live[j]] += criterion.update(float(now[j]), carla.Location(*map(float, xyz[j])),
                                                        float(collision_speed[j]))
                     if criterion.idle:

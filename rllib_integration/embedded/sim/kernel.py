@@ -364,9 +364,9 @@ class Simulation:
             if strays:
                 raise RuntimeError(f"apply_vehicle_controls: actor {strays[0]} is no vehicle")
             present = np.flatnonzero(slots >= 0)
-            actors, rows = [actors[k] for k in present.tolist()], rows[present]
+            actors, rows, slots = [actors[k] for k in present.tolist()], rows[present], slots[present]
         if actors:
-            apply_control_rows(actors, rows, self.vehicles.data)
+            apply_control_rows(actors, slots, rows, self.vehicles.data)
 
     def _lookup(self, actor_ids: Iterable[int]) -> tuple[list[Actor | None], np.ndarray]:
         """The actors ``actor_ids`` (None for one that is gone) and their vehicle slots (-1: gone, or no vehicle),
@@ -385,6 +385,8 @@ class Simulation:
         """(N, 3) x, y, z of the actors ``actor_ids`` as ``get_location`` gives them (32-bit floats; zeros for one that
         is gone): the vehicles read off the vehicle table in one go."""
         actors, slots = self._lookup(actor_ids)
+        if len(slots) and slots.min() >= 0:  # vehicles only (heroes): one read
+            return self.vehicles.data[slots, COLUMN["x"]:COLUMN["x"] + 3].astype(np.float32).astype(np.float64)
         out = np.zeros((len(actors), 3))
         table = slots >= 0
         out[table] = self.vehicles.data[slots[table], COLUMN["x"]:COLUMN["x"] + 3]

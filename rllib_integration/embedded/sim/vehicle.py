@@ -346,12 +346,13 @@ class Vehicle(Actor, carla.Vehicle):
         return light.get_state() if light is not None else carla.TrafficLightState.Green
 
 
-def apply_control_rows(vehicles: list[Vehicle], rows: np.ndarray, table: np.ndarray) -> None:
-    """``Vehicle.apply_control`` of each of ``vehicles`` with ``carla.VehicleControl(throttle, steer, brake)`` from
-    its row of ``rows`` (N, 3), the other fields at their defaults, written into the dynamics ``table`` at once (many
-    heroes' controls a tick). The same values (``carla.VehicleControl`` holds 32-bit floats), the same clamping, the
-    same ``ValueError`` for a value that is not a number, and each vehicle stops following an Ackermann control; a
-    destroyed vehicle's control goes nowhere, as its own call's."""
+def apply_control_rows(vehicles: list[Vehicle], slots: np.ndarray, rows: np.ndarray, table: np.ndarray) -> None:
+    """``Vehicle.apply_control`` of each of ``vehicles`` (in ``slots`` of the table) with
+    ``carla.VehicleControl(throttle, steer, brake)`` from its row of ``rows`` (N, 3), the other fields at their
+    defaults, written into the dynamics ``table`` at once (many heroes' controls a tick). The same values
+    (``carla.VehicleControl`` holds 32-bit floats), the same clamping, the same ``ValueError`` for a value that is not
+    a number, and each vehicle stops following an Ackermann control; a destroyed vehicle's control goes nowhere, as
+    its own call's."""
     rows = np.asarray(rows, dtype=np.float64).reshape(len(vehicles), 3).astype(np.float32).astype(np.float64)
     if not np.isfinite(rows).all():
         bad = int(np.flatnonzero(~np.isfinite(rows).all(axis=1))[0])
@@ -359,4 +360,4 @@ def apply_control_rows(vehicles: list[Vehicle], rows: np.ndarray, table: np.ndar
         vehicles[bad].apply_control(carla.VehicleControl(throttle=throttle, steer=steer, brake=brake))  # raises
     for vehicle in vehicles:
         vehicle._stop_ackermann()
-    kernel.write_controls(table, np.array([vehicle.slot for vehicle in vehicles], dtype=np.int64), rows)
+    kernel.write_controls(table, slots, rows)
