@@ -173,11 +173,15 @@ class DQNExperimentBatch(BatchExperiment):
 
     def start(self, index: int) -> None:
         agent = self.agents[index]
+        renderer = self.renderers[index]  # the last episode's: it draws the new one where the world is the same
         self.stop(index)
         self.task.start(index)
         if self._lights[0] is not agent.world:  # a new town: its lights
             self._lights = (agent.world, list(agent.world.get_actors().filter("traffic.traffic_light*")))
-        renderer = configured_renderer(self.birdview, agent.world, agent.hero, self._lights[1])
+        if renderer is not None and renderer.world is agent.world:
+            renderer.follow(agent.hero)
+        else:
+            renderer = configured_renderer(self.birdview, agent.world, agent.hero, self._lights[1])
         renderer.set_route(agent.route_progress)
         self.renderers[index] = renderer
         progress = agent.route_progress

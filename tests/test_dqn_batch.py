@@ -95,6 +95,7 @@ def test_two_worlds_step_through_their_batches_as_the_heroes_own_experiments_do(
     try:
         assert isinstance(batched.world.batch, DQNExperimentBatch) and len(batched.worlds) == 2
         batched.reset(seed=4), by_hero.reset(seed=4)
+        renderers = [list(world.batch.renderers) for world in batched.worlds]
         rng, ended = np.random.default_rng(0), 0
         for step in range(150):
             chosen = actions(rng, batched.num_envs)
@@ -104,6 +105,9 @@ def test_two_worlds_step_through_their_batches_as_the_heroes_own_experiments_do(
             assert_same_step((np.zeros(1), *a[1:]), (np.zeros(1), *b[1:]), step)
             ended += int(np.count_nonzero(a[2] | a[3]))
         assert ended >= 3, ended
+        for world, kept in zip(batched.worlds, renderers):  # a hero's renderer draws its next episodes (same pictures)
+            assert all(now is then and now.hero is agent.hero
+                       for now, then, agent in zip(world.batch.renderers, kept, world.agents))
     finally:
         batched.close()
         by_hero.close()

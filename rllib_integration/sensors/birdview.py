@@ -251,6 +251,11 @@ class BirdviewRenderer:
         return raster.hero_views(poses, np.cos(yaw), np.sin(yaw), float(self.ppm), self.size / 2.0,
                                  self.size / 2.0 + self.radius / 2.0 * self.ppm)
 
+    def follow(self, hero: Any) -> None:
+        """Draw ``hero`` from now on, in the same world (a renderer kept for a hero's next episode: building one costs
+        more than its frame), its route unset."""
+        self.hero, self._progress = hero, None
+
     def set_route(self, progress: RouteProgress | None) -> None:
         """The route to draw from the hero's progress along it (kept up to date by its owner), or None."""
         self._progress = progress
@@ -551,6 +556,11 @@ class BirdviewSensor(PseudoSensor):
     def __init__(self, name: str, attributes: Mapping[str, Any], interface: Any, parent: Any) -> None:
         super().__init__(name, attributes, interface, parent)
         self.renderer = configured_renderer(self.attributes, parent.get_world(), parent)
+
+    def follow(self, hero: Any) -> None:
+        """Draw ``hero`` from now on, in the same world (a renderer kept for a hero's next episode: building one costs
+        more than its frame), its route unset."""
+        self.hero, self._progress = hero, None
 
     def set_route(self, progress: RouteProgress | None) -> None:
         """The hero's progress along its route (drawn with ``route: true``)."""
