@@ -557,11 +557,6 @@ class BirdviewSensor(PseudoSensor):
         super().__init__(name, attributes, interface, parent)
         self.renderer = configured_renderer(self.attributes, parent.get_world(), parent)
 
-    def follow(self, hero: Any) -> None:
-        """Draw ``hero`` from now on, in the same world (a renderer kept for a hero's next episode: building one costs
-        more than its frame), its route unset."""
-        self.hero, self._progress = hero, None
-
     def set_route(self, progress: RouteProgress | None) -> None:
         """The hero's progress along its route (drawn with ``route: true``)."""
         self.renderer.set_route(progress)

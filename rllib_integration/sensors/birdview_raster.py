@@ -187,8 +187,8 @@ def warp_masks(pictures: np.ndarray, source: np.ndarray, columns: int, inverses:
     an x86 core with FMA (the same pixels, compared on 16 million): a row's base ``m1 * y + m2`` in float32, then
     each pixel's ``m0 * x + base`` fused, rounded half to even; off the source reads 0. One call for every hero's
     picture, each pixel's masks written as its source pixel is read (1.5 times as fast as 32 OpenCV warps and a
-    pass a mask over their labels, measured; a value's masks read as one word, not a table a mask: 186-191 against
-    225-232 µs for 32 heroes' two masks replayed)."""
+    pass a mask over their labels, measured; a value's masks read as one word, not a table a mask: 186-197 against
+    220-232 µs for 32 heroes' two masks replayed)."""
     heroes, size, depth = pictures.shape[0], pictures.shape[1], pictures.shape[3]
     outside = source.shape[0] - 1  # the 0 past the last pixel
     rows = outside // columns
