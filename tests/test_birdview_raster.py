@@ -73,7 +73,6 @@ def test_a_route_band_is_as_wide_as_asked_and_follows_its_bend():
     assert not nothing.any()
 
 
-
 def test_a_one_channel_mask_band_sets_the_pixels_the_coverage_pass_sets():
     """Masks whose route sets one channel write it as the bands are walked (no coverage kept): the same pixels as a
     paint of two channels, which goes through every band's coverage first."""
@@ -86,6 +85,7 @@ def test_a_one_channel_mask_band_sets_the_pixels_the_coverage_pass_sets():
         raster.draw_routes(two, points, counts, half, 0.25, np.array([0.0, 255.0, 255.0]), True)
         assert one[..., 1].any() and not one[..., [0, 2]].any()
         assert np.array_equal(one[..., 1], two[..., 1]) and np.array_equal(two[..., 1], two[..., 2])
+
 
 def test_a_light_is_a_disc_with_a_rim_and_shapes_beyond_the_edge_are_clipped():
     pictures = blank()
