@@ -142,7 +142,8 @@ class RouteFollowingBatch:
             if self.busy:  # rare: collisions, or a hit remembered (those heroes' criteria, in the heroes' order)
                 row_of = np.full(len(self.agents), -1, dtype=np.int64)
                 row_of[heroes] = np.arange(len(heroes))
-                for k, j in sorted((k, row_of[k]) for k in map(self.hero_of.get, self.busy)):
+                for k in sorted(self.hero_of[criterion] for criterion in self.busy):
+                    j = row_of[k]
                     if j < 0:  # (not acting this step)
                         continue
                     criterion = self.collisions[k]
