@@ -127,7 +127,7 @@ def test_map_masks_sample_the_source_as_opencvs_nearest_warp_and_write_every_mas
     tables = np.array([(np.arange(256) >> bit) & 1 > 0 for bit in range(3)])
     for masks, targets in ((2, np.array([0, 1])), (3, np.array([0, 1, 7]))):
         pictures = np.full((len(views), SIZE, SIZE, 9), 77, dtype=np.uint8)  # cleared by the call
-        raster.warp_masks(pictures, raster.padded_source(source), cols, raster.inverse_maps(views @ to_world),
+        raster.warp_masks(pictures, raster.mask_source(source), raster.inverse_maps(views @ to_world),
                           tables[:masks], targets, True)
         warped = np.stack([cv2.warpAffine(source, forward, (SIZE, SIZE), flags=cv2.INTER_NEAREST,
                                           borderMode=cv2.BORDER_CONSTANT, borderValue=0)
@@ -151,7 +151,7 @@ def test_map_masks_follow_their_arithmetic_exactly_and_leave_other_channels_of_a
     newest = stacks[..., 9:]
     newest[...] = 0  # cleared: the call writes the masks' channels only
     tables = np.array([(np.arange(256) >> bit) & 1 > 0 for bit in range(2)])
-    raster.warp_masks(newest, raster.padded_source(source), cols, inverses, tables, np.array([3, 5]), False)
+    raster.warp_masks(newest, raster.mask_source(source), inverses, tables, np.array([3, 5]), False)
     u, v = np.meshgrid(np.arange(SIZE, dtype=np.float32), np.arange(SIZE, dtype=np.float32))
     for h, (m0, m1, m2, m3, m4, m5) in enumerate(inverses):
         def fused(m, base):  # m * u + base rounded once to float32 (exact in double first), then half to even

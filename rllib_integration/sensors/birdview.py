@@ -154,7 +154,7 @@ def light_locations(lights: Sequence[Any]) -> np.ndarray:
 #: The locations of the traffic lights of the last lists of them given to renderers (by the very list).
 _LIGHT_XYZ: IdentityCache[np.ndarray] = IdentityCache(4)
 #: The labels or mask bits that masks pictures read, as :func:`~.birdview_raster.warp_masks` reads them (by layer).
-_PADDED: IdentityCache[np.ndarray] = IdentityCache(4)
+_MASK_SOURCES: IdentityCache[raster.MaskSource] = IdentityCache(4)
 
 
 class BirdviewRenderer:
@@ -188,8 +188,7 @@ class BirdviewRenderer:
             if self.supersample > 1 and output == "masks" else None
         if output == "masks":
             labels = self._mask_bits[0] if self._mask_bits is not None else self.layer.labels
-            self._mask_source = (_PADDED.get(labels, raster.padded_source), pixels_to_world(self.layer))
-            self._mask_columns = labels.shape[1]
+            self._mask_source = (_MASK_SOURCES.get(labels, raster.mask_source), pixels_to_world(self.layer))
         self._lights = list(world.get_actors().filter("traffic.traffic_light*") if lights is None else lights)
         # traffic lights stand still: their locations are read once (for a list of them given, once for every
         # renderer given that very list: a batched experiment's heroes, episode after episode)
@@ -303,7 +302,7 @@ class BirdviewRenderer:
         if self.output == "masks":
             source, to_world = self._mask_source
             pictures = np.zeros((count, size, size, len(self.channels)), dtype=np.uint8) if out is None else out
-            raster.warp_masks(pictures, source, self._mask_columns, raster.inverse_maps(views @ to_world),
+            raster.warp_masks(pictures, source, raster.inverse_maps(views @ to_world),
                               *self._map_masks, out is not None and not cleared)
             return pictures
         source, interpolation, border, to_world = layer.labels, cv2.INTER_NEAREST, 0, pixels_to_world(layer)

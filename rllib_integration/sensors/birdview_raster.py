@@ -21,9 +21,12 @@ come out about a pixel wider than their geometry, a lot at 2 pixels a metre.
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import numpy as np
 from numba import njit
+
+from ..common.tiles import tile_columns, tile_offset, tiled
 
 
 @njit(cache=True, inline="always")
@@ -166,19 +169,26 @@ def _source_pixel(m: np.float32, x: int, base: np.float32) -> np.int32:
     return np.int32(np.rint(np.float32(np.float64(m) * np.float64(x) + np.float64(base))))
 
 
-def padded_source(source: np.ndarray) -> np.ndarray:
-    """``source`` (2-D) flattened, with a 0 after its last pixel: what :func:`warp_masks` reads off the source."""
-    flat = np.zeros(source.size + 1, dtype=source.dtype)
-    flat[:-1] = source.reshape(-1)
-    return flat
+class MaskSource(NamedTuple):
+    """What :func:`warp_masks` reads (:func:`mask_source`): a raster's values (uint8 map labels or mask bits) in
+    ``tiles`` (:func:`~..common.tiles.tiled`) with a 0 after the last tile, read off the raster; its ``rows`` and
+    ``columns``."""
+
+    tiles: np.ndarray
+    rows: int
+    columns: int
+
+
+def mask_source(raster: np.ndarray) -> MaskSource:
+    """``raster`` (2-D, uint8) as :func:`warp_masks` reads it."""
+    return MaskSource(tiled(raster, tail=1), *raster.shape)
 
 
 @njit(cache=True)
-def warp_masks(pictures: np.ndarray, source: np.ndarray, columns: int, inverses: np.ndarray, tables: np.ndarray,
-               targets: np.ndarray, clear: bool) -> None:
+def warp_masks(pictures: np.ndarray, source: MaskSource, inverses: np.ndarray, tables: np.ndarray, targets: np.ndarray,
+               clear: bool) -> None:
     """Set channel ``targets[k]`` of ``pictures`` (H, S, S, C) to 255 where ``tables[k]`` (256 values each) holds
-    for the value of ``source`` (uint8 map labels or mask bits, ``columns`` a row, as :func:`padded_source` gives
-    them) at the pixel, and to 0 elsewhere, reading picture ``h``'s pixels through ``inverses[h]``
+    for the value of ``source`` (:func:`mask_source`) at the pixel, and to 0 elsewhere, reading picture ``h``'s pixels through ``inverses[h]``
     (:func:`inverse_maps`); with ``clear`` the other channels are set to 0 too (else they hold zeros already:
     ``pictures`` may be a view of any strides, such as the newest frame's channels of frame stacks). Two or three
     masks.
@@ -188,10 +198,12 @@ def warp_masks(pictures: np.ndarray, source: np.ndarray, columns: int, inverses:
     each pixel's ``m0 * x + base`` fused, rounded half to even; off the source reads 0. One call for every hero's
     picture, each pixel's masks written as its source pixel is read (1.5 times as fast as 32 OpenCV warps and a
     pass a mask over their labels, measured; a value's masks read as one word, not a table a mask: 186-197 against
-    220-232 µs for 32 heroes' two masks replayed)."""
+    220-232 µs for 32 heroes' two masks replayed; the source in tiles, not row after row: a picture's row, a line
+    across the source's rows, reads fewer cache lines)."""
     heroes, size, depth = pictures.shape[0], pictures.shape[1], pictures.shape[3]
-    outside = source.shape[0] - 1  # the 0 past the last pixel
-    rows = outside // columns
+    values, rows, columns = source
+    outside = values.shape[0] - 1  # the 0 past the last tile
+    across_tiles = tile_columns(columns)
     count = targets.shape[0]
     packed = np.zeros(256, dtype=np.uint32)  # a value's masks, a byte each (one read a pixel, not one a mask)
     for k in range(count):
@@ -218,19 +230,19 @@ def warp_masks(pictures: np.ndarray, source: np.ndarray, columns: int, inverses:
             if (0 <= across[0] < columns and 0 <= down[0] < rows and 0 <= across[size - 1] < columns
                     and 0 <= down[size - 1] < rows):
                 for u in range(size):
-                    offsets[u] = np.uint64(down[u] * columns + across[u])
+                    offsets[u] = np.uint64(tile_offset(down[u], across[u], across_tiles))
             else:
                 for u in range(size):
                     inside = 0 <= across[u] < columns and 0 <= down[u] < rows
-                    offsets[u] = np.uint64(down[u] * columns + across[u] if inside else outside)
+                    offsets[u] = np.uint64(tile_offset(down[u], across[u], across_tiles) if inside else outside)
             row = picture[v]
             if count == 2:  # (kept apart from three: a third write of the second mask cost 20 %)
                 for u in range(size):
-                    masks = packed[source[offsets[u]]]
+                    masks = packed[values[offsets[u]]]
                     row[u, first], row[u, second] = np.uint8(masks & 255), np.uint8(masks >> 8)
             else:
                 for u in range(size):
-                    masks = packed[source[offsets[u]]]
+                    masks = packed[values[offsets[u]]]
                     row[u, first], row[u, second] = np.uint8(masks & 255), np.uint8((masks >> 8) & 255)
                     row[u, third] = np.uint8(masks >> 16)
 

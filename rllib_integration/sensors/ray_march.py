@@ -8,7 +8,7 @@ Python work is reading its row of the result.
 The raster a ray reads holds two bytes a pixel (:func:`march_cells`): whether the pixel is road and how many samples
 a ray can skip from it without meeting an edge, whether it is a marking and how many without meeting one. A sample
 reads one cache line, where four masks of a town's size (megabytes each) cost a cache miss each. The pixels are kept
-in tiles of :data:`TILE` x :data:`TILE` (half a kilobyte each, :class:`MarchRaster`), not row after row: a ray's
+in tiles (:mod:`..common.tiles`, half a kilobyte each, :class:`MarchRaster`), not row after row: a ray's
 samples, a few pixels apart in any direction, then fall in fewer cache lines and pages (11-15 % faster inside the
 env, where the rest of a tick evicts the raster from the core's cache between two marches; the same rays). Where a
 sample lies depends on the clearance the last one read, so a ray's reads wait on each other: a hero's rays march
@@ -25,15 +25,15 @@ import cv2
 import numpy as np
 from numba import njit
 
+from ..common.tiles import tile_columns, tile_offset, tiled
+
 ON, CLEAR = 128, 127  # a march cell's bit for "road" / "marking", and the mask of its clearance (in samples)
 SIDE_BY_SIDE = 4  # rays of a hero marched together, a sample of each in turn (:func:`_march_four`)
-TILE_BITS = 4
-TILE = 1 << TILE_BITS  # pixels on a side of a raster tile
 
 
 class MarchRaster(NamedTuple):
-    """The raster :func:`march_rays` reads (:func:`march_cells`): ``tiles``, a flat uint8 array of :data:`TILE` x
-    :data:`TILE` pixel tiles, tile rows then tile columns, each tile's pixels row by row, two bytes a pixel (the road
+    """The raster :func:`march_rays` reads (:func:`march_cells`): ``tiles``, a flat uint8 array of pixel tiles
+    (:func:`~..common.tiles.tiled`), two bytes a pixel (the road
     bit :data:`ON` and the road clearance, then the marking bit and the marking clearance); the raster's ``rows``
     and ``columns`` (the tiles past them pad with zeros: off the road, no marking)."""
 
@@ -43,11 +43,10 @@ class MarchRaster(NamedTuple):
 
 
 @njit(cache=True, inline="always")
-def _cell(row: int, column: int, tile_columns: int) -> int:
+def _cell(row: int, column: int, across: int) -> int:
     """The offset in :attr:`MarchRaster.tiles` of the road byte of pixel (``row``, ``column``) (the marking byte's
     is one on)."""
-    tile = (row >> TILE_BITS) * tile_columns + (column >> TILE_BITS)
-    return (tile << (2 * TILE_BITS + 1)) + ((((row & (TILE - 1)) << TILE_BITS) + (column & (TILE - 1))) << 1)
+    return tile_offset(row, column, across) << 1
 
 
 @njit(cache=True)
@@ -55,7 +54,13 @@ def box_distance(ox: float, oy: float, dx: float, dy: float, cx: float, cy: floa
                  ey: float) -> float:
     """Distance along the ray from ``(ox, oy)`` in unit direction ``(dx, dy)`` to the oriented box (centre
     ``(cx, cy)``, ``yaw`` radians, half extents ``(ex, ey)``): 0 from inside, ``inf`` where it misses."""
-    c, s = math.cos(yaw), math.sin(yaw)
+    return _box_distance(ox, oy, dx, dy, cx, cy, math.cos(yaw), math.sin(yaw), ex, ey)
+
+
+@njit(cache=True, inline="always")
+def _box_distance(ox: float, oy: float, dx: float, dy: float, cx: float, cy: float, c: float, s: float, ex: float,
+                  ey: float) -> float:
+    """:func:`box_distance` of a box whose yaw has cosine ``c`` and sine ``s``."""
     rx, ry = ox - cx, oy - cy
     local_o = (c * rx + s * ry, -s * rx + c * ry)
     local_d = (dx * c + dy * s, -dx * s + dy * c)
@@ -74,7 +79,7 @@ def box_distance(ox: float, oy: float, dx: float, dy: float, cx: float, cy: floa
 
 @njit(cache=True, inline="always")
 def _sample(k: int, edge: float, line: float, x: float, y: float, dx: float, dy: float, step: float, steps: int,
-            max_range: float, tiles: np.ndarray, rows: int, cols: int, tile_columns: int, origin_x: float,
+            max_range: float, tiles: np.ndarray, rows: int, cols: int, across: int, origin_x: float,
             origin_y: float, ppm: float) -> tuple[int, float, float]:
     """Sample ``k`` of the ray from ``(x, y)`` in direction ``(dx, dy)``: the ray's ``(k, edge, line)`` after it
     (``k`` the next sample to read, ``steps + 1`` once the ray is done; ``edge`` / ``line`` below ``max_range``:
@@ -87,7 +92,7 @@ def _sample(k: int, edge: float, line: float, x: float, y: float, dx: float, dy:
     py = int((y + dy * distance - origin_y) * ppm)
     found_edge, found_line = edge < max_range, line < max_range
     if 1 <= px < cols - 1 and 1 <= py < rows - 1:  # where the clearances hold (see clearances())
-        at = _cell(py, px, tile_columns)
+        at = _cell(py, px, across)
         road_cell, marking_cell = tiles[at], tiles[at + 1]
         skip = CLEAR  # the samples after this one that cannot meet what is still looked for, plus one
         if not found_edge:
@@ -104,8 +109,8 @@ def _sample(k: int, edge: float, line: float, x: float, y: float, dx: float, dy:
             return steps + 1, edge, line
         return k + max(1, skip), edge, line
     inside = 0 <= px < cols and 0 <= py < rows  # off the raster: off the road, no marking
-    road_cell = tiles[_cell(py, px, tile_columns)] if inside else np.uint8(0)
-    marking_cell = tiles[_cell(py, px, tile_columns) + 1] if inside else np.uint8(0)
+    road_cell = tiles[_cell(py, px, across)] if inside else np.uint8(0)
+    marking_cell = tiles[_cell(py, px, across) + 1] if inside else np.uint8(0)
     if not found_edge and road_cell < ON:
         edge, found_edge = distance - step, True
     if not found_line and marking_cell >= ON:
@@ -123,19 +128,19 @@ def _march_four(x: float, y: float, directions: tuple, step: float, max_range: f
     (its clearance says where the next sample is), so the reads of four rays overlap where one ray's would not."""
     steps = int(max_range / step + 1e-6)
     tiles, rows, cols = cells.tiles, cells.rows, cells.columns
-    tile_columns = (cols + TILE - 1) >> TILE_BITS
+    across = tile_columns(cols)
     (a, b), (c, d), (e, f), (g, h) = directions
     k0 = k1 = k2 = k3 = 1
     e0 = e1 = e2 = e3 = l0 = l1 = l2 = l3 = max_range
     while k0 <= steps or k1 <= steps or k2 <= steps or k3 <= steps:
         k0, e0, l0 = _sample(k0, e0, l0, x, y, a, b, step, steps, max_range, tiles, rows, cols,
-                              tile_columns, origin_x, origin_y, ppm)
+                              across, origin_x, origin_y, ppm)
         k1, e1, l1 = _sample(k1, e1, l1, x, y, c, d, step, steps, max_range, tiles, rows, cols,
-                              tile_columns, origin_x, origin_y, ppm)
+                              across, origin_x, origin_y, ppm)
         k2, e2, l2 = _sample(k2, e2, l2, x, y, e, f, step, steps, max_range, tiles, rows, cols,
-                              tile_columns, origin_x, origin_y, ppm)
+                              across, origin_x, origin_y, ppm)
         k3, e3, l3 = _sample(k3, e3, l3, x, y, g, h, step, steps, max_range, tiles, rows, cols,
-                              tile_columns, origin_x, origin_y, ppm)
+                              across, origin_x, origin_y, ppm)
     return (e0, l0), (e1, l1), (e2, l2), (e3, l3)
 
 
@@ -157,6 +162,9 @@ def march_rays(origins: np.ndarray, yaws: np.ndarray, self_ids: np.ndarray, angl
     rays = angles.shape[0]
     reach = (max_range + 10.0) ** 2
     near = np.empty(box_ids.shape[0], dtype=np.int64)  # the boxes within reach of the hero, found once per hero
+    cos, sin = np.empty(box_ids.shape[0]), np.empty(box_ids.shape[0])  # once a box, not a ray (a quarter of the
+    for b in range(box_ids.shape[0]):  # call with 256 heroes); math's, as box_distance's
+        cos[b], sin[b] = math.cos(box_yaws[b]), math.sin(box_yaws[b])
     for h in range(origins.shape[0]):
         x, y = origins[h, 0], origins[h, 1]
         count = 0
@@ -177,8 +185,8 @@ def march_rays(origins: np.ndarray, yaws: np.ndarray, self_ids: np.ndarray, angl
                 nearest = np.inf
                 for n in range(count):
                     b = near[n]
-                    nearest = min(nearest, box_distance(x, y, dx, dy, box_centres[b, 0], box_centres[b, 1],
-                                                        box_yaws[b], box_extents[b, 0], box_extents[b, 1]))
+                    nearest = min(nearest, _box_distance(x, y, dx, dy, box_centres[b, 0], box_centres[b, 1], cos[b],
+                                                         sin[b], box_extents[b, 0], box_extents[b, 1]))
                 out[h, i, 0], out[h, i, 1] = marched[j]
                 out[h, i, 2] = min(nearest, max_range)
 
@@ -188,16 +196,10 @@ def march_cells(road: np.ndarray, marking: np.ndarray, road_clear: np.ndarray,
     """The raster :func:`march_rays` reads, in tiles (:class:`MarchRaster`): the road bit (:data:`ON`) and the road
     clearance (at most :data:`CLEAR` samples), then the marking bit and the marking clearance, of each pixel."""
     rows, cols = road.shape
-    tile_rows, tile_columns = -(-rows // TILE), -(-cols // TILE)
-    cells = np.zeros((tile_rows * TILE, tile_columns * TILE, 2), dtype=np.uint8)
-    cells[:rows, :cols, 0] = np.minimum(road_clear, CLEAR) | (road.astype(np.uint8) << 7)
-    cells[:rows, :cols, 1] = np.minimum(marking_clear, CLEAR) | (marking.astype(np.uint8) << 7)
-    tiled = cells.reshape(tile_rows, TILE, tile_columns, TILE, 2).transpose(0, 2, 1, 3, 4).reshape(-1)
-    aligned = np.empty(tiled.size + 64, dtype=np.uint8)  # a tile a whole number of cache lines
-    start = -aligned.ctypes.data % 64
-    tiles = aligned[start:start + tiled.size]
-    tiles[:] = tiled
-    return MarchRaster(tiles, rows, cols)
+    cells = np.empty((rows, cols, 2), dtype=np.uint8)
+    cells[..., 0] = np.minimum(road_clear, CLEAR) | (road.astype(np.uint8) << 7)
+    cells[..., 1] = np.minimum(marking_clear, CLEAR) | (marking.astype(np.uint8) << 7)
+    return MarchRaster(tiled(cells), rows, cols)
 
 
 def clearances(road: np.ndarray, marking: np.ndarray, ppm: float, step: float) -> tuple[np.ndarray, np.ndarray]:

@@ -45,7 +45,7 @@ from .blueprints import ActorBlueprint
 from .collisions import CollisionRecord, resolve_collisions
 from .dynamics import COLUMN, VehicleStates, noise_key
 from .vehicle import Vehicle, apply_control_rows
-from .vehicle_kernel import kinematics_rows
+from .vehicle_kernel import box_rows, kinematics_rows, location_rows, pose_rows
 from .vehicle_physics import spawned_physics
 from .lights import TrafficSignals
 from .snapshot import ActorSnapshot, WorldSnapshot
@@ -308,11 +308,7 @@ class Simulation:
         states = self.vehicles
         key = (self.frame, states.count)
         if self._lights_of is None or self._lights_of[0] != key:
-            rows = states.data[:states.count]
-            boxes = rows[:, [COLUMN["x"], COLUMN["y"], COLUMN["yaw"], COLUMN["half_length"], COLUMN["half_width"],
-                             COLUMN["z"], COLUMN["z"]]]
-            boxes[:, 6] += rows[:, COLUMN["height"]]
-            self._lights_of = key, self.signals.affecting_boxes(boxes)
+            self._lights_of = key, self.signals.affecting_boxes(box_rows(states.data, states.count))
         return self._lights_of[1]
 
     def walker_positions(self) -> np.ndarray:
@@ -326,7 +322,7 @@ class Simulation:
         vehicles read off the vehicle table in one go rather than one ``get_transform`` per actor."""
         states = self.vehicles
         ids = states.owner_ids()  # (read-only: the same array while no vehicle comes or goes)
-        vehicles = states.data[:states.count][:, [COLUMN["x"], COLUMN["y"], COLUMN["yaw"]]]
+        vehicles = pose_rows(states.data, states.count)
         if not self._walkers and not self._props:
             return ids, vehicles
         others = self._walkers + self._props
@@ -386,7 +382,7 @@ class Simulation:
         is gone): the vehicles read off the vehicle table in one go."""
         actors, slots = self._lookup(actor_ids)
         if len(slots) and slots.min() >= 0:  # vehicles only (heroes): one read
-            return self.vehicles.data[slots, COLUMN["x"]:COLUMN["x"] + 3].astype(np.float32).astype(np.float64)
+            return location_rows(self.vehicles.data, slots)
         out = np.zeros((len(actors), 3))
         table = slots >= 0
         out[table] = self.vehicles.data[slots[table], COLUMN["x"]:COLUMN["x"] + 3]
