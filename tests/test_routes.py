@@ -270,8 +270,9 @@ def test_many_progresses_advanced_and_measured_at_once_are_each_ones_own():
         expected = [p.update_at(x, y) for p, (x, y) in zip(own, xy.tolist())]
         assert gained.tolist() == expected
         assert [p.index for p in batched] == [p.index for p in alone]
-        assert batch.completed(given).tolist() == [p.completed for p in own]
-        assert batch.distances(given, xy).tolist() == [p.distance_at(x, y) for p, (x, y) in zip(own, xy.tolist())]
+        completed, distances = batch.measure(given, xy)
+        assert completed.tolist() == [p.completed for p in own]
+        assert distances.tolist() == [p.distance_at(x, y) for p, (x, y) in zip(own, xy.tolist())]
     assert len(batch.counts) <= len(alone) + 2, "rows are reused, not added for every new route"
     assert max(p.index for p in alone) > 30, "the vehicles went along their routes"
 

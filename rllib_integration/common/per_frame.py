@@ -35,6 +35,7 @@ def forget_gone(by_actor: dict[int, Any], present: Collection[int]) -> None:
     than twice as many as are present: every respawn is a new actor id, so what is kept about the actors gone would
     otherwise grow all through a run (a hero's respawns, hundreds a minute in a world of many heroes)."""
     if len(by_actor) > 2 * len(present) + 64:
+        present = set(present)  # (made only now: most calls keep everything)
         for actor_id in [actor_id for actor_id in by_actor if actor_id not in present]:
             del by_actor[actor_id]
 

@@ -121,18 +121,15 @@ class ProgressBatch:
             progress.index = index
         return self.cumulative[rows, after] - self.cumulative[rows, before]
 
-    def completed(self, progresses: Sequence[RouteProgress]) -> np.ndarray:
-        """Each progress's :attr:`~.progress.RouteProgress.completed` metres."""
+    def measure(self, progresses: Sequence[RouteProgress], xy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Each progress's :attr:`~.progress.RouteProgress.completed` metres and its
+        :meth:`~.progress.RouteProgress.distance_at` its row of ``xy`` (N, 2), their rows looked up once."""
         rows = self.sync(progresses)
-        return self.cumulative[rows, [p.index for p in progresses]]
-
-    def distances(self, progresses: Sequence[RouteProgress], xy: np.ndarray) -> np.ndarray:
-        """Each progress's :meth:`~.progress.RouteProgress.distance_at` its row of ``xy`` (N, 2)."""
-        rows = self.sync(progresses)
-        out = np.empty(len(progresses))
-        distances_many(self.points, self.counts, rows, np.array([p.index for p in progresses], dtype=np.int64),
-                       np.ascontiguousarray(xy[:, :2], dtype=np.float64), out)
-        return out
+        index = np.array([p.index for p in progresses], dtype=np.int64)
+        distances = np.empty(len(progresses))
+        distances_many(self.points, self.counts, rows, index, np.ascontiguousarray(xy[:, :2], dtype=np.float64),
+                       distances)
+        return self.cumulative[rows, index], distances
 
 
 @njit(cache=True)

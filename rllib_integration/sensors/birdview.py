@@ -452,7 +452,7 @@ class ActorScene(PerFrame):
         poses = getattr(world, "actor_poses", None)  # the embedded world reads every pose in one call
         ids, poses = poses() if callable(poses) else self._poses_one_by_one(world)
         if self._layout is None or not _same_ids(self._layout[0], ids):  # actors came or went: what to draw
-            forget_gone(self._facts, set(ids.tolist()))
+            forget_gone(self._facts, ids.tolist())
             facts = [(k, self._drawing_facts(world, actor_id)) for k, actor_id in enumerate(ids.tolist())]
             facts = [(k, group, local) for k, (group, local) in facts if group]
             self._layout = (ids if not ids.flags.writeable else ids.copy(),

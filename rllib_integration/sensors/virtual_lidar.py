@@ -103,7 +103,7 @@ class ObstacleTable(PerFrame):
         """:meth:`read` from every actor's id and (x, y, yaw radians) in arrays, rounded as ``get_transform``
         rounds them (32-bit floats, the yaw in degrees), so the rays are those of the actor-by-actor read."""
         if self._layout is None or not np.array_equal(self._layout[0], ids):  # actors came or went: their boxes
-            forget_gone(self._boxes, set(ids.tolist()))
+            forget_gone(self._boxes, ids.tolist())
             boxes = [self._boxes.get(actor_id, False) for actor_id in ids.tolist()]
             for k, box in enumerate(boxes):
                 if box is False:

@@ -133,8 +133,9 @@ class RouteFollowingBatch:
         heroes = indices[live]
         xyz = rows[live, X:Z + 1]
         monitor_speed, now, collision_speed = np.empty(count), np.empty(len(live)), np.empty(len(live))
-        progress = [self.agents[k].route_progress for k in heroes]
-        completed_now = self.progress.completed(progress) if len(live) else np.zeros(0)
+        agents = self.agents
+        progress = [agents[k].route_progress for k in heroes.tolist()]
+        completed_now, distances = self.progress.measure(progress, xyz) if len(live) else (np.zeros(0), np.zeros(0))
         _advance(rows, live, heroes, dt, completed_now, self.elapsed, self.completed_metres, self.last_speed,
                  monitor_speed, now, gained, collision_speed)
         if len(live):
@@ -158,7 +159,7 @@ class RouteFollowingBatch:
                 for j, k in enumerate(heroes):
                     found[live[j]] += self.stop_signs[k].update(float(now[j]), carla.Location(*map(float, xyz[j])),
                                                                 float(monitor_speed[live[j]]))
-            offset[live] = self.progress.distances(progress, xyz)
+            offset[live] = distances
         speed_factor, offset_factor, completion = np.ones(count), np.ones(count), np.zeros(count)
         ends, reason_codes = np.zeros(len(live), dtype=np.int64), np.full(count, -1, dtype=np.int64)
         _finish(rows, live, heroes, dt, completed_now, speed, monitor_speed, outside, offset, gained, now,
