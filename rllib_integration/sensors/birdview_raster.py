@@ -188,10 +188,10 @@ def mask_source(raster: np.ndarray) -> MaskSource:
 def warp_masks(pictures: np.ndarray, source: MaskSource, inverses: np.ndarray, tables: np.ndarray, targets: np.ndarray,
                clear: bool) -> None:
     """Set channel ``targets[k]`` of ``pictures`` (H, S, S, C) to 255 where ``tables[k]`` (256 values each) holds
-    for the value of ``source`` (:func:`mask_source`) at the pixel, and to 0 elsewhere, reading picture ``h``'s pixels through ``inverses[h]``
-    (:func:`inverse_maps`); with ``clear`` the other channels are set to 0 too (else they hold zeros already:
-    ``pictures`` may be a view of any strides, such as the newest frame's channels of frame stacks). Two or three
-    masks.
+    for the value of ``source`` (:func:`mask_source`) at the pixel, and to 0 elsewhere, reading picture ``h``'s
+    pixels through ``inverses[h]`` (:func:`inverse_maps`); with ``clear`` the other channels are set to 0 too (else
+    they hold zeros already: ``pictures`` may be a view of any strides, such as the newest frame's channels of frame
+    stacks). Two or three masks.
 
     The source is sampled as ``cv2.warpAffine(..., INTER_NEAREST, BORDER_CONSTANT, 0)`` samples it in OpenCV 5 on
     an x86 core with FMA (the same pixels, compared on 16 million): a row's base ``m1 * y + m2`` in float32, then

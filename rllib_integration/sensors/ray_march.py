@@ -33,9 +33,9 @@ SIDE_BY_SIDE = 4  # rays of a hero marched together, a sample of each in turn (:
 
 class MarchRaster(NamedTuple):
     """The raster :func:`march_rays` reads (:func:`march_cells`): ``tiles``, a flat uint8 array of pixel tiles
-    (:func:`~..common.tiles.tiled`), two bytes a pixel (the road
-    bit :data:`ON` and the road clearance, then the marking bit and the marking clearance); the raster's ``rows``
-    and ``columns`` (the tiles past them pad with zeros: off the road, no marking)."""
+    (:func:`~..common.tiles.tiled`), two bytes a pixel (the road bit :data:`ON` and the road clearance, then the
+    marking bit and the marking clearance); the raster's ``rows`` and ``columns`` (the tiles past them pad with zeros:
+    off the road, no marking)."""
 
     tiles: np.ndarray
     rows: int
