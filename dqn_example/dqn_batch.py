@@ -316,7 +316,9 @@ class DQNExperimentBatch(BatchExperiment):
         else:  # (OpenCV's colours, then their channels placed by one OpenCV call a hero: faster than drawn in place)
             place_frames(render_stacked(renderers, frame, poses), first, images)
         self._keep_stacks(indices, images)
+        sensing = any(sensor_data)  # (else no hero has a sensor: no collision, no lane invasion)
         facts = {name: np.array([len(data.get(sensor, (0, []))[1]) for data in sensor_data], dtype=np.int64)
+                 if sensing else np.zeros(len(sensor_data), dtype=np.int64)
                  for name, sensor in (("collisions", "collision"), ("lane_invasions", "lane_invasion"))}
         self.counts["collisions"][indices] += facts["collisions"]
         self.counts["lane_invasions"][indices] += facts["lane_invasions"]
