@@ -33,13 +33,15 @@ from rllib_integration.sensors.birdview import BirdviewRenderer, configured_rend
 from rllib_integration.tasks.route_batch import RouteFollowingBatch
 from rllib_integration.tasks.route_lights import RouteLights, no_light
 
-from .dqn_experiment import (ACTIONS, BIRDVIEW, SPEED_SCALE, DQNExperiment, lane_checks,
+from .dqn_experiment import (ACTIONS, BIRDVIEW, LANE_STATES, SPEED_SCALE, DQNExperiment, lane_check_codes,
                              waiting_for_a_reason)
 
 #: ``ACTIONS`` as ``carla.VehicleControl`` holds them (32-bit floats): (throttle, steer, brake) a row.
 CONTROLS = np.array(ACTIONS, dtype=np.float32)
 #: Lane states of the lane check that count as driving on a lane (``episode_distance_on_lane``).
 ON_LANE = ("on_lane", "junction")
+#: Whether each lane state's code (its index in ``LANE_STATES``) is one of ``ON_LANE``.
+ON_LANE_CODES = np.isin(LANE_STATES, ON_LANE)
 
 
 def shift_frames(stacks: np.ndarray, rows: np.ndarray, channels: int, out: np.ndarray,
@@ -124,6 +126,49 @@ def place_frames(pictures: np.ndarray, first: bool | np.ndarray, out: np.ndarray
     firsts = np.broadcast_to(np.asarray(first, dtype=bool), len(pictures))
     for row in range(len(pictures)):
         cv2.mixChannels([pictures[row]], [out[row]], pairs[int(firsts[row])])
+
+
+@njit(cache=True)
+def _count_ticks(indices: np.ndarray, moving: np.ndarray, time_idle: np.ndarray, time_episode: np.ndarray,
+                 max_time_idle: float, max_time_episode: float, done_idle: np.ndarray, done_episode: np.ndarray) -> None:
+    """``DQNExperiment.get_done_status``'s clocks of heroes ``indices`` (``moving``: each one's, a row each): idle
+    too long before this step (``done_idle``), the idle and episode ticks counted, the episode too long now."""
+    for j in range(indices.shape[0]):
+        k = indices[j]
+        done_idle[j] = max_time_idle < time_idle[k]
+        time_idle[k] = 0 if moving[j] else time_idle[k] + 1
+        time_episode[k] += 1
+        done_episode[j] = max_time_episode < time_episode[k]
+
+
+@njit(cache=True)
+def _record(indices: np.ndarray, falling: np.ndarray, done_idle: np.ndarray, done_episode: np.ndarray,
+            route_ended: np.ndarray, route_truncated: np.ndarray, failed: np.ndarray, gained: np.ndarray,
+            speed_factor: np.ndarray, offset_factor: np.ndarray, idle_penalty: float, terminal_penalty: float,
+            distance: np.ndarray, on_lane: np.ndarray, speed: np.ndarray, deviation: np.ndarray,
+            total_distance: np.ndarray, total_on_lane: np.ndarray, speed_sum: np.ndarray, heading_sum: np.ndarray,
+            steps: np.ndarray, terminated: np.ndarray, truncated: np.ndarray, rewards: np.ndarray,
+            episode: np.ndarray) -> None:
+    """The rest of ``get_done_status``, ``compute_reward`` (the route variant) and the episode's record of heroes
+    ``indices`` (``falling``: each one's, a row each): each one's ends, reward, and totals (``episode``: its distance, distance on a
+    lane, mean speed and mean heading deviation so far, a row each)."""
+    for j in range(indices.shape[0]):
+        k = indices[j]
+        terminated[j] = done_idle[j] or falling[j] or (route_ended[j] and not route_truncated[j])
+        truncated[j] = done_episode[j] and not terminated[j]
+        if done_idle[j]:
+            rewards[j] = -idle_penalty
+        elif failed[j] or falling[j]:
+            rewards[j] = -terminal_penalty
+        else:
+            rewards[j] = gained[j] * speed_factor[j] * offset_factor[j]
+        total_distance[k] += distance[j]
+        total_on_lane[k] += distance[j] if on_lane[j] else 0.0
+        speed_sum[k] += speed[j]
+        heading_sum[k] += deviation[j]
+        steps[k] += 1
+        episode[0, j], episode[1, j] = total_distance[k], total_on_lane[k]
+        episode[2, j], episode[3, j] = speed_sum[k] / steps[k], heading_sum[k] / steps[k]
 
 
 def _first_infos(facts: dict[str, np.ndarray], rows: np.ndarray) -> list[dict[str, int]]:
@@ -239,47 +284,40 @@ class DQNExperimentBatch(BatchExperiment):
         count = len(indices)
         # DQNExperiment.get_done_status
         speed = 3.6 * speeds(rows)  # km/h
-        done_idle = self.max_time_idle < self.time_idle[indices]
         moving = speed > 1.0
         if self.excused_waits:
             for row in np.flatnonzero(~moving):
                 k = int(indices[row])
                 moving[row] = waiting_for_a_reason(self.route_lights[k], self.agents[k])
-        self.time_idle[indices] = np.where(moving, 0, self.time_idle[indices] + 1)
-        self.time_episode[indices] += 1
-        done_episode = self.max_time_episode < self.time_episode[indices]
-        falling = rows[:, Z] < -0.5
-        lane_states, _, deviation = lane_checks(self.agents[0].map, rows[:, X:Z + 1], rows[:, YAW],
-                                                self.controls_now[indices, 1])
+        done_idle, done_episode = np.empty(count, dtype=np.bool_), np.empty(count, dtype=np.bool_)
+        _count_ticks(indices, moving, self.time_idle, self.time_episode, self.max_time_idle, self.max_time_episode,
+                     done_idle, done_episode)
+        lane_codes, _, deviation = lane_check_codes(self.agents[0].map, rows[:, X:Z + 1], rows[:, YAW],
+                                                    self.controls_now[indices, 1])
         steps = self.task.step(indices, rows)
-        route_end = steps.ended & ~steps.truncated
-        terminated = done_idle | falling | route_end
-        truncated = done_episode & ~terminated
         # DQNExperiment.compute_reward (the route variant) and its record of the step
         xy = rows[:, X:Y + 1]
         last = self.last_xy[indices]
         last = np.where(np.isnan(last), xy, last)
         distance = np.array([math.hypot(dx, dy) for dx, dy in (xy - last).tolist()])  # (as DQNExperiment's)
         self.last_xy[indices] = xy
-        rewards = np.where(done_idle, -self.idle_penalty, np.where(steps.failed | falling, -self.terminal_penalty,
-                                                                   steps.gained * steps.speed_factor * steps.offset_factor))
         totals, counts = self.totals, self.counts
-        totals["distance"][indices] += distance
-        on_lane = (lane_states == ON_LANE[0]) | (lane_states == ON_LANE[1])
-        totals["distance_on_lane"][indices] += np.where(on_lane, distance, 0.0)
-        totals["speed_sum"][indices] += speed
-        totals["heading_sum"][indices] += deviation
-        counts["steps"][indices] += 1
-        steps_taken = counts["steps"][indices]
-        infos.update(speed=speed, distance=distance, heading_deviation=deviation, lane_state=lane_states,
-                     episode_distance=totals["distance"][indices].copy(),
-                     episode_distance_on_lane=totals["distance_on_lane"][indices].copy(),
-                     episode_mean_speed=totals["speed_sum"][indices] / steps_taken,
-                     episode_heading_deviation=totals["heading_sum"][indices] / steps_taken,
-                     episode_collisions=counts["collisions"][indices].copy(),
-                     episode_lane_invasions=counts["lane_invasions"][indices].copy(),
+        terminated, truncated, rewards = np.empty(count, dtype=np.bool_), np.empty(count, dtype=np.bool_), \
+            np.empty(count)
+        episode = np.empty((4, count))  # distance, distance on a lane, mean speed, mean heading deviation
+        falling = rows[:, Z] < -0.5
+        _record(indices, falling, done_idle, done_episode, steps.ended, steps.truncated, steps.failed, steps.gained,
+                steps.speed_factor, steps.offset_factor, float(self.idle_penalty), float(self.terminal_penalty),
+                distance, ON_LANE_CODES[lane_codes], speed, deviation, totals["distance"], totals["distance_on_lane"],
+                totals["speed_sum"], totals["heading_sum"], counts["steps"], terminated, truncated, rewards, episode)
+        infos.update(speed=speed, distance=distance, heading_deviation=deviation, lane_state=LANE_STATES[lane_codes],
+                     episode_distance=episode[0], episode_distance_on_lane=episode[1], episode_mean_speed=episode[2],
+                     episode_heading_deviation=episode[3],
+                     episode_collisions=counts["collisions"][indices],
+                     episode_lane_invasions=counts["lane_invasions"][indices],
                      route_completion=steps.route_completion, route_offset=steps.offset,
                      episode_route_completion=steps.route_completion)
+        route_end = steps.ended & ~steps.truncated
         reasons = np.full(count, None, dtype=object)  # the first that holds, in DQNExperiment._record's order
         for holds, reason in ((done_episode, "max_time"), (route_end, steps.end_reasons), (done_idle, "idle"),
                               (falling, "falling")):

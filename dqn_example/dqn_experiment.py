@@ -356,12 +356,19 @@ def lane_checks(town_map: carla.Map, locations: np.ndarray, yaws: Sequence[float
     their lane states (an object array), penalties and heading deviations, their waypoints' facts read for every hero
     at once (:func:`~rllib_integration.common.lane_facts.lane_facts`: on straight lanes without a waypoint made;
     ``tests/test_lane_facts.py`` holds them to the map's) and the check computed for all in one compiled call."""
+    codes, penalties, deviations = lane_check_codes(town_map, locations, yaws, steers)
+    return LANE_STATES[codes], penalties, deviations
+
+
+def lane_check_codes(town_map: carla.Map, locations: np.ndarray, yaws: Sequence[float],
+                     steers: Sequence[float]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`lane_checks` with each lane state as its code (its index in :data:`LANE_STATES`)."""
     facts = lane_facts(town_map, locations)
     count = len(facts.found)
     codes, penalties, deviations = np.empty(count, dtype=np.int64), np.empty(count), np.empty(count)
     _lane_outcomes(facts.found, facts.lane_type, facts.junction, facts.yaw, np.asarray(yaws, dtype=np.float64),
                    np.asarray(steers, dtype=np.float64), ALLOWED_LANE_VALUES, codes, penalties, deviations)
-    return LANE_STATES[codes], penalties, deviations
+    return codes, penalties, deviations
 
 
 @njit(cache=True)

@@ -145,6 +145,11 @@ def pixels_to_world(layer: MapLayer) -> np.ndarray:
     return np.array([[scale, 0.0, layer.origin_x], [0.0, scale, layer.origin_y], [0.0, 0.0, 1.0]])
 
 
+def light_ids(lights: Sequence[Any]) -> tuple[int, ...]:
+    """The Python ids of the traffic ``lights`` objects, in their order (a renderer's :attr:`batch_key`)."""
+    return tuple(id(light) for light in lights)
+
+
 def light_locations(lights: Sequence[Any]) -> np.ndarray:
     """(N, 3): the x, y, z of each of the traffic ``lights``."""
     locations = [light.get_location() for light in lights]
@@ -153,6 +158,8 @@ def light_locations(lights: Sequence[Any]) -> np.ndarray:
 
 #: The locations of the traffic lights of the last lists of them given to renderers (by the very list).
 _LIGHT_XYZ: IdentityCache[np.ndarray] = IdentityCache(4)
+#: The ids of the traffic lights of those lists (one tuple a list: the batch keys of its renderers compare fast).
+_LIGHT_IDS: IdentityCache[tuple[int, ...]] = IdentityCache(4)
 #: The labels or mask bits that masks pictures read, as :func:`~.birdview_raster.warp_masks` reads them (by layer).
 _MASK_SOURCES: IdentityCache[raster.MaskSource] = IdentityCache(4)
 
@@ -204,7 +211,7 @@ class BirdviewRenderer:
         self._map_masks = self._map_mask_tables()
         #: Renderers with equal keys are rendered together by :func:`render_many` (one world, one configuration).
         self.batch_key = (id(world), size, radius, output, id(self.layer), debug, route,
-                          tuple(id(light) for light in self._lights))
+                          light_ids(self._lights) if lights is None else _LIGHT_IDS.get(lights, light_ids))
 
     def _shape_paint(self, colour: tuple[int, int, int], channel: str | None) -> np.ndarray:
         """A shape's paint: ``colour`` in ``rgb``; in ``masks``, 255 in ``channel`` (None: nothing)."""
@@ -427,7 +434,8 @@ def render_stacked(renderers: Sequence[BirdviewRenderer], frame: int | None, pos
     """:func:`render_many`'s pictures as one array (H, S, S, channels), or in ``out`` (any strides; ``cleared``: it
     holds zeros already) where given: drawn straight into it where the renderers share one configuration (one
     :attr:`BirdviewRenderer.batch_key`, as a batched experiment's do)."""
-    if len({renderer.batch_key for renderer in renderers}) == 1:
+    key = renderers[0].batch_key if renderers else None  # (a batched experiment's renderers share their lights' ids:
+    if key is not None and all(renderer.batch_key == key for renderer in renderers):  # equal keys compare fast)
         return renderers[0].draw(renderers, np.asarray(poses, dtype=np.float64), frame, out, cleared)
     pictures = np.stack(render_many(renderers, frame, poses))
     if out is None:
