@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Agent steps per second of many heroes in one world (``CarlaVectorEnv``: one tick for all of them) against
-today's single-hero ``CarlaEnv``, env only (no policy, no learning), on one core, with random actions (episodes
-end often, as early in training: resets and respawns count) and the memory each hero adds.
+today's single-hero ``CarlaEnv``, env only (the time inside ``step`` and ``reset``: no policy, no learning), on one
+core, with random actions (episodes end often, as early in training: resets and respawns count) and with a scripted
+driver, and the memory each hero adds.
 
     python3 benchmarks/heroes.py --heroes 1 8 32 --experiments vector vlidar birdview --steps 3000
 
@@ -16,6 +17,10 @@ has a batched twin for the configuration (``vlidar`` and ``traffic``: ``RouteExp
 respawned within its steps, placed and equipped: ``SharedWorld.respawn_seconds``), ``respawn %`` its share of the
 row's time. Each row is timed after ``--warmup`` untimed agent steps (the first steps compile the kernels or load
 numba's cache). Each row is one process's figure; run it several times on a shared machine and report the range.
+``--actions scripted``: every hero follows its route (``dqn_example``'s route follower: towards the route 6 m ahead
+at 20-27 km/h, its control turned into the experiment's action by ``action_from_control``; the driver's own time is
+not counted), so episodes end as a driving policy's do (a route completed, a collision, time out); ``vector`` has
+no route to follow.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ import argparse
 import os
 import sys
 import time
+from typing import Any
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
@@ -31,6 +37,7 @@ import numpy as np  # noqa: E402
 import psutil  # noqa: E402
 
 from benchmarks.sampling import env_config  # noqa: E402
+from dqn_example.dqn_experiment import route_follower_control  # noqa: E402
 from rllib_integration import CarlaEnv, CarlaVectorEnv  # noqa: E402
 from rllib_integration.arguments import non_negative_int, positive_int  # noqa: E402
 
@@ -39,37 +46,51 @@ def rss_mb() -> float:
     return psutil.Process().memory_info().rss / 2 ** 20
 
 
-def single(kind: str, vehicles: int, steps: int, seed: int, warmup: int
+def scripted_action(experiment: Any, core: Any) -> Any:
+    """The scripted driver's action for ``experiment``'s hero (``core``: the hero's core): the route follower's
+    control as the experiment's action (``action_from_control``)."""
+    return experiment.action_from_control(route_follower_control(core))
+
+
+def single(kind: str, vehicles: int, steps: int, seed: int, warmup: int, scripted: bool
            ) -> tuple[float, float, int, float, int, float]:
-    """(agent steps/s, RSS after, episodes, seconds in resets, resets, seconds in all) of one CarlaEnv, after
-    ``warmup`` untimed steps."""
+    """(agent steps/s, RSS after, episodes, seconds in resets, resets, seconds in ``step`` and ``reset``) of one
+    CarlaEnv, after ``warmup`` untimed steps, with random actions or the ``scripted`` driver's."""
     env = CarlaEnv(env_config(kind, vehicles))
     env.action_space.seed(seed)
+
+    def action() -> Any:
+        return scripted_action(env.experiment, env.core) if scripted else env.action_space.sample()
+
     try:
         env.reset(seed=seed)
         for _ in range(warmup):
-            *_, terminated, truncated, _ = env.step(env.action_space.sample())
+            *_, terminated, truncated, _ = env.step(action())
             if terminated or truncated:
                 env.reset()
-        episodes, resetting, started = 0, 0.0, time.perf_counter()
+        episodes, resetting, elapsed = 0, 0.0, 0.0
         for _ in range(steps):
-            *_, terminated, truncated, _ = env.step(env.action_space.sample())
+            chosen = action()
+            started = time.perf_counter()
+            *_, terminated, truncated, _ = env.step(chosen)
+            elapsed += time.perf_counter() - started
             if terminated or truncated:
                 episodes += 1
                 reset_started = time.perf_counter()
                 env.reset()
                 resetting += time.perf_counter() - reset_started
-        elapsed = time.perf_counter() - started
+        elapsed += resetting
         return steps / elapsed, rss_mb(), episodes, resetting, episodes, elapsed
     finally:
         env.close()
 
 
-def shared(kind: str, vehicles: int, heroes: int, steps: int, seed: int, batched: bool, warmup: int
+def shared(kind: str, vehicles: int, heroes: int, steps: int, seed: int, batched: bool, warmup: int, scripted: bool
            ) -> tuple[float, float, int, float, int, float] | None:
-    """(agent steps/s, RSS after, episodes, seconds in respawns, respawns, seconds in all) of one CarlaVectorEnv of
-    ``heroes`` heroes, stepped through the experiment's batched twin or hero by hero (None: the experiment has no
-    batch for this configuration), after about ``warmup`` untimed agent steps."""
+    """(agent steps/s, RSS after, episodes, seconds in respawns, respawns, seconds in ``step``) of one CarlaVectorEnv
+    of ``heroes`` heroes, stepped through the experiment's batched twin or hero by hero (None: the experiment has no
+    batch for this configuration), after about ``warmup`` untimed agent steps, with random actions or the
+    ``scripted`` driver's."""
     config = env_config(kind, vehicles)
     config["experiment"]["batched"] = batched
     env = CarlaVectorEnv(config, num_envs=heroes)
@@ -77,17 +98,26 @@ def shared(kind: str, vehicles: int, heroes: int, steps: int, seed: int, batched
         env.close()
         return None
     env.action_space.seed(seed)
+    world = env.world
+
+    def actions() -> Any:
+        if not scripted:
+            return env.action_space.sample()
+        return np.array([scripted_action(experiment, agent) for experiment, agent in zip(world.experiments,
+                                                                                          world.agents)])
+
     try:
         env.reset(seed=seed)
         for _ in range(-(-warmup // heroes)):
-            env.step(env.action_space.sample())
+            env.step(actions())
         ticks = max(1, steps // heroes)
-        world = env.world
-        episodes, respawning, respawns, started = 0, world.respawn_seconds, world.respawns, time.perf_counter()
+        episodes, respawning, respawns, elapsed = 0, world.respawn_seconds, world.respawns, 0.0
         for _ in range(ticks):
-            *_, terminated, truncated, _ = env.step(env.action_space.sample())
+            chosen = actions()
+            started = time.perf_counter()
+            *_, terminated, truncated, _ = env.step(chosen)
+            elapsed += time.perf_counter() - started
             episodes += int(np.count_nonzero(terminated | truncated))
-        elapsed = time.perf_counter() - started
         return (ticks * heroes / elapsed, rss_mb(), episodes, world.respawn_seconds - respawning,
                 world.respawns - respawns, elapsed)
     finally:
@@ -108,25 +138,34 @@ def main() -> None:
     parser.add_argument("--warmup", type=non_negative_int, default=200,
                         help="untimed agent steps before each row is timed (compiling the kernels or loading them)")
     parser.add_argument("--seed", type=non_negative_int, default=0, help="seed of the episodes and actions")
+    parser.add_argument("--actions", nargs="+", choices=["random", "scripted"], default=["random"],
+                        help="who drives: random actions (episodes end often) or the scripted route follower")
     args = parser.parse_args()
-    print(f"{'experiment':<10} {'env':<40} {'agent steps/s':>14} {'episodes':>9} {'ms/respawn':>11} "
+    if "scripted" in args.actions and "vector" in args.experiments:
+        parser.error("--actions scripted follows the heroes' routes, and the vector experiment has none. Fix: drop "
+                     "vector from --experiments, or run it with --actions random")
+    print(f"{'experiment':<10} {'actions':<8} {'env':<40} {'agent steps/s':>14} {'episodes':>9} {'ms/respawn':>11} "
           f"{'respawn %':>10} {'RSS MB':>8} {'MB per hero':>12}", flush=True)
     for kind in args.experiments:
-        rows = [("CarlaEnv (1 hero)", single(kind, args.vehicles, args.steps, args.seed, args.warmup), float("nan"))]
-        for heroes in args.heroes:
-            for batched in (False, True):
-                before = rss_mb()
-                measured = shared(kind, args.vehicles, heroes, args.steps, args.seed, batched, args.warmup)
-                if measured is not None:
-                    per_hero = (measured[1] - before) / heroes if heroes > 1 else float("nan")
-                    rows.append((f"CarlaVectorEnv ({heroes} heroes, {'batched' if batched else 'hero by hero'})",
-                                 measured, per_hero))
-            for name, (rate, rss, episodes, respawning, respawns, elapsed), per_hero in rows:
-                per_respawn = f"{1000.0 * respawning / respawns:.1f}" if respawns else "-"
-                memory = f"{per_hero:.1f}" if per_hero == per_hero else ""
-                print(f"{kind:<10} {name:<40} {rate:>14,.0f} {episodes:>9} {per_respawn:>11} "
-                      f"{100.0 * respawning / elapsed:>10.1f} {rss:>8.0f} {memory:>12}", flush=True)
-            rows = []
+        for driver in args.actions:
+            scripted = driver == "scripted"
+            rows = [("CarlaEnv (1 hero)", single(kind, args.vehicles, args.steps, args.seed, args.warmup, scripted),
+                     float("nan"))]
+            for heroes in args.heroes:
+                for batched in (False, True):
+                    before = rss_mb()
+                    measured = shared(kind, args.vehicles, heroes, args.steps, args.seed, batched, args.warmup,
+                                      scripted)
+                    if measured is not None:
+                        per_hero = (measured[1] - before) / heroes if heroes > 1 else float("nan")
+                        rows.append((f"CarlaVectorEnv ({heroes} heroes, {'batched' if batched else 'hero by hero'})",
+                                     measured, per_hero))
+                for name, (rate, rss, episodes, respawning, respawns, elapsed), per_hero in rows:
+                    per_respawn = f"{1000.0 * respawning / respawns:.1f}" if respawns else "-"
+                    memory = f"{per_hero:.1f}" if per_hero == per_hero else ""
+                    print(f"{kind:<10} {driver:<8} {name:<40} {rate:>14,.0f} {episodes:>9} {per_respawn:>11} "
+                          f"{100.0 * respawning / elapsed:>10.1f} {rss:>8.0f} {memory:>12}", flush=True)
+                rows = []
 
 
 if __name__ == "__main__":

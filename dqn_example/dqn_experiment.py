@@ -405,6 +405,17 @@ def route_follower_action(core: Any) -> int:
     """A scripted driver for the action table (tests, benchmarks): the action steering towards the route
     6 m ahead of the hero of ``core`` at 20-27 km/h, coasting above (even the lowest throttle, 0.3, keeps
     a car accelerating)."""
+    return ACTIONS.index((*route_follower(core), 0.0))
+
+
+def route_follower_control(core: Any) -> carla.VehicleControl:
+    """:func:`route_follower_action`'s control (for any experiment's ``action_from_control``)."""
+    throttle, steer = route_follower(core)
+    return carla.VehicleControl(throttle=throttle, steer=steer)
+
+
+def route_follower(core: Any) -> tuple[float, float]:
+    """The throttle and steer of :func:`route_follower_action` (levels of the action table)."""
     hero = core.hero
     t = hero.get_transform()
     ahead = core.next_waypoints(8)
@@ -414,4 +425,4 @@ def route_follower_action(core: Any) -> int:
     steer = min((0.0, 0.25, -0.25, 0.5, -0.5, 0.75, -0.75), key=lambda level: abs(level - angle / 30.0))
     speed = 3.6 * hero.get_velocity().length()
     throttle = 0.6 if speed < 20.0 else 0.3 if speed < 27.0 else 0.0
-    return ACTIONS.index((throttle, steer, 0.0))
+    return throttle, steer

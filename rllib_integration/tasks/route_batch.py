@@ -49,7 +49,7 @@ class RouteSteps:
     speed_factor: np.ndarray
     offset_factor: np.ndarray
     route_completion: np.ndarray  # 0-100
-    infractions: list[list[Infraction]]
+    infractions: dict[int, list[Infraction]]  # the infractions of each row that has some
     infracted: np.ndarray  # the rows with infractions (ascending)
     end_reasons: np.ndarray  # object: None while the episode goes on
     ended: np.ndarray  # whether the episode ended (an end reason)
@@ -128,7 +128,7 @@ class RouteFollowingBatch:
         count, dt, task = len(indices), self.timestep, self.task
         speed = speeds(rows)  # as carla.Vector3D.length(): the task's speed
         gained, offset, outside = np.zeros(count), np.zeros(count), np.zeros(count, dtype=bool)
-        found: list[list[Infraction]] = [[] for _ in range(count)]
+        found: dict[int, list[Infraction]] = {}  # rare: the infractions, of the rows that have some
         live = self.active[indices].nonzero()[0]
         heroes = indices[live]
         xyz = rows[live, X:Z + 1]
@@ -148,17 +148,21 @@ class RouteFollowingBatch:
                     if j < 0:  # (not acting this step)
                         continue
                     criterion = self.collisions[k]
-                    found[live[j]] += criterion.update(float(now[j]), carla.Location(*map(float, xyz[j])),
-                                                       float(collision_speed[j]))
+                    events = criterion.update(float(now[j]), carla.Location(*map(float, xyz[j])),
+                                              float(collision_speed[j]))
+                    if events:
+                        found.setdefault(int(live[j]), []).extend(events)
                     if criterion.idle:
                         self.busy.discard(criterion)
             lights = self.red_lights.update_many(now, xyz, rows[live, YAW], self.extents_x[heroes], heroes)
             for j in [j for j, events in enumerate(lights) if events]:
-                found[live[j]] += lights[j]
+                found.setdefault(int(live[j]), []).extend(lights[j])
             if self.with_stop_signs:
                 for j, k in enumerate(heroes):
-                    found[live[j]] += self.stop_signs[k].update(float(now[j]), carla.Location(*map(float, xyz[j])),
-                                                                float(monitor_speed[live[j]]))
+                    events = self.stop_signs[k].update(float(now[j]), carla.Location(*map(float, xyz[j])),
+                                                       float(monitor_speed[live[j]]))
+                    if events:
+                        found.setdefault(int(live[j]), []).extend(events)
             offset[live] = distances
         speed_factor, offset_factor, completion = np.ones(count), np.ones(count), np.zeros(count)
         ends, reason_codes = np.zeros(len(live), dtype=np.int64), np.full(count, -1, dtype=np.int64)
@@ -169,13 +173,13 @@ class RouteFollowingBatch:
         for j in ends.nonzero()[0]:  # rare: the monitor's events of a route's end (deviated, blocked, timed out)
             kind = END_KINDS[ends[j] - 1]
             x, y, z = (float(v) for v in xyz[j])
-            found[live[j]].append(Infraction(kind, float(now[j]), (x, y, z), f"{END_MESSAGES[kind]}(x={x:.3f}, "
-                                             f"y={y:.3f}, z={z:.3f})"))
+            message = f"{END_MESSAGES[kind]}(x={x:.3f}, y={y:.3f}, z={z:.3f})"
+            found.setdefault(int(live[j]), []).append(Infraction(kind, float(now[j]), (x, y, z), message))
         reasons = np.full(count, None, dtype=object)
         ending = reason_codes >= 0
         reasons[ending] = REASONS_IN_ORDER[reason_codes[ending]]
-        infracted = live[[bool(found[j]) for j in live]]
-        for j in infracted:  # rare: infractions, of which the first hard one ends it
+        infracted = np.array(sorted(found), dtype=np.int64)
+        for j in infracted.tolist():  # rare: infractions, of which the first hard one ends it
             hard = [infraction.kind for infraction in found[j] if infraction.kind in task.hard_kinds]
             if hard:
                 reasons[j], reason_codes[j] = SHORT_NAMES[hard[0]], HARD
