@@ -51,3 +51,43 @@ def test_the_learning_curve_counts_an_offline_run_in_the_samples_it_trained_on()
                "learners": {"__all_modules__": {"num_module_steps_trained_lifetime": 10240}}}
     assert samples(online) == 4000, "an online run's experience is the env steps it sampled"
     assert samples(cloning) == 10240, "behaviour cloning's is the demonstration samples its learner trained on"
+
+
+def test_the_scripted_driver_drives_each_experiment_through_its_own_actions():
+    """``heroes.py --actions scripted``: the route follower's control, as each experiment's ``action_from_control``
+    gives it, is the DQN experiment's route-follower action step for step, and drives the PPO experiment (throttle
+    and steer) along its routes (to their ends, or to a red light: it does not stop for lights); ``vector`` (no route)
+    is one clear error."""
+    sys.path.insert(0, str(ROOT))
+    from benchmarks.heroes import scripted_action
+    from benchmarks.sampling import env_config
+    from dqn_example.dqn_experiment import route_follower_action
+    from rllib_integration import CarlaEnv
+    env = CarlaEnv(env_config("masks", 0))
+    try:
+        env.reset(seed=0)
+        for _ in range(200):
+            action = scripted_action(env.experiment, env.core)
+            assert action == route_follower_action(env.core)
+            *_, terminated, truncated, _ = env.step(action)
+            if terminated or truncated:
+                env.reset()
+    finally:
+        env.close()
+    env = CarlaEnv(env_config("vlidar", 0))
+    ends = []
+    try:
+        for seed in range(4):
+            env.reset(seed=seed)
+            for _ in range(1500):
+                *_, terminated, truncated, info = env.step(scripted_action(env.experiment, env.core))
+                if terminated or truncated:
+                    break
+            ends.append((info["end_reason"], info["route_completion"]))
+    finally:
+        env.close()
+    assert ("completed", 100.0) in ends, ends
+    assert {reason for reason, _ in ends} <= {"completed", "red"}, f"it follows the route (but runs red lights): {ends}"
+    result = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "heroes.py"), "--experiments", "vector",
+                             "--actions", "scripted"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2 and "vector experiment has none" in result.stderr, result.stderr[-2000:]
