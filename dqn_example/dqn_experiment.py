@@ -363,7 +363,7 @@ def lane_checks(town_map: carla.Map, locations: np.ndarray, yaws: Sequence[float
 def lane_check_codes(town_map: carla.Map, locations: np.ndarray, yaws: Sequence[float],
                      steers: Sequence[float]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """:func:`lane_checks` with each lane state as its code (its index in :data:`LANE_STATES`)."""
-    facts = lane_facts(town_map, locations)
+    facts = lane_facts(town_map, locations, junction_yaws=False)  # (in a junction the check reads no yaw)
     count = len(facts.found)
     codes, penalties, deviations = np.empty(count, dtype=np.int64), np.empty(count), np.empty(count)
     _lane_outcomes(facts.found, facts.lane_type, facts.junction, facts.yaw, np.asarray(yaws, dtype=np.float64),

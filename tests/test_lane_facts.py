@@ -21,9 +21,10 @@ from test_random_towns import SETTINGS, TOWNS, town_map
 from test_waypoint_index import points_around_lanes
 
 
-def assert_facts_as_the_map(town: carla.Map, count: int, seed: int, monkeypatch) -> float:
-    """Every point's facts the map's own; returns the share of points a waypoint was made for (by the index, or by
-    the map)."""
+def assert_facts_as_the_map(town: carla.Map, count: int, seed: int, monkeypatch) -> tuple[float, float]:
+    """Every point's facts the map's own, and with ``junction_yaws=False`` the same but for yaws left out (NaN) in
+    junctions; returns the share of points a waypoint was made for (by the index, or by the map) and the share settled
+    without a yaw."""
     asked: list[int] = []
     real = WaypointIndex.answers
 
@@ -34,7 +35,11 @@ def assert_facts_as_the_map(town: carla.Map, count: int, seed: int, monkeypatch)
     monkeypatch.setattr(WaypointIndex, "answers", counted)
     xyz = points_around_lanes(town, count, seed)
     facts = lane_facts(town, xyz)
-    wrong = []
+    made = sum(asked)
+    without = lane_facts(town, xyz, junction_yaws=False)  # (the junctions' chords measured first)
+    asked.clear()
+    without = lane_facts(town, xyz, junction_yaws=False)
+    wrong, unsure = [], 0
     for row, point in enumerate(xyz.tolist()):
         waypoint = town.get_waypoint(carla.Location(*point), project_to_road=False, lane_type=carla.LaneType.Any)
         expected = (False, 0, False, 0.0) if waypoint is None else \
@@ -42,16 +47,23 @@ def assert_facts_as_the_map(town: carla.Map, count: int, seed: int, monkeypatch)
         got = (bool(facts.found[row]), int(facts.lane_type[row]), bool(facts.junction[row]), float(facts.yaw[row]))
         if got != expected:
             wrong.append((point, got, expected))
+        got = (bool(without.found[row]), int(without.lane_type[row]), bool(without.junction[row]),
+               float(without.yaw[row]))
+        unsure += np.isnan(got[3])
+        if got != expected and not (np.isnan(got[3]) and got[:3] == expected[:3] and expected[2]):
+            wrong.append(("junction_yaws=False", point, got, expected))
     assert not wrong, wrong[:3]
     assert 0.1 < facts.found.mean() < 0.95, "the points fall both within the lanes and outside them"
-    return sum(asked) / count
+    assert sum(asked) <= made, "without the junctions' yaws no more waypoints are made"
+    return made / count, unsure / count
 
 
 @pytest.mark.parametrize("name", ["Town01", "Town02", "Town07", "Town10HD"])
 def test_the_facts_are_the_maps_on_carla_towns(name, monkeypatch):
     town = load_map(name, shared_map(name).read_text())
-    asked = assert_facts_as_the_map(town, 600, seed=3, monkeypatch=monkeypatch)
+    asked, without_yaw = assert_facts_as_the_map(town, 600, seed=3, monkeypatch=monkeypatch)
     assert asked < 0.8, f"a waypoint was made for {asked:.0%} of the points"
+    assert without_yaw > 0.05, "points within a junction's bends are settled without a waypoint where no yaw is read"
 
 
 #: The most points a waypoint is made for on built-in towns of straight roads (within 4 m of a driving lane's centre,
@@ -61,7 +73,7 @@ STRAIGHT = {"BikeTown": 0.3, "GridTown": 0.4}
 
 @pytest.mark.parametrize("name", sorted(PROCEDURAL_TOWNS))
 def test_the_facts_are_the_maps_on_the_built_in_towns(name, monkeypatch):
-    asked = assert_facts_as_the_map(load_map(*resolve_town(name)), 400, seed=4, monkeypatch=monkeypatch)
+    asked, _ = assert_facts_as_the_map(load_map(*resolve_town(name)), 400, seed=4, monkeypatch=monkeypatch)
     assert asked <= STRAIGHT.get(name, 1.0), f"a waypoint was made for {asked:.0%} of the points"
 
 

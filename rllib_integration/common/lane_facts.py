@@ -21,7 +21,7 @@ import carla
 import numpy as np
 from numba import njit
 
-from .waypoint_index import AT_END, AT_START, TIE, get_waypoints, waypoint_index
+from .waypoint_index import ALONG, AT_END, AT_START, TIE, get_waypoints, waypoint_index
 
 #: Metres a waypoint placed along a straight chord may lie from where the map puts it (single-precision ends).
 POSITION_MARGIN = 1e-3
@@ -36,9 +36,11 @@ class LaneFacts(NamedTuple):
     yaw: np.ndarray  # float64: its transform's yaw in degrees (0: none)
 
 
-def lane_facts(town_map: carla.Map, locations: np.ndarray) -> LaneFacts:
+def lane_facts(town_map: carla.Map, locations: np.ndarray, junction_yaws: bool = True) -> LaneFacts:
     """:class:`LaneFacts` of ``get_waypoint(location, project_to_road=False, lane_type=carla.LaneType.Any)`` for
-    each row (x, y, z) of ``locations``, the map's answers (see the module docstring)."""
+    each row (x, y, z) of ``locations``, the map's answers (see the module docstring). ``junction_yaws=False``, for
+    checks that read no yaw in a junction (the original's lane check): a point whose waypoint lies in a junction may
+    be settled without its yaw (NaN there), from its chord's measured reach (``WaypointIndex.measure_chords``)."""
     points = np.ascontiguousarray(np.asarray(locations, dtype=np.float32).reshape(-1, 3))
     count = len(points)
     facts = LaneFacts(np.zeros(count, dtype=np.bool_), np.zeros(count, dtype=np.int64), np.zeros(count, dtype=np.bool_),
@@ -50,8 +52,13 @@ def lane_facts(town_map: carla.Map, locations: np.ndarray) -> LaneFacts:
         waypoints = get_waypoints(town_map, points, project_to_road=False, lane_type=carla.LaneType.Any)
     else:
         chord, along, place = index.nearest_chords(points, carla.LaneType.Any)
+        if not junction_yaws:  # the junctions' curved chords these points lie along, measured once
+            bent = chord[(chord >= 0) & (place == ALONG)]
+            bent = bent[index.junction[bent] & ~index.uniform[bent]]
+            index.measure_chords(bent[np.isnan(index.reach[bent])])
         _settle(points, chord, along, place, index.a, index.b, index.types, index.start_yaw, index.end_yaw,
-                index.start_width, index.end_width, index.junction, index.uniform, settled, *facts)
+                index.start_width, index.end_width, index.junction, index.uniform, not junction_yaws, index.reach,
+                index.half_low, index.half_high, settled, *facts)
         rest = np.flatnonzero(~settled)
         waypoints = index.answers(points[rest], chord[rest], along[rest], place[rest], False, carla.LaneType.Any)
     for row, waypoint in zip(rest.tolist(), waypoints):
@@ -71,11 +78,14 @@ def waypoint_facts(waypoint: carla.Waypoint | None) -> tuple[bool, int, bool, fl
 @njit(cache=True)
 def _settle(points: np.ndarray, chord: np.ndarray, along: np.ndarray, place: np.ndarray, a: np.ndarray, b: np.ndarray,
             types: np.ndarray, start_yaw: np.ndarray, end_yaw: np.ndarray, start_width: np.ndarray,
-            end_width: np.ndarray, junction: np.ndarray, uniform: np.ndarray, settled: np.ndarray,
-            found: np.ndarray, lane_type: np.ndarray, in_junction: np.ndarray, yaw: np.ndarray) -> None:
+            end_width: np.ndarray, junction: np.ndarray, uniform: np.ndarray, junctions: bool, reach: np.ndarray,
+            half_low: np.ndarray, half_high: np.ndarray, settled: np.ndarray, found: np.ndarray, lane_type: np.ndarray,
+            in_junction: np.ndarray, yaw: np.ndarray) -> None:
     """The facts of the points the chords settle (``settled``; see the module docstring): the waypoint's place
     (exact at a chord's end, placed along a straight lane otherwise, within a margin), then ``GetWaypoint``'s test,
-    the point within half the lane's width of it (2-D), away from the tie the map must break."""
+    the point within half the lane's width of it (2-D), away from the tie the map must break. With ``junctions``,
+    a point along a measured chord of a junction (``reach``, ``half_low``, ``half_high``) whose test comes out the
+    same wherever within the chord's reach its waypoint lies, and whatever the lane's width there: its yaw NaN."""
     for i in range(points.shape[0]):
         j = chord[i]
         if j < 0:
@@ -92,6 +102,20 @@ def _settle(points: np.ndarray, chord: np.ndarray, along: np.ndarray, place: np.
             t = along[i] / length
             wx, wy = float(a[j, 0]) + t * dx, float(a[j, 1]) + t * dy
             width, heading, margin = start_width[j], start_yaw[j], POSITION_MARGIN
+        elif junctions and junction[j] and not math.isnan(reach[j]):
+            dx, dy = float(b[j, 0]) - float(a[j, 0]), float(b[j, 1]) - float(a[j, 1])
+            length = math.sqrt(dx * dx + dy * dy)
+            if length == 0.0:
+                continue
+            t = along[i] / length
+            distance = math.hypot(float(a[j, 0]) + t * dx - float(points[i, 0]),
+                                  float(a[j, 1]) + t * dy - float(points[i, 1]))
+            if distance + reach[j] < half_low[j] - TIE:
+                settled[i] = True
+                found[i], lane_type[i], in_junction[i], yaw[i] = True, types[j], True, np.nan
+            elif distance - reach[j] > half_high[j] + TIE:
+                settled[i] = True
+            continue
         else:
             continue
         distance = math.hypot(wx - float(points[i, 0]), wy - float(points[i, 1]))

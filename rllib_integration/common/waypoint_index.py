@@ -42,6 +42,8 @@ TURN_MARGIN = 1e-5  # radians: a turn this close to CHORD_TURN may be cut either
 CELL = 8.0  # metres: the side of a grid cell
 RINGS = 12  # rings of cells searched around a point's cell before the map is asked
 AT_END, AT_START, ALONG = 0, 1, 2  # where on its chord a point's waypoint is
+SAMPLES = 8  # a measured chord's waypoints are made at its start and this many steps along it (measure_chords)
+REACH_FACTOR, REACH_MARGIN = 1.5, 0.05  # a measured chord's reach: its samples' farthest offset, times, plus metres
 
 
 class LaneSection:
@@ -191,6 +193,41 @@ class WaypointIndex:
         self.origin = (float(low[0]), float(low[1]))
         self.shape = (int((high[1] - low[1]) // CELL) + 1, int((high[0] - low[0]) // CELL) + 1)
         self.order, self.offsets = _grid(self.a, self.b, self.origin, self.shape)
+        #: measured chords (:meth:`measure_chords`; NaN: not yet): how far a waypoint made ``d`` metres along a chord
+        #: may lie from the chord's point ``d`` metres on (``inf``: a chord not to settle), and the least and the
+        #: greatest half width its lane may have along it
+        self.reach = np.full(len(table), np.nan)
+        self.half_low, self.half_high = np.full(len(table), np.nan), np.full(len(table), np.nan)
+
+    def measure_chords(self, chords: np.ndarray) -> None:
+        """Measure ``chords`` not measured yet (:attr:`reach`, :attr:`half_low`, :attr:`half_high`) from waypoints
+        made along each as :meth:`answers` makes them (its start's ``next``), :data:`SAMPLES` steps apart: the
+        offsets' largest times :data:`REACH_FACTOR` plus :data:`REACH_MARGIN` (the offset of a waypoint from the chord
+        changes smoothly along it: at most centimetres between samples), and the widths' range widened by its own
+        size and a centimetre (a lane's width is a cubic in ``s``)."""
+        for j in np.unique(chords).tolist():
+            if not math.isnan(self.reach[j]):
+                continue
+            (ax, ay), (bx, by) = self.a[j, :2].tolist(), self.b[j, :2].tolist()
+            length = math.hypot(bx - ax, by - ay)
+            start = self.starts[j]
+            lane = (start.road_id, start.section_id, start.lane_id, int(start.lane_type), start.is_junction)
+            offsets, halves = [], []
+            for k in range(SAMPLES + 1):
+                delta = length * k / SAMPLES
+                ahead = start.next(delta) if delta > 0.0 else [start]
+                if not ahead or length == 0.0 or (ahead[0].road_id, ahead[0].section_id, ahead[0].lane_id,
+                                                  int(ahead[0].lane_type), ahead[0].is_junction) != lane:
+                    offsets = [math.inf]  # (a waypoint past the chord's lane: its facts may not be the chord's)
+                    break
+                location = ahead[0].transform.location
+                offsets.append(math.hypot(location.x - (ax + (bx - ax) * k / SAMPLES),
+                                          location.y - (ay + (by - ay) * k / SAMPLES)))
+                halves.append(ahead[0].lane_width * 0.5)
+            self.reach[j] = REACH_FACTOR * max(offsets) + REACH_MARGIN
+            spread = max(halves, default=0.0) - min(halves, default=0.0)
+            self.half_low[j] = min(halves, default=0.0) - spread - 0.01
+            self.half_high[j] = max(halves, default=0.0) + spread + 0.01
 
     def _chords(self, section: LaneSection, lane: int, rows: list[tuple], known: carla.Waypoint | None) -> None:
         """Append lane ``lane`` of ``section``'s chords, walked as ``Map::CreateRtree`` walks them (from ``known``,
