@@ -36,7 +36,6 @@ def assert_facts_as_the_map(town: carla.Map, count: int, seed: int, monkeypatch)
     xyz = points_around_lanes(town, count, seed)
     facts = lane_facts(town, xyz)
     made = sum(asked)
-    without = lane_facts(town, xyz, junction_yaws=False)  # (the junctions' chords measured first)
     asked.clear()
     without = lane_facts(town, xyz, junction_yaws=False)
     wrong, unsure = [], 0

@@ -21,7 +21,7 @@ import carla
 import numpy as np
 from numba import njit
 
-from .waypoint_index import ALONG, AT_END, AT_START, TIE, get_waypoints, waypoint_index
+from .waypoint_index import AT_END, AT_START, TIE, get_waypoints, waypoint_index
 
 #: Metres a waypoint placed along a straight chord may lie from where the map puts it (single-precision ends).
 POSITION_MARGIN = 1e-3
@@ -40,7 +40,7 @@ def lane_facts(town_map: carla.Map, locations: np.ndarray, junction_yaws: bool =
     """:class:`LaneFacts` of ``get_waypoint(location, project_to_road=False, lane_type=carla.LaneType.Any)`` for
     each row (x, y, z) of ``locations``, the map's answers (see the module docstring). ``junction_yaws=False``, for
     checks that read no yaw in a junction (the original's lane check): a point whose waypoint lies in a junction may
-    be settled without its yaw (NaN there), from its chord's measured reach (``WaypointIndex.measure_chords``)."""
+    be settled without its yaw (NaN there), from its chord's measured reach (``WaypointIndex.reach``)."""
     points = np.ascontiguousarray(np.asarray(locations, dtype=np.float32).reshape(-1, 3))
     count = len(points)
     facts = LaneFacts(np.zeros(count, dtype=np.bool_), np.zeros(count, dtype=np.int64), np.zeros(count, dtype=np.bool_),
@@ -52,10 +52,6 @@ def lane_facts(town_map: carla.Map, locations: np.ndarray, junction_yaws: bool =
         waypoints = get_waypoints(town_map, points, project_to_road=False, lane_type=carla.LaneType.Any)
     else:
         chord, along, place = index.nearest_chords(points, carla.LaneType.Any)
-        if not junction_yaws:  # the junctions' curved chords these points lie along, measured once
-            bent = chord[(chord >= 0) & (place == ALONG)]
-            bent = bent[index.junction[bent] & ~index.uniform[bent]]
-            index.measure_chords(bent[np.isnan(index.reach[bent])])
         _settle(points, chord, along, place, index.a, index.b, index.types, index.start_yaw, index.end_yaw,
                 index.start_width, index.end_width, index.junction, index.uniform, not junction_yaws, index.reach,
                 index.half_low, index.half_high, settled, *facts)
