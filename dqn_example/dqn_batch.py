@@ -130,7 +130,8 @@ def place_frames(pictures: np.ndarray, first: bool | np.ndarray, out: np.ndarray
 
 @njit(cache=True)
 def _count_ticks(indices: np.ndarray, moving: np.ndarray, time_idle: np.ndarray, time_episode: np.ndarray,
-                 max_time_idle: float, max_time_episode: float, done_idle: np.ndarray, done_episode: np.ndarray) -> None:
+                 max_time_idle: float, max_time_episode: float, done_idle: np.ndarray,
+                 done_episode: np.ndarray) -> None:
     """``DQNExperiment.get_done_status``'s clocks of heroes ``indices`` (``moving``: each one's, a row each): idle
     too long before this step (``done_idle``), the idle and episode ticks counted, the episode too long now."""
     for j in range(indices.shape[0]):
@@ -150,8 +151,8 @@ def _record(indices: np.ndarray, falling: np.ndarray, done_idle: np.ndarray, don
             steps: np.ndarray, terminated: np.ndarray, truncated: np.ndarray, rewards: np.ndarray,
             episode: np.ndarray) -> None:
     """The rest of ``get_done_status``, ``compute_reward`` (the route variant) and the episode's record of heroes
-    ``indices`` (``falling``: each one's, a row each): each one's ends, reward, and totals (``episode``: its distance, distance on a
-    lane, mean speed and mean heading deviation so far, a row each)."""
+    ``indices`` (``falling``: each one's, a row each): each one's ends, reward, and totals (``episode``: its
+    distance, distance on a lane, mean speed and mean heading deviation so far, a row each)."""
     for j in range(indices.shape[0]):
         k = indices[j]
         terminated[j] = done_idle[j] or falling[j] or (route_ended[j] and not route_truncated[j])
