@@ -33,7 +33,7 @@ class LaneFacts(NamedTuple):
     found: np.ndarray  # bool: the map has a waypoint within half a lane of the point
     lane_type: np.ndarray  # int64: its ``carla.LaneType`` value (0: none)
     junction: np.ndarray  # bool: its ``is_junction``
-    yaw: np.ndarray  # float64: its transform's yaw in degrees (0: none)
+    yaw: np.ndarray  # float64: its transform's yaw in degrees (0: none; NaN: left out in a junction, see lane_facts)
 
 
 def lane_facts(town_map: carla.Map, locations: np.ndarray, junction_yaws: bool = True) -> LaneFacts:
