@@ -350,19 +350,13 @@ def lane_check(town_map: carla.Map, transform: carla.Transform, steer: float) ->
     return LANE_STATES[code], penalty, deviation
 
 
-def lane_checks(town_map: carla.Map, locations: np.ndarray, yaws: Sequence[float],
-                steers: Sequence[float]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """:func:`lane_check` of heroes at ``locations`` (N, 3) x, y, z heading ``yaws`` (degrees) steering ``steers``:
-    their lane states (an object array), penalties and heading deviations, their waypoints' facts read for every hero
-    at once (:func:`~rllib_integration.common.lane_facts.lane_facts`: on straight lanes without a waypoint made;
-    ``tests/test_lane_facts.py`` holds them to the map's) and the check computed for all in one compiled call."""
-    codes, penalties, deviations = lane_check_codes(town_map, locations, yaws, steers)
-    return LANE_STATES[codes], penalties, deviations
-
-
 def lane_check_codes(town_map: carla.Map, locations: np.ndarray, yaws: Sequence[float],
                      steers: Sequence[float]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """:func:`lane_checks` with each lane state as its code (its index in :data:`LANE_STATES`)."""
+    """:func:`lane_check` of heroes at ``locations`` (N, 3) x, y, z heading ``yaws`` (degrees) steering ``steers``:
+    their lane states' codes (indices in :data:`LANE_STATES`), penalties and heading deviations, their waypoints'
+    facts read for every hero at once (:func:`~rllib_integration.common.lane_facts.lane_facts`: on straight lanes and
+    a junction's bends without a waypoint made; ``tests/test_lane_facts.py`` holds them to the map's) and the check
+    computed for all in one compiled call."""
     facts = lane_facts(town_map, locations, junction_yaws=False)  # (in a junction the check reads no yaw)
     count = len(facts.found)
     codes, penalties, deviations = np.empty(count, dtype=np.int64), np.empty(count), np.empty(count)

@@ -539,10 +539,10 @@ def original_lane_check(town: carla.Map, x: float, y: float, z: float, yaw: floa
 
 @pytest.mark.parametrize("town_name", ["GridTown", "RingTown", "Town01"])
 def test_the_lane_check_of_many_heroes_is_the_originals_from_the_maps_waypoints(town_name):
-    """lane_checks (every hero at once, most facts from the map's lane chords) gives, to the bit, the original's
+    """lane_check_codes (every hero at once, most facts from the map's lane chords) gives, to the bit, the original's
     check from the map's own waypoints, hero by hero: points on and off the lanes, in junctions, any heading."""
     from conftest import shared_map
-    from dqn_example.dqn_experiment import lane_check, lane_checks
+    from dqn_example.dqn_experiment import LANE_STATES, lane_check, lane_check_codes
     from rllib_integration.embedded.maps.towns import load_map, resolve_town
     from test_waypoint_index import points_around_lanes
     town = load_map(town_name, shared_map(town_name).read_text()) if town_name.startswith("Town") else \
@@ -551,7 +551,8 @@ def test_the_lane_check_of_many_heroes_is_the_originals_from_the_maps_waypoints(
     xyz = points_around_lanes(town, 500, seed=5)
     yaws, steers = rng.uniform(-180.0, 180.0, len(xyz)).tolist(), rng.choice([-0.5, 0.0, 0.25], len(xyz)).tolist()
     expected = [original_lane_check(town, *point, yaw, steer) for point, yaw, steer in zip(xyz.tolist(), yaws, steers)]
-    states, penalties, deviations = lane_checks(town, xyz, yaws, steers)
+    codes, penalties, deviations = lane_check_codes(town, xyz, yaws, steers)
+    states = LANE_STATES[codes]
     assert list(zip(states.tolist(), penalties.tolist(), deviations.tolist())) == expected
     assert {state for state, _, _ in expected} == {"off_lane", "junction", "wrong_way", "on_lane"}
     x, y, z = xyz[0].tolist()

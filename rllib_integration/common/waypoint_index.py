@@ -209,24 +209,27 @@ class WaypointIndex:
         for j in chords.tolist():
             (ax, ay), (bx, by) = self.a[j, :2].tolist(), self.b[j, :2].tolist()
             length = math.hypot(bx - ax, by - ay)
+            if length == 0.0:  # (a point: no waypoint along it)
+                self.reach[j] = math.inf
+                continue
             start = self.starts[j]
             lane = (start.road_id, start.section_id, start.lane_id, int(start.lane_type), start.is_junction)
             offsets, halves = [], []
             for k in range(SAMPLES + 1):
-                delta = length * k / SAMPLES
-                ahead = start.next(delta) if delta > 0.0 else [start]
-                if not ahead or length == 0.0 or (ahead[0].road_id, ahead[0].section_id, ahead[0].lane_id,
-                                                  int(ahead[0].lane_type), ahead[0].is_junction) != lane:
-                    offsets = [math.inf]  # (a waypoint past the chord's lane: its facts may not be the chord's)
-                    break
+                ahead = start.next(length * k / SAMPLES) if k else [start]
+                if not ahead or (ahead[0].road_id, ahead[0].section_id, ahead[0].lane_id, int(ahead[0].lane_type),
+                                 ahead[0].is_junction) != lane:
+                    break  # (a waypoint past the chord's lane: its facts may not be the chord's)
                 location = ahead[0].transform.location
                 offsets.append(math.hypot(location.x - (ax + (bx - ax) * k / SAMPLES),
                                           location.y - (ay + (by - ay) * k / SAMPLES)))
                 halves.append(ahead[0].lane_width * 0.5)
+            if len(offsets) <= SAMPLES:  # a chord whose waypoints leave its lane: not settled so
+                self.reach[j] = math.inf
+                continue
+            spread = max(halves) - min(halves)
             self.reach[j] = REACH_FACTOR * max(offsets) + REACH_MARGIN
-            spread = max(halves, default=0.0) - min(halves, default=0.0)
-            self.half_low[j] = min(halves, default=0.0) - spread - 0.01
-            self.half_high[j] = max(halves, default=0.0) + spread + 0.01
+            self.half_low[j], self.half_high[j] = min(halves) - spread - 0.01, max(halves) + spread + 0.01
 
     def _chords(self, section: LaneSection, lane: int, rows: list[tuple], known: carla.Waypoint | None) -> None:
         """Append lane ``lane`` of ``section``'s chords, walked as ``Map::CreateRtree`` walks them (from ``known``,
