@@ -281,10 +281,11 @@ class RoutePlanner:
         return waypoint
 
     @functools.cached_property
-    def _edge_parts(self) -> dict[tuple[int, int], tuple[list[tuple[carla.Waypoint, RoadOption]], np.ndarray]]:
-        """Each edge's path and the rows of its points' poses in the table, by its nodes (the graph is complete
-        once built)."""
-        return {(a, b): (data["path"], data["rows"]) for a, b, data in self.graph.edges(data=True)}
+    def _edge_parts(self) -> dict[tuple[int, int], tuple[list, np.ndarray, list, np.ndarray]]:
+        """Each edge's path and the rows of its points' poses in the table, whole and without their first point
+        (where the edge before ended), by its nodes (the graph is complete once built)."""
+        return {(a, b): (data["path"], data["rows"], data["path"][1:], data["rows"][1:])
+                for a, b, data in self.graph.edges(data=True)}
 
     @functools.cached_property
     def _search(self) -> GraphArrays:
@@ -301,8 +302,8 @@ class RoutePlanner:
         edges, table = self._edge_parts, self._current_table()
         try:  # arriving at the goal's lane by a lane change counts when the change lands before the goal
             nodes = search.astar_path(source, last.exit)
-            landing = table[edges[nodes[-2], nodes[-1]][1], :3] if len(nodes) > 1 else np.zeros((0, 3))
-            if not np.any(location_distances(landing, np.array(goal_xyz)) < self.resolution):
+            landing = edges[nodes[-2], nodes[-1]][1] if len(nodes) > 1 else np.zeros(0, dtype=np.int64)
+            if not any_within(table, landing, *goal_xyz, self.resolution):
                 nodes = None
         except networkx.NetworkXNoPath:
             pass
@@ -316,10 +317,10 @@ class RoutePlanner:
         nodes = ([first.entry] if from_exit else []) + nodes
         route: list[tuple[carla.Waypoint, RoadOption]] = []
         pieces: list[np.ndarray] = []  # the rows of the route's points in the table of poses, edge by edge
-        for a, b in zip(nodes[:-1], nodes[1:]):
-            path, rows = edges[a, b]
-            route.extend(path if not route else path[1:])
-            pieces.append(rows if not pieces else rows[1:])
+        for k, (a, b) in enumerate(zip(nodes[:-1], nodes[1:])):
+            path, rows, path_on, rows_on = edges[a, b]
+            route.extend(path_on if k else path)
+            pieces.append(rows_on if k else rows)
         rows = np.concatenate(pieces)
         xy = table[rows, :2]
         # cut to the origin and destination: the first point nearest the start, the first nearest the goal past it
@@ -364,6 +365,18 @@ def location_distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     computes it (32-bit floats), so that lengths summed from it are the same to the last bit."""
     d = b.astype(np.float32) - a.astype(np.float32)
     return np.sqrt((d[..., 0] * d[..., 0] + d[..., 1] * d[..., 1]) + d[..., 2] * d[..., 2]).astype(np.float64)
+
+
+@njit(cache=True)
+def any_within(table: np.ndarray, rows: np.ndarray, x: float, y: float, z: float, reach: float) -> bool:
+    """Whether any of the points ``table[rows, :3]`` lies nearer than ``reach`` to (x, y, z), by
+    :func:`location_distances` (a route's landing checked in one call, not the dozen NumPy calls its arrays take)."""
+    bx, by, bz = np.float32(x), np.float32(y), np.float32(z)
+    for row in rows:
+        dx, dy, dz = bx - np.float32(table[row, 0]), by - np.float32(table[row, 1]), bz - np.float32(table[row, 2])
+        if np.float64(np.sqrt((dx * dx + dy * dy) + dz * dz)) < reach:
+            return True
+    return False
 
 
 def step_lengths(points: np.ndarray) -> np.ndarray:

@@ -15,6 +15,7 @@ import random
 
 import carla
 import numpy as np
+from numba import njit
 
 from .planner import RoadOption, RoutePlanner, location_distances, route_poses, step_lengths
 from .route_files import RouteSpec
@@ -57,9 +58,17 @@ def u_turn_in(poses: np.ndarray, window: float = 15.0) -> bool:
         return False
     first_step = float(location_distances(poses[0, :3], poses[1, :3]))
     step = max(1, int(round(window / max(first_step, 0.1))))
-    yaws = poses[:, 3]
-    turns = np.abs((yaws[step:] - yaws[:-step] + 180.0) % 360.0 - 180.0)
-    return bool(np.any(turns > math.degrees(U_TURN)))
+    return _turns_beyond(poses, step, math.degrees(U_TURN))
+
+
+@njit(cache=True)
+def _turns_beyond(poses: np.ndarray, step: int, limit: float) -> bool:
+    """Whether the yaw (degrees, ``poses[:, 3]``) turns by more than ``limit`` from any pose to the one ``step``
+    on (one compiled pass where the NumPy expression took several arrays a call, a route drawn calling it twice)."""
+    for k in range(poses.shape[0] - step):
+        if abs((poses[k + step, 3] - poses[k, 3] + 180.0) % 360.0 - 180.0) > limit:
+            return True
+    return False
 
 
 def sparse_points(route: Route, step: float = SPARSE_STEP,
@@ -98,8 +107,12 @@ def draw_route(planner: RoutePlanner, town: str, seed: int, min_length: float, m
     ended as :func:`dense_route` ends it, without tracing its sparse waypoints again: what an episode drives (its
     sparse waypoints densify back to it, but for a lane a sparse point snaps to otherwise now and then)."""
     [(route, poses)] = _draw(planner, town, 1, seed, min_length, max_length)
-    x, y, z, _ = poses[-1].tolist()  # the last of the sparse waypoints
-    ended = ended_as_planned(route, carla.Location(x, y, z), 2.0 * planner.resolution)
+    # ended as ended_as_planned ends it at the last of the sparse waypoints, from the poses at hand
+    near_end = location_distances(poses[:, :3], poses[-1, :3]) < 2.0 * planner.resolution
+    last = len(route) - 1
+    while last > 1 and near_end[last - 1]:
+        last -= 1
+    ended = route[:last + 1]
     planner.remember(ended, poses[:len(ended)])  # (what the episode's progress reads next)
     return ended
 
@@ -137,7 +150,8 @@ def _wander(planner: RoutePlanner, rng: random.Random, spots: list[carla.Locatio
     poses (each piece's read once as the route grows)."""
     route: Route = []
     poses = np.zeros((0, 4))
-    here = start
+    travelled = np.zeros(0)  # the distance from the first point to each next one, a step at a time (as
+    here = start             # route_length sums them), grown piece by piece
     for _ in range(12):
         there = rng.choice(spots)
         if there.distance(here) < 50.0:
@@ -147,10 +161,11 @@ def _wander(planner: RoutePlanner, rng: random.Random, spots: list[carla.Locatio
         except ValueError:
             continue
         candidate = route + (piece if not route else piece[1:])
-        candidate_poses = np.concatenate([poses, route_poses(piece)[1 if route else 0:]])
+        candidate_poses = np.concatenate([poses, planner.poses_of(piece)[1 if route else 0:]])
         if u_turn_in(candidate_poses[max(len(route) - 20, 0):]):
             continue
-        travelled = np.cumsum(step_lengths(candidate_poses[:, :3]))  # (a step at a time, as route_length sums)
+        steps = step_lengths(candidate_poses[max(len(poses) - 1, 0):, :3])  # the new points' steps
+        travelled = np.concatenate([travelled, np.cumsum(np.concatenate([travelled[-1:], steps]))[len(travelled[-1:]):]])
         length = float(travelled[-1]) if len(travelled) else 0.0
         if length > max_length:
             end = points_reaching(travelled, rng.uniform(min_length, max_length))
