@@ -70,11 +70,6 @@ def _xyz(waypoint: carla.Waypoint) -> tuple[float, float, float]:
     return _pose(waypoint)[:3]
 
 
-def _heading(a: carla.Waypoint, b: carla.Waypoint) -> float:
-    (ax, ay, _), (bx, by, _) = _xyz(a), _xyz(b)
-    return math.atan2(by - ay, bx - ax)
-
-
 @njit(cache=True)
 def nearest_point(points: np.ndarray, x: float, y: float) -> int:
     """Index of the first of ``points`` (N >= 1, 2) nearest (x, y) (``np.argmin`` of the squared distances)."""
@@ -116,7 +111,8 @@ class RoutePlanner:
         self._rows: dict[int, int] = {}
         self._table = np.zeros((0, 4))  # the poses as an array, once asked for after the last ones came
         #: The driving lanes' waypoints nearest the last locations snapped (routes run between a town's spawn points)
-        self._snapped: collections.OrderedDict[tuple[float, float, float], carla.Waypoint] = collections.OrderedDict()
+        self._snapped: collections.OrderedDict[tuple[float, float, float], tuple[carla.Waypoint, tuple]] = \
+            collections.OrderedDict()  # (with each one's pose, read once: a transform made cold costs microseconds)
         #: The last routes traced or drawn, by id, and their poses (a route is read right after it is made)
         self._known: dict[int, tuple[list, np.ndarray]] = {}
         _PLANNERS_ALIVE.add(self)  # (route_poses reads its waypoints' poses from its table)
@@ -218,7 +214,7 @@ class RoutePlanner:
                 target = self._segments.get((other.road_id, other.section_id, other.lane_id))
                 if target is None:
                     continue
-                landing = self._closest(target, other, ahead=LANE_CHANGE_SPAN)
+                landing = self._closest(target, _pose(other), ahead=LANE_CHANGE_SPAN)
                 option = RoadOption.CHANGELANERIGHT if right else RoadOption.CHANGELANELEFT
                 path = [(w, RoadOption.LANEFOLLOW) for w in segment.waypoints[:index + 1]]
                 path += [(target.waypoints[landing], option)]
@@ -231,9 +227,10 @@ class RoutePlanner:
                 done.add(right)
 
     @staticmethod
-    def _closest(segment: _Segment, waypoint: carla.Waypoint, ahead: float = 0.0) -> int:
-        """Index of the waypoint of a segment closest to ``waypoint`` moved ``ahead`` metres on."""
-        x, y, _, yaw = _pose(waypoint)
+    def _closest(segment: _Segment, pose: tuple[float, float, float, float], ahead: float = 0.0) -> int:
+        """Index of the waypoint of a segment closest to a waypoint's ``pose`` (x, y, z, yaw) moved ``ahead`` metres
+        on."""
+        x, y, _, yaw = pose
         yaw = math.radians(yaw)
         return nearest_point(segment.points, x + ahead * math.cos(yaw), y + ahead * math.sin(yaw))
 
@@ -249,36 +246,36 @@ class RoutePlanner:
         """The shortest route from ``origin`` to ``destination`` (each snapped to the nearest driving
         lane) as (waypoint, road option) every ``resolution`` metres. Raises ``ValueError`` if the
         destination cannot be reached from the origin."""
-        start, goal = self._snap(origin), self._snap(destination)
+        (start, start_pose), (goal, goal_pose) = self._snap(origin), self._snap(destination)
         first, last = self._segment_of(start), self._segment_of(goal)
-        begin = self._closest(first, start)
-        finish = self._closest(last, goal)
+        begin = self._closest(first, start_pose)
+        finish = self._closest(last, goal_pose)
         if first is last and finish >= begin:
             route = [(w, first.option) for w in first.waypoints[begin:finish + 1]]
             self.remember(route, self._current_table()[first.first_row + np.arange(begin, finish + 1)])
             return route
         behind = first is last  # the goal lies behind the start on its lane: drive a loop
-        route = self._assemble(first.exit if behind else first.entry, first, last, start, goal, behind)
-        lane = (start.road_id, start.section_id, start.lane_id)
-        if not behind and (route[0][0].road_id, route[0][0].section_id, route[0][0].lane_id) != lane:
-            # the path changed lanes before reaching the origin: keep the origin's lane to its end first
-            route = self._assemble(first.exit, first, last, start, goal, True)
+        lane = None if behind else (start.road_id, start.section_id, start.lane_id)
+        ends = (start, start_pose[:3], goal, goal_pose[:3])
+        route = self._assemble(first.exit if behind else first.entry, first, last, ends, behind, lane)
+        if route is None:  # the path changed lanes before reaching the origin: keep the origin's lane to its end first
+            route = self._assemble(first.exit, first, last, ends, True)
         return route
 
-    def _snap(self, location: carla.Location) -> carla.Waypoint:
-        """The driving lane's waypoint nearest ``location``, the map's answer kept for the last
+    def _snap(self, location: carla.Location) -> tuple[carla.Waypoint, tuple[float, float, float, float]]:
+        """The driving lane's waypoint nearest ``location`` and its pose, the map's answer kept for the last
         :data:`SNAPPED_LOCATIONS` locations (routes run between a town's spawn points, and a route through many
         points traces from each point to the next)."""
         key = (location.x, location.y, location.z)
-        waypoint = self._snapped.get(key)
-        if waypoint is None:
+        snapped = self._snapped.get(key)
+        if snapped is None:
             waypoint = self.map.get_waypoint(location, project_to_road=True, lane_type=carla.LaneType.Driving)
-            self._snapped[key] = waypoint
+            snapped = self._snapped[key] = (waypoint, _pose(waypoint))
             if len(self._snapped) > SNAPPED_LOCATIONS:
                 self._snapped.popitem(last=False)
         else:
             self._snapped.move_to_end(key)
-        return waypoint
+        return snapped
 
     @functools.cached_property
     def _edge_parts(self) -> dict[tuple[int, int], tuple[list, np.ndarray, list, np.ndarray]]:
@@ -292,13 +289,16 @@ class RoutePlanner:
         """The graph as arrays for the compiled A* (the graph is complete once built)."""
         return GraphArrays.of(self.graph)
 
-    def _assemble(self, source: int, first: _Segment, last: _Segment, start: carla.Waypoint, goal: carla.Waypoint,
-                  from_exit: bool) -> list[tuple[carla.Waypoint, RoadOption]]:
-        """The shortest path from node ``source`` to the goal, with the whole first segment in front
-        when ``from_exit``, cut to the origin and the destination."""
+    def _assemble(self, source: int, first: _Segment, last: _Segment, ends: tuple, from_exit: bool,
+                  lane: tuple[int, int, int] | None = None) -> list[tuple[carla.Waypoint, RoadOption]] | None:
+        """The shortest path from node ``source`` to the goal (``ends``: the start's and the goal's waypoints and
+        locations, ``(start, (x, y, z), goal, (x, y, z))``), with the whole first segment in front
+        when ``from_exit``, cut to the origin and the destination; None where ``lane`` (road, section, lane) is given
+        and the cut path does not start on it (told before the route's list is made: a third of the paths traced
+        from a lane's entry are made again from its exit)."""
         search = self._search  # networkx.astar_path with the planar distance as the heuristic, compiled
         nodes = None
-        goal_xyz = _xyz(goal)
+        start, (sx, sy, _), goal, goal_xyz = ends
         edges, table = self._edge_parts, self._current_table()
         try:  # arriving at the goal's lane by a lane change counts when the change lands before the goal
             nodes = search.astar_path(source, last.exit)
@@ -315,22 +315,31 @@ class RoutePlanner:
                                  f"destination cannot be reached along the lanes' driving direction") from None
             nodes.append(last.exit)
         nodes = ([first.entry] if from_exit else []) + nodes
-        route: list[tuple[carla.Waypoint, RoadOption]] = []
-        pieces: list[np.ndarray] = []  # the rows of the route's points in the table of poses, edge by edge
-        for k, (a, b) in enumerate(zip(nodes[:-1], nodes[1:])):
-            path, rows, path_on, rows_on = edges[a, b]
-            route.extend(path_on if k else path)
-            pieces.append(rows_on if k else rows)
-        rows = np.concatenate(pieces)
+        # each edge's path and the rows of its points' poses in the table, the first edge's whole, the others'
+        # without their first point (where the edge before ended)
+        paths = [(path_on, rows_on) if k else (path, rows)
+                 for k, (path, rows, path_on, rows_on) in enumerate(edges[a, b] for a, b in zip(nodes[:-1], nodes[1:]))]
+        rows = np.concatenate([rows for _, rows in paths])
         xy = table[rows, :2]
         # cut to the origin and destination: the first point nearest the start, the first nearest the goal past it
-        sx, sy, _ = _xyz(start)
-        near_start = xy[:min(len(route), len(first.waypoints) + 2)]
+        near_start = xy[:min(len(rows), len(first.waypoints) + 2)]
         head = nearest_point(near_start, sx, sy)
         gx, gy, _ = goal_xyz
-        tail_from = max(len(route) - len(last.waypoints) - 2, head)
+        tail_from = max(len(rows) - len(last.waypoints) - 2, head)
         near_goal = xy[tail_from:]
         tail = tail_from + nearest_point(near_goal, gx, gy)
+        if lane is not None:
+            at = head
+            for path, _ in paths:  # (the head lies in the first edge or two)
+                if at < len(path):
+                    origin = path[at][0]
+                    break
+                at -= len(path)
+            if (origin.road_id, origin.section_id, origin.lane_id) != lane:
+                return None
+        route: list[tuple[carla.Waypoint, RoadOption]] = []
+        for path, _ in paths:
+            route.extend(path)
         route = route[head:tail + 1]
         self.remember(route, table[rows[head:tail + 1]])
         return route
