@@ -55,8 +55,6 @@ class CarlaCore(HeroState):
         self.world: Any = None
         self.map: carla.Map | None = None
         self.hero: Any = None
-        #: the world whose hero blueprints are kept, and those blueprints by id (role_name set: found once a world)
-        self._hero_blueprints: tuple[Any, dict[str, Any]] = (None, {})
         self.sensor_interface = SensorInterface(timeout=self.config["timeout"])
         self.backend = create_backend(self.config)
         self.simulator = self.backend.kind
@@ -257,16 +255,6 @@ class CarlaCore(HeroState):
             self.world.tick()
 
     def _hero_blueprint(self, blueprint_id: str) -> Any:
-        """The blueprint ``blueprint_id`` with ``role_name`` hero, found once a world (a respawn amid a batch
-        found it in 42-63 µs, its library and attributes cold in the caches)."""
-        world, found = self._hero_blueprints
-        if world is not self.world:
-            self._hero_blueprints = world, found = self.world, {}
-        if blueprint_id not in found:
-            found[blueprint_id] = self._find_hero_blueprint(blueprint_id)
-        return found[blueprint_id]
-
-    def _find_hero_blueprint(self, blueprint_id: str) -> Any:
         library = self.world.get_blueprint_library()
         try:
             blueprint = library.find(blueprint_id)

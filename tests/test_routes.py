@@ -15,10 +15,11 @@ from numba import njit
 
 from rllib_integration.common.lane_geometry import DrivableLanes, sharpest_radius
 from rllib_integration.embedded.maps.towns import load_map, resolve_town
-from rllib_integration.routes.planner import RoadOption, RoutePlanner, route_length
+from rllib_integration.routes.planner import RoadOption, RoutePlanner, any_within, location_distances, route_length
 from rllib_integration.routes.progress import polyline_distance
 from rllib_integration.routes.route_files import RouteFileError, RouteSpec, ScenarioSpec, read_routes, write_routes
-from rllib_integration.routes.route_sets import dense_route, draw_route, generate_routes, has_u_turn, points_reaching
+from rllib_integration.routes.route_sets import (U_TURN, dense_route, draw_route, generate_routes, has_u_turn,
+                                                points_reaching, u_turn_in)
 
 from conftest import shared_map
 
@@ -362,3 +363,26 @@ def test_the_distance_to_a_route_is_the_least_hypot_of_every_offset(count, seed,
         x, y = (0.0, 0.0) if shape == "circle" else tuple(points[rng.integers(count), :2] + rng.normal(0.0, 2.0, 2))
         assert polyline_distance(points, lo, hi, x, y) == _every_hypot(points, lo, hi, x, y)
         assert polyline_distance(points, lo, hi, *points[lo, :2]) == 0.0
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(0, 60), st.integers(0, 2 ** 32 - 1), st.floats(0.5, 3.0))
+def test_the_compiled_route_checks_decide_as_their_numpy_expressions(count, seed, reach):
+    """The route drawing's compiled checks against the NumPy they replace: a landing within reach
+    (``location_distances``, libcarla's 32-bit arithmetic) and a U-turn (the yaw's turn over ``step`` poses), on
+    points placed at exactly the reach now and then and yaws at the wrap-around (-180/180 degrees)."""
+    rng = np.random.default_rng(seed)
+    goal = rng.uniform(-300.0, 300.0, 3).astype(np.float32).astype(np.float64)
+    table = (goal + rng.normal(0.0, reach, (count + 5, 3))).astype(np.float32).astype(np.float64)
+    table[rng.random(len(table)) < 0.2, :] = goal + np.array([reach, 0.0, 0.0])  # at the reach, to the bit or near
+    rows = rng.permutation(len(table))[:count].astype(np.int64)
+    expected = bool(np.any(location_distances(table[rows, :3], goal) < reach))
+    assert any_within(np.column_stack([table, np.zeros(len(table))]), rows, *goal, reach) == expected
+    poses = np.zeros((count + 2, 4))
+    poses[:, 3] = rng.choice([-180.0, 180.0, 30.0, -150.0, 179.999, -179.999, 0.0], count + 2) \
+        + rng.normal(0.0, 10.0, count + 2) * (rng.random(count + 2) < 0.5)
+    poses[:, 0] = np.arange(count + 2) * rng.choice([0.05, 1.0, 3.0])
+    for window in (1.0, 15.0):
+        step = max(1, int(round(window / max(float(location_distances(poses[0, :3], poses[1, :3])), 0.1))))
+        turns = np.abs((poses[step:, 3] - poses[:-step, 3] + 180.0) % 360.0 - 180.0)
+        assert u_turn_in(poses, window) == bool(np.any(turns > math.degrees(U_TURN)))
