@@ -165,7 +165,8 @@ def _wander(planner: RoutePlanner, rng: random.Random, spots: list[carla.Locatio
         if u_turn_in(candidate_poses[max(len(route) - 20, 0):]):
             continue
         steps = step_lengths(candidate_poses[max(len(poses) - 1, 0):, :3])  # the new points' steps
-        travelled = np.concatenate([travelled, np.cumsum(np.concatenate([travelled[-1:], steps]))[len(travelled[-1:]):]])
+        so_far = travelled[-1:]  # (none before the first piece)
+        travelled = np.concatenate([travelled, np.cumsum(np.concatenate([so_far, steps]))[len(so_far):]])
         length = float(travelled[-1]) if len(travelled) else 0.0
         if length > max_length:
             end = points_reaching(travelled, rng.uniform(min_length, max_length))
