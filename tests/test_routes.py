@@ -15,11 +15,12 @@ from numba import njit
 
 from rllib_integration.common.lane_geometry import DrivableLanes, sharpest_radius
 from rllib_integration.embedded.maps.towns import load_map, resolve_town
-from rllib_integration.routes.planner import RoadOption, RoutePlanner, any_within, location_distances, route_length
+from rllib_integration.routes.planner import (RoadOption, RoutePlanner, any_within, location_distances, route_length,
+                                             route_poses)
 from rllib_integration.routes.progress import polyline_distance
 from rllib_integration.routes.route_files import RouteFileError, RouteSpec, ScenarioSpec, read_routes, write_routes
-from rllib_integration.routes.route_sets import (U_TURN, dense_route, draw_route, generate_routes, has_u_turn,
-                                                points_reaching, u_turn_in)
+from rllib_integration.routes.route_sets import (U_TURN, dense_route, draw_route, ended_as_planned, generate_routes,
+                                                has_u_turn, points_reaching, u_turn_in)
 
 from conftest import shared_map
 
@@ -386,3 +387,18 @@ def test_the_compiled_route_checks_decide_as_their_numpy_expressions(count, seed
         step = max(1, int(round(window / max(float(location_distances(poses[0, :3], poses[1, :3])), 0.1))))
         turns = np.abs((poses[step:, 3] - poses[:-step, 3] + 180.0) % 360.0 - 180.0)
         assert u_turn_in(poses, window) == bool(np.any(turns > math.degrees(U_TURN)))
+
+
+def test_a_route_ended_from_its_poses_ends_where_its_transforms_end_it():
+    """``ended_as_planned`` with the route's poses (as ``draw_route`` ends an episode's route) cuts it at the point
+    the waypoints' own transforms give, ends near the route's points included."""
+    planner = planner_for("GridTown")
+    route = draw_route(planner, "GridTown", 3, 300.0, 800.0)
+    poses = route_poses(route)
+    for k in [len(route) - 1, len(route) - 2, len(route) // 2, 2, 1]:
+        for offset in (0.0, 0.5, 1.999, 2.0, 2.001):
+            x, y, z, _ = poses[k].tolist()
+            end = carla.Location(x + offset, y, z)
+            for reach in (1.0, 2.0):
+                ended = ended_as_planned(route[:k + 1], end, reach, poses[:k + 1])
+                assert ended == ended_as_planned(route[:k + 1], end, reach)

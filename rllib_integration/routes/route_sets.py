@@ -39,10 +39,14 @@ def dense_route(planner: RoutePlanner, spec: RouteSpec) -> Route:
     return ended_as_planned(route, spec.waypoints[-1], 2.0 * planner.resolution)
 
 
-def ended_as_planned(route: Route, end: carla.Location, reach: float) -> Route:
-    """``route`` cut at the first of its last points within ``reach`` metres of ``end`` (:func:`dense_route`)."""
+def ended_as_planned(route: Route, end: carla.Location, reach: float, poses: np.ndarray | None = None) -> Route:
+    """``route`` cut at the first of its last points within ``reach`` metres of ``end`` (:func:`dense_route`);
+    ``poses``: its :func:`~.planner.route_poses`, where the caller has them (the same 32-bit distances, no
+    transform read a point)."""
+    near = None if poses is None else (location_distances(poses[:, :3], np.array([end.x, end.y, end.z])) < reach)
     last = len(route) - 1
-    while last > 1 and route[last - 1][0].transform.location.distance(end) < reach:
+    while last > 1 and (route[last - 1][0].transform.location.distance(end) < reach if near is None
+                        else near[last - 1]):
         last -= 1
     return route[:last + 1]
 
@@ -107,12 +111,8 @@ def draw_route(planner: RoutePlanner, town: str, seed: int, min_length: float, m
     ended as :func:`dense_route` ends it, without tracing its sparse waypoints again: what an episode drives (its
     sparse waypoints densify back to it, but for a lane a sparse point snaps to otherwise now and then)."""
     [(route, poses)] = _draw(planner, town, 1, seed, min_length, max_length)
-    # ended as ended_as_planned ends it at the last of the sparse waypoints, from the poses at hand
-    near_end = location_distances(poses[:, :3], poses[-1, :3]) < 2.0 * planner.resolution
-    last = len(route) - 1
-    while last > 1 and near_end[last - 1]:
-        last -= 1
-    ended = route[:last + 1]
+    x, y, z, _ = poses[-1].tolist()  # the last of the sparse waypoints
+    ended = ended_as_planned(route, carla.Location(x, y, z), 2.0 * planner.resolution, poses)
     planner.remember(ended, poses[:len(ended)])  # (what the episode's progress reads next)
     return ended
 
