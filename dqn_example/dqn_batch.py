@@ -10,8 +10,9 @@ excused waits and red lights ending episodes); the original's ``faithful`` rewar
 (:class:`~rllib_integration.tasks.route_batch.RouteFollowingBatch`), the frame stacks kept in one array (each
 hero's last observation, shifted a frame on each step), and the rewards, ends and episode totals computed as
 arrays. Each hero's BirdView is rendered by the renderer its sensor
-would use, all of them at once (:func:`~rllib_integration.sensors.birdview.render_stacked`: the map warped for every
-hero in one call, the world's actors read once a frame), straight from here rather than through a sensor;
+would use, all of them at once (:meth:`~rllib_integration.sensors.birdview.BirdviewRenderer.draw`: the batch's
+renderers share one configuration; the map warped for every hero in one call, the world's actors read once a frame),
+straight from here rather than through a sensor;
 the original's lane check (every hero's waypoint in one query of the map's waypoint index, then hero by hero) and the
 waits a light or a car ahead excuse run through the functions ``DQNExperiment`` uses.
 """
@@ -27,9 +28,9 @@ import cv2
 import numpy as np
 from numba import njit
 
-from rllib_integration.batch_experiment import BatchExperiment, BatchOutcome, WorldStep
+from rllib_integration.batch_experiment import BatchExperiment, BatchOutcome, WorldStep, every_row
 from rllib_integration.hero_batch import X, Y, YAW, Z, read_kinematics, speeds
-from rllib_integration.sensors.birdview import BirdviewRenderer, configured_renderer, render_stacked
+from rllib_integration.sensors.birdview import BirdviewRenderer, configured_renderer
 from rllib_integration.tasks.route_batch import RouteFollowingBatch
 from rllib_integration.tasks.route_lights import RouteLights, no_light
 
@@ -320,16 +321,17 @@ class DQNExperimentBatch(BatchExperiment):
                      episode_route_completion=steps.route_completion)
         route_end = steps.ended & ~steps.truncated
         reasons = np.full(count, None, dtype=object)  # the first that holds, in DQNExperiment._record's order
-        for holds, reason in ((done_episode, "max_time"), (route_end, steps.end_reasons), (done_idle, "idle"),
-                              (falling, "falling")):
-            reasons = np.where(holds, reason, reasons)
+        if (done_episode | route_end | done_idle | falling).any():  # (else none ends: no reason)
+            for holds, reason in ((done_episode, "max_time"), (route_end, steps.end_reasons), (done_idle, "idle"),
+                                  (falling, "falling")):
+                reasons = np.where(holds, reason, reasons)
         return BatchOutcome(observations, rewards, terminated, truncated, infos, reasons)
 
     def _keep_stacks(self, indices: np.ndarray, images: np.ndarray) -> None:
         """Keep ``images`` (the new frame stacks of heroes ``indices``) as those heroes' stacks. Where every hero
         stepped, in order, they are the stacks, no copy made: an observation handed out is never written again (the
         next step's frames are new arrays), so the stacks are copied before rows of them are written."""
-        if len(indices) == len(self.stacks) and bool((indices == np.arange(len(indices))).all()):
+        if every_row(indices, len(self.stacks)):
             self.stacks, self._stacks_handed_out = images, True
             return
         if self._stacks_handed_out:
@@ -349,11 +351,13 @@ class DQNExperimentBatch(BatchExperiment):
         if len(stepped):  # (the newest frame's channels zeroed)
             shift_frames(self.stacks, indices[stepped], self.channels, images, stepped)
         if masks:  # the masks are drawn straight into the newest frame's channels, which hold zeros
-            newest[started] = 0
-            render_stacked(renderers, frame, poses, newest, True)
-            _repeat_newest(images, started, self.channels)  # a first picture in every frame
+            if len(started):
+                newest[started] = 0
+            renderers[0].draw(renderers, poses, frame, newest, True)
+            if len(started):
+                _repeat_newest(images, started, self.channels)  # a first picture in every frame
         else:  # (OpenCV's colours, then their channels placed by one OpenCV call a hero: faster than drawn in place)
-            place_frames(render_stacked(renderers, frame, poses), first, images)
+            place_frames(renderers[0].draw(renderers, poses, frame), first, images)
         self._keep_stacks(indices, images)
         sensing = any(sensor_data)  # (else no hero has a sensor: no collision, no lane invasion)
         facts = {name: np.array([len(data.get(sensor, (0, []))[1]) for data in sensor_data], dtype=np.int64)

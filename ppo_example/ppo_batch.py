@@ -173,14 +173,17 @@ class RouteExperimentBatch(BatchExperiment):
             steer = np.zeros(len(indices))
         else:
             values = np.asarray(actions, dtype=np.float64).reshape(len(indices), -1)
-            command = np.clip(values[:, 0], -1.0, 1.0)
-            steer = np.clip(values[:, 1], -1.0, 1.0) if self.steer_kind != "route" else np.zeros(len(indices))
+            command = _clipped(values[:, 0])
+            steer = _clipped(values[:, 1]) if self.steer_kind != "route" else np.zeros(len(indices))
         self.last_actions[indices, 0], self.last_actions[indices, 1] = command, steer
         if self.steer_kind != "policy":  # the route controller's steer, and the policy's correction added
-            steer = np.clip(steer + self.route_steer[indices], -1.0, 1.0)
-        if self.control_kind == "throttle":
-            return np.stack([np.maximum(command, 0.0), steer, np.maximum(-command, 0.0)], axis=1)
+            steer = _clipped(steer + self.route_steer[indices])
         controls = np.empty((len(indices), 3))
+        if self.control_kind == "throttle":  # (written column by column: a third of np.stack's time)
+            np.maximum(command, 0.0, out=controls[:, 0])
+            controls[:, 1] = steer
+            np.maximum(-command, 0.0, out=controls[:, 2])
+            return controls
         controls[:, 1] = steer
         for row, (k, c) in enumerate(zip(indices.tolist(), command.tolist())):
             controls[row, 0], controls[row, 2] = self.speed_controllers[k].control((c + 1.0) / 2.0 * self.max_speed,
@@ -257,3 +260,7 @@ class RouteExperimentBatch(BatchExperiment):
             features[routed] = obstacle_features([self.route_obstacles[int(indices[row])] for row in routed], frame)
         return features
 
+
+def _clipped(values: np.ndarray) -> np.ndarray:
+    """``np.clip(values, -1.0, 1.0)`` (the same values, NaN kept) without its Python wrappers."""
+    return np.minimum(np.maximum(values, -1.0), 1.0)

@@ -32,6 +32,7 @@ from typing import Any, Sequence
 
 import carla
 import numpy as np
+from numba import njit
 
 from .base_experiment import BaseExperiment
 from .common.import_path import import_object
@@ -148,6 +149,19 @@ def batch_row(batch: Any, row: int) -> Any:
     if isinstance(batch, dict):
         return {key: batch_row(part, row) for key, part in batch.items()}
     return batch[row]
+
+
+def every_row(rows: np.ndarray, count: int) -> bool:
+    """Whether ``rows`` are ``0, 1, ..., count - 1`` in order (every hero of a world, as a batch's rows)."""
+    return len(rows) == count and _in_order(rows)
+
+
+@njit(cache=True)
+def _in_order(rows: np.ndarray) -> bool:
+    for i in range(rows.shape[0]):
+        if rows[i] != i:
+            return False
+    return True
 
 
 def set_batch_rows(batch: Any, rows: np.ndarray, values: Any) -> None:

@@ -296,7 +296,8 @@ class CarlaCore(HeroState):
         throttle, steer and brake as an (N, 3) array (a batched experiment's), applied in one call. A simulator
         failure restarts the simulator and raises :class:`SimulatorRestartedError` (the heroes given are
         forgotten: they died with it)."""
-        with self.recovering([state for state, _ in controls]):
+        states = [state for state, _ in controls]
+        with self.recovering(states):
             applied = [(state.hero, control) for state, control in controls if control is not None]
             if applied:
                 self.backend.apply_controls(self.client, applied)
@@ -304,10 +305,10 @@ class CarlaCore(HeroState):
                 self.backend.apply_control_rows(self.client, self.world, [state.hero for state in control_rows[0]],
                                                 control_rows[1])
             frame = self.frame = self.world.tick()
-            update_routes([state for state, _ in controls], self.world)
+            update_routes(states, self.world)
             if self.config["enable_rendering"] and controls:
                 self.set_spectator_camera_view(controls[0][0].hero)
-            return [state.sensor_interface.get_data(frame) for state, _ in controls]
+            return [state.sensor_interface.get_data(frame) for state in states]
 
     @contextlib.contextmanager
     def recovering(self, heroes: Sequence[HeroState] = ()) -> Iterator[None]:

@@ -10,6 +10,8 @@ import logging
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ppo_example.ppo_batch import RouteExperimentBatch, commands_ahead
 from ppo_example.ppo_experiment import COMMANDS, RouteExperiment
@@ -188,6 +190,34 @@ def test_a_batch_of_wrong_actions_is_one_clear_error():
             env.step(np.full((2, 2), 3.0, np.float32))
     finally:
         env.close()
+
+
+@settings(max_examples=200, deadline=None)
+@given(data=st.data())
+def test_a_batch_of_actions_is_checked_as_the_spaces_contains_checks_it(data):
+    """The vector env's compiled check of a batch of actions (``action_bounds``, ``_within``) answers as gymnasium's
+    ``contains``: MultiDiscrete with a start, Box with infinite and finite bounds, values at, inside and past the
+    bounds, NaN."""
+    from gymnasium.spaces import Box, MultiDiscrete
+    from gymnasium.vector.utils import batch_space
+
+    from rllib_integration.vector_env import _within, action_bounds
+
+    heroes = data.draw(st.integers(1, 6))
+    if data.draw(st.booleans()):
+        nvec = np.array(data.draw(st.lists(st.integers(1, 9), min_size=2, max_size=2)))
+        start = np.array(data.draw(st.lists(st.integers(-3, 3), min_size=2, max_size=2)))
+        space = batch_space(MultiDiscrete(nvec, start=start), heroes)
+        values = np.array(data.draw(st.lists(st.integers(-5, 12), min_size=2 * heroes, max_size=2 * heroes)),
+                          dtype=space.dtype).reshape(space.shape)
+    else:
+        low = np.array([-1.0, -np.inf], dtype=np.float32)
+        space = batch_space(Box(low, np.array([1.0, 2.5], dtype=np.float32), dtype=np.float32), heroes)
+        edges = st.sampled_from([-1.0, 1.0, 2.5, -np.inf, np.inf, np.nan, -0.0, np.nextafter(np.float32(1.0), 2.0)])
+        values = np.array(data.draw(st.lists(st.one_of(edges, st.floats(-3, 3, width=32)), min_size=2 * heroes,
+                                             max_size=2 * heroes)), dtype=np.float32).reshape(space.shape)
+    low, high = action_bounds(space)
+    assert _within(values.reshape(-1), low, high) == space.contains(values)
 
 
 def test_the_command_ahead_is_the_next_turn_within_the_lookahead():
