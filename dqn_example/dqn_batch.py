@@ -29,7 +29,7 @@ import numpy as np
 from numba import njit
 
 from rllib_integration.batch_experiment import BatchExperiment, BatchOutcome, WorldStep, every_row
-from rllib_integration.hero_batch import X, Y, YAW, Z, read_kinematics, speeds
+from rllib_integration.hero_batch import X, YAW, Z, read_kinematics, speeds
 from rllib_integration.sensors.birdview import BirdviewRenderer, configured_renderer
 from rllib_integration.tasks.route_batch import RouteFollowingBatch
 from rllib_integration.tasks.route_lights import RouteLights, no_light
@@ -150,10 +150,12 @@ def _record(indices: np.ndarray, falling: np.ndarray, done_idle: np.ndarray, don
             distance: np.ndarray, on_lane: np.ndarray, speed: np.ndarray, deviation: np.ndarray,
             total_distance: np.ndarray, total_on_lane: np.ndarray, speed_sum: np.ndarray, heading_sum: np.ndarray,
             steps: np.ndarray, terminated: np.ndarray, truncated: np.ndarray, rewards: np.ndarray,
-            episode: np.ndarray) -> None:
+            episode: np.ndarray) -> bool:
     """The rest of ``get_done_status``, ``compute_reward`` (the route variant) and the episode's record of heroes
     ``indices`` (``falling``: each one's, a row each): each one's ends, reward, and totals (``episode``: its
-    distance, distance on a lane, mean speed and mean heading deviation so far, a row each)."""
+    distance, distance on a lane, mean speed and mean heading deviation so far, a row each). Returns whether any
+    episode ended."""
+    ending = False
     for j in range(indices.shape[0]):
         k = indices[j]
         terminated[j] = done_idle[j] or falling[j] or (route_ended[j] and not route_truncated[j])
@@ -171,6 +173,20 @@ def _record(indices: np.ndarray, falling: np.ndarray, done_idle: np.ndarray, don
         steps[k] += 1
         episode[0, j], episode[1, j] = total_distance[k], total_on_lane[k]
         episode[2, j], episode[3, j] = speed_sum[k] / steps[k], heading_sum[k] / steps[k]
+        ending = ending or terminated[j] or truncated[j]
+    return ending
+
+
+@njit(cache=True)
+def _moved(indices: np.ndarray, rows: np.ndarray, last_xy: np.ndarray, moved: np.ndarray) -> None:
+    """``moved[j]``: how far hero ``indices[j]`` moved in x and y since its last step (``last_xy``, NaN before its
+    first: none), its place (kinematics ``rows[j]``) kept as its last."""
+    for j in range(indices.shape[0]):
+        k = indices[j]
+        for axis in range(2):
+            now = rows[j, X + axis]
+            moved[j, axis] = now - (now if np.isnan(last_xy[k, axis]) else last_xy[k, axis])
+            last_xy[k, axis] = now
 
 
 def _first_infos(facts: dict[str, np.ndarray], rows: np.ndarray) -> list[dict[str, int]]:
@@ -298,17 +314,15 @@ class DQNExperimentBatch(BatchExperiment):
                                                     self.controls_now[indices, 1])
         steps = self.task.step(indices, rows)
         # DQNExperiment.compute_reward (the route variant) and its record of the step
-        xy = rows[:, X:Y + 1]
-        last = self.last_xy[indices]
-        last = np.where(np.isnan(last), xy, last)
-        distance = np.array([math.hypot(dx, dy) for dx, dy in (xy - last).tolist()])  # (as DQNExperiment's)
-        self.last_xy[indices] = xy
+        moved = np.empty((count, 2))
+        _moved(indices, rows, self.last_xy, moved)
+        distance = np.array([math.hypot(dx, dy) for dx, dy in moved.tolist()])  # (as DQNExperiment's)
         totals, counts = self.totals, self.counts
         terminated, truncated, rewards = np.empty(count, dtype=np.bool_), np.empty(count, dtype=np.bool_), \
             np.empty(count)
         episode = np.empty((4, count))  # distance, distance on a lane, mean speed, mean heading deviation
         falling = rows[:, Z] < -0.5
-        _record(indices, falling, done_idle, done_episode, steps.ended, steps.truncated, steps.failed, steps.gained,
+        ending = _record(indices, falling, done_idle, done_episode, steps.ended, steps.truncated, steps.failed, steps.gained,
                 steps.speed_factor, steps.offset_factor, float(self.idle_penalty), float(self.terminal_penalty),
                 distance, ON_LANE_CODES[lane_codes], speed, deviation, totals["distance"], totals["distance_on_lane"],
                 totals["speed_sum"], totals["heading_sum"], counts["steps"], terminated, truncated, rewards, episode)
@@ -321,7 +335,7 @@ class DQNExperimentBatch(BatchExperiment):
                      episode_route_completion=steps.route_completion)
         route_end = steps.ended & ~steps.truncated
         reasons = np.full(count, None, dtype=object)  # the first that holds, in DQNExperiment._record's order
-        if (done_episode | route_end | done_idle | falling).any():  # (else none ends: no reason)
+        if ending:  # (else no reason holds)
             for holds, reason in ((done_episode, "max_time"), (route_end, steps.end_reasons), (done_idle, "idle"),
                                   (falling, "falling")):
                 reasons = np.where(holds, reason, reasons)

@@ -75,6 +75,7 @@ LIGHT_RADIUS = 1.4  # metres
 GROUP_COLOURS = {"walkers": WALKER_COLOUR, "vehicles": VEHICLE_COLOUR, "two_wheelers": TWO_WHEELER_COLOUR,
                  "hero": HERO_COLOUR}
 DRAW_ORDER = ("walkers", "vehicles", "two_wheelers", "hero")
+HERO_RANK = DRAW_ORDER.index("hero")
 MASK_GROUPS = {"walkers": "walkers", "vehicles": "vehicles", "two_wheelers": "vehicles", "hero": "hero"}
 
 TEXT_MIN_SIZE = 128  # pixels: smaller pictures leave debug strings out (unreadable)
@@ -172,7 +173,7 @@ class BirdviewRenderer:
                  lights: list | None = None) -> None:
         """``lights``: the traffic lights to draw (default: the world's); a list given is taken to stay as it is
         (its lights' locations are read once for every renderer given that very list)."""
-        self.world, self.hero = world, hero
+        self.world, self.hero, self.hero_id = world, hero, hero.id
         if cv2.getNumThreads() != 1:  # (see the module docstring)
             cv2.setNumThreads(1)
         shapes = getattr(world.debug, "shapes", None) if debug else None  # the embedded world's record
@@ -260,7 +261,7 @@ class BirdviewRenderer:
     def follow(self, hero: Any) -> None:
         """Draw ``hero`` from now on, in the same world (a renderer kept for a hero's next episode: building one costs
         more than its frame), its route unset."""
-        self.hero, self._progress = hero, None
+        self.hero, self.hero_id, self._progress = hero, hero.id, None
 
     def set_route(self, progress: RouteProgress | None) -> None:
         """The route to draw from the hero's progress along it (kept up to date by its owner), or None."""
@@ -275,14 +276,16 @@ class BirdviewRenderer:
         # each hero's first ``counts`` points)
         if not reach:
             return ahead, counts
-        progresses = [renderer._progress for renderer in renderers]
-        routed = [row for row, progress in enumerate(progresses) if progress is not None]
+        routed, chosen = [], []  # the rows of heroes on a route, and their progresses
+        for row, renderer in enumerate(renderers):
+            if renderer._progress is not None:
+                routed.append(row)
+                chosen.append(renderer._progress)
         if len(routed) == 1:  # one hero's picture: a slice of its route (rows are for routes drawn together)
-            progress = progresses[routed[0]]
+            progress = chosen[0]
             points = progress.points[progress.index:progress.index + reach, :2]
             ahead[routed[0], :len(points)], counts[routed[0]] = points, len(points)
         elif routed:  # the next ``reach`` points of each, gathered off the world's rows of routes in one call
-            chosen = [progresses[row] for row in routed]
             routes = route_rows(self.world)
             rows = routes.sync(chosen)  # (first: it may grow the arrays)
             raster.gather_routes(routes.points, routes.counts, rows,
@@ -343,16 +346,16 @@ class BirdviewRenderer:
             paints[row] = by_light[k]
         return heroes, centres, paints
 
-    def actor_shapes(self, heroes: Sequence[Any], poses: np.ndarray, views: np.ndarray,
+    def actor_shapes(self, hero_ids: np.ndarray, poses: np.ndarray, views: np.ndarray,
                      frame: int | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """The vehicles and walkers near each of ``heroes`` at ``poses`` (H, 4) seen through ``views``: the hero's
+        """The vehicles and walkers near each of the heroes ``hero_ids`` (actor ids) at ``poses`` (H, 4) seen through
+        ``views``: the hero's
         row, the polygon in its view pixels and its group's paint of each, hero by hero in drawing order (walkers,
         vehicles, two-wheelers, the hero on top; the actors read once a frame for every hero of the world, placed in
         one compiled call)."""
         scene = self._scene.at(self.world, frame)
-        hero_ids = np.array([hero.id for hero in heroes], dtype=np.int64)
         rows, polygons, ranks = raster.place_polygons(scene.positions, scene.polygons, scene.ranks, scene.ids, poses,
-                                                      hero_ids, views, self._view + 10.0, DRAW_ORDER.index("hero"))
+                                                      hero_ids, views, self._view + 10.0, HERO_RANK)
         return rows, polygons, self._group_paints[ranks]
 
     def draw(self, renderers: Sequence["BirdviewRenderer"], poses: np.ndarray, frame: int | None,
@@ -372,7 +375,8 @@ class BirdviewRenderer:
         if len(heroes):
             raster.draw_discs(pictures, heroes, centres, paints, float(max(1, int(round(LIGHT_RADIUS * self.ppm)))),
                               self._ring, binary)
-        heroes, polygons, paints = self.actor_shapes([renderer.hero for renderer in renderers], poses, views, frame)
+        heroes, polygons, paints = self.actor_shapes(np.array([renderer.hero_id for renderer in renderers],
+                                                              dtype=np.int64), poses, views, frame)
         if len(heroes):
             raster.draw_polygons(pictures, heroes, polygons, paints, binary)
         shapes = self._debug_shapes() if self._debug_shapes is not None and not binary else ()

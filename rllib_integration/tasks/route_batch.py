@@ -166,10 +166,15 @@ class RouteFollowingBatch:
             offset[live] = distances
         speed_factor, offset_factor, completion = np.ones(count), np.ones(count), np.zeros(count)
         ends, reason_codes = np.zeros(len(live), dtype=np.int64), np.full(count, -1, dtype=np.int64)
-        _finish(rows, live, heroes, dt, completed_now, speed, monitor_speed, outside, offset, gained, now,
-                self.outside_metres, self.still_time, self.lengths, self.route_ends, self.completed, self.ended,
-                self.time_limits, self.idle_time, task.target_speed, task.zero_reward_speed, task.max_offset,
-                task.overspeed_end, task.max_idle, speed_factor, offset_factor, completion, ends, reason_codes)
+        ending = _finish(rows, live, heroes, dt, completed_now, speed, monitor_speed, outside, offset, gained, now,
+                         self.outside_metres, self.still_time, self.lengths, self.route_ends, self.completed,
+                         self.ended, self.time_limits, self.idle_time, task.target_speed, task.zero_reward_speed,
+                         task.max_offset, task.overspeed_end, task.max_idle, speed_factor, offset_factor, completion,
+                         ends, reason_codes)
+        if not ending and not found:  # (most steps: no end, no infraction)
+            going = np.zeros((3, count), dtype=np.bool_)
+            return RouteSteps(gained, offset, speed, speed_factor, offset_factor, completion, found,
+                              np.zeros(0, dtype=np.int64), np.full(count, None, dtype=object), *going)
         for j in ends.nonzero()[0]:  # rare: the monitor's events of a route's end (deviated, blocked, timed out)
             kind = END_KINDS[ends[j] - 1]
             x, y, z = (float(v) for v in xyz[j])
@@ -220,11 +225,13 @@ def _finish(rows: np.ndarray, live: np.ndarray, heroes: np.ndarray, dt: float, c
             route_ends: np.ndarray, completed: np.ndarray, ended: np.ndarray, time_limits: np.ndarray,
             idle_time: np.ndarray, target_speed: float, zero_reward_speed: float, max_offset: float,
             overspeed_end: float, max_idle: float, speed_factor: np.ndarray, offset_factor: np.ndarray,
-            completion: np.ndarray, ends: np.ndarray, reason_codes: np.ndarray) -> None:
+            completion: np.ndarray, ends: np.ndarray, reason_codes: np.ndarray) -> int:
     """The step's end, after the checks: for each watched hero, the metres driven outside the lanes, the time
     standing, the monitor's route ends (completed, or ``ends[j]``: 1 deviated, 2 blocked, 3 timed out), the
     completion, the idle time; for every row, the soft factors (1 where not watched); for each watched hero, the
-    first of ``REASONS_IN_ORDER`` that holds (``reason_codes``, -1: none)."""
+    first of ``REASONS_IN_ORDER`` that holds (``reason_codes``, -1: none). Returns how many rows have one (a
+    monitor's end, ``ends``, is one of them)."""
+    ending = 0
     for j in range(live.shape[0]):
         k, r = heroes[j], live[j]
         if outside[r]:
@@ -261,3 +268,6 @@ def _finish(rows: np.ndarray, live: np.ndarray, heroes: np.ndarray, dt: float, c
             reason_codes[r] = 4
         elif ended[k]:
             reason_codes[r] = 5
+        if reason_codes[r] >= 0:
+            ending += 1
+    return ending
