@@ -368,7 +368,7 @@ class BirdviewRenderer:
         pictures = self.backdrops(views, out, cleared)
         binary = self.output == "masks"
         points, counts = self.route_points(renderers, views)
-        if counts.max(initial=0) >= 2:
+        if self.draws_route:  # (a hero with fewer than 2 points to draw has none drawn)
             raster.draw_routes(pictures, points, counts, max(1, int(round(ROUTE_WIDTH * self.ppm))) / 2.0,
                                ROUTE_TOLERANCE, self._route_paint, binary)
         heroes, centres, paints = self.light_shapes(poses, views)

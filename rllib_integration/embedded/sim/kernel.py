@@ -335,7 +335,7 @@ class Simulation:
         x, y, z (m), yaw (degrees), velocity x, y, z (m/s), the speed limit (km/h, ``get_speed_limit``) and 1.0 where
         a red light affects the vehicle (``get_traffic_light_state`` red and ``is_at_traffic_light``). A vehicle
         that is gone reads as zeros, as its getters do."""
-        vehicles, slots = self._lookup(actor_ids)
+        vehicles, slots, _ = self._lookup(actor_ids)
         out = np.zeros((len(slots), 9))
         kinematics_rows(self.vehicles.data, slots, out)
         present = (slots >= 0).nonzero()[0]
@@ -353,9 +353,9 @@ class Simulation:
         """``apply_control`` of the vehicles ``actor_ids`` with throttle, steer, brake from ``rows`` (N, 3), in one
         write (:func:`.vehicle.apply_control_rows`). A vehicle that is gone is left out, as its own ``apply_control``
         goes nowhere; an actor that is no vehicle raises ``RuntimeError``."""
-        actors, slots = self._lookup(actor_ids)
+        actors, slots, vehicles_only = self._lookup(actor_ids)
         rows = np.asarray(rows, dtype=np.float64).reshape(len(actors), 3)
-        if (slots < 0).any():
+        if not vehicles_only:
             strays = [actor.id for actor in actors if actor is not None and not isinstance(actor, Vehicle)]
             if strays:
                 raise RuntimeError(f"apply_vehicle_controls: actor {strays[0]} is no vehicle")
@@ -364,9 +364,9 @@ class Simulation:
         if actors:
             apply_control_rows(actors, slots, rows, self.vehicles.data)
 
-    def _lookup(self, actor_ids: Iterable[int]) -> tuple[list[Actor | None], np.ndarray]:
-        """The actors ``actor_ids`` (None for one that is gone) and their vehicle slots (-1: gone, or no vehicle),
-        looked up once while no actor comes or goes."""
+    def _lookup(self, actor_ids: Iterable[int]) -> tuple[list[Actor | None], np.ndarray, bool]:
+        """The actors ``actor_ids`` (None for one that is gone), their vehicle slots (-1: gone, or no vehicle) and
+        whether every one is a vehicle of the table, looked up once while no actor comes or goes."""
         key = tuple(actor_ids)
         found = self._lookups.get(key)
         if found is None:
@@ -374,14 +374,14 @@ class Simulation:
                 self._lookups.clear()
             actors = [self._actors.get(actor_id) for actor_id in key]
             slots = np.array([a.slot if isinstance(a, Vehicle) else -1 for a in actors], dtype=np.int64)
-            found = self._lookups[key] = (actors, slots)
+            found = self._lookups[key] = (actors, slots, bool((slots >= 0).all()))
         return found
 
     def actor_locations(self, actor_ids: Iterable[int]) -> np.ndarray:
         """(N, 3) x, y, z of the actors ``actor_ids`` as ``get_location`` gives them (32-bit floats; zeros for one that
         is gone): the vehicles read off the vehicle table in one go."""
-        actors, slots = self._lookup(actor_ids)
-        if len(slots) and slots.min() >= 0:  # vehicles only (heroes): one read
+        actors, slots, vehicles_only = self._lookup(actor_ids)
+        if len(slots) and vehicles_only:  # (heroes): one read
             return location_rows(self.vehicles.data, slots)
         out = np.zeros((len(actors), 3))
         table = slots >= 0

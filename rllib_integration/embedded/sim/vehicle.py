@@ -354,7 +354,7 @@ def apply_control_rows(vehicles: list[Vehicle], slots: np.ndarray, rows: np.ndar
     a number, and each vehicle stops following an Ackermann control; a destroyed vehicle's control goes nowhere, as
     its own call's."""
     rows = np.asarray(rows, dtype=np.float64).reshape(len(vehicles), 3).astype(np.float32).astype(np.float64)
-    if not np.isfinite(rows).all():
+    if not kernel.all_finite(rows):
         bad = int(np.flatnonzero(~np.isfinite(rows).all(axis=1))[0])
         throttle, steer, brake = rows[bad].tolist()
         vehicles[bad].apply_control(carla.VehicleControl(throttle=throttle, steer=steer, brake=brake))  # raises

@@ -288,6 +288,16 @@ def location_rows(data: np.ndarray, slots: np.ndarray) -> np.ndarray:
 
 
 @njit(cache=True)
+def all_finite(rows: np.ndarray) -> bool:
+    """Whether every value of ``rows`` (N, 3) is a finite number."""
+    for r in range(rows.shape[0]):
+        for c in range(rows.shape[1]):
+            if not np.isfinite(rows[r, c]):
+                return False
+    return True
+
+
+@njit(cache=True)
 def write_controls(data: np.ndarray, slots: np.ndarray, rows: np.ndarray) -> None:
     """``apply_control`` of throttle, steer and brake ``rows[r]`` (finite) on vehicle slot ``slots[r]`` (-1: none):
     clamped to their ranges, the other control fields at their defaults."""
