@@ -304,7 +304,7 @@ class DQNExperimentBatch(BatchExperiment):
         speed = 3.6 * speeds(rows)  # km/h
         moving = speed > 1.0
         if self.excused_waits:
-            for row in np.flatnonzero(~moving):
+            for row in (~moving).nonzero()[0]:
                 k = int(indices[row])
                 moving[row] = waiting_for_a_reason(self.route_lights[k], self.agents[k])
         done_idle, done_episode = np.empty(count, dtype=np.bool_), np.empty(count, dtype=np.bool_)
@@ -360,7 +360,7 @@ class DQNExperimentBatch(BatchExperiment):
         renderers, poses = [self.renderers[k] for k in indices.tolist()], rows[:, X:YAW + 1]
         masks = renderers[0].output == "masks"
         images = np.empty((len(indices),) + self.stacks.shape[1:], dtype=np.uint8)
-        stepped, started = np.flatnonzero(~first), np.flatnonzero(first)
+        stepped, started = (~first).nonzero()[0], first.nonzero()[0]
         newest = images[..., images.shape[3] - self.channels:]
         if len(stepped):  # (the newest frame's channels zeroed)
             shift_frames(self.stacks, indices[stepped], self.channels, images, stepped)

@@ -55,7 +55,7 @@ def lane_facts(town_map: carla.Map, locations: np.ndarray, junction_yaws: bool =
         _settle(points, chord, along, place, index.a, index.b, index.types, index.start_yaw, index.end_yaw,
                 index.start_width, index.end_width, index.junction, index.uniform, not junction_yaws, index.reach,
                 index.half_low, index.half_high, settled, *facts)
-        rest = np.flatnonzero(~settled)
+        rest = (~settled).nonzero()[0]
         waypoints = index.answers(points[rest], chord[rest], along[rest], place[rest], False, carla.LaneType.Any)
     for row, waypoint in zip(rest.tolist(), waypoints):
         facts.found[row], facts.lane_type[row], facts.junction[row], facts.yaw[row] = waypoint_facts(waypoint)

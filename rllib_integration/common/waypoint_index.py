@@ -286,8 +286,7 @@ class WaypointIndex:
         """Each point's (rows x, y, z, ``float32``) nearest chord of ``lane_type`` lanes (-1: the map must answer),
         its distance along the chord and where on it its waypoint lies (``AT_END``, ``AT_START``, ``ALONG``)."""
         count = len(points)
-        chord, along = np.full(count, -1, dtype=np.int64), np.zeros(count, dtype=np.float64)
-        place = np.zeros(count, dtype=np.int64)
+        chord, along, place = np.empty(count, dtype=np.int64), np.empty(count), np.empty(count, dtype=np.int64)
         _nearest_chords(points, int(lane_type), self.a, self.b, self.types, self.exact, self.start_s, self.end_s,
                         self.forward, self.order, self.offsets, self.origin[0], self.origin[1], CELL, self.shape[0],
                         self.shape[1], RINGS, TIE, chord, along, place)
@@ -416,8 +415,9 @@ def _nearest_chords(points: np.ndarray, lane_type: int, a: np.ndarray, b: np.nda
                     rings: int, tie: float, chord: np.ndarray, along: np.ndarray, place: np.ndarray) -> None:
     """Each point's nearest chord of the asked lane types, its distance along it and where its waypoint is
     (``AT_END``, ``AT_START`` or ``ALONG``, as ``GetClosestWaypointOnRoad`` decides); chord -1 where the map must
-    answer (a tie, an inexact lane, no chord within ``rings`` cells, or a point off the grid)."""
+    answer (a tie, an inexact lane, no chord within ``rings`` cells, or a point off the grid: along 0, place 0)."""
     for k in range(points.shape[0]):
+        chord[k], along[k], place[k] = -1, 0.0, 0
         x, y, z = float(points[k, 0]), float(points[k, 1]), float(points[k, 2])
         cx, cy = int(math.floor((x - origin_x) / cell)), int(math.floor((y - origin_y) / cell))
         if cx < 0 or cy < 0 or cx >= columns or cy >= rows:

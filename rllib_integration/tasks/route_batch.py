@@ -72,6 +72,7 @@ class RouteFollowingBatch:
         self.hero_of: dict[CollisionCriterion, int] = {}  # each collision criterion's hero
         self.stop_signs: list[StopSignCriterion | None] = [None] * count
         self.active = np.zeros(count, dtype=bool)  # on a route, watched
+        self._everyone = np.ones(count, dtype=bool)  # (the lane check's wrong-way flags: it counts for every hero)
         self.elapsed = np.zeros(count)
         self.completed_metres = np.zeros(count)  # the route metres completed at the last update
         self.outside_metres = np.zeros(count)
@@ -139,7 +140,7 @@ class RouteFollowingBatch:
         _advance(rows, live, heroes, dt, completed_now, self.elapsed, self.completed_metres, self.last_speed,
                  monitor_speed, now, gained, collision_speed)
         if len(live):
-            outside[live] = self.lanes.outside_many(xyz, rows[live, YAW], np.ones(len(live), dtype=bool))
+            outside[live] = self.lanes.outside_many(xyz, rows[live, YAW], self._everyone[:len(live)])
             if self.busy:  # rare: collisions, or a hit remembered (those heroes' criteria, in the heroes' order)
                 row_of = np.full(len(self.agents), -1, dtype=np.int64)
                 row_of[heroes] = np.arange(len(heroes))
@@ -164,8 +165,8 @@ class RouteFollowingBatch:
                     if events:
                         found.setdefault(int(live[j]), []).extend(events)
             offset[live] = distances
-        speed_factor, offset_factor, completion = np.ones(count), np.ones(count), np.zeros(count)
-        ends, reason_codes = np.zeros(len(live), dtype=np.int64), np.full(count, -1, dtype=np.int64)
+        speed_factor, offset_factor, completion = np.empty(count), np.empty(count), np.empty(count)
+        ends, reason_codes = np.empty(len(live), dtype=np.int64), np.empty(count, dtype=np.int64)  # (set by _finish)
         ending = _finish(rows, live, heroes, dt, completed_now, speed, monitor_speed, outside, offset, gained, now,
                          self.outside_metres, self.still_time, self.lengths, self.route_ends, self.completed,
                          self.ended, self.time_limits, self.idle_time, task.target_speed, task.zero_reward_speed,
@@ -231,8 +232,11 @@ def _finish(rows: np.ndarray, live: np.ndarray, heroes: np.ndarray, dt: float, c
     completion, the idle time; for every row, the soft factors (1 where not watched); for each watched hero, the
     first of ``REASONS_IN_ORDER`` that holds (``reason_codes``, -1: none). Returns how many rows have one (a
     monitor's end, ``ends``, is one of them)."""
+    for r in range(rows.shape[0]):  # (rows not watched keep these)
+        speed_factor[r], offset_factor[r], completion[r], reason_codes[r] = 1.0, 1.0, 0.0, -1
     ending = 0
     for j in range(live.shape[0]):
+        ends[j] = 0
         k, r = heroes[j], live[j]
         if outside[r]:
             outside_metres[k] += gained[r]

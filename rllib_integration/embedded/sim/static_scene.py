@@ -229,7 +229,7 @@ class StaticScene:
             states.data, n, poses, contacts.OUTLINE, world.object_index, self._enabled_lookup, world.sidewalk,
             world.origin_x, world.origin_y, world.ppm, CLIMB_SPEED, CURB_HEIGHT)
         records = []
-        for slot in np.flatnonzero(kinds):
+        for slot in kinds.nonzero()[0]:
             solid = kinds[slot] == contacts.SOLID_HIT
             label = world.objects[objects[slot] - 1].label if solid else int(carla.CityObjectLabel.Sidewalks)
             records.append((states.owners[slot], StaticActor(label),
