@@ -322,10 +322,11 @@ class DQNExperimentBatch(BatchExperiment):
             np.empty(count)
         episode = np.empty((4, count))  # distance, distance on a lane, mean speed, mean heading deviation
         falling = rows[:, Z] < -0.5
-        ending = _record(indices, falling, done_idle, done_episode, steps.ended, steps.truncated, steps.failed, steps.gained,
-                steps.speed_factor, steps.offset_factor, float(self.idle_penalty), float(self.terminal_penalty),
-                distance, ON_LANE_CODES[lane_codes], speed, deviation, totals["distance"], totals["distance_on_lane"],
-                totals["speed_sum"], totals["heading_sum"], counts["steps"], terminated, truncated, rewards, episode)
+        ending = _record(indices, falling, done_idle, done_episode, steps.ended, steps.truncated, steps.failed,
+                         steps.gained, steps.speed_factor, steps.offset_factor, float(self.idle_penalty),
+                         float(self.terminal_penalty), distance, ON_LANE_CODES[lane_codes], speed, deviation,
+                         totals["distance"], totals["distance_on_lane"], totals["speed_sum"], totals["heading_sum"],
+                         counts["steps"], terminated, truncated, rewards, episode)
         infos.update(speed=speed, distance=distance, heading_deviation=deviation, lane_state=LANE_STATES[lane_codes],
                      episode_distance=episode[0], episode_distance_on_lane=episode[1], episode_mean_speed=episode[2],
                      episode_heading_deviation=episode[3],
@@ -334,7 +335,7 @@ class DQNExperimentBatch(BatchExperiment):
                      route_completion=steps.route_completion, route_offset=steps.offset,
                      episode_route_completion=steps.route_completion)
         route_end = steps.ended & ~steps.truncated
-        reasons = np.full(count, None, dtype=object)  # the first that holds, in DQNExperiment._record's order
+        reasons = np.empty(count, dtype=object)  # (None each) the first that holds, in DQNExperiment._record's order
         if ending:  # (else no reason holds)
             for holds, reason in ((done_episode, "max_time"), (route_end, steps.end_reasons), (done_idle, "idle"),
                                   (falling, "falling")):

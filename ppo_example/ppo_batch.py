@@ -203,7 +203,8 @@ class RouteExperimentBatch(BatchExperiment):
         for row in steps.infracted.tolist():
             for infraction in steps.infractions[row]:
                 self.infractions[INFRACTION_ROWS[infraction.kind], indices[row]] += 1
-        rewards = np.where(failed, -self.terminal_penalty, steps.gained * steps.speed_factor * steps.offset_factor)
+        rewards = steps.gained * steps.speed_factor * steps.offset_factor
+        rewards[failed] = -self.terminal_penalty
         totals = self.totals
         totals["return"][indices] += rewards
         totals["distance"][indices] += steps.gained

@@ -138,7 +138,8 @@ class CarlaVectorEnv(gym.vector.VectorEnv):
             offset = number * size
             ending = self._autoreset[offset:offset + size]
             acting, respawned = (~ending).nonzero()[0], ending.nonzero()[0]
-            world_step = world.step_batch(acting, actions[offset + acting], respawned, self._rng)
+            chosen = actions[offset:offset + size] if every_row(acting, size) else actions[offset + acting]
+            world_step = world.step_batch(acting, chosen, respawned, self._rng)
             adopted = self._adopted(world_step.observations) if size == self.num_envs and \
                 every_row(world_step.heroes, size) else None  # one world: every hero's row, in order
             if observations is None:
@@ -262,7 +263,9 @@ def merge_infos(infos: dict[str, Any], num_envs: int, rows: np.ndarray, values: 
     """Add a batch's infos of sub-environments ``rows`` (ascending; one array a key, and each row's end reason or None)
     to ``infos`` in gymnasium's vector layout (as :func:`vector_infos` lays out the same values)."""
     every = len(rows) == num_envs  # rows are ascending and distinct: every sub-environment, in order
-    masks = iter(np.ones((sum(key not in infos for key in values) if every else 0, num_envs), dtype=np.bool_))
+    masks = np.empty((sum(key not in infos for key in values) if every else 0, num_envs), dtype=np.bool_)
+    masks.fill(True)
+    masks = iter(masks)
     for key, column in values.items():  # (the new keys' masks: a row each of one block)
         if every and key not in infos:  # (a copy: the batch may give one array under two keys, or keep it)
             infos[key], infos[f"_{key}"] = column.copy(), next(masks)

@@ -2,13 +2,15 @@
 
 :class:`PerFrame` reads again only when asked for another frame; :class:`PerWorld` keeps one value per world
 object (the heroes of one world share it) while that world exists. :func:`forget_gone` keeps what such a value keeps
-about each actor of its world from piling up as actors come and go.
+about each actor of its world from piling up as actors come and go; :func:`same_ids` tells whether they did.
 """
 
 from __future__ import annotations
 
 import weakref
 from typing import Any, Callable, Collection, Generic, TypeVar
+
+import numpy as np
 
 T = TypeVar("T")
 
@@ -38,6 +40,12 @@ def forget_gone(by_actor: dict[int, Any], present: Collection[int]) -> None:
         present = set(present)  # (made only now: most calls keep everything)
         for actor_id in [actor_id for actor_id in by_actor if actor_id not in present]:
             del by_actor[actor_id]
+
+
+def same_ids(known: np.ndarray, ids: np.ndarray) -> bool:
+    """Whether ``ids`` are the ``known`` ones (the very array where the world hands out one, read-only, while no
+    actor came or went: the embedded world's ``actor_poses``)."""
+    return ids is known or (len(ids) == len(known) and bool((ids == known).all()))
 
 
 class PerWorld(Generic[T]):

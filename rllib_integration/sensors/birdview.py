@@ -42,7 +42,7 @@ import numpy as np
 
 from ..errors import ConfigError
 from ..common.identity_cache import IdentityCache
-from ..common.per_frame import PerFrame, PerWorld, forget_gone
+from ..common.per_frame import PerFrame, PerWorld, forget_gone, same_ids
 from ..common.map_raster import MARKING_LABELS, PALETTE, ROAD_LABELS, Label, MapLayer, map_layer, with_buildings
 from ..routes.progress import RouteProgress
 from ..routes.progress_batch import route_rows
@@ -463,7 +463,7 @@ class ActorScene(PerFrame):
     def read(self, world: Any) -> None:
         poses = getattr(world, "actor_poses", None)  # the embedded world reads every pose in one call
         ids, poses = poses() if callable(poses) else self._poses_one_by_one(world)
-        if self._layout is None or not _same_ids(self._layout[0], ids):  # actors came or went: what to draw
+        if self._layout is None or not same_ids(self._layout[0], ids):  # actors came or went: what to draw
             forget_gone(self._facts, ids.tolist())
             facts = [(k, self._drawing_facts(world, actor_id)) for k, actor_id in enumerate(ids.tolist())]
             facts = [(k, group, local) for k, (group, local) in facts if group]
@@ -496,11 +496,6 @@ class ActorScene(PerFrame):
             actor = actor if actor is not None else world.get_actor(actor_id)
             facts = self._facts[actor_id] = (describe(actor) if actor is not None else None) or ("", None)
         return facts
-
-
-def _same_ids(known: np.ndarray, ids: np.ndarray) -> bool:
-    """Whether ``ids`` are the ``known`` ones (the very array, read-only, while no actor came or went)."""
-    return ids is known or (len(ids) == len(known) and bool((ids == known).all()))
 
 
 def describe(actor: Any) -> tuple[str, np.ndarray] | None:

@@ -28,7 +28,7 @@ import numpy as np
 from numba import njit
 
 from ..common.identity_cache import IdentityCache
-from ..common.per_frame import PerFrame, PerWorld, forget_gone
+from ..common.per_frame import PerFrame, PerWorld, forget_gone, same_ids
 from ..common.map_raster import MARKING_LABELS, ROAD_LABELS, map_layer
 from ..errors import ConfigError
 from .ray_march import MarchRaster, clearances, march_cells, march_rays
@@ -102,7 +102,7 @@ class ObstacleTable(PerFrame):
     def _read_poses(self, world: Any, ids: np.ndarray, poses: np.ndarray) -> None:
         """:meth:`read` from every actor's id and (x, y, yaw radians) in arrays, rounded as ``get_transform``
         rounds them (32-bit floats, the yaw in degrees), so the rays are those of the actor-by-actor read."""
-        if self._layout is None or not np.array_equal(self._layout[0], ids):  # actors came or went: their boxes
+        if self._layout is None or not same_ids(self._layout[0], ids):  # actors came or went: their boxes
             forget_gone(self._boxes, ids.tolist())
             boxes = [self._boxes.get(actor_id, False) for actor_id in ids.tolist()]
             for k, box in enumerate(boxes):
@@ -110,7 +110,8 @@ class ObstacleTable(PerFrame):
                     actor = world.get_actor(int(ids[k]))
                     boxes[k] = self._boxes[int(ids[k])] = self._box(actor) if actor is not None else None
             rows = np.array([k for k, box in enumerate(boxes) if box is not None], dtype=np.int64)
-            self._layout = (ids.copy(), rows, np.array([boxes[k][0] for k in rows]).reshape(-1, 2),
+            self._layout = (ids if not ids.flags.writeable else ids.copy(), rows,
+                            np.array([boxes[k][0] for k in rows]).reshape(-1, 2),
                             np.array([boxes[k][1] for k in rows]).reshape(-1, 2))
             self.ids = ids[rows].astype(np.int64)
             self.rows = {actor_id: row for row, actor_id in enumerate(self.ids.tolist())}

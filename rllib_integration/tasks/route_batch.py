@@ -175,13 +175,13 @@ class RouteFollowingBatch:
         if not ending and not found:  # (most steps: no end, no infraction)
             going = np.zeros((3, count), dtype=np.bool_)
             return RouteSteps(gained, offset, speed, speed_factor, offset_factor, completion, found,
-                              np.zeros(0, dtype=np.int64), np.full(count, None, dtype=object), *going)
+                              np.zeros(0, dtype=np.int64), np.empty(count, dtype=object), *going)  # (None each)
         for j in ends.nonzero()[0]:  # rare: the monitor's events of a route's end (deviated, blocked, timed out)
             kind = END_KINDS[ends[j] - 1]
             x, y, z = (float(v) for v in xyz[j])
             message = f"{END_MESSAGES[kind]}(x={x:.3f}, y={y:.3f}, z={z:.3f})"
             found.setdefault(int(live[j]), []).append(Infraction(kind, float(now[j]), (x, y, z), message))
-        reasons = np.full(count, None, dtype=object)
+        reasons = np.empty(count, dtype=object)  # (None each)
         ending = reason_codes >= 0
         reasons[ending] = REASONS_IN_ORDER[reason_codes[ending]]
         infracted = np.array(sorted(found), dtype=np.int64)
