@@ -79,7 +79,7 @@ def update_routes(states: Sequence[HeroState], world: Any) -> None:
         for state in following:
             state.update_route()
         return
-    route_rows(world).update(progresses, locations(ids))
+    route_rows(world).advance(progresses, locations(ids))
 
 
 def _shared(name: str, doc: str) -> property:

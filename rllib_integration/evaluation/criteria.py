@@ -195,12 +195,13 @@ class RedLightCriterion:
         for all or one a hero."""
         times = np.asarray(now, dtype=np.float64)  # one for all (0-d) or one a hero
         crossed = np.zeros((len(heroes), max(len(self.owners), 1)), dtype=np.bool_)
-        tail_crossings(np.ascontiguousarray(xyz[:, :2], dtype=np.float64), np.ascontiguousarray(yaws, dtype=np.float64),
-                       np.ascontiguousarray(extents_x, dtype=np.float64), np.asarray(heroes, dtype=np.int64),
-                       self._previous_tails, self.starts, self.ends, self.forwards, self.centres, LIGHT_PROXIMITY,
-                       crossed)
+        crossings = tail_crossings(np.ascontiguousarray(xyz[:, :2], dtype=np.float64),
+                                   np.ascontiguousarray(yaws, dtype=np.float64),
+                                   np.ascontiguousarray(extents_x, dtype=np.float64), np.asarray(heroes, dtype=np.int64),
+                                   self._previous_tails, self.starts, self.ends, self.forwards, self.centres,
+                                   LIGHT_PROXIMITY, crossed)
         found: list[list[Infraction]] = [[] for _ in range(len(heroes))]
-        for row, line in zip(*np.nonzero(crossed)):
+        for row, line in zip(*crossed.nonzero()) if crossings else ():
             light_index, hero = int(self.owners[line]), int(heroes[row])
             light = self.lights[light_index]
             if light.get_state() != carla.TrafficLightState.Red or light_index == self._last_lights[hero]:
@@ -221,11 +222,12 @@ def _side(ox: float, oy: float, ux: float, uy: float, vx: float, vy: float) -> f
 @njit(cache=True)
 def tail_crossings(xy: np.ndarray, yaws: np.ndarray, extents_x: np.ndarray, heroes: np.ndarray,
                    previous_tails: np.ndarray, starts: np.ndarray, ends: np.ndarray, forwards: np.ndarray,
-                   centres: np.ndarray, proximity: float, crossed: np.ndarray) -> None:
+                   centres: np.ndarray, proximity: float, crossed: np.ndarray) -> int:
     """For each hero ``heroes[i]`` at ``xy[i]`` heading ``yaws[i]`` degrees: its rear (80 % of ``extents_x[i]``
     behind its centre) replaces ``previous_tails[heroes[i]]``, and ``crossed[i, l]`` is set for every stop line
     ``l`` within ``proximity`` that faces its heading and that the rear crossed since then (a rear that moved less
-    than a millimetre crosses nothing)."""
+    than a millimetre crosses nothing). Returns how many were set."""
+    count = 0
     for i in range(heroes.shape[0]):
         hero = heroes[i]
         yaw = math.radians(yaws[i])
@@ -243,6 +245,8 @@ def tail_crossings(xy: np.ndarray, yaws: np.ndarray, extents_x: np.ndarray, hero
             d1, d2 = _side(ax, ay, bx, by, px, py), _side(ax, ay, bx, by, tx, ty)
             d3, d4 = _side(px, py, tx, ty, ax, ay), _side(px, py, tx, ty, bx, by)
             crossed[i, line] = d1 * d2 <= 0 and d3 * d4 < 0
+            count += crossed[i, line]
+    return count
 
 
 class StopSignCriterion:

@@ -112,6 +112,16 @@ class ProgressBatch:
     def update(self, progresses: Sequence[RouteProgress], xy: np.ndarray) -> np.ndarray:
         """Each progress's :meth:`~.progress.RouteProgress.update_at` at its row of ``xy`` (N, 2): the route metres
         each completed."""
+        rows, before, after = self._advance(progresses, xy)
+        return self.cumulative[rows, after] - self.cumulative[rows, before]
+
+    def advance(self, progresses: Sequence[RouteProgress], xy: np.ndarray) -> None:
+        """:meth:`update` where the metres completed are not needed (the core's update after a tick)."""
+        self._advance(progresses, xy)
+
+    def _advance(self, progresses: Sequence[RouteProgress],
+                 xy: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Advance each progress at its row of ``xy``: their rows, and their indices before and after."""
         rows = self.sync(progresses)
         before = np.array([p.index for p in progresses], dtype=np.int64)
         after = np.empty_like(before)
@@ -119,7 +129,7 @@ class ProgressBatch:
                      np.ascontiguousarray(xy[:, :2], dtype=np.float64), after)
         for progress, index in zip(progresses, after.tolist()):
             progress.index = index
-        return self.cumulative[rows, after] - self.cumulative[rows, before]
+        return rows, before, after
 
     def measure(self, progresses: Sequence[RouteProgress], xy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Each progress's :attr:`~.progress.RouteProgress.completed` metres and its

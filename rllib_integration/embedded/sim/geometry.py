@@ -70,7 +70,8 @@ def first_overlaps(boxes: np.ndarray, others: np.ndarray) -> np.ndarray:
 
 
 def _columns(*columns) -> tuple[np.ndarray, ...]:
-    return tuple(np.ascontiguousarray(np.atleast_1d(c), dtype=np.float64) for c in columns)
+    return tuple(c if isinstance(c, np.ndarray) and c.ndim == 1 and c.dtype == np.float64 and c.flags.c_contiguous
+                 else np.ascontiguousarray(np.atleast_1d(c), dtype=np.float64) for c in columns)
 
 
 @njit(cache=True)

@@ -438,10 +438,14 @@ class Simulation:
         if states.count:
             path = states.step(dt)
             static_hits, curb = self.static.collide(states, before, path, dt)
-            track = np.maximum(states.column("track"), 0.6) / 2.0
-            z, pitch, roll = self.ground.surface(states.column("x"), states.column("y"), states.column("yaw"),
-                                                 states.column("wheelbase") / 2.0, track)
-            states.settle_vertical(dt, z + curb, pitch, roll)
+            if self.ground.flat:  # one height everywhere, no slope (GroundModel.surface's answer, not computed)
+                level = np.zeros(states.count)
+                states.settle_vertical(dt, curb + self.ground.constant, level, level)
+            else:
+                track = np.maximum(states.column("track"), 0.6) / 2.0
+                z, pitch, roll = self.ground.surface(states.column("x"), states.column("y"), states.column("yaw"),
+                                                     states.column("wheelbase") / 2.0, track)
+                states.settle_vertical(dt, z + curb, pitch, roll)
         for walker in self._walkers:
             walker.advance(dt)
         moving = states.count or self._walkers

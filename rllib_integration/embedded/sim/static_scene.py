@@ -221,9 +221,10 @@ class StaticScene:
         n = states.count
         if n == 0:
             return [], np.zeros(0)
-        start = before[:, [COLUMN["x"], COLUMN["y"], COLUMN["yaw"]]]
-        middle, end = (len(path) - 1) // 2, len(path) - 1
-        poses = np.concatenate([start[None], path[[middle, end]]], axis=0)  # the tick's start, middle, end
+        poses = np.empty((3, n, 3))  # the tick's start, middle, end
+        for axis, name in enumerate(("x", "y", "yaw")):
+            poses[0, :, axis] = before[:, COLUMN[name]]
+        poses[1], poses[2] = path[(len(path) - 1) // 2], path[len(path) - 1]
         world = self.world
         kinds, objects, impulses, raised = contacts.static_contacts(
             states.data, n, poses, contacts.OUTLINE, world.object_index, self._enabled_lookup, world.sidewalk,
