@@ -262,8 +262,9 @@ class DQNExperimentBatch(BatchExperiment):
 
     def controls(self, indices: np.ndarray, actions: Any) -> np.ndarray:
         """``DQNExperiment.compute_action`` of every acting hero: throttle, steer, brake a row."""
-        self.controls_now[indices] = CONTROLS[np.asarray(actions, dtype=np.int64).reshape(len(indices))]
-        return self.controls_now[indices]
+        controls = CONTROLS[np.asarray(actions, dtype=np.int64).reshape(len(indices))]
+        self.controls_now[indices] = controls
+        return controls
 
     def observe(self, indices: np.ndarray, frame: int, sensor_data: Sequence[dict[str, Any]]) -> tuple[Any, list]:
         rows = read_kinematics(self.agents[0].world, [self.agents[k].hero for k in indices])

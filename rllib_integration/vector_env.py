@@ -71,6 +71,7 @@ class CarlaVectorEnv(gym.vector.VectorEnv):
         self.observation_space = batch_space(self.single_observation_space, num_envs)
         self.action_space = batch_space(self.single_action_space, num_envs)
         self._action_bounds = action_bounds(self.action_space)
+        self._batch_layout = batch_layout(self.single_observation_space, num_envs)
         self._autoreset = np.zeros(num_envs, dtype=bool)
         self._rng = np.random.default_rng()
         self._started = False
@@ -182,16 +183,18 @@ class CarlaVectorEnv(gym.vector.VectorEnv):
         """A batch's ``observations`` as this step's batch where they are a whole batch of the observation space
         (arrays of its dtypes and shapes, in its key order), or None: a batch's arrays are its own and new each step
         (``BatchOutcome``), so they are handed out without a copy into a new batch."""
-        def whole(space: gym.Space, value: Any) -> Any:
-            if isinstance(space, gym.spaces.Dict):
-                if not isinstance(value, dict) or value.keys() != space.spaces.keys():
+        def whole(layout: Any, value: Any) -> Any:
+            if layout is None:
+                return None
+            if layout[0] == "dict":
+                _, keys, names, parts = layout
+                if not isinstance(value, dict) or value.keys() != names:
                     return None
-                parts = {key: whole(part, value[key]) for key, part in space.spaces.items()}
-                return None if any(part is None for part in parts.values()) else parts
-            matches = isinstance(space, gym.spaces.Box) and isinstance(value, np.ndarray) and \
-                value.dtype == space.dtype and value.shape == (self.num_envs, *space.shape)
-            return value if matches else None
-        return whole(self.single_observation_space, observations)
+                adopted = {key: whole(part, value[key]) for key, part in zip(keys, parts)}
+                return None if any(part is None for part in adopted.values()) else adopted
+            _, dtype, shape = layout
+            return value if isinstance(value, np.ndarray) and value.dtype == dtype and value.shape == shape else None
+        return whole(self._batch_layout, observations)
 
     def _batch(self, observations: list[Any]) -> Any:
         """The sub-environments' observations in a new batch (never a buffer reused by the next step: RLlib keeps
@@ -203,6 +206,18 @@ class CarlaVectorEnv(gym.vector.VectorEnv):
         """Destroy the heroes and stop the simulators this env started."""
         for world in getattr(self, "worlds", []):
             world.close()
+
+
+def batch_layout(space: gym.Space, count: int) -> Any:
+    """What :meth:`CarlaVectorEnv._adopted` checks a batch of ``count`` observations of ``space`` against, made once:
+    ``("dict", keys in order, their set, each key's layout)``, ``("box", dtype, batch shape)``, None for other spaces
+    (a batch of them is always copied)."""
+    if isinstance(space, gym.spaces.Dict):
+        keys = tuple(space.spaces)
+        return "dict", keys, frozenset(keys), tuple(batch_layout(space.spaces[key], count) for key in keys)
+    if isinstance(space, gym.spaces.Box):
+        return "box", space.dtype, (count, *space.shape)
+    return None
 
 
 def action_bounds(space: gym.Space) -> tuple[np.ndarray, np.ndarray] | None:

@@ -339,11 +339,11 @@ class BirdviewRenderer:
         if not self._lights:
             return np.zeros(0, dtype=np.int64), np.zeros((0, 2)), np.zeros((0, len(self._ring)))
         heroes, lights, centres = raster.place_points(self._light_xyz, poses, views, self._view + LIGHT_RADIUS)
-        paints, by_light = np.empty((len(lights), len(self._ring))), {}
-        for row, k in enumerate(lights.tolist()):
+        by_light: dict[int, np.ndarray] = {}
+        for k in lights.tolist():
             if k not in by_light:
                 by_light[k] = self._light_paint(self._lights[k].get_state())
-            paints[row] = by_light[k]
+        paints = np.array([by_light[k] for k in lights.tolist()]).reshape(len(lights), len(self._ring))
         return heroes, centres, paints
 
     def actor_shapes(self, hero_ids: np.ndarray, poses: np.ndarray, views: np.ndarray,
@@ -458,7 +458,7 @@ class ActorScene(PerFrame):
         self.polygons = np.zeros((0, 5, 2))  # and its polygon's corners in world (x, y)
         self.ranks = np.zeros(0, dtype=np.int64)  # each one's group's place in DRAW_ORDER (walkers, vehicles, ...)
         self._facts: dict[int, tuple] = {}  # actor id -> (group, local polygon), ("", None) for one not drawn
-        self._layout: tuple | None = None  # the ids last read, the rows of those drawn, their ranks and polygons
+        self._layout: tuple | None = None  # the ids last read, the rows of those drawn, their ranks, polygons, ids
 
     def read(self, world: Any) -> None:
         poses = getattr(world, "actor_poses", None)  # the embedded world reads every pose in one call
@@ -467,12 +467,11 @@ class ActorScene(PerFrame):
             forget_gone(self._facts, ids.tolist())
             facts = [(k, self._drawing_facts(world, actor_id)) for k, actor_id in enumerate(ids.tolist())]
             facts = [(k, group, local) for k, (group, local) in facts if group]
-            self._layout = (ids if not ids.flags.writeable else ids.copy(),
-                            np.array([k for k, _, _ in facts], dtype=np.int64),
+            rows = np.array([k for k, _, _ in facts], dtype=np.int64)
+            self._layout = (ids if not ids.flags.writeable else ids.copy(), rows,
                             np.array([DRAW_ORDER.index(group) for _, group, _ in facts], dtype=np.int64),
-                            np.array([local for _, _, local in facts]) if facts else np.zeros((0, 5, 2)))
-        _, rows, self.ranks, local = self._layout  # local: (K, 5, 2)
-        self.ids = ids[rows]
+                            np.array([local for _, _, local in facts]) if facts else np.zeros((0, 5, 2)), ids[rows])
+        _, rows, self.ranks, local, self.ids = self._layout  # local: (K, 5, 2)
         self.positions, self.polygons = np.empty((len(rows), 2)), np.empty((len(rows), 5, 2))
         yaws = poses[rows, 2]
         raster.world_polygons(poses, rows, np.cos(yaws), np.sin(yaws), local, self.positions, self.polygons)
