@@ -146,7 +146,7 @@ class VirtualLidar:
     """The rays of one hero in one world (see the module docstring)."""
 
     def __init__(self, world: Any, hero: Any, rays: int = 32, max_range: float = 40.0, fov: float = 360.0) -> None:
-        self.world, self.hero = world, hero
+        self.world, self.hero, self.hero_id = world, hero, hero.id
         self.range = float(max_range)
         self.angles = ray_angles(rays, fov)
         self.layer = map_layer(world.get_map(), RASTER_PPM)
@@ -217,17 +217,19 @@ class LidarBatch:
     def _rays(lidars: list[VirtualLidar], table: ObstacleTable) -> np.ndarray:
         """``(len(lidars), rays, 3)``: the rays of ``lidars`` (one key) in one compiled call."""
         first = lidars[0]
-        rows = [table.rows.get(lidar.hero.id) for lidar in lidars]
+        hero_ids = [lidar.hero_id for lidar in lidars]
+        rows = [table.rows.get(hero_id) for hero_id in hero_ids]
         if None in rows:  # a hero that is no obstacle (not a vehicle or walker): read its pose
             transforms = [lidar.hero.get_transform() for lidar in lidars]
             origins = np.array([(t.location.x, t.location.y) for t in transforms])
             yaws = np.radians([t.rotation.yaw for t in transforms])
         else:
+            rows = np.array(rows, dtype=np.int64)
             origins, yaws = table.positions[rows], table.yaws[rows]
         out = np.empty((len(lidars), len(first.angles), 3), dtype=np.float32)
         layer = first.layer
         march_rays(origins.reshape(-1, 2), np.asarray(yaws, dtype=np.float64),
-                   np.array([lidar.hero.id for lidar in lidars], dtype=np.int64), first.angles, MARCH_STEP,
+                   np.array(hero_ids, dtype=np.int64), first.angles, MARCH_STEP,
                    first.range, first.cells, layer.origin_x, layer.origin_y, layer.pixels_per_meter,
                    table.centres, table.yaws, table.extents, table.ids, out)
         return out
