@@ -168,7 +168,7 @@ class CarlaVectorEnv(gym.vector.VectorEnv):
 
     def _holds(self, actions: np.ndarray) -> bool:
         """``self.action_space.contains(actions)`` (a batch of the space's dtype and shape), in one compiled pass where
-        the space is a batch of bounds (a tenth of ``contains``'s time inside a step: 2 against 22 µs for 32 heroes)."""
+        the space is a batch of bounds (timers inside a step of 32 heroes: 3.6 µs a tick against ``contains``'s 22)."""
         if self._action_bounds is None:
             return self.action_space.contains(actions)
         low, high = self._action_bounds
@@ -278,12 +278,12 @@ def merge_infos(infos: dict[str, Any], num_envs: int, rows: np.ndarray, values: 
     """Add a batch's infos of sub-environments ``rows`` (ascending; one array a key, and each row's end reason or None)
     to ``infos`` in gymnasium's vector layout (as :func:`vector_infos` lays out the same values)."""
     every = len(rows) == num_envs  # rows are ascending and distinct: every sub-environment, in order
-    masks = np.empty((sum(key not in infos for key in values) if every else 0, num_envs), dtype=np.bool_)
-    masks.fill(True)
-    masks = iter(masks)
-    for key, column in values.items():  # (the new keys' masks: a row each of one block)
+    block = np.empty((sum(key not in infos for key in values) if every else 0, num_envs), dtype=np.bool_)
+    block.fill(True)
+    new_masks = iter(block)  # (the new keys' masks: a row each of one block)
+    for key, column in values.items():
         if every and key not in infos:  # (a copy: the batch may give one array under two keys, or keep it)
-            infos[key], infos[f"_{key}"] = column.copy(), next(masks)
+            infos[key], infos[f"_{key}"] = column.copy(), next(new_masks)
             continue
         if key not in infos:
             infos[key] = np.full(num_envs, None, dtype=object) if column.dtype == object \

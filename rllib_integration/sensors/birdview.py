@@ -349,10 +349,9 @@ class BirdviewRenderer:
     def actor_shapes(self, hero_ids: np.ndarray, poses: np.ndarray, views: np.ndarray,
                      frame: int | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The vehicles and walkers near each of the heroes ``hero_ids`` (actor ids) at ``poses`` (H, 4) seen through
-        ``views``: the hero's
-        row, the polygon in its view pixels and its group's paint of each, hero by hero in drawing order (walkers,
-        vehicles, two-wheelers, the hero on top; the actors read once a frame for every hero of the world, placed in
-        one compiled call)."""
+        ``views``: the hero's row, the polygon in its view pixels and its group's paint of each, hero by hero in drawing
+        order (walkers, vehicles, two-wheelers, the hero on top; the actors read once a frame for every hero of the
+        world, placed in one compiled call)."""
         scene = self._scene.at(self.world, frame)
         rows, polygons, ranks = raster.place_polygons(scene.positions, scene.polygons, scene.ranks, scene.ids, poses,
                                                       hero_ids, views, self._view + 10.0, HERO_RANK)
