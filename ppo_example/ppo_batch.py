@@ -20,7 +20,7 @@ from typing import Any, Sequence
 import numpy as np
 from numba import njit
 
-from rllib_integration.batch_experiment import BatchExperiment, BatchOutcome
+from rllib_integration.batch_experiment import BatchExperiment, BatchOutcome, every_row
 from rllib_integration.evaluation.infractions import KINDS, SHORT_NAMES
 from rllib_integration.hero_batch import RED_LIGHT, VX, VY, X, Y, YAW, read_kinematics, speeds
 from rllib_integration.routes.planner import RoadOption
@@ -87,6 +87,27 @@ def _assemble(rays: np.ndarray, lidar_range: np.float32, speed: np.ndarray, last
             dx, dy = points[k, p, 0] - rows[r, X], points[k, p, 1] - rows[r, Y]
             out[r, route + 2 * j] = np.float32(dx * cos + dy * sin) / np.float32(ROUTE_SCALE)
             out[r, route + 2 * j + 1] = np.float32(dx * -sin + dy * cos) / np.float32(ROUTE_SCALE)
+
+
+@njit(cache=True)
+def _tally(indices: np.ndarray, gained: np.ndarray, speed_factor: np.ndarray, offset_factor: np.ndarray,
+           speed: np.ndarray, failed: np.ndarray, ended: np.ndarray, truncated: np.ndarray, penalty: float,
+           returns: np.ndarray, distances: np.ndarray, speed_sums: np.ndarray, steps: np.ndarray, rewards: np.ndarray,
+           episode_distance: np.ndarray, mean_speed: np.ndarray, terminated: np.ndarray) -> None:
+    """``RouteExperiment.compute_reward`` and its episode totals for heroes ``indices`` (rows in their order): each
+    row's reward (route metres gained, times the speed and offset factors; ``-penalty`` where it ``failed``), the
+    heroes' running return, distance, speed sum and steps, each row's episode distance and mean speed (km/h) so far,
+    and whether it ``ended`` other than ``truncated``."""
+    for r in range(indices.shape[0]):
+        k = indices[r]
+        rewards[r] = -penalty if failed[r] else gained[r] * speed_factor[r] * offset_factor[r]
+        returns[k] += rewards[r]
+        distances[k] += gained[r]
+        speed_sums[k] += speed[r]
+        steps[k] += 1
+        episode_distance[r] = distances[k]
+        mean_speed[r] = 3.6 * speed_sums[k] / steps[k]
+        terminated[r] = ended[r] and not truncated[r]
 
 
 class RouteExperimentBatch(BatchExperiment):
@@ -203,20 +224,21 @@ class RouteExperimentBatch(BatchExperiment):
         for row in steps.infracted.tolist():
             for infraction in steps.infractions[row]:
                 self.infractions[INFRACTION_ROWS[infraction.kind], indices[row]] += 1
-        rewards = steps.gained * steps.speed_factor * steps.offset_factor
-        rewards[failed] = -self.terminal_penalty
+        count = len(indices)
+        rewards, episode_distance, mean_speed = np.empty(count), np.empty(count), np.empty(count)
+        terminated = np.empty(count, dtype=np.bool_)
         totals = self.totals
-        totals["return"][indices] += rewards
-        totals["distance"][indices] += steps.gained
-        totals["speed_sum"][indices] += steps.speed
-        self.steps[indices] += 1
+        _tally(indices, steps.gained, steps.speed_factor, steps.offset_factor, steps.speed, failed, ended, truncated,
+               float(self.terminal_penalty), totals["return"], totals["distance"], totals["speed_sum"], self.steps, rewards,
+               episode_distance, mean_speed, terminated)
+        # (every hero in order: the counts' rows as they are; the infos are read, or copied, before the next step)
+        infractions = self.infractions if every_row(indices, len(self.agents)) else self.infractions[:, indices]
         infos = {"speed": steps.speed, "progress": steps.gained, "speed_factor": steps.speed_factor,
                  "offset_factor": steps.offset_factor, "route_offset": steps.offset,
                  "route_completion": steps.route_completion, "episode_route_completion": steps.route_completion,
-                 "episode_distance": totals["distance"][indices].copy(),
-                 "episode_mean_speed": 3.6 * totals["speed_sum"][indices] / self.steps[indices],
-                 **dict(zip(EPISODE_INFRACTION_KEYS, self.infractions[:, indices]))}
-        return BatchOutcome(observations, rewards, ended & ~truncated, truncated, infos, steps.end_reasons)
+                 "episode_distance": episode_distance, "episode_mean_speed": mean_speed,
+                 **dict(zip(EPISODE_INFRACTION_KEYS, infractions))}
+        return BatchOutcome(observations, rewards, terminated, truncated, infos, steps.end_reasons)
 
     def _observations(self, indices: np.ndarray, rows: np.ndarray, frame: int) -> np.ndarray:
         """``RouteExperiment.get_observation`` of heroes ``indices`` (kinematics ``rows``) at ``frame``."""
