@@ -29,7 +29,7 @@ def read_kinematics(world: Any, heroes: Sequence[Any]) -> np.ndarray:
     them."""
     fast = getattr(world, "vehicle_kinematics", None)  # the embedded world: the vehicle table in one read
     if callable(fast):
-        rows = np.array(fast([hero.id for hero in heroes]), dtype=np.float64).reshape(-1, len(KINEMATICS))
+        rows = np.asarray(fast([hero.id for hero in heroes]), dtype=np.float64).reshape(-1, len(KINEMATICS))
     else:
         rows = np.array([_one(hero) for hero in heroes], dtype=np.float64).reshape(-1, len(KINEMATICS))
     rows[:, :SPEED_LIMIT] = rows[:, :SPEED_LIMIT].astype(np.float32)

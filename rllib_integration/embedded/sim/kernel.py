@@ -336,17 +336,15 @@ class Simulation:
         a red light affects the vehicle (``get_traffic_light_state`` red and ``is_at_traffic_light``). A vehicle
         that is gone reads as zeros, as its getters do."""
         vehicles, slots, _ = self._lookup(actor_ids)
-        out = np.zeros((len(slots), 9))
-        kinematics_rows(self.vehicles.data, slots, out)
-        present = (slots >= 0).nonzero()[0]
-        if self.speed_limits.uniform:  # one limit everywhere (as each vehicle's get_speed_limit answers)
-            out[present, 7] = self.speed_limits.default
-        else:
-            for k in present.tolist():
+        out, lit = np.zeros((len(slots), 9)), np.empty(len(slots), dtype=np.int64)
+        uniform = self.speed_limits.uniform  # one limit everywhere (as each vehicle's get_speed_limit answers)
+        lights, limit = self._light_indices(), float(self.speed_limits.default) if uniform else np.nan
+        count = kinematics_rows(self.vehicles.data, slots, lights, limit, out, lit)
+        if not uniform:
+            for k in (slots >= 0).nonzero()[0].tolist():
                 out[k, 7] = vehicles[k].get_speed_limit()
-        lights = self._light_indices()[slots[present]]
-        for k, light in zip(present[lights >= 0].tolist(), lights[lights >= 0].tolist()):
-            out[k, 8] = float(self.signals.lights[light].get_state() == carla.TrafficLightState.Red)
+        for k in lit[:count].tolist():
+            out[k, 8] = float(self.signals.lights[lights[slots[k]]].get_state() == carla.TrafficLightState.Red)
         return out
 
     def apply_vehicle_controls(self, actor_ids: Iterable[int], rows: np.ndarray) -> None:

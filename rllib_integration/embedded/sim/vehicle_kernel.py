@@ -244,14 +244,24 @@ def world_velocity(row: np.ndarray) -> tuple[float, float, float]:
 
 
 @njit(cache=True)
-def kinematics_rows(data: np.ndarray, slots: np.ndarray, out: np.ndarray) -> None:
+def kinematics_rows(data: np.ndarray, slots: np.ndarray, lights: np.ndarray, speed_limit: float, out: np.ndarray,
+                    lit: np.ndarray) -> int:
     """For each vehicle slot ``slots[r]`` (-1: none, its row left as it is): its location, yaw (degrees) and world
-    velocity in ``out[r, :7]``, as ``get_transform`` and ``get_velocity`` compute them."""
+    velocity in ``out[r, :7]``, as ``get_transform`` and ``get_velocity`` compute them, and ``speed_limit`` in
+    ``out[r, 7]`` unless it is NaN. ``lights``: each slot's light (-1: none); the rows whose vehicle has one go into
+    ``lit``, their count returned."""
+    count = 0
     for r in range(slots.shape[0]):
         if slots[r] >= 0:
             row = data[slots[r]]
             out[r, 0], out[r, 1], out[r, 2], out[r, 3] = row[X], row[Y], row[Z], math.degrees(row[YAW])
             out[r, 4], out[r, 5], out[r, 6] = world_velocity(row)
+            if not math.isnan(speed_limit):
+                out[r, 7] = speed_limit
+            if lights[slots[r]] >= 0:
+                lit[count] = r
+                count += 1
+    return count
 
 
 @njit(cache=True)
