@@ -267,12 +267,12 @@ class DQNExperimentBatch(BatchExperiment):
         return controls
 
     def observe(self, indices: np.ndarray, frame: int, sensor_data: Sequence[dict[str, Any]]) -> tuple[Any, list]:
-        rows = read_kinematics(self.agents[0].world, [self.agents[k].hero for k in indices])
+        rows = read_kinematics(self.agents[0].world, [self.agents[k].hero for k in indices.tolist()])
         observations, facts = self._observations(indices, rows, frame, sensor_data, np.ones(len(indices), dtype=bool))
         return observations, _first_infos(facts, np.arange(len(indices)))
 
     def step(self, indices: np.ndarray, frame: int, sensor_data: Sequence[dict[str, Any]]) -> BatchOutcome:
-        rows = read_kinematics(self.agents[0].world, [self.agents[k].hero for k in indices])
+        rows = read_kinematics(self.agents[0].world, [self.agents[k].hero for k in indices.tolist()])
         observations, facts = self._observations(indices, rows, frame, sensor_data, np.zeros(len(indices), dtype=bool))
         return self._outcome(indices, rows, facts, observations)
 

@@ -212,11 +212,11 @@ class RouteExperimentBatch(BatchExperiment):
         return controls
 
     def observe(self, indices: np.ndarray, frame: int, sensor_data: Sequence[dict[str, Any]]) -> tuple[Any, list]:
-        rows = read_kinematics(self.agents[0].world, [self.agents[k].hero for k in indices])
+        rows = read_kinematics(self.agents[0].world, [self.agents[k].hero for k in indices.tolist()])
         return self._observations(indices, rows, frame), [{} for _ in indices]
 
     def step(self, indices: np.ndarray, frame: int, sensor_data: Sequence[dict[str, Any]]) -> BatchOutcome:
-        rows = read_kinematics(self.agents[0].world, [self.agents[k].hero for k in indices])
+        rows = read_kinematics(self.agents[0].world, [self.agents[k].hero for k in indices.tolist()])
         observations = self._observations(indices, rows, frame)
         steps = self.task.step(indices, rows)
         failed, truncated = steps.failed, steps.truncated
@@ -253,7 +253,7 @@ class RouteExperimentBatch(BatchExperiment):
                     self.route_steering[k] = RouteSteering(agent.hero)
                 self.route_steer[k] = self.route_steering[k].steer_at(x, y, yaw, v, agent.route_progress) \
                     if agent.route_progress is not None else 0.0
-        lidars = [self.lidars[k] for k in indices]
+        lidars = [self.lidars[k] for k in indices.tolist()]
         rays = lidar_batch(lidars[0].world).measure_many(lidars, frame).reshape(count, -1)
         extra = [np.stack([self.route_lights[k].features(LIGHT_HORIZON) if self.route_lights[k] is not None
                            else no_light() for k in indices.tolist()])] if self.light_ahead else []

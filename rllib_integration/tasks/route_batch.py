@@ -131,8 +131,10 @@ class RouteFollowingBatch:
         gained, offset, outside = np.zeros(count), np.zeros(count), np.zeros(count, dtype=bool)
         found: dict[int, list[Infraction]] = {}  # rare: the infractions, of the rows that have some
         live = self.active[indices].nonzero()[0]
-        heroes = indices[live]
-        xyz = rows[live, X:Z + 1]
+        everyone = len(live) == count  # (most steps: every acting hero is on a route, rows as they are)
+        heroes = indices if everyone else indices[live]
+        xyz = np.ascontiguousarray(rows[:, X:Z + 1]) if everyone else rows[live, X:Z + 1]
+        yaws = rows[:, YAW] if everyone else rows[live, YAW]
         monitor_speed, now, collision_speed = np.empty(count), np.empty(len(live)), np.empty(len(live))
         agents = self.agents
         progress = [agents[k].route_progress for k in heroes.tolist()]
@@ -140,7 +142,7 @@ class RouteFollowingBatch:
         _advance(rows, live, heroes, dt, completed_now, self.elapsed, self.completed_metres, self.last_speed,
                  monitor_speed, now, gained, collision_speed)
         if len(live):
-            outside[live] = self.lanes.outside_many(xyz, rows[live, YAW], self._everyone[:len(live)])
+            outside[live] = self.lanes.outside_many(xyz, yaws, self._everyone[:len(live)])
             if self.busy:  # rare: collisions, or a hit remembered (those heroes' criteria, in the heroes' order)
                 row_of = np.full(len(self.agents), -1, dtype=np.int64)
                 row_of[heroes] = np.arange(len(heroes))
@@ -155,7 +157,7 @@ class RouteFollowingBatch:
                         found.setdefault(int(live[j]), []).extend(events)
                     if criterion.idle:
                         self.busy.discard(criterion)
-            lights = self.red_lights.update_many(now, xyz, rows[live, YAW], self.extents_x[heroes], heroes)
+            lights = self.red_lights.update_many(now, xyz, yaws, self.extents_x[heroes], heroes)
             for j in [j for j, events in enumerate(lights) if events]:
                 found.setdefault(int(live[j]), []).extend(lights[j])
             if self.with_stop_signs:
