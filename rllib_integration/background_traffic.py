@@ -5,8 +5,10 @@ map's spawn points (random blueprints of ``vehicle_filter`` with the ``vehicle_a
 ScenarioRunner's ``attribute_filter``; random colours; role ``autopilot``) handed to the traffic manager,
 then walkers at random navigation points with an AI controller each walking to another random
 point. ``seed`` makes the choices (and the traffic manager's and pedestrians' randomness)
-deterministic; any shortfall is logged as a warning. Works on the embedded world and a real server
-alike (carla API only).
+deterministic; any shortfall is logged as a warning. A count given as ``[low, high]`` is drawn each time the
+background is spawned, from a generator of its own (seeded by ``seed`` and the world's load number ``draw``: a
+world loaded again draws again; a fixed count's choices are those they always were). Works on the embedded world
+and a real server alike (carla API only).
 """
 
 from __future__ import annotations
@@ -50,13 +52,17 @@ class BackgroundTraffic:
     """The non-player actors of one world: spawned, respawned and destroyed together."""
 
     def __init__(self, client: Any, world: Any, command: ModuleType, traffic_manager: Any, tm_port: int,
-                 activity: Mapping[str, Any]) -> None:
+                 activity: Mapping[str, Any], draw: int = 0, no_sidewalks: set[str] | None = None) -> None:
+        """``draw``: the world's load number (see the module docstring); ``no_sidewalks``: the towns whose lack of
+        sidewalks for walkers was said already (a world's backgrounds share it: the warning once a town)."""
         self.client, self.world, self.command = client, world, command
+        self.no_sidewalks = no_sidewalks if no_sidewalks is not None else set()
         self.traffic_manager, self.tm_port = traffic_manager, tm_port
         self.activity = dict(activity)
         self.actor_ids: list[int] = []
         seed = self.activity["seed"]
         self.rng = np.random.default_rng(seed)
+        self.counts_rng = np.random.default_rng(None if seed is None else [seed, draw])  # (ranges of counts)
         traffic_manager.set_synchronous_mode(True)
         traffic_manager.set_hybrid_physics_mode(self.activity["tm_hybrid_mode"])
         if seed is not None:
@@ -66,9 +72,18 @@ class BackgroundTraffic:
     def spawn(self) -> None:
         """Spawn the configured vehicles and walkers (counted in :attr:`actor_ids`)."""
         library = self.world.get_blueprint_library()
-        vehicles = self._spawn_vehicles(self.activity["n_vehicles"], library)
-        walkers = self._spawn_walkers(self.activity["n_walkers"], library) if self.activity["n_walkers"] else []
+        n_vehicles, n_walkers = self.count("n_vehicles"), self.count("n_walkers")
+        vehicles = self._spawn_vehicles(n_vehicles, library)
+        walkers = self._spawn_walkers(n_walkers, library) if n_walkers else []
         self.actor_ids = vehicles + walkers
+
+    def count(self, key: str) -> int:
+        """How many of ``key`` (``n_vehicles``, ``n_walkers``) to spawn now: the number configured, or one drawn
+        from its ``[low, high]`` (both included)."""
+        value = self.activity.get(key, 0)
+        if isinstance(value, (list, tuple)):
+            return int(self.counts_rng.integers(value[0], value[1] + 1))
+        return int(value)
 
     def respawn(self) -> None:
         self.destroy()
@@ -115,8 +130,10 @@ class BackgroundTraffic:
             location.z += 1.0
             batch.append(command.SpawnActor(blueprint, carla.Transform(location)))
         if not batch:
-            logger.warning("no walkers spawned: %s has no sidewalks for them (no pedestrian navigation)",
-                           self.world.get_map().name)
+            town = self.world.get_map().name  # (said once a town: a world that draws its towns meets it again)
+            (logger.debug if town in self.no_sidewalks else logger.warning)(
+                "no walkers spawned: %s has no sidewalks for them (no pedestrian navigation)", town)
+            self.no_sidewalks.add(town)
             return []
         results = self.client.apply_batch_sync(batch, True)
         walkers = [(r.actor_id, s) for r, s in zip(results, speeds) if not r.has_error()]

@@ -28,6 +28,7 @@ from .config import BASE_CORE_CONFIG, join_dicts, validate
 from .embedded import UnknownTownError
 from .errors import ConfigError, SimulatorFailure, SimulatorRestartedError, SimulatorUnavailableError
 from .hero_state import HeroState, update_routes
+from .light_times import draw_light_times, draws_light_times
 from .sensors import SensorInterface
 from .routes.progress import Route, RouteProgress
 from .simulators import create_backend
@@ -66,6 +67,8 @@ class CarlaCore(HeroState):
         self._experiment_config: Mapping[str, Any] | None = None
         self._episodes = 0
         self._episodes_since_start = 0
+        self._loads = 0  # towns loaded (a background's draws of its counts differ from load to load)
+        self._no_sidewalks: set[str] = set()  # towns whose backgrounds said they have no sidewalks for walkers
         self.route_progress: RouteProgress | None = None
         self.town: str | None = None  # the town loaded now (one of the experiment's towns)
         self.restarts = 0  # recoveries from failures
@@ -139,8 +142,9 @@ class CarlaCore(HeroState):
 
     def choose_town(self, rng: np.random.Generator) -> str:
         """Draw the next episode's town with ``rng`` where the experiment lists several, and load it if it
-        is not the current one (the hero, its sensors and the background are respawned on it); returns the
-        town. A real server takes seconds to load a town; the embedded world milliseconds."""
+        is not the current one (the hero, its sensors and the background are respawned on it), then draw the
+        light groups' times where ``light_times`` asks for them; returns the town. A real server takes seconds to
+        load a town; the embedded world milliseconds."""
         towns = self.towns
         if len(towns) > 1:
             town = towns[int(rng.integers(len(towns)))]
@@ -149,6 +153,9 @@ class CarlaCore(HeroState):
                 if self.background is not None:
                     self.background.destroy()
                 self._load_town(town)
+        times = self._experiment_config.get("light_times")
+        if draws_light_times(times):
+            draw_light_times(self.world, times, rng)
         return self.town
 
     def _load_town(self, town: str) -> None:
@@ -169,8 +176,10 @@ class CarlaCore(HeroState):
                               f"Fix: use one of {', '.join(presets)}.")
         self.world.set_weather(weather)
         self.traffic_manager = self.client.get_trafficmanager(self.tm_port)
+        self._loads += 1
         self.background = BackgroundTraffic(self.client, self.world, self.command, self.traffic_manager,
-                                            self.tm_port, experiment_config["background_activity"])
+                                            self.tm_port, experiment_config["background_activity"], draw=self._loads,
+                                            no_sidewalks=self._no_sidewalks)
         self.background.spawn()
 
     def reset_hero(self, hero_config: Mapping[str, Any], rng: np.random.Generator,
@@ -211,7 +220,13 @@ class CarlaCore(HeroState):
         (with a tick) unless ``make_room`` is false (a hero respawned amid an episode: the others' ticks are
         theirs). Where no place is free it raises, or with ``required=False`` returns None (a caller placing
         several heroes draws another route)."""
-        blueprint = self._hero_blueprint(hero_config["blueprint"])
+        choice = hero_config["blueprint"]
+        if isinstance(choice, (list, tuple)):  # a blueprint drawn for each episode
+            if not choice:
+                raise ConfigError("env_config.experiment.hero.blueprint: an empty list. Fix: give a vehicle id, or a "
+                                  "list of them (one is drawn for each episode).")
+            choice = choice[int(rng.integers(len(choice)))]
+        blueprint = self._hero_blueprint(choice)
         if state.hero is not None:
             state.hero.destroy()
             state.hero = None
@@ -356,6 +371,8 @@ class CarlaCore(HeroState):
             with self.backend.failures():
                 self.setup_experiment(self._experiment_config)
         self._episodes_since_start = 0
+        self._loads = 0  # towns loaded (a background's draws of its counts differ from load to load)
+        self._no_sidewalks: set[str] = set()  # towns whose backgrounds said they have no sidewalks for walkers
 
     def _forget_actors(self) -> None:
         """Drop the handles of actors that died with the simulator."""

@@ -52,13 +52,13 @@ BASE_CORE_CONFIG: dict[str, Any] = {
 #: Experiment part of ``env_config`` (``env_config.experiment``): the original's keys and defaults.
 BASE_EXPERIMENT_CONFIG: dict[str, Any] = {
     "hero": {
-        "blueprint": "vehicle.lincoln.mkz_2017",
+        "blueprint": "vehicle.lincoln.mkz_2017",  # or a list of blueprint ids: one drawn for each episode of a hero
         "sensors": {},  # name -> {type: <blueprint id or "sensor.birdview">, <attribute>: value}
         "spawn_points": [],  # "x,y,z" or "x,y,z,roll,pitch,yaw"; empty -> the map's spawn points
     },
     "background_activity": {
-        "n_vehicles": 0,
-        "n_walkers": 0,
+        "n_vehicles": 0,  # or [low, high]: a count drawn each time the background is spawned
+        "n_walkers": 0,  # (the same)
         "tm_hybrid_mode": True,
         "seed": None,
         "respawn_per_episode": False,  # new: destroy and respawn the NPCs at every reset
@@ -67,6 +67,12 @@ BASE_EXPERIMENT_CONFIG: dict[str, Any] = {
     },
     "town": "Town05_Opt",  # or a list of towns: one is drawn per episode (CarlaCore.choose_town)
     "weather": "ClearNoon",  # attribute name of carla.WeatherParameters
+    # seconds of each traffic-light group's green, yellow and red, each [low, high]: drawn for every group each time
+    # the town is drawn (an episode of CarlaEnv, a world's reset or town change); empty: the simulator's own
+    "light_times": {"green": [], "yellow": [], "red": []},
+    # CarlaVectorEnv: every this many steps of a world, its heroes' episodes are truncated (end reason
+    # "town_change") and the world's town drawn again from `town` (0: only at reset)
+    "town_change_steps": 0,
     # several heroes in one world (MultiAgentCarlaEnv's agents, CarlaVectorEnv's sub-environments): a number of
     # heroes configured as `hero`, or a list of hero configurations, each merged onto `hero`; CarlaEnv drives 1
     "heroes": 1,
@@ -82,6 +88,11 @@ BASE_EXPERIMENT_CONFIG: dict[str, Any] = {
 EXPLICIT_TYPES: dict[str, tuple[type, ...]] = {
     "background_activity.seed": (int, type(None)),
     "town": (str, list),
+    "hero.blueprint": (str, list),
+    "blueprint": (str, list),  # (a hero of a list of hero configurations)
+    "background_activity.n_vehicles": (int, list),
+    "background_activity.n_walkers": (int, list),
+    **{f"light_times.{phase}": (list,) for phase in ("green", "yellow", "red")},
     "type": (type, str),
     "heroes": (int, list),
 }
@@ -109,7 +120,16 @@ RANGES: dict[str, tuple[float, float]] = {
     "heroes": (1, 1024),
     "worlds": (1, 64),
     "episode_steps": (0, 10 ** 9),
+    "town_change_steps": (0, 10 ** 9),
+    "light_times.green": (0.1, 3600.0),
+    "light_times.yellow": (0.1, 3600.0),
+    "light_times.red": (0.1, 3600.0),
 }
+
+#: Keys that may be ``[low, high]`` (or, where their type allows it, one number): each bound within :data:`RANGES`,
+#: low at most high.
+RANGE_PAIRS: frozenset[str] = frozenset({"background_activity.n_vehicles", "background_activity.n_walkers",
+                                         "light_times.green", "light_times.yellow", "light_times.red"})
 
 #: Allowed words of the base keys, by dotted path (as :data:`RANGES`).
 CHOICES: dict[str, tuple[str, ...]] = {
@@ -198,9 +218,10 @@ def validate(config: Any, defaults: Mapping[str, Any], source: str, prefix: str 
             continue
         types = explicit or _expected_types(default)
         if not _matches(value, types):
-            raise ConfigError(f"{source}: {path}: expected {_type_name(types)}, got "
-                              f"{type(value).__name__} {quoted(value)}. Fix: set it to {_type_name(types)} "
-                              f"(default: {quoted(default)}).")
+            expected = _type_name(types).replace("a list", "a range [low, high]") if relative in RANGE_PAIRS \
+                else _type_name(types)
+            raise ConfigError(f"{source}: {path}: expected {expected}, got {type(value).__name__} {quoted(value)}. "
+                              f"Fix: set it to {expected} (default: {quoted(default)}).")
         check_value(value, relative, path, source, {**RANGES, **(ranges or {})}, default)
 
 
@@ -210,6 +231,9 @@ def check_value(value: Any, relative: str, path: str, source: str, ranges: Mappi
     if relative in CHOICES and value not in CHOICES[relative]:
         raise ConfigError(f"{source}: {path}: {quoted(value)} is not one of {', '.join(CHOICES[relative])}. "
                           f"Fix: use one of them (default: {quoted(default)}).")
+    if relative in RANGE_PAIRS and isinstance(value, (list, tuple)):
+        check_pair(value, relative, path, source, ranges, default)
+        return
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         if not math.isfinite(value):
             raise ConfigError(f"{source}: {path}: {quoted(value)} is not a finite number. Fix: give a number.")
@@ -218,6 +242,23 @@ def check_value(value: Any, relative: str, path: str, source: str, ranges: Mappi
             if not low <= value <= high:
                 raise ConfigError(f"{source}: {path}: {quoted(value)} is out of range. Fix: use a value from {low:g} to "
                                   f"{high:g} (default: {quoted(default)}).")
+
+
+def check_pair(value: Any, relative: str, path: str, source: str, ranges: Mapping[str, tuple[float, float]],
+               default: Any = None) -> None:
+    """``value`` is ``[low, high]`` (or empty where the default is): two numbers within ``ranges[relative]``, low
+    at most high (whole numbers where the default is one), or :class:`ConfigError`."""
+    if not value and isinstance(default, (list, tuple)):
+        return
+    whole = isinstance(default, int) and not isinstance(default, bool)
+    kind = "whole numbers" if whole else "numbers"
+    if len(value) != 2 or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value) \
+            or (whole and not all(isinstance(v, int) for v in value)) or value[0] > value[1]:
+        raise ConfigError(f"{source}: {path}: {quoted(value)} is not a range [low, high] of {kind}. Fix: write "
+                          f"two {kind}, the lower first, e.g. [{'10, 30' if whole else '5.0, 20.0'}]"
+                          + (" or one number." if whole else ", or [] for the simulator's own."))
+    for bound in value:
+        check_value(bound, relative, path, source, ranges, default)
 
 
 #: YAML aliases (``*name``) a configuration may use: more is refused (a "billion laughs" file of 1.3 kB

@@ -12,10 +12,18 @@ before that tick and get their first observation from it. The live view (``--liv
 
 ``env_config.experiment.heroes`` is a number of heroes configured as ``hero``, or a list of hero
 configurations (blueprint, sensors, spawn points), each merged onto ``hero``.
+
+``env_config.experiment.town_change_steps`` draws the world's town again while it runs (its heroes respawn rather
+than the env resetting, so a world would otherwise keep the town drawn at its reset): once a world has stepped
+that many times since its town was drawn, at the first step where no hero starts an episode, every hero still
+driving is truncated (end reason ``town_change``); at the next step, where every hero respawns, the town is drawn
+(:meth:`~.carla_core.CarlaCore.choose_town`: the background spawned anew where it changed, the light times drawn
+again) before they are placed.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from typing import Any, Iterable, Mapping
@@ -24,7 +32,7 @@ import gymnasium as gym
 import numpy as np
 
 from .base_experiment import BaseExperiment, StepOutcome
-from .batch_experiment import BatchExperiment, WorldStep, batch_row, make_batch
+from .batch_experiment import BatchExperiment, BatchOutcome, WorldStep, batch_row, make_batch
 from .carla_core import CarlaCore
 from .carla_env import checked_action, make_experiment
 from .config import BASE_EXPERIMENT_CONFIG, join_dicts, validate
@@ -37,6 +45,7 @@ logger = logging.getLogger(__name__)
 
 #: Routes (or spawn points) drawn for a hero before its placement is given up as impossible.
 MAX_PLACEMENT_TRIES = 20
+TOWN_CHANGE = "town_change"  # the end reason of the episodes a town change truncates
 
 
 def hero_count(experiment_config: Mapping[str, Any]) -> int:
@@ -107,6 +116,10 @@ class SharedWorld:
         #: heroes respawned within steps so far, and the seconds their placing and equipping took (route planned,
         #: hero placed, sensors and experiment started: what a respawn costs beyond a step)
         self.respawns, self.respawn_seconds = 0, 0.0
+        self.town_change_steps = int(first.config["town_change_steps"])
+        self._steps_in_town = 0  # steps since the town was drawn
+        self._change_due = False  # every hero's episode ended for a town change: the next step draws the town
+        self.town_changes = 0  # towns drawn by town_change_steps so far
 
     def __len__(self) -> int:
         return len(self.experiments)
@@ -115,6 +128,7 @@ class SharedWorld:
         """Start an episode for every hero: the town drawn (where the experiment lists several), each hero's
         route planned by its experiment and the hero placed at its start (or at a spawn point), all heroes
         settled together, one tick; returns each hero's ``(observation, info)``."""
+        self._steps_in_town, self._change_due = 0, False
         with self.core.recovering(self.agents):  # a failure while the episode starts is recovered as in a step
             self.core.choose_town(rng)
             self.core.begin_episode(self.agents)
@@ -144,9 +158,14 @@ class SharedWorld:
         controls = [(self.agents[index], self.experiments[index].compute_action(
             checked_action(self.action_spaces[index], action))) for index, action in actions.items()]
         with self.core.recovering(self.agents):
+            self._change_town(respawn, rng)
             self._respawn(respawn, rng)
             sensor_data = self.core.tick_heroes(controls + [(self.agents[index], None) for index in respawn])
         outcomes = {index: self.experiments[index].step_outcome(data) for index, data in zip(actions, sensor_data)}
+        if self._town_ends(respawn):
+            outcomes = {index: outcome if outcome.terminated or outcome.truncated else dataclasses.replace(
+                outcome, truncated=True, info={**outcome.info, "end_reason": TOWN_CHANGE})
+                for index, outcome in outcomes.items()}
         firsts = {index: self._first_observation(index, data)
                   for index, data in zip(respawn, sensor_data[len(controls):])}
         if self.live is not None:
@@ -165,11 +184,14 @@ class SharedWorld:
         if isinstance(controls, np.ndarray):  # throttle, steer and brake a row, applied in one call
             rows, controls = (acting_agents, controls), [None] * len(acting)
         with self.core.recovering(self.agents):
+            self._change_town(respawn, rng)
             self._respawn(respawn, rng)
             sensor_data = self.core.tick_heroes(list(zip(acting_agents, controls))
                                                 + [(self.agents[index], None) for index in respawn], control_rows=rows)
         world_step = self.batch.step_and_observe(np.asarray(acting, dtype=np.int64), respawn, self.core.frame,
                                                  sensor_data[:len(acting)], sensor_data[len(acting):])
+        if self._town_ends(respawn) and world_step.outcome is not None:
+            world_step.outcome = truncated_for_town(world_step.outcome)
         world_step.first_infos = self._first_infos(world_step.first_infos)
         if self.live is not None:
             outcome, row_of = world_step.outcome, world_step.row_of()
@@ -215,6 +237,24 @@ class SharedWorld:
         if self.batch is not None:
             self.batch.stop(index)
         self.agents[index].release_hero()
+
+    def _town_ends(self, respawn: list[int] | np.ndarray) -> bool:
+        """Count a step; whether it is the one whose driving heroes a town change truncates (see the module
+        docstring)."""
+        self._steps_in_town += 1
+        if not self.town_change_steps or self._change_due or len(respawn) or \
+                self._steps_in_town < self.town_change_steps:
+            return False
+        self._change_due = True
+        return True
+
+    def _change_town(self, respawn: list[int] | np.ndarray, rng: np.random.Generator | None) -> None:
+        """Draw the town where a town change is due and every hero respawns in this step."""
+        if not self._change_due or len(respawn) != len(self):
+            return
+        self.core.choose_town(rng if rng is not None else np.random.default_rng())
+        self._steps_in_town, self._change_due = 0, False
+        self.town_changes += 1
 
     def _respawn(self, indices: list[int] | np.ndarray, rng: np.random.Generator | None) -> None:
         """Place heroes ``indices`` anew (their ended heroes and sensors released first) and equip them."""
@@ -262,3 +302,11 @@ class SharedWorld:
             agent.release_hero()
         self.core.close()
         self.core = None
+
+
+def truncated_for_town(outcome: BatchOutcome) -> BatchOutcome:
+    """``outcome`` with every episode still going truncated by a town change (end reason ``town_change``)."""
+    going = ~(outcome.terminated | outcome.truncated)
+    reasons = np.array(outcome.end_reasons, dtype=object)  # (a copy)
+    reasons[going] = TOWN_CHANGE
+    return dataclasses.replace(outcome, truncated=outcome.truncated | going, end_reasons=reasons)

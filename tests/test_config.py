@@ -73,7 +73,7 @@ def test_wrong_type_names_the_expected_type(tmp_path):
     with pytest.raises(ConfigError, match=r"env_config\.carla\.timeout: expected an integer or a number, got str 'ten'.*default: 10\.0"):
         validate_file(path)
     path = write(tmp_path, "env_config:\n  experiment:\n    background_activity:\n      n_vehicles: yes\n")
-    with pytest.raises(ConfigError, match=r"n_vehicles: expected an integer, got bool True"):
+    with pytest.raises(ConfigError, match=r"n_vehicles: expected an integer or a range \[low, high\], got bool True"):
         validate_file(path)
     path = write(tmp_path, "env_config:\n  experiment:\n    background_activity:\n      seed: abc\n")
     with pytest.raises(ConfigError, match=r"seed: expected an integer or null"):

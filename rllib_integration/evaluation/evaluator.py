@@ -108,7 +108,9 @@ class RouteRunner:
         self.core = CarlaCore(settings.carla_config())
         self._planners: dict[str, RoutePlanner] = {}
         experiment = getattr(self.agent, "experiment", None)
-        self.hero_blueprint = experiment.config["hero"]["blueprint"] if experiment is not None else DEFAULT_HERO
+        blueprint = experiment.config["hero"]["blueprint"] if experiment is not None else DEFAULT_HERO
+        #: the agent's vehicle (the first of a list a training configuration draws from: routes compare as one car)
+        self.hero_blueprint = blueprint[0] if isinstance(blueprint, (list, tuple)) and blueprint else blueprint
 
     def load_town(self, town: str, route_id: str) -> RoutePlanner:
         """A fresh world of ``town`` with the background traffic seeded for route ``route_id``; its planner."""
