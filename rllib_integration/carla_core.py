@@ -371,8 +371,6 @@ class CarlaCore(HeroState):
             with self.backend.failures():
                 self.setup_experiment(self._experiment_config)
         self._episodes_since_start = 0
-        self._loads = 0  # towns loaded (a background's draws of its counts differ from load to load)
-        self._no_sidewalks: set[str] = set()  # towns whose backgrounds said they have no sidewalks for walkers
 
     def _forget_actors(self) -> None:
         """Drop the handles of actors that died with the simulator."""
