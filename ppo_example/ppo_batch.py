@@ -229,8 +229,8 @@ class RouteExperimentBatch(BatchExperiment):
         terminated = np.empty(count, dtype=np.bool_)
         totals = self.totals
         _tally(indices, steps.gained, steps.speed_factor, steps.offset_factor, steps.speed, failed, ended, truncated,
-               float(self.terminal_penalty), totals["return"], totals["distance"], totals["speed_sum"], self.steps, rewards,
-               episode_distance, mean_speed, terminated)
+               float(self.terminal_penalty), totals["return"], totals["distance"], totals["speed_sum"], self.steps,
+               rewards, episode_distance, mean_speed, terminated)
         # (every hero in order: the counts' rows as they are; the infos are read, or copied, before the next step)
         infractions = self.infractions if every_row(indices, len(self.agents)) else self.infractions[:, indices]
         infos = {"speed": steps.speed, "progress": steps.gained, "speed_factor": steps.speed_factor,

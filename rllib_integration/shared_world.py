@@ -248,11 +248,11 @@ class SharedWorld:
         self._change_due = True
         return True
 
-    def _change_town(self, respawn: list[int] | np.ndarray, rng: np.random.Generator | None) -> None:
+    def _change_town(self, respawn: list[int] | np.ndarray, rng: np.random.Generator) -> None:
         """Draw the town where a town change is due and every hero respawns in this step."""
         if not self._change_due or len(respawn) != len(self):
             return
-        self.core.choose_town(rng if rng is not None else np.random.default_rng())
+        self.core.choose_town(rng)
         self._steps_in_town, self._change_due = 0, False
         self.town_changes += 1
 
