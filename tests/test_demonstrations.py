@@ -156,6 +156,27 @@ def test_behaviour_cloning_then_fine_tuning_through_the_training_script(tmp_path
         "PPO started from the cloned weights"
     assert greedy_action(tuned_module, observation) == load_policy(tuned_checkpoint)(observation), \
         "the fine-tuned checkpoint loads in both inference paths, to the same action"
+
+    # a critic warm-up of one env step: the first iteration's update fits the value function alone (the policy's
+    # learning rate is 0 until the steps sampled pass the warm-up), the second moves the policy too
+    warm = small("traffic")
+    warm["training"]["lr"] = 1e-3
+    warm["run"]["critic_warmup_steps"] = 1
+    (tmp_path / "warm.yaml").write_text(yaml.safe_dump(warm))
+    warmed = run(tmp_path, "ppo_train.py", "warm.yaml", "-d", "results", "-n", "warm", "--tboff",
+                 "--init-from", tmp_path / "results" / "bc", "--iterations", 2)
+    assert warmed.returncode == 0, warmed.stdout[-3000:] + warmed.stderr[-3000:]
+    trial = os.path.dirname(find_latest_checkpoint(str(tmp_path / "results" / "warm")))
+    first, second = (saved_module(os.path.join(trial, f"checkpoint_00000{i}")).get_state() for i in (0, 1))
+    policy_keys = [key for key in cloned if key.startswith(("encoder.actor_encoder.", "pi."))]
+    critic_keys = [key for key in cloned if key.startswith(("encoder.critic_encoder.", "vf."))]
+    assert policy_keys and critic_keys and len(policy_keys) + len(critic_keys) == len(cloned)
+    changed = lambda state, keys: [key for key in keys if not np.allclose(np.asarray(state[key]), np.asarray(cloned[key]))]
+    assert not changed(first, policy_keys), "the policy is held while the critic warms up"
+    weights = [key for key in critic_keys if key.endswith((".weight", ".bias"))]  # not the modules' constant buffers
+    assert weights and changed(first, weights) == weights, "the value function learns from the first update"
+    assert changed(second, policy_keys), "after the warm-up the policy learns"
+
     other = small("traffic")
     other["env_config"]["experiment"]["hero"]["sensors"]["vlidar"]["rays"] = 16
     (tmp_path / "ppo16.yaml").write_text(yaml.safe_dump(other))

@@ -415,6 +415,34 @@ def test_sampled_infos_travel_to_the_learner_as_python_numbers():
     assert config.callbacks_on_sample_end is plain_infos
 
 
+def test_critic_warmup_is_checked_and_gives_ppo_a_policy_and_a_critic_optimizer():
+    from rllib_integration.training.algorithm_config import run_settings
+    from rllib_integration.training.critic_warmup import CriticWarmupPPOLearner, policy_schedule
+    stop = {"stop": {"time_total_s": 1}}
+    assert run_settings({"run": stop}, "a.yaml")["critic_warmup_steps"] == 0
+    for bad in (-1, 1.5, "many", True):
+        with pytest.raises(ConfigError, match="run.critic_warmup_steps: expected a whole number of env steps"):
+            run_settings({"run": {**stop, "critic_warmup_steps": bad}}, "a.yaml")
+    with pytest.raises(ConfigError, match="starts from no weights. Fix: set run.init_from"):
+        run_settings({"run": {**stop, "critic_warmup_steps": 1000}}, "a.yaml")
+    from rllib_integration.training.algorithm_config import build_algorithm_config
+    source = CONFIGS["selfplay"]
+    data = load_env_config(source)
+    data["run"] = {**stop, "init_from": "somewhere", "critic_warmup_steps": 1000}
+    config = build_algorithm_config(data, source, default_algorithm="PPO")
+    assert config.learner_class is CriticWarmupPPOLearner and config.learner_config_dict["critic_warmup_steps"] == 1000
+    assert policy_schedule(1000, 3e-4) == [(0, 0.0), (1000, 0.0), (1001, 3e-4)]
+    data["model"]["vf_share_layers"] = True
+    with pytest.raises(ConfigError, match="share their layers.*Fix: set model.vf_share_layers: false"):
+        build_algorithm_config(data, source, default_algorithm="PPO")
+    data["model"]["vf_share_layers"], data["training"]["lr"] = False, [[0, 1e-3], [1000, 1e-4]]
+    with pytest.raises(ConfigError, match="needs a fixed training.lr"):
+        build_algorithm_config(data, source, default_algorithm="PPO")
+    data["algorithm"], data["training"] = "DQN", {}
+    with pytest.raises(ConfigError, match="only PPO's learner"):
+        build_algorithm_config(data, source, default_algorithm="PPO")
+
+
 def test_run_learner_threads_sets_the_algorithm_processes_torch_threads():
     from ray.rllib.algorithms.ppo import PPO
 

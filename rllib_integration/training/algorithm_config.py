@@ -19,7 +19,9 @@ A training YAML has these top-level sections (each validated; unknown keys get s
   ``checkpoint_frequency`` (iterations), ``checkpoints_to_keep``, ``overlap_sampling`` (default true:
   a replay-buffer algorithm such as DQN learns while its env runners sample, :mod:`.overlap`) and
   ``init_from`` (a checkpoint, or a training run's folder for its newest checkpoint, whose network's weights
-  the run starts from: PPO fine-tuning a behaviour-cloned MARWIL policy) and ``learner_threads`` (torch threads of the
+  the run starts from: PPO fine-tuning a behaviour-cloned MARWIL policy), ``critic_warmup_steps`` (with ``init_from``,
+  PPO's: the env steps at the run's start during which only the value function learns, :mod:`.critic_warmup`) and
+  ``learner_threads`` (torch threads of the
   learner in the algorithm's process; default: Ray's, one per CPU that process holds. PPO's env runners wait while it
   learns, so its learner may use the cores they sample on).
 """
@@ -40,6 +42,7 @@ from ..errors import ConfigError
 from ..shared_world import hero_count
 from ..vector_env import CarlaVectorEnv
 from .callbacks import plain_infos, quiet_env_runner
+from .critic_warmup import configure_critic_warmup
 from .dqn_module import DQNModule
 from .models import image_catalog
 from .preflight import check_options
@@ -50,7 +53,7 @@ CONFIG_SECTIONS = ("env_runners", "learners", "training", "reporting", "fault_to
 SECTIONS = ("algorithm", "env_config", "model", "run", "route_evaluation") + CONFIG_SECTIONS
 RUN_DEFAULTS: dict[str, Any] = {"stop": {"training_iteration": 100}, "checkpoint_frequency": 5,
                                 "checkpoints_to_keep": 5, "overlap_sampling": True, "init_from": None,
-                                "learner_threads": None}
+                                "critic_warmup_steps": 0, "learner_threads": None}
 STOP_KEYS = ("training_iteration", "num_env_steps_sampled_lifetime", "time_total_s")
 #: Ray's built-in resource that only the head node offers (one unit).
 HEAD_NODE_RESOURCE = "node:__internal_head__"
@@ -129,6 +132,9 @@ def build_algorithm_config(data: dict[str, Any], source: str, default_algorithm:
     config.callbacks(on_sample_end=plain_infos,  # the infos as Python numbers before they are pickled
                      on_environment_created=quiet_env_runner)
     configure_route_evaluation(config, data, source)
+    warmup = run_settings(data, source)["critic_warmup_steps"]
+    if warmup:
+        configure_critic_warmup(config, warmup, data, source)
     return config
 
 
@@ -148,6 +154,14 @@ def run_settings(data: dict[str, Any], source: str) -> dict[str, Any]:
     if run["init_from"] is not None and not isinstance(run["init_from"], str):
         raise ConfigError(f"{source}: run.init_from: expected the path of a checkpoint or a training run's folder, "
                           f"got {run['init_from']!r}.")
+    warmup = run["critic_warmup_steps"]
+    if not isinstance(warmup, int) or isinstance(warmup, bool) or warmup < 0:
+        raise ConfigError(f"{source}: run.critic_warmup_steps: expected a whole number of env steps from 0, got "
+                          f"{warmup!r}.")
+    if warmup and not run["init_from"]:
+        raise ConfigError(f"{source}: run.critic_warmup_steps: holds the policy of run.init_from while its value "
+                          f"function learns, and this run starts from no weights. Fix: set run.init_from (or "
+                          f"--init-from), or drop critic_warmup_steps.")
     threads = run["learner_threads"]
     if threads is not None and (not isinstance(threads, int) or isinstance(threads, bool) or threads < 1):
         raise ConfigError(f"{source}: run.learner_threads: expected a whole number of threads from 1, or null for "
