@@ -68,6 +68,17 @@ def test_demonstrations_are_the_autopilots_steps_in_the_experiments_spaces(tmp_p
     import ray.data
     dataset = ray.data.read_parquet(str(folder))  # what RLlib's offline_data reads
     assert set(COLUMNS) <= set(dataset.schema().names) and dataset.count() == meta["transitions"]
+    # behaviour cloning reads them shuffled (a route's steps are in order in its file): a minibatch mixes episodes
+    from rllib_integration.training.algorithm_config import build_algorithm_config
+    from rllib_integration import load_env_config
+    bc = small("traffic_bc", demonstrations=str(folder))
+    bc["offline_data"]["iter_batches_kwargs"] = {"prefetch_batches": 1}  # an option of the user's is kept too
+    (tmp_path / "bc.yaml").write_text(yaml.safe_dump(bc))
+    config = build_algorithm_config(load_env_config(str(tmp_path / "bc.yaml")), "bc.yaml", default_algorithm="MARWIL")
+    assert config.iter_batches_kwargs == {"prefetch_batches": 1, "local_shuffle_buffer_size": 50_000}
+    reading = ray.data.read_parquet(str(folder), **config.input_read_method_kwargs)
+    batch = next(iter(reading.iter_batches(batch_size=64, **config.iter_batches_kwargs)))
+    assert len(set(batch["eps_id"])) > 1 and not (np.diff(batch["t"]) == 1).all()
     table = pq.read_table(files[0]).to_pandas()
     obs, new_obs = np.stack(table["obs"].values), np.stack(table["new_obs"].values)
     actions = table["actions"].to_numpy()
