@@ -173,12 +173,17 @@ class RouteExperiment(BaseExperiment):
 
     def action_from_control(self, control: carla.VehicleControl) -> Any:
         """``[throttle - brake, steer]``; with ``control: speed``, ``[target, steer]``, the target being the speed the
-        hero's motion under ``control`` heads for (:func:`target_from_motion`); with ``steer: residual`` the steer less
+        hero's motion under ``control`` heads for (:func:`target_from_motion`), and at least the lowest moving level's
+        speed (``target_speed_kmh / (speed_levels - 1)``) while ``control`` presses the throttle without braking: a
+        car pulling away at a green light shows its acceleration only ticks later, and the labels of a standing start
+        were "stand" (a cloned policy then stood at green lights for ever); with ``steer: residual`` the steer less
         the route controller's for the last observed state, with ``steer: route`` no steer; clipped to the action
         space. With ``control: levels``, the level nearest that target speed."""
         command, steer = control.throttle - control.brake, control.steer
         if self.control_kind != "throttle":
             target = target_from_motion(*forward_motion(self.core.hero))
+            if control.throttle > 0.0 and control.brake == 0.0:  # a driver on the throttle heads for the lowest
+                target = max(target, self.max_speed / (self.speed_levels - 1))  # moving level at least
             command = 2.0 * target / self.max_speed - 1.0
         if self.control_kind == "levels":
             level = round((min(max(command, -1.0), 1.0) + 1.0) / 2.0 * (self.speed_levels - 1))

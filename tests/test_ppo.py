@@ -128,6 +128,10 @@ def test_speed_levels_choose_a_target_speed_while_the_route_controller_steers():
             assert speed == pytest.approx(level * 5.0, abs=1.5), f"level {level}: {speed:.1f} km/h"
             assert experiment.action_from_control(hero.get_control()) == level
         assert experiment.last_action == (-1.0, 0.0)
+        assert hero.get_velocity().length() < 0.1  # at rest: a demonstrator pulling away is starting (level 1),
+        assert experiment.action_from_control(carla.VehicleControl(throttle=0.3)) == 1  # not standing (level 0)
+        assert experiment.action_from_control(carla.VehicleControl(throttle=0.3, brake=0.5)) == 0
+        assert experiment.action_from_control(carla.VehicleControl()) == 0
         with pytest.raises(ConfigError, match=r"others.control: levels chooses a speed only, but steer is 'residual'"):
             lidar_env(control="levels", steer="residual")
     finally:
