@@ -142,7 +142,7 @@ def build_algorithm_config(data: dict[str, Any], source: str, default_algorithm:
     configure_route_evaluation(config, data, source)
     warmup = run_settings(data, source)["critic_warmup_steps"]
     if warmup:
-        configure_critic_warmup(config, warmup, data, source)
+        configure_critic_warmup(config, warmup, name, data, source)
     return config
 
 

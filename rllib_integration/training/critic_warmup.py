@@ -57,11 +57,13 @@ class CriticWarmupPPOLearner(PPOTorchLearner):
                                 optimizer=torch.optim.Adam(critic), params=critic, lr_or_lr_schedule=config.lr)
 
 
-def configure_critic_warmup(config: AlgorithmConfig, steps: int, data: dict[str, Any], source: str) -> None:
-    """Give ``config`` (PPO's) the learner that holds the policy for its first ``steps`` env steps sampled."""
-    if data.get("algorithm", "PPO") != "PPO":
+def configure_critic_warmup(config: AlgorithmConfig, steps: int, algorithm: str, data: dict[str, Any],
+                            source: str) -> None:
+    """Give ``config`` (``algorithm``'s, PPO only) the learner that holds the policy for its first ``steps`` env steps
+    sampled."""
+    if algorithm != "PPO":
         raise ConfigError(f"{source}: run.critic_warmup_steps: only PPO's learner has a policy and a value function "
-                          f"to warm up apart, not {data['algorithm']}'s. Fix: drop critic_warmup_steps.")
+                          f"to warm up apart, not {algorithm}'s. Fix: drop critic_warmup_steps.")
     if (data.get("model") or {}).get("vf_share_layers", True):
         raise ConfigError(f"{source}: run.critic_warmup_steps: the policy and value function share their layers "
                           f"(model.vf_share_layers), so warming up the critic would change the policy. Fix: set "
