@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import argparse
 import math
+import re
+from typing import Any
+
+import yaml
 
 
 def _number(text: str, kind: type, low: float, high: float) -> int | float:
@@ -37,3 +41,23 @@ def positive_float(text: str) -> float:
 def port(text: str) -> int:
     """A TCP port number (1024-65535: no privileged ports)."""
     return _number(text, int, 1024, 65535)
+
+
+_EXPONENT = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+")
+
+
+def setting(text: str) -> tuple[tuple[str, ...], Any]:
+    """``KEY=VALUE``: a dotted key of a training YAML (``training.lr``, ``run.anchor_kl_coeff``,
+    ``env_config.experiment.heroes``) and the value as YAML reads it (``true``, ``[a, b]``, ``0.5``), where a number
+    in exponent notation without a dot (``5e-5``, which YAML 1.1 reads as text) is a number."""
+    key, equals, value = text.partition("=")
+    parts = tuple(key.strip().split("."))
+    if not equals or not all(part.strip() for part in parts):
+        raise argparse.ArgumentTypeError(f"{text!r} is not KEY=VALUE with KEY a dotted path such as training.lr=5e-5")
+    if _EXPONENT.fullmatch(value.strip()):
+        return tuple(part.strip() for part in parts), float(value)
+    try:
+        return tuple(part.strip() for part in parts), yaml.safe_load(value)
+    except yaml.YAMLError as error:
+        raise argparse.ArgumentTypeError(f"{text!r}: the value is not YAML ({getattr(error, 'problem', error)})") \
+            from None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import atexit
-from typing import Any, Mapping
+from typing import Any, Iterable, Mapping
 
 import gymnasium as gym
 import numpy as np
@@ -11,7 +11,7 @@ import numpy as np
 from .base_experiment import BaseExperiment
 from .carla_core import CarlaCore
 from .common.import_path import import_object
-from .config import load_yaml, validate_env_config
+from .config import apply_settings, load_yaml, validate_env_config
 from .errors import ConfigError, EnvUsageError, SimulatorRestartedError
 from .live import LivePublisher, LiveReporter
 from .sensors import check_sensors
@@ -53,14 +53,17 @@ def make_experiment(config: Mapping[str, Any], hero: Mapping[str, Any] | None = 
     return experiment
 
 
-def load_env_config(path: str, default_experiment: type[BaseExperiment] | None = None) -> dict[str, Any]:
-    """Read a YAML file (an RLlib config with an ``env_config`` section) and validate its
-    ``env_config`` against the experiment's keys; errors name the file and the key path.
+def load_env_config(path: str, default_experiment: type[BaseExperiment] | None = None,
+                    settings: Iterable[tuple[tuple[str, ...], Any]] = ()) -> dict[str, Any]:
+    """Read a YAML file (an RLlib config with an ``env_config`` section), with ``settings`` (a dotted key's parts
+    and a value each: the training scripts' ``--set``) replacing its values, and validate its ``env_config``
+    against the experiment's keys; errors name the file and the key path.
 
     The experiment is ``env_config.experiment.type`` (an import path) or ``default_experiment``.
     Returns the whole file as a dict, with ``env_config.experiment.type`` set to the class.
     """
     data = load_yaml(path)
+    apply_settings(data, settings, path)
     env_config = data.setdefault("env_config", {})
     if not isinstance(env_config, dict):
         raise ConfigError(f"{path}: env_config: expected a mapping with 'carla' and 'experiment'. "

@@ -327,6 +327,22 @@ def load_yaml(path: str | os.PathLike[str]) -> dict[str, Any]:
     return data
 
 
+def apply_settings(data: dict[str, Any], settings: Iterable[tuple[tuple[str, ...], Any]], source: str) -> None:
+    """Set each of ``settings`` (a dotted key's parts, the value) in ``data``, a training YAML read from ``source``;
+    the mappings on a key's way are made where missing."""
+    for parts, value in settings:
+        node = data
+        for depth, part in enumerate(parts[:-1]):
+            child = node.get(part)
+            if child is None:
+                child = node[part] = {}
+            if not isinstance(child, dict):
+                raise ConfigError(f"{source}: --set {'.'.join(parts)}: {'.'.join(parts[:depth + 1])} is "
+                                  f"{quoted(child)}, not a mapping of keys. Fix: set a key that the file's layout has.")
+            node = child
+        node[parts[-1]] = value
+
+
 def validate_env_config(env_config: Any, source: str, experiment_defaults: Mapping[str, Any],
                         prefix: str = "env_config.", experiment_ranges: Mapping[str, tuple[float, float]] | None = None
                         ) -> None:

@@ -13,7 +13,7 @@ import argparse
 import os
 from dataclasses import dataclass
 
-from .arguments import port, positive_float, positive_int
+from .arguments import port, positive_float, positive_int, setting
 from .live import DEFAULT_PORT
 
 TRAINING_LOG = "training.log"  # in the results folder: what the terminal leaves out (see --verbose)
@@ -56,6 +56,9 @@ def parse_args(script: TrainingScript, argv: list[str] | None = None) -> argpars
     parser.add_argument("--init-from", metavar="CHECKPOINT", help="start from the network weights of this checkpoint "
                         "(or a training run's folder: its newest checkpoint), e.g. a behaviour-cloned policy to fine-tune "
                         "(overrides run.init_from)")
+    parser.add_argument("--set", type=setting, action="append", default=[], metavar="KEY=VALUE",
+                        help="replace one setting of the training YAML, a dotted key and a YAML value (repeatable), "
+                             "e.g. --set training.lr=5e-5 --set run.anchor_kl_coeff=1.0; checked as the file is")
     parser.add_argument("--iterations", type=positive_int, help="stop after this many iterations (overrides run.stop)")
     parser.add_argument("--env-steps", type=positive_int, help="stop after this many env steps (overrides run.stop)")
     parser.add_argument("--time", type=positive_float, help="stop after this many seconds (overrides run.stop)")

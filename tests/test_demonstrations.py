@@ -12,6 +12,7 @@ import gymnasium as gym
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
+import torch
 import yaml
 
 from dqn_example.dqn_experiment import ACTIONS, DQNExperiment
@@ -171,7 +172,7 @@ def test_behaviour_cloning_then_fine_tuning_through_the_training_script(tmp_path
     # a critic warm-up of one env step: the first iteration's update fits the value function alone (the policy's
     # learning rate is 0 until the steps sampled pass the warm-up), the second moves the policy too
     warm = small("traffic")
-    warm["training"]["lr"] = 1e-3
+    warm["training"].update(lr=1e-3, minibatch_size=25, num_epochs=4)  # 32 updates an iteration: room to drift
     warm["run"]["critic_warmup_steps"] = 1
     (tmp_path / "warm.yaml").write_text(yaml.safe_dump(warm))
     warmed = run(tmp_path, "ppo_train.py", "warm.yaml", "-d", "results", "-n", "warm", "--tboff",
@@ -187,6 +188,27 @@ def test_behaviour_cloning_then_fine_tuning_through_the_training_script(tmp_path
     weights = [key for key in critic_keys if key.endswith((".weight", ".bias"))]  # not the modules' constant buffers
     assert weights and changed(first, weights) == weights, "the value function learns from the first update"
     assert changed(second, policy_keys), "after the warm-up the policy learns"
+
+    # the same run with a heavy KL anchor to the clone (set on the command line): its policy moves less far from
+    # the clone's over the demonstrations' observations, and the learner reports the divergence it weighs
+    result = run(tmp_path, "ppo_train.py", "warm.yaml", "-d", "results", "-n", "anchored", "--tboff",
+                 "--init-from", tmp_path / "results" / "bc", "--iterations", 2, "--set", "run.anchor_kl_coeff=1e2")
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    trial_anchored = os.path.dirname(find_latest_checkpoint(str(tmp_path / "results" / "anchored")))
+    reported = [json.loads(line)["learners"]["default_policy"]
+                for line in open(os.path.join(trial_anchored, "result.json"))]
+    assert all("anchor_kl" in learner for learner in reported) and reported[-1]["anchor_kl"] > 0.0
+    observations = torch.as_tensor(np.stack(pq.read_table(files_before[0]).to_pandas()["obs"].to_numpy()),
+                                   dtype=torch.float32)
+
+    def divergence(trial_folder: str) -> float:
+        tuned = saved_module(os.path.join(trial_folder, "checkpoint_000001"))
+        cls = tuned.get_train_action_dist_cls()
+        logits = [m.forward_inference({"obs": observations})["action_dist_inputs"] for m in (tuned, module)]
+        return float(cls.from_logits(logits[0]).kl(cls.from_logits(logits[1])).mean())
+
+    free, held = divergence(trial), divergence(trial_anchored)
+    assert held < 0.5 * free, (held, free)
 
     other = small("traffic")
     other["env_config"]["experiment"]["hero"]["sensors"]["vlidar"]["rays"] = 16

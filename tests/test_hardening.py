@@ -375,6 +375,15 @@ def test_a_network_too_large_for_the_memory_is_a_config_error_before_it_is_built
     ("evaluate.py", ["--routes", "GridTown", "--agent", "constant", "--agent-config", "throttle=nan", "--out", "OUT"],
      "--agent-config 'throttle=nan': nan is not a finite number"),
     ("dqn_inference.py", ["dqn_example/dqn_config.yaml", "/"], "no checkpoint under /."),
+    ("ppo_train.py", ["ppo_example/ppo_vlidar_config.yaml", "--set", "training.lr"],
+     "argument --set: 'training.lr' is not KEY=VALUE"),
+    ("ppo_train.py", ["ppo_example/ppo_vlidar_config.yaml", "--set", "training.lr=[1"], "the value is not YAML"),
+    ("ppo_train.py", ["ppo_example/ppo_vlidar_config.yaml", "--set", "algorithm.lr=1"],
+     "--set algorithm.lr: algorithm is 'PPO', not a mapping of keys"),
+    ("ppo_train.py", ["ppo_example/ppo_vlidar_config.yaml", "--set", "run.anchor_kl=1"],
+     "run.anchor_kl: unknown key; did you mean 'anchor_kl_coeff'?"),
+    ("ppo_train.py", ["ppo_example/ppo_vlidar_config.yaml", "--set", "env_config.experiment.heroes=0"],
+     "env_config.experiment.heroes"),
 ])
 def test_scripts_refuse_bad_flags_with_one_line(tmp_path, script, args, message):
     (tmp_path / "EMPTY").mkdir()
@@ -384,6 +393,19 @@ def test_scripts_refuse_bad_flags_with_one_line(tmp_path, script, args, message)
     assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr, result.stderr
     if script == "dqn_inference_ray.py":
         assert "--restore" not in result.stderr, "the inference script has no such flag"
+
+
+def test_set_replaces_settings_of_the_training_yaml_before_it_is_checked(tmp_path):
+    from rllib_integration import load_env_config
+    from rllib_integration.arguments import setting
+    settings = [setting("training.lr=5e-5"), setting("run.anchor_kl_coeff=1"), setting("run.stop.time_total_s=60"),
+                setting("env_config.experiment.heroes=4"), setting("model.fcnet_hiddens=[64, 64]")]
+    assert settings[0] == (("training", "lr"), 5e-5) and settings[4] == (("model", "fcnet_hiddens"), [64, 64])
+    data = load_env_config(str(ROOT / "ppo_example" / "ppo_vlidar_config.yaml"), settings=settings)
+    assert data["training"]["lr"] == 5e-5 and data["run"]["anchor_kl_coeff"] == 1
+    assert data["run"]["stop"] == {"time_total_s": 60} and data["env_config"]["experiment"]["heroes"] == 4
+    assert data["model"]["fcnet_hiddens"] == [64, 64]
+    assert data["env_config"]["experiment"]["others"]["observation"] == "vlidar", "the file's other settings stay"
 
 
 def test_secrets_and_results_are_ignored_by_git_and_the_cluster_sync(tmp_path):

@@ -421,7 +421,7 @@ def test_sampled_infos_travel_to_the_learner_as_python_numbers():
 
 def test_critic_warmup_is_checked_and_gives_ppo_a_policy_and_a_critic_optimizer():
     from rllib_integration.training.algorithm_config import run_settings
-    from rllib_integration.training.critic_warmup import CriticWarmupPPOLearner, policy_schedule
+    from rllib_integration.training.fine_tuning import FineTuningPPOLearner, policy_schedule
     stop = {"stop": {"time_total_s": 1}}
     assert run_settings({"run": stop}, "a.yaml")["critic_warmup_steps"] == 0
     for bad in (-1, 1.5, "many", True):
@@ -434,7 +434,8 @@ def test_critic_warmup_is_checked_and_gives_ppo_a_policy_and_a_critic_optimizer(
     data = load_env_config(source)
     data["run"] = {**stop, "init_from": "somewhere", "critic_warmup_steps": 1000}
     config = build_algorithm_config(data, source, default_algorithm="PPO")
-    assert config.learner_class is CriticWarmupPPOLearner and config.learner_config_dict["critic_warmup_steps"] == 1000
+    assert config.learner_class is FineTuningPPOLearner and config.learner_config_dict["critic_warmup_steps"] == 1000
+    assert config.learner_config_dict["anchor_kl_coeff"] == 0.0
     assert policy_schedule(1000, 3e-4) == [(0, 0.0), (1000, 0.0), (1001, 3e-4)]
     data["model"]["vf_share_layers"] = True
     with pytest.raises(ConfigError, match="share their layers.*Fix: set model.vf_share_layers: false"):
@@ -443,8 +444,27 @@ def test_critic_warmup_is_checked_and_gives_ppo_a_policy_and_a_critic_optimizer(
     with pytest.raises(ConfigError, match="needs a fixed training.lr"):
         build_algorithm_config(data, source, default_algorithm="PPO")
     data["algorithm"], data["training"] = "DQN", {}
-    with pytest.raises(ConfigError, match="only PPO's learner"):
+    with pytest.raises(ConfigError, match="a fine-tuning option of PPO's learner, not DQN's"):
         build_algorithm_config(data, source, default_algorithm="PPO")
+
+
+def test_anchor_kl_coeff_is_checked_and_needs_the_initial_weights(tmp_path):
+    from rllib_integration.training.algorithm_config import build_algorithm_config, run_settings
+    stop = {"stop": {"time_total_s": 1}}
+    assert run_settings({"run": stop}, "a.yaml")["anchor_kl_coeff"] == 0.0
+    for bad in (-0.1, "much", True, float("inf"), None):
+        with pytest.raises(ConfigError, match="run.anchor_kl_coeff: expected a number from 0"):
+            run_settings({"run": {**stop, "anchor_kl_coeff": bad}}, "a.yaml")
+    with pytest.raises(ConfigError, match="starts from no weights. Fix: set run.init_from"):
+        run_settings({"run": {**stop, "anchor_kl_coeff": 0.5}}, "a.yaml")
+    source = CONFIGS["selfplay"]
+    data = load_env_config(source)
+    data["run"] = {**stop, "init_from": str(tmp_path / "nowhere"), "anchor_kl_coeff": 0.5}
+    with pytest.raises(ConfigError, match="run.init_from"):  # the anchor's folder is looked for when the config is built
+        build_algorithm_config(data, source, default_algorithm="PPO")
+    data["run"]["anchor_kl_coeff"] = 0  # no anchor, no warm-up: PPO's own learner
+    from ray.rllib.algorithms.ppo.torch.ppo_torch_learner import PPOTorchLearner
+    assert build_algorithm_config(data, source, default_algorithm="PPO").learner_class is PPOTorchLearner
 
 
 def test_run_learner_threads_sets_the_algorithm_processes_torch_threads():

@@ -20,7 +20,9 @@ A training YAML has these top-level sections (each validated; unknown keys get s
   a replay-buffer algorithm such as DQN learns while its env runners sample, :mod:`.overlap`) and
   ``init_from`` (a checkpoint, or a training run's folder for its newest checkpoint, whose network's weights
   the run starts from: PPO fine-tuning a behaviour-cloned MARWIL policy), ``critic_warmup_steps`` (with ``init_from``,
-  PPO's: the env steps at the run's start during which only the value function learns, :mod:`.critic_warmup`) and
+  PPO's: the env steps at the run's start during which only the value function learns) and ``anchor_kl_coeff``
+  (with ``init_from``, PPO's: the weight of a loss term on the policy's KL divergence from the initial one; both
+  :mod:`.fine_tuning`) and
   ``learner_threads`` (torch threads of the
   learner in the algorithm's process; default: Ray's, one per CPU that process holds. PPO's env runners wait while it
   learns, so its learner may use the cores they sample on).
@@ -42,9 +44,10 @@ from ..errors import ConfigError
 from ..shared_world import hero_count
 from ..vector_env import CarlaVectorEnv
 from .callbacks import plain_infos, quiet_env_runner
-from .critic_warmup import configure_critic_warmup
 from .dqn_module import DQNModule
+from .fine_tuning import configure_fine_tuning
 from .models import image_catalog
+from .results import initial_weights
 from .preflight import check_options
 from .route_evaluation import configure_route_evaluation
 
@@ -53,7 +56,7 @@ CONFIG_SECTIONS = ("env_runners", "learners", "training", "reporting", "fault_to
 SECTIONS = ("algorithm", "env_config", "model", "run", "route_evaluation") + CONFIG_SECTIONS
 RUN_DEFAULTS: dict[str, Any] = {"stop": {"training_iteration": 100}, "checkpoint_frequency": 5,
                                 "checkpoints_to_keep": 5, "overlap_sampling": True, "init_from": None,
-                                "critic_warmup_steps": 0, "learner_threads": None}
+                                "critic_warmup_steps": 0, "anchor_kl_coeff": 0.0, "learner_threads": None}
 STOP_KEYS = ("training_iteration", "num_env_steps_sampled_lifetime", "time_total_s")
 #: How offline data are read unless ``offline_data`` says otherwise. ``collect_demonstrations.py`` writes a route's
 #: steps in order, a file a route, and RLlib reads files and rows in order: each minibatch would be consecutive steps
@@ -140,9 +143,10 @@ def build_algorithm_config(data: dict[str, Any], source: str, default_algorithm:
     config.callbacks(on_sample_end=plain_infos,  # the infos as Python numbers before they are pickled
                      on_environment_created=quiet_env_runner)
     configure_route_evaluation(config, data, source)
-    warmup = run_settings(data, source)["critic_warmup_steps"]
-    if warmup:
-        configure_critic_warmup(config, warmup, name, data, source)
+    run = run_settings(data, source)
+    anchored = run["anchor_kl_coeff"] > 0.0  # (the initial policy's folder, found as the run will find it)
+    configure_fine_tuning(config, run, initial_weights(run["init_from"], source) if anchored else None, name, data,
+                          source)
     return config
 
 
@@ -170,6 +174,13 @@ def run_settings(data: dict[str, Any], source: str) -> dict[str, Any]:
         raise ConfigError(f"{source}: run.critic_warmup_steps: holds the policy of run.init_from while its value "
                           f"function learns, and this run starts from no weights. Fix: set run.init_from (or "
                           f"--init-from), or drop critic_warmup_steps.")
+    coeff = run["anchor_kl_coeff"]
+    if not isinstance(coeff, (int, float)) or isinstance(coeff, bool) or not 0.0 <= coeff < float("inf"):
+        raise ConfigError(f"{source}: run.anchor_kl_coeff: expected a number from 0 (the weight of the policy's KL "
+                          f"divergence from run.init_from's), got {coeff!r}.")
+    if coeff and not run["init_from"]:
+        raise ConfigError(f"{source}: run.anchor_kl_coeff: keeps the policy near run.init_from's, and this run "
+                          f"starts from no weights. Fix: set run.init_from (or --init-from), or drop anchor_kl_coeff.")
     threads = run["learner_threads"]
     if threads is not None and (not isinstance(threads, int) or isinstance(threads, bool) or threads < 1):
         raise ConfigError(f"{source}: run.learner_threads: expected a whole number of threads from 1, or null for "

@@ -255,7 +255,8 @@ def _prepare(args: argparse.Namespace, script: TrainingScript) -> tuple | int:
     storage), or the exit status of bad input."""
     try:
         data = load_env_config(args.configuration_file,
-                               default_experiment=resolve_experiment_class(script.default_experiment))
+                               default_experiment=resolve_experiment_class(script.default_experiment),
+                               settings=args.set)
         if args.init_from:
             data["run"] = {**(data.get("run") or {}), "init_from": args.init_from}
         config = place_on_cluster(build_algorithm_config(data, args.configuration_file,
