@@ -20,7 +20,7 @@ A training YAML has these top-level sections (each validated; unknown keys get s
   a replay-buffer algorithm such as DQN learns while its env runners sample, :mod:`.overlap`) and
   ``init_from`` (a checkpoint, or a training run's folder for its newest checkpoint, whose network's weights
   the run starts from: PPO fine-tuning a behaviour-cloned MARWIL policy), ``critic_warmup_steps`` (with ``init_from``,
-  PPO's: the env steps at the run's start during which only the value function learns) and ``anchor_kl_coeff``
+  PPO's: the env steps at the run's start during which only the value function learns), ``anchor_kl_coeff``
   (with ``init_from``, PPO's: the weight of a loss term on the policy's KL divergence from the initial one; both
   :mod:`.fine_tuning`) and
   ``learner_threads`` (torch threads of the
@@ -47,8 +47,8 @@ from .callbacks import plain_infos, quiet_env_runner
 from .dqn_module import DQNModule
 from .fine_tuning import configure_fine_tuning
 from .models import image_catalog
-from .results import initial_weights
 from .preflight import check_options
+from .results import initial_weights
 from .route_evaluation import configure_route_evaluation
 
 CONFIG_SECTIONS = ("env_runners", "learners", "training", "reporting", "fault_tolerance", "debugging", "resources",
