@@ -1,8 +1,7 @@
 """The virtual LiDAR's compiled ray march (``sensors/ray_march.py``) against a plain reference that reads every sample
-of every ray, on generated towns: any number of rays (the march takes them four at a time), ranges shorter than a
+of every ray, on generated towns: any number of rays (the march takes eight at a time, of any hero), ranges shorter than a
 sample, heroes off the raster and on its border, obstacles around them."""
 
-import math
 
 import numpy as np
 from hypothesis import HealthCheck, given, settings
@@ -11,7 +10,7 @@ from hypothesis import strategies as st
 from rllib_integration.common.map_raster import MARKING_LABELS, ROAD_LABELS, map_layer
 from rllib_integration.embedded.maps.towns import load_map, resolve_town
 from rllib_integration.sensors import virtual_lidar
-from rllib_integration.sensors.ray_march import box_distance, clearances, march_cells, march_rays
+from rllib_integration.sensors.ray_march import box_distance, clearances, march_cells, march_rays, ray_directions
 
 STEP = virtual_lidar.MARCH_STEP
 _TOWNS: dict[int, tuple] = {}
@@ -29,17 +28,19 @@ def town_raster(seed: int) -> tuple:
     return _TOWNS[seed]
 
 
-def reference(x: float, y: float, heading: float, max_range: float, masks: tuple, layer) -> tuple[float, float]:
-    """The first road edge and marking of one ray, every sample of the ``masks`` (road, marking) read (off the raster:
-    off the road, no marking)."""
+def reference(x: float, y: float, direction: np.ndarray, max_range: float, masks: tuple, layer
+              ) -> tuple[float, float]:
+    """The first road edge and marking of one ray (unit ``direction``), every sample of the ``masks`` (road, marking)
+    read (off the raster: off the road, no marking), where ``march_rays`` says its samples lie."""
     road_mask, marking_mask = masks
-    dx, dy = math.cos(heading), math.sin(heading)
+    ppm = layer.pixels_per_meter
+    column0, row0 = (x - layer.origin_x) * ppm, (y - layer.origin_y) * ppm
+    column_step, row_step = direction[0] * (STEP * ppm), direction[1] * (STEP * ppm)
     steps = int(max_range / STEP + 1e-6)
     edge = line = max_range
     for k in range(1, steps + 1):
         distance = k * STEP
-        px = int((x + dx * distance - layer.origin_x) * layer.pixels_per_meter)
-        py = int((y + dy * distance - layer.origin_y) * layer.pixels_per_meter)
+        px, py = int(column0 + k * column_step), int(row0 + k * row_step)
         inside = 0 <= px < road_mask.shape[1] and 0 <= py < road_mask.shape[0]
         road = inside and bool(road_mask[py, px])
         marking = inside and bool(marking_mask[py, px])
@@ -71,13 +72,15 @@ def test_the_march_meets_the_first_edge_marking_and_box_that_every_sample_meets(
     out = np.empty((heroes, rays, 3), dtype=np.float32)
     march_rays(origins, yaws, self_ids, angles, STEP, max_range, cells, layer.origin_x, layer.origin_y,
                layer.pixels_per_meter, centres, box_yaws, extents, box_ids, out)
+    directions = ray_directions(yaws, angles)
+    assert np.allclose(directions, np.stack([np.cos(yaws[:, None] + angles), np.sin(yaws[:, None] + angles)], -1))
     for h in range(heroes):
         for r in range(rays):
-            heading = yaws[h] + angles[r]
-            edge, line = reference(origins[h, 0], origins[h, 1], heading, max_range, masks, layer)
+            (dx, dy) = direction = directions[h, r]
+            edge, line = reference(origins[h, 0], origins[h, 1], direction, max_range, masks, layer)
             near = [b for b in range(boxes) if box_ids[b] != self_ids[h]
                     and np.sum((centres[b] - origins[h]) ** 2) <= (max_range + 10.0) ** 2]
-            obstacle = min([box_distance(origins[h, 0], origins[h, 1], math.cos(heading), math.sin(heading),
+            obstacle = min([box_distance(origins[h, 0], origins[h, 1], dx, dy,
                                          centres[b, 0], centres[b, 1], box_yaws[b], extents[b, 0], extents[b, 1])
                             for b in near] + [max_range])
             expected = np.array([edge, line, obstacle], dtype=np.float32)

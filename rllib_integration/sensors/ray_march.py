@@ -78,18 +78,17 @@ def _box_distance(ox: float, oy: float, dx: float, dy: float, cx: float, cy: flo
 
 
 @njit(cache=True, inline="always")
-def _sample(k: int, edge: float, line: float, x: float, y: float, dx: float, dy: float, step: float, steps: int,
-            max_range: float, tiles: np.ndarray, rows: int, cols: int, across: int, origin_x: float,
-            origin_y: float, ppm: float) -> tuple[int, float, float]:
-    """Sample ``k`` of the ray from ``(x, y)`` in direction ``(dx, dy)``: the ray's ``(k, edge, line)`` after it
-    (``k`` the next sample to read, ``steps + 1`` once the ray is done; ``edge`` / ``line`` below ``max_range``:
-    met at that distance). The border's samples have a branch of their own: the two branches compile to shorter
-    code than one with the border's tests in it."""
+def _sample(k: int, edge: float, line: float, column0: float, row0: float, column_step: float, row_step: float,
+            step: float, steps: int, max_range: float, tiles: np.ndarray, rows: int, cols: int, across: int
+            ) -> tuple[int, float, float]:
+    """Sample ``k`` of the ray from pixel coordinates ``(column0, row0)`` advancing ``(column_step, row_step)`` pixels
+    a sample: the ray's ``(k, edge, line)`` after it (``k`` the next sample to read, ``steps + 1`` once the ray is
+    done; ``edge`` / ``line`` below ``max_range``: met at that distance). The border's samples have a branch of their
+    own: the two branches compile to shorter code than one with the border's tests in it."""
     if k > steps:
         return k, edge, line
     distance = k * step
-    px = int((x + dx * distance - origin_x) * ppm)
-    py = int((y + dy * distance - origin_y) * ppm)
+    px, py = int(column0 + k * column_step), int(row0 + k * row_step)
     found_edge, found_line = edge < max_range, line < max_range
     if 1 <= px < cols - 1 and 1 <= py < rows - 1:  # where the clearances hold (see clearances())
         at = _cell(py, px, across)
@@ -129,19 +128,36 @@ def _march_four(x: float, y: float, directions: tuple, step: float, max_range: f
     steps = int(max_range / step + 1e-6)
     tiles, rows, cols = cells.tiles, cells.rows, cells.columns
     across = tile_columns(cols)
+    column0, row0, scale = (x - origin_x) * ppm, (y - origin_y) * ppm, step * ppm  # the march in pixels
     (a, b), (c, d), (e, f), (g, h) = directions
+    a, b, c, d, e, f, g, h = a * scale, b * scale, c * scale, d * scale, e * scale, f * scale, g * scale, h * scale
     k0 = k1 = k2 = k3 = 1
     e0 = e1 = e2 = e3 = l0 = l1 = l2 = l3 = max_range
     while k0 <= steps or k1 <= steps or k2 <= steps or k3 <= steps:
-        k0, e0, l0 = _sample(k0, e0, l0, x, y, a, b, step, steps, max_range, tiles, rows, cols,
-                              across, origin_x, origin_y, ppm)
-        k1, e1, l1 = _sample(k1, e1, l1, x, y, c, d, step, steps, max_range, tiles, rows, cols,
-                              across, origin_x, origin_y, ppm)
-        k2, e2, l2 = _sample(k2, e2, l2, x, y, e, f, step, steps, max_range, tiles, rows, cols,
-                              across, origin_x, origin_y, ppm)
-        k3, e3, l3 = _sample(k3, e3, l3, x, y, g, h, step, steps, max_range, tiles, rows, cols,
-                              across, origin_x, origin_y, ppm)
+        k0, e0, l0 = _sample(k0, e0, l0, column0, row0, a, b, step, steps, max_range, tiles, rows, cols, across)
+        k1, e1, l1 = _sample(k1, e1, l1, column0, row0, c, d, step, steps, max_range, tiles, rows, cols, across)
+        k2, e2, l2 = _sample(k2, e2, l2, column0, row0, e, f, step, steps, max_range, tiles, rows, cols, across)
+        k3, e3, l3 = _sample(k3, e3, l3, column0, row0, g, h, step, steps, max_range, tiles, rows, cols, across)
     return (e0, l0), (e1, l1), (e2, l2), (e3, l3)
+
+
+@njit(cache=True, inline="always")
+def _turned(heading_cos: float, heading_sin: float, turn_cos: float, turn_sin: float) -> tuple[float, float]:
+    """The unit direction at a heading turned by an angle, from their cosines and sines (no trigonometry a ray)."""
+    return heading_cos * turn_cos - heading_sin * turn_sin, heading_sin * turn_cos + heading_cos * turn_sin
+
+
+@njit(cache=True)
+def ray_directions(yaws: np.ndarray, angles: np.ndarray) -> np.ndarray:
+    """``(H, R, 2)``: the unit direction of ray r (``angles`` (R,) radians from the heading) of hero h (``yaws`` (H,)
+    radians), as :func:`march_rays` computes it."""
+    out = np.empty((yaws.shape[0], angles.shape[0], 2))
+    turn_cos, turn_sin = np.cos(angles), np.sin(angles)
+    for h in range(yaws.shape[0]):
+        heading_cos, heading_sin = math.cos(yaws[h]), math.sin(yaws[h])
+        for r in range(angles.shape[0]):
+            out[h, r, 0], out[h, r, 1] = _turned(heading_cos, heading_sin, turn_cos[r], turn_sin[r])
+    return out
 
 
 @njit(cache=True)
@@ -153,9 +169,10 @@ def march_rays(origins: np.ndarray, yaws: np.ndarray, self_ids: np.ndarray, angl
     heading, radians, positive to the right) of H heroes at ``origins`` (H, 2) with ``yaws`` (H,) radians.
 
     ``cells`` (:func:`march_cells`; row = (y - origin_y) * ppm, column = (x - origin_x) * ppm): the road and
-    marking bits and clearances; off the raster counts as off the road and as no marking. A
-    road edge or marking met at march step k (k = 1, 2, ...) reads ``(k - 1) * step``; none met reads
-    ``max_range``. The march steps over the samples a pixel's clearance rules out (the same first hit as sampling
+    marking bits and clearances; off the raster counts as off the road and as no marking. Sample k (k = 1, 2, ...)
+    of a ray in unit direction (dx, dy) (:func:`ray_directions`) from a hero at pixel coordinates (column0, row0)
+    reads column ``int(column0 + k * dx * (step * ppm))`` and row ``int(row0 + k * dy * (step * ppm))``. A road edge
+    or marking met at sample k reads ``(k - 1) * step``; none met reads ``max_range``. The march steps over the samples a pixel's clearance rules out (the same first hit as sampling
     every step). Boxes (centres (B, 2), yaws (B,), half extents (B, 2)) farther than ``max_range + 10`` m from a
     hero, or whose id is the hero's ``self_ids``, are skipped.
     """
@@ -165,8 +182,10 @@ def march_rays(origins: np.ndarray, yaws: np.ndarray, self_ids: np.ndarray, angl
     cos, sin = np.empty(box_ids.shape[0]), np.empty(box_ids.shape[0])  # once a box, not a ray (a quarter of the
     for b in range(box_ids.shape[0]):  # call with 256 heroes); math's, as box_distance's
         cos[b], sin[b] = math.cos(box_yaws[b]), math.sin(box_yaws[b])
+    turn_cos, turn_sin = np.cos(angles), np.sin(angles)  # a ray's direction: its hero's heading turned by its angle
     for h in range(origins.shape[0]):
         x, y = origins[h, 0], origins[h, 1]
+        heading_cos, heading_sin = math.cos(yaws[h]), math.sin(yaws[h])
         count = 0
         for b in range(box_ids.shape[0]):
             if box_ids[b] != self_ids[h] and (box_centres[b, 0] - x) ** 2 + (box_centres[b, 1] - y) ** 2 <= reach:
@@ -174,10 +193,10 @@ def march_rays(origins: np.ndarray, yaws: np.ndarray, self_ids: np.ndarray, angl
                 count += 1
         for first in range(0, rays, SIDE_BY_SIDE):  # a last group short of four repeats its last ray
             i0, i1, i2, i3 = first, min(first + 1, rays - 1), min(first + 2, rays - 1), min(first + 3, rays - 1)
-            directions = ((math.cos(yaws[h] + angles[i0]), math.sin(yaws[h] + angles[i0])),
-                          (math.cos(yaws[h] + angles[i1]), math.sin(yaws[h] + angles[i1])),
-                          (math.cos(yaws[h] + angles[i2]), math.sin(yaws[h] + angles[i2])),
-                          (math.cos(yaws[h] + angles[i3]), math.sin(yaws[h] + angles[i3])))
+            directions = (_turned(heading_cos, heading_sin, turn_cos[i0], turn_sin[i0]),
+                          _turned(heading_cos, heading_sin, turn_cos[i1], turn_sin[i1]),
+                          _turned(heading_cos, heading_sin, turn_cos[i2], turn_sin[i2]),
+                          _turned(heading_cos, heading_sin, turn_cos[i3], turn_sin[i3]))
             marched = _march_four(x, y, directions, step, max_range, cells, origin_x, origin_y, ppm)
             indices = (i0, i1, i2, i3)
             for j in range(min(SIDE_BY_SIDE, rays - first)):  # (a repeated ray's result is its own, once)
