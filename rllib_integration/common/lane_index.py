@@ -170,6 +170,7 @@ def lane_decisions(xyz: np.ndarray, yaws: np.ndarray, counts: np.ndarray, sx: np
     """Fill ``decided`` (outside or not) and ``uncertain`` (the samples do not settle it) for every point (``near``,
     ``distances``: room for every sample's index and distance)."""
     span = int(math.ceil(reach / cell))
+    reach_squared = reach * reach * (1.0 + 1e-12)  # a hair over: the square root decides the points on the edge
     for k in range(xyz.shape[0]):
         x, y = xyz[k, 0], xyz[k, 1]
         cx, cy = int((x - origin_x) // cell), int((y - origin_y) // cell)
@@ -181,7 +182,10 @@ def lane_decisions(xyz: np.ndarray, yaws: np.ndarray, counts: np.ndarray, sx: np
             for column in range(max(cx - span, 0), min(cx + span + 1, columns)):
                 c = row * columns + column
                 for s in range(starts[c], starts[c + 1]):
-                    d = math.sqrt((sx[s] - x) ** 2 + (sy[s] - y) ** 2)
+                    squared = (sx[s] - x) ** 2 + (sy[s] - y) ** 2
+                    if squared > reach_squared:  # (most samples of the cells: no square root for them)
+                        continue
+                    d = math.sqrt(squared)
                     if d > reach:
                         continue
                     near[count], distances[count] = s, d
