@@ -46,7 +46,7 @@ def env_config(kind: str, vehicles: int) -> dict:
                                "hero": {"sensors": {"vlidar": {"type": "sensor.virtual_lidar", "rays": 32}}},
                                "background_activity": {"n_vehicles": vehicles, "seed": 0},
                                "others": {"light_ahead": True, "obstacles_ahead": True, "control": "levels",
-                                          "steer": "route", "state_last_action": False}}}
+                                          "steer": "route", "state_last_action": False, "turn_lateral_accel": 3.0}}}
     from dqn_example.dqn_experiment import DQNExperiment
     output = "masks" if kind == "masks" else "rgb"  # masks: the 64 px BirdView masks, else the quickstart's
     return {"carla": {"simulator": "embedded", "enable_rendering": False},

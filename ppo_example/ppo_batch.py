@@ -30,6 +30,7 @@ from rllib_integration.tasks.route_lights import LIGHT_HORIZON, RouteLights, no_
 from rllib_integration.tasks.route_obstacles import RouteObstacles, none_ahead, obstacle_features
 from rllib_integration.tasks.route_steering import RouteSteering
 from rllib_integration.tasks.speed_control import SpeedController, speed_along
+from rllib_integration.tasks.turn_speed import route_turn_speeds
 
 from .ppo_experiment import (COMMAND_LOOKAHEAD, COMMANDS, LIDAR, ROUTE_LOOKAHEAD, ROUTE_SCALE, SPEED_SCALE, STATE,
                              RouteExperiment)
@@ -132,12 +133,14 @@ class RouteExperimentBatch(BatchExperiment):
         self.terminal_penalty, self.state_last_action = first.terminal_penalty, first.state_last_action
         self.control_kind, self.steer_kind, self.speed_levels = first.control_kind, first.steer_kind, first.speed_levels
         self.max_speed, self.light_ahead, self.obstacles_ahead = first.max_speed, first.light_ahead, first.obstacles_ahead
+        self.turn_lateral_accel = first.turn_lateral_accel
         # what keeps a state of each hero's (its episode's), hero by hero as RouteExperiment keeps them
         self.speed_controllers = [SpeedController(dt=self.task.timestep) for _ in range(count)]
         self.route_steering: list[RouteSteering | None] = [None] * count
         self.route_steer = np.zeros(count)  # the route controller's steer for the last observed state
         self.forward_speeds = np.zeros(count)  # m/s along the heading, in the last observed state (the next control's)
         self.route_lights: list[RouteLights | None] = [None] * count
+        self.turn_speeds: list[np.ndarray | None] = [None] * count  # each hero's route's curve speeds, or None
         self.route_obstacles: list[RouteObstacles | None] = [None] * count
         self.lidar_range = float(first.sensor.get("range", 40.0))
         self.lidars: list[VirtualLidar | None] = [None] * count
@@ -168,6 +171,7 @@ class RouteExperimentBatch(BatchExperiment):
         self.route_steering[index] = self.route_obstacles[index] = None  # built at the first observation
         self.route_steer[index] = 0.0
         self.route_lights[index] = RouteLights(agent.world, progress) if self.light_ahead and progress else None
+        self.turn_speeds[index] = route_turn_speeds(progress, self.turn_lateral_accel)
         self.route_lengths[index] = 0 if progress is None else len(progress.points)
         if progress is not None:
             self._keep_route(index, progress.points[:, :2], commands_ahead([option for _, option in progress.route]))
@@ -207,7 +211,10 @@ class RouteExperimentBatch(BatchExperiment):
             return controls
         controls[:, 1] = steer
         for row, (k, c) in enumerate(zip(indices.tolist(), command.tolist())):
-            controls[row, 0], controls[row, 2] = self.speed_controllers[k].control((c + 1.0) / 2.0 * self.max_speed,
+            target, curves = (c + 1.0) / 2.0 * self.max_speed, self.turn_speeds[k]
+            if curves is not None:  # no faster than the route's curves allow (turn_lateral_accel)
+                target = min(target, float(curves[self.agents[k].route_progress.index]))
+            controls[row, 0], controls[row, 2] = self.speed_controllers[k].control(target,
                                                                                    float(self.forward_speeds[k]))
         return controls
 

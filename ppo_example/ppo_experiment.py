@@ -63,6 +63,7 @@ from rllib_integration.tasks.route_lights import LIGHT_FEATURES, LIGHT_HORIZON, 
 from rllib_integration.tasks.route_obstacles import OBSTACLE_FEATURES, RouteObstacles, none_ahead
 from rllib_integration.tasks.route_steering import RouteSteering
 from rllib_integration.tasks.speed_control import SpeedController, forward_motion, forward_speed, target_from_motion
+from rllib_integration.tasks.turn_speed import route_turn_speeds
 
 LIDAR, CAMERA = "vlidar", "camera"  # observation kinds, and the names of the sensors they read
 OBSERVATIONS = (LIDAR, CAMERA)
@@ -88,14 +89,15 @@ class RouteExperiment(BaseExperiment):
                                   "zero_reward_speed": 2.0, "overspeed_end": 2.0, "terminal_penalty": 10.0,
                                   "max_route_offset": 4.0, "max_idle_s": 10.0, "state_last_action": True,
                                   "light_ahead": False, "obstacles_ahead": False, "control": "throttle",
-                                  "steer": "policy", "speed_levels": 7}}
+                                  "steer": "policy", "speed_levels": 7, "turn_lateral_accel": 0.0}}
     BATCH = "ppo_example.ppo_batch:RouteExperimentBatch"  # every hero of a world at once, in CarlaVectorEnv
     # a command is a throttle or a target speed up to that; a steer the wheel's or added to the route's
     ACTION_OPTIONS = ("control", "target_speed_kmh", "steer", "speed_levels")
     CONFIG_RANGES = {"others.target_speed_kmh": (1.0, 300.0), "others.zero_reward_speed": (1.05, 10.0),
                      "others.overspeed_end": (1.05, 10.0),
                      "others.terminal_penalty": (0.0, 10 ** 6), "others.max_route_offset": (0.5, 30.0),
-                     "others.max_idle_s": (0.5, 3600.0), "others.speed_levels": (2, 64)}
+                     "others.max_idle_s": (0.5, 3600.0), "others.speed_levels": (2, 64),
+                     "others.turn_lateral_accel": (0.0, 20.0)}
 
     def __init__(self, config: dict[str, Any]) -> None:
         super().__init__(config)
@@ -126,6 +128,10 @@ class RouteExperiment(BaseExperiment):
                               f"set {where}.steer: route (the route's controller steers), or use control: speed.")
         self.speed_levels = int(others["speed_levels"])
         self.max_speed = float(others["target_speed_kmh"]) / 3.6
+        self.turn_lateral_accel = float(others["turn_lateral_accel"])  # m/s²: the curves' speed cap (0: none)
+        if self.turn_lateral_accel and self.control_kind == "throttle":
+            raise ConfigError(f"{where}.turn_lateral_accel caps a target speed, and control: throttle chooses none. "
+                              f"Fix: set {where}.control: levels or speed, or turn_lateral_accel: 0.")
         self.sensor = self._sensor_attributes()
         self.reset()
 
@@ -167,8 +173,10 @@ class RouteExperiment(BaseExperiment):
             steer = min(max(steer + self.route_steer, -1.0), 1.0)
         if self.control_kind == "throttle":
             return carla.VehicleControl(throttle=max(command, 0.0), steer=steer, brake=max(-command, 0.0))
-        throttle, brake = self.speed_controller.control((command + 1.0) / 2.0 * self.max_speed,
-                                                        forward_speed(self.core.hero))
+        target = (command + 1.0) / 2.0 * self.max_speed
+        if self.turn_speeds is not None:  # no faster than the route's curves allow (turn_lateral_accel)
+            target = min(target, float(self.turn_speeds[self.core.route_progress.index]))
+        throttle, brake = self.speed_controller.control(target, forward_speed(self.core.hero))
         return carla.VehicleControl(throttle=throttle, steer=steer, brake=brake)
 
     def action_from_control(self, control: carla.VehicleControl) -> Any:
@@ -202,6 +210,7 @@ class RouteExperiment(BaseExperiment):
         self.task.start(self.core)
         progress = getattr(self.core, "route_progress", None)
         self.route_lights = RouteLights(self.core.world, progress) if self.light_ahead and progress else None
+        self.turn_speeds = route_turn_speeds(progress, self.turn_lateral_accel)  # m/s at each route point, or None
         self.last_action = (0.0, 0.0)
         self.speed_controller = SpeedController(dt=self._timestep())
         self.route_steering: RouteSteering | None = None  # built for the episode's hero at its first observation

@@ -54,8 +54,8 @@ class ActorByActorWorld:
 
 #: The traffic recipe's actions and features (ppo_traffic_config.yaml), and the target speed with a residual steer.
 TRAFFIC = {"control": "levels", "steer": "route", "light_ahead": True, "obstacles_ahead": True,
-           "state_last_action": False}
-RESIDUAL = {"control": "speed", "steer": "residual"}
+           "state_last_action": False, "turn_lateral_accel": 3.0}
+RESIDUAL = {"control": "speed", "steer": "residual", "turn_lateral_accel": 2.0}
 
 
 def random_actions(env, rng):
