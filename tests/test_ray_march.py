@@ -1,5 +1,5 @@
 """The virtual LiDAR's compiled ray march (``sensors/ray_march.py``) against a plain reference that reads every sample
-of every ray, on generated towns: any number of rays (the march takes eight at a time, of any hero), ranges shorter than a
+of every ray, on generated towns: any number of rays (the march takes them four at a time), ranges shorter than a
 sample, heroes off the raster and on its border, obstacles around them."""
 
 

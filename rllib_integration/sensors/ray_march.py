@@ -8,12 +8,13 @@ Python work is reading its row of the result.
 The raster a ray reads holds a byte a pixel (:func:`march_cells`): whether the pixel is road and how many samples a
 ray can skip from it without meeting an edge, whether it is a marking and how many without meeting one, four bits
 each. A sample reads one cache line, where four masks of a town's size (megabytes each) cost a cache miss each. The
-pixels are kept in tiles (:mod:`..common.tiles`, a quarter of a kilobyte each, :class:`MarchRaster`), not row after row: a ray's
-samples, a few pixels apart in any direction, then fall in fewer cache lines and pages (11-15 % faster inside the
-env, where the rest of a tick evicts the raster from the core's cache between two marches; the same rays). Where a
-sample lies depends on the clearance the last one read, so a ray's reads wait on each other: a hero's rays march
-:data:`SIDE_BY_SIDE` at a time, a sample of each in turn, each ray's state in registers, so that the reads and the
-arithmetic of several rays overlap.
+pixels are kept in tiles (:mod:`..common.tiles`, a quarter of a kilobyte each, :class:`MarchRaster`), not row after
+row: a ray's samples, a few pixels apart in any direction, then fall in fewer cache lines and pages (11-15 % faster
+inside the env, where the rest of a tick evicts the raster from the core's cache between two marches; the same rays).
+Where a sample lies depends on the clearance the last one read, so a ray's reads wait on each other: a hero's rays
+march :data:`SIDE_BY_SIDE` at a time, a sample of each in turn, each ray's state in registers, so that the reads and
+the arithmetic of several rays overlap. A sample's place is computed in pixels, a ray's direction from its hero's
+heading's sine and cosine (no trigonometry a ray).
 """
 
 from __future__ import annotations
@@ -41,8 +42,6 @@ class MarchRaster(NamedTuple):
     tiles: np.ndarray
     rows: int
     columns: int
-
-
 
 
 @njit(cache=True)
@@ -167,9 +166,10 @@ def march_rays(origins: np.ndarray, yaws: np.ndarray, self_ids: np.ndarray, angl
     marking bits and clearances; off the raster counts as off the road and as no marking. Sample k (k = 1, 2, ...)
     of a ray in unit direction (dx, dy) (:func:`ray_directions`) from a hero at pixel coordinates (column0, row0)
     reads column ``int(column0 + k * dx * (step * ppm))`` and row ``int(row0 + k * dy * (step * ppm))``. A road edge
-    or marking met at sample k reads ``(k - 1) * step``; none met reads ``max_range``. The march steps over the samples a pixel's clearance rules out (the same first hit as sampling
-    every step). Boxes (centres (B, 2), yaws (B,), half extents (B, 2)) farther than ``max_range + 10`` m from a
-    hero, or whose id is the hero's ``self_ids``, are skipped.
+    or marking met at sample k reads ``(k - 1) * step``; none met reads ``max_range``. The march steps over the
+    samples a pixel's clearance rules out (the same first hit as sampling every step). Boxes (centres (B, 2), yaws
+    (B,), half extents (B, 2)) farther than ``max_range + 10`` m from a hero, or whose id is the hero's ``self_ids``,
+    are skipped.
     """
     rays = angles.shape[0]
     reach = (max_range + 10.0) ** 2
