@@ -19,6 +19,8 @@ import math
 import numpy as np
 from numba import njit
 
+from ..routes.progress import RouteProgress
+
 WINDOWS = (6.0, 12.0, 40.0)  # metres ahead: the sharpest curve over each (the autopilot's)
 MIN_TURN = 0.05  # radians of heading change over a window below which it is no curve
 HOLD = 8  # route points (a metre apart) after a curve's last one over which its cap holds: the car is still in it
@@ -55,8 +57,8 @@ def turn_speed_profile(cumulative: np.ndarray, headings: np.ndarray, lateral_acc
     return cap
 
 
-def route_turn_speeds(progress: object, lateral_accel: float) -> np.ndarray | None:
-    """:func:`turn_speed_profile` of a :class:`~..routes.progress.RouteProgress`'s route (None: no cap, where
+def route_turn_speeds(progress: RouteProgress | None, lateral_accel: float) -> np.ndarray | None:
+    """:func:`turn_speed_profile` of ``progress``'s route (None: no cap, where
     ``lateral_accel`` is 0 or there is no route)."""
     if not lateral_accel or progress is None:
         return None
