@@ -172,7 +172,9 @@ def test_behaviour_cloning_then_fine_tuning_through_the_training_script(tmp_path
     # a critic warm-up of one env step: the first iteration's update fits the value function alone (the policy's
     # learning rate is 0 until the steps sampled pass the warm-up), the second moves the policy too
     warm = small("traffic")
-    warm["training"].update(lr=1e-3, minibatch_size=25, num_epochs=4)  # 32 updates an iteration: room to drift
+    # 32 updates an iteration, unclipped: PPO's clip bounds a free run's drift (to KL 0.006-0.07 over 6 runs), too
+    # close to an anchored run's for the comparison below; without it the free run drifts 0.8-2.3, the anchored 0.002
+    warm["training"].update(lr=1e-3, minibatch_size=25, num_epochs=4, clip_param=100.0)
     warm["run"]["critic_warmup_steps"] = 1
     (tmp_path / "warm.yaml").write_text(yaml.safe_dump(warm))
     warmed = run(tmp_path, "ppo_train.py", "warm.yaml", "-d", "results", "-n", "warm", "--tboff",
@@ -192,7 +194,7 @@ def test_behaviour_cloning_then_fine_tuning_through_the_training_script(tmp_path
     # the same run with a heavy KL anchor to the clone (set on the command line): its policy moves less far from
     # the clone's over the demonstrations' observations, and the learner reports the divergence it weighs
     result = run(tmp_path, "ppo_train.py", "warm.yaml", "-d", "results", "-n", "anchored", "--tboff",
-                 "--init-from", tmp_path / "results" / "bc", "--iterations", 2, "--set", "run.anchor_kl_coeff=1e2")
+                 "--init-from", tmp_path / "results" / "bc", "--iterations", 2, "--set", "run.anchor_kl_coeff=1e3")
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     trial_anchored = os.path.dirname(find_latest_checkpoint(str(tmp_path / "results" / "anchored")))
     reported = [json.loads(line)["learners"]["default_policy"]
@@ -208,7 +210,7 @@ def test_behaviour_cloning_then_fine_tuning_through_the_training_script(tmp_path
         return float(cls.from_logits(logits[0]).kl(cls.from_logits(logits[1])).mean())
 
     free, held = divergence(trial), divergence(trial_anchored)
-    assert held < 0.5 * free, (held, free)
+    assert held < 0.1 * free, (held, free)
 
     other = small("traffic")
     other["env_config"]["experiment"]["hero"]["sensors"]["vlidar"]["rays"] = 16
