@@ -468,7 +468,7 @@ def test_every_vehicles_light_in_one_call_is_the_one_its_own_box_finds(vehicles,
     volumes = np.array([(x, y, yaw, ex, ey, z, z + h) for x, y, yaw, ex, ey, z, h in triggers]).reshape(-1, 7)
     found = geometry.first_overlaps(boxes, volumes)
     for box, index in zip(boxes, found):
-        alone = geometry.overlaps_with(tuple(box), *volumes.T)
+        alone = geometry.overlaps_with(tuple(box), volumes)
         assert index == (alone[0] if len(alone) else -1)
 
 

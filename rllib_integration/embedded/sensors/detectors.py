@@ -86,7 +86,7 @@ class ObstacleSensor(Sensor):
         if not actors:
             return
         centre, extent = world.centre[static], world.extent[static]
-        x, y, yaw, ex, ey, z0, z1 = (np.concatenate([column, extra]) for column, extra in zip(boxes, (
+        x, y, yaw, ex, ey, z0, z1 = (np.concatenate([column, extra]) for column, extra in zip(boxes.T, (
             centre[:, 0], centre[:, 1], world.yaw[static], extent[:, 0], extent[:, 1], centre[:, 2] - extent[:, 2],
             centre[:, 2] + extent[:, 2])))
         forward = transform.get_forward_vector()

@@ -65,13 +65,13 @@ def _collide(a: Any, b: Any) -> bool:
     return not (isinstance(a, Walker) and isinstance(b, Walker))
 
 
-def resolve_collisions(actors: list[Any], boxes: tuple[np.ndarray, ...], vehicles: VehicleStates
+def resolve_collisions(actors: list[Any], boxes: np.ndarray, vehicles: VehicleStates
                        ) -> list[CollisionRecord]:
     """The collisions of this tick between ``actors`` with ``boxes`` (as ``Simulation.boxes()`` gives
     them), resolved (see the module docstring)."""
     if len(actors) < 2:
         return []
-    pairs = [(i, j) for i, j in geometry.overlapping_pairs(*boxes)
+    pairs = [(i, j) for i, j in geometry.overlapping_pairs(boxes)
              if actors[i] is not actors[j] and _collide(actors[i], actors[j])]  # (a vehicle and its own open door)
     records = []
     for i, j in pairs:
@@ -82,9 +82,9 @@ def resolve_collisions(actors: list[Any], boxes: tuple[np.ndarray, ...], vehicle
     return records
 
 
-def _row(boxes: tuple[np.ndarray, ...], index: int) -> tuple[float, float, float, float, float]:
+def _row(boxes: np.ndarray, index: int) -> tuple[float, float, float, float, float]:
     """Box ``index``'s ``(x, y, yaw, ex, ey)`` (the body, or an open door, of its actor)."""
-    return tuple(float(column[index]) for column in boxes[:5])
+    return tuple(boxes[index, :5].tolist())
 
 
 def _velocity(vehicles: VehicleStates, actor: Any) -> tuple[float, float]:

@@ -48,43 +48,47 @@ def penetration(dx: float, dy: float, yaw_a: float, ex_a: float, ey_a: float, ya
     return float(depth), float(ux), float(uy)
 
 
-def overlapping_pairs(x, y, yaw, ex, ey, z0, z1) -> np.ndarray:
-    """Index pairs ``(i, j)``, ``i < j``, of boxes that overlap; shape ``(K, 2)``.
+def overlapping_pairs(boxes: np.ndarray) -> np.ndarray:
+    """Index pairs ``(i, j)``, ``i < j``, of the rows ``(x, y, yaw, ex, ey, z0, z1)`` of ``boxes`` (N, 7) that
+    overlap; shape ``(K, 2)``.
 
     A bounding-circle test over all pairs selects candidates, the separating-axis test decides
     (compiled with numba: every tick asks it for every pair of actors).
     """
-    return _overlapping_pairs(*_columns(x, y, yaw, ex, ey, z0, z1))
+    return _overlapping_pairs(_rows(boxes))
 
 
-def overlaps_with(box: tuple[float, ...], x, y, yaw, ex, ey, z0, z1) -> np.ndarray:
-    """Indices of the boxes (arrays) that overlap one ``box = (x, y, yaw, ex, ey, z0, z1)``."""
-    return _overlaps_with(*(float(v) for v in box), *_columns(x, y, yaw, ex, ey, z0, z1))
+def overlaps_with(box: tuple[float, ...], boxes: np.ndarray) -> np.ndarray:
+    """Indices of the rows of ``boxes`` (N, 7) that overlap one ``box = (x, y, yaw, ex, ey, z0, z1)``."""
+    return _overlaps_with(*(float(v) for v in box), _rows(boxes))
 
 
 def first_overlaps(boxes: np.ndarray, others: np.ndarray) -> np.ndarray:
     """For each row ``(x, y, yaw, ex, ey, z0, z1)`` of ``boxes`` (N, 7), the index of the first row of ``others``
     (M, 7) it overlaps, or -1; shape ``(N,)`` (one compiled call for many boxes)."""
-    return _first_overlaps(np.ascontiguousarray(boxes, dtype=np.float64).reshape(-1, 7),
-                           np.ascontiguousarray(others, dtype=np.float64).reshape(-1, 7))
+    return _first_overlaps(_rows(boxes), _rows(others))
 
 
-def _columns(*columns) -> tuple[np.ndarray, ...]:
-    return tuple(c if isinstance(c, np.ndarray) and c.ndim == 1 and c.dtype == np.float64 and c.flags.c_contiguous
-                 else np.ascontiguousarray(np.atleast_1d(c), dtype=np.float64) for c in columns)
+def _rows(boxes: np.ndarray) -> np.ndarray:
+    """``boxes`` as the compiled tests read them: (N, 7) float64, C-contiguous (most come so, uncopied)."""
+    if isinstance(boxes, np.ndarray) and boxes.dtype == np.float64 and boxes.ndim == 2 and boxes.flags.c_contiguous:
+        return boxes
+    return np.ascontiguousarray(boxes, dtype=np.float64).reshape(-1, 7)
 
 
 @njit(cache=True)
-def _overlapping_pairs(x, y, yaw, ex, ey, z0, z1) -> np.ndarray:
-    n = len(x)
-    radius = np.hypot(ex, ey)
+def _overlapping_pairs(boxes: np.ndarray) -> np.ndarray:
+    n = boxes.shape[0]
+    radius = np.hypot(boxes[:, 3], boxes[:, 4])
     found = []
     for i in range(n):
+        a = boxes[i]
         for j in range(i + 1, n):
-            dx, dy = x[j] - x[i], y[j] - y[i]
-            if dx * dx + dy * dy >= (radius[i] + radius[j]) ** 2 or not (z0[i] < z1[j] and z0[j] < z1[i]):
+            b = boxes[j]
+            dx, dy = b[0] - a[0], b[1] - a[1]
+            if dx * dx + dy * dy >= (radius[i] + radius[j]) ** 2 or not (a[5] < b[6] and b[5] < a[6]):
                 continue
-            if _least_overlap(dx, dy, yaw[i], ex[i], ey[i], yaw[j], ex[j], ey[j])[0] >= 0.0:
+            if _least_overlap(dx, dy, a[2], a[3], a[4], b[2], b[3], b[4])[0] >= 0.0:
                 found.append((i, j))
     out = np.empty((len(found), 2), dtype=np.intp)
     for k in range(len(found)):
@@ -93,15 +97,16 @@ def _overlapping_pairs(x, y, yaw, ex, ey, z0, z1) -> np.ndarray:
 
 
 @njit(cache=True)
-def _overlaps_with(bx, by, byaw, bex, bey, bz0, bz1, x, y, yaw, ex, ey, z0, z1) -> np.ndarray:
-    out = np.empty(len(x), dtype=np.intp)
+def _overlaps_with(bx, by, byaw, bex, bey, bz0, bz1, boxes) -> np.ndarray:
+    out = np.empty(boxes.shape[0], dtype=np.intp)
     count = 0
     box_radius = math.hypot(bex, bey)
-    for k in range(len(x)):
-        dx, dy = x[k] - bx, y[k] - by
-        reach = math.hypot(ex[k], ey[k]) + box_radius
-        if dx * dx + dy * dy < reach * reach and z0[k] < bz1 and bz0 < z1[k] and \
-                _least_overlap(dx, dy, byaw, bex, bey, yaw[k], ex[k], ey[k])[0] >= 0.0:
+    for k in range(boxes.shape[0]):
+        b = boxes[k]
+        dx, dy = b[0] - bx, b[1] - by
+        reach = math.hypot(b[3], b[4]) + box_radius
+        if dx * dx + dy * dy < reach * reach and b[5] < bz1 and bz0 < b[6] and \
+                _least_overlap(dx, dy, byaw, bex, bey, b[2], b[3], b[4])[0] >= 0.0:
             out[count] = k
             count += 1
     return out[:count]

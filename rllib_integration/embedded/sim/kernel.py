@@ -213,14 +213,12 @@ class Simulation:
             self._sensors.append(sensor)
 
     # -- spawning ------------------------------------------------------------------------------
-    def boxes(self) -> tuple[list[Actor], tuple[np.ndarray, ...]]:
-        """Boxes of every vehicle (vectorised from the state table), walker, prop and open door (a door's actor is
-        its vehicle): (actors, (x, y, yaw, ex, ey, z0, z1))."""
+    def boxes(self) -> tuple[list[Actor], np.ndarray]:
+        """Boxes of every vehicle (from the state table, in one compiled pass), walker, prop and open door (a door's
+        actor is its vehicle): (actors, rows ``(x, y, yaw, ex, ey, z0, z1)`` (N, 7))."""
         s = self.vehicles
         actors: list[Actor] = list(s.owners)
-        z = s.column("z")
-        columns = [s.column("x"), s.column("y"), s.column("yaw"), s.column("half_length"),
-                   s.column("half_width"), z, z + s.column("height")]
+        boxes = box_rows(s.data, s.count)
         others = self._walkers + self._props
         if others or self._open_doors:
             rows = []
@@ -233,8 +231,8 @@ class Simulation:
                 doors = vehicle.door_boxes()
                 rows += doors
                 actors += [vehicle] * len(doors)
-            columns = [np.concatenate([column, extra]) for column, extra in zip(columns, zip(*rows))]
-        return actors, tuple(columns)
+            boxes = np.concatenate([boxes, np.array(rows, dtype=np.float64).reshape(-1, 7)])
+        return actors, boxes
 
     def doors_changed(self, vehicle: Vehicle) -> None:
         """``vehicle`` opened or closed a door: its open doors join (or leave) the collision boxes."""
@@ -261,7 +259,7 @@ class Simulation:
         loc = transform.location
         bottom = loc.z - extent.z if centred else loc.z
         box = (loc.x, loc.y, math.radians(transform.rotation.yaw), extent.x, extent.y, bottom, bottom + 2 * extent.z)
-        return any(not (isinstance(actors[i], Prop) and actors[i].overrun) for i in geometry.overlaps_with(box, *boxes))
+        return any(not (isinstance(actors[i], Prop) and actors[i].overrun) for i in geometry.overlaps_with(box, boxes))
 
     def spawn(self, blueprint: ActorBlueprint, transform: carla.Transform, parent: Actor | None = None) -> Actor:
         """Spawn an actor; raises ``RuntimeError`` if the spot is occupied, as CARLA does."""
