@@ -64,6 +64,7 @@ def test_the_march_meets_the_first_edge_marking_and_box_that_every_sample_meets(
     origins[0] = (layer.origin_x + rng.uniform(-3.0, 1.0), layer.origin_y + rng.uniform(0.0, 20.0))  # the border
     origins[1] = (layer.origin_x - 30.0, layer.origin_y - 30.0)  # off the raster
     yaws = rng.uniform(-4.0, 4.0, heroes)
+    yaws[2:4] = rng.choice([0.0, np.pi / 2, np.pi, -np.pi / 2], 2)  # rays along the pixel grid (chessboard bound)
     angles = virtual_lidar.ray_angles(rays, data.draw(st.sampled_from([360.0, 120.0]), label="fov"))
     boxes = 5
     centres = origins[rng.integers(heroes, size=boxes)] + rng.normal(0.0, 6.0, (boxes, 2))

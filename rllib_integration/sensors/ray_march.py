@@ -220,18 +220,24 @@ def march_cells(road: np.ndarray, marking: np.ndarray, road_clear: np.ndarray,
 
 def clearances(road: np.ndarray, marking: np.ndarray, ppm: float, step: float) -> tuple[np.ndarray, np.ndarray]:
     """For :func:`march_rays`: how many samples ``step`` metres apart a ray sampled anywhere in each pixel can go on
-    without meeting a road edge (a pixel off the road or off the raster) / a lane marking (uint8, at most 255): the
-    distance between pixel centres to the nearest such pixel (exact Euclidean), less one pixel's diagonal (half of
-    it for the sample, anywhere in its pixel, half for the pixel met), in whole steps. The march reads these only
-    away from the raster's border. A sample just below the raster's
-    first row or column reads that row or column (the march truncates towards zero), so it is padded with a copy
-    of them."""
+    without meeting a road edge (a pixel off the road or off the raster) / a lane marking (uint8, at most 255).
+
+    Two bounds, the larger taken (each alone is safe). Euclidean: the distance between pixel centres to the nearest
+    such pixel, less one pixel's diagonal (half of it for the sample, anywhere in its pixel, half for the pixel met).
+    Chessboard: the largest coordinate difference of the two centres, less one pixel (half a pixel for the sample,
+    half for the pixel met), since a ray moves no farther along either axis than along itself; this one gains where
+    the edge or marking runs along the pixel grid (a straight road of a grid town: 17 % fewer samples over 300 frames
+    of 32 heroes on GridTown, stop 85). Both in whole steps. The march reads these only away from the raster's border.
+    A sample just below the raster's first row or column reads that row or column (the march truncates towards zero),
+    so it is padded with a copy of them."""
     margin = math.sqrt(2.0) / ppm
 
     def clear(free: np.ndarray, outside: int) -> np.ndarray:
         padded = np.pad(free.astype(np.uint8), ((1, 0), (1, 0)), mode="edge")  # truncation's row and column -1
         padded = np.pad(padded, ((1, 1), (1, 1)), constant_values=outside)  # then off the raster
-        distance = cv2.distanceTransform(padded, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)[2:-1, 2:-1]
-        return np.clip(np.floor((distance / ppm - margin) / step), 0, 255).astype(np.uint8)
+        euclidean = cv2.distanceTransform(padded, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)[2:-1, 2:-1]
+        chessboard = cv2.distanceTransform(padded, cv2.DIST_C, 3)[2:-1, 2:-1]
+        steps = np.maximum(np.floor((euclidean / ppm - margin) / step), np.floor((chessboard - 1.0) / ppm / step))
+        return np.clip(steps, 0, 255).astype(np.uint8)
 
     return clear(road, 0), clear(~marking, 1)
