@@ -334,7 +334,7 @@ class DQNExperimentBatch(BatchExperiment):
                      episode_collisions=counts["collisions"][indices],
                      episode_lane_invasions=counts["lane_invasions"][indices],
                      route_completion=steps.route_completion, route_offset=steps.offset,
-                     episode_route_completion=steps.route_completion)
+                     episode_route_completion=steps.route_completion.copy())  # (an array a key)
         route_end = steps.ended & ~steps.truncated
         reasons = np.empty(count, dtype=object)  # (None each) the first that holds, in DQNExperiment._record's order
         if ending:  # (else no reason holds)

@@ -238,11 +238,11 @@ class RouteExperimentBatch(BatchExperiment):
         _tally(indices, steps.gained, steps.speed_factor, steps.offset_factor, steps.speed, failed, ended, truncated,
                float(self.terminal_penalty), totals["return"], totals["distance"], totals["speed_sum"], self.steps,
                rewards, episode_distance, mean_speed, terminated)
-        # (every hero in order: the counts' rows as they are; the infos are read, or copied, before the next step)
-        infractions = self.infractions if every_row(indices, len(self.agents)) else self.infractions[:, indices]
+        # (the infos' arrays are the outcome's own: the counts copied, in one block when every hero acts in order)
+        infractions = self.infractions.copy() if every_row(indices, len(self.agents)) else self.infractions[:, indices]
         infos = {"speed": steps.speed, "progress": steps.gained, "speed_factor": steps.speed_factor,
                  "offset_factor": steps.offset_factor, "route_offset": steps.offset,
-                 "route_completion": steps.route_completion, "episode_route_completion": steps.route_completion,
+                 "route_completion": steps.route_completion, "episode_route_completion": steps.route_completion.copy(),
                  "episode_distance": episode_distance, "episode_mean_speed": mean_speed,
                  **dict(zip(EPISODE_INFRACTION_KEYS, infractions))}
         return BatchOutcome(observations, rewards, terminated, truncated, infos, steps.end_reasons)

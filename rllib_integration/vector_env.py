@@ -282,8 +282,8 @@ def merge_infos(infos: dict[str, Any], num_envs: int, rows: np.ndarray, values: 
     block.fill(True)
     new_masks = iter(block)  # (the new keys' masks: a row each of one block)
     for key, column in values.items():
-        if every and key not in infos:  # (a copy: the batch may give one array under two keys, or keep it)
-            infos[key], infos[f"_{key}"] = column.copy(), next(new_masks)
+        if every and key not in infos:  # (as it is: a batch's infos are arrays of their own, never written again)
+            infos[key], infos[f"_{key}"] = column, next(new_masks)
             continue
         if key not in infos:
             infos[key] = np.full(num_envs, None, dtype=object) if column.dtype == object \

@@ -130,6 +130,8 @@ class Simulation:
         self.spectator = self.register(Actor(self, self.new_id(), "spectator", {}, carla.Transform()))
         self.signals = TrafficSignals(self)
         self.add_pre_tick_hook(self.signals.advance)
+        #: the vehicles whose Ackermann controller runs (a control written to one stops it)
+        self.ackermann_driven: set[Vehicle] = set()
         self._lights_of: tuple[tuple[int, int], np.ndarray] | None = None  # ((frame, vehicles), light per slot)
 
     # -- settings ------------------------------------------------------------------------------

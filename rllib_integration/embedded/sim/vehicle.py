@@ -189,6 +189,7 @@ class Vehicle(Actor, carla.Vehicle):
             finite_number(getattr(control, field), f"{self.type_id}.apply_ackermann_control: {field}")
         if self._ackermann is None:
             self._sim.add_pre_tick_hook(self._ackermann_step)
+            self._sim.ackermann_driven.add(self)
         self._ackermann = carla.VehicleAckermannControl(
             steer=control.steer, steer_speed=control.steer_speed, speed=control.speed,
             acceleration=control.acceleration, jerk=control.jerk)
@@ -204,6 +205,7 @@ class Vehicle(Actor, carla.Vehicle):
     def _stop_ackermann(self) -> None:
         if self._ackermann is not None:
             self._sim.remove_pre_tick_hook(self._ackermann_step)
+            self._sim.ackermann_driven.discard(self)
             self._ackermann = None
 
     def _ackermann_step(self, dt: float) -> None:
@@ -358,6 +360,7 @@ def apply_control_rows(vehicles: list[Vehicle], slots: np.ndarray, rows: np.ndar
         bad = int(np.flatnonzero(~np.isfinite(rows).all(axis=1))[0])
         throttle, steer, brake = rows[bad].tolist()
         vehicles[bad].apply_control(carla.VehicleControl(throttle=throttle, steer=steer, brake=brake))  # raises
-    for vehicle in vehicles:
+    driven = vehicles[0]._sim.ackermann_driven if vehicles else ()
+    for vehicle in [vehicle for vehicle in vehicles if vehicle in driven] if driven else ():  # (mostly none)
         vehicle._stop_ackermann()
     kernel.write_controls(table, slots, rows)
