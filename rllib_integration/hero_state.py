@@ -68,18 +68,14 @@ def update_routes(states: Sequence[HeroState], world: Any) -> None:
     """:meth:`HeroState.update_route` of each of ``states`` after a tick; where there are several and the world reads
     their locations in one call (the embedded world's ``actor_locations``: the same 32-bit values as
     ``get_location``), advanced in one compiled call through the world's routes (``route_rows``)."""
-    following, progresses, ids = [], [], []
-    for state in states:
-        if state.route_progress is not None and state.hero is not None:
-            following.append(state)
-            progresses.append(state.route_progress)
-            ids.append(state.hero.id)
+    following = [state for state in states if state.route_progress is not None and state.hero is not None]
     locations = getattr(world, "actor_locations", None)
     if len(following) < 2 or not callable(locations):
         for state in following:
             state.update_route()
         return
-    route_rows(world).advance(progresses, locations(ids))
+    route_rows(world).advance([state.route_progress for state in following],
+                              locations([state.hero.id for state in following]))
 
 
 def _shared(name: str, doc: str) -> property:

@@ -277,14 +277,12 @@ def merge_infos(infos: dict[str, Any], num_envs: int, rows: np.ndarray, values: 
                 end_reasons: np.ndarray) -> None:
     """Add a batch's infos of sub-environments ``rows`` (ascending; one array a key, and each row's end reason or None)
     to ``infos`` in gymnasium's vector layout (as :func:`vector_infos` lays out the same values)."""
-    every = len(rows) == num_envs  # rows are ascending and distinct: every sub-environment, in order
-    block = np.empty((sum(key not in infos for key in values) if every else 0, num_envs), dtype=np.bool_)
-    block.fill(True)
-    new_masks = iter(block)  # (the new keys' masks: a row each of one block)
+    if len(rows) == num_envs:  # rows are ascending and distinct: every sub-environment, in order
+        new = [key for key in values if key not in infos]  # (as they are: a batch's infos are arrays of its own)
+        infos.update({key: values[key] for key in new})
+        infos.update(zip([f"_{key}" for key in new], np.ones((len(new), num_envs), dtype=np.bool_)))  # (one block)
+        values = {key: column for key, column in values.items() if key not in new} if len(new) < len(values) else {}
     for key, column in values.items():
-        if every and key not in infos:  # (as it is: a batch's infos are arrays of their own, never written again)
-            infos[key], infos[f"_{key}"] = column, next(new_masks)
-            continue
         if key not in infos:
             infos[key] = np.full(num_envs, None, dtype=object) if column.dtype == object \
                 else np.zeros(num_envs, dtype=column.dtype)
