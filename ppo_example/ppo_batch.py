@@ -46,13 +46,19 @@ EPISODE_INFRACTION_KEYS = tuple(f"episode_{key}" for key in INFRACTION_KEYS)
 def commands_ahead(options: Sequence[RoadOption]) -> np.ndarray:
     """For each point of a route with road ``options``, the index in :data:`COMMANDS` of the first option other
     than lane following among the next :data:`COMMAND_LOOKAHEAD` points (lane following where there is none)."""
-    codes = np.array([COMMANDS.index(o) if o in COMMANDS else LANE_FOLLOW for o in options] + [LANE_FOLLOW])
     length = len(options)
-    result = np.full(length, LANE_FOLLOW, dtype=np.int64)
-    for step in range(COMMAND_LOOKAHEAD, 0, -1):  # the nearest one written last
-        ahead = codes[np.minimum(np.arange(length) + step, length)]
-        result = np.where(ahead != LANE_FOLLOW, ahead, result)
-    return result
+    codes = np.append(_CODE_OF_VALUE[np.asarray(options, dtype=np.int64).reshape(length) - _LOWEST_OPTION],
+                      LANE_FOLLOW)  # (past the route's end: lane following)
+    at = np.arange(length + 1)
+    commanded = np.where(codes != LANE_FOLLOW, at, length)  # each point's own index where it has a command
+    ahead = np.minimum.accumulate(commanded[::-1])[::-1][1:]  # the first point after each with one (or the end)
+    return np.where(ahead - at[:-1] <= COMMAND_LOOKAHEAD, codes[ahead], LANE_FOLLOW)
+
+
+_LOWEST_OPTION = min(int(option) for option in RoadOption)
+#: :data:`COMMANDS`' index of each road option value (less the lowest), lane following for values not in it
+_CODE_OF_VALUE = np.full(max(int(option) for option in RoadOption) - _LOWEST_OPTION + 1, LANE_FOLLOW, dtype=np.int64)
+_CODE_OF_VALUE[[int(command) - _LOWEST_OPTION for command in COMMANDS]] = np.arange(len(COMMANDS))
 
 
 @njit(cache=True)
