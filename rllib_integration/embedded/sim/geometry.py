@@ -79,21 +79,27 @@ def _rows(boxes: np.ndarray) -> np.ndarray:
 @njit(cache=True)
 def _overlapping_pairs(boxes: np.ndarray) -> np.ndarray:
     n = boxes.shape[0]
-    radius = np.hypot(boxes[:, 3], boxes[:, 4])
-    found = []
+    radius = np.empty(n)
+    for i in range(n):
+        radius[i] = math.hypot(boxes[i, 3], boxes[i, 4])
+    out = np.empty((16, 2), dtype=np.intp)  # (grown as needed: a typed list of pairs cost 5 µs with 32 boxes)
+    count = 0
     for i in range(n):
         a = boxes[i]
         for j in range(i + 1, n):
             b = boxes[j]
             dx, dy = b[0] - a[0], b[1] - a[1]
-            if dx * dx + dy * dy >= (radius[i] + radius[j]) ** 2 or not (a[5] < b[6] and b[5] < a[6]):
+            reach = radius[i] + radius[j]
+            if dx * dx + dy * dy >= reach * reach or not (a[5] < b[6] and b[5] < a[6]):
                 continue
             if _least_overlap(dx, dy, a[2], a[3], a[4], b[2], b[3], b[4])[0] >= 0.0:
-                found.append((i, j))
-    out = np.empty((len(found), 2), dtype=np.intp)
-    for k in range(len(found)):
-        out[k, 0], out[k, 1] = found[k]
-    return out
+                if count == out.shape[0]:
+                    grown = np.empty((2 * count, 2), dtype=np.intp)
+                    grown[:count] = out
+                    out = grown
+                out[count, 0], out[count, 1] = i, j
+                count += 1
+    return out[:count].copy()
 
 
 @njit(cache=True)
