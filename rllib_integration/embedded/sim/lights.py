@@ -77,14 +77,19 @@ class TrafficLight(TrafficSign, carla.TrafficLight):
         self.green_time, self.yellow_time, self.red_time = GREEN_TIME, YELLOW_TIME, RED_TIME
         self.group: "LightGroup | None" = None
         self.pole_index = 0
-        self.elapsed = 0.0
+        self.state_since = 0.0  # the group's time when the state was set (see elapsed)
+
+    @property
+    def elapsed(self) -> float:
+        """Seconds in this state: the group's time since it was set (a light outside groups stays at 0)."""
+        return self.group.time - self.state_since if self.group else 0.0
 
     def get_state(self) -> carla.TrafficLightState:
         return self.state
 
     def set_state(self, state: carla.TrafficLightState) -> None:
         self.state = state
-        self.elapsed = 0.0
+        self.state_since = self.group.time if self.group else 0.0
 
     def get_green_time(self) -> float:
         return self.green_time
@@ -175,6 +180,7 @@ class LightGroup:
     def __init__(self, lights: list[TrafficLight]) -> None:
         self.lights = lights
         self.frozen = False
+        self.time = 0.0  # seconds advanced, frozen or not (each light's elapsed time counts from it)
         sequences = sorted({light.signal.sequence for light in lights})
         self.controllers: list[list[TrafficLight]] = []
         for light in lights:
@@ -216,8 +222,7 @@ class LightGroup:
 
     def advance(self, dt: float) -> None:
         """Move the cycle on by ``dt`` seconds; lights change only at phase changes."""
-        for light in self.lights:
-            light.elapsed += dt
+        self.time += dt
         if self.frozen:
             return
         self.clock += dt
