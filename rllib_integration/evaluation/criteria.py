@@ -186,13 +186,14 @@ class RedLightCriterion:
     def update(self, now: float, transform: carla.Transform, extent_x: float) -> list[Infraction]:
         location = transform.location
         return self.update_many(now, np.array([[location.x, location.y, location.z]]),
-                                np.array([transform.rotation.yaw]), np.array([extent_x]), np.zeros(1, np.int64))[0]
+                                np.array([transform.rotation.yaw]), np.array([extent_x]),
+                                np.zeros(1, np.int64)).get(0, [])
 
     def update_many(self, now: Any, xyz: np.ndarray, yaws: np.ndarray, extents_x: np.ndarray,
-                    heroes: np.ndarray) -> list[list[Infraction]]:
+                    heroes: np.ndarray) -> dict[int, list[Infraction]]:
         """The red lights run by heroes ``heroes`` at ``xyz`` (N, 3) heading ``yaws`` (N,) degrees, boxes
-        ``extents_x`` (N,) long, since their last update: one list per hero; ``now``: the time of their events, one
-        for all or one a hero."""
+        ``extents_x`` (N,) long, since their last update: a list by the row of each hero that ran one (most ticks
+        none); ``now``: the time of their events, one for all or one a hero."""
         times = np.asarray(now, dtype=np.float64)  # one for all (0-d) or one a hero
         crossed = np.zeros((len(heroes), max(len(self.owners), 1)), dtype=np.bool_)
         crossings = tail_crossings(np.ascontiguousarray(xyz[:, :2], dtype=np.float64),
@@ -200,7 +201,7 @@ class RedLightCriterion:
                                    np.ascontiguousarray(extents_x, dtype=np.float64), np.asarray(heroes, dtype=np.int64),
                                    self._previous_tails, self.starts, self.ends, self.forwards, self.centres,
                                    LIGHT_PROXIMITY, crossed)
-        found: list[list[Infraction]] = [[] for _ in range(len(heroes))]
+        found: dict[int, list[Infraction]] = {}
         for row, line in zip(*crossed.nonzero()) if crossings else ():
             light_index, hero = int(self.owners[line]), int(heroes[row])
             light = self.lights[light_index]
@@ -209,8 +210,9 @@ class RedLightCriterion:
             self._last_lights[hero] = light_index
             x, y, z = (float(v) for v in xyz[row])
             when = float(times if times.ndim == 0 else times[row])
-            found[row].append(Infraction(RED_LIGHT, when, (x, y, z), f"Agent ran a red light {light.id} at "
-                                         f"(x={x:.3f}, y={y:.3f}, z={z:.3f})", {"light_id": light.id}))
+            found.setdefault(int(row), []).append(Infraction(
+                RED_LIGHT, when, (x, y, z), f"Agent ran a red light {light.id} at (x={x:.3f}, y={y:.3f}, z={z:.3f})",
+                {"light_id": light.id}))
         return found
 
 

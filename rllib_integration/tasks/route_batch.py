@@ -157,9 +157,8 @@ class RouteFollowingBatch:
                         found.setdefault(int(live[j]), []).extend(events)
                     if criterion.idle:
                         self.busy.discard(criterion)
-            lights = self.red_lights.update_many(now, xyz, yaws, self.extents_x[heroes], heroes)
-            for j in [j for j, events in enumerate(lights) if events]:
-                found.setdefault(int(live[j]), []).extend(lights[j])
+            for j, events in self.red_lights.update_many(now, xyz, yaws, self.extents_x[heroes], heroes).items():
+                found.setdefault(int(live[j]), []).extend(events)
             if self.with_stop_signs:
                 for j, k in enumerate(heroes):
                     events = self.stop_signs[k].update(float(now[j]), carla.Location(*map(float, xyz[j])),
