@@ -23,6 +23,7 @@ one of sidewalks serve collisions.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -94,6 +95,17 @@ class StaticWorld:
             if objects else np.zeros((0, 9))
         self.centre, self.yaw, self.extent = boxes[:, 0:3], boxes[:, 3], boxes[:, 4:7]
         self.labels, self.layers = boxes[:, 7].astype(int), boxes[:, 8].astype(int)
+
+    @functools.cached_property
+    def object_clearance(self) -> np.ndarray:
+        """uint8 (as :attr:`object_index`): how many pixels each pixel's centre lies from the nearest object pixel's
+        centre (any object, loaded or not; rounded down, at most 255): a vehicle whose box fits well inside this
+        reach meets no object (the contacts' broad phase, computed once a map)."""
+        free = (self.object_index == 0).astype(np.uint8)
+        if not free.size or free.all():  # no object pixel: nothing near anywhere
+            return np.full(self.object_index.shape, 255, dtype=np.uint8)
+        distance = cv2.distanceTransform(free, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+        return np.minimum(np.floor(distance), 255).astype(np.uint8)
 
     def pixels(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(row, col) of world points, clipped to the raster."""

@@ -206,13 +206,27 @@ def _push_out(row: np.ndarray, pose: np.ndarray, outline: np.ndarray, grid: np.n
 
 
 @njit(cache=True)
+def clear_of_objects(row: np.ndarray, x: float, y: float, clearance: np.ndarray, origin_x: float, origin_y: float,
+                      ppm: float) -> bool:
+    """Whether a vehicle centred at (x, y) is surely clear of every object pixel: its centre's pixel lies farther
+    from the nearest one (``clearance``, pixels between centres) than its box's half diagonal plus a pixel's
+    diagonal (half for where the centre lies in its pixel, half for the object pixel's extent), with a hair to
+    spare. Off the raster it is not sure (the outline's reads are clamped to the border)."""
+    r, c = (y - origin_y) * ppm, (x - origin_x) * ppm
+    if not (0.0 <= r < clearance.shape[0] and 0.0 <= c < clearance.shape[1]):
+        return False
+    return clearance[int(r), int(c)] > math.hypot(row[HALF_LENGTH], row[HALF_WIDTH]) * ppm + 1.5
+
+
+@njit(cache=True)
 def static_contacts(data: np.ndarray, count: int, poses: np.ndarray, outline: np.ndarray, object_index: np.ndarray,
-                    solid: np.ndarray, sidewalk: np.ndarray, origin_x: float, origin_y: float, ppm: float,
-                    climb_speed: float, curb_height: float):
+                    solid: np.ndarray, clearance: np.ndarray, sidewalk: np.ndarray, origin_x: float, origin_y: float,
+                    ppm: float, climb_speed: float, curb_height: float):
     """Contacts of every vehicle with the static world over the poses of a tick (``poses``: (P, count, 3),
     the first at the tick's start), resolved in place (see the module docstring). ``solid[value]``:
-    whether the object of raster value ``value`` is loaded. Returns per vehicle the kind of its contact
-    (:data:`NO_HIT`, :data:`SOLID_HIT`, :data:`CURB_HIT`), the object hit (index + 1), the impulse
+    whether the object of raster value ``value`` is loaded; ``clearance``: each pixel's distance to the nearest
+    object pixel (a pose far from every object reads none of its outline). Returns per vehicle the kind of its
+    contact (:data:`NO_HIT`, :data:`SOLID_HIT`, :data:`CURB_HIT`), the object hit (index + 1), the impulse
     (N·s, world x and y) and how far it stands raised on curbs at its final pose."""
     kinds = np.zeros(count, np.int64)
     objects = np.zeros(count, np.int64)
@@ -230,8 +244,10 @@ def static_contacts(data: np.ndarray, count: int, poses: np.ndarray, outline: np
                 wheel_points)
         for k in range(1, poses.shape[0]):
             pose = poses[k, i]
-            resolved, x, y, nx, ny, cx, cy, value = _push_out(row, pose, outline, object_index, solid, origin_x,
-                                                              origin_y, ppm)
+            resolved, x, y, nx, ny, cx, cy, value = True, pose[0], pose[1], 0.0, 0.0, 0.0, 0.0, 0  # (clear: no hit)
+            if not clear_of_objects(row, pose[0], pose[1], clearance, origin_x, origin_y, ppm):
+                resolved, x, y, nx, ny, cx, cy, value = _push_out(row, pose, outline, object_index, solid, origin_x,
+                                                                  origin_y, ppm)
             if value != 0:  # the body meets a solid object
                 kinds[i], objects[i] = SOLID_HIT, value
                 if resolved:

@@ -360,7 +360,7 @@ class Simulation:
             present = np.flatnonzero(slots >= 0)
             actors, rows, slots = [actors[k] for k in present.tolist()], rows[present], slots[present]
         if actors:
-            apply_control_rows(actors, slots, rows, self.vehicles.data)
+            apply_control_rows(actors, slots, rows, self.vehicles.data, self.ackermann_driven)
 
     def _lookup(self, actor_ids: Iterable[int]) -> tuple[list[Actor | None], np.ndarray, bool]:
         """The actors ``actor_ids`` (None for one that is gone), their vehicle slots (-1: gone, or no vehicle) and

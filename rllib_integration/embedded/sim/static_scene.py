@@ -227,8 +227,8 @@ class StaticScene:
         poses[1], poses[2] = path[(len(path) - 1) // 2], path[len(path) - 1]
         world = self.world
         kinds, objects, impulses, raised = contacts.static_contacts(
-            states.data, n, poses, contacts.OUTLINE, world.object_index, self._enabled_lookup, world.sidewalk,
-            world.origin_x, world.origin_y, world.ppm, CLIMB_SPEED, CURB_HEIGHT)
+            states.data, n, poses, contacts.OUTLINE, world.object_index, self._enabled_lookup, world.object_clearance,
+            world.sidewalk, world.origin_x, world.origin_y, world.ppm, CLIMB_SPEED, CURB_HEIGHT)
         records = []
         for slot in kinds.nonzero()[0]:
             solid = kinds[slot] == contacts.SOLID_HIT

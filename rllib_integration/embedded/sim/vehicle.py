@@ -348,7 +348,8 @@ class Vehicle(Actor, carla.Vehicle):
         return light.get_state() if light is not None else carla.TrafficLightState.Green
 
 
-def apply_control_rows(vehicles: list[Vehicle], slots: np.ndarray, rows: np.ndarray, table: np.ndarray) -> None:
+def apply_control_rows(vehicles: list[Vehicle], slots: np.ndarray, rows: np.ndarray, table: np.ndarray,
+                       ackermann_driven: set[Vehicle]) -> None:
     """``Vehicle.apply_control`` of each of ``vehicles`` (in ``slots`` of the table) with
     ``carla.VehicleControl(throttle, steer, brake)`` from its row of ``rows`` (N, 3), the other fields at their
     defaults, written into the dynamics ``table`` at once (many heroes' controls a tick). The same values
@@ -360,7 +361,6 @@ def apply_control_rows(vehicles: list[Vehicle], slots: np.ndarray, rows: np.ndar
         bad = int(np.flatnonzero(~np.isfinite(rows).all(axis=1))[0])
         throttle, steer, brake = rows[bad].tolist()
         vehicles[bad].apply_control(carla.VehicleControl(throttle=throttle, steer=steer, brake=brake))  # raises
-    driven = vehicles[0]._sim.ackermann_driven if vehicles else ()
-    for vehicle in [vehicle for vehicle in vehicles if vehicle in driven] if driven else ():  # (mostly none)
-        vehicle._stop_ackermann()
+    for vehicle in [vehicle for vehicle in vehicles if vehicle in ackermann_driven] if ackermann_driven else ():
+        vehicle._stop_ackermann()  # (mostly none runs: no call a vehicle)
     kernel.write_controls(table, slots, rows)
