@@ -294,19 +294,23 @@ def test_an_open_door_stands_in_the_way_of_a_car_passing_close(grid):
         grid.load_map_layer(carla.MapLayer.All)
 
 
-def test_the_broad_phase_far_from_objects_changes_no_contact(grid):
-    """A pose whose centre lies far from every object pixel skips its outline's reads (``object_clearance``): over
-    poses scattered about GridTown's objects (at every distance, some touching them, some clear), the contacts,
-    impulses and resolved rows are those of the full check, to the bit."""
+def test_the_broad_phase_far_from_objects_and_sidewalks_changes_no_contact(grid):
+    """A pose whose centre lies far from every object pixel skips its outline's reads (``object_clearance``), far
+    from every sidewalk its wheels' (``sidewalk_clearance``): over poses scattered about GridTown's objects (at
+    every distance, some touching them, some clear, some on curbs), the contacts, impulses and resolved rows are
+    those of the full check, to the bit."""
     car = Car(grid, carla.Location(0.0, 0.0, 0.0), 0.0)
     sim = car.actor._sim
     static = sim.static.world
     template = sim.vehicles.data[car.actor.slot].copy()
     car.destroy()
     rng = np.random.default_rng(5)
-    count = 400
-    around = static.centre[rng.integers(len(static.centre), size=count), :2]
-    start = around + rng.normal(0.0, 6.0, (count, 2))
+    count = 600
+    kerbs = np.argwhere(static.sidewalk)[:, ::-1] + 0.5  # (column, row) of sidewalk pixels' centres
+    around = np.concatenate([static.centre[rng.integers(len(static.centre), size=count // 2), :2],
+                             (static.origin_x, static.origin_y) + kerbs[rng.integers(len(kerbs), size=count // 2)]
+                             / static.ppm])  # half about objects, half about sidewalks
+    start = around + rng.normal(0.0, 4.0, (count, 2))
     poses = np.empty((3, count, 3))
     poses[0, :, :2], poses[0, :, 2] = start, rng.uniform(-math.pi, math.pi, count)
     for k in (1, 2):  # a tick's middle and end: a metre or so on
@@ -317,14 +321,16 @@ def test_the_broad_phase_far_from_objects_changes_no_contact(grid):
     data[:, COLUMN["speed"]] = rng.uniform(0.0, 15.0, count)
     solid = np.r_[False, np.ones(len(static.objects), bool)]
     results = []
-    for clearance in (static.object_clearance, np.zeros_like(static.object_clearance)):  # (zeros: never clear)
+    never = np.zeros_like(static.object_clearance)  # (no pixel clear of anything: every read made)
+    for objects, sidewalks in ((static.object_clearance, static.sidewalk_clearance), (never, never)):
         rows = data.copy()
         results.append((contacts.static_contacts(rows, count, poses, contacts.OUTLINE, static.object_index, solid,
-                                                 clearance, static.sidewalk, static.origin_x, static.origin_y,
-                                                 static.ppm, 2.0, 0.15), rows))
+                                                 objects, static.sidewalk, sidewalks, static.origin_x,
+                                                 static.origin_y, static.ppm, 2.0, 0.15), rows))
     (fast, fast_rows), (full, full_rows) = results
     assert all(np.array_equal(a, b) for a, b in zip(fast, full)) and np.array_equal(fast_rows, full_rows)
+    assert (full[0] == contacts.CURB_HIT).sum() >= 10 and (full[3] > 0).sum() >= 50, "curbs met and stood on"
     hit = (full[0] == contacts.SOLID_HIT).sum()
     clear = sum(contacts.clear_of_objects(data[i], *poses[k, i, :2], static.object_clearance, static.origin_x,
                                            static.origin_y, static.ppm) for i in range(count) for k in (1, 2))
-    assert hit >= 20 and clear >= 100, (hit, clear)  # both kinds of pose were met
+    assert hit >= 50 and clear >= 100, (hit, clear)  # both kinds of pose were met

@@ -101,17 +101,27 @@ class StaticWorld:
         """uint8 (as :attr:`object_index`): how many pixels each pixel's centre lies from the nearest object pixel's
         centre (any object, loaded or not; rounded down, at most 255): a vehicle whose box fits well inside this
         reach meets no object (the contacts' broad phase, computed once a map)."""
-        free = (self.object_index == 0).astype(np.uint8)
-        if not free.size or free.all():  # no object pixel: nothing near anywhere
-            return np.full(self.object_index.shape, 255, dtype=np.uint8)
-        distance = cv2.distanceTransform(free, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
-        return np.minimum(np.floor(distance), 255).astype(np.uint8)
+        return _clearance(self.object_index != 0)
+
+    @functools.cached_property
+    def sidewalk_clearance(self) -> np.ndarray:
+        """:attr:`object_clearance` of the sidewalk pixels (the wheels' broad phase)."""
+        return _clearance(self.sidewalk != 0)
 
     def pixels(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(row, col) of world points, clipped to the raster."""
         rows = np.minimum(np.maximum(((y - self.origin_y) * self.ppm).astype(np.int64), 0), self.sidewalk.shape[0] - 1)
         cols = np.minimum(np.maximum(((x - self.origin_x) * self.ppm).astype(np.int64), 0), self.sidewalk.shape[1] - 1)
         return rows, cols
+
+
+def _clearance(occupied: np.ndarray) -> np.ndarray:
+    """uint8: each pixel centre's distance in pixels to the nearest ``occupied`` pixel's centre, rounded down, at
+    most 255 (255 everywhere where none is)."""
+    if not occupied.any():
+        return np.full(occupied.shape, 255, dtype=np.uint8)
+    distance = cv2.distanceTransform((~occupied).astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+    return np.minimum(np.floor(distance), 255).astype(np.uint8)
 
 
 def _stable_random(*values: float) -> float:

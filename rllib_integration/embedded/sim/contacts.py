@@ -206,26 +206,47 @@ def _push_out(row: np.ndarray, pose: np.ndarray, outline: np.ndarray, grid: np.n
 
 
 @njit(cache=True)
-def clear_of_objects(row: np.ndarray, x: float, y: float, clearance: np.ndarray, origin_x: float, origin_y: float,
-                      ppm: float) -> bool:
-    """Whether a vehicle centred at (x, y) is surely clear of every object pixel: its centre's pixel lies farther
-    from the nearest one (``clearance``, pixels between centres) than its box's half diagonal plus a pixel's
-    diagonal (half for where the centre lies in its pixel, half for the object pixel's extent), with a hair to
-    spare. Off the raster it is not sure (the outline's reads are clamped to the border)."""
+def clear_within(reach: float, x: float, y: float, clearance: np.ndarray, origin_x: float, origin_y: float,
+                 ppm: float) -> bool:
+    """Whether every point within ``reach`` metres of (x, y) surely reads no occupied pixel: the centre's pixel lies
+    farther from the nearest one (``clearance``, pixels between centres) than the reach plus a pixel's diagonal
+    (half for where the centre lies in its pixel, half for the occupied pixel's extent), with a hair to spare. Off
+    the raster it is not sure (the reads there are clamped to the border)."""
     r, c = (y - origin_y) * ppm, (x - origin_x) * ppm
     if not (0.0 <= r < clearance.shape[0] and 0.0 <= c < clearance.shape[1]):
         return False
-    return clearance[int(r), int(c)] > math.hypot(row[HALF_LENGTH], row[HALF_WIDTH]) * ppm + 1.5
+    return clearance[int(r), int(c)] > reach * ppm + 1.5
+
+
+@njit(cache=True)
+def clear_of_objects(row: np.ndarray, x: float, y: float, clearance: np.ndarray, origin_x: float, origin_y: float,
+                     ppm: float) -> bool:
+    """Whether a vehicle's body (its outline, within half its box's diagonal) centred at (x, y) surely meets no
+    object pixel (:func:`clear_within`)."""
+    return clear_within(math.hypot(row[HALF_LENGTH], row[HALF_WIDTH]), x, y, clearance, origin_x, origin_y, ppm)
+
+
+@njit(cache=True)
+def _wheels_clear(row: np.ndarray, x: float, y: float, sidewalk_clearance: np.ndarray, origin_x: float,
+                  origin_y: float, ppm: float, out: np.ndarray) -> bool:
+    """Where the wheels of a vehicle at (x, y) surely stand on no sidewalk (:func:`clear_within` of the farthest
+    wheel's reach): ``out`` all False and True returned; else False (the wheels are to be read)."""
+    reach = math.hypot(max(abs(row[REAR_AXLE] + row[WHEELBASE]), abs(row[REAR_AXLE])), row[TRACK] / 2.0)
+    if not clear_within(reach, x, y, sidewalk_clearance, origin_x, origin_y, ppm):
+        return False
+    out[:] = False
+    return True
 
 
 @njit(cache=True)
 def static_contacts(data: np.ndarray, count: int, poses: np.ndarray, outline: np.ndarray, object_index: np.ndarray,
-                    solid: np.ndarray, clearance: np.ndarray, sidewalk: np.ndarray, origin_x: float, origin_y: float,
-                    ppm: float, climb_speed: float, curb_height: float):
+                    solid: np.ndarray, clearance: np.ndarray, sidewalk: np.ndarray, sidewalk_clearance: np.ndarray,
+                    origin_x: float, origin_y: float, ppm: float, climb_speed: float, curb_height: float):
     """Contacts of every vehicle with the static world over the poses of a tick (``poses``: (P, count, 3),
     the first at the tick's start), resolved in place (see the module docstring). ``solid[value]``:
-    whether the object of raster value ``value`` is loaded; ``clearance``: each pixel's distance to the nearest
-    object pixel (a pose far from every object reads none of its outline). Returns per vehicle the kind of its
+    whether the object of raster value ``value`` is loaded; ``clearance`` / ``sidewalk_clearance``: each pixel's
+    distance to the nearest object / sidewalk pixel (a pose far from every object reads none of its outline, far
+    from every sidewalk none of its wheels). Returns per vehicle the kind of its
     contact (:data:`NO_HIT`, :data:`SOLID_HIT`, :data:`CURB_HIT`), the object hit (index + 1), the impulse
     (N·s, world x and y) and how far it stands raised on curbs at its final pose."""
     kinds = np.zeros(count, np.int64)
@@ -240,8 +261,10 @@ def static_contacts(data: np.ndarray, count: int, poses: np.ndarray, outline: np
         if row[FROZEN] != 0.0:
             continue  # not moved by physics (its z is not settled either): no contact to find
         fast = abs(row[SPEED]) > climb_speed
-        _wheels(row, poses[0, i, 0], poses[0, i, 1], poses[0, i, 2], sidewalk, origin_x, origin_y, ppm, curb_before,
-                wheel_points)
+        if not _wheels_clear(row, poses[0, i, 0], poses[0, i, 1], sidewalk_clearance, origin_x, origin_y, ppm,
+                             curb_before):
+            _wheels(row, poses[0, i, 0], poses[0, i, 1], poses[0, i, 2], sidewalk, origin_x, origin_y, ppm,
+                    curb_before, wheel_points)
         for k in range(1, poses.shape[0]):
             pose = poses[k, i]
             resolved, x, y, nx, ny, cx, cy, value = True, pose[0], pose[1], 0.0, 0.0, 0.0, 0.0, 0  # (clear: no hit)
@@ -260,7 +283,8 @@ def static_contacts(data: np.ndarray, count: int, poses: np.ndarray, outline: np
                     impulses[i, 1] = -row[SPEED] * math.sin(back[2]) * row[MASS]
                     row[SPEED] = row[VY] = row[SPIN] = 0.0
                 break
-            _wheels(row, pose[0], pose[1], pose[2], sidewalk, origin_x, origin_y, ppm, curb_now, wheel_points)
+            if not _wheels_clear(row, pose[0], pose[1], sidewalk_clearance, origin_x, origin_y, ppm, curb_now):
+                _wheels(row, pose[0], pose[1], pose[2], sidewalk, origin_x, origin_y, ppm, curb_now, wheel_points)
             mounting = -1
             for w in range(4):
                 if fast and curb_now[w] and not curb_before[w]:
@@ -289,7 +313,8 @@ def static_contacts(data: np.ndarray, count: int, poses: np.ndarray, outline: np
                         row[VY] *= CURB_KEEP
                     break
             curb_before[:] = curb_now
-        _wheels(row, row[X], row[Y], row[YAW], sidewalk, origin_x, origin_y, ppm, curb_now, wheel_points)
+        if not _wheels_clear(row, row[X], row[Y], sidewalk_clearance, origin_x, origin_y, ppm, curb_now):
+            _wheels(row, row[X], row[Y], row[YAW], sidewalk, origin_x, origin_y, ppm, curb_now, wheel_points)
         on_curb = 0
         for w in range(4):
             on_curb += curb_now[w]

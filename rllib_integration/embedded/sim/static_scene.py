@@ -228,7 +228,7 @@ class StaticScene:
         world = self.world
         kinds, objects, impulses, raised = contacts.static_contacts(
             states.data, n, poses, contacts.OUTLINE, world.object_index, self._enabled_lookup, world.object_clearance,
-            world.sidewalk, world.origin_x, world.origin_y, world.ppm, CLIMB_SPEED, CURB_HEIGHT)
+            world.sidewalk, world.sidewalk_clearance, world.origin_x, world.origin_y, world.ppm, CLIMB_SPEED, CURB_HEIGHT)
         records = []
         for slot in kinds.nonzero()[0]:
             solid = kinds[slot] == contacts.SOLID_HIT
