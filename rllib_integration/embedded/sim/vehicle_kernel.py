@@ -206,7 +206,8 @@ def step_row(row: np.ndarray, torque_rpm: np.ndarray, torque_nm: np.ndarray, ste
         v = v + (free - losses * clamp(2.0 * v, -1.0, 1.0) - drag * v * abs(v)) * h
         v = math.copysign(max(abs(v) - resist_h, 0.0), v)
         steering = clamp(v * kappa, -limit, limit)
-        yaw_rate = steering + spin * math.exp(-(k + 0.5) * h / SPIN_TIME)
+        yaw_rate = steering + (spin * math.exp(-(k + 0.5) * h / SPIN_TIME) if spin != 0.0 else spin)  # (no exp
+        # where nothing spins the vehicle, most rows: the same sum, a signed zero's sign kept)
         mid = yaw + 0.5 * yaw_rate * h
         side = vy + ahead * steering
         x += (v * math.cos(mid) - side * math.sin(mid)) * h
