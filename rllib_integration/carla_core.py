@@ -302,27 +302,27 @@ class CarlaCore(HeroState):
 
         If the simulator fails (crash, no answer, a sensor that stalls), it is restarted in place
         and :class:`SimulatorRestartedError` tells the caller the episode is broken."""
-        return self.tick_heroes([(self, control)])[0]
+        return self.tick_heroes([self], [control])[0]
 
-    def tick_heroes(self, controls: Sequence[tuple[HeroState, carla.VehicleControl | None]],
-                    control_rows: tuple[Sequence[HeroState], np.ndarray] | None = None) -> list[dict[str, Any]]:
-        """Apply each hero's control (None: none this step), advance the world one step for all of them and
-        return each hero's sensor data of the new frame, in the order given. ``control_rows``: heroes and their
-        throttle, steer and brake as an (N, 3) array (a batched experiment's), applied in one call. A simulator
+    def tick_heroes(self, states: Sequence[HeroState], controls: Sequence[carla.VehicleControl | None] = (),
+                    control_rows: np.ndarray | None = None) -> list[dict[str, Any]]:
+        """Apply the heroes' controls, advance the world one step for all of them and return each hero's sensor data
+        of the new frame, in the order of ``states``. ``controls[k]`` is ``states[k]``'s control (None, or past the
+        end of ``controls``: none this step); ``control_rows``: the throttle, steer and brake of the first
+        ``len(control_rows)`` heroes as an (N, 3) array (a batched experiment's), applied in one call. A simulator
         failure restarts the simulator and raises :class:`SimulatorRestartedError` (the heroes given are
         forgotten: they died with it)."""
-        states = [state for state, _ in controls]
         with self.recovering(states):
-            applied = [(state.hero, control) for state, control in controls if control is not None]
+            applied = [(state.hero, control) for state, control in zip(states, controls) if control is not None]
             if applied:
                 self.backend.apply_controls(self.client, applied)
-            if control_rows is not None and len(control_rows[0]):
-                self.backend.apply_control_rows(self.client, self.world, [state.hero for state in control_rows[0]],
-                                                control_rows[1])
+            if control_rows is not None and len(control_rows):
+                self.backend.apply_control_rows(self.client, self.world,
+                                                [state.hero for state in states[:len(control_rows)]], control_rows)
             frame = self.frame = self.world.tick()
             update_routes(states, self.world)
-            if self.config["enable_rendering"] and controls:
-                self.set_spectator_camera_view(controls[0][0].hero)
+            if self.config["enable_rendering"] and states:
+                self.set_spectator_camera_view(states[0].hero)
             return [state.sensor_interface.get_data(frame) for state in states]
 
     @contextlib.contextmanager

@@ -32,7 +32,7 @@ import gymnasium as gym
 import numpy as np
 
 from .base_experiment import BaseExperiment, StepOutcome
-from .batch_experiment import BatchExperiment, BatchOutcome, WorldStep, batch_row, make_batch
+from .batch_experiment import BatchExperiment, BatchOutcome, WorldStep, batch_row, every_row, make_batch
 from .carla_core import CarlaCore
 from .carla_env import checked_action, make_experiment
 from .config import BASE_EXPERIMENT_CONFIG, join_dicts, validate
@@ -138,7 +138,7 @@ class SharedWorld:
             self.core.settle_hero()
             for index, route in enumerate(routes):
                 self._equip(index, route)
-            sensor_data = self.core.tick_heroes([(agent, None) for agent in self.agents])
+            sensor_data = self.core.tick_heroes(self.agents)
         if self.live is not None:
             self.live.start_episode()
         if self.batch is not None:
@@ -155,12 +155,12 @@ class SharedWorld:
         respawn = list(respawn)
         if self.batch is not None:
             return self._step_through_batch(actions, respawn, rng)
-        controls = [(self.agents[index], self.experiments[index].compute_action(
-            checked_action(self.action_spaces[index], action))) for index, action in actions.items()]
+        controls = [self.experiments[index].compute_action(checked_action(self.action_spaces[index], action))
+                    for index, action in actions.items()]
         with self.core.recovering(self.agents):
             self._change_town(respawn, rng)
             self._respawn(respawn, rng)
-            sensor_data = self.core.tick_heroes(controls + [(self.agents[index], None) for index in respawn])
+            sensor_data = self.core.tick_heroes([self.agents[index] for index in [*actions, *respawn]], controls)
         outcomes = {index: self.experiments[index].step_outcome(data) for index, data in zip(actions, sensor_data)}
         if self._town_ends(respawn):
             outcomes = {index: outcome if outcome.terminated or outcome.truncated else dataclasses.replace(
@@ -178,16 +178,16 @@ class SharedWorld:
         ``respawn`` start anew. Returns the world's step: the acting heroes' outcome (None where none acted), the
         respawned heroes' infos (in the order given) and every one's observation in one batch."""
         respawn = np.asarray(list(respawn), dtype=np.int64)
-        acting_agents = [self.agents[k] for k in acting]
+        heroes = self.agents if every_row(acting, len(self.agents)) else \
+            [self.agents[k] for k in acting.tolist()] + [self.agents[k] for k in respawn.tolist()]
         controls = self.batch.controls(acting, actions) if len(acting) else []
         rows = None
         if isinstance(controls, np.ndarray):  # throttle, steer and brake a row, applied in one call
-            rows, controls = (acting_agents, controls), [None] * len(acting)
+            rows, controls = controls, ()
         with self.core.recovering(self.agents):
             self._change_town(respawn, rng)
             self._respawn(respawn, rng)
-            sensor_data = self.core.tick_heroes(list(zip(acting_agents, controls))
-                                                + [(self.agents[index], None) for index in respawn], control_rows=rows)
+            sensor_data = self.core.tick_heroes(heroes, controls, control_rows=rows)
         world_step = self.batch.step_and_observe(np.asarray(acting, dtype=np.int64), respawn, self.core.frame,
                                                  sensor_data[:len(acting)], sensor_data[len(acting):])
         if self._town_ends(respawn) and world_step.outcome is not None:

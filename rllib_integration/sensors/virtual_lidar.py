@@ -70,6 +70,7 @@ class ObstacleTable(PerFrame):
         self.rows: dict[int, int] = {}  # actor id -> row
         self._boxes: dict[int, tuple | None] = {}  # actor id -> (box centre offset, half extents) or None
         self._layout: tuple | None = None  # the ids last read, the rows of those that are obstacles, their boxes
+        self._rows_of: dict[tuple[int, ...], np.ndarray | None] = {}  # (see rows_of), while the rows stay
 
     def read(self, world: Any) -> None:
         poses = getattr(world, "actor_poses", None)  # the embedded world reads every pose in one call
@@ -98,6 +99,18 @@ class ObstacleTable(PerFrame):
         self.positions, self.centres = np.array(positions).reshape(-1, 2), np.array(centres).reshape(-1, 2)
         self.yaws, self.extents = np.array(yaws), np.array(extents).reshape(-1, 2)
         self.rows = {actor_id: row for row, actor_id in enumerate(ids)}
+        self._rows_of = {}
+
+    def rows_of(self, actor_ids: tuple[int, ...]) -> np.ndarray | None:
+        """The rows of the actors ``actor_ids`` (int64), or None where one is no obstacle; kept while no obstacle
+        comes or goes (a world's heroes ask for theirs every frame)."""
+        found = self._rows_of.get(actor_ids, False)
+        if found is False:
+            if len(self._rows_of) >= 16:
+                self._rows_of.clear()
+            rows = [self.rows.get(actor_id) for actor_id in actor_ids]
+            found = self._rows_of[actor_ids] = None if None in rows else np.array(rows, dtype=np.int64)
+        return found
 
     def _read_poses(self, world: Any, ids: np.ndarray, poses: np.ndarray) -> None:
         """:meth:`read` from every actor's id and (x, y, yaw radians) in arrays, rounded as ``get_transform``
@@ -115,6 +128,7 @@ class ObstacleTable(PerFrame):
                             np.array([boxes[k][1] for k in rows]).reshape(-1, 2))
             self.ids = ids[rows].astype(np.int64)
             self.rows = {actor_id: row for row, actor_id in enumerate(self.ids.tolist())}
+            self._rows_of = {}
         _, rows, offsets, self.extents = self._layout
         self.positions, self.yaws, self.centres = np.empty((len(rows), 2)), np.empty(len(rows)), np.empty((len(rows), 2))
         place_boxes(poses, rows, offsets, self.positions, self.yaws, self.centres)
@@ -217,19 +231,19 @@ class LidarBatch:
     def _rays(lidars: list[VirtualLidar], table: ObstacleTable) -> np.ndarray:
         """``(len(lidars), rays, 3)``: the rays of ``lidars`` (one key) in one compiled call."""
         first = lidars[0]
-        hero_ids = [lidar.hero_id for lidar in lidars]
-        rows = [table.rows.get(hero_id) for hero_id in hero_ids]
-        if None in rows:  # a hero that is no obstacle (not a vehicle or walker): read its pose
+        hero_ids = tuple([lidar.hero_id for lidar in lidars])
+        rows = table.rows_of(hero_ids)
+        if rows is None:  # a hero that is no obstacle (not a vehicle or walker): read its pose
             transforms = [lidar.hero.get_transform() for lidar in lidars]
             origins = np.array([(t.location.x, t.location.y) for t in transforms])
             yaws = np.radians([t.rotation.yaw for t in transforms])
+            self_ids = np.array(hero_ids, dtype=np.int64)
         else:
-            rows = np.array(rows, dtype=np.int64)
-            origins, yaws = table.positions[rows], table.yaws[rows]
+            origins, yaws, self_ids = table.positions[rows], table.yaws[rows], table.ids[rows]
         out = np.empty((len(lidars), len(first.angles), 3), dtype=np.float32)
         layer = first.layer
         march_rays(origins.reshape(-1, 2), np.asarray(yaws, dtype=np.float64),
-                   np.array(hero_ids, dtype=np.int64), first.angles, MARCH_STEP,
+                   self_ids, first.angles, MARCH_STEP,
                    first.range, first.cells, layer.origin_x, layer.origin_y, layer.pixels_per_meter,
                    table.centres, table.yaws, table.extents, table.ids, out)
         return out
