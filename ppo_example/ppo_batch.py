@@ -271,7 +271,7 @@ class RouteExperimentBatch(BatchExperiment):
         extra = [np.stack([self.route_lights[k].features(LIGHT_HORIZON) if self.route_lights[k] is not None
                            else no_light() for k in indices.tolist()])] if self.light_ahead else []
         if self.obstacles_ahead:
-            extra.append(self._obstacles(indices, frame))
+            extra.append(self._obstacles(indices, rows, frame))
         width = rays.shape[1] + len(STATE) + 2 * len(ROUTE_LOOKAHEAD)
         out = np.empty((count, width + sum(part.shape[1] for part in extra)), dtype=np.float32)
         at = np.array([-1 if progress is None else progress.index
@@ -283,8 +283,9 @@ class RouteExperimentBatch(BatchExperiment):
             width += part.shape[1]
         return out
 
-    def _obstacles(self, indices: np.ndarray, frame: int) -> np.ndarray:
-        """``RouteExperiment._obstacles`` of heroes ``indices``, in one compiled call for those on a route."""
+    def _obstacles(self, indices: np.ndarray, rows: np.ndarray, frame: int) -> np.ndarray:
+        """``RouteExperiment._obstacles`` of heroes ``indices`` (kinematics ``rows``), in one compiled call for those
+        on a route."""
         features = np.tile(none_ahead(), (len(indices), 1))
         routed = [row for row, k in enumerate(indices.tolist()) if self.agents[k].route_progress is not None]
         for row in routed:
@@ -293,7 +294,8 @@ class RouteExperimentBatch(BatchExperiment):
                 agent = self.agents[k]
                 self.route_obstacles[k] = RouteObstacles(agent.world, agent.hero, agent.route_progress)
         if routed:
-            features[routed] = obstacle_features([self.route_obstacles[int(indices[row])] for row in routed], frame)
+            features[routed] = obstacle_features([self.route_obstacles[int(indices[row])] for row in routed], frame,
+                                                 rows[np.ix_(routed, [X, Y, VX, VY])])
         return features
 
 

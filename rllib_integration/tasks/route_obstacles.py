@@ -23,6 +23,7 @@ from numba import njit
 
 from ..common.per_frame import PerFrame, PerWorld
 from ..routes.progress import RouteProgress
+from ..routes.progress_batch import route_rows
 
 #: What :meth:`RouteObstacles.features` gives. On the route ahead: the gap / horizon (1: none that near), the
 #: gap's nearness ``exp(-gap / NEAR_SCALE)`` (fine resolution where it matters: 0 when none), the actor's speed
@@ -134,43 +135,60 @@ class RouteObstacles:
         return obstacle_features([self], frame)[0]
 
 
-def obstacle_features(obstacles: Sequence[RouteObstacles], frame: int | None = None) -> np.ndarray:
+def obstacle_features(obstacles: Sequence[RouteObstacles], frame: int | None = None,
+                      kinematics: np.ndarray | None = None) -> np.ndarray:
     """(N, 8) float32: :meth:`RouteObstacles.features` of ``obstacles`` (heroes of one world) at ``frame``, in one
-    compiled call: each hero's stretch of route ahead and its location and velocity are gathered here, the gaps and
-    features worked out for all in :func:`features_kernel`."""
+    compiled call: the routes are read from the world's route rows (:data:`~..routes.progress_batch.route_rows`,
+    each copied there once), each hero's stretch ahead found and the gaps and features worked out for all in
+    :func:`features_kernel`. ``kinematics``: the heroes' x, y, velocity x and y (N, 4) where they were read already
+    (a batch's rows: the values ``get_location`` and ``get_velocity`` give), else read here."""
     first = obstacles[0]
     table = first.table.at(first.world, frame)
     count = len(obstacles)
-    offsets = np.zeros(count + 1, dtype=np.int64)
-    points, forwards, metres = [], [], []
+    routes = route_rows(first.world)
+    progresses = [route.progress for route in obstacles]
+    rows = routes.sync(progresses)
     heroes = np.empty((count, 6))  # x, y, velocity x, y, front, horizon
-    ids = np.empty(count, dtype=np.int64)
-    for k, route in enumerate(obstacles):
-        progress = route.progress
-        start = progress.index
-        end = progress.index_after(start, route.horizon + route.front) + 1
-        points.append(progress.points[start:end, :2])
-        forwards.append(progress.forward[start:end])
-        metres.append(progress.cumulative[start:end] - progress.cumulative[start])
-        offsets[k + 1] = offsets[k] + end - start
-        location, velocity = route.hero.get_location(), route.hero.get_velocity()
-        heroes[k] = (location.x, location.y, velocity.x, velocity.y, route.front, route.horizon)
-        ids[k] = route.hero.id
+    if kinematics is None:
+        for k, route in enumerate(obstacles):
+            location, velocity = route.hero.get_location(), route.hero.get_velocity()
+            heroes[k, :4] = (location.x, location.y, velocity.x, velocity.y)
+    else:
+        heroes[:, :4] = kinematics
+    heroes[:, 4] = [route.front for route in obstacles]
+    heroes[:, 5] = [route.horizon for route in obstacles]
     out = np.empty((count, len(OBSTACLE_FEATURES)), dtype=np.float32)
-    features_kernel(offsets, np.concatenate(points), np.concatenate(forwards), np.concatenate(metres), heroes, ids,
-                    table.ids, table.positions, table.velocities, table.yaws, table.extents, table.walkers, out)
+    features_kernel(routes.points, routes.forward, routes.cumulative, routes.counts, rows,
+                    np.array([progress.index for progress in progresses], dtype=np.int64), heroes,
+                    np.array([route.hero.id for route in obstacles], dtype=np.int64), table.ids, table.positions,
+                    table.velocities, table.yaws, table.extents, table.walkers, out)
     return out
 
 
 @njit(cache=True)
-def features_kernel(offsets: np.ndarray, points: np.ndarray, forwards: np.ndarray, metres: np.ndarray,
-                    heroes: np.ndarray, hero_ids: np.ndarray, ids: np.ndarray, positions: np.ndarray,
-                    velocities: np.ndarray, yaws: np.ndarray, extents: np.ndarray, walkers: np.ndarray,
-                    out: np.ndarray) -> None:
-    """:data:`OBSTACLE_FEATURES` of every hero ``h`` into ``out[h]``: its route ahead is ``points``, ``forwards``
-    and ``metres`` (along it from the hero's last passed point) ``[offsets[h], offsets[h + 1])``, ``heroes[h]`` its
-    x, y, velocity x, y, front and horizon; the actors are the world's table (ids, box centres, velocities, yaws,
-    half extents, walker or not)."""
+def _first_reaching(cumulative: np.ndarray, count: int, metres: float) -> int:
+    """The first of the ``count`` points whose ``cumulative`` metres reach ``metres`` (``count``: none does), as
+    ``np.searchsorted(cumulative[:count], metres)`` finds it."""
+    low, high = 0, count
+    while low < high:
+        middle = (low + high) // 2
+        if cumulative[middle] < metres:
+            low = middle + 1
+        else:
+            high = middle
+    return low
+
+
+@njit(cache=True)
+def features_kernel(route_points: np.ndarray, route_forward: np.ndarray, route_cumulative: np.ndarray,
+                    route_counts: np.ndarray, route_rows: np.ndarray, starts: np.ndarray, heroes: np.ndarray,
+                    hero_ids: np.ndarray, ids: np.ndarray, positions: np.ndarray, velocities: np.ndarray,
+                    yaws: np.ndarray, extents: np.ndarray, walkers: np.ndarray, out: np.ndarray) -> None:
+    """:data:`OBSTACLE_FEATURES` of every hero ``h`` into ``out[h]``: its route is row ``route_rows[h]`` of the
+    route rows (points, forward vectors, cumulative metres, point counts), its last passed point ``starts[h]``, its
+    stretch ahead the points up to the first ``horizon + front`` metres on (as ``RouteProgress.index_after`` finds
+    it), ``heroes[h]`` its x, y, velocity x, y, front and horizon; the actors are the world's table (ids, box
+    centres, velocities, yaws, half extents, walker or not)."""
     for h in range(heroes.shape[0]):
         x, y, vx, vy, front, horizon = heroes[h, 0], heroes[h, 1], heroes[h, 2], heroes[h, 3], heroes[h, 4], \
             heroes[h, 5]
@@ -183,11 +201,15 @@ def features_kernel(offsets: np.ndarray, points: np.ndarray, forwards: np.ndarra
             if ids[b] != hero_ids[h] and np.hypot(positions[b, 0] - x, positions[b, 1] - y) < limit:
                 rows[count] = b
                 count += 1
-        lo, hi = offsets[h], offsets[h + 1]
-        if hi - lo < 2 or count == 0:
+        route_row, start = route_rows[h], starts[h]
+        cumulative, points_in_row = route_cumulative[route_row], route_counts[route_row]
+        end = min(_first_reaching(cumulative, points_in_row, cumulative[start] + (horizon + front)),
+                  points_in_row - 1) + 1
+        if end - start < 2 or count == 0:
             continue
         rows = rows[:count]
-        route, forward, along_route = points[lo:hi], forwards[lo:hi], metres[lo:hi]
+        route, forward = route_points[route_row, start:end, :2], route_forward[route_row, start:end]
+        along_route = cumulative[start:end] - cumulative[start]
         gaps, first = route_gaps(route, forward, along_route, positions[rows], yaws[rows], extents[rows], front,
                                  CORRIDOR)
         k = -1
