@@ -28,7 +28,7 @@ from rllib_integration.sensors.virtual_lidar import VirtualLidar, lidar_batch
 from rllib_integration.tasks.route_batch import RouteFollowingBatch
 from rllib_integration.tasks.route_lights import LIGHT_HORIZON, RouteLights, no_light
 from rllib_integration.tasks.route_obstacles import RouteObstacles, none_ahead, obstacle_features
-from rllib_integration.tasks.route_steering import RouteSteering
+from rllib_integration.tasks.route_steering import RouteSteering, steer_many
 from rllib_integration.tasks.speed_control import SpeedController, speed_along
 from rllib_integration.tasks.turn_speed import route_turn_speeds
 
@@ -259,13 +259,17 @@ class RouteExperimentBatch(BatchExperiment):
         speed = speeds(rows)
         if self.control_kind != "throttle":  # the speed the next control's controller reads through the carla API
             self.forward_speeds[indices] = [speed_along(vx, vy, yaw) for yaw, vx, vy in rows[:, [YAW, VX, VY]].tolist()]
-        if self.steer_kind != "policy":
-            for k, (x, y, yaw), v in zip(indices.tolist(), rows[:, [X, Y, YAW]].tolist(), speed.tolist()):
-                agent = self.agents[k]
-                if self.route_steering[k] is None:
-                    self.route_steering[k] = RouteSteering(agent.hero)
-                self.route_steer[k] = self.route_steering[k].steer_at(x, y, yaw, v, agent.route_progress) \
-                    if agent.route_progress is not None else 0.0
+        if self.steer_kind != "policy":  # the route controller's steer, every hero on a route in one compiled call
+            routed = [row for row, k in enumerate(indices.tolist()) if self.agents[k].route_progress is not None]
+            for k in [int(indices[row]) for row in routed if self.route_steering[int(indices[row])] is None]:
+                self.route_steering[k] = RouteSteering(self.agents[k].hero)
+            self.route_steer[indices] = 0.0
+            if routed:
+                heroes = indices[routed]
+                self.route_steer[heroes] = steer_many([self.route_steering[k] for k in heroes.tolist()],
+                                                      rows[np.ix_(routed, [X, Y, YAW])], speed[routed],
+                                                      [self.agents[k].route_progress for k in heroes.tolist()],
+                                                      self.agents[0].world)
         lidars = [self.lidars[k] for k in indices.tolist()]
         rays = lidar_batch(lidars[0].world).measure_many(lidars, frame).reshape(count, -1)
         extra = [np.stack([self.route_lights[k].features(LIGHT_HORIZON) if self.route_lights[k] is not None

@@ -103,6 +103,20 @@ class RouteProgress:
 
 
 @njit(cache=True)
+def first_reaching(cumulative: np.ndarray, count: int, metres: float) -> int:
+    """The first of the first ``count`` points whose ``cumulative`` metres reach ``metres`` (``count``: none does),
+    as ``np.searchsorted(cumulative[:count], metres)`` finds it (compiled loops over many routes' rows call it)."""
+    low, high = 0, count
+    while low < high:
+        middle = (low + high) // 2
+        if cumulative[middle] < metres:
+            low = middle + 1
+        else:
+            high = middle
+    return low
+
+
+@njit(cache=True)
 def cumulative_lengths(points: np.ndarray, out: np.ndarray) -> None:
     """``out[k]``: the length of the polyline ``points`` (N, 3) up to point ``k``, its steps summed one after the
     other (each ``sqrt(dx * dx + dy * dy + dz * dz)``: ``np.linalg.norm``'s of a row, the same to the bit; with it a

@@ -22,7 +22,7 @@ import numpy as np
 from numba import njit
 
 from ..common.per_frame import PerFrame, PerWorld
-from ..routes.progress import RouteProgress
+from ..routes.progress import RouteProgress, first_reaching
 from ..routes.progress_batch import route_rows
 
 #: What :meth:`RouteObstacles.features` gives. On the route ahead: the gap / horizon (1: none that near), the
@@ -166,20 +166,6 @@ def obstacle_features(obstacles: Sequence[RouteObstacles], frame: int | None = N
 
 
 @njit(cache=True)
-def _first_reaching(cumulative: np.ndarray, count: int, metres: float) -> int:
-    """The first of the ``count`` points whose ``cumulative`` metres reach ``metres`` (``count``: none does), as
-    ``np.searchsorted(cumulative[:count], metres)`` finds it."""
-    low, high = 0, count
-    while low < high:
-        middle = (low + high) // 2
-        if cumulative[middle] < metres:
-            low = middle + 1
-        else:
-            high = middle
-    return low
-
-
-@njit(cache=True)
 def features_kernel(route_points: np.ndarray, route_forward: np.ndarray, route_cumulative: np.ndarray,
                     route_counts: np.ndarray, route_rows: np.ndarray, starts: np.ndarray, heroes: np.ndarray,
                     hero_ids: np.ndarray, ids: np.ndarray, positions: np.ndarray, velocities: np.ndarray,
@@ -203,7 +189,7 @@ def features_kernel(route_points: np.ndarray, route_forward: np.ndarray, route_c
                 count += 1
         route_row, start = route_rows[h], starts[h]
         cumulative, points_in_row = route_cumulative[route_row], route_counts[route_row]
-        end = min(_first_reaching(cumulative, points_in_row, cumulative[start] + (horizon + front)),
+        end = min(first_reaching(cumulative, points_in_row, cumulative[start] + (horizon + front)),
                   points_in_row - 1) + 1
         if end - start < 2 or count == 0:
             continue

@@ -15,9 +15,13 @@ transform, velocity and physics control), so it runs on a CARLA server unchanged
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
+from numba import njit
+
+from ..routes.progress import first_reaching
+from ..routes.progress_batch import route_rows
 
 REACH_BASE, REACH_PER_SPEED = 4.0, 0.5  # metres, seconds: the pursued point's distance ahead on the route
 REFERENCE = 0.3  # the pursuit's reference point, as a share of the wheelbase in front of the rear axle
@@ -53,25 +57,80 @@ class RouteSteering:
 
     def steer_at(self, x: float, y: float, yaw_degrees: float, speed: float, progress: Any) -> float:
         """:meth:`steer` of the hero at (x, y) heading ``yaw_degrees`` at ``speed`` m/s (many heroes' kinematics read
-        as arrays, :mod:`..hero_batch`: the same values as its getters give)."""
-        yaw = math.radians(yaw_degrees)
-        fx, fy = math.cos(yaw), math.sin(yaw)
-        target = progress.points[progress.index_after(progress.index, REACH_BASE + REACH_PER_SPEED * speed)]
-        tx = float(target[0]) - (x + self.reference * fx)
-        ty = float(target[1]) - (y + self.reference * fy)
-        along, lateral = tx * fx + ty * fy, -tx * fy + ty * fx
-        alpha = math.atan2(lateral, max(along, 0.1))
-        kappa = 2.0 * math.sin(alpha) / max(math.hypot(tx, ty), 1.0)
-        return self.steer_for_curvature(kappa, speed)
+        as arrays, :mod:`..hero_batch`: the same values as its getters give; :func:`steer_many` for many at once)."""
+        return pursuit_steer(x, y, yaw_degrees, speed, progress.points, progress.cumulative, len(progress.points),
+                             progress.index, self.reference, self.wheelbase, self.track, self.max_steer,
+                             self.curve_speeds, self.curve_factors)
 
     def steer_for_curvature(self, kappa: float, speed: float) -> float:
         """The steer input giving a path curvature ``kappa`` (1/m, + right) at ``speed`` (m/s): Ackermann's front
         wheel angle over the steer angle the steering curve allows at that speed."""
-        factor = float(np.interp(abs(speed) * 3.6, self.curve_speeds, self.curve_factors))
-        magnitude = abs(kappa)
-        tangent = magnitude * self.wheelbase / max(1.0 - magnitude * self.track / 2.0, 1e-3)
-        steer = math.atan(tangent) / max(factor * self.max_steer, 1e-3)
-        return math.copysign(min(steer, 1.0), kappa)
+        return steer_for_curvature(kappa, speed, self.wheelbase, self.track, self.max_steer, self.curve_speeds,
+                                   self.curve_factors)
+
+
+def steer_many(steerings: Sequence[RouteSteering], kinematics: np.ndarray, speeds: np.ndarray,
+               progresses: Sequence[Any], world: Any) -> np.ndarray:
+    """:meth:`RouteSteering.steer_at` of many heroes of ``world`` at once (their ``kinematics``: x, y, yaw degrees
+    (N, 3), ``speeds`` m/s, routes ``progresses``), in one compiled call over the world's route rows (the same
+    arithmetic, the same values)."""
+    routes = route_rows(world)
+    rows = routes.sync(progresses)
+    curves = max(len(steering.curve_speeds) for steering in steerings)
+    params = np.array([(steering.reference, steering.wheelbase, steering.track, steering.max_steer,
+                        len(steering.curve_speeds)) for steering in steerings], dtype=np.float64).reshape(-1, 5)
+    curve_speeds, curve_factors = np.zeros((len(steerings), curves)), np.zeros((len(steerings), curves))
+    for k, steering in enumerate(steerings):
+        curve_speeds[k, :len(steering.curve_speeds)] = steering.curve_speeds
+        curve_factors[k, :len(steering.curve_factors)] = steering.curve_factors
+    out = np.empty(len(steerings))
+    _steer_rows(np.ascontiguousarray(kinematics, dtype=np.float64), np.ascontiguousarray(speeds, dtype=np.float64),
+                routes.points, routes.cumulative, routes.counts, rows,
+                np.array([progress.index for progress in progresses], dtype=np.int64), params, curve_speeds,
+                curve_factors, out)
+    return out
+
+
+@njit(cache=True)
+def _steer_rows(kinematics: np.ndarray, speeds: np.ndarray, points: np.ndarray, cumulative: np.ndarray,
+                counts: np.ndarray, rows: np.ndarray, starts: np.ndarray, params: np.ndarray, curve_speeds: np.ndarray,
+                curve_factors: np.ndarray, out: np.ndarray) -> None:
+    """``out[h]``: :func:`pursuit_steer` of hero ``h`` along route row ``rows[h]`` from its point ``starts[h]``."""
+    for h in range(out.shape[0]):
+        row, curve = rows[h], int(params[h, 4])
+        out[h] = pursuit_steer(kinematics[h, 0], kinematics[h, 1], kinematics[h, 2], speeds[h], points[row],
+                               cumulative[row], counts[row], starts[h], params[h, 0], params[h, 1], params[h, 2],
+                               params[h, 3], curve_speeds[h, :curve], curve_factors[h, :curve])
+
+
+@njit(cache=True)
+def pursuit_steer(x: float, y: float, yaw_degrees: float, speed: float, points: np.ndarray, cumulative: np.ndarray,
+                  count: int, index: int, reference: float, wheelbase: float, track: float, max_steer: float,
+                  curve_speeds: np.ndarray, curve_factors: np.ndarray) -> float:
+    """The steer input pursuing the route point ``4 + 0.5 * speed`` metres past point ``index`` (of ``count``
+    points, their ``cumulative`` metres) from ``reference`` metres ahead of (x, y) (see :class:`RouteSteering`)."""
+    yaw = math.radians(yaw_degrees)
+    fx, fy = math.cos(yaw), math.sin(yaw)
+    target = min(first_reaching(cumulative, count, cumulative[index] + (REACH_BASE + REACH_PER_SPEED * speed)),
+                 count - 1)  # (RouteProgress.index_after)
+    tx = points[target, 0] - (x + reference * fx)
+    ty = points[target, 1] - (y + reference * fy)
+    along, lateral = tx * fx + ty * fy, -tx * fy + ty * fx
+    alpha = math.atan2(lateral, max(along, 0.1))
+    kappa = 2.0 * math.sin(alpha) / max(math.hypot(tx, ty), 1.0)
+    return steer_for_curvature(kappa, speed, wheelbase, track, max_steer, curve_speeds, curve_factors)
+
+
+@njit(cache=True)
+def steer_for_curvature(kappa: float, speed: float, wheelbase: float, track: float, max_steer: float,
+                        curve_speeds: np.ndarray, curve_factors: np.ndarray) -> float:
+    """:meth:`RouteSteering.steer_for_curvature` of a vehicle of that ``wheelbase``, ``track``, ``max_steer`` and
+    steering curve."""
+    factor = np.interp(abs(speed) * 3.6, curve_speeds, curve_factors)
+    magnitude = abs(kappa)
+    tangent = magnitude * wheelbase / max(1.0 - magnitude * track / 2.0, 1e-3)
+    steer = math.atan(tangent) / max(factor * max_steer, 1e-3)
+    return math.copysign(min(steer, 1.0), kappa)
 
 
 def _local_xy(transform: Any, position: Any) -> tuple[float, float]:
