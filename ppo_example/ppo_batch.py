@@ -26,7 +26,7 @@ from rllib_integration.hero_batch import RED_LIGHT, VX, VY, X, Y, YAW, read_kine
 from rllib_integration.routes.planner import RoadOption
 from rllib_integration.sensors.virtual_lidar import VirtualLidar, lidar_batch
 from rllib_integration.tasks.route_batch import RouteFollowingBatch
-from rllib_integration.tasks.route_lights import LIGHT_HORIZON, RouteLights, no_light
+from rllib_integration.tasks.route_lights import RouteLights, light_features_many
 from rllib_integration.tasks.route_obstacles import RouteObstacles, none_ahead, obstacle_features
 from rllib_integration.tasks.route_steering import RouteSteering, steer_many
 from rllib_integration.tasks.speed_control import SpeedController, speed_along
@@ -272,8 +272,8 @@ class RouteExperimentBatch(BatchExperiment):
                                                       self.agents[0].world)
         lidars = [self.lidars[k] for k in indices.tolist()]
         rays = lidar_batch(lidars[0].world).measure_many(lidars, frame).reshape(count, -1)
-        extra = [np.stack([self.route_lights[k].features(LIGHT_HORIZON) if self.route_lights[k] is not None
-                           else no_light() for k in indices.tolist()])] if self.light_ahead else []
+        extra = [light_features_many([self.route_lights[k] for k in indices.tolist()], self.agents[0].world)] \
+            if self.light_ahead else []
         if self.obstacles_ahead:
             extra.append(self._obstacles(indices, rows, frame))
         width = rays.shape[1] + len(STATE) + 2 * len(ROUTE_LOOKAHEAD)

@@ -6,13 +6,16 @@ and on a server alike."""
 from __future__ import annotations
 
 import math
-from typing import Any
+from collections import OrderedDict
+from typing import Any, Sequence
 
 import carla
 import numpy as np
+from numba import njit
 
 from ..evaluation.criteria import junction_edge
 from ..routes.progress import RouteProgress
+from ..routes.progress_batch import route_rows
 
 MATCH_DISTANCE = 2.0  # metres between a stop line's centre and the route for the route to pass that line
 MATCH_HEADING = 0.7  # cosine between the lane's and the route's directions there, at least
@@ -65,3 +68,62 @@ class RouteLights:
 def no_light() -> np.ndarray:
     """:data:`LIGHT_FEATURES` where there is no route (no light near)."""
     return np.array([1.0, 0.0, 0.0], dtype=np.float32)
+
+
+#: The stop lines of the last sets of routes asked for (:func:`light_features_many`), padded into one array a set: by
+#: the ids of their ``RouteLights``, which the entry holds (so the ids are theirs while it is kept).
+_STOPS: "OrderedDict[tuple[int, ...], tuple[tuple, np.ndarray, np.ndarray]]" = OrderedDict()
+KEPT_SETS = 8
+
+
+def light_features_many(route_lights: Sequence[RouteLights | None], world: Any,
+                        horizon: float = LIGHT_HORIZON) -> np.ndarray:
+    """(N, 3) float32: :meth:`RouteLights.features` of each of ``route_lights`` (:func:`no_light` for None), the
+    routes of heroes of ``world``: the next stop line of every route found in one compiled call over the world's
+    route rows, the state read of the lights within ``horizon`` only (the same values)."""
+    key = tuple(map(id, route_lights))
+    entry = _STOPS.get(key)
+    if entry is None:
+        width = max([len(lights.indices) for lights in route_lights if lights is not None], default=0)
+        stops = np.zeros((len(route_lights), max(width, 1)), dtype=np.int64)
+        counts = np.zeros(len(route_lights), dtype=np.int64)
+        for k, lights in enumerate(route_lights):
+            if lights is not None:
+                stops[k, :len(lights.indices)], counts[k] = lights.indices, len(lights.indices)
+        entry = _STOPS[key] = (tuple(route_lights), stops, counts)
+        if len(_STOPS) > KEPT_SETS:
+            _STOPS.popitem(last=False)
+    else:
+        _STOPS.move_to_end(key)
+    _, stops, counts = entry
+    routed = [k for k, lights in enumerate(route_lights) if lights is not None]
+    distances, which = np.full(len(route_lights), float(horizon)), np.full(len(route_lights), -1, dtype=np.int64)
+    if routed:
+        progresses = [route_lights[k].progress for k in routed]
+        routes = route_rows(world)
+        rows = routes.sync(progresses)
+        _next_stops(stops, counts, np.array(routed, dtype=np.int64),
+                    np.array([progress.index for progress in progresses], dtype=np.int64), routes.cumulative, rows,
+                    float(horizon), distances, which)
+    features = np.zeros((len(route_lights), len(LIGHT_FEATURES)), dtype=np.float32)
+    features[:, 0] = distances / horizon
+    for k in np.flatnonzero(which >= 0).tolist():  # (the heroes with a light near: its state, as next_light reads it)
+        state = route_lights[k].lights[int(which[k])].get_state()
+        features[k, 1], features[k, 2] = state == carla.TrafficLightState.Red, state == carla.TrafficLightState.Yellow
+    return features
+
+
+@njit(cache=True)
+def _next_stops(stops: np.ndarray, counts: np.ndarray, heroes: np.ndarray, at: np.ndarray, cumulative: np.ndarray,
+                rows: np.ndarray, horizon: float, distances: np.ndarray, which: np.ndarray) -> None:
+    """For each hero ``heroes[n]`` past route point ``at[n]`` (its route row ``rows[n]``): the first of its stop line
+    points (``stops``, ``counts`` of them) at or after it, within ``horizon`` metres of route: its metres into
+    ``distances`` and its place among the stops into ``which`` (left as they are where there is none)."""
+    for n in range(heroes.shape[0]):
+        k, index = heroes[n], at[n]
+        for s in range(counts[k]):
+            if stops[k, s] >= index:
+                distance = cumulative[rows[n], stops[k, s]] - cumulative[rows[n], index]
+                if distance <= horizon:
+                    distances[k], which[k] = distance, s
+                break
