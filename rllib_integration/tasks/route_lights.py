@@ -13,6 +13,7 @@ import carla
 import numpy as np
 from numba import njit
 
+from ..common.per_frame import PerWorld
 from ..evaluation.criteria import junction_edge
 from ..routes.progress import RouteProgress
 from ..routes.progress_batch import route_rows
@@ -30,20 +31,16 @@ class RouteLights:
 
     def __init__(self, world: Any, progress: RouteProgress) -> None:
         self.progress = progress
-        stops: list[tuple[int, Any]] = []
-        for light in world.get_actors().filter("traffic.traffic_light*"):
-            for waypoint in light.get_stop_waypoints():
-                edge = junction_edge(waypoint)
-                location = edge.transform.location
-                index = progress.nearest_index(location)
-                yaw = math.radians(edge.transform.rotation.yaw)
-                heading = progress.forward[index] @ np.array([math.cos(yaw), math.sin(yaw)])
-                gap = math.hypot(progress.points[index, 0] - location.x, progress.points[index, 1] - location.y)
-                if gap <= MATCH_DISTANCE and heading >= MATCH_HEADING:
-                    stops.append((index, light))
+        stops: list[tuple[int, int]] = []
+        for light_id, location, yaw in world_stop_lines(world).lines(world):
+            index = progress.nearest_index(location)
+            heading = progress.forward[index] @ np.array([math.cos(yaw), math.sin(yaw)])
+            gap = math.hypot(progress.points[index, 0] - location.x, progress.points[index, 1] - location.y)
+            if gap <= MATCH_DISTANCE and heading >= MATCH_HEADING:
+                stops.append((index, light_id))
         stops.sort(key=lambda stop: stop[0])
         self.indices = np.array([index for index, _ in stops], dtype=int)
-        self.lights = [light for _, light in stops]
+        self.lights = [world.get_actor(light_id) for _, light_id in stops]
 
     def next_light(self, horizon: float) -> tuple[float, carla.TrafficLightState | None]:
         """(metres to the next light's stop line ahead on the route, its state), or (``horizon``, None) when
@@ -63,6 +60,30 @@ class RouteLights:
         distance, state = self.next_light(horizon)
         return np.array([distance / horizon, state == carla.TrafficLightState.Red,
                          state == carla.TrafficLightState.Yellow], dtype=np.float32)
+
+
+class StopLines:
+    """The stop lines of a world's traffic lights, as the route lights match them: each light's stop waypoints moved
+    to the junction's edge (:func:`~..evaluation.criteria.junction_edge`), read once a world (the map queries took two
+    thirds of a traffic hero's respawn, a route's lights found anew each episode)."""
+
+    def __init__(self) -> None:
+        self._lines: list[tuple[int, carla.Location, float]] | None = None
+
+    def lines(self, world: Any) -> list[tuple[int, carla.Location, float]]:
+        """(light id, the stop line's location, its lane's yaw in radians) of each stop waypoint of each light, in
+        the order of ``world.get_actors()`` and of each light's ``get_stop_waypoints``."""
+        if self._lines is None:
+            self._lines = []
+            for light in world.get_actors().filter("traffic.traffic_light*"):
+                for waypoint in light.get_stop_waypoints():
+                    edge = junction_edge(waypoint).transform
+                    self._lines.append((light.id, edge.location, math.radians(edge.rotation.yaw)))
+        return self._lines
+
+
+#: Each world's stop lines (the very world object), kept while the world is.
+world_stop_lines: PerWorld[StopLines] = PerWorld(StopLines)
 
 
 def no_light() -> np.ndarray:
