@@ -29,7 +29,7 @@ from rllib_integration.tasks.route_batch import RouteFollowingBatch
 from rllib_integration.tasks.route_lights import RouteLights, light_features_many
 from rllib_integration.tasks.route_obstacles import RouteObstacles, none_ahead, obstacle_features
 from rllib_integration.tasks.route_steering import RouteSteering, steer_many
-from rllib_integration.tasks.speed_control import SpeedController, speed_along
+from rllib_integration.tasks.speed_control import SpeedController, speed_controls, speeds_along
 from rllib_integration.tasks.turn_speed import route_turn_speeds
 
 from .ppo_experiment import (COMMAND_LOOKAHEAD, COMMANDS, LIDAR, ROUTE_LOOKAHEAD, ROUTE_SCALE, SPEED_SCALE, STATE,
@@ -141,12 +141,14 @@ class RouteExperimentBatch(BatchExperiment):
         self.max_speed, self.light_ahead, self.obstacles_ahead = first.max_speed, first.light_ahead, first.obstacles_ahead
         self.turn_lateral_accel = first.turn_lateral_accel
         # what keeps a state of each hero's (its episode's), hero by hero as RouteExperiment keeps them
-        self.speed_controllers = [SpeedController(dt=self.task.timestep) for _ in range(count)]
+        gains = SpeedController(dt=self.task.timestep)  # each hero's speed controller: its integral, the same gains
+        self.speed_gains = (gains.dt, gains.kp, gains.ki, gains.brake_gain, gains.integral_limit)
+        self.speed_integrals = np.zeros(count)
         self.route_steering: list[RouteSteering | None] = [None] * count
         self.route_steer = np.zeros(count)  # the route controller's steer for the last observed state
         self.forward_speeds = np.zeros(count)  # m/s along the heading, in the last observed state (the next control's)
         self.route_lights: list[RouteLights | None] = [None] * count
-        self.turn_speeds: list[np.ndarray | None] = [None] * count  # each hero's route's curve speeds, or None
+        self.turn_speeds = np.full((count, 1), np.inf)  # each hero's route's curve speeds (inf: no cap, or past it)
         self.route_obstacles: list[RouteObstacles | None] = [None] * count
         self.lidar_range = float(first.sensor.get("range", 40.0))
         self.lidars: list[VirtualLidar | None] = [None] * count
@@ -173,11 +175,17 @@ class RouteExperimentBatch(BatchExperiment):
         self.steps[index] = 0
         self.infractions[:, index] = 0
         progress = agent.route_progress
-        self.speed_controllers[index] = SpeedController(dt=self.task.timestep)
+        self.speed_integrals[index] = 0.0
         self.route_steering[index] = self.route_obstacles[index] = None  # built at the first observation
         self.route_steer[index] = 0.0
         self.route_lights[index] = RouteLights(agent.world, progress) if self.light_ahead and progress else None
-        self.turn_speeds[index] = route_turn_speeds(progress, self.turn_lateral_accel)
+        curves = route_turn_speeds(progress, self.turn_lateral_accel)
+        if curves is not None and len(curves) > self.turn_speeds.shape[1]:
+            self.turn_speeds = np.pad(self.turn_speeds, ((0, 0), (0, len(curves) - self.turn_speeds.shape[1])),
+                                      constant_values=np.inf)
+        self.turn_speeds[index] = np.inf
+        if curves is not None:
+            self.turn_speeds[index, :len(curves)] = curves
         self.route_lengths[index] = 0 if progress is None else len(progress.points)
         if progress is not None:
             self._keep_route(index, progress.points[:, :2], commands_ahead([option for _, option in progress.route]))
@@ -216,12 +224,17 @@ class RouteExperimentBatch(BatchExperiment):
             np.maximum(-command, 0.0, out=controls[:, 2])
             return controls
         controls[:, 1] = steer
-        for row, (k, c) in enumerate(zip(indices.tolist(), command.tolist())):
-            target, curves = (c + 1.0) / 2.0 * self.max_speed, self.turn_speeds[k]
-            if curves is not None:  # no faster than the route's curves allow (turn_lateral_accel)
-                target = min(target, float(curves[self.agents[k].route_progress.index]))
-            controls[row, 0], controls[row, 2] = self.speed_controllers[k].control(target,
-                                                                                   float(self.forward_speeds[k]))
+        targets = (command + 1.0) / 2.0 * self.max_speed
+        if self.turn_lateral_accel > 0.0:  # no faster than the route's curves allow
+            at = [0 if progress is None else progress.index for progress in
+                  (self.agents[k].route_progress for k in indices.tolist())]
+            caps = self.turn_speeds[indices, at]
+            targets = np.where(caps < targets, caps, targets)  # (min(target, cap), as the hero's own experiment)
+        throttle_brake = np.empty((len(indices), 2))
+        integrals = self.speed_integrals[indices]
+        speed_controls(self.speed_gains, targets, self.forward_speeds[indices], integrals, throttle_brake)
+        self.speed_integrals[indices] = integrals
+        controls[:, 0], controls[:, 2] = throttle_brake[:, 0], throttle_brake[:, 1]
         return controls
 
     def observe(self, indices: np.ndarray, frame: int, sensor_data: Sequence[dict[str, Any]]) -> tuple[Any, list]:
@@ -258,7 +271,9 @@ class RouteExperimentBatch(BatchExperiment):
         count = len(indices)
         speed = speeds(rows)
         if self.control_kind != "throttle":  # the speed the next control's controller reads through the carla API
-            self.forward_speeds[indices] = [speed_along(vx, vy, yaw) for yaw, vx, vy in rows[:, [YAW, VX, VY]].tolist()]
+            along = np.empty(count)
+            speeds_along(rows, VX, VY, YAW, along)
+            self.forward_speeds[indices] = along
         if self.steer_kind != "policy":  # the route controller's steer, every hero on a route in one compiled call
             routed = [row for row, k in enumerate(indices.tolist()) if self.agents[k].route_progress is not None]
             for k in [int(indices[row]) for row in routed if self.route_steering[int(indices[row])] is None]:

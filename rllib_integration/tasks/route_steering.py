@@ -15,6 +15,7 @@ transform, velocity and physics control), so it runs on a CARLA server unchanged
 from __future__ import annotations
 
 import math
+from collections import OrderedDict
 from typing import Any, Sequence
 
 import numpy as np
@@ -76,6 +77,32 @@ def steer_many(steerings: Sequence[RouteSteering], kinematics: np.ndarray, speed
     arithmetic, the same values)."""
     routes = route_rows(world)
     rows = routes.sync(progresses)
+    key = tuple(map(id, steerings))
+    entry = _VEHICLES.get(key)
+    if entry is None:
+        entry = _VEHICLES[key] = (tuple(steerings), *_vehicle_arrays(steerings))
+        if len(_VEHICLES) > KEPT_SETS:
+            _VEHICLES.popitem(last=False)
+    else:
+        _VEHICLES.move_to_end(key)
+    _, params, curve_speeds, curve_factors = entry
+    out = np.empty(len(steerings))
+    _steer_rows(np.ascontiguousarray(kinematics, dtype=np.float64), np.ascontiguousarray(speeds, dtype=np.float64),
+                routes.points, routes.cumulative, routes.counts, rows,
+                np.array([progress.index for progress in progresses], dtype=np.int64), params, curve_speeds,
+                curve_factors, out)
+    return out
+
+
+#: The vehicles of the last sets of steerings asked for (:func:`steer_many`), as arrays: by the ids of the
+#: ``RouteSteering`` objects, which the entry holds (so the ids are theirs while it is kept).
+_VEHICLES: "OrderedDict[tuple[int, ...], tuple]" = OrderedDict()
+KEPT_SETS = 8
+
+
+def _vehicle_arrays(steerings: Sequence[RouteSteering]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each steering's reference, wheelbase, track, max steer and steering curve's length (N, 5), and its curve's
+    speeds and factors (N, the longest curve), padded."""
     curves = max(len(steering.curve_speeds) for steering in steerings)
     params = np.array([(steering.reference, steering.wheelbase, steering.track, steering.max_steer,
                         len(steering.curve_speeds)) for steering in steerings], dtype=np.float64).reshape(-1, 5)
@@ -83,12 +110,7 @@ def steer_many(steerings: Sequence[RouteSteering], kinematics: np.ndarray, speed
     for k, steering in enumerate(steerings):
         curve_speeds[k, :len(steering.curve_speeds)] = steering.curve_speeds
         curve_factors[k, :len(steering.curve_factors)] = steering.curve_factors
-    out = np.empty(len(steerings))
-    _steer_rows(np.ascontiguousarray(kinematics, dtype=np.float64), np.ascontiguousarray(speeds, dtype=np.float64),
-                routes.points, routes.cumulative, routes.counts, rows,
-                np.array([progress.index for progress in progresses], dtype=np.int64), params, curve_speeds,
-                curve_factors, out)
-    return out
+    return params, curve_speeds, curve_factors
 
 
 @njit(cache=True)

@@ -17,6 +17,9 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+from numba import njit
+
 #: Seconds ahead the demonstrator's acceleration is projected to give the speed it is heading for.
 HORIZON = 3.0
 HOLD_SPEED = 0.3  # m/s: a target and a speed both below it hold the car with the brake
@@ -76,3 +79,43 @@ def forward_motion(actor: Any) -> tuple[float, float]:
 def target_from_motion(speed: float, acceleration: float, horizon: float = HORIZON) -> float:
     """The speed a driver is heading for: its speed ``horizon`` seconds on at its present acceleration, not below 0."""
     return max(speed + acceleration * horizon, 0.0)
+
+
+@njit(cache=True)
+def speeds_along(rows: np.ndarray, vx: int, vy: int, yaw: int, out: np.ndarray) -> None:
+    """``out[r]``: :func:`speed_along` of row ``r`` of ``rows`` (its velocity in columns ``vx``, ``vy``, its heading
+    in degrees in column ``yaw``), many heroes at once (the same arithmetic)."""
+    for r in range(rows.shape[0]):
+        heading = math.radians(rows[r, yaw])
+        out[r] = rows[r, vx] * math.cos(heading) + rows[r, vy] * math.sin(heading)
+
+
+@njit(cache=True, inline="always")
+def _least(a: float, b: float) -> float:
+    return b if b < a else a  # (Python's min(a, b): a unless b is smaller, a signed zero kept)
+
+
+@njit(cache=True, inline="always")
+def _most(a: float, b: float) -> float:
+    return b if b > a else a  # (Python's max(a, b))
+
+
+@njit(cache=True)
+def speed_controls(controller: tuple, targets: np.ndarray, speeds: np.ndarray, integrals: np.ndarray,
+                   out: np.ndarray) -> None:
+    """:meth:`SpeedController.control` of many controllers of the same gains (``controller``: dt, kp, ki,
+    brake_gain, integral_limit) at once: ``out[r]`` gets row ``r``'s throttle and brake from its ``targets[r]`` and
+    ``speeds[r]``, ``integrals[r]`` (its controller's state) updated in place."""
+    dt, kp, ki, brake_gain, limit = controller
+    for r in range(targets.shape[0]):
+        target, speed = targets[r], speeds[r]
+        if target < HOLD_SPEED and speed < HOLD_SPEED:
+            integrals[r] = 0.0
+            out[r, 0], out[r, 1] = 0.0, 1.0
+            continue
+        error = target - speed
+        integrals[r] = _least(_most(integrals[r] + error * dt, 0.0), limit)
+        if error < -0.5:
+            out[r, 0], out[r, 1] = 0.0, _least(-error * brake_gain, 1.0)
+        else:
+            out[r, 0], out[r, 1] = _least(_most(kp * error + ki * integrals[r], 0.0), 1.0), 0.0
