@@ -21,7 +21,7 @@ from typing import Any, Sequence
 import numpy as np
 from numba import njit
 
-from ..common.per_frame import PerFrame, PerWorld
+from ..common.per_frame import PerFrame, PerWorld, forget_gone, same_ids
 from ..routes.progress import RouteProgress, first_reaching
 from ..routes.progress_batch import route_rows
 
@@ -52,6 +52,7 @@ class ActorTable(PerFrame):
         self.extents = np.zeros((0, 2))  # half length, half width
         self.walkers = np.zeros(0, dtype=bool)
         self._boxes: dict[int, tuple[float, float, float, float, bool] | None] = {}  # id -> box offset, extent, walker
+        self._layout: tuple | None = None  # the ids last read, the obstacles' rows in id order, their boxes, vehicles
 
     def read(self, world: Any) -> None:
         poses = getattr(world, "actor_poses", None)  # the embedded world: every pose, vehicles' velocities, one call
@@ -59,7 +60,9 @@ class ActorTable(PerFrame):
             self._read_tables(world, *poses())
             return
         rows = []
-        for actor in world.get_actors():
+        actors = list(world.get_actors())
+        forget_gone(self._boxes, {actor.id for actor in actors})
+        for actor in actors:
             box = self._boxes.get(actor.id, False)
             if box is False:
                 box = self._boxes[actor.id] = _box(actor)
@@ -81,19 +84,24 @@ class ActorTable(PerFrame):
         """:meth:`read` from every actor's pose in arrays and every vehicle's velocity read off the vehicle table,
         rounded as the carla types round them (32-bit floats, the yaw in degrees) and in spawn order (by id), so the
         table is the one an actor-by-actor read gives."""
-        boxes = [self._boxes.get(actor_id, False) for actor_id in ids.tolist()]
-        for k, box in enumerate(boxes):
-            if box is False:
-                actor = world.get_actor(int(ids[k]))
-                boxes[k] = self._boxes[int(ids[k])] = _box(actor) if actor is not None else None
-        rows = np.array(sorted((k for k, box in enumerate(boxes) if box is not None), key=lambda k: ids[k]),
-                        dtype=np.int64)
-        table = np.array([boxes[k] for k in rows], dtype=np.float64).reshape(-1, 5)  # bx, by, ex, ey, walker
+        if self._layout is None or not same_ids(self._layout[0], ids):  # actors came or went: their boxes, in order
+            forget_gone(self._boxes, ids.tolist())
+            boxes = [self._boxes.get(actor_id, False) for actor_id in ids.tolist()]
+            for k, box in enumerate(boxes):
+                if box is False:
+                    actor = world.get_actor(int(ids[k]))
+                    boxes[k] = self._boxes[int(ids[k])] = _box(actor) if actor is not None else None
+            rows = np.array(sorted((k for k, box in enumerate(boxes) if box is not None), key=lambda k: ids[k]),
+                            dtype=np.int64)
+            table = np.array([boxes[k] for k in rows], dtype=np.float64).reshape(-1, 5)  # bx, by, ex, ey, walker
+            vehicles = np.flatnonzero(table[:, 4] <= 0.5)
+            self._layout = (ids if not ids.flags.writeable else ids.copy(), rows, table, vehicles,
+                            ids[rows[vehicles]].tolist())
+        _, rows, table, vehicles, vehicle_ids = self._layout
         walkers = table[:, 4] > 0.5
         velocities = np.zeros((len(rows), 2))
-        vehicles = np.flatnonzero(~walkers)
         if len(vehicles):
-            velocities[vehicles] = np.asarray(world.vehicle_kinematics(ids[rows[vehicles]].tolist()))[:, 4:6]
+            velocities[vehicles] = np.asarray(world.vehicle_kinematics(vehicle_ids))[:, 4:6]
         for k in np.flatnonzero(walkers):
             velocity = world.get_actor(int(ids[rows[k]])).get_velocity()
             velocities[k] = (velocity.x, velocity.y)
