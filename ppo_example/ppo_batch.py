@@ -141,8 +141,8 @@ class RouteExperimentBatch(BatchExperiment):
         self.max_speed, self.light_ahead, self.obstacles_ahead = first.max_speed, first.light_ahead, first.obstacles_ahead
         self.turn_lateral_accel = first.turn_lateral_accel
         # what keeps a state of each hero's (its episode's), hero by hero as RouteExperiment keeps them
-        gains = SpeedController(dt=self.task.timestep)  # each hero's speed controller: its integral, the same gains
-        self.speed_gains = (gains.dt, gains.kp, gains.ki, gains.brake_gain, gains.integral_limit)
+        self.speed_gains = SpeedController(dt=self.task.timestep).gains()  # each hero's controller: the same gains,
+        # its integral
         self.speed_integrals = np.zeros(count)
         self.route_steering: list[RouteSteering | None] = [None] * count
         self.route_steer = np.zeros(count)  # the route controller's steer for the last observed state

@@ -18,6 +18,7 @@ from rllib_integration import CarlaEnv, ConfigError, load_env_config
 from rllib_integration.routes.planner import RoadOption
 from rllib_integration.sensors.ray_march import box_distance
 from rllib_integration.sensors.virtual_lidar import ray_angles
+from rllib_integration.tasks.speed_control import HOLD_SPEED, SpeedController, speed_controls
 from rllib_integration.training import find_latest_checkpoint, greedy_action, load_policy, policy_action
 from rllib_integration.inference.scripts import load_module
 
@@ -80,6 +81,36 @@ def test_speed_control_holds_the_commanded_speed_and_reads_it_back_from_the_moti
         assert hero.get_control().brake == 1.0, "a target of 0 holds the car with the brake"
     finally:
         env.close()
+
+
+def test_the_speed_controllers_compiled_control_is_the_pi_rule_for_one_hero_and_for_many():
+    """``SpeedController.control`` (one hero) and ``speed_controls`` (many, as the batch runs them) give the PI rule's
+    throttle, brake and integral, written out here in Python, to the bit: holding below the hold speed, braking well
+    above the target, the clamped integral, signed zeros."""
+    def rule(controller, target, speed):
+        if target < HOLD_SPEED and speed < HOLD_SPEED:
+            controller["integral"] = 0.0
+            return 0.0, 1.0
+        error = target - speed
+        controller["integral"] = min(max(controller["integral"] + error * 0.05, 0.0), 2.0)
+        if error < -0.5:
+            return 0.0, min(-error * 0.4, 1.0)
+        return min(max(0.5 * error + 0.3 * controller["integral"], 0.0), 1.0), 0.0
+
+    rng = np.random.default_rng(2)
+    values = np.concatenate([rng.uniform(-1.0, 12.0, 4000), [0.0, -0.0, HOLD_SPEED, 0.29999, 0.5, 8.0, 8.5]])
+    heroes, ticks = 5, 300
+    targets, speeds = rng.choice(values, (ticks, heroes)), rng.choice(values, (ticks, heroes))
+    one = [SpeedController(dt=0.05) for _ in range(heroes)]
+    reference = [{"integral": 0.0} for _ in range(heroes)]
+    integrals, out = np.zeros(heroes), np.empty((heroes, 2))
+    for tick in range(ticks):
+        speed_controls(one[0].gains(), targets[tick], speeds[tick], integrals, out)
+        for h in range(heroes):
+            expected = rule(reference[h], float(targets[tick, h]), float(speeds[tick, h]))
+            for got in (one[h].control(targets[tick, h], speeds[tick, h]), tuple(out[h].tolist())):
+                assert [str(v) for v in got] == [str(v) for v in expected], (tick, h, got, expected)
+            assert one[h].integral == integrals[h] == reference[h]["integral"]
 
 
 def test_residual_steering_follows_the_routes_turns_alone_and_reads_back_the_demonstrators_correction():

@@ -44,15 +44,13 @@ class SpeedController:
     def reset(self) -> None:
         self.integral = 0.0
 
+    def gains(self) -> tuple[float, float, float, float, float]:
+        """(dt, kp, ki, brake_gain, integral_limit): what :func:`speed_controls` takes."""
+        return self.dt, self.kp, self.ki, self.brake_gain, self.integral_limit
+
     def control(self, target: float, speed: float) -> tuple[float, float]:
-        if target < HOLD_SPEED and speed < HOLD_SPEED:
-            self.integral = 0.0
-            return 0.0, 1.0
-        error = target - speed
-        self.integral = min(max(self.integral + error * self.dt, 0.0), self.integral_limit)
-        if error < -0.5:  # well above the target: brake, and let the integral (the cruise throttle) stay
-            return 0.0, min(-error * self.brake_gain, 1.0)
-        return min(max(self.kp * error + self.ki * self.integral, 0.0), 1.0), 0.0
+        throttle, brake, self.integral = _control(self.gains(), float(target), float(speed), self.integral)
+        return throttle, brake
 
 
 def _along_heading(actor: Any, vector: Any) -> float:
@@ -101,21 +99,23 @@ def _most(a: float, b: float) -> float:
 
 
 @njit(cache=True)
-def speed_controls(controller: tuple, targets: np.ndarray, speeds: np.ndarray, integrals: np.ndarray,
+def speed_controls(gains: tuple, targets: np.ndarray, speeds: np.ndarray, integrals: np.ndarray,
                    out: np.ndarray) -> None:
-    """:meth:`SpeedController.control` of many controllers of the same gains (``controller``: dt, kp, ki,
-    brake_gain, integral_limit) at once: ``out[r]`` gets row ``r``'s throttle and brake from its ``targets[r]`` and
-    ``speeds[r]``, ``integrals[r]`` (its controller's state) updated in place."""
-    dt, kp, ki, brake_gain, limit = controller
+    """:meth:`SpeedController.control` of many controllers of the same ``gains`` (:meth:`SpeedController.gains`) at
+    once: ``out[r]`` gets row ``r``'s throttle and brake from its ``targets[r]`` and ``speeds[r]``, ``integrals[r]``
+    (its controller's state) updated in place."""
     for r in range(targets.shape[0]):
-        target, speed = targets[r], speeds[r]
-        if target < HOLD_SPEED and speed < HOLD_SPEED:
-            integrals[r] = 0.0
-            out[r, 0], out[r, 1] = 0.0, 1.0
-            continue
-        error = target - speed
-        integrals[r] = _least(_most(integrals[r] + error * dt, 0.0), limit)
-        if error < -0.5:
-            out[r, 0], out[r, 1] = 0.0, _least(-error * brake_gain, 1.0)
-        else:
-            out[r, 0], out[r, 1] = _least(_most(kp * error + ki * integrals[r], 0.0), 1.0), 0.0
+        out[r, 0], out[r, 1], integrals[r] = _control(gains, targets[r], speeds[r], integrals[r])
+
+
+@njit(cache=True)
+def _control(gains: tuple, target: float, speed: float, integral: float) -> tuple[float, float, float]:
+    """The PI control of one controller: (throttle, brake, its integral after)."""
+    dt, kp, ki, brake_gain, limit = gains
+    if target < HOLD_SPEED and speed < HOLD_SPEED:
+        return 0.0, 1.0, 0.0
+    error = target - speed
+    integral = _least(_most(integral + error * dt, 0.0), limit)
+    if error < -0.5:  # well above the target: brake, and let the integral (the cruise throttle) stay
+        return 0.0, _least(-error * brake_gain, 1.0), integral
+    return _least(_most(kp * error + ki * integral, 0.0), 1.0), 0.0, integral
