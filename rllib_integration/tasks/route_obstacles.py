@@ -182,7 +182,11 @@ def features_kernel(route_points: np.ndarray, route_forward: np.ndarray, route_c
     route rows (points, forward vectors, cumulative metres, point counts), its last passed point ``starts[h]``, its
     stretch ahead the points up to the first ``horizon + front`` metres on (as ``RouteProgress.index_after`` finds
     it), ``heroes[h]`` its x, y, velocity x, y, front and horizon; the actors are the world's table (ids, box
-    centres, velocities, yaws, half extents, walker or not)."""
+    centres, velocities, yaws, half extents, walker or not). The actors near a hero are kept as rows of the table
+    in buffers made once a call (no array made a hero: a thousand small ones a tick of 32 heroes, otherwise)."""
+    rows = np.empty(ids.shape[0], dtype=np.int64)  # the actors near the hero
+    crossing = np.empty(ids.shape[0], dtype=np.int64)  # those not on its route yet
+    gaps, first = np.empty(ids.shape[0]), np.empty(ids.shape[0], dtype=np.int64)
     for h in range(heroes.shape[0]):
         x, y, vx, vy, front, horizon = heroes[h, 0], heroes[h, 1], heroes[h, 2], heroes[h, 3], heroes[h, 4], \
             heroes[h, 5]
@@ -190,7 +194,6 @@ def features_kernel(route_points: np.ndarray, route_forward: np.ndarray, route_c
         out[h, 5], out[h, 6], out[h, 7] = 1.0, 0.0, 1.0
         limit = horizon + front + 10.0 + SPEED_SCALE * CROSSING_TIMES[-1]
         count = 0
-        rows = np.empty(ids.shape[0], dtype=np.int64)
         for b in range(ids.shape[0]):
             if ids[b] != hero_ids[h] and np.hypot(positions[b, 0] - x, positions[b, 1] - y) < limit:
                 rows[count] = b
@@ -201,11 +204,10 @@ def features_kernel(route_points: np.ndarray, route_forward: np.ndarray, route_c
                   points_in_row - 1) + 1
         if end - start < 2 or count == 0:
             continue
-        rows = rows[:count]
         route, forward = route_points[route_row, start:end, :2], route_forward[route_row, start:end]
         along_route = cumulative[start:end] - cumulative[start]
-        gaps, first = route_gaps(route, forward, along_route, positions[rows], yaws[rows], extents[rows], front,
-                                 CORRIDOR)
+        route_gaps(route, forward, along_route, positions, velocities, 0.0, yaws, extents, rows, count, front,
+                   CORRIDOR, gaps, first)
         k = -1
         for i in range(count):  # the nearest on the route (the first of equals)
             if not math.isnan(gaps[i]) and (k < 0 or gaps[i] < gaps[k]):
@@ -218,40 +220,59 @@ def features_kernel(route_points: np.ndarray, route_forward: np.ndarray, route_c
             if gap < horizon:
                 out[h, 0], out[h, 1], out[h, 2] = gap / horizon, math.exp(-gap / NEAR_SCALE), along / SPEED_SCALE
                 out[h, 3], out[h, 4] = (hero_along - along) / SPEED_SCALE, 1.0 if walkers[row] else 0.0
-        crossing = rows[np.isnan(gaps)]
+        waiting = 0  # the actors off the route, in order
+        for i in range(count):
+            if math.isnan(gaps[i]):
+                crossing[waiting] = rows[i]
+                waiting += 1
         best_gap, best_time = horizon, CROSSING_TIMES[-1]
         for seconds in CROSSING_TIMES:
-            if crossing.shape[0] == 0:
+            if waiting == 0:
                 break
-            moved = positions[crossing] + velocities[crossing] * seconds
-            gaps, _ = route_gaps(route, forward, along_route, moved, yaws[crossing], extents[crossing], front,
-                                 CORRIDOR)
-            hit = ~np.isnan(gaps)
-            if hit.any() and np.nanmin(gaps) < best_gap:
-                best_gap, best_time = np.nanmin(gaps), seconds
-            crossing = crossing[~hit]  # each actor counted at its first time on the route
+            route_gaps(route, forward, along_route, positions, velocities, seconds, yaws, extents, crossing, waiting,
+                       front, CORRIDOR, gaps, first)
+            nearest, hit = gaps[0], False  # (np.nanmin's: the last of equal least gaps)
+            for i in range(waiting):
+                if not math.isnan(gaps[i]):
+                    hit = True
+                    if not nearest < gaps[i]:
+                        nearest = gaps[i]
+            if hit and nearest < best_gap:
+                best_gap, best_time = nearest, seconds
+            still = 0  # each actor counted at its first time on the route
+            for i in range(waiting):
+                if math.isnan(gaps[i]):
+                    crossing[still] = crossing[i]
+                    still += 1
+            waiting = still
         if best_gap < horizon:
             out[h, 5], out[h, 6], out[h, 7] = best_gap / horizon, math.exp(-best_gap / NEAR_SCALE), \
                 best_time / CROSSING_TIMES[-1]
 
 
 @njit(cache=True)
-def route_gaps(points: np.ndarray, forward: np.ndarray, route_metres: np.ndarray, centres: np.ndarray,
-               yaws: np.ndarray, extents: np.ndarray, front: float, corridor: float) -> tuple[np.ndarray, np.ndarray]:
-    """For each box (centre, yaw, half extents): the metres from ``front`` metres along the route to the box's nearest
-    corner (0 when they overlap), NaN where the box is not on the route ahead (no route point within ``corridor``
-    metres of it, or behind the hero); and the first route point within ``corridor`` of it (-1: none). Compiled: a
-    handful of boxes against a few hundred route points, several times a step for every hero, where NumPy's
-    per-call cost was a third of the traffic experiment's step."""
-    n = centres.shape[0]
-    gaps = np.full(n, np.nan)
-    first = np.full(n, -1, dtype=np.int64)
-    for i in range(n):
-        c, s = math.cos(yaws[i]), math.sin(yaws[i])
+def route_gaps(points: np.ndarray, forward: np.ndarray, route_metres: np.ndarray, positions: np.ndarray,
+               velocities: np.ndarray, seconds: float, yaws: np.ndarray, extents: np.ndarray, rows: np.ndarray,
+               count: int, front: float, corridor: float, gaps: np.ndarray, first: np.ndarray) -> None:
+    """For each of the first ``count`` actors ``rows`` of the table (box centre ``positions``, moved on at its
+    ``velocities`` for ``seconds`` where that is not 0, ``yaws``, half ``extents``): into ``gaps[i]`` the metres from
+    ``front`` metres along the route to the box's nearest corner (0 when they overlap), NaN where the box is not on
+    the route ahead (no route point within ``corridor`` metres of it, or behind the hero); into ``first[i]`` the first
+    route point within ``corridor`` of it (-1: none). Compiled: a handful of boxes against a few hundred route points,
+    several times a step for every hero, where NumPy's per-call cost was a third of the traffic experiment's step."""
+    for i in range(count):
+        b = rows[i]
+        if seconds == 0.0:
+            centre_x, centre_y = positions[b, 0], positions[b, 1]
+        else:
+            centre_x = positions[b, 0] + velocities[b, 0] * seconds
+            centre_y = positions[b, 1] + velocities[b, 1] * seconds
+        gaps[i], first[i] = np.nan, -1
+        c, s = math.cos(yaws[b]), math.sin(yaws[b])
         for j in range(points.shape[0]):
-            dx, dy = points[j, 0] - centres[i, 0], points[j, 1] - centres[i, 1]
-            out_x = max(abs(dx * c + dy * s) - extents[i, 0], 0.0)
-            out_y = max(abs(-dx * s + dy * c) - extents[i, 1], 0.0)
+            dx, dy = points[j, 0] - centre_x, points[j, 1] - centre_y
+            out_x = max(abs(dx * c + dy * s) - extents[b, 0], 0.0)
+            out_y = max(abs(-dx * s + dy * c) - extents[b, 1], 0.0)
             if math.sqrt(out_x * out_x + out_y * out_y) < corridor:
                 first[i] = j
                 break
@@ -261,10 +282,9 @@ def route_gaps(points: np.ndarray, forward: np.ndarray, route_metres: np.ndarray
         low, high = np.inf, -np.inf
         for sx in (1.0, -1.0):
             for sy in (1.0, -1.0):
-                ex, ey = extents[i, 0] * sx, extents[i, 1] * sy
-                corner_x, corner_y = centres[i, 0] + c * ex - s * ey, centres[i, 1] + s * ex + c * ey
+                ex, ey = extents[b, 0] * sx, extents[b, 1] * sy
+                corner_x, corner_y = centre_x + c * ex - s * ey, centre_y + s * ex + c * ey
                 along = (corner_x - points[j, 0]) * forward[j, 0] + (corner_y - points[j, 1]) * forward[j, 1]
                 low, high = min(low, along), max(high, along)
         if route_metres[j] + high > 0.0:  # a follower is not in the hero's way
             gaps[i] = max(route_metres[j] + low - front, 0.0)
-    return gaps, first
