@@ -94,8 +94,8 @@ class RouteProgress:
 
     def index_after(self, start: int, metres: float) -> int:
         """The first route point ``metres`` past point ``start`` (the last point where the route is shorter)."""
-        target = self.cumulative[start] + metres
-        return int(min(np.searchsorted(self.cumulative, target), len(self.points) - 1))
+        return min(first_reaching(self.cumulative, len(self.points), self.cumulative[start] + metres),
+                   len(self.points) - 1)
 
     def ahead(self, count: int) -> Route:
         """The next ``count`` route points after the last passed one (fewer near the end)."""

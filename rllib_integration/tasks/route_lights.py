@@ -6,13 +6,13 @@ and on a server alike."""
 from __future__ import annotations
 
 import math
-from collections import OrderedDict
 from typing import Any, Sequence
 
 import carla
 import numpy as np
 from numba import njit
 
+from ..common.identity_cache import SequenceCache
 from ..common.per_frame import PerWorld
 from ..evaluation.criteria import junction_edge
 from ..routes.progress import RouteProgress
@@ -91,10 +91,8 @@ def no_light() -> np.ndarray:
     return np.array([1.0, 0.0, 0.0], dtype=np.float32)
 
 
-#: The stop lines of the last sets of routes asked for (:func:`light_features_many`), padded into one array a set: by
-#: the ids of their ``RouteLights``, which the entry holds (so the ids are theirs while it is kept).
-_STOPS: "OrderedDict[tuple[int, ...], tuple[tuple, np.ndarray, np.ndarray]]" = OrderedDict()
-KEPT_SETS = 8
+#: The stop lines of the last sets of routes asked for (:func:`light_features_many`), padded into one array a set
+_STOPS: SequenceCache[tuple[np.ndarray, np.ndarray]] = SequenceCache(8)
 
 
 def light_features_many(route_lights: Sequence[RouteLights | None], world: Any,
@@ -102,21 +100,7 @@ def light_features_many(route_lights: Sequence[RouteLights | None], world: Any,
     """(N, 3) float32: :meth:`RouteLights.features` of each of ``route_lights`` (:func:`no_light` for None), the
     routes of heroes of ``world``: the next stop line of every route found in one compiled call over the world's
     route rows, the state read of the lights within ``horizon`` only (the same values)."""
-    key = tuple(map(id, route_lights))
-    entry = _STOPS.get(key)
-    if entry is None:
-        width = max([len(lights.indices) for lights in route_lights if lights is not None], default=0)
-        stops = np.zeros((len(route_lights), max(width, 1)), dtype=np.int64)
-        counts = np.zeros(len(route_lights), dtype=np.int64)
-        for k, lights in enumerate(route_lights):
-            if lights is not None:
-                stops[k, :len(lights.indices)], counts[k] = lights.indices, len(lights.indices)
-        entry = _STOPS[key] = (tuple(route_lights), stops, counts)
-        if len(_STOPS) > KEPT_SETS:
-            _STOPS.popitem(last=False)
-    else:
-        _STOPS.move_to_end(key)
-    _, stops, counts = entry
+    stops, counts = _STOPS.get(route_lights, _padded_stops)
     routed = [k for k, lights in enumerate(route_lights) if lights is not None]
     distances, which = np.full(len(route_lights), float(horizon)), np.full(len(route_lights), -1, dtype=np.int64)
     if routed:
@@ -132,6 +116,17 @@ def light_features_many(route_lights: Sequence[RouteLights | None], world: Any,
         state = route_lights[k].lights[int(which[k])].get_state()
         features[k, 1], features[k, 2] = state == carla.TrafficLightState.Red, state == carla.TrafficLightState.Yellow
     return features
+
+
+def _padded_stops(route_lights: Sequence[RouteLights | None]) -> tuple[np.ndarray, np.ndarray]:
+    """Each route's stop line points (N, the most of any), padded, and how many each has (0 without a route)."""
+    width = max([len(lights.indices) for lights in route_lights if lights is not None], default=0)
+    stops = np.zeros((len(route_lights), max(width, 1)), dtype=np.int64)
+    counts = np.zeros(len(route_lights), dtype=np.int64)
+    for k, lights in enumerate(route_lights):
+        if lights is not None:
+            stops[k, :len(lights.indices)], counts[k] = lights.indices, len(lights.indices)
+    return stops, counts
 
 
 @njit(cache=True)

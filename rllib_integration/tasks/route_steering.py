@@ -15,12 +15,12 @@ transform, velocity and physics control), so it runs on a CARLA server unchanged
 from __future__ import annotations
 
 import math
-from collections import OrderedDict
 from typing import Any, Sequence
 
 import numpy as np
 from numba import njit
 
+from ..common.identity_cache import SequenceCache
 from ..routes.progress import first_reaching
 from ..routes.progress_batch import route_rows
 
@@ -77,15 +77,7 @@ def steer_many(steerings: Sequence[RouteSteering], kinematics: np.ndarray, speed
     arithmetic, the same values)."""
     routes = route_rows(world)
     rows = routes.sync(progresses)
-    key = tuple(map(id, steerings))
-    entry = _VEHICLES.get(key)
-    if entry is None:
-        entry = _VEHICLES[key] = (tuple(steerings), *_vehicle_arrays(steerings))
-        if len(_VEHICLES) > KEPT_SETS:
-            _VEHICLES.popitem(last=False)
-    else:
-        _VEHICLES.move_to_end(key)
-    _, params, curve_speeds, curve_factors = entry
+    params, curve_speeds, curve_factors = _VEHICLES.get(steerings, _vehicle_arrays)
     out = np.empty(len(steerings))
     _steer_rows(np.ascontiguousarray(kinematics, dtype=np.float64), np.ascontiguousarray(speeds, dtype=np.float64),
                 routes.points, routes.cumulative, routes.counts, rows,
@@ -94,10 +86,8 @@ def steer_many(steerings: Sequence[RouteSteering], kinematics: np.ndarray, speed
     return out
 
 
-#: The vehicles of the last sets of steerings asked for (:func:`steer_many`), as arrays: by the ids of the
-#: ``RouteSteering`` objects, which the entry holds (so the ids are theirs while it is kept).
-_VEHICLES: "OrderedDict[tuple[int, ...], tuple]" = OrderedDict()
-KEPT_SETS = 8
+#: The vehicles of the last sets of steerings asked for (:func:`steer_many`), as arrays
+_VEHICLES: SequenceCache[tuple[np.ndarray, np.ndarray, np.ndarray]] = SequenceCache(8)
 
 
 def _vehicle_arrays(steerings: Sequence[RouteSteering]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
