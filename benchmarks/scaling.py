@@ -1,15 +1,16 @@
 #!/usr/bin/env python3
 """How the embedded world scales on one machine, without Ray: agent steps per second of worlds of many heroes
-(``CarlaVectorEnv``, random actions) run in 1, 2, 4, ... processes at once (efficiency per core), against
-heroes per world and background traffic, and the learners' update time for the examples' networks on the
-GPU against the CPU (torch alone).
+(``CarlaVectorEnv``, random actions or the scripted route follower's) run in 1, 2, 4, ... processes at once
+(efficiency per core), against heroes per world and background traffic, and the learners' update time for the
+examples' networks on the GPU against the CPU (torch alone).
 
     python3 benchmarks/scaling.py --processes 1 2 4 8 16 --heroes-per-world 1 8 32 64 128 256 --vehicles 0 30 60
 
 Each process steps its own world for ``--steps`` agent steps after a warm-up; all start measuring together
-(a shared start time), so the sum of their rates is the machine's. Experiments are ``benchmarks/sampling.py``'s;
-worlds step through the experiment's batched twin where it has one (``--hero-by-hero`` adds the one-process rows
-with every hero stepped through its own experiment instance).
+(a shared start time), so the sum of their rates is the machine's. A rate counts the time inside ``step`` only, as
+``benchmarks/heroes.py``'s (since stop 86; before, the random actions' sampling was timed too). Experiments are
+``benchmarks/sampling.py``'s; worlds step through the experiment's batched twin where it has one
+(``--hero-by-hero`` adds the one-process rows with every hero stepped through its own experiment instance).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
+from typing import Any
 
 for _name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
     os.environ.setdefault(_name, "1")  # one core per process: the processes are the parallelism
@@ -31,35 +33,48 @@ WARMUP_TICKS = 20  # ticks before measuring: compiled code loaded, first episode
 
 
 def world_rate(kind: str, vehicles: int, heroes: int, steps: int, seed: int, start_at: float,
-               batched: bool = True) -> float:
+               batched: bool = True, scripted: bool = False) -> float:
     """Agent steps/s of one world of ``heroes`` heroes, measured from ``start_at`` (a wall-clock time), through the
-    experiment's batched twin where it has one (``batched``) or hero by hero."""
+    experiment's batched twin where it has one (``batched``) or hero by hero, with random actions or the
+    ``scripted`` driver's (``benchmarks/heroes.py``'s); the time inside ``step`` only."""
+    import numpy as np
+
+    from benchmarks.heroes import scripted_action
     from benchmarks.sampling import env_config
     from rllib_integration import CarlaVectorEnv
     config = env_config(kind, vehicles)
     config["experiment"]["batched"] = batched
     env = CarlaVectorEnv(config, num_envs=heroes)
     env.action_space.seed(seed)
+    world = env.world
+
+    def actions() -> Any:
+        if not scripted:
+            return env.action_space.sample()
+        return np.array([scripted_action(experiment, agent) for experiment, agent in zip(world.experiments,
+                                                                                          world.agents)])
     try:
         env.reset(seed=seed)
         for _ in range(WARMUP_TICKS):
-            env.step(env.action_space.sample())
+            env.step(actions())
         time.sleep(max(0.0, start_at - time.time()))
-        ticks = max(1, steps // heroes)
-        started = time.perf_counter()
+        ticks, elapsed = max(1, steps // heroes), 0.0
         for _ in range(ticks):
-            env.step(env.action_space.sample())
-        return ticks * heroes / (time.perf_counter() - started)
+            chosen = actions()
+            started = time.perf_counter()
+            env.step(chosen)
+            elapsed += time.perf_counter() - started
+        return ticks * heroes / elapsed
     finally:
         env.close()
 
 
 def parallel_rates(processes: int, kind: str, vehicles: int, heroes: int, steps: int, seed: int,
-                   setup_s: float, batched: bool = True) -> list[float]:
+                   setup_s: float, batched: bool = True, scripted: bool = False) -> list[float]:
     """Each process's agent steps/s, ``processes`` worlds measured at the same time."""
     start_at = time.time() + setup_s
     with ProcessPoolExecutor(processes, mp_context=get_context("spawn")) as pool:
-        futures = [pool.submit(world_rate, kind, vehicles, heroes, steps, seed + i, start_at, batched)
+        futures = [pool.submit(world_rate, kind, vehicles, heroes, steps, seed + i, start_at, batched, scripted)
                    for i in range(processes)]
         return [future.result() for future in futures]
 
@@ -134,28 +149,38 @@ def main() -> None:
                         help="torch devices the learner update is timed on (a missing one is skipped; none: no "
                         "such rows)")
     parser.add_argument("--seed", type=non_negative_int, default=0, help="seed of the episodes and actions")
+    parser.add_argument("--actions", nargs="+", choices=["random", "scripted"], default=["random"],
+                        help="who drives, each measured in turn: random actions (episodes end often) or the scripted "
+                        "route follower (benchmarks/heroes.py's)")
     parser.add_argument("--hero-by-hero", action="store_true", help="also measure the one-process rows with every "
                         "hero stepped through its own experiment instance (experiment.batched: false)")
     args = parser.parse_args()
     kind = args.experiment
+    if "scripted" in args.actions and kind == "vector":
+        parser.error("--actions scripted follows the heroes' routes, and the vector experiment has none. Fix: "
+                     "another --experiment, or --actions random")
     print(f"experiment {kind}; {os.cpu_count()} CPUs", flush=True)
-    base = None
-    print(f"\n{'processes':>9} {'heroes/world':>12} {'agent steps/s':>14} {'per process':>12} {'efficiency':>10}")
-    for processes in args.processes:
-        rates = parallel_rates(processes, kind, 0, args.heroes, args.steps, args.seed, args.setup_s)
-        total = sum(rates)
-        base = base or total / processes
-        print(f"{processes:>9} {args.heroes:>12} {total:>14,.0f} {total / processes:>12,.0f} "
-              f"{total / processes / base:>10.0%}", flush=True)
-    print(f"\n{'heroes/world':>12} {'vehicles':>8} {'path':>12} {'agent steps/s':>14} {'ms per tick':>12}")
-    for vehicles in args.vehicles:
-        for heroes in args.heroes_per_world:
-            for batched in (True, False) if args.hero_by_hero else (True,):
-                rate = parallel_rates(1, kind, vehicles, heroes, max(args.steps, heroes * 20), args.seed, 0.0,
-                                      batched)[0]
-                path = "batched" if batched else "hero by hero"
-                print(f"{heroes:>12} {vehicles:>8} {path:>12} {rate:>14,.0f} {1000.0 * heroes / rate:>12.2f}",
-                      flush=True)
+    for driver in args.actions:
+        scripted, base = driver == "scripted", None
+        print(f"\n{'actions':>8} {'processes':>9} {'heroes/world':>12} {'agent steps/s':>14} {'per process':>12} "
+              f"{'efficiency':>10}")
+        for processes in args.processes:
+            rates = parallel_rates(processes, kind, 0, args.heroes, args.steps, args.seed, args.setup_s,
+                                   scripted=scripted)
+            total = sum(rates)
+            base = base or total / processes
+            print(f"{driver:>8} {processes:>9} {args.heroes:>12} {total:>14,.0f} {total / processes:>12,.0f} "
+                  f"{total / processes / base:>10.0%}", flush=True)
+        print(f"\n{'actions':>8} {'heroes/world':>12} {'vehicles':>8} {'path':>12} {'agent steps/s':>14} "
+              f"{'ms per tick':>12}")
+        for vehicles in args.vehicles:
+            for heroes in args.heroes_per_world:
+                for batched in (True, False) if args.hero_by_hero else (True,):
+                    rate = parallel_rates(1, kind, vehicles, heroes, max(args.steps, heroes * 20), args.seed, 0.0,
+                                          batched, scripted)[0]
+                    path = "batched" if batched else "hero by hero"
+                    print(f"{driver:>8} {heroes:>12} {vehicles:>8} {path:>12} {rate:>14,.0f} "
+                          f"{1000.0 * heroes / rate:>12.2f}", flush=True)
     if not args.learner_devices:
         return
     import torch
