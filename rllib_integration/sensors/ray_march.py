@@ -74,34 +74,37 @@ def _box_distance(ox: float, oy: float, dx: float, dy: float, cx: float, cy: flo
 
 @njit(cache=True, inline="always")
 def _sample(k: int, edge: float, line: float, column0: float, row0: float, column_step: float, row_step: float,
-            step: float, steps: int, max_range: float, tiles: np.ndarray, rows: int, cols: int, across: int
-            ) -> tuple[int, float, float]:
+            step: float, steps: int, max_range: float, tiles: np.ndarray, rows: int, cols: int, across: int,
+            inner_rows: np.uint64, inner_cols: np.uint64) -> tuple[int, float, float]:
     """Sample ``k`` of the ray from pixel coordinates ``(column0, row0)`` advancing ``(column_step, row_step)`` pixels
     a sample: the ray's ``(k, edge, line)`` after it (``k`` the next sample to read, ``steps + 1`` once the ray is
     done; ``edge`` / ``line`` below ``max_range``: met at that distance). The border's samples have a branch of their
-    own: the two branches compile to shorter code than one with the border's tests in it."""
+    own: the two branches compile to shorter code than one with the border's tests in it. ``inner_rows`` and
+    ``inner_cols``: the rows and columns off the border (``rows - 2``, ``cols - 2``, at least 0), unsigned: a sample
+    off the border is one whose row and column less one, as unsigned, are below them (one test each, not two; a
+    twentieth of the march)."""
     if k > steps:
         return k, edge, line
-    distance = k * step
     px, py = int(column0 + k * column_step), int(row0 + k * row_step)
     found_edge, found_line = edge < max_range, line < max_range
-    if 1 <= px < cols - 1 and 1 <= py < rows - 1:  # where the clearances hold (see clearances())
-        cell = tiles[tile_offset(py, px, across)]
+    if np.uint64(px - 1) < inner_cols and np.uint64(py - 1) < inner_rows:  # where the clearances hold (clearances())
+        cell = tiles[np.uint64(tile_offset(py, px, across))]  # (unsigned: no wrap-around test of a negative index)
         road, marking = cell & 15, cell >> 4  # (see MarchRaster)
         skip = MOST + 1  # the samples after this one that cannot meet what is still looked for, plus one
         if not found_edge:
             if road == 0:
-                edge, found_edge = distance - step, True
+                edge, found_edge = k * step - step, True
             else:
                 skip = road - 1
         if not found_line:
             if marking == 0:
-                line, found_line = distance - step, True
+                line, found_line = k * step - step, True
             else:
                 skip = min(skip, marking - 1)
         if found_edge and found_line:
             return steps + 1, edge, line
         return k + max(1, skip), edge, line
+    distance = k * step
     inside = 0 <= px < cols and 0 <= py < rows  # off the raster: off the road, no marking
     cell = tiles[tile_offset(py, px, across)] if inside else np.uint8(15 << 4)
     if not found_edge and (cell & 15) == 0:
@@ -122,16 +125,21 @@ def _march_four(x: float, y: float, directions: tuple, step: float, max_range: f
     steps = int(max_range / step + 1e-6)
     tiles, rows, cols = cells.tiles, cells.rows, cells.columns
     across = tile_columns(cols)
+    inner_rows, inner_cols = np.uint64(max(rows - 2, 0)), np.uint64(max(cols - 2, 0))
     column0, row0, scale = (x - origin_x) * ppm, (y - origin_y) * ppm, step * ppm  # the march in pixels
     (a, b), (c, d), (e, f), (g, h) = directions
     a, b, c, d, e, f, g, h = a * scale, b * scale, c * scale, d * scale, e * scale, f * scale, g * scale, h * scale
     k0 = k1 = k2 = k3 = 1
     e0 = e1 = e2 = e3 = l0 = l1 = l2 = l3 = max_range
     while k0 <= steps or k1 <= steps or k2 <= steps or k3 <= steps:
-        k0, e0, l0 = _sample(k0, e0, l0, column0, row0, a, b, step, steps, max_range, tiles, rows, cols, across)
-        k1, e1, l1 = _sample(k1, e1, l1, column0, row0, c, d, step, steps, max_range, tiles, rows, cols, across)
-        k2, e2, l2 = _sample(k2, e2, l2, column0, row0, e, f, step, steps, max_range, tiles, rows, cols, across)
-        k3, e3, l3 = _sample(k3, e3, l3, column0, row0, g, h, step, steps, max_range, tiles, rows, cols, across)
+        k0, e0, l0 = _sample(k0, e0, l0, column0, row0, a, b, step, steps, max_range, tiles, rows, cols, across,
+                              inner_rows, inner_cols)
+        k1, e1, l1 = _sample(k1, e1, l1, column0, row0, c, d, step, steps, max_range, tiles, rows, cols, across,
+                              inner_rows, inner_cols)
+        k2, e2, l2 = _sample(k2, e2, l2, column0, row0, e, f, step, steps, max_range, tiles, rows, cols, across,
+                              inner_rows, inner_cols)
+        k3, e3, l3 = _sample(k3, e3, l3, column0, row0, g, h, step, steps, max_range, tiles, rows, cols, across,
+                              inner_rows, inner_cols)
     return (e0, l0), (e1, l1), (e2, l2), (e3, l3)
 
 
