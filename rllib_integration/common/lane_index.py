@@ -190,7 +190,7 @@ def lane_decisions(xyz: np.ndarray, yaws: np.ndarray, counts: np.ndarray, sx: np
         for row in range(max(cy - span, 0), min(cy + span + 1, rows)):
             for column in range(max(cx - span, 0), min(cx + span + 1, columns)):
                 c = row * columns + column
-                for s in range(starts[c], starts[c + 1]):
+                for s in range(np.uint64(starts[c]), np.uint64(starts[c + 1])):  # (unsigned: no wrap-around tests)
                     squared = (sx[s] - x) ** 2 + (sy[s] - y) ** 2
                     if squared > reach_squared:  # (most samples of the cells: no square root for them)
                         continue
@@ -202,7 +202,7 @@ def lane_decisions(xyz: np.ndarray, yaws: np.ndarray, counts: np.ndarray, sx: np
                     low_z, high_z = min(low_z, sz[s]), max(high_z, sz[s])
                     best_score = min(best_score, max(d - swidth[s] / 2.0, 0.0))
                     if d < nearest_d:
-                        nearest, nearest_d = s, d
+                        nearest, nearest_d = np.int64(s), d
         if nearest < 0:  # no lane within reach: outside, whichever lane the map finds nearest
             decided[k], uncertain[k] = True, False
             continue
