@@ -145,7 +145,13 @@ def polyline_distance(points: np.ndarray, lo: int, hi: int, x: float, y: float) 
     least ``math.hypot`` of the offsets to the first point and to each segment. The offsets are compared by their
     squares, and the hypot taken only of those within a relative 1e-9 of the least square (a hypot is within an ulp
     of the true length, so no other can be the least): the same distance, to the last bit, at about half the cost."""
-    squares = np.empty(max(hi - lo, 1))  # the first point's, then each segment's
+    return polyline_distance_into(points, lo, hi, x, y, np.empty(max(hi - lo, 1)))
+
+
+@njit(cache=True)
+def polyline_distance_into(points: np.ndarray, lo: int, hi: int, x: float, y: float, squares: np.ndarray) -> float:
+    """:func:`polyline_distance` with ``squares`` (at least ``hi - lo`` and 1 long) to keep the squares in (a batch's
+    loop allocates it once)."""
     dx, dy = points[lo, 0] - x, points[lo, 1] - y
     squares[0] = least = dx * dx + dy * dy
     for k in range(lo, hi - 1):

@@ -19,7 +19,7 @@ import numpy as np
 from numba import njit
 
 from ..common.per_frame import PerWorld
-from .progress import NEAR_AHEAD, NEAR_BEHIND, WINDOW, RouteProgress, last_passed, polyline_distance
+from .progress import NEAR_AHEAD, NEAR_BEHIND, WINDOW, RouteProgress, last_passed, polyline_distance_into
 
 #: A row asked for by one of the last this many calls that needed a new answer (a tick's callers: the core's update,
 #: the route task's, the BirdView's) is not given to a new route: a row is added instead.
@@ -156,10 +156,11 @@ def advance_many(points: np.ndarray, forward: np.ndarray, counts: np.ndarray, ro
 def distances_many(points: np.ndarray, counts: np.ndarray, rows: np.ndarray, index: np.ndarray, xy: np.ndarray,
                    out: np.ndarray) -> None:
     """``out[h]``: :func:`~.progress.polyline_distance` of row ``rows[h]`` near ``index[h]``, as ``distance_at``."""
+    squares = np.empty(NEAR_BEHIND + NEAR_AHEAD + 1)  # (polyline_distance's, allocated once a call)
     for h in range(index.shape[0]):
         row = rows[h]
         lo, hi = max(0, index[h] - NEAR_BEHIND), min(counts[row], index[h] + NEAR_AHEAD)
-        out[h] = polyline_distance(points[row], lo, hi, xy[h, 0], xy[h, 1])
+        out[h] = polyline_distance_into(points[row], lo, hi, xy[h, 0], xy[h, 1], squares)
 
 
 #: The routes of each world's heroes in rows of padded arrays, one batch per world (the very world object), shared
