@@ -29,7 +29,7 @@ import argparse
 import os
 import sys
 import time
-from typing import Any
+from typing import Any, Callable
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
@@ -50,6 +50,18 @@ def scripted_action(experiment: Any, core: Any) -> Any:
     """The scripted driver's action for ``experiment``'s hero (``core``: the hero's core): the route follower's
     control as the experiment's action (``action_from_control``)."""
     return experiment.action_from_control(route_follower_control(core))
+
+
+def vector_actions(env: CarlaVectorEnv, scripted: bool) -> Callable[[], Any]:
+    """What drives ``env``'s heroes: a call giving a batch of random actions, or of the scripted driver's."""
+    world = env.world
+
+    def actions() -> Any:
+        if not scripted:
+            return env.action_space.sample()
+        return np.array([scripted_action(experiment, agent) for experiment, agent in zip(world.experiments,
+                                                                                          world.agents)])
+    return actions
 
 
 def single(kind: str, vehicles: int, steps: int, seed: int, warmup: int, scripted: bool
@@ -98,14 +110,7 @@ def shared(kind: str, vehicles: int, heroes: int, steps: int, seed: int, batched
         env.close()
         return None
     env.action_space.seed(seed)
-    world = env.world
-
-    def actions() -> Any:
-        if not scripted:
-            return env.action_space.sample()
-        return np.array([scripted_action(experiment, agent) for experiment, agent in zip(world.experiments,
-                                                                                          world.agents)])
-
+    world, actions = env.world, vector_actions(env, scripted)
     try:
         env.reset(seed=seed)
         for _ in range(-(-warmup // heroes)):

@@ -21,7 +21,6 @@ import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
-from typing import Any
 
 for _name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
     os.environ.setdefault(_name, "1")  # one core per process: the processes are the parallelism
@@ -37,22 +36,14 @@ def world_rate(kind: str, vehicles: int, heroes: int, steps: int, seed: int, sta
     """Agent steps/s of one world of ``heroes`` heroes, measured from ``start_at`` (a wall-clock time), through the
     experiment's batched twin where it has one (``batched``) or hero by hero, with random actions or the
     ``scripted`` driver's (``benchmarks/heroes.py``'s); the time inside ``step`` only."""
-    import numpy as np
-
-    from benchmarks.heroes import scripted_action
+    from benchmarks.heroes import vector_actions
     from benchmarks.sampling import env_config
     from rllib_integration import CarlaVectorEnv
     config = env_config(kind, vehicles)
     config["experiment"]["batched"] = batched
     env = CarlaVectorEnv(config, num_envs=heroes)
     env.action_space.seed(seed)
-    world = env.world
-
-    def actions() -> Any:
-        if not scripted:
-            return env.action_space.sample()
-        return np.array([scripted_action(experiment, agent) for experiment, agent in zip(world.experiments,
-                                                                                          world.agents)])
+    actions = vector_actions(env, scripted)
     try:
         env.reset(seed=seed)
         for _ in range(WARMUP_TICKS):
