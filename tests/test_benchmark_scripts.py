@@ -91,3 +91,20 @@ def test_the_scripted_driver_drives_each_experiment_through_its_own_actions():
     result = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "heroes.py"), "--experiments", "vector",
                              "--actions", "scripted"], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert result.returncode == 2 and "vector experiment has none" in result.stderr, result.stderr[-2000:]
+
+
+def test_scaling_drives_each_world_with_the_actions_asked_for_and_refuses_a_scripted_vector_world():
+    """``scaling.py --actions random scripted``: a table of each, the scripted driver's rows from worlds whose heroes
+    follow their routes; the vector experiment has no routes, so scripted actions on it are one clear error."""
+    command = [sys.executable, str(ROOT / "benchmarks" / "scaling.py"), "--processes", "--heroes-per-world", "2",
+               "--vehicles", "0", "--steps", "40", "--learner-devices", "--actions", "random", "scripted"]
+    result = subprocess.run(command + ["--experiment", "vlidar"], cwd=ROOT, capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    rows = [line.split() for line in result.stdout.splitlines() if line.split()[:1] in (["random"], ["scripted"])]
+    assert [row[:4] for row in rows] == [["random", "2", "0", "batched"], ["scripted", "2", "0", "batched"]], \
+        result.stdout
+    assert all(float(row[4].replace(",", "")) > 0 for row in rows), result.stdout
+    refused = subprocess.run(command + ["--experiment", "vector"], cwd=ROOT, capture_output=True, text=True,
+                             timeout=120)
+    assert refused.returncode == 2 and "vector experiment has none" in refused.stderr, refused.stderr[-2000:]
