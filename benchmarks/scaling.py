@@ -151,6 +151,16 @@ def main() -> None:
         parser.error("--actions scripted follows the heroes' routes, and the vector experiment has none. Fix: "
                      "another --experiment, or --actions random")
     print(f"experiment {kind}; {os.cpu_count()} CPUs", flush=True)
+    try:
+        measure(args)
+    except KeyboardInterrupt:  # Ctrl-C: the rows printed are whole
+        print("\ninterrupted: the rows above are complete", flush=True)
+        sys.exit(130)
+
+
+def measure(args: argparse.Namespace) -> None:
+    """Print the tables ``main``'s arguments ask for, a row as soon as it is measured."""
+    kind = args.experiment
     for driver in args.actions:
         scripted, base = driver == "scripted", None
         print(f"\n{'actions':>8} {'processes':>9} {'heroes/world':>12} {'agent steps/s':>14} {'per process':>12} "
