@@ -20,7 +20,7 @@ from typing import Any, Sequence
 import numpy as np
 from numba import njit
 
-from rllib_integration.batch_experiment import BatchExperiment, BatchOutcome, every_row
+from rllib_integration.batch_experiment import BatchExperiment, BatchOutcome, WorldStep, every_row
 from rllib_integration.evaluation.infractions import KINDS, SHORT_NAMES
 from rllib_integration.hero_batch import RED_LIGHT, VX, VY, X, Y, YAW, read_kinematics, speeds
 from rllib_integration.routes.planner import RoadOption
@@ -243,7 +243,27 @@ class RouteExperimentBatch(BatchExperiment):
 
     def step(self, indices: np.ndarray, frame: int, sensor_data: Sequence[dict[str, Any]]) -> BatchOutcome:
         rows = read_kinematics(self.agents[0].world, [self.agents[k].hero for k in indices.tolist()])
-        observations = self._observations(indices, rows, frame)
+        return self._outcome(indices, rows, self._observations(indices, rows, frame))
+
+    def step_and_observe(self, acting: np.ndarray, starting: np.ndarray, frame: int,
+                         acting_data: Sequence[dict[str, Any]], starting_data: Sequence[dict[str, Any]]) -> WorldStep:
+        """:meth:`step` and :meth:`observe` in one pass where heroes start while others act: every one's kinematics
+        read and observation made in one call (a row a hero, ascending; a hero's observation is its own, whoever
+        else is in the call), then the acting heroes' outcome."""
+        if not len(acting) or not len(starting):
+            return super().step_and_observe(acting, starting, frame, acting_data, starting_data)
+        heroes = np.concatenate([acting, starting])
+        order = np.argsort(heroes, kind="stable")
+        rank = np.empty(len(heroes), dtype=np.int64)
+        rank[order] = np.arange(len(heroes))  # each hero's row of the batch, acting then starting
+        heroes = heroes[order]
+        rows = read_kinematics(self.agents[0].world, [self.agents[k].hero for k in heroes.tolist()])
+        observations = self._observations(heroes, rows, frame)
+        outcome = self._outcome(acting, rows[rank[:len(acting)]], None)
+        return WorldStep(outcome, [{} for _ in starting], observations, heroes)
+
+    def _outcome(self, indices: np.ndarray, rows: np.ndarray, observations: np.ndarray | None) -> BatchOutcome:
+        """The outcome of the step heroes ``indices`` (kinematics ``rows``) acted in, with their ``observations``."""
         steps = self.task.step(indices, rows)
         failed, truncated = steps.failed, steps.truncated
         ended = steps.ended
