@@ -29,7 +29,7 @@ import numpy as np
 from numba import njit
 
 from rllib_integration.batch_experiment import BatchExperiment, BatchOutcome, WorldStep, every_row
-from rllib_integration.hero_batch import X, YAW, Z, read_kinematics, speeds
+from rllib_integration.hero_batch import X, YAW, Z, speeds
 from rllib_integration.sensors.birdview import BirdviewRenderer, configured_renderer
 from rllib_integration.tasks.route_batch import RouteFollowingBatch
 from rllib_integration.tasks.route_lights import RouteLights, no_light
@@ -267,12 +267,12 @@ class DQNExperimentBatch(BatchExperiment):
         return controls
 
     def observe(self, indices: np.ndarray, frame: int, sensor_data: Sequence[dict[str, Any]]) -> tuple[Any, list]:
-        rows = read_kinematics(self.agents[0].world, [self.agents[k].hero for k in indices.tolist()])
+        rows = self.kinematics(indices)
         observations, facts = self._observations(indices, rows, frame, sensor_data, np.ones(len(indices), dtype=bool))
         return observations, _first_infos(facts, np.arange(len(indices)))
 
     def step(self, indices: np.ndarray, frame: int, sensor_data: Sequence[dict[str, Any]]) -> BatchOutcome:
-        rows = read_kinematics(self.agents[0].world, [self.agents[k].hero for k in indices.tolist()])
+        rows = self.kinematics(indices)
         observations, facts = self._observations(indices, rows, frame, sensor_data, np.zeros(len(indices), dtype=bool))
         return self._outcome(indices, rows, facts, observations)
 
@@ -289,7 +289,7 @@ class DQNExperimentBatch(BatchExperiment):
         rank[order] = np.arange(len(heroes))  # each hero's row of the batch, acting then starting
         data = [*acting_data, *starting_data]
         heroes = heroes[order]
-        rows = read_kinematics(self.agents[0].world, [self.agents[k].hero for k in heroes])
+        rows = self.kinematics(heroes)
         observations, facts = self._observations(heroes, rows, frame, [data[k] for k in order.tolist()],
                                                  order >= len(acting))
         acted = rank[:len(acting)]

@@ -22,7 +22,7 @@ from numba import njit
 
 from rllib_integration.batch_experiment import BatchExperiment, BatchOutcome, WorldStep, every_row
 from rllib_integration.evaluation.infractions import KINDS, SHORT_NAMES
-from rllib_integration.hero_batch import RED_LIGHT, VX, VY, X, Y, YAW, read_kinematics, speeds
+from rllib_integration.hero_batch import RED_LIGHT, VX, VY, X, Y, YAW, speeds
 from rllib_integration.routes.planner import RoadOption
 from rllib_integration.sensors.virtual_lidar import VirtualLidar, lidar_batch
 from rllib_integration.tasks.route_batch import RouteFollowingBatch
@@ -238,11 +238,11 @@ class RouteExperimentBatch(BatchExperiment):
         return controls
 
     def observe(self, indices: np.ndarray, frame: int, sensor_data: Sequence[dict[str, Any]]) -> tuple[Any, list]:
-        rows = read_kinematics(self.agents[0].world, [self.agents[k].hero for k in indices.tolist()])
+        rows = self.kinematics(indices)
         return self._observations(indices, rows, frame), [{} for _ in indices]
 
     def step(self, indices: np.ndarray, frame: int, sensor_data: Sequence[dict[str, Any]]) -> BatchOutcome:
-        rows = read_kinematics(self.agents[0].world, [self.agents[k].hero for k in indices.tolist()])
+        rows = self.kinematics(indices)
         return self._outcome(indices, rows, self._observations(indices, rows, frame))
 
     def step_and_observe(self, acting: np.ndarray, starting: np.ndarray, frame: int,
@@ -257,7 +257,7 @@ class RouteExperimentBatch(BatchExperiment):
         rank = np.empty(len(heroes), dtype=np.int64)
         rank[order] = np.arange(len(heroes))  # each hero's row of the batch, acting then starting
         heroes = heroes[order]
-        rows = read_kinematics(self.agents[0].world, [self.agents[k].hero for k in heroes.tolist()])
+        rows = self.kinematics(heroes)
         observations = self._observations(heroes, rows, frame)
         outcome = self._outcome(acting, rows[rank[:len(acting)]], None)
         return WorldStep(outcome, [{} for _ in starting], observations, heroes)
@@ -313,14 +313,20 @@ class RouteExperimentBatch(BatchExperiment):
             extra.append(self._obstacles(indices, rows, frame))
         width = rays.shape[1] + len(STATE) + 2 * len(ROUTE_LOOKAHEAD)
         out = np.empty((count, width + sum(part.shape[1] for part in extra)), dtype=np.float32)
-        at = np.array([-1 if progress is None else progress.index
-                       for progress in (self.agents[k].route_progress for k in indices.tolist())], dtype=np.int64)
+        at = np.array([-1 if progress is None else progress.index for progress in self._progresses(indices)],
+                      dtype=np.int64)
         _assemble(rays, np.float32(self.lidar_range), speed, self.last_actions, self.state_last_action, rows, indices,
                   at, self.route_commands, self.route_points, self.route_lengths, LOOKAHEAD, out)
         for part in extra:
             out[:, width:width + part.shape[1]] = part
             width += part.shape[1]
         return out
+
+    def _progresses(self, indices: np.ndarray) -> list[Any]:
+        """The route progresses (or None) of heroes ``indices``."""
+        if every_row(indices, len(self.agents)):
+            return self.roster.read().progresses
+        return [self.agents[k].route_progress for k in indices.tolist()]
 
     def _obstacles(self, indices: np.ndarray, rows: np.ndarray, frame: int) -> np.ndarray:
         """``RouteExperiment._obstacles`` of heroes ``indices`` (kinematics ``rows``), in one compiled call for those

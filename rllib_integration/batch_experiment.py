@@ -36,6 +36,8 @@ from numba import njit
 
 from .base_experiment import BaseExperiment
 from .common.import_path import import_object
+from .hero_batch import read_kinematics
+from .hero_state import Roster
 
 logger = logging.getLogger(__name__)
 
@@ -75,9 +77,18 @@ class BatchExperiment:
         """``experiments[k]`` is hero ``k``'s experiment and ``agents[k]`` its :class:`~.hero_state.AgentCore`."""
         self.experiments = list(experiments)
         self.agents = list(agents)
+        self.roster = Roster(self.agents)  # the heroes' lists, read again only once one changed (a respawn)
 
     def __len__(self) -> int:
         return len(self.experiments)
+
+    def kinematics(self, indices: np.ndarray) -> np.ndarray:
+        """:func:`~.hero_batch.read_kinematics` of heroes ``indices`` at the current frame (every hero, in order: from
+        the roster's lists)."""
+        if every_row(indices, len(self.agents)):
+            view = self.roster.read()
+            return read_kinematics(self.agents[0].world, view.heroes, view.ids)
+        return read_kinematics(self.agents[0].world, [self.agents[k].hero for k in indices.tolist()])
 
     def sensors(self, hero_config: dict[str, Any]) -> dict[str, Any]:
         """The sensors of ``hero_config`` to spawn on a hero (default all; a batch measuring one itself leaves it

@@ -27,7 +27,7 @@ from .background_traffic import BackgroundTraffic
 from .config import BASE_CORE_CONFIG, join_dicts, validate
 from .embedded import UnknownTownError
 from .errors import ConfigError, SimulatorFailure, SimulatorRestartedError, SimulatorUnavailableError
-from .hero_state import HeroState, update_routes
+from .hero_state import HeroState, Roster, update_routes
 from .light_times import draw_light_times, draws_light_times
 from .sensors import SensorInterface
 from .routes.progress import Route, RouteProgress
@@ -304,10 +304,11 @@ class CarlaCore(HeroState):
         and :class:`SimulatorRestartedError` tells the caller the episode is broken."""
         return self.tick_heroes([self], [control])[0]
 
-    def tick_heroes(self, states: Sequence[HeroState], controls: Sequence[carla.VehicleControl | None] = (),
+    def tick_heroes(self, states: Sequence[HeroState] | Roster, controls: Sequence[carla.VehicleControl | None] = (),
                     control_rows: np.ndarray | None = None) -> list[dict[str, Any]]:
         """Apply the heroes' controls, advance the world one step for all of them and return each hero's sensor data
-        of the new frame, in the order of ``states``. ``controls[k]`` is ``states[k]``'s control (None, or past the
+        of the new frame, in the order of ``states`` (a :class:`~.hero_state.Roster` where the same heroes tick
+        again and again: their lists read once). ``controls[k]`` is ``states[k]``'s control (None, or past the
         end of ``controls``: none this step); ``control_rows``: the throttle, steer and brake of the first
         ``len(control_rows)`` heroes as an (N, 3) array (a batched experiment's), applied in one call. A simulator
         failure restarts the simulator and raises :class:`SimulatorRestartedError` (the heroes given are
@@ -317,8 +318,14 @@ class CarlaCore(HeroState):
             if applied:
                 self.backend.apply_controls(self.client, applied)
             if control_rows is not None and len(control_rows):
-                self.backend.apply_control_rows(self.client, self.world,
-                                                [state.hero for state in states[:len(control_rows)]], control_rows)
+                count = len(control_rows)
+                if isinstance(states, Roster):
+                    view = states.read()
+                    self.backend.apply_control_rows(self.client, self.world, view.heroes[:count], control_rows,
+                                                    view.ids[:count])
+                else:
+                    self.backend.apply_control_rows(self.client, self.world, [state.hero for state in states[:count]],
+                                                    control_rows)
             frame = self.frame = self.world.tick()
             update_routes(states, self.world)
             if self.config["enable_rendering"] and states:

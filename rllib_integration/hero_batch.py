@@ -23,13 +23,14 @@ KINEMATICS = ("x", "y", "z", "yaw", "vx", "vy", "vz", "speed_limit", "red_light"
 X, Y, Z, YAW, VX, VY, VZ, SPEED_LIMIT, RED_LIGHT = range(len(KINEMATICS))
 
 
-def read_kinematics(world: Any, heroes: Sequence[Any]) -> np.ndarray:
-    """(N, 9) float64 rows of :data:`KINEMATICS` for ``heroes`` (actors of ``world``) at the current frame: metres,
-    degrees, m/s, km/h, 1.0 for a red light; the pose and velocity rounded to 32-bit floats as carla's types hold
-    them."""
+def read_kinematics(world: Any, heroes: Sequence[Any], ids: Sequence[int] | None = None) -> np.ndarray:
+    """(N, 9) float64 rows of :data:`KINEMATICS` for ``heroes`` (actors of ``world``; ``ids``: their ids, where the
+    caller has them) at the current frame: metres, degrees, m/s, km/h, 1.0 for a red light; the pose and velocity
+    rounded to 32-bit floats as carla's types hold them."""
     fast = getattr(world, "vehicle_kinematics", None)  # the embedded world: the vehicle table in one read
     if callable(fast):
-        rows = np.asarray(fast([hero.id for hero in heroes]), dtype=np.float64).reshape(-1, len(KINEMATICS))
+        rows = np.asarray(fast([hero.id for hero in heroes] if ids is None else ids),
+                          dtype=np.float64).reshape(-1, len(KINEMATICS))
     else:
         rows = np.array([_one(hero) for hero in heroes], dtype=np.float64).reshape(-1, len(KINEMATICS))
     rows[:, :SPEED_LIMIT] = rows[:, :SPEED_LIMIT].astype(np.float32)

@@ -10,7 +10,7 @@ written for ``CarlaEnv`` reads ``self.core.hero``, ``self.core.route_progress`` 
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from typing import Any, ClassVar, Iterator, Mapping, NamedTuple, Sequence
 
 from .routes.progress import Route, RouteProgress
 from .routes.progress_batch import route_rows
@@ -23,6 +23,14 @@ class HeroState:
     hero: Any
     sensor_interface: SensorInterface
     route_progress: RouteProgress | None
+    #: How many times the hero or the route of any hero state of this process changed: a :class:`Roster`'s lists
+    #: hold until it moves.
+    changes: ClassVar[int] = 0
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in ROSTER_FIELDS:
+            HeroState.changes += 1
+        object.__setattr__(self, name, value)
 
     @property
     def route(self) -> Route | None:
@@ -64,18 +72,72 @@ class HeroState:
         self.route_progress = None
 
 
-def update_routes(states: Sequence[HeroState], world: Any) -> None:
+ROSTER_FIELDS = frozenset({"hero", "route_progress"})  # what a Roster reads of each hero state
+
+
+class RosterView(NamedTuple):
+    """A :class:`Roster`'s hero states as lists, in their order: each one's hero actor (or None), its id (-1 for
+    none), its route progress (or None), and the states following a route (a hero and a route) with their heroes'
+    ids and their progresses."""
+
+    heroes: list[Any]
+    ids: list[int]
+    progresses: list[RouteProgress | None]
+    following: list[HeroState]
+    following_ids: list[int]
+    following_progresses: list[RouteProgress]
+
+
+class Roster:
+    """Hero states (a world's heroes) whose heroes, ids and routes are read as lists once, and again only after a
+    hero or a route of any hero state changed (:attr:`HeroState.changes`: a respawn, a retirement): what a world's
+    batched step reads every tick, one Python pass a hero each time otherwise. It is a sequence of the states."""
+
+    def __init__(self, states: Sequence[HeroState]) -> None:
+        self.states = list(states)
+        self._view: RosterView | None = None
+        self._stamp = -1  # HeroState.changes when the view was read
+
+    def __len__(self) -> int:
+        return len(self.states)
+
+    def __iter__(self) -> Iterator[HeroState]:
+        return iter(self.states)
+
+    def __getitem__(self, index: Any) -> Any:
+        return self.states[index]
+
+    def read(self) -> RosterView:
+        """The states' lists as they are now."""
+        if self._stamp != HeroState.changes or self._view is None:
+            heroes = [state.hero for state in self.states]
+            progresses = [state.route_progress for state in self.states]
+            following = [k for k, (hero, progress) in enumerate(zip(heroes, progresses))
+                         if hero is not None and progress is not None]
+            ids = [-1 if hero is None else hero.id for hero in heroes]
+            self._view = RosterView(heroes, ids, progresses, [self.states[k] for k in following],
+                                    [ids[k] for k in following], [progresses[k] for k in following])
+            self._stamp = HeroState.changes
+        return self._view
+
+
+def update_routes(states: Sequence[HeroState] | Roster, world: Any) -> None:
     """:meth:`HeroState.update_route` of each of ``states`` after a tick; where there are several and the world reads
     their locations in one call (the embedded world's ``actor_locations``: the same 32-bit values as
     ``get_location``), advanced in one compiled call through the world's routes (``route_rows``)."""
-    following = [state for state in states if state.route_progress is not None and state.hero is not None]
+    if isinstance(states, Roster):
+        view = states.read()
+        following, ids, progresses = view.following, view.following_ids, view.following_progresses
+    else:
+        following = [state for state in states if state.route_progress is not None and state.hero is not None]
+        ids = progresses = None
     locations = getattr(world, "actor_locations", None)
     if len(following) < 2 or not callable(locations):
         for state in following:
             state.update_route()
         return
-    route_rows(world).advance([state.route_progress for state in following],
-                              locations([state.hero.id for state in following]))
+    route_rows(world).advance(progresses or [state.route_progress for state in following],
+                              locations(ids or [state.hero.id for state in following]))
 
 
 def _shared(name: str, doc: str) -> property:

@@ -178,7 +178,7 @@ class SharedWorld:
         ``respawn`` start anew. Returns the world's step: the acting heroes' outcome (None where none acted), the
         respawned heroes' infos (in the order given) and every one's observation in one batch."""
         respawn = np.asarray(list(respawn), dtype=np.int64)
-        heroes = self.agents if every_row(acting, len(self.agents)) else \
+        heroes = self.batch.roster if every_row(acting, len(self.agents)) else \
             [self.agents[k] for k in acting.tolist()] + [self.agents[k] for k in respawn.tolist()]
         controls = self.batch.controls(acting, actions) if len(acting) else []
         rows = None

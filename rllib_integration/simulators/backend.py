@@ -80,13 +80,15 @@ class SimulatorBackend(abc.ABC):
         if errors:
             raise RuntimeError(f"applying the heroes' controls: actor {errors[0][0]}: {errors[0][1]}")
 
-    def apply_control_rows(self, client: Any, world: Any, vehicles: Sequence[Any], rows: Any) -> None:
+    def apply_control_rows(self, client: Any, world: Any, vehicles: Sequence[Any], rows: Any,
+                           ids: Sequence[int] | None = None) -> None:
         """:meth:`apply_controls` with ``carla.VehicleControl(throttle, steer, brake)`` from each vehicle's row of
         ``rows`` (N, 3): many heroes' controls computed as arrays (on the embedded world one write to its vehicle
-        table, ``world.apply_vehicle_controls``, with ``apply_control``'s checks)."""
+        table, ``world.apply_vehicle_controls``, with ``apply_control``'s checks); ``ids``: the vehicles' ids, where
+        the caller has them."""
         fast = getattr(world, "apply_vehicle_controls", None)
         if callable(fast):
-            fast([vehicle.id for vehicle in vehicles], rows)
+            fast([vehicle.id for vehicle in vehicles] if ids is None else ids, rows)
             return
         self.apply_controls(client, [(vehicle, carla.VehicleControl(throttle=throttle, steer=steer, brake=brake))
                                      for vehicle, (throttle, steer, brake) in zip(vehicles, np.asarray(rows).tolist())])

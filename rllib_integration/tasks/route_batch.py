@@ -23,7 +23,9 @@ from numba import njit
 from ..evaluation.criteria import CollisionCriterion, LaneCriterion, RedLightCriterion, StopSignCriterion
 from ..evaluation.infractions import (BLOCKED, BLOCKED_SPEED, BLOCKED_TIME, COMPLETION_DISTANCE, COMPLETION_SHARE,
                                       DEVIATION_LIMIT, ROUTE_DEVIATION, SHORT_NAMES, TIMEOUT, Infraction, time_limit)
+from ..batch_experiment import every_row
 from ..hero_batch import SPEED_LIMIT, VX, VY, VZ, X, Y, YAW, Z, speeds
+from ..hero_state import Roster
 from ..routes.progress_batch import ProgressBatch, route_rows
 from .route_following import IDLE_SPEED, RouteFollowing
 
@@ -63,6 +65,7 @@ class RouteFollowingBatch:
 
     def __init__(self, task: RouteFollowing, agents: Sequence[Any]) -> None:
         self.task, self.agents = task, list(agents)
+        self.roster = Roster(self.agents)  # their routes, read again only once one changed (a respawn)
         count = len(self.agents)
         self.timestep = float(self.agents[0].config["timestep"])
         self.world: Any = None  # the world the checks below are of (a new town is a new world)
@@ -137,7 +140,8 @@ class RouteFollowingBatch:
         yaws = rows[:, YAW] if everyone else rows[live, YAW]
         monitor_speed, now, collision_speed = np.empty(count), np.empty(len(live)), np.empty(len(live))
         agents = self.agents
-        progress = [agents[k].route_progress for k in heroes.tolist()]
+        progress = self.roster.read().progresses if every_row(heroes, len(agents)) else \
+            [agents[k].route_progress for k in heroes.tolist()]
         completed_now, distances = self.progress.measure(progress, xyz) if len(live) else (np.zeros(0), np.zeros(0))
         _advance(rows, live, heroes, dt, completed_now, self.elapsed, self.completed_metres, self.last_speed,
                  monitor_speed, now, gained, collision_speed)
