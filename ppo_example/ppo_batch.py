@@ -294,8 +294,11 @@ class RouteExperimentBatch(BatchExperiment):
             along = np.empty(count)
             speeds_along(rows, VX, VY, YAW, along)
             self.forward_speeds[indices] = along
+        everyone = every_row(indices, len(self.agents))  # (every hero in order: the roster's lists as they are)
+        progresses = self.roster.read().progresses if everyone else \
+            [self.agents[k].route_progress for k in indices.tolist()]
         if self.steer_kind != "policy":  # the route controller's steer, every hero on a route in one compiled call
-            routed = [row for row, k in enumerate(indices.tolist()) if self.agents[k].route_progress is not None]
+            routed = [row for row, progress in enumerate(progresses) if progress is not None]
             for k in [int(indices[row]) for row in routed if self.route_steering[int(indices[row])] is None]:
                 self.route_steering[k] = RouteSteering(self.agents[k].hero)
             self.route_steer[indices] = 0.0
@@ -303,18 +306,17 @@ class RouteExperimentBatch(BatchExperiment):
                 heroes = indices[routed]
                 self.route_steer[heroes] = steer_many([self.route_steering[k] for k in heroes.tolist()],
                                                       rows[np.ix_(routed, [X, Y, YAW])], speed[routed],
-                                                      [self.agents[k].route_progress for k in heroes.tolist()],
-                                                      self.agents[0].world)
-        lidars = [self.lidars[k] for k in indices.tolist()]
-        rays = lidar_batch(lidars[0].world).measure_many(lidars, frame).reshape(count, -1)
-        extra = [light_features_many([self.route_lights[k] for k in indices.tolist()], self.agents[0].world)] \
-            if self.light_ahead else []
+                                                      [progresses[row] for row in routed], self.agents[0].world)
+        lidars = self.lidars if everyone else [self.lidars[k] for k in indices.tolist()]
+        rays = lidar_batch(lidars[0].world).measure_many(lidars, frame, self.roster.read().ids if everyone else None)
+        rays = rays.reshape(count, -1)
+        lights = self.route_lights if everyone else [self.route_lights[k] for k in indices.tolist()]
+        extra = [light_features_many(lights, self.agents[0].world)] if self.light_ahead else []
         if self.obstacles_ahead:
-            extra.append(self._obstacles(indices, rows, frame))
+            extra.append(self._obstacles(indices, rows, frame, progresses))
         width = rays.shape[1] + len(STATE) + 2 * len(ROUTE_LOOKAHEAD)
         out = np.empty((count, width + sum(part.shape[1] for part in extra)), dtype=np.float32)
-        at = np.array([-1 if progress is None else progress.index for progress in self._progresses(indices)],
-                      dtype=np.int64)
+        at = np.array([-1 if progress is None else progress.index for progress in progresses], dtype=np.int64)
         _assemble(rays, np.float32(self.lidar_range), speed, self.last_actions, self.state_last_action, rows, indices,
                   at, self.route_commands, self.route_points, self.route_lengths, LOOKAHEAD, out)
         for part in extra:
@@ -322,17 +324,11 @@ class RouteExperimentBatch(BatchExperiment):
             width += part.shape[1]
         return out
 
-    def _progresses(self, indices: np.ndarray) -> list[Any]:
-        """The route progresses (or None) of heroes ``indices``."""
-        if every_row(indices, len(self.agents)):
-            return self.roster.read().progresses
-        return [self.agents[k].route_progress for k in indices.tolist()]
-
-    def _obstacles(self, indices: np.ndarray, rows: np.ndarray, frame: int) -> np.ndarray:
-        """``RouteExperiment._obstacles`` of heroes ``indices`` (kinematics ``rows``), in one compiled call for those
-        on a route."""
+    def _obstacles(self, indices: np.ndarray, rows: np.ndarray, frame: int, progresses: list[Any]) -> np.ndarray:
+        """``RouteExperiment._obstacles`` of heroes ``indices`` (kinematics ``rows``, route ``progresses``), in one
+        compiled call for those on a route."""
         features = np.tile(none_ahead(), (len(indices), 1))
-        routed = [row for row, k in enumerate(indices.tolist()) if self.agents[k].route_progress is not None]
+        routed = [row for row, progress in enumerate(progresses) if progress is not None]
         for row in routed:
             k = int(indices[row])
             if self.route_obstacles[k] is None:

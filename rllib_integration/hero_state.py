@@ -81,10 +81,10 @@ class RosterView(NamedTuple):
     ids and their progresses."""
 
     heroes: list[Any]
-    ids: list[int]
+    ids: tuple[int, ...]
     progresses: list[RouteProgress | None]
     following: list[HeroState]
-    following_ids: list[int]
+    following_ids: tuple[int, ...]
     following_progresses: list[RouteProgress]
 
 
@@ -114,9 +114,9 @@ class Roster:
             progresses = [state.route_progress for state in self.states]
             following = [k for k, (hero, progress) in enumerate(zip(heroes, progresses))
                          if hero is not None and progress is not None]
-            ids = [-1 if hero is None else hero.id for hero in heroes]
+            ids = tuple([-1 if hero is None else hero.id for hero in heroes])  # (tuples: the world's lookups' keys)
             self._view = RosterView(heroes, ids, progresses, [self.states[k] for k in following],
-                                    [ids[k] for k in following], [progresses[k] for k in following])
+                                    tuple([ids[k] for k in following]), [progresses[k] for k in following])
             self._stamp = HeroState.changes
         return self._view
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 import weakref
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 from numba import njit
@@ -217,10 +217,11 @@ class LidarBatch:
                 self._results.update(self._compute(group, table))
         return self._results.pop(id(lidar))
 
-    def measure_many(self, lidars: list[VirtualLidar], frame: int) -> np.ndarray:
-        """``(len(lidars), rays, 3)``: the rays of ``lidars`` (heroes of this world, one key) at ``frame``, in one
-        compiled call (what each one's :meth:`measure` would give)."""
-        return self._rays(lidars, self.table.at(lidars[0].world, frame))
+    def measure_many(self, lidars: list[VirtualLidar], frame: int, hero_ids: Sequence[int] | None = None) -> np.ndarray:
+        """``(len(lidars), rays, 3)``: the rays of ``lidars`` (heroes of this world, one key; ``hero_ids``: their
+        heroes' ids, where the caller has them) at ``frame``, in one compiled call (what each one's :meth:`measure`
+        would give)."""
+        return self._rays(lidars, self.table.at(lidars[0].world, frame), hero_ids)
 
     @classmethod
     def _compute(cls, lidars: list[VirtualLidar], table: ObstacleTable) -> dict[int, np.ndarray]:
@@ -228,10 +229,11 @@ class LidarBatch:
         return {id(lidar): rays for lidar, rays in zip(lidars, cls._rays(lidars, table))}
 
     @staticmethod
-    def _rays(lidars: list[VirtualLidar], table: ObstacleTable) -> np.ndarray:
-        """``(len(lidars), rays, 3)``: the rays of ``lidars`` (one key) in one compiled call."""
+    def _rays(lidars: list[VirtualLidar], table: ObstacleTable, hero_ids: Sequence[int] | None = None) -> np.ndarray:
+        """``(len(lidars), rays, 3)``: the rays of ``lidars`` (one key; ``hero_ids``: their heroes' ids, or None) in
+        one compiled call."""
         first = lidars[0]
-        hero_ids = tuple([lidar.hero_id for lidar in lidars])
+        hero_ids = tuple([lidar.hero_id for lidar in lidars] if hero_ids is None else hero_ids)
         rows = table.rows_of(hero_ids)
         if rows is None:  # a hero that is no obstacle (not a vehicle or walker): read its pose
             transforms = [lidar.hero.get_transform() for lidar in lidars]
