@@ -51,7 +51,8 @@ class BatchOutcome:
     ``(obs, rewards, terminated, truncated)`` and the infos as one array a key (``end_reasons`` apart: the reason
     of each hero whose episode ended, None for the others). The observations are arrays the batch makes anew each
     step and never writes again (``CarlaVectorEnv`` hands a whole batch of them out as they are), or None where the
-    step's :class:`WorldStep` holds them; so are the infos' arrays, one a key (no array under two keys)."""
+    step's :class:`WorldStep` holds them; so are the rewards and the ends, and the infos' arrays, one a key (no array
+    under two keys)."""
 
     observations: Any
     rewards: np.ndarray

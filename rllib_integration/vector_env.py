@@ -24,6 +24,7 @@ Observation and action spaces are the experiment's, batched (``single_observatio
 
 from __future__ import annotations
 
+import functools
 from typing import Any, Mapping
 
 import gymnasium as gym
@@ -128,10 +129,7 @@ class CarlaVectorEnv(gym.vector.VectorEnv):
                                                                                        copy=False)):
             raise EnvUsageError(f"CarlaVectorEnv.step: actions of shape {actions.shape} are not a batch of "
                                 f"{self.single_action_space}. Fix: pass an action of the env's action_space.")
-        observations = None
-        rewards = np.zeros(self.num_envs, dtype=np.float64)
-        terminated = np.zeros(self.num_envs, dtype=bool)
-        truncated = np.zeros(self.num_envs, dtype=bool)
+        observations = rewards = terminated = truncated = None
         infos: dict[str, Any] = {}
         firsts: list[tuple[int, dict[str, Any]]] = []
         size = self.num_envs // len(self.worlds)
@@ -149,11 +147,20 @@ class CarlaVectorEnv(gym.vector.VectorEnv):
             if adopted is None:
                 set_batch_rows(observations, offset + world_step.heroes, world_step.observations)
             outcome = world_step.outcome
+            if outcome is not None and len(acting) == self.num_envs:  # one world, every hero acting: its arrays
+                rewards, terminated, truncated = (np.asarray(outcome.rewards, dtype=np.float64),
+                                                  np.asarray(outcome.terminated, dtype=bool),
+                                                  np.asarray(outcome.truncated, dtype=bool))
+            elif rewards is None:
+                rewards = np.zeros(self.num_envs, dtype=np.float64)
+                terminated, truncated = np.zeros(self.num_envs, dtype=bool), np.zeros(self.num_envs, dtype=bool)
             if outcome is not None:
                 rows = offset + acting
-                rewards[rows] = outcome.rewards
-                terminated[rows], truncated[rows] = outcome.terminated, outcome.truncated
-                merge_infos(infos, self.num_envs, rows, outcome.infos, outcome.end_reasons)
+                if len(acting) < self.num_envs:
+                    rewards[rows] = outcome.rewards
+                    terminated[rows], truncated[rows] = outcome.terminated, outcome.truncated
+                merge_infos(infos, self.num_envs, rows, outcome.infos, outcome.end_reasons,
+                            outcome.terminated | outcome.truncated)
             firsts += [(offset + int(index), info) for index, info in zip(respawned, world_step.first_infos)]
         if firsts:
             first_infos = vector_infos(self.num_envs, firsts)
@@ -273,14 +280,21 @@ def vector_infos(num_envs: int, infos: list[tuple[int, dict[str, Any]]] | list[d
     return result
 
 
+@functools.lru_cache(maxsize=16)
+def mask_names(keys: tuple[str, ...]) -> list[str]:
+    """gymnasium's mask key of each info key (``_key``), kept for the few key sets a batch gives."""
+    return [f"_{key}" for key in keys]
+
+
 def merge_infos(infos: dict[str, Any], num_envs: int, rows: np.ndarray, values: dict[str, np.ndarray],
-                end_reasons: np.ndarray) -> None:
-    """Add a batch's infos of sub-environments ``rows`` (ascending; one array a key, and each row's end reason or None)
-    to ``infos`` in gymnasium's vector layout (as :func:`vector_infos` lays out the same values)."""
+                end_reasons: np.ndarray, ended: np.ndarray) -> None:
+    """Add a batch's infos of sub-environments ``rows`` (ascending; one array a key, and each row's end reason or None,
+    which only the rows whose episode ``ended`` have) to ``infos`` in gymnasium's vector layout (as
+    :func:`vector_infos` lays out the same values)."""
     if len(rows) == num_envs:  # rows are ascending and distinct: every sub-environment, in order
         new = [key for key in values if key not in infos]  # (as they are: a batch's infos are arrays of its own)
         infos.update({key: values[key] for key in new})
-        infos.update(zip([f"_{key}" for key in new], np.ones((len(new), num_envs), dtype=np.bool_)))  # (one block)
+        infos.update(zip(mask_names(tuple(new)), np.ones((len(new), num_envs), dtype=np.bool_)))  # (one block)
         values = {key: column for key, column in values.items() if key not in new} if len(new) < len(values) else {}
     for key, column in values.items():
         if key not in infos:
@@ -290,7 +304,7 @@ def merge_infos(infos: dict[str, Any], num_envs: int, rows: np.ndarray, values: 
         infos[key][rows] = column
         infos[f"_{key}"][rows] = True
     end_reasons = np.asarray(end_reasons, dtype=object)
-    ended = [k for k, reason in enumerate(end_reasons.tolist()) if reason is not None]  # (few or none)
+    ended = [k for k in np.flatnonzero(ended).tolist() if end_reasons[k] is not None]  # (few or none)
     if ended:
         if "end_reason" not in infos:
             infos["end_reason"] = np.full(num_envs, None, dtype=object)
