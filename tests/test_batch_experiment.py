@@ -227,3 +227,31 @@ def test_the_command_ahead_is_the_next_turn_within_the_lookahead():
     assert commands[15] == COMMANDS.index(left), "the 25 points after point 15 reach the turn at point 40"
     assert commands[14] == COMMANDS.index(follow) and commands[44] == COMMANDS.index(follow)
     assert commands[39] == COMMANDS.index(left) and commands[-1] == COMMANDS.index(follow)
+
+
+def test_a_worlds_roster_follows_its_heroes_through_respawns():
+    """The lists a batched step reads (each hero's actor, id and route, kept between steps) are the agents' own after
+    every step, respawns and retirements included, and are read again only when a hero or a route changed."""
+    env = CarlaVectorEnv(route_config(heroes=2, max_idle_s=0.5))
+    try:
+        roster, agents = env.world.batch.roster, env.world.agents
+        env.reset(seed=0)
+        seen, rereads, respawns = set(), 0, 0
+        for _ in range(40):  # braking: both idle out (0.5 s) and respawn, again and again
+            before = roster.read()
+            env.step(np.array([[-1.0, 0.0]] * 2, np.float32))
+            view = roster.read()
+            rereads += view is not before
+            respawns += view.ids != before.ids
+            assert view.heroes == [agent.hero for agent in agents]
+            assert view.ids == tuple(agent.hero.id for agent in agents)
+            assert all(a is b for a, b in zip(view.progresses, [agent.route_progress for agent in agents]))
+            seen.update(view.ids)
+        assert len(seen) >= 6, "heroes were respawned (new actors, new ids)"
+        assert rereads == respawns >= 2, "read again after the steps that respawned heroes, and only then"
+        env.world.retire(1)
+        view = roster.read()
+        assert view.heroes[1] is None and view.ids[1] == -1 and view.progresses[1] is None
+        assert [state is agents[0] for state in view.following] == [True]
+    finally:
+        env.close()
