@@ -28,7 +28,7 @@ import cv2
 import numpy as np
 from numba import njit
 
-from rllib_integration.batch_experiment import BatchExperiment, BatchOutcome, WorldStep, every_row
+from rllib_integration.batch_experiment import BatchExperiment, BatchOutcome, WorldStep, every_row, joined
 from rllib_integration.hero_batch import X, YAW, Z, speeds
 from rllib_integration.sensors.birdview import BirdviewRenderer, configured_renderer
 from rllib_integration.tasks.route_batch import RouteFollowingBatch
@@ -283,12 +283,8 @@ class DQNExperimentBatch(BatchExperiment):
         (no stack copied where every hero of the world is in it, as in ``CarlaVectorEnv``)."""
         if not len(acting) or not len(starting):
             return super().step_and_observe(acting, starting, frame, acting_data, starting_data)
-        heroes = np.concatenate([acting, starting])
-        order = np.argsort(heroes, kind="stable")
-        rank = np.empty(len(heroes), dtype=np.int64)
-        rank[order] = np.arange(len(heroes))  # each hero's row of the batch, acting then starting
+        heroes, order, rank = joined(acting, starting)  # (rank: each hero's row of the batch, acting then starting)
         data = [*acting_data, *starting_data]
-        heroes = heroes[order]
         rows = self.kinematics(heroes)
         observations, facts = self._observations(heroes, rows, frame, [data[k] for k in order.tolist()],
                                                  order >= len(acting))

@@ -20,7 +20,7 @@ from typing import Any, Sequence
 import numpy as np
 from numba import njit
 
-from rllib_integration.batch_experiment import BatchExperiment, BatchOutcome, WorldStep, every_row
+from rllib_integration.batch_experiment import BatchExperiment, BatchOutcome, WorldStep, every_row, joined
 from rllib_integration.evaluation.infractions import KINDS, SHORT_NAMES
 from rllib_integration.hero_batch import RED_LIGHT, VX, VY, X, Y, YAW, speeds
 from rllib_integration.routes.planner import RoadOption
@@ -252,11 +252,7 @@ class RouteExperimentBatch(BatchExperiment):
         else is in the call), then the acting heroes' outcome."""
         if not len(acting) or not len(starting):
             return super().step_and_observe(acting, starting, frame, acting_data, starting_data)
-        heroes = np.concatenate([acting, starting])
-        order = np.argsort(heroes, kind="stable")
-        rank = np.empty(len(heroes), dtype=np.int64)
-        rank[order] = np.arange(len(heroes))  # each hero's row of the batch, acting then starting
-        heroes = heroes[order]
+        heroes, _, rank = joined(acting, starting)
         rows = self.kinematics(heroes)
         observations = self._observations(heroes, rows, frame)
         outcome = self._outcome(acting, rows[rank[:len(acting)]], None)

@@ -129,14 +129,21 @@ class BatchExperiment:
         firsts, infos = self.observe(starting, frame, starting_data)
         if outcome is None:
             return WorldStep(None, infos, firsts, starting)
-        heroes = np.concatenate([acting, starting])
-        order = np.argsort(heroes, kind="stable")
-        rows = np.empty(len(heroes), dtype=np.int64)
-        rows[order] = np.arange(len(heroes))  # each hero's row of the joined batch
+        heroes, _, rows = joined(acting, starting)
         observations = empty_batch(outcome.observations, len(heroes))
         set_batch_rows(observations, rows[:len(acting)], outcome.observations)
         set_batch_rows(observations, rows[len(acting):], firsts)
-        return WorldStep(outcome, infos, observations, heroes[order])
+        return WorldStep(outcome, infos, observations, heroes)
+
+
+def joined(acting: np.ndarray, starting: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Heroes ``acting`` and ``starting`` (distinct) as one batch, a row a hero, ascending: the heroes in that order,
+    the order itself (indices into ``acting`` then ``starting``) and each one's row, acting then starting."""
+    heroes = np.concatenate([acting, starting])
+    order = np.argsort(heroes, kind="stable")
+    rows = np.empty(len(heroes), dtype=np.int64)
+    rows[order] = np.arange(len(heroes))
+    return heroes[order], order, rows
 
 
 @dataclass
