@@ -46,13 +46,20 @@ EPISODE_INFRACTION_KEYS = tuple(f"episode_{key}" for key in INFRACTION_KEYS)
 def commands_ahead(options: Sequence[RoadOption]) -> np.ndarray:
     """For each point of a route with road ``options``, the index in :data:`COMMANDS` of the first option other
     than lane following among the next :data:`COMMAND_LOOKAHEAD` points (lane following where there is none)."""
-    length = len(options)
-    codes = np.append(_CODE_OF_VALUE[np.asarray(options, dtype=np.int64).reshape(length) - _LOWEST_OPTION],
-                      LANE_FOLLOW)  # (past the route's end: lane following)
-    at = np.arange(length + 1)
-    commanded = np.where(codes != LANE_FOLLOW, at, length)  # each point's own index where it has a command
-    ahead = np.minimum.accumulate(commanded[::-1])[::-1][1:]  # the first point after each with one (or the end)
-    return np.where(ahead - at[:-1] <= COMMAND_LOOKAHEAD, codes[ahead], LANE_FOLLOW)
+    values = np.array([option._value_ for option in options], dtype=np.int64)  # (IntEnum's plain values: a third
+    out = np.empty(len(values), dtype=np.int64)  # of NumPy's time converting the members themselves)
+    _commands_ahead(_CODE_OF_VALUE[values - _LOWEST_OPTION], COMMAND_LOOKAHEAD, out)
+    return out
+
+
+@njit(cache=True)
+def _commands_ahead(codes: np.ndarray, lookahead: int, out: np.ndarray) -> None:
+    """:func:`commands_ahead` of the points whose command codes are ``codes``, in one pass from the route's end."""
+    following = codes.shape[0]  # the first point after the one at hand with a command (the end: none)
+    for k in range(codes.shape[0] - 1, -1, -1):
+        out[k] = codes[following] if following < codes.shape[0] and following - k <= lookahead else LANE_FOLLOW
+        if codes[k] != LANE_FOLLOW:
+            following = k
 
 
 _LOWEST_OPTION = min(int(option) for option in RoadOption)
