@@ -17,7 +17,7 @@ import carla
 import numpy as np
 from numba import njit
 
-from .planner import RoadOption, RoutePlanner, location_distances, route_poses, step_lengths
+from .planner import RoadOption, RoutePlanner, location_distances, point_distance, route_poses, step_lengths
 from .route_files import RouteSpec
 
 SPARSE_STEP = 25.0  # metres between the kept waypoints of a generated route
@@ -60,7 +60,7 @@ def u_turn_in(poses: np.ndarray, window: float = 15.0) -> bool:
     """:func:`has_u_turn` of a route whose :func:`~.planner.route_poses` are ``poses``."""
     if len(poses) < 2:
         return False
-    first_step = float(location_distances(poses[0, :3], poses[1, :3]))
+    first_step = point_distance(poses, 0, 1)
     step = max(1, int(round(window / max(first_step, 0.1))))
     return _turns_beyond(poses, step, math.degrees(U_TURN))
 
