@@ -107,6 +107,7 @@ class Simulation:
         #: The traffic subsystem (traffic managers by port), set by whoever composes the world.
         self.traffic: TrafficService | None = None
         self._actors: dict[int, Actor] = {}
+        self._children: dict[int, list[Actor]] = {}  # the actors attached to each actor (by its id), in spawn order
         self._walkers: list[Walker] = []
         self._props: list[Prop] = []
         self._open_doors: list[Vehicle] = []  # vehicles with an open door (their doors are boxes too)
@@ -154,6 +155,8 @@ class Simulation:
     def register(self, actor: Actor) -> Actor:
         """Add an actor created with an id from :meth:`new_id`; returns it."""
         self._actors[actor.id] = actor
+        if actor.parent is not None:
+            self._children.setdefault(actor.parent.id, []).append(actor)
         self._lookups.clear()
         if isinstance(actor, Walker):
             self._walkers.append(actor)
@@ -175,13 +178,19 @@ class Simulation:
         """Remove an actor and the actors attached to it; False if it was already gone."""
         if not actor.is_alive or self._actors.get(actor.id) is not actor:
             return False
-        for child in [a for a in self._actors.values() if a.parent is actor]:
+        for child in list(self._children.get(actor.id, ())):
             child.destroy()
-        stop = getattr(actor, "stop", None)
-        if callable(stop):
-            stop()
+        if callable(getattr(type(actor), "stop", None)):  # (a sensor: looked up on its class, not through the
+            actor.stop()                                   # actor's refusal of what carla's class lacks)
         actor.is_alive = False
         del self._actors[actor.id]
+        self._children.pop(actor.id, None)
+        if actor.parent is not None:
+            siblings = self._children.get(actor.parent.id, [])
+            if actor in siblings:
+                siblings.remove(actor)
+                if not siblings:
+                    del self._children[actor.parent.id]
         self._lookups.clear()  # (and a vehicle's slot goes to another below)
         if actor in self._sensors:
             self._sensors.remove(actor)
