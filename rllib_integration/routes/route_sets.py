@@ -17,7 +17,7 @@ import carla
 import numpy as np
 from numba import njit
 
-from .planner import RoadOption, RoutePlanner, location_distances, point_distance, route_poses, step_lengths
+from .planner import RoadOption, RoutePlanner, point_distance, route_poses, step_lengths
 from .route_files import RouteSpec
 
 SPARSE_STEP = 25.0  # metres between the kept waypoints of a generated route
@@ -43,12 +43,27 @@ def ended_as_planned(route: Route, end: carla.Location, reach: float, poses: np.
     """``route`` cut at the first of its last points within ``reach`` metres of ``end`` (:func:`dense_route`);
     ``poses``: its :func:`~.planner.route_poses`, where the caller has them (the same 32-bit distances, no
     transform read a point)."""
-    near = None if poses is None else (location_distances(poses[:, :3], np.array([end.x, end.y, end.z])) < reach)
+    if poses is not None:
+        return route[:_last_kept(poses, end.x, end.y, end.z, reach) + 1]
     last = len(route) - 1
-    while last > 1 and (route[last - 1][0].transform.location.distance(end) < reach if near is None
-                        else near[last - 1]):
+    while last > 1 and route[last - 1][0].transform.location.distance(end) < reach:
         last -= 1
     return route[:last + 1]
+
+
+@njit(cache=True)
+def _last_kept(poses: np.ndarray, x: float, y: float, z: float, reach: float) -> int:
+    """:func:`ended_as_planned`'s last point of a route whose poses are ``poses``, the end at (x, y, z): from the
+    route's end back, by :func:`~.planner.location_distances`' 32-bit arithmetic (the points near the end only)."""
+    bx, by, bz = np.float32(x), np.float32(y), np.float32(z)
+    last = poses.shape[0] - 1
+    while last > 1:
+        dx, dy = bx - np.float32(poses[last - 1, 0]), by - np.float32(poses[last - 1, 1])
+        dz = bz - np.float32(poses[last - 1, 2])
+        if not np.float64(np.sqrt((dx * dx + dy * dy) + dz * dz)) < reach:
+            break
+        last -= 1
+    return last
 
 
 def has_u_turn(route: Route, window: float = 15.0) -> bool:
