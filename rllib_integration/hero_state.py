@@ -96,7 +96,7 @@ class Roster:
     def __init__(self, states: Sequence[HeroState]) -> None:
         self.states = list(states)
         self._view: RosterView | None = None
-        self._stamp = -1  # HeroState.changes when the view was read
+        self._stamp = -1  # HeroState.changes when the view was read (never, at first: the count starts at 0)
 
     def __len__(self) -> int:
         return len(self.states)
@@ -109,7 +109,7 @@ class Roster:
 
     def read(self) -> RosterView:
         """The states' lists as they are now."""
-        if self._stamp != HeroState.changes or self._view is None:
+        if self._stamp != HeroState.changes:
             heroes = [state.hero for state in self.states]
             progresses = [state.route_progress for state in self.states]
             following = [k for k, (hero, progress) in enumerate(zip(heroes, progresses))
@@ -130,14 +130,15 @@ def update_routes(states: Sequence[HeroState] | Roster, world: Any) -> None:
         following, ids, progresses = view.following, view.following_ids, view.following_progresses
     else:
         following = [state for state in states if state.route_progress is not None and state.hero is not None]
-        ids = progresses = None
+        ids, progresses = None, None
     locations = getattr(world, "actor_locations", None)
     if len(following) < 2 or not callable(locations):
         for state in following:
             state.update_route()
         return
-    route_rows(world).advance(progresses or [state.route_progress for state in following],
-                              locations(ids or [state.hero.id for state in following]))
+    if progresses is None:
+        ids, progresses = [state.hero.id for state in following], [state.route_progress for state in following]
+    route_rows(world).advance(progresses, locations(ids))
 
 
 def _shared(name: str, doc: str) -> property:

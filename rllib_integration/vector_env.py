@@ -151,15 +151,15 @@ class CarlaVectorEnv(gym.vector.VectorEnv):
                 rewards, terminated, truncated = (np.asarray(outcome.rewards, dtype=np.float64),
                                                   np.asarray(outcome.terminated, dtype=bool),
                                                   np.asarray(outcome.truncated, dtype=bool))
-            elif rewards is None:
-                rewards = np.zeros(self.num_envs, dtype=np.float64)
-                terminated, truncated = np.zeros(self.num_envs, dtype=bool), np.zeros(self.num_envs, dtype=bool)
+            else:
+                if rewards is None:
+                    rewards = np.zeros(self.num_envs, dtype=np.float64)
+                    terminated, truncated = np.zeros(self.num_envs, dtype=bool), np.zeros(self.num_envs, dtype=bool)
+                if outcome is not None:
+                    rewards[offset + acting] = outcome.rewards
+                    terminated[offset + acting], truncated[offset + acting] = outcome.terminated, outcome.truncated
             if outcome is not None:
-                rows = offset + acting
-                if len(acting) < self.num_envs:
-                    rewards[rows] = outcome.rewards
-                    terminated[rows], truncated[rows] = outcome.terminated, outcome.truncated
-                merge_infos(infos, self.num_envs, rows, outcome.infos, outcome.end_reasons,
+                merge_infos(infos, self.num_envs, offset + acting, outcome.infos, outcome.end_reasons,
                             outcome.terminated | outcome.truncated)
             firsts += [(offset + int(index), info) for index, info in zip(respawned, world_step.first_infos)]
         if firsts:

@@ -376,14 +376,19 @@ def location_distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.sqrt((d[..., 0] * d[..., 0] + d[..., 1] * d[..., 1]) + d[..., 2] * d[..., 2]).astype(np.float64)
 
 
+@njit(cache=True, inline="always")
+def distance_to(points: np.ndarray, row: int, x: np.float32, y: np.float32, z: np.float32) -> float:
+    """``location_distances(points[row, :3], (x, y, z))`` in compiled code: ``carla.Location.distance``'s 32-bit
+    arithmetic, (x, y, z) already 32-bit floats."""
+    dx, dy, dz = x - np.float32(points[row, 0]), y - np.float32(points[row, 1]), z - np.float32(points[row, 2])
+    return np.float64(np.sqrt((dx * dx + dy * dy) + dz * dz))
+
+
 @njit(cache=True)
 def point_distance(points: np.ndarray, i: int, j: int) -> float:
-    """``location_distances(points[i, :3], points[j, :3])`` of two rows of ``points`` in one compiled call (the same
-    32-bit arithmetic; NumPy's took a dozen calls on two points)."""
-    dx = np.float32(points[j, 0]) - np.float32(points[i, 0])
-    dy = np.float32(points[j, 1]) - np.float32(points[i, 1])
-    dz = np.float32(points[j, 2]) - np.float32(points[i, 2])
-    return np.float64(np.sqrt((dx * dx + dy * dy) + dz * dz))
+    """``location_distances(points[i, :3], points[j, :3])`` of two rows of ``points`` in one compiled call (NumPy's
+    took a dozen calls on two points)."""
+    return distance_to(points, i, np.float32(points[j, 0]), np.float32(points[j, 1]), np.float32(points[j, 2]))
 
 
 @njit(cache=True)
@@ -392,8 +397,7 @@ def any_within(table: np.ndarray, rows: np.ndarray, x: float, y: float, z: float
     :func:`location_distances` (a route's landing checked in one call, not the dozen NumPy calls its arrays take)."""
     bx, by, bz = np.float32(x), np.float32(y), np.float32(z)
     for row in rows:
-        dx, dy, dz = bx - np.float32(table[row, 0]), by - np.float32(table[row, 1]), bz - np.float32(table[row, 2])
-        if np.float64(np.sqrt((dx * dx + dy * dy) + dz * dz)) < reach:
+        if distance_to(table, row, bx, by, bz) < reach:
             return True
     return False
 

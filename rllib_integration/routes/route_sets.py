@@ -17,7 +17,7 @@ import carla
 import numpy as np
 from numba import njit
 
-from .planner import RoadOption, RoutePlanner, point_distance, route_poses, step_lengths
+from .planner import RoadOption, RoutePlanner, distance_to, point_distance, route_poses, step_lengths
 from .route_files import RouteSpec
 
 SPARSE_STEP = 25.0  # metres between the kept waypoints of a generated route
@@ -57,11 +57,7 @@ def _last_kept(poses: np.ndarray, x: float, y: float, z: float, reach: float) ->
     route's end back, by :func:`~.planner.location_distances`' 32-bit arithmetic (the points near the end only)."""
     bx, by, bz = np.float32(x), np.float32(y), np.float32(z)
     last = poses.shape[0] - 1
-    while last > 1:
-        dx, dy = bx - np.float32(poses[last - 1, 0]), by - np.float32(poses[last - 1, 1])
-        dz = bz - np.float32(poses[last - 1, 2])
-        if not np.float64(np.sqrt((dx * dx + dy * dy) + dz * dz)) < reach:
-            break
+    while last > 1 and distance_to(poses, last - 1, bx, by, bz) < reach:
         last -= 1
     return last
 
