@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Agent steps per second of many heroes in one world (``CarlaVectorEnv``: one tick for all of them) against
 today's single-hero ``CarlaEnv``, env only (the time inside ``step`` and ``reset``: no policy, no learning), on one
-core, with random actions (episodes end often, as early in training: resets and respawns count) and with a scripted
-driver, and the memory each hero adds.
+core, with random actions (as early in training: resets and respawns count) and with a scripted driver, and the
+memory each hero adds.
 
     python3 benchmarks/heroes.py --heroes 1 8 32 --experiments vector vlidar birdview --steps 3000
 
@@ -15,8 +15,13 @@ has a batched twin for the configuration (``vlidar`` and ``traffic``: ``RouteExp
 ``masks``: ``DQNExperimentBatch``), batched (every hero at once).
 ``ms/respawn``: what an episode's start costs beyond a step (the single hero's ``reset``; a vector env's heroes
 respawned within its steps, placed and equipped: ``SharedWorld.respawn_seconds``), ``respawn %`` its share of the
-row's time. Each row is timed after ``--warmup`` untimed agent steps (the first steps compile the kernels or load
-numba's cache). Each row is one process's figure; run it several times on a shared machine and report the range.
+row's time. Each row is timed after ``--warmup`` untimed env steps of each hero (world ticks: the same simulated time
+for every row). They load numba's cache or compile the kernels, and they let the episodes of a fresh world, all begun
+at the same tick, end at different ones: a row timed from its first ticks measures a world where no episode has ended
+yet. With the virtual LiDAR's random actions (its throttle and steer drawn evenly: the heroes creep and weave) the
+first episodes end about 1,000 ticks in (37 episodes in 4,000 ticks of 32 heroes, all but one after tick 1,000; the
+masks experiment's random heroes end 685 in 3,000 ticks, the traffic recipe's 77; stop 88). Each row is one
+process's figure; run it several times on a shared machine and report the range.
 ``--actions scripted``: every hero follows its route (``dqn_example``'s route follower: towards the route 6 m ahead
 at 20-27 km/h, its control turned into the experiment's action by ``action_from_control``; the driver's own time is
 not counted), so episodes end as a driving policy's do (a route completed, a collision, time out); ``vector`` has
@@ -101,7 +106,7 @@ def shared(kind: str, vehicles: int, heroes: int, steps: int, seed: int, batched
            ) -> tuple[float, float, int, float, int, float] | None:
     """(agent steps/s, RSS after, episodes, seconds in respawns, respawns, seconds in ``step``) of one CarlaVectorEnv
     of ``heroes`` heroes, stepped through the experiment's batched twin or hero by hero (None: the experiment has no
-    batch for this configuration), after about ``warmup`` untimed agent steps, with random actions or the
+    batch for this configuration), after ``warmup`` untimed ticks (env steps of each hero), with random actions or the
     ``scripted`` driver's."""
     config = env_config(kind, vehicles)
     config["experiment"]["batched"] = batched
@@ -113,7 +118,7 @@ def shared(kind: str, vehicles: int, heroes: int, steps: int, seed: int, batched
     world, actions = env.world, vector_actions(env, scripted)
     try:
         env.reset(seed=seed)
-        for _ in range(-(-warmup // heroes)):
+        for _ in range(warmup):
             env.step(actions())
         ticks = max(1, steps // heroes)
         episodes, respawning, respawns, elapsed = 0, world.respawn_seconds, world.respawns, 0.0
@@ -135,16 +140,20 @@ def main() -> None:
     parser.add_argument("--heroes", type=positive_int, nargs="+", default=[1, 8, 32],
                         help="heroes per world of the CarlaVectorEnv rows")
     parser.add_argument("--experiments", nargs="+", choices=["vector", "vlidar", "traffic", "birdview", "masks"],
-                        default=["vector", "vlidar", "birdview"], help="observations and tasks measured: vector (4 floats), vlidar (the PPO example's virtual LiDAR), traffic "
+                        default=["vector", "vlidar", "birdview"],
+                        help="observations and tasks measured: vector (4 floats), vlidar (the PPO example's virtual "
+                             "LiDAR), traffic "
                              "(the traffic recipe's), birdview (the DQN quickstart's 64 px BirdView), masks (the same, "
                              "output: masks)")
     parser.add_argument("--vehicles", type=non_negative_int, default=0, help="background autopilot vehicles")
     parser.add_argument("--steps", type=positive_int, default=3000, help="agent steps measured per row")
-    parser.add_argument("--warmup", type=non_negative_int, default=200,
-                        help="untimed agent steps before each row is timed (compiling the kernels or loading them)")
+    parser.add_argument("--warmup", type=non_negative_int, default=2000,
+                        help="untimed env steps of each hero (world ticks) before each row is timed: loading or "
+                             "compiling the kernels, and letting the episodes of a fresh world, begun at one tick, "
+                             "end at different ones")
     parser.add_argument("--seed", type=non_negative_int, default=0, help="seed of the episodes and actions")
     parser.add_argument("--actions", nargs="+", choices=["random", "scripted"], default=["random"],
-                        help="who drives: random actions (episodes end often) or the scripted route follower")
+                        help="who drives: random actions (as early in training) or the scripted route follower")
     args = parser.parse_args()
     if "scripted" in args.actions and "vector" in args.experiments:
         parser.error("--actions scripted follows the heroes' routes, and the vector experiment has none. Fix: drop "

@@ -6,8 +6,10 @@ examples' networks on the GPU against the CPU (torch alone).
 
     python3 benchmarks/scaling.py --processes 1 2 4 8 16 --heroes-per-world 1 8 32 64 128 256 --vehicles 0 30 60
 
-Each process steps its own world for ``--steps`` agent steps after a warm-up; all start measuring together
-(a shared start time), so the sum of their rates is the machine's. A rate counts the time inside ``step`` only, as
+Each process steps its own world for ``--steps`` agent steps after ``--warmup`` ticks (``benchmarks/heroes.py``'s:
+the kernels loaded, and the episodes of the fresh world, all begun at one tick, ending at different ones; before stop
+88, 20 ticks: a world where no episode had ended yet); all start measuring together (a shared start time), so the sum
+of their rates is the machine's. A rate counts the time inside ``step`` only, as
 ``benchmarks/heroes.py``'s (since stop 86; before, the random actions' sampling was timed too). Experiments are
 ``benchmarks/sampling.py``'s; worlds step through the experiment's batched twin where it has one
 (``--hero-by-hero`` adds the one-process rows with every hero stepped through its own experiment instance).
@@ -28,12 +30,10 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 
 from rllib_integration.arguments import non_negative_int, positive_int  # noqa: E402
 
-WARMUP_TICKS = 20  # ticks before measuring: compiled code loaded, first episodes begun
-
-
 def world_rate(kind: str, vehicles: int, heroes: int, steps: int, seed: int, start_at: float,
-               batched: bool = True, scripted: bool = False) -> float:
-    """Agent steps/s of one world of ``heroes`` heroes, measured from ``start_at`` (a wall-clock time), through the
+               batched: bool = True, scripted: bool = False, warmup: int = 2000) -> float:
+    """Agent steps/s of one world of ``heroes`` heroes after ``warmup`` ticks, measured from ``start_at`` (a
+    wall-clock time, or as soon as the warm-up ends after it), through the
     experiment's batched twin where it has one (``batched``) or hero by hero, with random actions or the
     ``scripted`` driver's (``benchmarks/heroes.py``'s); the time inside ``step`` only."""
     from benchmarks.heroes import vector_actions
@@ -46,7 +46,7 @@ def world_rate(kind: str, vehicles: int, heroes: int, steps: int, seed: int, sta
     actions = vector_actions(env, scripted)
     try:
         env.reset(seed=seed)
-        for _ in range(WARMUP_TICKS):
+        for _ in range(warmup):
             env.step(actions())
         time.sleep(max(0.0, start_at - time.time()))
         ticks, elapsed = max(1, steps // heroes), 0.0
@@ -61,12 +61,12 @@ def world_rate(kind: str, vehicles: int, heroes: int, steps: int, seed: int, sta
 
 
 def parallel_rates(processes: int, kind: str, vehicles: int, heroes: int, steps: int, seed: int,
-                   setup_s: float, batched: bool = True, scripted: bool = False) -> list[float]:
+                   setup_s: float, batched: bool = True, scripted: bool = False, warmup: int = 2000) -> list[float]:
     """Each process's agent steps/s, ``processes`` worlds measured at the same time."""
     start_at = time.time() + setup_s
     with ProcessPoolExecutor(processes, mp_context=get_context("spawn")) as pool:
-        futures = [pool.submit(world_rate, kind, vehicles, heroes, steps, seed + i, start_at, batched, scripted)
-                   for i in range(processes)]
+        futures = [pool.submit(world_rate, kind, vehicles, heroes, steps, seed + i, start_at, batched, scripted,
+                               warmup) for i in range(processes)]
         return [future.result() for future in futures]
 
 
@@ -134,14 +134,16 @@ def main() -> None:
     parser.add_argument("--vehicles", type=non_negative_int, nargs="*", default=[0, 30, 60],
                         help="background vehicles of the one-process rows (cost against traffic)")
     parser.add_argument("--steps", type=positive_int, default=6000, help="agent steps measured per world")
-    parser.add_argument("--setup-s", type=float, default=30.0, help="seconds the processes get to build their "
-                        "worlds before all start measuring")
+    parser.add_argument("--warmup", type=non_negative_int, default=2000,
+                        help="untimed ticks of each world before it is measured (benchmarks/heroes.py's --warmup)")
+    parser.add_argument("--setup-s", type=float, default=60.0, help="seconds the processes get to build their "
+                        "worlds and warm up before all start measuring")
     parser.add_argument("--learner-devices", nargs="*", default=["cpu", "cuda"],
                         help="torch devices the learner update is timed on (a missing one is skipped; none: no "
                         "such rows)")
     parser.add_argument("--seed", type=non_negative_int, default=0, help="seed of the episodes and actions")
     parser.add_argument("--actions", nargs="+", choices=["random", "scripted"], default=["random"],
-                        help="who drives, each measured in turn: random actions (episodes end often) or the scripted "
+                        help="who drives, each measured in turn: random actions (as early in training) or the scripted "
                         "route follower (benchmarks/heroes.py's)")
     parser.add_argument("--hero-by-hero", action="store_true", help="also measure the one-process rows with every "
                         "hero stepped through its own experiment instance (experiment.batched: false)")
@@ -167,7 +169,7 @@ def measure(args: argparse.Namespace) -> None:
               f"{'efficiency':>10}")
         for processes in args.processes:
             rates = parallel_rates(processes, kind, 0, args.heroes, args.steps, args.seed, args.setup_s,
-                                   scripted=scripted)
+                                   scripted=scripted, warmup=args.warmup)
             total = sum(rates)
             base = base or total / processes
             print(f"{driver:>8} {processes:>9} {args.heroes:>12} {total:>14,.0f} {total / processes:>12,.0f} "
@@ -178,7 +180,7 @@ def measure(args: argparse.Namespace) -> None:
             for heroes in args.heroes_per_world:
                 for batched in (True, False) if args.hero_by_hero else (True,):
                     rate = parallel_rates(1, kind, vehicles, heroes, max(args.steps, heroes * 20), args.seed, 0.0,
-                                          batched, scripted)[0]
+                                          batched, scripted, args.warmup)[0]
                     path = "batched" if batched else "hero by hero"
                     print(f"{driver:>8} {heroes:>12} {vehicles:>8} {path:>12} {rate:>14,.0f} "
                           f"{1000.0 * heroes / rate:>12.2f}", flush=True)

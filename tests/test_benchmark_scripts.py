@@ -97,7 +97,8 @@ def test_scaling_drives_each_world_with_the_actions_asked_for_and_refuses_a_scri
     """``scaling.py --actions random scripted``: a table of each, the scripted driver's rows from worlds whose heroes
     follow their routes; the vector experiment has no routes, so scripted actions on it are one clear error."""
     command = [sys.executable, str(ROOT / "benchmarks" / "scaling.py"), "--processes", "--heroes-per-world", "2",
-               "--vehicles", "0", "--steps", "40", "--learner-devices", "--actions", "random", "scripted"]
+               "--vehicles", "0", "--steps", "40", "--warmup", "20", "--learner-devices", "--actions", "random",
+               "scripted"]
     result = subprocess.run(command + ["--experiment", "vlidar"], cwd=ROOT, capture_output=True, text=True,
                             timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
