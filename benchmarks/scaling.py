@@ -30,10 +30,12 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 
 from rllib_integration.arguments import non_negative_int, positive_int  # noqa: E402
 
-def world_rate(kind: str, vehicles: int, heroes: int, steps: int, seed: int, start_at: float,
+
+def world_rate(kind: str, vehicles: int, heroes: int, steps: int, seed: int, start_at: float | None,
                batched: bool = True, scripted: bool = False, warmup: int = 2000) -> float:
     """Agent steps/s of one world of ``heroes`` heroes after ``warmup`` ticks, measured from ``start_at`` (a
-    wall-clock time, or as soon as the warm-up ends after it), through the
+    wall-clock time shared with other worlds, or None: at once; a warm-up that ends after it is reported on stderr:
+    that world was not measured with the others), through the
     experiment's batched twin where it has one (``batched``) or hero by hero, with random actions or the
     ``scripted`` driver's (``benchmarks/heroes.py``'s); the time inside ``step`` only."""
     from benchmarks.heroes import vector_actions
@@ -48,7 +50,12 @@ def world_rate(kind: str, vehicles: int, heroes: int, steps: int, seed: int, sta
         env.reset(seed=seed)
         for _ in range(warmup):
             env.step(actions())
-        time.sleep(max(0.0, start_at - time.time()))
+        late = 0.0 if start_at is None else time.time() - start_at
+        if late > 0.0:
+            print(f"a world of {heroes} heroes ended its {warmup}-tick warm-up {late:.1f} s after the processes were "
+                  f"to start measuring together. Fix: a larger --setup-s (or a shorter --warmup)", file=sys.stderr,
+                  flush=True)
+        time.sleep(max(0.0, -late))
         ticks, elapsed = max(1, steps // heroes), 0.0
         for _ in range(ticks):
             chosen = actions()
@@ -63,7 +70,7 @@ def world_rate(kind: str, vehicles: int, heroes: int, steps: int, seed: int, sta
 def parallel_rates(processes: int, kind: str, vehicles: int, heroes: int, steps: int, seed: int,
                    setup_s: float, batched: bool = True, scripted: bool = False, warmup: int = 2000) -> list[float]:
     """Each process's agent steps/s, ``processes`` worlds measured at the same time."""
-    start_at = time.time() + setup_s
+    start_at = time.time() + setup_s if processes > 1 else None  # (one world: nothing to start together with)
     with ProcessPoolExecutor(processes, mp_context=get_context("spawn")) as pool:
         futures = [pool.submit(world_rate, kind, vehicles, heroes, steps, seed + i, start_at, batched, scripted,
                                warmup) for i in range(processes)]
