@@ -172,7 +172,8 @@ def main() -> None:
                                       scripted)
                     if measured is not None:
                         per_hero = (measured[1] - before) / heroes if heroes > 1 else float("nan")
-                        rows.append((f"CarlaVectorEnv ({heroes} heroes, {'batched' if batched else 'hero by hero'})",
+                        count = f"{heroes} hero" if heroes == 1 else f"{heroes} heroes"
+                        rows.append((f"CarlaVectorEnv ({count}, {'batched' if batched else 'hero by hero'})",
                                      measured, per_hero))
                 for name, (rate, rss, episodes, respawning, respawns, elapsed), per_hero in rows:
                     per_respawn = f"{1000.0 * respawning / respawns:.1f}" if respawns else "-"
