@@ -193,6 +193,36 @@ def test_sensor_configuration_errors():
         env.close()
 
 
+def test_a_sensor_whose_construction_fails_is_not_left_registered(monkeypatch):
+    """Ctrl-C (or an error) while a sensor is built, here the virtual LiDAR while its town's raster is made, reaches
+    the caller as it was; the half-built sensor is not left registered, so closing the env destroys what was built
+    (it used to fail on the half-built sensor's missing parts). A second sensor of a taken name fails and leaves the
+    first in place."""
+    from rllib_integration.sensors import virtual_lidar
+    from rllib_integration.sensors.factory import SensorFactory
+    env = sensor_env({"gnss": {"type": "sensor.other.gnss"}, "vlidar": {"type": "sensor.virtual_lidar", "rays": 8}})
+    built = virtual_lidar.VirtualLidar
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    try:
+        monkeypatch.setattr(virtual_lidar, "VirtualLidar", interrupted)
+        with pytest.raises(KeyboardInterrupt):
+            env.reset(seed=0)
+        interface = env.core.sensor_interface
+        assert "vlidar" not in interface and "gnss" in interface  # (the sensors are spawned in their order)
+        monkeypatch.setattr(virtual_lidar, "VirtualLidar", built)
+        env.reset(seed=0)
+        interface = env.core.sensor_interface
+        first = interface.sensors["vlidar"]
+        with pytest.raises(ValueError, match="a sensor named 'vlidar' is already registered"):
+            SensorFactory.spawn("vlidar", {"type": "sensor.virtual_lidar"}, interface, env.core.hero)
+        assert interface.sensors["vlidar"] is first
+    finally:
+        env.close()
+
+
 class ManualSensor(PseudoSensor):
     """A regular sensor whose data the test pushes by hand."""
 

@@ -66,5 +66,14 @@ class SensorFactory:
     @staticmethod
     def spawn(name: str, attributes: Mapping[str, Any], interface: SensorInterface,
               parent: Any) -> sensors.BaseSensor:
-        """Create sensor ``name`` (attributes are copied, never modified) attached to ``parent``."""
-        return sensor_class(name, attributes)(name, dict(attributes), interface, parent)
+        """Create sensor ``name`` (attributes are copied, never modified) attached to ``parent``. A sensor registers
+        itself first thing; one whose construction fails (a bad attribute, a spawn refused, Ctrl-C while a town's
+        raster is built) is not left registered half built, for the interface to wait on or destroy."""
+        cls = sensor_class(name, attributes)
+        registered = name in interface
+        try:
+            return cls(name, dict(attributes), interface, parent)
+        except BaseException:
+            if not registered:
+                interface.discard(name)
+            raise

@@ -56,6 +56,17 @@ class SensorInterface:
             self._sensors[name] = sensor
             self._buffers[name] = collections.deque()
 
+    def __contains__(self, name: object) -> bool:
+        """Whether a sensor named ``name`` is registered."""
+        return name in self._sensors
+
+    def discard(self, name: str) -> None:
+        """Forget sensor ``name`` and its data, if it is registered (without destroying it: a sensor whose
+        construction failed half way, :meth:`SensorFactory.spawn <.factory.SensorFactory.spawn>`)."""
+        with self._condition:
+            self._sensors.pop(name, None)
+            self._buffers.pop(name, None)
+
     @property
     def sensors(self) -> dict[str, CollectedSensor]:
         return dict(self._sensors)
