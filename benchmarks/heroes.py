@@ -160,6 +160,15 @@ def main() -> None:
                      "vector from --experiments, or run it with --actions random")
     print(f"{'experiment':<10} {'actions':<8} {'env':<40} {'agent steps/s':>14} {'episodes':>9} {'ms/respawn':>11} "
           f"{'respawn %':>10} {'RSS MB':>8} {'MB per hero':>12}", flush=True)
+    try:
+        measure(args)
+    except KeyboardInterrupt:  # Ctrl-C: the rows printed are whole
+        print("\ninterrupted: the rows above are complete", flush=True)
+        sys.exit(130)
+
+
+def measure(args: argparse.Namespace) -> None:
+    """Print the rows ``main``'s arguments ask for, each as soon as its group is measured."""
     for kind in args.experiments:
         for driver in args.actions:
             scripted = driver == "scripted"
