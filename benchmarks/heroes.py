@@ -160,9 +160,15 @@ def main() -> None:
                      "vector from --experiments, or run it with --actions random")
     print(f"{'experiment':<10} {'actions':<8} {'env':<40} {'agent steps/s':>14} {'episodes':>9} {'ms/respawn':>11} "
           f"{'respawn %':>10} {'RSS MB':>8} {'MB per hero':>12}", flush=True)
+    until_interrupted(measure, args)
+
+
+def until_interrupted(measure: Callable[[argparse.Namespace], None], args: argparse.Namespace) -> None:
+    """``measure(args)``, a benchmark that prints its rows as it measures them; Ctrl-C ends it with the rows printed
+    whole (exit status 130)."""
     try:
         measure(args)
-    except KeyboardInterrupt:  # Ctrl-C: the rows printed are whole
+    except KeyboardInterrupt:
         print("\ninterrupted: the rows above are complete", flush=True)
         sys.exit(130)
 

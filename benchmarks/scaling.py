@@ -28,6 +28,7 @@ for _name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
     os.environ.setdefault(_name, "1")  # one core per process: the processes are the parallelism
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
+from benchmarks.heroes import until_interrupted  # noqa: E402
 from rllib_integration.arguments import non_negative_int, positive_int  # noqa: E402
 
 
@@ -160,11 +161,7 @@ def main() -> None:
         parser.error("--actions scripted follows the heroes' routes, and the vector experiment has none. Fix: "
                      "another --experiment, or --actions random")
     print(f"experiment {kind}; {os.cpu_count()} CPUs", flush=True)
-    try:
-        measure(args)
-    except KeyboardInterrupt:  # Ctrl-C: the rows printed are whole
-        print("\ninterrupted: the rows above are complete", flush=True)
-        sys.exit(130)
+    until_interrupted(measure, args)
 
 
 def measure(args: argparse.Namespace) -> None:
