@@ -321,11 +321,10 @@ class CarlaCore(HeroState):
                 count = len(control_rows)
                 if isinstance(states, Roster):
                     view = states.read()
-                    self.backend.apply_control_rows(self.client, self.world, view.heroes[:count], control_rows,
-                                                    view.ids[:count])
+                    heroes, ids = view.heroes[:count], view.ids[:count]
                 else:
-                    self.backend.apply_control_rows(self.client, self.world, [state.hero for state in states[:count]],
-                                                    control_rows)
+                    heroes, ids = [state.hero for state in states[:count]], None
+                self.backend.apply_control_rows(self.client, self.world, heroes, control_rows, ids)
             frame = self.frame = self.world.tick()
             update_routes(states, self.world)
             if self.config["enable_rendering"] and states:
