@@ -88,3 +88,31 @@ def test_the_march_meets_the_first_edge_marking_and_box_that_every_sample_meets(
             assert np.array_equal(out[h, r], expected), (h, r, out[h, r], expected)
     first_sample = 0.0 if max_range >= STEP else max_range  # a range short of one sample meets nothing
     assert (out[1, :, 0] == first_sample).all() and (out[1, :, 1] == max_range).all(), "off the raster: off the road"
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 3), nudge=st.sampled_from([-2, -1, 0, 1, 2]), data=st.data())
+def test_samples_on_and_a_hair_off_whole_pixels_read_the_pixel_the_floats_give(seed, nudge, data):
+    """The march computes a sample's pixel in fixed point and hands it to floats where it lies within a hair of a whole
+    pixel: heroes at whole pixels, or a few floats beside them, with rays along the grid and its diagonals (every
+    sample of such a ray lies on or beside a pixel's edge) read what every sample of the reference reads."""
+    cells, masks, layer, points = town_raster(seed)
+    rng = np.random.default_rng(data.draw(st.integers(0, 2 ** 31), label="placement"))
+    heroes, ppm = 8, layer.pixels_per_meter
+    origins = points[rng.integers(len(points), size=heroes)]
+    pixels = np.round((origins - (layer.origin_x, layer.origin_y)) * ppm)  # whole pixels, nudged a few floats
+    origins = np.nextafter(pixels / ppm + (layer.origin_x, layer.origin_y), np.inf * nudge) if nudge else \
+        pixels / ppm + (layer.origin_x, layer.origin_y)
+    for _ in range(abs(nudge) - 1):
+        origins = np.nextafter(origins, np.inf * nudge)
+    yaws = rng.choice(np.arange(8) * (np.pi / 4), heroes)
+    angles = virtual_lidar.ray_angles(8, 360.0)  # every 45 degrees from the heading
+    no_box = np.zeros((0, 2))
+    out = np.empty((heroes, len(angles), 3), dtype=np.float32)
+    march_rays(origins, yaws, np.arange(heroes), angles, STEP, 40.0, cells, layer.origin_x, layer.origin_y, ppm,
+               no_box, np.zeros(0), no_box, np.zeros(0, dtype=np.int64), out)
+    directions = ray_directions(yaws, angles)
+    for h in range(heroes):
+        for r in range(len(angles)):
+            edge, line = reference(origins[h, 0], origins[h, 1], directions[h, r], 40.0, masks, layer)
+            assert (out[h, r, 0], out[h, r, 1]) == (np.float32(edge), np.float32(line)), (h, r, out[h, r])
