@@ -110,8 +110,9 @@ def _sample(k: int, edge: float, line: float, fixed: bool, column_fixed: int, ro
     if k > steps:
         return k, edge, line
     column, row = column_fixed + k * column_step_fixed, row_fixed + k * row_step_fixed
-    if fixed and ((column + FIXED_MARGIN) & FIXED_FRACTION) >= 2 * FIXED_MARGIN and \
-            ((row + FIXED_MARGIN) & FIXED_FRACTION) >= 2 * FIXED_MARGIN:
+    shifted = fixed and ((column + FIXED_MARGIN) & FIXED_FRACTION) >= 2 * FIXED_MARGIN and \
+        ((row + FIXED_MARGIN) & FIXED_FRACTION) >= 2 * FIXED_MARGIN
+    if shifted:
         px, py = column >> FIXED_BITS, row >> FIXED_BITS  # (the floor: the float's truncation where both are >= 1)
     else:
         px, py = int(column0 + k * column_step), int(row0 + k * row_step)
@@ -133,7 +134,7 @@ def _sample(k: int, edge: float, line: float, fixed: bool, column_fixed: int, ro
         if found_edge and found_line:
             return steps + 1, edge, line
         return k + max(1, skip), edge, line
-    if fixed:  # (off the interior: the float's truncation towards zero, which the border's reads follow)
+    if shifted:  # (off the interior: the float's truncation towards zero, which the border's reads follow)
         px, py = int(column0 + k * column_step), int(row0 + k * row_step)
     distance = k * step
     inside = 0 <= px < cols and 0 <= py < rows  # off the raster: off the road, no marking
