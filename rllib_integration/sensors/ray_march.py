@@ -101,8 +101,8 @@ def _sample(k: int, edge: float, line: float, fixed: bool, column_fixed: int, ro
     in fixed point (``*_fixed``: the same coordinates times 2**32, truncated: an integer multiply and add, a shift,
     where the float's conversions lengthen the chain of a ray's samples, each waiting on the last; 10-15 % of the
     march, stop 89). The two coordinates differ by less than :data:`FIXED_MARGIN` (see :func:`_march_four`), so where
-    the fixed-point one lies farther than that from a whole pixel both fall in the same pixel; the others (one sample
-    in a million, and every sample of a ray that runs exactly along the pixel grid from a pixel's corner) are
+    the fixed-point one lies farther than that from a whole pixel both fall in the same pixel; the others (a few
+    samples in a million, and every sample of a ray that runs exactly along the pixel grid from a pixel's corner) are
     computed in floats. The border's samples have a branch of their own: the two branches compile to shorter code
     than one with the border's tests in it. ``inner_rows`` and ``inner_cols``: the rows and columns off the border
     (``rows - 2``, ``cols - 2``, at least 0), unsigned: a sample off the border is one whose row and column less one,
