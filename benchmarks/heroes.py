@@ -142,9 +142,8 @@ def main() -> None:
     parser.add_argument("--experiments", nargs="+", choices=["vector", "vlidar", "traffic", "birdview", "masks"],
                         default=["vector", "vlidar", "birdview"],
                         help="observations and tasks measured: vector (4 floats), vlidar (the PPO example's virtual "
-                             "LiDAR), traffic "
-                             "(the traffic recipe's), birdview (the DQN quickstart's 64 px BirdView), masks (the same, "
-                             "output: masks)")
+                             "LiDAR), traffic (the traffic recipe's), birdview (the DQN quickstart's 64 px BirdView), "
+                             "masks (the same, output: masks)")
     parser.add_argument("--vehicles", type=non_negative_int, default=0, help="background autopilot vehicles")
     parser.add_argument("--steps", type=positive_int, default=3000, help="agent steps measured per row")
     parser.add_argument("--warmup", type=non_negative_int, default=2000,

@@ -99,7 +99,7 @@ def _sample(k: int, edge: float, line: float, fixed: bool, column_fixed: int, ro
 
     The sample's pixel is ``int(column0 + k * column_step)`` (and its row likewise). Where ``fixed``, it is computed
     in fixed point (``*_fixed``: the same coordinates times 2**32, truncated: an integer multiply and add, a shift,
-    where the float's conversions lengthen the chain of a ray's samples, each waiting on the last; 10-15 % of the
+    where the float's conversions lengthen the chain of a ray's samples, each waiting on the last; 12-16 % of the
     march, stop 89). The two coordinates differ by less than :data:`FIXED_MARGIN` (see :func:`_march_four`), so where
     the fixed-point one lies farther than that from a whole pixel both fall in the same pixel; the others (a few
     samples in a million, and every sample of a ray that runs exactly along the pixel grid from a pixel's corner) are
