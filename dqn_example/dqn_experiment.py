@@ -50,6 +50,7 @@ from rllib_integration.base_experiment import BaseExperiment
 from rllib_integration.common.lane_facts import lane_facts, waypoint_facts
 from rllib_integration.common.waypoint_index import get_waypoints
 from rllib_integration.config import ConfigError
+from rllib_integration.hero_batch import read_kinematics, speeds
 from rllib_integration.routes.progress import Route
 from rllib_integration.sensors.birdview import output_channels
 from rllib_integration.tasks import RouteFollowing, RouteStep
@@ -395,6 +396,9 @@ def _lane_outcomes(found: np.ndarray, lane_type: np.ndarray, junction: np.ndarra
                                                              steers[k], allowed)
 
 
+STEER_LEVELS = (0.0, 0.25, -0.25, 0.5, -0.5, 0.75, -0.75)  # the route follower's, nearest first on a tie
+
+
 def route_follower_action(core: Any) -> int:
     """A scripted driver for the action table (tests, benchmarks): the action steering towards the route
     6 m ahead of the hero of ``core`` at 20-27 km/h, coasting above (even the lowest throttle, 0.3, keeps
@@ -416,7 +420,39 @@ def route_follower(core: Any) -> tuple[float, float]:
     target = ahead[min(5, len(ahead) - 1)][0].transform.location if ahead else t.location
     angle = math.degrees(math.atan2(target.y - t.location.y, target.x - t.location.x)) - t.rotation.yaw
     angle = (angle + 180.0) % 360.0 - 180.0
-    steer = min((0.0, 0.25, -0.25, 0.5, -0.5, 0.75, -0.75), key=lambda level: abs(level - angle / 30.0))
+    steer = min(STEER_LEVELS, key=lambda level: abs(level - angle / 30.0))
     speed = 3.6 * hero.get_velocity().length()
     throttle = 0.6 if speed < 20.0 else 0.3 if speed < 27.0 else 0.0
     return throttle, steer
+
+
+def route_follower_many(cores: Sequence[Any]) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`route_follower` of the heroes of ``cores`` (one world's, each on a route) at once: their throttles and
+    steers, the same values, from the heroes' kinematics read in one call (as a policy acts for a batch in one
+    forward pass, not a hero at a time)."""
+    rows = read_kinematics(cores[0].world, [core.hero for core in cores])
+    targets = rows[:, :2].copy()  # no route point ahead: the hero's own place
+    for k, core in enumerate(cores):
+        progress = core.route_progress
+        last = len(progress.points) - 1
+        if progress.index < last:  # next_waypoints(8)'s sixth point, or its last
+            targets[k] = progress.points[min(progress.index + 6, last), :2]
+    throttles, steers = np.empty(len(cores)), np.empty(len(cores))
+    _route_follower_rows(rows, speeds(rows), targets, np.array(STEER_LEVELS), throttles, steers)
+    return throttles, steers
+
+
+@njit(cache=True)
+def _route_follower_rows(rows: np.ndarray, hero_speeds: np.ndarray, targets: np.ndarray, levels: np.ndarray,
+                         throttles: np.ndarray, steers: np.ndarray) -> None:
+    """:func:`route_follower`'s arithmetic for each kinematics row (``hero_speeds`` m/s), towards ``targets``."""
+    for k in range(rows.shape[0]):
+        angle = math.degrees(math.atan2(targets[k, 1] - rows[k, 1], targets[k, 0] - rows[k, 0])) - rows[k, 3]
+        angle = (angle + 180.0) % 360.0 - 180.0
+        best = 0
+        for level in range(1, levels.shape[0]):  # (the first of equally near levels, as min() picks)
+            if abs(levels[level] - angle / 30.0) < abs(levels[best] - angle / 30.0):
+                best = level
+        steers[k] = levels[best]
+        speed = 3.6 * hero_speeds[k]
+        throttles[k] = 0.6 if speed < 20.0 else 0.3 if speed < 27.0 else 0.0

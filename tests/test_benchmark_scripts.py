@@ -7,6 +7,7 @@ import pathlib
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -59,7 +60,7 @@ def test_the_scripted_driver_drives_each_experiment_through_its_own_actions():
     and steer) along its routes (to their ends, or to a red light: it does not stop for lights); ``vector`` (no route)
     is one clear error."""
     sys.path.insert(0, str(ROOT))
-    from benchmarks.heroes import scripted_action
+    from benchmarks.heroes import scripted_actions
     from benchmarks.sampling import env_config
     from dqn_example.dqn_experiment import route_follower_action
     from rllib_integration import CarlaEnv
@@ -67,7 +68,7 @@ def test_the_scripted_driver_drives_each_experiment_through_its_own_actions():
     try:
         env.reset(seed=0)
         for _ in range(200):
-            action = scripted_action(env.experiment, env.core)
+            action = scripted_actions([env.experiment], [env.core])[0]
             assert action == route_follower_action(env.core)
             *_, terminated, truncated, _ = env.step(action)
             if terminated or truncated:
@@ -80,7 +81,7 @@ def test_the_scripted_driver_drives_each_experiment_through_its_own_actions():
         for seed in range(4):
             env.reset(seed=seed)
             for _ in range(1500):
-                *_, terminated, truncated, info = env.step(scripted_action(env.experiment, env.core))
+                *_, terminated, truncated, info = env.step(scripted_actions([env.experiment], [env.core])[0])
                 if terminated or truncated:
                     break
             ends.append((info["end_reason"], info["route_completion"]))
@@ -91,6 +92,30 @@ def test_the_scripted_driver_drives_each_experiment_through_its_own_actions():
     result = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "heroes.py"), "--experiments", "vector",
                              "--actions", "scripted"], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert result.returncode == 2 and "vector experiment has none" in result.stderr, result.stderr[-2000:]
+
+
+def test_the_route_follower_of_many_heroes_is_each_heros_own():
+    """``route_follower_many`` (the benchmarks' scripted driver, every hero of a world in one call) gives each hero the
+    throttle and steer ``route_follower`` gives it alone, through episodes that end and respawn."""
+    sys.path.insert(0, str(ROOT))
+    from benchmarks.heroes import scripted_actions
+    from benchmarks.sampling import env_config
+    from dqn_example.dqn_experiment import route_follower, route_follower_many
+    from rllib_integration import CarlaVectorEnv
+    config = env_config("vlidar", 0)
+    config["experiment"]["batched"] = True
+    env = CarlaVectorEnv(config, num_envs=8)
+    world, ended = env.world, 0
+    try:
+        env.reset(seed=1)
+        for _ in range(600):
+            throttles, steers = route_follower_many(world.agents)
+            assert list(zip(throttles.tolist(), steers.tolist())) == [route_follower(agent) for agent in world.agents]
+            *_, terminated, truncated, _ = env.step(np.array(scripted_actions(world.experiments, world.agents)))
+            ended += int(np.count_nonzero(terminated | truncated))
+    finally:
+        env.close()
+    assert ended >= 2, "heroes respawned on new routes within the run"
 
 
 def test_scaling_drives_each_world_with_the_actions_asked_for_and_refuses_a_scripted_vector_world():
