@@ -4,12 +4,15 @@ ramps, roundabouts, lane ends); and it asks the map only where its samples canno
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from conftest import shared_map
+from rllib_integration.common import lane_index as lanes
 from rllib_integration.embedded.maps.towns import load_map
 from rllib_integration.evaluation.criteria import LaneCriterion
 from test_random_towns import SETTINGS, TOWNS, town_map
@@ -64,3 +67,50 @@ def test_a_hero_driving_its_lane_is_decided_without_asking_the_map():
     against = index.outside(xyz, index.yaw[lane] + 180.0, np.ones(len(lane), bool), lambda k: asked.append(k) or True)
     assert against.all(), "the wrong way on a lane outside junctions: outside"
     assert len(asked) < 0.2 * len(lane), "the map is asked only near a junction lane that would excuse the heading"
+
+
+def assert_settled_cells_decide_as_the_samples(town, count: int, seed: int) -> float:
+    """The settled table changes no answer: points near lane centres (headings along the lane, at the wrong-way
+    limit) and points scattered around the lanes (any heading) are decided as the samples alone decide them, and the
+    samples leave the same points to the map. Returns the share settled of the points near centres."""
+    criterion = LaneCriterion(town)
+    index = criterion.index
+    rng = np.random.default_rng(seed)
+    picked = rng.integers(len(index.x), size=count)
+    centred = np.stack([index.x[picked], index.y[picked], index.z[picked] + 0.3], axis=1)
+    centred[:, :2] += rng.normal(0.0, 0.6, (count, 2))
+    along = index.yaw[picked] + rng.normal(0.0, 8.0, count)
+    limit = index.yaw[picked] + rng.choice([-1.0, 1.0], count) * (index.wrong_way_angle + rng.normal(0.0, 3.0, count))
+    scattered, anywhere, _ = points_around_lanes(criterion, count, seed)
+    xyz = np.concatenate([centred, centred, scattered])
+    yaws = np.concatenate([along, limit, anywhere])
+    counts = rng.random(len(yaws)) < 0.8
+    unsettled = copy.copy(index)
+    unsettled.settled = np.zeros((0, 0), dtype=np.uint16)
+    answers = {}
+    for name, which in (("table", index), ("samples", unsettled)):
+        asked: list[int] = []
+        decided = which.outside(xyz, yaws, counts, lambda k: asked.append(k) or False)
+        answers[name] = decided, asked
+    assert answers["table"][1] == answers["samples"][1], "a settled point is one the samples decide alone"
+    wrong = np.flatnonzero(answers["table"][0] != answers["samples"][0])
+    assert not len(wrong), [(xyz[k].round(2).tolist(), round(float(yaws[k]), 1), bool(counts[k])) for k in wrong[:5]]
+    settled = np.zeros(count, dtype=np.bool_)
+    for k in range(count):
+        row, column = (int((centred[k, axis] - index.origin[axis]) // index.settled_cell) for axis in (1, 0))
+        settled[k] = 0 <= row < index.settled.shape[0] and 0 <= column < index.settled.shape[1] and \
+            index.settled[row, column] != lanes.UNSETTLED
+    return float(settled.mean())
+
+
+@pytest.mark.parametrize("name", ["Town01", "Town07", "Town10HD"])
+def test_settled_cells_decide_as_the_samples_on_carla_towns(name):
+    town = load_map(name, shared_map(name).read_text())
+    share = assert_settled_cells_decide_as_the_samples(town, 6000, seed=2)
+    assert share > 0.6, f"only {share:.0%} of the points near lane centres lie in settled cells"
+
+
+@SETTINGS
+@given(spec=TOWNS, seed=st.integers(0, 1000))
+def test_settled_cells_decide_as_the_samples_on_random_towns(spec, seed):
+    assert_settled_cells_decide_as_the_samples(town_map(spec), 1500, seed)

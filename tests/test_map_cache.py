@@ -97,6 +97,6 @@ def test_a_second_process_reads_the_graph_and_the_lane_samples_the_first_built(c
             "print(json.dumps([COUNTS, nodes, samples]))\n")
     runs = [json.loads(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                                       timeout=300, env=dict(os.environ)).stdout) for _ in range(2)]
-    assert runs[0][0] == {"built:navigation": 1, "built:lanes": 1}
-    assert runs[1][0] == {"read:navigation": 1, "read:lanes": 1}
+    assert runs[0][0] == {"built:navigation": 1, "built:lanes": 1, "built:lanes-settled": 1}
+    assert runs[1][0] == {"read:navigation": 1, "read:lanes": 1, "read:lanes-settled": 1}
     assert runs[0][1:] == runs[1][1:] and runs[0][1] > 100 and runs[0][2] > 1000
