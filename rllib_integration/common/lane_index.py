@@ -264,8 +264,8 @@ def lane_decisions(xyz: np.ndarray, yaws: np.ndarray, counts: np.ndarray, sx: np
 @njit(cache=True, inline="always")
 def _settled_inside(settled: np.ndarray, row: int, column: int, yaw: float, counts: bool, heading_limit: float
                     ) -> bool:
-    """Whether cell ``(row, column)`` of ``settled`` decides a point of heading ``yaw`` inside (``counts``: the wrong way
-    counts for it; ``heading_limit``: the wrong-way angle less the margin, a hair below)."""
+    """Whether cell ``(row, column)`` of ``settled`` decides a point of heading ``yaw`` inside (``counts``: the wrong
+    way counts for it; ``heading_limit``: the wrong-way angle less the margin, a hair below)."""
     if not (0 <= row < settled.shape[0] and 0 <= column < settled.shape[1]):
         return False
     code = np.int64(settled[row, column])

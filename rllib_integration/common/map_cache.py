@@ -2,10 +2,10 @@
 
 A town's walker navigation graph and its lane samples take seconds to build from the map's waypoints (the lane
 check's settled cells a tenth of one), in every process that loads the town: each training script, Ray env runner,
-evaluation worker and inference script. They are kept in ``<cache root>/<kind>/<town>_<digest>_v<version>.npz``, where the digest is
-the SHA-1 of the map's OpenDRIVE text and the version that of the code that builds them (:func:`source_version`), so
-an edited town or an edited builder is built again. Files are written atomically (concurrent workers read whole files
-or none), and a file that cannot be read or written costs a build, never an error.
+evaluation worker and inference script. They are kept in ``<cache root>/<kind>/<town>_<digest>_v<version>.npz``,
+where the digest is the SHA-1 of the map's OpenDRIVE text and the version that of the code that builds them
+(:func:`source_version`), so an edited town or an edited builder is built again. Files are written atomically
+(concurrent workers read whole files or none), and a file that cannot be read or written costs a build, never an error.
 """
 
 from __future__ import annotations
