@@ -427,16 +427,15 @@ def route_follower(core: Any) -> tuple[float, float]:
 
 
 def route_follower_many(cores: Sequence[Any]) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`route_follower` of the heroes of ``cores`` (one world's, each on a route) at once: their throttles and
-    steers, the same values, from the heroes' kinematics read in one call (as a policy acts for a batch in one
-    forward pass, not a hero at a time)."""
+    """:func:`route_follower` of the heroes of ``cores`` (one world's) at once: their throttles and steers, the same
+    values, from the heroes' kinematics read in one call (as a policy acts for a batch in one forward pass, not a
+    hero at a time)."""
     rows = read_kinematics(cores[0].world, [core.hero for core in cores])
-    targets = rows[:, :2].copy()  # no route point ahead: the hero's own place
+    targets = rows[:, :2].copy()  # no route, or no route point ahead: the hero's own place
     for k, core in enumerate(cores):
         progress = core.route_progress
-        last = len(progress.points) - 1
-        if progress.index < last:  # next_waypoints(8)'s sixth point, or its last
-            targets[k] = progress.points[min(progress.index + 6, last), :2]
+        if progress is not None and progress.index < len(progress.points) - 1:  # next_waypoints(8)'s sixth point,
+            targets[k] = progress.points[min(progress.index + 6, len(progress.points) - 1), :2]  # or its last
     throttles, steers = np.empty(len(cores)), np.empty(len(cores))
     _route_follower_rows(rows, speeds(rows), targets, np.array(STEER_LEVELS), throttles, steers)
     return throttles, steers

@@ -96,7 +96,8 @@ def test_the_scripted_driver_drives_each_experiment_through_its_own_actions():
 
 def test_the_route_follower_of_many_heroes_is_each_heros_own():
     """``route_follower_many`` (the benchmarks' scripted driver, every hero of a world in one call) gives each hero the
-    throttle and steer ``route_follower`` gives it alone, through episodes that end and respawn."""
+    throttle and steer ``route_follower`` gives it alone, through episodes that end and respawn, and to heroes
+    without a route."""
     sys.path.insert(0, str(ROOT))
     from benchmarks.heroes import scripted_actions
     from benchmarks.sampling import env_config
@@ -116,6 +117,16 @@ def test_the_route_follower_of_many_heroes_is_each_heros_own():
     finally:
         env.close()
     assert ended >= 2, "heroes respawned on new routes within the run"
+    env = CarlaVectorEnv(env_config("vector", 0), num_envs=2)  # heroes without a route: towards their own place
+    try:
+        env.reset(seed=1)
+        assert all(agent.route_progress is None for agent in env.world.agents)
+        for _ in range(20):
+            throttles, steers = route_follower_many(env.world.agents)
+            assert list(zip(throttles.tolist(), steers.tolist())) == [route_follower(a) for a in env.world.agents]
+            env.step(env.action_space.sample())
+    finally:
+        env.close()
 
 
 def test_scaling_drives_each_world_with_the_actions_asked_for_and_refuses_a_scripted_vector_world():
