@@ -114,3 +114,17 @@ def test_settled_cells_decide_as_the_samples_on_carla_towns(name):
 @given(spec=TOWNS, seed=st.integers(0, 1000))
 def test_settled_cells_decide_as_the_samples_on_random_towns(spec, seed):
     assert_settled_cells_decide_as_the_samples(town_map(spec), 1500, seed)
+
+
+def test_a_town_too_large_for_a_settled_table_is_decided_from_its_samples(monkeypatch, caplog):
+    """A town whose settled table would pass ``SETTLED_MOST_CELLS`` (CARLA's kilometres-wide towns) gets none, says
+    so in the log, and its points are answered as with a table."""
+    town = load_map("Town01", shared_map("Town01").read_text())
+    index = LaneCriterion(town).index
+    monkeypatch.setattr(lanes, "SETTLED_MOST_CELLS", index.settled.size - 1)
+    with caplog.at_level("INFO", logger=lanes.__name__):
+        large = lanes.LaneIndex(town, index.allowed_out, index.wrong_way_angle)
+    assert large.settled.size == 0 and "no settled cells" in caplog.text
+    xyz, yaws, counts = points_around_lanes(LaneCriterion(town), 3000, seed=4)
+    answers = [which.outside(xyz, yaws, counts, lambda k: False) for which in (index, large)]
+    assert np.array_equal(*answers)

@@ -23,6 +23,7 @@ the samples near a point cost about a microsecond; the same answers, proved in :
 
 from __future__ import annotations
 
+import logging
 import math
 import sys
 from typing import Callable
@@ -44,6 +45,9 @@ LEVEL_GAP = 2.0  # metres: samples this much above or below each other near a po
 SETTLED_CELL = 0.5  # metres: the side of a settled table's cell (a quarter of CELL; coarser cells settle none: a
 #                     point of a lane's middle weighs samples up to half a lane and more along it, see settled_cells)
 HEADING_STEP = 0.25  # degrees: the unit of a settled cell's heading spread
+#: The most cells a settled table has (two bytes each: 32 MB, a town of 2 x 2 km); a larger town (CARLA's Town12 and
+#: Town13 span kilometres more) has none, its points decided from the samples.
+SETTLED_MOST_CELLS = 1 << 24
 #: A settled cell's code (:func:`settled_cells`): not settled; inside at any heading; inside where the wrong way
 #: does not count; then HEADED + (heading << 6 | spread): inside at headings within the wrong-way limit less
 #: ANGLE_MARGIN less spread * HEADING_STEP degrees of ``heading`` (whole degrees, 0-359; spread below 64).
@@ -52,6 +56,8 @@ PARKING_SEARCH = 3  # lanes looked at on each side of a driving lane for parking
 PARKING_PROBE = 2.0  # metres between the places where a road is looked at for parking lanes
 LANE_TYPES = carla.LaneType.Driving | carla.LaneType.Parking
 VERSION = source_version(sys.modules[__name__])  # part of the disk cache's file names
+
+logger = logging.getLogger(__name__)
 
 
 def lane_samples(town_map: carla.Map) -> dict[str, np.ndarray]:
@@ -129,8 +135,14 @@ class LaneIndex:
         self._near, self._distances = np.empty(len(self.x), dtype=np.int64), np.empty(len(self.x))
         per_cell = int(round(CELL / SETTLED_CELL))
         self.settled_cell = CELL / per_cell
-        self.settled = cached_arrays(town_map, "lanes-settled", f"{VERSION}-{self.allowed_out:g}-"
-                                     f"{self.wrong_way_angle:g}", lambda: {"codes": self._settle(per_cell)})["codes"]
+        self.settled = np.zeros((0, 0), dtype=np.uint16)  # (no table: every point decided from its samples)
+        if rows * columns * per_cell ** 2 <= SETTLED_MOST_CELLS:
+            version = f"{VERSION}-{self.allowed_out:g}-{self.wrong_way_angle:g}"
+            self.settled = cached_arrays(town_map, "lanes-settled", version,
+                                         lambda: {"codes": self._settle(per_cell)})["codes"]
+        else:
+            logger.info("%s spans %d x %d m: no settled cells for its lane check (its points are decided from the "
+                        "lane samples)", town_map.name, columns * CELL, rows * CELL)
 
     def _settle(self, per_cell: int) -> np.ndarray:
         """The settled table (:func:`settled_cells`) of this index's grid, ``per_cell`` settled cells a side of a
