@@ -292,8 +292,10 @@ def merge_infos(infos: dict[str, Any], num_envs: int, rows: np.ndarray, values: 
     which only the rows whose episode ``ended`` have) to ``infos`` in gymnasium's vector layout (as
     :func:`vector_infos` lays out the same values)."""
     if len(rows) == num_envs:  # rows are ascending and distinct: every sub-environment, in order
-        new = [key for key in values if key not in infos]  # (as they are: a batch's infos are arrays of its own)
-        infos.update({key: values[key] for key in new})
+        first = not infos  # (one world's, or the first of several)
+        new = list(values) if first else [key for key in values if key not in infos]
+        infos.update(values if first else {key: values[key] for key in new})  # (as they are: a batch's infos are
+        # arrays of its own)
         infos.update(zip(mask_names(tuple(new)), np.ones((len(new), num_envs), dtype=np.bool_)))  # (one block)
         values = {key: column for key, column in values.items() if key not in new} if len(new) < len(values) else {}
     for key, column in values.items():
@@ -303,6 +305,8 @@ def merge_infos(infos: dict[str, Any], num_envs: int, rows: np.ndarray, values: 
             infos[f"_{key}"] = np.zeros(num_envs, dtype=np.bool_)
         infos[key][rows] = column
         infos[f"_{key}"][rows] = True
+    if not ended.any():  # (most steps)
+        return
     end_reasons = np.asarray(end_reasons, dtype=object)
     ended = [k for k in np.flatnonzero(ended).tolist() if end_reasons[k] is not None]  # (few or none)
     if ended:
