@@ -239,6 +239,19 @@ def _wheels_clear(row: np.ndarray, x: float, y: float, sidewalk_clearance: np.nd
 
 
 @njit(cache=True)
+def tick_poses(before: np.ndarray, path: np.ndarray) -> np.ndarray:
+    """(3, N, 3): the poses :func:`static_contacts` checks of the N vehicles of a tick, x, y and yaw at its start (their
+    rows ``before`` it), at its middle sub-step and at its end (``path``, (S, N, 3) after each sub-step)."""
+    count, middle, last = before.shape[0], (path.shape[0] - 1) // 2, path.shape[0] - 1
+    poses = np.empty((3, count, 3))
+    for i in range(count):
+        poses[0, i, 0], poses[0, i, 1], poses[0, i, 2] = before[i, X], before[i, Y], before[i, YAW]
+        for axis in range(3):
+            poses[1, i, axis], poses[2, i, axis] = path[middle, i, axis], path[last, i, axis]
+    return poses
+
+
+@njit(cache=True)
 def static_contacts(data: np.ndarray, count: int, poses: np.ndarray, outline: np.ndarray, object_index: np.ndarray,
                     solid: np.ndarray, clearance: np.ndarray, sidewalk: np.ndarray, sidewalk_clearance: np.ndarray,
                     origin_x: float, origin_y: float, ppm: float, climb_speed: float, curb_height: float):

@@ -22,7 +22,7 @@ import numpy as np
 
 from ..maps.static_world import CURB_HEIGHT, StaticWorld
 from . import contacts
-from .dynamics import COLUMN, VehicleStates
+from .dynamics import VehicleStates
 
 CLIMB_SPEED = 1.5  # m/s
 _ALL_LAYERS = int(carla.MapLayer.All)
@@ -221,13 +221,9 @@ class StaticScene:
         n = states.count
         if n == 0:
             return [], np.zeros(0)
-        poses = np.empty((3, n, 3))  # the tick's start, middle, end
-        for axis, name in enumerate(("x", "y", "yaw")):
-            poses[0, :, axis] = before[:, COLUMN[name]]
-        poses[1], poses[2] = path[(len(path) - 1) // 2], path[len(path) - 1]
         world = self.world
         kinds, objects, impulses, raised = contacts.static_contacts(
-            states.data, n, poses, contacts.OUTLINE, world.object_index, self._enabled_lookup, world.object_clearance,
+            states.data, n, contacts.tick_poses(before, path), contacts.OUTLINE, world.object_index, self._enabled_lookup, world.object_clearance,
             world.sidewalk, world.sidewalk_clearance, world.origin_x, world.origin_y, world.ppm, CLIMB_SPEED, CURB_HEIGHT)
         records = []
         for slot in kinds.nonzero()[0]:
