@@ -406,12 +406,6 @@ def route_follower_action(core: Any) -> int:
     return ACTIONS.index((*route_follower(core), 0.0))
 
 
-def route_follower_control(core: Any) -> carla.VehicleControl:
-    """:func:`route_follower_action`'s control (for any experiment's ``action_from_control``)."""
-    throttle, steer = route_follower(core)
-    return carla.VehicleControl(throttle=throttle, steer=steer)
-
-
 def route_follower(core: Any) -> tuple[float, float]:
     """The throttle and steer of :func:`route_follower_action` (levels of the action table)."""
     hero = core.hero
