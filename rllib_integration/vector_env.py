@@ -292,7 +292,7 @@ def merge_infos(infos: dict[str, Any], num_envs: int, rows: np.ndarray, values: 
     which only the rows whose episode ``ended`` have) to ``infos`` in gymnasium's vector layout (as
     :func:`vector_infos` lays out the same values)."""
     if len(rows) == num_envs:  # rows are ascending and distinct: every sub-environment, in order
-        first = not infos  # (one world's, or the first of several)
+        first = not infos  # (the only world's: its rows are every sub-environment)
         new = list(values) if first else [key for key in values if key not in infos]
         infos.update(values if first else {key: values[key] for key in new})  # (as they are: a batch's infos are
         # arrays of its own)

@@ -223,8 +223,9 @@ class StaticScene:
             return [], np.zeros(0)
         world = self.world
         kinds, objects, impulses, raised = contacts.static_contacts(
-            states.data, n, contacts.tick_poses(before, path), contacts.OUTLINE, world.object_index, self._enabled_lookup, world.object_clearance,
-            world.sidewalk, world.sidewalk_clearance, world.origin_x, world.origin_y, world.ppm, CLIMB_SPEED, CURB_HEIGHT)
+            states.data, n, contacts.tick_poses(before, path), contacts.OUTLINE, world.object_index,
+            self._enabled_lookup, world.object_clearance, world.sidewalk, world.sidewalk_clearance, world.origin_x,
+            world.origin_y, world.ppm, CLIMB_SPEED, CURB_HEIGHT)
         records = []
         for slot in kinds.nonzero()[0]:
             solid = kinds[slot] == contacts.SOLID_HIT
