@@ -78,14 +78,15 @@ ROSTER_FIELDS = frozenset({"hero", "route_progress"})  # what a Roster reads of 
 class RosterView(NamedTuple):
     """A :class:`Roster`'s hero states as lists, in their order: each one's hero actor (or None), its id (-1 for
     none), its route progress (or None), and the states following a route (a hero and a route) with their heroes'
-    ids and their progresses."""
+    ids and their progresses (the ids and progresses in tuples: the same tuples until the view changes, which the
+    route rows' :meth:`~.routes.progress_batch.ProgressBatch.sync` answers by identity)."""
 
     heroes: list[Any]
     ids: tuple[int, ...]
-    progresses: list[RouteProgress | None]
+    progresses: tuple[RouteProgress | None, ...]
     following: list[HeroState]
     following_ids: tuple[int, ...]
-    following_progresses: list[RouteProgress]
+    following_progresses: tuple[RouteProgress, ...]
 
 
 class Roster:
@@ -115,8 +116,8 @@ class Roster:
             following = [k for k, (hero, progress) in enumerate(zip(heroes, progresses))
                          if hero is not None and progress is not None]
             ids = tuple([-1 if hero is None else hero.id for hero in heroes])  # (tuples: the world's lookups' keys)
-            self._view = RosterView(heroes, ids, progresses, [self.states[k] for k in following],
-                                    tuple([ids[k] for k in following]), [progresses[k] for k in following])
+            self._view = RosterView(heroes, ids, tuple(progresses), [self.states[k] for k in following],
+                                    tuple([ids[k] for k in following]), tuple([progresses[k] for k in following]))
             self._stamp = HeroState.changes
         return self._view
 

@@ -32,11 +32,10 @@ import numpy as np
 from gymnasium.vector.utils import batch_space, concatenate, create_empty_array, iterate
 from numba import njit
 
-from .batch_experiment import every_row, set_batch_rows
+from .batch_experiment import every_row, everyone, set_batch_rows
 from .carla_env import make_experiment, shown_live
 from .errors import ConfigError, EnvUsageError
 from .shared_world import SharedWorld, hero_count
-
 
 class CarlaVectorEnv(gym.vector.VectorEnv):
     """``num_envs`` heroes of one world (or of ``experiment.worlds`` worlds) as sub-environments (see the module
@@ -136,7 +135,8 @@ class CarlaVectorEnv(gym.vector.VectorEnv):
         for number, world in enumerate(self.worlds):
             offset = number * size
             ending = self._autoreset[offset:offset + size]
-            acting, respawned = (~ending).nonzero()[0], ending.nonzero()[0]
+            respawned = ending.nonzero()[0]
+            acting = (~ending).nonzero()[0] if len(respawned) else everyone(size)  # (most steps: every hero acts)
             chosen = actions[offset:offset + size] if every_row(acting, size) else actions[offset + acting]
             world_step = world.step_batch(acting, chosen, respawned, self._rng)
             adopted = self._adopted(world_step.observations) if size == self.num_envs and \
@@ -296,7 +296,9 @@ def merge_infos(infos: dict[str, Any], num_envs: int, rows: np.ndarray, values: 
         new = list(values) if first else [key for key in values if key not in infos]
         infos.update(values if first else {key: values[key] for key in new})  # (as they are: a batch's infos are
         # arrays of its own)
-        infos.update(zip(mask_names(tuple(new)), np.ones((len(new), num_envs), dtype=np.bool_)))  # (one block)
+        masks = np.empty((len(new), num_envs), dtype=np.bool_)  # (one block; np.ones is a Python function)
+        masks.fill(True)
+        infos.update(zip(mask_names(tuple(new)), masks))
         values = {key: column for key, column in values.items() if key not in new} if len(new) < len(values) else {}
     for key, column in values.items():
         if key not in infos:
@@ -305,7 +307,7 @@ def merge_infos(infos: dict[str, Any], num_envs: int, rows: np.ndarray, values: 
             infos[f"_{key}"] = np.zeros(num_envs, dtype=np.bool_)
         infos[key][rows] = column
         infos[f"_{key}"][rows] = True
-    if not ended.any():  # (most steps)
+    if not np.count_nonzero(ended):  # (most steps; a fifth of ended.any()'s time)
         return
     end_reasons = np.asarray(end_reasons, dtype=object)
     ended = [k for k in np.flatnonzero(ended).tolist() if end_reasons[k] is not None]  # (few or none)

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from ppo_example.ppo_batch import RouteExperimentBatch, commands_ahead
 from ppo_example.ppo_experiment import COMMANDS, RouteExperiment
 from rllib_integration import CarlaVectorEnv, EnvUsageError, MultiAgentCarlaEnv
+from rllib_integration.batch_experiment import every_row, everyone
 from rllib_integration.routes.planner import RoadOption
 
 
@@ -255,3 +256,14 @@ def test_a_worlds_roster_follows_its_heroes_through_respawns():
         assert [state is agents[0] for state in view.following] == [True]
     finally:
         env.close()
+
+
+@given(st.lists(st.integers(0, 9), max_size=10), st.integers(0, 10))
+def test_every_row_is_every_hero_in_order_whatever_array_says_so(rows, count):
+    """``every_row`` answers whether a batch's rows are every hero of a world in order: for the array ``everyone``
+    hands out (known by identity) as for any other array of the same numbers."""
+    rows = np.array(rows, dtype=np.int64)
+    assert every_row(rows, count) == (rows.tolist() == list(range(count)))
+    assert every_row(everyone(count), count) and everyone(count) is everyone(count)
+    assert every_row(everyone(count), count + 1) is False
+    assert not everyone(count).flags.writeable

@@ -316,6 +316,44 @@ def test_a_new_route_takes_the_row_asked_for_longest_ago_not_one_another_caller_
         assert np.array_equal(batch.points[row, :len(hero.points)], hero.points)
 
 
+def test_a_rosters_tuple_of_progresses_is_answered_by_identity_only_while_its_rows_hold_it():
+    """A world's roster hands the same tuple of progresses every tick until a hero or a route changes, and
+    ``ProgressBatch.sync`` answers a tuple it answered lately without reading its ids again. Between two of its
+    calls, other callers' lists (heroes acting, in any order; new routes taking rows; more calls than the batch keeps)
+    may move routes to other rows: the tuple's answer is then read again, and every row it is given holds its
+    progress's route."""
+    import numpy as np
+
+    from rllib_integration.routes.progress import RouteProgress
+    from rllib_integration.routes.progress_batch import RECENT, ProgressBatch
+
+    planner = planner_for("GridTown")
+    spawns = load_map(*resolve_town("GridTown")).get_spawn_points()
+    rng = random.Random(5)
+    routes = [r for r in (planner.trace_route(*(s.location for s in rng.sample(spawns, 2))) for _ in range(30))
+              if len(r) >= 2]
+    batch, noise = ProgressBatch(), np.random.default_rng(6)
+    heroes = [RouteProgress(route) for route in routes[:4]]
+    everyone, spare, seen = tuple(heroes), iter(routes[4:]), set()
+    for tick in range(120):
+        if tick % 11 == 10:  # a respawn: the roster's next tuple is a new one
+            heroes[tick % 4] = RouteProgress(next(spare))
+            everyone = tuple(heroes)
+        for _ in range(int(noise.integers(0, RECENT + 2))):  # other callers: some of the heroes, or routes of
+            if noise.random() < 0.3:  # their own only (the roster's rows then age, and new routes may take them)
+                others = [RouteProgress(routes[int(k)]) for k in noise.integers(0, len(routes), 2)]
+            else:
+                others = [heroes[k] for k in noise.permutation(4)[:int(noise.integers(1, 5))]]
+            batch.sync(others)
+        rows = batch.sync(everyone)
+        assert batch.sync(everyone) is rows, "asked again at once: the same answer"
+        seen.add(tuple(rows.tolist()))
+        for hero, row in zip(everyone, rows.tolist()):
+            assert batch.counts[row] == len(hero.points)
+            assert np.array_equal(batch.points[row, :len(hero.points)], hero.points)
+    assert len(seen) > 3, "the tuple's rows moved now and then"
+
+
 @pytest.mark.parametrize("seed", range(5))
 def test_a_drawn_route_is_cut_where_its_length_is_reached(seed):
     rng = np.random.default_rng(seed)

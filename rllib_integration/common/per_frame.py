@@ -55,12 +55,21 @@ class PerWorld(Generic[T]):
     def __init__(self, make: Callable[[], T]) -> None:
         self._make = make
         self._values: "weakref.WeakKeyDictionary[Any, T]" = weakref.WeakKeyDictionary()
+        self._last: tuple[weakref.ref, T] | None = None  # the world last asked for (weakly) and its value
 
     def __call__(self, world: Any) -> T:
+        last = self._last
+        if last is not None and last[0]() is world:  # (the same world as the last call: no weak key made)
+            return last[1]
         try:
             value = self._values.get(world)
             if value is None:
                 value = self._values[world] = self._make()
+            self._last = (weakref.ref(world, self._forget_last), value)
             return value
         except TypeError:
             return self._make()
+
+    def _forget_last(self, _: weakref.ref) -> None:
+        """The last world asked for is gone: its value goes with it."""
+        self._last = None

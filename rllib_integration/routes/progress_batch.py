@@ -41,6 +41,8 @@ class ProgressBatch:
         self._recent: dict[tuple[int, ...], np.ndarray] = {}
         self._used = np.zeros(0, dtype=np.int64)  # when each row was last asked for (a count of the answers made)
         self._answers = 0
+        #: the recent answers to tuples of progresses, by the tuple's id (each held, so that its id stays its own)
+        self._tuples: dict[int, tuple[tuple[RouteProgress, ...], np.ndarray]] = {}
 
     def sync(self, progresses: Sequence[RouteProgress]) -> np.ndarray:
         """The row holding each of ``progresses``' route (read-only): the row it had where it is still held, else one
@@ -48,9 +50,13 @@ class ProgressBatch:
         short). A tick's callers each ask for their set of progresses, some twice: the last :data:`RECENT` answers
         are kept until a route moves (while they are kept, their progresses are held in their rows, so their ids are
         theirs alone)."""
+        seen = self._tuples.get(id(progresses)) if isinstance(progresses, tuple) else None
+        if seen is not None and seen[0] is progresses:  # (the same tuple as a recent call's: its rows, no ids read)
+            return seen[1]
         key = tuple(map(id, progresses))
         rows = self._recent.get(key)
         if rows is not None:
+            self._remember(progresses, rows)
             return rows
         rows = np.empty(len(progresses), dtype=np.int64)
         new = []
@@ -66,14 +72,25 @@ class ProgressBatch:
         self._recent[key] = rows
         if len(self._recent) > RECENT:
             del self._recent[next(iter(self._recent))]
+            self._tuples.clear()  # (a tuple asked again is then answered afresh, which marks its rows used)
+        self._remember(progresses, rows)
         self._answers += 1
         self._used[rows] = self._answers
         return rows
+
+    def _remember(self, progresses: Sequence[RouteProgress], rows: np.ndarray) -> None:
+        """Answer ``progresses`` by identity from now on, while its rows stay its own, where it is a tuple (a
+        sequence that cannot change: a roster's, the same every tick until a hero or a route changes)."""
+        if isinstance(progresses, tuple):
+            if len(self._tuples) >= 2 * RECENT:  # (a caller making a new tuple a call)
+                self._tuples.clear()
+            self._tuples[id(progresses)] = (progresses, rows)
 
     def _place(self, progresses: list[RouteProgress], rows: np.ndarray, at: list[int]) -> None:
         """Copy ``progresses``' routes into rows that none of ``rows`` (but those ``at``) holds, writing theirs at
         ``at``."""
         self._recent.clear()
+        self._tuples.clear()
         held = np.zeros(len(self._members), dtype=bool)
         held[np.delete(rows, at)] = True
         held |= self._used > self._answers - RECENT  # rows other callers read this tick: kept (else copied back)
