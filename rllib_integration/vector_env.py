@@ -300,6 +300,9 @@ def merge_infos(infos: dict[str, Any], num_envs: int, rows: np.ndarray, values: 
         masks.fill(True)
         infos.update(zip(mask_names(tuple(new)), masks))
         values = {key: column for key, column in values.items() if key not in new} if len(new) < len(values) else {}
+    if not infos and values:  # (the only world's, some sub-environments not acting: a block a dtype, one write each)
+        _spread(infos, num_envs, rows, values)
+        values = {}
     for key, column in values.items():
         if key not in infos:
             infos[key] = np.full(num_envs, None, dtype=object) if column.dtype == object \
@@ -317,3 +320,20 @@ def merge_infos(infos: dict[str, Any], num_envs: int, rows: np.ndarray, values: 
             infos["_end_reason"] = np.zeros(num_envs, dtype=np.bool_)
         infos["end_reason"][rows[ended]] = end_reasons[ended]
         infos["_end_reason"][rows[ended]] = True
+
+
+def _spread(infos: dict[str, Any], num_envs: int, rows: np.ndarray, values: dict[str, np.ndarray]) -> None:
+    """:func:`merge_infos` into empty ``infos``: each key's array ``num_envs`` long with ``values`` at ``rows``, the
+    other sub-environments 0 (None for objects) and unmasked; the keys of one dtype written as one block (a row each,
+    as the key-by-key writes would give)."""
+    by_dtype: dict[np.dtype, list[str]] = {}
+    for key, column in values.items():
+        by_dtype.setdefault(column.dtype, []).append(key)
+    masks = np.zeros((len(values), num_envs), dtype=np.bool_)
+    masks[:, rows] = True
+    infos.update(zip(mask_names(tuple(values)), masks))
+    for dtype, keys in by_dtype.items():
+        block = np.full((len(keys), num_envs), None, dtype=object) if dtype == object \
+            else np.zeros((len(keys), num_envs), dtype=dtype)
+        block[:, rows] = [values[key] for key in keys]
+        infos.update(zip(keys, block))

@@ -242,6 +242,37 @@ def test_the_vector_envs_infos_are_laid_out_as_gymnasiums():
     same(got, expected)
 
 
+@pytest.mark.parametrize("seed", range(6))
+def test_a_batchs_infos_merge_into_the_vector_layout_as_one_info_at_a_time(seed):
+    """merge_infos (a world's batch of infos, an array a key, merged world after world) lays out what vector_infos
+    lays out from the same infos one sub-environment at a time: every sub-environment acting or only some (a step
+    with respawns), one world or several, floats, ints, booleans and objects, and the end reasons of those that
+    ended."""
+    from rllib_integration.vector_env import merge_infos, vector_infos
+
+    rng = np.random.default_rng(seed)
+    worlds, size = int(rng.integers(1, 3)), int(rng.integers(1, 6))
+    num_envs, merged, single = worlds * size, {}, []
+    for world in range(worlds):
+        acting = np.flatnonzero(rng.random(size) < 0.7) if rng.random() < 0.6 else np.arange(size)
+        rows = world * size + acting
+        values = {"speed": rng.random(len(rows)), "count": rng.integers(0, 5, len(rows)),
+                  "flag": rng.random(len(rows)) < 0.5, "kind": np.array([f"k{k}" for k in rows], dtype=object)}
+        ended = rng.random(len(rows)) < 0.3
+        reasons = np.array([("done" if rng.random() < 0.8 else None) if end else None for end in ended], dtype=object)
+        merge_infos(merged, num_envs, rows, values, reasons, ended)
+        for j, row in enumerate(rows.tolist()):
+            info = {key: column[j] if column.dtype == object else column[j].item()  # (Python numbers, as an
+                    for key, column in values.items()}  # experiment's get_info gives them)
+            if reasons[j] is not None:
+                info["end_reason"] = reasons[j]
+            single.append((row, info))
+    expected = vector_infos(num_envs, single)
+    assert merged.keys() == expected.keys()
+    for key in expected:
+        assert merged[key].dtype == expected[key].dtype and merged[key].tolist() == expected[key].tolist(), key
+
+
 def test_a_vector_env_spreads_its_envs_over_worlds_of_several_heroes():
     """experiment.worlds: 2 and 6 envs: two worlds of three heroes, each ticked once a step; a sub-environment's
     end resets only its own hero; envs that do not split evenly are one error naming the fix."""
