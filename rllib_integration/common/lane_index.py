@@ -184,7 +184,7 @@ def lane_index(town_map: carla.Map, allowed_out: float, wrong_way_angle: float) 
     return index
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _decision(distance: float, width: float, junction: bool, driving: bool, heading_difference: float,
               counts: bool, allowed_out: float, wrong_way_angle: float) -> bool:
     if distance > width / 2.0 + allowed_out:
@@ -194,7 +194,7 @@ def _decision(distance: float, width: float, junction: bool, driving: bool, head
     return heading_difference > wrong_way_angle
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _heading_difference(a: float, b: float) -> float:
     """``abs((a - b + 180) % 360 - 180)``, the same to the bit, without the modulo's library call for headings
     within a turn of each other (360 subtracted is exact there; 360 added rounds as the modulo's own addition)."""

@@ -380,7 +380,7 @@ def get_waypoints(town_map: carla.Map, locations: Sequence[carla.Location] | np.
                                   lane_type=lane_type) for row in np.asarray(locations, dtype=np.float32)]
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _segment_distance(x: float, y: float, z: float, a: np.ndarray, b: np.ndarray, j: int) -> float:
     """3-D distance (double precision) from a point to chord ``j``."""
     ax, ay, az = float(a[j, 0]), float(a[j, 1]), float(a[j, 2])
@@ -393,7 +393,7 @@ def _segment_distance(x: float, y: float, z: float, a: np.ndarray, b: np.ndarray
     return math.sqrt(ex * ex + ey * ey + ez * ez)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _along(px: np.float32, py: np.float32, a: np.ndarray, b: np.ndarray, j: int) -> np.float32:
     """``geom::Math::DistanceSegmentToPoint(...).first`` in single precision, as LibCarla computes it."""
     vx, vy, wx, wy = a[j, 0], a[j, 1], b[j, 0], b[j, 1]

@@ -216,7 +216,7 @@ class RedLightCriterion:
         return found
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _side(ox: float, oy: float, ux: float, uy: float, vx: float, vy: float) -> float:
     return (ux - ox) * (vy - oy) - (uy - oy) * (vx - ox)
 

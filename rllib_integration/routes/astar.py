@@ -38,7 +38,7 @@ def _two_product(a: float, b: float) -> tuple[float, float]:
     return product, ((a_high * b_high - product) + a_high * b_low + a_low * b_high) + a_low * b_low
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def planar_distance(ax: float, ay: float, bx: float, by: float) -> float:
     """``math.dist((ax, ay), (bx, by))``: CPython's ``vector_norm`` (scaled by a power of two, squares summed without
     loss, one differential correction of the square root), bit for bit wherever the distance is above 1e-290 (near the
@@ -56,7 +56,7 @@ def planar_distance(ax: float, ay: float, bx: float, by: float) -> float:
     return _norm(dx, dy, largest)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _norm(dx: float, dy: float, largest: float) -> float:
     """CPython's ``vector_norm`` of two finite, normal, non-negative numbers, the larger ``largest`` (above 0)."""
     scale = math.ldexp(1.0, -math.frexp(largest)[1])

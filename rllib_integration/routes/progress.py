@@ -102,7 +102,7 @@ class RouteProgress:
         return self.route[self.index + 1:self.index + 1 + count]
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def first_reaching(cumulative: np.ndarray, count: int, metres: float) -> int:
     """The first of the first ``count`` points whose ``cumulative`` metres reach ``metres`` (``count``: none does),
     as ``np.searchsorted(cumulative[:count], metres)`` finds it (compiled loops over many routes' rows call it)."""
@@ -148,7 +148,7 @@ def polyline_distance(points: np.ndarray, lo: int, hi: int, x: float, y: float) 
     return polyline_distance_into(points, lo, hi, x, y, np.empty(max(hi - lo, 1)))
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def polyline_distance_into(points: np.ndarray, lo: int, hi: int, x: float, y: float, squares: np.ndarray) -> float:
     """:func:`polyline_distance` with ``squares`` (at least ``hi - lo`` and 1 long) to keep the squares in (a batch's
     loop allocates it once)."""
@@ -167,7 +167,7 @@ def polyline_distance_into(points: np.ndarray, lo: int, hi: int, x: float, y: fl
     return best
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def last_passed(points: np.ndarray, forward: np.ndarray, start: int, end: int, x: float, y: float) -> int:
     """The last of ``points[start:end]`` that (x, y) is past along its ``forward`` direction (``start`` if none)."""
     found = start

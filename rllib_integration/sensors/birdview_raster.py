@@ -252,7 +252,7 @@ def _clamp01(value: float) -> float:
     return 0.0 if value < 0.0 else 1.0 if value > 1.0 else value
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _brush(paint: np.ndarray, binary: bool, value: np.ndarray, on: np.ndarray) -> None:
     """Into ``value`` and ``on`` (a value a channel): what a pixel a shape covers whole takes, and in which channels."""
     for channel in range(paint.shape[0]):
@@ -260,13 +260,13 @@ def _brush(paint: np.ndarray, binary: bool, value: np.ndarray, on: np.ndarray) -
         value[channel] = 255 if binary else np.uint8(math.floor(paint[channel] + 0.5))
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _touches(coverage: float, binary: bool) -> bool:
     """Whether a shape covering ``coverage`` of a pixel changes it (see the module docstring)."""
     return coverage >= 0.5 if binary else coverage > 0.0
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _mixed(level: np.uint8, paint: float, value: np.uint8, on: bool, coverage: float, binary: bool) -> np.uint8:
     """A channel's new value where a shape covers ``coverage`` of a pixel whose value is ``level``, with ``paint``
     (its :func:`_brush` ``value`` and ``on``; see the module docstring). Scalars only: the helper it replaced, which
@@ -287,7 +287,7 @@ def _segment_distance(px: float, py: float, ax: float, ay: float, bx: float, by:
     return math.sqrt(ex * ex + ey * ey)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _band_coverage(coverage: np.ndarray, ax: float, ay: float, bx: float, by: float, half: float,
                    spans: np.ndarray, picture: np.ndarray, single: int) -> None:
     """``coverage`` (S, S) raised to the band of ``half`` pixels around segment a-b where it covers more (row by row
@@ -333,7 +333,7 @@ def _band_coverage(coverage: np.ndarray, ax: float, ay: float, bx: float, by: fl
                 coverage[v, u] = cover
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _thinned(points: np.ndarray, count: int, tolerance: float, keep: np.ndarray, stack: np.ndarray) -> None:
     """Mark in ``keep`` the first ``count`` ``points`` that bend their polyline by more than ``tolerance`` pixels,
     and its ends (Douglas-Peucker: a segment is split at its farthest point until every point lies within
@@ -425,7 +425,7 @@ def draw_discs(pictures: np.ndarray, heroes: np.ndarray, centres: np.ndarray, pa
                                                     binary)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _row_spans(normals: np.ndarray, edges: int, v: float) -> tuple[float, float, float, float]:
     """Along row ``v``, the columns where a convex polygon's largest distance beyond its edges' lines (``normals``:
     unit normal and offset an edge) is below 0.5 (touched) and at most -0.5 (covered): ``(low, high, inner_low,

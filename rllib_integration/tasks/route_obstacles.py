@@ -250,7 +250,7 @@ def features_kernel(route_points: np.ndarray, route_forward: np.ndarray, route_c
                 best_time / CROSSING_TIMES[-1]
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def route_gaps(points: np.ndarray, forward: np.ndarray, route_metres: np.ndarray, positions: np.ndarray,
                velocities: np.ndarray, seconds: float, yaws: np.ndarray, extents: np.ndarray, rows: np.ndarray,
                count: int, front: float, corridor: float, gaps: np.ndarray, first: np.ndarray) -> None:

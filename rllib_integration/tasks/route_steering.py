@@ -115,7 +115,7 @@ def _steer_rows(kinematics: np.ndarray, speeds: np.ndarray, points: np.ndarray, 
                                params[h, 3], curve_speeds[h, :curve], curve_factors[h, :curve])
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def pursuit_steer(x: float, y: float, yaw_degrees: float, speed: float, points: np.ndarray, cumulative: np.ndarray,
                   count: int, index: int, reference: float, wheelbase: float, track: float, max_steer: float,
                   curve_speeds: np.ndarray, curve_factors: np.ndarray) -> float:
@@ -133,7 +133,7 @@ def pursuit_steer(x: float, y: float, yaw_degrees: float, speed: float, points: 
     return steer_for_curvature(kappa, speed, wheelbase, track, max_steer, curve_speeds, curve_factors)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def steer_for_curvature(kappa: float, speed: float, wheelbase: float, track: float, max_steer: float,
                         curve_speeds: np.ndarray, curve_factors: np.ndarray) -> float:
     """:meth:`RouteSteering.steer_for_curvature` of a vehicle of that ``wheelbase``, ``track``, ``max_steer`` and

@@ -108,7 +108,7 @@ def speed_controls(gains: tuple, targets: np.ndarray, speeds: np.ndarray, integr
         out[r, 0], out[r, 1], integrals[r] = _control(gains, targets[r], speeds[r], integrals[r])
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _control(gains: tuple, target: float, speed: float, integral: float) -> tuple[float, float, float]:
     """The PI control of one controller: (throttle, brake, its integral after)."""
     dt, kp, ki, brake_gain, limit = gains

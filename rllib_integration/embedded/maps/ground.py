@@ -92,7 +92,7 @@ class GroundModel:
         return _surface(self.grid, self.min_x, self.min_y, *arrays)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _bilinear(grid: np.ndarray, min_x: float, min_y: float, x: float, y: float) -> float:
     u = min(max((x - min_x) / CELL, 0.0), grid.shape[1] - 1.001)
     v = min(max((y - min_y) / CELL, 0.0), grid.shape[0] - 1.001)

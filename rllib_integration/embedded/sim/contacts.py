@@ -48,19 +48,19 @@ NO_HIT, SOLID_HIT, CURB_HIT = 0, 1, 2
 SIDEWALK_OCCUPIED = np.array([False, True])
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _wrap(angle: float) -> float:
     return (angle + math.pi) % (2.0 * math.pi) - math.pi
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _pixel(x: float, y: float, origin_x: float, origin_y: float, ppm: float, height: int, width: int):
     row = min(max(int((y - origin_y) * ppm), 0), height - 1)
     col = min(max(int((x - origin_x) * ppm), 0), width - 1)
     return row, col
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def occupied_at(grid: np.ndarray, occupied: np.ndarray, x: float, y: float, origin_x: float, origin_y: float,
                 ppm: float) -> int:
     """The raster value at a world point when it counts as occupied (``occupied[value]``), else 0."""
@@ -99,7 +99,7 @@ def surface_normal(grid: np.ndarray, occupied: np.ndarray, x: float, y: float, o
     return depth, nx, ny
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def apply_velocity_change(row: np.ndarray, dvx: float, dvy: float, cx: float, cy: float) -> None:
     """Add a world-frame velocity change to a vehicle row as an impulse at world point (cx, cy):
     forward speed and side slip change, and the impulse's moment about the centre spins it."""
@@ -160,7 +160,7 @@ def _deepest(row: np.ndarray, x: float, y: float, yaw: float, outline: np.ndarra
     return best, bnx, bny, sum_x / inside, sum_y / inside, value  # the contact: the middle of the points inside
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _wheels(row: np.ndarray, x: float, y: float, yaw: float, sidewalk: np.ndarray, origin_x: float,
             origin_y: float, ppm: float, out: np.ndarray, points: np.ndarray) -> None:
     """Whether each wheel of a vehicle at (x, y, yaw) stands on a sidewalk, and where it is."""
@@ -205,7 +205,7 @@ def _push_out(row: np.ndarray, pose: np.ndarray, outline: np.ndarray, grid: np.n
     return True, x, y, cnx, cny, cpx, cpy, value
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def clear_within(reach: float, x: float, y: float, clearance: np.ndarray, origin_x: float, origin_y: float,
                  ppm: float) -> bool:
     """Whether every point within ``reach`` metres of (x, y) surely reads no occupied pixel: the centre's pixel lies
@@ -218,7 +218,7 @@ def clear_within(reach: float, x: float, y: float, clearance: np.ndarray, origin
     return clearance[int(r), int(c)] > reach * ppm + 1.5
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def clear_of_objects(row: np.ndarray, x: float, y: float, clearance: np.ndarray, origin_x: float, origin_y: float,
                      ppm: float) -> bool:
     """Whether a vehicle's body (its outline, within half its box's diagonal) centred at (x, y) surely meets no
@@ -226,7 +226,7 @@ def clear_of_objects(row: np.ndarray, x: float, y: float, clearance: np.ndarray,
     return clear_within(math.hypot(row[HALF_LENGTH], row[HALF_WIDTH]), x, y, clearance, origin_x, origin_y, ppm)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _wheels_clear(row: np.ndarray, x: float, y: float, sidewalk_clearance: np.ndarray, origin_x: float,
                   origin_y: float, ppm: float, out: np.ndarray) -> bool:
     """Where the wheels of a vehicle at (x, y) surely stand on no sidewalk (:func:`clear_within` of the farthest

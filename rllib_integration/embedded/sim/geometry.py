@@ -13,7 +13,7 @@ import numpy as np
 from numba import njit
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _least_overlap(dx: float, dy: float, yaw_a: float, ex_a: float, ey_a: float, yaw_b: float, ex_b: float,
                    ey_b: float) -> tuple[float, float, float]:
     """The separating-axis test of two boxes (``dx, dy``: centre of b minus centre of a): the least overlap

@@ -47,12 +47,12 @@ SPIN_TIME = 0.3  # s: how fast the tyres bring an imposed yaw rate back to the s
 RPM_PER_RAD_S = 60.0 / (2.0 * math.pi)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def clamp(value: float, low: float, high: float) -> float:
     return min(max(value, low), high)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def interp(x: float, xp: np.ndarray, fp: np.ndarray) -> float:
     """Piecewise-linear ``fp(x)`` of a curve whose points ``xp`` increase (padded by repeats)."""
     if x <= xp[0]:
@@ -64,7 +64,7 @@ def interp(x: float, xp: np.ndarray, fp: np.ndarray) -> float:
     return fp[len(fp) - 1]
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def gear_ratio(row: np.ndarray, ratios: np.ndarray, gear: int) -> float:
     """Total ratio (gear times final drive) of a gear: reverse for -1, 0 for neutral."""
     if gear == 0:
@@ -73,7 +73,7 @@ def gear_ratio(row: np.ndarray, ratios: np.ndarray, gear: int) -> float:
     return base * row[FINAL_RATIO]
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def drive_force(row: np.ndarray, torque_rpm: np.ndarray, torque_nm: np.ndarray, ratios: np.ndarray,
                 speed: float, gear: int) -> float:
     """Full-throttle drive force (N) at ``speed`` in ``gear``, within the tyres' grip."""
@@ -85,7 +85,7 @@ def drive_force(row: np.ndarray, torque_rpm: np.ndarray, torque_nm: np.ndarray, 
     return min(interp(rpm, torque_rpm, torque_nm) * ratio / radius, row[MU] * GRAVITY * row[MASS])
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def curvature(row: np.ndarray, steer_kmh: np.ndarray, steer_factor: np.ndarray, steer: float, speed: float) -> float:
     """Path curvature (1/m, + right) of the rear axle for a steer input: the inner front wheel at
     ``steer * steering_curve(speed) * max_steer``, Ackermann geometry."""
@@ -93,19 +93,19 @@ def curvature(row: np.ndarray, steer_kmh: np.ndarray, steer_factor: np.ndarray, 
     return math.copysign(tangent / (row[WHEELBASE] + tangent * row[TRACK] / 2.0), steer) if steer != 0.0 else 0.0
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def noise(key: float, counter: float, salt: float) -> float:
     """A number of mean 0 and variance 1 from a hash of (key, counter): uniform, deterministic."""
     value = math.sin(key * 1e-4 * salt + counter * salt * 0.1031) * 43758.5453
     return ((value - math.floor(value)) * 2.0 - 1.0) * math.sqrt(3.0)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def towards(current: float, target: float, rise: float, fall: float, dt: float) -> float:
     return current + clamp(target - current, -fall * dt, rise * dt)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def shift(row: np.ndarray, ratios: np.ndarray, ups: np.ndarray, downs: np.ndarray, on_ground: bool, dt: float) -> None:
     """Gear changes of this tick: engagement after spawn, reverse, manual gears, the automatic box."""
     timer = max(row[SHIFT_TIMER] - dt, 0.0)
@@ -133,7 +133,7 @@ def shift(row: np.ndarray, ratios: np.ndarray, ups: np.ndarray, downs: np.ndarra
     row[GEAR] = target
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def step_row(row: np.ndarray, torque_rpm: np.ndarray, torque_nm: np.ndarray, steer_kmh: np.ndarray,
              steer_factor: np.ndarray, ratios: np.ndarray, ups: np.ndarray, downs: np.ndarray, dt: float,
              substeps: int, path: np.ndarray) -> None:
@@ -236,7 +236,7 @@ def step_rows(data: np.ndarray, torque_rpm: np.ndarray, torque_nm: np.ndarray, s
                  dt, substeps, path[:, i, :])
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def world_velocity(row: np.ndarray) -> tuple[float, float, float]:
     """World-frame velocity of a row's origin: forward speed and side slip about the rear axle."""
     side = row[VY] - row[REAR_AXLE] * row[YAW_RATE]
