@@ -168,8 +168,8 @@ def main() -> int:
         logger.info("live view: %s", live.url)
     if len(todo) < len(routes):
         logger.info("resuming: %d of %d routes recorded, %d to drive", len(routes) - len(todo), len(routes), len(todo))
-    logger.info("driving %d routes with %s (%d worker%s)", len(todo), args.agent, args.workers,
-                "s" if args.workers > 1 else "")
+    logger.info("driving %d route%s with %s (%d worker%s)", len(todo), "s" if len(todo) != 1 else "", args.agent,
+                args.workers, "s" if args.workers > 1 else "")
     progress = RouteProgressBar(len(routes), len(routes) - len(todo))
 
     def on_record(r: dict) -> None:
