@@ -214,6 +214,56 @@ def test_the_vector_env_ticks_all_heroes_once_and_resets_each_at_its_next_step()
         env.close()
 
 
+class SubEnvironment(gym.Env):
+    """Sub-environment ``index`` of a ``CarlaVectorEnv`` as a gymnasium env: its row of every batch, the other
+    heroes of the world given ``others`` as their action at every step (what gymnasium's ``check_env`` needs to see
+    one hero's episode through the vector env's reset, step and next-step autoreset)."""
+
+    def __init__(self, vector: CarlaVectorEnv, index: int, others) -> None:
+        self.vector, self.index, self.others = vector, index, others
+        self.observation_space, self.action_space = vector.single_observation_space, vector.single_action_space
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        observations, infos = self.vector.reset(seed=seed, options=options)
+        return observations[self.index], self._info(infos)
+
+    def step(self, action):
+        actions = np.array([action if k == self.index else self.others for k in range(self.vector.num_envs)],
+                           dtype=self.vector.action_space.dtype)
+        observations, rewards, terminated, truncated, infos = self.vector.step(actions)
+        k = self.index
+        return observations[k], float(rewards[k]), bool(terminated[k]), bool(truncated[k]), self._info(infos)
+
+    def _info(self, infos):
+        return {key: value[self.index] for key, value in infos.items()
+                if not key.startswith("_") and not isinstance(value, dict) and infos[f"_{key}"][self.index]}
+
+
+@pytest.mark.parametrize("experiment", ["pose", "route"])
+def test_each_sub_environment_of_a_vector_env_passes_gymnasiums_check_env(experiment):
+    """gymnasium's ``check_env`` on the first and the last sub-environment of a vector env of three heroes: hero by
+    hero (a single-agent experiment as it is) and through the PPO example's batched route experiment (its virtual
+    LiDAR): spaces, seeding, the same episode from the same seed, the step's types."""
+    from gymnasium.utils.env_checker import check_env
+
+    from ppo_example.ppo_experiment import RouteExperiment
+
+    if experiment == "pose":
+        vector = CarlaVectorEnv(config(PoseExperiment, others={"max_steps": 6}), num_envs=3)
+        others = 1
+    else:
+        vector = CarlaVectorEnv(config(RouteExperiment, hero={"sensors": {"vlidar": {"type": "sensor.virtual_lidar",
+                                                                                      "rays": 8}}}), num_envs=3)
+        others = np.zeros(vector.single_action_space.shape, dtype=vector.single_action_space.dtype)
+    try:
+        assert (vector.world.batch is not None) == (experiment == "route"), "the route experiment's batched twin"
+        for index in (0, vector.num_envs - 1):
+            check_env(SubEnvironment(vector, index, others), skip_render_check=True, skip_close_check=True)
+    finally:
+        vector.close()
+
+
 def test_the_vector_envs_infos_are_laid_out_as_gymnasiums():
     """vector_infos builds in one pass what gymnasium's _add_info builds an info at a time (types, masks, nesting,
     keys some sub-environments lack, final_obs as objects)."""
