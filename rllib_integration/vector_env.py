@@ -37,6 +37,7 @@ from .carla_env import make_experiment, shown_live
 from .errors import ConfigError, EnvUsageError
 from .shared_world import SharedWorld, hero_count
 
+
 class CarlaVectorEnv(gym.vector.VectorEnv):
     """``num_envs`` heroes of one world (or of ``experiment.worlds`` worlds) as sub-environments (see the module
     docstring)."""
